@@ -1,0 +1,56 @@
+"""The ``hearth`` command: the studio when run alone, subcommands for the terminal.
+
+Each subcommand is a module in this package with ``add_parser(commands)`` and
+``run(args, paths) -> int``; ``COMMANDS`` lists them in the order ``--help`` shows.
+
+Convention: ``--json`` prints exactly one JSON document on stdout and nothing else there;
+progress and logs go to stderr. Failures exit non-zero with a one-line message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from app import __version__
+from app.core.errors import HearthError
+from app.core.logs import setup_logging
+from app.core.paths import default_paths
+
+COMMANDS = ("setup", "ls", "run")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hearth",
+        description="Hearth: find, download, chat with and compare local language models.",
+        epilog="Run 'hearth' with no command to open the studio. "
+               "'hearth COMMAND --help' tells more about a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"hearth {__version__}")
+    parser.add_argument("--self-test", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--screenshot", help=argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="command", metavar="command", title="commands")
+    for name in COMMANDS:
+        module = importlib.import_module(f"app.cli.cmd_{name}")
+        module.add_parser(commands).set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    paths = default_paths().ensure()
+    setup_logging(paths.log_file)
+    if args.command is None:
+        from app.ui.application import run_gui
+
+        return run_gui(paths, self_test=args.self_test, screenshot=args.screenshot)
+    try:
+        return args.handler(args, paths)
+    except HearthError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130

@@ -1,0 +1,32 @@
+"""hearth ls: list local models."""
+
+from __future__ import annotations
+
+import json
+
+from app.core import library
+from app.core.paths import Paths, hf_hub_cache
+from app.core.units import format_size
+
+
+def add_parser(commands):
+    parser = commands.add_parser("ls", help="List local models",
+                                 description="List the GGUF models on this computer.")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def run(args, paths: Paths) -> int:
+    models = library.list_models(paths.models_dir, hf_hub_cache())
+    if args.json:
+        print(json.dumps([m.to_json() for m in models], indent=2))
+        return 0
+    if not models:
+        print("No local models. Run 'hearth setup' for the starter model.")
+        return 0
+    width = max(len(m.name) for m in models)
+    print(f"{'NAME':<{width}}  {'QUANT':<8}  {'SIZE':>9}  SOURCE")
+    for m in models:
+        print(f"{m.name:<{width}}  {m.quant or '?':<8}  {format_size(m.size_bytes):>9}  "
+              f"{m.source}")
+    return 0

@@ -1,0 +1,82 @@
+"""hearth run: chat with a model in the terminal, or answer one prompt and exit."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+from app.core import library
+from app.core.engine import Engine, LoadOptions, SamplingOptions
+from app.core.paths import Paths, hf_hub_cache
+from app.core.settings import Settings
+
+
+def add_parser(commands):
+    parser = commands.add_parser(
+        "run", help="Chat with a model in the terminal",
+        description="Chat with a local model. With -p, answer one prompt and exit.")
+    parser.add_argument("model", help="a model name from 'hearth ls' (or part of one), "
+                        "or a path to a .gguf file")
+    parser.add_argument("-p", "--prompt", help="answer this one prompt and exit")
+    parser.add_argument("--system", help="system prompt")
+    parser.add_argument("--max-tokens", type=int, default=None, help="most tokens to generate")
+    parser.add_argument("--temperature", type=float, default=None)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--ctx", type=int, default=None, help="context length in tokens")
+    return parser
+
+
+def run(args, paths: Paths) -> int:
+    settings = Settings.load(paths.settings_file)
+    model_path = library.resolve(args.model, library.list_models(paths.models_dir, hf_hub_cache()))
+    sampling = SamplingOptions(
+        temperature=settings.temperature if args.temperature is None else args.temperature,
+        top_p=settings.top_p, top_k=settings.top_k, min_p=settings.min_p,
+        repeat_penalty=settings.repeat_penalty,
+        max_tokens=settings.max_tokens if args.max_tokens is None else args.max_tokens,
+        seed=settings.seed if args.seed is None else args.seed,
+    )
+    engine = Engine()
+    print(f"Loading {model_path.name}...", file=sys.stderr)
+    engine.load(model_path, LoadOptions(n_ctx=args.ctx or settings.n_ctx,
+                                        n_gpu_layers=settings.n_gpu_layers,
+                                        n_threads=settings.n_threads))
+    system = args.system if args.system is not None else settings.system_prompt
+    messages = [{"role": "system", "content": system}] if system else []
+    try:
+        if args.prompt is not None:
+            _answer(engine, messages + [{"role": "user", "content": args.prompt}], sampling)
+            return 0
+        return _interactive(engine, messages, sampling)
+    finally:
+        engine.unload()
+
+
+def _answer(engine: Engine, messages: list[dict], sampling: SamplingOptions) -> str:
+    parts: list[str] = []
+
+    def on_token(text: str) -> None:
+        parts.append(text)
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    stats = engine.chat(messages, sampling, on_token, threading.Event())
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+    print(f"[{stats.tokens} tokens, {stats.tokens_per_second:.1f} tok/s, "
+          f"stop: {stats.stop_reason}]", file=sys.stderr)
+    return "".join(parts)
+
+
+def _interactive(engine: Engine, messages: list[dict], sampling: SamplingOptions) -> int:
+    print("Type a message; an empty line or Ctrl-D ends the chat.", file=sys.stderr)
+    while True:
+        try:
+            text = input(">>> ")
+        except EOFError:
+            return 0
+        if not text.strip():
+            return 0
+        messages.append({"role": "user", "content": text})
+        reply = _answer(engine, messages, sampling)
+        messages.append({"role": "assistant", "content": reply})

@@ -1,0 +1,1 @@
+"""Plain-Python core of Hearth. Nothing in this package imports Qt."""

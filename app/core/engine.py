@@ -1,0 +1,220 @@
+"""The llama.cpp engine: load a GGUF, stream a chat answer, stop at once when asked.
+
+Plain Python over llama-cpp-python. One ``Engine`` belongs to one thread at a time (a
+``Llama`` object is not thread-safe); the UI runs it in a worker thread, the CLI in the main one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import io
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.core import gguf_info, llama_log
+from app.core.errors import GenerationError, ModelLoadError
+
+log = logging.getLogger("hearth.engine")
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    n_ctx: int = 4096
+    n_gpu_layers: int = -1  # -1 = all layers that the build can offload
+    n_threads: int = 0  # 0 = llama.cpp's default
+    flash_attn: bool = False
+    kv_type: str = "f16"  # f16, q8_0, q4_0
+    n_batch: int = 512
+
+
+@dataclass(frozen=True)
+class SamplingOptions:
+    temperature: float = 0.7
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = 1.1
+    max_tokens: int = 512
+    seed: int = -1
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    path: Path
+    n_ctx: int
+    n_ctx_train: int
+    has_chat_template: bool
+    load_seconds: float
+
+
+@dataclass(frozen=True)
+class GenerationStats:
+    tokens: int
+    prompt_tokens: int
+    time_to_first_token_s: float
+    generation_s: float
+    stop_reason: str  # "stop" (model ended), "length" (max tokens), "user" (Stop pressed)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.generation_s if self.generation_s > 0 else 0.0
+
+
+_KV_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}  # ggml_type values
+FALLBACK_TEMPLATE = "chatml"
+
+
+class Engine:
+    """Holds at most one loaded model."""
+
+    def __init__(self) -> None:
+        self._llm = None
+        self._loaded: LoadedModel | None = None
+        self._stop = threading.Event()
+        self._abort_cb = None  # keeps the ctypes callback alive
+
+    @property
+    def loaded(self) -> LoadedModel | None:
+        return self._loaded
+
+    def load(self, path: Path, options: LoadOptions = LoadOptions()) -> LoadedModel:
+        """Load ``path``, replacing any model already loaded."""
+        import llama_cpp
+
+        path = Path(path)
+        gguf_info.check_magic(path)
+        self.unload()
+        llama_log.route_to_logging()
+        kwargs = dict(
+            model_path=str(path), n_ctx=options.n_ctx, n_gpu_layers=options.n_gpu_layers,
+            n_batch=min(options.n_batch, options.n_ctx), verbose=True,
+            flash_attn=options.flash_attn,
+        )
+        if options.n_threads > 0:
+            kwargs.update(n_threads=options.n_threads, n_threads_batch=options.n_threads)
+        if options.kv_type != "f16":
+            kwargs.update(type_k=_KV_TYPES[options.kv_type], type_v=_KV_TYPES[options.kv_type])
+        started = time.perf_counter()
+        chatter = io.StringIO()
+        try:
+            # llama-cpp-python prints template notes to sys.stderr when verbose: keep them in
+            # the log instead (llama.cpp's own log goes through llama_log).
+            with contextlib.redirect_stderr(chatter):
+                llm = llama_cpp.Llama(**kwargs)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelLoadError(_load_message(path, exc)) from exc
+        finally:
+            if chatter.getvalue():
+                log.debug("llama-cpp-python: %s", chatter.getvalue().strip())
+        llm.verbose = False  # no more Python-side prints while generating
+        has_template = "tokenizer.chat_template" in llm.metadata
+        if not has_template:
+            llm.chat_format = FALLBACK_TEMPLATE
+            llm.chat_handler = None
+        self._llm = llm
+        self._install_abort_callback()
+        self._loaded = LoadedModel(
+            path=path, n_ctx=llm.n_ctx(), n_ctx_train=llm._model.n_ctx_train(),
+            has_chat_template=has_template, load_seconds=time.perf_counter() - started,
+        )
+        log.info("Loaded %s (n_ctx=%d) in %.2fs", path.name, self._loaded.n_ctx,
+                 self._loaded.load_seconds)
+        return self._loaded
+
+    def unload(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
+            self._loaded = None
+
+    def request_stop(self) -> None:
+        """Thread-safe: stop the generation in progress within one token."""
+        self._stop.set()
+
+    def count_tokens(self, messages: Sequence[dict]) -> int:
+        """Tokens the chat would take in the context, as the model's template formats it."""
+        llm = self._require()
+        text = "".join(m["content"] for m in messages)
+        return len(llm.tokenize(text.encode(), add_bos=False, special=False)) + 8 * len(messages)
+
+    def chat(self, messages: Sequence[dict], sampling: SamplingOptions,
+             on_token: Callable[[str], None], stop: threading.Event | None = None
+             ) -> GenerationStats:
+        """Stream an answer to ``messages``, calling ``on_token`` with each piece of text."""
+        llm = self._require()
+        self._stop.clear()
+        stop_flags = (self._stop,) if stop is None else (self._stop, stop)
+        started = time.perf_counter()
+        first = None
+        tokens = 0
+        reason = "stop"
+        stream = llm.create_chat_completion(
+            messages=list(messages), stream=True, temperature=sampling.temperature,
+            top_p=sampling.top_p, top_k=sampling.top_k, min_p=sampling.min_p,
+            repeat_penalty=sampling.repeat_penalty,
+            max_tokens=sampling.max_tokens if sampling.max_tokens > 0 else None,
+            seed=sampling.seed if sampling.seed >= 0 else None,
+        )
+        try:
+            for chunk in stream:
+                if any(flag.is_set() for flag in stop_flags):
+                    reason = "user"
+                    break
+                choice = chunk["choices"][0]
+                text = choice["delta"].get("content")
+                if text:
+                    if first is None:
+                        first = time.perf_counter()
+                    tokens += 1
+                    on_token(text)
+                if choice.get("finish_reason"):
+                    reason = choice["finish_reason"]
+        except _abort_errors() as exc:
+            if not any(flag.is_set() for flag in stop_flags):
+                raise GenerationError(f"Generation failed: {exc}") from exc
+            reason = "user"
+        finally:
+            stream.close()
+        ended = time.perf_counter()
+        first = first or ended
+        return GenerationStats(
+            tokens=tokens, prompt_tokens=0, time_to_first_token_s=first - started,
+            generation_s=ended - first, stop_reason=reason,
+        )
+
+    def _require(self):
+        if self._llm is None:
+            raise GenerationError("No model is loaded.")
+        return self._llm
+
+    def _install_abort_callback(self) -> None:
+        """Let Stop interrupt llama.cpp inside a long prompt evaluation, not only between tokens."""
+        import llama_cpp
+
+        stop = self._stop
+
+        def should_abort(_data) -> bool:
+            return stop.is_set()
+
+        self._abort_cb = llama_cpp.ggml_abort_callback(should_abort)
+        llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, self._abort_cb, ctypes.c_void_p(0))
+
+
+def _abort_errors() -> tuple[type[BaseException], ...]:
+    return (RuntimeError, ValueError)
+
+
+def _load_message(path: Path, exc: Exception) -> str:
+    detail = str(exc)
+    if "unknown model architecture" in llama_log.recent().lower():
+        return (f"{path.name} uses a model architecture this llama.cpp build does not support. "
+                "Updating Hearth's llama.cpp may help.")
+    if "alloc" in llama_log.recent().lower() or "memory" in detail.lower():
+        return (f"Not enough memory to load {path.name}. Try a smaller quant, a shorter context, "
+                "or fewer GPU layers.")
+    return f"llama.cpp could not load {path.name}: the file may be damaged or incomplete."

@@ -1,0 +1,46 @@
+"""Logging: one logger per area under ``hearth.*``, a rotating file in the log folder."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import re
+from pathlib import Path
+
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_SECRET = re.compile(r"(hf_[A-Za-z0-9]{8,}|Bearer\s+\S+|sk-[A-Za-z0-9-]{8,})")
+
+
+class RedactSecrets(logging.Filter):
+    """Never let a Hub token or an API key reach a log line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = _SECRET.sub("[secret]", message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def setup_logging(log_file: Path, *, stderr_level: int = logging.WARNING) -> None:
+    """Route ``hearth.*`` (and llama.cpp, through ``hearth.llama``) to a rotating file and stderr."""
+    root = logging.getLogger("hearth")
+    if getattr(root, "_hearth_configured", None) == str(log_file):
+        return
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(logging.DEBUG)
+    root.propagate = False
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    to_file = logging.handlers.RotatingFileHandler(
+        log_file, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+    )
+    to_file.setLevel(logging.DEBUG)
+    to_err = logging.StreamHandler()
+    to_err.setLevel(stderr_level)
+    for handler in (to_file, to_err):
+        handler.setFormatter(logging.Formatter(_FORMAT))
+        handler.addFilter(RedactSecrets())
+        root.addHandler(handler)
+    root._hearth_configured = str(log_file)  # type: ignore[attr-defined]

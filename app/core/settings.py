@@ -1,0 +1,73 @@
+"""One typed settings object, its defaults in one place, stored as JSON with a schema version."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+log = logging.getLogger("hearth.settings")
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Settings:
+    schema_version: int = SCHEMA_VERSION
+    # Chat
+    last_model: str = ""
+    system_prompt: str = ""  # empty: the model's own template default applies
+    temperature: float = 0.7
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = 1.1
+    max_tokens: int = 512
+    seed: int = -1
+    # Loading
+    n_ctx: int = 4096
+    n_gpu_layers: int = -1
+    n_threads: int = 0  # 0 = let llama.cpp choose
+    # Library
+    model_folders: list[str] = field(default_factory=list)
+    # Window
+    window_geometry: str = ""
+
+    @classmethod
+    def load(cls, path: Path) -> "Settings":
+        """Read settings; a missing or damaged file gives defaults (and the damaged one is kept)."""
+        if not path.exists():
+            return cls()
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(raw, dict):
+                raise ValueError("settings file is not a JSON object")
+        except (OSError, ValueError) as exc:
+            backup = path.with_suffix(".damaged.json")
+            log.warning("Settings file %s could not be read (%s); kept as %s", path, exc, backup)
+            os.replace(path, backup)
+            return cls()
+        known = {f.name: f for f in fields(cls)}
+        values = {}
+        for key, value in raw.items():
+            if key in known and key != "schema_version":
+                default = getattr(cls(), key)
+                if isinstance(default, bool) or not isinstance(default, (int, float, str, list)):
+                    values[key] = value
+                elif isinstance(value, type(default)) or (
+                    isinstance(default, float) and isinstance(value, int)
+                ):
+                    values[key] = value
+                else:
+                    log.warning("Ignoring setting %s=%r (expected %s)", key, value,
+                                type(default).__name__)
+        return cls(**values)
+
+    def save(self, path: Path) -> None:
+        """Write atomically: a crash mid-write never leaves a half file."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+        os.replace(tmp, path)

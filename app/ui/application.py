@@ -1,0 +1,75 @@
+"""Starting the studio: the QApplication, error hooks, Qt's log, the stylesheet, the window."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+
+from PySide6.QtCore import QObject, QtMsgType, Signal, qInstallMessageHandler
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from app.core.paths import Paths
+from app.core.resources import resource
+from app.core.settings import Settings
+
+log = logging.getLogger("hearth.ui")
+qt_log = logging.getLogger("hearth.qt")
+
+_QT_LEVELS = {
+    QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.INFO,
+    QtMsgType.QtWarningMsg: logging.WARNING, QtMsgType.QtCriticalMsg: logging.ERROR,
+    QtMsgType.QtFatalMsg: logging.CRITICAL,
+}
+
+
+class ErrorReporter(QObject):
+    """Anything unexpected, from any thread, ends up as one visible message in the window."""
+
+    error = Signal(str)
+
+    def install(self) -> None:
+        sys.excepthook = self._excepthook
+        threading.excepthook = self._thread_excepthook
+
+    def _excepthook(self, kind, value, trace) -> None:
+        log.error("Unexpected error", exc_info=(kind, value, trace))
+        self.error.emit(f"Unexpected error: {value}. Details are in the log file.")
+
+    def _thread_excepthook(self, args) -> None:
+        self._excepthook(args.exc_type, args.exc_value, args.exc_traceback)
+
+
+def _qt_message(mode, _context, message) -> None:
+    qt_log.log(_QT_LEVELS.get(mode, logging.INFO), "%s", message)
+
+
+def apply_style(app: QApplication) -> None:
+    app.setApplicationName("Hearth")
+    app.setOrganizationName("Hearth")
+    app.setWindowIcon(QIcon(str(resource("icons", "hearth.svg"))))
+    app.setStyle("Fusion")
+    app.setStyleSheet(resource("style.qss").read_text(encoding="utf-8"))
+
+
+def run_gui(paths: Paths, *, self_test: bool = False, screenshot: str | None = None) -> int:
+    from app.ui.main_window import MainWindow
+
+    qInstallMessageHandler(_qt_message)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    apply_style(app)
+    reporter = ErrorReporter()
+    reporter.install()
+    settings = Settings.load(paths.settings_file)
+    window = MainWindow(paths, settings)
+    reporter.error.connect(window.show_error)
+    window.show()
+    test = None
+    if self_test:
+        from app.ui.self_test import SelfTest
+
+        test = SelfTest(window, screenshot, timeout_s=120)
+    code = app.exec()
+    window.shutdown()
+    return test.result if test else code

