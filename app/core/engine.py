@@ -16,15 +16,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core import gguf_info, llama_log
-from app.core.errors import GenerationError, ModelLoadError
+from app.core import gguf_info, llama_log, presets
+from app.core.errors import ContextFullError, GenerationError, LoadCancelled, ModelLoadError
 
 log = logging.getLogger("hearth.engine")
 
 
 @dataclass(frozen=True)
 class LoadOptions:
-    n_ctx: int = 4096
+    n_ctx: int = 0  # 0 = the model's own context length, capped at presets.CONTEXT_CAP
     n_gpu_layers: int = -1  # -1 = all layers that the build can offload
     n_threads: int = 0  # 0 = llama.cpp's default
     flash_attn: bool = False
@@ -59,6 +59,8 @@ class GenerationStats:
     time_to_first_token_s: float
     generation_s: float
     stop_reason: str  # "stop" (model ended), "length" (max tokens), "user" (Stop pressed)
+    context_used: int = 0  # tokens in the context after this answer
+    context_size: int = 0
 
     @property
     def tokens_per_second(self) -> float:
@@ -82,18 +84,27 @@ class Engine:
     def loaded(self) -> LoadedModel | None:
         return self._loaded
 
-    def load(self, path: Path, options: LoadOptions = LoadOptions()) -> LoadedModel:
-        """Load ``path``, replacing any model already loaded."""
+    def load(self, path: Path, options: LoadOptions = LoadOptions(),
+             progress: Callable[[float], None] | None = None,
+             cancel: threading.Event | None = None) -> LoadedModel:
+        """Load ``path``, replacing any model already loaded.
+
+        ``progress`` gets 0.0-1.0 as llama.cpp reads the weights; setting ``cancel`` stops the
+        load (``LoadCancelled``).
+        """
         import llama_cpp
 
         path = Path(path)
         gguf_info.check_magic(path)
         self.unload()
         llama_log.route_to_logging()
+        n_ctx = options.n_ctx
+        if n_ctx <= 0:  # the model's own context length, capped
+            n_ctx = presets.context_length(0, gguf_info.read_info(path).context_length)
         kwargs = dict(
-            model_path=str(path), n_ctx=options.n_ctx, n_gpu_layers=options.n_gpu_layers,
-            n_batch=min(options.n_batch, options.n_ctx), verbose=True,
-            flash_attn=options.flash_attn,
+            model_path=str(path), n_ctx=n_ctx, n_gpu_layers=options.n_gpu_layers,
+            n_batch=min(options.n_batch, n_ctx), verbose=True,
+            flash_attn=options.flash_attn or options.kv_type != "f16",  # needed by q8_0/q4_0 V
         )
         if options.n_threads > 0:
             kwargs.update(n_threads=options.n_threads, n_threads_batch=options.n_threads)
@@ -104,18 +115,20 @@ class Engine:
         try:
             # llama-cpp-python prints template notes to sys.stderr when verbose: keep them in
             # the log instead (llama.cpp's own log goes through llama_log).
-            with contextlib.redirect_stderr(chatter):
+            with contextlib.redirect_stderr(chatter), load_progress(progress, cancel):
                 llm = llama_cpp.Llama(**kwargs)
         except (ValueError, RuntimeError, OSError) as exc:
+            if cancel is not None and cancel.is_set():
+                raise LoadCancelled(f"Loading {path.name} was cancelled.") from exc
             raise ModelLoadError(_load_message(path, exc)) from exc
         finally:
             if chatter.getvalue():
                 log.debug("llama-cpp-python: %s", chatter.getvalue().strip())
         llm.verbose = False  # no more Python-side prints while generating
-        has_template = "tokenizer.chat_template" in llm.metadata
-        if not has_template:
-            llm.chat_format = FALLBACK_TEMPLATE
-            llm.chat_handler = None
+        has_template = "chat_template.default" in llm._chat_handlers
+        # Always the model's own template (sandboxed Jinja), never a guessed built-in format.
+        llm.chat_format = "chat_template.default" if has_template else FALLBACK_TEMPLATE
+        llm.chat_handler = None
         self._llm = llm
         self._install_abort_callback()
         self._loaded = LoadedModel(
@@ -137,16 +150,32 @@ class Engine:
         self._stop.set()
 
     def count_tokens(self, messages: Sequence[dict]) -> int:
-        """Tokens the chat would take in the context, as the model's template formats it."""
+        """Tokens the chat takes in the context, formatted by the model's template."""
         llm = self._require()
-        text = "".join(m["content"] for m in messages)
-        return len(llm.tokenize(text.encode(), add_bos=False, special=False)) + 8 * len(messages)
+        prompt = chat_prompt(llm, list(messages), self._loaded.has_chat_template)
+        return len(llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+
+    def fit_messages(self, messages: Sequence[dict], reserve: int) -> list[dict]:
+        """Drop the oldest turns (never the system prompt or the last message) until the chat
+        and ``reserve`` tokens for the answer fit in the context."""
+        kept = list(messages)
+        limit = self._require().n_ctx()
+        while self.count_tokens(kept) + reserve > limit:
+            first = 1 if kept and kept[0]["role"] == "system" else 0
+            if len(kept) - first <= 1:
+                raise ContextFullError(self.count_tokens(kept) + reserve, limit)
+            del kept[first]
+        return kept
 
     def chat(self, messages: Sequence[dict], sampling: SamplingOptions,
              on_token: Callable[[str], None], stop: threading.Event | None = None
              ) -> GenerationStats:
         """Stream an answer to ``messages``, calling ``on_token`` with each piece of text."""
         llm = self._require()
+        reserve = min(max(sampling.max_tokens, 1), 64)
+        prompt_tokens = self.count_tokens(messages)
+        if prompt_tokens + reserve > llm.n_ctx():
+            raise ContextFullError(prompt_tokens + reserve, llm.n_ctx())
         self._stop.clear()
         stop_flags = (self._stop,) if stop is None else (self._stop, stop)
         started = time.perf_counter()
@@ -183,8 +212,9 @@ class Engine:
         ended = time.perf_counter()
         first = first or ended
         return GenerationStats(
-            tokens=tokens, prompt_tokens=0, time_to_first_token_s=first - started,
-            generation_s=ended - first, stop_reason=reason,
+            tokens=tokens, prompt_tokens=prompt_tokens, time_to_first_token_s=first - started,
+            generation_s=ended - first, stop_reason=reason, context_used=llm.n_tokens,
+            context_size=llm.n_ctx(),
         )
 
     def _require(self):
@@ -203,6 +233,58 @@ class Engine:
 
         self._abort_cb = llama_cpp.ggml_abort_callback(should_abort)
         llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, self._abort_cb, ctypes.c_void_p(0))
+
+
+def chat_prompt(llm, messages: list[dict], has_template: bool) -> str:
+    """The text the model sees for ``messages``, as llama-cpp-python formats it."""
+    from llama_cpp import llama_chat_format
+
+    if has_template:
+        model = llm._model
+        eos = model.token_get_text(llm.token_eos()) if llm.token_eos() != -1 else ""
+        bos = model.token_get_text(llm.token_bos()) if llm.token_bos() != -1 else ""
+        formatter = llama_chat_format.Jinja2ChatFormatter(
+            template=llm.metadata["tokenizer.chat_template"], eos_token=eos, bos_token=bos)
+        return formatter(messages=messages).prompt
+    return llama_chat_format.format_chatml(messages=messages).prompt
+
+
+@contextlib.contextmanager
+def load_progress(progress: Callable[[float], None] | None, cancel: threading.Event | None):
+    """Give llama.cpp a progress callback for the next load.
+
+    llama-cpp-python does not expose ``llama_model_params.progress_callback``; it builds the
+    params with ``llama_model_default_params()``, so that function is wrapped for the duration
+    of one load (loads happen one at a time, under ``_LOAD_LOCK``).
+    """
+    from llama_cpp import llama_cpp as bindings  # the module llama.py calls through
+
+    if progress is None and cancel is None:
+        yield
+        return
+
+    def on_progress(value: float, _data) -> bool:
+        if progress is not None:
+            progress(float(value))
+        return not (cancel is not None and cancel.is_set())
+
+    callback = bindings.llama_progress_callback(on_progress)
+    original = bindings.llama_model_default_params
+
+    def with_progress():
+        params = original()
+        params.progress_callback = callback
+        return params
+
+    with _LOAD_LOCK:
+        bindings.llama_model_default_params = with_progress
+        try:
+            yield
+        finally:
+            bindings.llama_model_default_params = original
+
+
+_LOAD_LOCK = threading.Lock()
 
 
 def _abort_errors() -> tuple[type[BaseException], ...]:

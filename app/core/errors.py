@@ -34,3 +34,63 @@ class ChatStoreError(HearthError):
 
 class HubError(HearthError):
     """The Hugging Face Hub could not answer (offline, server error, bad request)."""
+
+
+class LoadCancelled(HearthError):
+    """The user cancelled loading a model."""
+
+
+class ContextFullError(HearthError):
+    """The conversation no longer fits in the model's context window."""
+
+    def __init__(self, used: int, limit: int) -> None:
+        super().__init__(
+            f"This chat needs {used:,} tokens but the model's context holds {limit:,}. "
+            "Drop the oldest turns, start a new chat, or load the model with a longer context."
+        )
+        self.used = used
+        self.limit = limit
+
+
+class DownloadError(HearthError):
+    """A model download failed (network, Hub refusal, disk); its partial file is kept to resume."""
+
+
+class DownloadCancelled(DownloadError):
+    """A download was paused or cancelled on request; its partial file is kept until discarded."""
+
+
+class ChecksumMismatch(DownloadError):
+    """Downloaded bytes do not match the sha256 the Hub publishes; the bad file was deleted."""
+
+
+class GatedModelError(DownloadError):
+    """The repo is gated: the user needs a Hub token with access to it."""
+
+
+class NotEnoughSpace(DownloadError):
+    """Not enough free disk space for what remains to download."""
+
+
+class UnsafeFileName(DownloadError):
+    """A file name from the Hub would escape the target folder; it was refused."""
+
+
+class MeasureError(HearthError):
+    """Files could not be compared (fewer than two, different models, text too short...)."""
+
+
+class MeasureCancelled(MeasureError):
+    """The user cancelled a measurement; results finished before the cancel are kept."""
+
+
+class QuantizeError(HearthError):
+    """A quant could not be made (unsupported type, quantizer failed, disk full...)."""
+
+
+class QuantizeCancelled(QuantizeError):
+    """The user cancelled making a quant; the partial file was removed."""
+
+
+class ArenaError(HearthError):
+    """The blind arena's votes could not be read or written."""

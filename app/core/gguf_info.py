@@ -53,7 +53,9 @@ def read_info(path: Path) -> GgufInfo:
     try:
         reader = GGUFReader(path)
     except (ValueError, OSError, IndexError, KeyError) as exc:
-        raise ModelFileError(f"{path.name} is damaged or truncated: {exc}") from exc
+        raise ModelFileError(
+            f"{path.name} is damaged or incomplete: it could not be read as a GGUF model "
+            f"({exc}). If it was downloaded, download it again.") from exc
 
     def value(key: str):
         field = reader.fields.get(key)

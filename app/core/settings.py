@@ -18,18 +18,21 @@ class Settings:
     schema_version: int = SCHEMA_VERSION
     # Chat
     last_model: str = ""
+    last_chat: int = 0
     system_prompt: str = ""  # empty: the model's own template default applies
+    # Sampling and loading, used by the CLI and as the defaults of models never set up
     temperature: float = 0.7
     top_p: float = 0.95
     top_k: int = 40
     min_p: float = 0.05
     repeat_penalty: float = 1.1
-    max_tokens: int = 512
+    max_tokens: int = 1024
     seed: int = -1
-    # Loading
-    n_ctx: int = 4096
+    n_ctx: int = 0  # 0 = the model's own context, capped at 8192
     n_gpu_layers: int = -1
     n_threads: int = 0  # 0 = let llama.cpp choose
+    # Per-model settings: model path -> ModelSettings.to_json()
+    model_settings: dict = field(default_factory=dict)
     # Library
     model_folders: list[str] = field(default_factory=list)
     # Window
@@ -52,17 +55,17 @@ class Settings:
         known = {f.name: f for f in fields(cls)}
         values = {}
         for key, value in raw.items():
-            if key in known and key != "schema_version":
-                default = getattr(cls(), key)
-                if isinstance(default, bool) or not isinstance(default, (int, float, str, list)):
-                    values[key] = value
-                elif isinstance(value, type(default)) or (
-                    isinstance(default, float) and isinstance(value, int)
-                ):
-                    values[key] = value
-                else:
-                    log.warning("Ignoring setting %s=%r (expected %s)", key, value,
-                                type(default).__name__)
+            if key not in known or key == "schema_version":
+                continue
+            default = getattr(cls(), key)
+            same_type = isinstance(value, type(default)) and (
+                isinstance(default, bool) or not isinstance(value, bool))
+            widening = isinstance(default, float) and type(value) is int
+            if same_type or widening:
+                values[key] = value
+            else:
+                log.warning("Ignoring setting %s=%r (expected %s)", key, value,
+                            type(default).__name__)
         return cls(**values)
 
     def save(self, path: Path) -> None:

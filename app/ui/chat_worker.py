@@ -1,49 +1,64 @@
 """The inference worker: a QObject living in its own QThread, and the GUI-side facade owning it.
 
 Requests go in through queued signals to the worker's slots; results come out as signals that
-carry plain data. The worker never touches widgets or models. Stop is a thread-safe flag on
-the engine, checked on every streamed token (and by llama.cpp's abort callback).
+carry plain data. The worker never touches widgets or models. Stop and cancel are thread-safe
+flags (on the engine, and a load-cancel Event) checked on every streamed token and by
+llama.cpp's callbacks, so they work while the worker is busy.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from app.core.engine import Engine, GenerationStats, LoadedModel, LoadOptions, SamplingOptions
-from app.core.errors import HearthError
+from app.core.errors import ContextFullError, HearthError, LoadCancelled
 
 log = logging.getLogger("hearth.ui.chat")
 
 
 class ChatWorker(QObject):
+    load_progress = Signal(float)
     loaded = Signal(object)  # LoadedModel
-    load_failed = Signal(str)
+    load_failed = Signal(str, bool)  # message, cancelled by the user
     token = Signal(str)
     finished = Signal(object)  # GenerationStats
     failed = Signal(str)
+    context_full = Signal(int, int)  # tokens needed, context size
     unloaded = Signal()
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, load_cancel: threading.Event) -> None:
         super().__init__()
         self.engine = engine
+        self.load_cancel = load_cancel
 
     @Slot(str, object)
     def load(self, path: str, options: LoadOptions) -> None:
+        self.load_cancel.clear()
         try:
-            self.loaded.emit(self.engine.load(Path(path), options))
+            model = self.engine.load(Path(path), options, progress=self.load_progress.emit,
+                                     cancel=self.load_cancel)
+        except LoadCancelled as exc:
+            self.load_failed.emit(str(exc), True)
         except HearthError as exc:
-            self.load_failed.emit(str(exc))
+            self.load_failed.emit(str(exc), False)
         except Exception as exc:  # noqa: BLE001 - never let the worker thread die silently
             log.exception("Loading failed")
-            self.load_failed.emit(f"Loading failed: {exc}")
+            self.load_failed.emit(f"Loading failed: {exc}", False)
+        else:
+            self.loaded.emit(model)
 
-    @Slot(object, object)
-    def generate(self, messages: list, sampling: SamplingOptions) -> None:
+    @Slot(object, object, bool)
+    def generate(self, messages: list, sampling: SamplingOptions, drop_oldest: bool) -> None:
         try:
+            if drop_oldest:
+                messages = self.engine.fit_messages(messages, reserve=min(sampling.max_tokens, 256))
             stats = self.engine.chat(messages, sampling, self.token.emit)
+        except ContextFullError as exc:
+            self.context_full.emit(exc.used, exc.limit)
         except HearthError as exc:
             self.failed.emit(str(exc))
         except Exception as exc:  # noqa: BLE001
@@ -61,34 +76,40 @@ class ChatWorker(QObject):
 class ChatSession(QObject):
     """GUI-side owner of the worker thread. Widgets talk to this, never to the worker."""
 
+    load_progress = Signal(float)
     loaded = Signal(object)
-    load_failed = Signal(str)
+    load_failed = Signal(str, bool)
     token = Signal(str)
     finished = Signal(object)
     failed = Signal(str)
+    context_full = Signal(int, int)
     busy_changed = Signal(bool)
 
     _load_requested = Signal(str, object)
-    _generate_requested = Signal(object, object)
+    _generate_requested = Signal(object, object, bool)
     _unload_requested = Signal()
 
     def __init__(self, engine: Engine | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._engine = engine or Engine()
+        self._load_cancel = threading.Event()
         self._thread = QThread()
         self._thread.setObjectName("hearth-inference")
-        self._worker = ChatWorker(self._engine)
+        self._worker = ChatWorker(self._engine, self._load_cancel)
         self._worker.moveToThread(self._thread)
         self._thread.finished.connect(self._worker.deleteLater)
         self._load_requested.connect(self._worker.load)
         self._generate_requested.connect(self._worker.generate)
         self._unload_requested.connect(self._worker.unload, Qt.BlockingQueuedConnection)
+        self._worker.load_progress.connect(self.load_progress)
         self._worker.loaded.connect(self._on_loaded)
         self._worker.load_failed.connect(self._on_load_failed)
         self._worker.token.connect(self.token)
         self._worker.finished.connect(self._on_finished)
         self._worker.failed.connect(self._on_failed)
+        self._worker.context_full.connect(self._on_context_full)
         self._busy = False
+        self.loading = False
         self.model: LoadedModel | None = None
         self._thread.start()
 
@@ -97,21 +118,29 @@ class ChatSession(QObject):
         return self._busy
 
     def load(self, path: Path, options: LoadOptions) -> None:
+        """Load a model; the one loaded before is unloaded first (in the worker)."""
+        self.model = None
+        self.loading = True
         self._set_busy(True)
         self._load_requested.emit(str(path), options)
 
-    def send(self, messages: list[dict], sampling: SamplingOptions) -> None:
+    def cancel_load(self) -> None:
+        self._load_cancel.set()
+
+    def send(self, messages: list[dict], sampling: SamplingOptions,
+             drop_oldest: bool = False) -> None:
         self._set_busy(True)
-        self._generate_requested.emit(messages, sampling)
+        self._generate_requested.emit(messages, sampling, drop_oldest)
 
     def stop(self) -> None:
         self._engine.request_stop()
 
     def shutdown(self) -> None:
-        """Stop any generation, unload the model in its thread, end the thread."""
+        """Stop any generation or load, unload the model in its thread, end the thread."""
         if not self._thread.isRunning():
             return
         self._engine.request_stop()
+        self._load_cancel.set()
         self._unload_requested.emit()
         self._thread.quit()
         self._thread.wait()
@@ -119,14 +148,16 @@ class ChatSession(QObject):
     @Slot(object)
     def _on_loaded(self, model: LoadedModel) -> None:
         self.model = model
+        self.loading = False
         self._set_busy(False)
         self.loaded.emit(model)
 
-    @Slot(str)
-    def _on_load_failed(self, message: str) -> None:
+    @Slot(str, bool)
+    def _on_load_failed(self, message: str, cancelled: bool) -> None:
         self.model = None
+        self.loading = False
         self._set_busy(False)
-        self.load_failed.emit(message)
+        self.load_failed.emit(message, cancelled)
 
     @Slot(object)
     def _on_finished(self, stats: GenerationStats) -> None:
@@ -137,6 +168,11 @@ class ChatSession(QObject):
     def _on_failed(self, message: str) -> None:
         self._set_busy(False)
         self.failed.emit(message)
+
+    @Slot(int, int)
+    def _on_context_full(self, used: int, limit: int) -> None:
+        self._set_busy(False)
+        self.context_full.emit(used, limit)
 
     def _set_busy(self, busy: bool) -> None:
         if busy != self._busy:

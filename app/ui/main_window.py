@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QByteArray, QSize, Slot
+from PySide6.QtCore import QByteArray, QSize, QThreadPool, Slot
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QPushButton, QStackedWidget,
@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core import library
+from app.core.chats import ChatStore
 from app.core.paths import Paths, hf_hub_cache
 from app.core.resources import resource
 from app.core.settings import Settings
@@ -39,9 +40,11 @@ class MainWindow(QMainWindow):
         self.paths = paths
         self.settings = settings
         self.setWindowTitle("Hearth")
-        self.resize(1180, 760)
+        self._shut_down = False
+        self.resize(1280, 800)
         self.library = LibraryModel(self)
         self.session = session or ChatSession(parent=self)
+        self.chat_store = ChatStore(paths.chats_db)
 
         self.sidebar = QListWidget(objectName="sidebar")
         self.sidebar.setIconSize(QSize(20, 20))
@@ -53,7 +56,7 @@ class MainWindow(QMainWindow):
         self.pages = QStackedWidget()
         self.discover_page = DiscoverPage(endpoint=hub_endpoint)
         self.models_page = ModelsPage(self.library)
-        self.chat_page = ChatPage(self.session, self.library, settings)
+        self.chat_page = ChatPage(self.session, self.library, settings, self.chat_store)
         self.compare_page = ComparePage()
         self.hardware_page = HardwarePage(paths)
         for page in (self.discover_page, self.models_page, self.chat_page, self.compare_page,
@@ -127,11 +130,17 @@ class MainWindow(QMainWindow):
         self.banner.show()
 
     def shutdown(self) -> None:
-        """Save window state and stop the inference thread."""
+        """Save window state and stop the inference thread. Safe to call twice."""
+        if self._shut_down:
+            return
+        self._shut_down = True
         self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
         self.chat_page.save_settings()
-        self.settings.save(self.paths.settings_file)
         self.session.shutdown()
+        QThreadPool.globalInstance().waitForDone(10_000)
+        self.chat_page.finish_interrupted_answer()
+        self.settings.save(self.paths.settings_file)
+        self.chat_store.close()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self.shutdown()

@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from app.core.engine import Engine, LoadOptions, SamplingOptions
-from app.core.errors import ModelFileError, ModelLoadError
+from app.core.errors import ContextFullError, LoadCancelled, ModelFileError, ModelLoadError
 
 GREEDY = SamplingOptions(temperature=0.0, max_tokens=48, seed=1)
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
@@ -85,6 +85,57 @@ def test_missing_and_broken_files_are_reported(tmp_path, starter_gguf):
     cut = tmp_path / "cut.gguf"
     with open(starter_gguf, "rb") as src:
         cut.write_bytes(src.read(20_000_000))
+    with pytest.raises(ModelFileError, match="cut.gguf is damaged or incomplete"):
+        engine.load(cut)  # caught by Hearth's own header check, before llama.cpp
     with pytest.raises(ModelLoadError, match="damaged or incomplete"):
-        engine.load(cut)
+        engine.load(cut, LoadOptions(n_ctx=512))  # llama.cpp itself refuses it too
     assert engine.loaded is None
+
+
+def test_load_reports_progress_and_can_be_cancelled(starter_gguf):
+    engine = Engine()
+    seen = []
+    engine.load(starter_gguf, LoadOptions(n_ctx=512), progress=seen.append)
+    assert seen and seen[-1] == pytest.approx(1.0)
+    assert seen == sorted(seen)
+    cancel = threading.Event()
+
+    def cancel_midway(value):
+        if value > 0.2:
+            cancel.set()
+
+    with pytest.raises(LoadCancelled, match="cancelled"):
+        engine.load(starter_gguf, LoadOptions(n_ctx=512), progress=cancel_midway, cancel=cancel)
+    assert engine.loaded is None
+
+
+def test_context_full_is_reported_and_oldest_turns_can_be_dropped(starter_gguf):
+    engine = Engine()
+    engine.load(starter_gguf, LoadOptions(n_ctx=256))
+    long_turns = [{"role": "system", "content": "Be brief."}]
+    for i in range(12):
+        long_turns += [{"role": "user", "content": f"Tell me fact number {i} about the moon."},
+                       {"role": "assistant", "content": "The moon is Earth's only natural "
+                        "satellite and it is about 384,000 km away from us. " * 1}]
+    long_turns.append({"role": "user", "content": "And the sun?"})
+    with pytest.raises(ContextFullError) as full:
+        engine.chat(long_turns, GREEDY, lambda _t: None)
+    assert full.value.limit == 256 and full.value.used > 256
+    assert "Drop the oldest turns" in str(full.value)
+    kept = engine.fit_messages(long_turns, reserve=48)
+    assert kept[0] == long_turns[0] and kept[-1] == long_turns[-1]
+    assert len(kept) < len(long_turns)
+    pieces = []
+    stats = engine.chat(kept, GREEDY, pieces.append)
+    assert pieces and 0 < stats.context_used <= 256 and stats.context_size == 256
+    engine.unload()
+
+
+def test_model_template_is_used(engine):
+    prompt_tokens = engine.count_tokens(QUESTION)
+    from app.core.engine import chat_prompt
+
+    text = chat_prompt(engine._llm, QUESTION, True)
+    assert text.startswith("<|im_start|>") and "What is the capital of France?" in text
+    assert prompt_tokens > 10
+    assert engine._llm.chat_format == "chat_template.default"

@@ -1,85 +1,177 @@
-"""Chat: pick a local model, type, and read the answer as it streams."""
+"""Chat: saved conversations with a local model, streamed answers, stop, regenerate, edit."""
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QFont, QTextCharFormat, QTextCursor
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
-    QComboBox, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QTextBrowser, QVBoxLayout,
-    QWidget,
+    QComboBox, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit, QProgressBar,
+    QPushButton, QVBoxLayout, QWidget,
 )
 
+from app.core import chat_export, presets
+from app.core.chat_render import code_blocks
+from app.core.chats import ChatStore, Message
 from app.core.engine import GenerationStats, LoadedModel, LoadOptions, SamplingOptions
+from app.core.presets import ModelSettings
 from app.core.settings import Settings
+from app.ui.chat_list_model import ChatListModel
+from app.ui.chat_settings import ChatSettingsPanel
+from app.ui.chat_sidebar import ChatSidebar
 from app.ui.chat_worker import ChatSession
 from app.ui.library_model import LibraryModel, PathRole
+from app.ui.transcript import ShownMessage, Transcript
 
 log = logging.getLogger("hearth.ui.chat")
+REASONS = {"stop": "finished", "length": "max tokens reached", "user": "stopped",
+           "error": "failed"}
+
+
+def stats_line(stats: dict) -> str:
+    if not stats or "tokens" not in stats:
+        return ""
+    return (f"{stats.get('tok_s', 0):.1f} tok/s · first token {stats.get('ttft_s', 0):.2f} s · "
+            f"{stats['tokens']} tokens · {REASONS.get(stats.get('stop_reason'), '')}")
+
+
+def _confirm(parent: QWidget, question: str) -> bool:
+    answer = QMessageBox.question(parent, "Hearth", question)
+    return answer == QMessageBox.StandardButton.Yes
 
 
 class ChatPage(QWidget):
-    def __init__(self, session: ChatSession, library: LibraryModel, settings: Settings) -> None:
+    def __init__(self, session: ChatSession, library: LibraryModel, settings: Settings,
+                 store: ChatStore, confirm: Callable[[QWidget, str], bool] = _confirm) -> None:
         super().__init__()
-        self.session = session
-        self.settings = settings
-        self.messages: list[dict] = []
-        self._answer: list[str] = []
+        self.session, self.library, self.settings, self.store = session, library, settings, store
+        self.confirm = confirm
+        self.chat_id = 0
+        self.answer_id: int | None = None
+        self.editing_id: int | None = None
         self._wanted_path = settings.last_model
+        self._last_send_drop = False
 
-        title = QLabel("Chat", objectName="pageTitle")
-        self.model_box = QComboBox()
-        self.model_box.setModel(library)
-        self.model_box.setMinimumWidth(360)
-        self.model_box.activated.connect(self._on_model_chosen)
+        self.chats = ChatListModel(store, self)
+        self.sidebar = ChatSidebar(self.chats)
+        self.panel = ChatSettingsPanel()
+        self.panel.setVisible(False)
+        self.transcript = Transcript()
+        self._build_center()
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.sidebar)
+        layout.addLayout(self.center, 1)
+        layout.addWidget(self.panel)
+
+        self.sidebar.chat_selected.connect(self.open_chat)
+        self.sidebar.new_requested.connect(self.new_chat)
+        self.sidebar.delete_requested.connect(self.delete_chat)
+        self.sidebar.export_requested.connect(self._export_dialog)
+        self.transcript.action.connect(self._on_action)
+        self.panel.reload_requested.connect(self.reload_model)
+        self.panel.save_default_requested.connect(self.save_model_defaults)
+        self.panel.changed.connect(self._save_system_prompt)
         library.modelReset.connect(self._on_library_changed)
-        self.model_status = QLabel("No model loaded", objectName="hint")
-        self.new_button = QPushButton("New chat")
-        self.new_button.clicked.connect(self.new_chat)
+        session.load_progress.connect(self._on_load_progress)
+        session.loaded.connect(self._on_loaded)
+        session.load_failed.connect(self._on_load_failed)
+        session.token.connect(self._on_token)
+        session.finished.connect(self._on_finished)
+        session.failed.connect(self._on_failed)
+        session.context_full.connect(self._on_context_full)
+        session.busy_changed.connect(self._on_busy)
 
-        self.transcript = QTextBrowser()
-        self.transcript.setOpenExternalLinks(True)
+        self.chats.reload()
+        if settings.last_chat and self.chats.row_of(settings.last_chat) >= 0:
+            self.open_chat(settings.last_chat)
+
+    def _build_center(self) -> None:
+        self.model_box = QComboBox()
+        self.model_box.setModel(self.library)
+        self.model_box.setMinimumWidth(320)
+        self.model_box.activated.connect(self._on_model_chosen)
+        self.settings_button = QPushButton("Settings")
+        self.settings_button.setCheckable(True)
+        self.settings_button.setChecked(False)
+        self.settings_button.toggled.connect(self.panel.setVisible)
+        self.model_status = QLabel("No model loaded", objectName="hint")
+        self.load_bar = QProgressBar(maximum=100, textVisible=False, fixedWidth=160)
+        self.cancel_load_button = QPushButton("Cancel loading")
+        self.cancel_load_button.clicked.connect(self.session.cancel_load)
+        for widget in (self.load_bar, self.cancel_load_button):
+            widget.hide()
+
+        self.notice = QLabel(objectName="note", wordWrap=True)
+        self.notice_yes = QPushButton()
+        self.notice_no = QPushButton()
+        self.notice_yes.clicked.connect(self._notice_accepted)
+        self.notice_no.clicked.connect(self._notice_dismissed)
+        self._notice_kind = ""
+
         self.input = QPlainTextEdit()
         self.input.setPlaceholderText("Type a message. Enter sends, Shift+Enter starts a new line.")
-        self.input.setFixedHeight(90)
+        self.input.setFixedHeight(86)
         self.input.installEventFilter(self)
         self.send_button = QPushButton("Send", objectName="primary")
         self.send_button.clicked.connect(self.send)
-        self.stop_button = QPushButton("Stop")
+        self.stop_button = QPushButton("Stop", enabled=False)
         self.stop_button.clicked.connect(self.session.stop)
-        self.stop_button.setEnabled(False)
         self.stats_label = QLabel("", objectName="hint")
+        self.context_meter = QLabel("", objectName="hint")
+        self.context_meter.setMinimumWidth(230)
+        self.context_meter.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
 
         top = QHBoxLayout()
-        top.addWidget(title)
+        top.addWidget(QLabel("Chat", objectName="pageTitle"))
         top.addStretch(1)
-        top.addWidget(QLabel("Model:"))
         top.addWidget(self.model_box)
-        top.addWidget(self.new_button)
+        top.addWidget(self.settings_button)
+        status = QHBoxLayout()
+        status.addWidget(self.model_status, 1)
+        status.addWidget(self.load_bar)
+        status.addWidget(self.cancel_load_button)
+        notice = QHBoxLayout()
+        notice.addWidget(self.notice, 1)
+        notice.addWidget(self.notice_yes)
+        notice.addWidget(self.notice_no)
+        self._hide_notice()
+        meters = QHBoxLayout()
+        meters.addWidget(self.stats_label, 1)
+        meters.addWidget(self.context_meter)
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.stop_button)
         composer = QHBoxLayout()
         composer.addWidget(self.input, 1)
         composer.addLayout(buttons)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(20, 14, 20, 14)
-        layout.addLayout(top)
-        layout.addWidget(self.model_status)
-        layout.addWidget(self.transcript, 1)
-        layout.addWidget(self.stats_label)
-        layout.addLayout(composer)
+        self.center = QVBoxLayout()
+        self.center.setContentsMargins(16, 14, 16, 14)
+        for part in (top, status):
+            self.center.addLayout(part)
+        self.center.addWidget(self.transcript, 1)
+        for part in (notice, meters, composer):
+            self.center.addLayout(part)
 
-        session.loaded.connect(self._on_loaded)
-        session.load_failed.connect(self._on_load_failed)
-        session.token.connect(self._on_token)
-        session.finished.connect(self._on_finished)
-        session.failed.connect(self._on_failed)
-        session.busy_changed.connect(self._on_busy)
+    # -- models ---------------------------------------------------------------------------
+    def current_model_path(self) -> str:
+        return self.model_box.currentData(PathRole) or ""
 
-    # -- model choice -------------------------------------------------------------------
+    def model_settings(self, path: str | None = None) -> ModelSettings:
+        path = path or self.current_model_path()
+        saved = self.settings.model_settings.get(path)
+        if saved is not None:
+            return ModelSettings.from_json(saved)
+        s = self.settings
+        return ModelSettings(temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
+                             min_p=s.min_p, repeat_penalty=s.repeat_penalty,
+                             max_tokens=s.max_tokens, seed=s.seed, n_ctx=s.n_ctx,
+                             n_threads=s.n_threads)
+
     def select_model(self, path: str) -> None:
         self._wanted_path = path
         for row in range(self.model_box.count()):
@@ -90,12 +182,13 @@ class ChatPage(QWidget):
 
     @Slot()
     def _on_library_changed(self) -> None:
-        """Pick the remembered model, else the first (the starter model comes first)."""
+        """Keep the loaded model chosen; else the remembered one; else the first (starter)."""
         if self.model_box.count() == 0:
-            self.model_status.setText("No local model yet: run 'hearth setup' or download one.")
+            self.model_status.setText("No local model yet: run 'hearth setup' or download one "
+                                      "in Discover.")
             return
-        loaded = self.session.model.path if self.session.model else None
-        target = str(loaded) if loaded else self._wanted_path
+        loaded = str(self.session.model.path) if self.session.model else None
+        target = loaded or self._wanted_path
         row = next((r for r in range(self.model_box.count())
                     if self.model_box.itemData(r, PathRole) == target), 0)
         self.model_box.setCurrentIndex(row)
@@ -108,27 +201,128 @@ class ChatPage(QWidget):
         if path and (self.session.model is None or str(self.session.model.path) != path):
             self._load(path)
 
+    @Slot()
+    def reload_model(self) -> None:
+        self._store_model_settings(self.panel.settings(), persist=False)
+        if self.current_model_path():
+            self._load(self.current_model_path())
+
+    @Slot()
+    def save_model_defaults(self) -> None:
+        self._store_model_settings(self.panel.settings(), persist=True)
+        self.model_status.setText("Saved as this model's defaults.")
+
+    def _store_model_settings(self, chosen: ModelSettings, persist: bool) -> None:
+        self.settings.model_settings[self.current_model_path()] = chosen.to_json()
+
     def _load(self, path: str) -> None:
+        if self.session.busy:
+            self.session.stop()
+        chosen = self.model_settings(path)
+        self.panel.show_settings(chosen, self._chat_system_prompt())
         self.model_status.setText(f"Loading {Path(path).name}...")
+        self.load_bar.setValue(0)
+        self.load_bar.show()
+        self.cancel_load_button.show()
         self.session.load(Path(path), LoadOptions(
-            n_ctx=self.settings.n_ctx, n_gpu_layers=self.settings.n_gpu_layers,
-            n_threads=self.settings.n_threads))
+            n_ctx=chosen.n_ctx, n_gpu_layers=presets.gpu_layer_count(chosen.gpu_layers),
+            n_threads=chosen.n_threads, flash_attn=chosen.flash_attn, kv_type=chosen.kv_type))
+
+    @Slot(float)
+    def _on_load_progress(self, value: float) -> None:
+        self.load_bar.setValue(int(value * 100))
 
     @Slot(object)
     def _on_loaded(self, model: LoadedModel) -> None:
+        self.load_bar.hide()
+        self.cancel_load_button.hide()
         self.settings.last_model = str(model.path)
         note = "" if model.has_chat_template else (
-            " (no chat template in this file: using the generic ChatML format)")
-        self.model_status.setText(
-            f"{model.path.name} loaded in {model.load_seconds:.1f} s, context {model.n_ctx} "
-            f"tokens{note}")
+            " · this file has no chat template: using the generic ChatML format")
+        self.model_status.setText(f"{model.path.name} · loaded in {model.load_seconds:.1f} s · "
+                                  f"context {model.n_ctx:,} tokens{note}")
+        self.context_meter.setText(f"context: {model.n_ctx:,} tokens")
 
-    @Slot(str)
-    def _on_load_failed(self, message: str) -> None:
-        self.model_status.setText("No model loaded")
-        self.window().show_error(message)
+    @Slot(str, bool)
+    def _on_load_failed(self, message: str, cancelled: bool) -> None:
+        self.load_bar.hide()
+        self.cancel_load_button.hide()
+        self.model_status.setText("Loading cancelled: no model loaded." if cancelled
+                                  else "No model loaded")
+        if not cancelled:
+            self.window().show_error(message)
 
-    # -- chatting -----------------------------------------------------------------------
+    # -- chats ----------------------------------------------------------------------------
+    @Slot(int)
+    def open_chat(self, chat_id: int) -> None:
+        if self.session.busy and self.answer_id is not None:
+            self.session.stop()
+        self.chat_id = chat_id
+        self.settings.last_chat = chat_id
+        self.editing_id = None
+        self._hide_notice()
+        chat = self.store.get_chat(chat_id)
+        self.panel.show_settings(self.model_settings(), chat.system_prompt)
+        self._render_chat()
+        self.sidebar.select(chat_id)
+
+    def _render_chat(self) -> None:
+        messages = self.store.messages(self.chat_id) if self.chat_id else []
+        last_answer = max((m.id for m in messages if m.role == "assistant"), default=None)
+        self.transcript.show_messages([self._shown(m, m.id == last_answer) for m in messages])
+        used = [json.loads(m.stats_json or "{}").get("context_used") for m in messages]
+        used = [u for u in used if u]
+        if used and self.session.model:
+            self.context_meter.setText(f"used {used[-1]:,} of {self.session.model.n_ctx:,} tokens")
+
+    @staticmethod
+    def _shown(m: Message, last_answer: bool = False) -> ShownMessage:
+        stats = json.loads(m.stats_json or "{}")
+        return ShownMessage(m.id, m.role, m.content, stats_line(stats),
+                            interrupted=m.role == "assistant" and not m.complete,
+                            last_answer=last_answer)
+
+    @Slot()
+    def new_chat(self) -> int:
+        chat = self.store.create_chat(model=self.current_model_path(),
+                                      system_prompt=self.panel.system_prompt_text())
+        self.open_chat(chat.id)
+        self.input.setFocus()
+        return chat.id
+
+    @Slot(int)
+    def delete_chat(self, chat_id: int) -> None:
+        title = self.store.get_chat(chat_id).title
+        if not self.confirm(self, f"Delete the chat '{title}'? This cannot be undone."):
+            return
+        if chat_id == self.chat_id:
+            self.session.stop()
+            self.chat_id = 0
+            self.transcript.clear()
+        self.store.delete_chat(chat_id)
+        self.sidebar.select(self.chat_id)
+
+    @Slot()
+    def _save_system_prompt(self) -> None:
+        if self.chat_id:
+            self.store.update_chat(self.chat_id, system_prompt=self.panel.system_prompt_text())
+
+    def _chat_system_prompt(self) -> str:
+        return self.store.get_chat(self.chat_id).system_prompt if self.chat_id else (
+            self.settings.system_prompt)
+
+    def export_chat(self, path: Path) -> Path:
+        return chat_export.export(self.store, self.chat_id, Path(path))
+
+    @Slot(int)
+    def _export_dialog(self, chat_id: int) -> None:
+        title = self.store.get_chat(chat_id).title
+        path, _ = QFileDialog.getSaveFileName(self, "Export chat", f"{title}.md",
+                                              "Markdown (*.md);;JSON (*.json)")
+        if path:
+            chat_export.export(self.store, chat_id, Path(path))
+
+    # -- sending --------------------------------------------------------------------------
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
         if (watched is self.input and event.type() == event.Type.KeyPress
                 and event.key() in (Qt.Key_Return, Qt.Key_Enter)
@@ -143,75 +337,170 @@ class ChatPage(QWidget):
         if not text or self.session.busy:
             return
         if self.session.model is None:
-            self.window().show_error("Choose a model first: no model is loaded.")
+            self.window().show_error("No model is loaded yet: choose one above.")
             return
+        if not self.chat_id:
+            self.new_chat()
         self.input.clear()
-        if not self.messages and self.settings.system_prompt:
-            self.messages.append({"role": "system", "content": self.settings.system_prompt})
-        self.messages.append({"role": "user", "content": text})
-        self._append_block("You", text)
-        self._append_block("Assistant", "")
-        self._answer = []
-        self.session.send(list(self.messages), self._sampling())
+        if self.editing_id is not None:
+            edited = self.store.edit_message(self.editing_id, text)
+            self.store.truncate_after(self.chat_id, edited.position)
+            self.editing_id = None
+            self._hide_notice()
+        else:
+            self.store.add_message(self.chat_id, "user", text)
+        self.store.update_chat(self.chat_id, model=str(self.session.model.path))
+        self.store.auto_title(self.chat_id)
+        self._render_chat()
+        self._generate()
+
+    def _generate(self, drop_oldest: bool = False) -> None:
+        history = [{"role": m.role, "content": m.content}
+                   for m in self.store.messages(self.chat_id)]
+        system = self._chat_system_prompt()
+        if system:
+            history.insert(0, {"role": "system", "content": system})
+        self.answer_id = self.store.begin_answer(self.chat_id)
+        self.transcript.begin_answer(self.answer_id)
+        self.stats_label.setText("Thinking...")
+        self._last_send_drop = drop_oldest
+        self.session.send(history, self._sampling(), drop_oldest)
+        self.sidebar.select(self.chat_id)
 
     def _sampling(self) -> SamplingOptions:
-        s = self.settings
+        s = self.panel.settings()
         return SamplingOptions(temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
                                min_p=s.min_p, repeat_penalty=s.repeat_penalty,
                                max_tokens=s.max_tokens, seed=s.seed)
 
-    def _append_block(self, who: str, text: str) -> None:
-        cursor = self.transcript.textCursor()
-        cursor.movePosition(QTextCursor.End)
-        if not self.transcript.document().isEmpty():
-            cursor.insertBlock()
-        heading = QTextCharFormat()
-        heading.setFontWeight(QFont.Bold)
-        cursor.insertText(who, heading)
-        cursor.insertBlock()
-        cursor.insertText(text, QTextCharFormat())
-        self.transcript.setTextCursor(cursor)
-
     @Slot(str)
     def _on_token(self, text: str) -> None:
-        """Append only the new text at the end: never re-render the conversation."""
-        self._answer.append(text)
-        cursor = QTextCursor(self.transcript.document())
-        cursor.movePosition(QTextCursor.End)
-        cursor.insertText(text, QTextCharFormat())
-        bar = self.transcript.verticalScrollBar()
-        bar.setValue(bar.maximum())
+        if self.answer_id is None:
+            return
+        self.store.append_to_answer(self.answer_id, text)
+        self.transcript.append_to_answer(text)
 
     @Slot(object)
     def _on_finished(self, stats: GenerationStats) -> None:
-        self.messages.append({"role": "assistant", "content": "".join(self._answer)})
-        reason = {"stop": "finished", "length": "max tokens reached", "user": "stopped"}.get(
-            stats.stop_reason, stats.stop_reason)
-        self.stats_label.setText(
-            f"{stats.tokens_per_second:.1f} tok/s · first token {stats.time_to_first_token_s:.2f} s"
-            f" · {stats.tokens} tokens · {reason}")
+        if self.answer_id is None:
+            return
+        record = {"tokens": stats.tokens, "tok_s": round(stats.tokens_per_second, 2),
+                  "ttft_s": round(stats.time_to_first_token_s, 3),
+                  "prompt_tokens": stats.prompt_tokens, "context_used": stats.context_used,
+                  "stop_reason": stats.stop_reason}
+        message = self.store.finish_answer(self.answer_id, record, stats.stop_reason)
+        self.answer_id = None
+        self.transcript.finish_answer(self._shown(message, last_answer=True))
+        self.stats_label.setText(stats_line(record))
+        self.context_meter.setText(f"used {stats.context_used:,} of {stats.context_size:,} tokens")
+        self._render_chat()  # moves the Regenerate link to the new last answer
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
-        self.messages.append({"role": "assistant", "content": "".join(self._answer)})
+        if self.answer_id is not None:
+            self.store.finish_answer(self.answer_id, {"stop_reason": "error"}, "error")
+            self.answer_id = None
+            self._render_chat()
+        self.stats_label.setText("")
         self.window().show_error(message)
+
+    @Slot(int, int)
+    def _on_context_full(self, used: int, limit: int) -> None:
+        self._discard_answer()
+        self._show_notice(
+            "context", f"This chat needs {used:,} tokens but the model's context holds "
+            f"{limit:,}. Drop the oldest turns to continue, or stop here (nothing is deleted).",
+            "Drop oldest turns and continue", "Stop")
+
+    def _discard_answer(self) -> None:
+        if self.answer_id is not None:
+            answer = self.store.get_message(self.answer_id)
+            self.store.truncate_after(self.chat_id, answer.position - 1)
+            self.answer_id = None
+            self._render_chat()
+        self.stats_label.setText("")
+
+    # -- message actions ------------------------------------------------------------------
+    @Slot(str, int, int)
+    def _on_action(self, verb: str, message_id: int, index: int) -> None:
+        if verb == "copy":
+            QGuiApplication.clipboard().setText(self.store.get_message(message_id).content)
+        elif verb == "copy-code":
+            blocks = code_blocks(self.store.get_message(message_id).content)
+            if index < len(blocks):
+                QGuiApplication.clipboard().setText(blocks[index])
+        elif verb == "edit":
+            self.edit_message(message_id)
+        elif verb == "regenerate":
+            self.regenerate()
+
+    def edit_message(self, message_id: int) -> None:
+        if self.session.busy:
+            return
+        self.editing_id = message_id
+        self.input.setPlainText(self.store.get_message(message_id).content)
+        self.input.setFocus()
+        self._show_notice("edit", "Editing an earlier message: Send replaces it, and the chat "
+                          "continues from there (later messages are removed).", "", "Cancel edit")
+
+    @Slot()
+    def regenerate(self) -> None:
+        if self.session.busy or not self.chat_id or self.session.model is None:
+            return
+        messages = self.store.messages(self.chat_id)
+        if not messages or messages[-1].role != "assistant":
+            return
+        self.store.truncate_after(self.chat_id, messages[-1].position - 1)
+        self._render_chat()
+        self._generate()
+
+    # -- notices --------------------------------------------------------------------------
+    def _show_notice(self, kind: str, text: str, yes: str, no: str) -> None:
+        self._notice_kind = kind
+        self.notice.setText(text)
+        self.notice.show()
+        self.notice_yes.setText(yes)
+        self.notice_yes.setVisible(bool(yes))
+        self.notice_no.setText(no)
+        self.notice_no.show()
+
+    def _hide_notice(self) -> None:
+        self._notice_kind = ""
+        for widget in (self.notice, self.notice_yes, self.notice_no):
+            widget.hide()
+
+    @Slot()
+    def _notice_accepted(self) -> None:
+        kind = self._notice_kind
+        self._hide_notice()
+        if kind == "context":
+            self._generate(drop_oldest=True)
+
+    @Slot()
+    def _notice_dismissed(self) -> None:
+        if self._notice_kind == "edit":
+            self.editing_id = None
+            self.input.clear()
+        self._hide_notice()
 
     @Slot(bool)
     def _on_busy(self, busy: bool) -> None:
         self.send_button.setEnabled(not busy)
-        self.stop_button.setEnabled(busy)
-        self.model_box.setEnabled(not busy)
-
-    @Slot()
-    def new_chat(self) -> None:
-        if self.session.busy:
-            self.session.stop()
-        self.messages = []
-        self.transcript.clear()
-        self.stats_label.clear()
+        self.stop_button.setEnabled(busy and not self.session.loading)
+        self.model_box.setEnabled(not busy or self.session.loading)
 
     def answer_text(self) -> str:
-        return "".join(self._answer)
+        """The answer being streamed, or the last answer of the open chat."""
+        if self.answer_id is not None:
+            return self.transcript.streaming_text()
+        answers = [m for m in self.store.messages(self.chat_id) if m.role == "assistant"]
+        return answers[-1].content if answers else ""
+
+    def finish_interrupted_answer(self) -> None:
+        """On close during an answer: keep what was written, marked as stopped."""
+        if self.answer_id is not None:
+            self.store.finish_answer(self.answer_id, {"stop_reason": "user"}, "user")
+            self.answer_id = None
 
     def save_settings(self) -> None:
-        """Nothing beyond what is already in ``settings`` for now."""
+        """Settings are kept in ``self.settings``; the window saves them."""

@@ -1,0 +1,85 @@
+"""hearth fit: will a model fit this machine, and how (GPU layers, largest context)?"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from app.core import fit, gguf_remote, hardware, library, presets
+from app.core.errors import HubError, ModelNotFound
+from app.core.paths import Paths, hf_hub_cache
+from app.core.hardware import format_memory
+
+
+def add_parser(commands):
+    parser = commands.add_parser(
+        "fit", help="Estimate the memory a model needs and how it fits this machine",
+        description="Estimate the memory a GGUF model needs (weights, KV cache, compute) and "
+                    "say how it runs here. MODEL is a .gguf file, a name from 'hearth ls', or "
+                    "REPO/FILE on the Hugging Face Hub (only the file's header is read).")
+    parser.add_argument("model", help="a .gguf path, a name from 'hearth ls', or "
+                        "owner/repo/file.gguf on the Hub")
+    parser.add_argument("--ctx", type=int, default=None,
+                        help="context length in tokens (default: the model's, capped at 8192)")
+    parser.add_argument("--kv", choices=list(fit.KV_TYPES), default="f16",
+                        help="KV cache type (q8_0 and q4_0 use flash attention)")
+    parser.add_argument("--revision", default=None, help="Hub revision (branch, tag, commit)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def run(args, paths: Paths) -> int:
+    shape, source = load_shape(args.model, paths, args.revision)
+    if args.ctx is not None and args.ctx < 1:
+        raise ModelNotFound("--ctx must be a positive number of tokens.")
+    n_ctx = presets.context_length(args.ctx or 0, shape.n_ctx_train)
+    report = hardware.probe(paths.models_dir)
+    result = fit.plan(shape, fit.Machine.from_report(report), n_ctx, args.kv)
+    if args.json:
+        data = {"model": shape.name, "source": source, "architecture": shape.architecture,
+                "quant": shape.quant, "file_size_bytes": shape.file_size,
+                "n_ctx_train": shape.n_ctx_train, **result.to_json(),
+                "backend": report.backend}
+        print(json.dumps(data, indent=2))
+        return 0
+    e = result.estimate
+    print(f"{shape.name}: {n_ctx} tokens of context, {args.kv} KV cache"
+          + ("" if result.exact else " (estimated from the file size: header not readable)"))
+    rows = [("Weights", e.weights_bytes), ("Repacked", e.repack_bytes),
+            ("KV cache", e.kv_cache_bytes), ("Compute", e.compute_bytes),
+            ("Overhead", e.overhead_bytes), ("Total", e.total_bytes)]
+    for label, value in rows:
+        if value or label != "Repacked":
+            print(f"  {label:<9} {format_memory(value):>9}")
+    print(f"  RAM {format_memory(e.ram_bytes)}, VRAM {format_memory(e.vram_bytes)} "
+          f"({report.backend} backend)")
+    print(f"Verdict: {result.verdict}")
+    print(f"GPU layers: {result.gpu_layers} of {result.offload_layers}; largest context that "
+          f"fits: {result.max_ctx or 'none'}")
+    return 0
+
+
+def load_shape(spec: str, paths: Paths, revision: str | None = None
+               ) -> tuple[fit.ModelShape, str]:
+    """The model's shape from a local file, a library name, or the Hub (header only)."""
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return fit.shape_from_file(path), str(path)
+    try:
+        return fit.shape_from_file(library.resolve(
+            spec, library.list_models(paths.models_dir, hf_hub_cache()))), "local"
+    except ModelNotFound:
+        parts = spec.strip("/").split("/")
+        if len(parts) < 3 or not spec.lower().endswith(".gguf"):
+            raise
+    repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:])
+    print(f"Reading the header of {filename} from {repo_id}...", file=sys.stderr)
+    remote = gguf_remote.read_remote_header(repo_id, filename, revision=revision)
+    if remote.header is not None:
+        return fit.shape_from_header(remote.header, remote.file_size or 0, filename), remote.url
+    if not remote.file_size:
+        raise HubError(f"Could not read {filename} from {repo_id}: {remote.error}")
+    print(f"The header could not be read ({remote.error}); estimating from the file size.",
+          file=sys.stderr)
+    return fit.shape_from_size(remote.file_size, filename), remote.url

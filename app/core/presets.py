@@ -1,0 +1,76 @@
+"""Sampling presets and per-model settings (what a model is loaded and sampled with)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+PRESETS: dict[str, dict[str, float | int]] = {
+    "Precise": {"temperature": 0.2, "top_p": 0.9, "top_k": 40, "min_p": 0.05,
+                "repeat_penalty": 1.1},
+    "Balanced": {"temperature": 0.7, "top_p": 0.95, "top_k": 40, "min_p": 0.05,
+                 "repeat_penalty": 1.1},
+    "Creative": {"temperature": 1.0, "top_p": 0.98, "top_k": 100, "min_p": 0.02,
+                 "repeat_penalty": 1.05},
+}
+KV_TYPES = ("f16", "q8_0", "q4_0")
+CONTEXT_CAP = 8192  # default context when the model allows more: memory grows with it
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Everything chosen for one model. ``n_ctx`` 0 = the model's own, capped at 8192;
+    ``gpu_layers`` is "auto", "all" or a number as text."""
+
+    temperature: float = 0.7
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = 1.1
+    max_tokens: int = 1024
+    seed: int = -1
+    n_ctx: int = 0
+    gpu_layers: str = "auto"
+    flash_attn: bool = False
+    kv_type: str = "f16"
+    n_threads: int = 0
+
+    def with_preset(self, name: str) -> "ModelSettings":
+        return replace(self, **PRESETS[name])
+
+    def preset_name(self) -> str:
+        """The preset these sampling values equal, or "Custom"."""
+        mine = asdict(self)
+        for name, values in PRESETS.items():
+            if all(abs(float(mine[k]) - float(v)) < 1e-9 for k, v in values.items()):
+                return name
+        return "Custom"
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> "ModelSettings":
+        known = set(cls.__dataclass_fields__)
+        values = {k: v for k, v in (data or {}).items() if k in known}
+        try:
+            settings = cls(**values)
+        except TypeError:
+            return cls()
+        if settings.kv_type not in KV_TYPES:
+            settings = replace(settings, kv_type="f16")
+        return settings
+
+
+def context_length(choice: int, trained: int | None) -> int:
+    """The context to load with: the user's number, else the model's own capped at 8192."""
+    if choice > 0:
+        return choice
+    return min(trained or 4096, CONTEXT_CAP)
+
+
+def gpu_layer_count(choice: str) -> int:
+    """llama.cpp's n_gpu_layers for a choice: "all"/"auto" offload every layer the build can
+    (a CPU build offloads none); a number is used as it is."""
+    if choice.strip().isdigit():
+        return int(choice)
+    return -1

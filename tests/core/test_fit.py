@@ -1,0 +1,182 @@
+"""The fit estimator: shapes read from real GGUF files, the memory formulas, the verdicts, and
+one real measurement through the benchmark's code path.
+
+Expected byte counts come from llama.cpp's own load log for these files (e.g. "CPU KV buffer
+size = 45.00 MiB", "CPU_REPACK model buffer size = 42.71 MiB").
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app.core import fit, hardware
+from app.core.fit_shape import ModelShape, shape_from_header
+from app.core.gguf_remote import GgufHeader, TensorInfo, read_local_header
+from tests.core.test_hardware import CUDA_INFO, FakeNvml, cpu_backend
+
+MIB = 1 << 20
+GIB = 1 << 30
+X86 = frozenset({"SSE3", "AVX", "AVX2", "F16C", "FMA", "REPACK"})
+ARM = frozenset({"NEON", "ARM_FMA", "DOTPROD", "REPACK"})
+
+
+@pytest.fixture(scope="module")
+def shapes(quant_ladder) -> dict[str, ModelShape]:
+    return {quant: fit.shape_from_file(path) for quant, path in quant_ladder.items()}
+
+
+def synthetic(arch: str, n_layers: int = 4, **metadata) -> ModelShape:
+    """A header as a GGUF of ``arch`` would carry it (no tensors: metadata only)."""
+    fields = {"general.architecture": arch, f"{arch}.block_count": n_layers,
+              f"{arch}.embedding_length": 1024, f"{arch}.attention.head_count": 8,
+              f"{arch}.attention.head_count_kv": 2, f"{arch}.context_length": 32768,
+              f"{arch}.vocab_size": 32000}
+    fields.update({f"{arch}.{k}": v for k, v in metadata.items()})
+    return shape_from_header(GgufHeader(3, fields, (), 0), 10**9, f"{arch}.gguf")
+
+
+# -- shapes ----------------------------------------------------------------------------------------
+
+def test_shape_of_the_starter_ladder(shapes):
+    shape = shapes["Q4_K_M"]
+    assert (shape.architecture, shape.n_layers, shape.n_ctx_train) == ("llama", 30, 8192)
+    assert (shape.n_embd, shape.n_ff, shape.n_head) == (576, 1536, 9)
+    assert shape.n_head_kv == (3,) * 30 and shape.key_length == shape.value_length == 64
+    assert (shape.n_vocab, shape.n_merges) == (49152, 48900)
+    assert shape.offload_layers == 31 and shape.exact and shape.quant == "Q4_K_M"
+
+
+def test_weights_are_the_tensor_bytes_of_each_file(quant_ladder, shapes):
+    for quant, path in quant_ladder.items():
+        header = read_local_header(path)
+        weights = fit.estimate(shapes[quant], 512).weights_bytes
+        data = path.stat().st_size - header.data_offset
+        assert 0 <= data - weights <= 32 * len(header.tensors), quant  # only alignment padding
+
+
+def test_kv_cache_formula_matches_llama_cpp(shapes):
+    shape = shapes["Q8_0"]
+    # 30 layers x 2048 cells x (K + V) x 3 heads x 64 dims
+    assert fit.estimate(shape, 2048).kv_cache_bytes == 45 * MIB
+    assert fit.estimate(shape, 2048, "q8_0").kv_cache_bytes == 25_067_520  # 23.91 MiB
+    assert fit.estimate(shape, 2048, "q4_0").kv_cache_bytes == 13_271_040  # 12.66 MiB
+    assert fit.estimate(shape, 2000).kv_cache_bytes == 45 * MIB  # padded to 256 cells
+    assert fit.estimate(shape, 2048, "q8_0").flash_attn  # a quantized V cache needs it
+
+
+def test_repacked_copies_follow_the_cpu_features(shapes):
+    assert fit.estimate(shapes["Q2_K"], 512, cpu_features=X86).repack_bytes == 44_789_760
+    assert fit.estimate(shapes["Q4_K_M"], 512, cpu_features=X86).repack_bytes == 7_962_624
+    assert fit.estimate(shapes["Q8_0"], 512, cpu_features=X86).repack_bytes == 0
+    assert fit.estimate(shapes["Q2_K"], 512).repack_bytes == 0  # no REPACK in the build
+    assert fit.estimate(shapes["Q8_0"], 512, cpu_features=ARM).repack_bytes > 100 * MIB
+
+
+def test_sliding_window_layers_hold_only_the_window_when_not_full():
+    shape = synthetic("gemma2", n_layers=4, **{"attention.sliding_window": 4096})
+    assert shape.swa_layers == (True, False, True, False)  # llama.cpp's gemma2 pattern
+    full = fit.estimate(shape, 32768).kv_cache_bytes
+    windowed = fit.estimate(shape, 32768, swa_full=False).kv_cache_bytes
+    per_cell = full // (4 * 32768)
+    assert windowed == per_cell * (2 * 32768 + 2 * 4608)  # window + ubatch, padded to 256
+    pattern = synthetic("gemma3", n_layers=6, **{"attention.sliding_window": 1024,
+                                                 "attention.sliding_window_pattern": 3})
+    assert pattern.swa_layers == (True, True, False) * 2
+
+
+def test_mla_keeps_no_v_cache_and_hybrids_skip_recurrent_layers():
+    mla = synthetic("deepseek2", **{"attention.key_length": 576, "attention.value_length": 512,
+                                    "attention.key_length_mla": 192,
+                                    "attention.head_count_kv": 1})
+    assert fit.estimate(mla, 1024).kv_cache_bytes == 4 * 1024 * 576 * 2
+    hybrid = synthetic("granitehybrid", **{"attention.head_count_kv": [0, 2, 0, 0],
+                                           "ssm.conv_kernel": 4, "ssm.inner_size": 2048,
+                                           "ssm.state_size": 128, "ssm.group_count": 1})
+    dense = synthetic("llama")
+    assert fit.estimate(hybrid, 4096).kv_cache_bytes < fit.estimate(dense, 4096).kv_cache_bytes
+    assert hybrid.recurrent_bytes == 3 * (3 * (2048 + 256) + 128 * 2048) * 4
+
+
+def test_size_only_estimate_is_marked_inexact():
+    shape = fit.shape_from_size(4_920_000_000, "Llama-3-8B-Q4_K_M.gguf")
+    est = fit.estimate(shape, 8192)
+    assert not shape.exact and shape.quant == "Q4_K_M"
+    assert 4.9e9 <= est.weights_bytes <= 5.0e9 and est.kv_cache_bytes > 0.5e9
+
+
+# -- verdicts --------------------------------------------------------------------------------------
+
+def cuda(vram_gib: float, ram_gib: float = 32) -> fit.Machine:
+    return fit.Machine(ram_bytes=int(ram_gib * GIB), gpu_bytes=(int(vram_gib * GIB),),
+                       backend="CUDA", cpu_features=X86)
+
+
+def test_full_offload_partial_cpu_only_and_too_large(shapes):
+    shape = shapes["F16"]
+    full = fit.plan(shape, cuda(24), 8192)
+    assert (full.verdict, full.gpu_layers, full.max_ctx) == ("Full GPU offload", 31, 8192)
+    assert full.estimate.vram_bytes > full.estimate.ram_bytes
+
+    partial = fit.plan(shape, cuda(0.95), 8192)
+    layers = int(re.fullmatch(r"Partial: (\d+) of 31 layers on GPU", partial.verdict).group(1))
+    assert 0 < layers == partial.gpu_layers < 31
+    assert partial.estimate.vram_bytes <= 0.95 * GIB
+
+    cpu = fit.plan(shape, fit.Machine(ram_bytes=8 * GIB, cpu_features=X86), 8192)
+    assert (cpu.verdict, cpu.gpu_layers) == ("CPU only — fits in RAM", 0)
+
+    too_large = fit.plan(shape, fit.Machine(ram_bytes=200 * MIB), 8192)
+    assert (too_large.verdict, too_large.gpu_layers, too_large.max_ctx) == ("Too large", 0, 0)
+
+
+def test_largest_context_that_fits(shapes):
+    shape = shapes["Q4_K_M"]
+    ram = fit.estimate(shape, 4096, cpu_features=X86).total_bytes + MIB
+    machine = fit.Machine(ram_bytes=ram, cpu_features=X86)
+    at_4k = fit.plan(shape, machine, 4096)
+    assert at_4k.verdict == fit.VERDICT_CPU and at_4k.max_ctx == 4096
+    at_8k = fit.plan(shape, machine, 8192)
+    assert at_8k.verdict == fit.VERDICT_TOO_LARGE and at_8k.max_ctx == 4096
+
+
+def test_apple_unified_memory_counts_once(shapes):
+    mac = fit.Machine(ram_bytes=12 * GIB, gpu_bytes=(int(10.67 * GIB),), backend="Metal",
+                      cpu_features=ARM, unified_memory=True)
+    result = fit.plan(shapes["Q8_0"], mac, 8192)
+    assert result.verdict == fit.VERDICT_FULL
+    assert result.estimate.total_bytes <= 12 * GIB
+
+
+def test_machine_from_a_report_uses_only_gpus_the_build_can_drive(tmp_path):
+    nvml = FakeNvml.load("nvml_rtx4090.json")
+    cpu_build = hardware.probe(tmp_path, nvml=nvml, run=lambda a: "", system="Linux",
+                               sysfs_root=tmp_path, backend=cpu_backend())
+    assert fit.Machine.from_report(cpu_build).gpu_bytes == ()
+    cuda_build = hardware.probe(tmp_path, nvml=nvml, run=lambda a: "", system="Linux",
+                                sysfs_root=tmp_path,
+                                backend=cpu_backend(system_info=CUDA_INFO, gpu_offload=True))
+    machine = fit.Machine.from_report(cuda_build)
+    assert machine.backend == "CUDA" and machine.gpu_bytes == (24_367_726_592,)
+    assert "AVX2" in machine.cpu_features
+
+
+def test_json_has_the_documented_keys(shapes):
+    data = fit.plan(shapes["Q2_K"], cuda(24), 2048, "q8_0").to_json()
+    assert {"weights_bytes", "kv_cache_bytes", "total_bytes", "verdict", "gpu_layers",
+            "max_ctx"} <= set(data)
+    assert data["total_bytes"] == data["ram_bytes"] + data["vram_bytes"]
+
+
+# -- one real measurement, the benchmark's code path ------------------------------------------------
+
+@pytest.mark.slow
+def test_estimate_matches_measured_memory(quant_ladder):
+    from app.core.bench_fit import format_fit_table, run_fit_benchmark
+
+    (row,) = run_fit_benchmark({"Q8_0": quant_ladder["Q8_0"]}, contexts=(512,))
+    assert row["file"] == quant_ladder["Q8_0"].name and row["n_ctx"] == 512
+    assert 0.9 <= row["ratio"] <= 1.1, format_fit_table([row])
+    # the mmap'd weights are resident and counted
+    assert row["mapped_bytes"] >= 0.95 * fit.shape_from_file(quant_ladder["Q8_0"]).file_size

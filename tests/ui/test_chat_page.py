@@ -1,0 +1,233 @@
+"""Chat driven as a user drives it: the real starter model, the real SQLite chat store."""
+
+import json
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+
+from app.core.chats import ChatStore
+from app.core.settings import Settings
+from app.ui.main_window import MainWindow
+
+LOAD_MS = 60_000
+ANSWER_MS = 90_000
+
+
+def open_window(qtbot, paths, **settings):
+    win = MainWindow(paths, Settings(**{"max_tokens": 48, "temperature": 0.0, "seed": 1,
+                                        **settings}))
+    qtbot.addWidget(win)
+    win.chat_page.confirm = lambda _parent, _question: True
+    with qtbot.waitSignal(win.session.loaded, timeout=LOAD_MS):
+        win.show()
+    return win
+
+
+@pytest.fixture
+def window(qtbot, starter_home):
+    win = open_window(qtbot, starter_home)
+    yield win
+    win.shutdown()
+
+
+def ask(qtbot, page, text):
+    tokens = []
+    page.session.token.connect(tokens.append)
+    page.input.setPlainText(text)
+    with qtbot.waitSignal(page.session.finished, timeout=ANSWER_MS) as done:
+        qtbot.keyClick(page.input, Qt.Key_Return)
+    page.session.token.disconnect(tokens.append)
+    return "".join(tokens), done.args[0]
+
+
+def test_send_streams_and_saves_the_answer(window, qtbot):
+    page = window.chat_page
+    answer, stats = ask(qtbot, page, "What is the capital of France?")
+    assert "Paris" in answer and stats.tokens > 1
+    shown = page.transcript.toPlainText()
+    assert "What is the capital of France?" in shown
+    assert "Paris" in shown
+    assert "tok/s" in page.stats_label.text() and "first token" in page.stats_label.text()
+    assert page.context_meter.text().startswith("used ") and "of 8,192 tokens" in (
+        page.context_meter.text())
+    saved = page.store.messages(page.chat_id)
+    assert [m.role for m in saved] == ["user", "assistant"]
+    assert saved[1].content == answer and saved[1].complete
+    assert json.loads(saved[1].stats_json)["tokens"] == stats.tokens
+    assert page.chats.data(page.chats.index(0)) == "What is the capital of France?"
+
+
+def test_markdown_and_code_blocks_render_and_copy(window, qtbot):
+    page = window.chat_page
+    chat = page.new_chat()
+    message = page.store.add_message(chat, "assistant", "Here:\n\n```python\nprint('hi')\n```\n"
+                                     "\n**done**")
+    page.open_chat(chat)
+    html = page.transcript.toHtml()
+    assert "Copy code" in html and "print" in html
+    assert "**done**" not in page.transcript.toPlainText()  # rendered, not raw
+    page._on_action("copy-code", message.id, 0)
+    assert QGuiApplication.clipboard().text() == "print('hi')\n"
+    page._on_action("copy", message.id, 0)
+    assert QGuiApplication.clipboard().text().startswith("Here:")
+
+
+def test_stop_ends_at_once_and_keeps_the_text(window, qtbot):
+    page = window.chat_page
+    page.panel.max_tokens.setValue(400)
+    tokens = []
+    page.session.token.connect(tokens.append)
+    page.input.setPlainText("Write a long story about a lighthouse keeper.")
+    with qtbot.waitSignal(page.session.token, timeout=ANSWER_MS):
+        qtbot.mouseClick(page.send_button, Qt.LeftButton)
+    assert page.stop_button.isEnabled() and not page.send_button.isEnabled()
+    with qtbot.waitSignal(page.session.finished, timeout=ANSWER_MS) as done:
+        qtbot.mouseClick(page.stop_button, Qt.LeftButton)
+    stats = done.args[0]
+    assert stats.stop_reason == "user"
+    assert stats.tokens == len(tokens) < 60
+    saved = page.store.messages(page.chat_id)[-1]
+    assert saved.content == "".join(tokens)
+    assert "stopped" in page.stats_label.text()
+    assert page.send_button.isEnabled()
+
+
+def test_regenerate_replaces_the_last_answer(window, qtbot):
+    page = window.chat_page
+    page.panel.temperature.setValue(1.2)
+    page.panel.seed.setValue(-1)  # random: a new draw each time
+    ask(qtbot, page, "Write one sentence about a colour.")
+    first = page.store.messages(page.chat_id)[-1]
+    assert first.content in page.transcript.toPlainText()
+    with qtbot.waitSignal(page.session.finished, timeout=ANSWER_MS):
+        page._on_action("regenerate", first.id, 0)
+    saved = page.store.messages(page.chat_id)
+    assert [m.role for m in saved] == ["user", "assistant"]  # replaced, not added
+    assert saved[-1].content and saved[-1].content != first.content
+    assert first.content not in page.transcript.toPlainText()
+    assert saved[-1].content in page.transcript.toPlainText()
+
+
+def test_edit_an_earlier_message_continues_from_there(window, qtbot):
+    page = window.chat_page
+    ask(qtbot, page, "What is the capital of Italy?")
+    ask(qtbot, page, "And of Spain?")
+    first_user = page.store.messages(page.chat_id)[0]
+    page._on_action("edit", first_user.id, 0)
+    assert page.input.toPlainText() == "What is the capital of Italy?"
+    assert page.notice.isVisible() and "Editing" in page.notice.text()
+    page.input.setPlainText("What is the capital of France?")
+    with qtbot.waitSignal(page.session.finished, timeout=ANSWER_MS):
+        qtbot.keyClick(page.input, Qt.Key_Return)
+    saved = page.store.messages(page.chat_id)
+    assert [m.role for m in saved] == ["user", "assistant"]
+    assert saved[0].content == "What is the capital of France?"
+    assert "Paris" in saved[1].content
+    assert "Spain" not in page.transcript.toPlainText()
+
+
+def test_chats_reopen_after_restart_exactly_as_left(qtbot, starter_home):
+    first = open_window(qtbot, starter_home)
+    answer, _ = ask(qtbot, first.chat_page, "What is the capital of France?")
+    chat_id = first.chat_page.chat_id
+    first.chat_page.panel.system_prompt.setPlainText("Answer like a pirate.")
+    shown = first.chat_page.transcript.toPlainText()
+    first.close()  # as the user quits; the settings file remembers the open chat
+    second = MainWindow(starter_home, Settings.load(starter_home.settings_file))
+    qtbot.addWidget(second)
+    page = second.chat_page
+    assert page.chat_id == chat_id
+    assert page.transcript.toPlainText() == shown
+    assert page.store.get_chat(chat_id).system_prompt == "Answer like a pirate."
+    assert page.panel.system_prompt_text() == "Answer like a pirate."
+    assert answer in page.transcript.toPlainText()
+    second.shutdown()
+
+
+def test_new_search_rename_delete(window, qtbot):
+    page = window.chat_page
+    ask(qtbot, page, "Tell me about volcanoes.")
+    volcano_chat = page.chat_id
+    page.new_chat()
+    ask(qtbot, page, "What is the capital of France?")
+    assert page.chats.rowCount() == 2
+    page.sidebar.search.setText("volcano")
+    assert page.chats.rowCount() == 1
+    assert page.chats.index(0).data() == "Tell me about volcanoes."
+    page.sidebar.search.setText("")
+    row = page.chats.row_of(volcano_chat)
+    assert page.chats.setData(page.chats.index(row), "Geology")
+    assert page.store.get_chat(volcano_chat).title == "Geology"
+    page.delete_chat(volcano_chat)
+    assert page.chats.rowCount() == 1
+    assert page.store.list_chats()[0].title == "What is the capital of France?"
+
+
+def test_export_markdown_and_json(window, qtbot, tmp_path):
+    page = window.chat_page
+    answer, _ = ask(qtbot, page, "What is the capital of France?")
+    md = page.export_chat(tmp_path / "chat.md").read_text()
+    assert "What is the capital of France?" in md and answer.strip() in md
+    data = json.loads(page.export_chat(tmp_path / "chat.json").read_text())
+    assert [m["role"] for m in data["messages"]] == ["user", "assistant"]
+    assert data["messages"][1]["content"] == answer
+
+
+def test_context_full_offers_to_drop_the_oldest_turns(qtbot, starter_home):
+    win = open_window(qtbot, starter_home)
+    page = win.chat_page
+    page.panel.n_ctx.setValue(256)
+    with qtbot.waitSignal(win.session.loaded, timeout=LOAD_MS):
+        page.reload_model()
+    chat = page.new_chat()
+    for i in range(10):
+        page.store.add_message(chat, "user", f"Tell me fact {i} about the moon, in detail.")
+        page.store.add_message(chat, "assistant", "The moon is Earth's only natural satellite, "
+                               "about 384,000 km away, and it shapes the tides.")
+    page.open_chat(chat)
+    page.input.setPlainText("And the sun?")
+    with qtbot.waitSignal(page.session.context_full, timeout=ANSWER_MS):
+        qtbot.keyClick(page.input, Qt.Key_Return)
+    assert page.notice.isVisible() and "context holds 256" in page.notice.text()
+    assert page.store.messages(chat)[-1].content == "And the sun?"  # nothing lost
+    with qtbot.waitSignal(page.session.finished, timeout=ANSWER_MS) as done:
+        qtbot.mouseClick(page.notice_yes, Qt.LeftButton)
+    assert done.args[0].context_used <= 256
+    assert page.store.messages(chat)[-1].role == "assistant"
+    assert len(page.store.messages(chat)) == 22  # older turns are kept in the chat
+    win.shutdown()
+
+
+def test_loading_shows_progress_and_can_be_cancelled(window, qtbot):
+    page = window.chat_page
+    values = []
+    window.session.load_progress.connect(values.append)
+    window.session.load_progress.connect(page.session.cancel_load)
+    with qtbot.waitSignal(window.session.load_failed, timeout=LOAD_MS) as failed:
+        page.reload_model()
+    assert failed.args == ["Loading SmolLM2-135M-Instruct.Q4_1.gguf was cancelled.", True]
+    assert values
+    assert "cancelled" in page.model_status.text()
+    assert not window.banner.isVisible()
+    window.session.load_progress.disconnect(page.session.cancel_load)
+    with qtbot.waitSignal(window.session.loaded, timeout=LOAD_MS):
+        page.reload_model()
+
+
+def test_answer_survives_closing_mid_stream(qtbot, starter_home):
+    win = open_window(qtbot, starter_home, max_tokens=400)
+    page = win.chat_page
+    page.input.setPlainText("Write a long story about a dragon.")
+    got = []
+    page.session.token.connect(got.append)
+    with qtbot.waitSignal(page.session.token, timeout=ANSWER_MS):
+        qtbot.keyClick(page.input, Qt.Key_Return)
+    qtbot.waitUntil(lambda: len(got) >= 5, timeout=ANSWER_MS)
+    chat_id = page.chat_id
+    win.close()
+    store = ChatStore(starter_home.chats_db)
+    saved = store.messages(chat_id)[-1]
+    store.close()
+    assert saved.role == "assistant" and saved.complete
+    assert saved.content.startswith("".join(got[:5]))
