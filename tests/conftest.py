@@ -40,7 +40,7 @@ def starter_gguf() -> Path:
 @pytest.fixture(scope="session")
 def quant_ladder(starter_gguf: Path) -> dict[str, Path]:
     """F16, Q8_0, Q6_K, Q5_K_M, Q4_K_M, Q3_K_M, Q2_K of the starter model, real files."""
-    from tests.support.ladder import build_ladder
+    from app.core.ladder import build_ladder
 
     return build_ladder(starter_gguf, cache_root() / "ladder")
 

@@ -94,3 +94,14 @@ def test_fit_errors_are_one_line_messages(loopback_hub):
     absent = hearth("fit", "org/Empty-GGUF/Model-Q4_K_M.gguf", env=env)
     assert absent.returncode == 1
     assert "org/Empty-GGUF has no file Model-Q4_K_M.gguf" in absent.stderr
+
+
+def test_fit_falls_back_to_the_file_size_when_the_header_is_unreadable(loopback_hub):
+    loopback_hub.add_repo("org/Odd-GGUF", {"Odd-Q4_K_M.gguf": b"\0" * 5_000_000})
+    env = {**os.environ, "HF_ENDPOINT": loopback_hub.url}
+    result = hearth("fit", "org/Odd-GGUF/Odd-Q4_K_M.gguf", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["exact"] is False and data["file_size_bytes"] == 5_000_000
+    assert data["weights_bytes"] == 5_000_000 and data["verdict"] == "CPU only — fits in RAM"
+    assert "estimating from the file size" in result.stderr

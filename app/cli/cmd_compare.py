@@ -61,7 +61,8 @@ def run(args, paths: Paths) -> int:
     store = MeasureStore(measurements_db(paths.data_dir))
     total_bytes = sum(f.stat().st_size for f in files if f.is_file()) or 1
     if args.json:
-        comparison = measure(files, text, store=store, settings=settings)
+        comparison = measure(files, text, store=store, settings=settings,
+                             work_dir=paths.cache_dir)
         rows = [{k: finite(v) if isinstance(v, float) else v for k, v in row.to_json().items()}
                 for row in comparison.rows]
         print(json.dumps(rows, indent=2))
@@ -69,7 +70,7 @@ def run(args, paths: Paths) -> int:
     with ProgressBar("Measuring") as bar:
         # The bar counts model bytes: each step stands for an equal share of them.
         comparison = measure(
-            files, text, store=store, settings=settings,
+            files, text, store=store, settings=settings, work_dir=paths.cache_dir,
             progress=lambda step, total, _m: bar.update(
                 int(total_bytes * step / max(total, 1)), total_bytes))
     _print_table(comparison)

@@ -6,8 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from app.core import fit, gguf_remote, hardware, library, presets
-from app.core.errors import HubError, ModelNotFound
+from app.core import fit, fit_shape, hardware, library, presets
+from app.core.errors import ModelNotFound
 from app.core.paths import Paths, hf_hub_cache
 from app.core.hardware import format_memory
 
@@ -63,23 +63,21 @@ def run(args, paths: Paths) -> int:
 def load_shape(spec: str, paths: Paths, revision: str | None = None
                ) -> tuple[fit.ModelShape, str]:
     """The model's shape from a local file, a library name, or the Hub (header only)."""
+    from huggingface_hub import hf_hub_url
+
     path = Path(spec).expanduser()
     if path.is_file():
         return fit.shape_from_file(path), str(path)
     try:
-        return fit.shape_from_file(library.resolve(
-            spec, library.list_models(paths.models_dir, hf_hub_cache()))), "local"
+        path = library.resolve(spec, library.list_models(paths.models_dir, hf_hub_cache()))
+        return fit.shape_from_file(path), str(path)
     except ModelNotFound:
         parts = spec.strip("/").split("/")
         if len(parts) < 3 or not spec.lower().endswith(".gguf"):
             raise
     repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:])
     print(f"Reading the header of {filename} from {repo_id}...", file=sys.stderr)
-    remote = gguf_remote.read_remote_header(repo_id, filename, revision=revision)
-    if remote.header is not None:
-        return fit.shape_from_header(remote.header, remote.file_size or 0, filename), remote.url
-    if not remote.file_size:
-        raise HubError(f"Could not read {filename} from {repo_id}: {remote.error}")
-    print(f"The header could not be read ({remote.error}); estimating from the file size.",
-          file=sys.stderr)
-    return fit.shape_from_size(remote.file_size, filename), remote.url
+    shape = fit_shape.shape_from_hub(repo_id, filename, revision=revision)
+    if not shape.exact:
+        print("Its header could not be read: estimating from the file size.", file=sys.stderr)
+    return shape, hf_hub_url(repo_id, filename, revision=revision)

@@ -25,7 +25,7 @@ log = logging.getLogger("hearth.engine")
 @dataclass(frozen=True)
 class LoadOptions:
     n_ctx: int = 0  # 0 = the model's own context length, capped at presets.CONTEXT_CAP
-    n_gpu_layers: int = -1  # -1 = all layers that the build can offload
+    n_gpu_layers: int = -1  # -1 = every layer the build can offload; AUTO_LAYERS = as many as fit
     n_threads: int = 0  # 0 = llama.cpp's default
     flash_attn: bool = False
     kv_type: str = "f16"  # f16, q8_0, q4_0
@@ -50,6 +50,8 @@ class LoadedModel:
     n_ctx_train: int
     has_chat_template: bool
     load_seconds: float
+    gpu_layers: int = -1
+    fit_verdict: str = ""  # the fit estimator's verdict when GPU layers were chosen automatically
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ class GenerationStats:
         return self.tokens / self.generation_s if self.generation_s > 0 else 0.0
 
 
+AUTO_LAYERS = -2
+
 _KV_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}  # ggml_type values
 FALLBACK_TEMPLATE = "chatml"
 
@@ -79,6 +83,16 @@ class Engine:
         self._loaded: LoadedModel | None = None
         self._stop = threading.Event()
         self._abort_cb = None  # keeps the ctypes callback alive
+
+    @staticmethod
+    def default_threads() -> int:
+        """One thread per physical core (llama-cpp-python's own default is half the logical
+        CPUs, which leaves a 2-core machine on one thread)."""
+        import os
+
+        import psutil
+
+        return psutil.cpu_count(logical=False) or os.cpu_count() or 1
 
     @property
     def loaded(self) -> LoadedModel | None:
@@ -101,13 +115,16 @@ class Engine:
         n_ctx = options.n_ctx
         if n_ctx <= 0:  # the model's own context length, capped
             n_ctx = presets.context_length(0, gguf_info.read_info(path).context_length)
+        gpu_layers, verdict = options.n_gpu_layers, ""
+        if gpu_layers == AUTO_LAYERS:
+            gpu_layers, verdict = auto_gpu_layers(path, n_ctx, options.kv_type)
         kwargs = dict(
-            model_path=str(path), n_ctx=n_ctx, n_gpu_layers=options.n_gpu_layers,
+            model_path=str(path), n_ctx=n_ctx, n_gpu_layers=gpu_layers,
             n_batch=min(options.n_batch, n_ctx), verbose=True,
             flash_attn=options.flash_attn or options.kv_type != "f16",  # needed by q8_0/q4_0 V
         )
-        if options.n_threads > 0:
-            kwargs.update(n_threads=options.n_threads, n_threads_batch=options.n_threads)
+        threads = options.n_threads if options.n_threads > 0 else self.default_threads()
+        kwargs.update(n_threads=threads, n_threads_batch=threads)
         if options.kv_type != "f16":
             kwargs.update(type_k=_KV_TYPES[options.kv_type], type_v=_KV_TYPES[options.kv_type])
         started = time.perf_counter()
@@ -134,6 +151,7 @@ class Engine:
         self._loaded = LoadedModel(
             path=path, n_ctx=llm.n_ctx(), n_ctx_train=llm._model.n_ctx_train(),
             has_chat_template=has_template, load_seconds=time.perf_counter() - started,
+            gpu_layers=gpu_layers, fit_verdict=verdict,
         )
         log.info("Loaded %s (n_ctx=%d) in %.2fs", path.name, self._loaded.n_ctx,
                  self._loaded.load_seconds)
@@ -233,6 +251,18 @@ class Engine:
 
         self._abort_cb = llama_cpp.ggml_abort_callback(should_abort)
         llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, self._abort_cb, ctypes.c_void_p(0))
+
+
+def auto_gpu_layers(path: Path, n_ctx: int, kv_type: str) -> tuple[int, str]:
+    """As many layers on the GPU as fit this machine (app.core.fit), with the verdict."""
+    from app.core import fit, hardware
+
+    shape = fit.shape_from_file(path)
+    machine = fit.Machine.from_report(hardware.probe(path.parent))
+    verdict = fit.plan(shape, machine, n_ctx, kv_type)
+    log.info("GPU layers for %s at %d tokens: %d (%s)", path.name, n_ctx, verdict.gpu_layers,
+             verdict.verdict)
+    return verdict.gpu_layers, verdict.verdict
 
 
 def chat_prompt(llm, messages: list[dict], has_template: bool) -> str:

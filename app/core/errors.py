@@ -94,3 +94,15 @@ class QuantizeCancelled(QuantizeError):
 
 class ArenaError(HearthError):
     """The blind arena's votes could not be read or written."""
+
+
+class HubUnavailable(HubError):
+    """The Hub could not be reached, or answered with a temporary error: retrying may work."""
+
+
+class HubRepoNotFound(HubError):
+    """No model repo by that name on the Hub (or it is private and the token cannot see it)."""
+
+
+class LibraryError(HearthError):
+    """A local model could not be deleted or removed from the library."""

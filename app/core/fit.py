@@ -63,8 +63,10 @@ REPACK_RULES: dict[int, tuple[tuple[frozenset[str], int], ...]] = {
 
 
 def repacked(tensor: TensorInfo, cpu_features: frozenset[str]) -> bool:
-    """Whether llama.cpp keeps a repacked copy of this matmul weight on this CPU."""
-    if len(tensor.shape) != 2 or tensor.name == "token_embd.weight" or "REPACK" not in cpu_features:
+    """Whether llama.cpp keeps a repacked copy of this matmul weight (2-D, or 3-D experts) on
+    this CPU."""
+    if len(tensor.shape) not in (2, 3) or tensor.name == "token_embd.weight" \
+            or "REPACK" not in cpu_features:
         return False
     return any(needs <= cpu_features and tensor.shape[1] % rows == 0
                for needs, rows in REPACK_RULES.get(tensor.ggml_type, ()))
@@ -113,12 +115,12 @@ def kv_cells(shape: ModelShape, n_ctx: int, layer: int, swa_full: bool = True,
 
 
 def kv_layer_bytes(shape: ModelShape, n_ctx: int, kv_type: str, layer: int,
-                   swa_full: bool = True) -> int:
+                   swa_full: bool = True, n_ubatch: int = N_UBATCH) -> int:
     block, size = KV_TYPES[kv_type]
     heads = shape.n_head_kv[layer] if layer < len(shape.n_head_kv) else 0
     k_row = shape.key_length * heads * size // block
     v_row = shape.value_length * heads * size // block if shape.has_v_cache else 0
-    return kv_cells(shape, n_ctx, layer, swa_full) * (k_row + v_row)
+    return kv_cells(shape, n_ctx, layer, swa_full, n_ubatch) * (k_row + v_row)
 
 
 def estimate(shape: ModelShape, n_ctx: int, kv_type: str = "f16", gpu_layers: int = 0, *,
@@ -150,14 +152,14 @@ def estimate(shape: ModelShape, n_ctx: int, kv_type: str = "f16", gpu_layers: in
                     gpu.weights += tensor.nbytes
                 elif repacked(replace(tensor, name="output.weight"), features):
                     cpu.repack += tensor.nbytes
-    else:  # size only: spread the file over the layers, ~10% in embeddings/output
+    else:  # size only: 90% of the file in the layers, 5% each in embeddings and output
         per_layer = shape.file_size * 0.9 / max(1, shape.n_layers)
-        cpu.weights = int(shape.file_size * 0.05 + per_layer * first_gpu)
         gpu.weights = int(per_layer * (shape.n_layers - first_gpu))
-        (gpu if output_on_gpu else cpu).weights += int(shape.file_size * 0.05)
+        gpu.weights += int(shape.file_size * 0.05) if output_on_gpu else 0
+        cpu.weights = shape.file_size - gpu.weights
     for layer in range(shape.n_layers):
         side = gpu if layer >= first_gpu else cpu
-        side.kv += kv_layer_bytes(shape, n_ctx, kv_type, layer, swa_full)
+        side.kv += kv_layer_bytes(shape, n_ctx, kv_type, layer, swa_full, n_ubatch)
     cpu.kv += shape.recurrent_bytes
     tokens = min(n_ubatch, n_ctx)
     activations = tokens * 4 * (shape.n_embd + 2 * shape.n_ff)

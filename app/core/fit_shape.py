@@ -10,8 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import logging
+
 from app.core import quants
-from app.core.gguf_remote import GgufHeader, TensorInfo, read_local_header
+from app.core.errors import HubError
+from app.core.gguf_remote import GgufHeader, TensorInfo, read_local_header, read_remote_header
+
+log = logging.getLogger("hearth.fit")
 
 # Sliding-window layer patterns llama.cpp uses when the file does not say (src/models/*.cpp)
 SWA_PATTERNS = {"gemma2": 2, "gemma3": 6, "gemma3n": 5, "cohere2": 4, "llama4": 4, "gpt-oss": 2,
@@ -90,6 +95,21 @@ def shape_from_file(path) -> ModelShape:
     """The shape of a local GGUF file (reads only its header)."""
     path = Path(path)
     return shape_from_header(read_local_header(path), path.stat().st_size, path.name)
+
+
+def shape_from_hub(repo_id: str, filename: str, *, revision: str | None = None,
+                   endpoint: str | None = None, token: str | bool | None = None) -> ModelShape:
+    """The shape of a file on the Hub from its header (Range requests: the first megabytes
+    only); from its size alone (``exact`` False) when the header cannot be read."""
+    remote = read_remote_header(repo_id, filename, revision=revision, endpoint=endpoint,
+                                token=token)
+    if remote.header is not None:
+        return shape_from_header(remote.header, remote.file_size or 0, filename)
+    if not remote.file_size:
+        raise HubError(f"Could not read {filename} from {repo_id}: {remote.error}")
+    log.info("Header of %s/%s not readable (%s): estimating from its size", repo_id, filename,
+             remote.error)
+    return shape_from_size(remote.file_size, filename)
 
 
 def shape_from_size(size: int, name: str) -> ModelShape:

@@ -19,6 +19,7 @@ from app.core.gguf_info import check_magic
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
             10: "<Q", 11: "<q", 12: "<d"}
 _STRING, _ARRAY = 8, 9
+_U64 = struct.Struct("<Q")
 
 
 @dataclass(frozen=True)
@@ -78,10 +79,11 @@ class _Cursor:
         item_type, count = self.unpack("<I"), self.unpack("<Q")
         if item_type in _SCALARS:
             self.pos += struct.calcsize(_SCALARS[item_type]) * count
-        elif item_type == _STRING:
+        elif item_type == _STRING:  # a vocabulary: tens of thousands, keep the loop tight
+            data, pos, length_at = self.data, self.pos, _U64.unpack_from
             for _ in range(count):
-                length = self.unpack("<Q")  # read first: it moves pos
-                self.pos += length
+                pos += 8 + length_at(data, pos)[0]
+            self.pos = pos
         elif item_type == _ARRAY:
             for _ in range(count):
                 self.skip_array()

@@ -1,7 +1,7 @@
 """A GGUF file's header (metadata and tensor list) without its weights, local or on the Hub.
 
 ``parse_header(prefix)`` reads the header from the first bytes of a file and raises
-``TruncatedHeader`` when more bytes are needed. ``read_local_header(path)`` and
+``TruncatedHeaderError`` when more bytes are needed. ``read_local_header(path)`` and
 ``read_remote_header(repo_id, filename)`` grow what they read until the header parses; the
 remote one uses HTTP Range requests through huggingface_hub's HTTP client, so only the first
 megabytes of a multi-gigabyte file travel.
@@ -32,7 +32,7 @@ _SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: 
             12: "d"}
 
 
-class TruncatedHeader(Exception):
+class TruncatedHeaderError(Exception):
     """The bytes given end inside the header; ``needed`` is a lower bound of the bytes needed."""
 
     def __init__(self, needed: int) -> None:
@@ -116,14 +116,14 @@ class _Cursor:
     def take(self, fmt: str):
         packer = _struct(fmt)
         if self.pos + packer.size > len(self.data):
-            raise TruncatedHeader(self.pos + packer.size)
+            raise TruncatedHeaderError(self.pos + packer.size)
         value = packer.unpack_from(self.data, self.pos)
         self.pos += packer.size
         return value if len(value) > 1 else value[0]
 
     def skip(self, size: int) -> None:
         if self.pos + size > len(self.data):
-            raise TruncatedHeader(self.pos + size)
+            raise TruncatedHeaderError(self.pos + size)
         self.pos += size
 
     def string(self) -> str:
@@ -138,10 +138,10 @@ class _Cursor:
         unpack = _struct("Q").unpack_from
         for _ in range(count):
             if pos + 8 > end:
-                raise TruncatedHeader(pos + 8)
+                raise TruncatedHeaderError(pos + 8)
             pos += 8 + unpack(data, pos)[0]
         if pos > end:
-            raise TruncatedHeader(pos)
+            raise TruncatedHeaderError(pos)
         self.pos = pos
 
     def value(self, kind: int, key: str, lengths: dict[str, int]):
@@ -203,7 +203,7 @@ def read_local_header(path: Path) -> GgufHeader:
             while True:
                 try:
                     return parse_header(data)
-                except TruncatedHeader as exc:
+                except TruncatedHeaderError as exc:
                     if len(data) >= size:
                         raise ModelFileError(f"{path.name} is truncated: its header is "
                                              "incomplete.") from None
@@ -240,7 +240,7 @@ def read_remote_header(repo_id: str, filename: str, *, revision: str | None = No
             header = parse_header(data)
             log.info("Read the header of %s/%s from %d bytes", repo_id, filename, len(data))
             return RemoteHeader(header, file_size, len(data), url)
-        except TruncatedHeader as exc:
+        except TruncatedHeaderError as exc:
             short_file = not chunk or (file_size is not None and len(data) >= file_size)
             if short_file or len(data) >= max_bytes:
                 reason = "the file ends inside its header" if short_file else \

@@ -78,7 +78,6 @@ def backend_name(sections: dict[str, dict[str, str]], devices=(), gpu_offload=Fa
 def ggml_devices() -> tuple[Device, ...]:
     """ggml's device registry as llama.cpp sees it (empty when it cannot be read)."""
     try:
-        import llama_cpp
         from llama_cpp import _ggml
 
         lib = _ggml.libggml
@@ -91,7 +90,6 @@ def ggml_devices() -> tuple[Device, ...]:
         lib.ggml_backend_dev_type.argtypes = [ctypes.c_void_p]
         lib.ggml_backend_dev_memory.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t),
                                                 ctypes.POINTER(ctypes.c_size_t)]
-        llama_cpp.llama_backend_init()
         devices = []
         for i in range(lib.ggml_backend_dev_count()):
             dev = lib.ggml_backend_dev_get(i)

@@ -6,6 +6,7 @@ module is injectable (``probe(nvml=...)``) so tests can feed values recorded fro
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from app.core.hardware import Gpu
@@ -24,7 +25,7 @@ def probe(nvml=None) -> tuple[list[Gpu], str]:
         nvml.nvmlInit()
     except nvml.NVMLError as exc:
         log.debug("NVML unavailable: %s", exc)
-        return [], _no_driver_reason(nvml, exc)
+        return [], _no_driver_reason(exc)
     try:
         driver = _optional(nvml, lambda: _text(nvml.nvmlSystemGetDriverVersion()))
         cuda = _optional(nvml, lambda: _cuda_version(nvml.nvmlSystemGetCudaDriverVersion()))
@@ -34,10 +35,8 @@ def probe(nvml=None) -> tuple[list[Gpu], str]:
         log.warning("NVML failed: %s", exc)
         return [], f"NVML error: {exc}"
     finally:
-        try:
+        with contextlib.suppress(nvml.NVMLError):
             nvml.nvmlShutdown()
-        except nvml.NVMLError:
-            pass
 
 
 def _device(nvml, index: int, driver: str | None, cuda: str | None) -> Gpu:
@@ -64,10 +63,12 @@ def _optional(nvml, read):
         return None
 
 
-def _no_driver_reason(nvml, exc) -> str:
-    if isinstance(exc, getattr(nvml, "NVMLError_DriverNotLoaded", ())):
+def _no_driver_reason(exc) -> str:
+    """pynvml raises a subclass per error code (NVMLError_LibraryNotFound...)."""
+    name = type(exc).__name__
+    if name == "NVMLError_DriverNotLoaded":
         return "the NVIDIA driver is not loaded"
-    if isinstance(exc, getattr(nvml, "NVMLError_LibraryNotFound", ())):
+    if name == "NVMLError_LibraryNotFound":
         return "no NVIDIA driver installed"
     return f"NVML: {_text(str(exc))}"
 

@@ -124,8 +124,8 @@ class Evaluator:
         params.n_threads = params.n_threads_batch = threads or default_threads()
         params.no_perf = True
         # As the chat engine runs (LoadOptions.flash_attn=False). llama.cpp's default, "auto",
-        # turns flash attention on for CPU, whose F16 accumulation moved this model's logits
-        # by up to 1.7 (mean KLD ~0.01 against itself): noise on the scale of a Q6_K's loss.
+        # turns flash attention on for CPU, which moved the starter's Q5_K_M logits by up to
+        # 1.7 (mean KLD 0.006 against the same file without it, more than Q8_0's whole loss).
         params.flash_attn_type = lib.LLAMA_FLASH_ATTN_TYPE_DISABLED
         ctx = lib.llama_init_from_model(self._model, params)
         if not ctx:

@@ -16,9 +16,14 @@ each evaluated from an empty context in batches of ``n_batch``; every position a
 ``warmup`` of a window is scored (see ``app/core/kld.py`` for the memory of the reference's
 logits). Results are stored (``MeasureStore``) and reused: nothing is measured twice.
 
+llama.cpp runs as the chat engine does (flash attention off, all cores unless
+``settings.threads``). The reference is evaluated first; a file added to a stored comparison
+costs itself plus the reference again (its logits are not kept between calls).
+
 Plain functions for a Qt worker: ``progress(step, total, message)`` is called from the calling
-thread; setting ``cancel`` stops within one batch (llama.cpp's abort callback), raising
-``MeasureCancelled``; files finished before the cancel stay stored.
+thread; setting ``cancel`` stops inside the current ``llama_decode`` (llama.cpp's abort
+callback) or between files, raising ``MeasureCancelled``; files finished before the cancel
+stay stored.
 """
 
 from __future__ import annotations
@@ -236,6 +241,14 @@ def measure(files: Sequence[Path], text: MeasureText | None = None, *,
     return Comparison(text=text.name, text_sha256=text_hash, reference=str(ref.path),
                       settings=settings, rows=rows, seconds=time.perf_counter() - started,
                       evaluated=evaluated)
+
+
+def stored_measurement(store: MeasureStore, path: Path,
+                       text: MeasureText | None = None) -> FileMeasurement | None:
+    """The newest stored measurement of ``path`` as it is now (on ``text`` if given), for
+    showing "measured" quality beside a file; its ``reference_file`` says what KLD is against."""
+    data = store.latest_for_path(path, text.sha256 if text else None)
+    return FileMeasurement.from_json(data, cached=True) if data else None
 
 
 def finite(value: float) -> float | None:

@@ -62,9 +62,9 @@ def score_plan(path: Path, text: str, settings) -> ScorePlan:
             windows.append(window)
     gen_prompt = tuple(bos + tokens[:settings.gen_prompt])
     longest = max([len(w) for w in windows] + [len(gen_prompt) + settings.gen_tokens])
+    n_ctx = -(-longest // 256) * 256  # what is used, not more
     plan = ScorePlan(windows=tuple(windows), warmup=settings.warmup, n_vocab=n_vocab,
-                     n_ctx=-(-longest // 256) * 256,  # what is used, not more
-                     n_batch=min(settings.n_batch, settings.n_ctx),
+                     n_ctx=n_ctx, n_batch=min(settings.n_batch, n_ctx),
                      gen_prompt=gen_prompt,
                      gen_tokens=settings.gen_tokens)
     if plan.scored < MIN_SCORED:

@@ -68,9 +68,13 @@ def context_length(choice: int, trained: int | None) -> int:
     return min(trained or 4096, CONTEXT_CAP)
 
 
+AUTO_LAYERS = -2  # engine.AUTO_LAYERS: let the fit estimator choose
+
+
 def gpu_layer_count(choice: str) -> int:
-    """llama.cpp's n_gpu_layers for a choice: "all"/"auto" offload every layer the build can
-    (a CPU build offloads none); a number is used as it is."""
-    if choice.strip().isdigit():
+    """n_gpu_layers for a choice: "all" = every layer the build can offload (-1), "auto" = as
+    many as fit this machine (decided at load time), a number as it is."""
+    choice = choice.strip().lower()
+    if choice.isdigit():
         return int(choice)
-    return -1
+    return -1 if choice == "all" else AUTO_LAYERS

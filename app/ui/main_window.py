@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QByteArray, QSize, QThreadPool, Slot
+from PySide6.QtCore import QByteArray, QSize, Qt, QThreadPool, Slot
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
-    QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QPushButton, QStackedWidget,
+    QDockWidget, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QPushButton, QStackedWidget,
     QVBoxLayout, QWidget,
 )
 
@@ -16,7 +16,11 @@ from app.core.chats import ChatStore
 from app.core.paths import Paths, hf_hub_cache
 from app.core.resources import resource
 from app.core.settings import Settings
+from app.core.downloads import Downloader
 from app.ui.chat_worker import ChatSession
+from app.ui.download_manager import DownloadManager
+from app.ui.downloads_model import Role
+from app.ui.pages.downloads_panel import DownloadsPanel
 from app.ui.library_model import LibraryModel
 from app.ui.tasks import run_task
 
@@ -45,6 +49,9 @@ class MainWindow(QMainWindow):
         self.library = LibraryModel(self)
         self.session = session or ChatSession(parent=self)
         self.chat_store = ChatStore(paths.chats_db)
+        self.downloads = DownloadManager(Downloader(endpoint=hub_endpoint), parent=self)
+        self.downloads.finished.connect(self.refresh_library)
+        self.downloads.state_changed.connect(self._on_download_state)
 
         self.sidebar = QListWidget(objectName="sidebar")
         self.sidebar.setIconSize(QSize(20, 20))
@@ -84,6 +91,19 @@ class MainWindow(QMainWindow):
         layout.addLayout(right, 1)
         self.setCentralWidget(central)
         self.statusBar().showMessage("Ready")
+        self.downloads_panel = DownloadsPanel(self.downloads)
+        self.downloads_dock = QDockWidget("Downloads", self)
+        self.downloads_dock.setObjectName("downloads")
+        self.downloads_dock.setWidget(self.downloads_panel)
+        self.downloads_dock.setFeatures(QDockWidget.DockWidgetClosable)
+        self.addDockWidget(Qt.BottomDockWidgetArea, self.downloads_dock)
+        self.downloads_dock.hide()
+        self.downloads_button = QPushButton("Downloads")
+        self.downloads_button.setObjectName("small")
+        self.downloads_button.clicked.connect(self.toggle_downloads)
+        self.statusBar().addPermanentWidget(self.downloads_button)
+        if self.downloads.restore_unfinished():
+            self.downloads_dock.show()
 
         if settings.window_geometry:
             self.restoreGeometry(QByteArray.fromBase64(settings.window_geometry.encode()))
@@ -104,6 +124,19 @@ class MainWindow(QMainWindow):
     def _on_library(self, models: list) -> None:
         self.library.set_models(models)
         self.statusBar().showMessage(f"{len(models)} local model(s)")
+
+    @Slot()
+    def toggle_downloads(self) -> None:
+        self.downloads_dock.setVisible(not self.downloads_dock.isVisible())
+
+    @Slot(str, str)
+    def _on_download_state(self, _key: str, state: str) -> None:
+        if state in ("queued", "downloading"):
+            self.downloads_dock.show()
+        model = self.downloads.model
+        active = sum(model.value(key, Role.State) in ("queued", "downloading", "verifying")
+                     for key in model.keys())
+        self.downloads_button.setText(f"Downloads ({active})" if active else "Downloads")
 
     @Slot(str)
     def open_chat_with(self, path: str) -> None:
@@ -137,6 +170,7 @@ class MainWindow(QMainWindow):
         self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
         self.chat_page.save_settings()
         self.session.shutdown()
+        self.downloads.shutdown()
         QThreadPool.globalInstance().waitForDone(10_000)
         self.chat_page.finish_interrupted_answer()
         self.settings.save(self.paths.settings_file)

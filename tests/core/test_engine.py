@@ -139,3 +139,34 @@ def test_model_template_is_used(engine):
     assert text.startswith("<|im_start|>") and "What is the capital of France?" in text
     assert prompt_tokens > 10
     assert engine._llm.chat_format == "chat_template.default"
+
+
+def test_unsupported_architecture_is_named(tmp_path):
+    from gguf import GGUFWriter
+
+    path = tmp_path / "Future-Q4_K_M.gguf"
+    writer = GGUFWriter(path, "hearthnet")
+    writer.add_uint32("hearthnet.context_length", 4096)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    with pytest.raises(ModelLoadError, match="model architecture this llama.cpp build does not"):
+        Engine().load(path)
+
+
+def test_out_of_memory_while_loading_is_explained(starter_gguf):
+    engine = Engine()
+    with pytest.raises(ModelLoadError, match="Not enough memory to load"):
+        engine.load(starter_gguf, LoadOptions(n_ctx=60_000_000))  # a KV cache of ~1.4 TB
+    assert engine.loaded is None
+
+
+def test_auto_gpu_layers_follow_the_fit_estimate(starter_gguf):
+    from app.core.engine import AUTO_LAYERS
+
+    engine = Engine()
+    loaded = engine.load(starter_gguf, LoadOptions(n_ctx=512, n_gpu_layers=AUTO_LAYERS))
+    assert loaded.fit_verdict == "CPU only — fits in RAM"  # no GPU on this machine
+    assert loaded.gpu_layers == 0
+    engine.unload()

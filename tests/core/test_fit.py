@@ -13,7 +13,7 @@ import pytest
 
 from app.core import fit, hardware
 from app.core.fit_shape import ModelShape, shape_from_header
-from app.core.gguf_remote import GgufHeader, TensorInfo, read_local_header
+from app.core.gguf_remote import GgufHeader, read_local_header
 from tests.core.test_hardware import CUDA_INFO, FakeNvml, cpu_backend
 
 MIB = 1 << 20
@@ -169,7 +169,7 @@ def test_json_has_the_documented_keys(shapes):
     assert data["total_bytes"] == data["ram_bytes"] + data["vram_bytes"]
 
 
-# -- one real measurement, the benchmark's code path ------------------------------------------------
+# -- one real measurement, the benchmark's code path -----------------------------------------------
 
 @pytest.mark.slow
 def test_estimate_matches_measured_memory(quant_ladder):

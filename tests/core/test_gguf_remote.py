@@ -10,10 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from gguf import GGUFReader
 
-from app.core import fit
+from app.core import fit, fit_shape
 from app.core.errors import HubError, ModelFileError
 from app.core.gguf_remote import (
-    TruncatedHeader,
+    TruncatedHeaderError,
     parse_header,
     read_local_header,
     read_remote_header,
@@ -57,7 +57,7 @@ def test_a_prefix_that_ends_inside_the_header_asks_for_more(starter_gguf):
     data = starter_gguf.read_bytes()[:3 * MB]
     full = parse_header(data)
     for cut in (10, 1000, 500_000, full.data_offset - 100):
-        with pytest.raises(TruncatedHeader) as short:
+        with pytest.raises(TruncatedHeaderError) as short:
             parse_header(data[:cut])
         assert cut < short.value.needed <= full.data_offset
 
@@ -120,6 +120,9 @@ def test_a_file_that_is_not_a_gguf_falls_back_to_its_size(loopback_hub):
                                 token=False)
     assert remote.header is None and remote.file_size == 24 * 900
     assert "GGUF" in remote.error
+    shape = fit_shape.shape_from_hub("org/Odd-GGUF", "Odd-Q4_K_M.gguf",
+                                     endpoint=loopback_hub.url, token=False)
+    assert not shape.exact and shape.file_size == 24 * 900 and shape.quant == "Q4_K_M"
 
 
 def test_unreachable_hub_is_a_plain_error():

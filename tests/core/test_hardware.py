@@ -223,7 +223,7 @@ def test_real_backend_and_device_list():
     assert backend.devices[0].total_bytes > 0
 
 
-# -- Apple Silicon through recorded sysctl / system_profiler output ---------------------------------
+# -- Apple Silicon through recorded sysctl / system_profiler output --------------------------------
 
 def test_apple_m2_default_working_set():
     info = hw_apple.probe(recorded_runner("mac_m2_16gb.json"))
@@ -259,7 +259,7 @@ def test_not_a_mac():
     assert hw_apple.probe(recorded_runner("")) is None
 
 
-# -- AMD / Intel on Linux through a recorded sysfs tree and vulkaninfo ------------------------------
+# -- AMD / Intel on Linux through a recorded sysfs tree and vulkaninfo -----------------------------
 
 def test_sysfs_amd_card_and_intel_igpu(tmp_path):
     root = lay_out_sysfs(tmp_path / "drm", "sysfs_rx7900xtx_igpu.json")
@@ -284,7 +284,8 @@ def test_vulkaninfo_names_the_cards_and_skips_llvmpipe(tmp_path):
 
 def test_amd_gpu_with_a_cpu_build_suggests_vulkan(tmp_path):
     root = lay_out_sysfs(tmp_path / "drm", "sysfs_rx7900xtx_igpu.json")
-    report = hardware.probe(tmp_path, nvml=FakeNvml.without_driver(), sysfs_root=root, system="Linux",
+    report = hardware.probe(tmp_path, nvml=FakeNvml.without_driver(), sysfs_root=root,
+                            system="Linux",
                             run=recorded_runner("", "vulkaninfo_radv_intel_llvmpipe.txt"),
                             backend=cpu_backend())
 

@@ -11,7 +11,8 @@ import pytest
 
 from app.core.errors import MeasureCancelled, MeasureError, ModelFileError
 from app.core.kld import ReferenceLogits, Scorer, log_softmax
-from app.core.measure import MeasureSettings, MeasureText, check_same_model, measure
+from app.core.measure import (MeasureSettings, MeasureText, check_same_model, measure,
+                              stored_measurement)
 from app.core.measure_store import MeasureStore, measurements_db
 
 # Fewer tokens than the benchmark's 1024, one thread: tests share two cores with other work.
@@ -124,8 +125,8 @@ def test_cancel_stops_and_keeps_finished_files(quant_ladder, hearth_home):
         measure(files, store=store, settings=FAST, progress=progress, cancel=cancel)
     assert time.perf_counter() - cancelled_at[0] < 5
     assert store.count() == 1  # the reference (Q8_0) finished before the cancel
-    assert store.latest_for_path(quant_ladder["Q8_0"])["quant"] == "Q8_0"
-    assert store.latest_for_path(quant_ladder["Q2_K"]) is None
+    assert stored_measurement(store, quant_ladder["Q8_0"]).quant == "Q8_0"
+    assert stored_measurement(store, quant_ladder["Q2_K"]) is None
 
 
 def test_users_own_text_is_measured_separately(quant_ladder, hearth_home):

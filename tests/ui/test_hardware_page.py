@@ -120,3 +120,25 @@ def test_a_failing_probe_shows_a_message_and_refresh_works_again(qtbot, make_pag
     qtbot.mouseClick(page.refresh_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: page.report is not None, timeout=WAIT_MS)
     assert page.error.isHidden()
+
+
+def test_amd_card_keeps_its_vulkan_name_through_live_updates(qtbot, make_page, tmp_path):
+    from tests.core.test_hardware import lay_out_sysfs
+
+    root = lay_out_sysfs(tmp_path / "drm", "sysfs_rx7900xtx_igpu.json")
+    nvml = FakeNvml.without_driver()
+    page = make_page(
+        probe=lambda: hardware.probe(tmp_path, nvml=nvml, sysfs_root=root, system="Linux",
+                                     run=recorded_runner("", "vulkaninfo_radv_intel_llvmpipe.txt"),
+                                     backend=cpu_backend()),
+        sample=lambda: hardware.live_sample(nvml=nvml, sysfs_root=root, system="Linux"),
+        interval_ms=50)
+    page.show()
+    qtbot.waitUntil(lambda: len(page.cards) == 2, timeout=WAIT_MS)
+    amd, intel = page.cards
+    (root / "card0/device/mem_info_vram_used").write_text(str(12 * 1024**3))
+    qtbot.waitUntil(lambda: amd.vram.text().startswith("VRAM 12.0 GiB of 24.0 GiB used"),
+                    timeout=WAIT_MS)  # a later sample saw the new reading
+    assert amd.title.text() == "AMD Radeon RX 7900 XTX (RADV GFX1100)"
+    assert intel.vram.text() == "Shared memory" and intel.graph.isHidden()
+    assert page.gpu_state.text() == "No NVIDIA GPU found (no NVIDIA driver installed)."

@@ -239,8 +239,9 @@ class ChatPage(QWidget):
         self.settings.last_model = str(model.path)
         note = "" if model.has_chat_template else (
             " · this file has no chat template: using the generic ChatML format")
+        fit = f" · {model.fit_verdict}" if model.fit_verdict else ""
         self.model_status.setText(f"{model.path.name} · loaded in {model.load_seconds:.1f} s · "
-                                  f"context {model.n_ctx:,} tokens{note}")
+                                  f"context {model.n_ctx:,} tokens{fit}{note}")
         self.context_meter.setText(f"context: {model.n_ctx:,} tokens")
 
     @Slot(str, bool)

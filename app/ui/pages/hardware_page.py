@@ -8,6 +8,7 @@ the GUI thread, one at a time) and feeds the graphs and the VRAM bars.
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 from collections.abc import Callable
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal, Slot
@@ -140,8 +141,18 @@ class GpuCard(QFrame):
         self.stats.setText(" · ".join(stats) or "No live readings for this GPU")
         if gpu.utilization_percent is not None:
             self.graph.add(gpu.utilization_percent / 100)
+            self.graph.setToolTip("GPU load")
         elif total and used is not None:
             self.graph.add(used / total)
+            self.graph.setToolTip("VRAM in use")
+        self.graph.setVisible(bool(self.graph.points))
+
+    def show_live(self, live: Gpu) -> None:
+        """Take the readings that change from a live sample; keep the probe's name/details."""
+        self.show_gpu(replace(self.gpu, vram_free_bytes=live.vram_free_bytes,
+                              vram_used_bytes=live.vram_used_bytes,
+                              utilization_percent=live.utilization_percent,
+                              temperature_c=live.temperature_c))
 
 
 class HardwarePage(QWidget):
@@ -294,7 +305,7 @@ class HardwarePage(QWidget):
         for card in self.cards:
             live = by_key.get((card.gpu.vendor, card.gpu.index))
             if live is not None:
-                card.show_gpu(live)
+                card.show_live(live)
         self.sampled.emit(sample)
 
     @Slot(str)
@@ -303,7 +314,8 @@ class HardwarePage(QWidget):
 
     def _show_memory(self, total: int, available: int) -> None:
         used = total - available
-        self.fields["ram"].setText(f"{format_memory(available)} available of {format_memory(total)}")
+        self.fields["ram"].setText(
+            f"{format_memory(available)} available of {format_memory(total)}")
         self.ram_bar.setValue(round(1000 * used / total) if total else 0)
         self.ram_bar.setFormat(f"{format_memory(used)} in use")
         self.ram_graph.add(used / total if total else 0)

@@ -1,8 +1,8 @@
-"""A real quant ladder of the starter model, made locally for tests and benchmarks.
+"""A quant ladder of one model (F16, Q8_0 ... Q2_K), made locally from a GGUF file.
 
-The starter GGUF (Q4_1) is dequantized to F16 with the ``gguf`` package, then quantized by
-llama.cpp's own quantizer (``llama_cpp.llama_model_quantize``) to each ladder type. The files are
-cached in the test cache folder, so this runs once per machine.
+The source (the starter model is Q4_1) is dequantized to F16 with the ``gguf`` package, then
+quantized by llama.cpp's own quantizer (``llama_cpp.llama_model_quantize``) to each ladder type.
+Used by the benchmarks (``hearth bench``) and the tests; files already made are reused.
 """
 
 from __future__ import annotations

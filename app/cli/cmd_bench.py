@@ -1,0 +1,66 @@
+"""hearth bench: measurements printed as ratios taken side by side in one run."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from app.core import starter
+from app.core.errors import HearthError
+from app.core.paths import Paths
+
+KINDS = ("chat", "download", "fit", "compare")
+
+
+def add_parser(commands):
+    parser = commands.add_parser(
+        "bench", help="Measure speed, accuracy and overhead",
+        description="Benchmarks: chat (app vs raw llama-cpp-python streaming, GUI stalls), "
+        "download (app vs plain hf_hub_download), fit (estimated vs measured memory), "
+        "compare (time to measure a quant ladder).")
+    parser.add_argument("kind", choices=KINDS)
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--model", help="model file (default: the starter model)")
+    return parser
+
+
+def _starter(paths: Paths):
+    if not starter.is_installed(paths.models_dir):
+        raise HearthError("The benchmarks use the starter model: run 'hearth setup' first.")
+    return starter.starter_path(paths.models_dir)
+
+
+def _ladder(paths: Paths) -> dict:
+    from app.core.ladder import build_ladder
+
+    print("Preparing the quant ladder of the starter model (once)...", file=sys.stderr)
+    return build_ladder(_starter(paths), paths.cache_dir / "bench-ladder")
+
+
+def run(args, paths: Paths) -> int:
+    if args.kind == "chat":
+        from pathlib import Path
+
+        from app.ui.bench_chat import format_chat_result, run_chat_benchmark
+
+        result = run_chat_benchmark(Path(args.model) if args.model else _starter(paths))
+        text = format_chat_result(result)
+    elif args.kind == "download":
+        from app.core.bench_download import (
+            format_download_result, run_loopback_download_benchmark,
+        )
+
+        result = run_loopback_download_benchmark(_ladder(paths)["Q8_0"])
+        text = format_download_result(result)
+    elif args.kind == "fit":
+        from app.core.bench_fit import format_fit_table, run_fit_benchmark
+
+        result = run_fit_benchmark(_ladder(paths))
+        text = format_fit_table(result)
+    else:
+        from app.core.bench_compare import format_compare_result, run_compare_benchmark
+
+        result = run_compare_benchmark(_ladder(paths))
+        text = format_compare_result(result)
+    print(json.dumps(result, indent=2) if args.json else text)
+    return 0

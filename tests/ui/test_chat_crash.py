@@ -1,0 +1,59 @@
+"""A studio killed (SIGKILL) mid-answer reopens its chat with every saved token."""
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from app.core.chats import ChatStore
+from app.core.settings import Settings
+from app.ui.main_window import MainWindow
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def stream_then_kill(after_tokens: int) -> tuple[int, list[str]]:
+    child = subprocess.Popen([sys.executable, "-m", "tests.support.chat_child"], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    chat_id, tokens = 0, []
+    try:
+        for line in child.stdout:
+            event = json.loads(line)
+            chat_id = event.get("chat", chat_id)
+            if "token" in event:
+                tokens.append(event["token"])
+                if len(tokens) >= after_tokens:
+                    break
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+    return chat_id, tokens
+
+
+@pytest.mark.parametrize("after_tokens", sorted(random.Random(11).sample(range(1, 120), 3)))
+def test_killed_mid_answer_reopens_with_every_saved_token(starter_home, qtbot, after_tokens):
+    chat_id, tokens = stream_then_kill(after_tokens)
+    assert chat_id and len(tokens) == after_tokens
+    with sqlite3.connect(starter_home.chats_db) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db.close()
+    store = ChatStore(starter_home.chats_db)
+    messages = store.messages(chat_id)
+    store.close()
+    answer = messages[-1]
+    assert answer.role == "assistant" and not answer.complete
+    assert answer.content.startswith("".join(tokens))  # nothing the user saw is lost
+
+    window = MainWindow(starter_home, Settings(last_chat=chat_id))
+    qtbot.addWidget(window)
+    shown = window.chat_page.transcript.toPlainText()
+    first_words = " ".join("".join(tokens).split()[:3])
+    assert first_words and first_words.strip("*#_`") in shown
+    assert "Interrupted" in shown
+    window.shutdown()
