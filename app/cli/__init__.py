@@ -43,8 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     paths = default_paths().ensure()
     setup_logging(paths.log_file)
     if args.command is None:
+        from app.core import starter
         from app.ui.application import run_gui
 
+        starter.install_from_bundle(paths.models_dir)
         return run_gui(paths, self_test=args.self_test, screenshot=args.screenshot)
     try:
         return args.handler(args, paths)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from app.core import library
-from app.core.paths import Paths, hf_hub_cache
+from app.core.hub_files import format_params
+from app.core.paths import Paths
 from app.core.units import format_size
 
 
@@ -17,7 +18,7 @@ def add_parser(commands):
 
 
 def run(args, paths: Paths) -> int:
-    models = library.list_models(paths.models_dir, hf_hub_cache())
+    models = library.list_for_user(paths)
     if args.json:
         print(json.dumps([m.to_json() for m in models], indent=2))
         return 0
@@ -25,8 +26,10 @@ def run(args, paths: Paths) -> int:
         print("No local models. Run 'hearth setup' for the starter model.")
         return 0
     width = max(len(m.name) for m in models)
-    print(f"{'NAME':<{width}}  {'QUANT':<8}  {'SIZE':>9}  SOURCE")
+    print(f"{'NAME':<{width}}  {'QUANT':<8}  {'SIZE':>9}  {'ARCH':<10} {'PARAMS':>7} "
+          f"{'CONTEXT':>8}  SOURCE")
     for m in models:
         print(f"{m.name:<{width}}  {m.quant or '?':<8}  {format_size(m.size_bytes):>9}  "
-              f"{m.source}")
+              f"{m.architecture or '?':<10} {format_params(m.parameters) or '?':>7} "
+              f"{m.context_length or '?':>8}  {m.source}")
     return 0

@@ -106,3 +106,15 @@ class HubRepoNotFound(HubError):
 
 class LibraryError(HearthError):
     """A local model could not be deleted or removed from the library."""
+
+
+class ServerError(HearthError):
+    """Hearth's local API server could not start (port in use, address not available...)."""
+
+
+class RemoteError(HearthError):
+    """A remote (OpenAI-compatible) server could not be reached or refused a request."""
+
+
+class RemoteAuthError(RemoteError):
+    """A remote server refused the connection's API key (missing, wrong or expired)."""

@@ -1,61 +1,115 @@
-"""The library of local GGUF models: the starter model, Hearth's own models folder and the
-Hugging Face cache (later also user folders and other tools' stores)."""
+"""The library of local GGUF models, wherever they live.
+
+Sources: the starter model and Hearth's own models folder, the Hugging Face cache, folders the
+user adds, and, found automatically, LM Studio's models folders (``~/.lmstudio/models``,
+``~/.cache/lm-studio/models``: ``publisher/repo/file.gguf``) and Ollama's store (``OLLAMA_MODELS``
+or ``~/.ollama/models``: a manifest per ``name:tag`` naming its GGUF blob). Each model carries
+what its GGUF header says (architecture, parameters, context length), read once per file
+version (path, size, mtime) and remembered in a small JSON file in Hearth's cache folder, so
+listing stays fast.
+
+Hearth deletes only what it owns (its folder, the HF cache); another app's model or a user's
+file is hidden from the list unless deleting the file is asked for explicitly.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import asdict, dataclass
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from app.core import quants, starter
-from app.core.errors import ModelNotFound
+from app.core.downloads import split_names
+from app.core.errors import LibraryError, ModelNotFound
+from app.core.units import format_size
 
 log = logging.getLogger("hearth.library")
 
 SOURCE_STARTER = "starter"
 SOURCE_HEARTH = "hearth"
 SOURCE_HF_CACHE = "hf-cache"
+SOURCE_FOLDER = "folder"
+SOURCE_LMSTUDIO = "lmstudio"
+SOURCE_OLLAMA = "ollama"
+OWNED = frozenset({SOURCE_STARTER, SOURCE_HEARTH, SOURCE_HF_CACHE})  # Hearth may delete these
+APP_NAMES = {SOURCE_LMSTUDIO: "LM Studio", SOURCE_OLLAMA: "Ollama", SOURCE_FOLDER: "your folder"}
+OLLAMA_MODEL_LAYER = "application/vnd.ollama.image.model"
+OLLAMA_REGISTRY = "registry.ollama.ai"
 
 
 @dataclass(frozen=True)
 class LocalModel:
     name: str
-    path: Path
+    path: Path  # the file to load (shard 1 of a split model)
     quant: str | None
-    size_bytes: int
+    size_bytes: int  # all shards together
     source: str
     repo_id: str | None = None
+    architecture: str | None = None
+    parameters: int | None = None
+    context_length: int | None = None
+    files: tuple[Path, ...] = ()  # every file of the model; () means just ``path``
+
+    @property
+    def all_files(self) -> tuple[Path, ...]:
+        return self.files or (self.path,)
 
     def to_json(self) -> dict:
         data = asdict(self)
         data["path"] = str(self.path)
+        data["files"] = [str(f) for f in self.all_files]
         return data
+
+
+@dataclass(frozen=True)
+class DeleteOutcome:
+    message: str
+    hidden: str | None = None  # a path to add to the hidden list (the file was kept)
+    freed_bytes: int = 0
 
 
 def _is_model_file(path: Path) -> bool:
     name = path.name.lower()
-    if not name.endswith(".gguf") or name.startswith("mmproj"):
+    if not name.endswith(".gguf") or "mmproj" in name:
         return False
     # Split models are listed once, by their first shard.
     return "-of-" not in name or "-00001-of-" in name
 
 
+def _shards(path: Path) -> tuple[Path, ...]:
+    return tuple(path.with_name(n) for n in split_names(path.name)
+                 if path.with_name(n).exists())
+
+
+def _model(path: Path, name: str, source: str, repo_id: str | None = None,
+           quant: str | None = None) -> LocalModel:
+    files = _shards(path) or (path,)
+    return LocalModel(name=name, path=path, quant=quant or quants.quant_from_name(path.name),
+                      size_bytes=sum(f.stat().st_size for f in files), source=source,
+                      repo_id=repo_id, files=files)
+
+
+def _scan(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.rglob("*.gguf") if _is_model_file(p) and p.is_file())
+    except OSError as exc:
+        log.warning("Could not scan %s: %s", folder, exc)
+        return []
+
+
 def _from_hearth_folder(models_dir: Path) -> list[LocalModel]:
-    found = []
     if not models_dir.is_dir():
-        return found
+        return []
     starter_file = starter.starter_path(models_dir)
-    for path in sorted(models_dir.rglob("*.gguf")):
-        if not _is_model_file(path) or not path.is_file():
-            continue
+    found = []
+    for path in _scan(models_dir):
         is_starter = path == starter_file
         if is_starter and not starter.is_installed(models_dir):
             continue
-        found.append(LocalModel(
-            name=path.stem, path=path, quant=quants.quant_from_name(path.name),
-            size_bytes=path.stat().st_size,
-            source=SOURCE_STARTER if is_starter else SOURCE_HEARTH,
-        ))
+        found.append(_model(path, path.stem, SOURCE_STARTER if is_starter else SOURCE_HEARTH))
     return found
 
 
@@ -80,18 +134,249 @@ def _from_hf_cache(cache_dir: Path) -> list[LocalModel]:
                 if rel in seen or not _is_model_file(cached.file_path):
                     continue
                 seen.add(rel)
-                found.append(LocalModel(
-                    name=f"{repo.repo_id}/{rel}", path=cached.file_path,
-                    quant=quants.quant_from_name(cached.file_name), size_bytes=cached.size_on_disk,
-                    source=SOURCE_HF_CACHE, repo_id=repo.repo_id,
-                ))
+                found.append(_model(cached.file_path, f"{repo.repo_id}/{rel}", SOURCE_HF_CACHE,
+                                    repo.repo_id))
     return found
 
 
-def list_models(models_dir: Path, hf_cache: Path) -> list[LocalModel]:
-    """Every local model, the starter model first."""
+def _from_folder(folder: Path, source: str = SOURCE_FOLDER) -> list[LocalModel]:
+    """A user's folder (any layout), or LM Studio's (``publisher/repo/file.gguf``)."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in _scan(folder):
+        rel = path.relative_to(folder)
+        if source == SOURCE_LMSTUDIO:
+            repo_id = "/".join(rel.parts[:2]) if len(rel.parts) >= 3 else None
+            found.append(_model(path, rel.as_posix(), source, repo_id))
+        else:
+            found.append(_model(path, path.stem, source))
+    return found
+
+
+def lmstudio_folders(home: Path) -> list[Path]:
+    """LM Studio's models folders that exist: the current one and the pre-0.3 one."""
+    return [f for f in (home / ".lmstudio" / "models", home / ".cache" / "lm-studio" / "models")
+            if f.is_dir()]
+
+
+def ollama_folder(home: Path, environ: Mapping[str, str]) -> Path | None:
+    folder = Path(environ["OLLAMA_MODELS"]).expanduser() if environ.get("OLLAMA_MODELS") \
+        else home / ".ollama" / "models"
+    return folder if (folder / "manifests").is_dir() else None
+
+
+def _from_ollama(store: Path) -> list[LocalModel]:
+    """One model per manifest (``manifests/HOST/NAMESPACE/MODEL/TAG``) whose model layer's blob
+    (``blobs/sha256-...``) is here."""
+    found = []
+    for manifest in sorted(p for p in (store / "manifests").rglob("*") if p.is_file()):
+        parts = manifest.relative_to(store / "manifests").parts
+        if len(parts) != 4:
+            continue
+        host, namespace, model, tag = parts
+        try:
+            layers = json.loads(manifest.read_text(encoding="utf-8")).get("layers") or []
+        except (OSError, ValueError, AttributeError) as exc:
+            log.warning("Skipping the unreadable Ollama manifest %s: %s", manifest, exc)
+            continue
+        digest = next((layer.get("digest") for layer in layers if isinstance(layer, dict)
+                       and layer.get("mediaType") == OLLAMA_MODEL_LAYER), None)
+        blob = store / "blobs" / str(digest).replace(":", "-") if digest else None
+        if blob is None or not blob.is_file():
+            continue
+        prefix = "" if host == OLLAMA_REGISTRY and namespace == "library" else \
+            f"{namespace}/" if host == OLLAMA_REGISTRY else f"{host}/{namespace}/"
+        found.append(LocalModel(name=f"{prefix}{model}:{tag}", path=blob, quant=None,
+                                size_bytes=blob.stat().st_size, source=SOURCE_OLLAMA))
+    return found
+
+
+def list_models(models_dir: Path, hf_cache: Path, extra_folders: Iterable[str | Path] = (), *,
+                hidden: Iterable[str] = (), home: Path | None = None,
+                environ: Mapping[str, str] | None = None, other_apps: bool = True,
+                header_cache: HeaderCache | None = None) -> list[LocalModel]:
+    """Every local model, the starter model first; a file found twice is listed once.
+
+    ``home`` (default: the user's) is where LM Studio and Ollama are looked for; ``hidden``
+    paths are left out. Headers are read once per file version (``header_cache``)."""
+    environ = os.environ if environ is None else environ
+    home = Path.home() if home is None else Path(home)
     models = _from_hearth_folder(models_dir) + _from_hf_cache(hf_cache)
-    return sorted(models, key=lambda m: (m.source != SOURCE_STARTER, m.name.lower()))
+    for folder in extra_folders:
+        models += _from_folder(Path(folder).expanduser())
+    if other_apps:
+        for folder in lmstudio_folders(home):
+            models += _from_folder(folder, SOURCE_LMSTUDIO)
+        if (store := ollama_folder(home, environ)) is not None:
+            models += _from_ollama(store)
+    skip = {str(h) for h in hidden}
+    unique: dict[str, LocalModel] = {}
+    for model in models:
+        key = os.path.realpath(model.path)
+        if str(model.path) not in skip and key not in unique:
+            unique[key] = model
+    cache = header_cache or HeaderCache()
+    described = cache.describe_all(unique.values())
+    return sorted(described, key=lambda m: (m.source != SOURCE_STARTER, m.name.lower()))
+
+
+def list_for_user(paths, settings=None) -> list[LocalModel]:
+    """The library as the user set it up: their added folders, without the hidden models."""
+    from app.core.paths import hf_hub_cache
+    from app.core.settings import Settings
+
+    settings = settings or Settings.load(paths.settings_file)
+    return list_models(paths.models_dir, hf_hub_cache(), settings.model_folders,
+                       hidden=getattr(settings, "hidden_models", ()),
+                       header_cache=HeaderCache(paths.cache_dir / HeaderCache.FILE_NAME))
+
+
+class HeaderCache:
+    """What GGUF headers say, per file version, kept in a JSON file (a cache: losing it only
+    costs re-reading the headers)."""
+
+    FILE_NAME = "model_headers.json"
+    VERSION = 1
+
+    def __init__(self, path: Path | None = None) -> None:
+        if path is None:
+            from app.core.paths import default_paths
+
+            path = default_paths().cache_dir / self.FILE_NAME
+        self.path = Path(path)
+
+    def describe_all(self, models: Iterable[LocalModel]) -> list[LocalModel]:
+        """The models with architecture, parameters, context (and quant, if the name had
+        none) filled in from their headers; unreadable headers leave them empty."""
+        old = self._load()
+        new: dict[str, dict] = {}
+        result = []
+        for model in models:
+            facts = [self._facts(f, old, new) for f in model.all_files]
+            head = facts[0]
+            params = sum(f.get("parameters") or 0 for f in facts) or None
+            result.append(replace(
+                model, architecture=head.get("architecture"), parameters=params,
+                context_length=head.get("context_length"),
+                quant=model.quant or quants.quant_from_file_type(head.get("file_type"))))
+        if new != old:
+            self._save(new)
+        return result
+
+    def _facts(self, path: Path, old: dict, new: dict) -> dict:
+        try:
+            stat = path.stat()
+        except OSError:
+            return {}
+        key = str(path)
+        entry = old.get(key)
+        if not entry or (entry.get("size"), entry.get("mtime_ns")) != (stat.st_size,
+                                                                       stat.st_mtime_ns):
+            entry = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, **_read_header(path)}
+        new[key] = entry
+        return entry
+
+    def _load(self) -> dict:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if data.get("version") == self.VERSION and isinstance(data.get("files"), dict):
+                return data["files"]
+        except (OSError, ValueError, AttributeError):
+            pass
+        return {}
+
+    def _save(self, files: dict) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"version": self.VERSION, "files": files}),
+                           encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            log.warning("Could not save the model header cache %s: %s", self.path, exc)
+
+
+def _read_header(path: Path) -> dict:
+    """The facts the library shows, from a GGUF header (only the header is read: the shared
+    parser skips the tokenizer's long arrays, where the ``gguf`` package's reader takes
+    seconds per file)."""
+    from app.core.gguf_remote import read_local_header
+
+    try:
+        header = read_local_header(path)
+    except Exception as exc:  # noqa: BLE001 - any damaged file: listed without its facts
+        log.info("Header of %s not readable: %s", path, exc)
+        return {"error": str(exc)[:200]}
+    arch = str(header.get("general.architecture") or "") or None
+    ctx = header.get(f"{arch}.context_length") if arch else None
+    file_type = header.get("general.file_type")
+    return {"architecture": arch,
+            "parameters": sum(t.n_elements for t in header.tensors) or None,
+            "context_length": int(ctx) if isinstance(ctx, int) else None,
+            "file_type": int(file_type) if isinstance(file_type, int) else None}
+
+
+def delete_model(model: LocalModel, *, delete_file: bool = False) -> DeleteOutcome:
+    """Delete a model Hearth owns; hide another app's or a user's model from the list, or,
+    with ``delete_file``, delete that file too (never Ollama's shared blobs)."""
+    files = [f for f in model.all_files if f.exists() or f.is_symlink()]
+    size = sum(f.stat().st_size for f in files if f.exists())
+    try:
+        if model.source == SOURCE_HF_CACHE:
+            freed = _delete_from_hf_cache(model, files)
+            return DeleteOutcome(f"Deleted {model.name} from the Hugging Face cache: "
+                                 f"{format_size(freed)} freed.", freed_bytes=freed)
+        if model.source in OWNED:
+            for f in files:
+                f.unlink()
+            return DeleteOutcome(f"Deleted {model.name}: {format_size(size)} freed.",
+                                 freed_bytes=size)
+        app = APP_NAMES.get(model.source, model.source)
+        if not delete_file:
+            return DeleteOutcome(
+                f"Removed {model.name} from Hearth's list. The file was not deleted: it is "
+                f"still at {model.path} ({app}).", hidden=str(model.path))
+        if model.source == SOURCE_OLLAMA:
+            raise LibraryError(f"Hearth does not delete Ollama's files: other Ollama models may "
+                               f"share them. Run 'ollama rm {model.name}' instead.")
+        for f in files:
+            f.unlink()
+    except OSError as exc:
+        raise LibraryError(f"Could not delete {model.name}: {exc.strerror or exc}. Check that "
+                           "no other program is using it, then try again.") from exc
+    where = "" if model.source == SOURCE_FOLDER else f" {app} will no longer find it."
+    return DeleteOutcome(f"Deleted the file {model.path} ({format_size(size)} freed).{where}",
+                         freed_bytes=size)
+
+
+def _delete_from_hf_cache(model: LocalModel, files: list[Path]) -> int:
+    """With huggingface_hub's cache API: the whole revision when it holds no other model and
+    no unfinished download, else just these files (and blobs nothing else uses)."""
+    from huggingface_hub import scan_cache_dir
+
+    from app.core.download_store import remove_from_cache
+
+    repo_dir = next((p for p in model.path.parents if p.name.startswith("models--")), None)
+    if repo_dir is None:
+        raise LibraryError(f"{model.path} is not in a Hugging Face cache folder.")
+    info = scan_cache_dir(repo_dir.parent)
+    ours = {str(f) for f in files}
+    for repo in info.repos:
+        if repo.repo_path != repo_dir:
+            continue
+        for revision in repo.revisions:
+            names = {str(f.file_path) for f in revision.files}
+            if not ours <= names:
+                continue
+            others = [n for n in names - ours if n.lower().endswith(".gguf")]
+            unfinished = any(repo_dir.glob("blobs/*.part")) or any(
+                repo_dir.glob("blobs/*.incomplete"))
+            if not others and not unfinished:
+                strategy = info.delete_revisions(revision.commit_hash)
+                strategy.execute()
+                return strategy.expected_freed_size
+    return remove_from_cache(files)
 
 
 def resolve(spec: str, models: list[LocalModel]) -> Path:

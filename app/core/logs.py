@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import re
+import sys
 from pathlib import Path
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -37,9 +38,12 @@ def setup_logging(log_file: Path, *, stderr_level: int = logging.WARNING) -> Non
         log_file, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
     )
     to_file.setLevel(logging.DEBUG)
-    to_err = logging.StreamHandler()
-    to_err.setLevel(stderr_level)
-    for handler in (to_file, to_err):
+    handlers: list[logging.Handler] = [to_file]
+    if sys.stderr is not None:  # a windowed program on Windows has no stderr
+        to_err = logging.StreamHandler()
+        to_err.setLevel(stderr_level)
+        handlers.append(to_err)
+    for handler in handlers:
         handler.setFormatter(logging.Formatter(_FORMAT))
         handler.addFilter(RedactSecrets())
         root.addHandler(handler)

