@@ -18,7 +18,7 @@ from app.core.errors import HearthError
 from app.core.logs import setup_logging
 from app.core.paths import default_paths
 
-COMMANDS = ("setup", "ls", "run", "pull", "rm", "hw", "fit", "compare", "bench")
+COMMANDS = ("setup", "ls", "run", "serve", "search", "quants", "pull", "rm", "hw", "fit", "compare", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

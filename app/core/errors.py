@@ -118,3 +118,8 @@ class RemoteError(HearthError):
 
 class RemoteAuthError(RemoteError):
     """A remote server refused the connection's API key (missing, wrong or expired)."""
+
+
+class InvalidModelFile(ModelFileError):
+    """A GGUF file failed Hearth's own check before llama.cpp saw it (damaged, malformed, or a
+    chat template that is unsafe or broken)."""

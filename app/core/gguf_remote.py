@@ -26,6 +26,14 @@ FIRST_BYTES = 2 * 1024 * 1024  # the first request; most headers are 1-8 MB (tok
 MAX_HEADER_BYTES = 128 * 1024 * 1024
 KEEP_ARRAY_ITEMS = 4096  # longer arrays keep only their length (per-layer arrays are short)
 TIMEOUT_S = 30.0  # per request: connect, and between bytes
+# Sane caps, far above real files (~50 keys, ~3,000 tensors, 260k-token vocabularies, a
+# 50 kB chat template): a header beyond them is damaged or hostile, and refused before any
+# loop or allocation its numbers would ask for.
+MAX_FIELDS = 1 << 16
+MAX_TENSORS = 1 << 20
+MAX_STRING_BYTES = 16 << 20
+MAX_ARRAY_ITEMS = 1 << 27
+MAX_DIMS = 4  # GGML_MAX_DIMS
 
 # GGUF value types -> struct format (8 string, 9 array handled apart)
 _SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q",
@@ -67,6 +75,8 @@ class GgufHeader:
     tensors: tuple[TensorInfo, ...]
     data_offset: int  # where the weights start: the header's size in bytes
     array_lengths: dict[str, int] = field(default_factory=dict)
+    # key -> GGUF value type, and for arrays (type 9) the items' type: (4,) u32, (9, 8) strings
+    kinds: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     def get(self, key: str, default=None):
         return self.fields.get(key, default)
@@ -109,9 +119,13 @@ def _struct(fmt: str) -> struct.Struct:
 
 
 class _Cursor:
-    def __init__(self, data: bytes | memoryview) -> None:
+    """Reads the header's values. ``limit``: the file's size, when known; a length that would
+    run past it is a damaged header (not a prefix too short), reported with what claimed it."""
+
+    def __init__(self, data: bytes | memoryview, limit: int | None = None) -> None:
         self.data = memoryview(data)
         self.pos = 0
+        self.limit = limit
 
     def take(self, fmt: str):
         packer = _struct(fmt)
@@ -126,75 +140,126 @@ class _Cursor:
             raise TruncatedHeaderError(self.pos + size)
         self.pos += size
 
-    def string(self) -> str:
+    def check_length(self, nbytes: int, what: str) -> None:
+        """Refuse ``what`` when its ``nbytes`` cannot fit in the rest of the file."""
+        if self.limit is not None and nbytes > self.limit - self.pos:
+            raise ModelFileError(f"The GGUF header is damaged or cut short: {what} claims "
+                                 f"{nbytes:,} bytes, but the file ends "
+                                 f"{max(self.limit - self.pos, 0):,} bytes later.")
+
+    def string(self, what: str = "a string") -> str:
         length = self.take("Q")
+        if length > MAX_STRING_BYTES:
+            raise ModelFileError(f"The GGUF header is damaged: {what} claims a string length of "
+                                 f"{length:,} bytes.")
+        self.check_length(length, f"the string length of {what}")
         start = self.pos
         self.skip(length)
         return bytes(self.data[start:self.pos]).decode("utf-8", errors="replace")
 
-    def skip_strings(self, count: int) -> None:
+    def skip_strings(self, count: int, key: str) -> None:
         """Skip ``count`` strings fast (a tokenizer has 50k-250k of them)."""
         data, pos, end = self.data, self.pos, len(self.data)
+        limit = self.limit
         unpack = _struct("Q").unpack_from
         for _ in range(count):
             if pos + 8 > end:
                 raise TruncatedHeaderError(pos + 8)
-            pos += 8 + unpack(data, pos)[0]
+            length = unpack(data, pos)[0]
+            if length > MAX_STRING_BYTES or (limit is not None and pos + 8 + length > limit):
+                raise ModelFileError(f"The GGUF header is damaged or cut short: a string in the "
+                                     f"array {key} claims a length of {length:,} bytes.")
+            pos += 8 + length
         if pos > end:
             raise TruncatedHeaderError(pos)
         self.pos = pos
 
-    def value(self, kind: int, key: str, lengths: dict[str, int]):
+    def value(self, kind: int, key: str, lengths: dict[str, int],
+              kinds: dict[str, tuple[int, ...]]):
+        kinds[key] = (kind,)
         if kind in _SCALARS:
             return self.take(_SCALARS[kind])
         if kind == 8:
-            return self.string()
+            return self.string(f"the value of {key}")
         if kind != 9:
             raise ModelFileError(f"The GGUF header has a value of unknown type {kind} ({key}).")
         item_kind, count = self.take("I"), self.take("Q")
+        kinds[key] = (kind, item_kind)
+        if count > MAX_ARRAY_ITEMS:
+            raise ModelFileError(f"The GGUF header is damaged: the array {key} claims "
+                                 f"{count:,} items.")
         lengths[key] = count
         if item_kind in _SCALARS:
             fmt = _SCALARS[item_kind]
+            self.check_length(count * struct.calcsize(fmt), f"the array {key} ({count:,} items)")
             if count > KEEP_ARRAY_ITEMS:
                 self.skip(count * struct.calcsize(fmt))
                 return None
-            return list(self.take(f"{count}{fmt}")) if count != 1 else [self.take(fmt)]
+            if count <= 1:
+                return [self.take(fmt)] if count else []
+            return list(self.take(f"{count}{fmt}"))
         if item_kind == 8:
+            self.check_length(count * 8, f"the array {key} ({count:,} strings)")
             if count <= KEEP_ARRAY_ITEMS:
-                return [self.string() for _ in range(count)]
-            self.skip_strings(count)
+                return [self.string(f"an item of {key}") for _ in range(count)]
+            self.skip_strings(count, key)
             return None
         raise ModelFileError(f"The GGUF header has an array of unsupported type ({key}).")
 
 
-def parse_header(data: bytes | memoryview) -> GgufHeader:
-    """Parse a GGUF header from the first bytes of the file."""
-    cur = _Cursor(data)
+def parse_header(data: bytes | memoryview, *, file_size: int | None = None) -> GgufHeader:
+    """Parse a GGUF header from the first bytes of the file.
+
+    Raises ``TruncatedHeaderError`` when more bytes are needed, ``ModelFileError`` when the
+    header is not a GGUF one or is damaged: counts or lengths past the caps above (or, given
+    ``file_size``, past the end of the file), a key twice, more than 4 dimensions, a bad
+    ``general.alignment``.
+    """
+    cur = _Cursor(data, file_size)
     if len(cur.data) >= 4 and bytes(cur.data[:4]) != MAGIC:
         raise ModelFileError("This is not a GGUF model file (it does not start with 'GGUF').")
     cur.skip(4)
     version = cur.take("I")
+    if version not in (2, 3) and int.from_bytes(struct.pack("<I", version), "big") in (2, 3):
+        raise ModelFileError("This GGUF file is big-endian; Hearth reads little-endian ones "
+                             "(the usual kind).")
     if version not in (2, 3):
-        raise ModelFileError(f"GGUF version {version} is not supported (big-endian or too new).")
+        raise ModelFileError(f"GGUF version {version} is not supported (Hearth reads versions 2 "
+                             "and 3; other numbers mean a big-endian, too old or damaged file).")
     n_tensors, n_fields = cur.take("Q"), cur.take("Q")
+    if n_fields > MAX_FIELDS:
+        raise ModelFileError(f"The GGUF header is damaged: it claims {n_fields:,} metadata keys.")
+    if n_tensors > MAX_TENSORS:
+        raise ModelFileError(f"The GGUF header is damaged: it claims {n_tensors:,} tensors.")
     fields: dict[str, object] = {}
     lengths: dict[str, int] = {}
-    for _ in range(n_fields):
-        key = cur.string()
-        fields[key] = cur.value(cur.take("I"), key, lengths)
+    kinds: dict[str, tuple[int, ...]] = {}
+    for index in range(n_fields):
+        key = cur.string(f"metadata key #{index + 1}")
+        if key in fields:
+            raise ModelFileError(f"The GGUF header is damaged: it has the key {key!r} twice.")
+        fields[key] = cur.value(cur.take("I"), key, lengths, kinds)
     tensors = []
-    for _ in range(n_tensors):
-        name = cur.string()
+    for index in range(n_tensors):
+        name = cur.string(f"the name of tensor #{index + 1}")
         n_dims = cur.take("I")
-        shape = tuple(cur.take(f"{n_dims}Q")) if n_dims > 1 else (cur.take("Q"),)
+        if n_dims > MAX_DIMS:
+            raise ModelFileError(f"The GGUF header is damaged: tensor {name!r} has {n_dims:,} "
+                                 f"dimensions (at most {MAX_DIMS}).")
+        shape = tuple(cur.take(f"{n_dims}Q")) if n_dims > 1 else \
+            ((cur.take("Q"),) if n_dims == 1 else ())
         tensors.append(TensorInfo(name, cur.take("I"), shape, cur.take("Q")))
-    alignment = int(fields.get("general.alignment") or 32)
+    alignment = fields.get("general.alignment", 32)
+    if type(alignment) is not int or alignment < 1 or alignment & (alignment - 1):
+        raise ModelFileError(f"The GGUF header is damaged: general.alignment is {alignment!r}, "
+                             "not a power of two.")
     data_offset = -(-cur.pos // alignment) * alignment
-    return GgufHeader(version, fields, tuple(tensors), data_offset, lengths)
+    return GgufHeader(version, fields, tuple(tensors), data_offset, lengths, kinds)
 
 
-def read_local_header(path: Path) -> GgufHeader:
-    """The header of a local GGUF file, reading only as much of it as needed."""
+def read_local_header(path: Path, *, max_bytes: int = MAX_HEADER_BYTES) -> GgufHeader:
+    """The header of a local GGUF file, reading only as much of it as needed (at most
+    ``max_bytes``: a longer header is refused)."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -202,11 +267,14 @@ def read_local_header(path: Path) -> GgufHeader:
             data = handle.read(min(size, FIRST_BYTES))
             while True:
                 try:
-                    return parse_header(data)
+                    return parse_header(data, file_size=size)
                 except TruncatedHeaderError as exc:
                     if len(data) >= size:
                         raise ModelFileError(f"{path.name} is truncated: its header is "
                                              "incomplete.") from None
+                    if exc.needed > max_bytes:
+                        raise ModelFileError(f"{path.name} has a header longer than "
+                                             f"{max_bytes // 2**20} MB: it is damaged.") from None
                     want = min(size, max(exc.needed, 2 * len(data)))
                     data += handle.read(want - len(data))
     except OSError as exc:

@@ -178,6 +178,11 @@ class SearchPages:
         self._next_url: str | None = None
         self._ref = parse_repo_ref(query.text, client.endpoint)
 
+    @property
+    def repo_ref(self) -> str | None:
+        """The repo the query names (``owner/name`` or a link), if it names one."""
+        return self._ref
+
     def __iter__(self) -> Iterator[list[HubModel]]:
         while not self.done:
             yield self.next_page()

@@ -120,6 +120,19 @@ def size_range(parameters: int | None, quant_names: Iterable[str]) -> tuple[int,
     return int(parameters * min(bits) / 8), int(parameters * max(bits) / 8)
 
 
+def format_size_range(sizes: tuple[int, int] | None) -> str:
+    """``~1.3–4.3 GB`` (estimated sizes of a repo's smallest and largest quant)."""
+    if not sizes:
+        return ""
+    from app.core.units import format_size
+
+    low, high = (format_size(n) for n in sizes)
+    if low == high:
+        return f"~{low}"
+    (low_value, low_unit), high_unit = low.split(), high.split()[1]
+    return f"~{low_value}–{high}" if low_unit == high_unit else f"~{low}–{high}"
+
+
 def format_params(parameters: int | None) -> str:
     """``8030261248`` -> ``8.0B``, ``134515008`` -> ``135M``."""
     if not parameters:

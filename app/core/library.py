@@ -228,7 +228,7 @@ def list_for_user(paths, settings=None) -> list[LocalModel]:
 
     settings = settings or Settings.load(paths.settings_file)
     return list_models(paths.models_dir, hf_hub_cache(), settings.model_folders,
-                       hidden=getattr(settings, "hidden_models", ()),
+                       hidden=settings.hidden_models,
                        header_cache=HeaderCache(paths.cache_dir / HeaderCache.FILE_NAME))
 
 

@@ -35,6 +35,7 @@ class Settings:
     model_settings: dict = field(default_factory=dict)
     # Library
     model_folders: list[str] = field(default_factory=list)
+    hidden_models: list[str] = field(default_factory=list)  # unlinked from Hearth, not deleted
     # Window
     window_geometry: str = ""
 

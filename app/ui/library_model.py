@@ -14,6 +14,7 @@ from app.core.units import format_size
 
 ModelRole = Qt.UserRole + 1
 PathRole = Qt.UserRole + 2
+SortRole = Qt.UserRole + 3  # numbers for Size, Params and Context; lower-case text otherwise
 
 BASIC_COLUMNS = ("Name", "Quant", "Size", "Source", "Location")
 DETAIL_COLUMNS = ("Name", "Quant", "Size", "Architecture", "Params", "Context", "Source",
@@ -92,6 +93,10 @@ class LibraryModel(QAbstractTableModel):
         column = self._columns[index.column()]
         if role == Qt.DisplayRole:
             return _cell(model, column)
+        if role == SortRole:
+            number = {"Size": model.size_bytes, "Params": model.parameters,
+                      "Context": model.context_length}.get(column, "")
+            return (number or 0) if column in _RIGHT else _cell(model, column).lower()
         if role == Qt.ToolTipRole:
             return str(model.path)
         if role == Qt.TextAlignmentRole and column in _RIGHT:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from PySide6.QtCore import QByteArray, QSize, Qt, QThreadPool, Slot
 from PySide6.QtGui import QIcon
@@ -13,7 +14,7 @@ from PySide6.QtWidgets import (
 
 from app.core import library
 from app.core.chats import ChatStore
-from app.core.paths import Paths, hf_hub_cache
+from app.core.paths import Paths
 from app.core.resources import resource
 from app.core.settings import Settings
 from app.core.downloads import Downloader
@@ -61,8 +62,10 @@ class MainWindow(QMainWindow):
             self.sidebar.addItem(item)
 
         self.pages = QStackedWidget()
-        self.discover_page = DiscoverPage(endpoint=hub_endpoint)
-        self.models_page = ModelsPage(self.library)
+        self.discover_page = DiscoverPage(endpoint=hub_endpoint, downloads=self.downloads,
+                                          models_dir=paths.models_dir)
+        self.models_page = ModelsPage(self.library, folders=settings.model_folders,
+                                      hidden=settings.hidden_models)
         self.chat_page = ChatPage(self.session, self.library, settings, self.chat_store)
         self.compare_page = ComparePage()
         self.hardware_page = HardwarePage(paths)
@@ -73,6 +76,9 @@ class MainWindow(QMainWindow):
         self.sidebar.currentRowChanged.connect(self.pages.setCurrentIndex)
         self.models_page.chat_requested.connect(self.open_chat_with)
         self.models_page.refresh_requested.connect(self.refresh_library)
+        self.models_page.folders_changed.connect(self._on_folders_changed)
+        self.models_page.hidden_changed.connect(self._on_hidden_changed)
+        self.models_page.message.connect(self.statusBar().showMessage)
 
         pane = QWidget(objectName="sidebarPane")
         pane_layout = QVBoxLayout(pane)
@@ -115,10 +121,22 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def refresh_library(self) -> None:
-        models_dir, cache = self.paths.models_dir, hf_hub_cache()
+        paths, settings = self.paths, replace(self.settings)
         self.statusBar().showMessage("Scanning local models...")
-        run_task(lambda: library.list_models(models_dir, cache), self._on_library,
+        run_task(lambda: library.list_for_user(paths, settings), self._on_library,
                  self.show_error, self)
+
+    @Slot(list)
+    def _on_folders_changed(self, folders: list) -> None:
+        self.settings.model_folders = list(folders)
+        self.settings.save(self.paths.settings_file)
+        self.refresh_library()
+
+    @Slot(list)
+    def _on_hidden_changed(self, hidden: list) -> None:
+        self.settings.hidden_models = list(hidden)
+        self.settings.save(self.paths.settings_file)
+        self.refresh_library()
 
     @Slot(object)
     def _on_library(self, models: list) -> None:

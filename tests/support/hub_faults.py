@@ -7,7 +7,9 @@ substring, or matches a compiled regular expression, optionally only for one HTT
   overloaded Hub or CDN does;
 * ``drop`` - send the headers and the first ``nbytes`` of a file's body, then close the
   connection, as a dropped TCP connection does mid-download;
-* ``slow`` - throttle a file's body to ``bytes_per_second``, as a slow link does.
+* ``slow`` - throttle a file's body to ``bytes_per_second``, as a slow link does;
+* ``raw`` - answer with a given status, headers and body (malformed JSON, a listing with missing
+  fields...), as a broken or hostile Hub would.
 
 Plans are shared by the server's handler threads, so every operation holds a lock. A fault's
 count is spent only where it applies: a ``drop`` or ``slow`` fault is not spent by a HEAD.
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 class Fault:
     """One planned misbehaviour. ``remaining=None`` applies it to every matching request."""
 
-    kind: str  # "fail" | "drop" | "slow"
+    kind: str  # "fail" | "drop" | "slow" | "raw"
     pattern: str | re.Pattern[str]
     remaining: int | None = 1
     method: str | None = None
@@ -32,6 +34,8 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     nbytes: int = 0
     bytes_per_second: int = 0
+    body: bytes = b""  # "raw": the body sent as it is
+    content_type: str = "application/json; charset=utf-8"
 
     def matches(self, kind: str, method: str, target: str) -> bool:
         if kind != self.kind or (self.method is not None and self.method.upper() != method):

@@ -117,7 +117,9 @@ class HubHandler(BaseHTTPRequestHandler):
         self.split = urlsplit(self.path)
         self.query = parse_qs(self.split.query, keep_blank_values=True)
         try:
-            if fault := hub.faults.take("fail", method, self.target):
+            if raw := hub.faults.take("raw", method, self.target):
+                self._send(raw.status, raw.body, raw.content_type, raw.headers, head=method == "HEAD")
+            elif fault := hub.faults.take("fail", method, self.target):
                 self._send_error(fault.status, None, f"Injected failure ({fault.status})", fault.headers)
             elif self.server.role == "cdn":
                 self._cdn(method)

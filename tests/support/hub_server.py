@@ -19,7 +19,7 @@ It listens on two origins, as huggingface.co does:
   Hub directly.
 
 Gated repos answer ``/resolve`` with 401 (no token) or 403 (a token not in ``hub.valid_tokens``).
-Faults (``fail``, ``drop_after``, ``slow``, ``corrupt``, ``replace_file``) make the network
+Faults (``fail``, ``drop_after``, ``slow``, ``corrupt``, ``replace_file``, ``serve_raw``) make the network
 misbehave on cue; ``hub.requests`` records what the client sent (header names lower-cased);
 ``hub.server_errors`` collects tracebacks of bugs in this server (the fixture fails on them).
 
@@ -216,6 +216,23 @@ class LoopbackHub:
         if bytes_per_second < 1:
             raise ValueError("bytes_per_second must be positive")
         return self.faults.add(Fault("slow", path, count, "GET", bytes_per_second=bytes_per_second))
+
+    def serve_raw(
+        self,
+        path: str | re.Pattern[str],
+        body: bytes | str,
+        status: int = 200,
+        count: int | None = 1,
+        headers: dict[str, str] | None = None,
+        *,
+        method: str | None = None,
+        content_type: str = "application/json; charset=utf-8",
+    ) -> Fault:
+        """Answer the next ``count`` matching requests with exactly ``body`` (malformed JSON, a
+        listing with missing fields, a file list with hostile names...) and ``status``."""
+        raw = body.encode() if isinstance(body, str) else body
+        return self.faults.add(Fault("raw", path, count, method, status=status, headers=dict(headers or {}),
+                                     body=raw, content_type=content_type))
 
     def corrupt(self, repo_id: str, filename: str) -> None:
         """Serve ``filename`` with its middle byte flipped: same size, advertised sha256 no longer matches."""

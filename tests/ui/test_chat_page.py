@@ -231,3 +231,34 @@ def test_answer_survives_closing_mid_stream(qtbot, starter_home):
     store.close()
     assert saved.role == "assistant" and saved.complete
     assert saved.content.startswith("".join(got[:5]))
+
+
+def test_presets_and_per_model_defaults(window, qtbot, starter_home):
+    page = window.chat_page
+    panel = page.panel
+    panel.preset.setCurrentText("Creative")
+    panel._apply_preset(panel.preset.currentIndex())
+    assert panel.temperature.value() == 1.0 and panel.top_k.value() == 100
+    panel.temperature.setValue(0.33)
+    assert panel.preset.currentText() == "Custom"
+    panel.preset.setCurrentText("Precise")
+    panel._apply_preset(panel.preset.currentIndex())
+    assert (panel.temperature.value(), panel.preset.currentText()) == (0.2, "Precise")
+    panel.n_ctx.setValue(1024)
+    panel.kv_type.setCurrentText("q8_0")
+    assert "needs flash attention" in panel.kv_note.text()
+    with qtbot.waitSignal(window.session.loaded, timeout=LOAD_MS) as loaded:
+        page.reload_model()
+    assert loaded.args[0].n_ctx == 1024
+    page.save_model_defaults()
+    window.shutdown()
+    saved = Settings.load(starter_home.settings_file)
+    mine = saved.model_settings[str(loaded.args[0].path)]
+    assert (mine["temperature"], mine["n_ctx"], mine["kv_type"]) == (0.2, 1024, "q8_0")
+    again = MainWindow(starter_home, saved)
+    qtbot.addWidget(again)
+    with qtbot.waitSignal(again.session.loaded, timeout=LOAD_MS) as reloaded:
+        again.show()
+    assert reloaded.args[0].n_ctx == 1024
+    assert again.chat_page.panel.temperature.value() == 0.2
+    again.shutdown()

@@ -1,0 +1,74 @@
+"""hearth quants: the GGUF files of a Hub repo, grouped by quant, with how each fits here."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from app.core import fit, fit_shape, hardware, hub_files
+from app.core.downloads import choose_file
+from app.core.errors import HearthError, HubError
+from app.core.hub import HubClient, parse_repo_ref
+from app.core.paths import Paths
+from app.core.units import format_size
+
+
+def add_parser(commands):
+    parser = commands.add_parser(
+        "quants", help="List a Hub repo's GGUF files by quant, with a fit estimate",
+        description="List the GGUF files of a Hugging Face repo, one line per model (split "
+                    "files together, vision projectors apart), with their size and how each "
+                    "would run on this machine. Honours HF_ENDPOINT and HF_TOKEN.")
+    parser.add_argument("repo", help="owner/name or a huggingface.co link")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def run(args, paths: Paths) -> int:
+    client = HubClient()
+    repo_id = parse_repo_ref(args.repo, client.endpoint)
+    if repo_id is None:
+        raise HubError(f"'{args.repo}' is not a Hub model name: expected owner/name.")
+    details = client.details(repo_id)
+    machine = fit.Machine.from_report(hardware.probe(paths.models_dir))
+    shape = None
+    if details.files:
+        try:
+            shape = fit_shape.shape_from_hub(repo_id, details.files[0].name, revision=details.sha,
+                                             endpoint=client.endpoint)
+        except HearthError as exc:
+            print(f"Estimating from file sizes only: {exc}", file=sys.stderr)
+    verdicts = hub_files.fit_verdicts(details.files, machine, shape=shape,
+                                      n_ctx_train=details.model.context_length)
+    rows = [{**f.to_json(), "fit": verdicts.get(f.name)} for f in details.files]
+    rows += [{**p.to_json(), "fit": None} for p in details.projectors]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    info = details.model
+    facts = [hub_files.format_params(info.parameters) and
+             f"{hub_files.format_params(info.parameters)} parameters", info.architecture,
+             info.context_length and f"{info.context_length:,} tokens of context",
+             details.license and f"license {details.license}"]
+    print(f"{repo_id}: " + ", ".join(str(f) for f in facts if f))
+    if details.gated:
+        print("Gated: accept its conditions on the Hub, then log in with a token "
+              "(hf auth login) to download.", file=sys.stderr)
+    if not details.files:
+        print("This repo has no GGUF model files.")
+        return 0
+    width = max(len(f.label) for f in details.files) + 10
+    print(f"{'QUANT':<8}  {'SIZE':>9}  {'FILE':<{width}}  FIT ({machine.backend})")
+    for f in details.files:
+        name = f.label + (f" ({f.parts} parts)" if f.parts > 1 else "")
+        print(f"{f.quant or '?':<8}  {format_size(f.size_bytes):>9}  {name:<{width}}  "
+              f"{verdicts[f.name]}")
+    for p in details.projectors:
+        print(f"Vision projector: {p.label} ({format_size(p.size_bytes)})")
+    try:
+        suggested = choose_file({f.name: f.size_bytes for f in details.files})
+    except HearthError:  # several files of the default quant: let the user name one
+        suggested = details.files[0].name
+    quant = next((f.quant for f in details.files if f.name == suggested), None)
+    print(f"\nDownload one: hearth pull {repo_id} {quant or suggested}")
+    return 0

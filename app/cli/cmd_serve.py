@@ -1,0 +1,87 @@
+"""hearth serve: answer OpenAI-compatible API requests with a local model until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+
+from app.core import library, starter
+from app.core.api_server import DEFAULT_HOST, DEFAULT_PORT, ApiServer
+from app.core.engine import Engine, LoadOptions, SamplingOptions
+from app.core.errors import ModelNotFound
+from app.core.generation_queue import GenerationQueue
+from app.core.paths import Paths, hf_hub_cache
+from app.core.settings import Settings
+
+
+def add_parser(commands):
+    parser = commands.add_parser(
+        "serve", help="Serve a model over an OpenAI-compatible API",
+        description="Serve a local model over an OpenAI-compatible HTTP API (/v1/models, "
+                    "/v1/chat/completions, /v1/completions) until Ctrl-C. Requests are "
+                    "answered one at a time.",
+        epilog="Example: hearth serve SmolLM2 --port 8080, then point any OpenAI client at "
+               "http://127.0.0.1:8080/v1")
+    parser.add_argument("model", nargs="?", help="a model name from 'hearth ls' (or part of "
+                        "one), or a path to a .gguf file (default: the starter model)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)")
+    parser.add_argument("--host", default=DEFAULT_HOST,
+                        help="address to listen on (default 127.0.0.1, this computer only; "
+                             "0.0.0.0 lets other devices on your network connect)")
+    parser.add_argument("--api-key", default=os.environ.get("HEARTH_API_KEY", ""),
+                        help="require this key as 'Authorization: Bearer KEY' (default: the "
+                             "HEARTH_API_KEY environment variable; none)")
+    parser.add_argument("--ctx", type=int, default=None, help="context length in tokens")
+    return parser
+
+
+def run(args, paths: Paths) -> int:
+    settings = Settings.load(paths.settings_file)
+    model_path = _model_path(args.model, paths)
+    engine = Engine()
+    print(f"Loading {model_path.name}...", file=sys.stderr)
+    engine.load(model_path, LoadOptions(n_ctx=args.ctx or settings.n_ctx,
+                                        n_gpu_layers=settings.n_gpu_layers,
+                                        n_threads=settings.n_threads))
+    queue = GenerationQueue(engine)
+    defaults = SamplingOptions(
+        temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
+        min_p=settings.min_p, repeat_penalty=settings.repeat_penalty,
+        max_tokens=settings.max_tokens, seed=settings.seed)
+    server = ApiServer(queue, args.host, args.port, args.api_key, defaults=defaults)
+    try:
+        server.start()  # warns (on stderr too) when listening beyond this computer
+        print(f"Serving {queue.model_name()} on {server.url}", file=sys.stderr)
+        print("Press Ctrl-C to stop", file=sys.stderr, flush=True)
+        _wait_for_interrupt()
+        print("Stopping...", file=sys.stderr)
+    finally:
+        server.stop()
+        queue.close()
+        engine.unload()
+    return 0
+
+
+def _model_path(spec: str | None, paths: Paths):
+    if spec:
+        return library.resolve(spec, library.list_models(paths.models_dir, hf_hub_cache()))
+    if not starter.is_installed(paths.models_dir):
+        raise ModelNotFound("No model given and the starter model is not installed: run "
+                            "'hearth setup', or name a model from 'hearth ls'.")
+    return starter.starter_path(paths.models_dir)
+
+
+def _wait_for_interrupt() -> None:
+    """Sleep until Ctrl-C (SIGINT) or SIGTERM."""
+    stopped = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        while not stopped.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,306 @@
+"""One connection to Hearth's API server: routing, the API key, body limits, SSE streaming.
+
+Each request is answered by a ``RequestHandler`` in its connection's thread; the generation
+itself goes through the server's ``Backend``, which runs one at a time. Errors are answered in
+OpenAI's shape. A write to a client that has gone away, or a closed connection noticed while
+the answer is being made, stops that generation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import select
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler
+from urllib.parse import urlsplit
+
+from app.core import api_schema
+from app.core.api_schema import ApiError, GenerationRequest, StopMatcher
+from app.core.engine import GenerationStats
+from app.core.errors import ContextFullError, HearthError, RemoteError
+
+log = logging.getLogger("hearth.server")
+
+IDLE_TIMEOUT_S = 120  # a connection idle (or a body trickling in) this long is closed
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One line of the request log. Never holds a header, a body or the API key."""
+
+    time: float  # seconds since the epoch, when the request arrived
+    method: str
+    path: str
+    status: int  # 499: the client went away before the answer was sent
+    tokens: int
+    duration_s: float
+    client: str
+
+
+def peer_closed(sock: socket.socket) -> bool:
+    """True when the client has closed its end (readable, and reading would give nothing)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
+
+
+class ClientStop(threading.Event):
+    """A generation's stop event, also set when its client is found to have gone away."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self._sock = sock
+        self.client_gone = False
+
+    def is_set(self) -> bool:
+        if super().is_set():
+            return True
+        if peer_closed(self._sock):
+            self.gone()
+            return True
+        return False
+
+    def gone(self) -> None:
+        self.client_gone = True
+        self.set()
+
+
+class RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "Hearth"
+    sys_version = ""
+    timeout = IDLE_TIMEOUT_S
+    _ROUTES = {"/v1/models": {"GET": "_models"},
+               "/v1/chat/completions": {"POST": "_chat"},
+               "/v1/completions": {"POST": "_completion"}}
+
+    def do_GET(self) -> None:  # noqa: N802 - the names http.server calls
+        self._handle()
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._handle()
+
+    def _handle(self) -> None:
+        started, clock = time.time(), time.monotonic()
+        self._status, self._tokens = 0, 0
+        self._body_read = self._headers_sent = False
+        path = urlsplit(self.path).path.rstrip("/") or "/"
+        app = self.server.app
+        try:
+            route = self._ROUTES.get(path, {"GET": "_model"} if path.startswith("/v1/models/")
+                                     else None)
+            if route is None:
+                raise ApiError(404, f"Hearth has no endpoint {path}. It serves /v1/models, "
+                               "/v1/chat/completions and /v1/completions.", "unknown_url")
+            if self.command not in route:
+                raise ApiError(405, f"{path} does not take {self.command}; use "
+                               f"{', '.join(route)}.", "method_not_allowed")
+            if not app.key_accepted(self.headers.get("Authorization")):
+                raise ApiError(401, "Incorrect or missing API key. Send it as the header "
+                               "'Authorization: Bearer KEY'.", "invalid_api_key")
+            getattr(self, route[self.command])()
+        except ApiError as exc:
+            self._send_json(exc.status, exc.body())
+        except Exception:  # noqa: BLE001 - answered, logged; the server keeps serving
+            log.exception("Unexpected error answering %s %s", self.command, path)
+            if not self._headers_sent:
+                self._send_json(500, ApiError(500, "Hearth hit an unexpected error; details are "
+                                              "in its log file.", "internal_error",
+                                              "server_error").body())
+            self.close_connection = True
+        finally:
+            app.record(RequestRecord(started, self.command, path, self._status, self._tokens,
+                                     time.monotonic() - clock, self.client_address[0]))
+
+    # -- endpoints ------------------------------------------------------------------------
+    def _models(self) -> None:
+        self._send_json(200, api_schema.models_list(self.server.app.backend.model_name()))
+
+    def _model(self) -> None:
+        name = urlsplit(self.path).path.split("/v1/models/", 1)[1]
+        listed = api_schema.models_list(self.server.app.backend.model_name())["data"]
+        if not listed or listed[0]["id"] != name:
+            raise ApiError(404, f"No model called '{name}' is served here.", "model_not_found")
+        self._send_json(200, listed[0])
+
+    def _chat(self) -> None:
+        self._generate(api_schema.parse_chat(self._body(), self.server.app.defaults), False)
+
+    def _completion(self) -> None:
+        self._generate(api_schema.parse_completion(self._body(), self.server.app.defaults), True)
+
+    def _generate(self, request: GenerationRequest, completion: bool) -> None:
+        app = self.server.app
+        model = app.backend.model_name()
+        if not model:
+            raise ApiError(503, "No model is loaded in Hearth: load one, then try again.",
+                           "model_not_loaded", "server_error")
+        stop = ClientStop(self.connection)
+        app.track_stop(stop, True)
+        try:
+            rid = api_schema.new_id("cmpl" if completion else "chatcmpl")
+            if request.stream:
+                self._stream(request, model, completion, rid, stop)
+            else:
+                self._answer(request, model, completion, rid, stop)
+        finally:
+            app.track_stop(stop, False)
+
+    def _answer(self, request: GenerationRequest, model: str, completion: bool, rid: str,
+                stop: ClientStop) -> None:
+        matcher, parts = StopMatcher(request.stop), []
+
+        def on_token(text: str) -> None:
+            parts.append(matcher.feed(text))
+            if matcher.hit:
+                stop.set()
+
+        stats = self._run(request, on_token, stop)
+        if stop.client_gone:
+            self._status, self.close_connection = 499, True
+            return
+        text = "".join(parts) + matcher.flush()
+        finish = api_schema.finish_reason(stats, matcher.hit)
+        build = api_schema.completion_response if completion else api_schema.chat_response
+        self._send_json(200, build(rid, model, text, finish, stats))
+
+    def _stream(self, request: GenerationRequest, model: str, completion: bool, rid: str,
+                stop: ClientStop) -> None:
+        matcher = StopMatcher(request.stop)
+
+        def emit(payload: dict) -> None:
+            if not self._headers_sent and not completion:  # a chat stream opens with the role
+                self._event(api_schema.chunk(rid, model, False, role=True), stop)
+            self._event(payload, stop)
+
+        def on_token(text: str) -> None:
+            piece = matcher.feed(text)
+            if matcher.hit:
+                stop.set()
+            if piece:
+                emit(api_schema.chunk(rid, model, completion, text=piece))
+
+        try:
+            stats = self._run(request, on_token, stop)
+        except ApiError as exc:
+            if not self._headers_sent:
+                raise
+            self._event(exc.body(), stop)
+            self._end_stream(stop)
+            return
+        if stop.client_gone:
+            self._status, self.close_connection = self._status or 499, True
+            return
+        if tail := matcher.flush():
+            emit(api_schema.chunk(rid, model, completion, text=tail))
+        finish = api_schema.finish_reason(stats, matcher.hit)
+        emit(api_schema.chunk(rid, model, completion, finish=finish))
+        if request.include_usage:
+            self._event(api_schema.usage_chunk(rid, model, completion, stats), stop)
+        self._end_stream(stop)
+
+    def _run(self, request: GenerationRequest, on_token, stop: ClientStop) -> GenerationStats:
+        """Generate through the backend; Hearth's errors become API errors."""
+        try:
+            stats = self.server.app.backend.generate(request.messages, request.sampling,
+                                                     on_token, stop)
+        except ContextFullError as exc:
+            raise ApiError(400, str(exc), "context_length_exceeded") from exc
+        except RemoteError as exc:
+            raise ApiError(502, str(exc), "upstream_error", "server_error") from exc
+        except HearthError as exc:
+            raise ApiError(500, str(exc), "generation_failed", "server_error") from exc
+        self._tokens = stats.tokens
+        return stats
+
+    # -- reading and writing --------------------------------------------------------------
+    def _body(self) -> dict:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            raise ApiError(411, "Send the request body with a Content-Length header.",
+                           "length_required")
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+            if length < 0:
+                raise ValueError(length)
+        except ValueError as exc:
+            raise ApiError(411, "Send the request body with a valid Content-Length header.",
+                           "length_required") from exc
+        limit = self.server.app.max_body
+        if length > limit:
+            raise ApiError(413, f"The request body is {length:,} bytes; this server takes at "
+                           f"most {limit:,}.", "request_too_large")
+        raw = self.rfile.read(length)
+        if len(raw) < length:
+            raise ApiError(400, "The request body ended before its Content-Length.",
+                           "incomplete_body")
+        self._body_read = True
+        return api_schema.parse_json(raw)
+
+    def _send_json(self, status: int, body: dict) -> None:
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        self._status = status
+        if self.command == "POST" and not self._body_read:
+            self.close_connection = True  # the unread body would be taken for the next request
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            if status == 401:
+                self.send_header("WWW-Authenticate", 'Bearer realm="hearth"')
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            self.close_connection = True
+        self._headers_sent = True
+
+    def _event(self, payload: dict, stop: ClientStop) -> None:
+        """Write one SSE event (opening the stream first); a failed write means the client left."""
+        if stop.client_gone:
+            return
+        data = b"data: " + json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n\n"
+        try:
+            if not self._headers_sent:
+                self._headers_sent, self._status = True, 200
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        except OSError:
+            stop.gone()
+
+    def _end_stream(self, stop: ClientStop) -> None:
+        done = b"data: [DONE]\n\n"
+        try:
+            if not stop.client_gone:
+                self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(done), done))
+        except OSError:
+            stop.gone()
+        if stop.client_gone:
+            self.close_connection = True
+
+    # -- http.server hooks ----------------------------------------------------------------
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None
+                   ) -> None:
+        """Protocol errors (bad request line, headers too long...) in OpenAI's shape too."""
+        phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
+        self.close_connection = True
+        self._body_read = True
+        self._send_json(code, ApiError(code, message or phrase,
+                                       phrase.lower().replace(" ", "_")).body())
+
+    def log_request(self, code="-", size="-") -> None:
+        """Requests are logged by the server, path only (never a header or the query)."""
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - http.server's name
+        log.debug("%s: %s", self.client_address[0], format % args)

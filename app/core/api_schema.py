@@ -1,0 +1,256 @@
+"""The OpenAI API's shapes: request validation and response bodies for Hearth's server.
+
+Requests are checked field by field; anything wrong raises ``ApiError`` with an HTTP status and
+an OpenAI-style body ``{"error": {"message", "type", "code", "param"}}``. Fields Hearth does not
+use (``frequency_penalty``, ``user``...) are accepted and ignored, as llama.cpp's server does.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, replace
+
+from app.core.engine import GenerationStats, SamplingOptions
+
+ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+MAX_STOP_STRINGS = 4
+
+
+class ApiError(Exception):
+    """A request the server refuses, with the HTTP status and OpenAI's error fields."""
+
+    def __init__(self, status: int, message: str, code: str | None = None,
+                 kind: str = "invalid_request_error", param: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.code, self.kind, self.param = (
+            status, message, code, kind, param)
+
+    def body(self) -> dict:
+        return {"error": {"message": self.message, "type": self.kind, "code": self.code,
+                          "param": self.param}}
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """A chat or completion request, checked and turned into what a ``Backend`` takes."""
+
+    messages: list[dict]
+    sampling: SamplingOptions
+    stream: bool = False
+    include_usage: bool = False
+    stop: tuple[str, ...] = ()
+
+
+def parse_json(raw: bytes) -> dict:
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, f"The request body is not valid JSON ({exc}).", "invalid_json") from exc
+    if not isinstance(body, dict):
+        raise ApiError(400, "The request body must be a JSON object.", "invalid_json")
+    return body
+
+
+def parse_chat(body: dict, defaults: SamplingOptions) -> GenerationRequest:
+    """Check a ``POST /v1/chat/completions`` body."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise _missing("messages", "a non-empty array of messages")
+    return _request(body, [_message(m, i) for i, m in enumerate(messages)], defaults)
+
+
+def parse_completion(body: dict, defaults: SamplingOptions) -> GenerationRequest:
+    """Check a ``POST /v1/completions`` body. The prompt is answered as one user message through
+    the model's chat template (as Ollama does), since Hearth serves chat models."""
+    prompt = body.get("prompt")
+    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
+        prompt = prompt[0]
+    if not isinstance(prompt, str):
+        raise _missing("prompt", "a string")
+    return _request(body, [{"role": "user", "content": prompt}], defaults)
+
+
+def _request(body: dict, messages: list[dict], defaults: SamplingOptions) -> GenerationRequest:
+    n = body.get("n", 1)
+    if n is not None and n != 1:
+        raise ApiError(400, "Only n=1 is supported: one answer per request.", "unsupported", param="n")
+    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+    values = {
+        "temperature": _number(body, "temperature", 0.0, 2.0),
+        "top_p": _number(body, "top_p", 0.0, 1.0),
+        "min_p": _number(body, "min_p", 0.0, 1.0),
+        "repeat_penalty": _number(body, "repeat_penalty", 0.0, 10.0),
+        "top_k": _integer(body, "top_k", 0, 1_000_000),
+        "seed": _integer(body, "seed", -2**63, 2**63 - 1),
+        "max_tokens": None if max_tokens is None else _integer(
+            {"max_tokens": max_tokens}, "max_tokens", 1, 10_000_000),
+    }
+    sampling = replace(defaults, **{k: v for k, v in values.items() if v is not None})
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool) and stream is not None:
+        raise _wrong("stream", "true or false")
+    options = body.get("stream_options") or {}
+    if not isinstance(options, dict):
+        raise _wrong("stream_options", "an object")
+    return GenerationRequest(messages=messages, sampling=sampling, stream=bool(stream),
+                             include_usage=options.get("include_usage") is True,
+                             stop=_stop_strings(body.get("stop")))
+
+
+def _message(message: object, index: int) -> dict:
+    param = f"messages[{index}]"
+    if not isinstance(message, dict):
+        raise _wrong(param, "an object with 'role' and 'content'")
+    role = message.get("role")
+    if role not in ROLES:
+        raise ApiError(400, f"{param}.role must be one of: {', '.join(ROLES)}.",
+                       "invalid_value", param=f"{param}.role")
+    content = message.get("content")
+    if content is None and role == "assistant":
+        content = ""
+    if isinstance(content, list):
+        texts = []
+        for part in content:
+            if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(
+                    part.get("text"), str):
+                raise ApiError(400, "Only text content is supported: this model reads no images "
+                               "or audio.", "unsupported_content", param=f"{param}.content")
+            texts.append(part["text"])
+        content = "\n".join(texts)
+    if not isinstance(content, str):
+        raise _wrong(f"{param}.content", "a string or an array of text parts")
+    return {"role": ROLES[role], "content": content}
+
+
+def _stop_strings(stop: object) -> tuple[str, ...]:
+    if stop is None:
+        return ()
+    if isinstance(stop, str):
+        stop = [stop]
+    if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
+        raise _wrong("stop", "a string or an array of strings")
+    if len(stop) > MAX_STOP_STRINGS:
+        raise ApiError(400, f"At most {MAX_STOP_STRINGS} stop strings are allowed.",
+                       "invalid_value", param="stop")
+    return tuple(s for s in stop if s)
+
+
+def _number(body: dict, key: str, low: float, high: float) -> float | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _wrong(key, "a number")
+    if not low <= value <= high:
+        raise ApiError(400, f"{key} must be between {low:g} and {high:g}.", "invalid_value",
+                       param=key)
+    return float(value)
+
+
+def _integer(body: dict, key: str, low: int, high: int) -> int | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _wrong(key, "an integer")
+    if not low <= value <= high:
+        raise ApiError(400, f"{key} must be between {low} and {high}.", "invalid_value",
+                       param=key)
+    return value
+
+
+def _missing(param: str, what: str) -> ApiError:
+    return ApiError(400, f"'{param}' is required: {what}.", "missing_required_parameter",
+                    param=param)
+
+
+def _wrong(param: str, what: str) -> ApiError:
+    return ApiError(400, f"'{param}' must be {what}.", "invalid_type", param=param)
+
+
+# -- responses ------------------------------------------------------------------------------
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:24]}"
+
+
+def finish_reason(stats: GenerationStats, stopped_by_string: bool) -> str:
+    """OpenAI knows "stop" and "length"; an answer stopped on request ended as "stop"."""
+    return "length" if stats.stop_reason == "length" and not stopped_by_string else "stop"
+
+
+def usage(stats: GenerationStats) -> dict:
+    return {"prompt_tokens": stats.prompt_tokens, "completion_tokens": stats.tokens,
+            "total_tokens": stats.prompt_tokens + stats.tokens}
+
+
+def models_list(name: str) -> dict:
+    data = [{"id": name, "object": "model", "created": 0, "owned_by": "hearth"}] if name else []
+    return {"object": "list", "data": data}
+
+
+def chat_response(rid: str, model: str, text: str, finish: str, stats: GenerationStats) -> dict:
+    return {"id": rid, "object": "chat.completion", "created": int(time.time()), "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                         "logprobs": None, "finish_reason": finish}],
+            "usage": usage(stats)}
+
+
+def completion_response(rid: str, model: str, text: str, finish: str,
+                        stats: GenerationStats) -> dict:
+    return {"id": rid, "object": "text_completion", "created": int(time.time()), "model": model,
+            "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}],
+            "usage": usage(stats)}
+
+
+def chunk(rid: str, model: str, completion: bool, text: str | None = None,
+          finish: str | None = None, role: bool = False) -> dict:
+    """One streamed piece: text, the opening role (chat), or the finish reason."""
+    if completion:
+        choice = {"index": 0, "text": text or "", "logprobs": None, "finish_reason": finish}
+        kind = "text_completion"
+    else:
+        delta = {"role": "assistant", "content": ""} if role else (
+            {"content": text} if text is not None else {})
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        kind = "chat.completion.chunk"
+    return {"id": rid, "object": kind, "created": int(time.time()), "model": model,
+            "choices": [choice]}
+
+
+def usage_chunk(rid: str, model: str, completion: bool, stats: GenerationStats) -> dict:
+    kind = "text_completion" if completion else "chat.completion.chunk"
+    return {"id": rid, "object": kind, "created": int(time.time()), "model": model,
+            "choices": [], "usage": usage(stats)}
+
+
+class StopMatcher:
+    """Cuts an answer at the first stop string, holding back text that may begin one."""
+
+    def __init__(self, stops: tuple[str, ...]) -> None:
+        self.stops = stops
+        self.hit = False
+        self._held = ""
+
+    def feed(self, text: str) -> str:
+        """The part of ``text`` that can be sent now."""
+        if self.hit:
+            return ""
+        if not self.stops:
+            return text
+        held = self._held + text
+        cuts = [i for i in (held.find(s) for s in self.stops) if i >= 0]
+        if cuts:
+            self.hit, self._held = True, ""
+            return held[:min(cuts)]
+        keep = max((k for s in self.stops for k in range(min(len(s) - 1, len(held)), 0, -1)
+                    if held.endswith(s[:k])), default=0)
+        self._held = held[len(held) - keep:] if keep else ""
+        return held[:len(held) - keep]
+
+    def flush(self) -> str:
+        """What was held back, once the answer has ended without a stop string."""
+        held, self._held = self._held, ""
+        return "" if self.hit else held

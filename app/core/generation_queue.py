@@ -1,0 +1,191 @@
+"""One model, one queue: generations run one at a time on one llama.cpp context.
+
+``Backend`` is what the API server (and Chat, for remote connections) generates through:
+``generate(messages, sampling, on_token, stop_event)`` blocks its caller until the answer is
+complete and calls ``on_token`` in the caller's own thread. ``GenerationQueue`` is the backend
+of ``hearth serve``: one worker thread owns the ``Engine``; callers from any number of threads
+wait their turn. The GUI has its own backend over its inference thread (app.ui.server_panel).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from app.core.engine import Engine, GenerationStats, SamplingOptions
+from app.core.errors import GenerationError, HearthError
+
+log = logging.getLogger("hearth.queue")
+
+POLL_S = 0.05  # how often a waiting caller looks at its stop event
+
+
+class Backend(Protocol):
+    """Something that answers chats: the local engine behind a queue, or a remote server."""
+
+    def model_name(self) -> str:
+        """The model's name as clients see it; empty when no model is loaded."""
+
+    def generate(self, messages: Sequence[dict], sampling: SamplingOptions,
+                 on_token: Callable[[str], None],
+                 stop_event: threading.Event | None = None) -> GenerationStats:
+        """Stream one answer; setting ``stop_event`` ends it early (stop_reason "user")."""
+
+
+def stopped_stats() -> GenerationStats:
+    """The stats of a request stopped before it started."""
+    return GenerationStats(tokens=0, prompt_tokens=0, time_to_first_token_s=0.0,
+                           generation_s=0.0, stop_reason="user")
+
+
+_ids = itertools.count(1)
+
+
+@dataclass(eq=False)
+class Job:
+    """One queued generation; its results travel back to the caller through ``events``."""
+
+    messages: list[dict]
+    sampling: SamplingOptions
+    stop: threading.Event
+    id: int = field(default_factory=lambda: next(_ids))
+    events: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
+
+    def token(self, text: str) -> None:
+        self.events.put(("token", text))
+
+    def finish(self, stats: GenerationStats) -> None:
+        self.events.put(("done", stats))
+
+    def fail(self, error: BaseException) -> None:
+        self.events.put(("error", error))
+
+
+def wait_for(job: Job, on_token: Callable[[str], None], cancel: Callable[[Job], None]
+             ) -> GenerationStats:
+    """In the caller's thread: pass the job's tokens to ``on_token`` until it ends.
+
+    When the job's stop event is set (by the caller, or by ``on_token`` itself), ``cancel(job)``
+    is called once so the worker can stop it at once; the job still ends with its stats.
+    An exception from ``on_token`` stops the job and is raised once the job has ended.
+    """
+    cancelled = False
+    raised: BaseException | None = None
+    while True:
+        try:
+            kind, value = job.events.get(timeout=POLL_S)
+        except queue.Empty:
+            kind, value = None, None
+        if kind == "token" and raised is None:
+            try:
+                on_token(value)
+            except Exception as exc:  # noqa: BLE001 - re-raised below, after the job ends
+                raised = exc
+                job.stop.set()
+        if not cancelled and job.stop.is_set():
+            cancelled = True
+            cancel(job)
+        if kind == "error":
+            raise value
+        if kind == "done":
+            if raised is not None:
+                raise raised
+            return value
+
+
+@dataclass(frozen=True)
+class Span:
+    """When one generation held the engine (``time.monotonic()`` seconds)."""
+
+    job: int
+    started: float
+    ended: float
+    tokens: int
+    stop_reason: str
+
+
+class GenerationQueue:
+    """A ``Backend`` over an ``Engine``: a single worker thread runs the queued jobs in order."""
+
+    def __init__(self, engine: Engine, name: str = "") -> None:
+        self._engine = engine
+        self._name = name
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._active: Job | None = None
+        self._closed = False
+        self.spans: deque[Span] = deque(maxlen=200)  # the most recent generations, oldest first
+        self._thread = threading.Thread(target=self._run, name="hearth-generation")
+        self._thread.start()
+
+    def model_name(self) -> str:
+        if self._name:
+            return self._name
+        loaded = self._engine.loaded
+        return loaded.path.stem if loaded else ""
+
+    def generate(self, messages: Sequence[dict], sampling: SamplingOptions,
+                 on_token: Callable[[str], None],
+                 stop_event: threading.Event | None = None) -> GenerationStats:
+        job = Job(list(messages), sampling, stop_event or threading.Event())
+        with self._lock:
+            if self._closed:
+                raise GenerationError("The server is stopping; no new answers are started.")
+            self._jobs.put(job)
+        return wait_for(job, on_token, self._cancel)
+
+    def close(self) -> None:
+        """Stop the generation in progress, refuse the waiting ones, end the worker thread."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._active is not None:
+                self._active.stop.set()
+                self._engine.request_stop()
+            self._jobs.put(None)
+        self._thread.join()
+
+    def _cancel(self, job: Job) -> None:
+        with self._lock:
+            # Only the job running now is stopped on the engine; a waiting one is skipped
+            # when its turn comes. (Engine.chat clears a stale stop flag when it starts.)
+            if job is self._active:
+                self._engine.request_stop()
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                break
+            with self._lock:
+                if self._closed:
+                    job.fail(GenerationError("The server stopped before this answer started."))
+                    continue
+                self._active = job
+            self._work(job)
+            with self._lock:
+                self._active = None
+
+    def _work(self, job: Job) -> None:
+        if job.stop.is_set():
+            job.finish(stopped_stats())
+            return
+        started = time.monotonic()
+        try:
+            stats = self._engine.chat(job.messages, job.sampling, job.token, job.stop)
+        except Exception as exc:  # noqa: BLE001 - handed to the caller, who reports it
+            if not isinstance(exc, HearthError):
+                log.exception("Generation failed")
+            job.fail(exc)
+            return
+        self.spans.append(Span(job.id, started, time.monotonic(), stats.tokens,
+                               stats.stop_reason))
+        job.finish(stats)

@@ -1,0 +1,276 @@
+"""Remote backends: chat with a model served by any OpenAI-compatible server.
+
+A ``Connection`` (name, base URL, optional API key) points at vLLM, SGLang, TGI, Ollama,
+LM Studio, llama.cpp's server or another Hearth. ``RemoteBackend`` streams a chat from it with
+the same interface as the local engine (``generate``/``chat``, ``request_stop``, stats), over
+the standard library's ``http.client``. Connections are saved in ``connections.json`` in the
+config folder; API keys are stored there (readable by this user only) and never logged.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from app.core.engine import GenerationStats, SamplingOptions
+from app.core.errors import RemoteAuthError, RemoteError
+from app.core.paths import default_paths
+
+log = logging.getLogger("hearth.remote")
+
+SCHEMA_VERSION = 1
+TIMEOUT_S = 60.0  # connect and between two reads
+MAX_ERROR_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A saved remote server. ``api_key`` is left out of ``repr`` so it never reaches a log."""
+
+    name: str
+    base_url: str
+    api_key: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base_url", normalize_url(self.base_url))
+
+
+def normalize_url(url: str) -> str:
+    """``http://host:port`` or ``.../v1`` as given by the user → the API root, without a slash."""
+    url = url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RemoteError(f"'{url}' is not a server address: give one like "
+                          "http://127.0.0.1:8080/v1.")
+    return url if parts.path else url + "/v1"
+
+
+class ConnectionStore:
+    """The saved connections, in one small JSON file."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_paths().config_dir / "connections.json"
+
+    def connections(self) -> list[Connection]:
+        if not self.path.exists():
+            return []
+        try:
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+            return [Connection(str(c["name"]), str(c["base_url"]), str(c.get("api_key", "")))
+                    for c in raw["connections"]]
+        except (OSError, ValueError, KeyError, TypeError, RemoteError) as exc:
+            raise RemoteError(f"The saved connections in {self.path} could not be read "
+                              f"({type(exc).__name__}). Fix or delete the file.") from exc
+
+    def get(self, name: str) -> Connection:
+        for connection in self.connections():
+            if connection.name == name:
+                return connection
+        raise RemoteError(f"No saved connection is called '{name}'.")
+
+    def save(self, connection: Connection) -> None:
+        """Add ``connection``, or replace the one with the same name."""
+        kept = [c for c in self.connections() if c.name != connection.name]
+        self._write(kept + [connection])
+
+    def remove(self, name: str) -> None:
+        self._write([c for c in self.connections() if c.name != name])
+
+    def _write(self, connections: list[Connection]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        data = {"schema_version": SCHEMA_VERSION, "connections": [asdict(c) for c in connections]}
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds API keys
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=2)
+        os.replace(tmp, self.path)
+
+
+class RemoteBackend:
+    """One model on one remote server, used like the local engine."""
+
+    def __init__(self, connection: Connection, model: str, timeout: float = TIMEOUT_S) -> None:
+        self.connection = connection
+        self.model = model
+        self.timeout = timeout
+        self._stop = threading.Event()
+
+    def model_name(self) -> str:
+        return self.model
+
+    def list_models(self) -> list[str]:
+        return list_models(self.connection, self.timeout)
+
+    def request_stop(self) -> None:
+        """Thread-safe: end the answer in progress (its stream is closed at once)."""
+        self._stop.set()
+
+    def chat(self, messages: Sequence[dict], sampling: SamplingOptions,
+             on_token: Callable[[str], None], stop: threading.Event | None = None
+             ) -> GenerationStats:
+        """The engine's ``chat``, answered by the remote server."""
+        return self.generate(messages, sampling, on_token, stop)
+
+    def generate(self, messages: Sequence[dict], sampling: SamplingOptions,
+                 on_token: Callable[[str], None],
+                 stop_event: threading.Event | None = None) -> GenerationStats:
+        self._stop.clear()
+        flags = (self._stop,) if stop_event is None else (self._stop, stop_event)
+        body = {"model": self.model, "messages": list(messages), "stream": True,
+                "stream_options": {"include_usage": True},
+                "temperature": sampling.temperature, "top_p": sampling.top_p}
+        if sampling.max_tokens > 0:
+            body["max_tokens"] = sampling.max_tokens
+        if sampling.seed >= 0:
+            body["seed"] = sampling.seed
+        started = time.perf_counter()
+        first, tokens, reason, usage = None, 0, "stop", None
+        conn, response = _open(self.connection, "POST", "/chat/completions", body, self.timeout)
+        try:
+            with _StopWatcher(flags, conn):
+                for event in _events(response):
+                    if any(flag.is_set() for flag in flags):
+                        reason = "user"
+                        break
+                    if "error" in event:
+                        raise RemoteError(f"{self.connection.name}: {_message(event)}")
+                    usage = event.get("usage") or usage
+                    for choice in event.get("choices") or ():
+                        text = (choice.get("delta") or {}).get("content")
+                        if text:
+                            first = first or time.perf_counter()
+                            tokens += 1
+                            on_token(text)
+                        if choice.get("finish_reason"):
+                            reason = choice["finish_reason"]
+        except (OSError, http.client.HTTPException) as exc:
+            if not any(flag.is_set() for flag in flags):
+                raise RemoteError(f"The connection to {self.connection.name} broke during the "
+                                  f"answer ({type(exc).__name__}).") from exc
+            reason = "user"
+        finally:
+            conn.close()
+        if any(flag.is_set() for flag in flags):
+            reason = "user"
+        ended = time.perf_counter()
+        first = first or ended
+        if usage and reason != "user":
+            tokens = usage.get("completion_tokens") or tokens
+        return GenerationStats(
+            tokens=tokens, prompt_tokens=(usage or {}).get("prompt_tokens") or 0,
+            time_to_first_token_s=first - started, generation_s=ended - first,
+            stop_reason=reason if reason in ("stop", "length", "user") else "stop")
+
+
+def list_models(connection: Connection, timeout: float = TIMEOUT_S) -> list[str]:
+    """The model ids the server lists at ``GET /models``."""
+    conn, response = _open(connection, "GET", "/models", None, timeout)
+    try:
+        data = json.loads(response.read(16 * 1024 * 1024))
+        return [str(m["id"]) for m in data["data"]]
+    except (ValueError, KeyError, TypeError, OSError, http.client.HTTPException) as exc:
+        raise RemoteError(f"{connection.name} did not answer with a model list "
+                          f"({type(exc).__name__}). Is it an OpenAI-compatible server?") from exc
+    finally:
+        conn.close()
+
+
+def _open(connection: Connection, method: str, path: str, body: dict | None, timeout: float
+          ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    parts = urlsplit(connection.base_url)
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = kind(parts.hostname, parts.port, timeout=timeout)
+    headers = {"Accept": "application/json, text/event-stream", "User-Agent": "Hearth"}
+    if connection.api_key:
+        headers["Authorization"] = f"Bearer {connection.api_key}"
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode("utf-8")
+        headers["Content-Type"] = "application/json"
+    try:
+        conn.request(method, parts.path + path, body=data, headers=headers)
+        response = conn.getresponse()
+        if response.status >= 400:
+            raise _http_error(connection, response.status, response.read(MAX_ERROR_BYTES))
+    except (OSError, http.client.HTTPException) as exc:
+        conn.close()
+        raise RemoteError(f"Could not reach {connection.name} at {connection.base_url}: "
+                          f"{getattr(exc, 'strerror', None) or type(exc).__name__}.") from exc
+    except RemoteError:
+        conn.close()
+        raise
+    return conn, response
+
+
+def _http_error(connection: Connection, status: int, raw: bytes) -> RemoteError:
+    try:
+        detail = _message(json.loads(raw))
+    except ValueError:
+        detail = raw.decode("utf-8", "replace").strip()[:300]
+    if status in (401, 403):
+        return RemoteAuthError(f"{connection.name} refused the API key (HTTP {status}): set the "
+                               "key the server expects in the connection.")
+    return RemoteError(f"{connection.name} answered HTTP {status}: {detail or 'no details'}")
+
+
+def _message(body: object) -> str:
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict):
+            return str(error.get("message") or error.get("detail") or error)[:300]
+        return str(error)[:300]
+    return str(body)[:300]
+
+
+def _events(response: http.client.HTTPResponse) -> Iterator[dict]:
+    """The JSON payloads of a server-sent event stream, until ``[DONE]`` or its end."""
+    data: list[str] = []
+    for raw in response:
+        line = raw.decode("utf-8").rstrip("\r\n")
+        if line.startswith("data:"):
+            data.append(line[5:].lstrip(" "))
+        elif not line and data:
+            payload, data = "\n".join(data), []
+            if payload == "[DONE]":
+                return
+            try:
+                yield json.loads(payload)
+            except ValueError as exc:
+                raise RemoteError(f"The server sent a stream Hearth cannot read ({exc}).") from exc
+
+
+class _StopWatcher:
+    """Watch stop flags while a stream is read; when one is set, shut the socket so the read
+    ends at once (even while the server is still reading the prompt)."""
+
+    def __init__(self, flags: tuple[threading.Event, ...], conn: http.client.HTTPConnection):
+        self._flags, self._conn = flags, conn
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="hearth-remote-stop")
+
+    def __enter__(self) -> None:
+        self._thread.start()
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._done.wait(0.05):
+            if any(flag.is_set() for flag in self._flags):
+                sock = self._conn.sock
+                if sock is not None:
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                return

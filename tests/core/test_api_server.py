@@ -1,0 +1,286 @@
+"""Hearth's OpenAI-compatible server, queried by the official ``openai`` client on 127.0.0.1,
+answering with the real starter model."""
+
+import http.client
+import json
+import socket
+import threading
+import time
+
+import openai
+import pytest
+
+from app.core.api_schema import StopMatcher
+from app.core.api_server import ApiServer
+from app.core.engine import Engine, LoadOptions, SamplingOptions
+from app.core.errors import ServerError
+from app.core.generation_queue import GenerationQueue
+
+QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+STORY = [{"role": "user", "content": "Write a long story about a dragon and a knight."}]
+MODEL = "SmolLM2-135M-Instruct.Q4_1"
+
+
+class RecordingEngine(Engine):
+    """The real engine, noting when each generation holds it and how many run at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.inside = 0
+        self.most_inside = 0
+        self.spans: list[tuple[float, float, object]] = []
+
+    def chat(self, *args, **kwargs):
+        with self.lock:
+            self.inside += 1
+            self.most_inside = max(self.most_inside, self.inside)
+        started, stats = time.monotonic(), None
+        try:
+            stats = super().chat(*args, **kwargs)
+            return stats
+        finally:
+            with self.lock:
+                self.inside -= 1
+                self.spans.append((started, time.monotonic(), stats))
+
+
+@pytest.fixture(scope="module")
+def engine(starter_gguf):
+    engine = RecordingEngine()
+    engine.load(starter_gguf, LoadOptions(n_ctx=1024, n_threads=2))
+    yield engine
+    engine.unload()
+
+
+@pytest.fixture
+def queue(engine):
+    queue = GenerationQueue(engine)
+    yield queue
+    queue.close()
+
+
+def serve(queue, **options) -> ApiServer:
+    server = ApiServer(queue, port=0, defaults=SamplingOptions(temperature=0.0, seed=1),
+                       **options)
+    server.start()
+    return server
+
+
+@pytest.fixture
+def server(queue):
+    server = serve(queue)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def client(server):
+    client = openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0, timeout=60)
+    yield client
+    client.close()
+
+
+def raw_request(server, method, path, body=b"", headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def wait_until(condition, seconds=30.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_lists_the_loaded_model(client, server):
+    assert [m.id for m in client.models.list()] == [MODEL]
+    assert server.url.startswith("http://127.0.0.1:")
+
+
+def test_answers_a_chat(client, server, engine):
+    reply = client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=32)
+    answer = reply.choices[0].message
+    assert answer.role == "assistant" and "Paris" in answer.content
+    assert reply.choices[0].finish_reason in ("stop", "length")
+    stats = engine.spans[-1][2]
+    assert reply.usage.completion_tokens == stats.tokens > 1
+    assert reply.usage.prompt_tokens == stats.prompt_tokens > 5
+    assert reply.model == MODEL and reply.id.startswith("chatcmpl-")
+    logged = server.requests()[-1]
+    assert (logged.method, logged.path, logged.status, logged.tokens) == (
+        "POST", "/v1/chat/completions", 200, stats.tokens)
+
+
+def test_streams_a_chat_with_usage(client):
+    stream = client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=32,
+                                            stream=True, stream_options={"include_usage": True})
+    chunks = list(stream)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert "Paris" in text
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
+    assert finishes[-1] in ("stop", "length") and not any(finishes[:-1])
+    assert chunks[-1].usage.completion_tokens > 1 and not chunks[-1].choices
+
+
+def test_answers_a_completion(client):
+    reply = client.completions.create(model=MODEL, prompt="Name a colour.", max_tokens=8)
+    assert reply.choices[0].text.strip()
+    assert reply.object == "text_completion"
+    assert 0 < reply.usage.completion_tokens <= 8
+
+
+def test_stop_string_cuts_the_answer(client):
+    reply = client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=32,
+                                           stop=["Paris"])
+    assert "Paris" not in reply.choices[0].message.content
+    assert reply.choices[0].finish_reason == "stop"
+
+
+def test_api_key_is_required_and_never_logged(queue, caplog):
+    caplog.set_level("DEBUG", logger="hearth")
+    key = "sk-hearth-secret-1234"
+    server = serve(queue, api_key=key)
+    try:
+        bad = openai.OpenAI(base_url=server.url, api_key="wrong-key", max_retries=0)
+        with pytest.raises(openai.AuthenticationError) as refused:
+            bad.models.list()
+        bad.close()
+        assert refused.value.status_code == 401
+        assert refused.value.body["code"] == "invalid_api_key"
+        status, body = raw_request(server, "POST", "/v1/chat/completions",  # no key at all
+                                   json.dumps({"messages": QUESTION}).encode())
+        assert status == 401 and body["error"]["type"] == "invalid_request_error"
+        good = openai.OpenAI(base_url=server.url, api_key=key, max_retries=0)
+        assert [m.id for m in good.models.list()] == [MODEL]
+        good.close()
+    finally:
+        server.stop()
+    assert [r.status for r in server.requests()] == [401, 401, 200]
+    assert key not in caplog.text and "GET /v1/models 401" in caplog.text
+
+
+@pytest.mark.parametrize("body, param", [
+    (b"{not json", None),
+    (b"[1, 2]", None),
+    (json.dumps({"model": MODEL}).encode(), "messages"),
+    (json.dumps({"messages": "hello"}).encode(), "messages"),
+    (json.dumps({"messages": [{"role": "wizard", "content": "hi"}]}).encode(),
+     "messages[0].role"),
+    (json.dumps({"messages": QUESTION, "temperature": "hot"}).encode(), "temperature"),
+    (json.dumps({"messages": QUESTION, "max_tokens": 0}).encode(), "max_tokens"),
+])
+def test_malformed_requests_get_openai_errors(server, body, param):
+    status, answer = raw_request(server, "POST", "/v1/chat/completions", body,
+                                 {"Content-Type": "application/json"})
+    assert status == 400
+    error = answer["error"]
+    assert error["type"] == "invalid_request_error" and error["message"]
+    assert error["param"] == param
+
+
+def test_the_openai_client_sees_a_bad_request(client):
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(model=MODEL, messages=[{"role": "user"}], max_tokens=4)
+    assert refused.value.body["param"] == "messages[0].content"
+
+
+def test_a_chat_too_long_for_the_context_is_refused(client):
+    long = [{"role": "user", "content": "dragon " * 3000}]
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(model=MODEL, messages=long, max_tokens=4)
+    assert refused.value.body["code"] == "context_length_exceeded"
+    assert "context" in refused.value.body["message"]
+
+
+def test_huge_body_is_refused_unread(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{")
+        answer = b""
+        while chunk := sock.recv(65536):  # the server answers and closes without reading
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413")
+    assert json.loads(body)["error"]["code"] == "request_too_large"
+
+
+def test_unknown_paths_and_methods(server):
+    status, body = raw_request(server, "GET", "/v1/embeddings")
+    assert status == 404 and body["error"]["code"] == "unknown_url"
+    status, body = raw_request(server, "GET", "/v1/chat/completions")
+    assert status == 405 and body["error"]["code"] == "method_not_allowed"
+    status, body = raw_request(server, "DELETE", "/v1/models")
+    assert status == 501 and "error" in body
+
+
+def test_too_many_connections_are_turned_away(queue):
+    server = serve(queue, max_connections=1)
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30):
+            assert wait_until(lambda: server._httpd._slots._value == 0, 5)
+            status, body = raw_request(server, "GET", "/v1/models")
+        assert status == 503 and body["error"]["code"] == "server_busy"
+    finally:
+        server.stop()
+
+
+def test_disconnecting_mid_stream_stops_the_generation(client, server, engine):
+    before = len(engine.spans)
+    stream = client.chat.completions.create(model=MODEL, messages=STORY, max_tokens=300,
+                                            stream=True)
+    received = 0
+    for chunk in stream:
+        received += bool(chunk.choices and chunk.choices[0].delta.content)
+        if received == 3:
+            break
+    stream.close()  # the client goes away
+    assert wait_until(lambda: len(engine.spans) > before)
+    stats = engine.spans[-1][2]
+    assert stats.stop_reason == "user"
+    assert 3 <= stats.tokens < 20
+    assert wait_until(lambda: server.requests() and server.requests()[-1].tokens == stats.tokens)
+
+
+def test_two_clients_are_answered_one_after_the_other(server, engine):
+    before = len(engine.spans)
+    answers = {}
+
+    def ask(name):
+        with openai.OpenAI(base_url=server.url, api_key="x", max_retries=0, timeout=60) as c:
+            reply = c.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=12)
+            answers[name] = reply.choices[0].message.content
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(answers) == ["a", "b"] and all(answers.values())
+    assert answers["a"] == answers["b"]  # greedy, same seed: the same answer
+    first, second = engine.spans[before:before + 2]
+    assert engine.most_inside == 1
+    assert first[1] <= second[0]  # the second began after the first ended
+
+
+def test_a_port_in_use_is_reported(server, queue):
+    with pytest.raises(ServerError, match=f"Port {server.port} is already in use"):
+        ApiServer(queue, port=server.port).start()
+
+
+def test_stop_matcher_holds_back_a_possible_stop_string():
+    matcher = StopMatcher(("END",))
+    assert matcher.feed("Hello E") == "Hello "
+    assert matcher.feed("N") == ""
+    assert matcher.feed("D and more") == "" and matcher.hit
+    matcher = StopMatcher(("END",))
+    assert matcher.feed("an E") == "an " and matcher.feed("nd") == "End" and not matcher.hit
+    assert matcher.feed(" x") + matcher.flush() == " x"

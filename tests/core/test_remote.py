@@ -1,0 +1,201 @@
+"""Remote backends against real OpenAI-compatible servers on 127.0.0.1: llama-cpp-python's own
+server (a third-party implementation) in a subprocess, and Hearth's server."""
+
+import http.client
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from app.core.api_server import ApiServer
+from app.core.engine import Engine, LoadOptions, SamplingOptions
+from app.core.errors import RemoteAuthError, RemoteError
+from app.core.generation_queue import GenerationQueue
+from app.core.paths import default_paths
+from app.core.remote import Connection, ConnectionStore, RemoteBackend, list_models
+
+GREEDY = SamplingOptions(temperature=0.0, max_tokens=32, seed=1)
+QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+STORY = [{"role": "user", "content": "Write a long story about a dragon and a knight."}]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_ready(port: int, process: subprocess.Popen, tries: int = 120) -> None:
+    """Poll ``GET /v1/models`` (at most ``tries`` times, 0.25 s apart) until it answers."""
+    for _ in range(tries):
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/v1/models")
+            if conn.getresponse().status == 200:
+                conn.close()
+                return
+            conn.close()
+        except OSError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError("the server did not become ready")
+
+
+@pytest.fixture(scope="module")
+def llama_server(starter_gguf, tmp_path_factory):
+    """llama-cpp-python's OpenAI-compatible server running the starter model."""
+    port = free_port()
+    log = (tmp_path_factory.mktemp("llama-server") / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(starter_gguf),
+         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2"],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        wait_ready(port, process)
+        yield Connection("llama.cpp server", f"http://127.0.0.1:{port}")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def engine(starter_gguf):
+    engine = Engine()
+    engine.load(starter_gguf, LoadOptions(n_ctx=1024, n_threads=2))
+    yield engine
+    engine.unload()
+
+
+@pytest.fixture
+def hearth_server(engine):
+    queue = GenerationQueue(engine)
+    server = ApiServer(queue, port=0, api_key="sk-remote-key-5678")
+    server.start()
+    yield server, queue
+    server.stop()
+    queue.close()
+
+
+def test_lists_the_models_of_a_third_party_server(llama_server, starter_gguf):
+    assert list_models(llama_server) == [str(starter_gguf)]
+
+
+def test_streams_an_answer_with_stats(llama_server, starter_gguf):
+    backend = RemoteBackend(llama_server, str(starter_gguf))
+    pieces = []
+    stats = backend.generate(QUESTION, GREEDY, pieces.append)
+    assert "Paris" in "".join(pieces)
+    assert stats.tokens == len(pieces) > 1
+    assert stats.stop_reason in ("stop", "length")
+    assert stats.time_to_first_token_s > 0 and stats.tokens_per_second > 0
+
+
+def test_stop_mid_stream_closes_the_stream(llama_server, starter_gguf):
+    backend = RemoteBackend(llama_server, str(starter_gguf))
+    stop, pieces = threading.Event(), []
+
+    def on_token(text):
+        pieces.append(text)
+        if len(pieces) == 3:
+            stop.set()
+
+    started = time.monotonic()
+    stats = backend.generate(STORY, SamplingOptions(temperature=0.0, max_tokens=400), on_token,
+                             stop)
+    assert stats.stop_reason == "user" and stats.tokens == len(pieces) == 3
+    assert time.monotonic() - started < 30
+    # The server is free again at once: the next answer is not stuck behind the stopped one.
+    assert RemoteBackend(llama_server, str(starter_gguf)).generate(
+        QUESTION, SamplingOptions(temperature=0.0, max_tokens=4), lambda _t: None).tokens > 0
+
+
+def test_engine_like_chat_and_request_stop(llama_server, starter_gguf):
+    backend = RemoteBackend(llama_server, str(starter_gguf))
+    pieces = []
+
+    def on_token(text):
+        pieces.append(text)
+        if len(pieces) == 2:
+            threading.Thread(target=backend.request_stop).start()
+
+    stats = backend.chat(STORY, SamplingOptions(temperature=0.0, max_tokens=400), on_token)
+    assert stats.stop_reason == "user" and len(pieces) < 20
+
+
+def test_hearth_as_a_remote(hearth_server):
+    server, queue = hearth_server
+    connection = Connection("my other Hearth", server.url, "sk-remote-key-5678")
+    assert list_models(connection) == ["SmolLM2-135M-Instruct.Q4_1"]
+    backend = RemoteBackend(connection, "SmolLM2-135M-Instruct.Q4_1")
+    pieces = []
+    stats = backend.generate(QUESTION, GREEDY, pieces.append)
+    assert "Paris" in "".join(pieces)
+    assert stats.tokens == queue.spans[-1].tokens  # usage, as counted by the serving engine
+    assert stats.prompt_tokens > 5
+
+
+def test_stopping_a_hearth_remote_stops_its_engine(hearth_server):
+    server, queue = hearth_server
+    backend = RemoteBackend(Connection("h", server.url, "sk-remote-key-5678"),
+                            "SmolLM2-135M-Instruct.Q4_1")
+    stop, pieces = threading.Event(), []
+
+    def on_token(text):
+        pieces.append(text)
+        if len(pieces) == 3:
+            stop.set()
+
+    stats = backend.generate(STORY, SamplingOptions(temperature=0.0, max_tokens=300), on_token,
+                             stop)
+    assert stats.stop_reason == "user"
+    deadline = time.monotonic() + 30
+    while not queue.spans and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert queue.spans[-1].stop_reason == "user" and queue.spans[-1].tokens < 30
+
+
+def test_wrong_key_and_unreachable_server_are_reported(hearth_server, caplog):
+    caplog.set_level("DEBUG", logger="hearth")
+    server, _queue = hearth_server
+    wrong = Connection("h", server.url, "sk-wrong-key-0000")
+    with pytest.raises(RemoteAuthError, match="refused the API key") as refused:
+        list_models(wrong)
+    with pytest.raises(RemoteAuthError):
+        RemoteBackend(wrong, "m").generate(QUESTION, GREEDY, lambda _t: None)
+    assert "sk-wrong-key" not in str(refused.value) + caplog.text + repr(wrong)
+    nobody = Connection("gone", f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(RemoteError, match="Could not reach gone"):
+        list_models(nobody, timeout=5)
+
+
+def test_connections_are_saved_with_their_keys_private(hearth_home):
+    store = ConnectionStore()
+    assert store.path == default_paths().config_dir / "connections.json"
+    assert store.connections() == []
+    store.save(Connection("vLLM box", "http://10.0.0.5:8000/", "sk-abc-12345678"))
+    store.save(Connection("Ollama", "http://127.0.0.1:11434/v1"))
+    store.save(Connection("vLLM box", "http://10.0.0.6:8000"))  # replaced, by name
+    assert [(c.name, c.base_url, c.api_key) for c in ConnectionStore().connections()] == [
+        ("Ollama", "http://127.0.0.1:11434/v1", ""), ("vLLM box", "http://10.0.0.6:8000/v1", "")]
+    assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
+    assert json.loads(store.path.read_text())["schema_version"] == 1
+    store.remove("Ollama")
+    assert [c.name for c in store.connections()] == ["vLLM box"]
+    with pytest.raises(RemoteError, match="not a server address"):
+        Connection("bad", "ftp://example")
+    store.path.write_text("{damaged")
+    with pytest.raises(RemoteError, match="could not be read"):
+        store.connections()

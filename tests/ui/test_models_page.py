@@ -1,0 +1,159 @@
+"""My Models with real files: header columns, chat, compare, reveal, delete, add folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt, QThreadPool
+
+from app.core import library
+from app.core.library import HeaderCache
+from app.core.paths import hf_hub_cache
+from app.ui.library_model import DETAIL_COLUMNS, LibraryModel
+from app.ui.pages.models_page import ModelsPage
+
+WAIT = 10_000
+
+
+@pytest.fixture(autouse=True)
+def pool_drained():
+    yield
+    assert QThreadPool.globalInstance().waitForDone(WAIT)
+
+
+class Answers:
+    """Stands in for the dialogs: records the questions, gives the answers set."""
+
+    def __init__(self) -> None:
+        self.questions: list[str] = []
+        self.answer = True
+        self.folder = ""
+        self.opened: list[str] = []
+
+    def confirm(self, _parent, question: str) -> bool:
+        self.questions.append(question)
+        return self.answer
+
+
+@pytest.fixture
+def home(tmp_path, starter_home, starter_gguf) -> Path:
+    """The starter model, a model of Hearth's own folder and one in LM Studio's folder."""
+    (starter_home.models_dir / "made" / "Mine-Q8_0.gguf").parent.mkdir(parents=True)
+    (starter_home.models_dir / "made" / "Mine-Q8_0.gguf").write_bytes(os.urandom(3000))
+    lms = tmp_path / "home/.lmstudio/models/pub/Smol-GGUF/smol-Q4_1.gguf"
+    lms.parent.mkdir(parents=True)
+    os.link(starter_gguf, lms)
+    return tmp_path / "home"
+
+
+def scan(paths, home: Path, hidden=(), folders=()) -> list[library.LocalModel]:
+    return library.list_models(paths.models_dir, hf_hub_cache(), folders, hidden=hidden,
+                               home=home, environ={},
+                               header_cache=HeaderCache(paths.cache_dir / "headers.json"))
+
+
+@pytest.fixture
+def page(qtbot, starter_home, home):
+    answers = Answers()
+    model = LibraryModel()
+    widget = ModelsPage(model, confirm=answers.confirm, choose_folder=lambda _p: answers.folder,
+                        open_url=lambda url: answers.opened.append(url.toLocalFile()))
+    qtbot.addWidget(widget)
+    model.set_models(scan(starter_home, home))
+    widget.answers = answers
+    widget.refresh_requested.connect(lambda: model.set_models(
+        scan(starter_home, home, widget.hidden, widget.folders)))
+    return widget
+
+
+def row_of(page: ModelsPage, source: str) -> library.LocalModel:
+    return next(m for m in page.library.models() if m.source == source)
+
+
+def test_columns_show_what_the_headers_say(page, qtmodeltester) -> None:
+    qtmodeltester.check(page.library, force_py=True)
+    model = page.library
+    headers = [model.headerData(c, Qt.Horizontal) for c in range(model.columnCount())]
+    assert headers == list(DETAIL_COLUMNS)
+    cells = [model.index(0, c).data() for c in range(model.columnCount())]
+    assert cells[:7] == ["SmolLM2-135M-Instruct.Q4_1", "Q4_1", "98.4 MB", "llama", "135M",
+                         "8,192", "Starter model"]
+    sources = [model.index(r, 6).data() for r in range(model.rowCount())]
+    assert sorted(sources) == ["Hearth", "LM Studio", "Starter model"]
+    assert page.summary.text().startswith("3 model(s)")
+
+
+def test_sorting_by_size_is_numeric(page) -> None:
+    page.table.sortByColumn(page.library.column("Size"), Qt.DescendingOrder)
+    sizes = [page.proxy.index(r, 2).data() for r in range(page.proxy.rowCount())]
+    assert sizes == ["98.4 MB", "98.4 MB", "3.0 KB"]
+
+
+def test_chat_compare_and_reveal(qtbot, page) -> None:
+    starter, mine = row_of(page, "starter"), row_of(page, "hearth")
+    page.select(str(mine.path))
+    with qtbot.waitSignal(page.chat_requested) as chat:
+        qtbot.mouseClick(page.buttons["Chat with this model"], Qt.LeftButton)
+    assert chat.args == [str(mine.path)]
+
+    qtbot.mouseClick(page.buttons["Compare"], Qt.LeftButton)
+    assert "Select two or more models" in page.status.text()
+    page.select(str(starter.path), str(mine.path))
+    with qtbot.waitSignal(page.compare_requested) as compare:
+        qtbot.mouseClick(page.buttons["Compare"], Qt.LeftButton)
+    assert sorted(compare.args[0]) == sorted([str(starter.path), str(mine.path)])
+
+    page.select(str(mine.path))
+    qtbot.mouseClick(page.buttons["Show in folder"], Qt.LeftButton)
+    assert page.answers.opened == [str(mine.path.parent)]
+
+
+def test_deleting_a_model_hearth_owns(qtbot, page) -> None:
+    mine = row_of(page, "hearth")
+    page.select(str(mine.path))
+    page.answers.answer = False
+    qtbot.mouseClick(page.buttons["Delete..."], Qt.LeftButton)
+    assert mine.path.exists() and "will be removed from disk" in page.answers.questions[-1]
+
+    page.answers.answer = True
+    with qtbot.waitSignal(page.library.modelReset, timeout=WAIT):
+        qtbot.mouseClick(page.buttons["Delete..."], Qt.LeftButton)
+    assert not mine.path.exists()
+    assert page.status.text() == "Deleted Mine-Q8_0: 3.0 KB freed."
+    assert [m.source for m in page.library.models()] == ["starter", "lmstudio"]
+
+
+def test_another_apps_model_is_only_removed_from_the_list(qtbot, page) -> None:
+    lms = row_of(page, "lmstudio")
+    page.select(str(lms.path))
+    with qtbot.waitSignal(page.hidden_changed, timeout=WAIT) as hidden:
+        qtbot.mouseClick(page.buttons["Delete..."], Qt.LeftButton)
+    assert "The file is not deleted" in page.answers.questions[-1]
+    assert hidden.args == [[str(lms.path)]] and lms.path.exists()
+    assert "The file was not deleted" in page.status.text()
+    assert "lmstudio" not in [m.source for m in page.library.models()]
+
+
+def test_another_apps_file_is_deleted_only_when_asked(qtbot, page) -> None:
+    lms = row_of(page, "lmstudio")
+    page.select(str(lms.path))
+    with qtbot.waitSignal(page.library.modelReset, timeout=WAIT):
+        page.delete(delete_file=True)
+    assert "It belongs to LM Studio" in page.answers.questions[-1]
+    assert not lms.path.exists() and "LM Studio will no longer find it" in page.status.text()
+    assert page.hidden == []
+
+
+def test_add_folder(qtbot, page, tmp_path) -> None:
+    folder = tmp_path / "extra"
+    (folder / "deep").mkdir(parents=True)
+    (folder / "deep" / "copy.gguf").symlink_to(row_of(page, "starter").path)
+    (folder / "Other-Q2_K.gguf").write_bytes(b"GGUF" + os.urandom(100))
+    page.answers.folder = str(folder)
+    with qtbot.waitSignal(page.folders_changed) as changed:
+        qtbot.mouseClick(page.buttons["Add folder..."], Qt.LeftButton)
+    assert changed.args == [[str(folder)]]
+    names = [m.name for m in page.library.models() if m.source == "folder"]
+    assert names == ["Other-Q2_K"]  # copy.gguf leads to the starter model: listed once

@@ -1,0 +1,153 @@
+"""The server panel over the GUI's own inference thread: the real starter model, real requests
+from the openai client, the chat and the API taking turns."""
+
+import json
+import socket
+import threading
+
+import openai
+import pytest
+
+from app.core.engine import LoadOptions, SamplingOptions
+from app.core.settings import Settings
+from app.ui.chat_worker import ChatSession
+from app.ui.server_panel import LogRole, ServerPanel
+
+MODEL = "SmolLM2-135M-Instruct.Q4_1"
+QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+STORY = [{"role": "user", "content": "Write a long story about a dragon and a knight."}]
+MS = 90_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def session(qtbot, starter_gguf):
+    session = ChatSession()
+    with qtbot.waitSignal(session.loaded, timeout=MS):
+        session.load(starter_gguf, LoadOptions(n_ctx=1024, n_threads=2))
+    yield session
+    session.shutdown()
+
+
+@pytest.fixture
+def panel(qtbot, session):
+    panel = ServerPanel(session, Settings(temperature=0.0, seed=1, max_tokens=64),
+                        port=free_port())
+    qtbot.addWidget(panel)
+    yield panel
+    panel.shutdown()
+
+
+def in_thread(qtbot, fn):
+    """Run a blocking client call off the GUI thread, keeping the GUI's events flowing."""
+    result = {}
+
+    def call():
+        try:
+            result["value"] = fn()
+        except Exception as exc:  # noqa: BLE001 - re-raised in the test
+            result["error"] = exc
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    return thread, result
+
+
+def finish(qtbot, thread, result):
+    qtbot.waitUntil(lambda: not thread.is_alive(), timeout=MS)
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+def ask(panel, messages=QUESTION, max_tokens=24):
+    with openai.OpenAI(base_url=panel.server.url, api_key="x", max_retries=0, timeout=60) as c:
+        return c.chat.completions.create(model=MODEL, messages=messages, max_tokens=max_tokens)
+
+
+def test_toggle_serves_and_logs_requests(qtbot, panel, qtmodeltester):
+    port = panel.port_box.value()
+    assert panel.toggle.text() == f"Serve the loaded model on http://127.0.0.1:{port}"
+    with qtbot.waitSignal(panel.serving_changed, timeout=5000) as on:
+        panel.toggle.setChecked(True)
+    assert on.args == [True] and panel.server.url == f"http://127.0.0.1:{port}/v1"
+    assert not panel.port_box.isEnabled()
+
+    reply = finish(qtbot, *in_thread(qtbot, lambda: ask(panel)))
+    assert "Paris" in reply.choices[0].message.content
+    qtbot.waitUntil(lambda: panel.log_model.rowCount() == 1, timeout=5000)
+    row = panel.log_model.index(0, 0)
+    assert row.data(LogRole.Path) == "/v1/chat/completions"
+    assert row.data(LogRole.Status) == 200
+    assert row.data(LogRole.Tokens) == reply.usage.completion_tokens > 0
+    cells = [panel.log_model.index(0, c).data() for c in range(panel.log_model.columnCount())]
+    assert cells[1:5] == ["POST", "/v1/chat/completions", "200",
+                          str(reply.usage.completion_tokens)]
+    qtmodeltester.check(panel.log_model)
+
+    with qtbot.waitSignal(panel.serving_changed, timeout=10_000) as off:
+        panel.toggle.setChecked(False)
+    assert off.args == [False] and panel.server is None and panel.port_box.isEnabled()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+def test_network_switch_warns(panel):
+    assert not panel.network_warning.isVisibleTo(panel)
+    panel.network_box.setChecked(True)
+    assert panel.network_warning.isVisibleTo(panel) and panel.host == "0.0.0.0"
+    assert "every network interface" in panel.toggle.text()
+
+
+def test_a_port_in_use_is_shown_and_the_toggle_goes_back(qtbot, session):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        panel = ServerPanel(session, port=taken.getsockname()[1])
+        qtbot.addWidget(panel)
+        panel.toggle.setChecked(True)
+    assert not panel.toggle.isChecked() and panel.server is None
+    assert "already in use" in panel.status_label.text()
+
+
+def test_api_requests_wait_for_the_chat_and_take_their_turn(qtbot, panel, session):
+    """A request arriving while the chat answers waits; its answer holds only its own tokens."""
+    panel.toggle.setChecked(True)
+    tokens, finished = [], []
+    session.token.connect(tokens.append)
+    session.finished.connect(lambda stats: finished.append((stats, len(tokens))))
+    session.send(STORY, SamplingOptions(temperature=0.0, max_tokens=40))  # the chat's answer
+    assert session.busy
+    thread, result = in_thread(qtbot, lambda: ask(panel, max_tokens=16))
+    qtbot.waitUntil(lambda: panel.backend.waiting == 1, timeout=MS)
+    assert not finished  # the request arrived while the chat was answering
+    reply = finish(qtbot, thread, result)
+    qtbot.waitUntil(lambda: len(finished) == 2 and not session.busy, timeout=MS)
+    (chat_stats, chat_end), (api_stats, api_end) = finished
+    assert chat_stats.tokens == chat_end == 40  # the chat was not cut short by the request
+    assert reply.usage.completion_tokens == api_stats.tokens == api_end - chat_end
+    assert reply.choices[0].message.content == "".join(tokens[chat_end:api_end])
+
+
+def test_a_client_gone_while_waiting_is_never_run(qtbot, panel, session):
+    panel.toggle.setChecked(True)
+    finished = []
+    session.finished.connect(finished.append)
+    session.send(STORY, SamplingOptions(temperature=0.0, max_tokens=60))
+    body = json.dumps({"model": MODEL, "messages": QUESTION, "stream": True}).encode()
+    with socket.create_connection(("127.0.0.1", panel.port_box.value()), timeout=10) as sock:
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                     b"application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        qtbot.waitUntil(lambda: panel.backend.waiting == 1, timeout=MS)
+    qtbot.waitUntil(lambda: panel.backend.waiting == 0, timeout=10_000)  # noticed, dropped
+    qtbot.waitUntil(lambda: len(finished) == 1 and not session.busy, timeout=MS)
+    qtbot.wait(300)
+    assert len(finished) == 1 and not session.busy
+    qtbot.waitUntil(lambda: panel.log_model.rowCount() == 1, timeout=5000)
+    assert panel.log_model.index(0, 0).data(LogRole.Status) == 499
