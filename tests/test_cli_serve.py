@@ -10,6 +10,8 @@ from pathlib import Path
 
 import openai
 
+from app.core.settings import Settings
+
 HEARTH = str(Path(sys.executable).with_name("hearth"))
 
 
@@ -31,6 +33,9 @@ def wait_ready(client: openai.OpenAI, process: subprocess.Popen, tries: int = 24
 
 
 def test_serve_answers_then_stops_on_ctrl_c(starter_home):
+    # One thread: the test machine's few cores are shared, and llama.cpp threads that wait on
+    # each other crawl when another process holds a core.
+    Settings(n_threads=1).save(starter_home.settings_file)
     port = free_port()
     process = subprocess.Popen([HEARTH, "serve", "--port", str(port), "--api-key", "sk-cli-key1"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -57,21 +62,22 @@ def test_serve_answers_then_stops_on_ctrl_c(starter_home):
     assert "Traceback" not in err
 
 
+def hearth(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([HEARTH, *args], capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL, check=False)
+
+
 def test_serve_reports_a_missing_model(hearth_home):
-    result = subprocess.run([HEARTH, "serve", "no-such-model", "--port", str(free_port())],
-                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    result = hearth("serve", "no-such-model", "--port", str(free_port()))
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("Error: No local model is called")
-    result = subprocess.run([HEARTH, "serve", "--port", str(free_port())], capture_output=True,
-                            text=True, timeout=60, stdin=subprocess.DEVNULL)
+    result = hearth("serve", "--port", str(free_port()))  # no model given, no starter model
     assert result.returncode == 1 and "hearth setup" in result.stderr
 
 
 def test_serve_help_reads_like_a_manual():
-    result = subprocess.run([HEARTH, "serve", "--help"], capture_output=True, text=True,
-                            timeout=60)
+    result = hearth("serve", "--help")
     assert result.returncode == 0
     for flag in ("--port", "--host", "--api-key", "OpenAI-compatible"):
         assert flag in result.stdout
-    assert "serve" in subprocess.run([HEARTH, "--help"], capture_output=True, text=True,
-                                     timeout=60).stdout
+    assert "serve" in hearth("--help").stdout

@@ -52,7 +52,7 @@ def _resolve(specs: list[str], paths: Paths) -> list[Path]:
 
 
 def run(args, paths: Paths) -> int:
-    prefer_passive_wait()  # fair speeds on a busy machine (see llama_eval)
+    prefer_passive_wait()  # steady speeds when other programs take a core (see llama_eval)
     text = MeasureText.from_file(args.text) if args.text else None
     if args.tokens < MIN_TOKENS:
         raise MeasureError(f"--tokens must be at least {MIN_TOKENS}.")

@@ -17,7 +17,8 @@ import time
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
-from urllib.parse import urlsplit
+from typing import ClassVar
+from urllib.parse import unquote, urlsplit
 
 from app.core import api_schema
 from app.core.api_schema import ApiError, GenerationRequest, StopMatcher
@@ -77,14 +78,14 @@ class RequestHandler(BaseHTTPRequestHandler):
     server_version = "Hearth"
     sys_version = ""
     timeout = IDLE_TIMEOUT_S
-    _ROUTES = {"/v1/models": {"GET": "_models"},
+    _ROUTES: ClassVar[dict[str, dict[str, str]]] = {"/v1/models": {"GET": "_models"},
                "/v1/chat/completions": {"POST": "_chat"},
                "/v1/completions": {"POST": "_completion"}}
 
-    def do_GET(self) -> None:  # noqa: N802 - the names http.server calls
+    def do_GET(self) -> None:
         self._handle()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._handle()
 
     def _handle(self) -> None:
@@ -107,8 +108,11 @@ class RequestHandler(BaseHTTPRequestHandler):
                                "'Authorization: Bearer KEY'.", "invalid_api_key")
             getattr(self, route[self.command])()
         except ApiError as exc:
-            self._send_json(exc.status, exc.body())
-        except Exception:  # noqa: BLE001 - answered, logged; the server keeps serving
+            if self._headers_sent:
+                self.close_connection = True
+            else:
+                self._send_json(exc.status, exc.body())
+        except Exception:
             log.exception("Unexpected error answering %s %s", self.command, path)
             if not self._headers_sent:
                 self._send_json(500, ApiError(500, "Hearth hit an unexpected error; details are "
@@ -124,7 +128,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._send_json(200, api_schema.models_list(self.server.app.backend.model_name()))
 
     def _model(self) -> None:
-        name = urlsplit(self.path).path.split("/v1/models/", 1)[1]
+        name = unquote(urlsplit(self.path).path.split("/v1/models/", 1)[1])
         listed = api_schema.models_list(self.server.app.backend.model_name())["data"]
         if not listed or listed[0]["id"] != name:
             raise ApiError(404, f"No model called '{name}' is served here.", "model_not_found")
@@ -302,5 +306,5 @@ class RequestHandler(BaseHTTPRequestHandler):
     def log_request(self, code="-", size="-") -> None:
         """Requests are logged by the server, path only (never a header or the query)."""
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - http.server's name
+    def log_message(self, format: str, *args) -> None:
         log.debug("%s: %s", self.client_address[0], format % args)

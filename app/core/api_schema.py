@@ -75,7 +75,8 @@ def parse_completion(body: dict, defaults: SamplingOptions) -> GenerationRequest
 def _request(body: dict, messages: list[dict], defaults: SamplingOptions) -> GenerationRequest:
     n = body.get("n", 1)
     if n is not None and n != 1:
-        raise ApiError(400, "Only n=1 is supported: one answer per request.", "unsupported", param="n")
+        raise ApiError(400, "Only n=1 is supported: one answer per request.", "unsupported",
+                       param="n")
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
     values = {
         "temperature": _number(body, "temperature", 0.0, 2.0),

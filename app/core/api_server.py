@@ -17,6 +17,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from http.server import ThreadingHTTPServer
+from typing import Self
 
 from app.core.api_handler import RequestHandler, RequestRecord
 from app.core.engine import SamplingOptions
@@ -42,13 +43,13 @@ class ApiServer:
     """The server around one backend. ``start()`` listens, ``stop()`` ends every connection."""
 
     def __init__(self, backend: Backend, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                 api_key: str = "", *, defaults: SamplingOptions = SamplingOptions(),
+                 api_key: str = "", *, defaults: SamplingOptions | None = None,
                  max_body: int = MAX_BODY_BYTES, max_connections: int = MAX_CONNECTIONS,
                  on_request: Callable[[RequestRecord], None] | None = None,
                  log_size: int = 500) -> None:
         self.backend = backend
         self.host, self.port = host, port
-        self.defaults = defaults
+        self.defaults = defaults or SamplingOptions()  # for the fields a request leaves out
         self.max_body = max_body
         self.max_connections = max_connections
         self.on_request = on_request
@@ -92,7 +93,7 @@ class ApiServer:
         self._thread.join()
         log.info("Server on port %d stopped", self.port)
 
-    def __enter__(self) -> "ApiServer":
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -108,6 +109,12 @@ class ApiServer:
         """The base URL clients use, ``http://HOST:PORT/v1``."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/v1"
+
+    @property
+    def open_connections(self) -> int:
+        """Client connections open now (some may be idle keep-alive ones)."""
+        httpd = self._httpd
+        return httpd.open_count() if httpd is not None else 0
 
     def requests(self) -> list[RequestRecord]:
         """The most recent requests, oldest first."""
@@ -134,7 +141,7 @@ class ApiServer:
         if self.on_request is not None:
             try:
                 self.on_request(record)
-            except Exception:  # noqa: BLE001 - a broken listener must not break the server
+            except Exception:
                 log.exception("Request listener failed")
 
 
@@ -171,6 +178,10 @@ class _HttpServer(ThreadingHTTPServer):
             with self._open_lock:
                 self._open.discard(request)
             self._slots.release()
+
+    def open_count(self) -> int:
+        with self._open_lock:
+            return len(self._open)
 
     def close_connections(self) -> None:
         """Wake connection threads waiting on idle keep-alive connections."""

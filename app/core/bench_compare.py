@@ -24,7 +24,11 @@ LADDER_ORDER = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K")
 
 def run_compare_benchmark(ladder: dict[str, Path],
                           settings: MeasureSettings = MeasureSettings()) -> dict:
-    """Measure ``ladder`` ({"F16": path, "Q8_0": path, ...}) from scratch; seconds and table."""
+    """Measure ``ladder`` ({"F16": path, "Q8_0": path, ...}) from scratch; seconds and table.
+
+    Call before anything imports ``llama_cpp`` for passive OpenMP waiting to take effect
+    (``omp_passive`` in the result says whether it did).
+    """
     passive = prefer_passive_wait()
     files = [ladder[q] for q in LADDER_ORDER if q in ladder]
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
@@ -35,13 +39,13 @@ def run_compare_benchmark(ladder: dict[str, Path],
         seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_before
     return {
         "seconds": round(seconds, 2),
-        # CPU time of this process: what the run cost, however busy the machine was. On an
-        # otherwise idle machine the wall time approaches cpu_seconds / cores.
+        # CPU time of this process: what the run cost, to compare runs on a busy machine.
         "cpu_seconds": round(cpu, 2),
         "target_seconds": TARGET_SECONDS,
         "files": len(files),
         "tokens_scored": comparison.rows[0].tokens,
         "settings": comparison.to_json()["settings"],
+        "threads": comparison.rows[0].threads,
         "omp_passive": passive,
         "cpu_count": os.cpu_count(),
         "load_average_before": load_before,
@@ -69,6 +73,8 @@ def format_compare_result(result: dict) -> str:
     lines.append(
         f"Measured {result['files']} files ({result['tokens_scored']} tokens scored each) in "
         f"{result['seconds']:.1f} s: {verdict} the {result['target_seconds']:.0f} s target "
-        f"({result['cpu_seconds']:.0f} CPU-seconds on {result['cpu_count']} CPUs"
+        f"({result['threads']} thread{'' if result['threads'] == 1 else 's'}; "
+        f"{result['cpu_seconds']:.0f} CPU-seconds on "
+        f"{result['cpu_count']} CPUs"
         + (f", load average {load:.1f} before" if load is not None else "") + ").")
     return "\n".join(lines)

@@ -181,7 +181,7 @@ class GenerationQueue:
         started = time.monotonic()
         try:
             stats = self._engine.chat(job.messages, job.sampling, job.token, job.stop)
-        except Exception as exc:  # noqa: BLE001 - handed to the caller, who reports it
+        except Exception as exc:
             if not isinstance(exc, HearthError):
                 log.exception("Generation failed")
             job.fail(exc)

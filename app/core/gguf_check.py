@@ -14,22 +14,22 @@ caps, a key given twice, more than 4 dimensions and a bad alignment). Here:
 * well-known keys of the wrong type (llama.cpp asserts on them) and tokenizer arrays of
   different lengths;
 * chat templates (``tokenizer.chat_template`` and named ones): rendered on sample conversations,
-  first in a ``GuardedSandbox`` (llama-cpp-python's sandbox, plus limits on sizes, time and
-  memory: :func:`guarded_sandbox`), then by llama-cpp-python's own ``Jinja2ChatFormatter``. An attempt to leave the
-  sandbox, or a template that cannot render, is refused as "unsafe or broken". Nothing in a
-  template ever runs outside the sandbox.
+  first in a guarded sandbox (:func:`guarded_sandbox`: llama-cpp-python's sandbox, plus limits
+  on sizes, time and memory), then by llama-cpp-python's own ``Jinja2ChatFormatter``. An
+  attempt to leave the sandbox, or a template that cannot render, is refused as "unsafe or
+  broken". Nothing in a template ever runs outside the sandbox.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import re
 import string
 import sys
 import time
-from functools import wraps
+from functools import cache, wraps
+from itertools import pairwise
 from pathlib import Path
 
 from app.core.errors import InvalidModelFile, ModelFileError
@@ -40,7 +40,7 @@ log = logging.getLogger("hearth.gguf_check")
 MAX_NAME_BYTES = 63  # GGML_MAX_NAME (64) with its terminating NUL
 MAX_ELEMENTS = 2**62
 TEMPLATE_SECONDS = 5.0  # wall clock for rendering all samples; real templates take milliseconds
-TEMPLATE_MEMORY = 256 << 20  # growth of the process's peak memory while rendering
+TEMPLATE_MEMORY = 256 << 20  # growth of the process's resident memory while rendering
 MAX_TEMPLATE_CHARS = 1 << 20  # real templates are 0.3-50 kB
 MAX_TEMPLATE_NUMBER = 10**6  # a width, a count or a repeat a template may ask for
 MAX_TEMPLATE_ITEMS = 10**7  # characters or items a single repetition may build
@@ -150,7 +150,7 @@ def _tensor_problem(header: GgufHeader, file_size: int) -> str | None:
                    f"{end:,} of a {file_size:,}-byte file): the file is truncated or damaged."
         spans.append((tensor.offset, tensor.offset + tensor.nbytes, name))
     spans.sort()
-    for (_, end, first), (start, _, second) in zip(spans, spans[1:]):
+    for (_, end, first), (start, _, second) in pairwise(spans):
         if start < end:
             return f"the data of tensors {first!r} and {second!r} overlap."
     return None
@@ -193,8 +193,10 @@ def template_problem(template: str, bos: str = "<s>", eos: str = "</s>", *,
                      seconds: float = TEMPLATE_SECONDS) -> str | None:
     """Render ``template`` on sample chats; None when it renders, else what went wrong.
 
-    Compiling is Jinja's own code (bounded by the template's size); rendering runs the
-    template's, under the time and memory :class:`Budget`."""
+    First in the guarded sandbox (compiling there folds no repeat, power or format; rendering
+    runs under the time and memory :class:`Budget`), and only then with llama-cpp-python's
+    ``Jinja2ChatFormatter``: its compiler folds constant expressions such as ``'x' * 10**10``,
+    so a hostile template must never reach it unchecked."""
     from jinja2.exceptions import SecurityError, TemplateSyntaxError
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -202,7 +204,6 @@ def template_problem(template: str, bos: str = "<s>", eos: str = "</s>", *,
         return f"it is {len(template):,} characters long (at most {MAX_TEMPLATE_CHARS:,})"
     try:
         guarded = guarded_sandbox()().from_string(template)
-        formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
     except TemplateSyntaxError as exc:
         return f"it is not valid Jinja ({exc.message}, line {exc.lineno})"
     except Exception as exc:  # noqa: BLE001 - untrusted text: any error is "broken"
@@ -220,11 +221,12 @@ def template_problem(template: str, bos: str = "<s>", eos: str = "</s>", *,
                     failure = exc
             else:
                 return f"it fails on a plain conversation ({_describe(failure)})"
-            formatter(messages=messages)  # as llama-cpp-python will, now known to be bounded
     except SecurityError as exc:
         return f"it tries to leave the template sandbox ({exc})"
     except TemplateLimit as exc:
         return str(exc)
+    try:  # as llama-cpp-python will, now known to be bounded
+        Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)(messages=messages)
     except Exception as exc:  # noqa: BLE001
         return f"it fails on a plain conversation ({_describe(exc)})"
     return None
@@ -240,9 +242,10 @@ def _render_args(messages: list[dict], bos: str, eos: str) -> dict:
     def raise_exception(message: str):
         raise ValueError(message)
 
-    return dict(messages=messages, eos_token=eos, bos_token=bos, raise_exception=raise_exception,
-                add_generation_prompt=True, functions=None, function_call=None, tools=None,
-                tool_choice=None, strftime_now=lambda fmt: time.strftime(fmt))
+    return {"messages": messages, "eos_token": eos, "bos_token": bos,
+            "raise_exception": raise_exception, "add_generation_prompt": True, "functions": None,
+            "function_call": None, "tools": None, "tool_choice": None,
+            "strftime_now": lambda fmt: time.strftime(fmt)}
 
 
 class TemplateLimit(Exception):
@@ -310,7 +313,7 @@ class _ResidentMemory:
             self._fd = None
 
 
-@functools.cache
+@cache
 def guarded_sandbox():
     """The ``GuardedSandbox`` class, built on first use (llama_cpp is imported only then)."""
     from jinja2.exceptions import SecurityError
@@ -374,7 +377,7 @@ def guarded_sandbox():
             raise SecurityError(f"access to attribute {attribute!r} of "
                                 f"{type(obj).__name__!r} object is unsafe")
 
-        def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 - jinja's signature
+        def call(__self, __context, __obj, *args, **kwargs):  # jinja's own signature
             check_numbers(args)
             check_numbers(kwargs.values())
             return super().call(__context, __obj, *args, **kwargs)

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 from app.core import llama_log
 from app.core.errors import MeasureCancelled, ModelLoadError
@@ -34,13 +35,29 @@ def _init_backend():
     return llama_cpp
 
 
-def prefer_passive_wait() -> bool:
-    """Let llama.cpp's OpenMP threads sleep rather than spin while waiting.
+def idle_threads(sample_seconds: float = 0.2) -> int:
+    """Threads to run with now: the cores other processes leave idle (at least one).
 
-    On a machine whose cores are shared with other work, spinning threads starve each other
-    (generation fell from ~20 to ~1.5 tokens/s on a busy 2-core machine). OpenMP reads this
-    when llama.cpp's library loads, so it only helps before the first ``import llama_cpp``.
-    Returns whether the setting is (now) in effect for this process.
+    Threads that share a core with another process wait for each other at every step of the
+    computation (see ``prefer_passive_wait``); one thread per idle core avoids that. Blocks
+    for ``sample_seconds`` to read the machine's CPU use.
+    """
+    cores = default_threads()
+    busy = psutil.cpu_percent(interval=sample_seconds) / 100 * (os.cpu_count() or cores)
+    return max(1, min(cores, int(cores - busy + 0.5)))
+
+
+def prefer_passive_wait() -> bool:
+    """Let llama.cpp's OpenMP threads sleep, not spin, while they wait for each other.
+
+    With spinning threads (the default), a core taken by another process mid-run starves
+    the whole computation: on a 2-core machine generation fell to ~0.5 tokens/s and prompt
+    speed to ~30 (from ~90 and ~280 when idle). Passive waiting keeps ~35-45 and ~135 under the
+    same load, at the cost of slower token-by-token generation on an idle machine for very
+    small models (barrier wake-ups dominate a 135M model's ~10 ms per token; not a 7B's).
+    OpenMP reads the setting when llama.cpp's library loads: call this before anything
+    imports ``llama_cpp`` (``hearth compare`` and ``hearth bench compare`` do). Returns
+    whether passive waiting is in effect for this process.
     """
     if "llama_cpp" not in sys.modules:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -48,11 +65,12 @@ def prefer_passive_wait() -> bool:
 
 
 def default_threads() -> int:
-    """All the cores this process may use (measurements want the whole machine)."""
+    """The physical cores this process may use (llama.cpp gains nothing from hyper-threads)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        allowed = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
+        allowed = os.cpu_count() or 1
+    return max(1, min(allowed, psutil.cpu_count(logical=False) or allowed))
 
 
 class Vocab:

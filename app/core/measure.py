@@ -11,14 +11,18 @@ per text), reports for each file:
   position), generation speed (a fixed greedy generation), load time and memory (growth of
   this process's resident memory while the file is loaded and evaluated).
 
-How: the text's first ``settings.tokens`` tokens are cut into windows of ``n_ctx`` tokens,
+How: the text's first ``settings.tokens`` tokens (768 by default: the whole starter ladder,
+seven files, is measured in well under a minute on two idle cores; 1,024 took 52 s, too close
+to the limit when another program takes a core) are cut into windows of ``n_ctx`` tokens,
 each evaluated from an empty context in batches of ``n_batch``; every position after the first
 ``warmup`` of a window is scored (see ``app/core/kld.py`` for the memory of the reference's
 logits). Results are stored (``MeasureStore``) and reused: nothing is measured twice.
 
-llama.cpp runs as the chat engine does (flash attention off, all cores unless
-``settings.threads``). The reference is evaluated first; a file added to a stored comparison
-costs itself plus the reference again (its logits are not kept between calls).
+llama.cpp runs as the chat engine does (flash attention off), with as many threads as the
+machine has idle cores when the call starts (the same for every file of the call, so speeds
+compare; see ``llama_eval.idle_threads``) unless ``settings.threads`` says. The reference is
+evaluated first; a file added to a stored comparison costs itself plus the reference again
+(its logits are not kept between calls).
 
 Plain functions for a Qt worker: ``progress(step, total, message)`` is called from the calling
 thread; setting ``cancel`` stops inside the current ``llama_decode`` (llama.cpp's abort
@@ -41,6 +45,7 @@ from app.core import quants
 from app.core.errors import MeasureCancelled, MeasureError
 from app.core.gguf_header import GgufHeader, read_header
 from app.core.kld import ReferenceLogits
+from app.core.llama_eval import idle_threads
 from app.core.measure_run import run_file, score_plan
 from app.core.measure_store import MeasureStore, file_key
 from app.core.resources import resource
@@ -54,13 +59,13 @@ Progress = Callable[[int, int, str], None]
 
 @dataclass(frozen=True)
 class MeasureSettings:
-    tokens: int = 1024      # text tokens evaluated at most (the text's start)
+    tokens: int = 768       # text tokens evaluated at most (the text's start)
     n_ctx: int = 1024       # window length; longer texts are cut into windows
     n_batch: int = 256      # tokens per llama_decode
     warmup: int = 32        # first positions of each window: context only, not scored
     gen_prompt: int = 32    # generation speed: prompt tokens...
     gen_tokens: int = 16    # ...then this many greedy tokens, timed
-    threads: int = 0        # 0 = every core this process may use
+    threads: int = 0        # 0 = the cores other processes leave idle, decided once per call
 
     def key(self) -> str:
         raw = json.dumps({"v": METHOD_VERSION, **asdict(self)}, sort_keys=True)
@@ -108,6 +113,7 @@ class FileMeasurement:
     tok_s: float                 # generation
     load_s: float
     memory_bytes: int            # resident memory growth while loaded and evaluating
+    threads: int = 0             # CPU threads the speeds were measured with
     cached: bool = False         # read from the store, not measured in this call
 
     def to_json(self) -> dict:
@@ -208,6 +214,7 @@ def measure(files: Sequence[Path], text: MeasureText | None = None, *,
     if todo:
         order = [ref] + [i for i in todo if i is not ref]
         plan = score_plan(ref.path, text.text, settings)
+        threads = settings.threads or idle_threads()
         total = len(order) * plan.steps_per_file
         step = 0
 
@@ -225,13 +232,13 @@ def measure(files: Sequence[Path], text: MeasureText | None = None, *,
                 if cancel.is_set():
                     raise MeasureCancelled("The measurement was cancelled.")
                 raw = run_file(info.path, plan, reference, record=info is ref,
-                               settings=settings, cancel=cancel, report=report)
+                               threads=threads, cancel=cancel, report=report)
                 row = FileMeasurement(
                     file=str(info.path), name=info.path.name, quant=info.quant,
                     size_bytes=info.size_bytes,
                     bits_per_weight=round(info.size_bytes * 8 / max(info.parameters, 1), 3),
                     reference=info is ref, reference_file=str(ref.path), text=text.name,
-                    **raw)
+                    threads=threads, **raw)
                 results[info.path] = row
                 evaluated += 1
                 if store is not None:

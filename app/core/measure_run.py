@@ -52,7 +52,8 @@ def score_plan(path: Path, text: str, settings) -> ScorePlan:
     if settings.warmup < 1 or settings.n_ctx <= settings.warmup + 1:
         raise MeasureError("The measuring window must be longer than its warm-up.")
     with Vocab(path) as vocab:
-        tokens = vocab.tokenize(text)[:settings.tokens]
+        # Only the start is used: 16 characters per token is more than any text needs.
+        tokens = vocab.tokenize(text[:settings.tokens * 16])[:settings.tokens]
         n_vocab, bos = vocab.n_vocab, ([vocab.bos] if vocab.add_bos else [])
     body = settings.n_ctx - len(bos)
     windows = []
@@ -60,7 +61,7 @@ def score_plan(path: Path, text: str, settings) -> ScorePlan:
         window = tuple(bos + tokens[start:start + body])
         if len(window) > settings.warmup + 8:  # a short tail adds noise, not information
             windows.append(window)
-    gen_prompt = tuple(bos + tokens[:settings.gen_prompt])
+    gen_prompt = tuple(bos + tokens[:min(settings.gen_prompt, settings.n_batch - 1)])
     longest = max([len(w) for w in windows] + [len(gen_prompt) + settings.gen_tokens])
     n_ctx = -(-longest // 256) * 256  # what is used, not more
     plan = ScorePlan(windows=tuple(windows), warmup=settings.warmup, n_vocab=n_vocab,
@@ -79,7 +80,7 @@ def _rss() -> int:
 
 
 def run_file(path: Path, plan: ScorePlan, reference: ReferenceLogits, *, record: bool,
-             settings, cancel: threading.Event, report: Callable[[str], None]) -> dict:
+             threads: int, cancel: threading.Event, report: Callable[[str], None]) -> dict:
     """Evaluate ``path`` on ``plan``; ``record`` = this is the reference (its logits are kept).
 
     Returns the fields of ``FileMeasurement`` this pass measures.
@@ -87,7 +88,7 @@ def run_file(path: Path, plan: ScorePlan, reference: ReferenceLogits, *, record:
     name = path.name
     rss_before = _rss()
     started = time.perf_counter()
-    with Evaluator(path, plan.n_ctx, plan.n_batch, settings.threads, cancel) as model:
+    with Evaluator(path, plan.n_ctx, plan.n_batch, threads, cancel) as model:
         load_s = time.perf_counter() - started
         report(f"{name}: loaded")
         if model.n_vocab != plan.n_vocab:

@@ -114,6 +114,20 @@ class RemoteBackend:
         """Thread-safe: end the answer in progress (its stream is closed at once)."""
         self._stop.set()
 
+    # The rest of the engine's interface, so a ``ChatSession`` can run over a connection.
+    @property
+    def loaded(self) -> None:
+        """No local model is loaded: the remote server holds it."""
+        return None
+
+    def unload(self) -> None:
+        """Nothing to free locally."""
+
+    def fit_messages(self, messages: Sequence[dict], reserve: int) -> list[dict]:
+        """Token counts are the server's business: the chat is sent whole, and a chat too long
+        for the remote context comes back as the server's error."""
+        return list(messages)
+
     def chat(self, messages: Sequence[dict], sampling: SamplingOptions,
              on_token: Callable[[str], None], stop: threading.Event | None = None
              ) -> GenerationStats:

@@ -22,6 +22,7 @@ from app.ui.chat_worker import ChatSession
 from app.ui.download_manager import DownloadManager
 from app.ui.downloads_model import Role
 from app.ui.pages.downloads_panel import DownloadsPanel
+from app.ui.server_panel import ServerPanel
 from app.ui.library_model import LibraryModel
 from app.ui.tasks import run_task
 
@@ -110,6 +111,18 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.downloads_button)
         if self.downloads.restore_unfinished():
             self.downloads_dock.show()
+        self.server_panel = ServerPanel(self.session, settings)
+        self.server_dock = QDockWidget("Local API server", self)
+        self.server_dock.setObjectName("server")
+        self.server_dock.setWidget(self.server_panel)
+        self.server_dock.setFeatures(QDockWidget.DockWidgetClosable)
+        self.addDockWidget(Qt.BottomDockWidgetArea, self.server_dock)
+        self.server_dock.hide()
+        self.server_button = QPushButton("API server: off")
+        self.server_button.setObjectName("small")
+        self.server_button.clicked.connect(self.toggle_server)
+        self.server_panel.serving_changed.connect(self._on_serving)
+        self.statusBar().addPermanentWidget(self.server_button)
 
         if settings.window_geometry:
             self.restoreGeometry(QByteArray.fromBase64(settings.window_geometry.encode()))
@@ -146,6 +159,14 @@ class MainWindow(QMainWindow):
     @Slot()
     def toggle_downloads(self) -> None:
         self.downloads_dock.setVisible(not self.downloads_dock.isVisible())
+
+    @Slot()
+    def toggle_server(self) -> None:
+        self.server_dock.setVisible(not self.server_dock.isVisible())
+
+    @Slot(bool)
+    def _on_serving(self, serving: bool) -> None:
+        self.server_button.setText("API server: on" if serving else "API server: off")
 
     @Slot(str, str)
     def _on_download_state(self, _key: str, state: str) -> None:
@@ -187,6 +208,7 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
         self.chat_page.save_settings()
+        self.server_panel.shutdown()
         self.session.shutdown()
         self.downloads.shutdown()
         QThreadPool.globalInstance().waitForDone(10_000)

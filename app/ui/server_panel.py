@@ -12,11 +12,25 @@ import time
 from enum import IntEnum
 
 from PySide6.QtCore import (
-    QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal, Slot,
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+    Slot,
 )
 from PySide6.QtWidgets import (
-    QCheckBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QSpinBox, QTableView,
-    QVBoxLayout, QWidget,
+    QCheckBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
 )
 
 from app.core.api_server import DEFAULT_PORT, ApiServer, RequestRecord
@@ -58,10 +72,10 @@ class RequestLogModel(QAbstractTableModel):
         self._rows: list[RequestRecord] = []
         self.max_rows = max_rows
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802 - Qt's names
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
@@ -76,14 +90,14 @@ class RequestLogModel(QAbstractTableModel):
             return getattr(record, _FIELDS[LogRole(role)])
         return None
 
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
+    def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole):
         if (role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal
                 and 0 <= section < len(COLUMNS)):
             return COLUMNS[section]
         return None
 
-    def roleNames(self) -> dict:  # noqa: N802
+    def roleNames(self) -> dict:
         names = super().roleNames()
         names.update({int(role): role.name.lower().encode() for role in LogRole})
         return names

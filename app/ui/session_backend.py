@@ -56,7 +56,7 @@ class SessionBackend(QObject):
     def generate(self, messages: Sequence[dict], sampling: SamplingOptions,
                  on_token: Callable[[str], None],
                  stop_event: threading.Event | None = None) -> GenerationStats:
-        if QThread.currentThread() is self.thread():
+        if QThread.currentThread() == self.thread():
             raise RuntimeError("SessionBackend.generate would block the GUI thread")
         if self._closed.is_set():
             raise GenerationError("The server is stopping; no new answers are started.")

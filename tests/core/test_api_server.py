@@ -48,7 +48,7 @@ class RecordingEngine(Engine):
 @pytest.fixture(scope="module")
 def engine(starter_gguf):
     engine = RecordingEngine()
-    engine.load(starter_gguf, LoadOptions(n_ctx=1024, n_threads=2))
+    engine.load(starter_gguf, LoadOptions(n_ctx=1024, n_threads=1))
     yield engine
     engine.unload()
 
@@ -102,6 +102,9 @@ def wait_until(condition, seconds=30.0):
 
 def test_lists_the_loaded_model(client, server):
     assert [m.id for m in client.models.list()] == [MODEL]
+    assert client.models.retrieve(MODEL).owned_by == "hearth"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("gpt-4o")
     assert server.url.startswith("http://127.0.0.1:")
 
 
@@ -226,7 +229,7 @@ def test_too_many_connections_are_turned_away(queue):
     server = serve(queue, max_connections=1)
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=30):
-            assert wait_until(lambda: server._httpd._slots._value == 0, 5)
+            assert wait_until(lambda: server.open_connections == 1, 5)
             status, body = raw_request(server, "GET", "/v1/models")
         assert status == 503 and body["error"]["code"] == "server_busy"
     finally:

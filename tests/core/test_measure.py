@@ -15,7 +15,7 @@ from app.core.measure import (MeasureSettings, MeasureText, check_same_model, me
                               stored_measurement)
 from app.core.measure_store import MeasureStore, measurements_db
 
-# Fewer tokens than the benchmark's 1024, one thread: tests share two cores with other work.
+# Fewer tokens than the benchmark's 768, one thread: tests share two cores with other work.
 FAST = MeasureSettings(tokens=256, n_batch=128, gen_tokens=4, threads=1)
 SUBSET = ("F16", "Q8_0", "Q4_K_M", "Q2_K")
 

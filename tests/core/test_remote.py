@@ -56,7 +56,8 @@ def llama_server(starter_gguf, tmp_path_factory):
     log = (tmp_path_factory.mktemp("llama-server") / "server.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(starter_gguf),
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2"],
+         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "1",
+         "--n_threads_batch", "1"],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         wait_ready(port, process)
@@ -74,7 +75,7 @@ def llama_server(starter_gguf, tmp_path_factory):
 @pytest.fixture(scope="module")
 def engine(starter_gguf):
     engine = Engine()
-    engine.load(starter_gguf, LoadOptions(n_ctx=1024, n_threads=2))
+    engine.load(starter_gguf, LoadOptions(n_ctx=1024, n_threads=1))
     yield engine
     engine.unload()
 

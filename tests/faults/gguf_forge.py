@@ -51,8 +51,8 @@ def value(kind: int, data) -> bytes:
     if kind == ARRAY:
         item_kind, items = data[0], data[1]
         count = data[2] if len(data) > 2 else len(items)  # a third element lies about the count
-        body = b"".join(string(i) if item_kind == STRING else struct.pack("<" + _FORMATS[item_kind], i)
-                        for i in items)
+        body = b"".join(string(i) if item_kind == STRING
+                        else struct.pack("<" + _FORMATS[item_kind], i) for i in items)
         return struct.pack("<IQ", item_kind, count) + body
     return struct.pack("<" + _FORMATS[kind], data)
 

@@ -29,7 +29,7 @@ def free_port() -> int:
 def session(qtbot, starter_gguf):
     session = ChatSession()
     with qtbot.waitSignal(session.loaded, timeout=MS):
-        session.load(starter_gguf, LoadOptions(n_ctx=1024, n_threads=2))
+        session.load(starter_gguf, LoadOptions(n_ctx=1024, n_threads=1))
     yield session
     session.shutdown()
 
@@ -122,7 +122,7 @@ def test_api_requests_wait_for_the_chat_and_take_their_turn(qtbot, panel, sessio
     tokens, finished = [], []
     session.token.connect(tokens.append)
     session.finished.connect(lambda stats: finished.append((stats, len(tokens))))
-    session.send(STORY, SamplingOptions(temperature=0.0, max_tokens=40))  # the chat's answer
+    session.send(STORY, SamplingOptions(temperature=0.0, max_tokens=80))  # the chat's answer
     assert session.busy
     thread, result = in_thread(qtbot, lambda: ask(panel, max_tokens=16))
     qtbot.waitUntil(lambda: panel.backend.waiting == 1, timeout=MS)
@@ -130,7 +130,7 @@ def test_api_requests_wait_for_the_chat_and_take_their_turn(qtbot, panel, sessio
     reply = finish(qtbot, thread, result)
     qtbot.waitUntil(lambda: len(finished) == 2 and not session.busy, timeout=MS)
     (chat_stats, chat_end), (api_stats, api_end) = finished
-    assert chat_stats.tokens == chat_end == 40  # the chat was not cut short by the request
+    assert chat_stats.tokens == chat_end == 80  # the chat was not cut short by the request
     assert reply.usage.completion_tokens == api_stats.tokens == api_end - chat_end
     assert reply.choices[0].message.content == "".join(tokens[chat_end:api_end])
 
@@ -139,15 +139,51 @@ def test_a_client_gone_while_waiting_is_never_run(qtbot, panel, session):
     panel.toggle.setChecked(True)
     finished = []
     session.finished.connect(finished.append)
-    session.send(STORY, SamplingOptions(temperature=0.0, max_tokens=60))
+    session.send(STORY, SamplingOptions(temperature=0.0, max_tokens=400))
     body = json.dumps({"model": MODEL, "messages": QUESTION, "stream": True}).encode()
     with socket.create_connection(("127.0.0.1", panel.port_box.value()), timeout=10) as sock:
         sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
                      b"application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
         qtbot.waitUntil(lambda: panel.backend.waiting == 1, timeout=MS)
     qtbot.waitUntil(lambda: panel.backend.waiting == 0, timeout=10_000)  # noticed, dropped
+    assert session.busy and not finished  # while the chat was still answering
+    session.stop()
     qtbot.waitUntil(lambda: len(finished) == 1 and not session.busy, timeout=MS)
     qtbot.wait(300)
     assert len(finished) == 1 and not session.busy
     qtbot.waitUntil(lambda: panel.log_model.rowCount() == 1, timeout=5000)
     assert panel.log_model.index(0, 0).data(LogRole.Status) == 499
+
+
+def test_the_chat_session_runs_over_a_remote_connection(qtbot, starter_gguf):
+    """Chat over a remote backend: the GUI's ChatSession streams, stops and reports stats."""
+    from app.core.api_server import ApiServer
+    from app.core.engine import Engine
+    from app.core.generation_queue import GenerationQueue
+    from app.core.remote import Connection, RemoteBackend
+
+    engine = Engine()
+    engine.load(starter_gguf, LoadOptions(n_ctx=1024, n_threads=1))
+    queue = GenerationQueue(engine)
+    server = ApiServer(queue, port=0, api_key="sk-gui-remote-1")
+    server.start()
+    session = ChatSession(engine=RemoteBackend(Connection("box", server.url, "sk-gui-remote-1"),
+                                               MODEL))
+    try:
+        tokens = []
+        session.token.connect(tokens.append)
+        with qtbot.waitSignal(session.finished, timeout=MS) as done:
+            session.send(QUESTION, SamplingOptions(temperature=0.0, max_tokens=24, seed=1))
+        stats = done.args[0]
+        assert "Paris" in "".join(tokens) and stats.tokens == queue.spans[-1].tokens
+        assert stats.tokens_per_second > 0 and stats.time_to_first_token_s > 0
+        tokens.clear()
+        session.token.connect(lambda _text: len(tokens) == 3 and session.stop())
+        with qtbot.waitSignal(session.finished, timeout=MS) as done:
+            session.send(STORY, SamplingOptions(temperature=0.0, max_tokens=300))
+        assert done.args[0].stop_reason == "user" and 3 <= len(tokens) < 12  # tokens in flight
+    finally:
+        session.shutdown()
+        server.stop()
+        queue.close()
+        engine.unload()

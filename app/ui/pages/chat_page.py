@@ -398,6 +398,8 @@ class ChatPage(QWidget):
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
+        if self.answer_id is None:  # an API request's failure: the server answers it
+            return
         if self.answer_id is not None:
             self.store.finish_answer(self.answer_id, {"stop_reason": "error"}, "error")
             self.answer_id = None
@@ -407,6 +409,8 @@ class ChatPage(QWidget):
 
     @Slot(int, int)
     def _on_context_full(self, used: int, limit: int) -> None:
+        if self.answer_id is None:  # an API request: answered with an error by the server
+            return
         self._discard_answer()
         self._show_notice(
             "context", f"This chat needs {used:,} tokens but the model's context holds "

@@ -1,0 +1,244 @@
+"""Hearth's local API server under fire: malformed requests, huge bodies, a crowd of clients,
+clients vanishing mid-answer.
+
+The real server (``ApiServer`` over a ``GenerationQueue`` and the real starter model) on
+127.0.0.1, driven with raw sockets. After each fault it must still answer, its answers to bad
+requests are 4xx with an OpenAI-shaped error, and its memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterator
+
+import psutil
+import pytest
+
+from app.core.api_server import ApiServer
+from app.core.engine import Engine, LoadOptions, SamplingOptions
+from app.core.generation_queue import GenerationQueue
+from tests.faults.tally import CrashDetected, Tally
+
+pytestmark = pytest.mark.faults
+
+KEY = "sk-TESTSECRET-server-key"
+AUTH = f"Authorization: Bearer {KEY}\r\n".encode()
+STORY = [{"role": "user", "content": "Write a long story about a dragon and a knight."}]
+
+
+@pytest.fixture(scope="module")
+def engine(starter_gguf) -> Iterator[Engine]:
+    engine = Engine()
+    engine.load(starter_gguf, LoadOptions(n_ctx=1024, n_threads=1))
+    yield engine
+    engine.unload()
+
+
+@pytest.fixture
+def server(engine: Engine) -> Iterator[ApiServer]:
+    queue = GenerationQueue(engine)
+    server = ApiServer(queue, port=0, api_key=KEY, max_connections=8,
+                       defaults=SamplingOptions(temperature=0.0, seed=1, max_tokens=8))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        queue.close()
+
+
+def exchange(server: ApiServer, data: bytes, timeout: float = 30, *,
+             stop_sending: bool = False) -> bytes:
+    """Send raw bytes (then, with ``stop_sending``, close our sending side), read until the
+    server closes (or ``timeout``)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as sock:
+        try:
+            sock.sendall(data)
+            if stop_sending:
+                sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # it may refuse and close before reading all of a huge request
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except ConnectionResetError:
+            pass
+        except TimeoutError as exc:
+            raise CrashDetected(f"no answer in {timeout} s") from exc
+    return answer
+
+
+def post(body: bytes, headers: bytes = b"") -> bytes:
+    return (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + AUTH
+            + b"Content-Type: application/json\r\n" + headers
+            + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+
+def status_of(answer: bytes) -> int:
+    head = answer.split(b"\r\n", 1)[0].split()
+    return int(head[1]) if len(head) > 1 and head[0].startswith(b"HTTP/") else 0
+
+
+def assert_still_serving(server: ApiServer) -> None:
+    answer = exchange(server, b"GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                      + AUTH + b"\r\n")
+    if status_of(answer) != 200:
+        raise CrashDetected(f"the server stopped answering: {answer[:200]!r}")
+
+
+def assert_clear_refusal(answer: bytes, statuses: tuple[int, ...] = (400, 411, 413, 414, 431)):
+    """A 4xx with an OpenAI-shaped error body (HTTP/0.9 garbage gets the body alone)."""
+    status = status_of(answer)
+    if status >= 500:
+        raise CrashDetected(f"the server failed on it: {answer[:300]!r}")
+    body = answer.partition(b"\r\n\r\n")[2] if status else answer
+    assert status in statuses or status == 0, answer[:300]
+    assert json.loads(body)["error"]["message"]
+
+
+def nested(depth: int) -> bytes:
+    return b'{"messages": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+MALFORMED = {
+    "binary garbage": b"\x00\x01\x02\xff garbage\r\n\r\n",
+    "not HTTP at all": b"HELLO THERE\r\n\r\n",
+    "a Content-Length that is not a number": post(b"{}", b"X: y\r\n").replace(
+        b"Content-Length: 2", b"Content-Length: abc"),
+    "a negative Content-Length": post(b"{}").replace(b"Content-Length: 2", b"Content-Length: -5"),
+    "a chunked body": (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                       + AUTH + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+    "invalid JSON": post(b'{"messages": [{"role": "user", "content": "hi"'),
+    "invalid UTF-8": post(b'{"messages": [{"role": "user", "content": "\xff\xfe"}]}'),
+    "JSON of the wrong shape": post(b'[{"role": "user"}]'),
+    "a message of the wrong type": post(b'{"messages": [{"role": "user", "content": 5}]}'),
+    "an image part": post(json.dumps({"messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "file:///etc/passwd"}}]}]}).encode()),
+    "NaN temperature": post(b'{"messages": [{"role": "user", "content": "hi"}], '
+                            b'"temperature": NaN}'),
+    "an absurd max_tokens": post(b'{"messages": [{"role": "user", "content": "hi"}], '
+                                 b'"max_tokens": 1000000000000000000000}'),
+    "JSON nested 100,000 deep": post(nested(100_000)),
+    "a 200 kB header": (b"GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000
+                        + b"\r\n\r\n"),
+    "1,000 headers": b"GET /v1/models HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 1000 + b"\r\n",
+    "a 100 kB URL": b"GET /v1/models/" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    "a body shorter than announced": post(b"{}").replace(b"Content-Length: 2",
+                                                          b"Content-Length: 20") + b"",
+}
+NESTED_BUG = pytest.mark.xfail(strict=True, reason="api_schema.parse_json: RecursionError from "
+                               "deeply nested JSON is answered 500 (logged as a crash), not 400")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[NESTED_BUG] if "nested" in n else [])
+                                  for n in MALFORMED])
+def test_a_malformed_request_is_refused_and_the_server_stays_up(
+        server: ApiServer, faults: Tally, name: str) -> None:
+    data = MALFORMED[name]
+    with faults.inject(f"server request: {name}"):
+        # the short body: the client stops sending, as one that went away mid-body
+        answer = exchange(server, data, stop_sending=name == "a body shorter than announced")
+        assert_clear_refusal(answer)
+        assert_still_serving(server)
+
+
+def rss() -> int:
+    return psutil.Process().memory_info().rss
+
+
+def test_huge_bodies_are_refused_with_memory_bounded(server: ApiServer, faults: Tally) -> None:
+    before = rss()
+    with faults.inject("server: 100 MB announced, 5 MB sent, a 3.9 MB prompt"):
+        announced = post(b"{", b"").replace(b"Content-Length: 1", b"Content-Length: 100000000")
+        assert status_of(exchange(server, announced)) == 413
+        sent = post(b'{"messages": [{"role": "user", "content": "' + b"a" * 5_000_000 + b'"}]}')
+        assert status_of(exchange(server, sent)) == 413
+        started = time.monotonic()
+        prompt = post(json.dumps({"messages": [{"role": "user", "content": "dragon " * 550_000}],
+                                  "max_tokens": 4}).encode())
+        answer = exchange(server, prompt, timeout=60)
+
+        assert status_of(answer) == 400 and b"context_length_exceeded" in answer
+        assert time.monotonic() - started < 60
+        assert_still_serving(server)
+        assert rss() - before < 300 * 2**20, "memory grew by more than 300 MB"
+
+
+def test_a_crowd_of_clients_is_served_or_turned_away(server: ApiServer, faults: Tally) -> None:
+    results: list[int] = []
+    lock = threading.Lock()
+    before = rss()
+
+    def client(index: int) -> None:
+        if index % 6 == 0:
+            request = post(json.dumps({"messages": [{"role": "user", "content": f"Hi {index}"}],
+                                       "max_tokens": 3}).encode())
+        else:
+            request = (b"GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + AUTH
+                       + b"\r\n")
+        try:
+            status = status_of(exchange(server, request, timeout=120))
+        except (OSError, CrashDetected):
+            status = -1
+        with lock:
+            results.append(status)
+
+    with faults.inject("server: 48 clients at once (8 connection slots)"):
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(48)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(180)
+
+        assert len(results) == 48 and set(results) <= {200, 503}, sorted(results)
+        assert results.count(200) >= 8
+        assert_still_serving(server)
+        assert rss() - before < 200 * 2**20
+        assert wait_until(lambda: server.open_connections == 0)
+
+
+def wait_until(condition, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def stream_then_vanish(server: ApiServer, events: int) -> int:
+    """Ask for a long streamed answer, read ``events`` SSE events, then drop the connection."""
+    body = json.dumps({"messages": STORY, "max_tokens": 300, "stream": True}).encode()
+    seen = 0
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
+        sock.sendall(post(body))
+        buffer = b""
+        while seen < events:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            buffer += chunk
+            seen = buffer.count(b"data: ")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST
+    return seen
+
+
+@pytest.mark.parametrize("events", sorted(random.Random(4).sample(range(1, 40), 3)))
+def test_a_client_vanishing_mid_stream_stops_its_answer(
+        server: ApiServer, faults: Tally, events: int) -> None:
+    with faults.inject(f"server: a client gone after {events} streamed events"):
+        stream_then_vanish(server, events)
+
+        assert wait_until(lambda: any(r.path == "/v1/chat/completions"
+                                      for r in server.requests()))
+        record = [r for r in server.requests() if r.path == "/v1/chat/completions"][-1]
+        # stopped at once (a stream already answered 200 keeps that status in the log)
+        assert record.status in (200, 499) and record.tokens < events + 10, record
+        answer = exchange(server, post(json.dumps({"messages": STORY, "max_tokens": 3}).encode()))
+        assert status_of(answer) == 200, answer[:200]  # the next client is served
