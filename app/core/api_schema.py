@@ -48,6 +48,8 @@ def parse_json(raw: bytes) -> dict:
         body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, f"The request body is not valid JSON ({exc}).", "invalid_json") from exc
+    except RecursionError as exc:
+        raise ApiError(400, "The request body is nested too deeply.", "invalid_json") from exc
     if not isinstance(body, dict):
         raise ApiError(400, "The request body must be a JSON object.", "invalid_json")
     return body

@@ -15,6 +15,7 @@ machine" are filtered here, on what the Hub returns; author on the Hub.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -109,15 +110,18 @@ class HubClient:
 
         api = HfApi(endpoint=self.endpoint, token=self.token)
         info = self.call(lambda: api.model_info(repo_id, files_metadata=True), repo_id)
-        card, note = self._card(repo_id, info.sha or "main", info.siblings or [])
-        return details_from_info(info, card, note)
+        with unreadable_answer(repo_id):
+            card, note = self._card(repo_id, info.sha or "main", info.siblings or [])
+            return details_from_info(info, card, note)
 
     def info(self, repo_id: str) -> HubModel:
         """One repo, described as a search result."""
         from huggingface_hub import HfApi
 
         api = HfApi(endpoint=self.endpoint, token=self.token)
-        return model_from_info(self.call(lambda: api.model_info(repo_id, expand=EXPAND), repo_id))
+        info = self.call(lambda: api.model_info(repo_id, expand=EXPAND), repo_id)
+        with unreadable_answer(repo_id):
+            return model_from_info(info)
 
     def get_page(self, url: str, params: list | None) -> tuple[list[dict], str | None]:
         """One page of a listing and the URL of the next one (None on the last page)."""
@@ -129,15 +133,31 @@ class HubClient:
             hf_raise_for_status(response)
             return response.json(), response.links.get("next", {}).get("url")
 
-        return self.call(fetch, "")
+        items, next_url = self.call(fetch, "")
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise HubError("The Hugging Face Hub sent a listing Hearth cannot read. "
+                           "Try again later.")
+        if next_url and _origin(next_url) != _origin(self.endpoint):
+            # The token goes only to the Hub itself: a next page elsewhere is not followed.
+            log.warning("Not following a next-page link to another server")
+            next_url = None
+        return items, next_url
 
     def call(self, action: Callable, repo_id: str):
         """Run ``action``, retrying transient failures; raise a HubError a user can act on."""
         for attempt in range(self.retries + 1):
             try:
                 return action()
+            except ValueError as exc:  # includes JSONDecodeError: a body that is not JSON
+                if "Repo id" in str(exc) or "repo_id" in str(exc):
+                    raise
+                raise HubError("The Hugging Face Hub sent an answer Hearth cannot read. "
+                               "Try again later.") from exc
             except Exception as exc:  # noqa: BLE001 - sorted out by explain()
                 error = explain(exc, repo_id, self.endpoint)
+                if error is None and isinstance(exc, (KeyError, TypeError, AttributeError)):
+                    raise HubError("The Hugging Face Hub sent an answer Hearth cannot read "
+                                   f"({exc.__class__.__name__}). Try again later.") from exc
                 if error is None:
                     raise
                 if not isinstance(error, HubUnavailable) or attempt == self.retries:
@@ -204,7 +224,8 @@ class SearchPages:
             items, next_url = self.client.get_page(url, params)
             self._next_url, self.done = next_url, next_url is None
             self.pages_fetched += 1
-            matches += [m for m in map(model_from_item, items) if self.query.matches(m)]
+            with unreadable_answer(""):
+                matches += [m for m in map(model_from_item, items) if self.query.matches(m)]
             if matches or self.done:
                 break
         return matches
@@ -227,6 +248,24 @@ class SearchPages:
         if query.author.strip():
             params.append(("author", query.author.strip()))
         return params + [("expand", name) for name in EXPAND]
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port
+
+
+@contextlib.contextmanager
+def unreadable_answer(repo_id: str):
+    """Turn a Hub answer with missing or mistyped fields into a HubError a user can read."""
+    try:
+        yield
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        where = f" about {repo_id}" if repo_id else ""
+        raise HubError(f"The Hugging Face Hub sent an answer{where} that Hearth cannot read "
+                       f"({exc.__class__.__name__}). Try again later.") from exc
 
 
 def model_from_item(item: dict) -> HubModel:

@@ -17,10 +17,19 @@ class RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = _SECRET.sub("[secret]", message)
+        cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:  # tracebacks carry values too
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
         return True
+
+
+def redact(text: str) -> str:
+    """``text`` with anything shaped like a Hub token or an API key replaced."""
+    return _SECRET.sub("[secret]", text)
 
 
 def setup_logging(log_file: Path, *, stderr_level: int = logging.WARNING) -> None:

@@ -42,6 +42,7 @@ class Connection:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", normalize_url(self.base_url))
+        object.__setattr__(self, "api_key", self.api_key.strip())  # pasted keys carry newlines
 
 
 def normalize_url(url: str) -> str:

@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, QtMsgType, Signal, qInstallMessageHandler
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from app.core.logs import redact
 from app.core.paths import Paths
 from app.core.resources import resource
 from app.core.settings import Settings
@@ -35,7 +36,7 @@ class ErrorReporter(QObject):
 
     def _excepthook(self, kind, value, trace) -> None:
         log.error("Unexpected error", exc_info=(kind, value, trace))
-        self.error.emit(f"Unexpected error: {value}. Details are in the log file.")
+        self.error.emit(f"Unexpected error: {redact(str(value))}. Details are in the log file.")
 
     def _thread_excepthook(self, args) -> None:
         self._excepthook(args.exc_type, args.exc_value, args.exc_traceback)

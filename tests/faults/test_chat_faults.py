@@ -31,7 +31,7 @@ pytestmark = pytest.mark.faults
 
 ROOT = Path(__file__).resolve().parents[2]
 ANSWERS, PIECES = 5, 60
-KILL_POINTS = sorted(random.Random(10).sample(range(1, ANSWERS * PIECES), 8)) + [PIECES, 2 * PIECES]
+KILL_POINTS = sorted(random.Random(10).sample(range(1, ANSWERS * PIECES), 10)) + [PIECES, 2 * PIECES]
 
 
 @dataclass

@@ -50,18 +50,11 @@ INFOS = {
 }
 
 
-# Known bugs of app/core/hub.py (reported in issue 9): HubClient lets JSONDecodeError, KeyError,
-# TypeError and AttributeError from a malformed answer escape instead of raising a HubError, and
-# follows a Link rel="next" to any origin with the token. Strict: fixing them turns these XPASS
-# into failures, so the markers go with the fix.
-HUB_PARSING_BUG = pytest.mark.xfail(strict=True, reason="hub.py: a malformed Hub answer escapes "
-                                    "as a raw exception instead of a HubError")
-HUB_LINK_BUG = pytest.mark.xfail(strict=True, reason="hub.py: the next-page Link is followed to "
-                                 "any origin, with the token")
+
 
 
 def cases(bodies: dict[str, bytes], broken: set[str]) -> list:
-    return [pytest.param(name, id=name, marks=[HUB_PARSING_BUG] if name in broken else [])
+    return [pytest.param(name, id=name, marks=[])
             for name in bodies]
 
 
@@ -180,7 +173,6 @@ def test_a_repo_committing_hostile_names_cannot_write_outside(
             assert stray_files(tmp_path, hearth_home) == []
 
 
-@HUB_LINK_BUG
 def test_a_next_page_link_to_another_origin_never_receives_the_token(
         hub: LoopbackHub, faults: Tally) -> None:
     token = "hf_TESTSECRET123456789"

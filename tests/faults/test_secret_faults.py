@@ -193,8 +193,6 @@ def test_a_refused_api_key_is_not_repeated_back(
         assert leaks(tmp_path) == []
 
 
-@pytest.mark.xfail(strict=True, reason="remote.py: http.client's ValueError for a key with a "
-                   "newline escapes _open() with the key in its message")
 def test_an_api_key_pasted_with_a_newline_is_a_clear_error(
         refusing_server: str, faults: Tally) -> None:
     with faults.inject("an API key pasted with a trailing newline"):
@@ -204,8 +202,6 @@ def test_an_api_key_pasted_with_a_newline_is_a_clear_error(
         assert API_KEY not in str(failure.value)
 
 
-@pytest.mark.xfail(strict=True, reason="logs.py: RedactSecrets cleans the message only; the "
-                   "traceback of exc_info is written as it is (and ErrorReporter shows str(value))")
 def test_a_crash_report_never_holds_a_secret(
         qtbot, log_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         faults: Tally) -> None:

@@ -203,14 +203,22 @@ def test_loading_shows_progress_and_can_be_cancelled(window, qtbot):
     page = window.chat_page
     values = []
     window.session.load_progress.connect(values.append)
-    window.session.load_progress.connect(page.session.cancel_load)
+
+    def press_cancel(_value):  # what the Cancel button does, while llama.cpp reads weights
+        window.session.cancel_load()  # thread-safe: sets an Event
+
+    # Directly in the worker thread: the small model would finish loading before a queued
+    # signal reached the window.
+    worker = window.session._worker
+    worker.load_progress.connect(press_cancel, Qt.DirectConnection)
     with qtbot.waitSignal(window.session.load_failed, timeout=LOAD_MS) as failed:
         page.reload_model()
+    assert page.cancel_load_button.isHidden() and page.load_bar.isHidden()
     assert failed.args == ["Loading SmolLM2-135M-Instruct.Q4_1.gguf was cancelled.", True]
     assert values
     assert "cancelled" in page.model_status.text()
     assert not window.banner.isVisible()
-    window.session.load_progress.disconnect(page.session.cancel_load)
+    worker.load_progress.disconnect(press_cancel)
     with qtbot.waitSignal(window.session.loaded, timeout=LOAD_MS):
         page.reload_model()
 

@@ -44,7 +44,7 @@ def test_a_broken_model_file_shows_a_message_and_the_app_goes_on(window, qtbot, 
         window.open_chat_with(str(broken))
     assert window.banner.isVisible()
     assert "Broken-Q4_K_M.gguf" in window.banner_text.text()
-    assert "damaged or incomplete" in window.banner_text.text()
+    assert "truncated or damaged" in window.banner_text.text()
     starter = next(m for m in window.library.models() if m.source == "starter")
     with qtbot.waitSignal(window.session.loaded, timeout=LOAD_MS):
         window.open_chat_with(str(starter.path))
