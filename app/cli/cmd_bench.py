@@ -21,6 +21,8 @@ def add_parser(commands):
     parser.add_argument("kind", choices=KINDS)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--model", help="model file (default: the starter model)")
+    parser.add_argument("--rounds", type=int, default=3, help="chat: interleaved rounds")
+    parser.add_argument("--tokens", type=int, default=512, help="chat: tokens per answer")
     return parser
 
 
@@ -43,7 +45,8 @@ def run(args, paths: Paths) -> int:
 
         from app.ui.bench_chat import format_chat_result, run_chat_benchmark
 
-        result = run_chat_benchmark(Path(args.model) if args.model else _starter(paths))
+        result = run_chat_benchmark(Path(args.model) if args.model else _starter(paths),
+                                    max_tokens=args.tokens, rounds=args.rounds)
         text = format_chat_result(result)
     elif args.kind == "download":
         from app.core.bench_download import (
