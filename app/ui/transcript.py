@@ -44,7 +44,7 @@ class Transcript(QTextBrowser):
         self._answer_text = ""
         self._stable_done = 0  # characters of the answer rendered for good
         self._tail_start = 0  # document position where the re-rendered tail begins
-        self._flush = QTimer(self, singleShot=True, interval=16)
+        self._flush = QTimer(self, singleShot=True, interval=100)
         self._flush.timeout.connect(self._render_tail)
 
     # -- whole conversation (switching chats, after an edit) ------------------------------
