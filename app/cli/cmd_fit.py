@@ -9,7 +9,7 @@ from pathlib import Path
 from app.core import fit, fit_shape, hardware, library, presets
 from app.core.errors import ModelNotFound
 from app.core.paths import Paths, hf_hub_cache
-from app.core.hardware import format_memory
+from app.core.units import format_memory
 
 
 def add_parser(commands):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from app.core import hardware
-from app.core.hardware import Gpu, HardwareReport, format_memory
+from app.core.hardware import Gpu, HardwareReport
 from app.core.paths import Paths
-from app.core.units import format_size
+from app.core.units import format_memory, format_size
 
 # llama.cpp's CPU "features" that are build options, not instruction sets
 BUILD_OPTIONS = {"LLAMAFILE", "OPENMP", "REPACK", "ACCELERATE", "KLEIDIAI"}

@@ -89,16 +89,6 @@ def run_command(args: list[str], timeout: float = 15) -> str:
                           check=True).stdout
 
 
-def format_memory(n: int | float) -> str:
-    """RAM and VRAM in binary units, as vendors and drivers count them: 24.0 GiB."""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return ""
-
-
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -13,6 +13,7 @@ PRESETS: dict[str, dict[str, float | int]] = {
                  "repeat_penalty": 1.05},
 }
 KV_TYPES = ("f16", "q8_0", "q4_0")
+DEFAULT_MAX_TOKENS = 1024
 CONTEXT_CAP = 8192  # default context when the model allows more: memory grows with it
 
 
@@ -21,12 +22,12 @@ class ModelSettings:
     """Everything chosen for one model. ``n_ctx`` 0 = the model's own, capped at 8192;
     ``gpu_layers`` is "auto", "all" or a number as text."""
 
-    temperature: float = 0.7
-    top_p: float = 0.95
-    top_k: int = 40
-    min_p: float = 0.05
-    repeat_penalty: float = 1.1
-    max_tokens: int = 1024
+    temperature: float = PRESETS["Balanced"]["temperature"]
+    top_p: float = PRESETS["Balanced"]["top_p"]
+    top_k: int = PRESETS["Balanced"]["top_k"]
+    min_p: float = PRESETS["Balanced"]["min_p"]
+    repeat_penalty: float = PRESETS["Balanced"]["repeat_penalty"]
+    max_tokens: int = DEFAULT_MAX_TOKENS
     seed: int = -1
     n_ctx: int = 0
     gpu_layers: str = "auto"

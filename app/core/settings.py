@@ -8,7 +8,10 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from app.core.presets import DEFAULT_MAX_TOKENS, PRESETS
+
 log = logging.getLogger("hearth.settings")
+BALANCED = PRESETS["Balanced"]
 
 SCHEMA_VERSION = 1
 
@@ -21,12 +24,12 @@ class Settings:
     last_chat: int = 0
     system_prompt: str = ""  # empty: the model's own template default applies
     # Sampling and loading, used by the CLI and as the defaults of models never set up
-    temperature: float = 0.7
-    top_p: float = 0.95
-    top_k: int = 40
-    min_p: float = 0.05
-    repeat_penalty: float = 1.1
-    max_tokens: int = 1024
+    temperature: float = BALANCED["temperature"]
+    top_p: float = BALANCED["top_p"]
+    top_k: int = BALANCED["top_k"]
+    min_p: float = BALANCED["min_p"]
+    repeat_penalty: float = BALANCED["repeat_penalty"]
+    max_tokens: int = DEFAULT_MAX_TOKENS
     seed: int = -1
     n_ctx: int = 0  # 0 = the model's own context, capped at 8192
     n_gpu_layers: int = -1

@@ -19,9 +19,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.core import hardware
-from app.core.hardware import Gpu, HardwareReport, LiveSample, format_memory
+from app.core.hardware import Gpu, HardwareReport, LiveSample
 from app.core.paths import Paths
-from app.core.units import format_size
+from app.core.units import format_memory, format_size
 from app.ui.tasks import run_task
 
 BUILD_OPTIONS = {"LLAMAFILE", "OPENMP", "REPACK", "ACCELERATE", "KLEIDIAI"}
