@@ -212,8 +212,13 @@ class Engine:
             max_tokens=sampling.max_tokens if sampling.max_tokens > 0 else None,
             seed=sampling.seed if sampling.seed >= 0 else None,
         )
+        self._abort_during_decode(True)  # the prompt: one long decode that Stop can cut short
+        answering = False
         try:
             for chunk in stream:
+                if not answering:  # the prompt is in: one token per decode from here on
+                    answering = True
+                    self._abort_during_decode(False)
                 if any(flag.is_set() for flag in stop_flags):
                     reason = "user"
                     break
@@ -255,7 +260,19 @@ class Engine:
             return stop.is_set()
 
         self._abort_cb = llama_cpp.ggml_abort_callback(should_abort)
-        llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, self._abort_cb, ctypes.c_void_p(0))
+        self._abort_during_decode(True)
+
+    def _abort_during_decode(self, on: bool) -> None:
+        """Turn the abort callback on or off for the next decodes.
+
+        llama.cpp calls it after every node of the graph (~600 a token for the starter model),
+        each call taking the interpreter lock: fine for the prompt, where it makes Stop work
+        mid-decode, but while answering it would contend with the GUI thread for the lock on
+        every token. Between tokens Stop is seen by ``chat``'s own loop instead."""
+        import llama_cpp
+
+        callback = self._abort_cb if on else ctypes.cast(None, llama_cpp.ggml_abort_callback)
+        llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, callback, ctypes.c_void_p(0))
 
 
 def auto_gpu_layers(path: Path, n_ctx: int, kv_type: str) -> tuple[int, str]:

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from app.core.engine import Engine, GenerationStats, LoadedModel, LoadOptions, SamplingOptions
 from app.core.errors import ContextFullError, HearthError, LoadCancelled
+from app.core.text_batcher import TextBatcher
 
 log = logging.getLogger("hearth.ui.chat")
 
@@ -24,7 +25,7 @@ class ChatWorker(QObject):
     load_progress = Signal(float)
     loaded = Signal(object)  # LoadedModel
     load_failed = Signal(str, bool)  # message, cancelled by the user
-    token = Signal(str)
+    token = Signal(str)  # a chunk of the answer: the tokens of the last ~30 ms, joined
     finished = Signal(object)  # GenerationStats
     failed = Signal(str)
     context_full = Signal(int, int)  # tokens needed, context size
@@ -56,7 +57,11 @@ class ChatWorker(QObject):
         try:
             if drop_oldest:
                 messages = self.engine.fit_messages(messages, reserve=min(sampling.max_tokens, 256))
-            stats = self.engine.chat(messages, sampling, self.token.emit)
+            batcher = TextBatcher(self.token.emit)
+            try:
+                stats = self.engine.chat(messages, sampling, batcher.add)
+            finally:
+                batcher.flush()  # before finished/failed: every token reaches the GUI first
         except ContextFullError as exc:
             self.context_full.emit(exc.used, exc.limit)
         except HearthError as exc:

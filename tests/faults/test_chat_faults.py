@@ -220,8 +220,8 @@ def test_a_writer_killed_while_another_writes_the_same_chat(
 # -- the real studio window ----------------------------------------------------------------------
 
 
-def studio_then_kill(after_tokens: int) -> tuple[int, list[str]]:
-    """Run the studio (tests.support.chat_child) and SIGKILL it after ``after_tokens`` tokens."""
+def studio_then_kill(after_chunks: int) -> tuple[int, list[str]]:
+    """Run the studio (tests.support.chat_child); SIGKILL it after ``after_chunks`` chunks."""
     child = subprocess.Popen([sys.executable, "-m", "tests.support.chat_child"], cwd=ROOT,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
@@ -234,33 +234,33 @@ def studio_then_kill(after_tokens: int) -> tuple[int, list[str]]:
             chat_id = event.get("chat", chat_id)
             if "token" in event:
                 tokens.append(event["token"])
-                if len(tokens) >= after_tokens:
+                if len(tokens) >= after_chunks:
                     break
     finally:
         child.send_signal(signal.SIGKILL)
         _, err = child.communicate(timeout=60)
         watchdog.cancel()
         watchdog.join()
-    if child.returncode != -signal.SIGKILL or len(tokens) < after_tokens:
+    if child.returncode != -signal.SIGKILL or len(tokens) < after_chunks:
         raise CrashDetected(f"the studio ended with {child.returncode} after {len(tokens)} "
-                            f"tokens: {err[-2000:]}")
+                            f"chunks: {err[-2000:]}")
     return chat_id, tokens
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("after_tokens", sorted(random.Random(12).sample(range(2, 90), 2)))
+@pytest.mark.parametrize("after_chunks", sorted(random.Random(12).sample(range(2, 30), 2)))
 def test_the_studio_killed_mid_answer_while_another_process_writes(
-        starter_home: Paths, faults: Tally, after_tokens: int) -> None:
+        starter_home: Paths, faults: Tally, after_chunks: int) -> None:
     db = starter_home.chats_db
     with ChatStore(db) as store:
         side = store.create_chat("Written by another process").id
-    with faults.inject(f"studio SIGKILLed after {after_tokens} tokens, a second writer busy"):
+    with faults.inject(f"studio SIGKILLed after {after_chunks} chunks, a second writer busy"):
         other = writer(db, side, "x", answers=40)
         go(other)
         seen = Seen()
         follower = follow_in_thread(other, seen)
         try:
-            chat_id, tokens = studio_then_kill(after_tokens)
+            chat_id, tokens = studio_then_kill(after_chunks)
         finally:
             joined(*follower)
 

@@ -1,5 +1,5 @@
 """A studio process for kill tests: opens the real window, asks for a long answer, and prints
-each streamed token (as JSON, one per line) after Hearth has handled it.
+each streamed chunk of tokens (as JSON, one per line) after Hearth has handled it.
 
 Run: python -m tests.support.chat_child  (HEARTH_HOME must hold the starter model)
 """
