@@ -39,7 +39,7 @@ METAL_INFO = ("Metal : EMBED_LIBRARY = 1 | CPU : NEON = 1 | ARM_FMA = 1 | FP16_V
               "DOTPROD = 1 | ACCELERATE = 1 | REPACK = 1 | ")
 
 
-def recorded_runner(name: str = "", vulkaninfo: str | None = None):
+def recorded_runner(vulkaninfo: str | None = None):
     """A runner for a Linux machine: ``vulkaninfo`` from a recording, nothing else."""
     return mac_runner({}, None, vulkaninfo)
 
