@@ -13,7 +13,7 @@ import os
 import platform
 import subprocess
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import psutil
@@ -123,7 +123,7 @@ def probe(models_dir: Path, *, nvml=None, run=None, sysfs_root: Path | None = No
         apple = hw_apple.probe(run)
         if apple is not None:
             cpu, ram_total = apple.cpu or cpu, apple.ram_total_bytes
-            gpus += [g for g in apple.gpus if g.vendor != "NVIDIA"]
+            gpus += [_metal_granted(g, backend) for g in apple.gpus if g.vendor != "NVIDIA"]
     elif system == "Linux":
         gpus += hw_linux_gpu.probe(sysfs_root or hw_linux_gpu.SYSFS_DRM, run)
     vendors = [g.vendor for g in gpus]
@@ -152,6 +152,17 @@ def live_sample(*, nvml=None, sysfs_root: Path | None = None,
         gpus += hw_linux_gpu.probe(sysfs_root or hw_linux_gpu.SYSFS_DRM, run=None)
     return LiveSample(ram_total_bytes=memory.total, ram_available_bytes=memory.available,
                       cpu_percent=psutil.cpu_percent(interval=None), gpus=gpus)
+
+
+def _metal_granted(gpu: Gpu, backend) -> Gpu:
+    """An Apple GPU with the working set Metal grants as a Metal build reports it (ggml's
+    ``MTL0`` device: recommendedMaxWorkingSetSize), in place of the estimate from RAM size."""
+    device = next((d for d in backend.devices if d.name.upper().startswith("MTL")
+                   and d.total_bytes > 0), None)
+    if gpu.vendor != "Apple" or device is None:
+        return gpu
+    return replace(gpu, vram_total_bytes=device.total_bytes, vram_free_bytes=device.free_bytes,
+                   source=f"{gpu.source}+metal")
 
 
 def _free_disk(models_dir: Path) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 from dataclasses import dataclass, field
 
@@ -28,8 +29,10 @@ class AppleInfo:
 
 
 def metal_working_set(ram_bytes: int, wired_limit_mb: int = 0) -> int:
-    """The GPU working-set limit: ``iogpu.wired_limit_mb`` when set, else macOS's default
-    (Metal's recommendedMaxWorkingSetSize: 3/4 of RAM above 32 GiB, 2/3 below)."""
+    """The GPU working-set limit: ``iogpu.wired_limit_mb`` when set, else an estimate of
+    macOS's default (Metal's recommendedMaxWorkingSetSize: 2/3 of RAM up to 32 GiB, 3/4
+    above). The estimate is low on macOS 26 with 128 GB (Metal grants 107.52 GiB there), so a
+    Metal build's own figure replaces it (``hardware.probe``)."""
     if wired_limit_mb > 0:
         return wired_limit_mb * 1024 * 1024
     return ram_bytes * 3 // 4 if ram_bytes > 32 * GIB else ram_bytes * 2 // 3
@@ -46,8 +49,13 @@ def probe(run: Runner = run_command) -> AppleInfo | None:
     cpu = _quiet(run, ["sysctl", "-n", "machdep.cpu.brand_string"]).strip()
     limit = metal_working_set(ram, wired)
     displays = _quiet(run, ["system_profiler", "SPDisplaysDataType", "-json"])
+    gpus = parse_displays(displays, limit)
+    if cpu.startswith("Apple") and not any(g.vendor == "Apple" for g in gpus):
+        # system_profiler failed or timed out: the chip's GPU is there all the same
+        gpus.insert(0, Gpu(name=cpu, vendor="Apple", vram_total_bytes=limit, source="sysctl",
+                           unified_memory=True))
     return AppleInfo(cpu=cpu or "Apple", ram_total_bytes=ram, metal_limit_bytes=limit,
-                     wired_limit_set=wired > 0, gpus=parse_displays(displays, limit))
+                     wired_limit_set=wired > 0, gpus=gpus)
 
 
 def parse_displays(text: str, metal_limit_bytes: int) -> list[Gpu]:
@@ -62,8 +70,7 @@ def parse_displays(text: str, metal_limit_bytes: int) -> list[Gpu]:
         name = entry.get("sppci_model") or entry.get("_name") or "GPU"
         vendor_field = str(entry.get("spdisplays_vendor", ""))
         apple = name.startswith("Apple") or "Apple" in vendor_field
-        family = str(entry.get("spdisplays_mtlgpufamilysupport", ""))
-        details = family.replace("spdisplays_metal", "Metal ").strip() if family else ""
+        details = _metal(entry)
         gpus.append(Gpu(
             name=name, vendor="Apple" if apple else _vendor(vendor_field),
             vram_total_bytes=metal_limit_bytes if apple else _vram(entry), index=index,
@@ -71,6 +78,20 @@ def parse_displays(text: str, metal_limit_bytes: int) -> list[Gpu]:
             cores=_int(entry.get("sppci_cores")) or None, details=details,
         ))
     return gpus
+
+
+def _metal(entry: dict) -> str:
+    """Metal support in words. macOS 13 and later: ``spdisplays_mtlgpufamilysupport``
+    ("spdisplays_metal3" -> "Metal 3"); macOS 11 names the GPU family instead, under
+    ``spdisplays_metalfamily`` ("spdisplays_mtlgpufamilyapple7" -> "Metal, Apple 7 family")."""
+    support = str(entry.get("spdisplays_mtlgpufamilysupport", ""))
+    if support:
+        return support.replace("spdisplays_metal", "Metal ").strip()
+    family = re.fullmatch(r"spdisplays_mtlgpufamily([a-z]+)(\d+)",
+                          str(entry.get("spdisplays_metalfamily", "")))
+    if family:
+        return f"Metal, {family.group(1).capitalize()} {family.group(2)} family"
+    return ""
 
 
 def _vendor(text: str) -> str:

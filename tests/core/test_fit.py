@@ -14,7 +14,15 @@ import pytest
 from app.core import fit, hardware
 from app.core.fit_shape import ModelShape, shape_from_header
 from app.core.gguf_remote import GgufHeader, read_local_header
-from tests.core.test_hardware import CUDA_INFO, FakeNvml, cpu_backend
+from tests.core.test_hardware import (
+    A5000X2,
+    CUDA_INFO,
+    METAL_INFO,
+    RTX3090,
+    cpu_backend,
+    m1_max_recording,
+)
+from tests.support.recorded_hw import FakeNvml, mac_runner
 
 MIB = 1 << 20
 GIB = 1 << 30
@@ -150,7 +158,8 @@ def test_apple_unified_memory_counts_once(shapes):
 
 
 def test_machine_from_a_report_uses_only_gpus_the_build_can_drive(tmp_path):
-    nvml = FakeNvml.load("nvml_rtx4090.json")
+    """The RTX 3090 as its nvidia-smi -q -x recording shows it (24120 MiB free)."""
+    nvml = FakeNvml.load(RTX3090)
     cpu_build = hardware.probe(tmp_path, nvml=nvml, run=lambda a: "", system="Linux",
                                sysfs_root=tmp_path, backend=cpu_backend())
     assert fit.Machine.from_report(cpu_build).gpu_bytes == ()
@@ -158,8 +167,41 @@ def test_machine_from_a_report_uses_only_gpus_the_build_can_drive(tmp_path):
                                 sysfs_root=tmp_path,
                                 backend=cpu_backend(system_info=CUDA_INFO, gpu_offload=True))
     machine = fit.Machine.from_report(cuda_build)
-    assert machine.backend == "CUDA" and machine.gpu_bytes == (24_367_726_592,)
+    assert machine.backend == "CUDA" and machine.gpu_bytes == (24120 * MIB,)
     assert "AVX2" in machine.cpu_features
+
+
+def test_verdicts_on_two_busy_a5000(tmp_path, shapes):
+    """The two RTX A5000 of the recording, llama-server holding 22430 and 17246 MiB: what is
+    left (1678 + 6862 MiB) still takes the whole starter model in F16; a CPU build runs it in
+    RAM."""
+    nvml = FakeNvml.load(A5000X2)
+    cuda_build = hardware.probe(tmp_path, nvml=nvml, run=lambda a: "", system="Linux",
+                                sysfs_root=tmp_path,
+                                backend=cpu_backend(system_info=CUDA_INFO, gpu_offload=True))
+    machine = fit.Machine.from_report(cuda_build)
+    assert machine.gpu_bytes == (1678 * MIB, 6862 * MIB)
+    on_gpus = fit.plan(shapes["F16"], machine, 8192)
+    assert on_gpus.verdict == fit.VERDICT_FULL and on_gpus.gpu_layers == 31
+    assert on_gpus.estimate.vram_bytes <= sum(machine.gpu_bytes)
+    cpu_build = hardware.probe(tmp_path, nvml=nvml, run=lambda a: "", system="Linux",
+                               sysfs_root=tmp_path, backend=cpu_backend())
+    assert fit.plan(shapes["F16"], fit.Machine.from_report(cpu_build), 8192).verdict == (
+        fit.VERDICT_CPU)
+
+
+def test_verdict_on_the_recorded_m1_max(tmp_path, shapes):
+    """The M1 Max of llmfit issue #570 with a Metal build: one unified pool, Metal's 25999 MiB
+    free as llama-server listed it."""
+    sysctl, metal = m1_max_recording()
+    report = hardware.probe(tmp_path, nvml=FakeNvml.without_driver(), run=mac_runner(sysctl),
+                            system="Darwin",
+                            backend=cpu_backend(system_info=METAL_INFO, gpu_offload=True,
+                                                devices=(metal,)))
+    machine = fit.Machine.from_report(report)
+    assert (machine.backend, machine.unified_memory) == ("Metal", True)
+    assert machine.gpu_bytes == (25999 * MIB,)
+    assert fit.plan(shapes["Q8_0"], machine, 8192).verdict == fit.VERDICT_FULL
 
 
 def test_json_has_the_documented_keys(shapes):

@@ -1,5 +1,7 @@
-"""The Hardware page as a user sees it: this machine's real values, and a machine with NVIDIA
-GPUs (NVML is a fake fed with values recorded from real cards: there is no NVIDIA driver here)."""
+"""The Hardware page as a user sees it: this machine's real values, and machines this one is not:
+NVIDIA cards (NVML is a fake answering with real nvidia-smi -q -x recordings), an AMD card
+(sysfs laid out from a real rocm-smi recording) and an Apple Silicon Mac (recorded sysctl and
+llama-server output). tests/data/hw/README.md says where each recording comes from."""
 
 from __future__ import annotations
 
@@ -11,7 +13,16 @@ from PySide6.QtGui import QGuiApplication
 
 from app.core import hardware
 from app.ui.pages.hardware_page import HardwarePage
-from tests.core.test_hardware import FakeNvml, cpu_backend, recorded_runner
+from tests.core.test_hardware import (
+    A5000X2,
+    METAL_INFO,
+    RTX3090,
+    cpu_backend,
+    m1_max_recording,
+    recorded_runner,
+    rx7900xt_sysfs,
+)
+from tests.support.recorded_hw import FakeNvml, mac_runner
 
 WAIT_MS = 30_000
 
@@ -36,7 +47,7 @@ def nvidia_machine(name: str, backend=None):
     nvml = FakeNvml.load(name)
 
     def probe():
-        return hardware.probe(Path("/nonexistent"), nvml=nvml, run=recorded_runner(""),
+        return hardware.probe(Path("/nonexistent"), nvml=nvml, run=recorded_runner(),
                               sysfs_root=Path("/nonexistent"), system="Linux",
                               backend=backend or cpu_backend())
 
@@ -72,18 +83,19 @@ def test_live_graph_updates_on_the_timer(qtbot, make_page):
     assert not page.timer.isActive()  # no sampling while the page is not shown
 
 
-def test_rtx_4090_with_a_cpu_build_shows_vram_and_the_install_command(qtbot, make_page):
-    probe, sample = nvidia_machine("nvml_rtx4090.json")
+def test_rtx_3090_with_a_cpu_build_shows_vram_and_the_install_command(qtbot, make_page):
+    """The RTX 3090 of its nvidia-smi -q -x recording (idle, 32 °C), this machine's CPU build."""
+    probe, sample = nvidia_machine(RTX3090)
     page = make_page(probe=probe, sample=sample, interval_ms=50)
     page.show()
     qtbot.waitUntil(lambda: len(page.cards) == 1, timeout=WAIT_MS)
     card = page.cards[0]
 
-    assert card.title.text() == "NVIDIA GeForce RTX 4090"
-    assert card.details.text() == "NVIDIA · driver 550.54.14 · CUDA 12.4"
-    assert card.vram.text() == "VRAM 1.3 GiB of 24.0 GiB used · 22.7 GiB free"
-    assert card.vram.value() == round(1000 * 1_389_494_272 / 25_757_220_864)
-    assert card.stats.text() == "3% busy · 41 °C"
+    assert card.title.text() == "NVIDIA GeForce RTX 3090"
+    assert card.details.text() == "NVIDIA · driver 590.44.01 · CUDA 13.1"
+    assert card.vram.text() == "VRAM 456.0 MiB of 24.0 GiB used · 23.6 GiB free"
+    assert card.vram.value() == round(1000 * 456 / 24576)
+    assert card.stats.text() == "0% busy · 32 °C"
     assert page.gpu_state.isHidden()
     assert not page.hint_box.isHidden()
     assert page.hint_command.text().startswith('CMAKE_ARGS="-DGGML_CUDA=on" ')
@@ -95,14 +107,34 @@ def test_rtx_4090_with_a_cpu_build_shows_vram_and_the_install_command(qtbot, mak
     assert len(card.graph.points) >= 2  # the GPU's load, sampled live
 
 
-def test_two_a100_cards(qtbot, make_page):
-    probe, sample = nvidia_machine("nvml_a100x2.json")
+def test_two_rtx_a5000_held_by_llama_server(qtbot, make_page):
+    """The two RTX A5000 of the recording while llama-server held most of their memory."""
+    probe, sample = nvidia_machine(A5000X2)
     page = make_page(probe=probe, sample=sample)
     qtbot.waitUntil(lambda: len(page.cards) == 2, timeout=WAIT_MS)
 
-    busy = page.cards[1]
-    assert busy.vram.text() == "VRAM 60.0 GiB of 80.0 GiB used · 20.0 GiB free"
-    assert busy.stats.text() == "97% busy · 58 °C"
+    first, second = page.cards
+    assert first.vram.text() == "VRAM 22.3 GiB of 24.0 GiB used · 1.6 GiB free"
+    assert second.vram.text() == "VRAM 17.3 GiB of 24.0 GiB used · 6.7 GiB free"
+    assert (first.stats.text(), second.stats.text()) == ("0% busy · 13 °C", "0% busy · 15 °C")
+
+
+def test_m1_max_shows_the_memory_metal_grants(qtbot, make_page, tmp_path):
+    """The M1 Max of llmfit issue #570 with a Metal build: unified memory, and the 26000 MiB
+    its raised wired limit lets Metal use."""
+    sysctl, metal = m1_max_recording()
+    backend = cpu_backend(system_info=METAL_INFO, gpu_offload=True, devices=(metal,))
+    page = make_page(probe=lambda: hardware.probe(
+        tmp_path, nvml=FakeNvml.without_driver(), run=mac_runner(sysctl), system="Darwin",
+        backend=backend))
+    qtbot.waitUntil(lambda: len(page.cards) == 1, timeout=WAIT_MS)
+
+    card = page.cards[0]
+    assert card.title.text() == "Apple M1 Max"
+    assert card.vram.text() == "Unified memory · Metal may use 25.4 GiB"
+    assert page.fields["cpu"].text() == "Apple M1 Max"
+    assert page.fields["backend"].text().startswith("Metal")
+    assert page.hint_box.isHidden()
 
 
 def test_a_failing_probe_shows_a_message_and_refresh_works_again(qtbot, make_page):
@@ -122,23 +154,24 @@ def test_a_failing_probe_shows_a_message_and_refresh_works_again(qtbot, make_pag
     assert page.error.isHidden()
 
 
-def test_amd_card_keeps_its_vulkan_name_through_live_updates(qtbot, make_page, tmp_path):
-    from tests.core.test_hardware import lay_out_sysfs
-
-    root = lay_out_sysfs(tmp_path / "drm", "sysfs_rx7900xtx_igpu.json")
+def test_amd_card_reading_changes_through_live_updates(qtbot, make_page, tmp_path):
+    """The RX 7900 XT behind a recorded rocm-smi (26.6 MiB of 20 GiB used, idle); a later
+    sysfs reading is picked up by the live samples."""
+    root = rx7900xt_sysfs(tmp_path / "drm")
     nvml = FakeNvml.without_driver()
     page = make_page(
         probe=lambda: hardware.probe(tmp_path, nvml=nvml, sysfs_root=root, system="Linux",
-                                     run=recorded_runner("", "vulkaninfo_radv_intel_llvmpipe.txt"),
-                                     backend=cpu_backend()),
+                                     run=recorded_runner(), backend=cpu_backend()),
         sample=lambda: hardware.live_sample(nvml=nvml, sysfs_root=root, system="Linux"),
         interval_ms=50)
     page.show()
-    qtbot.waitUntil(lambda: len(page.cards) == 2, timeout=WAIT_MS)
-    amd, intel = page.cards
+    qtbot.waitUntil(lambda: len(page.cards) == 1, timeout=WAIT_MS)
+    (amd,) = page.cards
+    assert amd.title.text() == "AMD GPU 0x744c"
+    assert amd.vram.text() == "VRAM 26.6 MiB of 20.0 GiB used · 20.0 GiB free"
+    assert amd.stats.text() == "0% busy"
     (root / "card0/device/mem_info_vram_used").write_text(str(12 * 1024**3))
-    qtbot.waitUntil(lambda: amd.vram.text().startswith("VRAM 12.0 GiB of 24.0 GiB used"),
+    qtbot.waitUntil(lambda: amd.vram.text().startswith("VRAM 12.0 GiB of 20.0 GiB used"),
                     timeout=WAIT_MS)  # a later sample saw the new reading
-    assert amd.title.text() == "AMD Radeon RX 7900 XTX (RADV GFX1100)"
-    assert intel.vram.text() == "Shared memory" and intel.graph.isHidden()
     assert page.gpu_state.text() == "No NVIDIA GPU found (no NVIDIA driver installed)."
+    assert page.hint_command.text().startswith('CMAKE_ARGS="-DGGML_VULKAN=on" ')
