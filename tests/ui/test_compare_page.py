@@ -87,9 +87,10 @@ def shared_store(tmp_path_factory) -> MeasureStore:
 
 
 def table(page) -> list[dict[str, str]]:
-    proxy = page.measure_view.proxy
-    return [{COLUMNS[c]: proxy.index(r, c).data() for c in range(proxy.columnCount())}
-            for r in range(proxy.rowCount())]
+    view = page.measure_view.table
+    model = view.model()
+    return [{COLUMNS[c]: model.index(r, c).data() for c in range(model.columnCount())
+             if not view.isColumnHidden(c)} for r in range(model.rowCount())]
 
 
 def measure(qtbot, page, paths) -> None:
@@ -108,13 +109,16 @@ def test_measure_tab_shows_kl_divergence_growing_as_files_shrink(
 
     rows = table(page)
     assert [r["Quant"] for r in rows] == list(THREE)
+    assert [r["File"] for r in rows] == [f"…{q}.gguf" for q in THREE]  # the shared start once
+    assert "Files of SmolLM2-135M-Instruct." in page.measure_view.summary.text()
+    assert "Text" not in rows[0]  # one text: no column for it
     assert rows[0]["KL divergence"] == "reference"
     q8, q2 = float(rows[1]["KL divergence"]), float(rows[2]["KL divergence"])
     assert 0 < q8 < q2
     assert float(rows[2]["Perplexity"]) > float(rows[1]["Perplexity"])
     sizes = [page.results.index(r, COLUMNS.index("Size")).data(SortRole) for r in range(3)]
     assert sizes[0] > sizes[1] > sizes[2]
-    assert all(float(r["Generation tok/s"]) > 0 and float(r["Prompt tok/s"]) > 0 for r in rows)
+    assert all(float(r["Gen. tok/s"]) > 0 and float(r["Prompt tok/s"]) > 0 for r in rows)
     assert all(r["Memory"] and r["Load time"].endswith(" s") for r in rows)
     qtmodeltester.check(page.results)
     assert "Done" in page.measure_view.status.text()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal, Slot
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QListView, QProgressBar,
     QPushButton, QTableView, QVBoxLayout, QWidget,
@@ -18,7 +18,11 @@ from PySide6.QtWidgets import (
 from app.core.measure import MAX_FILES, MIN_FILES, Comparison, MeasureSettings
 from app.ui.compare.measure_worker import MeasureRequest, Measurer
 from app.ui.compare.pick_model import PickModel
-from app.ui.compare.results_model import ResultsModel, SortRole
+from app.ui.compare.results_model import ResultsModel
+
+
+def _threads(n: int) -> str:
+    return f"{n} CPU thread" + ("" if n == 1 else "s")
 
 
 def ask_text_file(parent: QWidget) -> str:
@@ -61,7 +65,11 @@ class MeasureView(QWidget):
         side.addWidget(self.measure_button)
         top = QHBoxLayout()
         top.addWidget(self.file_list, 1)
-        top.addLayout(side)
+        side_box = QWidget()
+        side_box.setFixedWidth(210)
+        side_box.setLayout(side)
+        side.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(side_box)
 
         self.progress = QProgressBar()
         self.progress.setTextVisible(False)
@@ -73,18 +81,14 @@ class MeasureView(QWidget):
         progress_row.addWidget(self.cancel_button)
         self.status = QLabel(objectName="hint", wordWrap=True)
 
-        self.proxy = QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(results)
-        self.proxy.setSortRole(SortRole)
         self.table = QTableView()
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
+        self.table.setModel(results)  # the core's order: reference first, then by size
         self.table.verticalHeader().hide()
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.sortByColumn(-1, Qt.AscendingOrder)  # the core's order: reference first
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setStretchLastSection(True)
         self.summary = QLabel(objectName="hint", wordWrap=True)
 
         layout = QVBoxLayout(self)
@@ -157,6 +161,8 @@ class MeasureView(QWidget):
     def _on_finished(self, comparisons: list) -> None:
         self.comparisons = list(comparisons)
         self.results.set_comparisons(self.comparisons)
+        # One text: its name in every row says nothing.
+        self.table.setColumnHidden(self.results.column("Text"), len(self.results.texts()) < 2)
         rows = [r for c in self.comparisons for r in c.rows]
         stored = sum(r.cached for r in rows)
         measured = len(rows) - stored
@@ -167,10 +173,12 @@ class MeasureView(QWidget):
             parts.append(f"{stored} from earlier measurements")
         self.say("Done: " + ", ".join(parts) + ".")
         first = self.comparisons[0]
+        model = self.results.prefix.rstrip("-._ ")
         self.summary.setText(
+            (f"Files of {model}. " if model else "") +
             f"KL divergence and same-top % are against {Path(first.reference).name}. "
             f"{first.rows[0].tokens} positions of text scored per file; speeds with "
-            f"{first.rows[0].threads} CPU threads.")
+            f"{_threads(first.rows[0].threads)}.")
         self.comparisons_changed.emit(self.comparisons)
 
     @Slot(str)

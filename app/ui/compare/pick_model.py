@@ -20,6 +20,13 @@ PathRole = Qt.UserRole + 1
 Index = QModelIndex | QPersistentModelIndex
 
 
+def _family(model: LocalModel) -> tuple:
+    """What quants of one model share (files without a header go on their own)."""
+    if model.architecture and model.parameters:
+        return (model.architecture, model.parameters)
+    return ("", str(model.path))
+
+
 class PickModel(QAbstractListModel):
     def __init__(self, library: LibraryModel, parent=None) -> None:
         super().__init__(parent)
@@ -35,7 +42,11 @@ class PickModel(QAbstractListModel):
     def refresh(self) -> None:
         models = [m for m in self._library.models()
                   if m.path.name.lower().endswith(".gguf")]
-        models.sort(key=lambda m: (m.name.lower(), -m.size_bytes))
+        # Quants of one model together (largest file first), models by their largest's name.
+        groups: dict[tuple, str] = {}
+        for m in sorted(models, key=lambda m: -m.size_bytes):
+            groups.setdefault(_family(m), m.name.lower())
+        models.sort(key=lambda m: (groups[_family(m)], _family(m), -m.size_bytes))
         self.beginResetModel()
         self._models = models
         self.endResetModel()

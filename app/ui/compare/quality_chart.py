@@ -77,7 +77,7 @@ class QualityChart(QWidget):
         self.quality = QChart()
         self.speed = QChart()
         views = QHBoxLayout()
-        for chart, stretch in ((self.quality, 3), (self.speed, 2)):
+        for chart, stretch in ((self.quality, 5), (self.speed, 4)):
             chart.setAnimationOptions(QChart.NoAnimation)
             chart.setBackgroundRoundness(8)
             chart.legend().setAlignment(Qt.AlignBottom)
@@ -150,9 +150,10 @@ class QualityChart(QWidget):
         x_axis = QValueAxis()
         x_axis.setTitleText("File size (MB)")
         x_axis.setLabelFormat("%.0f")
-        xs = [x for x, _ in all_points] + [r.size_bytes / MB for r in rows]
+        xs = [x for x, _ in all_points] or [r.size_bytes / MB for r in rows]
         span = max(xs) - min(xs) or 1
         x_axis.setRange(max(min(xs) - span * 0.08, 0), max(xs) + span * 0.08)
+        x_axis.applyNiceNumbers()
         y_axis = QLogValueAxis()
         y_axis.setBase(10)
         y_axis.setTitleText("Mean KL divergence (log scale)")
@@ -196,7 +197,8 @@ class QualityChart(QWidget):
             chart.setTitle("Speed")
             return
         rows = comparisons[0].rows  # speed hardly depends on the text: the first one's
-        chart.setTitle(f"Generation speed here ({rows[0].threads} CPU threads)")
+        threads = rows[0].threads
+        chart.setTitle(f"Generation speed here ({threads} CPU thread{'s' * (threads != 1)})")
         bars = QBarSet("Generation tokens/s")
         bars.setColor(QColor(COLORS[0]))
         for row in rows:
@@ -209,10 +211,14 @@ class QualityChart(QWidget):
         chart.addSeries(series)
         categories = QBarCategoryAxis()
         categories.append([r.quant or r.name for r in rows])
+        small = categories.labelsFont()
+        small.setPointSizeF(max(small.pointSizeF() - 1.5, 6.5))
+        categories.setLabelsFont(small)
         values = QValueAxis()
         values.setTitleText("tokens/s (higher is faster)")
         values.setLabelFormat("%.0f")
         values.setRange(0, max([r.tok_s for r in rows if math.isfinite(r.tok_s)] + [1]) * 1.15)
+        values.applyNiceNumbers()
         chart.addAxis(categories, Qt.AlignBottom)
         chart.addAxis(values, Qt.AlignLeft)
         series.attachAxis(categories)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,10 +22,14 @@ RowRole = Qt.UserRole + 1   # the FileMeasurement
 SortRole = Qt.UserRole + 2  # numbers for numeric columns, lower-case text otherwise
 
 COLUMNS = ("File", "Quant", "Size", "Bits/weight", "Perplexity", "KL divergence",
-           "Same top %", "Prompt tok/s", "Generation tok/s", "Load time", "Memory", "Text",
+           "Same top %", "Prompt tok/s", "Gen. tok/s", "Load time", "Memory", "Text",
            "Measured")
+# Two-line headers keep the table narrow enough for the file names.
+HEADERS = {"Bits/weight": "Bits per\nweight", "KL divergence": "KL\ndivergence",
+           "Same top %": "Same\ntop %", "Prompt tok/s": "Prompt\ntok/s",
+           "Gen. tok/s": "Generation\ntok/s", "Load time": "Load\ntime"}
 _NUMERIC = {"Size", "Bits/weight", "Perplexity", "KL divergence", "Same top %", "Prompt tok/s",
-            "Generation tok/s", "Load time", "Memory"}
+            "Gen. tok/s", "Load time", "Memory"}
 # CSV: the raw figures, in plain units a spreadsheet can plot.
 CSV_FIELDS = ("name", "quant", "size_bytes", "bits_per_weight", "ppl", "kld", "same_top_pct",
               "prompt_tok_s", "tok_s", "load_s", "memory_bytes", "reference", "text", "tokens",
@@ -36,7 +41,7 @@ Index = QModelIndex | QPersistentModelIndex
 def _number(row: FileMeasurement, column: str) -> float:
     return {"Size": row.size_bytes, "Bits/weight": row.bits_per_weight, "Perplexity": row.ppl,
             "KL divergence": row.kld, "Same top %": row.same_top_pct,
-            "Prompt tok/s": row.prompt_tok_s, "Generation tok/s": row.tok_s,
+            "Prompt tok/s": row.prompt_tok_s, "Gen. tok/s": row.tok_s,
             "Load time": row.load_s, "Memory": row.memory_bytes}[column]
 
 
@@ -44,9 +49,19 @@ def _fixed(value: float, digits: int) -> str:
     return f"{value:.{digits}f}" if math.isfinite(value) else "n/a"
 
 
-def cell_text(row: FileMeasurement, column: str) -> str:
+def shared_start(names: list[str]) -> str:
+    """The start all names share, cut after a separator: "Model-7B-" of "Model-7B-Q4_0.gguf"
+    and "Model-7B-Q8_0.gguf"; "" for one name or names that share nothing."""
+    if len(names) < 2:
+        return ""
+    common = os.path.commonprefix(names)
+    cut = max(common.rfind(c) for c in "-._ ")
+    return common[:cut + 1] if cut > 0 else ""
+
+
+def cell_text(row: FileMeasurement, column: str, prefix: str = "") -> str:
     if column == "File":
-        return row.name
+        return "…" + row.name[len(prefix):] if prefix else row.name
     if column == "Quant":
         return row.quant or "?"
     if column == "Size":
@@ -61,7 +76,7 @@ def cell_text(row: FileMeasurement, column: str) -> str:
         return _fixed(row.same_top_pct, 1)
     if column == "Prompt tok/s":
         return _fixed(row.prompt_tok_s, 0)
-    if column == "Generation tok/s":
+    if column == "Gen. tok/s":
         return _fixed(row.tok_s, 1)
     if column == "Load time":
         return f"{_fixed(row.load_s, 2)} s"
@@ -76,11 +91,17 @@ class ResultsModel(QAbstractTableModel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._rows: list[FileMeasurement] = []
+        self.prefix = ""  # the start every file name shares, not repeated in the File column
 
     def set_comparisons(self, comparisons: Sequence[Comparison]) -> None:
         self.beginResetModel()
         self._rows = [row for comparison in comparisons for row in comparison.rows]
+        self.prefix = shared_start(list(dict.fromkeys(r.name for r in self._rows)))
         self.endResetModel()
+
+    def texts(self) -> list[str]:
+        """The texts the rows were measured on, in order."""
+        return list(dict.fromkeys(row.text for row in self._rows))
 
     def clear(self) -> None:
         self.set_comparisons(())
@@ -100,7 +121,7 @@ class ResultsModel(QAbstractTableModel):
     def headerData(self, section, orientation, role=Qt.DisplayRole):
         if orientation == Qt.Horizontal and 0 <= section < len(COLUMNS):
             if role == Qt.DisplayRole:
-                return COLUMNS[section]
+                return HEADERS.get(COLUMNS[section], COLUMNS[section])
             if role == Qt.ToolTipRole:
                 return _HEADER_TIPS.get(COLUMNS[section])
         return None
@@ -112,12 +133,12 @@ class ResultsModel(QAbstractTableModel):
         row = self._rows[index.row()]
         column = COLUMNS[index.column()]
         if role == Qt.DisplayRole:
-            return cell_text(row, column)
+            return cell_text(row, column, self.prefix)
         if role == RowRole:
             return row
         if role == SortRole:
             return float(_number(row, column)) if column in _NUMERIC \
-                else cell_text(row, column).lower()
+                else cell_text(row, column, self.prefix).lower()
         if role == Qt.ToolTipRole:
             if column == "Measured":
                 return ("Read from earlier measurements: not measured again" if row.cached
@@ -152,4 +173,7 @@ _HEADER_TIPS = {
     "Same top %": "How often the most likely next word is the reference's",
     "Bits/weight": "File size per parameter",
     "Memory": "Memory the file took while loaded and measured",
+    "Prompt tok/s": "Tokens per second reading a prompt (the text measured)",
+    "Gen. tok/s": "Tokens per second writing an answer",
+    "Measured": "\"stored\": read from earlier measurements, not measured again",
 }
