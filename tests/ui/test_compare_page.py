@@ -262,3 +262,30 @@ def test_own_text_is_measured_beside_the_bundled_one(qtbot, make_page, quant_lad
     assert view.text_path is None and "bundled" in view.text_label.text()
     assert all(page.results.index(r, 0).data(RowRole) for r in range(4))
     assert page.results.index(0, 0).data(Qt.ToolTipRole) == str(quant_ladder["Q8_0"])
+
+
+def test_compare_in_my_models_opens_compare_with_the_files_ticked(qtbot, starter_home,
+                                                                 quant_ladder):
+    from app.core.settings import Settings
+    from app.ui.main_window import MainWindow
+
+    settings = Settings(model_folders=[str(quant_ladder["F16"].parent)])
+    window = MainWindow(starter_home, settings)
+    qtbot.addWidget(window)
+    try:
+        with qtbot.waitSignal(window.session.loaded, timeout=60_000):
+            window.show()
+        qtbot.waitUntil(lambda: window.library.rowCount() == 8, timeout=20_000)
+        window.open_page("My Models")
+        picked = [str(quant_ladder[q]) for q in ("Q8_0", "Q4_K_M")]
+        window.models_page.select(*picked)
+        window.models_page.compare()
+        assert window.pages.currentWidget() is window.compare_page
+        page = window.compare_page
+        assert page.tabs.tabText(page.tabs.currentIndex()) == "Measure"
+        assert sorted(page.picks.checked_paths()) == sorted(picked)
+        assert page.measure_view.measure_button.text() == "Measure 2 files"
+        assert "2 files picked" in page.measure_view.status.text()
+    finally:
+        window.shutdown()
+        window.compare_page.shutdown()
