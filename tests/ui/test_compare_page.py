@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCharts import QBarSeries, QScatterSeries
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCharts import QHorizontalBarSeries, QScatterSeries
+from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QImage
+from PySide6.QtTest import QTest
 
 from app.core import library
 from app.core.library import HeaderCache
@@ -153,16 +154,22 @@ def test_chart_holds_the_measured_points_and_exports(qtbot, make_page, quant_lad
     q8_typical = min(typical, key=lambda p: p.y())
     assert q8_typical.x() == pytest.approx(measured["Q8_0"].size_bytes / 1e6, rel=0.25)
 
+    # The pointer on the Q2_K dot (the smallest file) shows its figures.
     dots = scatter["Measured (bundled text)"]
-    dots.hovered.emit(QPointF(*expected[0]), True)
+    view = chart.quality_view
+    spot = view.mapFromScene(chart.quality.mapToPosition(QPointF(*expected[0]), dots))
+    QTest.mouseMove(view.viewport(), spot + QPoint(40, 40))
+    QTest.mouseMove(view.viewport(), spot)
+    qtbot.waitUntil(lambda: chart.last_tip != "", timeout=2_000)
     assert "SmolLM2-135M-Instruct-Q2_K.gguf" in chart.last_tip
     assert f"{measured['Q2_K'].kld:.4f}" in chart.last_tip
     assert chart.quality_view.toolTip() == chart.last_tip
     assert "Q2_K" in chart.details.text()
 
-    bars = [s for s in chart.speed.series() if isinstance(s, QBarSeries)][0].barSets()[0]
-    assert [bars.at(i) for i in range(bars.count())] == pytest.approx(
-        [measured[q].tok_s for q in THREE])
+    bars = [s for s in chart.speed.series()
+            if isinstance(s, QHorizontalBarSeries)][0].barSets()[0]
+    speeds = [bars.at(i) for i in range(bars.count())][::-1]  # drawn bottom-up: F16 on top
+    assert speeds == pytest.approx([measured[q].tok_s for q in THREE], abs=0.051)
 
     dialogs.save = str(tmp_path / "ladder.csv")
     chart.csv_button.click()

@@ -89,6 +89,7 @@ class MeasureView(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeToContents)
         header.setStretchLastSection(True)
+        self.table.setColumnHidden(results.column("Text"), True)  # shown for two texts
         self.summary = QLabel(objectName="hint", wordWrap=True)
 
         layout = QVBoxLayout(self)

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCharts import (
-    QBarCategoryAxis, QBarSeries, QBarSet, QChart, QChartView, QLineSeries, QLogValueAxis,
+    QBarCategoryAxis, QBarSet, QChart, QChartView, QHorizontalBarSeries, QLineSeries,
+    QLogValueAxis,
     QScatterSeries, QValueAxis,
 )
 from PySide6.QtCore import QPointF, Qt, Slot
@@ -201,26 +202,24 @@ class QualityChart(QWidget):
         chart.setTitle(f"Generation speed here ({threads} CPU thread{'s' * (threads != 1)})")
         bars = QBarSet("Generation tokens/s")
         bars.setColor(QColor(COLORS[0]))
+        rows = list(reversed(rows))  # horizontal bars fill from the bottom: largest on top
         for row in rows:
-            bars.append(row.tok_s if math.isfinite(row.tok_s) else 0.0)
-        series = QBarSeries()
+            bars.append(round(row.tok_s, 1) if math.isfinite(row.tok_s) else 0.0)
+        series = QHorizontalBarSeries()
         series.append(bars)
         series.setLabelsVisible(True)
         series.setLabelsFormat("@value")
-        series.setLabelsPrecision(3)
+        series.setLabelsPrecision(4)
         chart.addSeries(series)
         categories = QBarCategoryAxis()
         categories.append([r.quant or r.name for r in rows])
-        small = categories.labelsFont()
-        small.setPointSizeF(max(small.pointSizeF() - 1.5, 6.5))
-        categories.setLabelsFont(small)
         values = QValueAxis()
-        values.setTitleText("tokens/s (higher is faster)")
+        values.setTitleText("tokens/s (longer is faster)")
         values.setLabelFormat("%.0f")
         values.setRange(0, max([r.tok_s for r in rows if math.isfinite(r.tok_s)] + [1]) * 1.15)
         values.applyNiceNumbers()
-        chart.addAxis(categories, Qt.AlignBottom)
-        chart.addAxis(values, Qt.AlignLeft)
+        chart.addAxis(categories, Qt.AlignLeft)
+        chart.addAxis(values, Qt.AlignBottom)
         series.attachAxis(categories)
         series.attachAxis(values)
 
