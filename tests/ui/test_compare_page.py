@@ -7,6 +7,8 @@ Three files (F16 reference, Q8_0, Q2_K) keep it fast; settings are the core test
 from __future__ import annotations
 
 import csv
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,7 @@ from app.core.library import HeaderCache
 from app.core.measure import MeasureSettings
 from app.core.measure_store import MeasureStore
 from app.core.paths import hf_hub_cache
+from app.ui.compare.pick_model import PathRole
 from app.ui.compare.results_model import COLUMNS, RowRole, SortRole
 from app.ui.library_model import LibraryModel
 from app.ui.pages.compare_page import ComparePage
@@ -296,3 +299,30 @@ def test_compare_in_my_models_opens_compare_with_the_files_ticked(qtbot, starter
     finally:
         window.shutdown()
         window.compare_page.shutdown()
+
+
+def test_more_than_eight_files_are_refused_with_a_message(make_page, quant_ladder, tmp_path):
+    folder = tmp_path / "copies"
+    folder.mkdir()
+    for name in ("Q8_0", "Q2_K"):  # nine files of one model: the ladder and two copies
+        os.link(quant_ladder[name], folder / f"Copy-{name}.gguf")
+    page = make_page(folders=[folder])
+    every = [page.picks.index(r).data(PathRole) for r in range(page.picks.rowCount())]
+    page.measure_files(every)
+    assert len(page.picks.checked_paths()) == 9
+    page.measure_view.measure_button.click()
+    assert "between 2 and 8" in page.measure_view.status.text()
+    assert page.measure_view.status.objectName() == "error"
+    assert not page.measurer.busy
+
+
+def test_shutdown_mid_measure_stops_at_once(qtbot, make_page, quant_ladder):
+    page = make_page()
+    page.measure_files([str(quant_ladder[q]) for q in ("F16", "Q8_0")])
+    with qtbot.waitSignal(page.measurer.progress, timeout=MEASURE_MS,
+                          check_params_cb=lambda _s, _t, m: "window" in m):
+        page.measure_view.measure_button.click()
+    started = time.perf_counter()
+    page.shutdown()
+    assert time.perf_counter() - started < 10
+    assert not page.measurer.thread_running

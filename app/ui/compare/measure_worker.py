@@ -107,6 +107,10 @@ class Measurer(QObject):
     def busy(self) -> bool:
         return self._busy
 
+    @property
+    def thread_running(self) -> bool:
+        return self._thread.isRunning()
+
     def start(self, request: MeasureRequest) -> bool:
         """Queue ``request``; False (and nothing done) while a measurement runs."""
         if self._busy:
