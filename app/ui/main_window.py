@@ -68,7 +68,7 @@ class MainWindow(QMainWindow):
         self.models_page = ModelsPage(self.library, folders=settings.model_folders,
                                       hidden=settings.hidden_models)
         self.chat_page = ChatPage(self.session, self.library, settings, self.chat_store)
-        self.compare_page = ComparePage()
+        self.compare_page = ComparePage(self.library, paths)
         self.hardware_page = HardwarePage(paths)
         for page in (self.discover_page, self.models_page, self.chat_page, self.compare_page,
                      self.hardware_page):
@@ -76,6 +76,8 @@ class MainWindow(QMainWindow):
             self.pages.addWidget(page)
         self.sidebar.currentRowChanged.connect(self.pages.setCurrentIndex)
         self.models_page.chat_requested.connect(self.open_chat_with)
+        self.models_page.compare_requested.connect(lambda _paths: self.open_page("Compare"))
+        self.models_page.compare_requested.connect(self.compare_page.measure_files)
         self.models_page.refresh_requested.connect(self.refresh_library)
         self.models_page.folders_changed.connect(self._on_folders_changed)
         self.models_page.hidden_changed.connect(self._on_hidden_changed)

@@ -1,35 +1,74 @@
-"""Compare: what each quant level costs and gives. Shows the published typical figures now."""
+"""Compare: what each quant level of one model costs and gives.
+
+Tabs: Measure (pick local files, measure them), Chart (size vs quality, speed), Typical
+figures (the published table); ``add_tab`` takes more (side by side, arena...).
+``measure_files(paths)`` opens the Measure tab with those files ticked; My Models calls it.
+Call ``shutdown()`` before the window goes; it also runs when the application quits.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import (
-    QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
-)
+from collections.abc import Callable
 
-from app.core import quality
-from app.core.quants import bits_per_weight
+from PySide6.QtCore import QCoreApplication, Slot
+from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
+
+from app.core.measure import MeasureSettings
+from app.core.measure_store import MeasureStore, measurements_db
+from app.core.paths import Paths
+from app.ui.compare.measure_view import MeasureView, ask_text_file
+from app.ui.compare.measure_worker import Measurer
+from app.ui.compare.pick_model import PickModel
+from app.ui.compare.published_table import PublishedTable
+from app.ui.compare.quality_chart import QualityChart, ask_save_path
+from app.ui.compare.results_model import ResultsModel
+from app.ui.library_model import LibraryModel
 
 
 class ComparePage(QWidget):
-    def __init__(self) -> None:
+    def __init__(self, library: LibraryModel, paths: Paths, *,
+                 store: MeasureStore | None = None,
+                 settings: MeasureSettings = MeasureSettings(),
+                 choose_text: Callable = ask_text_file,
+                 save_path: Callable = ask_save_path) -> None:
         super().__init__()
-        table = quality.load_published()
-        self.table = QTableWidget(len(table), 5)
-        self.table.setHorizontalHeaderLabels(
-            ["Quant", "Bits per weight", "Size (8B model)", "Perplexity", "Mean KL divergence"])
-        for row, q in enumerate(table.values()):
-            bpw = bits_per_weight(q.quant)
-            cells = (q.quant, f"{bpw:.2f}" if bpw else "", f"{q.size_gib:.2f} GiB", f"{q.ppl:.4f}",
-                     "reference" if q.mean_kld is None else f"{q.mean_kld:.5f}")
-            for col, text in enumerate(cells):
-                self.table.setItem(row, col, QTableWidgetItem(text))
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
-        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.store = store or MeasureStore(measurements_db(paths.data_dir))
+        self.picks = PickModel(library, self)
+        self.results = ResultsModel(self)
+        self.measurer = Measurer(self.store, paths.cache_dir, self)
+        self.measure_view = MeasureView(self.picks, self.results, self.measurer, settings,
+                                        choose_text)
+        self.chart = QualityChart(self.results, save_path)
+        self.measure_view.comparisons_changed.connect(self.chart.set_comparisons)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.add_tab(self.measure_view, "Measure")
+        self.add_tab(self.chart, "Chart")
+        self.add_tab(PublishedTable(), "Typical figures")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 14, 20, 14)
         layout.addWidget(QLabel("Compare", objectName="pageTitle"))
-        layout.addWidget(QLabel("Typical quality per quant type: lower KL divergence means "
-                                "answers closer to the original model.", objectName="hint"))
-        layout.addWidget(self.table, 1)
-        layout.addWidget(QLabel(f"Source: {quality.SOURCE}", objectName="hint", wordWrap=True))
+        layout.addWidget(self.tabs, 1)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+
+    def add_tab(self, widget: QWidget, title: str) -> int:
+        """Add a tab (after the ones there); returns its index."""
+        return self.tabs.addTab(widget, title)
+
+    def open_tab(self, title: str) -> None:
+        for index in range(self.tabs.count()):
+            if self.tabs.tabText(index) == title:
+                self.tabs.setCurrentIndex(index)
+
+    @Slot(list)
+    def measure_files(self, paths: list) -> None:
+        """Open the Measure tab with ``paths`` ticked, ready to measure."""
+        self.open_tab("Measure")
+        self.measure_view.pick([str(p) for p in paths])
+
+    @Slot()
+    def shutdown(self) -> None:
+        """Stop a running measurement and its thread. Safe to call twice."""
+        self.measurer.shutdown()

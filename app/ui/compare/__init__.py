@@ -1,0 +1,1 @@
+"""The Compare page's parts: measuring quants of one model, the results table and charts."""

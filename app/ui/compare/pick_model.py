@@ -1,0 +1,101 @@
+"""The local GGUF files the user can pick for measuring: a checkable list over the library.
+
+Follows the library model (``app/ui/library_model.py``): when the library is rescanned the
+rows follow, and the files that were checked stay checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Slot
+
+from app.core.library import LocalModel
+from app.core.units import format_size
+from app.ui.library_model import LibraryModel
+
+PathRole = Qt.UserRole + 1
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+def _family(model: LocalModel) -> tuple:
+    """What quants of one model share (files without a header go on their own)."""
+    if model.architecture and model.parameters:
+        return (model.architecture, model.parameters)
+    return ("", str(model.path))
+
+
+class PickModel(QAbstractListModel):
+    def __init__(self, library: LibraryModel, parent=None) -> None:
+        super().__init__(parent)
+        self._library = library
+        self._models: list[LocalModel] = []
+        self._checked: set[str] = set()
+        for signal in (library.modelReset, library.rowsInserted, library.rowsRemoved,
+                       library.layoutChanged):
+            signal.connect(self.refresh)
+        self.refresh()
+
+    @Slot()
+    def refresh(self) -> None:
+        models = [m for m in self._library.models()
+                  if m.path.name.lower().endswith(".gguf")]
+        # Quants of one model together (largest file first), models by their largest's name.
+        groups: dict[tuple, str] = {}
+        for m in sorted(models, key=lambda m: -m.size_bytes):
+            groups.setdefault(_family(m), m.name.lower())
+        models.sort(key=lambda m: (groups[_family(m)], _family(m), -m.size_bytes))
+        self.beginResetModel()
+        self._models = models
+        self.endResetModel()
+
+    def checked_paths(self) -> list[str]:
+        """Checked files, in list order."""
+        return [str(m.path) for m in self._models if str(m.path) in self._checked]
+
+    def set_checked(self, paths: Iterable[str]) -> list[str]:
+        """Check exactly ``paths``; returns those that are not in the list."""
+        wanted = {str(Path(p)) for p in paths}
+        known = {str(m.path) for m in self._models}
+        self._checked = wanted & known
+        if self._models:
+            self.dataChanged.emit(self.index(0), self.index(len(self._models) - 1),
+                                  [Qt.CheckStateRole])
+        return sorted(wanted - known)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._models)
+
+    def flags(self, index: Index) -> Qt.ItemFlags:
+        if not index.isValid():
+            return Qt.NoItemFlags
+        return Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsUserCheckable
+
+    def data(self, index: Index, role: int = Qt.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._models):
+            return None
+        model = self._models[index.row()]
+        if role == Qt.DisplayRole:
+            return f"{model.name}    {model.quant or '?'} · {format_size(model.size_bytes)}"
+        if role == Qt.CheckStateRole:
+            return Qt.Checked if str(model.path) in self._checked else Qt.Unchecked
+        if role == PathRole:
+            return str(model.path)
+        if role == Qt.ToolTipRole:
+            return str(model.path)
+        return None
+
+    def setData(self, index: Index, value, role: int = Qt.EditRole) -> bool:
+        if role != Qt.CheckStateRole or not index.isValid() \
+                or not 0 <= index.row() < len(self._models):
+            return False
+        path = str(self._models[index.row()].path)
+        checked = Qt.CheckState(value) == Qt.Checked if not isinstance(value, bool) else value
+        if checked:
+            self._checked.add(path)
+        else:
+            self._checked.discard(path)
+        self.dataChanged.emit(index, index, [Qt.CheckStateRole])
+        return True

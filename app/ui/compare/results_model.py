@@ -1,0 +1,179 @@
+"""Measured results as a Qt table model: one row per file and text, reference first.
+
+Rows are ``FileMeasurement`` values from ``app.core.measure``; ``set_comparisons`` replaces
+them. Rows read from the measurement store carry ``cached`` and are marked "stored" in the
+Measured column. ``write_csv`` writes the table as the user sees it, plus the raw numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+
+from app.core.measure import Comparison, FileMeasurement
+from app.core.units import format_memory, format_size
+
+RowRole = Qt.UserRole + 1   # the FileMeasurement
+SortRole = Qt.UserRole + 2  # numbers for numeric columns, lower-case text otherwise
+
+COLUMNS = ("File", "Quant", "Size", "Bits/weight", "Perplexity", "KL divergence",
+           "Same top %", "Prompt tok/s", "Gen. tok/s", "Load time", "Memory", "Text",
+           "Measured")
+# Two-line headers keep the table narrow enough for the file names.
+HEADERS = {"Bits/weight": "Bits per\nweight", "KL divergence": "KL\ndivergence",
+           "Same top %": "Same\ntop %", "Prompt tok/s": "Prompt\ntok/s",
+           "Gen. tok/s": "Generation\ntok/s", "Load time": "Load\ntime"}
+_NUMERIC = {"Size", "Bits/weight", "Perplexity", "KL divergence", "Same top %", "Prompt tok/s",
+            "Gen. tok/s", "Load time", "Memory"}
+# CSV: the raw figures, in plain units a spreadsheet can plot.
+CSV_FIELDS = ("name", "quant", "size_bytes", "bits_per_weight", "ppl", "kld", "same_top_pct",
+              "prompt_tok_s", "tok_s", "load_s", "memory_bytes", "reference", "text", "tokens",
+              "threads", "cached", "file", "reference_file")
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+def _number(row: FileMeasurement, column: str) -> float:
+    return {"Size": row.size_bytes, "Bits/weight": row.bits_per_weight, "Perplexity": row.ppl,
+            "KL divergence": row.kld, "Same top %": row.same_top_pct,
+            "Prompt tok/s": row.prompt_tok_s, "Gen. tok/s": row.tok_s,
+            "Load time": row.load_s, "Memory": row.memory_bytes}[column]
+
+
+def _fixed(value: float, digits: int) -> str:
+    return f"{value:.{digits}f}" if math.isfinite(value) else "n/a"
+
+
+def shared_start(names: list[str]) -> str:
+    """The start all names share, cut after a separator: "Model-7B-" of "Model-7B-Q4_0.gguf"
+    and "Model-7B-Q8_0.gguf"; "" for one name or names that share nothing."""
+    if len(names) < 2:
+        return ""
+    common = os.path.commonprefix(names)
+    cut = max(common.rfind(c) for c in "-._ ")
+    return common[:cut + 1] if cut > 0 else ""
+
+
+def cell_text(row: FileMeasurement, column: str, prefix: str = "") -> str:
+    if column == "File":
+        return "…" + row.name[len(prefix):] if prefix else row.name
+    if column == "Quant":
+        return row.quant or "?"
+    if column == "Size":
+        return format_size(row.size_bytes)
+    if column == "Bits/weight":
+        return _fixed(row.bits_per_weight, 2)
+    if column == "Perplexity":
+        return _fixed(row.ppl, 3)
+    if column == "KL divergence":
+        return "reference" if row.reference else _fixed(row.kld, 4)
+    if column == "Same top %":
+        return _fixed(row.same_top_pct, 1)
+    if column == "Prompt tok/s":
+        return _fixed(row.prompt_tok_s, 0)
+    if column == "Gen. tok/s":
+        return _fixed(row.tok_s, 1)
+    if column == "Load time":
+        return f"{_fixed(row.load_s, 2)} s"
+    if column == "Memory":
+        return format_memory(row.memory_bytes)
+    if column == "Text":
+        return "Bundled text" if row.text == "bundled" else row.text
+    return "stored" if row.cached else "now"
+
+
+class ResultsModel(QAbstractTableModel):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._rows: list[FileMeasurement] = []
+        self.prefix = ""  # the start every file name shares, not repeated in the File column
+
+    def set_comparisons(self, comparisons: Sequence[Comparison]) -> None:
+        self.beginResetModel()
+        self._rows = [row for comparison in comparisons for row in comparison.rows]
+        self.prefix = shared_start(list(dict.fromkeys(r.name for r in self._rows)))
+        self.endResetModel()
+
+    def texts(self) -> list[str]:
+        """The texts the rows were measured on, in order."""
+        return list(dict.fromkeys(row.text for row in self._rows))
+
+    def clear(self) -> None:
+        self.set_comparisons(())
+
+    def rows(self) -> list[FileMeasurement]:
+        return list(self._rows)
+
+    def column(self, name: str) -> int:
+        return COLUMNS.index(name)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.DisplayRole):
+        if orientation == Qt.Horizontal and 0 <= section < len(COLUMNS):
+            if role == Qt.DisplayRole:
+                return HEADERS.get(COLUMNS[section], COLUMNS[section])
+            if role == Qt.ToolTipRole:
+                return _HEADER_TIPS.get(COLUMNS[section])
+        return None
+
+    def data(self, index: Index, role: int = Qt.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._rows) \
+                or not 0 <= index.column() < len(COLUMNS):
+            return None
+        row = self._rows[index.row()]
+        column = COLUMNS[index.column()]
+        if role == Qt.DisplayRole:
+            return cell_text(row, column, self.prefix)
+        if role == RowRole:
+            return row
+        if role == SortRole:
+            return float(_number(row, column)) if column in _NUMERIC \
+                else cell_text(row, column, self.prefix).lower()
+        if role == Qt.ToolTipRole:
+            if column == "Measured":
+                return ("Read from earlier measurements: not measured again" if row.cached
+                        else "Measured just now")
+            if column == "KL divergence":
+                return f"Against {Path(row.reference_file).name}"
+            return row.file if column == "File" else None
+        if role == Qt.TextAlignmentRole and column in _NUMERIC:
+            return int(Qt.AlignRight | Qt.AlignVCenter)
+        return None
+
+    def write_csv(self, path: Path) -> None:
+        """The rows as CSV: raw figures (bytes, seconds, tokens/s), one line per file."""
+        with open(path, "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(CSV_FIELDS)
+            for row in self._rows:
+                data = row.to_json()
+                writer.writerow([_csv_value(data[f]) for f in CSV_FIELDS])
+
+
+def _csv_value(value):
+    if isinstance(value, float):
+        return f"{value:.6g}" if math.isfinite(value) else ""
+    return value
+
+
+_HEADER_TIPS = {
+    "Perplexity": "How surprised the model is by the text: lower is better",
+    "KL divergence": "How far each file's predictions are from the reference file's: "
+                     "lower means answers closer to the original",
+    "Same top %": "How often the most likely next word is the reference's",
+    "Bits/weight": "File size per parameter",
+    "Memory": "Memory the file took while loaded and measured",
+    "Prompt tok/s": "Tokens per second reading a prompt (the text measured)",
+    "Gen. tok/s": "Tokens per second writing an answer",
+    "Measured": "\"stored\": read from earlier measurements, not measured again",
+}

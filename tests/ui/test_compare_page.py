@@ -1,0 +1,328 @@
+"""The Compare page driven as a user drives it, measuring the real quant ladder with llama.cpp.
+
+Three files (F16 reference, Q8_0, Q2_K) keep it fast; settings are the core tests' fast ones
+(256 tokens, one thread). The measurement store is real SQLite in the test's folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCharts import QHorizontalBarSeries, QScatterSeries
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QImage
+from PySide6.QtTest import QTest
+
+from app.core import library
+from app.core.library import HeaderCache
+from app.core.measure import MeasureSettings
+from app.core.measure_store import MeasureStore
+from app.core.paths import hf_hub_cache
+from app.ui.compare.pick_model import PathRole
+from app.ui.compare.results_model import COLUMNS, RowRole, SortRole
+from app.ui.library_model import LibraryModel
+from app.ui.pages.compare_page import ComparePage
+
+FAST = MeasureSettings(tokens=256, n_batch=128, gen_tokens=4, threads=1)
+MEASURE_MS = 240_000
+THREE = ("F16", "Q8_0", "Q2_K")
+
+
+class Dialogs:
+    """Stands in for the file dialogs: returns the paths set, records the titles asked."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.save = ""
+        self.asked: list[str] = []
+
+    def choose_text(self, _parent) -> str:
+        self.asked.append("text")
+        return self.text
+
+    def save_path(self, _parent, title, _name, _filter) -> str:
+        self.asked.append(title)
+        return self.save
+
+
+def library_with(paths, hearth_home, folders) -> LibraryModel:
+    model = LibraryModel()
+    model.set_models(library.list_models(
+        hearth_home.models_dir, hf_hub_cache(), folders, home=hearth_home.data_dir / "home",
+        environ={}, header_cache=HeaderCache(hearth_home.cache_dir / "headers.json")))
+    return model
+
+
+@pytest.fixture
+def dialogs() -> Dialogs:
+    return Dialogs()
+
+
+@pytest.fixture
+def make_page(qtbot, hearth_home, quant_ladder, dialogs):
+    pages = []
+
+    def make(store: MeasureStore | None = None, folders=(), settings=FAST) -> ComparePage:
+        ladder_dir = quant_ladder["F16"].parent
+        model = library_with(quant_ladder, hearth_home, [ladder_dir, *folders])
+        page = ComparePage(model, hearth_home, store=store, settings=settings,
+                           choose_text=dialogs.choose_text, save_path=dialogs.save_path)
+        page.library_model = model  # keep it alive with the page
+        qtbot.addWidget(page)
+        page.resize(1200, 760)
+        page.show()
+        pages.append(page)
+        return page
+
+    yield make
+    for page in pages:
+        page.shutdown()
+
+
+@pytest.fixture(scope="module")
+def shared_store(tmp_path_factory) -> MeasureStore:
+    """One store for the tests that only need results, so the ladder is measured once."""
+    return MeasureStore(tmp_path_factory.mktemp("store") / "measurements.sqlite3")
+
+
+def table(page) -> list[dict[str, str]]:
+    view = page.measure_view.table
+    model = view.model()
+    return [{COLUMNS[c]: model.index(r, c).data() for c in range(model.columnCount())
+             if not view.isColumnHidden(c)} for r in range(model.rowCount())]
+
+
+def measure(qtbot, page, paths) -> None:
+    page.measure_files([str(p) for p in paths])
+    with qtbot.waitSignal(page.measurer.finished, timeout=MEASURE_MS):
+        page.measure_view.measure_button.click()
+
+
+def test_measure_tab_shows_kl_divergence_growing_as_files_shrink(
+        qtbot, qtmodeltester, make_page, quant_ladder, shared_store):
+    page = make_page(shared_store)
+    files = [quant_ladder[q] for q in THREE]
+    assert page.picks.rowCount() == 7  # the whole ladder is offered
+    qtmodeltester.check(page.picks)
+    measure(qtbot, page, files)
+
+    rows = table(page)
+    assert [r["Quant"] for r in rows] == list(THREE)
+    assert [r["File"] for r in rows] == [f"…{q}.gguf" for q in THREE]  # the shared start once
+    assert "Files of SmolLM2-135M-Instruct." in page.measure_view.summary.text()
+    assert "Text" not in rows[0]  # one text: no column for it
+    assert rows[0]["KL divergence"] == "reference"
+    q8, q2 = float(rows[1]["KL divergence"]), float(rows[2]["KL divergence"])
+    assert 0 < q8 < q2
+    assert float(rows[2]["Perplexity"]) > float(rows[1]["Perplexity"])
+    sizes = [page.results.index(r, COLUMNS.index("Size")).data(SortRole) for r in range(3)]
+    assert sizes[0] > sizes[1] > sizes[2]
+    assert all(float(r["Gen. tok/s"]) > 0 and float(r["Prompt tok/s"]) > 0 for r in rows)
+    assert all(r["Memory"] and r["Load time"].endswith(" s") for r in rows)
+    qtmodeltester.check(page.results)
+    assert "Done" in page.measure_view.status.text()
+    assert "SmolLM2-135M-Instruct-F16.gguf" in page.measure_view.summary.text()
+    assert not page.measurer.busy and page.measure_view.measure_button.isEnabled()
+
+    # Measuring again is served from the store: every row marked, nothing evaluated.
+    with qtbot.waitSignal(page.measurer.finished, timeout=10_000) as done:
+        page.measure_view.measure_button.click()
+    assert done.args[0][0].evaluated == 0
+    assert [r["Measured"] for r in table(page)] == ["stored"] * 3
+    assert "3 from earlier measurements" in page.measure_view.status.text()
+    assert float(table(page)[2]["KL divergence"]) == pytest.approx(q2, abs=1e-4)
+
+
+def test_chart_holds_the_measured_points_and_exports(qtbot, make_page, quant_ladder,
+                                                     shared_store, dialogs, tmp_path):
+    page = make_page(shared_store)
+    measure(qtbot, page, [quant_ladder[q] for q in THREE])
+    page.open_tab("Chart")
+    measured = {r.quant: r for r in page.results.index(0, 0).model().rows()}
+    chart = page.chart
+
+    scatter = {s.name(): s for s in chart.quality.series() if isinstance(s, QScatterSeries)}
+    points = sorted((p.x(), p.y()) for p in scatter["Measured (bundled text)"].points())
+    expected = sorted((measured[q].size_bytes / 1e6, measured[q].kld) for q in ("Q8_0", "Q2_K"))
+    # The reference (KLD 0) has no place on a log axis; the two others are there.
+    assert [v for p in points for v in p] == pytest.approx([v for p in expected for v in p])
+    typical = scatter["Typical per quant (published, at this model's size)"].points()
+    assert len(typical) == 10
+    # Published Q8_0 sits at this model's size at Q8_0's bits per weight: near the real file.
+    q8_typical = min(typical, key=lambda p: p.y())
+    assert q8_typical.x() == pytest.approx(measured["Q8_0"].size_bytes / 1e6, rel=0.25)
+
+    # The pointer on the Q2_K dot (the smallest file) shows its figures.
+    dots = scatter["Measured (bundled text)"]
+    view = chart.quality_view
+    spot = view.mapFromScene(chart.quality.mapToPosition(QPointF(*expected[0]), dots))
+    QTest.mouseMove(view.viewport(), spot + QPoint(40, 40))
+    QTest.mouseMove(view.viewport(), spot)
+    qtbot.waitUntil(lambda: chart.last_tip != "", timeout=2_000)
+    assert "SmolLM2-135M-Instruct-Q2_K.gguf" in chart.last_tip
+    assert f"{measured['Q2_K'].kld:.4f}" in chart.last_tip
+    assert chart.quality_view.toolTip() == chart.last_tip
+    assert "Q2_K" in chart.details.text()
+
+    bars = [s for s in chart.speed.series()
+            if isinstance(s, QHorizontalBarSeries)][0].barSets()[0]
+    speeds = [bars.at(i) for i in range(bars.count())][::-1]  # drawn bottom-up: F16 on top
+    assert speeds == pytest.approx([measured[q].tok_s for q in THREE], abs=0.051)
+
+    dialogs.save = str(tmp_path / "ladder.csv")
+    chart.csv_button.click()
+    with open(dialogs.save, newline="", encoding="utf-8") as f:
+        lines = list(csv.DictReader(f))
+    assert [line["quant"] for line in lines] == list(THREE)
+    assert float(lines[2]["kld"]) == pytest.approx(measured["Q2_K"].kld, rel=1e-4)
+    assert int(lines[1]["size_bytes"]) == quant_ladder["Q8_0"].stat().st_size
+    assert lines[0]["reference"] == "True"
+
+    png = tmp_path / "chart.png"
+    chart.export_png(png)
+    image = QImage(str(png))
+    assert image.width() > 600 and image.height() > 300
+    assert png.stat().st_size > 20_000  # axes, points, bars: not a blank picture
+    assert "Saved" in chart.status.text() and dialogs.asked == ["Export results"]
+
+
+def test_cancel_mid_measure_leaves_a_message_and_keeps_the_window(
+        qtbot, make_page, quant_ladder):
+    page = make_page()  # a store of its own, in the test's folder: nothing measured yet
+    page.measure_files([str(quant_ladder[q]) for q in ("F16", "Q2_K")])
+    view = page.measure_view
+    with qtbot.waitSignal(page.measurer.progress, timeout=MEASURE_MS,
+                          check_params_cb=lambda _s, _t, m: "window" in m):
+        view.measure_button.click()
+    assert view.cancel_button.isVisible() and not view.measure_button.isEnabled()
+    with qtbot.waitSignal(page.measurer.cancelled, timeout=20_000):
+        view.cancel_button.click()
+    assert "cancelled" in view.status.text()
+    assert view.status.objectName() == "note"
+    assert view.measure_button.isEnabled() and not view.cancel_button.isVisible()
+    assert page.results.rowCount() == 0
+    assert page.store.count() <= 1  # at most the reference finished before the cancel
+
+
+def other_model(folder: Path) -> Path:
+    from gguf import GGUFWriter
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "Other-Model-Q8_0.gguf"
+    writer = GGUFWriter(path, "llama")
+    writer.add_tensor("token_embd.weight", np.zeros((16, 8), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def test_files_of_different_models_get_a_clear_message(qtbot, make_page, quant_ladder,
+                                                       tmp_path):
+    other = other_model(tmp_path / "mine")
+    page = make_page(folders=[tmp_path / "mine"])
+    view = page.measure_view
+    page.measure_files([str(quant_ladder["Q8_0"])])
+    assert not view.measure_button.isEnabled()  # one file is not a comparison
+    page.measure_files([str(quant_ladder["Q8_0"]), str(other)])
+    assert view.measure_button.text() == "Measure 2 files"
+    with qtbot.waitSignal(page.measurer.failed, timeout=20_000):
+        view.measure_button.click()
+    assert "not quants of the same model" in view.status.text()
+    assert view.status.objectName() == "error"
+    assert set(page.picks.checked_paths()) == {str(quant_ladder["Q8_0"]), str(other)}  # kept
+
+
+def test_files_not_in_the_library_are_named(make_page, tmp_path):
+    page = make_page()
+    page.measure_files([str(tmp_path / "gone-Q4_K_M.gguf")])
+    assert "gone-Q4_K_M.gguf" in page.measure_view.status.text()
+    assert page.measure_view.status.objectName() == "error"
+
+
+def test_own_text_is_measured_beside_the_bundled_one(qtbot, make_page, quant_ladder,
+                                                     dialogs, tmp_path):
+    own = tmp_path / "letters.txt"
+    own.write_text(" ".join(
+        f"Dear customer {n}, thank you for your order of {n * 3} candles. They ship on "
+        f"Monday from our workshop by the river, wrapped in paper." for n in range(40)),
+        encoding="utf-8")
+    dialogs.text = str(own)
+    settings = MeasureSettings(tokens=192, n_batch=192, gen_tokens=2, threads=1)
+    page = make_page(settings=settings)
+    view = page.measure_view
+    view.text_button.click()
+    assert "letters.txt" in view.text_label.text()
+    measure(qtbot, page, [quant_ladder["Q8_0"], quant_ladder["Q2_K"]])
+    rows = table(page)
+    assert [(r["Text"], r["Quant"]) for r in rows] == [
+        ("Bundled text", "Q8_0"), ("Bundled text", "Q2_K"),
+        ("letters.txt", "Q8_0"), ("letters.txt", "Q2_K")]
+    bundled_ppl, own_ppl = float(rows[1]["Perplexity"]), float(rows[3]["Perplexity"])
+    assert bundled_ppl != own_ppl  # two texts, two measurements
+    names = [s.name() for s in page.chart.quality.series() if isinstance(s, QScatterSeries)]
+    assert "Measured (letters.txt)" in names and "Measured (bundled text)" in names
+    view.clear_text_button.click()
+    assert view.text_path is None and "bundled" in view.text_label.text()
+    assert all(page.results.index(r, 0).data(RowRole) for r in range(4))
+    assert page.results.index(0, 0).data(Qt.ToolTipRole) == str(quant_ladder["Q8_0"])
+
+
+def test_compare_in_my_models_opens_compare_with_the_files_ticked(qtbot, starter_home,
+                                                                 quant_ladder):
+    from app.core.settings import Settings
+    from app.ui.main_window import MainWindow
+
+    settings = Settings(model_folders=[str(quant_ladder["F16"].parent)])
+    window = MainWindow(starter_home, settings)
+    qtbot.addWidget(window)
+    try:
+        with qtbot.waitSignal(window.session.loaded, timeout=60_000):
+            window.show()
+        qtbot.waitUntil(lambda: window.library.rowCount() == 8, timeout=20_000)
+        window.open_page("My Models")
+        picked = [str(quant_ladder[q]) for q in ("Q8_0", "Q4_K_M")]
+        window.models_page.select(*picked)
+        window.models_page.compare()
+        assert window.pages.currentWidget() is window.compare_page
+        page = window.compare_page
+        assert page.tabs.tabText(page.tabs.currentIndex()) == "Measure"
+        assert sorted(page.picks.checked_paths()) == sorted(picked)
+        assert page.measure_view.measure_button.text() == "Measure 2 files"
+        assert "2 files picked" in page.measure_view.status.text()
+    finally:
+        window.shutdown()
+        window.compare_page.shutdown()
+
+
+def test_more_than_eight_files_are_refused_with_a_message(make_page, quant_ladder, tmp_path):
+    folder = tmp_path / "copies"
+    folder.mkdir()
+    for name in ("Q8_0", "Q2_K"):  # nine files of one model: the ladder and two copies
+        os.link(quant_ladder[name], folder / f"Copy-{name}.gguf")
+    page = make_page(folders=[folder])
+    every = [page.picks.index(r).data(PathRole) for r in range(page.picks.rowCount())]
+    page.measure_files(every)
+    assert len(page.picks.checked_paths()) == 9
+    page.measure_view.measure_button.click()
+    assert "between 2 and 8" in page.measure_view.status.text()
+    assert page.measure_view.status.objectName() == "error"
+    assert not page.measurer.busy
+
+
+def test_shutdown_mid_measure_stops_at_once(qtbot, make_page, quant_ladder):
+    page = make_page()
+    page.measure_files([str(quant_ladder[q]) for q in ("F16", "Q8_0")])
+    with qtbot.waitSignal(page.measurer.progress, timeout=MEASURE_MS,
+                          check_params_cb=lambda _s, _t, m: "window" in m):
+        page.measure_view.measure_button.click()
+    started = time.perf_counter()
+    page.shutdown()
+    assert time.perf_counter() - started < 10
+    assert not page.measurer.thread_running
