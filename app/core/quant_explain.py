@@ -143,9 +143,11 @@ def typical_quality(quant: str | None) -> Quality | None:
     table = _published()
     if name in ("F16", "BF16", "F32") or (name in table and table[name].mean_kld is not None):
         row = table.get(name)
-        return Quality(row.mean_kld if row and row.mean_kld is not None else 0.0, TYPICAL,
-                       f"{name} on Llama-3-8B: {quality.SOURCE}",
-                       row.same_top_pct if row else None)
+        if row is None or row.mean_kld is None:
+            return Quality(0.0, TYPICAL, f"{name} holds the original weights: the reference the "
+                                         f"quants are compared with ({quality.SOURCE})")
+        return Quality(row.mean_kld, TYPICAL, f"{name} on Llama-3-8B: {quality.SOURCE}",
+                       row.same_top_pct)
     bits = typical_bits(name)
     if not bits:
         return None

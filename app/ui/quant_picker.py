@@ -189,6 +189,8 @@ class QuantPicker(QWidget):
         self.reason.show()
         self._say("" if table else "No GGUF model files to choose from.")
         self._show_about(self.table.currentIndex().row())
+        if pick.key:
+            self.table.scrollTo(self.model.index(self.model.row_of(pick.key), 0))
         self.recommended_changed.emit(pick.key or "")
         self.ready.emit()
 

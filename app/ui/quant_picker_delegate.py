@@ -140,7 +140,7 @@ class QuantPickerDelegate(QStyledItemDelegate):
             width = (metrics.horizontalAdvance(index.data(QuantRole.QualityWords) or "")
                      + QFontMetrics(small).horizontalAdvance(
                          index.data(QuantRole.QualitySource) or "") + 36)
-            width = max(200, min(width, 300))
+            width = max(200, min(width, 330))
         elif column == QuantPickerModel.FIT:
             width += 18
         return QSize(width, max(hint.height(), metrics.height() + 18))

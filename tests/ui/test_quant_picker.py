@@ -185,7 +185,9 @@ def test_measured_quality_replaces_typical_once_stored(qtbot, models_page, quant
     settings = MeasureSettings(tokens=128, n_batch=128, gen_tokens=2, gen_prompt=8, threads=1)
     measure([quant_ladder["F16"], quant_ladder["Q2_K"]], store=models_page.store,
             settings=settings)
-    open_quants(qtbot, models_page, "F16")
+    models_page.hide()  # to Compare and back: the picker reads the measurements again
+    with qtbot.waitSignal(models_page.picker.ready, timeout=WAIT):
+        models_page.show()
     q2 = shown(model).index("Q2_K")
     assert model.index(q2, 0).data(QuantRole.QualitySource) == "measured by you"
     assert model.index(q2, QuantPickerModel.QUALITY).data().endswith("· measured by you")

@@ -1,6 +1,8 @@
 """The model page: a Hub repo's card, facts and GGUF files, each with a fit badge and a Download
 button that queues it in the DownloadManager. Split files show as one row; vision projector
-(mmproj) files are listed apart. Everything from the Hub is fetched off the GUI thread."""
+(mmproj) files are listed apart. Above the files, the quant picker: every quant's fit at a chosen
+context, its expected quality and the recommended one (selected in the files table, ready for
+Download). Everything from the Hub is fetched off the GUI thread."""
 
 from __future__ import annotations
 

@@ -107,7 +107,7 @@ class ModelsPage(QWidget):
         self.split = QSplitter(Qt.Vertical)
         self.split.addWidget(self.table)
         self.split.addWidget(self.picker)
-        self.split.setSizes([300, 380])
+        self.split.setSizes([250, 470])
         layout.addWidget(self.split, 1)
         layout.addWidget(self.status)
         layout.addLayout(row)
@@ -163,6 +163,12 @@ class ModelsPage(QWidget):
             return quant_sources.local_items(model, everything, store or _default_store())
 
         self.picker.load(loader, model.context_length)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """Coming back to My Models (after measuring on Compare, say) shows fresh quants."""
+        super().showEvent(event)
+        if self.picker.isVisibleTo(self):
+            self.show_quants()
 
     @Slot(QModelIndex, QModelIndex)
     def _selection_moved(self, _current: QModelIndex, _previous: QModelIndex) -> None:
