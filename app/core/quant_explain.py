@@ -95,7 +95,8 @@ def explain(quant: str | None, bits: float | None = None) -> str:
 
 def _words_for_bits(bits: float) -> str:
     for limit, words in ((7.5, "practically indistinguishable from the original"),
-                         (5.2, "very close to the original"), (4.2, "usually close to the original"),
+                         (5.2, "very close to the original"),
+                         (4.2, "usually close to the original"),
                          (3.4, "noticeably less accurate"), (2.5, "much less accurate")):
         if bits >= limit:
             return words
@@ -106,7 +107,8 @@ def quality_words(kld: float | None) -> str:
     """Mean KL divergence from the original in words."""
     if kld is None:
         return "quality unknown"
-    for limit, words in ((0.0001, "same as the original"), (0.006, "indistinguishable from the original"),
+    for limit, words in ((0.0001, "same as the original"),
+                         (0.006, "indistinguishable from the original"),
                          (0.02, "very close to the original"), (0.05, "close to the original"),
                          (0.15, "noticeably lower"), (0.3, "clearly lower")):
         if kld < limit:

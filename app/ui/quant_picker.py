@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core import quality, quant_pick
+from app.core.errors import HearthError
 from app.core.quant_pick import QuantItem
 from app.ui.quant_picker_delegate import QuantPickerDelegate
 from app.ui.quant_picker_model import QuantPickerModel
@@ -109,20 +110,8 @@ class QuantPicker(QWidget):
              message: str = "Reading the quants' headers...") -> None:
         """Show the rows ``loader()`` makes (run off the GUI thread: it may read files or the
         network)."""
-        self._request += 1
-        request, machine, n_ctx = self._request, self.machine, None
         self.set_context_choices(n_ctx_train)
-        n_ctx = self.n_ctx()
-        self._say(message)
-        models_dir = self.models_dir or Path.home()
-
-        def work():
-            here = machine or _probe(models_dir)
-            items = loader()
-            table = quant_pick.rows(items, here, n_ctx)
-            return request, here, items, table, quant_pick.pick(table, here, n_ctx)
-
-        run_task(work, self._on_rows, self._on_failed, self)
+        self._start(loader, message)
 
     def set_items(self, items: list[QuantItem], n_ctx_train: int | None = None) -> None:
         """Rows for items already in hand (the fits are still computed off the GUI thread)."""
@@ -135,18 +124,27 @@ class QuantPicker(QWidget):
 
     @Slot()
     def recompute(self) -> None:
-        if not self.items:
-            return
+        """The fits again at the chosen context, from the shapes already read."""
+        if self.items:
+            items = list(self.items)
+            self._start(lambda: items,
+                        f"Working out what fits with {self.n_ctx():,} tokens of context...")
+
+    def _start(self, loader: Loader, message: str) -> None:
         self._request += 1
-        request, machine, items, n_ctx = self._request, self.machine, self.items, self.n_ctx()
+        request, machine, n_ctx = self._request, self.machine, self.n_ctx()
         models_dir = self.models_dir or Path.home()
+        self._say(message)
 
         def work():
-            here = machine or _probe(models_dir)
+            try:
+                here = machine or _probe(models_dir)
+                items = loader()
+            except HearthError as exc:  # shown in place of the rows (a stale one is dropped)
+                return request, None, [], [], quant_pick.Pick(None, str(exc), False)
             table = quant_pick.rows(items, here, n_ctx)
             return request, here, items, table, quant_pick.pick(table, here, n_ctx)
 
-        self._say(f"Working out what fits with {n_ctx:,} tokens of context...")
         run_task(work, self._on_rows, self._on_failed, self)
 
     def clear(self, message: str = "") -> None:
@@ -187,7 +185,7 @@ class QuantPicker(QWidget):
         self.reason.style().unpolish(self.reason)
         self.reason.style().polish(self.reason)
         self.reason.show()
-        self._say("" if table else "No GGUF model files to choose from.")
+        self._say("")
         self._show_about(self.table.currentIndex().row())
         if pick.key:
             self.table.scrollTo(self.model.index(self.model.row_of(pick.key), 0))

@@ -3,6 +3,7 @@ Models (the real ladder files), driven as a user drives it."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -124,6 +125,26 @@ def test_recommended_moves_when_the_context_grows_or_memory_shrinks(qtbot, model
         picker.set_machine(fit.Machine(ram_bytes=8 * 2**30, gpu_bytes=(900 * MIB,),
                                        backend="CUDA"))
     assert "runs fully on your GPU" in picker.reason.text()
+
+
+def test_a_repo_whose_headers_cannot_be_read_is_judged_by_file_size(qtbot, loopback_hub,
+                                                                     tmp_path) -> None:
+    names = {q: gguf_name("Blob-8B", q) for q in ("Q4_K_M", "IQ3_M", "Q8_0")}
+    sizes = {"Q4_K_M": 9_000, "IQ3_M": 7_000, "Q8_0": 15_000}
+    add_gguf_family(loopback_hub, "org/Blob-8B-GGUF",
+                    {names[q]: os.urandom(sizes[q]) for q in names})
+    page = ModelPage(client=HubClient(loopback_hub.url, token=False, retries=0),
+                     machine=fit.Machine(ram_bytes=2**30), models_dir=tmp_path / "models")
+    qtbot.addWidget(page)
+    with qtbot.waitSignal(page.picker.ready, timeout=WAIT):
+        page.show_repo("org/Blob-8B-GGUF")
+    model = page.picker.model
+    assert shown(model) == ["IQ3_M", "Q4_K_M", "Q8_0"]
+    assert recommended(model) == ["Q8_0"]
+    iq3 = model.index(0, QuantPickerModel.QUALITY)
+    assert iq3.data(QuantRole.QualitySource) == "rough estimate"
+    assert model.index(0, QuantPickerModel.ABOUT).data() == (
+        "a newer 3-bit format, better than Q3_K_M for its size.")
 
 
 def test_model_page_screenshot(qtbot, model_page) -> None:
