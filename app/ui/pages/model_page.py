@@ -279,6 +279,7 @@ class ModelPage(QWidget):
     @Slot(str)
     def _on_fit_failed(self, message: str) -> None:
         log.warning("Fit estimate failed: %s", message)
+        self.picker.clear(f"Hearth could not work out which quants fit: {message}")
 
     # -- actions ----------------------------------------------------------------------------------
 
