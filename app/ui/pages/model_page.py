@@ -1,6 +1,8 @@
 """The model page: a Hub repo's card, facts and GGUF files, each with a fit badge and a Download
 button that queues it in the DownloadManager. Split files show as one row; vision projector
-(mmproj) files are listed apart. Everything from the Hub is fetched off the GUI thread."""
+(mmproj) files are listed apart. Above the files, the quant picker: every quant's fit at a chosen
+context, its expected quality and the recommended one (selected in the files table, ready for
+Download). Everything from the Hub is fetched off the GUI thread."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from app.core.hub_files import ModelDetails, format_params
 from app.ui.download_manager import DownloadManager
 from app.ui.hub_result_delegate import ButtonDelegate, FitDelegate
 from app.ui.hub_results_model import QuantFilesModel
+from app.ui.quant_picker import QuantPicker
 from app.ui.tasks import run_task
 
 log = logging.getLogger("hearth.ui.model_page")
@@ -131,18 +134,24 @@ class ModelPage(QWidget):
         self.projectors_table.setColumnHidden(QuantFilesModel.FIT, True)  # not models
         self.projectors_label = QLabel("<b>Vision projector files</b> — add one to a model to "
                                        "let it read images", wordWrap=True)
-        right = QWidget()
-        column = QVBoxLayout(right)
-        column.setContentsMargins(0, 0, 0, 0)
+        self.picker = QuantPicker(machine, models_dir=models_dir)
+        self.picker.ready.connect(self._on_picker_ready)
+        files_box = QWidget()
+        column = QVBoxLayout(files_box)
+        column.setContentsMargins(0, 6, 0, 0)
         column.addWidget(QLabel("<b>Files</b> — one row per model; split files download "
                                 "together", wordWrap=True))
         column.addWidget(self.files_table, 1)
         column.addWidget(self.projectors_label)
         column.addWidget(self.projectors_table)
+        right = QSplitter(Qt.Vertical)
+        right.addWidget(self.picker)
+        right.addWidget(files_box)
+        right.setSizes([480, 240])
         splitter = QSplitter(Qt.Horizontal)
         splitter.addWidget(self.card)
         splitter.addWidget(right)
-        splitter.setSizes([330, 720])
+        splitter.setSizes([250, 850])
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 14, 20, 14)
@@ -196,6 +205,7 @@ class ModelPage(QWidget):
         self.card.setHtml(render_markdown(details.card) if details.card else
                           "<p><i>No model card to show.</i></p>")
         self.files.set_files(details.files, info.id)
+        self.picker.clear("Reading the model's header from the Hub to see what fits...")
         self.projectors.set_files(details.projectors, info.id)
         self.projectors_label.setVisible(bool(details.projectors))
         self.projectors_table.setVisible(bool(details.projectors))
@@ -219,7 +229,7 @@ class ModelPage(QWidget):
         models_dir = self.models_dir or Path.home()
 
         def work():
-            from app.core import fit, fit_shape, hardware
+            from app.core import fit, fit_shape, hardware, quant_sources
             from app.core.errors import HearthError
 
             here = machine or fit.Machine.from_report(hardware.probe(models_dir))
@@ -234,21 +244,42 @@ class ModelPage(QWidget):
                     log.info("Fit of %s from file sizes only: %s", details.id, exc)
             verdicts = hub_files.fit_verdicts(details.files, here, shape=shape,
                                               n_ctx_train=details.model.context_length)
-            return request, here, verdicts
+            items = quant_sources.hub_items(details.files, shape,
+                                            parameters=details.model.parameters,
+                                            n_ctx_train=details.model.context_length)
+            n_ctx_train = shape.n_ctx_train if shape is not None and shape.exact else \
+                details.model.context_length
+            return request, here, verdicts, items, n_ctx_train
 
         run_task(work, self._on_fits, self._on_fit_failed, self)
 
     @Slot(object)
     def _on_fits(self, answer) -> None:
-        request, machine, verdicts = answer
+        request, machine, verdicts, items, n_ctx_train = answer
         self.machine = self.machine or machine
         if request == self._request:
             self.files.set_fits(verdicts)
+            self.picker.machine = self.picker.machine or machine
+            self.picker.set_items(items, n_ctx_train)
             self.fits_ready.emit()
+
+    @Slot()
+    def _on_picker_ready(self) -> None:
+        """The files table follows the picker: fits at its context, the recommended file
+        selected, ready for Download."""
+        self.files.set_fits({row.key: row.fit.verdict for row in self.picker.model.rows()})
+        pick = self.picker.pick
+        if pick is None or not pick.key:
+            return
+        row = next((i for i in range(self.files.rowCount())
+                    if self.files.entry(i).name == pick.key), -1)
+        if row >= 0:
+            self.files_table.selectRow(row)
 
     @Slot(str)
     def _on_fit_failed(self, message: str) -> None:
         log.warning("Fit estimate failed: %s", message)
+        self.picker.clear(f"Hearth could not work out which quants fit: {message}")
 
     # -- actions ----------------------------------------------------------------------------------
 

@@ -2,24 +2,27 @@
 
 Actions: chat, compare (two or more), show in the file manager, delete (with confirmation: files
 of other apps or of the user's folders are only removed from the list unless deleting the file
-is chosen explicitly), and "Add folder..." to list the models of another folder.
+is chosen explicitly), "Add folder..." to list the models of another folder, and "Quants": a pane
+with the quant picker for the selected model's family of local files (the other quants of the same
+model: same architecture, parameters and name in their headers).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QPoint, QSortFilterProxyModel, Qt, QUrl, Signal, Slot
+from PySide6.QtCore import QModelIndex, QPoint, QSortFilterProxyModel, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMenu, QMessageBox,
-    QPushButton, QTableView, QVBoxLayout, QWidget,
+    QPushButton, QSplitter, QTableView, QVBoxLayout, QWidget,
 )
 
 from app.core import library as core_library
 from app.core.library import LocalModel
 from app.core.units import format_size
 from app.ui.library_model import SOURCE_LABELS, LibraryModel, ModelRole, SortRole
+from app.ui.quant_picker import QuantPicker
 from app.ui.tasks import run_task
 
 
@@ -44,8 +47,10 @@ class ModelsPage(QWidget):
                  hidden: list[str] | None = None,
                  confirm: Callable[[QWidget, str], bool] = _confirm,
                  choose_folder: Callable[[QWidget], str] = _choose_folder,
-                 open_url: Callable[[QUrl], object] = QDesktopServices.openUrl) -> None:
+                 open_url: Callable[[QUrl], object] = QDesktopServices.openUrl,
+                 machine=None, measure_store=None) -> None:
         super().__init__()
+        self.measure_store = measure_store
         self.library = library
         library.set_detail_columns(True)
         self.folders, self.hidden = list(folders or []), list(hidden or [])
@@ -74,8 +79,14 @@ class ModelsPage(QWidget):
         self.status = QLabel(objectName="hint", wordWrap=True)
         library.modelReset.connect(self._update_summary)
 
+        self.picker = QuantPicker(machine)
+        self.picker.title.setText("<b>Quants of this model on this computer</b>")
+        self.picker.hide()
+        self.table.selectionModel().currentRowChanged.connect(self._selection_moved)
+
         self.buttons = {}
         actions = (("Add folder...", self.add_folder), ("Refresh", self.refresh_requested),
+                   ("Quants", self.toggle_quants),
                    ("Show in folder", self.reveal), ("Compare", self.compare),
                    ("Delete...", self._delete_clicked),
                    ("Chat with this model", self._chat_with_current))
@@ -86,11 +97,18 @@ class ModelsPage(QWidget):
             button.clicked.connect(slot)
             row.addWidget(button)
             self.buttons[label] = button
+        self.buttons["Quants"].setCheckable(True)
+        self.buttons["Quants"].setToolTip("Compare the quants of the selected model you have: "
+                                          "which fits, expected quality, which to use")
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 14, 20, 14)
         layout.addWidget(QLabel("My Models", objectName="pageTitle"))
-        layout.addWidget(self.table, 1)
+        self.split = QSplitter(Qt.Vertical)
+        self.split.addWidget(self.table)
+        self.split.addWidget(self.picker)
+        self.split.setSizes([250, 470])
+        layout.addWidget(self.split, 1)
         layout.addWidget(self.status)
         layout.addLayout(row)
 
@@ -117,6 +135,45 @@ class ModelsPage(QWidget):
         self.summary.setText(f"{len(models)} model(s), {format_size(total)} on disk")
         if models:
             self.table.selectRow(0)
+        if self.picker.isVisible():
+            self.show_quants()
+
+    # -- quants -----------------------------------------------------------------------------------
+
+    @Slot()
+    def toggle_quants(self) -> None:
+        shown = self.buttons["Quants"].isChecked()
+        self.picker.setVisible(shown)
+        if shown:
+            self.show_quants()
+
+    def show_quants(self) -> None:
+        """The quant picker for the selected model and the other quants of it found here."""
+        selected = self.selected_models()
+        if not selected:
+            self.picker.clear("Select a model to see its quants.")
+            return
+        model, everything, store = selected[0], self.library.models(), self.measure_store
+        self.picker.title.setText(f"<b>Quants of {model.name.split('/')[-1]} on this "
+                                  "computer</b>")
+
+        def loader():
+            from app.core import quant_sources
+
+            return quant_sources.local_items(model, everything, store or _default_store())
+
+        self.picker.load(loader, model.context_length)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """Coming back to My Models (after measuring on Compare, say) shows fresh quants."""
+        super().showEvent(event)
+        if self.picker.isVisibleTo(self):
+            self.show_quants()
+
+    @Slot(QModelIndex, QModelIndex)
+    def _selection_moved(self, _current: QModelIndex, _previous: QModelIndex) -> None:
+        if self.picker.isVisible():
+            self.show_quants()
 
     # -- actions ----------------------------------------------------------------------------------
 
@@ -220,3 +277,10 @@ class ModelsPage(QWidget):
             self.status.style().unpolish(self.status)
             self.status.style().polish(self.status)
         self.message.emit(text)
+
+
+def _default_store():
+    from app.core.measure_store import MeasureStore, measurements_db
+    from app.core.paths import default_paths
+
+    return MeasureStore(measurements_db(default_paths().data_dir))
