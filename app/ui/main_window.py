@@ -212,6 +212,7 @@ class MainWindow(QMainWindow):
         self.chat_page.save_settings()
         self.server_panel.shutdown()
         self.session.shutdown()
+        self.compare_page.shutdown()
         self.downloads.shutdown()
         QThreadPool.globalInstance().waitForDone(10_000)
         self.chat_page.finish_interrupted_answer()
