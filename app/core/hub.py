@@ -32,7 +32,8 @@ from app.core.hub_files import HubModel, ModelDetails, details_from_info, model_
 log = logging.getLogger("hearth.hub")
 
 __all__ = ["HubClient", "HubModel", "ModelDetails", "SearchPages", "SearchQuery", "SORTS",
-           "explain", "model_details", "parse_repo_ref", "save_token", "search_models"]
+           "check_token", "explain", "model_details", "parse_repo_ref", "save_token",
+           "search_models"]
 
 # What users pick -> the sort name the Hub's API takes (always descending).
 SORTS = {"downloads": "downloads", "likes": "likes", "trending": "trendingScore",
@@ -355,35 +356,50 @@ def explain(exc: BaseException, repo_id: str, endpoint: str) -> HubError | None:
     return None
 
 
-def save_token(token: str, endpoint: str | None = None) -> str:
-    """Store a Hub token where huggingface_hub keeps it (``HF_HOME``: ``token`` and
-    ``stored_tokens``), so every Hugging Face tool on this machine uses it. Checked with the
-    Hub when it answers; saved unchecked (and the message says so) when it cannot be reached.
-    Returns the message to show. The token itself is never logged."""
+def check_token(token: str, endpoint: str | None = None) -> dict:
+    """The Hub's account record for ``token`` (``GET /api/whoami-v2``), or a HubError a user can
+    act on: not valid (401), or not checkable now (the Hub unreachable or failing)."""
     from huggingface_hub import HfApi
-    from huggingface_hub._login import _set_active_token  # the helpers login() itself uses
-    from huggingface_hub.utils._auth import _save_token
 
     token = token.strip()
     if not token or any(c.isspace() for c in token):
         raise HubError("Paste the whole token (it starts with hf_), without spaces.")
     if token.startswith("api_org"):
         raise HubError("That is an organisation token: use a token of your own account.")
-    name, checked = "hearth", ""
+    where = hub_endpoint(endpoint)
     try:
-        who = HfApi(endpoint=hub_endpoint(endpoint)).whoami(token=token)
-        access = (who.get("auth") or {}).get("accessToken") or {}
-        name = access.get("displayName") or f"hearth-{who.get('name', 'user')}"
-        checked = f" Signed in as {who.get('name', 'this account')}."
+        who = HfApi(endpoint=where).whoami(token=token)
     except Exception as exc:  # noqa: BLE001 - decided below
-        error = explain(exc, "", hub_endpoint(endpoint))
-        if error is not None and not isinstance(error, HubUnavailable) and \
-                getattr(getattr(exc, "response", None), "status_code", 0) == 401:
-            raise HubError("The Hub says this token is not valid (401). Create a new one at "
-                           "huggingface.co/settings/tokens and paste it here.") from None
-        checked = (" It could not be checked: the Hub did not confirm it now, so a wrong token "
-                   "shows up when a download starts.")
-        log.info("Hub token saved without checking it (%s)", type(exc).__name__)
+        status = getattr(getattr(exc, "response", None), "status_code", 0)
+        if status == 401:
+            raise HubError("The Hub says this token is not valid. Check that you copied all of "
+                           "it, or create a new one at huggingface.co/settings/tokens, then "
+                           "paste it here.") from None
+        error = explain(exc, "", where)
+        reason = str(error) if error is not None else f"{type(exc).__name__}"
+        log.info("Hub token not checked (%s); not saved", type(exc).__name__)
+        raise HubUnavailable(f"The token could not be checked, so it was not saved: {reason}"
+                             ) from None
+    if not isinstance(who, dict) or not who.get("name"):
+        raise HubUnavailable("The token could not be checked, so it was not saved: the Hub "
+                             "sent an answer Hearth cannot read. Try again later.")
+    return who
+
+
+def save_token(token: str, endpoint: str | None = None) -> str:
+    """Check a Hub token with the Hub, then store it where huggingface_hub keeps it
+    (``HF_HOME``: ``token`` and ``stored_tokens``, as ``huggingface_hub.login`` does), so every
+    Hugging Face tool on this machine uses it. A token the Hub refuses, or one it cannot check
+    now, is not stored (HubError). Returns the message to show. The token is never logged."""
+    from huggingface_hub._login import _set_active_token  # the helpers login() itself uses
+    from huggingface_hub.utils._auth import _save_token
+
+    token = token.strip()
+    who = check_token(token, endpoint)
+    access = (who.get("auth") or {}).get("accessToken") or {}
+    name = str(access.get("displayName") or f"hearth-{who['name']}")
     _save_token(token=token, token_name=name)
     _set_active_token(token_name=name, add_to_git_credential=False)
-    return f"Token saved for the Hugging Face tools on this computer.{checked}"
+    log.info("Hub token of %s saved", who["name"])
+    return (f"Token saved for the Hugging Face tools on this computer. Signed in as "
+            f"{who['name']}.")

@@ -1,7 +1,7 @@
 """The HTTP side of :class:`tests.support.hub_server.LoopbackHub`: one server per origin, one handler.
 
 :class:`HubHandler` answers the Hub's routes (``/api/models``, ``/api/models/{id}[/revision|/tree|
-/paths-info]``, ``/{id}/resolve/{rev}/{file}``, ``/api/agent-harnesses``) or, on the CDN origin,
+/paths-info]``, ``/{id}/resolve/{rev}/{file}``, ``/api/agent-harnesses``, ``/api/whoami-v2``) or, on the CDN origin,
 signed-URL downloads. Both speak HTTP/1.1 with keep-alive, as the client's connection pool expects.
 File bodies are streamed in chunks from disk or memory and honour ``Range``; the hub's fault plan
 is consulted on every request (``fail``) and on every file body (``drop``, ``slow``, corruption).
@@ -10,6 +10,7 @@ is consulted on every request (``fail``) and on every file body (``drop``, ``slo
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import re
 import socket
@@ -155,6 +156,8 @@ class HubHandler(BaseHTTPRequestHandler):
                 return self._paths_info(repo, unquote(rest[1]), body)
         elif segments[:2] == ["api", "agent-harnesses"]:
             return self._send_json(200, _EMPTY_AGENT_REGISTRY, head=method == "HEAD")
+        elif segments[:2] == ["api", "whoami-v2"] and method == "GET":
+            return self._whoami()
         elif method in ("GET", "HEAD"):
             for at in (2, 1):
                 if len(segments) > at + 2 and segments[at] == "resolve":
@@ -177,6 +180,18 @@ class HubHandler(BaseHTTPRequestHandler):
 
     def _authorized(self) -> bool:
         return self._token() in self.server.hub.valid_tokens
+
+    def _whoami(self) -> None:
+        """The account of a valid token, as huggingface.co answers; 401 for any other token."""
+        if not self._authorized():
+            return self._send_error(401, None, "Invalid credentials in Authorization header")
+        hub = self.server.hub
+        name = hub.token_users.get(self._token() or "", "hearth-user")
+        return self._send_json(200, {
+            "type": "user", "id": hashlib.sha1(name.encode()).hexdigest()[:24], "name": name, "fullname": name,
+            "orgs": [], "auth": {"type": "access_token", "accessToken": {
+                "displayName": hub.token_names.get(self._token() or "", "read-token"),
+                "role": "read"}}})
 
     def _visible(self, repo_id: str, repo: HubRepo | None) -> bool:
         if repo is not None and (not repo.private or self._authorized()):
