@@ -18,9 +18,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -28,6 +29,7 @@ from app.core import hub_files
 from app.core.downloads import hub_endpoint
 from app.core.errors import HubError, HubRepoNotFound, HubUnavailable
 from app.core.hub_files import HubModel, ModelDetails, details_from_info, model_from_info
+from app.core.hub_token import check_token, save_token  # re-exported: hub.save_token
 
 log = logging.getLogger("hearth.hub")
 
@@ -58,11 +60,21 @@ class SearchQuery:
     machine: object | None = field(default=None, compare=False)
 
     def matches(self, model: HubModel) -> bool:
+        """Architecture, size and, with a machine, fit (``model.fit``, see ``with_fit``)."""
         if self.architecture and (model.architecture or "").lower() != self.architecture.lower():
             return False
         if self.size and hub_files.size_bucket(model.parameters) != self.size:
             return False
-        return self.machine is None or hub_files.fits(model, self.machine)
+        return self.machine is None or (model.fit is not None and model.fit.fits)
+
+    def with_fit(self, model: HubModel, shape=None) -> HubModel:
+        """``model`` with its fit badge for ``machine`` (``hub_fit.estimate``; ``shape``: the
+        smallest file's, read by the model page). Unchanged without a machine."""
+        if self.machine is None:
+            return model
+        from app.core.hub_fit import estimate
+
+        return replace(model, fit=estimate(model, self.machine, shape))
 
 
 def parse_repo_ref(text: str, endpoint: str | None = None) -> str | None:
@@ -94,6 +106,8 @@ class HubClient:
         self._endpoint, self.token = endpoint, token
         self.retries, self.backoff_s, self.timeout_s, self._sleep = (
             retries, backoff_s, timeout_s, sleep)
+        self._shapes: dict[str, object] = {}  # repo id (lower case) -> its smallest file's shape
+        self._shapes_lock = threading.Lock()
 
     @property
     def endpoint(self) -> str:
@@ -123,6 +137,23 @@ class HubClient:
         info = self.call(lambda: api.model_info(repo_id, expand=EXPAND), repo_id)
         with unreadable_answer(repo_id):
             return model_from_info(info)
+
+    def file_shape(self, repo_id: str, filename: str, revision: str | None = None):
+        """The ``ModelShape`` of a file of ``repo_id`` from its GGUF header (Range requests),
+        kept by repo so Discover's fit badges can use it (``known_shape``). The model page
+        asks for the repo's smallest file. Raises HearthError."""
+        from app.core.fit_shape import shape_from_hub
+
+        shape = shape_from_hub(repo_id, filename, revision=revision, endpoint=self.endpoint,
+                               token=self.token)
+        with self._shapes_lock:
+            self._shapes[repo_id.lower()] = shape
+        return shape
+
+    def known_shape(self, repo_id: str):
+        """The shape ``file_shape`` read for ``repo_id``, or None."""
+        with self._shapes_lock:
+            return self._shapes.get(repo_id.lower())
 
     def get_page(self, url: str, params: list | None) -> tuple[list[dict], str | None]:
         """One page of a listing and the URL of the next one (None on the last page)."""
@@ -226,7 +257,9 @@ class SearchPages:
             self._next_url, self.done = next_url, next_url is None
             self.pages_fetched += 1
             with unreadable_answer(""):
-                matches += [m for m in map(model_from_item, items) if self.query.matches(m)]
+                found = [self.query.with_fit(m, self.client.known_shape(m.id))
+                         for m in map(model_from_item, items)]
+                matches += [m for m in found if self.query.matches(m)]
             if matches or self.done:
                 break
         return matches
@@ -238,7 +271,7 @@ class SearchPages:
         except HubRepoNotFound:
             return None  # not a repo after all: search for the words instead
         self.done, self.pages_fetched = True, 1
-        return [model]
+        return [self.query.with_fit(model, self.client.known_shape(model.id))]
 
     def _params(self) -> list[tuple[str, object]]:
         query = self.query
@@ -354,52 +387,3 @@ def explain(exc: BaseException, repo_id: str, endpoint: str) -> HubError | None:
         return HubUnavailable(f"The Hub ({endpoint}) sent an answer Hearth cannot read. Retry "
                               "in a moment.")
     return None
-
-
-def check_token(token: str, endpoint: str | None = None) -> dict:
-    """The Hub's account record for ``token`` (``GET /api/whoami-v2``), or a HubError a user can
-    act on: not valid (401), or not checkable now (the Hub unreachable or failing)."""
-    from huggingface_hub import HfApi
-
-    token = token.strip()
-    if not token or any(c.isspace() for c in token):
-        raise HubError("Paste the whole token (it starts with hf_), without spaces.")
-    if token.startswith("api_org"):
-        raise HubError("That is an organisation token: use a token of your own account.")
-    where = hub_endpoint(endpoint)
-    try:
-        who = HfApi(endpoint=where).whoami(token=token)
-    except Exception as exc:  # noqa: BLE001 - decided below
-        status = getattr(getattr(exc, "response", None), "status_code", 0)
-        if status == 401:
-            raise HubError("The Hub says this token is not valid. Check that you copied all of "
-                           "it, or create a new one at huggingface.co/settings/tokens, then "
-                           "paste it here.") from None
-        error = explain(exc, "", where)
-        reason = str(error) if error is not None else f"{type(exc).__name__}"
-        log.info("Hub token not checked (%s); not saved", type(exc).__name__)
-        raise HubUnavailable(f"The token could not be checked, so it was not saved: {reason}"
-                             ) from None
-    if not isinstance(who, dict) or not who.get("name"):
-        raise HubUnavailable("The token could not be checked, so it was not saved: the Hub "
-                             "sent an answer Hearth cannot read. Try again later.")
-    return who
-
-
-def save_token(token: str, endpoint: str | None = None) -> str:
-    """Check a Hub token with the Hub, then store it where huggingface_hub keeps it
-    (``HF_HOME``: ``token`` and ``stored_tokens``, as ``huggingface_hub.login`` does), so every
-    Hugging Face tool on this machine uses it. A token the Hub refuses, or one it cannot check
-    now, is not stored (HubError). Returns the message to show. The token is never logged."""
-    from huggingface_hub._login import _set_active_token  # the helpers login() itself uses
-    from huggingface_hub.utils._auth import _save_token
-
-    token = token.strip()
-    who = check_token(token, endpoint)
-    access = (who.get("auth") or {}).get("accessToken") or {}
-    name = str(access.get("displayName") or f"hearth-{who['name']}")
-    _save_token(token=token, token_name=name)
-    _set_active_token(token_name=name, add_to_git_credential=False)
-    log.info("Hub token of %s saved", who["name"])
-    return (f"Token saved for the Hugging Face tools on this computer. Signed in as "
-            f"{who['name']}.")

@@ -210,7 +210,7 @@ class ModelPage(QWidget):
         models_dir = self.models_dir or Path.home()
 
         def work():
-            from app.core import fit, fit_shape, hardware
+            from app.core import fit, hardware
             from app.core.errors import HearthError
 
             here = machine or fit.Machine.from_report(hardware.probe(models_dir))
@@ -218,9 +218,7 @@ class ModelPage(QWidget):
             if details.files:
                 smallest = details.files[0]
                 try:
-                    shape = fit_shape.shape_from_hub(details.id, smallest.name,
-                                                     revision=details.sha,
-                                                     endpoint=client.endpoint, token=client.token)
+                    shape = client.file_shape(details.id, smallest.name, revision=details.sha)
                 except HearthError as exc:
                     log.info("Fit of %s from file sizes only: %s", details.id, exc)
             verdicts = hub_files.fit_verdicts(details.files, here, shape=shape,
