@@ -22,7 +22,7 @@ from app.core.hub_files import HubModel, format_params
 from app.core.units import format_size
 
 BASIS_HEADER, BASIS_FILE_SIZE, BASIS_PARAMETERS = "header", "file size", "parameters"
-BASIS_LABELS = {BASIS_HEADER: "read from its file", BASIS_FILE_SIZE: "from its file size",
+BASIS_LABELS = {BASIS_HEADER: "from its file header", BASIS_FILE_SIZE: "from its file size",
                 BASIS_PARAMETERS: "from its parameter count"}
 
 

@@ -2,7 +2,7 @@
 
     Qwen3-4B-GGUF                                        ⬇ 12.3k   ♥ 45
     by bartowski · updated 3 days ago · ~1.3–4.3 GB
-    [qwen3] [4.0B] [3 quants]                   [Fits in RAM · read from its file]
+    [qwen3] [4.0B] [3 quants]                   [Fits in RAM · from its file header]
 
 The fit badge (with "Fits this machine") says what its estimate rests on (``hub_fit``).
 No widget per row: everything is drawn from the model's roles. Also the model page's files

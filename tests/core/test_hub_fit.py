@@ -55,7 +55,7 @@ def test_once_the_header_is_read_the_badge_rests_on_it(loopback_hub, real_repo) 
     expected = fit.plan(local, SMALL, presets.context_length(0, local.n_ctx_train)).verdict
     assert shape.exact and shape.tensors == local.tensors
     assert (found.fit.basis, found.fit.verdict) == (hub_fit.BASIS_HEADER, expected)
-    assert found.fit.label == "Fits in RAM · read from its file"
+    assert found.fit.label == "Fits in RAM · from its file header"
     assert "Estimated from the GGUF header of the smallest file" in found.fit.explanation
     assert "Q4_K_M, 105.5 MB, 8,192 tokens" in found.fit.explanation
     assert hub_client.known_shape("ORG/smol-7b-gguf") is shape  # kept by repo, any case
