@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import re
 import socket
 import sys
 import threading
@@ -21,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlencode, urlsplit
 
+from app.core.bench_hub import UNSATISFIABLE, parse_range  # the product's bench Hub shares it
 from tests.support.hub_repos import EXPAND_PROPERTIES, INFO_KEYS, LIST_DEFAULT_KEYS, LIST_FULL_KEYS, SORT_KEYS
 
 if TYPE_CHECKING:
@@ -28,9 +28,7 @@ if TYPE_CHECKING:
     from tests.support.hub_server import LoopbackHub
 
 _STREAM_CHUNK = 256 * 1024
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 _EMPTY_AGENT_REGISTRY = {"standardEnvVars": [], "harnesses": {}}
-_UNSATISFIABLE = "unsatisfiable"
 
 
 class _BadRequest(Exception):
@@ -302,8 +300,8 @@ class HubHandler(BaseHTTPRequestHandler):
     def _send_file(self, method: str, repo_id: str, entry: HubFile, headers: dict[str, str]) -> None:
         """Serve a file's content (or its headers, for HEAD), honouring ``Range: bytes=a-b|a-|-n``."""
         hub, size = self.server.hub, entry.size
-        span = _parse_range(self.headers.get("Range"), size)
-        if span == _UNSATISFIABLE:
+        span = parse_range(self.headers.get("Range"), size)
+        if span == UNSATISFIABLE:
             return self._send(416, b"", "text/plain", {**headers, "Content-Range": f"bytes */{size}"},
                               head=method == "HEAD")
         start, end = span if span else (0, size - 1)
@@ -407,17 +405,3 @@ def _content_type(name: str) -> str:
     if name.endswith((".md", ".txt", ".gitattributes", ".jinja")):
         return "text/plain; charset=utf-8"
     return "application/octet-stream"
-
-
-def _parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
-    """``(start, end)`` inclusive, ``"unsatisfiable"``, or None (no Range, or one we ignore)."""
-    match = _RANGE.fullmatch((header or "").strip())
-    if match is None or match[1] == match[2] == "":
-        return None
-    if match[1] == "":
-        start, end = max(0, size - int(match[2])), size - 1
-        if int(match[2]) == 0:
-            return _UNSATISFIABLE
-    else:
-        start, end = int(match[1]), min(int(match[2]) if match[2] else size - 1, size - 1)
-    return (start, end) if start < size and start <= end else _UNSATISFIABLE
