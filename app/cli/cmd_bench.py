@@ -61,6 +61,7 @@ def run(args, paths: Paths) -> int:
         result = run_loopback_download_benchmark(source)
         search = run_loopback_discover_benchmark()
         result |= {"search_rows": search["rows"], "search_rounds": search["rounds"],
+                   "search_first_screen_rows": search["first_screen_rows"],
                    **{k: v for k, v in search.items() if k.startswith("search_to")}}
         text = f"{format_download_result(result)}\n{format_discover_result(search)}"
     elif args.kind == "fit":
