@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout
 
 from app.core import hub
 from app.ui.tasks import run_task
@@ -33,11 +33,16 @@ class TokenEntry(QFrame):
         self.button = QPushButton("Save token")
         self.button.clicked.connect(self.save)
         self.note = QLabel(PROMPT, objectName="note", wordWrap=True)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.note, 2)
-        row.addWidget(self.field, 2)
+        self.field.setMaximumWidth(560)
+        row = QHBoxLayout()
+        row.addWidget(self.field, 1)
         row.addWidget(self.button)
+        row.addStretch(0)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(6)
+        column.addWidget(self.note)  # full width: a long message wraps instead of being cut
+        column.addLayout(row)
 
     def reset(self) -> None:
         """Back to the prompt (another model's page is shown)."""
