@@ -18,7 +18,7 @@ def test_search_to_100_rows_painted(qtbot, loopback_hub) -> None:
 
     assert QThreadPool.globalInstance().waitForDone(15_000)
     assert (result["rows"], result["rounds"]) == (100, 2)
-    assert 0 < result["search_to_rows_in_ms"] < result["search_to_results_ms"]
+    assert 0 < result["search_to_rows_in_ms"] < result["search_to_first_screen_ms"]
     assert result["search_to_results_ms_best"] <= result["search_to_results_ms"]
     assert result["search_to_first_screen_ms"] > 0
     assert 6 <= result["first_screen_rows"] <= 9  # what 1000x720 shows, the last row in part
