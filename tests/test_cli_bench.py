@@ -26,3 +26,26 @@ def test_bench_without_the_starter_model_says_what_to_do(hearth_home):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         "Error: The benchmarks use the starter model: run 'hearth setup' first.")
+
+
+def test_bench_download_runs_without_the_test_suite(hearth_home, quant_ladder, tmp_path):
+    # From another folder, as an installed copy runs: the test suite is not importable there,
+    # so the benchmark's Hub must come with the app.
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": ""}
+    no_tests = subprocess.run([sys.executable, "-c", "import tests.support"], cwd=tmp_path,
+                              capture_output=True, text=True, env=env)
+    assert no_tests.returncode == 1 and "No module named 'tests" in no_tests.stderr
+    model = quant_ladder["Q2_K"]
+
+    result = subprocess.run([HEARTH, "bench", "download", "--json", "--model", str(model)],
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert (figures["file"], figures["size_bytes"]) == (model.name, model.stat().st_size)
+    assert figures["mb_s_app"] > 0 and figures["mb_s_raw"] > 0
+    assert figures["search_rows"] == 100 and figures["search_rounds"] == 3
+    assert 0 < figures["search_to_rows_in_ms"] < figures["search_to_first_screen_ms"] < 30_000
+    assert figures["search_to_rows_in_ms"] < figures["search_to_results_ms"] < 30_000
+    assert figures["search_to_results_ms_best"] <= figures["search_to_results_ms"]
+    assert figures["search_to_first_screen_ms"] > 0 and 6 <= figures["search_first_screen_rows"] <= 9

@@ -17,7 +17,9 @@ from huggingface_hub import scan_cache_dir
 from app.cli import cmd_rm
 from app.core import library
 from app.core.downloads import Downloader
+from app.core.errors import ModelNotFound
 from app.core.paths import Paths, hf_hub_cache
+from app.core.settings import Settings
 from tests.support.hub_repos import add_gguf_family, gguf_name
 from tests.support.hub_server import LoopbackHub
 
@@ -97,7 +99,8 @@ def test_rm_deletes_a_pulled_split_model_and_leaves_a_clean_cache(
     removed = hearth(loopback_hub, "rm", "Tiny-F16", "-y")
 
     assert removed.returncode == 0, removed.stderr
-    assert "Deleted org/Tiny-GGUF/Tiny-F16-00001-of-00002.gguf (800.0 KB freed)" in removed.stdout
+    assert removed.stdout.strip() == ("Deleted org/Tiny-GGUF/Tiny-F16-00001-of-00002.gguf from the "
+                                      "Hugging Face cache: 800.0 KB freed.")
     names = [m.name for m in library.list_models(hearth_home.models_dir, hf_hub_cache())]
     assert names == ["org/Tiny-GGUF/Tiny-Q4_K_M.gguf"]
     assert scan_cache_dir(hf_hub_cache()).warnings == []
@@ -127,15 +130,39 @@ def test_rm_asks_before_deleting_from_hearths_folder(
     assert "Delete Mine-Q4_K_M (1.0 KB, 1 file(s))? [y/N]" in capsys.readouterr().out
 
 
-def test_rm_never_deletes_another_apps_model(
-        hearth_home: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
-    # The library does not scan LM Studio's folder yet: stand in for that one listing.
-    theirs = tmp_path / "lmstudio" / "Theirs-Q4_K_M.gguf"
-    theirs.parent.mkdir()
-    theirs.write_bytes(b"GGUF")
-    listed = library.LocalModel("Theirs-Q4_K_M", theirs, "Q4_K_M", 4, "lmstudio")
-    monkeypatch.setattr(library, "list_models", lambda *a: [listed])
+def test_rm_only_unlinks_another_apps_model(
+        hearth_home: Paths, starter_gguf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    home = tmp_path / "home"
+    theirs = home / ".lmstudio" / "models" / "lmstudio-community" / "SmolLM2-GGUF" / starter_gguf.name
+    theirs.parent.mkdir(parents=True)
+    os.link(starter_gguf, theirs)  # a real model in LM Studio's real folder layout
+    monkeypatch.setenv("HOME", str(home))
+    assert [m.source for m in library.list_for_user(hearth_home)] == ["lmstudio"]
 
-    assert cmd_rm.run(Namespace(model="Theirs", yes=True), hearth_home) == 1
+    monkeypatch.setattr(sys, "stdin", _Terminal("y\n"))
+    assert cmd_rm.run(Namespace(model="SmolLM2", yes=False), hearth_home) == 0
 
-    assert theirs.exists() and "does not delete other apps' files" in capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert f"Remove lmstudio-community/SmolLM2-GGUF/{starter_gguf.name} from Hearth's list? " \
+           f"Its file stays at {theirs} (LM Studio). [y/N]" in out
+    assert out.strip().endswith(f"The file was not deleted: it is still at {theirs} (LM Studio).")
+    assert theirs.read_bytes()[:4] == b"GGUF"  # the file is untouched
+    assert library.list_for_user(hearth_home) == []  # and stays off the list, as in the app
+    with pytest.raises(ModelNotFound):
+        cmd_rm.run(Namespace(model="SmolLM2", yes=True), hearth_home)
+
+
+def test_rm_of_a_model_in_a_users_folder_keeps_the_file(
+        hearth_home: Paths, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    folder = tmp_path / "my-models"
+    folder.mkdir()
+    mine = folder / "Mine-Q8_0.gguf"
+    mine.write_bytes(b"GGUF" + bytes(2000))
+    Settings(model_folders=[str(folder)]).save(hearth_home.settings_file)
+
+    assert cmd_rm.run(Namespace(model="Mine-Q8_0", yes=True), hearth_home) == 0
+
+    assert mine.exists() and "The file was not deleted" in capsys.readouterr().out
+    assert Settings.load(hearth_home.settings_file).hidden_models == [str(mine)]
+    assert library.list_for_user(hearth_home) == []

@@ -16,11 +16,12 @@ def add_parser(commands):
     parser = commands.add_parser(
         "bench", help="Measure speed, accuracy and overhead",
         description="Benchmarks: chat (app vs raw llama-cpp-python streaming, GUI stalls), "
-        "download (app vs plain hf_hub_download), fit (estimated vs measured memory), "
+        "download (app vs plain hf_hub_download, and Discover's search to 100 results painted), fit (estimated vs measured memory), "
         "compare (time to measure a quant ladder).")
     parser.add_argument("kind", choices=KINDS)
     parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.add_argument("--model", help="model file (default: the starter model)")
+    parser.add_argument("--model", help="model file (chat: default the starter model; download: the file "
+                        "served, default the starter model's Q8_0)")
     parser.add_argument("--rounds", type=int, default=3, help="chat: interleaved rounds")
     parser.add_argument("--tokens", type=int, default=512, help="chat: tokens per answer")
     return parser
@@ -49,12 +50,20 @@ def run(args, paths: Paths) -> int:
                                     max_tokens=args.tokens, rounds=args.rounds)
         text = format_chat_result(result)
     elif args.kind == "download":
+        from pathlib import Path
+
         from app.core.bench_download import (
             format_download_result, run_loopback_download_benchmark,
         )
+        from app.ui.bench_discover import format_discover_result, run_loopback_discover_benchmark
 
-        result = run_loopback_download_benchmark(_ladder(paths)["Q8_0"])
-        text = format_download_result(result)
+        source = Path(args.model) if args.model else _ladder(paths)["Q8_0"]
+        result = run_loopback_download_benchmark(source)
+        search = run_loopback_discover_benchmark()
+        result |= {"search_rows": search["rows"], "search_rounds": search["rounds"],
+                   "search_first_screen_rows": search["first_screen_rows"],
+                   **{k: v for k, v in search.items() if k.startswith("search_to")}}
+        text = f"{format_download_result(result)}\n{format_discover_result(search)}"
     elif args.kind == "fit":
         from app.core.bench_fit import format_fit_table, run_fit_benchmark
 

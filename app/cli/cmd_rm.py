@@ -1,58 +1,60 @@
-"""hearth rm: delete a local model (from the Hugging Face cache or Hearth's models folder)."""
+"""hearth rm: delete a local model, with the library's rules (``library.delete_model``).
+
+Models Hearth owns (its models folder, the starter, the Hugging Face cache) are deleted. Another
+app's or a user's folder's model is only removed from Hearth's list (the file stays where it is),
+and the message says so; the list is kept in the settings, as the Models page keeps it.
+"""
 
 from __future__ import annotations
 
 import sys
 
 from app.core import library
-from app.core.download_store import remove_from_cache
-from app.core.downloads import split_names
 from app.core.errors import ModelNotFound
-from app.core.paths import Paths, hf_hub_cache
+from app.core.paths import Paths
+from app.core.settings import Settings
 from app.core.units import format_size
-
-# Sources whose files Hearth owns or shares through the HF cache; anything else belongs to
-# another app (LM Studio, Ollama, a user's folder) and is never deleted from here.
-DELETABLE = {library.SOURCE_HF_CACHE, library.SOURCE_HEARTH, library.SOURCE_STARTER}
 
 
 def add_parser(commands):
     parser = commands.add_parser(
         "rm", help="Delete a local model",
         description="Delete a model from the Hugging Face cache or Hearth's models folder. "
-                    "Models in other apps' folders are never deleted, only reported.")
+                    "A model in another app's folder (LM Studio, Ollama) or one of your folders "
+                    "is only removed from Hearth's list: its file is not deleted.")
     parser.add_argument("model", help="a model name from 'hearth ls' (or part of one)")
-    parser.add_argument("-y", "--yes", action="store_true", help="delete without asking")
+    parser.add_argument("-y", "--yes", action="store_true", help="do it without asking")
     return parser
 
 
+def _question(model: library.LocalModel) -> str:
+    files = [f for f in model.all_files if f.exists()]
+    if model.source in library.OWNED:
+        size = sum(f.stat().st_size for f in files)
+        return f"Delete {model.name} ({format_size(size)}, {len(files)} file(s))? [y/N] "
+    app = library.APP_NAMES.get(model.source, model.source)
+    return (f"Remove {model.name} from Hearth's list? Its file stays at {model.path} "
+            f"({app}). [y/N] ")
+
+
 def run(args, paths: Paths) -> int:
-    models = library.list_models(paths.models_dir, hf_hub_cache())
+    settings = Settings.load(paths.settings_file)
+    models = library.list_for_user(paths, settings)
     path = library.resolve(args.model, models)
     model = next((m for m in models if m.path == path), None)
     if model is None:
         raise ModelNotFound(f"{path} is not a model of your library; Hearth only deletes the "
                             "models it lists.")
-    if model.source not in DELETABLE:
-        print(f"{model.name} belongs to another app ({model.source}: {model.path}). Hearth "
-              "does not delete other apps' files; remove it there.", file=sys.stderr)
-        return 1
-    files = [model.path.with_name(name) for name in split_names(model.path.name)]
-    files = [f for f in files if f.exists() or f.is_symlink()]
-    size = sum(f.stat().st_size for f in files if f.exists())
     if not args.yes:
         if not sys.stdin.isatty():
             print("Not deleting without confirmation: add -y.", file=sys.stderr)
             return 1
-        answer = input(f"Delete {model.name} ({format_size(size)}, {len(files)} file(s))? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
+        if input(_question(model)).strip().lower() not in ("y", "yes"):
             print("Nothing deleted.", file=sys.stderr)
             return 1
-    if model.source == library.SOURCE_HF_CACHE:
-        freed = remove_from_cache(files)
-    else:
-        for f in files:
-            f.unlink()
-        freed = size
-    print(f"Deleted {model.name} ({format_size(freed)} freed).")
+    outcome = library.delete_model(model)
+    if outcome.hidden and outcome.hidden not in settings.hidden_models:
+        settings.hidden_models.append(outcome.hidden)
+        settings.save(paths.settings_file)
+    print(outcome.message)
     return 0

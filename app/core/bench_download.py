@@ -1,7 +1,8 @@
 """Download throughput: Hearth's engine against plain ``hf_hub_download``, same file, same Hub.
 
 ``run_download_benchmark`` times both on a Hub you give it; ``run_loopback_download_benchmark``
-(for ``hearth bench download``) starts the test suite's loopback Hub on 127.0.0.1 for it.
+(for ``hearth bench download``) starts Hearth's own small Hub on 127.0.0.1 for it
+(:mod:`app.core.bench_hub`, shipped with the app: the benchmark runs from an installed copy).
 Each side runs ``rounds`` times, alternating, into fresh cache folders; the best run counts.
 Hearth's time includes what ``hf_hub_download`` skips: progress reports and the sha256 check.
 """
@@ -14,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from app.core.bench_hub import BenchHub
 from app.core.downloads import Downloader
 
 TARGET_RATIO = 0.95
@@ -60,15 +62,13 @@ def run_download_benchmark(hub_url: str, repo: str, filename: str, cache_dir: Pa
 def run_loopback_download_benchmark(source: Path | None = None, size_mb: int = 128,
                                     rounds: int = 2) -> dict:
     """The benchmark on a loopback Hub serving ``source`` (default: ``size_mb`` MB, random)."""
-    from tests.support.hub_server import LoopbackHub  # the test suite's Hub; only needed here
-
     with tempfile.TemporaryDirectory(prefix="hearth-bench-") as tmp:
         if source is None:
             source = Path(tmp) / "Bench-Q8_0.gguf"
             with open(source, "wb") as out:
                 for _ in range(size_mb):
                     out.write(os.urandom(1 << 20))
-        with LoopbackHub() as hub:
+        with BenchHub() as hub:
             hub.add_repo(BENCH_REPO, {source.name: Path(source)})
             return run_download_benchmark(hub.url, BENCH_REPO, source.name, Path(tmp) / "cache",
                                           rounds)

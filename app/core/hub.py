@@ -18,9 +18,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -28,11 +29,13 @@ from app.core import hub_files
 from app.core.downloads import hub_endpoint
 from app.core.errors import HubError, HubRepoNotFound, HubUnavailable
 from app.core.hub_files import HubModel, ModelDetails, details_from_info, model_from_info
+from app.core.hub_token import check_token, save_token  # re-exported: hub.save_token
 
 log = logging.getLogger("hearth.hub")
 
 __all__ = ["HubClient", "HubModel", "ModelDetails", "SearchPages", "SearchQuery", "SORTS",
-           "explain", "model_details", "parse_repo_ref", "save_token", "search_models"]
+           "check_token", "explain", "model_details", "parse_repo_ref", "save_token",
+           "search_models"]
 
 # What users pick -> the sort name the Hub's API takes (always descending).
 SORTS = {"downloads": "downloads", "likes": "likes", "trending": "trendingScore",
@@ -57,11 +60,21 @@ class SearchQuery:
     machine: object | None = field(default=None, compare=False)
 
     def matches(self, model: HubModel) -> bool:
+        """Architecture, size and, with a machine, fit (``model.fit``, see ``with_fit``)."""
         if self.architecture and (model.architecture or "").lower() != self.architecture.lower():
             return False
         if self.size and hub_files.size_bucket(model.parameters) != self.size:
             return False
-        return self.machine is None or hub_files.fits(model, self.machine)
+        return self.machine is None or (model.fit is not None and model.fit.fits)
+
+    def with_fit(self, model: HubModel, shape=None) -> HubModel:
+        """``model`` with its fit badge for ``machine`` (``hub_fit.estimate``; ``shape``: the
+        smallest file's, read by the model page). Unchanged without a machine."""
+        if self.machine is None:
+            return model
+        from app.core.hub_fit import estimate
+
+        return replace(model, fit=estimate(model, self.machine, shape))
 
 
 def parse_repo_ref(text: str, endpoint: str | None = None) -> str | None:
@@ -93,6 +106,8 @@ class HubClient:
         self._endpoint, self.token = endpoint, token
         self.retries, self.backoff_s, self.timeout_s, self._sleep = (
             retries, backoff_s, timeout_s, sleep)
+        self._shapes: dict[str, object] = {}  # repo id (lower case) -> its smallest file's shape
+        self._shapes_lock = threading.Lock()
 
     @property
     def endpoint(self) -> str:
@@ -122,6 +137,23 @@ class HubClient:
         info = self.call(lambda: api.model_info(repo_id, expand=EXPAND), repo_id)
         with unreadable_answer(repo_id):
             return model_from_info(info)
+
+    def file_shape(self, repo_id: str, filename: str, revision: str | None = None):
+        """The ``ModelShape`` of a file of ``repo_id`` from its GGUF header (Range requests),
+        kept by repo so Discover's fit badges can use it (``known_shape``). The model page
+        asks for the repo's smallest file. Raises HearthError."""
+        from app.core.fit_shape import shape_from_hub
+
+        shape = shape_from_hub(repo_id, filename, revision=revision, endpoint=self.endpoint,
+                               token=self.token)
+        with self._shapes_lock:
+            self._shapes[repo_id.lower()] = shape
+        return shape
+
+    def known_shape(self, repo_id: str):
+        """The shape ``file_shape`` read for ``repo_id``, or None."""
+        with self._shapes_lock:
+            return self._shapes.get(repo_id.lower())
 
     def get_page(self, url: str, params: list | None) -> tuple[list[dict], str | None]:
         """One page of a listing and the URL of the next one (None on the last page)."""
@@ -225,7 +257,9 @@ class SearchPages:
             self._next_url, self.done = next_url, next_url is None
             self.pages_fetched += 1
             with unreadable_answer(""):
-                matches += [m for m in map(model_from_item, items) if self.query.matches(m)]
+                found = [self.query.with_fit(m, self.client.known_shape(m.id))
+                         for m in map(model_from_item, items)]
+                matches += [m for m in found if self.query.matches(m)]
             if matches or self.done:
                 break
         return matches
@@ -237,7 +271,7 @@ class SearchPages:
         except HubRepoNotFound:
             return None  # not a repo after all: search for the words instead
         self.done, self.pages_fetched = True, 1
-        return [model]
+        return [self.query.with_fit(model, self.client.known_shape(model.id))]
 
     def _params(self) -> list[tuple[str, object]]:
         query = self.query
@@ -353,37 +387,3 @@ def explain(exc: BaseException, repo_id: str, endpoint: str) -> HubError | None:
         return HubUnavailable(f"The Hub ({endpoint}) sent an answer Hearth cannot read. Retry "
                               "in a moment.")
     return None
-
-
-def save_token(token: str, endpoint: str | None = None) -> str:
-    """Store a Hub token where huggingface_hub keeps it (``HF_HOME``: ``token`` and
-    ``stored_tokens``), so every Hugging Face tool on this machine uses it. Checked with the
-    Hub when it answers; saved unchecked (and the message says so) when it cannot be reached.
-    Returns the message to show. The token itself is never logged."""
-    from huggingface_hub import HfApi
-    from huggingface_hub._login import _set_active_token  # the helpers login() itself uses
-    from huggingface_hub.utils._auth import _save_token
-
-    token = token.strip()
-    if not token or any(c.isspace() for c in token):
-        raise HubError("Paste the whole token (it starts with hf_), without spaces.")
-    if token.startswith("api_org"):
-        raise HubError("That is an organisation token: use a token of your own account.")
-    name, checked = "hearth", ""
-    try:
-        who = HfApi(endpoint=hub_endpoint(endpoint)).whoami(token=token)
-        access = (who.get("auth") or {}).get("accessToken") or {}
-        name = access.get("displayName") or f"hearth-{who.get('name', 'user')}"
-        checked = f" Signed in as {who.get('name', 'this account')}."
-    except Exception as exc:  # noqa: BLE001 - decided below
-        error = explain(exc, "", hub_endpoint(endpoint))
-        if error is not None and not isinstance(error, HubUnavailable) and \
-                getattr(getattr(exc, "response", None), "status_code", 0) == 401:
-            raise HubError("The Hub says this token is not valid (401). Create a new one at "
-                           "huggingface.co/settings/tokens and paste it here.") from None
-        checked = (" It could not be checked: the Hub did not confirm it now, so a wrong token "
-                   "shows up when a download starts.")
-        log.info("Hub token saved without checking it (%s)", type(exc).__name__)
-    _save_token(token=token, token_name=name)
-    _set_active_token(token_name=name, add_to_git_credential=False)
-    return f"Token saved for the Hugging Face tools on this computer.{checked}"

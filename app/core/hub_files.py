@@ -8,17 +8,21 @@ Files: one entry per downloadable model.
 
 Also: parameter counts read from names ("8B", "135M", "8x7B"), the size buckets Discover filters
 by, the size range a repo's quants span when only its parameter count is known, and the fit
-verdicts shown beside results and files.
+verdicts shown beside a repo's files (a search result's fit: ``hub_fit``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from app.core import fit, presets, quants
+
+if TYPE_CHECKING:
+    from app.core.hub_fit import FitBadge
 
 SPLIT = re.compile(r"^(?P<stem>.+)-(?P<part>\d{5})-of-(?P<parts>\d{5})\.gguf$", re.IGNORECASE)
 _PARAMS = re.compile(r"(?<![A-Za-z0-9.])(?:(\d+)x)?(\d+(?:\.\d+)?)([BM])(?![A-Za-z0-9])",
@@ -161,6 +165,9 @@ class HubModel:
     quants: tuple[str, ...] = ()  # smallest bits first
     size_range: tuple[int, int] | None = None  # estimated bytes of the smallest, largest quant
     gated: bool | str = False
+    smallest_file: str = ""  # the smallest model file, when the listing gave file sizes
+    smallest_bytes: int = 0  # its real size (all shards), 0 when unknown
+    fit: FitBadge | None = field(default=None, compare=False)  # set by a "fits" search
 
     def to_json(self) -> dict:
         return {"id": self.id, "author": self.author, "downloads": self.downloads,
@@ -170,7 +177,8 @@ class HubModel:
                 "parameters": self.parameters, "architecture": self.architecture,
                 "context_length": self.context_length, "quants": list(self.quants),
                 "size_range": list(self.size_range) if self.size_range else None,
-                "gated": self.gated}
+                "gated": self.gated, "smallest_file": self.smallest_file,
+                "smallest_bytes": self.smallest_bytes}
 
     @classmethod
     def from_json(cls, data: dict) -> HubModel:
@@ -185,7 +193,9 @@ class HubModel:
                    context_length=data.get("context_length"),
                    quants=tuple(data.get("quants") or ()),
                    size_range=(int(size[0]), int(size[1])) if size else None,
-                   gated=data.get("gated") or False)
+                   gated=data.get("gated") or False,
+                   smallest_file=str(data.get("smallest_file") or ""),
+                   smallest_bytes=int(data.get("smallest_bytes") or 0))
 
 
 @dataclass(frozen=True)
@@ -217,6 +227,8 @@ def model_from_info(info) -> HubModel:
     found = sorted({f.quant for f in models if f.quant},
                    key=lambda q: (quants.bits_per_weight(q) or 99, q))
     params = _int(gguf.get("total")) or params_from_name(info.id)
+    sized = [f for f in models if f.complete]
+    smallest = sized[0] if sized and all(f.size_bytes for f in sized) else None  # sorted by size
     return HubModel(
         id=info.id, author=info.author or info.id.split("/")[0],
         downloads=info.downloads or 0, likes=info.likes or 0,
@@ -224,7 +236,9 @@ def model_from_info(info) -> HubModel:
         trending_score=int(info.trending_score or 0), parameters=params,
         architecture=gguf.get("architecture") or None,
         context_length=_int(gguf.get("context_length")), quants=tuple(found),
-        size_range=size_range(params, found), gated=info.gated or False)
+        size_range=size_range(params, found), gated=info.gated or False,
+        smallest_file=smallest.name if smallest else "",
+        smallest_bytes=smallest.size_bytes if smallest else 0)
 
 
 def details_from_info(info, card: str, card_note: str) -> ModelDetails:
@@ -263,16 +277,6 @@ def _int(value) -> int | None:
 
 
 # -- fit -------------------------------------------------------------------------------------------
-
-def fits(model: HubModel, machine) -> bool:
-    """Whether the smallest quant of ``model`` fits ``machine`` (estimated from its size;
-    unknown sizes do not count as fitting)."""
-    if not model.size_range:
-        return False
-    entry = QuantFile(model.id, None, (model.id,), model.size_range[0])
-    verdict = fit_verdicts([entry], machine, n_ctx_train=model.context_length)[entry.name]
-    return verdict != fit.VERDICT_TOO_LARGE
-
 
 def fit_verdicts(entries: Iterable[QuantFile], machine, *, shape=None,
                  n_ctx_train: int | None = None) -> dict[str, str]:

@@ -2,8 +2,9 @@
 
     Qwen3-4B-GGUF                                        ⬇ 12.3k   ♥ 45
     by bartowski · updated 3 days ago · ~1.3–4.3 GB
-    [qwen3] [4.0B] [3 quants]
+    [qwen3] [4.0B] [3 quants]                   [Fits in RAM · from its file header]
 
+The fit badge (with "Fits this machine") says what its estimate rests on (``hub_fit``).
 No widget per row: everything is drawn from the model's roles. Also the model page's files
 table cells: the fit badge (``FitDelegate``) and the Download button (``ButtonDelegate``).
 """
@@ -25,6 +26,8 @@ TEXT = QColor("#1f2430")
 CHIP_BG = QColor("#eef1f6")
 CHIP_GATED = QColor("#fff4d6")
 SEPARATOR = QColor("#eceff4")
+FIT_COLOURS = {True: (QColor("#e3f5e8"), QColor("#1b6e35")),  # fits: green; too large: red
+               False: (QColor("#fdecea"), QColor("#b3261e"))}
 
 
 def short_count(n: int) -> str:
@@ -82,10 +85,31 @@ class HubResultDelegate(QStyledItemDelegate):
         painter.drawText(line2, Qt.AlignLeft | Qt.AlignVCenter,
                          QFontMetrics(base).elidedText("  ·  ".join(parts), Qt.ElideRight,
                                                        line2.width()))
-        self._chips(painter, small, index.data(Role.Tags) or [], rect, line2.bottom() + 5)
+        badge = index.data(Role.Fit)
+        chips = QRect(rect)
+        if badge is not None:
+            chips.setRight(self._fit_badge(painter, small, badge, rect, line2.bottom() + 5) - 8)
+        self._chips(painter, small, index.data(Role.Tags) or [], chips, line2.bottom() + 5)
         painter.setPen(SEPARATOR)
         painter.drawLine(option.rect.bottomLeft(), option.rect.bottomRight())
         painter.restore()
+
+    def _fit_badge(self, painter: QPainter, font: QFont, badge, rect: QRect, top: int) -> int:
+        """The fit badge, right-aligned: ``Fits in RAM · from its parameter count``; returns
+        its left edge."""
+        metrics = QFontMetrics(font)
+        text = metrics.elidedText(badge.label, Qt.ElideRight, rect.width() // 2)
+        width, height = metrics.horizontalAdvance(text) + 16, metrics.height() + 4
+        chip = QRect(rect.right() - width, top, width, height)
+        background, colour = FIT_COLOURS[badge.fits]
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(background)
+        painter.setRenderHint(QPainter.Antialiasing, True)
+        painter.drawRoundedRect(chip, height / 2, height / 2)
+        painter.setPen(colour)
+        painter.setFont(font)
+        painter.drawText(chip, Qt.AlignCenter, text)
+        return chip.left()
 
     def _chips(self, painter: QPainter, font: QFont, tags: list[str], rect: QRect,
                top: int) -> None:

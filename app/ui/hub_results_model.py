@@ -10,7 +10,7 @@ through ``canFetchMore``/``fetchMore``. Every page is fetched on the thread pool
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 
 from PySide6.QtCore import (
@@ -39,13 +39,14 @@ class Role(IntEnum):
     Tags = Qt.UserRole + 7
     Model = Qt.UserRole + 8
     Gated = Qt.UserRole + 9
+    Fit = Qt.UserRole + 10  # a hub_fit.FitBadge (None unless searched with "Fits this machine")
 
 
 AUTO_FETCH_PAGES = 20  # Hub pages looked through, unasked, while the filters match nothing
 
 _ROLE_NAMES = {Role.Id: b"id", Role.Author: b"author", Role.Downloads: b"downloads",
                Role.Likes: b"likes", Role.Updated: b"updated", Role.SizeRange: b"sizeRange",
-               Role.Tags: b"tags", Role.Model: b"model", Role.Gated: b"gated"}
+               Role.Tags: b"tags", Role.Model: b"model", Role.Gated: b"gated", Role.Fit: b"fit"}
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,9 @@ class HubResultsModel(QAbstractListModel):
         if role in (Qt.DisplayRole, Role.Id):
             return model.id
         if role == Qt.ToolTipRole:
-            return f"{model.id}\n{', '.join(model.quants)}" if model.quants else model.id
+            lines = [model.id, ", ".join(model.quants),
+                     model.fit.explanation if model.fit is not None else ""]
+            return "\n".join(line for line in lines if line)
         if role == Role.Author:
             return model.author
         if role == Role.Downloads:
@@ -159,7 +162,17 @@ class HubResultsModel(QAbstractListModel):
             return model
         if role == Role.Gated:
             return bool(model.gated)
+        if role == Role.Fit:
+            return model.fit
         return None
+
+    def set_fit(self, repo_id: str, badge) -> None:
+        """A closer fit estimate for ``repo_id``'s row (the model page read its file header)."""
+        for row, model in enumerate(self._models):
+            if model.id.lower() == repo_id.lower() and model.fit != badge:
+                self._models[row] = replace(model, fit=badge)
+                self.dataChanged.emit(self.index(row), self.index(row),
+                                      [Role.Fit, Qt.ToolTipRole])
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:
         return (not parent.isValid() and self._pages is not None and not self._pages.done

@@ -8,7 +8,7 @@ import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from huggingface_hub import constants, get_token
+from huggingface_hub import get_token
 
 from app.core import fit, hub, hub_files
 from app.core.errors import HubError, HubRepoNotFound, HubUnavailable
@@ -320,18 +320,43 @@ def test_ages() -> None:
 
 # -- token ------------------------------------------------------------------------------------------
 
-def test_a_token_is_stored_where_huggingface_hub_reads_it(loopback_hub, hearth_home, tmp_path,
-                                                         monkeypatch, caplog) -> None:
-    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "hf" / "token"))
-    monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(tmp_path / "hf" / "stored_tokens"))
+def test_a_token_the_hub_accepts_is_stored_where_huggingface_hub_reads_it(
+        loopback_hub, hearth_home, tmp_path, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     secret = "hf_" + "s3cr3t" * 6
+    loopback_hub.valid_tokens.add(secret)
+    loopback_hub.token_users[secret] = "ada"
+    loopback_hub.token_names[secret] = "laptop"
 
     message = hub.save_token(f"  {secret}\n", endpoint=loopback_hub.url)
 
-    assert "could not be checked" in message
+    assert message == ("Token saved for the Hugging Face tools on this computer. Signed in as "
+                       "ada.")
     assert get_token() == secret
-    assert secret in (tmp_path / "hf" / "stored_tokens").read_text()
+    assert "laptop" in (tmp_path / "hf" / "stored_tokens").read_text()
+    (whoami,) = loopback_hub.requests_matching("/api/whoami-v2")
+    assert whoami.headers["authorization"] == f"Bearer {secret}"  # checked with the Hub first
     assert secret not in caplog.text and secret not in message
+
+
+def test_a_token_the_hub_refuses_is_not_stored(loopback_hub, hearth_home, tmp_path) -> None:
+    loopback_hub.valid_tokens.add("hf_TheRightOne1234")
+
+    with pytest.raises(HubError, match="not valid") as refused:
+        hub.save_token("hf_AWrongOne98765", endpoint=loopback_hub.url)
+
+    assert "huggingface.co/settings/tokens" in str(refused.value)
+    assert get_token() is None and not (tmp_path / "hf" / "token").exists()
     with pytest.raises(HubError, match="without spaces"):
         hub.save_token("hf_abc def")
+
+
+def test_a_token_that_cannot_be_checked_is_not_stored(loopback_hub, hearth_home, tmp_path) -> None:
+    loopback_hub.valid_tokens.add("hf_TheRightOne1234")
+    loopback_hub.fail("/api/whoami-v2", status=503)
+
+    with pytest.raises(HubUnavailable, match="could not be checked, so it was not saved"):
+        hub.save_token("hf_TheRightOne1234", endpoint=loopback_hub.url)
+
+    assert get_token() is None
+    assert "Signed in as" in hub.save_token("hf_TheRightOne1234", endpoint=loopback_hub.url)

@@ -1,7 +1,7 @@
 """The HTTP side of :class:`tests.support.hub_server.LoopbackHub`: one server per origin, one handler.
 
 :class:`HubHandler` answers the Hub's routes (``/api/models``, ``/api/models/{id}[/revision|/tree|
-/paths-info]``, ``/{id}/resolve/{rev}/{file}``, ``/api/agent-harnesses``) or, on the CDN origin,
+/paths-info]``, ``/{id}/resolve/{rev}/{file}``, ``/api/agent-harnesses``, ``/api/whoami-v2``) or, on the CDN origin,
 signed-URL downloads. Both speak HTTP/1.1 with keep-alive, as the client's connection pool expects.
 File bodies are streamed in chunks from disk or memory and honour ``Range``; the hub's fault plan
 is consulted on every request (``fail``) and on every file body (``drop``, ``slow``, corruption).
@@ -10,8 +10,8 @@ is consulted on every request (``fail``) and on every file body (``drop``, ``slo
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
-import re
 import socket
 import sys
 import threading
@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlencode, urlsplit
 
+from app.core.bench_hub import UNSATISFIABLE, parse_range  # the product's bench Hub shares it
 from tests.support.hub_repos import EXPAND_PROPERTIES, INFO_KEYS, LIST_DEFAULT_KEYS, LIST_FULL_KEYS, SORT_KEYS
 
 if TYPE_CHECKING:
@@ -27,9 +28,7 @@ if TYPE_CHECKING:
     from tests.support.hub_server import LoopbackHub
 
 _STREAM_CHUNK = 256 * 1024
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 _EMPTY_AGENT_REGISTRY = {"standardEnvVars": [], "harnesses": {}}
-_UNSATISFIABLE = "unsatisfiable"
 
 
 class _BadRequest(Exception):
@@ -155,6 +154,8 @@ class HubHandler(BaseHTTPRequestHandler):
                 return self._paths_info(repo, unquote(rest[1]), body)
         elif segments[:2] == ["api", "agent-harnesses"]:
             return self._send_json(200, _EMPTY_AGENT_REGISTRY, head=method == "HEAD")
+        elif segments[:2] == ["api", "whoami-v2"] and method == "GET":
+            return self._whoami()
         elif method in ("GET", "HEAD"):
             for at in (2, 1):
                 if len(segments) > at + 2 and segments[at] == "resolve":
@@ -177,6 +178,18 @@ class HubHandler(BaseHTTPRequestHandler):
 
     def _authorized(self) -> bool:
         return self._token() in self.server.hub.valid_tokens
+
+    def _whoami(self) -> None:
+        """The account of a valid token, as huggingface.co answers; 401 for any other token."""
+        if not self._authorized():
+            return self._send_error(401, None, "Invalid credentials in Authorization header")
+        hub = self.server.hub
+        name = hub.token_users.get(self._token() or "", "hearth-user")
+        return self._send_json(200, {
+            "type": "user", "id": hashlib.sha1(name.encode()).hexdigest()[:24], "name": name, "fullname": name,
+            "orgs": [], "auth": {"type": "access_token", "accessToken": {
+                "displayName": hub.token_names.get(self._token() or "", "read-token"),
+                "role": "read"}}})
 
     def _visible(self, repo_id: str, repo: HubRepo | None) -> bool:
         if repo is not None and (not repo.private or self._authorized()):
@@ -287,8 +300,8 @@ class HubHandler(BaseHTTPRequestHandler):
     def _send_file(self, method: str, repo_id: str, entry: HubFile, headers: dict[str, str]) -> None:
         """Serve a file's content (or its headers, for HEAD), honouring ``Range: bytes=a-b|a-|-n``."""
         hub, size = self.server.hub, entry.size
-        span = _parse_range(self.headers.get("Range"), size)
-        if span == _UNSATISFIABLE:
+        span = parse_range(self.headers.get("Range"), size)
+        if span == UNSATISFIABLE:
             return self._send(416, b"", "text/plain", {**headers, "Content-Range": f"bytes */{size}"},
                               head=method == "HEAD")
         start, end = span if span else (0, size - 1)
@@ -392,17 +405,3 @@ def _content_type(name: str) -> str:
     if name.endswith((".md", ".txt", ".gitattributes", ".jinja")):
         return "text/plain; charset=utf-8"
     return "application/octet-stream"
-
-
-def _parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
-    """``(start, end)`` inclusive, ``"unsatisfiable"``, or None (no Range, or one we ignore)."""
-    match = _RANGE.fullmatch((header or "").strip())
-    if match is None or match[1] == match[2] == "":
-        return None
-    if match[1] == "":
-        start, end = max(0, size - int(match[2])), size - 1
-        if int(match[2]) == 0:
-            return _UNSATISFIABLE
-    else:
-        start, end = int(match[1]), min(int(match[2]) if match[2] else size - 1, size - 1)
-    return (start, end) if start < size and start <= end else _UNSATISFIABLE

@@ -18,7 +18,8 @@ It listens on two origins, as huggingface.co does:
   follows it. The CDN honours ``Range`` (206 + ``Content-Range``). Small files are served by the
   Hub directly.
 
-Gated repos answer ``/resolve`` with 401 (no token) or 403 (a token not in ``hub.valid_tokens``).
+Gated repos answer ``/resolve`` with 401 (no token) or 403 (a token not in ``hub.valid_tokens``);
+``/api/whoami-v2`` describes the account of a valid token (``hub.token_users``) and answers 401 otherwise.
 Faults (``fail``, ``drop_after``, ``slow``, ``corrupt``, ``replace_file``, ``serve_raw``) make the network
 misbehave on cue; ``hub.requests`` records what the client sent (header names lower-cased);
 ``hub.server_errors`` collects tracebacks of bugs in this server (the fixture fails on them).
@@ -57,6 +58,8 @@ class LoopbackHub:
         self.max_page_size = max_page_size
         self.tree_page_size = tree_page_size  # /tree page size (the Hub uses 50 when expand=true)
         self.valid_tokens: set[str] = set()
+        self.token_users: dict[str, str] = {}  # token -> account name /api/whoami-v2 answers
+        self.token_names: dict[str, str] = {}  # token -> the token's own name (displayName)
         self.requests: list[RecordedRequest] = []
         self.server_errors: list[str] = []
         self.faults = FaultPlan()

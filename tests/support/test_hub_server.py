@@ -340,8 +340,19 @@ def test_unknown_endpoints_answer_harmlessly(loopback_hub: LoopbackHub) -> None:
     with raw_get(f"{loopback_hub.url}/api/agent-harnesses?") as response:
         assert response.status == 200 and response.read() == b'{"standardEnvVars": [], "harnesses": {}}'
     with raw_get(f"{loopback_hub.url}/api/whoami-v2?") as response:
-        assert response.status == 404
+        assert response.status == 401  # no token
         response.read()
+
+
+def test_whoami_knows_valid_tokens_only(loopback_hub: LoopbackHub) -> None:
+    loopback_hub.valid_tokens.add("hf_Valid")
+    loopback_hub.token_users["hf_Valid"] = "ada"
+    api = HfApi(endpoint=loopback_hub.url)
+
+    assert api.whoami(token="hf_Valid")["name"] == "ada"
+    with pytest.raises(HfHubHTTPError, match="Invalid user token") as refused:
+        api.whoami(token="hf_Wrong")
+    assert refused.value.response.status_code == 401
 
 
 def test_stop_cuts_keep_alive_connections_and_joins_threads(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QPushButton, QStackedWidget, QVBoxLayout, QWidget,
 )
 
+from app.core import hub_fit
 from app.core.errors import HearthError
 from app.core.hub import HubClient, SearchQuery, parse_repo_ref
 from app.core.hub_files import SIZE_BUCKETS, HubModel
@@ -74,7 +75,9 @@ class DiscoverPage(QWidget):
         self.author.setMaximumWidth(170)
         self.author.returnPressed.connect(self.search)
         self.fits = QCheckBox("Fits this machine")
-        self.fits.setToolTip("Only models whose smallest file fits this computer's memory")
+        self.fits.setToolTip("Only models whose smallest file fits this computer's memory. Each "
+                             "badge says what its estimate rests on: the file's header (once "
+                             "you opened the model), its size, or the parameter count.")
         self.fits.toggled.connect(self._fits_toggled)
 
         self.status = QLabel(objectName="hint", wordWrap=True)
@@ -98,6 +101,7 @@ class DiscoverPage(QWidget):
         self.model_page = ModelPage(None, downloads, self.models_dir, client=self.client,
                                     machine=machine)
         self.model_page.back_requested.connect(self.show_results)
+        self.model_page.fits_ready.connect(self._on_model_fit)
         self.stack = QStackedWidget()
         self.stack.addWidget(self._results_pane(search))
         self.stack.addWidget(self.model_page)
@@ -249,6 +253,17 @@ class DiscoverPage(QWidget):
         self.model_page.show_repo(repo_id)
         self.stack.setCurrentWidget(self.model_page)
         self.model_opened.emit(repo_id)
+
+    @Slot()
+    def _on_model_fit(self) -> None:
+        """The model page read a file header: its row's badge now rests on it."""
+        details, query = self.model_page.details, self._query
+        shape = self.client.known_shape(details.id) if details is not None else None
+        if shape is None or query is None or query.machine is None:
+            return
+        row = next((m for m in self.results_model.models() if m.id == details.id), None)
+        if row is not None:
+            self.results_model.set_fit(row.id, hub_fit.estimate(row, query.machine, shape))
 
     @Slot()
     def show_results(self) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QModelIndex, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
-    QAbstractItemView, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+    QAbstractItemView, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
     QPushButton, QSplitter, QTableView, QTextBrowser, QVBoxLayout, QWidget,
 )
 
@@ -25,6 +25,7 @@ from app.ui.hub_result_delegate import ButtonDelegate, FitDelegate
 from app.ui.hub_results_model import QuantFilesModel
 from app.ui.quant_picker import QuantPicker
 from app.ui.tasks import run_task
+from app.ui.token_entry import TokenEntry
 
 log = logging.getLogger("hearth.ui.model_page")
 
@@ -108,18 +109,9 @@ class ModelPage(QWidget):
         for column in (1, 3, 5):
             grid.setColumnStretch(column, 1)
 
-        self.token_box = QFrame()
-        token_row = QHBoxLayout(self.token_box)
-        token_row.setContentsMargins(0, 0, 0, 0)
-        self.token = QLineEdit(placeholderText="Paste a Hub token (hf_...) with read access",
-                               echoMode=QLineEdit.Password)
-        self.token.returnPressed.connect(self.save_token)
-        save = QPushButton("Save token")
-        save.clicked.connect(self.save_token)
-        self.token_note = QLabel(objectName="note", wordWrap=True)
-        token_row.addWidget(self.token_note, 2)
-        token_row.addWidget(self.token, 2)
-        token_row.addWidget(save)
+        self.token_box = TokenEntry(lambda: self.client.endpoint)  # checks, then stores
+        self.token, self.token_note = self.token_box.field, self.token_box.note
+        self.token_box.saved.connect(self.token_saved)
         self.token_box.hide()
 
         self.card = CardView()
@@ -199,8 +191,7 @@ class ModelPage(QWidget):
                                       if info.context_length else "Unknown")
         self.facts["Base model"].setText(model.base_model or "—")
         self.token_box.setVisible(bool(details.gated))
-        self.token_note.setText("This model is gated. Once the Hub grants you access, paste a "
-                                "token of that account here.")
+        self.token_box.reset()
         self.card.base_url = f"{self.client.endpoint}/{info.id}/blob/main/"
         self.card.setHtml(render_markdown(details.card) if details.card else
                           "<p><i>No model card to show.</i></p>")
@@ -229,7 +220,7 @@ class ModelPage(QWidget):
         models_dir = self.models_dir or Path.home()
 
         def work():
-            from app.core import fit, fit_shape, hardware, quant_sources
+            from app.core import fit, hardware, quant_sources
             from app.core.errors import HearthError
 
             here = machine or fit.Machine.from_report(hardware.probe(models_dir))
@@ -237,9 +228,7 @@ class ModelPage(QWidget):
             if details.files:
                 smallest = details.files[0]
                 try:
-                    shape = fit_shape.shape_from_hub(details.id, smallest.name,
-                                                     revision=details.sha,
-                                                     endpoint=client.endpoint, token=client.token)
+                    shape = client.file_shape(details.id, smallest.name, revision=details.sha)
                 except HearthError as exc:
                     log.info("Fit of %s from file sizes only: %s", details.id, exc)
             verdicts = hub_files.fit_verdicts(details.files, here, shape=shape,
@@ -299,25 +288,6 @@ class ModelPage(QWidget):
     @Slot(QModelIndex)
     def _projector_clicked(self, index: QModelIndex) -> None:
         self.download(index.row(), projector=True)
-
-    @Slot()
-    def save_token(self) -> None:
-        token, endpoint = self.token.text(), self.client.endpoint
-        if not token.strip():
-            return
-        self.token.clear()
-        self.token_note.setText("Saving the token...")
-        run_task(lambda: hub.save_token(token, endpoint), self._on_token_saved,
-                 self._on_token_failed, self)
-
-    @Slot(object)
-    def _on_token_saved(self, message: str) -> None:
-        self.token_note.setText(message)
-        self.token_saved.emit(message)
-
-    @Slot(str)
-    def _on_token_failed(self, message: str) -> None:
-        self.token_note.setText(message)
 
     @Slot(str, str)
     def _on_download_state(self, key: str, state: str) -> None:

@@ -1,0 +1,94 @@
+"""Discover's "Fits this machine": badges on the rows, and a closer one once a model is opened."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from PySide6.QtCore import QRect, Qt, QThreadPool
+from PySide6.QtGui import QColor
+
+from app.core import fit, hub_fit
+from app.core.hub import HubClient
+from app.ui.hub_result_delegate import FIT_COLOURS
+from app.ui.hub_results_model import Role
+from app.ui.pages.discover_page import DiscoverPage
+from tests.support.hub_repos import add_gguf_family, gguf_name
+
+WAIT = 15_000
+SMALL = fit.Machine(ram_bytes=2 * 2**30)
+
+
+@pytest.fixture(autouse=True)
+def pool_drained():
+    yield
+    assert QThreadPool.globalInstance().waitForDone(WAIT)
+
+
+@pytest.fixture
+def page(qtbot, loopback_hub, quant_ladder, tmp_path) -> DiscoverPage:
+    real = quant_ladder["Q4_K_M"]  # the real starter model, in a repo whose metadata says 1B
+    add_gguf_family(loopback_hub, "org/Smol-1B-GGUF", {real.name: real}, downloads=90,
+                    gguf={"total": 1_000_000_000, "architecture": "llama", "context_length": 8192})
+    for i, params in enumerate((1, 3)):
+        add_gguf_family(loopback_hub, f"bulk/Model-{params}B-GGUF",
+                        {gguf_name(f"Model-{params}B", q): b"x" for q in ("Q4_K_M", "Q8_0")},
+                        downloads=50 - i, gguf={"total": params * 10**9, "architecture": "qwen3"})
+    widget = DiscoverPage(None, None, tmp_path / "models",
+                          client=HubClient(loopback_hub.url, token=False, retries=0),
+                          machine=SMALL, cache_file=tmp_path / "discover.json", auto_search=False)
+    qtbot.addWidget(widget)
+    widget.resize(1000, 420)
+    widget.show()
+    return widget
+
+
+def badges(page: DiscoverPage) -> dict[str, tuple[str, str]]:
+    model = page.results_model
+    return {model.index(r).data(Role.Id): (model.index(r).data(Role.Fit).label,
+                                            model.index(r).data(Qt.ToolTipRole))
+            for r in range(model.rowCount())}
+
+
+def painted(page: DiscoverPage, row: int, colour: QColor) -> bool:
+    """Whether ``colour`` (a badge's background) is painted in the right half of ``row``."""
+    image = page.results.viewport().grab().toImage()
+    rect = page.results.visualRect(page.results_model.index(row))
+    area = QRect(rect.center().x(), rect.top(), rect.width() // 2, rect.height())
+    return any(image.pixelColor(x, y) == colour
+               for x in range(area.left(), area.right(), 2)
+               for y in range(area.top(), area.bottom(), 2))
+
+
+def test_fit_badges_say_what_they_rest_on(qtbot, page, tmp_path) -> None:
+    with qtbot.waitSignal(page.results_model.page_loaded, timeout=WAIT):
+        page.fits.setChecked(True)
+
+    shown = badges(page)
+    assert list(shown) == ["org/Smol-1B-GGUF", "bulk/Model-1B-GGUF"]  # 3B in Q4_K_M: over 2 GiB
+    label, tooltip = shown["org/Smol-1B-GGUF"]
+    assert label == "Fits in RAM · from its parameter count"
+    assert "Rough estimate from the parameter count" in tooltip and "1.0B parameters" in tooltip
+    assert painted(page, 0, FIT_COLOURS[True][0])
+
+    with qtbot.waitSignal(page.model_page.fits_ready, timeout=WAIT):
+        page.open_model("org/Smol-1B-GGUF")
+    page.show_results()
+
+    label, tooltip = badges(page)["org/Smol-1B-GGUF"]
+    assert label == "Fits in RAM · from its file header"
+    assert "Estimated from the GGUF header of the smallest file" in tooltip
+    assert "SmolLM2-135M-Instruct-Q4_K_M" not in tooltip and "105.5 MB" in tooltip
+    assert badges(page)["bulk/Model-1B-GGUF"][0] == "Fits in RAM · from its parameter count"
+    assert page.results_model.index(0).data(Role.Fit).basis == hub_fit.BASIS_HEADER
+    assert painted(page, 0, FIT_COLOURS[True][0])
+    page.grab().save(os.fspath(tmp_path / "discover_fit.png"))
+
+
+def test_without_the_filter_rows_carry_no_badge(qtbot, page) -> None:
+    with qtbot.waitSignal(page.results_model.page_loaded, timeout=WAIT):
+        page.search()
+    model = page.results_model
+    assert model.rowCount() == 3
+    assert all(model.index(r).data(Role.Fit) is None for r in range(3))
+    assert not painted(page, 0, FIT_COLOURS[True][0])
