@@ -67,6 +67,22 @@ class ChatWorker(QObject):
         else:
             self.finished.emit(stats)
 
+    @Slot(str, object)
+    def complete(self, prompt: str, sampling: SamplingOptions) -> None:
+        """A raw continuation of ``prompt`` (the API server's completions), with the same
+        signals as ``generate``."""
+        try:
+            stats = self.engine.complete(prompt, sampling, self.token.emit)
+        except ContextFullError as exc:
+            self.context_full.emit(exc.used, exc.limit)
+        except HearthError as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:  # noqa: BLE001
+            log.exception("Completion failed")
+            self.failed.emit(f"Generation failed: {exc}")
+        else:
+            self.finished.emit(stats)
+
     @Slot()
     def unload(self) -> None:
         self.engine.unload()
@@ -87,6 +103,7 @@ class ChatSession(QObject):
 
     _load_requested = Signal(str, object)
     _generate_requested = Signal(object, object, bool)
+    _complete_requested = Signal(str, object)
     _unload_requested = Signal()
 
     def __init__(self, engine: Engine | None = None, parent: QObject | None = None) -> None:
@@ -100,6 +117,7 @@ class ChatSession(QObject):
         self._thread.finished.connect(self._worker.deleteLater)
         self._load_requested.connect(self._worker.load)
         self._generate_requested.connect(self._worker.generate)
+        self._complete_requested.connect(self._worker.complete)
         self._unload_requested.connect(self._worker.unload, Qt.BlockingQueuedConnection)
         self._worker.load_progress.connect(self.load_progress)
         self._worker.loaded.connect(self._on_loaded)
@@ -131,6 +149,11 @@ class ChatSession(QObject):
              drop_oldest: bool = False) -> None:
         self._set_busy(True)
         self._generate_requested.emit(messages, sampling, drop_oldest)
+
+    def send_completion(self, prompt: str, sampling: SamplingOptions) -> None:
+        """Continue ``prompt`` as it stands (no chat template); answered like ``send``."""
+        self._set_busy(True)
+        self._complete_requested.emit(prompt, sampling)
 
     def stop(self) -> None:
         self._engine.request_stop()
