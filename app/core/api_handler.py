@@ -299,7 +299,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         if length > limit:
             raise ApiError(413, f"The request body is {length:,} bytes; this server takes at "
                            f"most {limit:,}.", "request_too_large")
-        timeout = body_time(length)
+        timeout = body_time(length, self.server.app.request_timeout)
         self._reader.expire_in(timeout)
         try:
             raw = self.rfile.read(length)

@@ -63,7 +63,7 @@ class ApiServer:
                  api_key: str = "", *, defaults: SamplingOptions | None = None,
                  max_body: int = MAX_BODY_BYTES, max_connections: int = MAX_CONNECTIONS,
                  max_per_client: int = MAX_PER_CLIENT,
-                 request_timeout: float = api_timeouts.HEADERS_S,
+                 request_timeout: float = api_timeouts.REQUEST_S,
                  idle_timeout: float = api_timeouts.IDLE_S,
                  on_request: Callable[[RequestRecord], None] | None = None,
                  log_size: int = 500) -> None:
@@ -73,7 +73,7 @@ class ApiServer:
         self.max_body = max_body
         self.max_connections = max_connections
         self.max_per_client = max_per_client
-        self.request_timeout = request_timeout  # seconds for a request's headers to arrive
+        self.request_timeout = request_timeout  # seconds for a request to start, headers, body
         self.idle_timeout = idle_timeout  # seconds a kept-alive connection waits for the next
         self.on_request = on_request
         self._api_key = api_key

@@ -13,10 +13,9 @@ import io
 import socket
 import time
 
-FIRST_REQUEST_S = 10.0  # a new connection must start its request this soon
+REQUEST_S = 10.0  # a new connection must start its request this soon; then its request line
+# and headers must be in within this, and its body within this plus BODY_BYTES_PER_S
 IDLE_S = 120.0  # a kept-alive connection may wait this long for its next request
-HEADERS_S = 10.0  # once a request has begun, its request line and headers must be in by then
-BODY_S = 10.0  # the body's time, plus BODY_BYTES_PER_S
 BODY_BYTES_PER_S = 1_000_000
 
 
@@ -53,6 +52,6 @@ class DeadlineReader(io.RawIOBase):
             self._sock.settimeout(self._default)  # writes keep the plain socket timeout
 
 
-def body_time(length: int) -> float:
+def body_time(length: int, request_timeout: float = REQUEST_S) -> float:
     """Seconds a body of ``length`` bytes is given to arrive."""
-    return BODY_S + length / BODY_BYTES_PER_S
+    return request_timeout + length / BODY_BYTES_PER_S
