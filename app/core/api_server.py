@@ -186,22 +186,21 @@ class _HttpServer(ThreadingHTTPServer):
         super().__init__(address, RequestHandler)
 
     def process_request(self, request, client_address) -> None:
+        if not self._slots.acquire(blocking=False):
+            self._refuse(request, _BUSY)
+            return
         client = client_address[0]
         with self._open_lock:
             crowded = self._per_client.get(client, 0) >= self.app.max_per_client
             if not crowded:
                 self._per_client[client] = self._per_client.get(client, 0) + 1
+                self._open.add(request)
         if crowded:
+            self._slots.release()
             log.info("%s: already holds %d connections; one more refused", client,
                      self.app.max_per_client)
             self._refuse(request, _crowded(self.app.max_per_client))
             return
-        if not self._slots.acquire(blocking=False):
-            self._release_client(client)
-            self._refuse(request, _BUSY)
-            return
-        with self._open_lock:
-            self._open.add(request)
         super().process_request(request, client_address)
 
     def _refuse(self, request, answer: bytes) -> None:
