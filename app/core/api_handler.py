@@ -218,7 +218,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             runs.append(self._run(request, on_token, stop, prompt))
             if stop.client_gone:
                 return
-            choices.append(("".join(parts) + matcher.flush(),
+            choices.append(((prompt if request.echo else "") + "".join(parts) + matcher.flush(),
                             api_schema.finish_reason(runs[-1], matcher.hit)))
         stats = api_schema.total_stats(runs)
         if completion:
@@ -244,6 +244,8 @@ class RequestHandler(BaseHTTPRequestHandler):
                 if piece:
                     emit(api_schema.chunk(rid, model, completion, text=piece, index=index))
 
+            if request.echo:
+                emit(api_schema.chunk(rid, model, completion, text=prompt, index=index))
             stop.next_prompt()
             try:
                 runs.append(self._run(request, on_token, stop, prompt))

@@ -43,6 +43,7 @@ class GenerationRequest:
     include_usage: bool = False
     stop: tuple[str, ...] = ()
     prompts: tuple[str, ...] = ()  # a raw completion of each prompt (then ``messages`` is empty)
+    echo: bool = False  # a completion's text begins with its prompt
 
 
 def parse_json(raw: bytes) -> dict:
@@ -79,7 +80,14 @@ def parse_completion(body: dict, defaults: SamplingOptions) -> GenerationRequest
         raise ApiError(400, f"At most {MAX_PROMPTS} prompts are answered in one request; this "
                        f"one has {len(prompts)}. Send the rest in further requests.",
                        "invalid_value", param="prompt")
-    return replace(_request(body, [], defaults), prompts=tuple(prompts))
+    if body.get("suffix"):
+        raise ApiError(400, "'suffix' (filling in between a prompt and a suffix) is not "
+                       "supported: send the text before the gap as the prompt.", "unsupported",
+                       param="suffix")
+    echo = body.get("echo", False)
+    if not isinstance(echo, bool) and echo is not None:
+        raise _wrong("echo", "true or false")
+    return replace(_request(body, [], defaults), prompts=tuple(prompts), echo=bool(echo))
 
 
 def _request(body: dict, messages: list[dict], defaults: SamplingOptions) -> GenerationRequest:

@@ -188,6 +188,19 @@ def test_completes_several_prompts_with_stop_strings(client):
     assert texts == [c.text for c in reply.choices]
 
 
+def test_echo_puts_the_prompt_before_its_continuation(client):
+    plain = client.completions.create(model=MODEL, prompt=TALE, max_tokens=6, temperature=0)
+    echoed = client.completions.create(model=MODEL, prompt=TALE, max_tokens=6, temperature=0,
+                                       echo=True)
+    assert echoed.choices[0].text == TALE + plain.choices[0].text
+    streamed = client.completions.create(model=MODEL, prompt=TALE, max_tokens=6,
+                                         temperature=0, echo=True, stream=True)
+    assert "".join(c.choices[0].text for c in streamed) == echoed.choices[0].text
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.completions.create(model=MODEL, prompt=TALE, suffix=" the end.", max_tokens=4)
+    assert refused.value.body["param"] == "suffix"
+
+
 @pytest.mark.parametrize("prompt, code", [
     ([1, 2, 3], "invalid_type"), ([], "missing_required_parameter"),
     (["a"] * 9, "invalid_value"), ("dragon " * 6000, "context_length_exceeded")])
