@@ -49,6 +49,15 @@ def test_serve_answers_then_stops_on_ctrl_c(starter_home):
             model="SmolLM2-135M-Instruct.Q4_1", temperature=0, max_tokens=24,
             messages=[{"role": "user", "content": "What is the capital of France?"}])
         assert "Paris" in reply.choices[0].message.content
+        tale = "Once upon a time, there was a little"  # continued, not answered as a chat
+        done = client.completions.create(model="SmolLM2-135M-Instruct.Q4_1", prompt=tale,
+                                         temperature=0, max_tokens=12)
+        text = done.choices[0].text
+        assert done.object == "text_completion" and done.usage.completion_tokens == 12
+        assert text.startswith(" ") and text.split()[0].islower(), text
+        streamed = client.completions.create(model="SmolLM2-135M-Instruct.Q4_1", prompt=tale,
+                                             temperature=0, max_tokens=12, stream=True)
+        assert "".join(c.choices[0].text for c in streamed) == text
         client.close()
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)

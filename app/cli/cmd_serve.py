@@ -20,8 +20,8 @@ def add_parser(commands):
     parser = commands.add_parser(
         "serve", help="Serve a model over an OpenAI-compatible API",
         description="Serve a local model over an OpenAI-compatible HTTP API (/v1/models, "
-                    "/v1/chat/completions, /v1/completions) until Ctrl-C. Requests are "
-                    "answered one at a time.",
+                    "/v1/chat/completions, and /v1/completions, which continues a prompt as "
+                    "it stands) until Ctrl-C. Requests are answered one at a time.",
         epilog="Example: hearth serve SmolLM2 --port 8080, then point any OpenAI client at "
                "http://127.0.0.1:8080/v1")
     parser.add_argument("model", nargs="?", help="a model name from 'hearth ls' (or part of "

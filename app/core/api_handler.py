@@ -8,6 +8,7 @@ the answer is being made, stops that generation.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import select
@@ -20,14 +21,15 @@ from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
-from app.core import api_schema
+from app.core import api_limits, api_schema
 from app.core.api_schema import ApiError, GenerationRequest, StopMatcher
+from app.core.api_timeouts import DeadlineReader, body_time
 from app.core.engine import GenerationStats
 from app.core.errors import ContextFullError, HearthError, RemoteError
 
 log = logging.getLogger("hearth.server")
 
-IDLE_TIMEOUT_S = 120  # a connection idle (or a body trickling in) this long is closed
+SOCKET_TIMEOUT_S = 120  # the longest a single read or write waits (api_timeouts bounds more)
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class RequestRecord:
     time: float  # seconds since the epoch, when the request arrived
     method: str
     path: str
-    status: int  # 499: the client went away before the answer was sent
+    status: int  # 499 (client closed request): the client went away before the answer ended
     tokens: int
     duration_s: float
     client: str
@@ -60,6 +62,11 @@ class ClientStop(threading.Event):
         self._sock = sock
         self.client_gone = False
 
+    def next_prompt(self) -> None:
+        """Ready for the next prompt of the same request (a stop string only ends its own)."""
+        if not self.client_gone:
+            self.clear()
+
     def is_set(self) -> bool:
         if super().is_set():
             return True
@@ -77,10 +84,45 @@ class RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "Hearth"
     sys_version = ""
-    timeout = IDLE_TIMEOUT_S
+    timeout = SOCKET_TIMEOUT_S
     _ROUTES: ClassVar[dict[str, dict[str, str]]] = {"/v1/models": {"GET": "_models"},
                "/v1/chat/completions": {"POST": "_chat"},
                "/v1/completions": {"POST": "_completion"}}
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()  # replaced by one that keeps to the deadlines
+        self._reader = DeadlineReader(self.connection, self.timeout)
+        self.rfile = io.BufferedReader(self._reader)
+        self._served = 0
+
+    def handle_one_request(self) -> None:
+        """Wait for a request (briefly on a new connection, the idle time between requests),
+        then give its request line and headers the server's request timeout."""
+        app = self.server.app
+        self._reader.expire_in(app.idle_timeout if self._served else app.request_timeout)
+        try:
+            started = self.rfile.peek(1)
+        except OSError:  # timed out, or reset
+            started = b""
+        if not started:
+            self.close_connection = True
+            return
+        self.command, self.request_version = None, "HTTP/1.1"  # until the request line is read
+        self._reader.timed_out = False
+        self._reader.expire_in(app.request_timeout)
+        self._headers_sent = False
+        try:
+            super().handle_one_request()
+        finally:
+            self._reader.expire_in(None)
+        self._served += 1
+        if self._reader.timed_out and not self._headers_sent:  # headers too slow
+            log.info("%s: a request's headers took more than %g s; connection closed",
+                     self.client_address[0], app.request_timeout)
+            self.send_error(408, f"The request's headers took longer than "
+                            f"{app.request_timeout:g} s to arrive: send the whole request at "
+                            "once.")
 
     def do_GET(self) -> None:
         self._handle()
@@ -146,6 +188,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         if not model:
             raise ApiError(503, "No model is loaded in Hearth: load one, then try again.",
                            "model_not_loaded", "server_error")
+        context_size = getattr(app.backend, "context_size", None)
+        api_limits.check_size(request, context_size() if context_size else 0)
         stop = ClientStop(self.connection)
         app.track_stop(stop, True)
         try:
@@ -156,72 +200,89 @@ class RequestHandler(BaseHTTPRequestHandler):
                 self._answer(request, model, completion, rid, stop)
         finally:
             app.track_stop(stop, False)
+            if stop.client_gone:
+                self._status, self.close_connection = 499, True
 
     def _answer(self, request: GenerationRequest, model: str, completion: bool, rid: str,
                 stop: ClientStop) -> None:
-        matcher, parts = StopMatcher(request.stop), []
+        choices, runs = [], []
+        for prompt in request.prompts or (None,):
+            matcher, parts = StopMatcher(request.stop), []
 
-        def on_token(text: str) -> None:
-            parts.append(matcher.feed(text))
-            if matcher.hit:
-                stop.set()
+            def on_token(text: str, matcher=matcher, parts=parts) -> None:
+                parts.append(matcher.feed(text))
+                if matcher.hit:
+                    stop.set()
 
-        stats = self._run(request, on_token, stop)
-        if stop.client_gone:
-            self._status, self.close_connection = 499, True
-            return
-        text = "".join(parts) + matcher.flush()
-        finish = api_schema.finish_reason(stats, matcher.hit)
-        build = api_schema.completion_response if completion else api_schema.chat_response
-        self._send_json(200, build(rid, model, text, finish, stats))
+            stop.next_prompt()
+            runs.append(self._run(request, on_token, stop, prompt))
+            if stop.client_gone:
+                return
+            choices.append(((prompt if request.echo else "") + "".join(parts) + matcher.flush(),
+                            api_schema.finish_reason(runs[-1], matcher.hit)))
+        stats = api_schema.total_stats(runs)
+        if completion:
+            self._send_json(200, api_schema.completion_response(rid, model, choices, stats))
+        else:
+            self._send_json(200, api_schema.chat_response(rid, model, *choices[0], stats))
 
     def _stream(self, request: GenerationRequest, model: str, completion: bool, rid: str,
                 stop: ClientStop) -> None:
-        matcher = StopMatcher(request.stop)
-
         def emit(payload: dict) -> None:
             if not self._headers_sent and not completion:  # a chat stream opens with the role
                 self._event(api_schema.chunk(rid, model, False, role=True), stop)
             self._event(payload, stop)
 
-        def on_token(text: str) -> None:
-            piece = matcher.feed(text)
-            if matcher.hit:
-                stop.set()
-            if piece:
-                emit(api_schema.chunk(rid, model, completion, text=piece))
+        runs = []
+        for index, prompt in enumerate(request.prompts or (None,)):
+            matcher = StopMatcher(request.stop)
 
-        try:
-            stats = self._run(request, on_token, stop)
-        except ApiError as exc:
-            if not self._headers_sent:
-                raise
-            self._event(exc.body(), stop)
-            self._end_stream(stop)
-            return
-        if stop.client_gone:
-            self._status, self.close_connection = self._status or 499, True
-            return
-        if tail := matcher.flush():
-            emit(api_schema.chunk(rid, model, completion, text=tail))
-        finish = api_schema.finish_reason(stats, matcher.hit)
-        emit(api_schema.chunk(rid, model, completion, finish=finish))
+            def on_token(text: str, matcher=matcher, index=index) -> None:
+                piece = matcher.feed(text)
+                if matcher.hit:
+                    stop.set()
+                if piece:
+                    emit(api_schema.chunk(rid, model, completion, text=piece, index=index))
+
+            if request.echo:
+                emit(api_schema.chunk(rid, model, completion, text=prompt, index=index))
+            stop.next_prompt()
+            try:
+                runs.append(self._run(request, on_token, stop, prompt))
+            except ApiError as exc:
+                if not self._headers_sent:
+                    raise
+                self._event(exc.body(), stop)
+                self._end_stream(stop)
+                return
+            if stop.client_gone:
+                return
+            if tail := matcher.flush():
+                emit(api_schema.chunk(rid, model, completion, text=tail, index=index))
+            finish = api_schema.finish_reason(runs[-1], matcher.hit)
+            emit(api_schema.chunk(rid, model, completion, finish=finish, index=index))
         if request.include_usage:
-            self._event(api_schema.usage_chunk(rid, model, completion, stats), stop)
+            self._event(api_schema.usage_chunk(rid, model, completion,
+                                               api_schema.total_stats(runs)), stop)
         self._end_stream(stop)
 
-    def _run(self, request: GenerationRequest, on_token, stop: ClientStop) -> GenerationStats:
-        """Generate through the backend; Hearth's errors become API errors."""
+    def _run(self, request: GenerationRequest, on_token, stop: ClientStop,
+             prompt: str | None = None) -> GenerationStats:
+        """Generate through the backend (a raw completion of ``prompt`` when given); Hearth's
+        errors become API errors."""
+        backend = self.server.app.backend
         try:
-            stats = self.server.app.backend.generate(request.messages, request.sampling,
-                                                     on_token, stop)
+            if prompt is None:
+                stats = backend.generate(request.messages, request.sampling, on_token, stop)
+            else:
+                stats = backend.complete(prompt, request.sampling, on_token, stop)
         except ContextFullError as exc:
             raise ApiError(400, str(exc), "context_length_exceeded") from exc
         except RemoteError as exc:
             raise ApiError(502, str(exc), "upstream_error", "server_error") from exc
         except HearthError as exc:
             raise ApiError(500, str(exc), "generation_failed", "server_error") from exc
-        self._tokens = stats.tokens
+        self._tokens += stats.tokens
         return stats
 
     # -- reading and writing --------------------------------------------------------------
@@ -240,7 +301,15 @@ class RequestHandler(BaseHTTPRequestHandler):
         if length > limit:
             raise ApiError(413, f"The request body is {length:,} bytes; this server takes at "
                            f"most {limit:,}.", "request_too_large")
-        raw = self.rfile.read(length)
+        timeout = body_time(length, self.server.app.request_timeout)
+        self._reader.expire_in(timeout)
+        try:
+            raw = self.rfile.read(length)
+        except TimeoutError as exc:
+            raise ApiError(408, f"The request body took longer than {timeout:g} s to arrive: "
+                           "send it at once.", "request_timeout") from exc
+        finally:
+            self._reader.expire_in(None)
         if len(raw) < length:
             raise ApiError(400, "The request body ended before its Content-Length.",
                            "incomplete_body")

@@ -16,6 +16,7 @@ from app.core.engine import GenerationStats, SamplingOptions
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 MAX_STOP_STRINGS = 4
+MAX_PROMPTS = 8  # prompts in one completion request: each is answered in turn
 
 
 class ApiError(Exception):
@@ -41,6 +42,8 @@ class GenerationRequest:
     stream: bool = False
     include_usage: bool = False
     stop: tuple[str, ...] = ()
+    prompts: tuple[str, ...] = ()  # a raw completion of each prompt (then ``messages`` is empty)
+    echo: bool = False  # a completion's text begins with its prompt
 
 
 def parse_json(raw: bytes) -> dict:
@@ -64,14 +67,27 @@ def parse_chat(body: dict, defaults: SamplingOptions) -> GenerationRequest:
 
 
 def parse_completion(body: dict, defaults: SamplingOptions) -> GenerationRequest:
-    """Check a ``POST /v1/completions`` body. The prompt is answered as one user message through
-    the model's chat template (as Ollama does), since Hearth serves chat models."""
+    """Check a ``POST /v1/completions`` body: the model continues each prompt as it stands,
+    with no chat template (a string, or an array of strings answered as choices 0, 1...)."""
     prompt = body.get("prompt")
-    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
-        prompt = prompt[0]
-    if not isinstance(prompt, str):
-        raise _missing("prompt", "a string")
-    return _request(body, [{"role": "user", "content": prompt}], defaults)
+    prompts = [prompt] if isinstance(prompt, str) else prompt
+    if not isinstance(prompts, list) or not prompts:
+        raise _missing("prompt", "a string or an array of strings")
+    if not all(isinstance(p, str) for p in prompts):
+        raise ApiError(400, "'prompt' must be text (a string or an array of strings): Hearth "
+                       "does not take token arrays.", "invalid_type", param="prompt")
+    if len(prompts) > MAX_PROMPTS:
+        raise ApiError(400, f"At most {MAX_PROMPTS} prompts are answered in one request; this "
+                       f"one has {len(prompts)}. Send the rest in further requests.",
+                       "invalid_value", param="prompt")
+    if body.get("suffix"):
+        raise ApiError(400, "'suffix' (filling in between a prompt and a suffix) is not "
+                       "supported: send the text before the gap as the prompt.", "unsupported",
+                       param="suffix")
+    echo = body.get("echo", False)
+    if not isinstance(echo, bool) and echo is not None:
+        raise _wrong("echo", "true or false")
+    return replace(_request(body, [], defaults), prompts=tuple(prompts), echo=bool(echo))
 
 
 def _request(body: dict, messages: list[dict], defaults: SamplingOptions) -> GenerationRequest:
@@ -201,18 +217,28 @@ def chat_response(rid: str, model: str, text: str, finish: str, stats: Generatio
             "usage": usage(stats)}
 
 
-def completion_response(rid: str, model: str, text: str, finish: str,
+def completion_response(rid: str, model: str, choices: list[tuple[str, str]],
                         stats: GenerationStats) -> dict:
+    """``choices``: (text, finish reason) for each prompt, in order."""
     return {"id": rid, "object": "text_completion", "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}],
+            "choices": [{"index": i, "text": text, "logprobs": None, "finish_reason": finish}
+                        for i, (text, finish) in enumerate(choices)],
             "usage": usage(stats)}
 
 
+def total_stats(runs: list[GenerationStats]) -> GenerationStats:
+    """One request's figures over its prompts (their tokens added up)."""
+    if len(runs) == 1:
+        return runs[0]
+    return replace(runs[-1], tokens=sum(r.tokens for r in runs),
+                   prompt_tokens=sum(r.prompt_tokens for r in runs))
+
+
 def chunk(rid: str, model: str, completion: bool, text: str | None = None,
-          finish: str | None = None, role: bool = False) -> dict:
+          finish: str | None = None, role: bool = False, index: int = 0) -> dict:
     """One streamed piece: text, the opening role (chat), or the finish reason."""
     if completion:
-        choice = {"index": 0, "text": text or "", "logprobs": None, "finish_reason": finish}
+        choice = {"index": index, "text": text or "", "logprobs": None, "finish_reason": finish}
         kind = "text_completion"
     else:
         delta = {"role": "assistant", "content": ""} if role else (

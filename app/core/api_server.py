@@ -3,7 +3,11 @@
 ``GET /v1/models``, ``POST /v1/chat/completions`` and ``POST /v1/completions``, streaming (SSE)
 or not. Every answer goes through one ``Backend`` (app.core.generation_queue), which runs them
 one at a time. Listens on 127.0.0.1 unless told otherwise; an API key, when set, is required as
-``Authorization: Bearer KEY``. A client that goes away mid-answer stops its generation.
+``Authorization: Bearer KEY``. A client that goes away mid-answer stops its generation (and
+is logged 499, client closed request).
+
+Slow clients cannot hold the connections: a request must arrive within ``request_timeout``
+(app.core.api_timeouts), and one client address may hold at most ``max_per_client`` of them.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 from typing import Self
 
+from app.core import api_timeouts
 from app.core.api_handler import RequestHandler, RequestRecord
 from app.core.engine import SamplingOptions
 from app.core.errors import ServerError
@@ -30,6 +35,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_CONNECTIONS = 16
+MAX_PER_CLIENT = 8  # connections one client address may hold at once
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 _BUSY_BODY = json.dumps({"error": {
@@ -39,12 +45,26 @@ _BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\
          b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(_BUSY_BODY)) + _BUSY_BODY
 
 
+def _crowded(limit: int) -> bytes:
+    body = json.dumps({"error": {
+        "message": f"This address already has {limit} connections open to Hearth, the most "
+                   "one client may hold: reuse or close them, then try again.",
+        "type": "invalid_request_error", "code": "too_many_connections",
+        "param": None}}).encode()
+    return (b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+            b"Connection: close\r\nRetry-After: 1\r\nContent-Length: %d\r\n\r\n"
+            % len(body)) + body
+
+
 class ApiServer:
     """The server around one backend. ``start()`` listens, ``stop()`` ends every connection."""
 
     def __init__(self, backend: Backend, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
                  api_key: str = "", *, defaults: SamplingOptions | None = None,
                  max_body: int = MAX_BODY_BYTES, max_connections: int = MAX_CONNECTIONS,
+                 max_per_client: int = MAX_PER_CLIENT,
+                 request_timeout: float = api_timeouts.REQUEST_S,
+                 idle_timeout: float = api_timeouts.IDLE_S,
                  on_request: Callable[[RequestRecord], None] | None = None,
                  log_size: int = 500) -> None:
         self.backend = backend
@@ -52,6 +72,9 @@ class ApiServer:
         self.defaults = defaults or SamplingOptions()  # for the fields a request leaves out
         self.max_body = max_body
         self.max_connections = max_connections
+        self.max_per_client = max_per_client
+        self.request_timeout = request_timeout  # seconds for a request to start, headers, body
+        self.idle_timeout = idle_timeout  # seconds a kept-alive connection waits for the next
         self.on_request = on_request
         self._api_key = api_key
         self._records: deque[RequestRecord] = deque(maxlen=log_size)
@@ -136,8 +159,9 @@ class ApiServer:
     def record(self, record: RequestRecord) -> None:
         with self._lock:
             self._records.append(record)
-        log.info("%s %s %d (%d tokens, %.2f s)", record.method, record.path, record.status,
-                 record.tokens, record.duration_s)
+        log.info("%s %s %d%s (%d tokens, %.2f s)", record.method, record.path, record.status,
+                 " client closed request" if record.status == 499 else "", record.tokens,
+                 record.duration_s)
         if self.on_request is not None:
             try:
                 self.on_request(record)
@@ -146,7 +170,8 @@ class ApiServer:
 
 
 class _HttpServer(ThreadingHTTPServer):
-    """Counts connections (at most ``max_connections``) and can close them all at once."""
+    """Counts connections (at most ``max_connections``, ``max_per_client`` from one address)
+    and can close them all at once."""
 
     daemon_threads = False  # server_close() waits for every connection thread
     block_on_close = True
@@ -156,20 +181,42 @@ class _HttpServer(ThreadingHTTPServer):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self._slots = threading.BoundedSemaphore(app.max_connections)
         self._open: set[socket.socket] = set()
+        self._per_client: dict[str, int] = {}
         self._open_lock = threading.Lock()
         super().__init__(address, RequestHandler)
 
     def process_request(self, request, client_address) -> None:
         if not self._slots.acquire(blocking=False):
-            try:
-                request.sendall(_BUSY)
-            except OSError:
-                pass
-            self.shutdown_request(request)
+            self._refuse(request, _BUSY)
             return
+        client = client_address[0]
         with self._open_lock:
-            self._open.add(request)
+            crowded = self._per_client.get(client, 0) >= self.app.max_per_client
+            if not crowded:
+                self._per_client[client] = self._per_client.get(client, 0) + 1
+                self._open.add(request)
+        if crowded:
+            self._slots.release()
+            log.info("%s: already holds %d connections; one more refused", client,
+                     self.app.max_per_client)
+            self._refuse(request, _crowded(self.app.max_per_client))
+            return
         super().process_request(request, client_address)
+
+    def _refuse(self, request, answer: bytes) -> None:
+        try:
+            request.sendall(answer)
+        except OSError:
+            pass
+        self.shutdown_request(request)
+
+    def _release_client(self, client: str) -> None:
+        with self._open_lock:
+            left = self._per_client.get(client, 1) - 1
+            if left > 0:
+                self._per_client[client] = left
+            else:
+                self._per_client.pop(client, None)
 
     def process_request_thread(self, request, client_address) -> None:
         try:
@@ -177,6 +224,7 @@ class _HttpServer(ThreadingHTTPServer):
         finally:
             with self._open_lock:
                 self._open.discard(request)
+            self._release_client(client_address[0])
             self._slots.release()
 
     def open_count(self) -> int:

@@ -199,19 +199,34 @@ class Engine:
         prompt_tokens = self.count_tokens(messages)
         if prompt_tokens + reserve > llm.n_ctx():
             raise ContextFullError(prompt_tokens + reserve, llm.n_ctx())
+        self._stop.clear()  # before the template is applied: a Stop from then on counts
+        stream = llm.create_chat_completion(
+            messages=list(messages), stream=True, **_sampling_kwargs(sampling))
+        return self._consume(stream, lambda choice: choice["delta"].get("content"),
+                             prompt_tokens, on_token, stop)
+
+    def complete(self, prompt: str, sampling: SamplingOptions, on_token: Callable[[str], None],
+                 stop: threading.Event | None = None) -> GenerationStats:
+        """Stream a raw continuation of ``prompt`` (no chat template), as ``chat`` does."""
+        llm = self._require()
+        reserve = min(max(sampling.max_tokens, 1), 64)
+        prompt_tokens = len(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+        if prompt_tokens + reserve > llm.n_ctx():
+            raise ContextFullError(prompt_tokens + reserve, llm.n_ctx())
         self._stop.clear()
+        stream = llm.create_completion(prompt=prompt, stream=True, **_sampling_kwargs(sampling))
+        return self._consume(stream, lambda choice: choice.get("text"), prompt_tokens,
+                             on_token, stop)
+
+    def _consume(self, stream, text_of, prompt_tokens: int, on_token: Callable[[str], None],
+                 stop: threading.Event | None) -> GenerationStats:
+        """Pass a llama-cpp-python stream's text to ``on_token`` until it ends or is stopped."""
+        llm = self._llm
         stop_flags = (self._stop,) if stop is None else (self._stop, stop)
         started = time.perf_counter()
         first = None
         tokens = 0
         reason = "stop"
-        stream = llm.create_chat_completion(
-            messages=list(messages), stream=True, temperature=sampling.temperature,
-            top_p=sampling.top_p, top_k=sampling.top_k, min_p=sampling.min_p,
-            repeat_penalty=sampling.repeat_penalty,
-            max_tokens=sampling.max_tokens if sampling.max_tokens > 0 else None,
-            seed=sampling.seed if sampling.seed >= 0 else None,
-        )
         self._abort_during_decode(True)  # the prompt: one long decode that Stop can cut short
         answering = False
         try:
@@ -223,7 +238,7 @@ class Engine:
                     reason = "user"
                     break
                 choice = chunk["choices"][0]
-                text = choice["delta"].get("content")
+                text = text_of(choice)
                 if text:
                     if first is None:
                         first = time.perf_counter()
@@ -268,11 +283,18 @@ class Engine:
         llama.cpp calls it after every node of the graph (~600 a token for the starter model),
         each call taking the interpreter lock: fine for the prompt, where it makes Stop work
         mid-decode, but while answering it would contend with the GUI thread for the lock on
-        every token. Between tokens Stop is seen by ``chat``'s own loop instead."""
+        every token. Between tokens Stop is seen by ``_consume``'s own loop instead."""
         import llama_cpp
 
         callback = self._abort_cb if on else ctypes.cast(None, llama_cpp.ggml_abort_callback)
         llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, callback, ctypes.c_void_p(0))
+
+
+def _sampling_kwargs(sampling: SamplingOptions) -> dict:
+    return dict(temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k,
+                min_p=sampling.min_p, repeat_penalty=sampling.repeat_penalty,
+                max_tokens=sampling.max_tokens if sampling.max_tokens > 0 else None,
+                seed=sampling.seed if sampling.seed >= 0 else None)
 
 
 def auto_gpu_layers(path: Path, n_ctx: int, kv_type: str) -> tuple[int, str]:

@@ -1,8 +1,9 @@
 """One model, one queue: generations run one at a time on one llama.cpp context.
 
 ``Backend`` is what the API server (and Chat, for remote connections) generates through:
-``generate(messages, sampling, on_token, stop_event)`` blocks its caller until the answer is
-complete and calls ``on_token`` in the caller's own thread. ``GenerationQueue`` is the backend
+``generate(messages, sampling, on_token, stop_event)`` (a chat) and ``complete(prompt, ...)``
+(a raw continuation of a prompt) block their caller until the answer is complete and call
+``on_token`` in the caller's own thread. ``GenerationQueue`` is the backend
 of ``hearth serve``: one worker thread owns the ``Engine``; callers from any number of threads
 wait their turn. The GUI has its own backend over its inference thread (app.ui.server_panel).
 """
@@ -38,6 +39,14 @@ class Backend(Protocol):
                  stop_event: threading.Event | None = None) -> GenerationStats:
         """Stream one answer; setting ``stop_event`` ends it early (stop_reason "user")."""
 
+    def complete(self, prompt: str, sampling: SamplingOptions, on_token: Callable[[str], None],
+                 stop_event: threading.Event | None = None) -> GenerationStats:
+        """Stream a raw continuation of ``prompt`` (no chat template), as ``generate`` does."""
+
+    def context_size(self) -> int:
+        """The loaded model's context in tokens (0 when unknown), to refuse a request far too
+        large for it before it waits for its turn."""
+
 
 def stopped_stats() -> GenerationStats:
     """The stats of a request stopped before it started."""
@@ -55,6 +64,7 @@ class Job:
     messages: list[dict]
     sampling: SamplingOptions
     stop: threading.Event
+    prompt: str | None = None  # a raw completion of this prompt (``messages`` unused)
     id: int = field(default_factory=lambda: next(_ids))
     events: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
 
@@ -134,7 +144,19 @@ class GenerationQueue:
     def generate(self, messages: Sequence[dict], sampling: SamplingOptions,
                  on_token: Callable[[str], None],
                  stop_event: threading.Event | None = None) -> GenerationStats:
-        job = Job(list(messages), sampling, stop_event or threading.Event())
+        return self._submit(Job(list(messages), sampling, stop_event or threading.Event()),
+                            on_token)
+
+    def complete(self, prompt: str, sampling: SamplingOptions, on_token: Callable[[str], None],
+                 stop_event: threading.Event | None = None) -> GenerationStats:
+        return self._submit(Job([], sampling, stop_event or threading.Event(), prompt=prompt),
+                            on_token)
+
+    def context_size(self) -> int:
+        loaded = self._engine.loaded
+        return loaded.n_ctx if loaded else 0
+
+    def _submit(self, job: Job, on_token: Callable[[str], None]) -> GenerationStats:
         with self._lock:
             if self._closed:
                 raise GenerationError("The server is stopping; no new answers are started.")
@@ -180,7 +202,10 @@ class GenerationQueue:
             return
         started = time.monotonic()
         try:
-            stats = self._engine.chat(job.messages, job.sampling, job.token, job.stop)
+            if job.prompt is not None:
+                stats = self._engine.complete(job.prompt, job.sampling, job.token, job.stop)
+            else:
+                stats = self._engine.chat(job.messages, job.sampling, job.token, job.stop)
         except Exception as exc:
             if not isinstance(exc, HearthError):
                 log.exception("Generation failed")

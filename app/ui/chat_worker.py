@@ -54,19 +54,34 @@ class ChatWorker(QObject):
 
     @Slot(object, object, bool)
     def generate(self, messages: list, sampling: SamplingOptions, drop_oldest: bool) -> None:
-        try:
+        def answer(on_text):
+            fitted = messages
             if drop_oldest:
-                messages = self.engine.fit_messages(messages, reserve=min(sampling.max_tokens, 256))
+                fitted = self.engine.fit_messages(messages, reserve=min(sampling.max_tokens, 256))
+            return self.engine.chat(fitted, sampling, on_text)
+
+        self._stream(answer)
+
+    @Slot(str, object)
+    def complete(self, prompt: str, sampling: SamplingOptions) -> None:
+        """A raw continuation of ``prompt`` (the API server's completions), with the same
+        signals as ``generate``."""
+        self._stream(lambda on_text: self.engine.complete(prompt, sampling, on_text))
+
+    def _stream(self, run) -> None:
+        """Run ``run(on_text)``, the answer's text going out as ``token`` chunks, then one of
+        finished / context_full / failed."""
+        try:
             batcher = TextBatcher(self.token.emit)
             try:
-                stats = self.engine.chat(messages, sampling, batcher.add)
+                stats = run(batcher.add)
             finally:
                 batcher.flush()  # before finished/failed: every token reaches the GUI first
         except ContextFullError as exc:
             self.context_full.emit(exc.used, exc.limit)
         except HearthError as exc:
             self.failed.emit(str(exc))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - never let the worker thread die silently
             log.exception("Generation failed")
             self.failed.emit(f"Generation failed: {exc}")
         else:
@@ -92,6 +107,7 @@ class ChatSession(QObject):
 
     _load_requested = Signal(str, object)
     _generate_requested = Signal(object, object, bool)
+    _complete_requested = Signal(str, object)
     _unload_requested = Signal()
 
     def __init__(self, engine: Engine | None = None, parent: QObject | None = None) -> None:
@@ -105,6 +121,7 @@ class ChatSession(QObject):
         self._thread.finished.connect(self._worker.deleteLater)
         self._load_requested.connect(self._worker.load)
         self._generate_requested.connect(self._worker.generate)
+        self._complete_requested.connect(self._worker.complete)
         self._unload_requested.connect(self._worker.unload, Qt.BlockingQueuedConnection)
         self._worker.load_progress.connect(self.load_progress)
         self._worker.loaded.connect(self._on_loaded)
@@ -136,6 +153,11 @@ class ChatSession(QObject):
              drop_oldest: bool = False) -> None:
         self._set_busy(True)
         self._generate_requested.emit(messages, sampling, drop_oldest)
+
+    def send_completion(self, prompt: str, sampling: SamplingOptions) -> None:
+        """Continue ``prompt`` as it stands (no chat template); answered like ``send``."""
+        self._set_busy(True)
+        self._complete_requested.emit(prompt, sampling)
 
     def stop(self) -> None:
         self._engine.request_stop()

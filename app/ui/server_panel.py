@@ -61,7 +61,12 @@ _FIELDS = {LogRole.Time: "time", LogRole.Method: "method", LogRole.Path: "path",
            LogRole.Status: "status", LogRole.Tokens: "tokens", LogRole.Duration: "duration_s",
            LogRole.Client: "client"}
 COLUMNS = ("Time", "Method", "Path", "Status", "Tokens", "Duration", "Client")
-_NUMERIC = {3, 4, 5}
+# What each answer meant, in a few words (the request log is read by people, not clients)
+STATUS_WORDS = {200: "OK", 400: "bad request", 401: "wrong API key", 404: "not found",
+                405: "wrong method", 408: "too slow", 411: "no length", 413: "too large",
+                429: "too many connections", 499: "client left", 500: "error",
+                501: "not supported", 502: "remote error", 503: "busy"}
+_NUMERIC = {4, 5}
 
 
 class RequestLogModel(QAbstractTableModel):
@@ -121,10 +126,18 @@ class RequestLogModel(QAbstractTableModel):
 
 def _cell(record: RequestRecord, column: int) -> str:
     values = (time.strftime("%H:%M:%S", time.localtime(record.time)), record.method,
-              record.path, str(record.status) if record.status else "",
+              record.path, status_text(record.status),
               str(record.tokens) if record.tokens else "", f"{record.duration_s:.2f} s",
               record.client)
     return values[column] if 0 <= column < len(values) else ""
+
+
+def status_text(status: int) -> str:
+    """``499 client left``: the code with what it meant (empty when no answer was sent)."""
+    if not status:
+        return ""
+    words = STATUS_WORDS.get(status)
+    return f"{status} {words}" if words else str(status)
 
 
 class _LogRelay(QObject):
@@ -166,6 +179,9 @@ class ServerPanel(QWidget):
         self.log_view.verticalHeader().hide()
         self.log_view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.log_view.horizontalHeader().setStretchLastSection(True)
+        self.log_view.setWordWrap(False)
+        # the header does not size itself again as rows arrive: fit each new row's text
+        self.log_model.rowsInserted.connect(self._fit_columns)
 
         form = QFormLayout()
         form.addRow("Port", self.port_box)
@@ -197,6 +213,11 @@ class ServerPanel(QWidget):
         server, self.server = self.server, None
         if server is not None:
             server.stop()
+
+    @Slot()
+    def _fit_columns(self) -> None:
+        for column in range(len(COLUMNS) - 1):  # the last one stretches
+            self.log_view.resizeColumnToContents(column)
 
     @Slot()
     def _update_address(self) -> None:

@@ -56,11 +56,23 @@ class SessionBackend(QObject):
     def generate(self, messages: Sequence[dict], sampling: SamplingOptions,
                  on_token: Callable[[str], None],
                  stop_event: threading.Event | None = None) -> GenerationStats:
+        return self._submit(Job(list(messages), sampling, stop_event or threading.Event()),
+                            on_token)
+
+    def complete(self, prompt: str, sampling: SamplingOptions, on_token: Callable[[str], None],
+                 stop_event: threading.Event | None = None) -> GenerationStats:
+        return self._submit(Job([], sampling, stop_event or threading.Event(), prompt=prompt),
+                            on_token)
+
+    def context_size(self) -> int:
+        model = self._session.model
+        return model.n_ctx if model is not None else 0
+
+    def _submit(self, job: Job, on_token: Callable[[str], None]) -> GenerationStats:
         if QThread.currentThread() == self.thread():
-            raise RuntimeError("SessionBackend.generate would block the GUI thread")
+            raise RuntimeError("SessionBackend would block the GUI thread")
         if self._closed.is_set():
             raise GenerationError("The server is stopping; no new answers are started.")
-        job = Job(list(messages), sampling, stop_event or threading.Event())
         self._submitted.emit(job)
         return wait_for(job, on_token, self._cancelled.emit)
 
@@ -113,7 +125,10 @@ class SessionBackend(QObject):
                 job.fail(GenerationError("No model is loaded in Hearth: load one first."))
             else:
                 self._active = job
-                session.send(job.messages, job.sampling)
+                if job.prompt is not None:
+                    session.send_completion(job.prompt, job.sampling)
+                else:
+                    session.send(job.messages, job.sampling)
 
     @Slot(bool)
     def _on_busy_changed(self, busy: bool) -> None:

@@ -22,7 +22,8 @@ MODEL = "SmolLM2-135M-Instruct.Q4_1"
 
 
 class RecordingEngine(Engine):
-    """The real engine, noting when each generation holds it and how many run at once."""
+    """The real engine, noting when each generation (chat or raw completion) holds it and how
+    many run at once."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -32,12 +33,18 @@ class RecordingEngine(Engine):
         self.spans: list[tuple[float, float, object]] = []
 
     def chat(self, *args, **kwargs):
+        return self._recorded(super().chat, *args, **kwargs)
+
+    def complete(self, *args, **kwargs):
+        return self._recorded(super().complete, *args, **kwargs)
+
+    def _recorded(self, generate, *args, **kwargs):
         with self.lock:
             self.inside += 1
             self.most_inside = max(self.most_inside, self.inside)
         started, stats = time.monotonic(), None
         try:
-            stats = super().chat(*args, **kwargs)
+            stats = generate(*args, **kwargs)
             return stats
         finally:
             with self.lock:
@@ -134,11 +141,101 @@ def test_streams_a_chat_with_usage(client):
     assert chunks[-1].usage.completion_tokens > 1 and not chunks[-1].choices
 
 
-def test_answers_a_completion(client):
-    reply = client.completions.create(model=MODEL, prompt="Name a colour.", max_tokens=8)
-    assert reply.choices[0].text.strip()
-    assert reply.object == "text_completion"
-    assert 0 < reply.usage.completion_tokens <= 8
+TALE = "Once upon a time, there was a little"
+
+
+def test_completes_a_raw_prompt(client, engine):
+    """The prompt is continued as it stands, not answered as a chat message."""
+    reply = client.completions.create(model=MODEL, prompt=TALE, max_tokens=12, temperature=0)
+    text = reply.choices[0].text
+    assert reply.object == "text_completion" and reply.id.startswith("cmpl-")
+    assert text.startswith(" ") and text.split()[0].islower(), text  # " girl named ..."
+    stats = engine.spans[-1][2]
+    assert reply.usage.completion_tokens == stats.tokens == 12
+    assert reply.choices[0].finish_reason == "length"
+    # the prompt's own tokens only: a chat template would add a system prompt and markers
+    assert reply.usage.prompt_tokens == stats.prompt_tokens == len(
+        engine._llm.tokenize(TALE.encode(), add_bos=True, special=True))
+    direct = []
+    engine.complete(TALE, SamplingOptions(temperature=0.0, seed=1, max_tokens=12),
+                    direct.append)
+    assert text == "".join(direct)
+
+    stream = client.completions.create(model=MODEL, prompt=TALE, max_tokens=12, temperature=0,
+                                       stream=True, stream_options={"include_usage": True})
+    chunks = list(stream)
+    assert "".join(c.choices[0].text for c in chunks if c.choices) == text
+    assert all(c.object == "text_completion" for c in chunks)
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"
+    assert chunks[-1].usage.completion_tokens == 12
+
+
+def test_completes_several_prompts_with_stop_strings(client):
+    prompts = [TALE, "The capital of France is"]
+    reply = client.completions.create(model=MODEL, prompt=prompts, max_tokens=16,
+                                      temperature=0, stop=["."])
+    assert [c.index for c in reply.choices] == [0, 1]
+    assert "Paris" in reply.choices[1].text and "." not in reply.choices[1].text
+    assert reply.choices[1].finish_reason == "stop"
+    single = client.completions.create(model=MODEL, prompt=TALE, max_tokens=16, temperature=0,
+                                       stop=["."])
+    assert reply.choices[0].text == single.choices[0].text  # each prompt on its own
+    streamed = client.completions.create(model=MODEL, prompt=prompts, max_tokens=16,
+                                         temperature=0, stop=["."], stream=True)
+    texts = ["", ""]
+    for chunk in streamed:
+        texts[chunk.choices[0].index] += chunk.choices[0].text
+    assert texts == [c.text for c in reply.choices]
+
+
+def test_echo_puts_the_prompt_before_its_continuation(client):
+    plain = client.completions.create(model=MODEL, prompt=TALE, max_tokens=6, temperature=0)
+    echoed = client.completions.create(model=MODEL, prompt=TALE, max_tokens=6, temperature=0,
+                                       echo=True)
+    assert echoed.choices[0].text == TALE + plain.choices[0].text
+    streamed = client.completions.create(model=MODEL, prompt=TALE, max_tokens=6,
+                                         temperature=0, echo=True, stream=True)
+    assert "".join(c.choices[0].text for c in streamed) == echoed.choices[0].text
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.completions.create(model=MODEL, prompt=TALE, suffix=" the end.", max_tokens=4)
+    assert refused.value.body["param"] == "suffix"
+
+
+@pytest.mark.parametrize("prompt, code", [
+    ([1, 2, 3], "invalid_type"), ([], "missing_required_parameter"),
+    (["a"] * 9, "invalid_value"), ("dragon " * 6000, "context_length_exceeded")])
+def test_bad_prompts_are_refused(client, prompt, code):
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.completions.create(model=MODEL, prompt=prompt, max_tokens=4)
+    assert refused.value.body["code"] == code and refused.value.body["param"] == "prompt"
+
+
+def test_chats_far_too_large_are_refused_before_the_queue(client, engine):
+    before = len(engine.spans)
+    started = time.monotonic()
+    for messages, text in (([{"role": "user", "content": "hi"}] * 300, "300 messages"),
+                           ([{"role": "user", "content": "a" * 40_000}], "40,000 characters")):
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.chat.completions.create(model=MODEL, messages=messages, max_tokens=4)
+        body = refused.value.body
+        assert body["code"] == "context_length_exceeded" and text in body["message"]
+        assert "1,024 tokens" in body["message"]
+    assert time.monotonic() - started < 2 and len(engine.spans) == before  # never generated
+
+
+def test_one_address_holds_at_most_its_share_of_connections(queue):
+    server = serve(queue, max_per_client=2)
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30), \
+                socket.create_connection(("127.0.0.1", server.port), timeout=30):
+            assert wait_until(lambda: server.open_connections == 2, 5)
+            status, body = raw_request(server, "GET", "/v1/models")
+            assert status == 429 and body["error"]["code"] == "too_many_connections"
+            assert "2 connections" in body["error"]["message"]
+        assert wait_until(lambda: server.open_connections == 0, 5)
+        assert raw_request(server, "GET", "/v1/models")[0] == 200
+    finally:
+        server.stop()
 
 
 def test_stop_string_cuts_the_answer(client):

@@ -226,14 +226,155 @@ def stream_then_vanish(server: ApiServer, events: int) -> int:
 
 @pytest.mark.parametrize("events", sorted(random.Random(4).sample(range(1, 40), 3)))
 def test_a_client_vanishing_mid_stream_stops_its_answer(
-        server: ApiServer, faults: Tally, events: int) -> None:
+        server: ApiServer, faults: Tally, events: int, caplog) -> None:
+    caplog.set_level("INFO", logger="hearth.server")
     with faults.inject(f"server: a client gone after {events} streamed events"):
         stream_then_vanish(server, events)
 
         assert wait_until(lambda: any(r.path == "/v1/chat/completions"
                                       for r in server.requests()))
         record = [r for r in server.requests() if r.path == "/v1/chat/completions"][-1]
-        # stopped at once (a stream already answered 200 keeps that status in the log)
-        assert record.status in (200, 499) and record.tokens < events + 10, record
+        # stopped at once, and logged as the client closing the request, not as answered
+        assert record.status == 499 and record.tokens < events + 10, record
+        assert "POST /v1/chat/completions 499 client closed request" in caplog.text
+        assert server.backend.spans[-1].stop_reason == "user"
         answer = exchange(server, post(json.dumps({"messages": STORY, "max_tokens": 3}).encode()))
         assert status_of(answer) == 200, answer[:200]  # the next client is served
+
+
+def timed_exchange(server: ApiServer, data: bytes, timeout: float = 120) -> tuple[bytes, float]:
+    started = time.monotonic()
+    answer = exchange(server, data, timeout)
+    return answer, time.monotonic() - started
+
+
+def test_a_flood_of_tiny_messages_does_not_hold_the_model(server: ApiServer,
+                                                         faults: Tally) -> None:
+    """20,000 one-word messages: templating and tokenizing them would hold the one generation
+    thread for about half a minute. They are refused before they wait for the model, and a
+    client asking at the same time is answered as usual."""
+    flood = post(json.dumps({"messages": [{"role": "user", "content": "hi"}] * 20_000,
+                             "max_tokens": 4}).encode())
+    question = post(json.dumps({"messages": [{"role": "user", "content": "Hi"}],
+                                "max_tokens": 4}).encode())
+    results: dict[str, tuple[bytes, float]] = {}
+
+    def send(name: str, data: bytes) -> None:
+        results[name] = timed_exchange(server, data)
+
+    with faults.inject("server: 20,000 tiny messages in one request, another client beside"):
+        flooder = threading.Thread(target=send, args=("flood", flood))
+        flooder.start()
+        time.sleep(0.2)  # the flood first: before the fix it took the queue
+        send("question", question)
+        flooder.join(120)
+
+        answer, took = results["flood"]
+        assert took < 3, f"the flood was answered after {took:.1f} s"
+        assert status_of(answer) == 400, answer[:300]
+        error = json.loads(answer.partition(b"\r\n\r\n")[2])["error"]
+        assert error["code"] == "context_length_exceeded" and error["param"] == "messages"
+        assert "20,000 messages" in error["message"] and "fewer" in error["message"]
+        answer, took = results["question"]
+        assert status_of(answer) == 200 and took < 15, (took, answer[:200])
+        assert all(span.ended - span.started < 10 for span in server.backend.spans)
+        assert_still_serving(server)
+
+
+def slow_client(port: int, source: str, request: bytes, interval: float,
+                outcome: dict, key: str, stop: threading.Event, at_once: bytes = b"") -> None:
+    """Connect from ``source``, send ``at_once``, then ``request`` a byte every ``interval`` s
+    (nothing at all when empty); note what the server answered (status, 0 when it closed
+    silently, -1 when it never did) and after how long."""
+    started = time.monotonic()
+    status = -1
+    try:
+        with socket.socket() as sock:
+            sock.bind((source, 0))
+            sock.connect(("127.0.0.1", port))
+            sock.sendall(at_once)
+            sock.settimeout(interval)
+            sent = 0
+            while not stop.is_set():
+                if sent < len(request):
+                    sock.sendall(request[sent:sent + 1])
+                    sent += 1
+                try:
+                    data = sock.recv(65536)
+                except TimeoutError:
+                    continue
+                status = status_of(data) if data else 0
+                break
+    except OSError:
+        status = 0
+    outcome[key] = (status, time.monotonic() - started)
+
+
+def test_slow_clients_cannot_hold_the_connections(engine: Engine, faults: Tally) -> None:
+    """16 slow clients from one address (headers a byte every 0.5 s, or nothing at all) against
+    16 connection slots: a client from another address is still answered at once, and the slow
+    ones are cut off at the request deadline (2 s here, 10 s by default)."""
+    assert ApiServer(None).request_timeout <= 10
+    queue = GenerationQueue(engine)
+    server = ApiServer(queue, port=0, api_key=KEY, max_connections=16, request_timeout=2,
+                       defaults=SamplingOptions(temperature=0.0, seed=1, max_tokens=4))
+    server.start()
+    outcome: dict[str, tuple[int, float]] = {}
+    stop = threading.Event()
+    headers = post(json.dumps({"messages": [{"role": "user", "content": "Hi"}]}).encode())
+    head = headers[:headers.index(b"\r\n\r\n") + 4]
+    kinds = {"headers": (b"", headers), "nothing": (b"", b""),  # (sent at once, trickled)
+             "body": (head, b"{" + b" " * 200)}
+    threads = []
+    try:
+        with faults.inject("server: 16 slowloris clients from one address, 16 slots"):
+            for i in range(16):
+                kind = list(kinds)[i % 3]
+                at_once, trickled = kinds[kind]
+                thread = threading.Thread(target=slow_client, args=(
+                    server.port, "127.0.0.2", trickled, 0.5, outcome, f"{kind}-{i}", stop,
+                    at_once))
+                thread.start()
+                threads.append(thread)
+            assert wait_until(lambda: server.open_connections >= 8, 5)
+            answer, took = timed_exchange(server, post(json.dumps({
+                "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}).encode()))
+            assert status_of(answer) == 200 and took < 10, (took, answer[:200])
+            for thread in threads:
+                thread.join(15)
+            refused = [k for k, (status, _) in outcome.items() if status == 429]
+            assert len(refused) == 8, outcome  # at most 8 connections for one address
+            held = {k: v for k, v in outcome.items() if k not in refused}
+            # those let in are cut off at the deadline: 408 when they had begun a request
+            assert all(took < 6 for _, took in held.values()), held
+            assert all(status == 408 for k, (status, _) in held.items()
+                       if not k.startswith("nothing")), held
+            assert all(status == 0 for k, (status, _) in held.items()
+                       if k.startswith("nothing")), held
+            assert wait_until(lambda: server.open_connections == 0, 5)
+
+        with faults.inject("server: 16 slowloris clients from 16 addresses, 16 slots"):
+            outcome.clear()
+            threads = [threading.Thread(target=slow_client, args=(
+                server.port, f"127.0.0.{10 + i}", headers, 0.5, outcome, str(i), stop))
+                for i in range(16)]
+            for thread in threads:
+                thread.start()
+            assert wait_until(lambda: server.open_connections == 16, 5)
+            started = time.monotonic()
+            while status_of(answer := exchange(server, post(json.dumps({
+                    "messages": [{"role": "user", "content": "Hi"}],
+                    "max_tokens": 4}).encode()))) == 503 and time.monotonic() - started < 30:
+                time.sleep(0.25)
+            assert status_of(answer) == 200, answer[:200]
+            assert time.monotonic() - started < 6  # the slots came free at the deadline
+            for thread in threads:
+                thread.join(15)
+            assert all(status == 408 and took < 6 for status, took in outcome.values()), outcome
+            assert_still_serving(server)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(15)
+        server.stop()
+        queue.close()

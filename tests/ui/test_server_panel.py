@@ -1,6 +1,7 @@
 """The server panel over the GUI's own inference thread: the real starter model, real requests
 from the openai client, the chat and the API taking turns."""
 
+import http.client
 import json
 import socket
 import threading
@@ -87,7 +88,7 @@ def test_toggle_serves_and_logs_requests(qtbot, panel, qtmodeltester):
     assert row.data(LogRole.Status) == 200
     assert row.data(LogRole.Tokens) == reply.usage.completion_tokens > 0
     cells = [panel.log_model.index(0, c).data() for c in range(panel.log_model.columnCount())]
-    assert cells[1:5] == ["POST", "/v1/chat/completions", "200",
+    assert cells[1:5] == ["POST", "/v1/chat/completions", "200 OK",
                           str(reply.usage.completion_tokens)]
     qtmodeltester.check(panel.log_model)
 
@@ -188,3 +189,96 @@ def test_the_chat_session_runs_over_a_remote_connection(qtbot, starter_gguf):
         server.stop()
         queue.close()
         engine.unload()
+
+
+TALE = "Once upon a time, there was a little"
+
+
+def complete(panel, stream=False):
+    with openai.OpenAI(base_url=panel.server.url, api_key="x", max_retries=0, timeout=60) as c:
+        reply = c.completions.create(model=MODEL, prompt=TALE, max_tokens=12, temperature=0,
+                                     stream=stream)
+        return "".join(chunk.choices[0].text for chunk in reply) if stream else reply
+
+
+def test_completions_continue_the_prompt_on_the_gui_model(qtbot, panel, session):
+    """A raw completion runs on the GUI's inference thread: the prompt is continued as it
+    stands, not answered as a chat message."""
+    panel.toggle.setChecked(True)
+    finished = []
+    session.finished.connect(finished.append)
+    reply = finish(qtbot, *in_thread(qtbot, lambda: complete(panel)))
+    text = reply.choices[0].text
+    assert reply.object == "text_completion" and reply.usage.completion_tokens == 12
+    assert text.startswith(" ") and text.split()[0].islower(), text  # " girl named ..."
+    assert reply.usage.prompt_tokens < 12  # the prompt alone, no chat template around it
+    assert finished and finished[-1].tokens == 12 and not session.busy
+    streamed = finish(qtbot, *in_thread(qtbot, lambda: complete(panel, stream=True)))
+    assert streamed == text
+    qtbot.waitUntil(lambda: panel.log_model.rowCount() == 2, timeout=5000)
+    assert [panel.log_model.index(r, 0).data(LogRole.Path) for r in range(2)] == [
+        "/v1/completions"] * 2
+    assert [panel.log_model.index(r, 0).data(LogRole.Status) for r in range(2)] == [200, 200]
+
+
+def test_a_flood_of_messages_does_not_hold_the_chat(qtbot, panel, session):
+    """20,000 tiny messages would take the GUI's inference thread for about half a minute to
+    template and count: refused at once, while the chat goes on answering."""
+    panel.toggle.setChecked(True)
+    tokens, finished = [], []
+    session.token.connect(tokens.append)
+    session.finished.connect(finished.append)
+    flood = json.dumps({"model": MODEL, "max_tokens": 4,  # built before the chat's turn
+                        "messages": [{"role": "user", "content": "hi"}] * 20_000}).encode()
+
+    def send_flood():
+        conn = http.client.HTTPConnection("127.0.0.1", panel.port_box.value(), timeout=60)
+        try:
+            conn.request("POST", "/v1/chat/completions", flood,
+                         {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            assert response.status == 400
+            return json.loads(response.read())["error"]
+        finally:
+            conn.close()
+
+    session.send(STORY, SamplingOptions(temperature=0.0, max_tokens=200))
+    body = finish(qtbot, *in_thread(qtbot, send_flood))
+    assert body["code"] == "context_length_exceeded" and "20,000 messages" in body["message"]
+    assert session.busy and not finished  # refused while the chat was still answering
+    assert panel.backend.waiting == 0
+    qtbot.waitUntil(lambda: bool(finished), timeout=MS)
+    assert finished[0].tokens == len(tokens) == 200  # the chat's answer, whole
+    reply = finish(qtbot, *in_thread(qtbot, lambda: ask(panel, max_tokens=8)))
+    assert reply.choices[0].message.content
+
+
+def test_a_stream_whose_client_left_is_logged_499(qtbot, panel, session):
+    panel.toggle.setChecked(True)
+    finished = []
+    session.finished.connect(finished.append)
+    body = json.dumps({"model": MODEL, "messages": STORY, "stream": True,
+                       "max_tokens": 300}).encode()
+    with socket.create_connection(("127.0.0.1", panel.port_box.value()), timeout=30) as sock:
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                     b"application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        sock.setblocking(False)  # read between the GUI's events
+        seen = b""
+
+        def three_events() -> bool:
+            nonlocal seen
+            try:
+                seen += sock.recv(4096)
+            except BlockingIOError:
+                pass
+            return seen.count(b"data: ") >= 4  # the role, then three pieces of text
+
+        qtbot.waitUntil(three_events, timeout=MS)
+        assert seen.startswith(b"HTTP/1.1 200")
+    qtbot.waitUntil(lambda: panel.log_model.rowCount() == 1, timeout=10_000)
+    row = panel.log_model.index(0, 0)
+    assert row.data(LogRole.Status) == 499
+    assert panel.log_model.index(0, 3).data() == "499 client left"
+    qtbot.waitUntil(lambda: bool(finished), timeout=MS)
+    assert finished[0].stop_reason == "user" and finished[0].tokens < 20  # stopped at once
+    assert row.data(LogRole.Tokens) == finished[0].tokens
