@@ -342,8 +342,11 @@ def test_slow_clients_cannot_hold_the_connections(engine: Engine, faults: Tally)
             assert status_of(answer) == 200 and took < 10, (took, answer[:200])
             for thread in threads:
                 thread.join(15)
-            refused = [k for k, (status, _) in outcome.items() if status == 429]
-            assert len(refused) == 8, outcome  # at most 8 connections for one address
+            # At most 8 connections for one address: the others are refused at once with a 429,
+            # or, when the client's next byte crossed the refusal, a reset (status 0) as quickly.
+            refused = [k for k, (status, took) in outcome.items()
+                       if status == 429 or (status == 0 and took < 1.5)]
+            assert len(refused) == 8, outcome
             held = {k: v for k, v in outcome.items() if k not in refused}
             # those let in are cut off at the deadline: 408 when they had begun a request
             assert all(took < 6 for _, took in held.values()), held
