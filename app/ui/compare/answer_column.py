@@ -6,7 +6,7 @@ a second), without the chat's headers: a column holds one answer.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout
+from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout
 
 from app.core.engine import GenerationStats
 from app.ui.transcript import ShownMessage, Transcript
@@ -35,10 +35,11 @@ class AnswerColumn(QFrame):
         super().__init__(parent)
         self.setObjectName("answerColumn")
         self.setFrameShape(QFrame.StyledPanel)
-        self.title = QLabel(title, objectName="sectionTitle")
+        self.title = QLabel(title, styleSheet="font-weight: 600;")
         self.title.setWordWrap(True)
-        self.status = QLabel("", objectName="hint")
-        self.status.setWordWrap(True)
+        self.status = QLabel("", objectName="hint")  # always there: no jump when it empties
+        self.status.setMinimumHeight(self.status.fontMetrics().height())
+        self.status.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)  # long: cut, not wider
         self.view = AnswerView(self)
         self.stats = QLabel("", objectName="hint")
         self.stats.setWordWrap(True)
@@ -56,7 +57,6 @@ class AnswerColumn(QFrame):
 
     def set_status(self, text: str) -> None:
         self.status.setText(text)
-        self.status.setVisible(bool(text))
 
     def begin(self) -> None:
         self._text = ""

@@ -41,10 +41,10 @@ class ArenaView(QWidget):
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
         self.table.setSelectionMode(QAbstractItemView.NoSelection)
-        self.table.setMaximumHeight(170)
+        self.table.setMaximumHeight(150)
         self.vote_buttons: list[QPushButton] = []
         self._vote_row = QHBoxLayout()
-        self.question = QLabel("", wordWrap=True)
+        self.question = QLabel("")
         self.result = QLabel("", wordWrap=True)
         self.result.setStyleSheet("font-weight: 600;")
         self._labels: list[str] = []

@@ -35,6 +35,7 @@ class Lane(QObject):
         self._messages: list[dict] = []
         self._sampling = SamplingOptions()
         self._streaming = False
+        self._percent = -1
 
     @property
     def loaded(self) -> bool:
@@ -56,6 +57,7 @@ class Lane(QObject):
             self.session.finished.connect(self._on_finished)
             self.session.failed.connect(self._on_failed)
             self.session.context_full.connect(self._on_context_full)
+        self._percent = -1
         self.status.emit(self.index, f"Loading {self.path.name}...")
         self.session.load(self.path, LoadOptions(n_ctx=N_CTX, n_gpu_layers=gpu_layers))
 
@@ -78,7 +80,10 @@ class Lane(QObject):
 
     @Slot(float)
     def _on_load_progress(self, value: float) -> None:
-        self.status.emit(self.index, f"Loading {self.path.name}... {value:.0%}")
+        percent = int(value * 100)
+        if percent != self._percent:  # llama.cpp reports far more often than that
+            self._percent = percent
+            self.status.emit(self.index, f"Loading {self.path.name}... {percent}%")
 
     @Slot(object)
     def _on_loaded(self, _model: LoadedModel) -> None:
@@ -168,7 +173,7 @@ class CompareRunner(QObject):
         else:
             self._pending = list(range(1, len(paths)))
             for index in self._pending:
-                self.status.emit(index, "Waits for its turn (models answer one after another).")
+                self.status.emit(index, "Waits for its turn.")
             self._start(0)
 
     def stop(self) -> None:

@@ -12,7 +12,9 @@ from app.core.engine import SamplingOptions
 from app.ui.library_model import LibraryModel
 
 ANSWER_MS = 180_000
-SAMPLING = SamplingOptions(temperature=0.0, seed=1, max_tokens=16)
+# Short answers keep the tests fast; README screenshots (HEARTH_SCREENSHOTS) show longer ones.
+SAMPLING = SamplingOptions(temperature=0.0, seed=1,
+                           max_tokens=96 if os.environ.get("HEARTH_SCREENSHOTS") else 16)
 
 
 def place(files: list[Path], models_dir: Path) -> list[Path]:
@@ -42,4 +44,7 @@ def screenshot(widget, name: str) -> None:
     """Save ``resources/screenshots/NAME`` when HEARTH_SCREENSHOTS is set (README images)."""
     folder = os.environ.get("HEARTH_SCREENSHOTS")
     if folder:
+        from PySide6.QtWidgets import QApplication
+
+        QApplication.processEvents()  # let pending layout requests settle before the grab
         assert widget.grab().save(str(Path(folder) / name))

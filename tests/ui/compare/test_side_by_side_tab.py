@@ -20,6 +20,9 @@ def open_tab(qtbot, hearth_home, machine=None):
 
 
 def test_two_quants_answer_at_once_with_their_stats(qtbot, hearth_home, two_quants):
+    from llama_cpp import llama_cpp as bindings
+
+    default_params = bindings.llama_model_default_params
     tab = open_tab(qtbot, hearth_home)
     board = tab.board
     try:
@@ -37,6 +40,8 @@ def test_two_quants_answer_at_once_with_their_stats(qtbot, hearth_home, two_quan
             stats = column.stats.text()
             assert "tok/s" in stats and "first token" in stats and "tokens" in stats
         assert board.send_button.isEnabled() and not board.stop_button.isEnabled()
+        # Two loads at once leave llama.cpp's load parameters as they were (no stale callback).
+        assert bindings.llama_model_default_params is default_params
         # Sending again reuses the loaded models.
         with qtbot.waitSignal(board.round_finished, timeout=ANSWER_MS):
             board.send()
