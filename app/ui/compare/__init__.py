@@ -1,1 +1,2 @@
-"""The Compare page's tabs that put answers side by side: Side by side, Blind arena, Make a quant."""
+"""The Compare page's tabs that put answers next to each other: Side by side, Blind arena,
+Make a quant."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget,
 )
@@ -71,8 +71,9 @@ class CompareBoard(QWidget):
         picker_line.addWidget(self.add_button)
         picker_line.addWidget(self.remove_button)
 
-        self.prompt = QPlainTextEdit(placeholderText="One prompt for every model, e.g. "
-                                                     "\"Explain what a quant is in two sentences.\"")
+        self.prompt = QPlainTextEdit(
+            placeholderText="One prompt for every model, e.g. \"Explain what a quant is in "
+                            "two sentences.\"")
         self.prompt.setMaximumHeight(84)
         self.send_button = QPushButton("Send", objectName="primary", clicked=self.send)
         self.stop_button = QPushButton("Stop", clicked=self.stop, enabled=False)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import QThreadPool, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
     QPushButton, QVBoxLayout, QWidget,
@@ -32,6 +32,8 @@ class MakeQuantPanel(QWidget):
         self.models_dir = Path(models_dir)
         self.plan: QuantPlan | None = None
         self.job: QuantJob | None = None
+        self._pool = QThreadPool(self)  # its own thread: a quant takes minutes
+        self._pool.setMaxThreadCount(1)
         self.source = QComboBox()
         self.source.setModel(library)
         self.source.setModelColumn(0)
@@ -144,7 +146,7 @@ class MakeQuantPanel(QWidget):
     def start(self) -> None:
         if self.plan is None or self.running:
             return
-        self.job = QuantJob(self.plan, self)
+        self.job = QuantJob(self.plan, self._pool, self)
         self.job.signals.progress.connect(self._on_progress)
         self.job.signals.finished.connect(self._on_finished)
         self.job.signals.failed.connect(self._on_failed)
@@ -173,7 +175,11 @@ class MakeQuantPanel(QWidget):
     @Slot(str)
     def _on_finished(self, path: str) -> None:
         self._end()
+        size = format_size(Path(path).stat().st_size) if Path(path).exists() else ""
         self.progress.setValue(1000)
+        self.progress.setFormat(f"Done: {size}")
+        self.plan_info.setStyleSheet("")
+        self.plan_info.setText("Pick another type to make another quant of this file.")
         self.status.setText(f"Made {Path(path).name}. It is in your models now.")
         self.quant_made.emit(path)
 
@@ -203,9 +209,11 @@ class MakeQuantPanel(QWidget):
         self.make_button.setEnabled(not running and self.plan is not None)
 
     def shutdown(self) -> None:
-        """Cancel a quant in progress (the window is closing)."""
+        """Cancel a quant in progress and wait for its child process to end (window closing:
+        llama.cpp's quantizer is terminated and the partial file removed within a second)."""
         if self.job is not None:
             self.job.cancel()
+        self._pool.waitForDone(10_000)
 
 
 class MakeQuantDialog(QDialog):

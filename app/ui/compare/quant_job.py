@@ -47,14 +47,18 @@ class _Run(QRunnable):
 
 
 class QuantJob(QObject):
-    def __init__(self, plan: QuantPlan, parent: QObject | None = None) -> None:
+    """``pool``: where it runs; a quant takes minutes, so not the global pool that short jobs
+    (Hub calls, scans) share."""
+
+    def __init__(self, plan: QuantPlan, pool: QThreadPool, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.plan = plan
+        self._pool = pool
         self.signals = QuantSignals(self)
         self._cancel = threading.Event()
 
     def start(self) -> None:
-        QThreadPool.globalInstance().start(_Run(self.plan, self._cancel, self.signals))
+        self._pool.start(_Run(self.plan, self._cancel, self.signals))
 
     def cancel(self) -> None:
         self._cancel.set()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.core import library
 from app.core.engine import Engine, LoadOptions
 from app.ui.compare.make_quant_panel import MakeQuantDialog, MakeQuantPanel
-from tests.ui.compare.conftest import library_of, place
+from tests.ui.compare.conftest import library_of, place, screenshot
 
 QUANT_MS = 180_000
 
@@ -37,6 +37,8 @@ def test_f16_to_q4_0_makes_a_loadable_file_that_joins_the_library(qtbot, hearth_
     assert made.args == [str(out)]
     assert panel.status.text() == f"Made {out.name}. It is in your models now."
     assert panel.progress.value() == 1000 and any(0 < v < 1000 for v in values)
+    panel.resize(640, 380)
+    screenshot(panel, "compare_make_quant.png")
     listed = {m.path: m.quant for m in
               library.list_models(hearth_home.models_dir, hearth_home.cache_dir / "none")}
     assert listed[out] == "Q4_0"
@@ -94,3 +96,19 @@ def test_library_model_refresh_keeps_a_source_chosen(qtbot, hearth_home, quant_l
     panel.library.set_models(library.list_models(hearth_home.models_dir,
                                                  hearth_home.cache_dir / "none"))
     assert panel.source_info.text().startswith("F16") and panel.make_button.isEnabled()
+
+
+def test_closing_the_dialog_while_making_stops_and_keeps_nothing(qtbot, hearth_home,
+                                                                 quant_ladder):
+    f16, = place([quant_ladder["F16"]], hearth_home.models_dir)
+    dialog = MakeQuantDialog(library_of(hearth_home.models_dir), hearth_home.models_dir)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    panel = dialog.panel
+    panel.select_source(f16)
+    panel.select_target("Q5_K_M")
+    panel.make_button.click()
+    assert panel.running
+    dialog.reject()  # Close while llama.cpp's quantizer runs
+    quants_dir = hearth_home.models_dir / "quants"
+    assert not quants_dir.exists() or list(quants_dir.iterdir()) == []

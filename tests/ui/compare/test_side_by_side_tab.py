@@ -117,3 +117,26 @@ def test_one_after_another_frees_each_model_before_the_next(qtbot, hearth_home, 
         assert board.runner.loaded_paths() == set()
     finally:
         tab.shutdown()
+
+
+def test_stop_stops_every_model_answering_at_once(qtbot, hearth_home, two_quants):
+    tab = open_tab(qtbot, hearth_home)
+    board = tab.board
+    answering = set()
+    board.runner.started.connect(answering.add)
+    try:
+        board.select(two_quants)
+        board.prompt.setPlainText("Write a long story about a dragon.")
+        board.sampling = SAMPLING.__class__(temperature=0.0, seed=1, max_tokens=600)
+        board.send()
+        qtbot.waitUntil(lambda: answering == {0, 1}, timeout=ANSWER_MS)
+        assert "at once" in board.info.text()
+        with qtbot.waitSignal(board.round_finished, timeout=ANSWER_MS):
+            qtbot.mouseClick(board.stop_button, Qt.LeftButton)
+        for column in board.columns:
+            assert "stopped" in column.stats.text()
+            assert "Interrupted" in column.view.toPlainText()
+            assert column.answer_text().strip()
+        assert board.send_button.isEnabled()
+    finally:
+        tab.shutdown()
