@@ -42,8 +42,11 @@ def schedule(paths: Sequence[Path], machine: fit.Machine, n_ctx: int = N_CTX) ->
         fits = ram <= machine.ram_bytes and vram <= sum(machine.gpu_bytes)
     fits = fits and all(p.verdict != fit.VERDICT_TOO_LARGE for p in plans)
     if fits:
-        message = (f"All {len(plans)} models fit in memory together (about "
+        both = "Both models" if len(plans) == 2 else f"All {len(plans)} models"
+        message = (f"{both} fit in memory together (about "
                    f"{format_size(total)} of {format_size(free)} free): they answer at once.")
+        if not machine.gpu_bytes:
+            message += " They share the processor, so each runs slower than it would alone."
     else:
         message = (f"The {len(plans)} models need about {format_size(total)} together and "
                    f"{format_size(free)} is free: they answer one after another.")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from app.core.engine import AUTO_LAYERS, LoadedModel, LoadOptions, SamplingOptions
+from app.core.engine import AUTO_LAYERS, Engine, LoadedModel, LoadOptions, SamplingOptions
 from app.core.side_by_side import N_CTX, Schedule
 from app.ui.chat_worker import ChatSession
 
@@ -42,7 +42,7 @@ class Lane(QObject):
         return self.session is not None and self.session.model is not None
 
     def start(self, index: int, messages: list[dict], sampling: SamplingOptions,
-              gpu_layers: int = AUTO_LAYERS) -> None:
+              gpu_layers: int = AUTO_LAYERS, threads: int = 0) -> None:
         self.index = index
         self._messages, self._sampling = messages, sampling
         if self.loaded:
@@ -59,7 +59,8 @@ class Lane(QObject):
             self.session.context_full.connect(self._on_context_full)
         self._percent = -1
         self.status.emit(self.index, f"Loading {self.path.name}...")
-        self.session.load(self.path, LoadOptions(n_ctx=N_CTX, n_gpu_layers=gpu_layers))
+        self.session.load(self.path, LoadOptions(n_ctx=N_CTX, n_gpu_layers=gpu_layers,
+                                                 n_threads=threads))
 
     def stop(self) -> None:
         if self.session is not None:
@@ -204,8 +205,12 @@ class CompareRunner(QObject):
         return lane
 
     def _start(self, index: int) -> None:
+        # At once, the models share the cores: llama.cpp's threads spin while they wait for
+        # each other, so more threads than cores stalls them all (see Engine.default_threads).
+        threads = (max(1, Engine.default_threads() // len(self._order)) if self._together
+                   else 0)
         self._lane(self._order[index]).start(index, self._messages, self._sampling,
-                                             self._layers[index])
+                                             self._layers[index], threads)
 
     @Slot(int, object, str)
     def _on_lane_done(self, index: int, stats, message: str) -> None:

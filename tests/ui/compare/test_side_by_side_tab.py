@@ -40,6 +40,12 @@ def test_two_quants_answer_at_once_with_their_stats(qtbot, hearth_home, two_quan
             stats = column.stats.text()
             assert "tok/s" in stats and "first token" in stats and "tokens" in stats
         assert board.send_button.isEnabled() and not board.stop_button.isEnabled()
+        # At once they share the cores rather than each taking all of them.
+        from app.core.engine import Engine
+
+        share = max(1, Engine.default_threads() // 2)
+        assert [lane.session._engine._llm.n_threads for lane in board.runner._lanes.values()
+                ] == [share, share]
         # Two loads at once leave llama.cpp's load parameters as they were (no stale callback).
         assert bindings.llama_model_default_params is default_params
         # Sending again reuses the loaded models.
