@@ -58,7 +58,7 @@ class Lane(QObject):
             self.session.failed.connect(self._on_failed)
             self.session.context_full.connect(self._on_context_full)
         self._percent = -1
-        self.status.emit(self.index, f"Loading {self.path.name}...")
+        self.status.emit(self.index, "Loading...")
         self.session.load(self.path, LoadOptions(n_ctx=N_CTX, n_gpu_layers=gpu_layers,
                                                  n_threads=threads))
 
@@ -84,7 +84,7 @@ class Lane(QObject):
         percent = int(value * 100)
         if percent != self._percent:  # llama.cpp reports far more often than that
             self._percent = percent
-            self.status.emit(self.index, f"Loading {self.path.name}... {percent}%")
+            self.status.emit(self.index, f"Loading... {percent}%")
 
     @Slot(object)
     def _on_loaded(self, _model: LoadedModel) -> None:
