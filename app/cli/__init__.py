@@ -14,6 +14,7 @@ import importlib
 import sys
 
 from app import __version__
+from app.core import quantize_worker
 from app.core.errors import HearthError
 from app.core.logs import setup_logging
 from app.core.paths import default_paths
@@ -39,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == [quantize_worker.FLAG]:  # make_quant's child process: nothing else starts
+        return quantize_worker.main(argv[1:])
     args = build_parser().parse_args(argv)
     paths = default_paths().ensure()
     setup_logging(paths.log_file)

@@ -343,14 +343,15 @@ def load_progress(progress: Callable[[float], None] | None, cancel: threading.Ev
         return not (cancel is not None and cancel.is_set())
 
     callback = bindings.llama_progress_callback(on_progress)
-    original = bindings.llama_model_default_params
 
-    def with_progress():
-        params = original()
-        params.progress_callback = callback
-        return params
+    with _LOAD_LOCK:  # read the original under the lock: another load may have wrapped it
+        original = bindings.llama_model_default_params
 
-    with _LOAD_LOCK:
+        def with_progress():
+            params = original()
+            params.progress_callback = callback
+            return params
+
         bindings.llama_model_default_params = with_progress
         try:
             yield

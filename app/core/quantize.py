@@ -2,8 +2,8 @@
 
 ``plan_quant`` checks the request and says what will happen (output path, expected size, a
 re-quantization warning); ``make_quant`` runs it. llama.cpp's ``llama_model_quantize`` has no
-progress callback and cannot be interrupted, so it runs in a child process
-(``sys.executable -c``): progress is the partial file's size against the size expected from the
+progress callback and cannot be interrupted, so it runs in a child process (Hearth's own
+entry point with a hidden flag, see ``quantize_worker``): progress is the partial file's size against the size expected from the
 source's tensors, and cancel terminates the child and deletes the partial file. The output is
 written as ``NAME.gguf.part`` (which the library ignores) in ``models_dir/quants`` and renamed to
 ``NAME.gguf`` only once complete and readable, so it joins the library only then.
@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -23,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from app.core import quants
+from app.core import quants, quantize_worker
 from app.core.errors import QuantizeCancelled, QuantizeError
 from app.core.gguf_header import GgufHeader, read_header
 
@@ -36,18 +35,6 @@ FTYPES = {name: value for value, name in quants.FILE_TYPES.items()}
 # Rows that are not a multiple of 256 cannot use K/IQ blocks; llama.cpp falls back to these.
 _FALLBACK_BITS = {"Q6_K": 8.5, "Q5_K": 6.0, "Q4_K": 5.5}
 _F32, _F16, _BF16 = 0, 1, 30  # ggml_type values of unquantized tensors
-
-_WORKER = """
-import ctypes, sys
-import llama_cpp
-source, target, ftype, threads, requant = sys.argv[1:6]
-params = llama_cpp.llama_model_quantize_default_params()
-params.ftype = int(ftype)
-params.nthread = int(threads)
-params.allow_requantize = requant == "1"
-code = llama_cpp.llama_model_quantize(source.encode(), target.encode(), ctypes.byref(params))
-sys.exit(0 if code == 0 else 3)
-"""
 
 Progress = Callable[[int, int, str], None]
 
@@ -164,9 +151,9 @@ def make_quant(plan: QuantPlan, *, progress: Progress | None = None,
                             f"{plan.expected_bytes / 1e9:.1f} GB needed, "
                             f"{free / 1e9:.1f} GB free.")
     partial = plan.output.with_name(plan.output.name + ".part")
-    args = [sys.executable, "-c", _WORKER, str(plan.source), str(partial),
-            str(FTYPES[plan.target]), str(threads or default_threads()),
-            "1" if plan.requantize else "0"]
+    args = quantize_worker.command(str(plan.source), str(partial), str(FTYPES[plan.target]),
+                                   str(threads or default_threads()),
+                                   "1" if plan.requantize else "0")
     started = time.perf_counter()
     message = f"Making {plan.output.name}"
     done = False

@@ -1,0 +1,144 @@
+"""Blind arena: the same prompt to 2-4 models in shuffled, unlabelled columns; the user picks
+the better answer (or a tie), the labels are revealed and the vote joins a tally kept in
+SQLite (``app.core.arena``), so the standings survive restarts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import (
+    QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableView, QVBoxLayout,
+    QWidget,
+)
+
+from app.core import side_by_side
+from app.core.arena import ArenaStore, arena_db
+from app.core.engine import SamplingOptions
+from app.core.errors import ArenaError
+from app.core.fit import Machine
+from app.ui.compare.board import CompareBoard
+from app.ui.compare.standings_model import StandingsModel
+from app.ui.library_model import LibraryModel
+
+
+class ArenaView(QWidget):
+    voted = Signal(str)  # what the result line says
+
+    def __init__(self, library: LibraryModel, models_dir: Path, data_dir: Path, *,
+                 store: ArenaStore | None = None, sampling: SamplingOptions | None = None,
+                 machine: Callable[[], Machine] | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self.store = store or ArenaStore(arena_db(data_dir))
+        self.board = CompareBoard(library, models_dir, blind=True, sampling=sampling,
+                                  machine=machine)
+        self.board.round_started.connect(self._on_round_started)
+        self.board.round_finished.connect(self._on_round_finished)
+        self.standings = StandingsModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.standings)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.table.setSelectionMode(QAbstractItemView.NoSelection)
+        self.table.setMaximumHeight(150)
+        self.vote_buttons: list[QPushButton] = []
+        self._vote_row = QHBoxLayout()
+        self.question = QLabel("")
+        self.result = QLabel("", wordWrap=True)
+        self.result.setStyleSheet("font-weight: 600;")
+        self._labels: list[str] = []
+        self._voted = True
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 10)
+        layout.addWidget(QLabel("The same prompt goes to each model; the answers come back "
+                                "shuffled and unnamed. Pick the better one, then see which "
+                                "quant wrote it.", objectName="hint", wordWrap=True))
+        layout.addWidget(self.board, 1)
+        vote_line = QHBoxLayout()
+        vote_line.addWidget(self.question)
+        vote_line.addLayout(self._vote_row)
+        vote_line.addStretch(1)
+        layout.addLayout(vote_line)
+        layout.addWidget(self.result)
+        layout.addWidget(QLabel("Standings (every vote so far)", styleSheet="font-weight: 600;"))
+        layout.addWidget(self.table)
+        self.refresh_standings()
+
+    def refresh_standings(self) -> None:
+        try:
+            self.standings.set_standings(self.store.tally())
+        except ArenaError as exc:
+            self.result.setText(str(exc))
+
+    def shutdown(self) -> None:
+        self.board.shutdown()
+
+    # -- a round --------------------------------------------------------------------------
+    @Slot()
+    def _on_round_started(self) -> None:
+        models = self.board.column_models
+        self._labels = side_by_side.arena_labels([(m.name, m.quant) for m in models])
+        self._voted = False
+        self.result.clear()
+        self.question.setText("Answers are coming in...")
+        self._build_vote_buttons(len(models))
+
+    @Slot()
+    def _on_round_finished(self) -> None:
+        if all(column.answer_text().strip() for column in self.board.columns):
+            self.question.setText("Which answer is better?")
+            for button in self.vote_buttons:
+                button.setEnabled(True)
+        else:
+            self.question.setText("A vote needs an answer in every column: send again.")
+
+    def _build_vote_buttons(self, count: int) -> None:
+        for button in self.vote_buttons:
+            self._vote_row.removeWidget(button)
+            button.deleteLater()
+        self.vote_buttons = []
+        letters = [side_by_side.column_letter(i) for i in range(count)]
+        if count == 2:
+            choices = [("A is better", 0), ("Tie", None), ("B is better", 1)]
+        else:
+            choices = [(f"{letter} is best", i) for i, letter in enumerate(letters)]
+            choices.append(("All about the same", None))
+        for text, best in choices:
+            button = QPushButton(text, enabled=False)
+            button.setProperty("best", -1 if best is None else best)
+            button.clicked.connect(self._on_vote_clicked)
+            self.vote_buttons.append(button)
+            self._vote_row.addWidget(button)
+
+    @Slot()
+    def _on_vote_clicked(self) -> None:
+        best = self.sender().property("best")
+        self.vote(None if best < 0 else best)
+
+    def vote(self, best: int | None) -> None:
+        """Record the pick (a column index, or None for a tie) and reveal the labels."""
+        if self._voted:
+            return
+        try:
+            for model_a, model_b, winner in side_by_side.votes_for(self._labels, best):
+                self.store.record(model_a, model_b, winner, self.board.prompt_sent())
+        except ArenaError as exc:
+            self.result.setText(f"The vote could not be saved: {exc}")
+            return
+        self._voted = True
+        for button in self.vote_buttons:
+            button.setEnabled(False)
+        for column, label in zip(self.board.columns, self._labels):
+            column.set_title(f"{column.title.text()}: {label}")
+        self.board.revealed = True
+        if best is None:
+            text = "A tie between " + ", ".join(self._labels) + "."
+        else:
+            text = (f"You picked Answer {side_by_side.column_letter(best)}: "
+                    f"{self._labels[best]}.")
+        self.result.setText(text)
+        self.question.setText("Labels revealed. Send again for another round.")
+        self.refresh_standings()
+        self.voted.emit(text)

@@ -1,0 +1,233 @@
+"""Make a quant: from a local F16, BF16, F32 or Q8_0 file, a smaller type with llama.cpp's
+quantizer. Shows the expected size and a warning when the source is already quantized,
+progress and Cancel while it runs; the new file lands in Hearth's models folder and
+``quant_made`` tells the library to refresh. ``MakeQuantDialog`` holds the same panel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QThreadPool, Signal, Slot
+from PySide6.QtWidgets import (
+    QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
+    QPushButton, QVBoxLayout, QWidget,
+)
+
+from app.core import quants
+from app.core.errors import HearthError
+from app.core.quantize import SOURCES, TARGETS, QuantPlan, plan_quant
+from app.core.units import format_size
+from app.ui.compare.quant_job import QuantJob
+from app.ui.library_model import LibraryModel, ModelRole
+
+_RED, _AMBER = "color: #b42318;", "color: #b45309;"
+
+
+class MakeQuantPanel(QWidget):
+    quant_made = Signal(str)  # the new file: the library should refresh
+
+    def __init__(self, library: LibraryModel, models_dir: Path, parent=None) -> None:
+        super().__init__(parent)
+        self.library = library
+        self.models_dir = Path(models_dir)
+        self.plan: QuantPlan | None = None
+        self.job: QuantJob | None = None
+        self._pool = QThreadPool(self)  # its own thread: a quant takes minutes
+        self._pool.setMaxThreadCount(1)
+        self.source = QComboBox()
+        self.source.setModel(library)
+        self.source.setModelColumn(0)
+        self.target = QComboBox()
+        self.source_info = QLabel("", objectName="hint", wordWrap=True)
+        self.plan_info = QLabel("", wordWrap=True)
+        self.warning = QLabel("", wordWrap=True, styleSheet=_AMBER)
+        self.progress = QProgressBar(textVisible=True)
+        self.progress.hide()
+        self.status = QLabel("", wordWrap=True)
+        self.make_button = QPushButton("Make quant", objectName="primary", clicked=self.start)
+        self.cancel_button = QPushButton("Cancel", clicked=self.cancel, enabled=False)
+
+        form = QFormLayout()
+        form.addRow("Source file", self.source)
+        form.addRow("", self.source_info)
+        form.addRow("Make", self.target)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.make_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 10)
+        layout.addWidget(QLabel("Make a smaller quant of a model you have in full precision "
+                                "(F16, BF16, F32) or Q8_0, with llama.cpp's quantizer. The new "
+                                "file joins your models.", objectName="hint", wordWrap=True))
+        layout.addLayout(form)
+        layout.addWidget(self.plan_info)
+        layout.addWidget(self.warning)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addLayout(buttons)
+        layout.addStretch(1)
+        self.source.currentIndexChanged.connect(self._on_source)
+        self.target.currentIndexChanged.connect(self._update_plan)
+        library.modelReset.connect(self._on_library_reset)
+        self._on_source()
+
+    def select_source(self, path: Path) -> None:
+        for row, model in enumerate(self.library.models()):
+            if model.path == Path(path):
+                self.source.setCurrentIndex(row)
+
+    def select_target(self, quant: str) -> None:
+        self.target.setCurrentIndex(self.target.findText(quant))
+
+    @property
+    def running(self) -> bool:
+        return self.job is not None
+
+    # -- choosing -------------------------------------------------------------------------
+    @Slot()
+    def _on_library_reset(self) -> None:
+        if self.source.currentIndex() < 0 and self.library.rowCount():
+            self.source.setCurrentIndex(0)
+        self._on_source()
+
+    @Slot()
+    def _on_source(self) -> None:
+        model = self.source.currentData(ModelRole)
+        self.target.blockSignals(True)
+        self.target.clear()
+        self.target.blockSignals(False)
+        if model is None:
+            self.source_info.setText("No local models yet.")
+            self._update_plan()
+            return
+        quant = model.quant or "unknown"
+        self.source_info.setText(f"{quant} · {format_size(model.size_bytes)}")
+        source_bits = quants.bits_per_weight(quant) or 0
+        if quant in SOURCES:
+            smaller = [t for t in TARGETS if (quants.bits_per_weight(t) or 0) < source_bits]
+            self.target.addItems(smaller)
+            default = "Q4_K_M" if "Q4_K_M" in smaller else (smaller[0] if smaller else "")
+            self.target.setCurrentIndex(self.target.findText(default))
+        self._update_plan()
+
+    @Slot()
+    def _update_plan(self) -> None:
+        self.plan = None
+        self.warning.hide()
+        model = self.source.currentData(ModelRole)
+        target = self.target.currentText()
+        if model is None:
+            self.plan_info.setText("Download a model in F16, BF16 or Q8_0 first.")
+        elif (model.quant or "unknown") not in SOURCES:
+            self.plan_info.setText(
+                f"{model.name} is {model.quant or 'of an unknown type'}: quants are made from "
+                "an F16, BF16, F32 or Q8_0 file. Quantizing an already small quant again "
+                "loses too much quality; download the F16 or Q8_0 file of this model.")
+            self.plan_info.setStyleSheet(_RED)
+        elif target:
+            try:
+                self.plan = plan_quant(model.path, target, self.models_dir)
+            except HearthError as exc:
+                self.plan_info.setText(str(exc))
+                self.plan_info.setStyleSheet(_RED)
+            else:
+                self.plan_info.setStyleSheet("")
+                self.plan_info.setText(
+                    f"Makes {self.plan.output.name}, about "
+                    f"{format_size(self.plan.expected_bytes)}, in Hearth's models folder.")
+                if self.plan.warning:
+                    self.warning.setText(self.plan.warning)
+                    self.warning.show()
+        self.make_button.setEnabled(self.plan is not None and not self.running)
+
+    # -- running --------------------------------------------------------------------------
+    @Slot()
+    def start(self) -> None:
+        if self.plan is None or self.running:
+            return
+        self.job = QuantJob(self.plan, self._pool, self)
+        self.job.signals.progress.connect(self._on_progress)
+        self.job.signals.finished.connect(self._on_finished)
+        self.job.signals.failed.connect(self._on_failed)
+        self.job.signals.cancelled.connect(self._on_cancelled)
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.show()
+        self.status.setStyleSheet("")
+        self.status.setText(f"Making {self.plan.output.name}...")
+        self._set_running(True)
+        self.job.start()
+
+    @Slot()
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.cancel_button.setEnabled(False)
+            self.status.setText("Cancelling...")
+            self.job.cancel()
+
+    @Slot(object, object, str)
+    def _on_progress(self, done: int, total: int, message: str) -> None:
+        if total > 0:
+            self.progress.setValue(int(1000 * done / total))
+            self.progress.setFormat(f"{format_size(done)} of about {format_size(total)}")
+
+    @Slot(str)
+    def _on_finished(self, path: str) -> None:
+        self._end()
+        size = format_size(Path(path).stat().st_size) if Path(path).exists() else ""
+        self.progress.setValue(1000)
+        self.progress.setFormat(f"Done: {size}")
+        self.plan_info.setStyleSheet("")
+        self.plan_info.setText("Pick another type to make another quant of this file.")
+        self.status.setText(f"Made {Path(path).name}. It is in your models now.")
+        self.quant_made.emit(path)
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self._end()
+        self.progress.hide()
+        self.status.setStyleSheet(_RED)
+        self.status.setText(message)
+
+    @Slot(str)
+    def _on_cancelled(self, message: str) -> None:
+        self._end()
+        self.progress.hide()
+        self.status.setText(f"{message} Nothing was kept.")
+
+    def _end(self) -> None:
+        self.job.deleteLater()
+        self.job = None
+        self._set_running(False)
+        self._update_plan()
+
+    def _set_running(self, running: bool) -> None:
+        self.source.setEnabled(not running)
+        self.target.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.make_button.setEnabled(not running and self.plan is not None)
+
+    def shutdown(self) -> None:
+        """Cancel a quant in progress and wait for its child process to end (window closing:
+        llama.cpp's quantizer is terminated and the partial file removed within a second)."""
+        if self.job is not None:
+            self.job.cancel()
+        self._pool.waitForDone(10_000)
+
+
+class MakeQuantDialog(QDialog):
+    def __init__(self, library: LibraryModel, models_dir: Path, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Make a quant")
+        self.panel = MakeQuantPanel(library, models_dir, self)
+        close = QDialogButtonBox(QDialogButtonBox.Close)
+        close.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.panel)
+        layout.addWidget(close)
+        self.resize(560, 360)
+
+    def reject(self) -> None:
+        self.panel.shutdown()
+        super().reject()

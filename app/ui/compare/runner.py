@@ -1,0 +1,239 @@
+"""Runs one prompt through 2-4 models, each in its own ``ChatSession`` (its own thread).
+
+A ``Lane`` is one model: it loads when needed, sends the prompt, and reports with its column
+index. ``CompareRunner`` starts every lane at once, or one after another (each unloaded once it
+has answered, to free its memory for the next) when ``Schedule.together`` is false. Stop stops
+them all; lanes not started yet are skipped. Everything here lives in the GUI thread; the
+models run in the sessions' worker threads.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from app.core.engine import AUTO_LAYERS, Engine, LoadedModel, LoadOptions, SamplingOptions
+from app.core.side_by_side import N_CTX, Schedule
+from app.ui.chat_worker import ChatSession
+
+log = logging.getLogger("hearth.ui.compare")
+
+
+class Lane(QObject):
+    status = Signal(int, str)
+    started = Signal(int)  # the first token is about to come: the column begins its answer
+    token = Signal(int, str)
+    done = Signal(int, object, str)  # index, GenerationStats or None, message ("" when fine)
+
+    def __init__(self, path: Path, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.path = Path(path)
+        self.index = 0
+        self.session: ChatSession | None = None
+        self._messages: list[dict] = []
+        self._sampling = SamplingOptions()
+        self._streaming = False
+        self._percent = -1
+
+    @property
+    def loaded(self) -> bool:
+        return self.session is not None and self.session.model is not None
+
+    def start(self, index: int, messages: list[dict], sampling: SamplingOptions,
+              gpu_layers: int = AUTO_LAYERS, threads: int = 0) -> None:
+        self.index = index
+        self._messages, self._sampling = messages, sampling
+        if self.loaded:
+            self._send()
+            return
+        if self.session is None:
+            self.session = ChatSession(parent=self)
+            self.session.load_progress.connect(self._on_load_progress)
+            self.session.loaded.connect(self._on_loaded)
+            self.session.load_failed.connect(self._on_load_failed)
+            self.session.token.connect(self._on_token)
+            self.session.finished.connect(self._on_finished)
+            self.session.failed.connect(self._on_failed)
+            self.session.context_full.connect(self._on_context_full)
+        self._percent = -1
+        self.status.emit(self.index, "Loading...")
+        self.session.load(self.path, LoadOptions(n_ctx=N_CTX, n_gpu_layers=gpu_layers,
+                                                 n_threads=threads))
+
+    def stop(self) -> None:
+        if self.session is not None:
+            self.session.cancel_load()
+            self.session.stop()
+
+    def release(self) -> None:
+        """Unload the model and end its thread (frees its memory)."""
+        if self.session is not None:
+            self.session.shutdown()
+            self.session.deleteLater()
+            self.session = None
+
+    def _send(self) -> None:
+        self._streaming = False
+        self.status.emit(self.index, "Thinking...")
+        self.session.send(self._messages, self._sampling)
+
+    @Slot(float)
+    def _on_load_progress(self, value: float) -> None:
+        percent = int(value * 100)
+        if percent != self._percent:  # llama.cpp reports far more often than that
+            self._percent = percent
+            self.status.emit(self.index, f"Loading... {percent}%")
+
+    @Slot(object)
+    def _on_loaded(self, _model: LoadedModel) -> None:
+        self._send()
+
+    @Slot(str, bool)
+    def _on_load_failed(self, message: str, cancelled: bool) -> None:
+        self.done.emit(self.index, None, "Stopped while loading." if cancelled else message)
+
+    @Slot(str)
+    def _on_token(self, text: str) -> None:
+        if not self._streaming:
+            self._streaming = True
+            self.status.emit(self.index, "Answering...")
+            self.started.emit(self.index)
+        self.token.emit(self.index, text)
+
+    @Slot(object)
+    def _on_finished(self, stats) -> None:
+        self.done.emit(self.index, stats, "")
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self.done.emit(self.index, None, message)
+
+    @Slot(int, int)
+    def _on_context_full(self, used: int, limit: int) -> None:
+        self.done.emit(self.index, None, f"The prompt needs {used:,} tokens; this comparison "
+                                         f"holds {limit:,}. Shorten the prompt.")
+
+
+class CompareRunner(QObject):
+    status = Signal(int, str)
+    started = Signal(int)
+    token = Signal(int, str)
+    done = Signal(int, object, str)  # index, GenerationStats or None, message
+    all_done = Signal()
+    running_changed = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._lanes: dict[Path, Lane] = {}
+        self._order: list[Path] = []
+        self._pending: list[int] = []
+        self._open: set[int] = set()
+        self._together = True
+        self._stopping = False
+        self._release_queue: list[Lane] = []
+
+    @property
+    def running(self) -> bool:
+        return bool(self._open)
+
+    def loaded_paths(self) -> set[Path]:
+        return {path for path, lane in self._lanes.items() if lane.loaded}
+
+    def release_all(self) -> None:
+        """Unload every model (before measuring free memory for a new set)."""
+        for lane in self._lanes.values():
+            lane.release()
+            lane.deleteLater()
+        self._lanes.clear()
+
+    def run(self, paths: list[Path], prompt: str, sampling: SamplingOptions,
+            schedule: Schedule | None) -> None:
+        """``schedule`` None: the models are loaded already and run at once."""
+        if self.running:
+            raise RuntimeError("a comparison is running")
+        self._order = [Path(p) for p in paths]
+        self._together = schedule is None or schedule.together
+        self._layers = (schedule.gpu_layers if schedule is not None and schedule.together
+                        else (AUTO_LAYERS,) * len(paths))
+        for path in list(self._lanes):
+            if path not in self._order:
+                lane = self._lanes.pop(path)
+                lane.release()
+                lane.deleteLater()
+        self._messages = [{"role": "user", "content": prompt}]
+        self._sampling = sampling
+        self._stopping = False
+        self._open = set(range(len(paths)))
+        self.running_changed.emit(True)
+        if self._together:
+            self._pending = []
+            for index in range(len(paths)):
+                self._start(index)
+        else:
+            self._pending = list(range(1, len(paths)))
+            for index in self._pending:
+                self.status.emit(index, "Waits for its turn.")
+            self._start(0)
+
+    def stop(self) -> None:
+        self._stopping = True
+        skipped, self._pending = self._pending, []
+        for index in skipped:
+            self._close(index, None, "Stopped before its turn.")
+        for lane in self._lanes.values():
+            lane.stop()
+
+    def shutdown(self) -> None:
+        self.stop()
+        for lane in [*self._lanes.values(), *self._release_queue]:
+            lane.release()
+        self._lanes.clear()
+        self._release_queue.clear()
+        self._open.clear()
+
+    def _lane(self, path: Path) -> Lane:
+        lane = self._lanes.get(path)
+        if lane is None:
+            lane = Lane(path, self)
+            lane.status.connect(self.status)
+            lane.started.connect(self.started)
+            lane.token.connect(self.token)
+            lane.done.connect(self._on_lane_done)
+            self._lanes[path] = lane
+        return lane
+
+    def _start(self, index: int) -> None:
+        # At once, the models share the cores: llama.cpp's threads spin while they wait for
+        # each other, so more threads than cores stalls them all (see Engine.default_threads).
+        threads = (max(1, Engine.default_threads() // len(self._order)) if self._together
+                   else 0)
+        self._lane(self._order[index]).start(index, self._messages, self._sampling,
+                                             self._layers[index], threads)
+
+    @Slot(int, object, str)
+    def _on_lane_done(self, index: int, stats, message: str) -> None:
+        if not self._together:
+            # Free this model's memory before the next loads (after this signal returns).
+            self._release_queue.append(self._lanes.pop(self._order[index]))
+            QTimer.singleShot(0, self._release_and_continue)
+        self._close(index, stats, message)
+
+    @Slot()
+    def _release_and_continue(self) -> None:
+        while self._release_queue:
+            lane = self._release_queue.pop()
+            lane.release()
+            lane.deleteLater()
+        if self._pending and not self._stopping:
+            self._start(self._pending.pop(0))
+
+    def _close(self, index: int, stats, message: str) -> None:
+        if index not in self._open:
+            return
+        self._open.discard(index)
+        self.done.emit(index, stats, message)
+        if not self._open:
+            self.running_changed.emit(False)
+            self.all_done.emit()

@@ -1,0 +1,30 @@
+"""Side by side: one prompt, 2-4 models, the answers streaming in columns with their speed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from app.core.engine import SamplingOptions
+from app.core.fit import Machine
+from app.ui.compare.board import CompareBoard
+from app.ui.library_model import LibraryModel
+
+
+class SideBySideTab(QWidget):
+    def __init__(self, library: LibraryModel, models_dir: Path, *,
+                 sampling: SamplingOptions | None = None,
+                 machine: Callable[[], Machine] | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self.board = CompareBoard(library, models_dir, sampling=sampling, machine=machine)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 10)
+        layout.addWidget(QLabel("Send one prompt to two to four models or quants and read the "
+                                "answers next to each other, with each one's speed.",
+                                objectName="hint", wordWrap=True))
+        layout.addWidget(self.board, 1)
+
+    def shutdown(self) -> None:
+        self.board.shutdown()

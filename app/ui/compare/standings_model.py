@@ -1,0 +1,57 @@
+"""The arena's standings as a Qt table model: one row per quant, best rating first."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+
+from app.core.arena import Standing
+
+StandingRole = Qt.UserRole + 1
+COLUMNS = ("Quant", "Wins", "Losses", "Ties", "Rating")
+_NUMBERS = {"Wins", "Losses", "Ties", "Rating"}
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class StandingsModel(QAbstractTableModel):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._rows: list[Standing] = []
+
+    def set_standings(self, standings: list[Standing]) -> None:
+        self.beginResetModel()
+        self._rows = list(standings)
+        self.endResetModel()
+
+    def standings(self) -> list[Standing]:
+        return list(self._rows)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.DisplayRole):
+        if orientation == Qt.Horizontal and role == Qt.DisplayRole \
+                and 0 <= section < len(COLUMNS):
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._rows) \
+                or not 0 <= index.column() < len(COLUMNS):
+            return None
+        row = self._rows[index.row()]
+        column = COLUMNS[index.column()]
+        if role == StandingRole:
+            return row
+        if role == Qt.DisplayRole:
+            return {"Quant": row.label, "Wins": str(row.wins), "Losses": str(row.losses),
+                    "Ties": str(row.ties), "Rating": f"{row.rating:.0f}"}[column]
+        if role == Qt.ToolTipRole and column == "Rating":
+            return "Elo-style rating: everyone starts at 1000; beating a higher rated quant " \
+                   "gains more."
+        if role == Qt.TextAlignmentRole and column in _NUMBERS:
+            return int(Qt.AlignRight | Qt.AlignVCenter)
+        return None

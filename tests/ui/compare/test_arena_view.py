@@ -1,0 +1,99 @@
+"""The blind arena with real llama.cpp answers and the real SQLite tally."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from app.core.arena import ArenaStore, Standing, arena_db
+from app.ui.compare.arena_view import ArenaView
+from app.ui.compare.standings_model import StandingsModel
+from tests.ui.compare.conftest import ANSWER_MS, SAMPLING, library_of, screenshot
+
+
+def open_arena(qtbot, hearth_home):
+    lib = library_of(hearth_home.models_dir)
+    view = ArenaView(lib, hearth_home.models_dir, hearth_home.data_dir, sampling=SAMPLING)
+    view.library_model = lib
+    qtbot.addWidget(view)
+    view.resize(1100, 760)
+    view.show()
+    return view
+
+
+def rows(view):
+    model = view.standings
+    return [[model.index(r, c).data() for c in range(model.columnCount())]
+            for r in range(model.rowCount())]
+
+
+def test_vote_reveals_the_labels_and_the_tally_survives_a_restart(qtbot, hearth_home,
+                                                                  two_quants):
+    view = open_arena(qtbot, hearth_home)
+    board = view.board
+    try:
+        assert rows(view) == []
+        board.select(two_quants)
+        board.prompt.setPlainText("What is the capital of France?")
+        with qtbot.waitSignal(board.round_finished, timeout=ANSWER_MS):
+            board.send()
+        assert [c.title.text() for c in board.columns] == ["Answer A", "Answer B"]
+        for column in board.columns:
+            assert column.answer_text().strip() and "tok/s" in column.stats.text()
+            assert "Q8_0" not in column.title.text() and "Q4_K_M" not in column.title.text()
+        assert [b.text() for b in view.vote_buttons] == ["A is better", "Tie", "B is better"]
+        assert all(b.isEnabled() for b in view.vote_buttons)
+        screenshot(view, "compare_arena.png")
+        winner = board.column_models[1].quant  # the model that answered in column B
+        loser = board.column_models[0].quant
+        view.vote_buttons[2].click()
+        assert board.columns[1].title.text() == f"Answer B: {winner}"
+        assert board.columns[0].title.text() == f"Answer A: {loser}"
+        assert view.result.text() == f"You picked Answer B: {winner}."
+        assert not any(b.isEnabled() for b in view.vote_buttons)
+        assert rows(view) == [[winner, "1", "0", "0", "1016"], [loser, "0", "1", "0", "984"]]
+        screenshot(view, "compare_arena_revealed.png")
+        view.vote(0)  # a second click on the same round counts nothing
+        assert len(ArenaStore(arena_db(hearth_home.data_dir)).votes()) == 1
+    finally:
+        view.shutdown()
+    view.close()
+    # A restart: a new widget and a new store on the same data folder.
+    again = open_arena(qtbot, hearth_home)
+    assert rows(again) == [[winner, "1", "0", "0", "1016"], [loser, "0", "1", "0", "984"]]
+    vote = again.store.votes()[0]
+    assert vote.prompt == "What is the capital of France?"
+    again.shutdown()
+
+
+def test_three_columns_pick_the_best_or_call_it_even(qtbot, hearth_home, quant_ladder):
+    from tests.ui.compare.conftest import place
+
+    files = place([quant_ladder[q] for q in ("Q8_0", "Q4_K_M", "Q3_K_M")],
+                  hearth_home.models_dir)
+    view = open_arena(qtbot, hearth_home)
+    board = view.board
+    try:
+        board.select(files)
+        assert len(board.pickers) == 3
+        board.prompt.setPlainText("Say hello.")
+        with qtbot.waitSignal(board.round_finished, timeout=ANSWER_MS):
+            board.send()
+        assert [b.text() for b in view.vote_buttons] == [
+            "A is best", "B is best", "C is best", "All about the same"]
+        view.vote_buttons[3].click()
+        labels = sorted(m.quant for m in board.column_models)
+        assert view.result.text().startswith("A tie between ")
+        assert sorted(r[0] for r in rows(view)) == labels
+        assert all(r[1:4] == ["0", "0", "2"] and r[4] == "1000" for r in rows(view))
+    finally:
+        view.shutdown()
+
+
+def test_standings_model_passes_the_model_tester(qtmodeltester):
+    model = StandingsModel()
+    model.set_standings([Standing("Q8_0", 3, 1, 0, 1030.4), Standing("Q2_K", 1, 3, 0, 969.6)])
+    qtmodeltester.check(model)
+    assert [model.index(0, c).data() for c in range(5)] == ["Q8_0", "3", "1", "0", "1030"]
+    assert model.headerData(4, Qt.Horizontal) == "Rating"
+    model.set_standings([])
+    qtmodeltester.check(model)

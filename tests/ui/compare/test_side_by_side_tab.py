@@ -1,0 +1,148 @@
+"""Side by side with real llama.cpp on two real quants of SmolLM2-135M."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from app.core.fit import Machine
+from app.ui.compare.side_by_side_tab import SideBySideTab
+from tests.ui.compare.conftest import ANSWER_MS, SAMPLING, library_of, screenshot
+
+
+def open_tab(qtbot, hearth_home, machine=None):
+    lib = library_of(hearth_home.models_dir)
+    tab = SideBySideTab(lib, hearth_home.models_dir, sampling=SAMPLING, machine=machine)
+    tab.library_model = lib  # keep it alive with the tab
+    qtbot.addWidget(tab)
+    tab.resize(1100, 640)
+    tab.show()
+    return tab
+
+
+def test_two_quants_answer_at_once_with_their_stats(qtbot, hearth_home, two_quants):
+    from llama_cpp import llama_cpp as bindings
+
+    default_params = bindings.llama_model_default_params
+    tab = open_tab(qtbot, hearth_home)
+    board = tab.board
+    try:
+        board.select(two_quants)
+        board.prompt.setPlainText("What is the capital of France?")
+        with qtbot.waitSignal(board.round_finished, timeout=ANSWER_MS):
+            qtbot.mouseClick(board.send_button, Qt.LeftButton)
+            assert board.stop_button.isEnabled() and not board.send_button.isEnabled()
+        assert "at once" in board.info.text()
+        assert [c.title.text() for c in board.columns] == [p.stem for p in two_quants]
+        for column in board.columns:
+            assert column.answer_text().strip()
+            shown = column.view.toPlainText()
+            assert column.answer_text().split()[0] in shown
+            stats = column.stats.text()
+            assert "tok/s" in stats and "first token" in stats and "tokens" in stats
+        assert board.send_button.isEnabled() and not board.stop_button.isEnabled()
+        # At once they share the cores rather than each taking all of them.
+        from app.core.engine import Engine
+
+        share = max(1, Engine.default_threads() // 2)
+        assert [lane.session._engine._llm.n_threads for lane in board.runner._lanes.values()
+                ] == [share, share]
+        # Two loads at once leave llama.cpp's load parameters as they were (no stale callback).
+        assert bindings.llama_model_default_params is default_params
+        # Sending again reuses the loaded models.
+        with qtbot.waitSignal(board.round_finished, timeout=ANSWER_MS):
+            board.send()
+        assert board.info.text() == "The models are loaded: they answer at once."
+        screenshot(tab, "compare_side_by_side.png")
+    finally:
+        tab.shutdown()
+
+
+def test_short_memory_runs_them_one_after_another_and_stop_stops_all(qtbot, hearth_home,
+                                                                     two_quants):
+    # A machine with 300 MB free: each 135M quant fits alone, not both together.
+    tab = open_tab(qtbot, hearth_home, machine=lambda: Machine(ram_bytes=300_000_000))
+    board = tab.board
+    try:
+        board.select(two_quants)
+        board.prompt.setPlainText("Write a long story about a dragon.")
+        board.sampling = SAMPLING.__class__(temperature=0.0, seed=1, max_tokens=400)
+        first_token = []
+        board.runner.started.connect(first_token.append)
+        board.send()
+        qtbot.waitUntil(lambda: bool(first_token), timeout=ANSWER_MS)
+        assert "one after another" in board.info.text()
+        assert first_token == [0]
+        assert "turn" in board.columns[1].status.text()
+        with qtbot.waitSignal(board.round_finished, timeout=ANSWER_MS):
+            board.stop()
+        first, second = board.columns
+        assert "stopped" in first.stats.text()
+        assert second.status.text() == "Stopped before its turn."
+        assert second.answer_text() == ""
+        assert board.send_button.isEnabled()
+    finally:
+        tab.shutdown()
+
+
+def test_bad_choices_get_a_clear_message(qtbot, hearth_home, two_quants):
+    tab = open_tab(qtbot, hearth_home)
+    board = tab.board
+    board.select([two_quants[0], two_quants[0]])
+    board.prompt.setPlainText("Hi")
+    board.send()
+    assert board.message.text() == "Pick a different model in each box."
+    board.select(two_quants)
+    board.prompt.setPlainText("  ")
+    board.send()
+    assert "Type a prompt" in board.message.text()
+    assert board.columns == [] and board.send_button.isEnabled()
+    board.add_picker()
+    board.add_picker()
+    board.add_picker()
+    assert len(board.pickers) == 4 and not board.add_button.isEnabled()
+    tab.shutdown()
+
+
+def test_one_after_another_frees_each_model_before_the_next(qtbot, hearth_home, two_quants):
+    tab = open_tab(qtbot, hearth_home, machine=lambda: Machine(ram_bytes=300_000_000))
+    board = tab.board
+    loaded_when_answering = []
+
+    def on_started(index):
+        loaded_when_answering.append((index, {p.name for p in board.runner.loaded_paths()}))
+
+    try:
+        board.select(two_quants)
+        board.prompt.setPlainText("What is the capital of France?")
+        board.runner.started.connect(on_started)
+        with qtbot.waitSignal(board.round_finished, timeout=ANSWER_MS):
+            board.send()
+        assert loaded_when_answering == [(0, {two_quants[0].name}), (1, {two_quants[1].name})]
+        for column in board.columns:
+            assert column.answer_text().strip() and "tok/s" in column.stats.text()
+        assert board.runner.loaded_paths() == set()
+    finally:
+        tab.shutdown()
+
+
+def test_stop_stops_every_model_answering_at_once(qtbot, hearth_home, two_quants):
+    tab = open_tab(qtbot, hearth_home)
+    board = tab.board
+    answering = set()
+    board.runner.started.connect(answering.add)
+    try:
+        board.select(two_quants)
+        board.prompt.setPlainText("Write a long story about a dragon.")
+        board.sampling = SAMPLING.__class__(temperature=0.0, seed=1, max_tokens=600)
+        board.send()
+        qtbot.waitUntil(lambda: answering == {0, 1}, timeout=ANSWER_MS)
+        assert "at once" in board.info.text()
+        with qtbot.waitSignal(board.round_finished, timeout=ANSWER_MS):
+            qtbot.mouseClick(board.stop_button, Qt.LeftButton)
+        for column in board.columns:
+            assert "stopped" in column.stats.text()
+            assert "Interrupted" in column.view.toPlainText()
+            assert column.answer_text().strip()
+        assert board.send_button.isEnabled()
+    finally:
+        tab.shutdown()
