@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
         self.models_page.chat_requested.connect(self.open_chat_with)
         self.models_page.compare_requested.connect(lambda _paths: self.open_page("Compare"))
         self.models_page.compare_requested.connect(self.compare_page.measure_files)
+        self.compare_page.quant_made.connect(self.refresh_library)
         self.models_page.refresh_requested.connect(self.refresh_library)
         self.models_page.folders_changed.connect(self._on_folders_changed)
         self.models_page.hidden_changed.connect(self._on_hidden_changed)
@@ -155,6 +156,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_library(self, models: list) -> None:
+        if self._shut_down:  # a scan that ended while the window closed: nothing to show
+            return
         self.library.set_models(models)
         self.statusBar().showMessage(f"{len(models)} local model(s)")
 

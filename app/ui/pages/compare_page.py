@@ -1,7 +1,9 @@
 """Compare: what each quant level of one model costs and gives.
 
-Tabs: Measure (pick local files, measure them), Chart (size vs quality, speed), Typical
-figures (the published table); ``add_tab`` takes more (side by side, arena...).
+Tabs: Measure (pick local files, measure them), Chart (size vs quality, speed), Side by side
+(one prompt, 2-4 models answering in columns), Blind arena (the same, labels hidden, a lasting
+tally), Make a quant, Typical figures (the published table); ``add_tab`` takes more.
+``quant_made(path)`` says a new file was made: the library should refresh.
 ``measure_files(paths)`` opens the Measure tab with those files ticked; My Models calls it.
 Call ``shutdown()`` before the window goes; it also runs when the application quits.
 """
@@ -10,22 +12,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QCoreApplication, Slot
+from PySide6.QtCore import QCoreApplication, Signal, Slot
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from app.core.measure import MeasureSettings
 from app.core.measure_store import MeasureStore, measurements_db
 from app.core.paths import Paths
+from app.ui.compare.arena_view import ArenaView
+from app.ui.compare.make_quant_panel import MakeQuantPanel
 from app.ui.compare.measure_view import MeasureView, ask_text_file
 from app.ui.compare.measure_worker import Measurer
 from app.ui.compare.pick_model import PickModel
 from app.ui.compare.published_table import PublishedTable
 from app.ui.compare.quality_chart import QualityChart, ask_save_path
 from app.ui.compare.results_model import ResultsModel
+from app.ui.compare.side_by_side_tab import SideBySideTab
 from app.ui.library_model import LibraryModel
 
 
 class ComparePage(QWidget):
+    quant_made = Signal(str)  # a file made by Make a quant
+
     def __init__(self, library: LibraryModel, paths: Paths, *,
                  store: MeasureStore | None = None,
                  settings: MeasureSettings = MeasureSettings(),
@@ -44,6 +51,13 @@ class ComparePage(QWidget):
         self.tabs.setDocumentMode(True)
         self.add_tab(self.measure_view, "Measure")
         self.add_tab(self.chart, "Chart")
+        self.side_by_side = SideBySideTab(library, paths.models_dir)
+        self.arena = ArenaView(library, paths.models_dir, paths.data_dir)
+        self.make_quant = MakeQuantPanel(library, paths.models_dir)
+        self.make_quant.quant_made.connect(self.quant_made)
+        self.add_tab(self.side_by_side, "Side by side")
+        self.add_tab(self.arena, "Blind arena")
+        self.add_tab(self.make_quant, "Make a quant")
         self.add_tab(PublishedTable(), "Typical figures")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 14, 20, 14)
@@ -70,5 +84,8 @@ class ComparePage(QWidget):
 
     @Slot()
     def shutdown(self) -> None:
-        """Stop a running measurement and its thread. Safe to call twice."""
+        """Stop measuring, answering and quantizing, and their threads. Safe to call twice."""
         self.measurer.shutdown()
+        self.side_by_side.shutdown()
+        self.arena.shutdown()
+        self.make_quant.shutdown()
