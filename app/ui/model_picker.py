@@ -98,7 +98,9 @@ class ModelPicker(QComboBox):
     def _on_activated(self, row: int) -> None:
         kind = self.itemData(row, KindRole)
         if kind == "manage":
-            self.select_key(self.active_key) or self.setCurrentIndex(-1)
+            if not self.select_key(self.active_key):
+                self.setCurrentIndex(-1)
             self.manage_requested.emit()
-        elif kind in ("local", "remote") and self.itemData(row, KeyRole) != self.active_key:
-            self.chosen.emit(self.itemData(row, ChoiceRole))
+        elif kind == "remote" or (kind == "local" and self.itemData(row, KeyRole)
+                                  != self.active_key):
+            self.chosen.emit(self.itemData(row, ChoiceRole))  # a remote one: checked again

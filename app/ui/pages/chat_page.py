@@ -134,7 +134,7 @@ class ChatPage(QWidget):
         self.send_button.clicked.connect(self.send)
         self.stop_button = QPushButton("Stop", enabled=False)
         self.stop_button.clicked.connect(self.session.stop)
-        self.stats_label = QLabel("", objectName="hint")
+        self.stats_label = QLabel("", objectName="hint", wordWrap=True)
         self.context_meter = QLabel("", objectName="hint")
         self.context_meter.setMinimumWidth(230)
         self.context_meter.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
@@ -251,11 +251,11 @@ class ChatPage(QWidget):
         self.panel.set_remote(True)
         self.model_status.setText(f"{choice.label} · on {choice.connection.base_url}")
         self._active_status = self.model_status.text()
-        self.context_meter.setText("remote model")
+        self.context_meter.setText("")
 
     @Slot(str)
     def _on_remote_failed(self, message: str) -> None:
-        self.model_box.select_key(self.active_model_key())
+        self.model_box.set_active(self.active_model_key())
         self.model_status.setText(self._active_status or "No model loaded")
         self._show_error(message)
 
