@@ -134,7 +134,7 @@ class ChatPage(QWidget):
         self.send_button.clicked.connect(self.send)
         self.stop_button = QPushButton("Stop", enabled=False)
         self.stop_button.clicked.connect(self.session.stop)
-        self.stats_label = QLabel("", objectName="hint", wordWrap=True)
+        self.stats_label = QLabel("", objectName="hint")
         self.context_meter = QLabel("", objectName="hint")
         self.context_meter.setMinimumWidth(230)
         self.context_meter.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
@@ -252,6 +252,7 @@ class ChatPage(QWidget):
         self.model_status.setText(f"{choice.label} · on {choice.connection.base_url}")
         self._active_status = self.model_status.text()
         self.context_meter.setText("")
+        self.context_meter.hide()  # the server holds the context: give the stats the room
 
     @Slot(str)
     def _on_remote_failed(self, message: str) -> None:
@@ -313,6 +314,7 @@ class ChatPage(QWidget):
                                   f"context {model.n_ctx:,} tokens{fit}{note}")
         self._active_status = self.model_status.text()
         self.context_meter.setText(f"context: {model.n_ctx:,} tokens")
+        self.context_meter.show()
 
     @Slot(str, bool)
     def _on_load_failed(self, message: str, cancelled: bool) -> None:
@@ -470,6 +472,7 @@ class ChatPage(QWidget):
                                        f"{stats.context_size:,} tokens")
         elif stats.prompt_tokens:
             self.context_meter.setText(f"remote model · {stats.prompt_tokens:,} prompt tokens")
+            self.context_meter.show()
         self._render_chat()  # moves the Regenerate link to the new last answer
 
     @Slot(str)
