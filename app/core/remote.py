@@ -192,6 +192,8 @@ def list_models(connection: Connection, timeout: float = TIMEOUT_S) -> list[str]
     try:
         data = json.loads(response.read(16 * 1024 * 1024))
         return [str(m["id"]) for m in data["data"]]
+    except TimeoutError as exc:
+        raise RemoteError(_unreachable(connection, exc, timeout)) from exc
     except (ValueError, KeyError, TypeError, OSError, http.client.HTTPException) as exc:
         raise RemoteError(f"{connection.name} did not answer with a model list "
                           f"({type(exc).__name__}). Is it an OpenAI-compatible server?") from exc
@@ -215,25 +217,47 @@ def _open(connection: Connection, method: str, path: str, body: dict | None, tim
         conn.request(method, parts.path + path, body=data, headers=headers)
         response = conn.getresponse()
         if response.status >= 400:
-            raise _http_error(connection, response.status, response.read(MAX_ERROR_BYTES))
+            raise _http_error(connection, response.status, response.read(MAX_ERROR_BYTES),
+                              path)
     except (OSError, http.client.HTTPException) as exc:
         conn.close()
-        raise RemoteError(f"Could not reach {connection.name} at {connection.base_url}: "
-                          f"{getattr(exc, 'strerror', None) or type(exc).__name__}.") from exc
+        raise RemoteError(_unreachable(connection, exc, timeout)) from exc
     except RemoteError:
         conn.close()
         raise
     return conn, response
 
 
-def _http_error(connection: Connection, status: int, raw: bytes) -> RemoteError:
+def _unreachable(connection: Connection, exc: Exception, timeout: float) -> str:
+    where = f"{connection.name} at {connection.base_url}"
+    if isinstance(exc, TimeoutError):
+        return (f"{where} did not answer within {timeout:g} s. Check the address, and that the "
+                "server is running and not overloaded.")
+    if isinstance(exc, ConnectionRefusedError):
+        return (f"Could not reach {where}: the connection was refused. Is the server running, "
+                "and is the port right?")
+    if isinstance(exc, socket.gaierror):
+        return f"Could not reach {where}: the host name is unknown. Check the address."
+    return (f"Could not reach {where}: "
+            f"{getattr(exc, 'strerror', None) or type(exc).__name__}.")
+
+
+def _http_error(connection: Connection, status: int, raw: bytes, path: str = ""
+                ) -> RemoteError:
     try:
         detail = _message(json.loads(raw))
     except ValueError:
         detail = raw.decode("utf-8", "replace").strip()[:300]
+    if status in (401, 403) and not connection.api_key:
+        return RemoteAuthError(f"{connection.name} needs an API key (HTTP {status}): add the key "
+                               "the server expects to the connection.")
     if status in (401, 403):
         return RemoteAuthError(f"{connection.name} refused the API key (HTTP {status}): set the "
                                "key the server expects in the connection.")
+    if status in (404, 405) and path == "/models":
+        return RemoteError(f"{connection.name} has no OpenAI-compatible API at "
+                           f"{connection.base_url} (HTTP {status}). Is it an OpenAI-compatible "
+                           "server? The address usually ends with /v1.")
     return RemoteError(f"{connection.name} answered HTTP {status}: {detail or 'no details'}")
 
 

@@ -64,7 +64,7 @@ class ChatSettingsPanel(QWidget):
                               ("", self.flash_attn), ("KV cache", self.kv_type),
                               ("Threads", self.n_threads)):
             loading.addRow(label, widget)
-        reload = QPushButton("Reload model with these")
+        self.reload_button = reload = QPushButton("Reload model with these")
         reload.clicked.connect(self.reload_requested)
         save = QPushButton("Save as this model's defaults")
         save.clicked.connect(self.save_default_requested)
@@ -79,8 +79,12 @@ class ChatSettingsPanel(QWidget):
         sampling_box = QGroupBox("Sampling")
         sampling_box.setLayout(sampling)
         layout.addWidget(sampling_box)
-        loading_box = QGroupBox("Loading")
+        self.loading_box = loading_box = QGroupBox("Loading")
         loading_box.setLayout(loading)
+        self.remote_note = QLabel("This model runs on a remote server: its server sets the "
+                                  "context, GPU layers and threads.", objectName="hint",
+                                  wordWrap=True, visible=False)
+        layout.addWidget(self.remote_note)
         layout.addWidget(loading_box)
         layout.addWidget(self.kv_note)
         layout.addWidget(reload)
@@ -121,6 +125,12 @@ class ChatSettingsPanel(QWidget):
             gpu_layers=self.gpu_layers.currentText().strip() or "auto",
             flash_attn=self.flash_attn.isChecked(), kv_type=self.kv_type.currentText(),
             n_threads=self.n_threads.value())
+
+    def set_remote(self, remote: bool) -> None:
+        """Hide the load settings, which only a local model has."""
+        for widget in (self.loading_box, self.reload_button, self.kv_note):
+            widget.setVisible(not remote)
+        self.remote_note.setVisible(remote)
 
     def system_prompt_text(self) -> str:
         return self.system_prompt.toPlainText().strip()

@@ -4,6 +4,10 @@ Requests go in through queued signals to the worker's slots; results come out as
 carry plain data. The worker never touches widgets or models. Stop and cancel are thread-safe
 flags (on the engine, and a load-cancel Event) checked on every streamed token and by
 llama.cpp's callbacks, so they work while the worker is busy.
+
+The worker answers with its local ``Engine`` or, after ``use_remote``, with a ``RemoteBackend``
+(the same ``chat``/``fit_messages``/``request_stop`` surface) for a model on a saved connection;
+loading a local model switches it back.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from app.core.engine import Engine, GenerationStats, LoadedModel, LoadOptions, SamplingOptions
-from app.core.errors import ContextFullError, HearthError, LoadCancelled
+from app.core.errors import ContextFullError, HearthError, LoadCancelled, RemoteError
+from app.core.model_choice import PROBE_TIMEOUT_S, ModelChoice
+from app.core.remote import RemoteBackend, list_models
 from app.core.text_batcher import TextBatcher
 
 log = logging.getLogger("hearth.ui.chat")
@@ -30,14 +36,34 @@ class ChatWorker(QObject):
     failed = Signal(str)
     context_full = Signal(int, int)  # tokens needed, context size
     unloaded = Signal()
+    remote_ready = Signal(object)  # ModelChoice
+    remote_failed = Signal(str)
 
     def __init__(self, engine: Engine, load_cancel: threading.Event) -> None:
         super().__init__()
-        self.engine = engine
+        self.local = engine
+        self.engine: Engine | RemoteBackend = engine  # what answers: local, or a remote model
         self.load_cancel = load_cancel
+
+    @Slot(object, object)
+    def use_remote(self, choice: ModelChoice, backend: RemoteBackend) -> None:
+        """Answer with ``backend`` from now on, once its server lists the model; the local
+        model is unloaded then. When the server cannot be used, nothing changes."""
+        try:
+            models = list_models(backend.connection, min(backend.timeout, PROBE_TIMEOUT_S))
+            if backend.model not in models:
+                raise RemoteError(f"{backend.connection.name} no longer offers the model "
+                                  f"'{backend.model}'. Choose another one.")
+        except HearthError as exc:
+            self.remote_failed.emit(str(exc))
+            return
+        self.local.unload()
+        self.engine = backend
+        self.remote_ready.emit(choice)
 
     @Slot(str, object)
     def load(self, path: str, options: LoadOptions) -> None:
+        self.engine = self.local
         self.load_cancel.clear()
         try:
             model = self.engine.load(Path(path), options, progress=self.load_progress.emit,
@@ -89,7 +115,7 @@ class ChatWorker(QObject):
 
     @Slot()
     def unload(self) -> None:
-        self.engine.unload()
+        self.local.unload()
         self.unloaded.emit()
 
 
@@ -104,8 +130,11 @@ class ChatSession(QObject):
     failed = Signal(str)
     context_full = Signal(int, int)
     busy_changed = Signal(bool)
+    remote_ready = Signal(object)  # ModelChoice: the chat now answers with this remote model
+    remote_failed = Signal(str)  # the remote model could not be used; nothing changed
 
     _load_requested = Signal(str, object)
+    _remote_requested = Signal(object, object)
     _generate_requested = Signal(object, object, bool)
     _complete_requested = Signal(str, object)
     _unload_requested = Signal()
@@ -120,6 +149,9 @@ class ChatSession(QObject):
         self._worker.moveToThread(self._thread)
         self._thread.finished.connect(self._worker.deleteLater)
         self._load_requested.connect(self._worker.load)
+        self._remote_requested.connect(self._worker.use_remote)
+        self._worker.remote_ready.connect(self._on_remote_ready)
+        self._worker.remote_failed.connect(self._on_remote_failed)
         self._generate_requested.connect(self._worker.generate)
         self._complete_requested.connect(self._worker.complete)
         self._unload_requested.connect(self._worker.unload, Qt.BlockingQueuedConnection)
@@ -133,6 +165,9 @@ class ChatSession(QObject):
         self._busy = False
         self.loading = False
         self.model: LoadedModel | None = None
+        self.remote: ModelChoice | None = None  # the remote model in use, when not local
+        self._remote_backend: RemoteBackend | None = None
+        self._pending_remote: RemoteBackend | None = None
         self._thread.start()
 
     @property
@@ -142,9 +177,18 @@ class ChatSession(QObject):
     def load(self, path: Path, options: LoadOptions) -> None:
         """Load a model; the one loaded before is unloaded first (in the worker)."""
         self.model = None
+        self.remote = self._remote_backend = None
         self.loading = True
         self._set_busy(True)
         self._load_requested.emit(str(path), options)
+
+    def use_remote(self, choice: ModelChoice) -> None:
+        """Chat with a model on a saved connection (checked first: ``remote_ready`` or
+        ``remote_failed`` follows)."""
+        self._pending_remote = choice.backend()
+        self.loading = True
+        self._set_busy(True)
+        self._remote_requested.emit(choice, self._pending_remote)
 
     def cancel_load(self) -> None:
         self._load_cancel.set()
@@ -161,12 +205,14 @@ class ChatSession(QObject):
 
     def stop(self) -> None:
         self._engine.request_stop()
+        if self._remote_backend is not None:
+            self._remote_backend.request_stop()
 
     def shutdown(self) -> None:
         """Stop any generation or load, unload the model in its thread, end the thread."""
         if not self._thread.isRunning():
             return
-        self._engine.request_stop()
+        self.stop()
         self._load_cancel.set()
         self._unload_requested.emit()
         self._thread.quit()
@@ -178,6 +224,21 @@ class ChatSession(QObject):
         self.loading = False
         self._set_busy(False)
         self.loaded.emit(model)
+
+    @Slot(object)
+    def _on_remote_ready(self, choice: ModelChoice) -> None:
+        self.model = None
+        self.remote, self._remote_backend = choice, self._pending_remote
+        self.loading = False
+        self._set_busy(False)
+        self.remote_ready.emit(choice)
+
+    @Slot(str)
+    def _on_remote_failed(self, message: str) -> None:
+        self._pending_remote = None
+        self.loading = False
+        self._set_busy(False)
+        self.remote_failed.emit(message)
 
     @Slot(str, bool)
     def _on_load_failed(self, message: str, cancelled: bool) -> None:

@@ -1,13 +1,9 @@
 """Remote backends against real OpenAI-compatible servers on 127.0.0.1: llama-cpp-python's own
 server (a third-party implementation) in a subprocess, and Hearth's server."""
 
-import http.client
 import json
 import os
-import socket
 import stat
-import subprocess
-import sys
 import threading
 import time
 
@@ -19,57 +15,20 @@ from app.core.errors import RemoteAuthError, RemoteError
 from app.core.generation_queue import GenerationQueue
 from app.core.paths import default_paths
 from app.core.remote import Connection, ConnectionStore, RemoteBackend, list_models
+from tests.support.llama_server import free_port
+from tests.support.llama_server import llama_server as running_llama_server
 
 GREEDY = SamplingOptions(temperature=0.0, max_tokens=32, seed=1)
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 STORY = [{"role": "user", "content": "Write a long story about a dragon and a knight."}]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_ready(port: int, process: subprocess.Popen, tries: int = 120) -> None:
-    """Poll ``GET /v1/models`` (at most ``tries`` times, 0.25 s apart) until it answers."""
-    for _ in range(tries):
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/v1/models")
-            if conn.getresponse().status == 200:
-                conn.close()
-                return
-            conn.close()
-        except OSError:
-            pass
-        time.sleep(0.25)
-    raise RuntimeError("the server did not become ready")
-
-
 @pytest.fixture(scope="module")
 def llama_server(starter_gguf, tmp_path_factory):
     """llama-cpp-python's OpenAI-compatible server running the starter model."""
-    port = free_port()
-    log = (tmp_path_factory.mktemp("llama-server") / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(starter_gguf),
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "1",
-         "--n_threads_batch", "1"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        wait_ready(port, process)
-        yield Connection("llama.cpp server", f"http://127.0.0.1:{port}")
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-        log.close()
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    with running_llama_server(starter_gguf, log) as url:
+        yield Connection("llama.cpp server", url)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""Chat: saved conversations with a local model, streamed answers, stop, regenerate, edit."""
+"""Chat: saved conversations with a local or remote model, streamed answers, stop, regenerate,
+edit."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
-    QComboBox, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit, QProgressBar,
+    QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit, QProgressBar,
     QPushButton, QVBoxLayout, QWidget,
 )
 
@@ -18,13 +19,17 @@ from app.core import chat_export, presets
 from app.core.chat_render import code_blocks
 from app.core.chats import ChatStore, Message
 from app.core.engine import GenerationStats, LoadedModel, LoadOptions, SamplingOptions
+from app.core.model_choice import ModelChoice
 from app.core.presets import ModelSettings
+from app.core.remote import ConnectionStore
 from app.core.settings import Settings
 from app.ui.chat_list_model import ChatListModel
 from app.ui.chat_settings import ChatSettingsPanel
 from app.ui.chat_sidebar import ChatSidebar
 from app.ui.chat_worker import ChatSession
-from app.ui.library_model import LibraryModel, PathRole
+from app.ui.connections_dialog import ConnectionsDialog
+from app.ui.library_model import LibraryModel
+from app.ui.model_picker import ModelPicker
 from app.ui.transcript import ShownMessage, Transcript
 
 log = logging.getLogger("hearth.ui.chat")
@@ -46,15 +51,19 @@ def _confirm(parent: QWidget, question: str) -> bool:
 
 class ChatPage(QWidget):
     def __init__(self, session: ChatSession, library: LibraryModel, settings: Settings,
-                 store: ChatStore, confirm: Callable[[QWidget, str], bool] = _confirm) -> None:
+                 store: ChatStore, confirm: Callable[[QWidget, str], bool] = _confirm,
+                 connections: ConnectionStore | None = None) -> None:
         super().__init__()
         self.session, self.library, self.settings, self.store = session, library, settings, store
+        self.connections = connections or ConnectionStore()
+        self.connections_dialog: ConnectionsDialog | None = None
         self.confirm = confirm
         self.chat_id = 0
         self.answer_id: int | None = None
         self.editing_id: int | None = None
         self._wanted_path = settings.last_model
         self._last_send_drop = False
+        self._active_status = ""
 
         self.chats = ChatListModel(store, self)
         self.sidebar = ChatSidebar(self.chats)
@@ -76,7 +85,12 @@ class ChatPage(QWidget):
         self.panel.reload_requested.connect(self.reload_model)
         self.panel.save_default_requested.connect(self.save_model_defaults)
         self.panel.changed.connect(self._save_system_prompt)
-        library.modelReset.connect(self._on_library_changed)
+        self.model_box.choices_changed.connect(self._on_library_changed)
+        self.model_box.chosen.connect(self._on_model_chosen)
+        self.model_box.manage_requested.connect(self.open_connections)
+        self.model_box.remote_failed.connect(self._show_error)
+        session.remote_ready.connect(self._on_remote_ready)
+        session.remote_failed.connect(self._on_remote_failed)
         session.load_progress.connect(self._on_load_progress)
         session.loaded.connect(self._on_loaded)
         session.load_failed.connect(self._on_load_failed)
@@ -86,15 +100,14 @@ class ChatPage(QWidget):
         session.context_full.connect(self._on_context_full)
         session.busy_changed.connect(self._on_busy)
 
+        self.model_box.refresh_remote()
         self.chats.reload()
         if settings.last_chat and self.chats.row_of(settings.last_chat) >= 0:
             self.open_chat(settings.last_chat)
 
     def _build_center(self) -> None:
-        self.model_box = QComboBox()
-        self.model_box.setModel(self.library)
+        self.model_box = ModelPicker(self.library, self.connections)
         self.model_box.setMinimumWidth(320)
-        self.model_box.activated.connect(self._on_model_chosen)
         self.settings_button = QPushButton("Settings")
         self.settings_button.setCheckable(True)
         self.settings_button.setChecked(False)
@@ -159,10 +172,26 @@ class ChatPage(QWidget):
 
     # -- models ---------------------------------------------------------------------------
     def current_model_path(self) -> str:
-        return self.model_box.currentData(PathRole) or ""
+        """The file of the local model chosen in the picker ("" for a remote one)."""
+        choice = self.model_box.current_choice()
+        return choice.path if choice is not None and not choice.is_remote else ""
+
+    def current_model_key(self) -> str:
+        """The chosen model's key: a local file's path, or "remote:<connection>:<model>"."""
+        choice = self.model_box.current_choice()
+        return choice.key if choice is not None else ""
+
+    def active_model_key(self) -> str:
+        """The key of the model the chat answers with now ("" when none)."""
+        if self.session.remote is not None:
+            return self.session.remote.key
+        return str(self.session.model.path) if self.session.model else ""
+
+    def has_model(self) -> bool:
+        return self.session.model is not None or self.session.remote is not None
 
     def model_settings(self, path: str | None = None) -> ModelSettings:
-        path = path or self.current_model_path()
+        path = path or self.current_model_key()
         saved = self.settings.model_settings.get(path)
         if saved is not None:
             return ModelSettings.from_json(saved)
@@ -174,32 +203,31 @@ class ChatPage(QWidget):
 
     def select_model(self, path: str) -> None:
         self._wanted_path = path
-        for row in range(self.model_box.count()):
-            if self.model_box.itemData(row, PathRole) == path:
-                self.model_box.setCurrentIndex(row)
-                self._load(path)
-                return
+        if self.model_box.select_key(path):
+            self._load(path)
 
     @Slot()
     def _on_library_changed(self) -> None:
-        """Keep the loaded model chosen; else the remembered one; else the first (starter)."""
-        if self.model_box.count() == 0:
-            self.model_status.setText("No local model yet: run 'hearth setup' or download one "
-                                      "in Discover.")
+        """Keep the model in use chosen; else the remembered one; else the first (starter)."""
+        active = self.active_model_key()
+        if active and self.model_box.select_key(active):
             return
-        loaded = str(self.session.model.path) if self.session.model else None
-        target = loaded or self._wanted_path
-        row = next((r for r in range(self.model_box.count())
-                    if self.model_box.itemData(r, PathRole) == target), 0)
-        self.model_box.setCurrentIndex(row)
-        if loaded is None and not self.session.busy:
-            self._load(self.model_box.itemData(row, PathRole))
+        if self.model_box.choices.local_count() == 0:
+            if not active and not self.session.busy:
+                self.model_status.setText("No local model yet: run 'hearth setup', download "
+                                          "one in Discover, or choose a remote model.")
+            return
+        if not self.model_box.select_key(self._wanted_path):
+            self.model_box.setCurrentIndex(0)
+        if not active and not self.session.busy and self.current_model_path():
+            self._load(self.current_model_path())
 
-    @Slot(int)
-    def _on_model_chosen(self, row: int) -> None:
-        path = self.model_box.itemData(row, PathRole)
-        if path and (self.session.model is None or str(self.session.model.path) != path):
-            self._load(path)
+    @Slot(object)
+    def _on_model_chosen(self, choice: ModelChoice) -> None:
+        if choice.is_remote:
+            self.use_remote(choice)
+        elif choice.key != self.active_model_key():
+            self._load(choice.path)
 
     @Slot()
     def reload_model(self) -> None:
@@ -207,17 +235,57 @@ class ChatPage(QWidget):
         if self.current_model_path():
             self._load(self.current_model_path())
 
+    def use_remote(self, choice: ModelChoice) -> None:
+        """Chat with a model on a saved connection (the server is asked first)."""
+        if self.session.busy:
+            self.session.stop()
+        self.panel.show_settings(self.model_settings(choice.key), self._chat_system_prompt())
+        self.model_status.setText(f"Connecting to {choice.connection.name}...")
+        self._wanted_path = choice.key
+        self.model_box.setCurrentIndex(self.model_box.choices.row_of(choice.key))
+        self.session.use_remote(choice)
+
+    @Slot(object)
+    def _on_remote_ready(self, choice: ModelChoice) -> None:
+        self.model_box.set_active(choice.key)
+        self.panel.set_remote(True)
+        self.model_status.setText(f"{choice.label} · on {choice.connection.base_url}")
+        self._active_status = self.model_status.text()
+        self.context_meter.setText("")
+        self.context_meter.hide()  # the server holds the context: give the stats the room
+
+    @Slot(str)
+    def _on_remote_failed(self, message: str) -> None:
+        self.model_box.set_active(self.active_model_key())
+        self.model_status.setText(self._active_status or "No model loaded")
+        self._show_error(message)
+
+    @Slot()
+    def open_connections(self) -> ConnectionsDialog:
+        """The connections manager; the picker lists the servers again when it changes them."""
+        if self.connections_dialog is None:
+            self.connections_dialog = ConnectionsDialog(self.connections, self)
+            self.connections_dialog.changed.connect(self.model_box.refresh_remote)
+        self.connections_dialog.reload()
+        self.connections_dialog.open()
+        return self.connections_dialog
+
+    @Slot(str)
+    def _show_error(self, message: str) -> None:
+        self.window().show_error(message)
+
     @Slot()
     def save_model_defaults(self) -> None:
         self._store_model_settings(self.panel.settings(), persist=True)
         self.model_status.setText("Saved as this model's defaults.")
 
     def _store_model_settings(self, chosen: ModelSettings, persist: bool) -> None:
-        self.settings.model_settings[self.current_model_path()] = chosen.to_json()
+        self.settings.model_settings[self.current_model_key()] = chosen.to_json()
 
     def _load(self, path: str) -> None:
         if self.session.busy:
             self.session.stop()
+        self._wanted_path = path
         chosen = self.model_settings(path)
         self.panel.show_settings(chosen, self._chat_system_prompt())
         self.model_status.setText(f"Loading {Path(path).name}...")
@@ -237,12 +305,16 @@ class ChatPage(QWidget):
         self.load_bar.hide()
         self.cancel_load_button.hide()
         self.settings.last_model = str(model.path)
+        self.model_box.set_active(str(model.path))
+        self.panel.set_remote(False)
         note = "" if model.has_chat_template else (
             " · this file has no chat template: using the generic ChatML format")
         fit = f" · {model.fit_verdict}" if model.fit_verdict else ""
         self.model_status.setText(f"{model.path.name} · loaded in {model.load_seconds:.1f} s · "
                                   f"context {model.n_ctx:,} tokens{fit}{note}")
+        self._active_status = self.model_status.text()
         self.context_meter.setText(f"context: {model.n_ctx:,} tokens")
+        self.context_meter.show()
 
     @Slot(str, bool)
     def _on_load_failed(self, message: str, cancelled: bool) -> None:
@@ -250,6 +322,8 @@ class ChatPage(QWidget):
         self.cancel_load_button.hide()
         self.model_status.setText("Loading cancelled: no model loaded." if cancelled
                                   else "No model loaded")
+        self.model_box.set_active("")
+        self._active_status = ""
         if not cancelled:
             self.window().show_error(message)
 
@@ -285,7 +359,7 @@ class ChatPage(QWidget):
 
     @Slot()
     def new_chat(self) -> int:
-        chat = self.store.create_chat(model=self.current_model_path(),
+        chat = self.store.create_chat(model=self.active_model_key() or self.current_model_key(),
                                       system_prompt=self.panel.system_prompt_text())
         self.open_chat(chat.id)
         self.input.setFocus()
@@ -337,7 +411,7 @@ class ChatPage(QWidget):
         text = self.input.toPlainText().strip()
         if not text or self.session.busy:
             return
-        if self.session.model is None:
+        if not self.has_model():
             self.window().show_error("No model is loaded yet: choose one above.")
             return
         if not self.chat_id:
@@ -350,7 +424,7 @@ class ChatPage(QWidget):
             self._hide_notice()
         else:
             self.store.add_message(self.chat_id, "user", text)
-        self.store.update_chat(self.chat_id, model=str(self.session.model.path))
+        self.store.update_chat(self.chat_id, model=self.active_model_key())
         self.store.auto_title(self.chat_id)
         self._render_chat()
         self._generate()
@@ -393,7 +467,12 @@ class ChatPage(QWidget):
         self.answer_id = None
         self.transcript.finish_answer(self._shown(message, last_answer=True))
         self.stats_label.setText(stats_line(record))
-        self.context_meter.setText(f"used {stats.context_used:,} of {stats.context_size:,} tokens")
+        if stats.context_size:
+            self.context_meter.setText(f"used {stats.context_used:,} of "
+                                       f"{stats.context_size:,} tokens")
+        elif stats.prompt_tokens:
+            self.context_meter.setText(f"remote model · {stats.prompt_tokens:,} prompt tokens")
+            self.context_meter.show()
         self._render_chat()  # moves the Regenerate link to the new last answer
 
     @Slot(str)
@@ -450,7 +529,7 @@ class ChatPage(QWidget):
 
     @Slot()
     def regenerate(self) -> None:
-        if self.session.busy or not self.chat_id or self.session.model is None:
+        if self.session.busy or not self.chat_id or not self.has_model():
             return
         messages = self.store.messages(self.chat_id)
         if not messages or messages[-1].role != "assistant":

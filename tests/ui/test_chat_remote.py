@@ -1,0 +1,179 @@
+"""Chat with a remote model, driven as a user drives it: llama-cpp-python's own
+OpenAI-compatible server (a real third-party server) runs the starter model on 127.0.0.1 with
+an API key; the window also has the starter model locally."""
+
+import json
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from app.core.logs import setup_logging
+from app.core.remote import Connection, ConnectionStore
+from app.core.settings import Settings
+from app.ui.application import apply_style
+from app.ui.main_window import MainWindow
+from app.ui.model_choice_model import KindRole
+from tests.support.llama_server import free_port, llama_server
+
+KEY = "hearth-remote-7f3a9c21"  # not shaped like a known key: only keeping it out works
+LOAD_MS = 60_000
+ANSWER_MS = 90_000
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "resources" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def server(starter_gguf, tmp_path_factory):
+    with llama_server(starter_gguf, tmp_path_factory.mktemp("llama") / "server.log",
+                      api_key=KEY) as url:
+        yield url
+
+
+@pytest.fixture
+def window(qtbot, starter_home, server):
+    setup_logging(starter_home.log_file)
+    ConnectionStore().save(Connection("Workstation", server, KEY))
+    ConnectionStore().save(Connection("Old laptop", f"http://127.0.0.1:{free_port()}/v1"))
+    win = MainWindow(starter_home, Settings(max_tokens=48, temperature=0.0, seed=1))
+    qtbot.addWidget(win)
+    win.chat_page.confirm = lambda _parent, _question: True
+    with qtbot.waitSignal(win.session.loaded, timeout=LOAD_MS):
+        win.show()
+    qtbot.waitUntil(lambda: win.chat_page.model_box.listing == 0, timeout=30_000)
+    yield win
+    win.shutdown()
+
+
+def remote_key(starter_gguf) -> str:
+    return f"remote:Workstation:{starter_gguf}"
+
+
+def choose_remote(qtbot, page, key):
+    row = page.model_box.choices.row_of(key)
+    assert row >= 0
+    with qtbot.waitSignal(page.session.remote_ready, timeout=30_000):
+        page.model_box.activated.emit(row)  # as when the user picks the row
+
+
+def ask(qtbot, page, text):
+    tokens = []
+    page.session.token.connect(tokens.append)
+    page.input.setPlainText(text)
+    with qtbot.waitSignal(page.session.finished, timeout=ANSWER_MS) as done:
+        qtbot.keyClick(page.input, Qt.Key_Return)
+    page.session.token.disconnect(tokens.append)
+    return "".join(tokens), done.args[0]
+
+
+def test_picker_lists_local_and_remote_models(window, starter_gguf):
+    box = window.chat_page.model_box
+    shown = [(box.itemText(r), box.itemData(r, KindRole)) for r in range(box.count())]
+    assert shown[0] == ("SmolLM2-135M-Instruct.Q4_1", "local")
+    assert ("Workstation", "heading") in shown
+    assert (f"Workstation · {starter_gguf.name}", "remote") in shown
+    assert ("Old laptop: not available", "heading") in shown
+    assert shown[-1] == ("Manage connections...", "manage")
+    assert box.currentText() == "SmolLM2-135M-Instruct.Q4_1"
+
+
+def test_chat_with_a_remote_model(window, qtbot, starter_gguf, qapp):
+    page = window.chat_page
+    assert page.panel.loading_box.isVisibleTo(page.panel)
+    choose_remote(qtbot, page, remote_key(starter_gguf))
+    assert window.session.model is None  # the local model was unloaded
+    assert page.model_box.currentText() == f"Workstation · {starter_gguf.name}"
+    assert "on http://127.0.0.1:" in page.model_status.text()
+    assert not page.panel.loading_box.isVisibleTo(page.panel)  # the server sets those
+    assert not page.panel.reload_button.isVisibleTo(page.panel)
+    assert page.panel.remote_note.isVisibleTo(page.panel)
+
+    answer, stats = ask(qtbot, page, "What is the capital of France?")
+    assert "Paris" in answer and stats.tokens > 1
+    assert "Paris" in page.transcript.toPlainText()
+    line = page.stats_label.text()
+    assert "tok/s" in line and "first token" in line and f"{stats.tokens} tokens" in line
+    assert "finished" in line or "max tokens" in line
+    saved = page.store.messages(page.chat_id)
+    assert [m.role for m in saved] == ["user", "assistant"] and saved[1].content == answer
+    assert json.loads(saved[1].stats_json)["tokens"] == stats.tokens
+    assert page.store.get_chat(page.chat_id).model == remote_key(starter_gguf)
+
+    page.panel.max_tokens.setValue(400)
+    tokens = []
+    page.session.token.connect(tokens.append)
+    page.input.setPlainText("Write a long story about a lighthouse keeper.")
+    with qtbot.waitSignal(page.session.token, timeout=ANSWER_MS):
+        qtbot.mouseClick(page.send_button, Qt.LeftButton)
+    assert page.stop_button.isEnabled() and not page.send_button.isEnabled()
+    with qtbot.waitSignal(page.session.finished, timeout=ANSWER_MS) as done:
+        qtbot.mouseClick(page.stop_button, Qt.LeftButton)
+    page.session.token.disconnect(tokens.append)
+    assert done.args[0].stop_reason == "user" and len(tokens) < 60
+    kept = page.store.messages(page.chat_id)[-1]
+    assert kept.content == "".join(tokens) and kept.content in page.transcript.toPlainText()
+    assert "stopped" in page.stats_label.text() and page.send_button.isEnabled()
+
+    apply_style(qapp)
+    page.panel.max_tokens.setValue(48)
+    window.chat_page.settings_button.setChecked(True)
+    with qtbot.waitSignal(page.session.finished, timeout=ANSWER_MS):
+        page._on_action("regenerate", kept.id, 0)
+    saved = page.store.messages(page.chat_id)
+    assert [m.role for m in saved] == ["user", "assistant"] * 2  # replaced, not added
+    assert saved[-1].content != kept.content and saved[-1].complete
+    assert saved[-1].content in page.transcript.toPlainText()
+    assert "stopped" not in page.stats_label.text()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    window.grab().save(str(SCREENSHOTS / "chat_remote.png"))
+    qapp.setStyleSheet("")
+    assert KEY not in window.paths.log_file.read_text()
+
+
+def test_unreachable_server_gives_a_message_and_nothing_is_lost(
+        window, qtbot, starter_gguf, tmp_path):
+    page = window.chat_page
+    with llama_server(starter_gguf, tmp_path / "short-lived.log") as url:
+        ConnectionStore().save(Connection("Short-lived", url))
+        page.model_box.refresh_remote()
+        qtbot.waitUntil(lambda: page.model_box.listing == 0, timeout=30_000)
+        choose_remote(qtbot, page, f"remote:Short-lived:{starter_gguf}")
+    # The server has stopped: the next question gets a message in the window.
+    page.input.setPlainText("Are you still there?")
+    with qtbot.waitSignal(page.session.failed, timeout=ANSWER_MS):
+        qtbot.keyClick(page.input, Qt.Key_Return)
+    assert window.banner.isVisible()
+    assert "Could not reach Short-lived" in window.banner_text.text()
+    saved = page.store.messages(page.chat_id)
+    assert saved[0].content == "Are you still there?"  # the question is kept
+    assert "Are you still there?" in page.transcript.toPlainText()
+    assert page.send_button.isEnabled()
+
+    # Choosing it again says so too, and keeps the chat on what it had.
+    row = page.model_box.choices.row_of(f"remote:Short-lived:{starter_gguf}")
+    with qtbot.waitSignal(page.session.remote_failed, timeout=30_000):
+        page.model_box.activated.emit(row)
+    assert window.session.remote.label.startswith("Short-lived")
+
+    # Back to the local model: its load settings come back.
+    with qtbot.waitSignal(page.session.loaded, timeout=LOAD_MS):
+        page.model_box.activated.emit(0)
+    assert window.session.remote is None and window.session.model is not None
+    assert page.panel.loading_box.isVisibleTo(page.panel)
+    answer, _stats = ask(qtbot, page, "What is the capital of France?")
+    assert "Paris" in answer
+
+
+def test_manage_connections_from_the_picker(window, qtbot, starter_gguf):
+    page = window.chat_page
+    box = page.model_box
+    box.activated.emit(box.count() - 1)  # "Manage connections..."
+    dialog = page.connections_dialog
+    assert dialog is not None and dialog.isVisible()
+    assert box.currentText() == "SmolLM2-135M-Instruct.Q4_1"  # the picker shows what is in use
+    dialog.list.setCurrentIndex(dialog.model.index(dialog.model.row_of("Old laptop")))
+    dialog.confirm = lambda _p, _q: True
+    qtbot.mouseClick(dialog.remove_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: box.listing == 0 and box.findText("Old laptop: not available") < 0,
+                    timeout=30_000)
+    assert box.findText(f"Workstation · {starter_gguf.name}") >= 0
+    dialog.reject()
