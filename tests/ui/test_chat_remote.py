@@ -3,7 +3,6 @@ OpenAI-compatible server (a real third-party server) runs the starter model on 1
 an API key; the window also has the starter model locally."""
 
 import json
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -15,11 +14,11 @@ from app.ui.application import apply_style
 from app.ui.main_window import MainWindow
 from app.ui.model_choice_model import KindRole
 from tests.support.llama_server import free_port, llama_server
+from tests.support.screenshots import screenshot
 
 KEY = "hearth-remote-7f3a9c21"  # not shaped like a known key: only keeping it out works
 LOAD_MS = 60_000
 ANSWER_MS = 90_000
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "resources" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -123,8 +122,7 @@ def test_chat_with_a_remote_model(window, qtbot, starter_gguf, qapp):
     assert saved[-1].content != kept.content and saved[-1].complete
     assert saved[-1].content in page.transcript.toPlainText()
     assert "stopped" not in page.stats_label.text()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    window.grab().save(str(SCREENSHOTS / "chat_remote.png"))
+    screenshot(window, "chat_remote.png")
     qapp.setStyleSheet("")
     assert KEY not in window.paths.log_file.read_text()
 

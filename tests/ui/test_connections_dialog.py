@@ -3,25 +3,24 @@ OpenAI-compatible server (a real third-party server) on 127.0.0.1, started with 
 
 import json
 import socket
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit
 
-from app.core.logs import setup_logging
-from app.ui.application import apply_style
-from app.core.model_choice import ConnectionModels, local_choices, remote_choice
 from app.core.library import LocalModel
+from app.core.logs import setup_logging
+from app.core.model_choice import ConnectionModels, local_choices, remote_choice
 from app.core.remote import Connection, ConnectionStore
+from app.ui.application import apply_style
 from app.ui.connections_dialog import ConnectionsDialog
 from app.ui.connections_model import ConnectionsModel, HasKeyRole, UrlRole
 from app.ui.model_choice_model import KindRole, ModelChoiceModel
 from tests.support.llama_server import free_port, llama_server
+from tests.support.screenshots import screenshot
 
 KEY = "hearth-remote-7f3a9c21"  # not shaped like a known key: only keeping it out works
 TEST_MS = 30_000
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "resources" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +81,7 @@ def test_add_a_connection_test_it_and_save_it(qtbot, styled, dialog, server, sta
     assert dialog.key.echoMode() == QLineEdit.Normal
     dialog.show_key.setChecked(False)
     assert dialog.models.stringList() == [starter_gguf.name]  # still shown after saving
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    dialog.grab().save(str(SCREENSHOTS / "connections.png"))
+    screenshot(dialog, "connections.png")
     text = log_file.read_text()
     assert "Saved the connection Workstation" in text and KEY not in text
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt, QThreadPool
-from PySide6.QtWidgets import QApplication
 
 from app.core import fit, library
 from app.core.hub import HubClient
@@ -20,6 +19,7 @@ from app.ui.pages.model_page import ModelPage
 from app.ui.pages.models_page import ModelsPage
 from app.ui.quant_picker_model import QuantPickerModel, QuantRole
 from tests.support.hub_repos import add_gguf_family, gguf_name
+from tests.support.screenshots import screenshot
 
 WAIT = 20_000
 MIB = 2**20
@@ -149,8 +149,7 @@ def test_a_repo_whose_headers_cannot_be_read_is_judged_by_file_size(qtbot, loopb
 
 def test_model_page_screenshot(qtbot, model_page) -> None:
     choose_context(qtbot, model_page.picker, 4096)
-    QApplication.processEvents()  # the layout settles after the status line is hidden
-    model_page.grab().save(str(resource("screenshots", "quant_picker.png")))
+    screenshot(model_page, "quant_picker.png")
 
 
 # -- My Models --------------------------------------------------------------------------------
@@ -217,5 +216,4 @@ def test_measured_quality_replaces_typical_once_stored(qtbot, models_page, quant
         q2, 0).data(Qt.ToolTipRole)
     q4 = shown(model).index("Q4_K_M")
     assert model.index(q4, 0).data(QuantRole.QualitySource) == "typical (llama.cpp, Llama-3-8B)"
-    QApplication.processEvents()  # the layout settles after the status line is hidden
-    models_page.grab().save(str(resource("screenshots", "quant_picker_local.png")))
+    screenshot(models_page, "quant_picker_local.png")

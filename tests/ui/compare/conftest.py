@@ -40,11 +40,3 @@ def two_quants(quant_ladder, hearth_home) -> list[Path]:
     return place([quant_ladder["Q8_0"], quant_ladder["Q4_K_M"]], hearth_home.models_dir)
 
 
-def screenshot(widget, name: str) -> None:
-    """Save ``resources/screenshots/NAME`` when HEARTH_SCREENSHOTS is set (README images)."""
-    folder = os.environ.get("HEARTH_SCREENSHOTS")
-    if folder:
-        from PySide6.QtWidgets import QApplication
-
-        QApplication.processEvents()  # let pending layout requests settle before the grab
-        assert widget.grab().save(str(Path(folder) / name))

@@ -7,7 +7,8 @@ from PySide6.QtCore import Qt
 from app.core.arena import ArenaStore, Standing, arena_db
 from app.ui.compare.arena_view import ArenaView
 from app.ui.compare.standings_model import StandingsModel
-from tests.ui.compare.conftest import ANSWER_MS, SAMPLING, library_of, screenshot
+from tests.support.screenshots import screenshot
+from tests.ui.compare.conftest import ANSWER_MS, SAMPLING, library_of
 
 
 def open_arena(qtbot, hearth_home):

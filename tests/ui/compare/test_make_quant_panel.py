@@ -5,7 +5,8 @@ from __future__ import annotations
 from app.core import library
 from app.core.engine import Engine, LoadOptions
 from app.ui.compare.make_quant_panel import MakeQuantDialog, MakeQuantPanel
-from tests.ui.compare.conftest import library_of, place, screenshot
+from tests.support.screenshots import screenshot
+from tests.ui.compare.conftest import library_of, place
 
 QUANT_MS = 180_000
 

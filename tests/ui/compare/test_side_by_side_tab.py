@@ -6,7 +6,8 @@ from PySide6.QtCore import Qt
 
 from app.core.fit import Machine
 from app.ui.compare.side_by_side_tab import SideBySideTab
-from tests.ui.compare.conftest import ANSWER_MS, SAMPLING, library_of, screenshot
+from tests.support.screenshots import screenshot
+from tests.ui.compare.conftest import ANSWER_MS, SAMPLING, library_of
 
 
 def open_tab(qtbot, hearth_home, machine=None):
