@@ -3,7 +3,8 @@ the arena's columns get, and which votes a pick of the best answer makes.
 
 ``schedule`` adds up what the fit estimator (``app.core.fit``) says each model needs at the
 compare context: when all of them fit in free memory together they run at once, else one
-after another (each loaded, answering and unloaded before the next).
+after another (each loaded, answering and unloaded before the next). ``with_remote`` adds
+columns answered on a remote server: they use no memory here and always answer at once.
 """
 
 from __future__ import annotations
@@ -54,6 +55,34 @@ def schedule(paths: Sequence[Path], machine: fit.Machine, n_ctx: int = N_CTX) ->
                     needed_bytes=total, free_bytes=free, message=message)
 
 
+def with_remote(local: Schedule | None, remote: Sequence[bool]) -> Schedule:
+    """The schedule of a round whose columns are local (False) or remote (True): ``local`` is
+    the schedule of the local columns in order (None when there are none, or they are loaded).
+    Remote columns get no GPU layers here and answer at once, beside the local ones."""
+    n_remote = sum(1 for r in remote if r)
+    n_local = len(remote) - n_remote
+    if local is None:
+        local = Schedule(True, (0,) * n_local, 0, 0, "")
+    layers = iter(local.gpu_layers)
+    gpu_layers = tuple(0 if r else next(layers, 0) for r in remote)
+    if not n_remote:
+        return Schedule(local.together, gpu_layers, local.needed_bytes, local.free_bytes,
+                        local.message)
+    on_server = ("The remote model answers on its server" if n_remote == 1
+                 else "The remote models answer on their servers")
+    if not n_local:
+        message = f"{on_server}, at once." if n_remote > 1 else f"{on_server}."
+    elif n_local == 1:
+        message = f"{on_server}, at once beside the local model."
+    elif local.together:
+        message = f"{local.message} {on_server}, beside them."
+    else:
+        message = (f"{local.message.removesuffix('.')}; {on_server[0].lower()}"
+                   f"{on_server[1:]}, at once.")
+    return Schedule(local.together or n_local <= 1, gpu_layers, local.needed_bytes,
+                    local.free_bytes, message)
+
+
 def arena_labels(models: Sequence[tuple[str, str | None]]) -> list[str]:
     """The label each (name, quant) is tallied under: the quant when that tells them apart,
     else name and quant (two models at the same quant), numbered if still the same."""
@@ -62,6 +91,20 @@ def arena_labels(models: Sequence[tuple[str, str | None]]) -> list[str]:
         labels = quants
     else:
         labels = [f"{name} {q or ''}".strip() for name, q in models]
+    seen: dict[str, int] = {}
+    unique = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        unique.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
+    return unique
+
+
+def round_labels(columns: Sequence[tuple[str, str | None] | str]) -> list[str]:
+    """``arena_labels`` for a round that may have remote columns: a ``str`` is a remote
+    column's label ("Connection · model"), kept as it is; the local (name, quant) columns are
+    labelled among themselves."""
+    local = iter(arena_labels([c for c in columns if not isinstance(c, str)]))
+    labels = [c if isinstance(c, str) else next(local) for c in columns]
     seen: dict[str, int] = {}
     unique = []
     for label in labels:

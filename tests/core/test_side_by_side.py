@@ -7,7 +7,9 @@ import random
 import pytest
 
 from app.core.fit import Machine
-from app.core.side_by_side import arena_labels, blind_order, schedule, votes_for
+from app.core.side_by_side import (
+    Schedule, arena_labels, blind_order, round_labels, schedule, votes_for, with_remote,
+)
 
 
 def test_schedule_runs_at_once_only_when_all_fit(quant_ladder):
@@ -51,3 +53,25 @@ def test_votes_for_two_and_more_columns():
 def test_blind_order_is_a_shuffle():
     orders = {tuple(blind_order(3, random.Random(seed))) for seed in range(20)}
     assert all(sorted(o) == [0, 1, 2] for o in orders) and len(orders) > 1
+
+
+def test_remote_columns_answer_at_once_beside_local_ones():
+    local = Schedule(False, (10, 20), 900, 300, "The 2 models need about 900 B together and "
+                                                "300 B is free: they answer one after another.")
+    mixed = with_remote(local, [False, True, False])
+    assert mixed.gpu_layers == (10, 0, 20) and not mixed.together
+    assert mixed.message.endswith("one after another; the remote model answers on its "
+                                  "server, at once.")
+    one = with_remote(Schedule(False, (5,), 900, 300, "too large"), [True, False])
+    assert one.together and one.gpu_layers == (0, 5)
+    assert one.message == "The remote model answers on its server, at once beside the local model."
+    only = with_remote(None, [True, True])
+    assert only.together and only.gpu_layers == (0, 0)
+    assert only.message == "The remote models answer on their servers, at once."
+    assert with_remote(local, [False, False]) == local
+
+
+def test_round_labels_keep_remote_labels_and_tell_local_quants_apart():
+    assert round_labels([("Smol", "Q8_0"), "Workstation · smol.gguf", ("Smol", "Q4_K_M")]) == [
+        "Q8_0", "Workstation · smol.gguf", "Q4_K_M"]
+    assert round_labels(["A · m", "A · m"]) == ["A · m", "A · m (2)"]

@@ -39,7 +39,8 @@ class AnswerColumn(QFrame):
         self.title.setWordWrap(True)
         self.status = QLabel("", objectName="hint")  # always there: no jump when it empties
         self.status.setMinimumHeight(self.status.fontMetrics().height())
-        self.status.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)  # long: cut, not wider
+        self.status.setWordWrap(True)  # a server's error message can be long
+        self.status.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Minimum)  # wraps, not wider
         self.view = AnswerView(self)
         self.stats = QLabel("", objectName="hint")
         self.stats.setWordWrap(True)

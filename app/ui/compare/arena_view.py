@@ -79,7 +79,10 @@ class ArenaView(QWidget):
     @Slot()
     def _on_round_started(self) -> None:
         models = self.board.column_models
-        self._labels = side_by_side.arena_labels([(m.name, m.quant) for m in models])
+        # A remote column is labelled by its connection and model ("Workstation · model").
+        self._labels = side_by_side.round_labels([
+            choice.label if model is None else (model.name, model.quant)
+            for choice, model in zip(self.board.column_choices, models)])
         self._voted = False
         self.result.clear()
         self.question.setText("Answers are coming in...")

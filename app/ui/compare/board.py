@@ -1,7 +1,8 @@
 """The machinery Side by side and the arena share: pick 2-4 models, one prompt, one column each.
 
-``CompareBoard(library, models_dir, blind=False)``: model pickers over the library's model,
-a prompt box with Send and Stop, a line saying whether the models answer at once or one after
+``CompareBoard(library, models_dir, blind=False)``: model pickers (the Chat's ``ModelPicker``:
+local models, then each saved connection's models as "Connection · model", listed off the GUI
+thread each time the board is shown), a prompt box with Send and Stop, a line saying whether the models answer at once or one after
 another, and the answer columns. ``blind=True`` shuffles the models into columns titled
 "Answer A", "Answer B", ... (the arena reveals them after the vote).
 """
@@ -13,17 +14,21 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
-    QComboBox, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget,
+    QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget,
 )
 
 from app.core import side_by_side
 from app.core.engine import SamplingOptions
 from app.core.fit import Machine
 from app.core.library import LocalModel
+from app.core.model_choice import ModelChoice
+from app.core.remote import ConnectionStore
 from app.core.side_by_side import MAX_MODELS, MIN_MODELS, Schedule
 from app.ui.compare.answer_column import AnswerColumn
 from app.ui.compare.runner import CompareRunner
-from app.ui.library_model import LibraryModel, ModelRole
+from app.ui.connections_dialog import ConnectionsDialog
+from app.ui.library_model import LibraryModel
+from app.ui.model_picker import ModelPicker
 from app.ui.tasks import run_task
 
 
@@ -42,9 +47,11 @@ class CompareBoard(QWidget):
 
     def __init__(self, library: LibraryModel, models_dir: Path, *, blind: bool = False,
                  sampling: SamplingOptions | None = None,
-                 machine: Callable[[], Machine] | None = None, parent=None) -> None:
+                 machine: Callable[[], Machine] | None = None,
+                 connections: ConnectionStore | None = None, parent=None) -> None:
         super().__init__(parent)
         self.library = library
+        self.connections = connections or ConnectionStore()
         self.blind = blind
         self.sampling = sampling or SamplingOptions()
         self._machine = machine or probe_machine(models_dir)
@@ -55,12 +62,14 @@ class CompareBoard(QWidget):
         self.runner.done.connect(self._on_done)
         self.runner.all_done.connect(self._on_all_done)
         self.columns: list[AnswerColumn] = []
-        self.column_models: list[LocalModel] = []
+        self.column_choices: list[ModelChoice] = []
+        self.column_models: list[LocalModel | None] = []  # None for a remote column
         self.revealed = not blind
         self._probing = False
         self._prompt_sent = ""
+        self._connections_dialog: ConnectionsDialog | None = None
 
-        self.pickers: list[QComboBox] = []
+        self.pickers: list[ModelPicker] = []
         self._picker_row = QHBoxLayout()
         self._picker_row.setSpacing(8)
         self.add_button = QPushButton("Add a model", clicked=self.add_picker)
@@ -108,15 +117,48 @@ class CompareBoard(QWidget):
     def add_picker(self) -> None:
         if len(self.pickers) >= MAX_MODELS:
             return
-        combo = QComboBox()
-        combo.setModel(self.library)
-        combo.setModelColumn(0)
+        combo = ModelPicker(self.library, self.connections)
         combo.setMinimumContentsLength(18)
-        combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-        combo.setCurrentIndex(min(len(self.pickers), self.library.rowCount() - 1))
+        combo.currentIndexChanged.connect(lambda _row, c=combo: self._keep_pick(c))
+        combo.manage_requested.connect(self.open_connections)
+        local = combo.choices.local_count()
+        combo.setCurrentIndex(min(len(self.pickers), local - 1))
+        self._keep_pick(combo)
         self.pickers.append(combo)
         self._picker_row.addWidget(combo, 1)
+        if self.isVisible():
+            combo.refresh_remote()
         self._update_buttons()
+
+    @staticmethod
+    def _keep_pick(combo: ModelPicker) -> None:
+        """The picked row stays picked when the rows are rebuilt (a server listed)."""
+        choice = combo.current_choice()
+        if choice is not None:
+            combo.active_key = choice.key
+
+    def refresh_remote(self) -> None:
+        """List the saved connections' models again in every picker (off the GUI thread)."""
+        for combo in self.pickers:
+            combo.refresh_remote()
+
+    @Slot()
+    def open_connections(self) -> ConnectionsDialog:
+        """The connections manager (as in Chat); the pickers list the servers again after."""
+        if self._connections_dialog is None:
+            self._connections_dialog = ConnectionsDialog(self.connections, self)
+            self._connections_dialog.changed.connect(self.refresh_remote)
+        self._connections_dialog.reload()
+        self._connections_dialog.open()
+        return self._connections_dialog
+
+    def listing(self) -> bool:
+        return any(combo.listing for combo in self.pickers)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self.runner.running and not self._probing:
+            self.refresh_remote()
 
     @Slot()
     def remove_picker(self) -> None:
@@ -124,19 +166,23 @@ class CompareBoard(QWidget):
             self.pickers.pop().deleteLater()
         self._update_buttons()
 
-    def select(self, paths: list[Path]) -> None:
-        """Pick these models (by file), adding pickers as needed."""
-        while len(self.pickers) < len(paths):
+    def select(self, picks: list[Path | str | ModelChoice]) -> None:
+        """Pick these models (local files, ``ModelChoice.key``s or choices), adding pickers
+        as needed."""
+        while len(self.pickers) < len(picks):
             self.add_picker()
-        while len(self.pickers) > max(len(paths), MIN_MODELS):
+        while len(self.pickers) > max(len(picks), MIN_MODELS):
             self.remove_picker()
-        rows = {m.path: row for row, m in enumerate(self.library.models())}
-        for combo, path in zip(self.pickers, paths):
-            combo.setCurrentIndex(rows.get(Path(path), -1))
+        for combo, pick in zip(self.pickers, picks):
+            key = (pick.key if isinstance(pick, ModelChoice)
+                   else str(pick) if isinstance(pick, Path) or not str(pick).startswith("remote:")
+                   else pick)
+            if not combo.select_key(key):
+                combo.setCurrentIndex(-1)
 
-    def picked(self) -> list[LocalModel]:
-        models = [c.currentData(ModelRole) for c in self.pickers]
-        return [m for m in models if m is not None]
+    def picked(self) -> list[ModelChoice]:
+        choices = [c.current_choice() for c in self.pickers]
+        return [c for c in choices if c is not None]
 
     @Slot()
     def _update_buttons(self) -> None:
@@ -145,7 +191,7 @@ class CompareBoard(QWidget):
         self.remove_button.setEnabled(len(self.pickers) > MIN_MODELS and not running)
         for combo in self.pickers:
             combo.setEnabled(not running)
-            if combo.currentIndex() < 0 and self.library.rowCount():
+            if combo.currentIndex() < 0 and combo.choices.local_count():
                 combo.setCurrentIndex(0)
         self.send_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
@@ -155,23 +201,34 @@ class CompareBoard(QWidget):
     def send(self) -> None:
         prompt = self.prompt.toPlainText().strip()
         models = self.picked()
-        if self.library.rowCount() < MIN_MODELS:
-            return self._refuse("Compare needs at least two local models. Download another "
-                                "quant on Discover, or make one in Make a quant.")
-        if len({m.path for m in models}) < len(self.pickers):
+        available = len(self.pickers[0].choices.choices()) if self.pickers else 0
+        if available < MIN_MODELS:
+            return self._refuse("Compare needs at least two models. Download another quant on "
+                                "Discover, make one in Make a quant, or add a connection to a "
+                                "server in Chat.")
+        if len({m.key for m in models}) < len(self.pickers):
             return self._refuse("Pick a different model in each box.")
         if not prompt:
             return self._refuse("Type a prompt first: every model answers the same one.")
         self.message.hide()
         order = side_by_side.blind_order(len(models)) if self.blind else list(range(len(models)))
-        self.column_models = [models[i] for i in order]
+        self.column_choices = [models[i] for i in order]
+        local = {str(m.path): m for m in self.library.models()}
+        self.column_models = [None if c.is_remote else local.get(c.path)
+                              for c in self.column_choices]
         self.revealed = not self.blind
         self._prompt_sent = prompt
         self._build_columns()
         self.round_started.emit()
-        paths = [m.path for m in self.column_models]
+        paths = [Path(c.path) for c in self.column_choices if not c.is_remote]
         if set(paths) <= self.runner.loaded_paths():
-            self.info.setText("The models are loaded: they answer at once.")
+            remote = [c.is_remote for c in self.column_choices]
+            if not any(remote):
+                self.info.setText("The models are loaded: they answer at once.")
+            elif paths:
+                self.info.setText("The local models are loaded: every model answers at once.")
+            else:
+                self.info.setText(side_by_side.with_remote(None, remote).message)
             self._run(None)
             return
         self.runner.release_all()  # measure free memory without the models loaded before
@@ -187,6 +244,8 @@ class CompareBoard(QWidget):
         if not self._probing:  # stopped while measuring
             return
         self._probing = False
+        schedule = side_by_side.with_remote(schedule,
+                                            [c.is_remote for c in self.column_choices])
         self.info.setText(schedule.message)
         self._run(schedule)
 
@@ -195,14 +254,13 @@ class CompareBoard(QWidget):
         if not self._probing:
             return
         self._probing = False
-        n = len(self.column_models)
-        self.info.setText(f"Free memory could not be measured ({message}): the models answer "
-                          "one after another.")
+        n = len(self.column_choices)
+        self.info.setText(f"Free memory could not be measured ({message}): the local models "
+                          "answer one after another.")
         self._run(Schedule(False, (0,) * n, 0, 0, ""))
 
     def _run(self, schedule: Schedule | None) -> None:
-        self.runner.run([m.path for m in self.column_models], self._prompt_sent, self.sampling,
-                        schedule)
+        self.runner.run(self.column_choices, self._prompt_sent, self.sampling, schedule)
         self._update_buttons()
 
     @Slot()
@@ -233,9 +291,9 @@ class CompareBoard(QWidget):
             self._columns_row.removeWidget(column)
             column.deleteLater()
         self.columns = []
-        for index, model in enumerate(self.column_models):
+        for index, choice in enumerate(self.column_choices):
             title = (f"Answer {side_by_side.column_letter(index)}" if self.blind
-                     else model.name)
+                     else choice.label)
             column = AnswerColumn(title, self)
             column.set_status("Waiting...")
             self.columns.append(column)

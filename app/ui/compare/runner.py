@@ -1,9 +1,11 @@
 """Runs one prompt through 2-4 models, each in its own ``ChatSession`` (its own thread).
 
-A ``Lane`` is one model: it loads when needed, sends the prompt, and reports with its column
-index. ``CompareRunner`` starts every lane at once, or one after another (each unloaded once it
-has answered, to free its memory for the next) when ``Schedule.together`` is false. Stop stops
-them all; lanes not started yet are skipped. Everything here lives in the GUI thread; the
+A ``Lane`` is one model (a ``ModelChoice``): a local one loads when needed, a remote one is
+checked on its server (``ChatSession.use_remote``); then it sends the prompt and reports with
+its column index. ``CompareRunner`` starts every lane at once, or the local ones one after
+another (each unloaded once it has answered, to free its memory for the next) when
+``Schedule.together`` is false; remote lanes use no memory here and always start at once.
+Stop stops them all; lanes not started yet are skipped. Everything here lives in the GUI thread; the
 models run in the sessions' worker threads.
 """
 
@@ -15,6 +17,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from app.core.engine import AUTO_LAYERS, Engine, LoadedModel, LoadOptions, SamplingOptions
+from app.core.model_choice import ModelChoice
 from app.core.side_by_side import N_CTX, Schedule
 from app.ui.chat_worker import ChatSession
 
@@ -27,24 +30,31 @@ class Lane(QObject):
     token = Signal(int, str)
     done = Signal(int, object, str)  # index, GenerationStats or None, message ("" when fine)
 
-    def __init__(self, path: Path, parent: QObject | None = None) -> None:
+    def __init__(self, choice: ModelChoice, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.path = Path(path)
+        self.choice = choice
         self.index = 0
         self.session: ChatSession | None = None
         self._messages: list[dict] = []
         self._sampling = SamplingOptions()
         self._streaming = False
         self._percent = -1
+        self._stopped = False
+
+    @property
+    def remote(self) -> bool:
+        return self.choice.is_remote
 
     @property
     def loaded(self) -> bool:
-        return self.session is not None and self.session.model is not None
+        return self.session is not None and (self.session.model is not None
+                                             or self.session.remote is not None)
 
     def start(self, index: int, messages: list[dict], sampling: SamplingOptions,
               gpu_layers: int = AUTO_LAYERS, threads: int = 0) -> None:
         self.index = index
         self._messages, self._sampling = messages, sampling
+        self._stopped = False
         if self.loaded:
             self._send()
             return
@@ -57,12 +67,19 @@ class Lane(QObject):
             self.session.finished.connect(self._on_finished)
             self.session.failed.connect(self._on_failed)
             self.session.context_full.connect(self._on_context_full)
+            self.session.remote_ready.connect(self._on_remote_ready)
+            self.session.remote_failed.connect(self._on_failed)
+        if self.remote:
+            self.status.emit(self.index, f"Connecting to {self.choice.connection.name}...")
+            self.session.use_remote(self.choice)
+            return
         self._percent = -1
         self.status.emit(self.index, "Loading...")
-        self.session.load(self.path, LoadOptions(n_ctx=N_CTX, n_gpu_layers=gpu_layers,
-                                                 n_threads=threads))
+        self.session.load(self.choice.path, LoadOptions(n_ctx=N_CTX, n_gpu_layers=gpu_layers,
+                                                        n_threads=threads))
 
     def stop(self) -> None:
+        self._stopped = True
         if self.session is not None:
             self.session.cancel_load()
             self.session.stop()
@@ -89,6 +106,13 @@ class Lane(QObject):
     @Slot(object)
     def _on_loaded(self, _model: LoadedModel) -> None:
         self._send()
+
+    @Slot(object)
+    def _on_remote_ready(self, _choice: ModelChoice) -> None:
+        if self._stopped:  # Stop came while the server was being checked
+            self.done.emit(self.index, None, "Stopped before it started.")
+        else:
+            self._send()
 
     @Slot(str, bool)
     def _on_load_failed(self, message: str, cancelled: bool) -> None:
@@ -126,8 +150,8 @@ class CompareRunner(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._lanes: dict[Path, Lane] = {}
-        self._order: list[Path] = []
+        self._lanes: dict[str, Lane] = {}  # by ModelChoice.key
+        self._order: list[ModelChoice] = []
         self._pending: list[int] = []
         self._open: set[int] = set()
         self._together = True
@@ -139,7 +163,12 @@ class CompareRunner(QObject):
         return bool(self._open)
 
     def loaded_paths(self) -> set[Path]:
-        return {path for path, lane in self._lanes.items() if lane.loaded}
+        """The local models loaded now."""
+        return {Path(lane.choice.path) for lane in self._lanes.values()
+                if lane.loaded and not lane.remote}
+
+    def loaded_keys(self) -> set[str]:
+        return {key for key, lane in self._lanes.items() if lane.loaded}
 
     def release_all(self) -> None:
         """Unload every model (before measuring free memory for a new set)."""
@@ -148,34 +177,34 @@ class CompareRunner(QObject):
             lane.deleteLater()
         self._lanes.clear()
 
-    def run(self, paths: list[Path], prompt: str, sampling: SamplingOptions,
+    def run(self, choices: list[ModelChoice], prompt: str, sampling: SamplingOptions,
             schedule: Schedule | None) -> None:
-        """``schedule`` None: the models are loaded already and run at once."""
+        """``schedule`` None: the models are loaded already and run at once. Its
+        ``gpu_layers`` has one entry per column (see ``side_by_side.with_remote``)."""
         if self.running:
             raise RuntimeError("a comparison is running")
-        self._order = [Path(p) for p in paths]
+        self._order = list(choices)
         self._together = schedule is None or schedule.together
         self._layers = (schedule.gpu_layers if schedule is not None and schedule.together
-                        else (AUTO_LAYERS,) * len(paths))
-        for path in list(self._lanes):
-            if path not in self._order:
-                lane = self._lanes.pop(path)
+                        else (AUTO_LAYERS,) * len(choices))
+        keys = {c.key for c in self._order}
+        for key in list(self._lanes):
+            if key not in keys:
+                lane = self._lanes.pop(key)
                 lane.release()
                 lane.deleteLater()
         self._messages = [{"role": "user", "content": prompt}]
         self._sampling = sampling
         self._stopping = False
-        self._open = set(range(len(paths)))
+        self._open = set(range(len(choices)))
         self.running_changed.emit(True)
-        if self._together:
-            self._pending = []
-            for index in range(len(paths)):
+        local = [i for i, c in enumerate(self._order) if not c.is_remote]
+        self._pending = [] if self._together else local[1:]
+        for index in self._pending:
+            self.status.emit(index, "Waits for its turn.")
+        for index in range(len(choices)):
+            if index not in self._pending:
                 self._start(index)
-        else:
-            self._pending = list(range(1, len(paths)))
-            for index in self._pending:
-                self.status.emit(index, "Waits for its turn.")
-            self._start(0)
 
     def stop(self) -> None:
         self._stopping = True
@@ -193,30 +222,31 @@ class CompareRunner(QObject):
         self._release_queue.clear()
         self._open.clear()
 
-    def _lane(self, path: Path) -> Lane:
-        lane = self._lanes.get(path)
+    def _lane(self, choice: ModelChoice) -> Lane:
+        lane = self._lanes.get(choice.key)
         if lane is None:
-            lane = Lane(path, self)
+            lane = Lane(choice, self)
             lane.status.connect(self.status)
             lane.started.connect(self.started)
             lane.token.connect(self.token)
             lane.done.connect(self._on_lane_done)
-            self._lanes[path] = lane
+            self._lanes[choice.key] = lane
         return lane
 
     def _start(self, index: int) -> None:
         # At once, the models share the cores: llama.cpp's threads spin while they wait for
         # each other, so more threads than cores stalls them all (see Engine.default_threads).
-        threads = (max(1, Engine.default_threads() // len(self._order)) if self._together
+        local = sum(1 for c in self._order if not c.is_remote)
+        threads = (max(1, Engine.default_threads() // max(1, local)) if self._together
                    else 0)
         self._lane(self._order[index]).start(index, self._messages, self._sampling,
                                              self._layers[index], threads)
 
     @Slot(int, object, str)
     def _on_lane_done(self, index: int, stats, message: str) -> None:
-        if not self._together:
+        if not self._together and not self._order[index].is_remote:
             # Free this model's memory before the next loads (after this signal returns).
-            self._release_queue.append(self._lanes.pop(self._order[index]))
+            self._release_queue.append(self._lanes.pop(self._order[index].key))
             QTimer.singleShot(0, self._release_and_continue)
         self._close(index, stats, message)
 
