@@ -55,7 +55,7 @@ class CompareBoard(QWidget):
         self.blind = blind
         self.sampling = sampling or SamplingOptions()
         self._machine = machine or probe_machine(models_dir)
-        self.runner = CompareRunner(self)
+        self.runner = CompareRunner(self, blind)
         self.runner.status.connect(self._on_status)
         self.runner.started.connect(self._on_started)
         self.runner.token.connect(self._on_token)
@@ -174,9 +174,7 @@ class CompareBoard(QWidget):
         while len(self.pickers) > max(len(picks), MIN_MODELS):
             self.remove_picker()
         for combo, pick in zip(self.pickers, picks):
-            key = (pick.key if isinstance(pick, ModelChoice)
-                   else str(pick) if isinstance(pick, Path) or not str(pick).startswith("remote:")
-                   else pick)
+            key = pick.key if isinstance(pick, ModelChoice) else str(pick)
             if not combo.select_key(key):
                 combo.setCurrentIndex(-1)
 

@@ -30,9 +30,11 @@ class Lane(QObject):
     token = Signal(int, str)
     done = Signal(int, object, str)  # index, GenerationStats or None, message ("" when fine)
 
-    def __init__(self, choice: ModelChoice, parent: QObject | None = None) -> None:
+    def __init__(self, choice: ModelChoice, parent: QObject | None = None,
+                 blind: bool = False) -> None:
         super().__init__(parent)
         self.choice = choice
+        self.blind = blind  # the arena: the status never names the server
         self.index = 0
         self.session: ChatSession | None = None
         self._messages: list[dict] = []
@@ -70,7 +72,8 @@ class Lane(QObject):
             self.session.remote_ready.connect(self._on_remote_ready)
             self.session.remote_failed.connect(self._on_failed)
         if self.remote:
-            self.status.emit(self.index, f"Connecting to {self.choice.connection.name}...")
+            self.status.emit(self.index, "Loading..." if self.blind
+                             else f"Connecting to {self.choice.connection.name}...")
             self.session.use_remote(self.choice)
             return
         self._percent = -1
@@ -148,8 +151,9 @@ class CompareRunner(QObject):
     all_done = Signal()
     running_changed = Signal(bool)
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, blind: bool = False) -> None:
         super().__init__(parent)
+        self.blind = blind
         self._lanes: dict[str, Lane] = {}  # by ModelChoice.key
         self._order: list[ModelChoice] = []
         self._pending: list[int] = []
@@ -225,7 +229,7 @@ class CompareRunner(QObject):
     def _lane(self, choice: ModelChoice) -> Lane:
         lane = self._lanes.get(choice.key)
         if lane is None:
-            lane = Lane(choice, self)
+            lane = Lane(choice, self, self.blind)
             lane.status.connect(self.status)
             lane.started.connect(self.started)
             lane.token.connect(self.token)

@@ -51,10 +51,13 @@ def test_a_local_and_a_remote_column_stream_with_stats_and_stop_stops_both(
         board.select([local_quant, f"remote:Workstation:{starter_gguf}"])
         assert [p.currentText() for p in board.pickers] == [local_quant.stem, remote_label]
         board.prompt.setPlainText("What is the capital of France?")
+        statuses = set()
+        board.runner.status.connect(lambda _index, text: statuses.add(text))
         with qtbot.waitSignal(board.round_finished, timeout=ANSWER_MS):
             board.send()
             assert board.stop_button.isEnabled() and not board.send_button.isEnabled()
         assert "remote model answers on its server" in board.info.text()
+        assert statuses >= {"Connecting to Workstation...", "Thinking...", "Answering..."}
         assert [c.title.text() for c in board.columns] == [local_quant.stem, remote_label]
         for column in board.columns:
             assert column.answer_text().strip()
@@ -112,8 +115,11 @@ def test_the_arena_labels_a_remote_column_by_connection_and_model(
     try:
         board.select([local_quant, f"remote:Workstation:{starter_gguf}"])
         board.prompt.setPlainText("What is the capital of France?")
+        statuses = set()
+        board.runner.status.connect(lambda _index, text: statuses.add(text))
         with qtbot.waitSignal(board.round_finished, timeout=ANSWER_MS):
             board.send()
+        assert not any("Workstation" in text for text in statuses)  # nothing gives it away
         assert [c.title.text() for c in board.columns] == ["Answer A", "Answer B"]
         assert all(b.isEnabled() for b in view.vote_buttons)
         remote_column = next(i for i, m in enumerate(board.column_models) if m is None)
@@ -124,5 +130,6 @@ def test_the_arena_labels_a_remote_column_by_connection_and_model(
         assert board.columns[1 - remote_column].title.text() == f"Answer {'BA'[remote_column]}: Q8_0"
         assert view.result.text() == f"You picked Answer {letter}: {label}."
         assert view.standings.index(0, 0).data() == label
+        screenshot(view, "compare_arena_remote.png")
     finally:
         view.shutdown()
