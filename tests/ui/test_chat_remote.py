@@ -15,18 +15,10 @@ from app.ui.application import apply_style
 from app.ui.main_window import MainWindow
 from app.ui.model_choice_model import KindRole
 from tests.support.chat_ui import ANSWER_MS, ask
-from tests.support.llama_server import free_port, llama_server
+from tests.support.llama_server import REMOTE_KEY as KEY, free_port, llama_server
 
-KEY = "hearth-remote-7f3a9c21"  # not shaped like a known key: only keeping it out works
 LOAD_MS = 60_000
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "resources" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def server(starter_gguf, tmp_path_factory):
-    with llama_server(starter_gguf, tmp_path_factory.mktemp("llama") / "server.log",
-                      api_key=KEY) as url:
-        yield url
 
 
 @pytest.fixture
