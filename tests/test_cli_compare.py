@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
+from tests.support.gguf_files import write_other_model
 
 HEARTH = str(Path(sys.executable).with_name("hearth"))
 FIELDS = {"file", "quant", "size_bytes", "ppl", "kld", "tok_s", "same_top_pct", "prompt_tok_s",
@@ -59,15 +59,7 @@ def test_bad_input_exits_1_with_one_line(quant_ladder, tmp_path):
     not_gguf.write_text("hello")
     assert "not a GGUF" in one_line_error(hearth("compare", q8, not_gguf))
 
-    from gguf import GGUFWriter
-
-    other = tmp_path / "other-model.gguf"
-    writer = GGUFWriter(other, "llama")
-    writer.add_tensor("token_embd.weight", np.zeros((16, 8), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    other = write_other_model(tmp_path / "other-model.gguf")
     assert "not quants of the same model" in one_line_error(hearth("compare", q8, other))
     short = tmp_path / "short.txt"
     short.write_text("Too short to measure.")

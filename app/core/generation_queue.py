@@ -110,6 +110,25 @@ def wait_for(job: Job, on_token: Callable[[str], None], cancel: Callable[[Job], 
             return value
 
 
+class JobBackend:
+    """``generate`` and ``complete`` of a ``Backend`` that runs each request as a ``Job``:
+    a subclass gives ``_submit(job, on_token)``, which waits for the job and returns its stats."""
+
+    def generate(self, messages: Sequence[dict], sampling: SamplingOptions,
+                 on_token: Callable[[str], None],
+                 stop_event: threading.Event | None = None) -> GenerationStats:
+        return self._submit(Job(list(messages), sampling, stop_event or threading.Event()),
+                            on_token)
+
+    def complete(self, prompt: str, sampling: SamplingOptions, on_token: Callable[[str], None],
+                 stop_event: threading.Event | None = None) -> GenerationStats:
+        return self._submit(Job([], sampling, stop_event or threading.Event(), prompt=prompt),
+                            on_token)
+
+    def _submit(self, job: Job, on_token: Callable[[str], None]) -> GenerationStats:
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
 class Span:
     """When one generation held the engine (``time.monotonic()`` seconds)."""
@@ -121,7 +140,7 @@ class Span:
     stop_reason: str
 
 
-class GenerationQueue:
+class GenerationQueue(JobBackend):
     """A ``Backend`` over an ``Engine``: a single worker thread runs the queued jobs in order."""
 
     def __init__(self, engine: Engine, name: str = "") -> None:
@@ -140,17 +159,6 @@ class GenerationQueue:
             return self._name
         loaded = self._engine.loaded
         return loaded.path.stem if loaded else ""
-
-    def generate(self, messages: Sequence[dict], sampling: SamplingOptions,
-                 on_token: Callable[[str], None],
-                 stop_event: threading.Event | None = None) -> GenerationStats:
-        return self._submit(Job(list(messages), sampling, stop_event or threading.Event()),
-                            on_token)
-
-    def complete(self, prompt: str, sampling: SamplingOptions, on_token: Callable[[str], None],
-                 stop_event: threading.Event | None = None) -> GenerationStats:
-        return self._submit(Job([], sampling, stop_event or threading.Event(), prompt=prompt),
-                            on_token)
 
     def context_size(self) -> int:
         loaded = self._engine.loaded

@@ -139,6 +139,27 @@ _BADGES = {  # verdict prefix -> (background, text)
 }
 
 
+def paint_fit_cell(painter: QPainter, option: QStyleOptionViewItem, verdict: str,
+                   colours: tuple[str, str]) -> None:
+    """A table cell holding the fit verdict as a rounded badge (background, text colours)."""
+    painter.save()
+    style = option.widget.style() if option.widget else QApplication.style()
+    style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter,
+                        option.widget)
+    metrics = QFontMetrics(option.font)
+    text = metrics.elidedText(verdict, Qt.ElideRight, option.rect.width() - 20)
+    width = min(option.rect.width() - 8, metrics.horizontalAdvance(text) + 16)
+    badge = QRect(option.rect.left() + 4, option.rect.center().y() - metrics.height() // 2 - 2,
+                  width, metrics.height() + 4)
+    painter.setRenderHint(QPainter.Antialiasing, True)
+    painter.setPen(Qt.NoPen)
+    painter.setBrush(QColor(colours[0]))
+    painter.drawRoundedRect(badge, badge.height() / 2, badge.height() / 2)
+    painter.setPen(QColor(colours[1]))
+    painter.drawText(badge, Qt.AlignCenter, text)
+    painter.restore()
+
+
 class FitDelegate(QStyledItemDelegate):
     """The fit verdict as a coloured badge (green: all on GPU ... red: too large)."""
 
@@ -148,22 +169,7 @@ class FitDelegate(QStyledItemDelegate):
         if colours is None:
             super().paint(painter, option, index)
             return
-        painter.save()
-        style = option.widget.style() if option.widget else QApplication.style()
-        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter,
-                            option.widget)
-        metrics = QFontMetrics(option.font)
-        text = metrics.elidedText(verdict, Qt.ElideRight, option.rect.width() - 20)
-        width = min(option.rect.width() - 8, metrics.horizontalAdvance(text) + 16)
-        badge = QRect(option.rect.left() + 4, option.rect.center().y() - metrics.height() // 2 - 2,
-                      width, metrics.height() + 4)
-        painter.setRenderHint(QPainter.Antialiasing, True)
-        painter.setPen(Qt.NoPen)
-        painter.setBrush(QColor(colours[0]))
-        painter.drawRoundedRect(badge, badge.height() / 2, badge.height() / 2)
-        painter.setPen(QColor(colours[1]))
-        painter.drawText(badge, Qt.AlignCenter, text)
-        painter.restore()
+        paint_fit_cell(painter, option, verdict, colours)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         hint = super().sizeHint(option, index)

@@ -8,7 +8,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from app.ui.hub_result_delegate import _BADGES as BADGES
-from app.ui.hub_result_delegate import MUTED, TEXT
+from app.ui.hub_result_delegate import MUTED, TEXT, paint_fit_cell
 from app.ui.quant_picker_model import QuantPickerModel, QuantRole
 
 TAG_BG, TAG_TEXT = QColor("#ff7a1a"), QColor("#ffffff")
@@ -50,22 +50,7 @@ class QuantPickerDelegate(QStyledItemDelegate):
         verdict = index.data(QuantRole.Fit) or ""
         colours = next((c for prefix, c in BADGES.items() if verdict.startswith(prefix)),
                        ("#eef1f6", "#1f2430"))
-        painter.save()
-        style = option.widget.style() if option.widget else QApplication.style()
-        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter,
-                            option.widget)
-        metrics = QFontMetrics(option.font)
-        text = metrics.elidedText(verdict, Qt.ElideRight, option.rect.width() - 20)
-        width = min(option.rect.width() - 8, metrics.horizontalAdvance(text) + 16)
-        badge = QRect(option.rect.left() + 4, option.rect.center().y() - metrics.height() // 2 - 2,
-                      width, metrics.height() + 4)
-        painter.setRenderHint(QPainter.Antialiasing, True)
-        painter.setPen(Qt.NoPen)
-        painter.setBrush(QColor(colours[0]))
-        painter.drawRoundedRect(badge, badge.height() / 2, badge.height() / 2)
-        painter.setPen(QColor(colours[1]))
-        painter.drawText(badge, Qt.AlignCenter, text)
-        painter.restore()
+        paint_fit_cell(painter, option, verdict, colours)
 
     def _quant(self, painter, option, index, rect: QRect) -> None:
         bold = QFont(option.font)

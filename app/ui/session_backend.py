@@ -13,19 +13,19 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from app.core.engine import GenerationStats, SamplingOptions
+from app.core.engine import GenerationStats
 from app.core.errors import ContextFullError, GenerationError
-from app.core.generation_queue import Job, stopped_stats, wait_for
+from app.core.generation_queue import Job, JobBackend, stopped_stats, wait_for
 from app.ui.chat_worker import ChatSession
 
 log = logging.getLogger("hearth.ui.server")
 
 
-class SessionBackend(QObject):
+class SessionBackend(QObject, JobBackend):
     """A ``Backend`` (app.core.generation_queue) over a ``ChatSession``."""
 
     _submitted = Signal(object)  # Job, from a connection thread
@@ -52,17 +52,6 @@ class SessionBackend(QObject):
     def model_name(self) -> str:
         model = self._session.model
         return model.path.stem if model is not None else ""
-
-    def generate(self, messages: Sequence[dict], sampling: SamplingOptions,
-                 on_token: Callable[[str], None],
-                 stop_event: threading.Event | None = None) -> GenerationStats:
-        return self._submit(Job(list(messages), sampling, stop_event or threading.Event()),
-                            on_token)
-
-    def complete(self, prompt: str, sampling: SamplingOptions, on_token: Callable[[str], None],
-                 stop_event: threading.Event | None = None) -> GenerationStats:
-        return self._submit(Job([], sampling, stop_event or threading.Event(), prompt=prompt),
-                            on_token)
 
     def context_size(self) -> int:
         model = self._session.model

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import signal
 import subprocess
@@ -21,10 +20,10 @@ from app.core.downloads import Downloader, Progress, choose_file, split_names
 from app.core.errors import (
     ChecksumMismatch, DownloadCancelled, DownloadError, GatedModelError, NotEnoughSpace, UnsafeFileName,
 )
-from app.core.logs import setup_logging
 from app.core.paths import Paths, hf_hub_cache
 from tests.support.hub_repos import add_gguf_family, gguf_name, split_bytes
 from tests.support.hub_server import LoopbackHub
+from tests.support.logs import hearth_logging
 
 REPO = "org/Tiny-GGUF"
 Q4 = gguf_name("Tiny", "Q4_K_M")
@@ -303,13 +302,8 @@ def test_a_repo_listing_an_escaping_name_is_refused(loopback_hub: LoopbackHub, s
 @pytest.fixture
 def log_file(hearth_home: Paths):
     """Hearth's real log set-up (file handler with the redaction filter), undone after the test."""
-    setup_logging(hearth_home.log_file)
-    yield hearth_home.log_file
-    root = logging.getLogger("hearth")
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-        handler.close()
-    root._hearth_configured = None
+    with hearth_logging(hearth_home.log_file) as path:
+        yield path
 
 
 @pytest.mark.faults

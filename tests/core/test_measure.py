@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ from app.core.kld import ReferenceLogits, Scorer, log_softmax
 from app.core.measure import (MeasureSettings, MeasureText, check_same_model, measure,
                               stored_measurement)
 from app.core.measure_store import MeasureStore, measurements_db
+from tests.support.gguf_files import write_other_model
 
 # Fewer tokens than the benchmark's 768, one thread: tests share two cores with other work.
 FAST = MeasureSettings(tokens=256, n_batch=128, gen_tokens=4, threads=1)
@@ -31,20 +31,6 @@ old one broke last autumn when I leaned it against the pear tree and it slid on 
 Write soon and tell me how the new greenhouse is coming along. Did the glass arrive in one
 piece this time, or did the carrier drop it again?
 """
-
-
-def write_other_model(path: Path) -> Path:
-    """A tiny, valid GGUF of another model (its header differs from the starter's)."""
-    from gguf import GGUFWriter
-
-    writer = GGUFWriter(path, "llama")
-    writer.add_name("Other")
-    writer.add_tensor("token_embd.weight", np.zeros((16, 8), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +146,7 @@ def test_bad_file_sets_are_refused(quant_ladder, tmp_path):
     with pytest.raises(MeasureError, match="twice"):
         check_same_model([quant_ladder["Q8_0"], quant_ladder["Q8_0"]])
     with pytest.raises(MeasureError, match="not quants of the same model"):
-        check_same_model([quant_ladder["Q8_0"], write_other_model(tmp_path / "other.gguf")])
+        check_same_model([quant_ladder["Q8_0"], write_other_model(tmp_path / "other.gguf", "Other")])
     with pytest.raises(ModelFileError, match="does not exist"):
         check_same_model([quant_ladder["Q8_0"], tmp_path / "missing.gguf"])
 

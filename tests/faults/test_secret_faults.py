@@ -28,13 +28,13 @@ from app.core.download_http import RetryPolicy
 from app.core.downloads import Downloader
 from app.core.errors import DownloadError, GatedModelError, HearthError, RemoteError
 from app.core.hub import HubClient, SearchQuery
-from app.core.logs import setup_logging
 from app.core.paths import Paths
 from app.core.remote import Connection, ConnectionStore, list_models
 from app.core.settings import Settings
 from tests.faults.tally import Tally
 from tests.support.hub_repos import add_gguf_family, gguf_name
 from tests.support.hub_server import LoopbackHub
+from tests.support.logs import hearth_logging
 
 pytestmark = [pytest.mark.faults, pytest.mark.usefixtures("plain_http_client")]
 
@@ -49,13 +49,8 @@ NAME = gguf_name("Gated", "Q4_K_M")
 @pytest.fixture
 def log_file(hearth_home: Paths) -> Iterator[Path]:
     """Hearth's real log set-up (rotating file, redaction filter), undone after the test."""
-    setup_logging(hearth_home.log_file)
-    yield hearth_home.log_file
-    root = logging.getLogger("hearth")
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-        handler.close()
-    root._hearth_configured = None
+    with hearth_logging(hearth_home.log_file) as path:
+        yield path
 
 
 def leaks(root: Path, allowed: tuple[Path, ...] = ()) -> list[str]:

@@ -9,9 +9,9 @@ from PySide6.QtGui import QGuiApplication
 from app.core.chats import ChatStore
 from app.core.settings import Settings
 from app.ui.main_window import MainWindow
+from tests.support.chat_ui import ANSWER_MS, ask
 
 LOAD_MS = 60_000
-ANSWER_MS = 90_000
 
 
 def open_window(qtbot, paths, **settings):
@@ -29,16 +29,6 @@ def window(qtbot, starter_home):
     win = open_window(qtbot, starter_home)
     yield win
     win.shutdown()
-
-
-def ask(qtbot, page, text):
-    tokens = []
-    page.session.token.connect(tokens.append)
-    page.input.setPlainText(text)
-    with qtbot.waitSignal(page.session.finished, timeout=ANSWER_MS) as done:
-        qtbot.keyClick(page.input, Qt.Key_Return)
-    page.session.token.disconnect(tokens.append)
-    return "".join(tokens), done.args[0]
 
 
 def test_send_streams_and_saves_the_answer(window, qtbot):

@@ -13,19 +13,11 @@ from app.core.settings import Settings
 from app.ui.application import apply_style
 from app.ui.main_window import MainWindow
 from app.ui.model_choice_model import KindRole
-from tests.support.llama_server import free_port, llama_server
+from tests.support.chat_ui import ANSWER_MS, ask
+from tests.support.llama_server import REMOTE_KEY as KEY, free_port, llama_server
 from tests.support.screenshots import screenshot
 
-KEY = "hearth-remote-7f3a9c21"  # not shaped like a known key: only keeping it out works
 LOAD_MS = 60_000
-ANSWER_MS = 90_000
-
-
-@pytest.fixture(scope="module")
-def server(starter_gguf, tmp_path_factory):
-    with llama_server(starter_gguf, tmp_path_factory.mktemp("llama") / "server.log",
-                      api_key=KEY) as url:
-        yield url
 
 
 @pytest.fixture
@@ -52,16 +44,6 @@ def choose_remote(qtbot, page, key):
     assert row >= 0
     with qtbot.waitSignal(page.session.remote_ready, timeout=30_000):
         page.model_box.activated.emit(row)  # as when the user picks the row
-
-
-def ask(qtbot, page, text):
-    tokens = []
-    page.session.token.connect(tokens.append)
-    page.input.setPlainText(text)
-    with qtbot.waitSignal(page.session.finished, timeout=ANSWER_MS) as done:
-        qtbot.keyClick(page.input, Qt.Key_Return)
-    page.session.token.disconnect(tokens.append)
-    return "".join(tokens), done.args[0]
 
 
 def test_picker_lists_local_and_remote_models(window, starter_gguf):

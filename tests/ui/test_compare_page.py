@@ -11,7 +11,6 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PySide6.QtCharts import QHorizontalBarSeries, QScatterSeries
 from PySide6.QtCore import QPoint, QPointF, Qt
@@ -27,6 +26,7 @@ from app.ui.compare.pick_model import PathRole
 from app.ui.compare.results_model import COLUMNS, RowRole, SortRole
 from app.ui.library_model import LibraryModel
 from app.ui.pages.compare_page import ComparePage
+from tests.support.gguf_files import write_other_model
 
 FAST = MeasureSettings(tokens=256, n_batch=128, gen_tokens=4, threads=1)
 MEASURE_MS = 240_000
@@ -210,17 +210,8 @@ def test_cancel_mid_measure_leaves_a_message_and_keeps_the_window(
 
 
 def other_model(folder: Path) -> Path:
-    from gguf import GGUFWriter
-
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "Other-Model-Q8_0.gguf"
-    writer = GGUFWriter(path, "llama")
-    writer.add_tensor("token_embd.weight", np.zeros((16, 8), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
+    return write_other_model(folder / "Other-Model-Q8_0.gguf")
 
 
 def test_files_of_different_models_get_a_clear_message(qtbot, make_page, quant_ladder,

@@ -16,18 +16,10 @@ from app.ui.application import apply_style
 from app.ui.connections_dialog import ConnectionsDialog
 from app.ui.connections_model import ConnectionsModel, HasKeyRole, UrlRole
 from app.ui.model_choice_model import KindRole, ModelChoiceModel
-from tests.support.llama_server import free_port, llama_server
+from tests.support.llama_server import REMOTE_KEY as KEY, free_port
 from tests.support.screenshots import screenshot
 
-KEY = "hearth-remote-7f3a9c21"  # not shaped like a known key: only keeping it out works
 TEST_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def server(starter_gguf, tmp_path_factory):
-    with llama_server(starter_gguf, tmp_path_factory.mktemp("llama") / "server.log",
-                      api_key=KEY) as url:
-        yield url
 
 
 @pytest.fixture

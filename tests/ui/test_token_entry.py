@@ -9,10 +9,10 @@ import pytest
 from huggingface_hub import get_token
 from PySide6.QtCore import Qt, QThreadPool
 
-from app.core.logs import setup_logging
 from app.core.paths import Paths
 from app.ui.token_entry import PROMPT, TokenEntry
 from tests.support.hub_server import LoopbackHub
+from tests.support.logs import hearth_logging
 
 WAIT = 15_000
 SECRET = "hf_" + "Zq8rT2vLk9" * 3  # what a real token looks like
@@ -22,13 +22,8 @@ WRONG = "hf_" + "Wr0ngT0ken" * 3
 @pytest.fixture(autouse=True)
 def log_file(hearth_home: Paths):
     """Hearth's real log set-up (rotating file), undone after the test."""
-    setup_logging(hearth_home.log_file)
-    yield hearth_home.log_file
-    root = logging.getLogger("hearth")
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-        handler.close()
-    root._hearth_configured = None
+    with hearth_logging(hearth_home.log_file) as path:
+        yield path
     assert QThreadPool.globalInstance().waitForDone(WAIT)
 
 

@@ -13,10 +13,11 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 
 from app.core.measure import Comparison, FileMeasurement
 from app.core.units import format_memory, format_size
+from app.ui.compare.row_table import RowTableModel
 
 RowRole = Qt.UserRole + 1   # the FileMeasurement
 SortRole = Qt.UserRole + 2  # numbers for numeric columns, lower-case text otherwise
@@ -34,9 +35,6 @@ _NUMERIC = {"Size", "Bits/weight", "Perplexity", "KL divergence", "Same top %", 
 CSV_FIELDS = ("name", "quant", "size_bytes", "bits_per_weight", "ppl", "kld", "same_top_pct",
               "prompt_tok_s", "tok_s", "load_s", "memory_bytes", "reference", "text", "tokens",
               "threads", "cached", "file", "reference_file")
-
-Index = QModelIndex | QPersistentModelIndex
-
 
 def _number(row: FileMeasurement, column: str) -> float:
     return {"Size": row.size_bytes, "Bits/weight": row.bits_per_weight, "Perplexity": row.ppl,
@@ -87,7 +85,9 @@ def cell_text(row: FileMeasurement, column: str, prefix: str = "") -> str:
     return "stored" if row.cached else "now"
 
 
-class ResultsModel(QAbstractTableModel):
+class ResultsModel(RowTableModel):
+    columns = COLUMNS
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._rows: list[FileMeasurement] = []
@@ -112,12 +112,6 @@ class ResultsModel(QAbstractTableModel):
     def column(self, name: str) -> int:
         return COLUMNS.index(name)
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
     def headerData(self, section, orientation, role=Qt.DisplayRole):
         if orientation == Qt.Horizontal and 0 <= section < len(COLUMNS):
             if role == Qt.DisplayRole:
@@ -126,12 +120,7 @@ class ResultsModel(QAbstractTableModel):
                 return _HEADER_TIPS.get(COLUMNS[section])
         return None
 
-    def data(self, index: Index, role: int = Qt.DisplayRole):
-        if not index.isValid() or not 0 <= index.row() < len(self._rows) \
-                or not 0 <= index.column() < len(COLUMNS):
-            return None
-        row = self._rows[index.row()]
-        column = COLUMNS[index.column()]
+    def cell(self, row: FileMeasurement, column: str, role: int):
         if role == Qt.DisplayRole:
             return cell_text(row, column, self.prefix)
         if role == RowRole:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 
 from app.core.arena import Standing
+from app.ui.compare.row_table import RowTableModel
 
 StandingRole = Qt.UserRole + 1
 COLUMNS = ("Quant", "Wins", "Losses", "Ties", "Rating")
 _NUMBERS = {"Wins", "Losses", "Ties", "Rating"}
 
-Index = QModelIndex | QPersistentModelIndex
+class StandingsModel(RowTableModel):
+    columns = COLUMNS
 
-
-class StandingsModel(QAbstractTableModel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._rows: list[Standing] = []
@@ -26,24 +26,13 @@ class StandingsModel(QAbstractTableModel):
     def standings(self) -> list[Standing]:
         return list(self._rows)
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
     def headerData(self, section, orientation, role=Qt.DisplayRole):
         if orientation == Qt.Horizontal and role == Qt.DisplayRole \
                 and 0 <= section < len(COLUMNS):
             return COLUMNS[section]
         return None
 
-    def data(self, index: Index, role: int = Qt.DisplayRole):
-        if not index.isValid() or not 0 <= index.row() < len(self._rows) \
-                or not 0 <= index.column() < len(COLUMNS):
-            return None
-        row = self._rows[index.row()]
-        column = COLUMNS[index.column()]
+    def cell(self, row: Standing, column: str, role: int):
         if role == StandingRole:
             return row
         if role == Qt.DisplayRole:

@@ -11,25 +11,25 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
-    QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit, QProgressBar,
-    QPushButton, QVBoxLayout, QWidget,
+    QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit, QPushButton, QVBoxLayout,
+    QWidget,
 )
 
-from app.core import chat_export, presets
+from app.core import chat_export
 from app.core.chat_render import code_blocks
 from app.core.chats import ChatStore, Message
-from app.core.engine import GenerationStats, LoadedModel, LoadOptions, SamplingOptions
+from app.core.engine import GenerationStats, SamplingOptions
 from app.core.model_choice import ModelChoice
 from app.core.presets import ModelSettings
 from app.core.remote import ConnectionStore
 from app.core.settings import Settings
 from app.ui.chat_list_model import ChatListModel
+from app.ui.chat_model_control import ChatModelControl
 from app.ui.chat_settings import ChatSettingsPanel
 from app.ui.chat_sidebar import ChatSidebar
 from app.ui.chat_worker import ChatSession
 from app.ui.connections_dialog import ConnectionsDialog
 from app.ui.library_model import LibraryModel
-from app.ui.model_picker import ModelPicker
 from app.ui.transcript import ShownMessage, Transcript
 
 log = logging.getLogger("hearth.ui.chat")
@@ -56,14 +56,11 @@ class ChatPage(QWidget):
         super().__init__()
         self.session, self.library, self.settings, self.store = session, library, settings, store
         self.connections = connections or ConnectionStore()
-        self.connections_dialog: ConnectionsDialog | None = None
         self.confirm = confirm
         self.chat_id = 0
         self.answer_id: int | None = None
         self.editing_id: int | None = None
-        self._wanted_path = settings.last_model
         self._last_send_drop = False
-        self._active_status = ""
 
         self.chats = ChatListModel(store, self)
         self.sidebar = ChatSidebar(self.chats)
@@ -82,18 +79,7 @@ class ChatPage(QWidget):
         self.sidebar.delete_requested.connect(self.delete_chat)
         self.sidebar.export_requested.connect(self._export_dialog)
         self.transcript.action.connect(self._on_action)
-        self.panel.reload_requested.connect(self.reload_model)
-        self.panel.save_default_requested.connect(self.save_model_defaults)
         self.panel.changed.connect(self._save_system_prompt)
-        self.model_box.choices_changed.connect(self._on_library_changed)
-        self.model_box.chosen.connect(self._on_model_chosen)
-        self.model_box.manage_requested.connect(self.open_connections)
-        self.model_box.remote_failed.connect(self._show_error)
-        session.remote_ready.connect(self._on_remote_ready)
-        session.remote_failed.connect(self._on_remote_failed)
-        session.load_progress.connect(self._on_load_progress)
-        session.loaded.connect(self._on_loaded)
-        session.load_failed.connect(self._on_load_failed)
         session.token.connect(self._on_token)
         session.finished.connect(self._on_finished)
         session.failed.connect(self._on_failed)
@@ -106,19 +92,6 @@ class ChatPage(QWidget):
             self.open_chat(settings.last_chat)
 
     def _build_center(self) -> None:
-        self.model_box = ModelPicker(self.library, self.connections)
-        self.model_box.setMinimumWidth(320)
-        self.settings_button = QPushButton("Settings")
-        self.settings_button.setCheckable(True)
-        self.settings_button.setChecked(False)
-        self.settings_button.toggled.connect(self.panel.setVisible)
-        self.model_status = QLabel("No model loaded", objectName="hint")
-        self.load_bar = QProgressBar(maximum=100, textVisible=False, fixedWidth=160)
-        self.cancel_load_button = QPushButton("Cancel loading")
-        self.cancel_load_button.clicked.connect(self.session.cancel_load)
-        for widget in (self.load_bar, self.cancel_load_button):
-            widget.hide()
-
         self.notice = QLabel(objectName="note", wordWrap=True)
         self.notice_yes = QPushButton()
         self.notice_no = QPushButton()
@@ -138,6 +111,13 @@ class ChatPage(QWidget):
         self.context_meter = QLabel("", objectName="hint")
         self.context_meter.setMinimumWidth(230)
         self.context_meter.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self.models = ChatModelControl(self.session, self.library, self.settings,
+                                       self.connections, self.panel, self.context_meter,
+                                       self._chat_system_prompt, self)
+        models = self.models  # its widgets, under the names the page has always had
+        self.model_box, self.model_status = models.picker, models.status
+        self.settings_button = models.settings_button
+        self.load_bar, self.cancel_load_button = models.load_bar, models.cancel_load_button
 
         top = QHBoxLayout()
         top.addWidget(QLabel("Chat", objectName="pageTitle"))
@@ -170,162 +150,40 @@ class ChatPage(QWidget):
         for part in (notice, meters, composer):
             self.center.addLayout(part)
 
-    # -- models ---------------------------------------------------------------------------
+    # -- models (held by ChatModelControl) ------------------------------------------------
+    @property
+    def connections_dialog(self) -> ConnectionsDialog | None:
+        return self.models.connections_dialog
+
     def current_model_path(self) -> str:
-        """The file of the local model chosen in the picker ("" for a remote one)."""
-        choice = self.model_box.current_choice()
-        return choice.path if choice is not None and not choice.is_remote else ""
+        return self.models.current_model_path()
 
     def current_model_key(self) -> str:
-        """The chosen model's key: a local file's path, or "remote:<connection>:<model>"."""
-        choice = self.model_box.current_choice()
-        return choice.key if choice is not None else ""
+        return self.models.current_model_key()
 
     def active_model_key(self) -> str:
-        """The key of the model the chat answers with now ("" when none)."""
-        if self.session.remote is not None:
-            return self.session.remote.key
-        return str(self.session.model.path) if self.session.model else ""
+        return self.models.active_model_key()
 
     def has_model(self) -> bool:
-        return self.session.model is not None or self.session.remote is not None
+        return self.models.has_model()
 
     def model_settings(self, path: str | None = None) -> ModelSettings:
-        path = path or self.current_model_key()
-        saved = self.settings.model_settings.get(path)
-        if saved is not None:
-            return ModelSettings.from_json(saved)
-        s = self.settings
-        return ModelSettings(temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
-                             min_p=s.min_p, repeat_penalty=s.repeat_penalty,
-                             max_tokens=s.max_tokens, seed=s.seed, n_ctx=s.n_ctx,
-                             n_threads=s.n_threads)
+        return self.models.model_settings(path)
 
     def select_model(self, path: str) -> None:
-        self._wanted_path = path
-        if self.model_box.select_key(path):
-            self._load(path)
+        self.models.select_model(path)
 
-    @Slot()
-    def _on_library_changed(self) -> None:
-        """Keep the model in use chosen; else the remembered one; else the first (starter)."""
-        active = self.active_model_key()
-        if active and self.model_box.select_key(active):
-            return
-        if self.model_box.choices.local_count() == 0:
-            if not active and not self.session.busy:
-                self.model_status.setText("No local model yet: run 'hearth setup', download "
-                                          "one in Discover, or choose a remote model.")
-            return
-        if not self.model_box.select_key(self._wanted_path):
-            self.model_box.setCurrentIndex(0)
-        if not active and not self.session.busy and self.current_model_path():
-            self._load(self.current_model_path())
-
-    @Slot(object)
-    def _on_model_chosen(self, choice: ModelChoice) -> None:
-        if choice.is_remote:
-            self.use_remote(choice)
-        elif choice.key != self.active_model_key():
-            self._load(choice.path)
-
-    @Slot()
     def reload_model(self) -> None:
-        self._store_model_settings(self.panel.settings(), persist=False)
-        if self.current_model_path():
-            self._load(self.current_model_path())
+        self.models.reload_model()
 
     def use_remote(self, choice: ModelChoice) -> None:
-        """Chat with a model on a saved connection (the server is asked first)."""
-        if self.session.busy:
-            self.session.stop()
-        self.panel.show_settings(self.model_settings(choice.key), self._chat_system_prompt())
-        self.model_status.setText(f"Connecting to {choice.connection.name}...")
-        self._wanted_path = choice.key
-        self.model_box.setCurrentIndex(self.model_box.choices.row_of(choice.key))
-        self.session.use_remote(choice)
+        self.models.use_remote(choice)
 
-    @Slot(object)
-    def _on_remote_ready(self, choice: ModelChoice) -> None:
-        self.model_box.set_active(choice.key)
-        self.panel.set_remote(True)
-        self.model_status.setText(f"{choice.label} · on {choice.connection.base_url}")
-        self._active_status = self.model_status.text()
-        self.context_meter.setText("")
-        self.context_meter.hide()  # the server holds the context: give the stats the room
-
-    @Slot(str)
-    def _on_remote_failed(self, message: str) -> None:
-        self.model_box.set_active(self.active_model_key())
-        self.model_status.setText(self._active_status or "No model loaded")
-        self._show_error(message)
-
-    @Slot()
     def open_connections(self) -> ConnectionsDialog:
-        """The connections manager; the picker lists the servers again when it changes them."""
-        if self.connections_dialog is None:
-            self.connections_dialog = ConnectionsDialog(self.connections, self)
-            self.connections_dialog.changed.connect(self.model_box.refresh_remote)
-        self.connections_dialog.reload()
-        self.connections_dialog.open()
-        return self.connections_dialog
+        return self.models.open_connections()
 
-    @Slot(str)
-    def _show_error(self, message: str) -> None:
-        self.window().show_error(message)
-
-    @Slot()
     def save_model_defaults(self) -> None:
-        self._store_model_settings(self.panel.settings(), persist=True)
-        self.model_status.setText("Saved as this model's defaults.")
-
-    def _store_model_settings(self, chosen: ModelSettings, persist: bool) -> None:
-        self.settings.model_settings[self.current_model_key()] = chosen.to_json()
-
-    def _load(self, path: str) -> None:
-        if self.session.busy:
-            self.session.stop()
-        self._wanted_path = path
-        chosen = self.model_settings(path)
-        self.panel.show_settings(chosen, self._chat_system_prompt())
-        self.model_status.setText(f"Loading {Path(path).name}...")
-        self.load_bar.setValue(0)
-        self.load_bar.show()
-        self.cancel_load_button.show()
-        self.session.load(Path(path), LoadOptions(
-            n_ctx=chosen.n_ctx, n_gpu_layers=presets.gpu_layer_count(chosen.gpu_layers),
-            n_threads=chosen.n_threads, flash_attn=chosen.flash_attn, kv_type=chosen.kv_type))
-
-    @Slot(float)
-    def _on_load_progress(self, value: float) -> None:
-        self.load_bar.setValue(int(value * 100))
-
-    @Slot(object)
-    def _on_loaded(self, model: LoadedModel) -> None:
-        self.load_bar.hide()
-        self.cancel_load_button.hide()
-        self.settings.last_model = str(model.path)
-        self.model_box.set_active(str(model.path))
-        self.panel.set_remote(False)
-        note = "" if model.has_chat_template else (
-            " · this file has no chat template: using the generic ChatML format")
-        fit = f" · {model.fit_verdict}" if model.fit_verdict else ""
-        self.model_status.setText(f"{model.path.name} · loaded in {model.load_seconds:.1f} s · "
-                                  f"context {model.n_ctx:,} tokens{fit}{note}")
-        self._active_status = self.model_status.text()
-        self.context_meter.setText(f"context: {model.n_ctx:,} tokens")
-        self.context_meter.show()
-
-    @Slot(str, bool)
-    def _on_load_failed(self, message: str, cancelled: bool) -> None:
-        self.load_bar.hide()
-        self.cancel_load_button.hide()
-        self.model_status.setText("Loading cancelled: no model loaded." if cancelled
-                                  else "No model loaded")
-        self.model_box.set_active("")
-        self._active_status = ""
-        if not cancelled:
-            self.window().show_error(message)
+        self.models.save_model_defaults()
 
     # -- chats ----------------------------------------------------------------------------
     @Slot(int)
