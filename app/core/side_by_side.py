@@ -91,12 +91,7 @@ def arena_labels(models: Sequence[tuple[str, str | None]]) -> list[str]:
         labels = quants
     else:
         labels = [f"{name} {q or ''}".strip() for name, q in models]
-    seen: dict[str, int] = {}
-    unique = []
-    for label in labels:
-        seen[label] = seen.get(label, 0) + 1
-        unique.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
-    return unique
+    return _numbered(labels)
 
 
 def round_labels(columns: Sequence[tuple[str, str | None] | str]) -> list[str]:
@@ -104,7 +99,11 @@ def round_labels(columns: Sequence[tuple[str, str | None] | str]) -> list[str]:
     column's label ("Connection · model"), kept as it is; the local (name, quant) columns are
     labelled among themselves."""
     local = iter(arena_labels([c for c in columns if not isinstance(c, str)]))
-    labels = [c if isinstance(c, str) else next(local) for c in columns]
+    return _numbered([c if isinstance(c, str) else next(local) for c in columns])
+
+
+def _numbered(labels: list[str]) -> list[str]:
+    """``labels`` with repeats told apart: "X", "X (2)", "X (3)"..."""
     seen: dict[str, int] = {}
     unique = []
     for label in labels:
