@@ -1,4 +1,5 @@
-"""Driving the Chat page as a user does: type, press Enter, wait for the whole answer."""
+"""Driving the Chat page as a user does: type, press Enter, wait for the whole answer; or press
+Stop once the answer has begun."""
 
 from __future__ import annotations
 
@@ -16,3 +17,19 @@ def ask(qtbot, page, text: str, timeout: int = ANSWER_MS):
         qtbot.keyClick(page.input, Qt.Key_Return)
     page.session.token.disconnect(tokens.append)
     return "".join(tokens), done.args[0]
+
+
+def stop_mid_answer(qtbot, page, timeout: int = ANSWER_MS):
+    """Ask for a long story, press Stop as soon as it streams; the chunks shown and the stats.
+    While it streams, Stop is the button to press and Send is not."""
+    page.panel.max_tokens.setValue(400)
+    tokens = []
+    page.session.token.connect(tokens.append)
+    page.input.setPlainText("Write a long story about a lighthouse keeper.")
+    with qtbot.waitSignal(page.session.token, timeout=timeout):
+        qtbot.mouseClick(page.send_button, Qt.LeftButton)
+    assert page.stop_button.isEnabled() and not page.send_button.isEnabled()
+    with qtbot.waitSignal(page.session.finished, timeout=timeout) as done:
+        qtbot.mouseClick(page.stop_button, Qt.LeftButton)
+    page.session.token.disconnect(tokens.append)
+    return tokens, done.args[0]

@@ -9,7 +9,7 @@ from PySide6.QtGui import QGuiApplication
 from app.core.chats import ChatStore
 from app.core.settings import Settings
 from app.ui.main_window import MainWindow
-from tests.support.chat_ui import ANSWER_MS, ask
+from tests.support.chat_ui import ANSWER_MS, ask, stop_mid_answer
 
 LOAD_MS = 60_000
 
@@ -65,16 +65,7 @@ def test_markdown_and_code_blocks_render_and_copy(window, qtbot):
 
 def test_stop_ends_at_once_and_keeps_the_text(window, qtbot):
     page = window.chat_page
-    page.panel.max_tokens.setValue(400)
-    tokens = []
-    page.session.token.connect(tokens.append)
-    page.input.setPlainText("Write a long story about a lighthouse keeper.")
-    with qtbot.waitSignal(page.session.token, timeout=ANSWER_MS):
-        qtbot.mouseClick(page.send_button, Qt.LeftButton)
-    assert page.stop_button.isEnabled() and not page.send_button.isEnabled()
-    with qtbot.waitSignal(page.session.finished, timeout=ANSWER_MS) as done:
-        qtbot.mouseClick(page.stop_button, Qt.LeftButton)
-    stats = done.args[0]
+    tokens, stats = stop_mid_answer(qtbot, page)
     assert stats.stop_reason == "user"
     assert 0 < stats.tokens < 60  # the worker hands tokens over in ~30 ms chunks
     saved = page.store.messages(page.chat_id)[-1]

@@ -13,7 +13,7 @@ from app.core.settings import Settings
 from app.ui.application import apply_style
 from app.ui.main_window import MainWindow
 from app.ui.model_choice_model import KindRole
-from tests.support.chat_ui import ANSWER_MS, ask
+from tests.support.chat_ui import ANSWER_MS, ask, stop_mid_answer
 from tests.support.llama_server import REMOTE_KEY as KEY, free_port, llama_server
 from tests.support.screenshots import screenshot
 
@@ -79,17 +79,8 @@ def test_chat_with_a_remote_model(window, qtbot, starter_gguf, qapp):
     assert json.loads(saved[1].stats_json)["tokens"] == stats.tokens
     assert page.store.get_chat(page.chat_id).model == remote_key(starter_gguf)
 
-    page.panel.max_tokens.setValue(400)
-    tokens = []
-    page.session.token.connect(tokens.append)
-    page.input.setPlainText("Write a long story about a lighthouse keeper.")
-    with qtbot.waitSignal(page.session.token, timeout=ANSWER_MS):
-        qtbot.mouseClick(page.send_button, Qt.LeftButton)
-    assert page.stop_button.isEnabled() and not page.send_button.isEnabled()
-    with qtbot.waitSignal(page.session.finished, timeout=ANSWER_MS) as done:
-        qtbot.mouseClick(page.stop_button, Qt.LeftButton)
-    page.session.token.disconnect(tokens.append)
-    assert done.args[0].stop_reason == "user" and len(tokens) < 60
+    tokens, stats = stop_mid_answer(qtbot, page)
+    assert stats.stop_reason == "user" and len(tokens) < 60
     kept = page.store.messages(page.chat_id)[-1]
     assert kept.content == "".join(tokens) and kept.content in page.transcript.toPlainText()
     assert "stopped" in page.stats_label.text() and page.send_button.isEnabled()
