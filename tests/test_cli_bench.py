@@ -10,7 +10,7 @@ HEARTH = str(Path(sys.executable).with_name("hearth"))
 
 
 def test_bench_chat_prints_its_ratios(starter_home):
-    result = subprocess.run([HEARTH, "bench", "chat", "--json", "--rounds", "1", "--tokens", "48"],
+    result = subprocess.run([HEARTH, "bench", "chat", "--json", "--rounds", "2", "--tokens", "48"],
                             capture_output=True, text=True, timeout=300,
                             env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert result.returncode == 0, result.stderr
@@ -18,6 +18,11 @@ def test_bench_chat_prints_its_ratios(starter_home):
     for key in ("tok_s_app", "tok_s_raw", "ratio", "max_stall_ms", "per_token_cost_ratio"):
         assert figures[key] > 0, key
     assert abs(figures["ratio"] - figures["tok_s_app"] / figures["tok_s_raw"]) < 0.01
+    assert len(figures["round_ratios"]) == 2 and figures["tokens"] == 48
+    # Raw and app ran as two processes taking turns (app/core/interleave.py); each one's
+    # speed counts only its own time, so neither can be faster than half of the two together.
+    assert figures["in_turns"] is True
+    assert 0.5 < figures["ratio"] < 2.0
 
 
 def test_bench_without_the_starter_model_says_what_to_do(hearth_home):

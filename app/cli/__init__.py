@@ -43,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == [quantize_worker.FLAG]:  # make_quant's child process: nothing else starts
         return quantize_worker.main(argv[1:])
+    if argv[:1] == ["--bench-chat-child"]:  # one side of 'hearth bench chat'
+        from app.ui import bench_chat_child
+
+        return bench_chat_child.main(argv[1:])
     args = build_parser().parse_args(argv)
     paths = default_paths().ensure()
     setup_logging(paths.log_file)

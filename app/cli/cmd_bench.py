@@ -22,7 +22,7 @@ def add_parser(commands):
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--model", help="model file (chat: default the starter model; download: the file "
                         "served, default the starter model's Q8_0)")
-    parser.add_argument("--rounds", type=int, default=5, help="chat: interleaved rounds")
+    parser.add_argument("--rounds", type=int, default=8, help="chat: answers per side, taken in turns")
     parser.add_argument("--tokens", type=int, default=512, help="chat: tokens per answer")
     return parser
 
