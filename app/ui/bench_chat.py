@@ -15,19 +15,17 @@ Measured in one run on the same model, prompt, settings and seed:
 from __future__ import annotations
 
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
+from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.core import interleave
-from app.core.chats import ChatStore
-from app.core.engine import Engine, LoadOptions, SamplingOptions
+from app.core.engine import Engine, SamplingOptions
 from app.ui import bench_chat_child
 from app.ui.bench_chat_child import N_CTX, PROMPT, SEED
-from app.ui.chat_worker import ChatSession
+from app.ui.bench_chat_path import ChatPath
 from app.ui.transcript import ShownMessage, Transcript
 
 WORDS = ("The", "keeper", "walked", "along", "the", "shore,", "and", "the", "sea", "was", "calm.")
@@ -36,27 +34,12 @@ WORDS = ("The", "keeper", "walked", "along", "the", "shore,", "and", "the", "sea
 def worst_stall_ms(model: Path, max_tokens: int, threads: int) -> float:
     """Hearth's path in this process (ChatSession worker thread -> store append -> visible
     transcript), with a 5 ms probe timer on the GUI thread: its worst delay while streaming."""
-    session = ChatSession()
-    folder = tempfile.TemporaryDirectory(prefix="hearth-bench-")
-    store = ChatStore(Path(folder.name) / "chats.sqlite3")
-    view = Transcript()
-    view.resize(900, 700)
-    view.show()
-    loop = QEventLoop()
-    session.loaded.connect(loop.quit)
-    session.load(model, LoadOptions(n_ctx=N_CTX, n_threads=threads))
-    loop.exec()
-    chat = store.create_chat()
-    answer = store.begin_answer(chat.id)
-    view.begin_answer(answer)
+    path = ChatPath(model, N_CTX, threads)
+    path.begin(PROMPT[0]["content"])
     delays: list[float] = []
     clock = QElapsedTimer()
     clock.start()
     last = [clock.nsecsElapsed()]
-
-    def on_token(text: str) -> None:  # a chunk: the worker batches tokens (TextBatcher)
-        store.append_to_answer(answer, text)
-        view.append_to_answer(text)
 
     def tick() -> None:
         now = clock.nsecsElapsed()
@@ -65,17 +48,11 @@ def worst_stall_ms(model: Path, max_tokens: int, threads: int) -> float:
 
     probe = QTimer(interval=5)
     probe.timeout.connect(tick)
-    session.token.connect(on_token)
-    session.finished.connect(loop.quit)
-    session.failed.connect(loop.quit)
     probe.start()
-    session.send(PROMPT, SamplingOptions(temperature=0.0, max_tokens=max_tokens, seed=SEED))
-    loop.exec()
+    path.session.send(PROMPT, SamplingOptions(temperature=0.0, max_tokens=max_tokens, seed=SEED))
+    path.loop.exec()
     probe.stop()
-    session.shutdown()
-    view.close()
-    store.close()
-    folder.cleanup()
+    path.close()
     return max(delays[1:] or [0.0])
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -76,52 +75,24 @@ def _raw_answers(model: Path, max_tokens: int, rounds: int, threads: int) -> lis
 
 
 def _app_answers(model: Path, max_tokens: int, rounds: int, threads: int) -> list[dict]:
-    from PySide6.QtCore import QEventLoop
     from PySide6.QtWidgets import QApplication
 
-    from app.core.chats import ChatStore
-    from app.core.engine import LoadOptions, SamplingOptions
-    from app.ui.chat_worker import ChatSession
-    from app.ui.transcript import ShownMessage, Transcript
+    from app.core.engine import SamplingOptions
+    from app.ui.bench_chat_path import ChatPath
 
     app = QApplication.instance() or QApplication([])
-    session = ChatSession()
-    folder = tempfile.TemporaryDirectory(prefix="hearth-bench-")
-    store = ChatStore(Path(folder.name) / "chats.sqlite3")
-    view = Transcript()
-    view.resize(900, 700)
-    view.show()
-    loop = QEventLoop()
-    session.loaded.connect(loop.quit)
-    session.load_failed.connect(loop.quit)
-    session.load(model, LoadOptions(n_ctx=N_CTX, n_threads=threads))
-    loop.exec()
-    if session.model is None:
-        raise SystemExit(f"could not load {model}")
-    answer_id = [0]
+    path = ChatPath(model, N_CTX, threads)
     times: list[float] = []
     finished: list = []
-
-    def on_token(text: str) -> None:  # as ChatPage._on_token: store, then transcript
-        times.append(time.monotonic())
-        store.append_to_answer(answer_id[0], text)
-        view.append_to_answer(text)
-
-    session.token.connect(on_token)
-    session.finished.connect(finished.append)
-    session.finished.connect(loop.quit)
-    session.failed.connect(loop.quit)
+    path.session.token.connect(lambda _text: times.append(time.monotonic()))
+    path.session.finished.connect(finished.append)
 
     def answer(tokens: int) -> dict:
-        chat = store.create_chat()
-        question = store.add_message(chat.id, "user", PROMPT[0]["content"])
-        view.show_messages([ShownMessage(question.id, "user", PROMPT[0]["content"])])
-        answer_id[0] = store.begin_answer(chat.id)
-        view.begin_answer(answer_id[0])
+        path.begin(PROMPT[0]["content"])
         times.clear()
         finished.clear()
-        session.send(PROMPT, SamplingOptions(temperature=0.0, max_tokens=tokens, seed=SEED))
-        loop.exec()
+        path.session.send(PROMPT, SamplingOptions(temperature=0.0, max_tokens=tokens, seed=SEED))
+        path.loop.exec()
         if not finished:
             raise SystemExit("the answer failed")
         app.processEvents()
@@ -132,6 +103,4 @@ def _app_answers(model: Path, max_tokens: int, rounds: int, threads: int) -> lis
         _ready()
         return [answer(max_tokens) for _ in range(rounds)]
     finally:
-        session.shutdown()
-        store.close()
-        folder.cleanup()
+        path.close()
