@@ -52,7 +52,7 @@ def test_ls_without_models_says_what_to_do(hearth_home):
 
 
 def test_run_streams_an_answer(starter_home):
-    result = hearth("run", "SmolLM2", "-p", "What is the capital of France?",
+    result = hearth("run", "SmolLM2", "-p", "Name the capital city of France.",
                     "--temperature", "0", "--max-tokens", "40")
     assert result.returncode == 0, result.stderr
     assert "Paris" in result.stdout

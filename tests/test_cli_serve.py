@@ -47,7 +47,7 @@ def test_serve_answers_then_stops_on_ctrl_c(starter_home):
         assert [m.id for m in models] == ["SmolLM2-135M-Instruct.Q4_1"]
         reply = client.chat.completions.create(
             model="SmolLM2-135M-Instruct.Q4_1", temperature=0, max_tokens=24,
-            messages=[{"role": "user", "content": "What is the capital of France?"}])
+            messages=[{"role": "user", "content": "Name the capital city of France."}])
         assert "Paris" in reply.choices[0].message.content
         tale = "Once upon a time, there was a little"  # continued, not answered as a chat
         done = client.completions.create(model="SmolLM2-135M-Instruct.Q4_1", prompt=tale,

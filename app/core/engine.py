@@ -10,6 +10,7 @@ import contextlib
 import ctypes
 import io
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -291,10 +292,13 @@ class Engine:
 
 
 def _sampling_kwargs(sampling: SamplingOptions) -> dict:
+    """llama-cpp-python's keyword arguments for ``sampling``. A random seed (-1) is drawn
+    here for each answer: llama-cpp-python keeps the last seed it was given and reuses it when
+    the next call passes none, so after one answer with a fixed seed, "random" would repeat it."""
     return dict(temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k,
                 min_p=sampling.min_p, repeat_penalty=sampling.repeat_penalty,
                 max_tokens=sampling.max_tokens if sampling.max_tokens > 0 else None,
-                seed=sampling.seed if sampling.seed >= 0 else None)
+                seed=sampling.seed if sampling.seed >= 0 else random.randrange(2**31))
 
 
 def auto_gpu_layers(path: Path, n_ctx: int, kv_type: str) -> tuple[int, str]:

@@ -16,7 +16,7 @@ from app.core.engine import Engine, LoadOptions, SamplingOptions
 from app.core.errors import ServerError
 from app.core.generation_queue import GenerationQueue
 
-QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+QUESTION = [{"role": "user", "content": "Name the capital city of France."}]
 STORY = [{"role": "user", "content": "Write a long story about a dragon and a knight."}]
 MODEL = "SmolLM2-135M-Instruct.Q4_1"
 

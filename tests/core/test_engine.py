@@ -8,7 +8,7 @@ from app.core.engine import Engine, LoadOptions, SamplingOptions
 from app.core.errors import ContextFullError, LoadCancelled, ModelFileError, ModelLoadError
 
 GREEDY = SamplingOptions(temperature=0.0, max_tokens=48, seed=1)
-QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+QUESTION = [{"role": "user", "content": "Name the capital city of France."}]
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def test_model_template_is_used(engine):
     from app.core.engine import chat_prompt
 
     text = chat_prompt(engine._llm, QUESTION, True)
-    assert text.startswith("<|im_start|>") and "What is the capital of France?" in text
+    assert text.startswith("<|im_start|>") and "Name the capital city of France." in text
     assert prompt_tokens > 10
     assert engine._llm.chat_format == "chat_template.default"
 

@@ -19,7 +19,7 @@ from tests.support.llama_server import free_port
 from tests.support.llama_server import llama_server as running_llama_server
 
 GREEDY = SamplingOptions(temperature=0.0, max_tokens=32, seed=1)
-QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+QUESTION = [{"role": "user", "content": "Name the capital city of France."}]
 STORY = [{"role": "user", "content": "Write a long story about a dragon and a knight."}]
 
 

@@ -33,10 +33,10 @@ def window(qtbot, starter_home):
 
 def test_send_streams_and_saves_the_answer(window, qtbot):
     page = window.chat_page
-    answer, stats = ask(qtbot, page, "What is the capital of France?")
+    answer, stats = ask(qtbot, page, "Name the capital city of France.")
     assert "Paris" in answer and stats.tokens > 1
     shown = page.transcript.toPlainText()
-    assert "What is the capital of France?" in shown
+    assert "Name the capital city of France." in shown
     assert "Paris" in shown
     assert "tok/s" in page.stats_label.text() and "first token" in page.stats_label.text()
     assert page.context_meter.text().startswith("used ") and "of 8,192 tokens" in (
@@ -45,7 +45,7 @@ def test_send_streams_and_saves_the_answer(window, qtbot):
     assert [m.role for m in saved] == ["user", "assistant"]
     assert saved[1].content == answer and saved[1].complete
     assert json.loads(saved[1].stats_json)["tokens"] == stats.tokens
-    assert page.chats.data(page.chats.index(0)) == "What is the capital of France?"
+    assert page.chats.data(page.chats.index(0)) == "Name the capital city of France."
 
 
 def test_markdown_and_code_blocks_render_and_copy(window, qtbot):
@@ -98,19 +98,19 @@ def test_edit_an_earlier_message_continues_from_there(window, qtbot):
     page._on_action("edit", first_user.id, 0)
     assert page.input.toPlainText() == "What is the capital of Italy?"
     assert page.notice.isVisible() and "Editing" in page.notice.text()
-    page.input.setPlainText("What is the capital of France?")
+    page.input.setPlainText("Name the capital city of France.")
     with qtbot.waitSignal(page.session.finished, timeout=ANSWER_MS):
         qtbot.keyClick(page.input, Qt.Key_Return)
     saved = page.store.messages(page.chat_id)
     assert [m.role for m in saved] == ["user", "assistant"]
-    assert saved[0].content == "What is the capital of France?"
+    assert saved[0].content == "Name the capital city of France."
     assert "Paris" in saved[1].content
     assert "Spain" not in page.transcript.toPlainText()
 
 
 def test_chats_reopen_after_restart_exactly_as_left(qtbot, starter_home):
     first = open_window(qtbot, starter_home)
-    answer, _ = ask(qtbot, first.chat_page, "What is the capital of France?")
+    answer, _ = ask(qtbot, first.chat_page, "Name the capital city of France.")
     chat_id = first.chat_page.chat_id
     first.chat_page.panel.system_prompt.setPlainText("Answer like a pirate.")
     shown = first.chat_page.transcript.toPlainText()
@@ -131,7 +131,7 @@ def test_new_search_rename_delete(window, qtbot):
     ask(qtbot, page, "Tell me about volcanoes.")
     volcano_chat = page.chat_id
     page.new_chat()
-    ask(qtbot, page, "What is the capital of France?")
+    ask(qtbot, page, "Name the capital city of France.")
     assert page.chats.rowCount() == 2
     page.sidebar.search.setText("volcano")
     assert page.chats.rowCount() == 1
@@ -142,14 +142,14 @@ def test_new_search_rename_delete(window, qtbot):
     assert page.store.get_chat(volcano_chat).title == "Geology"
     page.delete_chat(volcano_chat)
     assert page.chats.rowCount() == 1
-    assert page.store.list_chats()[0].title == "What is the capital of France?"
+    assert page.store.list_chats()[0].title == "Name the capital city of France."
 
 
 def test_export_markdown_and_json(window, qtbot, tmp_path):
     page = window.chat_page
-    answer, _ = ask(qtbot, page, "What is the capital of France?")
+    answer, _ = ask(qtbot, page, "Name the capital city of France.")
     md = page.export_chat(tmp_path / "chat.md").read_text()
-    assert "What is the capital of France?" in md and answer.strip() in md
+    assert "Name the capital city of France." in md and answer.strip() in md
     data = json.loads(page.export_chat(tmp_path / "chat.json").read_text())
     assert [m["role"] for m in data["messages"]] == ["user", "assistant"]
     assert data["messages"][1]["content"] == answer

@@ -15,7 +15,7 @@ from app.ui.chat_worker import ChatSession
 from app.ui.server_panel import LogRole, ServerPanel
 
 MODEL = "SmolLM2-135M-Instruct.Q4_1"
-QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+QUESTION = [{"role": "user", "content": "Name the capital city of France."}]
 STORY = [{"role": "user", "content": "Write a long story about a dragon and a knight."}]
 MS = 90_000
 

@@ -217,9 +217,11 @@ class ChatPage(QWidget):
 
     @Slot()
     def new_chat(self) -> int:
+        shown = self.panel.settings()  # what the user set before the first message is kept
         chat = self.store.create_chat(model=self.active_model_key() or self.current_model_key(),
                                       system_prompt=self.panel.system_prompt_text())
         self.open_chat(chat.id)
+        self.panel.show_settings(shown, chat.system_prompt)
         self.input.setFocus()
         return chat.id
 

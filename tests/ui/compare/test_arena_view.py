@@ -34,7 +34,7 @@ def test_vote_reveals_the_labels_and_the_tally_survives_a_restart(qtbot, hearth_
     try:
         assert rows(view) == []
         board.select(two_quants)
-        board.prompt.setPlainText("What is the capital of France?")
+        board.prompt.setPlainText("Name the capital city of France.")
         with qtbot.waitSignal(board.round_finished, timeout=ANSWER_MS):
             board.send()
         assert [c.title.text() for c in board.columns] == ["Answer A", "Answer B"]
@@ -62,7 +62,7 @@ def test_vote_reveals_the_labels_and_the_tally_survives_a_restart(qtbot, hearth_
     again = open_arena(qtbot, hearth_home)
     assert rows(again) == [[winner, "1", "0", "0", "1016"], [loser, "0", "1", "0", "984"]]
     vote = again.store.votes()[0]
-    assert vote.prompt == "What is the capital of France?"
+    assert vote.prompt == "Name the capital city of France."
     again.shutdown()
 
 

@@ -50,7 +50,7 @@ def test_a_local_and_a_remote_column_stream_with_stats_and_stop_stops_both(
                                 for r in range(board.pickers[0].count())]
         board.select([local_quant, f"remote:Workstation:{starter_gguf}"])
         assert [p.currentText() for p in board.pickers] == [local_quant.stem, remote_label]
-        board.prompt.setPlainText("What is the capital of France?")
+        board.prompt.setPlainText("Name the capital city of France.")
         statuses = set()
         board.runner.status.connect(lambda _index, text: statuses.add(text))
         with qtbot.waitSignal(board.round_finished, timeout=ANSWER_MS):
@@ -94,7 +94,7 @@ def test_an_unreachable_connection_says_so_and_the_other_column_answers(
     try:
         board.select([local_quant, f"remote:Old laptop:{starter_gguf}"])
         assert board.pickers[1].currentText() == f"Old laptop · {starter_gguf.name}"
-        board.prompt.setPlainText("What is the capital of France?")
+        board.prompt.setPlainText("Name the capital city of France.")
         with qtbot.waitSignal(board.round_finished, timeout=ANSWER_MS):
             board.send()
         local, remote = board.columns
@@ -114,7 +114,7 @@ def test_the_arena_labels_a_remote_column_by_connection_and_model(
     board = view.board
     try:
         board.select([local_quant, f"remote:Workstation:{starter_gguf}"])
-        board.prompt.setPlainText("What is the capital of France?")
+        board.prompt.setPlainText("Name the capital city of France.")
         statuses = set()
         board.runner.status.connect(lambda _index, text: statuses.add(text))
         with qtbot.waitSignal(board.round_finished, timeout=ANSWER_MS):

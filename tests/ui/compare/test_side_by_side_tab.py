@@ -28,7 +28,7 @@ def test_two_quants_answer_at_once_with_their_stats(qtbot, hearth_home, two_quan
     board = tab.board
     try:
         board.select(two_quants)
-        board.prompt.setPlainText("What is the capital of France?")
+        board.prompt.setPlainText("Name the capital city of France.")
         with qtbot.waitSignal(board.round_finished, timeout=ANSWER_MS):
             qtbot.mouseClick(board.send_button, Qt.LeftButton)
             assert board.stop_button.isEnabled() and not board.send_button.isEnabled()
@@ -114,7 +114,7 @@ def test_one_after_another_frees_each_model_before_the_next(qtbot, hearth_home, 
 
     try:
         board.select(two_quants)
-        board.prompt.setPlainText("What is the capital of France?")
+        board.prompt.setPlainText("Name the capital city of France.")
         board.runner.started.connect(on_started)
         with qtbot.waitSignal(board.round_finished, timeout=ANSWER_MS):
             board.send()
