@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from app.core import quantize_worker, quants
-from app.core.gguf_header import read_header
+from app.core.gguf_remote import read_local_header
 from app.core.quantize import FTYPES
 
 
@@ -22,7 +22,7 @@ def test_hearth_quantize_worker_makes_a_q4_0(quant_ladder, tmp_path):
                            str(out), str(FTYPES["Q4_0"]), "1", "0"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert quants.quant_from_file_type(read_header(out).file_type) == "Q4_0"
+    assert quants.quant_from_file_type(read_local_header(out).file_type) == "Q4_0"
     assert "Hearth" not in done.stdout  # no window, no studio: only the quantizer ran
 
 

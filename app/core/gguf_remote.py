@@ -81,6 +81,23 @@ class GgufHeader:
     def get(self, key: str, default=None):
         return self.fields.get(key, default)
 
+    @property
+    def architecture(self) -> str:
+        return str(self.fields.get("general.architecture") or "unknown")
+
+    @property
+    def file_type(self) -> int | None:
+        value = self.fields.get("general.file_type")
+        return value if type(value) is int else None
+
+    @property
+    def parameters(self) -> int:
+        return sum(t.n_elements for t in self.tensors)
+
+    @property
+    def vocab_size(self) -> int | None:
+        return self.array_lengths.get("tokenizer.ggml.tokens")
+
 
 @dataclass(frozen=True)
 class RemoteHeader:
@@ -261,6 +278,10 @@ def read_local_header(path: Path, *, max_bytes: int = MAX_HEADER_BYTES) -> GgufH
     """The header of a local GGUF file, reading only as much of it as needed (at most
     ``max_bytes``: a longer header is refused)."""
     path = Path(path)
+    if not path.exists():
+        raise ModelFileError(f"The model file {path} does not exist.")
+    if not path.is_file():
+        raise ModelFileError(f"{path} is not a file.")
     try:
         size = path.stat().st_size
         with open(path, "rb") as handle:
@@ -271,7 +292,8 @@ def read_local_header(path: Path, *, max_bytes: int = MAX_HEADER_BYTES) -> GgufH
                 except TruncatedHeaderError as exc:
                     if len(data) >= size:
                         raise ModelFileError(f"{path.name} is truncated: its header is "
-                                             "incomplete.") from None
+                                             "incomplete. If it was downloaded, download it "
+                                             "again.") from None
                     if exc.needed > max_bytes:
                         raise ModelFileError(f"{path.name} has a header longer than "
                                              f"{max_bytes // 2**20} MB: it is damaged.") from None

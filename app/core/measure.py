@@ -43,7 +43,7 @@ from pathlib import Path
 
 from app.core import quants
 from app.core.errors import MeasureCancelled, MeasureError
-from app.core.gguf_header import GgufHeader, read_header
+from app.core.gguf_remote import GgufHeader, read_local_header
 from app.core.kld import ReferenceLogits
 from app.core.llama_eval import idle_threads
 from app.core.measure_run import run_file, score_plan
@@ -154,7 +154,7 @@ class ModelFile:
 
     @classmethod
     def read(cls, path: Path) -> "ModelFile":
-        header: GgufHeader = read_header(path)
+        header: GgufHeader = read_local_header(path)
         quant = (quants.quant_from_file_type(header.file_type)
                  or quants.quant_from_name(Path(path).name))
         return cls(path=Path(path), quant=quant, size_bytes=Path(path).stat().st_size,

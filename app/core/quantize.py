@@ -24,7 +24,7 @@ from pathlib import Path
 
 from app.core import quants, quantize_worker
 from app.core.errors import QuantizeCancelled, QuantizeError
-from app.core.gguf_header import GgufHeader, read_header
+from app.core.gguf_remote import GgufHeader, read_local_header
 
 SOURCES = ("F32", "F16", "BF16", "Q8_0")
 UNQUANTIZED = ("F32", "F16", "BF16")
@@ -113,7 +113,7 @@ def plan_quant(source: Path, target: str, models_dir: Path) -> QuantPlan:
     if target not in TARGETS:
         raise QuantizeError(f"Hearth cannot make {target} quants. It makes: "
                             f"{', '.join(TARGETS)}.")
-    header = read_header(source)
+    header = read_local_header(source)
     source_quant = (quants.quant_from_file_type(header.file_type)
                     or quants.quant_from_name(source.name) or "unknown")
     if source_quant not in SOURCES:
@@ -174,7 +174,7 @@ def make_quant(plan: QuantPlan, *, progress: Progress | None = None,
             if code != 0:
                 raise QuantizeError(f"llama.cpp could not make {plan.output.name}: "
                                     f"{_last_error(log)}")
-            read_header(partial)  # complete and readable, or ModelFileError
+            read_local_header(partial)  # complete and readable, or ModelFileError
             os.replace(partial, plan.output)
             done = True
         finally:

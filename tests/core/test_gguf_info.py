@@ -26,5 +26,5 @@ def test_refuses_missing_and_foreign_files(tmp_path):
 def test_truncated_file_is_reported(starter_gguf, tmp_path):
     cut = tmp_path / "cut.gguf"
     cut.write_bytes(starter_gguf.read_bytes()[:4096])
-    with pytest.raises(ModelFileError, match="damaged or incomplete"):
+    with pytest.raises(ModelFileError, match="damaged or cut short"):
         read_info(cut)

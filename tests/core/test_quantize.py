@@ -8,7 +8,7 @@ import pytest
 
 from app.core import gguf_info, library, quants
 from app.core.errors import QuantizeCancelled, QuantizeError
-from app.core.gguf_header import read_header
+from app.core.gguf_remote import read_local_header
 from app.core.quantize import make_quant, output_name, plan_quant
 
 
@@ -23,7 +23,7 @@ def test_make_a_q4_k_m_from_f16_joins_the_library(quant_ladder, hearth_home):
     assert result.path == plan.output and result.size_bytes == plan.output.stat().st_size
     info = gguf_info.read_info(result.path)
     assert info.quant == "Q4_K_M"
-    assert info.parameters == read_header(quant_ladder["F16"]).parameters
+    assert info.parameters == read_local_header(quant_ladder["F16"]).parameters
     assert len(seen) >= 3
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
     assert any(0 < d < t for d, t in seen)  # the file was seen growing
@@ -56,7 +56,7 @@ def test_requantizing_a_q8_0_warns_and_still_works(quant_ladder, hearth_home):
     assert plan.output.name == "SmolLM2-135M-Instruct-Q2_K-requant.gguf"
     result = make_quant(plan)
     assert result.requantized
-    assert quants.quant_from_file_type(read_header(result.path).file_type) == "Q2_K"
+    assert quants.quant_from_file_type(read_local_header(result.path).file_type) == "Q2_K"
 
 
 def test_impossible_quants_are_refused_with_a_reason(quant_ladder, hearth_home):
