@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QWidget
 
 from app.core import presets
@@ -28,6 +28,8 @@ from app.ui.model_picker import ModelPicker
 
 
 class ChatModelControl(QObject):
+    defaults_saved = Signal()  # a model's defaults changed: write the settings file now
+
     def __init__(self, session: ChatSession, library: LibraryModel, settings: Settings,
                  connections: ConnectionStore, panel: ChatSettingsPanel, context_meter: QLabel,
                  system_prompt: Callable[[], str], view: QWidget) -> None:
@@ -126,7 +128,7 @@ class ChatModelControl(QObject):
 
     @Slot()
     def reload_model(self) -> None:
-        self._store_model_settings(self.panel.settings(), persist=False)
+        self._store_model_settings(self.panel.settings())
         if self.current_model_path():
             self._load(self.current_model_path())
 
@@ -171,10 +173,12 @@ class ChatModelControl(QObject):
 
     @Slot()
     def save_model_defaults(self) -> None:
-        self._store_model_settings(self.panel.settings(), persist=True)
+        self._store_model_settings(self.panel.settings())
+        self.defaults_saved.emit()
         self.status.setText("Saved as this model's defaults.")
 
-    def _store_model_settings(self, chosen: ModelSettings, persist: bool) -> None:
+    def _store_model_settings(self, chosen: ModelSettings) -> None:
+        """Remember ``chosen`` for the current model (written with the settings file)."""
         self.settings.model_settings[self.current_model_key()] = chosen.to_json()
 
     def _load(self, path: str) -> None:

@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self.models_page.refresh_requested.connect(self.refresh_library)
         self.models_page.folders_changed.connect(self._on_folders_changed)
         self.models_page.hidden_changed.connect(self._on_hidden_changed)
+        self.chat_page.models.defaults_saved.connect(self._save_settings)
         self.models_page.message.connect(self.statusBar().showMessage)
 
         pane = QWidget(objectName="sidebarPane")
@@ -141,6 +142,10 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Scanning local models...")
         run_task(lambda: library.list_for_user(paths, settings), self._on_library,
                  self.show_error, self)
+
+    @Slot()
+    def _save_settings(self) -> None:
+        self.settings.save(self.paths.settings_file)
 
     @Slot(list)
     def _on_folders_changed(self, folders: list) -> None:

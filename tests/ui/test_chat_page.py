@@ -240,10 +240,11 @@ def test_presets_and_per_model_defaults(window, qtbot, starter_home):
         page.reload_model()
     assert loaded.args[0].n_ctx == 1024
     page.save_model_defaults()
-    window.shutdown()
-    saved = Settings.load(starter_home.settings_file)
+    assert page.model_status.text() == "Saved as this model's defaults."
+    saved = Settings.load(starter_home.settings_file)  # on disk at once, before any quit
     mine = saved.model_settings[str(loaded.args[0].path)]
     assert (mine["temperature"], mine["n_ctx"], mine["kv_type"]) == (0.2, 1024, "q8_0")
+    window.shutdown()
     again = MainWindow(starter_home, saved)
     qtbot.addWidget(again)
     with qtbot.waitSignal(again.session.loaded, timeout=LOAD_MS) as reloaded:
