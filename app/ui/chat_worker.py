@@ -118,6 +118,12 @@ class ChatWorker(QObject):
         self.local.unload()
         self.unloaded.emit()
 
+    @Slot()
+    def close(self) -> None:
+        """Unload, then end this worker's thread (its event loop stops after this slot)."""
+        self.local.unload()
+        QThread.currentThread().quit()
+
 
 class ChatSession(QObject):
     """GUI-side owner of the worker thread. Widgets talk to this, never to the worker."""
@@ -132,12 +138,14 @@ class ChatSession(QObject):
     busy_changed = Signal(bool)
     remote_ready = Signal(object)  # ModelChoice: the chat now answers with this remote model
     remote_failed = Signal(str)  # the remote model could not be used; nothing changed
+    closed = Signal()  # the thread has ended (after ``close`` or ``shutdown``)
 
     _load_requested = Signal(str, object)
     _remote_requested = Signal(object, object)
     _generate_requested = Signal(object, object, bool)
     _complete_requested = Signal(str, object)
     _unload_requested = Signal()
+    _close_requested = Signal()
 
     def __init__(self, engine: Engine | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -155,6 +163,8 @@ class ChatSession(QObject):
         self._generate_requested.connect(self._worker.generate)
         self._complete_requested.connect(self._worker.complete)
         self._unload_requested.connect(self._worker.unload, Qt.BlockingQueuedConnection)
+        self._close_requested.connect(self._worker.close)
+        self._thread.finished.connect(self.closed)
         self._worker.load_progress.connect(self.load_progress)
         self._worker.loaded.connect(self._on_loaded)
         self._worker.load_failed.connect(self._on_load_failed)
@@ -168,6 +178,7 @@ class ChatSession(QObject):
         self.remote: ModelChoice | None = None  # the remote model in use, when not local
         self._remote_backend: RemoteBackend | None = None
         self._pending_remote: RemoteBackend | None = None
+        self._closing = False
         self._thread.start()
 
     @property
@@ -209,14 +220,31 @@ class ChatSession(QObject):
             self._remote_backend.request_stop()
 
     def shutdown(self) -> None:
-        """Stop any generation or load, unload the model in its thread, end the thread."""
+        """Stop any generation or load, unload the model in its thread, end the thread, and
+        wait for it: for quitting the app."""
         if not self._thread.isRunning():
             return
         self.stop()
         self._load_cancel.set()
-        self._unload_requested.emit()
-        self._thread.quit()
+        if not self._closing:  # else the worker ends its thread itself
+            self._unload_requested.emit()
+            self._thread.quit()
         self._thread.wait()
+
+    def close(self) -> None:
+        """``shutdown`` without waiting: the worker stops, unloads and ends its thread in the
+        background, and ``closed`` follows. The GUI thread never waits on the model."""
+        if self._closing:
+            return
+        self._closing = True
+        self.model = None
+        self.remote = None
+        if not self._thread.isRunning():
+            self.closed.emit()
+            return
+        self.stop()
+        self._load_cancel.set()
+        self._close_requested.emit()
 
     @Slot(object)
     def _on_loaded(self, model: LoadedModel) -> None:

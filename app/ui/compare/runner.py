@@ -6,12 +6,14 @@ its column index. ``CompareRunner`` starts every lane at once, or the local ones
 another (each unloaded once it has answered, to free its memory for the next) when
 ``Schedule.together`` is false; remote lanes use no memory here and always start at once.
 Stop stops them all; lanes not started yet are skipped. Everything here lives in the GUI thread; the
-models run in the sessions' worker threads.
+models run in the sessions' worker threads, and are unloaded there: the GUI never waits for it
+(except when the app quits, ``shutdown``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
@@ -29,6 +31,7 @@ class Lane(QObject):
     started = Signal(int)  # the first token is about to come: the column begins its answer
     token = Signal(int, str)
     done = Signal(int, object, str)  # index, GenerationStats or None, message ("" when fine)
+    released = Signal(object)  # this lane, once its model is unloaded and its thread ended
 
     def __init__(self, choice: ModelChoice, parent: QObject | None = None,
                  blind: bool = False) -> None:
@@ -37,6 +40,7 @@ class Lane(QObject):
         self.blind = blind  # the arena: the status never names the server
         self.index = 0
         self.session: ChatSession | None = None
+        self._closing: ChatSession | None = None  # released, still unloading
         self._messages: list[dict] = []
         self._sampling = SamplingOptions()
         self._streaming = False
@@ -88,11 +92,27 @@ class Lane(QObject):
             self.session.stop()
 
     def release(self) -> None:
-        """Unload the model and end its thread (frees its memory)."""
-        if self.session is not None:
-            self.session.shutdown()
-            self.session.deleteLater()
-            self.session = None
+        """Unload the model and end its thread, waiting for it (when the app quits)."""
+        for session in (self.session, self._closing):
+            if session is not None:
+                session.shutdown()
+        self.session = self._closing = None
+
+    def release_soon(self) -> None:
+        """Unload the model and end its thread in the background; ``released`` follows."""
+        if self.session is None:
+            self.released.emit(self)
+            return
+        self._closing, self.session = self.session, None
+        self._closing.closed.connect(self._on_closed)
+        self._closing.close()
+
+    @Slot()
+    def _on_closed(self) -> None:
+        if self._closing is not None:
+            self._closing.deleteLater()
+            self._closing = None
+            self.released.emit(self)
 
     def _send(self) -> None:
         self._streaming = False
@@ -160,7 +180,9 @@ class CompareRunner(QObject):
         self._open: set[int] = set()
         self._together = True
         self._stopping = False
-        self._release_queue: list[Lane] = []
+        self._release_queue: list[Lane] = []  # done, to release once their signal returns
+        self._unloading: list[Lane] = []  # released, their models still unloading
+        self._after_unload: list[Callable[[], None]] = []
 
     @property
     def running(self) -> bool:
@@ -174,12 +196,17 @@ class CompareRunner(QObject):
     def loaded_keys(self) -> set[str]:
         return {key for key, lane in self._lanes.items() if lane.loaded}
 
-    def release_all(self) -> None:
-        """Unload every model (before measuring free memory for a new set)."""
-        for lane in self._lanes.values():
-            lane.release()
-            lane.deleteLater()
+    @property
+    def unloading(self) -> bool:
+        """Models are still being unloaded (their memory is not free yet)."""
+        return bool(self._release_queue or self._unloading)
+
+    def release_all(self, then: Callable[[], None]) -> None:
+        """Unload every model in the background (before measuring free memory for a new set);
+        ``then()`` runs once they all are unloaded."""
+        lanes = list(self._lanes.values())
         self._lanes.clear()
+        self._release(lanes, then)
 
     def run(self, choices: list[ModelChoice], prompt: str, sampling: SamplingOptions,
             schedule: Schedule | None) -> None:
@@ -192,11 +219,7 @@ class CompareRunner(QObject):
         self._layers = (schedule.gpu_layers if schedule is not None and schedule.together
                         else (AUTO_LAYERS,) * len(choices))
         keys = {c.key for c in self._order}
-        for key in list(self._lanes):
-            if key not in keys:
-                lane = self._lanes.pop(key)
-                lane.release()
-                lane.deleteLater()
+        self._release([self._lanes.pop(key) for key in list(self._lanes) if key not in keys])
         self._messages = [{"role": "user", "content": prompt}]
         self._sampling = sampling
         self._stopping = False
@@ -220,10 +243,12 @@ class CompareRunner(QObject):
 
     def shutdown(self) -> None:
         self.stop()
-        for lane in [*self._lanes.values(), *self._release_queue]:
+        for lane in [*self._lanes.values(), *self._release_queue, *self._unloading]:
             lane.release()
         self._lanes.clear()
         self._release_queue.clear()
+        self._unloading.clear()
+        self._after_unload.clear()
         self._open.clear()
 
     def _lane(self, choice: ModelChoice) -> Lane:
@@ -256,12 +281,36 @@ class CompareRunner(QObject):
 
     @Slot()
     def _release_and_continue(self) -> None:
-        while self._release_queue:
-            lane = self._release_queue.pop()
-            lane.release()
-            lane.deleteLater()
+        lanes, self._release_queue = self._release_queue, []
+        self._release(lanes, self._start_next)
+
+    def _start_next(self) -> None:
         if self._pending and not self._stopping:
             self._start(self._pending.pop(0))
+
+    def _release(self, lanes: list[Lane], then: Callable[[], None] | None = None) -> None:
+        """Unload ``lanes`` in the background; ``then()`` once no model is unloading."""
+        if then is not None:
+            self._after_unload.append(then)
+        self._unloading.extend(lanes)  # all of them first: a lane with nothing loaded
+        for lane in lanes:  # answers at once
+            lane.released.connect(self._on_released)
+            lane.release_soon()
+        self._run_after_unload()
+
+    @Slot(object)
+    def _on_released(self, lane: Lane) -> None:
+        if lane in self._unloading:
+            self._unloading.remove(lane)
+            lane.deleteLater()
+        self._run_after_unload()
+
+    def _run_after_unload(self) -> None:
+        if self._unloading:
+            return
+        waiting, self._after_unload = self._after_unload, []
+        for then in waiting:
+            then()
 
     def _close(self, index: int, stats, message: str) -> None:
         if index not in self._open:

@@ -122,6 +122,8 @@ def test_one_after_another_frees_each_model_before_the_next(qtbot, hearth_home, 
         for column in board.columns:
             assert column.answer_text().strip() and "tok/s" in column.stats.text()
         assert board.runner.loaded_paths() == set()
+        qtbot.waitUntil(lambda: not board.runner.unloading, timeout=ANSWER_MS)
+        assert board.send_button.isEnabled()
     finally:
         tab.shutdown()
 
