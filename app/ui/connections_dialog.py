@@ -13,20 +13,17 @@ from collections.abc import Callable
 from PySide6.QtCore import QModelIndex, QStringListModel, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListView,
-    QMessageBox, QPushButton, QVBoxLayout, QWidget,
+    QPushButton, QVBoxLayout, QWidget,
 )
 
 from app.core.errors import HearthError
 from app.core.model_choice import PROBE_TIMEOUT_S, short_model_name
 from app.core.remote import Connection, ConnectionStore, list_models
+from app.ui.confirm import ask_yes_no
 from app.ui.connections_model import ConnectionsModel
 from app.ui.tasks import run_task
 
 log = logging.getLogger("hearth.ui.connections")
-
-
-def _confirm(parent: QWidget, question: str) -> bool:
-    return QMessageBox.question(parent, "Hearth", question) == QMessageBox.StandardButton.Yes
 
 
 class ConnectionsDialog(QDialog):
@@ -35,7 +32,7 @@ class ConnectionsDialog(QDialog):
 
     def __init__(self, store: ConnectionStore, parent: QWidget | None = None,
                  timeout: float = PROBE_TIMEOUT_S,
-                 confirm: Callable[[QWidget, str], bool] = _confirm) -> None:
+                 confirm: Callable[[QWidget, str], bool] = ask_yes_no) -> None:
         super().__init__(parent)
         self.setWindowTitle("Connections")
         self.resize(760, 440)

@@ -20,6 +20,7 @@ from app.core.errors import ArenaError
 from app.core.fit import Machine
 from app.ui.compare.board import CompareBoard
 from app.ui.compare.standings_model import StandingsModel
+from app.ui.confirm import ask_yes_no
 from app.ui.library_model import LibraryModel
 
 
@@ -28,9 +29,11 @@ class ArenaView(QWidget):
 
     def __init__(self, library: LibraryModel, models_dir: Path, data_dir: Path, *,
                  store: ArenaStore | None = None, sampling: SamplingOptions | None = None,
-                 machine: Callable[[], Machine] | None = None, parent=None) -> None:
+                 machine: Callable[[], Machine] | None = None,
+                 confirm: Callable[[QWidget, str], bool] = ask_yes_no, parent=None) -> None:
         super().__init__(parent)
         self.store = store or ArenaStore(arena_db(data_dir))
+        self.confirm = confirm
         self.board = CompareBoard(library, models_dir, blind=True, sampling=sampling,
                                   machine=machine)
         self.board.round_started.connect(self._on_round_started)
@@ -62,7 +65,15 @@ class ArenaView(QWidget):
         vote_line.addStretch(1)
         layout.addLayout(vote_line)
         layout.addWidget(self.result)
-        layout.addWidget(QLabel("Standings (every vote so far)", styleSheet="font-weight: 600;"))
+        self.reset_button = QPushButton("Reset standings...")
+        self.reset_button.setToolTip("Forget every vote so far")
+        self.reset_button.clicked.connect(self.reset_standings)
+        standings_line = QHBoxLayout()
+        standings_line.addWidget(QLabel("Standings (every vote so far)",
+                                        styleSheet="font-weight: 600;"))
+        standings_line.addStretch(1)
+        standings_line.addWidget(self.reset_button)
+        layout.addLayout(standings_line)
         layout.addWidget(self.table)
         self.refresh_standings()
 
@@ -71,6 +82,21 @@ class ArenaView(QWidget):
             self.standings.set_standings(self.store.tally())
         except ArenaError as exc:
             self.result.setText(str(exc))
+        self.reset_button.setEnabled(self.standings.rowCount() > 0)
+
+    @Slot()
+    def reset_standings(self) -> None:
+        """Forget every vote, once the user says so."""
+        if not self.confirm(self, "Forget every arena vote and start the standings again? "
+                                  "This cannot be undone."):
+            return
+        try:
+            self.store.reset()
+        except ArenaError as exc:
+            self.result.setText(f"The standings could not be reset: {exc}")
+            return
+        self.result.setText("Standings reset: every vote was forgotten.")
+        self.refresh_standings()
 
     def shutdown(self) -> None:
         self.board.shutdown()

@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
-    QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit, QPushButton, QVBoxLayout,
+    QFileDialog, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout,
     QWidget,
 )
 
@@ -28,6 +28,7 @@ from app.ui.chat_model_control import ChatModelControl
 from app.ui.chat_settings import ChatSettingsPanel
 from app.ui.chat_sidebar import ChatSidebar
 from app.ui.chat_worker import ChatSession
+from app.ui.confirm import ask_yes_no
 from app.ui.connections_dialog import ConnectionsDialog
 from app.ui.library_model import LibraryModel
 from app.ui.transcript import ShownMessage, Transcript
@@ -44,14 +45,9 @@ def stats_line(stats: dict) -> str:
             f"{stats['tokens']} tokens · {REASONS.get(stats.get('stop_reason'), '')}")
 
 
-def _confirm(parent: QWidget, question: str) -> bool:
-    answer = QMessageBox.question(parent, "Hearth", question)
-    return answer == QMessageBox.StandardButton.Yes
-
-
 class ChatPage(QWidget):
     def __init__(self, session: ChatSession, library: LibraryModel, settings: Settings,
-                 store: ChatStore, confirm: Callable[[QWidget, str], bool] = _confirm,
+                 store: ChatStore, confirm: Callable[[QWidget, str], bool] = ask_yes_no,
                  connections: ConnectionStore | None = None) -> None:
         super().__init__()
         self.session, self.library, self.settings, self.store = session, library, settings, store

@@ -14,21 +14,17 @@ from collections.abc import Callable
 from PySide6.QtCore import QModelIndex, QPoint, QSortFilterProxyModel, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
-    QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMenu, QMessageBox,
+    QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMenu,
     QPushButton, QSplitter, QTableView, QVBoxLayout, QWidget,
 )
 
 from app.core import library as core_library
 from app.core.library import LocalModel
 from app.core.units import format_size
+from app.ui.confirm import ask_yes_no
 from app.ui.library_model import SOURCE_LABELS, LibraryModel, ModelRole, SortRole
 from app.ui.quant_picker import QuantPicker
 from app.ui.tasks import run_task
-
-
-def _confirm(parent: QWidget, question: str) -> bool:
-    answer = QMessageBox.question(parent, "Hearth", question)
-    return answer == QMessageBox.StandardButton.Yes
 
 
 def _choose_folder(parent: QWidget) -> str:
@@ -45,7 +41,7 @@ class ModelsPage(QWidget):
 
     def __init__(self, library: LibraryModel, *, folders: list[str] | None = None,
                  hidden: list[str] | None = None,
-                 confirm: Callable[[QWidget, str], bool] = _confirm,
+                 confirm: Callable[[QWidget, str], bool] = ask_yes_no,
                  choose_folder: Callable[[QWidget], str] = _choose_folder,
                  open_url: Callable[[QUrl], object] = QDesktopServices.openUrl,
                  machine=None, measure_store=None) -> None:

@@ -32,7 +32,7 @@ def test_vote_reveals_the_labels_and_the_tally_survives_a_restart(qtbot, hearth_
     view = open_arena(qtbot, hearth_home)
     board = view.board
     try:
-        assert rows(view) == []
+        assert rows(view) == [] and not view.reset_button.isEnabled()
         board.select(two_quants)
         board.prompt.setPlainText("Name the capital city of France.")
         with qtbot.waitSignal(board.round_finished, timeout=ANSWER_MS):
@@ -63,6 +63,16 @@ def test_vote_reveals_the_labels_and_the_tally_survives_a_restart(qtbot, hearth_
     assert rows(again) == [[winner, "1", "0", "0", "1016"], [loser, "0", "1", "0", "984"]]
     vote = again.store.votes()[0]
     assert vote.prompt == "Name the capital city of France."
+    assert again.reset_button.isEnabled()
+    asked = []
+    again.confirm = lambda _parent, question: asked.append(question) or False
+    again.reset_button.click()  # the user says No: nothing is forgotten
+    assert "cannot be undone" in asked[0] and len(rows(again)) == 2
+    again.confirm = lambda _parent, _question: True
+    again.reset_button.click()
+    assert rows(again) == [] and again.store.votes() == []
+    assert again.result.text() == "Standings reset: every vote was forgotten."
+    assert not again.reset_button.isEnabled()
     again.shutdown()
 
 
