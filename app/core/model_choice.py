@@ -16,6 +16,7 @@ from app.core.errors import HearthError
 from app.core.library import LocalModel
 from app.core.remote import TIMEOUT_S, Connection, ConnectionStore, RemoteBackend, list_models
 
+REMOTE_PREFIX = "remote:"  # a remote choice's key: remote:<connection name>:<model id>
 PROBE_TIMEOUT_S = 10.0  # listing models: a server that is up answers at once
 
 
@@ -37,7 +38,7 @@ class ModelChoice:
     def key(self) -> str:
         """A stable id, for settings and for finding the choice again after a refresh."""
         if self.is_remote and self.connection is not None:
-            return f"remote:{self.connection.name}:{self.model}"
+            return f"{REMOTE_PREFIX}{self.connection.name}:{self.model}"
         return self.path
 
     def backend(self, timeout: float = TIMEOUT_S) -> RemoteBackend:

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QWidget
 
 from app.core import presets
 from app.core.engine import LoadedModel, LoadOptions
-from app.core.model_choice import ModelChoice
+from app.core.model_choice import REMOTE_PREFIX, ModelChoice
 from app.core.presets import ModelSettings
 from app.core.remote import ConnectionStore
 from app.core.settings import Settings
@@ -41,6 +41,8 @@ class ChatModelControl(QObject):
         self._system_prompt = system_prompt
         self.connections_dialog: ConnectionsDialog | None = None
         self._wanted_path = settings.last_model
+        self._restoring = False  # using the remembered remote model at start
+        self._fallback_note = ""  # why the chat did not reopen with that remote model
         self._active_status = ""
 
         self.picker = ModelPicker(library, connections)
@@ -105,9 +107,12 @@ class ChatModelControl(QObject):
 
     @Slot()
     def _on_library_changed(self) -> None:
-        """Keep the model in use chosen; else the remembered one; else the first (starter)."""
+        """Keep the model in use chosen; else the remembered one (a remote one once its server
+        has listed it); else the first (starter)."""
         active = self.active_model_key()
         if active and self.picker.select_key(active):
+            return
+        if not active and not self.session.busy and self._restore_remote():
             return
         if self.picker.choices.local_count() == 0:
             if not active and not self.session.busy:
@@ -118,6 +123,28 @@ class ChatModelControl(QObject):
             self.picker.setCurrentIndex(0)
         if not active and not self.session.busy and self.current_model_path():
             self._load(self.current_model_path())
+
+    def _restore_remote(self) -> bool:
+        """When the chat last used a remote model: use it once its server lists it, waiting
+        while the servers are being listed. False: go on with a local model."""
+        wanted = self._wanted_path
+        if not wanted.startswith(REMOTE_PREFIX):
+            return False
+        if self.picker.select_key(wanted):
+            self._restoring = True
+            self.use_remote(self.picker.current_choice())
+            return True
+        if self.picker.listing > 0:
+            self.status.setText("Waiting for the saved servers to list their models...")
+            return True
+        self._give_up_remote()
+        return False
+
+    def _give_up_remote(self) -> None:
+        connection = self._wanted_path[len(REMOTE_PREFIX):].split(":", 1)[0]
+        self._fallback_note = (f" · {connection} is not available now, so the chat uses this "
+                               "local model")
+        self._wanted_path = ""
 
     @Slot(object)
     def _on_model_chosen(self, choice: ModelChoice) -> None:
@@ -144,6 +171,8 @@ class ChatModelControl(QObject):
 
     @Slot(object)
     def _on_remote_ready(self, choice: ModelChoice) -> None:
+        self._restoring = False
+        self.settings.last_model = choice.key
         self.picker.set_active(choice.key)
         self.panel.set_remote(True)
         self.status.setText(f"{choice.label} · on {choice.connection.base_url}")
@@ -155,6 +184,11 @@ class ChatModelControl(QObject):
     def _on_remote_failed(self, message: str) -> None:
         self.picker.set_active(self.active_model_key())
         self.status.setText(self._active_status or "No model loaded")
+        if self._restoring:  # at start: the chat falls back to a local model, and says so
+            self._restoring = False
+            self._give_up_remote()
+            self._on_library_changed()
+            return
         self._show_error(message)
 
     @Slot()
@@ -210,7 +244,8 @@ class ChatModelControl(QObject):
             " · this file has no chat template: using the generic ChatML format")
         fit = f" · {model.fit_verdict}" if model.fit_verdict else ""
         self.status.setText(f"{model.path.name} · loaded in {model.load_seconds:.1f} s · "
-                            f"context {model.n_ctx:,} tokens{fit}{note}")
+                            f"context {model.n_ctx:,} tokens{fit}{note}{self._fallback_note}")
+        self._fallback_note = ""
         self._active_status = self.status.text()
         self.context_meter.setText(f"context: {model.n_ctx:,} tokens")
         self.context_meter.show()

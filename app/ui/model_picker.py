@@ -67,8 +67,8 @@ class ModelPicker(QComboBox):
         except HearthError as exc:
             connections = []
             self.remote_failed.emit(str(exc))
+        self.listing = len(connections)  # before the rows change: listeners see it
         self.choices.set_connections(connections)
-        self.listing = len(connections)
         generation, timeout = self._generation, self.probe_timeout
         for connection in connections:
             run_task(lambda c=connection: (generation, list_remote(c, timeout)),

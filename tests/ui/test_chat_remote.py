@@ -148,3 +148,44 @@ def test_manage_connections_from_the_picker(window, qtbot, starter_gguf):
                     timeout=30_000)
     assert box.findText(f"Workstation · {starter_gguf.name}") >= 0
     dialog.reject()
+
+
+def test_a_restart_reopens_the_remote_model_last_used(window, qtbot, starter_gguf, starter_home):
+    page = window.chat_page
+    choose_remote(qtbot, page, remote_key(starter_gguf))
+    window.shutdown()
+    saved = Settings.load(starter_home.settings_file)
+    assert saved.last_model == remote_key(starter_gguf)
+
+    again = MainWindow(starter_home, saved)
+    qtbot.addWidget(again)
+    loaded = []
+    again.session.loaded.connect(loaded.append)
+    with qtbot.waitSignal(again.session.remote_ready, timeout=30_000):
+        again.show()
+    box = again.chat_page.model_box
+    assert box.currentText() == f"Workstation · {starter_gguf.name}"
+    assert loaded == [] and again.session.model is None  # no local model was loaded first
+    answer, _stats = ask(qtbot, again.chat_page, "Name the capital city of France.")
+    assert "Paris" in answer
+    again.shutdown()
+
+
+def test_a_restart_falls_back_to_the_local_model_when_the_server_is_gone(
+        qtbot, starter_home, starter_gguf, tmp_path):
+    with llama_server(starter_gguf, tmp_path / "gone.log") as url:
+        ConnectionStore().save(Connection("Gone", url))
+    settings = Settings(max_tokens=48, temperature=0.0, seed=1,
+                        last_model=f"remote:Gone:{starter_gguf}")
+    win = MainWindow(starter_home, settings)
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.session.loaded, timeout=LOAD_MS):
+        win.show()
+    page = win.chat_page
+    assert page.model_box.currentText() == "SmolLM2-135M-Instruct.Q4_1"
+    assert "Gone is not available now, so the chat uses this local model" in \
+        page.model_status.text()
+    assert not win.banner.isVisible()  # said in the status line, not as an error
+    answer, _stats = ask(qtbot, page, "Name the capital city of France.")
+    assert "Paris" in answer
+    win.shutdown()
