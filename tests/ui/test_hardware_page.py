@@ -114,6 +114,8 @@ def test_two_rtx_a5000_held_by_llama_server(qtbot, make_page):
     qtbot.waitUntil(lambda: len(page.cards) == 2, timeout=WAIT_MS)
 
     first, second = page.cards
+    assert (first.title.text(), second.title.text()) == (  # the same name: numbered
+        "GPU 0 · NVIDIA RTX A5000", "GPU 1 · NVIDIA RTX A5000")
     assert first.vram.text() == "VRAM 22.3 GiB of 24.0 GiB used · 1.6 GiB free"
     assert second.vram.text() == "VRAM 17.3 GiB of 24.0 GiB used · 6.7 GiB free"
     assert (first.stats.text(), second.stats.text()) == ("0% busy · 13 °C", "0% busy · 15 °C")

@@ -7,9 +7,9 @@ the GUI thread, one at a time) and feeds the graphs and the VRAM bars.
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import replace
+from collections import Counter, deque
 from collections.abc import Callable
+from dataclasses import replace
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPainterPath, QPen
@@ -86,8 +86,10 @@ class Sparkline(QWidget):
 class GpuCard(QFrame):
     """One GPU: name, driver details, a VRAM bar, utilization and temperature, a live graph."""
 
-    def __init__(self, gpu: Gpu, parent=None) -> None:
+    def __init__(self, gpu: Gpu, numbered: bool = False, parent=None) -> None:
+        """``numbered``: another GPU here has the same name, so the title gives its index."""
         super().__init__(parent, objectName="card")
+        self.numbered = numbered
         self.title = QLabel(objectName="cardTitle")
         self.details = QLabel(objectName="hint", wordWrap=True)
         self.vram = QProgressBar(textVisible=True)
@@ -106,7 +108,7 @@ class GpuCard(QFrame):
 
     def show_gpu(self, gpu: Gpu) -> None:
         self.gpu = gpu
-        self.title.setText(gpu.name)
+        self.title.setText(f"GPU {gpu.index} · {gpu.name}" if self.numbered else gpu.name)
         parts = [gpu.vendor]
         if gpu.driver_version:
             parts.append(f"driver {gpu.driver_version}")
@@ -334,7 +336,8 @@ class HardwarePage(QWidget):
         for card in self.cards:
             self.gpu_list.removeWidget(card)
             card.deleteLater()
-        self.cards = [GpuCard(gpu) for gpu in gpus]
+        names = Counter(gpu.name for gpu in gpus)
+        self.cards = [GpuCard(gpu, numbered=names[gpu.name] > 1) for gpu in gpus]
         for card in self.cards:
             self.gpu_list.addWidget(card)
         report = self.report
