@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from app.core.chats import DEFAULT_TITLE, SCHEMA_VERSION, TITLE_LENGTH, ChatStore
+from app.core.chat_db import SCHEMA_VERSION
+from app.core.chats import DEFAULT_TITLE, TITLE_LENGTH, ChatStore
 from app.core.errors import ChatStoreError
 
 ROOT = Path(__file__).resolve().parents[2]
