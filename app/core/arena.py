@@ -9,12 +9,11 @@ file name); the tally is per label.
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from app.core import small_db
 from app.core.errors import ArenaError
 
 WINNERS = ("A", "B", "tie")
@@ -100,19 +99,8 @@ class ArenaStore:
         with self._connect() as db:
             db.executescript(_SCHEMA)
 
-    @contextlib.contextmanager
     def _connect(self):
-        try:
-            db = sqlite3.connect(self.db_path, timeout=10)
-        except sqlite3.Error as exc:
-            raise ArenaError(f"The arena file {self.db_path} cannot be opened: {exc}") from exc
-        try:
-            with db:
-                yield db
-        except sqlite3.DatabaseError as exc:
-            raise ArenaError(f"The arena file {self.db_path} cannot be used: {exc}.") from exc
-        finally:
-            db.close()
+        return small_db.connect(self.db_path, ArenaError, "The arena file")
 
     def record(self, model_a: str, model_b: str, winner: str, prompt: str = "") -> Vote:
         """Store one vote; ``winner`` is "A", "B" or "tie"."""

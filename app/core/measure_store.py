@@ -10,12 +10,11 @@ Each call opens its own connection, so a store made on the GUI thread can be use
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
 import time
 from pathlib import Path
 
+from app.core import small_db
 from app.core.errors import MeasureError
 
 _SCHEMA = """
@@ -47,21 +46,9 @@ class MeasureStore:
         with self._connect() as db:
             db.executescript(_SCHEMA)
 
-    @contextlib.contextmanager
     def _connect(self):
-        try:
-            db = sqlite3.connect(self.db_path, timeout=10)
-        except sqlite3.Error as exc:
-            raise MeasureError(
-                f"The measurements file {self.db_path} cannot be opened: {exc}") from exc
-        try:
-            with db:
-                yield db
-        except sqlite3.DatabaseError as exc:
-            raise MeasureError(f"The measurements file {self.db_path} cannot be used: {exc}. "
-                               "Deleting it forgets past measurements.") from exc
-        finally:
-            db.close()
+        return small_db.connect(self.db_path, MeasureError, "The measurements file",
+                                "Deleting it forgets past measurements.")
 
     def get(self, file: str, reference: str, text_hash: str, settings_key: str) -> dict | None:
         """The stored result (a dict as ``FileMeasurement.to_json`` wrote it), or None."""

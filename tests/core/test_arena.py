@@ -52,3 +52,4 @@ def test_bad_votes_are_refused(hearth_home):
     store.record("Q8_0", "Q2_K", "A")
     store.reset()
     assert store.tally() == []
+
