@@ -61,14 +61,7 @@ def describe_gpu(gpu: Gpu) -> str:
     elif gpu.vram_total_bytes:
         free = "" if gpu.vram_free_bytes is None else f", {format_memory(gpu.vram_free_bytes)} free"
         parts.append(f"{format_memory(gpu.vram_total_bytes)} VRAM{free}")
-    if gpu.cores:
-        parts.append(f"{gpu.cores} GPU cores")
-    if gpu.driver_version:
-        parts.append(f"driver {gpu.driver_version}")
-    if gpu.cuda_version:
-        parts.append(f"CUDA {gpu.cuda_version}")
-    if gpu.details:
-        parts.append(gpu.details)
+    parts += gpu.driver_facts()
     if gpu.utilization_percent is not None:
         parts.append(f"{gpu.utilization_percent}% busy")
     if gpu.temperature_c is not None:

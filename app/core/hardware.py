@@ -39,6 +39,13 @@ class Gpu:
     details: str = ""  # e.g. "Metal 3", a Vulkan driver
     device_id: str = ""  # PCI device id, e.g. 0x744c
 
+    def driver_facts(self) -> list[str]:
+        """What the driver tells of it, as shown: "driver 550.54", "CUDA 12.4", "32 GPU cores"."""
+        facts = [f"driver {self.driver_version}" if self.driver_version else "",
+                 f"CUDA {self.cuda_version}" if self.cuda_version else "",
+                 f"{self.cores} GPU cores" if self.cores else "", self.details]
+        return [fact for fact in facts if fact]
+
     def usable_by(self, backend: str) -> bool:
         """Whether a build with this llama.cpp backend can offload to this GPU."""
         if backend == "Vulkan":

@@ -109,16 +109,7 @@ class GpuCard(QFrame):
     def show_gpu(self, gpu: Gpu) -> None:
         self.gpu = gpu
         self.title.setText(f"GPU {gpu.index} · {gpu.name}" if self.numbered else gpu.name)
-        parts = [gpu.vendor]
-        if gpu.driver_version:
-            parts.append(f"driver {gpu.driver_version}")
-        if gpu.cuda_version:
-            parts.append(f"CUDA {gpu.cuda_version}")
-        if gpu.cores:
-            parts.append(f"{gpu.cores} GPU cores")
-        if gpu.details:
-            parts.append(gpu.details)
-        self.details.setText(" · ".join(parts))
+        self.details.setText(" · ".join([gpu.vendor, *gpu.driver_facts()]))
         total, used = gpu.vram_total_bytes, gpu.vram_used_bytes
         if used is None and gpu.vram_free_bytes is not None:
             used = total - gpu.vram_free_bytes
