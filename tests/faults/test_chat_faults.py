@@ -8,8 +8,6 @@ store-level ``tests.faults.chat_writer`` (fast, so most kill points) and the rea
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import signal
 import sqlite3
@@ -26,6 +24,7 @@ from app.core.chats import ChatStore
 from app.core.paths import Paths
 from tests.faults.chat_writer import expected
 from tests.faults.tally import CrashDetected, Tally
+from tests.support import studio_kill
 
 pytestmark = pytest.mark.faults
 
@@ -224,30 +223,10 @@ def test_a_writer_killed_while_another_writes_the_same_chat(
 
 
 def studio_then_kill(after_chunks: int) -> tuple[int, list[str]]:
-    """Run the studio (tests.support.chat_child); SIGKILL it after ``after_chunks`` chunks."""
-    child = subprocess.Popen([sys.executable, "-m", "tests.support.chat_child"], cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
-    watchdog = threading.Timer(120, child.kill)
-    watchdog.start()
-    chat_id, tokens = 0, []
     try:
-        for line in child.stdout:
-            event = json.loads(line)
-            chat_id = event.get("chat", chat_id)
-            if "token" in event:
-                tokens.append(event["token"])
-                if len(tokens) >= after_chunks:
-                    break
-    finally:
-        child.send_signal(signal.SIGKILL)
-        _, err = child.communicate(timeout=60)
-        watchdog.cancel()
-        watchdog.join()
-    if child.returncode != -signal.SIGKILL or len(tokens) < after_chunks:
-        raise CrashDetected(f"the studio ended with {child.returncode} after {len(tokens)} "
-                            f"chunks: {err[-2000:]}")
-    return chat_id, tokens
+        return studio_kill.studio_then_kill(after_chunks)
+    except studio_kill.StudioEndedEarly as exc:
+        raise CrashDetected(str(exc)) from exc
 
 
 @pytest.mark.slow

@@ -3,45 +3,20 @@
 The studio streams an answer in chunks (the tokens of ~30 ms each); it is killed after a random
 number of chunks have been shown."""
 
-import json
-import os
 import random
-import signal
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 
 from app.core.chats import ChatStore
 from app.core.settings import Settings
 from app.ui.main_window import MainWindow
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def stream_then_kill(after_chunks: int) -> tuple[int, list[str]]:
-    child = subprocess.Popen([sys.executable, "-m", "tests.support.chat_child"], cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    chat_id, tokens = 0, []
-    try:
-        for line in child.stdout:
-            event = json.loads(line)
-            chat_id = event.get("chat", chat_id)
-            if "token" in event:
-                tokens.append(event["token"])
-                if len(tokens) >= after_chunks:
-                    break
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-        child.stdout.close()
-    return chat_id, tokens
+from tests.support.studio_kill import studio_then_kill
 
 
 @pytest.mark.parametrize("after_chunks", sorted(random.Random(11).sample(range(1, 40), 3)))
 def test_killed_mid_answer_reopens_with_every_saved_token(starter_home, qtbot, after_chunks):
-    chat_id, tokens = stream_then_kill(after_chunks)
+    chat_id, tokens = studio_then_kill(after_chunks)
     assert chat_id and len(tokens) == after_chunks
     with sqlite3.connect(starter_home.chats_db) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
