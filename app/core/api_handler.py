@@ -276,8 +276,10 @@ class RequestHandler(BaseHTTPRequestHandler):
                 stats = backend.generate(request.messages, request.sampling, on_token, stop)
             else:
                 stats = backend.complete(prompt, request.sampling, on_token, stop)
-        except ContextFullError as exc:
-            raise ApiError(400, str(exc), "context_length_exceeded") from exc
+        except ContextFullError as exc:  # in OpenAI's words, which clients read the numbers from
+            raise ApiError(400, f"This model's maximum context length is {exc.limit} tokens. "
+                                f"However, you requested {exc.used} tokens. Shorten the "
+                                "messages or start a new chat.", "context_length_exceeded") from exc
         except RemoteError as exc:
             raise ApiError(502, str(exc), "upstream_error", "server_error") from exc
         except HearthError as exc:

@@ -120,6 +120,15 @@ class RemoteAuthError(RemoteError):
     """A remote server refused the connection's API key (missing, wrong or expired)."""
 
 
+class RemoteContextFull(ContextFullError, RemoteError):
+    """A remote server refused the chat as longer than its context; ``prompt_tokens`` is its
+    count of the chat's tokens (``used`` adds the answer's tokens asked for, when it says)."""
+
+    def __init__(self, used: int, limit: int, prompt_tokens: int) -> None:
+        super().__init__(used, limit)
+        self.prompt_tokens = prompt_tokens
+
+
 class InvalidModelFile(ModelFileError):
     """A GGUF file failed Hearth's own check before llama.cpp saw it (damaged, malformed, or a
     chat template that is unsafe or broken)."""

@@ -22,14 +22,16 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from app.core.engine import GenerationStats, SamplingOptions
-from app.core.errors import RemoteAuthError, RemoteError
+from app.core.errors import RemoteAuthError, RemoteContextFull, RemoteError
 from app.core.paths import default_paths
+from app.core.remote_context import ContextEstimate, context_full
 
 log = logging.getLogger("hearth.remote")
 
 SCHEMA_VERSION = 1
 TIMEOUT_S = 60.0  # connect and between two reads
 MAX_ERROR_BYTES = 64 * 1024
+MAX_ANSWER_BYTES = 16 * 1024 * 1024  # a whole (not streamed) answer
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,8 @@ class RemoteBackend:
         self.model = model
         self.timeout = timeout
         self._stop = threading.Event()
+        self.context = ContextEstimate()  # what the server said of the last chat it refused
+        self._max_tokens = 0  # the answer's tokens asked for last
 
     def model_name(self) -> str:
         return self.model
@@ -125,9 +129,10 @@ class RemoteBackend:
         """Nothing to free locally."""
 
     def fit_messages(self, messages: Sequence[dict], reserve: int) -> list[dict]:
-        """Token counts are the server's business: the chat is sent whole, and a chat too long
-        for the remote context comes back as the server's error."""
-        return list(messages)
+        """The server counts tokens: a chat goes whole until the server refuses one as too
+        long (``RemoteContextFull``); then the oldest turns are dropped until it should fit,
+        by the server's own count of the refused chat (``remote_context``)."""
+        return self.context.fit(messages, max(reserve, self._max_tokens))
 
     def chat(self, messages: Sequence[dict], sampling: SamplingOptions,
              on_token: Callable[[str], None], stop: threading.Event | None = None
@@ -139,6 +144,7 @@ class RemoteBackend:
                  on_token: Callable[[str], None],
                  stop_event: threading.Event | None = None) -> GenerationStats:
         self._stop.clear()
+        self._max_tokens = max(sampling.max_tokens, 0)
         flags = (self._stop,) if stop_event is None else (self._stop, stop_event)
         body = {"model": self.model, "messages": list(messages), "stream": True,
                 "stream_options": {"include_usage": True},
@@ -148,42 +154,100 @@ class RemoteBackend:
         if sampling.seed >= 0:
             body["seed"] = sampling.seed
         started = time.perf_counter()
-        first, tokens, reason, usage = None, 0, "stop", None
+        try:
+            answer = self._stream(body, flags, on_token)
+            if answer.empty and not any(flag.is_set() for flag in flags):
+                # Nothing at all, not even a reason: some servers (llama-cpp-python's) end a
+                # stream they cannot answer so. Asked once more without streaming, they say why.
+                answer = self._whole(body, flags, on_token)
+        except RemoteContextFull as refused:
+            self.context.learn(messages, refused)
+            raise
+        ended = time.perf_counter()
+        first = answer.first or ended
+        reason = "user" if any(flag.is_set() for flag in flags) else answer.reason
+        tokens = answer.tokens
+        if answer.usage and reason != "user":
+            tokens = answer.usage.get("completion_tokens") or tokens
+        return GenerationStats(
+            tokens=tokens, prompt_tokens=(answer.usage or {}).get("prompt_tokens") or 0,
+            time_to_first_token_s=first - started, generation_s=ended - first,
+            stop_reason=reason if reason in ("stop", "length", "user") else "stop")
+
+    def _stream(self, body: dict, flags: tuple[threading.Event, ...],
+                on_token: Callable[[str], None]) -> "_Answer":
+        answer = _Answer()
         conn, response = _open(self.connection, "POST", "/chat/completions", body, self.timeout)
         try:
             with _StopWatcher(flags, conn):
                 for event in _events(response):
+                    answer.empty = False
                     if any(flag.is_set() for flag in flags):
-                        reason = "user"
+                        answer.reason = "user"
                         break
                     if "error" in event:
-                        raise RemoteError(f"{self.connection.name}: {_message(event)}")
-                    usage = event.get("usage") or usage
+                        raise self._refusal(event)
+                    answer.usage = event.get("usage") or answer.usage
                     for choice in event.get("choices") or ():
-                        text = (choice.get("delta") or {}).get("content")
-                        if text:
-                            first = first or time.perf_counter()
-                            tokens += 1
-                            on_token(text)
+                        answer.add((choice.get("delta") or {}).get("content"), on_token)
                         if choice.get("finish_reason"):
-                            reason = choice["finish_reason"]
+                            answer.reason = choice["finish_reason"]
         except (OSError, http.client.HTTPException) as exc:
             if not any(flag.is_set() for flag in flags):
                 raise RemoteError(f"The connection to {self.connection.name} broke during the "
                                   f"answer ({type(exc).__name__}).") from exc
-            reason = "user"
+            answer.reason = "user"
         finally:
             conn.close()
-        if any(flag.is_set() for flag in flags):
-            reason = "user"
-        ended = time.perf_counter()
-        first = first or ended
-        if usage and reason != "user":
-            tokens = usage.get("completion_tokens") or tokens
-        return GenerationStats(
-            tokens=tokens, prompt_tokens=(usage or {}).get("prompt_tokens") or 0,
-            time_to_first_token_s=first - started, generation_s=ended - first,
-            stop_reason=reason if reason in ("stop", "length", "user") else "stop")
+        return answer
+
+    def _whole(self, body: dict, flags: tuple[threading.Event, ...],
+               on_token: Callable[[str], None]) -> "_Answer":
+        """The answer asked for without streaming: one piece, or the server's error."""
+        body = {k: v for k, v in body.items() if k != "stream_options"} | {"stream": False}
+        answer = _Answer(empty=False)
+        conn, response = _open(self.connection, "POST", "/chat/completions", body, self.timeout)
+        try:
+            with _StopWatcher(flags, conn):
+                data = json.loads(response.read(MAX_ANSWER_BYTES))
+            if "error" in data:
+                raise self._refusal(data)
+            choice = (data.get("choices") or [{}])[0]
+            answer.add((choice.get("message") or {}).get("content"), on_token)
+            answer.reason = choice.get("finish_reason") or "stop"
+            answer.usage = data.get("usage")
+        except (OSError, http.client.HTTPException, ValueError, AttributeError) as exc:
+            if not any(flag.is_set() for flag in flags):
+                raise RemoteError(f"{self.connection.name} sent no answer "
+                                  f"({type(exc).__name__}).") from exc
+            answer.reason = "user"
+        finally:
+            conn.close()
+        if answer.tokens == 0 and answer.reason != "user":
+            raise RemoteError(f"{self.connection.name} ended the answer without a word or a "
+                              "reason. Try again, or check the server's log.")
+        return answer
+
+    def _refusal(self, body: dict) -> RemoteError:
+        detail = _message(body)
+        return context_full(body, detail) or RemoteError(f"{self.connection.name}: {detail}")
+
+
+@dataclass
+class _Answer:
+    """What came of one request: text pieces counted, when the first came, why it ended."""
+
+    empty: bool = True  # no event at all
+    tokens: int = 0
+    first: float | None = None
+    reason: str = "stop"
+    usage: dict | None = None
+
+    def add(self, text: str | None, on_token: Callable[[str], None]) -> None:
+        if text:
+            self.first = self.first or time.perf_counter()
+            self.tokens += 1
+            on_token(text)
 
 
 def list_models(connection: Connection, timeout: float = TIMEOUT_S) -> list[str]:
@@ -245,9 +309,12 @@ def _unreachable(connection: Connection, exc: Exception, timeout: float) -> str:
 def _http_error(connection: Connection, status: int, raw: bytes, path: str = ""
                 ) -> RemoteError:
     try:
-        detail = _message(json.loads(raw))
+        body = json.loads(raw)
+        detail = _message(body)
     except ValueError:
-        detail = raw.decode("utf-8", "replace").strip()[:300]
+        body, detail = None, raw.decode("utf-8", "replace").strip()[:300]
+    if status in (400, 413) and (full := context_full(body, detail)) is not None:
+        return full
     if status in (401, 403) and not connection.api_key:
         return RemoteAuthError(f"{connection.name} needs an API key (HTTP {status}): add the key "
                                "the server expects to the connection.")

@@ -3,6 +3,7 @@ answering with the real starter model."""
 
 import http.client
 import json
+import re
 import socket
 import threading
 import time
@@ -298,7 +299,8 @@ def test_a_chat_too_long_for_the_context_is_refused(client):
     with pytest.raises(openai.BadRequestError) as refused:
         client.chat.completions.create(model=MODEL, messages=long, max_tokens=4)
     assert refused.value.body["code"] == "context_length_exceeded"
-    assert "context" in refused.value.body["message"]
+    assert re.match(r"This model's maximum context length is 1024 tokens\. However, you "
+                    r"requested \d{4} tokens\.", refused.value.body["message"])
 
 
 def test_huge_body_is_refused_unread(server):

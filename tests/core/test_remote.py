@@ -11,7 +11,7 @@ import pytest
 
 from app.core.api_server import ApiServer
 from app.core.engine import Engine, LoadOptions, SamplingOptions
-from app.core.errors import RemoteAuthError, RemoteError
+from app.core.errors import RemoteAuthError, RemoteContextFull, RemoteError
 from app.core.generation_queue import GenerationQueue
 from app.core.paths import default_paths
 from app.core.remote import Connection, ConnectionStore, RemoteBackend, list_models
@@ -21,6 +21,13 @@ from tests.support.llama_server import llama_server as running_llama_server
 GREEDY = SamplingOptions(temperature=0.0, max_tokens=32, seed=1)
 QUESTION = [{"role": "user", "content": "Name the capital city of France."}]
 STORY = [{"role": "user", "content": "Write a long story about a dragon and a knight."}]
+
+
+def long_chat(turns: int, words: int) -> list[dict]:
+    """``turns`` earlier turns of ``words`` words each, then the question."""
+    roles = ["user", "assistant"] * turns
+    return [{"role": role, "content": f"Turn {i}: " + "dragon " * words}
+            for i, role in enumerate(roles[:turns])] + QUESTION
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +166,40 @@ def test_connections_are_saved_with_their_keys_private(hearth_home):
     store.path.write_text("{damaged")
     with pytest.raises(RemoteError, match="could not be read"):
         store.connections()
+
+
+def refused_then_fitted(backend: RemoteBackend, chat: list[dict], limit: int) -> None:
+    """The server refuses ``chat`` with its own numbers; dropping the oldest turns as it
+    counted them gives a chat it answers."""
+    assert backend.fit_messages(chat, 32) == chat  # nothing known yet: sent whole
+    with pytest.raises(RemoteContextFull) as refused:
+        backend.generate(chat, GREEDY, lambda _text: None)
+    assert refused.value.limit == limit and refused.value.prompt_tokens > limit
+    assert f"context holds {limit:,}" in str(refused.value)
+    fitted = backend.fit_messages(chat, 32)
+    assert 1 < len(fitted) < len(chat) and fitted == chat[-len(fitted):]  # oldest turns gone
+    pieces = []
+    stats = backend.generate(fitted, GREEDY, pieces.append)
+    assert "".join(pieces).strip() and stats.tokens > 0
+
+
+def test_a_third_party_server_refusing_a_long_chat_says_how_long(llama_server, starter_gguf):
+    """llama-cpp-python's server ends such a stream without a word; asked once more without
+    streaming it says why, in OpenAI's words (maximum context length, tokens requested)."""
+    refused_then_fitted(RemoteBackend(llama_server, str(starter_gguf)), long_chat(6, 400), 2048)
+
+
+def test_a_hearth_remote_refusing_a_long_chat_says_how_long(hearth_server):
+    server, _queue = hearth_server
+    backend = RemoteBackend(Connection("h", server.url, "sk-remote-key-5678"),
+                            "SmolLM2-135M-Instruct.Q4_1")
+    refused_then_fitted(backend, long_chat(6, 200), 1024)
+
+
+def test_a_last_message_too_long_alone_is_refused_by_the_estimate(llama_server, starter_gguf):
+    backend = RemoteBackend(llama_server, str(starter_gguf))
+    alone = [{"role": "user", "content": "dragon " * 3000}]
+    with pytest.raises(RemoteContextFull):
+        backend.generate(alone, GREEDY, lambda _text: None)
+    with pytest.raises(RemoteContextFull, match="context holds 2,048"):
+        backend.fit_messages(alone, 32)  # nothing left to drop

@@ -189,3 +189,27 @@ def test_a_restart_falls_back_to_the_local_model_when_the_server_is_gone(
     answer, _stats = ask(qtbot, page, "Name the capital city of France.")
     assert "Paris" in answer
     win.shutdown()
+
+
+def test_a_remote_chat_too_long_for_the_servers_context_offers_the_same_choice(
+        window, qtbot, starter_gguf):
+    """The server (context 2,048 tokens) refuses the chat; the page offers to drop the oldest
+    turns, as for a local model, and the answer comes; the chat keeps every turn."""
+    page = window.chat_page
+    choose_remote(qtbot, page, remote_key(starter_gguf))
+    chat = page.new_chat()
+    for i in range(3):
+        page.store.add_message(chat, "user", f"Tell me story {i}. " + "dragon " * 400)
+        page.store.add_message(chat, "assistant", f"Story {i}: " + "dragon " * 400)
+    page.open_chat(chat)
+    page.input.setPlainText("Name the capital city of France.")
+    with qtbot.waitSignal(page.session.context_full, timeout=ANSWER_MS):
+        qtbot.keyClick(page.input, Qt.Key_Return)
+    assert page.notice.isVisible() and "context holds 2,048" in page.notice.text()
+    assert not window.banner.isVisible()  # a choice, not an error
+    assert page.store.messages(chat)[-1].content == "Name the capital city of France."
+    with qtbot.waitSignal(page.session.finished, timeout=ANSWER_MS) as done:
+        qtbot.mouseClick(page.notice_yes, Qt.LeftButton)
+    saved = page.store.messages(chat)
+    assert saved[-1].role == "assistant" and saved[-1].content.strip() and done.args[0].tokens
+    assert len(saved) == 8  # the older turns stay in the chat

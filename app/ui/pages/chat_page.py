@@ -56,7 +56,6 @@ class ChatPage(QWidget):
         self.chat_id = 0
         self.answer_id: int | None = None
         self.editing_id: int | None = None
-        self._last_send_drop = False
 
         self.chats = ChatListModel(store, self)
         self.sidebar = ChatSidebar(self.chats)
@@ -294,7 +293,6 @@ class ChatPage(QWidget):
         self.answer_id = self.store.begin_answer(self.chat_id)
         self.transcript.begin_answer(self.answer_id)
         self.stats_label.setText("Thinking...")
-        self._last_send_drop = drop_oldest
         self.session.send(history, self._sampling(), drop_oldest)
         self.sidebar.select(self.chat_id)
 
