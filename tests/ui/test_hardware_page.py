@@ -23,6 +23,7 @@ from tests.core.test_hardware import (
     rx7900xt_sysfs,
 )
 from tests.support.recorded_hw import FakeNvml, mac_runner
+from tests.support.screenshots import screenshot
 
 WAIT_MS = 30_000
 
@@ -119,6 +120,9 @@ def test_two_rtx_a5000_held_by_llama_server(qtbot, make_page):
     assert first.vram.text() == "VRAM 22.3 GiB of 24.0 GiB used · 1.6 GiB free"
     assert second.vram.text() == "VRAM 17.3 GiB of 24.0 GiB used · 6.7 GiB free"
     assert (first.stats.text(), second.stats.text()) == ("0% busy · 13 °C", "0% busy · 15 °C")
+    assert "cannot use the GPUs below" in page.hint_text.text()
+    page.resize(1000, 700)
+    screenshot(page, "hardware_two_gpus.png")
 
 
 def test_m1_max_shows_the_memory_metal_grants(qtbot, make_page, tmp_path):

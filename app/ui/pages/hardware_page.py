@@ -317,8 +317,9 @@ class HardwarePage(QWidget):
     def _show_hint(self, report: HardwareReport) -> None:
         self.hint_box.setVisible(bool(report.install_hint))
         if report.install_hint:
+            gpus = "GPUs" if len(report.gpus) > 1 else "GPU"
             self.hint_text.setText(
-                f"This llama.cpp build ({report.backend}) cannot use the GPU below, so models "
+                f"This llama.cpp build ({report.backend}) cannot use the {gpus} below, so models "
                 f"run on the CPU. To install an accelerated build (needs "
                 f"{report.install_needs}), run:")
             self.hint_command.setText(report.install_hint)
