@@ -212,7 +212,10 @@ class RemoteBackend:
                 data = json.loads(response.read(MAX_ANSWER_BYTES))
             if "error" in data:
                 raise self._refusal(data)
-            choice = (data.get("choices") or [{}])[0]
+            if not data.get("choices"):  # an empty answer still has a choice, with its reason
+                raise RemoteError(f"{self.connection.name} ended the answer without a word or "
+                                  "a reason. Try again, or check the server's log.")
+            choice = data["choices"][0]
             answer.add((choice.get("message") or {}).get("content"), on_token)
             answer.reason = choice.get("finish_reason") or "stop"
             answer.usage = data.get("usage")
@@ -223,9 +226,6 @@ class RemoteBackend:
             answer.reason = "user"
         finally:
             conn.close()
-        if answer.tokens == 0 and answer.reason != "user":
-            raise RemoteError(f"{self.connection.name} ended the answer without a word or a "
-                              "reason. Try again, or check the server's log.")
         return answer
 
     def _refusal(self, body: dict) -> RemoteError:
