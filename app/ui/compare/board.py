@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
     QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget,
 )
@@ -66,8 +66,8 @@ class CompareBoard(QWidget):
         self.column_models: list[LocalModel | None] = []  # None for a remote column
         self.revealed = not blind
         self._probing = False
-        self._probe = 0  # which probe is current: a stopped one's answers are ignored
-        self._probe_task: QObject | None = None
+        # The probe in progress (its token, then its task): a stopped one's answers are ignored
+        self._probe: object | None = None
         self._prompt_sent = ""
         self._connections_dialog: ConnectionsDialog | None = None
 
@@ -232,23 +232,22 @@ class CompareBoard(QWidget):
             self._run(None)
             return
         self._probing = True
-        self._probe += 1
         self._update_buttons()
         self.info.setText("Checking free memory...")
         # measure free memory without the models loaded before: once they are unloaded
-        probe = self._probe
+        probe = self._probe = object()
         self.runner.release_all(lambda: self._measure_memory(paths, probe))
 
-    def _measure_memory(self, paths: list[Path], probe: int) -> None:
-        if probe != self._probe:  # stopped while the models were unloading
+    def _measure_memory(self, paths: list[Path], probe: object) -> None:
+        if probe is not self._probe:  # stopped while the models were unloading
             return
         machine = self._machine
-        self._probe_task = run_task(lambda: side_by_side.schedule(paths, machine()),
+        self._probe = run_task(lambda: side_by_side.schedule(paths, machine()),
                                     self._on_schedule, self._on_schedule_failed, self)
 
     def _current_probe(self) -> bool:
         """The answer comes from the probe in progress (not one that was stopped)."""
-        return self._probing and self.sender() is self._probe_task
+        return self._probing and self.sender() is self._probe
 
     @Slot(object)
     def _on_schedule(self, schedule: Schedule) -> None:
@@ -278,8 +277,7 @@ class CompareBoard(QWidget):
     def stop(self) -> None:
         if self._probing:
             self._probing = False
-            self._probe += 1
-            self._probe_task = None
+            self._probe = None
             for column in self.columns:
                 column.finish(None, "Stopped before it started.")
             self.info.setText("Stopped.")
