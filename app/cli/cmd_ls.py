@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from app.cli.terminal import shown
 from app.core import library
 from app.core.hub_files import format_params
 from app.core.paths import Paths
@@ -25,11 +26,12 @@ def run(args, paths: Paths) -> int:
     if not models:
         print("No local models. Run 'hearth setup' for the starter model.")
         return 0
-    width = max(len(m.name) for m in models)
+    names = [shown(m.name) for m in models]
+    width = max(len(n) for n in names)
     print(f"{'NAME':<{width}}  {'QUANT':<8}  {'SIZE':>9}  {'ARCH':<10} {'PARAMS':>7} "
           f"{'CONTEXT':>8}  SOURCE")
-    for m in models:
-        print(f"{m.name:<{width}}  {m.quant or '?':<8}  {format_size(m.size_bytes):>9}  "
-              f"{m.architecture or '?':<10} {format_params(m.parameters) or '?':>7} "
+    for m, name in zip(models, names, strict=True):
+        print(f"{name:<{width}}  {shown(m.quant or '?'):<8}  {format_size(m.size_bytes):>9}  "
+              f"{shown(m.architecture or '?'):<10} {format_params(m.parameters) or '?':>7} "
               f"{m.context_length or '?':>8}  {m.source}")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from app.cli.terminal import shown
 from app.core import fit, fit_shape, hardware, hub_files
 from app.core.downloads import choose_file
 from app.core.errors import HearthError, HubError
@@ -50,25 +51,25 @@ def run(args, paths: Paths) -> int:
              f"{hub_files.format_params(info.parameters)} parameters", info.architecture,
              info.context_length and f"{info.context_length:,} tokens of context",
              details.license and f"license {details.license}"]
-    print(f"{repo_id}: " + ", ".join(str(f) for f in facts if f))
+    print(f"{shown(repo_id)}: " + ", ".join(shown(f) for f in facts if f))
     if details.gated:
         print("Gated: accept its conditions on the Hub, then log in with a token "
               "(hf auth login) to download.", file=sys.stderr)
     if not details.files:
         print("This repo has no GGUF model files.")
         return 0
-    width = max(len(f.label) for f in details.files) + 10
+    width = max(len(shown(f.label)) for f in details.files) + 10
     print(f"{'QUANT':<8}  {'SIZE':>9}  {'FILE':<{width}}  FIT ({machine.backend})")
     for f in details.files:
-        name = f.label + (f" ({f.parts} parts)" if f.parts > 1 else "")
-        print(f"{f.quant or '?':<8}  {format_size(f.size_bytes):>9}  {name:<{width}}  "
+        name = shown(f.label) + (f" ({f.parts} parts)" if f.parts > 1 else "")
+        print(f"{shown(f.quant or '?'):<8}  {format_size(f.size_bytes):>9}  {name:<{width}}  "
               f"{verdicts[f.name]}")
     for p in details.projectors:
-        print(f"Vision projector: {p.label} ({format_size(p.size_bytes)})")
+        print(f"Vision projector: {shown(p.label)} ({format_size(p.size_bytes)})")
     try:
         suggested = choose_file({f.name: f.size_bytes for f in details.files})
     except HearthError:  # several files of the default quant: let the user name one
         suggested = details.files[0].name
     quant = next((f.quant for f in details.files if f.name == suggested), None)
-    print(f"\nDownload one: hearth pull {repo_id} {quant or suggested}")
+    print(f"\nDownload one: hearth pull {shown(repo_id)} {shown(quant or suggested)}")
     return 0

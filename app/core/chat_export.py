@@ -20,14 +20,13 @@ The JSON shape (``format_version`` 1) is stable; new keys may be added, none rem
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 from app.core.chats import Chat, ChatStore, Message
 from app.core.errors import ChatStoreError
+from app.core.json_file import decode, write_atomic
 
 FORMAT_VERSION = 1
 _SECRET_WORDS = {"token", "apikey", "authorization", "password", "passwd", "secret", "bearer",
@@ -54,7 +53,7 @@ def strip_secrets(value):
 
 def _json_object(text: str) -> dict:
     try:
-        value = json.loads(text or "{}")
+        value = decode(text or "{}")  # depth-limited: strip_secrets recurses
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
@@ -133,18 +132,8 @@ def export(store: ChatStore, chat_id: int, path: Path) -> Path:
     else:
         raise ChatStoreError("Choose a file name ending in .md (Markdown) or .json.")
     text = render(store.get_chat(chat_id), store.messages(chat_id))
-    tmp_name = ""
     try:
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent,
-                                         prefix=f".{path.name}.", suffix=".tmp",
-                                         delete=False) as tmp:
-            tmp_name = tmp.name
-            tmp.write(text)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp_name, path)
+        write_atomic(path, text.encode("utf-8"), make_folder=False)  # a folder the user chose
     except OSError as exc:
-        if tmp_name and os.path.exists(tmp_name):
-            os.unlink(tmp_name)
         raise ChatStoreError(f"Could not write {path}: {exc.strerror or exc}.") from exc
     return path

@@ -14,16 +14,16 @@ that could leave the repo's snapshot folder.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import re
 import shutil
-import uuid
+import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from app.core.errors import DownloadError, UnsafeFileName
+from app.core.json_file import Damaged, read_json, read_limited, write_atomic, write_json
 
 log = logging.getLogger("hearth.downloads")
 
@@ -55,6 +55,16 @@ def check_filename(name: str) -> str:
         raise UnsafeFileName(f"Hearth refused the file name {shown}: {problem}. "
                              "Nothing was downloaded.")
     return name
+
+
+def is_safe_filename(name: str) -> bool:
+    """Whether :func:`check_filename` accepts ``name`` (for lists: an unsafe name is left out,
+    never shown nor offered as a download)."""
+    try:
+        check_filename(name)
+    except UnsafeFileName:
+        return False
+    return True
 
 
 def _check_token(value: str, what: str) -> str:
@@ -135,11 +145,9 @@ class RepoStore:
         return pointer if pointer.is_file() else None
 
     def find_sidecar(self, etag: str) -> Sidecar | None:
-        try:
-            data = json.loads(self.sidecar_path(etag).read_text(encoding="utf-8"))
-            return Sidecar(**data) if data.get("version") == SIDECAR_VERSION else None
-        except (OSError, ValueError, TypeError):
-            return None
+        """The sidecar of ``etag``'s part file; None when there is none or it is damaged (then
+        it is kept aside and the part file starts again: its bytes cannot be vouched for)."""
+        return read_sidecar(self.sidecar_path(etag))
 
     def start_partial(self, sidecar: Sidecar) -> int:
         """Prepare the part file for ``sidecar``'s file; return the bytes there to resume from.
@@ -168,10 +176,7 @@ class RepoStore:
         return done
 
     def _write_sidecar(self, sidecar: Sidecar) -> None:
-        path = self.sidecar_path(sidecar.etag)
-        tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-        tmp.write_text(json.dumps(asdict(sidecar), indent=1), encoding="utf-8")
-        os.replace(tmp, path)
+        write_json(self.sidecar_path(sidecar.etag), asdict(sidecar), indent=1)
 
     def discard(self, etag: str) -> None:
         """Delete a partial file and its sidecar."""
@@ -206,23 +211,53 @@ class RepoStore:
             return
         ref = self.root / "refs" / revision
         ref.parent.mkdir(parents=True, exist_ok=True)
-        if not ref.is_file() or ref.read_text() != commit:
-            tmp = ref.with_name(f"{revision}.{uuid.uuid4().hex[:8]}.tmp")
-            tmp.write_text(commit)
-            os.replace(tmp, ref)
+        try:
+            current = read_limited(ref, 1024)
+        except (OSError, ValueError):  # a folder or a special file where the ref belongs
+            current = None
+        if current != commit.encode():
+            write_atomic(ref, commit.encode())
+
+
+def _parse_sidecar(raw: object, notes: list[str]) -> Sidecar | None:
+    """A sidecar written by this version, every field of its type; another version's gives
+    None (it starts again), anything else is damaged."""
+    if not isinstance(raw, dict):
+        raise Damaged("it is not a JSON object")
+    if raw.get("version") != SIDECAR_VERSION:
+        return None
+    for name, kind in _SIDECAR_KINDS.items():
+        if not isinstance(raw.get(name), kind) or isinstance(raw.get(name), bool):
+            raise Damaged(f"its {name} is missing or of the wrong type")
+    if set(raw) - set(_SIDECAR_KINDS):
+        raise Damaged("it has fields Hearth does not know")
+    return Sidecar(**raw)
+
+
+_SIDECAR_KINDS = {"repo_id": str, "filename": str, "model_file": str, "revision": str,
+                  "commit": str, "etag": str, "size": int, "sha256": (str, type(None)),
+                  "blob_id": (str, type(None)), "url": str, "version": int}
+
+
+def read_sidecar(path: Path) -> Sidecar | None:
+    loaded = read_json(path, "A download record", _parse_sidecar, lambda: None,
+                       max_bytes=64 * 1024)
+    if loaded.message:  # the download starts that file again; nothing for the user to do
+        log.warning("%s", loaded.message)
+    return loaded.value
 
 
 def list_unfinished(cache_dir: Path) -> list[UnfinishedDownload]:
     """Downloads that stopped before the end (failure, pause, app closed or killed), per model."""
     found: dict[tuple[str, str], UnfinishedDownload] = {}
     for path in sorted(Path(cache_dir).glob("models--*/blobs/*.part.json")):
+        sidecar = read_sidecar(path)
+        if sidecar is None:
+            continue
+        part = path.with_name(path.name[: -len(".json")])
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            sidecar = Sidecar(**data)
-            part = path.with_name(path.name[: -len(".json")])
             done = part.stat().st_size if part.exists() else 0
-        except (OSError, ValueError, TypeError):
-            log.warning("Ignoring an unreadable download record: %s", path)
+        except OSError:
             continue
         key = (sidecar.repo_id, sidecar.model_file)
         previous = found.get(key)
@@ -254,10 +289,12 @@ def remove_from_cache(pointers: list[Path]) -> int:
         snapshots = _snapshot_of(pointer).parent
         roots.add(snapshots.parent)
         blob = _target(pointer)
-        size = blob.stat().st_size if blob.exists() else 0
+        # Only this repo's own blobs go: a link pointing elsewhere loses the link alone.
+        ours = blob == pointer or blob.parent == Path(os.path.abspath(snapshots.parent / "blobs"))
+        size = _regular_size(blob) if ours else 0
         pointer.unlink(missing_ok=True)
         shared = any(_target(p) == blob for p in snapshots.rglob("*") if p.is_symlink())
-        if blob != pointer and blob.exists() and not shared:
+        if ours and blob != pointer and not shared and blob.is_file() and not blob.is_symlink():
             blob.unlink()
         freed += 0 if shared else size
         _prune(pointer.parent, stop_at=snapshots)
@@ -270,6 +307,15 @@ def remove_from_cache(pointers: list[Path]) -> int:
         if not in_use:
             shutil.rmtree(root, ignore_errors=True)
     return freed
+
+
+def _regular_size(path: Path) -> int:
+    """The size of a regular file (not following a last symlink); 0 for anything else."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return 0
+    return info.st_size if stat.S_ISREG(info.st_mode) else 0
 
 
 def _target(path: Path) -> Path:

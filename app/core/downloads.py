@@ -270,7 +270,8 @@ def choose_file(files: dict[str, int], choice: str | None = None) -> str:
     models: dict[str, int] = {}
     for name, size in files.items():
         base = name.rsplit("/", 1)[-1].lower()
-        if base.endswith(".gguf") and not base.startswith("mmproj"):
+        if base.endswith(".gguf") and not base.startswith("mmproj") \
+                and download_store.is_safe_filename(name):  # never default to a hostile name
             first = split_names(name)[0]
             models[first] = models.get(first, 0) + size
     if choice and choice.lower().endswith(".gguf"):

@@ -108,6 +108,10 @@ class LibraryError(HearthError):
     """A local model could not be deleted or removed from the library."""
 
 
+class SettingsError(HearthError):
+    """Hearth's settings could not be saved."""
+
+
 class ServerError(HearthError):
     """Hearth's local API server could not start (port in use, address not available...)."""
 

@@ -79,6 +79,10 @@ def check_file(path: Path) -> None:
     size = path.stat().st_size
     if size == 0:
         _refuse(path, "the file is empty (0 bytes).")
+    for shard in _special_shards(path):
+        _refuse(path, f"its part {shard.name} is empty or not a regular file (a pipe, a "
+                      "device, a link into /proc): llama.cpp could wait on it forever.",
+                "Put the real file there, or download the model again.")
     try:
         header = read_local_header(path)
     except ModelFileError as exc:
@@ -87,6 +91,21 @@ def check_file(path: Path) -> None:
     if problem:
         _refuse(path, problem, "" if problem.startswith("Its chat template") else DAMAGED)
     log.debug("%s passed the GGUF check", path.name)
+
+
+def _special_shards(path: Path) -> list[Path]:
+    """The other parts of a split model that exist but are not regular files (checked with
+    ``stat`` only: opening a FIFO blocks until a writer comes)."""
+    from app.core.downloads import split_names
+
+    found = []
+    for name in split_names(path.name):
+        shard = path.with_name(name)
+        if shard == path or not (shard.exists() or shard.is_symlink()):
+            continue  # a missing part: llama.cpp says so itself
+        if not shard.is_file() or shard.stat().st_size == 0:
+            found.append(shard)
+    return found
 
 
 def _refuse(path: Path, problem: str, advice: str = DAMAGED):

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from app.core import fit, presets, quants
+from app.core.download_store import is_safe_filename
 
 if TYPE_CHECKING:
     from app.core.hub_fit import FitBadge
@@ -78,8 +79,8 @@ def group_files(files: Iterable[tuple[str, int | None]]) -> tuple[list[QuantFile
     shards: dict[tuple[str, int], dict[int, tuple[str, int]]] = {}
     for name, size in files:
         base = name.rsplit("/", 1)[-1]
-        if not base.lower().endswith(".gguf"):
-            continue
+        if not base.lower().endswith(".gguf") or not is_safe_filename(name):
+            continue  # a name that would leave the repo's folder is never listed nor offered
         kind = KIND_PROJECTOR if is_projector(name) else KIND_MODEL
         match = SPLIT.match(name)
         if match and int(match["parts"]) >= 1:

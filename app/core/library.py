@@ -14,7 +14,6 @@ file is hidden from the list unless deleting the file is asked for explicitly.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -24,6 +23,8 @@ from pathlib import Path
 from app.core import quants, starter
 from app.core.downloads import split_names
 from app.core.errors import LibraryError, ModelNotFound
+from app.core.json_file import Damaged, decode, read_json, read_limited, write_json
+from app.core.model_files import size_of, usable, walk
 from app.core.units import format_size
 
 log = logging.getLogger("hearth.library")
@@ -38,6 +39,7 @@ OWNED = frozenset({SOURCE_STARTER, SOURCE_HEARTH, SOURCE_HF_CACHE})  # Hearth ma
 APP_NAMES = {SOURCE_LMSTUDIO: "LM Studio", SOURCE_OLLAMA: "Ollama", SOURCE_FOLDER: "your folder"}
 OLLAMA_MODEL_LAYER = "application/vnd.ollama.image.model"
 OLLAMA_REGISTRY = "registry.ollama.ai"
+MANIFEST_BYTES = 1024 * 1024  # an Ollama manifest is ~1 KB
 
 
 @dataclass(frozen=True)
@@ -81,23 +83,19 @@ def _is_model_file(path: Path) -> bool:
 
 def _shards(path: Path) -> tuple[Path, ...]:
     return tuple(path.with_name(n) for n in split_names(path.name)
-                 if path.with_name(n).exists())
+                 if usable(path.with_name(n)))
 
 
 def _model(path: Path, name: str, source: str, repo_id: str | None = None,
            quant: str | None = None) -> LocalModel:
     files = _shards(path) or (path,)
     return LocalModel(name=name, path=path, quant=quant or quants.quant_from_name(path.name),
-                      size_bytes=sum(f.stat().st_size for f in files), source=source,
+                      size_bytes=sum(size_of(f) for f in files), source=source,
                       repo_id=repo_id, files=files)
 
 
 def _scan(folder: Path) -> list[Path]:
-    try:
-        return sorted(p for p in folder.rglob("*.gguf") if _is_model_file(p) and p.is_file())
-    except OSError as exc:
-        log.warning("Could not scan %s: %s", folder, exc)
-        return []
+    return walk(folder, _is_model_file)
 
 
 def _from_hearth_folder(models_dir: Path) -> list[LocalModel]:
@@ -119,9 +117,16 @@ def _from_hf_cache(cache_dir: Path) -> list[LocalModel]:
 
     if not cache_dir.is_dir():
         return []
-    try:
-        info = scan_cache_dir(cache_dir)
-    except CacheNotFound:
+    for attempt in range(3):  # a repo folder removed while scanned: the next scan is whole
+        try:
+            info = scan_cache_dir(cache_dir)
+            break
+        except CacheNotFound:
+            return []
+        except OSError as exc:
+            log.warning("Could not scan the Hugging Face cache %s (try %d): %s", cache_dir,
+                        attempt + 1, exc)
+    else:
         return []
     found = []
     for repo in sorted(info.repos, key=lambda r: r.repo_id):
@@ -131,7 +136,8 @@ def _from_hf_cache(cache_dir: Path) -> list[LocalModel]:
         for revision in sorted(repo.revisions, key=lambda r: r.last_modified, reverse=True):
             for cached in sorted(revision.files, key=lambda f: f.file_name):
                 rel = str(cached.file_path.relative_to(revision.snapshot_path))
-                if rel in seen or not _is_model_file(cached.file_path):
+                if rel in seen or not _is_model_file(cached.file_path) \
+                        or not usable(cached.file_path):
                     continue
                 seen.add(rel)
                 found.append(_model(cached.file_path, f"{repo.repo_id}/{rel}", SOURCE_HF_CACHE,
@@ -170,25 +176,28 @@ def _from_ollama(store: Path) -> list[LocalModel]:
     """One model per manifest (``manifests/HOST/NAMESPACE/MODEL/TAG``) whose model layer's blob
     (``blobs/sha256-...``) is here."""
     found = []
-    for manifest in sorted(p for p in (store / "manifests").rglob("*") if p.is_file()):
+    for manifest in walk(store / "manifests", lambda p: True):
         parts = manifest.relative_to(store / "manifests").parts
         if len(parts) != 4:
             continue
         host, namespace, model, tag = parts
-        try:
-            layers = json.loads(manifest.read_text(encoding="utf-8")).get("layers") or []
-        except (OSError, ValueError, AttributeError) as exc:
+        try:  # Ollama's file: read with the same limits as Hearth's own, never moved
+            data = decode(read_limited(manifest, MANIFEST_BYTES) or b"")
+            layers = data.get("layers") or [] if isinstance(data, dict) else []
+            if not isinstance(layers, list):
+                raise Damaged("its layers are not a list")
+        except (OSError, ValueError) as exc:
             log.warning("Skipping the unreadable Ollama manifest %s: %s", manifest, exc)
             continue
         digest = next((layer.get("digest") for layer in layers if isinstance(layer, dict)
                        and layer.get("mediaType") == OLLAMA_MODEL_LAYER), None)
         blob = store / "blobs" / str(digest).replace(":", "-") if digest else None
-        if blob is None or not blob.is_file():
+        if blob is None or not usable(blob):
             continue
         prefix = "" if host == OLLAMA_REGISTRY and namespace == "library" else \
             f"{namespace}/" if host == OLLAMA_REGISTRY else f"{host}/{namespace}/"
         found.append(LocalModel(name=f"{prefix}{model}:{tag}", path=blob, quant=None,
-                                size_bytes=blob.stat().st_size, source=SOURCE_OLLAMA))
+                                size_bytes=size_of(blob), source=SOURCE_OLLAMA))
     return found
 
 
@@ -278,23 +287,40 @@ class HeaderCache:
         return entry
 
     def _load(self) -> dict:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            if data.get("version") == self.VERSION and isinstance(data.get("files"), dict):
-                return data["files"]
-        except (OSError, ValueError, AttributeError):
-            pass
-        return {}
+        loaded = read_json(self.path, "The model header cache", _parse_headers, dict)
+        if loaded.message:  # a cache: the headers are read again, nothing for the user to do
+            log.info("%s", loaded.message)
+        return loaded.value
 
     def _save(self, files: dict) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"version": self.VERSION, "files": files}),
-                           encoding="utf-8")
-            os.replace(tmp, self.path)
+            write_json(self.path, {"version": self.VERSION, "files": files}, indent=None)
         except OSError as exc:
             log.warning("Could not save the model header cache %s: %s", self.path, exc)
+
+
+_HEADER_KINDS = {"size": int, "mtime_ns": int, "architecture": (str, type(None)),
+                 "parameters": (int, type(None)), "context_length": (int, type(None)),
+                 "file_type": (int, type(None)), "error": str}
+
+
+def _parse_headers(raw: object, notes: list[str]) -> dict:
+    """``{"version": 1, "files": {path: {size, mtime_ns, architecture, ...}}}``; an entry of
+    the wrong shape is dropped (its header is read again)."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("files"), dict):
+        raise Damaged("it is not a header cache")
+    if raw.get("version") != HeaderCache.VERSION:
+        return {}  # another version's cache: rebuilt, nothing damaged
+    files = {}
+    for key, entry in raw["files"].items():
+        good = isinstance(entry, dict) and all(
+            k in _HEADER_KINDS and isinstance(v, _HEADER_KINDS[k]) and not isinstance(v, bool)
+            for k, v in entry.items()) and isinstance(entry.get("size"), int)
+        if good:
+            files[key] = entry
+        else:
+            notes.append(f"the entry of {key[:80]} is not a header record")
+    return files
 
 
 def _read_header(path: Path) -> dict:
@@ -351,31 +377,18 @@ def delete_model(model: LocalModel, *, delete_file: bool = False) -> DeleteOutco
 
 
 def _delete_from_hf_cache(model: LocalModel, files: list[Path]) -> int:
-    """With huggingface_hub's cache API: the whole revision when it holds no other model and
-    no unfinished download, else just these files (and blobs nothing else uses)."""
-    from huggingface_hub import scan_cache_dir
+    """Exactly the model's files in its own repo folder: each snapshot file, and its blob when
+    no other snapshot of the repo uses it; return the bytes freed.
 
+    Not ``scan_cache_dir(...).delete_revisions(commit)``: that selects revisions by commit hash
+    over the whole cache, so another repo with a revision of the same hash lost its files and
+    the size freed was theirs."""
     from app.core.download_store import remove_from_cache
 
     repo_dir = next((p for p in model.path.parents if p.name.startswith("models--")), None)
-    if repo_dir is None:
+    if repo_dir is None or repo_dir.parent.name == "" or any(
+            repo_dir not in f.parents for f in files):
         raise LibraryError(f"{model.path} is not in a Hugging Face cache folder.")
-    info = scan_cache_dir(repo_dir.parent)
-    ours = {str(f) for f in files}
-    for repo in info.repos:
-        if repo.repo_path != repo_dir:
-            continue
-        for revision in repo.revisions:
-            names = {str(f.file_path) for f in revision.files}
-            if not ours <= names:
-                continue
-            others = [n for n in names - ours if n.lower().endswith(".gguf")]
-            unfinished = any(repo_dir.glob("blobs/*.part")) or any(
-                repo_dir.glob("blobs/*.incomplete"))
-            if not others and not unfinished:
-                strategy = info.delete_revisions(revision.commit_hash)
-                strategy.execute()
-                return strategy.expected_freed_size
     return remove_from_cache(files)
 
 

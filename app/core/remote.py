@@ -12,7 +12,6 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import os
 import socket
 import threading
 import time
@@ -23,6 +22,7 @@ from urllib.parse import urlsplit
 
 from app.core.engine import GenerationStats, SamplingOptions
 from app.core.errors import RemoteAuthError, RemoteContextFull, RemoteError
+from app.core.json_file import Damaged, Loaded, read_json, write_json
 from app.core.paths import default_paths
 from app.core.remote_context import ContextEstimate, context_full
 
@@ -64,15 +64,16 @@ class ConnectionStore:
         self.path = path or default_paths().config_dir / "connections.json"
 
     def connections(self) -> list[Connection]:
-        if not self.path.exists():
-            return []
-        try:
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
-            return [Connection(str(c["name"]), str(c["base_url"]), str(c.get("api_key", "")))
-                    for c in raw["connections"]]
-        except (OSError, ValueError, KeyError, TypeError, RemoteError) as exc:
-            raise RemoteError(f"The saved connections in {self.path} could not be read "
-                              f"({type(exc).__name__}). Fix or delete the file.") from exc
+        """The saved connections. A damaged file is set aside (``read_json``) and RemoteError
+        says so, once: the next call finds no file and lists none."""
+        loaded = self._load()
+        if loaded.message:
+            raise RemoteError(loaded.message)
+        return loaded.value
+
+    def _load(self) -> Loaded[list[Connection]]:
+        return read_json(self.path, "Your saved connections", _parse_connections, list,
+                         dump=_dump_connections, private=True)
 
     def get(self, name: str) -> Connection:
         for connection in self.connections():
@@ -82,20 +83,41 @@ class ConnectionStore:
 
     def save(self, connection: Connection) -> None:
         """Add ``connection``, or replace the one with the same name."""
-        kept = [c for c in self.connections() if c.name != connection.name]
+        kept = [c for c in self._load().value if c.name != connection.name]
         self._write(kept + [connection])
 
     def remove(self, name: str) -> None:
-        self._write([c for c in self.connections() if c.name != name])
+        self._write([c for c in self._load().value if c.name != name])
 
     def _write(self, connections: list[Connection]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        data = {"schema_version": SCHEMA_VERSION, "connections": [asdict(c) for c in connections]}
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds API keys
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2)
-        os.replace(tmp, self.path)
+        try:
+            write_json(self.path, _dump_connections(connections), private=True)  # API keys
+        except OSError as exc:
+            raise RemoteError(f"The connections could not be saved to {self.path}: "
+                              f"{exc.strerror or exc}.") from exc
+
+
+def _dump_connections(connections: list[Connection]) -> dict:
+    return {"schema_version": SCHEMA_VERSION, "connections": [asdict(c) for c in connections]}
+
+
+def _parse_connections(raw: object, notes: list[str]) -> list[Connection]:
+    """``{"connections": [{"name", "base_url", "api_key"}...]}``; an entry that is not one is
+    dropped (and noted), the others kept."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("connections"), list):
+        raise Damaged("it does not hold a list of connections")
+    found = []
+    for number, entry in enumerate(raw["connections"], 1):
+        fields_ok = isinstance(entry, dict) and all(
+            isinstance(entry.get(k, ""), str) for k in ("name", "base_url", "api_key")) \
+            and entry.get("name") and entry.get("base_url")
+        try:
+            if not fields_ok:
+                raise RemoteError("not a connection")
+            found.append(Connection(entry["name"], entry["base_url"], entry.get("api_key", "")))
+        except RemoteError:
+            notes.append(f"entry {number} is not a usable connection")
+    return found
 
 
 class RemoteBackend:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-from dataclasses import asdict, dataclass, field, fields
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
-from app.core.presets import DEFAULT_MAX_TOKENS, PRESETS
+from app.core.errors import SettingsError
+from app.core.json_file import Damaged, read_json, write_json
+from app.core.presets import DEFAULT_MAX_TOKENS, PRESETS, ModelSettings
 
 log = logging.getLogger("hearth.settings")
 BALANCED = PRESETS["Balanced"]
@@ -42,39 +45,76 @@ class Settings:
     # Window
     window_geometry: str = ""
 
+    # What the user should be told about the file this was read from (not stored).
+    notice: str = field(default="", compare=False, repr=False, metadata={"stored": False})
+
     @classmethod
     def load(cls, path: Path) -> "Settings":
-        """Read settings; a missing or damaged file gives defaults (and the damaged one is kept)."""
-        if not path.exists():
-            return cls()
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(raw, dict):
-                raise ValueError("settings file is not a JSON object")
-        except (OSError, ValueError) as exc:
-            backup = path.with_suffix(".damaged.json")
-            log.warning("Settings file %s could not be read (%s); kept as %s", path, exc, backup)
-            os.replace(path, backup)
-            return cls()
-        known = {f.name: f for f in fields(cls)}
-        values = {}
-        for key, value in raw.items():
-            if key not in known or key == "schema_version":
-                continue
-            default = getattr(cls(), key)
-            same_type = isinstance(value, type(default)) and (
-                isinstance(default, bool) or not isinstance(value, bool))
-            widening = isinstance(default, float) and type(value) is int
-            if same_type or widening:
-                values[key] = value
-            else:
-                log.warning("Ignoring setting %s=%r (expected %s)", key, value,
-                            type(default).__name__)
-        return cls(**values)
+        """Read settings; a missing file gives defaults, a damaged one defaults too (kept aside
+        as ``settings.json.damaged-<time>``), a value of the wrong type its default alone; what
+        was reset is in ``notice``, one sentence for the user."""
+        loaded = read_json(path, "Your settings", _parse, cls, dump=lambda s: s.stored())
+        return replace(loaded.value, notice=loaded.message)
+
+    def stored(self) -> dict:
+        """What is saved: every field but ``notice``."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.metadata.get("stored", True)}
 
     def save(self, path: Path) -> None:
         """Write atomically: a crash mid-write never leaves a half file."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
-        os.replace(tmp, path)
+        try:
+            write_json(path, self.stored())
+        except (OSError, ValueError) as exc:
+            raise SettingsError(f"Your settings could not be saved to {path}: "
+                                f"{getattr(exc, 'strerror', None) or exc}.") from exc
+
+
+def _same_type(value: Any, default: Any) -> bool:
+    """``value`` may replace ``default``: the same JSON type (an int where a float is due too;
+    a bool is never a number)."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return type(value) is type(default)
+    if isinstance(default, float):
+        return type(value) in (int, float) and math.isfinite(value)
+    if isinstance(default, list):
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    return type(value) is type(default)
+
+
+def _model_settings(value: dict, notes: list[str]) -> dict:
+    """Per-model settings: each an object whose values have ModelSettings' types."""
+    defaults = asdict(ModelSettings())
+    kept = {}
+    for model, chosen in value.items():
+        if not isinstance(chosen, dict):
+            notes.append(f"the settings of {str(model)[:60]} are not a JSON object")
+            continue
+        good = {k: v for k, v in chosen.items() if k in defaults and _same_type(v, defaults[k])}
+        if len(good) != len(chosen):
+            bad = sorted(set(chosen) - set(good))
+            notes.append(f"{', '.join(str(b)[:40] for b in bad[:3])} of {str(model)[:60]}")
+        kept[model] = good
+    return kept
+
+
+def _parse(raw: Any, notes: list[str]) -> Settings:
+    if not isinstance(raw, dict):
+        raise Damaged("it is not a JSON object")
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        if f.name not in raw or f.name == "schema_version" or not f.metadata.get("stored", True):
+            continue
+        value, default = raw[f.name], getattr(defaults, f.name)
+        if not _same_type(value, default):
+            notes.append(f"{f.name} was {json.dumps(value)[:40]}, not {_KIND[type(default)]}")
+            continue
+        if f.name == "model_settings":
+            value = _model_settings(value, notes)
+        values[f.name] = float(value) if isinstance(default, float) else value
+    return Settings(**values)
+
+
+_KIND = {bool: "true or false", int: "a whole number", float: "a number", str: "text",
+         list: "a list of text", dict: "a JSON object"}

@@ -288,10 +288,11 @@ def test_a_repo_listing_an_escaping_name_is_refused(loopback_hub: LoopbackHub, s
     loopback_hub.add_repo("org/Evil-GGUF", {"../../../Evil-Q4_K_M.gguf": b"x" * 100})
     d = downloader(loopback_hub, sleeps)
     _, files = d.repo_files("org/Evil-GGUF")
-    name = choose_file({n: f.size for n, f in files.items()})
+    with pytest.raises(DownloadError, match="no GGUF model files"):  # never the default pick
+        choose_file({n: f.size for n, f in files.items()})
 
     with pytest.raises(UnsafeFileName, match="points outside"):
-        d.download("org/Evil-GGUF", name)
+        d.download("org/Evil-GGUF", "../../../Evil-Q4_K_M.gguf")
     assert not list(tmp_path.rglob("Evil-Q4_K_M.gguf"))
     assert check_filename("Q8_0/Model-Q8_0-00001-of-00002.gguf")  # subfolders are fine
 

@@ -164,8 +164,10 @@ def test_connections_are_saved_with_their_keys_private(hearth_home):
     with pytest.raises(RemoteError, match="not a server address"):
         Connection("bad", "ftp://example")
     store.path.write_text("{damaged")
-    with pytest.raises(RemoteError, match="could not be read"):
+    with pytest.raises(RemoteError, match="could not be used .* kept the damaged file as "
+                                          "connections.json.damaged-"):
         store.connections()
+    assert store.connections() == []  # said once; the damaged file is kept aside
 
 
 def refused_then_fitted(backend: RemoteBackend, chat: list[dict], limit: int) -> None:

@@ -145,7 +145,9 @@ def test_damaged_connections_file_is_reported(qtbot, hearth_home):
     store.path.write_text("{damaged")
     win = ConnectionsDialog(store)
     qtbot.addWidget(win)
-    assert "could not be read" in win.status.text() and "Fix or delete" in win.status.text()
+    assert "Your saved connections could not be used" in win.status.text()
+    assert "kept the damaged file as connections.json.damaged-" in win.status.text()
+    assert store.connections() == []  # Hearth goes on without them; the copy is kept
 
 
 def test_models_pass_the_model_tester(qtmodeltester, starter_gguf):

@@ -7,10 +7,7 @@ so the page shows them when the Hub cannot be reached.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QTimer, Signal, Slot
@@ -19,7 +16,7 @@ from PySide6.QtWidgets import (
     QPushButton, QStackedWidget, QVBoxLayout, QWidget,
 )
 
-from app.core import hub_fit
+from app.core import hub_fit, saved_search
 from app.core.errors import HearthError
 from app.core.hub import HubClient, SearchQuery, parse_repo_ref
 from app.core.hub_files import SIZE_BUCKETS, HubModel
@@ -37,7 +34,7 @@ SORT_LABELS = {"downloads": "Most downloaded", "likes": "Most liked", "trending"
 ARCHITECTURES = ("llama", "qwen2", "qwen3", "qwen3moe", "gemma2", "gemma3", "phi3", "mistral3",
                  "deepseek2", "gpt-oss", "granite", "olmo2")
 ANY_SIZE, ANY_ARCH = "Any size", "Any architecture"
-CACHE_NAME = "discover_results.json"
+CACHE_NAME = saved_search.FILE_NAME
 SLOW_MS = 8_000
 
 
@@ -278,28 +275,22 @@ class DiscoverPage(QWidget):
 
     def _save_cache(self) -> None:
         query = self._query or SearchQuery()
-        data = {"version": 1, "saved_at": datetime.now().isoformat(timespec="seconds"),
-                "query": {"text": query.text, "sort": query.sort, "author": query.author,
-                          "architecture": query.architecture, "size": query.size},
-                "models": [m.to_json() for m in self.results_model.models()]}
         try:
-            self.cache_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.cache_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data), encoding="utf-8")
-            os.replace(tmp, self.cache_file)
+            saved_search.save(self.cache_file, {
+                "text": query.text, "sort": query.sort, "author": query.author,
+                "architecture": query.architecture, "size": query.size},
+                self.results_model.models())
         except OSError as exc:
             log.warning("Could not save the search results: %s", exc)
 
     def _load_cache(self) -> None:
-        try:
-            data = json.loads(self.cache_file.read_text(encoding="utf-8"))
-            models = [HubModel.from_json(m) for m in data["models"]]
-            query, saved = data["query"], datetime.fromisoformat(data["saved_at"])
-        except FileNotFoundError:
+        loaded = saved_search.load(self.cache_file)
+        saved = loaded.value
+        if saved is None:
+            if loaded.message:
+                self._set_status(loaded.message)
             return
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("Ignoring the saved search results %s: %s", self.cache_file, exc)
-            return
+        query, models = saved.query, list(saved.models)
         self.query.setText(query.get("text", ""))
         self.sort.setCurrentIndex(max(0, self.sort.findData(query.get("sort"))))
         self.author.setText(query.get("author", ""))
@@ -307,8 +298,10 @@ class DiscoverPage(QWidget):
         self._add_architectures(models)
         self.architecture.setCurrentText(query.get("architecture") or ANY_ARCH)
         self.results_model.show_models(models)
-        self._set_status(f"Showing the results of your last search, saved "
-                         f"{saved:%d %b %Y at %H:%M}. Search again to refresh them.")
+        when = f"{saved.saved_at:%d %b %Y at %H:%M}" if saved.saved_at else "earlier"
+        self._set_status(f"Showing the results of your last search, saved {when}. Search "
+                         "again to refresh them." + (f" {loaded.message}" if loaded.message
+                                                     else ""))
 
     def _add_architectures(self, models: list[HubModel]) -> None:
         for arch in sorted({m.architecture for m in models if m.architecture}):
