@@ -15,8 +15,12 @@ def test_bench_chat_prints_its_ratios(starter_home):
                             env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
-    for key in ("tok_s_app", "tok_s_raw", "ratio", "max_stall_ms", "per_token_cost_ratio"):
+    for key in ("tok_s_app", "tok_s_raw", "ratio", "max_stall_ms", "max_stall_ms_busy",
+                "per_token_cost_ratio", "load_s_app", "load_s_raw"):
         assert figures[key] > 0, key
+    # The app's tokens come from its model host: the overhead is the difference of the speeds.
+    expected = (1 / figures["tok_s_app"] - 1 / figures["tok_s_raw"]) * 1000
+    assert abs(figures["host_overhead_ms_per_token"] - expected) < 0.01
     assert abs(figures["ratio"] - figures["tok_s_app"] / figures["tok_s_raw"]) < 0.01
     assert len(figures["round_ratios"]) == 2 and figures["tokens"] == 48
     # Raw and app ran as two processes taking turns (app/core/interleave.py); each one's

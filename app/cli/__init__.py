@@ -16,6 +16,7 @@ import sys
 from app import __version__
 from app.core import quantize_worker
 from app.core.errors import HearthError
+from app.core.host import process as host_process
 from app.core.logs import setup_logging
 from app.core.paths import default_paths
 
@@ -43,6 +44,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == [quantize_worker.FLAG]:  # make_quant's child process: nothing else starts
         return quantize_worker.main(argv[1:])
+    if argv[:1] == [host_process.FLAG]:  # a model host: llama.cpp for one model, nothing else
+        from app.core.host import engine_host
+
+        return engine_host.main(argv[1:])
+    if argv[:1] == ["--measure-host"]:  # measuring quants, llama.cpp in its own process
+        from app.core.host import measure_host
+
+        return measure_host.main(argv[1:])
     if argv[:1] == ["--bench-chat-child"]:  # one side of 'hearth bench chat'
         from app.ui import bench_chat_child
 

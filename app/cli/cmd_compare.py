@@ -11,7 +11,8 @@ from app.core import library
 from app.core.errors import MeasureError
 from app.core.gguf_info import check_magic
 from app.core.llama_eval import prefer_passive_wait
-from app.core.measure import MeasureSettings, MeasureText, finite, measure
+from app.core.host.measure_host import measure_in_host
+from app.core.measure import MeasureSettings, MeasureText, finite
 from app.core.measure_store import MeasureStore, measurements_db
 from app.core.paths import Paths, hf_hub_cache
 from app.core.units import format_size
@@ -61,7 +62,7 @@ def run(args, paths: Paths) -> int:
     store = MeasureStore(measurements_db(paths.data_dir))
     total_bytes = sum(f.stat().st_size for f in files if f.is_file()) or 1
     if args.json:
-        comparison = measure(files, text, store=store, settings=settings,
+        comparison = measure_in_host(files, text, store=store, settings=settings,
                              work_dir=paths.cache_dir)
         rows = [{k: finite(v) if isinstance(v, float) else v for k, v in row.to_json().items()}
                 for row in comparison.rows]
@@ -69,7 +70,7 @@ def run(args, paths: Paths) -> int:
         return 0
     with ProgressBar("Measuring") as bar:
         # The bar counts model bytes: each step stands for an equal share of them.
-        comparison = measure(
+        comparison = measure_in_host(
             files, text, store=store, settings=settings, work_dir=paths.cache_dir,
             progress=lambda step, total, _m: bar.update(
                 int(total_bytes * step / max(total, 1)), total_bytes))

@@ -6,7 +6,8 @@ import sys
 import threading
 
 from app.core import library
-from app.core.engine import Engine, LoadOptions, SamplingOptions
+from app.core.engine import LoadOptions, SamplingOptions
+from app.core.host.hosted_engine import HostedEngine
 from app.core.paths import Paths, hf_hub_cache
 from app.core.settings import Settings
 
@@ -36,7 +37,7 @@ def run(args, paths: Paths) -> int:
         max_tokens=settings.max_tokens if args.max_tokens is None else args.max_tokens,
         seed=settings.seed if args.seed is None else args.seed,
     )
-    engine = Engine()
+    engine = HostedEngine()  # llama.cpp in its own process: an abort is one line, not a core
     print(f"Loading {model_path.name}...", file=sys.stderr)
     engine.load(model_path, LoadOptions(n_ctx=args.ctx or settings.n_ctx,
                                         n_gpu_layers=settings.n_gpu_layers,
@@ -52,7 +53,7 @@ def run(args, paths: Paths) -> int:
         engine.unload()
 
 
-def _answer(engine: Engine, messages: list[dict], sampling: SamplingOptions) -> str:
+def _answer(engine: HostedEngine, messages: list[dict], sampling: SamplingOptions) -> str:
     parts: list[str] = []
 
     def on_token(text: str) -> None:
@@ -68,7 +69,7 @@ def _answer(engine: Engine, messages: list[dict], sampling: SamplingOptions) -> 
     return "".join(parts)
 
 
-def _interactive(engine: Engine, messages: list[dict], sampling: SamplingOptions) -> int:
+def _interactive(engine: HostedEngine, messages: list[dict], sampling: SamplingOptions) -> int:
     print("Type a message; an empty line or Ctrl-D ends the chat.", file=sys.stderr)
     while True:
         try:

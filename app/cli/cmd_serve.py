@@ -9,7 +9,8 @@ import threading
 
 from app.core import library, starter
 from app.core.api_server import DEFAULT_HOST, DEFAULT_PORT, ApiServer
-from app.core.engine import Engine, LoadOptions, SamplingOptions
+from app.core.engine import LoadOptions, SamplingOptions
+from app.core.host.hosted_engine import HostedEngine
 from app.core.errors import ModelNotFound
 from app.core.generation_queue import GenerationQueue
 from app.core.paths import Paths, hf_hub_cache
@@ -41,12 +42,13 @@ def add_parser(commands):
 def run(args, paths: Paths) -> int:
     settings = Settings.load(paths.settings_file)
     model_path = _model_path(args.model, paths)
-    engine = Engine()
+    engine = HostedEngine()  # llama.cpp in its own process: a crash fails one request only
+    options = LoadOptions(n_ctx=args.ctx or settings.n_ctx, n_gpu_layers=settings.n_gpu_layers,
+                          n_threads=settings.n_threads)
     print(f"Loading {model_path.name}...", file=sys.stderr)
-    engine.load(model_path, LoadOptions(n_ctx=args.ctx or settings.n_ctx,
-                                        n_gpu_layers=settings.n_gpu_layers,
-                                        n_threads=settings.n_threads))
-    queue = GenerationQueue(engine)
+    engine.load(model_path, options)
+    queue = GenerationQueue(engine, name=model_path.stem,
+                            reload=lambda: engine.load(model_path, options))
     defaults = SamplingOptions(
         temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
         min_p=settings.min_p, repeat_penalty=settings.repeat_penalty,

@@ -53,6 +53,7 @@ class LoadedModel:
     load_seconds: float
     gpu_layers: int = -1
     fit_verdict: str = ""  # the fit estimator's verdict when GPU layers were chosen automatically
+    n_threads: int = 0  # llama.cpp's threads for generation
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,12 @@ class GenerationStats:
 
 AUTO_LAYERS = -2
 
+
+def stopped_stats(prompt_tokens: int = 0) -> GenerationStats:
+    """The stats of a request stopped before its first token."""
+    return GenerationStats(tokens=0, prompt_tokens=prompt_tokens, time_to_first_token_s=0.0,
+                           generation_s=0.0, stop_reason="user")
+
 _KV_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}  # ggml_type values
 FALLBACK_TEMPLATE = "chatml"
 
@@ -83,6 +90,7 @@ class Engine:
         self._llm = None
         self._loaded: LoadedModel | None = None
         self._stop = threading.Event()
+        self._request_stop: threading.Event | None = None  # the running request's own stop
         self._abort_cb = None  # keeps the ctypes callback alive
 
     @staticmethod
@@ -157,7 +165,7 @@ class Engine:
         self._loaded = LoadedModel(
             path=path, n_ctx=llm.n_ctx(), n_ctx_train=llm._model.n_ctx_train(),
             has_chat_template=has_template, load_seconds=time.perf_counter() - started,
-            gpu_layers=gpu_layers, fit_verdict=verdict,
+            gpu_layers=gpu_layers, fit_verdict=verdict, n_threads=threads,
         )
         log.info("Loaded %s (n_ctx=%d) in %.2fs", path.name, self._loaded.n_ctx,
                  self._loaded.load_seconds)
@@ -179,12 +187,16 @@ class Engine:
         prompt = chat_prompt(llm, list(messages), self._loaded.has_chat_template)
         return len(llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
 
-    def fit_messages(self, messages: Sequence[dict], reserve: int) -> list[dict]:
+    def fit_messages(self, messages: Sequence[dict], reserve: int,
+                     stop: threading.Event | None = None) -> list[dict]:
         """Drop the oldest turns (never the system prompt or the last message) until the chat
-        and ``reserve`` tokens for the answer fit in the context."""
+        and ``reserve`` tokens for the answer fit in the context. Setting ``stop`` ends the
+        search early (the chat that follows then stops before it starts)."""
         kept = list(messages)
         limit = self._require().n_ctx()
         while self.count_tokens(kept) + reserve > limit:
+            if stop is not None and stop.is_set():
+                return kept
             first = 1 if kept and kept[0]["role"] == "system" else 0
             if len(kept) - first <= 1:
                 raise ContextFullError(self.count_tokens(kept) + reserve, limit)
@@ -197,10 +209,13 @@ class Engine:
         """Stream an answer to ``messages``, calling ``on_token`` with each piece of text."""
         llm = self._require()
         reserve = min(max(sampling.max_tokens, 1), 64)
+        self._stop.clear()  # before the template is applied: a Stop from then on counts
+        self._request_stop = stop
         prompt_tokens = self.count_tokens(messages)
+        if stop is not None and stop.is_set():  # stopped while the chat was prepared
+            return stopped_stats(prompt_tokens)
         if prompt_tokens + reserve > llm.n_ctx():
             raise ContextFullError(prompt_tokens + reserve, llm.n_ctx())
-        self._stop.clear()  # before the template is applied: a Stop from then on counts
         stream = llm.create_chat_completion(
             messages=list(messages), stream=True, **_sampling_kwargs(sampling))
         return self._consume(stream, lambda choice: choice["delta"].get("content"),
@@ -211,10 +226,13 @@ class Engine:
         """Stream a raw continuation of ``prompt`` (no chat template), as ``chat`` does."""
         llm = self._require()
         reserve = min(max(sampling.max_tokens, 1), 64)
+        self._stop.clear()
+        self._request_stop = stop
         prompt_tokens = len(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+        if stop is not None and stop.is_set():
+            return stopped_stats(prompt_tokens)
         if prompt_tokens + reserve > llm.n_ctx():
             raise ContextFullError(prompt_tokens + reserve, llm.n_ctx())
-        self._stop.clear()
         stream = llm.create_completion(prompt=prompt, stream=True, **_sampling_kwargs(sampling))
         return self._consume(stream, lambda choice: choice.get("text"), prompt_tokens,
                              on_token, stop)
@@ -273,7 +291,8 @@ class Engine:
         stop = self._stop
 
         def should_abort(_data) -> bool:
-            return stop.is_set()
+            request = self._request_stop
+            return stop.is_set() or (request is not None and request.is_set())
 
         self._abort_cb = llama_cpp.ggml_abort_callback(should_abort)
         self._abort_during_decode(True)

@@ -20,6 +20,11 @@ class GenerationError(HearthError):
     """Generation failed part-way."""
 
 
+class ModelCrashed(GenerationError):
+    """The process that ran a model died or hung (llama.cpp aborted, crashed, or the system
+    killed it); Hearth itself is fine, and another model can be loaded at once."""
+
+
 class StarterModelError(HearthError):
     """The bundled starter model could not be installed or found."""
 

@@ -4,7 +4,9 @@
 ``generate(messages, sampling, on_token, stop_event)`` (a chat) and ``complete(prompt, ...)``
 (a raw continuation of a prompt) block their caller until the answer is complete and call
 ``on_token`` in the caller's own thread. ``GenerationQueue`` is the backend
-of ``hearth serve``: one worker thread owns the ``Engine``; callers from any number of threads
+of ``hearth serve``: one worker thread drives the model (a ``HostedEngine``: llama.cpp in its own
+process); when that process dies, the request in progress fails and the next one loads the model
+again (``reload``), so the server goes on serving. Callers from any number of threads
 wait their turn. The GUI has its own backend over its inference thread (app.ui.server_panel).
 """
 
@@ -20,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from app.core.engine import Engine, GenerationStats, SamplingOptions
+from app.core.engine import GenerationStats, SamplingOptions, stopped_stats
 from app.core.errors import GenerationError, HearthError
 
 log = logging.getLogger("hearth.queue")
@@ -46,12 +48,6 @@ class Backend(Protocol):
     def context_size(self) -> int:
         """The loaded model's context in tokens (0 when unknown), to refuse a request far too
         large for it before it waits for its turn."""
-
-
-def stopped_stats() -> GenerationStats:
-    """The stats of a request stopped before it started."""
-    return GenerationStats(tokens=0, prompt_tokens=0, time_to_first_token_s=0.0,
-                           generation_s=0.0, stop_reason="user")
 
 
 _ids = itertools.count(1)
@@ -141,11 +137,15 @@ class Span:
 
 
 class GenerationQueue(JobBackend):
-    """A ``Backend`` over an ``Engine``: a single worker thread runs the queued jobs in order."""
+    """A ``Backend`` over an engine (``HostedEngine`` or ``Engine``): a single worker thread
+    runs the queued jobs in order. ``reload()``, when given, loads the model again before a job
+    that finds none loaded (its host died with an earlier request)."""
 
-    def __init__(self, engine: Engine, name: str = "") -> None:
+    def __init__(self, engine, name: str = "", reload: Callable[[], object] | None = None
+                 ) -> None:
         self._engine = engine
         self._name = name
+        self._reload = reload
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._active: Job | None = None
@@ -210,6 +210,9 @@ class GenerationQueue(JobBackend):
             return
         started = time.monotonic()
         try:
+            if self._engine.loaded is None and self._reload is not None:
+                log.info("The model is not loaded (its process ended): loading it again")
+                self._reload()
             if job.prompt is not None:
                 stats = self._engine.complete(job.prompt, job.sampling, job.token, job.stop)
             else:

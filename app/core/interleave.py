@@ -13,11 +13,14 @@ clock this module uses too, so the time a child spent paused can be subtracted
 (``active_seconds``).
 
 Where processes cannot be paused (Windows), the children run one after the other instead.
+Each child leads its own process group and is paused and resumed as a group, so the processes
+it starts (a model host) take the same turns.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import threading
@@ -82,7 +85,8 @@ def run_in_turns(commands: list[list[str]], slot_s: float = SLOT_S,
         for child in children:
             if child.process is not None and child.process.poll() is None:
                 if can_pause():
-                    child.process.send_signal(signal.SIGCONT)
+                    _signal(child, signal.SIGCONT)
+                    _signal(child, signal.SIGKILL)  # its model host too
                 child.process.kill()
                 child.process.wait()
             if child.process is not None:
@@ -93,7 +97,8 @@ def run_in_turns(commands: list[list[str]], slot_s: float = SLOT_S,
 
 def _start(child: Child) -> None:
     child.process = subprocess.Popen(child.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=subprocess.PIPE, text=True,
+                                     start_new_session=can_pause())
 
     def read_out() -> None:
         for line in child.process.stdout:
@@ -125,7 +130,7 @@ def _go(child: Child) -> None:
 
 def _alternate(children: list[Child], slot_s: float, timeout_s: float) -> None:
     first, second = children
-    second.process.send_signal(signal.SIGSTOP)
+    _signal(second, signal.SIGSTOP)
     paused_at = {id(second): time.monotonic()}
     for child in children:
         _go(child)  # the paused one reads it when it resumes
@@ -139,13 +144,21 @@ def _alternate(children: list[Child], slot_s: float, timeout_s: float) -> None:
         time.sleep(slot_s)
         if waiting.process.poll() is not None or running.process.poll() is not None:
             continue
-        running.process.send_signal(signal.SIGSTOP)
+        _signal(running, signal.SIGSTOP)
         paused_at[id(running)] = time.monotonic()
         _resume(waiting, paused_at)
         running, waiting = waiting, running
     raise RuntimeError("The measurement took too long.")
 
 
+def _signal(child: Child, number: int) -> None:
+    """Send ``number`` to the child and every process it started (its group)."""
+    try:
+        os.killpg(child.process.pid, number)
+    except ProcessLookupError:
+        pass
+
+
 def _resume(child: Child, paused_at: dict) -> None:
-    child.process.send_signal(signal.SIGCONT)
+    _signal(child, signal.SIGCONT)
     child.pauses.append((paused_at.pop(id(child)), time.monotonic()))

@@ -1,8 +1,8 @@
 """The two sides ``hearth bench chat`` times in turns: ``hearth --bench-chat-child raw|app ...``.
 
 - ``raw``: a bare llama-cpp-python ``Llama`` streaming ``create_chat_completion``;
-- ``app``: Hearth's path as the Chat page runs it: ``ChatSession`` (engine in its worker
-  thread) -> the GUI thread appends each chunk to the chat store and to a visible transcript.
+- ``app``: Hearth's path as the Chat page runs it: ``ChatSession`` (its worker thread driving
+  the model's host process) -> the GUI thread appends each chunk to the chat store and to a visible transcript.
 
 Both answer the same prompt with the same settings and seed ``rounds`` times, after a short
 warm-up, and print one JSON line: per answer the tokens and the ``time.monotonic()`` of its
@@ -38,8 +38,9 @@ def main(argv: list[str]) -> int:
         return 2
     side, model, max_tokens, rounds, threads = argv[0], Path(argv[1]), *map(int, argv[2:])
     run = _raw_answers if side == "raw" else _app_answers
-    answers = run(model, max_tokens, rounds, threads)
-    print(json.dumps({"side": side, "answers": answers}), flush=True)
+    loaded: dict = {}
+    answers = run(model, max_tokens, rounds, threads, loaded)
+    print(json.dumps({"side": side, "answers": answers, "load_s": loaded["load_s"]}), flush=True)
     return 0
 
 
@@ -49,11 +50,14 @@ def _ready() -> None:
     sys.stdin.readline()
 
 
-def _raw_answers(model: Path, max_tokens: int, rounds: int, threads: int) -> list[dict]:
+def _raw_answers(model: Path, max_tokens: int, rounds: int, threads: int,
+                 loaded: dict) -> list[dict]:
+    started = time.perf_counter()
     import llama_cpp
 
     llm = llama_cpp.Llama(model_path=str(model), n_ctx=N_CTX, n_threads=threads,
                           n_threads_batch=threads, verbose=False)
+    loaded["load_s"] = time.perf_counter() - started  # importing llama_cpp included
 
     def answer(tokens: int) -> dict:
         first = None
@@ -74,7 +78,8 @@ def _raw_answers(model: Path, max_tokens: int, rounds: int, threads: int) -> lis
         llm.close()
 
 
-def _app_answers(model: Path, max_tokens: int, rounds: int, threads: int) -> list[dict]:
+def _app_answers(model: Path, max_tokens: int, rounds: int, threads: int,
+                 loaded: dict) -> list[dict]:
     from PySide6.QtWidgets import QApplication
 
     from app.core.engine import SamplingOptions
@@ -82,16 +87,17 @@ def _app_answers(model: Path, max_tokens: int, rounds: int, threads: int) -> lis
 
     app = QApplication.instance() or QApplication([])
     path = ChatPath(model, N_CTX, threads)
+    loaded["load_s"] = path.load_s
     times: list[float] = []
     finished: list = []
-    path.session.token.connect(lambda _text: times.append(time.monotonic()))
-    path.session.finished.connect(finished.append)
 
     def answer(tokens: int) -> dict:
         path.begin(PROMPT[0]["content"])
         times.clear()
         finished.clear()
-        path.session.send(PROMPT, SamplingOptions(temperature=0.0, max_tokens=tokens, seed=SEED))
+        reply = path.send(PROMPT, SamplingOptions(temperature=0.0, max_tokens=tokens, seed=SEED))
+        reply.token.connect(lambda _text: times.append(time.monotonic()))
+        reply.finished.connect(finished.append)
         path.loop.exec()
         if not finished:
             raise SystemExit("the answer failed")

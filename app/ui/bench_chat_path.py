@@ -1,6 +1,6 @@
 """Hearth's chat path as the Chat page holds it, for ``hearth bench chat`` to time.
 
-A ``ChatSession`` (engine in its worker thread) with the model loaded, a chat store in a
+A ``ChatSession`` (its worker thread driving the model's host process) with the model loaded, a chat store in a
 temporary folder and a visible transcript; ``on_token`` does what ``ChatPage._on_token`` does
 with each chunk: store it, then show it.
 """
@@ -8,13 +8,15 @@ with each chunk: store it, then show it.
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QEventLoop
 
 from app.core.chats import ChatStore
-from app.core.engine import LoadOptions
+from app.core.engine import LoadOptions, SamplingOptions
 from app.ui.chat_worker import ChatSession
+from app.ui.reply import Reply
 from app.ui.transcript import ShownMessage, Transcript
 
 
@@ -29,14 +31,21 @@ class ChatPath:
         self.loop = QEventLoop()
         self.session.loaded.connect(self.loop.quit)
         self.session.load_failed.connect(self.loop.quit)
+        started = time.perf_counter()
         self.session.load(model, LoadOptions(n_ctx=n_ctx, n_threads=threads))
         self.loop.exec()
+        self.load_s = time.perf_counter() - started  # starting the host included
         if self.session.model is None:
             raise SystemExit(f"could not load {model}")
-        self.session.token.connect(self.on_token)
-        self.session.finished.connect(self.loop.quit)
-        self.session.failed.connect(self.loop.quit)
         self.answer_id = 0
+
+    def send(self, messages: list[dict], sampling: SamplingOptions) -> Reply:
+        """Ask, as the page does: the reply's chunks go to ``on_token``; ``loop`` quits at
+        its end."""
+        reply = self.session.send(messages, sampling)
+        reply.token.connect(self.on_token)
+        reply.ended.connect(self.loop.quit)
+        return reply
 
     def begin(self, question: str) -> None:
         """A new chat with ``question`` on screen and an empty answer to stream into."""

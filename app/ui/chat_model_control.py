@@ -69,6 +69,7 @@ class ChatModelControl(QObject):
         session.load_progress.connect(self._on_load_progress)
         session.loaded.connect(self._on_loaded)
         session.load_failed.connect(self._on_load_failed)
+        session.model_lost.connect(self._on_model_lost)
 
     def current_model_path(self) -> str:
         """The file of the local model chosen in the picker ("" for a remote one)."""
@@ -249,6 +250,16 @@ class ChatModelControl(QObject):
         self._active_status = self.status.text()
         self.context_meter.setText(f"context: {model.n_ctx:,} tokens")
         self.context_meter.show()
+
+    @Slot(str)
+    def _on_model_lost(self, _message: str) -> None:
+        """The model's process died (the message was shown with the failed answer): the chat
+        stays; choosing a model in the picker loads one."""
+        name = Path(self._wanted_path).name if self._wanted_path else "The model"
+        self.status.setText(f"{name} stopped: choose a model above to load it again.")
+        self.picker.set_active("")
+        self._active_status = ""
+        self.context_meter.setText("")
 
     @Slot(str, bool)
     def _on_load_failed(self, message: str, cancelled: bool) -> None:

@@ -1,13 +1,14 @@
 """The inference worker: a QObject living in its own QThread, and the GUI-side facade owning it.
 
 Requests go in through queued signals to the worker's slots; results come out as signals that
-carry plain data. The worker never touches widgets or models. Stop and cancel are thread-safe
-flags (on the engine, and a load-cancel Event) checked on every streamed token and by
-llama.cpp's callbacks, so they work while the worker is busy.
+carry the request's id and plain data, and ``ChatSession`` hands each to that request's ``Reply``
+(app.ui.reply). The worker never touches widgets or models. Stop and cancel are thread-safe
+events (each reply's own, and a load-cancel Event), so they work while the worker is busy.
 
-The worker answers with its local ``Engine`` or, after ``use_remote``, with a ``RemoteBackend``
-(the same ``chat``/``fit_messages``/``request_stop`` surface) for a model on a saved connection;
-loading a local model switches it back.
+The worker answers with a ``HostedEngine`` (the model runs in its own process: a llama.cpp
+abort or crash ends that process, not Hearth) or, after ``use_remote``, with a ``RemoteBackend``
+(the same ``chat``/``fit_messages`` surface) for a model on a saved connection; loading a local
+model switches it back.
 """
 
 from __future__ import annotations
@@ -18,31 +19,34 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from app.core.engine import Engine, GenerationStats, LoadedModel, LoadOptions, SamplingOptions
-from app.core.errors import ContextFullError, HearthError, LoadCancelled, RemoteError
+from app.core.engine import GenerationStats, LoadedModel, LoadOptions, SamplingOptions, stopped_stats
+from app.core.errors import ContextFullError, HearthError, LoadCancelled, ModelCrashed, RemoteError
+from app.core.host.hosted_engine import HostedEngine
 from app.core.model_choice import PROBE_TIMEOUT_S, ModelChoice
 from app.core.remote import RemoteBackend, list_models
 from app.core.text_batcher import TextBatcher
+from app.ui.reply import Reply
 
-log = logging.getLogger("hearth.ui.chat")
+log = logging.getLogger("hearth.ui.session")
 
 
 class ChatWorker(QObject):
     load_progress = Signal(float)
     loaded = Signal(object)  # LoadedModel
     load_failed = Signal(str, bool)  # message, cancelled by the user
-    token = Signal(str)  # a chunk of the answer: the tokens of the last ~30 ms, joined
-    finished = Signal(object)  # GenerationStats
-    failed = Signal(str)
-    context_full = Signal(int, int)  # tokens needed, context size
+    token = Signal(int, str)  # request id, a chunk of the answer
+    finished = Signal(int, object)  # request id, GenerationStats
+    failed = Signal(int, str)
+    context_full = Signal(int, int, int)  # request id, tokens needed, context size
+    model_lost = Signal(str)  # the local model's host died: it is no longer loaded
     unloaded = Signal()
     remote_ready = Signal(object)  # ModelChoice
     remote_failed = Signal(str)
 
-    def __init__(self, engine: Engine, load_cancel: threading.Event) -> None:
+    def __init__(self, engine: HostedEngine, load_cancel: threading.Event) -> None:
         super().__init__()
         self.local = engine
-        self.engine: Engine | RemoteBackend = engine  # what answers: local, or a remote model
+        self.engine: HostedEngine | RemoteBackend = engine  # what answers: local, or remote
         self.load_cancel = load_cancel
 
     @Slot(object, object)
@@ -78,40 +82,54 @@ class ChatWorker(QObject):
         else:
             self.loaded.emit(model)
 
-    @Slot(object, object, bool)
-    def generate(self, messages: list, sampling: SamplingOptions, drop_oldest: bool) -> None:
+    @Slot(int, object, object, bool, object)
+    def generate(self, request_id: int, messages: list, sampling: SamplingOptions,
+                 drop_oldest: bool, stop: threading.Event) -> None:
+        reserve = min(sampling.max_tokens, 256) if drop_oldest else None
+
         def answer(on_text):
-            fitted = messages
-            if drop_oldest:
-                fitted = self.engine.fit_messages(messages, reserve=min(sampling.max_tokens, 256))
-            return self.engine.chat(fitted, sampling, on_text)
+            engine = self.engine
+            if isinstance(engine, RemoteBackend):
+                fitted = engine.fit_messages(messages, reserve) if drop_oldest else messages
+                return engine.chat(fitted, sampling, on_text, stop)
+            # Dropping old turns runs in the host too, where Stop can end it.
+            return engine.chat(messages, sampling, on_text, stop, reserve=reserve)
 
-        self._stream(answer)
+        self._stream(request_id, stop, answer)
 
-    @Slot(str, object)
-    def complete(self, prompt: str, sampling: SamplingOptions) -> None:
+    @Slot(int, str, object, object)
+    def complete(self, request_id: int, prompt: str, sampling: SamplingOptions,
+                 stop: threading.Event) -> None:
         """A raw continuation of ``prompt`` (the API server's completions), with the same
         signals as ``generate``."""
-        self._stream(lambda on_text: self.engine.complete(prompt, sampling, on_text))
+        self._stream(request_id, stop,
+                     lambda on_text: self.engine.complete(prompt, sampling, on_text, stop))
 
-    def _stream(self, run) -> None:
+    def _stream(self, request_id: int, stop: threading.Event, run) -> None:
         """Run ``run(on_text)``, the answer's text going out as ``token`` chunks, then one of
-        finished / context_full / failed."""
+        finished / context_full / failed, each with ``request_id``."""
+        if stop.is_set():  # stopped while it waited for its turn
+            self.finished.emit(request_id, stopped_stats())
+            return
         try:
-            batcher = TextBatcher(self.token.emit)
+            batcher = TextBatcher(lambda text: self.token.emit(request_id, text))
             try:
                 stats = run(batcher.add)
             finally:
                 batcher.flush()  # before finished/failed: every token reaches the GUI first
         except ContextFullError as exc:
-            self.context_full.emit(exc.used, exc.limit)
+            self.context_full.emit(request_id, exc.used, exc.limit)
+        except ModelCrashed as exc:
+            if self.engine is self.local:  # first: whoever hears of the failure sees no model
+                self.model_lost.emit(str(exc))
+            self.failed.emit(request_id, str(exc))
         except HearthError as exc:
-            self.failed.emit(str(exc))
+            self.failed.emit(request_id, str(exc))
         except Exception as exc:  # noqa: BLE001 - never let the worker thread die silently
             log.exception("Generation failed")
-            self.failed.emit(f"Generation failed: {exc}")
+            self.failed.emit(request_id, f"Generation failed: {exc}")
         else:
-            self.finished.emit(stats)
+            self.finished.emit(request_id, stats)
 
     @Slot()
     def unload(self) -> None:
@@ -126,34 +144,38 @@ class ChatWorker(QObject):
 
 
 class ChatSession(QObject):
-    """GUI-side owner of the worker thread. Widgets talk to this, never to the worker."""
+    """GUI-side owner of the worker thread. Widgets talk to this, never to the worker.
+
+    ``send`` and ``send_completion`` return a ``Reply`` whose signals concern that request
+    only; requests run one at a time, in order. The session is ``busy`` while a model loads or
+    any request is unanswered.
+    """
 
     load_progress = Signal(float)
     loaded = Signal(object)
     load_failed = Signal(str, bool)
-    token = Signal(str)
-    finished = Signal(object)
-    failed = Signal(str)
-    context_full = Signal(int, int)
+    model_lost = Signal(str)  # the local model's process died; nothing is loaded now
     busy_changed = Signal(bool)
+    sent = Signal(object)  # a Reply, as each request is sent (for watchers: logs, tests)
     remote_ready = Signal(object)  # ModelChoice: the chat now answers with this remote model
     remote_failed = Signal(str)  # the remote model could not be used; nothing changed
     closed = Signal()  # the thread has ended (after ``close`` or ``shutdown``)
 
     _load_requested = Signal(str, object)
     _remote_requested = Signal(object, object)
-    _generate_requested = Signal(object, object, bool)
-    _complete_requested = Signal(str, object)
+    _generate_requested = Signal(int, object, object, bool, object)
+    _complete_requested = Signal(int, str, object, object)
     _unload_requested = Signal()
     _close_requested = Signal()
 
-    def __init__(self, engine: Engine | None = None, parent: QObject | None = None) -> None:
+    def __init__(self, engine: HostedEngine | None = None,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._engine = engine or Engine()
+        self.engine = engine or HostedEngine()
         self._load_cancel = threading.Event()
         self._thread = QThread()
         self._thread.setObjectName("hearth-inference")
-        self._worker = ChatWorker(self._engine, self._load_cancel)
+        self._worker = ChatWorker(self.engine, self._load_cancel)
         self._worker.moveToThread(self._thread)
         self._thread.finished.connect(self._worker.deleteLater)
         self._load_requested.connect(self._worker.load)
@@ -168,10 +190,12 @@ class ChatSession(QObject):
         self._worker.load_progress.connect(self.load_progress)
         self._worker.loaded.connect(self._on_loaded)
         self._worker.load_failed.connect(self._on_load_failed)
-        self._worker.token.connect(self.token)
+        self._worker.token.connect(self._on_token)
         self._worker.finished.connect(self._on_finished)
         self._worker.failed.connect(self._on_failed)
         self._worker.context_full.connect(self._on_context_full)
+        self._worker.model_lost.connect(self._on_model_lost)
+        self._replies: dict[int, Reply] = {}  # sent, not yet ended
         self._busy = False
         self.loading = False
         self.model: LoadedModel | None = None
@@ -190,7 +214,7 @@ class ChatSession(QObject):
         self.model = None
         self.remote = self._remote_backend = None
         self.loading = True
-        self._set_busy(True)
+        self._update_busy()
         self._load_requested.emit(str(path), options)
 
     def use_remote(self, choice: ModelChoice) -> None:
@@ -198,26 +222,31 @@ class ChatSession(QObject):
         ``remote_failed`` follows)."""
         self._pending_remote = choice.backend()
         self.loading = True
-        self._set_busy(True)
+        self._update_busy()
         self._remote_requested.emit(choice, self._pending_remote)
 
     def cancel_load(self) -> None:
         self._load_cancel.set()
 
     def send(self, messages: list[dict], sampling: SamplingOptions,
-             drop_oldest: bool = False) -> None:
-        self._set_busy(True)
-        self._generate_requested.emit(messages, sampling, drop_oldest)
+             drop_oldest: bool = False) -> Reply:
+        """Answer ``messages``; with ``drop_oldest`` the oldest turns are dropped until the
+        chat fits the context."""
+        reply = self._open_reply()
+        self._generate_requested.emit(reply.id, messages, sampling, drop_oldest,
+                                      reply.stop_event)
+        return reply
 
-    def send_completion(self, prompt: str, sampling: SamplingOptions) -> None:
+    def send_completion(self, prompt: str, sampling: SamplingOptions) -> Reply:
         """Continue ``prompt`` as it stands (no chat template); answered like ``send``."""
-        self._set_busy(True)
-        self._complete_requested.emit(prompt, sampling)
+        reply = self._open_reply()
+        self._complete_requested.emit(reply.id, prompt, sampling, reply.stop_event)
+        return reply
 
-    def stop(self) -> None:
-        self._engine.request_stop()
-        if self._remote_backend is not None:
-            self._remote_backend.request_stop()
+    def stop(self, reply: Reply | None = None) -> None:
+        """Stop ``reply``, or every request when None (before loading another model)."""
+        for one in ([reply] if reply is not None else list(self._replies.values())):
+            one.stop()
 
     def shutdown(self) -> None:
         """Stop any generation or load, unload the model in its thread, end the thread, and
@@ -246,11 +275,57 @@ class ChatSession(QObject):
         self._load_cancel.set()
         self._close_requested.emit()
 
+    def _open_reply(self) -> Reply:
+        reply = Reply()  # no parent: it lives while the session or its sender holds it
+        self._replies[reply.id] = reply
+        self._update_busy()
+        self.sent.emit(reply)
+        return reply
+
+    def _end_reply(self, request_id: int) -> Reply | None:
+        reply = self._replies.pop(request_id, None)
+        if reply is not None:
+            reply.done = True
+        self._update_busy()
+        return reply
+
+    @Slot(int, str)
+    def _on_token(self, request_id: int, text: str) -> None:
+        reply = self._replies.get(request_id)
+        if reply is not None:
+            reply.token.emit(text)
+
+    @Slot(int, object)
+    def _on_finished(self, request_id: int, stats: GenerationStats) -> None:
+        reply = self._end_reply(request_id)
+        if reply is not None:
+            reply.finished.emit(stats)
+            reply.ended.emit(reply)
+
+    @Slot(int, str)
+    def _on_failed(self, request_id: int, message: str) -> None:
+        reply = self._end_reply(request_id)
+        if reply is not None:
+            reply.failed.emit(message)
+            reply.ended.emit(reply)
+
+    @Slot(int, int, int)
+    def _on_context_full(self, request_id: int, used: int, limit: int) -> None:
+        reply = self._end_reply(request_id)
+        if reply is not None:
+            reply.context_full.emit(used, limit)
+            reply.ended.emit(reply)
+
+    @Slot(str)
+    def _on_model_lost(self, message: str) -> None:
+        self.model = None
+        self.model_lost.emit(message)
+
     @Slot(object)
     def _on_loaded(self, model: LoadedModel) -> None:
         self.model = model
         self.loading = False
-        self._set_busy(False)
+        self._update_busy()
         self.loaded.emit(model)
 
     @Slot(object)
@@ -258,39 +333,25 @@ class ChatSession(QObject):
         self.model = None
         self.remote, self._remote_backend = choice, self._pending_remote
         self.loading = False
-        self._set_busy(False)
+        self._update_busy()
         self.remote_ready.emit(choice)
 
     @Slot(str)
     def _on_remote_failed(self, message: str) -> None:
         self._pending_remote = None
         self.loading = False
-        self._set_busy(False)
+        self._update_busy()
         self.remote_failed.emit(message)
 
     @Slot(str, bool)
     def _on_load_failed(self, message: str, cancelled: bool) -> None:
         self.model = None
         self.loading = False
-        self._set_busy(False)
+        self._update_busy()
         self.load_failed.emit(message, cancelled)
 
-    @Slot(object)
-    def _on_finished(self, stats: GenerationStats) -> None:
-        self._set_busy(False)
-        self.finished.emit(stats)
-
-    @Slot(str)
-    def _on_failed(self, message: str) -> None:
-        self._set_busy(False)
-        self.failed.emit(message)
-
-    @Slot(int, int)
-    def _on_context_full(self, used: int, limit: int) -> None:
-        self._set_busy(False)
-        self.context_full.emit(used, limit)
-
-    def _set_busy(self, busy: bool) -> None:
+    def _update_busy(self) -> None:
+        busy = self.loading or bool(self._replies)
         if busy != self._busy:
             self._busy = busy
             self.busy_changed.emit(busy)

@@ -24,8 +24,8 @@ class SelfTest(QObject):
         self.result = 1
         window.session.loaded.connect(self._send)
         window.session.load_failed.connect(self._fail)
-        window.session.finished.connect(self._done)
-        window.session.failed.connect(self._fail)
+        window.chat_page.answer_finished.connect(self._done)
+        window.chat_page.answer_failed.connect(self._fail)
         QTimer.singleShot(timeout_s * 1000, self._timeout)
 
     @Slot()

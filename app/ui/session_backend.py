@@ -3,7 +3,8 @@
 The GUI and the server share the one loaded model. Requests from the server's connection
 threads are handed to the GUI thread by a queued signal and wait in a FIFO; one is sent to the
 ``ChatSession`` only while it is idle (no chat answer, no model loading), and while it runs the
-session is busy, so the chat waits its turn too. Results travel back to the connection thread
+session is busy, so the chat waits its turn too. Each request is its own ``Reply``: the chat page
+neither sees its tokens nor can stop it. Results travel back to the connection thread
 through the job's own queue: the GUI thread never blocks, and a connection thread never
 touches Qt objects other than by emitting a signal.
 """
@@ -17,10 +18,11 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from app.core.engine import GenerationStats
+from app.core.engine import GenerationStats, stopped_stats
 from app.core.errors import ContextFullError, GenerationError
-from app.core.generation_queue import Job, JobBackend, stopped_stats, wait_for
+from app.core.generation_queue import Job, JobBackend, wait_for
 from app.ui.chat_worker import ChatSession
+from app.ui.reply import Reply
 
 log = logging.getLogger("hearth.ui.server")
 
@@ -37,15 +39,12 @@ class SessionBackend(QObject, JobBackend):
         self._session = session
         self._pending: deque[Job] = deque()
         self._active: Job | None = None
+        self._reply: Reply | None = None  # the active job's
         self._closed = threading.Event()
         self._submitted.connect(self._on_submitted, Qt.QueuedConnection)
         self._cancelled.connect(self._on_cancelled, Qt.QueuedConnection)
         # Queued: runs once the signal that freed the session has reached every listener.
         self._pump_requested.connect(self._pump, Qt.QueuedConnection)
-        session.token.connect(self._on_token)
-        session.finished.connect(self._on_finished)
-        session.failed.connect(self._on_failed)
-        session.context_full.connect(self._on_context_full)
         session.busy_changed.connect(self._on_busy_changed)
 
     # -- Backend (called from connection threads) ------------------------------------------
@@ -77,7 +76,7 @@ class SessionBackend(QObject, JobBackend):
         while self._pending:
             self._pending.popleft().fail(GenerationError("The server stopped."))
         if self._active is not None:
-            self._session.stop()
+            self._session.stop(self._reply)
             self._active.finish(stopped_stats())
 
     @property
@@ -97,7 +96,7 @@ class SessionBackend(QObject, JobBackend):
     @Slot(object)
     def _on_cancelled(self, job: Job) -> None:
         if job is self._active:
-            self._session.stop()
+            self._session.stop(self._reply)
         elif job in self._pending:
             self._pending.remove(job)
             job.finish(stopped_stats())
@@ -115,9 +114,14 @@ class SessionBackend(QObject, JobBackend):
             else:
                 self._active = job
                 if job.prompt is not None:
-                    session.send_completion(job.prompt, job.sampling)
+                    reply = session.send_completion(job.prompt, job.sampling)
                 else:
-                    session.send(job.messages, job.sampling)
+                    reply = session.send(job.messages, job.sampling)
+                self._reply = reply
+                reply.token.connect(self._on_token)
+                reply.finished.connect(self._on_finished)
+                reply.failed.connect(self._on_failed)
+                reply.context_full.connect(self._on_context_full)
 
     @Slot(bool)
     def _on_busy_changed(self, busy: bool) -> None:
@@ -142,10 +146,10 @@ class SessionBackend(QObject, JobBackend):
         self._end(lambda job: job.fail(ContextFullError(used, limit)))
 
     def _end(self, deliver: Callable[[Job], None]) -> None:
-        """The session's answer ended; if it was ours, hand the result over."""
-        job, self._active = self._active, None
+        """The active request's reply ended: hand the result over."""
+        job, self._active, self._reply = self._active, None, None
         if job is None:
-            return  # the chat's own answer
+            return
         deliver(job)  # after close() the caller has gone: this lands in a dropped queue
         if self._pending:
             self._pump_requested.emit()

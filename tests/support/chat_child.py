@@ -32,8 +32,8 @@ def main() -> None:
         print(json.dumps({"token": text}), flush=True)
 
     window.session.loaded.connect(ask)
-    window.session.token.connect(report)
-    window.session.finished.connect(app.quit)
+    window.chat_page.answer_token.connect(report)
+    window.chat_page.answer_finished.connect(app.quit)
     window.show()
     app.exec()
     window.shutdown()

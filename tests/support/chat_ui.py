@@ -11,11 +11,11 @@ ANSWER_MS = 90_000
 def ask(qtbot, page, text: str, timeout: int = ANSWER_MS):
     """Send ``text`` from the page's input with Enter; the streamed answer and its stats."""
     tokens = []
-    page.session.token.connect(tokens.append)
+    page.answer_token.connect(tokens.append)
     page.input.setPlainText(text)
-    with qtbot.waitSignal(page.session.finished, timeout=timeout) as done:
+    with qtbot.waitSignal(page.answer_finished, timeout=timeout) as done:
         qtbot.keyClick(page.input, Qt.Key_Return)
-    page.session.token.disconnect(tokens.append)
+    page.answer_token.disconnect(tokens.append)
     return "".join(tokens), done.args[0]
 
 
@@ -24,12 +24,12 @@ def stop_mid_answer(qtbot, page, timeout: int = ANSWER_MS):
     While it streams, Stop is the button to press and Send is not."""
     page.panel.max_tokens.setValue(400)
     tokens = []
-    page.session.token.connect(tokens.append)
+    page.answer_token.connect(tokens.append)
     page.input.setPlainText("Write a long story about a lighthouse keeper.")
-    with qtbot.waitSignal(page.session.token, timeout=timeout):
+    with qtbot.waitSignal(page.answer_token, timeout=timeout):
         qtbot.mouseClick(page.send_button, Qt.LeftButton)
     assert page.stop_button.isEnabled() and not page.send_button.isEnabled()
-    with qtbot.waitSignal(page.session.finished, timeout=timeout) as done:
+    with qtbot.waitSignal(page.answer_finished, timeout=timeout) as done:
         qtbot.mouseClick(page.stop_button, Qt.LeftButton)
-    page.session.token.disconnect(tokens.append)
+    page.answer_token.disconnect(tokens.append)
     return tokens, done.args[0]

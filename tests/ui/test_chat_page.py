@@ -81,7 +81,7 @@ def test_regenerate_replaces_the_last_answer(window, qtbot):
     ask(qtbot, page, "Write one sentence about a colour.")
     first = page.store.messages(page.chat_id)[-1]
     assert first.content in page.transcript.toPlainText()
-    with qtbot.waitSignal(page.session.finished, timeout=ANSWER_MS):
+    with qtbot.waitSignal(page.answer_finished, timeout=ANSWER_MS):
         page._on_action("regenerate", first.id, 0)
     saved = page.store.messages(page.chat_id)
     assert [m.role for m in saved] == ["user", "assistant"]  # replaced, not added
@@ -99,7 +99,7 @@ def test_edit_an_earlier_message_continues_from_there(window, qtbot):
     assert page.input.toPlainText() == "What is the capital of Italy?"
     assert page.notice.isVisible() and "Editing" in page.notice.text()
     page.input.setPlainText("Name the capital city of France.")
-    with qtbot.waitSignal(page.session.finished, timeout=ANSWER_MS):
+    with qtbot.waitSignal(page.answer_finished, timeout=ANSWER_MS):
         qtbot.keyClick(page.input, Qt.Key_Return)
     saved = page.store.messages(page.chat_id)
     assert [m.role for m in saved] == ["user", "assistant"]
@@ -168,11 +168,11 @@ def test_context_full_offers_to_drop_the_oldest_turns(qtbot, starter_home):
                                "about 384,000 km away, and it shapes the tides.")
     page.open_chat(chat)
     page.input.setPlainText("And the sun?")
-    with qtbot.waitSignal(page.session.context_full, timeout=ANSWER_MS):
+    with qtbot.waitSignal(page.answer_context_full, timeout=ANSWER_MS):
         qtbot.keyClick(page.input, Qt.Key_Return)
     assert page.notice.isVisible() and "context holds 256" in page.notice.text()
     assert page.store.messages(chat)[-1].content == "And the sun?"  # nothing lost
-    with qtbot.waitSignal(page.session.finished, timeout=ANSWER_MS) as done:
+    with qtbot.waitSignal(page.answer_finished, timeout=ANSWER_MS) as done:
         qtbot.mouseClick(page.notice_yes, Qt.LeftButton)
     assert done.args[0].context_used <= 256
     assert page.store.messages(chat)[-1].role == "assistant"
@@ -209,8 +209,8 @@ def test_answer_survives_closing_mid_stream(qtbot, starter_home):
     page = win.chat_page
     page.input.setPlainText("Write a long story about a dragon.")
     got = []
-    page.session.token.connect(got.append)
-    with qtbot.waitSignal(page.session.token, timeout=ANSWER_MS):
+    page.answer_token.connect(got.append)
+    with qtbot.waitSignal(page.answer_token, timeout=ANSWER_MS):
         qtbot.keyClick(page.input, Qt.Key_Return)
     qtbot.waitUntil(lambda: len(got) >= 5, timeout=ANSWER_MS)
     chat_id = page.chat_id

@@ -88,7 +88,7 @@ def test_chat_with_a_remote_model(window, qtbot, starter_gguf, qapp):
     apply_style(qapp)
     page.panel.max_tokens.setValue(48)
     window.chat_page.settings_button.setChecked(True)
-    with qtbot.waitSignal(page.session.finished, timeout=ANSWER_MS):
+    with qtbot.waitSignal(page.answer_finished, timeout=ANSWER_MS):
         page._on_action("regenerate", kept.id, 0)
     saved = page.store.messages(page.chat_id)
     assert [m.role for m in saved] == ["user", "assistant"] * 2  # replaced, not added
@@ -110,7 +110,7 @@ def test_unreachable_server_gives_a_message_and_nothing_is_lost(
         choose_remote(qtbot, page, f"remote:Short-lived:{starter_gguf}")
     # The server has stopped: the next question gets a message in the window.
     page.input.setPlainText("Are you still there?")
-    with qtbot.waitSignal(page.session.failed, timeout=ANSWER_MS):
+    with qtbot.waitSignal(page.answer_failed, timeout=ANSWER_MS):
         qtbot.keyClick(page.input, Qt.Key_Return)
     assert window.banner.isVisible()
     assert "Could not reach Short-lived" in window.banner_text.text()
@@ -203,12 +203,12 @@ def test_a_remote_chat_too_long_for_the_servers_context_offers_the_same_choice(
         page.store.add_message(chat, "assistant", f"Story {i}: " + "dragon " * 400)
     page.open_chat(chat)
     page.input.setPlainText("Name the capital city of France.")
-    with qtbot.waitSignal(page.session.context_full, timeout=ANSWER_MS):
+    with qtbot.waitSignal(page.answer_context_full, timeout=ANSWER_MS):
         qtbot.keyClick(page.input, Qt.Key_Return)
     assert page.notice.isVisible() and "context holds 2,048" in page.notice.text()
     assert not window.banner.isVisible()  # a choice, not an error
     assert page.store.messages(chat)[-1].content == "Name the capital city of France."
-    with qtbot.waitSignal(page.session.finished, timeout=ANSWER_MS) as done:
+    with qtbot.waitSignal(page.answer_finished, timeout=ANSWER_MS) as done:
         qtbot.mouseClick(page.notice_yes, Qt.LeftButton)
     saved = page.store.messages(chat)
     assert saved[-1].role == "assistant" and saved[-1].content.strip() and done.args[0].tokens

@@ -1,6 +1,7 @@
 """ChatSession.close on the real starter model: the GUI hands the model back without waiting."""
 
-from app.core.engine import Engine, LoadOptions, SamplingOptions
+from app.core.engine import LoadOptions, SamplingOptions
+from app.core.host.hosted_engine import HostedEngine
 from app.ui.chat_worker import ChatSession
 
 STORY = [{"role": "user", "content": "Write a long story about a dragon and a knight."}]
@@ -8,13 +9,13 @@ MS = 90_000
 
 
 def test_close_mid_answer_unloads_in_the_background(qtbot, starter_gguf):
-    engine = Engine()
+    engine = HostedEngine()
     session = ChatSession(engine=engine)
     with qtbot.waitSignal(session.loaded, timeout=MS):
         session.load(starter_gguf, LoadOptions(n_ctx=1024, n_threads=1))
     got = []
-    session.token.connect(got.append)
-    session.send(STORY, SamplingOptions(temperature=0.0, seed=1, max_tokens=2000))
+    reply = session.send(STORY, SamplingOptions(temperature=0.0, seed=1, max_tokens=2000))
+    reply.token.connect(got.append)
     qtbot.waitUntil(lambda: len(got) >= 2, timeout=MS)
     closed = []
     session.closed.connect(lambda: closed.append(True))
@@ -24,7 +25,7 @@ def test_close_mid_answer_unloads_in_the_background(qtbot, starter_gguf):
     assert session.model is None
     qtbot.waitUntil(lambda: closed == [True], timeout=MS)
     assert not session._thread.isRunning()
-    assert engine.loaded is None  # the model's memory is handed back
+    assert engine.loaded is None and engine.host_pid is None  # its process is gone
     session.shutdown()  # after close: returns at once, nothing left to stop
     session.close()  # twice: nothing happens
     assert closed == [True]

@@ -13,6 +13,7 @@ from app.core.engine import LoadOptions, SamplingOptions
 from app.core.settings import Settings
 from app.ui.chat_worker import ChatSession
 from app.ui.server_panel import LogRole, ServerPanel
+from tests.support.replies import follow
 
 MODEL = "SmolLM2-135M-Instruct.Q4_1"
 QUESTION = [{"role": "user", "content": "Name the capital city of France."}]
@@ -121,9 +122,9 @@ def test_api_requests_wait_for_the_chat_and_take_their_turn(qtbot, panel, sessio
     """A request arriving while the chat answers waits; its answer holds only its own tokens."""
     panel.toggle.setChecked(True)
     tokens, finished = [], []
-    session.token.connect(tokens.append)
     # Where each answer ends in the streamed text (tokens arrive in chunks: count characters).
-    session.finished.connect(lambda stats: finished.append((stats, len("".join(tokens)))))
+    follow(session, token=tokens.append,
+           finished=lambda stats: finished.append((stats, len("".join(tokens)))))
     session.send(STORY, SamplingOptions(temperature=0.0, max_tokens=80))  # the chat's answer
     assert session.busy
     thread, result = in_thread(qtbot, lambda: ask(panel, max_tokens=16))
@@ -140,7 +141,7 @@ def test_api_requests_wait_for_the_chat_and_take_their_turn(qtbot, panel, sessio
 def test_a_client_gone_while_waiting_is_never_run(qtbot, panel, session):
     panel.toggle.setChecked(True)
     finished = []
-    session.finished.connect(finished.append)
+    follow(session, finished=finished.append)
     session.send(STORY, SamplingOptions(temperature=0.0, max_tokens=400))
     body = json.dumps({"model": MODEL, "messages": QUESTION, "stream": True}).encode()
     with socket.create_connection(("127.0.0.1", panel.port_box.value()), timeout=10) as sock:
@@ -160,11 +161,11 @@ def test_a_client_gone_while_waiting_is_never_run(qtbot, panel, session):
 def test_the_chat_session_runs_over_a_remote_connection(qtbot, starter_gguf):
     """Chat over a remote backend: the GUI's ChatSession streams, stops and reports stats."""
     from app.core.api_server import ApiServer
-    from app.core.engine import Engine
     from app.core.generation_queue import GenerationQueue
+    from app.core.host.hosted_engine import HostedEngine
     from app.core.remote import Connection, RemoteBackend
 
-    engine = Engine()
+    engine = HostedEngine()
     engine.load(starter_gguf, LoadOptions(n_ctx=1024, n_threads=1))
     queue = GenerationQueue(engine)
     server = ApiServer(queue, port=0, api_key="sk-gui-remote-1")
@@ -173,16 +174,18 @@ def test_the_chat_session_runs_over_a_remote_connection(qtbot, starter_gguf):
                                                MODEL))
     try:
         tokens = []
-        session.token.connect(tokens.append)
-        with qtbot.waitSignal(session.finished, timeout=MS) as done:
-            session.send(QUESTION, SamplingOptions(temperature=0.0, max_tokens=24, seed=1))
+        follow(session, token=tokens.append)
+        reply = session.send(QUESTION, SamplingOptions(temperature=0.0, max_tokens=24, seed=1))
+        with qtbot.waitSignal(reply.finished, timeout=MS) as done:
+            pass
         stats = done.args[0]
         assert "Paris" in "".join(tokens) and stats.tokens == queue.spans[-1].tokens
         assert stats.tokens_per_second > 0 and stats.time_to_first_token_s > 0
         tokens.clear()
-        session.token.connect(lambda _text: len(tokens) == 3 and session.stop())
-        with qtbot.waitSignal(session.finished, timeout=MS) as done:
-            session.send(STORY, SamplingOptions(temperature=0.0, max_tokens=300))
+        reply = session.send(STORY, SamplingOptions(temperature=0.0, max_tokens=300))
+        reply.token.connect(lambda _text: len(tokens) == 3 and reply.stop())
+        with qtbot.waitSignal(reply.finished, timeout=MS) as done:
+            pass
         assert done.args[0].stop_reason == "user" and 3 <= len(tokens) < 12  # chunks in flight
     finally:
         session.shutdown()
@@ -206,7 +209,7 @@ def test_completions_continue_the_prompt_on_the_gui_model(qtbot, panel, session)
     stands, not answered as a chat message."""
     panel.toggle.setChecked(True)
     finished = []
-    session.finished.connect(finished.append)
+    follow(session, finished=finished.append)
     reply = finish(qtbot, *in_thread(qtbot, lambda: complete(panel)))
     text = reply.choices[0].text
     assert reply.object == "text_completion" and reply.usage.completion_tokens == 12
@@ -226,8 +229,7 @@ def test_a_flood_of_messages_does_not_hold_the_chat(qtbot, panel, session):
     template and count: refused at once, while the chat goes on answering."""
     panel.toggle.setChecked(True)
     tokens, finished = [], []
-    session.token.connect(tokens.append)
-    session.finished.connect(finished.append)
+    follow(session, token=tokens.append, finished=finished.append)
     flood = json.dumps({"model": MODEL, "max_tokens": 4,  # built before the chat's turn
                         "messages": [{"role": "user", "content": "hi"}] * 20_000}).encode()
 
@@ -256,7 +258,7 @@ def test_a_flood_of_messages_does_not_hold_the_chat(qtbot, panel, session):
 def test_a_stream_whose_client_left_is_logged_499(qtbot, panel, session):
     panel.toggle.setChecked(True)
     finished = []
-    session.finished.connect(finished.append)
+    follow(session, finished=finished.append)
     body = json.dumps({"model": MODEL, "messages": STORY, "stream": True,
                        "max_tokens": 300}).encode()
     with socket.create_connection(("127.0.0.1", panel.port_box.value()), timeout=30) as sock:

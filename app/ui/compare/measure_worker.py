@@ -2,9 +2,10 @@
 
 ``Measurer.start(request)`` measures the request's files on the bundled text and, when the
 request names one, on the user's own text (``app.core.measure.measure`` once per text). Out
-come signals with plain data: ``progress(step, total, message)``, then ``finished(list of
+come signals with plain data (llama.cpp runs in a host process, ``measure_in_host``, so a file
+that makes it abort fails the measurement, not the studio): ``progress(step, total, message)``, then ``finished(list of
 Comparison)``, ``failed(message)`` or ``cancelled(message)``. ``cancel()`` sets the core's
-threading.Event, which stops llama.cpp inside the current decode. ``shutdown()`` cancels,
+threading.Event, which ends the host process. ``shutdown()`` cancels,
 quits and waits for the thread; call it before the window goes away.
 """
 
@@ -18,7 +19,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from app.core.errors import HearthError, MeasureCancelled
-from app.core.measure import MeasureSettings, MeasureText, measure
+from app.core.host.measure_host import measure_in_host
+from app.core.measure import MeasureSettings, MeasureText
 from app.core.measure_store import MeasureStore
 
 log = logging.getLogger("hearth.ui.measure")
@@ -61,10 +63,10 @@ class MeasureWorker(QObject):
                     share = (number + step / max(total, 1)) / len(texts)
                     self.progress.emit(int(share * STEPS), STEPS, f"{label}: {message}")
 
-                results.append(measure([Path(f) for f in request.files], text,
-                                       store=self._store, settings=request.settings,
-                                       progress=report, cancel=self._cancel,
-                                       work_dir=self._work_dir))
+                results.append(measure_in_host([Path(f) for f in request.files], text,
+                                               store=self._store, settings=request.settings,
+                                               progress=report, cancel=self._cancel,
+                                               work_dir=self._work_dir))
         except MeasureCancelled:
             self.cancelled.emit("Measuring was cancelled. Files finished before the cancel "
                                 "are kept and will not be measured again.")

@@ -2,7 +2,8 @@
 
 A ``Lane`` is one model (a ``ModelChoice``): a local one loads when needed, a remote one is
 checked on its server (``ChatSession.use_remote``); then it sends the prompt and reports with
-its column index. ``CompareRunner`` starts every lane at once, or the local ones one after
+its column index. Each local model runs in its own host process (``HostedEngine``), so a model
+that makes llama.cpp abort fails its own column only. ``CompareRunner`` starts every lane at once, or the local ones one after
 another (each unloaded once it has answered, to free its memory for the next) when
 ``Schedule.together`` is false; remote lanes use no memory here and always start at once.
 Stop stops them all; lanes not started yet are skipped. Everything here lives in the GUI thread; the
@@ -69,10 +70,6 @@ class Lane(QObject):
             self.session.load_progress.connect(self._on_load_progress)
             self.session.loaded.connect(self._on_loaded)
             self.session.load_failed.connect(self._on_load_failed)
-            self.session.token.connect(self._on_token)
-            self.session.finished.connect(self._on_finished)
-            self.session.failed.connect(self._on_failed)
-            self.session.context_full.connect(self._on_context_full)
             self.session.remote_ready.connect(self._on_remote_ready)
             self.session.remote_failed.connect(self._on_failed)
         if self.remote:
@@ -117,7 +114,11 @@ class Lane(QObject):
     def _send(self) -> None:
         self._streaming = False
         self.status.emit(self.index, "Thinking...")
-        self.session.send(self._messages, self._sampling)
+        reply = self.session.send(self._messages, self._sampling)
+        reply.token.connect(self._on_token)
+        reply.finished.connect(self._on_finished)
+        reply.failed.connect(self._on_failed)
+        reply.context_full.connect(self._on_context_full)
 
     @Slot(float)
     def _on_load_progress(self, value: float) -> None:

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFileDialog, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout,
@@ -31,6 +31,7 @@ from app.ui.chat_worker import ChatSession
 from app.ui.confirm import ask_yes_no
 from app.ui.connections_dialog import ConnectionsDialog
 from app.ui.library_model import LibraryModel
+from app.ui.reply import Reply
 from app.ui.transcript import ShownMessage, Transcript
 
 log = logging.getLogger("hearth.ui.chat")
@@ -46,6 +47,12 @@ def stats_line(stats: dict) -> str:
 
 
 class ChatPage(QWidget):
+    # The page's own answers (never an API client's), once the chat store has them.
+    answer_token = Signal(str)
+    answer_finished = Signal(object)  # GenerationStats
+    answer_failed = Signal(str)
+    answer_context_full = Signal(int, int)
+
     def __init__(self, session: ChatSession, library: LibraryModel, settings: Settings,
                  store: ChatStore, confirm: Callable[[QWidget, str], bool] = ask_yes_no,
                  connections: ConnectionStore | None = None) -> None:
@@ -55,6 +62,7 @@ class ChatPage(QWidget):
         self.confirm = confirm
         self.chat_id = 0
         self.answer_id: int | None = None
+        self.reply: Reply | None = None  # the answer being written, while it runs
         self.editing_id: int | None = None
 
         self.chats = ChatListModel(store, self)
@@ -75,10 +83,6 @@ class ChatPage(QWidget):
         self.sidebar.export_requested.connect(self._export_dialog)
         self.transcript.action.connect(self._on_action)
         self.panel.changed.connect(self._save_system_prompt)
-        session.token.connect(self._on_token)
-        session.finished.connect(self._on_finished)
-        session.failed.connect(self._on_failed)
-        session.context_full.connect(self._on_context_full)
         session.busy_changed.connect(self._on_busy)
 
         self.model_box.refresh_remote()
@@ -101,7 +105,7 @@ class ChatPage(QWidget):
         self.send_button = QPushButton("Send", objectName="primary")
         self.send_button.clicked.connect(self.send)
         self.stop_button = QPushButton("Stop", enabled=False)
-        self.stop_button.clicked.connect(self.session.stop)
+        self.stop_button.clicked.connect(self.stop_answer)
         self.stats_label = QLabel("", objectName="hint")
         self.context_meter = QLabel("", objectName="hint")
         self.context_meter.setMinimumWidth(230)
@@ -183,8 +187,7 @@ class ChatPage(QWidget):
     # -- chats ----------------------------------------------------------------------------
     @Slot(int)
     def open_chat(self, chat_id: int) -> None:
-        if self.session.busy and self.answer_id is not None:
-            self.session.stop()
+        self._drop_reply(keep=True)  # another chat on screen: the answer stops where it is
         self.chat_id = chat_id
         self.settings.last_chat = chat_id
         self.editing_id = None
@@ -207,7 +210,8 @@ class ChatPage(QWidget):
     def _shown(m: Message, last_answer: bool = False) -> ShownMessage:
         stats = json.loads(m.stats_json or "{}")
         return ShownMessage(m.id, m.role, m.content, stats_line(stats),
-                            interrupted=m.role == "assistant" and not m.complete,
+                            interrupted=m.role == "assistant" and (
+                                not m.complete or stats.get("stop_reason") == "error"),
                             last_answer=last_answer)
 
     @Slot()
@@ -226,9 +230,9 @@ class ChatPage(QWidget):
         if not self.confirm(self, f"Delete the chat '{title}'? This cannot be undone."):
             return
         if chat_id == self.chat_id:
-            self.session.stop()
+            self._drop_reply(keep=False)  # its late tokens must not reach a deleted chat
             self.chat_id = 0
-            self.transcript.clear()
+            self.transcript.show_messages([])  # also ends the streamed answer's view
         self.store.delete_chat(chat_id)
         self.sidebar.select(self.chat_id)
 
@@ -293,8 +297,43 @@ class ChatPage(QWidget):
         self.answer_id = self.store.begin_answer(self.chat_id)
         self.transcript.begin_answer(self.answer_id)
         self.stats_label.setText("Thinking...")
-        self.session.send(history, self._sampling(), drop_oldest)
+        reply = self.session.send(history, self._sampling(), drop_oldest)
+        reply.token.connect(self._on_token)
+        reply.finished.connect(self._on_finished)
+        reply.failed.connect(self._on_failed)
+        reply.context_full.connect(self._on_context_full)
+        reply.ended.connect(self._on_reply_ended)
+        self.reply = reply
+        self._on_busy(self.session.busy)
         self.sidebar.select(self.chat_id)
+
+    @Slot()
+    def stop_answer(self) -> None:
+        """Stop the page's own answer (an API client's goes on)."""
+        if self.reply is not None:
+            self.reply.stop()
+
+    def _drop_reply(self, keep: bool) -> None:
+        """Stop the answer and forget it: nothing it still sends reaches the page. With
+        ``keep``, what it wrote so far is saved as a stopped answer."""
+        reply, self.reply = self.reply, None
+        if reply is None:
+            return
+        reply.stop()
+        for signal in (reply.token, reply.finished, reply.failed, reply.context_full,
+                       reply.ended):
+            signal.disconnect()
+        if keep and self.answer_id is not None:
+            self.store.finish_answer(self.answer_id, {"stop_reason": "user"}, "user")
+        self.answer_id = None
+        self._on_busy(self.session.busy)
+        self._on_busy(self.session.busy)
+
+    @Slot(object)
+    def _on_reply_ended(self, reply: Reply) -> None:
+        if reply is self.reply:
+            self.reply = None
+            self._on_busy(self.session.busy)
 
     def _sampling(self) -> SamplingOptions:
         s = self.panel.settings()
@@ -308,6 +347,7 @@ class ChatPage(QWidget):
             return
         self.store.append_to_answer(self.answer_id, text)
         self.transcript.append_to_answer(text)
+        self.answer_token.emit(text)
 
     @Slot(object)
     def _on_finished(self, stats: GenerationStats) -> None:
@@ -328,27 +368,31 @@ class ChatPage(QWidget):
             self.context_meter.setText(f"remote model · {stats.prompt_tokens:,} prompt tokens")
             self.context_meter.show()
         self._render_chat()  # moves the Regenerate link to the new last answer
+        self.answer_finished.emit(stats)
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
-        if self.answer_id is None:  # an API request's failure: the server answers it
+        """The answer failed (the model's process may have died): what was written is kept,
+        marked as interrupted, and the message says why."""
+        if self.answer_id is None:
             return
-        if self.answer_id is not None:
-            self.store.finish_answer(self.answer_id, {"stop_reason": "error"}, "error")
-            self.answer_id = None
-            self._render_chat()
+        self.store.finish_answer(self.answer_id, {"stop_reason": "error"}, "error")
+        self.answer_id = None
+        self._render_chat()
         self.stats_label.setText("")
         self.window().show_error(message)
+        self.answer_failed.emit(message)
 
     @Slot(int, int)
     def _on_context_full(self, used: int, limit: int) -> None:
-        if self.answer_id is None:  # an API request: answered with an error by the server
+        if self.answer_id is None:
             return
         self._discard_answer()
         self._show_notice(
             "context", f"This chat needs {used:,} tokens but the model's context holds "
             f"{limit:,}. Drop the oldest turns to continue, or stop here (nothing is deleted).",
             "Drop oldest turns and continue", "Stop")
+        self.answer_context_full.emit(used, limit)
 
     def _discard_answer(self) -> None:
         if self.answer_id is not None:
@@ -424,7 +468,7 @@ class ChatPage(QWidget):
     @Slot(bool)
     def _on_busy(self, busy: bool) -> None:
         self.send_button.setEnabled(not busy)
-        self.stop_button.setEnabled(busy and not self.session.loading)
+        self.stop_button.setEnabled(self.reply is not None)
         self.model_box.setEnabled(not busy or self.session.loading)
 
     def answer_text(self) -> str:

@@ -21,9 +21,6 @@ def open_tab(qtbot, hearth_home, machine=None):
 
 
 def test_two_quants_answer_at_once_with_their_stats(qtbot, hearth_home, two_quants):
-    from llama_cpp import llama_cpp as bindings
-
-    default_params = bindings.llama_model_default_params
     tab = open_tab(qtbot, hearth_home)
     board = tab.board
     try:
@@ -45,10 +42,8 @@ def test_two_quants_answer_at_once_with_their_stats(qtbot, hearth_home, two_quan
         from app.core.engine import Engine
 
         share = max(1, Engine.default_threads() // 2)
-        assert [lane.session._engine._llm.n_threads for lane in board.runner._lanes.values()
+        assert [lane.session.model.n_threads for lane in board.runner._lanes.values()
                 ] == [share, share]
-        # Two loads at once leave llama.cpp's load parameters as they were (no stale callback).
-        assert bindings.llama_model_default_params is default_params
         # Sending again reuses the loaded models.
         with qtbot.waitSignal(board.round_finished, timeout=ANSWER_MS):
             board.send()

@@ -1,0 +1,145 @@
+"""The studio's window while models fail, and requests that are each their own.
+
+The real window on the real starter model: a file that makes llama.cpp abort, a model host killed
+mid-answer, the chat page's Stop while the API server answers a client, deleting the open chat
+mid-answer. The window stays, the message names the model, the chat keeps what was written, and
+another model answers at once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+
+import openai
+import pytest
+from PySide6.QtCore import Qt
+
+from app.core.settings import Settings
+from app.ui.main_window import MainWindow
+from tests.support import crash_models
+from tests.support.chat_ui import ANSWER_MS, ask
+
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
+
+LOAD_MS = 60_000
+STORY = "Write a long story about a lighthouse keeper."
+
+
+@pytest.fixture
+def window(qtbot, starter_home):
+    win = MainWindow(starter_home, Settings(max_tokens=48, temperature=0.0, seed=1))
+    qtbot.addWidget(win)
+    win.chat_page.confirm = lambda _parent, _question: True
+    with qtbot.waitSignal(win.session.loaded, timeout=LOAD_MS):
+        win.show()
+    yield win
+    win.shutdown()
+
+
+def load(qtbot, page, path) -> None:
+    with qtbot.waitSignal(page.session.loaded, timeout=LOAD_MS):
+        page.select_model(str(path))
+
+
+def test_a_file_that_aborts_llama_cpp_leaves_the_studio_up(window, qtbot, faults, starter_home,
+                                                          starter_gguf):
+    page = window.chat_page
+    starter = page.session.model.path
+    forged = crash_models.block_count_zero(starter_gguf, starter_home.models_dir)
+    window.refresh_library()
+    qtbot.waitUntil(lambda: page.model_box.choices.row_of(str(forged)) >= 0, timeout=30_000)
+    with faults.inject("studio: llama.cpp aborts loading a model"):
+        with qtbot.waitSignal(page.session.load_failed, timeout=LOAD_MS):
+            page.select_model(str(forged))
+        assert window.isVisible() and window.banner.isVisible()
+        assert window.banner_text.text().startswith(f"{forged.name} could not be loaded:")
+        assert "GGML_ASSERT" in window.banner_text.text()
+        assert page.model_status.text() == "No model loaded"
+        load(qtbot, page, starter)
+        answer, _stats = ask(qtbot, page, "Name the capital city of France.")
+        assert "Paris" in answer
+
+
+def test_a_host_killed_mid_answer_keeps_the_chat(window, qtbot, faults, starter_home,
+                                                  starter_gguf):
+    page = window.chat_page
+    starter = page.session.model.path
+    page.panel.max_tokens.setValue(400)
+    tokens: list[str] = []
+    page.answer_token.connect(tokens.append)
+    with faults.inject("studio: model host killed mid-answer"):
+        page.input.setPlainText(STORY)
+        with qtbot.waitSignal(page.answer_token, timeout=ANSWER_MS):
+            qtbot.keyClick(page.input, Qt.Key_Return)
+        with qtbot.waitSignal(page.answer_failed, timeout=ANSWER_MS) as failed:
+            os.kill(page.session.engine.host_pid, signal.SIGKILL)
+        message = failed.args[0]
+        assert message.startswith(f"{starter_gguf.name} stopped while answering: the system "
+                                  "stopped it")
+        assert window.isVisible() and window.banner_text.text() == message
+        saved = page.store.messages(page.chat_id)
+        assert [m.role for m in saved] == ["user", "assistant"]
+        assert saved[1].content == "".join(tokens) and saved[1].content  # nothing lost
+        assert "Interrupted" in page.transcript.toPlainText()
+        assert "stopped" in page.model_status.text() and page.session.model is None
+        assert page.send_button.isEnabled() and not page.stop_button.isEnabled()
+        load(qtbot, page, starter)
+        answer, _stats = ask(qtbot, page, "Name the capital city of France.")
+        assert "Paris" in answer
+        assert len(page.store.messages(page.chat_id)) == 4  # the chat went on
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_the_chat_pages_stop_leaves_an_api_answer_whole(window, qtbot):
+    """While an API client is answered, the page's Stop is off and stops nothing of it."""
+    page, panel = window.chat_page, window.server_panel
+    panel.port_box.setValue(free_port())
+    panel.toggle.setChecked(True)
+    result = {}
+
+    def client() -> None:
+        with openai.OpenAI(base_url=panel.server.url, api_key="x", max_retries=0,
+                           timeout=120) as c:
+            result["reply"] = c.chat.completions.create(
+                model="starter", messages=[{"role": "user", "content": STORY}], max_tokens=120,
+                temperature=0.0)
+
+    thread = threading.Thread(target=client)
+    with qtbot.waitSignal(page.session.sent, timeout=ANSWER_MS) as sent:
+        thread.start()
+    api_tokens: list[str] = []
+    sent.args[0].token.connect(api_tokens.append)
+    qtbot.waitUntil(lambda: len(api_tokens) >= 2, timeout=ANSWER_MS)
+    assert not page.stop_button.isEnabled()  # nothing of the page's to stop
+    page.stop_answer()
+    qtbot.mouseClick(page.stop_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not thread.is_alive(), timeout=ANSWER_MS)
+    thread.join()
+    reply = result["reply"]
+    assert reply.usage.completion_tokens == 120 and reply.choices[0].finish_reason == "length"
+    panel.toggle.setChecked(False)
+
+
+def test_deleting_the_open_chat_mid_answer(window, qtbot):
+    page = window.chat_page
+    page.panel.max_tokens.setValue(400)
+    page.input.setPlainText(STORY)
+    with qtbot.waitSignal(page.answer_token, timeout=ANSWER_MS):
+        qtbot.keyClick(page.input, Qt.Key_Return)
+    chat = page.chat_id
+    page.delete_chat(chat)
+    assert page.chat_id == 0 and page.store.list_chats() == []
+    qtbot.waitUntil(lambda: not page.session.busy, timeout=ANSWER_MS)  # the answer stopped
+    qtbot.wait(200)  # anything still in flight has landed
+    assert not window.banner.isVisible()  # nothing unexpected to say
+    assert page.send_button.isEnabled()
+    answer, _stats = ask(qtbot, page, "Name the capital city of France.")
+    assert "Paris" in answer and len(page.store.list_chats()) == 1
