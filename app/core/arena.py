@@ -95,9 +95,8 @@ class ArenaStore:
 
     def __init__(self, db_path: Path) -> None:
         self.db_path = Path(db_path)
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
+        # Never raises for what is on disk; ``notice`` says what was set aside, if anything.
+        self.notice = small_db.prepare(self.db_path, _SCHEMA, "The arena file")
 
     def _connect(self):
         return small_db.connect(self.db_path, ArenaError, "The arena file")

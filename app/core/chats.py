@@ -61,6 +61,7 @@ class Message:
     complete: bool  # False while streaming, or when the answer was interrupted
 
 
+_NUMERIC_STATS = ("tokens", "tok_s", "ttft_s", "prompt_tokens", "context_used")
 _CHAT_COLUMNS = "id, title, created_at, updated_at, model, system_prompt, settings_json"
 _MESSAGE_COLUMNS = "id, chat_id, role, content, created_at, position, stats_json, complete"
 
@@ -68,6 +69,28 @@ _MESSAGE_COLUMNS = "id, chat_id, role, content, created_at, position, stats_json
 def _like_pattern(term: str) -> str:
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def _text(value) -> str:
+    """Text as stored; a file written by another program may hold bytes or numbers."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return "" if value is None else str(value)
+
+
+def _stats(stats_json) -> str:
+    """A message's stats as a JSON object whose numbers are numbers: the studio formats them
+    (``f"{tok_s:.1f}"``), and a value edited or damaged on disk made opening the chat raise."""
+    try:
+        stats = json.loads(_text(stats_json) or "{}")
+    except ValueError:
+        return "{}"
+    if not isinstance(stats, dict):
+        return "{}"
+    kept = {key: value for key, value in stats.items()
+            if key not in _NUMERIC_STATS or (isinstance(value, (int, float))
+                                             and not isinstance(value, bool))}
+    return _text(stats_json) if kept == stats else json.dumps(kept)
 
 
 def _one_line_title(text: str) -> str:
@@ -88,15 +111,20 @@ class ChatStore:
         """Open or create the store at ``path``.
 
         ``fts``: None uses FTS5 search when SQLite has it; False forces the LIKE search.
-        Raises ChatStoreError when the file is damaged (it is renamed ``*.damaged-<time>``
-        first, so opening again gives a fresh store), busy or from a newer Hearth.
+        Never raises for what is on disk (``app.core.chat_db``): a damaged, foreign or
+        unwritable file gives the history that could be read, with ``notice`` saying what was
+        set aside or recovered, and ``saved`` False when changes cannot be kept.
         """
         self.path = Path(path)
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None
-        self._conn, self.fts = open_db(self.path, fts)
+        opened = open_db(self.path, fts)
+        self._conn, self.fts, self.saved = opened.conn, opened.fts, opened.saved
+        self.notice = opened.notice
         try:
             self._fold_interrupted()
+        except ChatStoreError as exc:  # a full disk: the pieces are still shown, folded later
+            log.error("Interrupted answers could not be completed: %s", exc)
         except BaseException:
             self.close()
             raise
@@ -144,7 +172,7 @@ class ChatStore:
                         conn.execute("ROLLBACK")
                     raise
                 conn.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, UnicodeDecodeError) as exc:  # see db_files.READ_ERRORS
                 log.error("Chat history error: %s", exc)
                 raise ChatStoreError(f"The chat history could not be read or saved ({exc}). "
                                      f"Check free disk space and close other Hearth "
@@ -176,8 +204,8 @@ class ChatStore:
                 "SELECT c.message_id, c.text FROM answer_chunks c JOIN messages m "
                 f"ON m.id = c.message_id WHERE m.{where} = ? ORDER BY c.id", (value,)):
             pieces.setdefault(message_id, []).append(text)
-        return [Message(*row[:3], row[3] + "".join(pieces.get(row[0], ())), *row[4:7],
-                        bool(row[7])) for row in rows]
+        return [Message(row[0], row[1], row[2], _text(row[3]) + "".join(pieces.get(row[0], ())),
+                        row[4], row[5], _stats(row[6]), bool(row[7])) for row in rows]
 
     def _message(self, conn: sqlite3.Connection, message_id: int) -> Message:
         found = self._messages(conn, "id", message_id)

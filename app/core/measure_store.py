@@ -42,9 +42,8 @@ def file_key(path: Path) -> str:
 class MeasureStore:
     def __init__(self, db_path: Path) -> None:
         self.db_path = Path(db_path)
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
+        # Never raises for what is on disk; ``notice`` says what was set aside, if anything.
+        self.notice = small_db.prepare(self.db_path, _SCHEMA, "The measurements file")
 
     def _connect(self):
         return small_db.connect(self.db_path, MeasureError, "The measurements file",

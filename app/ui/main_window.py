@@ -13,10 +13,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.core import library
-from app.core.chats import ChatStore
 from app.core.paths import Paths
 from app.core.resources import resource
 from app.core.settings import Settings
+from app.core.stores import Stores, open_stores
 from app.core.downloads import Downloader
 from app.ui.chat_worker import ChatSession
 from app.ui.download_manager import DownloadManager
@@ -35,7 +35,7 @@ _ICONS = {"Discover": "discover", "My Models": "models", "Chat": "chat", "Compar
 
 class MainWindow(QMainWindow):
     def __init__(self, paths: Paths, settings: Settings, session: ChatSession | None = None,
-                 hub_endpoint: str | None = None) -> None:
+                 hub_endpoint: str | None = None, stores: Stores | None = None) -> None:
         super().__init__()
         from app.ui.pages.chat_page import ChatPage
         from app.ui.pages.compare_page import ComparePage
@@ -49,8 +49,11 @@ class MainWindow(QMainWindow):
         self._shut_down = False
         self.resize(1280, 800)
         self.library = LibraryModel(self)
+        # The stores first: they never raise for a bad file, and nothing that can fail may run
+        # after the inference thread starts (an exception then aborted the process, exit 134).
+        self.stores = stores or open_stores(paths)
+        self.chat_store = self.stores.chats
         self.session = session or ChatSession(parent=self)
-        self.chat_store = ChatStore(paths.chats_db)
         self.downloads = DownloadManager(Downloader(endpoint=hub_endpoint), parent=self)
         self.downloads.finished.connect(self.refresh_library)
         self.downloads.state_changed.connect(self._on_download_state)
@@ -66,9 +69,11 @@ class MainWindow(QMainWindow):
         self.discover_page = DiscoverPage(endpoint=hub_endpoint, downloads=self.downloads,
                                           models_dir=paths.models_dir)
         self.models_page = ModelsPage(self.library, folders=settings.model_folders,
-                                      hidden=settings.hidden_models)
+                                      hidden=settings.hidden_models,
+                                      measure_store=self.stores.measurements)
         self.chat_page = ChatPage(self.session, self.library, settings, self.chat_store)
-        self.compare_page = ComparePage(self.library, paths)
+        self.compare_page = ComparePage(self.library, paths, store=self.stores.measurements,
+                                        arena_store=self.stores.arena)
         self.hardware_page = HardwarePage(paths)
         for page in (self.discover_page, self.models_page, self.chat_page, self.compare_page,
                      self.hardware_page):
@@ -132,6 +137,8 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(QByteArray.fromBase64(settings.window_geometry.encode()))
         self.sidebar.setCurrentRow(PAGES.index("Chat"))
         self.refresh_library()
+        if self.stores.notices:  # what was set aside or cannot be saved, said once
+            self.show_error(" ".join(self.stores.notices))
 
     def open_page(self, name: str) -> None:
         self.sidebar.setCurrentRow(PAGES.index(name))
@@ -225,7 +232,7 @@ class MainWindow(QMainWindow):
         QThreadPool.globalInstance().waitForDone(10_000)
         self.chat_page.finish_interrupted_answer()
         self.settings.save(self.paths.settings_file)
-        self.chat_store.close()
+        self.stores.close()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self.shutdown()

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QCoreApplication, Signal, Slot
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
+from app.core.arena import ArenaStore
 from app.core.measure import MeasureSettings
 from app.core.measure_store import MeasureStore, measurements_db
 from app.core.paths import Paths
@@ -34,7 +35,7 @@ class ComparePage(QWidget):
     quant_made = Signal(str)  # a file made by Make a quant
 
     def __init__(self, library: LibraryModel, paths: Paths, *,
-                 store: MeasureStore | None = None,
+                 store: MeasureStore | None = None, arena_store: ArenaStore | None = None,
                  settings: MeasureSettings = MeasureSettings(),
                  choose_text: Callable = ask_text_file,
                  save_path: Callable = ask_save_path) -> None:
@@ -52,7 +53,7 @@ class ComparePage(QWidget):
         self.add_tab(self.measure_view, "Measure")
         self.add_tab(self.chart, "Chart")
         self.side_by_side = SideBySideTab(library, paths.models_dir)
-        self.arena = ArenaView(library, paths.models_dir, paths.data_dir)
+        self.arena = ArenaView(library, paths.models_dir, paths.data_dir, store=arena_store)
         self.make_quant = MakeQuantPanel(library, paths.models_dir)
         self.make_quant.quant_made.connect(self.quant_made)
         self.add_tab(self.side_by_side, "Side by side")
