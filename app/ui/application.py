@@ -8,7 +8,7 @@ import threading
 
 from PySide6.QtCore import QObject, QtMsgType, Signal, qInstallMessageHandler
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.core.logs import redact
 from app.core.paths import Paths
@@ -63,7 +63,14 @@ def run_gui(paths: Paths, *, self_test: bool = False, screenshot: str | None = N
     reporter = ErrorReporter()
     reporter.install()
     settings = Settings.load(paths.settings_file)
-    window = MainWindow(paths, settings)
+    try:
+        window = MainWindow(paths, settings)
+    except Exception as exc:  # noqa: BLE001 - said in a window, never an abort without a word
+        log.exception("The window could not be built")
+        QMessageBox.critical(None, "Hearth could not start",
+                             f"Hearth could not open its window: {exc}\n\nDetails are in the "
+                             f"log file {paths.log_file}.")
+        return 1
     reporter.error.connect(window.show_error)
     window.show()
     test = None

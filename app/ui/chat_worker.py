@@ -203,7 +203,12 @@ class ChatSession(QObject):
         self._remote_backend: RemoteBackend | None = None
         self._pending_remote: RemoteBackend | None = None
         self._closing = False
-        self._thread.start()
+        # The thread starts with the first request: a window whose construction fails after
+        # creating its session must not leave a running QThread behind (Qt aborts then).
+
+    def _start_thread(self) -> None:
+        if not self._thread.isRunning() and not self._closing:
+            self._thread.start()
 
     @property
     def busy(self) -> bool:
@@ -215,6 +220,7 @@ class ChatSession(QObject):
         self.remote = self._remote_backend = None
         self.loading = True
         self._update_busy()
+        self._start_thread()
         self._load_requested.emit(str(path), options)
 
     def use_remote(self, choice: ModelChoice) -> None:
@@ -223,6 +229,7 @@ class ChatSession(QObject):
         self._pending_remote = choice.backend()
         self.loading = True
         self._update_busy()
+        self._start_thread()
         self._remote_requested.emit(choice, self._pending_remote)
 
     def cancel_load(self) -> None:
@@ -277,6 +284,7 @@ class ChatSession(QObject):
 
     def _open_reply(self) -> Reply:
         reply = Reply()  # no parent: it lives while the session or its sender holds it
+        self._start_thread()
         self._replies[reply.id] = reply
         self._update_busy()
         self.sent.emit(reply)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core import library
+from app.core.errors import SettingsError
 from app.core.paths import Paths
 from app.core.resources import resource
 from app.core.settings import Settings
@@ -137,8 +138,9 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(QByteArray.fromBase64(settings.window_geometry.encode()))
         self.sidebar.setCurrentRow(PAGES.index("Chat"))
         self.refresh_library()
-        if self.stores.notices:  # what was set aside or cannot be saved, said once
-            self.show_error(" ".join(self.stores.notices))
+        notices = [settings.notice, *self.stores.notices]  # set aside, or cannot be saved
+        if any(notices):
+            self.show_error(" ".join(n for n in notices if n))
 
     def open_page(self, name: str) -> None:
         self.sidebar.setCurrentRow(PAGES.index(name))
@@ -152,18 +154,21 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _save_settings(self) -> None:
-        self.settings.save(self.paths.settings_file)
+        try:
+            self.settings.save(self.paths.settings_file)
+        except SettingsError as exc:
+            self.show_error(str(exc))
 
     @Slot(list)
     def _on_folders_changed(self, folders: list) -> None:
         self.settings.model_folders = list(folders)
-        self.settings.save(self.paths.settings_file)
+        self._save_settings()
         self.refresh_library()
 
     @Slot(list)
     def _on_hidden_changed(self, hidden: list) -> None:
         self.settings.hidden_models = list(hidden)
-        self.settings.save(self.paths.settings_file)
+        self._save_settings()
         self.refresh_library()
 
     @Slot(object)
@@ -231,7 +236,10 @@ class MainWindow(QMainWindow):
         self.downloads.shutdown()
         QThreadPool.globalInstance().waitForDone(10_000)
         self.chat_page.finish_interrupted_answer()
-        self.settings.save(self.paths.settings_file)
+        try:
+            self.settings.save(self.paths.settings_file)
+        except SettingsError as exc:  # a read-only or full disk: said in the log, not a crash
+            log.warning("Settings not saved at quit: %s", exc)
         self.stores.close()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
