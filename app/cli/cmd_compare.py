@@ -9,6 +9,7 @@ from pathlib import Path
 from app.cli.progress import ProgressBar
 from app.core import library
 from app.core.errors import MeasureError
+from app.core.gguf_check import check_file
 from app.core.gguf_info import check_magic
 from app.core.llama_eval import prefer_passive_wait
 from app.core.host.measure_host import measure_in_host
@@ -48,6 +49,7 @@ def _resolve(specs: list[str], paths: Paths) -> list[Path]:
             if models is None:
                 models = library.list_models(paths.models_dir, hf_hub_cache())
             path = library.resolve(spec, models)
+        check_file(path)  # Hearth's own check, as for run and serve: nothing refused is measured
         resolved.append(path)
     return resolved
 

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from app.core import fit, fit_shape, hardware, library, presets
+from app.core import fit, fit_shape, hardware, library, limits, presets
 from app.core.errors import ModelNotFound
 from app.core.paths import Paths, hf_hub_cache
 from app.core.units import format_memory
@@ -20,7 +20,7 @@ def add_parser(commands):
                     "REPO/FILE on the Hugging Face Hub (only the file's header is read).")
     parser.add_argument("model", help="a .gguf path, a name from 'hearth ls', or "
                         "owner/repo/file.gguf on the Hub")
-    parser.add_argument("--ctx", type=int, default=None,
+    parser.add_argument("--ctx", type=limits.cli_context, default=None,
                         help="context length in tokens (default: the model's, capped at 8192)")
     parser.add_argument("--kv", choices=list(fit.KV_TYPES), default="f16",
                         help="KV cache type (q8_0 and q4_0 use flash attention)")

@@ -13,7 +13,9 @@ from app.core.units import format_size
 
 def add_parser(commands):
     parser = commands.add_parser("ls", help="List local models",
-                                 description="List the GGUF models on this computer.")
+                                 description="List the GGUF models on this computer; files "
+                                             "Hearth will not load are listed apart, with why "
+                                             "(in --json, a \"problem\" key).")
     parser.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
@@ -23,9 +25,20 @@ def run(args, paths: Paths) -> int:
     if args.json:
         print(json.dumps([m.to_json() for m in models], indent=2))
         return 0
+    refused = [m for m in models if m.problem]
+    models = [m for m in models if not m.problem]
     if not models:
         print("No local models. Run 'hearth setup' for the starter model.")
-        return 0
+    else:
+        _print_table(models)
+    if refused:
+        print(f"\nFiles Hearth will not load ({len(refused)}):")
+        for m in refused:
+            print(f"  {shown(m.name)}: {shown(m.problem or '')}")
+    return 0
+
+
+def _print_table(models: list) -> None:
     names = [shown(m.name) for m in models]
     width = max(len(n) for n in names)
     print(f"{'NAME':<{width}}  {'QUANT':<8}  {'SIZE':>9}  {'ARCH':<10} {'PARAMS':>7} "
@@ -34,4 +47,3 @@ def run(args, paths: Paths) -> int:
         print(f"{name:<{width}}  {shown(m.quant or '?'):<8}  {format_size(m.size_bytes):>9}  "
               f"{shown(m.architecture or '?'):<10} {format_params(m.parameters) or '?':>7} "
               f"{m.context_length or '?':>8}  {m.source}")
-    return 0

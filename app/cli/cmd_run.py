@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from app.core import library
+from app.core import library, limits
 from app.core.engine import LoadOptions, SamplingOptions
 from app.core.host.hosted_engine import HostedEngine
 from app.core.paths import Paths, hf_hub_cache
@@ -19,11 +19,13 @@ def add_parser(commands):
     parser.add_argument("model", help="a model name from 'hearth ls' (or part of one), "
                         "or a path to a .gguf file")
     parser.add_argument("-p", "--prompt", help="answer this one prompt and exit")
-    parser.add_argument("--system", help="system prompt")
-    parser.add_argument("--max-tokens", type=int, default=None, help="most tokens to generate")
-    parser.add_argument("--temperature", type=float, default=None)
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--ctx", type=int, default=None, help="context length in tokens")
+    parser.add_argument("--system", type=limits.cli_prompt, help="system prompt")
+    parser.add_argument("--max-tokens", type=limits.cli_max_tokens, default=None,
+                        help="most tokens to generate")
+    parser.add_argument("--temperature", type=limits.cli_temperature, default=None)
+    parser.add_argument("--seed", type=limits.cli_seed, default=None)
+    parser.add_argument("--ctx", type=limits.cli_context, default=None,
+                        help="context length in tokens")
     return parser
 
 

@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-from app.core import library, starter
+from app.core import library, limits, starter
 from app.core.api_server import DEFAULT_HOST, DEFAULT_PORT, ApiServer
 from app.core.engine import LoadOptions, SamplingOptions
 from app.core.host.hosted_engine import HostedEngine
@@ -35,7 +35,7 @@ def add_parser(commands):
     parser.add_argument("--api-key", default=os.environ.get("HEARTH_API_KEY", ""),
                         help="require this key as 'Authorization: Bearer KEY' (default: the "
                              "HEARTH_API_KEY environment variable; none)")
-    parser.add_argument("--ctx", type=int, default=None, help="context length in tokens")
+    parser.add_argument("--ctx", type=limits.cli_context, default=None, help="context length in tokens")
     return parser
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core import gguf_check, gguf_info, llama_log, presets
+from app.core import gguf_check, gguf_info, limits, llama_log, presets
 from app.core.errors import ContextFullError, GenerationError, LoadCancelled, ModelLoadError
 
 log = logging.getLogger("hearth.engine")
@@ -32,6 +32,17 @@ class LoadOptions:
     kv_type: str = "f16"  # f16, q8_0, q4_0
     n_batch: int = 512
 
+    def __post_init__(self) -> None:
+        """Refuse what llama.cpp cannot take (``limits.InvalidValue``, one sentence); clamp
+        threads to the machine's CPUs and GPU layers past any model's count to "all"."""
+        limits.context(self.n_ctx)
+        limits.batch(self.n_batch)
+        if self.kv_type not in _KV_TYPES:
+            raise limits.InvalidValue(f"The KV cache type must be one of "
+                                      f"{', '.join(_KV_TYPES)}, not {str(self.kv_type)[:20]!r}.")
+        object.__setattr__(self, "n_threads", limits.threads(self.n_threads))
+        object.__setattr__(self, "n_gpu_layers", limits.gpu_layers(self.n_gpu_layers))
+
 
 @dataclass(frozen=True)
 class SamplingOptions:
@@ -42,6 +53,17 @@ class SamplingOptions:
     repeat_penalty: float = 1.1
     max_tokens: int = 512
     seed: int = -1
+
+    def __post_init__(self) -> None:
+        """Refuse a value out of llama.cpp's range (``limits.InvalidValue``): NaN, 1e308 or a
+        negative temperature would reach the sampler as they are."""
+        limits.temperature(self.temperature)
+        limits.probability(self.top_p, "Top-p")
+        limits.probability(self.min_p, "Min-p")
+        limits.top_k(self.top_k)
+        limits.repeat_penalty(self.repeat_penalty)
+        limits.max_tokens(self.max_tokens)
+        limits.seed(self.seed)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 import logging
 
 from app.core import quants
-from app.core.errors import HubError
+from app.core.errors import HubError, InvalidModelFile
 from app.core.gguf_remote import GgufHeader, TensorInfo, read_local_header, read_remote_header
 
 log = logging.getLogger("hearth.fit")
@@ -92,8 +92,12 @@ def shape_from_header(header: GgufHeader, file_size: int, name: str) -> ModelSha
 
 
 def shape_from_file(path) -> ModelShape:
-    """The shape of a local GGUF file (reads only its header)."""
+    """The shape of a local GGUF file (reads only its header). A file Hearth's check refuses
+    (``InvalidModelFile``) gets no estimate: its numbers are not a model's."""
+    from app.core.gguf_check import check_file
+
     path = Path(path)
+    check_file(path)
     return shape_from_header(read_local_header(path), path.stat().st_size, path.name)
 
 
@@ -101,9 +105,15 @@ def shape_from_hub(repo_id: str, filename: str, *, revision: str | None = None,
                    endpoint: str | None = None, token: str | bool | None = None) -> ModelShape:
     """The shape of a file on the Hub from its header (Range requests: the first megabytes
     only); from its size alone (``exact`` False) when the header cannot be read."""
+    from app.core.gguf_check import header_problem
+
     remote = read_remote_header(repo_id, filename, revision=revision, endpoint=endpoint,
                                 token=token)
     if remote.header is not None:
+        problem = header_problem(remote.header, remote.file_size)
+        if problem:
+            raise InvalidModelFile(f"Hearth would refuse {filename} from {repo_id}: "
+                                   f"{problem[:1].lower()}{problem[1:]}")
         return shape_from_header(remote.header, remote.file_size or 0, filename)
     if not remote.file_size:
         raise HubError(f"Could not read {filename} from {repo_id}: {remote.error}")
@@ -126,8 +136,9 @@ def shape_from_size(size: int, name: str) -> ModelShape:
 
 
 def _per_layer(value, n_layers: int) -> list[int]:
-    if isinstance(value, list):
-        return [int(v) for v in value[:n_layers]] + [int(value[-1])] * (n_layers - len(value))
+    if isinstance(value, list):  # the check makes it one whole number per layer
+        last = int(value[-1]) if value else 0
+        return [int(v) for v in value[:n_layers]] + [last] * (n_layers - len(value))
     return [int(value or 0)] * n_layers
 
 

@@ -13,6 +13,9 @@ caps, a key given twice, more than 4 dimensions and a bad alignment). Here:
   aligned, overlap, or run past the end of the file;
 * well-known keys of the wrong type (llama.cpp asserts on them) and tokenizer arrays of
   different lengths;
+* hyperparameters out of llama.cpp's ranges, and files that are no model (a LoRA adapter, a
+  vision projector): :func:`app.core.gguf_ranges.hyperparameter_problem`;
+* every other part of a split model: each one's own header and tensors, as above;
 * chat templates (``tokenizer.chat_template`` and named ones): rendered on sample conversations,
   first in a guarded sandbox (:func:`guarded_sandbox`: llama-cpp-python's sandbox, plus limits
   on sizes, time and memory), then by llama-cpp-python's own ``Jinja2ChatFormatter``. An
@@ -33,6 +36,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from app.core.errors import InvalidModelFile, ModelFileError
+from app.core.gguf_ranges import hyperparameter_problem
 from app.core.gguf_remote import GgufHeader, read_local_header, type_size
 
 log = logging.getLogger("hearth.gguf_check")
@@ -87,10 +91,48 @@ def check_file(path: Path) -> None:
         header = read_local_header(path)
     except ModelFileError as exc:
         _refuse(path, str(exc))
-    problem = structure_problem(header, size) or template_problem_of(header)
+    problem = structure_problem(header, size) or _shard_problem(path) or \
+        template_problem_of(header)
     if problem:
         _refuse(path, problem, "" if problem.startswith("Its chat template") else DAMAGED)
     log.debug("%s passed the GGUF check", path.name)
+
+
+def header_problem(header: GgufHeader, file_size: int | None) -> str | None:
+    """The check for a header read from elsewhere (a file on the Hub, its size maybe unknown):
+    keys, hyperparameters and, when the size is known, tensors; not the chat template."""
+    if file_size is None:
+        return _kinds_problem(header) or hyperparameter_problem(header)
+    return structure_problem(header, file_size)
+
+
+def problem_of(path: Path) -> str | None:
+    """Why Hearth will not load ``path`` (the sentence ``check_file`` refuses it with), or None
+    when it passes: for lists that show a damaged file rather than hide it."""
+    try:
+        check_file(path)
+    except ModelFileError as exc:
+        return str(exc)
+    return None
+
+
+def _shard_problem(path: Path) -> str | None:
+    """The first problem in the other parts of a split model: each part has its own header
+    (the split keys) and its own tensors, checked against its own size."""
+    from app.core.downloads import split_names
+
+    for name in split_names(path.name):
+        shard = path.with_name(name)
+        if shard == path or not shard.is_file():
+            continue  # a missing part: llama.cpp says so itself
+        try:
+            header = read_local_header(shard)
+            problem = _kinds_problem(header) or _tensor_problem(header, shard.stat().st_size)
+        except (ModelFileError, OSError) as exc:
+            problem = str(exc)
+        if problem:
+            return f"its part {shard.name} is damaged: {problem[:1].lower()}{problem[1:]}"
+    return None
 
 
 def _special_shards(path: Path) -> list[Path]:
@@ -119,6 +161,11 @@ def _refuse(path: Path, problem: str, advice: str = DAMAGED):
 
 def structure_problem(header: GgufHeader, file_size: int) -> str | None:
     """What is wrong with the header's keys and tensors for a file of ``file_size`` bytes."""
+    return _kinds_problem(header) or hyperparameter_problem(header) or \
+        _tensor_problem(header, file_size)
+
+
+def _kinds_problem(header: GgufHeader) -> str | None:
     for key, expected in EXPECTED_KINDS.items():
         kind = header.kinds.get(key)
         if kind is not None and kind != expected:
@@ -133,7 +180,7 @@ def structure_problem(header: GgufHeader, file_size: int) -> str | None:
         if count is not None and count != tokens:
             return f"the tokenizer arrays disagree: {key} has {count:,} item(s) for " \
                    f"{tokens or 0:,} token(s)."
-    return _tensor_problem(header, file_size)
+    return None
 
 
 def _tensor_problem(header: GgufHeader, file_size: int) -> str | None:

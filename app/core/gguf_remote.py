@@ -28,8 +28,10 @@ KEEP_ARRAY_ITEMS = 4096  # longer arrays keep only their length (per-layer array
 TIMEOUT_S = 30.0  # per request: connect, and between bytes
 # Sane caps, far above real files (~50 keys, ~3,000 tensors, 260k-token vocabularies, a
 # 50 kB chat template): a header beyond them is damaged or hostile, and refused before any
-# loop or allocation its numbers would ask for.
-MAX_FIELDS = 1 << 16
+# loop or allocation its numbers would ask for. Keys: llama.cpp and llama-cpp-python take time
+# growing faster than their count (a file of 65,535 tiny keys took 264 s to load), and per-layer
+# values are arrays, so no real model comes near 1,024.
+MAX_FIELDS = 1 << 10
 MAX_TENSORS = 1 << 20
 MAX_STRING_BYTES = 16 << 20
 MAX_ARRAY_ITEMS = 1 << 27

@@ -54,6 +54,7 @@ class LocalModel:
     parameters: int | None = None
     context_length: int | None = None
     files: tuple[Path, ...] = ()  # every file of the model; () means just ``path``
+    problem: str | None = None  # why Hearth's check refuses the file (listed, not loadable)
 
     @property
     def all_files(self) -> tuple[Path, ...]:
@@ -63,6 +64,8 @@ class LocalModel:
         data = asdict(self)
         data["path"] = str(self.path)
         data["files"] = [str(f) for f in self.all_files]
+        if data["problem"] is None:  # only a file Hearth refuses carries "problem"
+            del data["problem"]
         return data
 
 
@@ -246,7 +249,7 @@ class HeaderCache:
     costs re-reading the headers)."""
 
     FILE_NAME = "model_headers.json"
-    VERSION = 1
+    VERSION = 2  # 2: with the check's verdict ("problem")
 
     def __init__(self, path: Path | None = None) -> None:
         if path is None:
@@ -257,7 +260,9 @@ class HeaderCache:
 
     def describe_all(self, models: Iterable[LocalModel]) -> list[LocalModel]:
         """The models with architecture, parameters, context (and quant, if the name had
-        none) filled in from their headers; unreadable headers leave them empty."""
+        none) filled in from their headers; unreadable headers leave them empty. A model whose
+        first file Hearth's check refuses (it checks every part) carries the reason in
+        ``problem``."""
         old = self._load()
         new: dict[str, dict] = {}
         result = []
@@ -267,7 +272,7 @@ class HeaderCache:
             params = sum(f.get("parameters") or 0 for f in facts) or None
             result.append(replace(
                 model, architecture=head.get("architecture"), parameters=params,
-                context_length=head.get("context_length"),
+                context_length=head.get("context_length"), problem=head.get("problem"),
                 quant=model.quant or quants.quant_from_file_type(head.get("file_type"))))
         if new != old:
             self._save(new)
@@ -282,7 +287,8 @@ class HeaderCache:
         entry = old.get(key)
         if not entry or (entry.get("size"), entry.get("mtime_ns")) != (stat.st_size,
                                                                        stat.st_mtime_ns):
-            entry = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, **_read_header(path)}
+            entry = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, **_read_header(path),
+                     **_verdict(path)}
         new[key] = entry
         return entry
 
@@ -301,7 +307,7 @@ class HeaderCache:
 
 _HEADER_KINDS = {"size": int, "mtime_ns": int, "architecture": (str, type(None)),
                  "parameters": (int, type(None)), "context_length": (int, type(None)),
-                 "file_type": (int, type(None)), "error": str}
+                 "file_type": (int, type(None)), "error": str, "problem": str}
 
 
 def _parse_headers(raw: object, notes: list[str]) -> dict:
@@ -341,6 +347,22 @@ def _read_header(path: Path) -> dict:
             "parameters": sum(t.n_elements for t in header.tensors) or None,
             "context_length": int(ctx) if isinstance(ctx, int) else None,
             "file_type": int(file_type) if isinstance(file_type, int) else None}
+
+
+def _verdict(path: Path) -> dict:
+    """``{"problem": sentence}`` when Hearth's check refuses the file (the same check run,
+    serve, the studio, fit and compare use), else ``{}``. Later parts of a split model are
+    checked with their first part."""
+    from app.core.gguf_check import problem_of
+
+    if "-of-" in path.name.lower() and "-00001-of-" not in path.name.lower():
+        return {}
+    try:
+        problem = problem_of(path)
+    except Exception as exc:  # noqa: BLE001 - a listing never fails on one file
+        log.warning("Could not check %s: %s", path, exc)
+        problem = f"Hearth could not check {path.name}: {exc}"
+    return {"problem": problem[:1000]} if problem else {}
 
 
 def delete_model(model: LocalModel, *, delete_file: bool = False) -> DeleteOutcome:

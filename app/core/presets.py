@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+from app.core import limits
+
 PRESETS: dict[str, dict[str, float | int]] = {
     "Precise": {"temperature": 0.2, "top_p": 0.9, "top_k": 40, "min_p": 0.05,
                 "repeat_penalty": 1.1},
@@ -52,7 +54,7 @@ class ModelSettings:
     @classmethod
     def from_json(cls, data: dict | None) -> "ModelSettings":
         known = set(cls.__dataclass_fields__)
-        values = {k: v for k, v in (data or {}).items() if k in known}
+        values = {k: v for k, v in (data or {}).items() if k in known and limits.in_range(k, v)}
         try:
             settings = cls(**values)
         except TypeError:
@@ -76,6 +78,6 @@ def gpu_layer_count(choice: str) -> int:
     """n_gpu_layers for a choice: "all" = every layer the build can offload (-1), "auto" = as
     many as fit this machine (decided at load time), a number as it is."""
     choice = choice.strip().lower()
-    if choice.isdigit():
-        return int(choice)
+    if choice.isdigit() and choice.isascii():
+        return limits.gpu_layers(int(choice[:12]))  # more than any model has = all
     return -1 if choice == "all" else AUTO_LAYERS

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from app.core import limits
 from app.core.errors import SettingsError
 from app.core.json_file import Damaged, read_json, write_json
 from app.core.presets import DEFAULT_MAX_TOKENS, PRESETS, ModelSettings
@@ -90,7 +91,8 @@ def _model_settings(value: dict, notes: list[str]) -> dict:
         if not isinstance(chosen, dict):
             notes.append(f"the settings of {str(model)[:60]} are not a JSON object")
             continue
-        good = {k: v for k, v in chosen.items() if k in defaults and _same_type(v, defaults[k])}
+        good = {k: v for k, v in chosen.items() if k in defaults and _same_type(v, defaults[k])
+                and limits.in_range(k, v)}
         if len(good) != len(chosen):
             bad = sorted(set(chosen) - set(good))
             notes.append(f"{', '.join(str(b)[:40] for b in bad[:3])} of {str(model)[:60]}")
@@ -112,8 +114,17 @@ def _parse(raw: Any, notes: list[str]) -> Settings:
             continue
         if f.name == "model_settings":
             value = _model_settings(value, notes)
+        if f.name in RANGES:
+            try:
+                value = RANGES[f.name](value)
+            except limits.InvalidValue as exc:
+                notes.append(str(exc).rstrip(".").lower())
+                continue
         values[f.name] = float(value) if isinstance(default, float) else value
     return Settings(**values)
+
+
+RANGES = limits.SETTING_RANGES  # out of range, a value goes back to its default
 
 
 _KIND = {bool: "true or false", int: "a whole number", float: "a number", str: "text",

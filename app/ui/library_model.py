@@ -1,7 +1,8 @@
 """The local model library as a Qt table model (one row per model).
 
 The basic columns are Name, Quant, Size, Source, Location; ``set_detail_columns(True)`` adds
-what the GGUF headers say (Architecture, Params, Context) before Source, for My Models.
+what the GGUF headers say (Architecture, Params, Context) before Source, for My Models. A file
+Hearth's check refuses is marked "(can't be used)" after its name, the reason in its tooltip.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ Index = QModelIndex | QPersistentModelIndex
 
 def _cell(model: LocalModel, column: str) -> str:
     if column == "Name":
-        return model.name
+        return f"{model.name} (can't be used)" if model.problem else model.name
     if column == "Quant":
         return model.quant or "?"
     if column == "Size":
@@ -97,8 +98,8 @@ class LibraryModel(QAbstractTableModel):
             number = {"Size": model.size_bytes, "Params": model.parameters,
                       "Context": model.context_length}.get(column, "")
             return (number or 0) if column in _RIGHT else _cell(model, column).lower()
-        if role == Qt.ToolTipRole:
-            return str(model.path)
+        if role == Qt.ToolTipRole:  # a file Hearth refuses: why, in the check's own words
+            return f"{model.problem}\n{model.path}" if model.problem else str(model.path)
         if role == Qt.TextAlignmentRole and column in _RIGHT:
             return int(Qt.AlignRight | Qt.AlignVCenter)
         return None

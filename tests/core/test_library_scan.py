@@ -85,7 +85,7 @@ def test_header_cache_entries_of_the_wrong_type_are_read_again(hearth_home, tmp_
         path.write_bytes(os.urandom(1000))
     cache = hearth_home.cache_dir / "h.json"
     cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps({"version": 1, "files": {
+    cache.write_text(json.dumps({"version": HeaderCache.VERSION, "files": {
         str(files[0]): [1], str(files[1]): {"size": "big"}, str(files[2]): "x",
         str(files[3]): {"size": 1000, "mtime_ns": files[3].stat().st_mtime_ns,
                         "architecture": ["llama"], "parameters": {"a": 1}}}}))

@@ -31,8 +31,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.slow]
 QUESTION = [{"role": "user", "content": "Name the capital city of France."}]
 STORY = [{"role": "user", "content": "Write a long story about a dragon and a knight."}]
 OPTIONS = LoadOptions(n_ctx=1024, n_threads=1)
-FORGED = {"block_count 0": crash_models.block_count_zero,
-          "block_count 2^32-1": crash_models.block_count_huge}
+FORGED = {"a token named twice": crash_models.duplicate_token}
 
 
 def answers(engine: HostedEngine) -> str:
@@ -190,7 +189,7 @@ def test_measuring_a_file_that_aborts_llama_cpp(faults, starter_gguf, tmp_path):
     from app.core.measure import MeasureSettings
     from app.core.measure_store import MeasureStore
 
-    forged = crash_models.block_count_zero(starter_gguf, tmp_path)
+    forged = crash_models.duplicate_token(starter_gguf, tmp_path)
     store = MeasureStore(tmp_path / "measurements.sqlite3")
     settings = MeasureSettings(tokens=128, n_ctx=128)
     with faults.inject("compare: llama.cpp aborts while measuring"):

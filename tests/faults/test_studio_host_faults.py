@@ -48,7 +48,7 @@ def test_a_file_that_aborts_llama_cpp_leaves_the_studio_up(window, qtbot, faults
                                                           starter_gguf):
     page = window.chat_page
     starter = page.session.model.path
-    forged = crash_models.block_count_zero(starter_gguf, starter_home.models_dir)
+    forged = crash_models.duplicate_token(starter_gguf, starter_home.models_dir)
     window.refresh_library()
     qtbot.waitUntil(lambda: page.model_box.choices.row_of(str(forged)) >= 0, timeout=30_000)
     with faults.inject("studio: llama.cpp aborts loading a model"):

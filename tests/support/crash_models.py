@@ -1,9 +1,14 @@
 """Model files that pass Hearth's own check and still make llama.cpp abort its process.
 
-Sparse copies of the real starter model with one header value changed in place (same length):
-``llama.block_count`` 0 (llama.cpp asserts on the layer count) and ``general.alignment`` 1 (it
-asserts on the tensor data's alignment). What llama.cpp does with them is the point: the studio,
-``hearth run`` and ``hearth serve`` must survive it.
+A sparse copy of the real starter model with one header value changed in place (same length):
+its newline token ``Ċ`` renamed ``th``, a token the vocabulary already has, so one text names
+two tokens and llama.cpp stops at ``GGML_ASSERT(id_to_token.size() == token_to_id.size())``
+while loading. Hearth's check reads only the tokenizer's length (reading 49,152 tokens for every
+check would cost more than the check), so this file passes it. What llama.cpp does with it is
+the point: the studio, ``hearth run``, ``hearth serve`` and ``hearth compare`` must survive it.
+
+The header mutants below it (``block_count`` 0 or 2^32-1, no heads) are what Hearth's check
+refuses now, before llama.cpp sees them; tests use them to prove that.
 """
 
 from __future__ import annotations
@@ -24,6 +29,12 @@ def _patched(starter: Path, target: Path, key: str, new: int) -> Path:
     at = head.index(prefix) + len(prefix)
     old = struct.unpack("<I", head[at:at + 4])[0]
     return real_copy(starter, target, patch={_u32_entry(key, old): _u32_entry(key, new)})
+
+
+def duplicate_token(starter: Path, folder: Path) -> Path:
+    """The starter model with two tokens of the same text (see the module's docstring)."""
+    return real_copy(starter, folder / "twice-named-token.gguf",
+                     patch={string(b"\xc4\x8a"): string(b"th")})
 
 
 def block_count_zero(starter: Path, folder: Path) -> Path:
