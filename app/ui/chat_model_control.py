@@ -254,12 +254,15 @@ class ChatModelControl(QObject):
     @Slot(str)
     def _on_model_lost(self, _message: str) -> None:
         """The model's process died (the message was shown with the failed answer): the chat
-        stays; choosing a model in the picker loads one."""
-        name = Path(self._wanted_path).name if self._wanted_path else "The model"
-        self.status.setText(f"{name} stopped: choose a model above to load it again.")
-        self.picker.set_active("")
-        self._active_status = ""
-        self.context_meter.setText("")
+        stays, and the same model is loaded again in a fresh process, so the user can go on
+        (when the file itself is the problem, loading it says so)."""
+        path = self.current_model_path()
+        if not path:
+            self.status.setText("The model stopped: choose one above.")
+            self.picker.set_active("")
+            return
+        self._load(path)
+        self.status.setText(f"{Path(path).name} stopped; loading it again...")
 
     @Slot(str, bool)
     def _on_load_failed(self, message: str, cancelled: bool) -> None:

@@ -128,12 +128,14 @@ class HostProcess:
 
     def last_line(self) -> str:
         """The child's last line on stderr that says why it stopped (llama.cpp's assertion, the
-        C++ runtime's exception), else its last line; empty when it said nothing."""
-        lines = [_SOURCE_PATH.sub("", line.strip()) for line in self._tail if line.strip()]
+        C++ runtime's exception); empty when it said nothing of the kind (killed from outside).
+        Hearth's own log lines from the child are not llama.cpp's words."""
+        lines = [_SOURCE_PATH.sub("", line.strip()) for line in self._tail
+                 if line.strip() and not line.startswith("hearth.")]
         for line in reversed(lines):
             if _CAUSE.search(line):
                 return _short(line)
-        return _short(lines[-1]) if lines else ""
+        return ""
 
     def _reap(self) -> None:
         try:
