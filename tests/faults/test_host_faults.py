@@ -74,6 +74,7 @@ def test_a_host_killed_mid_answer_keeps_the_partial_answer(how, faults, starter_
         message = str(failed.value)
         assert message.startswith(f"{starter_gguf.name} stopped while answering: ")
         assert ("the system stopped it" if how == "SIGKILL" else "llama.cpp crashed") in message
+        assert "\u201c" not in message  # killed from outside: llama.cpp said nothing to quote
         assert len(parts) >= 5  # what was written before the host died reached the caller
         assert engine.loaded is None
         with pytest.raises(ProcessLookupError):
