@@ -145,3 +145,28 @@ def test_deleting_the_open_chat_mid_answer(window, qtbot):
     assert page.send_button.isEnabled()
     answer, _stats = ask(qtbot, page, "Name the capital city of France.")
     assert "Paris" in answer and len(page.store.list_chats()) == 1
+
+
+def test_a_compare_column_whose_model_aborts_fails_alone(qtbot, faults, starter_gguf, tmp_path):
+    """Side by side: one column's model makes llama.cpp abort; that column says so, the other
+    answers."""
+    from app.core.engine import SamplingOptions
+    from app.core.model_choice import ModelChoice
+    from app.ui.compare.runner import CompareRunner
+
+    forged = crash_models.duplicate_token(starter_gguf, tmp_path)
+    choices = [ModelChoice("local", "starter", path=str(starter_gguf)),
+               ModelChoice("local", "forged", path=str(forged))]
+    runner = CompareRunner()
+    done: dict[int, tuple] = {}
+    runner.done.connect(lambda index, stats, message: done.update({index: (stats, message)}))
+    try:
+        with faults.inject("compare: one column's model aborts llama.cpp"):
+            with qtbot.waitSignal(runner.all_done, timeout=ANSWER_MS):
+                runner.run(choices, "Name the capital city of France.",
+                           SamplingOptions(temperature=0.0, max_tokens=16, seed=1), None)
+            (good, good_message), (bad, bad_message) = done[0], done[1]
+            assert good is not None and good.tokens > 0 and good_message == ""
+            assert bad is None and bad_message.startswith(f"{forged.name} could not be loaded")
+    finally:
+        runner.shutdown()
