@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core import gguf_check, gguf_info, limits, llama_log, presets
+from app.core import chat_template, gguf_check, gguf_info, limits, llama_log, presets
 from app.core.errors import ContextFullError, GenerationError, LoadCancelled, ModelLoadError
 
 log = logging.getLogger("hearth.engine")
@@ -168,7 +168,8 @@ class Engine:
         try:
             # llama-cpp-python prints template notes to sys.stderr when verbose: keep them in
             # the log instead (llama.cpp's own log goes through llama_log).
-            with contextlib.redirect_stderr(chatter), load_progress(progress, cancel):
+            with contextlib.redirect_stderr(chatter), load_progress(progress, cancel), \
+                    chat_template.guarded_formatters():  # its handlers render under the budget
                 llm = llama_cpp.Llama(**kwargs)
         except (ValueError, RuntimeError, OSError) as exc:
             if cancel is not None and cancel.is_set():
@@ -355,15 +356,15 @@ def auto_gpu_layers(path: Path, n_ctx: int, kv_type: str) -> tuple[int, str]:
 
 
 def chat_prompt(llm, messages: list[dict], has_template: bool) -> str:
-    """The text the model sees for ``messages``, as llama-cpp-python formats it."""
+    """The text the model sees for ``messages``, as llama-cpp-python formats it (the model's
+    template in the guarded sandbox, under the budget: ``chat_template.formatter``)."""
     from llama_cpp import llama_chat_format
 
     if has_template:
         model = llm._model
         eos = model.token_get_text(llm.token_eos()) if llm.token_eos() != -1 else ""
         bos = model.token_get_text(llm.token_bos()) if llm.token_bos() != -1 else ""
-        formatter = llama_chat_format.Jinja2ChatFormatter(
-            template=llm.metadata["tokenizer.chat_template"], eos_token=eos, bos_token=bos)
+        formatter = chat_template.formatter(llm.metadata["tokenizer.chat_template"], eos, bos)
         return formatter(messages=messages).prompt
     return llama_chat_format.format_chatml(messages=messages).prompt
 

@@ -16,38 +16,36 @@ caps, a key given twice, more than 4 dimensions and a bad alignment). Here:
 * hyperparameters out of llama.cpp's ranges, and files that are no model (a LoRA adapter, a
   vision projector): :func:`app.core.gguf_ranges.hyperparameter_problem`;
 * every other part of a split model: each one's own header and tensors, as above;
-* chat templates (``tokenizer.chat_template`` and named ones): rendered on sample conversations,
-  first in a guarded sandbox (:func:`guarded_sandbox`: llama-cpp-python's sandbox, plus limits
-  on sizes, time and memory), then by llama-cpp-python's own ``Jinja2ChatFormatter``. An
-  attempt to leave the sandbox, or a template that cannot render, is refused as "unsafe or
-  broken". Nothing in a template ever runs outside the sandbox.
+* chat templates (``tokenizer.chat_template`` and named ones): compiled and rendered on sample
+  conversations in the guarded sandbox under the budget (:mod:`app.core.chat_template`), the
+  same render llama-cpp-python is given at load. An attempt to leave the sandbox, a template
+  that breaks the budget, cannot render or renders nothing is refused as "unsafe or broken".
+  Nothing in a template ever runs outside the sandbox.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import re
-import string
-import sys
-import time
-from functools import cache, wraps
 from itertools import pairwise
 from pathlib import Path
 
+from app.core.chat_template import (
+    EMPTY,
+    UNSAFE,
+    TemplateFailure,
+    compile_guarded,
+    render_args,
+    render_guarded,
+)
 from app.core.errors import InvalidModelFile, ModelFileError
 from app.core.gguf_ranges import hyperparameter_problem
 from app.core.gguf_remote import GgufHeader, read_local_header, type_size
+from app.core.template_budget import TEMPLATE_SECONDS
 
 log = logging.getLogger("hearth.gguf_check")
 
 MAX_NAME_BYTES = 63  # GGML_MAX_NAME (64) with its terminating NUL
 MAX_ELEMENTS = 2**62
-TEMPLATE_SECONDS = 5.0  # wall clock for rendering all samples; real templates take milliseconds
-TEMPLATE_MEMORY = 256 << 20  # growth of the process's resident memory while rendering
-MAX_TEMPLATE_CHARS = 1 << 20  # real templates are 0.3-50 kB
-MAX_TEMPLATE_NUMBER = 10**6  # a width, a count or a repeat a template may ask for
-MAX_TEMPLATE_ITEMS = 10**7  # characters or items a single repetition may build
 
 _STRING, _ARRAY, _U32, _I32, _F32 = 8, 9, 4, 5, 6
 EXPECTED_KINDS = {  # what llama.cpp reads with a type assertion, or as raw arrays
@@ -68,9 +66,6 @@ SAMPLE_CHATS = (
     [{"role": "user", "content": "Hello"}],
 )
 DAMAGED = "It is damaged or not a model file: download it again, or choose another file."
-TOO_WIDE = "it asks for a format width too large for a chat template"
-UNSAFE = ("Its chat template is unsafe or broken, so Hearth will not use this file: {problem}. "
-          "Get the model from another source.")
 
 
 def check_file(path: Path) -> None:
@@ -259,217 +254,21 @@ def template_problem(template: str, bos: str = "<s>", eos: str = "</s>", *,
                      seconds: float = TEMPLATE_SECONDS) -> str | None:
     """Render ``template`` on sample chats; None when it renders, else what went wrong.
 
-    First in the guarded sandbox (compiling there folds no repeat, power or format; rendering
-    runs under the time and memory :class:`Budget`), and only then with llama-cpp-python's
-    ``Jinja2ChatFormatter``: its compiler folds constant expressions such as ``'x' * 10**10``,
-    so a hostile template must never reach it unchecked."""
-    from jinja2.exceptions import SecurityError, TemplateSyntaxError
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-    if len(template) > MAX_TEMPLATE_CHARS:
-        return f"it is {len(template):,} characters long (at most {MAX_TEMPLATE_CHARS:,})"
+    Compiled and rendered in the guarded sandbox under the budget
+    (:mod:`app.core.chat_template`), as llama-cpp-python will render it: at load its own
+    formatter is swapped for the guarded one, so nothing here needs to run unguarded."""
     try:
-        guarded = guarded_sandbox()().from_string(template)
-    except TemplateSyntaxError as exc:
-        return f"it is not valid Jinja ({exc.message}, line {exc.lineno})"
-    except Exception as exc:  # noqa: BLE001 - untrusted text: any error is "broken"
-        return f"it cannot be compiled ({_describe(exc)})"
-    try:
-        with Budget(seconds, TEMPLATE_MEMORY):
-            failure = None
-            for messages in SAMPLE_CHATS:
-                try:
-                    guarded.render(**_render_args(messages, bos, eos))
-                    break
-                except (SecurityError, TemplateLimit):
-                    raise
-                except Exception as exc:  # noqa: BLE001 - untrusted code: any error is "broken"
-                    failure = exc
-            else:
-                return f"it fails on a plain conversation ({_describe(failure)})"
-    except SecurityError as exc:
-        return f"it tries to leave the template sandbox ({exc})"
-    except TemplateLimit as exc:
-        return str(exc)
-    try:  # as llama-cpp-python will, now known to be bounded
-        Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)(messages=messages)
-    except Exception as exc:  # noqa: BLE001
-        return f"it fails on a plain conversation ({_describe(exc)})"
-    return None
-
-
-def _describe(exc: BaseException | None) -> str:
-    text = str(exc).strip().splitlines()[0][:160] if exc and str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _render_args(messages: list[dict], bos: str, eos: str) -> dict:
-    """What llama-cpp-python's ``Jinja2ChatFormatter.__call__`` passes to a template."""
-    def raise_exception(message: str):
-        raise ValueError(message)
-
-    return {"messages": messages, "eos_token": eos, "bos_token": bos,
-            "raise_exception": raise_exception, "add_generation_prompt": True, "functions": None,
-            "function_call": None, "tools": None, "tool_choice": None,
-            "strftime_now": lambda fmt: time.strftime(fmt)}
-
-
-class TemplateLimit(Exception):
-    """A template asked for more time, memory or size than a chat template may; the message
-    says what ("it takes more than 5 s to render")."""
-
-
-class Budget:
-    """Interrupts Python code run in this thread past ``seconds``, or once the process has grown
-    by ``memory`` bytes (checked on every line through ``sys.settrace``; skipped when a debugger
-    or coverage tool already traces)."""
-
-    def __init__(self, seconds: float, memory: int) -> None:
-        self.seconds, self.memory = seconds, memory
-
-    def __enter__(self) -> Budget:
-        self.active = sys.gettrace() is None
-        if self.active:
-            self.rss = _ResidentMemory()
-            self.deadline = time.monotonic() + self.seconds
-            self.limit = self.rss.read() + self.memory
-            sys.settrace(self._trace)
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        if self.active:
-            sys.settrace(None)
-            self.rss.close()
-
-    def _trace(self, frame, event, arg):
-        if time.monotonic() > self.deadline:
-            sys.settrace(None)
-            raise TemplateLimit(f"it takes more than {self.seconds:g} s to render")
-        if self.rss.read() > self.limit:
-            sys.settrace(None)
-            raise TemplateLimit(f"it needs more than {self.memory >> 20} MB to render")
-        return self._trace
-
-
-class _ResidentMemory:
-    """The process's resident memory in bytes: ~3 us a read from /proc on Linux, psutil
-    elsewhere."""
-
-    def __init__(self) -> None:
-        self._fd = None
-        if hasattr(os, "pread"):
+        compiled = compile_guarded(template, seconds)
+        failure = None
+        for messages in SAMPLE_CHATS:
             try:
-                self._fd = os.open("/proc/self/statm", os.O_RDONLY)
-                self._page = os.sysconf("SC_PAGE_SIZE")
-            except (OSError, ValueError):
-                self._fd = None
-        if self._fd is None:
-            import psutil
-
-            self._process = psutil.Process()
-
-    def read(self) -> int:
-        if self._fd is not None:
-            return int(os.pread(self._fd, 128, 0).split()[1]) * self._page
-        return self._process.memory_info().rss
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
-@cache
-def guarded_sandbox():
-    """The ``GuardedSandbox`` class, built on first use (llama_cpp is imported only then)."""
-    from jinja2.exceptions import SecurityError
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-    def check_numbers(values) -> None:
-        for value in values:
-            if isinstance(value, int) and abs(value) > MAX_TEMPLATE_NUMBER:
-                raise TemplateLimit(f"it passes the number {value:,}, too large for a chat "
-                                    "template")
-
-    def check_format(text: str) -> None:
-        """Refuse %-style or {}-style formats asking for huge or computed widths."""
-        for spec in re.findall(r"%[#0\- +]*([*\d]*)(?:\.([*\d]*))?", text):
-            for part in spec:
-                if "*" in part or (part and int(part) > MAX_TEMPLATE_NUMBER):
-                    raise TemplateLimit(TOO_WIDE)
-        try:
-            specs = [spec for _, _, spec, _ in string.Formatter().parse(text) if spec]
-        except ValueError:
-            return  # not a {}-format: formatting it fails by itself
-        for spec in specs:
-            if "{" in spec or any(int(n) > MAX_TEMPLATE_NUMBER for n in re.findall(r"\d+", spec)):
-                raise TemplateLimit(TOO_WIDE)
-
-    def guard(function):
-        @wraps(function)
-        def guarded(*args, **kwargs):
-            check_numbers(args)
-            check_numbers(kwargs.values())
-            return function(*args, **kwargs)
-        return guarded
-
-    def guarded_format(value, *args, **kwargs):
-        check_format(str(value))
-        check_numbers(args)
-        check_numbers(kwargs.values())
-        return FORMAT(value, *args, **kwargs)
-
-    FORMAT = ImmutableSandboxedEnvironment().filters["format"]
-
-    class GuardedSandbox(ImmutableSandboxedEnvironment):
-        """llama-cpp-python's chat-template environment (same options, extensions and
-        ``tojson``), stricter: touching an unsafe attribute fails at once, and repeats,
-        powers, widths and numbers passed to calls are bounded."""
-
-        intercepted_binops = frozenset({"*", "**", "%"})
-
-        def __init__(self) -> None:
-            import jinja2
-
-            super().__init__(loader=jinja2.BaseLoader(), trim_blocks=True, lstrip_blocks=True,
-                             extensions=[Jinja2ChatFormatter.IgnoreGenerationTags,
-                                         jinja2.ext.loopcontrols])
-            self.filters = {name: guard(f) for name, f in self.filters.items()}
-            self.filters["format"] = guarded_format
-            self.filters["tojson"] = guard(Jinja2ChatFormatter.tojson)
-
-        def unsafe_undefined(self, obj, attribute):
-            raise SecurityError(f"access to attribute {attribute!r} of "
-                                f"{type(obj).__name__!r} object is unsafe")
-
-        def call(__self, __context, __obj, *args, **kwargs):  # jinja's own signature
-            check_numbers(args)
-            check_numbers(kwargs.values())
-            return super().call(__context, __obj, *args, **kwargs)
-
-        def call_binop(self, context, operator, left, right):
-            if operator == "*":
-                for seq, count in ((left, right), (right, left)):
-                    if isinstance(seq, (str, list, tuple)) and isinstance(count, int) and \
-                            len(seq) * count > MAX_TEMPLATE_ITEMS:
-                        raise TemplateLimit("it repeats text or a list too many times")
-            elif operator == "**":
-                if isinstance(right, int) and isinstance(left, int) and abs(left) > 1 and \
-                        right > 256:
-                    raise TemplateLimit("it computes a power too large for a chat template")
-            elif operator == "%" and isinstance(left, str):
-                check_format(left)
-                check_numbers(right if isinstance(right, tuple) else (right,))
-            return super().call_binop(context, operator, left, right)
-
-        def wrap_str_format(self, value):
-            wrapper = super().wrap_str_format(value)
-            if wrapper is None:
-                return None
-            check_format(value.__self__)
-            return guard(wrapper)
-
-    return GuardedSandbox
-
-
+                prompt = render_guarded(compiled, render_args(messages, bos, eos), seconds)
+            except TemplateFailure as exc:
+                if not exc.problem.startswith("it fails ("):
+                    raise  # the sandbox or the budget: refused whatever the conversation
+                failure = exc
+                continue
+            return None if prompt else f"{EMPTY} for a plain conversation"
+        return f"it fails on a plain conversation{failure.problem[len('it fails'):]}"
+    except TemplateFailure as exc:
+        return exc.problem

@@ -274,7 +274,10 @@ LIMITS = [
     ("{{ 10 ** 100000000 }}", r"power"),
     ("{{ [0] * 100000000 }}", r"repeats"),
     ("{% set ns = namespace(x='ab' * 1000000) %}{% for i in range(40) %}"
-     "{% set ns.x = ns.x ~ ns.x %}{% endfor %}{{ ns.x|length }}", r"needs more than 256 MB"),
+     "{% set ns.x = ns.x ~ ns.x %}{% endfor %}{{ ns.x|length }}", r"builds a text .* too long"),
+    ("{% set ns = namespace(x=[]) %}{% for i in range(1000) %}"
+     "{% set ns.x = ns.x + ['ab' * 1000000 ~ i] %}{% endfor %}{{ ns.x|length }}",
+     r"needs more than 256 MB"),
     ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
      r"takes more than 0.5 s"),
 ]
