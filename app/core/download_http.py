@@ -120,6 +120,33 @@ class ShortBody(Exception):
     """The body ended before the file did: retried from where it stopped."""
 
 
+class WrongBody(Exception):
+    """The answer is not the expected bytes of the file (an error page sent with status 200, a
+    length that does not match): nothing of it is written, and it is retried."""
+
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+def body_problem(response, done: int, size: int, url: str) -> str | None:
+    """Why ``response`` is not the file's bytes from ``done`` on, checked before any is kept.
+
+    A file host or a proxy that fails may still answer 200, with an HTML page; appended to the
+    part file, the next attempt would resume behind it and the whole download would be thrown
+    away at the checksum."""
+    status = response.status_code
+    if status not in (200, 206):
+        return f"an unexpected answer (HTTP {status}) instead of the file"
+    kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if kind in HTML_TYPES and not urlsplit(url).path.lower().endswith((".html", ".htm")):
+        return f"a web page ({kind}) instead of the file"
+    expected = size - done if status == 206 else size
+    length = response.headers.get("Content-Length", "").strip()
+    if length.isdigit() and int(length) != expected:
+        return f"{int(length):,} bytes where {expected:,} were expected"
+    return None
+
+
 def new_hasher(sha256: str | None, blob_id: str | None, size: int):
     """sha256 for LFS files; the git blob id (sha1 of a header and the bytes) for small files."""
     if sha256 or not blob_id:
@@ -145,6 +172,8 @@ def transfer(url: str, state: PartState, size: int, *, meter: Meter, stop: threa
     limits = httpx2.Timeout(timeout, connect=min(timeout, 10.0))
     with get_session().stream("GET", url, headers=headers, timeout=limits) as response:
         status = response.status_code
+        if status < 400 and (problem := body_problem(response, state.done, size, url)):
+            raise WrongBody(problem)  # before anything touches the part file
         if status == 416 or (state.done and status == 200):
             log.info("The server would not resume %s; starting it again", meter.file)
             state.restart(meter)
@@ -210,7 +239,7 @@ def retry_after(exc: BaseException) -> float | None:
     import httpx2
     from huggingface_hub.errors import HfHubHTTPError
 
-    if isinstance(exc, (ShortBody, httpx2.TimeoutException, httpx2.NetworkError,
+    if isinstance(exc, (ShortBody, WrongBody, httpx2.TimeoutException, httpx2.NetworkError,
                         httpx2.RemoteProtocolError)):
         return 0.0
     response = exc.response if isinstance(exc, HfHubHTTPError) else None
@@ -235,6 +264,8 @@ def describe(exc: BaseException) -> str:
         return f"The Hub answered {response.status_code} ({response.reason_phrase or 'error'})"
     if isinstance(exc, ShortBody):
         return f"The connection dropped: {exc}"
+    if isinstance(exc, WrongBody):
+        return f"The file host sent {exc}"
     if isinstance(exc, (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError)):
         return "The connection dropped"
     if isinstance(exc, httpx2.TimeoutException):
@@ -277,8 +308,20 @@ def user_error(exc: BaseException, repo_id: str, name: str, token: str | None) -
             return NotEnoughSpace("The disk filled up during the download. "
                                   "Free some space and resume it.")
         return DownloadError(f"Could not write the download to disk: {exc.strerror or exc}.")
-    log.error("Unexpected download failure", exc_info=exc)
+    if isinstance(exc, (ValueError, KeyError, TypeError, AttributeError)):
+        # huggingface_hub parsing a page it cannot read (not JSON, fields of the wrong type)
+        log.info("The Hub's answer for %s could not be read: %s", repo_id, _one_line(exc))
+        log.debug("The Hub's answer for %s could not be read", repo_id, exc_info=exc)
+        return DownloadError(f"The Hugging Face Hub sent an answer about {repo_id} that Hearth "
+                             "cannot read. Try again later.")
+    log.error("Unexpected download failure: %s", _one_line(exc))  # one line on stderr
+    log.debug("Unexpected download failure", exc_info=exc)  # the traceback, in the file only
     return DownloadError(f"The download of {name or repo_id} failed ({exc.__class__.__name__}).")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())[:200]
+    return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
 
 
 @contextlib.contextmanager

@@ -121,13 +121,18 @@ class Downloader:
             raise DownloadError(message) from exc
         token = self._resolve_token()
         api = HfApi(endpoint=hub_endpoint(self._endpoint), token=token or False)
-        info = retrying(lambda: api.model_info(repo_id, revision=revision, files_metadata=True),
-                        self.retry, stop=stop or threading.Event(), meter=Meter(None), what=repo_id,
-                        explain=lambda exc: user_error(exc, repo_id, "", token))
-        files = {s.rfilename: RemoteFile(s.rfilename, s.size or 0, s.lfs.sha256 if s.lfs else None,
-                                         s.blob_id)
-                 for s in info.siblings or []}
-        return info.sha, files
+
+        def read() -> tuple[str, dict[str, RemoteFile]]:  # a malformed page fails in here
+            info = api.model_info(repo_id, revision=revision, files_metadata=True)
+            files = {s.rfilename: RemoteFile(s.rfilename, s.size or 0,
+                                             s.lfs.sha256 if s.lfs else None, s.blob_id)
+                     for s in info.siblings or []}
+            if not isinstance(info.sha, str) or not all(isinstance(n, str) for n in files):
+                raise TypeError("the commit or a file name is not text")
+            return info.sha, files
+
+        return retrying(read, self.retry, stop=stop or threading.Event(), meter=Meter(None),
+                        what=repo_id, explain=lambda exc: user_error(exc, repo_id, "", token))
 
     def download(self, repo_id: str, filename: str, *, revision: str = "main",
                  progress: Callable[[Progress], object] | None = None,

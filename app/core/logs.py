@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
 import re
@@ -27,6 +28,32 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class QuietFileHandler(logging.handlers.RotatingFileHandler):
+    """The log file, failing quietly: when a record cannot be written (a full disk, a folder
+    gone read-only) it says so once on stderr and stops writing, instead of printing a
+    "--- Logging error ---" traceback for every record (3.3 MB of them for one ``hearth run``
+    on a full disk)."""
+
+    failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        if self.failed:
+            return
+        self.failed = True
+        error = sys.exc_info()[1]
+        reason = getattr(error, "strerror", None) or error.__class__.__name__
+        if sys.stderr is not None:
+            with contextlib.suppress(Exception):
+                sys.stderr.write(f"Hearth cannot write its log file {self.baseFilename} "
+                                 f"({reason}); it logs nothing more there until it restarts.\n")
+        with contextlib.suppress(Exception):
+            self.close()
+
+
 def redact(text: str) -> str:
     """``text`` with anything shaped like a Hub token or an API key replaced."""
     return _SECRET.sub("[secret]", text)
@@ -43,7 +70,7 @@ def setup_logging(log_file: Path, *, stderr_level: int = logging.WARNING) -> Non
     root.setLevel(logging.DEBUG)
     root.propagate = False
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    to_file = logging.handlers.RotatingFileHandler(
+    to_file = QuietFileHandler(
         log_file, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
     )
     to_file.setLevel(logging.DEBUG)

@@ -9,7 +9,10 @@ substring, or matches a compiled regular expression, optionally only for one HTT
   connection, as a dropped TCP connection does mid-download;
 * ``slow`` - throttle a file's body to ``bytes_per_second``, as a slow link does;
 * ``raw`` - answer with a given status, headers and body (malformed JSON, a listing with missing
-  fields...), as a broken or hostile Hub would.
+  fields, an HTML error page sent with status 200...), as a broken or hostile Hub would.
+
+``skip`` lets that many matching requests through before the fault applies (the second GET of
+a file: the one that resumes it).
 
 Plans are shared by the server's handler threads, so every operation holds a lock. A fault's
 count is spent only where it applies: a ``drop`` or ``slow`` fault is not spent by a HEAD.
@@ -36,6 +39,7 @@ class Fault:
     bytes_per_second: int = 0
     body: bytes = b""  # "raw": the body sent as it is
     content_type: str = "application/json; charset=utf-8"
+    skip: int = 0
 
     def matches(self, kind: str, method: str, target: str) -> bool:
         if kind != self.kind or (self.method is not None and self.method.upper() != method):
@@ -64,6 +68,9 @@ class FaultPlan:
         with self._lock:
             for fault in self._faults:
                 if fault.matches(kind, method, target):
+                    if fault.skip:
+                        fault.skip -= 1
+                        continue
                     if fault.remaining is not None:
                         fault.remaining -= 1
                         if fault.remaining == 0:

@@ -230,12 +230,14 @@ class LoopbackHub:
         *,
         method: str | None = None,
         content_type: str = "application/json; charset=utf-8",
+        skip: int = 0,
     ) -> Fault:
-        """Answer the next ``count`` matching requests with exactly ``body`` (malformed JSON, a
-        listing with missing fields, a file list with hostile names...) and ``status``."""
+        """Answer the next ``count`` matching requests (after ``skip`` of them) with exactly
+        ``body`` (malformed JSON, a listing with missing fields, a file list with hostile
+        names, an HTML error page...) and ``status``."""
         raw = body.encode() if isinstance(body, str) else body
         return self.faults.add(Fault("raw", path, count, method, status=status, headers=dict(headers or {}),
-                                     body=raw, content_type=content_type))
+                                     body=raw, content_type=content_type, skip=skip))
 
     def corrupt(self, repo_id: str, filename: str) -> None:
         """Serve ``filename`` with its middle byte flipped: same size, advertised sha256 no longer matches."""
