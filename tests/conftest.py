@@ -8,7 +8,9 @@ GGUF and the quant ladder are real files, made once per machine and cached outsi
 from __future__ import annotations
 
 import os
+import sys
 import threading
+import weakref
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -20,7 +22,7 @@ import pytest  # noqa: E402
 from app.core import starter  # noqa: E402
 from app.core.paths import Paths, default_paths  # noqa: E402
 
-pytest_plugins = ["tests.support.hub_fixtures"]
+pytest_plugins = ["tests.support.hub_fixtures", "pytester"]
 
 
 def cache_root() -> Path:
@@ -79,3 +81,54 @@ def no_leaked_threads():
         thread.join(timeout=5)
     leaked = [t.name for t in leaked if t.is_alive()]
     assert not leaked, f"threads left running: {leaked}"
+
+
+# How long a QThread or pool task may take to finish after its test: generous for a loaded
+# machine, and event-driven (a thread that ends sooner ends the wait sooner).
+QT_LEAK_WAIT_MS = 5_000
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_qthreads(monkeypatch: pytest.MonkeyPatch):
+    """Fail a test that leaves a QThread running or a QThreadPool task active behind it.
+
+    ``no_leaked_threads`` cannot see these: a QThread is no ``threading.Thread``. Every QThread
+    and every pool started during the test is recorded, weakly so that the record keeps nothing
+    alive, and the global pool is always checked. Only where PySide6 is already loaded: this
+    fixture must not be what brings Qt into the core tests.
+    """
+    qtcore = sys.modules.get("PySide6.QtCore")
+    if qtcore is None:
+        yield
+        return
+    import shiboken6
+
+    threads: list[weakref.ref] = []
+    pools: list[weakref.ref] = []
+
+    def recording(original, record: list[weakref.ref]):
+        def start(self, *args, **kwargs):
+            record.append(weakref.ref(self))
+            return original(self, *args, **kwargs)
+        return start
+
+    monkeypatch.setattr(qtcore.QThread, "start", recording(qtcore.QThread.start, threads))
+    for name in ("start", "tryStart"):
+        monkeypatch.setattr(qtcore.QThreadPool, name,
+                            recording(getattr(qtcore.QThreadPool, name), pools))
+    yield
+
+    def alive(objects: list) -> list:
+        # A wrapper gone or a C++ object deleted: its owner stopped it (Qt aborts otherwise).
+        return list({id(o): o for o in objects if o is not None and shiboken6.isValid(o)}.values())
+
+    running = [thread.objectName() or repr(thread)
+               for thread in alive([ref() for ref in threads])
+               if not thread.wait(QT_LEAK_WAIT_MS)]
+    global_pool = qtcore.QThreadPool.globalInstance()
+    busy = [f"{'the global pool' if pool is global_pool else repr(pool)}: "
+            f"{pool.activeThreadCount()} active"
+            for pool in alive([global_pool, *(ref() for ref in pools)])
+            if not pool.waitForDone(QT_LEAK_WAIT_MS)]
+    assert not running, f"QThreads left running: {running}"
+    assert not busy, f"QThreadPool tasks left running: {busy}"
