@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support import this_machine
+
 HEARTH = str(Path(sys.executable).with_name("hearth"))
 MIB = 1 << 20
 
@@ -29,8 +31,16 @@ def test_hw_json_describes_this_machine():
     data = json.loads(result.stdout)
     assert {"cpu", "ram_total_bytes", "ram_available_bytes", "gpus", "backend"} <= set(data)
     assert data["cpu"] and 0 < data["ram_available_bytes"] <= data["ram_total_bytes"]
-    assert data["gpus"] == [] and data["backend"] == "CPU"  # no GPU on the test machine
-    assert "AVX2" in data["cpu_features"] and data["gpu_offload_supported"] is False
+    # what this machine has, found without Hearth (tests/support/this_machine.py)
+    nvidia, _ = this_machine.nvidia()
+    assert sum(gpu["vendor"] == "NVIDIA" for gpu in data["gpus"]) == nvidia
+    if (others := this_machine.other_gpus()) is not None:
+        assert any(gpu["vendor"] != "NVIDIA" for gpu in data["gpus"]) == others
+    assert data["gpu_offload_supported"] is this_machine.gpu_offload()
+    assert (data["backend"] == "CPU") is not data["gpu_offload_supported"]
+    for feature in ("AVX2", "NEON"):
+        if (has := this_machine.cpu_has(feature)) is not None:
+            assert (feature in data["cpu_features"]) is has, feature
 
 
 def test_hw_text():
@@ -39,7 +49,11 @@ def test_hw_text():
     lines = result.stdout.splitlines()
     assert lines[0].startswith("Processor ")
     assert any(line.startswith("llama.cpp     CPU build") for line in lines)
-    assert "GPUs          none found (no NVIDIA driver installed)" in lines
+    nvidia, why_none = this_machine.nvidia()
+    if nvidia == 0 and this_machine.other_gpus() is False and why_none:
+        assert f"GPUs          none found ({why_none})" in lines
+    else:  # a GPU, or a driver that answered: one line per GPU
+        assert sum(line.startswith("GPU ") for line in lines) >= nvidia
 
 
 def test_fit_a_local_file(quant_ladder):

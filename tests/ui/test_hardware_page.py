@@ -22,6 +22,7 @@ from tests.core.test_hardware import (
     recorded_runner,
     rx7900xt_sysfs,
 )
+from tests.support import this_machine
 from tests.support.recorded_hw import FakeNvml, mac_runner
 from tests.support.screenshots import screenshot
 
@@ -55,19 +56,29 @@ def nvidia_machine(name: str, backend=None):
     return probe, lambda: hardware.live_sample(nvml=nvml, sysfs_root=Path("/nonexistent"))
 
 
-def test_shows_this_machine_and_the_no_nvidia_state(qtbot, make_page):
+def test_shows_this_machine_and_its_nvidia_state(qtbot, make_page):
+    """What this machine has, found without Hearth (tests/support/this_machine.py)."""
     page = make_page()
     qtbot.waitUntil(lambda: page.report is not None, timeout=WAIT_MS)
     report = page.report
 
     assert page.fields["cpu"].text() == report.cpu
-    assert "AVX2" in page.fields["features"].text() and "REPACK" not in page.fields[
-        "features"].text()
-    assert page.fields["backend"].text().startswith("CPU · no GPU offload")
+    features = page.fields["features"].text()
+    assert "REPACK" not in features  # a build option, not a CPU feature
+    for feature in ("AVX2", "NEON"):
+        if (has := this_machine.cpu_has(feature)) is not None:
+            assert (feature in features) is has, feature
+    if not this_machine.gpu_offload():
+        assert page.fields["backend"].text().startswith("CPU · no GPU offload")
     assert "GiB available of" in page.fields["ram"].text()
-    assert page.gpu_state.text() == ("No NVIDIA GPU found (no NVIDIA driver installed). "
-                                     "Models run on the CPU.")
-    assert page.cards == [] and page.hint_box.isHidden()
+    nvidia, why_none = this_machine.nvidia()
+    others = this_machine.other_gpus()
+    assert len(page.cards) >= nvidia
+    if nvidia:
+        assert page.gpu_state.isHidden()
+    elif why_none and others is False:
+        assert page.gpu_state.text() == f"No NVIDIA GPU found ({why_none}). Models run on the CPU."
+        assert page.cards == [] and page.hint_box.isHidden()
     assert page.refresh_button.isEnabled()
 
 
