@@ -6,7 +6,7 @@ import sys
 import threading
 
 from app.core import library, limits
-from app.core.engine import LoadOptions, SamplingOptions
+from app.core.inference.types import LoadOptions, SamplingOptions
 from app.core.host.hosted_engine import HostedEngine
 from app.core.paths import Paths, hf_hub_cache
 from app.core.settings import Settings

@@ -9,7 +9,7 @@ import threading
 
 from app.core import library, limits, starter
 from app.core.api_server import DEFAULT_HOST, DEFAULT_PORT, ApiServer
-from app.core.engine import LoadOptions, SamplingOptions
+from app.core.inference.types import LoadOptions, SamplingOptions
 from app.core.host.hosted_engine import HostedEngine
 from app.core.errors import ModelNotFound
 from app.core.generation_queue import GenerationQueue

@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 from app.core import api_limits, api_schema
 from app.core.api_schema import ApiError, GenerationRequest, StopMatcher
 from app.core.api_timeouts import DeadlineReader, body_time
-from app.core.engine import GenerationStats
+from app.core.inference.types import GenerationStats
 from app.core.errors import ContextFullError, HearthError, RemoteError
 
 log = logging.getLogger("hearth.server")

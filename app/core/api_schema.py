@@ -12,7 +12,7 @@ import time
 import uuid
 from dataclasses import dataclass, replace
 
-from app.core.engine import GenerationStats, SamplingOptions
+from app.core.inference.types import GenerationStats, SamplingOptions
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 MAX_STOP_STRINGS = 4

@@ -25,9 +25,9 @@ from typing import Self
 
 from app.core import api_timeouts
 from app.core.api_handler import RequestHandler, RequestRecord
-from app.core.engine import SamplingOptions
+from app.core.inference.types import SamplingOptions
 from app.core.errors import ServerError
-from app.core.generation_queue import Backend
+from app.core.inference.types import Backend
 
 log = logging.getLogger("hearth.server")
 

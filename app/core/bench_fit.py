@@ -111,7 +111,9 @@ def _mapped_bytes(path: Path) -> int:
 def _measure_here(path: Path, n_ctx: int, fill: bool) -> dict:
     import numpy as np
 
-    from app.core.engine import Engine, LoadOptions
+    from app.core.engine import Engine
+
+    from app.core.inference.types import LoadOptions
 
     engine = Engine()
     base = _status()

@@ -14,94 +14,18 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from app.core import chat_template, gguf_check, gguf_info, limits, llama_log, presets
+from app.core import chat_template, gguf_check, gguf_info, llama_log, presets
 from app.core.errors import ContextFullError, GenerationError, LoadCancelled, ModelLoadError
+from app.core.inference.types import (
+    AUTO_LAYERS, KV_TYPES, GenerationStats, LoadedModel, LoadOptions, SamplingOptions,
+    stopped_stats,
+)
 
 log = logging.getLogger("hearth.engine")
 
 
-@dataclass(frozen=True)
-class LoadOptions:
-    n_ctx: int = 0  # 0 = the model's own context length, capped at presets.CONTEXT_CAP
-    n_gpu_layers: int = -1  # -1 = every layer the build can offload; AUTO_LAYERS = as many as fit
-    n_threads: int = 0  # 0 = llama.cpp's default
-    flash_attn: bool = False
-    kv_type: str = "f16"  # f16, q8_0, q4_0
-    n_batch: int = 512
-
-    def __post_init__(self) -> None:
-        """Refuse what llama.cpp cannot take (``limits.InvalidValue``, one sentence); clamp
-        threads to the machine's CPUs and GPU layers past any model's count to "all"."""
-        limits.context(self.n_ctx)
-        limits.batch(self.n_batch)
-        if self.kv_type not in _KV_TYPES:
-            raise limits.InvalidValue(f"The KV cache type must be one of "
-                                      f"{', '.join(_KV_TYPES)}, not {str(self.kv_type)[:20]!r}.")
-        object.__setattr__(self, "n_threads", limits.threads(self.n_threads))
-        object.__setattr__(self, "n_gpu_layers", limits.gpu_layers(self.n_gpu_layers))
-
-
-@dataclass(frozen=True)
-class SamplingOptions:
-    temperature: float = 0.7
-    top_p: float = 0.95
-    top_k: int = 40
-    min_p: float = 0.05
-    repeat_penalty: float = 1.1
-    max_tokens: int = 512
-    seed: int = -1
-
-    def __post_init__(self) -> None:
-        """Refuse a value out of llama.cpp's range (``limits.InvalidValue``): NaN, 1e308 or a
-        negative temperature would reach the sampler as they are."""
-        limits.temperature(self.temperature)
-        limits.probability(self.top_p, "Top-p")
-        limits.probability(self.min_p, "Min-p")
-        limits.top_k(self.top_k)
-        limits.repeat_penalty(self.repeat_penalty)
-        limits.max_tokens(self.max_tokens)
-        limits.seed(self.seed)
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    path: Path
-    n_ctx: int
-    n_ctx_train: int
-    has_chat_template: bool
-    load_seconds: float
-    gpu_layers: int = -1
-    fit_verdict: str = ""  # the fit estimator's verdict when GPU layers were chosen automatically
-    n_threads: int = 0  # llama.cpp's threads for generation
-
-
-@dataclass(frozen=True)
-class GenerationStats:
-    tokens: int
-    prompt_tokens: int
-    time_to_first_token_s: float
-    generation_s: float
-    stop_reason: str  # "stop" (model ended), "length" (max tokens), "user" (Stop pressed)
-    context_used: int = 0  # tokens in the context after this answer
-    context_size: int = 0
-
-    @property
-    def tokens_per_second(self) -> float:
-        return self.tokens / self.generation_s if self.generation_s > 0 else 0.0
-
-
-AUTO_LAYERS = -2
-
-
-def stopped_stats(prompt_tokens: int = 0) -> GenerationStats:
-    """The stats of a request stopped before its first token."""
-    return GenerationStats(tokens=0, prompt_tokens=prompt_tokens, time_to_first_token_s=0.0,
-                           generation_s=0.0, stop_reason="user")
-
-_KV_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}  # ggml_type values
 FALLBACK_TEMPLATE = "chatml"
 
 
@@ -162,7 +86,7 @@ class Engine:
         threads = options.n_threads if options.n_threads > 0 else self.default_threads()
         kwargs.update(n_threads=threads, n_threads_batch=threads)
         if options.kv_type != "f16":
-            kwargs.update(type_k=_KV_TYPES[options.kv_type], type_v=_KV_TYPES[options.kv_type])
+            kwargs.update(type_k=KV_TYPES[options.kv_type], type_v=KV_TYPES[options.kv_type])
         started = time.perf_counter()
         chatter = io.StringIO()
         try:

@@ -20,34 +20,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from app.core.engine import GenerationStats, SamplingOptions, stopped_stats
+from app.core.inference.types import GenerationStats, SamplingOptions, stopped_stats
 from app.core.errors import GenerationError, HearthError
 
 log = logging.getLogger("hearth.queue")
 
 POLL_S = 0.05  # how often a waiting caller looks at its stop event
-
-
-class Backend(Protocol):
-    """Something that answers chats: the local engine behind a queue, or a remote server."""
-
-    def model_name(self) -> str:
-        """The model's name as clients see it; empty when no model is loaded."""
-
-    def generate(self, messages: Sequence[dict], sampling: SamplingOptions,
-                 on_token: Callable[[str], None],
-                 stop_event: threading.Event | None = None) -> GenerationStats:
-        """Stream one answer; setting ``stop_event`` ends it early (stop_reason "user")."""
-
-    def complete(self, prompt: str, sampling: SamplingOptions, on_token: Callable[[str], None],
-                 stop_event: threading.Event | None = None) -> GenerationStats:
-        """Stream a raw continuation of ``prompt`` (no chat template), as ``generate`` does."""
-
-    def context_size(self) -> int:
-        """The loaded model's context in tokens (0 when unknown), to refuse a request far too
-        large for it before it waits for its turn."""
 
 
 _ids = itertools.count(1)

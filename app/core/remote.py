@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from app.core.engine import GenerationStats, SamplingOptions
+from app.core.inference.types import GenerationStats, SamplingOptions
 from app.core.errors import RemoteAuthError, RemoteContextFull, RemoteError
 from app.core.json_file import Damaged, Loaded, read_json, write_json
 from app.core.paths import default_paths

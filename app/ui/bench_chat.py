@@ -28,7 +28,8 @@ from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.core import interleave
-from app.core.engine import Engine, SamplingOptions
+from app.core.engine import Engine
+from app.core.inference.types import SamplingOptions
 from app.ui import bench_chat_child
 from app.ui.bench_chat_child import N_CTX, PROMPT, SEED
 from app.ui.bench_chat_path import ChatPath

@@ -82,7 +82,7 @@ def _app_answers(model: Path, max_tokens: int, rounds: int, threads: int,
                  loaded: dict) -> list[dict]:
     from PySide6.QtWidgets import QApplication
 
-    from app.core.engine import SamplingOptions
+    from app.core.inference.types import SamplingOptions
     from app.ui.bench_chat_path import ChatPath
 
     app = QApplication.instance() or QApplication([])

@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QEventLoop
 
 from app.core.chats import ChatStore
-from app.core.engine import LoadOptions, SamplingOptions
+from app.core.inference.types import LoadOptions, SamplingOptions
 from app.ui.chat_worker import ChatSession
 from app.ui.reply import Reply
 from app.ui.transcript import ShownMessage, Transcript

@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QWidget
 
 from app.core import presets
-from app.core.engine import LoadedModel, LoadOptions
+from app.core.inference.types import LoadedModel, LoadOptions
 from app.core.model_choice import REMOTE_PREFIX, ModelChoice
 from app.core.presets import ModelSettings
 from app.core.remote import ConnectionStore

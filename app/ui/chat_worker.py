@@ -19,7 +19,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from app.core.engine import GenerationStats, LoadedModel, LoadOptions, SamplingOptions, stopped_stats
+from app.core.inference.types import (
+    GenerationStats, LoadedModel, LoadOptions, SamplingOptions, stopped_stats,
+)
 from app.core.errors import ContextFullError, HearthError, LoadCancelled, ModelCrashed, RemoteError
 from app.core.host.hosted_engine import HostedEngine
 from app.core.model_choice import PROBE_TIMEOUT_S, ModelChoice
@@ -290,12 +292,14 @@ class ChatSession(QObject):
         self.sent.emit(reply)
         return reply
 
-    def _end_reply(self, request_id: int) -> Reply | None:
+    def _end_reply(self, request_id: int, signal_name: str, *args) -> None:
+        """The request ended: its reply emits ``signal_name`` with ``args``, then ``ended``."""
         reply = self._replies.pop(request_id, None)
+        self._update_busy()
         if reply is not None:
             reply.done = True
-        self._update_busy()
-        return reply
+            getattr(reply, signal_name).emit(*args)
+            reply.ended.emit(reply)
 
     @Slot(int, str)
     def _on_token(self, request_id: int, text: str) -> None:
@@ -305,24 +309,15 @@ class ChatSession(QObject):
 
     @Slot(int, object)
     def _on_finished(self, request_id: int, stats: GenerationStats) -> None:
-        reply = self._end_reply(request_id)
-        if reply is not None:
-            reply.finished.emit(stats)
-            reply.ended.emit(reply)
+        self._end_reply(request_id, "finished", stats)
 
     @Slot(int, str)
     def _on_failed(self, request_id: int, message: str) -> None:
-        reply = self._end_reply(request_id)
-        if reply is not None:
-            reply.failed.emit(message)
-            reply.ended.emit(reply)
+        self._end_reply(request_id, "failed", message)
 
     @Slot(int, int, int)
     def _on_context_full(self, request_id: int, used: int, limit: int) -> None:
-        reply = self._end_reply(request_id)
-        if reply is not None:
-            reply.context_full.emit(used, limit)
-            reply.ended.emit(reply)
+        self._end_reply(request_id, "context_full", used, limit)
 
     @Slot(str)
     def _on_model_lost(self, message: str) -> None:

@@ -17,13 +17,14 @@ from app.core.errors import SettingsError
 from app.core.paths import Paths
 from app.core.resources import resource
 from app.core.settings import Settings
-from app.core.stores import Stores, open_stores
+from app.core.stores import Stores
 from app.core.downloads import Downloader
 from app.ui.chat_worker import ChatSession
 from app.ui.download_manager import DownloadManager
 from app.ui.downloads_model import Role
 from app.ui.pages.downloads_panel import DownloadsPanel
 from app.ui.server_panel import ServerPanel
+from app.ui.services import Services
 from app.ui.library_model import LibraryModel
 from app.ui.tasks import run_task
 
@@ -36,7 +37,8 @@ _ICONS = {"Discover": "discover", "My Models": "models", "Chat": "chat", "Compar
 
 class MainWindow(QMainWindow):
     def __init__(self, paths: Paths, settings: Settings, session: ChatSession | None = None,
-                 hub_endpoint: str | None = None, stores: Stores | None = None) -> None:
+                 hub_endpoint: str | None = None, stores: Stores | None = None,
+                 services: Services | None = None) -> None:
         super().__init__()
         from app.ui.pages.chat_page import ChatPage
         from app.ui.pages.compare_page import ComparePage
@@ -52,7 +54,8 @@ class MainWindow(QMainWindow):
         self.library = LibraryModel(self)
         # The stores first: they never raise for a bad file, and nothing that can fail may run
         # after the inference thread starts (an exception then aborted the process, exit 134).
-        self.stores = stores or open_stores(paths)
+        self.services = services or Services.open(paths, stores)
+        self.stores = self.services.stores
         self.chat_store = self.stores.chats
         self.session = session or ChatSession(parent=self)
         self.downloads = DownloadManager(Downloader(endpoint=hub_endpoint), parent=self)
@@ -67,15 +70,19 @@ class MainWindow(QMainWindow):
             self.sidebar.addItem(item)
 
         self.pages = QStackedWidget()
+        machine, connections = self.services.machine, self.services.connections
         self.discover_page = DiscoverPage(endpoint=hub_endpoint, downloads=self.downloads,
-                                          models_dir=paths.models_dir)
+                                          models_dir=paths.models_dir, machine_info=machine)
         self.models_page = ModelsPage(self.library, folders=settings.model_folders,
                                       hidden=settings.hidden_models,
-                                      measure_store=self.stores.measurements)
-        self.chat_page = ChatPage(self.session, self.library, settings, self.chat_store)
+                                      measure_store=self.stores.measurements,
+                                      machine_info=machine)
+        self.chat_page = ChatPage(self.session, self.library, settings, self.chat_store,
+                                  connections=connections)
         self.compare_page = ComparePage(self.library, paths, store=self.stores.measurements,
-                                        arena_store=self.stores.arena)
-        self.hardware_page = HardwarePage(paths)
+                                        arena_store=self.stores.arena, machine_info=machine,
+                                        connections=connections)
+        self.hardware_page = HardwarePage(paths, probe=machine.refresh)
         for page in (self.discover_page, self.models_page, self.chat_page, self.compare_page,
                      self.hardware_page):
             page.setObjectName("page")

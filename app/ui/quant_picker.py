@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from app.core import quality, quant_pick
 from app.core.errors import HearthError
+from app.core.machine_info import MachineInfo
 from app.core.quant_pick import QuantItem
 from app.ui.quant_picker_delegate import QuantPickerDelegate
 from app.ui.quant_picker_model import QuantPickerModel
@@ -40,9 +41,13 @@ class QuantPicker(QWidget):
     failed = Signal(str)
     recommended_changed = Signal(str)  # the recommended file's key ("" for none)
 
-    def __init__(self, machine=None, *, models_dir: Path | None = None, parent=None) -> None:
+    def __init__(self, machine=None, *, models_dir: Path | None = None,
+                 machine_info: MachineInfo | None = None, parent=None) -> None:
+        """``machine`` (a ``fit.Machine``) fixes the machine; else ``machine_info`` (the
+        studio's shared one) tells it."""
         super().__init__(parent)
         self.machine, self.models_dir = machine, models_dir
+        self.machine_info = machine_info or MachineInfo(models_dir or Path.home())
         self.items: list[QuantItem] = []
         self.pick: quant_pick.Pick | None = None
         self._request = 0
@@ -133,12 +138,12 @@ class QuantPicker(QWidget):
     def _start(self, loader: Loader, message: str) -> None:
         self._request += 1
         request, machine, n_ctx = self._request, self.machine, self.n_ctx()
-        models_dir = self.models_dir or Path.home()
+        info = self.machine_info
         self._say(message)
 
         def work():
             try:
-                here = machine or _probe(models_dir)
+                here = machine or info.machine()
                 items = loader()
             except HearthError as exc:  # shown in place of the rows (a stale one is dropped)
                 return request, None, [], [], quant_pick.Pick(None, str(exc), False)
@@ -201,8 +206,3 @@ class QuantPicker(QWidget):
         self.status.setText(text)
         self.status.setVisible(bool(text))
 
-
-def _probe(models_dir: Path):
-    from app.core import fit, hardware
-
-    return fit.Machine.from_report(hardware.probe(models_dir))

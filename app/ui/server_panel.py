@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.api_server import DEFAULT_PORT, ApiServer, RequestRecord
-from app.core.engine import SamplingOptions
+from app.core.inference.types import SamplingOptions
 from app.core.errors import ServerError
 from app.core.settings import Settings
 from app.ui.chat_worker import ChatSession

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from app.core.engine import GenerationStats, stopped_stats
+from app.core.inference.types import GenerationStats, stopped_stats
 from app.core.errors import ContextFullError, GenerationError
 from app.core.generation_queue import Job, JobBackend, wait_for
 from app.ui.chat_worker import ChatSession

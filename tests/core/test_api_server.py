@@ -13,7 +13,8 @@ import pytest
 
 from app.core.api_schema import StopMatcher
 from app.core.api_server import ApiServer
-from app.core.engine import Engine, LoadOptions, SamplingOptions
+from app.core.engine import Engine
+from app.core.inference.types import LoadOptions, SamplingOptions
 from app.core.errors import ServerError
 from app.core.generation_queue import GenerationQueue
 

@@ -10,7 +10,8 @@ import time
 import pytest
 
 from app.core.api_server import ApiServer
-from app.core.engine import Engine, LoadOptions, SamplingOptions
+from app.core.engine import Engine
+from app.core.inference.types import LoadOptions, SamplingOptions
 from app.core.errors import RemoteAuthError, RemoteContextFull, RemoteError
 from app.core.generation_queue import GenerationQueue
 from app.core.paths import default_paths

@@ -20,7 +20,8 @@ import pytest
 
 from app.cli import main
 from app.core import fit_shape, gguf_check, limits
-from app.core.engine import Engine, LoadOptions, SamplingOptions
+from app.core.engine import Engine
+from app.core.inference.types import LoadOptions, SamplingOptions
 from app.core.errors import InvalidModelFile
 from app.core.gguf_remote import read_local_header
 from app.core.settings import Settings

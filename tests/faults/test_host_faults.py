@@ -21,7 +21,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from app.core.engine import LoadOptions, SamplingOptions
+from app.core.inference.types import LoadOptions, SamplingOptions
 from app.core.errors import ModelCrashed
 from app.core.host.hosted_engine import HostedEngine
 from tests.support import crash_models

@@ -20,7 +20,8 @@ import psutil
 import pytest
 
 from app.core.api_server import ApiServer
-from app.core.engine import Engine, LoadOptions, SamplingOptions
+from app.core.engine import Engine
+from app.core.inference.types import LoadOptions, SamplingOptions
 from app.core.generation_queue import GenerationQueue
 from tests.faults.tally import CrashDetected, Tally
 

@@ -150,7 +150,7 @@ def test_deleting_the_open_chat_mid_answer(window, qtbot):
 def test_a_compare_column_whose_model_aborts_fails_alone(qtbot, faults, starter_gguf, tmp_path):
     """Side by side: one column's model makes llama.cpp abort; that column says so, the other
     answers."""
-    from app.core.engine import SamplingOptions
+    from app.core.inference.types import SamplingOptions
     from app.core.model_choice import ModelChoice
     from app.ui.compare.runner import CompareRunner
 

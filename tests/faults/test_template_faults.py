@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.core import chat_template, gguf_check
-from app.core.engine import Engine, LoadOptions, SamplingOptions
+from app.core.engine import Engine
+from app.core.inference.types import LoadOptions, SamplingOptions
 from app.core.errors import GenerationError, InvalidModelFile
 from app.core.gguf_remote import read_local_header
 from tests.faults import gguf_forge as g

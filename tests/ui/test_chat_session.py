@@ -1,6 +1,6 @@
 """ChatSession.close on the real starter model: the GUI hands the model back without waiting."""
 
-from app.core.engine import LoadOptions, SamplingOptions
+from app.core.inference.types import LoadOptions, SamplingOptions
 from app.core.host.hosted_engine import HostedEngine
 from app.ui.chat_worker import ChatSession
 

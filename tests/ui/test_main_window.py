@@ -62,3 +62,20 @@ def test_settings_survive_a_restart(qtbot, starter_home):
     qtbot.addWidget(second)
     assert (second.size().width(), second.size().height()) == (700, 520)
     second.shutdown()
+
+
+def test_the_machine_is_probed_once_for_every_page(window, qtbot):
+    """The pages share the studio's services: one hardware report, one connections store."""
+    machine = window.services.machine
+    assert window.discover_page.machine_info is machine
+    assert window.discover_page.model_page.machine_info is machine
+    assert window.models_page.picker.machine_info is machine
+    assert window.chat_page.connections is window.services.connections
+    boards = (window.compare_page.side_by_side.board, window.compare_page.arena.board)
+    assert all(board.connections is window.services.connections for board in boards)
+    qtbot.waitUntil(lambda: machine.probes == 1, timeout=30_000)  # the Hardware page's, at start
+    window.open_page("Discover")
+    window.discover_page.fits.setChecked(True)  # "Fits this machine" needs the machine's memory
+    qtbot.waitUntil(lambda: window.discover_page.machine is not None, timeout=30_000)
+    assert boards[0]._machine() == window.discover_page.machine  # Compare's estimate
+    assert machine.probes == 1  # asked three times, probed once

@@ -9,7 +9,7 @@ import threading
 import openai
 import pytest
 
-from app.core.engine import LoadOptions, SamplingOptions
+from app.core.inference.types import LoadOptions, SamplingOptions
 from app.core.settings import Settings
 from app.ui.chat_worker import ChatSession
 from app.ui.server_panel import LogRole, ServerPanel

@@ -150,7 +150,7 @@ class EngineHost:
                 self._current = None
 
     def _answer(self, request: dict, request_id: int, stop: threading.Event) -> None:
-        from app.core.engine import LoadOptions, SamplingOptions
+        from app.core.inference.types import LoadOptions, SamplingOptions
 
         op = request.get("op")
         engine = self._engine

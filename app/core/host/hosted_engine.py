@@ -25,7 +25,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from app.core import errors
-from app.core.engine import GenerationStats, LoadedModel, LoadOptions, SamplingOptions
+from app.core.inference.types import (
+    GenerationStats, LoadedModel, LoadOptions, SamplingOptions,
+)
 from app.core.errors import ContextFullError, LoadCancelled, ModelCrashed
 from app.core.host.process import HostProcess
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout
 
-from app.core.engine import GenerationStats
+from app.core.inference.types import GenerationStats
 from app.ui.transcript import ShownMessage, Transcript
 
 

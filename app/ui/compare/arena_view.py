@@ -15,9 +15,10 @@ from PySide6.QtWidgets import (
 
 from app.core import side_by_side
 from app.core.arena import ArenaStore, arena_db
-from app.core.engine import SamplingOptions
+from app.core.inference.types import SamplingOptions
 from app.core.errors import ArenaError
 from app.core.fit import Machine
+from app.core.remote import ConnectionStore
 from app.ui.compare.board import CompareBoard
 from app.ui.compare.standings_model import StandingsModel
 from app.ui.confirm import ask_yes_no
@@ -30,12 +31,13 @@ class ArenaView(QWidget):
     def __init__(self, library: LibraryModel, models_dir: Path, data_dir: Path, *,
                  store: ArenaStore | None = None, sampling: SamplingOptions | None = None,
                  machine: Callable[[], Machine] | None = None,
+                 connections: ConnectionStore | None = None,
                  confirm: Callable[[QWidget, str], bool] = ask_yes_no, parent=None) -> None:
         super().__init__(parent)
         self.store = store or ArenaStore(arena_db(data_dir))
         self.confirm = confirm
         self.board = CompareBoard(library, models_dir, blind=True, sampling=sampling,
-                                  machine=machine)
+                                  machine=machine, connections=connections)
         self.board.round_started.connect(self._on_round_started)
         self.board.round_finished.connect(self._on_round_finished)
         self.standings = StandingsModel(self)

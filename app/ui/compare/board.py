@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core import side_by_side
-from app.core.engine import SamplingOptions
+from app.core.inference.types import SamplingOptions
 from app.core.fit import Machine
 from app.core.library import LocalModel
 from app.core.model_choice import ModelChoice

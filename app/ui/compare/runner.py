@@ -19,7 +19,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from app.core.engine import AUTO_LAYERS, Engine, LoadedModel, LoadOptions, SamplingOptions
+from app.core.engine import Engine
+
+from app.core.inference.types import AUTO_LAYERS, LoadedModel, LoadOptions, SamplingOptions
 from app.core.model_choice import ModelChoice
 from app.core.side_by_side import N_CTX, Schedule
 from app.ui.chat_worker import ChatSession

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from app.core.engine import SamplingOptions
+from app.core.inference.types import SamplingOptions
 from app.core.fit import Machine
+from app.core.remote import ConnectionStore
 from app.ui.compare.board import CompareBoard
 from app.ui.library_model import LibraryModel
 
@@ -16,9 +17,11 @@ from app.ui.library_model import LibraryModel
 class SideBySideTab(QWidget):
     def __init__(self, library: LibraryModel, models_dir: Path, *,
                  sampling: SamplingOptions | None = None,
-                 machine: Callable[[], Machine] | None = None, parent=None) -> None:
+                 machine: Callable[[], Machine] | None = None,
+                 connections: ConnectionStore | None = None, parent=None) -> None:
         super().__init__(parent)
-        self.board = CompareBoard(library, models_dir, sampling=sampling, machine=machine)
+        self.board = CompareBoard(library, models_dir, sampling=sampling, machine=machine,
+                                  connections=connections)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
         layout.addWidget(QLabel("Send one prompt to two to four models or quants and read the "

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 from app.core import chat_export
 from app.core.chat_render import code_blocks
 from app.core.chats import ChatStore, Message
-from app.core.engine import GenerationStats, SamplingOptions
+from app.core.inference.types import GenerationStats, SamplingOptions
 from app.core.model_choice import ModelChoice
 from app.core.presets import ModelSettings
 from app.core.remote import ConnectionStore

@@ -16,9 +16,11 @@ from PySide6.QtCore import QCoreApplication, Signal, Slot
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from app.core.arena import ArenaStore
+from app.core.machine_info import MachineInfo
 from app.core.measure import MeasureSettings
 from app.core.measure_store import MeasureStore, measurements_db
 from app.core.paths import Paths
+from app.core.remote import ConnectionStore
 from app.ui.compare.arena_view import ArenaView
 from app.ui.compare.make_quant_panel import MakeQuantPanel
 from app.ui.compare.measure_view import MeasureView, ask_text_file
@@ -36,6 +38,8 @@ class ComparePage(QWidget):
 
     def __init__(self, library: LibraryModel, paths: Paths, *,
                  store: MeasureStore | None = None, arena_store: ArenaStore | None = None,
+                 machine_info: MachineInfo | None = None,
+                 connections: ConnectionStore | None = None,
                  settings: MeasureSettings = MeasureSettings(),
                  choose_text: Callable = ask_text_file,
                  save_path: Callable = ask_save_path) -> None:
@@ -52,8 +56,12 @@ class ComparePage(QWidget):
         self.tabs.setDocumentMode(True)
         self.add_tab(self.measure_view, "Measure")
         self.add_tab(self.chart, "Chart")
-        self.side_by_side = SideBySideTab(library, paths.models_dir)
-        self.arena = ArenaView(library, paths.models_dir, paths.data_dir, store=arena_store)
+        info = machine_info or MachineInfo(paths.models_dir)
+        connections = connections or ConnectionStore()  # one for both boards
+        self.side_by_side = SideBySideTab(library, paths.models_dir, machine=info.machine,
+                                          connections=connections)
+        self.arena = ArenaView(library, paths.models_dir, paths.data_dir, store=arena_store,
+                               machine=info.machine, connections=connections)
         self.make_quant = MakeQuantPanel(library, paths.models_dir)
         self.make_quant.quant_made.connect(self.quant_made)
         self.add_tab(self.side_by_side, "Side by side")

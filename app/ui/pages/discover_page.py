@@ -20,6 +20,7 @@ from app.core import hub_fit, saved_search
 from app.core.errors import HearthError
 from app.core.hub import HubClient, SearchQuery, parse_repo_ref
 from app.core.hub_files import SIZE_BUCKETS, HubModel
+from app.core.machine_info import MachineInfo
 from app.core.paths import default_paths
 from app.ui.download_manager import DownloadManager
 from app.ui.hub_result_delegate import HubResultDelegate
@@ -44,8 +45,10 @@ class DiscoverPage(QWidget):
     def __init__(self, endpoint: str | None = None, downloads: DownloadManager | None = None,
                  models_dir: Path | None = None, *, client: HubClient | None = None,
                  machine=None, cache_file: Path | None = None, page_size: int = 30,
-                 slow_ms: int = SLOW_MS, auto_search: bool = True) -> None:
+                 slow_ms: int = SLOW_MS, auto_search: bool = True,
+                 machine_info: MachineInfo | None = None) -> None:
         super().__init__()
+        self.machine_info = machine_info or MachineInfo(models_dir or Path.home())
         self.client = client or HubClient(endpoint)
         self.machine, self.page_size, self.auto_search = machine, page_size, auto_search
         self.models_dir = models_dir or default_paths().models_dir
@@ -96,7 +99,7 @@ class DiscoverPage(QWidget):
         self._slow.timeout.connect(self._on_slow)
 
         self.model_page = ModelPage(None, downloads, self.models_dir, client=self.client,
-                                    machine=machine)
+                                    machine=machine, machine_info=self.machine_info)
         self.model_page.back_requested.connect(self.show_results)
         self.model_page.fits_ready.connect(self._on_model_fit)
         self.stack = QStackedWidget()
@@ -219,15 +222,8 @@ class DiscoverPage(QWidget):
         self.search()
 
     def _probe_machine(self) -> None:
-        models_dir = self.models_dir
         self._set_status("Checking this machine's memory...")
-
-        def probe():
-            from app.core import fit, hardware
-
-            return fit.Machine.from_report(hardware.probe(models_dir))
-
-        run_task(probe, self._on_machine, self._on_probe_failed, self)
+        run_task(self.machine_info.machine, self._on_machine, self._on_probe_failed, self)
 
     @Slot(object)
     def _on_machine(self, machine) -> None:

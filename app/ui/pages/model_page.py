@@ -20,6 +20,7 @@ from app.core import hub, hub_files
 from app.core.chat_render import render_markdown
 from app.core.hub import HubClient
 from app.core.hub_files import ModelDetails, format_params
+from app.core.machine_info import MachineInfo
 from app.ui.download_manager import DownloadManager
 from app.ui.hub_result_delegate import ButtonDelegate, FitDelegate
 from app.ui.hub_results_model import QuantFilesModel
@@ -81,10 +82,11 @@ class ModelPage(QWidget):
 
     def __init__(self, endpoint: str | None = None, downloads: DownloadManager | None = None,
                  models_dir: Path | None = None, *, client: HubClient | None = None,
-                 machine=None) -> None:
+                 machine=None, machine_info: MachineInfo | None = None) -> None:
         super().__init__()
         self.client = client or HubClient(endpoint)
         self.downloads, self.models_dir, self.machine = downloads, models_dir, machine
+        self.machine_info = machine_info or MachineInfo(models_dir or Path.home())
         self.details: ModelDetails | None = None
         self._request = 0
 
@@ -126,7 +128,8 @@ class ModelPage(QWidget):
         self.projectors_table.setColumnHidden(QuantFilesModel.FIT, True)  # not models
         self.projectors_label = QLabel("<b>Vision projector files</b> — add one to a model to "
                                        "let it read images", wordWrap=True)
-        self.picker = QuantPicker(machine, models_dir=models_dir)
+        self.picker = QuantPicker(machine, models_dir=models_dir,
+                                  machine_info=self.machine_info)
         self.picker.ready.connect(self._on_picker_ready)
         files_box = QWidget()
         column = QVBoxLayout(files_box)
@@ -217,13 +220,13 @@ class ModelPage(QWidget):
 
     def _estimate_fits(self, details: ModelDetails) -> None:
         request, client, machine = self._request, self.client, self.machine
-        models_dir = self.models_dir or Path.home()
+        info = self.machine_info
 
         def work():
-            from app.core import fit, hardware, quant_sources
+            from app.core import quant_sources
             from app.core.errors import HearthError
 
-            here = machine or fit.Machine.from_report(hardware.probe(models_dir))
+            here = machine or info.machine()
             shape = None
             if details.files:
                 smallest = details.files[0]

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from app.core import library as core_library
 from app.core.library import LocalModel
+from app.core.machine_info import MachineInfo
 from app.core.units import format_size
 from app.ui.confirm import ask_yes_no
 from app.ui.library_model import SOURCE_LABELS, LibraryModel, ModelRole, SortRole
@@ -44,7 +45,8 @@ class ModelsPage(QWidget):
                  confirm: Callable[[QWidget, str], bool] = ask_yes_no,
                  choose_folder: Callable[[QWidget], str] = _choose_folder,
                  open_url: Callable[[QUrl], object] = QDesktopServices.openUrl,
-                 machine=None, measure_store=None) -> None:
+                 machine=None, measure_store=None,
+                 machine_info: MachineInfo | None = None) -> None:
         super().__init__()
         self.measure_store = measure_store
         self.library = library
@@ -75,7 +77,7 @@ class ModelsPage(QWidget):
         self.status = QLabel(objectName="hint", wordWrap=True)
         library.modelReset.connect(self._update_summary)
 
-        self.picker = QuantPicker(machine)
+        self.picker = QuantPicker(machine, machine_info=machine_info)
         self.picker.title.setText("<b>Quants of this model on this computer</b>")
         self.picker.hide()
         self.table.selectionModel().currentRowChanged.connect(self._selection_moved)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.core import library
-from app.core.engine import SamplingOptions
+from app.core.inference.types import SamplingOptions
 from app.ui.library_model import LibraryModel
 
 ANSWER_MS = 180_000

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from app.core import library
-from app.core.engine import Engine, LoadOptions
+from app.core.engine import Engine
+from app.core.inference.types import LoadOptions
 from app.ui.compare.make_quant_panel import MakeQuantDialog, MakeQuantPanel
 from tests.support.screenshots import screenshot
 from tests.ui.compare.conftest import library_of, place

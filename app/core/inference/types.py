@@ -1,0 +1,116 @@
+"""The value types of running a model, apart from the engine that runs it.
+
+Load and sampling options (checked on creation: ``app.core.limits``), what a load gives,
+a generation's stats, and the ``Backend`` protocol the API server answers through. Importing
+them loads neither llama.cpp nor the GGUF checker: the API server, remote connections, the UI
+and the CLI use these without the engine.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from app.core import limits
+
+AUTO_LAYERS = -2  # n_gpu_layers: as many as the fit estimate says fit
+KV_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}  # KV cache types and their ggml_type values
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    n_ctx: int = 0  # 0 = the model's own context length, capped at presets.CONTEXT_CAP
+    n_gpu_layers: int = -1  # -1 = every layer the build can offload; AUTO_LAYERS = as many as fit
+    n_threads: int = 0  # 0 = llama.cpp's default
+    flash_attn: bool = False
+    kv_type: str = "f16"  # f16, q8_0, q4_0
+    n_batch: int = 512
+
+    def __post_init__(self) -> None:
+        """Refuse what llama.cpp cannot take (``limits.InvalidValue``, one sentence); clamp
+        threads to the machine's CPUs and GPU layers past any model's count to "all"."""
+        limits.context(self.n_ctx)
+        limits.batch(self.n_batch)
+        if self.kv_type not in KV_TYPES:
+            raise limits.InvalidValue(f"The KV cache type must be one of "
+                                      f"{', '.join(KV_TYPES)}, not {str(self.kv_type)[:20]!r}.")
+        object.__setattr__(self, "n_threads", limits.threads(self.n_threads))
+        object.__setattr__(self, "n_gpu_layers", limits.gpu_layers(self.n_gpu_layers))
+
+
+@dataclass(frozen=True)
+class SamplingOptions:
+    temperature: float = 0.7
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = 1.1
+    max_tokens: int = 512
+    seed: int = -1
+
+    def __post_init__(self) -> None:
+        """Refuse a value out of llama.cpp's range (``limits.InvalidValue``): NaN, 1e308 or a
+        negative temperature would reach the sampler as they are."""
+        limits.temperature(self.temperature)
+        limits.probability(self.top_p, "Top-p")
+        limits.probability(self.min_p, "Min-p")
+        limits.top_k(self.top_k)
+        limits.repeat_penalty(self.repeat_penalty)
+        limits.max_tokens(self.max_tokens)
+        limits.seed(self.seed)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    path: Path
+    n_ctx: int
+    n_ctx_train: int
+    has_chat_template: bool
+    load_seconds: float
+    gpu_layers: int = -1
+    fit_verdict: str = ""  # the fit estimator's verdict when GPU layers were chosen automatically
+    n_threads: int = 0  # llama.cpp's threads for generation
+
+
+@dataclass(frozen=True)
+class GenerationStats:
+    tokens: int
+    prompt_tokens: int
+    time_to_first_token_s: float
+    generation_s: float
+    stop_reason: str  # "stop" (model ended), "length" (max tokens), "user" (Stop pressed)
+    context_used: int = 0  # tokens in the context after this answer
+    context_size: int = 0
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.generation_s if self.generation_s > 0 else 0.0
+
+
+def stopped_stats(prompt_tokens: int = 0) -> GenerationStats:
+    """The stats of a request stopped before its first token."""
+    return GenerationStats(tokens=0, prompt_tokens=prompt_tokens, time_to_first_token_s=0.0,
+                           generation_s=0.0, stop_reason="user")
+
+
+class Backend(Protocol):
+    """Something that answers chats: the local engine behind a queue, or a remote server."""
+
+    def model_name(self) -> str:
+        """The model's name as clients see it; empty when no model is loaded."""
+
+    def generate(self, messages: Sequence[dict], sampling: SamplingOptions,
+                 on_token: Callable[[str], None],
+                 stop_event: threading.Event | None = None) -> GenerationStats:
+        """Stream one answer; setting ``stop_event`` ends it early (stop_reason "user")."""
+
+    def complete(self, prompt: str, sampling: SamplingOptions, on_token: Callable[[str], None],
+                 stop_event: threading.Event | None = None) -> GenerationStats:
+        """Stream a raw continuation of ``prompt`` (no chat template), as ``generate`` does."""
+
+    def context_size(self) -> int:
+        """The loaded model's context in tokens (0 when unknown), to refuse a request far too
+        large for it before it waits for its turn."""
