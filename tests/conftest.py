@@ -19,8 +19,8 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import platformdirs  # noqa: E402
 import pytest  # noqa: E402
 
-from app.core import starter  # noqa: E402
-from app.core.paths import Paths, default_paths  # noqa: E402
+from app.core.library import starter
+from app.core.common.paths import Paths, default_paths  # noqa: E402
 
 pytest_plugins = ["tests.support.hub_fixtures", "pytester"]
 
@@ -42,7 +42,7 @@ def starter_gguf() -> Path:
 @pytest.fixture(scope="session")
 def quant_ladder(starter_gguf: Path) -> dict[str, Path]:
     """F16, Q8_0, Q6_K, Q5_K_M, Q4_K_M, Q3_K_M, Q2_K of the starter model, real files."""
-    from app.core.ladder import build_ladder
+    from app.core.measure.ladder import build_ladder
 
     return build_ladder(starter_gguf, cache_root() / "ladder")
 

@@ -99,7 +99,7 @@ def test_hearth_home_keeps_everything_in_one_folder(tmp_path, starter_gguf):
            "XDG_DATA_HOME": str(xdg / "data"), "XDG_CACHE_HOME": str(xdg / "cache"),
            "XDG_STATE_HOME": str(xdg / "state"), "HEARTH_HOME": str(tmp_path / "portable"),
            "HF_HOME": str(tmp_path / "hf")}
-    from app.core import starter
+    from app.core.library import starter
 
     starter.link_or_copy(starter_gguf, tmp_path / "portable" / "data" / "models")
     assert hearth("ls", "--json", env=env).returncode == 0

@@ -23,7 +23,7 @@ def test_bench_chat_prints_its_ratios(starter_home):
     assert abs(figures["host_overhead_ms_per_token"] - expected) < 0.01
     assert abs(figures["ratio"] - figures["tok_s_app"] / figures["tok_s_raw"]) < 0.01
     assert len(figures["round_ratios"]) == 2 and figures["tokens"] == 48
-    # Raw and app ran as two processes taking turns (app/core/interleave.py); each one's
+    # Raw and app ran as two processes taking turns (app/bench/interleave.py); each one's
     # speed counts only its own time, so neither can be faster than half of the two together.
     assert figures["in_turns"] is True
     assert 0.5 < figures["ratio"] < 2.0

@@ -15,11 +15,11 @@ import pytest
 from huggingface_hub import scan_cache_dir
 
 from app.cli import cmd_rm
-from app.core import library
-from app.core.downloads import Downloader
-from app.core.errors import ModelNotFound
-from app.core.paths import Paths, hf_hub_cache
-from app.core.settings import Settings
+from app.core.library import catalog as library
+from app.core.downloads.downloader import Downloader
+from app.core.common.errors import ModelNotFound
+from app.core.common.paths import Paths, hf_hub_cache
+from app.core.config.settings import Settings
 from tests.support.hub_repos import add_gguf_family, gguf_name
 from tests.support.hub_server import LoopbackHub
 

@@ -7,9 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.core import quantize_worker, quants
-from app.core.gguf_remote import read_local_header
-from app.core.quantize import FTYPES
+from app.core.quants import quantize_worker
+from app.core.quants import types as quants
+from app.core.gguf.header import read_local_header
+from app.core.quants.quantize import FTYPES
 
 
 def hearth_command() -> str:

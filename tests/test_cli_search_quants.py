@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core import fit
+from app.core.fit import estimate as fit
 from tests.support.hub_repos import add_gguf_family, gguf_name, mmproj_name, split_bytes
 from tests.support.hub_server import LoopbackHub
 

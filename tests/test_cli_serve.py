@@ -10,7 +10,7 @@ from pathlib import Path
 
 import openai
 
-from app.core.settings import Settings
+from app.core.config.settings import Settings
 
 HEARTH = str(Path(sys.executable).with_name("hearth"))
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from app.cli.terminal import shown
-from app.core.paths import Paths
+from app.core.common.paths import Paths
 from tests.support.hub_repos import add_gguf_family
 from tests.support.hub_server import LoopbackHub
 

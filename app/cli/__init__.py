@@ -14,11 +14,11 @@ import importlib
 import sys
 
 from app import __version__
-from app.core import quantize_worker
-from app.core.errors import HearthError
-from app.core.host import process as host_process
-from app.core.logs import setup_logging
-from app.core.paths import default_paths
+from app.core.quants import quantize_worker
+from app.core.common.errors import HearthError
+from app.core.inference.host import process as host_process
+from app.core.common.logs import setup_logging
+from app.core.common.paths import default_paths
 
 COMMANDS = ("setup", "ls", "run", "serve", "search", "quants", "pull", "rm", "hw", "fit", "compare", "bench")
 
@@ -45,22 +45,22 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == [quantize_worker.FLAG]:  # make_quant's child process: nothing else starts
         return quantize_worker.main(argv[1:])
     if argv[:1] == [host_process.FLAG]:  # a model host: llama.cpp for one model, nothing else
-        from app.core.host import engine_host
+        from app.core.inference.host import engine_host
 
         return engine_host.main(argv[1:])
     if argv[:1] == ["--measure-host"]:  # measuring quants, llama.cpp in its own process
-        from app.core.host import measure_host
+        from app.core.inference.host import measure_host
 
         return measure_host.main(argv[1:])
     if argv[:1] == ["--bench-chat-child"]:  # one side of 'hearth bench chat'
-        from app.ui import bench_chat_child
+        from app.bench import chat_child as bench_chat_child
 
         return bench_chat_child.main(argv[1:])
     args = build_parser().parse_args(argv)
     paths = default_paths().ensure()
     setup_logging(paths.log_file)
     if args.command is None:
-        from app.core import starter
+        from app.core.library import starter
         from app.ui.application import run_gui
 
         starter.install_from_bundle(paths.models_dir)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import sys
 
-from app.core import starter
-from app.core.errors import HearthError
-from app.core.paths import Paths
+from app.core.library import starter
+from app.core.common.errors import HearthError
+from app.core.common.paths import Paths
 
 KINDS = ("chat", "download", "fit", "compare")
 
@@ -34,7 +34,7 @@ def _starter(paths: Paths):
 
 
 def _ladder(paths: Paths) -> dict:
-    from app.core.ladder import build_ladder
+    from app.core.measure.ladder import build_ladder
 
     print("Preparing the quant ladder of the starter model (once)...", file=sys.stderr)
     return build_ladder(_starter(paths), paths.cache_dir / "bench-ladder")
@@ -44,7 +44,7 @@ def run(args, paths: Paths) -> int:
     if args.kind == "chat":
         from pathlib import Path
 
-        from app.ui.bench_chat import format_chat_result, run_chat_benchmark
+        from app.bench.chat import format_chat_result, run_chat_benchmark
 
         result = run_chat_benchmark(Path(args.model) if args.model else _starter(paths),
                                     max_tokens=args.tokens, rounds=args.rounds)
@@ -52,10 +52,10 @@ def run(args, paths: Paths) -> int:
     elif args.kind == "download":
         from pathlib import Path
 
-        from app.core.bench_download import (
+        from app.bench.download import (
             format_download_result, run_loopback_download_benchmark,
         )
-        from app.ui.bench_discover import format_discover_result, run_loopback_discover_benchmark
+        from app.bench.discover import format_discover_result, run_loopback_discover_benchmark
 
         source = Path(args.model) if args.model else _ladder(paths)["Q8_0"]
         result = run_loopback_download_benchmark(source)
@@ -65,12 +65,12 @@ def run(args, paths: Paths) -> int:
                    **{k: v for k, v in search.items() if k.startswith("search_to")}}
         text = f"{format_download_result(result)}\n{format_discover_result(search)}"
     elif args.kind == "fit":
-        from app.core.bench_fit import format_fit_table, run_fit_benchmark
+        from app.bench.fit import format_fit_table, run_fit_benchmark
 
         result = run_fit_benchmark(_ladder(paths))
         text = format_fit_table(result)
     else:
-        from app.core.bench_compare import format_compare_result, run_compare_benchmark
+        from app.bench.compare import format_compare_result, run_compare_benchmark
 
         result = run_compare_benchmark(_ladder(paths))
         text = format_compare_result(result)

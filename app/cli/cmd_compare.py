@@ -7,16 +7,16 @@ import os
 from pathlib import Path
 
 from app.cli.progress import ProgressBar
-from app.core import library
-from app.core.errors import MeasureError
-from app.core.gguf_check import check_file
-from app.core.gguf_info import check_magic
-from app.core.llama_eval import prefer_passive_wait
-from app.core.host.measure_host import measure_in_host
-from app.core.measure import MeasureSettings, MeasureText, finite
-from app.core.measure_store import MeasureStore, measurements_db
-from app.core.paths import Paths, hf_hub_cache
-from app.core.units import format_size
+from app.core.library import catalog as library
+from app.core.common.errors import MeasureError
+from app.core.gguf.check import check_file
+from app.core.gguf.info import check_magic
+from app.core.measure.llama_eval import prefer_passive_wait
+from app.core.inference.host.measure_host import measure_in_host
+from app.core.measure.measurement import MeasureSettings, MeasureText, finite
+from app.core.measure.store import MeasureStore, measurements_db
+from app.core.common.paths import Paths, hf_hub_cache
+from app.core.common.units import format_size
 
 MIN_TOKENS = 128
 

@@ -6,10 +6,15 @@ import json
 import sys
 from pathlib import Path
 
-from app.core import fit, fit_shape, hardware, library, limits, presets
-from app.core.errors import ModelNotFound
-from app.core.paths import Paths, hf_hub_cache
-from app.core.units import format_memory
+from app.core.fit import estimate as fit
+from app.core.fit import shape as fit_shape
+from app.core.hardware import probe as hardware
+from app.core.library import catalog as library
+from app.core.config import limits
+from app.core.config import presets
+from app.core.common.errors import ModelNotFound
+from app.core.common.paths import Paths, hf_hub_cache
+from app.core.common.units import format_memory
 
 
 def add_parser(commands):

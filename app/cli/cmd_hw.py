@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from app.core import hardware
-from app.core.hardware import Gpu, HardwareReport
-from app.core.paths import Paths
-from app.core.units import format_memory, format_size
+from app.core.hardware import probe as hardware
+from app.core.hardware.probe import Gpu, HardwareReport
+from app.core.common.paths import Paths
+from app.core.common.units import format_memory, format_size
 
 # llama.cpp's CPU "features" that are build options, not instruction sets
 BUILD_OPTIONS = {"LLAMAFILE", "OPENMP", "REPACK", "ACCELERATE", "KLEIDIAI"}

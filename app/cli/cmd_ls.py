@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from app.cli.terminal import shown
-from app.core import library
-from app.core.hub_files import format_params
-from app.core.paths import Paths
-from app.core.units import format_size
+from app.core.library import catalog as library
+from app.core.hub.files import format_params
+from app.core.common.paths import Paths
+from app.core.common.units import format_size
 
 
 def add_parser(commands):

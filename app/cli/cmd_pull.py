@@ -7,9 +7,9 @@ import sys
 from urllib.parse import urlsplit
 
 from app.cli.progress import ProgressBar
-from app.core.downloads import Downloader, choose_file, hub_endpoint
-from app.core.paths import Paths
-from app.core.units import format_size
+from app.core.downloads.downloader import Downloader, choose_file, hub_endpoint
+from app.core.common.paths import Paths
+from app.core.common.units import format_size
 
 
 def add_parser(commands):

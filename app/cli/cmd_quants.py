@@ -6,12 +6,15 @@ import json
 import sys
 
 from app.cli.terminal import shown
-from app.core import fit, fit_shape, hardware, hub_files
-from app.core.downloads import choose_file
-from app.core.errors import HearthError, HubError
-from app.core.hub import HubClient, parse_repo_ref
-from app.core.paths import Paths
-from app.core.units import format_size
+from app.core.fit import estimate as fit
+from app.core.fit import shape as fit_shape
+from app.core.hardware import probe as hardware
+from app.core.hub import files as hub_files
+from app.core.downloads.downloader import choose_file
+from app.core.common.errors import HearthError, HubError
+from app.core.hub.client import HubClient, parse_repo_ref
+from app.core.common.paths import Paths
+from app.core.common.units import format_size
 
 
 def add_parser(commands):

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import sys
 
-from app.core import library
-from app.core.errors import ModelNotFound
-from app.core.paths import Paths
-from app.core.settings import Settings
-from app.core.units import format_size
+from app.core.library import catalog as library
+from app.core.common.errors import ModelNotFound
+from app.core.common.paths import Paths
+from app.core.config.settings import Settings
+from app.core.common.units import format_size
 
 
 def add_parser(commands):

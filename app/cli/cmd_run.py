@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 import threading
 
-from app.core import library, limits
+from app.core.library import catalog as library
+from app.core.config import limits
 from app.core.inference.types import LoadOptions, SamplingOptions
-from app.core.host.hosted_engine import HostedEngine
-from app.core.paths import Paths, hf_hub_cache
-from app.core.settings import Settings
+from app.core.inference.host.hosted_engine import HostedEngine
+from app.core.common.paths import Paths, hf_hub_cache
+from app.core.config.settings import Settings
 
 
 def add_parser(commands):

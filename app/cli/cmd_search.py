@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from app.core.hub import SORTS, HubClient, SearchQuery, age
-from app.core.hub_files import format_params, format_size_range
-from app.core.paths import Paths
+from app.core.hub.client import SORTS, HubClient, SearchQuery, age
+from app.core.hub.files import format_params, format_size_range
+from app.core.common.paths import Paths
 
 
 def add_parser(commands):

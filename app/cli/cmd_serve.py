@@ -7,14 +7,16 @@ import signal
 import sys
 import threading
 
-from app.core import library, limits, starter
-from app.core.api_server import DEFAULT_HOST, DEFAULT_PORT, ApiServer
+from app.core.library import catalog as library
+from app.core.config import limits
+from app.core.library import starter
+from app.core.server.server import DEFAULT_HOST, DEFAULT_PORT, ApiServer
 from app.core.inference.types import LoadOptions, SamplingOptions
-from app.core.host.hosted_engine import HostedEngine
-from app.core.errors import ModelNotFound
-from app.core.generation_queue import GenerationQueue
-from app.core.paths import Paths, hf_hub_cache
-from app.core.settings import Settings
+from app.core.inference.host.hosted_engine import HostedEngine
+from app.core.common.errors import ModelNotFound
+from app.core.inference.queue import GenerationQueue
+from app.core.common.paths import Paths, hf_hub_cache
+from app.core.config.settings import Settings
 
 
 def add_parser(commands):

@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 from app.cli.progress import ProgressBar
-from app.core import starter
-from app.core.paths import Paths
+from app.core.library import starter
+from app.core.common.paths import Paths
 
 
 def add_parser(commands):

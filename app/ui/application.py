@@ -10,10 +10,10 @@ from PySide6.QtCore import QObject, QtMsgType, Signal, qInstallMessageHandler
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.core.logs import redact
-from app.core.paths import Paths
-from app.core.resources import resource
-from app.core.settings import Settings
+from app.core.common.logs import redact
+from app.core.common.paths import Paths
+from app.core.common.resources import resource
+from app.core.config.settings import Settings
 
 log = logging.getLogger("hearth.ui")
 qt_log = logging.getLogger("hearth.qt")

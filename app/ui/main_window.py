@@ -12,21 +12,21 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from app.core import library
-from app.core.errors import SettingsError
-from app.core.paths import Paths
-from app.core.resources import resource
-from app.core.settings import Settings
-from app.core.stores import Stores
-from app.core.downloads import Downloader
-from app.ui.chat_worker import ChatSession
-from app.ui.download_manager import DownloadManager
-from app.ui.downloads_model import Role
-from app.ui.pages.downloads_panel import DownloadsPanel
-from app.ui.server_panel import ServerPanel
+from app.core.library import catalog as library
+from app.core.common.errors import SettingsError
+from app.core.common.paths import Paths
+from app.core.common.resources import resource
+from app.core.config.settings import Settings
+from app.core.storage.stores import Stores
+from app.core.downloads.downloader import Downloader
+from app.ui.session.session import ChatSession
+from app.ui.downloads.manager import DownloadManager
+from app.ui.downloads.model import Role
+from app.ui.downloads.panel import DownloadsPanel
+from app.ui.server.panel import ServerPanel
 from app.ui.services import Services
-from app.ui.library_model import LibraryModel
-from app.ui.tasks import run_task
+from app.ui.my_models.library_model import LibraryModel
+from app.ui.common.tasks import run_task
 
 log = logging.getLogger("hearth.ui.window")
 
@@ -40,11 +40,11 @@ class MainWindow(QMainWindow):
                  hub_endpoint: str | None = None, stores: Stores | None = None,
                  services: Services | None = None) -> None:
         super().__init__()
-        from app.ui.pages.chat_page import ChatPage
-        from app.ui.pages.compare_page import ComparePage
-        from app.ui.pages.discover_page import DiscoverPage
-        from app.ui.pages.hardware_page import HardwarePage
-        from app.ui.pages.models_page import ModelsPage
+        from app.ui.chat.page import ChatPage
+        from app.ui.compare.page import ComparePage
+        from app.ui.discover.page import DiscoverPage
+        from app.ui.hardware.page import HardwarePage
+        from app.ui.my_models.page import ModelsPage
 
         self.paths = paths
         self.settings = settings

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.core.machine_info import MachineInfo
-from app.core.paths import Paths
-from app.core.remote import ConnectionStore
-from app.core.stores import Stores, open_stores
+from app.core.hardware.machine_info import MachineInfo
+from app.core.common.paths import Paths
+from app.core.inference.remote import ConnectionStore
+from app.core.storage.stores import Stores, open_stores
 
 
 @dataclass

@@ -11,12 +11,12 @@ import time
 import openai
 import pytest
 
-from app.core.api_schema import StopMatcher
-from app.core.api_server import ApiServer
-from app.core.engine import Engine
+from app.core.server.schema import StopMatcher
+from app.core.server.server import ApiServer
+from app.core.inference.engine import Engine
 from app.core.inference.types import LoadOptions, SamplingOptions
-from app.core.errors import ServerError
-from app.core.generation_queue import GenerationQueue
+from app.core.common.errors import ServerError
+from app.core.inference.queue import GenerationQueue
 
 QUESTION = [{"role": "user", "content": "Name the capital city of France."}]
 STORY = [{"role": "user", "content": "Write a long story about a dragon and a knight."}]

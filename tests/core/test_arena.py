@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.arena import START_RATING, ArenaStore, Vote, arena_db, tally
+from app.core.compare.arena import START_RATING, ArenaStore, Vote, arena_db, tally
 
 
 def test_tally_survives_reopening(hearth_home):

@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 import pytest
 from huggingface_hub import HfApi, hf_hub_download
 
-from app.core.bench_hub import UNSATISFIABLE, BenchHub, parse_range
-from app.core.downloads import Downloader
-from app.core.hub import HubClient, SearchQuery
+from app.bench.hub import UNSATISFIABLE, BenchHub, parse_range
+from app.core.downloads.downloader import Downloader
+from app.core.hub.client import HubClient, SearchQuery
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from datetime import datetime
 
 import pytest
 
-from app.core.chat_export import export, is_secret_key, strip_secrets, to_json, to_markdown
-from app.core.chats import ChatStore
-from app.core.errors import ChatStoreError
+from app.core.chats.export import export, is_secret_key, strip_secrets, to_json, to_markdown
+from app.core.chats.store import ChatStore
+from app.core.common.errors import ChatStoreError
 
 CODE_ANSWER = """Here is a function:
 

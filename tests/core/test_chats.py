@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from app.core.chat_db import SCHEMA_VERSION
-from app.core.chats import DEFAULT_TITLE, TITLE_LENGTH, ChatStore
-from app.core.errors import ChatStoreError
+from app.core.chats.db import SCHEMA_VERSION
+from app.core.chats.store import DEFAULT_TITLE, TITLE_LENGTH, ChatStore
+from app.core.common.errors import ChatStoreError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -415,7 +415,7 @@ def test_a_worker_thread_streams_while_the_gui_thread_works(store):
 CHILD = r"""
 import sys, time
 from pathlib import Path
-from app.core.chats import ChatStore
+from app.core.chats.store import ChatStore
 
 mode, db, chat_id, count = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 store = ChatStore(db)

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from huggingface_hub import hf_hub_download, scan_cache_dir
 
-from app.core import library
-from app.core.download_http import RetryPolicy
-from app.core.download_store import check_filename
-from app.core.downloads import Downloader, Progress, choose_file, split_names
-from app.core.errors import (
+from app.core.library import catalog as library
+from app.core.downloads.http import RetryPolicy
+from app.core.downloads.store import check_filename
+from app.core.downloads.downloader import Downloader, Progress, choose_file, split_names
+from app.core.common.errors import (
     ChecksumMismatch, DownloadCancelled, DownloadError, GatedModelError, NotEnoughSpace, UnsafeFileName,
 )
-from app.core.paths import Paths, hf_hub_cache
+from app.core.common.paths import Paths, hf_hub_cache
 from tests.support.hub_repos import add_gguf_family, gguf_name, split_bytes
 from tests.support.hub_server import LoopbackHub
 from tests.support.logs import hearth_logging
@@ -126,7 +126,7 @@ def test_a_failed_download_keeps_its_part_and_resumes_later(
 
 CHILD = """
 import sys
-from app.core.downloads import Downloader
+from app.core.downloads.downloader import Downloader
 
 def progress(p):
     if p.done >= 100_000 and not progress.told:

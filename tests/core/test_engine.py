@@ -4,10 +4,10 @@ import threading
 
 import pytest
 
-from app.core.engine import Engine
+from app.core.inference.engine import Engine
 
 from app.core.inference.types import LoadOptions, SamplingOptions
-from app.core.errors import ContextFullError, LoadCancelled, ModelFileError, ModelLoadError
+from app.core.common.errors import ContextFullError, LoadCancelled, ModelFileError, ModelLoadError
 
 GREEDY = SamplingOptions(temperature=0.0, max_tokens=48, seed=1)
 QUESTION = [{"role": "user", "content": "Name the capital city of France."}]
@@ -88,7 +88,7 @@ def test_missing_and_broken_files_are_reported(tmp_path, starter_gguf):
     with open(starter_gguf, "rb") as src:
         cut.write_bytes(src.read(20_000_000))
     with pytest.raises(ModelFileError, match="runs past the end of the file"):
-        engine.load(cut)  # caught by Hearth's own check (app/core/gguf_check.py), before llama.cpp
+        engine.load(cut)  # caught by Hearth's own check (app/core/gguf/check.py), before llama.cpp
     assert engine.loaded is None
 
 
@@ -133,7 +133,7 @@ def test_context_full_is_reported_and_oldest_turns_can_be_dropped(starter_gguf):
 
 def test_model_template_is_used(engine):
     prompt_tokens = engine.count_tokens(QUESTION)
-    from app.core.engine import chat_prompt
+    from app.core.inference.engine import chat_prompt
 
     text = chat_prompt(engine._llm, QUESTION, True)
     assert text.startswith("<|im_start|>") and "Name the capital city of France." in text

@@ -11,9 +11,10 @@ import re
 
 import pytest
 
-from app.core import fit, hardware
-from app.core.fit_shape import ModelShape, shape_from_header
-from app.core.gguf_remote import GgufHeader, read_local_header
+from app.core.fit import estimate as fit
+from app.core.hardware import probe as hardware
+from app.core.fit.shape import ModelShape, shape_from_header
+from app.core.gguf.header import GgufHeader, read_local_header
 from tests.core.test_hardware import (
     A5000X2,
     CUDA_INFO,
@@ -215,7 +216,7 @@ def test_json_has_the_documented_keys(shapes):
 
 @pytest.mark.slow
 def test_estimate_matches_measured_memory(quant_ladder):
-    from app.core.bench_fit import format_fit_table, run_fit_benchmark
+    from app.bench.fit import format_fit_table, run_fit_benchmark
 
     (row,) = run_fit_benchmark({"Q8_0": quant_ladder["Q8_0"]}, contexts=(512,))
     assert row["file"] == quant_ladder["Q8_0"].name and row["n_ctx"] == 512

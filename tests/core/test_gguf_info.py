@@ -1,7 +1,7 @@
 import pytest
 
-from app.core.errors import ModelFileError
-from app.core.gguf_info import read_info
+from app.core.common.errors import ModelFileError
+from app.core.gguf.info import read_info
 
 
 def test_reads_the_starter_header(starter_gguf):

@@ -10,9 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from gguf import GGUFReader
 
-from app.core import fit, fit_shape
-from app.core.errors import HubError, ModelFileError
-from app.core.gguf_remote import (
+from app.core.fit import estimate as fit
+from app.core.fit import shape as fit_shape
+from app.core.common.errors import HubError, ModelFileError
+from app.core.gguf.header import (
     TruncatedHeaderError,
     parse_header,
     read_local_header,

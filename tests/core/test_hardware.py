@@ -15,7 +15,11 @@ import re
 
 import pytest
 
-from app.core import hardware, hw_apple, hw_backend, hw_linux_gpu, hw_nvml
+from app.core.hardware import probe as hardware
+from app.core.hardware import apple as hw_apple
+from app.core.hardware import backend as hw_backend
+from app.core.hardware import linux_gpu as hw_linux_gpu
+from app.core.hardware import nvml as hw_nvml
 from tests.support import this_machine
 from tests.support.recorded_hw import (
     DATA,

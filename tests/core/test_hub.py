@@ -10,10 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from huggingface_hub import get_token
 
-from app.core import fit, hub, hub_files
-from app.core.errors import HubError, HubRepoNotFound, HubUnavailable
-from app.core.hub import HubClient, SearchQuery, parse_repo_ref
-from app.core.hub_files import QuantFile, group_files, params_from_name, size_bucket
+from app.core.fit import estimate as fit
+from app.core.hub import client as hub
+from app.core.hub import files as hub_files
+from app.core.common.errors import HubError, HubRepoNotFound, HubUnavailable
+from app.core.hub.client import HubClient, SearchQuery, parse_repo_ref
+from app.core.hub.files import QuantFile, group_files, params_from_name, size_bucket
 from tests.support.hub_repos import add_gguf_family, gguf_name, mmproj_name, split_bytes
 from tests.support.hub_server import LoopbackHub
 

@@ -6,9 +6,12 @@ import os
 
 import pytest
 
-from app.core import fit, fit_shape, hub_fit, presets
-from app.core.hub import HubClient, SearchQuery
-from app.core.hub_files import HubModel
+from app.core.fit import estimate as fit
+from app.core.fit import shape as fit_shape
+from app.core.hub import fit as hub_fit
+from app.core.config import presets
+from app.core.hub.client import HubClient, SearchQuery
+from app.core.hub.files import HubModel
 from tests.support.hub_repos import add_gguf_family
 
 SMALL = fit.Machine(ram_bytes=1 * 2**30)  # a small machine: 1 GiB free

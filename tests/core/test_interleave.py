@@ -1,11 +1,11 @@
-"""app/core/interleave.py: two real child processes taking turns, paused with SIGSTOP."""
+"""app/bench/interleave.py: two real child processes taking turns, paused with SIGSTOP."""
 
 import sys
 import textwrap
 
 import pytest
 
-from app.core import interleave
+from app.bench import interleave
 
 CPU_S = 1.2  # each child's work, in seconds of its own CPU time
 SLOT_S = 0.1

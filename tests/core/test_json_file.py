@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from app.core.json_file import Damaged, decode, read_json, write_atomic, write_json
+from app.core.common.json_file import Damaged, decode, read_json, write_atomic, write_json
 from tests.support.read_only import read_only
 
 

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from app.core import gguf_check, library
-from app.core.downloads import Downloader
-from app.core.errors import InvalidModelFile
-from app.core.library import HeaderCache, list_models
-from app.core.paths import hf_hub_cache
-from app.core.units import format_size
+from app.core.gguf import check as gguf_check
+from app.core.library import catalog as library
+from app.core.downloads.downloader import Downloader
+from app.core.common.errors import InvalidModelFile
+from app.core.library.catalog import HeaderCache, list_models
+from app.core.common.paths import hf_hub_cache
+from app.core.common.units import format_size
 from tests.support.hub_repos import add_gguf_family, gguf_name
 
 

@@ -12,11 +12,11 @@ import pytest
 from huggingface_hub import hf_hub_download, scan_cache_dir
 from huggingface_hub.utils import disable_progress_bars
 
-from app.core import library
-from app.core.errors import LibraryError
-from app.core.gguf_info import read_info
-from app.core.library import HeaderCache, list_models
-from app.core.paths import hf_hub_cache
+from app.core.library import catalog as library
+from app.core.common.errors import LibraryError
+from app.core.gguf.info import read_info
+from app.core.library.catalog import HeaderCache, list_models
+from app.core.common.paths import hf_hub_cache
 from tests.support.hub_repos import add_gguf_family, gguf_name
 
 SMOL_PARAMS = 134_515_008

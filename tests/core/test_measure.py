@@ -8,11 +8,11 @@ import time
 import numpy as np
 import pytest
 
-from app.core.errors import MeasureCancelled, MeasureError, ModelFileError
-from app.core.kld import ReferenceLogits, Scorer, log_softmax
-from app.core.measure import (MeasureSettings, MeasureText, check_same_model, measure,
+from app.core.common.errors import MeasureCancelled, MeasureError, ModelFileError
+from app.core.measure.kld import ReferenceLogits, Scorer, log_softmax
+from app.core.measure.measurement import (MeasureSettings, MeasureText, check_same_model, measure,
                               stored_measurement)
-from app.core.measure_store import MeasureStore, measurements_db
+from app.core.measure.store import MeasureStore, measurements_db
 from tests.support.gguf_files import write_other_model
 
 # Fewer tokens than the benchmark's 768, one thread: tests share two cores with other work.

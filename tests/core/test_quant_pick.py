@@ -6,12 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from app.core import fit, library, quant_explain, quants
-from app.core.hub_files import group_files
-from app.core.measure import MeasureSettings, measure
-from app.core.measure_store import MeasureStore, measurements_db
-from app.core.quant_pick import CPU, FULL, PARTIAL, TOO_LARGE, context_choices, pick, rows
-from app.core.quant_sources import family, hub_items, local_items
+from app.core.fit import estimate as fit
+from app.core.library import catalog as library
+from app.core.quants import explain as quant_explain
+from app.core.quants import types as quants
+from app.core.hub.files import group_files
+from app.core.measure.measurement import MeasureSettings, measure
+from app.core.measure.store import MeasureStore, measurements_db
+from app.core.quants.pick import CPU, FULL, PARTIAL, TOO_LARGE, context_choices, pick, rows
+from app.core.quants.sources import family, hub_items, local_items
 
 MIB = 2**20
 LADDER = ["Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "F16"]
@@ -100,7 +103,7 @@ def test_family_keeps_only_quants_of_the_same_model(models, starter_gguf, tmp_pa
 
 
 def test_hub_files_with_a_shape_read_from_one_file(quant_ladder) -> None:
-    from app.core.fit_shape import shape_from_file
+    from app.core.fit.shape import shape_from_file
 
     files, _ = group_files((Path(p).name, Path(p).stat().st_size) for p in quant_ladder.values())
     shape = shape_from_file(quant_ladder["Q2_K"])
@@ -145,7 +148,7 @@ def test_context_choices_stop_at_the_model_own() -> None:
 
 
 def test_placement_names() -> None:
-    from app.core.quant_pick import placement
+    from app.core.quants.pick import placement
 
     assert placement(fit.VERDICT_FULL) == FULL and placement(fit.VERDICT_CPU) == CPU
     assert placement("Partial: 3 of 31 layers on GPU") == PARTIAL

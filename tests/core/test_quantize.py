@@ -6,10 +6,12 @@ import threading
 
 import pytest
 
-from app.core import gguf_info, library, quants
-from app.core.errors import QuantizeCancelled, QuantizeError
-from app.core.gguf_remote import read_local_header
-from app.core.quantize import make_quant, output_name, plan_quant
+from app.core.gguf import info as gguf_info
+from app.core.library import catalog as library
+from app.core.quants import types as quants
+from app.core.common.errors import QuantizeCancelled, QuantizeError
+from app.core.gguf.header import read_local_header
+from app.core.quants.quantize import make_quant, output_name, plan_quant
 
 
 def test_make_a_q4_k_m_from_f16_joins_the_library(quant_ladder, hearth_home):

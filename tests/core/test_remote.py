@@ -9,13 +9,13 @@ import time
 
 import pytest
 
-from app.core.api_server import ApiServer
-from app.core.engine import Engine
+from app.core.server.server import ApiServer
+from app.core.inference.engine import Engine
 from app.core.inference.types import LoadOptions, SamplingOptions
-from app.core.errors import RemoteAuthError, RemoteContextFull, RemoteError
-from app.core.generation_queue import GenerationQueue
-from app.core.paths import default_paths
-from app.core.remote import Connection, ConnectionStore, RemoteBackend, list_models
+from app.core.common.errors import RemoteAuthError, RemoteContextFull, RemoteError
+from app.core.inference.queue import GenerationQueue
+from app.core.common.paths import default_paths
+from app.core.inference.remote import Connection, ConnectionStore, RemoteBackend, list_models
 from tests.support.llama_server import free_port
 from tests.support.llama_server import llama_server as running_llama_server
 

@@ -1,4 +1,4 @@
-"""How servers say a chat is longer than their context (app/core/remote_context.py).
+"""How servers say a chat is longer than their context (app/core/inference/remote_context.py).
 
 llama-cpp-python's server and Hearth's own are run for real in tests/core/test_remote.py. No
 llama.cpp server or Ollama runs here: their refusals below are llama.cpp's server wording
@@ -6,8 +6,8 @@ llama.cpp server or Ollama runs here: their refusals below are llama.cpp's serve
 
 import pytest
 
-from app.core.errors import RemoteContextFull
-from app.core.remote_context import ContextEstimate, context_full
+from app.core.common.errors import RemoteContextFull
+from app.core.inference.remote_context import ContextEstimate, context_full
 
 LLAMA_CPP_NEW = {"error": {
     "code": 400, "type": "exceed_context_size_error", "n_prompt_tokens": 4476, "n_ctx": 4096,

@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from app.core.errors import SettingsError
-from app.core.presets import ModelSettings
-from app.core.settings import SCHEMA_VERSION, Settings
+from app.core.common.errors import SettingsError
+from app.core.config.presets import ModelSettings
+from app.core.config.settings import SCHEMA_VERSION, Settings
 from tests.support.read_only import read_only
 
 

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from app.core.fit import Machine
-from app.core.side_by_side import (
+from app.core.fit.estimate import Machine
+from app.core.compare.side_by_side import (
     Schedule, arena_labels, blind_order, round_labels, schedule, votes_for, with_remote,
 )
 

@@ -1,13 +1,13 @@
-"""app/core/small_db.py through its two stores: a damaged file is kept aside as it was, a
+"""app/core/storage/small_db.py through its two stores: a damaged file is kept aside as it was, a
 fresh one takes its place, and the store says so once."""
 
 from __future__ import annotations
 
 import pytest
 
-from app.core.arena import ArenaStore, arena_db
-from app.core.errors import ArenaError
-from app.core.measure_store import MeasureStore, measurements_db
+from app.core.compare.arena import ArenaStore, arena_db
+from app.core.common.errors import ArenaError
+from app.core.measure.store import MeasureStore, measurements_db
 
 
 def test_a_damaged_arena_file_is_kept_aside_and_the_arena_goes_on(hearth_home):

@@ -3,8 +3,8 @@ import zipfile
 
 import pytest
 
-from app.core import starter
-from app.core.errors import StarterModelError
+from app.core.library import starter
+from app.core.common.errors import StarterModelError
 from tests.conftest import cache_root
 
 

@@ -9,12 +9,12 @@ import os
 
 import pytest
 
-from app.core import saved_search
-from app.core.downloads import Downloader
-from app.core.errors import RemoteError
-from app.core.hub_files import HubModel
-from app.core.paths import hf_hub_cache
-from app.core.remote import Connection, ConnectionStore
+from app.core.hub import saved_search
+from app.core.downloads.downloader import Downloader
+from app.core.common.errors import RemoteError
+from app.core.hub.files import HubModel
+from app.core.common.paths import hf_hub_cache
+from app.core.inference.remote import Connection, ConnectionStore
 from tests.support.hub_repos import add_gguf_family, gguf_name
 
 

@@ -1,6 +1,6 @@
 """The worker's token batching: nothing lost or reordered, the first token at once."""
 
-from app.core.text_batcher import TextBatcher
+from app.core.inference.text_batcher import TextBatcher
 
 
 class Clock:

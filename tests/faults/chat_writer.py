@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from app.core.chats import ChatStore
+from app.core.chats.store import ChatStore
 
 
 def piece(tag: str, answer: int, index: int) -> str:

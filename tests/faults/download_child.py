@@ -6,7 +6,7 @@ Prints ``progress <bytes>`` (at most ten times a second) while downloading, then
 
 import sys
 
-from app.core.downloads import Downloader
+from app.core.downloads.downloader import Downloader
 
 
 def main() -> None:

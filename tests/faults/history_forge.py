@@ -14,7 +14,7 @@ import tempfile
 from contextlib import closing
 from pathlib import Path
 
-from app.core.chats import ROLES, ChatStore
+from app.core.chats.store import ROLES, ChatStore
 
 PAGE = 4096
 

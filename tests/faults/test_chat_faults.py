@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from app.core.chats import ChatStore
-from app.core.paths import Paths
+from app.core.chats.store import ChatStore
+from app.core.common.paths import Paths
 from tests.faults.chat_writer import expected
 from tests.faults.tally import CrashDetected, Tally
 from tests.support import studio_kill

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.errors import DownloadError
-from app.core.paths import Paths
+from app.core.common.errors import DownloadError
+from app.core.common.paths import Paths
 from tests.faults.tally import Tally
 from tests.faults.test_download_faults import (
     NAME,

@@ -21,11 +21,12 @@ from pathlib import Path
 import pytest
 from huggingface_hub import try_to_load_from_cache
 
-from app.core import gguf_check, library
-from app.core.download_http import RetryPolicy
-from app.core.downloads import Downloader, DownloadResult, Progress
-from app.core.errors import ChecksumMismatch, DownloadError, NotEnoughSpace
-from app.core.paths import Paths, hf_hub_cache
+from app.core.gguf import check as gguf_check
+from app.core.library import catalog as library
+from app.core.downloads.http import RetryPolicy
+from app.core.downloads.downloader import Downloader, DownloadResult, Progress
+from app.core.common.errors import ChecksumMismatch, DownloadError, NotEnoughSpace
+from app.core.common.paths import Paths, hf_hub_cache
 from tests.faults.gguf_forge import Tensor, forge
 from tests.faults.tally import CrashDetected, Tally
 from tests.support.hub_repos import add_gguf_family, gguf_name

@@ -19,17 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from app.core import gguf_check
-from app.core.errors import InvalidModelFile
-from app.core.gguf_remote import read_local_header
+from app.core.gguf import check as gguf_check
+from app.core.common.errors import InvalidModelFile
+from app.core.gguf.header import read_local_header
 from tests.faults import gguf_forge as g
 from tests.faults.tally import CrashDetected, Tally
 
 pytestmark = pytest.mark.faults
 
-ROOT = Path(__file__).resolve().parents[2]
 HEARTH = Path(sys.executable).with_name("hearth")
-WIRED = "gguf_check" in (ROOT / "app" / "core" / "engine.py").read_text(encoding="utf-8")
 CLI_TIMEOUT_S = 60
 
 
@@ -184,8 +182,6 @@ def case_files(tmp_path_factory: pytest.TempPathFactory, starter_gguf: Path) -> 
 def cli_results(case_files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict:
     """``hearth run FILE -p hi`` on every case, two at a time: name -> (exit code, stderr, cwd).
     The exit code is None when it hung past CLI_TIMEOUT_S."""
-    if not WIRED:
-        return {}
     home = tmp_path_factory.mktemp("cli-home")
     env = {**os.environ, "HEARTH_HOME": str(home / "hearth"), "HF_HOME": str(home / "hf"),
            "QT_QPA_PLATFORM": "offscreen"}
@@ -216,14 +212,12 @@ def test_check_file_refuses_it_naming_the_problem(
 
         message = str(refused.value)
         assert message.startswith(f"Hearth refused {path.name}.") and "\n" not in message
-        if WIRED:
-            from app.core.engine import Engine
+        from app.core.inference.engine import Engine
 
-            with pytest.raises(InvalidModelFile, match=CASES[name][1]):
-                Engine().load(path)
+        with pytest.raises(InvalidModelFile, match=CASES[name][1]):
+            Engine().load(path)
 
 
-@pytest.mark.skipif(not WIRED, reason="gguf_check.check_file is not called by Engine.load yet")
 @pytest.mark.parametrize("name", CASES)
 def test_hearth_run_exits_1_with_one_line(
         case_files: dict[str, Path], cli_results: dict, faults: Tally, name: str) -> None:

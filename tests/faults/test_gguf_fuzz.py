@@ -22,8 +22,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.core import fit, fit_shape, gguf_check, library
-from app.core.errors import InvalidModelFile
+from app.core.fit import estimate as fit
+from app.core.fit import shape as fit_shape
+from app.core.gguf import check as gguf_check
+from app.core.library import catalog as library
+from app.core.common.errors import InvalidModelFile
 from tests.faults import gguf_forge as g
 
 pytestmark = pytest.mark.faults

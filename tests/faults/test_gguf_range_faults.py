@@ -19,12 +19,14 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from app.core import fit_shape, gguf_check, limits
-from app.core.engine import Engine
+from app.core.fit import shape as fit_shape
+from app.core.gguf import check as gguf_check
+from app.core.config import limits
+from app.core.inference.engine import Engine
 from app.core.inference.types import LoadOptions, SamplingOptions
-from app.core.errors import InvalidModelFile
-from app.core.gguf_remote import read_local_header
-from app.core.settings import Settings
+from app.core.common.errors import InvalidModelFile
+from app.core.gguf.header import read_local_header
+from app.core.config.settings import Settings
 from tests.faults import gguf_forge as g
 from tests.support import crash_models
 
@@ -235,7 +237,7 @@ def test_absurd_settings_go_back_to_their_defaults(faults, tmp_path):
                                                        "gpu_layers": "99999999999999999"}}
         assert "their defaults apply" in settings.notice  # one sentence, the first three named
         assert all(word in settings.notice for word in ("system prompt", "temperature", "top-p"))
-        from app.core.presets import ModelSettings, gpu_layer_count
+        from app.core.config.presets import ModelSettings, gpu_layer_count
 
         chosen = ModelSettings.from_json(settings.model_settings["/m.gguf"])
         assert gpu_layer_count(chosen.gpu_layers) == -1  # more than any model has: all

@@ -22,8 +22,8 @@ import openai
 import pytest
 
 from app.core.inference.types import LoadOptions, SamplingOptions
-from app.core.errors import ModelCrashed
-from app.core.host.hosted_engine import HostedEngine
+from app.core.common.errors import ModelCrashed
+from app.core.inference.host.hosted_engine import HostedEngine
 from tests.support import crash_models
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
@@ -151,8 +151,8 @@ def test_hearth_run_on_a_file_that_aborts_llama_cpp(case, faults, starter_gguf, 
 def test_hearth_serve_answers_an_error_then_serves_again(faults, starter_gguf, tmp_path):
     """The host is killed while the official client waits for its answer: that request gets an
     OpenAI-shaped error, and the next one is answered (the model is loaded again)."""
-    from app.core.api_server import ApiServer
-    from app.core.generation_queue import GenerationQueue
+    from app.core.server.server import ApiServer
+    from app.core.inference.queue import GenerationQueue
 
     engine = HostedEngine()
     engine.load(starter_gguf, OPTIONS)
@@ -185,10 +185,10 @@ def test_hearth_serve_answers_an_error_then_serves_again(faults, starter_gguf, t
 def test_measuring_a_file_that_aborts_llama_cpp(faults, starter_gguf, tmp_path):
     """Compare's measurement runs in a host too: the file that aborts llama.cpp ends the
     measurement with a sentence; the file measured before it is kept in the store."""
-    from app.core.errors import MeasureError
-    from app.core.host.measure_host import measure_in_host
-    from app.core.measure import MeasureSettings
-    from app.core.measure_store import MeasureStore
+    from app.core.common.errors import MeasureError
+    from app.core.inference.host.measure_host import measure_in_host
+    from app.core.measure.measurement import MeasureSettings
+    from app.core.measure.store import MeasureStore
 
     forged = crash_models.duplicate_token(starter_gguf, tmp_path)
     store = MeasureStore(tmp_path / "measurements.sqlite3")

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from app.core.download_http import RetryPolicy
-from app.core.downloads import Downloader
-from app.core.errors import DownloadError, HearthError, HubError, UnsafeFileName
-from app.core.hub import HubClient, SearchQuery
-from app.core.paths import Paths
+from app.core.downloads.http import RetryPolicy
+from app.core.downloads.downloader import Downloader
+from app.core.common.errors import DownloadError, HearthError, HubError, UnsafeFileName
+from app.core.hub.client import HubClient, SearchQuery
+from app.core.common.paths import Paths
 from tests.faults.tally import Tally
 from tests.support.hub_server import LoopbackHub
 

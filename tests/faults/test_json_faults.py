@@ -24,13 +24,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from app.core import saved_search
-from app.core.download_store import RepoStore, Sidecar, read_sidecar
-from app.core.errors import RemoteError
-from app.core.library import HeaderCache, LocalModel, list_models
-from app.core.presets import ModelSettings
-from app.core.remote import Connection, ConnectionStore
-from app.core.settings import Settings
+from app.core.hub import saved_search
+from app.core.downloads.store import RepoStore, Sidecar, read_sidecar
+from app.core.common.errors import RemoteError
+from app.core.library.catalog import HeaderCache, LocalModel, list_models
+from app.core.config.presets import ModelSettings
+from app.core.inference.remote import Connection, ConnectionStore
+from app.core.config.settings import Settings
 from tests.faults.tally import CrashDetected, Tally
 
 pytestmark = pytest.mark.faults

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from app.core.errors import DownloadError
-from app.core.paths import Paths
+from app.core.common.errors import DownloadError
+from app.core.common.paths import Paths
 from tests.faults.tally import CrashDetected, Tally
 from tests.faults.test_download_faults import NAME, REPO, assert_nothing_presented, downloader
 from tests.support.hub_server import LoopbackHub

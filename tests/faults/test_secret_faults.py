@@ -22,15 +22,16 @@ from pathlib import Path
 import pytest
 from huggingface_hub import constants
 
-from app.core import chat_export, hub
-from app.core.chats import ChatStore
-from app.core.download_http import RetryPolicy
-from app.core.downloads import Downloader
-from app.core.errors import DownloadError, GatedModelError, HearthError, RemoteError
-from app.core.hub import HubClient, SearchQuery
-from app.core.paths import Paths
-from app.core.remote import Connection, ConnectionStore, list_models
-from app.core.settings import Settings
+from app.core.chats import export as chat_export
+from app.core.hub import client as hub
+from app.core.chats.store import ChatStore
+from app.core.downloads.http import RetryPolicy
+from app.core.downloads.downloader import Downloader
+from app.core.common.errors import DownloadError, GatedModelError, HearthError, RemoteError
+from app.core.hub.client import HubClient, SearchQuery
+from app.core.common.paths import Paths
+from app.core.inference.remote import Connection, ConnectionStore, list_models
+from app.core.config.settings import Settings
 from tests.faults.tally import Tally
 from tests.support.hub_repos import add_gguf_family, gguf_name
 from tests.support.hub_server import LoopbackHub

@@ -19,10 +19,10 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from app.core.api_server import ApiServer
-from app.core.engine import Engine
+from app.core.server.server import ApiServer
+from app.core.inference.engine import Engine
 from app.core.inference.types import LoadOptions, SamplingOptions
-from app.core.generation_queue import GenerationQueue
+from app.core.inference.queue import GenerationQueue
 from tests.faults.tally import CrashDetected, Tally
 
 pytestmark = pytest.mark.faults

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from app.core.arena import ArenaStore, arena_db
-from app.core.chat_db import SCHEMA_VERSION
-from app.core.chats import ChatStore
-from app.core.measure_store import MeasureStore, measurements_db
-from app.core.settings import Settings
+from app.core.compare.arena import ArenaStore, arena_db
+from app.core.chats.db import SCHEMA_VERSION
+from app.core.chats.store import ChatStore
+from app.core.measure.store import MeasureStore, measurements_db
+from app.core.config.settings import Settings
 from tests.faults.history_forge import (
     leaf_pages_of, make_history, overwrite_page, pages_of, readable_messages, stored_messages,
 )
@@ -265,7 +265,7 @@ import json, resource, signal, sys
 from pathlib import Path
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
-from app.core.chats import ChatStore
+from app.core.chats.store import ChatStore
 store = ChatStore(Path(sys.argv[1]))
 chat = store.create_chat("this session")
 print(json.dumps({"notice": store.notice, "saved": store.saved,

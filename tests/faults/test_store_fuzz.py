@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.core.chats import ChatStore
+from app.core.chats.store import ChatStore
 from tests.faults.history_forge import PAGE, make_history, readable_messages, stored_messages
 from tests.faults.test_store_faults import foreign_wal
 

@@ -17,7 +17,7 @@ import openai
 import pytest
 from PySide6.QtCore import Qt
 
-from app.core.settings import Settings
+from app.core.config.settings import Settings
 from app.ui.main_window import MainWindow
 from tests.support import crash_models
 from tests.support.chat_ui import ANSWER_MS, ask
@@ -151,7 +151,7 @@ def test_a_compare_column_whose_model_aborts_fails_alone(qtbot, faults, starter_
     """Side by side: one column's model makes llama.cpp abort; that column says so, the other
     answers."""
     from app.core.inference.types import SamplingOptions
-    from app.core.model_choice import ModelChoice
+    from app.core.inference.model_choice import ModelChoice
     from app.ui.compare.runner import CompareRunner
 
     forged = crash_models.duplicate_token(starter_gguf, tmp_path)

@@ -19,11 +19,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.core import chat_template, gguf_check
-from app.core.engine import Engine
+from app.core.templates import render as chat_template
+from app.core.gguf import check as gguf_check
+from app.core.inference.engine import Engine
 from app.core.inference.types import LoadOptions, SamplingOptions
-from app.core.errors import GenerationError, InvalidModelFile
-from app.core.gguf_remote import read_local_header
+from app.core.common.errors import GenerationError, InvalidModelFile
+from app.core.gguf.header import read_local_header
 from tests.faults import gguf_forge as g
 from tests.faults.tally import CrashDetected, Tally
 

@@ -12,8 +12,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from app.core.paths import default_paths  # noqa: E402
-from app.core.settings import Settings  # noqa: E402
+from app.core.common.paths import default_paths  # noqa: E402
+from app.core.config.settings import Settings  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
 
 

@@ -14,7 +14,7 @@ def write_other_model(path: Path, name: str = "") -> Path:
     writer = GGUFWriter(path, "llama")
     if name:
         writer.add_name(name)
-    # The sizes Hearth's check asks of any model (app/core/gguf_ranges.py).
+    # The sizes Hearth's check asks of any model (app/core/gguf/ranges.py).
     writer.add_block_count(1)
     writer.add_context_length(64)
     writer.add_embedding_length(8)

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlencode, urlsplit
 
-from app.core.bench_hub import UNSATISFIABLE, parse_range  # the product's bench Hub shares it
+from app.bench.hub import UNSATISFIABLE, parse_range  # the product's bench Hub shares it
 from tests.support.hub_repos import EXPAND_PROPERTIES, INFO_KEYS, LIST_DEFAULT_KEYS, LIST_FULL_KEYS, SORT_KEYS
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from app.core.logs import setup_logging
+from app.core.common.logs import setup_logging
 
 
 @contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QThreadPool
 
-from app.ui.bench_discover import (
+from app.bench.discover import (
     BENCH_QUERY, add_search_repos, format_discover_result, run_discover_benchmark,
 )
 

@@ -8,8 +8,8 @@ import sqlite3
 
 import pytest
 
-from app.core.chats import ChatStore
-from app.core.settings import Settings
+from app.core.chats.store import ChatStore
+from app.core.config.settings import Settings
 from app.ui.main_window import MainWindow
 from tests.support.studio_kill import studio_then_kill
 

@@ -1,12 +1,12 @@
-"""app/ui/chat_list_model.py: the saved chats as the sidebar lists them, on a real ChatStore."""
+"""app/ui/chat/list_model.py: the saved chats as the sidebar lists them, on a real ChatStore."""
 
 from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
 
-from app.core.chats import ChatStore
-from app.ui.chat_list_model import ChatIdRole, ChatListModel, ChatRole
+from app.core.chats.store import ChatStore
+from app.ui.chat.list_model import ChatIdRole, ChatListModel, ChatRole
 
 
 @pytest.fixture

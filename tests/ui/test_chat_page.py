@@ -6,8 +6,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
-from app.core.chats import ChatStore
-from app.core.settings import Settings
+from app.core.chats.store import ChatStore
+from app.core.config.settings import Settings
 from app.ui.main_window import MainWindow
 from tests.support.chat_ui import ANSWER_MS, ask, stop_mid_answer
 

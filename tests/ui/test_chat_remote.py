@@ -7,12 +7,12 @@ import json
 import pytest
 from PySide6.QtCore import Qt
 
-from app.core.logs import setup_logging
-from app.core.remote import Connection, ConnectionStore
-from app.core.settings import Settings
+from app.core.common.logs import setup_logging
+from app.core.inference.remote import Connection, ConnectionStore
+from app.core.config.settings import Settings
 from app.ui.application import apply_style
 from app.ui.main_window import MainWindow
-from app.ui.model_choice_model import KindRole
+from app.ui.chat.model_choice_model import KindRole
 from tests.support.chat_ui import ANSWER_MS, ask, stop_mid_answer
 from tests.support.llama_server import REMOTE_KEY as KEY, free_port, llama_server
 from tests.support.screenshots import screenshot

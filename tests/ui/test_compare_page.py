@@ -17,15 +17,15 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 
-from app.core import library
-from app.core.library import HeaderCache
-from app.core.measure import MeasureSettings
-from app.core.measure_store import MeasureStore
-from app.core.paths import hf_hub_cache
+from app.core.library import catalog as library
+from app.core.library.catalog import HeaderCache
+from app.core.measure.measurement import MeasureSettings
+from app.core.measure.store import MeasureStore
+from app.core.common.paths import hf_hub_cache
 from app.ui.compare.pick_model import PathRole
 from app.ui.compare.results_model import COLUMNS, RowRole, SortRole
-from app.ui.library_model import LibraryModel
-from app.ui.pages.compare_page import ComparePage
+from app.ui.my_models.library_model import LibraryModel
+from app.ui.compare.page import ComparePage
 from tests.support.gguf_files import write_other_model
 
 FAST = MeasureSettings(tokens=256, n_batch=128, gen_tokens=4, threads=1)
@@ -267,7 +267,7 @@ def test_own_text_is_measured_beside_the_bundled_one(qtbot, make_page, quant_lad
 
 def test_compare_in_my_models_opens_compare_with_the_files_ticked(qtbot, starter_home,
                                                                  quant_ladder):
-    from app.core.settings import Settings
+    from app.core.config.settings import Settings
     from app.ui.main_window import MainWindow
 
     settings = Settings(model_folders=[str(quant_ladder["F16"].parent)])

@@ -8,14 +8,14 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit
 
-from app.core.library import LocalModel
-from app.core.logs import setup_logging
-from app.core.model_choice import ConnectionModels, local_choices, remote_choice
-from app.core.remote import Connection, ConnectionStore
+from app.core.library.catalog import LocalModel
+from app.core.common.logs import setup_logging
+from app.core.inference.model_choice import ConnectionModels, local_choices, remote_choice
+from app.core.inference.remote import Connection, ConnectionStore
 from app.ui.application import apply_style
-from app.ui.connections_dialog import ConnectionsDialog
-from app.ui.connections_model import ConnectionsModel, HasKeyRole, UrlRole
-from app.ui.model_choice_model import KindRole, ModelChoiceModel
+from app.ui.chat.connections_dialog import ConnectionsDialog
+from app.ui.chat.connections_model import ConnectionsModel, HasKeyRole, UrlRole
+from app.ui.chat.model_choice_model import KindRole, ModelChoiceModel
 from tests.support.llama_server import REMOTE_KEY as KEY, free_port
 from tests.support.screenshots import screenshot
 

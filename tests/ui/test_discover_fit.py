@@ -8,11 +8,12 @@ import pytest
 from PySide6.QtCore import QRect, Qt, QThreadPool
 from PySide6.QtGui import QColor
 
-from app.core import fit, hub_fit
-from app.core.hub import HubClient
-from app.ui.hub_result_delegate import FIT_COLOURS
-from app.ui.hub_results_model import Role
-from app.ui.pages.discover_page import DiscoverPage
+from app.core.fit import estimate as fit
+from app.core.hub import fit as hub_fit
+from app.core.hub.client import HubClient
+from app.ui.discover.result_delegate import FIT_COLOURS
+from app.ui.discover.results_model import Role
+from app.ui.discover.page import DiscoverPage
 from tests.support.hub_repos import add_gguf_family, gguf_name
 
 WAIT = 15_000

@@ -10,14 +10,15 @@ import pytest
 from huggingface_hub import constants, get_token
 from PySide6.QtCore import QModelIndex, Qt, QThreadPool
 
-from app.core import fit, library
-from app.core.download_http import RetryPolicy
-from app.core.downloads import Downloader
-from app.core.hub import HubClient, SearchQuery
-from app.core.paths import hf_hub_cache
-from app.ui.download_manager import DownloadManager
-from app.ui.hub_results_model import FileRole, HubResultsModel, QuantFilesModel, Role
-from app.ui.pages.discover_page import DiscoverPage
+from app.core.fit import estimate as fit
+from app.core.library import catalog as library
+from app.core.downloads.http import RetryPolicy
+from app.core.downloads.downloader import Downloader
+from app.core.hub.client import HubClient, SearchQuery
+from app.core.common.paths import hf_hub_cache
+from app.ui.downloads.manager import DownloadManager
+from app.ui.discover.results_model import FileRole, HubResultsModel, QuantFilesModel, Role
+from app.ui.discover.page import DiscoverPage
 from tests.support.hub_repos import add_gguf_family, gguf_name, mmproj_name, split_bytes
 from tests.support.hub_server import LoopbackHub
 
@@ -130,7 +131,7 @@ def test_filters_that_match_nothing_yet_look_further(qtbot, loopback_hub) -> Non
 
 
 def test_the_files_model_passes_the_model_tester(qtmodeltester) -> None:
-    from app.core.hub_files import group_files
+    from app.core.hub.files import group_files
 
     files, _ = group_files([("a-Q4_K_M.gguf", 5), ("a-Q8_0-00001-of-00002.gguf", 4),
                             ("a-Q8_0-00002-of-00002.gguf", 4)])

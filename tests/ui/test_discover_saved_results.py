@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from app.core.hub import HubClient
-from app.core.hub_files import HubModel
-from app.ui.pages.discover_page import DiscoverPage
+from app.core.hub.client import HubClient
+from app.core.hub.files import HubModel
+from app.ui.discover.page import DiscoverPage
 
 GOOD = HubModel("org/Good-GGUF", "org", downloads=3, tags=("gguf",), quants=("Q4_K_M",))
 

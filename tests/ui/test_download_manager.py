@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from app.core.download_http import RetryPolicy
-from app.core.downloads import Downloader
-from app.core.paths import hf_hub_cache
-from app.ui.download_manager import DownloadManager
-from app.ui.downloads_model import COLUMNS, DownloadsModel, Role, format_eta
-from app.ui.pages.downloads_panel import DownloadsPanel
+from app.core.downloads.http import RetryPolicy
+from app.core.downloads.downloader import Downloader
+from app.core.common.paths import hf_hub_cache
+from app.ui.downloads.manager import DownloadManager
+from app.ui.downloads.model import COLUMNS, DownloadsModel, Role, format_eta
+from app.ui.downloads.panel import DownloadsPanel
 from tests.support.hub_repos import add_gguf_family, gguf_name
 from tests.support.hub_server import LoopbackHub
 

@@ -11,8 +11,8 @@ import pytest
 from PySide6.QtCore import Qt, QThreadPool
 from PySide6.QtGui import QGuiApplication
 
-from app.core import hardware
-from app.ui.pages.hardware_page import HardwarePage
+from app.core.hardware import probe as hardware
+from app.ui.hardware.page import HardwarePage
 from tests.core.test_hardware import (
     A5000X2,
     METAL_INFO,

@@ -1,8 +1,8 @@
 from pathlib import Path
 
-from app.core.library import LocalModel
-from app.core.units import format_size
-from app.ui.library_model import LibraryModel, ModelRole
+from app.core.library.catalog import LocalModel
+from app.core.common.units import format_size
+from app.ui.my_models.library_model import LibraryModel, ModelRole
 
 
 def _model(name, size, source="hearth"):

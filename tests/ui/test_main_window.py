@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.core.settings import Settings
+from app.core.config.settings import Settings
 from app.ui.main_window import PAGES, MainWindow
 
 LOAD_MS = 60_000

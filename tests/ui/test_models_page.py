@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt, QThreadPool
 
-from app.core import library
-from app.core.library import HeaderCache
-from app.core.paths import hf_hub_cache
-from app.ui.library_model import DETAIL_COLUMNS, LibraryModel
-from app.ui.pages.models_page import ModelsPage
+from app.core.library import catalog as library
+from app.core.library.catalog import HeaderCache
+from app.core.common.paths import hf_hub_cache
+from app.ui.my_models.library_model import DETAIL_COLUMNS, LibraryModel
+from app.ui.my_models.page import ModelsPage
 
 WAIT = 10_000
 

@@ -9,15 +9,16 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt, QThreadPool
 
-from app.core import fit, library
-from app.core.hub import HubClient
-from app.core.measure import MeasureSettings, measure
-from app.core.measure_store import MeasureStore, measurements_db
-from app.core.resources import resource
-from app.ui.library_model import LibraryModel
-from app.ui.pages.model_page import ModelPage
-from app.ui.pages.models_page import ModelsPage
-from app.ui.quant_picker_model import QuantPickerModel, QuantRole
+from app.core.fit import estimate as fit
+from app.core.library import catalog as library
+from app.core.hub.client import HubClient
+from app.core.measure.measurement import MeasureSettings, measure
+from app.core.measure.store import MeasureStore, measurements_db
+from app.core.common.resources import resource
+from app.ui.my_models.library_model import LibraryModel
+from app.ui.discover.model_page import ModelPage
+from app.ui.my_models.page import ModelsPage
+from app.ui.quant_picker.model import QuantPickerModel, QuantRole
 from tests.support.hub_repos import add_gguf_family, gguf_name
 from tests.support.screenshots import screenshot
 

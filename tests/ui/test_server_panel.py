@@ -10,9 +10,9 @@ import openai
 import pytest
 
 from app.core.inference.types import LoadOptions, SamplingOptions
-from app.core.settings import Settings
-from app.ui.chat_worker import ChatSession
-from app.ui.server_panel import LogRole, ServerPanel
+from app.core.config.settings import Settings
+from app.ui.session.session import ChatSession
+from app.ui.server.panel import LogRole, ServerPanel
 from tests.support.replies import follow
 
 MODEL = "SmolLM2-135M-Instruct.Q4_1"
@@ -160,10 +160,10 @@ def test_a_client_gone_while_waiting_is_never_run(qtbot, panel, session):
 
 def test_the_chat_session_runs_over_a_remote_connection(qtbot, starter_gguf):
     """Chat over a remote backend: the GUI's ChatSession streams, stops and reports stats."""
-    from app.core.api_server import ApiServer
-    from app.core.generation_queue import GenerationQueue
-    from app.core.host.hosted_engine import HostedEngine
-    from app.core.remote import Connection, RemoteBackend
+    from app.core.server.server import ApiServer
+    from app.core.inference.queue import GenerationQueue
+    from app.core.inference.host.hosted_engine import HostedEngine
+    from app.core.inference.remote import Connection, RemoteBackend
 
     engine = HostedEngine()
     engine.load(starter_gguf, LoadOptions(n_ctx=1024, n_threads=1))

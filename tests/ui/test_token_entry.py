@@ -9,8 +9,8 @@ import pytest
 from huggingface_hub import get_token
 from PySide6.QtCore import Qt, QThreadPool
 
-from app.core.paths import Paths
-from app.ui.token_entry import PROMPT, TokenEntry
+from app.core.common.paths import Paths
+from app.ui.discover.token_entry import PROMPT, TokenEntry
 from tests.support.hub_server import LoopbackHub
 from tests.support.logs import hearth_logging
 

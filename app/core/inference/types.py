@@ -1,6 +1,6 @@
 """The value types of running a model, apart from the engine that runs it.
 
-Load and sampling options (checked on creation: ``app.core.limits``), what a load gives,
+Load and sampling options (checked on creation: ``app.core.config.limits``), what a load gives,
 a generation's stats, and the ``Backend`` protocol the API server answers through. Importing
 them loads neither llama.cpp nor the GGUF checker: the API server, remote connections, the UI
 and the CLI use these without the engine.
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from app.core import limits
+from app.core.config import limits
 
 AUTO_LAYERS = -2  # n_gpu_layers: as many as the fit estimate says fit
 KV_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}  # KV cache types and their ggml_type values

@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout
 
 from app.core.inference.types import GenerationStats
-from app.ui.transcript import ShownMessage, Transcript
+from app.ui.chat.transcript import ShownMessage, Transcript
 
 
 class AnswerView(Transcript):

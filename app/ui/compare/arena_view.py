@@ -1,6 +1,6 @@
 """Blind arena: the same prompt to 2-4 models in shuffled, unlabelled columns; the user picks
 the better answer (or a tie), the labels are revealed and the vote joins a tally kept in
-SQLite (``app.core.arena``), so the standings survive restarts."""
+SQLite (``app.core.compare.arena``), so the standings survive restarts."""
 
 from __future__ import annotations
 
@@ -13,16 +13,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core import side_by_side
-from app.core.arena import ArenaStore, arena_db
+from app.core.compare import side_by_side
+from app.core.compare.arena import ArenaStore, arena_db
 from app.core.inference.types import SamplingOptions
-from app.core.errors import ArenaError
-from app.core.fit import Machine
-from app.core.remote import ConnectionStore
+from app.core.common.errors import ArenaError
+from app.core.fit.estimate import Machine
+from app.core.inference.remote import ConnectionStore
 from app.ui.compare.board import CompareBoard
 from app.ui.compare.standings_model import StandingsModel
-from app.ui.confirm import ask_yes_no
-from app.ui.library_model import LibraryModel
+from app.ui.common.confirm import ask_yes_no
+from app.ui.my_models.library_model import LibraryModel
 
 
 class ArenaView(QWidget):

@@ -17,24 +17,24 @@ from PySide6.QtWidgets import (
     QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget,
 )
 
-from app.core import side_by_side
+from app.core.compare import side_by_side
 from app.core.inference.types import SamplingOptions
-from app.core.fit import Machine
-from app.core.library import LocalModel
-from app.core.model_choice import ModelChoice
-from app.core.remote import ConnectionStore
-from app.core.side_by_side import MAX_MODELS, MIN_MODELS, Schedule
+from app.core.fit.estimate import Machine
+from app.core.library.catalog import LocalModel
+from app.core.inference.model_choice import ModelChoice
+from app.core.inference.remote import ConnectionStore
+from app.core.compare.side_by_side import MAX_MODELS, MIN_MODELS, Schedule
 from app.ui.compare.answer_column import AnswerColumn
 from app.ui.compare.runner import CompareRunner
-from app.ui.connections_dialog import ConnectionsDialog
-from app.ui.library_model import LibraryModel
-from app.ui.model_picker import ModelPicker
-from app.ui.tasks import run_task
+from app.ui.chat.connections_dialog import ConnectionsDialog
+from app.ui.my_models.library_model import LibraryModel
+from app.ui.chat.model_picker import ModelPicker
+from app.ui.common.tasks import run_task
 
 
 def probe_machine(models_dir: Path) -> Callable[[], Machine]:
     def probe() -> Machine:
-        from app.core import hardware
+        from app.core.hardware import probe as hardware
 
         return Machine.from_report(hardware.probe(models_dir))
 

@@ -13,12 +13,12 @@ from PySide6.QtWidgets import (
     QPushButton, QVBoxLayout, QWidget,
 )
 
-from app.core import quants
-from app.core.errors import HearthError
-from app.core.quantize import SOURCES, TARGETS, QuantPlan, plan_quant
-from app.core.units import format_size
+from app.core.quants import types as quants
+from app.core.common.errors import HearthError
+from app.core.quants.quantize import SOURCES, TARGETS, QuantPlan, plan_quant
+from app.core.common.units import format_size
 from app.ui.compare.quant_job import QuantJob
-from app.ui.library_model import LibraryModel, ModelRole
+from app.ui.my_models.library_model import LibraryModel, ModelRole
 
 _RED, _AMBER = "color: #b42318;", "color: #b45309;"
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QPushButton, QTableView, QVBoxLayout, QWidget,
 )
 
-from app.core.measure import MAX_FILES, MIN_FILES, Comparison, MeasureSettings
+from app.core.measure.measurement import MAX_FILES, MIN_FILES, Comparison, MeasureSettings
 from app.ui.compare.measure_worker import MeasureRequest, Measurer
 from app.ui.compare.pick_model import PickModel
 from app.ui.compare.results_model import ResultsModel

@@ -1,7 +1,7 @@
 """Measuring off the GUI thread: a worker on its own QThread, owned by the ``Measurer`` facade.
 
 ``Measurer.start(request)`` measures the request's files on the bundled text and, when the
-request names one, on the user's own text (``app.core.measure.measure`` once per text). Out
+request names one, on the user's own text (``app.core.measure.measurement.measure`` once per text). Out
 come signals with plain data (llama.cpp runs in a host process, ``measure_in_host``, so a file
 that makes it abort fails the measurement, not the studio): ``progress(step, total, message)``, then ``finished(list of
 Comparison)``, ``failed(message)`` or ``cancelled(message)``. ``cancel()`` sets the core's
@@ -18,10 +18,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from app.core.errors import HearthError, MeasureCancelled
-from app.core.host.measure_host import measure_in_host
-from app.core.measure import MeasureSettings, MeasureText
-from app.core.measure_store import MeasureStore
+from app.core.common.errors import HearthError, MeasureCancelled
+from app.core.inference.host.measure_host import measure_in_host
+from app.core.measure.measurement import MeasureSettings, MeasureText
+from app.core.measure.store import MeasureStore
 
 log = logging.getLogger("hearth.ui.measure")
 

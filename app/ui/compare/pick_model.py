@@ -1,6 +1,6 @@
 """The local GGUF files the user can pick for measuring: a checkable list over the library.
 
-Follows the library model (``app/ui/library_model.py``): when the library is rescanned the
+Follows the library model (``app/ui/my_models/library_model.py``): when the library is rescanned the
 rows follow, and the files that were checked stay checked.
 """
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Slot
 
-from app.core.library import LocalModel
-from app.core.units import format_size
-from app.ui.library_model import LibraryModel
+from app.core.library.catalog import LocalModel
+from app.core.common.units import format_size
+from app.ui.my_models.library_model import LibraryModel
 
 PathRole = Qt.UserRole + 1
 

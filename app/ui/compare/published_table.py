@@ -6,8 +6,8 @@ from PySide6.QtWidgets import (
     QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from app.core import quality
-from app.core.quants import bits_per_weight
+from app.core.quants import quality
+from app.core.quants.types import bits_per_weight
 
 
 class PublishedTable(QWidget):

@@ -3,7 +3,7 @@ figures beside them, and a speed chart. Exports the charts as PNG and the table 
 
 Quality is mean KL divergence from the reference file on a log axis (the reference itself is
 0, so it is not drawn). The typical points are llama.cpp's published figures
-(``app.core.quality``), each placed at the size this model would have at that quant's bits per
+(``app.core.quants.quality``), each placed at the size this model would have at that quant's bits per
 weight (the published file's size over the published F16 file's, times 16).
 """
 
@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
     QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget,
 )
 
-from app.core import quality
-from app.core.measure import Comparison, FileMeasurement
-from app.core.units import format_size
+from app.core.quants import quality
+from app.core.measure.measurement import Comparison, FileMeasurement
+from app.core.common.units import format_size
 from app.ui.compare.results_model import ResultsModel
 
 MB = 1e6

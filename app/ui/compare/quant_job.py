@@ -13,8 +13,8 @@ import threading
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from app.core.errors import HearthError, QuantizeCancelled
-from app.core.quantize import QuantPlan, make_quant
+from app.core.common.errors import HearthError, QuantizeCancelled
+from app.core.quants.quantize import QuantPlan, make_quant
 
 log = logging.getLogger("hearth.ui.quantize")
 

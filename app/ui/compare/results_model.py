@@ -1,6 +1,6 @@
 """Measured results as a Qt table model: one row per file and text, reference first.
 
-Rows are ``FileMeasurement`` values from ``app.core.measure``; ``set_comparisons`` replaces
+Rows are ``FileMeasurement`` values from ``app.core.measure.measurement``; ``set_comparisons`` replaces
 them. Rows read from the measurement store carry ``cached`` and are marked "stored" in the
 Measured column. ``write_csv`` writes the table as the user sees it, plus the raw numbers.
 """
@@ -15,8 +15,8 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
-from app.core.measure import Comparison, FileMeasurement
-from app.core.units import format_memory, format_size
+from app.core.measure.measurement import Comparison, FileMeasurement
+from app.core.common.units import format_memory, format_size
 from app.ui.compare.row_table import RowTableModel
 
 RowRole = Qt.UserRole + 1   # the FileMeasurement

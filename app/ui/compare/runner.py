@@ -19,12 +19,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from app.core.engine import Engine
+from app.core.inference.engine import Engine
 
 from app.core.inference.types import AUTO_LAYERS, LoadedModel, LoadOptions, SamplingOptions
-from app.core.model_choice import ModelChoice
-from app.core.side_by_side import N_CTX, Schedule
-from app.ui.chat_worker import ChatSession
+from app.core.inference.model_choice import ModelChoice
+from app.core.compare.side_by_side import N_CTX, Schedule
+from app.ui.session.session import ChatSession
 
 log = logging.getLogger("hearth.ui.compare")
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from app.core.inference.types import SamplingOptions
-from app.core.fit import Machine
-from app.core.remote import ConnectionStore
+from app.core.fit.estimate import Machine
+from app.core.inference.remote import ConnectionStore
 from app.ui.compare.board import CompareBoard
-from app.ui.library_model import LibraryModel
+from app.ui.my_models.library_model import LibraryModel
 
 
 class SideBySideTab(QWidget):

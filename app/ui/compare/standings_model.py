@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from app.core.arena import Standing
+from app.core.compare.arena import Standing
 from app.ui.compare.row_table import RowTableModel
 
 StandingRole = Qt.UserRole + 1

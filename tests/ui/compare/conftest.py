@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from app.core import library
+from app.core.library import catalog as library
 from app.core.inference.types import SamplingOptions
-from app.ui.library_model import LibraryModel
+from app.ui.my_models.library_model import LibraryModel
 
 ANSWER_MS = 180_000
 # Short answers keep the tests fast; README screenshots (HEARTH_SCREENSHOTS) show longer ones.

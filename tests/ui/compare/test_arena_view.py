@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from app.core.arena import ArenaStore, Standing, arena_db
+from app.core.compare.arena import ArenaStore, Standing, arena_db
 from app.ui.compare.arena_view import ArenaView
 from app.ui.compare.standings_model import StandingsModel
 from tests.support.screenshots import screenshot

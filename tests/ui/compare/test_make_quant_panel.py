@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.core import library
-from app.core.engine import Engine
+from app.core.library import catalog as library
+from app.core.inference.engine import Engine
 from app.core.inference.types import LoadOptions
 from app.ui.compare.make_quant_panel import MakeQuantDialog, MakeQuantPanel
 from tests.support.screenshots import screenshot

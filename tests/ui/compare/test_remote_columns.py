@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.remote import Connection, ConnectionStore
+from app.core.inference.remote import Connection, ConnectionStore
 from app.ui.compare.arena_view import ArenaView
 from app.ui.compare.side_by_side_tab import SideBySideTab
 from tests.support.llama_server import llama_server

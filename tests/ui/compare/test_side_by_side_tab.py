@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from app.core.fit import Machine
+from app.core.fit.estimate import Machine
 from app.ui.compare.side_by_side_tab import SideBySideTab
 from tests.support.screenshots import screenshot
 from tests.ui.compare.conftest import ANSWER_MS, SAMPLING, library_of
@@ -39,7 +39,7 @@ def test_two_quants_answer_at_once_with_their_stats(qtbot, hearth_home, two_quan
             assert "tok/s" in stats and "first token" in stats and "tokens" in stats
         assert board.send_button.isEnabled() and not board.stop_button.isEnabled()
         # At once they share the cores rather than each taking all of them.
-        from app.core.engine import Engine
+        from app.core.inference.engine import Engine
 
         share = max(1, Engine.default_threads() // 2)
         assert [lane.session.model.n_threads for lane in board.runner._lanes.values()

@@ -1,0 +1,1 @@
+"""Benchmarks (`hearth bench ...`): ratios measured side by side in one run."""

@@ -1,0 +1,1 @@
+"""Saved chats: the SQLite store, opening and salvaging its file, export."""

@@ -1,0 +1,1 @@
+"""Shared by every domain: typed errors, paths, resources, units, logging, the tolerant JSON reader, Markdown."""

@@ -1,0 +1,1 @@
+"""Comparing models: the blind arena's tally, side-by-side scheduling."""

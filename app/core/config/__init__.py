@@ -1,0 +1,1 @@
+"""The settings file, per-model presets and the limits every value must keep."""

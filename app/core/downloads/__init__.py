@@ -1,0 +1,1 @@
+"""Downloads that resume and verify: the downloader, its HTTP reader, its records."""

@@ -1,0 +1,60 @@
+"""``MachineInfo``: this machine's hardware report, probed once and shared by every page.
+
+A probe asks NVML, sysfs, ``system_profiler`` or ``vulkaninfo`` and llama.cpp's build (tens to
+hundreds of milliseconds, seconds with a slow driver); the studio used to run it once per page
+that estimates a fit (Discover, a model's page, the quant pickers, Compare, Hardware). Now the
+studio builds one ``MachineInfo`` at start: the first caller probes (on a worker thread), the
+others get that report; a report older than ``max_age_s`` is probed again, since free memory
+moves; ``refresh()`` probes at once (the Hardware page's Refresh). Thread-safe.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+MAX_AGE_S = 60.0
+
+
+class MachineInfo:
+    def __init__(self, models_dir: Path, probe: Callable[[], object] | None = None,
+                 max_age_s: float = MAX_AGE_S) -> None:
+        self._models_dir = Path(models_dir)
+        self._probe = probe
+        self.max_age_s = max_age_s
+        self._lock = threading.Lock()
+        self._report = None
+        self._taken = 0.0
+        self.probes = 0  # how many times the machine was probed (tests count them)
+
+    def report(self):
+        """The hardware report (``hardware.HardwareReport``), probing when there is none or it
+        is older than ``max_age_s``. Blocks while it probes: call it off the GUI thread."""
+        with self._lock:
+            if self._report is None or time.monotonic() - self._taken > self.max_age_s:
+                self._take()
+            return self._report
+
+    def refresh(self):
+        """Probe now, whatever the age of the last report."""
+        with self._lock:
+            self._take()
+            return self._report
+
+    def machine(self):
+        """What the fit estimate needs of this machine (``fit.Machine``)."""
+        from app.core.fit import estimate as fit
+
+        return fit.Machine.from_report(self.report())
+
+    def _take(self) -> None:
+        if self._probe is not None:
+            report = self._probe()
+        else:
+            from app.core.hardware import probe as hardware
+
+            report = hardware.probe(self._models_dir)
+        self._report, self._taken = report, time.monotonic()
+        self.probes += 1

@@ -1,0 +1,98 @@
+"""Whether a Hub search result fits this machine, and what that estimate rests on.
+
+Discover's "Fits this machine" filter and its fit badges use the best basis at hand, in order:
+
+* ``header``: the model page already read the GGUF header of the repo's smallest file (layers,
+  attention, vocabulary, real tensor sizes), kept by repo in ``HubClient``;
+* ``file size``: the real size of the smallest file (the model page's file list, or a listing
+  that carries sizes), with the context length the Hub reports (``gguf.context_length``);
+* ``parameters``: the parameter count (the Hub's ``gguf.total``, else the name's "8B") times the
+  bits per weight of the smallest quant the repo lists.
+
+Each is sized at the context Hearth would load with (the model's own, capped at 8192).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from app.core.fit import estimate as fit
+from app.core.config import presets
+from app.core.fit.shape import ModelShape, shape_from_size
+from app.core.hub.files import HubModel, format_params
+from app.core.common.units import format_size
+
+BASIS_HEADER, BASIS_FILE_SIZE, BASIS_PARAMETERS = "header", "file size", "parameters"
+BASIS_LABELS = {BASIS_HEADER: "from its file header", BASIS_FILE_SIZE: "from its file size",
+                BASIS_PARAMETERS: "from its parameter count"}
+
+
+@dataclass(frozen=True)
+class FitBadge:
+    """A result's fit verdict (``fit.VERDICT_*`` or ``Partial: ...``) and its basis."""
+
+    verdict: str
+    basis: str
+    detail: str = ""  # what was estimated: "Q4_K_M, 1.1 GB, 8,192 tokens"
+
+    @property
+    def fits(self) -> bool:
+        return self.verdict != fit.VERDICT_TOO_LARGE
+
+    @property
+    def short(self) -> str:
+        """The verdict in a few words: ``Fits in RAM``, ``Fits on GPU``, ``Too large``."""
+        if self.verdict == fit.VERDICT_FULL:
+            return "Fits on GPU"
+        if self.verdict.startswith("Partial"):
+            return "Fits, partly on GPU"
+        return "Fits in RAM" if self.fits else "Too large"
+
+    @property
+    def label(self) -> str:
+        """The badge's text: ``Fits in RAM · from its parameter count``."""
+        return f"{self.short} · {BASIS_LABELS[self.basis]}"
+
+    @property
+    def explanation(self) -> str:
+        """The badge's tooltip: what the estimate used and how to get a closer one."""
+        used = {BASIS_HEADER: "Estimated from the GGUF header of the smallest file (read when "
+                              "you opened the model's page)",
+                BASIS_FILE_SIZE: "Estimated from the real size of the smallest file; layers "
+                                 "and attention are assumed typical",
+                BASIS_PARAMETERS: "Rough estimate from the parameter count and the smallest "
+                                  "quant's bits per weight"}[self.basis]
+        more = "" if self.basis == BASIS_HEADER else \
+            " Open the model to read its file header for a closer estimate."
+        return f"{self.verdict}. {used}: {self.detail}.{more}"
+
+
+def estimate(model: HubModel, machine: fit.Machine,
+             shape: ModelShape | None = None) -> FitBadge | None:
+    """The badge of ``model``'s smallest file on ``machine``; None when nothing is known about
+    its size. ``shape``: the smallest file's shape the model page read (by repo)."""
+    if shape is not None and shape.exact:
+        return _badge(shape, machine, BASIS_HEADER)
+    if shape is not None and shape.file_size:
+        return _badge(_with_context(shape, model), machine, BASIS_FILE_SIZE)
+    if model.smallest_bytes:
+        sized = shape_from_size(model.smallest_bytes, model.smallest_file or model.id)
+        return _badge(_with_context(sized, model), machine, BASIS_FILE_SIZE)
+    if model.size_range and model.quants:
+        sized = replace(shape_from_size(model.size_range[0], model.id), quant=model.quants[0])
+        badge = _badge(_with_context(sized, model), machine, BASIS_PARAMETERS)
+        return replace(badge, detail=f"{format_params(model.parameters)} parameters, "
+                                     f"{badge.detail}")
+    return None
+
+
+def _with_context(shape: ModelShape, model: HubModel) -> ModelShape:
+    return replace(shape, n_ctx_train=model.context_length) if model.context_length else shape
+
+
+def _badge(shape: ModelShape, machine: fit.Machine, basis: str) -> FitBadge:
+    n_ctx = presets.context_length(0, shape.n_ctx_train)
+    verdict = fit.plan(shape, machine, n_ctx).verdict
+    what = ", ".join(p for p in (shape.quant, format_size(shape.file_size), f"{n_ctx:,} tokens")
+                     if p)
+    return FitBadge(verdict, basis, what)

@@ -1,0 +1,352 @@
+"""The llama.cpp engine: load a GGUF, stream a chat answer, stop at once when asked.
+
+Plain Python over llama-cpp-python. One ``Engine`` belongs to one thread at a time (a
+``Llama`` object is not thread-safe); the UI runs it in a worker thread, the CLI in the main one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import io
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from app.core.templates import render as chat_template
+from app.core.gguf import check as gguf_check
+from app.core.gguf import info as gguf_info
+from app.core.inference import llama_log
+from app.core.config import presets
+from app.core.common.errors import ContextFullError, GenerationError, LoadCancelled, ModelLoadError
+from app.core.inference.types import (
+    AUTO_LAYERS, KV_TYPES, GenerationStats, LoadedModel, LoadOptions, SamplingOptions,
+    stopped_stats,
+)
+
+log = logging.getLogger("hearth.engine")
+
+
+FALLBACK_TEMPLATE = "chatml"
+
+
+class Engine:
+    """Holds at most one loaded model."""
+
+    def __init__(self) -> None:
+        self._llm = None
+        self._loaded: LoadedModel | None = None
+        self._stop = threading.Event()
+        self._request_stop: threading.Event | None = None  # the running request's own stop
+        self._abort_cb = None  # keeps the ctypes callback alive
+
+    @staticmethod
+    def default_threads() -> int:
+        """One thread per physical core but one, left for the window and the rest of the desktop.
+
+        llama.cpp's threads wait for each other by spinning: when one of them loses its core to
+        another program, all of them stall (measured here on 2 cores: 73 tok/s with 2 threads on
+        a quiet machine, under 1 tok/s with 2 threads beside another busy process, 57 tok/s
+        with 1 thread). The thread count is a per-model setting for users who want every core.
+        """
+        import os
+
+        import psutil
+
+        return max(1, (psutil.cpu_count(logical=False) or os.cpu_count() or 2) - 1)
+
+    @property
+    def loaded(self) -> LoadedModel | None:
+        return self._loaded
+
+    def load(self, path: Path, options: LoadOptions = LoadOptions(),
+             progress: Callable[[float], None] | None = None,
+             cancel: threading.Event | None = None) -> LoadedModel:
+        """Load ``path``, replacing any model already loaded.
+
+        ``progress`` gets 0.0-1.0 as llama.cpp reads the weights; setting ``cancel`` stops the
+        load (``LoadCancelled``).
+        """
+        import llama_cpp
+
+        path = Path(path)
+        gguf_check.check_file(path)  # Hearth's own check, before llama.cpp reads a byte
+        self.unload()
+        llama_log.route_to_logging()
+        n_ctx = options.n_ctx
+        if n_ctx <= 0:  # the model's own context length, capped
+            n_ctx = presets.context_length(0, gguf_info.read_info(path).context_length)
+        gpu_layers, verdict = options.n_gpu_layers, ""
+        if gpu_layers == AUTO_LAYERS:
+            gpu_layers, verdict = auto_gpu_layers(path, n_ctx, options.kv_type)
+        kwargs = dict(
+            model_path=str(path), n_ctx=n_ctx, n_gpu_layers=gpu_layers,
+            n_batch=min(options.n_batch, n_ctx), verbose=True,
+            flash_attn=options.flash_attn or options.kv_type != "f16",  # needed by q8_0/q4_0 V
+        )
+        threads = options.n_threads if options.n_threads > 0 else self.default_threads()
+        kwargs.update(n_threads=threads, n_threads_batch=threads)
+        if options.kv_type != "f16":
+            kwargs.update(type_k=KV_TYPES[options.kv_type], type_v=KV_TYPES[options.kv_type])
+        started = time.perf_counter()
+        chatter = io.StringIO()
+        try:
+            # llama-cpp-python prints template notes to sys.stderr when verbose: keep them in
+            # the log instead (llama.cpp's own log goes through llama_log).
+            with contextlib.redirect_stderr(chatter), load_progress(progress, cancel), \
+                    chat_template.guarded_formatters():  # its handlers render under the budget
+                llm = llama_cpp.Llama(**kwargs)
+        except (ValueError, RuntimeError, OSError) as exc:
+            if cancel is not None and cancel.is_set():
+                raise LoadCancelled(f"Loading {path.name} was cancelled.") from exc
+            raise ModelLoadError(_load_message(path, exc)) from exc
+        finally:
+            if chatter.getvalue():
+                log.debug("llama-cpp-python: %s", chatter.getvalue().strip())
+        llm.verbose = False  # no more Python-side prints while generating
+        has_template = "chat_template.default" in llm._chat_handlers
+        # Always the model's own template (sandboxed Jinja), never a guessed built-in format.
+        llm.chat_format = "chat_template.default" if has_template else FALLBACK_TEMPLATE
+        llm.chat_handler = None
+        self._llm = llm
+        self._install_abort_callback()
+        self._loaded = LoadedModel(
+            path=path, n_ctx=llm.n_ctx(), n_ctx_train=llm._model.n_ctx_train(),
+            has_chat_template=has_template, load_seconds=time.perf_counter() - started,
+            gpu_layers=gpu_layers, fit_verdict=verdict, n_threads=threads,
+        )
+        log.info("Loaded %s (n_ctx=%d) in %.2fs", path.name, self._loaded.n_ctx,
+                 self._loaded.load_seconds)
+        return self._loaded
+
+    def unload(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
+            self._loaded = None
+
+    def request_stop(self) -> None:
+        """Thread-safe: stop the generation in progress within one token."""
+        self._stop.set()
+
+    def count_tokens(self, messages: Sequence[dict]) -> int:
+        """Tokens the chat takes in the context, formatted by the model's template."""
+        llm = self._require()
+        prompt = chat_prompt(llm, list(messages), self._loaded.has_chat_template)
+        return len(llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+
+    def fit_messages(self, messages: Sequence[dict], reserve: int,
+                     stop: threading.Event | None = None) -> list[dict]:
+        """Drop the oldest turns (never the system prompt or the last message) until the chat
+        and ``reserve`` tokens for the answer fit in the context. Setting ``stop`` ends the
+        search early (the chat that follows then stops before it starts)."""
+        kept = list(messages)
+        limit = self._require().n_ctx()
+        while self.count_tokens(kept) + reserve > limit:
+            if stop is not None and stop.is_set():
+                return kept
+            first = 1 if kept and kept[0]["role"] == "system" else 0
+            if len(kept) - first <= 1:
+                raise ContextFullError(self.count_tokens(kept) + reserve, limit)
+            del kept[first]
+        return kept
+
+    def chat(self, messages: Sequence[dict], sampling: SamplingOptions,
+             on_token: Callable[[str], None], stop: threading.Event | None = None
+             ) -> GenerationStats:
+        """Stream an answer to ``messages``, calling ``on_token`` with each piece of text."""
+        llm = self._require()
+        reserve = min(max(sampling.max_tokens, 1), 64)
+        self._stop.clear()  # before the template is applied: a Stop from then on counts
+        self._request_stop = stop
+        prompt_tokens = self.count_tokens(messages)
+        if stop is not None and stop.is_set():  # stopped while the chat was prepared
+            return stopped_stats(prompt_tokens)
+        if prompt_tokens + reserve > llm.n_ctx():
+            raise ContextFullError(prompt_tokens + reserve, llm.n_ctx())
+        stream = llm.create_chat_completion(
+            messages=list(messages), stream=True, **_sampling_kwargs(sampling))
+        return self._consume(stream, lambda choice: choice["delta"].get("content"),
+                             prompt_tokens, on_token, stop)
+
+    def complete(self, prompt: str, sampling: SamplingOptions, on_token: Callable[[str], None],
+                 stop: threading.Event | None = None) -> GenerationStats:
+        """Stream a raw continuation of ``prompt`` (no chat template), as ``chat`` does."""
+        llm = self._require()
+        reserve = min(max(sampling.max_tokens, 1), 64)
+        self._stop.clear()
+        self._request_stop = stop
+        prompt_tokens = len(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+        if stop is not None and stop.is_set():
+            return stopped_stats(prompt_tokens)
+        if prompt_tokens + reserve > llm.n_ctx():
+            raise ContextFullError(prompt_tokens + reserve, llm.n_ctx())
+        stream = llm.create_completion(prompt=prompt, stream=True, **_sampling_kwargs(sampling))
+        return self._consume(stream, lambda choice: choice.get("text"), prompt_tokens,
+                             on_token, stop)
+
+    def _consume(self, stream, text_of, prompt_tokens: int, on_token: Callable[[str], None],
+                 stop: threading.Event | None) -> GenerationStats:
+        """Pass a llama-cpp-python stream's text to ``on_token`` until it ends or is stopped."""
+        llm = self._llm
+        stop_flags = (self._stop,) if stop is None else (self._stop, stop)
+        started = time.perf_counter()
+        first = None
+        tokens = 0
+        reason = "stop"
+        self._abort_during_decode(True)  # the prompt: one long decode that Stop can cut short
+        answering = False
+        try:
+            for chunk in stream:
+                if not answering:  # the prompt is in: one token per decode from here on
+                    answering = True
+                    self._abort_during_decode(False)
+                if any(flag.is_set() for flag in stop_flags):
+                    reason = "user"
+                    break
+                choice = chunk["choices"][0]
+                text = text_of(choice)
+                if text:
+                    if first is None:
+                        first = time.perf_counter()
+                    tokens += 1
+                    on_token(text)
+                if choice.get("finish_reason"):
+                    reason = choice["finish_reason"]
+        except _abort_errors() as exc:
+            if not any(flag.is_set() for flag in stop_flags):
+                raise GenerationError(f"Generation failed: {exc}") from exc
+            reason = "user"
+        finally:
+            stream.close()
+        ended = time.perf_counter()
+        first = first or ended
+        return GenerationStats(
+            tokens=tokens, prompt_tokens=prompt_tokens, time_to_first_token_s=first - started,
+            generation_s=ended - first, stop_reason=reason, context_used=llm.n_tokens,
+            context_size=llm.n_ctx(),
+        )
+
+    def _require(self):
+        if self._llm is None:
+            raise GenerationError("No model is loaded.")
+        return self._llm
+
+    def _install_abort_callback(self) -> None:
+        """Let Stop interrupt llama.cpp inside a long prompt evaluation, not only between tokens."""
+        import llama_cpp
+
+        stop = self._stop
+
+        def should_abort(_data) -> bool:
+            request = self._request_stop
+            return stop.is_set() or (request is not None and request.is_set())
+
+        self._abort_cb = llama_cpp.ggml_abort_callback(should_abort)
+        self._abort_during_decode(True)
+
+    def _abort_during_decode(self, on: bool) -> None:
+        """Turn the abort callback on or off for the next decodes.
+
+        llama.cpp calls it after every node of the graph (~600 a token for the starter model),
+        each call taking the interpreter lock: fine for the prompt, where it makes Stop work
+        mid-decode, but while answering it would contend with the GUI thread for the lock on
+        every token. Between tokens Stop is seen by ``_consume``'s own loop instead."""
+        import llama_cpp
+
+        callback = self._abort_cb if on else ctypes.cast(None, llama_cpp.ggml_abort_callback)
+        llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, callback, ctypes.c_void_p(0))
+
+
+def _sampling_kwargs(sampling: SamplingOptions) -> dict:
+    """llama-cpp-python's keyword arguments for ``sampling``. A random seed (-1) is drawn
+    here for each answer: llama-cpp-python keeps the last seed it was given and reuses it when
+    the next call passes none, so after one answer with a fixed seed, "random" would repeat it."""
+    return dict(temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k,
+                min_p=sampling.min_p, repeat_penalty=sampling.repeat_penalty,
+                max_tokens=sampling.max_tokens if sampling.max_tokens > 0 else None,
+                seed=sampling.seed if sampling.seed >= 0 else random.randrange(2**31))
+
+
+def auto_gpu_layers(path: Path, n_ctx: int, kv_type: str) -> tuple[int, str]:
+    """As many layers on the GPU as fit this machine (app.core.fit.estimate), with the verdict."""
+    from app.core.fit import estimate as fit
+    from app.core.hardware import probe as hardware
+
+    shape = fit.shape_from_file(path)
+    machine = fit.Machine.from_report(hardware.probe(path.parent))
+    verdict = fit.plan(shape, machine, n_ctx, kv_type)
+    log.info("GPU layers for %s at %d tokens: %d (%s)", path.name, n_ctx, verdict.gpu_layers,
+             verdict.verdict)
+    return verdict.gpu_layers, verdict.verdict
+
+
+def chat_prompt(llm, messages: list[dict], has_template: bool) -> str:
+    """The text the model sees for ``messages``, as llama-cpp-python formats it (the model's
+    template in the guarded sandbox, under the budget: ``chat_template.formatter``)."""
+    from llama_cpp import llama_chat_format
+
+    if has_template:
+        model = llm._model
+        eos = model.token_get_text(llm.token_eos()) if llm.token_eos() != -1 else ""
+        bos = model.token_get_text(llm.token_bos()) if llm.token_bos() != -1 else ""
+        formatter = chat_template.formatter(llm.metadata["tokenizer.chat_template"], eos, bos)
+        return formatter(messages=messages).prompt
+    return llama_chat_format.format_chatml(messages=messages).prompt
+
+
+@contextlib.contextmanager
+def load_progress(progress: Callable[[float], None] | None, cancel: threading.Event | None):
+    """Give llama.cpp a progress callback for the next load.
+
+    llama-cpp-python does not expose ``llama_model_params.progress_callback``; it builds the
+    params with ``llama_model_default_params()``, so that function is wrapped for the duration
+    of one load (loads happen one at a time, under ``_LOAD_LOCK``).
+    """
+    from llama_cpp import llama_cpp as bindings  # the module llama.py calls through
+
+    if progress is None and cancel is None:
+        yield
+        return
+
+    def on_progress(value: float, _data) -> bool:
+        if progress is not None:
+            progress(float(value))
+        return not (cancel is not None and cancel.is_set())
+
+    callback = bindings.llama_progress_callback(on_progress)
+
+    with _LOAD_LOCK:  # read the original under the lock: another load may have wrapped it
+        original = bindings.llama_model_default_params
+
+        def with_progress():
+            params = original()
+            params.progress_callback = callback
+            return params
+
+        bindings.llama_model_default_params = with_progress
+        try:
+            yield
+        finally:
+            bindings.llama_model_default_params = original
+
+
+_LOAD_LOCK = threading.Lock()
+
+
+def _abort_errors() -> tuple[type[BaseException], ...]:
+    return (RuntimeError, ValueError)
+
+
+def _load_message(path: Path, exc: Exception) -> str:
+    detail = str(exc)
+    if "unknown model architecture" in llama_log.recent().lower():
+        return (f"{path.name} uses a model architecture this llama.cpp build does not support. "
+                "Updating Hearth's llama.cpp may help.")
+    if "alloc" in llama_log.recent().lower() or "memory" in detail.lower():
+        return (f"Not enough memory to load {path.name}. Try a smaller quant, a shorter context, "
+                "or fewer GPU layers.")
+    return f"llama.cpp could not load {path.name}: the file may be damaged or incomplete."

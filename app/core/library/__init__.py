@@ -1,0 +1,1 @@
+"""The models on this computer: folders, other apps' stores, the starter model."""

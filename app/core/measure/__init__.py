@@ -1,0 +1,1 @@
+"""Measuring quants: perplexity, KL divergence, speed, memory; stored results."""

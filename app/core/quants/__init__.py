@@ -1,0 +1,1 @@
+"""Quant types, what each costs and gives, the recommended pick, making a quant."""

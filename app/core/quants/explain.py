@@ -1,0 +1,201 @@
+"""What each quant level means, in plain words, and its expected quality.
+
+* ``explain(quant)``: one line per quant type ("Q4_K_M: about 4.8 bits per weight; usually close
+  to the original"); unknown types get a line built from their bits per weight.
+* ``typical_quality(quant)``: llama.cpp's published mean KL divergence for the type (Llama-3-8B,
+  ``resources/data/llama3-8b-quant-kld.tsv``); for types the table lacks (IQ*, Q4_1, ...) a rough
+  estimate from bits per weight, interpolated between the published types, said to be one.
+* ``measured_quality(m)``: the user's own measurement of a file (``measure.FileMeasurement``).
+* ``quality_score(kld)``: 0..1 for the quality bar (log scale: 0.001 or less is full, 1.0 empty).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+from app.core.quants import quality
+from app.core.quants import types as quants
+
+TYPICAL = "typical"
+ESTIMATE = "estimate"
+MEASURED = "measured"
+LABELS = {TYPICAL: "typical (llama.cpp, Llama-3-8B)", ESTIMATE: "rough estimate",
+          MEASURED: "measured by you"}
+
+# Typical bits per weight of whole files (mixes keep embeddings and some layers larger than their
+# base type), from Llama-3-8B files of each type: file bytes x 8 / 8.03e9 parameters.
+TYPICAL_BPW: dict[str, float] = {
+    "F32": 32.0, "F16": 16.0, "BF16": 16.0, "Q8_0": 8.5, "Q6_K": 6.6, "Q5_1": 6.1, "Q5_K_M": 5.7,
+    "Q5_K_S": 5.6, "Q5_0": 5.6, "Q4_1": 5.1, "Q4_K_M": 4.9, "Q4_K_S": 4.7, "Q4_0": 4.6,
+    "IQ4_NL": 4.7, "IQ4_XS": 4.4, "MXFP4": 4.3, "Q3_K_L": 4.3, "Q3_K_M": 4.0, "IQ3_M": 3.8,
+    "Q3_K_S": 3.7, "IQ3_S": 3.6, "IQ3_XS": 3.5, "IQ3_XXS": 3.3, "Q2_K": 3.2, "Q2_K_S": 3.0,
+    "IQ2_M": 2.9, "IQ2_S": 2.8, "IQ2_XS": 2.6, "IQ2_XXS": 2.4, "IQ1_M": 2.2, "IQ1_S": 2.0,
+}
+LLAMA3_8B_PARAMS = 8.03e9
+
+_CLOSE = {
+    "F32": "the original weights at full precision; twice the size of F16 for no visible gain",
+    "F16": "the original weights, unchanged; the largest file",
+    "BF16": "the original weights in the format most models are trained in; same quality as F16",
+    "Q8_0": "practically indistinguishable from the original",
+    "Q6_K": "nearly indistinguishable from the original",
+    "Q5_1": "an older format, very close to the original; Q5_K_M is as good and smaller",
+    "Q5_K_M": "very close to the original",
+    "Q5_K_S": "very close to the original, slightly below Q5_K_M",
+    "Q5_0": "an older format, very close to the original",
+    "Q4_1": "an older format, close to the original; Q4_K_M is better for its size",
+    "Q4_K_M": "usually close to the original; the usual choice",
+    "Q4_K_S": "close to the original, slightly below Q4_K_M",
+    "Q4_0": "an older, simple format: fast, but noticeably below Q4_K_M",
+    "IQ4_NL": "a newer 4-bit format, close to the original",
+    "IQ4_XS": "a newer 4-bit format, nearly as good as Q4_K_M and smaller",
+    "MXFP4": "a 4-bit float format some models (gpt-oss) are released in",
+    "Q3_K_L": "noticeably below the original; Q4 quants are better for a little more memory",
+    "Q3_K_M": "noticeably less accurate; fine for chat when memory is tight",
+    "IQ3_M": "a newer 3-bit format, better than Q3_K_M for its size",
+    "Q3_K_S": "clearly less accurate; for when nothing larger fits",
+    "IQ3_S": "a newer 3-bit format; clearly less accurate than 4-bit ones",
+    "IQ3_XS": "a newer 3-bit format for tight memory; clearly less accurate",
+    "IQ3_XXS": "a newer 3-bit format for tight memory; clearly less accurate",
+    "Q2_K": "much less accurate: mistakes and odd wording get common; a last resort",
+    "Q2_K_S": "much less accurate; a last resort",
+    "IQ2_M": "very lossy; worth it only for large models that fit no other way",
+    "IQ2_S": "very lossy; worth it only for large models that fit no other way",
+    "IQ2_XS": "very lossy; worth it only for large models that fit no other way",
+    "IQ2_XXS": "very lossy; worth it only for very large models",
+    "IQ1_M": "extremely lossy; usable only with very large models",
+    "IQ1_S": "extremely lossy; usable only with very large models",
+}
+
+
+def typical_bits(quant: str | None) -> float | None:
+    """Bits per weight of a typical whole file of this type (base type for Unsloth's XL mixes)."""
+    name = (quant or "").upper()
+    if name.endswith("_XL"):
+        base = TYPICAL_BPW.get(name[:-3] + "_M") or TYPICAL_BPW.get(name[:-3])
+        return base or quants.bits_per_weight(name)
+    return TYPICAL_BPW.get(name) or quants.bits_per_weight(name)
+
+
+def explain(quant: str | None, bits: float | None = None) -> str:
+    """One plain line about a quant level; ``bits`` (the file's own) when the type is unknown."""
+    name = (quant or "").upper()
+    typical = typical_bits(name)
+    if name in _CLOSE:
+        return f"{name}: about {typical:.1f} bits per weight; {_CLOSE[name]}."
+    if name.endswith("_XL") and typical:
+        return (f"{name}: about {typical:.1f} bits per weight or a little more; an Unsloth "
+                "dynamic mix that keeps its most important layers at higher precision.")
+    bits = bits or typical
+    if not bits:
+        return f"{quant or 'Unknown type'}: the quant type is not known to Hearth."
+    return f"{quant or 'Unknown type'}: about {bits:.1f} bits per weight; {_words_for_bits(bits)}."
+
+
+def _words_for_bits(bits: float) -> str:
+    for limit, words in ((7.5, "practically indistinguishable from the original"),
+                         (5.2, "very close to the original"),
+                         (4.2, "usually close to the original"),
+                         (3.4, "noticeably less accurate"), (2.5, "much less accurate")):
+        if bits >= limit:
+            return words
+    return "very lossy"
+
+
+def quality_words(kld: float | None) -> str:
+    """Mean KL divergence from the original in words."""
+    if kld is None:
+        return "quality unknown"
+    for limit, words in ((0.0001, "same as the original"),
+                         (0.006, "indistinguishable from the original"),
+                         (0.02, "very close to the original"), (0.05, "close to the original"),
+                         (0.15, "noticeably lower"), (0.3, "clearly lower")):
+        if kld < limit:
+            return words
+    return "much lower"
+
+
+def quality_score(kld: float | None) -> float | None:
+    """The quality bar's fill: 1 at a KLD of 0.001 or less, 0 at 1.0 (log scale)."""
+    if kld is None:
+        return None
+    return max(0.0, min(1.0, 1 - math.log10(max(kld, 1e-3) / 1e-3) / 3))
+
+
+@dataclass(frozen=True)
+class Quality:
+    kld: float
+    kind: str  # TYPICAL, ESTIMATE or MEASURED
+    note: str  # where the figure comes from, for the hover text and the line under the table
+    same_top_pct: float | None = None
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.kind]
+
+
+@lru_cache(maxsize=1)
+def _published() -> dict[str, quality.PublishedQuality]:
+    return quality.load_published()
+
+
+def typical_quality(quant: str | None) -> Quality | None:
+    name = (quant or "").upper()
+    table = _published()
+    if name in ("F16", "BF16", "F32") or (name in table and table[name].mean_kld is not None):
+        row = table.get(name)
+        if row is None or row.mean_kld is None:
+            return Quality(0.0, TYPICAL, f"{name} holds the original weights: the reference the "
+                                         f"quants are compared with ({quality.SOURCE})")
+        return Quality(row.mean_kld, TYPICAL, f"{name} on Llama-3-8B: {quality.SOURCE}",
+                       row.same_top_pct)
+    bits = typical_bits(name)
+    if not bits:
+        return None
+    return Quality(_interpolate(bits), ESTIMATE,
+                   f"No published figure for {name}: estimated from its {bits:.1f} bits per "
+                   f"weight between the published types ({quality.SOURCE})")
+
+
+def _interpolate(bits: float) -> float:
+    """log(KLD) linear in bits per weight between the published types (Llama-3-8B)."""
+    points = _lower_hull(sorted((row.size_gib * 2**30 * 8 / LLAMA3_8B_PARAMS,
+                                 math.log(row.mean_kld))
+                                for row in _published().values() if row.mean_kld))
+    if bits >= 15:
+        return 0.0
+    if bits <= points[0][0]:
+        (x0, y0), (x1, y1) = points[0], points[1]
+    elif bits >= points[-1][0]:
+        (x0, y0), (x1, y1) = points[-2], points[-1]
+    else:
+        i = next(i for i, (x, _) in enumerate(points) if x >= bits)
+        (x0, y0), (x1, y1) = points[i - 1], points[i]
+    y = y0 + (y1 - y0) * (bits - x0) / (x1 - x0) if x1 != x0 else y0
+    return min(2.0, math.exp(y))
+
+
+def _lower_hull(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The best figures reachable at each size: a type that does worse than a line between
+    two others (Q4_0 beside Q4_K_S) says little about newer types of its size."""
+    hull: list[tuple[float, float]] = []
+    for point in points:
+        while len(hull) >= 2 and _cross(hull[-2], hull[-1], point) <= 0:
+            hull.pop()
+        hull.append(point)
+    return hull
+
+
+def _cross(o, a, b) -> float:
+    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+
+def measured_quality(measurement) -> Quality:
+    """A ``measure.FileMeasurement`` of the user's file as its quality."""
+    ref = str(measurement.reference_file).replace("\\", "/").rsplit("/", 1)[-1]
+    note = ("This is the reference file the others were measured against" if measurement.reference
+            else f"Measured by you against {ref} on {measurement.text} "
+                 f"({measurement.tokens} tokens)")
+    return Quality(float(measurement.kld), MEASURED, note, measurement.same_top_pct)

@@ -1,0 +1,145 @@
+"""The quant picker: every quant of one model as a row, and the one to recommend.
+
+A row has the quant type, its bits per weight, file size, fit on this machine at the chosen
+context (``fit.plan``) and expected quality (``quant_explain``: the user's measurement of the file
+when there is one, else llama.cpp's published figure for the type, else an estimate).
+
+Recommended: the best quality that fits fully at the chosen context (all layers on the GPU; on a
+machine without a usable GPU, in RAM), so the context has room. When none fits fully, the best
+that fits with part of it (or all of it) in RAM, and the reason says so. When nothing fits, none.
+Quality is ranked on the published/estimated figures, which compare across types; the user's
+measurements rank instead when every candidate has one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from app.core.fit import estimate as fit
+from app.core.quants import explain as quant_explain
+from app.core.quants import types as quants
+from app.core.fit.shape import ModelShape
+from app.core.quants.explain import Quality
+
+FULL, PARTIAL, CPU, TOO_LARGE = "full", "partial", "cpu", "too-large"
+
+
+@dataclass(frozen=True)
+class QuantItem:
+    """One quant of the model, before its fit is worked out."""
+
+    key: str  # the file (Hub name or local path)
+    label: str  # the file name shown
+    quant: str | None
+    size_bytes: int
+    shape: ModelShape  # of this file, or of a sibling file resized to this one
+    parameters: int | None = None
+    measurement: object | None = None  # a measure.FileMeasurement of this file, if stored
+
+
+@dataclass(frozen=True)
+class QuantRow:
+    key: str
+    label: str
+    quant: str
+    size_bytes: int
+    bits: float | None
+    fit: fit.Fit
+    placement: str  # FULL, PARTIAL, CPU or TOO_LARGE
+    quality: Quality | None  # shown: measured, else typical/estimate
+    typical: Quality | None  # for ranking
+    explanation: str
+
+
+@dataclass(frozen=True)
+class Pick:
+    key: str | None
+    reason: str
+    fully: bool  # the pick fits fully (no "say so" needed)
+
+
+def placement(verdict: str) -> str:
+    if verdict == fit.VERDICT_FULL:
+        return FULL
+    if verdict.startswith("Partial"):
+        return PARTIAL
+    return CPU if verdict == fit.VERDICT_CPU else TOO_LARGE
+
+
+def resized(shape: ModelShape, name: str, size: int, quant: str | None) -> ModelShape:
+    """A sibling file's shape for a file of another size: same architecture, weights by size."""
+    if shape.file_size == size and shape.tensors:
+        return shape
+    return replace(shape, name=name, file_size=size, tensors=(), exact=False, quant=quant)
+
+
+def rows(items: Iterable[QuantItem], machine: fit.Machine, n_ctx: int,
+         kv_type: str = "f16") -> list[QuantRow]:
+    """The rows at ``n_ctx``, smallest file first."""
+    result = []
+    for item in items:
+        plan = fit.plan(item.shape, machine, n_ctx, kv_type)
+        name = (item.quant or quants.quant_from_name(item.label) or "?").upper()
+        bits = (item.size_bytes * 8 / item.parameters if item.parameters
+                else quant_explain.typical_bits(name))
+        typical = quant_explain.typical_quality(name)
+        shown = (quant_explain.measured_quality(item.measurement) if item.measurement is not None
+                 else typical)
+        result.append(QuantRow(
+            key=item.key, label=item.label, quant=name, size_bytes=item.size_bytes, bits=bits,
+            fit=plan, placement=placement(plan.verdict), quality=shown, typical=typical,
+            explanation=quant_explain.explain(name, bits)))
+    result.sort(key=lambda r: (r.size_bytes, r.label.lower()))
+    return result
+
+
+def _rank(candidates: Sequence[QuantRow]):
+    measured = all(r.quality is not None and r.quality.kind == quant_explain.MEASURED
+                   for r in candidates)
+
+    def key(row: QuantRow):
+        q = row.quality if measured else row.typical
+        return (-(q.kld if q is not None else 99.0), row.size_bytes)
+    return key
+
+
+def pick(table: Sequence[QuantRow], machine: fit.Machine, n_ctx: int) -> Pick:
+    """The quant to recommend at ``n_ctx`` and a one-line reason."""
+    gpu = bool(machine.gpu_bytes)
+    tokens = f"{n_ctx:,} tokens of context"
+    full = [r for r in table if r.placement == (FULL if gpu else CPU)]
+    if full:
+        best = max(full, key=_rank(full))
+        where = "runs fully on your GPU" if gpu else "fits in your RAM"
+        cpu_note = "" if gpu else " (no usable GPU here: it runs on the CPU)"
+        return Pick(best.key, f"{best.quant}: the best quality that {where} with room for "
+                              f"{tokens}{cpu_note}; {_words(best)}.", True)
+    partial = [r for r in table if r.placement in (PARTIAL, CPU)]
+    if partial:
+        best = max(partial, key=_rank(partial))
+        how = ("part on the GPU, the rest in RAM" if best.placement == PARTIAL
+               else "from RAM on the CPU")
+        return Pick(best.key, f"{best.quant}: none fits fully on your GPU at {tokens}; this is "
+                              f"the best quality that runs with {how} (slower); "
+                              f"{_words(best)}.", False)
+    if not table:
+        return Pick(None, "No quants of this model to choose from.", False)
+    return Pick(None, f"None of these fits this machine at {tokens}. Choose a shorter context, "
+                      "or a smaller model.", False)
+
+
+def _words(row: QuantRow) -> str:
+    if row.quality is None:
+        return "quality unknown"
+    return f"quality {quant_explain.quality_words(row.quality.kld)}"
+
+
+CONTEXTS = (2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144)
+
+
+def context_choices(n_ctx_train: int | None) -> list[int]:
+    """Context lengths to offer: the usual steps up to the model's own (which is offered too)."""
+    top = n_ctx_train or 8192
+    steps = [c for c in CONTEXTS if c < top]
+    return steps + [top]

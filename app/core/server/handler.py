@@ -1,0 +1,382 @@
+"""One connection to Hearth's API server: routing, the API key, body limits, SSE streaming.
+
+Each request is answered by a ``RequestHandler`` in its connection's thread; the generation
+itself goes through the server's ``Backend``, which runs one at a time. Errors are answered in
+OpenAI's shape. A write to a client that has gone away, or a closed connection noticed while
+the answer is being made, stops that generation.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import select
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler
+from typing import ClassVar
+from urllib.parse import unquote, urlsplit
+
+from app.core.server import limits as api_limits
+from app.core.server import schema as api_schema
+from app.core.server.schema import ApiError, GenerationRequest, StopMatcher
+from app.core.server.timeouts import DeadlineReader, body_time
+from app.core.inference.types import GenerationStats
+from app.core.common.errors import ContextFullError, HearthError, RemoteError
+
+log = logging.getLogger("hearth.server")
+
+SOCKET_TIMEOUT_S = 120  # the longest a single read or write waits (api_timeouts bounds more)
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One line of the request log. Never holds a header, a body or the API key."""
+
+    time: float  # seconds since the epoch, when the request arrived
+    method: str
+    path: str
+    status: int  # 499 (client closed request): the client went away before the answer ended
+    tokens: int
+    duration_s: float
+    client: str
+
+
+def peer_closed(sock: socket.socket) -> bool:
+    """True when the client has closed its end (readable, and reading would give nothing)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
+
+
+class ClientStop(threading.Event):
+    """A generation's stop event, also set when its client is found to have gone away."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self._sock = sock
+        self.client_gone = False
+
+    def next_prompt(self) -> None:
+        """Ready for the next prompt of the same request (a stop string only ends its own)."""
+        if not self.client_gone:
+            self.clear()
+
+    def is_set(self) -> bool:
+        if super().is_set():
+            return True
+        if peer_closed(self._sock):
+            self.gone()
+            return True
+        return False
+
+    def gone(self) -> None:
+        self.client_gone = True
+        self.set()
+
+
+class RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "Hearth"
+    sys_version = ""
+    timeout = SOCKET_TIMEOUT_S
+    _ROUTES: ClassVar[dict[str, dict[str, str]]] = {"/v1/models": {"GET": "_models"},
+               "/v1/chat/completions": {"POST": "_chat"},
+               "/v1/completions": {"POST": "_completion"}}
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()  # replaced by one that keeps to the deadlines
+        self._reader = DeadlineReader(self.connection, self.timeout)
+        self.rfile = io.BufferedReader(self._reader)
+        self._served = 0
+
+    def handle_one_request(self) -> None:
+        """Wait for a request (briefly on a new connection, the idle time between requests),
+        then give its request line and headers the server's request timeout."""
+        app = self.server.app
+        self._reader.expire_in(app.idle_timeout if self._served else app.request_timeout)
+        try:
+            started = self.rfile.peek(1)
+        except OSError:  # timed out, or reset
+            started = b""
+        if not started:
+            self.close_connection = True
+            return
+        self.command, self.request_version = None, "HTTP/1.1"  # until the request line is read
+        self._reader.timed_out = False
+        self._reader.expire_in(app.request_timeout)
+        self._headers_sent = False
+        try:
+            super().handle_one_request()
+        finally:
+            self._reader.expire_in(None)
+        self._served += 1
+        if self._reader.timed_out and not self._headers_sent:  # headers too slow
+            log.info("%s: a request's headers took more than %g s; connection closed",
+                     self.client_address[0], app.request_timeout)
+            self.send_error(408, f"The request's headers took longer than "
+                            f"{app.request_timeout:g} s to arrive: send the whole request at "
+                            "once.")
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def _handle(self) -> None:
+        started, clock = time.time(), time.monotonic()
+        self._status, self._tokens = 0, 0
+        self._body_read = self._headers_sent = False
+        path = urlsplit(self.path).path.rstrip("/") or "/"
+        app = self.server.app
+        try:
+            route = self._ROUTES.get(path, {"GET": "_model"} if path.startswith("/v1/models/")
+                                     else None)
+            if route is None:
+                raise ApiError(404, f"Hearth has no endpoint {path}. It serves /v1/models, "
+                               "/v1/chat/completions and /v1/completions.", "unknown_url")
+            if self.command not in route:
+                raise ApiError(405, f"{path} does not take {self.command}; use "
+                               f"{', '.join(route)}.", "method_not_allowed")
+            if not app.key_accepted(self.headers.get("Authorization")):
+                raise ApiError(401, "Incorrect or missing API key. Send it as the header "
+                               "'Authorization: Bearer KEY'.", "invalid_api_key")
+            getattr(self, route[self.command])()
+        except ApiError as exc:
+            if self._headers_sent:
+                self.close_connection = True
+            else:
+                self._send_json(exc.status, exc.body())
+        except Exception:
+            log.exception("Unexpected error answering %s %s", self.command, path)
+            if not self._headers_sent:
+                self._send_json(500, ApiError(500, "Hearth hit an unexpected error; details are "
+                                              "in its log file.", "internal_error",
+                                              "server_error").body())
+            self.close_connection = True
+        finally:
+            app.record(RequestRecord(started, self.command, path, self._status, self._tokens,
+                                     time.monotonic() - clock, self.client_address[0]))
+
+    # -- endpoints ------------------------------------------------------------------------
+    def _models(self) -> None:
+        self._send_json(200, api_schema.models_list(self.server.app.backend.model_name()))
+
+    def _model(self) -> None:
+        name = unquote(urlsplit(self.path).path.split("/v1/models/", 1)[1])
+        listed = api_schema.models_list(self.server.app.backend.model_name())["data"]
+        if not listed or listed[0]["id"] != name:
+            raise ApiError(404, f"No model called '{name}' is served here.", "model_not_found")
+        self._send_json(200, listed[0])
+
+    def _chat(self) -> None:
+        self._generate(api_schema.parse_chat(self._body(), self.server.app.defaults), False)
+
+    def _completion(self) -> None:
+        self._generate(api_schema.parse_completion(self._body(), self.server.app.defaults), True)
+
+    def _generate(self, request: GenerationRequest, completion: bool) -> None:
+        app = self.server.app
+        model = app.backend.model_name()
+        if not model:
+            raise ApiError(503, "No model is loaded in Hearth: load one, then try again.",
+                           "model_not_loaded", "server_error")
+        context_size = getattr(app.backend, "context_size", None)
+        api_limits.check_size(request, context_size() if context_size else 0)
+        stop = ClientStop(self.connection)
+        app.track_stop(stop, True)
+        try:
+            rid = api_schema.new_id("cmpl" if completion else "chatcmpl")
+            if request.stream:
+                self._stream(request, model, completion, rid, stop)
+            else:
+                self._answer(request, model, completion, rid, stop)
+        finally:
+            app.track_stop(stop, False)
+            if stop.client_gone:
+                self._status, self.close_connection = 499, True
+
+    def _answer(self, request: GenerationRequest, model: str, completion: bool, rid: str,
+                stop: ClientStop) -> None:
+        choices, runs = [], []
+        for prompt in request.prompts or (None,):
+            matcher, parts = StopMatcher(request.stop), []
+
+            def on_token(text: str, matcher=matcher, parts=parts) -> None:
+                parts.append(matcher.feed(text))
+                if matcher.hit:
+                    stop.set()
+
+            stop.next_prompt()
+            runs.append(self._run(request, on_token, stop, prompt))
+            if stop.client_gone:
+                return
+            choices.append(((prompt if request.echo else "") + "".join(parts) + matcher.flush(),
+                            api_schema.finish_reason(runs[-1], matcher.hit)))
+        stats = api_schema.total_stats(runs)
+        if completion:
+            self._send_json(200, api_schema.completion_response(rid, model, choices, stats))
+        else:
+            self._send_json(200, api_schema.chat_response(rid, model, *choices[0], stats))
+
+    def _stream(self, request: GenerationRequest, model: str, completion: bool, rid: str,
+                stop: ClientStop) -> None:
+        def emit(payload: dict) -> None:
+            if not self._headers_sent and not completion:  # a chat stream opens with the role
+                self._event(api_schema.chunk(rid, model, False, role=True), stop)
+            self._event(payload, stop)
+
+        runs = []
+        for index, prompt in enumerate(request.prompts or (None,)):
+            matcher = StopMatcher(request.stop)
+
+            def on_token(text: str, matcher=matcher, index=index) -> None:
+                piece = matcher.feed(text)
+                if matcher.hit:
+                    stop.set()
+                if piece:
+                    emit(api_schema.chunk(rid, model, completion, text=piece, index=index))
+
+            if request.echo:
+                emit(api_schema.chunk(rid, model, completion, text=prompt, index=index))
+            stop.next_prompt()
+            try:
+                runs.append(self._run(request, on_token, stop, prompt))
+            except ApiError as exc:
+                if not self._headers_sent:
+                    raise
+                self._event(exc.body(), stop)
+                self._end_stream(stop)
+                return
+            if stop.client_gone:
+                return
+            if tail := matcher.flush():
+                emit(api_schema.chunk(rid, model, completion, text=tail, index=index))
+            finish = api_schema.finish_reason(runs[-1], matcher.hit)
+            emit(api_schema.chunk(rid, model, completion, finish=finish, index=index))
+        if request.include_usage:
+            self._event(api_schema.usage_chunk(rid, model, completion,
+                                               api_schema.total_stats(runs)), stop)
+        self._end_stream(stop)
+
+    def _run(self, request: GenerationRequest, on_token, stop: ClientStop,
+             prompt: str | None = None) -> GenerationStats:
+        """Generate through the backend (a raw completion of ``prompt`` when given); Hearth's
+        errors become API errors."""
+        backend = self.server.app.backend
+        try:
+            if prompt is None:
+                stats = backend.generate(request.messages, request.sampling, on_token, stop)
+            else:
+                stats = backend.complete(prompt, request.sampling, on_token, stop)
+        except ContextFullError as exc:  # in OpenAI's words, which clients read the numbers from
+            raise ApiError(400, f"This model's maximum context length is {exc.limit} tokens. "
+                                f"However, you requested {exc.used} tokens. Shorten the "
+                                "messages or start a new chat.", "context_length_exceeded") from exc
+        except RemoteError as exc:
+            raise ApiError(502, str(exc), "upstream_error", "server_error") from exc
+        except HearthError as exc:
+            raise ApiError(500, str(exc), "generation_failed", "server_error") from exc
+        self._tokens += stats.tokens
+        return stats
+
+    # -- reading and writing --------------------------------------------------------------
+    def _body(self) -> dict:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            raise ApiError(411, "Send the request body with a Content-Length header.",
+                           "length_required")
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+            if length < 0:
+                raise ValueError(length)
+        except ValueError as exc:
+            raise ApiError(411, "Send the request body with a valid Content-Length header.",
+                           "length_required") from exc
+        limit = self.server.app.max_body
+        if length > limit:
+            raise ApiError(413, f"The request body is {length:,} bytes; this server takes at "
+                           f"most {limit:,}.", "request_too_large")
+        timeout = body_time(length, self.server.app.request_timeout)
+        self._reader.expire_in(timeout)
+        try:
+            raw = self.rfile.read(length)
+        except TimeoutError as exc:
+            raise ApiError(408, f"The request body took longer than {timeout:g} s to arrive: "
+                           "send it at once.", "request_timeout") from exc
+        finally:
+            self._reader.expire_in(None)
+        if len(raw) < length:
+            raise ApiError(400, "The request body ended before its Content-Length.",
+                           "incomplete_body")
+        self._body_read = True
+        return api_schema.parse_json(raw)
+
+    def _send_json(self, status: int, body: dict) -> None:
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        self._status = status
+        if self.command == "POST" and not self._body_read:
+            self.close_connection = True  # the unread body would be taken for the next request
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            if status == 401:
+                self.send_header("WWW-Authenticate", 'Bearer realm="hearth"')
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            self.close_connection = True
+        self._headers_sent = True
+
+    def _event(self, payload: dict, stop: ClientStop) -> None:
+        """Write one SSE event (opening the stream first); a failed write means the client left."""
+        if stop.client_gone:
+            return
+        data = b"data: " + json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n\n"
+        try:
+            if not self._headers_sent:
+                self._headers_sent, self._status = True, 200
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        except OSError:
+            stop.gone()
+
+    def _end_stream(self, stop: ClientStop) -> None:
+        done = b"data: [DONE]\n\n"
+        try:
+            if not stop.client_gone:
+                self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(done), done))
+        except OSError:
+            stop.gone()
+        if stop.client_gone:
+            self.close_connection = True
+
+    # -- http.server hooks ----------------------------------------------------------------
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None
+                   ) -> None:
+        """Protocol errors (bad request line, headers too long...) in OpenAI's shape too."""
+        phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
+        self.close_connection = True
+        self._body_read = True
+        self._send_json(code, ApiError(code, message or phrase,
+                                       phrase.lower().replace(" ", "_")).body())
+
+    def log_request(self, code="-", size="-") -> None:
+        """Requests are logged by the server, path only (never a header or the query)."""
+
+    def log_message(self, format: str, *args) -> None:
+        log.debug("%s: %s", self.client_address[0], format % args)

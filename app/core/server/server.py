@@ -1,0 +1,253 @@
+"""Hearth's OpenAI-compatible HTTP server, on the standard library's ``ThreadingHTTPServer``.
+
+``GET /v1/models``, ``POST /v1/chat/completions`` and ``POST /v1/completions``, streaming (SSE)
+or not. Every answer goes through one ``Backend`` (app.core.inference.queue), which runs them
+one at a time. Listens on 127.0.0.1 unless told otherwise; an API key, when set, is required as
+``Authorization: Bearer KEY``. A client that goes away mid-answer stops its generation (and
+is logged 499, client closed request).
+
+Slow clients cannot hold the connections: a request must arrive within ``request_timeout``
+(app.core.server.timeouts), and one client address may hold at most ``max_per_client`` of them.
+"""
+
+from __future__ import annotations
+
+import errno
+import hmac
+import json
+import logging
+import socket
+import threading
+from collections import deque
+from collections.abc import Callable
+from http.server import ThreadingHTTPServer
+from typing import Self
+
+from app.core.server import timeouts as api_timeouts
+from app.core.server.handler import RequestHandler, RequestRecord
+from app.core.inference.types import SamplingOptions
+from app.core.common.errors import ServerError
+from app.core.inference.types import Backend
+
+log = logging.getLogger("hearth.server")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_CONNECTIONS = 16
+MAX_PER_CLIENT = 8  # connections one client address may hold at once
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+_BUSY_BODY = json.dumps({"error": {
+    "message": "Too many connections: try again shortly.", "type": "server_error",
+    "code": "server_busy", "param": None}}).encode()
+_BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+         b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(_BUSY_BODY)) + _BUSY_BODY
+
+
+def _crowded(limit: int) -> bytes:
+    body = json.dumps({"error": {
+        "message": f"This address already has {limit} connections open to Hearth, the most "
+                   "one client may hold: reuse or close them, then try again.",
+        "type": "invalid_request_error", "code": "too_many_connections",
+        "param": None}}).encode()
+    return (b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+            b"Connection: close\r\nRetry-After: 1\r\nContent-Length: %d\r\n\r\n"
+            % len(body)) + body
+
+
+class ApiServer:
+    """The server around one backend. ``start()`` listens, ``stop()`` ends every connection."""
+
+    def __init__(self, backend: Backend, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+                 api_key: str = "", *, defaults: SamplingOptions | None = None,
+                 max_body: int = MAX_BODY_BYTES, max_connections: int = MAX_CONNECTIONS,
+                 max_per_client: int = MAX_PER_CLIENT,
+                 request_timeout: float = api_timeouts.REQUEST_S,
+                 idle_timeout: float = api_timeouts.IDLE_S,
+                 on_request: Callable[[RequestRecord], None] | None = None,
+                 log_size: int = 500) -> None:
+        self.backend = backend
+        self.host, self.port = host, port
+        self.defaults = defaults or SamplingOptions()  # for the fields a request leaves out
+        self.max_body = max_body
+        self.max_connections = max_connections
+        self.max_per_client = max_per_client
+        self.request_timeout = request_timeout  # seconds for a request to start, headers, body
+        self.idle_timeout = idle_timeout  # seconds a kept-alive connection waits for the next
+        self.on_request = on_request
+        self._api_key = api_key
+        self._records: deque[RequestRecord] = deque(maxlen=log_size)
+        self._stops: set[threading.Event] = set()
+        self._lock = threading.Lock()
+        self._httpd: _HttpServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- life ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Listen (raises ``ServerError`` when the address cannot be used) and serve in a thread."""
+        if self._httpd is not None:
+            return
+        try:
+            self._httpd = _HttpServer(self, (self.host, self.port))
+        except OSError as exc:
+            raise ServerError(_bind_message(self.host, self.port, exc)) from exc
+        self.port = self._httpd.server_address[1]
+        if self.host not in LOOPBACK:
+            log.warning("Listening on %s port %d: other devices on the network can use this "
+                        "model%s", self.host, self.port,
+                        "" if self._api_key else " (no API key is set: anyone can)")
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.1,),
+                                        name="hearth-api-server")
+        self._thread.start()
+        log.info("Serving %s on %s", self.backend.model_name() or "(no model)", self.url)
+
+    def stop(self) -> None:
+        """Stop answers in progress, close every connection and wait for their threads."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        with self._lock:
+            for stop in self._stops:
+                stop.set()
+        httpd.shutdown()
+        httpd.close_connections()
+        httpd.server_close()  # joins the connection threads
+        self._thread.join()
+        log.info("Server on port %d stopped", self.port)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._httpd is not None
+
+    @property
+    def url(self) -> str:
+        """The base URL clients use, ``http://HOST:PORT/v1``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/v1"
+
+    @property
+    def open_connections(self) -> int:
+        """Client connections open now (some may be idle keep-alive ones)."""
+        httpd = self._httpd
+        return httpd.open_count() if httpd is not None else 0
+
+    def requests(self) -> list[RequestRecord]:
+        """The most recent requests, oldest first."""
+        with self._lock:
+            return list(self._records)
+
+    # -- used by the request handler -----------------------------------------------------
+    def key_accepted(self, header: str | None) -> bool:
+        if not self._api_key:
+            return True
+        scheme, _, given = (header or "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode(), self._api_key.encode())
+
+    def track_stop(self, stop: threading.Event, active: bool) -> None:
+        with self._lock:
+            (self._stops.add if active else self._stops.discard)(stop)
+
+    def record(self, record: RequestRecord) -> None:
+        with self._lock:
+            self._records.append(record)
+        log.info("%s %s %d%s (%d tokens, %.2f s)", record.method, record.path, record.status,
+                 " client closed request" if record.status == 499 else "", record.tokens,
+                 record.duration_s)
+        if self.on_request is not None:
+            try:
+                self.on_request(record)
+            except Exception:
+                log.exception("Request listener failed")
+
+
+class _HttpServer(ThreadingHTTPServer):
+    """Counts connections (at most ``max_connections``, ``max_per_client`` from one address)
+    and can close them all at once."""
+
+    daemon_threads = False  # server_close() waits for every connection thread
+    block_on_close = True
+
+    def __init__(self, app: ApiServer, address: tuple[str, int]) -> None:
+        self.app = app
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self._slots = threading.BoundedSemaphore(app.max_connections)
+        self._open: set[socket.socket] = set()
+        self._per_client: dict[str, int] = {}
+        self._open_lock = threading.Lock()
+        super().__init__(address, RequestHandler)
+
+    def process_request(self, request, client_address) -> None:
+        if not self._slots.acquire(blocking=False):
+            self._refuse(request, _BUSY)
+            return
+        client = client_address[0]
+        with self._open_lock:
+            crowded = self._per_client.get(client, 0) >= self.app.max_per_client
+            if not crowded:
+                self._per_client[client] = self._per_client.get(client, 0) + 1
+                self._open.add(request)
+        if crowded:
+            self._slots.release()
+            log.info("%s: already holds %d connections; one more refused", client,
+                     self.app.max_per_client)
+            self._refuse(request, _crowded(self.app.max_per_client))
+            return
+        super().process_request(request, client_address)
+
+    def _refuse(self, request, answer: bytes) -> None:
+        try:
+            request.sendall(answer)
+        except OSError:
+            pass
+        self.shutdown_request(request)
+
+    def _release_client(self, client: str) -> None:
+        with self._open_lock:
+            left = self._per_client.get(client, 1) - 1
+            if left > 0:
+                self._per_client[client] = left
+            else:
+                self._per_client.pop(client, None)
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._open_lock:
+                self._open.discard(request)
+            self._release_client(client_address[0])
+            self._slots.release()
+
+    def open_count(self) -> int:
+        with self._open_lock:
+            return len(self._open)
+
+    def close_connections(self) -> None:
+        """Wake connection threads waiting on idle keep-alive connections."""
+        with self._open_lock:
+            for sock in self._open:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def handle_error(self, request, client_address) -> None:
+        log.exception("Unexpected error while answering %s", client_address[0])
+
+
+def _bind_message(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (f"Port {port} is already in use on {host}: another program (or another Hearth) "
+                "is listening there. Choose another port.")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"Hearth is not allowed to listen on port {port}: choose a port above 1024."
+    return f"Could not listen on {host}:{port}: {exc.strerror or exc}."

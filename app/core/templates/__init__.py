@@ -1,0 +1,1 @@
+"""Chat templates rendered in a guarded sandbox under one time and size budget."""

@@ -1,0 +1,231 @@
+"""Manage connections: add, edit, test and remove remote OpenAI-compatible servers.
+
+"Test" asks the server for its models on the thread pool and lists them, or says in plain words
+why it could not (refused, wrong key, not an OpenAI-compatible server, no answer in time). The
+API key is typed into a masked field and saved with ``ConnectionStore``; it is never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import QModelIndex, QStringListModel, Signal, Slot
+from PySide6.QtWidgets import (
+    QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListView,
+    QPushButton, QVBoxLayout, QWidget,
+)
+
+from app.core.common.errors import HearthError
+from app.core.inference.model_choice import PROBE_TIMEOUT_S, short_model_name
+from app.core.inference.remote import Connection, ConnectionStore, list_models
+from app.ui.common.confirm import ask_yes_no
+from app.ui.chat.connections_model import ConnectionsModel
+from app.ui.common.tasks import run_task
+
+log = logging.getLogger("hearth.ui.connections")
+
+
+class ConnectionsDialog(QDialog):
+    changed = Signal()  # a connection was saved or removed
+    tested = Signal(bool)  # a test ended: True when the server listed its models
+
+    def __init__(self, store: ConnectionStore, parent: QWidget | None = None,
+                 timeout: float = PROBE_TIMEOUT_S,
+                 confirm: Callable[[QWidget, str], bool] = ask_yes_no) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Connections")
+        self.resize(760, 440)
+        self.store, self.timeout, self.confirm = store, timeout, confirm
+        self.editing = ""  # the saved name of the connection in the form, "" for a new one
+        self._test_id = 0
+
+        self.model = ConnectionsModel(self)
+        self.list = QListView()
+        self.list.setModel(self.model)
+        self.list.setFixedWidth(220)
+        self.list.selectionModel().currentRowChanged.connect(self._on_row)
+        self.add_button = QPushButton("Add")
+        self.add_button.clicked.connect(self.new_connection)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.clicked.connect(self.remove_connection)
+
+        self.name = QLineEdit(placeholderText="e.g. vLLM on the workstation")
+        self.url = QLineEdit(placeholderText="http://127.0.0.1:8000/v1")
+        self.key = QLineEdit(placeholderText="optional", echoMode=QLineEdit.Password)
+        self.show_key = QCheckBox("Show")
+        self.show_key.toggled.connect(self._on_show_key)
+        key_row = QHBoxLayout()
+        key_row.addWidget(self.key, 1)
+        key_row.addWidget(self.show_key)
+        form = QFormLayout()
+        form.addRow("Name", self.name)
+        form.addRow("Server address", self.url)
+        form.addRow("API key", key_row)
+        self.test_button = QPushButton("Test")
+        self.test_button.clicked.connect(self.test_connection)
+        self.save_button = QPushButton("Save", objectName="primary")
+        self.save_button.clicked.connect(self.save_connection)
+        self.status = QLabel("Works with vLLM, SGLang, TGI, Ollama, LM Studio, llama.cpp's "
+                             "server or another Hearth.", objectName="hint", wordWrap=True)
+        self.models = QStringListModel(self)
+        self.models_view = QListView()
+        self.models_view.setModel(self.models)
+        self.models_view.setEditTriggers(QListView.NoEditTriggers)
+
+        left = QVBoxLayout()
+        left.addWidget(self.list, 1)
+        buttons_left = QHBoxLayout()
+        buttons_left.addWidget(self.add_button)
+        buttons_left.addWidget(self.remove_button)
+        left.addLayout(buttons_left)
+        right = QVBoxLayout()
+        right.addLayout(form)
+        actions = QHBoxLayout()
+        actions.addStretch(1)
+        actions.addWidget(self.test_button)
+        actions.addWidget(self.save_button)
+        right.addLayout(actions)
+        right.addWidget(self.status)
+        right.addWidget(QLabel("Models on this server"))
+        right.addWidget(self.models_view, 1)
+        body = QHBoxLayout()
+        body.addLayout(left)
+        body.addLayout(right, 1)
+        close = QDialogButtonBox(QDialogButtonBox.Close)
+        close.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(body, 1)
+        layout.addWidget(close)
+        self.reload()
+
+    # -- list -------------------------------------------------------------------------------
+    def reload(self, select: str = "") -> None:
+        try:
+            connections = self.store.connections()
+        except HearthError as exc:
+            connections = []
+            self._say(str(exc), error=True)
+        self.model.set_connections(connections)
+        row = self.model.row_of(select) if select else (0 if connections else -1)
+        if row >= 0:
+            self.list.setCurrentIndex(self.model.index(row))
+        else:
+            self.new_connection()
+
+    @Slot(QModelIndex, QModelIndex)
+    def _on_row(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        connection = self.model.connection(current.row())
+        if connection is None:
+            return
+        same = connection.name == self.editing
+        self.editing = connection.name
+        self.name.setText(connection.name)
+        self.url.setText(connection.base_url)
+        self.key.setText(connection.api_key)
+        self.remove_button.setEnabled(True)
+        if not same:  # another connection: its models are not known until tested
+            self.models.setStringList([])
+            self._say("Test lists the models this server offers.")
+
+    @Slot()
+    def new_connection(self) -> None:
+        self.list.clearSelection()
+        self.list.setCurrentIndex(self.model.index(-1))
+        self.editing = ""
+        for field in (self.name, self.url, self.key):
+            field.clear()
+        self.models.setStringList([])
+        self.remove_button.setEnabled(False)
+        self.name.setFocus()
+
+    # -- form -------------------------------------------------------------------------------
+    def form_connection(self) -> Connection | None:
+        """The connection the form describes, or None after saying what to fix."""
+        name = self.name.text().strip()
+        if not name:
+            self._say("Give the connection a name.", error=True)
+            return None
+        try:
+            return Connection(name, self.url.text(), self.key.text())
+        except HearthError as exc:
+            self._say(str(exc), error=True)
+            return None
+
+    @Slot()
+    def save_connection(self) -> bool:
+        connection = self.form_connection()
+        if connection is None:
+            return False
+        try:
+            if self.editing and self.editing != connection.name:
+                self.store.remove(self.editing)
+            self.store.save(connection)
+        except (HearthError, OSError) as exc:
+            self._say(f"The connection could not be saved: {exc}", error=True)
+            return False
+        log.info("Saved the connection %s (%s)", connection.name, connection.base_url)
+        self.editing = connection.name
+        self.reload(select=connection.name)
+        self._say(f"Saved {connection.name}.")
+        self.changed.emit()
+        return True
+
+    @Slot()
+    def remove_connection(self) -> None:
+        if not self.editing or not self.confirm(
+                self, f"Remove the connection '{self.editing}'? Its API key is deleted too."):
+            return
+        try:
+            self.store.remove(self.editing)
+        except (HearthError, OSError) as exc:
+            self._say(f"The connection could not be removed: {exc}", error=True)
+            return
+        log.info("Removed the connection %s", self.editing)
+        self.reload()
+        self.changed.emit()
+
+    @Slot()
+    def test_connection(self) -> None:
+        connection = self.form_connection()
+        if connection is None:
+            return
+        self._test_id += 1
+        test_id, timeout = self._test_id, self.timeout
+        self.test_button.setEnabled(False)
+        self.test_button.setText("Testing...")
+        self.models.setStringList([])
+        self._say(f"Asking {connection.base_url} for its models...")
+        run_task(lambda: (test_id, list_models(connection, timeout)), self._on_tested,
+                 self._on_test_failed, self)
+
+    @Slot(object)
+    def _on_tested(self, result: tuple[int, list[str]]) -> None:
+        test_id, models = result
+        self._end_test()
+        if test_id != self._test_id:
+            return
+        self.models.setStringList([short_model_name(m) for m in models])
+        self._say(f"Connected: {len(models)} model(s) available." if models else
+                  "Connected, but the server lists no models.", error=not models)
+        self.tested.emit(True)
+
+    @Slot(str)
+    def _on_test_failed(self, message: str) -> None:
+        self._end_test()
+        self._say(message, error=True)
+        self.tested.emit(False)
+
+    def _end_test(self) -> None:
+        self.test_button.setEnabled(True)
+        self.test_button.setText("Test")
+
+    @Slot(bool)
+    def _on_show_key(self, shown: bool) -> None:
+        self.key.setEchoMode(QLineEdit.Normal if shown else QLineEdit.Password)
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.status.setObjectName("error" if error else "hint")
+        self.status.style().unpolish(self.status)
+        self.status.style().polish(self.status)
+        self.status.setText(text)

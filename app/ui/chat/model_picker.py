@@ -1,0 +1,106 @@
+"""The Chat page's model picker: local models and each connection's remote models.
+
+The local rows follow the library model; the remote rows are listed per connection on the
+thread pool (``refresh_remote``), so a slow or dead server never blocks the window. Choosing a
+model emits ``chosen`` (a ``ModelChoice``); the last row emits ``manage_requested``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import QComboBox
+
+from app.core.common.errors import HearthError
+from app.core.inference.model_choice import ConnectionModels, ModelChoice, list_remote, local_choices
+from app.core.inference.remote import ConnectionStore
+from app.ui.my_models.library_model import LibraryModel
+from app.ui.chat.model_choice_model import ChoiceRole, KeyRole, KindRole, ModelChoiceModel
+from app.ui.common.tasks import run_task
+
+log = logging.getLogger("hearth.ui.chat")
+
+
+class ModelPicker(QComboBox):
+    chosen = Signal(object)  # ModelChoice
+    manage_requested = Signal()
+    choices_changed = Signal()  # the rows were rebuilt (library scanned, a server listed)
+    remote_failed = Signal(str)  # the saved connections file could not be read
+
+    def __init__(self, library: LibraryModel, connections: ConnectionStore,
+                 probe_timeout: float = 10.0) -> None:
+        super().__init__()
+        self.library, self.connections = library, connections
+        self.probe_timeout = probe_timeout
+        self.choices = ModelChoiceModel(self)
+        self.setModel(self.choices)
+        self.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(38)
+        self.active_key = ""  # the model the chat uses now: kept shown across rebuilds
+        self._generation = 0
+        self.listing = 0  # connections still being listed
+        self.choices.modelReset.connect(self._on_reset)
+        library.modelReset.connect(self._on_library)
+        self.activated.connect(self._on_activated)
+        self._on_library()
+
+    def current_choice(self) -> ModelChoice | None:
+        return self.currentData(ChoiceRole)
+
+    def select_key(self, key: str) -> bool:
+        row = self.choices.row_of(key)
+        if row >= 0:
+            self.setCurrentIndex(row)
+        return row >= 0
+
+    def set_active(self, key: str) -> None:
+        self.active_key = key
+        self.select_key(key)
+
+    @Slot()
+    def refresh_remote(self) -> None:
+        """List every saved connection's models again, each in its own pool task."""
+        self._generation += 1
+        try:
+            connections = self.connections.connections()
+        except HearthError as exc:
+            connections = []
+            self.remote_failed.emit(str(exc))
+        self.listing = len(connections)  # before the rows change: listeners see it
+        self.choices.set_connections(connections)
+        generation, timeout = self._generation, self.probe_timeout
+        for connection in connections:
+            run_task(lambda c=connection: (generation, list_remote(c, timeout)),
+                     self._on_listed, self.remote_failed.emit, self)
+
+    @Slot(object)
+    def _on_listed(self, result: tuple[int, ConnectionModels]) -> None:
+        generation, listed = result
+        if generation != self._generation:
+            return  # a newer refresh replaced these connections
+        self.listing -= 1
+        if listed.error:
+            log.info("Connection %s not listed: %s", listed.connection.name, listed.error)
+        self.choices.set_listed(listed)
+
+    @Slot()
+    def _on_library(self) -> None:
+        self.choices.set_local(local_choices(self.library.models()))
+
+    @Slot()
+    def _on_reset(self) -> None:
+        row = self.choices.row_of(self.active_key)
+        self.setCurrentIndex(row if row >= 0 else (0 if self.choices.local_count() else -1))
+        self.choices_changed.emit()
+
+    @Slot(int)
+    def _on_activated(self, row: int) -> None:
+        kind = self.itemData(row, KindRole)
+        if kind == "manage":
+            if not self.select_key(self.active_key):
+                self.setCurrentIndex(-1)
+            self.manage_requested.emit()
+        elif kind == "remote" or (kind == "local" and self.itemData(row, KeyRole)
+                                  != self.active_key):
+            self.chosen.emit(self.itemData(row, ChoiceRole))  # a remote one: checked again

@@ -1,0 +1,161 @@
+"""The chat settings panel: system prompt, sampling (with presets) and load settings."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QLabel, QPlainTextEdit,
+    QPushButton, QSpinBox, QVBoxLayout, QWidget,
+)
+
+from app.core.config.presets import KV_TYPES, PRESETS, ModelSettings
+
+
+class ChatSettingsPanel(QWidget):
+    changed = Signal()  # sampling or system prompt changed (applies to the next answer)
+    reload_requested = Signal()  # load settings changed: reload the model
+    save_default_requested = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFixedWidth(290)
+        self._updating = False
+
+        self.system_prompt = QPlainTextEdit(placeholderText="The model's default")
+        self.system_prompt.setFixedHeight(80)
+        self.system_prompt.textChanged.connect(self._emit_changed)
+
+        self.preset = QComboBox()
+        self.preset.addItems([*PRESETS, "Custom"])
+        self.preset.activated.connect(self._apply_preset)
+        self.temperature = self._double(0.0, 2.0, 0.05)
+        self.top_p = self._double(0.0, 1.0, 0.01)
+        self.top_k = self._int(0, 1000)
+        self.min_p = self._double(0.0, 1.0, 0.01)
+        self.repeat_penalty = self._double(0.5, 2.0, 0.01)
+        self.max_tokens = self._int(1, 32768)
+        self.seed = self._int(-1, 2**31 - 1)
+        self.seed.setSpecialValueText("random")
+
+        sampling = QFormLayout()
+        for label, widget in (("Preset", self.preset), ("Temperature", self.temperature),
+                              ("Top-p", self.top_p), ("Top-k", self.top_k),
+                              ("Min-p", self.min_p), ("Repeat penalty", self.repeat_penalty),
+                              ("Max tokens", self.max_tokens), ("Seed", self.seed)):
+            sampling.addRow(label, widget)
+
+        self.n_ctx = QSpinBox(minimum=0, maximum=1_048_576, singleStep=1024)
+        self.n_ctx.setSpecialValueText("model default")
+        self.gpu_layers = QComboBox(editable=True)
+        self.gpu_layers.addItems(["auto", "all", "0"])
+        self.gpu_layers.setToolTip("auto: as many layers as fit; all: every layer; "
+                                   "or a number of layers")
+        self.flash_attn = QCheckBox("Flash attention")
+        self.kv_type = QComboBox()
+        self.kv_type.addItems(KV_TYPES)
+        self.kv_type.setToolTip("Quantized KV cache (q8_0, q4_0) saves memory; "
+                                "it needs flash attention")
+        self.n_threads = QSpinBox(minimum=0, maximum=256)
+        self.n_threads.setSpecialValueText("auto")
+        loading = QFormLayout()
+        for label, widget in (("Context length", self.n_ctx), ("GPU layers", self.gpu_layers),
+                              ("", self.flash_attn), ("KV cache", self.kv_type),
+                              ("Threads", self.n_threads)):
+            loading.addRow(label, widget)
+        self.reload_button = reload = QPushButton("Reload model with these")
+        reload.clicked.connect(self.reload_requested)
+        save = QPushButton("Save as this model's defaults")
+        save.clicked.connect(self.save_default_requested)
+        self.kv_note = QLabel("", objectName="hint", wordWrap=True)
+        self.kv_type.currentTextChanged.connect(self._check_kv)
+        self.flash_attn.toggled.connect(self._check_kv)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 14, 16, 14)
+        layout.addWidget(QLabel("System prompt"))
+        layout.addWidget(self.system_prompt)
+        sampling_box = QGroupBox("Sampling")
+        sampling_box.setLayout(sampling)
+        layout.addWidget(sampling_box)
+        self.loading_box = loading_box = QGroupBox("Loading")
+        loading_box.setLayout(loading)
+        self.remote_note = QLabel("This model runs on a remote server: its server sets the "
+                                  "context, GPU layers and threads.", objectName="hint",
+                                  wordWrap=True, visible=False)
+        layout.addWidget(self.remote_note)
+        layout.addWidget(loading_box)
+        layout.addWidget(self.kv_note)
+        layout.addWidget(reload)
+        layout.addWidget(save)
+        layout.addStretch(1)
+
+    def _double(self, low: float, high: float, step: float) -> QDoubleSpinBox:
+        box = QDoubleSpinBox(minimum=low, maximum=high, singleStep=step, decimals=2)
+        box.valueChanged.connect(self._sampling_edited)
+        return box
+
+    def _int(self, low: int, high: int) -> QSpinBox:
+        box = QSpinBox(minimum=low, maximum=high)
+        box.valueChanged.connect(self._sampling_edited)
+        return box
+
+    # -- values in and out ----------------------------------------------------------------
+    def show_settings(self, settings: ModelSettings, system_prompt: str) -> None:
+        self._updating = True
+        self.system_prompt.setPlainText(system_prompt)
+        for name in ("temperature", "top_p", "min_p", "repeat_penalty"):
+            getattr(self, name).setValue(getattr(settings, name))
+        for name in ("top_k", "max_tokens", "seed", "n_ctx", "n_threads"):
+            getattr(self, name).setValue(getattr(settings, name))
+        self.gpu_layers.setCurrentText(settings.gpu_layers)
+        self.flash_attn.setChecked(settings.flash_attn)
+        self.kv_type.setCurrentText(settings.kv_type)
+        self.preset.setCurrentText(settings.preset_name())
+        self._updating = False
+        self._check_kv()
+
+    def settings(self) -> ModelSettings:
+        return ModelSettings(
+            temperature=self.temperature.value(), top_p=self.top_p.value(),
+            top_k=self.top_k.value(), min_p=self.min_p.value(),
+            repeat_penalty=self.repeat_penalty.value(), max_tokens=self.max_tokens.value(),
+            seed=self.seed.value(), n_ctx=self.n_ctx.value(),
+            gpu_layers=self.gpu_layers.currentText().strip() or "auto",
+            flash_attn=self.flash_attn.isChecked(), kv_type=self.kv_type.currentText(),
+            n_threads=self.n_threads.value())
+
+    def set_remote(self, remote: bool) -> None:
+        """Hide the load settings, which only a local model has."""
+        for widget in (self.loading_box, self.reload_button, self.kv_note):
+            widget.setVisible(not remote)
+        self.remote_note.setVisible(remote)
+
+    def system_prompt_text(self) -> str:
+        return self.system_prompt.toPlainText().strip()
+
+    # -- reactions ------------------------------------------------------------------------
+    @Slot(int)
+    def _apply_preset(self, row: int) -> None:
+        name = self.preset.itemText(row)
+        if name in PRESETS:
+            self.show_settings(replace(self.settings()).with_preset(name), self.system_prompt_text())
+            self.changed.emit()
+
+    @Slot()
+    def _sampling_edited(self) -> None:
+        if not self._updating:
+            self.preset.setCurrentText(self.settings().preset_name())
+            self.changed.emit()
+
+    @Slot()
+    def _emit_changed(self) -> None:
+        if not self._updating:
+            self.changed.emit()
+
+    @Slot()
+    def _check_kv(self) -> None:
+        needs_flash = self.kv_type.currentText() != "f16" and not self.flash_attn.isChecked()
+        self.kv_note.setText("A quantized KV cache needs flash attention: it will be turned on "
+                             "when the model is loaded." if needs_flash else "")

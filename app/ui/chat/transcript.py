@@ -1,0 +1,173 @@
+"""The conversation view: one QTextBrowser, messages rendered from Markdown.
+
+Streaming appends only at the end: the answer's stable part (see
+``app.core.common.markdown.stable_length``) is rendered once, and only the short tail after it is
+replaced as tokens arrive, at most once per frame. Earlier messages are never re-rendered
+while streaming. Links in the document carry the actions (copy, copy code, edit, regenerate)
+and are reported through ``action``.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from PySide6.QtCore import QTimer, QUrl, Signal, Slot
+from PySide6.QtGui import QTextCursor
+from PySide6.QtWidgets import QTextBrowser
+
+from app.core.common.markdown import render_markdown, stable_length
+
+ROLE_NAMES = {"user": "You", "assistant": "Assistant", "system": "System"}
+
+
+@dataclass(frozen=True)
+class ShownMessage:
+    id: int
+    role: str
+    content: str
+    stats: str = ""
+    interrupted: bool = False
+    last_answer: bool = False
+
+
+class Transcript(QTextBrowser):
+    action = Signal(str, int, int)  # verb, message id, index (code block number or 0)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setOpenLinks(False)
+        self.setOpenExternalLinks(False)
+        self.anchorClicked.connect(self._on_anchor)
+        self.document().setDocumentMargin(14)
+        self._answer_id: int | None = None
+        self._answer_text = ""
+        self._stable_done = 0  # characters of the answer rendered for good
+        self._tail_start = 0  # document position where the re-rendered tail begins
+        self._flush = QTimer(self, singleShot=True, interval=100)
+        self._flush.timeout.connect(self._render_tail)
+
+    # -- whole conversation (switching chats, after an edit) ------------------------------
+    def show_messages(self, messages: list[ShownMessage]) -> None:
+        self._answer_id = None
+        self.clear()
+        for message in messages:
+            self._insert_message(message)
+        self._scroll_to_end()
+
+    def _insert_message(self, message: ShownMessage) -> None:
+        self._append_html(self._header(message))
+        self._append_html(self._body(message))
+        if message.stats or message.interrupted:
+            self._append_html(self._footer(message))
+
+    def _append_html(self, fragment: str) -> QTextCursor:
+        """Add HTML as new blocks at the end (insertHtml alone would merge paragraphs)."""
+        cursor = self._end()
+        if not self.document().isEmpty():
+            cursor.insertBlock()
+        cursor.insertHtml(fragment)
+        return cursor
+
+    # -- streaming ------------------------------------------------------------------------
+    def begin_answer(self, message_id: int) -> None:
+        self._answer_id = message_id
+        self._answer_text = ""
+        self._stable_done = 0
+        self._append_html(self._header(ShownMessage(message_id, "assistant", "")))
+        self._end().insertBlock()
+        self._tail_start = self._end().position()
+
+    def append_to_answer(self, text: str) -> None:
+        """Cheap per token: remember the text; the view catches up on the next frame."""
+        self._answer_text += text
+        if not self._flush.isActive():
+            self._flush.start()
+
+    @Slot()
+    def _render_tail(self) -> None:
+        if self._answer_id is None:
+            return
+        bar = self.verticalScrollBar()
+        at_bottom = bar.value() >= bar.maximum() - 4
+        text = self._answer_text
+        cursor = self._end()
+        cursor.setPosition(self._tail_start, QTextCursor.KeepAnchor)
+        cursor.removeSelectedText()
+        stable = stable_length(text)
+        if stable > self._stable_done:
+            cursor.insertHtml(self._markdown(text[self._stable_done:stable], self._answer_id))
+            self._stable_done = stable
+            cursor = self._end()
+            cursor.insertBlock()
+            self._tail_start = cursor.position()
+        tail = text[self._stable_done:]
+        if tail:
+            cursor.insertHtml(self._markdown(tail, self._answer_id))
+        if at_bottom:
+            self._scroll_to_end()
+
+    def finish_answer(self, message: ShownMessage) -> None:
+        self._flush.stop()
+        self._answer_text = message.content
+        self._render_tail()
+        self._answer_id = None
+        if message.stats or message.interrupted:
+            self._append_html(self._footer(message))
+        self._scroll_to_end()
+
+    def streaming_text(self) -> str:
+        return self._answer_text
+
+    # -- pieces ---------------------------------------------------------------------------
+    def _header(self, m: ShownMessage) -> str:
+        name = ROLE_NAMES.get(m.role, m.role)
+        color = "#c2570c" if m.role == "assistant" else "#334155"
+        links = [f'<a href="hearth:copy/{m.id}">Copy</a>']
+        if m.role == "user":
+            links.append(f'<a href="hearth:edit/{m.id}">Edit</a>')
+        if m.last_answer:
+            links.append(f'<a href="hearth:regenerate/{m.id}">Regenerate</a>')
+        actions = " · ".join(links) if m.content or m.role == "user" else ""
+        return (f'<p style="margin-top:14px;"><span style="font-weight:600; color:{color};">'
+                f'{name}</span>&nbsp;&nbsp;<span style="font-size:8.5pt;">{actions}</span></p>')
+
+    def _body(self, m: ShownMessage) -> str:
+        if m.role == "user":
+            return "<p>" + html.escape(m.content).replace("\n", "<br/>") + "</p>"
+        return self._markdown(m.content, m.id)
+
+    @staticmethod
+    def _markdown(text: str, message_id: int) -> str:
+        return render_markdown(text, copy_links=f"hearth:copy-code/{message_id}/")
+
+    @staticmethod
+    def _footer(m: ShownMessage) -> str:
+        parts = []
+        if m.interrupted:
+            parts.append('<span style="color:#b45309;">Interrupted: the answer stopped here.'
+                         '</span>')
+        if m.stats:
+            parts.append(html.escape(m.stats))
+        return f'<p style="color:#6b7385; font-size:8.5pt;">{" · ".join(parts)}</p>'
+
+    def _end(self) -> QTextCursor:
+        cursor = QTextCursor(self.document())
+        cursor.movePosition(QTextCursor.End)
+        return cursor
+
+    def _scroll_to_end(self) -> None:
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    @Slot(QUrl)
+    def _on_anchor(self, url: QUrl) -> None:
+        if url.scheme() != "hearth":
+            from PySide6.QtGui import QDesktopServices
+
+            QDesktopServices.openUrl(url)
+            return
+        parts = url.path().split("/")
+        verb = parts[0]
+        ids = [int(p) for p in parts[1:] if p.isdigit()]
+        self.action.emit(verb, ids[0] if ids else 0, ids[1] if len(ids) > 1 else 0)

@@ -1,0 +1,1 @@
+"""Small helpers every page uses: questions to the user, background tasks."""

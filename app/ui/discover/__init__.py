@@ -1,0 +1,1 @@
+"""Discover: Hub search results and a model's page."""

@@ -1,0 +1,312 @@
+"""The model page: a Hub repo's card, facts and GGUF files, each with a fit badge and a Download
+button that queues it in the DownloadManager. Split files show as one row; vision projector
+(mmproj) files are listed apart. Above the files, the quant picker: every quant's fit at a chosen
+context, its expected quality and the recommended one (selected in the files table, ready for
+Download). Everything from the Hub is fetched off the GUI thread."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QModelIndex, Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QAbstractItemView, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
+    QPushButton, QSplitter, QTableView, QTextBrowser, QVBoxLayout, QWidget,
+)
+
+from app.core.hub import client as hub
+from app.core.hub import files as hub_files
+from app.core.common.markdown import render_markdown
+from app.core.hub.client import HubClient
+from app.core.hub.files import ModelDetails, format_params
+from app.core.hardware.machine_info import MachineInfo
+from app.ui.downloads.manager import DownloadManager
+from app.ui.discover.result_delegate import ButtonDelegate, FitDelegate
+from app.ui.discover.results_model import QuantFilesModel
+from app.ui.quant_picker.picker import QuantPicker
+from app.ui.common.tasks import run_task
+from app.ui.discover.token_entry import TokenEntry
+
+log = logging.getLogger("hearth.ui.model_page")
+
+ACCESS = {False: "Open: anyone can download it",
+          "auto": "Gated: accept its conditions on the Hub (approved at once), then add a token",
+          "manual": "Gated: ask the authors for access on the Hub, then add a token"}
+
+
+class CardView(QTextBrowser):
+    """The rendered model card. Remote images are not fetched; links open in the browser."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setOpenLinks(False)
+        self.base_url = ""
+        self.anchorClicked.connect(self._open)
+
+    def loadResource(self, kind: int, url: QUrl):  # noqa: N802 - Qt override
+        return None
+
+    @Slot(QUrl)
+    def _open(self, url: QUrl) -> None:
+        if url.isRelative() and self.base_url:
+            url = QUrl(self.base_url).resolved(url)
+        QDesktopServices.openUrl(url)
+
+
+def _files_table(model: QuantFilesModel, buttons: ButtonDelegate) -> QTableView:
+    table = QTableView()
+    table.setModel(model)
+    table.setItemDelegateForColumn(QuantFilesModel.FIT, FitDelegate(table))
+    table.setItemDelegateForColumn(QuantFilesModel.ACTION, buttons)
+    table.setSelectionBehavior(QAbstractItemView.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+    table.setMouseTracking(True)
+    table.verticalHeader().hide()
+    table.verticalHeader().setDefaultSectionSize(34)
+    table.setWordWrap(False)
+    table.setTextElideMode(Qt.ElideMiddle)  # keep the quant at the end of long names visible
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeToContents)
+    header.setSectionResizeMode(QuantFilesModel.FILE, QHeaderView.Stretch)
+    return table
+
+
+class ModelPage(QWidget):
+    back_requested = Signal()
+    loaded = Signal(str)  # repo id, once its details are shown
+    failed = Signal(str)
+    fits_ready = Signal()
+    token_saved = Signal(str)  # the message shown (never the token)
+
+    def __init__(self, endpoint: str | None = None, downloads: DownloadManager | None = None,
+                 models_dir: Path | None = None, *, client: HubClient | None = None,
+                 machine=None, machine_info: MachineInfo | None = None) -> None:
+        super().__init__()
+        self.client = client or HubClient(endpoint)
+        self.downloads, self.models_dir, self.machine = downloads, models_dir, machine
+        self.machine_info = machine_info or MachineInfo(models_dir or Path.home())
+        self.details: ModelDetails | None = None
+        self._request = 0
+
+        self.back = QPushButton("← Back to results")
+        self.back.clicked.connect(self.back_requested)
+        self.title = QLabel(objectName="pageTitle", textInteractionFlags=Qt.TextSelectableByMouse)
+        self.subtitle = QLabel(objectName="hint")
+        self.status = QLabel(objectName="hint", wordWrap=True)
+        top = QHBoxLayout()
+        top.addWidget(self.back)
+        top.addWidget(self.title, 1)
+
+        self.facts = {name: QLabel(wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse)
+                      for name in ("License", "Access", "Parameters", "Architecture", "Context",
+                                   "Base model")}
+        facts = QFrame(objectName="facts")
+        grid = QGridLayout(facts)
+        grid.setContentsMargins(0, 4, 0, 4)
+        for i, (name, label) in enumerate(self.facts.items()):
+            grid.addWidget(QLabel(f"<b>{name}</b>"), i // 3, (i % 3) * 2)
+            grid.addWidget(label, i // 3, (i % 3) * 2 + 1)
+        for column in (1, 3, 5):
+            grid.setColumnStretch(column, 1)
+
+        self.token_box = TokenEntry(lambda: self.client.endpoint)  # checks, then stores
+        self.token, self.token_note = self.token_box.field, self.token_box.note
+        self.token_box.saved.connect(self.token_saved)
+        self.token_box.hide()
+
+        self.card = CardView()
+        self.files = QuantFilesModel(self)
+        self.projectors = QuantFilesModel(self)
+        buttons = ButtonDelegate(self)
+        buttons.clicked.connect(self._download_clicked)
+        projector_buttons = ButtonDelegate(self)
+        projector_buttons.clicked.connect(self._projector_clicked)
+        self.files_table = _files_table(self.files, buttons)
+        self.projectors_table = _files_table(self.projectors, projector_buttons)
+        self.projectors_table.setColumnHidden(QuantFilesModel.FIT, True)  # not models
+        self.projectors_label = QLabel("<b>Vision projector files</b> — add one to a model to "
+                                       "let it read images", wordWrap=True)
+        self.picker = QuantPicker(machine, models_dir=models_dir,
+                                  machine_info=self.machine_info)
+        self.picker.ready.connect(self._on_picker_ready)
+        files_box = QWidget()
+        column = QVBoxLayout(files_box)
+        column.setContentsMargins(0, 6, 0, 0)
+        column.addWidget(QLabel("<b>Files</b> — one row per model; split files download "
+                                "together", wordWrap=True))
+        column.addWidget(self.files_table, 1)
+        column.addWidget(self.projectors_label)
+        column.addWidget(self.projectors_table)
+        right = QSplitter(Qt.Vertical)
+        right.addWidget(self.picker)
+        right.addWidget(files_box)
+        right.setSizes([480, 240])
+        splitter = QSplitter(Qt.Horizontal)
+        splitter.addWidget(self.card)
+        splitter.addWidget(right)
+        splitter.setSizes([250, 850])
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(20, 14, 20, 14)
+        layout.addLayout(top)
+        layout.addWidget(self.subtitle)
+        layout.addWidget(self.status)
+        layout.addWidget(facts)
+        layout.addWidget(self.token_box)
+        layout.addWidget(splitter, 1)
+        if downloads is not None:
+            downloads.state_changed.connect(self._on_download_state)
+
+    # -- loading ----------------------------------------------------------------------------------
+
+    def show_repo(self, repo_id: str) -> None:
+        """Show ``repo_id``'s page; its details arrive off the GUI thread."""
+        self._request += 1
+        request, client = self._request, self.client
+        self.title.setText(repo_id)
+        self.subtitle.setText("")
+        self.status.setText("Loading the model's details from the Hub...")
+        self.status.setObjectName("hint")
+        self._restyle(self.status)
+        run_task(lambda: (request, client.details(repo_id)), self._on_details, self._on_failed,
+                 self)
+
+    @Slot(object)
+    def _on_details(self, answer: tuple[int, ModelDetails]) -> None:
+        request, details = answer
+        if request != self._request:
+            return
+        self.details = model = details
+        info = details.model
+        self.title.setText(info.id)
+        self.subtitle.setText(f"by {info.author}  ·  ⬇ {info.downloads:,}  ·  ♥ {info.likes:,}"
+                              + (f"  ·  updated {hub.age(info.last_modified)}"
+                                 if info.last_modified else ""))
+        self.status.setText(details.card_note)
+        self.status.setVisible(bool(details.card_note))
+        self.facts["License"].setText(model.license or "Not stated")
+        self.facts["Access"].setText(ACCESS.get(details.gated, f"Gated ({details.gated})"))
+        self.facts["Parameters"].setText(format_params(info.parameters) or "Unknown")
+        self.facts["Architecture"].setText(info.architecture or "Unknown")
+        self.facts["Context"].setText(f"{info.context_length:,} tokens"
+                                      if info.context_length else "Unknown")
+        self.facts["Base model"].setText(model.base_model or "—")
+        self.token_box.setVisible(bool(details.gated))
+        self.token_box.reset()
+        self.card.base_url = f"{self.client.endpoint}/{info.id}/blob/main/"
+        self.card.setHtml(render_markdown(details.card) if details.card else
+                          "<p><i>No model card to show.</i></p>")
+        self.files.set_files(details.files, info.id)
+        self.picker.clear("Reading the model's header from the Hub to see what fits...")
+        self.projectors.set_files(details.projectors, info.id)
+        self.projectors_label.setVisible(bool(details.projectors))
+        self.projectors_table.setVisible(bool(details.projectors))
+        rows = self.projectors_table.verticalHeader().defaultSectionSize() * len(details.projectors)
+        self.projectors_table.setMaximumHeight(
+            rows + self.projectors_table.horizontalHeader().sizeHint().height() + 12)
+        self._sync_download_states()
+        self.loaded.emit(info.id)
+        self._estimate_fits(details)
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self.status.show()
+        self.status.setText(message)
+        self.status.setObjectName("error")
+        self._restyle(self.status)
+        self.failed.emit(message)
+
+    def _estimate_fits(self, details: ModelDetails) -> None:
+        request, client, machine = self._request, self.client, self.machine
+        info = self.machine_info
+
+        def work():
+            from app.core.quants import sources as quant_sources
+            from app.core.common.errors import HearthError
+
+            here = machine or info.machine()
+            shape = None
+            if details.files:
+                smallest = details.files[0]
+                try:
+                    shape = client.file_shape(details.id, smallest.name, revision=details.sha)
+                except HearthError as exc:
+                    log.info("Fit of %s from file sizes only: %s", details.id, exc)
+            verdicts = hub_files.fit_verdicts(details.files, here, shape=shape,
+                                              n_ctx_train=details.model.context_length)
+            items = quant_sources.hub_items(details.files, shape,
+                                            parameters=details.model.parameters,
+                                            n_ctx_train=details.model.context_length)
+            n_ctx_train = shape.n_ctx_train if shape is not None and shape.exact else \
+                details.model.context_length
+            return request, here, verdicts, items, n_ctx_train
+
+        run_task(work, self._on_fits, self._on_fit_failed, self)
+
+    @Slot(object)
+    def _on_fits(self, answer) -> None:
+        request, machine, verdicts, items, n_ctx_train = answer
+        self.machine = self.machine or machine
+        if request == self._request:
+            self.files.set_fits(verdicts)
+            self.picker.machine = self.picker.machine or machine
+            self.picker.set_items(items, n_ctx_train)
+            self.fits_ready.emit()
+
+    @Slot()
+    def _on_picker_ready(self) -> None:
+        """The files table follows the picker: fits at its context, the recommended file
+        selected, ready for Download."""
+        self.files.set_fits({row.key: row.fit.verdict for row in self.picker.model.rows()})
+        pick = self.picker.pick
+        if pick is None or not pick.key:
+            return
+        row = next((i for i in range(self.files.rowCount())
+                    if self.files.entry(i).name == pick.key), -1)
+        if row >= 0:
+            self.files_table.selectRow(row)
+
+    @Slot(str)
+    def _on_fit_failed(self, message: str) -> None:
+        log.warning("Fit estimate failed: %s", message)
+        self.picker.clear(f"Hearth could not work out which quants fit: {message}")
+
+    # -- actions ----------------------------------------------------------------------------------
+
+    def download(self, row: int, projector: bool = False) -> str | None:
+        """Queue the file (all its shards) of ``row``; returns the download's key."""
+        model = self.projectors if projector else self.files
+        entry = model.entry(row)
+        if entry is None or self.details is None or self.downloads is None:
+            return None
+        return self.downloads.enqueue(self.details.id, entry.name,
+                                      revision=self.details.sha or "main")
+
+    @Slot(QModelIndex)
+    def _download_clicked(self, index: QModelIndex) -> None:
+        self.download(index.row())
+
+    @Slot(QModelIndex)
+    def _projector_clicked(self, index: QModelIndex) -> None:
+        self.download(index.row(), projector=True)
+
+    @Slot(str, str)
+    def _on_download_state(self, key: str, state: str) -> None:
+        self.files.set_state(key, state)
+        self.projectors.set_state(key, state)
+
+    def _sync_download_states(self) -> None:
+        if self.downloads is None:
+            for model in (self.files, self.projectors):
+                model.set_disabled("Downloads are not available here")
+            return
+        for key in self.downloads.model.keys():
+            self._on_download_state(key, self.downloads.state(key) or "")
+
+    @staticmethod
+    def _restyle(widget: QWidget) -> None:
+        widget.style().unpolish(widget)
+        widget.style().polish(widget)

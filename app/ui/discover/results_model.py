@@ -1,0 +1,330 @@
+"""Hub search results as a list model, filled a page at a time as the view scrolls; and a
+repo's GGUF files as a table model (``QuantFilesModel``) for the model page.
+
+``search(pages)`` starts a new search (a ``hub.SearchPages``); the rows shown stay until its
+first page arrives, so a failed or slow search leaves the last results usable. Later pages come
+through ``canFetchMore``/``fetchMore``. Every page is fetched on the thread pool
+(``tasks.run_task``); a page that failed can be asked for again with ``retry()``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from enum import IntEnum
+
+from PySide6.QtCore import (
+    QAbstractListModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal,
+    Slot,
+)
+
+from app.core.common.errors import HearthError
+from app.core.hub.client import age
+from app.core.hub.files import HubModel, QuantFile, format_params, format_size_range
+from app.core.common.units import format_size
+from app.ui.common.tasks import run_task
+
+log = logging.getLogger("hearth.ui.discover")
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class Role(IntEnum):
+    Id = Qt.UserRole + 1
+    Author = Qt.UserRole + 2
+    Downloads = Qt.UserRole + 3
+    Likes = Qt.UserRole + 4
+    Updated = Qt.UserRole + 5
+    SizeRange = Qt.UserRole + 6
+    Tags = Qt.UserRole + 7
+    Model = Qt.UserRole + 8
+    Gated = Qt.UserRole + 9
+    Fit = Qt.UserRole + 10  # a hub_fit.FitBadge (None unless searched with "Fits this machine")
+
+
+AUTO_FETCH_PAGES = 20  # Hub pages looked through, unasked, while the filters match nothing
+
+_ROLE_NAMES = {Role.Id: b"id", Role.Author: b"author", Role.Downloads: b"downloads",
+               Role.Likes: b"likes", Role.Updated: b"updated", Role.SizeRange: b"sizeRange",
+               Role.Tags: b"tags", Role.Model: b"model", Role.Gated: b"gated", Role.Fit: b"fit"}
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    generation: int
+    models: list[HubModel]
+    error: str
+
+
+def _fetch(pages, generation: int) -> _Fetched:
+    """Runs on the pool: one page, or the message of why it failed."""
+    try:
+        return _Fetched(generation, pages.next_page(), "")
+    except HearthError as exc:
+        return _Fetched(generation, [], str(exc))
+
+
+def size_range_text(model: HubModel) -> str:
+    return format_size_range(model.size_range)
+
+
+def tags_of(model: HubModel) -> list[str]:
+    """The chips a row shows: architecture, size, quants, gated."""
+    tags = [t for t in (model.architecture, format_params(model.parameters)) if t]
+    if model.quants:
+        tags.append(f"{len(model.quants)} quant{'s' if len(model.quants) > 1 else ''}")
+    if model.gated:
+        tags.append("gated")
+    return tags
+
+
+class HubResultsModel(QAbstractListModel):
+    loading_changed = Signal(bool)
+    failed = Signal(str)  # a page could not be fetched; retry() asks again
+    page_loaded = Signal(int)  # rows added by a page (0 when a page had no matches)
+    results_replaced = Signal()  # a new search's first page is in
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._models: list[HubModel] = []
+        self._pages = None  # the search the rows come from
+        self._pending = None  # a new search waiting for its first page
+        self._generation = 0
+        self._loading = False
+        self.error = ""
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def search(self, pages) -> None:
+        """Start a new search; its first page replaces the rows when it arrives."""
+        self._pending = pages
+        self._generation += 1
+        self.error = ""
+        self._start(pages)
+
+    def show_models(self, models: list[HubModel]) -> None:
+        """Rows from elsewhere (the results saved for offline use); nothing more to fetch."""
+        self._generation += 1
+        self._pending = self._pages = None
+        self.error = ""
+        self._set_loading(False)
+        self.beginResetModel()
+        self._models = list(models)
+        self.endResetModel()
+
+    @Slot()
+    def retry(self) -> None:
+        """Ask again for what failed: the new search's first page, or the next page."""
+        if self._loading:
+            return
+        self.error = ""
+        target = self._pending or self._pages
+        if target is not None and (self._pending is not None or not target.done):
+            self._start(target)
+
+    def models(self) -> list[HubModel]:
+        return list(self._models)
+
+    def is_loading(self) -> bool:
+        return self._loading
+
+    # -- Qt model ---------------------------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._models)
+
+    def roleNames(self) -> dict[int, bytes]:
+        return {**super().roleNames(), **{int(k): v for k, v in _ROLE_NAMES.items()}}
+
+    def data(self, index: Index, role: int = Qt.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._models):
+            return None
+        model = self._models[index.row()]
+        if role in (Qt.DisplayRole, Role.Id):
+            return model.id
+        if role == Qt.ToolTipRole:
+            lines = [model.id, ", ".join(model.quants),
+                     model.fit.explanation if model.fit is not None else ""]
+            return "\n".join(line for line in lines if line)
+        if role == Role.Author:
+            return model.author
+        if role == Role.Downloads:
+            return model.downloads
+        if role == Role.Likes:
+            return model.likes
+        if role == Role.Updated:
+            return age(model.last_modified)
+        if role == Role.SizeRange:
+            return size_range_text(model)
+        if role == Role.Tags:
+            return tags_of(model)
+        if role == Role.Model:
+            return model
+        if role == Role.Gated:
+            return bool(model.gated)
+        if role == Role.Fit:
+            return model.fit
+        return None
+
+    def set_fit(self, repo_id: str, badge) -> None:
+        """A closer fit estimate for ``repo_id``'s row (the model page read its file header)."""
+        for row, model in enumerate(self._models):
+            if model.id.lower() == repo_id.lower() and model.fit != badge:
+                self._models[row] = replace(model, fit=badge)
+                self.dataChanged.emit(self.index(row), self.index(row),
+                                      [Role.Fit, Qt.ToolTipRole])
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:
+        return (not parent.isValid() and self._pages is not None and not self._pages.done
+                and not self._loading and not self.error and self._pending is None)
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:
+        if self.canFetchMore(parent):
+            self._start(self._pages)
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _start(self, pages) -> None:
+        self._set_loading(True)
+        generation = self._generation
+        run_task(lambda: _fetch(pages, generation), self._on_fetched, self._on_crashed, self)
+
+    @Slot(object)
+    def _on_fetched(self, fetched: _Fetched) -> None:
+        if fetched.generation != self._generation:
+            return  # an answer to a search that was replaced meanwhile
+        pages = self._pending or self._pages
+        if not fetched.error and not fetched.models and not pages.done \
+                and pages.pages_fetched < AUTO_FETCH_PAGES:
+            self._start(pages)  # the filters matched nothing yet: look further, unasked
+            return
+        self._set_loading(False)
+        if fetched.error:
+            self.error = fetched.error
+            self.failed.emit(fetched.error)
+            return
+        if self._pending is not None:
+            self.beginResetModel()
+            self._models, self._pages, self._pending = list(fetched.models), self._pending, None
+            self.endResetModel()
+            self.results_replaced.emit()
+        elif fetched.models:
+            first = len(self._models)
+            self.beginInsertRows(QModelIndex(), first, first + len(fetched.models) - 1)
+            self._models += fetched.models
+            self.endInsertRows()
+        self.page_loaded.emit(len(fetched.models))
+
+    @Slot(str)
+    def _on_crashed(self, message: str) -> None:
+        self._set_loading(False)
+        self.error = message
+        self.failed.emit(message)
+
+    def _set_loading(self, loading: bool) -> None:
+        if loading != self._loading:
+            self._loading = loading
+            self.loading_changed.emit(loading)
+
+
+# -- a repo's files --------------------------------------------------------------------------------
+
+class FileRole(IntEnum):
+    File = Qt.UserRole + 1  # the QuantFile
+    Fit = Qt.UserRole + 2  # the fit verdict ("" until estimated)
+    State = Qt.UserRole + 3  # the download's state ("" when never queued)
+    Enabled = Qt.UserRole + 4  # whether its Download button can be pressed
+
+
+_ACTIONS = {"": "Download", "cancelled": "Download", "queued": "Queued",
+            "downloading": "Downloading…", "verifying": "Verifying…", "paused": "Resume",
+            "failed": "Retry", "done": "Downloaded"}
+_PRESSABLE = {"", "cancelled", "paused", "failed"}
+
+
+class QuantFilesModel(QAbstractTableModel):
+    """A repo's GGUF files, one row per downloadable model (split files are one row)."""
+
+    QUANT, FILE, SIZE, FIT, ACTION = range(5)
+    HEADERS = ("Quant", "File", "Size", "Fit here", "")
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._files: list[QuantFile] = []
+        self._repo = ""
+        self._fits: dict[str, str] = {}
+        self._states: dict[str, str] = {}
+        self._disabled = ""
+
+    def set_files(self, files, repo_id: str) -> None:
+        self.beginResetModel()
+        self._files, self._repo, self._fits, self._states = list(files), repo_id, {}, {}
+        self.endResetModel()
+
+    def set_fits(self, fits: dict[str, str]) -> None:
+        self._fits = dict(fits)
+        self._changed(self.FIT, self.FIT)
+
+    def set_state(self, key: str, state: str) -> None:
+        """A download's state, by DownloadManager key (``repo/file``)."""
+        for row, entry in enumerate(self._files):
+            if f"{self._repo}/{entry.name}" == key:
+                self._states[entry.name] = state
+                self._changed(self.ACTION, self.ACTION, row)
+
+    def set_disabled(self, reason: str) -> None:
+        self._disabled = reason
+        self._changed(self.ACTION, self.ACTION)
+
+    def entry(self, row: int) -> QuantFile | None:
+        return self._files[row] if 0 <= row < len(self._files) else None
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._files)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section, orientation, role=Qt.DisplayRole):
+        if orientation == Qt.Horizontal and role == Qt.DisplayRole \
+                and 0 <= section < len(self.HEADERS):
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._files):
+            return None
+        entry, column = self._files[index.row()], index.column()
+        state = self._states.get(entry.name, "")
+        if role == FileRole.File:
+            return entry
+        if role == FileRole.Fit:
+            return self._fits.get(entry.name, "")
+        if role == FileRole.State:
+            return state
+        if role == FileRole.Enabled:
+            return not self._disabled and state in _PRESSABLE
+        if role == Qt.DisplayRole:
+            if column == self.QUANT:
+                return entry.quant or "?"
+            if column == self.FILE:
+                parts = f"  ({entry.parts} parts)" if entry.parts > 1 else ""
+                return entry.label + parts + ("" if entry.complete else " — incomplete")
+            if column == self.SIZE:
+                return format_size(entry.size_bytes)
+            if column == self.FIT:
+                return self._fits.get(entry.name, "…")
+            return _ACTIONS.get(state, state.capitalize())
+        if role == Qt.ToolTipRole:
+            if column == self.ACTION and self._disabled:
+                return self._disabled
+            return "\n".join(entry.files)
+        if role == Qt.TextAlignmentRole and column == self.SIZE:
+            return int(Qt.AlignRight | Qt.AlignVCenter)
+        return None
+
+    def _changed(self, first: int, last: int, row: int | None = None) -> None:
+        if self._files:
+            top = 0 if row is None else row
+            bottom = len(self._files) - 1 if row is None else row
+            self.dataChanged.emit(self.index(top, first), self.index(bottom, last))

@@ -1,0 +1,1 @@
+"""Downloads: the manager, its rows and the panel."""

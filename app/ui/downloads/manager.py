@@ -1,0 +1,242 @@
+"""The download queue: at most ``limit`` downloads at once, each on a worker thread.
+
+``DownloadManager`` lives on the GUI thread and owns a :class:`DownloadsModel`. Workers run
+:meth:`Downloader.download` on the manager's own QThreadPool and report through queued signals
+carrying plain data (the key, a frozen ``Progress``, a message). Pause, cancel and shutdown set
+the worker's stop event; the worker notices it on the next chunk and ends, keeping the part file
+(pause) or deleting it (cancel). Nothing here blocks the GUI thread on the network or the disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+
+from app.core.downloads.http import Progress
+from app.core.downloads.downloader import DownloadResult, Downloader, split_names
+from app.core.common.errors import DownloadCancelled, HearthError
+from app.ui.downloads.model import DownloadsModel, Role
+
+log = logging.getLogger("hearth.ui.downloads")
+
+
+@dataclass
+class _Entry:
+    repo_id: str
+    filename: str
+    revision: str
+    stop: threading.Event = field(default_factory=threading.Event)
+    discard: bool = False  # delete the part file once the worker has stopped (cancel)
+
+
+class _Signals(QObject):
+    """Worker -> manager. Created on the GUI thread, so emits from workers arrive queued."""
+
+    progress = Signal(str, object)  # key, Progress
+    done = Signal(str, object)  # key, DownloadResult
+    failed = Signal(str, str)  # key, message
+    stopped = Signal(str)  # key: paused or cancelled on request
+
+
+class _Worker(QRunnable):
+    def __init__(self, key: str, entry: _Entry, downloader: Downloader, signals: _Signals) -> None:
+        super().__init__()
+        self.key, self.entry, self.downloader, self.signals = key, entry, downloader, signals
+
+    def run(self) -> None:
+        entry = self.entry
+        try:
+            result = self.downloader.download(entry.repo_id, entry.filename,
+                                              revision=entry.revision, progress=self._progress,
+                                              stop=entry.stop)
+        except DownloadCancelled:
+            if entry.discard:
+                self.downloader.discard(entry.repo_id, entry.filename)
+            self.signals.stopped.emit(self.key)
+        except HearthError as exc:
+            self.signals.failed.emit(self.key, str(exc))
+        except Exception as exc:  # noqa: BLE001 - shown on the row, logged with its trace
+            log.exception("Download of %s failed", self.key)
+            self.signals.failed.emit(self.key, f"Something went wrong: {exc}")
+        else:
+            self.signals.done.emit(self.key, result)
+
+    def _progress(self, progress: Progress) -> None:
+        self.signals.progress.emit(self.key, progress)
+
+
+class _Discard(QRunnable):
+    """Delete a stopped download's part files, off the GUI thread."""
+
+    def __init__(self, downloader: Downloader, repo_id: str, filename: str) -> None:
+        super().__init__()
+        self.downloader, self.repo_id, self.filename = downloader, repo_id, filename
+
+    def run(self) -> None:
+        try:
+            self.downloader.discard(self.repo_id, self.filename)
+        except OSError:
+            log.exception("Could not delete the partial download of %s", self.filename)
+
+
+class DownloadManager(QObject):
+    """Queue, concurrency limit, pause / resume / cancel / retry by key (``repo_id/filename``)."""
+
+    finished = Signal(str)  # path of a verified model, ready for the library
+    failed = Signal(str, str)  # key, message
+    state_changed = Signal(str, str)  # key, state
+
+    def __init__(self, downloader: Downloader | None = None, model: DownloadsModel | None = None,
+                 limit: int = 2, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.downloader = downloader or Downloader()
+        self.model = model or DownloadsModel(self)
+        self.limit = limit
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(limit + 1)  # + 1 for deleting cancelled part files
+        self._entries: dict[str, _Entry] = {}
+        self._queue: list[str] = []
+        self._running: set[str] = set()
+        self._signals = _Signals(self)
+        self._signals.progress.connect(self._on_progress)
+        self._signals.done.connect(self._on_done)
+        self._signals.failed.connect(self._on_failed)
+        self._signals.stopped.connect(self._on_stopped)
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def enqueue(self, repo_id: str, filename: str, revision: str = "main") -> str:
+        """Queue a download (or resume it, if it is known and stopped); returns its key.
+
+        Any shard of a split model names the whole model, keyed by shard 1.
+        """
+        filename = split_names(filename)[0]
+        key = f"{repo_id}/{filename}"
+        if key in self._running or key in self._queue:
+            return key
+        self._entries[key] = _Entry(repo_id, filename, revision)
+        self.model.add(key, repo_id, filename)
+        self._set_state(key, "queued", announce=True)
+        self._queue.append(key)
+        self._pump()
+        return key
+
+    def pause(self, key: str) -> None:
+        if key in self._running:
+            self._entries[key].stop.set()
+        elif key in self._queue:
+            self._queue.remove(key)
+            self._set_state(key, "paused")
+
+    def resume(self, key: str) -> None:
+        entry = self._entries.get(key)
+        if entry is not None and self.state(key) in ("paused", "failed"):
+            self.enqueue(entry.repo_id, entry.filename, entry.revision)
+
+    retry = resume
+
+    def cancel(self, key: str) -> None:
+        """Stop a download, delete what it downloaded so far and remove its row."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return
+        if key in self._running:
+            entry.discard = True
+            entry.stop.set()
+            return
+        if key in self._queue:
+            self._queue.remove(key)
+        if self.state(key) != "done":
+            self._pool.start(_Discard(self.downloader, entry.repo_id, entry.filename))
+        self._forget(key)
+
+    def restore_unfinished(self) -> list[str]:
+        """Add a paused row per download an earlier session left unfinished; return the keys."""
+        keys = []
+        for unfinished in self.downloader.list_unfinished():
+            key = f"{unfinished.repo_id}/{unfinished.filename}"
+            if key in self._entries:
+                continue
+            self._entries[key] = _Entry(unfinished.repo_id, unfinished.filename,
+                                        unfinished.revision)
+            self.model.add(key, unfinished.repo_id, unfinished.filename, "paused",
+                           done=unfinished.done_bytes, total=unfinished.total_bytes)
+            self.model.update(key, {Role.Message: "Stopped before the end. Resume to continue."})
+            keys.append(key)
+        return keys
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        """Pause everything (part files are kept for next time) and wait for the workers."""
+        self._queue.clear()
+        for key in self._running:
+            self._entries[key].stop.set()
+        return self._pool.waitForDone(timeout_ms)
+
+    def state(self, key: str) -> str | None:
+        return self.model.value(key, Role.State)
+
+    def running(self) -> list[str]:
+        return sorted(self._running)
+
+    # -- worker reports ---------------------------------------------------------------------------
+
+    @Slot(str, object)
+    def _on_progress(self, key: str, progress: Progress) -> None:
+        if key not in self._running:
+            return
+        state = "verifying" if progress.phase == "verifying" else "downloading"
+        self.model.update(key, {Role.Done: progress.done, Role.Total: progress.total,
+                                Role.Speed: progress.speed, Role.Message: progress.message})
+        self._set_state(key, state)
+
+    @Slot(str, object)
+    def _on_done(self, key: str, result: DownloadResult) -> None:
+        self._running.discard(key)
+        self.model.update(key, {Role.Done: result.size_bytes, Role.Total: result.size_bytes,
+                                Role.Speed: 0.0, Role.Message: "", Role.Path: str(result.path)})
+        self._set_state(key, "done")
+        self.finished.emit(str(result.path))
+        self._pump()
+
+    @Slot(str, str)
+    def _on_failed(self, key: str, message: str) -> None:
+        self._running.discard(key)
+        self.model.update(key, {Role.Speed: 0.0, Role.Message: message})
+        self._set_state(key, "failed")
+        self.failed.emit(key, message)
+        self._pump()
+
+    @Slot(str)
+    def _on_stopped(self, key: str) -> None:
+        self._running.discard(key)
+        entry = self._entries.get(key)
+        if entry is not None and entry.discard:
+            self._forget(key)
+        else:
+            self.model.update(key, {Role.Speed: 0.0, Role.Message: ""})
+            self._set_state(key, "paused")
+        self._pump()
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        while self._queue and len(self._running) < self.limit:
+            key = self._queue.pop(0)
+            entry = self._entries[key]
+            entry.stop, entry.discard = threading.Event(), False
+            self._running.add(key)
+            self._set_state(key, "downloading")
+            self._pool.start(_Worker(key, entry, self.downloader, self._signals))
+
+    def _set_state(self, key: str, state: str, announce: bool = False) -> None:
+        if announce or self.state(key) != state:
+            self.model.update(key, {Role.State: state})
+            self.state_changed.emit(key, state)
+
+    def _forget(self, key: str) -> None:
+        self._entries.pop(key, None)
+        self.model.remove(key)
+        self.state_changed.emit(key, "cancelled")

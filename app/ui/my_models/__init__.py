@@ -1,0 +1,1 @@
+"""My Models: the models on this computer."""

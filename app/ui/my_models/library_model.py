@@ -1,0 +1,105 @@
+"""The local model library as a Qt table model (one row per model).
+
+The basic columns are Name, Quant, Size, Source, Location; ``set_detail_columns(True)`` adds
+what the GGUF headers say (Architecture, Params, Context) before Source, for My Models. A file
+Hearth's check refuses is marked "(can't be used)" after its name, the reason in its tooltip.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+
+from app.core.hub.files import format_params
+from app.core.library.catalog import LocalModel
+from app.core.common.units import format_size
+
+ModelRole = Qt.UserRole + 1
+PathRole = Qt.UserRole + 2
+SortRole = Qt.UserRole + 3  # numbers for Size, Params and Context; lower-case text otherwise
+
+BASIC_COLUMNS = ("Name", "Quant", "Size", "Source", "Location")
+DETAIL_COLUMNS = ("Name", "Quant", "Size", "Architecture", "Params", "Context", "Source",
+                  "Location")
+SOURCE_LABELS = {"starter": "Starter model", "hearth": "Hearth", "hf-cache": "Hugging Face cache",
+                 "folder": "Your folder", "lmstudio": "LM Studio", "ollama": "Ollama"}
+_RIGHT = {"Size", "Params", "Context"}
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+def _cell(model: LocalModel, column: str) -> str:
+    if column == "Name":
+        return f"{model.name} (can't be used)" if model.problem else model.name
+    if column == "Quant":
+        return model.quant or "?"
+    if column == "Size":
+        return format_size(model.size_bytes)
+    if column == "Architecture":
+        return model.architecture or "?"
+    if column == "Params":
+        return format_params(model.parameters) or "?"
+    if column == "Context":
+        return f"{model.context_length:,}" if model.context_length else "?"
+    if column == "Source":
+        return SOURCE_LABELS.get(model.source, model.source)
+    return str(model.path.parent)
+
+
+class LibraryModel(QAbstractTableModel):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._models: list[LocalModel] = []
+        self._columns = BASIC_COLUMNS
+
+    def set_models(self, models: list[LocalModel]) -> None:
+        self.beginResetModel()
+        self._models = list(models)
+        self.endResetModel()
+
+    def set_detail_columns(self, on: bool) -> None:
+        columns = DETAIL_COLUMNS if on else BASIC_COLUMNS
+        if columns != self._columns:
+            self.beginResetModel()
+            self._columns = columns
+            self.endResetModel()
+
+    def column(self, name: str) -> int:
+        """The index of a column by its header, -1 when not shown."""
+        return self._columns.index(name) if name in self._columns else -1
+
+    def models(self) -> list[LocalModel]:
+        return list(self._models)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._models)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._columns)
+
+    def headerData(self, section, orientation, role=Qt.DisplayRole):
+        if orientation == Qt.Horizontal and role == Qt.DisplayRole \
+                and 0 <= section < len(self._columns):
+            return self._columns[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._models) \
+                or not 0 <= index.column() < len(self._columns):
+            return None
+        model = self._models[index.row()]
+        if role == ModelRole:
+            return model
+        if role == PathRole:
+            return str(model.path)
+        column = self._columns[index.column()]
+        if role == Qt.DisplayRole:
+            return _cell(model, column)
+        if role == SortRole:
+            number = {"Size": model.size_bytes, "Params": model.parameters,
+                      "Context": model.context_length}.get(column, "")
+            return (number or 0) if column in _RIGHT else _cell(model, column).lower()
+        if role == Qt.ToolTipRole:  # a file Hearth refuses: why, in the check's own words
+            return f"{model.problem}\n{model.path}" if model.problem else str(model.path)
+        if role == Qt.TextAlignmentRole and column in _RIGHT:
+            return int(Qt.AlignRight | Qt.AlignVCenter)
+        return None

@@ -1,0 +1,284 @@
+"""My Models: every local GGUF model, wherever it lives, with the starter model first.
+
+Actions: chat, compare (two or more), show in the file manager, delete (with confirmation: files
+of other apps or of the user's folders are only removed from the list unless deleting the file
+is chosen explicitly), "Add folder..." to list the models of another folder, and "Quants": a pane
+with the quant picker for the selected model's family of local files (the other quants of the same
+model: same architecture, parameters and name in their headers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QModelIndex, QPoint, QSortFilterProxyModel, Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMenu,
+    QPushButton, QSplitter, QTableView, QVBoxLayout, QWidget,
+)
+
+from app.core.library import catalog as core_library
+from app.core.library.catalog import LocalModel
+from app.core.hardware.machine_info import MachineInfo
+from app.core.common.units import format_size
+from app.ui.common.confirm import ask_yes_no
+from app.ui.my_models.library_model import SOURCE_LABELS, LibraryModel, ModelRole, SortRole
+from app.ui.quant_picker.picker import QuantPicker
+from app.ui.common.tasks import run_task
+
+
+def _choose_folder(parent: QWidget) -> str:
+    return QFileDialog.getExistingDirectory(parent, "Add a folder of GGUF models")
+
+
+class ModelsPage(QWidget):
+    chat_requested = Signal(str)  # a model's path
+    compare_requested = Signal(list)  # paths of the models to compare
+    refresh_requested = Signal()
+    folders_changed = Signal(list)  # the user's model folders, after "Add folder..."
+    hidden_changed = Signal(list)  # paths removed from the list (their files were kept)
+    message = Signal(str)  # what the last action did
+
+    def __init__(self, library: LibraryModel, *, folders: list[str] | None = None,
+                 hidden: list[str] | None = None,
+                 confirm: Callable[[QWidget, str], bool] = ask_yes_no,
+                 choose_folder: Callable[[QWidget], str] = _choose_folder,
+                 open_url: Callable[[QUrl], object] = QDesktopServices.openUrl,
+                 machine=None, measure_store=None,
+                 machine_info: MachineInfo | None = None) -> None:
+        super().__init__()
+        self.measure_store = measure_store
+        self.library = library
+        library.set_detail_columns(True)
+        self.folders, self.hidden = list(folders or []), list(hidden or [])
+        self.confirm, self.choose_folder, self.open_url = confirm, choose_folder, open_url
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(library)
+        self.proxy.setSortRole(SortRole)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(-1, Qt.AscendingOrder)  # the library's order until a click
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.setContextMenuPolicy(Qt.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._menu)
+        self.table.verticalHeader().hide()
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.ElideMiddle)  # long repo/file names keep both ends
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.Stretch)
+        header.setStretchLastSection(True)
+        self.table.doubleClicked.connect(self._chat_with_current)
+        self.summary = QLabel(objectName="hint")
+        self.status = QLabel(objectName="hint", wordWrap=True)
+        library.modelReset.connect(self._update_summary)
+
+        self.picker = QuantPicker(machine, machine_info=machine_info)
+        self.picker.title.setText("<b>Quants of this model on this computer</b>")
+        self.picker.hide()
+        self.table.selectionModel().currentRowChanged.connect(self._selection_moved)
+
+        self.buttons = {}
+        actions = (("Add folder...", self.add_folder), ("Refresh", self.refresh_requested),
+                   ("Quants", self.toggle_quants),
+                   ("Show in folder", self.reveal), ("Compare", self.compare),
+                   ("Delete...", self._delete_clicked),
+                   ("Chat with this model", self._chat_with_current))
+        row = QHBoxLayout()
+        row.addWidget(self.summary, 1)
+        for label, slot in actions:
+            button = QPushButton(label, objectName="primary" if label.startswith("Chat") else "")
+            button.clicked.connect(slot)
+            row.addWidget(button)
+            self.buttons[label] = button
+        self.buttons["Quants"].setCheckable(True)
+        self.buttons["Quants"].setToolTip("Compare the quants of the selected model you have: "
+                                          "which fits, expected quality, which to use")
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(20, 14, 20, 14)
+        layout.addWidget(QLabel("My Models", objectName="pageTitle"))
+        self.split = QSplitter(Qt.Vertical)
+        self.split.addWidget(self.table)
+        self.split.addWidget(self.picker)
+        self.split.setSizes([250, 470])
+        layout.addWidget(self.split, 1)
+        layout.addWidget(self.status)
+        layout.addLayout(row)
+
+    # -- selection --------------------------------------------------------------------------------
+
+    def selected_models(self) -> list[LocalModel]:
+        rows = sorted(self.table.selectionModel().selectedRows(), key=lambda i: i.row())
+        return [index.data(ModelRole) for index in rows]
+
+    def select(self, *paths: str) -> None:
+        """Select the rows of these model paths (for keyboard users and tests)."""
+        self.table.clearSelection()
+        for row in range(self.proxy.rowCount()):
+            index = self.proxy.index(row, 0)
+            if str(index.data(ModelRole).path) in paths:
+                self.table.selectionModel().select(
+                    index, self.table.selectionModel().SelectionFlag.Select
+                    | self.table.selectionModel().SelectionFlag.Rows)
+
+    @Slot()
+    def _update_summary(self) -> None:
+        models = self.library.models()
+        total = sum(m.size_bytes for m in models)
+        self.summary.setText(f"{len(models)} model(s), {format_size(total)} on disk")
+        if models:
+            self.table.selectRow(0)
+        if self.picker.isVisible():
+            self.show_quants()
+
+    # -- quants -----------------------------------------------------------------------------------
+
+    @Slot()
+    def toggle_quants(self) -> None:
+        shown = self.buttons["Quants"].isChecked()
+        self.picker.setVisible(shown)
+        if shown:
+            self.show_quants()
+
+    def show_quants(self) -> None:
+        """The quant picker for the selected model and the other quants of it found here."""
+        selected = self.selected_models()
+        if not selected:
+            self.picker.clear("Select a model to see its quants.")
+            return
+        model, everything, store = selected[0], self.library.models(), self.measure_store
+        self.picker.title.setText(f"<b>Quants of {model.name.split('/')[-1]} on this "
+                                  "computer</b>")
+
+        def loader():
+            from app.core.quants import sources as quant_sources
+
+            return quant_sources.local_items(model, everything, store or _default_store())
+
+        self.picker.load(loader, model.context_length)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """Coming back to My Models (after measuring on Compare, say) shows fresh quants."""
+        super().showEvent(event)
+        if self.picker.isVisibleTo(self):
+            self.show_quants()
+
+    @Slot(QModelIndex, QModelIndex)
+    def _selection_moved(self, _current: QModelIndex, _previous: QModelIndex) -> None:
+        if self.picker.isVisible():
+            self.show_quants()
+
+    # -- actions ----------------------------------------------------------------------------------
+
+    @Slot()
+    def _chat_with_current(self) -> None:
+        models = self.selected_models()
+        if models:
+            self.chat_requested.emit(str(models[0].path))
+
+    @Slot()
+    def compare(self) -> None:
+        models = self.selected_models()
+        if len(models) < 2:
+            self._say("Select two or more models to compare (Ctrl+click adds one).")
+            return
+        self.compare_requested.emit([str(m.path) for m in models])
+
+    @Slot()
+    def reveal(self) -> None:
+        for model in self.selected_models()[:1]:
+            self.open_url(QUrl.fromLocalFile(str(model.path.parent)))
+
+    @Slot()
+    def add_folder(self) -> None:
+        folder = self.choose_folder(self)
+        if not folder:
+            return
+        if folder not in self.folders:
+            self.folders.append(folder)
+            self.folders_changed.emit(list(self.folders))
+        self._say(f"Models in {folder} are listed with yours.")
+        self.refresh_requested.emit()
+
+    def delete(self, delete_file: bool = False) -> None:
+        """Delete the selected model: its files when Hearth owns them (or when ``delete_file``),
+        else only its line in the list. Always asks first."""
+        models = self.selected_models()
+        if not models:
+            return
+        model = models[0]
+        size = format_size(model.size_bytes)
+        app = core_library.APP_NAMES.get(model.source,
+                                         SOURCE_LABELS.get(model.source, model.source))
+        owned = model.source in core_library.OWNED
+        if owned:
+            question = f"Delete {model.name} ({size})? Its file(s) will be removed from disk."
+        elif delete_file:
+            question = (f"Delete the file {model.path} ({size}) from disk? It belongs to {app}, "
+                        "which will no longer find it. This cannot be undone.")
+        else:
+            question = (f"Remove {model.name} from Hearth's list? The file is not deleted: it "
+                        f"stays at {model.path} ({app}).")
+        if not self.confirm(self, question):
+            return
+        self._say(f"Deleting {model.name}..." if delete_file or owned
+                  else f"Removing {model.name} from the list...")
+        run_task(lambda: core_library.delete_model(model, delete_file=delete_file),
+                 self._on_deleted, self._on_delete_failed, self)
+
+    @Slot(object)
+    def _on_deleted(self, outcome: core_library.DeleteOutcome) -> None:
+        if outcome.hidden and outcome.hidden not in self.hidden:
+            self.hidden.append(outcome.hidden)
+            self.hidden_changed.emit(list(self.hidden))
+        self._say(outcome.message)
+        self.refresh_requested.emit()
+
+    @Slot(str)
+    def _on_delete_failed(self, message: str) -> None:
+        self._say(message, "error")
+
+    @Slot()
+    def _delete_clicked(self) -> None:
+        self.delete()
+
+    @Slot()
+    def _delete_file(self) -> None:
+        self.delete(delete_file=True)
+
+    @Slot(QPoint)
+    def _menu(self, position: QPoint) -> None:
+        models = self.selected_models()
+        if not models:
+            return
+        menu = QMenu(self)
+        menu.addAction("Chat with this model", self._chat_with_current)
+        menu.addAction("Compare", self.compare).setEnabled(len(models) > 1)
+        menu.addAction("Show in folder", self.reveal)
+        menu.addSeparator()
+        owned = models[0].source in core_library.OWNED
+        menu.addAction("Delete..." if owned else "Remove from list...", self._delete_clicked)
+        if not owned:
+            action = menu.addAction("Delete the file from disk...", self._delete_file)
+            action.setEnabled(models[0].source != core_library.SOURCE_OLLAMA)
+        menu.popup(self.table.viewport().mapToGlobal(position))
+
+    def _say(self, text: str, kind: str = "hint") -> None:
+        self.status.setText(text)
+        if self.status.objectName() != kind:
+            self.status.setObjectName(kind)
+            self.status.style().unpolish(self.status)
+            self.status.style().polish(self.status)
+        self.message.emit(text)
+
+
+def _default_store():
+    from app.core.measure.store import MeasureStore, measurements_db
+    from app.core.common.paths import default_paths
+
+    return MeasureStore(measurements_db(default_paths().data_dir))

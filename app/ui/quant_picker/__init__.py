@@ -1,0 +1,1 @@
+"""Which quant: the table of a model's files with fit and quality."""

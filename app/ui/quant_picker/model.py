@@ -1,0 +1,171 @@
+"""The quant picker's rows: one per quant of a model (``quant_pick.QuantRow``), sorted by size.
+
+Columns: quant (with the Recommended tag), bits per weight, size (a bar), fit here (a badge),
+expected quality (a bar, with its source) and what the level means. Every cell answers the same
+roles (``QuantRole``), so the delegate paints from roles, never from the view.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+
+from app.core.quants import explain as quant_explain
+from app.core.quants.pick import Pick, QuantRow
+from app.core.common.units import format_size
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class QuantRole(IntEnum):
+    Key = Qt.UserRole + 1
+    Quant = Qt.UserRole + 2
+    Bits = Qt.UserRole + 3
+    SizeBytes = Qt.UserRole + 4
+    SizeFraction = Qt.UserRole + 5  # of the largest file's size, for the bar
+    Fit = Qt.UserRole + 6  # the verdict text
+    Placement = Qt.UserRole + 7  # quant_pick.FULL / PARTIAL / CPU / TOO_LARGE
+    Quality = Qt.UserRole + 8  # 0..1 for the bar, None when unknown
+    QualityWords = Qt.UserRole + 9
+    QualitySource = Qt.UserRole + 10  # "typical (llama.cpp, Llama-3-8B)" / "measured by you"
+    QualityNote = Qt.UserRole + 11  # the citation
+    Kld = Qt.UserRole + 12
+    Recommended = Qt.UserRole + 13
+    Explanation = Qt.UserRole + 14
+    MaxContext = Qt.UserRole + 15
+
+
+HEADER_TIPS = (
+    "The quant type: how the weights are stored",
+    "Bits per weight of this file: its size over its parameter count",
+    "The file's size (the bar: compared with the largest)",
+    "Whether it fits this machine at the chosen context, and where it runs",
+    "Expected closeness to the original model (mean KL divergence), and where the figure "
+    "comes from",
+    "What this quant level means",
+)
+
+
+class QuantPickerModel(QAbstractTableModel):
+    QUANT, BITS, SIZE, FIT, QUALITY, ABOUT = range(6)
+    HEADERS = ("Quant", "Bits", "Size", "Fit here", "Expected quality", "What it means")
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._rows: list[QuantRow] = []
+        self._recommended: str | None = None
+        self._largest = 1
+
+    def set_rows(self, rows: list[QuantRow], pick: Pick | None = None) -> None:
+        """New rows (a reset), or the same files with new fits and quality (dataChanged)."""
+        same = [r.key for r in rows] == [r.key for r in self._rows]
+        if not same:
+            self.beginResetModel()
+        self._rows = list(rows)
+        self._recommended = pick.key if pick else None
+        self._largest = max((r.size_bytes for r in rows), default=1) or 1
+        if same:
+            if rows:
+                self.dataChanged.emit(self.index(0, 0),
+                                      self.index(len(rows) - 1, len(self.HEADERS) - 1))
+        else:
+            self.endResetModel()
+
+    def clear(self) -> None:
+        self.set_rows([])
+
+    def row_of(self, key: str) -> int:
+        return next((i for i, r in enumerate(self._rows) if r.key == key), -1)
+
+    def rows(self) -> list[QuantRow]:
+        return list(self._rows)
+
+    def entry(self, row: int) -> QuantRow | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def recommended(self) -> QuantRow | None:
+        return self.entry(self.row_of(self._recommended)) if self._recommended else None
+
+    # -- Qt --------------------------------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
+                   role: int = Qt.DisplayRole):
+        if orientation != Qt.Horizontal or not 0 <= section < len(self.HEADERS):
+            return None
+        if role == Qt.DisplayRole:
+            return self.HEADERS[section]
+        if role == Qt.ToolTipRole:
+            return HEADER_TIPS[section]
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.NoItemFlags
+        return Qt.ItemIsEnabled | Qt.ItemIsSelectable
+
+    def data(self, index: Index, role: int = Qt.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        row = self._rows[index.row()]
+        if role == Qt.DisplayRole:
+            return self._display(row, index.column())
+        if role == Qt.ToolTipRole:
+            return self._tooltip(row)
+        if role == Qt.TextAlignmentRole and index.column() == self.BITS:
+            return int(Qt.AlignRight | Qt.AlignVCenter)
+        return self._role(row, role)
+
+    def _role(self, row: QuantRow, role: int):
+        q = row.quality
+        values = {
+            QuantRole.Key: row.key, QuantRole.Quant: row.quant, QuantRole.Bits: row.bits,
+            QuantRole.SizeBytes: row.size_bytes,
+            QuantRole.SizeFraction: row.size_bytes / self._largest,
+            QuantRole.Fit: row.fit.verdict, QuantRole.Placement: row.placement,
+            QuantRole.Quality: quant_explain.quality_score(q.kld) if q else None,
+            QuantRole.QualityWords: quant_explain.quality_words(q.kld if q else None),
+            QuantRole.QualitySource: q.label if q else "",
+            QuantRole.QualityNote: q.note if q else "",
+            QuantRole.Kld: q.kld if q else None,
+            QuantRole.Recommended: row.key == self._recommended,
+            QuantRole.Explanation: row.explanation, QuantRole.MaxContext: row.fit.max_ctx,
+        }
+        return values.get(role)
+
+    def _display(self, row: QuantRow, column: int):
+        if column == self.QUANT:
+            return row.quant
+        if column == self.BITS:
+            return f"{row.bits:.1f}" if row.bits else "—"
+        if column == self.SIZE:
+            return format_size(row.size_bytes)
+        if column == self.FIT:
+            return row.fit.verdict
+        if column == self.QUALITY:
+            q = row.quality
+            return f"{quant_explain.quality_words(q.kld)} · {q.label}" if q else "unknown"
+        if column == self.ABOUT:  # the words; the typical bits are in the tooltip
+            return row.explanation.split("; ", 1)[-1]
+        return None
+
+    def _tooltip(self, row: QuantRow) -> str:
+        lines = [row.explanation]
+        if row.bits:
+            lines.append(f"This file: {row.bits:.1f} bits per weight (its size over its "
+                         "parameters; small models carry more, their embeddings being a larger "
+                         "share).")
+        if row.quality is not None:
+            lines.append(f"Mean KL divergence from the original: {row.quality.kld:.4f} "
+                         f"({row.quality.label}).")
+            lines.append(row.quality.note + ".")
+        if row.fit.max_ctx:
+            lines.append(f"Fits here with up to {row.fit.max_ctx:,} tokens of context.")
+        lines.append(row.label)
+        return "\n".join(lines)

@@ -1,0 +1,209 @@
+"""The quant picker view: every quant of one model, its fit here at the chosen context, its
+expected quality, and the one Hearth recommends, with why.
+
+Rows come from a loader run off the GUI thread (a Hub repo's files with a Range-read header, or
+a local family of files with their own headers and stored measurements); changing the context
+re-computes the fits off the GUI thread too, from the shapes already read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QModelIndex, Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QTableView, QVBoxLayout,
+    QWidget,
+)
+
+from app.core.quants import quality
+from app.core.quants import pick as quant_pick
+from app.core.common.errors import HearthError
+from app.core.hardware.machine_info import MachineInfo
+from app.core.quants.pick import QuantItem
+from app.ui.quant_picker.delegate import QuantPickerDelegate
+from app.ui.quant_picker.model import QuantPickerModel
+from app.ui.common.tasks import run_task
+
+log = logging.getLogger("hearth.ui.quant_picker")
+
+SOURCES = ("Quality: “typical” is llama.cpp's published mean KL divergence for the quant type "
+           f"({quality.SOURCE}); “measured by you” is your own measurement of that file on the "
+           "Compare page. Lower divergence means answers closer to the original model's.")
+DEFAULT_CTX = 8192
+
+Loader = Callable[[], list[QuantItem]]
+
+
+class QuantPicker(QWidget):
+    ready = Signal()  # rows and the recommendation are shown
+    failed = Signal(str)
+    recommended_changed = Signal(str)  # the recommended file's key ("" for none)
+
+    def __init__(self, machine=None, *, models_dir: Path | None = None,
+                 machine_info: MachineInfo | None = None, parent=None) -> None:
+        """``machine`` (a ``fit.Machine``) fixes the machine; else ``machine_info`` (the
+        studio's shared one) tells it."""
+        super().__init__(parent)
+        self.machine, self.models_dir = machine, models_dir
+        self.machine_info = machine_info or MachineInfo(models_dir or Path.home())
+        self.items: list[QuantItem] = []
+        self.pick: quant_pick.Pick | None = None
+        self._request = 0
+
+        self.title = QLabel("<b>Which quant?</b>")
+        self.context = QComboBox()
+        self.context.setToolTip("The context length you want to chat with: longer contexts "
+                                "need more memory, so fewer quants fit.")
+        self.context.currentIndexChanged.connect(self._context_chosen)
+        self.status = QLabel(objectName="hint", wordWrap=True)
+        self.reason = QLabel(objectName="note", wordWrap=True,
+                             textInteractionFlags=Qt.TextSelectableByMouse)
+        self.reason.hide()
+        self.model = QuantPickerModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setItemDelegate(QuantPickerDelegate(self.table))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.setShowGrid(False)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(38)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(QuantPickerModel.SIZE, QHeaderView.Interactive)
+        header.setSectionResizeMode(QuantPickerModel.ABOUT, QHeaderView.Stretch)
+        self.table.setColumnWidth(QuantPickerModel.SIZE, 110)
+        self.table.selectionModel().currentRowChanged.connect(self._row_chosen)
+        self.about = QLabel(wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse)
+        self.sources = QLabel(SOURCES, objectName="hint", wordWrap=True)
+
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(QLabel("Context:"))
+        top.addWidget(self.context)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.status)
+        layout.addWidget(self.reason)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.about)
+        layout.addWidget(self.sources)
+        self.set_context_choices(None)
+
+    # -- what to show ----------------------------------------------------------------------------
+
+    def set_context_choices(self, n_ctx_train: int | None, current: int | None = None) -> None:
+        choices = quant_pick.context_choices(n_ctx_train)
+        current = current or self.n_ctx() or DEFAULT_CTX
+        self.context.blockSignals(True)
+        self.context.clear()
+        for n in choices:
+            self.context.addItem(f"{n:,} tokens", n)
+        best = max((n for n in choices if n <= current), default=choices[0])
+        self.context.setCurrentIndex(choices.index(best))
+        self.context.blockSignals(False)
+
+    def n_ctx(self) -> int:
+        return int(self.context.currentData() or 0)
+
+    def load(self, loader: Loader, n_ctx_train: int | None = None,
+             message: str = "Reading the quants' headers...") -> None:
+        """Show the rows ``loader()`` makes (run off the GUI thread: it may read files or the
+        network)."""
+        self.set_context_choices(n_ctx_train)
+        self._start(loader, message)
+
+    def set_items(self, items: list[QuantItem], n_ctx_train: int | None = None) -> None:
+        """Rows for items already in hand (the fits are still computed off the GUI thread)."""
+        self.load(lambda: list(items), n_ctx_train, "Working out what fits...")
+
+    def set_machine(self, machine) -> None:
+        """Another machine (or its memory changed): the fits are computed again."""
+        self.machine = machine
+        self.recompute()
+
+    @Slot()
+    def recompute(self) -> None:
+        """The fits again at the chosen context, from the shapes already read."""
+        if self.items:
+            items = list(self.items)
+            self._start(lambda: items,
+                        f"Working out what fits with {self.n_ctx():,} tokens of context...")
+
+    def _start(self, loader: Loader, message: str) -> None:
+        self._request += 1
+        request, machine, n_ctx = self._request, self.machine, self.n_ctx()
+        info = self.machine_info
+        self._say(message)
+
+        def work():
+            try:
+                here = machine or info.machine()
+                items = loader()
+            except HearthError as exc:  # shown in place of the rows (a stale one is dropped)
+                return request, None, [], [], quant_pick.Pick(None, str(exc), False)
+            table = quant_pick.rows(items, here, n_ctx)
+            return request, here, items, table, quant_pick.pick(table, here, n_ctx)
+
+        run_task(work, self._on_rows, self._on_failed, self)
+
+    def clear(self, message: str = "") -> None:
+        self._request += 1
+        self.items, self.pick = [], None
+        self.model.clear()
+        self.reason.hide()
+        self.about.clear()
+        self._say(message)
+
+    # -- results ---------------------------------------------------------------------------------
+
+    @Slot(int)
+    def _context_chosen(self, _index: int) -> None:
+        self.recompute()
+
+    @Slot(QModelIndex, QModelIndex)
+    def _row_chosen(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self._show_about(current.row())
+
+    def _show_about(self, row: int) -> None:
+        """What the chosen quant (else the recommended one) means, under the table."""
+        entry = self.model.entry(row) or self.model.recommended()
+        self.about.setText(f"<b>{entry.quant}</b>: {entry.explanation.split(': ', 1)[-1]}"
+                           if entry else "")
+        self.about.setVisible(entry is not None)
+
+    @Slot(object)
+    def _on_rows(self, answer) -> None:
+        request, machine, items, table, pick = answer
+        if request != self._request:
+            return
+        self.machine = self.machine or machine
+        self.items, self.pick = items, pick
+        self.model.set_rows(table, pick)
+        self.reason.setText(("★ Recommended — " if pick.key else "") + pick.reason)
+        self.reason.setObjectName("note" if pick.key else "error")
+        self.reason.style().unpolish(self.reason)
+        self.reason.style().polish(self.reason)
+        self.reason.show()
+        self._say("")
+        self._show_about(self.table.currentIndex().row())
+        if pick.key:
+            self.table.scrollTo(self.model.index(self.model.row_of(pick.key), 0))
+        self.recommended_changed.emit(pick.key or "")
+        self.ready.emit()
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self._say(message)
+        self.failed.emit(message)
+
+    def _say(self, text: str) -> None:
+        self.status.setText(text)
+        self.status.setVisible(bool(text))
+
