@@ -1,6 +1,6 @@
 """How servers say a chat is longer than their context (app/core/inference/remote_context.py).
 
-llama-cpp-python's server and Hearth's own are run for real in tests/core/test_remote.py. No
+llama-cpp-python's server and Hearth's own are run for real in tests/core/inference/test_remote.py. No
 llama.cpp server or Ollama runs here: their refusals below are llama.cpp's server wording
 (tools/server), as its users have posted it, with and without the newer numeric fields."""
 

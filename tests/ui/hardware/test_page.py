@@ -13,7 +13,7 @@ from PySide6.QtGui import QGuiApplication
 
 from app.core.hardware import probe as hardware
 from app.ui.hardware.page import HardwarePage
-from tests.core.test_hardware import (
+from tests.core.hardware.test_probe import (
     A5000X2,
     METAL_INFO,
     RTX3090,

@@ -15,7 +15,7 @@ from app.core.fit import estimate as fit
 from app.core.hardware import probe as hardware
 from app.core.fit.shape import ModelShape, shape_from_header
 from app.core.gguf.header import GgufHeader, read_local_header
-from tests.core.test_hardware import (
+from tests.core.hardware.test_probe import (
     A5000X2,
     CUDA_INFO,
     METAL_INFO,

@@ -28,7 +28,7 @@ from tests.support.logs import hearth_logging
 REPO = "org/Tiny-GGUF"
 Q4 = gguf_name("Tiny", "Q4_K_M")
 SIZE = 2_000_000
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from app.core.chats.db import SCHEMA_VERSION
 from app.core.chats.store import DEFAULT_TITLE, TITLE_LENGTH, ChatStore
 from app.core.common.errors import ChatStoreError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
