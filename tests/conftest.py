@@ -19,15 +19,17 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import platformdirs  # noqa: E402
 import pytest  # noqa: E402
 
-from app.core.library import starter
 from app.core.common.paths import Paths, default_paths  # noqa: E402
+from app.core.library import starter
 
 pytest_plugins = ["tests.support.hub_fixtures", "pytester"]
 
 
 def cache_root() -> Path:
-    folder = Path(os.environ.get("HEARTH_TEST_CACHE")
-                  or platformdirs.user_cache_dir("hearth-tests", appauthor=False))
+    folder = Path(
+        os.environ.get("HEARTH_TEST_CACHE")
+        or platformdirs.user_cache_dir("hearth-tests", appauthor=False)
+    )
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -75,8 +77,7 @@ def no_leaked_threads():
     """Fail a test that leaves Python threads running behind it."""
     before = set(threading.enumerate())
     yield
-    leaked = [t for t in threading.enumerate()
-              if t not in before and t.is_alive() and not t.daemon]
+    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
     for thread in leaked:
         thread.join(timeout=5)
     leaked = [t.name for t in leaked if t.is_alive()]
@@ -110,25 +111,31 @@ def no_leaked_qthreads(monkeypatch: pytest.MonkeyPatch):
         def start(self, *args, **kwargs):
             record.append(weakref.ref(self))
             return original(self, *args, **kwargs)
+
         return start
 
     monkeypatch.setattr(qtcore.QThread, "start", recording(qtcore.QThread.start, threads))
     for name in ("start", "tryStart"):
-        monkeypatch.setattr(qtcore.QThreadPool, name,
-                            recording(getattr(qtcore.QThreadPool, name), pools))
+        monkeypatch.setattr(
+            qtcore.QThreadPool, name, recording(getattr(qtcore.QThreadPool, name), pools)
+        )
     yield
 
     def alive(objects: list) -> list:
         # A wrapper gone or a C++ object deleted: its owner stopped it (Qt aborts otherwise).
         return list({id(o): o for o in objects if o is not None and shiboken6.isValid(o)}.values())
 
-    running = [thread.objectName() or repr(thread)
-               for thread in alive([ref() for ref in threads])
-               if not thread.wait(QT_LEAK_WAIT_MS)]
+    running = [
+        thread.objectName() or repr(thread)
+        for thread in alive([ref() for ref in threads])
+        if not thread.wait(QT_LEAK_WAIT_MS)
+    ]
     global_pool = qtcore.QThreadPool.globalInstance()
-    busy = [f"{'the global pool' if pool is global_pool else repr(pool)}: "
-            f"{pool.activeThreadCount()} active"
-            for pool in alive([global_pool, *(ref() for ref in pools)])
-            if not pool.waitForDone(QT_LEAK_WAIT_MS)]
+    busy = [
+        f"{'the global pool' if pool is global_pool else repr(pool)}: "
+        f"{pool.activeThreadCount()} active"
+        for pool in alive([global_pool, *(ref() for ref in pools)])
+        if not pool.waitForDone(QT_LEAK_WAIT_MS)
+    ]
     assert not running, f"QThreads left running: {running}"
     assert not busy, f"QThreadPool tasks left running: {busy}"

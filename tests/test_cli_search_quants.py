@@ -18,25 +18,48 @@ HEARTH = str(Path(sys.executable).with_name("hearth"))
 
 
 def hearth(hub: LoopbackHub, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([HEARTH, *args], capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL, env={**os.environ, "HF_ENDPOINT": hub.url})
+    return subprocess.run(
+        [HEARTH, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "HF_ENDPOINT": hub.url},
+    )
 
 
 @pytest.fixture
 def repos(loopback_hub: LoopbackHub, quant_ladder) -> LoopbackHub:
     q8 = os.urandom(30_000)
-    add_gguf_family(loopback_hub, "bartowski/SmolLM2-135M-Instruct-GGUF", {
-        quant_ladder["Q2_K"].name: quant_ladder["Q2_K"],
-        gguf_name("SmolLM2-135M-Instruct", "Q4_K_M"): os.urandom(20_000),
-        **dict(zip([gguf_name("SmolLM2-135M-Instruct", "Q8_0", part=i, parts=2) for i in (1, 2)],
-                   split_bytes(q8, 2), strict=True)),
-        mmproj_name("SmolLM2"): os.urandom(500),
-    }, downloads=300, likes=4, gguf={"total": 134_515_008, "architecture": "llama",
-                                     "context_length": 8192})
-    add_gguf_family(loopback_hub, "unsloth/SmolLM2-1.7B-GGUF", {gguf_name("S", "Q4_K_M"): b"x"},
-                    downloads=900, likes=1)
-    add_gguf_family(loopback_hub, "someone/Other-GGUF", {gguf_name("O", "Q4_K_M"): b"x"},
-                    downloads=5, likes=99)
+    add_gguf_family(
+        loopback_hub,
+        "bartowski/SmolLM2-135M-Instruct-GGUF",
+        {
+            quant_ladder["Q2_K"].name: quant_ladder["Q2_K"],
+            gguf_name("SmolLM2-135M-Instruct", "Q4_K_M"): os.urandom(20_000),
+            **dict(
+                zip(
+                    [gguf_name("SmolLM2-135M-Instruct", "Q8_0", part=i, parts=2) for i in (1, 2)],
+                    split_bytes(q8, 2),
+                    strict=True,
+                )
+            ),
+            mmproj_name("SmolLM2"): os.urandom(500),
+        },
+        downloads=300,
+        likes=4,
+        gguf={"total": 134_515_008, "architecture": "llama", "context_length": 8192},
+    )
+    add_gguf_family(
+        loopback_hub,
+        "unsloth/SmolLM2-1.7B-GGUF",
+        {gguf_name("S", "Q4_K_M"): b"x"},
+        downloads=900,
+        likes=1,
+    )
+    add_gguf_family(
+        loopback_hub, "someone/Other-GGUF", {gguf_name("O", "Q4_K_M"): b"x"}, downloads=5, likes=99
+    )
     return loopback_hub
 
 
@@ -44,20 +67,28 @@ def test_search_json(repos) -> None:
     result = hearth(repos, "search", "smollm2", "--json")
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout)
-    assert [m["id"] for m in found] == ["unsloth/SmolLM2-1.7B-GGUF",
-                                        "bartowski/SmolLM2-135M-Instruct-GGUF"]
+    assert [m["id"] for m in found] == [
+        "unsloth/SmolLM2-1.7B-GGUF",
+        "bartowski/SmolLM2-135M-Instruct-GGUF",
+    ]
     smol = found[1]
     assert {k: smol[k] for k in ("author", "downloads", "likes")} == {
-        "author": "bartowski", "downloads": 300, "likes": 4}
+        "author": "bartowski",
+        "downloads": 300,
+        "likes": 4,
+    }
     assert smol["last_modified"].startswith("20") and smol["quants"] == ["Q2_K", "Q4_K_M", "Q8_0"]
     assert repos.requests_matching("/api/models?")  # HF_ENDPOINT was honoured
 
 
 def test_search_sort_limit_and_text(repos) -> None:
-    by_likes = json.loads(hearth(repos, "search", "--sort", "likes", "--limit", "2",
-                                 "--json").stdout)
-    assert [m["id"] for m in by_likes] == ["someone/Other-GGUF",
-                                           "bartowski/SmolLM2-135M-Instruct-GGUF"]
+    by_likes = json.loads(
+        hearth(repos, "search", "--sort", "likes", "--limit", "2", "--json").stdout
+    )
+    assert [m["id"] for m in by_likes] == [
+        "someone/Other-GGUF",
+        "bartowski/SmolLM2-135M-Instruct-GGUF",
+    ]
     text = hearth(repos, "search", "Other")
     assert text.returncode == 0 and "someone/Other-GGUF" in text.stdout
     assert "hearth quants someone/Other-GGUF" in text.stdout
@@ -71,18 +102,24 @@ def test_search_failure_is_one_line(repos) -> None:
 
 
 def test_quants_json(repos, quant_ladder) -> None:
-    result = hearth(repos, "quants", "https://huggingface.co/bartowski/SmolLM2-135M-Instruct-GGUF",
-                    "--json")
+    result = hearth(
+        repos, "quants", "https://huggingface.co/bartowski/SmolLM2-135M-Instruct-GGUF", "--json"
+    )
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
     assert [(r["quant"], r["kind"], r["size_bytes"], len(r["files"])) for r in rows] == [
-        ("Q4_K_M", "model", 20_000, 1), ("Q8_0", "model", 30_000, 2),
-        ("Q2_K", "model", quant_ladder["Q2_K"].stat().st_size, 1), ("F16", "mmproj", 500, 1)]
+        ("Q4_K_M", "model", 20_000, 1),
+        ("Q8_0", "model", 30_000, 2),
+        ("Q2_K", "model", quant_ladder["Q2_K"].stat().st_size, 1),
+        ("F16", "mmproj", 500, 1),
+    ]
     verdicts = {fit.VERDICT_FULL, fit.VERDICT_CPU, fit.VERDICT_TOO_LARGE}
     assert all(r["fit"] in verdicts or r["fit"].startswith("Partial: ") for r in rows[:3])
     assert rows[3]["fit"] is None
-    assert rows[1]["files"] == ["SmolLM2-135M-Instruct-Q8_0-00001-of-00002.gguf",
-                                "SmolLM2-135M-Instruct-Q8_0-00002-of-00002.gguf"]
+    assert rows[1]["files"] == [
+        "SmolLM2-135M-Instruct-Q8_0-00001-of-00002.gguf",
+        "SmolLM2-135M-Instruct-Q8_0-00002-of-00002.gguf",
+    ]
 
 
 def test_quants_text_and_errors(repos) -> None:

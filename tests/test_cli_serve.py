@@ -37,26 +37,41 @@ def test_serve_answers_then_stops_on_ctrl_c(starter_home):
     # each other crawl when another process holds a core.
     Settings(n_threads=1).save(starter_home.settings_file)
     port = free_port()
-    process = subprocess.Popen([HEARTH, "serve", "--port", str(port), "--api-key", "sk-cli-key1"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               stdin=subprocess.DEVNULL, env=os.environ.copy())
+    process = subprocess.Popen(
+        [HEARTH, "serve", "--port", str(port), "--api-key", "sk-cli-key1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=os.environ.copy(),
+    )
     try:
-        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-cli-key1",
-                               max_retries=0, timeout=60)
+        client = openai.OpenAI(
+            base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-cli-key1", max_retries=0, timeout=60
+        )
         models = wait_ready(client, process)
         assert [m.id for m in models] == ["SmolLM2-135M-Instruct.Q4_1"]
         reply = client.chat.completions.create(
-            model="SmolLM2-135M-Instruct.Q4_1", temperature=0, max_tokens=24,
-            messages=[{"role": "user", "content": "Name the capital city of France."}])
+            model="SmolLM2-135M-Instruct.Q4_1",
+            temperature=0,
+            max_tokens=24,
+            messages=[{"role": "user", "content": "Name the capital city of France."}],
+        )
         assert "Paris" in reply.choices[0].message.content
         tale = "Once upon a time, there was a little"  # continued, not answered as a chat
-        done = client.completions.create(model="SmolLM2-135M-Instruct.Q4_1", prompt=tale,
-                                         temperature=0, max_tokens=12)
+        done = client.completions.create(
+            model="SmolLM2-135M-Instruct.Q4_1", prompt=tale, temperature=0, max_tokens=12
+        )
         text = done.choices[0].text
         assert done.object == "text_completion" and done.usage.completion_tokens == 12
         assert text.startswith(" ") and text.split()[0].islower(), text
-        streamed = client.completions.create(model="SmolLM2-135M-Instruct.Q4_1", prompt=tale,
-                                             temperature=0, max_tokens=12, stream=True)
+        streamed = client.completions.create(
+            model="SmolLM2-135M-Instruct.Q4_1",
+            prompt=tale,
+            temperature=0,
+            max_tokens=12,
+            stream=True,
+        )
         assert "".join(c.choices[0].text for c in streamed) == text
         client.close()
         process.send_signal(signal.SIGINT)
@@ -72,8 +87,14 @@ def test_serve_answers_then_stops_on_ctrl_c(starter_home):
 
 
 def hearth(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([HEARTH, *args], capture_output=True, text=True, timeout=60,
-                          stdin=subprocess.DEVNULL, check=False)
+    return subprocess.run(
+        [HEARTH, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
 
 
 def test_serve_reports_a_missing_model(hearth_home):

@@ -19,8 +19,14 @@ ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x9b31m\u202e"  # title, clear screen, C1 CSI,
 
 
 def hearth(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([HEARTH, *args], capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL, env={**os.environ, **env})
+    return subprocess.run(
+        [HEARTH, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **env},
+    )
 
 
 def test_shown_escapes_every_control_and_format_character() -> None:
@@ -40,10 +46,18 @@ def test_ls_prints_escape_sequences_in_file_names_as_text(hearth_home: Paths) ->
 
 
 def test_quants_hides_names_that_leave_the_repo_and_suggests_a_safe_file(
-        loopback_hub: LoopbackHub) -> None:
-    add_gguf_family(loopback_hub, "org/Hostile-GGUF", {
-        "../Evil-Q4_K_M.gguf": os.urandom(100), "sub/../../Evil2-Q4_K_M.gguf": os.urandom(100),
-        f"Bad{ESCAPES}-Q4_K_M.gguf": os.urandom(100), "Tiny-Q8_0.gguf": os.urandom(5000)})
+    loopback_hub: LoopbackHub,
+) -> None:
+    add_gguf_family(
+        loopback_hub,
+        "org/Hostile-GGUF",
+        {
+            "../Evil-Q4_K_M.gguf": os.urandom(100),
+            "sub/../../Evil2-Q4_K_M.gguf": os.urandom(100),
+            f"Bad{ESCAPES}-Q4_K_M.gguf": os.urandom(100),
+            "Tiny-Q8_0.gguf": os.urandom(5000),
+        },
+    )
 
     listed = hearth("quants", "org/Hostile-GGUF", HF_ENDPOINT=loopback_hub.url)
     pulled = hearth("pull", "org/Hostile-GGUF", HF_ENDPOINT=loopback_hub.url)

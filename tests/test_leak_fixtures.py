@@ -69,18 +69,22 @@ def teardown_module():
 """
 
 
-def test_qthreads_and_pool_tasks_left_running_fail_their_test(pytester: pytest.Pytester,
-                                                              monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [
-        str(REPO), os.environ.get("PYTHONPATH")])))
+def test_qthreads_and_pool_tasks_left_running_fail_their_test(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    )
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_leaks=TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=5, errors=3)
-    result.stdout.fnmatch_lines_random([
-        "ERROR test_leaks.py::test_leaves_a_qthread_running*",
-        "ERROR test_leaks.py::test_leaves_a_global_pool_task_running*",
-        "ERROR test_leaks.py::test_leaves_a_private_pool_task_running*",
-        "E * QThreads left running: *Sleeper*",
-        "E * QThreadPool tasks left running: ['the global pool: 1 active'*",
-    ])
+    result.stdout.fnmatch_lines_random(
+        [
+            "ERROR test_leaks.py::test_leaves_a_qthread_running*",
+            "ERROR test_leaks.py::test_leaves_a_global_pool_task_running*",
+            "ERROR test_leaks.py::test_leaves_a_private_pool_task_running*",
+            "E * QThreads left running: *Sleeper*",
+            "E * QThreadPool tasks left running: ['the global pool: 1 active'*",
+        ]
+    )

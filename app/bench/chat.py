@@ -27,12 +27,12 @@ from pathlib import Path
 from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtWidgets import QApplication
 
-from app.bench import interleave
-from app.core.inference.engine import Engine
-from app.core.inference.types import SamplingOptions
 from app.bench import chat_child as bench_chat_child
+from app.bench import interleave
 from app.bench.chat_child import N_CTX, PROMPT, SEED
 from app.bench.chat_path import ChatPath
+from app.core.inference.engine import Engine
+from app.core.inference.types import SamplingOptions
 from app.ui.chat.transcript import ShownMessage, Transcript
 
 WORDS = ("The", "keeper", "walked", "along", "the", "shore,", "and", "the", "sea", "was", "calm.")
@@ -63,21 +63,26 @@ def worst_stall_ms(model: Path, max_tokens: int, threads: int) -> float:
     return max(delays[1:] or [0.0])
 
 
-def tok_s_in_turns(model: Path, max_tokens: int, rounds: int, threads: int
-                   ) -> tuple[list[dict], list[dict]]:
+def tok_s_in_turns(
+    model: Path, max_tokens: int, rounds: int, threads: int
+) -> tuple[list[dict], list[dict]]:
     """Raw and app answers, the two processes taking turns; each answer gets ``tok_s`` from
     the time its process ran between its first and last token."""
     children = interleave.run_in_turns(
-        [bench_chat_child.command(side, model, max_tokens, rounds, threads)
-         for side in ("raw", "app")])
+        [
+            bench_chat_child.command(side, model, max_tokens, rounds, threads)
+            for side in ("raw", "app")
+        ]
+    )
     sides = []
     for child in children:
         answers = child.result["answers"]
         for answer in answers:
             answer["load_s"] = child.result["load_s"]
         for answer in answers:
-            answer["seconds"] = interleave.active_seconds(answer["first"], answer["last"],
-                                                          child.pauses)
+            answer["seconds"] = interleave.active_seconds(
+                answer["first"], answer["last"], child.pauses
+            )
             answer["tok_s"] = (answer["tokens"] - 1) / answer["seconds"]
         sides.append(answers)
     return sides[0], sides[1]
@@ -114,8 +119,9 @@ def per_token_cost(conversation_tokens: int, answer_tokens: int = 400) -> float:
     return (time.perf_counter() - started) / answer_tokens
 
 
-def run_chat_benchmark(model: Path, max_tokens: int = 512, rounds: int = 8,
-                       threads: int = 0) -> dict:
+def run_chat_benchmark(
+    model: Path, max_tokens: int = 512, rounds: int = 8, threads: int = 0
+) -> dict:
     QApplication.instance() or QApplication([])
     threads = threads or Engine.default_threads()
     raw, app = tok_s_in_turns(model, max_tokens, rounds, threads)
@@ -130,33 +136,42 @@ def run_chat_benchmark(model: Path, max_tokens: int = 512, rounds: int = 8,
 
     tok_s_app, tok_s_raw = pooled(app), pooled(raw)
     return {
-        "model": str(model), "tokens": app[-1]["tokens"], "rounds": rounds, "threads": threads,
+        "model": str(model),
+        "tokens": app[-1]["tokens"],
+        "rounds": rounds,
+        "threads": threads,
         "in_turns": interleave.can_pause(),
-        "tok_s_app": round(tok_s_app, 2), "tok_s_raw": round(tok_s_raw, 2),
+        "tok_s_app": round(tok_s_app, 2),
+        "tok_s_raw": round(tok_s_raw, 2),
         "ratio": round(tok_s_app / tok_s_raw, 3),
         # What the host process adds to each token (pipe, frames, the worker's hand-over).
         "host_overhead_ms_per_token": round((1 / tok_s_app - 1 / tok_s_raw) * 1000, 3),
-        "load_s_app": round(app[0]["load_s"], 2), "load_s_raw": round(raw[0]["load_s"], 2),
+        "load_s_app": round(app[0]["load_s"], 2),
+        "load_s_raw": round(raw[0]["load_s"], 2),
         "round_ratios": [round(a["tok_s"] / r["tok_s"], 3) for a, r in zip(app, raw)],
-        "max_stall_ms": round(stall, 1), "max_stall_ms_busy": round(stall_busy, 1),
-        "per_token_ms_100": round(small * 1000, 3), "per_token_ms_10000": round(large * 1000, 3),
+        "max_stall_ms": round(stall, 1),
+        "max_stall_ms_busy": round(stall_busy, 1),
+        "per_token_ms_100": round(small * 1000, 3),
+        "per_token_ms_10000": round(large * 1000, 3),
         "per_token_cost_ratio": round(large / small, 3),
     }
 
 
 def format_chat_result(result: dict) -> str:
-    return "\n".join([
-        f"Chat streaming on {Path(result['model']).name}, {result['tokens']} tokens, "
-        f"{result['rounds']} rounds {'taken in turns' if result['in_turns'] else 'one after the other'}, "
-        f"{result['threads']} threads:",
-        f"  tok/s app {result['tok_s_app']:.1f} / raw llama-cpp-python {result['tok_s_raw']:.1f}"
-        f"   ratio {result['ratio']:.3f}   (bar >= 0.97; rounds "
-        f"{', '.join(f'{r:.3f}' for r in result['round_ratios'])})",
-        f"  host overhead {result['host_overhead_ms_per_token']:.3f} ms/token; load "
-        f"{result['load_s_app']:.2f} s app (host start included) / {result['load_s_raw']:.2f} s raw",
-        f"  worst GUI stall while streaming: {result['max_stall_ms']:.1f} ms   (bar <= 30 ms); "
-        f"with another CPU-bound process running: {result['max_stall_ms_busy']:.1f} ms",
-        f"  GUI cost per token: {result['per_token_ms_10000']:.3f} ms with a 10,000-token chat"
-        f" / {result['per_token_ms_100']:.3f} ms with a 100-token one = "
-        f"{result['per_token_cost_ratio']:.3f}   (bar <= 1.5)",
-    ])
+    return "\n".join(
+        [
+            f"Chat streaming on {Path(result['model']).name}, {result['tokens']} tokens, "
+            f"{result['rounds']} rounds {'taken in turns' if result['in_turns'] else 'one after the other'}, "
+            f"{result['threads']} threads:",
+            f"  tok/s app {result['tok_s_app']:.1f} / raw llama-cpp-python {result['tok_s_raw']:.1f}"
+            f"   ratio {result['ratio']:.3f}   (bar >= 0.97; rounds "
+            f"{', '.join(f'{r:.3f}' for r in result['round_ratios'])})",
+            f"  host overhead {result['host_overhead_ms_per_token']:.3f} ms/token; load "
+            f"{result['load_s_app']:.2f} s app (host start included) / {result['load_s_raw']:.2f} s raw",
+            f"  worst GUI stall while streaming: {result['max_stall_ms']:.1f} ms   (bar <= 30 ms); "
+            f"with another CPU-bound process running: {result['max_stall_ms_busy']:.1f} ms",
+            f"  GUI cost per token: {result['per_token_ms_10000']:.3f} ms with a 10,000-token chat"
+            f" / {result['per_token_ms_100']:.3f} ms with a 100-token one = "
+            f"{result['per_token_cost_ratio']:.3f}   (bar <= 1.5)",
+        ]
+    )

@@ -18,8 +18,13 @@ import time
 from pathlib import Path
 
 FLAG = "--bench-chat-child"
-PROMPT = [{"role": "user", "content": "Write a long, detailed story about a lighthouse keeper "
-           "who finds a message in a bottle."}]
+PROMPT = [
+    {
+        "role": "user",
+        "content": "Write a long, detailed story about a lighthouse keeper "
+        "who finds a message in a bottle.",
+    }
+]
 N_CTX = 2048
 SEED = 7
 WARM_UP_TOKENS = 16
@@ -50,21 +55,35 @@ def _ready() -> None:
     sys.stdin.readline()
 
 
-def _raw_answers(model: Path, max_tokens: int, rounds: int, threads: int,
-                 loaded: dict) -> list[dict]:
+def _raw_answers(
+    model: Path, max_tokens: int, rounds: int, threads: int, loaded: dict
+) -> list[dict]:
     started = time.perf_counter()
     import llama_cpp
 
-    llm = llama_cpp.Llama(model_path=str(model), n_ctx=N_CTX, n_threads=threads,
-                          n_threads_batch=threads, verbose=False)
+    llm = llama_cpp.Llama(
+        model_path=str(model),
+        n_ctx=N_CTX,
+        n_threads=threads,
+        n_threads_batch=threads,
+        verbose=False,
+    )
     loaded["load_s"] = time.perf_counter() - started  # importing llama_cpp included
 
     def answer(tokens: int) -> dict:
         first = None
         count = 0
-        for chunk in llm.create_chat_completion(PROMPT, stream=True, temperature=0.0,
-                                                max_tokens=tokens, seed=SEED, top_k=40,
-                                                top_p=0.95, min_p=0.05, repeat_penalty=1.1):
+        for chunk in llm.create_chat_completion(
+            PROMPT,
+            stream=True,
+            temperature=0.0,
+            max_tokens=tokens,
+            seed=SEED,
+            top_k=40,
+            top_p=0.95,
+            min_p=0.05,
+            repeat_penalty=1.1,
+        ):
             if chunk["choices"][0]["delta"].get("content"):
                 first = first or time.monotonic()
                 count += 1
@@ -78,12 +97,13 @@ def _raw_answers(model: Path, max_tokens: int, rounds: int, threads: int,
         llm.close()
 
 
-def _app_answers(model: Path, max_tokens: int, rounds: int, threads: int,
-                 loaded: dict) -> list[dict]:
+def _app_answers(
+    model: Path, max_tokens: int, rounds: int, threads: int, loaded: dict
+) -> list[dict]:
     from PySide6.QtWidgets import QApplication
 
-    from app.core.inference.types import SamplingOptions
     from app.bench.chat_path import ChatPath
+    from app.core.inference.types import SamplingOptions
 
     app = QApplication.instance() or QApplication([])
     path = ChatPath(model, N_CTX, threads)

@@ -15,9 +15,9 @@ from PySide6.QtCore import QEventLoop
 
 from app.core.chats.store import ChatStore
 from app.core.inference.types import LoadOptions, SamplingOptions
-from app.ui.session.session import ChatSession
-from app.ui.session.reply import Reply
 from app.ui.chat.transcript import ShownMessage, Transcript
+from app.ui.session.reply import Reply
+from app.ui.session.session import ChatSession
 
 
 class ChatPath:

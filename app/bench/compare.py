@@ -13,17 +13,18 @@ import tempfile
 import time
 from pathlib import Path
 
+from app.core.common.units import format_size
 from app.core.measure.llama_eval import prefer_passive_wait
 from app.core.measure.measurement import MeasureSettings, measure
 from app.core.measure.store import MeasureStore
-from app.core.common.units import format_size
 
 TARGET_SECONDS = 60.0
 LADDER_ORDER = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K")
 
 
-def run_compare_benchmark(ladder: dict[str, Path],
-                          settings: MeasureSettings = MeasureSettings()) -> dict:
+def run_compare_benchmark(
+    ladder: dict[str, Path], settings: MeasureSettings = MeasureSettings()
+) -> dict:
     """Measure ``ladder`` ({"F16": path, "Q8_0": path, ...}) from scratch; seconds and table.
 
     Call before anything imports ``llama_cpp`` for passive OpenMP waiting to take effect
@@ -34,8 +35,9 @@ def run_compare_benchmark(ladder: dict[str, Path],
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     with tempfile.TemporaryDirectory(prefix="hearth-bench-") as folder:
         started, cpu_before = time.perf_counter(), _cpu_seconds()
-        comparison = measure(files, store=MeasureStore(Path(folder) / "m.sqlite3"),
-                             settings=settings)
+        comparison = measure(
+            files, store=MeasureStore(Path(folder) / "m.sqlite3"), settings=settings
+        )
         seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_before
     return {
         "seconds": round(seconds, 2),
@@ -61,13 +63,16 @@ def _cpu_seconds() -> float:
 
 def format_compare_result(result: dict) -> str:
     """The benchmark as a few lines of text for a terminal."""
-    lines = [f"{'QUANT':<7} {'SIZE':>9} {'PPL':>8} {'KLD':>8} {'TOP%':>6} {'PROMPT':>7} "
-             f"{'TOK/S':>6} {'LOAD':>6} {'MEMORY':>9}"]
+    lines = [
+        f"{'QUANT':<7} {'SIZE':>9} {'PPL':>8} {'KLD':>8} {'TOP%':>6} {'PROMPT':>7} "
+        f"{'TOK/S':>6} {'LOAD':>6} {'MEMORY':>9}"
+    ]
     for r in result["rows"]:
         lines.append(
             f"{r['quant'] or '?':<7} {format_size(r['size_bytes']):>9} {r['ppl']:>8.3f} "
             f"{r['kld']:>8.4f} {r['same_top_pct']:>6.1f} {r['prompt_tok_s']:>7.0f} "
-            f"{r['tok_s']:>6.1f} {r['load_s']:>5.2f}s {format_size(r['memory_bytes']):>9}")
+            f"{r['tok_s']:>6.1f} {r['load_s']:>5.2f}s {format_size(r['memory_bytes']):>9}"
+        )
     verdict = "within" if result["seconds"] <= result["target_seconds"] else "OVER"
     load = result.get("load_average_before")
     lines.append(
@@ -76,5 +81,7 @@ def format_compare_result(result: dict) -> str:
         f"({result['threads']} thread{'' if result['threads'] == 1 else 's'}; "
         f"{result['cpu_seconds']:.0f} CPU-seconds on "
         f"{result['cpu_count']} CPUs"
-        + (f", load average {load:.1f} before" if load is not None else "") + ").")
+        + (f", load average {load:.1f} before" if load is not None else "")
+        + ")."
+    )
     return "\n".join(lines)

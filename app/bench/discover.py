@@ -29,19 +29,21 @@ def add_search_repos(hub, rows: int = ROW_TARGET) -> None:
     """``rows`` GGUF repos named like real ones, each with a ladder of quants."""
     for i in range(rows):
         quants = ("Q2_K", "Q4_K_M", "Q5_K_M", "Q8_0")
-        hub.add_repo(f"bench-org{i % 7}/{BENCH_QUERY}-{i}-{1 + i % 13}B-Instruct-GGUF",
-                     {f"Model-{i}-{q}.gguf": q.encode() for q in quants},
-                     downloads=10_000 - i, likes=i % 50,
-                     gguf={"total": (1 + i % 13) * 10**9, "architecture": "llama",
-                           "context_length": 32768})
+        hub.add_repo(
+            f"bench-org{i % 7}/{BENCH_QUERY}-{i}-{1 + i % 13}B-Instruct-GGUF",
+            {f"Model-{i}-{q}.gguf": q.encode() for q in quants},
+            downloads=10_000 - i,
+            likes=i % 50,
+            gguf={"total": (1 + i % 13) * 10**9, "architecture": "llama", "context_length": 32768},
+        )
 
 
 def run_discover_benchmark(hub_url: str, rows: int = ROW_TARGET, rounds: int = 3) -> dict:
     """Milliseconds from ``DiscoverPage.search()`` to its ``rows`` rows painted (a window tall
     enough for all of them), and to the first screen of them painted (a 1000x720 window)."""
     from app.core.hub.client import HubClient
-    from app.ui.discover.result_delegate import ROW_HEIGHT, HubResultDelegate
     from app.ui.discover.page import DiscoverPage
+    from app.ui.discover.result_delegate import ROW_HEIGHT, HubResultDelegate
 
     app = QApplication.instance() or _own_app()
 
@@ -64,8 +66,9 @@ def run_discover_benchmark(hub_url: str, rows: int = ROW_TARGET, rounds: int = 3
         page.query.setText(BENCH_QUERY)
         started = time.perf_counter()
         page.search()
-        loaded = _wait(app, lambda: page.results_model.rowCount() >= rows
-                       or bool(page.results_model.error))
+        loaded = _wait(
+            app, lambda: page.results_model.rowCount() >= rows or bool(page.results_model.error)
+        )
         if page.results_model.error:
             raise RuntimeError(f"The benchmark search failed: {page.results_model.error}")
         _wait(app, lambda: bool(delegate.done_at))
@@ -73,10 +76,15 @@ def run_discover_benchmark(hub_url: str, rows: int = ROW_TARGET, rounds: int = 3
 
     figures: dict[str, list[float]] = {"all": [], "screen": [], "rows_in": []}
     with tempfile.TemporaryDirectory(prefix="hearth-bench-discover-") as tmp:
-        page = DiscoverPage(None, None, Path(tmp) / "models",
-                            client=HubClient(hub_url, token=False, retries=0),
-                            cache_file=Path(tmp) / "discover.json", page_size=rows,
-                            auto_search=False)
+        page = DiscoverPage(
+            None,
+            None,
+            Path(tmp) / "models",
+            client=HubClient(hub_url, token=False, retries=0),
+            cache_file=Path(tmp) / "discover.json",
+            page_size=rows,
+            auto_search=False,
+        )
         delegate = CountingDelegate(page.results)
         page.results.setItemDelegate(delegate)
         page.show()
@@ -95,12 +103,15 @@ def run_discover_benchmark(hub_url: str, rows: int = ROW_TARGET, rounds: int = 3
             page.hide()
             page.deleteLater()
             app.processEvents()
-    return {"rows": shown, "rounds": rounds,
-            "search_to_results_ms": round(statistics.median(figures["all"]), 1),
-            "search_to_results_ms_best": round(min(figures["all"]), 1),
-            "search_to_first_screen_ms": round(statistics.median(figures["screen"]), 1),
-            "first_screen_rows": on_screen,
-            "search_to_rows_in_ms": round(statistics.median(figures["rows_in"]), 1)}
+    return {
+        "rows": shown,
+        "rounds": rounds,
+        "search_to_results_ms": round(statistics.median(figures["all"]), 1),
+        "search_to_results_ms_best": round(min(figures["all"]), 1),
+        "search_to_first_screen_ms": round(statistics.median(figures["screen"]), 1),
+        "first_screen_rows": on_screen,
+        "search_to_rows_in_ms": round(statistics.median(figures["rows_in"]), 1),
+    }
 
 
 def _own_app() -> QApplication:
@@ -145,10 +156,12 @@ def run_loopback_discover_benchmark(rows: int = ROW_TARGET, rounds: int = 3) -> 
 
 def format_discover_result(result: dict) -> str:
     """Two lines for the terminal."""
-    return (f"Discover, search to all {result['rows']} results painted (loopback Hub, offscreen, "
-            f"window tall enough for all): {result['search_to_results_ms']:,.0f} ms median of "
-            f"{result['rounds']} (best {result['search_to_results_ms_best']:,.0f} ms)\n"
-            f"Discover, search to the first screen ({result['first_screen_rows']} rows of "
-            f"{result['rows']}, 1000x720 window) painted: "
-            f"{result['search_to_first_screen_ms']:,.0f} ms median (the Hub's answer was in the "
-            f"list after {result['search_to_rows_in_ms']:,.0f} ms)")
+    return (
+        f"Discover, search to all {result['rows']} results painted (loopback Hub, offscreen, "
+        f"window tall enough for all): {result['search_to_results_ms']:,.0f} ms median of "
+        f"{result['rounds']} (best {result['search_to_results_ms_best']:,.0f} ms)\n"
+        f"Discover, search to the first screen ({result['first_screen_rows']} rows of "
+        f"{result['rows']}, 1000x720 window) painted: "
+        f"{result['search_to_first_screen_ms']:,.0f} ms median (the Hub's answer was in the "
+        f"list after {result['search_to_rows_in_ms']:,.0f} ms)"
+    )

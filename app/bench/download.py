@@ -22,8 +22,9 @@ TARGET_RATIO = 0.95
 BENCH_REPO = "hearth-bench/Bench-GGUF"
 
 
-def run_download_benchmark(hub_url: str, repo: str, filename: str, cache_dir: Path,
-                           rounds: int = 2) -> dict:
+def run_download_benchmark(
+    hub_url: str, repo: str, filename: str, cache_dir: Path, rounds: int = 2
+) -> dict:
     """Download ``repo/filename`` through Hearth and through ``hf_hub_download``; MB/s of each."""
     from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
     from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
@@ -54,13 +55,19 @@ def run_download_benchmark(hub_url: str, repo: str, filename: str, cache_dir: Pa
     finally:
         enable_progress_bars()
     ratio = best["app"] / best["raw"] if best["raw"] else 0.0
-    return {"file": filename, "size_bytes": size, "rounds": rounds,
-            "mb_s_app": round(best["app"], 1), "mb_s_raw": round(best["raw"], 1),
-            "ratio": round(ratio, 3)}
+    return {
+        "file": filename,
+        "size_bytes": size,
+        "rounds": rounds,
+        "mb_s_app": round(best["app"], 1),
+        "mb_s_raw": round(best["raw"], 1),
+        "ratio": round(ratio, 3),
+    }
 
 
-def run_loopback_download_benchmark(source: Path | None = None, size_mb: int = 128,
-                                    rounds: int = 2) -> dict:
+def run_loopback_download_benchmark(
+    source: Path | None = None, size_mb: int = 128, rounds: int = 2
+) -> dict:
     """The benchmark on a loopback Hub serving ``source`` (default: ``size_mb`` MB, random)."""
     with tempfile.TemporaryDirectory(prefix="hearth-bench-") as tmp:
         if source is None:
@@ -70,14 +77,17 @@ def run_loopback_download_benchmark(source: Path | None = None, size_mb: int = 1
                     out.write(os.urandom(1 << 20))
         with BenchHub() as hub:
             hub.add_repo(BENCH_REPO, {source.name: Path(source)})
-            return run_download_benchmark(hub.url, BENCH_REPO, source.name, Path(tmp) / "cache",
-                                          rounds)
+            return run_download_benchmark(
+                hub.url, BENCH_REPO, source.name, Path(tmp) / "cache", rounds
+            )
 
 
 def format_download_result(result: dict) -> str:
     """One line for the terminal."""
     verdict = "ok" if result["ratio"] >= TARGET_RATIO else "below target"
-    return (f"Download of {result['file']} ({result['size_bytes'] / 1e6:,.0f} MB) from the "
-            f"loopback Hub: Hearth {result['mb_s_app']:,.1f} MB/s, hf_hub_download "
-            f"{result['mb_s_raw']:,.1f} MB/s, ratio {result['ratio']:.2f} "
-            f"(target >= {TARGET_RATIO}: {verdict})")
+    return (
+        f"Download of {result['file']} ({result['size_bytes'] / 1e6:,.0f} MB) from the "
+        f"loopback Hub: Hearth {result['mb_s_app']:,.1f} MB/s, hf_hub_download "
+        f"{result['mb_s_raw']:,.1f} MB/s, ratio {result['ratio']:.2f} "
+        f"(target >= {TARGET_RATIO}: {verdict})"
+    )

@@ -30,9 +30,12 @@ from app.core.common.units import format_size
 CONTEXTS = (512, 2048, 8192)
 
 
-def run_fit_benchmark(ladder: dict[str, Path], contexts=CONTEXTS,
-                      progress: Callable[[str], None] | None = None,
-                      fill: bool = True) -> list[dict]:
+def run_fit_benchmark(
+    ladder: dict[str, Path],
+    contexts=CONTEXTS,
+    progress: Callable[[str], None] | None = None,
+    fill: bool = True,
+) -> list[dict]:
     """Estimate and measure every file of ``ladder`` at every context; one row per pair."""
     from app.core.fit import estimate as fit
     from app.core.hardware import backend as hw_backend
@@ -46,13 +49,19 @@ def run_fit_benchmark(ladder: dict[str, Path], contexts=CONTEXTS,
                 progress(f"{Path(path).name} at {n_ctx} tokens...")
             estimated = fit.estimate(shape, n_ctx, "f16", 0, cpu_features=features).total_bytes
             measured = measure(Path(path), n_ctx, fill=fill)
-            rows.append({
-                "file": Path(path).name, "quant": label, "n_ctx": n_ctx,
-                "estimated_bytes": estimated, "measured_bytes": measured["measured_bytes"],
-                "ratio": round(estimated / measured["measured_bytes"], 3),
-                "load_bytes": measured["load_bytes"], "mapped_bytes": measured["mapped_bytes"],
-                "seconds": measured["seconds"],
-            })
+            rows.append(
+                {
+                    "file": Path(path).name,
+                    "quant": label,
+                    "n_ctx": n_ctx,
+                    "estimated_bytes": estimated,
+                    "measured_bytes": measured["measured_bytes"],
+                    "ratio": round(estimated / measured["measured_bytes"], 3),
+                    "load_bytes": measured["load_bytes"],
+                    "mapped_bytes": measured["mapped_bytes"],
+                    "seconds": measured["seconds"],
+                }
+            )
     return rows
 
 
@@ -61,8 +70,14 @@ def measure(path: Path, n_ctx: int, fill: bool = True, timeout: float = 3600) ->
     args = [sys.executable, "-m", "app.bench.fit", "--measure", str(path), str(n_ctx)]
     if not fill:
         args.append("--no-fill")
-    result = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
-                            stdin=subprocess.DEVNULL, cwd=_repo_root())
+    result = subprocess.run(
+        args,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        cwd=_repo_root(),
+    )
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     if result.returncode != 0 or not lines:
         tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
@@ -75,9 +90,11 @@ def format_fit_table(rows: list[dict]) -> str:
     width = max([len(r["file"]) for r in rows] + [4])
     out = [f"{'FILE':<{width}}  {'N_CTX':>6}  {'ESTIMATED':>10}  {'MEASURED':>10}  RATIO"]
     for r in rows:
-        out.append(f"{r['file']:<{width}}  {r['n_ctx']:>6}  "
-                   f"{format_size(r['estimated_bytes']):>10}  "
-                   f"{format_size(r['measured_bytes']):>10}  {r['ratio']:.3f}")
+        out.append(
+            f"{r['file']:<{width}}  {r['n_ctx']:>6}  "
+            f"{format_size(r['estimated_bytes']):>10}  "
+            f"{format_size(r['measured_bytes']):>10}  {r['ratio']:.3f}"
+        )
     if rows:
         worst = max(rows, key=lambda r: abs(r["ratio"] - 1))
         out.append(f"Worst ratio: {worst['ratio']:.3f} ({worst['file']} at {worst['n_ctx']})")
@@ -85,6 +102,7 @@ def format_fit_table(rows: list[dict]) -> str:
 
 
 # -- the measuring process -------------------------------------------------------------------
+
 
 def _status() -> dict[str, int]:
     values = {}
@@ -113,7 +131,6 @@ def _measure_here(path: Path, n_ctx: int, fill: bool) -> dict:
     import numpy as np
 
     from app.core.inference.engine import Engine
-
     from app.core.inference.types import LoadOptions
 
     engine = Engine()
@@ -131,20 +148,23 @@ def _measure_here(path: Path, n_ctx: int, fill: bool) -> dict:
         tokens = np.random.default_rng(0).integers(100, llm.n_vocab(), size=llm.n_ctx())
         llm.eval(tokens.tolist())
     end = _status()
-    return {"file": path.name, "n_ctx": n_ctx, "base_rss": base["VmRSS"],
-            "load_bytes": loaded["VmRSS"] - base["VmRSS"],
-            "measured_bytes": max(end["VmHWM"], end["VmRSS"]) - base["VmRSS"],
-            "anon_bytes": end["RssAnon"] - base["RssAnon"],
-            "file_bytes": end["RssFile"] - base["RssFile"],
-            "mapped_bytes": _mapped_bytes(path),
-            "seconds": round(time.perf_counter() - started, 1)}
+    return {
+        "file": path.name,
+        "n_ctx": n_ctx,
+        "base_rss": base["VmRSS"],
+        "load_bytes": loaded["VmRSS"] - base["VmRSS"],
+        "measured_bytes": max(end["VmHWM"], end["VmRSS"]) - base["VmRSS"],
+        "anon_bytes": end["RssAnon"] - base["RssAnon"],
+        "file_bytes": end["RssFile"] - base["RssFile"],
+        "mapped_bytes": _mapped_bytes(path),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) < 3 or args[0] != "--measure":
-        print("usage: python -m app.bench.fit --measure FILE N_CTX [--no-fill]",
-              file=sys.stderr)
+        print("usage: python -m app.bench.fit --measure FILE N_CTX [--no-fill]", file=sys.stderr)
         return 2
     import llama_cpp  # noqa: F401 - loaded before the baseline, as in a running Hearth
 

@@ -82,7 +82,7 @@ class BenchFile:
     def chunks(self, start: int, end: int):
         """The bytes ``start..end`` (inclusive), a chunk at a time."""
         if isinstance(self.source, bytes):
-            yield self.source[start:end + 1]
+            yield self.source[start : end + 1]
             return
         with open(self.source, "rb") as handle:
             handle.seek(start)
@@ -107,11 +107,20 @@ class BenchRepo:
 
     def item(self, blobs: bool = False) -> dict:
         """The repo as the Hub describes it (a listing item, or model_info with siblings)."""
-        return {"_id": self.commit[:24], "id": self.repo_id, "modelId": self.repo_id,
-                "author": self.repo_id.split("/")[0], "sha": self.commit, "private": False,
-                "gated": False, "disabled": False, "pipeline_tag": "text-generation",
-                "library_name": "gguf", **self.meta,
-                "siblings": [f.sibling(blobs) for f in self.files.values()]}
+        return {
+            "_id": self.commit[:24],
+            "id": self.repo_id,
+            "modelId": self.repo_id,
+            "author": self.repo_id.split("/")[0],
+            "sha": self.commit,
+            "private": False,
+            "gated": False,
+            "disabled": False,
+            "pipeline_tag": "text-generation",
+            "library_name": "gguf",
+            **self.meta,
+            "siblings": [f.sibling(blobs) for f in self.files.values()],
+        }
 
 
 class BenchHub:
@@ -124,16 +133,38 @@ class BenchHub:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
-    def add_repo(self, repo_id: str, files: dict[str, Path | bytes], *, downloads: int = 0,
-                 likes: int = 0, gguf: dict | None = None, tags: tuple[str, ...] = ("gguf",),
-                 when: datetime | None = None) -> BenchRepo:
+    def add_repo(
+        self,
+        repo_id: str,
+        files: dict[str, Path | bytes],
+        *,
+        downloads: int = 0,
+        likes: int = 0,
+        gguf: dict | None = None,
+        tags: tuple[str, ...] = ("gguf",),
+        when: datetime | None = None,
+    ) -> BenchRepo:
         entries = {name: BenchFile.of(name, source) for name, source in files.items()}
-        commit = hashlib.sha1(json.dumps(  # noqa: S324 - an id, not a security check
-            [repo_id, sorted((f.name, f.sha256) for f in entries.values())]).encode()).hexdigest()
+        commit = hashlib.sha1(
+            json.dumps(  # noqa: S324 - an id, not a security check
+                [repo_id, sorted((f.name, f.sha256) for f in entries.values())]
+            ).encode()
+        ).hexdigest()
         date = (when or datetime.now(UTC)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        repo = BenchRepo(repo_id, entries, commit, {
-            "downloads": downloads, "likes": likes, "trendingScore": 0, "tags": list(tags),
-            "lastModified": date, "createdAt": date, "gguf": gguf or {}})
+        repo = BenchRepo(
+            repo_id,
+            entries,
+            commit,
+            {
+                "downloads": downloads,
+                "likes": likes,
+                "trendingScore": 0,
+                "tags": list(tags),
+                "lastModified": date,
+                "createdAt": date,
+                "gguf": gguf or {},
+            },
+        )
         with self._lock:
             self._repos[repo_id] = repo
         return repo
@@ -151,8 +182,12 @@ class BenchHub:
         server.daemon_threads, server.block_on_close = True, False
         server.hub = self  # type: ignore[attr-defined]
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="bench-hub", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="bench-hub",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -213,13 +248,16 @@ class _Handler(BaseHTTPRequestHandler):
         sort = first.get("sort", "")
         if sort and sort not in _SORTS:
             return self._error(400, None, f"Invalid sort parameter: {sort!r}")
-        repos = [r for r in hub.repos() if search in r.repo_id.lower()
-                 and (not author or r.repo_id.split("/")[0] == author)]
+        repos = [
+            r
+            for r in hub.repos()
+            if search in r.repo_id.lower() and (not author or r.repo_id.split("/")[0] == author)
+        ]
         if sort:
             repos.sort(key=lambda r: r.meta.get(sort) or 0, reverse=True)
         limit = max(1, int(first.get("limit") or hub.page_size))
         start = int(first.get("cursor") or 0)
-        page = [r.item() for r in repos[start:start + limit]]
+        page = [r.item() for r in repos[start : start + limit]]
         headers = {}
         if start + limit < len(repos):
             pairs = [(k, v) for k, values in query.items() if k != "cursor" for v in values]
@@ -235,8 +273,13 @@ class _Handler(BaseHTTPRequestHandler):
         if entry is None:
             return self._error(404, "EntryNotFound", f"{name} does not exist")
         etag = entry.sha256 if entry.lfs else entry.blob_id
-        headers = {"X-Repo-Commit": repo.commit, "ETag": f'"{etag}"', "Accept-Ranges": "bytes",
-                   "X-Linked-Etag": f'"{etag}"', "X-Linked-Size": str(entry.size)}
+        headers = {
+            "X-Repo-Commit": repo.commit,
+            "ETag": f'"{etag}"',
+            "Accept-Ranges": "bytes",
+            "X-Linked-Etag": f'"{etag}"',
+            "X-Linked-Size": str(entry.size),
+        }
         span = parse_range(self.headers.get("Range"), entry.size)
         if span == UNSATISFIABLE:
             return self._send(416, b"", {"Content-Range": f"bytes */{entry.size}"}, head=head)
@@ -245,8 +288,11 @@ class _Handler(BaseHTTPRequestHandler):
         if span:
             headers["Content-Range"] = f"bytes {start}-{end}/{entry.size}"
         self.send_response(status)
-        for key, value in {**headers, "Content-Type": "application/octet-stream",
-                           "Content-Length": str(max(0, end - start + 1))}.items():
+        for key, value in {
+            **headers,
+            "Content-Type": "application/octet-stream",
+            "Content-Length": str(max(0, end - start + 1)),
+        }.items():
             self.send_header(key, value)
         self.end_headers()
         if not head and entry.size:
@@ -257,17 +303,32 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
 
     def _json(self, status: int, payload, headers: dict | None = None, head: bool = False) -> None:
-        self._send(status, json.dumps(payload).encode(), headers or {}, head=head,
-                   content_type="application/json; charset=utf-8")
+        self._send(
+            status,
+            json.dumps(payload).encode(),
+            headers or {},
+            head=head,
+            content_type="application/json; charset=utf-8",
+        )
 
     def _error(self, status: int, code: str | None, message: str) -> None:
         self._json(status, {"error": message}, {"X-Error-Code": code} if code else {})
 
-    def _send(self, status: int, body: bytes, headers: dict, *, head: bool = False,
-              content_type: str = "application/octet-stream") -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        headers: dict,
+        *,
+        head: bool = False,
+        content_type: str = "application/octet-stream",
+    ) -> None:
         self.send_response(status)
-        for key, value in {**headers, "Content-Type": content_type,
-                           "Content-Length": str(len(body))}.items():
+        for key, value in {
+            **headers,
+            "Content-Type": content_type,
+            "Content-Length": str(len(body)),
+        }.items():
             self.send_header(key, value)
         self.end_headers()
         if not head:

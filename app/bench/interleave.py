@@ -45,8 +45,10 @@ class Child:
     @property
     def result(self) -> dict:
         if self.process.returncode != 0 or not self.lines:
-            raise RuntimeError(f"{' '.join(self.command[-3:])} failed "
-                               f"(exit {self.process.returncode}): {self.errors.strip()[-800:]}")
+            raise RuntimeError(
+                f"{' '.join(self.command[-3:])} failed "
+                f"(exit {self.process.returncode}): {self.errors.strip()[-800:]}"
+            )
         return json.loads(self.lines[-1])
 
 
@@ -60,8 +62,9 @@ def active_seconds(start: float, end: float, pauses: list[tuple[float, float]]) 
     return (end - start) - paused
 
 
-def run_in_turns(commands: list[list[str]], slot_s: float = SLOT_S,
-                 timeout_s: float = 1800.0) -> list[Child]:
+def run_in_turns(
+    commands: list[list[str]], slot_s: float = SLOT_S, timeout_s: float = 1800.0
+) -> list[Child]:
     """Run ``commands`` (two children) in alternating turns of ``slot_s``; when one ends, the
     other runs alone to its end. Returns the children, with their pauses and output."""
     children = [Child(command) for command in commands]
@@ -70,8 +73,9 @@ def run_in_turns(commands: list[list[str]], slot_s: float = SLOT_S,
             _start(child)
         for child in children:
             if not _wait_ready(child, timeout_s):
-                raise RuntimeError(f"{' '.join(child.command[-3:])} did not start: "
-                                   f"{child.errors.strip()[-800:]}")
+                raise RuntimeError(
+                    f"{' '.join(child.command[-3:])} did not start: {child.errors.strip()[-800:]}"
+                )
         if can_pause():
             _alternate(children, slot_s, timeout_s)
         else:
@@ -100,9 +104,14 @@ def run_in_turns(commands: list[list[str]], slot_s: float = SLOT_S,
 
 
 def _start(child: Child) -> None:
-    child.process = subprocess.Popen(child.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True,
-                                     start_new_session=can_pause())
+    child.process = subprocess.Popen(
+        child.command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=can_pause(),
+    )
 
     def read_out() -> None:
         for line in child.process.stdout:

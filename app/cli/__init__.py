@@ -14,13 +14,26 @@ import importlib
 import sys
 
 from app import __version__
-from app.core.quants import quantize_worker
 from app.core.common.errors import HearthError
-from app.core.inference.host import process as host_process
 from app.core.common.logs import setup_logging
 from app.core.common.paths import default_paths
+from app.core.inference.host import process as host_process
+from app.core.quants import quantize_worker
 
-COMMANDS = ("setup", "ls", "run", "serve", "search", "quants", "pull", "rm", "hw", "fit", "compare", "bench")
+COMMANDS = (
+    "setup",
+    "ls",
+    "run",
+    "serve",
+    "search",
+    "quants",
+    "pull",
+    "rm",
+    "hw",
+    "fit",
+    "compare",
+    "bench",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hearth",
         description="Hearth: find, download, chat with and compare local language models.",
         epilog="Run 'hearth' with no command to open the studio. "
-               "'hearth COMMAND --help' tells more about a command.",
+        "'hearth COMMAND --help' tells more about a command.",
     )
     parser.add_argument("--version", action="version", version=f"hearth {__version__}")
     parser.add_argument("--self-test", action="store_true", help=argparse.SUPPRESS)

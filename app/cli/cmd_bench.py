@@ -5,24 +5,31 @@ from __future__ import annotations
 import json
 import sys
 
-from app.core.library import starter
 from app.core.common.errors import HearthError
 from app.core.common.paths import Paths
+from app.core.library import starter
 
 KINDS = ("chat", "download", "fit", "compare")
 
 
 def add_parser(commands):
     parser = commands.add_parser(
-        "bench", help="Measure speed, accuracy and overhead",
+        "bench",
+        help="Measure speed, accuracy and overhead",
         description="Benchmarks: chat (app vs raw llama-cpp-python streaming, GUI stalls), "
         "download (app vs plain hf_hub_download, and Discover's search to 100 results painted), fit (estimated vs measured memory), "
-        "compare (time to measure a quant ladder).")
+        "compare (time to measure a quant ladder).",
+    )
     parser.add_argument("kind", choices=KINDS)
     parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.add_argument("--model", help="model file (chat: default the starter model; download: the file "
-                        "served, default the starter model's Q8_0)")
-    parser.add_argument("--rounds", type=int, default=8, help="chat: answers per side, taken in turns")
+    parser.add_argument(
+        "--model",
+        help="model file (chat: default the starter model; download: the file "
+        "served, default the starter model's Q8_0)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=8, help="chat: answers per side, taken in turns"
+    )
     parser.add_argument("--tokens", type=int, default=512, help="chat: tokens per answer")
     return parser
 
@@ -46,23 +53,30 @@ def run(args, paths: Paths) -> int:
 
         from app.bench.chat import format_chat_result, run_chat_benchmark
 
-        result = run_chat_benchmark(Path(args.model) if args.model else _starter(paths),
-                                    max_tokens=args.tokens, rounds=args.rounds)
+        result = run_chat_benchmark(
+            Path(args.model) if args.model else _starter(paths),
+            max_tokens=args.tokens,
+            rounds=args.rounds,
+        )
         text = format_chat_result(result)
     elif args.kind == "download":
         from pathlib import Path
 
-        from app.bench.download import (
-            format_download_result, run_loopback_download_benchmark,
-        )
         from app.bench.discover import format_discover_result, run_loopback_discover_benchmark
+        from app.bench.download import (
+            format_download_result,
+            run_loopback_download_benchmark,
+        )
 
         source = Path(args.model) if args.model else _ladder(paths)["Q8_0"]
         result = run_loopback_download_benchmark(source)
         search = run_loopback_discover_benchmark()
-        result |= {"search_rows": search["rows"], "search_rounds": search["rounds"],
-                   "search_first_screen_rows": search["first_screen_rows"],
-                   **{k: v for k, v in search.items() if k.startswith("search_to")}}
+        result |= {
+            "search_rows": search["rows"],
+            "search_rounds": search["rounds"],
+            "search_first_screen_rows": search["first_screen_rows"],
+            **{k: v for k, v in search.items() if k.startswith("search_to")},
+        }
         text = f"{format_download_result(result)}\n{format_discover_result(search)}"
     elif args.kind == "fit":
         from app.bench.fit import format_fit_table, run_fit_benchmark

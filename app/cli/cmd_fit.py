@@ -6,29 +6,39 @@ import json
 import sys
 from pathlib import Path
 
+from app.core.common.errors import ModelNotFound
+from app.core.common.paths import Paths, hf_hub_cache
+from app.core.common.units import format_memory
+from app.core.config import limits, presets
 from app.core.fit import estimate as fit
 from app.core.fit import shape as fit_shape
 from app.core.hardware import probe as hardware
 from app.core.library import catalog as library
-from app.core.config import limits
-from app.core.config import presets
-from app.core.common.errors import ModelNotFound
-from app.core.common.paths import Paths, hf_hub_cache
-from app.core.common.units import format_memory
 
 
 def add_parser(commands):
     parser = commands.add_parser(
-        "fit", help="Estimate the memory a model needs and how it fits this machine",
+        "fit",
+        help="Estimate the memory a model needs and how it fits this machine",
         description="Estimate the memory a GGUF model needs (weights, KV cache, compute) and "
-                    "say how it runs here. MODEL is a .gguf file, a name from 'hearth ls', or "
-                    "REPO/FILE on the Hugging Face Hub (only the file's header is read).")
-    parser.add_argument("model", help="a .gguf path, a name from 'hearth ls', or "
-                        "owner/repo/file.gguf on the Hub")
-    parser.add_argument("--ctx", type=limits.cli_context, default=None,
-                        help="context length in tokens (default: the model's, capped at 8192)")
-    parser.add_argument("--kv", choices=list(fit.KV_TYPES), default="f16",
-                        help="KV cache type (q8_0 and q4_0 use flash attention)")
+        "say how it runs here. MODEL is a .gguf file, a name from 'hearth ls', or "
+        "REPO/FILE on the Hugging Face Hub (only the file's header is read).",
+    )
+    parser.add_argument(
+        "model", help="a .gguf path, a name from 'hearth ls', or owner/repo/file.gguf on the Hub"
+    )
+    parser.add_argument(
+        "--ctx",
+        type=limits.cli_context,
+        default=None,
+        help="context length in tokens (default: the model's, capped at 8192)",
+    )
+    parser.add_argument(
+        "--kv",
+        choices=list(fit.KV_TYPES),
+        default="f16",
+        help="KV cache type (q8_0 and q4_0 use flash attention)",
+    )
     parser.add_argument("--revision", default=None, help="Hub revision (branch, tag, commit)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     return parser
@@ -42,31 +52,47 @@ def run(args, paths: Paths) -> int:
     report = hardware.probe(paths.models_dir)
     result = fit.plan(shape, fit.Machine.from_report(report), n_ctx, args.kv)
     if args.json:
-        data = {"model": shape.name, "source": source, "architecture": shape.architecture,
-                "quant": shape.quant, "file_size_bytes": shape.file_size,
-                "n_ctx_train": shape.n_ctx_train, **result.to_json(),
-                "backend": report.backend}
+        data = {
+            "model": shape.name,
+            "source": source,
+            "architecture": shape.architecture,
+            "quant": shape.quant,
+            "file_size_bytes": shape.file_size,
+            "n_ctx_train": shape.n_ctx_train,
+            **result.to_json(),
+            "backend": report.backend,
+        }
         print(json.dumps(data, indent=2))
         return 0
     e = result.estimate
-    print(f"{shape.name}: {n_ctx} tokens of context, {args.kv} KV cache"
-          + ("" if result.exact else " (estimated from the file size: header not readable)"))
-    rows = [("Weights", e.weights_bytes), ("Repacked", e.repack_bytes),
-            ("KV cache", e.kv_cache_bytes), ("Compute", e.compute_bytes),
-            ("Overhead", e.overhead_bytes), ("Total", e.total_bytes)]
+    print(
+        f"{shape.name}: {n_ctx} tokens of context, {args.kv} KV cache"
+        + ("" if result.exact else " (estimated from the file size: header not readable)")
+    )
+    rows = [
+        ("Weights", e.weights_bytes),
+        ("Repacked", e.repack_bytes),
+        ("KV cache", e.kv_cache_bytes),
+        ("Compute", e.compute_bytes),
+        ("Overhead", e.overhead_bytes),
+        ("Total", e.total_bytes),
+    ]
     for label, value in rows:
         if value or label != "Repacked":
             print(f"  {label:<9} {format_memory(value):>9}")
-    print(f"  RAM {format_memory(e.ram_bytes)}, VRAM {format_memory(e.vram_bytes)} "
-          f"({report.backend} backend)")
+    print(
+        f"  RAM {format_memory(e.ram_bytes)}, VRAM {format_memory(e.vram_bytes)} "
+        f"({report.backend} backend)"
+    )
     print(f"Verdict: {result.verdict}")
-    print(f"GPU layers: {result.gpu_layers} of {result.offload_layers}; largest context that "
-          f"fits: {result.max_ctx or 'none'}")
+    print(
+        f"GPU layers: {result.gpu_layers} of {result.offload_layers}; largest context that "
+        f"fits: {result.max_ctx or 'none'}"
+    )
     return 0
 
 
-def load_shape(spec: str, paths: Paths, revision: str | None = None
-               ) -> tuple[fit.ModelShape, str]:
+def load_shape(spec: str, paths: Paths, revision: str | None = None) -> tuple[fit.ModelShape, str]:
     """The model's shape from a local file, a library name, or the Hub (header only)."""
     from huggingface_hub import hf_hub_url
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from app.core.hardware import probe as hardware
-from app.core.hardware.probe import Gpu, HardwareReport
 from app.core.common.paths import Paths
 from app.core.common.units import format_memory, format_size
+from app.core.hardware import probe as hardware
+from app.core.hardware.probe import Gpu, HardwareReport
 
 # llama.cpp's CPU "features" that are build options, not instruction sets
 BUILD_OPTIONS = {"LLAMAFILE", "OPENMP", "REPACK", "ACCELERATE", "KLEIDIAI"}
@@ -15,9 +15,11 @@ BUILD_OPTIONS = {"LLAMAFILE", "OPENMP", "REPACK", "ACCELERATE", "KLEIDIAI"}
 
 def add_parser(commands):
     parser = commands.add_parser(
-        "hw", help="Show this machine's CPU, memory, GPUs and llama.cpp build",
+        "hw",
+        help="Show this machine's CPU, memory, GPUs and llama.cpp build",
         description="Show the processor, memory, GPUs and the llama.cpp backend Hearth runs "
-                    "models with.")
+        "models with.",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
@@ -49,8 +51,12 @@ def describe(report: HardwareReport) -> list[str]:
     for gpu in report.gpus:
         lines.append(f"GPU {gpu.index:<9} {describe_gpu(gpu)}")
     if report.install_hint:
-        lines += ["", "This GPU is not used by the installed llama.cpp build. To install an "
-                  f"accelerated build (needs {report.install_needs}):", f"  {report.install_hint}"]
+        lines += [
+            "",
+            "This GPU is not used by the installed llama.cpp build. To install an "
+            f"accelerated build (needs {report.install_needs}):",
+            f"  {report.install_hint}",
+        ]
     return lines
 
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 
 from app.cli.terminal import shown
-from app.core.library import catalog as library
-from app.core.hub.files import format_params
 from app.core.common.paths import Paths
 from app.core.common.units import format_size
+from app.core.hub.files import format_params
+from app.core.library import catalog as library
 
 
 def add_parser(commands):
-    parser = commands.add_parser("ls", help="List local models",
-                                 description="List the GGUF models on this computer; files "
-                                             "Hearth will not load are listed apart, with why "
-                                             "(in --json, a \"problem\" key).")
+    parser = commands.add_parser(
+        "ls",
+        help="List local models",
+        description="List the GGUF models on this computer; files "
+        "Hearth will not load are listed apart, with why "
+        '(in --json, a "problem" key).',
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
@@ -41,9 +44,13 @@ def run(args, paths: Paths) -> int:
 def _print_table(models: list) -> None:
     names = [shown(m.name) for m in models]
     width = max(len(n) for n in names)
-    print(f"{'NAME':<{width}}  {'QUANT':<8}  {'SIZE':>9}  {'ARCH':<10} {'PARAMS':>7} "
-          f"{'CONTEXT':>8}  SOURCE")
+    print(
+        f"{'NAME':<{width}}  {'QUANT':<8}  {'SIZE':>9}  {'ARCH':<10} {'PARAMS':>7} "
+        f"{'CONTEXT':>8}  SOURCE"
+    )
     for m, name in zip(models, names, strict=True):
-        print(f"{name:<{width}}  {shown(m.quant or '?'):<8}  {format_size(m.size_bytes):>9}  "
-              f"{shown(m.architecture or '?'):<10} {format_params(m.parameters) or '?':>7} "
-              f"{m.context_length or '?':>8}  {m.source}")
+        print(
+            f"{name:<{width}}  {shown(m.quant or '?'):<8}  {format_size(m.size_bytes):>9}  "
+            f"{shown(m.architecture or '?'):<10} {format_params(m.parameters) or '?':>7} "
+            f"{m.context_length or '?':>8}  {m.source}"
+        )

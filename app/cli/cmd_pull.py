@@ -7,21 +7,26 @@ import sys
 from urllib.parse import urlsplit
 
 from app.cli.progress import ProgressBar
-from app.core.downloads.downloader import Downloader, choose_file, hub_endpoint
 from app.core.common.paths import Paths
 from app.core.common.units import format_size
+from app.core.downloads.downloader import Downloader, choose_file, hub_endpoint
 
 
 def add_parser(commands):
     parser = commands.add_parser(
-        "pull", help="Download a model from the Hugging Face Hub",
+        "pull",
+        help="Download a model from the Hugging Face Hub",
         description="Download a GGUF model into the Hugging Face cache, where other tools find it "
-                    "too. An interrupted download resumes where it stopped; the file is checked "
-                    "against the Hub's sha256. Honours HF_ENDPOINT, HF_TOKEN and HF_HOME.")
+        "too. An interrupted download resumes where it stopped; the file is checked "
+        "against the Hub's sha256. Honours HF_ENDPOINT, HF_TOKEN and HF_HOME.",
+    )
     parser.add_argument("repo", help="a Hub repo (owner/name) or its web address")
-    parser.add_argument("file", nargs="?",
-                        help="a file of the repo, or a quant such as Q4_K_M (default: Q4_K_M, else "
-                             "the smallest file at Q4 quality or above)")
+    parser.add_argument(
+        "file",
+        nargs="?",
+        help="a file of the repo, or a quant such as Q4_K_M (default: Q4_K_M, else "
+        "the smallest file at Q4 quality or above)",
+    )
     parser.add_argument("--revision", default="main", help="branch, tag or commit (default: main)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     return parser
@@ -36,8 +41,12 @@ def run(args, paths: Paths) -> int:
     print(f"Downloading {filename} from {repo_id}", file=sys.stderr)
     try:
         with ProgressBar(filename.rsplit("/", 1)[-1][:40]) as bar:
-            result = downloader.download(repo_id, filename, revision=args.revision,
-                                         progress=lambda p: bar.update(p.done, p.total))
+            result = downloader.download(
+                repo_id,
+                filename,
+                revision=args.revision,
+                progress=lambda p: bar.update(p.done, p.total),
+            )
     except KeyboardInterrupt:
         print("\nStopped. Run the same command again to resume where it stopped.", file=sys.stderr)
         raise

@@ -6,23 +6,25 @@ import json
 import sys
 
 from app.cli.terminal import shown
+from app.core.common.errors import HearthError, HubError
+from app.core.common.paths import Paths
+from app.core.common.units import format_size
+from app.core.downloads.downloader import choose_file
 from app.core.fit import estimate as fit
 from app.core.fit import shape as fit_shape
 from app.core.hardware import probe as hardware
 from app.core.hub import files as hub_files
-from app.core.downloads.downloader import choose_file
-from app.core.common.errors import HearthError, HubError
 from app.core.hub.client import HubClient, parse_repo_ref
-from app.core.common.paths import Paths
-from app.core.common.units import format_size
 
 
 def add_parser(commands):
     parser = commands.add_parser(
-        "quants", help="List a Hub repo's GGUF files by quant, with a fit estimate",
+        "quants",
+        help="List a Hub repo's GGUF files by quant, with a fit estimate",
         description="List the GGUF files of a Hugging Face repo, one line per model (split "
-                    "files together, vision projectors apart), with their size and how each "
-                    "would run on this machine. Honours HF_ENDPOINT and HF_TOKEN.")
+        "files together, vision projectors apart), with their size and how each "
+        "would run on this machine. Honours HF_ENDPOINT and HF_TOKEN.",
+    )
     parser.add_argument("repo", help="owner/name or a huggingface.co link")
     parser.add_argument("--json", action="store_true", help="print JSON")
     return parser
@@ -38,26 +40,34 @@ def run(args, paths: Paths) -> int:
     shape = None
     if details.files:
         try:
-            shape = fit_shape.shape_from_hub(repo_id, details.files[0].name, revision=details.sha,
-                                             endpoint=client.endpoint)
+            shape = fit_shape.shape_from_hub(
+                repo_id, details.files[0].name, revision=details.sha, endpoint=client.endpoint
+            )
         except HearthError as exc:
             print(f"Estimating from file sizes only: {exc}", file=sys.stderr)
-    verdicts = hub_files.fit_verdicts(details.files, machine, shape=shape,
-                                      n_ctx_train=details.model.context_length)
+    verdicts = hub_files.fit_verdicts(
+        details.files, machine, shape=shape, n_ctx_train=details.model.context_length
+    )
     rows = [{**f.to_json(), "fit": verdicts.get(f.name)} for f in details.files]
     rows += [{**p.to_json(), "fit": None} for p in details.projectors]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     info = details.model
-    facts = [hub_files.format_params(info.parameters) and
-             f"{hub_files.format_params(info.parameters)} parameters", info.architecture,
-             info.context_length and f"{info.context_length:,} tokens of context",
-             details.license and f"license {details.license}"]
+    facts = [
+        hub_files.format_params(info.parameters)
+        and f"{hub_files.format_params(info.parameters)} parameters",
+        info.architecture,
+        info.context_length and f"{info.context_length:,} tokens of context",
+        details.license and f"license {details.license}",
+    ]
     print(f"{shown(repo_id)}: " + ", ".join(shown(f) for f in facts if f))
     if details.gated:
-        print("Gated: accept its conditions on the Hub, then log in with a token "
-              "(hf auth login) to download.", file=sys.stderr)
+        print(
+            "Gated: accept its conditions on the Hub, then log in with a token "
+            "(hf auth login) to download.",
+            file=sys.stderr,
+        )
     if not details.files:
         print("This repo has no GGUF model files.")
         return 0
@@ -65,8 +75,10 @@ def run(args, paths: Paths) -> int:
     print(f"{'QUANT':<8}  {'SIZE':>9}  {'FILE':<{width}}  FIT ({machine.backend})")
     for f in details.files:
         name = shown(f.label) + (f" ({f.parts} parts)" if f.parts > 1 else "")
-        print(f"{shown(f.quant or '?'):<8}  {format_size(f.size_bytes):>9}  {name:<{width}}  "
-              f"{verdicts[f.name]}")
+        print(
+            f"{shown(f.quant or '?'):<8}  {format_size(f.size_bytes):>9}  {name:<{width}}  "
+            f"{verdicts[f.name]}"
+        )
     for p in details.projectors:
         print(f"Vision projector: {shown(p.label)} ({format_size(p.size_bytes)})")
     try:

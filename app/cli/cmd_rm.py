@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import sys
 
-from app.core.library import catalog as library
 from app.core.common.errors import ModelNotFound
 from app.core.common.paths import Paths
-from app.core.config.settings import Settings
 from app.core.common.units import format_size
+from app.core.config.settings import Settings
+from app.core.library import catalog as library
 
 
 def add_parser(commands):
     parser = commands.add_parser(
-        "rm", help="Delete a local model",
+        "rm",
+        help="Delete a local model",
         description="Delete a model from the Hugging Face cache or Hearth's models folder. "
-                    "A model in another app's folder (LM Studio, Ollama) or one of your folders "
-                    "is only removed from Hearth's list: its file is not deleted.")
+        "A model in another app's folder (LM Studio, Ollama) or one of your folders "
+        "is only removed from Hearth's list: its file is not deleted.",
+    )
     parser.add_argument("model", help="a model name from 'hearth ls' (or part of one)")
     parser.add_argument("-y", "--yes", action="store_true", help="do it without asking")
     return parser
@@ -33,8 +35,7 @@ def _question(model: library.LocalModel) -> str:
         size = sum(f.stat().st_size for f in files)
         return f"Delete {model.name} ({format_size(size)}, {len(files)} file(s))? [y/N] "
     app = library.APP_NAMES.get(model.source, model.source)
-    return (f"Remove {model.name} from Hearth's list? Its file stays at {model.path} "
-            f"({app}). [y/N] ")
+    return f"Remove {model.name} from Hearth's list? Its file stays at {model.path} ({app}). [y/N] "
 
 
 def run(args, paths: Paths) -> int:
@@ -43,8 +44,9 @@ def run(args, paths: Paths) -> int:
     path = library.resolve(args.model, models)
     model = next((m for m in models if m.path == path), None)
     if model is None:
-        raise ModelNotFound(f"{path} is not a model of your library; Hearth only deletes the "
-                            "models it lists.")
+        raise ModelNotFound(
+            f"{path} is not a model of your library; Hearth only deletes the models it lists."
+        )
     if not args.yes:
         if not sys.stdin.isatty():
             print("Not deleting without confirmation: add -y.", file=sys.stderr)

@@ -5,28 +5,33 @@ from __future__ import annotations
 import sys
 import threading
 
-from app.core.library import catalog as library
-from app.core.config import limits
-from app.core.inference.types import LoadOptions, SamplingOptions
-from app.core.inference.host.hosted_engine import HostedEngine
 from app.core.common.paths import Paths, hf_hub_cache
+from app.core.config import limits
 from app.core.config.settings import Settings
+from app.core.inference.host.hosted_engine import HostedEngine
+from app.core.inference.types import LoadOptions, SamplingOptions
+from app.core.library import catalog as library
 
 
 def add_parser(commands):
     parser = commands.add_parser(
-        "run", help="Chat with a model in the terminal",
-        description="Chat with a local model. With -p, answer one prompt and exit.")
-    parser.add_argument("model", help="a model name from 'hearth ls' (or part of one), "
-                        "or a path to a .gguf file")
+        "run",
+        help="Chat with a model in the terminal",
+        description="Chat with a local model. With -p, answer one prompt and exit.",
+    )
+    parser.add_argument(
+        "model", help="a model name from 'hearth ls' (or part of one), or a path to a .gguf file"
+    )
     parser.add_argument("-p", "--prompt", help="answer this one prompt and exit")
     parser.add_argument("--system", type=limits.cli_prompt, help="system prompt")
-    parser.add_argument("--max-tokens", type=limits.cli_max_tokens, default=None,
-                        help="most tokens to generate")
+    parser.add_argument(
+        "--max-tokens", type=limits.cli_max_tokens, default=None, help="most tokens to generate"
+    )
     parser.add_argument("--temperature", type=limits.cli_temperature, default=None)
     parser.add_argument("--seed", type=limits.cli_seed, default=None)
-    parser.add_argument("--ctx", type=limits.cli_context, default=None,
-                        help="context length in tokens")
+    parser.add_argument(
+        "--ctx", type=limits.cli_context, default=None, help="context length in tokens"
+    )
     return parser
 
 
@@ -35,16 +40,23 @@ def run(args, paths: Paths) -> int:
     model_path = library.resolve(args.model, library.list_models(paths.models_dir, hf_hub_cache()))
     sampling = SamplingOptions(
         temperature=settings.temperature if args.temperature is None else args.temperature,
-        top_p=settings.top_p, top_k=settings.top_k, min_p=settings.min_p,
+        top_p=settings.top_p,
+        top_k=settings.top_k,
+        min_p=settings.min_p,
         repeat_penalty=settings.repeat_penalty,
         max_tokens=settings.max_tokens if args.max_tokens is None else args.max_tokens,
         seed=settings.seed if args.seed is None else args.seed,
     )
     engine = HostedEngine()  # llama.cpp in its own process: an abort is one line, not a core
     print(f"Loading {model_path.name}...", file=sys.stderr)
-    engine.load(model_path, LoadOptions(n_ctx=args.ctx or settings.n_ctx,
-                                        n_gpu_layers=settings.n_gpu_layers,
-                                        n_threads=settings.n_threads))
+    engine.load(
+        model_path,
+        LoadOptions(
+            n_ctx=args.ctx or settings.n_ctx,
+            n_gpu_layers=settings.n_gpu_layers,
+            n_threads=settings.n_threads,
+        ),
+    )
     system = args.system if args.system is not None else settings.system_prompt
     messages = [{"role": "system", "content": system}] if system else []
     try:
@@ -67,8 +79,10 @@ def _answer(engine: HostedEngine, messages: list[dict], sampling: SamplingOption
     stats = engine.chat(messages, sampling, on_token, threading.Event())
     sys.stdout.write("\n")
     sys.stdout.flush()
-    print(f"[{stats.tokens} tokens, {stats.tokens_per_second:.1f} tok/s, "
-          f"stop: {stats.stop_reason}]", file=sys.stderr)
+    print(
+        f"[{stats.tokens} tokens, {stats.tokens_per_second:.1f} tok/s, stop: {stats.stop_reason}]",
+        file=sys.stderr,
+    )
     return "".join(parts)
 
 

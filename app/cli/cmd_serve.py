@@ -7,37 +7,55 @@ import signal
 import sys
 import threading
 
-from app.core.library import catalog as library
+from app.core.common.errors import ModelNotFound
+from app.core.common.paths import Paths, hf_hub_cache
 from app.core.config import limits
+from app.core.config.settings import Settings
+from app.core.inference.host.hosted_engine import HostedEngine
+from app.core.inference.queue import GenerationQueue
+from app.core.inference.types import LoadOptions, SamplingOptions
+from app.core.library import catalog as library
 from app.core.library import starter
 from app.core.server.server import DEFAULT_HOST, DEFAULT_PORT, ApiServer
-from app.core.inference.types import LoadOptions, SamplingOptions
-from app.core.inference.host.hosted_engine import HostedEngine
-from app.core.common.errors import ModelNotFound
-from app.core.inference.queue import GenerationQueue
-from app.core.common.paths import Paths, hf_hub_cache
-from app.core.config.settings import Settings
 
 
 def add_parser(commands):
     parser = commands.add_parser(
-        "serve", help="Serve a model over an OpenAI-compatible API",
+        "serve",
+        help="Serve a model over an OpenAI-compatible API",
         description="Serve a local model over an OpenAI-compatible HTTP API (/v1/models, "
-                    "/v1/chat/completions, and /v1/completions, which continues a prompt as "
-                    "it stands) until Ctrl-C. Requests are answered one at a time.",
+        "/v1/chat/completions, and /v1/completions, which continues a prompt as "
+        "it stands) until Ctrl-C. Requests are answered one at a time.",
         epilog="Example: hearth serve SmolLM2 --port 8080, then point any OpenAI client at "
-               "http://127.0.0.1:8080/v1")
-    parser.add_argument("model", nargs="?", help="a model name from 'hearth ls' (or part of "
-                        "one), or a path to a .gguf file (default: the starter model)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)")
-    parser.add_argument("--host", default=DEFAULT_HOST,
-                        help="address to listen on (default 127.0.0.1, this computer only; "
-                             "0.0.0.0 lets other devices on your network connect)")
-    parser.add_argument("--api-key", default=os.environ.get("HEARTH_API_KEY", ""),
-                        help="require this key as 'Authorization: Bearer KEY' (default: the "
-                             "HEARTH_API_KEY environment variable; none)")
-    parser.add_argument("--ctx", type=limits.cli_context, default=None, help="context length in tokens")
+        "http://127.0.0.1:8080/v1",
+    )
+    parser.add_argument(
+        "model",
+        nargs="?",
+        help="a model name from 'hearth ls' (or part of "
+        "one), or a path to a .gguf file (default: the starter model)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)",
+    )
+    parser.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help="address to listen on (default 127.0.0.1, this computer only; "
+        "0.0.0.0 lets other devices on your network connect)",
+    )
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("HEARTH_API_KEY", ""),
+        help="require this key as 'Authorization: Bearer KEY' (default: the "
+        "HEARTH_API_KEY environment variable; none)",
+    )
+    parser.add_argument(
+        "--ctx", type=limits.cli_context, default=None, help="context length in tokens"
+    )
     return parser
 
 
@@ -45,16 +63,25 @@ def run(args, paths: Paths) -> int:
     settings = Settings.load(paths.settings_file)
     model_path = _model_path(args.model, paths)
     engine = HostedEngine()  # llama.cpp in its own process: a crash fails one request only
-    options = LoadOptions(n_ctx=args.ctx or settings.n_ctx, n_gpu_layers=settings.n_gpu_layers,
-                          n_threads=settings.n_threads)
+    options = LoadOptions(
+        n_ctx=args.ctx or settings.n_ctx,
+        n_gpu_layers=settings.n_gpu_layers,
+        n_threads=settings.n_threads,
+    )
     print(f"Loading {model_path.name}...", file=sys.stderr)
     engine.load(model_path, options)
-    queue = GenerationQueue(engine, name=model_path.stem,
-                            reload=lambda: engine.load(model_path, options))
+    queue = GenerationQueue(
+        engine, name=model_path.stem, reload=lambda: engine.load(model_path, options)
+    )
     defaults = SamplingOptions(
-        temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
-        min_p=settings.min_p, repeat_penalty=settings.repeat_penalty,
-        max_tokens=settings.max_tokens, seed=settings.seed)
+        temperature=settings.temperature,
+        top_p=settings.top_p,
+        top_k=settings.top_k,
+        min_p=settings.min_p,
+        repeat_penalty=settings.repeat_penalty,
+        max_tokens=settings.max_tokens,
+        seed=settings.seed,
+    )
     server = ApiServer(queue, args.host, args.port, args.api_key, defaults=defaults)
     try:
         server.start()  # warns (on stderr too) when listening beyond this computer
@@ -73,8 +100,10 @@ def _model_path(spec: str | None, paths: Paths):
     if spec:
         return library.resolve(spec, library.list_models(paths.models_dir, hf_hub_cache()))
     if not starter.is_installed(paths.models_dir):
-        raise ModelNotFound("No model given and the starter model is not installed: run "
-                            "'hearth setup', or name a model from 'hearth ls'.")
+        raise ModelNotFound(
+            "No model given and the starter model is not installed: run "
+            "'hearth setup', or name a model from 'hearth ls'."
+        )
     return starter.starter_path(paths.models_dir)
 
 

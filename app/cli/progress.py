@@ -20,11 +20,13 @@ class ProgressBar:
         self._last = now
         share = done / total if total else 0.0
         filled = int(share * 30)
-        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] "
-                          f"{share * 100:5.1f}%  {done / 1e6:,.0f}/{total / 1e6:,.0f} MB")
+        self.stream.write(
+            f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] "
+            f"{share * 100:5.1f}%  {done / 1e6:,.0f}/{total / 1e6:,.0f} MB"
+        )
         self.stream.flush()
 
-    def __enter__(self) -> "ProgressBar":
+    def __enter__(self) -> ProgressBar:
         return self
 
     def __exit__(self, *exc) -> None:

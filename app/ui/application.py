@@ -19,8 +19,10 @@ log = logging.getLogger("hearth.ui")
 qt_log = logging.getLogger("hearth.qt")
 
 _QT_LEVELS = {
-    QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.INFO,
-    QtMsgType.QtWarningMsg: logging.WARNING, QtMsgType.QtCriticalMsg: logging.ERROR,
+    QtMsgType.QtDebugMsg: logging.DEBUG,
+    QtMsgType.QtInfoMsg: logging.INFO,
+    QtMsgType.QtWarningMsg: logging.WARNING,
+    QtMsgType.QtCriticalMsg: logging.ERROR,
     QtMsgType.QtFatalMsg: logging.CRITICAL,
 }
 
@@ -67,9 +69,12 @@ def run_gui(paths: Paths, *, self_test: bool = False, screenshot: str | None = N
         window = MainWindow(paths, settings)
     except Exception as exc:  # noqa: BLE001 - said in a window, never an abort without a word
         log.exception("The window could not be built")
-        QMessageBox.critical(None, "Hearth could not start",
-                             f"Hearth could not open its window: {exc}\n\nDetails are in the "
-                             f"log file {paths.log_file}.")
+        QMessageBox.critical(
+            None,
+            "Hearth could not start",
+            f"Hearth could not open its window: {exc}\n\nDetails are in the "
+            f"log file {paths.log_file}.",
+        )
         return 1
     reporter.error.connect(window.show_error)
     window.show()

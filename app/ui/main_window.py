@@ -8,37 +8,56 @@ from dataclasses import replace
 from PySide6.QtCore import QByteArray, QSize, Qt, QThreadPool, Slot
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
-    QDockWidget, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QPushButton, QStackedWidget,
-    QVBoxLayout, QWidget,
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
 )
 
-from app.core.library import catalog as library
 from app.core.common.errors import SettingsError
 from app.core.common.paths import Paths
 from app.core.common.resources import resource
 from app.core.config.settings import Settings
-from app.core.storage.stores import Stores
 from app.core.downloads.downloader import Downloader
-from app.ui.session.session import ChatSession
+from app.core.library import catalog as library
+from app.core.storage.stores import Stores
+from app.ui.common.tasks import run_task
 from app.ui.downloads.manager import DownloadManager
 from app.ui.downloads.model import Role
 from app.ui.downloads.panel import DownloadsPanel
+from app.ui.my_models.library_model import LibraryModel
 from app.ui.server.panel import ServerPanel
 from app.ui.services import Services
-from app.ui.my_models.library_model import LibraryModel
-from app.ui.common.tasks import run_task
+from app.ui.session.session import ChatSession
 
 log = logging.getLogger("hearth.ui.window")
 
 PAGES = ("Discover", "My Models", "Chat", "Compare", "Hardware")
-_ICONS = {"Discover": "discover", "My Models": "models", "Chat": "chat", "Compare": "compare",
-          "Hardware": "hardware"}
+_ICONS = {
+    "Discover": "discover",
+    "My Models": "models",
+    "Chat": "chat",
+    "Compare": "compare",
+    "Hardware": "hardware",
+}
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, paths: Paths, settings: Settings, session: ChatSession | None = None,
-                 hub_endpoint: str | None = None, stores: Stores | None = None,
-                 services: Services | None = None) -> None:
+    def __init__(
+        self,
+        paths: Paths,
+        settings: Settings,
+        session: ChatSession | None = None,
+        hub_endpoint: str | None = None,
+        stores: Stores | None = None,
+        services: Services | None = None,
+    ) -> None:
         super().__init__()
         from app.ui.chat.page import ChatPage
         from app.ui.compare.page import ComparePage
@@ -71,20 +90,38 @@ class MainWindow(QMainWindow):
 
         self.pages = QStackedWidget()
         machine, connections = self.services.machine, self.services.connections
-        self.discover_page = DiscoverPage(endpoint=hub_endpoint, downloads=self.downloads,
-                                          models_dir=paths.models_dir, machine_info=machine)
-        self.models_page = ModelsPage(self.library, folders=settings.model_folders,
-                                      hidden=settings.hidden_models,
-                                      measure_store=self.stores.measurements,
-                                      machine_info=machine)
-        self.chat_page = ChatPage(self.session, self.library, settings, self.chat_store,
-                                  connections=connections)
-        self.compare_page = ComparePage(self.library, paths, store=self.stores.measurements,
-                                        arena_store=self.stores.arena, machine_info=machine,
-                                        connections=connections)
+        self.discover_page = DiscoverPage(
+            endpoint=hub_endpoint,
+            downloads=self.downloads,
+            models_dir=paths.models_dir,
+            machine_info=machine,
+        )
+        self.models_page = ModelsPage(
+            self.library,
+            folders=settings.model_folders,
+            hidden=settings.hidden_models,
+            measure_store=self.stores.measurements,
+            machine_info=machine,
+        )
+        self.chat_page = ChatPage(
+            self.session, self.library, settings, self.chat_store, connections=connections
+        )
+        self.compare_page = ComparePage(
+            self.library,
+            paths,
+            store=self.stores.measurements,
+            arena_store=self.stores.arena,
+            machine_info=machine,
+            connections=connections,
+        )
         self.hardware_page = HardwarePage(paths, probe=machine.refresh)
-        for page in (self.discover_page, self.models_page, self.chat_page, self.compare_page,
-                     self.hardware_page):
+        for page in (
+            self.discover_page,
+            self.models_page,
+            self.chat_page,
+            self.compare_page,
+            self.hardware_page,
+        ):
             page.setObjectName("page")
             self.pages.addWidget(page)
         self.sidebar.currentRowChanged.connect(self.pages.setCurrentIndex)
@@ -156,8 +193,9 @@ class MainWindow(QMainWindow):
     def refresh_library(self) -> None:
         paths, settings = self.paths, replace(self.settings)
         self.statusBar().showMessage("Scanning local models...")
-        run_task(lambda: library.list_for_user(paths, settings), self._on_library,
-                 self.show_error, self)
+        run_task(
+            lambda: library.list_for_user(paths, settings), self._on_library, self.show_error, self
+        )
 
     @Slot()
     def _save_settings(self) -> None:
@@ -202,8 +240,10 @@ class MainWindow(QMainWindow):
         if state in ("queued", "downloading"):
             self.downloads_dock.show()
         model = self.downloads.model
-        active = sum(model.value(key, Role.State) in ("queued", "downloading", "verifying")
-                     for key in model.keys())
+        active = sum(
+            model.value(key, Role.State) in ("queued", "downloading", "verifying")
+            for key in model.keys()
+        )
         self.downloads_button.setText(f"Downloads ({active})" if active else "Downloads")
 
     @Slot(str)

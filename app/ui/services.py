@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.core.hardware.machine_info import MachineInfo
 from app.core.common.paths import Paths
+from app.core.hardware.machine_info import MachineInfo
 from app.core.inference.remote import ConnectionStore
 from app.core.storage.stores import Stores, open_stores
 
@@ -24,9 +24,12 @@ class Services:
     machine: MachineInfo
 
     @classmethod
-    def open(cls, paths: Paths, stores: Stores | None = None) -> "Services":
+    def open(cls, paths: Paths, stores: Stores | None = None) -> Services:
         """Open everything; a damaged file never raises here (each store says what it set
         aside in ``stores.notices``)."""
-        return cls(paths=paths, stores=stores or open_stores(paths),
-                   connections=ConnectionStore(paths.config_dir / "connections.json"),
-                   machine=MachineInfo(paths.models_dir))
+        return cls(
+            paths=paths,
+            stores=stores or open_stores(paths),
+            connections=ConnectionStore(paths.config_dir / "connections.json"),
+            machine=MachineInfo(paths.models_dir),
+        )

@@ -5,14 +5,18 @@ from __future__ import annotations
 from PySide6.QtCore import QThreadPool
 
 from app.bench.discover import (
-    BENCH_QUERY, add_search_repos, format_discover_result, run_discover_benchmark,
+    BENCH_QUERY,
+    add_search_repos,
+    format_discover_result,
+    run_discover_benchmark,
 )
 
 
 def test_search_to_100_rows_painted(qtbot, loopback_hub) -> None:
     add_search_repos(loopback_hub, 100)
-    loopback_hub.add_repo("other/Unrelated-GGUF", {"Unrelated-Q4_K_M.gguf": b"x"},
-                          downloads=10**6, tags=["gguf"])
+    loopback_hub.add_repo(
+        "other/Unrelated-GGUF", {"Unrelated-Q4_K_M.gguf": b"x"}, downloads=10**6, tags=["gguf"]
+    )
 
     result = run_discover_benchmark(loopback_hub.url, rows=100, rounds=2)
 
@@ -26,8 +30,12 @@ def test_search_to_100_rows_painted(qtbot, loopback_hub) -> None:
     assert len(searches) == 4  # one Hub page of 100 per round, two rounds for each window
     assert all(f"search={BENCH_QUERY}" in r.path and "limit=100" in r.path for r in searches)
     all_rows, first_screen = format_discover_result(result).splitlines()
-    assert all_rows.startswith("Discover, search to all 100 results painted (loopback Hub, "
-                               "offscreen, window tall enough for all): ")
+    assert all_rows.startswith(
+        "Discover, search to all 100 results painted (loopback Hub, "
+        "offscreen, window tall enough for all): "
+    )
     assert "median of 2" in all_rows
-    assert first_screen.startswith(f"Discover, search to the first screen ({result['first_screen_rows']} rows of 100, "
-                                   "1000x720 window) painted: ")
+    assert first_screen.startswith(
+        f"Discover, search to the first screen ({result['first_screen_rows']} rows of 100, "
+        "1000x720 window) painted: "
+    )

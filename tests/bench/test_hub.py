@@ -24,8 +24,12 @@ def bench_hub():
 
 def test_search_pages_follow_the_link_header(bench_hub) -> None:
     for i in range(6):
-        bench_hub.add_repo(f"org/Model-{i}-GGUF", {f"Model-{i}-Q4_K_M.gguf": b"x"}, downloads=i,
-                           gguf={"total": 10**9, "architecture": "llama"})
+        bench_hub.add_repo(
+            f"org/Model-{i}-GGUF",
+            {f"Model-{i}-Q4_K_M.gguf": b"x"},
+            downloads=i,
+            gguf={"total": 10**9, "architecture": "llama"},
+        )
     bench_hub.add_repo("else/Other-GGUF", {"Other-Q8_0.gguf": b"y"}, downloads=100)
 
     pages = HubClient(bench_hub.url, token=False).search(SearchQuery("model"), page_size=4)
@@ -33,8 +37,11 @@ def test_search_pages_follow_the_link_header(bench_hub) -> None:
 
     assert [m.id for m in first] == [f"org/Model-{i}-GGUF" for i in (5, 4, 3, 2)]
     assert [m.id for m in second] == ["org/Model-1-GGUF", "org/Model-0-GGUF"] and pages.done
-    assert (first[0].architecture, first[0].parameters, first[0].quants) == ("llama", 10**9,
-                                                                             ("Q4_K_M",))
+    assert (first[0].architecture, first[0].parameters, first[0].quants) == (
+        "llama",
+        10**9,
+        ("Q4_K_M",),
+    )
 
 
 def test_both_downloaders_get_the_same_verified_bytes(bench_hub, tmp_path) -> None:
@@ -43,9 +50,11 @@ def test_both_downloaders_get_the_same_verified_bytes(bench_hub, tmp_path) -> No
 
     info = HfApi(endpoint=bench_hub.url).model_info("org/Dl-GGUF", files_metadata=True)
     ours = Downloader(endpoint=bench_hub.url, token=False, cache_dir=tmp_path / "a").download(
-        "org/Dl-GGUF", "Dl-Q8_0.gguf")
-    theirs = hf_hub_download("org/Dl-GGUF", "Dl-Q8_0.gguf", endpoint=bench_hub.url,
-                             cache_dir=tmp_path / "b", token=False)
+        "org/Dl-GGUF", "Dl-Q8_0.gguf"
+    )
+    theirs = hf_hub_download(
+        "org/Dl-GGUF", "Dl-Q8_0.gguf", endpoint=bench_hub.url, cache_dir=tmp_path / "b", token=False
+    )
 
     sibling = next(s for s in info.siblings if s.rfilename == "Dl-Q8_0.gguf")
     assert sibling.lfs.sha256 == hashlib.sha256(data).hexdigest() and sibling.size == len(data)
@@ -59,8 +68,9 @@ def test_ranges(bench_hub) -> None:
     parts = urlsplit(bench_hub.url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
     try:
-        connection.request("GET", f"/org/R/resolve/{repo.commit}/R.gguf",
-                           headers={"Range": "bytes=10-19"})
+        connection.request(
+            "GET", f"/org/R/resolve/{repo.commit}/R.gguf", headers={"Range": "bytes=10-19"}
+        )
         response = connection.getresponse()
         assert (response.status, response.read()) == (206, bytes(range(10, 20)))
         assert response.headers["Content-Range"] == "bytes 10-19/100"
@@ -69,5 +79,7 @@ def test_ranges(bench_hub) -> None:
         assert response.status == 416 and response.read() == b""
     finally:
         connection.close()
-    assert parse_range("bytes=-10", 100) == (90, 99) and parse_range("bytes=-0", 100) == UNSATISFIABLE
+    assert (
+        parse_range("bytes=-10", 100) == (90, 99) and parse_range("bytes=-0", 100) == UNSATISFIABLE
+    )
     assert parse_range("items=1-2", 100) is None and parse_range("bytes=5-", 100) == (5, 99)

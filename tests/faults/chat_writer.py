@@ -24,8 +24,12 @@ def expected(tag: str, answer: int, pieces: int) -> str:
 
 
 def main() -> None:
-    db, chat_id, answers, pieces = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), \
-        int(sys.argv[4])
+    db, chat_id, answers, pieces = (
+        Path(sys.argv[1]),
+        int(sys.argv[2]),
+        int(sys.argv[3]),
+        int(sys.argv[4]),
+    )
     tag = sys.argv[5] if len(sys.argv) > 5 else "w"
     store = ChatStore(db)
     print("ready", flush=True)

@@ -17,8 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 U8, I8, U16, I16, U32, I32, F32, BOOL, STRING, ARRAY, U64, I64, F64 = range(13)
-_FORMATS = {U8: "B", I8: "b", U16: "H", I16: "h", U32: "I", I32: "i", F32: "f", BOOL: "?",
-            U64: "Q", I64: "q", F64: "d"}
+_FORMATS = {
+    U8: "B",
+    I8: "b",
+    U16: "H",
+    I16: "h",
+    U32: "I",
+    I32: "i",
+    F32: "f",
+    BOOL: "?",
+    U64: "Q",
+    I64: "q",
+    F64: "d",
+}
 F32_TYPE, F16_TYPE, Q8_0_TYPE = 0, 1, 8
 _SIZES = {F32_TYPE: (1, 4), F16_TYPE: (1, 2), Q8_0_TYPE: (32, 34)}
 
@@ -51,23 +62,33 @@ def value(kind: int, data) -> bytes:
     if kind == ARRAY:
         item_kind, items = data[0], data[1]
         count = data[2] if len(data) > 2 else len(items)  # a third element lies about the count
-        body = b"".join(string(i) if item_kind == STRING
-                        else struct.pack("<" + _FORMATS[item_kind], i) for i in items)
+        body = b"".join(
+            string(i) if item_kind == STRING else struct.pack("<" + _FORMATS[item_kind], i)
+            for i in items
+        )
         return struct.pack("<IQ", item_kind, count) + body
     return struct.pack("<" + _FORMATS[kind], data)
 
 
-def model_kv(template: str | None = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n"
-             "{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}") -> list:
+def model_kv(
+    template: str | None = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n"
+    "{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}",
+) -> list:
     """The metadata of a tiny llama-like model: architecture, sizes, a 4-token vocabulary."""
-    kv = [("general.architecture", STRING, "llama"), ("general.name", STRING, "Forged"),
-          ("general.alignment", U32, 32), ("llama.context_length", U32, 64),
-          ("llama.embedding_length", U32, 32), ("llama.block_count", U32, 1),
-          ("tokenizer.ggml.model", STRING, "llama"),
-          ("tokenizer.ggml.tokens", ARRAY, (STRING, ["<unk>", "<s>", "</s>", "a"])),
-          ("tokenizer.ggml.scores", ARRAY, (F32, [0.0, 0.0, 0.0, -1.0])),
-          ("tokenizer.ggml.token_type", ARRAY, (I32, [2, 3, 3, 1])),
-          ("tokenizer.ggml.bos_token_id", U32, 1), ("tokenizer.ggml.eos_token_id", U32, 2)]
+    kv = [
+        ("general.architecture", STRING, "llama"),
+        ("general.name", STRING, "Forged"),
+        ("general.alignment", U32, 32),
+        ("llama.context_length", U32, 64),
+        ("llama.embedding_length", U32, 32),
+        ("llama.block_count", U32, 1),
+        ("tokenizer.ggml.model", STRING, "llama"),
+        ("tokenizer.ggml.tokens", ARRAY, (STRING, ["<unk>", "<s>", "</s>", "a"])),
+        ("tokenizer.ggml.scores", ARRAY, (F32, [0.0, 0.0, 0.0, -1.0])),
+        ("tokenizer.ggml.token_type", ARRAY, (I32, [2, 3, 3, 1])),
+        ("tokenizer.ggml.bos_token_id", U32, 1),
+        ("tokenizer.ggml.eos_token_id", U32, 2),
+    ]
     if template is not None:
         kv.append(("tokenizer.chat_template", STRING, template))
     return kv
@@ -77,18 +98,36 @@ def model_tensors(extra_rows: int = 0) -> list[Tensor]:
     return [Tensor("token_embd.weight", (32, 4 + extra_rows)), Tensor("output_norm.weight", (32,))]
 
 
-def forge(kv: list | None = None, tensors: list[Tensor] | None = None, *, magic: bytes = b"GGUF",
-          version: int = 3, n_tensors: int | None = None, n_kv: int | None = None,
-          raw_kv: bytes | None = None, alignment: int = 32, data_size: int | None = None,
-          fill: bytes = b"\x00") -> bytes:
+def forge(
+    kv: list | None = None,
+    tensors: list[Tensor] | None = None,
+    *,
+    magic: bytes = b"GGUF",
+    version: int = 3,
+    n_tensors: int | None = None,
+    n_kv: int | None = None,
+    raw_kv: bytes | None = None,
+    alignment: int = 32,
+    data_size: int | None = None,
+    fill: bytes = b"\x00",
+) -> bytes:
     """A whole GGUF file. ``raw_kv`` replaces the encoded metadata; ``data_size`` the length of
     the data section (default: what the tensors need, packed one after the other)."""
     kv = model_kv() if kv is None else kv
     tensors = model_tensors() if tensors is None else tensors
-    head = magic + struct.pack("<IQQ", version, len(tensors) if n_tensors is None else n_tensors,
-                               len(kv) if n_kv is None else n_kv)
-    body = raw_kv if raw_kv is not None else b"".join(
-        string(key) + struct.pack("<I", kind) + value(kind, data) for key, kind, data in kv)
+    head = magic + struct.pack(
+        "<IQQ",
+        version,
+        len(tensors) if n_tensors is None else n_tensors,
+        len(kv) if n_kv is None else n_kv,
+    )
+    body = (
+        raw_kv
+        if raw_kv is not None
+        else b"".join(
+            string(key) + struct.pack("<I", kind) + value(kind, data) for key, kind, data in kv
+        )
+    )
     infos, offset, needed = b"", 0, 0
     for tensor in tensors:
         at = offset if tensor.offset is None else tensor.offset
@@ -109,8 +148,9 @@ def write(path: Path, data: bytes) -> Path:
     return path
 
 
-def real_copy(source: Path, target: Path, *, patch: dict[bytes, bytes] | None = None,
-              size: int | None = None) -> Path:
+def real_copy(
+    source: Path, target: Path, *, patch: dict[bytes, bytes] | None = None, size: int | None = None
+) -> Path:
     """A sparse copy of ``source``: its header (first 8 MB) with ``patch`` replacements of equal
     length, then holes up to ``size`` bytes (default: the real size)."""
     with open(source, "rb") as handle:

@@ -35,15 +35,23 @@ def make_history(path: Path, chats: int = 20, per_chat: int = 30) -> dict[int, s
 def pages_of(path: Path, name: str) -> list[int]:
     """The page numbers of one table or index (``dbstat``), in b-tree order."""
     with closing(sqlite3.connect(path)) as conn:
-        return [row[0] for row in conn.execute(
-            "SELECT pageno FROM dbstat WHERE name = ? ORDER BY path", (name,))]
+        return [
+            row[0]
+            for row in conn.execute(
+                "SELECT pageno FROM dbstat WHERE name = ? ORDER BY path", (name,)
+            )
+        ]
 
 
 def leaf_pages_of(path: Path, name: str) -> list[int]:
     with closing(sqlite3.connect(path)) as conn:
-        return [row[0] for row in conn.execute(
-            "SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf' ORDER BY path",
-            (name,))]
+        return [
+            row[0]
+            for row in conn.execute(
+                "SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf' ORDER BY path",
+                (name,),
+            )
+        ]
 
 
 def overwrite_page(path: Path, page: int, data: bytes) -> None:
@@ -71,12 +79,19 @@ def readable_messages(path: Path) -> dict[int, str]:
                 top = 10_000
             for message_id in range(1, top + 1):
                 try:
-                    row = conn.execute("SELECT content, role, chat_id, position FROM messages "
-                                       "WHERE rowid = ?", (message_id,)).fetchone()
+                    row = conn.execute(
+                        "SELECT content, role, chat_id, position FROM messages WHERE rowid = ?",
+                        (message_id,),
+                    ).fetchone()
                 except sqlite3.DatabaseError:
                     continue
-                if (row is not None and isinstance(row[0], str) and row[1] in ROLES
-                        and isinstance(row[2], int) and isinstance(row[3], int)):
+                if (
+                    row is not None
+                    and isinstance(row[0], str)
+                    and row[1] in ROLES
+                    and isinstance(row[2], int)
+                    and isinstance(row[3], int)
+                ):
                     found[message_id] = row[0]
     return found
 

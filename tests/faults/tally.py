@@ -57,5 +57,7 @@ class Tally:
         return sum(1 for _, _, o in self.cases if o == outcome)
 
     def line(self) -> str:
-        return (f"faults: {len(self.cases)} injected, {self.count(RECOVERED)} recovered, "
-                f"{self.count(LOST)} lost, {self.count(CRASH)} crashes")
+        return (
+            f"faults: {len(self.cases)} injected, {self.count(RECOVERED)} recovered, "
+            f"{self.count(LOST)} lost, {self.count(CRASH)} crashes"
+        )

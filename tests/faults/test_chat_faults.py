@@ -30,7 +30,10 @@ pytestmark = pytest.mark.faults
 
 ROOT = Path(__file__).resolve().parents[2]
 ANSWERS, PIECES = 5, 60
-KILL_POINTS = sorted(random.Random(10).sample(range(1, ANSWERS * PIECES), 10)) + [PIECES, 2 * PIECES]
+KILL_POINTS = sorted(random.Random(10).sample(range(1, ANSWERS * PIECES), 10)) + [
+    PIECES,
+    2 * PIECES,
+]
 
 
 @dataclass
@@ -62,10 +65,23 @@ class Seen:
 
 
 def writer(db: Path, chat_id: int, tag: str, answers: int = ANSWERS) -> subprocess.Popen:
-    child = subprocess.Popen([sys.executable, "-m", "tests.faults.chat_writer", str(db),
-                              str(chat_id), str(answers), str(PIECES), tag], cwd=ROOT,
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.faults.chat_writer",
+            str(db),
+            str(chat_id),
+            str(answers),
+            str(PIECES),
+            tag,
+        ],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     if child.stdout.readline().strip() != "ready":
         child.kill()
         raise CrashDetected(f"the writer did not start: {child.communicate()[1][-1000:]}")
@@ -125,8 +141,11 @@ def assert_intact(db: Path) -> None:
 
 def assert_saved(store: ChatStore, chat_id: int, tag: str, seen: Seen) -> None:
     """Every reported piece is there in order; finished answers whole; nothing torn."""
-    answers = [m for m in store.messages(chat_id) if m.role == "assistant"
-               and (not m.content or m.content.startswith(f"<{tag}."))]
+    answers = [
+        m
+        for m in store.messages(chat_id)
+        if m.role == "assistant" and (not m.content or m.content.startswith(f"<{tag}."))
+    ]
     by_id = {m.id: m for m in answers}
     for answer, message_id in seen.ids.items():
         message = by_id[message_id]
@@ -135,17 +154,20 @@ def assert_saved(store: ChatStore, chat_id: int, tag: str, seen: Seen) -> None:
             assert message.complete and message.content == whole, f"answer {answer} is not whole"
         else:
             assert whole.startswith(message.content), f"answer {answer} is torn"
-            assert message.content.count("<") >= seen.pieces.get(answer, 0), \
+            assert message.content.count("<") >= seen.pieces.get(answer, 0), (
                 f"answer {answer} lost pieces that were reported saved"
+            )
     for message in answers:  # saved before its report was read (the pipe lags behind the
         if message.id not in seen.ids.values():  # writer): whole when complete, else a prefix
             if message.complete:
-                assert any(message.content == expected(tag, answer, PIECES)
-                           for answer in range(ANSWERS)), "a finished answer is not whole"
+                assert any(
+                    message.content == expected(tag, answer, PIECES) for answer in range(ANSWERS)
+                ), "a finished answer is not whole"
             else:
                 assert message.content == "" or any(
                     expected(tag, answer, PIECES).startswith(message.content)
-                    for answer in range(ANSWERS))
+                    for answer in range(ANSWERS)
+                )
 
 
 @pytest.fixture
@@ -158,7 +180,8 @@ def chat(hearth_home: Paths) -> int:
 
 @pytest.mark.parametrize("point", KILL_POINTS)
 def test_a_writer_killed_mid_stream_keeps_every_saved_piece(
-        hearth_home: Paths, chat: int, faults: Tally, point: int) -> None:
+    hearth_home: Paths, chat: int, faults: Tally, point: int
+) -> None:
     db = hearth_home.chats_db
     with faults.inject(f"chat writer SIGKILLed after {point} pieces"):
         seen = Seen()
@@ -176,14 +199,18 @@ def test_a_writer_killed_mid_stream_keeps_every_saved_piece(
         assert_intact(db)
 
 
-def test_three_writers_at_once_two_on_one_chat(hearth_home: Paths, chat: int,
-                                                faults: Tally) -> None:
+def test_three_writers_at_once_two_on_one_chat(
+    hearth_home: Paths, chat: int, faults: Tally
+) -> None:
     db = hearth_home.chats_db
     with ChatStore(db) as store:
         other = store.create_chat("Other").id
     with faults.inject("three processes writing the history at once"):
-        children = {"a": writer(db, chat, "a"), "b": writer(db, chat, "b"),
-                    "c": writer(db, other, "c")}
+        children = {
+            "a": writer(db, chat, "a"),
+            "b": writer(db, chat, "b"),
+            "c": writer(db, other, "c"),
+        }
         go(*children.values())
         seen = {tag: Seen() for tag in children}
         followers = [follow_in_thread(child, seen[tag]) for tag, child in children.items()]
@@ -197,12 +224,14 @@ def test_three_writers_at_once_two_on_one_chat(hearth_home: Paths, chat: int,
                 assert_saved(store, chat_id, tag, seen[tag])
             positions = [m.position for m in store.messages(chat)]
         assert positions == list(range(1 + 2 * ANSWERS))
-        assert max(s.started for s in seen.values()) < min(s.ended for s in seen.values()), \
+        assert max(s.started for s in seen.values()) < min(s.ended for s in seen.values()), (
             "the writers did not overlap"
+        )
 
 
 def test_a_writer_killed_while_another_writes_the_same_chat(
-        hearth_home: Paths, chat: int, faults: Tally) -> None:
+    hearth_home: Paths, chat: int, faults: Tally
+) -> None:
     db = hearth_home.chats_db
     with faults.inject("one of two writers on one chat SIGKILLed"):
         victim, survivor = writer(db, chat, "v"), writer(db, chat, "s")
@@ -232,7 +261,8 @@ def studio_then_kill(after_chunks: int) -> tuple[int, list[str]]:
 @pytest.mark.slow
 @pytest.mark.parametrize("after_chunks", sorted(random.Random(12).sample(range(2, 30), 2)))
 def test_the_studio_killed_mid_answer_while_another_process_writes(
-        starter_home: Paths, faults: Tally, after_chunks: int) -> None:
+    starter_home: Paths, faults: Tally, after_chunks: int
+) -> None:
     db = starter_home.chats_db
     with ChatStore(db) as store:
         side = store.create_chat("Written by another process").id

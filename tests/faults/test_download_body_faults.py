@@ -50,13 +50,19 @@ def sleeps() -> list[float]:
 def serve_page(hub: LoopbackHub, count: int = 1, **kwargs) -> None:
     """The file's next ``count`` GETs answered 200 with ``ERROR_PAGE`` (or ``kwargs``)."""
     kwargs.setdefault("content_type", "text/html; charset=utf-8")
-    hub.serve_raw(f"file={NAME}", kwargs.pop("body", ERROR_PAGE), status=200, count=count,
-                  method="GET", **kwargs)
+    hub.serve_raw(
+        f"file={NAME}",
+        kwargs.pop("body", ERROR_PAGE),
+        status=200,
+        count=count,
+        method="GET",
+        **kwargs,
+    )
 
 
 def test_an_error_page_sent_with_200_is_not_appended(
-        hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths,
-        faults: Tally) -> None:
+    hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally
+) -> None:
     serve_page(hub)
     with faults.inject("an HTML error page with status 200 at the start of a download"):
         result = downloader(hub, sleeps).download(REPO, NAME)
@@ -66,8 +72,8 @@ def test_an_error_page_sent_with_200_is_not_appended(
 
 
 def test_an_error_page_on_resume_keeps_the_part_downloaded_before(
-        hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths,
-        faults: Tally) -> None:
+    hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally
+) -> None:
     hub.drop_after(NAME, 1_000_000)
     serve_page(hub, skip=1)  # the GET that resumes from byte 1,000,000
     with faults.inject("an HTML error page with status 200 where a resumed part was due"):
@@ -78,8 +84,8 @@ def test_an_error_page_on_resume_keeps_the_part_downloaded_before(
 
 
 def test_a_body_of_the_wrong_length_is_not_appended(
-        hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths,
-        faults: Tally) -> None:
+    hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally
+) -> None:
     serve_page(hub, body=b"\0" * 1000, content_type="application/octet-stream")
     with faults.inject("a 200 answer 1,000 bytes long for a 3 MB file"):
         result = downloader(hub, sleeps).download(REPO, NAME)
@@ -89,11 +95,15 @@ def test_a_body_of_the_wrong_length_is_not_appended(
 
 
 def test_error_pages_every_time_end_in_one_message(
-        hub: LoopbackHub, sleeps: list, hearth_home: Paths, faults: Tally) -> None:
+    hub: LoopbackHub, sleeps: list, hearth_home: Paths, faults: Tally
+) -> None:
     serve_page(hub, count=None)
     with faults.inject("an HTML error page with status 200 at every attempt"):
-        with pytest.raises(DownloadError, match=r"The file host sent a web page \(text/html\) "
-                                                r"instead of the file\. Gave up after 3 tries"):
+        with pytest.raises(
+            DownloadError,
+            match=r"The file host sent a web page \(text/html\) "
+            r"instead of the file\. Gave up after 3 tries",
+        ):
             downloader(hub, sleeps, attempts=3).download(REPO, NAME)
 
         assert_nothing_presented(hearth_home)

@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 from huggingface_hub import try_to_load_from_cache
 
-from app.core.gguf import check as gguf_check
-from app.core.library import catalog as library
-from app.core.downloads.http import RetryPolicy
-from app.core.downloads.downloader import Downloader, DownloadResult, Progress
 from app.core.common.errors import ChecksumMismatch, DownloadError, NotEnoughSpace
 from app.core.common.paths import Paths, hf_hub_cache
+from app.core.downloads.downloader import Downloader, DownloadResult, Progress
+from app.core.downloads.http import RetryPolicy
+from app.core.gguf import check as gguf_check
+from app.core.library import catalog as library
 from tests.faults.gguf_forge import Tensor, forge
 from tests.faults.tally import CrashDetected, Tally
 from tests.support.hub_repos import add_gguf_family, gguf_name
@@ -66,8 +66,9 @@ def sleeps() -> list[float]:
 
 def downloader(hub: LoopbackHub, sleeps: list[float], attempts: int = 6, **kwargs) -> Downloader:
     kwargs.setdefault("token", False)
-    return Downloader(endpoint=hub.url, retry=RetryPolicy(attempts=attempts, sleep=sleeps.append),
-                      **kwargs)
+    return Downloader(
+        endpoint=hub.url, retry=RetryPolicy(attempts=attempts, sleep=sleeps.append), **kwargs
+    )
 
 
 def sha(data: bytes) -> str:
@@ -76,16 +77,20 @@ def sha(data: bytes) -> str:
 
 def file_gets(hub: LoopbackHub) -> list[str | None]:
     """The Range header of each GET of the file's bytes (None: from the start)."""
-    return [r.headers.get("range") for r in hub.requests_matching("/repos/", method="GET")
-            if f"file={NAME}" in r.path]
+    return [
+        r.headers.get("range")
+        for r in hub.requests_matching("/repos/", method="GET")
+        if f"file={NAME}" in r.path
+    ]
 
 
 def models(paths: Paths, cache: Path) -> list[library.LocalModel]:
     return library.list_models(paths.models_dir, cache, home=paths.data_dir, other_apps=False)
 
 
-def assert_verified(result: DownloadResult, expected: bytes, paths: Paths,
-                    cache: Path | None = None) -> None:
+def assert_verified(
+    result: DownloadResult, expected: bytes, paths: Paths, cache: Path | None = None
+) -> None:
     """The file is the Hub's, passes Hearth's GGUF check, and is the library's only model."""
     cache = cache or hf_hub_cache()
     assert sha(result.path.read_bytes()) == sha(expected), "the file differs from the Hub's"
@@ -106,8 +111,8 @@ def assert_nothing_presented(paths: Paths, cache: Path | None = None) -> None:
 
 @pytest.mark.parametrize("offset", DROP_OFFSETS)
 def test_a_connection_dropped_at_any_byte_resumes_with_range(
-        hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally,
-        offset: int) -> None:
+    hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally, offset: int
+) -> None:
     hub.drop_after(NAME, offset)
     with faults.inject(f"connection dropped at byte {offset:,} of {len(payload):,}"):
         result = downloader(hub, sleeps).download(REPO, NAME)
@@ -117,7 +122,8 @@ def test_a_connection_dropped_at_any_byte_resumes_with_range(
 
 
 def test_four_drops_in_one_download_each_resume_where_they_stopped(
-        hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally) -> None:
+    hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally
+) -> None:
     hub.drop_after(NAME, 700_000, count=4)
     with faults.inject("four dropped connections in one download"):
         result = downloader(hub, sleeps).download(REPO, NAME)
@@ -127,7 +133,8 @@ def test_four_drops_in_one_download_each_resume_where_they_stopped(
 
 
 def test_a_drop_with_no_retries_left_is_a_clear_error_and_resumes_later(
-        hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally) -> None:
+    hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally
+) -> None:
     hub.drop_after(NAME, 1_000_000)
     with faults.inject("connection dropped with no retries left"):
         with pytest.raises(DownloadError, match="connection dropped.*kept"):
@@ -146,7 +153,8 @@ def test_a_drop_with_no_retries_left_is_a_clear_error_and_resumes_later(
 
 
 def test_bursts_of_5xx_on_every_request_are_retried(
-        hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally) -> None:
+    hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally
+) -> None:
     hub.fail(f"/api/models/{REPO}", status=500, count=2)
     hub.fail("/resolve/", status=503, count=3, method="HEAD")
     hub.fail(NAME, status=502, count=3, method="GET")
@@ -158,7 +166,8 @@ def test_bursts_of_5xx_on_every_request_are_retried(
 
 
 def test_a_burst_of_429_waits_as_the_server_asks(
-        hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally) -> None:
+    hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally
+) -> None:
     hub.fail(NAME, status=429, count=3, headers={"Retry-After": "3"}, method="GET")
     with faults.inject("a burst of 429 with Retry-After"):
         result = downloader(hub, sleeps).download(REPO, NAME)
@@ -168,7 +177,8 @@ def test_a_burst_of_429_waits_as_the_server_asks(
 
 
 def test_a_burst_longer_than_the_retries_is_a_clear_error_then_recovers(
-        hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally) -> None:
+    hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally
+) -> None:
     hub.drop_after(NAME, 400_000)
     with pytest.raises(DownloadError):
         downloader(hub, sleeps, attempts=1).download(REPO, NAME)
@@ -186,7 +196,8 @@ def test_a_burst_longer_than_the_retries_is_a_clear_error_then_recovers(
 
 
 def test_a_slow_server_is_waited_for(
-        hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally) -> None:
+    hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally
+) -> None:
     hub.slow(NAME, bytes_per_second=6_000_000)
     seen: list[Progress] = []
     with faults.inject("a slow server (6 MB/s)"):
@@ -199,7 +210,8 @@ def test_a_slow_server_is_waited_for(
 
 
 def test_a_stalled_connection_times_out_and_resumes(
-        hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally) -> None:
+    hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally
+) -> None:
     hub.slow(NAME, bytes_per_second=1, count=1)  # a byte, then silence
     with faults.inject("a stalled connection"):
         result = downloader(hub, sleeps, timeout=0.5).download(REPO, NAME)
@@ -213,7 +225,8 @@ def test_a_stalled_connection_times_out_and_resumes(
 
 
 def test_wrong_sha256_is_a_clear_error_and_never_a_model(
-        hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally) -> None:
+    hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally
+) -> None:
     hub.corrupt(REPO, NAME)
     with faults.inject("bytes that do not match the sha256"):
         with pytest.raises(ChecksumMismatch, match="not in your library"):
@@ -225,7 +238,8 @@ def test_wrong_sha256_is_a_clear_error_and_never_a_model(
 
 
 def test_wrong_sha256_after_a_resume_starts_over_cleanly(
-        hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally) -> None:
+    hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally
+) -> None:
     hub.drop_after(NAME, 2_000_000)
     with pytest.raises(DownloadError):
         downloader(hub, sleeps, attempts=1).download(REPO, NAME)
@@ -254,7 +268,8 @@ def test_wrong_sha256_after_a_resume_starts_over_cleanly(
 
 
 def test_a_file_replaced_between_attempts_restarts_and_is_never_spliced(
-        hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally) -> None:
+    hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally
+) -> None:
     hub.drop_after(NAME, 1_500_000)
     with pytest.raises(DownloadError):
         downloader(hub, sleeps, attempts=1).download(REPO, NAME)
@@ -270,7 +285,8 @@ def test_a_file_replaced_between_attempts_restarts_and_is_never_spliced(
 
 
 def test_a_file_replaced_during_the_retries_keeps_the_pinned_version(
-        hub: LoopbackHub, payload: bytes, hearth_home: Paths, faults: Tally) -> None:
+    hub: LoopbackHub, payload: bytes, hearth_home: Paths, faults: Tally
+) -> None:
     first_commit = hub.repo(REPO).head.sha
     replaced: list[str] = []
 
@@ -280,8 +296,9 @@ def test_a_file_replaced_during_the_retries_keeps_the_pinned_version(
 
     hub.drop_after(NAME, 1_200_000)
     with faults.inject("the file replaced on the Hub between two retries"):
-        result = Downloader(endpoint=hub.url, token=False,
-                            retry=RetryPolicy(sleep=sleep_and_replace)).download(REPO, NAME)
+        result = Downloader(
+            endpoint=hub.url, token=False, retry=RetryPolicy(sleep=sleep_and_replace)
+        ).download(REPO, NAME)
 
         assert replaced and result.commit == first_commit  # resolved once, then pinned
         assert file_gets(hub) == [None, "bytes=1200000-"]
@@ -299,8 +316,14 @@ def small_disk(tmp_path: Path):
     if os.geteuid() != 0 or not shutil.which("mount"):
         yield None
         return
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(folder)],
-                             capture_output=True, check=False).returncode == 0
+    mounted = (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(folder)],
+            capture_output=True,
+            check=False,
+        ).returncode
+        == 0
+    )
     try:
         yield folder if mounted else None
     finally:
@@ -309,8 +332,12 @@ def small_disk(tmp_path: Path):
 
 
 def test_the_disk_filling_up_mid_file_is_a_clear_error_then_resumes(
-        loopback_hub: LoopbackHub, sleeps: list, hearth_home: Paths, faults: Tally,
-        small_disk: Path | None) -> None:
+    loopback_hub: LoopbackHub,
+    sleeps: list,
+    hearth_home: Paths,
+    faults: Tally,
+    small_disk: Path | None,
+) -> None:
     big = model_bytes(4, rows=49_152)  # 6 MiB: fits the 8 MiB disk, until something else fills it
     add_gguf_family(loopback_hub, REPO, {NAME: big})
     if small_disk is None:
@@ -319,7 +346,8 @@ def test_the_disk_filling_up_mid_file_is_a_clear_error_then_resumes(
         with faults.inject("not enough disk space (free-space probe; mounting not permitted)"):
             with pytest.raises(NotEnoughSpace, match="Not enough free disk space"):
                 downloader(loopback_hub, sleeps, free_space=lambda _: 1_000_000).download(
-                    REPO, NAME)
+                    REPO, NAME
+                )
             assert_nothing_presented(hearth_home)
         return
     cache = small_disk / "hub"
@@ -337,7 +365,8 @@ def test_the_disk_filling_up_mid_file_is_a_clear_error_then_resumes(
     with faults.inject("the disk filled up mid-file (8 MiB tmpfs)"):
         with pytest.raises(NotEnoughSpace, match="disk filled up"):
             downloader(loopback_hub, sleeps, cache_dir=cache).download(
-                REPO, NAME, progress=fill_the_disk)
+                REPO, NAME, progress=fill_the_disk
+            )
         assert_nothing_presented(hearth_home, cache)
         (part,) = cache.rglob("*.part")
         kept = part.stat().st_size
@@ -355,9 +384,14 @@ def test_the_disk_filling_up_mid_file_is_a_clear_error_then_resumes(
 
 def kill_child_after(hub: LoopbackHub, nbytes: int) -> int:
     """Run a downloading process, SIGKILL it once it reports ``nbytes``; return what it reported."""
-    child = subprocess.Popen([sys.executable, "-m", "tests.faults.download_child", hub.url, REPO,
-                              NAME], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, env={**os.environ, "HF_HUB_DISABLE_XET": "1"})
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.faults.download_child", hub.url, REPO, NAME],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HF_HUB_DISABLE_XET": "1"},
+    )
     reported = 0
     watchdog = threading.Timer(60, child.kill)  # a hung child cannot hang the suite
     watchdog.start()
@@ -380,7 +414,8 @@ def kill_child_after(hub: LoopbackHub, nbytes: int) -> int:
 
 
 def test_a_process_killed_three_times_mid_download_resumes_each_time(
-        hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally) -> None:
+    hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths, faults: Tally
+) -> None:
     hub.slow(NAME, bytes_per_second=1_500_000)
     kept = 0
     for target in sorted(random.Random(3).sample(range(200_000, 900_000), 3)):

@@ -22,32 +22,49 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.core.common.errors import InvalidModelFile
 from app.core.fit import estimate as fit
 from app.core.fit import shape as fit_shape
 from app.core.gguf import check as gguf_check
 from app.core.library import catalog as library
-from app.core.common.errors import InvalidModelFile
 from tests.faults import gguf_forge as g
 
 pytestmark = pytest.mark.faults
 
 EXAMPLES = int(os.environ.get("HEARTH_FUZZ_EXAMPLES", "60"))
-KEYS = ["llama.block_count", "llama.context_length", "llama.embedding_length",
-        "llama.feed_forward_length", "llama.attention.head_count",
-        "llama.attention.head_count_kv", "llama.attention.key_length", "llama.expert_count",
-        "llama.expert_used_count", "llama.rope.freq_base", "llama.vocab_size",
-        "llama.attention.sliding_window", "llama.attention.layer_norm_rms_epsilon"]
+KEYS = [
+    "llama.block_count",
+    "llama.context_length",
+    "llama.embedding_length",
+    "llama.feed_forward_length",
+    "llama.attention.head_count",
+    "llama.attention.head_count_kv",
+    "llama.attention.key_length",
+    "llama.expert_count",
+    "llama.expert_used_count",
+    "llama.rope.freq_base",
+    "llama.vocab_size",
+    "llama.attention.sliding_window",
+    "llama.attention.layer_norm_rms_epsilon",
+]
 EDGES = [0, 1, 2, 8, 30, 511, 512, 513, 10**8, 2**31 - 1, 2**32 - 1]
-INT_TYPES = {g.U8: 2**8 - 1, g.U16: 2**16 - 1, g.U32: 2**32 - 1, g.I32: 2**31 - 1,
-             g.U64: 2**64 - 1, g.I64: 2**63 - 1}
+INT_TYPES = {
+    g.U8: 2**8 - 1,
+    g.U16: 2**16 - 1,
+    g.U32: 2**32 - 1,
+    g.I32: 2**31 - 1,
+    g.U64: 2**64 - 1,
+    g.I64: 2**63 - 1,
+}
 MACHINE = fit.Machine(ram_bytes=8 << 30, gpu_bytes=(4 << 30,), backend="CUDA")
 
 
 @st.composite
 def values(draw):
     """A (GGUF type, value) for a hyperparameter: mostly numbers near the edges."""
-    kind = draw(st.sampled_from([g.U32, g.U32, g.U64, g.I32, g.U8, g.F32, g.F64, g.STRING,
-                                 g.BOOL, g.ARRAY]))
+    kind = draw(
+        st.sampled_from([g.U32, g.U32, g.U64, g.I32, g.U8, g.F32, g.F64, g.STRING, g.BOOL, g.ARRAY])
+    )
     if kind in INT_TYPES:
         low = -(INT_TYPES[kind] + 1) if kind in (g.I32, g.I64) else 0
         number = draw(st.sampled_from(EDGES) | st.integers(low, INT_TYPES[kind]))
@@ -60,8 +77,14 @@ def values(draw):
         return kind, draw(st.booleans())
     item = draw(st.sampled_from([g.U32, g.I32, g.F32, g.STRING]))
     items = draw(st.lists(st.sampled_from([0, 1, 2, 4, 9]), max_size=6))
-    return kind, (item, [str(i) for i in items] if item == g.STRING
-                  else [float(i) for i in items] if item == g.F32 else items)
+    return kind, (
+        item,
+        [str(i) for i in items]
+        if item == g.STRING
+        else [float(i) for i in items]
+        if item == g.F32
+        else items,
+    )
 
 
 @st.composite
@@ -69,8 +92,16 @@ def tensors(draw):
     count = draw(st.integers(0, 4))
     found = []
     for index in range(count):
-        name = draw(st.sampled_from(["token_embd.weight", "output_norm.weight",
-                                     f"blk.{index}.attn_q.weight", "output.weight"]))
+        name = draw(
+            st.sampled_from(
+                [
+                    "token_embd.weight",
+                    "output_norm.weight",
+                    f"blk.{index}.attn_q.weight",
+                    "output.weight",
+                ]
+            )
+        )
         dims = draw(st.lists(st.sampled_from([0, 1, 4, 32, 64]), min_size=0, max_size=4))
         ggml_type = draw(st.sampled_from([g.F32_TYPE, g.F16_TYPE, g.Q8_0_TYPE]))
         found.append(g.Tensor(name, tuple(dims), ggml_type))
@@ -85,22 +116,33 @@ def headers(draw) -> bytes:
         if draw(st.integers(0, 9)):  # sometimes the key is only removed
             kv.append((key, *draw(values())))
     if draw(st.integers(0, 5)) == 0:
-        kv.append(("general.type", g.STRING, draw(st.sampled_from(["model", "adapter",
-                                                                    "mmproj"]))))
+        kv.append(("general.type", g.STRING, draw(st.sampled_from(["model", "adapter", "mmproj"]))))
     if draw(st.integers(0, 5)) == 0:
         kv = [item for item in kv if item[0] != "general.architecture"]
-        kv.append(("general.architecture", g.STRING, draw(st.sampled_from(["clip", "", "mamba",
-                                                                           "gemma3"]))))
+        kv.append(
+            (
+                "general.architecture",
+                g.STRING,
+                draw(st.sampled_from(["clip", "", "mamba", "gemma3"])),
+            )
+        )
     chosen = draw(st.one_of(st.just(None), tensors()))
     return g.forge(kv=kv, tensors=chosen)
 
 
-@settings(derandomize=True, max_examples=EXAMPLES, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    derandomize=True,
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(data=headers())
 def test_forged_headers_never_crash_the_check_fit_or_ls(data, fault_tally):
-    with fault_tally.inject("fuzz: a forged GGUF header through check, fit and ls"), \
-            tempfile.TemporaryDirectory() as folder:
+    with (
+        fault_tally.inject("fuzz: a forged GGUF header through check, fit and ls"),
+        tempfile.TemporaryDirectory() as folder,
+    ):
         path = g.write(Path(folder) / "fuzzed.gguf", data)
         problem = gguf_check.problem_of(path)
         assert problem is None or problem.startswith("Hearth refused fuzzed.gguf.")
@@ -112,6 +154,10 @@ def test_forged_headers_never_crash_the_check_fit_or_ls(data, fault_tally):
         else:
             with pytest.raises(InvalidModelFile):  # no estimate for a refused file
                 fit_shape.shape_from_file(path)
-        listed = library.list_models(Path(folder), Path(folder) / "no-cache", other_apps=False,
-                                     header_cache=library.HeaderCache(Path(folder) / "h.json"))
+        listed = library.list_models(
+            Path(folder),
+            Path(folder) / "no-cache",
+            other_apps=False,
+            header_cache=library.HeaderCache(Path(folder) / "h.json"),
+        )
         assert [m.problem for m in listed] == [problem]

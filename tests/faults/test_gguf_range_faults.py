@@ -19,14 +19,14 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
+from app.core.common.errors import InvalidModelFile
+from app.core.config import limits
+from app.core.config.settings import Settings
 from app.core.fit import shape as fit_shape
 from app.core.gguf import check as gguf_check
-from app.core.config import limits
+from app.core.gguf.header import read_local_header
 from app.core.inference.engine import Engine
 from app.core.inference.types import LoadOptions, SamplingOptions
-from app.core.common.errors import InvalidModelFile
-from app.core.gguf.header import read_local_header
-from app.core.config.settings import Settings
 from tests.faults import gguf_forge as g
 from tests.support import crash_models
 
@@ -56,19 +56,29 @@ MUTANTS = {
     "no block_count": (kv_with(llama__block_count=None), "lacks llama.block_count"),
     "context_length 2^32-1": (kv_with(llama__context_length=(g.U32, HUGE)), "4,294,967,295"),
     "rope base NaN": (kv_with(llama__rope__freq_base=(g.F32, math.nan)), "finite"),
-    "rms epsilon inf": (kv_with(llama__attention__layer_norm_rms_epsilon=(g.F64, math.inf)),
-                        "finite"),
+    "rms epsilon inf": (
+        kv_with(llama__attention__layer_norm_rms_epsilon=(g.F64, math.inf)),
+        "finite",
+    ),
     "no attention heads": (kv_with(llama__attention__head_count=(g.U32, 0)), "no attention"),
-    "more kv heads than heads": (kv_with(llama__attention__head_count=(g.U32, 2),
-                                         llama__attention__head_count_kv=(g.U32, 4)),
-                                 "more key/value heads"),
-    "per-layer heads, empty": (kv_with(llama__attention__head_count=(g.ARRAY, (g.U32, []))),
-                               "0 per-layer value"),
-    "per-layer heads as floats": (kv_with(llama__attention__head_count=(g.ARRAY,
-                                                                         (g.F32, [1.0]))),
-                                  "other than whole numbers"),
-    "experts used > experts": (kv_with(llama__expert_count=(g.U32, 2),
-                                       llama__expert_used_count=(g.U32, 3)), "3 of 2 experts"),
+    "more kv heads than heads": (
+        kv_with(
+            llama__attention__head_count=(g.U32, 2), llama__attention__head_count_kv=(g.U32, 4)
+        ),
+        "more key/value heads",
+    ),
+    "per-layer heads, empty": (
+        kv_with(llama__attention__head_count=(g.ARRAY, (g.U32, []))),
+        "0 per-layer value",
+    ),
+    "per-layer heads as floats": (
+        kv_with(llama__attention__head_count=(g.ARRAY, (g.F32, [1.0]))),
+        "other than whole numbers",
+    ),
+    "experts used > experts": (
+        kv_with(llama__expert_count=(g.U32, 2), llama__expert_used_count=(g.U32, 3)),
+        "3 of 2 experts",
+    ),
     "experts used, none there": (kv_with(llama__expert_used_count=(g.U32, 2)), "2 of 0"),
     "LoRA adapter": (kv_with(general__type=(g.STRING, "adapter")), "a LoRA adapter"),
     "vision projector": (kv_with(general__architecture=(g.STRING, "clip")), "projector"),
@@ -134,27 +144,33 @@ def test_compare_refuses_a_file_before_measuring(faults, starter_gguf, tmp_path,
 
 def test_every_part_of_a_split_model_is_checked(faults, tmp_path):
     first = g.write(tmp_path / "split-00001-of-00002.gguf", g.forge())
-    g.write(tmp_path / "split-00002-of-00002.gguf",
-            g.forge(kv=[("split.no", g.U16, 1)], tensors=[g.Tensor("blk.0.w", (32, 64))],
-                    data_size=64))
+    g.write(
+        tmp_path / "split-00002-of-00002.gguf",
+        g.forge(kv=[("split.no", g.U16, 1)], tensors=[g.Tensor("blk.0.w", (32, 64))], data_size=64),
+    )
     with faults.inject("gguf ranges: a split model's second part cut short"):
-        with pytest.raises(InvalidModelFile, match="Its part split-00002-of-00002.gguf is "
-                                                   "damaged: the tensor 'blk.0.w' runs past"):
+        with pytest.raises(
+            InvalidModelFile,
+            match="Its part split-00002-of-00002.gguf is damaged: the tensor 'blk.0.w' runs past",
+        ):
             gguf_check.check_file(first)
 
 
-@pytest.mark.parametrize("patch", ["block_count 0", "block_count 2^32-1",
-                                   "context_length 2^32-1", "head_count 0"])
-def test_the_real_model_mutated_is_refused_before_llama_cpp(patch, faults, starter_gguf,
-                                                            tmp_path):
+@pytest.mark.parametrize(
+    "patch", ["block_count 0", "block_count 2^32-1", "context_length 2^32-1", "head_count 0"]
+)
+def test_the_real_model_mutated_is_refused_before_llama_cpp(patch, faults, starter_gguf, tmp_path):
     """Sparse copies of the starter with one number changed: the engine's load (what run,
     serve and the studio use, inside the model host) refuses them before llama.cpp reads a
     byte; the starter itself passes."""
-    makers = {"block_count 0": crash_models.block_count_zero,
-              "block_count 2^32-1": crash_models.block_count_huge,
-              "head_count 0": crash_models.head_count_zero,
-              "context_length 2^32-1": lambda s, f: crash_models._patched(
-                  s, f / "endless-context.gguf", "llama.context_length", HUGE)}
+    makers = {
+        "block_count 0": crash_models.block_count_zero,
+        "block_count 2^32-1": crash_models.block_count_huge,
+        "head_count 0": crash_models.head_count_zero,
+        "context_length 2^32-1": lambda s, f: crash_models._patched(
+            s, f / "endless-context.gguf", "llama.context_length", HUGE
+        ),
+    }
     path = makers[patch](starter_gguf, tmp_path)
     with faults.inject(f"gguf ranges: the starter with {patch}"):
         assert gguf_check.problem_of(starter_gguf) is None
@@ -174,12 +190,21 @@ def test_a_file_of_many_tiny_keys_is_refused_at_once(faults, tmp_path):
 
 # -- absurd numbers ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("argv", [
-    ["run", "X", "--ctx", "1099511627776"], ["run", "X", "--ctx", "4294967296"],
-    ["run", "X", "--ctx", "-5"], ["run", "X", "--temperature", "nan"],
-    ["run", "X", "--temperature", "1e308"], ["run", "X", "--seed", "99999999999"],
-    ["run", "X", "--max-tokens", "-7"], ["fit", "X", "--ctx", "4294967296"],
-    ["serve", "X", "--ctx", "0"]])
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "X", "--ctx", "1099511627776"],
+        ["run", "X", "--ctx", "4294967296"],
+        ["run", "X", "--ctx", "-5"],
+        ["run", "X", "--temperature", "nan"],
+        ["run", "X", "--temperature", "1e308"],
+        ["run", "X", "--seed", "99999999999"],
+        ["run", "X", "--max-tokens", "-7"],
+        ["fit", "X", "--ctx", "4294967296"],
+        ["serve", "X", "--ctx", "0"],
+    ],
+)
 def test_an_absurd_number_on_the_command_line_is_one_line(argv, faults, starter_gguf, capsys):
     argv = [str(starter_gguf) if a == "X" else a for a in argv]
     with faults.inject(f"limits: hearth {' '.join(argv[:1] + argv[2:])}"):
@@ -192,9 +217,17 @@ def test_an_absurd_number_on_the_command_line_is_one_line(argv, faults, starter_
         assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("options", [dict(n_ctx=2**40), dict(n_ctx=-5), dict(n_batch=0),
-                                     dict(n_gpu_layers=-3), dict(n_threads=-1),
-                                     dict(kv_type="q1")])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(n_ctx=2**40),
+        dict(n_ctx=-5),
+        dict(n_batch=0),
+        dict(n_gpu_layers=-3),
+        dict(n_threads=-1),
+        dict(kv_type="q1"),
+    ],
+)
 def test_load_options_refuse_what_llama_cpp_cannot_take(options, faults):
     with faults.inject(f"limits: LoadOptions {options}"):
         with pytest.raises(limits.InvalidValue, match="must be"):
@@ -207,11 +240,20 @@ def test_threads_and_gpu_layers_are_clamped(faults):
         assert options.n_threads == (os.cpu_count() or 1) and options.n_gpu_layers == -1
 
 
-@pytest.mark.parametrize("sampling", [dict(temperature=1e308), dict(temperature=math.nan),
-                                      dict(temperature=-1.0), dict(top_p=math.inf),
-                                      dict(min_p=2.0), dict(top_k=-1),
-                                      dict(repeat_penalty=0.0), dict(seed=2**40),
-                                      dict(max_tokens=2**40)])
+@pytest.mark.parametrize(
+    "sampling",
+    [
+        dict(temperature=1e308),
+        dict(temperature=math.nan),
+        dict(temperature=-1.0),
+        dict(top_p=math.inf),
+        dict(min_p=2.0),
+        dict(top_k=-1),
+        dict(repeat_penalty=0.0),
+        dict(seed=2**40),
+        dict(max_tokens=2**40),
+    ],
+)
 def test_sampling_options_refuse_absurd_values(sampling, faults):
     with faults.inject(f"limits: SamplingOptions {sampling}"):
         with pytest.raises(limits.InvalidValue, match="must be"):
@@ -220,29 +262,42 @@ def test_sampling_options_refuse_absurd_values(sampling, faults):
 
 def test_absurd_settings_go_back_to_their_defaults(faults, tmp_path):
     path = tmp_path / "settings.json"
-    stored = {"n_ctx": -5, "temperature": 1e308, "top_p": 7, "n_gpu_layers": 2**40,
-              "n_threads": 100_000, "seed": -9, "system_prompt": "x" * (limits.MAX_PROMPT_CHARS
-                                                                         + 1),
-              "model_settings": {"/m.gguf": {"n_ctx": 2**40, "temperature": 0.3,
-                                             "gpu_layers": "99999999999999999"}}}
+    stored = {
+        "n_ctx": -5,
+        "temperature": 1e308,
+        "top_p": 7,
+        "n_gpu_layers": 2**40,
+        "n_threads": 100_000,
+        "seed": -9,
+        "system_prompt": "x" * (limits.MAX_PROMPT_CHARS + 1),
+        "model_settings": {
+            "/m.gguf": {"n_ctx": 2**40, "temperature": 0.3, "gpu_layers": "99999999999999999"}
+        },
+    }
     path.write_text(json.dumps(stored))
     with faults.inject("limits: a settings file of absurd numbers"):
         settings = Settings.load(path)
         defaults = Settings()
-        assert (settings.n_ctx, settings.temperature, settings.top_p, settings.seed,
-                settings.system_prompt) == (defaults.n_ctx, defaults.temperature,
-                                            defaults.top_p, defaults.seed, "")
+        assert (
+            settings.n_ctx,
+            settings.temperature,
+            settings.top_p,
+            settings.seed,
+            settings.system_prompt,
+        ) == (defaults.n_ctx, defaults.temperature, defaults.top_p, defaults.seed, "")
         assert settings.n_threads == (os.cpu_count() or 1) and settings.n_gpu_layers == -1
-        assert settings.model_settings == {"/m.gguf": {"temperature": 0.3,
-                                                       "gpu_layers": "99999999999999999"}}
+        assert settings.model_settings == {
+            "/m.gguf": {"temperature": 0.3, "gpu_layers": "99999999999999999"}
+        }
         assert "their defaults apply" in settings.notice  # one sentence, the first three named
         assert all(word in settings.notice for word in ("system prompt", "temperature", "top-p"))
         from app.core.config.presets import ModelSettings, gpu_layer_count
 
         chosen = ModelSettings.from_json(settings.model_settings["/m.gguf"])
         assert gpu_layer_count(chosen.gpu_layers) == -1  # more than any model has: all
-        LoadOptions(n_ctx=settings.n_ctx, n_threads=settings.n_threads,
-                    n_gpu_layers=settings.n_gpu_layers)  # what a load gets: accepted
+        LoadOptions(
+            n_ctx=settings.n_ctx, n_threads=settings.n_threads, n_gpu_layers=settings.n_gpu_layers
+        )  # what a load gets: accepted
 
 
 def test_nan_in_a_settings_file_is_reset(faults, tmp_path):
@@ -252,20 +307,21 @@ def test_nan_in_a_settings_file_is_reset(faults, tmp_path):
         settings = Settings.load(path)
         assert settings.temperature == Settings().temperature
         assert settings.repeat_penalty == Settings().repeat_penalty
-        SamplingOptions(temperature=settings.temperature,
-                        repeat_penalty=settings.repeat_penalty)
+        SamplingOptions(temperature=settings.temperature, repeat_penalty=settings.repeat_penalty)
 
 
-def test_a_context_length_past_a_c_int_is_refused_by_hearth_run(faults, starter_gguf,
-                                                                 tmp_path):
+def test_a_context_length_past_a_c_int_is_refused_by_hearth_run(faults, starter_gguf, tmp_path):
     """As a user runs it: ``hearth run`` (its model host) on the starter with context_length
     2^32-1 (was: a ValueError traceback at the first prompt)."""
-    path = crash_models._patched(starter_gguf, tmp_path / "ctx.gguf", "llama.context_length",
-                                 HUGE)
+    path = crash_models._patched(starter_gguf, tmp_path / "ctx.gguf", "llama.context_length", HUGE)
     with faults.inject("limits: hearth run on a file with context_length 2^32-1"):
-        done = subprocess.run([str(Path(sys.executable).with_name("hearth")), "run", str(path),
-                               "-p", "hi"], capture_output=True, text=True, timeout=120,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            [str(Path(sys.executable).with_name("hearth")), "run", str(path), "-p", "hi"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
         assert done.returncode == 1 and "Traceback" not in done.stderr
         last = done.stderr.strip().splitlines()[-1]
         assert last.startswith("Error: Hearth refused ctx.gguf.")

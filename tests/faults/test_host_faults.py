@@ -21,9 +21,9 @@ from pathlib import Path
 import openai
 import pytest
 
-from app.core.inference.types import LoadOptions, SamplingOptions
 from app.core.common.errors import ModelCrashed
 from app.core.inference.host.hosted_engine import HostedEngine
+from app.core.inference.types import LoadOptions, SamplingOptions
 from tests.support import crash_models
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
@@ -112,8 +112,13 @@ def test_stop_during_the_preparation_of_a_long_chat(starter_gguf):
     whole chat); Stop ends it there, long before it would have ended by itself."""
     engine = HostedEngine()
     engine.load(starter_gguf, LoadOptions(n_ctx=512, n_threads=1))
-    chat = [{"role": "user" if i % 2 == 0 else "assistant",
-             "content": f"Message {i}: " + "the sea was calm and grey " * 12} for i in range(120)]
+    chat = [
+        {
+            "role": "user" if i % 2 == 0 else "assistant",
+            "content": f"Message {i}: " + "the sea was calm and grey " * 12,
+        }
+        for i in range(120)
+    ]
     sampling = SamplingOptions(temperature=0.0, max_tokens=8)
     started = time.monotonic()
     whole = engine.chat(chat, sampling, lambda _t: None, reserve=64)
@@ -131,8 +136,13 @@ def test_stop_during_the_preparation_of_a_long_chat(starter_gguf):
 
 
 def run_cli(*args: str, home) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "HEARTH_HOME": str(home)})
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HEARTH_HOME": str(home)},
+    )
 
 
 @pytest.mark.parametrize("case", sorted(FORGED))
@@ -151,13 +161,14 @@ def test_hearth_run_on_a_file_that_aborts_llama_cpp(case, faults, starter_gguf, 
 def test_hearth_serve_answers_an_error_then_serves_again(faults, starter_gguf, tmp_path):
     """The host is killed while the official client waits for its answer: that request gets an
     OpenAI-shaped error, and the next one is answered (the model is loaded again)."""
-    from app.core.server.server import ApiServer
     from app.core.inference.queue import GenerationQueue
+    from app.core.server.server import ApiServer
 
     engine = HostedEngine()
     engine.load(starter_gguf, OPTIONS)
-    queue = GenerationQueue(engine, name="starter",
-                            reload=lambda: engine.load(starter_gguf, OPTIONS))
+    queue = GenerationQueue(
+        engine, name="starter", reload=lambda: engine.load(starter_gguf, OPTIONS)
+    )
     server = ApiServer(queue, port=0)
     server.start()
     try:
@@ -167,12 +178,14 @@ def test_hearth_serve_answers_an_error_then_serves_again(faults, starter_gguf, t
             timer = threading.Timer(0.5, os.kill, (pid, signal.SIGKILL))
             timer.start()
             with pytest.raises(openai.InternalServerError) as failed:
-                client.chat.completions.create(model="starter", messages=STORY, max_tokens=2000,
-                                               temperature=0.0)
+                client.chat.completions.create(
+                    model="starter", messages=STORY, max_tokens=2000, temperature=0.0
+                )
             timer.join()
             assert "the system stopped it" in failed.value.body["message"]
-            reply = client.chat.completions.create(model="starter", messages=QUESTION,
-                                                   max_tokens=16, temperature=0.0)
+            reply = client.chat.completions.create(
+                model="starter", messages=QUESTION, max_tokens=16, temperature=0.0
+            )
             assert "Paris" in reply.choices[0].message.content
             assert engine.host_pid not in (None, pid)
         client.close()

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from app.core.downloads.http import RetryPolicy
-from app.core.downloads.downloader import Downloader
 from app.core.common.errors import DownloadError, HearthError, HubError, UnsafeFileName
-from app.core.hub.client import HubClient, SearchQuery
 from app.core.common.paths import Paths
+from app.core.downloads.downloader import Downloader
+from app.core.downloads.http import RetryPolicy
+from app.core.hub.client import HubClient, SearchQuery
 from tests.faults.tally import Tally
 from tests.support.hub_server import LoopbackHub
 
@@ -35,27 +35,26 @@ LISTINGS = {
     "null": b"null",
     "a list of strings": b'["org/a", "org/b"]',
     "entries without an id": json.dumps([{"downloads": 3, "likes": 1}]).encode(),
-    "fields of the wrong type": json.dumps([{"id": "org/a", "downloads": "many", "likes": [],
-                                             "tags": 5, "gguf": "x", "siblings": 7}]).encode(),
+    "fields of the wrong type": json.dumps(
+        [{"id": "org/a", "downloads": "many", "likes": [], "tags": 5, "gguf": "x", "siblings": 7}]
+    ).encode(),
     "an empty body": b"",
 }
 INFOS = {
     "malformed JSON": b'{"id": "org/Hostile-GGUF", "sha": ',
     "an empty object": b"{}",
     "a list instead of an object": b"[]",
-    "siblings without names": json.dumps({"id": REPO, "sha": SHA,
-                                          "siblings": [{"size": 3}]}).encode(),
-    "siblings that are not a list": json.dumps({"id": REPO, "sha": SHA,
-                                                "siblings": "all of them"}).encode(),
+    "siblings without names": json.dumps(
+        {"id": REPO, "sha": SHA, "siblings": [{"size": 3}]}
+    ).encode(),
+    "siblings that are not a list": json.dumps(
+        {"id": REPO, "sha": SHA, "siblings": "all of them"}
+    ).encode(),
 }
 
 
-
-
-
 def cases(bodies: dict[str, bytes], broken: set[str]) -> list:
-    return [pytest.param(name, id=name, marks=[])
-            for name in bodies]
+    return [pytest.param(name, id=name, marks=[]) for name in bodies]
 
 
 def client(hub: LoopbackHub) -> HubClient:
@@ -63,16 +62,19 @@ def client(hub: LoopbackHub) -> HubClient:
 
 
 def downloader(hub: LoopbackHub) -> Downloader:
-    return Downloader(endpoint=hub.url, token=False, retry=RetryPolicy(attempts=2,
-                                                                       sleep=lambda _: None))
+    return Downloader(
+        endpoint=hub.url, token=False, retry=RetryPolicy(attempts=2, sleep=lambda _: None)
+    )
 
 
 def stray_files(tmp_path: Path, paths: Paths) -> list[Path]:
     """Files under tmp_path outside Hearth's folders and the HF cache."""
-    allowed = [paths.config_dir, paths.data_dir, paths.cache_dir, paths.log_dir,
-               tmp_path / "hf"]
-    return [p for p in tmp_path.rglob("*") if p.is_file()
-            and not any(folder in p.parents for folder in allowed)]
+    allowed = [paths.config_dir, paths.data_dir, paths.cache_dir, paths.log_dir, tmp_path / "hf"]
+    return [
+        p
+        for p in tmp_path.rglob("*")
+        if p.is_file() and not any(folder in p.parents for folder in allowed)
+    ]
 
 
 @pytest.fixture
@@ -83,7 +85,8 @@ def hub(loopback_hub: LoopbackHub) -> LoopbackHub:
 
 @pytest.mark.parametrize("body", cases(LISTINGS, set(LISTINGS)))
 def test_a_malformed_search_listing_is_a_clear_error(
-        hub: LoopbackHub, faults: Tally, body: str) -> None:
+    hub: LoopbackHub, faults: Tally, body: str
+) -> None:
     hub.serve_raw("/api/models?", LISTINGS[body], count=None)
     with faults.inject(f"Hub search answered with {body}"):
         with pytest.raises(HubError) as failure:
@@ -94,7 +97,8 @@ def test_a_malformed_search_listing_is_a_clear_error(
 
 @pytest.mark.parametrize("body", cases(INFOS, set(INFOS)))
 def test_a_malformed_model_page_is_a_clear_error(
-        hub: LoopbackHub, faults: Tally, body: str) -> None:
+    hub: LoopbackHub, faults: Tally, body: str
+) -> None:
     hub.serve_raw(f"/api/models/{REPO}", INFOS[body], count=None)
     with faults.inject(f"Hub model page answered with {body}"):
         with pytest.raises(HubError):
@@ -105,7 +109,8 @@ def test_a_malformed_model_page_is_a_clear_error(
 
 @pytest.mark.parametrize("body", INFOS, ids=list(INFOS))
 def test_a_malformed_model_page_stops_a_download_clearly(
-        hub: LoopbackHub, hearth_home: Paths, tmp_path: Path, faults: Tally, body: str) -> None:
+    hub: LoopbackHub, hearth_home: Paths, tmp_path: Path, faults: Tally, body: str
+) -> None:
     hub.serve_raw(f"/api/models/{REPO}", INFOS[body], count=None)
     with faults.inject(f"download, the Hub's file list answered with {body}"):
         with pytest.raises(DownloadError):
@@ -116,8 +121,9 @@ def test_a_malformed_model_page_stops_a_download_clearly(
 
 
 def test_an_enormous_listing_is_read_in_bounded_time(hub: LoopbackHub, faults: Tally) -> None:
-    entries = [{"id": f"bulk/model-{i:05d}", "downloads": i, "tags": ["gguf"]}
-               for i in range(20_000)]
+    entries = [
+        {"id": f"bulk/model-{i:05d}", "downloads": i, "tags": ["gguf"]} for i in range(20_000)
+    ]
     hub.serve_raw("/api/models?", json.dumps(entries), count=1)
     with faults.inject("a listing page of 20,000 models"):
         started = time.monotonic()
@@ -142,11 +148,16 @@ def hostile_names(tmp_path: Path) -> dict[str, str]:
 
 
 def test_hostile_file_names_are_refused_and_nothing_lands_outside_the_cache(
-        hub: LoopbackHub, hearth_home: Paths, tmp_path: Path, faults: Tally) -> None:
+    hub: LoopbackHub, hearth_home: Paths, tmp_path: Path, faults: Tally
+) -> None:
     names = hostile_names(tmp_path)
     siblings = [{"rfilename": name, "size": 1000} for name in names.values()]
-    info = {"_id": "1", "id": REPO, "sha": SHA, "siblings": siblings + [
-        {"rfilename": MODEL, "size": 1000}]}
+    info = {
+        "_id": "1",
+        "id": REPO,
+        "sha": SHA,
+        "siblings": siblings + [{"rfilename": MODEL, "size": 1000}],
+    }
     hub.serve_raw(f"/api/models/{REPO}", json.dumps(info), count=None)
     details = client(hub).details(REPO)  # the page can be shown...
     assert details.id == REPO
@@ -160,7 +171,8 @@ def test_hostile_file_names_are_refused_and_nothing_lands_outside_the_cache(
 
 
 def test_a_repo_committing_hostile_names_cannot_write_outside(
-        loopback_hub: LoopbackHub, hearth_home: Paths, tmp_path: Path, faults: Tally) -> None:
+    loopback_hub: LoopbackHub, hearth_home: Paths, tmp_path: Path, faults: Tally
+) -> None:
     """Names served by the Hub's own file list, from a repo that really holds them."""
     names = [n for n in hostile_names(tmp_path).values() if "\x00" not in n and len(n) < 1000]
     loopback_hub.add_repo("org/Evil-GGUF", {name: b"GGUF" + bytes(96) for name in names})
@@ -174,11 +186,16 @@ def test_a_repo_committing_hostile_names_cannot_write_outside(
 
 
 def test_a_next_page_link_to_another_origin_never_receives_the_token(
-        hub: LoopbackHub, faults: Tally) -> None:
+    hub: LoopbackHub, faults: Tally
+) -> None:
     token = "hf_TESTSECRET123456789"
     elsewhere = f"{hub.cdn_url}/api/models?cursor=2"  # another origin (another port)
-    hub.serve_raw("/api/models?", json.dumps([{"id": "org/a"}]), count=1,
-                  headers={"Link": f'<{elsewhere}>; rel="next"'})
+    hub.serve_raw(
+        "/api/models?",
+        json.dumps([{"id": "org/a"}]),
+        count=1,
+        headers={"Link": f'<{elsewhere}>; rel="next"'},
+    )
     with faults.inject("a Link header pointing to another origin"):
         pages = HubClient(hub.url, token=token, sleep=lambda _: None).search(SearchQuery("a"))
         pages.next_page()

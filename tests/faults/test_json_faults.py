@@ -24,27 +24,37 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from app.core.hub import saved_search
-from app.core.downloads.store import RepoStore, Sidecar, read_sidecar
 from app.core.common.errors import RemoteError
-from app.core.library.catalog import HeaderCache, LocalModel, list_models
 from app.core.config.presets import ModelSettings
-from app.core.inference.remote import Connection, ConnectionStore
 from app.core.config.settings import Settings
+from app.core.downloads.store import RepoStore, Sidecar, read_sidecar
+from app.core.hub import saved_search
+from app.core.inference.remote import Connection, ConnectionStore
+from app.core.library.catalog import HeaderCache, LocalModel, list_models
 from tests.faults.tally import CrashDetected, Tally
 
 pytestmark = pytest.mark.faults
 
 MAX_EXAMPLES = int(os.environ.get("HEARTH_FUZZ_EXAMPLES", "40"))
-FUZZ = settings(derandomize=True, database=None, deadline=None, max_examples=MAX_EXAMPLES,
-                suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                       HealthCheck.too_slow])
+FUZZ = settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=MAX_EXAMPLES,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 DEEP = b"[" * 200_000 + b"]" * 200_000
 
-scalars = (st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats()
-           | st.text(max_size=12))
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
-                      | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=12)
+scalars = (
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=12)
+)
+values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
 
 
 def shaped(keys: dict[str, st.SearchStrategy]) -> st.SearchStrategy:
@@ -54,8 +64,11 @@ def shaped(keys: dict[str, st.SearchStrategy]) -> st.SearchStrategy:
 
 def nested(depth: int, opener: str) -> bytes:
     closer = {"[": "]", '{"a":': "}"}[opener]
-    return (opener * depth + "1" + closer * depth).encode() if opener != "[" else \
-        (opener * depth + closer * depth).encode()
+    return (
+        (opener * depth + "1" + closer * depth).encode()
+        if opener != "["
+        else (opener * depth + closer * depth).encode()
+    )
 
 
 def contents(shape: st.SearchStrategy) -> st.SearchStrategy:
@@ -92,8 +105,10 @@ def fuzz(faults: Tally, name: str, data: bytes, check: Callable[[Path], None]) -
 
 SETTING_KEYS = {f: st.just(v) for f, v in Settings().stored().items()}
 SETTING_KEYS["model_settings"] = st.dictionaries(
-    st.text(max_size=8), shaped({k: st.just(v) for k, v in ModelSettings().to_json().items()})
-    | values, max_size=2)
+    st.text(max_size=8),
+    shaped({k: st.just(v) for k, v in ModelSettings().to_json().items()}) | values,
+    max_size=2,
+)
 SETTING_KEYS["model_folders"] = st.lists(st.text(max_size=5) | values, max_size=2)
 
 
@@ -120,9 +135,13 @@ def test_fuzzed_settings(faults, data):
 
 # -- connections.json -------------------------------------------------------------------------
 
-CONNECTION = shaped({"name": st.text(max_size=6),
-                     "base_url": st.sampled_from(["http://127.0.0.1:1", "ftp://x", ""]),
-                     "api_key": st.text(max_size=6)})
+CONNECTION = shaped(
+    {
+        "name": st.text(max_size=6),
+        "base_url": st.sampled_from(["http://127.0.0.1:1", "ftp://x", ""]),
+        "api_key": st.text(max_size=6),
+    }
+)
 
 
 def connections_read(path: Path) -> None:
@@ -139,8 +158,13 @@ def connections_read(path: Path) -> None:
 
 
 @FUZZ
-@given(data=contents(shaped({"schema_version": st.just(1),
-                             "connections": st.lists(CONNECTION | values, max_size=3)})))
+@given(
+    data=contents(
+        shaped(
+            {"schema_version": st.just(1), "connections": st.lists(CONNECTION | values, max_size=3)}
+        )
+    )
+)
 @example(data=b'{"connections": ' + DEEP + b"}")
 def test_fuzzed_connections(faults, data):
     fuzz(faults, "connections.json", data, connections_read)
@@ -148,9 +172,16 @@ def test_fuzzed_connections(faults, data):
 
 # -- model_headers.json -----------------------------------------------------------------------
 
-HEADER = shaped({"size": st.just(10), "mtime_ns": st.integers(0, 2**63),
-                 "architecture": st.just("llama"), "parameters": st.integers(0, 10**12),
-                 "context_length": st.integers(0, 2**32), "file_type": st.integers(0, 40)})
+HEADER = shaped(
+    {
+        "size": st.just(10),
+        "mtime_ns": st.integers(0, 2**63),
+        "architecture": st.just("llama"),
+        "parameters": st.integers(0, 10**12),
+        "context_length": st.integers(0, 2**32),
+        "file_type": st.integers(0, 40),
+    }
+)
 
 
 def headers_read(path: Path) -> None:
@@ -161,8 +192,13 @@ def headers_read(path: Path) -> None:
     model.write_bytes(b"GGUF" + bytes(6))
     with_key = data.replace(b'"KEY"', json.dumps(str(model)).encode())
     path.write_bytes(with_key)
-    (found,) = list_models(path.parent / "none", path.parent / "none", [folder],
-                           other_apps=False, header_cache=HeaderCache(path))
+    (found,) = list_models(
+        path.parent / "none",
+        path.parent / "none",
+        [folder],
+        other_apps=False,
+        header_cache=HeaderCache(path),
+    )
     assert isinstance(found, LocalModel) and found.path == model
     assert isinstance(found.architecture, str | None) and isinstance(found.parameters, int | None)
     copies = sorted(path.parent.glob(f"{path.name}.damaged-*"))
@@ -170,8 +206,11 @@ def headers_read(path: Path) -> None:
 
 
 @FUZZ
-@given(data=contents(shaped({"version": st.just(1),
-                             "files": st.dictionaries(st.just("KEY"), HEADER | values)})))
+@given(
+    data=contents(
+        shaped({"version": st.just(1), "files": st.dictionaries(st.just("KEY"), HEADER | values)})
+    )
+)
 @example(data=b'{"version": 1, "files": {"KEY": [1]}}')
 def test_fuzzed_header_cache(faults, data):
     fuzz(faults, "model_headers.json", data, headers_read)
@@ -180,8 +219,18 @@ def test_fuzzed_header_cache(faults, data):
 # -- a download's sidecar (blobs/<etag>.part.json) --------------------------------------------
 
 ETAG = "e" * 64
-SIDECAR = Sidecar("org/M-GGUF", "M-Q4_K_M.gguf", "M-Q4_K_M.gguf", "main", "c" * 40, ETAG, 100,
-                  None, None, "http://127.0.0.1:1/x")
+SIDECAR = Sidecar(
+    "org/M-GGUF",
+    "M-Q4_K_M.gguf",
+    "M-Q4_K_M.gguf",
+    "main",
+    "c" * 40,
+    ETAG,
+    100,
+    None,
+    None,
+    "http://127.0.0.1:1/x",
+)
 
 
 def sidecar_read(path: Path) -> None:
@@ -208,28 +257,45 @@ def test_fuzzed_download_sidecar(faults, data):
 
 # -- discover_results.json --------------------------------------------------------------------
 
-RESULT = shaped({"id": st.text(min_size=1, max_size=8), "downloads": st.integers(0, 99),
-                 "tags": st.lists(st.text(max_size=4), max_size=2),
-                 "size_range": st.lists(st.integers(0, 99), max_size=3),
-                 "last_modified": st.just("2025-01-01T00:00:00")})
+RESULT = shaped(
+    {
+        "id": st.text(min_size=1, max_size=8),
+        "downloads": st.integers(0, 99),
+        "tags": st.lists(st.text(max_size=4), max_size=2),
+        "size_range": st.lists(st.integers(0, 99), max_size=3),
+        "last_modified": st.just("2025-01-01T00:00:00"),
+    }
+)
 
 
 def results_read(path: Path) -> None:
     data = path.read_bytes()
     loaded = saved_search.load(path)
     if loaded.value is not None:
-        assert all(isinstance(m.id, str) and all(isinstance(t, str) for t in m.tags)
-                   for m in loaded.value.models)
+        assert all(
+            isinstance(m.id, str) and all(isinstance(t, str) for t in m.tags)
+            for m in loaded.value.models
+        )
         assert all(isinstance(v, str) for v in loaded.value.query.values())
     check_kept(path, data, loaded.message)
     assert saved_search.load(path).message == "", "the same message at the next start"
 
 
 @FUZZ
-@given(data=contents(shaped({"version": st.just(1), "saved_at": st.just("2025-01-01T00:00:00"),
-                             "query": st.dictionaries(st.sampled_from(saved_search.QUERY_KEYS),
-                                                      values, max_size=2),
-                             "models": st.lists(RESULT | values, max_size=3)})))
+@given(
+    data=contents(
+        shaped(
+            {
+                "version": st.just(1),
+                "saved_at": st.just("2025-01-01T00:00:00"),
+                "query": st.dictionaries(
+                    st.sampled_from(saved_search.QUERY_KEYS), values, max_size=2
+                ),
+                "models": st.lists(RESULT | values, max_size=3),
+            }
+        )
+    )
+)
 @example(data=b'{"models": ' + DEEP + b"}")
 def test_fuzzed_saved_search_results(faults, data):
     fuzz(faults, "discover_results.json", data, results_read)

@@ -25,7 +25,7 @@ MALFORMED_PAGES = {
     "not JSON": "<html>Service unavailable</html>",
     "siblings not a list": '{"id": "org/Faulty-GGUF", "sha": "abc", "siblings": 5}',
     "a file name that is a number": '{"id": "org/Faulty-GGUF", "sha": "abc", '
-                                    '"siblings": [{"rfilename": 5}]}',
+    '"siblings": [{"rfilename": 5}]}',
     "a commit that is a list": '{"id": "org/Faulty-GGUF", "sha": [1], "siblings": []}',
     "a list": "[1, 2, 3]",
 }
@@ -42,11 +42,18 @@ def hub(loopback_hub: LoopbackHub) -> LoopbackHub:
 
 @pytest.mark.parametrize("page", MALFORMED_PAGES)
 def test_a_malformed_model_page_logs_one_line(
-        hub: LoopbackHub, hearth_home: Paths, tmp_path: Path, faults: Tally,
-        capsys: pytest.CaptureFixture, page: str) -> None:
+    hub: LoopbackHub,
+    hearth_home: Paths,
+    tmp_path: Path,
+    faults: Tally,
+    capsys: pytest.CaptureFixture,
+    page: str,
+) -> None:
     hub.serve_raw(f"/api/models/{REPO}", MALFORMED_PAGES[page], count=None, method="GET")
-    with faults.inject(f"malformed model page from the Hub ({page})"), \
-            hearth_logging(tmp_path / "hearth.log"):
+    with (
+        faults.inject(f"malformed model page from the Hub ({page})"),
+        hearth_logging(tmp_path / "hearth.log"),
+    ):
         with pytest.raises(DownloadError) as failed:
             downloader(hub, []).download(REPO, NAME)
 
@@ -59,7 +66,8 @@ def test_a_malformed_model_page_logs_one_line(
 
 
 def test_a_log_file_on_a_full_disk_says_so_once(
-        tmp_path: Path, faults: Tally, capsys: pytest.CaptureFixture) -> None:
+    tmp_path: Path, faults: Tally, capsys: pytest.CaptureFixture
+) -> None:
     log_file = tmp_path / "logs" / "hearth.log"
     log_file.parent.mkdir()
     os.symlink("/dev/full", log_file)  # every write: ENOSPC, as on a full disk

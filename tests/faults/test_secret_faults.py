@@ -23,15 +23,15 @@ import pytest
 from huggingface_hub import constants
 
 from app.core.chats import export as chat_export
-from app.core.hub import client as hub
 from app.core.chats.store import ChatStore
-from app.core.downloads.http import RetryPolicy
-from app.core.downloads.downloader import Downloader
 from app.core.common.errors import DownloadError, GatedModelError, HearthError, RemoteError
-from app.core.hub.client import HubClient, SearchQuery
 from app.core.common.paths import Paths
-from app.core.inference.remote import Connection, ConnectionStore, list_models
 from app.core.config.settings import Settings
+from app.core.downloads.downloader import Downloader
+from app.core.downloads.http import RetryPolicy
+from app.core.hub import client as hub
+from app.core.hub.client import HubClient, SearchQuery
+from app.core.inference.remote import Connection, ConnectionStore, list_models
 from tests.faults.tally import Tally
 from tests.support.hub_repos import add_gguf_family, gguf_name
 from tests.support.hub_server import LoopbackHub
@@ -60,8 +60,11 @@ def leaks(root: Path, allowed: tuple[Path, ...] = ()) -> list[str]:
     for path in sorted(root.rglob("*")):
         if path.is_file() and not path.is_symlink() and path not in allowed:
             data = path.read_bytes()
-            found += [f"{path.relative_to(root)}: {secret}" for secret in SECRETS
-                      if secret.encode() in data]
+            found += [
+                f"{path.relative_to(root)}: {secret}"
+                for secret in SECRETS
+                if secret.encode() in data
+            ]
     return found
 
 
@@ -77,18 +80,24 @@ def gated(loopback_hub: LoopbackHub) -> LoopbackHub:
 
 
 def test_downloads_with_a_token_leave_it_nowhere(
-        gated: LoopbackHub, log_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        faults: Tally) -> None:
+    gated: LoopbackHub,
+    log_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    faults: Tally,
+) -> None:
     sleeps: list[float] = []
     with faults.inject("a download with a Hub token: refused, dropped, resumed"):
         with pytest.raises(GatedModelError):
-            Downloader(endpoint=gated.url, token=WRONG_TOKEN,
-                       retry=RetryPolicy(sleep=sleeps.append)).download(GATED, NAME)
+            Downloader(
+                endpoint=gated.url, token=WRONG_TOKEN, retry=RetryPolicy(sleep=sleeps.append)
+            ).download(GATED, NAME)
         monkeypatch.setenv("HF_TOKEN", TOKEN)  # huggingface_hub's get_token() reads it
         gated.drop_after(NAME, 600_000)
         with pytest.raises(DownloadError):
-            Downloader(endpoint=gated.url, retry=RetryPolicy(attempts=1, sleep=sleeps.append)
-                       ).download(GATED, NAME)
+            Downloader(
+                endpoint=gated.url, retry=RetryPolicy(attempts=1, sleep=sleeps.append)
+            ).download(GATED, NAME)
         assert list((tmp_path / "hf").rglob("*.part.json")), "no download record to check"
         Downloader(endpoint=gated.url, retry=RetryPolicy(sleep=sleeps.append)).download(GATED, NAME)
 
@@ -97,8 +106,12 @@ def test_downloads_with_a_token_leave_it_nowhere(
 
 
 def test_hub_searches_and_a_saved_token_leave_it_nowhere_else(
-        gated: LoopbackHub, log_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        faults: Tally) -> None:
+    gated: LoopbackHub,
+    log_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    faults: Tally,
+) -> None:
     # huggingface_hub read its token paths at import, before HF_HOME pointed at tmp_path
     monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "hf" / "token"))
     monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(tmp_path / "hf" / "stored_tokens"))
@@ -116,11 +129,19 @@ def test_hub_searches_and_a_saved_token_leave_it_nowhere_else(
         assert leaks(tmp_path, allowed=token_stores(tmp_path)) == []
 
 
-def test_exported_chats_carry_no_credentials(hearth_home: Paths, tmp_path: Path,
-                                             faults: Tally) -> None:
-    settings = {"temperature": 0.5, "api_key": API_KEY, "hfToken": TOKEN, "max_tokens": 64,
-                "remote": {"Authorization": f"Bearer {API_KEY}", "headers": [
-                    {"x-api-key": API_KEY}, {"password": WRONG_TOKEN}]}}
+def test_exported_chats_carry_no_credentials(
+    hearth_home: Paths, tmp_path: Path, faults: Tally
+) -> None:
+    settings = {
+        "temperature": 0.5,
+        "api_key": API_KEY,
+        "hfToken": TOKEN,
+        "max_tokens": 64,
+        "remote": {
+            "Authorization": f"Bearer {API_KEY}",
+            "headers": [{"x-api-key": API_KEY}, {"password": WRONG_TOKEN}],
+        },
+    }
     with ChatStore(hearth_home.chats_db) as store:
         chat = store.create_chat("Secret-laden settings")
         store.update_chat(chat.id, settings_json=json.dumps(settings))
@@ -129,8 +150,10 @@ def test_exported_chats_carry_no_credentials(hearth_home: Paths, tmp_path: Path,
         store.append_to_answer(answer, "Hi")
         store.finish_answer(answer, {"tokens": 1, "access_token": TOKEN}, "stop")
         with faults.inject("exporting a chat whose settings hold credentials"):
-            exported = [chat_export.export(store, chat.id, tmp_path / "chat.json"),
-                        chat_export.export(store, chat.id, tmp_path / "chat.md")]
+            exported = [
+                chat_export.export(store, chat.id, tmp_path / "chat.json"),
+                chat_export.export(store, chat.id, tmp_path / "chat.md"),
+            ]
 
             assert json.loads(exported[0].read_text())["settings"]["temperature"] == 0.5
             database = tuple(hearth_home.data_dir.glob("chats.sqlite3*"))
@@ -138,7 +161,8 @@ def test_exported_chats_carry_no_credentials(hearth_home: Paths, tmp_path: Path,
 
 
 def test_settings_and_saved_connections_keep_keys_in_their_own_file(
-        hearth_home: Paths, log_file: Path, tmp_path: Path, faults: Tally) -> None:
+    hearth_home: Paths, log_file: Path, tmp_path: Path, faults: Tally
+) -> None:
     store = ConnectionStore(hearth_home.config_dir / "connections.json")
     with faults.inject("saving a remote connection with an API key, and the settings"):
         store.save(Connection("Lab server", "http://127.0.0.1:9/v1", API_KEY))
@@ -179,7 +203,8 @@ def refusing_server() -> Iterator[str]:
 
 
 def test_a_refused_api_key_is_not_repeated_back(
-        refusing_server: str, log_file: Path, tmp_path: Path, faults: Tally) -> None:
+    refusing_server: str, log_file: Path, tmp_path: Path, faults: Tally
+) -> None:
     with faults.inject("a remote server refusing the API key (and echoing it)"):
         with pytest.raises(RemoteError) as refused:
             list_models(Connection("Lab", refusing_server, API_KEY), timeout=5)
@@ -190,7 +215,8 @@ def test_a_refused_api_key_is_not_repeated_back(
 
 
 def test_an_api_key_pasted_with_a_newline_is_a_clear_error(
-        refusing_server: str, faults: Tally) -> None:
+    refusing_server: str, faults: Tally
+) -> None:
     with faults.inject("an API key pasted with a trailing newline"):
         with pytest.raises(RemoteError) as failure:
             list_models(Connection("Lab", refusing_server, API_KEY + "\n"), timeout=5)
@@ -199,8 +225,8 @@ def test_an_api_key_pasted_with_a_newline_is_a_clear_error(
 
 
 def test_a_crash_report_never_holds_a_secret(
-        qtbot, log_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        faults: Tally) -> None:
+    qtbot, log_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, faults: Tally
+) -> None:
     from app.ui.application import ErrorReporter
 
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
@@ -216,5 +242,8 @@ def test_a_crash_report_never_holds_a_secret(
             sys.excepthook(*sys.exc_info())
 
         assert "Traceback" in log_file.read_text() and shown  # the report was written, shown
-        assert leaks(tmp_path) + [f"shown in the window: {secret}" for secret in SECRETS
-                                  if secret in shown[0]] == []
+        assert (
+            leaks(tmp_path)
+            + [f"shown in the window: {secret}" for secret in SECRETS if secret in shown[0]]
+            == []
+        )

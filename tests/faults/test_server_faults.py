@@ -19,10 +19,10 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from app.core.server.server import ApiServer
 from app.core.inference.engine import Engine
-from app.core.inference.types import LoadOptions, SamplingOptions
 from app.core.inference.queue import GenerationQueue
+from app.core.inference.types import LoadOptions, SamplingOptions
+from app.core.server.server import ApiServer
 from tests.faults.tally import CrashDetected, Tally
 
 pytestmark = pytest.mark.faults
@@ -43,8 +43,13 @@ def engine(starter_gguf) -> Iterator[Engine]:
 @pytest.fixture
 def server(engine: Engine) -> Iterator[ApiServer]:
     queue = GenerationQueue(engine)
-    server = ApiServer(queue, port=0, api_key=KEY, max_connections=8,
-                       defaults=SamplingOptions(temperature=0.0, seed=1, max_tokens=8))
+    server = ApiServer(
+        queue,
+        port=0,
+        api_key=KEY,
+        max_connections=8,
+        defaults=SamplingOptions(temperature=0.0, seed=1, max_tokens=8),
+    )
     server.start()
     try:
         yield server
@@ -53,8 +58,9 @@ def server(engine: Engine) -> Iterator[ApiServer]:
         queue.close()
 
 
-def exchange(server: ApiServer, data: bytes, timeout: float = 30, *,
-             stop_sending: bool = False) -> bytes:
+def exchange(
+    server: ApiServer, data: bytes, timeout: float = 30, *, stop_sending: bool = False
+) -> bytes:
     """Send raw bytes (then, with ``stop_sending``, close our sending side), read until the
     server closes (or ``timeout``)."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as sock:
@@ -76,9 +82,14 @@ def exchange(server: ApiServer, data: bytes, timeout: float = 30, *,
 
 
 def post(body: bytes, headers: bytes = b"") -> bytes:
-    return (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + AUTH
-            + b"Content-Type: application/json\r\n" + headers
-            + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    return (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        + AUTH
+        + b"Content-Type: application/json\r\n"
+        + headers
+        + b"Content-Length: %d\r\n\r\n" % len(body)
+        + body
+    )
 
 
 def status_of(answer: bytes) -> int:
@@ -87,8 +98,9 @@ def status_of(answer: bytes) -> int:
 
 
 def assert_still_serving(server: ApiServer) -> None:
-    answer = exchange(server, b"GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                      + AUTH + b"\r\n")
+    answer = exchange(
+        server, b"GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + AUTH + b"\r\n"
+    )
     if status_of(answer) != 200:
         raise CrashDetected(f"the server stopped answering: {answer[:200]!r}")
 
@@ -111,31 +123,55 @@ MALFORMED = {
     "binary garbage": b"\x00\x01\x02\xff garbage\r\n\r\n",
     "not HTTP at all": b"HELLO THERE\r\n\r\n",
     "a Content-Length that is not a number": post(b"{}", b"X: y\r\n").replace(
-        b"Content-Length: 2", b"Content-Length: abc"),
+        b"Content-Length: 2", b"Content-Length: abc"
+    ),
     "a negative Content-Length": post(b"{}").replace(b"Content-Length: 2", b"Content-Length: -5"),
-    "a chunked body": (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                       + AUTH + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+    "a chunked body": (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        + AUTH
+        + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+    ),
     "invalid JSON": post(b'{"messages": [{"role": "user", "content": "hi"'),
     "invalid UTF-8": post(b'{"messages": [{"role": "user", "content": "\xff\xfe"}]}'),
     "JSON of the wrong shape": post(b'[{"role": "user"}]'),
     "a message of the wrong type": post(b'{"messages": [{"role": "user", "content": 5}]}'),
-    "an image part": post(json.dumps({"messages": [{"role": "user", "content": [
-        {"type": "image_url", "image_url": {"url": "file:///etc/passwd"}}]}]}).encode()),
-    "NaN temperature": post(b'{"messages": [{"role": "user", "content": "hi"}], '
-                            b'"temperature": NaN}'),
-    "an absurd max_tokens": post(b'{"messages": [{"role": "user", "content": "hi"}], '
-                                 b'"max_tokens": 1000000000000000000000}'),
+    "an image part": post(
+        json.dumps(
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "image_url", "image_url": {"url": "file:///etc/passwd"}}
+                        ],
+                    }
+                ]
+            }
+        ).encode()
+    ),
+    "NaN temperature": post(
+        b'{"messages": [{"role": "user", "content": "hi"}], "temperature": NaN}'
+    ),
+    "an absurd max_tokens": post(
+        b'{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1000000000000000000000}'
+    ),
     "JSON nested 100,000 deep": post(nested(100_000)),
-    "a 200 kB header": (b"GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000
-                        + b"\r\n\r\n"),
+    "a 200 kB header": (
+        b"GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n"
+    ),
     "1,000 headers": b"GET /v1/models HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 1000 + b"\r\n",
     "a 100 kB URL": b"GET /v1/models/" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
-    "a body shorter than announced": post(b"{}").replace(b"Content-Length: 2",
-                                                          b"Content-Length: 20") + b"",
+    "a body shorter than announced": post(b"{}").replace(
+        b"Content-Length: 2", b"Content-Length: 20"
+    )
+    + b"",
 }
+
+
 @pytest.mark.parametrize("name", list(MALFORMED))
 def test_a_malformed_request_is_refused_and_the_server_stays_up(
-        server: ApiServer, faults: Tally, name: str) -> None:
+    server: ApiServer, faults: Tally, name: str
+) -> None:
     data = MALFORMED[name]
     with faults.inject(f"server request: {name}"):
         # the short body: the client stops sending, as one that went away mid-body
@@ -156,8 +192,11 @@ def test_huge_bodies_are_refused_with_memory_bounded(server: ApiServer, faults: 
         sent = post(b'{"messages": [{"role": "user", "content": "' + b"a" * 5_000_000 + b'"}]}')
         assert status_of(exchange(server, sent)) == 413
         started = time.monotonic()
-        prompt = post(json.dumps({"messages": [{"role": "user", "content": "dragon " * 550_000}],
-                                  "max_tokens": 4}).encode())
+        prompt = post(
+            json.dumps(
+                {"messages": [{"role": "user", "content": "dragon " * 550_000}], "max_tokens": 4}
+            ).encode()
+        )
         answer = exchange(server, prompt, timeout=60)
 
         assert status_of(answer) == 400 and b"context_length_exceeded" in answer
@@ -173,11 +212,15 @@ def test_a_crowd_of_clients_is_served_or_turned_away(server: ApiServer, faults: 
 
     def client(index: int) -> None:
         if index % 6 == 0:
-            request = post(json.dumps({"messages": [{"role": "user", "content": f"Hi {index}"}],
-                                       "max_tokens": 3}).encode())
+            request = post(
+                json.dumps(
+                    {"messages": [{"role": "user", "content": f"Hi {index}"}], "max_tokens": 3}
+                ).encode()
+            )
         else:
-            request = (b"GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + AUTH
-                       + b"\r\n")
+            request = (
+                b"GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + AUTH + b"\r\n"
+            )
         try:
             status = status_of(exchange(server, request, timeout=120))
         except (OSError, CrashDetected):
@@ -227,13 +270,13 @@ def stream_then_vanish(server: ApiServer, events: int) -> int:
 
 @pytest.mark.parametrize("events", sorted(random.Random(4).sample(range(1, 40), 3)))
 def test_a_client_vanishing_mid_stream_stops_its_answer(
-        server: ApiServer, faults: Tally, events: int, caplog) -> None:
+    server: ApiServer, faults: Tally, events: int, caplog
+) -> None:
     caplog.set_level("INFO", logger="hearth.server")
     with faults.inject(f"server: a client gone after {events} streamed events"):
         stream_then_vanish(server, events)
 
-        assert wait_until(lambda: any(r.path == "/v1/chat/completions"
-                                      for r in server.requests()))
+        assert wait_until(lambda: any(r.path == "/v1/chat/completions" for r in server.requests()))
         record = [r for r in server.requests() if r.path == "/v1/chat/completions"][-1]
         # stopped at once, and logged as the client closing the request, not as answered
         assert record.status == 499 and record.tokens < events + 10, record
@@ -249,15 +292,18 @@ def timed_exchange(server: ApiServer, data: bytes, timeout: float = 120) -> tupl
     return answer, time.monotonic() - started
 
 
-def test_a_flood_of_tiny_messages_does_not_hold_the_model(server: ApiServer,
-                                                         faults: Tally) -> None:
+def test_a_flood_of_tiny_messages_does_not_hold_the_model(server: ApiServer, faults: Tally) -> None:
     """20,000 one-word messages: templating and tokenizing them would hold the one generation
     thread for about half a minute. They are refused before they wait for the model, and a
     client asking at the same time is answered as usual."""
-    flood = post(json.dumps({"messages": [{"role": "user", "content": "hi"}] * 20_000,
-                             "max_tokens": 4}).encode())
-    question = post(json.dumps({"messages": [{"role": "user", "content": "Hi"}],
-                                "max_tokens": 4}).encode())
+    flood = post(
+        json.dumps(
+            {"messages": [{"role": "user", "content": "hi"}] * 20_000, "max_tokens": 4}
+        ).encode()
+    )
+    question = post(
+        json.dumps({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}).encode()
+    )
     results: dict[str, tuple[bytes, float]] = {}
 
     def send(name: str, data: bytes) -> None:
@@ -282,8 +328,16 @@ def test_a_flood_of_tiny_messages_does_not_hold_the_model(server: ApiServer,
         assert_still_serving(server)
 
 
-def slow_client(port: int, source: str, request: bytes, interval: float,
-                outcome: dict, key: str, stop: threading.Event, at_once: bytes = b"") -> None:
+def slow_client(
+    port: int,
+    source: str,
+    request: bytes,
+    interval: float,
+    outcome: dict,
+    key: str,
+    stop: threading.Event,
+    at_once: bytes = b"",
+) -> None:
     """Connect from ``source``, send ``at_once``, then ``request`` a byte every ``interval`` s
     (nothing at all when empty); note what the server answered (status, 0 when it closed
     silently, -1 when it never did), how long after the connection was made (a crowd of
@@ -301,7 +355,7 @@ def slow_client(port: int, source: str, request: bytes, interval: float,
             sent = 0
             while not stop.is_set():
                 if sent < len(request):
-                    sock.sendall(request[sent:sent + 1])
+                    sock.sendall(request[sent : sent + 1])
                     sent += 1
                 try:
                     data = sock.recv(65536)
@@ -327,32 +381,53 @@ def test_slow_clients_cannot_hold_the_connections(engine: Engine, faults: Tally)
     assert ApiServer(None).request_timeout <= 10
     deadline = 2.0
     queue = GenerationQueue(engine)
-    server = ApiServer(queue, port=0, api_key=KEY, max_connections=16, request_timeout=deadline,
-                       defaults=SamplingOptions(temperature=0.0, seed=1, max_tokens=4))
+    server = ApiServer(
+        queue,
+        port=0,
+        api_key=KEY,
+        max_connections=16,
+        request_timeout=deadline,
+        defaults=SamplingOptions(temperature=0.0, seed=1, max_tokens=4),
+    )
     server.start()
     outcome: dict[str, tuple[int, float, float]] = {}
     stop = threading.Event()
     headers = post(json.dumps({"messages": [{"role": "user", "content": "Hi"}]}).encode())
-    question = post(json.dumps({"messages": [{"role": "user", "content": "Hi"}],
-                                "max_tokens": 4}).encode())
-    head = headers[:headers.index(b"\r\n\r\n") + 4]
-    kinds = {"headers": (b"", headers), "nothing": (b"", b""),  # (sent at once, trickled)
-             "body": (head, b"{" + b" " * 200)}
+    question = post(
+        json.dumps({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}).encode()
+    )
+    head = headers[: headers.index(b"\r\n\r\n") + 4]
+    kinds = {
+        "headers": (b"", headers),
+        "nothing": (b"", b""),  # (sent at once, trickled)
+        "body": (head, b"{" + b" " * 200),
+    }
     threads = []
     try:
         # The same question alone first: its answer's own time on this machine, now.
         answer, baseline = timed_exchange(server, question)
         assert status_of(answer) == 200 and baseline < deadline / 2, (
             f"a 4-token answer took {baseline:.1f} s: too slow here to tell a wait for the "
-            f"{deadline} s deadline from the answer's own time")
+            f"{deadline} s deadline from the answer's own time"
+        )
 
         with faults.inject("server: 16 slowloris clients from one address, 16 slots"):
             for i in range(16):
                 kind = list(kinds)[i % 3]
                 at_once, trickled = kinds[kind]
-                thread = threading.Thread(target=slow_client, args=(
-                    server.port, "127.0.0.2", trickled, 0.5, outcome, f"{kind}-{i}", stop,
-                    at_once))
+                thread = threading.Thread(
+                    target=slow_client,
+                    args=(
+                        server.port,
+                        "127.0.0.2",
+                        trickled,
+                        0.5,
+                        outcome,
+                        f"{kind}-{i}",
+                        stop,
+                        at_once,
+                    ),
+                )
                 thread.start()
                 threads.append(thread)
             assert wait_until(lambda: server.open_connections >= 8, 5)
@@ -364,8 +439,11 @@ def test_slow_clients_cannot_hold_the_connections(engine: Engine, faults: Tally)
             # At most 8 connections for one address: the others are refused at once with a 429,
             # or, when the client's next byte crossed the refusal, a reset (status 0). A held
             # connection cannot end before the deadline, so an earlier reset is a refusal.
-            refused = [k for k, (status, took, _) in outcome.items()
-                       if status == 429 or (status == 0 and took < deadline)]
+            refused = [
+                k
+                for k, (status, took, _) in outcome.items()
+                if status == 429 or (status == 0 and took < deadline)
+            ]
             assert len(refused) == 8, outcome
             held = {k: v for k, v in outcome.items() if k not in refused}
             assert len(held) == 8, outcome  # a client never cut off would still be missing
@@ -373,31 +451,41 @@ def test_slow_clients_cannot_hold_the_connections(engine: Engine, faults: Tally)
             assert answered < min(ended for _, _, ended in held.values()), (took, held)
             # those let in are cut off at the deadline: 408 when they had begun a request
             assert all(deadline <= took < 3 * deadline for _, took, _ in held.values()), held
-            assert all(status == 408 for k, (status, _, _) in held.items()
-                       if not k.startswith("nothing")), held
-            assert all(status == 0 for k, (status, _, _) in held.items()
-                       if k.startswith("nothing")), held
+            assert all(
+                status == 408 for k, (status, _, _) in held.items() if not k.startswith("nothing")
+            ), held
+            assert all(
+                status == 0 for k, (status, _, _) in held.items() if k.startswith("nothing")
+            ), held
             assert wait_until(lambda: server.open_connections == 0, 5)
 
         with faults.inject("server: 16 slowloris clients from 16 addresses, 16 slots"):
             outcome.clear()
-            threads = [threading.Thread(target=slow_client, args=(
-                server.port, f"127.0.0.{10 + i}", headers, 0.5, outcome, str(i), stop))
-                for i in range(16)]
+            threads = [
+                threading.Thread(
+                    target=slow_client,
+                    args=(server.port, f"127.0.0.{10 + i}", headers, 0.5, outcome, str(i), stop),
+                )
+                for i in range(16)
+            ]
             for thread in threads:
                 thread.start()
             assert wait_until(lambda: server.open_connections == 16, 5)
             started = time.monotonic()
-            while status_of(answer := exchange(server, question)) == 503 \
-                    and time.monotonic() - started < 30:
+            while (
+                status_of(answer := exchange(server, question)) == 503
+                and time.monotonic() - started < 30
+            ):
                 time.sleep(0.25)
             answered = time.monotonic()
             assert status_of(answer) == 200, answer[:200]
             for thread in threads:
                 thread.join(15)
             assert len(outcome) == 16, outcome
-            assert all(status == 408 and deadline <= took < 3 * deadline
-                       for status, took, _ in outcome.values()), outcome
+            assert all(
+                status == 408 and deadline <= took < 3 * deadline
+                for status, took, _ in outcome.values()
+            ), outcome
             # Answered once the deadline freed the slots: within a poll or two (0.25 s) and its
             # answer's own time, far sooner than another deadline.
             freed = min(ended for _, _, ended in outcome.values())
@@ -409,5 +497,3 @@ def test_slow_clients_cannot_hold_the_connections(engine: Engine, faults: Tally)
             thread.join(15)
         server.stop()
         queue.close()
-
-

@@ -23,13 +23,18 @@ from pathlib import Path
 
 import pytest
 
-from app.core.compare.arena import ArenaStore, arena_db
 from app.core.chats.db import SCHEMA_VERSION
 from app.core.chats.store import ChatStore
-from app.core.measure.store import MeasureStore, measurements_db
+from app.core.compare.arena import ArenaStore, arena_db
 from app.core.config.settings import Settings
+from app.core.measure.store import MeasureStore, measurements_db
 from tests.faults.history_forge import (
-    leaf_pages_of, make_history, overwrite_page, pages_of, readable_messages, stored_messages,
+    leaf_pages_of,
+    make_history,
+    overwrite_page,
+    pages_of,
+    readable_messages,
+    stored_messages,
 )
 from tests.faults.tally import CrashDetected
 
@@ -42,8 +47,11 @@ JUNK = bytes(random.Random(16).randrange(256) for _ in range(64 * 1024))
 
 def kept(path: Path, label: str = "damaged") -> list[Path]:
     """What was set aside for ``path`` (not its side files)."""
-    return sorted(p for p in path.parent.glob(f"{path.name}.{label}-*")
-                  if not p.name.endswith(("-wal", "-shm")))
+    return sorted(
+        p
+        for p in path.parent.glob(f"{path.name}.{label}-*")
+        if not p.name.endswith(("-wal", "-shm"))
+    )
 
 
 def reopened_quietly(path: Path) -> ChatStore:
@@ -63,6 +71,7 @@ def history(db) -> dict[int, str]:
 
 
 # -- the chat history: damaged -------------------------------------------------------------
+
 
 def test_random_bytes_are_kept_aside_and_a_new_history_starts(faults, db):
     with faults.inject("chats.sqlite3 holds random bytes"):
@@ -90,8 +99,10 @@ def test_a_truncated_history_keeps_every_readable_message(faults, db, history):
         reopened_quietly(db).close()
 
 
-@pytest.mark.parametrize("name", ["sqlite_autoindex_messages_1", "chats_updated",
-                                  "answer_chunks_message", "messages_fts_data"])
+@pytest.mark.parametrize(
+    "name",
+    ["sqlite_autoindex_messages_1", "chats_updated", "answer_chunks_message", "messages_fts_data"],
+)
 def test_one_damaged_index_page_loses_nothing(faults, db, history, name):
     with faults.inject(f"chats.sqlite3: one page of {name} overwritten"):
         pages = pages_of(db, name)
@@ -130,6 +141,7 @@ def test_a_lost_chat_row_keeps_its_messages(faults, db, history):
 
 
 # -- the chat history: not a usable file ----------------------------------------------------
+
 
 def test_a_folder_where_the_history_belongs(faults, db):
     with faults.inject("chats.sqlite3 is a folder"):
@@ -181,8 +193,10 @@ def test_another_programs_database_with_a_chats_table(faults, db):
     with faults.inject("chats.sqlite3 is another program's database with a chats table"):
         with closing(sqlite3.connect(db)) as conn:
             conn.execute("CREATE TABLE chats (id INTEGER PRIMARY KEY, peer TEXT, body BLOB)")
-            conn.executemany("INSERT INTO chats (peer, body) VALUES (?, ?)",
-                             [(f"peer {i}", b"\x00" * 50) for i in range(100)])
+            conn.executemany(
+                "INSERT INTO chats (peer, body) VALUES (?, ?)",
+                [(f"peer {i}", b"\x00" * 50) for i in range(100)],
+            )
             conn.commit()
         before = db.read_bytes()
         with ChatStore(db) as store:
@@ -226,16 +240,19 @@ def test_a_wal_of_another_hearth_history_loses_nothing(faults, db, history, tmp_
         conn = sqlite3.connect(other, isolation_level=None)
         conn.execute("PRAGMA wal_autocheckpoint = 0")
         conn.execute("UPDATE messages SET content = 'overwritten'")
-        db.with_name(db.name + "-wal").write_bytes(other.with_name(other.name + "-wal")
-                                                   .read_bytes())
+        db.with_name(db.name + "-wal").write_bytes(
+            other.with_name(other.name + "-wal").read_bytes()
+        )
         conn.close()
         with ChatStore(db) as store:
             shown = stored_messages(store)
-            assert all(shown.get(i) == text for i, text in history.items()), \
+            assert all(shown.get(i) == text for i, text in history.items()), (
                 "a message of the history was lost or changed"
+            )
 
 
 # -- the chat history: nowhere to write ------------------------------------------------------
+
 
 def test_a_data_folder_that_cannot_be_created(faults, hearth_home, tmp_path):
     with faults.inject("the data folder's parent is a file"):
@@ -280,8 +297,13 @@ def test_a_full_disk(faults, db, start):
         if start == "a damaged history":
             make_history(db, chats=5, per_chat=10)
             overwrite_page(db, pages_of(db, "chats_updated")[0], JUNK)
-        child = subprocess.run([sys.executable, "-c", _FULL_DISK_CHILD, str(db)], cwd=ROOT,
-                               capture_output=True, text=True, timeout=120)
+        child = subprocess.run(
+            [sys.executable, "-c", _FULL_DISK_CHILD, str(db)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if child.returncode != 0:
             raise CrashDetected(f"exit {child.returncode}: {child.stderr[-2000:]}")
         result = json.loads(child.stdout)
@@ -291,8 +313,10 @@ def test_a_full_disk(faults, db, start):
 
 # -- the chat history: values Hearth cannot show ----------------------------------------------
 
-@pytest.mark.parametrize("stats", ["not json", "[1, 2]", "7", '{"tok_s": "fast", "tokens": 5}',
-                                   '{"context_used": null}'])
+
+@pytest.mark.parametrize(
+    "stats", ["not json", "[1, 2]", "7", '{"tok_s": "fast", "tokens": 5}', '{"context_used": null}']
+)
 def test_stats_that_are_not_what_hearth_wrote(faults, db, stats):
     with faults.inject(f"stats_json = {stats}"):
         with ChatStore(db) as store:
@@ -305,21 +329,27 @@ def test_stats_that_are_not_what_hearth_wrote(faults, db, stats):
             [shown] = store.messages(chat.id)
             parsed = json.loads(shown.stats_json)
             assert isinstance(parsed, dict)
-            assert all(isinstance(parsed[key], (int, float)) for key in
-                       ("tokens", "tok_s", "ttft_s", "context_used") if key in parsed)
+            assert all(
+                isinstance(parsed[key], (int, float))
+                for key in ("tokens", "tok_s", "ttft_s", "context_used")
+                if key in parsed
+            )
             assert shown.content == "an answer"
 
 
 # -- the small stores ----------------------------------------------------------------------
 
-SMALL = [("arena", ArenaStore, arena_db, "The arena file"),
-         ("measurements", MeasureStore, measurements_db, "The measurements file")]
+SMALL = [
+    ("arena", ArenaStore, arena_db, "The arena file"),
+    ("measurements", MeasureStore, measurements_db, "The measurements file"),
+]
 
 
 @pytest.mark.parametrize("name, store_type, where, what", SMALL)
 @pytest.mark.parametrize("damage", ["garbage", "a folder"])
-def test_a_small_store_that_is_garbage_or_a_folder(faults, hearth_home, name, store_type,
-                                                   where, what, damage):
+def test_a_small_store_that_is_garbage_or_a_folder(
+    faults, hearth_home, name, store_type, where, what, damage
+):
     with faults.inject(f"{name}.sqlite3 is {damage}"):
         path = where(hearth_home.data_dir)
         if damage == "garbage":
@@ -353,11 +383,18 @@ def test_a_damaged_arena_page_keeps_the_other_votes(faults, hearth_home):
 
 # -- the studio starting -------------------------------------------------------------------
 
+
 def start_studio(home: Path, *args: str) -> dict:
     """Start the real studio on ``home`` and return what its window showed."""
     env = {**os.environ, "HEARTH_HOME": str(home), "QT_QPA_PLATFORM": "offscreen"}
-    child = subprocess.run([sys.executable, "-m", "tests.support.studio_start", *args],
-                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    child = subprocess.run(
+        [sys.executable, "-m", "tests.support.studio_start", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     if child.returncode != 0 or "QThread: Destroyed" in child.stderr:
         crashed = child.returncode < 0 or child.returncode == 128 + signal.SIGABRT
         kind = CrashDetected if crashed or child.returncode else AssertionError
@@ -380,8 +417,15 @@ def test_the_studio_opens_over_three_damaged_stores(faults, hearth_home):
         assert not start_studio(Path(os.environ["HEARTH_HOME"]))["banner_visible"]
 
 
-@pytest.mark.parametrize("damage", ["a foreign -wal", "a newer user_version",
-                                    "another program's chats table", "a damaged data page"])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "a foreign -wal",
+        "a newer user_version",
+        "another program's chats table",
+        "a damaged data page",
+    ],
+)
 def test_the_studio_opens_over_a_damaged_history(faults, hearth_home, tmp_path, damage):
     db = hearth_home.chats_db
     with faults.inject(f"studio start: chats.sqlite3 with {damage}"):
@@ -419,8 +463,7 @@ def test_the_studio_opens_the_last_chat_whose_stats_are_not_json(faults, hearth_
             store.add_message(chat.id, "user", "Where to in May?")
             answer = store.add_message(chat.id, "assistant", "Lisbon, for the light.")
         with closing(sqlite3.connect(db)) as conn:
-            conn.execute("UPDATE messages SET stats_json = '{tokens: 5' WHERE id = ?",
-                         (answer.id,))
+            conn.execute("UPDATE messages SET stats_json = '{tokens: 5' WHERE id = ?", (answer.id,))
             conn.commit()
         Settings(last_chat=chat.id).save(hearth_home.settings_file)
         shown = start_studio(Path(os.environ["HEARTH_HOME"]))

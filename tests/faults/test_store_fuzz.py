@@ -40,10 +40,15 @@ def base_history(tmp_path_factory) -> tuple[bytes, bytes]:
     return path.read_bytes(), foreign_wal(folder)
 
 
-page_damage = st.tuples(st.just("page"), st.integers(1, 64),
-                        st.sampled_from(["random", "zeros"]), st.integers(0, 2 ** 32))
-byte_damage = st.tuples(st.just("bytes"), st.integers(1, 64), st.integers(0, PAGE - 1),
-                        st.binary(min_size=1, max_size=16))
+page_damage = st.tuples(
+    st.just("page"), st.integers(1, 64), st.sampled_from(["random", "zeros"]), st.integers(0, 2**32)
+)
+byte_damage = st.tuples(
+    st.just("bytes"),
+    st.integers(1, 64),
+    st.integers(0, PAGE - 1),
+    st.binary(min_size=1, max_size=16),
+)
 cut_damage = st.tuples(st.just("cut"), st.integers(0, 64 * PAGE))
 damages = st.lists(st.one_of(page_damage, byte_damage, cut_damage), min_size=1, max_size=4)
 
@@ -55,15 +60,16 @@ def damaged(data: bytes, steps: list[tuple]) -> bytes:
         if step[0] == "page":
             _, page, fill, seed = step
             start = ((page - 1) % pages) * PAGE
-            buffer[start:start + PAGE] = (bytes(PAGE) if fill == "zeros"
-                                          else random.Random(seed).randbytes(PAGE))
+            buffer[start : start + PAGE] = (
+                bytes(PAGE) if fill == "zeros" else random.Random(seed).randbytes(PAGE)
+            )
         elif step[0] == "bytes":
             _, page, offset, junk = step
             start = ((page - 1) % pages) * PAGE + offset
-            buffer[start:start + len(junk)] = junk
-            del buffer[len(data):]  # writing past the end does not grow the file
+            buffer[start : start + len(junk)] = junk
+            del buffer[len(data) :]  # writing past the end does not grow the file
         else:
-            del buffer[step[1] % (len(buffer) + 1):]
+            del buffer[step[1] % (len(buffer) + 1) :]
     return bytes(buffer)
 
 
@@ -71,13 +77,19 @@ def test_no_damage_stops_the_history_or_loses_a_readable_message(faults, base_hi
     """The drawn cases run inside (Hypothesis shows their damage, not the whole tally)."""
     data, wal = base_history
 
-    @settings(derandomize=True, database=None, deadline=None, max_examples=FUZZ_EXAMPLES,
-              suppress_health_check=[HealthCheck.too_slow])
+    @settings(
+        derandomize=True,
+        database=None,
+        deadline=None,
+        max_examples=FUZZ_EXAMPLES,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
     @given(steps=damages, with_foreign_wal=st.booleans())
     def one_case(steps: list[tuple], with_foreign_wal: bool) -> None:
         bad = damaged(data, steps)
-        with faults.inject(f"fuzzed chats.sqlite3: {[s[:3] for s in steps]}, foreign -wal: "
-                           f"{with_foreign_wal}"):
+        with faults.inject(
+            f"fuzzed chats.sqlite3: {[s[:3] for s in steps]}, foreign -wal: {with_foreign_wal}"
+        ):
             check(bad, wal if with_foreign_wal else None)
 
     one_case()

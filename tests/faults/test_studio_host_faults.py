@@ -44,8 +44,9 @@ def load(qtbot, page, path) -> None:
         page.select_model(str(path))
 
 
-def test_a_file_that_aborts_llama_cpp_leaves_the_studio_up(window, qtbot, faults, starter_home,
-                                                          starter_gguf):
+def test_a_file_that_aborts_llama_cpp_leaves_the_studio_up(
+    window, qtbot, faults, starter_home, starter_gguf
+):
     page = window.chat_page
     starter = page.session.model.path
     forged = crash_models.duplicate_token(starter_gguf, starter_home.models_dir)
@@ -63,8 +64,7 @@ def test_a_file_that_aborts_llama_cpp_leaves_the_studio_up(window, qtbot, faults
         assert "Paris" in answer
 
 
-def test_a_host_killed_mid_answer_keeps_the_chat(window, qtbot, faults, starter_home,
-                                                  starter_gguf):
+def test_a_host_killed_mid_answer_keeps_the_chat(window, qtbot, faults, starter_home, starter_gguf):
     page = window.chat_page
     starter = page.session.model.path
     page.panel.max_tokens.setValue(400)
@@ -77,8 +77,9 @@ def test_a_host_killed_mid_answer_keeps_the_chat(window, qtbot, faults, starter_
         with qtbot.waitSignal(page.answer_failed, timeout=ANSWER_MS) as failed:
             os.kill(page.session.engine.host_pid, signal.SIGKILL)
         message = failed.args[0]
-        assert message.startswith(f"{starter_gguf.name} stopped while answering: the system "
-                                  "stopped it")
+        assert message.startswith(
+            f"{starter_gguf.name} stopped while answering: the system stopped it"
+        )
         assert window.isVisible() and window.banner_text.text() == message
         saved = page.store.messages(page.chat_id)
         assert [m.role for m in saved] == ["user", "assistant"]
@@ -108,11 +109,13 @@ def test_the_chat_pages_stop_leaves_an_api_answer_whole(window, qtbot):
     result = {}
 
     def client() -> None:
-        with openai.OpenAI(base_url=panel.server.url, api_key="x", max_retries=0,
-                           timeout=120) as c:
+        with openai.OpenAI(base_url=panel.server.url, api_key="x", max_retries=0, timeout=120) as c:
             result["reply"] = c.chat.completions.create(
-                model="starter", messages=[{"role": "user", "content": STORY}], max_tokens=120,
-                temperature=0.0)
+                model="starter",
+                messages=[{"role": "user", "content": STORY}],
+                max_tokens=120,
+                temperature=0.0,
+            )
 
     thread = threading.Thread(target=client)
     with qtbot.waitSignal(page.session.sent, timeout=ANSWER_MS) as sent:
@@ -150,21 +153,27 @@ def test_deleting_the_open_chat_mid_answer(window, qtbot):
 def test_a_compare_column_whose_model_aborts_fails_alone(qtbot, faults, starter_gguf, tmp_path):
     """Side by side: one column's model makes llama.cpp abort; that column says so, the other
     answers."""
-    from app.core.inference.types import SamplingOptions
     from app.core.inference.model_choice import ModelChoice
+    from app.core.inference.types import SamplingOptions
     from app.ui.compare.runner import CompareRunner
 
     forged = crash_models.duplicate_token(starter_gguf, tmp_path)
-    choices = [ModelChoice("local", "starter", path=str(starter_gguf)),
-               ModelChoice("local", "forged", path=str(forged))]
+    choices = [
+        ModelChoice("local", "starter", path=str(starter_gguf)),
+        ModelChoice("local", "forged", path=str(forged)),
+    ]
     runner = CompareRunner()
     done: dict[int, tuple] = {}
     runner.done.connect(lambda index, stats, message: done.update({index: (stats, message)}))
     try:
         with faults.inject("compare: one column's model aborts llama.cpp"):
             with qtbot.waitSignal(runner.all_done, timeout=ANSWER_MS):
-                runner.run(choices, "Name the capital city of France.",
-                           SamplingOptions(temperature=0.0, max_tokens=16, seed=1), None)
+                runner.run(
+                    choices,
+                    "Name the capital city of France.",
+                    SamplingOptions(temperature=0.0, max_tokens=16, seed=1),
+                    None,
+                )
             (good, good_message), (bad, bad_message) = done[0], done[1]
             assert good is not None and good.tokens > 0 and good_message == ""
             assert bad is None and bad_message.startswith(f"{forged.name} could not be loaded")

@@ -24,17 +24,18 @@ def _u32_entry(key: str, value: int) -> bytes:
 
 
 def _patched(starter: Path, target: Path, key: str, new: int) -> Path:
-    head = starter.read_bytes()[:8 << 20]
+    head = starter.read_bytes()[: 8 << 20]
     prefix = string(key) + struct.pack("<I", U32)
     at = head.index(prefix) + len(prefix)
-    old = struct.unpack("<I", head[at:at + 4])[0]
+    old = struct.unpack("<I", head[at : at + 4])[0]
     return real_copy(starter, target, patch={_u32_entry(key, old): _u32_entry(key, new)})
 
 
 def duplicate_token(starter: Path, folder: Path) -> Path:
     """The starter model with two tokens of the same text (see the module's docstring)."""
-    return real_copy(starter, folder / "twice-named-token.gguf",
-                     patch={string(b"\xc4\x8a"): string(b"th")})
+    return real_copy(
+        starter, folder / "twice-named-token.gguf", patch={string(b"\xc4\x8a"): string(b"th")}
+    )
 
 
 def block_count_zero(starter: Path, folder: Path) -> Path:

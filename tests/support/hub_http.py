@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlencode, urlsplit
 
 from app.bench.hub import UNSATISFIABLE, parse_range  # the product's bench Hub shares it
-from tests.support.hub_repos import EXPAND_PROPERTIES, INFO_KEYS, LIST_DEFAULT_KEYS, LIST_FULL_KEYS, SORT_KEYS
+from tests.support.hub_repos import (
+    EXPAND_PROPERTIES,
+    INFO_KEYS,
+    LIST_DEFAULT_KEYS,
+    LIST_FULL_KEYS,
+    SORT_KEYS,
+)
 
 if TYPE_CHECKING:
     from tests.support.hub_repos import Commit, HubFile, HubRepo
@@ -49,8 +55,12 @@ class OriginServer(ThreadingHTTPServer):
 
     def process_request(self, request: socket.socket, client_address: tuple[str, int]) -> None:
         """Serve each connection on its own (daemon) thread, remembered for ``join_workers``."""
-        worker = threading.Thread(target=self.process_request_thread, args=(request, client_address),
-                                  name=f"loopback-{self.role}-connection", daemon=True)
+        worker = threading.Thread(
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name=f"loopback-{self.role}-connection",
+            daemon=True,
+        )
         with self._open_lock:
             self._open.add(request)
             self._workers = [w for w in self._workers if w.is_alive()] + [worker]
@@ -62,7 +72,9 @@ class OriginServer(ThreadingHTTPServer):
         for worker in workers:
             worker.join(timeout)
             if worker.is_alive():
-                self.hub.server_errors.append(f"{worker.name} still running {timeout} s after stop()")
+                self.hub.server_errors.append(
+                    f"{worker.name} still running {timeout} s after stop()"
+                )
 
     def shutdown_request(self, request: socket.socket) -> None:
         with self._open_lock:
@@ -117,9 +129,13 @@ class HubHandler(BaseHTTPRequestHandler):
         self.query = parse_qs(self.split.query, keep_blank_values=True)
         try:
             if raw := hub.faults.take("raw", method, self.target):
-                self._send(raw.status, raw.body, raw.content_type, raw.headers, head=method == "HEAD")
+                self._send(
+                    raw.status, raw.body, raw.content_type, raw.headers, head=method == "HEAD"
+                )
             elif fault := hub.faults.take("fail", method, self.target):
-                self._send_error(fault.status, None, f"Injected failure ({fault.status})", fault.headers)
+                self._send_error(
+                    fault.status, None, f"Injected failure ({fault.status})", fault.headers
+                )
             elif self.server.role == "cdn":
                 self._cdn(method)
             else:
@@ -130,7 +146,9 @@ class HubHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             if _expected(error, hub):
                 return  # the client went away, or the hub is stopping: nothing to answer
-            hub.server_errors.append(traceback.format_exc())  # a bug in this server: keep it visible
+            hub.server_errors.append(
+                traceback.format_exc()
+            )  # a bug in this server: keep it visible
             if not self.responded:
                 self._send_error(500, None, "LoopbackHub internal error")
 
@@ -161,7 +179,12 @@ class HubHandler(BaseHTTPRequestHandler):
                 if len(segments) > at + 2 and segments[at] == "resolve":
                     repo_id = "/".join(unquote(s) for s in segments[:at])
                     if self._visible(repo_id, repo := self.server.hub.repo(repo_id)):
-                        self._resolve(method, repo, unquote(segments[at + 1]), unquote("/".join(segments[at + 2:])))
+                        self._resolve(
+                            method,
+                            repo,
+                            unquote(segments[at + 1]),
+                            unquote("/".join(segments[at + 2 :])),
+                        )
                     return None
         return self._send_error(404, None, "Sorry, we can't find the page you are looking for.")
 
@@ -185,11 +208,23 @@ class HubHandler(BaseHTTPRequestHandler):
             return self._send_error(401, None, "Invalid credentials in Authorization header")
         hub = self.server.hub
         name = hub.token_users.get(self._token() or "", "hearth-user")
-        return self._send_json(200, {
-            "type": "user", "id": hashlib.sha1(name.encode()).hexdigest()[:24], "name": name, "fullname": name,
-            "orgs": [], "auth": {"type": "access_token", "accessToken": {
-                "displayName": hub.token_names.get(self._token() or "", "read-token"),
-                "role": "read"}}})
+        return self._send_json(
+            200,
+            {
+                "type": "user",
+                "id": hashlib.sha1(name.encode()).hexdigest()[:24],
+                "name": name,
+                "fullname": name,
+                "orgs": [],
+                "auth": {
+                    "type": "access_token",
+                    "accessToken": {
+                        "displayName": hub.token_names.get(self._token() or "", "read-token"),
+                        "role": "read",
+                    },
+                },
+            },
+        )
 
     def _visible(self, repo_id: str, repo: HubRepo | None) -> bool:
         if repo is not None and (not repo.private or self._authorized()):
@@ -211,14 +246,21 @@ class HubHandler(BaseHTTPRequestHandler):
             raise _BadRequest(f"Invalid sort parameter: {sort!r}")
         authorized = self._authorized()
         repos = [
-            r for r in hub.all_repos()
+            r
+            for r in hub.all_repos()
             if (not r.private or authorized)
-            and r.matches(search=_first(query, "search"), author=_first(query, "author"),
-                          filters=query.get("filter", []), pipeline_tag=_first(query, "pipeline_tag"))
+            and r.matches(
+                search=_first(query, "search"),
+                author=_first(query, "author"),
+                filters=query.get("filter", []),
+                pipeline_tag=_first(query, "pipeline_tag"),
+            )
             and (not gated or (r.gated is not False) == (gated == "true"))
         ]
         if sort:
-            repos.sort(key=lambda r: getattr(r, SORT_KEYS[sort]), reverse=_first(query, "direction") != "1")
+            repos.sort(
+                key=lambda r: getattr(r, SORT_KEYS[sort]), reverse=_first(query, "direction") != "1"
+            )
         if expand:
             keys = ["_id", "id", *expand]
         else:
@@ -231,14 +273,18 @@ class HubHandler(BaseHTTPRequestHandler):
         expand = _expand(self.query)
         if commit := self._commit(repo, revision):
             keys = ["_id", "id", *expand] if expand else INFO_KEYS
-            self._send_json(200, repo.to_json(keys, commit=commit, blobs=_flag(self.query, "blobs")))
+            self._send_json(
+                200, repo.to_json(keys, commit=commit, blobs=_flag(self.query, "blobs"))
+            )
 
     def _tree(self, repo: HubRepo, revision: str, folder: str) -> None:
         if commit := self._commit(repo, revision):
             expand = _flag(self.query, "expand")
             entries = commit.tree(folder, recursive=_flag(self.query, "recursive"), expand=expand)
             if entries is None:
-                return self._send_error(404, "EntryNotFound", f"{folder} does not exist on {revision}")
+                return self._send_error(
+                    404, "EntryNotFound", f"{folder} does not exist on {revision}"
+                )
             self._send_page(entries, 50 if expand else self.server.hub.tree_page_size)
 
     def _paths_info(self, repo: HubRepo, revision: str, body: bytes) -> None:
@@ -259,24 +305,41 @@ class HubHandler(BaseHTTPRequestHandler):
             return None
         if repo.gated and not self._authorized():
             if self._token() is None:
-                message = (f"Access to model {repo.repo_id} is restricted. You must have access to it and be "
-                           "authenticated to access it. Please log in.")
+                message = (
+                    f"Access to model {repo.repo_id} is restricted. You must have access to it and be "
+                    "authenticated to access it. Please log in."
+                )
                 return self._send_error(401, "GatedRepo", message)
-            message = (f"Access to model {repo.repo_id} is restricted and you are not in the authorized list. "
-                       f"Visit {hub.url}/{repo.repo_id} to ask for access.")
+            message = (
+                f"Access to model {repo.repo_id} is restricted and you are not in the authorized list. "
+                f"Visit {hub.url}/{repo.repo_id} to ask for access."
+            )
             return self._send_error(403, "GatedRepo", message)
         entry = commit.files.get(filename)
         headers = {"X-Repo-Commit": commit.sha}
         if entry is None:
-            return self._send_error(404, "EntryNotFound", f"{filename} does not exist on {revision}", headers)
+            return self._send_error(
+                404, "EntryNotFound", f"{filename} does not exist on {revision}", headers
+            )
         if not entry.is_lfs:
             headers["ETag"] = f'"{entry.blob_id}"'
             return self._send_file(method, repo.repo_id, entry, headers)
         location = hub.cdn_location(repo.repo_id, commit, entry)
-        headers.update({"Location": location, "ETag": f'"{entry.blob_id}"', "X-Linked-Etag": f'"{entry.sha256}"',
-                        "X-Linked-Size": str(entry.size)})
-        self._send(302, f"Found. Redirecting to {location}".encode(), "text/plain; charset=utf-8", headers,
-                   head=method == "HEAD")
+        headers.update(
+            {
+                "Location": location,
+                "ETag": f'"{entry.blob_id}"',
+                "X-Linked-Etag": f'"{entry.sha256}"',
+                "X-Linked-Size": str(entry.size),
+            }
+        )
+        self._send(
+            302,
+            f"Found. Redirecting to {location}".encode(),
+            "text/plain; charset=utf-8",
+            headers,
+            head=method == "HEAD",
+        )
 
     # -- CDN -------------------------------------------------------------------------------------
 
@@ -285,7 +348,11 @@ class HubHandler(BaseHTTPRequestHandler):
         repo = self.server.hub.repo(_first(self.query, "repo"))
         commit = repo.commit(_first(self.query, "commit")) if repo else None
         entry = commit.files.get(_first(self.query, "file")) if commit else None
-        if method not in ("GET", "HEAD") or entry is None or not self.split.path.endswith(f"/{entry.sha256}"):
+        if (
+            method not in ("GET", "HEAD")
+            or entry is None
+            or not self.split.path.endswith(f"/{entry.sha256}")
+        ):
             return self._send(404, b"NoSuchKey", "text/plain", {}, head=method == "HEAD")
         name = entry.name.rsplit("/", 1)[-1]
         headers = {
@@ -297,19 +364,30 @@ class HubHandler(BaseHTTPRequestHandler):
 
     # -- responses -------------------------------------------------------------------------------
 
-    def _send_file(self, method: str, repo_id: str, entry: HubFile, headers: dict[str, str]) -> None:
+    def _send_file(
+        self, method: str, repo_id: str, entry: HubFile, headers: dict[str, str]
+    ) -> None:
         """Serve a file's content (or its headers, for HEAD), honouring ``Range: bytes=a-b|a-|-n``."""
         hub, size = self.server.hub, entry.size
         span = parse_range(self.headers.get("Range"), size)
         if span == UNSATISFIABLE:
-            return self._send(416, b"", "text/plain", {**headers, "Content-Range": f"bytes */{size}"},
-                              head=method == "HEAD")
+            return self._send(
+                416,
+                b"",
+                "text/plain",
+                {**headers, "Content-Range": f"bytes */{size}"},
+                head=method == "HEAD",
+            )
         start, end = span if span else (0, size - 1)
         if span:
             headers = {**headers, "Content-Range": f"bytes {start}-{end}/{size}"}
         self.send_response(206 if span else 200)
-        for key, value in {**headers, "Accept-Ranges": "bytes", "Content-Type": _content_type(entry.name),
-                           "Content-Length": str(end - start + 1)}.items():
+        for key, value in {
+            **headers,
+            "Accept-Ranges": "bytes",
+            "Content-Type": _content_type(entry.name),
+            "Content-Length": str(end - start + 1),
+        }.items():
             self.send_header(key, value)
         self.end_headers()
         if method == "HEAD":
@@ -340,20 +418,44 @@ class HubHandler(BaseHTTPRequestHandler):
                     return
 
     def _send(
-        self, status: int, body: bytes, content_type: str, headers: dict[str, str], *, head: bool = False
+        self,
+        status: int,
+        body: bytes,
+        content_type: str,
+        headers: dict[str, str],
+        *,
+        head: bool = False,
     ) -> None:
         self.send_response(status)
-        for key, value in {**headers, "Content-Type": content_type, "Content-Length": str(len(body))}.items():
+        for key, value in {
+            **headers,
+            "Content-Type": content_type,
+            "Content-Length": str(len(body)),
+        }.items():
             self.send_header(key, value)
         self.end_headers()
         if not head:
             self.wfile.write(body)
 
-    def _send_json(self, status: int, payload: object, headers: dict[str, str] | None = None, *,
-                   head: bool = False) -> None:
-        self._send(status, json.dumps(payload).encode(), "application/json; charset=utf-8", headers or {}, head=head)
+    def _send_json(
+        self,
+        status: int,
+        payload: object,
+        headers: dict[str, str] | None = None,
+        *,
+        head: bool = False,
+    ) -> None:
+        self._send(
+            status,
+            json.dumps(payload).encode(),
+            "application/json; charset=utf-8",
+            headers or {},
+            head=head,
+        )
 
-    def _send_error(self, status: int, code: str | None, message: str, headers: dict[str, str] | None = None) -> None:
+    def _send_error(
+        self, status: int, code: str | None, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         extra = {**(headers or {}), "X-Error-Message": message}
         if code:
             extra["X-Error-Code"] = code
@@ -364,15 +466,20 @@ class HubHandler(BaseHTTPRequestHandler):
         offset = _int(self.query, "cursor" if "cursor" in self.query else "offset", 0)
         headers = {}
         if offset + size < len(items):
-            pairs = [(k, v) for k, v in parse_qsl(self.split.query, keep_blank_values=True)
-                     if k not in ("cursor", "offset")]
+            pairs = [
+                (k, v)
+                for k, v in parse_qsl(self.split.query, keep_blank_values=True)
+                if k not in ("cursor", "offset")
+            ]
             next_url = f"{self.server.hub.url}{self.split.path}?{urlencode([*pairs, ('cursor', offset + size)])}"
             headers["Link"] = f'<{next_url}>; rel="next"'
-        self._send_json(200, items[offset:offset + size], headers)
+        self._send_json(200, items[offset : offset + size], headers)
 
 
 def _expected(error: BaseException | None, hub: LoopbackHub) -> bool:
-    return isinstance(error, (ConnectionError, TimeoutError)) or (isinstance(error, OSError) and hub.stopping.is_set())
+    return isinstance(error, (ConnectionError, TimeoutError)) or (
+        isinstance(error, OSError) and hub.stopping.is_set()
+    )
 
 
 def _first(params: dict[str, list[str]], key: str) -> str:

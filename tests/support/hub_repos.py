@@ -29,7 +29,18 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 if TYPE_CHECKING:
     from tests.support.hub_server import LoopbackHub
 
-LFS_SUFFIXES = (".gguf", ".bin", ".safetensors", ".pt", ".pth", ".onnx", ".msgpack", ".h5", ".npz", ".zip")
+LFS_SUFFIXES = (
+    ".gguf",
+    ".bin",
+    ".safetensors",
+    ".pt",
+    ".pth",
+    ".onnx",
+    ".msgpack",
+    ".h5",
+    ".npz",
+    ".zip",
+)
 LFS_MIN_SIZE = 10 * 1024 * 1024
 _CHUNK = 1024 * 1024
 
@@ -41,9 +52,7 @@ EXPAND_PROPERTIES = frozenset(
     "trendingScore usedStorage widgetData".split()
 )
 # Keys of a /api/models item without full/expand, as huggingface.co answers.
-LIST_DEFAULT_KEYS = (
-    "_id id modelId likes trendingScore private downloads tags pipeline_tag library_name createdAt".split()
-)
+LIST_DEFAULT_KEYS = "_id id modelId likes trendingScore private downloads tags pipeline_tag library_name createdAt".split()
 # ...and with full=true (cardData only with cardData=true).
 LIST_FULL_KEYS = LIST_DEFAULT_KEYS + "author sha lastModified gated disabled siblings gguf".split()
 # Keys of /api/models/{id} without expand.
@@ -138,14 +147,22 @@ class HubFile:
         if blobs:
             entry.update(size=self.size, blobId=self.blob_id)
             if self.is_lfs:
-                entry["lfs"] = {"sha256": self.sha256, "size": self.size, "pointerSize": len(self.lfs_pointer)}
+                entry["lfs"] = {
+                    "sha256": self.sha256,
+                    "size": self.size,
+                    "pointerSize": len(self.lfs_pointer),
+                }
         return entry
 
     def tree_entry(self) -> dict:
         """An entry of ``/tree`` and ``/paths-info``."""
         entry: dict = {"type": "file", "oid": self.blob_id, "size": self.size, "path": self.name}
         if self.is_lfs:
-            entry["lfs"] = {"oid": self.sha256, "size": self.size, "pointerSize": len(self.lfs_pointer)}
+            entry["lfs"] = {
+                "oid": self.sha256,
+                "size": self.size,
+                "pointerSize": len(self.lfs_pointer),
+            }
         return entry
 
 
@@ -173,7 +190,7 @@ class Commit:
         prefix = f"{folder}/" if folder else ""
         names = [n for n in list(self.files) + sorted(dirs) if n.startswith(prefix)]
         if not recursive:
-            names = [n for n in names if "/" not in n[len(prefix):]]
+            names = [n for n in names if "/" not in n[len(prefix) :]]
         return [self.path_info(name, expand=expand) for name in sorted(set(names))]
 
     def path_info(self, path: str, *, expand: bool = False) -> dict | None:
@@ -182,10 +199,16 @@ class Commit:
             entry = self.files[path].tree_entry()
             if expand:
                 entry["securityFileStatus"] = {
-                    "status": "safe", "avScan": {"virusFound": False}, "pickleImportScan": None,
+                    "status": "safe",
+                    "avScan": {"virusFound": False},
+                    "pickleImportScan": None,
                 }
         elif path in self.directories():
-            entry = {"type": "directory", "oid": hashlib.sha1(f"{self.sha}:{path}".encode()).hexdigest(), "path": path}
+            entry = {
+                "type": "directory",
+                "oid": hashlib.sha1(f"{self.sha}:{path}".encode()).hexdigest(),
+                "path": path,
+            }
         else:
             return None
         if expand:
@@ -235,7 +258,11 @@ class HubRepo:
             return False
         if pipeline_tag and self.pipeline_tag != pipeline_tag:
             return False
-        labels = {label.lower() for label in (*self.all_tags(), self.library_name, self.pipeline_tag) if label}
+        labels = {
+            label.lower()
+            for label in (*self.all_tags(), self.library_name, self.pipeline_tag)
+            if label
+        }
         return all(f.lower() in labels for f in filters)
 
     def all_tags(self) -> list[str]:
@@ -273,7 +300,13 @@ class HubRepo:
         }
         return {key: value for key, value in props.items() if value is not None}
 
-    def to_json(self, keys: list[str] | tuple[str, ...], *, commit: Commit | None = None, blobs: bool = False) -> dict:
+    def to_json(
+        self,
+        keys: list[str] | tuple[str, ...],
+        *,
+        commit: Commit | None = None,
+        blobs: bool = False,
+    ) -> dict:
         props = self.properties(commit or self.head, blobs=blobs)
         return {key: props[key] for key in keys if key in props}
 
@@ -341,7 +374,7 @@ def mmproj_name(stem: str, precision: str = "f16") -> str:
 def split_bytes(data: bytes, parts: int) -> list[bytes]:
     """Cut ``data`` into ``parts`` raw byte ranges (serving stand-ins for shards, not real gguf-split files)."""
     step = -(-len(data) // parts)
-    return [data[i * step:(i + 1) * step] for i in range(parts)]
+    return [data[i * step : (i + 1) * step] for i in range(parts)]
 
 
 def add_gguf_family(
@@ -377,6 +410,10 @@ def add_gguf_family(
         "README.md": card.encode(),
         "config.json": f'{{"model_type": "{architecture}"}}\n'.encode(),
     }
-    repo_kwargs.setdefault("tags", ["gguf", "text-generation", f"base_model:quantized:{base_model}"])
-    repo_kwargs.setdefault("gguf", {"total": 0, "architecture": architecture, "context_length": 4096})
+    repo_kwargs.setdefault(
+        "tags", ["gguf", "text-generation", f"base_model:quantized:{base_model}"]
+    )
+    repo_kwargs.setdefault(
+        "gguf", {"total": 0, "architecture": architecture, "context_length": 4096}
+    )
     return hub.add_repo(repo_id, {**companions, **files}, **repo_kwargs)

@@ -39,7 +39,14 @@ from urllib.parse import unquote, urlencode
 
 from tests.support.hub_faults import Fault, FaultPlan
 from tests.support.hub_http import OriginServer
-from tests.support.hub_repos import Commit, HubFile, HubRepo, commit_sha, iso_now, parse_front_matter
+from tests.support.hub_repos import (
+    Commit,
+    HubFile,
+    HubRepo,
+    commit_sha,
+    iso_now,
+    parse_front_matter,
+)
 
 
 class RecordedRequest(NamedTuple):
@@ -53,7 +60,9 @@ class RecordedRequest(NamedTuple):
 class LoopbackHub:
     """A Hub-compatible HTTP server (API + resolve) and its CDN, on free ports of 127.0.0.1."""
 
-    def __init__(self, *, page_size: int = 100, max_page_size: int = 1000, tree_page_size: int = 1000) -> None:
+    def __init__(
+        self, *, page_size: int = 100, max_page_size: int = 1000, tree_page_size: int = 1000
+    ) -> None:
         self.page_size = page_size  # /api/models page size when the client sends no limit
         self.max_page_size = max_page_size
         self.tree_page_size = tree_page_size  # /tree page size (the Hub uses 50 when expand=true)
@@ -80,7 +89,10 @@ class LoopbackHub:
         for role in ("hub", "cdn"):
             server = OriginServer(self, role)
             thread = threading.Thread(
-                target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"loopback-{role}", daemon=True
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"loopback-{role}",
+                daemon=True,
             )
             thread.start()
             self._servers.append(server)
@@ -166,7 +178,9 @@ class LoopbackHub:
             pipeline_tag=pipeline_tag,
             library_name=library_name,
             gguf=gguf,
-            author=author if author is not None else (repo_id.split("/")[0] if "/" in repo_id else None),
+            author=author
+            if author is not None
+            else (repo_id.split("/")[0] if "/" in repo_id else None),
         )
         with self._lock:
             repo.commits.append(self._new_commit(repo_id, entries, "Initial commit"))
@@ -186,7 +200,12 @@ class LoopbackHub:
 
     def _new_commit(self, repo_id: str, entries: dict[str, HubFile], title: str) -> Commit:
         self._serial += 1
-        return Commit(sha=commit_sha(repo_id, entries, self._serial), files=entries, date=iso_now(), title=title)
+        return Commit(
+            sha=commit_sha(repo_id, entries, self._serial),
+            files=entries,
+            date=iso_now(),
+            title=title,
+        )
 
     def repo(self, repo_id: str) -> HubRepo | None:
         with self._lock:
@@ -208,13 +227,17 @@ class LoopbackHub:
         method: str | None = None,
     ) -> Fault:
         """Answer the next ``count`` matching requests with ``status`` (and ``headers``, e.g. Retry-After)."""
-        return self.faults.add(Fault("fail", path, count, method, status=status, headers=dict(headers or {})))
+        return self.faults.add(
+            Fault("fail", path, count, method, status=status, headers=dict(headers or {}))
+        )
 
     def drop_after(self, path: str | re.Pattern[str], nbytes: int, count: int | None = 1) -> Fault:
         """Cut the connection after ``nbytes`` of body on the next ``count`` matching file GETs."""
         return self.faults.add(Fault("drop", path, count, "GET", nbytes=nbytes))
 
-    def slow(self, path: str | re.Pattern[str], bytes_per_second: int, count: int | None = None) -> Fault:
+    def slow(
+        self, path: str | re.Pattern[str], bytes_per_second: int, count: int | None = None
+    ) -> Fault:
         """Throttle matching file bodies to ``bytes_per_second`` (every matching GET unless ``count``)."""
         if bytes_per_second < 1:
             raise ValueError("bytes_per_second must be positive")
@@ -236,8 +259,19 @@ class LoopbackHub:
         ``body`` (malformed JSON, a listing with missing fields, a file list with hostile
         names, an HTML error page...) and ``status``."""
         raw = body.encode() if isinstance(body, str) else body
-        return self.faults.add(Fault("raw", path, count, method, status=status, headers=dict(headers or {}),
-                                     body=raw, content_type=content_type, skip=skip))
+        return self.faults.add(
+            Fault(
+                "raw",
+                path,
+                count,
+                method,
+                status=status,
+                headers=dict(headers or {}),
+                body=raw,
+                content_type=content_type,
+                skip=skip,
+            )
+        )
 
     def corrupt(self, repo_id: str, filename: str) -> None:
         """Serve ``filename`` with its middle byte flipped: same size, advertised sha256 no longer matches."""
@@ -254,7 +288,11 @@ class LoopbackHub:
         """Recorded requests whose decoded path contains ``substring``."""
         with self._lock:
             recorded = list(self.requests)
-        return [r for r in recorded if substring in unquote(r.path) and (method is None or r.method == method)]
+        return [
+            r
+            for r in recorded
+            if substring in unquote(r.path) and (method is None or r.method == method)
+        ]
 
     def record(self, method: str, path: str, headers: dict[str, str]) -> None:
         with self._lock:

@@ -22,8 +22,10 @@ def read_only(folder: Path) -> Iterator[Path]:
     as_root = hasattr(os, "geteuid") and os.geteuid() == 0
     if as_root:
         chattr = shutil.which("chattr")
-        if chattr is None or subprocess.run([chattr, "+i", str(folder)],
-                                            capture_output=True).returncode != 0:
+        if (
+            chattr is None
+            or subprocess.run([chattr, "+i", str(folder)], capture_output=True).returncode != 0
+        ):
             pytest.skip("no way to make a folder read-only for root here")
     else:
         folder.chmod(0o555)

@@ -32,16 +32,23 @@ def nvidia_smi_gpus(name: str) -> dict:
     for gpu in root.findall("gpu"):
         total = _mib(gpu, "fb_memory_usage/total")
         free = _mib(gpu, "fb_memory_usage/free")
-        devices.append({
-            "name": gpu.findtext("product_name"),
-            "memory": {"total": total, "free": free, "used": total - free},
-            "utilization": {"gpu": _number(gpu, "utilization/gpu_util"),
-                            "memory": _number(gpu, "utilization/memory_util")},
-            "temperature": _number(gpu, "temperature/gpu_temp"),
-        })
+        devices.append(
+            {
+                "name": gpu.findtext("product_name"),
+                "memory": {"total": total, "free": free, "used": total - free},
+                "utilization": {
+                    "gpu": _number(gpu, "utilization/gpu_util"),
+                    "memory": _number(gpu, "utilization/memory_util"),
+                },
+                "temperature": _number(gpu, "temperature/gpu_temp"),
+            }
+        )
     major, minor = root.findtext("cuda_version").split(".")
-    return {"driver_version": root.findtext("driver_version"),
-            "cuda_driver_version": int(major) * 1000 + int(minor) * 10, "devices": devices}
+    return {
+        "driver_version": root.findtext("driver_version"),
+        "cuda_driver_version": int(major) * 1000 + int(minor) * 10,
+        "devices": devices,
+    }
 
 
 def _mib(gpu, path: str) -> int:
@@ -49,7 +56,7 @@ def _mib(gpu, path: str) -> int:
 
 
 def _number(gpu, path: str) -> int:
-    """"24120 MiB", "0 %", "32 C" -> the number."""
+    """ "24120 MiB", "0 %", "32 C" -> the number."""
     return int(re.match(r"\s*(\d+)", gpu.findtext(path)).group(1))
 
 
@@ -121,8 +128,9 @@ def sysctl_values(text: str) -> dict[str, str]:
     return values
 
 
-def mac_runner(sysctl: dict[str, str], system_profiler: str | None = None,
-               vulkaninfo: str | None = None):
+def mac_runner(
+    sysctl: dict[str, str], system_profiler: str | None = None, vulkaninfo: str | None = None
+):
     """A command runner answering ``sysctl -n NAME`` (as sysctl does: the value and a
     newline), ``system_profiler`` with the text of a recording and ``vulkaninfo`` likewise;
     anything else is "not found", as on a machine without the command."""
@@ -155,8 +163,11 @@ def lay_out_sysfs(root: Path, files: dict[str, str]) -> Path:
 def rocm_smi_card(name: str = "rocm-smi_rx7900xt.csv") -> dict[str, str]:
     """The CSV row of a recorded ``rocm-smi --showproductname --showuse --showmeminfo vram
     --csv``, by column name."""
-    lines = [line for line in (DATA / name).read_text().splitlines() if line.startswith(
-        ("device,", "card"))]
+    lines = [
+        line
+        for line in (DATA / name).read_text().splitlines()
+        if line.startswith(("device,", "card"))
+    ]
     header, row = (line.split(",") for line in lines[:2])
     return dict(zip(header, row, strict=True))
 

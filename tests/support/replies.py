@@ -5,13 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 
-def follow(session, token: Callable | None = None, finished: Callable | None = None,
-           failed: Callable | None = None) -> None:
+def follow(
+    session,
+    token: Callable | None = None,
+    finished: Callable | None = None,
+    failed: Callable | None = None,
+) -> None:
     """Connect the given callables to each reply the session sends from now on."""
 
     def on_sent(reply) -> None:
-        for signal, slot in ((reply.token, token), (reply.finished, finished),
-                             (reply.failed, failed)):
+        for signal, slot in (
+            (reply.token, token),
+            (reply.finished, finished),
+            (reply.failed, failed),
+        ):
             if slot is not None:
                 signal.connect(slot)
 

@@ -20,9 +20,14 @@ class StudioEndedEarly(AssertionError):
 def studio_then_kill(after_chunks: int) -> tuple[int, list[str]]:
     """The chat's id and the chunks the studio showed before it was killed after
     ``after_chunks`` of them. Raises ``StudioEndedEarly`` when it ended on its own."""
-    child = subprocess.Popen([sys.executable, "-m", "tests.support.chat_child"], cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.chat_child"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
     watchdog = threading.Timer(120, child.kill)
     watchdog.start()
     chat_id, tokens = 0, []
@@ -40,6 +45,7 @@ def studio_then_kill(after_chunks: int) -> tuple[int, list[str]]:
         watchdog.cancel()
         watchdog.join()
     if child.returncode != -signal.SIGKILL or len(tokens) < after_chunks:
-        raise StudioEndedEarly(f"the studio ended with {child.returncode} after {len(tokens)} "
-                               f"chunks: {err[-2000:]}")
+        raise StudioEndedEarly(
+            f"the studio ended with {child.returncode} after {len(tokens)} chunks: {err[-2000:]}"
+        )
     return chat_id, tokens

@@ -34,14 +34,19 @@ def report() -> None:
         return
     window = windows[0]
     page = window.chat_page
-    print(json.dumps({
-        "shown": window.isVisible(),
-        "banner": window.banner_text.text(),
-        "banner_visible": window.banner.isVisible(),
-        "chats": page.chats.rowCount(),
-        "open_chat": page.chat_id,
-        "transcript": page.transcript.toPlainText(),
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "shown": window.isVisible(),
+                "banner": window.banner_text.text(),
+                "banner_visible": window.banner.isVisible(),
+                "chats": page.chats.rowCount(),
+                "open_chat": page.chat_id,
+                "transcript": page.transcript.toPlainText(),
+            }
+        ),
+        flush=True,
+    )
     window.close()
     app.quit()
 

@@ -23,7 +23,13 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.utils import disable_progress_bars
 
-from tests.support.hub_repos import add_gguf_family, gguf_name, git_blob_id, mmproj_name, split_bytes
+from tests.support.hub_repos import (
+    add_gguf_family,
+    gguf_name,
+    git_blob_id,
+    mmproj_name,
+    split_bytes,
+)
 from tests.support.hub_server import LoopbackHub
 
 REPO = "org/Tiny-GGUF"
@@ -46,7 +52,13 @@ def tiny(loopback_hub: LoopbackHub) -> dict[str, bytes]:
     q8 = os.urandom(90_000)
     files = {
         Q4: os.urandom(60_000),
-        **dict(zip([gguf_name("Tiny", "Q8_0", part=i, parts=2) for i in (1, 2)], split_bytes(q8, 2), strict=True)),
+        **dict(
+            zip(
+                [gguf_name("Tiny", "Q8_0", part=i, parts=2) for i in (1, 2)],
+                split_bytes(q8, 2),
+                strict=True,
+            )
+        ),
         mmproj_name("Tiny"): os.urandom(5_000),
     }
     add_gguf_family(loopback_hub, REPO, files, downloads=42, likes=7)
@@ -80,17 +92,30 @@ def raw_get(url: str, headers: dict[str, str] | None = None) -> Iterator[http.cl
 
 def test_list_models_filters_and_sorts(loopback_hub: LoopbackHub, tiny: dict) -> None:
     loopback_hub.add_repo("org/Other-GGUF", {"model.Q2_K.gguf": b"x"}, downloads=100, likes=1)
-    loopback_hub.add_repo("someone/tiny-safetensors", {"config.json": b"{}"}, downloads=500, likes=99,
-                          library_name="transformers")
+    loopback_hub.add_repo(
+        "someone/tiny-safetensors",
+        {"config.json": b"{}"},
+        downloads=500,
+        likes=99,
+        library_name="transformers",
+    )
     api = HfApi(endpoint=loopback_hub.url, token=False)
 
-    assert [m.id for m in api.list_models(filter="gguf", sort="downloads")] == ["org/Other-GGUF", REPO]
-    assert [m.id for m in api.list_models(search="tiny", sort="likes")] == ["someone/tiny-safetensors", REPO]
+    assert [m.id for m in api.list_models(filter="gguf", sort="downloads")] == [
+        "org/Other-GGUF",
+        REPO,
+    ]
+    assert [m.id for m in api.list_models(search="tiny", sort="likes")] == [
+        "someone/tiny-safetensors",
+        REPO,
+    ]
     assert [m.id for m in api.list_models(author="someone")] == ["someone/tiny-safetensors"]
     assert [m.id for m in api.list_models(filter=["gguf", "transformers"])] == []
     listed = next(iter(api.list_models(search="Tiny-GGUF")))
     assert (listed.downloads, listed.likes, "gguf" in listed.tags) == (42, 7, True)
-    assert listed.gguf is None and listed.siblings is None  # the Hub's default listing carries neither
+    assert (
+        listed.gguf is None and listed.siblings is None
+    )  # the Hub's default listing carries neither
 
 
 def test_list_models_expand_and_full(loopback_hub: LoopbackHub, tiny: dict) -> None:
@@ -112,7 +137,9 @@ def test_list_models_follows_link_pagination(loopback_hub: LoopbackHub) -> None:
     everything = list(api.list_models(author="bulk", sort="downloads"))
     assert len(everything) == 150 and everything[0].id == "bulk/model-149"
     assert len({m.id for m in everything}) == 150
-    assert len(loopback_hub.requests_matching("/api/models?")) == 2  # 100 + 50, via Link: rel="next"
+    assert (
+        len(loopback_hub.requests_matching("/api/models?")) == 2
+    )  # 100 + 50, via Link: rel="next"
 
     assert len(list(api.list_models(author="bulk", limit=5))) == 5
     assert len(loopback_hub.requests_matching("/api/models?")) == 3  # no second page asked for
@@ -130,7 +157,9 @@ def test_model_info_files_metadata_matches_the_bytes(loopback_hub: LoopbackHub, 
         assert siblings[name].lfs.sha256 == sha256(data)
         assert siblings[name].lfs.size == len(data)
     readme = loopback_hub.repo(REPO).head.files["README.md"].open().read()
-    assert siblings["README.md"].lfs is None and siblings["README.md"].blob_id == git_blob_id(readme)
+    assert siblings["README.md"].lfs is None and siblings["README.md"].blob_id == git_blob_id(
+        readme
+    )
     assert info.sha == loopback_hub.repo(REPO).head.sha and len(info.sha) == 40
     assert info.card_data.base_model == "example/Base-Model"
     assert info.gguf["context_length"] == 4096 and info.gated is False and info.safetensors is None
@@ -151,8 +180,14 @@ def test_repo_errors_are_typed(loopback_hub: LoopbackHub, tiny: dict, tmp_path: 
 
 
 def test_list_repo_tree_and_paths_info(loopback_hub: LoopbackHub) -> None:
-    loopback_hub.add_repo("org/Nested", {"README.md": b"# n", "Q8_0/a-00001-of-00002.gguf": b"1",
-                                         "Q8_0/a-00002-of-00002.gguf": b"2"})
+    loopback_hub.add_repo(
+        "org/Nested",
+        {
+            "README.md": b"# n",
+            "Q8_0/a-00001-of-00002.gguf": b"1",
+            "Q8_0/a-00002-of-00002.gguf": b"2",
+        },
+    )
     api = HfApi(endpoint=loopback_hub.url, token=False)
 
     top = {entry.path: type(entry).__name__ for entry in api.list_repo_tree("org/Nested")}
@@ -162,7 +197,10 @@ def test_list_repo_tree_and_paths_info(loopback_hub: LoopbackHub) -> None:
     every = list(api.list_repo_tree("org/Nested", recursive=True, expand=True))
     assert len(every) == 4 and all(entry.last_commit is not None for entry in every)
     infos = api.get_paths_info("org/Nested", ["README.md", "Q8_0", "nope.gguf"])
-    assert [(type(i).__name__, i.path) for i in infos] == [("RepoFile", "README.md"), ("RepoFolder", "Q8_0")]
+    assert [(type(i).__name__, i.path) for i in infos] == [
+        ("RepoFile", "README.md"),
+        ("RepoFolder", "Q8_0"),
+    ]
     with pytest.raises(EntryNotFoundError):
         list(api.list_repo_tree("org/Nested", path_in_repo="missing"))
 
@@ -170,14 +208,18 @@ def test_list_repo_tree_and_paths_info(loopback_hub: LoopbackHub) -> None:
 # -- downloads ----------------------------------------------------------------------------------------
 
 
-def test_small_files_are_served_directly(loopback_hub: LoopbackHub, tiny: dict, tmp_path: Path) -> None:
+def test_small_files_are_served_directly(
+    loopback_hub: LoopbackHub, tiny: dict, tmp_path: Path
+) -> None:
     readme = download(loopback_hub, "README.md", tmp_path)
 
     assert readme.startswith(b"---\nbase_model:")
     assert not loopback_hub.requests_matching("/repos/")  # no CDN hop for a regular git file
 
 
-def test_lfs_download_goes_through_the_cdn_redirect(loopback_hub: LoopbackHub, tiny: dict, tmp_path: Path) -> None:
+def test_lfs_download_goes_through_the_cdn_redirect(
+    loopback_hub: LoopbackHub, tiny: dict, tmp_path: Path
+) -> None:
     data = download(loopback_hub, Q4, tmp_path)
 
     assert sha256(data) == sha256(tiny[Q4])
@@ -205,11 +247,15 @@ def test_large_file_streams_in_chunks(loopback_hub: LoopbackHub, tmp_path: Path)
 
 
 def test_cdn_answers_ranges_with_206(loopback_hub: LoopbackHub, tiny: dict) -> None:
-    location = get_hf_file_metadata(hf_hub_url(REPO, Q4, endpoint=loopback_hub.url), token=False).location
+    location = get_hf_file_metadata(
+        hf_hub_url(REPO, Q4, endpoint=loopback_hub.url), token=False
+    ).location
     size = len(tiny[Q4])
 
     with raw_get(location, {"Range": "bytes=100-199"}) as response:
-        assert response.status == 206 and response.headers["Content-Range"] == f"bytes 100-199/{size}"
+        assert (
+            response.status == 206 and response.headers["Content-Range"] == f"bytes 100-199/{size}"
+        )
         assert response.read() == tiny[Q4][100:200]
     with raw_get(location, {"Range": "bytes=-10"}) as response:
         assert response.status == 206 and response.read() == tiny[Q4][-10:]
@@ -234,10 +280,16 @@ def test_gated_repo_needs_a_valid_token(loopback_hub: LoopbackHub, tmp_path: Pat
         download(loopback_hub, Q4, tmp_path, repo="meta/Gated-GGUF", token="hf_not_granted")
     assert refused.value.response.status_code == 403
 
-    assert download(loopback_hub, Q4, tmp_path, repo="meta/Gated-GGUF", token="hf_granted") == b"weights" * 100
+    assert (
+        download(loopback_hub, Q4, tmp_path, repo="meta/Gated-GGUF", token="hf_granted")
+        == b"weights" * 100
+    )
     (cdn,) = loopback_hub.requests_matching("/repos/")
     assert "authorization" not in cdn.headers  # the client keeps the token off the CDN origin
-    assert loopback_hub.requests_matching(f"/resolve/main/{Q4}")[-1].headers["authorization"] == "Bearer hf_granted"
+    assert (
+        loopback_hub.requests_matching(f"/resolve/main/{Q4}")[-1].headers["authorization"]
+        == "Bearer hf_granted"
+    )
 
 
 def test_private_repo_is_invisible_without_a_valid_token(loopback_hub: LoopbackHub) -> None:
@@ -247,20 +299,30 @@ def test_private_repo_is_invisible_without_a_valid_token(loopback_hub: LoopbackH
     assert list(HfApi(endpoint=loopback_hub.url, token=False).list_models(search="Private")) == []
     with pytest.raises(RepositoryNotFoundError):
         HfApi(endpoint=loopback_hub.url, token=False).model_info("me/Private-GGUF")
-    assert HfApi(endpoint=loopback_hub.url, token="hf_mine").model_info("me/Private-GGUF").private is True
+    assert (
+        HfApi(endpoint=loopback_hub.url, token="hf_mine").model_info("me/Private-GGUF").private
+        is True
+    )
 
 
 # -- faults ----------------------------------------------------------------------------------------------
 
 
-def test_a_500_on_head_is_retried_once_without_waiting(loopback_hub: LoopbackHub, tiny: dict, tmp_path: Path) -> None:
+def test_a_500_on_head_is_retried_once_without_waiting(
+    loopback_hub: LoopbackHub, tiny: dict, tmp_path: Path
+) -> None:
     loopback_hub.fail(f"/resolve/main/{Q4}", status=500, method="HEAD")
 
     assert download(loopback_hub, Q4, tmp_path) == tiny[Q4]
-    assert [r.method for r in loopback_hub.requests_matching(f"/resolve/main/{Q4}")] == ["HEAD", "HEAD"]
+    assert [r.method for r in loopback_hub.requests_matching(f"/resolve/main/{Q4}")] == [
+        "HEAD",
+        "HEAD",
+    ]
 
 
-def test_a_500_on_the_file_get_is_raised(loopback_hub: LoopbackHub, tiny: dict, tmp_path: Path) -> None:
+def test_a_500_on_the_file_get_is_raised(
+    loopback_hub: LoopbackHub, tiny: dict, tmp_path: Path
+) -> None:
     loopback_hub.fail(Q4, status=500, method="GET")
 
     with pytest.raises(HfHubHTTPError) as failure:
@@ -270,7 +332,9 @@ def test_a_500_on_the_file_get_is_raised(loopback_hub: LoopbackHub, tiny: dict, 
 
 
 def test_drop_after_cuts_the_body_short(loopback_hub: LoopbackHub, tiny: dict) -> None:
-    location = get_hf_file_metadata(hf_hub_url(REPO, Q4, endpoint=loopback_hub.url), token=False).location
+    location = get_hf_file_metadata(
+        hf_hub_url(REPO, Q4, endpoint=loopback_hub.url), token=False
+    ).location
     loopback_hub.drop_after(Q4, 1000)
 
     with raw_get(location) as response:
@@ -280,17 +344,24 @@ def test_drop_after_cuts_the_body_short(loopback_hub: LoopbackHub, tiny: dict) -
     assert len(short.value.partial) == 1000
 
 
-def test_client_resumes_a_dropped_download_with_range(loopback_hub: LoopbackHub, tmp_path: Path) -> None:
+def test_client_resumes_a_dropped_download_with_range(
+    loopback_hub: LoopbackHub, tmp_path: Path
+) -> None:
     # The client writes in 10 MiB chunks: bytes of an unfinished chunk are lost, so drop past the first one.
     payload = os.urandom(12 * 1024 * 1024)
     loopback_hub.add_repo("org/Resume-GGUF", {"Resume-Q8_0.gguf": payload})
     loopback_hub.drop_after("Resume-Q8_0.gguf", 11 * 1024 * 1024)
 
-    data = download(loopback_hub, "Resume-Q8_0.gguf", tmp_path, repo="org/Resume-GGUF")  # after a 1 s pause
+    data = download(
+        loopback_hub, "Resume-Q8_0.gguf", tmp_path, repo="org/Resume-GGUF"
+    )  # after a 1 s pause
 
     assert sha256(data) == sha256(payload)
     gets = loopback_hub.requests_matching("/repos/", method="GET")
-    assert [g.headers.get("range") for g in gets] == [None, f"bytes={constants.DOWNLOAD_CHUNK_SIZE}-"]
+    assert [g.headers.get("range") for g in gets] == [
+        None,
+        f"bytes={constants.DOWNLOAD_CHUNK_SIZE}-",
+    ]
 
 
 def test_a_drop_inside_the_first_chunk_restarts_from_zero(
@@ -303,7 +374,9 @@ def test_a_drop_inside_the_first_chunk_restarts_from_zero(
     assert [g.headers.get("range") for g in gets] == [None, None]
 
 
-def test_corrupt_bytes_pass_the_client_unnoticed(loopback_hub: LoopbackHub, tiny: dict, tmp_path: Path) -> None:
+def test_corrupt_bytes_pass_the_client_unnoticed(
+    loopback_hub: LoopbackHub, tiny: dict, tmp_path: Path
+) -> None:
     loopback_hub.corrupt(REPO, Q4)
 
     data = download(loopback_hub, Q4, tmp_path)
@@ -314,7 +387,9 @@ def test_corrupt_bytes_pass_the_client_unnoticed(loopback_hub: LoopbackHub, tiny
     assert sha256(data) != advertised  # ...so verifying the sha256 is the app's job
 
 
-def test_replaced_file_gets_a_new_commit_and_etag(loopback_hub: LoopbackHub, tiny: dict, tmp_path: Path) -> None:
+def test_replaced_file_gets_a_new_commit_and_etag(
+    loopback_hub: LoopbackHub, tiny: dict, tmp_path: Path
+) -> None:
     url = hf_hub_url(REPO, Q4, endpoint=loopback_hub.url)
     before = get_hf_file_metadata(url, token=False)
 
@@ -324,7 +399,9 @@ def test_replaced_file_gets_a_new_commit_and_etag(loopback_hub: LoopbackHub, tin
     assert after.commit_hash == new_sha != before.commit_hash
     assert after.etag == sha256(b"new weights") != before.etag
     assert download(loopback_hub, Q4, tmp_path) == b"new weights"
-    assert download(loopback_hub, Q4, tmp_path, revision=before.commit_hash) == tiny[Q4]  # old commit stays
+    assert (
+        download(loopback_hub, Q4, tmp_path, revision=before.commit_hash) == tiny[Q4]
+    )  # old commit stays
 
 
 def test_slow_throttles_the_body(loopback_hub: LoopbackHub, tiny: dict, tmp_path: Path) -> None:
@@ -338,7 +415,10 @@ def test_slow_throttles_the_body(loopback_hub: LoopbackHub, tiny: dict, tmp_path
 
 def test_unknown_endpoints_answer_harmlessly(loopback_hub: LoopbackHub) -> None:
     with raw_get(f"{loopback_hub.url}/api/agent-harnesses?") as response:
-        assert response.status == 200 and response.read() == b'{"standardEnvVars": [], "harnesses": {}}'
+        assert (
+            response.status == 200
+            and response.read() == b'{"standardEnvVars": [], "harnesses": {}}'
+        )
     with raw_get(f"{loopback_hub.url}/api/whoami-v2?") as response:
         assert response.status == 401  # no token
         response.read()
@@ -359,7 +439,9 @@ def test_stop_cuts_keep_alive_connections_and_joins_threads(tmp_path: Path) -> N
     before = set(threading.enumerate())
     hub = LoopbackHub().start()
     hub.add_repo("org/x", {"README.md": b"hello"})
-    assert download(hub, "README.md", tmp_path, repo="org/x") == b"hello"  # leaves a pooled connection
+    assert (
+        download(hub, "README.md", tmp_path, repo="org/x") == b"hello"
+    )  # leaves a pooled connection
 
     hub.stop()
 

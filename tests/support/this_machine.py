@@ -12,8 +12,10 @@ import platform
 from pathlib import Path
 
 # What Hearth says when NVML does not answer, by pynvml's error class.
-NO_NVIDIA = {"NVMLError_LibraryNotFound": "no NVIDIA driver installed",
-             "NVMLError_DriverNotLoaded": "the NVIDIA driver is not loaded"}
+NO_NVIDIA = {
+    "NVMLError_LibraryNotFound": "no NVIDIA driver installed",
+    "NVMLError_DriverNotLoaded": "the NVIDIA driver is not loaded",
+}
 
 
 def cpu_has(feature: str) -> bool | None:
@@ -30,8 +32,14 @@ def cpu_has(feature: str) -> bool | None:
         cpuinfo = Path("/proc/cpuinfo").read_text()
     except OSError:
         return None  # not Linux: no flags to read
-    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines()
-                  if line.startswith("flags")), None)
+    flags = next(
+        (
+            line.split(":", 1)[1].split()
+            for line in cpuinfo.splitlines()
+            if line.startswith("flags")
+        ),
+        None,
+    )
     return None if flags is None else feature.lower() in flags
 
 

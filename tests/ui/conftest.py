@@ -9,6 +9,7 @@ from tests.support.llama_server import REMOTE_KEY, llama_server
 def server(starter_gguf, tmp_path_factory):
     """A real OpenAI-compatible server on 127.0.0.1 serving the starter model, asking for
     ``REMOTE_KEY``; its address ends in /v1."""
-    with llama_server(starter_gguf, tmp_path_factory.mktemp("llama") / "server.log",
-                      api_key=REMOTE_KEY) as url:
+    with llama_server(
+        starter_gguf, tmp_path_factory.mktemp("llama") / "server.log", api_key=REMOTE_KEY
+    ) as url:
         yield url

@@ -26,13 +26,13 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from app.core.storage import db_files
 from app.core.chats.salvage import salvage_file
 from app.core.common.errors import ChatStoreError
+from app.core.storage import db_files
 
 log = logging.getLogger("hearth.chats")
 
@@ -40,10 +40,17 @@ SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 10.0
 # The tables and columns of schema 1; later versions only add to them.
 _REQUIRED = {
-    "chats": {"id", "title", "created_at", "updated_at", "model", "system_prompt",
-              "settings_json"},
-    "messages": {"id", "chat_id", "role", "content", "created_at", "position", "stats_json",
-                 "complete"},
+    "chats": {"id", "title", "created_at", "updated_at", "model", "system_prompt", "settings_json"},
+    "messages": {
+        "id",
+        "chat_id",
+        "role",
+        "content",
+        "created_at",
+        "position",
+        "stats_json",
+        "complete",
+    },
     "answer_chunks": {"id", "message_id", "text"},
 }
 
@@ -91,8 +98,10 @@ def open_db(path: Path, fts: bool | None = None) -> Opened:
         except (OSError, sqlite3.Error) as exc:
             return _in_memory(path, fts, notices, _reason(exc), False)
         log.error("Chat history %s held another program's tables; kept as %s", path, aside)
-        notices.append(f"The chat history file held another program's data, not Hearth's "
-                       f"chats; it was kept as {aside.name} and a new history was started.")
+        notices.append(
+            f"The chat history file held another program's data, not Hearth's "
+            f"chats; it was kept as {aside.name} and a new history was started."
+        )
     try:
         use_fts = _configure(conn, fts, wal=True)
     except (sqlite3.Error, UnicodeDecodeError, ChatStoreError) as exc:
@@ -104,8 +113,9 @@ def open_db(path: Path, fts: bool | None = None) -> Opened:
 
 
 def _connect(path: Path | str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                           check_same_thread=False)
+    conn = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+    )
     conn.text_factory = db_files.lenient_text
     return conn
 
@@ -137,8 +147,10 @@ def _clear_the_way(path: Path, notices: list[str]) -> bool:
     if not path.is_file():
         aside = db_files.set_aside(path)
         log.error("Chat history %s is not a file; kept as %s", path, aside)
-        notices.append(f"The chat history {path.name} was not a file; it was kept as "
-                       f"{aside.name} and a new history was started.")
+        notices.append(
+            f"The chat history {path.name} was not a file; it was kept as "
+            f"{aside.name} and a new history was started."
+        )
         return False
     try:
         with open(path, "rb") as file:
@@ -146,8 +158,10 @@ def _clear_the_way(path: Path, notices: list[str]) -> bool:
     except OSError as exc:
         aside = db_files.set_aside(path, "unreadable")
         log.error("Chat history %s cannot be read (%s); kept as %s", path, exc, aside)
-        notices.append(f"The chat history could not be read ({exc.strerror or exc}); it was "
-                       f"kept as {aside.name} and a new history was started.")
+        notices.append(
+            f"The chat history could not be read ({exc.strerror or exc}); it was "
+            f"kept as {aside.name} and a new history was started."
+        )
         return False
     wal = db_files.side_file(path, "-wal")
     if not wal.is_file() or wal.stat().st_size == 0:
@@ -158,14 +172,16 @@ def _clear_the_way(path: Path, notices: list[str]) -> bool:
         if db_files.side_file(path, "-shm").exists():
             db_files.move_side_aside(path, "-shm", "foreign")
         log.error("Chat history %s had a log from another database; kept as %s", path, kept)
-        notices.append(f"A file next to the chat history ({wal.name}) belonged to another "
-                       f"database; it was kept as {kept.name} and your chats were left as "
-                       f"they were.")
+        notices.append(
+            f"A file next to the chat history ({wal.name}) belonged to another "
+            f"database; it was kept as {kept.name} and your chats were left as "
+            f"they were."
+        )
     return verdict == "damaged"
 
 
 def _check_log(path: Path) -> str:
-    """"ok", "foreign" or "damaged": what the log beside ``path`` makes of it, judged on
+    """ "ok", "foreign" or "damaged": what the log beside ``path`` makes of it, judged on
     copies, so that the real pair is opened (and, on closing, checkpointed) only when the log
     belongs to it. Ok: with the log the copy is Hearth's history. Damaged: without the log the
     copy is damaged too (salvage reads it both ways). Foreign: anything else, such as another
@@ -223,21 +239,31 @@ def _fresh_in_memory(fts: bool | None) -> tuple[sqlite3.Connection, bool]:
     return conn, _configure(conn, fts, wal=False)
 
 
-def _in_memory(path: Path, fts: bool | None, notices: list[str], reason: str,
-               readable: bool, newer: bool = False) -> Opened:
+def _in_memory(
+    path: Path,
+    fts: bool | None,
+    notices: list[str],
+    reason: str,
+    readable: bool,
+    newer: bool = False,
+) -> Opened:
     """A history in memory holding what can be read of ``path`` (left as it is)."""
     conn, use_fts = _fresh_in_memory(fts)
     chats = salvage_file(path, conn)[0] if readable else 0
     shown = f" Its {chats} chat(s) are shown, but new" if chats else ""
     if newer:
         log.error("Chat history %s is from a newer Hearth; opened in memory", path)
-        notices.append(f"The chat history was written by a newer Hearth and is left as it "
-                       f"is.{shown or ' New'} chats and changes in this session will not be "
-                       f"kept; update Hearth to keep working with it.")
+        notices.append(
+            f"The chat history was written by a newer Hearth and is left as it "
+            f"is.{shown or ' New'} chats and changes in this session will not be "
+            f"kept; update Hearth to keep working with it."
+        )
     else:
         log.error("Chat history %s cannot be used (%s); opened in memory", path, reason)
-        notices.append(f"Hearth cannot save chats in {path.parent} ({reason}).{shown or ' New'} "
-                       f"chats and changes in this session will be lost when Hearth closes.")
+        notices.append(
+            f"Hearth cannot save chats in {path.parent} ({reason}).{shown or ' New'} "
+            f"chats and changes in this session will be lost when Hearth closes."
+        )
     return Opened(conn, use_fts, " ".join(notices), saved=False)
 
 
@@ -260,12 +286,16 @@ def _salvage(path: Path, fts: bool | None, notices: list[str], reason: str) -> O
         return _in_memory(aside, fts, notices, _reason(exc), True)
     log.info("Recovered %d chat(s), %d message(s) from %s", chats, messages, aside)
     if chats:
-        notices.append(f"The chat history was damaged: {chats} chat(s) with {messages} "
-                       f"message(s) were recovered, and the damaged file was kept as "
-                       f"{aside.name}.")
+        notices.append(
+            f"The chat history was damaged: {chats} chat(s) with {messages} "
+            f"message(s) were recovered, and the damaged file was kept as "
+            f"{aside.name}."
+        )
     else:
-        notices.append(f"The chat history was damaged and nothing in it could be read; it was "
-                       f"kept as {aside.name} and a new, empty history was started.")
+        notices.append(
+            f"The chat history was damaged and nothing in it could be read; it was "
+            f"kept as {aside.name} and a new, empty history was started."
+        )
     return Opened(conn, use_fts, " ".join(notices))
 
 
@@ -315,6 +345,7 @@ def fts5_available(conn: sqlite3.Connection) -> bool:
 
 def _prepare(conn: sqlite3.Connection, fts: bool) -> None:
     """Run the migrations this file lacks, and add the search index if it can have one."""
+
     def needed() -> tuple[int, bool]:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         has_fts = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'messages_fts'")
@@ -326,8 +357,9 @@ def _prepare(conn: sqlite3.Connection, fts: bool) -> None:
     try:
         version, add_fts = needed()  # again under the lock: another process may have done it
         if version > SCHEMA_VERSION:
-            raise ChatStoreError("The chat history was written by a newer Hearth. "
-                                 "Update Hearth to open it.")
+            raise ChatStoreError(
+                "The chat history was written by a newer Hearth. Update Hearth to open it."
+            )
         while version < SCHEMA_VERSION:
             version += 1
             MIGRATIONS[version](conn)

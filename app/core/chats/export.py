@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from app.core.chats.store import Chat, ChatStore, Message
@@ -29,8 +29,18 @@ from app.core.common.errors import ChatStoreError
 from app.core.common.json_file import decode, write_atomic
 
 FORMAT_VERSION = 1
-_SECRET_WORDS = {"token", "apikey", "authorization", "password", "passwd", "secret", "bearer",
-                 "accesskey", "privatekey", "credentials"}
+_SECRET_WORDS = {
+    "token",
+    "apikey",
+    "authorization",
+    "password",
+    "passwd",
+    "secret",
+    "bearer",
+    "accesskey",
+    "privatekey",
+    "credentials",
+}
 _ROLE_HEADINGS = {"system": "System", "user": "User", "assistant": "Assistant"}
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
@@ -60,7 +70,7 @@ def _json_object(text: str) -> dict:
 
 
 def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
 def _unclosed_fence(text: str) -> str:
@@ -73,7 +83,7 @@ def _unclosed_fence(text: str) -> str:
         fence = match.group(1)
         if not opened:
             opened = fence
-        elif fence[0] == opened[0] and len(fence) >= len(opened) and not line.strip()[len(fence):]:
+        elif fence[0] == opened[0] and len(fence) >= len(opened) and not line.strip()[len(fence) :]:
             opened = ""
     return opened
 

@@ -70,8 +70,11 @@ def read_all(conn: sqlite3.Connection) -> Salvaged:
     found = Salvaged()
     conn.execute("PRAGMA writable_schema = ON")
     now = time.time()
-    for table, target in (("chats", found.chats), ("messages", found.messages),
-                          ("answer_chunks", found.chunks)):
+    for table, target in (
+        ("chats", found.chats),
+        ("messages", found.messages),
+        ("answer_chunks", found.chunks),
+    ):
         try:
             for row in read_rows(conn, table, COLUMNS[table]):
                 mended = _mend(table, row, now)
@@ -86,15 +89,30 @@ def _mend(table: str, row: tuple, now: float) -> tuple | None:
     """``row`` with its values made the types Hearth stores, or None when it cannot be."""
     if table == "chats":
         created = _number(row[2], now)
-        return (row[0], " ".join(_text(row[1]).split()) or RECOVERED_TITLE, created,
-                _number(row[3], created), _text(row[4]), _text(row[5]), _object_json(row[6]))
+        return (
+            row[0],
+            " ".join(_text(row[1]).split()) or RECOVERED_TITLE,
+            created,
+            _number(row[3], created),
+            _text(row[4]),
+            _text(row[5]),
+            _object_json(row[6]),
+        )
     if not isinstance(row[1], int):  # the chat or message it belongs to
         return None
     if table == "messages":
         if row[2] not in ROLES or not isinstance(row[5], int):
             return None
-        return (row[0], row[1], row[2], _text(row[3]), _number(row[4], now), row[5],
-                _object_json(row[6]), 0 if row[7] == 0 else 1)
+        return (
+            row[0],
+            row[1],
+            row[2],
+            _text(row[3]),
+            _number(row[4], now),
+            row[5],
+            _object_json(row[6]),
+            0 if row[7] == 0 else 1,
+        )
     return (row[0], row[1], _text(row[2]))
 
 
@@ -102,29 +120,38 @@ def write_all(conn: sqlite3.Connection, found: Salvaged) -> tuple[int, int]:
     """Insert the rows into an empty history (ids kept); returns (chats, messages) in it."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.executemany("INSERT OR IGNORE INTO chats (id, title, created_at, updated_at, model, "
-                         "system_prompt, settings_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         found.chats)
+        conn.executemany(
+            "INSERT OR IGNORE INTO chats (id, title, created_at, updated_at, model, "
+            "system_prompt, settings_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            found.chats,
+        )
         chat_ids = {row[0] for row in conn.execute("SELECT id FROM chats")}
         for message in found.messages:
             if message[1] not in chat_ids:
-                conn.execute("INSERT INTO chats (id, title, created_at, updated_at) "
-                             "VALUES (?, ?, ?, ?)",
-                             (message[1], RECOVERED_TITLE, message[4], message[4]))
+                conn.execute(
+                    "INSERT INTO chats (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                    (message[1], RECOVERED_TITLE, message[4], message[4]),
+                )
                 chat_ids.add(message[1])
-        insert = ("INSERT OR IGNORE INTO messages (id, chat_id, role, content, created_at, "
-                  "position, stats_json, complete) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        insert = (
+            "INSERT OR IGNORE INTO messages (id, chat_id, role, content, created_at, "
+            "position, stats_json, complete) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        )
         conn.executemany(insert, found.messages)
         # A damaged row can read with another message's position: it goes at its chat's end.
         kept = {row[0] for row in conn.execute("SELECT id FROM messages")}
         for message in found.messages:
             if message[0] not in kept:
-                end = conn.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM messages "
-                                   "WHERE chat_id = ?", (message[1],)).fetchone()[0]
+                end = conn.execute(
+                    "SELECT COALESCE(MAX(position), -1) + 1 FROM messages WHERE chat_id = ?",
+                    (message[1],),
+                ).fetchone()[0]
                 conn.execute(insert, (*message[:5], end, *message[6:]))
-        conn.executemany("INSERT OR IGNORE INTO answer_chunks (id, message_id, text) "
-                         "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?)",
-                         [(*chunk, chunk[1]) for chunk in found.chunks])
+        conn.executemany(
+            "INSERT OR IGNORE INTO answer_chunks (id, message_id, text) "
+            "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?)",
+            [(*chunk, chunk[1]) for chunk in found.chunks],
+        )
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -168,7 +195,13 @@ def salvage_file(source: Path, target: sqlite3.Connection) -> tuple[int, int]:
                 readings.append((False, read_all(conn)))
         except (OSError, sqlite3.Error, UnicodeDecodeError) as exc:
             log.warning("Chat history %s could not be read at all: %s", source, exc)
-    best = max(readings, key=lambda reading: (reading[0] and bool(reading[1].messages),
-                                              len(reading[1].messages), len(reading[1].chats)),
-               default=(False, Salvaged()))[1]
+    best = max(
+        readings,
+        key=lambda reading: (
+            reading[0] and bool(reading[1].messages),
+            len(reading[1].messages),
+            len(reading[1].chats),
+        ),
+        default=(False, Salvaged()),
+    )[1]
     return write_all(target, best)

@@ -23,10 +23,10 @@ import re
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from app.core.chats.db import open_db
 from app.core.common.errors import ChatStoreError
@@ -87,9 +87,12 @@ def _stats(stats_json) -> str:
         return "{}"
     if not isinstance(stats, dict):
         return "{}"
-    kept = {key: value for key, value in stats.items()
-            if key not in _NUMERIC_STATS or (isinstance(value, (int, float))
-                                             and not isinstance(value, bool))}
+    kept = {
+        key: value
+        for key, value in stats.items()
+        if key not in _NUMERIC_STATS
+        or (isinstance(value, (int, float)) and not isinstance(value, bool))
+    }
     return _text(stats_json) if kept == stats else json.dumps(kept)
 
 
@@ -99,7 +102,7 @@ def _one_line_title(text: str) -> str:
     if len(line) <= TITLE_LENGTH:
         return line
     cut = line[:TITLE_LENGTH]
-    if " " in cut[TITLE_LENGTH // 2:]:
+    if " " in cut[TITLE_LENGTH // 2 :]:
         cut = cut.rsplit(" ", 1)[0]
     return cut.rstrip(" .,;:-") + "…"
 
@@ -149,7 +152,7 @@ class ChatStore:
                 self._conn.close()
                 self._conn = None
 
-    def __enter__(self) -> "ChatStore":
+    def __enter__(self) -> ChatStore:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -174,9 +177,11 @@ class ChatStore:
                 conn.execute("COMMIT")
             except (sqlite3.Error, UnicodeDecodeError) as exc:  # see db_files.READ_ERRORS
                 log.error("Chat history error: %s", exc)
-                raise ChatStoreError(f"The chat history could not be read or saved ({exc}). "
-                                     f"Check free disk space and close other Hearth "
-                                     f"windows.") from exc
+                raise ChatStoreError(
+                    f"The chat history could not be read or saved ({exc}). "
+                    f"Check free disk space and close other Hearth "
+                    f"windows."
+                ) from exc
 
     def _write(self):
         # IMMEDIATE takes the write lock up front, so busy_timeout applies to it (a deferred
@@ -188,8 +193,7 @@ class ChatStore:
 
     @staticmethod
     def _chat(conn: sqlite3.Connection, chat_id: int) -> Chat:
-        row = conn.execute(f"SELECT {_CHAT_COLUMNS} FROM chats WHERE id = ?",
-                           (chat_id,)).fetchone()
+        row = conn.execute(f"SELECT {_CHAT_COLUMNS} FROM chats WHERE id = ?", (chat_id,)).fetchone()
         if row is None:
             raise ChatStoreError("That chat no longer exists.")
         return Chat(*row)
@@ -197,15 +201,29 @@ class ChatStore:
     @staticmethod
     def _messages(conn: sqlite3.Connection, where: str, value: int) -> list[Message]:
         """Messages by ``chat_id`` or ``id``, with the pieces of unfinished answers added."""
-        rows = conn.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE {where} = ? "
-                            "ORDER BY position", (value,)).fetchall()
+        rows = conn.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE {where} = ? ORDER BY position", (value,)
+        ).fetchall()
         pieces: dict[int, list[str]] = {}
         for message_id, text in conn.execute(
-                "SELECT c.message_id, c.text FROM answer_chunks c JOIN messages m "
-                f"ON m.id = c.message_id WHERE m.{where} = ? ORDER BY c.id", (value,)):
+            "SELECT c.message_id, c.text FROM answer_chunks c JOIN messages m "
+            f"ON m.id = c.message_id WHERE m.{where} = ? ORDER BY c.id",
+            (value,),
+        ):
             pieces.setdefault(message_id, []).append(text)
-        return [Message(row[0], row[1], row[2], _text(row[3]) + "".join(pieces.get(row[0], ())),
-                        row[4], row[5], _stats(row[6]), bool(row[7])) for row in rows]
+        return [
+            Message(
+                row[0],
+                row[1],
+                row[2],
+                _text(row[3]) + "".join(pieces.get(row[0], ())),
+                row[4],
+                row[5],
+                _stats(row[6]),
+                bool(row[7]),
+            )
+            for row in rows
+        ]
 
     def _message(self, conn: sqlite3.Connection, message_id: int) -> Message:
         found = self._messages(conn, "id", message_id)
@@ -215,11 +233,14 @@ class ChatStore:
 
     @staticmethod
     def _fold(conn: sqlite3.Connection, message_id: int) -> None:
-        pieces = conn.execute("SELECT text FROM answer_chunks WHERE message_id = ? ORDER BY id",
-                              (message_id,)).fetchall()
+        pieces = conn.execute(
+            "SELECT text FROM answer_chunks WHERE message_id = ? ORDER BY id", (message_id,)
+        ).fetchall()
         if pieces:
-            conn.execute("UPDATE messages SET content = content || ? WHERE id = ?",
-                         ("".join(piece[0] for piece in pieces), message_id))
+            conn.execute(
+                "UPDATE messages SET content = content || ? WHERE id = ?",
+                ("".join(piece[0] for piece in pieces), message_id),
+            )
             conn.execute("DELETE FROM answer_chunks WHERE message_id = ?", (message_id,))
 
     @staticmethod
@@ -228,14 +249,16 @@ class ChatStore:
 
     # -- chats -------------------------------------------------------------------------
 
-    def create_chat(self, title: str = DEFAULT_TITLE, model: str = "",
-                    system_prompt: str = "") -> Chat:
+    def create_chat(
+        self, title: str = DEFAULT_TITLE, model: str = "", system_prompt: str = ""
+    ) -> Chat:
         now = time.time()
         with self._write() as conn:
             cursor = conn.execute(
                 "INSERT INTO chats (title, created_at, updated_at, model, system_prompt) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (" ".join(title.split()) or DEFAULT_TITLE, now, now, model, system_prompt))
+                (" ".join(title.split()) or DEFAULT_TITLE, now, now, model, system_prompt),
+            )
             return self._chat(conn, cursor.lastrowid)
 
     def get_chat(self, chat_id: int) -> Chat:
@@ -252,13 +275,17 @@ class ChatStore:
             params = [_like_pattern(term) for term in terms]
             if self.fts and all(re.search(r"\w", term) for term in terms):
                 query = " AND ".join('"' + term.replace('"', '""') + '"*' for term in terms)
-                content_match = ("id IN (SELECT m.chat_id FROM messages_fts f JOIN messages m "
-                                 "ON m.id = f.rowid WHERE messages_fts MATCH ?)")
+                content_match = (
+                    "id IN (SELECT m.chat_id FROM messages_fts f JOIN messages m "
+                    "ON m.id = f.rowid WHERE messages_fts MATCH ?)"
+                )
                 params.append(query)
             else:
-                content_match = ("id IN (SELECT chat_id FROM messages WHERE "
-                                 + " AND ".join("content LIKE ? ESCAPE '\\'" for _ in terms)
-                                 + ")")
+                content_match = (
+                    "id IN (SELECT chat_id FROM messages WHERE "
+                    + " AND ".join("content LIKE ? ESCAPE '\\'" for _ in terms)
+                    + ")"
+                )
                 params += [_like_pattern(term) for term in terms]
             sql += f" WHERE ({title_match}) OR {content_match}"
         with self._read() as conn:
@@ -269,19 +296,30 @@ class ChatStore:
         """Set the title (one line; an empty title becomes the default)."""
         with self._write() as conn:
             self._chat(conn, chat_id)
-            conn.execute("UPDATE chats SET title = ? WHERE id = ?",
-                         (" ".join(title.split()) or DEFAULT_TITLE, chat_id))
+            conn.execute(
+                "UPDATE chats SET title = ? WHERE id = ?",
+                (" ".join(title.split()) or DEFAULT_TITLE, chat_id),
+            )
             return self._chat(conn, chat_id)
 
-    def update_chat(self, chat_id: int, *, model: str | None = None,
-                    system_prompt: str | None = None, settings_json: str | None = None) -> Chat:
+    def update_chat(
+        self,
+        chat_id: int,
+        *,
+        model: str | None = None,
+        system_prompt: str | None = None,
+        settings_json: str | None = None,
+    ) -> Chat:
         """Change the fields given (None leaves a field as it is)."""
         if settings_json is not None and not isinstance(json.loads(settings_json), dict):
             raise ValueError("settings_json must hold a JSON object")
         with self._write() as conn:
             self._chat(conn, chat_id)
-            for column, value in (("model", model), ("system_prompt", system_prompt),
-                                  ("settings_json", settings_json)):
+            for column, value in (
+                ("model", model),
+                ("system_prompt", system_prompt),
+                ("settings_json", settings_json),
+            ):
                 if value is not None:
                     conn.execute(f"UPDATE chats SET {column} = ? WHERE id = ?", (value, chat_id))
             return self._chat(conn, chat_id)
@@ -295,8 +333,11 @@ class ChatStore:
         """Title the chat after its first user message, if it still has the default title."""
         with self._write() as conn:
             chat = self._chat(conn, chat_id)
-            row = conn.execute("SELECT content FROM messages WHERE chat_id = ? AND role = 'user' "
-                               "ORDER BY position LIMIT 1", (chat_id,)).fetchone()
+            row = conn.execute(
+                "SELECT content FROM messages WHERE chat_id = ? AND role = 'user' "
+                "ORDER BY position LIMIT 1",
+                (chat_id,),
+            ).fetchone()
             title = _one_line_title(row[0]) if row else ""
             if chat.title != DEFAULT_TITLE or not title:
                 return chat
@@ -314,24 +355,26 @@ class ChatStore:
         with self._read() as conn:
             return self._message(conn, message_id)
 
-    def add_message(self, chat_id: int, role: str, content: str,
-                    complete: bool = True) -> Message:
+    def add_message(self, chat_id: int, role: str, content: str, complete: bool = True) -> Message:
         """Add a message at the end of the chat."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, not {role!r}")
         with self._write() as conn:
-            return self._message(conn, self._insert_message(conn, chat_id, role, content,
-                                                            complete))
+            return self._message(conn, self._insert_message(conn, chat_id, role, content, complete))
 
-    def _insert_message(self, conn: sqlite3.Connection, chat_id: int, role: str, content: str,
-                        complete: bool) -> int:
+    def _insert_message(
+        self, conn: sqlite3.Connection, chat_id: int, role: str, content: str, complete: bool
+    ) -> int:
         self._chat(conn, chat_id)
-        position = conn.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM messages "
-                                "WHERE chat_id = ?", (chat_id,)).fetchone()[0]
+        position = conn.execute(
+            "SELECT COALESCE(MAX(position), -1) + 1 FROM messages WHERE chat_id = ?", (chat_id,)
+        ).fetchone()[0]
         now = time.time()
         cursor = conn.execute(
             "INSERT INTO messages (chat_id, role, content, created_at, position, complete) "
-            "VALUES (?, ?, ?, ?, ?, ?)", (chat_id, role, content, now, position, int(complete)))
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (chat_id, role, content, now, position, int(complete)),
+        )
         conn.execute("UPDATE chats SET updated_at = ? WHERE id = ?", (now, chat_id))
         return cursor.lastrowid
 
@@ -347,8 +390,9 @@ class ChatStore:
     def truncate_after(self, chat_id: int, position: int) -> int:
         """Delete the chat's messages after ``position``; returns how many were deleted."""
         with self._write() as conn:
-            cursor = conn.execute("DELETE FROM messages WHERE chat_id = ? AND position > ?",
-                                  (chat_id, position))
+            cursor = conn.execute(
+                "DELETE FROM messages WHERE chat_id = ? AND position > ?", (chat_id, position)
+            )
             if cursor.rowcount:
                 self._touch(conn, chat_id)
             return cursor.rowcount
@@ -372,12 +416,14 @@ class ChatStore:
             cursor = conn.execute(
                 "INSERT INTO answer_chunks (message_id, text) SELECT ?, ? WHERE EXISTS "
                 "(SELECT 1 FROM messages WHERE id = ? AND complete = 0)",
-                (message_id, text, message_id))
+                (message_id, text, message_id),
+            )
             if cursor.rowcount != 1:
                 raise ChatStoreError("The answer being written was deleted or is finished.")
 
-    def finish_answer(self, message_id: int, stats: dict | None = None,
-                      stop_reason: str = "") -> Message:
+    def finish_answer(
+        self, message_id: int, stats: dict | None = None, stop_reason: str = ""
+    ) -> Message:
         """Mark the answer complete; ``stats`` (plus ``stop_reason``) go to stats_json."""
         record = dict(stats or {})
         if stop_reason:
@@ -385,7 +431,9 @@ class ChatStore:
         with self._write() as conn:
             message = self._message(conn, message_id)
             self._fold(conn, message_id)
-            conn.execute("UPDATE messages SET complete = 1, stats_json = ? WHERE id = ?",
-                         (json.dumps(record), message_id))
+            conn.execute(
+                "UPDATE messages SET complete = 1, stats_json = ? WHERE id = ?",
+                (json.dumps(record), message_id),
+            )
             self._touch(conn, message.chat_id)
             return self._message(conn, message_id)

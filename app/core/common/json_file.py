@@ -125,10 +125,17 @@ def keep_aside(path: Path, data: bytes | None = None, *, private: bool = False) 
     return target
 
 
-def read_json(path: Path, what: str, parse: Callable[[Any, list[str]], T],
-              default: Callable[[], T], *, dump: Callable[[T], Any] | None = None,
-              max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH,
-              private: bool = False) -> Loaded[T]:
+def read_json(
+    path: Path,
+    what: str,
+    parse: Callable[[Any, list[str]], T],
+    default: Callable[[], T],
+    *,
+    dump: Callable[[T], Any] | None = None,
+    max_bytes: int = MAX_BYTES,
+    max_depth: int = MAX_DEPTH,
+    private: bool = False,
+) -> Loaded[T]:
     """Read one of Hearth's JSON files.
 
     ``what`` names the file for the user ("Your settings"); ``parse(raw, notes)`` turns the
@@ -148,8 +155,11 @@ def read_json(path: Path, what: str, parse: Callable[[Any, list[str]], T],
         return _set_aside(path, what, str(exc), default())
     except OSError as exc:
         log.warning("%s (%s) could not be read: %s", what, path, exc)
-        return Loaded(default(), f"{what} could not be read ({exc.strerror or exc}); "
-                                 "Hearth used its defaults and left the file as it was.")
+        return Loaded(
+            default(),
+            f"{what} could not be read ({exc.strerror or exc}); "
+            "Hearth used its defaults and left the file as it was.",
+        )
     if not notes:
         return Loaded(value)
     reason = "; ".join(notes[:3]) + (f" and {len(notes) - 3} more" if len(notes) > 3 else "")
@@ -159,29 +169,45 @@ def read_json(path: Path, what: str, parse: Callable[[Any, list[str]], T],
             write_json(path, dump(value), private=private)
     except OSError as exc:
         log.warning("%s (%s): %s; not repaired on disk: %s", what, path, reason, exc)
-        return Loaded(value, f"{what} had values Hearth could not use ({reason}); their "
-                             f"defaults apply. The file could not be repaired: "
-                             f"{exc.strerror or exc}.")
+        return Loaded(
+            value,
+            f"{what} had values Hearth could not use ({reason}); their "
+            f"defaults apply. The file could not be repaired: "
+            f"{exc.strerror or exc}.",
+        )
     log.warning("%s (%s): %s; the original is kept as %s", what, path, reason, kept)
-    return Loaded(value, f"{what} had values Hearth could not use ({reason}); their defaults "
-                         f"apply and the original is kept as {kept.name}.", kept)
+    return Loaded(
+        value,
+        f"{what} had values Hearth could not use ({reason}); their defaults "
+        f"apply and the original is kept as {kept.name}.",
+        kept,
+    )
 
 
 def _set_aside(path: Path, what: str, reason: str, value: T) -> Loaded[T]:
     try:
         kept = keep_aside(path)
     except OSError as exc:
-        log.warning("%s (%s) is damaged (%s) and could not be set aside: %s", what, path,
-                    reason, exc)
-        return Loaded(value, f"{what} could not be used ({reason}) nor set aside "
-                             f"({exc.strerror or exc}); Hearth used its defaults.")
+        log.warning(
+            "%s (%s) is damaged (%s) and could not be set aside: %s", what, path, reason, exc
+        )
+        return Loaded(
+            value,
+            f"{what} could not be used ({reason}) nor set aside "
+            f"({exc.strerror or exc}); Hearth used its defaults.",
+        )
     log.warning("%s (%s) is damaged (%s); kept as %s", what, path, reason, kept)
-    return Loaded(value, f"{what} could not be used ({reason}); Hearth used its defaults and "
-                         f"kept the damaged file as {kept.name}.", kept)
+    return Loaded(
+        value,
+        f"{what} could not be used ({reason}); Hearth used its defaults and "
+        f"kept the damaged file as {kept.name}.",
+        kept,
+    )
 
 
-def write_atomic(path: Path, data: bytes, *, private: bool = False,
-                 make_folder: bool = True) -> None:
+def write_atomic(
+    path: Path, data: bytes, *, private: bool = False, make_folder: bool = True
+) -> None:
     """Replace ``path`` with ``data`` in one step (see the module's docstring); ``private``
     files (API keys) are readable by this user only. ``make_folder``: create the folder."""
     path = Path(path)

@@ -48,8 +48,10 @@ class QuietFileHandler(logging.handlers.RotatingFileHandler):
         reason = getattr(error, "strerror", None) or error.__class__.__name__
         if sys.stderr is not None:
             with contextlib.suppress(Exception):
-                sys.stderr.write(f"Hearth cannot write its log file {self.baseFilename} "
-                                 f"({reason}); it logs nothing more there until it restarts.\n")
+                sys.stderr.write(
+                    f"Hearth cannot write its log file {self.baseFilename} "
+                    f"({reason}); it logs nothing more there until it restarts.\n"
+                )
         with contextlib.suppress(Exception):
             self.close()
 
@@ -70,9 +72,7 @@ def setup_logging(log_file: Path, *, stderr_level: int = logging.WARNING) -> Non
     root.setLevel(logging.DEBUG)
     root.propagate = False
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    to_file = QuietFileHandler(
-        log_file, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
-    )
+    to_file = QuietFileHandler(log_file, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
     to_file.setLevel(logging.DEBUG)
     handlers: list[logging.Handler] = [to_file]
     if sys.stderr is not None:  # a windowed program on Windows has no stderr

@@ -19,8 +19,10 @@ from pygments.util import ClassNotFound
 
 _FORMATTER = HtmlFormatter(noclasses=True, nowrap=True, style="friendly")
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
-CODE_STYLE = ("background-color:#f3f5f8; font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace;"
-              " font-size:9.5pt; padding:6px;")
+CODE_STYLE = (
+    "background-color:#f3f5f8; font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace;"
+    " font-size:9.5pt; padding:6px;"
+)
 
 
 def _highlight(code: str, language: str) -> str:
@@ -45,10 +47,14 @@ def _make_parser(copy_links: str | None) -> MarkdownIt:
         link = ""
         if copy_links is not None:
             label = html.escape(language) + " · " if language else ""
-            link = (f'<p style="margin:6px 0 0 0; color:#6b7385; font-size:8.5pt;">{label}'
-                    f'<a href="{copy_links}{n}">Copy code</a></p>')
-        return (f'{link}<table width="100%" cellpadding="6" style="{CODE_STYLE}"><tr><td>'
-                f'<pre style="margin:0;">{body}</pre></td></tr></table>')
+            link = (
+                f'<p style="margin:6px 0 0 0; color:#6b7385; font-size:8.5pt;">{label}'
+                f'<a href="{copy_links}{n}">Copy code</a></p>'
+            )
+        return (
+            f'{link}<table width="100%" cellpadding="6" style="{CODE_STYLE}"><tr><td>'
+            f'<pre style="margin:0;">{body}</pre></td></tr></table>'
+        )
 
     md.add_render_rule("fence", fence)
     md.add_render_rule("code_block", fence)

@@ -45,7 +45,7 @@ class Paths:
     def log_file(self) -> Path:
         return self.log_dir / "hearth.log"
 
-    def ensure(self) -> "Paths":
+    def ensure(self) -> Paths:
         for folder in (self.config_dir, self.data_dir, self.cache_dir, self.log_dir):
             folder.mkdir(parents=True, exist_ok=True)
         return self

@@ -13,8 +13,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from app.core.storage import small_db
 from app.core.common.errors import ArenaError
+from app.core.storage import small_db
 
 WINNERS = ("A", "B", "tie")
 START_RATING = 1000.0
@@ -85,8 +85,9 @@ def tally(votes: list[Vote]) -> list[Standing]:
             winner, loser = (a, b) if vote.winner == "A" else (b, a)
             counts[winner][0] += 1
             counts[loser][1] += 1
-    standings = [Standing(label, *counts[label], rating=round(ratings[label], 1))
-                 for label in ratings]
+    standings = [
+        Standing(label, *counts[label], rating=round(ratings[label], 1)) for label in ratings
+    ]
     return sorted(standings, key=lambda s: (-s.rating, s.label))
 
 
@@ -112,13 +113,16 @@ class ArenaStore:
         with self._connect() as db:
             cursor = db.execute(
                 "INSERT INTO votes (model_a, model_b, winner, prompt, voted_at) "
-                "VALUES (?, ?, ?, ?, ?)", (model_a, model_b, winner, prompt, now))
+                "VALUES (?, ?, ?, ?, ?)",
+                (model_a, model_b, winner, prompt, now),
+            )
         return Vote(int(cursor.lastrowid), model_a, model_b, winner, prompt, now)
 
     def votes(self) -> list[Vote]:
         with self._connect() as db:
-            rows = db.execute("SELECT id, model_a, model_b, winner, prompt, voted_at "
-                              "FROM votes ORDER BY id").fetchall()
+            rows = db.execute(
+                "SELECT id, model_a, model_b, winner, prompt, voted_at FROM votes ORDER BY id"
+            ).fetchall()
         return [Vote(*row) for row in rows]
 
     def tally(self) -> list[Standing]:

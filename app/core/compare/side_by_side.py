@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.fit import estimate as fit
 from app.core.common.units import format_size
+from app.core.fit import estimate as fit
 
 N_CTX = 2048  # one prompt and a short answer: a small context keeps several models in memory
 MIN_MODELS, MAX_MODELS = 2, 4
@@ -44,15 +44,24 @@ def schedule(paths: Sequence[Path], machine: fit.Machine, n_ctx: int = N_CTX) ->
     fits = fits and all(p.verdict != fit.VERDICT_TOO_LARGE for p in plans)
     if fits:
         both = "Both models" if len(plans) == 2 else f"All {len(plans)} models"
-        message = (f"{both} fit in memory together (about "
-                   f"{format_size(total)} of {format_size(free)} free): they answer at once.")
+        message = (
+            f"{both} fit in memory together (about "
+            f"{format_size(total)} of {format_size(free)} free): they answer at once."
+        )
         if not machine.gpu_bytes:
             message += " They share the processor, so each runs slower than it would alone."
     else:
-        message = (f"The {len(plans)} models need about {format_size(total)} together and "
-                   f"{format_size(free)} is free: they answer one after another.")
-    return Schedule(together=fits, gpu_layers=tuple(p.gpu_layers for p in plans),
-                    needed_bytes=total, free_bytes=free, message=message)
+        message = (
+            f"The {len(plans)} models need about {format_size(total)} together and "
+            f"{format_size(free)} is free: they answer one after another."
+        )
+    return Schedule(
+        together=fits,
+        gpu_layers=tuple(p.gpu_layers for p in plans),
+        needed_bytes=total,
+        free_bytes=free,
+        message=message,
+    )
 
 
 def with_remote(local: Schedule | None, remote: Sequence[bool]) -> Schedule:
@@ -66,10 +75,14 @@ def with_remote(local: Schedule | None, remote: Sequence[bool]) -> Schedule:
     layers = iter(local.gpu_layers)
     gpu_layers = tuple(0 if r else next(layers, 0) for r in remote)
     if not n_remote:
-        return Schedule(local.together, gpu_layers, local.needed_bytes, local.free_bytes,
-                        local.message)
-    on_server = ("The remote model answers on its server" if n_remote == 1
-                 else "The remote models answer on their servers")
+        return Schedule(
+            local.together, gpu_layers, local.needed_bytes, local.free_bytes, local.message
+        )
+    on_server = (
+        "The remote model answers on its server"
+        if n_remote == 1
+        else "The remote models answer on their servers"
+    )
     if not n_local:
         message = f"{on_server}, at once." if n_remote > 1 else f"{on_server}."
     elif n_local == 1:
@@ -77,10 +90,12 @@ def with_remote(local: Schedule | None, remote: Sequence[bool]) -> Schedule:
     elif local.together:
         message = f"{local.message} {on_server}, beside them."
     else:
-        message = (f"{local.message.removesuffix('.')}; {on_server[0].lower()}"
-                   f"{on_server[1:]}, at once.")
-    return Schedule(local.together or n_local <= 1, gpu_layers, local.needed_bytes,
-                    local.free_bytes, message)
+        message = (
+            f"{local.message.removesuffix('.')}; {on_server[0].lower()}{on_server[1:]}, at once."
+        )
+    return Schedule(
+        local.together or n_local <= 1, gpu_layers, local.needed_bytes, local.free_bytes, message
+    )
 
 
 def arena_labels(models: Sequence[tuple[str, str | None]]) -> list[str]:
@@ -131,8 +146,11 @@ def votes_for(labels: Sequence[str], best: int | None) -> list[tuple[str, str, s
     between every pair.
     """
     if best is None:
-        return [(labels[i], labels[j], "tie")
-                for i in range(len(labels)) for j in range(i + 1, len(labels))]
+        return [
+            (labels[i], labels[j], "tie")
+            for i in range(len(labels))
+            for j in range(i + 1, len(labels))
+        ]
     if not 0 <= best < len(labels):
         raise ValueError(f"no column {best}")
     if len(labels) == 2:

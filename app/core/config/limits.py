@@ -100,8 +100,9 @@ def prompt(text: str, what: str = "The system prompt") -> str:
     if not isinstance(text, str):
         raise InvalidValue(f"{what} must be text.")
     if len(text) > MAX_PROMPT_CHARS:
-        raise InvalidValue(f"{what} is {len(text):,} characters long; at most "
-                           f"{MAX_PROMPT_CHARS:,} are taken.")
+        raise InvalidValue(
+            f"{what} is {len(text):,} characters long; at most {MAX_PROMPT_CHARS:,} are taken."
+        )
     return text
 
 
@@ -129,10 +130,16 @@ def _number(value, what: str, low: float, high: float, above_low: bool = False) 
 # What Settings and ModelSettings hand to llama.cpp, by field name: out of range, a stored value
 # goes back to its default (threads and GPU layers are clamped instead).
 SETTING_RANGES: dict[str, Callable] = {
-    "temperature": temperature, "top_p": lambda v: probability(v, "Top-p"),
-    "min_p": lambda v: probability(v, "Min-p"), "top_k": top_k,
-    "repeat_penalty": repeat_penalty, "max_tokens": max_tokens, "seed": seed,
-    "n_ctx": context, "n_gpu_layers": gpu_layers, "n_threads": threads,
+    "temperature": temperature,
+    "top_p": lambda v: probability(v, "Top-p"),
+    "min_p": lambda v: probability(v, "Min-p"),
+    "top_k": top_k,
+    "repeat_penalty": repeat_penalty,
+    "max_tokens": max_tokens,
+    "seed": seed,
+    "n_ctx": context,
+    "n_gpu_layers": gpu_layers,
+    "n_threads": threads,
     "system_prompt": prompt,
 }
 
@@ -148,8 +155,10 @@ def in_range(name: str, value) -> bool:
 
 # -- the command line ------------------------------------------------------------------------
 
+
 def cli_type(check: Callable, parse: Callable = int, name: str = "a whole number"):
     """An ``argparse`` type: ``parse`` then ``check``; a failure is argparse's one-line error."""
+
     def convert(text: str):
         try:
             value = parse(text)
@@ -159,6 +168,7 @@ def cli_type(check: Callable, parse: Callable = int, name: str = "a whole number
             return check(value)
         except InvalidValue as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
+
     convert.__name__ = name  # argparse names the type in its message
     return convert
 

@@ -7,12 +7,27 @@ from dataclasses import asdict, dataclass, replace
 from app.core.config import limits
 
 PRESETS: dict[str, dict[str, float | int]] = {
-    "Precise": {"temperature": 0.2, "top_p": 0.9, "top_k": 40, "min_p": 0.05,
-                "repeat_penalty": 1.1},
-    "Balanced": {"temperature": 0.7, "top_p": 0.95, "top_k": 40, "min_p": 0.05,
-                 "repeat_penalty": 1.1},
-    "Creative": {"temperature": 1.0, "top_p": 0.98, "top_k": 100, "min_p": 0.02,
-                 "repeat_penalty": 1.05},
+    "Precise": {
+        "temperature": 0.2,
+        "top_p": 0.9,
+        "top_k": 40,
+        "min_p": 0.05,
+        "repeat_penalty": 1.1,
+    },
+    "Balanced": {
+        "temperature": 0.7,
+        "top_p": 0.95,
+        "top_k": 40,
+        "min_p": 0.05,
+        "repeat_penalty": 1.1,
+    },
+    "Creative": {
+        "temperature": 1.0,
+        "top_p": 0.98,
+        "top_k": 100,
+        "min_p": 0.02,
+        "repeat_penalty": 1.05,
+    },
 }
 KV_TYPES = ("f16", "q8_0", "q4_0")
 DEFAULT_MAX_TOKENS = 1024
@@ -37,7 +52,7 @@ class ModelSettings:
     kv_type: str = "f16"
     n_threads: int = 0
 
-    def with_preset(self, name: str) -> "ModelSettings":
+    def with_preset(self, name: str) -> ModelSettings:
         return replace(self, **PRESETS[name])
 
     def preset_name(self) -> str:
@@ -52,7 +67,7 @@ class ModelSettings:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict | None) -> "ModelSettings":
+    def from_json(cls, data: dict | None) -> ModelSettings:
         known = set(cls.__dataclass_fields__)
         values = {k: v for k, v in (data or {}).items() if k in known and limits.in_range(k, v)}
         try:

@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from app.core.config import limits
 from app.core.common.errors import SettingsError
 from app.core.common.json_file import Damaged, read_json, write_json
+from app.core.config import limits
 from app.core.config.presets import DEFAULT_MAX_TOKENS, PRESETS, ModelSettings
 
 log = logging.getLogger("hearth.settings")
@@ -50,7 +50,7 @@ class Settings:
     notice: str = field(default="", compare=False, repr=False, metadata={"stored": False})
 
     @classmethod
-    def load(cls, path: Path) -> "Settings":
+    def load(cls, path: Path) -> Settings:
         """Read settings; a missing file gives defaults, a damaged one defaults too (kept aside
         as ``settings.json.damaged-<time>``), a value of the wrong type its default alone; what
         was reset is in ``notice``, one sentence for the user."""
@@ -59,16 +59,19 @@ class Settings:
 
     def stored(self) -> dict:
         """What is saved: every field but ``notice``."""
-        return {f.name: getattr(self, f.name) for f in fields(self)
-                if f.metadata.get("stored", True)}
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("stored", True)
+        }
 
     def save(self, path: Path) -> None:
         """Write atomically: a crash mid-write never leaves a half file."""
         try:
             write_json(path, self.stored())
         except (OSError, ValueError) as exc:
-            raise SettingsError(f"Your settings could not be saved to {path}: "
-                                f"{getattr(exc, 'strerror', None) or exc}.") from exc
+            raise SettingsError(
+                f"Your settings could not be saved to {path}: "
+                f"{getattr(exc, 'strerror', None) or exc}."
+            ) from exc
 
 
 def _same_type(value: Any, default: Any) -> bool:
@@ -91,8 +94,11 @@ def _model_settings(value: dict, notes: list[str]) -> dict:
         if not isinstance(chosen, dict):
             notes.append(f"the settings of {str(model)[:60]} are not a JSON object")
             continue
-        good = {k: v for k, v in chosen.items() if k in defaults and _same_type(v, defaults[k])
-                and limits.in_range(k, v)}
+        good = {
+            k: v
+            for k, v in chosen.items()
+            if k in defaults and _same_type(v, defaults[k]) and limits.in_range(k, v)
+        }
         if len(good) != len(chosen):
             bad = sorted(set(chosen) - set(good))
             notes.append(f"{', '.join(str(b)[:40] for b in bad[:3])} of {str(model)[:60]}")
@@ -127,5 +133,11 @@ def _parse(raw: Any, notes: list[str]) -> Settings:
 RANGES = limits.SETTING_RANGES  # out of range, a value goes back to its default
 
 
-_KIND = {bool: "true or false", int: "a whole number", float: "a number", str: "text",
-         list: "a list of text", dict: "a JSON object"}
+_KIND = {
+    bool: "true or false",
+    int: "a whole number",
+    float: "a number",
+    str: "text",
+    list: "a list of text",
+    dict: "a JSON object",
+}

@@ -23,18 +23,39 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.downloads import store as download_store
-from app.core.quants import types as quants
-from app.core.downloads.http import (
-    Meter, PartState, Progress, RetryPolicy, locked, new_hasher, retrying, transfer, user_error,
+from app.core.common.errors import (
+    ChecksumMismatch,
+    DownloadCancelled,
+    DownloadError,
+    NotEnoughSpace,
 )
-from app.core.downloads.store import RepoStore, Sidecar, UnfinishedDownload, check_filename
-from app.core.common.errors import ChecksumMismatch, DownloadCancelled, DownloadError, NotEnoughSpace
 from app.core.common.paths import hf_hub_cache
 from app.core.common.units import format_size
+from app.core.downloads import store as download_store
+from app.core.downloads.http import (
+    Meter,
+    PartState,
+    Progress,
+    RetryPolicy,
+    locked,
+    new_hasher,
+    retrying,
+    transfer,
+    user_error,
+)
+from app.core.downloads.store import RepoStore, Sidecar, UnfinishedDownload, check_filename
+from app.core.quants import types as quants
 
-__all__ = ["DownloadResult", "Downloader", "Progress", "RemoteFile", "UnfinishedDownload",
-           "choose_file", "hub_endpoint", "split_names"]
+__all__ = [
+    "DownloadResult",
+    "Downloader",
+    "Progress",
+    "RemoteFile",
+    "UnfinishedDownload",
+    "choose_file",
+    "hub_endpoint",
+    "split_names",
+]
 
 log = logging.getLogger("hearth.downloads")
 
@@ -51,9 +72,14 @@ class DownloadResult:
     size_bytes: int
 
     def to_json(self) -> dict:
-        return {"repo_id": self.repo_id, "commit": self.commit, "path": str(self.path),
-                "files": [str(f) for f in self.files], "size_bytes": self.size_bytes,
-                "quant": quants.quant_from_name(self.path.name)}
+        return {
+            "repo_id": self.repo_id,
+            "commit": self.commit,
+            "path": str(self.path),
+            "files": [str(f) for f in self.files],
+            "size_bytes": self.size_bytes,
+            "quant": quants.quant_from_name(self.path.name),
+        }
 
 
 @dataclass(frozen=True)
@@ -96,10 +122,16 @@ def split_names(filename: str) -> list[str]:
 class Downloader:
     """Downloads model files into the Hugging Face cache. Holds settings only: share it freely."""
 
-    def __init__(self, *, endpoint: str | None = None, token: str | bool | None = None,
-                 cache_dir: Path | None = None, retry: RetryPolicy | None = None,
-                 timeout: float = 20.0,
-                 free_space: Callable[[Path], int] = download_store.free_bytes) -> None:
+    def __init__(
+        self,
+        *,
+        endpoint: str | None = None,
+        token: str | bool | None = None,
+        cache_dir: Path | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 20.0,
+        free_space: Callable[[Path], int] = download_store.free_bytes,
+    ) -> None:
         self._endpoint, self._token, self._cache_dir = endpoint, token, cache_dir
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
@@ -109,8 +141,9 @@ class Downloader:
     def cache_dir(self) -> Path:
         return Path(self._cache_dir) if self._cache_dir else hf_hub_cache()
 
-    def repo_files(self, repo_id: str, revision: str = "main",
-                   stop: threading.Event | None = None) -> tuple[str, dict[str, RemoteFile]]:
+    def repo_files(
+        self, repo_id: str, revision: str = "main", stop: threading.Event | None = None
+    ) -> tuple[str, dict[str, RemoteFile]]:
         """The commit ``revision`` names, and the repo's files at that commit."""
         from huggingface_hub import HfApi
         from huggingface_hub.utils import HFValidationError, validate_repo_id
@@ -125,19 +158,34 @@ class Downloader:
 
         def read() -> tuple[str, dict[str, RemoteFile]]:  # a malformed page fails in here
             info = api.model_info(repo_id, revision=revision, files_metadata=True)
-            files = {s.rfilename: RemoteFile(s.rfilename, s.size or 0,
-                                             s.lfs.sha256 if s.lfs else None, s.blob_id)
-                     for s in info.siblings or []}
+            files = {
+                s.rfilename: RemoteFile(
+                    s.rfilename, s.size or 0, s.lfs.sha256 if s.lfs else None, s.blob_id
+                )
+                for s in info.siblings or []
+            }
             if not isinstance(info.sha, str) or not all(isinstance(n, str) for n in files):
                 raise TypeError("the commit or a file name is not text")
             return info.sha, files
 
-        return retrying(read, self.retry, stop=stop or threading.Event(), meter=Meter(None),
-                        what=repo_id, explain=lambda exc: user_error(exc, repo_id, "", token))
+        return retrying(
+            read,
+            self.retry,
+            stop=stop or threading.Event(),
+            meter=Meter(None),
+            what=repo_id,
+            explain=lambda exc: user_error(exc, repo_id, "", token),
+        )
 
-    def download(self, repo_id: str, filename: str, *, revision: str = "main",
-                 progress: Callable[[Progress], object] | None = None,
-                 stop: threading.Event | None = None) -> DownloadResult:
+    def download(
+        self,
+        repo_id: str,
+        filename: str,
+        *,
+        revision: str = "main",
+        progress: Callable[[Progress], object] | None = None,
+        stop: threading.Event | None = None,
+    ) -> DownloadResult:
         """Download ``filename`` (every shard, for a split model) and return where it is."""
         try:
             return self._download(repo_id, filename, revision, progress, stop or threading.Event())
@@ -146,9 +194,14 @@ class Downloader:
             log.log(level, "Download of %s from %s stopped: %s", filename, repo_id, exc)
             raise
 
-    def _download(self, repo_id: str, filename: str, revision: str,
-                  progress: Callable[[Progress], object] | None,
-                  stop: threading.Event) -> DownloadResult:
+    def _download(
+        self,
+        repo_id: str,
+        filename: str,
+        revision: str,
+        progress: Callable[[Progress], object] | None,
+        stop: threading.Event,
+    ) -> DownloadResult:
         check_filename(filename)
         commit, remote = self.repo_files(repo_id, revision, stop)
         names = split_names(filename)
@@ -162,10 +215,24 @@ class Downloader:
         pending = [name for name in names if store.cached(commit, name) is None]
         meter.done = meter.total - sum(remote[name].size for name in pending)
         self._check_space(store, [remote[name] for name in pending], filename)
-        log.info("Downloading %s from %s (%s in %d file(s))", filename, repo_id,
-                 format_size(meter.total), len(names))
-        job = _Job(repo_id, revision, commit, filename, store, meter, stop, self._resolve_token(),
-                   hub_endpoint(self._endpoint))
+        log.info(
+            "Downloading %s from %s (%s in %d file(s))",
+            filename,
+            repo_id,
+            format_size(meter.total),
+            len(names),
+        )
+        job = _Job(
+            repo_id,
+            revision,
+            commit,
+            filename,
+            store,
+            meter,
+            stop,
+            self._resolve_token(),
+            hub_endpoint(self._endpoint),
+        )
         for name in pending:
             self._fetch(job, remote[name])
         store.write_ref(revision, commit)
@@ -197,20 +264,42 @@ class Downloader:
             job.meter.advance(remote.size)
             return store.link(etag, job.commit, remote.name)
         with locked(store.lock_path(etag), remote.name):
-            sidecar = Sidecar(job.repo_id, remote.name, job.model_file, job.revision, job.commit,
-                              etag, meta.size or remote.size, remote.sha256, remote.blob_id, url)
-            state = PartState(store.part(etag), store.start_partial(sidecar),
-                              lambda: new_hasher(remote.sha256, remote.blob_id, sidecar.size))
+            sidecar = Sidecar(
+                job.repo_id,
+                remote.name,
+                job.model_file,
+                job.revision,
+                job.commit,
+                etag,
+                meta.size or remote.size,
+                remote.sha256,
+                remote.blob_id,
+                url,
+            )
+            state = PartState(
+                store.part(etag),
+                store.start_partial(sidecar),
+                lambda: new_hasher(remote.sha256, remote.blob_id, sidecar.size),
+            )
             state.rehash(job.meter, job.stop)
             fresh = [meta]
 
             def attempt() -> None:
                 current = fresh.pop() if fresh else self._head(url, job)  # a fresh CDN link
                 if current.etag != etag:
-                    raise DownloadError(f"{remote.name} changed on the Hub during the download; "
-                                        "start it again.")
-                transfer(current.location, state, sidecar.size, meter=job.meter, stop=job.stop,
-                         endpoint=job.endpoint, token=job.token, timeout=self.timeout)
+                    raise DownloadError(
+                        f"{remote.name} changed on the Hub during the download; start it again."
+                    )
+                transfer(
+                    current.location,
+                    state,
+                    sidecar.size,
+                    meter=job.meter,
+                    stop=job.stop,
+                    endpoint=job.endpoint,
+                    token=job.token,
+                    timeout=self.timeout,
+                )
 
             self._retrying(attempt, job, remote.name, lambda: state.done)
             job.meter.set("verifying", "Checking the file against the Hub's checksum")
@@ -218,18 +307,26 @@ class Downloader:
             return store.place(etag, job.commit, remote.name, job.revision)
 
     def _retrying(self, action, job: _Job, name: str, progress_of: Callable[[], int] = lambda: 0):
-        return retrying(action, self.retry, stop=job.stop, meter=job.meter, what=name,
-                        explain=lambda exc: user_error(exc, job.repo_id, name, job.token),
-                        progress_of=progress_of)
+        return retrying(
+            action,
+            self.retry,
+            stop=job.stop,
+            meter=job.meter,
+            what=name,
+            explain=lambda exc: user_error(exc, job.repo_id, name, job.token),
+            progress_of=progress_of,
+        )
 
     def _head(self, url: str, job: _Job):
         from huggingface_hub import get_hf_file_metadata
 
-        meta = get_hf_file_metadata(url, token=job.token or False, timeout=self.timeout,
-                                    endpoint=job.endpoint)
+        meta = get_hf_file_metadata(
+            url, token=job.token or False, timeout=self.timeout, endpoint=job.endpoint
+        )
         if not meta.etag or not meta.location:
-            raise DownloadError("The Hub did not say which version of the file to download; "
-                                "try again later.")
+            raise DownloadError(
+                "The Hub did not say which version of the file to download; try again later."
+            )
         return meta
 
     def _verify(self, state: PartState, remote: RemoteFile, store: RepoStore, etag: str) -> None:
@@ -242,7 +339,8 @@ class Downloader:
             raise ChecksumMismatch(
                 f"{remote.name} was damaged on the way: its contents do not match the checksum the "
                 "Hub publishes. The bad file was deleted and is not in your library; download it "
-                "again.")
+                "again."
+            )
 
     def _check_space(self, store: RepoStore, pending: list[RemoteFile], filename: str) -> None:
         remaining = 0
@@ -256,7 +354,8 @@ class Downloader:
             raise NotEnoughSpace(
                 f"Not enough free disk space for {filename}: it needs {format_size(remaining)} "
                 f"more, but {self.cache_dir} has {format_size(free)} free. Free some space (or set "
-                "HF_HOME to a larger disk) and try again.")
+                "HF_HOME to a larger disk) and try again."
+            )
 
     def _resolve_token(self) -> str | None:
         """The token given, else huggingface_hub's (HF_TOKEN, then the stored one); False: none."""
@@ -276,8 +375,11 @@ def choose_file(files: dict[str, int], choice: str | None = None) -> str:
     models: dict[str, int] = {}
     for name, size in files.items():
         base = name.rsplit("/", 1)[-1].lower()
-        if base.endswith(".gguf") and not base.startswith("mmproj") \
-                and download_store.is_safe_filename(name):  # never default to a hostile name
+        if (
+            base.endswith(".gguf")
+            and not base.startswith("mmproj")
+            and download_store.is_safe_filename(name)
+        ):  # never default to a hostile name
             first = split_names(name)[0]
             models[first] = models.get(first, 0) + size
     if choice and choice.lower().endswith(".gguf"):
@@ -289,13 +391,15 @@ def choose_file(files: dict[str, int], choice: str | None = None) -> str:
     wanted = (choice or "Q4_K_M").upper()
     matching = sorted(name for name in models if quants.quant_from_name(name) == wanted)
     if len(matching) > 1:
-        raise DownloadError(f"Several {wanted} files: {', '.join(matching)}. "
-                            "Name the file you want.")
+        raise DownloadError(
+            f"Several {wanted} files: {', '.join(matching)}. Name the file you want."
+        )
     if matching:
         return matching[0]
     if choice:
         found = sorted({q for q in map(quants.quant_from_name, models) if q})
-        raise DownloadError(f"No {wanted} file in this repo. "
-                            f"Its quants: {', '.join(found) or 'none'}.")
+        raise DownloadError(
+            f"No {wanted} file in this repo. Its quants: {', '.join(found) or 'none'}."
+        )
     good = [n for n in models if (quants.bits_per_weight(quants.quant_from_name(n)) or 0) >= 4.5]
     return min(good, key=models.__getitem__) if good else max(models, key=models.__getitem__)

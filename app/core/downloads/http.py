@@ -55,8 +55,9 @@ class RetryPolicy:
 class Meter:
     """Adds up progress over a model's files, smooths the speed, and throttles callbacks."""
 
-    def __init__(self, callback: Callable[[Progress], object] | None,
-                 interval: float = 0.1) -> None:
+    def __init__(
+        self, callback: Callable[[Progress], object] | None, interval: float = 0.1
+    ) -> None:
         self.callback, self.interval = callback, interval
         self.total = self.done = 0
         self.file, self.phase, self.message = "", "downloading", ""
@@ -85,8 +86,11 @@ class Meter:
             self._mark, self._mark_done = now, self.done
         self._last = now
         if self.callback is not None:
-            self.callback(Progress(self.done, self.total, max(self.speed, 0.0), self.phase,
-                                   self.file, self.message))
+            self.callback(
+                Progress(
+                    self.done, self.total, max(self.speed, 0.0), self.phase, self.file, self.message
+                )
+            )
 
 
 class PartState:
@@ -156,8 +160,17 @@ def new_hasher(sha256: str | None, blob_id: str | None, size: int):
     return git
 
 
-def transfer(url: str, state: PartState, size: int, *, meter: Meter, stop: threading.Event,
-             endpoint: str, token: str | None, timeout: float) -> None:
+def transfer(
+    url: str,
+    state: PartState,
+    size: int,
+    *,
+    meter: Meter,
+    stop: threading.Event,
+    endpoint: str,
+    token: str | None,
+    timeout: float,
+) -> None:
     """GET ``url`` from ``state.done`` on (``Range``), appending to the part file and the hash."""
     import httpx2
     from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
@@ -183,7 +196,8 @@ def transfer(url: str, state: PartState, size: int, *, meter: Meter, stop: threa
             response.read()
             hf_raise_for_status(response)
         elif state.done and not response.headers.get("Content-Range", "").startswith(
-                f"bytes {state.done}-"):
+            f"bytes {state.done}-"
+        ):
             raise DownloadError("The server sent the wrong part of the file; try again later.")
         with open(state.part, "ab") as out:
             for chunk in response.iter_raw():
@@ -200,9 +214,16 @@ def transfer(url: str, state: PartState, size: int, *, meter: Meter, stop: threa
         raise ShortBody(f"the connection closed after {state.done:,} of {size:,} bytes")
 
 
-def retrying(action: Callable[[], object], policy: RetryPolicy, *, stop: threading.Event,
-             meter: Meter, explain: Callable[[BaseException], DownloadError], what: str,
-             progress_of: Callable[[], int] = lambda: 0):
+def retrying(
+    action: Callable[[], object],
+    policy: RetryPolicy,
+    *,
+    stop: threading.Event,
+    meter: Meter,
+    explain: Callable[[BaseException], DownloadError],
+    what: str,
+    progress_of: Callable[[], int] = lambda: 0,
+):
     """Run ``action`` until it succeeds, retrying network failures with backoff.
 
     Failures in a row are counted; bytes received reset the count. Errors retrying cannot fix go
@@ -225,8 +246,10 @@ def retrying(action: Callable[[], object], policy: RetryPolicy, *, stop: threadi
             tries += 1
             reason = describe(exc)
             if failures >= policy.attempts or tries >= policy.attempts * 5:
-                raise DownloadError(f"{reason}. Gave up after {tries} tries; what was downloaded "
-                                    "is kept, so retrying later resumes from there.") from exc
+                raise DownloadError(
+                    f"{reason}. Gave up after {tries} tries; what was downloaded "
+                    "is kept, so retrying later resumes from there."
+                ) from exc
             delay = wait or min(policy.cap, policy.backoff * 2 ** (failures - 1))
             log.warning("%s (%s); retrying in %.0f s", reason, what, delay)
             meter.set("waiting", f"{reason}; retrying in {delay:.0f} s")
@@ -239,8 +262,16 @@ def retry_after(exc: BaseException) -> float | None:
     import httpx2
     from huggingface_hub.errors import HfHubHTTPError
 
-    if isinstance(exc, (ShortBody, WrongBody, httpx2.TimeoutException, httpx2.NetworkError,
-                        httpx2.RemoteProtocolError)):
+    if isinstance(
+        exc,
+        (
+            ShortBody,
+            WrongBody,
+            httpx2.TimeoutException,
+            httpx2.NetworkError,
+            httpx2.RemoteProtocolError,
+        ),
+    ):
         return 0.0
     response = exc.response if isinstance(exc, HfHubHTTPError) else None
     if response is None or response.status_code not in RETRY_STATUSES:
@@ -276,8 +307,12 @@ def describe(exc: BaseException) -> str:
 def user_error(exc: BaseException, repo_id: str, name: str, token: str | None) -> DownloadError:
     """A message a user can act on, for an error that retrying will not fix."""
     from huggingface_hub.errors import (
-        EntryNotFoundError, GatedRepoError, HfHubHTTPError, OfflineModeIsEnabled,
-        RepositoryNotFoundError, RevisionNotFoundError,
+        EntryNotFoundError,
+        GatedRepoError,
+        HfHubHTTPError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
     )
 
     if isinstance(exc, GatedRepoError):
@@ -285,35 +320,42 @@ def user_error(exc: BaseException, repo_id: str, name: str, token: str | None) -
             return GatedModelError(
                 f"{repo_id} is gated and your Hugging Face token does not give access to it. "
                 "Open the model's page on the Hub, accept its conditions, check the token, and "
-                "try again.")
+                "try again."
+            )
         return GatedModelError(
             f"{repo_id} is gated: its authors ask you to log in and accept their conditions. "
             "Accept them on the model's page, then enter a Hugging Face token (or set HF_TOKEN) "
-            "and retry.")
+            "and retry."
+        )
     if isinstance(exc, RepositoryNotFoundError):
-        return DownloadError(f"There is no model '{repo_id}' on the Hub "
-                             "(a private one needs a token).")
+        return DownloadError(
+            f"There is no model '{repo_id}' on the Hub (a private one needs a token)."
+        )
     if isinstance(exc, RevisionNotFoundError):
         return DownloadError(f"{repo_id} has no such version (branch, tag or commit).")
     if isinstance(exc, EntryNotFoundError):
         return DownloadError(f"{repo_id} has no file called '{name}'.")
     if isinstance(exc, OfflineModeIsEnabled):
-        return DownloadError("Hugging Face offline mode is on (HF_HUB_OFFLINE); "
-                             "turn it off to download.")
+        return DownloadError(
+            "Hugging Face offline mode is on (HF_HUB_OFFLINE); turn it off to download."
+        )
     if isinstance(exc, HfHubHTTPError):
         status = exc.response.status_code if exc.response is not None else "?"
         return DownloadError(f"The Hub refused the download of {name or repo_id} (HTTP {status}).")
     if isinstance(exc, OSError):
         if getattr(exc, "errno", None) == 28:  # ENOSPC
-            return NotEnoughSpace("The disk filled up during the download. "
-                                  "Free some space and resume it.")
+            return NotEnoughSpace(
+                "The disk filled up during the download. Free some space and resume it."
+            )
         return DownloadError(f"Could not write the download to disk: {exc.strerror or exc}.")
     if isinstance(exc, (ValueError, KeyError, TypeError, AttributeError)):
         # huggingface_hub parsing a page it cannot read (not JSON, fields of the wrong type)
         log.info("The Hub's answer for %s could not be read: %s", repo_id, _one_line(exc))
         log.debug("The Hub's answer for %s could not be read", repo_id, exc_info=exc)
-        return DownloadError(f"The Hugging Face Hub sent an answer about {repo_id} that Hearth "
-                             "cannot read. Try again later.")
+        return DownloadError(
+            f"The Hugging Face Hub sent an answer about {repo_id} that Hearth "
+            "cannot read. Try again later."
+        )
     log.error("Unexpected download failure: %s", _one_line(exc))  # one line on stderr
     log.debug("Unexpected download failure", exc_info=exc)  # the traceback, in the file only
     return DownloadError(f"The download of {name or repo_id} failed ({exc.__class__.__name__}).")
@@ -333,8 +375,10 @@ def locked(lock_path: Path, name: str):
     try:
         guard.__enter__()
     except TimeoutError as exc:
-        raise DownloadError(f"{name} is already being downloaded by another Hearth window or "
-                            "program. Let it finish, or close it and try again.") from exc
+        raise DownloadError(
+            f"{name} is already being downloaded by another Hearth window or "
+            "program. Let it finish, or close it and try again."
+        ) from exc
     try:
         yield
     finally:

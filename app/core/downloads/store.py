@@ -48,12 +48,14 @@ def check_filename(name: str) -> str:
         problem = "it is an absolute path"
     elif any(part in ("", ".", "..") for part in name.split("/")):
         problem = "it points outside the model's folder"
-    elif len(name) > MAX_PATH_LENGTH or any(len(p.encode()) > MAX_NAME_LENGTH
-                                            for p in name.split("/")):
+    elif len(name) > MAX_PATH_LENGTH or any(
+        len(p.encode()) > MAX_NAME_LENGTH for p in name.split("/")
+    ):
         problem = "it is too long"
     if problem:
-        raise UnsafeFileName(f"Hearth refused the file name {shown}: {problem}. "
-                             "Nothing was downloaded.")
+        raise UnsafeFileName(
+            f"Hearth refused the file name {shown}: {problem}. Nothing was downloaded."
+        )
     return name
 
 
@@ -69,8 +71,9 @@ def is_safe_filename(name: str) -> bool:
 
 def _check_token(value: str, what: str) -> str:
     if not _SAFE_TOKEN.fullmatch(value or ""):
-        raise DownloadError(f"The Hub sent an unusable {what} ({value[:60]!r}); "
-                            "the download was stopped.")
+        raise DownloadError(
+            f"The Hub sent an unusable {what} ({value[:60]!r}); the download was stopped."
+        )
     return value
 
 
@@ -130,13 +133,15 @@ class RepoStore:
     def pointer(self, commit: str, filename: str) -> Path:
         """``snapshots/<commit>/<filename>``, refused if it would land outside that folder."""
         if not _COMMIT.fullmatch(commit or ""):
-            raise DownloadError(f"The Hub sent an unusable commit id ({commit[:60]!r}); "
-                                "the download was stopped.")
+            raise DownloadError(
+                f"The Hub sent an unusable commit id ({commit[:60]!r}); the download was stopped."
+            )
         snapshot = self.root / "snapshots" / commit
         target = snapshot.joinpath(*check_filename(filename).split("/"))
         if Path(os.path.abspath(snapshot)) not in Path(os.path.abspath(target)).parents:
-            raise UnsafeFileName(f"Hearth refused the file name {filename[:80]!r}: "
-                                 "it leaves the model's folder.")
+            raise UnsafeFileName(
+                f"Hearth refused the file name {filename[:80]!r}: it leaves the model's folder."
+            )
         return target
 
     def cached(self, commit: str, filename: str) -> Path | None:
@@ -160,13 +165,18 @@ class RepoStore:
         for other in part.parent.glob("*.part.json"):  # an older version of the same file
             old = self.find_sidecar(other.name[: -len(".part.json")])
             if old and old.filename == sidecar.filename and old.etag != sidecar.etag:
-                log.info("%s changed on the Hub; its partial download starts again",
-                         sidecar.filename)
+                log.info(
+                    "%s changed on the Hub; its partial download starts again", sidecar.filename
+                )
                 self.discard(old.etag)
         (self.root / "snapshots").mkdir(parents=True, exist_ok=True)  # keeps scan_cache_dir happy
         old = self.find_sidecar(sidecar.etag)
         same = old is not None and (old.etag, old.size, old.sha256, old.blob_id) == (
-            sidecar.etag, sidecar.size, sidecar.sha256, sidecar.blob_id)
+            sidecar.etag,
+            sidecar.size,
+            sidecar.sha256,
+            sidecar.blob_id,
+        )
         done = part.stat().st_size if same and part.exists() else 0
         if done > sidecar.size:
             done = 0
@@ -234,14 +244,23 @@ def _parse_sidecar(raw: object, notes: list[str]) -> Sidecar | None:
     return Sidecar(**raw)
 
 
-_SIDECAR_KINDS = {"repo_id": str, "filename": str, "model_file": str, "revision": str,
-                  "commit": str, "etag": str, "size": int, "sha256": (str, type(None)),
-                  "blob_id": (str, type(None)), "url": str, "version": int}
+_SIDECAR_KINDS = {
+    "repo_id": str,
+    "filename": str,
+    "model_file": str,
+    "revision": str,
+    "commit": str,
+    "etag": str,
+    "size": int,
+    "sha256": (str, type(None)),
+    "blob_id": (str, type(None)),
+    "url": str,
+    "version": int,
+}
 
 
 def read_sidecar(path: Path) -> Sidecar | None:
-    loaded = read_json(path, "A download record", _parse_sidecar, lambda: None,
-                       max_bytes=64 * 1024)
+    loaded = read_json(path, "A download record", _parse_sidecar, lambda: None, max_bytes=64 * 1024)
     if loaded.message:  # the download starts that file again; nothing for the user to do
         log.warning("%s", loaded.message)
     return loaded.value
@@ -262,9 +281,12 @@ def list_unfinished(cache_dir: Path) -> list[UnfinishedDownload]:
         key = (sidecar.repo_id, sidecar.model_file)
         previous = found.get(key)
         found[key] = UnfinishedDownload(
-            repo_id=sidecar.repo_id, filename=sidecar.model_file, revision=sidecar.revision,
+            repo_id=sidecar.repo_id,
+            filename=sidecar.model_file,
+            revision=sidecar.revision,
             done_bytes=done + (previous.done_bytes if previous else 0),
-            total_bytes=sidecar.size + (previous.total_bytes if previous else 0))
+            total_bytes=sidecar.size + (previous.total_bytes if previous else 0),
+        )
     return list(found.values())
 
 
@@ -274,7 +296,6 @@ def free_bytes(folder: Path) -> int:
         if candidate.exists():
             return shutil.disk_usage(candidate).free
     return shutil.disk_usage(Path.cwd()).free
-
 
 
 def remove_from_cache(pointers: list[Path]) -> int:

@@ -40,8 +40,13 @@ VERDICT_TOO_LARGE = "Too large"
 OVERHEAD_FIXED = 7 * MIB
 OVERHEAD_PER_VOCAB_ENTRY = 180
 # Per GPU: driver context, BLAS workspace, pools (from llama.cpp users' reports; unmeasured here)
-GPU_RUNTIME = {"CUDA": 400 * MIB, "ROCm": 400 * MIB, "SYCL": 300 * MIB, "Vulkan": 150 * MIB,
-               "Metal": 0}
+GPU_RUNTIME = {
+    "CUDA": 400 * MIB,
+    "ROCm": 400 * MIB,
+    "SYCL": 300 * MIB,
+    "Vulkan": 150 * MIB,
+    "Metal": 0,
+}
 _LAYER = re.compile(r"^blk\.(\d+)\.")
 
 
@@ -65,14 +70,20 @@ REPACK_RULES: dict[int, tuple[tuple[frozenset[str], int], ...]] = {
 def repacked(tensor: TensorInfo, cpu_features: frozenset[str]) -> bool:
     """Whether llama.cpp keeps a repacked copy of this matmul weight (2-D, or 3-D experts) on
     this CPU."""
-    if len(tensor.shape) not in (2, 3) or tensor.name == "token_embd.weight" \
-            or "REPACK" not in cpu_features:
+    if (
+        len(tensor.shape) not in (2, 3)
+        or tensor.name == "token_embd.weight"
+        or "REPACK" not in cpu_features
+    ):
         return False
-    return any(needs <= cpu_features and tensor.shape[1] % rows == 0
-               for needs, rows in REPACK_RULES.get(tensor.ggml_type, ()))
+    return any(
+        needs <= cpu_features and tensor.shape[1] % rows == 0
+        for needs, rows in REPACK_RULES.get(tensor.ggml_type, ())
+    )
 
 
 # -- the estimate ----------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -106,16 +117,23 @@ class _Side:
         return self.weights + self.repack + self.kv + self.compute + self.overhead
 
 
-def kv_cells(shape: ModelShape, n_ctx: int, layer: int, swa_full: bool = True,
-             n_ubatch: int = N_UBATCH) -> int:
+def kv_cells(
+    shape: ModelShape, n_ctx: int, layer: int, swa_full: bool = True, n_ubatch: int = N_UBATCH
+) -> int:
     cells = _pad(n_ctx)
     if not swa_full and shape.swa_layers and shape.swa_layers[layer]:
         cells = min(cells, _pad(shape.swa_window + n_ubatch))
     return cells
 
 
-def kv_layer_bytes(shape: ModelShape, n_ctx: int, kv_type: str, layer: int,
-                   swa_full: bool = True, n_ubatch: int = N_UBATCH) -> int:
+def kv_layer_bytes(
+    shape: ModelShape,
+    n_ctx: int,
+    kv_type: str,
+    layer: int,
+    swa_full: bool = True,
+    n_ubatch: int = N_UBATCH,
+) -> int:
     block, size = KV_TYPES[kv_type]
     heads = shape.n_head_kv[layer] if layer < len(shape.n_head_kv) else 0
     k_row = shape.key_length * heads * size // block
@@ -123,10 +141,19 @@ def kv_layer_bytes(shape: ModelShape, n_ctx: int, kv_type: str, layer: int,
     return kv_cells(shape, n_ctx, layer, swa_full, n_ubatch) * (k_row + v_row)
 
 
-def estimate(shape: ModelShape, n_ctx: int, kv_type: str = "f16", gpu_layers: int = 0, *,
-             cpu_features=frozenset(), backend: str = "CPU", n_gpus: int = 1,
-             flash_attn: bool | None = None, swa_full: bool = True,
-             n_ubatch: int = N_UBATCH) -> Estimate:
+def estimate(
+    shape: ModelShape,
+    n_ctx: int,
+    kv_type: str = "f16",
+    gpu_layers: int = 0,
+    *,
+    cpu_features=frozenset(),
+    backend: str = "CPU",
+    n_gpus: int = 1,
+    flash_attn: bool | None = None,
+    swa_full: bool = True,
+    n_ubatch: int = N_UBATCH,
+) -> Estimate:
     """Memory for ``shape`` at ``n_ctx`` with ``gpu_layers`` offloaded (llama.cpp's count:
     the last layers first, the output layer when ``gpu_layers > n_layers``)."""
     if kv_type not in KV_TYPES:
@@ -141,8 +168,11 @@ def estimate(shape: ModelShape, n_ctx: int, kv_type: str = "f16", gpu_layers: in
         tied = not any(t.name == "output.weight" for t in shape.tensors)
         for tensor in shape.tensors:
             match = _LAYER.match(tensor.name)
-            on_gpu = (int(match.group(1)) >= first_gpu) if match else (
-                output_on_gpu and tensor.name.startswith("output"))
+            on_gpu = (
+                (int(match.group(1)) >= first_gpu)
+                if match
+                else (output_on_gpu and tensor.name.startswith("output"))
+            )
             side = gpu if on_gpu else cpu
             side.weights += tensor.nbytes
             if not on_gpu and repacked(tensor, features):
@@ -175,14 +205,21 @@ def estimate(shape: ModelShape, n_ctx: int, kv_type: str = "f16", gpu_layers: in
     cpu.overhead = OVERHEAD_FIXED + OVERHEAD_PER_VOCAB_ENTRY * (shape.n_vocab + shape.n_merges)
     cpu.overhead += tokens * min(4 * _pad(n_ctx), 4096)  # llama-cpp-python's batch seq_id rows
     return Estimate(
-        n_ctx=n_ctx, kv_type=kv_type, flash_attn=flash, gpu_layers=gpu_layers,
-        weights_bytes=cpu.weights + gpu.weights, repack_bytes=cpu.repack,
-        kv_cache_bytes=cpu.kv + gpu.kv, compute_bytes=cpu.compute + gpu.compute,
-        overhead_bytes=cpu.overhead + gpu.overhead, ram_bytes=cpu.total, vram_bytes=gpu.total)
+        n_ctx=n_ctx,
+        kv_type=kv_type,
+        flash_attn=flash,
+        gpu_layers=gpu_layers,
+        weights_bytes=cpu.weights + gpu.weights,
+        repack_bytes=cpu.repack,
+        kv_cache_bytes=cpu.kv + gpu.kv,
+        compute_bytes=cpu.compute + gpu.compute,
+        overhead_bytes=cpu.overhead + gpu.overhead,
+        ram_bytes=cpu.total,
+        vram_bytes=gpu.total,
+    )
 
 
-def cpu_compute_bytes(shape: ModelShape, n_ctx: int, flash: bool,
-                      n_ubatch: int = N_UBATCH) -> int:
+def cpu_compute_bytes(shape: ModelShape, n_ctx: int, flash: bool, n_ubatch: int = N_UBATCH) -> int:
     """Compute memory a full micro-batch touches on CPU at a full context.
 
     Without flash attention: the F32 attention scores (n_kv x tokens x heads), their F16 copy
@@ -201,8 +238,8 @@ def _pad(n: int) -> int:
     return -(-n // PAD) * PAD
 
 
-
 # -- the verdict for a machine ---------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Machine:
@@ -218,13 +255,19 @@ class Machine:
     @classmethod
     def from_report(cls, report) -> Machine:
         """From a ``hardware.HardwareReport``: GPUs count only when the build can use them."""
-        gpus = tuple(g.vram_free_bytes if g.vram_free_bytes is not None else g.vram_total_bytes
-                     for g in report.gpus if g.usable_by(report.backend))
+        gpus = tuple(
+            g.vram_free_bytes if g.vram_free_bytes is not None else g.vram_total_bytes
+            for g in report.gpus
+            if g.usable_by(report.backend)
+        )
         usable = bool(gpus) and report.gpu_offload_supported
-        return cls(ram_bytes=report.ram_available_bytes, gpu_bytes=gpus if usable else (),
-                   backend=report.backend if usable else "CPU",
-                   cpu_features=frozenset(report.cpu_features),
-                   unified_memory=usable and any(g.unified_memory for g in report.gpus))
+        return cls(
+            ram_bytes=report.ram_available_bytes,
+            gpu_bytes=gpus if usable else (),
+            backend=report.backend if usable else "CPU",
+            cpu_features=frozenset(report.cpu_features),
+            unified_memory=usable and any(g.unified_memory for g in report.gpus),
+        )
 
 
 @dataclass(frozen=True)
@@ -239,12 +282,21 @@ class Fit:
     def to_json(self) -> dict:
         e = self.estimate
         return {
-            "verdict": self.verdict, "gpu_layers": self.gpu_layers,
-            "offload_layers": self.offload_layers, "max_ctx": self.max_ctx, "n_ctx": e.n_ctx,
-            "kv_type": e.kv_type, "flash_attn": e.flash_attn, "weights_bytes": e.weights_bytes,
-            "repack_bytes": e.repack_bytes, "kv_cache_bytes": e.kv_cache_bytes,
-            "compute_bytes": e.compute_bytes, "overhead_bytes": e.overhead_bytes,
-            "ram_bytes": e.ram_bytes, "vram_bytes": e.vram_bytes, "total_bytes": e.total_bytes,
+            "verdict": self.verdict,
+            "gpu_layers": self.gpu_layers,
+            "offload_layers": self.offload_layers,
+            "max_ctx": self.max_ctx,
+            "n_ctx": e.n_ctx,
+            "kv_type": e.kv_type,
+            "flash_attn": e.flash_attn,
+            "weights_bytes": e.weights_bytes,
+            "repack_bytes": e.repack_bytes,
+            "kv_cache_bytes": e.kv_cache_bytes,
+            "compute_bytes": e.compute_bytes,
+            "overhead_bytes": e.overhead_bytes,
+            "ram_bytes": e.ram_bytes,
+            "vram_bytes": e.vram_bytes,
+            "total_bytes": e.total_bytes,
             "exact": self.exact,
         }
 
@@ -268,8 +320,15 @@ def plan(shape: ModelShape, machine: Machine, n_ctx: int, kv_type: str = "f16") 
 
 
 def _estimate(shape, machine: Machine, n_ctx: int, kv_type: str, layers: int) -> Estimate:
-    return estimate(shape, n_ctx, kv_type, layers, cpu_features=machine.cpu_features,
-                    backend=machine.backend, n_gpus=max(1, len(machine.gpu_bytes)))
+    return estimate(
+        shape,
+        n_ctx,
+        kv_type,
+        layers,
+        cpu_features=machine.cpu_features,
+        backend=machine.backend,
+        n_gpus=max(1, len(machine.gpu_bytes)),
+    )
 
 
 def _fits(shape, machine: Machine, n_ctx: int, kv_type: str, layers: int) -> bool:
@@ -300,6 +359,7 @@ def _best_layers(shape, machine: Machine, n_ctx: int, kv_type: str) -> int | Non
 def _largest_ctx(shape, machine: Machine, kv_type: str, layers: int | None) -> int:
     """The largest context (a multiple of 256, at most the trained one) that fits with
     ``layers`` on the GPU, or in any placement when ``layers`` is None."""
+
     def ok(ctx: int) -> bool:
         if layers is None:
             return _best_layers(shape, machine, ctx, kv_type) is not None
@@ -315,5 +375,14 @@ def _largest_ctx(shape, machine: Machine, kv_type: str, layers: int | None) -> i
     return low * PAD
 
 
-__all__ = ["Estimate", "Fit", "Machine", "ModelShape", "estimate", "plan", "shape_from_file",
-           "shape_from_header", "shape_from_size"]
+__all__ = [
+    "Estimate",
+    "Fit",
+    "Machine",
+    "ModelShape",
+    "estimate",
+    "plan",
+    "shape_from_file",
+    "shape_from_header",
+    "shape_from_size",
+]

@@ -7,20 +7,27 @@ known, a typical transformer of that size (``exact`` False).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import logging
-
-from app.core.quants import types as quants
 from app.core.common.errors import HubError, InvalidModelFile
 from app.core.gguf.header import GgufHeader, TensorInfo, read_local_header, read_remote_header
+from app.core.quants import types as quants
 
 log = logging.getLogger("hearth.fit")
 
 # Sliding-window layer patterns llama.cpp uses when the file does not say (src/models/*.cpp)
-SWA_PATTERNS = {"gemma2": 2, "gemma3": 6, "gemma3n": 5, "cohere2": 4, "llama4": 4, "gpt-oss": 2,
-                "exaone4": 4, "olmo2": 4}
+SWA_PATTERNS = {
+    "gemma2": 2,
+    "gemma3": 6,
+    "gemma3n": 5,
+    "cohere2": 4,
+    "llama4": 4,
+    "gpt-oss": 2,
+    "exaone4": 4,
+    "olmo2": 4,
+}
 
 
 @dataclass(frozen=True)
@@ -67,23 +74,32 @@ def shape_from_header(header: GgufHeader, file_size: int, name: str) -> ModelSha
     n_head = max(heads) if heads else 0
     head_dim = n_embd // n_head if n_head else 0
     ff = _per_layer(key("feed_forward_length", 0), n_layers)
-    n_ff = max(max(ff, default=0),
-               int(key("expert_feed_forward_length") or 0) * int(key("expert_used_count") or 0))
+    n_ff = max(
+        max(ff, default=0),
+        int(key("expert_feed_forward_length") or 0) * int(key("expert_used_count") or 0),
+    )
     window = int(key("attention.sliding_window") or 0)
     n_vocab = int(key("vocab_size") or header.array_lengths.get("tokenizer.ggml.tokens") or 0)
     if not n_vocab:
         embd = next((t for t in header.tensors if t.name == "token_embd.weight"), None)
         n_vocab = embd.shape[-1] if embd else 0
     return ModelShape(
-        name=name, architecture=arch, file_size=file_size, n_layers=n_layers,
-        n_ctx_train=int(key("context_length") or 4096), n_embd=n_embd, n_ff=n_ff,
-        n_head=n_head, n_head_kv=tuple(heads_kv),
+        name=name,
+        architecture=arch,
+        file_size=file_size,
+        n_layers=n_layers,
+        n_ctx_train=int(key("context_length") or 4096),
+        n_embd=n_embd,
+        n_ff=n_ff,
+        n_head=n_head,
+        n_head_kv=tuple(heads_kv),
         key_length=int(key("attention.key_length") or head_dim),
         value_length=int(key("attention.value_length") or head_dim),
-        n_vocab=n_vocab, n_merges=header.array_lengths.get("tokenizer.ggml.merges", 0),
+        n_vocab=n_vocab,
+        n_merges=header.array_lengths.get("tokenizer.ggml.merges", 0),
         has_v_cache=key("attention.key_length_mla") is None,
-        swa_window=window, swa_layers=_swa_layers(key("attention.sliding_window_pattern"),
-                                                  arch, window, n_layers),
+        swa_window=window,
+        swa_layers=_swa_layers(key("attention.sliding_window_pattern"), arch, window, n_layers),
         recurrent_bytes=_recurrent_bytes(header, arch, heads_kv, n_embd),
         tensors=header.tensors,
         quant=quants.quant_from_file_type(header.get("general.file_type"))
@@ -101,24 +117,36 @@ def shape_from_file(path) -> ModelShape:
     return shape_from_header(read_local_header(path), path.stat().st_size, path.name)
 
 
-def shape_from_hub(repo_id: str, filename: str, *, revision: str | None = None,
-                   endpoint: str | None = None, token: str | bool | None = None) -> ModelShape:
+def shape_from_hub(
+    repo_id: str,
+    filename: str,
+    *,
+    revision: str | None = None,
+    endpoint: str | None = None,
+    token: str | bool | None = None,
+) -> ModelShape:
     """The shape of a file on the Hub from its header (Range requests: the first megabytes
     only); from its size alone (``exact`` False) when the header cannot be read."""
     from app.core.gguf.check import header_problem
 
-    remote = read_remote_header(repo_id, filename, revision=revision, endpoint=endpoint,
-                                token=token)
+    remote = read_remote_header(
+        repo_id, filename, revision=revision, endpoint=endpoint, token=token
+    )
     if remote.header is not None:
         problem = header_problem(remote.header, remote.file_size)
         if problem:
-            raise InvalidModelFile(f"Hearth would refuse {filename} from {repo_id}: "
-                                   f"{problem[:1].lower()}{problem[1:]}")
+            raise InvalidModelFile(
+                f"Hearth would refuse {filename} from {repo_id}: {problem[:1].lower()}{problem[1:]}"
+            )
         return shape_from_header(remote.header, remote.file_size or 0, filename)
     if not remote.file_size:
         raise HubError(f"Could not read {filename} from {repo_id}: {remote.error}")
-    log.info("Header of %s/%s not readable (%s): estimating from its size", repo_id, filename,
-             remote.error)
+    log.info(
+        "Header of %s/%s not readable (%s): estimating from its size",
+        repo_id,
+        filename,
+        remote.error,
+    )
     return shape_from_size(remote.file_size, filename)
 
 
@@ -128,11 +156,22 @@ def shape_from_size(size: int, name: str) -> ModelShape:
     n_layers = 32
     kv_per_token = max(16 * 1024, int(size * 2.6e-5))  # ~128 KiB/token for an 8B model in Q4
     head_dim, n_head_kv = 128, max(1, kv_per_token // (n_layers * 2 * 128 * 2))
-    return ModelShape(name=name, architecture="unknown", file_size=size, n_layers=n_layers,
-                      n_ctx_train=8192, n_embd=4096, n_ff=14336, n_head=32,
-                      n_head_kv=(n_head_kv,) * n_layers, key_length=head_dim,
-                      value_length=head_dim, n_vocab=128256, exact=False,
-                      quant=quants.quant_from_name(name))
+    return ModelShape(
+        name=name,
+        architecture="unknown",
+        file_size=size,
+        n_layers=n_layers,
+        n_ctx_train=8192,
+        n_embd=4096,
+        n_ff=14336,
+        n_head=32,
+        n_head_kv=(n_head_kv,) * n_layers,
+        key_length=head_dim,
+        value_length=head_dim,
+        n_vocab=128256,
+        exact=False,
+        quant=quants.quant_from_name(name),
+    )
 
 
 def _per_layer(value, n_layers: int) -> list[int]:
@@ -155,6 +194,7 @@ def _swa_layers(pattern, arch: str, window: int, n_layers: int) -> tuple[bool, .
 
 def _recurrent_bytes(header: GgufHeader, arch: str, heads_kv: list[int], n_embd: int) -> int:
     """State of recurrent layers (Mamba-style SSM, RWKV), F32, for one sequence."""
+
     def key(suffix):
         return int(header.get(f"{arch}.{suffix}") or 0)
 

@@ -29,6 +29,10 @@ import logging
 from itertools import pairwise
 from pathlib import Path
 
+from app.core.common.errors import InvalidModelFile, ModelFileError
+from app.core.gguf.header import GgufHeader, read_local_header, type_size
+from app.core.gguf.ranges import hyperparameter_problem
+from app.core.templates.budget import TEMPLATE_SECONDS
 from app.core.templates.render import (
     EMPTY,
     UNSAFE,
@@ -37,10 +41,6 @@ from app.core.templates.render import (
     render_args,
     render_guarded,
 )
-from app.core.common.errors import InvalidModelFile, ModelFileError
-from app.core.gguf.ranges import hyperparameter_problem
-from app.core.gguf.header import GgufHeader, read_local_header, type_size
-from app.core.templates.budget import TEMPLATE_SECONDS
 
 log = logging.getLogger("hearth.gguf_check")
 
@@ -58,11 +58,17 @@ EXPECTED_KINDS = {  # what llama.cpp reads with a type assertion, or as raw arra
     "tokenizer.ggml.merges": (_ARRAY, _STRING),
 }
 SAMPLE_CHATS = (
-    [{"role": "system", "content": "You are helpful."}, {"role": "user", "content": "Hello"},
-     {"role": "assistant", "content": "Hi! How can I help?"},
-     {"role": "user", "content": "Tell me a joke."}],
-    [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hi!"},
-     {"role": "user", "content": "Tell me a joke."}],
+    [
+        {"role": "system", "content": "You are helpful."},
+        {"role": "user", "content": "Hello"},
+        {"role": "assistant", "content": "Hi! How can I help?"},
+        {"role": "user", "content": "Tell me a joke."},
+    ],
+    [
+        {"role": "user", "content": "Hello"},
+        {"role": "assistant", "content": "Hi!"},
+        {"role": "user", "content": "Tell me a joke."},
+    ],
     [{"role": "user", "content": "Hello"}],
 )
 DAMAGED = "It is damaged or not a model file: download it again, or choose another file."
@@ -73,21 +79,26 @@ def check_file(path: Path) -> None:
     that is safe to hand to llama.cpp. Reads only the header."""
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"The model file {path} does not exist." if not path.exists()
-                             else f"{path} is not a file.")
+        raise ModelFileError(
+            f"The model file {path} does not exist."
+            if not path.exists()
+            else f"{path} is not a file."
+        )
     size = path.stat().st_size
     if size == 0:
         _refuse(path, "the file is empty (0 bytes).")
     for shard in _special_shards(path):
-        _refuse(path, f"its part {shard.name} is empty or not a regular file (a pipe, a "
-                      "device, a link into /proc): llama.cpp could wait on it forever.",
-                "Put the real file there, or download the model again.")
+        _refuse(
+            path,
+            f"its part {shard.name} is empty or not a regular file (a pipe, a "
+            "device, a link into /proc): llama.cpp could wait on it forever.",
+            "Put the real file there, or download the model again.",
+        )
     try:
         header = read_local_header(path)
     except ModelFileError as exc:
         _refuse(path, str(exc))
-    problem = structure_problem(header, size) or _shard_problem(path) or \
-        template_problem_of(header)
+    problem = structure_problem(header, size) or _shard_problem(path) or template_problem_of(header)
     if problem:
         _refuse(path, problem, "" if problem.startswith("Its chat template") else DAMAGED)
     log.debug("%s passed the GGUF check", path.name)
@@ -148,24 +159,31 @@ def _special_shards(path: Path) -> list[Path]:
 def _refuse(path: Path, problem: str, advice: str = DAMAGED):
     log.info("Refused %s: %s", path, problem)
     text = problem if problem.startswith(path.name) else problem[:1].upper() + problem[1:]
-    raise InvalidModelFile(" ".join(part for part in (f"Hearth refused {path.name}.", text, advice)
-                                    if part))
+    raise InvalidModelFile(
+        " ".join(part for part in (f"Hearth refused {path.name}.", text, advice) if part)
+    )
 
 
 # -- structure ---------------------------------------------------------------------------------
 
+
 def structure_problem(header: GgufHeader, file_size: int) -> str | None:
     """What is wrong with the header's keys and tensors for a file of ``file_size`` bytes."""
-    return _kinds_problem(header) or hyperparameter_problem(header) or \
-        _tensor_problem(header, file_size)
+    return (
+        _kinds_problem(header)
+        or hyperparameter_problem(header)
+        or _tensor_problem(header, file_size)
+    )
 
 
 def _kinds_problem(header: GgufHeader) -> str | None:
     for key, expected in EXPECTED_KINDS.items():
         kind = header.kinds.get(key)
         if kind is not None and kind != expected:
-            return f"the key {key} has the wrong type ({_kind_name(kind)}, not " \
-                   f"{_kind_name(expected)})."
+            return (
+                f"the key {key} has the wrong type ({_kind_name(kind)}, not "
+                f"{_kind_name(expected)})."
+            )
     for template_key in _template_keys(header):
         if header.kinds.get(template_key) != (_STRING,):
             return f"the chat template {template_key} is not text."
@@ -173,8 +191,10 @@ def _kinds_problem(header: GgufHeader) -> str | None:
     for key in ("tokenizer.ggml.scores", "tokenizer.ggml.token_type"):
         count = header.array_lengths.get(key)
         if count is not None and count != tokens:
-            return f"the tokenizer arrays disagree: {key} has {count:,} item(s) for " \
-                   f"{tokens or 0:,} token(s)."
+            return (
+                f"the tokenizer arrays disagree: {key} has {count:,} item(s) for "
+                f"{tokens or 0:,} token(s)."
+            )
     return None
 
 
@@ -200,15 +220,21 @@ def _tensor_problem(header: GgufHeader, file_size: int) -> str | None:
         except ModelFileError:
             return f"the tensor {name!r} has an unknown ggml type ({tensor.ggml_type})."
         if tensor.shape[0] % block:
-            return f"the rows of tensor {name!r} ({tensor.shape[0]:,} values) are not whole " \
-                   f"blocks of {block} values of its type."
+            return (
+                f"the rows of tensor {name!r} ({tensor.shape[0]:,} values) are not whole "
+                f"blocks of {block} values of its type."
+            )
         if tensor.offset % alignment:
-            return f"the data offset of tensor {name!r} ({tensor.offset:,}) is not aligned to " \
-                   f"{alignment} bytes."
+            return (
+                f"the data offset of tensor {name!r} ({tensor.offset:,}) is not aligned to "
+                f"{alignment} bytes."
+            )
         end = header.data_offset + tensor.offset + tensor.nbytes
         if end > file_size:
-            return f"the tensor {name!r} runs past the end of the file (its data ends at byte " \
-                   f"{end:,} of a {file_size:,}-byte file): the file is truncated or damaged."
+            return (
+                f"the tensor {name!r} runs past the end of the file (its data ends at byte "
+                f"{end:,} of a {file_size:,}-byte file): the file is truncated or damaged."
+            )
         spans.append((tensor.offset, tensor.offset + tensor.nbytes, name))
     spans.sort()
     for (_, end, first), (start, _, second) in pairwise(spans):
@@ -218,19 +244,35 @@ def _tensor_problem(header: GgufHeader, file_size: int) -> str | None:
 
 
 def _kind_name(kind: tuple[int, ...]) -> str:
-    names = {0: "u8", 1: "i8", 2: "u16", 3: "i16", 4: "u32", 5: "i32", 6: "f32", 7: "bool",
-             8: "string", 10: "u64", 11: "i64", 12: "f64"}
+    names = {
+        0: "u8",
+        1: "i8",
+        2: "u16",
+        3: "i16",
+        4: "u32",
+        5: "i32",
+        6: "f32",
+        7: "bool",
+        8: "string",
+        10: "u64",
+        11: "i64",
+        12: "f64",
+    }
     if kind[0] == _ARRAY:
         return f"array of {names.get(kind[1], kind[1]) if len(kind) > 1 else '?'}"
     return str(names.get(kind[0], kind[0]))
 
 
 def _template_keys(header: GgufHeader) -> list[str]:
-    return [key for key in header.fields if key == "tokenizer.chat_template"
-            or key.startswith("tokenizer.chat_template.")]
+    return [
+        key
+        for key in header.fields
+        if key == "tokenizer.chat_template" or key.startswith("tokenizer.chat_template.")
+    ]
 
 
 # -- chat templates ----------------------------------------------------------------------------
+
 
 def template_problem_of(header: GgufHeader) -> str | None:
     """The problem with the header's chat templates ("Its chat template ..."), or None."""
@@ -250,8 +292,9 @@ def _special_token(header: GgufHeader, which: str, default: str) -> str:
     return default
 
 
-def template_problem(template: str, bos: str = "<s>", eos: str = "</s>", *,
-                     seconds: float = TEMPLATE_SECONDS) -> str | None:
+def template_problem(
+    template: str, bos: str = "<s>", eos: str = "</s>", *, seconds: float = TEMPLATE_SECONDS
+) -> str | None:
     """Render ``template`` on sample chats; None when it renders, else what went wrong.
 
     Compiled and rendered in the guarded sandbox under the budget
@@ -269,6 +312,6 @@ def template_problem(template: str, bos: str = "<s>", eos: str = "</s>", *,
                 failure = exc
                 continue
             return None if prompt else f"{EMPTY} for a plain conversation"
-        return f"it fails on a plain conversation{failure.problem[len('it fails'):]}"
+        return f"it fails on a plain conversation{failure.problem[len('it fails') :]}"
     except TemplateFailure as exc:
         return exc.problem

@@ -38,8 +38,19 @@ MAX_ARRAY_ITEMS = 1 << 27
 MAX_DIMS = 4  # GGML_MAX_DIMS
 
 # GGUF value types -> struct format (8 string, 9 array handled apart)
-_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q",
-            12: "d"}
+_SCALARS = {
+    0: "B",
+    1: "b",
+    2: "H",
+    3: "h",
+    4: "I",
+    5: "i",
+    6: "f",
+    7: "?",
+    10: "Q",
+    11: "q",
+    12: "d",
+}
 
 
 class TruncatedHeaderError(Exception):
@@ -111,12 +122,40 @@ class RemoteHeader:
 
 
 # ggml type -> (elements per block, bytes per block), from ggml-common.h; others via ``gguf``
-TYPE_SIZES = {0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24),
-              8: (32, 34), 9: (32, 40), 10: (256, 84), 11: (256, 110), 12: (256, 144),
-              13: (256, 176), 14: (256, 210), 15: (256, 292), 16: (256, 66), 17: (256, 74),
-              18: (256, 98), 19: (256, 50), 20: (32, 18), 21: (256, 110), 22: (256, 82),
-              23: (256, 136), 24: (1, 1), 25: (1, 2), 26: (1, 4), 27: (1, 8), 28: (1, 8),
-              29: (256, 56), 30: (1, 2), 34: (256, 54), 35: (256, 66), 39: (32, 17)}
+TYPE_SIZES = {
+    0: (1, 4),
+    1: (1, 2),
+    2: (32, 18),
+    3: (32, 20),
+    6: (32, 22),
+    7: (32, 24),
+    8: (32, 34),
+    9: (32, 40),
+    10: (256, 84),
+    11: (256, 110),
+    12: (256, 144),
+    13: (256, 176),
+    14: (256, 210),
+    15: (256, 292),
+    16: (256, 66),
+    17: (256, 74),
+    18: (256, 98),
+    19: (256, 50),
+    20: (32, 18),
+    21: (256, 110),
+    22: (256, 82),
+    23: (256, 136),
+    24: (1, 1),
+    25: (1, 2),
+    26: (1, 4),
+    27: (1, 8),
+    28: (1, 8),
+    29: (256, 56),
+    30: (1, 2),
+    34: (256, 54),
+    35: (256, 66),
+    39: (32, 17),
+}
 
 
 def type_size(ggml_type: int) -> tuple[int, int]:
@@ -128,8 +167,9 @@ def type_size(ggml_type: int) -> tuple[int, int]:
     try:
         return GGML_QUANT_SIZES[GGMLQuantizationType(ggml_type)]
     except (ValueError, KeyError):
-        raise ModelFileError(f"The model uses tensor type {ggml_type}, unknown to this "
-                             "version of Hearth.") from None
+        raise ModelFileError(
+            f"The model uses tensor type {ggml_type}, unknown to this version of Hearth."
+        ) from None
 
 
 @functools.lru_cache(maxsize=64)
@@ -162,19 +202,22 @@ class _Cursor:
     def check_length(self, nbytes: int, what: str) -> None:
         """Refuse ``what`` when its ``nbytes`` cannot fit in the rest of the file."""
         if self.limit is not None and nbytes > self.limit - self.pos:
-            raise ModelFileError(f"The GGUF header is damaged or cut short: {what} claims "
-                                 f"{nbytes:,} bytes, but the file ends "
-                                 f"{max(self.limit - self.pos, 0):,} bytes later.")
+            raise ModelFileError(
+                f"The GGUF header is damaged or cut short: {what} claims "
+                f"{nbytes:,} bytes, but the file ends "
+                f"{max(self.limit - self.pos, 0):,} bytes later."
+            )
 
     def string(self, what: str = "a string") -> str:
         length = self.take("Q")
         if length > MAX_STRING_BYTES:
-            raise ModelFileError(f"The GGUF header is damaged: {what} claims a string length of "
-                                 f"{length:,} bytes.")
+            raise ModelFileError(
+                f"The GGUF header is damaged: {what} claims a string length of {length:,} bytes."
+            )
         self.check_length(length, f"the string length of {what}")
         start = self.pos
         self.skip(length)
-        return bytes(self.data[start:self.pos]).decode("utf-8", errors="replace")
+        return bytes(self.data[start : self.pos]).decode("utf-8", errors="replace")
 
     def skip_strings(self, count: int, key: str) -> None:
         """Skip ``count`` strings fast (a tokenizer has 50k-250k of them)."""
@@ -186,15 +229,18 @@ class _Cursor:
                 raise TruncatedHeaderError(pos + 8)
             length = unpack(data, pos)[0]
             if length > MAX_STRING_BYTES or (limit is not None and pos + 8 + length > limit):
-                raise ModelFileError(f"The GGUF header is damaged or cut short: a string in the "
-                                     f"array {key} claims a length of {length:,} bytes.")
+                raise ModelFileError(
+                    f"The GGUF header is damaged or cut short: a string in the "
+                    f"array {key} claims a length of {length:,} bytes."
+                )
             pos += 8 + length
         if pos > end:
             raise TruncatedHeaderError(pos)
         self.pos = pos
 
-    def value(self, kind: int, key: str, lengths: dict[str, int],
-              kinds: dict[str, tuple[int, ...]]):
+    def value(
+        self, kind: int, key: str, lengths: dict[str, int], kinds: dict[str, tuple[int, ...]]
+    ):
         kinds[key] = (kind,)
         if kind in _SCALARS:
             return self.take(_SCALARS[kind])
@@ -205,8 +251,9 @@ class _Cursor:
         item_kind, count = self.take("I"), self.take("Q")
         kinds[key] = (kind, item_kind)
         if count > MAX_ARRAY_ITEMS:
-            raise ModelFileError(f"The GGUF header is damaged: the array {key} claims "
-                                 f"{count:,} items.")
+            raise ModelFileError(
+                f"The GGUF header is damaged: the array {key} claims {count:,} items."
+            )
         lengths[key] = count
         if item_kind in _SCALARS:
             fmt = _SCALARS[item_kind]
@@ -240,11 +287,14 @@ def parse_header(data: bytes | memoryview, *, file_size: int | None = None) -> G
     cur.skip(4)
     version = cur.take("I")
     if version not in (2, 3) and int.from_bytes(struct.pack("<I", version), "big") in (2, 3):
-        raise ModelFileError("This GGUF file is big-endian; Hearth reads little-endian ones "
-                             "(the usual kind).")
+        raise ModelFileError(
+            "This GGUF file is big-endian; Hearth reads little-endian ones (the usual kind)."
+        )
     if version not in (2, 3):
-        raise ModelFileError(f"GGUF version {version} is not supported (Hearth reads versions 2 "
-                             "and 3; other numbers mean a big-endian, too old or damaged file).")
+        raise ModelFileError(
+            f"GGUF version {version} is not supported (Hearth reads versions 2 "
+            "and 3; other numbers mean a big-endian, too old or damaged file)."
+        )
     n_tensors, n_fields = cur.take("Q"), cur.take("Q")
     if n_fields > MAX_FIELDS:
         raise ModelFileError(f"The GGUF header is damaged: it claims {n_fields:,} metadata keys.")
@@ -263,15 +313,21 @@ def parse_header(data: bytes | memoryview, *, file_size: int | None = None) -> G
         name = cur.string(f"the name of tensor #{index + 1}")
         n_dims = cur.take("I")
         if n_dims > MAX_DIMS:
-            raise ModelFileError(f"The GGUF header is damaged: tensor {name!r} has {n_dims:,} "
-                                 f"dimensions (at most {MAX_DIMS}).")
-        shape = tuple(cur.take(f"{n_dims}Q")) if n_dims > 1 else \
-            ((cur.take("Q"),) if n_dims == 1 else ())
+            raise ModelFileError(
+                f"The GGUF header is damaged: tensor {name!r} has {n_dims:,} "
+                f"dimensions (at most {MAX_DIMS})."
+            )
+        shape = (
+            tuple(cur.take(f"{n_dims}Q"))
+            if n_dims > 1
+            else ((cur.take("Q"),) if n_dims == 1 else ())
+        )
         tensors.append(TensorInfo(name, cur.take("I"), shape, cur.take("Q")))
     alignment = fields.get("general.alignment", 32)
     if type(alignment) is not int or alignment < 1 or alignment & (alignment - 1):
-        raise ModelFileError(f"The GGUF header is damaged: general.alignment is {alignment!r}, "
-                             "not a power of two.")
+        raise ModelFileError(
+            f"The GGUF header is damaged: general.alignment is {alignment!r}, not a power of two."
+        )
     data_offset = -(-cur.pos // alignment) * alignment
     return GgufHeader(version, fields, tuple(tensors), data_offset, lengths, kinds)
 
@@ -293,22 +349,33 @@ def read_local_header(path: Path, *, max_bytes: int = MAX_HEADER_BYTES) -> GgufH
                     return parse_header(data, file_size=size)
                 except TruncatedHeaderError as exc:
                     if len(data) >= size:
-                        raise ModelFileError(f"{path.name} is truncated: its header is "
-                                             "incomplete. If it was downloaded, download it "
-                                             "again.") from None
+                        raise ModelFileError(
+                            f"{path.name} is truncated: its header is "
+                            "incomplete. If it was downloaded, download it "
+                            "again."
+                        ) from None
                     if exc.needed > max_bytes:
-                        raise ModelFileError(f"{path.name} has a header longer than "
-                                             f"{max_bytes // 2**20} MB: it is damaged.") from None
+                        raise ModelFileError(
+                            f"{path.name} has a header longer than "
+                            f"{max_bytes // 2**20} MB: it is damaged."
+                        ) from None
                     want = min(size, max(exc.needed, 2 * len(data)))
                     data += handle.read(want - len(data))
     except OSError as exc:
         raise ModelFileError(f"The model file {path} cannot be read: {exc.strerror}.") from exc
 
 
-def read_remote_header(repo_id: str, filename: str, *, revision: str | None = None,
-                       endpoint: str | None = None, token: str | bool | None = None,
-                       first_bytes: int = FIRST_BYTES, max_bytes: int = MAX_HEADER_BYTES,
-                       session=None) -> RemoteHeader:
+def read_remote_header(
+    repo_id: str,
+    filename: str,
+    *,
+    revision: str | None = None,
+    endpoint: str | None = None,
+    token: str | bool | None = None,
+    first_bytes: int = FIRST_BYTES,
+    max_bytes: int = MAX_HEADER_BYTES,
+    session=None,
+) -> RemoteHeader:
     """Read a Hub file's GGUF header with Range requests, growing the range until it parses.
 
     When the header cannot be parsed (not a GGUF, or longer than ``max_bytes``) the result has
@@ -335,29 +402,38 @@ def read_remote_header(repo_id: str, filename: str, *, revision: str | None = No
         except TruncatedHeaderError as exc:
             short_file = not chunk or (file_size is not None and len(data) >= file_size)
             if short_file or len(data) >= max_bytes:
-                reason = "the file ends inside its header" if short_file else \
-                    f"its header is longer than {max_bytes // 2**20} MB"
+                reason = (
+                    "the file ends inside its header"
+                    if short_file
+                    else f"its header is longer than {max_bytes // 2**20} MB"
+                )
                 return RemoteHeader(None, file_size, len(data), url, reason)
             want = min(max_bytes, max(exc.needed, 2 * len(data)))
         except ModelFileError as exc:
             return RemoteHeader(None, file_size, len(data), url, str(exc))
 
 
-def _fetch_range(client, url: str, headers: dict, start: int, end: int, repo_id: str,
-                 filename: str) -> tuple[bytes, int | None]:
+def _fetch_range(
+    client, url: str, headers: dict, start: int, end: int, repo_id: str, filename: str
+) -> tuple[bytes, int | None]:
     """Bytes [start, end) of ``url`` and the file's total size when the server says it.
 
     A server that ignores Range (200) is read only up to ``end``, then the stream is closed.
     """
     import httpx2
-    from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, HfHubHTTPError,
-                                        RepositoryNotFoundError)
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        GatedRepoError,
+        HfHubHTTPError,
+        RepositoryNotFoundError,
+    )
     from huggingface_hub.utils import hf_raise_for_status
 
     request_headers = {**headers, "Range": f"bytes={start}-{end - 1}"}
     try:
-        with client.stream("GET", url, headers=request_headers, follow_redirects=True,
-                           timeout=TIMEOUT_S) as resp:
+        with client.stream(
+            "GET", url, headers=request_headers, follow_redirects=True, timeout=TIMEOUT_S
+        ) as resp:
             if resp.status_code >= 400:
                 resp.read()
                 hf_raise_for_status(resp)
@@ -375,8 +451,9 @@ def _fetch_range(client, url: str, headers: dict, start: int, end: int, repo_id:
                     break
             return b"".join(parts)[:wanted], total
     except GatedRepoError as exc:
-        raise HubError(f"{repo_id} is gated: accept its terms on the Hub and sign in with a "
-                       "token to read it.") from exc
+        raise HubError(
+            f"{repo_id} is gated: accept its terms on the Hub and sign in with a token to read it."
+        ) from exc
     except RepositoryNotFoundError as exc:
         raise HubError(f"The Hub has no model repository {repo_id} (or it is private).") from exc
     except EntryNotFoundError as exc:
@@ -384,8 +461,10 @@ def _fetch_range(client, url: str, headers: dict, start: int, end: int, repo_id:
     except HfHubHTTPError as exc:
         raise HubError(f"The Hugging Face Hub answered with an error: {exc}") from exc
     except (httpx2.HTTPError, OSError) as exc:
-        raise HubError("Could not reach the Hugging Face Hub. Check the internet connection "
-                       f"and try again. ({exc.__class__.__name__})") from exc
+        raise HubError(
+            "Could not reach the Hugging Face Hub. Check the internet connection "
+            f"and try again. ({exc.__class__.__name__})"
+        ) from exc
 
 
 def _total_size(resp) -> int | None:

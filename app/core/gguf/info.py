@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.quants import types as quants
 from app.core.common.errors import ModelFileError
+from app.core.quants import types as quants
 
 GGUF_MAGIC = b"GGUF"
 

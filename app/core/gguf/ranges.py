@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 
-from app.core.gguf.header import GgufHeader
 from app.core.config.limits import MAX_CONTEXT, MAX_LAYERS
+from app.core.gguf.header import GgufHeader
 
 MAX_EXPERTS = 512  # LLAMA_MAX_EXPERTS
 MAX_WIDTH = 1 << 20  # embedding width (the largest real models: ~25,600)
@@ -27,8 +27,11 @@ MAX_VOCAB = 1 << 24
 _INTEGERS = {0, 1, 2, 3, 4, 5, 10, 11}  # u8 i8 u16 i16 u32 i32 u64 i64
 _FLOATS = {6, 12}
 _ARRAY = 9
-NOT_MODELS = {"adapter": "a LoRA adapter", "mmproj": "a vision projector (mmproj)",
-              "imatrix": "an importance matrix"}
+NOT_MODELS = {
+    "adapter": "a LoRA adapter",
+    "mmproj": "a vision projector (mmproj)",
+    "imatrix": "an importance matrix",
+}
 
 # key (after "<arch>.") -> (lowest, highest, may be a per-layer array)
 COUNTS = {
@@ -55,14 +58,18 @@ def hyperparameter_problem(header: GgufHeader) -> str | None:
     """What is wrong with the header's hyperparameters, or None."""
     kind = header.get("general.type")
     if isinstance(kind, str) and kind.lower() in NOT_MODELS:
-        return f"it is {NOT_MODELS[kind.lower()]}, not a model: it is used together with " \
-               "its model, never loaded alone."
+        return (
+            f"it is {NOT_MODELS[kind.lower()]}, not a model: it is used together with "
+            "its model, never loaded alone."
+        )
     arch = header.get("general.architecture")
     if not isinstance(arch, str) or not arch.strip():
         return "it does not say its model architecture (general.architecture)."
     if arch == "clip":
-        return f"it is {NOT_MODELS['mmproj']}, not a model: it is used together with its " \
-               "model, never loaded alone."
+        return (
+            f"it is {NOT_MODELS['mmproj']}, not a model: it is used together with its "
+            "model, never loaded alone."
+        )
     for key, value in header.fields.items():
         if key.startswith((f"{arch}.", "general.")) and not _finite(value):
             return f"the value of {key} is not a finite number."
@@ -84,8 +91,9 @@ def hyperparameter_problem(header: GgufHeader) -> str | None:
     return _relation_problem(header, arch, values)
 
 
-def _count_problem(header: GgufHeader, key: str, low: int, high: int, per_layer: bool,
-                   layers) -> str | None:
+def _count_problem(
+    header: GgufHeader, key: str, low: int, high: int, per_layer: bool, layers
+) -> str | None:
     kind, value = header.kinds.get(key, ()), header.fields[key]
     items: list
     if per_layer and kind[:1] == (_ARRAY,):
@@ -105,16 +113,20 @@ def _count_problem(header: GgufHeader, key: str, low: int, high: int, per_layer:
     return None
 
 
-def _relation_problem(header: GgufHeader, arch: str, values: dict[str, list[int]]
-                      ) -> str | None:
+def _relation_problem(header: GgufHeader, arch: str, values: dict[str, list[int]]) -> str | None:
     experts = values.get("expert_count", [0])[0]
     used = values.get("expert_used_count", [0])[0]
     if used > experts or (experts > 0) != (used > 0):
-        return f"it uses {used:,} of {experts:,} experts per token (llama.cpp needs at least " \
-               "one of at most all experts, and none without experts)."
+        return (
+            f"it uses {used:,} of {experts:,} experts per token (llama.cpp needs at least "
+            "one of at most all experts, and none without experts)."
+        )
     heads, heads_kv = values.get("attention.head_count"), values.get("attention.head_count_kv")
-    if heads is not None and not any(heads) and \
-            not any(any(part in key for part in RECURRENT) for key in header.fields):
+    if (
+        heads is not None
+        and not any(heads)
+        and not any(any(part in key for part in RECURRENT) for key in header.fields)
+    ):
         return f"its {arch}.attention.head_count is 0: the model has no attention heads."
     if heads is not None and heads_kv is not None:
         layers = max(len(heads), len(heads_kv))
@@ -122,8 +134,10 @@ def _relation_problem(header: GgufHeader, arch: str, values: dict[str, list[int]
             q = heads[min(layer, len(heads) - 1)]
             kv = heads_kv[min(layer, len(heads_kv) - 1)]
             if kv > q:
-                return f"its layer {layer} has more key/value heads ({kv:,}) than attention " \
-                       f"heads ({q:,})."
+                return (
+                    f"its layer {layer} has more key/value heads ({kv:,}) than attention "
+                    f"heads ({q:,})."
+                )
     return None
 
 

@@ -52,10 +52,23 @@ def probe(run: Runner = run_command) -> AppleInfo | None:
     gpus = parse_displays(displays, limit)
     if cpu.startswith("Apple") and not any(g.vendor == "Apple" for g in gpus):
         # system_profiler failed or timed out: the chip's GPU is there all the same
-        gpus.insert(0, Gpu(name=cpu, vendor="Apple", vram_total_bytes=limit, source="sysctl",
-                           unified_memory=True))
-    return AppleInfo(cpu=cpu or "Apple", ram_total_bytes=ram, metal_limit_bytes=limit,
-                     wired_limit_set=wired > 0, gpus=gpus)
+        gpus.insert(
+            0,
+            Gpu(
+                name=cpu,
+                vendor="Apple",
+                vram_total_bytes=limit,
+                source="sysctl",
+                unified_memory=True,
+            ),
+        )
+    return AppleInfo(
+        cpu=cpu or "Apple",
+        ram_total_bytes=ram,
+        metal_limit_bytes=limit,
+        wired_limit_set=wired > 0,
+        gpus=gpus,
+    )
 
 
 def parse_displays(text: str, metal_limit_bytes: int) -> list[Gpu]:
@@ -71,12 +84,18 @@ def parse_displays(text: str, metal_limit_bytes: int) -> list[Gpu]:
         vendor_field = str(entry.get("spdisplays_vendor", ""))
         apple = name.startswith("Apple") or "Apple" in vendor_field
         details = _metal(entry)
-        gpus.append(Gpu(
-            name=name, vendor="Apple" if apple else _vendor(vendor_field),
-            vram_total_bytes=metal_limit_bytes if apple else _vram(entry), index=index,
-            source="system_profiler", unified_memory=apple,
-            cores=_int(entry.get("sppci_cores")) or None, details=details,
-        ))
+        gpus.append(
+            Gpu(
+                name=name,
+                vendor="Apple" if apple else _vendor(vendor_field),
+                vram_total_bytes=metal_limit_bytes if apple else _vram(entry),
+                index=index,
+                source="system_profiler",
+                unified_memory=apple,
+                cores=_int(entry.get("sppci_cores")) or None,
+                details=details,
+            )
+        )
     return gpus
 
 
@@ -87,8 +106,9 @@ def _metal(entry: dict) -> str:
     support = str(entry.get("spdisplays_mtlgpufamilysupport", ""))
     if support:
         return support.replace("spdisplays_metal", "Metal ").strip()
-    family = re.fullmatch(r"spdisplays_mtlgpufamily([a-z]+)(\d+)",
-                          str(entry.get("spdisplays_metalfamily", "")))
+    family = re.fullmatch(
+        r"spdisplays_mtlgpufamily([a-z]+)(\d+)", str(entry.get("spdisplays_metalfamily", ""))
+    )
     if family:
         return f"Metal, {family.group(1).capitalize()} {family.group(2)} family"
     return ""

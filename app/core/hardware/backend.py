@@ -19,12 +19,26 @@ from dataclasses import dataclass, field
 log = logging.getLogger("hearth.hardware")
 
 # ggml device or section names -> the backend people know
-_NAMES = {"CUDA": "CUDA", "ROCM": "ROCm", "HIP": "ROCm", "MTL": "Metal", "METAL": "Metal",
-          "VULKAN": "Vulkan", "SYCL": "SYCL", "OPENCL": "OpenCL", "MUSA": "MUSA", "CANN": "CANN"}
+_NAMES = {
+    "CUDA": "CUDA",
+    "ROCM": "ROCm",
+    "HIP": "ROCm",
+    "MTL": "Metal",
+    "METAL": "Metal",
+    "VULKAN": "Vulkan",
+    "SYCL": "SYCL",
+    "OPENCL": "OpenCL",
+    "MUSA": "MUSA",
+    "CANN": "CANN",
+}
 _DEVICE_TYPES = {0: "CPU", 1: "GPU", 2: "iGPU", 3: "accelerator", 4: "meta"}
 # The CMake switch for each accelerated build (llama-cpp-python's README)
-BUILD_FLAGS = {"NVIDIA": ("CUDA", "-DGGML_CUDA=on"), "AMD": ("Vulkan", "-DGGML_VULKAN=on"),
-               "Intel": ("Vulkan", "-DGGML_VULKAN=on"), "Apple": ("Metal", "-DGGML_METAL=on")}
+BUILD_FLAGS = {
+    "NVIDIA": ("CUDA", "-DGGML_CUDA=on"),
+    "AMD": ("Vulkan", "-DGGML_VULKAN=on"),
+    "Intel": ("Vulkan", "-DGGML_VULKAN=on"),
+    "Apple": ("Metal", "-DGGML_METAL=on"),
+}
 
 
 @dataclass(frozen=True)
@@ -60,8 +74,9 @@ def parse_system_info(text: str) -> dict[str, dict[str, str]]:
     return sections
 
 
-def backend_name(sections: dict[str, dict[str, str]], devices=(), gpu_offload=False,
-                 system: str | None = None) -> str:
+def backend_name(
+    sections: dict[str, dict[str, str]], devices=(), gpu_offload=False, system: str | None = None
+) -> str:
     """The accelerated backend if the build has one, else "CPU"."""
     for device in devices:
         if device.kind in ("GPU", "iGPU"):
@@ -88,27 +103,38 @@ def ggml_devices() -> tuple[Device, ...]:
             fn.restype, fn.argtypes = ctypes.c_char_p, [ctypes.c_void_p]
         lib.ggml_backend_dev_type.restype = ctypes.c_int
         lib.ggml_backend_dev_type.argtypes = [ctypes.c_void_p]
-        lib.ggml_backend_dev_memory.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t),
-                                                ctypes.POINTER(ctypes.c_size_t)]
+        lib.ggml_backend_dev_memory.argtypes = [
+            ctypes.c_void_p,
+            ctypes.POINTER(ctypes.c_size_t),
+            ctypes.POINTER(ctypes.c_size_t),
+        ]
         devices = []
         for i in range(lib.ggml_backend_dev_count()):
             dev = lib.ggml_backend_dev_get(i)
             free, total = ctypes.c_size_t(), ctypes.c_size_t()
             lib.ggml_backend_dev_memory(dev, ctypes.byref(free), ctypes.byref(total))
-            devices.append(Device(
-                name=(lib.ggml_backend_dev_name(dev) or b"").decode(errors="replace"),
-                description=(lib.ggml_backend_dev_description(dev) or b"").decode(
-                    errors="replace"),
-                kind=_DEVICE_TYPES.get(lib.ggml_backend_dev_type(dev), "other"),
-                free_bytes=free.value, total_bytes=total.value))
+            devices.append(
+                Device(
+                    name=(lib.ggml_backend_dev_name(dev) or b"").decode(errors="replace"),
+                    description=(lib.ggml_backend_dev_description(dev) or b"").decode(
+                        errors="replace"
+                    ),
+                    kind=_DEVICE_TYPES.get(lib.ggml_backend_dev_type(dev), "other"),
+                    free_bytes=free.value,
+                    total_bytes=total.value,
+                )
+            )
         return tuple(devices)
     except (ImportError, OSError, AttributeError, ValueError) as exc:
         log.info("ggml's device list is not readable: %s", exc)
         return ()
 
 
-def detect(system_info: str | None = None, gpu_offload: bool | None = None,
-           devices: tuple[Device, ...] | None = None) -> Backend:
+def detect(
+    system_info: str | None = None,
+    gpu_offload: bool | None = None,
+    devices: tuple[Device, ...] | None = None,
+) -> Backend:
     """The installed build's backend (arguments given replace what the library says)."""
     import llama_cpp
 
@@ -120,13 +146,19 @@ def detect(system_info: str | None = None, gpu_offload: bool | None = None,
         devices = ggml_devices()
     sections = parse_system_info(system_info)
     features = tuple(k for k, v in sections.get("CPU", {}).items() if v == "1")
-    return Backend(name=backend_name(sections, devices, gpu_offload), gpu_offload=gpu_offload,
-                   cpu_features=features, system_info=system_info.strip(" |"),
-                   version=getattr(llama_cpp, "__version__", "?"), devices=tuple(devices))
+    return Backend(
+        name=backend_name(sections, devices, gpu_offload),
+        gpu_offload=gpu_offload,
+        cpu_features=features,
+        system_info=system_info.strip(" |"),
+        version=getattr(llama_cpp, "__version__", "?"),
+        devices=tuple(devices),
+    )
 
 
-def install_hint(backend: Backend, gpu_vendors, system: str | None = None,
-                 python: str | None = None) -> str | None:
+def install_hint(
+    backend: Backend, gpu_vendors, system: str | None = None, python: str | None = None
+) -> str | None:
     """The exact command that installs an accelerated build, when a GPU is present that this
     build cannot use; None when there is nothing to do."""
     system = system or platform.system()
@@ -137,8 +169,10 @@ def install_hint(backend: Backend, gpu_vendors, system: str | None = None,
         if usable(backend, vendor):
             return None
         flag = BUILD_FLAGS[vendor][1]
-        pip = (f'"{python}" -m pip install --force-reinstall --no-cache-dir --no-deps '
-               f'"llama-cpp-python=={backend.version}"')
+        pip = (
+            f'"{python}" -m pip install --force-reinstall --no-cache-dir --no-deps '
+            f'"llama-cpp-python=={backend.version}"'
+        )
         if system == "Windows":
             return f'$env:CMAKE_ARGS="{flag}"; & {pip}'
         return f'CMAKE_ARGS="{flag}" {pip}'
@@ -150,12 +184,18 @@ def usable(backend: Backend, vendor: str) -> bool:
     if not backend.gpu_offload:
         return False
     return backend.name == "Vulkan" or backend.name == {
-        "NVIDIA": "CUDA", "AMD": "ROCm", "Intel": "SYCL", "Apple": "Metal"}.get(vendor)
+        "NVIDIA": "CUDA",
+        "AMD": "ROCm",
+        "Intel": "SYCL",
+        "Apple": "Metal",
+    }.get(vendor)
 
 
 def install_needs(vendor: str) -> str:
     """What the accelerated build needs on the machine before the command above works."""
-    return {"NVIDIA": "the CUDA Toolkit (nvcc) and a C++ compiler",
-            "AMD": "the Vulkan SDK headers and glslc (Debian/Ubuntu: libvulkan-dev glslc)",
-            "Intel": "the Vulkan SDK headers and glslc (Debian/Ubuntu: libvulkan-dev glslc)",
-            "Apple": "the Xcode command line tools"}.get(vendor, "a C++ compiler")
+    return {
+        "NVIDIA": "the CUDA Toolkit (nvcc) and a C++ compiler",
+        "AMD": "the Vulkan SDK headers and glslc (Debian/Ubuntu: libvulkan-dev glslc)",
+        "Intel": "the Vulkan SDK headers and glslc (Debian/Ubuntu: libvulkan-dev glslc)",
+        "Apple": "the Xcode command line tools",
+    }.get(vendor, "a C++ compiler")

@@ -19,8 +19,14 @@ from app.core.hardware.probe import Gpu, Runner, run_command
 log = logging.getLogger("hearth.hardware")
 
 SYSFS_DRM = Path("/sys/class/drm")
-VENDORS = {0x1002: "AMD", 0x8086: "Intel", 0x10DE: "NVIDIA", 0x13B5: "ARM", 0x5143: "Qualcomm",
-           0x106B: "Apple"}
+VENDORS = {
+    0x1002: "AMD",
+    0x8086: "Intel",
+    0x10DE: "NVIDIA",
+    0x13B5: "ARM",
+    0x5143: "Qualcomm",
+    0x106B: "Apple",
+}
 
 
 @dataclass(frozen=True)
@@ -49,8 +55,15 @@ def parse_vulkaninfo(text: str) -> list[VulkanDevice]:
         kind = d.get("deviceType", "").replace("PHYSICAL_DEVICE_TYPE_", "")
         if kind == "CPU" or "llvmpipe" in d.get("deviceName", ""):
             continue
-        found.append(VulkanDevice(d.get("deviceName", "GPU"), kind, _hex(d.get("vendorID")),
-                                  _hex(d.get("deviceID")), d.get("driverName", "")))
+        found.append(
+            VulkanDevice(
+                d.get("deviceName", "GPU"),
+                kind,
+                _hex(d.get("vendorID")),
+                _hex(d.get("deviceID")),
+                d.get("driverName", ""),
+            )
+        )
     return found
 
 
@@ -65,8 +78,10 @@ def vulkan_devices(run: Runner = run_command) -> list[VulkanDevice]:
 def sysfs_gpus(root: Path = SYSFS_DRM) -> list[Gpu]:
     """Non-NVIDIA GPUs under ``root`` (``card0``, ``card1``...; connectors skipped)."""
     gpus = []
-    cards = sorted((p for p in _listdir(root) if re.fullmatch(r"card\d+", p.name)),
-                   key=lambda p: int(p.name[4:]))
+    cards = sorted(
+        (p for p in _listdir(root) if re.fullmatch(r"card\d+", p.name)),
+        key=lambda p: int(p.name[4:]),
+    )
     for card in cards:
         device = card / "device"
         vendor_id = _hex(_read(device / "vendor"))
@@ -77,15 +92,21 @@ def sysfs_gpus(root: Path = SYSFS_DRM) -> list[Gpu]:
         used = _number(_read(device / "mem_info_vram_used"))
         temps = sorted(device.glob("hwmon/hwmon*/temp1_input"))
         temp = _number(_read(temps[0])) if temps else None
-        gpus.append(Gpu(
-            name=f"{vendor} GPU {_read(device / 'device') or ''}".strip(), vendor=vendor,
-            vram_total_bytes=total or 0,
-            vram_free_bytes=None if total is None or used is None else total - used,
-            vram_used_bytes=used, index=int(card.name[4:]), source="sysfs",
-            utilization_percent=_number(_read(device / "gpu_busy_percent")),
-            temperature_c=None if temp is None else temp // 1000,
-            unified_memory=total is None, device_id=_device_id(device),
-        ))
+        gpus.append(
+            Gpu(
+                name=f"{vendor} GPU {_read(device / 'device') or ''}".strip(),
+                vendor=vendor,
+                vram_total_bytes=total or 0,
+                vram_free_bytes=None if total is None or used is None else total - used,
+                vram_used_bytes=used,
+                index=int(card.name[4:]),
+                source="sysfs",
+                utilization_percent=_number(_read(device / "gpu_busy_percent")),
+                temperature_c=None if temp is None else temp // 1000,
+                unified_memory=total is None,
+                device_id=_device_id(device),
+            )
+        )
     return gpus
 
 
@@ -96,8 +117,16 @@ def probe(root: Path = SYSFS_DRM, run: Runner | None = run_command) -> list[Gpu]
     vulkan = vulkan_devices(run) if run is not None else []
     named, used = [], set()
     for gpu in gpus:
-        match = next((v for v in vulkan if VENDORS.get(v.vendor_id) == gpu.vendor
-                      and f"0x{v.device_id:04x}" == gpu.device_id and id(v) not in used), None)
+        match = next(
+            (
+                v
+                for v in vulkan
+                if VENDORS.get(v.vendor_id) == gpu.vendor
+                and f"0x{v.device_id:04x}" == gpu.device_id
+                and id(v) not in used
+            ),
+            None,
+        )
         if match:
             used.add(id(match))
             gpu = _renamed(gpu, match.name)
@@ -105,9 +134,17 @@ def probe(root: Path = SYSFS_DRM, run: Runner | None = run_command) -> list[Gpu]
     for v in vulkan:
         vendor = VENDORS.get(v.vendor_id, "unknown")
         if id(v) not in used and vendor not in ("NVIDIA", "Apple"):
-            named.append(Gpu(name=v.name, vendor=vendor, vram_total_bytes=0, index=len(named),
-                             source="vulkan", unified_memory=v.device_type == "INTEGRATED_GPU",
-                             details=v.driver))
+            named.append(
+                Gpu(
+                    name=v.name,
+                    vendor=vendor,
+                    vram_total_bytes=0,
+                    index=len(named),
+                    source="vulkan",
+                    unified_memory=v.device_type == "INTEGRATED_GPU",
+                    details=v.driver,
+                )
+            )
     return named
 
 

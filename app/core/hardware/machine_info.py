@@ -19,8 +19,12 @@ MAX_AGE_S = 60.0
 
 
 class MachineInfo:
-    def __init__(self, models_dir: Path, probe: Callable[[], object] | None = None,
-                 max_age_s: float = MAX_AGE_S) -> None:
+    def __init__(
+        self,
+        models_dir: Path,
+        probe: Callable[[], object] | None = None,
+        max_age_s: float = MAX_AGE_S,
+    ) -> None:
         self._models_dir = Path(models_dir)
         self._probe = probe
         self.max_age_s = max_age_s

@@ -44,11 +44,17 @@ def _device(nvml, index: int, driver: str | None, cuda: str | None) -> Gpu:
     memory = nvml.nvmlDeviceGetMemoryInfo(handle)
     utilization = _optional(nvml, lambda: nvml.nvmlDeviceGetUtilizationRates(handle))
     temperature = _optional(
-        nvml, lambda: nvml.nvmlDeviceGetTemperature(handle, nvml.NVML_TEMPERATURE_GPU))
+        nvml, lambda: nvml.nvmlDeviceGetTemperature(handle, nvml.NVML_TEMPERATURE_GPU)
+    )
     return Gpu(
-        name=_text(nvml.nvmlDeviceGetName(handle)), vendor="NVIDIA",
-        vram_total_bytes=int(memory.total), vram_free_bytes=int(memory.free),
-        vram_used_bytes=int(memory.used), index=index, source="nvml", driver_version=driver,
+        name=_text(nvml.nvmlDeviceGetName(handle)),
+        vendor="NVIDIA",
+        vram_total_bytes=int(memory.total),
+        vram_free_bytes=int(memory.free),
+        vram_used_bytes=int(memory.used),
+        index=index,
+        source="nvml",
+        driver_version=driver,
         cuda_version=cuda,
         utilization_percent=None if utilization is None else int(utilization.gpu),
         temperature_c=None if temperature is None else int(temperature),

@@ -41,17 +41,21 @@ class Gpu:
 
     def driver_facts(self) -> list[str]:
         """What the driver tells of it, as shown: "driver 550.54", "CUDA 12.4", "32 GPU cores"."""
-        facts = [f"driver {self.driver_version}" if self.driver_version else "",
-                 f"CUDA {self.cuda_version}" if self.cuda_version else "",
-                 f"{self.cores} GPU cores" if self.cores else "", self.details]
+        facts = [
+            f"driver {self.driver_version}" if self.driver_version else "",
+            f"CUDA {self.cuda_version}" if self.cuda_version else "",
+            f"{self.cores} GPU cores" if self.cores else "",
+            self.details,
+        ]
         return [fact for fact in facts if fact]
 
     def usable_by(self, backend: str) -> bool:
         """Whether a build with this llama.cpp backend can offload to this GPU."""
         if backend == "Vulkan":
             return True
-        return backend == {"NVIDIA": "CUDA", "AMD": "ROCm", "Intel": "SYCL",
-                           "Apple": "Metal"}.get(self.vendor)
+        return backend == {"NVIDIA": "CUDA", "AMD": "ROCm", "Intel": "SYCL", "Apple": "Metal"}.get(
+            self.vendor
+        )
 
 
 @dataclass(frozen=True)
@@ -92,8 +96,7 @@ class LiveSample:
 
 def run_command(args: list[str], timeout: float = 15) -> str:
     """Run a command and return its stdout (raises OSError or SubprocessError)."""
-    return subprocess.run(args, capture_output=True, text=True, timeout=timeout,
-                          check=True).stdout
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=True).stdout
 
 
 def cpu_name() -> str:
@@ -113,8 +116,15 @@ def llama_backend() -> str:
     return hw_backend.detect().name
 
 
-def probe(models_dir: Path, *, nvml=None, run=None, sysfs_root: Path | None = None,
-          system: str | None = None, backend=None) -> HardwareReport:
+def probe(
+    models_dir: Path,
+    *,
+    nvml=None,
+    run=None,
+    sysfs_root: Path | None = None,
+    system: str | None = None,
+    backend=None,
+) -> HardwareReport:
     """Everything at once. ``nvml`` (a pynvml-like module), ``run`` (a command runner),
     ``sysfs_root``, ``system`` (platform.system()) and ``backend`` (an ``hw_backend.Backend``)
     replace the real ones in tests."""
@@ -140,19 +150,29 @@ def probe(models_dir: Path, *, nvml=None, run=None, sysfs_root: Path | None = No
     hint = hw_backend.install_hint(backend, vendors, system)
     needing = next((v for v in vendors if not hw_backend.usable(backend, v)), "")
     return HardwareReport(
-        cpu=cpu, cores=psutil.cpu_count(logical=False) or os.cpu_count() or 1,
-        threads=psutil.cpu_count() or 1, ram_total_bytes=ram_total,
-        ram_available_bytes=memory.available, disk_free_bytes=_free_disk(models_dir),
-        backend=backend.name, gpus=gpus, cpu_features=backend.cpu_features,
-        backend_details=backend.system_info, llama_cpp_version=backend.version,
-        gpu_offload_supported=backend.gpu_offload, nvidia_status=nvidia_status,
-        install_hint=hint, install_needs=hw_backend.install_needs(needing) if hint else "",
-        system=system, models_dir=str(models_dir),
+        cpu=cpu,
+        cores=psutil.cpu_count(logical=False) or os.cpu_count() or 1,
+        threads=psutil.cpu_count() or 1,
+        ram_total_bytes=ram_total,
+        ram_available_bytes=memory.available,
+        disk_free_bytes=_free_disk(models_dir),
+        backend=backend.name,
+        gpus=gpus,
+        cpu_features=backend.cpu_features,
+        backend_details=backend.system_info,
+        llama_cpp_version=backend.version,
+        gpu_offload_supported=backend.gpu_offload,
+        nvidia_status=nvidia_status,
+        install_hint=hint,
+        install_needs=hw_backend.install_needs(needing) if hint else "",
+        system=system,
+        models_dir=str(models_dir),
     )
 
 
-def live_sample(*, nvml=None, sysfs_root: Path | None = None,
-                system: str | None = None) -> LiveSample:
+def live_sample(
+    *, nvml=None, sysfs_root: Path | None = None, system: str | None = None
+) -> LiveSample:
     """What changes from second to second; cheap enough for a timer (no subprocesses)."""
     from app.core.hardware import linux_gpu as hw_linux_gpu
     from app.core.hardware import nvml as hw_nvml
@@ -161,19 +181,28 @@ def live_sample(*, nvml=None, sysfs_root: Path | None = None,
     gpus, _ = hw_nvml.probe(nvml)
     if (system or platform.system()) == "Linux":
         gpus += hw_linux_gpu.probe(sysfs_root or hw_linux_gpu.SYSFS_DRM, run=None)
-    return LiveSample(ram_total_bytes=memory.total, ram_available_bytes=memory.available,
-                      cpu_percent=psutil.cpu_percent(interval=None), gpus=gpus)
+    return LiveSample(
+        ram_total_bytes=memory.total,
+        ram_available_bytes=memory.available,
+        cpu_percent=psutil.cpu_percent(interval=None),
+        gpus=gpus,
+    )
 
 
 def _metal_granted(gpu: Gpu, backend) -> Gpu:
     """An Apple GPU with the working set Metal grants as a Metal build reports it (ggml's
     ``MTL0`` device: recommendedMaxWorkingSetSize), in place of the estimate from RAM size."""
-    device = next((d for d in backend.devices if d.name.upper().startswith("MTL")
-                   and d.total_bytes > 0), None)
+    device = next(
+        (d for d in backend.devices if d.name.upper().startswith("MTL") and d.total_bytes > 0), None
+    )
     if gpu.vendor != "Apple" or device is None:
         return gpu
-    return replace(gpu, vram_total_bytes=device.total_bytes, vram_free_bytes=device.free_bytes,
-                   source=f"{gpu.source}+metal")
+    return replace(
+        gpu,
+        vram_total_bytes=device.total_bytes,
+        vram_free_bytes=device.free_bytes,
+        source=f"{gpu.source}+metal",
+    )
 
 
 def _free_disk(models_dir: Path) -> int:

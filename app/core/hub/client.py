@@ -25,23 +25,47 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from app.core.hub import files as hub_files
-from app.core.downloads.downloader import hub_endpoint
 from app.core.common.errors import HubError, HubRepoNotFound, HubUnavailable
+from app.core.downloads.downloader import hub_endpoint
+from app.core.hub import files as hub_files
 from app.core.hub.files import HubModel, ModelDetails, details_from_info, model_from_info
 from app.core.hub.token import check_token, save_token  # re-exported: hub.save_token
 
 log = logging.getLogger("hearth.hub")
 
-__all__ = ["HubClient", "HubModel", "ModelDetails", "SearchPages", "SearchQuery", "SORTS",
-           "check_token", "explain", "model_details", "parse_repo_ref", "save_token",
-           "search_models"]
+__all__ = [
+    "HubClient",
+    "HubModel",
+    "ModelDetails",
+    "SearchPages",
+    "SearchQuery",
+    "SORTS",
+    "check_token",
+    "explain",
+    "model_details",
+    "parse_repo_ref",
+    "save_token",
+    "search_models",
+]
 
 # What users pick -> the sort name the Hub's API takes (always descending).
-SORTS = {"downloads": "downloads", "likes": "likes", "trending": "trendingScore",
-         "updated": "lastModified"}
-EXPAND = ["author", "downloads", "likes", "lastModified", "trendingScore", "tags", "gguf",
-          "siblings", "gated"]
+SORTS = {
+    "downloads": "downloads",
+    "likes": "likes",
+    "trending": "trendingScore",
+    "updated": "lastModified",
+}
+EXPAND = [
+    "author",
+    "downloads",
+    "likes",
+    "lastModified",
+    "trendingScore",
+    "tags",
+    "gguf",
+    "siblings",
+    "gated",
+]
 MAX_PAGES_PER_CALL = 5  # client-side filters may empty a page: look this far for matches
 _REPO = re.compile(r"^(?P<owner>[A-Za-z0-9][\w.-]*)/(?P<name>[\w.-]+)$")
 _HUB_HOSTS = ("huggingface.co", "www.huggingface.co", "hf.co")
@@ -89,8 +113,10 @@ def parse_repo_ref(text: str, endpoint: str | None = None) -> str | None:
             return None
         segments = [s for s in parts.path.split("/") if s]
         if segments and segments[0] in _NOT_MODELS:
-            raise HubError(f"That link points to Hugging Face {segments[0]}, not to a model. "
-                           "Paste the link of a model page (huggingface.co/owner/name).")
+            raise HubError(
+                f"That link points to Hugging Face {segments[0]}, not to a model. "
+                "Paste the link of a model page (huggingface.co/owner/name)."
+            )
         if segments and segments[0] == "models":
             segments = segments[1:]
         text = "/".join(segments[:2])
@@ -100,12 +126,23 @@ def parse_repo_ref(text: str, endpoint: str | None = None) -> str | None:
 class HubClient:
     """Hub look-ups with a short retry on transient failures (5xx, 429, dropped connections)."""
 
-    def __init__(self, endpoint: str | None = None, token: str | bool | None = None, *,
-                 retries: int = 2, backoff_s: float = 0.5, timeout_s: float = 20.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        token: str | bool | None = None,
+        *,
+        retries: int = 2,
+        backoff_s: float = 0.5,
+        timeout_s: float = 20.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._endpoint, self.token = endpoint, token
         self.retries, self.backoff_s, self.timeout_s, self._sleep = (
-            retries, backoff_s, timeout_s, sleep)
+            retries,
+            backoff_s,
+            timeout_s,
+            sleep,
+        )
         self._shapes: dict[str, object] = {}  # repo id (lower case) -> its smallest file's shape
         self._shapes_lock = threading.Lock()
 
@@ -144,8 +181,9 @@ class HubClient:
         asks for the repo's smallest file. Raises HearthError."""
         from app.core.fit.shape import shape_from_hub
 
-        shape = shape_from_hub(repo_id, filename, revision=revision, endpoint=self.endpoint,
-                               token=self.token)
+        shape = shape_from_hub(
+            repo_id, filename, revision=revision, endpoint=self.endpoint, token=self.token
+        )
         with self._shapes_lock:
             self._shapes[repo_id.lower()] = shape
         return shape
@@ -160,15 +198,20 @@ class HubClient:
         from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
         def fetch():
-            response = get_session().get(url, params=params, timeout=self.timeout_s,
-                                         headers=build_hf_headers(token=self.token))
+            response = get_session().get(
+                url,
+                params=params,
+                timeout=self.timeout_s,
+                headers=build_hf_headers(token=self.token),
+            )
             hf_raise_for_status(response)
             return response.json(), response.links.get("next", {}).get("url")
 
         items, next_url = self.call(fetch, "")
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-            raise HubError("The Hugging Face Hub sent a listing Hearth cannot read. "
-                           "Try again later.")
+            raise HubError(
+                "The Hugging Face Hub sent a listing Hearth cannot read. Try again later."
+            )
         if next_url and _origin(next_url) != _origin(self.endpoint):
             # The token goes only to the Hub itself: a next page elsewhere is not followed.
             log.warning("Not following a next-page link to another server")
@@ -183,19 +226,22 @@ class HubClient:
             except ValueError as exc:  # includes JSONDecodeError: a body that is not JSON
                 if "Repo id" in str(exc) or "repo_id" in str(exc):
                     raise
-                raise HubError("The Hugging Face Hub sent an answer Hearth cannot read. "
-                               "Try again later.") from exc
+                raise HubError(
+                    "The Hugging Face Hub sent an answer Hearth cannot read. Try again later."
+                ) from exc
             except Exception as exc:  # noqa: BLE001 - sorted out by explain()
                 error = explain(exc, repo_id, self.endpoint)
                 if error is None and isinstance(exc, (KeyError, TypeError, AttributeError)):
-                    raise HubError("The Hugging Face Hub sent an answer Hearth cannot read "
-                                   f"({exc.__class__.__name__}). Try again later.") from exc
+                    raise HubError(
+                        "The Hugging Face Hub sent an answer Hearth cannot read "
+                        f"({exc.__class__.__name__}). Try again later."
+                    ) from exc
                 if error is None:
                     raise
                 if not isinstance(error, HubUnavailable) or attempt == self.retries:
                     raise error from exc
                 log.info("Hub request failed (%s); retrying", error)
-                self._sleep(min(8.0, self.backoff_s * 2 ** attempt))
+                self._sleep(min(8.0, self.backoff_s * 2**attempt))
         raise AssertionError("unreachable")
 
     def _card(self, repo_id: str, revision: str, siblings) -> tuple[str, str]:
@@ -208,8 +254,12 @@ class HubClient:
         url = hf_hub_url(repo_id, "README.md", revision=revision, endpoint=self.endpoint)
 
         def fetch():
-            response = get_session().get(url, timeout=self.timeout_s, follow_redirects=True,
-                                         headers=build_hf_headers(token=self.token))
+            response = get_session().get(
+                url,
+                timeout=self.timeout_s,
+                follow_redirects=True,
+                headers=build_hf_headers(token=self.token),
+            )
             hf_raise_for_status(response)
             return response.text
 
@@ -257,8 +307,10 @@ class SearchPages:
             self._next_url, self.done = next_url, next_url is None
             self.pages_fetched += 1
             with unreadable_answer(""):
-                found = [self.query.with_fit(m, self.client.known_shape(m.id))
-                         for m in map(model_from_item, items)]
+                found = [
+                    self.query.with_fit(m, self.client.known_shape(m.id))
+                    for m in map(model_from_item, items)
+                ]
                 matches += [m for m in found if self.query.matches(m)]
             if matches or self.done:
                 break
@@ -275,8 +327,11 @@ class SearchPages:
 
     def _params(self) -> list[tuple[str, object]]:
         query = self.query
-        params: list[tuple[str, object]] = [("filter", "gguf"), ("sort", SORTS[query.sort]),
-                                            ("limit", self.page_size)]
+        params: list[tuple[str, object]] = [
+            ("filter", "gguf"),
+            ("sort", SORTS[query.sort]),
+            ("limit", self.page_size),
+        ]
         if query.text.strip():
             params.append(("search", query.text.strip()))
         if query.author.strip():
@@ -298,8 +353,10 @@ def unreadable_answer(repo_id: str):
         yield
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         where = f" about {repo_id}" if repo_id else ""
-        raise HubError(f"The Hugging Face Hub sent an answer{where} that Hearth cannot read "
-                       f"({exc.__class__.__name__}). Try again later.") from exc
+        raise HubError(
+            f"The Hugging Face Hub sent an answer{where} that Hearth cannot read "
+            f"({exc.__class__.__name__}). Try again later."
+        ) from exc
 
 
 def model_from_item(item: dict) -> HubModel:
@@ -309,9 +366,15 @@ def model_from_item(item: dict) -> HubModel:
     return model_from_info(ModelInfo(**item))
 
 
-def search_models(query: str, *, sort: str = "downloads", limit: int = 50,
-                  endpoint: str | None = None, token: str | bool | None = None,
-                  client: HubClient | None = None) -> list[HubModel]:
+def search_models(
+    query: str,
+    *,
+    sort: str = "downloads",
+    limit: int = 50,
+    endpoint: str | None = None,
+    token: str | bool | None = None,
+    client: HubClient | None = None,
+) -> list[HubModel]:
     """Up to ``limit`` results of a keyword search (``owner/name`` or a link: that repo)."""
     client = client or HubClient(endpoint, token)
     pages = client.search(SearchQuery(query, sort=sort), page_size=min(max(limit, 1), 100))
@@ -321,14 +384,17 @@ def search_models(query: str, *, sort: str = "downloads", limit: int = 50,
     return found[:limit]
 
 
-def model_details(repo: str, endpoint: str | None = None,
-                  token: str | bool | None = None) -> ModelDetails:
+def model_details(
+    repo: str, endpoint: str | None = None, token: str | bool | None = None
+) -> ModelDetails:
     """The model page's content for ``repo`` (``owner/name`` or a Hub link)."""
     client = HubClient(endpoint, token)
     repo_id = parse_repo_ref(repo, client.endpoint)
     if repo_id is None:
-        raise HubError(f"'{repo}' is not a Hub model name: expected owner/name, or a link like "
-                       "https://huggingface.co/owner/name.")
+        raise HubError(
+            f"'{repo}' is not a Hub model name: expected owner/name, or a link like "
+            "https://huggingface.co/owner/name."
+        )
     return client.details(repo_id)
 
 
@@ -338,8 +404,13 @@ def age(when: datetime | None, now: datetime | None = None) -> str:
         return ""
     now = now or datetime.now(when.tzinfo)
     seconds = max(0.0, (now - when).total_seconds())
-    for unit, size in (("year", 365 * 86400), ("month", 30 * 86400), ("day", 86400),
-                       ("hour", 3600), ("minute", 60)):
+    for unit, size in (
+        ("year", 365 * 86400),
+        ("month", 30 * 86400),
+        ("day", 86400),
+        ("hour", 3600),
+        ("minute", 60),
+    ):
         if seconds >= size:
             n = int(seconds // size)
             return f"{n} {unit}{'s' if n > 1 else ''} ago"
@@ -350,40 +421,59 @@ def explain(exc: BaseException, repo_id: str, endpoint: str) -> HubError | None:
     """The HubError to show for a failed Hub request; None for an error that is not one."""
     import httpx2
     from huggingface_hub.errors import (
-        GatedRepoError, HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError,
+        GatedRepoError,
+        HfHubHTTPError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
     )
 
     if isinstance(exc, HubError):
         return exc
     if isinstance(exc, GatedRepoError):
-        return HubError(f"{repo_id} is gated: accept its conditions on its Hub page, then enter "
-                        "a Hub token of that account.")
+        return HubError(
+            f"{repo_id} is gated: accept its conditions on its Hub page, then enter "
+            "a Hub token of that account."
+        )
     if isinstance(exc, RepositoryNotFoundError):
-        return HubRepoNotFound(f"There is no model called '{repo_id}' on the Hub (or it is "
-                               "private). Check the name: owner/name, as in its Hub address.")
+        return HubRepoNotFound(
+            f"There is no model called '{repo_id}' on the Hub (or it is "
+            "private). Check the name: owner/name, as in its Hub address."
+        )
     if isinstance(exc, HfHubHTTPError):
         status = exc.response.status_code if exc.response is not None else 0
         if status == 429:
-            return HubUnavailable("The Hub is receiving too many requests from here (429). "
-                                  "Wait a minute, then retry.")
+            return HubUnavailable(
+                "The Hub is receiving too many requests from here (429). Wait a minute, then retry."
+            )
         if status >= 500:
-            return HubUnavailable(f"The Hugging Face Hub is having trouble (error {status}). "
-                                  "Try again in a moment.")
+            return HubUnavailable(
+                f"The Hugging Face Hub is having trouble (error {status}). Try again in a moment."
+            )
         if status == 401:
-            return HubError("The Hub refused the Hub token (401). Enter a new token, or remove "
-                            "the stored one (hf auth logout).")
-        return HubError(f"The Hub refused the request (error {status}): "
-                        f"{exc.server_message or exc}")
+            return HubError(
+                "The Hub refused the Hub token (401). Enter a new token, or remove "
+                "the stored one (hf auth logout)."
+            )
+        return HubError(
+            f"The Hub refused the request (error {status}): {exc.server_message or exc}"
+        )
     if isinstance(exc, OfflineModeIsEnabled):
-        return HubUnavailable("Offline mode is on (HF_HUB_OFFLINE is set): Hearth does not "
-                              "contact the Hub. Unset it to search and download.")
+        return HubUnavailable(
+            "Offline mode is on (HF_HUB_OFFLINE is set): Hearth does not "
+            "contact the Hub. Unset it to search and download."
+        )
     if isinstance(exc, httpx2.TimeoutException):
-        return HubUnavailable(f"The Hub ({endpoint}) did not answer in time. Check the internet "
-                              "connection, then retry.")
+        return HubUnavailable(
+            f"The Hub ({endpoint}) did not answer in time. Check the internet "
+            "connection, then retry."
+        )
     if isinstance(exc, (httpx2.TransportError, OSError)):
-        return HubUnavailable(f"Could not reach the Hugging Face Hub ({endpoint}). Check the "
-                              "internet connection, then retry.")
+        return HubUnavailable(
+            f"Could not reach the Hugging Face Hub ({endpoint}). Check the "
+            "internet connection, then retry."
+        )
     if isinstance(exc, ValueError) and "json" in str(exc).lower():
-        return HubUnavailable(f"The Hub ({endpoint}) sent an answer Hearth cannot read. Retry "
-                              "in a moment.")
+        return HubUnavailable(
+            f"The Hub ({endpoint}) sent an answer Hearth cannot read. Retry in a moment."
+        )
     return None

@@ -19,17 +19,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from app.core.fit import estimate as fit
 from app.core.config import presets
-from app.core.quants import types as quants
 from app.core.downloads.store import is_safe_filename
+from app.core.fit import estimate as fit
+from app.core.quants import types as quants
 
 if TYPE_CHECKING:
     from app.core.hub.fit import FitBadge
 
 SPLIT = re.compile(r"^(?P<stem>.+)-(?P<part>\d{5})-of-(?P<parts>\d{5})\.gguf$", re.IGNORECASE)
-_PARAMS = re.compile(r"(?<![A-Za-z0-9.])(?:(\d+)x)?(\d+(?:\.\d+)?)([BM])(?![A-Za-z0-9])",
-                     re.IGNORECASE)
+_PARAMS = re.compile(
+    r"(?<![A-Za-z0-9.])(?:(\d+)x)?(\d+(?:\.\d+)?)([BM])(?![A-Za-z0-9])", re.IGNORECASE
+)
 
 KIND_MODEL = "model"
 KIND_PROJECTOR = "mmproj"
@@ -66,9 +67,15 @@ class QuantFile:
         return f"{match['stem']}.gguf" if match else base
 
     def to_json(self) -> dict:
-        return {"name": self.name, "quant": self.quant, "files": list(self.files),
-                "size_bytes": self.size_bytes, "kind": self.kind, "parts": self.parts,
-                "complete": self.complete}
+        return {
+            "name": self.name,
+            "quant": self.quant,
+            "files": list(self.files),
+            "size_bytes": self.size_bytes,
+            "kind": self.kind,
+            "parts": self.parts,
+            "complete": self.complete,
+        }
 
 
 def is_projector(name: str) -> bool:
@@ -94,13 +101,21 @@ def group_files(files: Iterable[tuple[str, int | None]]) -> tuple[list[QuantFile
         names = tuple(found[i][0] for i in sorted(found))
         first = names[0]
         kind = KIND_PROJECTOR if is_projector(first) else KIND_MODEL
-        singles.append(QuantFile(
-            first, quants.quant_from_name(first.rsplit("/", 1)[-1]), names,
-            sum(size for _, size in found.values()), kind,
-            complete=sorted(found) == list(range(1, parts + 1))))
+        singles.append(
+            QuantFile(
+                first,
+                quants.quant_from_name(first.rsplit("/", 1)[-1]),
+                names,
+                sum(size for _, size in found.values()),
+                kind,
+                complete=sorted(found) == list(range(1, parts + 1)),
+            )
+        )
     singles.sort(key=lambda f: (f.size_bytes, f.name.lower()))
-    return ([f for f in singles if f.kind == KIND_MODEL],
-            [f for f in singles if f.kind == KIND_PROJECTOR])
+    return (
+        [f for f in singles if f.kind == KIND_MODEL],
+        [f for f in singles if f.kind == KIND_PROJECTOR],
+    )
 
 
 def params_from_name(name: str) -> int | None:
@@ -151,6 +166,7 @@ def format_params(parameters: int | None) -> str:
 
 # -- search results and model details -------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class HubModel:
     """A search result: what Discover shows in a row."""
@@ -173,32 +189,45 @@ class HubModel:
     fit: FitBadge | None = field(default=None, compare=False)  # set by a "fits" search
 
     def to_json(self) -> dict:
-        return {"id": self.id, "author": self.author, "downloads": self.downloads,
-                "likes": self.likes,
-                "last_modified": self.last_modified.isoformat() if self.last_modified else None,
-                "tags": list(self.tags), "trending_score": self.trending_score,
-                "parameters": self.parameters, "architecture": self.architecture,
-                "context_length": self.context_length, "quants": list(self.quants),
-                "size_range": list(self.size_range) if self.size_range else None,
-                "gated": self.gated, "smallest_file": self.smallest_file,
-                "smallest_bytes": self.smallest_bytes}
+        return {
+            "id": self.id,
+            "author": self.author,
+            "downloads": self.downloads,
+            "likes": self.likes,
+            "last_modified": self.last_modified.isoformat() if self.last_modified else None,
+            "tags": list(self.tags),
+            "trending_score": self.trending_score,
+            "parameters": self.parameters,
+            "architecture": self.architecture,
+            "context_length": self.context_length,
+            "quants": list(self.quants),
+            "size_range": list(self.size_range) if self.size_range else None,
+            "gated": self.gated,
+            "smallest_file": self.smallest_file,
+            "smallest_bytes": self.smallest_bytes,
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> HubModel:
         when = data.get("last_modified")
         size = data.get("size_range")
-        return cls(id=data["id"], author=data.get("author") or "",
-                   downloads=int(data.get("downloads") or 0), likes=int(data.get("likes") or 0),
-                   last_modified=datetime.fromisoformat(when) if when else None,
-                   tags=tuple(data.get("tags") or ()),
-                   trending_score=int(data.get("trending_score") or 0),
-                   parameters=data.get("parameters"), architecture=data.get("architecture"),
-                   context_length=data.get("context_length"),
-                   quants=tuple(data.get("quants") or ()),
-                   size_range=(int(size[0]), int(size[1])) if size else None,
-                   gated=data.get("gated") or False,
-                   smallest_file=str(data.get("smallest_file") or ""),
-                   smallest_bytes=int(data.get("smallest_bytes") or 0))
+        return cls(
+            id=data["id"],
+            author=data.get("author") or "",
+            downloads=int(data.get("downloads") or 0),
+            likes=int(data.get("likes") or 0),
+            last_modified=datetime.fromisoformat(when) if when else None,
+            tags=tuple(data.get("tags") or ()),
+            trending_score=int(data.get("trending_score") or 0),
+            parameters=data.get("parameters"),
+            architecture=data.get("architecture"),
+            context_length=data.get("context_length"),
+            quants=tuple(data.get("quants") or ()),
+            size_range=(int(size[0]), int(size[1])) if size else None,
+            gated=data.get("gated") or False,
+            smallest_file=str(data.get("smallest_file") or ""),
+            smallest_bytes=int(data.get("smallest_bytes") or 0),
+        )
 
 
 @dataclass(frozen=True)
@@ -227,21 +256,29 @@ def model_from_info(info) -> HubModel:
     """A ``huggingface_hub.ModelInfo`` (from a listing or model_info) as a search result."""
     gguf = info.gguf if isinstance(info.gguf, dict) else {}
     models, _ = group_files((s.rfilename, s.size) for s in info.siblings or [])
-    found = sorted({f.quant for f in models if f.quant},
-                   key=lambda q: (quants.bits_per_weight(q) or 99, q))
+    found = sorted(
+        {f.quant for f in models if f.quant}, key=lambda q: (quants.bits_per_weight(q) or 99, q)
+    )
     params = _int(gguf.get("total")) or params_from_name(info.id)
     sized = [f for f in models if f.complete]
     smallest = sized[0] if sized and all(f.size_bytes for f in sized) else None  # sorted by size
     return HubModel(
-        id=info.id, author=info.author or info.id.split("/")[0],
-        downloads=info.downloads or 0, likes=info.likes or 0,
-        last_modified=info.last_modified, tags=tuple(info.tags or ()),
-        trending_score=int(info.trending_score or 0), parameters=params,
+        id=info.id,
+        author=info.author or info.id.split("/")[0],
+        downloads=info.downloads or 0,
+        likes=info.likes or 0,
+        last_modified=info.last_modified,
+        tags=tuple(info.tags or ()),
+        trending_score=int(info.trending_score or 0),
+        parameters=params,
         architecture=gguf.get("architecture") or None,
-        context_length=_int(gguf.get("context_length")), quants=tuple(found),
-        size_range=size_range(params, found), gated=info.gated or False,
+        context_length=_int(gguf.get("context_length")),
+        quants=tuple(found),
+        size_range=size_range(params, found),
+        gated=info.gated or False,
         smallest_file=smallest.name if smallest else "",
-        smallest_bytes=smallest.size_bytes if smallest else 0)
+        smallest_bytes=smallest.size_bytes if smallest else 0,
+    )
 
 
 def details_from_info(info, card: str, card_note: str) -> ModelDetails:
@@ -254,21 +291,27 @@ def details_from_info(info, card: str, card_note: str) -> ModelDetails:
     if license_name == "other" and getattr(data, "license_name", None):
         license_name = data.license_name
     if not license_name:
-        license_name = next((t.split(":", 1)[1] for t in info.tags or ()
-                             if t.startswith("license:")), None)
+        license_name = next(
+            (t.split(":", 1)[1] for t in info.tags or () if t.startswith("license:")), None
+        )
     base = getattr(data, "base_model", None) if data is not None else None
     return ModelDetails(
-        model=model_from_info(info), sha=info.sha, card=_strip_front_matter(card),
-        card_note=card_note, license=license_name, files=tuple(models),
+        model=model_from_info(info),
+        sha=info.sha,
+        card=_strip_front_matter(card),
+        card_note=card_note,
+        license=license_name,
+        files=tuple(models),
         projectors=tuple(projectors),
-        base_model=", ".join(base) if isinstance(base, list) else base)
+        base_model=", ".join(base) if isinstance(base, list) else base,
+    )
 
 
 def _strip_front_matter(card: str) -> str:
     if card.startswith("---"):
         end = card.find("\n---", 3)
         if end != -1:
-            return card[end + 4:].lstrip("\n")
+            return card[end + 4 :].lstrip("\n")
     return card
 
 
@@ -281,8 +324,10 @@ def _int(value) -> int | None:
 
 # -- fit -------------------------------------------------------------------------------------------
 
-def fit_verdicts(entries: Iterable[QuantFile], machine, *, shape=None,
-                 n_ctx_train: int | None = None) -> dict[str, str]:
+
+def fit_verdicts(
+    entries: Iterable[QuantFile], machine, *, shape=None, n_ctx_train: int | None = None
+) -> dict[str, str]:
     """The fit verdict of each entry (by name) on ``machine`` at the default context.
 
     ``shape`` (a ``ModelShape`` read from one file of the repo) gives the architecture: layers,
@@ -293,8 +338,14 @@ def fit_verdicts(entries: Iterable[QuantFile], machine, *, shape=None,
         if shape is not None and shape.file_size == entry.size_bytes and shape.tensors:
             sized = shape
         elif shape is not None:
-            sized = replace(shape, name=entry.name, file_size=entry.size_bytes, tensors=(),
-                            exact=False, quant=entry.quant)
+            sized = replace(
+                shape,
+                name=entry.name,
+                file_size=entry.size_bytes,
+                tensors=(),
+                exact=False,
+                quant=entry.quant,
+            )
         else:
             sized = fit.shape_from_size(entry.size_bytes, entry.name)
             if n_ctx_train:

@@ -16,15 +16,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from app.core.fit import estimate as fit
+from app.core.common.units import format_size
 from app.core.config import presets
+from app.core.fit import estimate as fit
 from app.core.fit.shape import ModelShape, shape_from_size
 from app.core.hub.files import HubModel, format_params
-from app.core.common.units import format_size
 
 BASIS_HEADER, BASIS_FILE_SIZE, BASIS_PARAMETERS = "header", "file size", "parameters"
-BASIS_LABELS = {BASIS_HEADER: "from its file header", BASIS_FILE_SIZE: "from its file size",
-                BASIS_PARAMETERS: "from its parameter count"}
+BASIS_LABELS = {
+    BASIS_HEADER: "from its file header",
+    BASIS_FILE_SIZE: "from its file size",
+    BASIS_PARAMETERS: "from its parameter count",
+}
 
 
 @dataclass(frozen=True)
@@ -56,19 +59,25 @@ class FitBadge:
     @property
     def explanation(self) -> str:
         """The badge's tooltip: what the estimate used and how to get a closer one."""
-        used = {BASIS_HEADER: "Estimated from the GGUF header of the smallest file (read when "
-                              "you opened the model's page)",
-                BASIS_FILE_SIZE: "Estimated from the real size of the smallest file; layers "
-                                 "and attention are assumed typical",
-                BASIS_PARAMETERS: "Rough estimate from the parameter count and the smallest "
-                                  "quant's bits per weight"}[self.basis]
-        more = "" if self.basis == BASIS_HEADER else \
-            " Open the model to read its file header for a closer estimate."
+        used = {
+            BASIS_HEADER: "Estimated from the GGUF header of the smallest file (read when "
+            "you opened the model's page)",
+            BASIS_FILE_SIZE: "Estimated from the real size of the smallest file; layers "
+            "and attention are assumed typical",
+            BASIS_PARAMETERS: "Rough estimate from the parameter count and the smallest "
+            "quant's bits per weight",
+        }[self.basis]
+        more = (
+            ""
+            if self.basis == BASIS_HEADER
+            else " Open the model to read its file header for a closer estimate."
+        )
         return f"{self.verdict}. {used}: {self.detail}.{more}"
 
 
-def estimate(model: HubModel, machine: fit.Machine,
-             shape: ModelShape | None = None) -> FitBadge | None:
+def estimate(
+    model: HubModel, machine: fit.Machine, shape: ModelShape | None = None
+) -> FitBadge | None:
     """The badge of ``model``'s smallest file on ``machine``; None when nothing is known about
     its size. ``shape``: the smallest file's shape the model page read (by repo)."""
     if shape is not None and shape.exact:
@@ -81,8 +90,9 @@ def estimate(model: HubModel, machine: fit.Machine,
     if model.size_range and model.quants:
         sized = replace(shape_from_size(model.size_range[0], model.id), quant=model.quants[0])
         badge = _badge(_with_context(sized, model), machine, BASIS_PARAMETERS)
-        return replace(badge, detail=f"{format_params(model.parameters)} parameters, "
-                                     f"{badge.detail}")
+        return replace(
+            badge, detail=f"{format_params(model.parameters)} parameters, {badge.detail}"
+        )
     return None
 
 
@@ -93,6 +103,7 @@ def _with_context(shape: ModelShape, model: HubModel) -> ModelShape:
 def _badge(shape: ModelShape, machine: fit.Machine, basis: str) -> FitBadge:
     n_ctx = presets.context_length(0, shape.n_ctx_train)
     verdict = fit.plan(shape, machine, n_ctx).verdict
-    what = ", ".join(p for p in (shape.quant, format_size(shape.file_size), f"{n_ctx:,} tokens")
-                     if p)
+    what = ", ".join(
+        p for p in (shape.quant, format_size(shape.file_size), f"{n_ctx:,} tokens") if p
+    )
     return FitBadge(verdict, basis, what)

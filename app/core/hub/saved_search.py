@@ -12,8 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from app.core.hub.files import HubModel
 from app.core.common.json_file import Damaged, Loaded, read_json, write_json
+from app.core.hub.files import HubModel
 
 FILE_NAME = "discover_results.json"
 VERSION = 1
@@ -29,10 +29,16 @@ class SavedSearch:
 
 def save(path: Path, query: dict[str, str], models: list[HubModel]) -> None:
     """Write the results (atomically); raises OSError when the folder is not writable."""
-    write_json(path, {"version": VERSION,
-                      "saved_at": datetime.now().isoformat(timespec="seconds"),
-                      "query": {k: query.get(k) or "" for k in QUERY_KEYS},
-                      "models": [m.to_json() for m in models]}, indent=None)
+    write_json(
+        path,
+        {
+            "version": VERSION,
+            "saved_at": datetime.now().isoformat(timespec="seconds"),
+            "query": {k: query.get(k) or "" for k in QUERY_KEYS},
+            "models": [m.to_json() for m in models],
+        },
+        indent=None,
+    )
 
 
 def load(path: Path) -> Loaded[SavedSearch | None]:
@@ -41,8 +47,12 @@ def load(path: Path) -> Loaded[SavedSearch | None]:
 
 
 def _parse(raw: Any, notes: list[str]) -> SavedSearch:
-    if not isinstance(raw, dict) or not isinstance(raw.get("models"), list) \
-            or not isinstance(raw.get("query"), dict) or not isinstance(raw.get("saved_at"), str):
+    if (
+        not isinstance(raw, dict)
+        or not isinstance(raw.get("models"), list)
+        or not isinstance(raw.get("query"), dict)
+        or not isinstance(raw.get("saved_at"), str)
+    ):
         raise Damaged("it is not a list of search results")
     try:
         saved = datetime.fromisoformat(raw["saved_at"])
@@ -60,11 +70,22 @@ def _parse(raw: Any, notes: list[str]) -> SavedSearch:
 
 
 _KINDS: dict[str, Any] = {
-    "id": str, "author": str, "downloads": int, "likes": int, "last_modified": (str, type(None)),
-    "tags": list, "trending_score": (int, float), "parameters": (int, type(None)),
-    "architecture": (str, type(None)), "context_length": (int, type(None)), "quants": list,
-    "size_range": (list, type(None)), "gated": (bool, str), "smallest_file": str,
-    "smallest_bytes": int}
+    "id": str,
+    "author": str,
+    "downloads": int,
+    "likes": int,
+    "last_modified": (str, type(None)),
+    "tags": list,
+    "trending_score": (int, float),
+    "parameters": (int, type(None)),
+    "architecture": (str, type(None)),
+    "context_length": (int, type(None)),
+    "quants": list,
+    "size_range": (list, type(None)),
+    "gated": (bool, str),
+    "smallest_file": str,
+    "smallest_bytes": int,
+}
 
 
 def _model(entry: Any) -> HubModel | None:
@@ -80,8 +101,9 @@ def _model(entry: Any) -> HubModel | None:
     if not all(isinstance(t, str) for t in (*entry.get("tags", ()), *entry.get("quants", ()))):
         return None
     size = entry.get("size_range")
-    if size is not None and (len(size) != 2 or not all(
-            isinstance(n, int) and not isinstance(n, bool) for n in size)):
+    if size is not None and (
+        len(size) != 2 or not all(isinstance(n, int) and not isinstance(n, bool) for n in size)
+    ):
         return None
     try:
         return HubModel.from_json(entry)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from app.core.downloads.downloader import hub_endpoint
 from app.core.common.errors import HubError, HubUnavailable
+from app.core.downloads.downloader import hub_endpoint
 
 log = logging.getLogger("hearth.hub")
 
@@ -29,17 +29,22 @@ def check_token(token: str, endpoint: str | None = None) -> dict:
     except Exception as exc:  # noqa: BLE001 - decided below
         status = getattr(getattr(exc, "response", None), "status_code", 0)
         if status == 401:
-            raise HubError("The Hub says this token is not valid. Check that you copied all of "
-                           "it, or create a new one at huggingface.co/settings/tokens, then "
-                           "paste it here.") from None
+            raise HubError(
+                "The Hub says this token is not valid. Check that you copied all of "
+                "it, or create a new one at huggingface.co/settings/tokens, then "
+                "paste it here."
+            ) from None
         error = explain(exc, "", where)
         reason = str(error) if error is not None else f"{type(exc).__name__}"
         log.info("Hub token not checked (%s); not saved", type(exc).__name__)
-        raise HubUnavailable(f"The token could not be checked, so it was not saved: {reason}"
-                             ) from None
+        raise HubUnavailable(
+            f"The token could not be checked, so it was not saved: {reason}"
+        ) from None
     if not isinstance(who, dict) or not who.get("name"):
-        raise HubUnavailable("The token could not be checked, so it was not saved: the Hub "
-                             "sent an answer Hearth cannot read. Try again later.")
+        raise HubUnavailable(
+            "The token could not be checked, so it was not saved: the Hub "
+            "sent an answer Hearth cannot read. Try again later."
+        )
     return who
 
 
@@ -58,5 +63,4 @@ def save_token(token: str, endpoint: str | None = None) -> str:
     _save_token(token=token, token_name=name)
     _set_active_token(token_name=name, add_to_git_credential=False)
     log.info("Hub token of %s saved", who["name"])
-    return (f"Token saved for the Hugging Face tools on this computer. Signed in as "
-            f"{who['name']}.")
+    return f"Token saved for the Hugging Face tools on this computer. Signed in as {who['name']}."

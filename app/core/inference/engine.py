@@ -16,16 +16,21 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from app.core.templates import render as chat_template
+from app.core.common.errors import ContextFullError, GenerationError, LoadCancelled, ModelLoadError
+from app.core.config import presets
 from app.core.gguf import check as gguf_check
 from app.core.gguf import info as gguf_info
 from app.core.inference import llama_log
-from app.core.config import presets
-from app.core.common.errors import ContextFullError, GenerationError, LoadCancelled, ModelLoadError
 from app.core.inference.types import (
-    AUTO_LAYERS, KV_TYPES, GenerationStats, LoadedModel, LoadOptions, SamplingOptions,
+    AUTO_LAYERS,
+    KV_TYPES,
+    GenerationStats,
+    LoadedModel,
+    LoadOptions,
+    SamplingOptions,
     stopped_stats,
 )
+from app.core.templates import render as chat_template
 
 log = logging.getLogger("hearth.engine")
 
@@ -62,9 +67,13 @@ class Engine:
     def loaded(self) -> LoadedModel | None:
         return self._loaded
 
-    def load(self, path: Path, options: LoadOptions = LoadOptions(),
-             progress: Callable[[float], None] | None = None,
-             cancel: threading.Event | None = None) -> LoadedModel:
+    def load(
+        self,
+        path: Path,
+        options: LoadOptions = LoadOptions(),
+        progress: Callable[[float], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> LoadedModel:
         """Load ``path``, replacing any model already loaded.
 
         ``progress`` gets 0.0-1.0 as llama.cpp reads the weights; setting ``cancel`` stops the
@@ -83,8 +92,11 @@ class Engine:
         if gpu_layers == AUTO_LAYERS:
             gpu_layers, verdict = auto_gpu_layers(path, n_ctx, options.kv_type)
         kwargs = dict(
-            model_path=str(path), n_ctx=n_ctx, n_gpu_layers=gpu_layers,
-            n_batch=min(options.n_batch, n_ctx), verbose=True,
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_gpu_layers=gpu_layers,
+            n_batch=min(options.n_batch, n_ctx),
+            verbose=True,
             flash_attn=options.flash_attn or options.kv_type != "f16",  # needed by q8_0/q4_0 V
         )
         threads = options.n_threads if options.n_threads > 0 else self.default_threads()
@@ -96,8 +108,11 @@ class Engine:
         try:
             # llama-cpp-python prints template notes to sys.stderr when verbose: keep them in
             # the log instead (llama.cpp's own log goes through llama_log).
-            with contextlib.redirect_stderr(chatter), load_progress(progress, cancel), \
-                    chat_template.guarded_formatters():  # its handlers render under the budget
+            with (
+                contextlib.redirect_stderr(chatter),
+                load_progress(progress, cancel),
+                chat_template.guarded_formatters(),
+            ):  # its handlers render under the budget
                 llm = llama_cpp.Llama(**kwargs)
         except (ValueError, RuntimeError, OSError) as exc:
             if cancel is not None and cancel.is_set():
@@ -114,12 +129,21 @@ class Engine:
         self._llm = llm
         self._install_abort_callback()
         self._loaded = LoadedModel(
-            path=path, n_ctx=llm.n_ctx(), n_ctx_train=llm._model.n_ctx_train(),
-            has_chat_template=has_template, load_seconds=time.perf_counter() - started,
-            gpu_layers=gpu_layers, fit_verdict=verdict, n_threads=threads,
+            path=path,
+            n_ctx=llm.n_ctx(),
+            n_ctx_train=llm._model.n_ctx_train(),
+            has_chat_template=has_template,
+            load_seconds=time.perf_counter() - started,
+            gpu_layers=gpu_layers,
+            fit_verdict=verdict,
+            n_threads=threads,
         )
-        log.info("Loaded %s (n_ctx=%d) in %.2fs", path.name, self._loaded.n_ctx,
-                 self._loaded.load_seconds)
+        log.info(
+            "Loaded %s (n_ctx=%d) in %.2fs",
+            path.name,
+            self._loaded.n_ctx,
+            self._loaded.load_seconds,
+        )
         return self._loaded
 
     def unload(self) -> None:
@@ -138,8 +162,9 @@ class Engine:
         prompt = chat_prompt(llm, list(messages), self._loaded.has_chat_template)
         return len(llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
 
-    def fit_messages(self, messages: Sequence[dict], reserve: int,
-                     stop: threading.Event | None = None) -> list[dict]:
+    def fit_messages(
+        self, messages: Sequence[dict], reserve: int, stop: threading.Event | None = None
+    ) -> list[dict]:
         """Drop the oldest turns (never the system prompt or the last message) until the chat
         and ``reserve`` tokens for the answer fit in the context. Setting ``stop`` ends the
         search early (the chat that follows then stops before it starts)."""
@@ -154,9 +179,13 @@ class Engine:
             del kept[first]
         return kept
 
-    def chat(self, messages: Sequence[dict], sampling: SamplingOptions,
-             on_token: Callable[[str], None], stop: threading.Event | None = None
-             ) -> GenerationStats:
+    def chat(
+        self,
+        messages: Sequence[dict],
+        sampling: SamplingOptions,
+        on_token: Callable[[str], None],
+        stop: threading.Event | None = None,
+    ) -> GenerationStats:
         """Stream an answer to ``messages``, calling ``on_token`` with each piece of text."""
         llm = self._require()
         reserve = min(max(sampling.max_tokens, 1), 64)
@@ -168,12 +197,19 @@ class Engine:
         if prompt_tokens + reserve > llm.n_ctx():
             raise ContextFullError(prompt_tokens + reserve, llm.n_ctx())
         stream = llm.create_chat_completion(
-            messages=list(messages), stream=True, **_sampling_kwargs(sampling))
-        return self._consume(stream, lambda choice: choice["delta"].get("content"),
-                             prompt_tokens, on_token, stop)
+            messages=list(messages), stream=True, **_sampling_kwargs(sampling)
+        )
+        return self._consume(
+            stream, lambda choice: choice["delta"].get("content"), prompt_tokens, on_token, stop
+        )
 
-    def complete(self, prompt: str, sampling: SamplingOptions, on_token: Callable[[str], None],
-                 stop: threading.Event | None = None) -> GenerationStats:
+    def complete(
+        self,
+        prompt: str,
+        sampling: SamplingOptions,
+        on_token: Callable[[str], None],
+        stop: threading.Event | None = None,
+    ) -> GenerationStats:
         """Stream a raw continuation of ``prompt`` (no chat template), as ``chat`` does."""
         llm = self._require()
         reserve = min(max(sampling.max_tokens, 1), 64)
@@ -185,11 +221,18 @@ class Engine:
         if prompt_tokens + reserve > llm.n_ctx():
             raise ContextFullError(prompt_tokens + reserve, llm.n_ctx())
         stream = llm.create_completion(prompt=prompt, stream=True, **_sampling_kwargs(sampling))
-        return self._consume(stream, lambda choice: choice.get("text"), prompt_tokens,
-                             on_token, stop)
+        return self._consume(
+            stream, lambda choice: choice.get("text"), prompt_tokens, on_token, stop
+        )
 
-    def _consume(self, stream, text_of, prompt_tokens: int, on_token: Callable[[str], None],
-                 stop: threading.Event | None) -> GenerationStats:
+    def _consume(
+        self,
+        stream,
+        text_of,
+        prompt_tokens: int,
+        on_token: Callable[[str], None],
+        stop: threading.Event | None,
+    ) -> GenerationStats:
         """Pass a llama-cpp-python stream's text to ``on_token`` until it ends or is stopped."""
         llm = self._llm
         stop_flags = (self._stop,) if stop is None else (self._stop, stop)
@@ -225,8 +268,12 @@ class Engine:
         ended = time.perf_counter()
         first = first or ended
         return GenerationStats(
-            tokens=tokens, prompt_tokens=prompt_tokens, time_to_first_token_s=first - started,
-            generation_s=ended - first, stop_reason=reason, context_used=llm.n_tokens,
+            tokens=tokens,
+            prompt_tokens=prompt_tokens,
+            time_to_first_token_s=first - started,
+            generation_s=ended - first,
+            stop_reason=reason,
+            context_used=llm.n_tokens,
             context_size=llm.n_ctx(),
         )
 
@@ -265,10 +312,15 @@ def _sampling_kwargs(sampling: SamplingOptions) -> dict:
     """llama-cpp-python's keyword arguments for ``sampling``. A random seed (-1) is drawn
     here for each answer: llama-cpp-python keeps the last seed it was given and reuses it when
     the next call passes none, so after one answer with a fixed seed, "random" would repeat it."""
-    return dict(temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k,
-                min_p=sampling.min_p, repeat_penalty=sampling.repeat_penalty,
-                max_tokens=sampling.max_tokens if sampling.max_tokens > 0 else None,
-                seed=sampling.seed if sampling.seed >= 0 else random.randrange(2**31))
+    return dict(
+        temperature=sampling.temperature,
+        top_p=sampling.top_p,
+        top_k=sampling.top_k,
+        min_p=sampling.min_p,
+        repeat_penalty=sampling.repeat_penalty,
+        max_tokens=sampling.max_tokens if sampling.max_tokens > 0 else None,
+        seed=sampling.seed if sampling.seed >= 0 else random.randrange(2**31),
+    )
 
 
 def auto_gpu_layers(path: Path, n_ctx: int, kv_type: str) -> tuple[int, str]:
@@ -279,8 +331,13 @@ def auto_gpu_layers(path: Path, n_ctx: int, kv_type: str) -> tuple[int, str]:
     shape = fit.shape_from_file(path)
     machine = fit.Machine.from_report(hardware.probe(path.parent))
     verdict = fit.plan(shape, machine, n_ctx, kv_type)
-    log.info("GPU layers for %s at %d tokens: %d (%s)", path.name, n_ctx, verdict.gpu_layers,
-             verdict.verdict)
+    log.info(
+        "GPU layers for %s at %d tokens: %d (%s)",
+        path.name,
+        n_ctx,
+        verdict.gpu_layers,
+        verdict.verdict,
+    )
     return verdict.gpu_layers, verdict.verdict
 
 
@@ -344,9 +401,13 @@ def _abort_errors() -> tuple[type[BaseException], ...]:
 def _load_message(path: Path, exc: Exception) -> str:
     detail = str(exc)
     if "unknown model architecture" in llama_log.recent().lower():
-        return (f"{path.name} uses a model architecture this llama.cpp build does not support. "
-                "Updating Hearth's llama.cpp may help.")
+        return (
+            f"{path.name} uses a model architecture this llama.cpp build does not support. "
+            "Updating Hearth's llama.cpp may help."
+        )
     if "alloc" in llama_log.recent().lower() or "memory" in detail.lower():
-        return (f"Not enough memory to load {path.name}. Try a smaller quant, a shorter context, "
-                "or fewer GPU layers.")
+        return (
+            f"Not enough memory to load {path.name}. Try a smaller quant, a shorter context, "
+            "or fewer GPU layers."
+        )
     return f"llama.cpp could not load {path.name}: the file may be damaged or incomplete."

@@ -13,8 +13,14 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from app.core.common.errors import HearthError
+from app.core.inference.remote import (
+    TIMEOUT_S,
+    Connection,
+    ConnectionStore,
+    RemoteBackend,
+    list_models,
+)
 from app.core.library.catalog import LocalModel
-from app.core.inference.remote import TIMEOUT_S, Connection, ConnectionStore, RemoteBackend, list_models
 
 REMOTE_PREFIX = "remote:"  # a remote choice's key: remote:<connection name>:<model id>
 PROBE_TIMEOUT_S = 10.0  # listing models: a server that is up answers at once
@@ -69,8 +75,12 @@ def local_choice(model: LocalModel) -> ModelChoice:
 
 
 def remote_choice(connection: Connection, model_id: str) -> ModelChoice:
-    return ModelChoice("remote", f"{connection.name} · {short_model_name(model_id)}",
-                       connection=connection, model=model_id)
+    return ModelChoice(
+        "remote",
+        f"{connection.name} · {short_model_name(model_id)}",
+        connection=connection,
+        model=model_id,
+    )
 
 
 def local_choices(models: Iterable[LocalModel]) -> list[ModelChoice]:
@@ -86,8 +96,11 @@ def list_remote(connection: Connection, timeout: float = PROBE_TIMEOUT_S) -> Con
     return ConnectionModels(connection, tuple(remote_choice(connection, i) for i in ids))
 
 
-def list_choices(models: Iterable[LocalModel], store: ConnectionStore | None = None,
-                 timeout: float = PROBE_TIMEOUT_S) -> tuple[list[ModelChoice], list[str]]:
+def list_choices(
+    models: Iterable[LocalModel],
+    store: ConnectionStore | None = None,
+    timeout: float = PROBE_TIMEOUT_S,
+) -> tuple[list[ModelChoice], list[str]]:
     """Local choices, then every connection's models; and the message of each server that
     could not be listed. Blocking (one request per connection)."""
     choices, problems = local_choices(models), []

@@ -21,8 +21,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from app.core.inference.types import GenerationStats, SamplingOptions, stopped_stats
 from app.core.common.errors import GenerationError, HearthError
+from app.core.inference.types import GenerationStats, SamplingOptions, stopped_stats
 
 log = logging.getLogger("hearth.queue")
 
@@ -53,8 +53,9 @@ class Job:
         self.events.put(("error", error))
 
 
-def wait_for(job: Job, on_token: Callable[[str], None], cancel: Callable[[Job], None]
-             ) -> GenerationStats:
+def wait_for(
+    job: Job, on_token: Callable[[str], None], cancel: Callable[[Job], None]
+) -> GenerationStats:
     """In the caller's thread: pass the job's tokens to ``on_token`` until it ends.
 
     When the job's stop event is set (by the caller, or by ``on_token`` itself), ``cancel(job)``
@@ -89,16 +90,27 @@ class JobBackend:
     """``generate`` and ``complete`` of a ``Backend`` that runs each request as a ``Job``:
     a subclass gives ``_submit(job, on_token)``, which waits for the job and returns its stats."""
 
-    def generate(self, messages: Sequence[dict], sampling: SamplingOptions,
-                 on_token: Callable[[str], None],
-                 stop_event: threading.Event | None = None) -> GenerationStats:
-        return self._submit(Job(list(messages), sampling, stop_event or threading.Event()),
-                            on_token)
+    def generate(
+        self,
+        messages: Sequence[dict],
+        sampling: SamplingOptions,
+        on_token: Callable[[str], None],
+        stop_event: threading.Event | None = None,
+    ) -> GenerationStats:
+        return self._submit(
+            Job(list(messages), sampling, stop_event or threading.Event()), on_token
+        )
 
-    def complete(self, prompt: str, sampling: SamplingOptions, on_token: Callable[[str], None],
-                 stop_event: threading.Event | None = None) -> GenerationStats:
-        return self._submit(Job([], sampling, stop_event or threading.Event(), prompt=prompt),
-                            on_token)
+    def complete(
+        self,
+        prompt: str,
+        sampling: SamplingOptions,
+        on_token: Callable[[str], None],
+        stop_event: threading.Event | None = None,
+    ) -> GenerationStats:
+        return self._submit(
+            Job([], sampling, stop_event or threading.Event(), prompt=prompt), on_token
+        )
 
     def _submit(self, job: Job, on_token: Callable[[str], None]) -> GenerationStats:
         raise NotImplementedError
@@ -120,8 +132,7 @@ class GenerationQueue(JobBackend):
     runs the queued jobs in order. ``reload()``, when given, loads the model again before a job
     that finds none loaded (its host died with an earlier request)."""
 
-    def __init__(self, engine, name: str = "", reload: Callable[[], object] | None = None
-                 ) -> None:
+    def __init__(self, engine, name: str = "", reload: Callable[[], object] | None = None) -> None:
         self._engine = engine
         self._name = name
         self._reload = reload
@@ -201,6 +212,5 @@ class GenerationQueue(JobBackend):
                 log.exception("Generation failed")
             job.fail(exc)
             return
-        self.spans.append(Span(job.id, started, time.monotonic(), stats.tokens,
-                               stats.stop_reason))
+        self.spans.append(Span(job.id, started, time.monotonic(), stats.tokens, stats.stop_reason))
         job.finish(stats)

@@ -20,11 +20,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from app.core.inference.types import GenerationStats, SamplingOptions
 from app.core.common.errors import RemoteAuthError, RemoteContextFull, RemoteError
 from app.core.common.json_file import Damaged, Loaded, read_json, write_json
 from app.core.common.paths import default_paths
 from app.core.inference.remote_context import ContextEstimate, context_full
+from app.core.inference.types import GenerationStats, SamplingOptions
 
 log = logging.getLogger("hearth.remote")
 
@@ -52,8 +52,9 @@ def normalize_url(url: str) -> str:
     url = url.strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise RemoteError(f"'{url}' is not a server address: give one like "
-                          "http://127.0.0.1:8080/v1.")
+        raise RemoteError(
+            f"'{url}' is not a server address: give one like http://127.0.0.1:8080/v1."
+        )
     return url if parts.path else url + "/v1"
 
 
@@ -72,8 +73,14 @@ class ConnectionStore:
         return loaded.value
 
     def _load(self) -> Loaded[list[Connection]]:
-        return read_json(self.path, "Your saved connections", _parse_connections, list,
-                         dump=_dump_connections, private=True)
+        return read_json(
+            self.path,
+            "Your saved connections",
+            _parse_connections,
+            list,
+            dump=_dump_connections,
+            private=True,
+        )
 
     def get(self, name: str) -> Connection:
         for connection in self.connections():
@@ -93,8 +100,9 @@ class ConnectionStore:
         try:
             write_json(self.path, _dump_connections(connections), private=True)  # API keys
         except OSError as exc:
-            raise RemoteError(f"The connections could not be saved to {self.path}: "
-                              f"{exc.strerror or exc}.") from exc
+            raise RemoteError(
+                f"The connections could not be saved to {self.path}: {exc.strerror or exc}."
+            ) from exc
 
 
 def _dump_connections(connections: list[Connection]) -> dict:
@@ -108,9 +116,12 @@ def _parse_connections(raw: object, notes: list[str]) -> list[Connection]:
         raise Damaged("it does not hold a list of connections")
     found = []
     for number, entry in enumerate(raw["connections"], 1):
-        fields_ok = isinstance(entry, dict) and all(
-            isinstance(entry.get(k, ""), str) for k in ("name", "base_url", "api_key")) \
-            and entry.get("name") and entry.get("base_url")
+        fields_ok = (
+            isinstance(entry, dict)
+            and all(isinstance(entry.get(k, ""), str) for k in ("name", "base_url", "api_key"))
+            and entry.get("name")
+            and entry.get("base_url")
+        )
         try:
             if not fields_ok:
                 raise RemoteError("not a connection")
@@ -156,21 +167,34 @@ class RemoteBackend:
         by the server's own count of the refused chat (``remote_context``)."""
         return self.context.fit(messages, max(reserve, self._max_tokens))
 
-    def chat(self, messages: Sequence[dict], sampling: SamplingOptions,
-             on_token: Callable[[str], None], stop: threading.Event | None = None
-             ) -> GenerationStats:
+    def chat(
+        self,
+        messages: Sequence[dict],
+        sampling: SamplingOptions,
+        on_token: Callable[[str], None],
+        stop: threading.Event | None = None,
+    ) -> GenerationStats:
         """The engine's ``chat``, answered by the remote server."""
         return self.generate(messages, sampling, on_token, stop)
 
-    def generate(self, messages: Sequence[dict], sampling: SamplingOptions,
-                 on_token: Callable[[str], None],
-                 stop_event: threading.Event | None = None) -> GenerationStats:
+    def generate(
+        self,
+        messages: Sequence[dict],
+        sampling: SamplingOptions,
+        on_token: Callable[[str], None],
+        stop_event: threading.Event | None = None,
+    ) -> GenerationStats:
         self._stop.clear()
         self._max_tokens = max(sampling.max_tokens, 0)
         flags = (self._stop,) if stop_event is None else (self._stop, stop_event)
-        body = {"model": self.model, "messages": list(messages), "stream": True,
-                "stream_options": {"include_usage": True},
-                "temperature": sampling.temperature, "top_p": sampling.top_p}
+        body = {
+            "model": self.model,
+            "messages": list(messages),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+        }
         if sampling.max_tokens > 0:
             body["max_tokens"] = sampling.max_tokens
         if sampling.seed >= 0:
@@ -192,12 +216,16 @@ class RemoteBackend:
         if answer.usage and reason != "user":
             tokens = answer.usage.get("completion_tokens") or tokens
         return GenerationStats(
-            tokens=tokens, prompt_tokens=(answer.usage or {}).get("prompt_tokens") or 0,
-            time_to_first_token_s=first - started, generation_s=ended - first,
-            stop_reason=reason if reason in ("stop", "length", "user") else "stop")
+            tokens=tokens,
+            prompt_tokens=(answer.usage or {}).get("prompt_tokens") or 0,
+            time_to_first_token_s=first - started,
+            generation_s=ended - first,
+            stop_reason=reason if reason in ("stop", "length", "user") else "stop",
+        )
 
-    def _stream(self, body: dict, flags: tuple[threading.Event, ...],
-                on_token: Callable[[str], None]) -> "_Answer":
+    def _stream(
+        self, body: dict, flags: tuple[threading.Event, ...], on_token: Callable[[str], None]
+    ) -> _Answer:
         answer = _Answer()
         conn, response = _open(self.connection, "POST", "/chat/completions", body, self.timeout)
         try:
@@ -216,15 +244,18 @@ class RemoteBackend:
                             answer.reason = choice["finish_reason"]
         except (OSError, http.client.HTTPException) as exc:
             if not any(flag.is_set() for flag in flags):
-                raise RemoteError(f"The connection to {self.connection.name} broke during the "
-                                  f"answer ({type(exc).__name__}).") from exc
+                raise RemoteError(
+                    f"The connection to {self.connection.name} broke during the "
+                    f"answer ({type(exc).__name__})."
+                ) from exc
             answer.reason = "user"
         finally:
             conn.close()
         return answer
 
-    def _whole(self, body: dict, flags: tuple[threading.Event, ...],
-               on_token: Callable[[str], None]) -> "_Answer":
+    def _whole(
+        self, body: dict, flags: tuple[threading.Event, ...], on_token: Callable[[str], None]
+    ) -> _Answer:
         """The answer asked for without streaming: one piece, or the server's error."""
         body = {k: v for k, v in body.items() if k != "stream_options"} | {"stream": False}
         answer = _Answer(empty=False)
@@ -235,16 +266,19 @@ class RemoteBackend:
             if "error" in data:
                 raise self._refusal(data)
             if not data.get("choices"):  # an empty answer still has a choice, with its reason
-                raise RemoteError(f"{self.connection.name} ended the answer without a word or "
-                                  "a reason. Try again, or check the server's log.")
+                raise RemoteError(
+                    f"{self.connection.name} ended the answer without a word or "
+                    "a reason. Try again, or check the server's log."
+                )
             choice = data["choices"][0]
             answer.add((choice.get("message") or {}).get("content"), on_token)
             answer.reason = choice.get("finish_reason") or "stop"
             answer.usage = data.get("usage")
         except (OSError, http.client.HTTPException, ValueError, AttributeError) as exc:
             if not any(flag.is_set() for flag in flags):
-                raise RemoteError(f"{self.connection.name} sent no answer "
-                                  f"({type(exc).__name__}).") from exc
+                raise RemoteError(
+                    f"{self.connection.name} sent no answer ({type(exc).__name__})."
+                ) from exc
             answer.reason = "user"
         finally:
             conn.close()
@@ -281,14 +315,17 @@ def list_models(connection: Connection, timeout: float = TIMEOUT_S) -> list[str]
     except TimeoutError as exc:
         raise RemoteError(_unreachable(connection, exc, timeout)) from exc
     except (ValueError, KeyError, TypeError, OSError, http.client.HTTPException) as exc:
-        raise RemoteError(f"{connection.name} did not answer with a model list "
-                          f"({type(exc).__name__}). Is it an OpenAI-compatible server?") from exc
+        raise RemoteError(
+            f"{connection.name} did not answer with a model list "
+            f"({type(exc).__name__}). Is it an OpenAI-compatible server?"
+        ) from exc
     finally:
         conn.close()
 
 
-def _open(connection: Connection, method: str, path: str, body: dict | None, timeout: float
-          ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+def _open(
+    connection: Connection, method: str, path: str, body: dict | None, timeout: float
+) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
     parts = urlsplit(connection.base_url)
     kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     conn = kind(parts.hostname, parts.port, timeout=timeout)
@@ -303,8 +340,7 @@ def _open(connection: Connection, method: str, path: str, body: dict | None, tim
         conn.request(method, parts.path + path, body=data, headers=headers)
         response = conn.getresponse()
         if response.status >= 400:
-            raise _http_error(connection, response.status, response.read(MAX_ERROR_BYTES),
-                              path)
+            raise _http_error(connection, response.status, response.read(MAX_ERROR_BYTES), path)
     except (OSError, http.client.HTTPException) as exc:
         conn.close()
         raise RemoteError(_unreachable(connection, exc, timeout)) from exc
@@ -317,19 +353,21 @@ def _open(connection: Connection, method: str, path: str, body: dict | None, tim
 def _unreachable(connection: Connection, exc: Exception, timeout: float) -> str:
     where = f"{connection.name} at {connection.base_url}"
     if isinstance(exc, TimeoutError):
-        return (f"{where} did not answer within {timeout:g} s. Check the address, and that the "
-                "server is running and not overloaded.")
+        return (
+            f"{where} did not answer within {timeout:g} s. Check the address, and that the "
+            "server is running and not overloaded."
+        )
     if isinstance(exc, ConnectionRefusedError):
-        return (f"Could not reach {where}: the connection was refused. Is the server running, "
-                "and is the port right?")
+        return (
+            f"Could not reach {where}: the connection was refused. Is the server running, "
+            "and is the port right?"
+        )
     if isinstance(exc, socket.gaierror):
         return f"Could not reach {where}: the host name is unknown. Check the address."
-    return (f"Could not reach {where}: "
-            f"{getattr(exc, 'strerror', None) or type(exc).__name__}.")
+    return f"Could not reach {where}: {getattr(exc, 'strerror', None) or type(exc).__name__}."
 
 
-def _http_error(connection: Connection, status: int, raw: bytes, path: str = ""
-                ) -> RemoteError:
+def _http_error(connection: Connection, status: int, raw: bytes, path: str = "") -> RemoteError:
     try:
         body = json.loads(raw)
         detail = _message(body)
@@ -338,15 +376,21 @@ def _http_error(connection: Connection, status: int, raw: bytes, path: str = ""
     if status in (400, 413) and (full := context_full(body, detail)) is not None:
         return full
     if status in (401, 403) and not connection.api_key:
-        return RemoteAuthError(f"{connection.name} needs an API key (HTTP {status}): add the key "
-                               "the server expects to the connection.")
+        return RemoteAuthError(
+            f"{connection.name} needs an API key (HTTP {status}): add the key "
+            "the server expects to the connection."
+        )
     if status in (401, 403):
-        return RemoteAuthError(f"{connection.name} refused the API key (HTTP {status}): set the "
-                               "key the server expects in the connection.")
+        return RemoteAuthError(
+            f"{connection.name} refused the API key (HTTP {status}): set the "
+            "key the server expects in the connection."
+        )
     if status in (404, 405) and path == "/models":
-        return RemoteError(f"{connection.name} has no OpenAI-compatible API at "
-                           f"{connection.base_url} (HTTP {status}). Is it an OpenAI-compatible "
-                           "server? The address usually ends with /v1.")
+        return RemoteError(
+            f"{connection.name} has no OpenAI-compatible API at "
+            f"{connection.base_url} (HTTP {status}). Is it an OpenAI-compatible "
+            "server? The address usually ends with /v1."
+        )
     return RemoteError(f"{connection.name} answered HTTP {status}: {detail or 'no details'}")
 
 

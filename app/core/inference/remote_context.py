@@ -24,10 +24,15 @@ from dataclasses import dataclass
 
 from app.core.common.errors import RemoteContextFull
 
-_LLAMA_CPP = re.compile(r"request \((\d+) tokens\) exceeds the available context size "
-                        r"\((\d+) tokens\)")
-_OPENAI = re.compile(r"maximum context length is (\d+) tokens.*?(?:requested|resulted in) "
-                     r"(\d+) tokens(?: \((\d+) in the messages)?", re.S)
+_LLAMA_CPP = re.compile(
+    r"request \((\d+) tokens\) exceeds the available context size "
+    r"\((\d+) tokens\)"
+)
+_OPENAI = re.compile(
+    r"maximum context length is (\d+) tokens.*?(?:requested|resulted in) "
+    r"(\d+) tokens(?: \((\d+) in the messages)?",
+    re.S,
+)
 MESSAGE_OVERHEAD_CHARS = 16  # a message's role and template markers, counted as characters
 MARGIN = 0.9  # aim under the limit: the estimate is a scaled character count
 

@@ -16,8 +16,12 @@ INTERVAL_S = 0.03
 
 
 class TextBatcher:
-    def __init__(self, emit: Callable[[str], None], interval: float = INTERVAL_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        emit: Callable[[str], None],
+        interval: float = INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._emit = emit
         self._interval = interval
         self._clock = clock

@@ -35,8 +35,10 @@ class LoadOptions:
         limits.context(self.n_ctx)
         limits.batch(self.n_batch)
         if self.kv_type not in KV_TYPES:
-            raise limits.InvalidValue(f"The KV cache type must be one of "
-                                      f"{', '.join(KV_TYPES)}, not {str(self.kv_type)[:20]!r}.")
+            raise limits.InvalidValue(
+                f"The KV cache type must be one of "
+                f"{', '.join(KV_TYPES)}, not {str(self.kv_type)[:20]!r}."
+            )
         object.__setattr__(self, "n_threads", limits.threads(self.n_threads))
         object.__setattr__(self, "n_gpu_layers", limits.gpu_layers(self.n_gpu_layers))
 
@@ -92,8 +94,13 @@ class GenerationStats:
 
 def stopped_stats(prompt_tokens: int = 0) -> GenerationStats:
     """The stats of a request stopped before its first token."""
-    return GenerationStats(tokens=0, prompt_tokens=prompt_tokens, time_to_first_token_s=0.0,
-                           generation_s=0.0, stop_reason="user")
+    return GenerationStats(
+        tokens=0,
+        prompt_tokens=prompt_tokens,
+        time_to_first_token_s=0.0,
+        generation_s=0.0,
+        stop_reason="user",
+    )
 
 
 class Backend(Protocol):
@@ -102,13 +109,22 @@ class Backend(Protocol):
     def model_name(self) -> str:
         """The model's name as clients see it; empty when no model is loaded."""
 
-    def generate(self, messages: Sequence[dict], sampling: SamplingOptions,
-                 on_token: Callable[[str], None],
-                 stop_event: threading.Event | None = None) -> GenerationStats:
+    def generate(
+        self,
+        messages: Sequence[dict],
+        sampling: SamplingOptions,
+        on_token: Callable[[str], None],
+        stop_event: threading.Event | None = None,
+    ) -> GenerationStats:
         """Stream one answer; setting ``stop_event`` ends it early (stop_reason "user")."""
 
-    def complete(self, prompt: str, sampling: SamplingOptions, on_token: Callable[[str], None],
-                 stop_event: threading.Event | None = None) -> GenerationStats:
+    def complete(
+        self,
+        prompt: str,
+        sampling: SamplingOptions,
+        on_token: Callable[[str], None],
+        stop_event: threading.Event | None = None,
+    ) -> GenerationStats:
         """Stream a raw continuation of ``prompt`` (no chat template), as ``generate`` does."""
 
     def context_size(self) -> int:

@@ -20,13 +20,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from app.core.quants import types as quants
-from app.core.library import starter
-from app.core.downloads.downloader import split_names
 from app.core.common.errors import LibraryError, ModelNotFound
 from app.core.common.json_file import Damaged, decode, read_json, read_limited, write_json
-from app.core.library.files import size_of, usable, walk
 from app.core.common.units import format_size
+from app.core.downloads.downloader import split_names
+from app.core.library import starter
+from app.core.library.files import size_of, usable, walk
+from app.core.quants import types as quants
 
 log = logging.getLogger("hearth.library")
 
@@ -86,16 +86,22 @@ def _is_model_file(path: Path) -> bool:
 
 
 def _shards(path: Path) -> tuple[Path, ...]:
-    return tuple(path.with_name(n) for n in split_names(path.name)
-                 if usable(path.with_name(n)))
+    return tuple(path.with_name(n) for n in split_names(path.name) if usable(path.with_name(n)))
 
 
-def _model(path: Path, name: str, source: str, repo_id: str | None = None,
-           quant: str | None = None) -> LocalModel:
+def _model(
+    path: Path, name: str, source: str, repo_id: str | None = None, quant: str | None = None
+) -> LocalModel:
     files = _shards(path) or (path,)
-    return LocalModel(name=name, path=path, quant=quant or quants.quant_from_name(path.name),
-                      size_bytes=sum(size_of(f) for f in files), source=source,
-                      repo_id=repo_id, files=files)
+    return LocalModel(
+        name=name,
+        path=path,
+        quant=quant or quants.quant_from_name(path.name),
+        size_bytes=sum(size_of(f) for f in files),
+        source=source,
+        repo_id=repo_id,
+        files=files,
+    )
 
 
 def _scan(folder: Path) -> list[Path]:
@@ -128,8 +134,9 @@ def _from_hf_cache(cache_dir: Path) -> list[LocalModel]:
         except CacheNotFound:
             return []
         except OSError as exc:
-            log.warning("Could not scan the Hugging Face cache %s (try %d): %s", cache_dir,
-                        attempt + 1, exc)
+            log.warning(
+                "Could not scan the Hugging Face cache %s (try %d): %s", cache_dir, attempt + 1, exc
+            )
     else:
         return []
     found = []
@@ -140,12 +147,16 @@ def _from_hf_cache(cache_dir: Path) -> list[LocalModel]:
         for revision in sorted(repo.revisions, key=lambda r: r.last_modified, reverse=True):
             for cached in sorted(revision.files, key=lambda f: f.file_name):
                 rel = str(cached.file_path.relative_to(revision.snapshot_path))
-                if rel in seen or not _is_model_file(cached.file_path) \
-                        or not usable(cached.file_path):
+                if (
+                    rel in seen
+                    or not _is_model_file(cached.file_path)
+                    or not usable(cached.file_path)
+                ):
                     continue
                 seen.add(rel)
-                found.append(_model(cached.file_path, f"{repo.repo_id}/{rel}", SOURCE_HF_CACHE,
-                                    repo.repo_id))
+                found.append(
+                    _model(cached.file_path, f"{repo.repo_id}/{rel}", SOURCE_HF_CACHE, repo.repo_id)
+                )
     return found
 
 
@@ -166,13 +177,19 @@ def _from_folder(folder: Path, source: str = SOURCE_FOLDER) -> list[LocalModel]:
 
 def lmstudio_folders(home: Path) -> list[Path]:
     """LM Studio's models folders that exist: the current one and the pre-0.3 one."""
-    return [f for f in (home / ".lmstudio" / "models", home / ".cache" / "lm-studio" / "models")
-            if f.is_dir()]
+    return [
+        f
+        for f in (home / ".lmstudio" / "models", home / ".cache" / "lm-studio" / "models")
+        if f.is_dir()
+    ]
 
 
 def ollama_folder(home: Path, environ: Mapping[str, str]) -> Path | None:
-    folder = Path(environ["OLLAMA_MODELS"]).expanduser() if environ.get("OLLAMA_MODELS") \
+    folder = (
+        Path(environ["OLLAMA_MODELS"]).expanduser()
+        if environ.get("OLLAMA_MODELS")
         else home / ".ollama" / "models"
+    )
     return folder if (folder / "manifests").is_dir() else None
 
 
@@ -193,22 +210,47 @@ def _from_ollama(store: Path) -> list[LocalModel]:
         except (OSError, ValueError) as exc:
             log.warning("Skipping the unreadable Ollama manifest %s: %s", manifest, exc)
             continue
-        digest = next((layer.get("digest") for layer in layers if isinstance(layer, dict)
-                       and layer.get("mediaType") == OLLAMA_MODEL_LAYER), None)
+        digest = next(
+            (
+                layer.get("digest")
+                for layer in layers
+                if isinstance(layer, dict) and layer.get("mediaType") == OLLAMA_MODEL_LAYER
+            ),
+            None,
+        )
         blob = store / "blobs" / str(digest).replace(":", "-") if digest else None
         if blob is None or not usable(blob):
             continue
-        prefix = "" if host == OLLAMA_REGISTRY and namespace == "library" else \
-            f"{namespace}/" if host == OLLAMA_REGISTRY else f"{host}/{namespace}/"
-        found.append(LocalModel(name=f"{prefix}{model}:{tag}", path=blob, quant=None,
-                                size_bytes=size_of(blob), source=SOURCE_OLLAMA))
+        prefix = (
+            ""
+            if host == OLLAMA_REGISTRY and namespace == "library"
+            else f"{namespace}/"
+            if host == OLLAMA_REGISTRY
+            else f"{host}/{namespace}/"
+        )
+        found.append(
+            LocalModel(
+                name=f"{prefix}{model}:{tag}",
+                path=blob,
+                quant=None,
+                size_bytes=size_of(blob),
+                source=SOURCE_OLLAMA,
+            )
+        )
     return found
 
 
-def list_models(models_dir: Path, hf_cache: Path, extra_folders: Iterable[str | Path] = (), *,
-                hidden: Iterable[str] = (), home: Path | None = None,
-                environ: Mapping[str, str] | None = None, other_apps: bool = True,
-                header_cache: HeaderCache | None = None) -> list[LocalModel]:
+def list_models(
+    models_dir: Path,
+    hf_cache: Path,
+    extra_folders: Iterable[str | Path] = (),
+    *,
+    hidden: Iterable[str] = (),
+    home: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    other_apps: bool = True,
+    header_cache: HeaderCache | None = None,
+) -> list[LocalModel]:
     """Every local model, the starter model first; a file found twice is listed once.
 
     ``home`` (default: the user's) is where LM Studio and Ollama are looked for; ``hidden``
@@ -240,9 +282,13 @@ def list_for_user(paths, settings=None) -> list[LocalModel]:
     from app.core.config.settings import Settings
 
     settings = settings or Settings.load(paths.settings_file)
-    return list_models(paths.models_dir, hf_hub_cache(), settings.model_folders,
-                       hidden=settings.hidden_models,
-                       header_cache=HeaderCache(paths.cache_dir / HeaderCache.FILE_NAME))
+    return list_models(
+        paths.models_dir,
+        hf_hub_cache(),
+        settings.model_folders,
+        hidden=settings.hidden_models,
+        header_cache=HeaderCache(paths.cache_dir / HeaderCache.FILE_NAME),
+    )
 
 
 class HeaderCache:
@@ -271,10 +317,16 @@ class HeaderCache:
             facts = [self._facts(f, old, new) for f in model.all_files]
             head = facts[0]
             params = sum(f.get("parameters") or 0 for f in facts) or None
-            result.append(replace(
-                model, architecture=head.get("architecture"), parameters=params,
-                context_length=head.get("context_length"), problem=head.get("problem"),
-                quant=model.quant or quants.quant_from_file_type(head.get("file_type"))))
+            result.append(
+                replace(
+                    model,
+                    architecture=head.get("architecture"),
+                    parameters=params,
+                    context_length=head.get("context_length"),
+                    problem=head.get("problem"),
+                    quant=model.quant or quants.quant_from_file_type(head.get("file_type")),
+                )
+            )
         if new != old:
             self._save(new)
         return result
@@ -286,10 +338,16 @@ class HeaderCache:
             return {}
         key = str(path)
         entry = old.get(key)
-        if not entry or (entry.get("size"), entry.get("mtime_ns")) != (stat.st_size,
-                                                                       stat.st_mtime_ns):
-            entry = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, **_read_header(path),
-                     **_verdict(path)}
+        if not entry or (entry.get("size"), entry.get("mtime_ns")) != (
+            stat.st_size,
+            stat.st_mtime_ns,
+        ):
+            entry = {
+                "size": stat.st_size,
+                "mtime_ns": stat.st_mtime_ns,
+                **_read_header(path),
+                **_verdict(path),
+            }
         new[key] = entry
         return entry
 
@@ -306,9 +364,16 @@ class HeaderCache:
             log.warning("Could not save the model header cache %s: %s", self.path, exc)
 
 
-_HEADER_KINDS = {"size": int, "mtime_ns": int, "architecture": (str, type(None)),
-                 "parameters": (int, type(None)), "context_length": (int, type(None)),
-                 "file_type": (int, type(None)), "error": str, "problem": str}
+_HEADER_KINDS = {
+    "size": int,
+    "mtime_ns": int,
+    "architecture": (str, type(None)),
+    "parameters": (int, type(None)),
+    "context_length": (int, type(None)),
+    "file_type": (int, type(None)),
+    "error": str,
+    "problem": str,
+}
 
 
 def _parse_headers(raw: object, notes: list[str]) -> dict:
@@ -320,9 +385,14 @@ def _parse_headers(raw: object, notes: list[str]) -> dict:
         return {}  # another version's cache: rebuilt, nothing damaged
     files = {}
     for key, entry in raw["files"].items():
-        good = isinstance(entry, dict) and all(
-            k in _HEADER_KINDS and isinstance(v, _HEADER_KINDS[k]) and not isinstance(v, bool)
-            for k, v in entry.items()) and isinstance(entry.get("size"), int)
+        good = (
+            isinstance(entry, dict)
+            and all(
+                k in _HEADER_KINDS and isinstance(v, _HEADER_KINDS[k]) and not isinstance(v, bool)
+                for k, v in entry.items()
+            )
+            and isinstance(entry.get("size"), int)
+        )
         if good:
             files[key] = entry
         else:
@@ -344,10 +414,12 @@ def _read_header(path: Path) -> dict:
     arch = str(header.get("general.architecture") or "") or None
     ctx = header.get(f"{arch}.context_length") if arch else None
     file_type = header.get("general.file_type")
-    return {"architecture": arch,
-            "parameters": sum(t.n_elements for t in header.tensors) or None,
-            "context_length": int(ctx) if isinstance(ctx, int) else None,
-            "file_type": int(file_type) if isinstance(file_type, int) else None}
+    return {
+        "architecture": arch,
+        "parameters": sum(t.n_elements for t in header.tensors) or None,
+        "context_length": int(ctx) if isinstance(ctx, int) else None,
+        "file_type": int(file_type) if isinstance(file_type, int) else None,
+    }
 
 
 def _verdict(path: Path) -> dict:
@@ -374,29 +446,39 @@ def delete_model(model: LocalModel, *, delete_file: bool = False) -> DeleteOutco
     try:
         if model.source == SOURCE_HF_CACHE:
             freed = _delete_from_hf_cache(model, files)
-            return DeleteOutcome(f"Deleted {model.name} from the Hugging Face cache: "
-                                 f"{format_size(freed)} freed.", freed_bytes=freed)
+            return DeleteOutcome(
+                f"Deleted {model.name} from the Hugging Face cache: {format_size(freed)} freed.",
+                freed_bytes=freed,
+            )
         if model.source in OWNED:
             for f in files:
                 f.unlink()
-            return DeleteOutcome(f"Deleted {model.name}: {format_size(size)} freed.",
-                                 freed_bytes=size)
+            return DeleteOutcome(
+                f"Deleted {model.name}: {format_size(size)} freed.", freed_bytes=size
+            )
         app = APP_NAMES.get(model.source, model.source)
         if not delete_file:
             return DeleteOutcome(
                 f"Removed {model.name} from Hearth's list. The file was not deleted: it is "
-                f"still at {model.path} ({app}).", hidden=str(model.path))
+                f"still at {model.path} ({app}).",
+                hidden=str(model.path),
+            )
         if model.source == SOURCE_OLLAMA:
-            raise LibraryError(f"Hearth does not delete Ollama's files: other Ollama models may "
-                               f"share them. Run 'ollama rm {model.name}' instead.")
+            raise LibraryError(
+                f"Hearth does not delete Ollama's files: other Ollama models may "
+                f"share them. Run 'ollama rm {model.name}' instead."
+            )
         for f in files:
             f.unlink()
     except OSError as exc:
-        raise LibraryError(f"Could not delete {model.name}: {exc.strerror or exc}. Check that "
-                           "no other program is using it, then try again.") from exc
+        raise LibraryError(
+            f"Could not delete {model.name}: {exc.strerror or exc}. Check that "
+            "no other program is using it, then try again."
+        ) from exc
     where = "" if model.source == SOURCE_FOLDER else f" {app} will no longer find it."
-    return DeleteOutcome(f"Deleted the file {model.path} ({format_size(size)} freed).{where}",
-                         freed_bytes=size)
+    return DeleteOutcome(
+        f"Deleted the file {model.path} ({format_size(size)} freed).{where}", freed_bytes=size
+    )
 
 
 def _delete_from_hf_cache(model: LocalModel, files: list[Path]) -> int:
@@ -409,8 +491,11 @@ def _delete_from_hf_cache(model: LocalModel, files: list[Path]) -> int:
     from app.core.downloads.store import remove_from_cache
 
     repo_dir = next((p for p in model.path.parents if p.name.startswith("models--")), None)
-    if repo_dir is None or repo_dir.parent.name == "" or any(
-            repo_dir not in f.parents for f in files):
+    if (
+        repo_dir is None
+        or repo_dir.parent.name == ""
+        or any(repo_dir not in f.parents for f in files)
+    ):
         raise LibraryError(f"{model.path} is not in a Hugging Face cache folder.")
     return remove_from_cache(files)
 

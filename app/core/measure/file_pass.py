@@ -53,25 +53,31 @@ def score_plan(path: Path, text: str, settings) -> ScorePlan:
         raise MeasureError("The measuring window must be longer than its warm-up.")
     with Vocab(path) as vocab:
         # Only the start is used: 16 characters per token is more than any text needs.
-        tokens = vocab.tokenize(text[:settings.tokens * 16])[:settings.tokens]
+        tokens = vocab.tokenize(text[: settings.tokens * 16])[: settings.tokens]
         n_vocab, bos = vocab.n_vocab, ([vocab.bos] if vocab.add_bos else [])
     body = settings.n_ctx - len(bos)
     windows = []
     for start in range(0, len(tokens), body):
-        window = tuple(bos + tokens[start:start + body])
+        window = tuple(bos + tokens[start : start + body])
         if len(window) > settings.warmup + 8:  # a short tail adds noise, not information
             windows.append(window)
-    gen_prompt = tuple(bos + tokens[:min(settings.gen_prompt, settings.n_batch - 1)])
+    gen_prompt = tuple(bos + tokens[: min(settings.gen_prompt, settings.n_batch - 1)])
     longest = max([len(w) for w in windows] + [len(gen_prompt) + settings.gen_tokens])
     n_ctx = -(-longest // 256) * 256  # what is used, not more
-    plan = ScorePlan(windows=tuple(windows), warmup=settings.warmup, n_vocab=n_vocab,
-                     n_ctx=n_ctx, n_batch=min(settings.n_batch, n_ctx),
-                     gen_prompt=gen_prompt,
-                     gen_tokens=settings.gen_tokens)
+    plan = ScorePlan(
+        windows=tuple(windows),
+        warmup=settings.warmup,
+        n_vocab=n_vocab,
+        n_ctx=n_ctx,
+        n_batch=min(settings.n_batch, n_ctx),
+        gen_prompt=gen_prompt,
+        gen_tokens=settings.gen_tokens,
+    )
     if plan.scored < MIN_SCORED:
         raise MeasureError(
             f"The text is too short to measure: it gives {len(tokens)} tokens; at least "
-            f"{MIN_SCORED + settings.warmup + len(bos)} are needed (a few paragraphs).")
+            f"{MIN_SCORED + settings.warmup + len(bos)} are needed (a few paragraphs)."
+        )
     return plan
 
 
@@ -79,8 +85,16 @@ def _rss() -> int:
     return psutil.Process().memory_info().rss
 
 
-def run_file(path: Path, plan: ScorePlan, reference: ReferenceLogits, *, record: bool,
-             threads: int, cancel: threading.Event, report: Callable[[str], None]) -> dict:
+def run_file(
+    path: Path,
+    plan: ScorePlan,
+    reference: ReferenceLogits,
+    *,
+    record: bool,
+    threads: int,
+    cancel: threading.Event,
+    report: Callable[[str], None],
+) -> dict:
     """Evaluate ``path`` on ``plan``; ``record`` = this is the reference (its logits are kept).
 
     Returns the fields of ``FileMeasurement`` this pass measures.
@@ -92,37 +106,48 @@ def run_file(path: Path, plan: ScorePlan, reference: ReferenceLogits, *, record:
         load_s = time.perf_counter() - started
         report(f"{name}: loaded")
         if model.n_vocab != plan.n_vocab:
-            raise MeasureError(f"{name} has a different vocabulary ({model.n_vocab:,} tokens "
-                               f"vs {plan.n_vocab:,}): it is not a quant of the same model.")
+            raise MeasureError(
+                f"{name} has a different vocabulary ({model.n_vocab:,} tokens "
+                f"vs {plan.n_vocab:,}): it is not a quant of the same model."
+            )
         scorer = Scorer(reference, record=record)
         peak = _rss()
         decode_s, decoded = 0.0, 0
         for w, window in enumerate(plan.windows):
             model.clear()
             for start in range(0, len(window), plan.n_batch):
-                chunk = window[start:start + plan.n_batch]
+                chunk = window[start : start + plan.n_batch]
                 # Position i is scored when it predicts a token after the warm-up.
-                outputs = [plan.warmup - 1 <= start + i < len(window) - 1
-                           for i in range(len(chunk))]
+                outputs = [
+                    plan.warmup - 1 <= start + i < len(window) - 1 for i in range(len(chunk))
+                ]
                 tick = time.perf_counter()
                 logits = model.decode(list(chunk), start, outputs)
                 decode_s += time.perf_counter() - tick
                 decoded += len(chunk)
                 peak = max(peak, _rss())
                 first = max(plan.warmup - 1 - start, 0)
-                targets = np.array(window[start + first + 1:start + len(chunk) + 1][
-                    :len(logits)], dtype=np.int64)
+                targets = np.array(
+                    window[start + first + 1 : start + len(chunk) + 1][: len(logits)],
+                    dtype=np.int64,
+                )
                 scorer.add(logits, targets)
-                report(f"{name}: window {w + 1}/{len(plan.windows)}, "
-                       f"{min(start + len(chunk), len(window))}/{len(window)} tokens")
+                report(
+                    f"{name}: window {w + 1}/{len(plan.windows)}, "
+                    f"{min(start + len(chunk), len(window))}/{len(window)} tokens"
+                )
         tok_s = _generation_speed(model, plan)
         peak = max(peak, _rss())
         report(f"{name}: generation {tok_s:.1f} tok/s")
     return dict(
-        tokens=scorer.count, ppl=scorer.ppl, kld=0.0 if record else scorer.kld,
+        tokens=scorer.count,
+        ppl=scorer.ppl,
+        kld=0.0 if record else scorer.kld,
         same_top_pct=100.0 if record else scorer.same_top_pct,
-        prompt_tok_s=decoded / decode_s if decode_s > 0 else 0.0, tok_s=tok_s,
-        load_s=load_s, memory_bytes=max(peak - rss_before, 0),
+        prompt_tok_s=decoded / decode_s if decode_s > 0 else 0.0,
+        tok_s=tok_s,
+        load_s=load_s,
+        memory_bytes=max(peak - rss_before, 0),
     )
 
 

@@ -63,7 +63,7 @@ class ReferenceLogits:
     def close(self) -> None:
         self._file.close()
 
-    def __enter__(self) -> "ReferenceLogits":
+    def __enter__(self) -> ReferenceLogits:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -91,8 +91,8 @@ class Scorer:
     def add(self, logits: np.ndarray, targets: np.ndarray) -> None:
         """Score rows of logits whose next tokens are ``targets``."""
         for start in range(0, len(logits), BLOCK_ROWS):
-            block = logits[start:start + BLOCK_ROWS]
-            wanted = targets[start:start + BLOCK_ROWS]
+            block = logits[start : start + BLOCK_ROWS]
+            wanted = targets[start : start + BLOCK_ROWS]
             logq = log_softmax(block)
             rows = np.arange(len(block))
             self._nll -= float(logq[rows, wanted].astype(np.float64).sum())
@@ -103,7 +103,7 @@ class Scorer:
                 logp = self.reference.read(len(block)).astype(np.float32)
                 kld = (np.exp(logp) * (logp - logq)).sum(axis=1, dtype=np.float64)
                 self._kld += float(kld.sum())
-                top_ref = self._top_ref[self.count:self.count + len(block)]
+                top_ref = self._top_ref[self.count : self.count + len(block)]
                 self._same_top += int((block.argmax(axis=1) == top_ref).sum())
             self.count += len(block)
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from app.core.inference import llama_log
 from app.core.common.errors import MeasureCancelled, ModelLoadError
+from app.core.inference import llama_log
 
 _backend_ready = False
 
@@ -99,7 +99,7 @@ class Vocab:
             self._lib.llama_model_free(self._model)
             self._model = None
 
-    def __enter__(self) -> "Vocab":
+    def __enter__(self) -> Vocab:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -119,8 +119,14 @@ def _tokenize(lib, vocab, text: str) -> list[int]:
 class Evaluator:
     """One model and one context; a context manager that frees both."""
 
-    def __init__(self, path: Path, n_ctx: int, n_batch: int, threads: int = 0,
-                 cancel: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        n_ctx: int,
+        n_batch: int,
+        threads: int = 0,
+        cancel: threading.Event | None = None,
+    ) -> None:
         lib = _init_backend()
         self._lib = lib
         self.path = Path(path)
@@ -130,11 +136,14 @@ class Evaluator:
         self._batch = None
         self._cancel = cancel or threading.Event()
         self._model = lib.llama_model_load_from_file(
-            str(self.path).encode("utf-8"), lib.llama_model_default_params())
+            str(self.path).encode("utf-8"), lib.llama_model_default_params()
+        )
         if not self._model:
             self._model = None
-            raise ModelLoadError(f"llama.cpp could not load {self.path.name}: the file may be "
-                                 "damaged, incomplete or of an unsupported architecture.")
+            raise ModelLoadError(
+                f"llama.cpp could not load {self.path.name}: the file may be "
+                "damaged, incomplete or of an unsupported architecture."
+            )
         params = lib.llama_context_default_params()
         params.n_ctx = n_ctx
         params.n_batch = n_batch
@@ -148,8 +157,9 @@ class Evaluator:
         ctx = lib.llama_init_from_model(self._model, params)
         if not ctx:
             self.close()
-            raise ModelLoadError(f"Not enough memory for a {n_ctx}-token context with "
-                                 f"{self.path.name}.")
+            raise ModelLoadError(
+                f"Not enough memory for a {n_ctx}-token context with {self.path.name}."
+            )
         self._ctx = ctx
         self._vocab = lib.llama_model_get_vocab(self._model)
         self.n_vocab = int(lib.llama_vocab_n_tokens(self._vocab))
@@ -188,14 +198,17 @@ class Evaluator:
         if code != 0:
             if self._cancel.is_set():
                 raise MeasureCancelled("The measurement was cancelled.")
-            raise ModelLoadError(f"llama.cpp failed while evaluating {self.path.name} "
-                                 f"(llama_decode returned {code}).")
+            raise ModelLoadError(
+                f"llama.cpp failed while evaluating {self.path.name} "
+                f"(llama_decode returned {code})."
+            )
         n_out = sum(1 for flag in outputs[:n] if flag)
         if n_out == 0:
             return np.empty((0, self.n_vocab), dtype=np.float32)
         pointer = self._lib.llama_get_logits(self._ctx)
         return np.ctypeslib.as_array(pointer, shape=(n_out * self.n_vocab,)).reshape(
-            n_out, self.n_vocab)
+            n_out, self.n_vocab
+        )
 
     def close(self) -> None:
         lib = self._lib
@@ -209,7 +222,7 @@ class Evaluator:
             lib.llama_model_free(self._model)
             self._model = None
 
-    def __enter__(self) -> "Evaluator":
+    def __enter__(self) -> Evaluator:
         return self
 
     def __exit__(self, *exc) -> None:

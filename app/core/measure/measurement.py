@@ -41,14 +41,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from app.core.quants import types as quants
 from app.core.common.errors import MeasureCancelled, MeasureError
+from app.core.common.resources import resource
 from app.core.gguf.header import GgufHeader, read_local_header
+from app.core.measure.file_pass import run_file, score_plan
 from app.core.measure.kld import ReferenceLogits
 from app.core.measure.llama_eval import idle_threads
-from app.core.measure.file_pass import run_file, score_plan
 from app.core.measure.store import MeasureStore, file_key
-from app.core.common.resources import resource
+from app.core.quants import types as quants
 
 MIN_FILES, MAX_FILES = 2, 8
 METHOD_VERSION = 1  # bump when the numbers a setting produces change meaning
@@ -59,13 +59,13 @@ Progress = Callable[[int, int, str], None]
 
 @dataclass(frozen=True)
 class MeasureSettings:
-    tokens: int = 768       # text tokens evaluated at most (the text's start)
-    n_ctx: int = 1024       # window length; longer texts are cut into windows
-    n_batch: int = 256      # tokens per llama_decode
-    warmup: int = 32        # first positions of each window: context only, not scored
-    gen_prompt: int = 32    # generation speed: prompt tokens...
-    gen_tokens: int = 16    # ...then this many greedy tokens, timed
-    threads: int = 0        # 0 = the cores other processes leave idle, decided once per call
+    tokens: int = 768  # text tokens evaluated at most (the text's start)
+    n_ctx: int = 1024  # window length; longer texts are cut into windows
+    n_batch: int = 256  # tokens per llama_decode
+    warmup: int = 32  # first positions of each window: context only, not scored
+    gen_prompt: int = 32  # generation speed: prompt tokens...
+    gen_tokens: int = 16  # ...then this many greedy tokens, timed
+    threads: int = 0  # 0 = the cores other processes leave idle, decided once per call
 
     def key(self) -> str:
         raw = json.dumps({"v": METHOD_VERSION, **asdict(self)}, sort_keys=True)
@@ -82,11 +82,11 @@ class MeasureText:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
     @classmethod
-    def bundled(cls) -> "MeasureText":
+    def bundled(cls) -> MeasureText:
         return cls("bundled", resource("data", "measure_text.txt").read_text(encoding="utf-8"))
 
     @classmethod
-    def from_file(cls, path: Path) -> "MeasureText":
+    def from_file(cls, path: Path) -> MeasureText:
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
@@ -101,26 +101,26 @@ class FileMeasurement:
     name: str
     quant: str | None
     size_bytes: int
-    bits_per_weight: float       # from the real file size and parameter count
-    reference: bool              # this file is the one the others are compared with
+    bits_per_weight: float  # from the real file size and parameter count
+    reference: bool  # this file is the one the others are compared with
     reference_file: str
     text: str
-    tokens: int                  # positions scored
+    tokens: int  # positions scored
     ppl: float
-    kld: float                   # mean KL divergence from the reference (0 for itself)
-    same_top_pct: float          # positions whose top token is the reference's
+    kld: float  # mean KL divergence from the reference (0 for itself)
+    same_top_pct: float  # positions whose top token is the reference's
     prompt_tok_s: float
-    tok_s: float                 # generation
+    tok_s: float  # generation
     load_s: float
-    memory_bytes: int            # resident memory growth while loaded and evaluating
-    threads: int = 0             # CPU threads the speeds were measured with
-    cached: bool = False         # read from the store, not measured in this call
+    memory_bytes: int  # resident memory growth while loaded and evaluating
+    threads: int = 0  # CPU threads the speeds were measured with
+    cached: bool = False  # read from the store, not measured in this call
 
     def to_json(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict, **changes) -> "FileMeasurement":
+    def from_json(cls, data: dict, **changes) -> FileMeasurement:
         names = {f.name for f in fields(cls)}
         return cls(**{**{k: v for k, v in data.items() if k in names}, **changes})
 
@@ -136,9 +136,15 @@ class Comparison:
     evaluated: int  # files run through llama.cpp by this call (0 when all were stored)
 
     def to_json(self) -> dict:
-        return {"text": self.text, "text_sha256": self.text_sha256, "reference": self.reference,
-                "settings": asdict(self.settings), "seconds": self.seconds,
-                "evaluated": self.evaluated, "rows": [r.to_json() for r in self.rows]}
+        return {
+            "text": self.text,
+            "text_sha256": self.text_sha256,
+            "reference": self.reference,
+            "settings": asdict(self.settings),
+            "seconds": self.seconds,
+            "evaluated": self.evaluated,
+            "rows": [r.to_json() for r in self.rows],
+        }
 
 
 @dataclass(frozen=True)
@@ -153,35 +159,43 @@ class ModelFile:
     vocab_size: int | None
 
     @classmethod
-    def read(cls, path: Path) -> "ModelFile":
+    def read(cls, path: Path) -> ModelFile:
         header: GgufHeader = read_local_header(path)
-        quant = (quants.quant_from_file_type(header.file_type)
-                 or quants.quant_from_name(Path(path).name))
-        return cls(path=Path(path), quant=quant, size_bytes=Path(path).stat().st_size,
-                   architecture=header.architecture, parameters=header.parameters,
-                   vocab_size=header.vocab_size)
+        quant = quants.quant_from_file_type(header.file_type) or quants.quant_from_name(
+            Path(path).name
+        )
+        return cls(
+            path=Path(path),
+            quant=quant,
+            size_bytes=Path(path).stat().st_size,
+            architecture=header.architecture,
+            parameters=header.parameters,
+            vocab_size=header.vocab_size,
+        )
 
 
 def check_same_model(files: Sequence[Path]) -> list[ModelFile]:
     """Read each header; refuse too few or many files, duplicates, and different models."""
     paths = [Path(f) for f in files]
     if len(paths) < MIN_FILES:
-        raise MeasureError(f"Compare needs at least {MIN_FILES} model files "
-                           f"(got {len(paths)}).")
+        raise MeasureError(f"Compare needs at least {MIN_FILES} model files (got {len(paths)}).")
     if len(paths) > MAX_FILES:
-        raise MeasureError(f"Compare takes at most {MAX_FILES} model files "
-                           f"(got {len(paths)}).")
+        raise MeasureError(f"Compare takes at most {MAX_FILES} model files (got {len(paths)}).")
     if len({p.absolute() for p in paths}) != len(paths):
         raise MeasureError("The same file is given twice.")
     infos = [ModelFile.read(p) for p in paths]
     first = infos[0]
     for other in infos[1:]:
-        if ((other.architecture, other.parameters, other.vocab_size)
-                != (first.architecture, first.parameters, first.vocab_size)):
+        if (other.architecture, other.parameters, other.vocab_size) != (
+            first.architecture,
+            first.parameters,
+            first.vocab_size,
+        ):
             raise MeasureError(
                 f"{first.path.name} and {other.path.name} are not quants of the same model "
                 f"({first.architecture}, {first.parameters:,} parameters vs "
-                f"{other.architecture}, {other.parameters:,}).")
+                f"{other.architecture}, {other.parameters:,})."
+            )
     return infos
 
 
@@ -191,10 +205,16 @@ def pick_reference(infos: Sequence[ModelFile]) -> ModelFile:
     return max(full or infos, key=lambda i: i.size_bytes)
 
 
-def measure(files: Sequence[Path], text: MeasureText | None = None, *,
-            store: MeasureStore | None = None, settings: MeasureSettings = MeasureSettings(),
-            progress: Progress | None = None, cancel: threading.Event | None = None,
-            work_dir: Path | None = None) -> Comparison:
+def measure(
+    files: Sequence[Path],
+    text: MeasureText | None = None,
+    *,
+    store: MeasureStore | None = None,
+    settings: MeasureSettings = MeasureSettings(),
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+    work_dir: Path | None = None,
+) -> Comparison:
     """Measure ``files`` on ``text`` (bundled text when None). See the module docstring."""
     started = time.perf_counter()
     cancel = cancel or threading.Event()
@@ -207,8 +227,7 @@ def measure(files: Sequence[Path], text: MeasureText | None = None, *,
         for info in infos:
             stored = store.get(file_key(info.path), ref_key, text_hash, settings_key)
             if stored is not None:
-                results[info.path] = FileMeasurement.from_json(stored, cached=True,
-                                                               text=text.name)
+                results[info.path] = FileMeasurement.from_json(stored, cached=True, text=text.name)
     todo = [i for i in infos if i.path not in results]
     evaluated = 0
     if todo:
@@ -231,27 +250,46 @@ def measure(files: Sequence[Path], text: MeasureText | None = None, *,
             for info in order:
                 if cancel.is_set():
                     raise MeasureCancelled("The measurement was cancelled.")
-                raw = run_file(info.path, plan, reference, record=info is ref,
-                               threads=threads, cancel=cancel, report=report)
+                raw = run_file(
+                    info.path,
+                    plan,
+                    reference,
+                    record=info is ref,
+                    threads=threads,
+                    cancel=cancel,
+                    report=report,
+                )
                 row = FileMeasurement(
-                    file=str(info.path), name=info.path.name, quant=info.quant,
+                    file=str(info.path),
+                    name=info.path.name,
+                    quant=info.quant,
                     size_bytes=info.size_bytes,
                     bits_per_weight=round(info.size_bytes * 8 / max(info.parameters, 1), 3),
-                    reference=info is ref, reference_file=str(ref.path), text=text.name,
-                    threads=threads, **raw)
+                    reference=info is ref,
+                    reference_file=str(ref.path),
+                    text=text.name,
+                    threads=threads,
+                    **raw,
+                )
                 results[info.path] = row
                 evaluated += 1
                 if store is not None:
-                    store.put(file_key(info.path), ref_key, text_hash, settings_key,
-                              row.to_json())
+                    store.put(file_key(info.path), ref_key, text_hash, settings_key, row.to_json())
     rows = tuple(sorted((results[i.path] for i in infos), key=lambda r: -r.size_bytes))
-    return Comparison(text=text.name, text_sha256=text_hash, reference=str(ref.path),
-                      settings=settings, rows=rows, seconds=time.perf_counter() - started,
-                      evaluated=evaluated)
+    return Comparison(
+        text=text.name,
+        text_sha256=text_hash,
+        reference=str(ref.path),
+        settings=settings,
+        rows=rows,
+        seconds=time.perf_counter() - started,
+        evaluated=evaluated,
+    )
 
 
-def stored_measurement(store: MeasureStore, path: Path,
-                       text: MeasureText | None = None) -> FileMeasurement | None:
+def stored_measurement(
+    store: MeasureStore, path: Path, text: MeasureText | None = None
+) -> FileMeasurement | None:
     """The newest stored measurement of ``path`` as it is now (on ``text`` if given), for
     showing "measured" quality beside a file; its ``reference_file`` says what KLD is against."""
     data = store.latest_for_path(path, text.sha256 if text else None)

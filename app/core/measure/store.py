@@ -14,8 +14,8 @@ import json
 import time
 from pathlib import Path
 
-from app.core.storage import small_db
 from app.core.common.errors import MeasureError
+from app.core.storage import small_db
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS measurements (
@@ -46,8 +46,12 @@ class MeasureStore:
         self.notice = small_db.prepare(self.db_path, _SCHEMA, "The measurements file")
 
     def _connect(self):
-        return small_db.connect(self.db_path, MeasureError, "The measurements file",
-                                "Deleting it forgets past measurements.")
+        return small_db.connect(
+            self.db_path,
+            MeasureError,
+            "The measurements file",
+            "Deleting it forgets past measurements.",
+        )
 
     def get(self, file: str, reference: str, text_hash: str, settings_key: str) -> dict | None:
         """The stored result (a dict as ``FileMeasurement.to_json`` wrote it), or None."""
@@ -55,17 +59,19 @@ class MeasureStore:
             row = db.execute(
                 "SELECT result FROM measurements WHERE file_key=? AND reference_key=? "
                 "AND text_hash=? AND settings_key=?",
-                (file, reference, text_hash, settings_key)).fetchone()
+                (file, reference, text_hash, settings_key),
+            ).fetchone()
         return json.loads(row[0]) if row else None
 
-    def put(self, file: str, reference: str, text_hash: str, settings_key: str,
-            result: dict) -> None:
+    def put(
+        self, file: str, reference: str, text_hash: str, settings_key: str, result: dict
+    ) -> None:
         path = file.split("|", 1)[0]
         with self._connect() as db:
             db.execute(
                 "INSERT OR REPLACE INTO measurements VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (file, reference, text_hash, settings_key, path, time.time(),
-                 json.dumps(result)))
+                (file, reference, text_hash, settings_key, path, time.time(), json.dumps(result)),
+            )
 
     def latest_for_path(self, path: Path, text_hash: str | None = None) -> dict | None:
         """The newest result stored for the current version of ``path`` (any reference),

@@ -21,17 +21,46 @@ from app.core.quants import types as quants
 TYPICAL = "typical"
 ESTIMATE = "estimate"
 MEASURED = "measured"
-LABELS = {TYPICAL: "typical (llama.cpp, Llama-3-8B)", ESTIMATE: "rough estimate",
-          MEASURED: "measured by you"}
+LABELS = {
+    TYPICAL: "typical (llama.cpp, Llama-3-8B)",
+    ESTIMATE: "rough estimate",
+    MEASURED: "measured by you",
+}
 
 # Typical bits per weight of whole files (mixes keep embeddings and some layers larger than their
 # base type), from Llama-3-8B files of each type: file bytes x 8 / 8.03e9 parameters.
 TYPICAL_BPW: dict[str, float] = {
-    "F32": 32.0, "F16": 16.0, "BF16": 16.0, "Q8_0": 8.5, "Q6_K": 6.6, "Q5_1": 6.1, "Q5_K_M": 5.7,
-    "Q5_K_S": 5.6, "Q5_0": 5.6, "Q4_1": 5.1, "Q4_K_M": 4.9, "Q4_K_S": 4.7, "Q4_0": 4.6,
-    "IQ4_NL": 4.7, "IQ4_XS": 4.4, "MXFP4": 4.3, "Q3_K_L": 4.3, "Q3_K_M": 4.0, "IQ3_M": 3.8,
-    "Q3_K_S": 3.7, "IQ3_S": 3.6, "IQ3_XS": 3.5, "IQ3_XXS": 3.3, "Q2_K": 3.2, "Q2_K_S": 3.0,
-    "IQ2_M": 2.9, "IQ2_S": 2.8, "IQ2_XS": 2.6, "IQ2_XXS": 2.4, "IQ1_M": 2.2, "IQ1_S": 2.0,
+    "F32": 32.0,
+    "F16": 16.0,
+    "BF16": 16.0,
+    "Q8_0": 8.5,
+    "Q6_K": 6.6,
+    "Q5_1": 6.1,
+    "Q5_K_M": 5.7,
+    "Q5_K_S": 5.6,
+    "Q5_0": 5.6,
+    "Q4_1": 5.1,
+    "Q4_K_M": 4.9,
+    "Q4_K_S": 4.7,
+    "Q4_0": 4.6,
+    "IQ4_NL": 4.7,
+    "IQ4_XS": 4.4,
+    "MXFP4": 4.3,
+    "Q3_K_L": 4.3,
+    "Q3_K_M": 4.0,
+    "IQ3_M": 3.8,
+    "Q3_K_S": 3.7,
+    "IQ3_S": 3.6,
+    "IQ3_XS": 3.5,
+    "IQ3_XXS": 3.3,
+    "Q2_K": 3.2,
+    "Q2_K_S": 3.0,
+    "IQ2_M": 2.9,
+    "IQ2_S": 2.8,
+    "IQ2_XS": 2.6,
+    "IQ2_XXS": 2.4,
+    "IQ1_M": 2.2,
+    "IQ1_S": 2.0,
 }
 LLAMA3_8B_PARAMS = 8.03e9
 
@@ -86,8 +115,10 @@ def explain(quant: str | None, bits: float | None = None) -> str:
     if name in _CLOSE:
         return f"{name}: about {typical:.1f} bits per weight; {_CLOSE[name]}."
     if name.endswith("_XL") and typical:
-        return (f"{name}: about {typical:.1f} bits per weight or a little more; an Unsloth "
-                "dynamic mix that keeps its most important layers at higher precision.")
+        return (
+            f"{name}: about {typical:.1f} bits per weight or a little more; an Unsloth "
+            "dynamic mix that keeps its most important layers at higher precision."
+        )
     bits = bits or typical
     if not bits:
         return f"{quant or 'Unknown type'}: the quant type is not known to Hearth."
@@ -95,10 +126,13 @@ def explain(quant: str | None, bits: float | None = None) -> str:
 
 
 def _words_for_bits(bits: float) -> str:
-    for limit, words in ((7.5, "practically indistinguishable from the original"),
-                         (5.2, "very close to the original"),
-                         (4.2, "usually close to the original"),
-                         (3.4, "noticeably less accurate"), (2.5, "much less accurate")):
+    for limit, words in (
+        (7.5, "practically indistinguishable from the original"),
+        (5.2, "very close to the original"),
+        (4.2, "usually close to the original"),
+        (3.4, "noticeably less accurate"),
+        (2.5, "much less accurate"),
+    ):
         if bits >= limit:
             return words
     return "very lossy"
@@ -108,10 +142,14 @@ def quality_words(kld: float | None) -> str:
     """Mean KL divergence from the original in words."""
     if kld is None:
         return "quality unknown"
-    for limit, words in ((0.0001, "same as the original"),
-                         (0.006, "indistinguishable from the original"),
-                         (0.02, "very close to the original"), (0.05, "close to the original"),
-                         (0.15, "noticeably lower"), (0.3, "clearly lower")):
+    for limit, words in (
+        (0.0001, "same as the original"),
+        (0.006, "indistinguishable from the original"),
+        (0.02, "very close to the original"),
+        (0.05, "close to the original"),
+        (0.15, "noticeably lower"),
+        (0.3, "clearly lower"),
+    ):
         if kld < limit:
             return words
     return "much lower"
@@ -147,23 +185,35 @@ def typical_quality(quant: str | None) -> Quality | None:
     if name in ("F16", "BF16", "F32") or (name in table and table[name].mean_kld is not None):
         row = table.get(name)
         if row is None or row.mean_kld is None:
-            return Quality(0.0, TYPICAL, f"{name} holds the original weights: the reference the "
-                                         f"quants are compared with ({quality.SOURCE})")
-        return Quality(row.mean_kld, TYPICAL, f"{name} on Llama-3-8B: {quality.SOURCE}",
-                       row.same_top_pct)
+            return Quality(
+                0.0,
+                TYPICAL,
+                f"{name} holds the original weights: the reference the "
+                f"quants are compared with ({quality.SOURCE})",
+            )
+        return Quality(
+            row.mean_kld, TYPICAL, f"{name} on Llama-3-8B: {quality.SOURCE}", row.same_top_pct
+        )
     bits = typical_bits(name)
     if not bits:
         return None
-    return Quality(_interpolate(bits), ESTIMATE,
-                   f"No published figure for {name}: estimated from its {bits:.1f} bits per "
-                   f"weight between the published types ({quality.SOURCE})")
+    return Quality(
+        _interpolate(bits),
+        ESTIMATE,
+        f"No published figure for {name}: estimated from its {bits:.1f} bits per "
+        f"weight between the published types ({quality.SOURCE})",
+    )
 
 
 def _interpolate(bits: float) -> float:
     """log(KLD) linear in bits per weight between the published types (Llama-3-8B)."""
-    points = _lower_hull(sorted((row.size_gib * 2**30 * 8 / LLAMA3_8B_PARAMS,
-                                 math.log(row.mean_kld))
-                                for row in _published().values() if row.mean_kld))
+    points = _lower_hull(
+        sorted(
+            (row.size_gib * 2**30 * 8 / LLAMA3_8B_PARAMS, math.log(row.mean_kld))
+            for row in _published().values()
+            if row.mean_kld
+        )
+    )
     if bits >= 15:
         return 0.0
     if bits <= points[0][0]:
@@ -195,7 +245,9 @@ def _cross(o, a, b) -> float:
 def measured_quality(measurement) -> Quality:
     """A ``measure.FileMeasurement`` of the user's file as its quality."""
     ref = str(measurement.reference_file).replace("\\", "/").rsplit("/", 1)[-1]
-    note = ("This is the reference file the others were measured against" if measurement.reference
-            else f"Measured by you against {ref} on {measurement.text} "
-                 f"({measurement.tokens} tokens)")
+    note = (
+        "This is the reference file the others were measured against"
+        if measurement.reference
+        else f"Measured by you against {ref} on {measurement.text} ({measurement.tokens} tokens)"
+    )
     return Quality(float(measurement.kld), MEASURED, note, measurement.same_top_pct)

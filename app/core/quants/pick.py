@@ -17,9 +17,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from app.core.fit import estimate as fit
+from app.core.fit.shape import ModelShape
 from app.core.quants import explain as quant_explain
 from app.core.quants import types as quants
-from app.core.fit.shape import ModelShape
 from app.core.quants.explain import Quality
 
 FULL, PARTIAL, CPU, TOO_LARGE = "full", "partial", "cpu", "too-large"
@@ -74,33 +74,52 @@ def resized(shape: ModelShape, name: str, size: int, quant: str | None) -> Model
     return replace(shape, name=name, file_size=size, tensors=(), exact=False, quant=quant)
 
 
-def rows(items: Iterable[QuantItem], machine: fit.Machine, n_ctx: int,
-         kv_type: str = "f16") -> list[QuantRow]:
+def rows(
+    items: Iterable[QuantItem], machine: fit.Machine, n_ctx: int, kv_type: str = "f16"
+) -> list[QuantRow]:
     """The rows at ``n_ctx``, smallest file first."""
     result = []
     for item in items:
         plan = fit.plan(item.shape, machine, n_ctx, kv_type)
         name = (item.quant or quants.quant_from_name(item.label) or "?").upper()
-        bits = (item.size_bytes * 8 / item.parameters if item.parameters
-                else quant_explain.typical_bits(name))
+        bits = (
+            item.size_bytes * 8 / item.parameters
+            if item.parameters
+            else quant_explain.typical_bits(name)
+        )
         typical = quant_explain.typical_quality(name)
-        shown = (quant_explain.measured_quality(item.measurement) if item.measurement is not None
-                 else typical)
-        result.append(QuantRow(
-            key=item.key, label=item.label, quant=name, size_bytes=item.size_bytes, bits=bits,
-            fit=plan, placement=placement(plan.verdict), quality=shown, typical=typical,
-            explanation=quant_explain.explain(name, bits)))
+        shown = (
+            quant_explain.measured_quality(item.measurement)
+            if item.measurement is not None
+            else typical
+        )
+        result.append(
+            QuantRow(
+                key=item.key,
+                label=item.label,
+                quant=name,
+                size_bytes=item.size_bytes,
+                bits=bits,
+                fit=plan,
+                placement=placement(plan.verdict),
+                quality=shown,
+                typical=typical,
+                explanation=quant_explain.explain(name, bits),
+            )
+        )
     result.sort(key=lambda r: (r.size_bytes, r.label.lower()))
     return result
 
 
 def _rank(candidates: Sequence[QuantRow]):
-    measured = all(r.quality is not None and r.quality.kind == quant_explain.MEASURED
-                   for r in candidates)
+    measured = all(
+        r.quality is not None and r.quality.kind == quant_explain.MEASURED for r in candidates
+    )
 
     def key(row: QuantRow):
         q = row.quality if measured else row.typical
         return (-(q.kld if q is not None else 99.0), row.size_bytes)
+
     return key
 
 
@@ -113,20 +132,35 @@ def pick(table: Sequence[QuantRow], machine: fit.Machine, n_ctx: int) -> Pick:
         best = max(full, key=_rank(full))
         where = "runs fully on your GPU" if gpu else "fits in your RAM"
         cpu_note = "" if gpu else " (no usable GPU here: it runs on the CPU)"
-        return Pick(best.key, f"{best.quant}: the best quality that {where} with room for "
-                              f"{tokens}{cpu_note}; {_words(best)}.", True)
+        return Pick(
+            best.key,
+            f"{best.quant}: the best quality that {where} with room for "
+            f"{tokens}{cpu_note}; {_words(best)}.",
+            True,
+        )
     partial = [r for r in table if r.placement in (PARTIAL, CPU)]
     if partial:
         best = max(partial, key=_rank(partial))
-        how = ("part on the GPU, the rest in RAM" if best.placement == PARTIAL
-               else "from RAM on the CPU")
-        return Pick(best.key, f"{best.quant}: none fits fully on your GPU at {tokens}; this is "
-                              f"the best quality that runs with {how} (slower); "
-                              f"{_words(best)}.", False)
+        how = (
+            "part on the GPU, the rest in RAM"
+            if best.placement == PARTIAL
+            else "from RAM on the CPU"
+        )
+        return Pick(
+            best.key,
+            f"{best.quant}: none fits fully on your GPU at {tokens}; this is "
+            f"the best quality that runs with {how} (slower); "
+            f"{_words(best)}.",
+            False,
+        )
     if not table:
         return Pick(None, "No quants of this model to choose from.", False)
-    return Pick(None, f"None of these fits this machine at {tokens}. Choose a shorter context, "
-                      "or a smaller model.", False)
+    return Pick(
+        None,
+        f"None of these fits this machine at {tokens}. Choose a shorter context, "
+        "or a smaller model.",
+        False,
+    )
 
 
 def _words(row: QuantRow) -> str:

@@ -22,16 +22,34 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from app.core.quants import types as quants
-from app.core.quants import quantize_worker
 from app.core.common.errors import QuantizeCancelled, QuantizeError
 from app.core.gguf.header import GgufHeader, read_local_header
+from app.core.quants import quantize_worker
+from app.core.quants import types as quants
 
 SOURCES = ("F32", "F16", "BF16", "Q8_0")
 UNQUANTIZED = ("F32", "F16", "BF16")
 # Types llama.cpp makes without an importance matrix (IQ1/IQ2 types need one).
-TARGETS = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_1", "Q5_0", "Q4_K_M", "Q4_K_S", "Q4_1",
-           "Q4_0", "IQ4_NL", "IQ4_XS", "Q3_K_L", "Q3_K_M", "Q3_K_S", "IQ3_M", "IQ3_S", "Q2_K")
+TARGETS = (
+    "Q8_0",
+    "Q6_K",
+    "Q5_K_M",
+    "Q5_K_S",
+    "Q5_1",
+    "Q5_0",
+    "Q4_K_M",
+    "Q4_K_S",
+    "Q4_1",
+    "Q4_0",
+    "IQ4_NL",
+    "IQ4_XS",
+    "Q3_K_L",
+    "Q3_K_M",
+    "Q3_K_S",
+    "IQ3_M",
+    "IQ3_S",
+    "Q2_K",
+)
 FTYPES = {name: value for value, name in quants.FILE_TYPES.items()}
 # Rows that are not a multiple of 256 cannot use K/IQ blocks; llama.cpp falls back to these.
 _FALLBACK_BITS = {"Q6_K": 8.5, "Q5_K": 6.0, "Q4_K": 5.5}
@@ -99,7 +117,7 @@ def output_name(source: Path, source_quant: str, target: str) -> str:
     matches = list(re.finditer(re.escape(source_quant), stem, re.IGNORECASE))
     if matches:
         last = matches[-1]
-        stem = stem[:last.start()] + target + stem[last.end():]
+        stem = stem[: last.start()] + target + stem[last.end() :]
     else:
         stem = f"{stem}-{target}"
     if source_quant not in UNQUANTIZED:
@@ -112,35 +130,52 @@ def plan_quant(source: Path, target: str, models_dir: Path) -> QuantPlan:
     source = Path(source)
     target = target.upper()
     if target not in TARGETS:
-        raise QuantizeError(f"Hearth cannot make {target} quants. It makes: "
-                            f"{', '.join(TARGETS)}.")
+        raise QuantizeError(f"Hearth cannot make {target} quants. It makes: {', '.join(TARGETS)}.")
     header = read_local_header(source)
-    source_quant = (quants.quant_from_file_type(header.file_type)
-                    or quants.quant_from_name(source.name) or "unknown")
+    source_quant = (
+        quants.quant_from_file_type(header.file_type)
+        or quants.quant_from_name(source.name)
+        or "unknown"
+    )
     if source_quant not in SOURCES:
         raise QuantizeError(
             f"{source.name} is {source_quant}. Quants are made from an F16, BF16, F32 or Q8_0 "
-            "file: quantizing an already small quant again loses too much quality.")
+            "file: quantizing an already small quant again loses too much quality."
+        )
     if (quants.bits_per_weight(target) or 0) >= (quants.bits_per_weight(source_quant) or 0):
-        raise QuantizeError(f"A {target} file would not be smaller than {source.name} "
-                            f"({source_quant}).")
+        raise QuantizeError(
+            f"A {target} file would not be smaller than {source.name} ({source_quant})."
+        )
     requantize = source_quant not in UNQUANTIZED
     warning = None
     if requantize:
-        warning = (f"{source.name} is already quantized ({source_quant}). A {target} made from "
-                   f"it loses more quality than one made from the F16 or BF16 original; use "
-                   "the original if you have it.")
+        warning = (
+            f"{source.name} is already quantized ({source_quant}). A {target} made from "
+            f"it loses more quality than one made from the F16 or BF16 original; use "
+            "the original if you have it."
+        )
     output = models_dir / "quants" / output_name(source, source_quant, target)
     if output.exists():
         raise QuantizeError(f"{output.name} already exists in Hearth's models folder.")
-    return QuantPlan(source=source, source_quant=source_quant, target=target, output=output,
-                     expected_bytes=expected_size(header, target), requantize=requantize,
-                     warning=warning)
+    return QuantPlan(
+        source=source,
+        source_quant=source_quant,
+        target=target,
+        output=output,
+        expected_bytes=expected_size(header, target),
+        requantize=requantize,
+        warning=warning,
+    )
 
 
-def make_quant(plan: QuantPlan, *, progress: Progress | None = None,
-               cancel: threading.Event | None = None, threads: int = 0,
-               poll_seconds: float = 0.2) -> QuantResult:
+def make_quant(
+    plan: QuantPlan,
+    *,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+    threads: int = 0,
+    poll_seconds: float = 0.2,
+) -> QuantResult:
     """Run ``plan``; ``progress(bytes_written, expected_bytes, message)`` while it runs."""
     from app.core.measure.llama_eval import default_threads
 
@@ -148,13 +183,19 @@ def make_quant(plan: QuantPlan, *, progress: Progress | None = None,
     plan.output.parent.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(plan.output.parent).free
     if free < plan.expected_bytes * 1.1:
-        raise QuantizeError(f"Not enough free disk space for {plan.output.name}: about "
-                            f"{plan.expected_bytes / 1e9:.1f} GB needed, "
-                            f"{free / 1e9:.1f} GB free.")
+        raise QuantizeError(
+            f"Not enough free disk space for {plan.output.name}: about "
+            f"{plan.expected_bytes / 1e9:.1f} GB needed, "
+            f"{free / 1e9:.1f} GB free."
+        )
     partial = plan.output.with_name(plan.output.name + ".part")
-    args = quantize_worker.command(str(plan.source), str(partial), str(FTYPES[plan.target]),
-                                   str(threads or default_threads()),
-                                   "1" if plan.requantize else "0")
+    args = quantize_worker.command(
+        str(plan.source),
+        str(partial),
+        str(FTYPES[plan.target]),
+        str(threads or default_threads()),
+        "1" if plan.requantize else "0",
+    )
     started = time.perf_counter()
     message = f"Making {plan.output.name}"
     done = False
@@ -173,8 +214,9 @@ def make_quant(plan: QuantPlan, *, progress: Progress | None = None,
                     written = partial.stat().st_size if partial.exists() else 0
                     progress(min(written, plan.expected_bytes - 1), plan.expected_bytes, message)
             if code != 0:
-                raise QuantizeError(f"llama.cpp could not make {plan.output.name}: "
-                                    f"{_last_error(log)}")
+                raise QuantizeError(
+                    f"llama.cpp could not make {plan.output.name}: {_last_error(log)}"
+                )
             read_local_header(partial)  # complete and readable, or ModelFileError
             os.replace(partial, plan.output)
             done = True
@@ -191,13 +233,19 @@ def make_quant(plan: QuantPlan, *, progress: Progress | None = None,
     size = plan.output.stat().st_size
     if progress is not None:
         progress(size, size, f"Made {plan.output.name}")
-    return QuantResult(path=plan.output, quant=plan.target, size_bytes=size,
-                       seconds=time.perf_counter() - started, requantized=plan.requantize)
+    return QuantResult(
+        path=plan.output,
+        quant=plan.target,
+        size_bytes=size,
+        seconds=time.perf_counter() - started,
+        requantized=plan.requantize,
+    )
 
 
 def _last_error(log) -> str:
     log.seek(0)
-    lines = [line.strip() for line in log.read().decode("utf-8", "replace").splitlines()
-             if line.strip()]
+    lines = [
+        line.strip() for line in log.read().decode("utf-8", "replace").splitlines() if line.strip()
+    ]
     errors = [line for line in lines if "error" in line.lower() or "failed" in line.lower()]
     return (errors or lines or ["no message"])[-1][:300]

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from app.core.fit import shape as fit_shape
 from app.core.common.errors import HearthError
+from app.core.fit import shape as fit_shape
 from app.core.fit.shape import ModelShape
 from app.core.gguf.header import read_local_header
 from app.core.hub.files import QuantFile
@@ -28,8 +28,13 @@ from app.core.quants.pick import QuantItem, resized
 log = logging.getLogger("hearth.quant_pick")
 
 
-def hub_items(files: Sequence[QuantFile], shape: ModelShape | None = None, *,
-              parameters: int | None = None, n_ctx_train: int | None = None) -> list[QuantItem]:
+def hub_items(
+    files: Sequence[QuantFile],
+    shape: ModelShape | None = None,
+    *,
+    parameters: int | None = None,
+    n_ctx_train: int | None = None,
+) -> list[QuantItem]:
     """Rows for a repo's model files; ``shape`` read from one of them (else sizes only)."""
     items = []
     for entry in files:
@@ -39,19 +44,27 @@ def hub_items(files: Sequence[QuantFile], shape: ModelShape | None = None, *,
             sized = fit_shape.shape_from_size(entry.size_bytes, entry.name)
             if n_ctx_train:
                 sized = replace(sized, n_ctx_train=n_ctx_train)
-        items.append(QuantItem(entry.name, entry.label, entry.quant, entry.size_bytes, sized,
-                               parameters))
+        items.append(
+            QuantItem(entry.name, entry.label, entry.quant, entry.size_bytes, sized, parameters)
+        )
     return items
 
 
-def read_hub_shape(repo_id: str, files: Sequence[QuantFile], *, revision: str | None = None,
-                   endpoint: str | None = None, token=None) -> ModelShape | None:
+def read_hub_shape(
+    repo_id: str,
+    files: Sequence[QuantFile],
+    *,
+    revision: str | None = None,
+    endpoint: str | None = None,
+    token=None,
+) -> ModelShape | None:
     """The shape from the smallest file's header (Range requests), or None if unreadable."""
     if not files:
         return None
     try:
-        return fit_shape.shape_from_hub(repo_id, files[0].name, revision=revision,
-                                        endpoint=endpoint, token=token)
+        return fit_shape.shape_from_hub(
+            repo_id, files[0].name, revision=revision, endpoint=endpoint, token=token
+        )
     except HearthError as exc:
         log.info("Quants of %s from file sizes only: %s", repo_id, exc)
         return None
@@ -62,8 +75,12 @@ def family(selected, models: Sequence) -> list:
     architecture and parameters. Unknown facts make a family of one."""
     if not selected.architecture or not selected.parameters:
         return [selected]
-    return [m for m in models if m is selected or (
-        m.architecture == selected.architecture and m.parameters == selected.parameters)]
+    return [
+        m
+        for m in models
+        if m is selected
+        or (m.architecture == selected.architecture and m.parameters == selected.parameters)
+    ]
 
 
 def local_items(selected, models: Sequence, store=None) -> list[QuantItem]:
@@ -81,8 +98,9 @@ def local_items(selected, models: Sequence, store=None) -> list[QuantItem]:
         name = header.get("general.name")
         if model is not selected and selected_name and name and name != selected_name:
             continue
-        shape = fit_shape.shape_from_header(header, Path(model.path).stat().st_size,
-                                            Path(model.path).name)
+        shape = fit_shape.shape_from_header(
+            header, Path(model.path).stat().st_size, Path(model.path).name
+        )
         if len(model.all_files) > 1:  # split: the first shard's header, all shards' size
             shape = resized(shape, shape.name, model.size_bytes, model.quant)
         measurement = None
@@ -91,9 +109,17 @@ def local_items(selected, models: Sequence, store=None) -> list[QuantItem]:
                 measurement = stored_measurement(store, Path(model.path))
             except HearthError as exc:
                 log.warning("Measurements not readable: %s", exc)
-        items.append(QuantItem(str(model.path), Path(model.path).name,
-                               model.quant or shape.quant, model.size_bytes, shape,
-                               model.parameters, measurement))
+        items.append(
+            QuantItem(
+                str(model.path),
+                Path(model.path).name,
+                model.quant or shape.quant,
+                model.size_bytes,
+                shape,
+                model.parameters,
+                measurement,
+            )
+        )
     return items
 
 

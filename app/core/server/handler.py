@@ -21,12 +21,12 @@ from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
+from app.core.common.errors import ContextFullError, HearthError, RemoteError
+from app.core.inference.types import GenerationStats
 from app.core.server import limits as api_limits
 from app.core.server import schema as api_schema
 from app.core.server.schema import ApiError, GenerationRequest, StopMatcher
 from app.core.server.timeouts import DeadlineReader, body_time
-from app.core.inference.types import GenerationStats
-from app.core.common.errors import ContextFullError, HearthError, RemoteError
 
 log = logging.getLogger("hearth.server")
 
@@ -86,9 +86,11 @@ class RequestHandler(BaseHTTPRequestHandler):
     server_version = "Hearth"
     sys_version = ""
     timeout = SOCKET_TIMEOUT_S
-    _ROUTES: ClassVar[dict[str, dict[str, str]]] = {"/v1/models": {"GET": "_models"},
-               "/v1/chat/completions": {"POST": "_chat"},
-               "/v1/completions": {"POST": "_completion"}}
+    _ROUTES: ClassVar[dict[str, dict[str, str]]] = {
+        "/v1/models": {"GET": "_models"},
+        "/v1/chat/completions": {"POST": "_chat"},
+        "/v1/completions": {"POST": "_completion"},
+    }
 
     def setup(self) -> None:
         super().setup()
@@ -119,11 +121,17 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._reader.expire_in(None)
         self._served += 1
         if self._reader.timed_out and not self._headers_sent:  # headers too slow
-            log.info("%s: a request's headers took more than %g s; connection closed",
-                     self.client_address[0], app.request_timeout)
-            self.send_error(408, f"The request's headers took longer than "
-                            f"{app.request_timeout:g} s to arrive: send the whole request at "
-                            "once.")
+            log.info(
+                "%s: a request's headers took more than %g s; connection closed",
+                self.client_address[0],
+                app.request_timeout,
+            )
+            self.send_error(
+                408,
+                f"The request's headers took longer than "
+                f"{app.request_timeout:g} s to arrive: send the whole request at "
+                "once.",
+            )
 
     def do_GET(self) -> None:
         self._handle()
@@ -138,17 +146,29 @@ class RequestHandler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path.rstrip("/") or "/"
         app = self.server.app
         try:
-            route = self._ROUTES.get(path, {"GET": "_model"} if path.startswith("/v1/models/")
-                                     else None)
+            route = self._ROUTES.get(
+                path, {"GET": "_model"} if path.startswith("/v1/models/") else None
+            )
             if route is None:
-                raise ApiError(404, f"Hearth has no endpoint {path}. It serves /v1/models, "
-                               "/v1/chat/completions and /v1/completions.", "unknown_url")
+                raise ApiError(
+                    404,
+                    f"Hearth has no endpoint {path}. It serves /v1/models, "
+                    "/v1/chat/completions and /v1/completions.",
+                    "unknown_url",
+                )
             if self.command not in route:
-                raise ApiError(405, f"{path} does not take {self.command}; use "
-                               f"{', '.join(route)}.", "method_not_allowed")
+                raise ApiError(
+                    405,
+                    f"{path} does not take {self.command}; use {', '.join(route)}.",
+                    "method_not_allowed",
+                )
             if not app.key_accepted(self.headers.get("Authorization")):
-                raise ApiError(401, "Incorrect or missing API key. Send it as the header "
-                               "'Authorization: Bearer KEY'.", "invalid_api_key")
+                raise ApiError(
+                    401,
+                    "Incorrect or missing API key. Send it as the header "
+                    "'Authorization: Bearer KEY'.",
+                    "invalid_api_key",
+                )
             getattr(self, route[self.command])()
         except ApiError as exc:
             if self._headers_sent:
@@ -158,13 +178,28 @@ class RequestHandler(BaseHTTPRequestHandler):
         except Exception:
             log.exception("Unexpected error answering %s %s", self.command, path)
             if not self._headers_sent:
-                self._send_json(500, ApiError(500, "Hearth hit an unexpected error; details are "
-                                              "in its log file.", "internal_error",
-                                              "server_error").body())
+                self._send_json(
+                    500,
+                    ApiError(
+                        500,
+                        "Hearth hit an unexpected error; details are in its log file.",
+                        "internal_error",
+                        "server_error",
+                    ).body(),
+                )
             self.close_connection = True
         finally:
-            app.record(RequestRecord(started, self.command, path, self._status, self._tokens,
-                                     time.monotonic() - clock, self.client_address[0]))
+            app.record(
+                RequestRecord(
+                    started,
+                    self.command,
+                    path,
+                    self._status,
+                    self._tokens,
+                    time.monotonic() - clock,
+                    self.client_address[0],
+                )
+            )
 
     # -- endpoints ------------------------------------------------------------------------
     def _models(self) -> None:
@@ -187,8 +222,12 @@ class RequestHandler(BaseHTTPRequestHandler):
         app = self.server.app
         model = app.backend.model_name()
         if not model:
-            raise ApiError(503, "No model is loaded in Hearth: load one, then try again.",
-                           "model_not_loaded", "server_error")
+            raise ApiError(
+                503,
+                "No model is loaded in Hearth: load one, then try again.",
+                "model_not_loaded",
+                "server_error",
+            )
         context_size = getattr(app.backend, "context_size", None)
         api_limits.check_size(request, context_size() if context_size else 0)
         stop = ClientStop(self.connection)
@@ -204,8 +243,9 @@ class RequestHandler(BaseHTTPRequestHandler):
             if stop.client_gone:
                 self._status, self.close_connection = 499, True
 
-    def _answer(self, request: GenerationRequest, model: str, completion: bool, rid: str,
-                stop: ClientStop) -> None:
+    def _answer(
+        self, request: GenerationRequest, model: str, completion: bool, rid: str, stop: ClientStop
+    ) -> None:
         choices, runs = [], []
         for prompt in request.prompts or (None,):
             matcher, parts = StopMatcher(request.stop), []
@@ -219,16 +259,21 @@ class RequestHandler(BaseHTTPRequestHandler):
             runs.append(self._run(request, on_token, stop, prompt))
             if stop.client_gone:
                 return
-            choices.append(((prompt if request.echo else "") + "".join(parts) + matcher.flush(),
-                            api_schema.finish_reason(runs[-1], matcher.hit)))
+            choices.append(
+                (
+                    (prompt if request.echo else "") + "".join(parts) + matcher.flush(),
+                    api_schema.finish_reason(runs[-1], matcher.hit),
+                )
+            )
         stats = api_schema.total_stats(runs)
         if completion:
             self._send_json(200, api_schema.completion_response(rid, model, choices, stats))
         else:
             self._send_json(200, api_schema.chat_response(rid, model, *choices[0], stats))
 
-    def _stream(self, request: GenerationRequest, model: str, completion: bool, rid: str,
-                stop: ClientStop) -> None:
+    def _stream(
+        self, request: GenerationRequest, model: str, completion: bool, rid: str, stop: ClientStop
+    ) -> None:
         def emit(payload: dict) -> None:
             if not self._headers_sent and not completion:  # a chat stream opens with the role
                 self._event(api_schema.chunk(rid, model, False, role=True), stop)
@@ -263,12 +308,14 @@ class RequestHandler(BaseHTTPRequestHandler):
             finish = api_schema.finish_reason(runs[-1], matcher.hit)
             emit(api_schema.chunk(rid, model, completion, finish=finish, index=index))
         if request.include_usage:
-            self._event(api_schema.usage_chunk(rid, model, completion,
-                                               api_schema.total_stats(runs)), stop)
+            self._event(
+                api_schema.usage_chunk(rid, model, completion, api_schema.total_stats(runs)), stop
+            )
         self._end_stream(stop)
 
-    def _run(self, request: GenerationRequest, on_token, stop: ClientStop,
-             prompt: str | None = None) -> GenerationStats:
+    def _run(
+        self, request: GenerationRequest, on_token, stop: ClientStop, prompt: str | None = None
+    ) -> GenerationStats:
         """Generate through the backend (a raw completion of ``prompt`` when given); Hearth's
         errors become API errors."""
         backend = self.server.app.backend
@@ -278,9 +325,13 @@ class RequestHandler(BaseHTTPRequestHandler):
             else:
                 stats = backend.complete(prompt, request.sampling, on_token, stop)
         except ContextFullError as exc:  # in OpenAI's words, which clients read the numbers from
-            raise ApiError(400, f"This model's maximum context length is {exc.limit} tokens. "
-                                f"However, you requested {exc.used} tokens. Shorten the "
-                                "messages or start a new chat.", "context_length_exceeded") from exc
+            raise ApiError(
+                400,
+                f"This model's maximum context length is {exc.limit} tokens. "
+                f"However, you requested {exc.used} tokens. Shorten the "
+                "messages or start a new chat.",
+                "context_length_exceeded",
+            ) from exc
         except RemoteError as exc:
             raise ApiError(502, str(exc), "upstream_error", "server_error") from exc
         except HearthError as exc:
@@ -291,31 +342,40 @@ class RequestHandler(BaseHTTPRequestHandler):
     # -- reading and writing --------------------------------------------------------------
     def _body(self) -> dict:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            raise ApiError(411, "Send the request body with a Content-Length header.",
-                           "length_required")
+            raise ApiError(
+                411, "Send the request body with a Content-Length header.", "length_required"
+            )
         try:
             length = int(self.headers.get("Content-Length", ""))
             if length < 0:
                 raise ValueError(length)
         except ValueError as exc:
-            raise ApiError(411, "Send the request body with a valid Content-Length header.",
-                           "length_required") from exc
+            raise ApiError(
+                411, "Send the request body with a valid Content-Length header.", "length_required"
+            ) from exc
         limit = self.server.app.max_body
         if length > limit:
-            raise ApiError(413, f"The request body is {length:,} bytes; this server takes at "
-                           f"most {limit:,}.", "request_too_large")
+            raise ApiError(
+                413,
+                f"The request body is {length:,} bytes; this server takes at most {limit:,}.",
+                "request_too_large",
+            )
         timeout = body_time(length, self.server.app.request_timeout)
         self._reader.expire_in(timeout)
         try:
             raw = self.rfile.read(length)
         except TimeoutError as exc:
-            raise ApiError(408, f"The request body took longer than {timeout:g} s to arrive: "
-                           "send it at once.", "request_timeout") from exc
+            raise ApiError(
+                408,
+                f"The request body took longer than {timeout:g} s to arrive: send it at once.",
+                "request_timeout",
+            ) from exc
         finally:
             self._reader.expire_in(None)
         if len(raw) < length:
-            raise ApiError(400, "The request body ended before its Content-Length.",
-                           "incomplete_body")
+            raise ApiError(
+                400, "The request body ended before its Content-Length.", "incomplete_body"
+            )
         self._body_read = True
         return api_schema.parse_json(raw)
 
@@ -366,14 +426,14 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     # -- http.server hooks ----------------------------------------------------------------
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None
-                   ) -> None:
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Protocol errors (bad request line, headers too long...) in OpenAI's shape too."""
         phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
         self.close_connection = True
         self._body_read = True
-        self._send_json(code, ApiError(code, message or phrase,
-                                       phrase.lower().replace(" ", "_")).body())
+        self._send_json(
+            code, ApiError(code, message or phrase, phrase.lower().replace(" ", "_")).body()
+        )
 
     def log_request(self, code="-", size="-") -> None:
         """Requests are logged by the server, path only (never a header or the query)."""

@@ -35,22 +35,29 @@ def check_size(request: GenerationRequest, n_ctx: int) -> None:
         for index, prompt in enumerate(request.prompts):
             if len(prompt) > char_cap(n_ctx):
                 where = "The prompt" if len(request.prompts) == 1 else f"Prompt {index}"
-                raise _too_long(f"{where} is {len(prompt):,} characters long: far more than "
-                                f"the model's context of {n_ctx:,} tokens can take (about "
-                                f"{char_cap(n_ctx):,} characters at most). Shorten it.",
-                                "prompt")
+                raise _too_long(
+                    f"{where} is {len(prompt):,} characters long: far more than "
+                    f"the model's context of {n_ctx:,} tokens can take (about "
+                    f"{char_cap(n_ctx):,} characters at most). Shorten it.",
+                    "prompt",
+                )
         return
     count = len(request.messages)
     if count > message_cap(n_ctx):
-        raise _too_long(f"This chat has {count:,} messages; at most {message_cap(n_ctx):,} are "
-                        f"taken with the model's context of {n_ctx:,} tokens. Send fewer: "
-                        "drop or summarise the oldest ones.", "messages")
+        raise _too_long(
+            f"This chat has {count:,} messages; at most {message_cap(n_ctx):,} are "
+            f"taken with the model's context of {n_ctx:,} tokens. Send fewer: "
+            "drop or summarise the oldest ones.",
+            "messages",
+        )
     chars = sum(len(message["content"]) for message in request.messages)
     if chars > char_cap(n_ctx):
-        raise _too_long(f"The messages hold {chars:,} characters: far more than the model's "
-                        f"context of {n_ctx:,} tokens can take (about {char_cap(n_ctx):,} "
-                        "characters at most). Shorten them, or start a new conversation.",
-                        "messages")
+        raise _too_long(
+            f"The messages hold {chars:,} characters: far more than the model's "
+            f"context of {n_ctx:,} tokens can take (about {char_cap(n_ctx):,} "
+            "characters at most). Shorten them, or start a new conversation.",
+            "messages",
+        )
 
 
 def _too_long(message: str, param: str) -> ApiError:

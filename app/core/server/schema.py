@@ -22,15 +22,32 @@ MAX_PROMPTS = 8  # prompts in one completion request: each is answered in turn
 class ApiError(Exception):
     """A request the server refuses, with the HTTP status and OpenAI's error fields."""
 
-    def __init__(self, status: int, message: str, code: str | None = None,
-                 kind: str = "invalid_request_error", param: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        kind: str = "invalid_request_error",
+        param: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.code, self.kind, self.param = (
-            status, message, code, kind, param)
+            status,
+            message,
+            code,
+            kind,
+            param,
+        )
 
     def body(self) -> dict:
-        return {"error": {"message": self.message, "type": self.kind, "code": self.code,
-                          "param": self.param}}
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.kind,
+                "code": self.code,
+                "param": self.param,
+            }
+        }
 
 
 @dataclass(frozen=True)
@@ -74,16 +91,29 @@ def parse_completion(body: dict, defaults: SamplingOptions) -> GenerationRequest
     if not isinstance(prompts, list) or not prompts:
         raise _missing("prompt", "a string or an array of strings")
     if not all(isinstance(p, str) for p in prompts):
-        raise ApiError(400, "'prompt' must be text (a string or an array of strings): Hearth "
-                       "does not take token arrays.", "invalid_type", param="prompt")
+        raise ApiError(
+            400,
+            "'prompt' must be text (a string or an array of strings): Hearth "
+            "does not take token arrays.",
+            "invalid_type",
+            param="prompt",
+        )
     if len(prompts) > MAX_PROMPTS:
-        raise ApiError(400, f"At most {MAX_PROMPTS} prompts are answered in one request; this "
-                       f"one has {len(prompts)}. Send the rest in further requests.",
-                       "invalid_value", param="prompt")
+        raise ApiError(
+            400,
+            f"At most {MAX_PROMPTS} prompts are answered in one request; this "
+            f"one has {len(prompts)}. Send the rest in further requests.",
+            "invalid_value",
+            param="prompt",
+        )
     if body.get("suffix"):
-        raise ApiError(400, "'suffix' (filling in between a prompt and a suffix) is not "
-                       "supported: send the text before the gap as the prompt.", "unsupported",
-                       param="suffix")
+        raise ApiError(
+            400,
+            "'suffix' (filling in between a prompt and a suffix) is not "
+            "supported: send the text before the gap as the prompt.",
+            "unsupported",
+            param="suffix",
+        )
     echo = body.get("echo", False)
     if not isinstance(echo, bool) and echo is not None:
         raise _wrong("echo", "true or false")
@@ -93,8 +123,9 @@ def parse_completion(body: dict, defaults: SamplingOptions) -> GenerationRequest
 def _request(body: dict, messages: list[dict], defaults: SamplingOptions) -> GenerationRequest:
     n = body.get("n", 1)
     if n is not None and n != 1:
-        raise ApiError(400, "Only n=1 is supported: one answer per request.", "unsupported",
-                       param="n")
+        raise ApiError(
+            400, "Only n=1 is supported: one answer per request.", "unsupported", param="n"
+        )
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
     values = {
         "temperature": _number(body, "temperature", 0.0, 2.0),
@@ -102,9 +133,10 @@ def _request(body: dict, messages: list[dict], defaults: SamplingOptions) -> Gen
         "min_p": _number(body, "min_p", 0.0, 1.0),
         "repeat_penalty": _number(body, "repeat_penalty", 0.0, 10.0),
         "top_k": _integer(body, "top_k", 0, 1_000_000),
-        "seed": _integer(body, "seed", -2**63, 2**63 - 1),
-        "max_tokens": None if max_tokens is None else _integer(
-            {"max_tokens": max_tokens}, "max_tokens", 1, 10_000_000),
+        "seed": _integer(body, "seed", -(2**63), 2**63 - 1),
+        "max_tokens": None
+        if max_tokens is None
+        else _integer({"max_tokens": max_tokens}, "max_tokens", 1, 10_000_000),
     }
     sampling = replace(defaults, **{k: v for k, v in values.items() if v is not None})
     stream = body.get("stream", False)
@@ -113,9 +145,13 @@ def _request(body: dict, messages: list[dict], defaults: SamplingOptions) -> Gen
     options = body.get("stream_options") or {}
     if not isinstance(options, dict):
         raise _wrong("stream_options", "an object")
-    return GenerationRequest(messages=messages, sampling=sampling, stream=bool(stream),
-                             include_usage=options.get("include_usage") is True,
-                             stop=_stop_strings(body.get("stop")))
+    return GenerationRequest(
+        messages=messages,
+        sampling=sampling,
+        stream=bool(stream),
+        include_usage=options.get("include_usage") is True,
+        stop=_stop_strings(body.get("stop")),
+    )
 
 
 def _message(message: object, index: int) -> dict:
@@ -124,18 +160,29 @@ def _message(message: object, index: int) -> dict:
         raise _wrong(param, "an object with 'role' and 'content'")
     role = message.get("role")
     if role not in ROLES:
-        raise ApiError(400, f"{param}.role must be one of: {', '.join(ROLES)}.",
-                       "invalid_value", param=f"{param}.role")
+        raise ApiError(
+            400,
+            f"{param}.role must be one of: {', '.join(ROLES)}.",
+            "invalid_value",
+            param=f"{param}.role",
+        )
     content = message.get("content")
     if content is None and role == "assistant":
         content = ""
     if isinstance(content, list):
         texts = []
         for part in content:
-            if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(
-                    part.get("text"), str):
-                raise ApiError(400, "Only text content is supported: this model reads no images "
-                               "or audio.", "unsupported_content", param=f"{param}.content")
+            if (
+                not isinstance(part, dict)
+                or part.get("type") != "text"
+                or not isinstance(part.get("text"), str)
+            ):
+                raise ApiError(
+                    400,
+                    "Only text content is supported: this model reads no images or audio.",
+                    "unsupported_content",
+                    param=f"{param}.content",
+                )
             texts.append(part["text"])
         content = "\n".join(texts)
     if not isinstance(content, str):
@@ -151,8 +198,12 @@ def _stop_strings(stop: object) -> tuple[str, ...]:
     if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
         raise _wrong("stop", "a string or an array of strings")
     if len(stop) > MAX_STOP_STRINGS:
-        raise ApiError(400, f"At most {MAX_STOP_STRINGS} stop strings are allowed.",
-                       "invalid_value", param="stop")
+        raise ApiError(
+            400,
+            f"At most {MAX_STOP_STRINGS} stop strings are allowed.",
+            "invalid_value",
+            param="stop",
+        )
     return tuple(s for s in stop if s)
 
 
@@ -163,8 +214,9 @@ def _number(body: dict, key: str, low: float, high: float) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _wrong(key, "a number")
     if not low <= value <= high:
-        raise ApiError(400, f"{key} must be between {low:g} and {high:g}.", "invalid_value",
-                       param=key)
+        raise ApiError(
+            400, f"{key} must be between {low:g} and {high:g}.", "invalid_value", param=key
+        )
     return float(value)
 
 
@@ -175,14 +227,14 @@ def _integer(body: dict, key: str, low: int, high: int) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _wrong(key, "an integer")
     if not low <= value <= high:
-        raise ApiError(400, f"{key} must be between {low} and {high}.", "invalid_value",
-                       param=key)
+        raise ApiError(400, f"{key} must be between {low} and {high}.", "invalid_value", param=key)
     return value
 
 
 def _missing(param: str, what: str) -> ApiError:
-    return ApiError(400, f"'{param}' is required: {what}.", "missing_required_parameter",
-                    param=param)
+    return ApiError(
+        400, f"'{param}' is required: {what}.", "missing_required_parameter", param=param
+    )
 
 
 def _wrong(param: str, what: str) -> ApiError:
@@ -190,6 +242,7 @@ def _wrong(param: str, what: str) -> ApiError:
 
 
 # -- responses ------------------------------------------------------------------------------
+
 
 def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:24]}"
@@ -201,8 +254,11 @@ def finish_reason(stats: GenerationStats, stopped_by_string: bool) -> str:
 
 
 def usage(stats: GenerationStats) -> dict:
-    return {"prompt_tokens": stats.prompt_tokens, "completion_tokens": stats.tokens,
-            "total_tokens": stats.prompt_tokens + stats.tokens}
+    return {
+        "prompt_tokens": stats.prompt_tokens,
+        "completion_tokens": stats.tokens,
+        "total_tokens": stats.prompt_tokens + stats.tokens,
+    }
 
 
 def models_list(name: str) -> dict:
@@ -211,48 +267,91 @@ def models_list(name: str) -> dict:
 
 
 def chat_response(rid: str, model: str, text: str, finish: str, stats: GenerationStats) -> dict:
-    return {"id": rid, "object": "chat.completion", "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "logprobs": None, "finish_reason": finish}],
-            "usage": usage(stats)}
+    return {
+        "id": rid,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "logprobs": None,
+                "finish_reason": finish,
+            }
+        ],
+        "usage": usage(stats),
+    }
 
 
-def completion_response(rid: str, model: str, choices: list[tuple[str, str]],
-                        stats: GenerationStats) -> dict:
+def completion_response(
+    rid: str, model: str, choices: list[tuple[str, str]], stats: GenerationStats
+) -> dict:
     """``choices``: (text, finish reason) for each prompt, in order."""
-    return {"id": rid, "object": "text_completion", "created": int(time.time()), "model": model,
-            "choices": [{"index": i, "text": text, "logprobs": None, "finish_reason": finish}
-                        for i, (text, finish) in enumerate(choices)],
-            "usage": usage(stats)}
+    return {
+        "id": rid,
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {"index": i, "text": text, "logprobs": None, "finish_reason": finish}
+            for i, (text, finish) in enumerate(choices)
+        ],
+        "usage": usage(stats),
+    }
 
 
 def total_stats(runs: list[GenerationStats]) -> GenerationStats:
     """One request's figures over its prompts (their tokens added up)."""
     if len(runs) == 1:
         return runs[0]
-    return replace(runs[-1], tokens=sum(r.tokens for r in runs),
-                   prompt_tokens=sum(r.prompt_tokens for r in runs))
+    return replace(
+        runs[-1],
+        tokens=sum(r.tokens for r in runs),
+        prompt_tokens=sum(r.prompt_tokens for r in runs),
+    )
 
 
-def chunk(rid: str, model: str, completion: bool, text: str | None = None,
-          finish: str | None = None, role: bool = False, index: int = 0) -> dict:
+def chunk(
+    rid: str,
+    model: str,
+    completion: bool,
+    text: str | None = None,
+    finish: str | None = None,
+    role: bool = False,
+    index: int = 0,
+) -> dict:
     """One streamed piece: text, the opening role (chat), or the finish reason."""
     if completion:
         choice = {"index": index, "text": text or "", "logprobs": None, "finish_reason": finish}
         kind = "text_completion"
     else:
-        delta = {"role": "assistant", "content": ""} if role else (
-            {"content": text} if text is not None else {})
+        delta = (
+            {"role": "assistant", "content": ""}
+            if role
+            else ({"content": text} if text is not None else {})
+        )
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
         kind = "chat.completion.chunk"
-    return {"id": rid, "object": kind, "created": int(time.time()), "model": model,
-            "choices": [choice]}
+    return {
+        "id": rid,
+        "object": kind,
+        "created": int(time.time()),
+        "model": model,
+        "choices": [choice],
+    }
 
 
 def usage_chunk(rid: str, model: str, completion: bool, stats: GenerationStats) -> dict:
     kind = "text_completion" if completion else "chat.completion.chunk"
-    return {"id": rid, "object": kind, "created": int(time.time()), "model": model,
-            "choices": [], "usage": usage(stats)}
+    return {
+        "id": rid,
+        "object": kind,
+        "created": int(time.time()),
+        "model": model,
+        "choices": [],
+        "usage": usage(stats),
+    }
 
 
 class StopMatcher:
@@ -273,11 +372,18 @@ class StopMatcher:
         cuts = [i for i in (held.find(s) for s in self.stops) if i >= 0]
         if cuts:
             self.hit, self._held = True, ""
-            return held[:min(cuts)]
-        keep = max((k for s in self.stops for k in range(min(len(s) - 1, len(held)), 0, -1)
-                    if held.endswith(s[:k])), default=0)
-        self._held = held[len(held) - keep:] if keep else ""
-        return held[:len(held) - keep]
+            return held[: min(cuts)]
+        keep = max(
+            (
+                k
+                for s in self.stops
+                for k in range(min(len(s) - 1, len(held)), 0, -1)
+                if held.endswith(s[:k])
+            ),
+            default=0,
+        )
+        self._held = held[len(held) - keep :] if keep else ""
+        return held[: len(held) - keep]
 
     def flush(self) -> str:
         """What was held back, once the answer has ended without a stop string."""

@@ -23,11 +23,10 @@ from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 from typing import Self
 
+from app.core.common.errors import ServerError
+from app.core.inference.types import Backend, SamplingOptions
 from app.core.server import timeouts as api_timeouts
 from app.core.server.handler import RequestHandler, RequestRecord
-from app.core.inference.types import SamplingOptions
-from app.core.common.errors import ServerError
-from app.core.inference.types import Backend
 
 log = logging.getLogger("hearth.server")
 
@@ -38,35 +37,59 @@ MAX_CONNECTIONS = 16
 MAX_PER_CLIENT = 8  # connections one client address may hold at once
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
-_BUSY_BODY = json.dumps({"error": {
-    "message": "Too many connections: try again shortly.", "type": "server_error",
-    "code": "server_busy", "param": None}}).encode()
-_BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-         b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(_BUSY_BODY)) + _BUSY_BODY
+_BUSY_BODY = json.dumps(
+    {
+        "error": {
+            "message": "Too many connections: try again shortly.",
+            "type": "server_error",
+            "code": "server_busy",
+            "param": None,
+        }
+    }
+).encode()
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(_BUSY_BODY)
+) + _BUSY_BODY
 
 
 def _crowded(limit: int) -> bytes:
-    body = json.dumps({"error": {
-        "message": f"This address already has {limit} connections open to Hearth, the most "
-                   "one client may hold: reuse or close them, then try again.",
-        "type": "invalid_request_error", "code": "too_many_connections",
-        "param": None}}).encode()
-    return (b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
-            b"Connection: close\r\nRetry-After: 1\r\nContent-Length: %d\r\n\r\n"
-            % len(body)) + body
+    body = json.dumps(
+        {
+            "error": {
+                "message": f"This address already has {limit} connections open to Hearth, the most "
+                "one client may hold: reuse or close them, then try again.",
+                "type": "invalid_request_error",
+                "code": "too_many_connections",
+                "param": None,
+            }
+        }
+    ).encode()
+    return (
+        b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+        b"Connection: close\r\nRetry-After: 1\r\nContent-Length: %d\r\n\r\n" % len(body)
+    ) + body
 
 
 class ApiServer:
     """The server around one backend. ``start()`` listens, ``stop()`` ends every connection."""
 
-    def __init__(self, backend: Backend, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                 api_key: str = "", *, defaults: SamplingOptions | None = None,
-                 max_body: int = MAX_BODY_BYTES, max_connections: int = MAX_CONNECTIONS,
-                 max_per_client: int = MAX_PER_CLIENT,
-                 request_timeout: float = api_timeouts.REQUEST_S,
-                 idle_timeout: float = api_timeouts.IDLE_S,
-                 on_request: Callable[[RequestRecord], None] | None = None,
-                 log_size: int = 500) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        api_key: str = "",
+        *,
+        defaults: SamplingOptions | None = None,
+        max_body: int = MAX_BODY_BYTES,
+        max_connections: int = MAX_CONNECTIONS,
+        max_per_client: int = MAX_PER_CLIENT,
+        request_timeout: float = api_timeouts.REQUEST_S,
+        idle_timeout: float = api_timeouts.IDLE_S,
+        on_request: Callable[[RequestRecord], None] | None = None,
+        log_size: int = 500,
+    ) -> None:
         self.backend = backend
         self.host, self.port = host, port
         self.defaults = defaults or SamplingOptions()  # for the fields a request leaves out
@@ -94,11 +117,15 @@ class ApiServer:
             raise ServerError(_bind_message(self.host, self.port, exc)) from exc
         self.port = self._httpd.server_address[1]
         if self.host not in LOOPBACK:
-            log.warning("Listening on %s port %d: other devices on the network can use this "
-                        "model%s", self.host, self.port,
-                        "" if self._api_key else " (no API key is set: anyone can)")
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.1,),
-                                        name="hearth-api-server")
+            log.warning(
+                "Listening on %s port %d: other devices on the network can use this model%s",
+                self.host,
+                self.port,
+                "" if self._api_key else " (no API key is set: anyone can)",
+            )
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.1,), name="hearth-api-server"
+        )
         self._thread.start()
         log.info("Serving %s on %s", self.backend.model_name() or "(no model)", self.url)
 
@@ -150,7 +177,8 @@ class ApiServer:
             return True
         scheme, _, given = (header or "").partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(
-            given.strip().encode(), self._api_key.encode())
+            given.strip().encode(), self._api_key.encode()
+        )
 
     def track_stop(self, stop: threading.Event, active: bool) -> None:
         with self._lock:
@@ -159,9 +187,15 @@ class ApiServer:
     def record(self, record: RequestRecord) -> None:
         with self._lock:
             self._records.append(record)
-        log.info("%s %s %d%s (%d tokens, %.2f s)", record.method, record.path, record.status,
-                 " client closed request" if record.status == 499 else "", record.tokens,
-                 record.duration_s)
+        log.info(
+            "%s %s %d%s (%d tokens, %.2f s)",
+            record.method,
+            record.path,
+            record.status,
+            " client closed request" if record.status == 499 else "",
+            record.tokens,
+            record.duration_s,
+        )
         if self.on_request is not None:
             try:
                 self.on_request(record)
@@ -197,8 +231,11 @@ class _HttpServer(ThreadingHTTPServer):
                 self._open.add(request)
         if crowded:
             self._slots.release()
-            log.info("%s: already holds %d connections; one more refused", client,
-                     self.app.max_per_client)
+            log.info(
+                "%s: already holds %d connections; one more refused",
+                client,
+                self.app.max_per_client,
+            )
             self._refuse(request, _crowded(self.app.max_per_client))
             return
         super().process_request(request, client_address)
@@ -246,8 +283,10 @@ class _HttpServer(ThreadingHTTPServer):
 
 def _bind_message(host: str, port: int, exc: OSError) -> str:
     if exc.errno == errno.EADDRINUSE:
-        return (f"Port {port} is already in use on {host}: another program (or another Hearth) "
-                "is listening there. Choose another port.")
+        return (
+            f"Port {port} is already in use on {host}: another program (or another Hearth) "
+            "is listening there. Choose another port."
+        )
     if exc.errno in (errno.EACCES, errno.EPERM):
         return f"Hearth is not allowed to listen on port {port}: choose a port above 1024."
     return f"Could not listen on {host}:{port}: {exc.strerror or exc}."

@@ -22,7 +22,7 @@ from app.core.storage import db_files
 
 log = logging.getLogger("hearth.files")
 
-MIN_ROWID, MAX_ROWID = -(2 ** 63), 2 ** 63 - 1
+MIN_ROWID, MAX_ROWID = -(2**63), 2**63 - 1
 MAX_FAILURES = 1_000  # damaged spots per table; far more means nothing readable is left
 # Rowids tried one by one after a damaged spot: a failing seek takes ~5 us, so the 4,096 cost
 # ~20 ms, and cover the rows of hundreds of pages of chat messages.
@@ -32,8 +32,9 @@ LINEAR = 4096
 def _seek(conn: sqlite3.Connection, table: str, at: int) -> tuple[bool, int | None]:
     """Whether the b-tree can be entered at rowid ``at``, and the first rowid found there."""
     try:
-        row = conn.execute(f"SELECT rowid FROM {table} NOT INDEXED WHERE rowid >= ? "
-                           "ORDER BY rowid LIMIT 1", (at,)).fetchone()
+        row = conn.execute(
+            f"SELECT rowid FROM {table} NOT INDEXED WHERE rowid >= ? ORDER BY rowid LIMIT 1", (at,)
+        ).fetchone()
     except db_files.READ_ERRORS:
         return False, None
     return True, (row[0] if row else None)
@@ -74,8 +75,7 @@ def _next_reachable(conn: sqlite3.Connection, table: str, after: int) -> int | N
 
 def read_rows(conn: sqlite3.Connection, table: str, columns: str) -> Iterator[tuple]:
     """Every readable row of ``table`` (its ``columns``, comma-separated), in rowid order."""
-    sql = (f"SELECT rowid, {columns} FROM {table} NOT INDEXED WHERE rowid >= ? "
-           "ORDER BY rowid")
+    sql = f"SELECT rowid, {columns} FROM {table} NOT INDEXED WHERE rowid >= ? ORDER BY rowid"
     after, failures, rows = MIN_ROWID - 1, 0, 0
     while failures <= MAX_FAILURES and after < MAX_ROWID:
         try:
@@ -92,8 +92,9 @@ def read_rows(conn: sqlite3.Connection, table: str, columns: str) -> Iterator[tu
             if found is None:
                 return
             try:  # the row the probe landed on may itself be unreadable (an overflow page)
-                row = conn.execute(f"SELECT rowid, {columns} FROM {table} NOT INDEXED "
-                                   "WHERE rowid = ?", (found,)).fetchone()
+                row = conn.execute(
+                    f"SELECT rowid, {columns} FROM {table} NOT INDEXED WHERE rowid = ?", (found,)
+                ).fetchone()
             except db_files.READ_ERRORS:
                 row = None
             after = found
@@ -104,22 +105,25 @@ def read_rows(conn: sqlite3.Connection, table: str, columns: str) -> Iterator[tu
 def copy_readable(source: Path, target: sqlite3.Connection) -> int:
     """Copy the readable rows of ``source`` (never changed) into the tables of the same names
     that ``target`` has; returns how many rows were copied."""
-    tables = [row[0] for row in target.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+    tables = [
+        row[0]
+        for row in target.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
     copied = 0
     try:
         with db_files.read_only(source) as conn:
             conn.execute("PRAGMA writable_schema = ON")
             for table in tables:
-                columns = ", ".join(row[1] for row in target.execute(
-                    f"PRAGMA table_info({table})"))
+                columns = ", ".join(row[1] for row in target.execute(f"PRAGMA table_info({table})"))
                 marks = ", ".join("?" * (columns.count(",") + 1))
                 try:
                     with target:
                         for row in read_rows(conn, table, columns):
-                            copied += target.execute(f"INSERT OR IGNORE INTO {table} "
-                                                     f"({columns}) VALUES ({marks})",
-                                                     row).rowcount
+                            copied += target.execute(
+                                f"INSERT OR IGNORE INTO {table} ({columns}) VALUES ({marks})", row
+                            ).rowcount
                 except db_files.READ_ERRORS as exc:
                     log.warning("Table %s of %s could not be read: %s", table, source, exc)
     except (OSError, sqlite3.Error, UnicodeDecodeError) as exc:

@@ -19,16 +19,17 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+from app.core.common.errors import HearthError
 from app.core.storage import db_files
 from app.core.storage.db_salvage import copy_readable
-from app.core.common.errors import HearthError
 
 log = logging.getLogger("hearth.files")
 
 
 @contextlib.contextmanager
-def connect(path: Path, error: type[HearthError], what: str,
-            hint: str = "") -> Iterator[sqlite3.Connection]:
+def connect(
+    path: Path, error: type[HearthError], what: str, hint: str = ""
+) -> Iterator[sqlite3.Connection]:
     """One transaction on ``path``. SQLite errors become ``error`` with a message naming
     ``what`` ("The arena file") and, when the file is unusable, ``hint``."""
     try:

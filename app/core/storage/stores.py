@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.core.compare.arena import ArenaStore, arena_db
 from app.core.chats.store import ChatStore
-from app.core.measure.store import MeasureStore, measurements_db
 from app.core.common.paths import Paths
+from app.core.compare.arena import ArenaStore, arena_db
+from app.core.measure.store import MeasureStore, measurements_db
 
 
 @dataclass
@@ -25,13 +25,17 @@ class Stores:
     @property
     def notices(self) -> list[str]:
         """One sentence per store that set something aside or cannot save."""
-        return [store.notice for store in (self.chats, self.arena, self.measurements)
-                if store.notice]
+        return [
+            store.notice for store in (self.chats, self.arena, self.measurements) if store.notice
+        ]
 
     def close(self) -> None:
         self.chats.close()
 
 
 def open_stores(paths: Paths) -> Stores:
-    return Stores(ChatStore(paths.chats_db), ArenaStore(arena_db(paths.data_dir)),
-                  MeasureStore(measurements_db(paths.data_dir)))
+    return Stores(
+        ChatStore(paths.chats_db),
+        ArenaStore(arena_db(paths.data_dir)),
+        MeasureStore(measurements_db(paths.data_dir)),
+    )

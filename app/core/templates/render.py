@@ -30,8 +30,10 @@ from app.core.templates.budget import (
 )
 from app.core.templates.sandbox import TOO_LONG, guarded_sandbox
 
-UNSAFE = ("Its chat template is unsafe or broken, so Hearth will not use this file: {problem}. "
-          "Get the model from another source.")
+UNSAFE = (
+    "Its chat template is unsafe or broken, so Hearth will not use this file: {problem}. "
+    "Get the model from another source."
+)
 EMPTY = "it renders an empty prompt"
 
 
@@ -51,14 +53,14 @@ def compile_guarded(template: str, seconds: float = TEMPLATE_SECONDS):
     from jinja2.exceptions import SecurityError, TemplateSyntaxError
 
     if len(template) > MAX_TEMPLATE_CHARS:
-        raise TemplateFailure(f"it is {len(template):,} characters long "
-                              f"(at most {MAX_TEMPLATE_CHARS:,})")
+        raise TemplateFailure(
+            f"it is {len(template):,} characters long (at most {MAX_TEMPLATE_CHARS:,})"
+        )
     try:
         with Budget(seconds):
             return guarded_sandbox()().from_string(template)
     except TemplateSyntaxError as exc:
-        raise TemplateFailure(f"it is not valid Jinja ({exc.message}, line {exc.lineno})") \
-            from None
+        raise TemplateFailure(f"it is not valid Jinja ({exc.message}, line {exc.lineno})") from None
     except SecurityError as exc:
         raise TemplateFailure(f"it tries to leave the template sandbox ({exc})") from None
     except TemplateLimit as exc:
@@ -72,8 +74,10 @@ def render_guarded(compiled, context: dict, seconds: float = TEMPLATE_SECONDS) -
     limits grow with the length of the messages (a long message is not a bomb)."""
     from jinja2.exceptions import SecurityError
 
-    chars = sum(len(str(m.get("content") or "")) if isinstance(m, dict) else len(str(m))
-                for m in context.get("messages") or ())
+    chars = sum(
+        len(str(m.get("content") or "")) if isinstance(m, dict) else len(str(m))
+        for m in context.get("messages") or ()
+    )
     refused: list[str] = []
 
     def raise_exception(message: str):
@@ -92,16 +96,25 @@ def render_guarded(compiled, context: dict, seconds: float = TEMPLATE_SECONDS) -
     except TemplateLimit as exc:
         raise TemplateFailure(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - untrusted code: any error is "broken"
-        raise TemplateFailure(f"it fails ({describe(exc)})",
-                              refused=refused[-1] if refused else "") from None
+        raise TemplateFailure(
+            f"it fails ({describe(exc)})", refused=refused[-1] if refused else ""
+        ) from None
     return prompt
 
 
 def render_args(messages: list[dict], bos: str, eos: str) -> dict:
     """What llama-cpp-python's ``Jinja2ChatFormatter.__call__`` passes to a template."""
-    return {"messages": messages, "eos_token": eos, "bos_token": bos,
-            "add_generation_prompt": True, "functions": None, "function_call": None,
-            "tools": None, "tool_choice": None, "strftime_now": lambda fmt: time.strftime(fmt)}
+    return {
+        "messages": messages,
+        "eos_token": eos,
+        "bos_token": bos,
+        "add_generation_prompt": True,
+        "functions": None,
+        "function_call": None,
+        "tools": None,
+        "tool_choice": None,
+        "strftime_now": lambda fmt: time.strftime(fmt),
+    }
 
 
 def describe(exc: BaseException | None) -> str:
@@ -112,11 +125,14 @@ def describe(exc: BaseException | None) -> str:
 def runtime_error(failure: TemplateFailure) -> GenerationError:
     """The sentence for a render that failed on the user's conversation."""
     if failure.refused:
-        return GenerationError(f"The model's chat template refused this conversation: "
-                               f"{failure.refused[:300]}")
-    return GenerationError(f"The model's chat template could not format this conversation "
-                           f"({failure.problem}), so nothing was sent to the model. Start a new "
-                           "chat, or use another model file.")
+        return GenerationError(
+            f"The model's chat template refused this conversation: {failure.refused[:300]}"
+        )
+    return GenerationError(
+        f"The model's chat template could not format this conversation "
+        f"({failure.problem}), so nothing was sent to the model. Start a new "
+        "chat, or use another model file."
+    )
 
 
 class _BudgetedTemplate:
@@ -144,9 +160,14 @@ def guarded_formatter_class():
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
     class GuardedChatFormatter(Jinja2ChatFormatter):
-        def __init__(self, template: str, eos_token: str, bos_token: str,
-                     add_generation_prompt: bool = True,
-                     stop_token_ids: list[int] | None = None) -> None:
+        def __init__(
+            self,
+            template: str,
+            eos_token: str,
+            bos_token: str,
+            add_generation_prompt: bool = True,
+            stop_token_ids: list[int] | None = None,
+        ) -> None:
             # Not super().__init__: it compiles the template in an unguarded environment.
             self.template = template
             self.eos_token, self.bos_token = eos_token, bos_token

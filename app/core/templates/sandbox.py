@@ -125,9 +125,18 @@ def _method_size(owner, name: str, args: tuple, kwargs: dict) -> int:
     if name == "translate" and args and isinstance(args[0], dict):
         return len(owner) * max((_size(v) for v in args[0].values()), default=1)
     if name in ("format", "format_map"):
-        return _format_size(str(owner), [*args, *kwargs.values(),
-                                         *(args[0].values() if name == "format_map" and args
-                                           and isinstance(args[0], dict) else ())])
+        return _format_size(
+            str(owner),
+            [
+                *args,
+                *kwargs.values(),
+                *(
+                    args[0].values()
+                    if name == "format_map" and args and isinstance(args[0], dict)
+                    else ()
+                ),
+            ],
+        )
     return 0
 
 
@@ -137,12 +146,15 @@ def _lines(text) -> int:
 
 _FILTER_SIZES = {  # filter name -> upper bound of its result, from its arguments
     "replace": lambda s, old="", new="", count=None, *_: _method_size(
-        str(s), "replace", (str(old), str(new), -1 if count is None else count), {}),
+        str(s), "replace", (str(old), str(new), -1 if count is None else count), {}
+    ),
     "join": lambda items, d="", *_: _size(items) + len(str(d)) * len(items),
-    "indent": lambda s, width=4, first=False, blank=False, *_: len(str(s)) + _lines(s) * (
-        len(width) if isinstance(width, str) else int(width)),
-    "wordwrap": lambda s, width=79, brk=True, wrapstring=None, *_: len(str(s)) * (
-        1 + len(wrapstring or "\n")),
+    "indent": lambda s, width=4, first=False, blank=False, *_: (
+        len(str(s)) + _lines(s) * (len(width) if isinstance(width, str) else int(width))
+    ),
+    "wordwrap": lambda s, width=79, brk=True, wrapstring=None, *_: (
+        len(str(s)) * (1 + len(wrapstring or "\n"))
+    ),
     "sum": lambda items, *_: _size(items),
     "format": lambda s, *args: _format_size(str(s), args),
 }
@@ -158,16 +170,18 @@ def guard_filter(name: str, function):
     def guarded(*args, **kwargs):
         check_numbers(args)
         check_numbers(kwargs.values())
-        check_text(*args[1 if getattr(function, "jinja_pass_arg", None) else 0:],
-                   *kwargs.values())  # every filter may turn its arguments into text
+        check_text(
+            *args[1 if getattr(function, "jinja_pass_arg", None) else 0 :], *kwargs.values()
+        )  # every filter may turn its arguments into text
         if sizer is not None:
             value_at = 1 if getattr(function, "jinja_pass_arg", None) else 0
             if name in _MATERIALIZE and len(args) > value_at:
-                args = (*args[:value_at], list(args[value_at]), *args[value_at + 1:])
+                args = (*args[:value_at], list(args[value_at]), *args[value_at + 1 :])
             if name == "format":
                 check_format(str(args[value_at]))
             check_size(sizer(*args[value_at:], *kwargs.values()))
         return function(*args, **kwargs)
+
     return guarded
 
 
@@ -176,10 +190,15 @@ def _guard_tojson(function):
     def guarded(value, *args, indent=None, **kwargs):
         if args:
             indent, args = args[0], args[1:]
-        if indent is not None and _size(indent) > MAX_JSON_INDENT or \
-                isinstance(indent, int) and indent > MAX_JSON_INDENT:
+        if (
+            indent is not None
+            and _size(indent) > MAX_JSON_INDENT
+            or isinstance(indent, int)
+            and indent > MAX_JSON_INDENT
+        ):
             raise TemplateLimit(f"it asks tojson for an indent over {MAX_JSON_INDENT}")
         return function(value, *args, indent=indent, **kwargs)
+
     return guarded
 
 
@@ -199,19 +218,24 @@ def guarded_sandbox():
         def __init__(self) -> None:
             import jinja2
 
-            super().__init__(loader=jinja2.BaseLoader(), trim_blocks=True, lstrip_blocks=True,
-                             finalize=_printed,
-                             extensions=[Jinja2ChatFormatter.IgnoreGenerationTags,
-                                         jinja2.ext.loopcontrols])
+            super().__init__(
+                loader=jinja2.BaseLoader(),
+                trim_blocks=True,
+                lstrip_blocks=True,
+                finalize=_printed,
+                extensions=[Jinja2ChatFormatter.IgnoreGenerationTags, jinja2.ext.loopcontrols],
+            )
             self.filters = {name: guard_filter(name, f) for name, f in self.filters.items()}
-            self.filters["tojson"] = guard_filter("tojson", _guard_tojson(
-                Jinja2ChatFormatter.tojson))
+            self.filters["tojson"] = guard_filter(
+                "tojson", _guard_tojson(Jinja2ChatFormatter.tojson)
+            )
 
         joined = staticmethod(joined)
 
         def unsafe_undefined(self, obj, attribute):
-            raise SecurityError(f"access to attribute {attribute!r} of "
-                                f"{type(obj).__name__!r} object is unsafe")
+            raise SecurityError(
+                f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe"
+            )
 
         def call(__self, __context, __obj, *args, **kwargs):  # jinja's own signature
             check_numbers(args)
@@ -227,12 +251,19 @@ def guarded_sandbox():
         def call_binop(self, context, operator, left, right):
             if operator == "*":
                 for seq, count in ((left, right), (right, left)):
-                    if isinstance(seq, (str, bytes, list, tuple)) and isinstance(count, int) \
-                            and max(len(seq), _size(seq)) * count > item_limit():
+                    if (
+                        isinstance(seq, (str, bytes, list, tuple))
+                        and isinstance(count, int)
+                        and max(len(seq), _size(seq)) * count > item_limit()
+                    ):
                         raise TemplateLimit("it repeats text or a list too many times")
             elif operator == "**":
-                if isinstance(right, int) and isinstance(left, int) and abs(left) > 1 and \
-                        (right > 256 or left.bit_length() * right > MAX_POWER_BITS):
+                if (
+                    isinstance(right, int)
+                    and isinstance(left, int)
+                    and abs(left) > 1
+                    and (right > 256 or left.bit_length() * right > MAX_POWER_BITS)
+                ):
                     raise TemplateLimit("it computes a power too large for a chat template")
             elif operator == "%" and isinstance(left, str):
                 values = right if isinstance(right, tuple) else (right,)
@@ -254,6 +285,7 @@ def guarded_sandbox():
                 check_size(_method_size(owner, name, args, kwargs))  # cheap: before the parse
                 check_format(owner)
                 return wrapper(*args, **kwargs)
+
             return guarded
 
     return GuardedSandbox

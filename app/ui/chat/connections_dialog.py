@@ -12,15 +12,24 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QModelIndex, QStringListModel, Signal, Slot
 from PySide6.QtWidgets import (
-    QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListView,
-    QPushButton, QVBoxLayout, QWidget,
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
 )
 
 from app.core.common.errors import HearthError
 from app.core.inference.model_choice import PROBE_TIMEOUT_S, short_model_name
 from app.core.inference.remote import Connection, ConnectionStore, list_models
-from app.ui.common.confirm import ask_yes_no
 from app.ui.chat.connections_model import ConnectionsModel
+from app.ui.common.confirm import ask_yes_no
 from app.ui.common.tasks import run_task
 
 log = logging.getLogger("hearth.ui.connections")
@@ -30,9 +39,13 @@ class ConnectionsDialog(QDialog):
     changed = Signal()  # a connection was saved or removed
     tested = Signal(bool)  # a test ended: True when the server listed its models
 
-    def __init__(self, store: ConnectionStore, parent: QWidget | None = None,
-                 timeout: float = PROBE_TIMEOUT_S,
-                 confirm: Callable[[QWidget, str], bool] = ask_yes_no) -> None:
+    def __init__(
+        self,
+        store: ConnectionStore,
+        parent: QWidget | None = None,
+        timeout: float = PROBE_TIMEOUT_S,
+        confirm: Callable[[QWidget, str], bool] = ask_yes_no,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Connections")
         self.resize(760, 440)
@@ -66,8 +79,12 @@ class ConnectionsDialog(QDialog):
         self.test_button.clicked.connect(self.test_connection)
         self.save_button = QPushButton("Save", objectName="primary")
         self.save_button.clicked.connect(self.save_connection)
-        self.status = QLabel("Works with vLLM, SGLang, TGI, Ollama, LM Studio, llama.cpp's "
-                             "server or another Hearth.", objectName="hint", wordWrap=True)
+        self.status = QLabel(
+            "Works with vLLM, SGLang, TGI, Ollama, LM Studio, llama.cpp's "
+            "server or another Hearth.",
+            objectName="hint",
+            wordWrap=True,
+        )
         self.models = QStringListModel(self)
         self.models_view = QListView()
         self.models_view.setModel(self.models)
@@ -174,7 +191,8 @@ class ConnectionsDialog(QDialog):
     @Slot()
     def remove_connection(self) -> None:
         if not self.editing or not self.confirm(
-                self, f"Remove the connection '{self.editing}'? Its API key is deleted too."):
+            self, f"Remove the connection '{self.editing}'? Its API key is deleted too."
+        ):
             return
         try:
             self.store.remove(self.editing)
@@ -196,8 +214,12 @@ class ConnectionsDialog(QDialog):
         self.test_button.setText("Testing...")
         self.models.setStringList([])
         self._say(f"Asking {connection.base_url} for its models...")
-        run_task(lambda: (test_id, list_models(connection, timeout)), self._on_tested,
-                 self._on_test_failed, self)
+        run_task(
+            lambda: (test_id, list_models(connection, timeout)),
+            self._on_tested,
+            self._on_test_failed,
+            self,
+        )
 
     @Slot(object)
     def _on_tested(self, result: tuple[int, list[str]]) -> None:
@@ -206,8 +228,12 @@ class ConnectionsDialog(QDialog):
         if test_id != self._test_id:
             return
         self.models.setStringList([short_model_name(m) for m in models])
-        self._say(f"Connected: {len(models)} model(s) available." if models else
-                  "Connected, but the server lists no models.", error=not models)
+        self._say(
+            f"Connected: {len(models)} model(s) available."
+            if models
+            else "Connected, but the server lists no models.",
+            error=not models,
+        )
         self.tested.emit(True)
 
     @Slot(str)

@@ -39,8 +39,11 @@ class ConnectionsModel(QAbstractListModel):
         return 0 if parent.isValid() else len(self._connections)
 
     def data(self, index: Index, role: int = Qt.DisplayRole):
-        if not index.isValid() or not 0 <= index.row() < len(self._connections) \
-                or index.column() != 0:
+        if (
+            not index.isValid()
+            or not 0 <= index.row() < len(self._connections)
+            or index.column() != 0
+        ):
             return None
         connection = self._connections[index.row()]
         if role == Qt.DisplayRole:

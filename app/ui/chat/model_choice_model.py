@@ -60,8 +60,10 @@ class ModelChoiceModel(QAbstractListModel):
         return [r.choice for r in self._rows if r.choice is not None]
 
     def row_of(self, key: str) -> int:
-        return next((i for i, r in enumerate(self._rows)
-                     if r.choice is not None and r.choice.key == key), -1)
+        return next(
+            (i for i, r in enumerate(self._rows) if r.choice is not None and r.choice.key == key),
+            -1,
+        )
 
     def _rebuild(self) -> None:
         rows = [_Row("local", c.label, c, c.path) for c in self._local]

@@ -15,24 +15,32 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QWidget
 
 from app.core.config import presets
-from app.core.inference.types import LoadedModel, LoadOptions
-from app.core.inference.model_choice import REMOTE_PREFIX, ModelChoice
 from app.core.config.presets import ModelSettings
-from app.core.inference.remote import ConnectionStore
 from app.core.config.settings import Settings
-from app.ui.chat.settings_panel import ChatSettingsPanel
-from app.ui.session.session import ChatSession
+from app.core.inference.model_choice import REMOTE_PREFIX, ModelChoice
+from app.core.inference.remote import ConnectionStore
+from app.core.inference.types import LoadedModel, LoadOptions
 from app.ui.chat.connections_dialog import ConnectionsDialog
-from app.ui.my_models.library_model import LibraryModel
 from app.ui.chat.model_picker import ModelPicker
+from app.ui.chat.settings_panel import ChatSettingsPanel
+from app.ui.my_models.library_model import LibraryModel
+from app.ui.session.session import ChatSession
 
 
 class ChatModelControl(QObject):
     defaults_saved = Signal()  # a model's defaults changed: write the settings file now
 
-    def __init__(self, session: ChatSession, library: LibraryModel, settings: Settings,
-                 connections: ConnectionStore, panel: ChatSettingsPanel, context_meter: QLabel,
-                 system_prompt: Callable[[], str], view: QWidget) -> None:
+    def __init__(
+        self,
+        session: ChatSession,
+        library: LibraryModel,
+        settings: Settings,
+        connections: ConnectionStore,
+        panel: ChatSettingsPanel,
+        context_meter: QLabel,
+        system_prompt: Callable[[], str],
+        view: QWidget,
+    ) -> None:
         """``system_prompt`` gives the open chat's prompt; ``view`` is the page (errors and the
         connections dialog go to its window)."""
         super().__init__(view)
@@ -96,10 +104,17 @@ class ChatModelControl(QObject):
         if saved is not None:
             return ModelSettings.from_json(saved)
         s = self.settings
-        return ModelSettings(temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
-                             min_p=s.min_p, repeat_penalty=s.repeat_penalty,
-                             max_tokens=s.max_tokens, seed=s.seed, n_ctx=s.n_ctx,
-                             n_threads=s.n_threads)
+        return ModelSettings(
+            temperature=s.temperature,
+            top_p=s.top_p,
+            top_k=s.top_k,
+            min_p=s.min_p,
+            repeat_penalty=s.repeat_penalty,
+            max_tokens=s.max_tokens,
+            seed=s.seed,
+            n_ctx=s.n_ctx,
+            n_threads=s.n_threads,
+        )
 
     def select_model(self, path: str) -> None:
         self._wanted_path = path
@@ -117,8 +132,10 @@ class ChatModelControl(QObject):
             return
         if self.picker.choices.local_count() == 0:
             if not active and not self.session.busy:
-                self.status.setText("No local model yet: run 'hearth setup', download "
-                                    "one in Discover, or choose a remote model.")
+                self.status.setText(
+                    "No local model yet: run 'hearth setup', download "
+                    "one in Discover, or choose a remote model."
+                )
             return
         if not self.picker.select_key(self._wanted_path):
             self.picker.setCurrentIndex(0)
@@ -142,9 +159,10 @@ class ChatModelControl(QObject):
         return False
 
     def _give_up_remote(self) -> None:
-        connection = self._wanted_path[len(REMOTE_PREFIX):].split(":", 1)[0]
-        self._fallback_note = (f" · {connection} is not available now, so the chat uses this "
-                               "local model")
+        connection = self._wanted_path[len(REMOTE_PREFIX) :].split(":", 1)[0]
+        self._fallback_note = (
+            f" · {connection} is not available now, so the chat uses this local model"
+        )
         self._wanted_path = ""
 
     @Slot(object)
@@ -226,9 +244,16 @@ class ChatModelControl(QObject):
         self.load_bar.setValue(0)
         self.load_bar.show()
         self.cancel_load_button.show()
-        self.session.load(Path(path), LoadOptions(
-            n_ctx=chosen.n_ctx, n_gpu_layers=presets.gpu_layer_count(chosen.gpu_layers),
-            n_threads=chosen.n_threads, flash_attn=chosen.flash_attn, kv_type=chosen.kv_type))
+        self.session.load(
+            Path(path),
+            LoadOptions(
+                n_ctx=chosen.n_ctx,
+                n_gpu_layers=presets.gpu_layer_count(chosen.gpu_layers),
+                n_threads=chosen.n_threads,
+                flash_attn=chosen.flash_attn,
+                kv_type=chosen.kv_type,
+            ),
+        )
 
     @Slot(float)
     def _on_load_progress(self, value: float) -> None:
@@ -241,11 +266,16 @@ class ChatModelControl(QObject):
         self.settings.last_model = str(model.path)
         self.picker.set_active(str(model.path))
         self.panel.set_remote(False)
-        note = "" if model.has_chat_template else (
-            " · this file has no chat template: using the generic ChatML format")
+        note = (
+            ""
+            if model.has_chat_template
+            else (" · this file has no chat template: using the generic ChatML format")
+        )
         fit = f" · {model.fit_verdict}" if model.fit_verdict else ""
-        self.status.setText(f"{model.path.name} · loaded in {model.load_seconds:.1f} s · "
-                            f"context {model.n_ctx:,} tokens{fit}{note}{self._fallback_note}")
+        self.status.setText(
+            f"{model.path.name} · loaded in {model.load_seconds:.1f} s · "
+            f"context {model.n_ctx:,} tokens{fit}{note}{self._fallback_note}"
+        )
         self._fallback_note = ""
         self._active_status = self.status.text()
         self.context_meter.setText(f"context: {model.n_ctx:,} tokens")
@@ -268,8 +298,9 @@ class ChatModelControl(QObject):
     def _on_load_failed(self, message: str, cancelled: bool) -> None:
         self.load_bar.hide()
         self.cancel_load_button.hide()
-        self.status.setText("Loading cancelled: no model loaded." if cancelled
-                            else "No model loaded")
+        self.status.setText(
+            "Loading cancelled: no model loaded." if cancelled else "No model loaded"
+        )
         self.picker.set_active("")
         self._active_status = ""
         if not cancelled:

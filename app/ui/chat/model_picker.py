@@ -13,11 +13,16 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QComboBox
 
 from app.core.common.errors import HearthError
-from app.core.inference.model_choice import ConnectionModels, ModelChoice, list_remote, local_choices
+from app.core.inference.model_choice import (
+    ConnectionModels,
+    ModelChoice,
+    list_remote,
+    local_choices,
+)
 from app.core.inference.remote import ConnectionStore
-from app.ui.my_models.library_model import LibraryModel
 from app.ui.chat.model_choice_model import ChoiceRole, KeyRole, KindRole, ModelChoiceModel
 from app.ui.common.tasks import run_task
+from app.ui.my_models.library_model import LibraryModel
 
 log = logging.getLogger("hearth.ui.chat")
 
@@ -28,8 +33,9 @@ class ModelPicker(QComboBox):
     choices_changed = Signal()  # the rows were rebuilt (library scanned, a server listed)
     remote_failed = Signal(str)  # the saved connections file could not be read
 
-    def __init__(self, library: LibraryModel, connections: ConnectionStore,
-                 probe_timeout: float = 10.0) -> None:
+    def __init__(
+        self, library: LibraryModel, connections: ConnectionStore, probe_timeout: float = 10.0
+    ) -> None:
         super().__init__()
         self.library, self.connections = library, connections
         self.probe_timeout = probe_timeout
@@ -71,8 +77,12 @@ class ModelPicker(QComboBox):
         self.choices.set_connections(connections)
         generation, timeout = self._generation, self.probe_timeout
         for connection in connections:
-            run_task(lambda c=connection: (generation, list_remote(c, timeout)),
-                     self._on_listed, self.remote_failed.emit, self)
+            run_task(
+                lambda c=connection: (generation, list_remote(c, timeout)),
+                self._on_listed,
+                self.remote_failed.emit,
+                self,
+            )
 
     @Slot(object)
     def _on_listed(self, result: tuple[int, ConnectionModels]) -> None:
@@ -101,6 +111,7 @@ class ModelPicker(QComboBox):
             if not self.select_key(self.active_key):
                 self.setCurrentIndex(-1)
             self.manage_requested.emit()
-        elif kind == "remote" or (kind == "local" and self.itemData(row, KeyRole)
-                                  != self.active_key):
+        elif kind == "remote" or (
+            kind == "local" and self.itemData(row, KeyRole) != self.active_key
+        ):
             self.chosen.emit(self.itemData(row, ChoiceRole))  # a remote one: checked again

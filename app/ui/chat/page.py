@@ -11,39 +11,46 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
-    QFileDialog, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
     QWidget,
 )
 
 from app.core.chats import export as chat_export
-from app.core.common.markdown import code_blocks
 from app.core.chats.store import ChatStore, Message
-from app.core.inference.types import GenerationStats, SamplingOptions
-from app.core.inference.model_choice import ModelChoice
+from app.core.common.markdown import code_blocks
+from app.core.config import limits
 from app.core.config.presets import ModelSettings
-from app.core.inference.remote import ConnectionStore
 from app.core.config.settings import Settings
+from app.core.inference.model_choice import ModelChoice
+from app.core.inference.remote import ConnectionStore
+from app.core.inference.types import GenerationStats, SamplingOptions
+from app.ui.chat.connections_dialog import ConnectionsDialog
 from app.ui.chat.list_model import ChatListModel
 from app.ui.chat.model_control import ChatModelControl
 from app.ui.chat.settings_panel import ChatSettingsPanel
 from app.ui.chat.sidebar import ChatSidebar
-from app.ui.session.session import ChatSession
+from app.ui.chat.transcript import ShownMessage, Transcript
 from app.ui.common.confirm import ask_yes_no
-from app.ui.chat.connections_dialog import ConnectionsDialog
 from app.ui.my_models.library_model import LibraryModel
 from app.ui.session.reply import Reply
-from app.ui.chat.transcript import ShownMessage, Transcript
+from app.ui.session.session import ChatSession
 
 log = logging.getLogger("hearth.ui.chat")
-REASONS = {"stop": "finished", "length": "max tokens reached", "user": "stopped",
-           "error": "failed"}
+REASONS = {"stop": "finished", "length": "max tokens reached", "user": "stopped", "error": "failed"}
 
 
 def stats_line(stats: dict) -> str:
     if not stats or "tokens" not in stats:
         return ""
-    return (f"{stats.get('tok_s', 0):.1f} tok/s · first token {stats.get('ttft_s', 0):.2f} s · "
-            f"{stats['tokens']} tokens · {REASONS.get(stats.get('stop_reason'), '')}")
+    return (
+        f"{stats.get('tok_s', 0):.1f} tok/s · first token {stats.get('ttft_s', 0):.2f} s · "
+        f"{stats['tokens']} tokens · {REASONS.get(stats.get('stop_reason'), '')}"
+    )
 
 
 class ChatPage(QWidget):
@@ -53,9 +60,15 @@ class ChatPage(QWidget):
     answer_failed = Signal(str)
     answer_context_full = Signal(int, int)
 
-    def __init__(self, session: ChatSession, library: LibraryModel, settings: Settings,
-                 store: ChatStore, confirm: Callable[[QWidget, str], bool] = ask_yes_no,
-                 connections: ConnectionStore | None = None) -> None:
+    def __init__(
+        self,
+        session: ChatSession,
+        library: LibraryModel,
+        settings: Settings,
+        store: ChatStore,
+        confirm: Callable[[QWidget, str], bool] = ask_yes_no,
+        connections: ConnectionStore | None = None,
+    ) -> None:
         super().__init__()
         self.session, self.library, self.settings, self.store = session, library, settings, store
         self.connections = connections or ConnectionStore()
@@ -110,9 +123,16 @@ class ChatPage(QWidget):
         self.context_meter = QLabel("", objectName="hint")
         self.context_meter.setMinimumWidth(230)
         self.context_meter.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
-        self.models = ChatModelControl(self.session, self.library, self.settings,
-                                       self.connections, self.panel, self.context_meter,
-                                       self._chat_system_prompt, self)
+        self.models = ChatModelControl(
+            self.session,
+            self.library,
+            self.settings,
+            self.connections,
+            self.panel,
+            self.context_meter,
+            self._chat_system_prompt,
+            self,
+        )
         models = self.models  # its widgets, under the names the page has always had
         self.model_box, self.model_status = models.picker, models.status
         self.settings_button = models.settings_button
@@ -209,16 +229,23 @@ class ChatPage(QWidget):
     @staticmethod
     def _shown(m: Message, last_answer: bool = False) -> ShownMessage:
         stats = json.loads(m.stats_json or "{}")
-        return ShownMessage(m.id, m.role, m.content, stats_line(stats),
-                            interrupted=m.role == "assistant" and (
-                                not m.complete or stats.get("stop_reason") == "error"),
-                            last_answer=last_answer)
+        return ShownMessage(
+            m.id,
+            m.role,
+            m.content,
+            stats_line(stats),
+            interrupted=m.role == "assistant"
+            and (not m.complete or stats.get("stop_reason") == "error"),
+            last_answer=last_answer,
+        )
 
     @Slot()
     def new_chat(self) -> int:
         shown = self.panel.settings()  # what the user set before the first message is kept
-        chat = self.store.create_chat(model=self.active_model_key() or self.current_model_key(),
-                                      system_prompt=self.panel.system_prompt_text())
+        chat = self.store.create_chat(
+            model=self.active_model_key() or self.current_model_key(),
+            system_prompt=self.panel.system_prompt_text(),
+        )
         self.open_chat(chat.id)
         self.panel.show_settings(shown, chat.system_prompt)
         self.input.setFocus()
@@ -238,12 +265,24 @@ class ChatPage(QWidget):
 
     @Slot()
     def _save_system_prompt(self) -> None:
-        if self.chat_id:
-            self.store.update_chat(self.chat_id, system_prompt=self.panel.system_prompt_text())
+        """Keep the typed system prompt with the chat; one too long to use is said, not saved
+        (a pasted 50 MB text used to be written to the chat file at every keystroke)."""
+        if not self.chat_id:
+            return
+        text = self.panel.system_prompt_text()
+        try:
+            limits.prompt(text)
+        except limits.InvalidValue as exc:
+            self.window().show_error(f"{exc} It is not saved; the chat keeps its last one.")
+            return
+        self.store.update_chat(self.chat_id, system_prompt=text)
 
     def _chat_system_prompt(self) -> str:
-        return self.store.get_chat(self.chat_id).system_prompt if self.chat_id else (
-            self.settings.system_prompt)
+        return (
+            self.store.get_chat(self.chat_id).system_prompt
+            if self.chat_id
+            else (self.settings.system_prompt)
+        )
 
     def export_chat(self, path: Path) -> Path:
         return chat_export.export(self.store, self.chat_id, Path(path))
@@ -251,16 +290,20 @@ class ChatPage(QWidget):
     @Slot(int)
     def _export_dialog(self, chat_id: int) -> None:
         title = self.store.get_chat(chat_id).title
-        path, _ = QFileDialog.getSaveFileName(self, "Export chat", f"{title}.md",
-                                              "Markdown (*.md);;JSON (*.json)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export chat", f"{title}.md", "Markdown (*.md);;JSON (*.json)"
+        )
         if path:
             chat_export.export(self.store, chat_id, Path(path))
 
     # -- sending --------------------------------------------------------------------------
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
-        if (watched is self.input and event.type() == event.Type.KeyPress
-                and event.key() in (Qt.Key_Return, Qt.Key_Enter)
-                and not event.modifiers() & Qt.ShiftModifier):
+        if (
+            watched is self.input
+            and event.type() == event.Type.KeyPress
+            and event.key() in (Qt.Key_Return, Qt.Key_Enter)
+            and not event.modifiers() & Qt.ShiftModifier
+        ):
             self.send()
             return True
         return super().eventFilter(watched, event)
@@ -289,8 +332,9 @@ class ChatPage(QWidget):
         self._generate()
 
     def _generate(self, drop_oldest: bool = False) -> None:
-        history = [{"role": m.role, "content": m.content}
-                   for m in self.store.messages(self.chat_id)]
+        history = [
+            {"role": m.role, "content": m.content} for m in self.store.messages(self.chat_id)
+        ]
         system = self._chat_system_prompt()
         if system:
             history.insert(0, {"role": "system", "content": system})
@@ -320,8 +364,7 @@ class ChatPage(QWidget):
         if reply is None:
             return
         reply.stop()
-        for signal in (reply.token, reply.finished, reply.failed, reply.context_full,
-                       reply.ended):
+        for signal in (reply.token, reply.finished, reply.failed, reply.context_full, reply.ended):
             signal.disconnect()
         if keep and self.answer_id is not None:
             self.store.finish_answer(self.answer_id, {"stop_reason": "user"}, "user")
@@ -337,9 +380,15 @@ class ChatPage(QWidget):
 
     def _sampling(self) -> SamplingOptions:
         s = self.panel.settings()
-        return SamplingOptions(temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
-                               min_p=s.min_p, repeat_penalty=s.repeat_penalty,
-                               max_tokens=s.max_tokens, seed=s.seed)
+        return SamplingOptions(
+            temperature=s.temperature,
+            top_p=s.top_p,
+            top_k=s.top_k,
+            min_p=s.min_p,
+            repeat_penalty=s.repeat_penalty,
+            max_tokens=s.max_tokens,
+            seed=s.seed,
+        )
 
     @Slot(str)
     def _on_token(self, text: str) -> None:
@@ -353,17 +402,22 @@ class ChatPage(QWidget):
     def _on_finished(self, stats: GenerationStats) -> None:
         if self.answer_id is None:
             return
-        record = {"tokens": stats.tokens, "tok_s": round(stats.tokens_per_second, 2),
-                  "ttft_s": round(stats.time_to_first_token_s, 3),
-                  "prompt_tokens": stats.prompt_tokens, "context_used": stats.context_used,
-                  "stop_reason": stats.stop_reason}
+        record = {
+            "tokens": stats.tokens,
+            "tok_s": round(stats.tokens_per_second, 2),
+            "ttft_s": round(stats.time_to_first_token_s, 3),
+            "prompt_tokens": stats.prompt_tokens,
+            "context_used": stats.context_used,
+            "stop_reason": stats.stop_reason,
+        }
         message = self.store.finish_answer(self.answer_id, record, stats.stop_reason)
         self.answer_id = None
         self.transcript.finish_answer(self._shown(message, last_answer=True))
         self.stats_label.setText(stats_line(record))
         if stats.context_size:
-            self.context_meter.setText(f"used {stats.context_used:,} of "
-                                       f"{stats.context_size:,} tokens")
+            self.context_meter.setText(
+                f"used {stats.context_used:,} of {stats.context_size:,} tokens"
+            )
         elif stats.prompt_tokens:
             self.context_meter.setText(f"remote model · {stats.prompt_tokens:,} prompt tokens")
             self.context_meter.show()
@@ -389,9 +443,12 @@ class ChatPage(QWidget):
             return
         self._discard_answer()
         self._show_notice(
-            "context", f"This chat needs {used:,} tokens but the model's context holds "
+            "context",
+            f"This chat needs {used:,} tokens but the model's context holds "
             f"{limit:,}. Drop the oldest turns to continue, or stop here (nothing is deleted).",
-            "Drop oldest turns and continue", "Stop")
+            "Drop oldest turns and continue",
+            "Stop",
+        )
         self.answer_context_full.emit(used, limit)
 
     def _discard_answer(self) -> None:
@@ -422,8 +479,13 @@ class ChatPage(QWidget):
         self.editing_id = message_id
         self.input.setPlainText(self.store.get_message(message_id).content)
         self.input.setFocus()
-        self._show_notice("edit", "Editing an earlier message: Send replaces it, and the chat "
-                          "continues from there (later messages are removed).", "", "Cancel edit")
+        self._show_notice(
+            "edit",
+            "Editing an earlier message: Send replaces it, and the chat "
+            "continues from there (later messages are removed).",
+            "",
+            "Cancel edit",
+        )
 
     @Slot()
     def regenerate(self) -> None:

@@ -6,8 +6,17 @@ from dataclasses import replace
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QLabel, QPlainTextEdit,
-    QPushButton, QSpinBox, QVBoxLayout, QWidget,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
 )
 
 from app.core.config.presets import KV_TYPES, PRESETS, ModelSettings
@@ -40,29 +49,41 @@ class ChatSettingsPanel(QWidget):
         self.seed.setSpecialValueText("random")
 
         sampling = QFormLayout()
-        for label, widget in (("Preset", self.preset), ("Temperature", self.temperature),
-                              ("Top-p", self.top_p), ("Top-k", self.top_k),
-                              ("Min-p", self.min_p), ("Repeat penalty", self.repeat_penalty),
-                              ("Max tokens", self.max_tokens), ("Seed", self.seed)):
+        for label, widget in (
+            ("Preset", self.preset),
+            ("Temperature", self.temperature),
+            ("Top-p", self.top_p),
+            ("Top-k", self.top_k),
+            ("Min-p", self.min_p),
+            ("Repeat penalty", self.repeat_penalty),
+            ("Max tokens", self.max_tokens),
+            ("Seed", self.seed),
+        ):
             sampling.addRow(label, widget)
 
         self.n_ctx = QSpinBox(minimum=0, maximum=1_048_576, singleStep=1024)
         self.n_ctx.setSpecialValueText("model default")
         self.gpu_layers = QComboBox(editable=True)
         self.gpu_layers.addItems(["auto", "all", "0"])
-        self.gpu_layers.setToolTip("auto: as many layers as fit; all: every layer; "
-                                   "or a number of layers")
+        self.gpu_layers.setToolTip(
+            "auto: as many layers as fit; all: every layer; or a number of layers"
+        )
         self.flash_attn = QCheckBox("Flash attention")
         self.kv_type = QComboBox()
         self.kv_type.addItems(KV_TYPES)
-        self.kv_type.setToolTip("Quantized KV cache (q8_0, q4_0) saves memory; "
-                                "it needs flash attention")
+        self.kv_type.setToolTip(
+            "Quantized KV cache (q8_0, q4_0) saves memory; it needs flash attention"
+        )
         self.n_threads = QSpinBox(minimum=0, maximum=256)
         self.n_threads.setSpecialValueText("auto")
         loading = QFormLayout()
-        for label, widget in (("Context length", self.n_ctx), ("GPU layers", self.gpu_layers),
-                              ("", self.flash_attn), ("KV cache", self.kv_type),
-                              ("Threads", self.n_threads)):
+        for label, widget in (
+            ("Context length", self.n_ctx),
+            ("GPU layers", self.gpu_layers),
+            ("", self.flash_attn),
+            ("KV cache", self.kv_type),
+            ("Threads", self.n_threads),
+        ):
             loading.addRow(label, widget)
         self.reload_button = reload = QPushButton("Reload model with these")
         reload.clicked.connect(self.reload_requested)
@@ -81,9 +102,13 @@ class ChatSettingsPanel(QWidget):
         layout.addWidget(sampling_box)
         self.loading_box = loading_box = QGroupBox("Loading")
         loading_box.setLayout(loading)
-        self.remote_note = QLabel("This model runs on a remote server: its server sets the "
-                                  "context, GPU layers and threads.", objectName="hint",
-                                  wordWrap=True, visible=False)
+        self.remote_note = QLabel(
+            "This model runs on a remote server: its server sets the "
+            "context, GPU layers and threads.",
+            objectName="hint",
+            wordWrap=True,
+            visible=False,
+        )
         layout.addWidget(self.remote_note)
         layout.addWidget(loading_box)
         layout.addWidget(self.kv_note)
@@ -118,13 +143,19 @@ class ChatSettingsPanel(QWidget):
 
     def settings(self) -> ModelSettings:
         return ModelSettings(
-            temperature=self.temperature.value(), top_p=self.top_p.value(),
-            top_k=self.top_k.value(), min_p=self.min_p.value(),
-            repeat_penalty=self.repeat_penalty.value(), max_tokens=self.max_tokens.value(),
-            seed=self.seed.value(), n_ctx=self.n_ctx.value(),
+            temperature=self.temperature.value(),
+            top_p=self.top_p.value(),
+            top_k=self.top_k.value(),
+            min_p=self.min_p.value(),
+            repeat_penalty=self.repeat_penalty.value(),
+            max_tokens=self.max_tokens.value(),
+            seed=self.seed.value(),
+            n_ctx=self.n_ctx.value(),
             gpu_layers=self.gpu_layers.currentText().strip() or "auto",
-            flash_attn=self.flash_attn.isChecked(), kv_type=self.kv_type.currentText(),
-            n_threads=self.n_threads.value())
+            flash_attn=self.flash_attn.isChecked(),
+            kv_type=self.kv_type.currentText(),
+            n_threads=self.n_threads.value(),
+        )
 
     def set_remote(self, remote: bool) -> None:
         """Hide the load settings, which only a local model has."""
@@ -140,7 +171,9 @@ class ChatSettingsPanel(QWidget):
     def _apply_preset(self, row: int) -> None:
         name = self.preset.itemText(row)
         if name in PRESETS:
-            self.show_settings(replace(self.settings()).with_preset(name), self.system_prompt_text())
+            self.show_settings(
+                replace(self.settings()).with_preset(name), self.system_prompt_text()
+            )
             self.changed.emit()
 
     @Slot()
@@ -157,5 +190,9 @@ class ChatSettingsPanel(QWidget):
     @Slot()
     def _check_kv(self) -> None:
         needs_flash = self.kv_type.currentText() != "f16" and not self.flash_attn.isChecked()
-        self.kv_note.setText("A quantized KV cache needs flash attention: it will be turned on "
-                             "when the model is loaded." if needs_flash else "")
+        self.kv_note.setText(
+            "A quantized KV cache needs flash attention: it will be turned on "
+            "when the model is loaded."
+            if needs_flash
+            else ""
+        )

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHBoxLayout, QLineEdit, QListView, QPushButton, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QHBoxLayout,
+    QLineEdit,
+    QListView,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
 )
 
 from app.ui.chat.list_model import ChatIdRole, ChatListModel
@@ -27,7 +33,9 @@ class ChatSidebar(QWidget):
         new.clicked.connect(self.new_requested)
         self.view = QListView()
         self.view.setModel(chats)
-        self.view.setEditTriggers(QAbstractItemView.DoubleClicked | QAbstractItemView.EditKeyPressed)
+        self.view.setEditTriggers(
+            QAbstractItemView.DoubleClicked | QAbstractItemView.EditKeyPressed
+        )
         self.view.setTextElideMode(Qt.ElideRight)
         self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.view.selectionModel().currentChanged.connect(self._on_current)
@@ -59,7 +67,8 @@ class ChatSidebar(QWidget):
         row = self.chats.row_of(chat_id)
         if row >= 0:
             self.view.selectionModel().setCurrentIndex(
-                self.chats.index(row), QItemSelectionModel.ClearAndSelect)
+                self.chats.index(row), QItemSelectionModel.ClearAndSelect
+            )
         self.view.selectionModel().blockSignals(False)
 
     @Slot(str)

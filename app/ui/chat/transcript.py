@@ -96,12 +96,12 @@ class Transcript(QTextBrowser):
         cursor.removeSelectedText()
         stable = stable_length(text)
         if stable > self._stable_done:
-            cursor.insertHtml(self._markdown(text[self._stable_done:stable], self._answer_id))
+            cursor.insertHtml(self._markdown(text[self._stable_done : stable], self._answer_id))
             self._stable_done = stable
             cursor = self._end()
             cursor.insertBlock()
             self._tail_start = cursor.position()
-        tail = text[self._stable_done:]
+        tail = text[self._stable_done :]
         if tail:
             cursor.insertHtml(self._markdown(tail, self._answer_id))
         if at_bottom:
@@ -129,8 +129,10 @@ class Transcript(QTextBrowser):
         if m.last_answer:
             links.append(f'<a href="hearth:regenerate/{m.id}">Regenerate</a>')
         actions = " · ".join(links) if m.content or m.role == "user" else ""
-        return (f'<p style="margin-top:14px;"><span style="font-weight:600; color:{color};">'
-                f'{name}</span>&nbsp;&nbsp;<span style="font-size:8.5pt;">{actions}</span></p>')
+        return (
+            f'<p style="margin-top:14px;"><span style="font-weight:600; color:{color};">'
+            f'{name}</span>&nbsp;&nbsp;<span style="font-size:8.5pt;">{actions}</span></p>'
+        )
 
     def _body(self, m: ShownMessage) -> str:
         if m.role == "user":
@@ -145,8 +147,9 @@ class Transcript(QTextBrowser):
     def _footer(m: ShownMessage) -> str:
         parts = []
         if m.interrupted:
-            parts.append('<span style="color:#b45309;">Interrupted: the answer stopped here.'
-                         '</span>')
+            parts.append(
+                '<span style="color:#b45309;">Interrupted: the answer stopped here.</span>'
+            )
         if m.stats:
             parts.append(html.escape(m.stats))
         return f'<p style="color:#6b7385; font-size:8.5pt;">{" · ".join(parts)}</p>'

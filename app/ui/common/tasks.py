@@ -39,8 +39,12 @@ class Task(QRunnable):
             self.signals.done.emit(result)
 
 
-def run_task(fn: Callable[[], object], on_done: Callable[[object], None],
-             on_error: Callable[[str], None], parent: QObject) -> TaskSignals:
+def run_task(
+    fn: Callable[[], object],
+    on_done: Callable[[object], None],
+    on_error: Callable[[str], None],
+    parent: QObject,
+) -> TaskSignals:
     """Run ``fn`` in the pool; ``parent`` (a GUI-thread QObject) owns the signal relay."""
     signals = TaskSignals(parent)
     signals.done.connect(on_done)

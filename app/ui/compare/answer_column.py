@@ -20,9 +20,11 @@ class AnswerView(Transcript):
 
 
 def format_stats(stats: GenerationStats) -> str:
-    parts = [f"{stats.tokens_per_second:.1f} tok/s",
-             f"first token {stats.time_to_first_token_s:.2f} s",
-             f"{stats.tokens} tokens"]
+    parts = [
+        f"{stats.tokens_per_second:.1f} tok/s",
+        f"first token {stats.time_to_first_token_s:.2f} s",
+        f"{stats.tokens} tokens",
+    ]
     if stats.stop_reason == "length":
         parts.append("stopped at the token limit")
     elif stats.stop_reason == "user":
@@ -74,9 +76,14 @@ class AnswerColumn(QFrame):
 
     def finish(self, stats: GenerationStats | None, status: str = "") -> None:
         if self._streaming:
-            self.view.finish_answer(ShownMessage(0, "assistant", self._text,
-                                                 interrupted=stats is not None
-                                                 and stats.stop_reason == "user"))
+            self.view.finish_answer(
+                ShownMessage(
+                    0,
+                    "assistant",
+                    self._text,
+                    interrupted=stats is not None and stats.stop_reason == "user",
+                )
+            )
             self._streaming = False
         self.stats.setText(format_stats(stats) if stats is not None else "")
         self.set_status(status)

@@ -9,35 +9,55 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableView, QVBoxLayout,
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
     QWidget,
 )
 
+from app.core.common.errors import ArenaError
 from app.core.compare import side_by_side
 from app.core.compare.arena import ArenaStore, arena_db
-from app.core.inference.types import SamplingOptions
-from app.core.common.errors import ArenaError
 from app.core.fit.estimate import Machine
 from app.core.inference.remote import ConnectionStore
+from app.core.inference.types import SamplingOptions
+from app.ui.common.confirm import ask_yes_no
 from app.ui.compare.board import CompareBoard
 from app.ui.compare.standings_model import StandingsModel
-from app.ui.common.confirm import ask_yes_no
 from app.ui.my_models.library_model import LibraryModel
 
 
 class ArenaView(QWidget):
     voted = Signal(str)  # what the result line says
 
-    def __init__(self, library: LibraryModel, models_dir: Path, data_dir: Path, *,
-                 store: ArenaStore | None = None, sampling: SamplingOptions | None = None,
-                 machine: Callable[[], Machine] | None = None,
-                 connections: ConnectionStore | None = None,
-                 confirm: Callable[[QWidget, str], bool] = ask_yes_no, parent=None) -> None:
+    def __init__(
+        self,
+        library: LibraryModel,
+        models_dir: Path,
+        data_dir: Path,
+        *,
+        store: ArenaStore | None = None,
+        sampling: SamplingOptions | None = None,
+        machine: Callable[[], Machine] | None = None,
+        connections: ConnectionStore | None = None,
+        confirm: Callable[[QWidget, str], bool] = ask_yes_no,
+        parent=None,
+    ) -> None:
         super().__init__(parent)
         self.store = store or ArenaStore(arena_db(data_dir))
         self.confirm = confirm
-        self.board = CompareBoard(library, models_dir, blind=True, sampling=sampling,
-                                  machine=machine, connections=connections)
+        self.board = CompareBoard(
+            library,
+            models_dir,
+            blind=True,
+            sampling=sampling,
+            machine=machine,
+            connections=connections,
+        )
         self.board.round_started.connect(self._on_round_started)
         self.board.round_finished.connect(self._on_round_finished)
         self.standings = StandingsModel(self)
@@ -57,9 +77,15 @@ class ArenaView(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
-        layout.addWidget(QLabel("The same prompt goes to each model; the answers come back "
-                                "shuffled and unnamed. Pick the better one, then see which "
-                                "quant wrote it.", objectName="hint", wordWrap=True))
+        layout.addWidget(
+            QLabel(
+                "The same prompt goes to each model; the answers come back "
+                "shuffled and unnamed. Pick the better one, then see which "
+                "quant wrote it.",
+                objectName="hint",
+                wordWrap=True,
+            )
+        )
         layout.addWidget(self.board, 1)
         vote_line = QHBoxLayout()
         vote_line.addWidget(self.question)
@@ -71,8 +97,9 @@ class ArenaView(QWidget):
         self.reset_button.setToolTip("Forget every vote so far")
         self.reset_button.clicked.connect(self.reset_standings)
         standings_line = QHBoxLayout()
-        standings_line.addWidget(QLabel("Standings (every vote so far)",
-                                        styleSheet="font-weight: 600;"))
+        standings_line.addWidget(
+            QLabel("Standings (every vote so far)", styleSheet="font-weight: 600;")
+        )
         standings_line.addStretch(1)
         standings_line.addWidget(self.reset_button)
         layout.addLayout(standings_line)
@@ -89,8 +116,9 @@ class ArenaView(QWidget):
     @Slot()
     def reset_standings(self) -> None:
         """Forget every vote, once the user says so."""
-        if not self.confirm(self, "Forget every arena vote and start the standings again? "
-                                  "This cannot be undone."):
+        if not self.confirm(
+            self, "Forget every arena vote and start the standings again? This cannot be undone."
+        ):
             return
         try:
             self.store.reset()
@@ -108,9 +136,12 @@ class ArenaView(QWidget):
     def _on_round_started(self) -> None:
         models = self.board.column_models
         # A remote column is labelled by its connection and model ("Workstation · model").
-        self._labels = side_by_side.round_labels([
-            choice.label if model is None else (model.name, model.quant)
-            for choice, model in zip(self.board.column_choices, models)])
+        self._labels = side_by_side.round_labels(
+            [
+                choice.label if model is None else (model.name, model.quant)
+                for choice, model in zip(self.board.column_choices, models)
+            ]
+        )
         self._voted = False
         self.result.clear()
         self.question.setText("Answers are coming in...")
@@ -167,8 +198,7 @@ class ArenaView(QWidget):
         if best is None:
             text = "A tie between " + ", ".join(self._labels) + "."
         else:
-            text = (f"You picked Answer {side_by_side.column_letter(best)}: "
-                    f"{self._labels[best]}.")
+            text = f"You picked Answer {side_by_side.column_letter(best)}: {self._labels[best]}."
         self.result.setText(text)
         self.question.setText("Labels revealed. Send again for another round.")
         self.refresh_standings()

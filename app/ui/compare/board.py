@@ -14,22 +14,27 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
-    QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
 )
 
 from app.core.compare import side_by_side
-from app.core.inference.types import SamplingOptions
+from app.core.compare.side_by_side import MAX_MODELS, MIN_MODELS, Schedule
 from app.core.fit.estimate import Machine
-from app.core.library.catalog import LocalModel
 from app.core.inference.model_choice import ModelChoice
 from app.core.inference.remote import ConnectionStore
-from app.core.compare.side_by_side import MAX_MODELS, MIN_MODELS, Schedule
-from app.ui.compare.answer_column import AnswerColumn
-from app.ui.compare.runner import CompareRunner
+from app.core.inference.types import SamplingOptions
+from app.core.library.catalog import LocalModel
 from app.ui.chat.connections_dialog import ConnectionsDialog
-from app.ui.my_models.library_model import LibraryModel
 from app.ui.chat.model_picker import ModelPicker
 from app.ui.common.tasks import run_task
+from app.ui.compare.answer_column import AnswerColumn
+from app.ui.compare.runner import CompareRunner
+from app.ui.my_models.library_model import LibraryModel
 
 
 def probe_machine(models_dir: Path) -> Callable[[], Machine]:
@@ -45,10 +50,17 @@ class CompareBoard(QWidget):
     round_started = Signal()
     round_finished = Signal()
 
-    def __init__(self, library: LibraryModel, models_dir: Path, *, blind: bool = False,
-                 sampling: SamplingOptions | None = None,
-                 machine: Callable[[], Machine] | None = None,
-                 connections: ConnectionStore | None = None, parent=None) -> None:
+    def __init__(
+        self,
+        library: LibraryModel,
+        models_dir: Path,
+        *,
+        blind: bool = False,
+        sampling: SamplingOptions | None = None,
+        machine: Callable[[], Machine] | None = None,
+        connections: ConnectionStore | None = None,
+        parent=None,
+    ) -> None:
         super().__init__(parent)
         self.library = library
         self.connections = connections or ConnectionStore()
@@ -83,8 +95,9 @@ class CompareBoard(QWidget):
         picker_line.addWidget(self.remove_button)
 
         self.prompt = QPlainTextEdit(
-            placeholderText="One prompt for every model, e.g. \"Explain what a quant is in "
-                            "two sentences.\"")
+            placeholderText='One prompt for every model, e.g. "Explain what a quant is in '
+            'two sentences."'
+        )
         self.prompt.setMaximumHeight(84)
         self.send_button = QPushButton("Send", objectName="primary", clicked=self.send)
         self.stop_button = QPushButton("Stop", clicked=self.stop, enabled=False)
@@ -203,9 +216,11 @@ class CompareBoard(QWidget):
         models = self.picked()
         available = len(self.pickers[0].choices.choices()) if self.pickers else 0
         if available < MIN_MODELS:
-            return self._refuse("Compare needs at least two models. Download another quant on "
-                                "Discover, make one in Make a quant, or add a connection to a "
-                                "server in Chat.")
+            return self._refuse(
+                "Compare needs at least two models. Download another quant on "
+                "Discover, make one in Make a quant, or add a connection to a "
+                "server in Chat."
+            )
         if len({m.key for m in models}) < len(self.pickers):
             return self._refuse("Pick a different model in each box.")
         if not prompt:
@@ -214,8 +229,9 @@ class CompareBoard(QWidget):
         order = side_by_side.blind_order(len(models)) if self.blind else list(range(len(models)))
         self.column_choices = [models[i] for i in order]
         local = {str(m.path): m for m in self.library.models()}
-        self.column_models = [None if c.is_remote else local.get(c.path)
-                              for c in self.column_choices]
+        self.column_models = [
+            None if c.is_remote else local.get(c.path) for c in self.column_choices
+        ]
         self.revealed = not self.blind
         self._prompt_sent = prompt
         self._build_columns()
@@ -242,8 +258,12 @@ class CompareBoard(QWidget):
         if probe is not self._probe:  # stopped while the models were unloading
             return
         machine = self._machine
-        self._probe = run_task(lambda: side_by_side.schedule(paths, machine()),
-                                    self._on_schedule, self._on_schedule_failed, self)
+        self._probe = run_task(
+            lambda: side_by_side.schedule(paths, machine()),
+            self._on_schedule,
+            self._on_schedule_failed,
+            self,
+        )
 
     def _current_probe(self) -> bool:
         """The answer comes from the probe in progress (not one that was stopped)."""
@@ -254,8 +274,7 @@ class CompareBoard(QWidget):
         if not self._current_probe():  # stopped while measuring
             return
         self._probing = False
-        schedule = side_by_side.with_remote(schedule,
-                                            [c.is_remote for c in self.column_choices])
+        schedule = side_by_side.with_remote(schedule, [c.is_remote for c in self.column_choices])
         self.info.setText(schedule.message)
         self._run(schedule)
 
@@ -265,8 +284,10 @@ class CompareBoard(QWidget):
             return
         self._probing = False
         n = len(self.column_choices)
-        self.info.setText(f"Free memory could not be measured ({message}): the local models "
-                          "answer one after another.")
+        self.info.setText(
+            f"Free memory could not be measured ({message}): the local models "
+            "answer one after another."
+        )
         self._run(Schedule(False, (0,) * n, 0, 0, ""))
 
     def _run(self, schedule: Schedule | None) -> None:
@@ -303,8 +324,7 @@ class CompareBoard(QWidget):
             column.deleteLater()
         self.columns = []
         for index, choice in enumerate(self.column_choices):
-            title = (f"Answer {side_by_side.column_letter(index)}" if self.blind
-                     else choice.label)
+            title = f"Answer {side_by_side.column_letter(index)}" if self.blind else choice.label
             column = AnswerColumn(title, self)
             column.set_status("Waiting...")
             self.columns.append(column)

@@ -9,14 +9,22 @@ from pathlib import Path
 
 from PySide6.QtCore import QThreadPool, Signal, Slot
 from PySide6.QtWidgets import (
-    QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
-    QPushButton, QVBoxLayout, QWidget,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
 )
 
-from app.core.quants import types as quants
 from app.core.common.errors import HearthError
-from app.core.quants.quantize import SOURCES, TARGETS, QuantPlan, plan_quant
 from app.core.common.units import format_size
+from app.core.quants import types as quants
+from app.core.quants.quantize import SOURCES, TARGETS, QuantPlan, plan_quant
 from app.ui.compare.quant_job import QuantJob
 from app.ui.my_models.library_model import LibraryModel, ModelRole
 
@@ -57,9 +65,15 @@ class MakeQuantPanel(QWidget):
         buttons.addWidget(self.make_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
-        layout.addWidget(QLabel("Make a smaller quant of a model you have in full precision "
-                                "(F16, BF16, F32) or Q8_0, with llama.cpp's quantizer. The new "
-                                "file joins your models.", objectName="hint", wordWrap=True))
+        layout.addWidget(
+            QLabel(
+                "Make a smaller quant of a model you have in full precision "
+                "(F16, BF16, F32) or Q8_0, with llama.cpp's quantizer. The new "
+                "file joins your models.",
+                objectName="hint",
+                wordWrap=True,
+            )
+        )
         layout.addLayout(form)
         layout.addWidget(self.plan_info)
         layout.addWidget(self.warning)
@@ -123,7 +137,8 @@ class MakeQuantPanel(QWidget):
             self.plan_info.setText(
                 f"{model.name} is {model.quant or 'of an unknown type'}: quants are made from "
                 "an F16, BF16, F32 or Q8_0 file. Quantizing an already small quant again "
-                "loses too much quality; download the F16 or Q8_0 file of this model.")
+                "loses too much quality; download the F16 or Q8_0 file of this model."
+            )
             self.plan_info.setStyleSheet(_RED)
         elif target:
             try:
@@ -135,7 +150,8 @@ class MakeQuantPanel(QWidget):
                 self.plan_info.setStyleSheet("")
                 self.plan_info.setText(
                     f"Makes {self.plan.output.name}, about "
-                    f"{format_size(self.plan.expected_bytes)}, in Hearth's models folder.")
+                    f"{format_size(self.plan.expected_bytes)}, in Hearth's models folder."
+                )
                 if self.plan.warning:
                     self.warning.setText(self.plan.warning)
                     self.warning.show()

@@ -11,12 +11,21 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
-    QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QListView, QProgressBar,
-    QPushButton, QTableView, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListView,
+    QProgressBar,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
 )
 
 from app.core.measure.measurement import MAX_FILES, MIN_FILES, Comparison, MeasureSettings
-from app.ui.compare.measure_worker import MeasureRequest, Measurer
+from app.ui.compare.measure_worker import Measurer, MeasureRequest
 from app.ui.compare.pick_model import PickModel
 from app.ui.compare.results_model import ResultsModel
 
@@ -26,17 +35,24 @@ def _threads(n: int) -> str:
 
 
 def ask_text_file(parent: QWidget) -> str:
-    path, _ = QFileDialog.getOpenFileName(parent, "Measure on your own text", "",
-                                          "Text files (*.txt *.md);;All files (*)")
+    path, _ = QFileDialog.getOpenFileName(
+        parent, "Measure on your own text", "", "Text files (*.txt *.md);;All files (*)"
+    )
     return path
 
 
 class MeasureView(QWidget):
     comparisons_changed = Signal(list)  # the Comparison results now shown
 
-    def __init__(self, picks: PickModel, results: ResultsModel, measurer: Measurer,
-                 settings: MeasureSettings = MeasureSettings(),
-                 choose_text: Callable[[QWidget], str] = ask_text_file, parent=None) -> None:
+    def __init__(
+        self,
+        picks: PickModel,
+        results: ResultsModel,
+        measurer: Measurer,
+        settings: MeasureSettings = MeasureSettings(),
+        choose_text: Callable[[QWidget], str] = ask_text_file,
+        parent=None,
+    ) -> None:
         super().__init__(parent)
         self.picks, self.results, self.measurer = picks, results, measurer
         self.settings = settings
@@ -49,8 +65,10 @@ class MeasureView(QWidget):
         self.file_list.setMinimumHeight(150)
         self.file_list.setSelectionMode(QAbstractItemView.NoSelection)
         self.text_button = QPushButton("Your own text...")
-        self.text_button.setToolTip("Also measure on a text of yours (a .txt file): quality "
-                                    "on the kind of writing you use the model for")
+        self.text_button.setToolTip(
+            "Also measure on a text of yours (a .txt file): quality "
+            "on the kind of writing you use the model for"
+        )
         self.text_button.clicked.connect(self._choose_own_text)
         self.clear_text_button = QPushButton("Bundled text only", objectName="small")
         self.clear_text_button.clicked.connect(self.clear_own_text)
@@ -94,10 +112,15 @@ class MeasureView(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 10, 0, 0)
-        layout.addWidget(QLabel(
-            f"Tick {MIN_FILES} to {MAX_FILES} files of one model. Hearth measures how close "
-            "each one's predictions stay to the largest file (or the F16 file), and how fast "
-            "each one runs here.", objectName="hint", wordWrap=True))
+        layout.addWidget(
+            QLabel(
+                f"Tick {MIN_FILES} to {MAX_FILES} files of one model. Hearth measures how close "
+                "each one's predictions stay to the largest file (or the F16 file), and how fast "
+                "each one runs here.",
+                objectName="hint",
+                wordWrap=True,
+            )
+        )
         layout.addLayout(top)
         layout.addLayout(progress_row)
         layout.addWidget(self.status)
@@ -128,8 +151,11 @@ class MeasureView(QWidget):
     def start(self) -> None:
         files = self.picks.checked_paths()
         if not MIN_FILES <= len(files) <= MAX_FILES:
-            self.say(f"Tick between {MIN_FILES} and {MAX_FILES} files of one model "
-                     f"({len(files)} ticked).", "error")
+            self.say(
+                f"Tick between {MIN_FILES} and {MAX_FILES} files of one model "
+                f"({len(files)} ticked).",
+                "error",
+            )
             return
         request = MeasureRequest(tuple(files), self.text_path, self.settings)
         if self.measurer.start(request):
@@ -176,10 +202,11 @@ class MeasureView(QWidget):
         first = self.comparisons[0]
         model = self.results.prefix.rstrip("-._ ")
         self.summary.setText(
-            (f"Files of {model}. " if model else "") +
-            f"KL divergence and same-top % are against {Path(first.reference).name}. "
+            (f"Files of {model}. " if model else "")
+            + f"KL divergence and same-top % are against {Path(first.reference).name}. "
             f"{first.rows[0].tokens} positions of text scored per file; speeds with "
-            f"{_threads(first.rows[0].threads)}.")
+            f"{_threads(first.rows[0].threads)}."
+        )
         self.comparisons_changed.emit(self.comparisons)
 
     @Slot(str)

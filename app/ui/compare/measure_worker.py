@@ -41,8 +41,9 @@ class MeasureWorker(QObject):
     failed = Signal(str)
     cancelled = Signal(str)
 
-    def __init__(self, store: MeasureStore | None, work_dir: Path | None,
-                 cancel: threading.Event) -> None:
+    def __init__(
+        self, store: MeasureStore | None, work_dir: Path | None, cancel: threading.Event
+    ) -> None:
         super().__init__()
         self._store = store
         self._work_dir = work_dir
@@ -58,18 +59,26 @@ class MeasureWorker(QObject):
             for number, text in enumerate(texts):
                 label = "Bundled text" if text.name == "bundled" else text.name
 
-                def report(step: int, total: int, message: str, number=number,
-                           label=label) -> None:
+                def report(step: int, total: int, message: str, number=number, label=label) -> None:
                     share = (number + step / max(total, 1)) / len(texts)
                     self.progress.emit(int(share * STEPS), STEPS, f"{label}: {message}")
 
-                results.append(measure_in_host([Path(f) for f in request.files], text,
-                                               store=self._store, settings=request.settings,
-                                               progress=report, cancel=self._cancel,
-                                               work_dir=self._work_dir))
+                results.append(
+                    measure_in_host(
+                        [Path(f) for f in request.files],
+                        text,
+                        store=self._store,
+                        settings=request.settings,
+                        progress=report,
+                        cancel=self._cancel,
+                        work_dir=self._work_dir,
+                    )
+                )
         except MeasureCancelled:
-            self.cancelled.emit("Measuring was cancelled. Files finished before the cancel "
-                                "are kept and will not be measured again.")
+            self.cancelled.emit(
+                "Measuring was cancelled. Files finished before the cancel "
+                "are kept and will not be measured again."
+            )
         except HearthError as exc:
             self.failed.emit(str(exc))
         except Exception as exc:  # noqa: BLE001 - shown to the user, logged with its trace
@@ -90,8 +99,12 @@ class Measurer(QObject):
     busy_changed = Signal(bool)
     _request = Signal(object)
 
-    def __init__(self, store: MeasureStore | None = None, work_dir: Path | None = None,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        store: MeasureStore | None = None,
+        work_dir: Path | None = None,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self._cancel = threading.Event()
         self._busy = False

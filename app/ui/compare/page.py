@@ -15,12 +15,12 @@ from collections.abc import Callable
 from PySide6.QtCore import QCoreApplication, Signal, Slot
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
+from app.core.common.paths import Paths
 from app.core.compare.arena import ArenaStore
 from app.core.hardware.machine_info import MachineInfo
+from app.core.inference.remote import ConnectionStore
 from app.core.measure.measurement import MeasureSettings
 from app.core.measure.store import MeasureStore, measurements_db
-from app.core.common.paths import Paths
-from app.core.inference.remote import ConnectionStore
 from app.ui.compare.arena_view import ArenaView
 from app.ui.compare.make_quant_panel import MakeQuantPanel
 from app.ui.compare.measure_view import MeasureView, ask_text_file
@@ -36,20 +36,27 @@ from app.ui.my_models.library_model import LibraryModel
 class ComparePage(QWidget):
     quant_made = Signal(str)  # a file made by Make a quant
 
-    def __init__(self, library: LibraryModel, paths: Paths, *,
-                 store: MeasureStore | None = None, arena_store: ArenaStore | None = None,
-                 machine_info: MachineInfo | None = None,
-                 connections: ConnectionStore | None = None,
-                 settings: MeasureSettings = MeasureSettings(),
-                 choose_text: Callable = ask_text_file,
-                 save_path: Callable = ask_save_path) -> None:
+    def __init__(
+        self,
+        library: LibraryModel,
+        paths: Paths,
+        *,
+        store: MeasureStore | None = None,
+        arena_store: ArenaStore | None = None,
+        machine_info: MachineInfo | None = None,
+        connections: ConnectionStore | None = None,
+        settings: MeasureSettings = MeasureSettings(),
+        choose_text: Callable = ask_text_file,
+        save_path: Callable = ask_save_path,
+    ) -> None:
         super().__init__()
         self.store = store or MeasureStore(measurements_db(paths.data_dir))
         self.picks = PickModel(library, self)
         self.results = ResultsModel(self)
         self.measurer = Measurer(self.store, paths.cache_dir, self)
-        self.measure_view = MeasureView(self.picks, self.results, self.measurer, settings,
-                                        choose_text)
+        self.measure_view = MeasureView(
+            self.picks, self.results, self.measurer, settings, choose_text
+        )
         self.chart = QualityChart(self.results, save_path)
         self.measure_view.comparisons_changed.connect(self.chart.set_comparisons)
         self.tabs = QTabWidget()
@@ -58,10 +65,17 @@ class ComparePage(QWidget):
         self.add_tab(self.chart, "Chart")
         info = machine_info or MachineInfo(paths.models_dir)
         connections = connections or ConnectionStore()  # one for both boards
-        self.side_by_side = SideBySideTab(library, paths.models_dir, machine=info.machine,
-                                          connections=connections)
-        self.arena = ArenaView(library, paths.models_dir, paths.data_dir, store=arena_store,
-                               machine=info.machine, connections=connections)
+        self.side_by_side = SideBySideTab(
+            library, paths.models_dir, machine=info.machine, connections=connections
+        )
+        self.arena = ArenaView(
+            library,
+            paths.models_dir,
+            paths.data_dir,
+            store=arena_store,
+            machine=info.machine,
+            connections=connections,
+        )
         self.make_quant = MakeQuantPanel(library, paths.models_dir)
         self.make_quant.quant_made.connect(self.quant_made)
         self.add_tab(self.side_by_side, "Side by side")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Slot
 
-from app.core.library.catalog import LocalModel
 from app.core.common.units import format_size
+from app.core.library.catalog import LocalModel
 from app.ui.my_models.library_model import LibraryModel
 
 PathRole = Qt.UserRole + 1
@@ -33,15 +33,18 @@ class PickModel(QAbstractListModel):
         self._library = library
         self._models: list[LocalModel] = []
         self._checked: set[str] = set()
-        for signal in (library.modelReset, library.rowsInserted, library.rowsRemoved,
-                       library.layoutChanged):
+        for signal in (
+            library.modelReset,
+            library.rowsInserted,
+            library.rowsRemoved,
+            library.layoutChanged,
+        ):
             signal.connect(self.refresh)
         self.refresh()
 
     @Slot()
     def refresh(self) -> None:
-        models = [m for m in self._library.models()
-                  if m.path.name.lower().endswith(".gguf")]
+        models = [m for m in self._library.models() if m.path.name.lower().endswith(".gguf")]
         # Quants of one model together (largest file first), models by their largest's name.
         groups: dict[tuple, str] = {}
         for m in sorted(models, key=lambda m: -m.size_bytes):
@@ -61,8 +64,9 @@ class PickModel(QAbstractListModel):
         known = {str(m.path) for m in self._models}
         self._checked = wanted & known
         if self._models:
-            self.dataChanged.emit(self.index(0), self.index(len(self._models) - 1),
-                                  [Qt.CheckStateRole])
+            self.dataChanged.emit(
+                self.index(0), self.index(len(self._models) - 1), [Qt.CheckStateRole]
+            )
         return sorted(wanted - known)
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:
@@ -88,8 +92,11 @@ class PickModel(QAbstractListModel):
         return None
 
     def setData(self, index: Index, value, role: int = Qt.EditRole) -> bool:
-        if role != Qt.CheckStateRole or not index.isValid() \
-                or not 0 <= index.row() < len(self._models):
+        if (
+            role != Qt.CheckStateRole
+            or not index.isValid()
+            or not 0 <= index.row() < len(self._models)
+        ):
             return False
         path = str(self._models[index.row()].path)
         checked = Qt.CheckState(value) == Qt.Checked if not isinstance(value, bool) else value

@@ -14,19 +14,30 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCharts import (
-    QBarCategoryAxis, QBarSet, QChart, QChartView, QHorizontalBarSeries, QLineSeries,
+    QBarCategoryAxis,
+    QBarSet,
+    QChart,
+    QChartView,
+    QHorizontalBarSeries,
+    QLineSeries,
     QLogValueAxis,
-    QScatterSeries, QValueAxis,
+    QScatterSeries,
+    QValueAxis,
 )
 from PySide6.QtCore import QPointF, Qt, Slot
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
-    QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
 )
 
-from app.core.quants import quality
-from app.core.measure.measurement import Comparison, FileMeasurement
 from app.core.common.units import format_size
+from app.core.measure.measurement import Comparison, FileMeasurement
+from app.core.quants import quality
 from app.ui.compare.results_model import ResultsModel
 
 MB = 1e6
@@ -58,17 +69,22 @@ def typical_points(rows: list[FileMeasurement]) -> list[tuple[str, float, float]
 
 def _tip(row: FileMeasurement) -> str:
     text = "bundled text" if row.text == "bundled" else row.text
-    return (f"{row.name}\n{row.quant or '?'} · {format_size(row.size_bytes)} · "
-            f"{row.bits_per_weight:.2f} bits/weight\n"
-            f"KL divergence {row.kld:.4f} · same top {row.same_top_pct:.1f}%\n"
-            f"perplexity {row.ppl:.2f} on {text}\n"
-            f"{row.tok_s:.1f} tok/s generation · {row.prompt_tok_s:.0f} tok/s prompt")
+    return (
+        f"{row.name}\n{row.quant or '?'} · {format_size(row.size_bytes)} · "
+        f"{row.bits_per_weight:.2f} bits/weight\n"
+        f"KL divergence {row.kld:.4f} · same top {row.same_top_pct:.1f}%\n"
+        f"perplexity {row.ppl:.2f} on {text}\n"
+        f"{row.tok_s:.1f} tok/s generation · {row.prompt_tok_s:.0f} tok/s prompt"
+    )
 
 
 class QualityChart(QWidget):
-    def __init__(self, results: ResultsModel,
-                 save_path: Callable[[QWidget, str, str, str], str] = ask_save_path,
-                 parent=None) -> None:
+    def __init__(
+        self,
+        results: ResultsModel,
+        save_path: Callable[[QWidget, str, str, str], str] = ask_save_path,
+        parent=None,
+    ) -> None:
         super().__init__(parent)
         self.results = results
         self._save_path = save_path
@@ -87,8 +103,7 @@ class QualityChart(QWidget):
             view.setMinimumHeight(360)
             views.addWidget(view, stretch)
         self.quality_view = views.itemAt(0).widget()
-        self.details = QLabel("Point at a dot for its figures.", objectName="hint",
-                              wordWrap=True)
+        self.details = QLabel("Point at a dot for its figures.", objectName="hint", wordWrap=True)
         self.charts = QWidget()
         self.charts.setLayout(views)
         self.source = QLabel(objectName="hint", wordWrap=True)
@@ -123,7 +138,8 @@ class QualityChart(QWidget):
         self.source.setText(
             "Typical points: " + quality.SOURCE + ". Each is placed at the size this model "
             "would have at that quant's bits per weight. Small models lose more to "
-            "quantization than 8B ones, so measured points usually sit above them.")
+            "quantization than 8B ones, so measured points usually sit above them."
+        )
 
     def _draw_quality(self, comparisons: list[Comparison]) -> None:
         chart = self.quality
@@ -136,17 +152,31 @@ class QualityChart(QWidget):
         chart.setTitle(f"Size vs quality (lower is closer to {reference})")
         all_points: list[tuple[float, float]] = []
         for number, comparison in enumerate(comparisons):
-            points = sorted((r.size_bytes / MB, r.kld, _tip(r)) for r in comparison.rows
-                            if not r.reference and r.kld > 0 and math.isfinite(r.kld))
+            points = sorted(
+                (r.size_bytes / MB, r.kld, _tip(r))
+                for r in comparison.rows
+                if not r.reference and r.kld > 0 and math.isfinite(r.kld)
+            )
             text = "bundled text" if comparison.text == "bundled" else comparison.text
             color = QColor(COLORS[number % len(COLORS)])
             self._add_points(f"Measured ({text})", points, color, 11, solid=True)
             all_points += [(x, y) for x, y, _ in points]
-        typical = [(size / MB, kld, f"Typical {quant} (Llama-3-8B, llama.cpp)\n"
-                    f"KL divergence {kld:.4f}\nplaced at {format_size(size)} for this model")
-                   for quant, size, kld in typical_points(rows)]
-        self._add_points("Typical per quant (published, at this model's size)", typical,
-                         QColor(TYPICAL_COLOR), 8, solid=False)
+        typical = [
+            (
+                size / MB,
+                kld,
+                f"Typical {quant} (Llama-3-8B, llama.cpp)\n"
+                f"KL divergence {kld:.4f}\nplaced at {format_size(size)} for this model",
+            )
+            for quant, size, kld in typical_points(rows)
+        ]
+        self._add_points(
+            "Typical per quant (published, at this model's size)",
+            typical,
+            QColor(TYPICAL_COLOR),
+            8,
+            solid=False,
+        )
         all_points += [(x, y) for x, y, _ in typical]
         x_axis = QValueAxis()
         x_axis.setTitleText("File size (MB)")
@@ -168,8 +198,14 @@ class QualityChart(QWidget):
             series.attachAxis(x_axis)
             series.attachAxis(y_axis)
 
-    def _add_points(self, name: str, points: list[tuple[float, float, str]], color: QColor,
-                    size: float, solid: bool) -> None:
+    def _add_points(
+        self,
+        name: str,
+        points: list[tuple[float, float, str]],
+        color: QColor,
+        size: float,
+        solid: bool,
+    ) -> None:
         if not points:
             return
         line = QLineSeries()
@@ -230,8 +266,13 @@ class QualityChart(QWidget):
         entries = self.tips.get(id(series), [])
         if not entries:
             return ""
-        nearest = min(entries, key=lambda e: (e[0].x() - point.x()) ** 2
-                      + (math.log10(e[0].y()) - math.log10(max(point.y(), 1e-12))) ** 2)
+        nearest = min(
+            entries,
+            key=lambda e: (
+                (e[0].x() - point.x()) ** 2
+                + (math.log10(e[0].y()) - math.log10(max(point.y(), 1e-12))) ** 2
+            ),
+        )
         return nearest[1]
 
     def _hover(self, series, point: QPointF, state: bool) -> None:
@@ -257,8 +298,7 @@ class QualityChart(QWidget):
 
     @Slot()
     def _export_csv_clicked(self) -> None:
-        self._export("Export results", "hearth-compare.csv", "CSV files (*.csv)",
-                     self.export_csv)
+        self._export("Export results", "hearth-compare.csv", "CSV files (*.csv)", self.export_csv)
 
     def _export(self, title: str, name: str, filter_: str, write) -> None:
         path = self._save_path(self, title, name, filter_)

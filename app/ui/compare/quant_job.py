@@ -33,8 +33,7 @@ class _Run(QRunnable):
 
     def run(self) -> None:
         try:
-            result = make_quant(self.plan, progress=self.signals.progress.emit,
-                                cancel=self.cancel)
+            result = make_quant(self.plan, progress=self.signals.progress.emit, cancel=self.cancel)
         except QuantizeCancelled as exc:
             self.signals.cancelled.emit(str(exc))
         except HearthError as exc:

@@ -15,32 +15,83 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
-from app.core.measure.measurement import Comparison, FileMeasurement
 from app.core.common.units import format_memory, format_size
+from app.core.measure.measurement import Comparison, FileMeasurement
 from app.ui.compare.row_table import RowTableModel
 
-RowRole = Qt.UserRole + 1   # the FileMeasurement
+RowRole = Qt.UserRole + 1  # the FileMeasurement
 SortRole = Qt.UserRole + 2  # numbers for numeric columns, lower-case text otherwise
 
-COLUMNS = ("File", "Quant", "Size", "Bits/weight", "Perplexity", "KL divergence",
-           "Same top %", "Prompt tok/s", "Gen. tok/s", "Load time", "Memory", "Text",
-           "Measured")
+COLUMNS = (
+    "File",
+    "Quant",
+    "Size",
+    "Bits/weight",
+    "Perplexity",
+    "KL divergence",
+    "Same top %",
+    "Prompt tok/s",
+    "Gen. tok/s",
+    "Load time",
+    "Memory",
+    "Text",
+    "Measured",
+)
 # Two-line headers keep the table narrow enough for the file names.
-HEADERS = {"Bits/weight": "Bits per\nweight", "KL divergence": "KL\ndivergence",
-           "Same top %": "Same\ntop %", "Prompt tok/s": "Prompt\ntok/s",
-           "Gen. tok/s": "Generation\ntok/s", "Load time": "Load\ntime"}
-_NUMERIC = {"Size", "Bits/weight", "Perplexity", "KL divergence", "Same top %", "Prompt tok/s",
-            "Gen. tok/s", "Load time", "Memory"}
+HEADERS = {
+    "Bits/weight": "Bits per\nweight",
+    "KL divergence": "KL\ndivergence",
+    "Same top %": "Same\ntop %",
+    "Prompt tok/s": "Prompt\ntok/s",
+    "Gen. tok/s": "Generation\ntok/s",
+    "Load time": "Load\ntime",
+}
+_NUMERIC = {
+    "Size",
+    "Bits/weight",
+    "Perplexity",
+    "KL divergence",
+    "Same top %",
+    "Prompt tok/s",
+    "Gen. tok/s",
+    "Load time",
+    "Memory",
+}
 # CSV: the raw figures, in plain units a spreadsheet can plot.
-CSV_FIELDS = ("name", "quant", "size_bytes", "bits_per_weight", "ppl", "kld", "same_top_pct",
-              "prompt_tok_s", "tok_s", "load_s", "memory_bytes", "reference", "text", "tokens",
-              "threads", "cached", "file", "reference_file")
+CSV_FIELDS = (
+    "name",
+    "quant",
+    "size_bytes",
+    "bits_per_weight",
+    "ppl",
+    "kld",
+    "same_top_pct",
+    "prompt_tok_s",
+    "tok_s",
+    "load_s",
+    "memory_bytes",
+    "reference",
+    "text",
+    "tokens",
+    "threads",
+    "cached",
+    "file",
+    "reference_file",
+)
+
 
 def _number(row: FileMeasurement, column: str) -> float:
-    return {"Size": row.size_bytes, "Bits/weight": row.bits_per_weight, "Perplexity": row.ppl,
-            "KL divergence": row.kld, "Same top %": row.same_top_pct,
-            "Prompt tok/s": row.prompt_tok_s, "Gen. tok/s": row.tok_s,
-            "Load time": row.load_s, "Memory": row.memory_bytes}[column]
+    return {
+        "Size": row.size_bytes,
+        "Bits/weight": row.bits_per_weight,
+        "Perplexity": row.ppl,
+        "KL divergence": row.kld,
+        "Same top %": row.same_top_pct,
+        "Prompt tok/s": row.prompt_tok_s,
+        "Gen. tok/s": row.tok_s,
+        "Load time": row.load_s,
+        "Memory": row.memory_bytes,
+    }[column]
 
 
 def _fixed(value: float, digits: int) -> str:
@@ -54,12 +105,12 @@ def shared_start(names: list[str]) -> str:
         return ""
     common = os.path.commonprefix(names)
     cut = max(common.rfind(c) for c in "-._ ")
-    return common[:cut + 1] if cut > 0 else ""
+    return common[: cut + 1] if cut > 0 else ""
 
 
 def cell_text(row: FileMeasurement, column: str, prefix: str = "") -> str:
     if column == "File":
-        return "…" + row.name[len(prefix):] if prefix else row.name
+        return "…" + row.name[len(prefix) :] if prefix else row.name
     if column == "Quant":
         return row.quant or "?"
     if column == "Size":
@@ -126,12 +177,18 @@ class ResultsModel(RowTableModel):
         if role == RowRole:
             return row
         if role == SortRole:
-            return float(_number(row, column)) if column in _NUMERIC \
+            return (
+                float(_number(row, column))
+                if column in _NUMERIC
                 else cell_text(row, column, self.prefix).lower()
+            )
         if role == Qt.ToolTipRole:
             if column == "Measured":
-                return ("Read from earlier measurements: not measured again" if row.cached
-                        else "Measured just now")
+                return (
+                    "Read from earlier measurements: not measured again"
+                    if row.cached
+                    else "Measured just now"
+                )
             if column == "KL divergence":
                 return f"Against {Path(row.reference_file).name}"
             return row.file if column == "File" else None
@@ -158,11 +215,11 @@ def _csv_value(value):
 _HEADER_TIPS = {
     "Perplexity": "How surprised the model is by the text: lower is better",
     "KL divergence": "How far each file's predictions are from the reference file's: "
-                     "lower means answers closer to the original",
+    "lower means answers closer to the original",
     "Same top %": "How often the most likely next word is the reference's",
     "Bits/weight": "File size per parameter",
     "Memory": "Memory the file took while loaded and measured",
     "Prompt tok/s": "Tokens per second reading a prompt (the text measured)",
     "Gen. tok/s": "Tokens per second writing an answer",
-    "Measured": "\"stored\": read from earlier measurements, not measured again",
+    "Measured": '"stored": read from earlier measurements, not measured again',
 }

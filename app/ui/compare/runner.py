@@ -19,11 +19,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from app.core.inference.engine import Engine
-
-from app.core.inference.types import AUTO_LAYERS, LoadedModel, LoadOptions, SamplingOptions
-from app.core.inference.model_choice import ModelChoice
 from app.core.compare.side_by_side import N_CTX, Schedule
+from app.core.inference.engine import Engine
+from app.core.inference.model_choice import ModelChoice
+from app.core.inference.types import AUTO_LAYERS, LoadedModel, LoadOptions, SamplingOptions
 from app.ui.session.session import ChatSession
 
 log = logging.getLogger("hearth.ui.compare")
@@ -36,8 +35,9 @@ class Lane(QObject):
     done = Signal(int, object, str)  # index, GenerationStats or None, message ("" when fine)
     released = Signal(object)  # this lane, once its model is unloaded and its thread ended
 
-    def __init__(self, choice: ModelChoice, parent: QObject | None = None,
-                 blind: bool = False) -> None:
+    def __init__(
+        self, choice: ModelChoice, parent: QObject | None = None, blind: bool = False
+    ) -> None:
         super().__init__(parent)
         self.choice = choice
         self.blind = blind  # the arena: the status never names the server
@@ -56,11 +56,18 @@ class Lane(QObject):
 
     @property
     def loaded(self) -> bool:
-        return self.session is not None and (self.session.model is not None
-                                             or self.session.remote is not None)
+        return self.session is not None and (
+            self.session.model is not None or self.session.remote is not None
+        )
 
-    def start(self, index: int, messages: list[dict], sampling: SamplingOptions,
-              gpu_layers: int = AUTO_LAYERS, threads: int = 0) -> None:
+    def start(
+        self,
+        index: int,
+        messages: list[dict],
+        sampling: SamplingOptions,
+        gpu_layers: int = AUTO_LAYERS,
+        threads: int = 0,
+    ) -> None:
         self.index = index
         self._messages, self._sampling = messages, sampling
         self._stopped = False
@@ -75,14 +82,17 @@ class Lane(QObject):
             self.session.remote_ready.connect(self._on_remote_ready)
             self.session.remote_failed.connect(self._on_failed)
         if self.remote:
-            self.status.emit(self.index, "Loading..." if self.blind
-                             else f"Connecting to {self.choice.connection.name}...")
+            self.status.emit(
+                self.index,
+                "Loading..." if self.blind else f"Connecting to {self.choice.connection.name}...",
+            )
             self.session.use_remote(self.choice)
             return
         self._percent = -1
         self.status.emit(self.index, "Loading...")
-        self.session.load(self.choice.path, LoadOptions(n_ctx=N_CTX, n_gpu_layers=gpu_layers,
-                                                        n_threads=threads))
+        self.session.load(
+            self.choice.path, LoadOptions(n_ctx=N_CTX, n_gpu_layers=gpu_layers, n_threads=threads)
+        )
 
     def stop(self) -> None:
         self._stopped = True
@@ -162,8 +172,12 @@ class Lane(QObject):
 
     @Slot(int, int)
     def _on_context_full(self, used: int, limit: int) -> None:
-        self.done.emit(self.index, None, f"The prompt needs {used:,} tokens; this comparison "
-                                         f"holds {limit:,}. Shorten the prompt.")
+        self.done.emit(
+            self.index,
+            None,
+            f"The prompt needs {used:,} tokens; this comparison "
+            f"holds {limit:,}. Shorten the prompt.",
+        )
 
 
 class CompareRunner(QObject):
@@ -193,8 +207,11 @@ class CompareRunner(QObject):
 
     def loaded_paths(self) -> set[Path]:
         """The local models loaded now."""
-        return {Path(lane.choice.path) for lane in self._lanes.values()
-                if lane.loaded and not lane.remote}
+        return {
+            Path(lane.choice.path)
+            for lane in self._lanes.values()
+            if lane.loaded and not lane.remote
+        }
 
     def loaded_keys(self) -> set[str]:
         return {key for key, lane in self._lanes.items() if lane.loaded}
@@ -211,16 +228,24 @@ class CompareRunner(QObject):
         self._lanes.clear()
         self._release(lanes, then)
 
-    def run(self, choices: list[ModelChoice], prompt: str, sampling: SamplingOptions,
-            schedule: Schedule | None) -> None:
+    def run(
+        self,
+        choices: list[ModelChoice],
+        prompt: str,
+        sampling: SamplingOptions,
+        schedule: Schedule | None,
+    ) -> None:
         """``schedule`` None: the models are loaded already and run at once. Its
         ``gpu_layers`` has one entry per column (see ``side_by_side.with_remote``)."""
         if self.running:
             raise RuntimeError("a comparison is running")
         self._order = list(choices)
         self._together = schedule is None or schedule.together
-        self._layers = (schedule.gpu_layers if schedule is not None and schedule.together
-                        else (AUTO_LAYERS,) * len(choices))
+        self._layers = (
+            schedule.gpu_layers
+            if schedule is not None and schedule.together
+            else (AUTO_LAYERS,) * len(choices)
+        )
         keys = {c.key for c in self._order}
         self._release([self._lanes.pop(key) for key in list(self._lanes) if key not in keys])
         self._messages = [{"role": "user", "content": prompt}]
@@ -269,10 +294,10 @@ class CompareRunner(QObject):
         # At once, the models share the cores: llama.cpp's threads spin while they wait for
         # each other, so more threads than cores stalls them all (see Engine.default_threads).
         local = sum(1 for c in self._order if not c.is_remote)
-        threads = (max(1, Engine.default_threads() // max(1, local)) if self._together
-                   else 0)
-        self._lane(self._order[index]).start(index, self._messages, self._sampling,
-                                             self._layers[index], threads)
+        threads = max(1, Engine.default_threads() // max(1, local)) if self._together else 0
+        self._lane(self._order[index]).start(
+            index, self._messages, self._sampling, self._layers[index], threads
+        )
 
     @Slot(int, object, str)
     def _on_lane_done(self, index: int, stats, message: str) -> None:

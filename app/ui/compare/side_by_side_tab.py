@@ -7,26 +7,38 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from app.core.inference.types import SamplingOptions
 from app.core.fit.estimate import Machine
 from app.core.inference.remote import ConnectionStore
+from app.core.inference.types import SamplingOptions
 from app.ui.compare.board import CompareBoard
 from app.ui.my_models.library_model import LibraryModel
 
 
 class SideBySideTab(QWidget):
-    def __init__(self, library: LibraryModel, models_dir: Path, *,
-                 sampling: SamplingOptions | None = None,
-                 machine: Callable[[], Machine] | None = None,
-                 connections: ConnectionStore | None = None, parent=None) -> None:
+    def __init__(
+        self,
+        library: LibraryModel,
+        models_dir: Path,
+        *,
+        sampling: SamplingOptions | None = None,
+        machine: Callable[[], Machine] | None = None,
+        connections: ConnectionStore | None = None,
+        parent=None,
+    ) -> None:
         super().__init__(parent)
-        self.board = CompareBoard(library, models_dir, sampling=sampling, machine=machine,
-                                  connections=connections)
+        self.board = CompareBoard(
+            library, models_dir, sampling=sampling, machine=machine, connections=connections
+        )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
-        layout.addWidget(QLabel("Send one prompt to two to four models or quants and read the "
-                                "answers next to each other, with each one's speed.",
-                                objectName="hint", wordWrap=True))
+        layout.addWidget(
+            QLabel(
+                "Send one prompt to two to four models or quants and read the "
+                "answers next to each other, with each one's speed.",
+                objectName="hint",
+                wordWrap=True,
+            )
+        )
         layout.addWidget(self.board, 1)
 
     def shutdown(self) -> None:

@@ -11,6 +11,7 @@ StandingRole = Qt.UserRole + 1
 COLUMNS = ("Quant", "Wins", "Losses", "Ties", "Rating")
 _NUMBERS = {"Wins", "Losses", "Ties", "Rating"}
 
+
 class StandingsModel(RowTableModel):
     columns = COLUMNS
 
@@ -27,8 +28,7 @@ class StandingsModel(RowTableModel):
         return list(self._rows)
 
     def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if orientation == Qt.Horizontal and role == Qt.DisplayRole \
-                and 0 <= section < len(COLUMNS):
+        if orientation == Qt.Horizontal and role == Qt.DisplayRole and 0 <= section < len(COLUMNS):
             return COLUMNS[section]
         return None
 
@@ -36,11 +36,18 @@ class StandingsModel(RowTableModel):
         if role == StandingRole:
             return row
         if role == Qt.DisplayRole:
-            return {"Quant": row.label, "Wins": str(row.wins), "Losses": str(row.losses),
-                    "Ties": str(row.ties), "Rating": f"{row.rating:.0f}"}[column]
+            return {
+                "Quant": row.label,
+                "Wins": str(row.wins),
+                "Losses": str(row.losses),
+                "Ties": str(row.ties),
+                "Rating": f"{row.rating:.0f}",
+            }[column]
         if role == Qt.ToolTipRole and column == "Rating":
-            return "Elo-style rating: everyone starts at 1000; beating a higher rated quant " \
-                   "gains more."
+            return (
+                "Elo-style rating: everyone starts at 1000; beating a higher rated quant "
+                "gains more."
+            )
         if role == Qt.TextAlignmentRole and column in _NUMBERS:
             return int(Qt.AlignRight | Qt.AlignVCenter)
         return None

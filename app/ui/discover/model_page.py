@@ -12,28 +12,40 @@ from pathlib import Path
 from PySide6.QtCore import QModelIndex, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
-    QAbstractItemView, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
-    QPushButton, QSplitter, QTableView, QTextBrowser, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
 )
 
+from app.core.common.markdown import render_markdown
+from app.core.hardware.machine_info import MachineInfo
 from app.core.hub import client as hub
 from app.core.hub import files as hub_files
-from app.core.common.markdown import render_markdown
 from app.core.hub.client import HubClient
 from app.core.hub.files import ModelDetails, format_params
-from app.core.hardware.machine_info import MachineInfo
-from app.ui.downloads.manager import DownloadManager
+from app.ui.common.tasks import run_task
 from app.ui.discover.result_delegate import ButtonDelegate, FitDelegate
 from app.ui.discover.results_model import QuantFilesModel
-from app.ui.quant_picker.picker import QuantPicker
-from app.ui.common.tasks import run_task
 from app.ui.discover.token_entry import TokenEntry
+from app.ui.downloads.manager import DownloadManager
+from app.ui.quant_picker.picker import QuantPicker
 
 log = logging.getLogger("hearth.ui.model_page")
 
-ACCESS = {False: "Open: anyone can download it",
-          "auto": "Gated: accept its conditions on the Hub (approved at once), then add a token",
-          "manual": "Gated: ask the authors for access on the Hub, then add a token"}
+ACCESS = {
+    False: "Open: anyone can download it",
+    "auto": "Gated: accept its conditions on the Hub (approved at once), then add a token",
+    "manual": "Gated: ask the authors for access on the Hub, then add a token",
+}
 
 
 class CardView(QTextBrowser):
@@ -81,9 +93,16 @@ class ModelPage(QWidget):
     fits_ready = Signal()
     token_saved = Signal(str)  # the message shown (never the token)
 
-    def __init__(self, endpoint: str | None = None, downloads: DownloadManager | None = None,
-                 models_dir: Path | None = None, *, client: HubClient | None = None,
-                 machine=None, machine_info: MachineInfo | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        downloads: DownloadManager | None = None,
+        models_dir: Path | None = None,
+        *,
+        client: HubClient | None = None,
+        machine=None,
+        machine_info: MachineInfo | None = None,
+    ) -> None:
         super().__init__()
         self.client = client or HubClient(endpoint)
         self.downloads, self.models_dir, self.machine = downloads, models_dir, machine
@@ -100,9 +119,10 @@ class ModelPage(QWidget):
         top.addWidget(self.back)
         top.addWidget(self.title, 1)
 
-        self.facts = {name: QLabel(wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse)
-                      for name in ("License", "Access", "Parameters", "Architecture", "Context",
-                                   "Base model")}
+        self.facts = {
+            name: QLabel(wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse)
+            for name in ("License", "Access", "Parameters", "Architecture", "Context", "Base model")
+        }
         facts = QFrame(objectName="facts")
         grid = QGridLayout(facts)
         grid.setContentsMargins(0, 4, 0, 4)
@@ -127,16 +147,18 @@ class ModelPage(QWidget):
         self.files_table = _files_table(self.files, buttons)
         self.projectors_table = _files_table(self.projectors, projector_buttons)
         self.projectors_table.setColumnHidden(QuantFilesModel.FIT, True)  # not models
-        self.projectors_label = QLabel("<b>Vision projector files</b> — add one to a model to "
-                                       "let it read images", wordWrap=True)
-        self.picker = QuantPicker(machine, models_dir=models_dir,
-                                  machine_info=self.machine_info)
+        self.projectors_label = QLabel(
+            "<b>Vision projector files</b> — add one to a model to let it read images",
+            wordWrap=True,
+        )
+        self.picker = QuantPicker(machine, models_dir=models_dir, machine_info=self.machine_info)
         self.picker.ready.connect(self._on_picker_ready)
         files_box = QWidget()
         column = QVBoxLayout(files_box)
         column.setContentsMargins(0, 6, 0, 0)
-        column.addWidget(QLabel("<b>Files</b> — one row per model; split files download "
-                                "together", wordWrap=True))
+        column.addWidget(
+            QLabel("<b>Files</b> — one row per model; split files download together", wordWrap=True)
+        )
         column.addWidget(self.files_table, 1)
         column.addWidget(self.projectors_label)
         column.addWidget(self.projectors_table)
@@ -171,8 +193,9 @@ class ModelPage(QWidget):
         self.status.setText("Loading the model's details from the Hub...")
         self.status.setObjectName("hint")
         self._restyle(self.status)
-        run_task(lambda: (request, client.details(repo_id)), self._on_details, self._on_failed,
-                 self)
+        run_task(
+            lambda: (request, client.details(repo_id)), self._on_details, self._on_failed, self
+        )
 
     @Slot(object)
     def _on_details(self, answer: tuple[int, ModelDetails]) -> None:
@@ -182,23 +205,28 @@ class ModelPage(QWidget):
         self.details = model = details
         info = details.model
         self.title.setText(info.id)
-        self.subtitle.setText(f"by {info.author}  ·  ⬇ {info.downloads:,}  ·  ♥ {info.likes:,}"
-                              + (f"  ·  updated {hub.age(info.last_modified)}"
-                                 if info.last_modified else ""))
+        self.subtitle.setText(
+            f"by {info.author}  ·  ⬇ {info.downloads:,}  ·  ♥ {info.likes:,}"
+            + (f"  ·  updated {hub.age(info.last_modified)}" if info.last_modified else "")
+        )
         self.status.setText(details.card_note)
         self.status.setVisible(bool(details.card_note))
         self.facts["License"].setText(model.license or "Not stated")
         self.facts["Access"].setText(ACCESS.get(details.gated, f"Gated ({details.gated})"))
         self.facts["Parameters"].setText(format_params(info.parameters) or "Unknown")
         self.facts["Architecture"].setText(info.architecture or "Unknown")
-        self.facts["Context"].setText(f"{info.context_length:,} tokens"
-                                      if info.context_length else "Unknown")
+        self.facts["Context"].setText(
+            f"{info.context_length:,} tokens" if info.context_length else "Unknown"
+        )
         self.facts["Base model"].setText(model.base_model or "—")
         self.token_box.setVisible(bool(details.gated))
         self.token_box.reset()
         self.card.base_url = f"{self.client.endpoint}/{info.id}/blob/main/"
-        self.card.setHtml(render_markdown(details.card) if details.card else
-                          "<p><i>No model card to show.</i></p>")
+        self.card.setHtml(
+            render_markdown(details.card)
+            if details.card
+            else "<p><i>No model card to show.</i></p>"
+        )
         self.files.set_files(details.files, info.id)
         self.picker.clear("Reading the model's header from the Hub to see what fits...")
         self.projectors.set_files(details.projectors, info.id)
@@ -206,7 +234,8 @@ class ModelPage(QWidget):
         self.projectors_table.setVisible(bool(details.projectors))
         rows = self.projectors_table.verticalHeader().defaultSectionSize() * len(details.projectors)
         self.projectors_table.setMaximumHeight(
-            rows + self.projectors_table.horizontalHeader().sizeHint().height() + 12)
+            rows + self.projectors_table.horizontalHeader().sizeHint().height() + 12
+        )
         self._sync_download_states()
         self.loaded.emit(info.id)
         self._estimate_fits(details)
@@ -224,8 +253,8 @@ class ModelPage(QWidget):
         info = self.machine_info
 
         def work():
-            from app.core.quants import sources as quant_sources
             from app.core.common.errors import HearthError
+            from app.core.quants import sources as quant_sources
 
             here = machine or info.machine()
             shape = None
@@ -235,13 +264,20 @@ class ModelPage(QWidget):
                     shape = client.file_shape(details.id, smallest.name, revision=details.sha)
                 except HearthError as exc:
                     log.info("Fit of %s from file sizes only: %s", details.id, exc)
-            verdicts = hub_files.fit_verdicts(details.files, here, shape=shape,
-                                              n_ctx_train=details.model.context_length)
-            items = quant_sources.hub_items(details.files, shape,
-                                            parameters=details.model.parameters,
-                                            n_ctx_train=details.model.context_length)
-            n_ctx_train = shape.n_ctx_train if shape is not None and shape.exact else \
-                details.model.context_length
+            verdicts = hub_files.fit_verdicts(
+                details.files, here, shape=shape, n_ctx_train=details.model.context_length
+            )
+            items = quant_sources.hub_items(
+                details.files,
+                shape,
+                parameters=details.model.parameters,
+                n_ctx_train=details.model.context_length,
+            )
+            n_ctx_train = (
+                shape.n_ctx_train
+                if shape is not None and shape.exact
+                else details.model.context_length
+            )
             return request, here, verdicts, items, n_ctx_train
 
         run_task(work, self._on_fits, self._on_fit_failed, self)
@@ -264,8 +300,9 @@ class ModelPage(QWidget):
         pick = self.picker.pick
         if pick is None or not pick.key:
             return
-        row = next((i for i in range(self.files.rowCount())
-                    if self.files.entry(i).name == pick.key), -1)
+        row = next(
+            (i for i in range(self.files.rowCount()) if self.files.entry(i).name == pick.key), -1
+        )
         if row >= 0:
             self.files_table.selectRow(row)
 
@@ -282,8 +319,9 @@ class ModelPage(QWidget):
         entry = model.entry(row)
         if entry is None or self.details is None or self.downloads is None:
             return None
-        return self.downloads.enqueue(self.details.id, entry.name,
-                                      revision=self.details.sha or "main")
+        return self.downloads.enqueue(
+            self.details.id, entry.name, revision=self.details.sha or "main"
+        )
 
     @Slot(QModelIndex)
     def _download_clicked(self, index: QModelIndex) -> None:

@@ -12,29 +12,54 @@ from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QListView,
-    QPushButton, QStackedWidget, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
 )
 
+from app.core.common.errors import HearthError
+from app.core.common.paths import default_paths
+from app.core.hardware.machine_info import MachineInfo
 from app.core.hub import fit as hub_fit
 from app.core.hub import saved_search
-from app.core.common.errors import HearthError
 from app.core.hub.client import HubClient, SearchQuery, parse_repo_ref
 from app.core.hub.files import SIZE_BUCKETS, HubModel
-from app.core.hardware.machine_info import MachineInfo
-from app.core.common.paths import default_paths
-from app.ui.downloads.manager import DownloadManager
+from app.ui.common.tasks import run_task
+from app.ui.discover.model_page import ModelPage
 from app.ui.discover.result_delegate import HubResultDelegate
 from app.ui.discover.results_model import HubResultsModel, Role
-from app.ui.discover.model_page import ModelPage
-from app.ui.common.tasks import run_task
+from app.ui.downloads.manager import DownloadManager
 
 log = logging.getLogger("hearth.ui.discover")
 
-SORT_LABELS = {"downloads": "Most downloaded", "likes": "Most liked", "trending": "Trending",
-               "updated": "Recently updated"}
-ARCHITECTURES = ("llama", "qwen2", "qwen3", "qwen3moe", "gemma2", "gemma3", "phi3", "mistral3",
-                 "deepseek2", "gpt-oss", "granite", "olmo2")
+SORT_LABELS = {
+    "downloads": "Most downloaded",
+    "likes": "Most liked",
+    "trending": "Trending",
+    "updated": "Recently updated",
+}
+ARCHITECTURES = (
+    "llama",
+    "qwen2",
+    "qwen3",
+    "qwen3moe",
+    "gemma2",
+    "gemma3",
+    "phi3",
+    "mistral3",
+    "deepseek2",
+    "gpt-oss",
+    "granite",
+    "olmo2",
+)
 ANY_SIZE, ANY_ARCH = "Any size", "Any architecture"
 CACHE_NAME = saved_search.FILE_NAME
 SLOW_MS = 8_000
@@ -43,11 +68,20 @@ SLOW_MS = 8_000
 class DiscoverPage(QWidget):
     model_opened = Signal(str)  # a repo's page is shown
 
-    def __init__(self, endpoint: str | None = None, downloads: DownloadManager | None = None,
-                 models_dir: Path | None = None, *, client: HubClient | None = None,
-                 machine=None, cache_file: Path | None = None, page_size: int = 30,
-                 slow_ms: int = SLOW_MS, auto_search: bool = True,
-                 machine_info: MachineInfo | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        downloads: DownloadManager | None = None,
+        models_dir: Path | None = None,
+        *,
+        client: HubClient | None = None,
+        machine=None,
+        cache_file: Path | None = None,
+        page_size: int = 30,
+        slow_ms: int = SLOW_MS,
+        auto_search: bool = True,
+        machine_info: MachineInfo | None = None,
+    ) -> None:
         super().__init__()
         self.machine_info = machine_info or MachineInfo(models_dir or Path.home())
         self.client = client or HubClient(endpoint)
@@ -56,8 +90,9 @@ class DiscoverPage(QWidget):
         self.cache_file = cache_file or default_paths().cache_dir / CACHE_NAME
         self._query: SearchQuery | None = None
 
-        self.query = QLineEdit(placeholderText="Search GGUF models: words, owner/name, or a "
-                                               "Hugging Face link")
+        self.query = QLineEdit(
+            placeholderText="Search GGUF models: words, owner/name, or a Hugging Face link"
+        )
         self.query.setClearButtonEnabled(True)
         self.query.returnPressed.connect(self.search)
         self.sort = QComboBox()
@@ -76,9 +111,11 @@ class DiscoverPage(QWidget):
         self.author.setMaximumWidth(170)
         self.author.returnPressed.connect(self.search)
         self.fits = QCheckBox("Fits this machine")
-        self.fits.setToolTip("Only models whose smallest file fits this computer's memory. Each "
-                             "badge says what its estimate rests on: the file's header (once "
-                             "you opened the model), its size, or the parameter count.")
+        self.fits.setToolTip(
+            "Only models whose smallest file fits this computer's memory. Each "
+            "badge says what its estimate rests on: the file's header (once "
+            "you opened the model), its size, or the parameter count."
+        )
         self.fits.toggled.connect(self._fits_toggled)
 
         self.status = QLabel(objectName="hint", wordWrap=True)
@@ -99,8 +136,14 @@ class DiscoverPage(QWidget):
         self._slow = QTimer(self, singleShot=True, interval=slow_ms)
         self._slow.timeout.connect(self._on_slow)
 
-        self.model_page = ModelPage(None, downloads, self.models_dir, client=self.client,
-                                    machine=machine, machine_info=self.machine_info)
+        self.model_page = ModelPage(
+            None,
+            downloads,
+            self.models_dir,
+            client=self.client,
+            machine=machine,
+            machine_info=self.machine_info,
+        )
         self.model_page.back_requested.connect(self.show_results)
         self.model_page.fits_ready.connect(self._on_model_fit)
         self.stack = QStackedWidget()
@@ -137,11 +180,14 @@ class DiscoverPage(QWidget):
 
     def current_query(self) -> SearchQuery:
         size, arch = self.size.currentText(), self.architecture.currentText()
-        return SearchQuery(text=self.query.text().strip(), sort=self.sort.currentData(),
-                           author=self.author.text().strip(),
-                           architecture="" if arch == ANY_ARCH else arch,
-                           size="" if size == ANY_SIZE else size,
-                           machine=self.machine if self.fits.isChecked() else None)
+        return SearchQuery(
+            text=self.query.text().strip(),
+            sort=self.sort.currentData(),
+            author=self.author.text().strip(),
+            architecture="" if arch == ANY_ARCH else arch,
+            size="" if size == ANY_SIZE else size,
+            machine=self.machine if self.fits.isChecked() else None,
+        )
 
     @Slot()
     def search(self) -> None:
@@ -184,11 +230,15 @@ class DiscoverPage(QWidget):
         count = self.results_model.rowCount()
         more = self.results_model.canFetchMore(QModelIndex())
         if count:
-            self._set_status(f"{count} model{'s' if count != 1 else ''}"
-                             + (" — scroll down for more" if more else ""))
+            self._set_status(
+                f"{count} model{'s' if count != 1 else ''}"
+                + (" — scroll down for more" if more else "")
+            )
         elif more:
-            self._set_status("No match among the Hub's first models for these filters. Add "
-                             "words or an author to narrow the search.")
+            self._set_status(
+                "No match among the Hub's first models for these filters. Add "
+                "words or an author to narrow the search."
+            )
         else:
             self._set_status("No GGUF models match. Try other words or filters.")
         self._add_architectures(self.results_model.models())
@@ -273,10 +323,17 @@ class DiscoverPage(QWidget):
     def _save_cache(self) -> None:
         query = self._query or SearchQuery()
         try:
-            saved_search.save(self.cache_file, {
-                "text": query.text, "sort": query.sort, "author": query.author,
-                "architecture": query.architecture, "size": query.size},
-                self.results_model.models())
+            saved_search.save(
+                self.cache_file,
+                {
+                    "text": query.text,
+                    "sort": query.sort,
+                    "author": query.author,
+                    "architecture": query.architecture,
+                    "size": query.size,
+                },
+                self.results_model.models(),
+            )
         except OSError as exc:
             log.warning("Could not save the search results: %s", exc)
 
@@ -296,9 +353,10 @@ class DiscoverPage(QWidget):
         self.architecture.setCurrentText(query.get("architecture") or ANY_ARCH)
         self.results_model.show_models(models)
         when = f"{saved.saved_at:%d %b %Y at %H:%M}" if saved.saved_at else "earlier"
-        self._set_status(f"Showing the results of your last search, saved {when}. Search "
-                         "again to refresh them." + (f" {loaded.message}" if loaded.message
-                                                     else ""))
+        self._set_status(
+            f"Showing the results of your last search, saved {when}. Search "
+            "again to refresh them." + (f" {loaded.message}" if loaded.message else "")
+        )
 
     def _add_architectures(self, models: list[HubModel]) -> None:
         for arch in sorted({m.architecture for m in models if m.architecture}):

@@ -14,7 +14,11 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, QModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (
-    QApplication, QStyle, QStyledItemDelegate, QStyleOptionButton, QStyleOptionViewItem,
+    QApplication,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionButton,
+    QStyleOptionViewItem,
 )
 
 from app.ui.discover.results_model import FileRole, Role
@@ -26,8 +30,10 @@ TEXT = QColor("#1f2430")
 CHIP_BG = QColor("#eef1f6")
 CHIP_GATED = QColor("#fff4d6")
 SEPARATOR = QColor("#eceff4")
-FIT_COLOURS = {True: (QColor("#e3f5e8"), QColor("#1b6e35")),  # fits: green; too large: red
-               False: (QColor("#fdecea"), QColor("#b3261e"))}
+FIT_COLOURS = {
+    True: (QColor("#e3f5e8"), QColor("#1b6e35")),  # fits: green; too large: red
+    False: (QColor("#fdecea"), QColor("#b3261e")),
+}
 
 
 def short_count(n: int) -> str:
@@ -48,8 +54,9 @@ class HubResultDelegate(QStyledItemDelegate):
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         painter.save()
         style = option.widget.style() if option.widget else QApplication.style()
-        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter,
-                            option.widget)
+        style.drawPrimitive(
+            QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, option.widget
+        )
         rect = option.rect.adjusted(PAD_X, PAD_Y, -PAD_X, -PAD_Y)
         base = QFont(option.font)
         bold = QFont(base)
@@ -59,8 +66,10 @@ class HubResultDelegate(QStyledItemDelegate):
         small.setPointSizeF(max(7.0, base.pointSizeF() - 1))
 
         repo = index.data(Role.Id) or ""
-        counts = f"⬇ {short_count(index.data(Role.Downloads) or 0)}    " \
-                 f"♥ {short_count(index.data(Role.Likes) or 0)}"
+        counts = (
+            f"⬇ {short_count(index.data(Role.Downloads) or 0)}    "
+            f"♥ {short_count(index.data(Role.Likes) or 0)}"
+        )
         painter.setFont(base)
         counts_width = QFontMetrics(base).horizontalAdvance(counts) + 4
         line1 = QRect(rect.left(), rect.top(), rect.width(), QFontMetrics(bold).height())
@@ -71,8 +80,11 @@ class HubResultDelegate(QStyledItemDelegate):
         painter.setPen(TEXT)
         name = repo.split("/", 1)[-1]
         name_rect = line1.adjusted(0, 0, -counts_width - 8, 0)
-        painter.drawText(name_rect, Qt.AlignLeft | Qt.AlignVCenter,
-                         QFontMetrics(bold).elidedText(name, Qt.ElideRight, name_rect.width()))
+        painter.drawText(
+            name_rect,
+            Qt.AlignLeft | Qt.AlignVCenter,
+            QFontMetrics(bold).elidedText(name, Qt.ElideRight, name_rect.width()),
+        )
 
         parts = [f"by {index.data(Role.Author) or repo.split('/')[0]}"]
         if updated := index.data(Role.Updated):
@@ -82,9 +94,11 @@ class HubResultDelegate(QStyledItemDelegate):
         painter.setFont(base)
         painter.setPen(MUTED)
         line2 = QRect(rect.left(), line1.bottom() + 3, rect.width(), QFontMetrics(base).height())
-        painter.drawText(line2, Qt.AlignLeft | Qt.AlignVCenter,
-                         QFontMetrics(base).elidedText("  ·  ".join(parts), Qt.ElideRight,
-                                                       line2.width()))
+        painter.drawText(
+            line2,
+            Qt.AlignLeft | Qt.AlignVCenter,
+            QFontMetrics(base).elidedText("  ·  ".join(parts), Qt.ElideRight, line2.width()),
+        )
         badge = index.data(Role.Fit)
         chips = QRect(rect)
         if badge is not None:
@@ -111,8 +125,9 @@ class HubResultDelegate(QStyledItemDelegate):
         painter.drawText(chip, Qt.AlignCenter, text)
         return chip.left()
 
-    def _chips(self, painter: QPainter, font: QFont, tags: list[str], rect: QRect,
-               top: int) -> None:
+    def _chips(
+        self, painter: QPainter, font: QFont, tags: list[str], rect: QRect, top: int
+    ) -> None:
         metrics = QFontMetrics(font)
         painter.setFont(font)
         x = rect.left()
@@ -134,23 +149,31 @@ class HubResultDelegate(QStyledItemDelegate):
 # -- the model page's files table ------------------------------------------------------------------
 
 _BADGES = {  # verdict prefix -> (background, text)
-    "Full GPU": ("#e3f5e8", "#1b6e35"), "Partial": ("#e5efff", "#1d4ed8"),
-    "CPU only": ("#fff4d6", "#6b4e00"), "Too large": ("#fdecea", "#b3261e"),
+    "Full GPU": ("#e3f5e8", "#1b6e35"),
+    "Partial": ("#e5efff", "#1d4ed8"),
+    "CPU only": ("#fff4d6", "#6b4e00"),
+    "Too large": ("#fdecea", "#b3261e"),
 }
 
 
-def paint_fit_cell(painter: QPainter, option: QStyleOptionViewItem, verdict: str,
-                   colours: tuple[str, str]) -> None:
+def paint_fit_cell(
+    painter: QPainter, option: QStyleOptionViewItem, verdict: str, colours: tuple[str, str]
+) -> None:
     """A table cell holding the fit verdict as a rounded badge (background, text colours)."""
     painter.save()
     style = option.widget.style() if option.widget else QApplication.style()
-    style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter,
-                        option.widget)
+    style.drawPrimitive(
+        QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, option.widget
+    )
     metrics = QFontMetrics(option.font)
     text = metrics.elidedText(verdict, Qt.ElideRight, option.rect.width() - 20)
     width = min(option.rect.width() - 8, metrics.horizontalAdvance(text) + 16)
-    badge = QRect(option.rect.left() + 4, option.rect.center().y() - metrics.height() // 2 - 2,
-                  width, metrics.height() + 4)
+    badge = QRect(
+        option.rect.left() + 4,
+        option.rect.center().y() - metrics.height() // 2 - 2,
+        width,
+        metrics.height() + 4,
+    )
     painter.setRenderHint(QPainter.Antialiasing, True)
     painter.setPen(Qt.NoPen)
     painter.setBrush(QColor(colours[0]))
@@ -187,7 +210,8 @@ class ButtonDelegate(QStyledItemDelegate):
         button.text = index.data(Qt.DisplayRole) or ""
         enabled = bool(index.data(FileRole.Enabled))
         button.state = QStyle.StateFlag.State_Raised | (
-            QStyle.StateFlag.State_Enabled if enabled else QStyle.StateFlag.State_None)
+            QStyle.StateFlag.State_Enabled if enabled else QStyle.StateFlag.State_None
+        )
         if enabled and option.state & QStyle.StateFlag.State_MouseOver:
             button.state |= QStyle.StateFlag.State_MouseOver
         style = option.widget.style() if option.widget else QApplication.style()
@@ -197,10 +221,14 @@ class ButtonDelegate(QStyledItemDelegate):
         text = index.data(Qt.DisplayRole) or ""
         return QSize(max(110, QFontMetrics(option.font).horizontalAdvance(text) + 36), 30)
 
-    def editorEvent(self, event: QEvent, model, option: QStyleOptionViewItem,
-                    index: QModelIndex) -> bool:
-        if event.type() == QEvent.Type.MouseButtonRelease and index.data(FileRole.Enabled) \
-                and option.rect.contains(event.position().toPoint()):
+    def editorEvent(
+        self, event: QEvent, model, option: QStyleOptionViewItem, index: QModelIndex
+    ) -> bool:
+        if (
+            event.type() == QEvent.Type.MouseButtonRelease
+            and index.data(FileRole.Enabled)
+            and option.rect.contains(event.position().toPoint())
+        ):
             self.clicked.emit(QModelIndex(index))
             return True
         return event.type() in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick)

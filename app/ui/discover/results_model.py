@@ -14,14 +14,19 @@ from dataclasses import dataclass, replace
 from enum import IntEnum
 
 from PySide6.QtCore import (
-    QAbstractListModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal,
+    QAbstractListModel,
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
     Slot,
 )
 
 from app.core.common.errors import HearthError
+from app.core.common.units import format_size
 from app.core.hub.client import age
 from app.core.hub.files import HubModel, QuantFile, format_params, format_size_range
-from app.core.common.units import format_size
 from app.ui.common.tasks import run_task
 
 log = logging.getLogger("hearth.ui.discover")
@@ -44,9 +49,18 @@ class Role(IntEnum):
 
 AUTO_FETCH_PAGES = 20  # Hub pages looked through, unasked, while the filters match nothing
 
-_ROLE_NAMES = {Role.Id: b"id", Role.Author: b"author", Role.Downloads: b"downloads",
-               Role.Likes: b"likes", Role.Updated: b"updated", Role.SizeRange: b"sizeRange",
-               Role.Tags: b"tags", Role.Model: b"model", Role.Gated: b"gated", Role.Fit: b"fit"}
+_ROLE_NAMES = {
+    Role.Id: b"id",
+    Role.Author: b"author",
+    Role.Downloads: b"downloads",
+    Role.Likes: b"likes",
+    Role.Updated: b"updated",
+    Role.SizeRange: b"sizeRange",
+    Role.Tags: b"tags",
+    Role.Model: b"model",
+    Role.Gated: b"gated",
+    Role.Fit: b"fit",
+}
 
 
 @dataclass(frozen=True)
@@ -143,8 +157,11 @@ class HubResultsModel(QAbstractListModel):
         if role in (Qt.DisplayRole, Role.Id):
             return model.id
         if role == Qt.ToolTipRole:
-            lines = [model.id, ", ".join(model.quants),
-                     model.fit.explanation if model.fit is not None else ""]
+            lines = [
+                model.id,
+                ", ".join(model.quants),
+                model.fit.explanation if model.fit is not None else "",
+            ]
             return "\n".join(line for line in lines if line)
         if role == Role.Author:
             return model.author
@@ -171,12 +188,17 @@ class HubResultsModel(QAbstractListModel):
         for row, model in enumerate(self._models):
             if model.id.lower() == repo_id.lower() and model.fit != badge:
                 self._models[row] = replace(model, fit=badge)
-                self.dataChanged.emit(self.index(row), self.index(row),
-                                      [Role.Fit, Qt.ToolTipRole])
+                self.dataChanged.emit(self.index(row), self.index(row), [Role.Fit, Qt.ToolTipRole])
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:
-        return (not parent.isValid() and self._pages is not None and not self._pages.done
-                and not self._loading and not self.error and self._pending is None)
+        return (
+            not parent.isValid()
+            and self._pages is not None
+            and not self._pages.done
+            and not self._loading
+            and not self.error
+            and self._pending is None
+        )
 
     def fetchMore(self, parent: Index = QModelIndex()) -> None:
         if self.canFetchMore(parent):
@@ -194,8 +216,12 @@ class HubResultsModel(QAbstractListModel):
         if fetched.generation != self._generation:
             return  # an answer to a search that was replaced meanwhile
         pages = self._pending or self._pages
-        if not fetched.error and not fetched.models and not pages.done \
-                and pages.pages_fetched < AUTO_FETCH_PAGES:
+        if (
+            not fetched.error
+            and not fetched.models
+            and not pages.done
+            and pages.pages_fetched < AUTO_FETCH_PAGES
+        ):
             self._start(pages)  # the filters matched nothing yet: look further, unasked
             return
         self._set_loading(False)
@@ -229,6 +255,7 @@ class HubResultsModel(QAbstractListModel):
 
 # -- a repo's files --------------------------------------------------------------------------------
 
+
 class FileRole(IntEnum):
     File = Qt.UserRole + 1  # the QuantFile
     Fit = Qt.UserRole + 2  # the fit verdict ("" until estimated)
@@ -236,9 +263,16 @@ class FileRole(IntEnum):
     Enabled = Qt.UserRole + 4  # whether its Download button can be pressed
 
 
-_ACTIONS = {"": "Download", "cancelled": "Download", "queued": "Queued",
-            "downloading": "Downloading…", "verifying": "Verifying…", "paused": "Resume",
-            "failed": "Retry", "done": "Downloaded"}
+_ACTIONS = {
+    "": "Download",
+    "cancelled": "Download",
+    "queued": "Queued",
+    "downloading": "Downloading…",
+    "verifying": "Verifying…",
+    "paused": "Resume",
+    "failed": "Retry",
+    "done": "Downloaded",
+}
 _PRESSABLE = {"", "cancelled", "paused", "failed"}
 
 
@@ -286,8 +320,11 @@ class QuantFilesModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.HEADERS)
 
     def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if orientation == Qt.Horizontal and role == Qt.DisplayRole \
-                and 0 <= section < len(self.HEADERS):
+        if (
+            orientation == Qt.Horizontal
+            and role == Qt.DisplayRole
+            and 0 <= section < len(self.HEADERS)
+        ):
             return self.HEADERS[section]
         return None
 

@@ -16,8 +16,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButto
 from app.core.hub import client as hub
 from app.ui.common.tasks import run_task
 
-PROMPT = ("This model is gated. Once the Hub grants you access, paste a token of that account "
-          "here.")
+PROMPT = "This model is gated. Once the Hub grants you access, paste a token of that account here."
 
 
 class TokenEntry(QFrame):
@@ -27,8 +26,10 @@ class TokenEntry(QFrame):
     def __init__(self, endpoint: Callable[[], str], parent=None) -> None:
         super().__init__(parent)
         self._endpoint = endpoint
-        self.field = QLineEdit(placeholderText="Paste a Hub token (hf_...) with read access",
-                               echoMode=QLineEdit.Password)
+        self.field = QLineEdit(
+            placeholderText="Paste a Hub token (hf_...) with read access",
+            echoMode=QLineEdit.Password,
+        )
         self.field.returnPressed.connect(self.save)
         self.button = QPushButton("Save token")
         self.button.clicked.connect(self.save)

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
-from app.core.downloads.http import Progress
-from app.core.downloads.downloader import DownloadResult, Downloader, split_names
 from app.core.common.errors import DownloadCancelled, HearthError
+from app.core.downloads.downloader import Downloader, DownloadResult, split_names
+from app.core.downloads.http import Progress
 from app.ui.downloads.model import DownloadsModel, Role
 
 log = logging.getLogger("hearth.ui.downloads")
@@ -49,9 +49,13 @@ class _Worker(QRunnable):
     def run(self) -> None:
         entry = self.entry
         try:
-            result = self.downloader.download(entry.repo_id, entry.filename,
-                                              revision=entry.revision, progress=self._progress,
-                                              stop=entry.stop)
+            result = self.downloader.download(
+                entry.repo_id,
+                entry.filename,
+                revision=entry.revision,
+                progress=self._progress,
+                stop=entry.stop,
+            )
         except DownloadCancelled:
             if entry.discard:
                 self.downloader.discard(entry.repo_id, entry.filename)
@@ -89,8 +93,13 @@ class DownloadManager(QObject):
     failed = Signal(str, str)  # key, message
     state_changed = Signal(str, str)  # key, state
 
-    def __init__(self, downloader: Downloader | None = None, model: DownloadsModel | None = None,
-                 limit: int = 2, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        downloader: Downloader | None = None,
+        model: DownloadsModel | None = None,
+        limit: int = 2,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.downloader = downloader or Downloader()
         self.model = model or DownloadsModel(self)
@@ -160,10 +169,17 @@ class DownloadManager(QObject):
             key = f"{unfinished.repo_id}/{unfinished.filename}"
             if key in self._entries:
                 continue
-            self._entries[key] = _Entry(unfinished.repo_id, unfinished.filename,
-                                        unfinished.revision)
-            self.model.add(key, unfinished.repo_id, unfinished.filename, "paused",
-                           done=unfinished.done_bytes, total=unfinished.total_bytes)
+            self._entries[key] = _Entry(
+                unfinished.repo_id, unfinished.filename, unfinished.revision
+            )
+            self.model.add(
+                key,
+                unfinished.repo_id,
+                unfinished.filename,
+                "paused",
+                done=unfinished.done_bytes,
+                total=unfinished.total_bytes,
+            )
             self.model.update(key, {Role.Message: "Stopped before the end. Resume to continue."})
             keys.append(key)
         return keys
@@ -188,15 +204,30 @@ class DownloadManager(QObject):
         if key not in self._running:
             return
         state = "verifying" if progress.phase == "verifying" else "downloading"
-        self.model.update(key, {Role.Done: progress.done, Role.Total: progress.total,
-                                Role.Speed: progress.speed, Role.Message: progress.message})
+        self.model.update(
+            key,
+            {
+                Role.Done: progress.done,
+                Role.Total: progress.total,
+                Role.Speed: progress.speed,
+                Role.Message: progress.message,
+            },
+        )
         self._set_state(key, state)
 
     @Slot(str, object)
     def _on_done(self, key: str, result: DownloadResult) -> None:
         self._running.discard(key)
-        self.model.update(key, {Role.Done: result.size_bytes, Role.Total: result.size_bytes,
-                                Role.Speed: 0.0, Role.Message: "", Role.Path: str(result.path)})
+        self.model.update(
+            key,
+            {
+                Role.Done: result.size_bytes,
+                Role.Total: result.size_bytes,
+                Role.Speed: 0.0,
+                Role.Message: "",
+                Role.Path: str(result.path),
+            },
+        )
         self._set_state(key, "done")
         self.finished.emit(str(result.path))
         self._pump()

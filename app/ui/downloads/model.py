@@ -10,7 +10,10 @@ from __future__ import annotations
 from enum import IntEnum
 
 from PySide6.QtCore import (
-    QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt,
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
 )
 
 from app.core.common.units import format_size
@@ -18,8 +21,14 @@ from app.core.common.units import format_size
 Index = QModelIndex | QPersistentModelIndex
 
 STATES = ("queued", "downloading", "paused", "verifying", "done", "failed")
-_STATE_LABELS = {"queued": "Queued", "downloading": "Downloading", "paused": "Paused",
-                 "verifying": "Verifying", "done": "Ready", "failed": "Failed"}
+_STATE_LABELS = {
+    "queued": "Queued",
+    "downloading": "Downloading",
+    "paused": "Paused",
+    "verifying": "Verifying",
+    "done": "Ready",
+    "failed": "Failed",
+}
 
 
 class Role(IntEnum):
@@ -60,17 +69,35 @@ class DownloadsModel(QAbstractTableModel):
 
     # -- changes --------------------------------------------------------------------------------
 
-    def add(self, key: str, repo_id: str, filename: str, state: str = "queued", *, done: int = 0,
-            total: int = 0) -> None:
+    def add(
+        self,
+        key: str,
+        repo_id: str,
+        filename: str,
+        state: str = "queued",
+        *,
+        done: int = 0,
+        total: int = 0,
+    ) -> None:
         """Add a row; for a key already listed, only clear its message."""
         if self.row_of(key) is not None:
             self.update(key, {Role.Message: ""})
             return
         row = len(self._rows)
         self.beginInsertRows(QModelIndex(), row, row)
-        self._rows.append({Role.Key: key, Role.Repo: repo_id, Role.File: filename,
-                           Role.State: state, Role.Done: done, Role.Total: total,
-                           Role.Speed: 0.0, Role.Message: "", Role.Path: ""})
+        self._rows.append(
+            {
+                Role.Key: key,
+                Role.Repo: repo_id,
+                Role.File: filename,
+                Role.State: state,
+                Role.Done: done,
+                Role.Total: total,
+                Role.Speed: 0.0,
+                Role.Message: "",
+                Role.Path: "",
+            }
+        )
         self.endInsertRows()
 
     def update(self, key: str, values: dict[Role, object]) -> None:
@@ -83,8 +110,11 @@ class DownloadsModel(QAbstractTableModel):
         if not changed:
             return
         self._rows[row].update(changed)
-        roles = [int(r) for r in changed] + [int(Role.Eta), int(Qt.ItemDataRole.DisplayRole),
-                                             int(Qt.ItemDataRole.ToolTipRole)]
+        roles = [int(r) for r in changed] + [
+            int(Role.Eta),
+            int(Qt.ItemDataRole.DisplayRole),
+            int(Qt.ItemDataRole.ToolTipRole),
+        ]
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1), roles)
 
     def remove(self, key: str) -> None:
@@ -113,8 +143,11 @@ class DownloadsModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
-                and 0 <= section < len(COLUMNS):
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(COLUMNS)
+        ):
             return COLUMNS[section]
         return None
 

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, Qt, Slot
 from PySide6.QtWidgets import (
-    QAbstractItemView, QApplication, QHBoxLayout, QHeaderView, QLabel, QPushButton, QStyle,
-    QStyledItemDelegate, QStyleOptionProgressBar, QStyleOptionViewItem, QTableView, QVBoxLayout,
+    QAbstractItemView,
+    QApplication,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionProgressBar,
+    QStyleOptionViewItem,
+    QTableView,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -56,8 +66,9 @@ class DownloadsPanel(QWidget):
         self.table.setWordWrap(False)
 
         self.empty = QLabel("No downloads. Pick a model on the Discover page to download it.")
-        self.buttons = {name: QPushButton(name.capitalize())
-                        for name in ("pause", "resume", "cancel", "retry")}
+        self.buttons = {
+            name: QPushButton(name.capitalize()) for name in ("pause", "resume", "cancel", "retry")
+        }
         self.buttons["pause"].clicked.connect(self.pause_selected)
         self.buttons["resume"].clicked.connect(self.resume_selected)
         self.buttons["cancel"].clicked.connect(self.cancel_selected)

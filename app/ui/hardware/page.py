@@ -14,14 +14,22 @@ from dataclasses import replace
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
-    QFormLayout, QFrame, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton,
-    QScrollArea, QVBoxLayout, QWidget,
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
 )
 
-from app.core.hardware import probe as hardware
-from app.core.hardware.probe import Gpu, HardwareReport, LiveSample
 from app.core.common.paths import Paths
 from app.core.common.units import format_memory, format_size
+from app.core.hardware import probe as hardware
+from app.core.hardware.probe import Gpu, HardwareReport, LiveSample
 from app.ui.common.tasks import run_task
 
 BUILD_OPTIONS = {"LLAMAFILE", "OPENMP", "REPACK", "ACCELERATE", "KLEIDIAI"}
@@ -120,8 +128,10 @@ class GpuCard(QFrame):
         elif total and used is not None:
             self.vram.setRange(0, 1000)
             self.vram.setValue(round(1000 * used / total))
-            self.vram.setFormat(f"VRAM {format_memory(used)} of {format_memory(total)} used "
-                                f"· {format_memory(total - used)} free")
+            self.vram.setFormat(
+                f"VRAM {format_memory(used)} of {format_memory(total)} used "
+                f"· {format_memory(total - used)} free"
+            )
         else:
             self.vram.setRange(0, 1)
             self.vram.setValue(0)
@@ -142,19 +152,28 @@ class GpuCard(QFrame):
 
     def show_live(self, live: Gpu) -> None:
         """Take the readings that change from a live sample; keep the probe's name/details."""
-        self.show_gpu(replace(self.gpu, vram_free_bytes=live.vram_free_bytes,
-                              vram_used_bytes=live.vram_used_bytes,
-                              utilization_percent=live.utilization_percent,
-                              temperature_c=live.temperature_c))
+        self.show_gpu(
+            replace(
+                self.gpu,
+                vram_free_bytes=live.vram_free_bytes,
+                vram_used_bytes=live.vram_used_bytes,
+                utilization_percent=live.utilization_percent,
+                temperature_c=live.temperature_c,
+            )
+        )
 
 
 class HardwarePage(QWidget):
     probed = Signal(object)  # HardwareReport
     sampled = Signal(object)  # LiveSample
 
-    def __init__(self, paths: Paths, probe: Callable[[], HardwareReport] | None = None,
-                 sample: Callable[[], LiveSample] | None = None,
-                 interval_ms: int = 2000) -> None:
+    def __init__(
+        self,
+        paths: Paths,
+        probe: Callable[[], HardwareReport] | None = None,
+        sample: Callable[[], LiveSample] | None = None,
+        interval_ms: int = 2000,
+    ) -> None:
         super().__init__()
         self.paths = paths
         models_dir = paths.models_dir
@@ -174,11 +193,17 @@ class HardwarePage(QWidget):
         form = QFormLayout()
         form.setHorizontalSpacing(18)
         self.ram_bar = QProgressBar(textVisible=True, maximum=1000)
-        for key, label in (("cpu", "Processor"), ("cores", "Cores / threads"),
-                           ("features", "CPU features"), ("ram", "Memory"),
-                           ("disk", "Free disk for models"), ("backend", "llama.cpp build")):
-            self.fields[key] = QLabel("…", wordWrap=True,
-                                      textInteractionFlags=Qt.TextSelectableByMouse)
+        for key, label in (
+            ("cpu", "Processor"),
+            ("cores", "Cores / threads"),
+            ("features", "CPU features"),
+            ("ram", "Memory"),
+            ("disk", "Free disk for models"),
+            ("backend", "llama.cpp build"),
+        ):
+            self.fields[key] = QLabel(
+                "…", wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse
+            )
             form.addRow(label, self.fields[key])
             if key == "ram":
                 form.addRow("", self.ram_bar)
@@ -191,15 +216,17 @@ class HardwarePage(QWidget):
         graphs = QGridLayout(live)
         graphs.setContentsMargins(14, 10, 14, 12)
         graphs.setHorizontalSpacing(16)
-        for column, (graph, caption) in enumerate(((self.ram_graph, self.ram_caption),
-                                                   (self.cpu_graph, self.cpu_caption))):
+        for column, (graph, caption) in enumerate(
+            ((self.ram_graph, self.ram_caption), (self.cpu_graph, self.cpu_caption))
+        ):
             graphs.addWidget(caption, 0, column)
             graphs.addWidget(graph, 1, column)
 
         self.hint_box = QFrame(objectName="card")
         self.hint_text = QLabel(objectName="note", wordWrap=True)
-        self.hint_command = QLabel(objectName="command", wordWrap=True,
-                                   textInteractionFlags=Qt.TextSelectableByMouse)
+        self.hint_command = QLabel(
+            objectName="command", wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse
+        )
         copy = QPushButton("Copy", objectName="small")
         copy.clicked.connect(self.copy_hint)
         row = QHBoxLayout()
@@ -275,7 +302,8 @@ class HardwarePage(QWidget):
         self.fields["disk"].setText(format_size(report.disk_free_bytes))
         offload = "GPU offload supported" if report.gpu_offload_supported else "no GPU offload"
         self.fields["backend"].setText(
-            f"{report.backend} · {offload} · llama-cpp-python {report.llama_cpp_version}")
+            f"{report.backend} · {offload} · llama-cpp-python {report.llama_cpp_version}"
+        )
         self.fields["backend"].setToolTip(report.backend_details)
         self._show_memory(report.ram_total_bytes, report.ram_available_bytes)
         self._show_hint(report)
@@ -308,7 +336,8 @@ class HardwarePage(QWidget):
     def _show_memory(self, total: int, available: int) -> None:
         used = total - available
         self.fields["ram"].setText(
-            f"{format_memory(available)} available of {format_memory(total)}")
+            f"{format_memory(available)} available of {format_memory(total)}"
+        )
         self.ram_bar.setValue(round(1000 * used / total) if total else 0)
         self.ram_bar.setFormat(f"{format_memory(used)} in use")
         self.ram_graph.add(used / total if total else 0)
@@ -321,7 +350,8 @@ class HardwarePage(QWidget):
             self.hint_text.setText(
                 f"This llama.cpp build ({report.backend}) cannot use the {gpus} below, so models "
                 f"run on the CPU. To install an accelerated build (needs "
-                f"{report.install_needs}), run:")
+                f"{report.install_needs}), run:"
+            )
             self.hint_command.setText(report.install_hint)
 
     def _show_gpus(self, gpus: list[Gpu]) -> None:

@@ -9,19 +9,33 @@ from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
+from app.core.common.units import format_size
 from app.core.hub.files import format_params
 from app.core.library.catalog import LocalModel
-from app.core.common.units import format_size
 
 ModelRole = Qt.UserRole + 1
 PathRole = Qt.UserRole + 2
 SortRole = Qt.UserRole + 3  # numbers for Size, Params and Context; lower-case text otherwise
 
 BASIC_COLUMNS = ("Name", "Quant", "Size", "Source", "Location")
-DETAIL_COLUMNS = ("Name", "Quant", "Size", "Architecture", "Params", "Context", "Source",
-                  "Location")
-SOURCE_LABELS = {"starter": "Starter model", "hearth": "Hearth", "hf-cache": "Hugging Face cache",
-                 "folder": "Your folder", "lmstudio": "LM Studio", "ollama": "Ollama"}
+DETAIL_COLUMNS = (
+    "Name",
+    "Quant",
+    "Size",
+    "Architecture",
+    "Params",
+    "Context",
+    "Source",
+    "Location",
+)
+SOURCE_LABELS = {
+    "starter": "Starter model",
+    "hearth": "Hearth",
+    "hf-cache": "Hugging Face cache",
+    "folder": "Your folder",
+    "lmstudio": "LM Studio",
+    "ollama": "Ollama",
+}
 _RIGHT = {"Size", "Params", "Context"}
 
 Index = QModelIndex | QPersistentModelIndex
@@ -77,14 +91,20 @@ class LibraryModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self._columns)
 
     def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if orientation == Qt.Horizontal and role == Qt.DisplayRole \
-                and 0 <= section < len(self._columns):
+        if (
+            orientation == Qt.Horizontal
+            and role == Qt.DisplayRole
+            and 0 <= section < len(self._columns)
+        ):
             return self._columns[section]
         return None
 
     def data(self, index: Index, role: int = Qt.DisplayRole):
-        if not index.isValid() or not 0 <= index.row() < len(self._models) \
-                or not 0 <= index.column() < len(self._columns):
+        if (
+            not index.isValid()
+            or not 0 <= index.row() < len(self._models)
+            or not 0 <= index.column() < len(self._columns)
+        ):
             return None
         model = self._models[index.row()]
         if role == ModelRole:
@@ -95,8 +115,11 @@ class LibraryModel(QAbstractTableModel):
         if role == Qt.DisplayRole:
             return _cell(model, column)
         if role == SortRole:
-            number = {"Size": model.size_bytes, "Params": model.parameters,
-                      "Context": model.context_length}.get(column, "")
+            number = {
+                "Size": model.size_bytes,
+                "Params": model.parameters,
+                "Context": model.context_length,
+            }.get(column, "")
             return (number or 0) if column in _RIGHT else _cell(model, column).lower()
         if role == Qt.ToolTipRole:  # a file Hearth refuses: why, in the check's own words
             return f"{model.problem}\n{model.path}" if model.problem else str(model.path)

@@ -14,18 +14,27 @@ from collections.abc import Callable
 from PySide6.QtCore import QModelIndex, QPoint, QSortFilterProxyModel, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
-    QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMenu,
-    QPushButton, QSplitter, QTableView, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
 )
 
+from app.core.common.units import format_size
+from app.core.hardware.machine_info import MachineInfo
 from app.core.library import catalog as core_library
 from app.core.library.catalog import LocalModel
-from app.core.hardware.machine_info import MachineInfo
-from app.core.common.units import format_size
 from app.ui.common.confirm import ask_yes_no
+from app.ui.common.tasks import run_task
 from app.ui.my_models.library_model import SOURCE_LABELS, LibraryModel, ModelRole, SortRole
 from app.ui.quant_picker.picker import QuantPicker
-from app.ui.common.tasks import run_task
 
 
 def _choose_folder(parent: QWidget) -> str:
@@ -40,13 +49,19 @@ class ModelsPage(QWidget):
     hidden_changed = Signal(list)  # paths removed from the list (their files were kept)
     message = Signal(str)  # what the last action did
 
-    def __init__(self, library: LibraryModel, *, folders: list[str] | None = None,
-                 hidden: list[str] | None = None,
-                 confirm: Callable[[QWidget, str], bool] = ask_yes_no,
-                 choose_folder: Callable[[QWidget], str] = _choose_folder,
-                 open_url: Callable[[QUrl], object] = QDesktopServices.openUrl,
-                 machine=None, measure_store=None,
-                 machine_info: MachineInfo | None = None) -> None:
+    def __init__(
+        self,
+        library: LibraryModel,
+        *,
+        folders: list[str] | None = None,
+        hidden: list[str] | None = None,
+        confirm: Callable[[QWidget, str], bool] = ask_yes_no,
+        choose_folder: Callable[[QWidget], str] = _choose_folder,
+        open_url: Callable[[QUrl], object] = QDesktopServices.openUrl,
+        machine=None,
+        measure_store=None,
+        machine_info: MachineInfo | None = None,
+    ) -> None:
         super().__init__()
         self.measure_store = measure_store
         self.library = library
@@ -83,11 +98,15 @@ class ModelsPage(QWidget):
         self.table.selectionModel().currentRowChanged.connect(self._selection_moved)
 
         self.buttons = {}
-        actions = (("Add folder...", self.add_folder), ("Refresh", self.refresh_requested),
-                   ("Quants", self.toggle_quants),
-                   ("Show in folder", self.reveal), ("Compare", self.compare),
-                   ("Delete...", self._delete_clicked),
-                   ("Chat with this model", self._chat_with_current))
+        actions = (
+            ("Add folder...", self.add_folder),
+            ("Refresh", self.refresh_requested),
+            ("Quants", self.toggle_quants),
+            ("Show in folder", self.reveal),
+            ("Compare", self.compare),
+            ("Delete...", self._delete_clicked),
+            ("Chat with this model", self._chat_with_current),
+        )
         row = QHBoxLayout()
         row.addWidget(self.summary, 1)
         for label, slot in actions:
@@ -96,8 +115,10 @@ class ModelsPage(QWidget):
             row.addWidget(button)
             self.buttons[label] = button
         self.buttons["Quants"].setCheckable(True)
-        self.buttons["Quants"].setToolTip("Compare the quants of the selected model you have: "
-                                          "which fits, expected quality, which to use")
+        self.buttons["Quants"].setToolTip(
+            "Compare the quants of the selected model you have: "
+            "which fits, expected quality, which to use"
+        )
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 14, 20, 14)
@@ -123,8 +144,10 @@ class ModelsPage(QWidget):
             index = self.proxy.index(row, 0)
             if str(index.data(ModelRole).path) in paths:
                 self.table.selectionModel().select(
-                    index, self.table.selectionModel().SelectionFlag.Select
-                    | self.table.selectionModel().SelectionFlag.Rows)
+                    index,
+                    self.table.selectionModel().SelectionFlag.Select
+                    | self.table.selectionModel().SelectionFlag.Rows,
+                )
 
     @Slot()
     def _update_summary(self) -> None:
@@ -152,8 +175,7 @@ class ModelsPage(QWidget):
             self.picker.clear("Select a model to see its quants.")
             return
         model, everything, store = selected[0], self.library.models(), self.measure_store
-        self.picker.title.setText(f"<b>Quants of {model.name.split('/')[-1]} on this "
-                                  "computer</b>")
+        self.picker.title.setText(f"<b>Quants of {model.name.split('/')[-1]} on this computer</b>")
 
         def loader():
             from app.core.quants import sources as quant_sources
@@ -213,23 +235,35 @@ class ModelsPage(QWidget):
             return
         model = models[0]
         size = format_size(model.size_bytes)
-        app = core_library.APP_NAMES.get(model.source,
-                                         SOURCE_LABELS.get(model.source, model.source))
+        app = core_library.APP_NAMES.get(
+            model.source, SOURCE_LABELS.get(model.source, model.source)
+        )
         owned = model.source in core_library.OWNED
         if owned:
             question = f"Delete {model.name} ({size})? Its file(s) will be removed from disk."
         elif delete_file:
-            question = (f"Delete the file {model.path} ({size}) from disk? It belongs to {app}, "
-                        "which will no longer find it. This cannot be undone.")
+            question = (
+                f"Delete the file {model.path} ({size}) from disk? It belongs to {app}, "
+                "which will no longer find it. This cannot be undone."
+            )
         else:
-            question = (f"Remove {model.name} from Hearth's list? The file is not deleted: it "
-                        f"stays at {model.path} ({app}).")
+            question = (
+                f"Remove {model.name} from Hearth's list? The file is not deleted: it "
+                f"stays at {model.path} ({app})."
+            )
         if not self.confirm(self, question):
             return
-        self._say(f"Deleting {model.name}..." if delete_file or owned
-                  else f"Removing {model.name} from the list...")
-        run_task(lambda: core_library.delete_model(model, delete_file=delete_file),
-                 self._on_deleted, self._on_delete_failed, self)
+        self._say(
+            f"Deleting {model.name}..."
+            if delete_file or owned
+            else f"Removing {model.name} from the list..."
+        )
+        run_task(
+            lambda: core_library.delete_model(model, delete_file=delete_file),
+            self._on_deleted,
+            self._on_delete_failed,
+            self,
+        )
 
     @Slot(object)
     def _on_deleted(self, outcome: core_library.DeleteOutcome) -> None:
@@ -278,7 +312,7 @@ class ModelsPage(QWidget):
 
 
 def _default_store():
-    from app.core.measure.store import MeasureStore, measurements_db
     from app.core.common.paths import default_paths
+    from app.core.measure.store import MeasureStore, measurements_db
 
     return MeasureStore(measurements_db(default_paths().data_dir))

@@ -29,27 +29,42 @@ class QuantPickerDelegate(QStyledItemDelegate):
             return
         painter.save()
         style = option.widget.style() if option.widget else QApplication.style()
-        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter,
-                            option.widget)
+        style.drawPrimitive(
+            QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, option.widget
+        )
         painter.setRenderHint(QPainter.Antialiasing, True)
         rect = option.rect.adjusted(8, 0, -8, 0)
         if column == QuantPickerModel.QUANT:
             self._quant(painter, option, index, rect)
         elif column == QuantPickerModel.SIZE:
-            self._bar(painter, option, rect, index.data(QuantRole.SizeFraction) or 0, SIZE_BAR,
-                      index.data(Qt.DisplayRole) or "")
+            self._bar(
+                painter,
+                option,
+                rect,
+                index.data(QuantRole.SizeFraction) or 0,
+                SIZE_BAR,
+                index.data(Qt.DisplayRole) or "",
+            )
         else:
             score = index.data(QuantRole.Quality)
             colour = next(c for limit, c in QUALITY if (score or 0) >= limit)
-            self._bar(painter, option, rect, score or 0, colour,
-                      index.data(QuantRole.QualityWords) or "",
-                      index.data(QuantRole.QualitySource) or "")
+            self._bar(
+                painter,
+                option,
+                rect,
+                score or 0,
+                colour,
+                index.data(QuantRole.QualityWords) or "",
+                index.data(QuantRole.QualitySource) or "",
+            )
         painter.restore()
 
     def _fit_badge(self, painter, option, index) -> None:
         verdict = index.data(QuantRole.Fit) or ""
-        colours = next((c for prefix, c in BADGES.items() if verdict.startswith(prefix)),
-                       ("#eef1f6", "#1f2430"))
+        colours = next(
+            (c for prefix, c in BADGES.items() if verdict.startswith(prefix)),
+            ("#eef1f6", "#1f2430"),
+        )
         paint_fit_cell(painter, option, verdict, colours)
 
     def _quant(self, painter, option, index, rect: QRect) -> None:
@@ -67,8 +82,12 @@ class QuantPickerDelegate(QStyledItemDelegate):
         small.setBold(True)
         tag_metrics = QFontMetrics(small)
         x = rect.left() + metrics.horizontalAdvance(quant) + 8
-        tag = QRect(x, rect.center().y() - tag_metrics.height() // 2 - 2,
-                    tag_metrics.horizontalAdvance(RECOMMENDED) + 14, tag_metrics.height() + 4)
+        tag = QRect(
+            x,
+            rect.center().y() - tag_metrics.height() // 2 - 2,
+            tag_metrics.horizontalAdvance(RECOMMENDED) + 14,
+            tag_metrics.height() + 4,
+        )
         painter.setPen(Qt.NoPen)
         painter.setBrush(TAG_BG)
         painter.drawRoundedRect(tag, tag.height() / 2, tag.height() / 2)
@@ -76,8 +95,16 @@ class QuantPickerDelegate(QStyledItemDelegate):
         painter.setPen(TAG_TEXT)
         painter.drawText(tag, Qt.AlignCenter, RECOMMENDED)
 
-    def _bar(self, painter, option, rect: QRect, fraction: float, colour: QColor, text: str,
-             note: str = "") -> None:
+    def _bar(
+        self,
+        painter,
+        option,
+        rect: QRect,
+        fraction: float,
+        colour: QColor,
+        text: str,
+        note: str = "",
+    ) -> None:
         metrics = QFontMetrics(option.font)
         small = QFont(option.font)
         small.setPointSizeF(max(7.0, option.font.pointSizeF() - 1.5))
@@ -88,21 +115,31 @@ class QuantPickerDelegate(QStyledItemDelegate):
         painter.drawRoundedRect(track, 3, 3)
         if fraction > 0:
             painter.setBrush(colour)
-            painter.drawRoundedRect(QRect(track.left(), track.top(),
-                                          max(6, int(track.width() * min(1.0, fraction))), 6),
-                                    3, 3)
+            painter.drawRoundedRect(
+                QRect(
+                    track.left(), track.top(), max(6, int(track.width() * min(1.0, fraction))), 6
+                ),
+                3,
+                3,
+            )
         line = QRect(rect.left(), top, rect.width(), metrics.height())
         painter.setFont(option.font)
         painter.setPen(TEXT)
-        painter.drawText(line, Qt.AlignLeft | Qt.AlignVCenter,
-                         metrics.elidedText(text, Qt.ElideRight, rect.width()))
+        painter.drawText(
+            line,
+            Qt.AlignLeft | Qt.AlignVCenter,
+            metrics.elidedText(text, Qt.ElideRight, rect.width()),
+        )
         if note:
             painter.setFont(small)
             painter.setPen(MUTED)
             room = rect.width() - metrics.horizontalAdvance(text) - 10
             if room > 40:
-                painter.drawText(line, Qt.AlignRight | Qt.AlignVCenter,
-                                 QFontMetrics(small).elidedText(note, Qt.ElideRight, room))
+                painter.drawText(
+                    line,
+                    Qt.AlignRight | Qt.AlignVCenter,
+                    QFontMetrics(small).elidedText(note, Qt.ElideRight, room),
+                )
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
         hint = super().sizeHint(option, index)
@@ -122,9 +159,11 @@ class QuantPickerDelegate(QStyledItemDelegate):
         elif column == QuantPickerModel.QUALITY:
             small = QFont(option.font)
             small.setPointSizeF(max(7.0, option.font.pointSizeF() - 1.5))
-            width = (metrics.horizontalAdvance(index.data(QuantRole.QualityWords) or "")
-                     + QFontMetrics(small).horizontalAdvance(
-                         index.data(QuantRole.QualitySource) or "") + 36)
+            width = (
+                metrics.horizontalAdvance(index.data(QuantRole.QualityWords) or "")
+                + QFontMetrics(small).horizontalAdvance(index.data(QuantRole.QualitySource) or "")
+                + 36
+            )
             width = max(200, min(width, 330))
         elif column == QuantPickerModel.FIT:
             width += 18

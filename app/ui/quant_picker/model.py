@@ -11,9 +11,9 @@ from enum import IntEnum
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
+from app.core.common.units import format_size
 from app.core.quants import explain as quant_explain
 from app.core.quants.pick import Pick, QuantRow
-from app.core.common.units import format_size
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -67,8 +67,9 @@ class QuantPickerModel(QAbstractTableModel):
         self._largest = max((r.size_bytes for r in rows), default=1) or 1
         if same:
             if rows:
-                self.dataChanged.emit(self.index(0, 0),
-                                      self.index(len(rows) - 1, len(self.HEADERS) - 1))
+                self.dataChanged.emit(
+                    self.index(0, 0), self.index(len(rows) - 1, len(self.HEADERS) - 1)
+                )
         else:
             self.endResetModel()
 
@@ -95,8 +96,12 @@ class QuantPickerModel(QAbstractTableModel):
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self.HEADERS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
-                   role: int = Qt.DisplayRole):
+    def headerData(
+        self,
+        section: int,
+        orientation: Qt.Orientation,  # noqa: N802
+        role: int = Qt.DisplayRole,
+    ):
         if orientation != Qt.Horizontal or not 0 <= section < len(self.HEADERS):
             return None
         if role == Qt.DisplayRole:
@@ -125,17 +130,21 @@ class QuantPickerModel(QAbstractTableModel):
     def _role(self, row: QuantRow, role: int):
         q = row.quality
         values = {
-            QuantRole.Key: row.key, QuantRole.Quant: row.quant, QuantRole.Bits: row.bits,
+            QuantRole.Key: row.key,
+            QuantRole.Quant: row.quant,
+            QuantRole.Bits: row.bits,
             QuantRole.SizeBytes: row.size_bytes,
             QuantRole.SizeFraction: row.size_bytes / self._largest,
-            QuantRole.Fit: row.fit.verdict, QuantRole.Placement: row.placement,
+            QuantRole.Fit: row.fit.verdict,
+            QuantRole.Placement: row.placement,
             QuantRole.Quality: quant_explain.quality_score(q.kld) if q else None,
             QuantRole.QualityWords: quant_explain.quality_words(q.kld if q else None),
             QuantRole.QualitySource: q.label if q else "",
             QuantRole.QualityNote: q.note if q else "",
             QuantRole.Kld: q.kld if q else None,
             QuantRole.Recommended: row.key == self._recommended,
-            QuantRole.Explanation: row.explanation, QuantRole.MaxContext: row.fit.max_ctx,
+            QuantRole.Explanation: row.explanation,
+            QuantRole.MaxContext: row.fit.max_ctx,
         }
         return values.get(role)
 
@@ -158,12 +167,16 @@ class QuantPickerModel(QAbstractTableModel):
     def _tooltip(self, row: QuantRow) -> str:
         lines = [row.explanation]
         if row.bits:
-            lines.append(f"This file: {row.bits:.1f} bits per weight (its size over its "
-                         "parameters; small models carry more, their embeddings being a larger "
-                         "share).")
+            lines.append(
+                f"This file: {row.bits:.1f} bits per weight (its size over its "
+                "parameters; small models carry more, their embeddings being a larger "
+                "share)."
+            )
         if row.quality is not None:
-            lines.append(f"Mean KL divergence from the original: {row.quality.kld:.4f} "
-                         f"({row.quality.label}).")
+            lines.append(
+                f"Mean KL divergence from the original: {row.quality.kld:.4f} "
+                f"({row.quality.label})."
+            )
             lines.append(row.quality.note + ".")
         if row.fit.max_ctx:
             lines.append(f"Fits here with up to {row.fit.max_ctx:,} tokens of context.")

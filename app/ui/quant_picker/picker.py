@@ -14,24 +14,32 @@ from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QTableView, QVBoxLayout,
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableView,
+    QVBoxLayout,
     QWidget,
 )
 
-from app.core.quants import quality
-from app.core.quants import pick as quant_pick
 from app.core.common.errors import HearthError
 from app.core.hardware.machine_info import MachineInfo
+from app.core.quants import pick as quant_pick
+from app.core.quants import quality
 from app.core.quants.pick import QuantItem
+from app.ui.common.tasks import run_task
 from app.ui.quant_picker.delegate import QuantPickerDelegate
 from app.ui.quant_picker.model import QuantPickerModel
-from app.ui.common.tasks import run_task
 
 log = logging.getLogger("hearth.ui.quant_picker")
 
-SOURCES = ("Quality: “typical” is llama.cpp's published mean KL divergence for the quant type "
-           f"({quality.SOURCE}); “measured by you” is your own measurement of that file on the "
-           "Compare page. Lower divergence means answers closer to the original model's.")
+SOURCES = (
+    "Quality: “typical” is llama.cpp's published mean KL divergence for the quant type "
+    f"({quality.SOURCE}); “measured by you” is your own measurement of that file on the "
+    "Compare page. Lower divergence means answers closer to the original model's."
+)
 DEFAULT_CTX = 8192
 
 Loader = Callable[[], list[QuantItem]]
@@ -42,8 +50,14 @@ class QuantPicker(QWidget):
     failed = Signal(str)
     recommended_changed = Signal(str)  # the recommended file's key ("" for none)
 
-    def __init__(self, machine=None, *, models_dir: Path | None = None,
-                 machine_info: MachineInfo | None = None, parent=None) -> None:
+    def __init__(
+        self,
+        machine=None,
+        *,
+        models_dir: Path | None = None,
+        machine_info: MachineInfo | None = None,
+        parent=None,
+    ) -> None:
         """``machine`` (a ``fit.Machine``) fixes the machine; else ``machine_info`` (the
         studio's shared one) tells it."""
         super().__init__(parent)
@@ -55,12 +69,15 @@ class QuantPicker(QWidget):
 
         self.title = QLabel("<b>Which quant?</b>")
         self.context = QComboBox()
-        self.context.setToolTip("The context length you want to chat with: longer contexts "
-                                "need more memory, so fewer quants fit.")
+        self.context.setToolTip(
+            "The context length you want to chat with: longer contexts "
+            "need more memory, so fewer quants fit."
+        )
         self.context.currentIndexChanged.connect(self._context_chosen)
         self.status = QLabel(objectName="hint", wordWrap=True)
-        self.reason = QLabel(objectName="note", wordWrap=True,
-                             textInteractionFlags=Qt.TextSelectableByMouse)
+        self.reason = QLabel(
+            objectName="note", wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse
+        )
         self.reason.hide()
         self.model = QuantPickerModel(self)
         self.table = QTableView()
@@ -112,8 +129,12 @@ class QuantPicker(QWidget):
     def n_ctx(self) -> int:
         return int(self.context.currentData() or 0)
 
-    def load(self, loader: Loader, n_ctx_train: int | None = None,
-             message: str = "Reading the quants' headers...") -> None:
+    def load(
+        self,
+        loader: Loader,
+        n_ctx_train: int | None = None,
+        message: str = "Reading the quants' headers...",
+    ) -> None:
         """Show the rows ``loader()`` makes (run off the GUI thread: it may read files or the
         network)."""
         self.set_context_choices(n_ctx_train)
@@ -133,8 +154,9 @@ class QuantPicker(QWidget):
         """The fits again at the chosen context, from the shapes already read."""
         if self.items:
             items = list(self.items)
-            self._start(lambda: items,
-                        f"Working out what fits with {self.n_ctx():,} tokens of context...")
+            self._start(
+                lambda: items, f"Working out what fits with {self.n_ctx():,} tokens of context..."
+            )
 
     def _start(self, loader: Loader, message: str) -> None:
         self._request += 1
@@ -174,8 +196,9 @@ class QuantPicker(QWidget):
     def _show_about(self, row: int) -> None:
         """What the chosen quant (else the recommended one) means, under the table."""
         entry = self.model.entry(row) or self.model.recommended()
-        self.about.setText(f"<b>{entry.quant}</b>: {entry.explanation.split(': ', 1)[-1]}"
-                           if entry else "")
+        self.about.setText(
+            f"<b>{entry.quant}</b>: {entry.explanation.split(': ', 1)[-1]}" if entry else ""
+        )
         self.about.setVisible(entry is not None)
 
     @Slot(object)
@@ -206,4 +229,3 @@ class QuantPicker(QWidget):
     def _say(self, text: str) -> None:
         self.status.setText(text)
         self.status.setVisible(bool(text))
-

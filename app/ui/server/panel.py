@@ -33,13 +33,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.server.server import DEFAULT_PORT, ApiServer, RequestRecord
-from app.core.inference.types import SamplingOptions
 from app.core.common.errors import ServerError
 from app.core.config.settings import Settings
-from app.ui.session.session import ChatSession
-from app.ui.session.api_backend import SessionBackend
+from app.core.inference.types import SamplingOptions
+from app.core.server.server import DEFAULT_PORT, ApiServer, RequestRecord
 from app.ui.common.tasks import run_task
+from app.ui.session.api_backend import SessionBackend
+from app.ui.session.session import ChatSession
 
 __all__ = ["LogRole", "RequestLogModel", "ServerPanel", "SessionBackend"]
 
@@ -57,15 +57,33 @@ class LogRole(IntEnum):
     Client = Time + 6  # the client's IP address
 
 
-_FIELDS = {LogRole.Time: "time", LogRole.Method: "method", LogRole.Path: "path",
-           LogRole.Status: "status", LogRole.Tokens: "tokens", LogRole.Duration: "duration_s",
-           LogRole.Client: "client"}
+_FIELDS = {
+    LogRole.Time: "time",
+    LogRole.Method: "method",
+    LogRole.Path: "path",
+    LogRole.Status: "status",
+    LogRole.Tokens: "tokens",
+    LogRole.Duration: "duration_s",
+    LogRole.Client: "client",
+}
 COLUMNS = ("Time", "Method", "Path", "Status", "Tokens", "Duration", "Client")
 # What each answer meant, in a few words (the request log is read by people, not clients)
-STATUS_WORDS = {200: "OK", 400: "bad request", 401: "wrong API key", 404: "not found",
-                405: "wrong method", 408: "too slow", 411: "no length", 413: "too large",
-                429: "too many connections", 499: "client left", 500: "error",
-                501: "not supported", 502: "remote error", 503: "busy"}
+STATUS_WORDS = {
+    200: "OK",
+    400: "bad request",
+    401: "wrong API key",
+    404: "not found",
+    405: "wrong method",
+    408: "too slow",
+    411: "no length",
+    413: "too large",
+    429: "too many connections",
+    499: "client left",
+    500: "error",
+    501: "not supported",
+    502: "remote error",
+    503: "busy",
+}
 _NUMERIC = {4, 5}
 
 
@@ -95,10 +113,14 @@ class RequestLogModel(QAbstractTableModel):
             return getattr(record, _FIELDS[LogRole(role)])
         return None
 
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole):
-        if (role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal
-                and 0 <= section < len(COLUMNS)):
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ):
+        if (
+            role == Qt.ItemDataRole.DisplayRole
+            and orientation == Qt.Orientation.Horizontal
+            and 0 <= section < len(COLUMNS)
+        ):
             return COLUMNS[section]
         return None
 
@@ -125,10 +147,15 @@ class RequestLogModel(QAbstractTableModel):
 
 
 def _cell(record: RequestRecord, column: int) -> str:
-    values = (time.strftime("%H:%M:%S", time.localtime(record.time)), record.method,
-              record.path, status_text(record.status),
-              str(record.tokens) if record.tokens else "", f"{record.duration_s:.2f} s",
-              record.client)
+    values = (
+        time.strftime("%H:%M:%S", time.localtime(record.time)),
+        record.method,
+        record.path,
+        status_text(record.status),
+        str(record.tokens) if record.tokens else "",
+        f"{record.duration_s:.2f} s",
+        record.client,
+    )
     return values[column] if 0 <= column < len(values) else ""
 
 
@@ -151,8 +178,13 @@ class ServerPanel(QWidget):
 
     serving_changed = Signal(bool)
 
-    def __init__(self, session: ChatSession, settings: Settings | None = None,
-                 port: int = DEFAULT_PORT, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        session: ChatSession,
+        settings: Settings | None = None,
+        port: int = DEFAULT_PORT,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.settings = settings or Settings()
         self.server: ApiServer | None = None
@@ -169,10 +201,14 @@ class ServerPanel(QWidget):
         self.network_warning = QLabel(
             "Anyone who can reach this computer over the network will be able to use the "
             "model. Set an API key, and only do this on a network you trust.",
-            objectName="warning", wordWrap=True)
+            objectName="warning",
+            wordWrap=True,
+        )
         self.network_warning.setVisible(False)
-        self.key_edit = QLineEdit(echoMode=QLineEdit.EchoMode.Password,
-                                  placeholderText="none: any program on this computer may ask")
+        self.key_edit = QLineEdit(
+            echoMode=QLineEdit.EchoMode.Password,
+            placeholderText="none: any program on this computer may ask",
+        )
         self.status_label = QLabel("", objectName="hint", wordWrap=True)
         self.log_view = QTableView()
         self.log_view.setModel(self.log_model)
@@ -222,9 +258,11 @@ class ServerPanel(QWidget):
     @Slot()
     def _update_address(self) -> None:
         self.network_warning.setVisible(self.network_box.isChecked())
-        where = (f"on port {self.port_box.value()} of every network interface"
-                 if self.network_box.isChecked()
-                 else f"on http://{LOCAL_HOST}:{self.port_box.value()}")
+        where = (
+            f"on port {self.port_box.value()} of every network interface"
+            if self.network_box.isChecked()
+            else f"on http://{LOCAL_HOST}:{self.port_box.value()}"
+        )
         self.toggle.setText(f"Serve the loaded model {where}")
 
     @Slot(bool)
@@ -236,9 +274,14 @@ class ServerPanel(QWidget):
 
     def _start(self) -> None:
         self.backend.open()
-        server = ApiServer(self.backend, self.host, self.port_box.value(),
-                           self.key_edit.text().strip(), defaults=self._defaults(),
-                           on_request=self._relay.record.emit)
+        server = ApiServer(
+            self.backend,
+            self.host,
+            self.port_box.value(),
+            self.key_edit.text().strip(),
+            defaults=self._defaults(),
+            on_request=self._relay.record.emit,
+        )
         try:
             server.start()
         except ServerError as exc:
@@ -252,7 +295,8 @@ class ServerPanel(QWidget):
         self._set_inputs_enabled(False)
         self.status_label.setText(
             f"Serving at {server.url} (OpenAI-compatible). Requests and the chat take turns "
-            "on the loaded model.")
+            "on the loaded model."
+        )
         self.serving_changed.emit(True)
 
     def _stop(self) -> None:
@@ -280,6 +324,12 @@ class ServerPanel(QWidget):
 
     def _defaults(self) -> SamplingOptions:
         s = self.settings
-        return SamplingOptions(temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
-                               min_p=s.min_p, repeat_penalty=s.repeat_penalty,
-                               max_tokens=s.max_tokens, seed=s.seed)
+        return SamplingOptions(
+            temperature=s.temperature,
+            top_p=s.top_p,
+            top_k=s.top_k,
+            min_p=s.min_p,
+            repeat_penalty=s.repeat_penalty,
+            max_tokens=s.max_tokens,
+            seed=s.seed,
+        )

@@ -18,11 +18,11 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from app.core.inference.types import GenerationStats, stopped_stats
 from app.core.common.errors import ContextFullError, GenerationError
 from app.core.inference.queue import Job, JobBackend, wait_for
-from app.ui.session.session import ChatSession
+from app.core.inference.types import GenerationStats, stopped_stats
 from app.ui.session.reply import Reply
+from app.ui.session.session import ChatSession
 
 log = logging.getLogger("hearth.ui.server")
 

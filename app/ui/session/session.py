@@ -19,14 +19,24 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from app.core.inference.types import (
-    GenerationStats, LoadedModel, LoadOptions, SamplingOptions, stopped_stats,
+from app.core.common.errors import (
+    ContextFullError,
+    HearthError,
+    LoadCancelled,
+    ModelCrashed,
+    RemoteError,
 )
-from app.core.common.errors import ContextFullError, HearthError, LoadCancelled, ModelCrashed, RemoteError
 from app.core.inference.host.hosted_engine import HostedEngine
 from app.core.inference.model_choice import PROBE_TIMEOUT_S, ModelChoice
 from app.core.inference.remote import RemoteBackend, list_models
 from app.core.inference.text_batcher import TextBatcher
+from app.core.inference.types import (
+    GenerationStats,
+    LoadedModel,
+    LoadOptions,
+    SamplingOptions,
+    stopped_stats,
+)
 from app.ui.session.reply import Reply
 
 log = logging.getLogger("hearth.ui.session")
@@ -58,8 +68,10 @@ class ChatWorker(QObject):
         try:
             models = list_models(backend.connection, min(backend.timeout, PROBE_TIMEOUT_S))
             if backend.model not in models:
-                raise RemoteError(f"{backend.connection.name} no longer offers the model "
-                                  f"'{backend.model}'. Choose another one.")
+                raise RemoteError(
+                    f"{backend.connection.name} no longer offers the model "
+                    f"'{backend.model}'. Choose another one."
+                )
         except HearthError as exc:
             self.remote_failed.emit(str(exc))
             return
@@ -72,8 +84,9 @@ class ChatWorker(QObject):
         self.engine = self.local
         self.load_cancel.clear()
         try:
-            model = self.engine.load(Path(path), options, progress=self.load_progress.emit,
-                                     cancel=self.load_cancel)
+            model = self.engine.load(
+                Path(path), options, progress=self.load_progress.emit, cancel=self.load_cancel
+            )
         except LoadCancelled as exc:
             self.load_failed.emit(str(exc), True)
         except HearthError as exc:
@@ -85,8 +98,14 @@ class ChatWorker(QObject):
             self.loaded.emit(model)
 
     @Slot(int, object, object, bool, object)
-    def generate(self, request_id: int, messages: list, sampling: SamplingOptions,
-                 drop_oldest: bool, stop: threading.Event) -> None:
+    def generate(
+        self,
+        request_id: int,
+        messages: list,
+        sampling: SamplingOptions,
+        drop_oldest: bool,
+        stop: threading.Event,
+    ) -> None:
         reserve = min(sampling.max_tokens, 256) if drop_oldest else None
 
         def answer(on_text):
@@ -100,12 +119,14 @@ class ChatWorker(QObject):
         self._stream(request_id, stop, answer)
 
     @Slot(int, str, object, object)
-    def complete(self, request_id: int, prompt: str, sampling: SamplingOptions,
-                 stop: threading.Event) -> None:
+    def complete(
+        self, request_id: int, prompt: str, sampling: SamplingOptions, stop: threading.Event
+    ) -> None:
         """A raw continuation of ``prompt`` (the API server's completions), with the same
         signals as ``generate``."""
-        self._stream(request_id, stop,
-                     lambda on_text: self.engine.complete(prompt, sampling, on_text, stop))
+        self._stream(
+            request_id, stop, lambda on_text: self.engine.complete(prompt, sampling, on_text, stop)
+        )
 
     def _stream(self, request_id: int, stop: threading.Event, run) -> None:
         """Run ``run(on_text)``, the answer's text going out as ``token`` chunks, then one of
@@ -170,8 +191,7 @@ class ChatSession(QObject):
     _unload_requested = Signal()
     _close_requested = Signal()
 
-    def __init__(self, engine: HostedEngine | None = None,
-                 parent: QObject | None = None) -> None:
+    def __init__(self, engine: HostedEngine | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.engine = engine or HostedEngine()
         self._load_cancel = threading.Event()
@@ -237,13 +257,13 @@ class ChatSession(QObject):
     def cancel_load(self) -> None:
         self._load_cancel.set()
 
-    def send(self, messages: list[dict], sampling: SamplingOptions,
-             drop_oldest: bool = False) -> Reply:
+    def send(
+        self, messages: list[dict], sampling: SamplingOptions, drop_oldest: bool = False
+    ) -> Reply:
         """Answer ``messages``; with ``drop_oldest`` the oldest turns are dropped until the
         chat fits the context."""
         reply = self._open_reply()
-        self._generate_requested.emit(reply.id, messages, sampling, drop_oldest,
-                                      reply.stop_event)
+        self._generate_requested.emit(reply.id, messages, sampling, drop_oldest, reply.stop_event)
         return reply
 
     def send_completion(self, prompt: str, sampling: SamplingOptions) -> Reply:
@@ -254,7 +274,7 @@ class ChatSession(QObject):
 
     def stop(self, reply: Reply | None = None) -> None:
         """Stop ``reply``, or every request when None (before loading another model)."""
-        for one in ([reply] if reply is not None else list(self._replies.values())):
+        for one in [reply] if reply is not None else list(self._replies.values()):
             one.stop()
 
     def shutdown(self) -> None:

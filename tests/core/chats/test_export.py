@@ -43,8 +43,9 @@ def store(hearth_home):
 
 @pytest.fixture
 def chat_id(store):
-    chat = store.create_chat("Python greetings", model="qwen2.5-0.5b-q4_k_m.gguf",
-                             system_prompt="You write tidy code.")
+    chat = store.create_chat(
+        "Python greetings", model="qwen2.5-0.5b-q4_k_m.gguf", system_prompt="You write tidy code."
+    )
     store.update_chat(chat.id, settings_json=json.dumps(SETTINGS))
     store.add_message(chat.id, "user", "Write a greet function")
     answer = store.begin_answer(chat.id)
@@ -68,8 +69,13 @@ def test_markdown_has_title_roles_and_code_verbatim(store, chat_id):
     # would be swallowed into the code.
     assert text.endswith("## Assistant (interrupted)\n\nSure:\n\n```rust\nfn greet(\n```\n")
     headings = [line for line in text.splitlines() if line.startswith("## ")]
-    assert headings == ["## System prompt", "## User", "## Assistant", "## User",
-                        "## Assistant (interrupted)"]
+    assert headings == [
+        "## System prompt",
+        "## User",
+        "## Assistant",
+        "## User",
+        "## Assistant (interrupted)",
+    ]
     assert "secret" not in text
 
 
@@ -77,13 +83,23 @@ def test_json_has_the_documented_shape(store, chat_id):
     data = json.loads(to_json(store.get_chat(chat_id), store.messages(chat_id)))
     assert data["format"] == "hearth-chat" and data["format_version"] == 1
     assert (data["title"], data["model"], data["system_prompt"]) == (
-        "Python greetings", "qwen2.5-0.5b-q4_k_m.gguf", "You write tidy code.")
+        "Python greetings",
+        "qwen2.5-0.5b-q4_k_m.gguf",
+        "You write tidy code.",
+    )
     assert datetime.fromisoformat(data["created_at"]).utcoffset().total_seconds() == 0
     assert [(m["role"], m["complete"]) for m in data["messages"]] == [
-        ("user", True), ("assistant", True), ("user", True), ("assistant", False)]
+        ("user", True),
+        ("assistant", True),
+        ("user", True),
+        ("assistant", False),
+    ]
     assert data["messages"][1]["content"] == CODE_ANSWER
-    assert data["messages"][1]["stats"] == {"tokens": 61, "tokens_per_second": 38.2,
-                                            "stop_reason": "stop"}
+    assert data["messages"][1]["stats"] == {
+        "tokens": 61,
+        "tokens_per_second": 38.2,
+        "stop_reason": "stop",
+    }
     assert data["messages"][3]["content"] == "Sure:\n\n```rust\nfn greet("
     for message in data["messages"]:
         assert set(message) == {"role", "content", "created_at", "stats", "complete"}
@@ -94,16 +110,32 @@ def test_secrets_never_leave_the_store(store, chat_id):
     text = to_json(store.get_chat(chat_id), store.messages(chat_id))
     assert "secret" not in text
     assert json.loads(text)["settings"] == {
-        "temperature": 0.2, "max_tokens": 512, "provider": {"url": "x"},
-        "headers": [{"accept": "json"}]}
+        "temperature": 0.2,
+        "max_tokens": 512,
+        "provider": {"url": "x"},
+        "headers": [{"accept": "json"}],
+    }
 
 
-@pytest.mark.parametrize("key, secret", [
-    ("api_key", True), ("apiKey", True), ("X-Api-Key", True), ("OPENAI_API_KEY", True),
-    ("token", True), ("hf_token", True), ("accessToken", True), ("Authorization", True),
-    ("password", True), ("client_secret", True),
-    ("max_tokens", False), ("tokens_per_second", False), ("top_k", False), ("model", False),
-])
+@pytest.mark.parametrize(
+    "key, secret",
+    [
+        ("api_key", True),
+        ("apiKey", True),
+        ("X-Api-Key", True),
+        ("OPENAI_API_KEY", True),
+        ("token", True),
+        ("hf_token", True),
+        ("accessToken", True),
+        ("Authorization", True),
+        ("password", True),
+        ("client_secret", True),
+        ("max_tokens", False),
+        ("tokens_per_second", False),
+        ("top_k", False),
+        ("model", False),
+    ],
+)
 def test_is_secret_key(key, secret):
     assert is_secret_key(key) is secret
 
@@ -114,12 +146,15 @@ def test_strip_secrets_leaves_the_input_alone():
     assert settings == {"token": "x", "keep": [1, {"api_key": "y"}]}
 
 
-@pytest.mark.parametrize("name, parse", [
-    ("chat.md", lambda text: text.startswith("# Python greetings")),
-    ("chat.MARKDOWN", lambda text: text.startswith("# Python greetings")),
-    ("chat.json", lambda text: json.loads(text)["title"] == "Python greetings"),
-    ("Chat.JSON", lambda text: json.loads(text)["title"] == "Python greetings"),
-])
+@pytest.mark.parametrize(
+    "name, parse",
+    [
+        ("chat.md", lambda text: text.startswith("# Python greetings")),
+        ("chat.MARKDOWN", lambda text: text.startswith("# Python greetings")),
+        ("chat.json", lambda text: json.loads(text)["title"] == "Python greetings"),
+        ("Chat.JSON", lambda text: json.loads(text)["title"] == "Python greetings"),
+    ],
+)
 def test_export_picks_the_format_by_suffix(store, chat_id, tmp_path, name, parse):
     target = tmp_path / "out" / name
     target.parent.mkdir()

@@ -42,6 +42,7 @@ def raw(path: Path):
 
 # -- opening -------------------------------------------------------------------------------
 
+
 def test_new_store_is_wal_with_foreign_keys_and_a_schema_version(db_path):
     with ChatStore(db_path) as store:
         conn = store._conn
@@ -62,7 +63,9 @@ def test_everything_is_there_after_reopening(db_path):
     with ChatStore(db_path) as store:
         assert store.get_chat(chat.id) == chat
         assert [(m.role, m.content) for m in store.messages(chat.id)] == [
-            ("user", "Where to in May?"), ("assistant", "Lisbon.")]
+            ("user", "Where to in May?"),
+            ("assistant", "Lisbon."),
+        ]
 
 
 def test_closed_store_says_so(db_path):
@@ -122,6 +125,7 @@ def test_a_store_from_a_newer_hearth_is_shown_and_left_alone(db_path):
 
 
 # -- chats ---------------------------------------------------------------------------------
+
 
 def test_create_chat_defaults(store):
     chat = store.create_chat()
@@ -191,6 +195,7 @@ def test_delete_chat_deletes_its_messages_and_answer_pieces(store, db_path):
 
 # -- search --------------------------------------------------------------------------------
 
+
 @pytest.fixture(params=[None, False], ids=["fts5", "like"])
 def search_store(request, db_path):
     with ChatStore(db_path, fts=request.param) as store:
@@ -206,21 +211,24 @@ def search_store(request, db_path):
         yield store
 
 
-@pytest.mark.parametrize("search, titles", [
-    ("", ["Budget 1000 draft", "Budget 100% done_final", "Python help", "Cooking rice"]),
-    ("cooking", ["Cooking rice"]),             # title, any case
-    ("BASMATI", ["Cooking rice"]),              # message content, any case
-    ("keyerr", ["Python help"]),                # start of a word in a message
-    ("boil basmati", ["Cooking rice"]),         # every word, in one message
-    ("boil keyerror", []),                      # words in different chats match nothing
-    ("budget", ["Budget 1000 draft", "Budget 100% done_final"]),
-    ("100%", ["Budget 100% done_final"]),      # % is not a wildcard
-    ("o_f", []),                                # _ is not a wildcard
-    ("done_final", ["Budget 100% done_final"]),
-    ('"', []),
-    ("--", []),
-    ("nothing-like-this", []),
-])
+@pytest.mark.parametrize(
+    "search, titles",
+    [
+        ("", ["Budget 1000 draft", "Budget 100% done_final", "Python help", "Cooking rice"]),
+        ("cooking", ["Cooking rice"]),  # title, any case
+        ("BASMATI", ["Cooking rice"]),  # message content, any case
+        ("keyerr", ["Python help"]),  # start of a word in a message
+        ("boil basmati", ["Cooking rice"]),  # every word, in one message
+        ("boil keyerror", []),  # words in different chats match nothing
+        ("budget", ["Budget 1000 draft", "Budget 100% done_final"]),
+        ("100%", ["Budget 100% done_final"]),  # % is not a wildcard
+        ("o_f", []),  # _ is not a wildcard
+        ("done_final", ["Budget 100% done_final"]),
+        ('"', []),
+        ("--", []),
+        ("nothing-like-this", []),
+    ],
+)
 def test_search_finds_titles_and_message_contents(search_store, search, titles):
     assert [c.title for c in search_store.list_chats(search)] == titles
 
@@ -245,10 +253,13 @@ def test_search_follows_edits_truncation_and_interrupted_answers(db_path):
 
 # -- messages ------------------------------------------------------------------------------
 
+
 def test_messages_come_back_in_order_with_positions(store):
     chat = store.create_chat()
-    sent = [store.add_message(chat.id, role, f"text {i}")
-            for i, role in enumerate(["system", "user", "assistant", "user"])]
+    sent = [
+        store.add_message(chat.id, role, f"text {i}")
+        for i, role in enumerate(["system", "user", "assistant", "user"])
+    ]
     got = store.messages(chat.id)
     assert got == sent
     assert [m.position for m in got] == [0, 1, 2, 3]
@@ -285,13 +296,18 @@ def test_edit_message(store):
         store.edit_message(99999, "x")
 
 
-@pytest.mark.parametrize("first_message, title", [
-    ("How do I sort a list?", "How do I sort a list?"),
-    ("\n\n   Summarise   this\tarticle\nplease, in bullets", "Summarise this article"),
-    ("Explain the difference between processes and threads in detail",
-     "Explain the difference between…"),
-    ("x" * 100, "x" * TITLE_LENGTH + "…"),
-])
+@pytest.mark.parametrize(
+    "first_message, title",
+    [
+        ("How do I sort a list?", "How do I sort a list?"),
+        ("\n\n   Summarise   this\tarticle\nplease, in bullets", "Summarise this article"),
+        (
+            "Explain the difference between processes and threads in detail",
+            "Explain the difference between…",
+        ),
+        ("x" * 100, "x" * TITLE_LENGTH + "…"),
+    ],
+)
 def test_auto_title_from_the_first_user_message(store, first_message, title):
     chat = store.create_chat()
     store.add_message(chat.id, "system", "You are helpful.")
@@ -313,21 +329,29 @@ def test_auto_title_leaves_a_chosen_title_and_an_empty_chat(store):
 
 # -- streaming -----------------------------------------------------------------------------
 
+
 def test_streaming_an_answer(store):
     chat = store.create_chat()
     store.add_message(chat.id, "user", "Count to three")
     answer_id = store.begin_answer(chat.id)
     partial = store.messages(chat.id)[-1]
     assert (partial.id, partial.role, partial.content, partial.complete) == (
-        answer_id, "assistant", "", False)
+        answer_id,
+        "assistant",
+        "",
+        False,
+    )
     for token in ["One", ",", " two", "", ", three", "."]:
         store.append_to_answer(answer_id, token)
     partial = store.get_message(answer_id)
     assert (partial.content, partial.complete) == ("One, two, three.", False)
     done = store.finish_answer(answer_id, {"tokens": 6, "tokens_per_second": 41.5}, "stop")
     assert (done.content, done.complete, done.position) == ("One, two, three.", True, 1)
-    assert json.loads(done.stats_json) == {"tokens": 6, "tokens_per_second": 41.5,
-                                           "stop_reason": "stop"}
+    assert json.loads(done.stats_json) == {
+        "tokens": 6,
+        "tokens_per_second": 41.5,
+        "stop_reason": "stop",
+    }
     assert store.messages(chat.id)[-1] == done
     with pytest.raises(ChatStoreError, match="finished"):
         store.append_to_answer(answer_id, "more")
@@ -359,8 +383,10 @@ def test_an_answer_cut_off_is_interrupted_after_reopening(db_path):
         assert (answer.id, answer.content, answer.complete) == (answer_id, "Roses are red", False)
     with raw(db_path) as conn:  # the pieces were folded into the message
         assert conn.execute("SELECT COUNT(*) FROM answer_chunks").fetchone()[0] == 0
-        assert conn.execute("SELECT content FROM messages WHERE id = ?",
-                            (answer_id,)).fetchone()[0] == "Roses are red"
+        assert (
+            conn.execute("SELECT content FROM messages WHERE id = ?", (answer_id,)).fetchone()[0]
+            == "Roses are red"
+        )
 
 
 def test_appends_stay_cheap_as_the_answer_grows(store):
@@ -450,9 +476,15 @@ store.close()
 
 def child(*args) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-c", CHILD, *map(str, args)], cwd=ROOT, env=env,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD, *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.mark.faults
@@ -493,8 +525,10 @@ def test_two_processes_write_at_once(db_path):
     with ChatStore(db_path) as store:
         chat = store.create_chat()
         store.add_message(chat.id, "user", "start")
-    with child("stream", db_path, chat.id, 1500) as streamer, \
-            child("add", db_path, chat.id, 200) as adder:
+    with (
+        child("stream", db_path, chat.id, 1500) as streamer,
+        child("add", db_path, chat.id, 200) as adder,
+    ):
         for proc in (streamer, adder):
             assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
         for proc in (streamer, adder):
@@ -512,5 +546,6 @@ def test_two_processes_write_at_once(db_path):
         answer = store.get_message(int(answer_id))
     assert [m.position for m in messages] == list(range(202))
     assert sorted(m.content for m in messages if m.content.startswith("note ")) == sorted(
-        f"note {i}" for i in range(200))
+        f"note {i}" for i in range(200)
+    )
     assert answer.complete and answer.content == "".join(f"<{i}>" for i in range(1500))

@@ -9,11 +9,11 @@ import os
 
 import pytest
 
-from app.core.hub import saved_search
-from app.core.downloads.downloader import Downloader
 from app.core.common.errors import RemoteError
-from app.core.hub.files import HubModel
 from app.core.common.paths import hf_hub_cache
+from app.core.downloads.downloader import Downloader
+from app.core.hub import saved_search
+from app.core.hub.files import HubModel
 from app.core.inference.remote import Connection, ConnectionStore
 from tests.support.hub_repos import add_gguf_family, gguf_name
 
@@ -24,14 +24,16 @@ def kept(path):
 
 # -- connections.json -------------------------------------------------------------------------
 
+
 def test_connections_nested_200000_deep_say_so_once_and_are_kept_aside(tmp_path):
     path = tmp_path / "connections.json"
     data = '{"connections": ' + "[" * 200_000 + "]" * 200_000 + "}"
     path.write_text(data)
     store = ConnectionStore(path)
 
-    with pytest.raises(RemoteError, match="Your saved connections could not be used .it is "
-                                          "nested too deeply."):
+    with pytest.raises(
+        RemoteError, match="Your saved connections could not be used .it is nested too deeply."
+    ):
         store.connections()
 
     assert store.connections() == []  # said once: the file is aside now
@@ -43,10 +45,18 @@ def test_connections_nested_200000_deep_say_so_once_and_are_kept_aside(tmp_path)
 
 def test_one_bad_connection_keeps_the_others_and_the_copy_stays_private(tmp_path):
     path = tmp_path / "connections.json"
-    path.write_text(json.dumps({"connections": [
-        {"name": "good", "base_url": "http://127.0.0.1:1/v1", "api_key": "sk-x"},
-        {"name": 5, "base_url": "http://x"}, ["not", "one"],
-        {"name": "bad-url", "base_url": "ftp://x"}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "connections": [
+                    {"name": "good", "base_url": "http://127.0.0.1:1/v1", "api_key": "sk-x"},
+                    {"name": 5, "base_url": "http://x"},
+                    ["not", "one"],
+                    {"name": "bad-url", "base_url": "ftp://x"},
+                ]
+            }
+        )
+    )
     os.chmod(path, 0o600)
     store = ConnectionStore(path)
 
@@ -59,6 +69,7 @@ def test_one_bad_connection_keeps_the_others_and_the_copy_stays_private(tmp_path
 
 
 # -- download sidecars ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("sidecar", ["[]", '{"version": 1, "size": "x"}', "[" * 100_000])
 def test_a_damaged_download_sidecar_does_not_stop_the_pull(loopback_hub, hearth_home, sidecar):
@@ -80,19 +91,36 @@ def test_a_damaged_download_sidecar_does_not_stop_the_pull(loopback_hub, hearth_
 
 # -- discover_results.json --------------------------------------------------------------------
 
-GOOD = HubModel("org/Good-GGUF", "org", downloads=3, tags=("gguf",), quants=("Q4_K_M",),
-                size_range=(1, 2))
+GOOD = HubModel(
+    "org/Good-GGUF", "org", downloads=3, tags=("gguf",), quants=("Q4_K_M",), size_range=(1, 2)
+)
 
 
-@pytest.mark.parametrize("models", [
-    [{"id": 5}], [{"id": "x", "tags": "gguf"}], [{"id": "x", "size_range": [1]}],
-    [{"id": "x", "parameters": "7B"}], [{"id": "x", "last_modified": "yesterday"}],
-    [{"id": "x", "downloads": True}], ["x"], [[1]]])
+@pytest.mark.parametrize(
+    "models",
+    [
+        [{"id": 5}],
+        [{"id": "x", "tags": "gguf"}],
+        [{"id": "x", "size_range": [1]}],
+        [{"id": "x", "parameters": "7B"}],
+        [{"id": "x", "last_modified": "yesterday"}],
+        [{"id": "x", "downloads": True}],
+        ["x"],
+        [[1]],
+    ],
+)
 def test_saved_results_of_the_wrong_type_are_dropped_the_good_ones_shown(tmp_path, models):
     path = tmp_path / "discover_results.json"
-    path.write_text(json.dumps({"version": 1, "saved_at": "2025-01-02T03:04:05",
-                                "query": {"text": 5, "sort": "likes"},
-                                "models": [GOOD.to_json(), *models]}))
+    path.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "saved_at": "2025-01-02T03:04:05",
+                "query": {"text": 5, "sort": "likes"},
+                "models": [GOOD.to_json(), *models],
+            }
+        )
+    )
 
     loaded = saved_search.load(path)
 

@@ -20,7 +20,10 @@ def test_tally_survives_reopening(hearth_home):
     reopened = ArenaStore(path)  # as after a restart
     assert reopened.tally() == before
     assert [v.prompt for v in reopened.votes()] == [
-        "Write a haiku about rain", "Name three rivers", "What is 2 + 2?"]
+        "Write a haiku about rain",
+        "Name three rivers",
+        "What is 2 + 2?",
+    ]
     standings = {s.label: s for s in before}
     assert (standings["Q8_0"].wins, standings["Q8_0"].losses, standings["Q8_0"].ties) == (1, 0, 1)
     assert (standings["Q2_K"].wins, standings["Q2_K"].losses, standings["Q2_K"].ties) == (0, 2, 0)
@@ -37,8 +40,10 @@ def test_elo_is_zero_sum_and_a_tie_between_equals_changes_nothing():
     ratings = {s.label: s.rating for s in tally(votes)}
     assert ratings["X"] + ratings["Y"] == pytest.approx(2 * START_RATING, abs=0.2)
     # Each further win against a weaker opponent is worth less.
-    gains = [tally(votes[:n + 1])[0].rating - tally(votes[:n])[0].rating if n else 16.0
-             for n in range(5)]
+    gains = [
+        tally(votes[: n + 1])[0].rating - tally(votes[:n])[0].rating if n else 16.0
+        for n in range(5)
+    ]
     assert gains == sorted(gains, reverse=True)
 
 
@@ -52,4 +57,3 @@ def test_bad_votes_are_refused(hearth_home):
     store.record("Q8_0", "Q2_K", "A")
     store.reset()
     assert store.tally() == []
-

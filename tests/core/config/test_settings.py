@@ -54,8 +54,9 @@ def test_damaged_settings_in_a_read_only_folder_give_defaults_and_a_message(tmp_
 
 def test_a_folder_list_holding_a_number_keeps_the_other_settings(tmp_path):
     path = tmp_path / "settings.json"
-    path.write_text(json.dumps({"model_folders": [1], "hidden_models": ["/a", None],
-                                "last_model": "/m.gguf"}))
+    path.write_text(
+        json.dumps({"model_folders": [1], "hidden_models": ["/a", None], "last_model": "/m.gguf"})
+    )
     settings = Settings.load(path)
     assert settings.model_folders == [] and settings.hidden_models == []
     assert settings.last_model == "/m.gguf"
@@ -68,9 +69,17 @@ def test_a_folder_list_holding_a_number_keeps_the_other_settings(tmp_path):
 
 def test_wrong_shaped_model_settings_keep_only_what_is_usable(tmp_path):
     path = tmp_path / "settings.json"
-    path.write_text(json.dumps({"model_settings": {
-        "/a.gguf": [1, 2], "/b.gguf": {"temperature": "hot", "top_k": 5, "n_ctx": True},
-        "/c.gguf": {"temperature": 0.3}}}))
+    path.write_text(
+        json.dumps(
+            {
+                "model_settings": {
+                    "/a.gguf": [1, 2],
+                    "/b.gguf": {"temperature": "hot", "top_k": 5, "n_ctx": True},
+                    "/c.gguf": {"temperature": 0.3},
+                }
+            }
+        )
+    )
     settings = Settings.load(path)
     assert settings.model_settings == {"/b.gguf": {"top_k": 5}, "/c.gguf": {"temperature": 0.3}}
     assert "/a.gguf are not a JSON object" in settings.notice

@@ -13,14 +13,19 @@ from pathlib import Path
 import pytest
 from huggingface_hub import hf_hub_download, scan_cache_dir
 
-from app.core.library import catalog as library
-from app.core.downloads.http import RetryPolicy
-from app.core.downloads.store import check_filename
-from app.core.downloads.downloader import Downloader, Progress, choose_file, split_names
 from app.core.common.errors import (
-    ChecksumMismatch, DownloadCancelled, DownloadError, GatedModelError, NotEnoughSpace, UnsafeFileName,
+    ChecksumMismatch,
+    DownloadCancelled,
+    DownloadError,
+    GatedModelError,
+    NotEnoughSpace,
+    UnsafeFileName,
 )
 from app.core.common.paths import Paths, hf_hub_cache
+from app.core.downloads.downloader import Downloader, Progress, choose_file, split_names
+from app.core.downloads.http import RetryPolicy
+from app.core.downloads.store import check_filename
+from app.core.library import catalog as library
 from tests.support.hub_repos import add_gguf_family, gguf_name, split_bytes
 from tests.support.hub_server import LoopbackHub
 from tests.support.logs import hearth_logging
@@ -46,7 +51,9 @@ def sleeps() -> list[float]:
 
 def downloader(hub: LoopbackHub, sleeps: list[float], attempts: int = 6, **kwargs) -> Downloader:
     kwargs.setdefault("token", False)
-    return Downloader(endpoint=hub.url, retry=RetryPolicy(attempts=attempts, sleep=sleeps.append), **kwargs)
+    return Downloader(
+        endpoint=hub.url, retry=RetryPolicy(attempts=attempts, sleep=sleeps.append), **kwargs
+    )
 
 
 def sha256(data: bytes) -> str:
@@ -55,8 +62,11 @@ def sha256(data: bytes) -> str:
 
 def file_gets(hub: LoopbackHub, name: str = Q4) -> list[str | None]:
     """The Range header of each GET of ``name``'s bytes (None: from the start)."""
-    return [r.headers.get("range") for r in hub.requests_matching("/repos/", method="GET")
-            if f"file={name}" in r.path]
+    return [
+        r.headers.get("range")
+        for r in hub.requests_matching("/repos/", method="GET")
+        if f"file={name}" in r.path
+    ]
 
 
 def parts(cache: Path) -> list[Path]:
@@ -67,7 +77,8 @@ def parts(cache: Path) -> list[Path]:
 
 
 def test_a_download_lands_in_the_hf_cache_as_the_client_expects(
-        loopback_hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths) -> None:
+    loopback_hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths
+) -> None:
     seen: list[Progress] = []
 
     result = downloader(loopback_hub, sleeps).download(REPO, Q4, progress=seen.append)
@@ -87,14 +98,18 @@ def test_a_download_lands_in_the_hf_cache_as_the_client_expects(
     again = downloader(loopback_hub, sleeps).download(REPO, Q4)
     assert again.path == result.path and len(file_gets(loopback_hub)) == 1  # cached: no second GET
     heads = loopback_hub.requests_matching("/resolve/", method="HEAD")
-    assert heads and all(f"/resolve/{result.commit}/" in h.path for h in heads)  # pinned to one commit
+    assert heads and all(
+        f"/resolve/{result.commit}/" in h.path for h in heads
+    )  # pinned to one commit
 
 
 # -- interruptions -----------------------------------------------------------------------------------
 
 
 @pytest.mark.faults
-def test_a_dropped_connection_resumes_with_range(loopback_hub: LoopbackHub, payload: bytes, sleeps: list) -> None:
+def test_a_dropped_connection_resumes_with_range(
+    loopback_hub: LoopbackHub, payload: bytes, sleeps: list
+) -> None:
     loopback_hub.drop_after(Q4, 700_000)
 
     result = downloader(loopback_hub, sleeps).download(REPO, Q4)
@@ -106,7 +121,8 @@ def test_a_dropped_connection_resumes_with_range(loopback_hub: LoopbackHub, payl
 
 @pytest.mark.faults
 def test_a_failed_download_keeps_its_part_and_resumes_later(
-        loopback_hub: LoopbackHub, payload: bytes, sleeps: list) -> None:
+    loopback_hub: LoopbackHub, payload: bytes, sleeps: list
+) -> None:
     loopback_hub.drop_after(Q4, 700_000)
     with pytest.raises(DownloadError, match="connection dropped") as failure:
         downloader(loopback_hub, sleeps, attempts=1).download(REPO, Q4)
@@ -114,10 +130,16 @@ def test_a_failed_download_keeps_its_part_and_resumes_later(
     (part,) = parts(hf_hub_cache())
     assert part.stat().st_size == 700_000
     (unfinished,) = Downloader().list_unfinished()
-    assert (unfinished.repo_id, unfinished.filename, unfinished.done_bytes, unfinished.total_bytes) == (
-        REPO, Q4, 700_000, SIZE)
+    assert (
+        unfinished.repo_id,
+        unfinished.filename,
+        unfinished.done_bytes,
+        unfinished.total_bytes,
+    ) == (REPO, Q4, 700_000, SIZE)
 
-    result = downloader(loopback_hub, sleeps).download(REPO, Q4)  # as after a restart: a new downloader
+    result = downloader(loopback_hub, sleeps).download(
+        REPO, Q4
+    )  # as after a restart: a new downloader
 
     assert file_gets(loopback_hub) == [None, "bytes=700000-"]
     assert sha256(result.path.read_bytes()) == sha256(payload)
@@ -142,10 +164,15 @@ print("finished", flush=True)
 @pytest.mark.faults
 @pytest.mark.slow
 def test_a_killed_process_leaves_a_part_that_the_next_one_resumes(
-        loopback_hub: LoopbackHub, payload: bytes, sleeps: list) -> None:
+    loopback_hub: LoopbackHub, payload: bytes, sleeps: list
+) -> None:
     loopback_hub.slow(Q4, bytes_per_second=200_000)  # 10 s for the whole file: killed long before
-    child = subprocess.Popen([sys.executable, "-c", CHILD, loopback_hub.url, REPO, Q4], cwd=ROOT,
-                             stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, loopback_hub.url, REPO, Q4],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert child.stdout.readline().strip() == "downloading"
     finally:
@@ -166,7 +193,8 @@ def test_a_killed_process_leaves_a_part_that_the_next_one_resumes(
 
 @pytest.mark.faults
 def test_pause_from_another_thread_keeps_the_part_and_resume_continues(
-        loopback_hub: LoopbackHub, payload: bytes, sleeps: list) -> None:
+    loopback_hub: LoopbackHub, payload: bytes, sleeps: list
+) -> None:
     loopback_hub.slow(Q4, bytes_per_second=400_000, count=1)
     started, stop, outcome = threading.Event(), threading.Event(), []
 
@@ -199,7 +227,9 @@ def test_pause_from_another_thread_keeps_the_part_and_resume_continues(
 
 
 @pytest.mark.faults
-def test_a_429_waits_as_long_as_retry_after_says(loopback_hub: LoopbackHub, payload: bytes, sleeps: list) -> None:
+def test_a_429_waits_as_long_as_retry_after_says(
+    loopback_hub: LoopbackHub, payload: bytes, sleeps: list
+) -> None:
     loopback_hub.fail(Q4, status=429, headers={"Retry-After": "7"}, method="GET")
 
     result = downloader(loopback_hub, sleeps).download(REPO, Q4)
@@ -210,7 +240,8 @@ def test_a_429_waits_as_long_as_retry_after_says(loopback_hub: LoopbackHub, payl
 
 @pytest.mark.faults
 def test_a_burst_of_5xx_is_retried_with_exponential_backoff(
-        loopback_hub: LoopbackHub, payload: bytes, sleeps: list) -> None:
+    loopback_hub: LoopbackHub, payload: bytes, sleeps: list
+) -> None:
     loopback_hub.fail("/resolve/", status=503, count=2, method="HEAD")
     loopback_hub.fail(Q4, status=500, count=2, method="GET")
 
@@ -221,7 +252,8 @@ def test_a_burst_of_5xx_is_retried_with_exponential_backoff(
 
 @pytest.mark.faults
 def test_a_stalled_connection_times_out_and_is_retried(
-        loopback_hub: LoopbackHub, payload: bytes, sleeps: list) -> None:
+    loopback_hub: LoopbackHub, payload: bytes, sleeps: list
+) -> None:
     loopback_hub.slow(Q4, bytes_per_second=1, count=1)  # one byte a second: a stalled link
 
     result = downloader(loopback_hub, sleeps, timeout=0.3).download(REPO, Q4)
@@ -244,7 +276,8 @@ def test_retries_are_bounded(loopback_hub: LoopbackHub, payload: bytes, sleeps: 
 
 @pytest.mark.faults
 def test_a_checksum_mismatch_never_becomes_a_model(
-        loopback_hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths) -> None:
+    loopback_hub: LoopbackHub, payload: bytes, sleeps: list, hearth_home: Paths
+) -> None:
     loopback_hub.corrupt(REPO, Q4)
 
     with pytest.raises(ChecksumMismatch, match="deleted and is not in your library"):
@@ -257,7 +290,9 @@ def test_a_checksum_mismatch_never_becomes_a_model(
 
 
 @pytest.mark.faults
-def test_a_changed_file_restarts_from_zero(loopback_hub: LoopbackHub, payload: bytes, sleeps: list) -> None:
+def test_a_changed_file_restarts_from_zero(
+    loopback_hub: LoopbackHub, payload: bytes, sleeps: list
+) -> None:
     loopback_hub.drop_after(Q4, 700_000)
     with pytest.raises(DownloadError):
         downloader(loopback_hub, sleeps, attempts=1).download(REPO, Q4)
@@ -272,19 +307,33 @@ def test_a_changed_file_restarts_from_zero(loopback_hub: LoopbackHub, payload: b
 
 
 @pytest.mark.faults
-@pytest.mark.parametrize("name", [
-    "../evil.gguf", "a/../../evil.gguf", "/etc/evil.gguf", "C:/evil.gguf", "dir\\..\\evil.gguf",
-    "evil\x00.gguf", "x" * 300 + ".gguf", "./evil.gguf", "a//evil.gguf", "",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../evil.gguf",
+        "a/../../evil.gguf",
+        "/etc/evil.gguf",
+        "C:/evil.gguf",
+        "dir\\..\\evil.gguf",
+        "evil\x00.gguf",
+        "x" * 300 + ".gguf",
+        "./evil.gguf",
+        "a//evil.gguf",
+        "",
+    ],
+)
 def test_names_that_escape_the_folder_are_refused(
-        loopback_hub: LoopbackHub, payload: bytes, sleeps: list, name: str) -> None:
+    loopback_hub: LoopbackHub, payload: bytes, sleeps: list, name: str
+) -> None:
     with pytest.raises(UnsafeFileName, match="refused"):
         downloader(loopback_hub, sleeps).download(REPO, name)
     assert loopback_hub.requests == []
 
 
 @pytest.mark.faults
-def test_a_repo_listing_an_escaping_name_is_refused(loopback_hub: LoopbackHub, sleeps: list, tmp_path: Path) -> None:
+def test_a_repo_listing_an_escaping_name_is_refused(
+    loopback_hub: LoopbackHub, sleeps: list, tmp_path: Path
+) -> None:
     loopback_hub.add_repo("org/Evil-GGUF", {"../../../Evil-Q4_K_M.gguf": b"x" * 100})
     d = downloader(loopback_hub, sleeps)
     _, files = d.repo_files("org/Evil-GGUF")
@@ -309,7 +358,8 @@ def log_file(hearth_home: Paths):
 
 @pytest.mark.faults
 def test_a_gated_repo_asks_for_a_token_and_never_logs_it(
-        loopback_hub: LoopbackHub, sleeps: list, monkeypatch: pytest.MonkeyPatch, log_file: Path) -> None:
+    loopback_hub: LoopbackHub, sleeps: list, monkeypatch: pytest.MonkeyPatch, log_file: Path
+) -> None:
     secret = "hf_GrantedSecretToken123"
     data = os.urandom(SIZE)
     add_gguf_family(loopback_hub, "meta/Gated-GGUF", {Q4: data}, gated=True)
@@ -318,7 +368,9 @@ def test_a_gated_repo_asks_for_a_token_and_never_logs_it(
     with pytest.raises(GatedModelError, match="enter a Hugging Face token"):
         downloader(loopback_hub, sleeps).download("meta/Gated-GGUF", Q4)
     with pytest.raises(GatedModelError, match="does not give access"):
-        downloader(loopback_hub, sleeps, token="hf_NotGrantedToken456").download("meta/Gated-GGUF", Q4)
+        downloader(loopback_hub, sleeps, token="hf_NotGrantedToken456").download(
+            "meta/Gated-GGUF", Q4
+        )
 
     monkeypatch.setenv("HF_TOKEN", secret)  # huggingface_hub's get_token() reads it
     loopback_hub.drop_after(Q4, 500_000)
@@ -343,7 +395,8 @@ def test_a_gated_repo_asks_for_a_token_and_never_logs_it(
 
 @pytest.mark.faults
 def test_not_enough_space_is_refused_before_downloading(
-        loopback_hub: LoopbackHub, payload: bytes, sleeps: list) -> None:
+    loopback_hub: LoopbackHub, payload: bytes, sleeps: list
+) -> None:
     asked: list[Path] = []
 
     def free_space(path: Path) -> int:
@@ -358,12 +411,15 @@ def test_not_enough_space_is_refused_before_downloading(
     loopback_hub.drop_after(Q4, 700_000)
     with pytest.raises(DownloadError):
         downloader(loopback_hub, sleeps, attempts=1).download(REPO, Q4)
-    result = downloader(loopback_hub, sleeps, free_space=free_space).download(REPO, Q4)  # 1.3 MB left
+    result = downloader(loopback_hub, sleeps, free_space=free_space).download(
+        REPO, Q4
+    )  # 1.3 MB left
     assert result.path.read_bytes() == payload
 
 
 def test_a_split_model_downloads_as_one(
-        loopback_hub: LoopbackHub, sleeps: list, hearth_home: Paths) -> None:
+    loopback_hub: LoopbackHub, sleeps: list, hearth_home: Paths
+) -> None:
     data = os.urandom(900_000)
     shards = [gguf_name("Tiny", "Q8_0", part=i, parts=3) for i in (1, 2, 3)]
     add_gguf_family(loopback_hub, REPO, dict(zip(shards, split_bytes(data, 3), strict=True)))
@@ -379,8 +435,15 @@ def test_a_split_model_downloads_as_one(
 
 
 def test_choose_file_picks_what_a_user_means() -> None:
-    files = {"M-Q8_0.gguf": 800, "M-Q4_K_M.gguf": 450, "M-Q2_K.gguf": 300, "mmproj-M-f16.gguf": 100,
-             "M-F16-00001-of-00002.gguf": 900, "M-F16-00002-of-00002.gguf": 900, "README.md": 1}
+    files = {
+        "M-Q8_0.gguf": 800,
+        "M-Q4_K_M.gguf": 450,
+        "M-Q2_K.gguf": 300,
+        "mmproj-M-f16.gguf": 100,
+        "M-F16-00001-of-00002.gguf": 900,
+        "M-F16-00002-of-00002.gguf": 900,
+        "README.md": 1,
+    }
     assert choose_file(files) == "M-Q4_K_M.gguf"
     assert choose_file(files, "q8_0") == "M-Q8_0.gguf"
     assert choose_file(files, "F16") == "M-F16-00001-of-00002.gguf"

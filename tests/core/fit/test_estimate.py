@@ -12,9 +12,9 @@ import re
 import pytest
 
 from app.core.fit import estimate as fit
-from app.core.hardware import probe as hardware
 from app.core.fit.shape import ModelShape, shape_from_header
 from app.core.gguf.header import GgufHeader, read_local_header
+from app.core.hardware import probe as hardware
 from tests.core.hardware.test_probe import (
     A5000X2,
     CUDA_INFO,
@@ -38,15 +38,21 @@ def shapes(quant_ladder) -> dict[str, ModelShape]:
 
 def synthetic(arch: str, n_layers: int = 4, **metadata) -> ModelShape:
     """A header as a GGUF of ``arch`` would carry it (no tensors: metadata only)."""
-    fields = {"general.architecture": arch, f"{arch}.block_count": n_layers,
-              f"{arch}.embedding_length": 1024, f"{arch}.attention.head_count": 8,
-              f"{arch}.attention.head_count_kv": 2, f"{arch}.context_length": 32768,
-              f"{arch}.vocab_size": 32000}
+    fields = {
+        "general.architecture": arch,
+        f"{arch}.block_count": n_layers,
+        f"{arch}.embedding_length": 1024,
+        f"{arch}.attention.head_count": 8,
+        f"{arch}.attention.head_count_kv": 2,
+        f"{arch}.context_length": 32768,
+        f"{arch}.vocab_size": 32000,
+    }
     fields.update({f"{arch}.{k}": v for k, v in metadata.items()})
     return shape_from_header(GgufHeader(3, fields, (), 0), 10**9, f"{arch}.gguf")
 
 
 # -- shapes ----------------------------------------------------------------------------------------
+
 
 def test_shape_of_the_starter_ladder(shapes):
     shape = shapes["Q4_K_M"]
@@ -90,19 +96,35 @@ def test_sliding_window_layers_hold_only_the_window_when_not_full():
     windowed = fit.estimate(shape, 32768, swa_full=False).kv_cache_bytes
     per_cell = full // (4 * 32768)
     assert windowed == per_cell * (2 * 32768 + 2 * 4608)  # window + ubatch, padded to 256
-    pattern = synthetic("gemma3", n_layers=6, **{"attention.sliding_window": 1024,
-                                                 "attention.sliding_window_pattern": 3})
+    pattern = synthetic(
+        "gemma3",
+        n_layers=6,
+        **{"attention.sliding_window": 1024, "attention.sliding_window_pattern": 3},
+    )
     assert pattern.swa_layers == (True, True, False) * 2
 
 
 def test_mla_keeps_no_v_cache_and_hybrids_skip_recurrent_layers():
-    mla = synthetic("deepseek2", **{"attention.key_length": 576, "attention.value_length": 512,
-                                    "attention.key_length_mla": 192,
-                                    "attention.head_count_kv": 1})
+    mla = synthetic(
+        "deepseek2",
+        **{
+            "attention.key_length": 576,
+            "attention.value_length": 512,
+            "attention.key_length_mla": 192,
+            "attention.head_count_kv": 1,
+        },
+    )
     assert fit.estimate(mla, 1024).kv_cache_bytes == 4 * 1024 * 576 * 2
-    hybrid = synthetic("granitehybrid", **{"attention.head_count_kv": [0, 2, 0, 0],
-                                           "ssm.conv_kernel": 4, "ssm.inner_size": 2048,
-                                           "ssm.state_size": 128, "ssm.group_count": 1})
+    hybrid = synthetic(
+        "granitehybrid",
+        **{
+            "attention.head_count_kv": [0, 2, 0, 0],
+            "ssm.conv_kernel": 4,
+            "ssm.inner_size": 2048,
+            "ssm.state_size": 128,
+            "ssm.group_count": 1,
+        },
+    )
     dense = synthetic("llama")
     assert fit.estimate(hybrid, 4096).kv_cache_bytes < fit.estimate(dense, 4096).kv_cache_bytes
     assert hybrid.recurrent_bytes == 3 * (3 * (2048 + 256) + 128 * 2048) * 4
@@ -117,9 +139,14 @@ def test_size_only_estimate_is_marked_inexact():
 
 # -- verdicts --------------------------------------------------------------------------------------
 
+
 def cuda(vram_gib: float, ram_gib: float = 32) -> fit.Machine:
-    return fit.Machine(ram_bytes=int(ram_gib * GIB), gpu_bytes=(int(vram_gib * GIB),),
-                       backend="CUDA", cpu_features=X86)
+    return fit.Machine(
+        ram_bytes=int(ram_gib * GIB),
+        gpu_bytes=(int(vram_gib * GIB),),
+        backend="CUDA",
+        cpu_features=X86,
+    )
 
 
 def test_full_offload_partial_cpu_only_and_too_large(shapes):
@@ -151,8 +178,13 @@ def test_largest_context_that_fits(shapes):
 
 
 def test_apple_unified_memory_counts_once(shapes):
-    mac = fit.Machine(ram_bytes=12 * GIB, gpu_bytes=(int(10.67 * GIB),), backend="Metal",
-                      cpu_features=ARM, unified_memory=True)
+    mac = fit.Machine(
+        ram_bytes=12 * GIB,
+        gpu_bytes=(int(10.67 * GIB),),
+        backend="Metal",
+        cpu_features=ARM,
+        unified_memory=True,
+    )
     result = fit.plan(shapes["Q8_0"], mac, 8192)
     assert result.verdict == fit.VERDICT_FULL
     assert result.estimate.total_bytes <= 12 * GIB
@@ -161,12 +193,23 @@ def test_apple_unified_memory_counts_once(shapes):
 def test_machine_from_a_report_uses_only_gpus_the_build_can_drive(tmp_path):
     """The RTX 3090 as its nvidia-smi -q -x recording shows it (24120 MiB free)."""
     nvml = FakeNvml.load(RTX3090)
-    cpu_build = hardware.probe(tmp_path, nvml=nvml, run=lambda a: "", system="Linux",
-                               sysfs_root=tmp_path, backend=cpu_backend())
+    cpu_build = hardware.probe(
+        tmp_path,
+        nvml=nvml,
+        run=lambda a: "",
+        system="Linux",
+        sysfs_root=tmp_path,
+        backend=cpu_backend(),
+    )
     assert fit.Machine.from_report(cpu_build).gpu_bytes == ()
-    cuda_build = hardware.probe(tmp_path, nvml=nvml, run=lambda a: "", system="Linux",
-                                sysfs_root=tmp_path,
-                                backend=cpu_backend(system_info=CUDA_INFO, gpu_offload=True))
+    cuda_build = hardware.probe(
+        tmp_path,
+        nvml=nvml,
+        run=lambda a: "",
+        system="Linux",
+        sysfs_root=tmp_path,
+        backend=cpu_backend(system_info=CUDA_INFO, gpu_offload=True),
+    )
     machine = fit.Machine.from_report(cuda_build)
     assert machine.backend == "CUDA" and machine.gpu_bytes == (24120 * MIB,)
     assert "AVX2" in machine.cpu_features
@@ -177,28 +220,43 @@ def test_verdicts_on_two_busy_a5000(tmp_path, shapes):
     left (1678 + 6862 MiB) still takes the whole starter model in F16; a CPU build runs it in
     RAM."""
     nvml = FakeNvml.load(A5000X2)
-    cuda_build = hardware.probe(tmp_path, nvml=nvml, run=lambda a: "", system="Linux",
-                                sysfs_root=tmp_path,
-                                backend=cpu_backend(system_info=CUDA_INFO, gpu_offload=True))
+    cuda_build = hardware.probe(
+        tmp_path,
+        nvml=nvml,
+        run=lambda a: "",
+        system="Linux",
+        sysfs_root=tmp_path,
+        backend=cpu_backend(system_info=CUDA_INFO, gpu_offload=True),
+    )
     machine = fit.Machine.from_report(cuda_build)
     assert machine.gpu_bytes == (1678 * MIB, 6862 * MIB)
     on_gpus = fit.plan(shapes["F16"], machine, 8192)
     assert on_gpus.verdict == fit.VERDICT_FULL and on_gpus.gpu_layers == 31
     assert on_gpus.estimate.vram_bytes <= sum(machine.gpu_bytes)
-    cpu_build = hardware.probe(tmp_path, nvml=nvml, run=lambda a: "", system="Linux",
-                               sysfs_root=tmp_path, backend=cpu_backend())
+    cpu_build = hardware.probe(
+        tmp_path,
+        nvml=nvml,
+        run=lambda a: "",
+        system="Linux",
+        sysfs_root=tmp_path,
+        backend=cpu_backend(),
+    )
     assert fit.plan(shapes["F16"], fit.Machine.from_report(cpu_build), 8192).verdict == (
-        fit.VERDICT_CPU)
+        fit.VERDICT_CPU
+    )
 
 
 def test_verdict_on_the_recorded_m1_max(tmp_path, shapes):
     """The M1 Max of llmfit issue #570 with a Metal build: one unified pool, Metal's 25999 MiB
     free as llama-server listed it."""
     sysctl, metal = m1_max_recording()
-    report = hardware.probe(tmp_path, nvml=FakeNvml.without_driver(), run=mac_runner(sysctl),
-                            system="Darwin",
-                            backend=cpu_backend(system_info=METAL_INFO, gpu_offload=True,
-                                                devices=(metal,)))
+    report = hardware.probe(
+        tmp_path,
+        nvml=FakeNvml.without_driver(),
+        run=mac_runner(sysctl),
+        system="Darwin",
+        backend=cpu_backend(system_info=METAL_INFO, gpu_offload=True, devices=(metal,)),
+    )
     machine = fit.Machine.from_report(report)
     assert (machine.backend, machine.unified_memory) == ("Metal", True)
     assert machine.gpu_bytes == (25999 * MIB,)
@@ -207,12 +265,19 @@ def test_verdict_on_the_recorded_m1_max(tmp_path, shapes):
 
 def test_json_has_the_documented_keys(shapes):
     data = fit.plan(shapes["Q2_K"], cuda(24), 2048, "q8_0").to_json()
-    assert {"weights_bytes", "kv_cache_bytes", "total_bytes", "verdict", "gpu_layers",
-            "max_ctx"} <= set(data)
+    assert {
+        "weights_bytes",
+        "kv_cache_bytes",
+        "total_bytes",
+        "verdict",
+        "gpu_layers",
+        "max_ctx",
+    } <= set(data)
     assert data["total_bytes"] == data["ram_bytes"] + data["vram_bytes"]
 
 
 # -- one real measurement, the benchmark's code path -----------------------------------------------
+
 
 @pytest.mark.slow
 def test_estimate_matches_measured_memory(quant_ladder):

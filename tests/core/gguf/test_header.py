@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from gguf import GGUFReader
 
+from app.core.common.errors import HubError, ModelFileError
 from app.core.fit import estimate as fit
 from app.core.fit import shape as fit_shape
-from app.core.common.errors import HubError, ModelFileError
 from app.core.gguf.header import (
     TruncatedHeaderError,
     parse_header,
@@ -46,16 +46,19 @@ def test_header_matches_the_reference_reader(quant_ladder):
     assert header.data_offset == reference.data_offset
     assert [(t.name, t.ggml_type, t.shape, t.nbytes) for t in header.tensors] == [
         (t.name, int(t.tensor_type), tuple(int(d) for d in t.shape), int(t.n_bytes))
-        for t in reference.tensors]
+        for t in reference.tensors
+    ]
     assert header.get("llama.block_count") == 30
-    assert header.get("tokenizer.chat_template") == reference.fields[
-        "tokenizer.chat_template"].contents()
+    assert (
+        header.get("tokenizer.chat_template")
+        == reference.fields["tokenizer.chat_template"].contents()
+    )
     assert header.array_lengths["tokenizer.ggml.tokens"] == 49152
     assert header.get("tokenizer.ggml.tokens") is None  # long arrays: length only
 
 
 def test_a_prefix_that_ends_inside_the_header_asks_for_more(starter_gguf):
-    data = starter_gguf.read_bytes()[:3 * MB]
+    data = starter_gguf.read_bytes()[: 3 * MB]
     full = parse_header(data)
     for cut in (10, 1000, 500_000, full.data_offset - 100):
         with pytest.raises(TruncatedHeaderError) as short:
@@ -85,8 +88,9 @@ def test_hub_header_is_read_from_the_first_megabytes_only(hub, quant_ladder):
 
 def test_the_range_grows_until_the_header_parses(hub, quant_ladder):
     path = quant_ladder["Q2_K"]
-    remote = read_remote_header(REPO, path.name, endpoint=hub.url, token=False,
-                                first_bytes=128 * 1024)
+    remote = read_remote_header(
+        REPO, path.name, endpoint=hub.url, token=False, first_bytes=128 * 1024
+    )
 
     assert remote.header.data_offset == read_local_header(path).data_offset  # 1.7 MB
     ends = range_ends(hub, path.name)
@@ -99,10 +103,12 @@ def test_gated_repo_needs_a_token_and_the_token_stays_off_the_cdn(loopback_hub, 
     loopback_hub.valid_tokens.add("hf_granted")
 
     with pytest.raises(HubError, match="gated"):
-        read_remote_header("meta/Gated-GGUF", starter_gguf.name, endpoint=loopback_hub.url,
-                           token=False)
-    remote = read_remote_header("meta/Gated-GGUF", starter_gguf.name,
-                                endpoint=loopback_hub.url, token="hf_granted")
+        read_remote_header(
+            "meta/Gated-GGUF", starter_gguf.name, endpoint=loopback_hub.url, token=False
+        )
+    remote = read_remote_header(
+        "meta/Gated-GGUF", starter_gguf.name, endpoint=loopback_hub.url, token="hf_granted"
+    )
     assert remote.header.get("general.architecture") == "llama"
     (cdn,) = loopback_hub.requests_matching("/repos/", method="GET")
     assert "authorization" not in cdn.headers
@@ -117,12 +123,14 @@ def test_missing_repo_and_file_are_plain_errors(hub):
 
 def test_a_file_that_is_not_a_gguf_falls_back_to_its_size(loopback_hub):
     loopback_hub.add_repo("org/Odd-GGUF", {"Odd-Q4_K_M.gguf": b"<html>not a model</html>" * 900})
-    remote = read_remote_header("org/Odd-GGUF", "Odd-Q4_K_M.gguf", endpoint=loopback_hub.url,
-                                token=False)
+    remote = read_remote_header(
+        "org/Odd-GGUF", "Odd-Q4_K_M.gguf", endpoint=loopback_hub.url, token=False
+    )
     assert remote.header is None and remote.file_size == 24 * 900
     assert "GGUF" in remote.error
-    shape = fit_shape.shape_from_hub("org/Odd-GGUF", "Odd-Q4_K_M.gguf",
-                                     endpoint=loopback_hub.url, token=False)
+    shape = fit_shape.shape_from_hub(
+        "org/Odd-GGUF", "Odd-Q4_K_M.gguf", endpoint=loopback_hub.url, token=False
+    )
     assert not shape.exact and shape.file_size == 24 * 900 and shape.quant == "Q4_K_M"
 
 
@@ -144,7 +152,7 @@ def test_a_server_that_ignores_range_is_read_only_as_far_as_needed(starter_gguf)
             self.end_headers()
             try:
                 for start in range(0, len(body), 256 * 1024):
-                    self.wfile.write(body[start:start + 256 * 1024])
+                    self.wfile.write(body[start : start + 256 * 1024])
                     sent.append(start)
             except (BrokenPipeError, ConnectionResetError):
                 pass
@@ -157,9 +165,12 @@ def test_a_server_that_ignores_range_is_read_only_as_far_as_needed(starter_gguf)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        remote = read_remote_header("org/Plain", starter_gguf.name,
-                                    endpoint=f"http://127.0.0.1:{server.server_address[1]}",
-                                    token=False)
+        remote = read_remote_header(
+            "org/Plain",
+            starter_gguf.name,
+            endpoint=f"http://127.0.0.1:{server.server_address[1]}",
+            token=False,
+        )
     finally:
         server.shutdown()
         server.server_close()

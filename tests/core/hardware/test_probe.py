@@ -15,11 +15,11 @@ import re
 
 import pytest
 
-from app.core.hardware import probe as hardware
 from app.core.hardware import apple as hw_apple
 from app.core.hardware import backend as hw_backend
 from app.core.hardware import linux_gpu as hw_linux_gpu
 from app.core.hardware import nvml as hw_nvml
+from app.core.hardware import probe as hardware
 from tests.support import this_machine
 from tests.support.recorded_hw import (
     DATA,
@@ -36,12 +36,16 @@ GIB = 1 << 30
 RTX3090 = "nvidia-smi_q_x_rtx3090.xml"
 A5000X2 = "nvidia-smi_q_x_2x_rtx_a5000.xml"
 INTEL_LAPTOP_VULKAN = "vulkaninfo_summary_intel_rplu_mx570.txt"
-CPU_INFO = ("CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | BMI2 = 1 | "
-            "LLAMAFILE = 1 | OPENMP = 1 | REPACK = 1 | ")
+CPU_INFO = (
+    "CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | BMI2 = 1 | "
+    "LLAMAFILE = 1 | OPENMP = 1 | REPACK = 1 | "
+)
 CUDA_INFO = "CUDA : ARCHS = 890 | USE_GRAPHS = 1 | PEER_MAX_BATCH_SIZE = 128 | " + CPU_INFO
 # llama.cpp's system info line on Apple Silicon with Metal (its format, not a recording)
-METAL_INFO = ("Metal : EMBED_LIBRARY = 1 | CPU : NEON = 1 | ARM_FMA = 1 | FP16_VA = 1 | "
-              "DOTPROD = 1 | ACCELERATE = 1 | REPACK = 1 | ")
+METAL_INFO = (
+    "Metal : EMBED_LIBRARY = 1 | CPU : NEON = 1 | ARM_FMA = 1 | FP16_VA = 1 | "
+    "DOTPROD = 1 | ACCELERATE = 1 | REPACK = 1 | "
+)
 
 
 def recorded_runner(vulkaninfo: str | None = None):
@@ -56,11 +60,16 @@ def rx7900xt_sysfs(root):
     vendor file (0x1002, AMD's PCI id) was not recorded; the card's vendor is."""
     card = rocm_smi_card()
     assert card["Card Vendor"].startswith("Advanced Micro Devices")
-    return lay_out_sysfs(root, {
-        "card0/device/vendor": "0x1002", "card0/device/device": card["Card Model"],
-        "card0/device/mem_info_vram_total": card["VRAM Total Memory (B)"],
-        "card0/device/mem_info_vram_used": card["VRAM Total Used Memory (B)"],
-        "card0/device/gpu_busy_percent": card["GPU use (%)"]})
+    return lay_out_sysfs(
+        root,
+        {
+            "card0/device/vendor": "0x1002",
+            "card0/device/device": card["Card Model"],
+            "card0/device/mem_info_vram_total": card["VRAM Total Memory (B)"],
+            "card0/device/mem_info_vram_used": card["VRAM Total Used Memory (B)"],
+            "card0/device/gpu_busy_percent": card["GPU use (%)"],
+        },
+    )
 
 
 def cpu_backend(**changes) -> hw_backend.Backend:
@@ -77,13 +86,17 @@ def m1_max_recording():
     ram_gib = float(re.search(r"^Total RAM: ([\d.]+) GB$", text, re.M).group(1))
     name, total, free = re.search(r"MTL0: (.+) \((\d+) MiB, (\d+) MiB free\)", text).groups()
     # sysctl -n hw.memsize prints the bytes; llmfit printed them in GiB ("32.00 GB")
-    sysctl = {**sysctl_values(text), "hw.memsize": str(int(ram_gib * GIB)),
-              "machdep.cpu.brand_string": cpu}
+    sysctl = {
+        **sysctl_values(text),
+        "hw.memsize": str(int(ram_gib * GIB)),
+        "machdep.cpu.brand_string": cpu,
+    }
     metal = hw_backend.Device("MTL0", name, "GPU", int(free) * MIB, int(total) * MIB)
     return sysctl, metal
 
 
 # -- this machine, for real -----------------------------------------------------------------------
+
 
 def test_probe_reports_this_machine(tmp_path):
     report = hardware.probe(tmp_path / "models")
@@ -136,6 +149,7 @@ def test_live_sample_reads_memory_and_load():
 
 # -- NVIDIA: NVML as real nvidia-smi -q -x recordings show it ------------------------------------
 
+
 def test_nvml_rtx_3090_as_its_owner_saw_it():
     """A desktop with a GeForce RTX 3090, driver 590.44.01 / CUDA 13.1, idle: NVML's answers as
     its ``nvidia-smi -q -x`` recorded them (telegraf's test data, see README)."""
@@ -173,22 +187,39 @@ def test_nvml_without_utilization_readings():
 
 def test_probe_with_an_nvidia_gpu_and_a_cpu_build_gives_the_install_command(tmp_path):
     """The RTX 3090 recording with this machine's CPU-only llama.cpp build."""
-    report = hardware.probe(tmp_path, nvml=FakeNvml.load(RTX3090), run=recorded_runner(),
-                            sysfs_root=tmp_path / "none", system="Linux", backend=cpu_backend())
+    report = hardware.probe(
+        tmp_path,
+        nvml=FakeNvml.load(RTX3090),
+        run=recorded_runner(),
+        sysfs_root=tmp_path / "none",
+        system="Linux",
+        backend=cpu_backend(),
+    )
 
     assert [g.name for g in report.nvidia_gpus] == ["NVIDIA GeForce RTX 3090"]
     assert report.install_hint.startswith('CMAKE_ARGS="-DGGML_CUDA=on" "')
-    assert '-m pip install --force-reinstall --no-cache-dir --no-deps' in report.install_hint
+    assert "-m pip install --force-reinstall --no-cache-dir --no-deps" in report.install_hint
     assert f'"llama-cpp-python=={report.llama_cpp_version}"' in report.install_hint
     assert "CUDA Toolkit" in report.install_needs
 
 
 def test_cuda_build_with_an_nvidia_gpu_needs_no_hint(tmp_path):
     """The RTX 3090 recording with a CUDA build whose device list shows that card."""
-    cuda = cpu_backend(system_info=CUDA_INFO, gpu_offload=True, devices=(hw_backend.Device(
-        "CUDA0", "NVIDIA GeForce RTX 3090", "GPU", 24120 * MIB, 24576 * MIB),))
-    report = hardware.probe(tmp_path, nvml=FakeNvml.load(RTX3090), run=recorded_runner(),
-                            sysfs_root=tmp_path / "none", system="Linux", backend=cuda)
+    cuda = cpu_backend(
+        system_info=CUDA_INFO,
+        gpu_offload=True,
+        devices=(
+            hw_backend.Device("CUDA0", "NVIDIA GeForce RTX 3090", "GPU", 24120 * MIB, 24576 * MIB),
+        ),
+    )
+    report = hardware.probe(
+        tmp_path,
+        nvml=FakeNvml.load(RTX3090),
+        run=recorded_runner(),
+        sysfs_root=tmp_path / "none",
+        system="Linux",
+        backend=cuda,
+    )
 
     assert report.backend == "CUDA" and report.gpu_offload_supported
     assert report.install_hint is None
@@ -196,20 +227,24 @@ def test_cuda_build_with_an_nvidia_gpu_needs_no_hint(tmp_path):
 
 
 def test_windows_hint_uses_powershell_syntax():
-    hint = hw_backend.install_hint(cpu_backend(), ["NVIDIA"], system="Windows",
-                                   python=r"C:\Hearth\python.exe")
+    hint = hw_backend.install_hint(
+        cpu_backend(), ["NVIDIA"], system="Windows", python=r"C:\Hearth\python.exe"
+    )
     assert hint.startswith('$env:CMAKE_ARGS="-DGGML_CUDA=on"; & "C:\\Hearth\\python.exe" -m pip')
 
 
 # -- backend detection -----------------------------------------------------------------------------
+
 
 def test_system_info_sections_and_names():
     sections = hw_backend.parse_system_info(CUDA_INFO)
     assert sections["CUDA"]["ARCHS"] == "890" and sections["CPU"]["AVX2"] == "1"
     assert hw_backend.backend_name(sections) == "CUDA"
     assert hw_backend.backend_name(hw_backend.parse_system_info(CPU_INFO)) == "CPU"
-    vulkan = (hw_backend.Device("CPU", "AMD Ryzen", "CPU", 0, 0),
-              hw_backend.Device("Vulkan0", "AMD Radeon RX 7900 XTX", "GPU", 1, 2))
+    vulkan = (
+        hw_backend.Device("CPU", "AMD Ryzen", "CPU", 0, 0),
+        hw_backend.Device("Vulkan0", "AMD Radeon RX 7900 XTX", "GPU", 1, 2),
+    )
     assert hw_backend.backend_name({}, vulkan) == "Vulkan"  # Vulkan reports no features
     metal = (hw_backend.Device("MTL0", "Apple M2", "GPU", 1, 2),)
     assert hw_backend.backend_name({}, metal) == "Metal"
@@ -225,12 +260,14 @@ def test_real_backend_and_device_list():
 
 # -- Apple Silicon: sysctl and system_profiler as recorded on Macs --------------------------------
 
+
 def test_apple_m1_system_profiler_recording():
     """``system_profiler SPDisplaysDataType -json`` of an M1 Mac on macOS 11, which names the
     GPU family under ``spdisplays_metalfamily`` and leaves ``_name`` an untranslated
     ``kHW_AppleM1Item`` (TorchServe's test data, see README)."""
     (gpu,) = hw_apple.parse_displays(
-        (DATA / "system_profiler_SPDisplaysDataType_m1.json").read_text(), 8 * GIB)
+        (DATA / "system_profiler_SPDisplaysDataType_m1.json").read_text(), 8 * GIB
+    )
 
     assert (gpu.name, gpu.vendor, gpu.cores) == ("Apple M1", "Apple", 7)
     assert gpu.details == "Metal, Apple 7 family"
@@ -248,9 +285,13 @@ def test_apple_m1_max_with_a_raised_wired_limit(tmp_path):
     info = hw_apple.probe(run)
     assert info.wired_limit_set
     assert info.metal_limit_bytes == 26000 * MIB == metal.total_bytes  # what Metal granted
-    report = hardware.probe(tmp_path, nvml=FakeNvml.without_driver(), run=run, system="Darwin",
-                            backend=cpu_backend(system_info=METAL_INFO, gpu_offload=True,
-                                                devices=(metal,)))
+    report = hardware.probe(
+        tmp_path,
+        nvml=FakeNvml.without_driver(),
+        run=run,
+        system="Darwin",
+        backend=cpu_backend(system_info=METAL_INFO, gpu_offload=True, devices=(metal,)),
+    )
     assert report.cpu == "Apple M1 Max" and report.ram_total_bytes == 32 * GIB
     (gpu,) = report.gpus
     assert (gpu.name, gpu.vendor, gpu.unified_memory) == ("Apple M1 Max", "Apple", True)
@@ -263,8 +304,13 @@ def test_apple_m1_max_with_a_cpu_build_suggests_metal(tmp_path):
     """The same recorded M1 Max with a build without Metal: the GPU is found and the page
     offers the Metal build."""
     sysctl, _ = m1_max_recording()
-    report = hardware.probe(tmp_path, nvml=FakeNvml.without_driver(), run=mac_runner(sysctl),
-                            system="Darwin", backend=cpu_backend())
+    report = hardware.probe(
+        tmp_path,
+        nvml=FakeNvml.without_driver(),
+        run=mac_runner(sysctl),
+        system="Darwin",
+        backend=cpu_backend(),
+    )
 
     (gpu,) = report.gpus
     assert gpu.vram_total_bytes == 26000 * MIB  # the wired limit, no Metal build to ask
@@ -286,9 +332,13 @@ def test_working_set_on_128_gb_estimate_and_wired_limit():
     112.00 GiB with iogpu.wired_limit_mb = 114688. The wired limit is read exactly; the stock
     estimate (3/4 of RAM) stays below what Metal granted, which is why a Metal build's own
     figure replaces it."""
-    stock, wired = (float(v) for v in re.findall(
-        r"recommendedMaxWorkingSetSize: ([\d.]+) GiB",
-        (DATA / "metal_working_set_m5max_128gb.txt").read_text()))
+    stock, wired = (
+        float(v)
+        for v in re.findall(
+            r"recommendedMaxWorkingSetSize: ([\d.]+) GiB",
+            (DATA / "metal_working_set_m5max_128gb.txt").read_text(),
+        )
+    )
 
     assert hw_apple.metal_working_set(128 * GIB, 114688) / GIB == wired
     assert hw_apple.metal_working_set(128 * GIB) / GIB == 96 < stock
@@ -300,12 +350,14 @@ def test_not_a_mac():
 
 # -- AMD / Intel on Linux: sysfs and vulkaninfo as recorded ----------------------------------------
 
+
 def test_amdgpu_sysfs_of_an_8_gb_card(tmp_path):
     """amdgpu's VRAM files as ``cat`` printed them on a NixOS desktop with an 8 GB AMD card
     (elementary/monitor issue #369, while a game held most of it). The vendor file was not
     recorded; 0x1002 is AMD's PCI id, which every amdgpu card carries."""
-    root = lay_out_sysfs(tmp_path / "drm", {**cat_outputs("sysfs_amdgpu_8gb.txt"),
-                                            "card0/device/vendor": "0x1002"})
+    root = lay_out_sysfs(
+        tmp_path / "drm", {**cat_outputs("sysfs_amdgpu_8gb.txt"), "card0/device/vendor": "0x1002"}
+    )
     (gpu,) = hw_linux_gpu.sysfs_gpus(root)
 
     assert (gpu.name, gpu.vendor) == ("AMD GPU", "AMD")
@@ -325,9 +377,14 @@ def test_rx_7900_xt_from_its_rocm_smi_values(tmp_path):
 
 def test_amd_gpu_with_a_cpu_build_suggests_vulkan(tmp_path):
     """The recorded RX 7900 XT with this machine's CPU-only build."""
-    report = hardware.probe(tmp_path, nvml=FakeNvml.without_driver(),
-                            sysfs_root=rx7900xt_sysfs(tmp_path / "drm"), system="Linux",
-                            run=recorded_runner(), backend=cpu_backend())
+    report = hardware.probe(
+        tmp_path,
+        nvml=FakeNvml.without_driver(),
+        sysfs_root=rx7900xt_sysfs(tmp_path / "drm"),
+        system="Linux",
+        run=recorded_runner(),
+        backend=cpu_backend(),
+    )
 
     assert [g.vendor for g in report.gpus] == ["AMD"]
     assert report.install_hint.startswith('CMAKE_ARGS="-DGGML_VULKAN=on"')
@@ -342,15 +399,17 @@ def test_vulkaninfo_of_an_intel_laptop_with_an_nvidia_card():
 
     assert [(d.name, d.device_type, d.vendor_id, d.device_id) for d in devices] == [
         ("Intel(R) Graphics (RPL-U)", "INTEGRATED_GPU", 0x8086, 0xA7AC),
-        ("NVIDIA GeForce MX570 A", "DISCRETE_GPU", 0x10DE, 0x25AA)]
+        ("NVIDIA GeForce MX570 A", "DISCRETE_GPU", 0x10DE, 0x25AA),
+    ]
 
 
 def test_vulkan_names_the_intel_card_and_leaves_nvidia_to_nvml(tmp_path):
     """The laptop's vulkaninfo with its i915 card in sysfs (vendor and device ids as vulkaninfo
     lists them; i915 has no VRAM files): the card gets Vulkan's name, the NVIDIA card is left
     to NVML."""
-    root = lay_out_sysfs(tmp_path / "drm", {"card1/device/vendor": "0x8086",
-                                            "card1/device/device": "0xa7ac"})
+    root = lay_out_sysfs(
+        tmp_path / "drm", {"card1/device/vendor": "0x8086", "card1/device/device": "0xa7ac"}
+    )
     gpus = hw_linux_gpu.probe(root, recorded_runner(vulkaninfo=INTEL_LAPTOP_VULKAN))
 
     assert [(g.name, g.source) for g in gpus] == [("Intel(R) Graphics (RPL-U)", "sysfs+vulkan")]

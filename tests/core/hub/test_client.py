@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from huggingface_hub import get_token
 
+from app.core.common.errors import HubError, HubRepoNotFound, HubUnavailable
 from app.core.fit import estimate as fit
 from app.core.hub import client as hub
 from app.core.hub import files as hub_files
-from app.core.common.errors import HubError, HubRepoNotFound, HubUnavailable
 from app.core.hub.client import HubClient, SearchQuery, parse_repo_ref
 from app.core.hub.files import QuantFile, group_files, params_from_name, size_bucket
 from tests.support.hub_repos import add_gguf_family, gguf_name, mmproj_name, split_bytes
@@ -31,24 +31,47 @@ def iso(when: datetime) -> str:
 def catalog(loopback_hub: LoopbackHub) -> LoopbackHub:
     """Four GGUF repos of different sizes and one that is not GGUF."""
     q = {n: os.urandom(2_000) for n in ("Q2_K", "Q4_K_M", "Q8_0")}
-    add_gguf_family(loopback_hub, "bartowski/Qwen3-4B-GGUF",
-                    {gguf_name("Qwen3-4B", k): v for k, v in q.items()},
-                    architecture="qwen3", downloads=900, likes=10, trending_score=5,
-                    last_modified=iso(NOW - 30 * DAY),
-                    gguf={"total": 4_022_468_096, "architecture": "qwen3", "context_length": 40960})
-    add_gguf_family(loopback_hub, "unsloth/gemma-2-9b-it-GGUF",
-                    {gguf_name("gemma-2-9b-it", "Q4_K_M"): q["Q4_K_M"]},
-                    downloads=500, likes=80, trending_score=50, last_modified=iso(NOW - 2 * DAY),
-                    gguf={"total": 0, "architecture": "gemma2", "context_length": 8192})
-    add_gguf_family(loopback_hub, "TheBloke/SmolLM2-135M-GGUF",
-                    {gguf_name("smollm2-135m", "Q8_0", style="dot"): q["Q8_0"]},
-                    downloads=100, likes=300, trending_score=1, last_modified=iso(NOW - 400 * DAY),
-                    gguf={"total": 134_515_008, "architecture": "llama", "context_length": 8192})
-    add_gguf_family(loopback_hub, "bigorg/Giant-2000B-GGUF",
-                    {gguf_name("Giant", "Q2_K"): q["Q2_K"]}, downloads=50, likes=1,
-                    trending_score=99, last_modified=iso(NOW - 10 * DAY),
-                    gguf={"total": 2_000_000_000_000, "architecture": "deepseek2",
-                          "context_length": 163840})
+    add_gguf_family(
+        loopback_hub,
+        "bartowski/Qwen3-4B-GGUF",
+        {gguf_name("Qwen3-4B", k): v for k, v in q.items()},
+        architecture="qwen3",
+        downloads=900,
+        likes=10,
+        trending_score=5,
+        last_modified=iso(NOW - 30 * DAY),
+        gguf={"total": 4_022_468_096, "architecture": "qwen3", "context_length": 40960},
+    )
+    add_gguf_family(
+        loopback_hub,
+        "unsloth/gemma-2-9b-it-GGUF",
+        {gguf_name("gemma-2-9b-it", "Q4_K_M"): q["Q4_K_M"]},
+        downloads=500,
+        likes=80,
+        trending_score=50,
+        last_modified=iso(NOW - 2 * DAY),
+        gguf={"total": 0, "architecture": "gemma2", "context_length": 8192},
+    )
+    add_gguf_family(
+        loopback_hub,
+        "TheBloke/SmolLM2-135M-GGUF",
+        {gguf_name("smollm2-135m", "Q8_0", style="dot"): q["Q8_0"]},
+        downloads=100,
+        likes=300,
+        trending_score=1,
+        last_modified=iso(NOW - 400 * DAY),
+        gguf={"total": 134_515_008, "architecture": "llama", "context_length": 8192},
+    )
+    add_gguf_family(
+        loopback_hub,
+        "bigorg/Giant-2000B-GGUF",
+        {gguf_name("Giant", "Q2_K"): q["Q2_K"]},
+        downloads=50,
+        likes=1,
+        trending_score=99,
+        last_modified=iso(NOW - 10 * DAY),
+        gguf={"total": 2_000_000_000_000, "architecture": "deepseek2", "context_length": 163840},
+    )
     loopback_hub.add_repo("someone/Qwen3-4B", {"model.safetensors": b"x"}, downloads=10_000)
     return loopback_hub
 
@@ -64,16 +87,48 @@ def ids(models) -> list[str]:
 
 # -- search -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("sort", "expected"), [
-    ("downloads", ["bartowski/Qwen3-4B-GGUF", "unsloth/gemma-2-9b-it-GGUF",
-                   "TheBloke/SmolLM2-135M-GGUF", "bigorg/Giant-2000B-GGUF"]),
-    ("likes", ["TheBloke/SmolLM2-135M-GGUF", "unsloth/gemma-2-9b-it-GGUF",
-               "bartowski/Qwen3-4B-GGUF", "bigorg/Giant-2000B-GGUF"]),
-    ("trending", ["bigorg/Giant-2000B-GGUF", "unsloth/gemma-2-9b-it-GGUF",
-                  "bartowski/Qwen3-4B-GGUF", "TheBloke/SmolLM2-135M-GGUF"]),
-    ("updated", ["unsloth/gemma-2-9b-it-GGUF", "bigorg/Giant-2000B-GGUF",
-                 "bartowski/Qwen3-4B-GGUF", "TheBloke/SmolLM2-135M-GGUF"]),
-])
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        (
+            "downloads",
+            [
+                "bartowski/Qwen3-4B-GGUF",
+                "unsloth/gemma-2-9b-it-GGUF",
+                "TheBloke/SmolLM2-135M-GGUF",
+                "bigorg/Giant-2000B-GGUF",
+            ],
+        ),
+        (
+            "likes",
+            [
+                "TheBloke/SmolLM2-135M-GGUF",
+                "unsloth/gemma-2-9b-it-GGUF",
+                "bartowski/Qwen3-4B-GGUF",
+                "bigorg/Giant-2000B-GGUF",
+            ],
+        ),
+        (
+            "trending",
+            [
+                "bigorg/Giant-2000B-GGUF",
+                "unsloth/gemma-2-9b-it-GGUF",
+                "bartowski/Qwen3-4B-GGUF",
+                "TheBloke/SmolLM2-135M-GGUF",
+            ],
+        ),
+        (
+            "updated",
+            [
+                "unsloth/gemma-2-9b-it-GGUF",
+                "bigorg/Giant-2000B-GGUF",
+                "bartowski/Qwen3-4B-GGUF",
+                "TheBloke/SmolLM2-135M-GGUF",
+            ],
+        ),
+    ],
+)
 def test_search_sorts_gguf_repos_only(catalog, sort, expected) -> None:
     assert ids(hub.search_models("", sort=sort, endpoint=catalog.url, token=False)) == expected
 
@@ -82,10 +137,17 @@ def test_a_result_carries_what_discover_shows(catalog) -> None:
     (qwen,) = hub.search_models("qwen3", endpoint=catalog.url, token=False)
 
     assert (qwen.id, qwen.author, qwen.downloads, qwen.likes) == (
-        "bartowski/Qwen3-4B-GGUF", "bartowski", 900, 10)
+        "bartowski/Qwen3-4B-GGUF",
+        "bartowski",
+        900,
+        10,
+    )
     assert qwen.last_modified == NOW - 30 * DAY
-    assert (qwen.parameters, qwen.architecture, qwen.context_length) == (4_022_468_096, "qwen3",
-                                                                          40960)
+    assert (qwen.parameters, qwen.architecture, qwen.context_length) == (
+        4_022_468_096,
+        "qwen3",
+        40960,
+    )
     assert qwen.quants == ("Q2_K", "Q4_K_M", "Q8_0")
     low, high = qwen.size_range
     assert 1.2e9 < low < 1.4e9 and 4.2e9 < high < 4.3e9  # 2.625 and 8.5 bits per weight
@@ -103,8 +165,9 @@ def HubModel_roundtrip(model) -> bool:  # noqa: N802 - reads as a sentence in th
 
 def test_pages_are_fetched_one_at_a_time(loopback_hub) -> None:
     for i in range(7):
-        add_gguf_family(loopback_hub, f"bulk/Model-{i}-GGUF", {gguf_name("M", "Q4_K_M"): b"x"},
-                        downloads=i)
+        add_gguf_family(
+            loopback_hub, f"bulk/Model-{i}-GGUF", {gguf_name("M", "Q4_K_M"): b"x"}, downloads=i
+        )
     pages = client(loopback_hub).search(SearchQuery("", author="bulk"), page_size=3)
 
     first = pages.next_page()
@@ -120,8 +183,9 @@ def test_pages_are_fetched_one_at_a_time(loopback_hub) -> None:
 
 def test_a_failed_page_can_be_asked_for_again(loopback_hub) -> None:
     for i in range(4):
-        add_gguf_family(loopback_hub, f"bulk/Model-{i}-GGUF", {gguf_name("M", "Q4_K_M"): b"x"},
-                        downloads=i)
+        add_gguf_family(
+            loopback_hub, f"bulk/Model-{i}-GGUF", {gguf_name("M", "Q4_K_M"): b"x"}, downloads=i
+        )
     pages = client(loopback_hub, retries=0).search(SearchQuery(""), page_size=2)
     pages.next_page()
     loopback_hub.fail("/api/models", 503)
@@ -132,12 +196,15 @@ def test_a_failed_page_can_be_asked_for_again(loopback_hub) -> None:
     assert pages.done
 
 
-@pytest.mark.parametrize(("size", "expected"), [
-    ("≤3B", ["TheBloke/SmolLM2-135M-GGUF"]),
-    ("3-8B", ["bartowski/Qwen3-4B-GGUF"]),
-    ("8-15B", ["unsloth/gemma-2-9b-it-GGUF"]),  # gguf.total is 0: read from the name
-    (">15B", ["bigorg/Giant-2000B-GGUF"]),
-])
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        ("≤3B", ["TheBloke/SmolLM2-135M-GGUF"]),
+        ("3-8B", ["bartowski/Qwen3-4B-GGUF"]),
+        ("8-15B", ["unsloth/gemma-2-9b-it-GGUF"]),  # gguf.total is 0: read from the name
+        (">15B", ["bigorg/Giant-2000B-GGUF"]),
+    ],
+)
 def test_size_filter(catalog, size, expected) -> None:
     assert ids(client(catalog).search(SearchQuery("", size=size)).next_page()) == expected
 
@@ -145,35 +212,48 @@ def test_size_filter(catalog, size, expected) -> None:
 def test_architecture_author_and_fit_filters(catalog) -> None:
     search = client(catalog).search
     assert ids(search(SearchQuery("", architecture="LLAMA")).next_page()) == [
-        "TheBloke/SmolLM2-135M-GGUF"]
+        "TheBloke/SmolLM2-135M-GGUF"
+    ]
     assert ids(search(SearchQuery("", author="TheBloke")).next_page()) == [
-        "TheBloke/SmolLM2-135M-GGUF"]
+        "TheBloke/SmolLM2-135M-GGUF"
+    ]
     laptop = fit.Machine(ram_bytes=16 * 2**30)
     assert ids(search(SearchQuery("", machine=laptop)).next_page()) == [
-        "bartowski/Qwen3-4B-GGUF", "unsloth/gemma-2-9b-it-GGUF",
-        "TheBloke/SmolLM2-135M-GGUF"]
+        "bartowski/Qwen3-4B-GGUF",
+        "unsloth/gemma-2-9b-it-GGUF",
+        "TheBloke/SmolLM2-135M-GGUF",
+    ]
     tiny = fit.Machine(ram_bytes=2 * 2**30)
     assert ids(search(SearchQuery("", machine=tiny)).next_page()) == ["TheBloke/SmolLM2-135M-GGUF"]
 
 
 def test_filters_look_past_pages_without_matches(loopback_hub) -> None:
     for i in range(6):
-        add_gguf_family(loopback_hub, f"bulk/Big-{i}-70B-GGUF", {gguf_name("M", "Q4_K_M"): b"x"},
-                        downloads=100 + i, gguf={"total": 0})
-    add_gguf_family(loopback_hub, "bulk/Small-1B-GGUF", {gguf_name("M", "Q4_K_M"): b"x"},
-                    gguf={"total": 0})
+        add_gguf_family(
+            loopback_hub,
+            f"bulk/Big-{i}-70B-GGUF",
+            {gguf_name("M", "Q4_K_M"): b"x"},
+            downloads=100 + i,
+            gguf={"total": 0},
+        )
+    add_gguf_family(
+        loopback_hub, "bulk/Small-1B-GGUF", {gguf_name("M", "Q4_K_M"): b"x"}, gguf={"total": 0}
+    )
     pages = client(loopback_hub).search(SearchQuery("", size="≤3B"), page_size=2)
 
     assert ids(pages.next_page()) == ["bulk/Small-1B-GGUF"]
     assert pages.done and pages.pages_fetched == 4
 
 
-@pytest.mark.parametrize("text", [
-    "unsloth/gemma-2-9b-it-GGUF",
-    "https://huggingface.co/unsloth/gemma-2-9b-it-GGUF",
-    "https://huggingface.co/unsloth/gemma-2-9b-it-GGUF/blob/main/README.md",
-    "huggingface.co/models/unsloth/gemma-2-9b-it-GGUF/",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "unsloth/gemma-2-9b-it-GGUF",
+        "https://huggingface.co/unsloth/gemma-2-9b-it-GGUF",
+        "https://huggingface.co/unsloth/gemma-2-9b-it-GGUF/blob/main/README.md",
+        "huggingface.co/models/unsloth/gemma-2-9b-it-GGUF/",
+    ],
+)
 def test_a_repo_name_or_link_finds_that_repo(catalog, text) -> None:
     pages = client(catalog).search(SearchQuery(text))
     (found,) = pages.next_page()
@@ -191,7 +271,8 @@ def test_repo_refs() -> None:
 
 def test_an_unknown_owner_name_falls_back_to_words(catalog) -> None:
     assert ids(client(catalog).search(SearchQuery("bartowski/Qwen3")).next_page()) == [
-        "bartowski/Qwen3-4B-GGUF"]
+        "bartowski/Qwen3-4B-GGUF"
+    ]
 
 
 def test_endpoint_is_read_when_asked_not_at_import(catalog, monkeypatch) -> None:
@@ -201,6 +282,7 @@ def test_endpoint_is_read_when_asked_not_at_import(catalog, monkeypatch) -> None
 
 
 # -- errors -----------------------------------------------------------------------------------------
+
 
 def test_server_errors_are_retried_then_explained(catalog) -> None:
     catalog.fail("/api/models", 500)
@@ -228,7 +310,8 @@ def test_an_unreachable_hub_says_so() -> None:
         port = sock.getsockname()[1]
     with pytest.raises(HubUnavailable, match="Could not reach the Hugging Face Hub"):
         HubClient(f"http://127.0.0.1:{port}", token=False, retries=0).search(
-            SearchQuery("x")).next_page()
+            SearchQuery("x")
+        ).next_page()
 
 
 def test_a_missing_repo(catalog) -> None:
@@ -240,31 +323,49 @@ def test_a_missing_repo(catalog) -> None:
 
 # -- model details ----------------------------------------------------------------------------------
 
+
 def test_model_details_group_files_by_quant(loopback_hub) -> None:
     q8 = os.urandom(9_000)
     files = {
         gguf_name("Vis", "Q4_K_M"): os.urandom(4_000),
         gguf_name("Vis", "Q2_K"): os.urandom(2_500),
-        **dict(zip([gguf_name("Vis", "Q8_0", part=i, parts=3) for i in (1, 2, 3)],
-                   split_bytes(q8, 3), strict=True)),
+        **dict(
+            zip(
+                [gguf_name("Vis", "Q8_0", part=i, parts=3) for i in (1, 2, 3)],
+                split_bytes(q8, 3),
+                strict=True,
+            )
+        ),
         mmproj_name("Vis"): os.urandom(1_000),
         "Vis.safetensors": b"not for llama.cpp",
     }
-    card = ("---\nlicense: apache-2.0\nbase_model: org/Vis\ntags:\n- gguf\n---\n\n# Vis\n\n"
-            "A **vision** model.\n")
-    loopback_hub.add_repo("org/Vis-GGUF", {**files, "README.md": card.encode()}, downloads=3,
-                          gguf={"total": 7_615_616_512, "architecture": "qwen2vl",
-                                "context_length": 32768})
+    card = (
+        "---\nlicense: apache-2.0\nbase_model: org/Vis\ntags:\n- gguf\n---\n\n# Vis\n\n"
+        "A **vision** model.\n"
+    )
+    loopback_hub.add_repo(
+        "org/Vis-GGUF",
+        {**files, "README.md": card.encode()},
+        downloads=3,
+        gguf={"total": 7_615_616_512, "architecture": "qwen2vl", "context_length": 32768},
+    )
 
-    details = hub.model_details("https://huggingface.co/org/Vis-GGUF", endpoint=loopback_hub.url,
-                                token=False)
+    details = hub.model_details(
+        "https://huggingface.co/org/Vis-GGUF", endpoint=loopback_hub.url, token=False
+    )
 
     assert details.card.startswith("# Vis") and "**vision**" in details.card
     assert (details.license, details.base_model, details.gated) == ("apache-2.0", "org/Vis", False)
-    assert (details.model.parameters, details.model.architecture,
-            details.model.context_length) == (7_615_616_512, "qwen2vl", 32768)
+    assert (details.model.parameters, details.model.architecture, details.model.context_length) == (
+        7_615_616_512,
+        "qwen2vl",
+        32768,
+    )
     assert [(f.quant, f.parts, f.size_bytes) for f in details.files] == [
-        ("Q2_K", 1, 2_500), ("Q4_K_M", 1, 4_000), ("Q8_0", 3, 9_000)]
+        ("Q2_K", 1, 2_500),
+        ("Q4_K_M", 1, 4_000),
+        ("Q8_0", 3, 9_000),
+    ]
     split = details.files[-1]
     assert split.name == "Vis-Q8_0-00001-of-00003.gguf" and split.label == "Vis-Q8_0.gguf"
     assert split.files[-1] == "Vis-Q8_0-00003-of-00003.gguf" and split.complete
@@ -272,23 +373,33 @@ def test_model_details_group_files_by_quant(loopback_hub) -> None:
 
 
 def test_a_gated_repo_is_described_without_its_files(loopback_hub) -> None:
-    add_gguf_family(loopback_hub, "meta/Gated-GGUF", {gguf_name("G", "Q4_K_M"): b"x"},
-                    gated="manual")
+    add_gguf_family(
+        loopback_hub, "meta/Gated-GGUF", {gguf_name("G", "Q4_K_M"): b"x"}, gated="manual"
+    )
     details = hub.model_details("meta/Gated-GGUF", endpoint=loopback_hub.url, token=False)
     assert details.gated == "manual" and details.card == ""
     assert "could not be loaded" in details.card_note and len(details.files) == 1
 
 
 def test_file_grouping_rules() -> None:
-    models, projectors = group_files([
-        ("a/M-Q4_K_M-00002-of-00002.gguf", 5), ("a/M-Q4_K_M-00001-of-00002.gguf", 7),
-        ("M-IQ2_XS.gguf", 3), ("model.gguf", 1), ("M-Q5_K_M-00001-of-00003.gguf", 4),
-        ("config.json", 9), ("gemma-3-4b-mmproj-BF16.gguf", 2), ("M.Q8_0.gguf.part1of2", 9),
-    ])
+    models, projectors = group_files(
+        [
+            ("a/M-Q4_K_M-00002-of-00002.gguf", 5),
+            ("a/M-Q4_K_M-00001-of-00002.gguf", 7),
+            ("M-IQ2_XS.gguf", 3),
+            ("model.gguf", 1),
+            ("M-Q5_K_M-00001-of-00003.gguf", 4),
+            ("config.json", 9),
+            ("gemma-3-4b-mmproj-BF16.gguf", 2),
+            ("M.Q8_0.gguf.part1of2", 9),
+        ]
+    )
     assert [(m.name, m.quant, m.size_bytes, m.complete) for m in models] == [
-        ("model.gguf", None, 1, True), ("M-IQ2_XS.gguf", "IQ2_XS", 3, True),
+        ("model.gguf", None, 1, True),
+        ("M-IQ2_XS.gguf", "IQ2_XS", 3, True),
         ("M-Q5_K_M-00001-of-00003.gguf", "Q5_K_M", 4, False),
-        ("a/M-Q4_K_M-00001-of-00002.gguf", "Q4_K_M", 12, True)]
+        ("a/M-Q4_K_M-00001-of-00002.gguf", "Q4_K_M", 12, True),
+    ]
     assert [(p.name, p.quant) for p in projectors] == [("gemma-3-4b-mmproj-BF16.gguf", "BF16")]
     assert QuantFile("x", None, ("x",), 1).to_json()["parts"] == 1
 
@@ -301,12 +412,19 @@ def test_parameters_from_names() -> None:
     assert params_from_name("Qwen2.5-1.5B") == 1_500_000_000
     assert params_from_name("phi-4-GGUF") is None
     assert [size_bucket(p) for p in (None, 3e9, 7.6e9, 14.8e9, 32e9)] == [
-        None, "≤3B", "3-8B", "8-15B", ">15B"]
+        None,
+        "≤3B",
+        "3-8B",
+        "8-15B",
+        ">15B",
+    ]
 
 
 def test_fit_verdicts_grow_with_the_file() -> None:
-    entries = [QuantFile(f"m{i}", None, (f"m{i}",), size) for i, size in
-               enumerate((1 * 10**9, 6 * 10**9, 60 * 10**9))]
+    entries = [
+        QuantFile(f"m{i}", None, (f"m{i}",), size)
+        for i, size in enumerate((1 * 10**9, 6 * 10**9, 60 * 10**9))
+    ]
     verdicts = hub_files.fit_verdicts(entries, fit.Machine(ram_bytes=16 * 2**30))
     assert list(verdicts.values()) == [fit.VERDICT_CPU, fit.VERDICT_CPU, fit.VERDICT_TOO_LARGE]
     gpu = fit.Machine(ram_bytes=16 * 2**30, gpu_bytes=(4 * 2**30,), backend="CUDA")
@@ -322,8 +440,10 @@ def test_ages() -> None:
 
 # -- token ------------------------------------------------------------------------------------------
 
+
 def test_a_token_the_hub_accepts_is_stored_where_huggingface_hub_reads_it(
-        loopback_hub, hearth_home, tmp_path, caplog) -> None:
+    loopback_hub, hearth_home, tmp_path, caplog
+) -> None:
     caplog.set_level(logging.DEBUG)
     secret = "hf_" + "s3cr3t" * 6
     loopback_hub.valid_tokens.add(secret)
@@ -332,8 +452,7 @@ def test_a_token_the_hub_accepts_is_stored_where_huggingface_hub_reads_it(
 
     message = hub.save_token(f"  {secret}\n", endpoint=loopback_hub.url)
 
-    assert message == ("Token saved for the Hugging Face tools on this computer. Signed in as "
-                       "ada.")
+    assert message == ("Token saved for the Hugging Face tools on this computer. Signed in as ada.")
     assert get_token() == secret
     assert "laptop" in (tmp_path / "hf" / "stored_tokens").read_text()
     (whoami,) = loopback_hub.requests_matching("/api/whoami-v2")

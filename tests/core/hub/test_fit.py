@@ -6,10 +6,10 @@ import os
 
 import pytest
 
+from app.core.config import presets
 from app.core.fit import estimate as fit
 from app.core.fit import shape as fit_shape
 from app.core.hub import fit as hub_fit
-from app.core.config import presets
 from app.core.hub.client import HubClient, SearchQuery
 from app.core.hub.files import HubModel
 from tests.support.hub_repos import add_gguf_family
@@ -26,13 +26,18 @@ def client(hub) -> HubClient:
 def real_repo(loopback_hub, quant_ladder):
     """The real starter model's Q4_K_M and Q8_0, in a repo whose metadata says "7B" (wrong)."""
     files = {p.name: p for q, p in quant_ladder.items() if q in ("Q4_K_M", "Q8_0")}
-    add_gguf_family(loopback_hub, "org/Smol-7B-GGUF", files,
-                    gguf={"total": 7_000_000_000, "architecture": "llama",
-                          "context_length": 8192})
+    add_gguf_family(
+        loopback_hub,
+        "org/Smol-7B-GGUF",
+        files,
+        gguf={"total": 7_000_000_000, "architecture": "llama", "context_length": 8192},
+    )
     return quant_ladder["Q4_K_M"]
 
 
-def test_a_listing_without_file_sizes_is_judged_by_its_parameter_count(loopback_hub, real_repo) -> None:
+def test_a_listing_without_file_sizes_is_judged_by_its_parameter_count(
+    loopback_hub, real_repo
+) -> None:
     (found,) = client(loopback_hub).search(SearchQuery("Smol", machine=LAPTOP)).next_page()
 
     badge = found.fit
@@ -40,9 +45,11 @@ def test_a_listing_without_file_sizes_is_judged_by_its_parameter_count(loopback_
     assert badge.label == "Fits in RAM · from its parameter count"
     assert badge.explanation.startswith(
         "CPU only — fits in RAM. Rough estimate from the parameter count and the smallest "
-        "quant's bits per weight: 7.0B parameters, Q4_K_M, 3.9 GB, 8,192 tokens.")
-    assert badge.explanation.endswith("Open the model to read its file header for a closer "
-                                      "estimate.")
+        "quant's bits per weight: 7.0B parameters, Q4_K_M, 3.9 GB, 8,192 tokens."
+    )
+    assert badge.explanation.endswith(
+        "Open the model to read its file header for a closer estimate."
+    )
     # 7B parameters in Q4_K_M do not fit in 1 GiB: the filter leaves the repo out
     assert client(loopback_hub).search(SearchQuery("Smol", machine=SMALL)).next_page() == []
 
@@ -66,8 +73,12 @@ def test_once_the_header_is_read_the_badge_rests_on_it(loopback_hub, real_repo) 
 
 
 def test_a_file_whose_header_cannot_be_read_is_judged_by_its_size(loopback_hub) -> None:
-    add_gguf_family(loopback_hub, "org/Odd-1B-GGUF", {"Odd-Q4_K_M.gguf": os.urandom(300_000)},
-                    gguf={"total": 1_000_000_000, "context_length": 4096})
+    add_gguf_family(
+        loopback_hub,
+        "org/Odd-1B-GGUF",
+        {"Odd-Q4_K_M.gguf": os.urandom(300_000)},
+        gguf={"total": 1_000_000_000, "context_length": 4096},
+    )
     hub_client = client(loopback_hub)
     shape = hub_client.file_shape("org/Odd-1B-GGUF", "Odd-Q4_K_M.gguf")
 
@@ -80,10 +91,16 @@ def test_a_file_whose_header_cannot_be_read_is_judged_by_its_size(loopback_hub) 
 
 
 def test_file_sizes_in_a_listing_are_used_when_given() -> None:
-    model = HubModel(id="org/Big-1B-GGUF", author="org", parameters=1_000_000_000,
-                     quants=("Q4_K_M",), size_range=(562_500_000, 562_500_000),
-                     smallest_file="Big-Q4_K_M.gguf", smallest_bytes=30 * 2**30,
-                     context_length=4096)
+    model = HubModel(
+        id="org/Big-1B-GGUF",
+        author="org",
+        parameters=1_000_000_000,
+        quants=("Q4_K_M",),
+        size_range=(562_500_000, 562_500_000),
+        smallest_file="Big-Q4_K_M.gguf",
+        smallest_bytes=30 * 2**30,
+        context_length=4096,
+    )
 
     badge = hub_fit.estimate(model, LAPTOP)
 
@@ -95,7 +112,12 @@ def test_file_sizes_in_a_listing_are_used_when_given() -> None:
 
 def test_a_gpu_verdict_reads_as_such() -> None:
     gpu = fit.Machine(ram_bytes=16 * 2**30, gpu_bytes=(24 * 2**30,), backend="CUDA")
-    model = HubModel(id="org/M-1B-GGUF", author="org", parameters=1_000_000_000,
-                     quants=("Q4_K_M",), size_range=(562_500_000, 562_500_000))
+    model = HubModel(
+        id="org/M-1B-GGUF",
+        author="org",
+        parameters=1_000_000_000,
+        quants=("Q4_K_M",),
+        size_range=(562_500_000, 562_500_000),
+    )
 
     assert hub_fit.estimate(model, gpu).label == "Fits on GPU · from its parameter count"

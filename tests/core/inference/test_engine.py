@@ -4,10 +4,9 @@ import threading
 
 import pytest
 
-from app.core.inference.engine import Engine
-
-from app.core.inference.types import LoadOptions, SamplingOptions
 from app.core.common.errors import ContextFullError, LoadCancelled, ModelFileError, ModelLoadError
+from app.core.inference.engine import Engine
+from app.core.inference.types import LoadOptions, SamplingOptions
 
 GREEDY = SamplingOptions(temperature=0.0, max_tokens=48, seed=1)
 QUESTION = [{"role": "user", "content": "Name the capital city of France."}]
@@ -41,8 +40,11 @@ def test_same_seed_same_answer(engine):
 
 def test_max_tokens_ends_with_length(engine):
     pieces = []
-    stats = engine.chat([{"role": "user", "content": "Count from one to one hundred in words."}],
-                        SamplingOptions(temperature=0.0, max_tokens=5), pieces.append)
+    stats = engine.chat(
+        [{"role": "user", "content": "Count from one to one hundred in words."}],
+        SamplingOptions(temperature=0.0, max_tokens=5),
+        pieces.append,
+    )
     assert stats.stop_reason == "length"
     assert stats.tokens <= 5
 
@@ -55,8 +57,11 @@ def test_stop_ends_within_one_token(engine):
         if len(pieces) == 3:
             engine.request_stop()
 
-    stats = engine.chat([{"role": "user", "content": "Write a long story about a dragon."}],
-                        SamplingOptions(temperature=0.0, max_tokens=200), on_token)
+    stats = engine.chat(
+        [{"role": "user", "content": "Write a long story about a dragon."}],
+        SamplingOptions(temperature=0.0, max_tokens=200),
+        on_token,
+    )
     assert stats.stop_reason == "user"
     assert len(pieces) == 3
 
@@ -70,8 +75,12 @@ def test_stop_from_another_thread(engine):
         if len(pieces) == 4:
             threading.Thread(target=stop.set).start()
 
-    stats = engine.chat([{"role": "user", "content": "Tell me about the sea."}],
-                        SamplingOptions(temperature=0.0, max_tokens=300), on_token, stop)
+    stats = engine.chat(
+        [{"role": "user", "content": "Tell me about the sea."}],
+        SamplingOptions(temperature=0.0, max_tokens=300),
+        on_token,
+        stop,
+    )
     assert stats.stop_reason == "user"
     assert len(pieces) < 10
 
@@ -114,9 +123,14 @@ def test_context_full_is_reported_and_oldest_turns_can_be_dropped(starter_gguf):
     engine.load(starter_gguf, LoadOptions(n_ctx=256))
     long_turns = [{"role": "system", "content": "Be brief."}]
     for i in range(12):
-        long_turns += [{"role": "user", "content": f"Tell me fact number {i} about the moon."},
-                       {"role": "assistant", "content": "The moon is Earth's only natural "
-                        "satellite and it is about 384,000 km away from us. " * 1}]
+        long_turns += [
+            {"role": "user", "content": f"Tell me fact number {i} about the moon."},
+            {
+                "role": "assistant",
+                "content": "The moon is Earth's only natural "
+                "satellite and it is about 384,000 km away from us. " * 1,
+            },
+        ]
     long_turns.append({"role": "user", "content": "And the sun?"})
     with pytest.raises(ContextFullError) as full:
         engine.chat(long_turns, GREEDY, lambda _t: None)

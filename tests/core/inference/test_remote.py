@@ -9,13 +9,13 @@ import time
 
 import pytest
 
-from app.core.server.server import ApiServer
-from app.core.inference.engine import Engine
-from app.core.inference.types import LoadOptions, SamplingOptions
 from app.core.common.errors import RemoteAuthError, RemoteContextFull, RemoteError
-from app.core.inference.queue import GenerationQueue
 from app.core.common.paths import default_paths
+from app.core.inference.engine import Engine
+from app.core.inference.queue import GenerationQueue
 from app.core.inference.remote import Connection, ConnectionStore, RemoteBackend, list_models
+from app.core.inference.types import LoadOptions, SamplingOptions
+from app.core.server.server import ApiServer
 from tests.support.llama_server import free_port
 from tests.support.llama_server import llama_server as running_llama_server
 
@@ -27,8 +27,10 @@ STORY = [{"role": "user", "content": "Write a long story about a dragon and a kn
 def long_chat(turns: int, words: int) -> list[dict]:
     """``turns`` earlier turns of ``words`` words each, then the question."""
     roles = ["user", "assistant"] * turns
-    return [{"role": role, "content": f"Turn {i}: " + "dragon " * words}
-            for i, role in enumerate(roles[:turns])] + QUESTION
+    return [
+        {"role": role, "content": f"Turn {i}: " + "dragon " * words}
+        for i, role in enumerate(roles[:turns])
+    ] + QUESTION
 
 
 @pytest.fixture(scope="module")
@@ -81,13 +83,18 @@ def test_stop_mid_stream_closes_the_stream(llama_server, starter_gguf):
             stop.set()
 
     started = time.monotonic()
-    stats = backend.generate(STORY, SamplingOptions(temperature=0.0, max_tokens=400), on_token,
-                             stop)
+    stats = backend.generate(
+        STORY, SamplingOptions(temperature=0.0, max_tokens=400), on_token, stop
+    )
     assert stats.stop_reason == "user" and stats.tokens == len(pieces) == 3
     assert time.monotonic() - started < 30
     # The server is free again at once: the next answer is not stuck behind the stopped one.
-    assert RemoteBackend(llama_server, str(starter_gguf)).generate(
-        QUESTION, SamplingOptions(temperature=0.0, max_tokens=4), lambda _t: None).tokens > 0
+    assert (
+        RemoteBackend(llama_server, str(starter_gguf))
+        .generate(QUESTION, SamplingOptions(temperature=0.0, max_tokens=4), lambda _t: None)
+        .tokens
+        > 0
+    )
 
 
 def test_engine_like_chat_and_request_stop(llama_server, starter_gguf):
@@ -117,8 +124,9 @@ def test_hearth_as_a_remote(hearth_server):
 
 def test_stopping_a_hearth_remote_stops_its_engine(hearth_server):
     server, queue = hearth_server
-    backend = RemoteBackend(Connection("h", server.url, "sk-remote-key-5678"),
-                            "SmolLM2-135M-Instruct.Q4_1")
+    backend = RemoteBackend(
+        Connection("h", server.url, "sk-remote-key-5678"), "SmolLM2-135M-Instruct.Q4_1"
+    )
     stop, pieces = threading.Event(), []
 
     def on_token(text):
@@ -126,8 +134,9 @@ def test_stopping_a_hearth_remote_stops_its_engine(hearth_server):
         if len(pieces) == 3:
             stop.set()
 
-    stats = backend.generate(STORY, SamplingOptions(temperature=0.0, max_tokens=300), on_token,
-                             stop)
+    stats = backend.generate(
+        STORY, SamplingOptions(temperature=0.0, max_tokens=300), on_token, stop
+    )
     assert stats.stop_reason == "user"
     deadline = time.monotonic() + 30
     while not queue.spans and time.monotonic() < deadline:
@@ -157,7 +166,9 @@ def test_connections_are_saved_with_their_keys_private(hearth_home):
     store.save(Connection("Ollama", "http://127.0.0.1:11434/v1"))
     store.save(Connection("vLLM box", "http://10.0.0.6:8000"))  # replaced, by name
     assert [(c.name, c.base_url, c.api_key) for c in ConnectionStore().connections()] == [
-        ("Ollama", "http://127.0.0.1:11434/v1", ""), ("vLLM box", "http://10.0.0.6:8000/v1", "")]
+        ("Ollama", "http://127.0.0.1:11434/v1", ""),
+        ("vLLM box", "http://10.0.0.6:8000/v1", ""),
+    ]
     assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
     assert json.loads(store.path.read_text())["schema_version"] == 1
     store.remove("Ollama")
@@ -165,8 +176,9 @@ def test_connections_are_saved_with_their_keys_private(hearth_home):
     with pytest.raises(RemoteError, match="not a server address"):
         Connection("bad", "ftp://example")
     store.path.write_text("{damaged")
-    with pytest.raises(RemoteError, match="could not be used .* kept the damaged file as "
-                                          "connections.json.damaged-"):
+    with pytest.raises(
+        RemoteError, match="could not be used .* kept the damaged file as connections.json.damaged-"
+    ):
         store.connections()
     assert store.connections() == []  # said once; the damaged file is kept aside
 
@@ -180,7 +192,7 @@ def refused_then_fitted(backend: RemoteBackend, chat: list[dict], limit: int) ->
     assert refused.value.limit == limit and refused.value.prompt_tokens > limit
     assert f"context holds {limit:,}" in str(refused.value)
     fitted = backend.fit_messages(chat, 32)
-    assert 1 < len(fitted) < len(chat) and fitted == chat[-len(fitted):]  # oldest turns gone
+    assert 1 < len(fitted) < len(chat) and fitted == chat[-len(fitted) :]  # oldest turns gone
     pieces = []
     stats = backend.generate(fitted, GREEDY, pieces.append)
     assert "".join(pieces).strip() and stats.tokens > 0
@@ -194,8 +206,9 @@ def test_a_third_party_server_refusing_a_long_chat_says_how_long(llama_server, s
 
 def test_a_hearth_remote_refusing_a_long_chat_says_how_long(hearth_server):
     server, _queue = hearth_server
-    backend = RemoteBackend(Connection("h", server.url, "sk-remote-key-5678"),
-                            "SmolLM2-135M-Instruct.Q4_1")
+    backend = RemoteBackend(
+        Connection("h", server.url, "sk-remote-key-5678"), "SmolLM2-135M-Instruct.Q4_1"
+    )
     refused_then_fitted(backend, long_chat(6, 200), 1024)
 
 

@@ -14,19 +14,24 @@ from pathlib import Path
 
 import pytest
 
-from app.core.gguf import check as gguf_check
-from app.core.library import catalog as library
-from app.core.downloads.downloader import Downloader
 from app.core.common.errors import InvalidModelFile
-from app.core.library.catalog import HeaderCache, list_models
 from app.core.common.paths import hf_hub_cache
 from app.core.common.units import format_size
+from app.core.downloads.downloader import Downloader
+from app.core.gguf import check as gguf_check
+from app.core.library import catalog as library
+from app.core.library.catalog import HeaderCache, list_models
 from tests.support.hub_repos import add_gguf_family, gguf_name
 
 
 def listing(hearth_home, folder: Path | None = None) -> list[library.LocalModel]:
-    return list_models(hearth_home.models_dir, hf_hub_cache(), [folder] if folder else [],
-                       other_apps=False, header_cache=HeaderCache(hearth_home.cache_dir / "h.json"))
+    return list_models(
+        hearth_home.models_dir,
+        hf_hub_cache(),
+        [folder] if folder else [],
+        other_apps=False,
+        header_cache=HeaderCache(hearth_home.cache_dir / "h.json"),
+    )
 
 
 def too_deep(folder: Path) -> None:
@@ -64,7 +69,8 @@ def test_special_and_empty_files_are_never_listed_nor_opened(hearth_home, tmp_pa
 
 
 def test_a_fifo_as_the_second_shard_is_refused_before_llama_cpp_opens_it(
-        hearth_home, tmp_path, starter_gguf):
+    hearth_home, tmp_path, starter_gguf
+):
     folder = tmp_path / "mine"
     folder.mkdir()
     first = folder / "Smol-Q4_1-00001-of-00002.gguf"
@@ -73,8 +79,9 @@ def test_a_fifo_as_the_second_shard_is_refused_before_llama_cpp_opens_it(
 
     (model,) = listing(hearth_home, folder)
     assert model.all_files == (first,) and model.size_bytes == first.stat().st_size
-    with pytest.raises(InvalidModelFile, match="part Smol-Q4_1-00002-of-00002.gguf is empty "
-                                               "or not a regular file"):
+    with pytest.raises(
+        InvalidModelFile, match="part Smol-Q4_1-00002-of-00002.gguf is empty or not a regular file"
+    ):
         gguf_check.check_file(first)
 
 
@@ -86,10 +93,24 @@ def test_header_cache_entries_of_the_wrong_type_are_read_again(hearth_home, tmp_
         path.write_bytes(os.urandom(1000))
     cache = hearth_home.cache_dir / "h.json"
     cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps({"version": HeaderCache.VERSION, "files": {
-        str(files[0]): [1], str(files[1]): {"size": "big"}, str(files[2]): "x",
-        str(files[3]): {"size": 1000, "mtime_ns": files[3].stat().st_mtime_ns,
-                        "architecture": ["llama"], "parameters": {"a": 1}}}}))
+    cache.write_text(
+        json.dumps(
+            {
+                "version": HeaderCache.VERSION,
+                "files": {
+                    str(files[0]): [1],
+                    str(files[1]): {"size": "big"},
+                    str(files[2]): "x",
+                    str(files[3]): {
+                        "size": 1000,
+                        "mtime_ns": files[3].stat().st_mtime_ns,
+                        "architecture": ["llama"],
+                        "parameters": {"a": 1},
+                    },
+                },
+            }
+        )
+    )
 
     models = listing(hearth_home, folder)
 
@@ -101,6 +122,7 @@ def test_header_cache_entries_of_the_wrong_type_are_read_again(hearth_home, tmp_
 
 
 # -- deleting ---------------------------------------------------------------------------------
+
 
 def test_delete_leaves_another_repo_with_the_same_commit_hash_alone(loopback_hub, hearth_home):
     """Two repos can hold a revision with the same commit hash (a mirror, a copied cache):
@@ -121,8 +143,10 @@ def test_delete_leaves_another_repo_with_the_same_commit_hash_alone(loopback_hub
     outcome = library.delete_model(a_model)
 
     assert outcome.freed_bytes == len(a_bytes)
-    assert outcome.message == (f"Deleted org/A-GGUF/A-Q4_K_M.gguf from the Hugging Face cache: "
-                               f"{format_size(len(a_bytes))} freed.")
+    assert outcome.message == (
+        f"Deleted org/A-GGUF/A-Q4_K_M.gguf from the Hugging Face cache: "
+        f"{format_size(len(a_bytes))} freed."
+    )
     assert b_model.path.read_bytes() == b_bytes
     assert [m.name for m in listing(hearth_home)] == [b_model.name]
     assert not (hf_hub_cache() / "models--org--A-GGUF").exists()
@@ -131,8 +155,11 @@ def test_delete_leaves_another_repo_with_the_same_commit_hash_alone(loopback_hub
 def test_delete_keeps_a_blob_another_snapshot_of_the_repo_uses(loopback_hub, hearth_home):
     data = os.urandom(200_000)
     add_gguf_family(loopback_hub, "org/C-GGUF", {gguf_name("C", "Q4_K_M"): data})
-    path = Downloader(endpoint=loopback_hub.url, token=False).download(
-        "org/C-GGUF", gguf_name("C", "Q4_K_M")).path
+    path = (
+        Downloader(endpoint=loopback_hub.url, token=False)
+        .download("org/C-GGUF", gguf_name("C", "Q4_K_M"))
+        .path
+    )
     other = path.parents[1] / ("f" * 40) / path.name  # an older revision with the same bytes
     other.parent.mkdir()
     other.symlink_to(os.readlink(path))

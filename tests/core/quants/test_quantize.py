@@ -6,11 +6,11 @@ import threading
 
 import pytest
 
+from app.core.common.errors import QuantizeCancelled, QuantizeError
 from app.core.gguf import info as gguf_info
+from app.core.gguf.header import read_local_header
 from app.core.library import catalog as library
 from app.core.quants import types as quants
-from app.core.common.errors import QuantizeCancelled, QuantizeError
-from app.core.gguf.header import read_local_header
 from app.core.quants.quantize import make_quant, output_name, plan_quant
 
 

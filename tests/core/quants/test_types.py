@@ -3,18 +3,21 @@ import pytest
 from app.core.quants.types import bits_per_weight, quant_from_file_type, quant_from_name
 
 
-@pytest.mark.parametrize("name, quant", [
-    ("Llama-3.2-3B-Instruct-Q4_K_M.gguf", "Q4_K_M"),
-    ("llama-3.2-3b-instruct.Q4_K_M.gguf", "Q4_K_M"),
-    ("qwen2.5-7b-instruct-q8_0-00001-of-00002.gguf", "Q8_0"),
-    ("Model-IQ2_XXS.gguf", "IQ2_XXS"),
-    ("Model-IQ2_XS.gguf", "IQ2_XS"),
-    ("model-UD-Q2_K_XL.gguf", "Q2_K_XL"),  # an Unsloth dynamic mix
-    ("SmolLM2-135M-Instruct.Q4_1.gguf", "Q4_1"),
-    ("Mistral-7B-v0.3-BF16.gguf", "BF16"),
-    ("mmproj-model-f16.gguf", "F16"),
-    ("README.md", None),
-])
+@pytest.mark.parametrize(
+    "name, quant",
+    [
+        ("Llama-3.2-3B-Instruct-Q4_K_M.gguf", "Q4_K_M"),
+        ("llama-3.2-3b-instruct.Q4_K_M.gguf", "Q4_K_M"),
+        ("qwen2.5-7b-instruct-q8_0-00001-of-00002.gguf", "Q8_0"),
+        ("Model-IQ2_XXS.gguf", "IQ2_XXS"),
+        ("Model-IQ2_XS.gguf", "IQ2_XS"),
+        ("model-UD-Q2_K_XL.gguf", "Q2_K_XL"),  # an Unsloth dynamic mix
+        ("SmolLM2-135M-Instruct.Q4_1.gguf", "Q4_1"),
+        ("Mistral-7B-v0.3-BF16.gguf", "BF16"),
+        ("mmproj-model-f16.gguf", "F16"),
+        ("README.md", None),
+    ],
+)
 def test_quant_read_from_real_file_name_styles(name, quant):
     assert quant_from_name(name) == quant
 

@@ -11,12 +11,12 @@ import time
 import openai
 import pytest
 
+from app.core.common.errors import ServerError
+from app.core.inference.engine import Engine
+from app.core.inference.queue import GenerationQueue
+from app.core.inference.types import LoadOptions, SamplingOptions
 from app.core.server.schema import StopMatcher
 from app.core.server.server import ApiServer
-from app.core.inference.engine import Engine
-from app.core.inference.types import LoadOptions, SamplingOptions
-from app.core.common.errors import ServerError
-from app.core.inference.queue import GenerationQueue
 
 QUESTION = [{"role": "user", "content": "Name the capital city of France."}]
 STORY = [{"role": "user", "content": "Write a long story about a dragon and a knight."}]
@@ -70,8 +70,7 @@ def queue(engine):
 
 
 def serve(queue, **options) -> ApiServer:
-    server = ApiServer(queue, port=0, defaults=SamplingOptions(temperature=0.0, seed=1),
-                       **options)
+    server = ApiServer(queue, port=0, defaults=SamplingOptions(temperature=0.0, seed=1), **options)
     server.start()
     return server
 
@@ -128,12 +127,21 @@ def test_answers_a_chat(client, server, engine):
     assert reply.model == MODEL and reply.id.startswith("chatcmpl-")
     logged = server.requests()[-1]
     assert (logged.method, logged.path, logged.status, logged.tokens) == (
-        "POST", "/v1/chat/completions", 200, stats.tokens)
+        "POST",
+        "/v1/chat/completions",
+        200,
+        stats.tokens,
+    )
 
 
 def test_streams_a_chat_with_usage(client):
-    stream = client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=32,
-                                            stream=True, stream_options={"include_usage": True})
+    stream = client.chat.completions.create(
+        model=MODEL,
+        messages=QUESTION,
+        max_tokens=32,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     chunks = list(stream)
     assert chunks[0].choices[0].delta.role == "assistant"
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -156,15 +164,23 @@ def test_completes_a_raw_prompt(client, engine):
     assert reply.usage.completion_tokens == stats.tokens == 12
     assert reply.choices[0].finish_reason == "length"
     # the prompt's own tokens only: a chat template would add a system prompt and markers
-    assert reply.usage.prompt_tokens == stats.prompt_tokens == len(
-        engine._llm.tokenize(TALE.encode(), add_bos=True, special=True))
+    assert (
+        reply.usage.prompt_tokens
+        == stats.prompt_tokens
+        == len(engine._llm.tokenize(TALE.encode(), add_bos=True, special=True))
+    )
     direct = []
-    engine.complete(TALE, SamplingOptions(temperature=0.0, seed=1, max_tokens=12),
-                    direct.append)
+    engine.complete(TALE, SamplingOptions(temperature=0.0, seed=1, max_tokens=12), direct.append)
     assert text == "".join(direct)
 
-    stream = client.completions.create(model=MODEL, prompt=TALE, max_tokens=12, temperature=0,
-                                       stream=True, stream_options={"include_usage": True})
+    stream = client.completions.create(
+        model=MODEL,
+        prompt=TALE,
+        max_tokens=12,
+        temperature=0,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     chunks = list(stream)
     assert "".join(c.choices[0].text for c in chunks if c.choices) == text
     assert all(c.object == "text_completion" for c in chunks)
@@ -174,16 +190,19 @@ def test_completes_a_raw_prompt(client, engine):
 
 def test_completes_several_prompts_with_stop_strings(client):
     prompts = [TALE, "The capital of France is"]
-    reply = client.completions.create(model=MODEL, prompt=prompts, max_tokens=16,
-                                      temperature=0, stop=["."])
+    reply = client.completions.create(
+        model=MODEL, prompt=prompts, max_tokens=16, temperature=0, stop=["."]
+    )
     assert [c.index for c in reply.choices] == [0, 1]
     assert "Paris" in reply.choices[1].text and "." not in reply.choices[1].text
     assert reply.choices[1].finish_reason == "stop"
-    single = client.completions.create(model=MODEL, prompt=TALE, max_tokens=16, temperature=0,
-                                       stop=["."])
+    single = client.completions.create(
+        model=MODEL, prompt=TALE, max_tokens=16, temperature=0, stop=["."]
+    )
     assert reply.choices[0].text == single.choices[0].text  # each prompt on its own
-    streamed = client.completions.create(model=MODEL, prompt=prompts, max_tokens=16,
-                                         temperature=0, stop=["."], stream=True)
+    streamed = client.completions.create(
+        model=MODEL, prompt=prompts, max_tokens=16, temperature=0, stop=["."], stream=True
+    )
     texts = ["", ""]
     for chunk in streamed:
         texts[chunk.choices[0].index] += chunk.choices[0].text
@@ -192,20 +211,28 @@ def test_completes_several_prompts_with_stop_strings(client):
 
 def test_echo_puts_the_prompt_before_its_continuation(client):
     plain = client.completions.create(model=MODEL, prompt=TALE, max_tokens=6, temperature=0)
-    echoed = client.completions.create(model=MODEL, prompt=TALE, max_tokens=6, temperature=0,
-                                       echo=True)
+    echoed = client.completions.create(
+        model=MODEL, prompt=TALE, max_tokens=6, temperature=0, echo=True
+    )
     assert echoed.choices[0].text == TALE + plain.choices[0].text
-    streamed = client.completions.create(model=MODEL, prompt=TALE, max_tokens=6,
-                                         temperature=0, echo=True, stream=True)
+    streamed = client.completions.create(
+        model=MODEL, prompt=TALE, max_tokens=6, temperature=0, echo=True, stream=True
+    )
     assert "".join(c.choices[0].text for c in streamed) == echoed.choices[0].text
     with pytest.raises(openai.BadRequestError) as refused:
         client.completions.create(model=MODEL, prompt=TALE, suffix=" the end.", max_tokens=4)
     assert refused.value.body["param"] == "suffix"
 
 
-@pytest.mark.parametrize("prompt, code", [
-    ([1, 2, 3], "invalid_type"), ([], "missing_required_parameter"),
-    (["a"] * 9, "invalid_value"), ("dragon " * 6000, "context_length_exceeded")])
+@pytest.mark.parametrize(
+    "prompt, code",
+    [
+        ([1, 2, 3], "invalid_type"),
+        ([], "missing_required_parameter"),
+        (["a"] * 9, "invalid_value"),
+        ("dragon " * 6000, "context_length_exceeded"),
+    ],
+)
 def test_bad_prompts_are_refused(client, prompt, code):
     with pytest.raises(openai.BadRequestError) as refused:
         client.completions.create(model=MODEL, prompt=prompt, max_tokens=4)
@@ -215,8 +242,10 @@ def test_bad_prompts_are_refused(client, prompt, code):
 def test_chats_far_too_large_are_refused_before_the_queue(client, engine):
     before = len(engine.spans)
     started = time.monotonic()
-    for messages, text in (([{"role": "user", "content": "hi"}] * 300, "300 messages"),
-                           ([{"role": "user", "content": "a" * 40_000}], "40,000 characters")):
+    for messages, text in (
+        ([{"role": "user", "content": "hi"}] * 300, "300 messages"),
+        ([{"role": "user", "content": "a" * 40_000}], "40,000 characters"),
+    ):
         with pytest.raises(openai.BadRequestError) as refused:
             client.chat.completions.create(model=MODEL, messages=messages, max_tokens=4)
         body = refused.value.body
@@ -228,8 +257,10 @@ def test_chats_far_too_large_are_refused_before_the_queue(client, engine):
 def test_one_address_holds_at_most_its_share_of_connections(queue):
     server = serve(queue, max_per_client=2)
     try:
-        with socket.create_connection(("127.0.0.1", server.port), timeout=30), \
-                socket.create_connection(("127.0.0.1", server.port), timeout=30):
+        with (
+            socket.create_connection(("127.0.0.1", server.port), timeout=30),
+            socket.create_connection(("127.0.0.1", server.port), timeout=30),
+        ):
             assert wait_until(lambda: server.open_connections == 2, 5)
             status, body = raw_request(server, "GET", "/v1/models")
             assert status == 429 and body["error"]["code"] == "too_many_connections"
@@ -241,8 +272,9 @@ def test_one_address_holds_at_most_its_share_of_connections(queue):
 
 
 def test_stop_string_cuts_the_answer(client):
-    reply = client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=32,
-                                           stop=["Paris"])
+    reply = client.chat.completions.create(
+        model=MODEL, messages=QUESTION, max_tokens=32, stop=["Paris"]
+    )
     assert "Paris" not in reply.choices[0].message.content
     assert reply.choices[0].finish_reason == "stop"
 
@@ -258,8 +290,12 @@ def test_api_key_is_required_and_never_logged(queue, caplog):
         bad.close()
         assert refused.value.status_code == 401
         assert refused.value.body["code"] == "invalid_api_key"
-        status, body = raw_request(server, "POST", "/v1/chat/completions",  # no key at all
-                                   json.dumps({"messages": QUESTION}).encode())
+        status, body = raw_request(
+            server,
+            "POST",
+            "/v1/chat/completions",  # no key at all
+            json.dumps({"messages": QUESTION}).encode(),
+        )
         assert status == 401 and body["error"]["type"] == "invalid_request_error"
         good = openai.OpenAI(base_url=server.url, api_key=key, max_retries=0)
         assert [m.id for m in good.models.list()] == [MODEL]
@@ -270,19 +306,25 @@ def test_api_key_is_required_and_never_logged(queue, caplog):
     assert key not in caplog.text and "GET /v1/models 401" in caplog.text
 
 
-@pytest.mark.parametrize("body, param", [
-    (b"{not json", None),
-    (b"[1, 2]", None),
-    (json.dumps({"model": MODEL}).encode(), "messages"),
-    (json.dumps({"messages": "hello"}).encode(), "messages"),
-    (json.dumps({"messages": [{"role": "wizard", "content": "hi"}]}).encode(),
-     "messages[0].role"),
-    (json.dumps({"messages": QUESTION, "temperature": "hot"}).encode(), "temperature"),
-    (json.dumps({"messages": QUESTION, "max_tokens": 0}).encode(), "max_tokens"),
-])
+@pytest.mark.parametrize(
+    "body, param",
+    [
+        (b"{not json", None),
+        (b"[1, 2]", None),
+        (json.dumps({"model": MODEL}).encode(), "messages"),
+        (json.dumps({"messages": "hello"}).encode(), "messages"),
+        (
+            json.dumps({"messages": [{"role": "wizard", "content": "hi"}]}).encode(),
+            "messages[0].role",
+        ),
+        (json.dumps({"messages": QUESTION, "temperature": "hot"}).encode(), "temperature"),
+        (json.dumps({"messages": QUESTION, "max_tokens": 0}).encode(), "max_tokens"),
+    ],
+)
 def test_malformed_requests_get_openai_errors(server, body, param):
-    status, answer = raw_request(server, "POST", "/v1/chat/completions", body,
-                                 {"Content-Type": "application/json"})
+    status, answer = raw_request(
+        server, "POST", "/v1/chat/completions", body, {"Content-Type": "application/json"}
+    )
     assert status == 400
     error = answer["error"]
     assert error["type"] == "invalid_request_error" and error["message"]
@@ -300,14 +342,19 @@ def test_a_chat_too_long_for_the_context_is_refused(client):
     with pytest.raises(openai.BadRequestError) as refused:
         client.chat.completions.create(model=MODEL, messages=long, max_tokens=4)
     assert refused.value.body["code"] == "context_length_exceeded"
-    assert re.match(r"This model's maximum context length is 1024 tokens\. However, you "
-                    r"requested \d{4} tokens\.", refused.value.body["message"])
+    assert re.match(
+        r"This model's maximum context length is 1024 tokens\. However, you "
+        r"requested \d{4} tokens\.",
+        refused.value.body["message"],
+    )
 
 
 def test_huge_body_is_refused_unread(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
-        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
-                     b"Content-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{")
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{"
+        )
         answer = b""
         while chunk := sock.recv(65536):  # the server answers and closes without reading
             answer += chunk
@@ -338,8 +385,9 @@ def test_too_many_connections_are_turned_away(queue):
 
 def test_disconnecting_mid_stream_stops_the_generation(client, server, engine):
     before = len(engine.spans)
-    stream = client.chat.completions.create(model=MODEL, messages=STORY, max_tokens=300,
-                                            stream=True)
+    stream = client.chat.completions.create(
+        model=MODEL, messages=STORY, max_tokens=300, stream=True
+    )
     received = 0
     for chunk in stream:
         received += bool(chunk.choices and chunk.choices[0].delta.content)
@@ -369,7 +417,7 @@ def test_two_clients_are_answered_one_after_the_other(server, engine):
         thread.join(timeout=120)
     assert sorted(answers) == ["a", "b"] and all(answers.values())
     assert answers["a"] == answers["b"]  # greedy, same seed: the same answer
-    first, second = engine.spans[before:before + 2]
+    first, second = engine.spans[before : before + 2]
     assert engine.most_inside == 1
     assert first[1] <= second[0]  # the second began after the first ended
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.compare.arena import ArenaStore, arena_db
 from app.core.common.errors import ArenaError
+from app.core.compare.arena import ArenaStore, arena_db
 from app.core.measure.store import MeasureStore, measurements_db
 
 
@@ -16,8 +16,9 @@ def test_a_damaged_arena_file_is_kept_aside_and_the_arena_goes_on(hearth_home):
     path.write_bytes(b"this is not a database" * 100)
     store = ArenaStore(path)
     [aside] = path.parent.glob("arena.sqlite3.damaged-*")
-    assert store.notice == (f"The arena file was damaged: it was kept as {aside.name} and a "
-                            f"new one was started.")
+    assert store.notice == (
+        f"The arena file was damaged: it was kept as {aside.name} and a new one was started."
+    )
     assert aside.read_bytes().startswith(b"this is not a database")  # nothing overwritten
     store.record("Q4_K_M", "Q8_0", "tie")
     assert [s.label for s in ArenaStore(path).tally()] == ["Q4_K_M", "Q8_0"]

@@ -8,15 +8,16 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit
 
-from app.core.library.catalog import LocalModel
 from app.core.common.logs import setup_logging
 from app.core.inference.model_choice import ConnectionModels, local_choices, remote_choice
 from app.core.inference.remote import Connection, ConnectionStore
+from app.core.library.catalog import LocalModel
 from app.ui.application import apply_style
 from app.ui.chat.connections_dialog import ConnectionsDialog
 from app.ui.chat.connections_model import ConnectionsModel, HasKeyRole, UrlRole
 from app.ui.chat.model_choice_model import KindRole, ModelChoiceModel
-from tests.support.llama_server import REMOTE_KEY as KEY, free_port
+from tests.support.llama_server import REMOTE_KEY as KEY
+from tests.support.llama_server import free_port
 from tests.support.screenshots import screenshot
 
 TEST_MS = 30_000
@@ -57,8 +58,9 @@ def press_test(qtbot, dialog) -> bool:
     return ended.args[0]
 
 
-def test_add_a_connection_test_it_and_save_it(qtbot, styled, dialog, server, starter_gguf,
-                                             log_file):
+def test_add_a_connection_test_it_and_save_it(
+    qtbot, styled, dialog, server, starter_gguf, log_file
+):
     fill(dialog, "Workstation", server, KEY)
     assert dialog.key.echoMode() == QLineEdit.Password  # shown masked
     assert press_test(qtbot, dialog)
@@ -157,22 +159,33 @@ def test_models_pass_the_model_tester(qtmodeltester, starter_gguf):
     qtmodeltester.check(connections, force_py=True)
     assert connections.index(1).data(UrlRole) == "http://h:2/v1"
     assert connections.index(0).data(Qt.ToolTipRole).endswith("API key set")
-    assert "k-1" not in json.dumps([connections.index(0).data(r) for r in
-                                    (Qt.DisplayRole, Qt.ToolTipRole, UrlRole)])
+    assert "k-1" not in json.dumps(
+        [connections.index(0).data(r) for r in (Qt.DisplayRole, Qt.ToolTipRole, UrlRole)]
+    )
 
     choices = ModelChoiceModel()
     local = LocalModel("SmolLM2", starter_gguf, "Q4_1", 1, "starter")
     choices.set_local(local_choices([local]))
     choices.set_connections([one, two])
     qtmodeltester.check(choices, force_py=True)
-    choices.set_listed(ConnectionModels(one, (remote_choice(one, "/m/llama-3.gguf"),
-                                              remote_choice(one, "qwen2.5:7b"))))
+    choices.set_listed(
+        ConnectionModels(
+            one, (remote_choice(one, "/m/llama-3.gguf"), remote_choice(one, "qwen2.5:7b"))
+        )
+    )
     choices.set_listed(ConnectionModels(two, error="Could not reach b"))
     qtmodeltester.check(choices, force_py=True)
-    shown = [(choices.index(r).data(), choices.index(r).data(KindRole))
-             for r in range(choices.rowCount())]
-    assert shown == [("SmolLM2", "local"), ("a", "heading"), ("a · llama-3.gguf", "remote"),
-                     ("a · qwen2.5:7b", "remote"), ("b: not available", "heading"),
-                     ("Manage connections...", "manage")]
+    shown = [
+        (choices.index(r).data(), choices.index(r).data(KindRole))
+        for r in range(choices.rowCount())
+    ]
+    assert shown == [
+        ("SmolLM2", "local"),
+        ("a", "heading"),
+        ("a · llama-3.gguf", "remote"),
+        ("a · qwen2.5:7b", "remote"),
+        ("b: not available", "heading"),
+        ("Manage connections...", "manage"),
+    ]
     assert not choices.flags(choices.index(1)) & Qt.ItemIsEnabled
     assert choices.index(4).data(Qt.ToolTipRole) == "Could not reach b"

@@ -15,8 +15,9 @@ LOAD_MS = 60_000
 
 
 def open_window(qtbot, paths, **settings):
-    win = MainWindow(paths, Settings(**{"max_tokens": 48, "temperature": 0.0, "seed": 1,
-                                        **settings}))
+    win = MainWindow(
+        paths, Settings(**{"max_tokens": 48, "temperature": 0.0, "seed": 1, **settings})
+    )
     qtbot.addWidget(win)
     win.chat_page.confirm = lambda _parent, _question: True
     with qtbot.waitSignal(win.session.loaded, timeout=LOAD_MS):
@@ -40,7 +41,8 @@ def test_send_streams_and_saves_the_answer(window, qtbot):
     assert "Paris" in shown
     assert "tok/s" in page.stats_label.text() and "first token" in page.stats_label.text()
     assert page.context_meter.text().startswith("used ") and "of 8,192 tokens" in (
-        page.context_meter.text())
+        page.context_meter.text()
+    )
     saved = page.store.messages(page.chat_id)
     assert [m.role for m in saved] == ["user", "assistant"]
     assert saved[1].content == answer and saved[1].complete
@@ -51,8 +53,9 @@ def test_send_streams_and_saves_the_answer(window, qtbot):
 def test_markdown_and_code_blocks_render_and_copy(window, qtbot):
     page = window.chat_page
     chat = page.new_chat()
-    message = page.store.add_message(chat, "assistant", "Here:\n\n```python\nprint('hi')\n```\n"
-                                     "\n**done**")
+    message = page.store.add_message(
+        chat, "assistant", "Here:\n\n```python\nprint('hi')\n```\n\n**done**"
+    )
     page.open_chat(chat)
     html = page.transcript.toHtml()
     assert "Copy code" in html and "print" in html
@@ -164,8 +167,12 @@ def test_context_full_offers_to_drop_the_oldest_turns(qtbot, starter_home):
     chat = page.new_chat()
     for i in range(10):
         page.store.add_message(chat, "user", f"Tell me fact {i} about the moon, in detail.")
-        page.store.add_message(chat, "assistant", "The moon is Earth's only natural satellite, "
-                               "about 384,000 km away, and it shapes the tides.")
+        page.store.add_message(
+            chat,
+            "assistant",
+            "The moon is Earth's only natural satellite, "
+            "about 384,000 km away, and it shapes the tides.",
+        )
     page.open_chat(chat)
     page.input.setPlainText("And the sun?")
     with qtbot.waitSignal(page.answer_context_full, timeout=ANSWER_MS):
@@ -252,3 +259,13 @@ def test_presets_and_per_model_defaults(window, qtbot, starter_home):
     assert reloaded.args[0].n_ctx == 1024
     assert again.chat_page.panel.temperature.value() == 0.2
     again.shutdown()
+
+
+def test_a_system_prompt_too_long_to_use_is_said_and_not_saved(window):
+    page = window.chat_page
+    chat = page.new_chat()
+    page.panel.system_prompt.setPlainText("Answer briefly.")
+    assert page.store.get_chat(chat).system_prompt == "Answer briefly."
+    page.panel.system_prompt.setPlainText("x" * 2_000_000)  # a pasted book
+    assert window.banner.isVisible() and "not saved" in window.banner_text.text()
+    assert page.store.get_chat(chat).system_prompt == "Answer briefly."  # the last good one

@@ -8,13 +8,14 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.core.common.logs import setup_logging
-from app.core.inference.remote import Connection, ConnectionStore
 from app.core.config.settings import Settings
+from app.core.inference.remote import Connection, ConnectionStore
 from app.ui.application import apply_style
-from app.ui.main_window import MainWindow
 from app.ui.chat.model_choice_model import KindRole
+from app.ui.main_window import MainWindow
 from tests.support.chat_ui import ANSWER_MS, ask, stop_mid_answer
-from tests.support.llama_server import REMOTE_KEY as KEY, free_port, llama_server
+from tests.support.llama_server import REMOTE_KEY as KEY
+from tests.support.llama_server import free_port, llama_server
 from tests.support.screenshots import screenshot
 
 LOAD_MS = 60_000
@@ -101,7 +102,8 @@ def test_chat_with_a_remote_model(window, qtbot, starter_gguf, qapp):
 
 
 def test_unreachable_server_gives_a_message_and_nothing_is_lost(
-        window, qtbot, starter_gguf, tmp_path):
+    window, qtbot, starter_gguf, tmp_path
+):
     page = window.chat_page
     with llama_server(starter_gguf, tmp_path / "short-lived.log") as url:
         ConnectionStore().save(Connection("Short-lived", url))
@@ -144,8 +146,9 @@ def test_manage_connections_from_the_picker(window, qtbot, starter_gguf):
     dialog.list.setCurrentIndex(dialog.model.index(dialog.model.row_of("Old laptop")))
     dialog.confirm = lambda _p, _q: True
     qtbot.mouseClick(dialog.remove_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: box.listing == 0 and box.findText("Old laptop: not available") < 0,
-                    timeout=30_000)
+    qtbot.waitUntil(
+        lambda: box.listing == 0 and box.findText("Old laptop: not available") < 0, timeout=30_000
+    )
     assert box.findText(f"Workstation · {starter_gguf.name}") >= 0
     dialog.reject()
 
@@ -172,19 +175,22 @@ def test_a_restart_reopens_the_remote_model_last_used(window, qtbot, starter_ggu
 
 
 def test_a_restart_falls_back_to_the_local_model_when_the_server_is_gone(
-        qtbot, starter_home, starter_gguf, tmp_path):
+    qtbot, starter_home, starter_gguf, tmp_path
+):
     with llama_server(starter_gguf, tmp_path / "gone.log") as url:
         ConnectionStore().save(Connection("Gone", url))
-    settings = Settings(max_tokens=48, temperature=0.0, seed=1,
-                        last_model=f"remote:Gone:{starter_gguf}")
+    settings = Settings(
+        max_tokens=48, temperature=0.0, seed=1, last_model=f"remote:Gone:{starter_gguf}"
+    )
     win = MainWindow(starter_home, settings)
     qtbot.addWidget(win)
     with qtbot.waitSignal(win.session.loaded, timeout=LOAD_MS):
         win.show()
     page = win.chat_page
     assert page.model_box.currentText() == "SmolLM2-135M-Instruct.Q4_1"
-    assert "Gone is not available now, so the chat uses this local model" in \
-        page.model_status.text()
+    assert (
+        "Gone is not available now, so the chat uses this local model" in page.model_status.text()
+    )
     assert not win.banner.isVisible()  # said in the status line, not as an error
     answer, _stats = ask(qtbot, page, "Name the capital city of France.")
     assert "Paris" in answer
@@ -192,7 +198,8 @@ def test_a_restart_falls_back_to_the_local_model_when_the_server_is_gone(
 
 
 def test_a_remote_chat_too_long_for_the_servers_context_offers_the_same_choice(
-        window, qtbot, starter_gguf):
+    window, qtbot, starter_gguf
+):
     """The server (context 2,048 tokens) refuses the chat; the page offers to drop the oldest
     turns, as for a local model, and the answer comes; the chat keeps every turn."""
     page = window.chat_page

@@ -7,14 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from app.core.library import catalog as library
 from app.core.inference.types import SamplingOptions
+from app.core.library import catalog as library
 from app.ui.my_models.library_model import LibraryModel
 
 ANSWER_MS = 180_000
 # Short answers keep the tests fast; README screenshots (HEARTH_SCREENSHOTS) show longer ones.
-SAMPLING = SamplingOptions(temperature=0.0, seed=1,
-                           max_tokens=96 if os.environ.get("HEARTH_SCREENSHOTS") else 16)
+SAMPLING = SamplingOptions(
+    temperature=0.0, seed=1, max_tokens=96 if os.environ.get("HEARTH_SCREENSHOTS") else 16
+)
 
 
 def place(files: list[Path], models_dir: Path) -> list[Path]:
@@ -38,5 +39,3 @@ def library_of(models_dir: Path) -> LibraryModel:
 @pytest.fixture
 def two_quants(quant_ladder, hearth_home) -> list[Path]:
     return place([quant_ladder["Q8_0"], quant_ladder["Q4_K_M"]], hearth_home.models_dir)
-
-

@@ -23,12 +23,13 @@ def open_arena(qtbot, hearth_home):
 
 def rows(view):
     model = view.standings
-    return [[model.index(r, c).data() for c in range(model.columnCount())]
-            for r in range(model.rowCount())]
+    return [
+        [model.index(r, c).data() for c in range(model.columnCount())]
+        for r in range(model.rowCount())
+    ]
 
 
-def test_vote_reveals_the_labels_and_the_tally_survives_a_restart(qtbot, hearth_home,
-                                                                  two_quants):
+def test_vote_reveals_the_labels_and_the_tally_survives_a_restart(qtbot, hearth_home, two_quants):
     view = open_arena(qtbot, hearth_home)
     board = view.board
     try:
@@ -79,8 +80,7 @@ def test_vote_reveals_the_labels_and_the_tally_survives_a_restart(qtbot, hearth_
 def test_three_columns_pick_the_best_or_call_it_even(qtbot, hearth_home, quant_ladder):
     from tests.ui.compare.conftest import place
 
-    files = place([quant_ladder[q] for q in ("Q8_0", "Q4_K_M", "Q3_K_M")],
-                  hearth_home.models_dir)
+    files = place([quant_ladder[q] for q in ("Q8_0", "Q4_K_M", "Q3_K_M")], hearth_home.models_dir)
     view = open_arena(qtbot, hearth_home)
     board = view.board
     try:
@@ -90,7 +90,11 @@ def test_three_columns_pick_the_best_or_call_it_even(qtbot, hearth_home, quant_l
         with qtbot.waitSignal(board.round_finished, timeout=ANSWER_MS):
             board.send()
         assert [b.text() for b in view.vote_buttons] == [
-            "A is best", "B is best", "C is best", "All about the same"]
+            "A is best",
+            "B is best",
+            "C is best",
+            "All about the same",
+        ]
         view.vote_buttons[3].click()
         labels = sorted(m.quant for m in board.column_models)
         assert view.result.text().startswith("A tie between ")

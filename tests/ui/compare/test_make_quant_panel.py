@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from app.core.library import catalog as library
 from app.core.inference.engine import Engine
 from app.core.inference.types import LoadOptions
+from app.core.library import catalog as library
 from app.ui.compare.make_quant_panel import MakeQuantDialog, MakeQuantPanel
 from tests.support.screenshots import screenshot
 from tests.ui.compare.conftest import library_of, place
@@ -21,9 +21,8 @@ def open_panel(qtbot, hearth_home):
     return panel
 
 
-def test_f16_to_q4_0_makes_a_loadable_file_that_joins_the_library(qtbot, hearth_home,
-                                                                  quant_ladder):
-    f16, = place([quant_ladder["F16"]], hearth_home.models_dir)
+def test_f16_to_q4_0_makes_a_loadable_file_that_joins_the_library(qtbot, hearth_home, quant_ladder):
+    (f16,) = place([quant_ladder["F16"]], hearth_home.models_dir)
     panel = open_panel(qtbot, hearth_home)
     panel.select_source(f16)
     assert panel.source_info.text().startswith("F16 · ")
@@ -41,8 +40,10 @@ def test_f16_to_q4_0_makes_a_loadable_file_that_joins_the_library(qtbot, hearth_
     assert panel.progress.value() == 1000 and any(0 < v < 1000 for v in values)
     panel.resize(640, 380)
     screenshot(panel, "compare_make_quant.png")
-    listed = {m.path: m.quant for m in
-              library.list_models(hearth_home.models_dir, hearth_home.cache_dir / "none")}
+    listed = {
+        m.path: m.quant
+        for m in library.list_models(hearth_home.models_dir, hearth_home.cache_dir / "none")
+    }
     assert listed[out] == "Q4_0"
     eng = Engine()
     try:
@@ -51,23 +52,25 @@ def test_f16_to_q4_0_makes_a_loadable_file_that_joins_the_library(qtbot, hearth_
     finally:
         eng.unload()
     # The library refreshed by the signal offers the new file; the same quant is not made twice.
-    panel.library.set_models(library.list_models(hearth_home.models_dir,
-                                                 hearth_home.cache_dir / "none"))
+    panel.library.set_models(
+        library.list_models(hearth_home.models_dir, hearth_home.cache_dir / "none")
+    )
     panel.select_source(f16)
     panel.select_target("Q4_0")
     assert "already exists" in panel.plan_info.text() and not panel.make_button.isEnabled()
 
 
 def test_cancel_leaves_no_file(qtbot, hearth_home, quant_ladder):
-    f16, = place([quant_ladder["F16"]], hearth_home.models_dir)
+    (f16,) = place([quant_ladder["F16"]], hearth_home.models_dir)
     panel = open_panel(qtbot, hearth_home)
     panel.select_source(f16)
     panel.select_target("Q3_K_M")
     panel.make_button.click()
     panel.cancel()
     qtbot.waitUntil(lambda: not panel.running, timeout=QUANT_MS)
-    assert panel.status.text() == ("Making SmolLM2-135M-Instruct-Q3_K_M.gguf was cancelled. "
-                                   "Nothing was kept.")
+    assert panel.status.text() == (
+        "Making SmolLM2-135M-Instruct-Q3_K_M.gguf was cancelled. Nothing was kept."
+    )
     quants_dir = hearth_home.models_dir / "quants"
     assert not quants_dir.exists() or list(quants_dir.iterdir()) == []
     assert panel.make_button.isEnabled() and not panel.cancel_button.isEnabled()
@@ -95,14 +98,14 @@ def test_library_model_refresh_keeps_a_source_chosen(qtbot, hearth_home, quant_l
     assert panel.source_info.text() == "No local models yet."
     assert not panel.make_button.isEnabled()
     place([quant_ladder["F16"]], hearth_home.models_dir)
-    panel.library.set_models(library.list_models(hearth_home.models_dir,
-                                                 hearth_home.cache_dir / "none"))
+    panel.library.set_models(
+        library.list_models(hearth_home.models_dir, hearth_home.cache_dir / "none")
+    )
     assert panel.source_info.text().startswith("F16") and panel.make_button.isEnabled()
 
 
-def test_closing_the_dialog_while_making_stops_and_keeps_nothing(qtbot, hearth_home,
-                                                                 quant_ladder):
-    f16, = place([quant_ladder["F16"]], hearth_home.models_dir)
+def test_closing_the_dialog_while_making_stops_and_keeps_nothing(qtbot, hearth_home, quant_ladder):
+    (f16,) = place([quant_ladder["F16"]], hearth_home.models_dir)
     dialog = MakeQuantDialog(library_of(hearth_home.models_dir), hearth_home.models_dir)
     qtbot.addWidget(dialog)
     dialog.show()

@@ -17,15 +17,15 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 
+from app.core.common.paths import hf_hub_cache
 from app.core.library import catalog as library
 from app.core.library.catalog import HeaderCache
 from app.core.measure.measurement import MeasureSettings
 from app.core.measure.store import MeasureStore
-from app.core.common.paths import hf_hub_cache
+from app.ui.compare.page import ComparePage
 from app.ui.compare.pick_model import PathRole
 from app.ui.compare.results_model import COLUMNS, RowRole, SortRole
 from app.ui.my_models.library_model import LibraryModel
-from app.ui.compare.page import ComparePage
 from tests.support.gguf_files import write_other_model
 
 FAST = MeasureSettings(tokens=256, n_batch=128, gen_tokens=4, threads=1)
@@ -52,9 +52,16 @@ class Dialogs:
 
 def library_with(paths, hearth_home, folders) -> LibraryModel:
     model = LibraryModel()
-    model.set_models(library.list_models(
-        hearth_home.models_dir, hf_hub_cache(), folders, home=hearth_home.data_dir / "home",
-        environ={}, header_cache=HeaderCache(hearth_home.cache_dir / "headers.json")))
+    model.set_models(
+        library.list_models(
+            hearth_home.models_dir,
+            hf_hub_cache(),
+            folders,
+            home=hearth_home.data_dir / "home",
+            environ={},
+            header_cache=HeaderCache(hearth_home.cache_dir / "headers.json"),
+        )
+    )
     return model
 
 
@@ -70,8 +77,14 @@ def make_page(qtbot, hearth_home, quant_ladder, dialogs):
     def make(store: MeasureStore | None = None, folders=(), settings=FAST) -> ComparePage:
         ladder_dir = quant_ladder["F16"].parent
         model = library_with(quant_ladder, hearth_home, [ladder_dir, *folders])
-        page = ComparePage(model, hearth_home, store=store, settings=settings,
-                           choose_text=dialogs.choose_text, save_path=dialogs.save_path)
+        page = ComparePage(
+            model,
+            hearth_home,
+            store=store,
+            settings=settings,
+            choose_text=dialogs.choose_text,
+            save_path=dialogs.save_path,
+        )
         page.library_model = model  # keep it alive with the page
         qtbot.addWidget(page)
         page.resize(1200, 760)
@@ -93,8 +106,14 @@ def shared_store(tmp_path_factory) -> MeasureStore:
 def table(page) -> list[dict[str, str]]:
     view = page.measure_view.table
     model = view.model()
-    return [{COLUMNS[c]: model.index(r, c).data() for c in range(model.columnCount())
-             if not view.isColumnHidden(c)} for r in range(model.rowCount())]
+    return [
+        {
+            COLUMNS[c]: model.index(r, c).data()
+            for c in range(model.columnCount())
+            if not view.isColumnHidden(c)
+        }
+        for r in range(model.rowCount())
+    ]
 
 
 def measure(qtbot, page, paths) -> None:
@@ -104,7 +123,8 @@ def measure(qtbot, page, paths) -> None:
 
 
 def test_measure_tab_shows_kl_divergence_growing_as_files_shrink(
-        qtbot, qtmodeltester, make_page, quant_ladder, shared_store):
+    qtbot, qtmodeltester, make_page, quant_ladder, shared_store
+):
     page = make_page(shared_store)
     files = [quant_ladder[q] for q in THREE]
     assert page.picks.rowCount() == 7  # the whole ladder is offered
@@ -138,8 +158,9 @@ def test_measure_tab_shows_kl_divergence_growing_as_files_shrink(
     assert float(table(page)[2]["KL divergence"]) == pytest.approx(q2, abs=1e-4)
 
 
-def test_chart_holds_the_measured_points_and_exports(qtbot, make_page, quant_ladder,
-                                                     shared_store, dialogs, tmp_path):
+def test_chart_holds_the_measured_points_and_exports(
+    qtbot, make_page, quant_ladder, shared_store, dialogs, tmp_path
+):
     page = make_page(shared_store)
     measure(qtbot, page, [quant_ladder[q] for q in THREE])
     page.open_tab("Chart")
@@ -169,8 +190,7 @@ def test_chart_holds_the_measured_points_and_exports(qtbot, make_page, quant_lad
     assert chart.quality_view.toolTip() == chart.last_tip
     assert "Q2_K" in chart.details.text()
 
-    bars = [s for s in chart.speed.series()
-            if isinstance(s, QHorizontalBarSeries)][0].barSets()[0]
+    bars = [s for s in chart.speed.series() if isinstance(s, QHorizontalBarSeries)][0].barSets()[0]
     speeds = [bars.at(i) for i in range(bars.count())][::-1]  # drawn bottom-up: F16 on top
     assert speeds == pytest.approx([measured[q].tok_s for q in THREE], abs=0.051)
 
@@ -191,13 +211,13 @@ def test_chart_holds_the_measured_points_and_exports(qtbot, make_page, quant_lad
     assert "Saved" in chart.status.text() and dialogs.asked == ["Export results"]
 
 
-def test_cancel_mid_measure_leaves_a_message_and_keeps_the_window(
-        qtbot, make_page, quant_ladder):
+def test_cancel_mid_measure_leaves_a_message_and_keeps_the_window(qtbot, make_page, quant_ladder):
     page = make_page()  # a store of its own, in the test's folder: nothing measured yet
     page.measure_files([str(quant_ladder[q]) for q in ("F16", "Q2_K")])
     view = page.measure_view
-    with qtbot.waitSignal(page.measurer.progress, timeout=MEASURE_MS,
-                          check_params_cb=lambda _s, _t, m: "window" in m):
+    with qtbot.waitSignal(
+        page.measurer.progress, timeout=MEASURE_MS, check_params_cb=lambda _s, _t, m: "window" in m
+    ):
         view.measure_button.click()
     assert view.cancel_button.isVisible() and not view.measure_button.isEnabled()
     with qtbot.waitSignal(page.measurer.cancelled, timeout=20_000):
@@ -214,8 +234,7 @@ def other_model(folder: Path) -> Path:
     return write_other_model(folder / "Other-Model-Q8_0.gguf")
 
 
-def test_files_of_different_models_get_a_clear_message(qtbot, make_page, quant_ladder,
-                                                       tmp_path):
+def test_files_of_different_models_get_a_clear_message(qtbot, make_page, quant_ladder, tmp_path):
     other = other_model(tmp_path / "mine")
     page = make_page(folders=[tmp_path / "mine"])
     view = page.measure_view
@@ -237,13 +256,18 @@ def test_files_not_in_the_library_are_named(make_page, tmp_path):
     assert page.measure_view.status.objectName() == "error"
 
 
-def test_own_text_is_measured_beside_the_bundled_one(qtbot, make_page, quant_ladder,
-                                                     dialogs, tmp_path):
+def test_own_text_is_measured_beside_the_bundled_one(
+    qtbot, make_page, quant_ladder, dialogs, tmp_path
+):
     own = tmp_path / "letters.txt"
-    own.write_text(" ".join(
-        f"Dear customer {n}, thank you for your order of {n * 3} candles. They ship on "
-        f"Monday from our workshop by the river, wrapped in paper." for n in range(40)),
-        encoding="utf-8")
+    own.write_text(
+        " ".join(
+            f"Dear customer {n}, thank you for your order of {n * 3} candles. They ship on "
+            f"Monday from our workshop by the river, wrapped in paper."
+            for n in range(40)
+        ),
+        encoding="utf-8",
+    )
     dialogs.text = str(own)
     settings = MeasureSettings(tokens=192, n_batch=192, gen_tokens=2, threads=1)
     page = make_page(settings=settings)
@@ -253,8 +277,11 @@ def test_own_text_is_measured_beside_the_bundled_one(qtbot, make_page, quant_lad
     measure(qtbot, page, [quant_ladder["Q8_0"], quant_ladder["Q2_K"]])
     rows = table(page)
     assert [(r["Text"], r["Quant"]) for r in rows] == [
-        ("Bundled text", "Q8_0"), ("Bundled text", "Q2_K"),
-        ("letters.txt", "Q8_0"), ("letters.txt", "Q2_K")]
+        ("Bundled text", "Q8_0"),
+        ("Bundled text", "Q2_K"),
+        ("letters.txt", "Q8_0"),
+        ("letters.txt", "Q2_K"),
+    ]
     bundled_ppl, own_ppl = float(rows[1]["Perplexity"]), float(rows[3]["Perplexity"])
     assert bundled_ppl != own_ppl  # two texts, two measurements
     names = [s.name() for s in page.chart.quality.series() if isinstance(s, QScatterSeries)]
@@ -265,8 +292,9 @@ def test_own_text_is_measured_beside_the_bundled_one(qtbot, make_page, quant_lad
     assert page.results.index(0, 0).data(Qt.ToolTipRole) == str(quant_ladder["Q8_0"])
 
 
-def test_compare_in_my_models_opens_compare_with_the_files_ticked(qtbot, starter_home,
-                                                                 quant_ladder):
+def test_compare_in_my_models_opens_compare_with_the_files_ticked(
+    qtbot, starter_home, quant_ladder
+):
     from app.core.config.settings import Settings
     from app.ui.main_window import MainWindow
 
@@ -310,8 +338,9 @@ def test_more_than_eight_files_are_refused_with_a_message(make_page, quant_ladde
 def test_shutdown_mid_measure_stops_at_once(qtbot, make_page, quant_ladder):
     page = make_page()
     page.measure_files([str(quant_ladder[q]) for q in ("F16", "Q8_0")])
-    with qtbot.waitSignal(page.measurer.progress, timeout=MEASURE_MS,
-                          check_params_cb=lambda _s, _t, m: "window" in m):
+    with qtbot.waitSignal(
+        page.measurer.progress, timeout=MEASURE_MS, check_params_cb=lambda _s, _t, m: "window" in m
+    ):
         page.measure_view.measure_button.click()
     started = time.perf_counter()
     page.shutdown()

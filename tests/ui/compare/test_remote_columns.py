@@ -40,14 +40,16 @@ def open_board(qtbot, hearth_home, cls=SideBySideTab):
 
 
 def test_a_local_and_a_remote_column_stream_with_stats_and_stop_stops_both(
-        qtbot, hearth_home, local_quant, server, starter_gguf):
+    qtbot, hearth_home, local_quant, server, starter_gguf
+):
     ConnectionStore().save(Connection("Workstation", server))
     tab = open_board(qtbot, hearth_home)
     board = tab.board
     try:
         remote_label = f"Workstation · {starter_gguf.name}"
-        assert remote_label in [board.pickers[0].itemText(r)
-                                for r in range(board.pickers[0].count())]
+        assert remote_label in [
+            board.pickers[0].itemText(r) for r in range(board.pickers[0].count())
+        ]
         board.select([local_quant, f"remote:Workstation:{starter_gguf}"])
         assert [p.currentText() for p in board.pickers] == [local_quant.stem, remote_label]
         board.prompt.setPlainText("Name the capital city of France.")
@@ -85,7 +87,8 @@ def test_a_local_and_a_remote_column_stream_with_stats_and_stop_stops_both(
 
 
 def test_an_unreachable_connection_says_so_and_the_other_column_answers(
-        qtbot, hearth_home, local_quant, starter_gguf, tmp_path):
+    qtbot, hearth_home, local_quant, starter_gguf, tmp_path
+):
     # A second real server, listed while up, then shut down before Send.
     with llama_server(starter_gguf, tmp_path / "gone.log") as url:
         ConnectionStore().save(Connection("Old laptop", url))
@@ -108,7 +111,8 @@ def test_an_unreachable_connection_says_so_and_the_other_column_answers(
 
 
 def test_the_arena_labels_a_remote_column_by_connection_and_model(
-        qtbot, hearth_home, local_quant, server, starter_gguf):
+    qtbot, hearth_home, local_quant, server, starter_gguf
+):
     ConnectionStore().save(Connection("Workstation", server))
     view = open_board(qtbot, hearth_home, ArenaView)
     board = view.board
@@ -127,7 +131,9 @@ def test_the_arena_labels_a_remote_column_by_connection_and_model(
         letter = "AB"[remote_column]
         label = f"Workstation · {starter_gguf.name}"
         assert board.columns[remote_column].title.text() == f"Answer {letter}: {label}"
-        assert board.columns[1 - remote_column].title.text() == f"Answer {'BA'[remote_column]}: Q8_0"
+        assert (
+            board.columns[1 - remote_column].title.text() == f"Answer {'BA'[remote_column]}: Q8_0"
+        )
         assert view.result.text() == f"You picked Answer {letter}: {label}."
         assert view.standings.index(0, 0).data() == label
         screenshot(view, "compare_arena_remote.png")

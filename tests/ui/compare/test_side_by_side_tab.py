@@ -42,8 +42,10 @@ def test_two_quants_answer_at_once_with_their_stats(qtbot, hearth_home, two_quan
         from app.core.inference.engine import Engine
 
         share = max(1, Engine.default_threads() // 2)
-        assert [lane.session.model.n_threads for lane in board.runner._lanes.values()
-                ] == [share, share]
+        assert [lane.session.model.n_threads for lane in board.runner._lanes.values()] == [
+            share,
+            share,
+        ]
         # Sending again reuses the loaded models.
         with qtbot.waitSignal(board.round_finished, timeout=ANSWER_MS):
             board.send()
@@ -53,8 +55,9 @@ def test_two_quants_answer_at_once_with_their_stats(qtbot, hearth_home, two_quan
         tab.shutdown()
 
 
-def test_short_memory_runs_them_one_after_another_and_stop_stops_all(qtbot, hearth_home,
-                                                                     two_quants):
+def test_short_memory_runs_them_one_after_another_and_stop_stops_all(
+    qtbot, hearth_home, two_quants
+):
     # A machine with 300 MB free: each 135M quant fits alone, not both together.
     tab = open_tab(qtbot, hearth_home, machine=lambda: Machine(ram_bytes=300_000_000))
     board = tab.board

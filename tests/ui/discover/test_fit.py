@@ -11,9 +11,9 @@ from PySide6.QtGui import QColor
 from app.core.fit import estimate as fit
 from app.core.hub import fit as hub_fit
 from app.core.hub.client import HubClient
+from app.ui.discover.page import DiscoverPage
 from app.ui.discover.result_delegate import FIT_COLOURS
 from app.ui.discover.results_model import Role
-from app.ui.discover.page import DiscoverPage
 from tests.support.hub_repos import add_gguf_family, gguf_name
 
 WAIT = 15_000
@@ -29,15 +29,30 @@ def pool_drained():
 @pytest.fixture
 def page(qtbot, loopback_hub, quant_ladder, tmp_path) -> DiscoverPage:
     real = quant_ladder["Q4_K_M"]  # the real starter model, in a repo whose metadata says 1B
-    add_gguf_family(loopback_hub, "org/Smol-1B-GGUF", {real.name: real}, downloads=90,
-                    gguf={"total": 1_000_000_000, "architecture": "llama", "context_length": 8192})
+    add_gguf_family(
+        loopback_hub,
+        "org/Smol-1B-GGUF",
+        {real.name: real},
+        downloads=90,
+        gguf={"total": 1_000_000_000, "architecture": "llama", "context_length": 8192},
+    )
     for i, params in enumerate((1, 3)):
-        add_gguf_family(loopback_hub, f"bulk/Model-{params}B-GGUF",
-                        {gguf_name(f"Model-{params}B", q): b"x" for q in ("Q4_K_M", "Q8_0")},
-                        downloads=50 - i, gguf={"total": params * 10**9, "architecture": "qwen3"})
-    widget = DiscoverPage(None, None, tmp_path / "models",
-                          client=HubClient(loopback_hub.url, token=False, retries=0),
-                          machine=SMALL, cache_file=tmp_path / "discover.json", auto_search=False)
+        add_gguf_family(
+            loopback_hub,
+            f"bulk/Model-{params}B-GGUF",
+            {gguf_name(f"Model-{params}B", q): b"x" for q in ("Q4_K_M", "Q8_0")},
+            downloads=50 - i,
+            gguf={"total": params * 10**9, "architecture": "qwen3"},
+        )
+    widget = DiscoverPage(
+        None,
+        None,
+        tmp_path / "models",
+        client=HubClient(loopback_hub.url, token=False, retries=0),
+        machine=SMALL,
+        cache_file=tmp_path / "discover.json",
+        auto_search=False,
+    )
     qtbot.addWidget(widget)
     widget.resize(1000, 420)
     widget.show()
@@ -46,9 +61,13 @@ def page(qtbot, loopback_hub, quant_ladder, tmp_path) -> DiscoverPage:
 
 def badges(page: DiscoverPage) -> dict[str, tuple[str, str]]:
     model = page.results_model
-    return {model.index(r).data(Role.Id): (model.index(r).data(Role.Fit).label,
-                                            model.index(r).data(Qt.ToolTipRole))
-            for r in range(model.rowCount())}
+    return {
+        model.index(r).data(Role.Id): (
+            model.index(r).data(Role.Fit).label,
+            model.index(r).data(Qt.ToolTipRole),
+        )
+        for r in range(model.rowCount())
+    }
 
 
 def painted(page: DiscoverPage, row: int, colour: QColor) -> bool:
@@ -56,9 +75,11 @@ def painted(page: DiscoverPage, row: int, colour: QColor) -> bool:
     image = page.results.viewport().grab().toImage()
     rect = page.results.visualRect(page.results_model.index(row))
     area = QRect(rect.center().x(), rect.top(), rect.width() // 2, rect.height())
-    return any(image.pixelColor(x, y) == colour
-               for x in range(area.left(), area.right(), 2)
-               for y in range(area.top(), area.bottom(), 2))
+    return any(
+        image.pixelColor(x, y) == colour
+        for x in range(area.left(), area.right(), 2)
+        for y in range(area.top(), area.bottom(), 2)
+    )
 
 
 def test_fit_badges_say_what_they_rest_on(qtbot, page, tmp_path) -> None:

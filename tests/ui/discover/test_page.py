@@ -10,22 +10,24 @@ import pytest
 from huggingface_hub import constants, get_token
 from PySide6.QtCore import QModelIndex, Qt, QThreadPool
 
-from app.core.fit import estimate as fit
-from app.core.library import catalog as library
-from app.core.downloads.http import RetryPolicy
-from app.core.downloads.downloader import Downloader
-from app.core.hub.client import HubClient, SearchQuery
 from app.core.common.paths import hf_hub_cache
-from app.ui.downloads.manager import DownloadManager
-from app.ui.discover.results_model import FileRole, HubResultsModel, QuantFilesModel, Role
+from app.core.downloads.downloader import Downloader
+from app.core.downloads.http import RetryPolicy
+from app.core.fit import estimate as fit
+from app.core.hub.client import HubClient, SearchQuery
+from app.core.library import catalog as library
 from app.ui.discover.page import DiscoverPage
+from app.ui.discover.results_model import FileRole, HubResultsModel, QuantFilesModel, Role
+from app.ui.downloads.manager import DownloadManager
 from tests.support.hub_repos import add_gguf_family, gguf_name, mmproj_name, split_bytes
 from tests.support.hub_server import LoopbackHub
 
 WAIT = 15_000
 LAPTOP = fit.Machine(ram_bytes=16 * 2**30)
-CARD = ("---\nlicense: apache-2.0\nbase_model: org/Vis\n---\n\n# Vis\n\nA small **vision** "
-        "model. ![logo](https://example.com/logo.png) See [the paper](./PAPER.md).\n")
+CARD = (
+    "---\nlicense: apache-2.0\nbase_model: org/Vis\n---\n\n# Vis\n\nA small **vision** "
+    "model. ![logo](https://example.com/logo.png) See [the paper](./PAPER.md).\n"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -38,22 +40,43 @@ def pool_drained():
 @pytest.fixture
 def catalog(loopback_hub: LoopbackHub) -> LoopbackHub:
     for i in range(7):
-        add_gguf_family(loopback_hub, f"bulk/Model-{i}-1B-GGUF",
-                        {gguf_name(f"Model-{i}", q): b"x" for q in ("Q4_K_M", "Q8_0")},
-                        downloads=100 + i, likes=7 - i, gguf={"total": 1_000_000_000,
-                                                               "architecture": "llama"})
-    add_gguf_family(loopback_hub, "big/Giant-2000B-GGUF", {gguf_name("Giant", "Q2_K"): b"x"},
-                    downloads=5, likes=50, gguf={"total": 2_000_000_000_000,
-                                                 "architecture": "deepseek2"})
+        add_gguf_family(
+            loopback_hub,
+            f"bulk/Model-{i}-1B-GGUF",
+            {gguf_name(f"Model-{i}", q): b"x" for q in ("Q4_K_M", "Q8_0")},
+            downloads=100 + i,
+            likes=7 - i,
+            gguf={"total": 1_000_000_000, "architecture": "llama"},
+        )
+    add_gguf_family(
+        loopback_hub,
+        "big/Giant-2000B-GGUF",
+        {gguf_name("Giant", "Q2_K"): b"x"},
+        downloads=5,
+        likes=50,
+        gguf={"total": 2_000_000_000_000, "architecture": "deepseek2"},
+    )
     q8 = os.urandom(9_000)
-    vision = {gguf_name("Vis", "Q4_K_M"): os.urandom(4_000),
-              **dict(zip([gguf_name("Vis", "Q8_0", part=i, parts=3) for i in (1, 2, 3)],
-                         split_bytes(q8, 3), strict=True)),
-              mmproj_name("Vis"): os.urandom(1_000), "Vis.safetensors": b"ignored",
-              "README.md": CARD.encode()}
-    loopback_hub.add_repo("org/Vis-7B-GGUF", vision, downloads=1, likes=0,
-                          gguf={"total": 7_615_616_512, "architecture": "qwen2vl",
-                                "context_length": 32768})
+    vision = {
+        gguf_name("Vis", "Q4_K_M"): os.urandom(4_000),
+        **dict(
+            zip(
+                [gguf_name("Vis", "Q8_0", part=i, parts=3) for i in (1, 2, 3)],
+                split_bytes(q8, 3),
+                strict=True,
+            )
+        ),
+        mmproj_name("Vis"): os.urandom(1_000),
+        "Vis.safetensors": b"ignored",
+        "README.md": CARD.encode(),
+    }
+    loopback_hub.add_repo(
+        "org/Vis-7B-GGUF",
+        vision,
+        downloads=1,
+        likes=0,
+        gguf={"total": 7_615_616_512, "architecture": "qwen2vl", "context_length": 32768},
+    )
     return loopback_hub
 
 
@@ -69,8 +92,16 @@ def page(qtbot, catalog, tmp_path):
 
 def make_page(qtbot, hub_client, tmp_path, downloads=None, **kwargs) -> DiscoverPage:
     kwargs.setdefault("page_size", 3)
-    widget = DiscoverPage(None, downloads, tmp_path / "models", client=hub_client, machine=LAPTOP,
-                          cache_file=tmp_path / "discover.json", auto_search=False, **kwargs)
+    widget = DiscoverPage(
+        None,
+        downloads,
+        tmp_path / "models",
+        client=hub_client,
+        machine=LAPTOP,
+        cache_file=tmp_path / "discover.json",
+        auto_search=False,
+        **kwargs,
+    )
     qtbot.addWidget(widget)
     widget.resize(1000, 700)
     return widget
@@ -94,6 +125,7 @@ def closed_port() -> str:
 
 # -- the results model ------------------------------------------------------------------------------
 
+
 def test_results_arrive_page_by_page(qtbot, qtmodeltester, catalog) -> None:
     model = HubResultsModel()
     pages = client(catalog).search(SearchQuery("", author="bulk"), page_size=3)
@@ -101,9 +133,15 @@ def test_results_arrive_page_by_page(qtbot, qtmodeltester, catalog) -> None:
         model.search(pages)
     assert model.rowCount() == 3 and model.canFetchMore(QModelIndex())
     first = model.index(0)
-    assert (first.data(), first.data(Role.Author), first.data(Role.Downloads),
-            first.data(Role.Likes)) == ("bulk/Model-6-1B-GGUF", "bulk", 106, 1)
-    assert first.data(Role.Updated) == "just now" and first.data(Role.SizeRange) == "~562.5 MB–1.1 GB"
+    assert (
+        first.data(),
+        first.data(Role.Author),
+        first.data(Role.Downloads),
+        first.data(Role.Likes),
+    ) == ("bulk/Model-6-1B-GGUF", "bulk", 106, 1)
+    assert (
+        first.data(Role.Updated) == "just now" and first.data(Role.SizeRange) == "~562.5 MB–1.1 GB"
+    )
     assert first.data(Role.Tags) == ["llama", "1.0B", "2 quants"]
     assert model.roleNames()[int(Role.SizeRange)] == b"sizeRange"
 
@@ -118,10 +156,16 @@ def test_results_arrive_page_by_page(qtbot, qtmodeltester, catalog) -> None:
 
 def test_filters_that_match_nothing_yet_look_further(qtbot, loopback_hub) -> None:
     for i in range(6):
-        add_gguf_family(loopback_hub, f"bulk/Big-{i}-70B-GGUF", {gguf_name("M", "Q4_K_M"): b"x"},
-                        downloads=10 + i, gguf={"total": 0})
-    add_gguf_family(loopback_hub, "bulk/Small-1B-GGUF", {gguf_name("M", "Q4_K_M"): b"x"},
-                    gguf={"total": 0})
+        add_gguf_family(
+            loopback_hub,
+            f"bulk/Big-{i}-70B-GGUF",
+            {gguf_name("M", "Q4_K_M"): b"x"},
+            downloads=10 + i,
+            gguf={"total": 0},
+        )
+    add_gguf_family(
+        loopback_hub, "bulk/Small-1B-GGUF", {gguf_name("M", "Q4_K_M"): b"x"}, gguf={"total": 0}
+    )
     model = HubResultsModel()
     pages = client(loopback_hub).search(SearchQuery("", size="≤3B"), page_size=1)
     with qtbot.waitSignal(model.page_loaded, timeout=WAIT) as loaded:
@@ -133,25 +177,28 @@ def test_filters_that_match_nothing_yet_look_further(qtbot, loopback_hub) -> Non
 def test_the_files_model_passes_the_model_tester(qtmodeltester) -> None:
     from app.core.hub.files import group_files
 
-    files, _ = group_files([("a-Q4_K_M.gguf", 5), ("a-Q8_0-00001-of-00002.gguf", 4),
-                            ("a-Q8_0-00002-of-00002.gguf", 4)])
+    files, _ = group_files(
+        [("a-Q4_K_M.gguf", 5), ("a-Q8_0-00001-of-00002.gguf", 4), ("a-Q8_0-00002-of-00002.gguf", 4)]
+    )
     model = QuantFilesModel()
     model.set_files(files, "o/r")
     model.set_fits({"a-Q4_K_M.gguf": fit.VERDICT_CPU})
     model.set_state("o/r/a-Q8_0-00001-of-00002.gguf", "downloading")
     qtmodeltester.check(model, force_py=True)
     cells = [[model.index(r, c).data() for c in range(5)] for r in range(2)]
-    assert cells == [["Q4_K_M", "a-Q4_K_M.gguf", "5 B", fit.VERDICT_CPU, "Download"],
-                     ["Q8_0", "a-Q8_0.gguf  (2 parts)", "8 B", "…", "Downloading…"]]
+    assert cells == [
+        ["Q4_K_M", "a-Q4_K_M.gguf", "5 B", fit.VERDICT_CPU, "Download"],
+        ["Q8_0", "a-Q8_0.gguf  (2 parts)", "8 B", "…", "Downloading…"],
+    ]
     assert model.index(1, 4).data(FileRole.Enabled) is False
 
 
 # -- searching --------------------------------------------------------------------------------------
 
+
 def test_search_sort_and_filters(qtbot, page) -> None:
     search(qtbot, page)
-    assert ids(page)[:3] == ["bulk/Model-6-1B-GGUF", "bulk/Model-5-1B-GGUF",
-                             "bulk/Model-4-1B-GGUF"]
+    assert ids(page)[:3] == ["bulk/Model-6-1B-GGUF", "bulk/Model-5-1B-GGUF", "bulk/Model-4-1B-GGUF"]
     assert "scroll down for more" in page.status.text()
 
     page.sort.setCurrentIndex(page.sort.findData("likes"))
@@ -244,6 +291,7 @@ def test_results_are_shown_offline_from_the_last_search(qtbot, page, tmp_path) -
 
 # -- the model page ---------------------------------------------------------------------------------
 
+
 def open_by_click(qtbot, page: DiscoverPage, repo_id: str) -> None:
     page.show()
     row = ids(page).index(repo_id)
@@ -260,14 +308,21 @@ def test_the_model_page(qtbot, page) -> None:
     assert page.stack.currentWidget() is model_page
     assert model_page.title.text() == "org/Vis-7B-GGUF"
     facts = {name: label.text() for name, label in model_page.facts.items()}
-    assert facts == {"License": "apache-2.0", "Access": "Open: anyone can download it",
-                     "Parameters": "7.6B", "Architecture": "qwen2vl",
-                     "Context": "32,768 tokens", "Base model": "org/Vis"}
+    assert facts == {
+        "License": "apache-2.0",
+        "Access": "Open: anyone can download it",
+        "Parameters": "7.6B",
+        "Architecture": "qwen2vl",
+        "Context": "32,768 tokens",
+        "Base model": "org/Vis",
+    }
     text = model_page.card.toPlainText()
     assert "A small vision model." in text and "license:" not in text
     files = model_page.files
     assert [[files.index(r, c).data() for c in range(3)] for r in range(files.rowCount())] == [
-        ["Q4_K_M", "Vis-Q4_K_M.gguf", "4.0 KB"], ["Q8_0", "Vis-Q8_0.gguf  (3 parts)", "9.0 KB"]]
+        ["Q4_K_M", "Vis-Q4_K_M.gguf", "4.0 KB"],
+        ["Q8_0", "Vis-Q8_0.gguf  (3 parts)", "9.0 KB"],
+    ]
     assert all(files.index(r, 3).data() == fit.VERDICT_CPU for r in range(2))
     projectors = model_page.projectors
     assert projectors.rowCount() == 1 and projectors.index(0, 1).data() == "mmproj-Vis-f16.gguf"
@@ -285,8 +340,9 @@ def test_a_pasted_link_opens_the_model_page(qtbot, page) -> None:
 
 
 def test_download_ends_with_the_model_in_the_library(qtbot, catalog, tmp_path, hearth_home) -> None:
-    downloader = Downloader(endpoint=catalog.url, token=False,
-                            retry=RetryPolicy(attempts=2, sleep=lambda s: None))
+    downloader = Downloader(
+        endpoint=catalog.url, token=False, retry=RetryPolicy(attempts=2, sleep=lambda s: None)
+    )
     manager = DownloadManager(downloader)
     page = make_page(qtbot, client(catalog), tmp_path, downloads=manager)
     search(qtbot, page, "Vis")
@@ -300,7 +356,11 @@ def test_download_ends_with_the_model_in_the_library(qtbot, catalog, tmp_path, h
     models = library.list_models(hearth_home.models_dir, hf_hub_cache(), other_apps=False)
     (model,) = [m for m in models if m.path == path]
     assert (model.source, model.repo_id, model.quant, model.size_bytes) == (
-        "hf-cache", "org/Vis-7B-GGUF", "Q8_0", 9_000)
+        "hf-cache",
+        "org/Vis-7B-GGUF",
+        "Q8_0",
+        9_000,
+    )
     assert len(model.all_files) == 3
     assert page.model_page.files.index(1, QuantFilesModel.ACTION).data() == "Downloaded"
     assert manager.shutdown()
@@ -309,11 +369,13 @@ def test_download_ends_with_the_model_in_the_library(qtbot, catalog, tmp_path, h
 def test_a_gated_model_takes_a_token(qtbot, loopback_hub, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "hf" / "token"))
     monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(tmp_path / "hf" / "stored"))
-    add_gguf_family(loopback_hub, "meta/Gated-GGUF", {gguf_name("G", "Q4_K_M"): b"weights"},
-                    gated="auto")
+    add_gguf_family(
+        loopback_hub, "meta/Gated-GGUF", {gguf_name("G", "Q4_K_M"): b"weights"}, gated="auto"
+    )
     loopback_hub.valid_tokens.add("hf_granted_token")
-    manager = DownloadManager(Downloader(endpoint=loopback_hub.url,
-                                         retry=RetryPolicy(attempts=1, sleep=lambda s: None)))
+    manager = DownloadManager(
+        Downloader(endpoint=loopback_hub.url, retry=RetryPolicy(attempts=1, sleep=lambda s: None))
+    )
     page = make_page(qtbot, HubClient(loopback_hub.url, retries=0), tmp_path, downloads=manager)
     with qtbot.waitSignal(page.model_page.loaded, timeout=WAIT):
         search(qtbot, page, "meta/Gated-GGUF")

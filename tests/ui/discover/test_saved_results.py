@@ -17,20 +17,33 @@ GOOD = HubModel("org/Good-GGUF", "org", downloads=3, tags=("gguf",), quants=("Q4
 def page(qtbot, tmp_path, content: str) -> DiscoverPage:
     cache = tmp_path / "discover.json"
     cache.write_text(content)
-    widget = DiscoverPage(None, None, tmp_path / "models", client=HubClient("http://127.0.0.1:9",
-                                                                           token=False),
-                          cache_file=cache, auto_search=False)
+    widget = DiscoverPage(
+        None,
+        None,
+        tmp_path / "models",
+        client=HubClient("http://127.0.0.1:9", token=False),
+        cache_file=cache,
+        auto_search=False,
+    )
     qtbot.addWidget(widget)
     return widget
 
 
-@pytest.mark.parametrize("query, models", [
-    ({"text": 5, "author": ["x"], "size": {"a": 1}}, [GOOD.to_json(), {"id": "x", "tags": 7}]),
-    ({"text": "ok"}, [GOOD.to_json(), {"id": "x", "parameters": "huge"}, None]),
-])
+@pytest.mark.parametrize(
+    "query, models",
+    [
+        ({"text": 5, "author": ["x"], "size": {"a": 1}}, [GOOD.to_json(), {"id": "x", "tags": 7}]),
+        ({"text": "ok"}, [GOOD.to_json(), {"id": "x", "parameters": "huge"}, None]),
+    ],
+)
 def test_wrong_types_in_the_saved_results_show_the_good_ones(qtbot, tmp_path, query, models):
-    widget = page(qtbot, tmp_path, json.dumps({"version": 1, "saved_at": "2025-01-02T03:04:05",
-                                               "query": query, "models": models}))
+    widget = page(
+        qtbot,
+        tmp_path,
+        json.dumps(
+            {"version": 1, "saved_at": "2025-01-02T03:04:05", "query": query, "models": models}
+        ),
+    )
     assert widget.results_model.models() == [GOOD]
     assert "result 2 is not a model" in widget.status.text()
     assert widget.query.text() == (query["text"] if isinstance(query["text"], str) else "")

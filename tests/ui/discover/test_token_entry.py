@@ -52,11 +52,16 @@ def logged(log_file) -> str:
     return log_file.read_text(encoding="utf-8") if log_file.exists() else ""
 
 
-def test_a_valid_token_is_checked_then_stored(qtbot, entry, loopback_hub, log_file, tmp_path) -> None:
+def test_a_valid_token_is_checked_then_stored(
+    qtbot, entry, loopback_hub, log_file, tmp_path
+) -> None:
     (message,) = type_and_save(qtbot, entry, SECRET, entry.saved)
 
-    assert message == entry.note.text() == ("Token saved for the Hugging Face tools on this "
-                                            "computer. Signed in as ada.")
+    assert (
+        message
+        == entry.note.text()
+        == ("Token saved for the Hugging Face tools on this computer. Signed in as ada.")
+    )
     assert get_token() == SECRET and entry.field.text() == ""
     assert entry.button.isEnabled() and entry.note.objectName() == "note"
     assert loopback_hub.requests_matching("/api/whoami-v2")
@@ -65,7 +70,9 @@ def test_a_valid_token_is_checked_then_stored(qtbot, entry, loopback_hub, log_fi
     entry.grab().save(os.fspath(tmp_path / "token.png"))
 
 
-def test_an_invalid_token_is_refused_and_kept_in_the_field(qtbot, entry, log_file, tmp_path) -> None:
+def test_an_invalid_token_is_refused_and_kept_in_the_field(
+    qtbot, entry, log_file, tmp_path
+) -> None:
     (message,) = type_and_save(qtbot, entry, WRONG, entry.refused)
 
     assert message.startswith("The Hub says this token is not valid.")
@@ -76,8 +83,9 @@ def test_an_invalid_token_is_refused_and_kept_in_the_field(qtbot, entry, log_fil
     assert WRONG[3:] not in logged(log_file) and SECRET[3:] not in logged(log_file)
 
 
-def test_a_token_is_not_stored_while_the_hub_cannot_check_it(qtbot, entry, loopback_hub,
-                                                              log_file) -> None:
+def test_a_token_is_not_stored_while_the_hub_cannot_check_it(
+    qtbot, entry, loopback_hub, log_file
+) -> None:
     loopback_hub.fail("/api/whoami-v2", status=503)
 
     (message,) = type_and_save(qtbot, entry, SECRET, entry.refused)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from app.core.downloads.http import RetryPolicy
-from app.core.downloads.downloader import Downloader
 from app.core.common.paths import hf_hub_cache
+from app.core.downloads.downloader import Downloader
+from app.core.downloads.http import RetryPolicy
 from app.ui.downloads.manager import DownloadManager
 from app.ui.downloads.model import COLUMNS, DownloadsModel, Role, format_eta
 from app.ui.downloads.panel import DownloadsPanel
@@ -34,7 +34,9 @@ def files(loopback_hub: LoopbackHub) -> dict[str, bytes]:
 
 @pytest.fixture
 def manager(loopback_hub: LoopbackHub):
-    downloader = Downloader(endpoint=loopback_hub.url, token=False, retry=RetryPolicy(attempts=2, sleep=lambda s: None))
+    downloader = Downloader(
+        endpoint=loopback_hub.url, token=False, retry=RetryPolicy(attempts=2, sleep=lambda s: None)
+    )
     manager = DownloadManager(downloader)
     yield manager
     assert manager.shutdown()
@@ -45,13 +47,21 @@ def state_is(key: str, state: str):
 
 
 def gets(hub: LoopbackHub, name: str) -> list[str | None]:
-    return [r.headers.get("range") for r in hub.requests_matching("/repos/", method="GET") if f"file={name}" in r.path]
+    return [
+        r.headers.get("range")
+        for r in hub.requests_matching("/repos/", method="GET")
+        if f"file={name}" in r.path
+    ]
 
 
 def wait_for_bytes(qtbot, manager: DownloadManager, key: str) -> None:
     model = manager.model
     if not model.value(key, Role.Done):
-        with qtbot.waitSignal(model.dataChanged, timeout=WAIT, check_params_cb=lambda *a: model.value(key, Role.Done) > 0):
+        with qtbot.waitSignal(
+            model.dataChanged,
+            timeout=WAIT,
+            check_params_cb=lambda *a: model.value(key, Role.Done) > 0,
+        ):
             pass
 
 
@@ -66,7 +76,9 @@ def test_the_model_passes_the_model_tester(qtmodeltester) -> None:
 
     cells = [model.index(0, c).data() for c in range(len(COLUMNS))]
     assert cells == ["y.gguf", "a/b", "Downloading", "10 B / 100 B", "5 B/s", "18 s", "hello"]
-    assert model.index(0, 0).data(Role.Eta) == 18.0 and model.roleNames()[int(Role.Total)] == b"total"
+    assert (
+        model.index(0, 0).data(Role.Eta) == 18.0 and model.roleNames()[int(Role.Total)] == b"total"
+    )
     assert (format_eta(4000), format_eta(None)) == ("1 h 06 min", "")
 
 
@@ -96,7 +108,9 @@ def test_at_most_two_run_at_once(qtbot, manager, files, loopback_hub) -> None:
     keys = [manager.enqueue(REPO, name) for name in NAMES]
 
     assert manager.running() == sorted(keys[:2]) and manager.state(keys[2]) == "queued"
-    with qtbot.waitSignal(manager.state_changed, timeout=WAIT, check_params_cb=state_is(keys[0], "paused")):
+    with qtbot.waitSignal(
+        manager.state_changed, timeout=WAIT, check_params_cb=state_is(keys[0], "paused")
+    ):
         manager.pause(keys[0])
     assert manager.state(keys[2]) == "downloading"  # the queue moves on when a slot frees up
     manager.pause(keys[1])
@@ -108,7 +122,9 @@ def test_pause_then_resume_continues_where_it_stopped(qtbot, manager, files, loo
     key = manager.enqueue(REPO, Q4)
     wait_for_bytes(qtbot, manager, key)
 
-    with qtbot.waitSignal(manager.state_changed, timeout=WAIT, check_params_cb=state_is(key, "paused")):
+    with qtbot.waitSignal(
+        manager.state_changed, timeout=WAIT, check_params_cb=state_is(key, "paused")
+    ):
         manager.pause(key)
     (part,) = hf_hub_cache().rglob("*.part")
     kept = part.stat().st_size
@@ -124,7 +140,9 @@ def test_cancel_deletes_the_partial_file_and_the_row(qtbot, manager, files, loop
     key = manager.enqueue(REPO, Q4)
     wait_for_bytes(qtbot, manager, key)
 
-    with qtbot.waitSignal(manager.state_changed, timeout=WAIT, check_params_cb=state_is(key, "cancelled")):
+    with qtbot.waitSignal(
+        manager.state_changed, timeout=WAIT, check_params_cb=state_is(key, "cancelled")
+    ):
         manager.cancel(key)
 
     assert manager.model.rowCount() == 0 and list(hf_hub_cache().rglob("*.part")) == []
@@ -143,10 +161,14 @@ def test_a_failure_shows_on_the_row_and_retry_recovers(qtbot, manager, files, lo
     assert manager.state(key) == "done" and manager.model.value(key, Role.Message) == ""
 
 
-def test_unfinished_downloads_come_back_paused_after_a_restart(qtbot, manager, files, loopback_hub) -> None:
+def test_unfinished_downloads_come_back_paused_after_a_restart(
+    qtbot, manager, files, loopback_hub
+) -> None:
     loopback_hub.drop_after(Q4, 600_000)
     with pytest.raises(Exception, match="connection dropped"):
-        Downloader(endpoint=loopback_hub.url, token=False, retry=RetryPolicy(attempts=1)).download(REPO, Q4)
+        Downloader(endpoint=loopback_hub.url, token=False, retry=RetryPolicy(attempts=1)).download(
+            REPO, Q4
+        )
 
     (key,) = manager.restore_unfinished()
 
@@ -168,7 +190,9 @@ def test_the_panel_buttons_follow_the_selected_row(qtbot, manager, files, loopba
     wait_for_bytes(qtbot, manager, key)
 
     assert panel.buttons["pause"].isEnabled() and not panel.buttons["resume"].isEnabled()
-    with qtbot.waitSignal(manager.state_changed, timeout=WAIT, check_params_cb=state_is(key, "paused")):
+    with qtbot.waitSignal(
+        manager.state_changed, timeout=WAIT, check_params_cb=state_is(key, "paused")
+    ):
         qtbot.mouseClick(panel.buttons["pause"], Qt.MouseButton.LeftButton)
     assert panel.buttons["resume"].isEnabled() and panel.buttons["cancel"].isEnabled()
     assert not panel.grab().isNull()  # paints the progress bar delegate

@@ -49,9 +49,14 @@ def nvidia_machine(name: str, backend=None):
     nvml = FakeNvml.load(name)
 
     def probe():
-        return hardware.probe(Path("/nonexistent"), nvml=nvml, run=recorded_runner(),
-                              sysfs_root=Path("/nonexistent"), system="Linux",
-                              backend=backend or cpu_backend())
+        return hardware.probe(
+            Path("/nonexistent"),
+            nvml=nvml,
+            run=recorded_runner(),
+            sysfs_root=Path("/nonexistent"),
+            system="Linux",
+            backend=backend or cpu_backend(),
+        )
 
     return probe, lambda: hardware.live_sample(nvml=nvml, sysfs_root=Path("/nonexistent"))
 
@@ -127,7 +132,9 @@ def test_two_rtx_a5000_held_by_llama_server(qtbot, make_page):
 
     first, second = page.cards
     assert (first.title.text(), second.title.text()) == (  # the same name: numbered
-        "GPU 0 · NVIDIA RTX A5000", "GPU 1 · NVIDIA RTX A5000")
+        "GPU 0 · NVIDIA RTX A5000",
+        "GPU 1 · NVIDIA RTX A5000",
+    )
     assert first.vram.text() == "VRAM 22.3 GiB of 24.0 GiB used · 1.6 GiB free"
     assert second.vram.text() == "VRAM 17.3 GiB of 24.0 GiB used · 6.7 GiB free"
     assert (first.stats.text(), second.stats.text()) == ("0% busy · 13 °C", "0% busy · 15 °C")
@@ -141,9 +148,15 @@ def test_m1_max_shows_the_memory_metal_grants(qtbot, make_page, tmp_path):
     its raised wired limit lets Metal use."""
     sysctl, metal = m1_max_recording()
     backend = cpu_backend(system_info=METAL_INFO, gpu_offload=True, devices=(metal,))
-    page = make_page(probe=lambda: hardware.probe(
-        tmp_path, nvml=FakeNvml.without_driver(), run=mac_runner(sysctl), system="Darwin",
-        backend=backend))
+    page = make_page(
+        probe=lambda: hardware.probe(
+            tmp_path,
+            nvml=FakeNvml.without_driver(),
+            run=mac_runner(sysctl),
+            system="Darwin",
+            backend=backend,
+        )
+    )
     qtbot.waitUntil(lambda: len(page.cards) == 1, timeout=WAIT_MS)
 
     card = page.cards[0]
@@ -177,10 +190,17 @@ def test_amd_card_reading_changes_through_live_updates(qtbot, make_page, tmp_pat
     root = rx7900xt_sysfs(tmp_path / "drm")
     nvml = FakeNvml.without_driver()
     page = make_page(
-        probe=lambda: hardware.probe(tmp_path, nvml=nvml, sysfs_root=root, system="Linux",
-                                     run=recorded_runner(), backend=cpu_backend()),
+        probe=lambda: hardware.probe(
+            tmp_path,
+            nvml=nvml,
+            sysfs_root=root,
+            system="Linux",
+            run=recorded_runner(),
+            backend=cpu_backend(),
+        ),
         sample=lambda: hardware.live_sample(nvml=nvml, sysfs_root=root, system="Linux"),
-        interval_ms=50)
+        interval_ms=50,
+    )
     page.show()
     qtbot.waitUntil(lambda: len(page.cards) == 1, timeout=WAIT_MS)
     (amd,) = page.cards
@@ -188,7 +208,8 @@ def test_amd_card_reading_changes_through_live_updates(qtbot, make_page, tmp_pat
     assert amd.vram.text() == "VRAM 26.6 MiB of 20.0 GiB used · 20.0 GiB free"
     assert amd.stats.text() == "0% busy"
     (root / "card0/device/mem_info_vram_used").write_text(str(12 * 1024**3))
-    qtbot.waitUntil(lambda: amd.vram.text().startswith("VRAM 12.0 GiB of 20.0 GiB used"),
-                    timeout=WAIT_MS)  # a later sample saw the new reading
+    qtbot.waitUntil(
+        lambda: amd.vram.text().startswith("VRAM 12.0 GiB of 20.0 GiB used"), timeout=WAIT_MS
+    )  # a later sample saw the new reading
     assert page.gpu_state.text() == "No NVIDIA GPU found (no NVIDIA driver installed)."
     assert page.hint_command.text().startswith('CMAKE_ARGS="-DGGML_VULKAN=on" ')

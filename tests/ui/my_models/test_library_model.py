@@ -1,13 +1,14 @@
 from pathlib import Path
 
-from app.core.library.catalog import LocalModel
 from app.core.common.units import format_size
+from app.core.library.catalog import LocalModel
 from app.ui.my_models.library_model import LibraryModel, ModelRole
 
 
 def _model(name, size, source="hearth"):
-    return LocalModel(name=name, path=Path(f"/m/{name}.gguf"), quant="Q4_K_M", size_bytes=size,
-                      source=source)
+    return LocalModel(
+        name=name, path=Path(f"/m/{name}.gguf"), quant="Q4_K_M", size_bytes=size, source=source
+    )
 
 
 def test_library_model_passes_the_model_tester(qtmodeltester):

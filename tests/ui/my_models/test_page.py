@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt, QThreadPool
 
+from app.core.common.paths import hf_hub_cache
 from app.core.library import catalog as library
 from app.core.library.catalog import HeaderCache
-from app.core.common.paths import hf_hub_cache
 from app.ui.my_models.library_model import DETAIL_COLUMNS, LibraryModel
 from app.ui.my_models.page import ModelsPage
 
@@ -49,22 +49,33 @@ def home(tmp_path, starter_home, starter_gguf) -> Path:
 
 
 def scan(paths, home: Path, hidden=(), folders=()) -> list[library.LocalModel]:
-    return library.list_models(paths.models_dir, hf_hub_cache(), folders, hidden=hidden,
-                               home=home, environ={},
-                               header_cache=HeaderCache(paths.cache_dir / "headers.json"))
+    return library.list_models(
+        paths.models_dir,
+        hf_hub_cache(),
+        folders,
+        hidden=hidden,
+        home=home,
+        environ={},
+        header_cache=HeaderCache(paths.cache_dir / "headers.json"),
+    )
 
 
 @pytest.fixture
 def page(qtbot, starter_home, home):
     answers = Answers()
     model = LibraryModel()
-    widget = ModelsPage(model, confirm=answers.confirm, choose_folder=lambda _p: answers.folder,
-                        open_url=lambda url: answers.opened.append(url.toLocalFile()))
+    widget = ModelsPage(
+        model,
+        confirm=answers.confirm,
+        choose_folder=lambda _p: answers.folder,
+        open_url=lambda url: answers.opened.append(url.toLocalFile()),
+    )
     qtbot.addWidget(widget)
     model.set_models(scan(starter_home, home))
     widget.answers = answers
-    widget.refresh_requested.connect(lambda: model.set_models(
-        scan(starter_home, home, widget.hidden, widget.folders)))
+    widget.refresh_requested.connect(
+        lambda: model.set_models(scan(starter_home, home, widget.hidden, widget.folders))
+    )
     return widget
 
 
@@ -78,8 +89,15 @@ def test_columns_show_what_the_headers_say(page, qtmodeltester) -> None:
     headers = [model.headerData(c, Qt.Horizontal) for c in range(model.columnCount())]
     assert headers == list(DETAIL_COLUMNS)
     cells = [model.index(0, c).data() for c in range(model.columnCount())]
-    assert cells[:7] == ["SmolLM2-135M-Instruct.Q4_1", "Q4_1", "98.4 MB", "llama", "135M",
-                         "8,192", "Starter model"]
+    assert cells[:7] == [
+        "SmolLM2-135M-Instruct.Q4_1",
+        "Q4_1",
+        "98.4 MB",
+        "llama",
+        "135M",
+        "8,192",
+        "Starter model",
+    ]
     sources = [model.index(r, 6).data() for r in range(model.rowCount())]
     assert sorted(sources) == ["Hearth", "LM Studio", "Starter model"]
     assert page.summary.text().startswith("3 model(s)")

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt, QThreadPool
 
+from app.core.common.resources import resource
 from app.core.fit import estimate as fit
-from app.core.library import catalog as library
 from app.core.hub.client import HubClient
+from app.core.library import catalog as library
 from app.core.measure.measurement import MeasureSettings, measure
 from app.core.measure.store import MeasureStore, measurements_db
-from app.core.common.resources import resource
-from app.ui.my_models.library_model import LibraryModel
 from app.ui.discover.model_page import ModelPage
+from app.ui.my_models.library_model import LibraryModel
 from app.ui.my_models.page import ModelsPage
 from app.ui.quant_picker.model import QuantPickerModel, QuantRole
 from tests.support.hub_repos import add_gguf_family, gguf_name
@@ -40,8 +40,11 @@ def shown(model: QuantPickerModel) -> list[str]:
 
 
 def recommended(model: QuantPickerModel) -> list[str]:
-    return [model.index(r, 0).data() for r in range(model.rowCount())
-            if model.index(r, 0).data(QuantRole.Recommended)]
+    return [
+        model.index(r, 0).data()
+        for r in range(model.rowCount())
+        if model.index(r, 0).data(QuantRole.Recommended)
+    ]
 
 
 def choose_context(qtbot, picker, tokens: int) -> None:
@@ -51,14 +54,19 @@ def choose_context(qtbot, picker, tokens: int) -> None:
 
 # -- the model page ---------------------------------------------------------------------------
 
+
 @pytest.fixture
 def model_page(qtbot, loopback_hub, quant_ladder, tmp_path):
-    add_gguf_family(loopback_hub, REPO, {gguf_name("SmolLM2-135M-Instruct", q): quant_ladder[q]
-                                         for q in LADDER},
-                    gguf={"total": 134515008, "architecture": "llama", "context_length": 8192})
+    add_gguf_family(
+        loopback_hub,
+        REPO,
+        {gguf_name("SmolLM2-135M-Instruct", q): quant_ladder[q] for q in LADDER},
+        gguf={"total": 134515008, "architecture": "llama", "context_length": 8192},
+    )
     client = HubClient(loopback_hub.url, token=False, retries=0)
-    page = ModelPage(client=client, machine=fit.Machine(ram_bytes=600 * MIB),
-                     models_dir=tmp_path / "models")
+    page = ModelPage(
+        client=client, machine=fit.Machine(ram_bytes=600 * MIB), models_dir=tmp_path / "models"
+    )
     qtbot.addWidget(page)
     page.setStyleSheet(STYLE)
     page.resize(1280, 860)
@@ -78,8 +86,10 @@ def test_model_page_lists_quants_by_size_and_recommends_one(qtbot, model_page, q
     assert model.index(6, QuantPickerModel.SIZE).data(QuantRole.SizeFraction) == 1.0
     # 8,192 tokens (the model's own context) on 600 MiB of RAM: F16 leaves no room for it
     assert picker.n_ctx() == 8192 and recommended(model) == ["Q8_0"]
-    assert picker.reason.text().startswith("★ Recommended — Q8_0: the best quality that fits "
-                                           "in your RAM with room for 8,192 tokens of context")
+    assert picker.reason.text().startswith(
+        "★ Recommended — Q8_0: the best quality that fits "
+        "in your RAM with room for 8,192 tokens of context"
+    )
     assert model.index(6, QuantPickerModel.FIT).data() == fit.VERDICT_TOO_LARGE
     # the files table below selects the same file, ready for Download, with the same fits
     selected = model_page.files_table.selectionModel().selectedRows()
@@ -88,19 +98,28 @@ def test_model_page_lists_quants_by_size_and_recommends_one(qtbot, model_page, q
 
     q4 = LADDER.index("Q4_K_M")
     assert model.index(q4, QuantPickerModel.ABOUT).data() == (
-        "usually close to the original; the usual choice.")
-    assert model.index(q4, 0).data(Qt.ToolTipRole).startswith(
-        "Q4_K_M: about 4.9 bits per weight; usually close to the original")
+        "usually close to the original; the usual choice."
+    )
+    assert (
+        model.index(q4, 0)
+        .data(Qt.ToolTipRole)
+        .startswith("Q4_K_M: about 4.9 bits per weight; usually close to the original")
+    )
     assert model.index(q4, QuantPickerModel.QUALITY).data() == (
-        "close to the original · typical (llama.cpp, Llama-3-8B)")
+        "close to the original · typical (llama.cpp, Llama-3-8B)"
+    )
     assert model.index(q4, 0).data(QuantRole.Kld) == 0.03127
     assert "ggml-org/llama.cpp PR #6936" in model.index(q4, 0).data(Qt.ToolTipRole)
     assert "PR #6936" in picker.sources.text() and picker.sources.isVisible()
     # under the table: what the recommended quant means, then the one the user clicks
-    assert picker.about.text() == ("<b>Q8_0</b>: about 8.5 bits per weight; practically "
-                                   "indistinguishable from the original.")
-    qtbot.mouseClick(picker.table.viewport(), Qt.LeftButton,
-                     pos=picker.table.visualRect(model.index(q4, 0)).center())
+    assert picker.about.text() == (
+        "<b>Q8_0</b>: about 8.5 bits per weight; practically indistinguishable from the original."
+    )
+    qtbot.mouseClick(
+        picker.table.viewport(),
+        Qt.LeftButton,
+        pos=picker.table.visualRect(model.index(q4, 0)).center(),
+    )
     assert picker.about.text().startswith("<b>Q4_K_M</b>: about 4.9 bits per weight; usually")
     assert model.index(q4, QuantPickerModel.BITS).data() == f"{105454144 * 8 / 134515008:.1f}"
 
@@ -110,8 +129,9 @@ def test_recommended_moves_when_the_context_grows_or_memory_shrinks(qtbot, model
     choose_context(qtbot, picker, 2048)
     assert recommended(picker.model) == ["F16"]
     assert model_page.files.index(6, 3).data() == fit.VERDICT_CPU  # the files table follows
-    assert all(picker.model.index(r, QuantPickerModel.FIT).data() == fit.VERDICT_CPU
-               for r in range(7))
+    assert all(
+        picker.model.index(r, QuantPickerModel.FIT).data() == fit.VERDICT_CPU for r in range(7)
+    )
     choose_context(qtbot, picker, 8192)
     assert recommended(picker.model) == ["Q8_0"]
     with qtbot.waitSignal(picker.ready, timeout=WAIT):
@@ -123,19 +143,23 @@ def test_recommended_moves_when_the_context_grows_or_memory_shrinks(qtbot, model
     assert picker.reason.text().startswith("None of these fits this machine at 8,192 tokens")
     # on a GPU (its free memory as NVML would report it: no GPU here), full offload wins
     with qtbot.waitSignal(picker.ready, timeout=WAIT):
-        picker.set_machine(fit.Machine(ram_bytes=8 * 2**30, gpu_bytes=(900 * MIB,),
-                                       backend="CUDA"))
+        picker.set_machine(fit.Machine(ram_bytes=8 * 2**30, gpu_bytes=(900 * MIB,), backend="CUDA"))
     assert "runs fully on your GPU" in picker.reason.text()
 
 
-def test_a_repo_whose_headers_cannot_be_read_is_judged_by_file_size(qtbot, loopback_hub,
-                                                                     tmp_path) -> None:
+def test_a_repo_whose_headers_cannot_be_read_is_judged_by_file_size(
+    qtbot, loopback_hub, tmp_path
+) -> None:
     names = {q: gguf_name("Blob-8B", q) for q in ("Q4_K_M", "IQ3_M", "Q8_0")}
     sizes = {"Q4_K_M": 9_000, "IQ3_M": 7_000, "Q8_0": 15_000}
-    add_gguf_family(loopback_hub, "org/Blob-8B-GGUF",
-                    {names[q]: os.urandom(sizes[q]) for q in names})
-    page = ModelPage(client=HubClient(loopback_hub.url, token=False, retries=0),
-                     machine=fit.Machine(ram_bytes=2**30), models_dir=tmp_path / "models")
+    add_gguf_family(
+        loopback_hub, "org/Blob-8B-GGUF", {names[q]: os.urandom(sizes[q]) for q in names}
+    )
+    page = ModelPage(
+        client=HubClient(loopback_hub.url, token=False, retries=0),
+        machine=fit.Machine(ram_bytes=2**30),
+        models_dir=tmp_path / "models",
+    )
     qtbot.addWidget(page)
     with qtbot.waitSignal(page.picker.ready, timeout=WAIT):
         page.show_repo("org/Blob-8B-GGUF")
@@ -145,7 +169,8 @@ def test_a_repo_whose_headers_cannot_be_read_is_judged_by_file_size(qtbot, loopb
     iq3 = model.index(0, QuantPickerModel.QUALITY)
     assert iq3.data(QuantRole.QualitySource) == "rough estimate"
     assert model.index(0, QuantPickerModel.ABOUT).data() == (
-        "a newer 3-bit format, better than Q3_K_M for its size.")
+        "a newer 3-bit format, better than Q3_K_M for its size."
+    )
 
 
 def test_model_page_screenshot(qtbot, model_page) -> None:
@@ -155,12 +180,18 @@ def test_model_page_screenshot(qtbot, model_page) -> None:
 
 # -- My Models --------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def models_page(qtbot, quant_ladder, starter_home, tmp_path):
     folder = Path(quant_ladder["F16"]).parent
-    found = library.list_models(starter_home.models_dir, tmp_path / "hf", [str(folder)],
-                                home=tmp_path / "home", environ={},
-                                header_cache=library.HeaderCache(tmp_path / "headers.json"))
+    found = library.list_models(
+        starter_home.models_dir,
+        tmp_path / "hf",
+        [str(folder)],
+        home=tmp_path / "home",
+        environ={},
+        header_cache=library.HeaderCache(tmp_path / "headers.json"),
+    )
     store = MeasureStore(measurements_db(starter_home.data_dir))
     model = LibraryModel()
     page = ModelsPage(model, machine=fit.Machine(ram_bytes=600 * MIB), measure_store=store)
@@ -190,8 +221,16 @@ def test_my_models_shows_the_local_family(qtbot, models_page, qtmodeltester) -> 
     assert picker.isVisible()
     qtmodeltester.check(picker.model, force_py=True)
     # the starter model (Q4_1, another file of the same model) joins the ladder
-    assert shown(picker.model) == ["Q2_K", "Q3_K_M", "Q4_1", "Q4_K_M", "Q5_K_M", "Q6_K",
-                                   "Q8_0", "F16"]
+    assert shown(picker.model) == [
+        "Q2_K",
+        "Q3_K_M",
+        "Q4_1",
+        "Q4_K_M",
+        "Q5_K_M",
+        "Q6_K",
+        "Q8_0",
+        "F16",
+    ]
     assert recommended(picker.model) == ["Q8_0"]
     q4_1 = picker.model.index(2, QuantPickerModel.QUALITY)
     assert q4_1.data(QuantRole.QualitySource) == "rough estimate"
@@ -204,8 +243,7 @@ def test_measured_quality_replaces_typical_once_stored(qtbot, models_page, quant
     q2 = shown(model).index("Q2_K")
     assert model.index(q2, 0).data(QuantRole.QualitySource) == "typical (llama.cpp, Llama-3-8B)"
     settings = MeasureSettings(tokens=128, n_batch=128, gen_tokens=2, gen_prompt=8, threads=1)
-    measure([quant_ladder["F16"], quant_ladder["Q2_K"]], store=models_page.store,
-            settings=settings)
+    measure([quant_ladder["F16"], quant_ladder["Q2_K"]], store=models_page.store, settings=settings)
     models_page.hide()  # to Compare and back: the picker reads the measurements again
     with qtbot.waitSignal(models_page.picker.ready, timeout=WAIT):
         models_page.show()
@@ -213,8 +251,9 @@ def test_measured_quality_replaces_typical_once_stored(qtbot, models_page, quant
     assert model.index(q2, 0).data(QuantRole.QualitySource) == "measured by you"
     assert model.index(q2, QuantPickerModel.QUALITY).data().endswith("· measured by you")
     assert model.index(q2, 0).data(QuantRole.Kld) != 0.44513
-    assert "Measured by you against SmolLM2-135M-Instruct-F16.gguf" in model.index(
-        q2, 0).data(Qt.ToolTipRole)
+    assert "Measured by you against SmolLM2-135M-Instruct-F16.gguf" in model.index(q2, 0).data(
+        Qt.ToolTipRole
+    )
     q4 = shown(model).index("Q4_K_M")
     assert model.index(q4, 0).data(QuantRole.QualitySource) == "typical (llama.cpp, Llama-3-8B)"
     screenshot(models_page, "quant_picker_local.png")

@@ -9,10 +9,10 @@ import threading
 import openai
 import pytest
 
-from app.core.inference.types import LoadOptions, SamplingOptions
 from app.core.config.settings import Settings
-from app.ui.session.session import ChatSession
+from app.core.inference.types import LoadOptions, SamplingOptions
 from app.ui.server.panel import LogRole, ServerPanel
+from app.ui.session.session import ChatSession
 from tests.support.replies import follow
 
 MODEL = "SmolLM2-135M-Instruct.Q4_1"
@@ -38,8 +38,7 @@ def session(qtbot, starter_gguf):
 
 @pytest.fixture
 def panel(qtbot, session):
-    panel = ServerPanel(session, Settings(temperature=0.0, seed=1, max_tokens=64),
-                        port=free_port())
+    panel = ServerPanel(session, Settings(temperature=0.0, seed=1, max_tokens=64), port=free_port())
     qtbot.addWidget(panel)
     yield panel
     panel.shutdown()
@@ -89,8 +88,12 @@ def test_toggle_serves_and_logs_requests(qtbot, panel, qtmodeltester):
     assert row.data(LogRole.Status) == 200
     assert row.data(LogRole.Tokens) == reply.usage.completion_tokens > 0
     cells = [panel.log_model.index(0, c).data() for c in range(panel.log_model.columnCount())]
-    assert cells[1:5] == ["POST", "/v1/chat/completions", "200 OK",
-                          str(reply.usage.completion_tokens)]
+    assert cells[1:5] == [
+        "POST",
+        "/v1/chat/completions",
+        "200 OK",
+        str(reply.usage.completion_tokens),
+    ]
     qtmodeltester.check(panel.log_model)
 
     with qtbot.waitSignal(panel.serving_changed, timeout=10_000) as off:
@@ -123,8 +126,11 @@ def test_api_requests_wait_for_the_chat_and_take_their_turn(qtbot, panel, sessio
     panel.toggle.setChecked(True)
     tokens, finished = [], []
     # Where each answer ends in the streamed text (tokens arrive in chunks: count characters).
-    follow(session, token=tokens.append,
-           finished=lambda stats: finished.append((stats, len("".join(tokens)))))
+    follow(
+        session,
+        token=tokens.append,
+        finished=lambda stats: finished.append((stats, len("".join(tokens)))),
+    )
     session.send(STORY, SamplingOptions(temperature=0.0, max_tokens=80))  # the chat's answer
     assert session.busy
     thread, result = in_thread(qtbot, lambda: ask(panel, max_tokens=16))
@@ -145,8 +151,10 @@ def test_a_client_gone_while_waiting_is_never_run(qtbot, panel, session):
     session.send(STORY, SamplingOptions(temperature=0.0, max_tokens=400))
     body = json.dumps({"model": MODEL, "messages": QUESTION, "stream": True}).encode()
     with socket.create_connection(("127.0.0.1", panel.port_box.value()), timeout=10) as sock:
-        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
-                     b"application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+            b"application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
         qtbot.waitUntil(lambda: panel.backend.waiting == 1, timeout=MS)
     qtbot.waitUntil(lambda: panel.backend.waiting == 0, timeout=10_000)  # noticed, dropped
     assert session.busy and not finished  # while the chat was still answering
@@ -160,18 +168,19 @@ def test_a_client_gone_while_waiting_is_never_run(qtbot, panel, session):
 
 def test_the_chat_session_runs_over_a_remote_connection(qtbot, starter_gguf):
     """Chat over a remote backend: the GUI's ChatSession streams, stops and reports stats."""
-    from app.core.server.server import ApiServer
-    from app.core.inference.queue import GenerationQueue
     from app.core.inference.host.hosted_engine import HostedEngine
+    from app.core.inference.queue import GenerationQueue
     from app.core.inference.remote import Connection, RemoteBackend
+    from app.core.server.server import ApiServer
 
     engine = HostedEngine()
     engine.load(starter_gguf, LoadOptions(n_ctx=1024, n_threads=1))
     queue = GenerationQueue(engine)
     server = ApiServer(queue, port=0, api_key="sk-gui-remote-1")
     server.start()
-    session = ChatSession(engine=RemoteBackend(Connection("box", server.url, "sk-gui-remote-1"),
-                                               MODEL))
+    session = ChatSession(
+        engine=RemoteBackend(Connection("box", server.url, "sk-gui-remote-1"), MODEL)
+    )
     try:
         tokens = []
         follow(session, token=tokens.append)
@@ -199,8 +208,9 @@ TALE = "Once upon a time, there was a little"
 
 def complete(panel, stream=False):
     with openai.OpenAI(base_url=panel.server.url, api_key="x", max_retries=0, timeout=60) as c:
-        reply = c.completions.create(model=MODEL, prompt=TALE, max_tokens=12, temperature=0,
-                                     stream=stream)
+        reply = c.completions.create(
+            model=MODEL, prompt=TALE, max_tokens=12, temperature=0, stream=stream
+        )
         return "".join(chunk.choices[0].text for chunk in reply) if stream else reply
 
 
@@ -220,7 +230,8 @@ def test_completions_continue_the_prompt_on_the_gui_model(qtbot, panel, session)
     assert streamed == text
     qtbot.waitUntil(lambda: panel.log_model.rowCount() == 2, timeout=5000)
     assert [panel.log_model.index(r, 0).data(LogRole.Path) for r in range(2)] == [
-        "/v1/completions"] * 2
+        "/v1/completions"
+    ] * 2
     assert [panel.log_model.index(r, 0).data(LogRole.Status) for r in range(2)] == [200, 200]
 
 
@@ -230,14 +241,20 @@ def test_a_flood_of_messages_does_not_hold_the_chat(qtbot, panel, session):
     panel.toggle.setChecked(True)
     tokens, finished = [], []
     follow(session, token=tokens.append, finished=finished.append)
-    flood = json.dumps({"model": MODEL, "max_tokens": 4,  # built before the chat's turn
-                        "messages": [{"role": "user", "content": "hi"}] * 20_000}).encode()
+    flood = json.dumps(
+        {
+            "model": MODEL,
+            "max_tokens": 4,  # built before the chat's turn
+            "messages": [{"role": "user", "content": "hi"}] * 20_000,
+        }
+    ).encode()
 
     def send_flood():
         conn = http.client.HTTPConnection("127.0.0.1", panel.port_box.value(), timeout=60)
         try:
-            conn.request("POST", "/v1/chat/completions", flood,
-                         {"Content-Type": "application/json"})
+            conn.request(
+                "POST", "/v1/chat/completions", flood, {"Content-Type": "application/json"}
+            )
             response = conn.getresponse()
             assert response.status == 400
             return json.loads(response.read())["error"]
@@ -259,11 +276,14 @@ def test_a_stream_whose_client_left_is_logged_499(qtbot, panel, session):
     panel.toggle.setChecked(True)
     finished = []
     follow(session, finished=finished.append)
-    body = json.dumps({"model": MODEL, "messages": STORY, "stream": True,
-                       "max_tokens": 300}).encode()
+    body = json.dumps(
+        {"model": MODEL, "messages": STORY, "stream": True, "max_tokens": 300}
+    ).encode()
     with socket.create_connection(("127.0.0.1", panel.port_box.value()), timeout=30) as sock:
-        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
-                     b"application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+            b"application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
         sock.setblocking(False)  # read between the GUI's events
         seen = b""
 

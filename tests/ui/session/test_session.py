@@ -1,7 +1,7 @@
 """ChatSession.close on the real starter model: the GUI hands the model back without waiting."""
 
-from app.core.inference.types import LoadOptions, SamplingOptions
 from app.core.inference.host.hosted_engine import HostedEngine
+from app.core.inference.types import LoadOptions, SamplingOptions
 from app.ui.session.session import ChatSession
 
 STORY = [{"role": "user", "content": "Write a long story about a dragon and a knight."}]

@@ -35,8 +35,9 @@ _PROGRESS_STEP = 0.005  # llama.cpp reports load progress far more often than an
 def main(argv: list[str]) -> int:
     outbox = take_stdout()
     quiet_process()
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                        format="%(name)s %(levelname)s: %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(name)s %(levelname)s: %(message)s"
+    )
     return EngineHost(sys.stdin.buffer, outbox).run()
 
 
@@ -136,15 +137,30 @@ class EngineHost:
         try:
             self._answer(request, request_id, stop)
         except ContextFullError as exc:
-            self.send({"ev": "error", "id": request_id, "kind": "ContextFullError",
-                       "message": str(exc), "used": exc.used, "limit": exc.limit})
+            self.send(
+                {
+                    "ev": "error",
+                    "id": request_id,
+                    "kind": "ContextFullError",
+                    "message": str(exc),
+                    "used": exc.used,
+                    "limit": exc.limit,
+                }
+            )
         except HearthError as exc:
-            self.send({"ev": "error", "id": request_id, "kind": type(exc).__name__,
-                       "message": str(exc)})
+            self.send(
+                {"ev": "error", "id": request_id, "kind": type(exc).__name__, "message": str(exc)}
+            )
         except Exception as exc:  # noqa: BLE001 - the parent must hear of every failure
             log.exception("Request %s failed", request.get("op"))
-            self.send({"ev": "error", "id": request_id, "kind": "GenerationError",
-                       "message": f"The model failed: {exc}"})
+            self.send(
+                {
+                    "ev": "error",
+                    "id": request_id,
+                    "kind": "GenerationError",
+                    "message": f"The model failed: {exc}",
+                }
+            )
         finally:
             with self._lock:
                 self._current = None
@@ -162,8 +178,9 @@ class EngineHost:
                     last[0] = value
                     self.send({"ev": "progress", "id": request_id, "value": value})
 
-            model = engine.load(Path(request["path"]), LoadOptions(**request["options"]),
-                                progress=progress)
+            model = engine.load(
+                Path(request["path"]), LoadOptions(**request["options"]), progress=progress
+            )
             data = asdict(model)
             data["path"] = str(model.path)
             self.send({"ev": "loaded", "id": request_id, "model": data})
@@ -182,12 +199,29 @@ class EngineHost:
                 stats = engine.complete(request["prompt"], sampling, on_token, stop)
             self.send({"ev": "done", "id": request_id, "stats": asdict(stats)})
         elif op == "count":
-            self.send({"ev": "result", "id": request_id,
-                       "value": engine.count_tokens(request["messages"])})
+            self.send(
+                {
+                    "ev": "result",
+                    "id": request_id,
+                    "value": engine.count_tokens(request["messages"]),
+                }
+            )
         elif op == "fit":
-            self.send({"ev": "result", "id": request_id,
-                       "value": engine.fit_messages(request["messages"],
-                                                    int(request["reserve"]), stop)})
+            self.send(
+                {
+                    "ev": "result",
+                    "id": request_id,
+                    "value": engine.fit_messages(
+                        request["messages"], int(request["reserve"]), stop
+                    ),
+                }
+            )
         else:
-            self.send({"ev": "error", "id": request_id, "kind": "GenerationError",
-                       "message": f"The model host does not know '{op}'."})
+            self.send(
+                {
+                    "ev": "error",
+                    "id": request_id,
+                    "kind": "GenerationError",
+                    "message": f"The model host does not know '{op}'.",
+                }
+            )

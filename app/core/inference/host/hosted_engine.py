@@ -25,11 +25,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 from app.core.common import errors
-from app.core.inference.types import (
-    GenerationStats, LoadedModel, LoadOptions, SamplingOptions,
-)
 from app.core.common.errors import ContextFullError, LoadCancelled, ModelCrashed
 from app.core.inference.host.process import HostProcess
+from app.core.inference.types import (
+    GenerationStats,
+    LoadedModel,
+    LoadOptions,
+    SamplingOptions,
+)
 
 log = logging.getLogger("hearth.host")
 
@@ -41,8 +44,12 @@ _ids = itertools.count(1)
 
 
 class HostedEngine:
-    def __init__(self, hang_s: float = HANG_S, stop_grace_s: float = STOP_GRACE_S,
-                 host_args: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        hang_s: float = HANG_S,
+        stop_grace_s: float = STOP_GRACE_S,
+        host_args: list[str] | None = None,
+    ) -> None:
         self.hang_s = hang_s
         self.stop_grace_s = stop_grace_s
         self._host_args = host_args  # tests: another command for the host
@@ -69,9 +76,13 @@ class HostedEngine:
         return host.pid if host is not None and host.alive() else None
 
     # -- loading -------------------------------------------------------------------------------
-    def load(self, path: Path, options: LoadOptions = LoadOptions(),
-             progress: Callable[[float], None] | None = None,
-             cancel: threading.Event | None = None) -> LoadedModel:
+    def load(
+        self,
+        path: Path,
+        options: LoadOptions = LoadOptions(),
+        progress: Callable[[float], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> LoadedModel:
         path = Path(path)
         self.unload()
         self._name = path.name
@@ -85,8 +96,13 @@ class HostedEngine:
                 progress(float(event["value"]))
 
         try:
-            reply = self._request({"op": "load", "path": str(path), "options": asdict(options)},
-                                  "loaded", on_event, cancel=cancel, while_doing="loading")
+            reply = self._request(
+                {"op": "load", "path": str(path), "options": asdict(options)},
+                "loaded",
+                on_event,
+                cancel=cancel,
+                while_doing="loading",
+            )
         except LoadCancelled:
             self._drop_host()
             raise
@@ -124,29 +140,59 @@ class HostedEngine:
             host.send({"op": "stop", "id": current})
 
     def count_tokens(self, messages: Sequence[dict]) -> int:
-        return int(self._request({"op": "count", "messages": list(messages)}, "result",
-                                 while_doing="counting tokens")["value"])
+        return int(
+            self._request(
+                {"op": "count", "messages": list(messages)}, "result", while_doing="counting tokens"
+            )["value"]
+        )
 
-    def fit_messages(self, messages: Sequence[dict], reserve: int,
-                     stop: threading.Event | None = None) -> list[dict]:
-        return list(self._request({"op": "fit", "messages": list(messages), "reserve": reserve},
-                                  "result", stop=stop, while_doing="preparing the chat")["value"])
+    def fit_messages(
+        self, messages: Sequence[dict], reserve: int, stop: threading.Event | None = None
+    ) -> list[dict]:
+        return list(
+            self._request(
+                {"op": "fit", "messages": list(messages), "reserve": reserve},
+                "result",
+                stop=stop,
+                while_doing="preparing the chat",
+            )["value"]
+        )
 
-    def chat(self, messages: Sequence[dict], sampling: SamplingOptions,
-             on_token: Callable[[str], None], stop: threading.Event | None = None,
-             reserve: int | None = None) -> GenerationStats:
+    def chat(
+        self,
+        messages: Sequence[dict],
+        sampling: SamplingOptions,
+        on_token: Callable[[str], None],
+        stop: threading.Event | None = None,
+        reserve: int | None = None,
+    ) -> GenerationStats:
         """Stream an answer; with ``reserve``, the oldest turns are dropped first (in the host,
         where a Stop can end it) until the chat and ``reserve`` tokens fit."""
-        return self._generate({"op": "chat", "messages": list(messages), "reserve": reserve,
-                               "sampling": asdict(sampling)}, on_token, stop)
+        return self._generate(
+            {
+                "op": "chat",
+                "messages": list(messages),
+                "reserve": reserve,
+                "sampling": asdict(sampling),
+            },
+            on_token,
+            stop,
+        )
 
-    def complete(self, prompt: str, sampling: SamplingOptions, on_token: Callable[[str], None],
-                 stop: threading.Event | None = None) -> GenerationStats:
-        return self._generate({"op": "complete", "prompt": prompt,
-                               "sampling": asdict(sampling)}, on_token, stop)
+    def complete(
+        self,
+        prompt: str,
+        sampling: SamplingOptions,
+        on_token: Callable[[str], None],
+        stop: threading.Event | None = None,
+    ) -> GenerationStats:
+        return self._generate(
+            {"op": "complete", "prompt": prompt, "sampling": asdict(sampling)}, on_token, stop
+        )
 
-    def _generate(self, request: dict, on_token: Callable[[str], None],
-                  stop: threading.Event | None) -> GenerationStats:
+    def _generate(
+        self, request: dict, on_token: Callable[[str], None], stop: threading.Event | None
+    ) -> GenerationStats:
         def on_event(event: dict) -> None:
             if event["ev"] == "token":
                 on_token(event["text"])
@@ -155,10 +201,16 @@ class HostedEngine:
         return GenerationStats(**reply["stats"])
 
     # -- one request ---------------------------------------------------------------------------
-    def _request(self, request: dict, answer: str,
-                 on_event: Callable[[dict], None] | None = None, *,
-                 stop: threading.Event | None = None, cancel: threading.Event | None = None,
-                 while_doing: str) -> dict:
+    def _request(
+        self,
+        request: dict,
+        answer: str,
+        on_event: Callable[[dict], None] | None = None,
+        *,
+        stop: threading.Event | None = None,
+        cancel: threading.Event | None = None,
+        while_doing: str,
+    ) -> dict:
         host = self._host
         if host is None:
             raise errors.GenerationError("No model is loaded.")
@@ -173,9 +225,16 @@ class HostedEngine:
             with self._lock:
                 self._current = 0
 
-    def _wait(self, host: HostProcess, request_id: int, answer: str,
-              on_event: Callable[[dict], None] | None, stop: threading.Event | None,
-              cancel: threading.Event | None, while_doing: str) -> dict:
+    def _wait(
+        self,
+        host: HostProcess,
+        request_id: int,
+        answer: str,
+        on_event: Callable[[dict], None] | None,
+        stop: threading.Event | None,
+        cancel: threading.Event | None,
+        while_doing: str,
+    ) -> dict:
         stop_sent_at = None
         while True:
             event = host.get(POLL_S)
@@ -201,8 +260,9 @@ class HostedEngine:
                 stop_sent_at = now
                 host.send({"op": "stop", "id": request_id})
             if stop_sent_at is not None and now - stop_sent_at > self.stop_grace_s:
-                log.info("Model host %d ignored Stop for %.0f s: killed", host.pid,
-                            self.stop_grace_s)
+                log.info(
+                    "Model host %d ignored Stop for %.0f s: killed", host.pid, self.stop_grace_s
+                )
                 return self._hung(host, while_doing, "did not stop when asked")
             if now - host.last_heard > self.hang_s:
                 log.info("Model host %d silent for %.0f s: killed", host.pid, self.hang_s)
@@ -225,10 +285,14 @@ class HostedEngine:
         name = self._name or "The model"
         said = f" (\u201c{line}\u201d)" if line else ""
         if while_doing == "loading":
-            return (f"{name} could not be loaded: {how}{said}. The file may be damaged, or this "
-                    "llama.cpp build cannot run it: try another quant or model.")
-        return (f"{name} stopped while {while_doing}: {how}{said}. What it wrote is kept; "
-                "load the model again, or choose another one.")
+            return (
+                f"{name} could not be loaded: {how}{said}. The file may be damaged, or this "
+                "llama.cpp build cannot run it: try another quant or model."
+            )
+        return (
+            f"{name} stopped while {while_doing}: {how}{said}. What it wrote is kept; "
+            "load the model again, or choose another one."
+        )
 
     def _forget(self, host: HostProcess) -> None:
         with self._lock:

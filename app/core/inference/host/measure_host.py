@@ -19,7 +19,12 @@ from app.core.common.errors import MeasureCancelled, MeasureError
 from app.core.inference.host import wire
 from app.core.inference.host.process import HostProcess, command
 from app.core.measure.measurement import (
-    Comparison, FileMeasurement, MeasureSettings, MeasureText, Progress, measure,
+    Comparison,
+    FileMeasurement,
+    MeasureSettings,
+    MeasureText,
+    Progress,
+    measure,
 )
 from app.core.measure.store import MeasureStore
 
@@ -27,18 +32,27 @@ FLAG = "--measure-host"
 POLL_S = 0.05
 
 
-def measure_in_host(files: list[Path], text: MeasureText | None = None, *,
-                    store: MeasureStore | None = None,
-                    settings: MeasureSettings = MeasureSettings(),
-                    progress: Progress | None = None, cancel: threading.Event | None = None,
-                    work_dir: Path | None = None) -> Comparison:
+def measure_in_host(
+    files: list[Path],
+    text: MeasureText | None = None,
+    *,
+    store: MeasureStore | None = None,
+    settings: MeasureSettings = MeasureSettings(),
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+    work_dir: Path | None = None,
+) -> Comparison:
     """``measure``'s result, computed in a host process."""
     text = text or MeasureText.bundled()
     host = HostProcess(command(FLAG))
-    request = {"files": [str(f) for f in files], "text_name": text.name, "text": text.text,
-               "settings": asdict(settings),
-               "store": str(store.db_path) if store is not None else None,
-               "work_dir": str(work_dir) if work_dir is not None else None}
+    request = {
+        "files": [str(f) for f in files],
+        "text_name": text.name,
+        "text": text.text,
+        "settings": asdict(settings),
+        "store": str(store.db_path) if store is not None else None,
+        "work_dir": str(work_dir) if work_dir is not None else None,
+    }
     doing = "starting"
     try:
         host.send(request)
@@ -69,17 +83,22 @@ def measure_in_host(files: list[Path], text: MeasureText | None = None, *,
                 raise MeasureError(
                     f"Measuring stopped after \u201c{doing}\u201d: {host.cause()}{said}. A file may "
                     "be damaged or not supported by this llama.cpp build; files measured before "
-                    "it are kept.")
+                    "it are kept."
+                )
     finally:
         host.close(grace_s=0)
 
 
 def _comparison(data: dict) -> Comparison:
     return Comparison(
-        text=data["text"], text_sha256=data["text_sha256"], reference=data["reference"],
+        text=data["text"],
+        text_sha256=data["text_sha256"],
+        reference=data["reference"],
         settings=MeasureSettings(**data["settings"]),
         rows=tuple(FileMeasurement.from_json(row) for row in data["rows"]),
-        seconds=data["seconds"], evaluated=data["evaluated"])
+        seconds=data["seconds"],
+        evaluated=data["evaluated"],
+    )
 
 
 def main(_argv: list[str]) -> int:
@@ -101,11 +120,14 @@ def main(_argv: list[str]) -> int:
         store = MeasureStore(Path(request["store"])) if request.get("store") else None
         comparison = measure(
             [Path(f) for f in request["files"]],
-            MeasureText(request["text_name"], request["text"]), store=store,
+            MeasureText(request["text_name"], request["text"]),
+            store=store,
             settings=MeasureSettings(**request["settings"]),
             progress=lambda step, total, message: send(
-                {"ev": "progress", "step": step, "total": total, "message": message}),
-            work_dir=Path(request["work_dir"]) if request.get("work_dir") else None)
+                {"ev": "progress", "step": step, "total": total, "message": message}
+            ),
+            work_dir=Path(request["work_dir"]) if request.get("work_dir") else None,
+        )
     except errors.HearthError as exc:
         send({"ev": "error", "kind": type(exc).__name__, "message": str(exc)})
         return 0

@@ -26,8 +26,11 @@ log = logging.getLogger("hearth.host")
 FLAG = "--model-host"
 TAIL_LINES = 60
 # The line of llama.cpp's (or the C++ runtime's) that says why it stopped.
-_CAUSE = re.compile(r"GGML_ASSERT|GGML_ABORT|terminate called|what\(\)|error|failed|"
-                    r"exception|abort|out of memory", re.IGNORECASE)
+_CAUSE = re.compile(
+    r"GGML_ASSERT|GGML_ABORT|terminate called|what\(\)|error|failed|"
+    r"exception|abort|out of memory",
+    re.IGNORECASE,
+)
 # The build folder llama.cpp's assertions start with: noise to a user ("/tmp/pip-.../src/").
 _SOURCE_PATH = re.compile(r"^(?:[A-Za-z]:)?[^\s:]*[/\\](?=[^/\\\s]+:\d+:)")
 _SIGNALS = {  # what happened, by the signal that ended the host
@@ -58,16 +61,22 @@ class HostProcess:
         # noise before the child ends, and no use to a user.
         env["GGML_NO_BACKTRACE"] = "1"
         self.process = subprocess.Popen(
-            args or command(FLAG), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, env=env)
+            args or command(FLAG),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
         self.events: queue.SimpleQueue[dict] = queue.SimpleQueue()
         self.last_heard = time.monotonic()
         self._send_lock = threading.Lock()
         self._tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
-        self._reader = threading.Thread(target=self._read_events, daemon=True,
-                                        name="hearth-host-events")
-        self._stderr = threading.Thread(target=self._read_stderr, daemon=True,
-                                        name="hearth-host-stderr")
+        self._reader = threading.Thread(
+            target=self._read_events, daemon=True, name="hearth-host-events"
+        )
+        self._stderr = threading.Thread(
+            target=self._read_stderr, daemon=True, name="hearth-host-stderr"
+        )
         self._reader.start()
         self._stderr.start()
 
@@ -130,8 +139,11 @@ class HostProcess:
         """The child's last line on stderr that says why it stopped (llama.cpp's assertion, the
         C++ runtime's exception); empty when it said nothing of the kind (killed from outside).
         Hearth's own log lines from the child are not llama.cpp's words."""
-        lines = [_SOURCE_PATH.sub("", line.strip()) for line in self._tail
-                 if line.strip() and not line.startswith("hearth.")]
+        lines = [
+            _SOURCE_PATH.sub("", line.strip())
+            for line in self._tail
+            if line.strip() and not line.startswith("hearth.")
+        ]
         for line in reversed(lines):
             if _CAUSE.search(line):
                 return _short(line)
@@ -181,4 +193,4 @@ def _signal_name(number: int) -> str:
 
 
 def _short(line: str, limit: int = 200) -> str:
-    return line if len(line) <= limit else line[:limit - 1] + "\u2026"
+    return line if len(line) <= limit else line[: limit - 1] + "\u2026"
