@@ -242,6 +242,59 @@ def test_a_crowd_of_clients_is_served_or_turned_away(server: ApiServer, faults: 
         assert wait_until(lambda: server.open_connections == 0)
 
 
+def refused_answer(server: ApiServer, data: bytes) -> bytes | str:
+    """Send a whole request and read the answer; "reset" when the connection was reset."""
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+            sock.sendall(data)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+            return answer
+    except ConnectionResetError:
+        return "reset"
+
+
+def test_a_burst_of_refused_clients_reads_its_refusal(engine: Engine, faults: Tally) -> None:
+    """Every connection slot held by silent clients: 32 more clients at once, each sending a
+    whole chat request, all read a 503 with ``Retry-After`` (the request is drained before
+    the socket closes), none a connection reset (24 of 32 were, when it was not)."""
+    queue = GenerationQueue(engine)
+    server = ApiServer(queue, port=0, api_key=KEY, max_connections=2)
+    server.start()
+    request = post(json.dumps({"messages": STORY, "max_tokens": 3}).encode())
+    answers: list[bytes | str] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        answer = refused_answer(server, request)
+        with lock:
+            answers.append(answer)
+
+    try:
+        with (
+            socket.create_connection(("127.0.0.1", server.port), timeout=30),
+            socket.create_connection(("127.0.0.1", server.port), timeout=30),
+            faults.inject("server: 32 clients refused at once (every slot held)"),
+        ):
+            assert wait_until(lambda: server.open_connections == 2, 5)
+            threads = [threading.Thread(target=client) for _ in range(32)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+            assert len(answers) == 32 and "reset" not in answers, answers.count("reset")
+            assert {status_of(a) for a in answers} == {503}
+            assert all(b"\r\nRetry-After: 1\r\n" in a for a in answers)
+            bodies = [json.loads(a.partition(b"\r\n\r\n")[2]) for a in answers]
+            assert {b["error"]["code"] for b in bodies} == {"server_busy"}
+        assert wait_until(lambda: server.open_connections == 0, 5)
+        assert_still_serving(server)
+    finally:
+        server.stop()
+        queue.close()
+
+
 def wait_until(condition, timeout: float = 20.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -386,6 +439,7 @@ def test_slow_clients_cannot_hold_the_connections(engine: Engine, faults: Tally)
         port=0,
         api_key=KEY,
         max_connections=16,
+        max_per_client=8,
         request_timeout=deadline,
         defaults=SamplingOptions(temperature=0.0, seed=1, max_tokens=4),
     )

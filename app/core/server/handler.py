@@ -25,6 +25,7 @@ from app.core.common.errors import ContextFullError, HearthError, RemoteError
 from app.core.inference.types import GenerationStats
 from app.core.server import limits as api_limits
 from app.core.server import schema as api_schema
+from app.core.server.connections import RETRY_AFTER_S
 from app.core.server.schema import ApiError, GenerationRequest, StopMatcher
 from app.core.server.timeouts import DeadlineReader, body_time
 
@@ -94,6 +95,10 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Each answer is written whole (headers with the body), but a stream's events are
+        # small writes on a connection with unacknowledged data: without this, Nagle's
+        # algorithm held each answer on a reused connection ~40 ms for the client's delayed ACK.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.rfile.close()  # replaced by one that keeps to the deadlines
         self._reader = DeadlineReader(self.connection, self.timeout)
         self.rfile = io.BufferedReader(self._reader)
@@ -102,12 +107,18 @@ class RequestHandler(BaseHTTPRequestHandler):
     def handle_one_request(self) -> None:
         """Wait for a request (briefly on a new connection, the idle time between requests),
         then give its request line and headers the server's request timeout."""
-        app = self.server.app
-        self._reader.expire_in(app.idle_timeout if self._served else app.request_timeout)
+        app, httpd = self.server.app, self.server
+        if self._served:  # idle between requests: may be closed to make room for another
+            httpd.set_idle(self.connection, True)
+            self._reader.expire_in(httpd.idle_time(self.connection, app.idle_timeout))
+        else:
+            self._reader.expire_in(app.request_timeout)
         try:
             started = self.rfile.peek(1)
-        except OSError:  # timed out, or reset
+        except OSError:  # timed out, reset, or closed to make room
             started = b""
+        if not httpd.set_idle(self.connection, False):
+            started = b""  # closed to make room meanwhile
         if not started:
             self.close_connection = True
             return
@@ -230,6 +241,19 @@ class RequestHandler(BaseHTTPRequestHandler):
             )
         context_size = getattr(app.backend, "context_size", None)
         api_limits.check_size(request, context_size() if context_size else 0)
+        client = self.client_address[0]
+        if not app.enter_waiting(client):
+            log.info(
+                "%s: %d requests already wait for the model; one more refused",
+                client,
+                app.max_waiting,
+            )
+            raise ApiError(
+                429,
+                f"This address already has {app.max_waiting} requests waiting for the model, "
+                "the most one client may have: wait for some to be answered, then try again.",
+                "too_many_requests",
+            )
         stop = ClientStop(self.connection)
         app.track_stop(stop, True)
         try:
@@ -239,6 +263,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             else:
                 self._answer(request, model, completion, rid, stop)
         finally:
+            app.leave_waiting(client)
             app.track_stop(stop, False)
             if stop.client_gone:
                 self._status, self.close_connection = 499, True
@@ -390,10 +415,11 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(data)))
             if status == 401:
                 self.send_header("WWW-Authenticate", 'Bearer realm="hearth"')
+            if status in (429, 503):
+                self.send_header("Retry-After", str(RETRY_AFTER_S))
             if self.close_connection:
                 self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(data)
+            self._end_headers_with(data)
         except OSError:
             self.close_connection = True
         self._headers_sent = True
@@ -403,6 +429,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         if stop.client_gone:
             return
         data = b"data: " + json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n\n"
+        chunk = b"%x\r\n%s\r\n" % (len(data), data)
         try:
             if not self._headers_sent:
                 self._headers_sent, self._status = True, 200
@@ -410,8 +437,9 @@ class RequestHandler(BaseHTTPRequestHandler):
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Cache-Control", "no-cache")
                 self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self._end_headers_with(chunk)
+            else:
+                self.wfile.write(chunk)
         except OSError:
             stop.gone()
 
@@ -424,6 +452,15 @@ class RequestHandler(BaseHTTPRequestHandler):
             stop.gone()
         if stop.client_gone:
             self.close_connection = True
+
+    def _end_headers_with(self, data: bytes) -> None:
+        """End the headers and write them with ``data`` in one send (``end_headers`` would
+        write them alone: two packets, the second one waiting for the first one's ACK)."""
+        if not hasattr(self, "_headers_buffer"):  # HTTP/0.9: http.server sends no headers
+            self.wfile.write(data)
+            return
+        self._headers_buffer.append(b"\r\n" + data)  # http.server's buffer of header lines
+        self.flush_headers()
 
     # -- http.server hooks ----------------------------------------------------------------
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:

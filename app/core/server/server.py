@@ -7,25 +7,26 @@ one at a time. Listens on 127.0.0.1 unless told otherwise; an API key, when set,
 is logged 499, client closed request).
 
 Slow clients cannot hold the connections: a request must arrive within ``request_timeout``
-(app.core.server.timeouts), and one client address may hold at most ``max_per_client`` of them.
+(app.core.server.timeouts), and one client address may hold at most ``max_per_client`` of them
+(idle keep-alive ones are closed to make room: app.core.server.connections). What protects the
+model is counted apart: at most ``max_waiting`` requests from one address wait for it at once;
+one more is answered 429 with ``Retry-After``.
 """
 
 from __future__ import annotations
 
 import errno
 import hmac
-import json
 import logging
-import socket
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
-from http.server import ThreadingHTTPServer
 from typing import Self
 
 from app.core.common.errors import ServerError
 from app.core.inference.types import Backend, SamplingOptions
 from app.core.server import timeouts as api_timeouts
+from app.core.server.connections import HttpServer
 from app.core.server.handler import RequestHandler, RequestRecord
 
 log = logging.getLogger("hearth.server")
@@ -33,42 +34,10 @@ log = logging.getLogger("hearth.server")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 MAX_BODY_BYTES = 4 * 1024 * 1024
-MAX_CONNECTIONS = 16
-MAX_PER_CLIENT = 8  # connections one client address may hold at once
+MAX_CONNECTIONS = 128  # connections held at once (a thread each)
+MAX_PER_CLIENT = 96  # connections one client address may hold at once (others keep a quarter)
+MAX_WAITING = 64  # requests from one address waiting for (or running on) the model at once
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-
-_BUSY_BODY = json.dumps(
-    {
-        "error": {
-            "message": "Too many connections: try again shortly.",
-            "type": "server_error",
-            "code": "server_busy",
-            "param": None,
-        }
-    }
-).encode()
-_BUSY = (
-    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-    b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(_BUSY_BODY)
-) + _BUSY_BODY
-
-
-def _crowded(limit: int) -> bytes:
-    body = json.dumps(
-        {
-            "error": {
-                "message": f"This address already has {limit} connections open to Hearth, the most "
-                "one client may hold: reuse or close them, then try again.",
-                "type": "invalid_request_error",
-                "code": "too_many_connections",
-                "param": None,
-            }
-        }
-    ).encode()
-    return (
-        b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
-        b"Connection: close\r\nRetry-After: 1\r\nContent-Length: %d\r\n\r\n" % len(body)
-    ) + body
 
 
 class ApiServer:
@@ -85,6 +54,7 @@ class ApiServer:
         max_body: int = MAX_BODY_BYTES,
         max_connections: int = MAX_CONNECTIONS,
         max_per_client: int = MAX_PER_CLIENT,
+        max_waiting: int = MAX_WAITING,
         request_timeout: float = api_timeouts.REQUEST_S,
         idle_timeout: float = api_timeouts.IDLE_S,
         on_request: Callable[[RequestRecord], None] | None = None,
@@ -96,6 +66,8 @@ class ApiServer:
         self.max_body = max_body
         self.max_connections = max_connections
         self.max_per_client = max_per_client
+        self.max_waiting = max_waiting
+        self._waiting: Counter[str] = Counter()  # requests waiting for the model, by address
         self.request_timeout = request_timeout  # seconds for a request to start, headers, body
         self.idle_timeout = idle_timeout  # seconds a kept-alive connection waits for the next
         self.on_request = on_request
@@ -103,7 +75,7 @@ class ApiServer:
         self._records: deque[RequestRecord] = deque(maxlen=log_size)
         self._stops: set[threading.Event] = set()
         self._lock = threading.Lock()
-        self._httpd: _HttpServer | None = None
+        self._httpd: HttpServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- life ---------------------------------------------------------------------------
@@ -112,7 +84,7 @@ class ApiServer:
         if self._httpd is not None:
             return
         try:
-            self._httpd = _HttpServer(self, (self.host, self.port))
+            self._httpd = HttpServer(self, (self.host, self.port), RequestHandler)
         except OSError as exc:
             raise ServerError(_bind_message(self.host, self.port, exc)) from exc
         self.port = self._httpd.server_address[1]
@@ -180,6 +152,21 @@ class ApiServer:
             given.strip().encode(), self._api_key.encode()
         )
 
+    def enter_waiting(self, client: str) -> bool:
+        """Count one more request from ``client`` waiting for the model; False (nothing
+        counted) when it already has ``max_waiting``."""
+        with self._lock:
+            if self._waiting[client] >= self.max_waiting:
+                return False
+            self._waiting[client] += 1
+            return True
+
+    def leave_waiting(self, client: str) -> None:
+        with self._lock:
+            self._waiting[client] -= 1
+            if self._waiting[client] <= 0:
+                del self._waiting[client]
+
     def track_stop(self, stop: threading.Event, active: bool) -> None:
         with self._lock:
             (self._stops.add if active else self._stops.discard)(stop)
@@ -201,84 +188,6 @@ class ApiServer:
                 self.on_request(record)
             except Exception:
                 log.exception("Request listener failed")
-
-
-class _HttpServer(ThreadingHTTPServer):
-    """Counts connections (at most ``max_connections``, ``max_per_client`` from one address)
-    and can close them all at once."""
-
-    daemon_threads = False  # server_close() waits for every connection thread
-    block_on_close = True
-
-    def __init__(self, app: ApiServer, address: tuple[str, int]) -> None:
-        self.app = app
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self._slots = threading.BoundedSemaphore(app.max_connections)
-        self._open: set[socket.socket] = set()
-        self._per_client: dict[str, int] = {}
-        self._open_lock = threading.Lock()
-        super().__init__(address, RequestHandler)
-
-    def process_request(self, request, client_address) -> None:
-        if not self._slots.acquire(blocking=False):
-            self._refuse(request, _BUSY)
-            return
-        client = client_address[0]
-        with self._open_lock:
-            crowded = self._per_client.get(client, 0) >= self.app.max_per_client
-            if not crowded:
-                self._per_client[client] = self._per_client.get(client, 0) + 1
-                self._open.add(request)
-        if crowded:
-            self._slots.release()
-            log.info(
-                "%s: already holds %d connections; one more refused",
-                client,
-                self.app.max_per_client,
-            )
-            self._refuse(request, _crowded(self.app.max_per_client))
-            return
-        super().process_request(request, client_address)
-
-    def _refuse(self, request, answer: bytes) -> None:
-        try:
-            request.sendall(answer)
-        except OSError:
-            pass
-        self.shutdown_request(request)
-
-    def _release_client(self, client: str) -> None:
-        with self._open_lock:
-            left = self._per_client.get(client, 1) - 1
-            if left > 0:
-                self._per_client[client] = left
-            else:
-                self._per_client.pop(client, None)
-
-    def process_request_thread(self, request, client_address) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            with self._open_lock:
-                self._open.discard(request)
-            self._release_client(client_address[0])
-            self._slots.release()
-
-    def open_count(self) -> int:
-        with self._open_lock:
-            return len(self._open)
-
-    def close_connections(self) -> None:
-        """Wake connection threads waiting on idle keep-alive connections."""
-        with self._open_lock:
-            for sock in self._open:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def handle_error(self, request, client_address) -> None:
-        log.exception("Unexpected error while answering %s", client_address[0])
 
 
 def _bind_message(host: str, port: int, exc: OSError) -> str:
