@@ -41,6 +41,7 @@ def nvidia_smi_gpus(name: str) -> dict:
                     "memory": _number(gpu, "utilization/memory_util"),
                 },
                 "temperature": _number(gpu, "temperature/gpu_temp"),
+                "max_mem_clock_mhz": _number(gpu, "max_clocks/mem_clock"),
             }
         )
     major, minor = root.findtext("cuda_version").split(".")
@@ -66,10 +67,16 @@ class FakeNvml:
 
     NVMLError = pynvml.NVMLError
     NVML_TEMPERATURE_GPU = pynvml.NVML_TEMPERATURE_GPU
+    NVML_CLOCK_MEM = pynvml.NVML_CLOCK_MEM
 
-    def __init__(self, recorded: dict, no_utilization: bool = False) -> None:
+    def __init__(
+        self, recorded: dict, no_utilization: bool = False, bus_width: int | None = None
+    ) -> None:
+        """``bus_width``: the memory bus width in bits, which nvidia-smi does not print (so
+        the recordings lack it): None answers NOT_SUPPORTED, as NVML does on some boards."""
         self.recorded = recorded
         self.no_utilization = no_utilization
+        self.bus_width = bus_width
         self.initialized = 0
 
     @classmethod
@@ -112,6 +119,15 @@ class FakeNvml:
         if self.no_utilization:  # as under MIG
             raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
         return SimpleNamespace(**handle["utilization"])
+
+    def nvmlDeviceGetMaxClockInfo(self, handle, clock):  # noqa: N802
+        assert clock == pynvml.NVML_CLOCK_MEM
+        return handle["max_mem_clock_mhz"]
+
+    def nvmlDeviceGetMemoryBusWidth(self, handle):  # noqa: N802
+        if self.bus_width is None:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        return self.bus_width
 
     def nvmlDeviceGetTemperature(self, handle, sensor):  # noqa: N802
         assert sensor == pynvml.NVML_TEMPERATURE_GPU

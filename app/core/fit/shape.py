@@ -54,6 +54,8 @@ class ModelShape:
     tensors: tuple[TensorInfo, ...] = ()
     exact: bool = True
     quant: str | None = None
+    expert_count: int = 0  # mixture of experts: experts per layer, and how many a token uses
+    expert_used_count: int = 0
 
     @property
     def offload_layers(self) -> int:
@@ -104,6 +106,8 @@ def shape_from_header(header: GgufHeader, file_size: int, name: str) -> ModelSha
         tensors=header.tensors,
         quant=quants.quant_from_file_type(header.get("general.file_type"))
         or quants.quant_from_name(name),
+        expert_count=int(key("expert_count") or 0),
+        expert_used_count=int(key("expert_used_count") or 0),
     )
 
 

@@ -38,6 +38,7 @@ class Gpu:
     cores: int | None = None
     details: str = ""  # e.g. "Metal 3", a Vulkan driver
     device_id: str = ""  # PCI device id, e.g. 0x744c
+    memory_bandwidth: float | None = None  # bytes/s, rated (NVML: bus width x memory clock x 2)
 
     def driver_facts(self) -> list[str]:
         """What the driver tells of it, as shown: "driver 550.54", "CUDA 12.4", "32 GPU cores"."""

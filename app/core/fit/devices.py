@@ -1,0 +1,126 @@
+"""The devices a model runs on, as the speed estimate needs them: memory bandwidth, compute, and
+how much of each llama.cpp reaches.
+
+Where the numbers come from, best first: the CPU is measured (``hardware.cpu_speed``); an
+NVIDIA GPU's bandwidth comes from NVML (bus width x memory clock x 2); Apple chips and common
+GPUs from the table below (the makers' published specifications, sources in
+resources/data/SOURCES.md). The efficiency factors (share of the rated bandwidth llama.cpp
+reaches while generating, and a fixed cost per token) are fitted to published llama.cpp
+results, also cited there.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+GB, TFLOPS = 1e9, 1e12
+
+# name pattern -> (memory bandwidth GB/s, FP16 dense TFLOPS: tensor cores with FP32
+# accumulation for NVIDIA, the GPU's FP32 rate for Apple and AMD). Longest names first, so
+# "M1 Max" is not read as "M1".
+GPU_TABLE: tuple[tuple[str, float, float], ...] = (
+    ("M1 Ultra", 800, 21.0),
+    ("M1 Max", 400, 10.4),
+    ("M1 Pro", 200, 5.2),
+    ("M1", 68.25, 2.6),
+    ("M2 Ultra", 800, 27.2),
+    ("M2 Max", 400, 13.6),
+    ("M2 Pro", 200, 6.8),
+    ("M2", 100, 3.6),
+    ("M3 Ultra", 819, 28.4),
+    ("M3 Max", 400, 14.2),
+    ("M3 Pro", 150, 7.4),
+    ("M3", 100, 4.1),
+    ("M4 Max", 546, 17.0),
+    ("M4 Pro", 273, 9.2),
+    ("M4", 120, 4.3),
+    ("RTX 5090", 1792, 209.5),
+    ("RTX 5080", 960, 112.6),
+    ("RTX 4090", 1008, 165.2),
+    ("RTX 4080", 717, 97.5),
+    ("RTX 4070 Ti", 504, 80.2),
+    ("RTX 4070", 504, 58.3),
+    ("RTX 4060 Ti", 288, 44.1),
+    ("RTX 4060", 272, 30.2),
+    ("RTX 3090 Ti", 1008, 80.0),
+    ("RTX 3090", 936, 71.0),
+    ("RTX 3080", 760, 59.5),
+    ("RTX 3070", 448, 40.6),
+    ("RTX 3060 Ti", 448, 32.4),
+    ("RTX 3060", 360, 25.6),
+    ("RTX A6000", 768, 77.4),
+    ("RTX A5000", 768, 55.6),
+    ("RX 7900 XTX", 960, 61.4),
+    ("RX 7900 XT", 800, 51.6),
+    ("RX 6800 XT", 512, 20.7),
+)
+
+# backend -> (generation efficiency: share of rated bandwidth, fixed seconds per token,
+# prompt efficiency: share of the compute rate). Sources: resources/data/SOURCES.md.
+EFFICIENCY = {
+    "Metal": (0.88, 4.4e-3, 0.65),
+    "CUDA": (0.85, 1.5e-3, 0.65),
+    "ROCm": (0.75, 1.5e-3, 0.5),
+    "Vulkan": (0.8, 1.5e-3, 0.5),
+    "SYCL": (0.7, 2.0e-3, 0.5),
+}
+# The CPU: generation reaches the bandwidth the probe measures (read + written bytes of a copy)
+# at about this share; the fixed cost is llama.cpp's graph and Hearth's per-token sampling.
+# Fitted on the starter model's ladder on this 2-core VM (F16 to Q2_K, 1 thread):
+# 37.7 GB/s and 5.3 ms against a probe of 36-39 GB/s.
+CPU_EFFICIENCY, CPU_OVERHEAD_S, CPU_PROMPT_EFFICIENCY = 1.0, 5.0e-3, 1.0
+# A GPU known by bandwidth only (NVML, not in the table): compute guessed from bandwidth.
+FLOPS_PER_BYTE = 60.0
+
+
+@dataclass(frozen=True)
+class Device:
+    """One device's side of the estimate. ``bandwidth`` in bytes/s, ``flops`` in FLOP/s."""
+
+    name: str
+    kind: str  # "cpu" or "gpu"
+    bandwidth: float
+    flops: float
+    efficiency: float  # share of ``bandwidth`` generation reaches
+    overhead_s: float  # fixed time per generated token
+    prompt_efficiency: float
+    source: str  # "measured", "nvml", "table"
+
+
+def gpu_spec(name: str) -> tuple[float, float] | None:
+    """(bandwidth bytes/s, FLOP/s) of a GPU or Apple chip by its name, None when unknown."""
+    for pattern, bandwidth, flops in GPU_TABLE:
+        if re.search(rf"\b{re.escape(pattern)}\b", name, re.IGNORECASE):
+            return bandwidth * GB, flops * TFLOPS
+    return None
+
+
+def gpu_device(gpu, backend: str) -> Device | None:
+    """A GPU (``hardware.Gpu``) as the estimate sees it, None when its speed is unknown.
+    NVML's measured bus gives the bandwidth when present; the table gives the rest."""
+    spec = gpu_spec(gpu.name)
+    nvml_bandwidth = getattr(gpu, "memory_bandwidth", None)
+    if nvml_bandwidth:
+        flops = spec[1] if spec else nvml_bandwidth * FLOPS_PER_BYTE
+        bandwidth, source = float(nvml_bandwidth), "nvml"
+    elif spec:
+        (bandwidth, flops), source = spec, "table"
+    else:
+        return None
+    efficiency, overhead, prompt = EFFICIENCY.get(backend, EFFICIENCY["Vulkan"])
+    return Device(gpu.name, "gpu", bandwidth, flops, efficiency, overhead, prompt, source)
+
+
+def cpu_device(cpu_speed, threads: int, name: str = "CPU") -> Device:
+    """The CPU with ``threads`` llama.cpp threads, from the probe (``hardware.CpuSpeed``)."""
+    return Device(
+        name,
+        "cpu",
+        cpu_speed.bandwidth(threads),
+        cpu_speed.flops(threads),
+        CPU_EFFICIENCY,
+        CPU_OVERHEAD_S,
+        CPU_PROMPT_EFFICIENCY,
+        "measured",
+    )

@@ -1,0 +1,188 @@
+"""How fast a GGUF model will run here, before it is downloaded: tokens per second generating
+and reading a prompt.
+
+Generating one token reads every weight that takes part once, plus the KV cache written so far,
+so its time is memory traffic over bandwidth, plus a fixed cost per token (graph, sampling)::
+
+    t_token = cpu_bytes / (eta_cpu * bw_cpu) + gpu_bytes / (eta_gpu * bw_gpu) + t0
+
+Bytes read per token, from the header's tensor list: every weight of the blocks and the output
+matrix (the token-embedding matrix only when the output is tied to it: otherwise one row of it
+is read), the used share (``expert_used_count / expert_count``) of mixture-of-experts tensors
+(``*_exps``), and K and V rows for every token already in the context (sliding-window layers
+at most their window). With some layers on a GPU, their bytes go to the GPU's side (the last
+layers first, as llama.cpp offloads).
+
+Reading a prompt is compute-bound: about 2 FLOPs per active weight per token.
+
+The devices and their efficiency factors are in ``fit.devices``; the user's own measured runs
+move the figures (``fit.speed_log``). Each figure carries its basis: ``estimated`` (this
+formula), ``calibrated`` (scaled by this machine's measured runs of other files) or
+``measured`` (this file was measured here).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from app.core.fit.devices import Device, cpu_device, gpu_device
+from app.core.fit.estimate import KV_TYPES
+from app.core.fit.shape import ModelShape
+from app.core.quants import explain as quant_explain
+
+ESTIMATED, CALIBRATED, MEASURED = "estimated", "calibrated", "measured"
+_LAYER = re.compile(r"^blk\.(\d+)\.")
+_EXPERTS = re.compile(r"_exps\b")
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Per generated token: bytes each side reads; per prompt token: FLOPs each side does."""
+
+    cpu_bytes: float
+    gpu_bytes: float
+    cpu_flops: float
+    gpu_flops: float
+
+
+@dataclass(frozen=True)
+class Speed:
+    """A speed figure for one file here, and what it rests on."""
+
+    gen_tok_s: float
+    prompt_tok_s: float
+    basis: str  # ESTIMATED, CALIBRATED or MEASURED (of the generation speed)
+    depth: int  # tokens already in the context
+
+    @property
+    def short(self) -> str:
+        """As the quant picker shows it: ``~14 tok/s`` (``14 tok/s`` when measured)."""
+        return f"{'' if self.basis == MEASURED else '~'}{_rounded(self.gen_tok_s)} tok/s"
+
+    def to_json(self) -> dict:
+        return {
+            "gen_tok_s": round(self.gen_tok_s, 2),
+            "prompt_tok_s": round(self.prompt_tok_s, 1),
+            "speed_basis": self.basis,
+            "speed_depth": self.depth,
+        }
+
+
+@dataclass(frozen=True)
+class SpeedMachine:
+    """The devices a model can run on here: the CPU, and the GPU layers go to (if any)."""
+
+    cpu: Device
+    gpu: Device | None = None
+
+    @classmethod
+    def from_report(cls, report, cpu_speed, threads: int | None = None) -> SpeedMachine:
+        """From a ``hardware.HardwareReport`` and the CPU probe (``hardware.CpuSpeed``).
+        ``threads``: llama.cpp's threads (default: physical cores but one, as Hearth loads)."""
+        threads = threads or max(1, report.cores - 1)
+        gpu = None
+        if report.gpu_offload_supported:
+            usable = [g for g in report.gpus if g.usable_by(report.backend)]
+            gpu = next((d for d in (gpu_device(g, report.backend) for g in usable) if d), None)
+        return cls(cpu_device(cpu_speed, threads, report.cpu or "CPU"), gpu)
+
+
+def traffic(
+    shape: ModelShape, gpu_layers: int = 0, depth: int = 0, kv_type: str = "f16"
+) -> Traffic:
+    """Bytes read per generated token and FLOPs per prompt token, split between the CPU and
+    the GPU holding the last ``gpu_layers`` layers (llama.cpp's count: the output layer when
+    ``gpu_layers > n_layers``)."""
+    gpu_layers = max(0, min(gpu_layers, shape.offload_layers))
+    first_gpu = shape.n_layers - min(gpu_layers, shape.n_layers)
+    output_on_gpu = gpu_layers > shape.n_layers
+    share = (
+        shape.expert_used_count / shape.expert_count
+        if shape.expert_count and shape.expert_used_count
+        else 1.0
+    )
+    cpu_b = gpu_b = cpu_f = gpu_f = 0.0
+    if shape.tensors:
+        tied = not any(t.name == "output.weight" for t in shape.tensors)
+        for tensor in shape.tensors:
+            match = _LAYER.match(tensor.name)
+            if tensor.name == "token_embd.weight" and not tied:
+                continue  # generation reads one row of it; the output matrix is apart
+            if match:
+                on_gpu = int(match.group(1)) >= first_gpu
+            else:
+                on_gpu = output_on_gpu and tensor.name.startswith(("output", "token_embd"))
+            used = share if _EXPERTS.search(tensor.name) else 1.0
+            nbytes, flops = tensor.nbytes * used, 2.0 * tensor.n_elements * used
+            if on_gpu:
+                gpu_b, gpu_f = gpu_b + nbytes, gpu_f + flops
+            else:
+                cpu_b, cpu_f = cpu_b + nbytes, cpu_f + flops
+    else:  # size only: 90% of the file in the layers, 5% in the output (as fit.estimate)
+        params = _params_from_size(shape)
+        layer = 0.9 / max(1, shape.n_layers)
+        on_gpu = layer * (shape.n_layers - first_gpu) + (0.05 if output_on_gpu else 0.0)
+        gpu_b, cpu_b = shape.file_size * on_gpu, shape.file_size * (0.95 - on_gpu)
+        gpu_f, cpu_f = 2 * params * on_gpu, 2 * params * (0.95 - on_gpu)
+    for layer_index in range(shape.n_layers):
+        kv = kv_read_bytes(shape, layer_index, depth, kv_type)
+        if layer_index >= first_gpu:
+            gpu_b += kv
+        else:
+            cpu_b += kv
+    cpu_b += 2 * shape.recurrent_bytes  # recurrent state: read and written every token
+    return Traffic(cpu_b, gpu_b, cpu_f, gpu_f)
+
+
+def kv_read_bytes(shape: ModelShape, layer: int, depth: int, kv_type: str = "f16") -> int:
+    """K and V bytes one layer reads per generated token with ``depth`` tokens in context."""
+    block, size = KV_TYPES[kv_type]
+    heads = shape.n_head_kv[layer] if layer < len(shape.n_head_kv) else 0
+    row = shape.key_length * heads + (shape.value_length * heads if shape.has_v_cache else 0)
+    cells = depth
+    if shape.swa_window and shape.swa_layers and layer < len(shape.swa_layers):
+        cells = min(depth, shape.swa_window) if shape.swa_layers[layer] else depth
+    return cells * row * size // block
+
+
+def estimate(
+    shape: ModelShape,
+    machine: SpeedMachine,
+    gpu_layers: int = 0,
+    depth: int = 0,
+    kv_type: str = "f16",
+) -> Speed | None:
+    """The formula's figures (basis ``estimated``); None when layers go to a GPU whose
+    speed is unknown."""
+    if gpu_layers > 0 and machine.gpu is None:
+        return None
+    use = traffic(shape, gpu_layers if machine.gpu else 0, depth, kv_type)
+    cpu, gpu = machine.cpu, machine.gpu
+    seconds = use.cpu_bytes / (cpu.efficiency * cpu.bandwidth)
+    prompt_s = use.cpu_flops / (cpu.prompt_efficiency * cpu.flops)
+    overhead = cpu.overhead_s
+    if gpu is not None and (use.gpu_bytes or use.gpu_flops):
+        seconds += use.gpu_bytes / (gpu.efficiency * gpu.bandwidth)
+        prompt_s += use.gpu_flops / (gpu.prompt_efficiency * gpu.flops)
+        overhead = gpu.overhead_s if not use.cpu_flops else max(gpu.overhead_s, cpu.overhead_s)
+    return Speed(
+        gen_tok_s=1.0 / (seconds + overhead),
+        prompt_tok_s=1.0 / prompt_s if prompt_s > 0 else 0.0,
+        basis=ESTIMATED,
+        depth=depth,
+    )
+
+
+def _params_from_size(shape: ModelShape) -> float:
+    bits = quant_explain.typical_bits((shape.quant or "").upper()) or 4.5
+    return shape.file_size * 8 / bits
+
+
+def _rounded(value: float) -> str:
+    """Two significant figures at most: 0.8, 4.2, 14, 140, 1,400."""
+    if value < 10:
+        return f"{value:.1f}"
+    if value < 100:
+        return f"{value:.0f}"
+    return f"{round(value, -1):,.0f}"
