@@ -47,6 +47,8 @@ class Engine:
         self._stop = threading.Event()
         self._request_stop: threading.Event | None = None  # the running request's own stop
         self._abort_cb = None  # keeps the ctypes callback alive
+        self._sampled = 0  # tokens llama.cpp has sampled since the model was loaded
+        self._last_sampled = -1
 
     @staticmethod
     def default_threads() -> int:
@@ -127,6 +129,7 @@ class Engine:
         llm.chat_format = "chat_template.default" if has_template else FALLBACK_TEMPLATE
         llm.chat_handler = None
         self._llm = llm
+        self._count_samples(llm)
         self._install_abort_callback()
         self._loaded = LoadedModel(
             path=path,
@@ -238,7 +241,7 @@ class Engine:
         stop_flags = (self._stop,) if stop is None else (self._stop, stop)
         started = time.perf_counter()
         first = None
-        tokens = 0
+        sampled_before = self._sampled
         reason = "stop"
         self._abort_during_decode(True)  # the prompt: one long decode that Stop can cut short
         answering = False
@@ -255,7 +258,6 @@ class Engine:
                 if text:
                     if first is None:
                         first = time.perf_counter()
-                    tokens += 1
                     on_token(text)
                 if choice.get("finish_reason"):
                     reason = choice["finish_reason"]
@@ -267,6 +269,9 @@ class Engine:
             stream.close()
         ended = time.perf_counter()
         first = first or ended
+        tokens = self._sampled - sampled_before
+        if tokens and self._ends_turn(self._last_sampled):  # not part of the answer
+            tokens -= 1
         return GenerationStats(
             tokens=tokens,
             prompt_tokens=prompt_tokens,
@@ -276,6 +281,27 @@ class Engine:
             context_used=llm.n_tokens,
             context_size=llm.n_ctx(),
         )
+
+    def _count_samples(self, llm) -> None:
+        """Count the tokens llama.cpp samples, for a generation's token count: the stream's
+        chunks are pieces of text, and a character made of several tokens (Japanese, emoji)
+        comes as one chunk (12 chunks for 20 tokens of Japanese). ``Llama.generate`` samples
+        each token through ``self.sample``, so an instance attribute wraps it for this model."""
+        sample = llm.sample
+
+        def counted(*args, **kwargs):
+            token = sample(*args, **kwargs)
+            self._sampled += 1
+            self._last_sampled = token
+            return token
+
+        llm.sample = counted
+
+    def _ends_turn(self, token: int) -> bool:
+        """True for a token that ends the model's turn (sampled, but no part of the answer)."""
+        import llama_cpp
+
+        return token >= 0 and bool(llama_cpp.llama_vocab_is_eog(self._llm._model.vocab, token))
 
     def _require(self):
         if self._llm is None:

@@ -126,7 +126,10 @@ def _request(body: dict, messages: list[dict], defaults: SamplingOptions) -> Gen
         raise ApiError(
             400, "Only n=1 is supported: one answer per request.", "unsupported", param="n"
         )
-    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+    # The newer name wins, but only when given: clients send it as null beside max_tokens.
+    max_tokens = body.get("max_completion_tokens")
+    if max_tokens is None:
+        max_tokens = body.get("max_tokens")
     values = {
         "temperature": _number(body, "temperature", 0.0, 2.0),
         "top_p": _number(body, "top_p", 0.0, 1.0),

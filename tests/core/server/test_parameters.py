@@ -1,0 +1,102 @@
+"""The OpenAI parameters that change an answer: honoured, or refused with a 400 naming the
+parameter, never answered 200 as if honoured. Asked with the official ``openai`` client (and raw
+HTTP where it cannot say it) of the real server over the real starter model on 127.0.0.1."""
+
+import http.client
+import json
+
+import openai
+import pytest
+
+from app.core.inference.engine import Engine
+from app.core.inference.queue import GenerationQueue
+from app.core.inference.types import LoadOptions, SamplingOptions
+from app.core.server.server import ApiServer
+
+MODEL = "SmolLM2-135M-Instruct.Q4_1"
+QUESTION = [{"role": "user", "content": "Name the capital city of France."}]
+STORY = [{"role": "user", "content": "Write a long story about a dragon and a knight."}]
+GREEDY = dict(temperature=0.0, seed=1, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.1)
+
+
+@pytest.fixture(scope="module")
+def engine(starter_gguf):
+    engine = Engine()
+    engine.load(starter_gguf, LoadOptions(n_ctx=1024, n_threads=1))
+    yield engine
+    engine.unload()
+
+
+@pytest.fixture
+def server(engine):
+    queue = GenerationQueue(engine)
+    server = ApiServer(queue, port=0, defaults=SamplingOptions(temperature=0.0, seed=1))
+    server.start()
+    yield server
+    server.stop()
+    queue.close()
+
+
+@pytest.fixture
+def client(server):
+    client = openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0, timeout=60)
+    yield client
+    client.close()
+
+
+def post(server, path: str, body: dict) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        conn.request("POST", path, body=json.dumps(body))
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def test_max_completion_tokens_null_leaves_max_tokens(server, client):
+    status, body = post(
+        server,
+        "/v1/chat/completions",
+        {"messages": STORY, "max_tokens": 5, "max_completion_tokens": None},
+    )
+    assert status == 200 and body["usage"]["completion_tokens"] == 5
+    assert body["choices"][0]["finish_reason"] == "length"
+    reply = client.chat.completions.create(
+        model=MODEL, messages=STORY, max_completion_tokens=4, max_tokens=50
+    )
+    assert reply.usage.completion_tokens == 4  # the newer name wins when it is given
+
+
+@pytest.mark.parametrize(
+    "prompt", ["日本の首都は東京です。東京は", "I love pizza 🍕🍕🍕 and tacos 🌮🌮"]
+)
+def test_usage_counts_tokens_not_pieces_of_text(client, engine, prompt):
+    """A character made of several tokens streams as one piece: usage still counts tokens,
+    as llama-cpp-python's own count of the same answer does."""
+    own = engine._llm.create_completion(prompt, max_tokens=20, **GREEDY)
+    stream = client.completions.create(
+        model=MODEL,
+        prompt=prompt,
+        max_tokens=20,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    pieces, usage = [], None
+    for chunk in stream:
+        pieces += [c.text for c in chunk.choices if c.text]
+        usage = chunk.usage or usage
+    assert "".join(pieces) == own["choices"][0]["text"]
+    assert usage.completion_tokens == own["usage"]["completion_tokens"] >= 20
+    assert len(pieces) < usage.completion_tokens  # the case the count used to get wrong
+    reply = client.completions.create(model=MODEL, prompt=prompt, max_tokens=20)
+    assert reply.usage.completion_tokens == own["usage"]["completion_tokens"]
+
+
+def test_usage_of_an_answer_ended_by_the_model(client, engine):
+    """The token that ends the model's turn is not counted, as OpenAI and llama.cpp do not."""
+    own = engine._llm.create_chat_completion(messages=QUESTION, max_tokens=64, **GREEDY)
+    assert own["choices"][0]["finish_reason"] == "stop"
+    reply = client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=64)
+    assert reply.choices[0].message.content == own["choices"][0]["message"]["content"]
+    assert reply.usage.completion_tokens == own["usage"]["completion_tokens"]
