@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -71,6 +72,9 @@ def test_fit_a_local_file(quant_ladder):
     assert data["total_bytes"] == data["ram_bytes"] and data["vram_bytes"] == 0
     assert data["verdict"] == "CPU only — fits in RAM"
     assert (data["gpu_layers"], data["max_ctx"], data["n_ctx"]) == (0, 8192, 2048)
+    # speed here, from the CPU probe this run made (no measured runs in a fresh home)
+    assert data["speed_basis"] == "estimated" and data["speed_depth"] == 1024
+    assert data["gen_tok_s"] > 1 and data["prompt_tok_s"] > data["gen_tok_s"]
 
 
 def test_fit_by_library_name_with_a_quantized_kv_cache(starter_home):
@@ -87,6 +91,11 @@ def test_fit_text(quant_ladder):
     assert "8192 tokens of context, f16 KV cache" in result.stdout
     assert "Verdict: CPU only — fits in RAM" in result.stdout
     assert "GPU layers: 0 of 31; largest context that fits: 8192" in result.stdout
+    assert re.search(
+        r"Speed here: ~[\d.,]+ tok/s generating, ~[\d,]+ tok/s reading a prompt "
+        r"\(estimated; generation with 1,024 tokens in the chat\)",
+        result.stdout,
+    )
 
 
 def test_fit_a_file_on_the_hub_reads_only_its_header(loopback_hub, quant_ladder):

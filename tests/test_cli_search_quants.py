@@ -116,6 +116,11 @@ def test_quants_json(repos, quant_ladder) -> None:
     verdicts = {fit.VERDICT_FULL, fit.VERDICT_CPU, fit.VERDICT_TOO_LARGE}
     assert all(r["fit"] in verdicts or r["fit"].startswith("Partial: ") for r in rows[:3])
     assert rows[3]["fit"] is None
+    for row in rows[:3]:  # a speed here for every model file that fits, none for the projector
+        fits = row["fit"] != fit.VERDICT_TOO_LARGE
+        assert (row["speed_basis"] == "estimated") == fits and (row["gen_tok_s"] or 0) >= 0
+    assert rows[0]["gen_tok_s"] > rows[2]["gen_tok_s"] > 0  # a 20 kB file reads less than 88 MB
+    assert rows[3]["gen_tok_s"] is None
     assert rows[1]["files"] == [
         "SmolLM2-135M-Instruct-Q8_0-00001-of-00002.gguf",
         "SmolLM2-135M-Instruct-Q8_0-00002-of-00002.gguf",
@@ -127,6 +132,8 @@ def test_quants_text_and_errors(repos) -> None:
     assert text.returncode == 0, text.stderr
     assert "135M parameters, llama, 8,192 tokens of context" in text.stdout
     assert "SmolLM2-135M-Instruct-Q8_0.gguf (2 parts)" in text.stdout
+    assert "SPEED HERE" in text.stdout and " tok/s  " in text.stdout
+    assert "Speed here: generation tokens a second with 1,024 tokens in the chat" in text.stdout
     assert "Vision projector: mmproj-SmolLM2-f16.gguf" in text.stdout
     missing = hearth(repos, "quants", "nobody/nothing")
     assert missing.returncode == 1 and "no model called 'nobody/nothing'" in missing.stderr

@@ -12,8 +12,10 @@ from app.core.common.units import format_memory
 from app.core.config import limits, presets
 from app.core.fit import estimate as fit
 from app.core.fit import shape as fit_shape
+from app.core.fit.speed_here import SpeedHere
 from app.core.hardware import probe as hardware
 from app.core.library import catalog as library
+from app.core.quants.pick import SPEED_DEPTH
 
 
 def add_parser(commands):
@@ -51,6 +53,15 @@ def run(args, paths: Paths) -> int:
     n_ctx = presets.context_length(args.ctx or 0, shape.n_ctx_train)
     report = hardware.probe(paths.models_dir)
     result = fit.plan(shape, fit.Machine.from_report(report), n_ctx, args.kv)
+    speed = None
+    if result.verdict != fit.VERDICT_TOO_LARGE:
+        speeds = SpeedHere.for_report(report, paths.data_dir)
+        speed = speeds.speed(shape, result.gpu_layers, min(SPEED_DEPTH, n_ctx))
+    speed_json = (
+        speed.to_json()
+        if speed
+        else {"gen_tok_s": None, "prompt_tok_s": None, "speed_basis": None, "speed_depth": None}
+    )
     if args.json:
         data = {
             "model": shape.name,
@@ -60,6 +71,7 @@ def run(args, paths: Paths) -> int:
             "file_size_bytes": shape.file_size,
             "n_ctx_train": shape.n_ctx_train,
             **result.to_json(),
+            **speed_json,
             "backend": report.backend,
         }
         print(json.dumps(data, indent=2))
@@ -85,6 +97,11 @@ def run(args, paths: Paths) -> int:
         f"({report.backend} backend)"
     )
     print(f"Verdict: {result.verdict}")
+    if speed is not None:
+        print(
+            f"Speed here: {speed.short} generating, ~{speed.prompt_tok_s:,.0f} tok/s reading "
+            f"a prompt ({speed.basis}; generation with {speed.depth:,} tokens in the chat)"
+        )
     print(
         f"GPU layers: {result.gpu_layers} of {result.offload_layers}; largest context that "
         f"fits: {result.max_ctx or 'none'}"

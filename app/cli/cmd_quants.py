@@ -9,12 +9,15 @@ from app.cli.terminal import shown
 from app.core.common.errors import HearthError, HubError
 from app.core.common.paths import Paths
 from app.core.common.units import format_size
+from app.core.config import presets
 from app.core.downloads.downloader import choose_file
 from app.core.fit import estimate as fit
 from app.core.fit import shape as fit_shape
+from app.core.fit.speed_here import SpeedHere
 from app.core.hardware import probe as hardware
 from app.core.hub import files as hub_files
 from app.core.hub.client import HubClient, parse_repo_ref
+from app.core.quants.pick import SPEED_DEPTH
 
 
 def add_parser(commands):
@@ -36,7 +39,8 @@ def run(args, paths: Paths) -> int:
     if repo_id is None:
         raise HubError(f"'{args.repo}' is not a Hub model name: expected owner/name.")
     details = client.details(repo_id)
-    machine = fit.Machine.from_report(hardware.probe(paths.models_dir))
+    report = hardware.probe(paths.models_dir)
+    machine = fit.Machine.from_report(report)
     shape = None
     if details.files:
         try:
@@ -45,11 +49,27 @@ def run(args, paths: Paths) -> int:
             )
         except HearthError as exc:
             print(f"Estimating from file sizes only: {exc}", file=sys.stderr)
-    verdicts = hub_files.fit_verdicts(
-        details.files, machine, shape=shape, n_ctx_train=details.model.context_length
+    shapes = hub_files.sized_shapes(
+        details.files, shape=shape, n_ctx_train=details.model.context_length
     )
-    rows = [{**f.to_json(), "fit": verdicts.get(f.name)} for f in details.files]
-    rows += [{**p.to_json(), "fit": None} for p in details.projectors]
+    speeds = SpeedHere.for_report(report, paths.data_dir) if details.files else None
+    verdicts, speed_of = {}, {}
+    for name, sized in shapes.items():
+        n_ctx = presets.context_length(0, sized.n_ctx_train)
+        plan = fit.plan(sized, machine, n_ctx)
+        verdicts[name] = plan.verdict
+        if plan.verdict != fit.VERDICT_TOO_LARGE and speeds is not None:
+            speed_of[name] = speeds.speed(sized, plan.gpu_layers, min(SPEED_DEPTH, n_ctx))
+    no_speed = {"gen_tok_s": None, "prompt_tok_s": None, "speed_basis": None}
+    rows = [
+        {
+            **f.to_json(),
+            "fit": verdicts.get(f.name),
+            **(speed_of[f.name].to_json() if speed_of.get(f.name) else no_speed),
+        }
+        for f in details.files
+    ]
+    rows += [{**p.to_json(), "fit": None, **no_speed} for p in details.projectors]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -72,12 +92,21 @@ def run(args, paths: Paths) -> int:
         print("This repo has no GGUF model files.")
         return 0
     width = max(len(shown(f.label)) for f in details.files) + 10
-    print(f"{'QUANT':<8}  {'SIZE':>9}  {'FILE':<{width}}  FIT ({machine.backend})")
+    print(
+        f"{'QUANT':<8}  {'SIZE':>9}  {'FILE':<{width}}  {'SPEED HERE':>12}  FIT ({machine.backend})"
+    )
     for f in details.files:
         name = shown(f.label) + (f" ({f.parts} parts)" if f.parts > 1 else "")
+        speed = speed_of.get(f.name)
         print(
             f"{shown(f.quant or '?'):<8}  {format_size(f.size_bytes):>9}  {name:<{width}}  "
-            f"{verdicts[f.name]}"
+            f"{speed.short if speed else '—':>12}  {verdicts[f.name]}"
+        )
+    bases = sorted({s.basis for s in speed_of.values() if s})
+    if bases:
+        print(
+            f"Speed here: generation tokens a second with {SPEED_DEPTH:,} tokens in the chat "
+            f"({', '.join(bases)}; 'hearth fit' gives prompt speed too)."
         )
     for p in details.projectors:
         print(f"Vision projector: {shown(p.label)} ({format_size(p.size_bytes)})")

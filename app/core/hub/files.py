@@ -328,12 +328,22 @@ def _int(value) -> int | None:
 def fit_verdicts(
     entries: Iterable[QuantFile], machine, *, shape=None, n_ctx_train: int | None = None
 ) -> dict[str, str]:
-    """The fit verdict of each entry (by name) on ``machine`` at the default context.
+    """The fit verdict of each entry (by name) on ``machine`` at the default context."""
+    return {
+        name: fit.plan(sized, machine, presets.context_length(0, sized.n_ctx_train)).verdict
+        for name, sized in sized_shapes(entries, shape=shape, n_ctx_train=n_ctx_train).items()
+    }
+
+
+def sized_shapes(
+    entries: Iterable[QuantFile], *, shape=None, n_ctx_train: int | None = None
+) -> dict:
+    """Each entry's shape (by name) for the fit and speed estimates.
 
     ``shape`` (a ``ModelShape`` read from one file of the repo) gives the architecture: layers,
     attention, vocabulary. Each entry keeps it with its own size; without it, a typical model
     of that size is assumed."""
-    verdicts = {}
+    shapes = {}
     for entry in entries:
         if shape is not None and shape.file_size == entry.size_bytes and shape.tensors:
             sized = shape
@@ -350,6 +360,5 @@ def fit_verdicts(
             sized = fit.shape_from_size(entry.size_bytes, entry.name)
             if n_ctx_train:
                 sized = replace(sized, n_ctx_train=n_ctx_train)
-        n_ctx = presets.context_length(0, sized.n_ctx_train)
-        verdicts[entry.name] = fit.plan(sized, machine, n_ctx).verdict
-    return verdicts
+        shapes[entry.name] = sized
+    return shapes

@@ -9,6 +9,13 @@ machine without a usable GPU, in RAM), so the context has room. When none fits f
 that fits with part of it (or all of it) in RAM, and the reason says so. When nothing fits, none.
 Quality is ranked on the published/estimated figures, which compare across types; the user's
 measurements rank instead when every candidate has one.
+
+Speed counts too: memory is only half of "fits". Among the candidates, those that generate at
+least ``COMFORTABLE_TOK_S`` here (``fit.speed``, calibrated by the user's runs) come first, so
+a 16 GB laptop without a usable GPU is not offered an 8B model's Q8_0 that fits and then writes
+a few words a second while its Q4_K_M runs twice as fast. When none is comfortable, the fastest
+that fits, and the reason says so. Rows without a speed figure (an unknown GPU) count as
+comfortable: nothing is known against them.
 """
 
 from __future__ import annotations
@@ -18,11 +25,14 @@ from dataclasses import dataclass, replace
 
 from app.core.fit import estimate as fit
 from app.core.fit.shape import ModelShape
+from app.core.fit.speed import Speed
 from app.core.quants import explain as quant_explain
 from app.core.quants import types as quants
 from app.core.quants.explain import Quality
 
 FULL, PARTIAL, CPU, TOO_LARGE = "full", "partial", "cpu", "too-large"
+COMFORTABLE_TOK_S = 10.0  # about reading speed: slower answers keep the reader waiting
+SPEED_DEPTH = 1024  # tokens already in the chat when the speed is told (the KV cache read)
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,7 @@ class QuantRow:
     quality: Quality | None  # shown: measured, else typical/estimate
     typical: Quality | None  # for ranking
     explanation: str
+    speed: Speed | None = None  # generation here with SPEED_DEPTH tokens of chat
 
 
 @dataclass(frozen=True)
@@ -75,12 +86,23 @@ def resized(shape: ModelShape, name: str, size: int, quant: str | None) -> Model
 
 
 def rows(
-    items: Iterable[QuantItem], machine: fit.Machine, n_ctx: int, kv_type: str = "f16"
+    items: Iterable[QuantItem],
+    machine: fit.Machine,
+    n_ctx: int,
+    kv_type: str = "f16",
+    speeds=None,
 ) -> list[QuantRow]:
-    """The rows at ``n_ctx``, smallest file first."""
+    """The rows at ``n_ctx``, smallest file first. ``speeds`` (a ``fit.speed_here.SpeedHere``)
+    adds each file's speed here; without it the rows have none."""
     result = []
     for item in items:
         plan = fit.plan(item.shape, machine, n_ctx, kv_type)
+        fits = plan.verdict != fit.VERDICT_TOO_LARGE
+        speed = (
+            speeds.speed(item.shape, plan.gpu_layers, min(SPEED_DEPTH, n_ctx))
+            if speeds is not None and fits
+            else None
+        )
         name = (item.quant or quants.quant_from_name(item.label) or "?").upper()
         bits = (
             item.size_bytes * 8 / item.parameters
@@ -105,6 +127,7 @@ def rows(
                 quality=shown,
                 typical=typical,
                 explanation=quant_explain.explain(name, bits),
+                speed=speed,
             )
         )
     result.sort(key=lambda r: (r.size_bytes, r.label.lower()))
@@ -123,24 +146,29 @@ def _rank(candidates: Sequence[QuantRow]):
     return key
 
 
-def pick(table: Sequence[QuantRow], machine: fit.Machine, n_ctx: int) -> Pick:
+def pick(
+    table: Sequence[QuantRow],
+    machine: fit.Machine,
+    n_ctx: int,
+    comfortable_tok_s: float = COMFORTABLE_TOK_S,
+) -> Pick:
     """The quant to recommend at ``n_ctx`` and a one-line reason."""
     gpu = bool(machine.gpu_bytes)
     tokens = f"{n_ctx:,} tokens of context"
     full = [r for r in table if r.placement == (FULL if gpu else CPU)]
     if full:
-        best = max(full, key=_rank(full))
+        best, speed_note = _by_speed(full, comfortable_tok_s)
         where = "runs fully on your GPU" if gpu else "fits in your RAM"
-        cpu_note = "" if gpu else " (no usable GPU here: it runs on the CPU)"
+        cpu_note = "" if gpu else "; no usable GPU here: it runs on the CPU"
         return Pick(
             best.key,
             f"{best.quant}: the best quality that {where} with room for "
-            f"{tokens}{cpu_note}; {_words(best)}.",
+            f"{tokens}{speed_note}; {_words(best)}{cpu_note}.",
             True,
         )
     partial = [r for r in table if r.placement in (PARTIAL, CPU)]
     if partial:
-        best = max(partial, key=_rank(partial))
+        best, speed_note = _by_speed(partial, comfortable_tok_s)
         how = (
             "part on the GPU, the rest in RAM"
             if best.placement == PARTIAL
@@ -149,7 +177,7 @@ def pick(table: Sequence[QuantRow], machine: fit.Machine, n_ctx: int) -> Pick:
         return Pick(
             best.key,
             f"{best.quant}: none fits fully on your GPU at {tokens}; this is "
-            f"the best quality that runs with {how} (slower); "
+            f"the best quality that runs with {how}{speed_note}; "
             f"{_words(best)}.",
             False,
         )
@@ -161,6 +189,29 @@ def pick(table: Sequence[QuantRow], machine: fit.Machine, n_ctx: int) -> Pick:
         "or a smaller model.",
         False,
     )
+
+
+def _by_speed(candidates: Sequence[QuantRow], comfortable: float) -> tuple[QuantRow, str]:
+    """The best quality among the comfortably fast candidates (else the fastest), and the
+    words the reason adds: the speed here, and why a better one was passed over."""
+    quick = [r for r in candidates if r.speed is None or r.speed.gen_tok_s >= comfortable]
+    if quick:
+        best = max(quick, key=_rank(quick))
+        note = f", at about {_speed_words(best)} here" if best.speed else ""
+        better = max(candidates, key=_rank(candidates))
+        if better is not best and better.speed is not None:
+            note += f" ({better.quant} fits too but runs at about {_speed_words(better)})"
+        return best, note
+    best = max(candidates, key=lambda r: (r.speed.gen_tok_s, -r.size_bytes))
+    return best, (
+        f"; none reaches {comfortable:.0f} tokens a second here: this is the fastest, "
+        f"at about {_speed_words(best)}"
+    )
+
+
+def _speed_words(row: QuantRow) -> str:
+    """ "14 tokens a second", rounded as the speed column shows it."""
+    return f"{row.speed.short.lstrip('~').removesuffix(' tok/s')} tokens a second"
 
 
 def _words(row: QuantRow) -> str:
