@@ -24,8 +24,12 @@ class MachineInfo:
         models_dir: Path,
         probe: Callable[[], object] | None = None,
         max_age_s: float = MAX_AGE_S,
+        data_dir: Path | None = None,
     ) -> None:
+        """``data_dir``: where the CPU speed probe and the measured speeds are kept (default:
+        Hearth's data folder)."""
         self._models_dir = Path(models_dir)
+        self._data_dir = data_dir
         self._probe = probe
         self.max_age_s = max_age_s
         self._lock = threading.Lock()
@@ -52,6 +56,16 @@ class MachineInfo:
         from app.core.fit import estimate as fit
 
         return fit.Machine.from_report(self.report())
+
+    def speeds(self, *, measure_again: bool = False):
+        """This machine's speed figures (``fit.speed_here.SpeedHere``): the report, the stored
+        CPU probe (measured on first use, about half a second; ``measure_again``: now) and the
+        measured runs, read afresh so new runs count. Blocks: call it off the GUI thread."""
+        from app.core.common.paths import default_paths
+        from app.core.fit.speed_here import SpeedHere
+
+        data_dir = self._data_dir or default_paths().data_dir
+        return SpeedHere.for_report(self.report(), data_dir, measure_again=measure_again)
 
     def _take(self) -> None:
         if self._probe is not None:

@@ -164,7 +164,7 @@ class QuantPickerDelegate(QStyledItemDelegate):
                 + QFontMetrics(small).horizontalAdvance(index.data(QuantRole.QualitySource) or "")
                 + 36
             )
-            width = max(200, min(width, 330))
-        elif column == QuantPickerModel.FIT:
+            width = max(200, min(width, 270))
+        elif column in (QuantPickerModel.FIT, QuantPickerModel.SPEED):
             width += 18
         return QSize(width, max(hint.height(), metrics.height() + 18))

@@ -10,10 +10,24 @@ from __future__ import annotations
 from enum import IntEnum
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
 
 from app.core.common.units import format_size
 from app.core.quants import explain as quant_explain
-from app.core.quants.pick import Pick, QuantRow
+from app.core.quants.pick import COMFORTABLE_TOK_S, Pick, QuantRow
+
+SLOW = QColor("#b3261e")  # under a comfortable reading speed
+
+
+def _slow(row: QuantRow) -> bool:
+    return row.speed is not None and row.speed.gen_tok_s < COMFORTABLE_TOK_S
+
+
+SPEED_BASIS = {
+    "measured": "measured: you ran this file here",
+    "calibrated": "estimated, corrected by your runs of other files here",
+    "estimated": "estimated from the file and this machine's memory speed",
+}
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -34,6 +48,8 @@ class QuantRole(IntEnum):
     Recommended = Qt.UserRole + 13
     Explanation = Qt.UserRole + 14
     MaxContext = Qt.UserRole + 15
+    Speed = Qt.UserRole + 16  # generation tok/s here, None when unknown
+    SpeedBasis = Qt.UserRole + 17  # "measured", "calibrated" or "estimated"
 
 
 HEADER_TIPS = (
@@ -41,6 +57,9 @@ HEADER_TIPS = (
     "Bits per weight of this file: its size over its parameter count",
     "The file's size (the bar: compared with the largest)",
     "Whether it fits this machine at the chosen context, and where it runs",
+    "How fast it would write here, in tokens a second (with about 1,000 tokens of chat so "
+    "far): measured when you ran this file, calibrated by your runs of other files, else "
+    "estimated from the file and this machine's memory speed",
     "Expected closeness to the original model (mean KL divergence), and where the figure "
     "comes from",
     "What this quant level means",
@@ -48,8 +67,16 @@ HEADER_TIPS = (
 
 
 class QuantPickerModel(QAbstractTableModel):
-    QUANT, BITS, SIZE, FIT, QUALITY, ABOUT = range(6)
-    HEADERS = ("Quant", "Bits", "Size", "Fit here", "Expected quality", "What it means")
+    QUANT, BITS, SIZE, FIT, SPEED, QUALITY, ABOUT = range(7)
+    HEADERS = (
+        "Quant",
+        "Bits",
+        "Size",
+        "Fit here",
+        "Speed here",
+        "Expected quality",
+        "What it means",
+    )
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -123,8 +150,10 @@ class QuantPickerModel(QAbstractTableModel):
             return self._display(row, index.column())
         if role == Qt.ToolTipRole:
             return self._tooltip(row)
-        if role == Qt.TextAlignmentRole and index.column() == self.BITS:
+        if role == Qt.TextAlignmentRole and index.column() in (self.BITS, self.SPEED):
             return int(Qt.AlignRight | Qt.AlignVCenter)
+        if role == Qt.ForegroundRole and index.column() == self.SPEED and _slow(row):
+            return SLOW
         return self._role(row, role)
 
     def _role(self, row: QuantRow, role: int):
@@ -145,6 +174,8 @@ class QuantPickerModel(QAbstractTableModel):
             QuantRole.Recommended: row.key == self._recommended,
             QuantRole.Explanation: row.explanation,
             QuantRole.MaxContext: row.fit.max_ctx,
+            QuantRole.Speed: row.speed.gen_tok_s if row.speed else None,
+            QuantRole.SpeedBasis: row.speed.basis if row.speed else "",
         }
         return values.get(role)
 
@@ -157,6 +188,8 @@ class QuantPickerModel(QAbstractTableModel):
             return format_size(row.size_bytes)
         if column == self.FIT:
             return row.fit.verdict
+        if column == self.SPEED:
+            return row.speed.short if row.speed else "—"
         if column == self.QUALITY:
             q = row.quality
             return f"{quant_explain.quality_words(q.kld)} · {q.label}" if q else "unknown"
@@ -180,5 +213,10 @@ class QuantPickerModel(QAbstractTableModel):
             lines.append(row.quality.note + ".")
         if row.fit.max_ctx:
             lines.append(f"Fits here with up to {row.fit.max_ctx:,} tokens of context.")
+        if row.speed is not None:
+            lines.append(
+                f"Speed here: about {row.speed.gen_tok_s:,.1f} tokens a second writing, "
+                f"{row.speed.prompt_tok_s:,.0f} reading a prompt ({SPEED_BASIS[row.speed.basis]})."
+            )
         lines.append(row.label)
         return "\n".join(lines)

@@ -38,7 +38,9 @@ log = logging.getLogger("hearth.ui.quant_picker")
 SOURCES = (
     "Quality: “typical” is llama.cpp's published mean KL divergence for the quant type "
     f"({quality.SOURCE}); “measured by you” is your own measurement of that file on the "
-    "Compare page. Lower divergence means answers closer to the original model's."
+    "Compare page. Lower divergence means answers closer to the original model's. "
+    "Speed: tokens a second writing, estimated from the file and this machine's measured "
+    "memory speed; your own chats correct it (“~” marks an estimate)."
 )
 DEFAULT_CTX = 8192
 
@@ -56,12 +58,14 @@ class QuantPicker(QWidget):
         *,
         models_dir: Path | None = None,
         machine_info: MachineInfo | None = None,
+        speeds=None,
         parent=None,
     ) -> None:
         """``machine`` (a ``fit.Machine``) fixes the machine; else ``machine_info`` (the
-        studio's shared one) tells it."""
+        studio's shared one) tells it. ``speeds`` (a ``fit.speed_here.SpeedHere``) fixes the
+        speed figures; else ``machine_info`` gives them, or none with a fixed ``machine``."""
         super().__init__(parent)
-        self.machine, self.models_dir = machine, models_dir
+        self.machine, self.models_dir, self.speeds = machine, models_dir, speeds
         self.machine_info = machine_info or MachineInfo(models_dir or Path.home())
         self.items: list[QuantItem] = []
         self.pick: quant_pick.Pick | None = None
@@ -161,7 +165,7 @@ class QuantPicker(QWidget):
     def _start(self, loader: Loader, message: str) -> None:
         self._request += 1
         request, machine, n_ctx = self._request, self.machine, self.n_ctx()
-        info = self.machine_info
+        info, speeds = self.machine_info, self.speeds
         self._say(message)
 
         def work():
@@ -170,7 +174,7 @@ class QuantPicker(QWidget):
                 items = loader()
             except HearthError as exc:  # shown in place of the rows (a stale one is dropped)
                 return request, None, [], [], quant_pick.Pick(None, str(exc), False)
-            table = quant_pick.rows(items, here, n_ctx)
+            table = quant_pick.rows(items, here, n_ctx, speeds=_speeds(speeds, machine, info))
             return request, here, items, table, quant_pick.pick(table, here, n_ctx)
 
         run_task(work, self._on_rows, self._on_failed, self)
@@ -229,3 +233,14 @@ class QuantPicker(QWidget):
     def _say(self, text: str) -> None:
         self.status.setText(text)
         self.status.setVisible(bool(text))
+
+
+def _speeds(speeds, machine, info: MachineInfo):
+    """The speed figures to show (on the worker thread: the first use probes the CPU)."""
+    if speeds is not None or machine is not None:
+        return speeds
+    try:
+        return info.speeds()
+    except (OSError, ValueError) as exc:  # no figures is better than no rows
+        log.warning("No speed figures: %s", exc)
+        return None

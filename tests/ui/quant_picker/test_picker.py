@@ -11,6 +11,10 @@ from PySide6.QtCore import Qt, QThreadPool
 
 from app.core.common.resources import resource
 from app.core.fit import estimate as fit
+from app.core.fit.devices import cpu_device
+from app.core.fit.speed import SpeedMachine
+from app.core.fit.speed_here import SpeedHere
+from app.core.hardware.cpu_speed import CpuSpeed
 from app.core.hub.client import HubClient
 from app.core.library import catalog as library
 from app.core.measure.measurement import MeasureSettings, measure
@@ -68,12 +72,20 @@ def model_page(qtbot, loopback_hub, quant_ladder, tmp_path):
         client=client, machine=fit.Machine(ram_bytes=600 * MIB), models_dir=tmp_path / "models"
     )
     qtbot.addWidget(page)
+    page.picker.speeds = speeds_here()
     page.setStyleSheet(STYLE)
     page.resize(1280, 860)
     page.show()
     with qtbot.waitSignal(page.picker.ready, timeout=WAIT):
         page.show_repo(REPO)
     return page
+
+
+def speeds_here() -> SpeedHere:
+    """Speed figures from a CPU probe as this 2-core test machine measures (37 GB/s, one
+    llama.cpp thread): fixed, so the figures shown do not depend on the machine's load."""
+    probe = CpuSpeed("test machine", 37e9, 37e9, 92e9, 2)
+    return SpeedHere(lambda n: SpeedMachine(cpu_device(probe, n)), 1)
 
 
 def test_model_page_lists_quants_by_size_and_recommends_one(qtbot, model_page, qtmodeltester):
@@ -122,6 +134,23 @@ def test_model_page_lists_quants_by_size_and_recommends_one(qtbot, model_page, q
     )
     assert picker.about.text().startswith("<b>Q4_K_M</b>: about 4.9 bits per weight; usually")
     assert model.index(q4, QuantPickerModel.BITS).data() == f"{105454144 * 8 / 134515008:.1f}"
+
+
+def test_speed_here_is_a_column_and_the_recommendation_names_it(qtbot, model_page) -> None:
+    model = model_page.picker.model
+    assert model.headerData(QuantPickerModel.SPEED, Qt.Horizontal) == "Speed here"
+    speeds = [model.index(r, QuantPickerModel.SPEED).data(QuantRole.Speed) for r in range(6)]
+    assert speeds == sorted(speeds, reverse=True)  # smaller files are read faster
+    texts = [model.index(r, QuantPickerModel.SPEED).data() for r in range(7)]
+    assert all(t.startswith("~") and t.endswith(" tok/s") for t in texts[:6])
+    assert texts[6] == "—"  # F16 does not fit: no speed to tell
+    q8 = LADDER.index("Q8_0")
+    assert model.index(q8, 0).data(QuantRole.SpeedBasis) == "estimated"
+    tip = model.index(q8, 0).data(Qt.ToolTipRole)
+    assert "Speed here: about" in tip and "this machine's memory speed" in tip
+    assert f"at about {texts[q8][1:].removesuffix(' tok/s')} tokens a second here" in (
+        model_page.picker.reason.text()
+    )
 
 
 def test_recommended_moves_when_the_context_grows_or_memory_shrinks(qtbot, model_page):
