@@ -26,6 +26,7 @@ from app.core.common.markdown import code_blocks
 from app.core.config import limits
 from app.core.config.presets import ModelSettings
 from app.core.config.settings import Settings
+from app.core.fit import speed_log
 from app.core.inference.model_choice import ModelChoice
 from app.core.inference.remote import ConnectionStore
 from app.core.inference.types import GenerationStats, SamplingOptions
@@ -412,6 +413,7 @@ class ChatPage(QWidget):
         }
         message = self.store.finish_answer(self.answer_id, record, stats.stop_reason)
         self.answer_id = None
+        speed_log.record_answer(self.session.model, stats)  # calibrates the speed estimates
         self.transcript.finish_answer(self._shown(message, last_answer=True))
         self.stats_label.setText(stats_line(record))
         if stats.context_size:
