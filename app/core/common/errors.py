@@ -20,6 +20,11 @@ class GenerationError(HearthError):
     """Generation failed part-way."""
 
 
+class UnsupportedRequest(GenerationError):
+    """A generation asks for something this model cannot do as asked (a JSON schema that
+    cannot become a grammar, a token id past its vocabulary): the asker's to change."""
+
+
 class ModelCrashed(GenerationError):
     """The process that ran a model died or hung (llama.cpp aborted, crashed, or the system
     killed it); Hearth itself is fine, and another model can be loaded at once."""

@@ -10,7 +10,6 @@ import contextlib
 import ctypes
 import io
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +20,7 @@ from app.core.config import presets
 from app.core.gguf import check as gguf_check
 from app.core.gguf import info as gguf_info
 from app.core.inference import llama_log
+from app.core.inference.sampling import llama_kwargs
 from app.core.inference.types import (
     AUTO_LAYERS,
     KV_TYPES,
@@ -200,7 +200,7 @@ class Engine:
         if prompt_tokens + reserve > llm.n_ctx():
             raise ContextFullError(prompt_tokens + reserve, llm.n_ctx())
         stream = llm.create_chat_completion(
-            messages=list(messages), stream=True, **_sampling_kwargs(sampling)
+            messages=list(messages), stream=True, **llama_kwargs(sampling, llm.n_vocab())
         )
         return self._consume(
             stream, lambda choice: choice["delta"].get("content"), prompt_tokens, on_token, stop
@@ -223,7 +223,9 @@ class Engine:
             return stopped_stats(prompt_tokens)
         if prompt_tokens + reserve > llm.n_ctx():
             raise ContextFullError(prompt_tokens + reserve, llm.n_ctx())
-        stream = llm.create_completion(prompt=prompt, stream=True, **_sampling_kwargs(sampling))
+        stream = llm.create_completion(
+            prompt=prompt, stream=True, **llama_kwargs(sampling, llm.n_vocab())
+        )
         return self._consume(
             stream, lambda choice: choice.get("text"), prompt_tokens, on_token, stop
         )
@@ -332,21 +334,6 @@ class Engine:
 
         callback = self._abort_cb if on else ctypes.cast(None, llama_cpp.ggml_abort_callback)
         llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, callback, ctypes.c_void_p(0))
-
-
-def _sampling_kwargs(sampling: SamplingOptions) -> dict:
-    """llama-cpp-python's keyword arguments for ``sampling``. A random seed (-1) is drawn
-    here for each answer: llama-cpp-python keeps the last seed it was given and reuses it when
-    the next call passes none, so after one answer with a fixed seed, "random" would repeat it."""
-    return dict(
-        temperature=sampling.temperature,
-        top_p=sampling.top_p,
-        top_k=sampling.top_k,
-        min_p=sampling.min_p,
-        repeat_penalty=sampling.repeat_penalty,
-        max_tokens=sampling.max_tokens if sampling.max_tokens > 0 else None,
-        seed=sampling.seed if sampling.seed >= 0 else random.randrange(2**31),
-    )
 
 
 def auto_gpu_layers(path: Path, n_ctx: int, kv_type: str) -> tuple[int, str]:

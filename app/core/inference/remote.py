@@ -199,6 +199,7 @@ class RemoteBackend:
             body["max_tokens"] = sampling.max_tokens
         if sampling.seed >= 0:
             body["seed"] = sampling.seed
+        body.update(output_fields(sampling))
         started = time.perf_counter()
         try:
             answer = self._stream(body, flags, on_token)
@@ -446,3 +447,23 @@ class _StopWatcher:
                     except OSError:
                         pass
                 return
+
+
+def output_fields(sampling: SamplingOptions) -> dict:
+    """The request fields for what ``sampling`` asks beyond the basics (penalties, logit bias,
+    a JSON answer), passed on to the remote server rather than dropped."""
+    fields: dict = {}
+    if sampling.presence_penalty:
+        fields["presence_penalty"] = sampling.presence_penalty
+    if sampling.frequency_penalty:
+        fields["frequency_penalty"] = sampling.frequency_penalty
+    if sampling.logit_bias:
+        fields["logit_bias"] = {str(token): bias for token, bias in sampling.logit_bias}
+    if sampling.response_format == "json_object":
+        fields["response_format"] = {"type": "json_object"}
+    elif sampling.response_format == "json_schema":
+        fields["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "answer", "schema": json.loads(sampling.json_schema)},
+        }
+    return fields

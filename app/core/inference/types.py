@@ -8,6 +8,7 @@ and the CLI use these without the engine.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -52,10 +53,17 @@ class SamplingOptions:
     repeat_penalty: float = 1.1
     max_tokens: int = 512
     seed: int = -1
+    # OpenAI's, for the API server: penalties on tokens already in the answer (-2 to 2)
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, -100 to 100) pairs
+    response_format: str = "text"  # or "json_object", "json_schema" (then ``json_schema``)
+    json_schema: str = ""  # the JSON schema's text, turned into a grammar by the engine
 
     def __post_init__(self) -> None:
         """Refuse a value out of llama.cpp's range (``limits.InvalidValue``): NaN, 1e308 or a
-        negative temperature would reach the sampler as they are."""
+        negative temperature would reach the sampler as they are. ``logit_bias`` may come as
+        a dict or as pairs in lists (its JSON form, on the way to the model's host)."""
         limits.temperature(self.temperature)
         limits.probability(self.top_p, "Top-p")
         limits.probability(self.min_p, "Min-p")
@@ -63,6 +71,27 @@ class SamplingOptions:
         limits.repeat_penalty(self.repeat_penalty)
         limits.max_tokens(self.max_tokens)
         limits.seed(self.seed)
+        for name in ("presence_penalty", "frequency_penalty"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not -2.0 <= value <= 2.0:
+                raise limits.InvalidValue(f"The {name.replace('_', ' ')} must be from -2 to 2.")
+        bias = self.logit_bias
+        pairs = bias.items() if isinstance(bias, dict) else bias
+        try:
+            pairs = tuple((int(token), float(value)) for token, value in pairs)
+        except (TypeError, ValueError) as exc:
+            raise limits.InvalidValue("The logit bias must map token ids to numbers.") from exc
+        if any(token < 0 or not math.isfinite(v) or abs(v) > 100 for token, v in pairs):
+            raise limits.InvalidValue(
+                "The logit bias must map token ids (0 or more) to numbers from -100 to 100."
+            )
+        object.__setattr__(self, "logit_bias", pairs)
+        if self.response_format not in ("text", "json_object", "json_schema"):
+            raise limits.InvalidValue(
+                "The response format must be text, json_object or json_schema."
+            )
+        if (self.response_format == "json_schema") != bool(self.json_schema):
+            raise limits.InvalidValue("A JSON schema goes with the json_schema format alone.")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,12 @@ from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
-from app.core.common.errors import ContextFullError, HearthError, RemoteError
+from app.core.common.errors import (
+    ContextFullError,
+    HearthError,
+    RemoteError,
+    UnsupportedRequest,
+)
 from app.core.inference.types import GenerationStats
 from app.core.server import limits as api_limits
 from app.core.server import schema as api_schema
@@ -357,6 +362,8 @@ class RequestHandler(BaseHTTPRequestHandler):
                 "messages or start a new chat.",
                 "context_length_exceeded",
             ) from exc
+        except UnsupportedRequest as exc:  # asked of the model what it cannot do as asked
+            raise ApiError(400, str(exc), "unsupported_parameter") from exc
         except RemoteError as exc:
             raise ApiError(502, str(exc), "upstream_error", "server_error") from exc
         except HearthError as exc:

@@ -1,8 +1,9 @@
 """The OpenAI API's shapes: request validation and response bodies for Hearth's server.
 
 Requests are checked field by field; anything wrong raises ``ApiError`` with an HTTP status and
-an OpenAI-style body ``{"error": {"message", "type", "code", "param"}}``. Fields Hearth does not
-use (``frequency_penalty``, ``user``...) are accepted and ignored, as llama.cpp's server does.
+an OpenAI-style body ``{"error": {"message", "type", "code", "param"}}``. Fields that change the
+answer are honoured or refused (app.core.server.options); those that change nothing in it
+(``user``, ``store``...) are accepted.
 """
 
 from __future__ import annotations
@@ -13,41 +14,12 @@ import uuid
 from dataclasses import dataclass, replace
 
 from app.core.inference.types import GenerationStats, SamplingOptions
+from app.core.server import options as api_options
+from app.core.server.errors import ApiError
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 MAX_STOP_STRINGS = 4
 MAX_PROMPTS = 8  # prompts in one completion request: each is answered in turn
-
-
-class ApiError(Exception):
-    """A request the server refuses, with the HTTP status and OpenAI's error fields."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        code: str | None = None,
-        kind: str = "invalid_request_error",
-        param: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status, self.message, self.code, self.kind, self.param = (
-            status,
-            message,
-            code,
-            kind,
-            param,
-        )
-
-    def body(self) -> dict:
-        return {
-            "error": {
-                "message": self.message,
-                "type": self.kind,
-                "code": self.code,
-                "param": self.param,
-            }
-        }
 
 
 @dataclass(frozen=True)
@@ -141,6 +113,7 @@ def _request(body: dict, messages: list[dict], defaults: SamplingOptions) -> Gen
         if max_tokens is None
         else _integer({"max_tokens": max_tokens}, "max_tokens", 1, 10_000_000),
     }
+    values.update(api_options.output_fields(body))
     sampling = replace(defaults, **{k: v for k, v in values.items() if v is not None})
     stream = body.get("stream", False)
     if not isinstance(stream, bool) and stream is not None:

@@ -110,7 +110,8 @@ def test_a_burst_of_clients_is_served_in_turn(queue, clients):
         assert not errors, errors[:3]
         assert sorted(answers) == list(range(clients))
         assert all(text.startswith(f"Code {i:03d}:") for i, text in answers.items())
-        assert [r.status for r in server.requests()].count(200) == clients
+        # each request is logged just after its answer is sent
+        assert wait_until(lambda: [r.status for r in server.requests()].count(200) == clients)
     finally:
         server.stop()
 
