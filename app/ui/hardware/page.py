@@ -31,6 +31,7 @@ from app.core.common.units import format_memory, format_size
 from app.core.hardware import probe as hardware
 from app.core.hardware.probe import Gpu, HardwareReport, LiveSample
 from app.ui.common.tasks import run_task
+from app.ui.hardware.cpu_speed_row import CpuSpeedRow
 
 BUILD_OPTIONS = {"LLAMAFILE", "OPENMP", "REPACK", "ACCELERATE", "KLEIDIAI"}
 STYLE = """
@@ -173,9 +174,12 @@ class HardwarePage(QWidget):
         probe: Callable[[], HardwareReport] | None = None,
         sample: Callable[[], LiveSample] | None = None,
         interval_ms: int = 2000,
+        cpu_probe=None,
     ) -> None:
+        """``cpu_probe`` (``CpuSpeedRow``'s probe) replaces the stored CPU speed probe."""
         super().__init__()
         self.paths = paths
+        self.speed_row = CpuSpeedRow(paths.data_dir, cpu_probe)
         models_dir = paths.models_dir
         self._probe = probe or (lambda: hardware.probe(models_dir))
         self._sample = sample or hardware.live_sample
@@ -207,6 +211,7 @@ class HardwarePage(QWidget):
             form.addRow(label, self.fields[key])
             if key == "ram":
                 form.addRow("", self.ram_bar)
+                form.addRow("Memory speed", self.speed_row)
         computer = QFrame(objectName="card")
         QVBoxLayout(computer).addLayout(form)
 
@@ -308,6 +313,7 @@ class HardwarePage(QWidget):
         self._show_memory(report.ram_total_bytes, report.ram_available_bytes)
         self._show_hint(report)
         self._show_gpus(report.gpus)
+        self.speed_row.load(report.cores)
         self.probed.emit(report)
 
     @Slot(str)
