@@ -225,6 +225,7 @@ def models_page(qtbot, quant_ladder, starter_home, tmp_path):
     model = LibraryModel()
     page = ModelsPage(model, machine=fit.Machine(ram_bytes=600 * MIB), measure_store=store)
     page.store = store
+    page.picker.speeds = speeds_here()
     qtbot.addWidget(page)
     page.setStyleSheet(STYLE)
     page.resize(1280, 900)
