@@ -1,7 +1,7 @@
-"""One connection to Hearth's API server: routing, the API key, body limits, SSE streaming.
+"""One connection to Hearth's API server: routing, the API key, body limits, writing answers.
 
 Each request is answered by a ``RequestHandler`` in its connection's thread; the generation
-itself goes through the server's ``Backend``, which runs one at a time. Errors are answered in
+itself goes through the server's ``Backend`` (app.core.server.answers). Errors are answered in
 OpenAI's shape. A write to a client that has gone away, or a closed connection noticed while
 the answer is being made, stops that generation.
 """
@@ -11,9 +11,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-import select
 import socket
-import threading
 import time
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -21,17 +19,10 @@ from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
-from app.core.common.errors import (
-    ContextFullError,
-    HearthError,
-    RemoteError,
-    UnsupportedRequest,
-)
-from app.core.inference.types import GenerationStats
-from app.core.server import limits as api_limits
 from app.core.server import schema as api_schema
+from app.core.server.answers import Answering, ClientStop
 from app.core.server.connections import RETRY_AFTER_S
-from app.core.server.schema import ApiError, GenerationRequest, StopMatcher
+from app.core.server.errors import ApiError
 from app.core.server.timeouts import DeadlineReader, body_time
 
 log = logging.getLogger("hearth.server")
@@ -52,42 +43,7 @@ class RequestRecord:
     client: str
 
 
-def peer_closed(sock: socket.socket) -> bool:
-    """True when the client has closed its end (readable, and reading would give nothing)."""
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
-    except (OSError, ValueError):
-        return True
-
-
-class ClientStop(threading.Event):
-    """A generation's stop event, also set when its client is found to have gone away."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        super().__init__()
-        self._sock = sock
-        self.client_gone = False
-
-    def next_prompt(self) -> None:
-        """Ready for the next prompt of the same request (a stop string only ends its own)."""
-        if not self.client_gone:
-            self.clear()
-
-    def is_set(self) -> bool:
-        if super().is_set():
-            return True
-        if peer_closed(self._sock):
-            self.gone()
-            return True
-        return False
-
-    def gone(self) -> None:
-        self.client_gone = True
-        self.set()
-
-
-class RequestHandler(BaseHTTPRequestHandler):
+class RequestHandler(Answering, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "Hearth"
     sys_version = ""
@@ -233,143 +189,6 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def _completion(self) -> None:
         self._generate(api_schema.parse_completion(self._body(), self.server.app.defaults), True)
-
-    def _generate(self, request: GenerationRequest, completion: bool) -> None:
-        app = self.server.app
-        model = app.backend.model_name()
-        if not model:
-            raise ApiError(
-                503,
-                "No model is loaded in Hearth: load one, then try again.",
-                "model_not_loaded",
-                "server_error",
-            )
-        context_size = getattr(app.backend, "context_size", None)
-        api_limits.check_size(request, context_size() if context_size else 0)
-        client = self.client_address[0]
-        if not app.enter_waiting(client):
-            log.info(
-                "%s: %d requests already wait for the model; one more refused",
-                client,
-                app.max_waiting,
-            )
-            raise ApiError(
-                429,
-                f"This address already has {app.max_waiting} requests waiting for the model, "
-                "the most one client may have: wait for some to be answered, then try again.",
-                "too_many_requests",
-            )
-        stop = ClientStop(self.connection)
-        app.track_stop(stop, True)
-        try:
-            rid = api_schema.new_id("cmpl" if completion else "chatcmpl")
-            if request.stream:
-                self._stream(request, model, completion, rid, stop)
-            else:
-                self._answer(request, model, completion, rid, stop)
-        finally:
-            app.leave_waiting(client)
-            app.track_stop(stop, False)
-            if stop.client_gone:
-                self._status, self.close_connection = 499, True
-
-    def _answer(
-        self, request: GenerationRequest, model: str, completion: bool, rid: str, stop: ClientStop
-    ) -> None:
-        choices, runs = [], []
-        for prompt in request.prompts or (None,):
-            matcher, parts = StopMatcher(request.stop), []
-
-            def on_token(text: str, matcher=matcher, parts=parts) -> None:
-                parts.append(matcher.feed(text))
-                if matcher.hit:
-                    stop.set()
-
-            stop.next_prompt()
-            runs.append(self._run(request, on_token, stop, prompt))
-            if stop.client_gone:
-                return
-            choices.append(
-                (
-                    (prompt if request.echo else "") + "".join(parts) + matcher.flush(),
-                    api_schema.finish_reason(runs[-1], matcher.hit),
-                )
-            )
-        stats = api_schema.total_stats(runs)
-        if completion:
-            self._send_json(200, api_schema.completion_response(rid, model, choices, stats))
-        else:
-            self._send_json(200, api_schema.chat_response(rid, model, *choices[0], stats))
-
-    def _stream(
-        self, request: GenerationRequest, model: str, completion: bool, rid: str, stop: ClientStop
-    ) -> None:
-        def emit(payload: dict) -> None:
-            if not self._headers_sent and not completion:  # a chat stream opens with the role
-                self._event(api_schema.chunk(rid, model, False, role=True), stop)
-            self._event(payload, stop)
-
-        runs = []
-        for index, prompt in enumerate(request.prompts or (None,)):
-            matcher = StopMatcher(request.stop)
-
-            def on_token(text: str, matcher=matcher, index=index) -> None:
-                piece = matcher.feed(text)
-                if matcher.hit:
-                    stop.set()
-                if piece:
-                    emit(api_schema.chunk(rid, model, completion, text=piece, index=index))
-
-            if request.echo:
-                emit(api_schema.chunk(rid, model, completion, text=prompt, index=index))
-            stop.next_prompt()
-            try:
-                runs.append(self._run(request, on_token, stop, prompt))
-            except ApiError as exc:
-                if not self._headers_sent:
-                    raise
-                self._event(exc.body(), stop)
-                self._end_stream(stop)
-                return
-            if stop.client_gone:
-                return
-            if tail := matcher.flush():
-                emit(api_schema.chunk(rid, model, completion, text=tail, index=index))
-            finish = api_schema.finish_reason(runs[-1], matcher.hit)
-            emit(api_schema.chunk(rid, model, completion, finish=finish, index=index))
-        if request.include_usage:
-            self._event(
-                api_schema.usage_chunk(rid, model, completion, api_schema.total_stats(runs)), stop
-            )
-        self._end_stream(stop)
-
-    def _run(
-        self, request: GenerationRequest, on_token, stop: ClientStop, prompt: str | None = None
-    ) -> GenerationStats:
-        """Generate through the backend (a raw completion of ``prompt`` when given); Hearth's
-        errors become API errors."""
-        backend = self.server.app.backend
-        try:
-            if prompt is None:
-                stats = backend.generate(request.messages, request.sampling, on_token, stop)
-            else:
-                stats = backend.complete(prompt, request.sampling, on_token, stop)
-        except ContextFullError as exc:  # in OpenAI's words, which clients read the numbers from
-            raise ApiError(
-                400,
-                f"This model's maximum context length is {exc.limit} tokens. "
-                f"However, you requested {exc.used} tokens. Shorten the "
-                "messages or start a new chat.",
-                "context_length_exceeded",
-            ) from exc
-        except UnsupportedRequest as exc:  # asked of the model what it cannot do as asked
-            raise ApiError(400, str(exc), "unsupported_parameter") from exc
-        except RemoteError as exc:
-            raise ApiError(502, str(exc), "upstream_error", "server_error") from exc
-        except HearthError as exc:
-            raise ApiError(500, str(exc), "generation_failed", "server_error") from exc
-        self._tokens += stats.tokens
-        return stats
 
     # -- reading and writing --------------------------------------------------------------
     def _body(self) -> dict:
