@@ -188,9 +188,14 @@ class Answering:
             raise ApiError(
                 400,
                 f"This model's maximum context length is {exc.limit} tokens. "
-                f"However, you requested {exc.used} tokens. Shorten the "
-                "messages or start a new chat.",
+                f"However, you requested {exc.used} tokens. "
+                + (
+                    "Shorten the messages or start a new chat."
+                    if prompt is None
+                    else "Shorten the prompt, or ask for fewer tokens (max_tokens)."
+                ),
                 "context_length_exceeded",
+                param="messages" if prompt is None else "prompt",
             ) from exc
         except UnsupportedRequest as exc:  # asked of the model what it cannot do as asked
             raise ApiError(400, str(exc), "unsupported_parameter") from exc

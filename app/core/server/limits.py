@@ -40,6 +40,7 @@ def check_size(request: GenerationRequest, n_ctx: int) -> None:
                     f"the model's context of {n_ctx:,} tokens can take (about "
                     f"{char_cap(n_ctx):,} characters at most). Shorten it.",
                     "prompt",
+                    n_ctx,
                 )
         return
     count = len(request.messages)
@@ -49,6 +50,7 @@ def check_size(request: GenerationRequest, n_ctx: int) -> None:
             f"taken with the model's context of {n_ctx:,} tokens. Send fewer: "
             "drop or summarise the oldest ones.",
             "messages",
+            n_ctx,
         )
     chars = sum(len(message["content"]) for message in request.messages)
     if chars > char_cap(n_ctx):
@@ -57,8 +59,15 @@ def check_size(request: GenerationRequest, n_ctx: int) -> None:
             f"context of {n_ctx:,} tokens can take (about {char_cap(n_ctx):,} "
             "characters at most). Shorten them, or start a new conversation.",
             "messages",
+            n_ctx,
         )
 
 
-def _too_long(message: str, param: str) -> ApiError:
-    return ApiError(400, message, "context_length_exceeded", param=param)
+def _too_long(message: str, param: str, n_ctx: int) -> ApiError:
+    """In OpenAI's words first: clients read the context length from them."""
+    return ApiError(
+        400,
+        f"This model's maximum context length is {n_ctx} tokens. {message}",
+        "context_length_exceeded",
+        param=param,
+    )

@@ -262,3 +262,14 @@ def test_fields_that_change_nothing_are_accepted(client):
         response_format={"type": "text"},
     )
     assert reply.choices[0].message.content
+
+
+@pytest.mark.parametrize("prompt", ["dragon " * 1200, "dragon " * 6000], ids=["tokens", "chars"])
+def test_a_completion_prompt_too_long_is_refused_in_openais_words(client, prompt):
+    """Clients read the context length from OpenAI's sentence; a raw prompt is no chat."""
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.completions.create(model=MODEL, prompt=prompt, max_tokens=4)
+    body = refused.value.body
+    assert body["code"] == "context_length_exceeded" and body["param"] == "prompt"
+    assert "This model's maximum context length is 1024 tokens." in body["message"]
+    assert "chat" not in body["message"] and "prompt" in body["message"]
