@@ -275,6 +275,8 @@ def measure(
                 evaluated += 1
                 if store is not None:
                     store.put(file_key(info.path), ref_key, text_hash, settings_key, row.to_json())
+                    depth = len(plan.gen_prompt) + plan.gen_tokens // 2
+                    _record_speed(store, row, depth, plan.gen_tokens)
     rows = tuple(sorted((results[i.path] for i in infos), key=lambda r: -r.size_bytes))
     return Comparison(
         text=text.name,
@@ -285,6 +287,31 @@ def measure(
         seconds=time.perf_counter() - started,
         evaluated=evaluated,
     )
+
+
+def _record_speed(store: MeasureStore, row: FileMeasurement, depth: int, tokens: int) -> None:
+    """A measured generation speed calibrates the speed estimates, as a chat answer does (the
+    speed log lives beside the measurements, in the data folder). Runs of too few tokens to
+    time are left out."""
+    from app.core.fit import speed_log
+    from app.core.hardware import cpu_speed
+
+    if row.tok_s <= 0 or tokens < speed_log.MIN_TOKENS:
+        return
+    run = speed_log.Run(
+        machine=cpu_speed.this_machine(),
+        path=row.file,
+        name=row.name,
+        size=row.size_bytes,
+        quant=row.quant,
+        depth=depth,
+        gpu_layers=-1,  # llama.cpp's default model params: every layer on a GPU build's GPU
+        threads=row.threads,
+        tok_s=row.tok_s,
+        tokens=tokens,
+        when=time.time(),
+    )
+    speed_log.record(store.db_path.parent, run)
 
 
 def stored_measurement(
