@@ -13,13 +13,22 @@ from __future__ import annotations
 import pytest
 
 from app.core.fit import devices, speed, speed_log
+from app.core.fit import estimate as fit
 from app.core.fit.shape import ModelShape, shape_from_size
 from app.core.fit.speed_here import SpeedHere
 from app.core.gguf.header import TensorInfo
 from app.core.hardware import cpu_speed
 from app.core.hardware import nvml as hw_nvml
+from app.core.hardware import probe as hardware
 from app.core.hardware.probe import Gpu
-from tests.support.recorded_hw import FakeNvml
+from tests.core.hardware.test_probe import (
+    CUDA_INFO,
+    METAL_INFO,
+    RTX3090,
+    cpu_backend,
+    m1_max_recording,
+)
+from tests.support.recorded_hw import FakeNvml, mac_runner
 
 GIB = 1 << 30
 F32, F16 = 0, 1
@@ -207,3 +216,47 @@ def test_the_cpu_probe_is_measured_once_and_kept_for_this_machine(tmp_path):
     assert cpu_speed.load_or_measure(tmp_path, "machine A", 2) == first  # stored, not re-run
     again = cpu_speed.load_or_measure(tmp_path, "machine B", 2)  # another machine: measured
     assert again.identity == "machine B" and again.measured_at >= first.measured_at
+
+
+# -- machines recorded from real hardware ------------------------------------------------------
+
+
+def test_the_recorded_rtx_3090_runs_an_8b_q4_from_its_cuda_build(tmp_path):
+    """The RTX 3090 of the nvidia-smi recording: a CUDA build puts the layers there, at its
+    936 GB/s; a CPU build cannot, and the same file runs at the CPU's speed."""
+    nvml = FakeNvml.load(RTX3090, bus_width=384)
+
+    def report(backend):
+        return hardware.probe(
+            tmp_path,
+            nvml=nvml,
+            run=lambda a: "",
+            system="Linux",
+            sysfs_root=tmp_path,
+            backend=backend,
+        )
+
+    cuda_report = report(cpu_backend(system_info=CUDA_INFO, gpu_offload=True))
+    shape = shape_from_size(int(4.58 * GIB), "Llama-3.1-8B-Q4_K_M.gguf")
+    fits = fit.plan(shape, fit.Machine.from_report(cuda_report), 8192)
+    on_gpu = speed.SpeedMachine.from_report(cuda_report, PROBE, 7)
+    assert on_gpu.gpu.bandwidth == pytest.approx(936e9, rel=0.001) and on_gpu.gpu.source == "nvml"
+    fast = speed.estimate(shape, on_gpu, fits.gpu_layers)
+    assert fits.verdict == fit.VERDICT_FULL and 80 < fast.gen_tok_s < 200
+    on_cpu = speed.SpeedMachine.from_report(report(cpu_backend()), PROBE, 7)
+    assert on_cpu.gpu is None
+    assert speed.estimate(shape, on_cpu).gen_tok_s < fast.gen_tok_s / 10
+
+
+def test_the_recorded_m1_max_uses_its_table_bandwidth_with_metal(tmp_path):
+    sysctl, metal = m1_max_recording()
+    report = hardware.probe(
+        tmp_path,
+        nvml=FakeNvml.without_driver(),
+        run=mac_runner(sysctl),
+        system="Darwin",
+        backend=cpu_backend(system_info=METAL_INFO, gpu_offload=True, devices=(metal,)),
+    )
+    machine = speed.SpeedMachine.from_report(report, PROBE, 7)
+    assert (machine.gpu.bandwidth, machine.gpu.source) == (400e9, "table")
+    assert machine.gpu.efficiency == devices.EFFICIENCY["Metal"][0]
