@@ -9,7 +9,7 @@ from app.core.common.errors import HearthError
 from app.core.common.paths import Paths
 from app.core.library import starter
 
-KINDS = ("chat", "download", "fit", "compare")
+KINDS = ("chat", "download", "fit", "compare", "start")
 
 
 def add_parser(commands):
@@ -18,7 +18,8 @@ def add_parser(commands):
         help="Measure speed, accuracy and overhead",
         description="Benchmarks: chat (app vs raw llama-cpp-python streaming, GUI stalls), "
         "download (app vs plain hf_hub_download, and Discover's search to 100 results painted), fit (estimated vs measured memory), "
-        "compare (time to measure a quant ladder).",
+        "compare (time to measure a quant ladder), start (the studio's start against a bare "
+        "PySide6 window).",
     )
     parser.add_argument("kind", choices=KINDS)
     parser.add_argument("--json", action="store_true", help="print JSON")
@@ -28,7 +29,9 @@ def add_parser(commands):
         "served, default the starter model's Q8_0)",
     )
     parser.add_argument(
-        "--rounds", type=int, default=8, help="chat: answers per side, taken in turns"
+        "--rounds",
+        type=int,
+        help="chat: answers per side, taken in turns (default 8); start: starts of each (5)",
     )
     parser.add_argument("--tokens", type=int, default=512, help="chat: tokens per answer")
     return parser
@@ -56,7 +59,7 @@ def run(args, paths: Paths) -> int:
         result = run_chat_benchmark(
             Path(args.model) if args.model else _starter(paths),
             max_tokens=args.tokens,
-            rounds=args.rounds,
+            rounds=args.rounds or 8,
         )
         text = format_chat_result(result)
     elif args.kind == "download":
@@ -83,6 +86,11 @@ def run(args, paths: Paths) -> int:
 
         result = run_fit_benchmark(_ladder(paths))
         text = format_fit_table(result)
+    elif args.kind == "start":
+        from app.bench.start import format_start_result, run_start_benchmark
+
+        result = run_start_benchmark(rounds=args.rounds or 5)
+        text = format_start_result(result)
     else:
         from app.bench.compare import format_compare_result, run_compare_benchmark
 

@@ -14,6 +14,7 @@ from app.core.common.logs import redact
 from app.core.common.paths import Paths
 from app.core.common.resources import resource
 from app.core.config.settings import Settings
+from app.ui import start_probe
 
 log = logging.getLogger("hearth.ui")
 qt_log = logging.getLogger("hearth.qt")
@@ -77,6 +78,8 @@ def run_gui(paths: Paths, *, self_test: bool = False, screenshot: str | None = N
         )
         return 1
     reporter.error.connect(window.show_error)
+    if start_probe.wanted():  # hearth bench start: report the first paint, then quit
+        start_probe.FirstPaint(app, window)
     window.show()
     test = None
     if self_test:

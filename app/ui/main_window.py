@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from PySide6.QtCore import QByteArray, QSize, Qt, QThreadPool, Slot
+from PySide6.QtCore import QByteArray, QEvent, QSize, Qt, QThreadPool, QTimer, Slot
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -32,7 +32,6 @@ from app.ui.downloads.manager import DownloadManager
 from app.ui.downloads.model import Role
 from app.ui.downloads.panel import DownloadsPanel
 from app.ui.my_models.library_model import LibraryModel
-from app.ui.server.panel import ServerPanel
 from app.ui.services import Services
 from app.ui.session.session import ChatSession
 
@@ -60,10 +59,6 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__()
         from app.ui.chat.page import ChatPage
-        from app.ui.compare.page import ComparePage
-        from app.ui.discover.page import DiscoverPage
-        from app.ui.hardware.page import HardwarePage
-        from app.ui.my_models.page import ModelsPage
 
         self.paths = paths
         self.settings = settings
@@ -88,52 +83,24 @@ class MainWindow(QMainWindow):
             item = QListWidgetItem(QIcon(str(resource("icons", f"{_ICONS[name]}.svg"))), name)
             self.sidebar.addItem(item)
 
+        # Only Chat, the page shown first, is built now; the others on first show. Building
+        # all five before the first paint took most of the start (1.7 s against 0.22 s for a
+        # bare window, issue 19), and their imports pulled numpy and the measuring code in.
         self.pages = QStackedWidget()
-        machine, connections = self.services.machine, self.services.connections
-        self.discover_page = DiscoverPage(
-            endpoint=hub_endpoint,
-            downloads=self.downloads,
-            models_dir=paths.models_dir,
-            machine_info=machine,
-        )
-        self.models_page = ModelsPage(
-            self.library,
-            folders=settings.model_folders,
-            hidden=settings.hidden_models,
-            measure_store=self.stores.measurements,
-            machine_info=machine,
-        )
+        self._built: dict[str, QWidget] = {}
+        self._hub_endpoint = hub_endpoint
+        for _name in PAGES:
+            self.pages.addWidget(QWidget())  # a placeholder until the page is first shown
         self.chat_page = ChatPage(
-            self.session, self.library, settings, self.chat_store, connections=connections
-        )
-        self.compare_page = ComparePage(
+            self.session,
             self.library,
-            paths,
-            store=self.stores.measurements,
-            arena_store=self.stores.arena,
-            machine_info=machine,
-            connections=connections,
+            settings,
+            self.chat_store,
+            connections=self.services.connections,
         )
-        self.hardware_page = HardwarePage(paths, probe=machine.refresh)
-        for page in (
-            self.discover_page,
-            self.models_page,
-            self.chat_page,
-            self.compare_page,
-            self.hardware_page,
-        ):
-            page.setObjectName("page")
-            self.pages.addWidget(page)
-        self.sidebar.currentRowChanged.connect(self.pages.setCurrentIndex)
-        self.models_page.chat_requested.connect(self.open_chat_with)
-        self.models_page.compare_requested.connect(lambda _paths: self.open_page("Compare"))
-        self.models_page.compare_requested.connect(self.compare_page.measure_files)
-        self.compare_page.quant_made.connect(self.refresh_library)
-        self.models_page.refresh_requested.connect(self.refresh_library)
-        self.models_page.folders_changed.connect(self._on_folders_changed)
-        self.models_page.hidden_changed.connect(self._on_hidden_changed)
+        self._place("Chat", self.chat_page)
+        self.sidebar.currentRowChanged.connect(self._show_page)
         self.chat_page.models.defaults_saved.connect(self._save_settings)
-        self.models_page.message.connect(self.statusBar().showMessage)
 
         pane = QWidget(objectName="sidebarPane")
         pane_layout = QVBoxLayout(pane)
@@ -165,32 +132,137 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.downloads_button)
         if self.downloads.restore_unfinished():
             self.downloads_dock.show()
-        self.server_panel = ServerPanel(self.session, settings)
+        self._server_panel = None  # built when first opened: its imports cost ~65 ms of start
         self.server_dock = QDockWidget("Local API server", self)
         self.server_dock.setObjectName("server")
-        self.server_dock.setWidget(self.server_panel)
         self.server_dock.setFeatures(QDockWidget.DockWidgetClosable)
         self.addDockWidget(Qt.BottomDockWidgetArea, self.server_dock)
         self.server_dock.hide()
         self.server_button = QPushButton("API server: off")
         self.server_button.setObjectName("small")
         self.server_button.clicked.connect(self.toggle_server)
-        self.server_panel.serving_changed.connect(self._on_serving)
         self.statusBar().addPermanentWidget(self.server_button)
 
         if settings.window_geometry:
             self.restoreGeometry(QByteArray.fromBase64(settings.window_geometry.encode()))
         self.sidebar.setCurrentRow(PAGES.index("Chat"))
-        self.refresh_library()
+        # The first scan starts after the first paint (or after half a second if the window is
+        # not shown): it imports huggingface_hub in its thread, ~40 MiB, and held the GIL
+        # while the window was being built.
+        self._scanned = False
+        self.chat_page.installEventFilter(self)
+        QTimer.singleShot(500, self, self._first_scan)
         notices = [settings.notice, *self.stores.notices]  # set aside, or cannot be saved
         if any(notices):
             self.show_error(" ".join(n for n in notices if n))
 
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
+        if watched is self.chat_page and event.type() == QEvent.Type.Paint:
+            self.chat_page.removeEventFilter(self)
+            QTimer.singleShot(0, self, self._first_scan)
+        return super().eventFilter(watched, event)
+
+    @Slot()
+    def _first_scan(self) -> None:
+        if not self._scanned:
+            self._scanned = True
+            self.refresh_library()
+
     def open_page(self, name: str) -> None:
         self.sidebar.setCurrentRow(PAGES.index(name))
 
+    @property
+    def discover_page(self):
+        return self._page("Discover")
+
+    @property
+    def models_page(self):
+        return self._page("My Models")
+
+    @property
+    def compare_page(self):
+        return self._page("Compare")
+
+    @property
+    def hardware_page(self):
+        return self._page("Hardware")
+
+    @Slot(int)
+    def _show_page(self, row: int) -> None:
+        self._page(PAGES[row])
+        self.pages.setCurrentIndex(row)
+
+    def _page(self, name: str) -> QWidget:
+        """The page called ``name``, built the first time it is asked for."""
+        if name not in self._built:
+            self._place(name, self._build_page(name))
+        return self._built[name]
+
+    def _place(self, name: str, page: QWidget) -> None:
+        index = PAGES.index(name)
+        placeholder = self.pages.widget(index)
+        current = self.pages.currentIndex()
+        page.setObjectName("page")
+        self.pages.insertWidget(index, page)
+        self.pages.removeWidget(placeholder)
+        placeholder.deleteLater()
+        self.pages.setCurrentIndex(current)
+        self._built[name] = page
+
+    def _build_page(self, name: str) -> QWidget:
+        machine, connections = self.services.machine, self.services.connections
+        if name == "Discover":
+            from app.ui.discover.page import DiscoverPage
+
+            return DiscoverPage(
+                endpoint=self._hub_endpoint,
+                downloads=self.downloads,
+                models_dir=self.paths.models_dir,
+                machine_info=machine,
+            )
+        if name == "My Models":
+            from app.ui.my_models.page import ModelsPage
+
+            page = ModelsPage(
+                self.library,
+                folders=self.settings.model_folders,
+                hidden=self.settings.hidden_models,
+                measure_store=self.stores.measurements,
+                machine_info=machine,
+            )
+            page.chat_requested.connect(self.open_chat_with)
+            page.compare_requested.connect(self._compare_files)
+            page.refresh_requested.connect(self.refresh_library)
+            page.folders_changed.connect(self._on_folders_changed)
+            page.hidden_changed.connect(self._on_hidden_changed)
+            page.message.connect(self.statusBar().showMessage)
+            return page
+        if name == "Compare":
+            from app.ui.compare.page import ComparePage
+
+            page = ComparePage(
+                self.library,
+                self.paths,
+                store=self.stores.measurements,
+                arena_store=self.stores.arena,
+                machine_info=machine,
+                connections=connections,
+            )
+            page.quant_made.connect(self.refresh_library)
+            return page
+        from app.ui.hardware.page import HardwarePage
+
+        return HardwarePage(self.paths, probe=machine.refresh)
+
+    @Slot(list)
+    def _compare_files(self, paths: list) -> None:
+        self.open_page("Compare")
+        self.compare_page.measure_files(paths)
+
     @Slot()
     def refresh_library(self) -> None:
+        if self._shut_down:
+            return
         paths, settings = self.paths, replace(self.settings)
         self.statusBar().showMessage("Scanning local models...")
         run_task(
@@ -227,8 +299,19 @@ class MainWindow(QMainWindow):
     def toggle_downloads(self) -> None:
         self.downloads_dock.setVisible(not self.downloads_dock.isVisible())
 
+    @property
+    def server_panel(self):
+        if self._server_panel is None:
+            from app.ui.server.panel import ServerPanel
+
+            self._server_panel = ServerPanel(self.session, self.settings)
+            self._server_panel.serving_changed.connect(self._on_serving)
+            self.server_dock.setWidget(self._server_panel)
+        return self._server_panel
+
     @Slot()
     def toggle_server(self) -> None:
+        self.server_panel  # noqa: B018 - built on first opening
         self.server_dock.setVisible(not self.server_dock.isVisible())
 
     @Slot(bool)
@@ -277,9 +360,11 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
         self.chat_page.save_settings()
-        self.server_panel.shutdown()
+        if self._server_panel is not None:
+            self._server_panel.shutdown()
         self.session.shutdown()
-        self.compare_page.shutdown()
+        if "Compare" in self._built:
+            self.compare_page.shutdown()
         self.downloads.shutdown()
         QThreadPool.globalInstance().waitForDone(10_000)
         self.chat_page.finish_interrupted_answer()

@@ -8,16 +8,12 @@ renders that part once and re-renders only the short tail as tokens arrive.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 
-from markdown_it import MarkdownIt
-from pygments import highlight
-from pygments.formatters import HtmlFormatter
-from pygments.lexers import TextLexer, get_lexer_by_name
-from pygments.util import ClassNotFound
-
-_FORMATTER = HtmlFormatter(noclasses=True, nowrap=True, style="friendly")
+# markdown-it and Pygments are imported on first use: they cost ~50 ms of the studio's start,
+# before any message is shown.
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
 CODE_STYLE = (
     "background-color:#f3f5f8; font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace;"
@@ -25,15 +21,28 @@ CODE_STYLE = (
 )
 
 
+@functools.cache
+def _formatter():
+    from pygments.formatters import HtmlFormatter
+
+    return HtmlFormatter(noclasses=True, nowrap=True, style="friendly")
+
+
 def _highlight(code: str, language: str) -> str:
+    from pygments import highlight
+    from pygments.lexers import TextLexer, get_lexer_by_name
+    from pygments.util import ClassNotFound
+
     try:
         lexer = get_lexer_by_name(language) if language else TextLexer()
     except ClassNotFound:
         lexer = TextLexer()
-    return highlight(code, lexer, _FORMATTER)
+    return highlight(code, lexer, _formatter())
 
 
-def _make_parser(copy_links: str | None) -> MarkdownIt:
+def _make_parser(copy_links: str | None):
+    from markdown_it import MarkdownIt
+
     md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
     md.enable("strikethrough")
     counter = {"n": 0}
@@ -68,6 +77,8 @@ def render_markdown(text: str, copy_links: str | None = None) -> str:
 
 def code_blocks(text: str) -> list[str]:
     """The contents of the fenced and indented code blocks of ``text``, in order."""
+    from markdown_it import MarkdownIt
+
     tokens = MarkdownIt("commonmark").parse(text)
     return [t.content for t in tokens if t.type in ("fence", "code_block")]
 

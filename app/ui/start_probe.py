@@ -1,0 +1,67 @@
+"""Report the first paint of a window, for ``hearth bench start``.
+
+Set ``HEARTH_START_PROBE=1`` and the studio (or the bench's bare window) prints one JSON line
+on stdout once its window has painted for the first time: the wall-clock time then and the
+process's resident memory, and quits. The parent counts from before it started the process,
+so the figure is what a user waits for: interpreter, imports, building the window, first paint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication, QWidget
+
+ENV = "HEARTH_START_PROBE"
+
+
+def wanted() -> bool:
+    return os.environ.get(ENV) == "1"
+
+
+def rss_mib() -> float:
+    """Resident memory now (Linux /proc; elsewhere the peak, which is close at start)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
+class FirstPaint(QObject):
+    """Watches the application for the first paint inside ``window``; then reports and quits.
+    The report waits for the event loop's next turn so the paint itself is counted."""
+
+    def __init__(self, app: QApplication, window: QWidget) -> None:
+        super().__init__(window)
+        self._app, self._window, self._done = app, window, False
+        app.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
+        if (
+            not self._done
+            and event.type() == QEvent.Type.Paint
+            and isinstance(watched, QWidget)
+            and watched.window() is self._window
+        ):
+            self._done = True
+            QTimer.singleShot(0, self._report)
+        return False
+
+    def _report(self) -> None:
+        self._app.removeEventFilter(self)
+        size = self._window.size()
+        line = {"t": time.time(), "rss_mib": rss_mib(), "size": [size.width(), size.height()]}
+        print(json.dumps(line), flush=True)
+        self._window.close()
+        self._app.quit()
