@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from app.core.server import schema as api_schema
 from app.core.server.answers import Answering, ClientStop
+from app.core.server.body import read_chunked
 from app.core.server.connections import RETRY_AFTER_S
 from app.core.server.errors import ApiError
 from app.core.server.timeouts import DeadlineReader, body_time
@@ -45,6 +46,9 @@ class RequestRecord:
 
 class RequestHandler(Answering, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # A request line that cannot be read (a TLS hello, garbage) is answered with a status line
+    # and headers too; http.server would take it for HTTP/0.9 and send a bare body.
+    default_request_version = "HTTP/1.1"
     server_version = "Hearth"
     sys_version = ""
     timeout = SOCKET_TIMEOUT_S
@@ -193,9 +197,20 @@ class RequestHandler(Answering, BaseHTTPRequestHandler):
     # -- reading and writing --------------------------------------------------------------
     def _body(self) -> dict:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            raise ApiError(
-                411, "Send the request body with a Content-Length header.", "length_required"
-            )
+            app = self.server.app
+            self._reader.expire_in(body_time(app.max_body, app.request_timeout))
+            try:
+                raw = read_chunked(self.rfile, app.max_body)
+            except TimeoutError as exc:
+                raise ApiError(
+                    408,
+                    "The request body took too long to arrive: send it at once.",
+                    "request_timeout",
+                ) from exc
+            finally:
+                self._reader.expire_in(None)
+            self._body_read = True
+            return api_schema.parse_json(raw)
         try:
             length = int(self.headers.get("Content-Length", ""))
             if length < 0:
@@ -255,14 +270,18 @@ class RequestHandler(Answering, BaseHTTPRequestHandler):
         if stop.client_gone:
             return
         data = b"data: " + json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n\n"
-        chunk = b"%x\r\n%s\r\n" % (len(data), data)
+        chunk = b"%x\r\n%s\r\n" % (len(data), data) if self._chunked() else data
         try:
             if not self._headers_sent:
                 self._headers_sent, self._status = True, 200
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Cache-Control", "no-cache")
-                self.send_header("Transfer-Encoding", "chunked")
+                if self._chunked():
+                    self.send_header("Transfer-Encoding", "chunked")
+                else:  # HTTP/1.0 has no chunks: the answer ends when the connection closes
+                    self.close_connection = True
+                    self.send_header("Connection", "close")
                 self._end_headers_with(chunk)
             else:
                 self.wfile.write(chunk)
@@ -273,11 +292,16 @@ class RequestHandler(Answering, BaseHTTPRequestHandler):
         done = b"data: [DONE]\n\n"
         try:
             if not stop.client_gone:
-                self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(done), done))
+                chunked = self._chunked()
+                self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(done), done) if chunked else done)
         except OSError:
             stop.gone()
         if stop.client_gone:
             self.close_connection = True
+
+    def _chunked(self) -> bool:
+        """Whether a stream goes in chunks (HTTP/1.1), as HTTP/1.0 forbids (RFC 7230 3.3.1)."""
+        return self.request_version != "HTTP/1.0"
 
     def _end_headers_with(self, data: bytes) -> None:
         """End the headers and write them with ``data`` in one send (``end_headers`` would

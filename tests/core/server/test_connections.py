@@ -4,6 +4,8 @@ a readable 429 with ``Retry-After``, and a reused connection answers as fast as 
 Real sockets on 127.0.0.1, the real starter model behind the queue."""
 
 import http.client
+import json
+import socket
 import statistics
 import threading
 import time
@@ -164,5 +166,51 @@ def test_a_reused_connection_answers_as_fast_as_a_fresh_one(queue):
         finally:
             conn.close()
         assert statistics.median(reused) <= statistics.median(fresh), (reused, fresh)
+    finally:
+        server.stop()
+
+
+def raw_exchange(server, data: bytes) -> bytes:
+    """Send ``data``, read until the server closes the connection."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
+        sock.sendall(data)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_a_chunked_request_body_is_read(queue):
+    server = serve(queue)
+    body = json.dumps({"prompt": "Hello", "max_tokens": 2}).encode()
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:7], body[7:]))
+    try:
+        answer = raw_exchange(
+            server,
+            b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n",
+        )
+        head, _, payload = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ")
+        assert json.loads(payload)["usage"]["completion_tokens"] == 2
+    finally:
+        server.stop()
+
+
+def test_an_http_1_0_stream_is_not_chunked(queue):
+    """HTTP/1.0 has no chunked encoding (RFC 7230 3.3.1): the events come as they are and the
+    answer ends when the server closes the connection."""
+    server = serve(queue)
+    body = json.dumps({"prompt": "Hello", "max_tokens": 3, "stream": True}).encode()
+    try:
+        answer = raw_exchange(
+            server,
+            b"POST /v1/completions HTTP/1.0\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body),
+        )
+        head, _, payload = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ") and b"chunked" not in head.lower()
+        assert payload.startswith(b"data: {") and payload.endswith(b"data: [DONE]\n\n")
+        events = [json.loads(e[6:]) for e in payload.split(b"\n\n") if e and e != b"data: [DONE]"]
+        assert "".join(e["choices"][0]["text"] for e in events)
     finally:
         server.stop()
