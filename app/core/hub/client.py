@@ -82,6 +82,7 @@ class SearchQuery:
     architecture: str = ""
     size: str = ""  # a key of hub_files.SIZE_BUCKETS, "" for any
     machine: object | None = field(default=None, compare=False)
+    speeds: object | None = field(default=None, compare=False)  # fit.speed_here.SpeedHere
 
     def matches(self, model: HubModel) -> bool:
         """Architecture, size and, with a machine, fit (``model.fit``, see ``with_fit``)."""
@@ -98,7 +99,7 @@ class SearchQuery:
             return model
         from app.core.hub.fit import estimate
 
-        return replace(model, fit=estimate(model, self.machine, shape))
+        return replace(model, fit=estimate(model, self.machine, shape, self.speeds))
 
 
 def parse_repo_ref(text: str, endpoint: str | None = None) -> str | None:

@@ -9,7 +9,9 @@ Discover's "Fits this machine" filter and its fit badges use the best basis at h
 * ``parameters``: the parameter count (the Hub's ``gguf.total``, else the name's "8B") times the
   bits per weight of the smallest quant the repo lists.
 
-Each is sized at the context Hearth would load with (the model's own, capped at 8192).
+Each is sized at the context Hearth would load with (the model's own, capped at 8192). With this
+machine's speed figures (``fit.speed_here.SpeedHere``), a badge also says how fast that file
+would write here.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from app.core.config import presets
 from app.core.fit import estimate as fit
 from app.core.fit.shape import ModelShape, shape_from_size
 from app.core.hub.files import HubModel, format_params
+
+SPEED_DEPTH = 1024  # as the quant picker: tokens already in the chat when the speed is told
 
 BASIS_HEADER, BASIS_FILE_SIZE, BASIS_PARAMETERS = "header", "file size", "parameters"
 BASIS_LABELS = {
@@ -37,6 +41,7 @@ class FitBadge:
     verdict: str
     basis: str
     detail: str = ""  # what was estimated: "Q4_K_M, 1.1 GB, 8,192 tokens"
+    speed: object | None = None  # a fit.speed.Speed of that file here, when told
 
     @property
     def fits(self) -> bool:
@@ -53,8 +58,9 @@ class FitBadge:
 
     @property
     def label(self) -> str:
-        """The badge's text: ``Fits in RAM · from its parameter count``."""
-        return f"{self.short} · {BASIS_LABELS[self.basis]}"
+        """The badge's text: ``Fits in RAM · ~14 tok/s · from its parameter count``."""
+        speed = f" · {self.speed.short}" if self.speed is not None else ""
+        return f"{self.short}{speed} · {BASIS_LABELS[self.basis]}"
 
     @property
     def explanation(self) -> str:
@@ -72,24 +78,30 @@ class FitBadge:
             if self.basis == BASIS_HEADER
             else " Open the model to read its file header for a closer estimate."
         )
-        return f"{self.verdict}. {used}: {self.detail}.{more}"
+        speed = (
+            f" About {self.speed.gen_tok_s:,.1f} tokens a second here ({self.speed.basis})."
+            if self.speed is not None
+            else ""
+        )
+        return f"{self.verdict}. {used}: {self.detail}.{speed}{more}"
 
 
 def estimate(
-    model: HubModel, machine: fit.Machine, shape: ModelShape | None = None
+    model: HubModel, machine: fit.Machine, shape: ModelShape | None = None, speeds=None
 ) -> FitBadge | None:
     """The badge of ``model``'s smallest file on ``machine``; None when nothing is known about
-    its size. ``shape``: the smallest file's shape the model page read (by repo)."""
+    its size. ``shape``: the smallest file's shape the model page read (by repo); ``speeds``:
+    this machine's speed figures (none without)."""
     if shape is not None and shape.exact:
-        return _badge(shape, machine, BASIS_HEADER)
+        return _badge(shape, machine, BASIS_HEADER, speeds)
     if shape is not None and shape.file_size:
-        return _badge(_with_context(shape, model), machine, BASIS_FILE_SIZE)
+        return _badge(_with_context(shape, model), machine, BASIS_FILE_SIZE, speeds)
     if model.smallest_bytes:
         sized = shape_from_size(model.smallest_bytes, model.smallest_file or model.id)
-        return _badge(_with_context(sized, model), machine, BASIS_FILE_SIZE)
+        return _badge(_with_context(sized, model), machine, BASIS_FILE_SIZE, speeds)
     if model.size_range and model.quants:
         sized = replace(shape_from_size(model.size_range[0], model.id), quant=model.quants[0])
-        badge = _badge(_with_context(sized, model), machine, BASIS_PARAMETERS)
+        badge = _badge(_with_context(sized, model), machine, BASIS_PARAMETERS, speeds)
         return replace(
             badge, detail=f"{format_params(model.parameters)} parameters, {badge.detail}"
         )
@@ -100,10 +112,14 @@ def _with_context(shape: ModelShape, model: HubModel) -> ModelShape:
     return replace(shape, n_ctx_train=model.context_length) if model.context_length else shape
 
 
-def _badge(shape: ModelShape, machine: fit.Machine, basis: str) -> FitBadge:
+def _badge(shape: ModelShape, machine: fit.Machine, basis: str, speeds=None) -> FitBadge:
     n_ctx = presets.context_length(0, shape.n_ctx_train)
-    verdict = fit.plan(shape, machine, n_ctx).verdict
+    plan = fit.plan(shape, machine, n_ctx)
+    verdict = plan.verdict
+    speed = None
+    if speeds is not None and verdict != fit.VERDICT_TOO_LARGE:
+        speed = speeds.speed(shape, plan.gpu_layers, min(SPEED_DEPTH, n_ctx))
     what = ", ".join(
         p for p in (shape.quant, format_size(shape.file_size), f"{n_ctx:,} tokens") if p
     )
-    return FitBadge(verdict, basis, what)
+    return FitBadge(verdict, basis, what, speed)

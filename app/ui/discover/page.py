@@ -81,11 +81,15 @@ class DiscoverPage(QWidget):
         slow_ms: int = SLOW_MS,
         auto_search: bool = True,
         machine_info: MachineInfo | None = None,
+        speeds=None,
     ) -> None:
+        """``machine`` (a ``fit.Machine``) and ``speeds`` (a ``fit.speed_here.SpeedHere``) fix
+        the machine; else ``machine_info`` tells both when "Fits this machine" is first on."""
         super().__init__()
         self.machine_info = machine_info or MachineInfo(models_dir or Path.home())
         self.client = client or HubClient(endpoint)
         self.machine, self.page_size, self.auto_search = machine, page_size, auto_search
+        self.speeds = speeds
         self.models_dir = models_dir or default_paths().models_dir
         self.cache_file = cache_file or default_paths().cache_dir / CACHE_NAME
         self._query: SearchQuery | None = None
@@ -187,6 +191,7 @@ class DiscoverPage(QWidget):
             architecture="" if arch == ANY_ARCH else arch,
             size="" if size == ANY_SIZE else size,
             machine=self.machine if self.fits.isChecked() else None,
+            speeds=self.speeds if self.fits.isChecked() else None,
         )
 
     @Slot()
@@ -274,10 +279,14 @@ class DiscoverPage(QWidget):
 
     def _probe_machine(self) -> None:
         self._set_status("Checking this machine's memory...")
-        run_task(self.machine_info.machine, self._on_machine, self._on_probe_failed, self)
+        info = self.machine_info
+        run_task(
+            lambda: (info.machine(), info.speeds()), self._on_machine, self._on_probe_failed, self
+        )
 
     @Slot(object)
-    def _on_machine(self, machine) -> None:
+    def _on_machine(self, answer) -> None:
+        machine, self.speeds = answer
         self.machine = self.model_page.machine = machine
         self.search()
 
@@ -307,7 +316,8 @@ class DiscoverPage(QWidget):
             return
         row = next((m for m in self.results_model.models() if m.id == details.id), None)
         if row is not None:
-            self.results_model.set_fit(row.id, hub_fit.estimate(row, query.machine, shape))
+            badge = hub_fit.estimate(row, query.machine, shape, query.speeds)
+            self.results_model.set_fit(row.id, badge)
 
     @Slot()
     def show_results(self) -> None:

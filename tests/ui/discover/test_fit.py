@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 from PySide6.QtCore import QRect, Qt, QThreadPool
 from PySide6.QtGui import QColor
 
 from app.core.fit import estimate as fit
+from app.core.fit.devices import cpu_device
+from app.core.fit.speed import SpeedMachine
+from app.core.fit.speed_here import SpeedHere
+from app.core.hardware.cpu_speed import CpuSpeed
 from app.core.hub import fit as hub_fit
 from app.core.hub.client import HubClient
 from app.ui.discover.page import DiscoverPage
@@ -114,3 +119,20 @@ def test_without_the_filter_rows_carry_no_badge(qtbot, page) -> None:
     assert model.rowCount() == 3
     assert all(model.index(r).data(Role.Fit) is None for r in range(3))
     assert not painted(page, 0, FIT_COLOURS[True][0])
+
+
+def test_with_speed_figures_the_badges_say_how_fast_it_would_write(qtbot, page, tmp_path):
+    probe = CpuSpeed("test machine", 37e9, 37e9, 92e9, 2)  # as this 2-core machine measures
+    page.speeds = SpeedHere(lambda n: SpeedMachine(cpu_device(probe, n)), 1)
+    with qtbot.waitSignal(page.results_model.page_loaded, timeout=WAIT):
+        page.fits.setChecked(True)
+    label, tooltip = badges(page)["org/Smol-1B-GGUF"]
+    # 1B parameters in Q4_K_M (about 0.6 GB) read once per token at 37 GB/s: tens a second
+    assert re.fullmatch(r"Fits in RAM · ~\d\d tok/s · from its parameter count", label), label
+    assert "tokens a second here (estimated)." in tooltip
+    with qtbot.waitSignal(page.model_page.fits_ready, timeout=WAIT):
+        page.open_model("org/Smol-1B-GGUF")
+    page.show_results()
+    label, _ = badges(page)["org/Smol-1B-GGUF"]  # the real 105 MB file's header: faster
+    assert re.fullmatch(r"Fits in RAM · ~1\d0 tok/s · from its file header", label), label
+    page.grab().save(os.fspath(tmp_path / "discover_speed.png"))
