@@ -26,6 +26,8 @@ from app.ui.chat.settings_panel import ChatSettingsPanel
 from app.ui.my_models.library_model import LibraryModel
 from app.ui.session.session import ChatSession
 
+LOADING = "Loading..."
+
 
 class ChatModelControl(QObject):
     defaults_saved = Signal()  # a model's defaults changed: write the settings file now
@@ -53,13 +55,14 @@ class ChatModelControl(QObject):
         self._fallback_note = ""  # why the chat did not reopen with that remote model
         self._active_status = ""
 
+        self.library = library
         self.picker = ModelPicker(library, connections)
         self.picker.setMinimumWidth(320)
         self.settings_button = QPushButton("Settings")
         self.settings_button.setCheckable(True)
         self.settings_button.setChecked(False)
         self.settings_button.toggled.connect(panel.setVisible)
-        self.status = QLabel("No model loaded", objectName="hint")
+        self.status = QLabel(LOADING, objectName="hint")  # until the library is scanned
         self.load_bar = QProgressBar(maximum=100, textVisible=False, fixedWidth=160)
         self.cancel_load_button = QPushButton("Cancel loading")
         self.cancel_load_button.clicked.connect(session.cancel_load)
@@ -131,7 +134,9 @@ class ChatModelControl(QObject):
         if not active and not self.session.busy and self._restore_remote():
             return
         if self.picker.choices.local_count() == 0:
-            if not active and not self.session.busy:
+            if not self.library.scanned:  # the first scan is still running: no verdict yet
+                self.status.setText(LOADING)
+            elif not active and not self.session.busy:
                 self.status.setText(
                     "No local model yet: run 'hearth setup', download "
                     "one in Discover, or choose a remote model."

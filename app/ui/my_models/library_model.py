@@ -64,8 +64,10 @@ class LibraryModel(QAbstractTableModel):
         super().__init__(parent)
         self._models: list[LocalModel] = []
         self._columns = BASIC_COLUMNS
+        self.scanned = False  # True once a scan has set the list: empty then means "none"
 
     def set_models(self, models: list[LocalModel]) -> None:
+        self.scanned = True
         self.beginResetModel()
         self._models = list(models)
         self.endResetModel()

@@ -269,3 +269,27 @@ def test_a_system_prompt_too_long_to_use_is_said_and_not_saved(window):
     page.panel.system_prompt.setPlainText("x" * 2_000_000)  # a pasted book
     assert window.banner.isVisible() and "not saved" in window.banner_text.text()
     assert page.store.get_chat(chat).system_prompt == "Answer briefly."  # the last good one
+
+
+def test_chat_says_loading_until_the_library_is_scanned(qtbot, starter_home):
+    """Not "No local model yet" while the starter model is there but not yet listed."""
+    win = MainWindow(starter_home, Settings(max_tokens=48))
+    qtbot.addWidget(win)
+    status = win.chat_page.model_status
+    seen = []
+    win.library.modelAboutToBeReset.connect(lambda: seen.append(status.text()))
+    assert status.text() == "Loading..."
+    with qtbot.waitSignal(win.session.loaded, timeout=LOAD_MS):
+        win.show()
+    assert seen[0] == "Loading..."  # what it said until the scan ended
+    assert "loaded" in status.text() and "No local model" not in status.text()
+    win.shutdown()
+
+
+def test_chat_without_any_model_says_so_once_scanned(qtbot, hearth_home):
+    win = MainWindow(hearth_home, Settings())
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.library.modelReset, timeout=10_000):
+        win.show()
+    assert win.chat_page.model_status.text().startswith("No local model yet: run 'hearth setup'")
+    win.shutdown()
