@@ -32,6 +32,7 @@ from app.core.fit.shape import ModelShape
 from app.core.quants import explain as quant_explain
 
 ESTIMATED, CALIBRATED, MEASURED = "estimated", "calibrated", "measured"
+CHAT_DEPTH = 1024  # tokens already in a chat when a speed is told (the KV cache it reads)
 _LAYER = re.compile(r"^blk\.(\d+)\.")
 _EXPERTS = re.compile(r"_exps\b")
 

@@ -22,9 +22,8 @@ from app.core.common.units import format_size
 from app.core.config import presets
 from app.core.fit import estimate as fit
 from app.core.fit.shape import ModelShape, shape_from_size
+from app.core.fit.speed import CHAT_DEPTH
 from app.core.hub.files import HubModel, format_params
-
-SPEED_DEPTH = 1024  # as the quant picker: tokens already in the chat when the speed is told
 
 BASIS_HEADER, BASIS_FILE_SIZE, BASIS_PARAMETERS = "header", "file size", "parameters"
 BASIS_LABELS = {
@@ -118,7 +117,7 @@ def _badge(shape: ModelShape, machine: fit.Machine, basis: str, speeds=None) -> 
     verdict = plan.verdict
     speed = None
     if speeds is not None and verdict != fit.VERDICT_TOO_LARGE:
-        speed = speeds.speed(shape, plan.gpu_layers, min(SPEED_DEPTH, n_ctx))
+        speed = speeds.speed(shape, plan.gpu_layers, min(CHAT_DEPTH, n_ctx))
     what = ", ".join(
         p for p in (shape.quant, format_size(shape.file_size), f"{n_ctx:,} tokens") if p
     )

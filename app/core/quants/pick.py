@@ -25,14 +25,14 @@ from dataclasses import dataclass, replace
 
 from app.core.fit import estimate as fit
 from app.core.fit.shape import ModelShape
-from app.core.fit.speed import Speed
+from app.core.fit.speed import CHAT_DEPTH, Speed
 from app.core.quants import explain as quant_explain
 from app.core.quants import types as quants
 from app.core.quants.explain import Quality
 
 FULL, PARTIAL, CPU, TOO_LARGE = "full", "partial", "cpu", "too-large"
 COMFORTABLE_TOK_S = 10.0  # about reading speed: slower answers keep the reader waiting
-SPEED_DEPTH = 1024  # tokens already in the chat when the speed is told (the KV cache read)
+SPEED_DEPTH = CHAT_DEPTH
 
 
 @dataclass(frozen=True)
