@@ -142,3 +142,28 @@ def test_bad_arguments_exit_non_zero(args):
     result = hearth(*args)
     assert result.returncode == 2
     assert "usage: hearth" in result.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11 and Wayland are Linux's")
+def test_the_studio_without_a_display_says_so_in_one_line(hearth_home):
+    """Not Qt's abort (exit 134) about the xcb-cursor0 library."""
+    env = {k: v for k, v in os.environ.items()}
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        env.pop(name, None)
+    result = hearth(env=env)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: no display found (neither DISPLAY nor WAYLAND_DISPLAY is set): open Hearth "
+        "from a desktop session, or use its terminal commands ('hearth --help')."
+    ]
+    assert "xcb" not in result.stderr
+
+
+def test_a_display_or_a_chosen_platform_lets_the_studio_try():
+    from app.cli import no_display
+
+    assert no_display({"WAYLAND_DISPLAY": "wayland-0"}, "linux") == ""
+    assert no_display({"DISPLAY": ":0"}, "linux") == ""
+    assert no_display({"QT_QPA_PLATFORM": "offscreen"}, "linux") == ""
+    assert no_display({}, "win32") == ""
+    assert no_display({}, "linux").startswith("Error: no display found")

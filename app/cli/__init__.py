@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from app import __version__
@@ -34,6 +35,23 @@ COMMANDS = (
     "compare",
     "bench",
 )
+
+
+def no_display(environ: dict[str, str] | None = None, platform: str = sys.platform) -> str:
+    """One line saying why the studio cannot open a window here, or "" when it can try.
+
+    On Linux without DISPLAY or WAYLAND_DISPLAY, Qt aborted (exit 134) with a message about
+    the xcb-cursor0 library, which sent people installing packages they did not need.
+    """
+    env = os.environ if environ is None else environ
+    if not platform.startswith("linux") or env.get("QT_QPA_PLATFORM"):
+        return ""
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return ""
+    return (
+        "Error: no display found (neither DISPLAY nor WAYLAND_DISPLAY is set): open Hearth "
+        "from a desktop session, or use its terminal commands ('hearth --help')."
+    )
 
 
 def build_parser(commands_wanted: tuple[str, ...] = COMMANDS) -> argparse.ArgumentParser:
@@ -79,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     paths = default_paths().ensure()
     setup_logging(paths.log_file)
     if args.command is None:
+        problem = no_display()
+        if problem:
+            print(problem, file=sys.stderr)
+            return 1
         from app.core.library import starter
         from app.ui.application import run_gui
 
