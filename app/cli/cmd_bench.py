@@ -9,7 +9,7 @@ from app.core.common.errors import HearthError
 from app.core.common.paths import Paths
 from app.core.library import starter
 
-KINDS = ("chat", "download", "fit", "compare", "start")
+KINDS = ("chat", "download", "fit", "speed", "compare", "start")
 
 
 def add_parser(commands):
@@ -18,6 +18,7 @@ def add_parser(commands):
         help="Measure speed, accuracy and overhead",
         description="Benchmarks: chat (app vs raw llama-cpp-python streaming, GUI stalls), "
         "download (app vs plain hf_hub_download, and Discover's search to 100 results painted), fit (estimated vs measured memory), "
+        "speed (predicted vs measured generation speed of the starter model and its ladder), "
         "compare (time to measure a quant ladder), start (the studio's start against a bare "
         "PySide6 window).",
     )
@@ -86,6 +87,12 @@ def run(args, paths: Paths) -> int:
 
         result = run_fit_benchmark(_ladder(paths))
         text = format_fit_table(result)
+    elif args.kind == "speed":
+        from app.bench.speed import format_speed_table, run_speed_benchmark
+
+        ladder = _ladder(paths)
+        result = run_speed_benchmark([_starter(paths), *ladder.values()])
+        text = format_speed_table(result)
     elif args.kind == "start":
         from app.bench.start import format_start_result, run_start_benchmark
 
