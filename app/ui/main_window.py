@@ -101,6 +101,7 @@ class MainWindow(QMainWindow):
         self._place("Chat", self.chat_page)
         self.sidebar.currentRowChanged.connect(self._show_page)
         self.chat_page.models.defaults_saved.connect(self._save_settings)
+        self.chat_page.welcome.page_requested.connect(self.open_page)
 
         pane = QWidget(objectName="sidebarPane")
         pane_layout = QVBoxLayout(pane)

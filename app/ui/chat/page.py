@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QTextCursor
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -36,6 +36,7 @@ from app.ui.chat.model_control import ChatModelControl
 from app.ui.chat.settings_panel import ChatSettingsPanel
 from app.ui.chat.sidebar import ChatSidebar
 from app.ui.chat.transcript import ShownMessage, Transcript
+from app.ui.chat.welcome import Welcome
 from app.ui.common.confirm import ask_yes_no
 from app.ui.my_models.library_model import LibraryModel
 from app.ui.session.reply import Reply
@@ -166,9 +167,25 @@ class ChatPage(QWidget):
         self.center.setContentsMargins(16, 14, 16, 14)
         for part in (top, status):
             self.center.addLayout(part)
+        self.welcome = Welcome()  # in the transcript's place while the chat has no message
+        self.welcome.prompt_chosen.connect(self._use_example)
+        self.transcript.emptied.connect(self._on_emptied)
+        self._on_emptied(True)
+        self.center.addWidget(self.welcome, 1)
         self.center.addWidget(self.transcript, 1)
         for part in (notice, meters, composer):
             self.center.addLayout(part)
+
+    @Slot(bool)
+    def _on_emptied(self, empty: bool) -> None:
+        self.welcome.setVisible(empty)
+        self.transcript.setVisible(not empty)
+
+    @Slot(str)
+    def _use_example(self, prompt: str) -> None:
+        self.input.setPlainText(prompt)
+        self.input.setFocus()
+        self.input.moveCursor(QTextCursor.End)
 
     # -- models (held by ChatModelControl) ------------------------------------------------
     @property

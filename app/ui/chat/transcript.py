@@ -33,6 +33,7 @@ class ShownMessage:
 
 class Transcript(QTextBrowser):
     action = Signal(str, int, int)  # verb, message id, index (code block number or 0)
+    emptied = Signal(bool)  # True: no message shown (the page shows its welcome instead)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -54,6 +55,7 @@ class Transcript(QTextBrowser):
         for message in messages:
             self._insert_message(message)
         self._scroll_to_end()
+        self.emptied.emit(not messages)
 
     def _insert_message(self, message: ShownMessage) -> None:
         self._append_html(self._header(message))
@@ -75,6 +77,7 @@ class Transcript(QTextBrowser):
         self._answer_text = ""
         self._stable_done = 0
         self._append_html(self._header(ShownMessage(message_id, "assistant", "")))
+        self.emptied.emit(False)
         self._end().insertBlock()
         self._tail_start = self._end().position()
 
