@@ -1,5 +1,7 @@
 """``hearth serve`` run as a user runs it: a subprocess, queried with the openai client."""
 
+import http.client
+import json
 import os
 import signal
 import socket
@@ -38,7 +40,16 @@ def test_serve_answers_then_stops_on_ctrl_c(starter_home):
     Settings(n_threads=1).save(starter_home.settings_file)
     port = free_port()
     process = subprocess.Popen(
-        [HEARTH, "serve", "--port", str(port), "--api-key", "sk-cli-key1"],
+        [
+            HEARTH,
+            "serve",
+            "--port",
+            str(port),
+            "--api-key",
+            "sk-cli-key1",
+            "--allow-origin",
+            "https://chat.example",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -73,6 +84,36 @@ def test_serve_answers_then_stops_on_ctrl_c(starter_home):
             stream=True,
         )
         assert "".join(c.choices[0].text for c in streamed) == text
+        # a JSON answer, its grammar built in the model's own process
+        shaped = client.chat.completions.create(
+            model="SmolLM2-135M-Instruct.Q4_1",
+            temperature=0,
+            max_tokens=100,
+            messages=[{"role": "user", "content": "Name the capital city of France."}],
+            response_format={
+                "type": "json_schema",
+                "json_schema": {
+                    "name": "city",
+                    "schema": {
+                        "type": "object",
+                        "properties": {"city": {"type": "string", "maxLength": 30}},
+                        "required": ["city"],
+                    },
+                },
+            },
+        )
+        assert list(json.loads(shaped.choices[0].message.content)) == ["city"]
+        # the page allowed on the command line may call it from a browser
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request(
+            "OPTIONS",
+            "/v1/chat/completions",
+            headers={"Origin": "https://chat.example", "Access-Control-Request-Method": "POST"},
+        )
+        preflight = conn.getresponse()
+        assert preflight.status == 204
+        assert preflight.getheader("Access-Control-Allow-Origin") == "https://chat.example"
+        conn.close()
         client.close()
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)

@@ -54,6 +54,14 @@ def add_parser(commands):
         "HEARTH_API_KEY environment variable; none)",
     )
     parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="let web pages from this origin use the server from a browser (repeat for more; "
+        "* for any page); pages on this computer (localhost) are always allowed",
+    )
+    parser.add_argument(
         "--ctx", type=limits.cli_context, default=None, help="context length in tokens"
     )
     return parser
@@ -82,7 +90,14 @@ def run(args, paths: Paths) -> int:
         max_tokens=settings.max_tokens,
         seed=settings.seed,
     )
-    server = ApiServer(queue, args.host, args.port, args.api_key, defaults=defaults)
+    server = ApiServer(
+        queue,
+        args.host,
+        args.port,
+        args.api_key,
+        defaults=defaults,
+        allowed_origins=tuple(args.allow_origin),
+    )
     try:
         server.start()  # warns (on stderr too) when listening beyond this computer
         print(f"Serving {queue.model_name()} on {server.url}", file=sys.stderr)

@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
+from app.core.server import cors
 from app.core.server import schema as api_schema
 from app.core.server.answers import Answering, ClientStop
 from app.core.server.body import read_chunked
@@ -56,7 +57,9 @@ class RequestHandler(Answering, BaseHTTPRequestHandler):
         "/v1/models": {"GET": "_models"},
         "/v1/chat/completions": {"POST": "_chat"},
         "/v1/completions": {"POST": "_completion"},
+        "/health": {"GET": "_health"},
     }
+    _OPEN = {"/health"}  # answered without the API key (it tells only whether a model is loaded)
 
     def setup(self) -> None:
         super().setup()
@@ -91,6 +94,7 @@ class RequestHandler(Answering, BaseHTTPRequestHandler):
         self._reader.timed_out = False
         self._reader.expire_in(app.request_timeout)
         self._headers_sent = False
+        self._cors_origin = None
         try:
             super().handle_one_request()
         finally:
@@ -115,10 +119,17 @@ class RequestHandler(Answering, BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._handle()
 
+    def do_HEAD(self) -> None:
+        self._handle()
+
+    def do_OPTIONS(self) -> None:
+        self._handle()
+
     def _handle(self) -> None:
         started, clock = time.time(), time.monotonic()
         self._status, self._tokens = 0, 0
         self._body_read = self._headers_sent = False
+        self._cors_origin = None
         path = urlsplit(self.path).path.rstrip("/") or "/"
         app = self.server.app
         try:
@@ -129,23 +140,31 @@ class RequestHandler(Answering, BaseHTTPRequestHandler):
                 raise ApiError(
                     404,
                     f"Hearth has no endpoint {path}. It serves /v1/models, "
-                    "/v1/chat/completions and /v1/completions.",
+                    "/v1/chat/completions, /v1/completions and /health.",
                     "unknown_url",
                 )
-            if self.command not in route:
+            self._check_origin()
+            if self.command == "OPTIONS":  # a browser's preflight: before the key, as sent
+                self._send_empty(
+                    204, cors.preflight_headers(self.headers.get("Access-Control-Request-Headers"))
+                )
+                return
+            method = "GET" if self.command == "HEAD" else self.command
+            if method not in route:
+                allowed = [*route, *(["HEAD"] if "GET" in route else []), "OPTIONS"]
                 raise ApiError(
                     405,
-                    f"{path} does not take {self.command}; use {', '.join(route)}.",
+                    f"{path} does not take {self.command}; use {', '.join(allowed)}.",
                     "method_not_allowed",
                 )
-            if not app.key_accepted(self.headers.get("Authorization")):
+            if path not in self._OPEN and not app.key_accepted(self.headers.get("Authorization")):
                 raise ApiError(
                     401,
                     "Incorrect or missing API key. Send it as the header "
                     "'Authorization: Bearer KEY'.",
                     "invalid_api_key",
                 )
-            getattr(self, route[self.command])()
+            getattr(self, route[method])()
         except ApiError as exc:
             if self._headers_sent:
                 self.close_connection = True
@@ -176,6 +195,29 @@ class RequestHandler(Answering, BaseHTTPRequestHandler):
                     self.client_address[0],
                 )
             )
+
+    def _check_origin(self) -> None:
+        """Refuse a web page the server does not allow (app.core.server.cors); note an allowed
+        one, for ``Access-Control-Allow-Origin`` on the answer."""
+        origin = self.headers.get("Origin")
+        if origin is None:
+            return  # not from a browser's page
+        if not cors.origin_allowed(origin, self.server.app.allowed_origins):
+            raise ApiError(
+                403,
+                f"Web pages from {origin[:100]} may not use this server. To allow them, start "
+                f"it with --allow-origin {origin[:100]} (or list it in Hearth's server "
+                "settings).",
+                "origin_not_allowed",
+            )
+        self._cors_origin = origin
+
+    def _health(self) -> None:
+        loaded = bool(self.server.app.backend.model_name())
+        self._send_json(
+            200 if loaded else 503,
+            {"status": "ok" if loaded else "no_model", "model_loaded": loaded},
+        )
 
     # -- endpoints ------------------------------------------------------------------------
     def _models(self) -> None:
@@ -258,9 +300,10 @@ class RequestHandler(Answering, BaseHTTPRequestHandler):
                 self.send_header("WWW-Authenticate", 'Bearer realm="hearth"')
             if status in (429, 503):
                 self.send_header("Retry-After", str(RETRY_AFTER_S))
+            self._cors_headers()
             if self.close_connection:
                 self.send_header("Connection", "close")
-            self._end_headers_with(data)
+            self._end_headers_with(b"" if self.command == "HEAD" else data)
         except OSError:
             self.close_connection = True
         self._headers_sent = True
@@ -277,6 +320,7 @@ class RequestHandler(Answering, BaseHTTPRequestHandler):
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Cache-Control", "no-cache")
+                self._cors_headers()
                 if self._chunked():
                     self.send_header("Transfer-Encoding", "chunked")
                 else:  # HTTP/1.0 has no chunks: the answer ends when the connection closes
@@ -298,6 +342,24 @@ class RequestHandler(Answering, BaseHTTPRequestHandler):
             stop.gone()
         if stop.client_gone:
             self.close_connection = True
+
+    def _send_empty(self, status: int, headers: list[tuple[str, str]]) -> None:
+        self._status = status
+        try:
+            self.send_response(status)
+            for name, value in headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", "0")
+            self._cors_headers()
+            self._end_headers_with(b"")
+        except OSError:
+            self.close_connection = True
+        self._headers_sent = True
+
+    def _cors_headers(self) -> None:
+        if self._cors_origin is not None:
+            self.send_header("Access-Control-Allow-Origin", self._cors_origin)
+            self.send_header("Vary", "Origin")
 
     def _chunked(self) -> bool:
         """Whether a stream goes in chunks (HTTP/1.1), as HTTP/1.0 forbids (RFC 7230 3.3.1)."""

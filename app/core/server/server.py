@@ -55,6 +55,7 @@ class ApiServer:
         max_connections: int = MAX_CONNECTIONS,
         max_per_client: int = MAX_PER_CLIENT,
         max_waiting: int = MAX_WAITING,
+        allowed_origins: tuple[str, ...] = (),
         request_timeout: float = api_timeouts.REQUEST_S,
         idle_timeout: float = api_timeouts.IDLE_S,
         on_request: Callable[[RequestRecord], None] | None = None,
@@ -67,6 +68,7 @@ class ApiServer:
         self.max_connections = max_connections
         self.max_per_client = max_per_client
         self.max_waiting = max_waiting
+        self.allowed_origins = tuple(allowed_origins)  # web pages beyond this computer's own
         self._waiting: Counter[str] = Counter()  # requests waiting for the model, by address
         self.request_timeout = request_timeout  # seconds for a request to start, headers, body
         self.idle_timeout = idle_timeout  # seconds a kept-alive connection waits for the next
