@@ -3,7 +3,9 @@
 A browser-based chat UI calls the server from its page's origin: the browser first asks with
 ``OPTIONS`` (a preflight) and reads an answer only when it carries
 ``Access-Control-Allow-Origin``. Pages served from this computer (``http://localhost:*``,
-``http://127.0.0.1:*``, ``http://[::1]:*``, http or https) are allowed; others only when listed
+``http://127.0.0.1:*``, ``http://[::1]:*``, http or https) and desktop apps' own pages
+(``app://``, ``file://``, ``tauri://``, ``vscode-webview://``, ``vscode-file://``: editor plugins
+and Electron or Tauri apps, the schemes Ollama allows too) are allowed; others only when listed
 in the server's ``allowed_origins`` (``hearth serve --allow-origin URL``, ``*`` for any page).
 
 A request from any other page is refused (403) rather than answered unreadably: a browser
@@ -16,6 +18,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+APP_SCHEMES = {"app", "file", "tauri", "vscode-webview", "vscode-file"}
 ALLOWED_METHODS = "GET, HEAD, POST, OPTIONS"
 ALLOWED_HEADERS = "Authorization, Content-Type, Accept, OpenAI-Organization, OpenAI-Project"
 MAX_AGE_S = 600  # how long a browser may keep a preflight's answer
@@ -30,6 +33,8 @@ def origin_allowed(origin: str, allowed: tuple[str, ...]) -> bool:
         host = parts.hostname
     except ValueError:
         return False
+    if parts.scheme in APP_SCHEMES:
+        return True
     return parts.scheme in ("http", "https") and host in LOCAL_HOSTS
 
 

@@ -82,6 +82,14 @@ def test_a_page_on_this_computer_may_call_the_server(serve):
     assert body.count(b"data: ") >= 2
 
 
+@pytest.mark.parametrize(
+    "origin", ["http://127.0.0.1:8081", "https://[::1]", "app://obsidian.md", "vscode-webview://x"]
+)
+def test_pages_of_this_computers_sites_and_apps_are_allowed(serve, origin):
+    status, headers, _ = preflight(serve(), origin)
+    assert status == 204 and headers["Access-Control-Allow-Origin"] == origin
+
+
 def test_a_page_from_elsewhere_is_refused_unless_allowed(serve):
     server = serve()
     status, headers, body = preflight(server, "https://evil.example")
