@@ -33,7 +33,7 @@ class MachineInfo:
         self._probe = probe
         self.max_age_s = max_age_s
         self._lock = threading.Lock()
-        self._report = None
+        self._report: object | None = None
         self._taken = 0.0
         self.probes = 0  # how many times the machine was probed (tests count them)
 

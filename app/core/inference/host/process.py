@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import BinaryIO, cast
 
 from app.core.inference.host import wire
 
@@ -67,6 +68,10 @@ class HostProcess:
             stderr=subprocess.PIPE,
             env=env,
         )
+        # Popen with PIPE always makes the three streams; mypy cannot know it.
+        self._stdin = cast(BinaryIO, self.process.stdin)
+        self._stdout = cast(BinaryIO, self.process.stdout)
+        self._stderr_stream = cast(BinaryIO, self.process.stderr)
         self.events: queue.SimpleQueue[dict] = queue.SimpleQueue()
         self.last_heard = time.monotonic()
         self._send_lock = threading.Lock()
@@ -91,7 +96,7 @@ class HostProcess:
         """Send a request; False when the child is gone (its ``exit`` event tells why)."""
         with self._send_lock:
             try:
-                wire.write(self.process.stdin, message)
+                wire.write(self._stdin, message)
                 return True
             except (OSError, ValueError):
                 return False
@@ -115,7 +120,7 @@ class HostProcess:
         if self.alive():
             self.send({"op": "exit"})
             try:
-                self.process.stdin.close()
+                self._stdin.close()
             except OSError:
                 pass
             try:
@@ -156,14 +161,14 @@ class HostProcess:
             self.kill()
             self.process.wait()
         self._stderr.join(timeout=2)  # its last lines say why
-        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+        for stream in (self._stdin, self._stdout, self._stderr_stream):
             try:
                 stream.close()
             except OSError:
                 pass
 
     def _read_events(self) -> None:
-        stream = self.process.stdout
+        stream = self._stdout
         while True:
             try:
                 message = wire.read(stream)
@@ -179,7 +184,7 @@ class HostProcess:
                 self.events.put(message)
 
     def _read_stderr(self) -> None:
-        for raw in iter(self.process.stderr.readline, b""):
+        for raw in iter(self._stderr_stream.readline, b""):
             line = raw.decode("utf-8", errors="replace").rstrip("\n")
             self._tail.append(line)
             log.debug("host %d: %s", self.pid, line)
