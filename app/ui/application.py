@@ -15,6 +15,7 @@ from app.core.common.paths import Paths
 from app.core.common.resources import resource
 from app.core.config.settings import Settings
 from app.ui import start_probe
+from app.ui.theme import apply_theme
 
 log = logging.getLogger("hearth.ui")
 qt_log = logging.getLogger("hearth.qt")
@@ -49,12 +50,13 @@ def _qt_message(mode, _context, message) -> None:
     qt_log.log(_QT_LEVELS.get(mode, logging.INFO), "%s", message)
 
 
-def apply_style(app: QApplication) -> None:
+def apply_style(app: QApplication, theme: str = "system") -> str:
+    """Name, icon, Fusion and the theme (``Settings.theme``); returns "light" or "dark"."""
     app.setApplicationName("Hearth")
     app.setOrganizationName("Hearth")
     app.setWindowIcon(QIcon(str(resource("icons", "hearth.svg"))))
     app.setStyle("Fusion")
-    app.setStyleSheet(resource("style.qss").read_text(encoding="utf-8"))
+    return apply_theme(app, theme)
 
 
 def run_gui(paths: Paths, *, self_test: bool = False, screenshot: str | None = None) -> int:
@@ -62,10 +64,10 @@ def run_gui(paths: Paths, *, self_test: bool = False, screenshot: str | None = N
 
     qInstallMessageHandler(_qt_message)
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    apply_style(app)
+    settings = Settings.load(paths.settings_file)
+    apply_style(app, settings.theme)
     reporter = ErrorReporter()
     reporter.install()
-    settings = Settings.load(paths.settings_file)
     try:
         window = MainWindow(paths, settings)
     except Exception as exc:  # noqa: BLE001 - said in a window, never an abort without a word

@@ -6,8 +6,9 @@ import logging
 from dataclasses import replace
 
 from PySide6.QtCore import QByteArray, QEvent, QSize, Qt, QThreadPool, QTimer, Slot
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QAction, QActionGroup, QIcon
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QHBoxLayout,
     QLabel,
@@ -34,6 +35,7 @@ from app.ui.downloads.panel import DownloadsPanel
 from app.ui.my_models.library_model import LibraryModel
 from app.ui.services import Services
 from app.ui.session.session import ChatSession
+from app.ui.theme import THEMES, apply_theme
 
 log = logging.getLogger("hearth.ui.window")
 
@@ -120,6 +122,7 @@ class MainWindow(QMainWindow):
         layout.addLayout(right, 1)
         self.setCentralWidget(central)
         self.statusBar().showMessage("Ready")
+        self._build_menus()
         self.downloads_panel = DownloadsPanel(self.downloads)
         self.downloads_dock = QDockWidget("Downloads", self)
         self.downloads_dock.setObjectName("downloads")
@@ -334,6 +337,28 @@ class MainWindow(QMainWindow):
     def open_chat_with(self, path: str) -> None:
         self.open_page("Chat")
         self.chat_page.select_model(path)
+
+    def _build_menus(self) -> None:
+        view = self.menuBar().addMenu("&View")
+        themes = view.addMenu("&Theme")
+        group = QActionGroup(self)
+        self.theme_actions: dict[str, QAction] = {}
+        for choice, label in (("system", "As the &system"), ("light", "&Light"), ("dark", "&Dark")):
+            action = themes.addAction(label)
+            action.setCheckable(True)
+            action.setChecked(
+                choice == (self.settings.theme if self.settings.theme in THEMES else "system")
+            )
+            action.triggered.connect(lambda _=False, c=choice: self.set_theme(c))
+            group.addAction(action)
+            self.theme_actions[choice] = action
+
+    def set_theme(self, choice: str) -> None:
+        """Show the theme ``choice`` ("system", "light" or "dark") now and keep it."""
+        self.settings.theme = choice
+        self.theme_actions[choice].setChecked(True)
+        apply_theme(QApplication.instance(), choice)
+        self._save_settings()
 
     def _build_banner(self) -> QWidget:
         self.banner = QWidget()

@@ -45,6 +45,7 @@ class Settings:
     hidden_models: list[str] = field(default_factory=list)  # unlinked from Hearth, not deleted
     # Window
     window_geometry: str = ""
+    theme: str = "system"  # "system" (the desktop's light or dark scheme), "light" or "dark"
 
     # What the user should be told about the file this was read from (not stored).
     notice: str = field(default="", compare=False, repr=False, metadata={"stored": False})

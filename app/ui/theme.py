@@ -1,0 +1,182 @@
+"""Light and dark themes: one stylesheet template, two sets of colours, the system's choice.
+
+The stylesheet used to set text colours without backgrounds, so on a dark desktop spin boxes,
+combo boxes and tab labels showed dark text on dark fields (issue 19). Now every colour comes
+from one of two designed sets, the application palette is set from the same set (so what the
+stylesheet leaves alone, such as scroll bars and check boxes, matches), and "system" follows
+the desktop's light or dark scheme, also when it changes while Hearth runs (Qt 6.5+).
+"""
+
+from __future__ import annotations
+
+import re
+
+from PySide6.QtCore import QObject, Qt, Slot
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication
+
+from app.core.common.resources import resource
+
+THEMES = ("system", "light", "dark")  # the setting's values; anything else means "system"
+
+LIGHT = {
+    "window": "#f6f7f9",
+    "text": "#1f2430",
+    "hint": "#5c667a",
+    "sidebar": "#1f2430",
+    "sidebar_text": "#c9d1e0",
+    "sidebar_selected": "#343b4c",
+    "sidebar_hover": "#2a3040",
+    "field": "#ffffff",
+    "border": "#cfd5df",
+    "field_border": "#d6dbe4",
+    "hover": "#eef1f6",
+    "disabled_text": "#9aa3b2",
+    "disabled_field": "#f1f3f6",
+    "checked": "#ffe4cf",
+    "checked_border": "#f0b48a",
+    "accent": "#ff7a1a",
+    "accent_hover": "#f06a0a",
+    "accent_disabled": "#ffc9a3",
+    "accent_text": "#ffffff",
+    "selection": "#ffd9bd",
+    "grid": "#eceff4",
+    "header": "#f0f2f6",
+    "status": "#eceff4",
+    "status_text": "#44506a",
+    "error_text": "#b3261e",
+    "error": "#fdecea",
+    "note_text": "#6b4e00",
+    "note": "#fff4d6",
+}
+
+DARK = {
+    "window": "#1b1e25",
+    "text": "#e6e9ef",
+    "hint": "#9ba5b9",
+    "sidebar": "#13151b",
+    "sidebar_text": "#c9d1e0",
+    "sidebar_selected": "#2b3142",
+    "sidebar_hover": "#20242f",
+    "field": "#252932",
+    "border": "#3c4252",
+    "field_border": "#363c4a",
+    "hover": "#2f3441",
+    "disabled_text": "#6b7385",
+    "disabled_field": "#22252d",
+    "checked": "#5a3a22",
+    "checked_border": "#b36a35",
+    "accent": "#ff7a1a",
+    "accent_hover": "#f06a0a",
+    "accent_disabled": "#6b4a33",
+    "accent_text": "#ffffff",
+    "selection": "#7a4520",
+    "grid": "#2c313c",
+    "header": "#242833",
+    "status": "#15181f",
+    "status_text": "#aab3c5",
+    "error_text": "#ffb4ab",
+    "error": "#4a1f1c",
+    "note_text": "#ffe08a",
+    "note": "#3d3214",
+}
+
+COLOURS = {"light": LIGHT, "dark": DARK}
+
+
+def system_scheme(app: QGuiApplication) -> str:
+    """ "dark" or "light", as the desktop says; when it does not say, the lightness of the
+    palette the platform gave the application."""
+    scheme = app.styleHints().colorScheme()
+    if scheme == Qt.ColorScheme.Dark:
+        return "dark"
+    if scheme == Qt.ColorScheme.Light:
+        return "light"
+    keeper = app.findChild(ThemeKeeper)
+    platform = keeper.platform_palette if keeper else app.palette()
+    return "dark" if platform.color(QPalette.Window).lightness() < 128 else "light"
+
+
+def resolve(choice: str, app: QGuiApplication) -> str:
+    """The theme shown for the setting ``choice``: "light" or "dark"."""
+    return choice if choice in COLOURS else system_scheme(app)
+
+
+_NAMED = re.compile(r"#[0-9a-fA-F]{6}/\*(\w+)\*/")  # a colour and its name: #1f2430/*text*/
+
+
+def stylesheet(name: str) -> str:
+    """style.qss (written in the light theme's colours) with each named colour swapped for
+    that colour of theme ``name``. The file stays a valid stylesheet as it is."""
+    colours = COLOURS[name]
+    text = resource("style.qss").read_text(encoding="utf-8")
+    return _NAMED.sub(lambda m: colours[m.group(1)], text)
+
+
+def palette(name: str) -> QPalette:
+    c = {key: QColor(value) for key, value in COLOURS[name].items()}
+    p = QPalette()
+    for role, colour in (
+        (QPalette.Window, c["window"]),
+        (QPalette.WindowText, c["text"]),
+        (QPalette.Base, c["field"]),
+        (QPalette.AlternateBase, c["header"]),
+        (QPalette.Text, c["text"]),
+        (QPalette.Button, c["field"]),
+        (QPalette.ButtonText, c["text"]),
+        (QPalette.PlaceholderText, c["hint"]),
+        (QPalette.Highlight, c["selection"]),
+        (QPalette.HighlightedText, c["text"]),
+        (QPalette.ToolTipBase, c["field"]),
+        (QPalette.ToolTipText, c["text"]),
+        (QPalette.Link, c["accent"]),
+        (QPalette.BrightText, c["error_text"]),
+        # Fusion's bevels and lines (the tab bar's base line was white on the dark theme)
+        (QPalette.Light, c["field_border"]),
+        (QPalette.Midlight, c["field_border"]),
+        (QPalette.Mid, c["border"]),
+        (QPalette.Dark, c["border"]),
+        (QPalette.Shadow, c["grid"]),
+    ):
+        p.setColor(role, colour)
+    for role in (QPalette.Text, QPalette.WindowText, QPalette.ButtonText):
+        p.setColor(QPalette.Disabled, role, c["disabled_text"])
+    return p
+
+
+class ThemeKeeper(QObject):
+    """Holds the chosen theme for the application and follows the desktop's scheme while the
+    choice is "system". One per application (a child of it)."""
+
+    def __init__(self, app: QApplication) -> None:
+        super().__init__(app)
+        self.setObjectName("themeKeeper")
+        self.app = app
+        self.platform_palette = QPalette(app.palette())  # before Hearth's replaces it
+        self.choice = "system"
+        self.shown = ""
+        app.styleHints().colorSchemeChanged.connect(self._on_scheme_changed)
+
+    def apply(self, choice: str) -> str:
+        self.choice = choice if choice in THEMES else "system"
+        name = resolve(self.choice, self.app)
+        self.shown = name
+        self.app.setPalette(palette(name))
+        self.app.setStyleSheet(stylesheet(name))
+        return name
+
+    @Slot(Qt.ColorScheme)
+    def _on_scheme_changed(self, _scheme) -> None:
+        if self.choice == "system":
+            self.apply("system")
+
+
+def apply_theme(app: QApplication, choice: str) -> str:
+    """Show the theme the setting ``choice`` means; returns "light" or "dark"."""
+    keeper = app.findChild(ThemeKeeper) or ThemeKeeper(app)
+    return keeper.apply(choice)
+
+
+def shown_theme(app: QApplication) -> str:
+    keeper = app.findChild(ThemeKeeper)
+    return keeper.shown if keeper else ""

@@ -1,0 +1,113 @@
+"""Light and dark themes: fields keep readable text on a dark desktop (issue 19)."""
+
+import json
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+
+from app.core.config.settings import Settings
+from app.ui import theme
+from app.ui.main_window import MainWindow
+from tests.support.screenshots import screenshot
+
+
+@pytest.fixture
+def keeper(qapp):
+    keeper = qapp.findChild(theme.ThemeKeeper) or theme.ThemeKeeper(qapp)
+    platform = keeper.platform_palette
+    yield keeper
+    keeper.setParent(None)  # the next test starts from the platform's look again
+    qapp.setStyleSheet("")
+    qapp.setPalette(platform)
+
+
+@pytest.fixture
+def window(qtbot, hearth_home, keeper):
+    win = MainWindow(hearth_home, Settings())
+    qtbot.addWidget(win)
+    win.resize(1280, 760)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.shutdown()
+
+
+def lightness_spread(widget) -> tuple[int, int]:
+    """(background, text) lightness of what ``widget`` shows: the most common lightness, and
+    the one furthest from it that covers at least a few pixels (the letters)."""
+    image = widget.grab().toImage()
+    counts: dict[int, int] = {}
+    for y in range(2, image.height() - 2):
+        for x in range(2, image.width() - 2):
+            light = QColor(image.pixel(x, y)).lightness()
+            counts[light] = counts.get(light, 0) + 1
+    background = max(counts, key=counts.get)
+    marks = [light for light, n in counts.items() if n >= 4]
+    text = max(marks, key=lambda light: abs(light - background))
+    return background, text
+
+
+def fields(window):
+    """A spin box, a combo box and a tab label: the fields that were dark on dark."""
+    page = window.chat_page
+    page.settings_button.setChecked(True)
+    compare = window.compare_page
+    return {
+        "spin box": page.panel.temperature,
+        "combo box": page.panel.preset,
+        "tab labels": compare.tabs.tabBar(),
+    }
+
+
+@pytest.mark.parametrize("name", ["dark", "light"])
+def test_fields_show_readable_text_in_both_themes(window, qtbot, name):
+    window.set_theme(name)
+    found = fields(window)
+    window.open_page("Compare")
+    window.open_page("Chat")
+    for label, widget in found.items():
+        background, text = lightness_spread(widget)
+        if name == "dark":
+            assert background < 90, label  # a dark field, not the light one of before
+        else:
+            assert background > 170, label
+        assert abs(text - background) > 110, f"{label}: text {text} on {background}"
+    screenshot(window, f"chat_{name}.png")
+
+
+def test_the_theme_is_a_setting_kept_across_starts(window, hearth_home, qapp):
+    window.set_theme("dark")
+    assert theme.shown_theme(qapp) == "dark"
+    assert window.theme_actions["dark"].isChecked()
+    saved = json.loads(hearth_home.settings_file.read_text(encoding="utf-8"))
+    assert saved["theme"] == "dark"
+    window.theme_actions["light"].trigger()  # View > Theme > Light
+    assert theme.shown_theme(qapp) == "light" and window.settings.theme == "light"
+    assert Settings.load(hearth_home.settings_file).theme == "light"
+
+
+def test_system_follows_the_desktops_scheme(window, qapp, keeper):
+    window.set_theme("system")
+    keeper.platform_palette = theme.palette("dark")  # a desktop that says it is dark
+    qapp.styleHints().colorSchemeChanged.emit(Qt.ColorScheme.Dark)
+    assert theme.shown_theme(qapp) == "dark"
+    assert qapp.palette().color(qapp.palette().ColorRole.Base).lightness() < 90
+    window.set_theme("light")  # a choice made in Hearth wins over the desktop's
+    qapp.styleHints().colorSchemeChanged.emit(Qt.ColorScheme.Dark)
+    assert theme.shown_theme(qapp) == "light"
+
+
+def test_an_unknown_theme_value_means_system(qapp, keeper):
+    keeper.platform_palette = theme.palette("light")
+    assert theme.apply_theme(qapp, "purple") == "light"
+    assert keeper.choice == "system"
+
+
+def test_every_colour_of_the_stylesheet_is_named_in_both_themes():
+    assert set(theme.LIGHT) == set(theme.DARK)
+    dark = theme.stylesheet("dark")
+    assert "/*" in theme.stylesheet("light")
+    for value in theme.LIGHT.values():
+        if value not in theme.DARK.values():
+            assert value not in dark
