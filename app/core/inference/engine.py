@@ -199,6 +199,7 @@ class Engine:
             return stopped_stats(prompt_tokens)
         if prompt_tokens + reserve > llm.n_ctx():
             raise ContextFullError(prompt_tokens + reserve, llm.n_ctx())
+        self._fresh_if_repeatable(sampling)
         stream = llm.create_chat_completion(
             messages=list(messages), stream=True, **llama_kwargs(sampling, llm.n_vocab())
         )
@@ -223,6 +224,7 @@ class Engine:
             return stopped_stats(prompt_tokens)
         if prompt_tokens + reserve > llm.n_ctx():
             raise ContextFullError(prompt_tokens + reserve, llm.n_ctx())
+        self._fresh_if_repeatable(sampling)
         stream = llm.create_completion(
             prompt=prompt, stream=True, **llama_kwargs(sampling, llm.n_vocab())
         )
@@ -283,6 +285,15 @@ class Engine:
             context_used=llm.n_tokens,
             context_size=llm.n_ctx(),
         )
+
+    def _fresh_if_repeatable(self, sampling: SamplingOptions) -> None:
+        """Evaluate the whole prompt again when the answer is meant to repeat (temperature 0,
+        or a fixed seed): with the prompt cache, the repeat evaluates only the prompt's tail,
+        in a batch of another size, whose slightly different logits can turn a greedy answer
+        (measured on the starter model: 2 of 8 questions answered differently the second
+        time). The cost is the prompt's evaluation for these requests alone."""
+        if sampling.temperature == 0 or sampling.seed >= 0:
+            self._llm.reset()
 
     def _count_samples(self, llm) -> None:
         """Count the tokens llama.cpp samples, for a generation's token count: the stream's

@@ -273,3 +273,19 @@ def test_a_completion_prompt_too_long_is_refused_in_openais_words(client, prompt
     assert body["code"] == "context_length_exceeded" and body["param"] == "prompt"
     assert "This model's maximum context length is 1024 tokens." in body["message"]
     assert "chat" not in body["message"] and "prompt" in body["message"]
+
+
+@pytest.mark.parametrize("question", ["What is 17 times 23?", "How do airplanes fly?"])
+def test_the_same_greedy_request_gives_the_same_answer(client, question):
+    """The first answer and its repeat (whose prompt the cache already holds) are the same.
+    These two questions were answered differently the second time on the starter model."""
+    messages = [{"role": "user", "content": question}]
+
+    def answer() -> str:
+        reply = client.chat.completions.create(
+            model=MODEL, messages=messages, max_tokens=120, temperature=0
+        )
+        return reply.choices[0].message.content
+
+    client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=2)  # another first
+    assert answer() == answer() == answer()
