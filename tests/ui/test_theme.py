@@ -111,3 +111,17 @@ def test_every_colour_of_the_stylesheet_is_named_in_both_themes():
     for value in theme.LIGHT.values():
         if value not in theme.DARK.values():
             assert value not in dark
+
+
+def test_a_chat_in_the_dark_theme_keeps_names_and_code_readable(window, qtbot):
+    window.set_theme("dark")
+    page = window.chat_page
+    chat = page.store.create_chat("Code")
+    page.store.add_message(chat.id, "user", "How do I sort a list?")
+    page.store.add_message(chat.id, "assistant", "```python\nnames = sorted(names)\n```")
+    page.chats.reload()
+    page.open_chat(chat.id)
+    html = page.transcript.toHtml()
+    assert "#334155" not in html  # the user's name was slate on the dark field
+    assert "color:#1f2430" in html.replace(" ", "")  # code: dark text on its light block
+    screenshot(window, "chat_dark_messages.png")

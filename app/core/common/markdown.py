@@ -15,6 +15,8 @@ import re
 # markdown-it and Pygments are imported on first use: they cost ~50 ms of the studio's start,
 # before any message is shown.
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+# Code blocks are light in both themes, so their text is set dark here (in the dark theme it
+# would otherwise inherit the light text colour).
 CODE_STYLE = (
     "background-color:#f3f5f8; font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace;"
     " font-size:9.5pt; padding:6px;"
@@ -62,7 +64,7 @@ def _make_parser(copy_links: str | None):
             )
         return (
             f'{link}<table width="100%" cellpadding="6" style="{CODE_STYLE}"><tr><td>'
-            f'<pre style="margin:0;">{body}</pre></td></tr></table>'
+            f'<pre style="margin:0; color:#1f2430;">{body}</pre></td></tr></table>'
         )
 
     md.add_render_rule("fence", fence)

@@ -13,7 +13,7 @@ import html
 from dataclasses import dataclass
 
 from PySide6.QtCore import QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QTextCursor
+from PySide6.QtGui import QPalette, QTextCursor
 from PySide6.QtWidgets import QTextBrowser
 
 from app.core.common.markdown import render_markdown, stable_length
@@ -125,7 +125,9 @@ class Transcript(QTextBrowser):
     # -- pieces ---------------------------------------------------------------------------
     def _header(self, m: ShownMessage) -> str:
         name = ROLE_NAMES.get(m.role, m.role)
-        color = "#c2570c" if m.role == "assistant" else "#334155"
+        # The user's name in slate on the light theme; on the dark one slate was unreadable.
+        dark = self.palette().color(QPalette.ColorRole.Base).lightness() < 128
+        color = "#c2570c" if m.role == "assistant" else ("#a9b8cc" if dark else "#334155")
         links = [f'<a href="hearth:copy/{m.id}">Copy</a>']
         if m.role == "user":
             links.append(f'<a href="hearth:edit/{m.id}">Edit</a>')
