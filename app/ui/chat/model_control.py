@@ -57,12 +57,14 @@ class ChatModelControl(QObject):
 
         self.library = library
         self.picker = ModelPicker(library, connections)
-        self.picker.setMinimumWidth(320)
+        # Narrow enough for Chat with its settings open in a 1024-px window (issue 19: 320 here
+        # and an unwrapped status line made the window 1417 px wide); long names are elided.
+        self.picker.setMinimumWidth(220)
         self.settings_button = QPushButton("Settings")
         self.settings_button.setCheckable(True)
         self.settings_button.setChecked(False)
-        self.settings_button.toggled.connect(panel.setVisible)
-        self.status = QLabel(LOADING, objectName="hint")  # until the library is scanned
+        # The page shows the panel (and makes room for it): ChatPage.show_settings.
+        self.status = QLabel(LOADING, objectName="hint", wordWrap=True)  # until scanned
         self.load_bar = QProgressBar(maximum=100, textVisible=False, fixedWidth=160)
         self.cancel_load_button = QPushButton("Cancel loading")
         self.cancel_load_button.clicked.connect(session.cancel_load)

@@ -42,7 +42,7 @@ class ModelPicker(QComboBox):
         self.choices = ModelChoiceModel(self)
         self.setModel(self.choices)
         self.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-        self.setMinimumContentsLength(38)
+        self.setMinimumContentsLength(24)  # with settings open, Chat fits 1024 px (issue 19)
         self.active_key = ""  # the model the chat uses now: kept shown across rebuilds
         self._generation = 0
         self.listing = 0  # connections still being listed

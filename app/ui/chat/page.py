@@ -92,6 +92,7 @@ class ChatPage(QWidget):
         layout.addLayout(self.center, 1)
         layout.addWidget(self.panel)
 
+        self.settings_button.toggled.connect(self.show_settings)
         self.sidebar.chat_selected.connect(self.open_chat)
         self.sidebar.new_requested.connect(self.new_chat)
         self.sidebar.delete_requested.connect(self.delete_chat)
@@ -175,6 +176,27 @@ class ChatPage(QWidget):
         self.center.addWidget(self.transcript, 1)
         for part in (notice, meters, composer):
             self.center.addLayout(part)
+
+    @Slot(bool)
+    def show_settings(self, on: bool) -> None:
+        """Show or hide the settings panel. Where the chat list, the chat and the panel do
+        not fit side by side (a 1024-px window), the chat list steps aside while the panel is
+        open: the panel used to widen the window to 1417 px, past a laptop's screen."""
+        if on:  # room first, then the panel: the other order widened the window for a moment
+            self._make_room(True)
+            self.panel.show()
+        else:
+            self.panel.hide()
+            self._make_room(False)
+
+    def _make_room(self, panel_shown: bool) -> None:
+        needed = self.sidebar.width() + self.center.minimumSize().width() + self.panel.width()
+        self.sidebar.setVisible(not panel_shown or self.width() >= needed)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        if self.panel.isVisible():
+            self._make_room(True)
 
     @Slot(bool)
     def _on_emptied(self, empty: bool) -> None:
