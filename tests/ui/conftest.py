@@ -13,3 +13,17 @@ def server(starter_gguf, tmp_path_factory):
         starter_gguf, tmp_path_factory.mktemp("llama") / "server.log", api_key=REMOTE_KEY
     ) as url:
         yield url
+
+
+@pytest.fixture
+def keeper(qapp):
+    """The application's theme keeper (app/ui/theme.py); the platform's look is put back
+    after the test, so the next one starts without Hearth's stylesheet."""
+    from app.ui import theme
+
+    keeper = qapp.findChild(theme.ThemeKeeper) or theme.ThemeKeeper(qapp)
+    platform = keeper.platform_palette
+    yield keeper
+    keeper.setParent(None)
+    qapp.setStyleSheet("")
+    qapp.setPalette(platform)

@@ -8,12 +8,13 @@ from tests.support.screenshots import screenshot
 
 
 @pytest.fixture
-def window(qtbot, hearth_home):
-    win = MainWindow(hearth_home, Settings())
+def window(qtbot, starter_home, keeper):
+    keeper.apply("light")  # the README's 1024x640 screenshot shows the light theme
+    win = MainWindow(starter_home, Settings())
     qtbot.addWidget(win)
     win.resize(1024, 640)
-    win.show()
-    qtbot.waitExposed(win)
+    with qtbot.waitSignal(win.session.loaded, timeout=60_000):  # as a user finds it
+        win.show()
     yield win
     win.shutdown()
 

@@ -13,22 +13,12 @@ from tests.support.screenshots import screenshot
 
 
 @pytest.fixture
-def keeper(qapp):
-    keeper = qapp.findChild(theme.ThemeKeeper) or theme.ThemeKeeper(qapp)
-    platform = keeper.platform_palette
-    yield keeper
-    keeper.setParent(None)  # the next test starts from the platform's look again
-    qapp.setStyleSheet("")
-    qapp.setPalette(platform)
-
-
-@pytest.fixture
-def window(qtbot, hearth_home, keeper):
-    win = MainWindow(hearth_home, Settings())
+def window(qtbot, starter_home, keeper):
+    win = MainWindow(starter_home, Settings())
     qtbot.addWidget(win)
     win.resize(1280, 760)
-    win.show()
-    qtbot.waitExposed(win)
+    with qtbot.waitSignal(win.session.loaded, timeout=60_000):  # as a user finds it
+        win.show()
     yield win
     win.shutdown()
 
