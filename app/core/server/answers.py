@@ -64,7 +64,9 @@ class Answering:
     """``RequestHandler``'s generation methods (it gives ``server``, ``connection``,
     ``client_address``, ``_event``, ``_end_stream``, ``_send_json`` and the request state)."""
 
-    def _generate(self, request: GenerationRequest, completion: bool) -> None:
+    def _generate(self, request: GenerationRequest, completion: bool, answer=None) -> None:
+        """Answer ``request`` in OpenAI's shape, or with ``answer(request, model, stop)`` (the
+        Ollama face's), once the model is there and the request may wait for it."""
         app = self.server.app
         model = app.backend.model_name()
         if not model:
@@ -93,7 +95,9 @@ class Answering:
         app.track_stop(stop, True)
         try:
             rid = api_schema.new_id("cmpl" if completion else "chatcmpl")
-            if request.stream:
+            if answer is not None:
+                answer(request, model, stop)
+            elif request.stream:
                 self._stream(request, model, completion, rid, stop)
             else:
                 self._answer(request, model, completion, rid, stop)

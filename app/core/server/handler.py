@@ -25,6 +25,7 @@ from app.core.server.answers import Answering, ClientStop
 from app.core.server.body import read_chunked
 from app.core.server.connections import RETRY_AFTER_S
 from app.core.server.errors import ApiError
+from app.core.server.ollama import OllamaFace, error_body
 from app.core.server.timeouts import DeadlineReader, body_time
 
 log = logging.getLogger("hearth.server")
@@ -45,7 +46,7 @@ class RequestRecord:
     client: str
 
 
-class RequestHandler(Answering, BaseHTTPRequestHandler):
+class RequestHandler(OllamaFace, Answering, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # A request line that cannot be read (a TLS hello, garbage) is answered with a status line
     # and headers too; http.server would take it for HTTP/0.9 and send a bare body.
@@ -58,6 +59,11 @@ class RequestHandler(Answering, BaseHTTPRequestHandler):
         "/v1/chat/completions": {"POST": "_chat"},
         "/v1/completions": {"POST": "_completion"},
         "/health": {"GET": "_health"},
+        "/api/version": {"GET": "_ollama_version"},  # the Ollama face (app.core.server.ollama)
+        "/api/tags": {"GET": "_ollama_tags"},
+        "/api/show": {"POST": "_ollama_show"},
+        "/api/chat": {"POST": "_ollama_chat"},
+        "/api/generate": {"POST": "_ollama_generate"},
     }
     _OPEN = {"/health"}  # answered without the API key (it tells only whether a model is loaded)
 
@@ -140,7 +146,8 @@ class RequestHandler(Answering, BaseHTTPRequestHandler):
                 raise ApiError(
                     404,
                     f"Hearth has no endpoint {path}. It serves /v1/models, "
-                    "/v1/chat/completions, /v1/completions and /health.",
+                    "/v1/chat/completions, /v1/completions, /health and Ollama's /api/chat, "
+                    "/api/generate, /api/tags, /api/show and /api/version.",
                     "unknown_url",
                 )
             self._check_origin()
@@ -169,7 +176,8 @@ class RequestHandler(Answering, BaseHTTPRequestHandler):
             if self._headers_sent:
                 self.close_connection = True
             else:
-                self._send_json(exc.status, exc.body())
+                ollama = path.startswith("/api/")
+                self._send_json(exc.status, error_body(exc) if ollama else exc.body())
         except Exception:
             log.exception("Unexpected error answering %s %s", self.command, path)
             if not self._headers_sent:
@@ -308,17 +316,21 @@ class RequestHandler(Answering, BaseHTTPRequestHandler):
             self.close_connection = True
         self._headers_sent = True
 
-    def _event(self, payload: dict, stop: ClientStop) -> None:
-        """Write one SSE event (opening the stream first); a failed write means the client left."""
+    def _event(self, payload: dict, stop: ClientStop, ndjson: bool = False) -> None:
+        """Write one SSE event (opening the stream first), or one JSON line (``ndjson``, as
+        Ollama streams); a failed write means the client left."""
         if stop.client_gone:
             return
-        data = b"data: " + json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n\n"
+        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        data = data + b"\n" if ndjson else b"data: " + data + b"\n\n"
         chunk = b"%x\r\n%s\r\n" % (len(data), data) if self._chunked() else data
         try:
             if not self._headers_sent:
                 self._headers_sent, self._status = True, 200
                 self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
+                self.send_header(
+                    "Content-Type", "application/x-ndjson" if ndjson else "text/event-stream"
+                )
                 self.send_header("Cache-Control", "no-cache")
                 self._cors_headers()
                 if self._chunked():
@@ -332,12 +344,13 @@ class RequestHandler(Answering, BaseHTTPRequestHandler):
         except OSError:
             stop.gone()
 
-    def _end_stream(self, stop: ClientStop) -> None:
-        done = b"data: [DONE]\n\n"
+    def _end_stream(self, stop: ClientStop, ndjson: bool = False) -> None:
+        done = b"" if ndjson else b"data: [DONE]\n\n"
         try:
             if not stop.client_gone:
                 chunked = self._chunked()
-                self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(done), done) if chunked else done)
+                last = b"%x\r\n%s\r\n" % (len(done), done) if done else b""
+                self.wfile.write(last + b"0\r\n\r\n" if chunked else done)
         except OSError:
             stop.gone()
         if stop.client_gone:
