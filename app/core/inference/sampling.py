@@ -10,6 +10,7 @@ which the server answers 400, never an answer that ignores it.
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from app.core.common.errors import UnsupportedRequest
 from app.core.inference.types import SamplingOptions
@@ -21,7 +22,7 @@ def llama_kwargs(sampling: SamplingOptions, n_vocab: int) -> dict:
     A random seed (-1) is drawn here for each answer: llama-cpp-python keeps the last seed it
     was given and reuses it when the next call passes none, so after one answer with a fixed
     seed, "random" would repeat it."""
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         temperature=sampling.temperature,
         top_p=sampling.top_p,
         top_k=sampling.top_k,

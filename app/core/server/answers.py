@@ -9,6 +9,7 @@ import logging
 import select
 import socket
 import threading
+from typing import TYPE_CHECKING, Any
 
 from app.core.common.errors import (
     ContextFullError,
@@ -64,6 +65,19 @@ class Answering:
     """``RequestHandler``'s generation methods (it gives ``server``, ``connection``,
     ``client_address``, ``_event``, ``_end_stream``, ``_send_json`` and the request state)."""
 
+    if TYPE_CHECKING:  # what RequestHandler gives, for the type check
+        server: Any
+        connection: socket.socket
+        client_address: Any
+        close_connection: bool
+        _headers_sent: bool
+        _status: int
+        _tokens: int
+
+        def _send_json(self, status: int, body: dict) -> None: ...
+        def _event(self, payload: dict, stop: ClientStop, ndjson: bool = False) -> None: ...
+        def _end_stream(self, stop: ClientStop, ndjson: bool = False) -> None: ...
+
     def _generate(self, request: GenerationRequest, completion: bool, answer=None) -> None:
         """Answer ``request`` in OpenAI's shape, or with ``answer(request, model, stop)`` (the
         Ollama face's), once the model is there and the request may wait for it."""
@@ -110,9 +124,10 @@ class Answering:
     def _answer(
         self, request: GenerationRequest, model: str, completion: bool, rid: str, stop: ClientStop
     ) -> None:
-        choices, runs = [], []
+        choices: list[tuple[str, str]] = []
+        runs: list[GenerationStats] = []
         for prompt in request.prompts or (None,):
-            matcher, parts = StopMatcher(request.stop), []
+            matcher, parts = StopMatcher(request.stop), list[str]()
 
             def on_token(text: str, matcher=matcher, parts=parts) -> None:
                 parts.append(matcher.feed(text))
@@ -125,7 +140,7 @@ class Answering:
                 return
             choices.append(
                 (
-                    (prompt if request.echo else "") + "".join(parts) + matcher.flush(),
+                    ((prompt or "") if request.echo else "") + "".join(parts) + matcher.flush(),
                     api_schema.finish_reason(runs[-1], matcher.hit),
                 )
             )

@@ -128,7 +128,7 @@ class HttpServer(ThreadingHTTPServer):
         ]
         if not idle:
             return
-        oldest = min(idle, key=lambda c: c.idle_since)
+        oldest = min(idle, key=lambda c: c.idle_since or 0.0)
         oldest.reaped = True
         self._release(oldest)
         try:

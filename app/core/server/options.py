@@ -103,7 +103,7 @@ def _response_format(value: object) -> dict:
         return {"response_format": "json_object"}
     if kind != "json_schema":
         raise wrong('\'response_format\' must be {"type": "text"}, "json_object" or "json_schema".')
-    spec = value.get("json_schema")
+    spec = value.get("json_schema") if isinstance(value, dict) else None
     schema = spec.get("schema") if isinstance(spec, dict) else None
     if not isinstance(schema, dict):
         raise wrong("response_format.json_schema.schema must be a JSON schema (an object).")
