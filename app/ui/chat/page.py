@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QGuiApplication, QTextCursor
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -168,10 +168,7 @@ class ChatPage(QWidget):
         self.center.setContentsMargins(16, 14, 16, 14)
         for part in (top, status):
             self.center.addLayout(part)
-        self.welcome = Welcome()  # in the transcript's place while the chat has no message
-        self.welcome.prompt_chosen.connect(self._use_example)
-        self.transcript.emptied.connect(self._on_emptied)
-        self._on_emptied(True)
+        self.welcome = Welcome(self.transcript, self.input)  # while the chat has no message
         self.center.addWidget(self.welcome, 1)
         self.center.addWidget(self.transcript, 1)
         for part in (notice, meters, composer):
@@ -197,17 +194,6 @@ class ChatPage(QWidget):
         super().resizeEvent(event)
         if self.panel.isVisible():
             self._make_room(True)
-
-    @Slot(bool)
-    def _on_emptied(self, empty: bool) -> None:
-        self.welcome.setVisible(empty)
-        self.transcript.setVisible(not empty)
-
-    @Slot(str)
-    def _use_example(self, prompt: str) -> None:
-        self.input.setPlainText(prompt)
-        self.input.setFocus()
-        self.input.moveCursor(QTextCursor.End)
 
     # -- models (held by ChatModelControl) ------------------------------------------------
     @property

@@ -9,7 +9,15 @@ when clicked (they are not sent: the user sees what will be asked and can change
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtGui import QTextCursor
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 # Short and answerable by the 135M starter model; each shows a different kind of use.
 EXAMPLE_PROMPTS = (
@@ -38,9 +46,12 @@ class Welcome(QWidget):
     prompt_chosen = Signal(str)  # an example prompt was clicked: put it in the message box
     page_requested = Signal(str)  # "Discover" or "Compare"
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, transcript: QWidget, message_box: QPlainTextEdit, parent=None) -> None:
+        """Shown instead of ``transcript`` while it is empty (its ``emptied`` signal); an
+        example prompt goes into ``message_box``."""
         super().__init__(parent)
         self.setObjectName("welcome")
+        self.transcript, self.message_box = transcript, message_box
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 24, 24, 24)
         layout.addStretch(1)
@@ -72,7 +83,21 @@ class Welcome(QWidget):
             self.prompt_buttons.append(button)
             layout.addWidget(button, 0, Qt.AlignLeft)
         layout.addStretch(2)
+        transcript.emptied.connect(self._on_emptied)
+        self.prompt_chosen.connect(self._use_prompt)
+        self._on_emptied(True)
 
     @Slot()
     def _on_prompt(self) -> None:
         self.prompt_chosen.emit(self.sender().text())
+
+    @Slot(bool)
+    def _on_emptied(self, empty: bool) -> None:
+        self.setVisible(empty)
+        self.transcript.setVisible(not empty)
+
+    @Slot(str)
+    def _use_prompt(self, prompt: str) -> None:
+        self.message_box.setPlainText(prompt)
+        self.message_box.setFocus()
+        self.message_box.moveCursor(QTextCursor.End)
