@@ -9,7 +9,7 @@ from app.core.common.errors import HearthError
 from app.core.common.paths import Paths
 from app.core.library import starter
 
-KINDS = ("chat", "download", "fit", "speed", "compare", "start")
+KINDS = ("chat", "download", "fit", "speed", "compare", "start", "serve")
 
 
 def add_parser(commands):
@@ -20,7 +20,8 @@ def add_parser(commands):
         "download (app vs plain hf_hub_download, and Discover's search to 100 results painted), fit (estimated vs measured memory), "
         "speed (predicted vs measured generation speed of the starter model and its ladder), "
         "compare (time to measure a quant ladder), start (the studio's start against a bare "
-        "PySide6 window).",
+        "PySide6 window), serve (16 and 64 streaming clients against hearth serve and "
+        "llama-cpp-python's server).",
     )
     parser.add_argument("kind", choices=KINDS)
     parser.add_argument("--json", action="store_true", help="print JSON")
@@ -93,6 +94,13 @@ def run(args, paths: Paths) -> int:
         ladder = _ladder(paths)
         result = run_speed_benchmark([_starter(paths), *ladder.values()])
         text = format_speed_table(result)
+    elif args.kind == "serve":
+        from pathlib import Path
+
+        from app.bench.serve import format_serve_result, run_serve_benchmark
+
+        result = run_serve_benchmark(Path(args.model) if args.model else _starter(paths))
+        text = format_serve_result(result)
     elif args.kind == "start":
         from app.bench.start import format_start_result, run_start_benchmark
 
