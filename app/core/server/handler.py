@@ -213,9 +213,9 @@ class RequestHandler(OllamaFace, Answering, BaseHTTPRequestHandler):
         if not cors.origin_allowed(origin, self.server.app.allowed_origins):
             raise ApiError(
                 403,
-                f"Web pages from {origin[:100]} may not use this server. To allow them, start "
-                f"it with --allow-origin {origin[:100]} (or list it in Hearth's server "
-                "settings).",
+                f"Web pages from {origin[:100]} may not use this server: only pages on this "
+                "computer may. To allow them, start it as "
+                f"'hearth serve --allow-origin {origin[:100]}'.",
                 "origin_not_allowed",
             )
         self._cors_origin = origin
