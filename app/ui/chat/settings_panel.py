@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -93,7 +95,15 @@ class ChatSettingsPanel(QWidget):
         self.kv_type.currentTextChanged.connect(self._check_kv)
         self.flash_attn.toggled.connect(self._check_kv)
 
-        layout = QVBoxLayout(self)
+        # In a scroll area: the panel is ~700 px tall, and a 640-px window must still fit it.
+        inner = QWidget(objectName="chatSettings")
+        scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setWidget(inner)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        layout = QVBoxLayout(inner)
         layout.setContentsMargins(8, 14, 16, 14)
         layout.addWidget(QLabel("System prompt"))
         layout.addWidget(self.system_prompt)

@@ -11,10 +11,12 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -42,7 +44,7 @@ STEPS = (
 )
 
 
-class Welcome(QWidget):
+class Welcome(QScrollArea):
     prompt_chosen = Signal(str)  # an example prompt was clicked: put it in the message box
     page_requested = Signal(str)  # "Discover" or "Compare"
 
@@ -51,8 +53,14 @@ class Welcome(QWidget):
         example prompt goes into ``message_box``."""
         super().__init__(parent)
         self.setObjectName("welcome")
+        # It scrolls rather than squeezes its wrapped lines in a 640-px-high window.
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        body = QWidget(objectName="welcomeBody")
+        self.setWidget(body)
         self.transcript, self.message_box = transcript, message_box
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(body)
         layout.setContentsMargins(24, 24, 24, 24)
         layout.addStretch(1)
         layout.addWidget(QLabel("Welcome to Hearth", objectName="welcomeTitle"))
