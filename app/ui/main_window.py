@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QEvent, QSize, Qt, QThreadPool, QTimer, Slot
 from PySide6.QtGui import QAction, QActionGroup, QIcon
@@ -25,17 +26,16 @@ from app.core.common.errors import SettingsError
 from app.core.common.paths import Paths
 from app.core.common.resources import resource
 from app.core.config.settings import Settings
-from app.core.downloads.downloader import Downloader
 from app.core.library import catalog as library
 from app.core.storage.stores import Stores
 from app.ui.common.tasks import run_task
-from app.ui.downloads.manager import DownloadManager
-from app.ui.downloads.model import Role
-from app.ui.downloads.panel import DownloadsPanel
 from app.ui.my_models.library_model import LibraryModel
 from app.ui.services import Services
 from app.ui.session.session import ChatSession
 from app.ui.theme import THEMES, apply_theme
+
+if TYPE_CHECKING:
+    from app.ui.downloads.manager import DownloadManager
 
 log = logging.getLogger("hearth.ui.window")
 
@@ -74,9 +74,10 @@ class MainWindow(QMainWindow):
         self.stores = self.services.stores
         self.chat_store = self.stores.chats
         self.session = session or ChatSession(parent=self)
-        self.downloads = DownloadManager(Downloader(endpoint=hub_endpoint), parent=self)
-        self.downloads.finished.connect(self.refresh_library)
-        self.downloads.state_changed.connect(self._on_download_state)
+        # The downloads (manager, panel, unfinished ones resumed) are set up after the first
+        # paint, or when first asked for: their imports cost ~35 ms of the start.
+        self._downloads: DownloadManager | None = None
+        self._hub_endpoint = hub_endpoint
 
         self.sidebar = QListWidget(objectName="sidebar")
         self.sidebar.setIconSize(QSize(20, 20))
@@ -90,7 +91,6 @@ class MainWindow(QMainWindow):
         # bare window, issue 19), and their imports pulled numpy and the measuring code in.
         self.pages = QStackedWidget()
         self._built: dict[str, QWidget] = {}
-        self._hub_endpoint = hub_endpoint
         for _name in PAGES:
             self.pages.addWidget(QWidget())  # a placeholder until the page is first shown
         self.chat_page = ChatPage(
@@ -123,10 +123,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.statusBar().showMessage("Ready")
         self._build_menus()
-        self.downloads_panel = DownloadsPanel(self.downloads)
+        self.downloads_panel = None
         self.downloads_dock = QDockWidget("Downloads", self)
         self.downloads_dock.setObjectName("downloads")
-        self.downloads_dock.setWidget(self.downloads_panel)
         self.downloads_dock.setFeatures(QDockWidget.DockWidgetClosable)
         self.addDockWidget(Qt.BottomDockWidgetArea, self.downloads_dock)
         self.downloads_dock.hide()
@@ -134,8 +133,6 @@ class MainWindow(QMainWindow):
         self.downloads_button.setObjectName("small")
         self.downloads_button.clicked.connect(self.toggle_downloads)
         self.statusBar().addPermanentWidget(self.downloads_button)
-        if self.downloads.restore_unfinished():
-            self.downloads_dock.show()
         self._server_panel = None  # built when first opened: its imports cost ~65 ms of start
         self.server_dock = QDockWidget("Local API server", self)
         self.server_dock.setObjectName("server")
@@ -168,9 +165,26 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _first_scan(self) -> None:
-        if not self._scanned:
+        if not self._scanned and not self._shut_down:
             self._scanned = True
             self.refresh_library()
+            self.downloads  # noqa: B018 - set up now: unfinished downloads resume
+
+    @property
+    def downloads(self) -> DownloadManager:
+        if self._downloads is None:
+            from app.core.downloads.downloader import Downloader
+            from app.ui.downloads.manager import DownloadManager
+            from app.ui.downloads.panel import DownloadsPanel
+
+            self._downloads = DownloadManager(Downloader(endpoint=self._hub_endpoint), parent=self)
+            self._downloads.finished.connect(self.refresh_library)
+            self._downloads.state_changed.connect(self._on_download_state)
+            self.downloads_panel = DownloadsPanel(self._downloads)
+            self.downloads_dock.setWidget(self.downloads_panel)
+            if self._downloads.restore_unfinished():
+                self.downloads_dock.show()
+        return self._downloads
 
     def open_page(self, name: str) -> None:
         self.sidebar.setCurrentRow(PAGES.index(name))
@@ -301,6 +315,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def toggle_downloads(self) -> None:
+        self.downloads  # noqa: B018 - built on first opening
         self.downloads_dock.setVisible(not self.downloads_dock.isVisible())
 
     @property
@@ -326,6 +341,8 @@ class MainWindow(QMainWindow):
     def _on_download_state(self, _key: str, state: str) -> None:
         if state in ("queued", "downloading"):
             self.downloads_dock.show()
+        from app.ui.downloads.model import Role
+
         model = self.downloads.model
         active = sum(
             model.value(key, Role.State) in ("queued", "downloading", "verifying")
@@ -391,7 +408,8 @@ class MainWindow(QMainWindow):
         self.session.shutdown()
         if "Compare" in self._built:
             self.compare_page.shutdown()
-        self.downloads.shutdown()
+        if self._downloads is not None:
+            self._downloads.shutdown()
         QThreadPool.globalInstance().waitForDone(10_000)
         self.chat_page.finish_interrupted_answer()
         try:

@@ -31,7 +31,11 @@ def test_only_chat_is_built_at_start_and_the_others_on_first_show(qtbot, starter
     win = MainWindow(starter_home, Settings())
     qtbot.addWidget(win)
     assert list(win._built) == ["Chat"]
+    assert win._downloads is None  # set up after the first paint
     win.show()
+    qtbot.waitUntil(lambda: win._downloads is not None, timeout=5_000)
+    win.downloads_button.click()
+    assert win.downloads_dock.isVisible() and win.downloads_dock.widget() is win.downloads_panel
     assert win.pages.currentWidget() is win.chat_page
     win.sidebar.setCurrentRow(PAGES.index("Hardware"))  # a click in the sidebar
     assert list(win._built) == ["Chat", "Hardware"]
