@@ -26,7 +26,6 @@ from app.core.common.errors import SettingsError
 from app.core.common.paths import Paths
 from app.core.common.resources import resource
 from app.core.config.settings import Settings
-from app.core.library import catalog as library
 from app.core.storage.stores import Stores
 from app.ui.common.tasks import run_task
 from app.ui.my_models.library_model import LibraryModel
@@ -281,6 +280,8 @@ class MainWindow(QMainWindow):
     def refresh_library(self) -> None:
         if self._shut_down:
             return
+        from app.core.library import catalog as library  # ~10 ms: after the first paint
+
         paths, settings = self.paths, replace(self.settings)
         self.statusBar().showMessage("Scanning local models...")
         run_task(
