@@ -115,3 +115,15 @@ def test_a_chat_in_the_dark_theme_keeps_names_and_code_readable(window, qtbot):
     assert "#334155" not in html  # the user's name was slate on the dark field
     assert "color:#1f2430" in html.replace(" ", "")  # code: dark text on its light block
     screenshot(window, "chat_dark_messages.png")
+
+
+def test_hardware_cards_follow_the_dark_theme(window, qtbot):
+    """The Hardware page's own white cards showed the dark theme's light text on white."""
+    from PySide6.QtWidgets import QFrame
+
+    window.set_theme("dark")
+    window.open_page("Hardware")
+    card = window.hardware_page.findChild(QFrame, "card")
+    qtbot.waitUntil(card.isVisible)
+    background, text = lightness_spread(card)
+    assert background < 90 and abs(text - background) > 110

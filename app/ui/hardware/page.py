@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -34,16 +34,6 @@ from app.ui.common.tasks import run_task
 from app.ui.hardware.cpu_speed_row import CpuSpeedRow
 
 BUILD_OPTIONS = {"LLAMAFILE", "OPENMP", "REPACK", "ACCELERATE", "KLEIDIAI"}
-STYLE = """
-QFrame#card { background: #ffffff; border: 1px solid #d6dbe4; border-radius: 10px; }
-QLabel#cardTitle { font-size: 11pt; font-weight: 600; }
-QLabel#sectionTitle { font-size: 11pt; font-weight: 600; padding-top: 6px; }
-QLabel#command { font-family: monospace; background: #f0f2f6; border-radius: 6px;
-                 padding: 6px 8px; }
-QProgressBar { background: #eceff4; border: none; border-radius: 5px; height: 14px;
-               text-align: center; font-size: 8pt; }
-QProgressBar::chunk { background: #ff7a1a; border-radius: 5px; }
-"""
 
 
 class Sparkline(QWidget):
@@ -66,8 +56,9 @@ class Sparkline(QWidget):
         painter = QPainter(self)
         painter.setRenderHint(QPainter.Antialiasing)
         box = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
-        painter.setPen(QPen(QColor("#d6dbe4"), 1))
-        painter.setBrush(QColor("#fbfcfd"))
+        palette = self.palette()  # the theme's (app/ui/theme.py): a light box was glaring on dark
+        painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
+        painter.setBrush(palette.color(QPalette.ColorRole.Base))
         painter.drawRoundedRect(box, 6, 6)
         if len(self.points) < 2:
             return
@@ -186,7 +177,7 @@ class HardwarePage(QWidget):
         self.report: HardwareReport | None = None
         self.cards: list[GpuCard] = []
         self._sampling = False
-        self.setStyleSheet(STYLE)
+        # Its cards, command lines and bars are styled in resources/style.qss, in both themes.
         self._build()
         self.timer = QTimer(self, interval=interval_ms)
         self.timer.timeout.connect(self.take_sample)
