@@ -12,7 +12,7 @@ table cells: the fit badge (``FitDelegate``) and the Download button (``ButtonDe
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QModelIndex, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QStyle,
@@ -29,7 +29,6 @@ MUTED = QColor("#5c667a")
 TEXT = QColor("#1f2430")
 CHIP_BG = QColor("#eef1f6")
 CHIP_GATED = QColor("#fff4d6")
-SEPARATOR = QColor("#eceff4")
 FIT_COLOURS = {
     True: (QColor("#e3f5e8"), QColor("#1b6e35")),  # fits: green; too large: red
     False: (QColor("#fdecea"), QColor("#b3261e")),
@@ -73,11 +72,17 @@ class HubResultDelegate(QStyledItemDelegate):
         painter.setFont(base)
         counts_width = QFontMetrics(base).horizontalAdvance(counts) + 4
         line1 = QRect(rect.left(), rect.top(), rect.width(), QFontMetrics(bold).height())
-        painter.setPen(MUTED)
+        # Text colours from the theme's palette (app/ui/theme.py; the same as before in the light
+        # one): fixed dark text was unreadable on the dark theme's list.
+        text, muted = (
+            option.palette.color(QPalette.Text),
+            option.palette.color(QPalette.PlaceholderText),
+        )
+        painter.setPen(muted)
         painter.drawText(line1, Qt.AlignRight | Qt.AlignVCenter, counts)
 
         painter.setFont(bold)
-        painter.setPen(TEXT)
+        painter.setPen(text)
         name = repo.split("/", 1)[-1]
         name_rect = line1.adjusted(0, 0, -counts_width - 8, 0)
         painter.drawText(
@@ -92,7 +97,7 @@ class HubResultDelegate(QStyledItemDelegate):
         if size := index.data(Role.SizeRange):
             parts.append(size)
         painter.setFont(base)
-        painter.setPen(MUTED)
+        painter.setPen(muted)
         line2 = QRect(rect.left(), line1.bottom() + 3, rect.width(), QFontMetrics(base).height())
         painter.drawText(
             line2,
@@ -104,7 +109,7 @@ class HubResultDelegate(QStyledItemDelegate):
         if badge is not None:
             chips.setRight(self._fit_badge(painter, small, badge, rect, line2.bottom() + 5) - 8)
         self._chips(painter, small, index.data(Role.Tags) or [], chips, line2.bottom() + 5)
-        painter.setPen(SEPARATOR)
+        painter.setPen(option.palette.color(QPalette.Shadow))
         painter.drawLine(option.rect.bottomLeft(), option.rect.bottomRight())
         painter.restore()
 
@@ -141,7 +146,7 @@ class HubResultDelegate(QStyledItemDelegate):
             painter.setBrush(CHIP_GATED if tag == "gated" else CHIP_BG)
             painter.setRenderHint(QPainter.Antialiasing, True)
             painter.drawRoundedRect(chip, height / 2, height / 2)
-            painter.setPen(TEXT)
+            painter.setPen(TEXT)  # chips are light in both themes
             painter.drawText(chip, Qt.AlignCenter, tag)
             x += width + 6
 

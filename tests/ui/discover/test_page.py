@@ -394,3 +394,22 @@ def test_a_gated_model_takes_a_token(qtbot, loopback_hub, tmp_path, monkeypatch)
     with qtbot.waitSignal(manager.finished, timeout=WAIT):
         model_page.download(0)
     assert manager.shutdown()
+
+
+def test_results_are_readable_in_the_dark_theme(qtbot, page, keeper) -> None:
+    """Names were painted in fixed dark text, unreadable on the dark theme's list."""
+    from PySide6.QtGui import QColor
+
+    keeper.apply("dark")
+    page.show()
+    search(qtbot, page)
+    image = page.results.viewport().grab().toImage()
+    row = page.results.visualRect(page.results_model.index(0, 0))
+    lights = [
+        QColor(image.pixel(x, y)).lightness()
+        for y in range(row.top() + 4, row.top() + 24)
+        for x in range(row.left() + 8, row.left() + 200)
+    ]
+    background = max(set(lights), key=lights.count)
+    assert background < 90  # the dark field
+    assert max(lights) - background > 110  # the model's name in light text
