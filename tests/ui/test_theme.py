@@ -127,3 +127,12 @@ def test_hardware_cards_follow_the_dark_theme(window, qtbot):
     qtbot.waitUntil(card.isVisible)
     background, text = lightness_spread(card)
     assert background < 90 and abs(text - background) > 110
+
+
+def test_compares_charts_are_dark_in_the_dark_theme(window):
+    """A white chart glared on the dark theme; built in the dark one, they follow it."""
+    window.set_theme("dark")
+    chart = window.compare_page.chart  # the page is built now, in the dark theme
+    for part in (chart.quality, chart.speed):
+        assert part.backgroundBrush().color().lightness() < 90
+        assert part.titleBrush().color().lightness() > 170

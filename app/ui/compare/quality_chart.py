@@ -25,7 +25,7 @@ from PySide6.QtCharts import (
     QValueAxis,
 )
 from PySide6.QtCore import QPointF, Qt, Slot
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtGui import QColor, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -94,7 +94,13 @@ class QualityChart(QWidget):
         self.quality = QChart()
         self.speed = QChart()
         views = QHBoxLayout()
+        # Qt Charts' own dark theme in Hearth's dark one (a white chart glared on it). Chosen
+        # when the page is built: its series set their own colours afterwards.
+        dark = self.palette().color(QPalette.ColorRole.Base).lightness() < 128
         for chart, stretch in ((self.quality, 5), (self.speed, 4)):
+            if dark:
+                chart.setTheme(QChart.ChartThemeDark)
+                chart.setBackgroundBrush(self.palette().color(QPalette.ColorRole.Base))
             chart.setAnimationOptions(QChart.NoAnimation)
             chart.setBackgroundRoundness(8)
             chart.legend().setAlignment(Qt.AlignBottom)
