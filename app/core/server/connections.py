@@ -158,16 +158,15 @@ class HttpServer(ThreadingHTTPServer):
                     self._release(conn)
 
     # -- idle connections (called by the request handler) -----------------------------------
-    def idle_time(self, sock: socket.socket, default: float) -> float:
-        """How long ``sock`` may wait for its next request: ``default``, or ``BUSY_IDLE_S``
-        while half the connections (in all, or of its address) are taken."""
+    def busy(self, sock: socket.socket) -> bool:
+        """Whether half the connections (in all, or of ``sock``'s address) are taken: then an
+        idle one is kept only the busy idle time (``BUSY_IDLE_S``)."""
         with self._lock:
             conn = self._open.get(sock)
-            busy = len(self._open) * 2 >= self.app.max_connections or (
+            return len(self._open) * 2 >= self.app.max_connections or (
                 conn is not None
                 and self._per_client.get(conn.client, 0) * 2 >= self.app.max_per_client
             )
-        return min(default, BUSY_IDLE_S) if busy else default
 
     def set_idle(self, sock: socket.socket, idle: bool) -> bool:
         """Mark ``sock`` idle (waiting for its next request) or not; False when it was closed

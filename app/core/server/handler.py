@@ -84,13 +84,13 @@ class RequestHandler(OllamaFace, Answering, BaseHTTPRequestHandler):
         app, httpd = self.server.app, self.server
         if self._served:  # idle between requests: may be closed to make room for another
             httpd.set_idle(self.connection, True)
-            self._reader.expire_in(httpd.idle_time(self.connection, app.idle_timeout))
+            started = self._wait_idle()
         else:
             self._reader.expire_in(app.request_timeout)
-        try:
-            started = self.rfile.peek(1)
-        except OSError:  # timed out, reset, or closed to make room
-            started = b""
+            try:
+                started = self.rfile.peek(1)
+            except OSError:  # timed out, or reset
+                started = b""
         if not httpd.set_idle(self.connection, False):
             started = b""  # closed to make room meanwhile
         if not started:
@@ -118,6 +118,23 @@ class RequestHandler(OllamaFace, Answering, BaseHTTPRequestHandler):
                 f"{app.request_timeout:g} s to arrive: send the whole request at "
                 "once.",
             )
+
+    def _wait_idle(self) -> bytes:
+        """Wait for the next request on a kept-alive connection: up to the idle timeout, looking
+        every busy idle time whether the server has become busy (then it ends). b"" when the
+        connection is to close."""
+        app, httpd = self.server.app, self.server
+        end = time.monotonic() + app.idle_timeout
+        while True:
+            left = end - time.monotonic()
+            self._reader.expire_in(min(left, app.busy_idle_timeout))
+            try:
+                return self.rfile.peek(1)
+            except TimeoutError:
+                if left <= app.busy_idle_timeout or httpd.busy(self.connection):
+                    return b""
+            except OSError:  # reset, or closed to make room
+                return b""
 
     def do_GET(self) -> None:
         self._handle()

@@ -26,7 +26,7 @@ from typing import Self
 from app.core.common.errors import ServerError
 from app.core.inference.types import Backend, SamplingOptions
 from app.core.server import timeouts as api_timeouts
-from app.core.server.connections import HttpServer
+from app.core.server.connections import BUSY_IDLE_S, HttpServer
 from app.core.server.handler import RequestHandler, RequestRecord
 
 log = logging.getLogger("hearth.server")
@@ -58,6 +58,7 @@ class ApiServer:
         allowed_origins: tuple[str, ...] = (),
         request_timeout: float = api_timeouts.REQUEST_S,
         idle_timeout: float = api_timeouts.IDLE_S,
+        busy_idle_timeout: float = BUSY_IDLE_S,
         on_request: Callable[[RequestRecord], None] | None = None,
         log_size: int = 500,
     ) -> None:
@@ -72,6 +73,7 @@ class ApiServer:
         self._waiting: Counter[str] = Counter()  # requests waiting for the model, by address
         self.request_timeout = request_timeout  # seconds for a request to start, headers, body
         self.idle_timeout = idle_timeout  # seconds a kept-alive connection waits for the next
+        self.busy_idle_timeout = busy_idle_timeout  # the same while half the connections are taken
         self.on_request = on_request
         self._api_key = api_key
         self._records: deque[RequestRecord] = deque(maxlen=log_size)

@@ -80,6 +80,28 @@ def test_idle_pooled_connections_do_not_lock_out_another_program(queue):
         server.stop()
 
 
+def test_idle_connections_are_kept_less_long_while_the_server_is_busy(queue):
+    """Two idle keep-alive connections of four allowed: half the server's connections, so one
+    is closed after the busy idle time (then the server is less than half full, and the other
+    is kept); on a server with room both stay open meanwhile."""
+    busy = serve(queue, max_connections=4, busy_idle_timeout=0.5)
+    roomy = serve(queue, busy_idle_timeout=0.5)
+    conns = [
+        http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        for server in (busy, busy, roomy, roomy)
+    ]
+    try:
+        assert [get_models(conn) for conn in conns] == [200] * 4
+        assert wait_until(lambda: busy.open_connections == 1)
+        assert roomy.open_connections == 2  # still kept alive (120 s)
+        assert busy.open_connections == 1
+    finally:
+        for conn in conns:
+            conn.close()
+        busy.stop()
+        roomy.stop()
+
+
 @pytest.mark.parametrize("clients", [16, 64])
 def test_a_burst_of_clients_is_served_in_turn(queue, clients):
     """16 or 64 programs ask at once with the official client (no retries): every one is
