@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from app.core.common.errors import ContextFullError, GenerationError
+from app.core.common.errors import ContextFullError, GenerationError, UnsupportedRequest
 from app.core.inference.queue import Job, JobBackend, wait_for
 from app.core.inference.types import GenerationStats, stopped_stats
 from app.ui.session.reply import Reply
@@ -139,7 +139,9 @@ class SessionBackend(QObject, JobBackend):
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
-        self._end(lambda job: job.fail(GenerationError(message)))
+        unsupported = self._reply is not None and self._reply.unsupported
+        error = UnsupportedRequest(message) if unsupported else GenerationError(message)
+        self._end(lambda job: job.fail(error))
 
     @Slot(int, int)
     def _on_context_full(self, used: int, limit: int) -> None:

@@ -29,6 +29,7 @@ class Reply(QObject):
         self.id = next(_ids)
         self.stop_event = threading.Event()
         self.done = False
+        self.unsupported = False  # failed asking what the model cannot do (the API says 400)
 
     def stop(self) -> None:
         """Stop this request (thread-safe); it still ends with ``finished`` (stop reason

@@ -25,6 +25,7 @@ from app.core.common.errors import (
     LoadCancelled,
     ModelCrashed,
     RemoteError,
+    UnsupportedRequest,
 )
 from app.core.inference.host.hosted_engine import HostedEngine
 from app.core.inference.model_choice import PROBE_TIMEOUT_S, ModelChoice
@@ -49,6 +50,7 @@ class ChatWorker(QObject):
     token = Signal(int, str)  # request id, a chunk of the answer
     finished = Signal(int, object)  # request id, GenerationStats
     failed = Signal(int, str)
+    refused = Signal(int, str)  # request id; it asked what the model cannot do as asked
     context_full = Signal(int, int, int)  # request id, tokens needed, context size
     model_lost = Signal(str)  # the local model's host died: it is no longer loaded
     unloaded = Signal()
@@ -146,6 +148,8 @@ class ChatWorker(QObject):
             if self.engine is self.local:  # first: whoever hears of the failure sees no model
                 self.model_lost.emit(str(exc))
             self.failed.emit(request_id, str(exc))
+        except UnsupportedRequest as exc:
+            self.refused.emit(request_id, str(exc))
         except HearthError as exc:
             self.failed.emit(request_id, str(exc))
         except Exception as exc:  # noqa: BLE001 - never let the worker thread die silently
@@ -215,6 +219,7 @@ class ChatSession(QObject):
         self._worker.token.connect(self._on_token)
         self._worker.finished.connect(self._on_finished)
         self._worker.failed.connect(self._on_failed)
+        self._worker.refused.connect(self._on_refused)
         self._worker.context_full.connect(self._on_context_full)
         self._worker.model_lost.connect(self._on_model_lost)
         self._replies: dict[int, Reply] = {}  # sent, not yet ended
@@ -333,6 +338,14 @@ class ChatSession(QObject):
 
     @Slot(int, str)
     def _on_failed(self, request_id: int, message: str) -> None:
+        self._end_reply(request_id, "failed", message)
+
+    @Slot(int, str)
+    def _on_refused(self, request_id: int, message: str) -> None:
+        """Failed as any request does, marked as the request's own doing."""
+        reply = self._replies.get(request_id)
+        if reply is not None:
+            reply.unsupported = True
         self._end_reply(request_id, "failed", message)
 
     @Slot(int, int, int)

@@ -304,3 +304,20 @@ def test_a_stream_whose_client_left_is_logged_499(qtbot, panel, session):
     qtbot.waitUntil(lambda: bool(finished), timeout=MS)
     assert finished[0].stop_reason == "user" and finished[0].tokens < 20  # stopped at once
     assert row.data(LogRole.Tokens) == finished[0].tokens
+
+
+def test_what_the_gui_model_cannot_do_is_refused_as_the_requests_fault(qtbot, panel, session):
+    """A token id past the vocabulary is found out in the model's host: the API client still
+    gets a 400 naming the parameter, not a server error, and the chat goes on."""
+    panel.toggle.setChecked(True)
+
+    def biased():
+        with openai.OpenAI(base_url=panel.server.url, api_key="x", max_retries=0, timeout=60) as c:
+            return c.chat.completions.create(
+                model=MODEL, messages=QUESTION, max_tokens=4, logit_bias={"9999999": 5}
+            )
+
+    with pytest.raises(openai.BadRequestError) as refused:
+        finish(qtbot, *in_thread(qtbot, biased))
+    assert "logit_bias" in refused.value.body["message"]
+    assert finish(qtbot, *in_thread(qtbot, lambda: ask(panel))).choices[0].message.content
