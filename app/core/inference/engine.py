@@ -49,6 +49,9 @@ class Engine:
         self._abort_cb = None  # keeps the ctypes callback alive
         self._sampled = 0  # tokens llama.cpp has sampled since the model was loaded
         self._last_sampled = -1
+        self._embedder = (
+            None  # made on the first embedding asked for (app.core.inference.embedding)
+        )
 
     @staticmethod
     def default_threads() -> int:
@@ -150,10 +153,22 @@ class Engine:
         return self._loaded
 
     def unload(self) -> None:
+        if self._embedder is not None:
+            self._embedder.close()
+            self._embedder = None
         if self._llm is not None:
             self._llm.close()
             self._llm = None
             self._loaded = None
+
+    def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
+        """Embeddings of ``texts`` with the loaded model, and the tokens they took."""
+        self._require()
+        if self._embedder is None:
+            from app.core.inference.embedding import Embedder
+
+            self._embedder = Embedder(self._loaded.path, self._loaded.n_threads or 1)
+        return self._embedder.embed(list(texts))
 
     def request_stop(self) -> None:
         """Thread-safe: stop the generation in progress within one token."""

@@ -40,6 +40,7 @@ class Job:
     sampling: SamplingOptions
     stop: threading.Event
     prompt: str | None = None  # a raw completion of this prompt (``messages`` unused)
+    texts: list[str] | None = None  # embeddings of these texts (nothing generated)
     id: int = field(default_factory=lambda: next(_ids))
     events: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
 
@@ -48,6 +49,9 @@ class Job:
 
     def finish(self, stats: GenerationStats) -> None:
         self.events.put(("done", stats))
+
+    def result(self, value: object) -> None:
+        self.events.put(("done", value))
 
     def fail(self, error: BaseException) -> None:
         self.events.put(("error", error))
@@ -161,6 +165,19 @@ class GenerationQueue(JobBackend):
             self._jobs.put(job)
         return wait_for(job, on_token, self._cancel)
 
+    def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
+        """Embeddings of ``texts`` and the tokens they took, made by the worker thread (the
+        engine is its alone) in turn with the answers."""
+        job = Job([], SamplingOptions(), threading.Event(), texts=list(texts))
+        with self._lock:
+            if self._closed:
+                raise GenerationError("The server is stopping; nothing new is started.")
+            self._jobs.put(job)
+        kind, value = job.events.get()
+        if kind == "error":
+            raise value
+        return value
+
     def close(self) -> None:
         """Stop the generation in progress, refuse the waiting ones, end the worker thread."""
         with self._lock:
@@ -203,6 +220,9 @@ class GenerationQueue(JobBackend):
             if self._engine.loaded is None and self._reload is not None:
                 log.info("The model is not loaded (its process ended): loading it again")
                 self._reload()
+            if job.texts is not None:
+                job.result(self._engine.embed(job.texts))
+                return
             if job.prompt is not None:
                 stats = self._engine.complete(job.prompt, job.sampling, job.token, job.stop)
             else:

@@ -18,6 +18,7 @@ from app.core.common.errors import (
     UnsupportedRequest,
 )
 from app.core.inference.types import GenerationStats
+from app.core.server import embeddings as api_embeddings
 from app.core.server import limits as api_limits
 from app.core.server import schema as api_schema
 from app.core.server.errors import ApiError
@@ -75,14 +76,36 @@ class Answering:
         _tokens: int
 
         def _send_json(self, status: int, body: dict) -> None: ...
+        def _body(self) -> dict: ...
         def _event(self, payload: dict, stop: ClientStop, ndjson: bool = False) -> None: ...
         def _end_stream(self, stop: ClientStop, ndjson: bool = False) -> None: ...
 
-    def _generate(self, request: GenerationRequest, completion: bool, answer=None) -> None:
-        """Answer ``request`` in OpenAI's shape, or with ``answer(request, model, stop)`` (the
-        Ollama face's), once the model is there and the request may wait for it."""
+    def _embeddings(self) -> None:
+        """``POST /v1/embeddings``, through the backend's ``embed`` (``hearth serve``'s queue;
+        the GUI's server has none)."""
+        request = api_embeddings.parse(self._body())
         app = self.server.app
-        model = app.backend.model_name()
+        model = self._loaded_model()
+        embed = getattr(app.backend, "embed", None)
+        if embed is None:
+            raise ApiError(
+                501,
+                "Embeddings are served by 'hearth serve', not by the studio's API server.",
+                "unsupported",
+            )
+        client = self._enter_waiting()
+        try:
+            vectors, tokens = embed(request.texts)
+        except UnsupportedRequest as exc:
+            raise ApiError(400, str(exc), "context_length_exceeded", param="input") from exc
+        except HearthError as exc:
+            raise ApiError(500, str(exc), "embedding_failed", "server_error") from exc
+        finally:
+            app.leave_waiting(client)
+        self._send_json(200, api_embeddings.response(model, vectors, tokens, request.base64))
+
+    def _loaded_model(self) -> str:
+        model = self.server.app.backend.model_name()
         if not model:
             raise ApiError(
                 503,
@@ -90,8 +113,11 @@ class Answering:
                 "model_not_loaded",
                 "server_error",
             )
-        context_size = getattr(app.backend, "context_size", None)
-        api_limits.check_size(request, context_size() if context_size else 0)
+        return model
+
+    def _enter_waiting(self) -> str:
+        """Count this request as waiting for the model (429 past the address's limit)."""
+        app = self.server.app
         client = self.client_address[0]
         if not app.enter_waiting(client):
             log.info(
@@ -105,6 +131,16 @@ class Answering:
                 "the most one client may have: wait for some to be answered, then try again.",
                 "too_many_requests",
             )
+        return client
+
+    def _generate(self, request: GenerationRequest, completion: bool, answer=None) -> None:
+        """Answer ``request`` in OpenAI's shape, or with ``answer(request, model, stop)`` (the
+        Ollama face's), once the model is there and the request may wait for it."""
+        app = self.server.app
+        model = self._loaded_model()
+        context_size = getattr(app.backend, "context_size", None)
+        api_limits.check_size(request, context_size() if context_size else 0)
+        client = self._enter_waiting()
         stop = ClientStop(self.connection)
         app.track_stop(stop, True)
         try:

@@ -58,6 +58,7 @@ class RequestHandler(OllamaFace, Answering, BaseHTTPRequestHandler):
         "/v1/models": {"GET": "_models"},
         "/v1/chat/completions": {"POST": "_chat"},
         "/v1/completions": {"POST": "_completion"},
+        "/v1/embeddings": {"POST": "_embeddings"},
         "/health": {"GET": "_health"},
         "/api/version": {"GET": "_ollama_version"},  # the Ollama face (app.core.server.ollama)
         "/api/tags": {"GET": "_ollama_tags"},
@@ -163,7 +164,8 @@ class RequestHandler(OllamaFace, Answering, BaseHTTPRequestHandler):
                 raise ApiError(
                     404,
                     f"Hearth has no endpoint {path}. It serves /v1/models, "
-                    "/v1/chat/completions, /v1/completions, /health and Ollama's /api/chat, "
+                    "/v1/chat/completions, /v1/completions, /v1/embeddings, /health and "
+                    "Ollama's /api/chat, "
                     "/api/generate, /api/tags, /api/show and /api/version.",
                     "unknown_url",
                 )

@@ -364,7 +364,7 @@ def test_huge_body_is_refused_unread(server):
 
 
 def test_unknown_paths_and_methods(server):
-    status, body = raw_request(server, "GET", "/v1/embeddings")
+    status, body = raw_request(server, "GET", "/v1/files")
     assert status == 404 and body["error"]["code"] == "unknown_url"
     status, body = raw_request(server, "GET", "/v1/chat/completions")
     assert status == 405 and body["error"]["code"] == "method_not_allowed"

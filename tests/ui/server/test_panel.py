@@ -321,3 +321,13 @@ def test_what_the_gui_model_cannot_do_is_refused_as_the_requests_fault(qtbot, pa
         finish(qtbot, *in_thread(qtbot, biased))
     assert "logit_bias" in refused.value.body["message"]
     assert finish(qtbot, *in_thread(qtbot, lambda: ask(panel))).choices[0].message.content
+
+
+def test_embeddings_are_said_to_be_served_by_hearth_serve(panel):
+    panel.toggle.setChecked(True)
+    with (
+        openai.OpenAI(base_url=panel.server.url, api_key="x", max_retries=0, timeout=60) as c,
+        pytest.raises(openai.APIStatusError) as refused,
+    ):
+        c.embeddings.create(model=MODEL, input="hello")
+    assert refused.value.status_code == 501 and "hearth serve" in refused.value.body["message"]

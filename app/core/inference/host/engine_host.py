@@ -198,6 +198,11 @@ class EngineHost:
             else:
                 stats = engine.complete(request["prompt"], sampling, on_token, stop)
             self.send({"ev": "done", "id": request_id, "stats": asdict(stats)})
+        elif op == "embed":
+            vectors, tokens = engine.embed(request["texts"])
+            self.send(
+                {"ev": "result", "id": request_id, "value": {"vectors": vectors, "tokens": tokens}}
+            )
         elif op == "count":
             self.send(
                 {

@@ -139,6 +139,13 @@ class HostedEngine:
         if host is not None and current:
             host.send({"op": "stop", "id": current})
 
+    def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
+        """Embeddings of ``texts`` made in the model's process, and the tokens they took."""
+        value = self._request(
+            {"op": "embed", "texts": list(texts)}, "result", while_doing="embedding texts"
+        )["value"]
+        return value["vectors"], int(value["tokens"])
+
     def count_tokens(self, messages: Sequence[dict]) -> int:
         return int(
             self._request(
