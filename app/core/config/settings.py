@@ -43,6 +43,9 @@ class Settings:
     # Library
     model_folders: list[str] = field(default_factory=list)
     hidden_models: list[str] = field(default_factory=list)  # unlinked from Hearth, not deleted
+    # Web pages beyond this computer that may call the API server (as `hearth serve
+    # --allow-origin`); pages on this computer and desktop apps' own pages always may.
+    api_allowed_origins: list[str] = field(default_factory=list)
     # Window
     window_geometry: str = ""
     theme: str = "system"  # "system" (the desktop's light or dark scheme), "light" or "dark"

@@ -280,6 +280,7 @@ class ServerPanel(QWidget):
             self.port_box.value(),
             self.key_edit.text().strip(),
             defaults=self._defaults(),
+            allowed_origins=tuple(self.settings.api_allowed_origins),
             on_request=self._relay.record.emit,
         )
         try:

@@ -331,3 +331,35 @@ def test_embeddings_are_said_to_be_served_by_hearth_serve(panel):
     ):
         c.embeddings.create(model=MODEL, input="hello")
     assert refused.value.status_code == 501 and "hearth serve" in refused.value.body["message"]
+
+
+def test_web_pages_allowed_in_the_settings_may_call_the_studios_server(qtbot, session):
+    """The studio's server takes its allowed web origins from the settings file, as
+    `hearth serve --allow-origin` does; other sites' pages are refused."""
+    panel = ServerPanel(
+        session, Settings(api_allowed_origins=["https://chat.example"]), port=free_port()
+    )
+    qtbot.addWidget(panel)
+    try:
+        panel.toggle.setChecked(True)
+
+        def preflight(origin):
+            conn = http.client.HTTPConnection("127.0.0.1", panel.port_box.value(), timeout=30)
+            try:
+                conn.request(
+                    "OPTIONS",
+                    "/v1/chat/completions",
+                    headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+                )
+                response = conn.getresponse()
+                response.read()
+                return response.status, response.getheader("Access-Control-Allow-Origin")
+            finally:
+                conn.close()
+
+        allowed = finish(qtbot, *in_thread(qtbot, lambda: preflight("https://chat.example")))
+        refused = finish(qtbot, *in_thread(qtbot, lambda: preflight("https://other.example")))
+        assert allowed == (204, "https://chat.example")
+        assert refused == (403, None)
+    finally:
+        panel.shutdown()
