@@ -329,8 +329,9 @@ class ChatStore:
         with self._write() as conn:
             conn.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
 
-    def auto_title(self, chat_id: int) -> Chat:
-        """Title the chat after its first user message, if it still has the default title."""
+    def auto_title(self, chat_id: int, replacing: str | None = None) -> Chat:
+        """Title the chat after its first user message, if it still has the default title, or
+        the title made from ``replacing`` (a message's text before the user edited it)."""
         with self._write() as conn:
             chat = self._chat(conn, chat_id)
             row = conn.execute(
@@ -339,7 +340,8 @@ class ChatStore:
                 (chat_id,),
             ).fetchone()
             title = _one_line_title(row[0]) if row else ""
-            if chat.title != DEFAULT_TITLE or not title:
+            made_from_old = replacing is not None and chat.title == _one_line_title(replacing)
+            if not title or (chat.title != DEFAULT_TITLE and not made_from_old):
                 return chat
             conn.execute("UPDATE chats SET title = ? WHERE id = ?", (title, chat_id))
             return self._chat(conn, chat_id)

@@ -345,7 +345,9 @@ class ChatPage(QWidget):
         if not self.chat_id:
             self.new_chat()
         self.input.clear()
+        replaced = None  # an edited message's old text: a title made from it follows the edit
         if self.editing_id is not None:
+            replaced = self.store.get_message(self.editing_id).content
             edited = self.store.edit_message(self.editing_id, text)
             self.store.truncate_after(self.chat_id, edited.position)
             self.editing_id = None
@@ -353,7 +355,7 @@ class ChatPage(QWidget):
         else:
             self.store.add_message(self.chat_id, "user", text)
         self.store.update_chat(self.chat_id, model=self.active_model_key())
-        self.store.auto_title(self.chat_id)
+        self.store.auto_title(self.chat_id, replacing=replaced)
         self._render_chat()
         self._generate()
 
@@ -420,6 +422,8 @@ class ChatPage(QWidget):
     def _on_token(self, text: str) -> None:
         if self.answer_id is None:
             return
+        if self.stats_label.text() == "Thinking...":  # the first words are here
+            self.stats_label.setText("Answering...")
         self.store.append_to_answer(self.answer_id, text)
         self.transcript.append_to_answer(text)
         self.answer_token.emit(text)

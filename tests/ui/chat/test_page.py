@@ -109,6 +109,32 @@ def test_edit_an_earlier_message_continues_from_there(window, qtbot):
     assert saved[0].content == "Name the capital city of France."
     assert "Paris" in saved[1].content
     assert "Spain" not in page.transcript.toPlainText()
+    # The title made from the first message follows its edit, in the list too.
+    assert page.store.get_chat(page.chat_id).title == "Name the capital city of France."
+    assert page.chats.data(page.chats.index(0)) == "Name the capital city of France."
+
+
+def test_a_renamed_chat_keeps_its_name_when_its_first_message_is_edited(window, qtbot):
+    page = window.chat_page
+    ask(qtbot, page, "What is the capital of Italy?")
+    page.store.rename_chat(page.chat_id, "Capitals")
+    page._on_action("edit", page.store.messages(page.chat_id)[0].id, 0)
+    page.input.setPlainText("Name the capital city of France.")
+    with qtbot.waitSignal(page.answer_finished, timeout=ANSWER_MS):
+        qtbot.keyClick(page.input, Qt.Key_Return)
+    assert page.store.get_chat(page.chat_id).title == "Capitals"
+
+
+def test_the_status_says_answering_once_the_words_come(window, qtbot):
+    page = window.chat_page
+    page.input.setPlainText("Name the capital city of France.")
+    seen = []
+    page.answer_token.connect(lambda _text: seen.append(page.stats_label.text()))
+    with qtbot.waitSignal(page.answer_finished, timeout=ANSWER_MS):
+        qtbot.keyClick(page.input, Qt.Key_Return)
+        assert page.stats_label.text() == "Thinking..."  # sent, nothing written yet
+    assert seen and set(seen) == {"Answering..."}
+    assert "tok/s" in page.stats_label.text()
 
 
 def test_chats_reopen_after_restart_exactly_as_left(qtbot, starter_home):
