@@ -38,6 +38,7 @@ from app.ui.chat.sidebar import ChatSidebar
 from app.ui.chat.transcript import ShownMessage, Transcript
 from app.ui.chat.welcome import Welcome
 from app.ui.common.confirm import ask_yes_no
+from app.ui.common.tasks import run_task
 from app.ui.my_models.library_model import LibraryModel
 from app.ui.session.reply import Reply
 from app.ui.session.session import ChatSession
@@ -442,7 +443,15 @@ class ChatPage(QWidget):
         }
         message = self.store.finish_answer(self.answer_id, record, stats.stop_reason)
         self.answer_id = None
-        speed_log.record_answer(self.session.model, stats)  # calibrates the speed estimates
+        model = self.session.model
+        # A data point for the speed estimates: a small JSON file written with fsync, so off the
+        # GUI thread (a slow disk would stall the window at the end of every answer).
+        run_task(
+            lambda: speed_log.record_answer(model, stats),
+            lambda _run: None,
+            lambda problem: log.info("Speed not recorded: %s", problem),
+            self,
+        )
         self.transcript.finish_answer(self._shown(message, last_answer=True))
         self.stats_label.setText(stats_line(record))
         if stats.context_size:
