@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from app.core.gguf import quant_types
 from app.core.gguf.header import read_local_header
 from app.core.quants import quantize_worker
-from app.core.quants import types as quants
 from app.core.quants.quantize import FTYPES
 
 
@@ -34,7 +34,7 @@ def test_hearth_quantize_worker_makes_a_q4_0(quant_ladder, tmp_path):
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert quants.quant_from_file_type(read_local_header(out).file_type) == "Q4_0"
+    assert quant_types.quant_from_file_type(read_local_header(out).file_type) == "Q4_0"
     assert "Hearth" not in done.stdout  # no window, no studio: only the quantizer ran
 
 

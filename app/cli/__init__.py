@@ -81,9 +81,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return engine_host.main(argv[1:])
     if argv[:1] == ["--measure-host"]:  # measuring quants, llama.cpp in its own process
-        from app.core.inference.host import measure_host
+        from app.core.measure import host
 
-        return measure_host.main(argv[1:])
+        return host.main(argv[1:])
     if argv[:1] == ["--bench-chat-child"]:  # one side of 'hearth bench chat'
         from app.bench import chat_child as bench_chat_child
 

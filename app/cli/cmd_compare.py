@@ -12,8 +12,8 @@ from app.core.common.paths import Paths, hf_hub_cache
 from app.core.common.units import format_size
 from app.core.gguf.check import check_file
 from app.core.gguf.info import check_magic
-from app.core.inference.host.measure_host import measure_in_host
 from app.core.library import catalog as library
+from app.core.measure.host import measure_in_host
 from app.core.measure.llama_eval import prefer_passive_wait
 from app.core.measure.measurement import MeasureSettings, MeasureText, finite
 from app.core.measure.store import MeasureStore, measurements_db

@@ -26,7 +26,7 @@ from app.core.common.errors import SettingsError
 from app.core.common.paths import Paths
 from app.core.common.resources import resource
 from app.core.config.settings import Settings
-from app.core.storage.stores import Stores
+from app.core.stores import Stores
 from app.ui.common.tasks import run_task
 from app.ui.my_models.library_model import LibraryModel
 from app.ui.services import Services

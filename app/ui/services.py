@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.core.common.paths import Paths
-from app.core.hardware.machine_info import MachineInfo
+from app.core.fit.machine_info import MachineInfo
 from app.core.inference.remote import ConnectionStore
-from app.core.storage.stores import Stores, open_stores
+from app.core.stores import Stores, open_stores
 
 
 @dataclass

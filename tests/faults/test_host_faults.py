@@ -199,7 +199,7 @@ def test_measuring_a_file_that_aborts_llama_cpp(faults, starter_gguf, tmp_path):
     """Compare's measurement runs in a host too: the file that aborts llama.cpp ends the
     measurement with a sentence; the file measured before it is kept in the store."""
     from app.core.common.errors import MeasureError
-    from app.core.inference.host.measure_host import measure_in_host
+    from app.core.measure.host import measure_in_host
     from app.core.measure.measurement import MeasureSettings
     from app.core.measure.store import MeasureStore
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,7 +43,8 @@ from app.core.downloads.http import (
     user_error,
 )
 from app.core.downloads.store import RepoStore, Sidecar, UnfinishedDownload, check_filename
-from app.core.quants import types as quants
+from app.core.gguf import quant_types
+from app.core.gguf.split import split_names
 
 __all__ = [
     "DownloadResult",
@@ -54,13 +54,11 @@ __all__ = [
     "UnfinishedDownload",
     "choose_file",
     "hub_endpoint",
-    "split_names",
 ]
 
 log = logging.getLogger("hearth.downloads")
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
-_SPLIT = re.compile(r"^(?P<stem>.+)-(?P<part>\d{5})-of-(?P<parts>\d{5})\.gguf$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -78,7 +76,7 @@ class DownloadResult:
             "path": str(self.path),
             "files": [str(f) for f in self.files],
             "size_bytes": self.size_bytes,
-            "quant": quants.quant_from_name(self.path.name),
+            "quant": quant_types.quant_from_name(self.path.name),
         }
 
 
@@ -108,15 +106,6 @@ class _Job:
 def hub_endpoint(endpoint: str | None = None) -> str:
     """The Hub to talk to: ``endpoint``, else ``HF_ENDPOINT`` read now, else huggingface.co."""
     return (endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
-
-
-def split_names(filename: str) -> list[str]:
-    """All shards of a split model named by any one of them; ``[filename]`` otherwise."""
-    match = _SPLIT.match(filename)
-    if not match or not 1 <= int(match["parts"]) <= 999:
-        return [filename]
-    stem, parts = match["stem"], match["parts"]
-    return [f"{stem}-{i:05d}-of-{parts}.gguf" for i in range(1, int(parts) + 1)]
 
 
 class Downloader:
@@ -389,7 +378,7 @@ def choose_file(files: dict[str, int], choice: str | None = None) -> str:
     if not models:
         raise DownloadError("This repo has no GGUF model files.")
     wanted = (choice or "Q4_K_M").upper()
-    matching = sorted(name for name in models if quants.quant_from_name(name) == wanted)
+    matching = sorted(name for name in models if quant_types.quant_from_name(name) == wanted)
     if len(matching) > 1:
         raise DownloadError(
             f"Several {wanted} files: {', '.join(matching)}. Name the file you want."
@@ -397,9 +386,13 @@ def choose_file(files: dict[str, int], choice: str | None = None) -> str:
     if matching:
         return matching[0]
     if choice:
-        found = sorted({q for q in map(quants.quant_from_name, models) if q})
+        found = sorted({q for q in map(quant_types.quant_from_name, models) if q})
         raise DownloadError(
             f"No {wanted} file in this repo. Its quants: {', '.join(found) or 'none'}."
         )
-    good = [n for n in models if (quants.bits_per_weight(quants.quant_from_name(n)) or 0) >= 4.5]
+    good = [
+        n
+        for n in models
+        if (quant_types.bits_per_weight(quant_types.quant_from_name(n)) or 0) >= 4.5
+    ]
     return min(good, key=models.__getitem__) if good else max(models, key=models.__getitem__)

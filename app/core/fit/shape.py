@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.common.errors import HubError, InvalidModelFile
+from app.core.gguf import quant_types
 from app.core.gguf.header import GgufHeader, TensorInfo, read_local_header, read_remote_header
-from app.core.quants import types as quants
 
 log = logging.getLogger("hearth.fit")
 
@@ -104,8 +104,8 @@ def shape_from_header(header: GgufHeader, file_size: int, name: str) -> ModelSha
         swa_layers=_swa_layers(key("attention.sliding_window_pattern"), arch, window, n_layers),
         recurrent_bytes=_recurrent_bytes(header, arch, heads_kv, n_embd),
         tensors=header.tensors,
-        quant=quants.quant_from_file_type(header.get("general.file_type"))
-        or quants.quant_from_name(name),
+        quant=quant_types.quant_from_file_type(header.get("general.file_type"))
+        or quant_types.quant_from_name(name),
         expert_count=int(key("expert_count") or 0),
         expert_used_count=int(key("expert_used_count") or 0),
     )
@@ -174,7 +174,7 @@ def shape_from_size(size: int, name: str) -> ModelShape:
         value_length=head_dim,
         n_vocab=128256,
         exact=False,
-        quant=quants.quant_from_name(name),
+        quant=quant_types.quant_from_name(name),
     )
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from app.core.fit.devices import Device, cpu_device, gpu_device
 from app.core.fit.estimate import KV_TYPES
 from app.core.fit.shape import ModelShape
-from app.core.quants import explain as quant_explain
+from app.core.gguf import quant_types
 
 ESTIMATED, CALIBRATED, MEASURED = "estimated", "calibrated", "measured"
 CHAT_DEPTH = 1024  # tokens already in a chat when a speed is told (the KV cache it reads)
@@ -176,7 +176,7 @@ def estimate(
 
 
 def _params_from_size(shape: ModelShape) -> float:
-    bits = quant_explain.typical_bits((shape.quant or "").upper()) or 4.5
+    bits = quant_types.typical_bits((shape.quant or "").upper()) or 4.5
     return shape.file_size * 8 / bits
 
 

@@ -97,8 +97,8 @@ def record_answer(loaded, stats, data_dir: Path | None = None) -> Run | None:
     if loaded is None or stats.tokens < MIN_TOKENS or stats.tokens_per_second <= 0:
         return None
     from app.core.common.paths import default_paths
+    from app.core.gguf import quant_types
     from app.core.hardware import cpu_speed
-    from app.core.quants import types as quants
 
     path = Path(loaded.path)
     try:
@@ -111,7 +111,7 @@ def record_answer(loaded, stats, data_dir: Path | None = None) -> Run | None:
         path=str(path),
         name=path.name,
         size=size,
-        quant=quants.quant_from_name(path.name),
+        quant=quant_types.quant_from_name(path.name),
         depth=depth,
         gpu_layers=loaded.gpu_layers,  # -1: all of them
         threads=loaded.n_threads,

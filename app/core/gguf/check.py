@@ -32,6 +32,7 @@ from pathlib import Path
 from app.core.common.errors import InvalidModelFile, ModelFileError
 from app.core.gguf.header import GgufHeader, read_local_header, type_size
 from app.core.gguf.ranges import hyperparameter_problem
+from app.core.gguf.split import split_names
 from app.core.templates.budget import TEMPLATE_SECONDS
 from app.core.templates.render import (
     EMPTY,
@@ -125,8 +126,6 @@ def problem_of(path: Path) -> str | None:
 def _shard_problem(path: Path) -> str | None:
     """The first problem in the other parts of a split model: each part has its own header
     (the split keys) and its own tensors, checked against its own size."""
-    from app.core.downloads.downloader import split_names
-
     for name in split_names(path.name):
         shard = path.with_name(name)
         if shard == path or not shard.is_file():
@@ -144,8 +143,6 @@ def _shard_problem(path: Path) -> str | None:
 def _special_shards(path: Path) -> list[Path]:
     """The other parts of a split model that exist but are not regular files (checked with
     ``stat`` only: opening a FIFO blocks until a writer comes)."""
-    from app.core.downloads.downloader import split_names
-
     found = []
     for name in split_names(path.name):
         shard = path.with_name(name)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.common.errors import ModelFileError
-from app.core.quants import types as quants
+from app.core.gguf import quant_types
 
 GGUF_MAGIC = b"GGUF"
 
@@ -57,7 +57,8 @@ def read_info(path: Path) -> GgufInfo:
         path=path,
         architecture=arch,
         name=str(header.get("general.name") or path.stem),
-        quant=quants.quant_from_file_type(header.file_type) or quants.quant_from_name(path.name),
+        quant=quant_types.quant_from_file_type(header.file_type)
+        or quant_types.quant_from_name(path.name),
         parameters=header.parameters,
         context_length=_int(header.get(f"{arch}.context_length")),
         block_count=_int(header.get(f"{arch}.block_count")),

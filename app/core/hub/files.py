@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING
 from app.core.config import presets
 from app.core.downloads.store import is_safe_filename
 from app.core.fit import estimate as fit
-from app.core.quants import types as quants
+from app.core.gguf import quant_types
+from app.core.gguf.split import SPLIT
 
 if TYPE_CHECKING:
     from app.core.hub.fit import FitBadge
 
-SPLIT = re.compile(r"^(?P<stem>.+)-(?P<part>\d{5})-of-(?P<parts>\d{5})\.gguf$", re.IGNORECASE)
 _PARAMS = re.compile(
     r"(?<![A-Za-z0-9.])(?:(\d+)x)?(\d+(?:\.\d+)?)([BM])(?![A-Za-z0-9])", re.IGNORECASE
 )
@@ -96,7 +96,7 @@ def group_files(files: Iterable[tuple[str, int | None]]) -> tuple[list[QuantFile
             key = (match["stem"], int(match["parts"]))
             shards.setdefault(key, {})[int(match["part"])] = (name, size or 0)
             continue
-        singles.append(QuantFile(name, quants.quant_from_name(base), (name,), size or 0, kind))
+        singles.append(QuantFile(name, quant_types.quant_from_name(base), (name,), size or 0, kind))
     for (stem, parts), found in shards.items():
         names = tuple(found[i][0] for i in sorted(found))
         first = names[0]
@@ -104,7 +104,7 @@ def group_files(files: Iterable[tuple[str, int | None]]) -> tuple[list[QuantFile
         singles.append(
             QuantFile(
                 first,
-                quants.quant_from_name(first.rsplit("/", 1)[-1]),
+                quant_types.quant_from_name(first.rsplit("/", 1)[-1]),
                 names,
                 sum(size for _, size in found.values()),
                 kind,
@@ -136,7 +136,7 @@ def size_bucket(parameters: int | None) -> str | None:
 
 def size_range(parameters: int | None, quant_names: Iterable[str]) -> tuple[int, int] | None:
     """Approximate file sizes of the smallest and largest quant, from the parameter count."""
-    bits = [b for b in (quants.bits_per_weight(q) for q in quant_names) if b]
+    bits = [b for b in (quant_types.bits_per_weight(q) for q in quant_names) if b]
     if not parameters or not bits:
         return None
     return int(parameters * min(bits) / 8), int(parameters * max(bits) / 8)
@@ -257,7 +257,8 @@ def model_from_info(info) -> HubModel:
     gguf = info.gguf if isinstance(info.gguf, dict) else {}
     models, _ = group_files((s.rfilename, s.size) for s in info.siblings or [])
     found = sorted(
-        {f.quant for f in models if f.quant}, key=lambda q: (quants.bits_per_weight(q) or 99, q)
+        {f.quant for f in models if f.quant},
+        key=lambda q: (quant_types.bits_per_weight(q) or 99, q),
     )
     params = _int(gguf.get("total")) or params_from_name(info.id)
     sized = [f for f in models if f.complete]

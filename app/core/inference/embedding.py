@@ -19,9 +19,9 @@ class Embedder:
     def __init__(self, path: Path, n_threads: int) -> None:
         import llama_cpp
 
-        from app.core.inference import llama_log
+        from app.core.compat.llama_cpp import route_log_to_logging
 
-        llama_log.route_to_logging()
+        route_log_to_logging()
         self._llm = llama_cpp.Llama(
             model_path=str(path),
             embedding=True,

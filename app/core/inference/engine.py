@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from app.core.common.errors import ContextFullError, GenerationError, LoadCancelled, ModelLoadError
+from app.core.compat.llama_cpp import recent_log, route_log_to_logging
 from app.core.config import presets
 from app.core.gguf import check as gguf_check
 from app.core.gguf import info as gguf_info
-from app.core.inference import llama_log
 from app.core.inference.sampling import llama_kwargs
 from app.core.inference.types import (
     AUTO_LAYERS,
@@ -89,7 +89,7 @@ class Engine:
         path = Path(path)
         gguf_check.check_file(path)  # Hearth's own check, before llama.cpp reads a byte
         self.unload()
-        llama_log.route_to_logging()
+        route_log_to_logging()
         n_ctx = options.n_ctx
         if n_ctx <= 0:  # the model's own context length, capped
             n_ctx = presets.context_length(0, gguf_info.read_info(path).context_length)
@@ -112,7 +112,7 @@ class Engine:
         chatter = io.StringIO()
         try:
             # llama-cpp-python prints template notes to sys.stderr when verbose: keep them in
-            # the log instead (llama.cpp's own log goes through llama_log).
+            # the log instead (llama.cpp's own log goes through compat.llama_cpp).
             with (
                 contextlib.redirect_stderr(chatter),
                 load_progress(progress, cancel),
@@ -439,12 +439,12 @@ def _abort_errors() -> tuple[type[BaseException], ...]:
 
 def _load_message(path: Path, exc: Exception) -> str:
     detail = str(exc)
-    if "unknown model architecture" in llama_log.recent().lower():
+    if "unknown model architecture" in recent_log().lower():
         return (
             f"{path.name} uses a model architecture this llama.cpp build does not support. "
             "Updating Hearth's llama.cpp may help."
         )
-    if "alloc" in llama_log.recent().lower() or "memory" in detail.lower():
+    if "alloc" in recent_log().lower() or "memory" in detail.lower():
         return (
             f"Not enough memory to load {path.name}. Try a smaller quant, a shorter context, "
             "or fewer GPU layers."

@@ -23,10 +23,10 @@ from pathlib import Path
 from app.core.common.errors import LibraryError, ModelNotFound
 from app.core.common.json_file import Damaged, decode, read_json, read_limited, write_json
 from app.core.common.units import format_size
-from app.core.downloads.downloader import split_names
+from app.core.gguf import quant_types
+from app.core.gguf.split import split_names
 from app.core.library import starter
 from app.core.library.files import size_of, usable, walk
-from app.core.quants import types as quants
 
 log = logging.getLogger("hearth.library")
 
@@ -96,7 +96,7 @@ def _model(
     return LocalModel(
         name=name,
         path=path,
-        quant=quant or quants.quant_from_name(path.name),
+        quant=quant or quant_types.quant_from_name(path.name),
         size_bytes=sum(size_of(f) for f in files),
         source=source,
         repo_id=repo_id,
@@ -324,7 +324,7 @@ class HeaderCache:
                     parameters=params,
                     context_length=head.get("context_length"),
                     problem=head.get("problem"),
-                    quant=model.quant or quants.quant_from_file_type(head.get("file_type")),
+                    quant=model.quant or quant_types.quant_from_file_type(head.get("file_type")),
                 )
             )
         if new != old:

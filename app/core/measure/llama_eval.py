@@ -19,7 +19,7 @@ import numpy as np
 import psutil
 
 from app.core.common.errors import MeasureCancelled, ModelLoadError
-from app.core.inference import llama_log
+from app.core.compat.llama_cpp import route_log_to_logging
 
 _backend_ready = False
 
@@ -29,7 +29,7 @@ def _init_backend():
     import llama_cpp
 
     if not _backend_ready:
-        llama_log.route_to_logging()
+        route_log_to_logging()
         llama_cpp.llama_backend_init()
         _backend_ready = True
     return llama_cpp

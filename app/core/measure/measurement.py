@@ -43,12 +43,12 @@ from pathlib import Path
 
 from app.core.common.errors import MeasureCancelled, MeasureError
 from app.core.common.resources import resource
+from app.core.gguf import quant_types
 from app.core.gguf.header import GgufHeader, read_local_header
 from app.core.measure.file_pass import run_file, score_plan
 from app.core.measure.kld import ReferenceLogits
 from app.core.measure.llama_eval import idle_threads
 from app.core.measure.store import MeasureStore, file_key
-from app.core.quants import types as quants
 
 MIN_FILES, MAX_FILES = 2, 8
 METHOD_VERSION = 1  # bump when the numbers a setting produces change meaning
@@ -161,7 +161,7 @@ class ModelFile:
     @classmethod
     def read(cls, path: Path) -> ModelFile:
         header: GgufHeader = read_local_header(path)
-        quant = quants.quant_from_file_type(header.file_type) or quants.quant_from_name(
+        quant = quant_types.quant_from_file_type(header.file_type) or quant_types.quant_from_name(
             Path(path).name
         )
         return cls(

@@ -26,8 +26,8 @@ from dataclasses import dataclass, replace
 from app.core.fit import estimate as fit
 from app.core.fit.shape import ModelShape
 from app.core.fit.speed import CHAT_DEPTH, Speed
+from app.core.gguf import quant_types
 from app.core.quants import explain as quant_explain
-from app.core.quants import types as quants
 from app.core.quants.explain import Quality
 
 FULL, PARTIAL, CPU, TOO_LARGE = "full", "partial", "cpu", "too-large"
@@ -103,11 +103,11 @@ def rows(
             if speeds is not None and fits
             else None
         )
-        name = (item.quant or quants.quant_from_name(item.label) or "?").upper()
+        name = (item.quant or quant_types.quant_from_name(item.label) or "?").upper()
         bits = (
             item.size_bytes * 8 / item.parameters
             if item.parameters
-            else quant_explain.typical_bits(name)
+            else quant_types.typical_bits(name)
         )
         typical = quant_explain.typical_quality(name)
         shown = (

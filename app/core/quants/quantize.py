@@ -23,9 +23,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from app.core.common.errors import QuantizeCancelled, QuantizeError
+from app.core.gguf import quant_types
 from app.core.gguf.header import GgufHeader, read_local_header
 from app.core.quants import quantize_worker
-from app.core.quants import types as quants
 
 SOURCES = ("F32", "F16", "BF16", "Q8_0")
 UNQUANTIZED = ("F32", "F16", "BF16")
@@ -50,7 +50,7 @@ TARGETS = (
     "IQ3_S",
     "Q2_K",
 )
-FTYPES = {name: value for value, name in quants.FILE_TYPES.items()}
+FTYPES = {name: value for value, name in quant_types.FILE_TYPES.items()}
 # Rows that are not a multiple of 256 cannot use K/IQ blocks; llama.cpp falls back to these.
 _FALLBACK_BITS = {"Q6_K": 8.5, "Q5_K": 6.0, "Q4_K": 5.5}
 _F32, _F16, _BF16 = 0, 1, 30  # ggml_type values of unquantized tensors
@@ -93,7 +93,7 @@ def expected_size(header: GgufHeader, target: str) -> int:
     rows are not a multiple of 256), the output matrix at least Q6_K's; 1-D tensors stay F32.
     Mixes (_M, _L) keep a few more tensors larger: the estimate runs a little short.
     """
-    bits = quants.bits_per_weight(target) or 8.5
+    bits = quant_types.bits_per_weight(target) or 8.5
     base = re.sub(r"_[SML]$", "", target)
     names = {t.name for t in header.tensors}
     # The output matrix (the token embeddings when tied) is kept at Q6_K at least.
@@ -104,7 +104,7 @@ def expected_size(header: GgufHeader, target: str) -> int:
             total += tensor.n_elements * 4
             continue
         kind = "Q6_K" if tensor.name == output and bits < 6.5625 else base
-        tensor_bits = (quants.bits_per_weight(kind) or bits) if kind != base else bits
+        tensor_bits = (quant_types.bits_per_weight(kind) or bits) if kind != base else bits
         if tensor.shape[0] % 256 and (kind.endswith("_K") or kind.startswith("IQ")):
             tensor_bits = _FALLBACK_BITS.get(kind, 4.5)  # IQ/Q2_K/Q3_K fall back to IQ4_NL
         total += int(tensor.n_elements * tensor_bits / 8)
@@ -133,8 +133,8 @@ def plan_quant(source: Path, target: str, models_dir: Path) -> QuantPlan:
         raise QuantizeError(f"Hearth cannot make {target} quants. It makes: {', '.join(TARGETS)}.")
     header = read_local_header(source)
     source_quant = (
-        quants.quant_from_file_type(header.file_type)
-        or quants.quant_from_name(source.name)
+        quant_types.quant_from_file_type(header.file_type)
+        or quant_types.quant_from_name(source.name)
         or "unknown"
     )
     if source_quant not in SOURCES:
@@ -142,7 +142,9 @@ def plan_quant(source: Path, target: str, models_dir: Path) -> QuantPlan:
             f"{source.name} is {source_quant}. Quants are made from an F16, BF16, F32 or Q8_0 "
             "file: quantizing an already small quant again loses too much quality."
         )
-    if (quants.bits_per_weight(target) or 0) >= (quants.bits_per_weight(source_quant) or 0):
+    if (quant_types.bits_per_weight(target) or 0) >= (
+        quant_types.bits_per_weight(source_quant) or 0
+    ):
         raise QuantizeError(
             f"A {target} file would not be smaller than {source.name} ({source_quant})."
         )

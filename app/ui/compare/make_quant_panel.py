@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from app.core.common.errors import HearthError
 from app.core.common.units import format_size
-from app.core.quants import types as quants
+from app.core.gguf import quant_types
 from app.core.quants.quantize import SOURCES, TARGETS, QuantPlan, plan_quant
 from app.ui.compare.quant_job import QuantJob
 from app.ui.my_models.library_model import LibraryModel, ModelRole
@@ -117,9 +117,9 @@ class MakeQuantPanel(QWidget):
             return
         quant = model.quant or "unknown"
         self.source_info.setText(f"{quant} · {format_size(model.size_bytes)}")
-        source_bits = quants.bits_per_weight(quant) or 0
+        source_bits = quant_types.bits_per_weight(quant) or 0
         if quant in SOURCES:
-            smaller = [t for t in TARGETS if (quants.bits_per_weight(t) or 0) < source_bits]
+            smaller = [t for t in TARGETS if (quant_types.bits_per_weight(t) or 0) < source_bits]
             self.target.addItems(smaller)
             default = "Q4_K_M" if "Q4_K_M" in smaller else (smaller[0] if smaller else "")
             self.target.setCurrentIndex(self.target.findText(default))

@@ -19,7 +19,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from app.core.common.errors import HearthError, MeasureCancelled
-from app.core.inference.host.measure_host import measure_in_host
+from app.core.measure.host import measure_in_host
 from app.core.measure.measurement import MeasureSettings, MeasureText
 from app.core.measure.store import MeasureStore
 

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from app.core.common.paths import Paths
 from app.core.compare.arena import ArenaStore
-from app.core.hardware.machine_info import MachineInfo
+from app.core.fit.machine_info import MachineInfo
 from app.core.inference.remote import ConnectionStore
 from app.core.measure.measurement import MeasureSettings
 from app.core.measure.store import MeasureStore, measurements_db

@@ -11,8 +11,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.gguf.quant_types import bits_per_weight
 from app.core.quants import quality
-from app.core.quants.types import bits_per_weight
 
 
 class PublishedTable(QWidget):

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.common.markdown import render_markdown
-from app.core.hardware.machine_info import MachineInfo
+from app.core.fit.machine_info import MachineInfo
 from app.core.hub import client as hub
 from app.core.hub import files as hub_files
 from app.core.hub.client import HubClient

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.core.common.errors import HearthError
 from app.core.common.paths import default_paths
-from app.core.hardware.machine_info import MachineInfo
+from app.core.fit.machine_info import MachineInfo
 from app.core.hub import fit as hub_fit
 from app.core.hub import saved_search
 from app.core.hub.client import HubClient, SearchQuery, parse_repo_ref

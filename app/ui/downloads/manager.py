@@ -5,6 +5,10 @@
 carrying plain data (the key, a frozen ``Progress``, a message). Pause, cancel and shutdown set
 the worker's stop event; the worker notices it on the next chunk and ends, keeping the part file
 (pause) or deleting it (cancel). Nothing here blocks the GUI thread on the network or the disk.
+
+With a ``history_file``, the finished and failed rows are kept across restarts
+(``core.downloads.history``, written on the pool after each change); the unfinished ones come
+back from their part files.
 """
 
 from __future__ import annotations
@@ -12,12 +16,15 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 from app.core.common.errors import DownloadCancelled, HearthError
-from app.core.downloads.downloader import Downloader, DownloadResult, split_names
+from app.core.downloads import history
+from app.core.downloads.downloader import Downloader, DownloadResult
 from app.core.downloads.http import Progress
+from app.core.gguf.split import split_names
 from app.ui.downloads.model import DownloadsModel, Role
 
 log = logging.getLogger("hearth.ui.downloads")
@@ -99,9 +106,15 @@ class DownloadManager(QObject):
         model: DownloadsModel | None = None,
         limit: int = 2,
         parent: QObject | None = None,
+        *,
+        history_file: Path | None = None,
     ) -> None:
         super().__init__(parent)
         self.downloader = downloader or Downloader()
+        self.history_file = history_file
+        self.notice = ""  # a sentence for the user when the saved list was damaged
+        self._history_lock = threading.Lock()
+        self._history_pending: list[history.PastDownload] | None = None
         self.model = model or DownloadsModel(self)
         self.limit = limit
         self._pool = QThreadPool(self)
@@ -163,7 +176,10 @@ class DownloadManager(QObject):
         self._forget(key)
 
     def restore_unfinished(self) -> list[str]:
-        """Add a paused row per download an earlier session left unfinished; return the keys."""
+        """Add the rows an earlier session left: its finished and failed downloads (from the
+        history file; a finished one whose file is gone is dropped), then a paused row per
+        download it left unfinished. Returns the keys of the unfinished ones."""
+        self._restore_history()
         keys = []
         for unfinished in self.downloader.list_unfinished():
             key = f"{unfinished.repo_id}/{unfinished.filename}"
@@ -215,6 +231,61 @@ class DownloadManager(QObject):
         )
         self._set_state(key, state)
 
+    def _restore_history(self) -> None:
+        if self.history_file is None:
+            return
+        loaded = history.load(self.history_file)
+        self.notice = loaded.message
+        for past in loaded.value:
+            if past.key in self._entries or (
+                past.state == "done" and not Path(past.path).is_file()
+            ):
+                continue
+            self._entries[past.key] = _Entry(past.repo_id, past.filename, past.revision)
+            self.model.add(
+                past.key,
+                past.repo_id,
+                past.filename,
+                past.state,
+                done=past.size_bytes if past.state == "done" else 0,
+                total=past.size_bytes,
+            )
+            self.model.update(past.key, {Role.Path: past.path, Role.Message: past.message})
+
+    def _save_history(self) -> None:
+        """Write the finished and failed rows, on the pool; the newest list is written last."""
+        if self.history_file is None:
+            return
+        rows = []
+        for key in self.model.keys():
+            entry, state = self._entries.get(key), self.state(key)
+            if entry is None or state not in history.KEPT_STATES:
+                continue
+            rows.append(
+                history.PastDownload(
+                    entry.repo_id,
+                    entry.filename,
+                    entry.revision,
+                    state,
+                    size_bytes=int(self.model.value(key, Role.Total) or 0),
+                    path=str(self.model.value(key, Role.Path) or ""),
+                    message=str(self.model.value(key, Role.Message) or ""),
+                )
+            )
+        with self._history_lock:
+            self._history_pending = rows
+        self._pool.start(self._write_history)
+
+    def _write_history(self) -> None:
+        with self._history_lock:  # held while writing: an older list never lands last
+            rows, self._history_pending = self._history_pending, None
+            if rows is None or self.history_file is None:
+                return  # another task wrote the newest list already
+            try:
+                history.save(self.history_file, rows)
+            except OSError as exc:
+                log.warning("Could not save the downloads list: %s", exc)
+
     @Slot(str, object)
     def _on_done(self, key: str, result: DownloadResult) -> None:
         self._running.discard(key)
@@ -229,6 +300,7 @@ class DownloadManager(QObject):
             },
         )
         self._set_state(key, "done")
+        self._save_history()
         self.finished.emit(str(result.path))
         self._pump()
 
@@ -237,6 +309,7 @@ class DownloadManager(QObject):
         self._running.discard(key)
         self.model.update(key, {Role.Speed: 0.0, Role.Message: message})
         self._set_state(key, "failed")
+        self._save_history()
         self.failed.emit(key, message)
         self._pump()
 
@@ -268,6 +341,9 @@ class DownloadManager(QObject):
             self.state_changed.emit(key, state)
 
     def _forget(self, key: str) -> None:
+        known = self.state(key) in history.KEPT_STATES
         self._entries.pop(key, None)
         self.model.remove(key)
+        if known:
+            self._save_history()
         self.state_changed.emit(key, "cancelled")

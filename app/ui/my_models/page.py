@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.common.units import format_size
-from app.core.hardware.machine_info import MachineInfo
+from app.core.fit.machine_info import MachineInfo
 from app.core.library import catalog as core_library
 from app.core.library.catalog import LocalModel
 from app.ui.common.confirm import ask_yes_no

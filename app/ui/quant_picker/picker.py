@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.common.errors import HearthError
-from app.core.hardware.machine_info import MachineInfo
+from app.core.fit.machine_info import MachineInfo
 from app.core.quants import pick as quant_pick
 from app.core.quants import quality
 from app.core.quants.pick import QuantItem

@@ -22,9 +22,10 @@ from app.core.common.errors import (
     UnsafeFileName,
 )
 from app.core.common.paths import Paths, hf_hub_cache
-from app.core.downloads.downloader import Downloader, Progress, choose_file, split_names
+from app.core.downloads.downloader import Downloader, Progress, choose_file
 from app.core.downloads.http import RetryPolicy
 from app.core.downloads.store import check_filename
+from app.core.gguf.split import split_names
 from app.core.library import catalog as library
 from tests.support.hub_repos import add_gguf_family, gguf_name, split_bytes
 from tests.support.hub_server import LoopbackHub

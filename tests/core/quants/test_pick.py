@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from app.core.fit import estimate as fit
+from app.core.gguf import quant_types
 from app.core.hub.files import group_files
 from app.core.library import catalog as library
 from app.core.measure.measurement import MeasureSettings, measure
 from app.core.measure.store import MeasureStore, measurements_db
 from app.core.quants import explain as quant_explain
-from app.core.quants import types as quants
 from app.core.quants.pick import CPU, FULL, PARTIAL, TOO_LARGE, context_choices, pick, rows
 from app.core.quants.sources import family, hub_items, local_items
 
@@ -136,7 +136,7 @@ def test_hub_files_with_a_shape_read_from_one_file(quant_ladder) -> None:
 
 
 def test_every_common_type_has_a_plain_explanation() -> None:
-    for name in quants.BITS_PER_WEIGHT:
+    for name in quant_types.BITS_PER_WEIGHT:
         line = quant_explain.explain(name)
         assert line.startswith(f"{name}: about ") and "bits per weight" in line
     assert quant_explain.explain("IQ4_XS") == (

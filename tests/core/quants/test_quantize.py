@@ -8,9 +8,9 @@ import pytest
 
 from app.core.common.errors import QuantizeCancelled, QuantizeError
 from app.core.gguf import info as gguf_info
+from app.core.gguf import quant_types
 from app.core.gguf.header import read_local_header
 from app.core.library import catalog as library
-from app.core.quants import types as quants
 from app.core.quants.quantize import make_quant, output_name, plan_quant
 
 
@@ -58,7 +58,7 @@ def test_requantizing_a_q8_0_warns_and_still_works(quant_ladder, hearth_home):
     assert plan.output.name == "SmolLM2-135M-Instruct-Q2_K-requant.gguf"
     result = make_quant(plan)
     assert result.requantized
-    assert quants.quant_from_file_type(read_local_header(result.path).file_type) == "Q2_K"
+    assert quant_types.quant_from_file_type(read_local_header(result.path).file_type) == "Q2_K"
 
 
 def test_impossible_quants_are_refused_with_a_reason(quant_ladder, hearth_home):

@@ -5,9 +5,9 @@ import pytest
 
 from app.core.config.settings import Settings
 from app.core.fit import speed, speed_log
+from app.core.fit.machine_info import MachineInfo
 from app.core.fit.shape import shape_from_file
 from app.core.hardware import cpu_speed
-from app.core.hardware.machine_info import MachineInfo
 from app.ui.main_window import MainWindow
 from tests.support.chat_ui import ask
 

@@ -1,6 +1,6 @@
 import pytest
 
-from app.core.quants.types import bits_per_weight, quant_from_file_type, quant_from_name
+from app.core.gguf.quant_types import bits_per_weight, quant_from_file_type, quant_from_name
 
 
 @pytest.mark.parametrize(

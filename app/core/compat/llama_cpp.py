@@ -41,7 +41,7 @@ def _on_log(level: int, text: bytes, _user_data) -> None:
         log.log(line_level, "%s", line)
 
 
-def route_to_logging() -> None:
+def route_log_to_logging() -> None:
     """Install the callback once per process."""
     global _callback
     if _callback is not None:
@@ -52,6 +52,6 @@ def route_to_logging() -> None:
     llama_cpp.llama_log_set(_callback, None)
 
 
-def recent() -> str:
+def recent_log() -> str:
     """The last lines llama.cpp logged."""
     return "\n".join(_recent)

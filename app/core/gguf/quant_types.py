@@ -1,4 +1,5 @@
-"""Quantization types: names found in file names and headers, bits per weight."""
+"""Quantization types: names found in file names and headers, bits per weight (of the block
+type, and of a typical whole file of each type)."""
 
 from __future__ import annotations
 
@@ -105,3 +106,49 @@ def quant_from_file_type(file_type: int | None) -> str | None:
 
 def bits_per_weight(quant: str | None) -> float | None:
     return BITS_PER_WEIGHT.get((quant or "").upper())
+
+
+# Typical bits per weight of whole files (mixes keep embeddings and some layers larger than their
+# base type), from Llama-3-8B files of each type: file bytes x 8 / 8.03e9 parameters.
+TYPICAL_BPW: dict[str, float] = {
+    "F32": 32.0,
+    "F16": 16.0,
+    "BF16": 16.0,
+    "Q8_0": 8.5,
+    "Q6_K": 6.6,
+    "Q5_1": 6.1,
+    "Q5_K_M": 5.7,
+    "Q5_K_S": 5.6,
+    "Q5_0": 5.6,
+    "Q4_1": 5.1,
+    "Q4_K_M": 4.9,
+    "Q4_K_S": 4.7,
+    "Q4_0": 4.6,
+    "IQ4_NL": 4.7,
+    "IQ4_XS": 4.4,
+    "MXFP4": 4.3,
+    "Q3_K_L": 4.3,
+    "Q3_K_M": 4.0,
+    "IQ3_M": 3.8,
+    "Q3_K_S": 3.7,
+    "IQ3_S": 3.6,
+    "IQ3_XS": 3.5,
+    "IQ3_XXS": 3.3,
+    "Q2_K": 3.2,
+    "Q2_K_S": 3.0,
+    "IQ2_M": 2.9,
+    "IQ2_S": 2.8,
+    "IQ2_XS": 2.6,
+    "IQ2_XXS": 2.4,
+    "IQ1_M": 2.2,
+    "IQ1_S": 2.0,
+}
+
+
+def typical_bits(quant: str | None) -> float | None:
+    """Bits per weight of a typical whole file of this type (base type for Unsloth's XL mixes)."""
+    name = (quant or "").upper()
+    if name.endswith("_XL"):
+        base = TYPICAL_BPW.get(name[:-3] + "_M") or TYPICAL_BPW.get(name[:-3])
+        return base or bits_per_weight(name)
+    return TYPICAL_BPW.get(name) or bits_per_weight(name)

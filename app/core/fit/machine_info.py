@@ -53,9 +53,9 @@ class MachineInfo:
 
     def machine(self):
         """What the fit estimate needs of this machine (``fit.Machine``)."""
-        from app.core.fit import estimate as fit
+        from app.core.fit import estimate
 
-        return fit.Machine.from_report(self.report())
+        return estimate.Machine.from_report(self.report())
 
     def speeds(self, *, measure_again: bool = False):
         """This machine's speed figures (``fit.speed_here.SpeedHere``): the report, the stored
@@ -71,8 +71,8 @@ class MachineInfo:
         if self._probe is not None:
             report = self._probe()
         else:
-            from app.core.hardware import probe as hardware
+            from app.core.hardware import probe
 
-            report = hardware.probe(self._models_dir)
+            report = probe.probe(self._models_dir)
         self._report, self._taken = report, time.monotonic()
         self.probes += 1
