@@ -173,13 +173,20 @@ class MainWindow(QMainWindow):
     def downloads(self) -> DownloadManager:
         if self._downloads is None:
             from app.core.downloads.downloader import Downloader
+            from app.core.downloads.history import FILE_NAME
             from app.ui.downloads.manager import DownloadManager
             from app.ui.downloads.panel import DownloadsPanel
 
-            self._downloads = DownloadManager(Downloader(endpoint=self._hub_endpoint), parent=self)
+            self._downloads = DownloadManager(
+                Downloader(endpoint=self._hub_endpoint),
+                parent=self,
+                history_file=self.paths.data_dir / FILE_NAME,
+            )
             self._downloads.finished.connect(self.refresh_library)
             self._downloads.state_changed.connect(self._on_download_state)
             self.downloads_panel = DownloadsPanel(self._downloads)
+            self.downloads_panel.chat_requested.connect(self.open_chat_with)
+            self.downloads_panel.show_requested.connect(self.show_in_my_models)
             self.downloads_dock.setWidget(self.downloads_panel)
             if self._downloads.restore_unfinished():
                 self.downloads_dock.show()
@@ -350,6 +357,11 @@ class MainWindow(QMainWindow):
             for key in model.keys()
         )
         self.downloads_button.setText(f"Downloads ({active})" if active else "Downloads")
+
+    @Slot(str)
+    def show_in_my_models(self, path: str) -> None:
+        self.open_page("My Models")
+        self.models_page.select(path)
 
     @Slot(str)
     def open_chat_with(self, path: str) -> None:

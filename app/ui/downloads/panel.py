@@ -1,8 +1,10 @@
-"""The downloads panel: the download list with progress bars; Pause, Resume, Cancel, Retry."""
+"""The downloads panel: the download list with progress bars; Pause, Resume, Cancel, Retry; and
+for a finished download, "Chat with it" and "Show in My Models"."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Qt, Slot
+from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, Signal, Slot
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -19,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.common.units import format_size
 from app.ui.downloads.manager import DownloadManager
 from app.ui.downloads.model import PROGRESS_COLUMN, Role
 
@@ -29,28 +32,69 @@ _ACTIONS = {
     "verifying": set(),
     "paused": {"resume", "cancel"},
     "failed": {"retry", "cancel"},
-    "done": set(),
+    "done": {"chat", "show"},
 }
+BAR_WIDTH = 120  # the bar; the byte counts are written beside it, never over it
+GAP = 8
+
+
+def progress_rects(cell: QRect) -> tuple[QRect, QRect]:
+    """Where the bar and the byte counts go in a progress cell: side by side. Written on the
+    bar, the counts were clipped ("105.5 MB / 105.5 M") and drawn over it (issue 19)."""
+    inner = cell.adjusted(4, 5, -4, -5)
+    bar = QRect(inner.left(), inner.top(), min(BAR_WIDTH, inner.width()), inner.height())
+    text = QRect(
+        bar.right() + GAP, cell.top(), max(0, cell.right() - bar.right() - GAP), cell.height()
+    )
+    return bar, text
 
 
 class ProgressDelegate(QStyledItemDelegate):
-    """Draws the progress column as a progress bar with the byte counts on it."""
+    """Draws the progress column as a bar with the byte counts written beside it."""
 
     def paint(self, painter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         total, done = index.data(Role.Total) or 0, index.data(Role.Done) or 0
+        style = option.widget.style() if option.widget else QApplication.style()
+        style.drawPrimitive(
+            QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, option.widget
+        )
+        bar_rect, text_rect = progress_rects(option.rect)
         bar = QStyleOptionProgressBar()
-        bar.rect = option.rect.adjusted(3, 3, -3, -3)
+        bar.rect = bar_rect
         bar.minimum, bar.maximum = 0, 1000
         bar.progress = int(1000 * done / total) if total else 0
-        bar.text = index.data(Qt.ItemDataRole.DisplayRole) or ""
-        bar.textVisible = True
+        bar.textVisible = False
         bar.state = option.state | QStyle.StateFlag.State_Horizontal
-        style = option.widget.style() if option.widget else QApplication.style()
+        bar.palette = option.palette
         style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, option.widget)
+        selected = option.state & QStyle.StateFlag.State_Selected
+        painter.save()
+        painter.setPen(
+            option.palette.color(QPalette.HighlightedText if selected else QPalette.Text)
+        )
+        painter.setFont(option.font)
+        painter.drawText(
+            text_rect,
+            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+            index.data(Qt.ItemDataRole.DisplayRole) or "",
+        )
+        painter.restore()
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        """Room for the bar and the widest the counts get (the total over the total)."""
+        metrics = option.fontMetrics
+        text = index.data(Qt.ItemDataRole.DisplayRole) or ""
+        total = index.data(Role.Total) or 0
+        widest = f"{format_size(total)} / {format_size(total)}" if total else text
+        width = max(metrics.horizontalAdvance(text), metrics.horizontalAdvance(widest))
+        return QSize(4 + BAR_WIDTH + GAP + width + 8, max(28, metrics.height() + 10))
 
 
 class DownloadsPanel(QWidget):
     """A table of downloads and buttons acting on the selected one."""
+
+    chat_requested = Signal(str)  # a finished download's model file
+    show_requested = Signal(str)  # the same, to be shown in My Models
 
     def __init__(self, manager: DownloadManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -69,10 +113,14 @@ class DownloadsPanel(QWidget):
         self.buttons = {
             name: QPushButton(name.capitalize()) for name in ("pause", "resume", "cancel", "retry")
         }
+        self.buttons["show"] = QPushButton("Show in My Models")
+        self.buttons["chat"] = QPushButton("Chat with it", objectName="primary")
         self.buttons["pause"].clicked.connect(self.pause_selected)
         self.buttons["resume"].clicked.connect(self.resume_selected)
         self.buttons["cancel"].clicked.connect(self.cancel_selected)
         self.buttons["retry"].clicked.connect(self.retry_selected)
+        self.buttons["chat"].clicked.connect(self.chat_selected)
+        self.buttons["show"].clicked.connect(self.show_selected)
 
         row = QHBoxLayout()
         row.addWidget(self.empty, 1)
@@ -87,7 +135,29 @@ class DownloadsPanel(QWidget):
         model.dataChanged.connect(self._refresh_buttons)
         model.rowsInserted.connect(self._refresh_buttons)
         model.rowsRemoved.connect(self._refresh_buttons)
+        manager.state_changed.connect(self._on_state)
         self._refresh_buttons()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        """Three rows tall: the dock opens without squeezing the page above it to a header
+        (issue 19: the model page's quant table); drag its edge for more."""
+        table = self.table
+        rows = table.verticalHeader().defaultSectionSize() * 3
+        height = table.horizontalHeader().sizeHint().height() + rows + 2 * table.frameWidth()
+        buttons = self.buttons["pause"].sizeHint().height()
+        margins = self.layout().contentsMargins()
+        spacing = self.layout().spacing()
+        return QSize(
+            super().sizeHint().width(),
+            height + buttons + spacing + margins.top() + margins.bottom(),
+        )
+
+    @Slot(str, str)
+    def _on_state(self, key: str, state: str) -> None:
+        """A download that finished is selected (unless the user chose another row), so its
+        "Chat with it" shows at once."""
+        if state == "done" and self.selected_key() in (None, key):
+            self.select(key)
 
     def selected_key(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()
@@ -119,9 +189,29 @@ class DownloadsPanel(QWidget):
             self.manager.retry(key)
 
     @Slot()
+    def chat_selected(self) -> None:
+        if path := self._selected_path():
+            self.chat_requested.emit(path)
+
+    @Slot()
+    def show_selected(self) -> None:
+        if path := self._selected_path():
+            self.show_requested.emit(path)
+
+    def _selected_path(self) -> str:
+        key = self.selected_key()
+        if not key or self.manager.state(key) != "done":
+            return ""
+        return str(self.manager.model.value(key, Role.Path) or "")
+
+    @Slot()
     def _refresh_buttons(self) -> None:
         key = self.selected_key()
         allowed = _ACTIONS.get(self.manager.state(key) or "", set()) if key else set()
+        done = "chat" in allowed
         for name, button in self.buttons.items():
             button.setEnabled(name in allowed)
+            # a finished download offers what to do with it; the others what to do with the
+            # download (a row is selected by a click, or when it finishes)
+            button.setVisible(done == (name in ("chat", "show")))
         self.empty.setVisible(self.manager.model.rowCount() == 0)

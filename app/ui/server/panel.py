@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QSizePolicy,
     QSpinBox,
     QTableView,
     QVBoxLayout,
@@ -219,6 +220,10 @@ class ServerPanel(QWidget):
         # the header does not size itself again as rows arrive: fit each new row's text
         self.log_model.rowsInserted.connect(self._fit_columns)
 
+        # A port is five digits and a key one line: the fields keep their own widths instead of
+        # stretching across a 1920-px window (issue 19: the port box took the whole width).
+        self.port_box.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.key_edit.setMaximumWidth(self.key_edit.fontMetrics().averageCharWidth() * 60)
         form = QFormLayout()
         form.addRow("Port", self.port_box)
         form.addRow("API key", self.key_edit)

@@ -198,5 +198,6 @@ def test_the_panel_buttons_follow_the_selected_row(qtbot, manager, files, loopba
     assert not panel.grab().isNull()  # paints the progress bar delegate
     with qtbot.waitSignal(manager.finished, timeout=WAIT):
         qtbot.mouseClick(panel.buttons["resume"], Qt.MouseButton.LeftButton)
-    assert not any(button.isEnabled() for button in panel.buttons.values())
+    shown = {name for name, button in panel.buttons.items() if button.isVisibleTo(panel)}
+    assert shown == {"chat", "show"} and panel.buttons["chat"].isEnabled()
     assert not panel.empty.isVisibleTo(panel)

@@ -363,3 +363,16 @@ def test_web_pages_allowed_in_the_settings_may_call_the_studios_server(qtbot, se
         assert refused == (403, None)
     finally:
         panel.shutdown()
+
+
+def test_the_port_box_keeps_its_width_in_a_wide_window(qtbot, session):
+    """At 1920 px the port box stretched across the whole window (issue 19)."""
+    panel = ServerPanel(session, Settings(), port=free_port())
+    qtbot.addWidget(panel)
+    panel.resize(1920, 400)
+    panel.show()
+    qtbot.waitExposed(panel)
+    digits = panel.port_box.fontMetrics().horizontalAdvance("65535")
+    assert panel.port_box.width() < digits * 4
+    assert panel.key_edit.width() < panel.width() // 2
+    assert panel.port_box.width() >= panel.port_box.minimumSizeHint().width()
