@@ -1,55 +1,272 @@
-"""Short blocking jobs (Hub calls, file scans, hashing) on the global QThreadPool.
+"""The one way the UI runs work off the GUI thread: ``run_task`` and ``run_job`` on a thread pool.
 
-``run_task(fn, on_done, on_error)`` runs ``fn()`` off the GUI thread and delivers its result, or
-its exception's message, back on the GUI thread through queued signals.
+``run_task(fn, on_done, on_error, parent)`` runs ``fn()`` and calls ``on_done(result)`` or
+``on_error(message)`` on the GUI thread. ``run_job`` is the same for long or cancellable jobs:
+``fn(control)`` reports progress with ``control.report(value)`` (``on_progress(value)`` on the
+GUI thread) and ends early when ``control.stop`` (a ``threading.Event``) is set. Both return a
+:class:`TaskHandle`. What every caller gets, so that no caller writes it again:
+
+- Errors in one place: a ``HearthError``'s message as it is (it is written for the user);
+  anything else logged with its trace and said as "Something went wrong: ...".
+- Emits that are safe after ``parent`` is gone: the worker emits on a relay that only this module
+  owns, and the relay drops the outcome when ``parent`` was deleted meanwhile. (The relay used to
+  be ``parent``'s child, deleted with it, and the worker's emit then raised "Signal source has
+  been deleted" into the error hook: the user saw "Unexpected error".)
+- ``handle.cancel()``: ``control.stop`` is set and the result dropped; ``on_cancelled()``
+  follows once the job has ended (a quant's child process is gone, say).
+- ``key``: latest only. A newer task with the same ``key`` and ``parent`` cancels the older one,
+  whose result is dropped, so no caller keeps a sequence number to ignore stale answers.
+- ``shutdown(timeout_ms)`` at quit: stop every task, wait a bounded time for them, and name
+  in the log those left running.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+import shiboken6
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 from app.core.common.errors import HearthError
 
 log = logging.getLogger("hearth.ui.tasks")
 
 
-class TaskSignals(QObject):
-    done = Signal(object)
-    failed = Signal(str)
+@dataclass(frozen=True)
+class _Outcome:
+    result: object = None
+    error: str | None = None
 
 
-class Task(QRunnable):
-    def __init__(self, fn: Callable[[], object], signals: TaskSignals) -> None:
+def outcome_of(fn: Callable[[], object], name: str) -> _Outcome:
+    """Run ``fn`` and say how it went: the one place a job's error becomes a message."""
+    try:
+        return _Outcome(result=fn())
+    except HearthError as exc:
+        return _Outcome(error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - shown to the user, logged with its trace
+        log.exception("Background task %s failed", name)
+        return _Outcome(error=f"Something went wrong: {exc}")
+
+
+class JobControl:
+    """What a running job sees: ``stop`` to end early, ``report`` to say how far it got."""
+
+    def __init__(self, handle: TaskHandle) -> None:
+        self.stop = handle.stop
+        self._relay = handle._relay
+
+    @property
+    def cancelled(self) -> bool:
+        return self.stop.is_set()
+
+    def report(self, value: object) -> None:
+        """Thread-safe; arrives as ``on_progress(value)`` on the GUI thread."""
+        self._relay.progress.emit(value)
+
+
+class _Relay(QObject):
+    """Worker -> GUI thread. It has no parent: the handle keeps it until the job has ended, so
+    the worker's emits never meet a deleted object."""
+
+    progress = Signal(object)
+    ended = Signal(object)  # _Outcome
+
+    def __init__(self, handle: TaskHandle) -> None:
         super().__init__()
-        self._fn = fn
-        self.signals = signals
+        self.handle = handle
+        self.progress.connect(self._on_progress)
+        self.ended.connect(self._on_ended)
+
+    @Slot(object)
+    def _on_progress(self, value: object) -> None:
+        handle = self.handle
+        if handle.on_progress is not None and handle.wanted:
+            handle.on_progress(value)
+
+    @Slot(object)
+    def _on_ended(self, outcome: _Outcome) -> None:
+        self.handle._ended(outcome)
+        self.handle = None  # type: ignore[assignment] - no cycle kept
+        self.deleteLater()
+
+    @Slot()
+    def _on_parent_gone(self) -> None:
+        if self.handle is not None:
+            self.handle.stop.set()
+
+
+_live: set[TaskHandle] = set()  # started and not yet ended on the GUI thread
+_latest: dict[tuple[int, str], TaskHandle] = {}
+
+
+class TaskHandle:
+    """One background job, as the GUI thread sees it."""
+
+    def __init__(
+        self,
+        name: str,
+        parent: QObject,
+        on_done: Callable[[Any], None] | None,
+        on_error: Callable[[str], None] | None,
+        on_progress: Callable[[Any], None] | None = None,
+        on_cancelled: Callable[[], None] | None = None,
+        key: str | None = None,
+    ) -> None:
+        self.name = name
+        self.parent = parent
+        self.on_done, self.on_error = on_done, on_error
+        self.on_progress, self.on_cancelled = on_progress, on_cancelled
+        self.stop = threading.Event()  # set by cancel, by a newer task with the key, by quit
+        self.finished = threading.Event()  # set on the worker thread once the job returned
+        self.ended = False  # its outcome was handled (or dropped) on the GUI thread
+        self.superseded = False
+        self._key = None if key is None else (id(parent), key)
+        self._relay = _Relay(self)
+        parent.destroyed.connect(self._relay._on_parent_gone)
+
+    def cancel(self) -> None:
+        """Stop the job (cooperatively: ``control.stop``) and drop its result."""
+        self.stop.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.stop.is_set()
+
+    @property
+    def wanted(self) -> bool:
+        """Whether its outcome still goes to someone."""
+        return not self.stop.is_set() and shiboken6.isValid(self.parent)
+
+    def _start(self, fn: Callable[[JobControl], object], pool: QThreadPool) -> None:
+        if self._key is not None:
+            older = _latest.get(self._key)
+            if older is not None:
+                older.superseded = True
+                older.stop.set()
+            _latest[self._key] = self
+        _live.add(self)
+        pool.start(_Run(self, fn))
+
+    def _ended(self, outcome: _Outcome) -> None:
+        self.ended = True
+        _live.discard(self)
+        if self._key is not None and _latest.get(self._key) is self:
+            del _latest[self._key]
+        if not shiboken6.isValid(self.parent) or self.superseded:
+            log.debug("Dropped the result of %s: no longer wanted", self.name)
+        elif self.stop.is_set():
+            if self.on_cancelled is not None:
+                self.on_cancelled()
+        elif outcome.error is not None:
+            if self.on_error is not None:
+                self.on_error(outcome.error)
+            else:
+                log.warning("%s failed: %s", self.name, outcome.error)
+        elif self.on_done is not None:
+            self.on_done(outcome.result)
+
+
+class _Run(QRunnable):
+    def __init__(self, handle: TaskHandle, fn: Callable[[JobControl], object]) -> None:
+        super().__init__()
+        self.handle, self.fn = handle, fn
 
     def run(self) -> None:
-        try:
-            result = self._fn()
-        except HearthError as exc:
-            self.signals.failed.emit(str(exc))
-        except Exception as exc:  # noqa: BLE001 - shown to the user, logged with its trace
-            log.exception("Background task failed")
-            self.signals.failed.emit(f"Something went wrong: {exc}")
-        else:
-            self.signals.done.emit(result)
+        handle, control = self.handle, JobControl(self.handle)
+        outcome = outcome_of(lambda: self.fn(control), handle.name)
+        handle._relay.ended.emit(outcome)
+        handle.finished.set()
+
+
+def run_job(
+    fn: Callable[[JobControl], object],
+    parent: QObject,
+    *,
+    on_done: Callable[[Any], None] | None = None,
+    on_error: Callable[[str], None] | None = None,
+    on_progress: Callable[[Any], None] | None = None,
+    on_cancelled: Callable[[], None] | None = None,
+    key: str | None = None,
+    name: str = "",
+    pool: QThreadPool | None = None,
+) -> TaskHandle:
+    """Run ``fn(control)`` on ``pool`` (default: the global pool; long jobs pass
+    :func:`long_jobs`). Call from the GUI thread; the callbacks run there, only while ``parent``
+    (a GUI-thread QObject) exists."""
+    handle = TaskHandle(
+        name or getattr(fn, "__qualname__", "task"),
+        parent,
+        on_done,
+        on_error,
+        on_progress,
+        on_cancelled,
+        key,
+    )
+    handle._start(fn, pool or QThreadPool.globalInstance())
+    return handle
 
 
 def run_task(
     fn: Callable[[], object],
-    on_done: Callable[[object], None],
+    on_done: Callable[[Any], None],
     on_error: Callable[[str], None],
     parent: QObject,
-) -> TaskSignals:
-    """Run ``fn`` in the pool; ``parent`` (a GUI-thread QObject) owns the signal relay."""
-    signals = TaskSignals(parent)
-    signals.done.connect(on_done)
-    signals.failed.connect(on_error)
-    signals.done.connect(signals.deleteLater)
-    signals.failed.connect(signals.deleteLater)
-    QThreadPool.globalInstance().start(Task(fn, signals))
-    return signals
+    *,
+    key: str | None = None,
+    name: str = "",
+) -> TaskHandle:
+    """Run a short job ``fn()`` (a Hub call, a scan, a file read) on the global pool."""
+    return run_job(
+        lambda _control: fn(),
+        parent,
+        on_done=on_done,
+        on_error=on_error,
+        key=key,
+        name=name or getattr(fn, "__qualname__", "task"),
+    )
+
+
+_long_pool: QThreadPool | None = None
+
+
+def long_jobs() -> QThreadPool:
+    """The pool for jobs that take minutes (a quant, a download): apart from the global pool,
+    whose few threads (one per core) short jobs share."""
+    global _long_pool
+    if _long_pool is None:
+        _long_pool = QThreadPool()
+        _long_pool.setObjectName("hearth long jobs")
+        _long_pool.setMaxThreadCount(8)
+    return _long_pool
+
+
+def running() -> list[TaskHandle]:
+    """Tasks whose job has not returned yet."""
+    return [handle for handle in _live if not handle.finished.is_set()]
+
+
+def shutdown(timeout_ms: int = 3_000) -> list[str]:
+    """At quit: stop every task, wait at most ``timeout_ms`` for them all, and return (and log)
+    the names of those still running, which are abandoned rather than waited for: the window
+    closes within that time even if a job hangs."""
+    handles = list(_live)
+    for handle in handles:
+        handle.stop.set()
+    deadline = time.monotonic() + timeout_ms / 1000
+    for handle in handles:
+        handle.finished.wait(max(0.0, deadline - time.monotonic()))
+    left = sorted(handle.name for handle in handles if not handle.finished.is_set())
+    if left:
+        log.warning(
+            "Quitting with %d background task(s) still running after %d ms, not waited for: %s",
+            len(left),
+            timeout_ms,
+            ", ".join(left),
+        )
+    return left
