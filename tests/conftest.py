@@ -22,7 +22,7 @@ import pytest  # noqa: E402
 from app.core.common.paths import Paths, default_paths  # noqa: E402
 from app.core.library import starter
 
-pytest_plugins = ["tests.support.hub_fixtures", "pytester"]
+pytest_plugins = ["tests.support.hub_fixtures", "tests.support.zoo", "pytester"]
 
 
 def cache_root() -> Path:
