@@ -65,16 +65,23 @@ def test_both_downloaders_get_the_same_verified_bytes(bench_hub, tmp_path) -> No
 def test_ranges(bench_hub) -> None:
     bench_hub.add_repo("org/R", {"R.gguf": bytes(range(100))})
     repo = bench_hub.repo("org/R")
-    parts = urlsplit(bench_hub.url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+    connection = _connect(bench_hub.url)
     try:
-        connection.request(
-            "GET", f"/org/R/resolve/{repo.commit}/R.gguf", headers={"Range": "bytes=10-19"}
-        )
+        connection.request("HEAD", f"/org/R/resolve/{repo.head.sha}/R.gguf")
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 302  # an LFS file, served by the CDN as on huggingface.co
+        location = urlsplit(response.headers["Location"])
+    finally:
+        connection.close()
+    connection = _connect(bench_hub.cdn_url)
+    try:
+        target = f"{location.path}?{location.query}"
+        connection.request("GET", target, headers={"Range": "bytes=10-19"})
         response = connection.getresponse()
         assert (response.status, response.read()) == (206, bytes(range(10, 20)))
         assert response.headers["Content-Range"] == "bytes 10-19/100"
-        connection.request("GET", "/org/R/resolve/main/R.gguf", headers={"Range": "bytes=200-"})
+        connection.request("GET", target, headers={"Range": "bytes=200-"})
         response = connection.getresponse()
         assert response.status == 416 and response.read() == b""
     finally:
@@ -83,3 +90,8 @@ def test_ranges(bench_hub) -> None:
         parse_range("bytes=-10", 100) == (90, 99) and parse_range("bytes=-0", 100) == UNSATISFIABLE
     )
     assert parse_range("items=1-2", 100) is None and parse_range("bytes=5-", 100) == (5, 99)
+
+
+def _connect(url: str) -> http.client.HTTPConnection:
+    parts = urlsplit(url)
+    return http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)

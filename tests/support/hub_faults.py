@@ -1,4 +1,4 @@
-"""Fault injection for :class:`tests.support.hub_server.LoopbackHub`: the network misbehaving on cue.
+"""Fault plans for :class:`tests.support.hub_server.LoopbackHub`: the network misbehaving on cue.
 
 A fault applies to the next ``count`` requests whose decoded path (query included) contains a
 substring, or matches a compiled regular expression, optionally only for one HTTP method:

@@ -23,13 +23,8 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.utils import disable_progress_bars
 
-from tests.support.hub_repos import (
-    add_gguf_family,
-    gguf_name,
-    git_blob_id,
-    mmproj_name,
-    split_bytes,
-)
+from app.bench.hub.repos import git_blob_id
+from tests.support.hub_repos import add_gguf_family, gguf_name, mmproj_name, split_bytes
 from tests.support.hub_server import LoopbackHub
 
 REPO = "org/Tiny-GGUF"

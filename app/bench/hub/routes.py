@@ -1,27 +1,25 @@
-"""The HTTP side of :class:`tests.support.hub_server.LoopbackHub`: one server per origin, one handler.
+"""The HTTP side of :class:`app.bench.hub.BenchHub`: the handler every origin serves with.
 
 :class:`HubHandler` answers the Hub's routes (``/api/models``, ``/api/models/{id}[/revision|/tree|
-/paths-info]``, ``/{id}/resolve/{rev}/{file}``, ``/api/agent-harnesses``, ``/api/whoami-v2``) or, on the CDN origin,
-signed-URL downloads. Both speak HTTP/1.1 with keep-alive, as the client's connection pool expects.
-File bodies are streamed in chunks from disk or memory and honour ``Range``; the hub's fault plan
-is consulted on every request (``fail``) and on every file body (``drop``, ``slow``, corruption).
+/paths-info]``, ``/{id}/resolve/{rev}/{file}``, ``/api/agent-harnesses``, ``/api/whoami-v2``) or, on
+the CDN origin, signed-URL downloads. Both speak HTTP/1.1 with keep-alive, as the client's connection
+pool expects. File bodies are streamed in chunks from disk or memory and honour ``Range``. The hub is
+asked on every request whether to answer it otherwise (``BenchHub.intercept``) and on every file body
+how to send it (``BenchHub.body_plan``): the tests' hub uses both to make the network misbehave.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
+import re
 import socket
-import sys
-import threading
 import traceback
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlencode, urlsplit
 
-from app.bench.hub import UNSATISFIABLE, parse_range  # the product's bench Hub shares it
-from tests.support.hub_repos import (
+from app.bench.hub.repos import (
     EXPAND_PROPERTIES,
     INFO_KEYS,
     LIST_DEFAULT_KEYS,
@@ -30,8 +28,27 @@ from tests.support.hub_repos import (
 )
 
 if TYPE_CHECKING:
-    from tests.support.hub_repos import Commit, HubFile, HubRepo
-    from tests.support.hub_server import LoopbackHub
+    from app.bench.hub.repos import Commit, HubFile, HubRepo
+    from app.bench.hub.server import BenchHub, OriginServer
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+UNSATISFIABLE = "unsatisfiable"
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
+    """A ``Range`` header as ``(start, end)`` inclusive, ``UNSATISFIABLE``, or None (no Range,
+    or one that is ignored, as servers do with forms they do not support)."""
+    match = _RANGE.fullmatch((header or "").strip())
+    if match is None or match[1] == match[2] == "":
+        return None
+    if match[1] == "":
+        if int(match[2]) == 0:
+            return UNSATISFIABLE
+        start, end = max(0, size - int(match[2])), size - 1
+    else:
+        start, end = int(match[1]), min(int(match[2]) if match[2] else size - 1, size - 1)
+    return (start, end) if start < size and start <= end else UNSATISFIABLE
+
 
 _STREAM_CHUNK = 256 * 1024
 _EMPTY_AGENT_REGISTRY = {"standardEnvVars": [], "harnesses": {}}
@@ -41,64 +58,11 @@ class _BadRequest(Exception):
     """A query the Hub would refuse with 400 (unknown sort or expand value, a non-numeric limit...)."""
 
 
-class OriginServer(ThreadingHTTPServer):
-    """One origin. Tracks open connections so ``stop()`` can cut keep-alive ones and join threads."""
-
-    block_on_close = False  # connection threads are tracked and joined here, with a time limit
-
-    def __init__(self, hub: LoopbackHub, role: str) -> None:
-        self.hub, self.role = hub, role
-        self._open: set[socket.socket] = set()
-        self._workers: list[threading.Thread] = []
-        self._open_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), HubHandler)
-
-    def process_request(self, request: socket.socket, client_address: tuple[str, int]) -> None:
-        """Serve each connection on its own (daemon) thread, remembered for ``join_workers``."""
-        worker = threading.Thread(
-            target=self.process_request_thread,
-            args=(request, client_address),
-            name=f"loopback-{self.role}-connection",
-            daemon=True,
-        )
-        with self._open_lock:
-            self._open.add(request)
-            self._workers = [w for w in self._workers if w.is_alive()] + [worker]
-        worker.start()
-
-    def join_workers(self, timeout: float) -> None:
-        with self._open_lock:
-            workers = list(self._workers)
-        for worker in workers:
-            worker.join(timeout)
-            if worker.is_alive():
-                self.hub.server_errors.append(
-                    f"{worker.name} still running {timeout} s after stop()"
-                )
-
-    def shutdown_request(self, request: socket.socket) -> None:
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
-
-    def close_open_connections(self) -> None:
-        with self._open_lock:
-            open_now = list(self._open)
-        for connection in open_now:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: socket.socket, client_address: tuple[str, int]) -> None:
-        """Record unexpected exceptions (a client hanging up, or ``stop()`` cutting it off, is expected)."""
-        if not _expected(sys.exc_info()[1], self.hub):
-            self.hub.server_errors.append(traceback.format_exc())
-
-
 class HubHandler(BaseHTTPRequestHandler):
     """Routes one origin's requests; the Hub's API and resolve endpoints, or the CDN."""
 
     protocol_version = "HTTP/1.1"
-    server_version = "LoopbackHub/1.0"
+    server_version = "HearthBenchHub/1.0"
     timeout = 30
     server: OriginServer
 
@@ -128,13 +92,13 @@ class HubHandler(BaseHTTPRequestHandler):
         self.split = urlsplit(self.path)
         self.query = parse_qs(self.split.query, keep_blank_values=True)
         try:
-            if raw := hub.faults.take("raw", method, self.target):
+            if answer := hub.intercept(method, self.target):
                 self._send(
-                    raw.status, raw.body, raw.content_type, raw.headers, head=method == "HEAD"
-                )
-            elif fault := hub.faults.take("fail", method, self.target):
-                self._send_error(
-                    fault.status, None, f"Injected failure ({fault.status})", fault.headers
+                    answer.status,
+                    answer.body,
+                    answer.content_type,
+                    answer.headers,
+                    head=method == "HEAD",
                 )
             elif self.server.role == "cdn":
                 self._cdn(method)
@@ -144,13 +108,13 @@ class HubHandler(BaseHTTPRequestHandler):
             self._send_error(400, None, str(error))
         except Exception as error:
             self.close_connection = True
-            if _expected(error, hub):
+            if expected_error(error, hub):
                 return  # the client went away, or the hub is stopping: nothing to answer
             hub.server_errors.append(
                 traceback.format_exc()
             )  # a bug in this server: keep it visible
             if not self.responded:
-                self._send_error(500, None, "LoopbackHub internal error")
+                self._send_error(500, None, "BenchHub internal error")
 
     # -- Hub routes ------------------------------------------------------------------------------
 
@@ -392,12 +356,12 @@ class HubHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if method == "HEAD":
             return None
-        drop = hub.faults.take("drop", "GET", self.target)
-        slow = hub.faults.take("slow", "GET", self.target)
-        length = end - start + 1 if drop is None else min(end - start + 1, drop.nbytes)
-        flip = size // 2 if hub.is_corrupt(repo_id, entry.name) else -1
-        self._stream(entry, start, length, flip, slow.bytes_per_second if slow else 0)
-        if drop is not None:
+        plan = hub.body_plan(self.target, repo_id, entry)
+        length = end - start + 1
+        if plan.cut_after is not None:
+            length = min(length, plan.cut_after)
+        self._stream(entry, start, length, plan.flip_at, plan.bytes_per_second)
+        if plan.cut_after is not None:
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
         return None
@@ -476,7 +440,7 @@ class HubHandler(BaseHTTPRequestHandler):
         self._send_json(200, items[offset : offset + size], headers)
 
 
-def _expected(error: BaseException | None, hub: LoopbackHub) -> bool:
+def expected_error(error: BaseException | None, hub: BenchHub) -> bool:
     return isinstance(error, (ConnectionError, TimeoutError)) or (
         isinstance(error, OSError) and hub.stopping.is_set()
     )

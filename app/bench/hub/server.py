@@ -1,202 +1,187 @@
-"""A small Hugging Face Hub on 127.0.0.1 for ``hearth bench download``: it ships with Hearth, so
-the benchmark runs from an installed copy too (no test suite needed).
+"""A Hugging Face Hub on 127.0.0.1 that the real ``huggingface_hub`` client talks to: the Hub
+``hearth bench download`` serves (it ships with Hearth, so the benchmark runs from an installed
+copy), and the one the test suite runs every Hub and download test against.
 
     with BenchHub() as hub:
-        hub.add_repo("org/Model-GGUF", {"Model-Q8_0.gguf": path}, downloads=10)
-        Downloader(endpoint=hub.url, token=False).download("org/Model-GGUF", "Model-Q8_0.gguf")
+        hub.add_repo("org/Model-GGUF", {"Model-Q4_K_M.gguf": path, "README.md": b"# Model"})
+        HfApi(endpoint=hub.url).model_info("org/Model-GGUF", files_metadata=True)
+        Downloader(endpoint=hub.url, token=False).download("org/Model-GGUF", "Model-Q4_K_M.gguf")
 
-It answers what the real ``huggingface_hub`` client asks for a search and a download, in the
-Hub's shapes: ``GET /api/models`` (``search``, ``author``, ``sort``, ``limit``, pages linked by
-``Link: rel="next"``), ``GET /api/models/{id}[/revision/{rev}]`` (``blobs=true``: sizes, LFS
-sha256), ``HEAD``/``GET /{id}/resolve/{rev}/{file}`` (``X-Repo-Commit``, ``X-Linked-Etag``,
-``X-Linked-Size``, ``Range`` -> 206) and ``/api/agent-harnesses``. Files are served by the Hub
-origin itself (no CDN redirect). The test suite's fuller Hub (faults, gated repos, a CDN origin,
-``tests/support``) shares :func:`parse_range` with it.
+It listens on two origins, as huggingface.co does:
+
+* the Hub (``hub.url``): ``/api/models`` (search, filters, sort, ``Link`` pagination),
+  ``/api/models/{id}[/revision/{rev}]``, ``/tree``, ``/paths-info`` and
+  ``/{id}/resolve/{rev}/{file}``, with the ``X-Error-Code`` headers the client turns into typed
+  errors (``RepoNotFound``, ``RevisionNotFound``, ``EntryNotFound``, ``GatedRepo``);
+* the CDN (``hub.cdn_url``): ``/resolve`` answers an LFS file with a 302 to it, carrying
+  ``X-Repo-Commit``, ``X-Linked-Etag`` (the sha256) and ``X-Linked-Size``. The client does not
+  follow a redirect to another origin on its HEAD, and drops ``Authorization`` on the GET that
+  follows it. The CDN honours ``Range`` (206 + ``Content-Range``). Small files are served by the
+  Hub directly.
+
+Gated repos answer ``/resolve`` with 401 (no token) or 403 (a token not in ``hub.valid_tokens``);
+``/api/whoami-v2`` describes the account of a valid token (``hub.token_users``) and answers 401
+otherwise. ``hub.requests`` records what the client sent (header names lower-cased);
+``hub.server_errors`` collects tracebacks of bugs in this server (the tests fail on them).
+A subclass may answer requests otherwise (``intercept``) or send file bodies otherwise
+(``body_plan``): the test suite's ``tests.support.hub_server.LoopbackHub`` injects faults so.
+
+The parts: ``repos`` (repo model and JSON shapes), ``routes`` (routes and responses).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
+import contextlib
+import socket
+import sys
 import threading
+import traceback
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+from typing import NamedTuple
+from urllib.parse import unquote, urlencode
 
-CHUNK = 1 << 20
-LFS_SUFFIXES = (".gguf", ".bin", ".safetensors")
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
-UNSATISFIABLE = "unsatisfiable"
-_SORTS = {"downloads", "likes", "trendingScore", "lastModified", "createdAt"}
+from app.bench.hub.repos import Commit, HubFile, HubRepo, commit_sha, iso_now, parse_front_matter
+from app.bench.hub.routes import HubHandler, expected_error
 
 
-def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
-    """A ``Range`` header as ``(start, end)`` inclusive, ``UNSATISFIABLE``, or None (no Range,
-    or one that is ignored, as servers do with forms they do not support)."""
-    match = _RANGE.fullmatch((header or "").strip())
-    if match is None or match[1] == match[2] == "":
-        return None
-    if match[1] == "":
-        if int(match[2]) == 0:
-            return UNSATISFIABLE
-        start, end = max(0, size - int(match[2])), size - 1
-    else:
-        start, end = int(match[1]), min(int(match[2]) if match[2] else size - 1, size - 1)
-    return (start, end) if start < size and start <= end else UNSATISFIABLE
+class RecordedRequest(NamedTuple):
+    """A request as the server received it: ``path`` is the raw target, query included."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
 
 
 @dataclass(frozen=True)
-class BenchFile:
-    name: str
-    source: Path | bytes
-    size: int
-    sha256: str
-    blob_id: str  # the git blob id (sha1 of "blob <size>\0" + content)
+class Answer:
+    """A whole answer sent instead of the one the routes would give."""
 
-    @classmethod
-    def of(cls, name: str, source: Path | bytes) -> BenchFile:
-        """Size, sha256 and git blob id, in one pass over the bytes (done once, when added)."""
-        size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
-        sha256 = hashlib.sha256()
-        blob = hashlib.sha1(f"blob {size}\0".encode())  # noqa: S324 - git's id, not security
-        for chunk in [source] if isinstance(source, bytes) else _read(Path(source)):
-            sha256.update(chunk)
-            blob.update(chunk)
-        return cls(name, source, size, sha256.hexdigest(), blob.hexdigest())
-
-    @property
-    def lfs(self) -> bool:
-        return self.name.lower().endswith(LFS_SUFFIXES) or self.size > 10 * CHUNK
-
-    def sibling(self, blobs: bool) -> dict:
-        entry: dict = {"rfilename": self.name}
-        if blobs:
-            entry |= {"size": self.size, "blobId": self.blob_id}
-            if self.lfs:
-                entry["lfs"] = {"sha256": self.sha256, "size": self.size, "pointerSize": 134}
-        return entry
-
-    def chunks(self, start: int, end: int):
-        """The bytes ``start..end`` (inclusive), a chunk at a time."""
-        if isinstance(self.source, bytes):
-            yield self.source[start : end + 1]
-            return
-        with open(self.source, "rb") as handle:
-            handle.seek(start)
-            left = end - start + 1
-            while left > 0 and (chunk := handle.read(min(CHUNK, left))):
-                left -= len(chunk)
-                yield chunk
+    status: int
+    body: bytes
+    content_type: str = "application/json; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
 
 
-def _read(path: Path):
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            yield chunk
+@dataclass(frozen=True)
+class BodyPlan:
+    """How one file body is sent: whole, as fast as the link goes, unaltered, unless it says
+    otherwise."""
+
+    cut_after: int | None = None  # bytes of body sent before the connection is cut
+    bytes_per_second: int = 0  # 0: no throttle
+    flip_at: int = -1  # the file offset whose byte is sent inverted (-1: none)
 
 
-@dataclass
-class BenchRepo:
-    repo_id: str
-    files: dict[str, BenchFile]
-    commit: str
-    meta: dict = field(default_factory=dict)
+PLAIN_BODY = BodyPlan()
 
-    def item(self, blobs: bool = False) -> dict:
-        """The repo as the Hub describes it (a listing item, or model_info with siblings)."""
-        return {
-            "_id": self.commit[:24],
-            "id": self.repo_id,
-            "modelId": self.repo_id,
-            "author": self.repo_id.split("/")[0],
-            "sha": self.commit,
-            "private": False,
-            "gated": False,
-            "disabled": False,
-            "pipeline_tag": "text-generation",
-            "library_name": "gguf",
-            **self.meta,
-            "siblings": [f.sibling(blobs) for f in self.files.values()],
-        }
+
+class OriginServer(ThreadingHTTPServer):
+    """One origin. Tracks open connections so ``stop()`` can cut keep-alive ones and join threads."""
+
+    block_on_close = False  # connection threads are tracked and joined here, with a time limit
+
+    def __init__(self, hub: BenchHub, role: str) -> None:
+        self.hub, self.role = hub, role
+        self._open: set[socket.socket] = set()
+        self._workers: list[threading.Thread] = []
+        self._open_lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), HubHandler)
+
+    def process_request(self, request: socket.socket, client_address: tuple[str, int]) -> None:
+        """Serve each connection on its own (daemon) thread, remembered for ``join_workers``."""
+        worker = threading.Thread(
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name=f"loopback-{self.role}-connection",
+            daemon=True,
+        )
+        with self._open_lock:
+            self._open.add(request)
+            self._workers = [w for w in self._workers if w.is_alive()] + [worker]
+        worker.start()
+
+    def join_workers(self, timeout: float) -> None:
+        with self._open_lock:
+            workers = list(self._workers)
+        for worker in workers:
+            worker.join(timeout)
+            if worker.is_alive():
+                self.hub.server_errors.append(
+                    f"{worker.name} still running {timeout} s after stop()"
+                )
+
+    def shutdown_request(self, request: socket.socket) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_open_connections(self) -> None:
+        with self._open_lock:
+            open_now = list(self._open)
+        for connection in open_now:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: socket.socket, client_address: tuple[str, int]) -> None:
+        """Record unexpected exceptions (a client hanging up, or ``stop()`` cutting it off, is expected)."""
+        if not expected_error(sys.exc_info()[1], self.hub):
+            self.hub.server_errors.append(traceback.format_exc())
 
 
 class BenchHub:
-    """The server: ``start()``/``stop()`` or ``with``; ``url`` once started."""
+    """A Hub-compatible HTTP server (API + resolve) and its CDN, on free ports of 127.0.0.1."""
 
-    def __init__(self, page_size: int = 100) -> None:
-        self.page_size = page_size
-        self._repos: dict[str, BenchRepo] = {}
+    def __init__(
+        self, *, page_size: int = 100, max_page_size: int = 1000, tree_page_size: int = 1000
+    ) -> None:
+        self.page_size = page_size  # /api/models page size when the client sends no limit
+        self.max_page_size = max_page_size
+        self.tree_page_size = tree_page_size  # /tree page size (the Hub uses 50 when expand=true)
+        self.valid_tokens: set[str] = set()
+        self.token_users: dict[str, str] = {}  # token -> account name /api/whoami-v2 answers
+        self.token_names: dict[str, str] = {}  # token -> the token's own name (displayName)
+        self.requests: list[RecordedRequest] = []
+        self.server_errors: list[str] = []
+        self._repos: dict[str, HubRepo] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serial = 0
+        self.stopping = threading.Event()
+        self._servers: list[OriginServer] = []
+        self._threads: list[threading.Thread] = []
 
-    def add_repo(
-        self,
-        repo_id: str,
-        files: dict[str, Path | bytes],
-        *,
-        downloads: int = 0,
-        likes: int = 0,
-        gguf: dict | None = None,
-        tags: tuple[str, ...] = ("gguf",),
-        when: datetime | None = None,
-    ) -> BenchRepo:
-        entries = {name: BenchFile.of(name, source) for name, source in files.items()}
-        commit = hashlib.sha1(
-            json.dumps(  # noqa: S324 - an id, not a security check
-                [repo_id, sorted((f.name, f.sha256) for f in entries.values())]
-            ).encode()
-        ).hexdigest()
-        date = (when or datetime.now(UTC)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        repo = BenchRepo(
-            repo_id,
-            entries,
-            commit,
-            {
-                "downloads": downloads,
-                "likes": likes,
-                "trendingScore": 0,
-                "tags": list(tags),
-                "lastModified": date,
-                "createdAt": date,
-                "gguf": gguf or {},
-            },
-        )
-        with self._lock:
-            self._repos[repo_id] = repo
-        return repo
-
-    def repo(self, repo_id: str) -> BenchRepo | None:
-        with self._lock:
-            return self._repos.get(repo_id)
-
-    def repos(self) -> list[BenchRepo]:
-        with self._lock:
-            return list(self._repos.values())
+    # -- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> BenchHub:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads, server.block_on_close = True, False
-        server.hub = self  # type: ignore[attr-defined]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="bench-hub",
-            daemon=True,
-        )
-        self._thread.start()
+        if self._servers:
+            raise RuntimeError("The Hub is already running")
+        self.stopping.clear()
+        for role in ("hub", "cdn"):
+            server = OriginServer(self, role)
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"loopback-{role}",
+                daemon=True,
+            )
+            thread.start()
+            self._servers.append(server)
+            self._threads.append(thread)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = self._thread = None
+        """Stop both origins, cut open connections and join every server thread."""
+        self.stopping.set()
+        for server in self._servers:
+            server.shutdown()
+        for server in self._servers:
+            server.close_open_connections()
+            server.server_close()
+            server.join_workers(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._servers, self._threads = [], []
 
     def __enter__(self) -> BenchHub:
         return self.start()
@@ -206,130 +191,128 @@ class BenchHub:
 
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("BenchHub is not running: call start() first")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._origin(0)
 
+    @property
+    def cdn_url(self) -> str:
+        return self._origin(1)
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the client's connection pool expects
-    timeout = 60
+    def _origin(self, index: int) -> str:
+        if not self._servers:
+            raise RuntimeError("The Hub is not running: call start() first")
+        return f"http://127.0.0.1:{self._servers[index].server_address[1]}"
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - quiet, like the Hub
-        pass
+    # -- repositories ----------------------------------------------------------------------------
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        self._route(head=False)
+    def add_repo(
+        self,
+        repo_id: str,
+        files: dict[str, Path | bytes],
+        *,
+        card: str = "",
+        card_data: dict | None = None,
+        gated: bool | str = False,
+        private: bool = False,
+        downloads: int = 0,
+        likes: int = 0,
+        trending_score: int = 0,
+        last_modified: str | None = None,
+        created_at: str | None = None,
+        tags: tuple[str, ...] | list[str] = (),
+        pipeline_tag: str | None = "text-generation",
+        library_name: str | None = None,
+        gguf: dict | None = None,
+        author: str | None = None,
+    ) -> HubRepo:
+        """Publish a model repo with one commit. ``card`` becomes README.md (and ``cardData`` from
+        its front matter unless ``card_data`` is given); ``gated=True`` means ``"auto"`` approval."""
+        if not 1 <= len(repo_id.split("/")) <= 2 or ".." in repo_id.split("/"):
+            raise ValueError(f"not a repo id: {repo_id!r}")
+        entries = {name: HubFile(name, source) for name, source in files.items()}
+        if card and "README.md" not in entries:
+            entries["README.md"] = HubFile("README.md", card.encode())
+        readme = files.get("README.md")
+        card_text = card or (readme.decode(errors="replace") if isinstance(readme, bytes) else "")
+        created = created_at or iso_now()
+        repo = HubRepo(
+            repo_id=repo_id,
+            commits=[],
+            card_data=card_data if card_data is not None else parse_front_matter(card_text),
+            gated="auto" if gated is True else gated,
+            private=private,
+            downloads=downloads,
+            likes=likes,
+            trending_score=trending_score,
+            last_modified=last_modified or created,
+            created_at=created,
+            tags=list(tags),
+            pipeline_tag=pipeline_tag,
+            library_name=library_name,
+            gguf=gguf,
+            author=author
+            if author is not None
+            else (repo_id.split("/")[0] if "/" in repo_id else None),
+        )
+        with self._lock:
+            repo.commits.append(self._new_commit(repo_id, entries, "Initial commit"))
+            self._repos[repo_id] = repo
+        return repo
 
-    def do_HEAD(self) -> None:  # noqa: N802
-        self._route(head=True)
+    def replace_file(self, repo_id: str, filename: str, new_content: Path | bytes) -> str:
+        """Commit a new version of ``filename`` (new sha256, ETag and commit); returns the new
+        commit sha."""
+        with self._lock:
+            repo = self._repos[repo_id]
+            entries = dict(repo.head.files)
+            entries[filename] = HubFile(filename, new_content)
+            commit = self._new_commit(repo_id, entries, f"Update {filename}")
+            repo.commits.append(commit)
+            repo.last_modified = commit.date
+        return commit.sha
 
-    def _route(self, head: bool) -> None:
-        hub: BenchHub = self.server.hub  # type: ignore[attr-defined]
-        parts = urlsplit(self.path)
-        query = parse_qs(parts.query)
-        segments = [unquote(s) for s in parts.path.strip("/").split("/")]
-        if segments == ["api", "models"]:
-            return self._list(hub, query, parts.path)
-        if segments == ["api", "agent-harnesses"]:
-            return self._json(200, {"standardEnvVars": [], "harnesses": {}}, head=head)
-        if segments[:2] == ["api", "models"] and len(segments) in (4, 6):
-            repo = hub.repo("/".join(segments[2:4]))
-            if repo is None:
-                return self._error(404, "RepoNotFound", "Repository not found")
-            return self._json(200, repo.item(blobs=query.get("blobs") == ["true"]), head=head)
-        if len(segments) >= 5 and segments[2] == "resolve":
-            return self._resolve(hub, "/".join(segments[:2]), "/".join(segments[4:]), head)
-        return self._error(404, None, "Sorry, we can't find the page you are looking for.")
-
-    def _list(self, hub: BenchHub, query: dict, path: str) -> None:
-        first = {key: values[0] for key, values in query.items()}
-        search, author = first.get("search", "").lower(), first.get("author", "")
-        sort = first.get("sort", "")
-        if sort and sort not in _SORTS:
-            return self._error(400, None, f"Invalid sort parameter: {sort!r}")
-        repos = [
-            r
-            for r in hub.repos()
-            if search in r.repo_id.lower() and (not author or r.repo_id.split("/")[0] == author)
-        ]
-        if sort:
-            repos.sort(key=lambda r: r.meta.get(sort) or 0, reverse=True)
-        limit = max(1, int(first.get("limit") or hub.page_size))
-        start = int(first.get("cursor") or 0)
-        page = [r.item() for r in repos[start : start + limit]]
-        headers = {}
-        if start + limit < len(repos):
-            pairs = [(k, v) for k, values in query.items() if k != "cursor" for v in values]
-            link = f"{hub.url}{path}?{urlencode(pairs + [('cursor', start + limit)])}"
-            headers["Link"] = f'<{link}>; rel="next"'
-        self._json(200, page, headers)
-
-    def _resolve(self, hub: BenchHub, repo_id: str, name: str, head: bool) -> None:
-        repo = hub.repo(repo_id)
-        if repo is None:
-            return self._error(404, "RepoNotFound", "Repository not found")
-        entry = repo.files.get(name)
-        if entry is None:
-            return self._error(404, "EntryNotFound", f"{name} does not exist")
-        etag = entry.sha256 if entry.lfs else entry.blob_id
-        headers = {
-            "X-Repo-Commit": repo.commit,
-            "ETag": f'"{etag}"',
-            "Accept-Ranges": "bytes",
-            "X-Linked-Etag": f'"{etag}"',
-            "X-Linked-Size": str(entry.size),
-        }
-        span = parse_range(self.headers.get("Range"), entry.size)
-        if span == UNSATISFIABLE:
-            return self._send(416, b"", {"Content-Range": f"bytes */{entry.size}"}, head=head)
-        start, end = span or (0, entry.size - 1)
-        status = 206 if span else 200
-        if span:
-            headers["Content-Range"] = f"bytes {start}-{end}/{entry.size}"
-        self.send_response(status)
-        for key, value in {
-            **headers,
-            "Content-Type": "application/octet-stream",
-            "Content-Length": str(max(0, end - start + 1)),
-        }.items():
-            self.send_header(key, value)
-        self.end_headers()
-        if not head and entry.size:
-            try:
-                for chunk in entry.chunks(start, end):
-                    self.wfile.write(chunk)
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True
-
-    def _json(self, status: int, payload, headers: dict | None = None, head: bool = False) -> None:
-        self._send(
-            status,
-            json.dumps(payload).encode(),
-            headers or {},
-            head=head,
-            content_type="application/json; charset=utf-8",
+    def _new_commit(self, repo_id: str, entries: dict[str, HubFile], title: str) -> Commit:
+        self._serial += 1
+        return Commit(
+            sha=commit_sha(repo_id, entries, self._serial),
+            files=entries,
+            date=iso_now(),
+            title=title,
         )
 
-    def _error(self, status: int, code: str | None, message: str) -> None:
-        self._json(status, {"error": message}, {"X-Error-Code": code} if code else {})
+    def repo(self, repo_id: str) -> HubRepo | None:
+        with self._lock:
+            return self._repos.get(repo_id)
 
-    def _send(
-        self,
-        status: int,
-        body: bytes,
-        headers: dict,
-        *,
-        head: bool = False,
-        content_type: str = "application/octet-stream",
-    ) -> None:
-        self.send_response(status)
-        for key, value in {
-            **headers,
-            "Content-Type": content_type,
-            "Content-Length": str(len(body)),
-        }.items():
-            self.send_header(key, value)
-        self.end_headers()
-        if not head:
-            self.wfile.write(body)
+    def all_repos(self) -> list[HubRepo]:
+        with self._lock:
+            return list(self._repos.values())
+
+    # -- what the routes ask -----------------------------------------------------------------------
+
+    def intercept(self, method: str, target: str) -> Answer | None:
+        """An answer to send instead of the routes' one for this request (decoded ``target``,
+        query included); None here: every request is answered as the Hub would."""
+        return None
+
+    def body_plan(self, target: str, repo_id: str, entry: HubFile) -> BodyPlan:
+        """How to send ``entry``'s body for this GET; here, whole and unaltered."""
+        return PLAIN_BODY
+
+    def requests_matching(self, substring: str, method: str | None = None) -> list[RecordedRequest]:
+        """Recorded requests whose decoded path contains ``substring``."""
+        with self._lock:
+            recorded = list(self.requests)
+        return [
+            r
+            for r in recorded
+            if substring in unquote(r.path) and (method is None or r.method == method)
+        ]
+
+    def record(self, method: str, path: str, headers: dict[str, str]) -> None:
+        with self._lock:
+            self.requests.append(RecordedRequest(method, path, headers))
+
+    def cdn_location(self, repo_id: str, commit: Commit, entry: HubFile) -> str:
+        sha = entry.sha256
+        query = urlencode({"repo": repo_id, "commit": commit.sha, "file": entry.name})
+        return f"{self.cdn_url}/repos/{sha[:2]}/{sha[2:4]}/{sha}?{query}"
