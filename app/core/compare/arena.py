@@ -85,9 +85,10 @@ def tally(votes: list[Vote]) -> list[Standing]:
             winner, loser = (a, b) if vote.winner == "A" else (b, a)
             counts[winner][0] += 1
             counts[loser][1] += 1
-    standings = [
-        Standing(label, *counts[label], rating=round(ratings[label], 1)) for label in ratings
-    ]
+    standings = []
+    for label, rating in ratings.items():
+        wins, losses, ties = counts[label]
+        standings.append(Standing(label, wins, losses, ties, rating=round(rating, 1)))
     return sorted(standings, key=lambda s: (-s.rating, s.label))
 
 

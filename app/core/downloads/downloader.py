@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from app.core.common.errors import (
     ChecksumMismatch,
@@ -115,7 +116,7 @@ class Downloader:
         self,
         *,
         endpoint: str | None = None,
-        token: str | bool | None = None,
+        token: str | Literal[False] | None = None,
         cache_dir: Path | None = None,
         retry: RetryPolicy | None = None,
         timeout: float = 20.0,
@@ -336,7 +337,7 @@ class Downloader:
         for remote in pending:
             etag = remote.sha256 or remote.blob_id
             sidecar = store.find_sidecar(etag) if etag else None
-            part = store.part(etag) if sidecar and sidecar.size == remote.size else None
+            part = store.part(etag) if etag and sidecar and sidecar.size == remote.size else None
             remaining += remote.size - (part.stat().st_size if part and part.exists() else 0)
         free = self._free_space(store.root)
         if remaining > free:

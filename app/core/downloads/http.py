@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from app.core.common.errors import DownloadCancelled, DownloadError, GatedModelError, NotEnoughSpace
@@ -93,10 +94,18 @@ class Meter:
             )
 
 
+class Hasher(Protocol):
+    """A running hash of a file's bytes (hashlib's sha256 or sha1)."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+    def hexdigest(self) -> str: ...
+
+
 class PartState:
     """A part file being written and the running hash of its bytes."""
 
-    def __init__(self, part: Path, done: int, new_hasher: Callable[[], object]) -> None:
+    def __init__(self, part: Path, done: int, new_hasher: Callable[[], Hasher]) -> None:
         self.part, self.done, self.new_hasher = part, done, new_hasher
         self.hasher = new_hasher()
 
@@ -151,7 +160,7 @@ def body_problem(response, done: int, size: int, url: str) -> str | None:
     return None
 
 
-def new_hasher(sha256: str | None, blob_id: str | None, size: int):
+def new_hasher(sha256: str | None, blob_id: str | None, size: int) -> Hasher:
     """sha256 for LFS files; the git blob id (sha1 of a header and the bytes) for small files."""
     if sha256 or not blob_id:
         return hashlib.sha256()

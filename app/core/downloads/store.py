@@ -244,7 +244,7 @@ def _parse_sidecar(raw: object, notes: list[str]) -> Sidecar | None:
     return Sidecar(**raw)
 
 
-_SIDECAR_KINDS = {
+_SIDECAR_KINDS: dict[str, type | tuple[type, ...]] = {
     "repo_id": str,
     "filename": str,
     "model_file": str,

@@ -123,9 +123,9 @@ def traffic(
     else:  # size only: 90% of the file in the layers, 5% in the output (as fit.estimate)
         params = _params_from_size(shape)
         layer = 0.9 / max(1, shape.n_layers)
-        on_gpu = layer * (shape.n_layers - first_gpu) + (0.05 if output_on_gpu else 0.0)
-        gpu_b, cpu_b = shape.file_size * on_gpu, shape.file_size * (0.95 - on_gpu)
-        gpu_f, cpu_f = 2 * params * on_gpu, 2 * params * (0.95 - on_gpu)
+        gpu_part = layer * (shape.n_layers - first_gpu) + (0.05 if output_on_gpu else 0.0)
+        gpu_b, cpu_b = shape.file_size * gpu_part, shape.file_size * (0.95 - gpu_part)
+        gpu_f, cpu_f = 2 * params * gpu_part, 2 * params * (0.95 - gpu_part)
     for layer_index in range(shape.n_layers):
         kv = kv_read_bytes(shape, layer_index, depth, kv_type)
         if layer_index >= first_gpu:

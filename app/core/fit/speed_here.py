@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -39,7 +39,7 @@ class SpeedHere:
         self,
         machine_for: Callable[[int], SpeedMachine],
         threads: int,
-        runs: list[speed_log.Run] = (),
+        runs: Sequence[speed_log.Run] = (),
         shape_of: Callable[[str], ModelShape | None] | None = None,
     ) -> None:
         """``machine_for(threads)``: this machine's devices with that many llama.cpp threads;

@@ -299,16 +299,16 @@ def template_problem(
     formatter is swapped for the guarded one, so nothing here needs to run unguarded."""
     try:
         compiled = compile_guarded(template, seconds)
-        failure = None
+        failure = "it fails"  # the last sample chat's failure, as TemplateFailure says it
         for messages in SAMPLE_CHATS:
             try:
                 prompt = render_guarded(compiled, render_args(messages, bos, eos), seconds)
             except TemplateFailure as exc:
                 if not exc.problem.startswith("it fails ("):
                     raise  # the sandbox or the budget: refused whatever the conversation
-                failure = exc
+                failure = exc.problem
                 continue
             return None if prompt else f"{EMPTY} for a plain conversation"
-        return f"it fails on a plain conversation{failure.problem[len('it fails') :]}"
+        return f"it fails on a plain conversation{failure[len('it fails') :]}"
     except TemplateFailure as exc:
         return exc.problem

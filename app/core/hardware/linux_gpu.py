@@ -40,7 +40,8 @@ class VulkanDevice:
 
 def parse_vulkaninfo(text: str) -> list[VulkanDevice]:
     """The GPUs listed by ``vulkaninfo --summary`` (CPU devices such as llvmpipe skipped)."""
-    devices, current = [], None
+    devices: list[dict[str, str]] = []
+    current: dict[str, str] | None = None
     for line in text.splitlines():
         if re.match(r"^GPU\d+:\s*$", line):
             current = {}

@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from typing import Any
 
 from app.core.hardware.probe import Gpu
 
 log = logging.getLogger("hearth.hardware")
 
 
-def probe(nvml=None) -> tuple[list[Gpu], str]:
-    """(NVIDIA GPUs, status): status is "" when NVML answered, else why there is none."""
+def probe(nvml: Any = None) -> tuple[list[Gpu], str]:
+    """(NVIDIA GPUs, status): status is "" when NVML answered, else why there is none.
+    ``nvml``: the pynvml module or a stand-in with its names (Any: pynvml has no types)."""
     if nvml is None:
         try:
-            import pynvml as nvml
+            import pynvml
         except ImportError:
             return [], "nvidia-ml-py is not installed"
+        nvml = pynvml
     try:
         nvml.nvmlInit()
     except nvml.NVMLError as exc:

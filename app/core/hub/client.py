@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from app.core.common.errors import HubError, HubRepoNotFound, HubUnavailable
@@ -30,6 +31,13 @@ from app.core.downloads.downloader import hub_endpoint
 from app.core.hub import files as hub_files
 from app.core.hub.files import HubModel, ModelDetails, details_from_info, model_from_info
 from app.core.hub.token import check_token, save_token  # re-exported: hub.save_token
+
+if TYPE_CHECKING:  # types only: fit estimates are loaded when a search first asks for one
+    from huggingface_hub.hf_api import ExpandModelProperty_T
+
+    from app.core.fit.estimate import Machine
+    from app.core.fit.shape import ModelShape
+    from app.core.fit.speed_here import SpeedHere
 
 log = logging.getLogger("hearth.hub")
 
@@ -55,7 +63,7 @@ SORTS = {
     "trending": "trendingScore",
     "updated": "lastModified",
 }
-EXPAND = [
+EXPAND: list[ExpandModelProperty_T] = [
     "author",
     "downloads",
     "likes",
@@ -81,8 +89,8 @@ class SearchQuery:
     author: str = ""
     architecture: str = ""
     size: str = ""  # a key of hub_files.SIZE_BUCKETS, "" for any
-    machine: object | None = field(default=None, compare=False)
-    speeds: object | None = field(default=None, compare=False)  # fit.speed_here.SpeedHere
+    machine: Machine | None = field(default=None, compare=False)
+    speeds: SpeedHere | None = field(default=None, compare=False)
 
     def matches(self, model: HubModel) -> bool:
         """Architecture, size and, with a machine, fit (``model.fit``, see ``with_fit``)."""
@@ -92,7 +100,7 @@ class SearchQuery:
             return False
         return self.machine is None or (model.fit is not None and model.fit.fits)
 
-    def with_fit(self, model: HubModel, shape=None) -> HubModel:
+    def with_fit(self, model: HubModel, shape: ModelShape | None = None) -> HubModel:
         """``model`` with its fit badge for ``machine`` (``hub_fit.estimate``; ``shape``: the
         smallest file's, read by the model page). Unchanged without a machine."""
         if self.machine is None:
@@ -295,7 +303,7 @@ class SearchPages:
         if self.done:
             return []
         if self._ref and self.pages_fetched == 0:
-            exact = self._exact()
+            exact = self._exact(self._ref)
             if exact is not None:
                 return exact
         matches: list[HubModel] = []
@@ -317,10 +325,10 @@ class SearchPages:
                 break
         return matches
 
-    def _exact(self) -> list[HubModel] | None:
+    def _exact(self, ref: str) -> list[HubModel] | None:
         """A repo named exactly (``owner/name`` or a link): just that one, if it exists."""
         try:
-            model = self.client.info(self._ref)
+            model = self.client.info(ref)
         except HubRepoNotFound:
             return None  # not a repo after all: search for the words instead
         self.done, self.pages_fetched = True, 1

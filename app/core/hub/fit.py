@@ -17,13 +17,17 @@ would write here.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from app.core.common.units import format_size
 from app.core.config import presets
 from app.core.fit import estimate as fit
 from app.core.fit.shape import ModelShape, shape_from_size
-from app.core.fit.speed import CHAT_DEPTH
+from app.core.fit.speed import CHAT_DEPTH, Speed
 from app.core.hub.files import HubModel, format_params
+
+if TYPE_CHECKING:  # only its type: the speed figures are read by the caller
+    from app.core.fit.speed_here import SpeedHere
 
 BASIS_HEADER, BASIS_FILE_SIZE, BASIS_PARAMETERS = "header", "file size", "parameters"
 BASIS_LABELS = {
@@ -40,7 +44,7 @@ class FitBadge:
     verdict: str
     basis: str
     detail: str = ""  # what was estimated: "Q4_K_M, 1.1 GB, 8,192 tokens"
-    speed: object | None = None  # a fit.speed.Speed of that file here, when told
+    speed: Speed | None = None  # that file's speed here, when told
 
     @property
     def fits(self) -> bool:
@@ -86,7 +90,10 @@ class FitBadge:
 
 
 def estimate(
-    model: HubModel, machine: fit.Machine, shape: ModelShape | None = None, speeds=None
+    model: HubModel,
+    machine: fit.Machine,
+    shape: ModelShape | None = None,
+    speeds: SpeedHere | None = None,
 ) -> FitBadge | None:
     """The badge of ``model``'s smallest file on ``machine``; None when nothing is known about
     its size. ``shape``: the smallest file's shape the model page read (by repo); ``speeds``:
@@ -111,7 +118,9 @@ def _with_context(shape: ModelShape, model: HubModel) -> ModelShape:
     return replace(shape, n_ctx_train=model.context_length) if model.context_length else shape
 
 
-def _badge(shape: ModelShape, machine: fit.Machine, basis: str, speeds=None) -> FitBadge:
+def _badge(
+    shape: ModelShape, machine: fit.Machine, basis: str, speeds: SpeedHere | None = None
+) -> FitBadge:
     n_ctx = presets.context_length(0, shape.n_ctx_train)
     plan = fit.plan(shape, machine, n_ctx)
     verdict = plan.verdict

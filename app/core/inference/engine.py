@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from app.core.common.errors import ContextFullError, GenerationError, LoadCancelled, ModelLoadError
 from app.core.compat.llama_cpp import recent_log, route_log_to_logging
@@ -32,6 +33,11 @@ from app.core.inference.types import (
 )
 from app.core.templates import render as chat_template
 
+if TYPE_CHECKING:  # llama.cpp is loaded with the first model, not with this module
+    import llama_cpp
+
+    from app.core.inference.embedding import Embedder
+
 log = logging.getLogger("hearth.engine")
 
 
@@ -42,16 +48,15 @@ class Engine:
     """Holds at most one loaded model."""
 
     def __init__(self) -> None:
-        self._llm = None
+        self._llm: llama_cpp.Llama | None = None
         self._loaded: LoadedModel | None = None
         self._stop = threading.Event()
         self._request_stop: threading.Event | None = None  # the running request's own stop
-        self._abort_cb = None  # keeps the ctypes callback alive
+        self._abort_cb: Any = None  # keeps the ctypes callback alive
         self._sampled = 0  # tokens llama.cpp has sampled since the model was loaded
         self._last_sampled = -1
-        self._embedder = (
-            None  # made on the first embedding asked for (app.core.inference.embedding)
-        )
+        # Made on the first embedding asked for (app.core.inference.embedding).
+        self._embedder: Embedder | None = None
 
     @staticmethod
     def default_threads() -> int:
@@ -96,7 +101,7 @@ class Engine:
         gpu_layers, verdict = options.n_gpu_layers, ""
         if gpu_layers == AUTO_LAYERS:
             gpu_layers, verdict = auto_gpu_layers(path, n_ctx, options.kv_type)
-        kwargs = dict(
+        kwargs: dict[str, Any] = dict(  # Llama's own keyword arguments, checked by it
             model_path=str(path),
             n_ctx=n_ctx,
             n_gpu_layers=gpu_layers,
@@ -163,11 +168,11 @@ class Engine:
 
     def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
         """Embeddings of ``texts`` with the loaded model, and the tokens they took."""
-        self._require()
+        loaded = self._require_loaded()
         if self._embedder is None:
             from app.core.inference.embedding import Embedder
 
-            self._embedder = Embedder(self._loaded.path, self._loaded.n_threads or 1)
+            self._embedder = Embedder(loaded.path, loaded.n_threads or 1)
         return self._embedder.embed(list(texts))
 
     def request_stop(self) -> None:
@@ -177,7 +182,7 @@ class Engine:
     def count_tokens(self, messages: Sequence[dict]) -> int:
         """Tokens the chat takes in the context, formatted by the model's template."""
         llm = self._require()
-        prompt = chat_prompt(llm, list(messages), self._loaded.has_chat_template)
+        prompt = chat_prompt(llm, list(messages), self._require_loaded().has_chat_template)
         return len(llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
 
     def fit_messages(
@@ -216,7 +221,10 @@ class Engine:
             raise ContextFullError(prompt_tokens + reserve, llm.n_ctx())
         self._fresh_if_repeatable(sampling)
         stream = llm.create_chat_completion(
-            messages=list(messages), stream=True, **llama_kwargs(sampling, llm.n_vocab())
+            # Plain {"role", "content"} dicts, the shape its message TypedDicts describe.
+            messages=list(messages),  # type: ignore[arg-type]
+            stream=True,
+            **llama_kwargs(sampling, llm.n_vocab()),
         )
         return self._consume(
             stream, lambda choice: choice["delta"].get("content"), prompt_tokens, on_token, stop
@@ -256,7 +264,7 @@ class Engine:
         stop: threading.Event | None,
     ) -> GenerationStats:
         """Pass a llama-cpp-python stream's text to ``on_token`` until it ends or is stopped."""
-        llm = self._llm
+        llm = self._require()
         stop_flags = (self._stop,) if stop is None else (self._stop, stop)
         started = time.perf_counter()
         first = None
@@ -308,7 +316,7 @@ class Engine:
         (measured on the starter model: 2 of 8 questions answered differently the second
         time). The cost is the prompt's evaluation for these requests alone."""
         if sampling.temperature == 0 or sampling.seed >= 0:
-            self._llm.reset()
+            self._require().reset()
 
     def _count_samples(self, llm) -> None:
         """Count the tokens llama.cpp samples, for a generation's token count: the stream's
@@ -329,12 +337,18 @@ class Engine:
         """True for a token that ends the model's turn (sampled, but no part of the answer)."""
         import llama_cpp
 
-        return token >= 0 and bool(llama_cpp.llama_vocab_is_eog(self._llm._model.vocab, token))
+        vocab = self._require()._model.vocab
+        return token >= 0 and bool(llama_cpp.llama_vocab_is_eog(vocab, token))
 
-    def _require(self):
+    def _require(self) -> llama_cpp.Llama:
         if self._llm is None:
             raise GenerationError("No model is loaded.")
         return self._llm
+
+    def _require_loaded(self) -> LoadedModel:
+        if self._loaded is None:
+            raise GenerationError("No model is loaded.")
+        return self._loaded
 
     def _install_abort_callback(self) -> None:
         """Let Stop interrupt llama.cpp inside a long prompt evaluation, not only between tokens."""
@@ -358,8 +372,10 @@ class Engine:
         every token. Between tokens Stop is seen by ``_consume``'s own loop instead."""
         import llama_cpp
 
-        callback = self._abort_cb if on else ctypes.cast(None, llama_cpp.ggml_abort_callback)
-        llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, callback, ctypes.c_void_p(0))
+        # ctypes.cast(None, ...) is a NULL callback: typeshed does not list None as castable.
+        off = ctypes.cast(None, llama_cpp.ggml_abort_callback)  # type: ignore[arg-type]
+        callback = self._abort_cb if on else off
+        llama_cpp.llama_set_abort_callback(self._require()._ctx.ctx, callback, ctypes.c_void_p(0))
 
 
 def auto_gpu_layers(path: Path, n_ctx: int, kv_type: str) -> tuple[int, str]:

@@ -328,6 +328,8 @@ def _open(
     connection: Connection, method: str, path: str, body: dict | None, timeout: float
 ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
     parts = urlsplit(connection.base_url)
+    if not parts.hostname:  # normalize_url refuses such an address when it is saved
+        raise RemoteError(f"'{connection.base_url}' is not a server address.")
     kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     conn = kind(parts.hostname, parts.port, timeout=timeout)
     headers = {"Accept": "application/json, text/event-stream", "User-Agent": "Hearth"}

@@ -364,7 +364,7 @@ class HeaderCache:
             log.warning("Could not save the model header cache %s: %s", self.path, exc)
 
 
-_HEADER_KINDS = {
+_HEADER_KINDS: dict[str, type | tuple[type, ...]] = {
     "size": int,
     "mtime_ns": int,
     "architecture": (str, type(None)),

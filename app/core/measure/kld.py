@@ -84,7 +84,8 @@ class Scorer:
         self._nll = 0.0
         self._kld = 0.0
         self._same_top = 0
-        self._top_ref = None if record else reference.top
+        # The recorded top tokens to compare with (none yet while recording).
+        self._top_ref = reference.top
         if not record:
             reference.rewind()
 

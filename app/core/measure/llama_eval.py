@@ -184,6 +184,8 @@ class Evaluator:
         if self._cancel.is_set():
             raise MeasureCancelled("The measurement was cancelled.")
         batch = self._batch
+        if batch is None:  # a bug, not the user's doing: the evaluator was used after close()
+            raise ValueError(f"the evaluator of {self.path.name} is closed")
         n = len(tokens)
         if not 0 < n <= self.n_batch:
             raise ValueError(f"batch of {n} tokens (limit {self.n_batch})")

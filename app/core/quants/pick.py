@@ -197,21 +197,25 @@ def _by_speed(candidates: Sequence[QuantRow], comfortable: float) -> tuple[Quant
     quick = [r for r in candidates if r.speed is None or r.speed.gen_tok_s >= comfortable]
     if quick:
         best = max(quick, key=_rank(quick))
-        note = f", at about {_speed_words(best)} here" if best.speed else ""
+        note = f", at about {_speed_words(best.speed)} here" if best.speed else ""
         better = max(candidates, key=_rank(candidates))
         if better is not best and better.speed is not None:
-            note += f" ({better.quant} fits too but runs at about {_speed_words(better)})"
+            note += f" ({better.quant} fits too but runs at about {_speed_words(better.speed)})"
         return best, note
-    best = max(candidates, key=lambda r: (r.speed.gen_tok_s, -r.size_bytes))
+    # None was quick, so every candidate has a speed.
+    best, speed = max(
+        ((r, r.speed) for r in candidates if r.speed is not None),
+        key=lambda timed: (timed[1].gen_tok_s, -timed[0].size_bytes),
+    )
     return best, (
         f"; none reaches {comfortable:.0f} tokens a second here: this is the fastest, "
-        f"at about {_speed_words(best)}"
+        f"at about {_speed_words(speed)}"
     )
 
 
-def _speed_words(row: QuantRow) -> str:
+def _speed_words(speed: Speed) -> str:
     """ "14 tokens a second", rounded as the speed column shows it."""
-    return f"{row.speed.short.lstrip('~').removesuffix(' tok/s')} tokens a second"
+    return f"{speed.short.lstrip('~').removesuffix(' tok/s')} tokens a second"
 
 
 def _words(row: QuantRow) -> str:

@@ -76,7 +76,9 @@ class RequestHandler(OllamaFace, Answering, BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.rfile.close()  # replaced by one that keeps to the deadlines
         self._reader = DeadlineReader(self.connection, self.timeout)
-        self.rfile = io.BufferedReader(self._reader)
+        # Kept typed as a BufferedReader: its peek() waits for a request without taking a byte.
+        self._buffered = io.BufferedReader(self._reader)
+        self.rfile = self._buffered
         self._served = 0
 
     def handle_one_request(self) -> None:
@@ -89,7 +91,7 @@ class RequestHandler(OllamaFace, Answering, BaseHTTPRequestHandler):
         else:
             self._reader.expire_in(app.request_timeout)
             try:
-                started = self.rfile.peek(1)
+                started = self._buffered.peek(1)
             except OSError:  # timed out, or reset
                 started = b""
         if not httpd.set_idle(self.connection, False):
@@ -97,11 +99,11 @@ class RequestHandler(OllamaFace, Answering, BaseHTTPRequestHandler):
         if not started:
             self.close_connection = True
             return
-        self.command, self.request_version = None, "HTTP/1.1"  # until the request line is read
+        self.command, self.request_version = "", "HTTP/1.1"  # until the request line is read
         self._reader.timed_out = False
         self._reader.expire_in(app.request_timeout)
         self._headers_sent = False
-        self._cors_origin = None
+        self._cors_origin: str | None = None
         try:
             super().handle_one_request()
         finally:
@@ -130,7 +132,7 @@ class RequestHandler(OllamaFace, Answering, BaseHTTPRequestHandler):
             left = end - time.monotonic()
             self._reader.expire_in(min(left, app.busy_idle_timeout))
             try:
-                return self.rfile.peek(1)
+                return self._buffered.peek(1)
             except TimeoutError:
                 if left <= app.busy_idle_timeout or httpd.busy(self.connection):
                     return b""

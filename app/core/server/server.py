@@ -116,7 +116,8 @@ class ApiServer:
         httpd.shutdown()
         httpd.close_connections()
         httpd.server_close()  # joins the connection threads
-        self._thread.join()
+        if self._thread is not None:  # set with _httpd, by start()
+            self._thread.join()
         log.info("Server on port %d stopped", self.port)
 
     def __enter__(self) -> Self:

@@ -174,7 +174,10 @@ def guarded_formatter_class():
             self.add_generation_prompt = add_generation_prompt
             self.stop_token_ids = set(stop_token_ids) if stop_token_ids is not None else None
             try:
-                self._environment = _BudgetedTemplate(compile_guarded(template))
+                # A stand-in for jinja2's Template: render() is all the formatter calls.
+                self._environment = _BudgetedTemplate(  # type: ignore[assignment]
+                    compile_guarded(template)
+                )
             except TemplateFailure as failure:
                 raise InvalidModelFile(UNSAFE.format(problem=failure.problem)) from None
 
