@@ -6,7 +6,7 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QEvent, QSize, Qt, QThreadPool, QTimer, Slot
+from PySide6.QtCore import QByteArray, QEvent, QSize, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QActionGroup, QIcon
 from PySide6.QtWidgets import (
     QApplication,
@@ -27,6 +27,7 @@ from app.core.common.paths import Paths
 from app.core.common.resources import resource
 from app.core.config.settings import Settings
 from app.core.stores import Stores
+from app.ui.common import tasks
 from app.ui.common.tasks import run_task
 from app.ui.my_models.library_model import LibraryModel
 from app.ui.services import Services
@@ -423,7 +424,7 @@ class MainWindow(QMainWindow):
             self.compare_page.shutdown()
         if self._downloads is not None:
             self._downloads.shutdown()
-        QThreadPool.globalInstance().waitForDone(10_000)
+        tasks.shutdown()  # bounded: a hung job is left behind and named in the log
         self.chat_page.finish_interrupted_answer()
         try:
             self.settings.save(self.paths.settings_file)

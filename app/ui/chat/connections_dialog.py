@@ -51,7 +51,6 @@ class ConnectionsDialog(QDialog):
         self.resize(760, 440)
         self.store, self.timeout, self.confirm = store, timeout, confirm
         self.editing = ""  # the saved name of the connection in the form, "" for a new one
-        self._test_id = 0
 
         self.model = ConnectionsModel(self)
         self.list = QListView()
@@ -208,25 +207,22 @@ class ConnectionsDialog(QDialog):
         connection = self.form_connection()
         if connection is None:
             return
-        self._test_id += 1
-        test_id, timeout = self._test_id, self.timeout
+        timeout = self.timeout
         self.test_button.setEnabled(False)
         self.test_button.setText("Testing...")
         self.models.setStringList([])
         self._say(f"Asking {connection.base_url} for its models...")
         run_task(
-            lambda: (test_id, list_models(connection, timeout)),
+            lambda: list_models(connection, timeout),
             self._on_tested,
             self._on_test_failed,
             self,
+            key="test",  # a newer test drops this one's answer
         )
 
     @Slot(object)
-    def _on_tested(self, result: tuple[int, list[str]]) -> None:
-        test_id, models = result
+    def _on_tested(self, models: list[str]) -> None:
         self._end_test()
-        if test_id != self._test_id:
-            return
         self.models.setStringList([short_model_name(m) for m in models])
         self._say(
             f"Connected: {len(models)} model(s) available."

@@ -21,7 +21,7 @@ from app.core.inference.model_choice import (
 )
 from app.core.inference.remote import ConnectionStore
 from app.ui.chat.model_choice_model import ChoiceRole, KeyRole, KindRole, ModelChoiceModel
-from app.ui.common.tasks import run_task
+from app.ui.common.tasks import TaskHandle, run_task
 from app.ui.my_models.library_model import LibraryModel
 
 log = logging.getLogger("hearth.ui.chat")
@@ -44,7 +44,7 @@ class ModelPicker(QComboBox):
         self.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.setMinimumContentsLength(24)  # with settings open, Chat fits 1024 px (issue 19)
         self.active_key = ""  # the model the chat uses now: kept shown across rebuilds
-        self._generation = 0
+        self._listing_tasks: list[TaskHandle] = []  # a newer refresh drops them
         self.listing = 0  # connections still being listed
         self.choices.modelReset.connect(self._on_reset)
         library.modelReset.connect(self._on_library)
@@ -67,7 +67,8 @@ class ModelPicker(QComboBox):
     @Slot()
     def refresh_remote(self) -> None:
         """List every saved connection's models again, each in its own pool task."""
-        self._generation += 1
+        for task in self._listing_tasks:
+            task.cancel()
         try:
             connections = self.connections.connections()
         except HearthError as exc:
@@ -75,20 +76,19 @@ class ModelPicker(QComboBox):
             self.remote_failed.emit(str(exc))
         self.listing = len(connections)  # before the rows change: listeners see it
         self.choices.set_connections(connections)
-        generation, timeout = self._generation, self.probe_timeout
-        for connection in connections:
+        timeout = self.probe_timeout
+        self._listing_tasks = [
             run_task(
-                lambda c=connection: (generation, list_remote(c, timeout)),
+                lambda c=connection: list_remote(c, timeout),
                 self._on_listed,
                 self.remote_failed.emit,
                 self,
             )
+            for connection in connections
+        ]
 
     @Slot(object)
-    def _on_listed(self, result: tuple[int, ConnectionModels]) -> None:
-        generation, listed = result
-        if generation != self._generation:
-            return  # a newer refresh replaced these connections
+    def _on_listed(self, listed: ConnectionModels) -> None:
         self.listing -= 1
         if listed.error:
             log.info("Connection %s not listed: %s", listed.connection.name, listed.error)

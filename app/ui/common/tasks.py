@@ -17,7 +17,7 @@ GUI thread) and ends early when ``control.stop`` (a ``threading.Event``) is set.
 - ``key``: latest only. A newer task with the same ``key`` and ``parent`` cancels the older one,
   whose result is dropped, so no caller keeps a sequence number to ignore stale answers.
 - ``shutdown(timeout_ms)`` at quit: stop every task, wait a bounded time for them, and name
-  in the log those left running.
+  in the log those left running; ``wait_thread`` does the same for a worker's own QThread.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
 from app.core.common.errors import HearthError
 
@@ -79,20 +79,21 @@ class _Relay(QObject):
 
     def __init__(self, handle: TaskHandle) -> None:
         super().__init__()
-        self.handle = handle
+        self.handle: TaskHandle | None = handle
         self.progress.connect(self._on_progress)
         self.ended.connect(self._on_ended)
 
     @Slot(object)
     def _on_progress(self, value: object) -> None:
         handle = self.handle
-        if handle.on_progress is not None and handle.wanted:
+        if handle is not None and handle.on_progress is not None and handle.wanted:
             handle.on_progress(value)
 
     @Slot(object)
     def _on_ended(self, outcome: _Outcome) -> None:
-        self.handle._ended(outcome)
-        self.handle = None  # type: ignore[assignment] - no cycle kept
+        handle, self.handle = self.handle, None  # no cycle kept
+        if handle is not None:
+            handle._ended(outcome)
         self.deleteLater()
 
     @Slot()
@@ -142,6 +143,16 @@ class TaskHandle:
     def wanted(self) -> bool:
         """Whether its outcome still goes to someone."""
         return not self.stop.is_set() and shiboken6.isValid(self.parent)
+
+    def wait_finished(self, timeout_ms: int | None = None) -> bool:
+        """Block until the job has returned, at most ``timeout_ms`` (default ``QUIT_WAIT_MS``):
+        for closing a window whose job must clean up first. False, and said in the log, when
+        it is still running then."""
+        timeout_ms = QUIT_WAIT_MS if timeout_ms is None else timeout_ms
+        if self.finished.wait(timeout_ms / 1000):
+            return True
+        log.warning("%s still running after %d ms: not waited for", self.name, timeout_ms)
+        return False
 
     def _start(self, fn: Callable[[JobControl], object], pool: QThreadPool) -> None:
         if self._key is not None:
@@ -246,15 +257,37 @@ def long_jobs() -> QThreadPool:
     return _long_pool
 
 
+# How long quitting waits for each kind of background work (pool tasks, each worker thread):
+# a job that ends sooner ends the wait sooner; one that hangs is left behind and logged.
+QUIT_WAIT_MS = 3_000
+
+_abandoned: list[QThread] = []  # kept: Qt aborts the process if a running QThread is deleted
+
+
+def wait_thread(thread: QThread, name: str, timeout_ms: int | None = None) -> bool:
+    """At quit, after asking ``thread`` to end: wait at most ``timeout_ms`` (default
+    ``QUIT_WAIT_MS``). A thread still running then is kept alive here, never deleted while it
+    runs, and named in the log."""
+    timeout_ms = QUIT_WAIT_MS if timeout_ms is None else timeout_ms
+    if thread.wait(timeout_ms):
+        return True
+    _abandoned.append(thread)
+    log.warning(
+        "Quitting with the %s thread still running after %d ms: not waited for", name, timeout_ms
+    )
+    return False
+
+
 def running() -> list[TaskHandle]:
     """Tasks whose job has not returned yet."""
     return [handle for handle in _live if not handle.finished.is_set()]
 
 
-def shutdown(timeout_ms: int = 3_000) -> list[str]:
-    """At quit: stop every task, wait at most ``timeout_ms`` for them all, and return (and log)
-    the names of those still running, which are abandoned rather than waited for: the window
-    closes within that time even if a job hangs."""
+def shutdown(timeout_ms: int | None = None) -> list[str]:
+    """At quit: stop every task, wait at most ``timeout_ms`` (default ``QUIT_WAIT_MS``) for
+    them all, and return (and log) the names of those still running, which are abandoned
+    rather than waited for: the window closes within that time even if a job hangs."""
+    timeout_ms = QUIT_WAIT_MS if timeout_ms is None else timeout_ms
     handles = list(_live)
     for handle in handles:
         handle.stop.set()

@@ -31,7 +31,7 @@ from app.core.inference.types import SamplingOptions
 from app.core.library.catalog import LocalModel
 from app.ui.chat.connections_dialog import ConnectionsDialog
 from app.ui.chat.model_picker import ModelPicker
-from app.ui.common.tasks import run_task
+from app.ui.common.tasks import TaskHandle, run_task
 from app.ui.compare.answer_column import AnswerColumn
 from app.ui.compare.runner import CompareRunner
 from app.ui.my_models.library_model import LibraryModel
@@ -265,14 +265,8 @@ class CompareBoard(QWidget):
             self,
         )
 
-    def _current_probe(self) -> bool:
-        """The answer comes from the probe in progress (not one that was stopped)."""
-        return self._probing and self.sender() is self._probe
-
     @Slot(object)
     def _on_schedule(self, schedule: Schedule) -> None:
-        if not self._current_probe():  # stopped while measuring
-            return
         self._probing = False
         schedule = side_by_side.with_remote(schedule, [c.is_remote for c in self.column_choices])
         self.info.setText(schedule.message)
@@ -280,8 +274,6 @@ class CompareBoard(QWidget):
 
     @Slot(str)
     def _on_schedule_failed(self, message: str) -> None:
-        if not self._current_probe():
-            return
         self._probing = False
         n = len(self.column_choices)
         self.info.setText(
@@ -298,7 +290,7 @@ class CompareBoard(QWidget):
     def stop(self) -> None:
         if self._probing:
             self._probing = False
-            self._probe = None
+            self._drop_probe()
             for column in self.columns:
                 column.finish(None, "Stopped before it started.")
             self.info.setText("Stopped.")
@@ -309,7 +301,14 @@ class CompareBoard(QWidget):
 
     def shutdown(self) -> None:
         self._probing = False
+        self._drop_probe()
         self.runner.shutdown()
+
+    def _drop_probe(self) -> None:
+        """Stopped while measuring free memory: the measurement's answer is dropped."""
+        if isinstance(self._probe, TaskHandle):
+            self._probe.cancel()
+        self._probe = None
 
     def prompt_sent(self) -> str:
         return self._prompt_sent

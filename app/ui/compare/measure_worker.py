@@ -22,6 +22,7 @@ from app.core.common.errors import HearthError, MeasureCancelled
 from app.core.measure.host import measure_in_host
 from app.core.measure.measurement import MeasureSettings, MeasureText
 from app.core.measure.store import MeasureStore
+from app.ui.common.tasks import wait_thread
 
 log = logging.getLogger("hearth.ui.measure")
 
@@ -143,11 +144,12 @@ class Measurer(QObject):
             self._cancel.set()
 
     def shutdown(self) -> None:
-        """Stop a running measurement, then the thread. Safe to call twice."""
+        """Stop a running measurement, then the thread, waiting a bounded time. Safe to call
+        twice."""
         self._cancel.set()
         if self._thread.isRunning():
             self._thread.quit()
-            self._thread.wait()
+            wait_thread(self._thread, "measure")
 
     def _set_busy(self, busy: bool) -> None:
         if busy != self._busy:

@@ -108,7 +108,6 @@ class ModelPage(QWidget):
         self.downloads, self.models_dir, self.machine = downloads, models_dir, machine
         self.machine_info = machine_info or MachineInfo(models_dir or Path.home())
         self.details: ModelDetails | None = None
-        self._request = 0
 
         self.back = QPushButton("← Back to results")
         self.back.clicked.connect(self.back_requested)
@@ -186,22 +185,19 @@ class ModelPage(QWidget):
 
     def show_repo(self, repo_id: str) -> None:
         """Show ``repo_id``'s page; its details arrive off the GUI thread."""
-        self._request += 1
-        request, client = self._request, self.client
+        client = self.client
         self.title.setText(repo_id)
         self.subtitle.setText("")
         self.status.setText("Loading the model's details from the Hub...")
         self.status.setObjectName("hint")
         self._restyle(self.status)
+        # One key for the details and then the fits: a newer repo drops whichever is in flight.
         run_task(
-            lambda: (request, client.details(repo_id)), self._on_details, self._on_failed, self
+            lambda: client.details(repo_id), self._on_details, self._on_failed, self, key="repo"
         )
 
     @Slot(object)
-    def _on_details(self, answer: tuple[int, ModelDetails]) -> None:
-        request, details = answer
-        if request != self._request:
-            return
+    def _on_details(self, details: ModelDetails) -> None:
         self.details = model = details
         info = details.model
         self.title.setText(info.id)
@@ -249,7 +245,7 @@ class ModelPage(QWidget):
         self.failed.emit(message)
 
     def _estimate_fits(self, details: ModelDetails) -> None:
-        request, client, machine = self._request, self.client, self.machine
+        client, machine = self.client, self.machine
         info = self.machine_info
 
         def work():
@@ -278,19 +274,18 @@ class ModelPage(QWidget):
                 if shape is not None and shape.exact
                 else details.model.context_length
             )
-            return request, here, verdicts, items, n_ctx_train
+            return here, verdicts, items, n_ctx_train
 
-        run_task(work, self._on_fits, self._on_fit_failed, self)
+        run_task(work, self._on_fits, self._on_fit_failed, self, key="repo")
 
     @Slot(object)
     def _on_fits(self, answer) -> None:
-        request, machine, verdicts, items, n_ctx_train = answer
+        machine, verdicts, items, n_ctx_train = answer
         self.machine = self.machine or machine
-        if request == self._request:
-            self.files.set_fits(verdicts)
-            self.picker.machine = self.picker.machine or machine
-            self.picker.set_items(items, n_ctx_train)
-            self.fits_ready.emit()
+        self.files.set_fits(verdicts)
+        self.picker.machine = self.picker.machine or machine
+        self.picker.set_items(items, n_ctx_train)
+        self.fits_ready.emit()
 
     @Slot()
     def _on_picker_ready(self) -> None:

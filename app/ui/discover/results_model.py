@@ -10,7 +10,7 @@ through ``canFetchMore``/``fetchMore``. Every page is fetched on the thread pool
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from enum import IntEnum
 
 from PySide6.QtCore import (
@@ -23,11 +23,10 @@ from PySide6.QtCore import (
     Slot,
 )
 
-from app.core.common.errors import HearthError
 from app.core.common.units import format_size
 from app.core.hub.client import age
 from app.core.hub.files import HubModel, QuantFile, format_params, format_size_range
-from app.ui.common.tasks import run_task
+from app.ui.common.tasks import TaskHandle, run_task
 
 log = logging.getLogger("hearth.ui.discover")
 
@@ -63,21 +62,6 @@ _ROLE_NAMES = {
 }
 
 
-@dataclass(frozen=True)
-class _Fetched:
-    generation: int
-    models: list[HubModel]
-    error: str
-
-
-def _fetch(pages, generation: int) -> _Fetched:
-    """Runs on the pool: one page, or the message of why it failed."""
-    try:
-        return _Fetched(generation, pages.next_page(), "")
-    except HearthError as exc:
-        return _Fetched(generation, [], str(exc))
-
-
 def size_range_text(model: HubModel) -> str:
     return format_size_range(model.size_range)
 
@@ -103,7 +87,7 @@ class HubResultsModel(QAbstractListModel):
         self._models: list[HubModel] = []
         self._pages = None  # the search the rows come from
         self._pending = None  # a new search waiting for its first page
-        self._generation = 0
+        self._fetching: TaskHandle | None = None  # a newer search or show_models drops it
         self._loading = False
         self.error = ""
 
@@ -112,13 +96,13 @@ class HubResultsModel(QAbstractListModel):
     def search(self, pages) -> None:
         """Start a new search; its first page replaces the rows when it arrives."""
         self._pending = pages
-        self._generation += 1
         self.error = ""
         self._start(pages)
 
     def show_models(self, models: list[HubModel]) -> None:
         """Rows from elsewhere (the results saved for offline use); nothing more to fetch."""
-        self._generation += 1
+        if self._fetching is not None:
+            self._fetching.cancel()
         self._pending = self._pages = None
         self.error = ""
         self._set_loading(False)
@@ -208,41 +192,32 @@ class HubResultsModel(QAbstractListModel):
 
     def _start(self, pages) -> None:
         self._set_loading(True)
-        generation = self._generation
-        run_task(lambda: _fetch(pages, generation), self._on_fetched, self._on_crashed, self)
+        self._fetching = run_task(
+            pages.next_page, self._on_fetched, self._on_crashed, self, key="page"
+        )
 
     @Slot(object)
-    def _on_fetched(self, fetched: _Fetched) -> None:
-        if fetched.generation != self._generation:
-            return  # an answer to a search that was replaced meanwhile
+    def _on_fetched(self, models: list[HubModel]) -> None:
         pages = self._pending or self._pages
-        if (
-            not fetched.error
-            and not fetched.models
-            and not pages.done
-            and pages.pages_fetched < AUTO_FETCH_PAGES
-        ):
+        if not models and not pages.done and pages.pages_fetched < AUTO_FETCH_PAGES:
             self._start(pages)  # the filters matched nothing yet: look further, unasked
             return
         self._set_loading(False)
-        if fetched.error:
-            self.error = fetched.error
-            self.failed.emit(fetched.error)
-            return
         if self._pending is not None:
             self.beginResetModel()
-            self._models, self._pages, self._pending = list(fetched.models), self._pending, None
+            self._models, self._pages, self._pending = list(models), self._pending, None
             self.endResetModel()
             self.results_replaced.emit()
-        elif fetched.models:
+        elif models:
             first = len(self._models)
-            self.beginInsertRows(QModelIndex(), first, first + len(fetched.models) - 1)
-            self._models += fetched.models
+            self.beginInsertRows(QModelIndex(), first, first + len(models) - 1)
+            self._models += models
             self.endInsertRows()
-        self.page_loaded.emit(len(fetched.models))
+        self.page_loaded.emit(len(models))
 
     @Slot(str)
     def _on_crashed(self, message: str) -> None:
+        """A page could not be fetched (the Hub's message, or an unexpected error)."""
         self._set_loading(False)
         self.error = message
         self.failed.emit(message)

@@ -29,7 +29,7 @@ from app.core.fit.machine_info import MachineInfo
 from app.core.quants import pick as quant_pick
 from app.core.quants import quality
 from app.core.quants.pick import QuantItem
-from app.ui.common.tasks import run_task
+from app.ui.common.tasks import TaskHandle, run_task
 from app.ui.quant_picker.delegate import QuantPickerDelegate
 from app.ui.quant_picker.model import QuantPickerModel
 
@@ -69,7 +69,7 @@ class QuantPicker(QWidget):
         self.machine_info = machine_info or MachineInfo(models_dir or Path.home())
         self.items: list[QuantItem] = []
         self.pick: quant_pick.Pick | None = None
-        self._request = 0
+        self._rows_task: TaskHandle | None = None  # a newer request or clear() drops it
 
         self.title = QLabel("<b>Which quant?</b>")
         self.context = QComboBox()
@@ -163,8 +163,7 @@ class QuantPicker(QWidget):
             )
 
     def _start(self, loader: Loader, message: str) -> None:
-        self._request += 1
-        request, machine, n_ctx = self._request, self.machine, self.n_ctx()
+        machine, n_ctx = self.machine, self.n_ctx()
         info, speeds = self.machine_info, self.speeds
         self._say(message)
 
@@ -173,14 +172,15 @@ class QuantPicker(QWidget):
                 here = machine or info.machine()
                 items = loader()
             except HearthError as exc:  # shown in place of the rows (a stale one is dropped)
-                return request, None, [], [], quant_pick.Pick(None, str(exc), False)
+                return None, [], [], quant_pick.Pick(None, str(exc), False)
             table = quant_pick.rows(items, here, n_ctx, speeds=_speeds(speeds, machine, info))
-            return request, here, items, table, quant_pick.pick(table, here, n_ctx)
+            return here, items, table, quant_pick.pick(table, here, n_ctx)
 
-        run_task(work, self._on_rows, self._on_failed, self)
+        self._rows_task = run_task(work, self._on_rows, self._on_failed, self, key="rows")
 
     def clear(self, message: str = "") -> None:
-        self._request += 1
+        if self._rows_task is not None:
+            self._rows_task.cancel()
         self.items, self.pick = [], None
         self.model.clear()
         self.reason.hide()
@@ -207,9 +207,7 @@ class QuantPicker(QWidget):
 
     @Slot(object)
     def _on_rows(self, answer) -> None:
-        request, machine, items, table, pick = answer
-        if request != self._request:
-            return
+        machine, items, table, pick = answer
         self.machine = self.machine or machine
         self.items, self.pick = items, pick
         self.model.set_rows(table, pick)

@@ -17,7 +17,7 @@ import logging
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from app.core.common.errors import (
     ContextFullError,
@@ -38,6 +38,7 @@ from app.core.inference.types import (
     SamplingOptions,
     stopped_stats,
 )
+from app.ui.common.tasks import wait_thread
 from app.ui.session.reply import Reply
 
 log = logging.getLogger("hearth.ui.session")
@@ -53,7 +54,6 @@ class ChatWorker(QObject):
     refused = Signal(int, str)  # request id; it asked what the model cannot do as asked
     context_full = Signal(int, int, int)  # request id, tokens needed, context size
     model_lost = Signal(str)  # the local model's host died: it is no longer loaded
-    unloaded = Signal()
     remote_ready = Signal(object)  # ModelChoice
     remote_failed = Signal(str)
 
@@ -159,11 +159,6 @@ class ChatWorker(QObject):
             self.finished.emit(request_id, stats)
 
     @Slot()
-    def unload(self) -> None:
-        self.local.unload()
-        self.unloaded.emit()
-
-    @Slot()
     def close(self) -> None:
         """Unload, then end this worker's thread (its event loop stops after this slot)."""
         self.local.unload()
@@ -192,7 +187,6 @@ class ChatSession(QObject):
     _remote_requested = Signal(object, object)
     _generate_requested = Signal(int, object, object, bool, object)
     _complete_requested = Signal(int, str, object, object)
-    _unload_requested = Signal()
     _close_requested = Signal()
 
     def __init__(self, engine: HostedEngine | None = None, parent: QObject | None = None) -> None:
@@ -210,7 +204,6 @@ class ChatSession(QObject):
         self._worker.remote_failed.connect(self._on_remote_failed)
         self._generate_requested.connect(self._worker.generate)
         self._complete_requested.connect(self._worker.complete)
-        self._unload_requested.connect(self._worker.unload, Qt.BlockingQueuedConnection)
         self._close_requested.connect(self._worker.close)
         self._thread.finished.connect(self.closed)
         self._worker.load_progress.connect(self.load_progress)
@@ -283,16 +276,16 @@ class ChatSession(QObject):
             one.stop()
 
     def shutdown(self) -> None:
-        """Stop any generation or load, unload the model in its thread, end the thread, and
-        wait for it: for quitting the app."""
+        """Stop any generation or load, have the worker unload the model and end its thread,
+        and wait for that a bounded time: for quitting the app. A model that hangs is left
+        behind (said in the log) rather than holding the window open."""
         if not self._thread.isRunning():
             return
         self.stop()
         self._load_cancel.set()
         if not self._closing:  # else the worker ends its thread itself
-            self._unload_requested.emit()
-            self._thread.quit()
-        self._thread.wait()
+            self._close_requested.emit()
+        wait_thread(self._thread, "inference")
 
     def close(self) -> None:
         """``shutdown`` without waiting: the worker stops, unloads and ends its thread in the

@@ -141,3 +141,39 @@ def test_a_task_left_running_keeps_its_relay_until_it_ends(qtbot):
     gate.set()
     qtbot.waitUntil(lambda: handle.ended)
     assert handle not in tasks.running()
+
+
+def test_the_window_quits_with_a_job_still_running(qtbot, starter_home, caplog, monkeypatch):
+    from app.core.config.settings import Settings
+    from app.ui.main_window import MainWindow
+
+    monkeypatch.setattr(tasks, "QUIT_WAIT_MS", 200)
+    window = MainWindow(starter_home, Settings())
+    qtbot.addWidget(window)
+    gate = threading.Event()
+    hung = tasks.run_task(gated(gate, None), print, print, window, name="hung library scan")
+    window.close()
+    assert hung.cancelled and not hung.finished.is_set()  # told to stop, left behind: not joined
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("hung library scan" in line for line in said), said
+    gate.set()
+    qtbot.waitUntil(lambda: hung.ended)
+
+
+def test_a_worker_thread_that_hangs_at_quit_is_left_behind_and_said(caplog):
+    from PySide6.QtCore import QThread
+
+    gate = threading.Event()
+
+    class Hung(QThread):
+        def run(self):
+            gate.wait(GATE_S)
+
+    thread = Hung()
+    thread.start()
+    assert not tasks.wait_thread(thread, "stuck model", timeout_ms=50)
+    assert thread.isRunning() and thread in tasks._abandoned  # kept: never deleted running
+    assert any("stuck model" in r.getMessage() for r in caplog.records)
+    gate.set()
+    assert tasks.wait_thread(thread, "stuck model")
+    tasks._abandoned.remove(thread)

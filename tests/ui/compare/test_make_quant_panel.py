@@ -21,12 +21,21 @@ def open_panel(qtbot, hearth_home):
     return panel
 
 
+def planned(qtbot, panel: MakeQuantPanel) -> MakeQuantPanel:
+    """Wait for the plan of the source and type chosen: their header is read off the GUI
+    thread."""
+    qtbot.waitUntil(lambda: not panel.planning)
+    return panel
+
+
 def test_f16_to_q4_0_makes_a_loadable_file_that_joins_the_library(qtbot, hearth_home, quant_ladder):
     (f16,) = place([quant_ladder["F16"]], hearth_home.models_dir)
     panel = open_panel(qtbot, hearth_home)
     panel.select_source(f16)
     assert panel.source_info.text().startswith("F16 · ")
     panel.select_target("Q4_0")
+    assert not panel.make_button.isEnabled()  # until the header is read
+    planned(qtbot, panel)
     assert "SmolLM2-135M-Instruct-Q4_0.gguf" in panel.plan_info.text()
     assert "about" in panel.plan_info.text() and not panel.warning.isVisible()
     values = []
@@ -57,6 +66,7 @@ def test_f16_to_q4_0_makes_a_loadable_file_that_joins_the_library(qtbot, hearth_
     )
     panel.select_source(f16)
     panel.select_target("Q4_0")
+    planned(qtbot, panel)
     assert "already exists" in panel.plan_info.text() and not panel.make_button.isEnabled()
 
 
@@ -65,7 +75,7 @@ def test_cancel_leaves_no_file(qtbot, hearth_home, quant_ladder):
     panel = open_panel(qtbot, hearth_home)
     panel.select_source(f16)
     panel.select_target("Q3_K_M")
-    panel.make_button.click()
+    planned(qtbot, panel).make_button.click()
     panel.cancel()
     qtbot.waitUntil(lambda: not panel.running, timeout=QUANT_MS)
     assert panel.status.text() == (
@@ -73,7 +83,7 @@ def test_cancel_leaves_no_file(qtbot, hearth_home, quant_ladder):
     )
     quants_dir = hearth_home.models_dir / "quants"
     assert not quants_dir.exists() or list(quants_dir.iterdir()) == []
-    assert panel.make_button.isEnabled() and not panel.cancel_button.isEnabled()
+    assert planned(qtbot, panel).make_button.isEnabled() and not panel.cancel_button.isEnabled()
 
 
 def test_small_quants_are_refused_and_q8_0_warns(qtbot, hearth_home, quant_ladder):
@@ -87,6 +97,7 @@ def test_small_quants_are_refused_and_q8_0_warns(qtbot, hearth_home, quant_ladde
     panel.select_source(q8)
     assert panel.target.findText("Q8_0") == -1 and panel.target.findText("Q4_K_M") >= 0
     panel.select_target("Q4_K_M")
+    planned(qtbot, panel)
     dialog.show()
     assert panel.warning.isVisible() and "already quantized (Q8_0)" in panel.warning.text()
     assert panel.make_button.isEnabled()
@@ -101,7 +112,8 @@ def test_library_model_refresh_keeps_a_source_chosen(qtbot, hearth_home, quant_l
     panel.library.set_models(
         library.list_models(hearth_home.models_dir, hearth_home.cache_dir / "none")
     )
-    assert panel.source_info.text().startswith("F16") and panel.make_button.isEnabled()
+    assert panel.source_info.text().startswith("F16")
+    assert planned(qtbot, panel).make_button.isEnabled()
 
 
 def test_closing_the_dialog_while_making_stops_and_keeps_nothing(qtbot, hearth_home, quant_ladder):
@@ -112,7 +124,7 @@ def test_closing_the_dialog_while_making_stops_and_keeps_nothing(qtbot, hearth_h
     panel = dialog.panel
     panel.select_source(f16)
     panel.select_target("Q5_K_M")
-    panel.make_button.click()
+    planned(qtbot, panel).make_button.click()
     assert panel.running
     dialog.reject()  # Close while llama.cpp's quantizer runs
     quants_dir = hearth_home.models_dir / "quants"
