@@ -10,7 +10,8 @@ tokens of the template's markers, and no token spans more than a few dozen chara
 
 from __future__ import annotations
 
-from app.core.server.schema import ApiError, GenerationRequest
+from app.core.server.errors import ApiError
+from app.core.server.schema import GenerationRequest
 
 MIN_TOKENS_PER_MESSAGE = 4  # role markers around each message (6 in SmolLM2's template)
 MAX_CHARS_PER_TOKEN = 32  # English text averages about 4; whitespace runs and code more
