@@ -239,12 +239,15 @@ class MainWindow(QMainWindow):
         if name == "Discover":
             from app.ui.discover.page import DiscoverPage
 
-            return DiscoverPage(
+            page = DiscoverPage(
                 endpoint=self._hub_endpoint,
                 downloads=self.downloads,
                 models_dir=self.paths.models_dir,
                 machine_info=machine,
+                library=self.library,
             )
+            page.chat_requested.connect(self.open_chat_with)
+            return page
         if name == "My Models":
             from app.ui.my_models.page import ModelsPage
 

@@ -2,7 +2,11 @@
 button that queues it in the DownloadManager. Split files show as one row; vision projector
 (mmproj) files are listed apart. Above the files, the quant picker: every quant's fit at a chosen
 context, its expected quality and the recommended one (selected in the files table, ready for
-Download). Everything from the Hub is fetched off the GUI thread."""
+Download); a row chosen there is selected in the files table, and has its own Download. A file
+already on this computer offers "Downloaded · Chat" instead. A gated model says once what to do,
+with links, and its Download waits for a token (one huggingface_hub knows is used). A repo with no
+GGUF files offers a search for GGUF versions of it. Everything from the Hub is fetched off the GUI
+thread."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTableView,
     QTextBrowser,
@@ -32,9 +37,10 @@ from app.core.hub import client as hub
 from app.core.hub import files as hub_files
 from app.core.hub.client import HubClient
 from app.core.hub.files import ModelDetails, format_params
+from app.ui.common.button_delegate import ButtonDelegate
 from app.ui.common.tasks import run_task
-from app.ui.discover.result_delegate import ButtonDelegate, FitDelegate
-from app.ui.discover.results_model import QuantFilesModel
+from app.ui.discover.result_delegate import FitDelegate
+from app.ui.discover.results_model import FileRole, QuantFilesModel
 from app.ui.discover.token_entry import TokenEntry
 from app.ui.downloads.manager import DownloadManager
 from app.ui.quant_picker.picker import QuantPicker
@@ -43,9 +49,39 @@ log = logging.getLogger("hearth.ui.model_page")
 
 ACCESS = {
     False: "Open: anyone can download it",
-    "auto": "Gated: accept its conditions on the Hub (approved at once), then add a token",
-    "manual": "Gated: ask the authors for access on the Hub, then add a token",
+    "auto": "Gated: access is granted at once",
+    "manual": "Gated: its authors grant access",
 }
+DOWNLOADED = "Downloaded · Chat"
+NEEDS_TOKEN = "Add a Hugging Face token above to download this gated model"
+TOKEN_PAGE = "https://huggingface.co/settings/tokens"
+
+
+def gated_note(repo_url: str, manual: bool, token_known: bool) -> str:
+    """What to do about a gated model, in one sentence with its two links (rich text)."""
+    page = f'<a href="{repo_url}">the model\'s page</a>'
+    ask = "request access on" if manual else "accept its conditions on"
+    if token_known:
+        return (
+            f"Hearth uses your saved Hugging Face token; if the download is refused, {ask} "
+            f"{page} while signed in to that account."
+        )
+    return (
+        f"To download this gated model, {ask} {page}, then paste a read token from "
+        f'<a href="{TOKEN_PAGE}">your token page</a> here.'
+    )
+
+
+def token_known(client: HubClient) -> bool:
+    """Whether downloads carry a token: the client's own, else the one huggingface_hub knows
+    (``HF_TOKEN``, or the token stored by ``hf auth login`` or Hearth)."""
+    if isinstance(client.token, str):
+        return bool(client.token.strip())
+    if client.token is False:
+        return False
+    from huggingface_hub import get_token
+
+    return get_token() is not None
 
 
 class CardView(QTextBrowser):
@@ -92,6 +128,8 @@ class ModelPage(QWidget):
     failed = Signal(str)
     fits_ready = Signal()
     token_saved = Signal(str)  # the message shown (never the token)
+    chat_requested = Signal(str)  # a file of this repo already here: chat with it
+    search_requested = Signal(str)  # search Discover for this text (GGUF versions of a repo)
 
     def __init__(
         self,
@@ -102,10 +140,15 @@ class ModelPage(QWidget):
         client: HubClient | None = None,
         machine=None,
         machine_info: MachineInfo | None = None,
+        library=None,
     ) -> None:
+        """``library``: the local models (a ``LibraryModel``), to offer "Downloaded · Chat"
+        for a file already here."""
         super().__init__()
         self.client = client or HubClient(endpoint)
         self.downloads, self.models_dir, self.machine = downloads, models_dir, machine
+        self.library = library
+        self.token_known = False
         self.machine_info = machine_info or MachineInfo(models_dir or Path.home())
         self.details: ModelDetails | None = None
 
@@ -134,14 +177,15 @@ class ModelPage(QWidget):
         self.token_box = TokenEntry(lambda: self.client.endpoint)  # checks, then stores
         self.token, self.token_note = self.token_box.field, self.token_box.note
         self.token_box.saved.connect(self.token_saved)
+        self.token_box.saved.connect(self._on_token_saved)
         self.token_box.hide()
 
         self.card = CardView()
         self.files = QuantFilesModel(self)
         self.projectors = QuantFilesModel(self)
-        buttons = ButtonDelegate(self)
+        buttons = ButtonDelegate(self, enabled_role=FileRole.Enabled)
         buttons.clicked.connect(self._download_clicked)
-        projector_buttons = ButtonDelegate(self)
+        projector_buttons = ButtonDelegate(self, enabled_role=FileRole.Enabled)
         projector_buttons.clicked.connect(self._projector_clicked)
         self.files_table = _files_table(self.files, buttons)
         self.projectors_table = _files_table(self.projectors, projector_buttons)
@@ -152,6 +196,20 @@ class ModelPage(QWidget):
         )
         self.picker = QuantPicker(machine, models_dir=models_dir, machine_info=self.machine_info)
         self.picker.ready.connect(self._on_picker_ready)
+        self.picker.chosen.connect(self.select_file)
+        self.picker.action_clicked.connect(self.file_action)
+        self.files.dataChanged.connect(self._sync_picker_actions)
+        self.files.modelReset.connect(self._sync_picker_actions)
+        self.no_gguf_text = QLabel(wordWrap=True, objectName="note")
+        self.gguf_search = QPushButton("Search for GGUF versions", objectName="primary")
+        self.gguf_search.clicked.connect(self._search_gguf)
+        self.no_gguf = QFrame()
+        no_gguf = QVBoxLayout(self.no_gguf)
+        no_gguf.setContentsMargins(0, 6, 0, 0)
+        no_gguf.addWidget(self.no_gguf_text)
+        no_gguf.addWidget(self.gguf_search, 0, Qt.AlignLeft)
+        no_gguf.addStretch(1)
+        self.no_gguf.hide()
         files_box = QWidget()
         column = QVBoxLayout(files_box)
         column.setContentsMargins(0, 6, 0, 0)
@@ -161,25 +219,41 @@ class ModelPage(QWidget):
         column.addWidget(self.files_table, 1)
         column.addWidget(self.projectors_label)
         column.addWidget(self.projectors_table)
+        self.files_box = files_box
         right = QSplitter(Qt.Vertical)
         right.addWidget(self.picker)
         right.addWidget(files_box)
-        right.setSizes([480, 240])
+        right.addWidget(self.no_gguf)
+        right.setSizes([480, 240, 0])
+        right.setChildrenCollapsible(False)
         splitter = QSplitter(Qt.Horizontal)
         splitter.addWidget(self.card)
         splitter.addWidget(right)
         splitter.setSizes([250, 850])
 
+        # Below the title the page scrolls: in a 640-px window with the downloads dock open
+        # it was squeezed until the quant table showed only its header (issue 19). The tables
+        # keep room for rows (the picker's minimum height, no collapsing splitter).
+        body = QWidget(objectName="page")
+        column = QVBoxLayout(body)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.subtitle)
+        column.addWidget(self.status)
+        column.addWidget(facts)
+        column.addWidget(self.token_box)
+        column.addWidget(splitter, 1)
+        splitter.setChildrenCollapsible(False)
+        self.body = QScrollArea(widgetResizable=True, frameShape=QFrame.NoFrame)
+        self.body.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.body.setWidget(body)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 14, 20, 14)
         layout.addLayout(top)
-        layout.addWidget(self.subtitle)
-        layout.addWidget(self.status)
-        layout.addWidget(facts)
-        layout.addWidget(self.token_box)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.body, 1)
         if downloads is not None:
             downloads.state_changed.connect(self._on_download_state)
+        if library is not None:
+            library.modelReset.connect(self._sync_local)
 
     # -- loading ----------------------------------------------------------------------------------
 
@@ -205,8 +279,10 @@ class ModelPage(QWidget):
             f"by {info.author}  ·  ⬇ {info.downloads:,}  ·  ♥ {info.likes:,}"
             + (f"  ·  updated {hub.age(info.last_modified)}" if info.last_modified else "")
         )
-        self.status.setText(details.card_note)
-        self.status.setVisible(bool(details.card_note))
+        # A gated model's card is refused too: the note above the token says what to do, once.
+        card_note = "" if details.gated else details.card_note
+        self.status.setText(card_note)
+        self.status.setVisible(bool(card_note))
         self.facts["License"].setText(model.license or "Not stated")
         self.facts["Access"].setText(ACCESS.get(details.gated, f"Gated ({details.gated})"))
         self.facts["Parameters"].setText(format_params(info.parameters) or "Unknown")
@@ -215,8 +291,14 @@ class ModelPage(QWidget):
             f"{info.context_length:,} tokens" if info.context_length else "Unknown"
         )
         self.facts["Base model"].setText(model.base_model or "—")
+        self.token_known = bool(details.gated) and token_known(self.client)
         self.token_box.setVisible(bool(details.gated))
-        self.token_box.reset()
+        self.token_box.reset(
+            gated_note(
+                f"{self.client.endpoint}/{info.id}", details.gated == "manual", self.token_known
+            )
+        )
+        self.token_box.set_asking(not self.token_known)
         self.card.base_url = f"{self.client.endpoint}/{info.id}/blob/main/"
         self.card.setHtml(
             render_markdown(details.card)
@@ -224,6 +306,7 @@ class ModelPage(QWidget):
             else "<p><i>No model card to show.</i></p>"
         )
         self.files.set_files(details.files, info.id)
+        self._show_no_gguf(details)
         self.picker.clear("Reading the model's header from the Hub to see what fits...")
         self.projectors.set_files(details.projectors, info.id)
         self.projectors_label.setVisible(bool(details.projectors))
@@ -233,8 +316,10 @@ class ModelPage(QWidget):
             rows + self.projectors_table.horizontalHeader().sizeHint().height() + 12
         )
         self._sync_download_states()
+        self._sync_local()
         self.loaded.emit(info.id)
-        self._estimate_fits(details)
+        if details.files:
+            self._estimate_fits(details)
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
@@ -295,11 +380,52 @@ class ModelPage(QWidget):
         pick = self.picker.pick
         if pick is None or not pick.key:
             return
-        row = next(
-            (i for i in range(self.files.rowCount()) if self.files.entry(i).name == pick.key), -1
-        )
+        self.select_file(pick.key)
+
+    @Slot(str)
+    def select_file(self, name: str) -> None:
+        """Select (and scroll to) the file ``name`` in the files table: the quant chosen in
+        the picker is the one Download takes (F16 stayed highlighted, issue 19)."""
+        row = self.files.row_of(name)
         if row >= 0:
             self.files_table.selectRow(row)
+            self.files_table.scrollTo(self.files.index(row, 0))
+
+    @Slot()
+    def _sync_picker_actions(self) -> None:
+        """Each picker row gets the button its file has in the files table."""
+        if self.details is not None and self.details.files:
+            self.picker.set_actions(
+                {entry.name: self.files.action(row) for row, entry in enumerate(self.details.files)}
+            )
+
+    def _show_no_gguf(self, details: ModelDetails) -> None:
+        """A repo without GGUF files (the original safetensors weights, say): Hearth cannot
+        run it; offer a search for GGUF versions of it instead of an empty quant table."""
+        none = not details.files
+        self.picker.setVisible(not none)
+        self.files_box.setVisible(not none)
+        self.no_gguf.setVisible(none)
+        if none:
+            name = details.id.split("/")[-1]
+            self.no_gguf_text.setText(
+                f"{details.id} has no GGUF files, the format Hearth runs (it holds the "
+                f"original weights). Others often publish GGUF versions of a model: search "
+                f"Discover for “{name}”."
+            )
+
+    @Slot()
+    def _search_gguf(self) -> None:
+        """Discover for the repo's name: Discover lists GGUF repos only. (The Hub's ``search``
+        matches a substring of the repo id, so "<name> GGUF", with its space, finds nothing.)"""
+        if self.details is not None:
+            self.search_requested.emit(self.details.id.split("/")[-1])
+
+    @Slot(str)
+    def _on_token_saved(self, _message: str) -> None:
+        self.token_known = True
+        self.token_box.set_asking(False)
+        self._sync_download_states()
 
     @Slot(str)
     def _on_fit_failed(self, message: str) -> None:
@@ -307,6 +433,15 @@ class ModelPage(QWidget):
         self.picker.clear(f"Hearth could not work out which quants fit: {message}")
 
     # -- actions ----------------------------------------------------------------------------------
+
+    @Slot(str)
+    def file_action(self, name: str) -> None:
+        """The button of the file ``name``: chat with it when it is here, else download it."""
+        path = self.files.local_path(name)
+        if path:
+            self.chat_requested.emit(path)
+        elif (row := self.files.row_of(name)) >= 0:
+            self.download(row)
 
     def download(self, row: int, projector: bool = False) -> str | None:
         """Queue the file (all its shards) of ``row``; returns the download's key."""
@@ -320,7 +455,9 @@ class ModelPage(QWidget):
 
     @Slot(QModelIndex)
     def _download_clicked(self, index: QModelIndex) -> None:
-        self.download(index.row())
+        entry = self.files.entry(index.row())
+        if entry is not None:
+            self.file_action(entry.name)
 
     @Slot(QModelIndex)
     def _projector_clicked(self, index: QModelIndex) -> None:
@@ -330,14 +467,46 @@ class ModelPage(QWidget):
     def _on_download_state(self, key: str, state: str) -> None:
         self.files.set_state(key, state)
         self.projectors.set_state(key, state)
+        if state == "done":
+            self._sync_local()
 
     def _sync_download_states(self) -> None:
         if self.downloads is None:
-            for model in (self.files, self.projectors):
-                model.set_disabled("Downloads are not available here")
+            reason = "Downloads are not available here"
+        elif self.details is not None and self.details.gated and not self.token_known:
+            reason = NEEDS_TOKEN
+        else:
+            reason = ""
+        for model in (self.files, self.projectors):
+            model.set_disabled(reason)
+        if self.downloads is not None:
+            for key in self.downloads.model.keys():
+                self._on_download_state(key, self.downloads.state(key) or "")
+
+    @Slot()
+    def _sync_local(self) -> None:
+        """The files of this repo on this computer: in My Models, or just downloaded."""
+        if self.details is None:
             return
-        for key in self.downloads.model.keys():
-            self._on_download_state(key, self.downloads.state(key) or "")
+        repo = self.details.id.lower()
+        here: dict[str, str] = {}
+        for model in self.library.models() if self.library is not None else []:
+            if (model.repo_id or "").lower() == repo:
+                here[model.path.name] = str(model.path)
+        if self.downloads is not None:
+            from app.ui.downloads.model import Role
+
+            for key in self.downloads.model.keys():
+                path = self.downloads.model.value(key, Role.Path)
+                if key.lower().startswith(repo + "/") and path:
+                    here[Path(key).name] = str(path)
+        self.files.set_local(
+            {
+                e.name: here[Path(e.name).name]
+                for e in self.details.files
+                if Path(e.name).name in here
+            }
+        )
 
     @staticmethod
     def _restyle(widget: QWidget) -> None:

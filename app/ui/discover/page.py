@@ -67,6 +67,7 @@ SLOW_MS = 8_000
 
 class DiscoverPage(QWidget):
     model_opened = Signal(str)  # a repo's page is shown
+    chat_requested = Signal(str)  # a model file already here, from its "Downloaded · Chat"
 
     def __init__(
         self,
@@ -82,6 +83,7 @@ class DiscoverPage(QWidget):
         auto_search: bool = True,
         machine_info: MachineInfo | None = None,
         speeds=None,
+        library=None,
     ) -> None:
         """``machine`` (a ``fit.Machine``) and ``speeds`` (a ``fit.speed_here.SpeedHere``) fix
         the machine; else ``machine_info`` tells both when "Fits this machine" is first on."""
@@ -147,8 +149,11 @@ class DiscoverPage(QWidget):
             client=self.client,
             machine=machine,
             machine_info=self.machine_info,
+            library=library,
         )
         self.model_page.back_requested.connect(self.show_results)
+        self.model_page.chat_requested.connect(self.chat_requested)
+        self.model_page.search_requested.connect(self.search_for)
         self.model_page.fits_ready.connect(self._on_model_fit)
         self.stack = QStackedWidget()
         self.stack.addWidget(self._results_pane(search))
@@ -211,6 +216,14 @@ class DiscoverPage(QWidget):
         self._set_status("Searching the Hugging Face Hub...")
         self.results_model.search(pages)
         self._slow.start()
+
+    @Slot(str)
+    def search_for(self, text: str) -> None:
+        """Search for ``text`` and show the results (the model page's "Search for GGUF
+        versions")."""
+        self.query.setText(text)
+        self.show_results()
+        self.search()
 
     @Slot()
     def retry(self) -> None:

@@ -6,18 +6,17 @@
 
 The fit badge (with "Fits this machine") says what its estimate rests on (``hub_fit``).
 No widget per row: everything is drawn from the model's roles. Also the model page's files
-table cells: the fit badge (``FitDelegate``) and the Download button (``ButtonDelegate``).
+table cells: the fit badge (``FitDelegate``); its Download buttons are ``common.button_delegate``.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QStyle,
     QStyledItemDelegate,
-    QStyleOptionButton,
     QStyleOptionViewItem,
 )
 
@@ -202,38 +201,3 @@ class FitDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         hint = super().sizeHint(option, index)
         return QSize(hint.width() + 24, hint.height())
-
-
-class ButtonDelegate(QStyledItemDelegate):
-    """A push button drawn in a cell; ``clicked(index)`` when pressed (FileRole.Enabled)."""
-
-    clicked = Signal(QModelIndex)
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
-        button = QStyleOptionButton()
-        button.rect = option.rect.adjusted(4, 3, -4, -3)
-        button.text = index.data(Qt.DisplayRole) or ""
-        enabled = bool(index.data(FileRole.Enabled))
-        button.state = QStyle.StateFlag.State_Raised | (
-            QStyle.StateFlag.State_Enabled if enabled else QStyle.StateFlag.State_None
-        )
-        if enabled and option.state & QStyle.StateFlag.State_MouseOver:
-            button.state |= QStyle.StateFlag.State_MouseOver
-        style = option.widget.style() if option.widget else QApplication.style()
-        style.drawControl(QStyle.ControlElement.CE_PushButton, button, painter, option.widget)
-
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        text = index.data(Qt.DisplayRole) or ""
-        return QSize(max(110, QFontMetrics(option.font).horizontalAdvance(text) + 36), 30)
-
-    def editorEvent(
-        self, event: QEvent, model, option: QStyleOptionViewItem, index: QModelIndex
-    ) -> bool:
-        if (
-            event.type() == QEvent.Type.MouseButtonRelease
-            and index.data(FileRole.Enabled)
-            and option.rect.contains(event.position().toPoint())
-        ):
-            self.clicked.emit(QModelIndex(index))
-            return True
-        return event.type() in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick)

@@ -257,18 +257,39 @@ class QuantFilesModel(QAbstractTableModel):
     QUANT, FILE, SIZE, FIT, ACTION = range(5)
     HEADERS = ("Quant", "File", "Size", "Fit here", "")
 
+    DOWNLOADED = "Downloaded · Chat"
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._files: list[QuantFile] = []
         self._repo = ""
         self._fits: dict[str, str] = {}
         self._states: dict[str, str] = {}
+        self._local: dict[str, str] = {}  # file name -> its path on this computer
         self._disabled = ""
 
     def set_files(self, files, repo_id: str) -> None:
         self.beginResetModel()
         self._files, self._repo, self._fits, self._states = list(files), repo_id, {}, {}
+        self._local = {}
         self.endResetModel()
+
+    def set_local(self, paths: dict[str, str]) -> None:
+        """The files already on this computer (name -> path): "Downloaded · Chat"."""
+        if paths != self._local:
+            self._local = dict(paths)
+            self._changed(self.ACTION, self.ACTION)
+
+    def local_path(self, name: str) -> str:
+        return self._local.get(name, "")
+
+    def row_of(self, name: str) -> int:
+        return next((i for i, e in enumerate(self._files) if e.name == name), -1)
+
+    def action(self, row: int) -> tuple[str, bool]:
+        """The row's button: its text and whether it can be pressed."""
+        index = self.index(row, self.ACTION)
+        return index.data() or "", bool(index.data(FileRole.Enabled))
 
     def set_fits(self, fits: dict[str, str]) -> None:
         self._fits = dict(fits)
@@ -314,8 +335,9 @@ class QuantFilesModel(QAbstractTableModel):
             return self._fits.get(entry.name, "")
         if role == FileRole.State:
             return state
+        local = self._local.get(entry.name, "")
         if role == FileRole.Enabled:
-            return not self._disabled and state in _PRESSABLE
+            return bool(local) or (not self._disabled and state in _PRESSABLE)
         if role == Qt.DisplayRole:
             if column == self.QUANT:
                 return entry.quant or "?"
@@ -326,8 +348,10 @@ class QuantFilesModel(QAbstractTableModel):
                 return format_size(entry.size_bytes)
             if column == self.FIT:
                 return self._fits.get(entry.name, "…")
-            return _ACTIONS.get(state, state.capitalize())
+            return self.DOWNLOADED if local else _ACTIONS.get(state, state.capitalize())
         if role == Qt.ToolTipRole:
+            if column == self.ACTION and local:
+                return f"On this computer: {local}\nClick to chat with it."
             if column == self.ACTION and self._disabled:
                 return self._disabled
             return "\n".join(entry.files)

@@ -4,13 +4,15 @@ The token is checked with the Hub (``hub.save_token``: ``/api/whoami-v2``) on th
 and stored, as ``huggingface_hub`` stores it, only once the Hub accepts it. While it is being
 checked the entry is locked; a refused or uncheckable token stays in the (masked) field with a
 message saying what to do, so nothing is lost. The token is never shown, logged or signalled.
+When a token is already known (``set_asking(False)``) only the note shows: nothing is asked.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout
 
 from app.core.hub import client as hub
@@ -33,9 +35,14 @@ class TokenEntry(QFrame):
         self.field.returnPressed.connect(self.save)
         self.button = QPushButton("Save token")
         self.button.clicked.connect(self.save)
+        self.prompt = PROMPT
         self.note = QLabel(PROMPT, objectName="note", wordWrap=True)
+        self.note.setTextFormat(Qt.RichText)  # the model's page and the token page are links
+        self.note.setOpenExternalLinks(True)
         self.field.setMaximumWidth(560)
-        row = QHBoxLayout()
+        self.entry = QFrame()
+        row = QHBoxLayout(self.entry)
+        row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.field, 1)
         row.addWidget(self.button)
         row.addStretch(0)
@@ -43,11 +50,16 @@ class TokenEntry(QFrame):
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(6)
         column.addWidget(self.note)  # full width: a long message wraps instead of being cut
-        column.addLayout(row)
+        column.addWidget(self.entry)
 
-    def reset(self) -> None:
-        """Back to the prompt (another model's page is shown)."""
-        self._set_note(PROMPT, "note")
+    def reset(self, prompt: str = PROMPT) -> None:
+        """Back to the prompt (another model's page is shown): ``prompt`` says what to do."""
+        self.prompt = prompt
+        self._set_note(prompt, "note")
+
+    def set_asking(self, asking: bool) -> None:
+        """Show the token field (no token known yet) or only the note (one is)."""
+        self.entry.setVisible(asking)
 
     @Slot()
     def save(self) -> None:
@@ -62,7 +74,7 @@ class TokenEntry(QFrame):
     def _on_saved(self, message: str) -> None:
         self._busy(False)
         self.field.clear()
-        self._set_note(message, "note")
+        self._set_note(html.escape(message), "note")
         self.saved.emit(message)
 
     @Slot(str)
@@ -70,7 +82,7 @@ class TokenEntry(QFrame):
         self._busy(False)
         self.field.selectAll()
         self.field.setFocus()
-        self._set_note(message, "error")
+        self._set_note(html.escape(message), "error")
         self.refused.emit(message)
 
     def _busy(self, busy: bool) -> None:

@@ -4,11 +4,11 @@ the size bar, the fit badge and the quality bar with its source. No widget per r
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from app.ui.discover.result_delegate import _BADGES as BADGES
-from app.ui.discover.result_delegate import MUTED, TEXT, paint_fit_cell
+from app.ui.discover.result_delegate import paint_fit_cell
 from app.ui.quant_picker.model import QuantPickerModel, QuantRole
 
 TAG_BG, TAG_TEXT = QColor("#ff7a1a"), QColor("#ffffff")
@@ -16,6 +16,12 @@ TRACK = QColor("#eceff4")
 SIZE_BAR = QColor("#8fa3c7")
 QUALITY = ((0.66, QColor("#34a853")), (0.4, QColor("#f2b01e")), (0.0, QColor("#e0623a")))
 RECOMMENDED = "Recommended"
+
+
+def _text(option: QStyleOptionViewItem) -> QColor:
+    """The theme's text colour (fixed dark text was unreadable in the dark theme)."""
+    selected = option.state & QStyle.StateFlag.State_Selected
+    return option.palette.color(QPalette.HighlightedText if selected else QPalette.Text)
 
 
 class QuantPickerDelegate(QStyledItemDelegate):
@@ -73,7 +79,7 @@ class QuantPickerDelegate(QStyledItemDelegate):
         metrics = QFontMetrics(bold)
         quant = index.data(Qt.DisplayRole) or ""
         painter.setFont(bold)
-        painter.setPen(TEXT)
+        painter.setPen(_text(option))
         painter.drawText(rect, Qt.AlignLeft | Qt.AlignVCenter, quant)
         if not index.data(QuantRole.Recommended):
             return
@@ -124,7 +130,7 @@ class QuantPickerDelegate(QStyledItemDelegate):
             )
         line = QRect(rect.left(), top, rect.width(), metrics.height())
         painter.setFont(option.font)
-        painter.setPen(TEXT)
+        painter.setPen(_text(option))
         painter.drawText(
             line,
             Qt.AlignLeft | Qt.AlignVCenter,
@@ -132,7 +138,7 @@ class QuantPickerDelegate(QStyledItemDelegate):
         )
         if note:
             painter.setFont(small)
-            painter.setPen(MUTED)
+            painter.setPen(option.palette.color(QPalette.PlaceholderText))
             room = rect.width() - metrics.horizontalAdvance(text) - 10
             if room > 40:
                 painter.drawText(

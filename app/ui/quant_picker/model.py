@@ -1,7 +1,9 @@
 """The quant picker's rows: one per quant of a model (``quant_pick.QuantRow``), sorted by size.
 
 Columns: quant (with the Recommended tag), bits per weight, size (a bar), fit here (a badge),
-expected quality (a bar, with its source) and what the level means. Every cell answers the same
+expected quality (a bar, with its source), what the level means, and the row's own action (the
+model page's Download, or "Downloaded · Chat"; set by the owner with ``set_actions``, none in My
+Models). Every cell answers the same
 roles (``QuantRole``), so the delegate paints from roles, never from the view.
 """
 
@@ -50,6 +52,8 @@ class QuantRole(IntEnum):
     MaxContext = Qt.UserRole + 15
     Speed = Qt.UserRole + 16  # generation tok/s here, None when unknown
     SpeedBasis = Qt.UserRole + 17  # "measured", "calibrated" or "estimated"
+    Action = Qt.UserRole + 18  # the row's button text ("" for none)
+    ActionEnabled = Qt.UserRole + 19
 
 
 HEADER_TIPS = (
@@ -63,11 +67,12 @@ HEADER_TIPS = (
     "Expected closeness to the original model (mean KL divergence), and where the figure "
     "comes from",
     "What this quant level means",
+    "Download this file, or chat with it once it is on this computer",
 )
 
 
 class QuantPickerModel(QAbstractTableModel):
-    QUANT, BITS, SIZE, FIT, SPEED, QUALITY, ABOUT = range(7)
+    QUANT, BITS, SIZE, FIT, SPEED, QUALITY, ABOUT, ACTION = range(8)
     HEADERS = (
         "Quant",
         "Bits",
@@ -76,6 +81,7 @@ class QuantPickerModel(QAbstractTableModel):
         "Speed here",
         "Expected quality",
         "What it means",
+        "",
     )
 
     def __init__(self, parent=None) -> None:
@@ -83,6 +89,7 @@ class QuantPickerModel(QAbstractTableModel):
         self._rows: list[QuantRow] = []
         self._recommended: str | None = None
         self._largest = 1
+        self._actions: dict[str, tuple[str, bool]] = {}  # key -> (button text, enabled)
 
     def set_rows(self, rows: list[QuantRow], pick: Pick | None = None) -> None:
         """New rows (a reset), or the same files with new fits and quality (dataChanged)."""
@@ -102,6 +109,15 @@ class QuantPickerModel(QAbstractTableModel):
 
     def clear(self) -> None:
         self.set_rows([])
+
+    def set_actions(self, actions: dict[str, tuple[str, bool]]) -> None:
+        """Each row's button by key: its text and whether it can be pressed."""
+        if actions != self._actions:
+            self._actions = dict(actions)
+            if self._rows:
+                self.dataChanged.emit(
+                    self.index(0, self.ACTION), self.index(len(self._rows) - 1, self.ACTION)
+                )
 
     def row_of(self, key: str) -> int:
         return next((i for i, r in enumerate(self._rows) if r.key == key), -1)
@@ -176,6 +192,8 @@ class QuantPickerModel(QAbstractTableModel):
             QuantRole.MaxContext: row.fit.max_ctx,
             QuantRole.Speed: row.speed.gen_tok_s if row.speed else None,
             QuantRole.SpeedBasis: row.speed.basis if row.speed else "",
+            QuantRole.Action: self._actions.get(row.key, ("", False))[0],
+            QuantRole.ActionEnabled: self._actions.get(row.key, ("", False))[1],
         }
         return values.get(role)
 
@@ -195,6 +213,8 @@ class QuantPickerModel(QAbstractTableModel):
             return f"{quant_explain.quality_words(q.kld)} · {q.label}" if q else "unknown"
         if column == self.ABOUT:  # the words; the typical bits are in the tooltip
             return row.explanation.split("; ", 1)[-1]
+        if column == self.ACTION:
+            return self._actions.get(row.key, ("", False))[0]
         return None
 
     def _tooltip(self, row: QuantRow) -> str:

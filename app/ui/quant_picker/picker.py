@@ -29,9 +29,10 @@ from app.core.fit.machine_info import MachineInfo
 from app.core.quants import pick as quant_pick
 from app.core.quants import quality
 from app.core.quants.pick import QuantItem
+from app.ui.common.button_delegate import ButtonDelegate
 from app.ui.common.tasks import TaskHandle, run_task
 from app.ui.quant_picker.delegate import QuantPickerDelegate
-from app.ui.quant_picker.model import QuantPickerModel
+from app.ui.quant_picker.model import QuantPickerModel, QuantRole
 
 log = logging.getLogger("hearth.ui.quant_picker")
 
@@ -51,6 +52,8 @@ class QuantPicker(QWidget):
     ready = Signal()  # rows and the recommendation are shown
     failed = Signal(str)
     recommended_changed = Signal(str)  # the recommended file's key ("" for none)
+    chosen = Signal(str)  # the key of the row the user chose (a click or the keys)
+    action_clicked = Signal(str)  # the key of the row whose button was pressed
 
     def __init__(
         self,
@@ -99,9 +102,27 @@ class QuantPicker(QWidget):
         header.setSectionResizeMode(QuantPickerModel.SIZE, QHeaderView.Interactive)
         header.setSectionResizeMode(QuantPickerModel.ABOUT, QHeaderView.Stretch)
         self.table.setColumnWidth(QuantPickerModel.SIZE, 110)
+        self.buttons = ButtonDelegate(self.table, enabled_role=QuantRole.ActionEnabled)
+        self.buttons.clicked.connect(self._action_clicked)
+        self.table.setItemDelegateForColumn(QuantPickerModel.ACTION, self.buttons)
+        self.table.setMouseTracking(True)
+        self.table.setColumnHidden(QuantPickerModel.ACTION, True)  # until set_actions
+        # The button beside the fit, where a 1024-px window shows it: as the last column it
+        # sat past a horizontal scrollbar.
+        header.moveSection(QuantPickerModel.ACTION, QuantPickerModel.SPEED)
+        # Room for two rows at least: below that the table showed only its header (issue 19).
+        self.table.setMinimumHeight(
+            header.sizeHint().height() + 2 * self.table.verticalHeader().defaultSectionSize() + 24
+        )
         self.table.selectionModel().currentRowChanged.connect(self._row_chosen)
         self.about = QLabel(wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse)
-        self.sources = QLabel(SOURCES, objectName="hint", wordWrap=True)
+        # Where the figures come from, one click away: the paragraph took five lines of a
+        # 640-px window under the table.
+        self.sources = QLabel(
+            '<a href="#sources">Where these figures come from</a>', objectName="hint", wordWrap=True
+        )
+        self.sources.setToolTip(SOURCES)
+        self.sources.linkActivated.connect(self.show_sources)
 
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
@@ -178,6 +199,23 @@ class QuantPicker(QWidget):
 
         self._rows_task = run_task(work, self._on_rows, self._on_failed, self, key="rows")
 
+    @Slot()
+    def show_sources(self) -> None:
+        self.sources.setText(SOURCES)
+
+    def set_actions(self, actions: dict[str, tuple[str, bool]]) -> None:
+        """Give each row (by key) its own button: ``(text, enabled)``; the column shows once
+        set. The model page's Download downloads the row it is on (issue 19)."""
+        self.model.set_actions(actions)
+        self.table.setColumnHidden(QuantPickerModel.ACTION, False)
+        self.table.resizeColumnToContents(QuantPickerModel.ACTION)
+
+    @Slot(QModelIndex)
+    def _action_clicked(self, index: QModelIndex) -> None:
+        entry = self.model.entry(index.row())
+        if entry is not None:
+            self.action_clicked.emit(entry.key)
+
     def clear(self, message: str = "") -> None:
         if self._rows_task is not None:
             self._rows_task.cancel()
@@ -196,6 +234,9 @@ class QuantPicker(QWidget):
     @Slot(QModelIndex, QModelIndex)
     def _row_chosen(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self._show_about(current.row())
+        entry = self.model.entry(current.row())
+        if entry is not None:
+            self.chosen.emit(entry.key)
 
     def _show_about(self, row: int) -> None:
         """What the chosen quant (else the recommended one) means, under the table."""

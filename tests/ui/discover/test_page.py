@@ -362,7 +362,10 @@ def test_download_ends_with_the_model_in_the_library(qtbot, catalog, tmp_path, h
         9_000,
     )
     assert len(model.all_files) == 3
-    assert page.model_page.files.index(1, QuantFilesModel.ACTION).data() == "Downloaded"
+    assert page.model_page.files.index(1, QuantFilesModel.ACTION).data() == "Downloaded · Chat"
+    with qtbot.waitSignal(page.chat_requested, timeout=WAIT) as chat:
+        qtbot.mouseClick(table.viewport(), Qt.LeftButton, pos=rect.center())
+    assert chat.args == [str(path)]
     assert manager.shutdown()
 
 

@@ -122,7 +122,10 @@ def test_model_page_lists_quants_by_size_and_recommends_one(qtbot, model_page, q
     )
     assert model.index(q4, 0).data(QuantRole.Kld) == 0.03127
     assert "ggml-org/llama.cpp PR #6936" in model.index(q4, 0).data(Qt.ToolTipRole)
-    assert "PR #6936" in picker.sources.text() and picker.sources.isVisible()
+    # where the figures come from: one click away, not five lines under the table
+    assert picker.sources.isVisible() and "PR #6936" in picker.sources.toolTip()
+    picker.sources.linkActivated.emit("#sources")
+    assert "PR #6936" in picker.sources.text()
     # under the table: what the recommended quant means, then the one the user clicks
     assert picker.about.text() == (
         "<b>Q8_0</b>: about 8.5 bits per weight; practically indistinguishable from the original."
