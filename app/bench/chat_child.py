@@ -15,7 +15,10 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import asdict, replace
 from pathlib import Path
+
+from app.core.config.sampling import Sampling
 
 FLAG = "--bench-chat-child"
 PROMPT = [
@@ -27,6 +30,8 @@ PROMPT = [
 ]
 N_CTX = 2048
 SEED = 7
+# Both sides sample with these (each ``Sampling`` field is also llama-cpp-python's argument).
+SAMPLING = Sampling(temperature=0.0, seed=SEED)
 WARM_UP_TOKENS = 16
 
 
@@ -76,13 +81,7 @@ def _raw_answers(
         for chunk in llm.create_chat_completion(
             PROMPT,
             stream=True,
-            temperature=0.0,
-            max_tokens=tokens,
-            seed=SEED,
-            top_k=40,
-            top_p=0.95,
-            min_p=0.05,
-            repeat_penalty=1.1,
+            **asdict(replace(SAMPLING, max_tokens=tokens)),
         ):
             if chunk["choices"][0]["delta"].get("content"):
                 first = first or time.monotonic()
@@ -115,7 +114,7 @@ def _app_answers(
         path.begin(PROMPT[0]["content"])
         times.clear()
         finished.clear()
-        reply = path.send(PROMPT, SamplingOptions(temperature=0.0, max_tokens=tokens, seed=SEED))
+        reply = path.send(PROMPT, SamplingOptions.of(replace(SAMPLING, max_tokens=tokens)))
         reply.token.connect(lambda _text: times.append(time.monotonic()))
         reply.finished.connect(finished.append)
         path.loop.exec()

@@ -7,6 +7,7 @@ import threading
 
 from app.core.common.paths import Paths, hf_hub_cache
 from app.core.config import limits
+from app.core.config.sampling import add_flags, from_flags
 from app.core.config.settings import Settings
 from app.core.inference.host.hosted_engine import HostedEngine
 from app.core.inference.types import LoadOptions, SamplingOptions
@@ -24,11 +25,7 @@ def add_parser(commands):
     )
     parser.add_argument("-p", "--prompt", help="answer this one prompt and exit")
     parser.add_argument("--system", type=limits.cli_prompt, help="system prompt")
-    parser.add_argument(
-        "--max-tokens", type=limits.cli_max_tokens, default=None, help="most tokens to generate"
-    )
-    parser.add_argument("--temperature", type=limits.cli_temperature, default=None)
-    parser.add_argument("--seed", type=limits.cli_seed, default=None)
+    add_flags(parser)  # --temperature, --max-tokens...: the settings file's otherwise
     parser.add_argument(
         "--ctx", type=limits.cli_context, default=None, help="context length in tokens"
     )
@@ -38,15 +35,7 @@ def add_parser(commands):
 def run(args, paths: Paths) -> int:
     settings = Settings.load(paths.settings_file)
     model_path = library.resolve(args.model, library.list_models(paths.models_dir, hf_hub_cache()))
-    sampling = SamplingOptions(
-        temperature=settings.temperature if args.temperature is None else args.temperature,
-        top_p=settings.top_p,
-        top_k=settings.top_k,
-        min_p=settings.min_p,
-        repeat_penalty=settings.repeat_penalty,
-        max_tokens=settings.max_tokens if args.max_tokens is None else args.max_tokens,
-        seed=settings.seed if args.seed is None else args.seed,
-    )
+    sampling = SamplingOptions.of(from_flags(args, settings.sampling))
     engine = HostedEngine()  # llama.cpp in its own process: an abort is one line, not a core
     print(f"Loading {model_path.name}...", file=sys.stderr)
     engine.load(

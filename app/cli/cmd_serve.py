@@ -10,6 +10,7 @@ import threading
 from app.core.common.errors import ModelNotFound
 from app.core.common.paths import Paths, hf_hub_cache
 from app.core.config import limits
+from app.core.config.sampling import add_flags, from_flags
 from app.core.config.settings import Settings
 from app.core.inference.host.hosted_engine import HostedEngine
 from app.core.inference.queue import GenerationQueue
@@ -64,6 +65,7 @@ def add_parser(commands):
     parser.add_argument(
         "--ctx", type=limits.cli_context, default=None, help="context length in tokens"
     )
+    add_flags(parser)  # the answers' defaults: a request's own fields win
     return parser
 
 
@@ -81,15 +83,8 @@ def run(args, paths: Paths) -> int:
     queue = GenerationQueue(
         engine, name=model_path.stem, reload=lambda: engine.load(model_path, options)
     )
-    defaults = SamplingOptions(
-        temperature=settings.temperature,
-        top_p=settings.top_p,
-        top_k=settings.top_k,
-        min_p=settings.min_p,
-        repeat_penalty=settings.repeat_penalty,
-        max_tokens=settings.max_tokens,
-        seed=settings.seed,
-    )
+    # What a request leaves out: the flags given, else the settings file's.
+    defaults = SamplingOptions.of(from_flags(args, settings.sampling))
     server = ApiServer(
         queue,
         args.host,

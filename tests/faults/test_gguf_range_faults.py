@@ -278,16 +278,14 @@ def test_absurd_settings_go_back_to_their_defaults(faults, tmp_path):
     with faults.inject("limits: a settings file of absurd numbers"):
         settings = Settings.load(path)
         defaults = Settings()
-        assert (
-            settings.n_ctx,
-            settings.temperature,
-            settings.top_p,
-            settings.seed,
-            settings.system_prompt,
-        ) == (defaults.n_ctx, defaults.temperature, defaults.top_p, defaults.seed, "")
+        assert (settings.n_ctx, settings.sampling, settings.system_prompt) == (
+            defaults.n_ctx,
+            defaults.sampling,
+            "",
+        )
         assert settings.n_threads == (os.cpu_count() or 1) and settings.n_gpu_layers == -1
         assert settings.model_settings == {
-            "/m.gguf": {"temperature": 0.3, "gpu_layers": "99999999999999999"}
+            "/m.gguf": {"sampling": {"temperature": 0.3}, "gpu_layers": "99999999999999999"}
         }
         assert "their defaults apply" in settings.notice  # one sentence, the first three named
         assert all(word in settings.notice for word in ("system prompt", "temperature", "top-p"))
@@ -305,9 +303,8 @@ def test_nan_in_a_settings_file_is_reset(faults, tmp_path):
     path.write_text('{"temperature": NaN, "repeat_penalty": Infinity}')
     with faults.inject("limits: NaN in settings.json"):
         settings = Settings.load(path)
-        assert settings.temperature == Settings().temperature
-        assert settings.repeat_penalty == Settings().repeat_penalty
-        SamplingOptions(temperature=settings.temperature, repeat_penalty=settings.repeat_penalty)
+        assert settings.sampling == Settings().sampling
+        SamplingOptions.of(settings.sampling)
 
 
 def test_a_context_length_past_a_c_int_is_refused_by_hearth_run(faults, starter_gguf, tmp_path):

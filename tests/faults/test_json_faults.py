@@ -116,8 +116,8 @@ def settings_read(path: Path) -> None:
     data = path.read_bytes()
     loaded = Settings.load(path)
     defaults = Settings()
-    for key, default in defaults.stored().items():
-        value = getattr(loaded, key)
+    for key in defaults.stored():
+        value, default = getattr(loaded, key), getattr(defaults, key)
         assert type(value) is type(default), f"{key}={value!r}"
     assert all(isinstance(f, str) for f in loaded.model_folders + loaded.hidden_models)
     assert all(isinstance(v, dict) for v in loaded.model_settings.values())

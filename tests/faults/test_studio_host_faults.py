@@ -17,6 +17,7 @@ import openai
 import pytest
 from PySide6.QtCore import Qt
 
+from app.core.config.sampling import Sampling
 from app.core.config.settings import Settings
 from app.ui.main_window import MainWindow
 from tests.support import crash_models
@@ -30,7 +31,9 @@ STORY = "Write a long story about a lighthouse keeper."
 
 @pytest.fixture
 def window(qtbot, starter_home):
-    win = MainWindow(starter_home, Settings(max_tokens=48, temperature=0.0, seed=1))
+    win = MainWindow(
+        starter_home, Settings(sampling=Sampling(max_tokens=48, temperature=0.0, seed=1))
+    )
     qtbot.addWidget(win)
     win.chat_page.confirm = lambda _parent, _question: True
     with qtbot.waitSignal(win.session.loaded, timeout=LOAD_MS):

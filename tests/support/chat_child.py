@@ -13,6 +13,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.core.common.paths import default_paths  # noqa: E402
+from app.core.config.sampling import Sampling
 from app.core.config.settings import Settings  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
 
@@ -20,7 +21,9 @@ from app.ui.main_window import MainWindow  # noqa: E402
 def main() -> None:
     app = QApplication([])
     paths = default_paths().ensure()
-    window = MainWindow(paths, Settings(max_tokens=2000, temperature=0.8, seed=3))
+    window = MainWindow(
+        paths, Settings(sampling=Sampling(max_tokens=2000, temperature=0.8, seed=3))
+    )
     page = window.chat_page
 
     def ask(_model) -> None:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from app.core.config.sampling import Sampling
 from app.core.config.settings import Settings
 from app.ui.main_window import PAGES, MainWindow
 
@@ -10,7 +11,9 @@ LOAD_MS = 60_000
 
 @pytest.fixture
 def window(qtbot, starter_home):
-    win = MainWindow(starter_home, Settings(max_tokens=64, temperature=0.0, seed=1))
+    win = MainWindow(
+        starter_home, Settings(sampling=Sampling(max_tokens=64, temperature=0.0, seed=1))
+    )
     qtbot.addWidget(win)
     with qtbot.waitSignal(win.session.loaded, timeout=LOAD_MS):
         win.show()

@@ -5,7 +5,8 @@ llama.cpp keeps these numbers in C ints: a value past their range wraps silently
 llama.cpp abort (100,000 threads). Python floats such as NaN or 1e308 reach the sampler as
 they are. So each value is checked once, here, before it goes anywhere:
 
-* ``LoadOptions`` and ``SamplingOptions`` (app.core.inference.engine) refuse a value out of range with
+* ``LoadOptions`` (app.core.inference.types) and ``Sampling`` (app.core.config.sampling, whose
+  fields declare their own ranges from the numbers here) refuse a value out of range with
   :class:`InvalidValue`, one sentence naming the value and its range;
 * settings files (app.core.config.settings, app.core.config.presets) put such a value back to its default
   and say so in their notice;
@@ -52,48 +53,23 @@ def cpu_count() -> int:
 
 def threads(value: int) -> int:
     """``value`` threads, at most the machine's logical CPUs (0 = Hearth chooses)."""
-    _whole(value, "The thread count", 0, None)
+    whole(value, "The thread count", 0, None)
     return min(value, cpu_count())
 
 
 def gpu_layers(value: int) -> int:
     """GPU layers: -2 (auto), -1 (all) or a count; a count above any model's layers = all."""
-    _whole(value, "The GPU layer count", AUTO_LAYERS, None)
+    whole(value, "The GPU layer count", AUTO_LAYERS, None)
     return -1 if value > MAX_LAYERS + 1 else value
 
 
 def context(value: int, what: str = "The context length") -> int:
     """A context length in tokens; 0 = the model's own."""
-    return _whole(value, what, 0, MAX_CONTEXT)
+    return whole(value, what, 0, MAX_CONTEXT)
 
 
 def batch(value: int) -> int:
-    return _whole(value, "The batch size", 1, MAX_BATCH)
-
-
-def max_tokens(value: int) -> int:
-    """Tokens an answer may have; 0 or less = until the context is full."""
-    return _whole(value, "The most tokens to generate", -1, MAX_TOKENS)
-
-
-def top_k(value: int) -> int:
-    return _whole(value, "Top-k", 0, MAX_TOP_K)
-
-
-def seed(value: int) -> int:
-    return _whole(value, "The seed", -1, MAX_SEED)
-
-
-def temperature(value: float) -> float:
-    return _number(value, "The temperature", 0.0, MAX_TEMPERATURE)
-
-
-def probability(value: float, what: str) -> float:
-    return _number(value, what, 0.0, 1.0)
-
-
-def repeat_penalty(value: float) -> float:
-    return _number(value, "The repeat penalty", 0.0, MAX_REPEAT_PENALTY, above_low=True)
+    return whole(value, "The batch size", 1, MAX_BATCH)
 
 
 def prompt(text: str, what: str = "The system prompt") -> str:
@@ -106,7 +82,7 @@ def prompt(text: str, what: str = "The system prompt") -> str:
     return text
 
 
-def _whole(value, what: str, low: int, high: int | None) -> int:
+def whole(value, what: str, low: int, high: int | None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidValue(f"{what} must be a whole number, not {str(value)[:40]!r}.")
     if value < low or (high is not None and value > high):
@@ -115,7 +91,7 @@ def _whole(value, what: str, low: int, high: int | None) -> int:
     return value
 
 
-def _number(value, what: str, low: float, high: float, above_low: bool = False) -> float:
+def number(value, what: str, low: float, high: float, above_low: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidValue(f"{what} must be a number, not {str(value)[:40]!r}.")
     value = float(value)
@@ -129,14 +105,8 @@ def _number(value, what: str, low: float, high: float, above_low: bool = False) 
 
 # What Settings and ModelSettings hand to llama.cpp, by field name: out of range, a stored value
 # goes back to its default (threads and GPU layers are clamped instead).
+# The sampling fields' ranges are in their declaration (app.core.config.sampling).
 SETTING_RANGES: dict[str, Callable] = {
-    "temperature": temperature,
-    "top_p": lambda v: probability(v, "Top-p"),
-    "min_p": lambda v: probability(v, "Min-p"),
-    "top_k": top_k,
-    "repeat_penalty": repeat_penalty,
-    "max_tokens": max_tokens,
-    "seed": seed,
     "n_ctx": context,
     "n_gpu_layers": gpu_layers,
     "n_threads": threads,
@@ -173,8 +143,5 @@ def cli_type(check: Callable, parse: Callable = int, name: str = "a whole number
     return convert
 
 
-cli_context = cli_type(lambda v: _whole(v, "--ctx", 1, MAX_CONTEXT))
-cli_max_tokens = cli_type(max_tokens)
-cli_seed = cli_type(seed)
-cli_temperature = cli_type(temperature, float, "a number")
+cli_context = cli_type(lambda v: whole(v, "--ctx", 1, MAX_CONTEXT))
 cli_prompt = cli_type(prompt, str, "text")

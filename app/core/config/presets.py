@@ -1,36 +1,16 @@
-"""Sampling presets and per-model settings (what a model is loaded and sampled with)."""
+"""Per-model settings: what a model is loaded and sampled with (the presets are in
+``app.core.config.sampling``, with the sampling fields)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
 
 from app.core.config import limits
+from app.core.config.sampling import Sampling, preset_name, with_preset
 
-PRESETS: dict[str, dict[str, float | int]] = {
-    "Precise": {
-        "temperature": 0.2,
-        "top_p": 0.9,
-        "top_k": 40,
-        "min_p": 0.05,
-        "repeat_penalty": 1.1,
-    },
-    "Balanced": {
-        "temperature": 0.7,
-        "top_p": 0.95,
-        "top_k": 40,
-        "min_p": 0.05,
-        "repeat_penalty": 1.1,
-    },
-    "Creative": {
-        "temperature": 1.0,
-        "top_p": 0.98,
-        "top_k": 100,
-        "min_p": 0.02,
-        "repeat_penalty": 1.05,
-    },
-}
 KV_TYPES = ("f16", "q8_0", "q4_0")
-DEFAULT_MAX_TOKENS = 1024
 CONTEXT_CAP = 8192  # default context when the model allows more: memory grows with it
 
 
@@ -39,13 +19,7 @@ class ModelSettings:
     """Everything chosen for one model. ``n_ctx`` 0 = the model's own, capped at 8192;
     ``gpu_layers`` is "auto", "all" or a number as text."""
 
-    temperature: float = PRESETS["Balanced"]["temperature"]
-    top_p: float = PRESETS["Balanced"]["top_p"]
-    top_k: int = PRESETS["Balanced"]["top_k"]
-    min_p: float = PRESETS["Balanced"]["min_p"]
-    repeat_penalty: float = PRESETS["Balanced"]["repeat_penalty"]
-    max_tokens: int = DEFAULT_MAX_TOKENS
-    seed: int = -1
+    sampling: Sampling = field(default_factory=Sampling)
     n_ctx: int = 0
     gpu_layers: str = "auto"
     flash_attn: bool = False
@@ -53,30 +27,49 @@ class ModelSettings:
     n_threads: int = 0
 
     def with_preset(self, name: str) -> ModelSettings:
-        return replace(self, **PRESETS[name])
+        return replace(self, sampling=with_preset(self.sampling, name))
 
     def preset_name(self) -> str:
         """The preset these sampling values equal, or "Custom"."""
-        mine = asdict(self)
-        for name, values in PRESETS.items():
-            if all(abs(float(mine[k]) - float(v)) < 1e-9 for k, v in values.items()):
-                return name
-        return "Custom"
+        return preset_name(self.sampling)
 
     def to_json(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict | None) -> ModelSettings:
-        known = set(cls.__dataclass_fields__)
-        values = {k: v for k, v in (data or {}).items() if k in known and limits.in_range(k, v)}
-        try:
-            settings = cls(**values)
-        except TypeError:
+    def tolerant(cls, raw: Mapping, notes: list[str], where: str = "") -> dict[str, Any]:
+        """What of a stored object may be used (``to_json``'s shape, or that of earlier
+        versions, which kept the sampling values beside the others); each value of the wrong
+        type or out of range is left out and said in ``notes``."""
+        sampled = raw.get("sampling", raw)  # earlier versions: the sampling values at the top
+        kept: dict[str, Any] = {}
+        if isinstance(sampled, Mapping):
+            kept["sampling"] = Sampling.tolerant(sampled, notes, where)
+        else:
+            notes.append(f"sampling was {str(sampled)[:40]}, not a JSON object{where}")
+        for name, default in _LOAD_DEFAULTS.items():
+            if name not in raw:
+                continue
+            value = raw[name]
+            good = type(value) is type(default) and limits.in_range(name, value)
+            if good and name == "kv_type":
+                good = value in KV_TYPES
+            if good:
+                kept[name] = value
+            else:
+                notes.append(f"{name} was {str(value)[:40]}{where}")
+        return kept
+
+    @classmethod
+    def from_json(cls, data: Mapping | None) -> ModelSettings:
+        """A stored object's settings, each unusable value at its default."""
+        if not isinstance(data, Mapping):
             return cls()
-        if settings.kv_type not in KV_TYPES:
-            settings = replace(settings, kv_type="f16")
-        return settings
+        kept = cls.tolerant(data, [])
+        return cls(sampling=Sampling(**kept.pop("sampling", {})), **kept)
+
+
+_LOAD_DEFAULTS = {f.name: f.default for f in fields(ModelSettings) if f.name != "sampling"}
 
 
 def context_length(choice: int, trained: int | None) -> int:

@@ -12,12 +12,13 @@ from typing import Any
 from app.core.common.errors import SettingsError
 from app.core.common.json_file import Damaged, read_json, write_json
 from app.core.config import limits
-from app.core.config.presets import DEFAULT_MAX_TOKENS, PRESETS, ModelSettings
+from app.core.config.presets import ModelSettings
+from app.core.config.sampling import Sampling
 
 log = logging.getLogger("hearth.settings")
-BALANCED = PRESETS["Balanced"]
 
-SCHEMA_VERSION = 1
+# 2: the sampling values under "sampling" (1 had them at the top level; such a file still loads)
+SCHEMA_VERSION = 2
 
 
 @dataclass
@@ -27,18 +28,13 @@ class Settings:
     last_model: str = ""
     last_chat: int = 0
     system_prompt: str = ""  # empty: the model's own template default applies
-    # Sampling and loading, used by the CLI and as the defaults of models never set up
-    temperature: float = BALANCED["temperature"]
-    top_p: float = BALANCED["top_p"]
-    top_k: int = BALANCED["top_k"]
-    min_p: float = BALANCED["min_p"]
-    repeat_penalty: float = BALANCED["repeat_penalty"]
-    max_tokens: int = DEFAULT_MAX_TOKENS
-    seed: int = -1
+    # Sampling and loading, used by the CLI, the API server and as the defaults of models
+    # never set up
+    sampling: Sampling = field(default_factory=Sampling)
     n_ctx: int = 0  # 0 = the model's own context, capped at 8192
     n_gpu_layers: int = -1
     n_threads: int = 0  # 0 = let llama.cpp choose
-    # Per-model settings: model path -> ModelSettings.to_json()
+    # Per-model settings: model path -> ModelSettings.to_json() (or a part of it)
     model_settings: dict = field(default_factory=dict)
     # Library
     model_folders: list[str] = field(default_factory=list)
@@ -62,10 +58,9 @@ class Settings:
         return replace(loaded.value, notice=loaded.message)
 
     def stored(self) -> dict:
-        """What is saved: every field but ``notice``."""
-        return {
-            f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("stored", True)
-        }
+        """What is saved: every field but ``notice``, as JSON values."""
+        values = asdict(self)
+        return {f.name: values[f.name] for f in fields(self) if f.metadata.get("stored", True)}
 
     def save(self, path: Path) -> None:
         """Write atomically: a crash mid-write never leaves a half file."""
@@ -91,23 +86,24 @@ def _same_type(value: Any, default: Any) -> bool:
 
 
 def _model_settings(value: dict, notes: list[str]) -> dict:
-    """Per-model settings: each an object whose values have ModelSettings' types."""
-    defaults = asdict(ModelSettings())
+    """Per-model settings: each an object whose values have ModelSettings' types and ranges
+    (stored in ``ModelSettings.to_json``'s shape, also when read in an earlier one)."""
     kept = {}
     for model, chosen in value.items():
         if not isinstance(chosen, dict):
             notes.append(f"the settings of {str(model)[:60]} are not a JSON object")
             continue
-        good = {
-            k: v
-            for k, v in chosen.items()
-            if k in defaults and _same_type(v, defaults[k]) and limits.in_range(k, v)
-        }
-        if len(good) != len(chosen):
-            bad = sorted(set(chosen) - set(good))
-            notes.append(f"{', '.join(str(b)[:40] for b in bad[:3])} of {str(model)[:60]}")
-        kept[model] = good
+        kept[model] = ModelSettings.tolerant(chosen, notes, f" for {str(model)[:60]}")
     return kept
+
+
+def _sampling(raw: dict, notes: list[str]) -> Sampling:
+    """The sampling values: under "sampling", or at the top level in a file of schema 1."""
+    stored = raw.get("sampling", raw)
+    if not isinstance(stored, dict):
+        notes.append(f"sampling was {json.dumps(stored)[:40]}, not a JSON object")
+        return Sampling()
+    return Sampling(**Sampling.tolerant(stored, notes))
 
 
 def _parse(raw: Any, notes: list[str]) -> Settings:
@@ -116,6 +112,9 @@ def _parse(raw: Any, notes: list[str]) -> Settings:
     defaults = Settings()
     values: dict[str, Any] = {}
     for f in fields(Settings):
+        if f.name == "sampling":  # also read from the top level of a file of schema 1
+            values["sampling"] = _sampling(raw, notes)
+            continue
         if f.name not in raw or f.name == "schema_version" or not f.metadata.get("stored", True):
             continue
         value, default = raw[f.name], getattr(defaults, f.name)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
 from app.core.config import limits
+from app.core.config.sampling import Sampling
 
 AUTO_LAYERS = -2  # n_gpu_layers: as many as the fit estimate says fit
 KV_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}  # KV cache types and their ggml_type values
@@ -45,14 +46,10 @@ class LoadOptions:
 
 
 @dataclass(frozen=True)
-class SamplingOptions:
-    temperature: float = 0.7
-    top_p: float = 0.95
-    top_k: int = 40
-    min_p: float = 0.05
-    repeat_penalty: float = 1.1
-    max_tokens: int = 512
-    seed: int = -1
+class SamplingOptions(Sampling):
+    """What one request is sampled with: the user's ``Sampling`` (its fields, defaults and
+    ranges declared there once) and what only an API request asks for."""
+
     # OpenAI's, for the API server: penalties on tokens already in the answer (-2 to 2)
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
@@ -64,13 +61,7 @@ class SamplingOptions:
         """Refuse a value out of llama.cpp's range (``limits.InvalidValue``): NaN, 1e308 or a
         negative temperature would reach the sampler as they are. ``logit_bias`` may come as
         a dict or as pairs in lists (its JSON form, on the way to the model's host)."""
-        limits.temperature(self.temperature)
-        limits.probability(self.top_p, "Top-p")
-        limits.probability(self.min_p, "Min-p")
-        limits.top_k(self.top_k)
-        limits.repeat_penalty(self.repeat_penalty)
-        limits.max_tokens(self.max_tokens)
-        limits.seed(self.seed)
+        super().__post_init__()
         for name in ("presence_penalty", "frequency_penalty"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not -2.0 <= value <= 2.0:
@@ -92,6 +83,11 @@ class SamplingOptions:
             )
         if (self.response_format == "json_schema") != bool(self.json_schema):
             raise limits.InvalidValue("A JSON schema goes with the json_schema format alone.")
+
+    @classmethod
+    def of(cls, sampling: Sampling, **request: object) -> SamplingOptions:
+        """``sampling``'s values, with a request's own (penalties, bias, format) added."""
+        return cls(**asdict(sampling.sampling()), **request)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

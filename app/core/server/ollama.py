@@ -19,6 +19,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from app.core.config.sampling import SPECS
 from app.core.inference.types import GenerationStats, SamplingOptions
 from app.core.server import schema as api_schema
 from app.core.server.errors import ApiError
@@ -28,12 +29,7 @@ VERSION = "0.6.0"  # the Ollama API version whose endpoints above this face foll
 # Options that change the answer and are not honoured: refused unless left at their default.
 REFUSED_OPTIONS = {"mirostat": 0, "typical_p": 1.0, "tfs_z": 1.0}
 OPTION_FIELDS = {  # Ollama's option: the OpenAI field it means
-    "temperature": "temperature",
-    "top_p": "top_p",
-    "top_k": "top_k",
-    "min_p": "min_p",
-    "repeat_penalty": "repeat_penalty",
-    "seed": "seed",
+    **{name: name for name in SPECS if name != "max_tokens"},  # the sampling fields' names
     "num_predict": "max_tokens",
     "stop": "stop",
     "presence_penalty": "presence_penalty",

@@ -12,7 +12,10 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, replace
+from typing import Any
 
+from app.core.config.limits import InvalidValue
+from app.core.config.sampling import SPECS, Spec
 from app.core.inference.types import GenerationStats, SamplingOptions
 from app.core.server import options as api_options
 from app.core.server.errors import ApiError
@@ -99,22 +102,19 @@ def _request(body: dict, messages: list[dict], defaults: SamplingOptions) -> Gen
             400, "Only n=1 is supported: one answer per request.", "unsupported", param="n"
         )
     # The newer name wins, but only when given: clients send it as null beside max_tokens.
-    max_tokens = body.get("max_completion_tokens")
-    if max_tokens is None:
-        max_tokens = body.get("max_tokens")
-    values = {
-        "temperature": _number(body, "temperature", 0.0, 2.0),
-        "top_p": _number(body, "top_p", 0.0, 1.0),
-        "min_p": _number(body, "min_p", 0.0, 1.0),
-        "repeat_penalty": _number(body, "repeat_penalty", 0.0, 10.0),
-        "top_k": _integer(body, "top_k", 0, 1_000_000),
-        "seed": _integer(body, "seed", -(2**63), 2**63 - 1),
-        "max_tokens": None
-        if max_tokens is None
-        else _integer({"max_tokens": max_tokens}, "max_tokens", 1, 10_000_000),
+    given = dict(body)
+    if body.get("max_completion_tokens") is not None:
+        given["max_tokens"] = body["max_completion_tokens"]
+    # One request field per sampling field, in the range its declaration gives. Any: each
+    # field is checked for its own type; replace() takes them by name.
+    values: dict[str, Any] = {
+        name: _sampling_value(given, name, spec) for name, spec in SPECS.items()
     }
     values.update(api_options.output_fields(body))
-    sampling = replace(defaults, **{k: v for k, v in values.items() if v is not None})
+    try:
+        sampling = replace(defaults, **{k: v for k, v in values.items() if v is not None})
+    except InvalidValue as exc:  # inside the API's range, not the engine's (a penalty of 0)
+        raise ApiError(400, str(exc), "invalid_value") from exc
     stream = body.get("stream", False)
     if not isinstance(stream, bool) and stream is not None:
         raise _wrong("stream", "true or false")
@@ -181,6 +181,13 @@ def _stop_strings(stop: object) -> tuple[str, ...]:
             param="stop",
         )
     return tuple(s for s in stop if s)
+
+
+def _sampling_value(body: dict, name: str, spec: Spec) -> float | None:
+    low, high = spec.api_range()
+    if spec.whole:
+        return _integer(body, name, int(low), int(high))
+    return _number(body, name, low, high)
 
 
 def _number(body: dict, key: str, low: float, high: float) -> float | None:

@@ -108,18 +108,8 @@ class ChatModelControl(QObject):
         saved = self.settings.model_settings.get(path)
         if saved is not None:
             return ModelSettings.from_json(saved)
-        s = self.settings
-        return ModelSettings(
-            temperature=s.temperature,
-            top_p=s.top_p,
-            top_k=s.top_k,
-            min_p=s.min_p,
-            repeat_penalty=s.repeat_penalty,
-            max_tokens=s.max_tokens,
-            seed=s.seed,
-            n_ctx=s.n_ctx,
-            n_threads=s.n_threads,
-        )
+        s = self.settings  # a model never set up: the settings file's
+        return ModelSettings(sampling=s.sampling, n_ctx=s.n_ctx, n_threads=s.n_threads)
 
     def select_model(self, path: str) -> None:
         self._wanted_path = path

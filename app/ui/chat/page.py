@@ -408,16 +408,7 @@ class ChatPage(QWidget):
             self._on_busy(self.session.busy)
 
     def _sampling(self) -> SamplingOptions:
-        s = self.panel.settings()
-        return SamplingOptions(
-            temperature=s.temperature,
-            top_p=s.top_p,
-            top_k=s.top_k,
-            min_p=s.min_p,
-            repeat_penalty=s.repeat_penalty,
-            max_tokens=s.max_tokens,
-            seed=s.seed,
-        )
+        return SamplingOptions.of(self.panel.settings().sampling)
 
     @Slot(str)
     def _on_token(self, text: str) -> None:

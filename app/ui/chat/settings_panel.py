@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -21,7 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.config.presets import KV_TYPES, PRESETS, ModelSettings
+from app.core.config.presets import KV_TYPES, ModelSettings
+from app.core.config.sampling import PRESETS, SPECS, Sampling, Spec
 
 
 class ChatSettingsPanel(QWidget):
@@ -41,27 +40,16 @@ class ChatSettingsPanel(QWidget):
         self.preset = QComboBox()
         self.preset.addItems([*PRESETS, "Custom"])
         self.preset.activated.connect(self._apply_preset)
-        self.temperature = self._double(0.0, 2.0, 0.05)
-        self.top_p = self._double(0.0, 1.0, 0.01)
-        self.top_k = self._int(0, 1000)
-        self.min_p = self._double(0.0, 1.0, 0.01)
-        self.repeat_penalty = self._double(0.5, 2.0, 0.01)
-        self.max_tokens = self._int(1, 32768)
-        self.seed = self._int(-1, 2**31 - 1)
-        self.seed.setSpecialValueText("random")
-
         sampling = QFormLayout()
-        for label, widget in (
-            ("Preset", self.preset),
-            ("Temperature", self.temperature),
-            ("Top-p", self.top_p),
-            ("Top-k", self.top_k),
-            ("Min-p", self.min_p),
-            ("Repeat penalty", self.repeat_penalty),
-            ("Max tokens", self.max_tokens),
-            ("Seed", self.seed),
-        ):
-            sampling.addRow(label, widget)
+        sampling.addRow("Preset", self.preset)
+        # One box per sampling field, as its declaration gives it (label, range, step); each
+        # is also this panel's attribute of the field's name (``panel.temperature``).
+        self.sampling_boxes: dict[str, QSpinBox | QDoubleSpinBox] = {}
+        for name, spec in SPECS.items():
+            box = self._box(spec)
+            self.sampling_boxes[name] = box
+            setattr(self, name, box)
+            sampling.addRow(spec.label, box)
 
         self.n_ctx = QSpinBox(minimum=0, maximum=1_048_576, singleStep=1024)
         self.n_ctx.setSpecialValueText("model default")
@@ -126,13 +114,16 @@ class ChatSettingsPanel(QWidget):
         layout.addWidget(save)
         layout.addStretch(1)
 
-    def _double(self, low: float, high: float, step: float) -> QDoubleSpinBox:
-        box = QDoubleSpinBox(minimum=low, maximum=high, singleStep=step, decimals=2)
-        box.valueChanged.connect(self._sampling_edited)
-        return box
-
-    def _int(self, low: int, high: int) -> QSpinBox:
-        box = QSpinBox(minimum=low, maximum=high)
+    def _box(self, spec: Spec) -> QSpinBox | QDoubleSpinBox:
+        low, high, step = spec.box()
+        box: QSpinBox | QDoubleSpinBox
+        if spec.whole:
+            box = QSpinBox(minimum=int(low), maximum=int(high), singleStep=int(step))
+        else:
+            box = QDoubleSpinBox(minimum=low, maximum=high, singleStep=step, decimals=2)
+        box.setSpecialValueText(spec.special)
+        if spec.help:
+            box.setToolTip(spec.help[0].upper() + spec.help[1:])
         box.valueChanged.connect(self._sampling_edited)
         return box
 
@@ -140,10 +131,10 @@ class ChatSettingsPanel(QWidget):
     def show_settings(self, settings: ModelSettings, system_prompt: str) -> None:
         self._updating = True
         self.system_prompt.setPlainText(system_prompt)
-        for name in ("temperature", "top_p", "min_p", "repeat_penalty"):
-            getattr(self, name).setValue(getattr(settings, name))
-        for name in ("top_k", "max_tokens", "seed", "n_ctx", "n_threads"):
-            getattr(self, name).setValue(getattr(settings, name))
+        for name, box in self.sampling_boxes.items():
+            box.setValue(getattr(settings.sampling, name))
+        self.n_ctx.setValue(settings.n_ctx)
+        self.n_threads.setValue(settings.n_threads)
         self.gpu_layers.setCurrentText(settings.gpu_layers)
         self.flash_attn.setChecked(settings.flash_attn)
         self.kv_type.setCurrentText(settings.kv_type)
@@ -153,13 +144,7 @@ class ChatSettingsPanel(QWidget):
 
     def settings(self) -> ModelSettings:
         return ModelSettings(
-            temperature=self.temperature.value(),
-            top_p=self.top_p.value(),
-            top_k=self.top_k.value(),
-            min_p=self.min_p.value(),
-            repeat_penalty=self.repeat_penalty.value(),
-            max_tokens=self.max_tokens.value(),
-            seed=self.seed.value(),
+            sampling=Sampling(**{n: box.value() for n, box in self.sampling_boxes.items()}),
             n_ctx=self.n_ctx.value(),
             gpu_layers=self.gpu_layers.currentText().strip() or "auto",
             flash_attn=self.flash_attn.isChecked(),
@@ -181,9 +166,7 @@ class ChatSettingsPanel(QWidget):
     def _apply_preset(self, row: int) -> None:
         name = self.preset.itemText(row)
         if name in PRESETS:
-            self.show_settings(
-                replace(self.settings()).with_preset(name), self.system_prompt_text()
-            )
+            self.show_settings(self.settings().with_preset(name), self.system_prompt_text())
             self.changed.emit()
 
     @Slot()

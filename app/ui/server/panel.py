@@ -329,13 +329,4 @@ class ServerPanel(QWidget):
             widget.setEnabled(enabled)
 
     def _defaults(self) -> SamplingOptions:
-        s = self.settings
-        return SamplingOptions(
-            temperature=s.temperature,
-            top_p=s.top_p,
-            top_k=s.top_k,
-            min_p=s.min_p,
-            repeat_penalty=s.repeat_penalty,
-            max_tokens=s.max_tokens,
-            seed=s.seed,
-        )
+        return SamplingOptions.of(self.settings.sampling)

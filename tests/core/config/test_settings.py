@@ -1,4 +1,5 @@
 import json
+from dataclasses import asdict, replace
 
 import pytest
 
@@ -12,12 +13,14 @@ def test_defaults_round_trip(tmp_path):
     path = tmp_path / "settings.json"
     settings = Settings.load(path)
     assert settings.schema_version == SCHEMA_VERSION
-    settings.temperature = 0.2
+    settings.sampling = replace(settings.sampling, temperature=0.2)
     settings.model_folders = ["/models"]
     settings.save(path)
     again = Settings.load(path)
-    assert again.temperature == 0.2 and again.model_folders == ["/models"]
-    assert json.loads(path.read_text())["schema_version"] == SCHEMA_VERSION
+    assert again.sampling.temperature == 0.2 and again.model_folders == ["/models"]
+    stored = json.loads(path.read_text())
+    assert stored["schema_version"] == SCHEMA_VERSION
+    assert stored["sampling"] == asdict(again.sampling)
 
 
 def damaged_copies(path):
@@ -81,9 +84,12 @@ def test_wrong_shaped_model_settings_keep_only_what_is_usable(tmp_path):
         )
     )
     settings = Settings.load(path)
-    assert settings.model_settings == {"/b.gguf": {"top_k": 5}, "/c.gguf": {"temperature": 0.3}}
+    assert settings.model_settings == {
+        "/b.gguf": {"sampling": {"top_k": 5}},
+        "/c.gguf": {"sampling": {"temperature": 0.3}},
+    }
     assert "/a.gguf are not a JSON object" in settings.notice
-    assert ModelSettings.from_json(settings.model_settings["/b.gguf"]).top_k == 5
+    assert ModelSettings.from_json(settings.model_settings["/b.gguf"]).sampling.top_k == 5
     assert "notice" not in json.loads(path.read_text())
 
 
@@ -91,5 +97,77 @@ def test_wrong_types_are_ignored_not_fatal(tmp_path):
     path = tmp_path / "settings.json"
     path.write_text(json.dumps({"temperature": "hot", "max_tokens": 64, "unknown": 1}))
     settings = Settings.load(path)
-    assert settings.temperature == Settings().temperature
-    assert settings.max_tokens == 64
+    assert settings.sampling.temperature == Settings().sampling.temperature
+    assert settings.sampling.max_tokens == 64
+
+
+def test_a_file_of_schema_1_loads_with_its_values_and_is_saved_in_the_new_shape(tmp_path):
+    """Hearth before the sampling fields were declared once kept them at the top level, and
+    each model's beside its load settings: such a file loads as it was, with nothing reset."""
+    path = tmp_path / "settings.json"
+    old = {
+        "schema_version": 1,
+        "last_model": "/m/a.gguf",
+        "system_prompt": "Be brief.",
+        "temperature": 0.2,
+        "top_p": 0.9,
+        "top_k": 12,
+        "min_p": 0.1,
+        "repeat_penalty": 1.3,
+        "max_tokens": 300,
+        "seed": 42,
+        "n_ctx": 2048,
+        "n_gpu_layers": 0,
+        "n_threads": 1,
+        "model_settings": {
+            "/m/a.gguf": {
+                "temperature": 1.0,
+                "top_p": 0.98,
+                "top_k": 100,
+                "min_p": 0.02,
+                "repeat_penalty": 1.05,
+                "max_tokens": 64,
+                "seed": 7,
+                "n_ctx": 4096,
+                "gpu_layers": "all",
+                "flash_attn": True,
+                "kv_type": "q8_0",
+                "n_threads": 1,
+            }
+        },
+        "model_folders": ["/m"],
+        "window_geometry": "AAA",
+        "theme": "dark",
+    }
+    path.write_text(json.dumps(old))
+    settings = Settings.load(path)
+    assert settings.notice == ""
+    assert asdict(settings.sampling) == {
+        k: old[k]
+        for k in ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens", "seed")
+    }
+    assert (settings.n_ctx, settings.system_prompt, settings.theme) == (2048, "Be brief.", "dark")
+    chosen = ModelSettings.from_json(settings.model_settings["/m/a.gguf"])
+    assert chosen.preset_name() == "Creative"
+    assert (chosen.sampling.max_tokens, chosen.sampling.seed) == (64, 7)
+    assert (chosen.n_ctx, chosen.gpu_layers, chosen.flash_attn, chosen.kv_type) == (
+        4096,
+        "all",
+        True,
+        "q8_0",
+    )
+    settings.save(path)
+    stored = json.loads(path.read_text())
+    assert stored["schema_version"] == SCHEMA_VERSION and "temperature" not in stored
+    assert stored["sampling"]["top_k"] == 12
+    again = Settings.load(path)
+    assert again == settings and again.notice == ""
+    assert ModelSettings.from_json(again.model_settings["/m/a.gguf"]) == chosen
+
+
+def test_a_model_never_set_up_takes_the_files_sampling_and_one_max_tokens_default(tmp_path):
+    from app.core.inference.types import SamplingOptions
+
+    assert Settings().sampling.max_tokens == ModelSettings().sampling.max_tokens
+    assert SamplingOptions().max_tokens == Settings().sampling.max_tokens
+    assert SamplingOptions.of(Settings().sampling) == SamplingOptions()

@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
 from app.core.chats.store import ChatStore
+from app.core.config.sampling import Sampling
 from app.core.config.settings import Settings
 from app.ui.main_window import MainWindow
 from tests.support.chat_ui import ANSWER_MS, ask, stop_mid_answer
@@ -14,10 +15,9 @@ from tests.support.chat_ui import ANSWER_MS, ask, stop_mid_answer
 LOAD_MS = 60_000
 
 
-def open_window(qtbot, paths, **settings):
-    win = MainWindow(
-        paths, Settings(**{"max_tokens": 48, "temperature": 0.0, "seed": 1, **settings})
-    )
+def open_window(qtbot, paths, **sampling):
+    chosen = Sampling(**{"max_tokens": 48, "temperature": 0.0, "seed": 1, **sampling})
+    win = MainWindow(paths, Settings(sampling=chosen))
     qtbot.addWidget(win)
     win.chat_page.confirm = lambda _parent, _question: True
     with qtbot.waitSignal(win.session.loaded, timeout=LOAD_MS):
@@ -276,7 +276,7 @@ def test_presets_and_per_model_defaults(window, qtbot, starter_home):
     assert page.model_status.text() == "Saved as this model's defaults."
     saved = Settings.load(starter_home.settings_file)  # on disk at once, before any quit
     mine = saved.model_settings[str(loaded.args[0].path)]
-    assert (mine["temperature"], mine["n_ctx"], mine["kv_type"]) == (0.2, 1024, "q8_0")
+    assert (mine["sampling"]["temperature"], mine["n_ctx"], mine["kv_type"]) == (0.2, 1024, "q8_0")
     window.shutdown()
     again = MainWindow(starter_home, saved)
     qtbot.addWidget(again)
@@ -299,7 +299,7 @@ def test_a_system_prompt_too_long_to_use_is_said_and_not_saved(window):
 
 def test_chat_says_loading_until_the_library_is_scanned(qtbot, starter_home):
     """Not "No local model yet" while the starter model is there but not yet listed."""
-    win = MainWindow(starter_home, Settings(max_tokens=48))
+    win = MainWindow(starter_home, Settings(sampling=Sampling(max_tokens=48)))
     qtbot.addWidget(win)
     status = win.chat_page.model_status
     seen = []

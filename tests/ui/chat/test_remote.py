@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.core.common.logs import setup_logging
+from app.core.config.sampling import Sampling
 from app.core.config.settings import Settings
 from app.core.inference.remote import Connection, ConnectionStore
 from app.ui.application import apply_style
@@ -26,7 +27,9 @@ def window(qtbot, starter_home, server):
     setup_logging(starter_home.log_file)
     ConnectionStore().save(Connection("Workstation", server, KEY))
     ConnectionStore().save(Connection("Old laptop", f"http://127.0.0.1:{free_port()}/v1"))
-    win = MainWindow(starter_home, Settings(max_tokens=48, temperature=0.0, seed=1))
+    win = MainWindow(
+        starter_home, Settings(sampling=Sampling(max_tokens=48, temperature=0.0, seed=1))
+    )
     qtbot.addWidget(win)
     win.chat_page.confirm = lambda _parent, _question: True
     with qtbot.waitSignal(win.session.loaded, timeout=LOAD_MS):
@@ -180,7 +183,8 @@ def test_a_restart_falls_back_to_the_local_model_when_the_server_is_gone(
     with llama_server(starter_gguf, tmp_path / "gone.log") as url:
         ConnectionStore().save(Connection("Gone", url))
     settings = Settings(
-        max_tokens=48, temperature=0.0, seed=1, last_model=f"remote:Gone:{starter_gguf}"
+        sampling=Sampling(max_tokens=48, temperature=0.0, seed=1),
+        last_model=f"remote:Gone:{starter_gguf}",
     )
     win = MainWindow(starter_home, settings)
     qtbot.addWidget(win)

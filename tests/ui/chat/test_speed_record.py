@@ -3,6 +3,7 @@ that file say ``measured`` from then on."""
 
 import pytest
 
+from app.core.config.sampling import Sampling
 from app.core.config.settings import Settings
 from app.core.fit import speed, speed_log
 from app.core.fit.machine_info import MachineInfo
@@ -15,7 +16,9 @@ LOAD_MS = 60_000
 
 
 def test_a_chat_answer_is_recorded_and_makes_the_speed_measured(qtbot, starter_home):
-    win = MainWindow(starter_home, Settings(max_tokens=48, temperature=0.0, seed=1))
+    win = MainWindow(
+        starter_home, Settings(sampling=Sampling(max_tokens=48, temperature=0.0, seed=1))
+    )
     qtbot.addWidget(win)
     try:
         with qtbot.waitSignal(win.session.loaded, timeout=LOAD_MS):

@@ -9,6 +9,7 @@ import threading
 import openai
 import pytest
 
+from app.core.config.sampling import Sampling
 from app.core.config.settings import Settings
 from app.core.inference.types import LoadOptions, SamplingOptions
 from app.ui.server.panel import LogRole, ServerPanel
@@ -38,7 +39,11 @@ def session(qtbot, starter_gguf):
 
 @pytest.fixture
 def panel(qtbot, session):
-    panel = ServerPanel(session, Settings(temperature=0.0, seed=1, max_tokens=64), port=free_port())
+    panel = ServerPanel(
+        session,
+        Settings(sampling=Sampling(temperature=0.0, seed=1, max_tokens=64)),
+        port=free_port(),
+    )
     qtbot.addWidget(panel)
     yield panel
     panel.shutdown()
