@@ -61,6 +61,7 @@ def apply_style(app: QApplication, theme: str = "system") -> str:
 
 def run_gui(paths: Paths, *, self_test: bool = False, screenshot: str | None = None) -> int:
     from app.ui.main_window import MainWindow
+    from app.ui.services import Services
 
     qInstallMessageHandler(_qt_message)
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -69,7 +70,10 @@ def run_gui(paths: Paths, *, self_test: bool = False, screenshot: str | None = N
     reporter = ErrorReporter()
     reporter.install()
     try:
-        window = MainWindow(paths, settings)
+        # What the pages share, built once: stores, connections, the machine's report, the
+        # library, the model host, the downloads.
+        services = Services(paths, settings)
+        window = MainWindow(paths, settings, services=services)
     except Exception as exc:  # noqa: BLE001 - said in a window, never an abort without a word
         log.exception("The window could not be built")
         QMessageBox.critical(

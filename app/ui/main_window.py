@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QEvent, QSize, Qt, QTimer, Slot
@@ -28,8 +27,6 @@ from app.core.common.resources import resource
 from app.core.config.settings import Settings
 from app.core.stores import Stores
 from app.ui.common import tasks
-from app.ui.common.tasks import run_task
-from app.ui.my_models.library_model import LibraryModel
 from app.ui.services import Services
 from app.ui.session.session import ChatSession
 from app.ui.theme import THEMES, apply_theme
@@ -67,17 +64,20 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Hearth")
         self._shut_down = False
         self.resize(1280, 800)
-        self.library = LibraryModel(self)
-        # The stores first: they never raise for a bad file, and nothing that can fail may run
-        # after the inference thread starts (an exception then aborted the process, exit 134).
-        self.services = services or Services.open(paths, stores)
+        # Everything the pages share, built once (by run_gui, or here for a window alone).
+        self.services = services or Services(
+            paths, settings, stores=stores, session=session, hub_endpoint=hub_endpoint, parent=self
+        )
         self.stores = self.services.stores
         self.chat_store = self.stores.chats
-        self.session = session or ChatSession(parent=self)
+        self.library = self.services.library
+        self.session = self.services.session
+        self.library.modelReset.connect(self._on_library)
+        self.services.scan_failed.connect(self.show_error)
         # The downloads (manager, panel, unfinished ones resumed) are set up after the first
         # paint, or when first asked for: their imports cost ~35 ms of the start.
         self._downloads: DownloadManager | None = None
-        self._hub_endpoint = hub_endpoint
+        self._hub_endpoint = self.services.hub_endpoint
 
         self.sidebar = QListWidget(objectName="sidebar")
         self.sidebar.setIconSize(QSize(20, 20))
@@ -173,17 +173,9 @@ class MainWindow(QMainWindow):
     @property
     def downloads(self) -> DownloadManager:
         if self._downloads is None:
-            from app.core.downloads.downloader import Downloader
-            from app.core.downloads.history import FILE_NAME
-            from app.ui.downloads.manager import DownloadManager
             from app.ui.downloads.panel import DownloadsPanel
 
-            self._downloads = DownloadManager(
-                Downloader(endpoint=self._hub_endpoint),
-                parent=self,
-                history_file=self.paths.data_dir / FILE_NAME,
-            )
-            self._downloads.finished.connect(self.refresh_library)
+            self._downloads = self.services.downloads  # built there: it rescans the library
             self._downloads.state_changed.connect(self._on_download_state)
             self.downloads_panel = DownloadsPanel(self._downloads)
             self.downloads_panel.chat_requested.connect(self.open_chat_with)
@@ -291,13 +283,8 @@ class MainWindow(QMainWindow):
     def refresh_library(self) -> None:
         if self._shut_down:
             return
-        from app.core.library import catalog as library  # ~10 ms: after the first paint
-
-        paths, settings = self.paths, replace(self.settings)
         self.statusBar().showMessage("Scanning local models...")
-        run_task(
-            lambda: library.list_for_user(paths, settings), self._on_library, self.show_error, self
-        )
+        self.services.refresh_library()
 
     @Slot()
     def _save_settings(self) -> None:
@@ -318,12 +305,11 @@ class MainWindow(QMainWindow):
         self._save_settings()
         self.refresh_library()
 
-    @Slot(object)
-    def _on_library(self, models: list) -> None:
+    @Slot()
+    def _on_library(self) -> None:
         if self._shut_down:  # a scan that ended while the window closed: nothing to show
             return
-        self.library.set_models(models)
-        self.statusBar().showMessage(f"{len(models)} local model(s)")
+        self.statusBar().showMessage(f"{self.library.rowCount()} local model(s)")
 
     @Slot()
     def toggle_downloads(self) -> None:

@@ -70,11 +70,12 @@ class ChatPage(QWidget):
         settings: Settings,
         store: ChatStore,
         confirm: Callable[[QWidget, str], bool] = ask_yes_no,
-        connections: ConnectionStore | None = None,
+        *,
+        connections: ConnectionStore,  # the window's Services': the page opens no store
     ) -> None:
         super().__init__()
         self.session, self.library, self.settings, self.store = session, library, settings, store
-        self.connections = connections or ConnectionStore()
+        self.connections = connections
         self.confirm = confirm
         self.chat_id = 0
         self.answer_id: int | None = None
