@@ -24,6 +24,7 @@ from app.core.common.errors import RemoteAuthError, RemoteContextFull, RemoteErr
 from app.core.common.json_file import Damaged, Loaded, read_json, write_json
 from app.core.common.paths import default_paths
 from app.core.inference.remote_context import ContextEstimate, context_full
+from app.core.inference.stop import StopEvent
 from app.core.inference.types import GenerationStats, SamplingOptions
 
 log = logging.getLogger("hearth.remote")
@@ -138,7 +139,7 @@ class RemoteBackend:
         self.connection = connection
         self.model = model
         self.timeout = timeout
-        self._stop = threading.Event()
+        self._stop = StopEvent()  # request_stop: shuts the answer's socket at once
         self.context = ContextEstimate()  # what the server said of the last chat it refused
         self._max_tokens = 0  # the answer's tokens asked for last
 
@@ -228,9 +229,11 @@ class RemoteBackend:
         self, body: dict, flags: tuple[threading.Event, ...], on_token: Callable[[str], None]
     ) -> _Answer:
         answer = _Answer()
-        conn, response = _open(self.connection, "POST", "/chat/completions", body, self.timeout)
+        conn, response, sock = _open(
+            self.connection, "POST", "/chat/completions", body, self.timeout
+        )
         try:
-            with _StopWatcher(flags, conn):
+            with _ShutOnStop(flags, sock):
                 for event in _events(response):
                     answer.empty = False
                     if any(flag.is_set() for flag in flags):
@@ -260,9 +263,11 @@ class RemoteBackend:
         """The answer asked for without streaming: one piece, or the server's error."""
         body = {k: v for k, v in body.items() if k != "stream_options"} | {"stream": False}
         answer = _Answer(empty=False)
-        conn, response = _open(self.connection, "POST", "/chat/completions", body, self.timeout)
+        conn, response, sock = _open(
+            self.connection, "POST", "/chat/completions", body, self.timeout
+        )
         try:
-            with _StopWatcher(flags, conn):
+            with _ShutOnStop(flags, sock):
                 data = json.loads(response.read(MAX_ANSWER_BYTES))
             if "error" in data:
                 raise self._refusal(data)
@@ -309,7 +314,7 @@ class _Answer:
 
 def list_models(connection: Connection, timeout: float = TIMEOUT_S) -> list[str]:
     """The model ids the server lists at ``GET /models``."""
-    conn, response = _open(connection, "GET", "/models", None, timeout)
+    conn, response, _sock = _open(connection, "GET", "/models", None, timeout)
     try:
         data = json.loads(response.read(16 * 1024 * 1024))
         return [str(m["id"]) for m in data["data"]]
@@ -326,7 +331,9 @@ def list_models(connection: Connection, timeout: float = TIMEOUT_S) -> list[str]
 
 def _open(
     connection: Connection, method: str, path: str, body: dict | None, timeout: float
-) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse, socket.socket | None]:
+    """The connection, its response and its socket (kept here: http.client lets go of it
+    when the server closes the connection after the answer, an HTTP/1.0 server say)."""
     parts = urlsplit(connection.base_url)
     if not parts.hostname:  # normalize_url refuses such an address when it is saved
         raise RemoteError(f"'{connection.base_url}' is not a server address.")
@@ -341,6 +348,7 @@ def _open(
         headers["Content-Type"] = "application/json"
     try:
         conn.request(method, parts.path + path, body=data, headers=headers)
+        sock = conn.sock
         response = conn.getresponse()
         if response.status >= 400:
             raise _http_error(connection, response.status, response.read(MAX_ERROR_BYTES), path)
@@ -350,7 +358,7 @@ def _open(
     except RemoteError:
         conn.close()
         raise
-    return conn, response
+    return conn, response, sock
 
 
 def _unreachable(connection: Connection, exc: Exception, timeout: float) -> str:
@@ -423,32 +431,30 @@ def _events(response: http.client.HTTPResponse) -> Iterator[dict]:
                 raise RemoteError(f"The server sent a stream Hearth cannot read ({exc}).") from exc
 
 
-class _StopWatcher:
-    """Watch stop flags while a stream is read; when one is set, shut the socket so the read
-    ends at once (even while the server is still reading the prompt)."""
+class _ShutOnStop:
+    """While a response is read, a stop shuts its socket so the read ends at once, even while
+    the server is still reading the prompt. A ``StopEvent`` does it from the thread that asks
+    for the stop; a plain ``threading.Event`` is seen by the reading loop at the next chunk."""
 
-    def __init__(self, flags: tuple[threading.Event, ...], conn: http.client.HTTPConnection):
-        self._flags, self._conn = flags, conn
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="hearth-remote-stop")
+    def __init__(self, flags: tuple[threading.Event, ...], sock: socket.socket | None):
+        self._flags, self._sock = flags, sock
+        self._forget: list[Callable[[], None]] = []
 
     def __enter__(self) -> None:
-        self._thread.start()
+        for flag in self._flags:
+            if isinstance(flag, StopEvent):
+                self._forget.append(flag.on_set(self._shut))
 
     def __exit__(self, *exc) -> None:
-        self._done.set()
-        self._thread.join()
+        for forget in self._forget:
+            forget()
 
-    def _watch(self) -> None:
-        while not self._done.wait(0.05):
-            if any(flag.is_set() for flag in self._flags):
-                sock = self._conn.sock
-                if sock is not None:
-                    try:
-                        sock.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-                return
+    def _shut(self) -> None:
+        if self._sock is not None:
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:  # closed meanwhile: the answer has ended anyway
+                pass
 
 
 def output_fields(sampling: SamplingOptions) -> dict:

@@ -1,9 +1,9 @@
 """The download queue: at most ``limit`` downloads at once, each on a worker thread.
 
-``DownloadManager`` lives on the GUI thread and owns a :class:`DownloadsModel`. Workers run
-:meth:`Downloader.download` on the manager's own QThreadPool and report through queued signals
-carrying plain data (the key, a frozen ``Progress``, a message). Pause, cancel and shutdown set
-the worker's stop event; the worker notices it on the next chunk and ends, keeping the part file
+``DownloadManager`` lives on the GUI thread and owns a :class:`DownloadsModel`. Each download
+runs :meth:`Downloader.download` as a job of ``app.ui.common.tasks`` (on its pool for long
+jobs) and reports plain data (a frozen ``Progress``, the result, a message). Pause, cancel and
+shutdown cancel the job; the worker notices it on the next chunk and ends, keeping the part file
 (pause) or deleting it (cancel). Nothing here blocks the GUI thread on the network or the disk.
 
 With a ``history_file``, the finished and failed rows are kept across restarts
@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
-from app.core.common.errors import DownloadCancelled, HearthError
+from app.core.common.errors import DownloadCancelled
 from app.core.downloads import history
 from app.core.downloads.downloader import Downloader, DownloadResult
 from app.core.downloads.http import Progress
 from app.core.gguf.split import split_names
+from app.ui.common.tasks import QUIT_WAIT_MS, JobControl, TaskHandle, long_jobs, run_job, run_task
 from app.ui.downloads.model import DownloadsModel, Role
 
 log = logging.getLogger("hearth.ui.downloads")
@@ -35,62 +38,28 @@ class _Entry:
     repo_id: str
     filename: str
     revision: str
-    stop: threading.Event = field(default_factory=threading.Event)
+    task: TaskHandle | None = None  # the download running now; cancel() pauses it
     discard: bool = False  # delete the part file once the worker has stopped (cancel)
 
 
-class _Signals(QObject):
-    """Worker -> manager. Created on the GUI thread, so emits from workers arrive queued."""
+def _download(downloader: Downloader, entry: _Entry):
+    """The job of one download, on ``tasks.long_jobs()``: stopped by its task's stop event."""
 
-    progress = Signal(str, object)  # key, Progress
-    done = Signal(str, object)  # key, DownloadResult
-    failed = Signal(str, str)  # key, message
-    stopped = Signal(str)  # key: paused or cancelled on request
-
-
-class _Worker(QRunnable):
-    def __init__(self, key: str, entry: _Entry, downloader: Downloader, signals: _Signals) -> None:
-        super().__init__()
-        self.key, self.entry, self.downloader, self.signals = key, entry, downloader, signals
-
-    def run(self) -> None:
-        entry = self.entry
+    def job(control: JobControl) -> DownloadResult:
         try:
-            result = self.downloader.download(
+            return downloader.download(
                 entry.repo_id,
                 entry.filename,
                 revision=entry.revision,
-                progress=self._progress,
-                stop=entry.stop,
+                progress=control.report,
+                stop=control.stop,
             )
         except DownloadCancelled:
             if entry.discard:
-                self.downloader.discard(entry.repo_id, entry.filename)
-            self.signals.stopped.emit(self.key)
-        except HearthError as exc:
-            self.signals.failed.emit(self.key, str(exc))
-        except Exception as exc:  # noqa: BLE001 - shown on the row, logged with its trace
-            log.exception("Download of %s failed", self.key)
-            self.signals.failed.emit(self.key, f"Something went wrong: {exc}")
-        else:
-            self.signals.done.emit(self.key, result)
+                downloader.discard(entry.repo_id, entry.filename)
+            raise
 
-    def _progress(self, progress: Progress) -> None:
-        self.signals.progress.emit(self.key, progress)
-
-
-class _Discard(QRunnable):
-    """Delete a stopped download's part files, off the GUI thread."""
-
-    def __init__(self, downloader: Downloader, repo_id: str, filename: str) -> None:
-        super().__init__()
-        self.downloader, self.repo_id, self.filename = downloader, repo_id, filename
-
-    def run(self) -> None:
-        try:
-            self.downloader.discard(self.repo_id, self.filename)
-        except OSError:
-            log.exception("Could not delete the partial download of %s", self.filename)
+    return job
 
 
 class DownloadManager(QObject):
@@ -117,16 +86,10 @@ class DownloadManager(QObject):
         self._history_pending: list[history.PastDownload] | None = None
         self.model = model or DownloadsModel(self)
         self.limit = limit
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(limit + 1)  # + 1 for deleting cancelled part files
         self._entries: dict[str, _Entry] = {}
         self._queue: list[str] = []
         self._running: set[str] = set()
-        self._signals = _Signals(self)
-        self._signals.progress.connect(self._on_progress)
-        self._signals.done.connect(self._on_done)
-        self._signals.failed.connect(self._on_failed)
-        self._signals.stopped.connect(self._on_stopped)
+        self._tasks: list[TaskHandle] = []  # downloads, deletions, history writes: for shutdown
 
     # -- requests ---------------------------------------------------------------------------------
 
@@ -148,7 +111,7 @@ class DownloadManager(QObject):
 
     def pause(self, key: str) -> None:
         if key in self._running:
-            self._entries[key].stop.set()
+            self._stop(key)
         elif key in self._queue:
             self._queue.remove(key)
             self._set_state(key, "paused")
@@ -167,12 +130,21 @@ class DownloadManager(QObject):
             return
         if key in self._running:
             entry.discard = True
-            entry.stop.set()
+            self._stop(key)
             return
         if key in self._queue:
             self._queue.remove(key)
         if self.state(key) != "done":
-            self._pool.start(_Discard(self.downloader, entry.repo_id, entry.filename))
+            downloader, repo_id, filename = self.downloader, entry.repo_id, entry.filename
+            self._keep(
+                run_task(
+                    lambda: downloader.discard(repo_id, filename),
+                    _ignore,
+                    _ignore,  # logged with its trace by the task API
+                    self,
+                    name=f"deleting the partial download of {filename}",
+                )
+            )
         self._forget(key)
 
     def restore_unfinished(self) -> list[str]:
@@ -200,12 +172,17 @@ class DownloadManager(QObject):
             keys.append(key)
         return keys
 
-    def shutdown(self, timeout_ms: int = 10_000) -> bool:
-        """Pause everything (part files are kept for next time) and wait for the workers."""
+    def shutdown(self, timeout_ms: int | None = None) -> bool:
+        """Pause everything (part files are kept for next time) and wait for the workers, at
+        most ``timeout_ms`` (default ``tasks.QUIT_WAIT_MS``); False when one is left running."""
         self._queue.clear()
         for key in self._running:
-            self._entries[key].stop.set()
-        return self._pool.waitForDone(timeout_ms)
+            self._stop(key)
+        deadline = time.monotonic() + (QUIT_WAIT_MS if timeout_ms is None else timeout_ms) / 1000
+        return all(
+            task.wait_finished(max(0, int((deadline - time.monotonic()) * 1000)))
+            for task in self._tasks
+        )
 
     def state(self, key: str) -> str | None:
         return self.model.value(key, Role.State)
@@ -215,7 +192,6 @@ class DownloadManager(QObject):
 
     # -- worker reports ---------------------------------------------------------------------------
 
-    @Slot(str, object)
     def _on_progress(self, key: str, progress: Progress) -> None:
         if key not in self._running:
             return
@@ -274,7 +250,9 @@ class DownloadManager(QObject):
             )
         with self._history_lock:
             self._history_pending = rows
-        self._pool.start(self._write_history)
+        self._keep(
+            run_task(self._write_history, _ignore, _ignore, self, name="saving the downloads list")
+        )
 
     def _write_history(self) -> None:
         with self._history_lock:  # held while writing: an older list never lands last
@@ -286,7 +264,6 @@ class DownloadManager(QObject):
             except OSError as exc:
                 log.warning("Could not save the downloads list: %s", exc)
 
-    @Slot(str, object)
     def _on_done(self, key: str, result: DownloadResult) -> None:
         self._running.discard(key)
         self.model.update(
@@ -304,7 +281,6 @@ class DownloadManager(QObject):
         self.finished.emit(str(result.path))
         self._pump()
 
-    @Slot(str, str)
     def _on_failed(self, key: str, message: str) -> None:
         self._running.discard(key)
         self.model.update(key, {Role.Speed: 0.0, Role.Message: message})
@@ -313,7 +289,6 @@ class DownloadManager(QObject):
         self.failed.emit(key, message)
         self._pump()
 
-    @Slot(str)
     def _on_stopped(self, key: str) -> None:
         self._running.discard(key)
         entry = self._entries.get(key)
@@ -330,10 +305,30 @@ class DownloadManager(QObject):
         while self._queue and len(self._running) < self.limit:
             key = self._queue.pop(0)
             entry = self._entries[key]
-            entry.stop, entry.discard = threading.Event(), False
+            entry.discard = False
             self._running.add(key)
             self._set_state(key, "downloading")
-            self._pool.start(_Worker(key, entry, self.downloader, self._signals))
+            entry.task = self._keep(
+                run_job(
+                    _download(self.downloader, entry),
+                    self,
+                    on_done=partial(self._on_done, key),
+                    on_error=partial(self._on_failed, key),
+                    on_progress=partial(self._on_progress, key),
+                    on_cancelled=partial(self._on_stopped, key),
+                    name=f"download of {key}",
+                    pool=long_jobs(),
+                )
+            )
+
+    def _stop(self, key: str) -> None:
+        task = self._entries[key].task
+        if task is not None:
+            task.cancel()
+
+    def _keep(self, task: TaskHandle) -> TaskHandle:
+        self._tasks = [t for t in self._tasks if not t.finished.is_set()] + [task]
+        return task
 
     def _set_state(self, key: str, state: str, announce: bool = False) -> None:
         if announce or self.state(key) != state:
@@ -347,3 +342,7 @@ class DownloadManager(QObject):
         if known:
             self._save_history()
         self.state_changed.emit(key, "cancelled")
+
+
+def _ignore(_value: object) -> None:
+    """Nothing to show: a failure was logged where it happened."""

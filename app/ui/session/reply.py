@@ -2,17 +2,18 @@
 
 ``ChatSession.send`` returns one; its signals concern that request only, and ``stop()`` stops
 that request only: the chat page cannot stop an API client's answer, nor see its tokens. The
-stop is a ``threading.Event`` handed down to the engine, which checks it while the chat is
-prepared (dropping old turns, applying the template), inside llama.cpp's prompt decode and
-between tokens.
+stop is a ``StopEvent`` (a ``threading.Event``) handed down to the engine, which checks it while
+the chat is prepared (dropping old turns, applying the template), inside llama.cpp's prompt
+decode and between tokens; a remote backend has it shut the answer's socket at once.
 """
 
 from __future__ import annotations
 
 import itertools
-import threading
 
 from PySide6.QtCore import QObject, Signal
+
+from app.core.inference.stop import StopEvent
 
 _ids = itertools.count(1)
 
@@ -27,7 +28,7 @@ class Reply(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.id = next(_ids)
-        self.stop_event = threading.Event()
+        self.stop_event = StopEvent()
         self.done = False
         self.unsupported = False  # failed asking what the model cannot do (the API says 400)
 
