@@ -13,6 +13,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.core.hardware.cpu_speed import CpuSpeed
+    from app.core.hardware.probe import Gpu
 
 GB, TFLOPS = 1e9, 1e12
 
@@ -96,7 +101,7 @@ def gpu_spec(name: str) -> tuple[float, float] | None:
     return None
 
 
-def gpu_device(gpu, backend: str) -> Device | None:
+def gpu_device(gpu: Gpu, backend: str) -> Device | None:
     """A GPU (``hardware.Gpu``) as the estimate sees it, None when its speed is unknown.
     NVML's measured bus gives the bandwidth when present; the table gives the rest."""
     spec = gpu_spec(gpu.name)
@@ -112,7 +117,7 @@ def gpu_device(gpu, backend: str) -> Device | None:
     return Device(gpu.name, "gpu", bandwidth, flops, efficiency, overhead, prompt, source)
 
 
-def cpu_device(cpu_speed, threads: int, name: str = "CPU") -> Device:
+def cpu_device(cpu_speed: CpuSpeed, threads: int, name: str = "CPU") -> Device:
     """The CPU with ``threads`` llama.cpp threads, from the probe (``hardware.CpuSpeed``)."""
     return Device(
         name,

@@ -25,11 +25,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from app.core.fit.devices import Device, cpu_device, gpu_device
 from app.core.fit.estimate import KV_TYPES
 from app.core.fit.shape import ModelShape
 from app.core.gguf import quant_types
+
+if TYPE_CHECKING:
+    from app.core.hardware.cpu_speed import CpuSpeed
+    from app.core.hardware.probe import HardwareReport
 
 ESTIMATED, CALIBRATED, MEASURED = "estimated", "calibrated", "measured"
 CHAT_DEPTH = 1024  # tokens already in a chat when a speed is told (the KV cache it reads)
@@ -61,7 +66,7 @@ class Speed:
         """As the quant picker shows it: ``~14 tok/s`` (``14 tok/s`` when measured)."""
         return f"{'' if self.basis == MEASURED else '~'}{_rounded(self.gen_tok_s)} tok/s"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "gen_tok_s": round(self.gen_tok_s, 2),
             "prompt_tok_s": round(self.prompt_tok_s, 1),
@@ -78,7 +83,9 @@ class SpeedMachine:
     gpu: Device | None = None
 
     @classmethod
-    def from_report(cls, report, cpu_speed, threads: int | None = None) -> SpeedMachine:
+    def from_report(
+        cls, report: HardwareReport, cpu_speed: CpuSpeed, threads: int | None = None
+    ) -> SpeedMachine:
         """From a ``hardware.HardwareReport`` and the CPU probe (``hardware.CpuSpeed``).
         ``threads``: llama.cpp's threads (default: physical cores but one, as Hearth loads)."""
         threads = threads or max(1, report.cores - 1)

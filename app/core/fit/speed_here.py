@@ -22,11 +22,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.core.common.errors import HearthError
 from app.core.fit import speed_log
 from app.core.fit.shape import ModelShape, shape_from_file
 from app.core.fit.speed import CALIBRATED, MEASURED, Speed, SpeedMachine, estimate
+
+if TYPE_CHECKING:
+    from app.core.hardware.probe import HardwareReport
 
 log = logging.getLogger("hearth.fit")
 
@@ -52,7 +56,9 @@ class SpeedHere:
         self.factor = self._factor()
 
     @classmethod
-    def for_report(cls, report, data_dir: Path, *, measure_again: bool = False) -> SpeedHere:
+    def for_report(
+        cls, report: HardwareReport, data_dir: Path, *, measure_again: bool = False
+    ) -> SpeedHere:
         """This machine from its hardware report, the stored CPU probe (measured now, about
         half a second, when there is none) and the stored runs. Blocks: off the GUI thread."""
         from app.core.hardware import cpu_speed

@@ -14,8 +14,12 @@ import math
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from app.core.common.json_file import Damaged, read_json, write_json
+
+if TYPE_CHECKING:
+    from app.core.inference.types import GenerationStats, LoadedModel
 
 log = logging.getLogger("hearth.fit")
 
@@ -39,7 +43,7 @@ class Run:
     when: float = 0.0
 
 
-def _parse(data, notes: list[str]) -> list[Run]:
+def _parse(data: Any, notes: list[str]) -> list[Run]:
     if not isinstance(data, dict) or not isinstance(data.get("runs"), list):
         raise Damaged("it is not a list of runs")
     runs = []
@@ -65,7 +69,7 @@ def _parse(data, notes: list[str]) -> list[Run]:
     return runs
 
 
-def _dump(runs: list[Run]) -> dict:
+def _dump(runs: list[Run]) -> dict[str, Any]:
     return {"version": 1, "runs": [asdict(r) for r in runs]}
 
 
@@ -90,7 +94,9 @@ def record(data_dir: Path, run: Run) -> None:
         log.warning("Could not store a measured speed: %s", exc)
 
 
-def record_answer(loaded, stats, data_dir: Path | None = None) -> Run | None:
+def record_answer(
+    loaded: LoadedModel | None, stats: GenerationStats, data_dir: Path | None = None
+) -> Run | None:
     """A chat answer as a data point: ``loaded`` (``inference.LoadedModel``, None for a remote
     model: not recorded) and its ``GenerationStats``. Answers under ``MIN_TOKENS`` tokens
     are not recorded. Cheap (a small JSON file): safe on the GUI thread."""

@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 from itertools import pairwise
 from pathlib import Path
+from typing import NoReturn
 
 from app.core.common.errors import InvalidModelFile, ModelFileError
 from app.core.gguf.header import GgufHeader, read_local_header, type_size
@@ -153,7 +154,7 @@ def _special_shards(path: Path) -> list[Path]:
     return found
 
 
-def _refuse(path: Path, problem: str, advice: str = DAMAGED):
+def _refuse(path: Path, problem: str, advice: str = DAMAGED) -> NoReturn:
     log.info("Refused %s: %s", path, problem)
     text = problem if problem.startswith(path.name) else problem[:1].upper() + problem[1:]
     raise InvalidModelFile(

@@ -67,5 +67,5 @@ def read_info(path: Path) -> GgufInfo:
     )
 
 
-def _int(raw) -> int | None:
+def _int(raw: object) -> int | None:
     return raw if type(raw) is int else None

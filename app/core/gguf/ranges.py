@@ -14,6 +14,7 @@ expert counts) and otherwise far above any real model, inside a C int.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from app.core.config.limits import MAX_CONTEXT, MAX_LAYERS
 from app.core.gguf.header import GgufHeader
@@ -92,10 +93,10 @@ def hyperparameter_problem(header: GgufHeader) -> str | None:
 
 
 def _count_problem(
-    header: GgufHeader, key: str, low: int, high: int, per_layer: bool, layers
+    header: GgufHeader, key: str, low: int, high: int, per_layer: bool, layers: Any
 ) -> str | None:
     kind, value = header.kinds.get(key, ()), header.fields[key]
-    items: list
+    items: list[Any]
     if per_layer and kind[:1] == (_ARRAY,):
         if len(kind) < 2 or kind[1] not in _INTEGERS:
             return f"its {key} is a list of something other than whole numbers."
@@ -141,7 +142,7 @@ def _relation_problem(header: GgufHeader, arch: str, values: dict[str, list[int]
     return None
 
 
-def _finite(value) -> bool:
+def _finite(value: object) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
     if isinstance(value, list):
@@ -149,7 +150,7 @@ def _finite(value) -> bool:
     return True
 
 
-def _shown(value) -> str:
+def _shown(value: object) -> str:
     if isinstance(value, str):
         return f"the text {value[:30]!r}"
     if isinstance(value, list):

@@ -11,6 +11,7 @@ import logging
 import re
 import subprocess
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.core.hardware.probe import Gpu, Runner, run_command
 
@@ -99,7 +100,7 @@ def parse_displays(text: str, metal_limit_bytes: int) -> list[Gpu]:
     return gpus
 
 
-def _metal(entry: dict) -> str:
+def _metal(entry: dict[str, Any]) -> str:
     """Metal support in words. macOS 13 and later: ``spdisplays_mtlgpufamilysupport``
     ("spdisplays_metal3" -> "Metal 3"); macOS 11 names the GPU family instead, under
     ``spdisplays_metalfamily`` ("spdisplays_mtlgpufamilyapple7" -> "Metal, Apple 7 family")."""
@@ -121,7 +122,7 @@ def _vendor(text: str) -> str:
     return text or "unknown"
 
 
-def _vram(entry: dict) -> int:
+def _vram(entry: dict[str, Any]) -> int:
     """Intel Macs' discrete GPUs: "spdisplays_vram": "8 GB" (or "_shared")."""
     text = str(entry.get("spdisplays_vram") or entry.get("spdisplays_vram_shared") or "")
     number, _, unit = text.partition(" ")
@@ -137,7 +138,7 @@ def _quiet(run: Runner, args: list[str]) -> str:
         return ""
 
 
-def _int(value) -> int:
+def _int(value: object) -> int:
     try:
         return int(str(value).strip())
     except ValueError:

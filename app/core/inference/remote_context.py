@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from app.core.common.errors import RemoteContextFull
 
@@ -56,7 +57,7 @@ def context_full(body: object, detail: str) -> RemoteContextFull | None:
     return None
 
 
-def _chars(messages: Sequence[dict]) -> int:
+def _chars(messages: Sequence[dict[str, Any]]) -> int:
     return sum(len(str(m.get("content") or "")) + MESSAGE_OVERHEAD_CHARS for m in messages)
 
 
@@ -67,14 +68,14 @@ class ContextEstimate:
     limit: int = 0
     tokens_per_char: float = 0.0
 
-    def learn(self, messages: Sequence[dict], refused: RemoteContextFull) -> None:
+    def learn(self, messages: Sequence[dict[str, Any]], refused: RemoteContextFull) -> None:
         self.limit = refused.limit
         self.tokens_per_char = refused.prompt_tokens / max(_chars(messages), 1)
 
-    def tokens(self, messages: Sequence[dict]) -> int:
+    def tokens(self, messages: Sequence[dict[str, Any]]) -> int:
         return round(_chars(messages) * self.tokens_per_char)
 
-    def fit(self, messages: Sequence[dict], reserve: int) -> list[dict]:
+    def fit(self, messages: Sequence[dict[str, Any]], reserve: int) -> list[dict[str, Any]]:
         """Drop the oldest turns (never the system prompt or the last message) until the chat
         and ``reserve`` answer tokens should fit. Before any refusal, the chat is kept whole.
         Raises ``RemoteContextFull`` when even the last message alone is too long."""

@@ -10,13 +10,16 @@ which the server answers 400, never an answer that ignores it.
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.common.errors import UnsupportedRequest
 from app.core.inference.types import SamplingOptions
 
+if TYPE_CHECKING:  # llama.cpp is loaded only when a grammar is asked for
+    from llama_cpp.llama_grammar import LlamaGrammar
 
-def llama_kwargs(sampling: SamplingOptions, n_vocab: int) -> dict:
+
+def llama_kwargs(sampling: SamplingOptions, n_vocab: int) -> dict[str, Any]:
     """The keyword arguments of ``create_completion`` / ``create_chat_completion``.
 
     A random seed (-1) is drawn here for each answer: llama-cpp-python keeps the last seed it
@@ -47,7 +50,7 @@ def llama_kwargs(sampling: SamplingOptions, n_vocab: int) -> dict:
     return kwargs
 
 
-def json_grammar(sampling: SamplingOptions):
+def json_grammar(sampling: SamplingOptions) -> LlamaGrammar | None:
     """A ``LlamaGrammar`` that keeps the answer to JSON (any object, or the schema's shape),
     or None for plain text."""
     if sampling.response_format == "text":

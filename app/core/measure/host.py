@@ -13,6 +13,7 @@ import sys
 import threading
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from app.core.common import errors
 from app.core.common.errors import MeasureCancelled, MeasureError
@@ -89,7 +90,7 @@ def measure_in_host(
         host.close(grace_s=0)
 
 
-def _comparison(data: dict) -> Comparison:
+def _comparison(data: dict[str, Any]) -> Comparison:
     return Comparison(
         text=data["text"],
         text_sha256=data["text_sha256"],
@@ -113,7 +114,7 @@ def main(_argv: list[str]) -> int:
     if request is None:
         return 0
 
-    def send(message: dict) -> None:
+    def send(message: dict[str, Any]) -> None:
         wire.write(outbox, message)
 
     try:

@@ -66,7 +66,7 @@ class ReferenceLogits:
     def __enter__(self) -> ReferenceLogits:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 

@@ -40,6 +40,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from app.core.common.errors import MeasureCancelled, MeasureError
 from app.core.common.resources import resource
@@ -116,11 +117,11 @@ class FileMeasurement:
     threads: int = 0  # CPU threads the speeds were measured with
     cached: bool = False  # read from the store, not measured in this call
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict, **changes) -> FileMeasurement:
+    def from_json(cls, data: dict[str, Any], **changes: Any) -> FileMeasurement:
         names = {f.name for f in fields(cls)}
         return cls(**{**{k: v for k, v in data.items() if k in names}, **changes})
 
@@ -135,7 +136,7 @@ class Comparison:
     seconds: float
     evaluated: int  # files run through llama.cpp by this call (0 when all were stored)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "text": self.text,
             "text_sha256": self.text_sha256,

@@ -14,9 +14,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from app.core.gguf import quant_types
 from app.core.quants import quality
+
+if TYPE_CHECKING:
+    from app.core.measure.measurement import FileMeasurement
 
 TYPICAL = "typical"
 ESTIMATE = "estimate"
@@ -194,11 +198,11 @@ def _lower_hull(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return hull
 
 
-def _cross(o, a, b) -> float:
+def _cross(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
     return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
 
 
-def measured_quality(measurement) -> Quality:
+def measured_quality(measurement: FileMeasurement) -> Quality:
     """A ``measure.FileMeasurement`` of the user's file as its quality."""
     ref = str(measurement.reference_file).replace("\\", "/").rsplit("/", 1)[-1]
     note = (

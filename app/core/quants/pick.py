@@ -20,8 +20,9 @@ comfortable: nothing is known against them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from app.core.fit import estimate as fit
 from app.core.fit.shape import ModelShape
@@ -29,6 +30,10 @@ from app.core.fit.speed import CHAT_DEPTH, Speed
 from app.core.gguf import quant_types
 from app.core.quants import explain as quant_explain
 from app.core.quants.explain import Quality
+
+if TYPE_CHECKING:
+    from app.core.fit.speed_here import SpeedHere
+    from app.core.measure.measurement import FileMeasurement
 
 FULL, PARTIAL, CPU, TOO_LARGE = "full", "partial", "cpu", "too-large"
 COMFORTABLE_TOK_S = 10.0  # about reading speed: slower answers keep the reader waiting
@@ -45,7 +50,7 @@ class QuantItem:
     size_bytes: int
     shape: ModelShape  # of this file, or of a sibling file resized to this one
     parameters: int | None = None
-    measurement: object | None = None  # a measure.FileMeasurement of this file, if stored
+    measurement: FileMeasurement | None = None  # of this file, if stored
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,7 @@ def rows(
     machine: fit.Machine,
     n_ctx: int,
     kv_type: str = "f16",
-    speeds=None,
+    speeds: SpeedHere | None = None,
 ) -> list[QuantRow]:
     """The rows at ``n_ctx``, smallest file first. ``speeds`` (a ``fit.speed_here.SpeedHere``)
     adds each file's speed here; without it the rows have none."""
@@ -134,12 +139,12 @@ def rows(
     return result
 
 
-def _rank(candidates: Sequence[QuantRow]):
+def _rank(candidates: Sequence[QuantRow]) -> Callable[[QuantRow], tuple[float, int]]:
     measured = all(
         r.quality is not None and r.quality.kind == quant_explain.MEASURED for r in candidates
     )
 
-    def key(row: QuantRow):
+    def key(row: QuantRow) -> tuple[float, int]:
         q = row.quality if measured else row.typical
         return (-(q.kld if q is not None else 99.0), row.size_bytes)
 

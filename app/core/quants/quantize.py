@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO, Any
 
 from app.core.common.errors import QuantizeCancelled, QuantizeError
 from app.core.gguf import quant_types
@@ -68,7 +69,7 @@ class QuantPlan:
     requantize: bool
     warning: str | None  # shown before starting when the source is already quantized
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.update(source=str(self.source), output=str(self.output))
         return data
@@ -82,7 +83,7 @@ class QuantResult:
     seconds: float
     requantized: bool
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "path": str(self.path)}
 
 
@@ -244,10 +245,11 @@ def make_quant(
     )
 
 
-def _last_error(log) -> str:
+def _last_error(log: IO[bytes]) -> str:
     log.seek(0)
     lines = [
         line.strip() for line in log.read().decode("utf-8", "replace").splitlines() if line.strip()
     ]
     errors = [line for line in lines if "error" in line.lower() or "failed" in line.lower()]
-    return (errors or lines or ["no message"])[-1][:300]
+    last: str = (errors or lines or ["no message"])[-1]
+    return last[:300]

@@ -4,12 +4,14 @@ clients send a body whose length they do not know beforehand. Bounded like a bod
 
 from __future__ import annotations
 
+import io
+
 from app.core.server.errors import ApiError
 
 MAX_LINE = 1024  # a chunk's size line (with extensions), or one trailer line
 
 
-def read_chunked(rfile, limit: int) -> bytes:
+def read_chunked(rfile: io.BufferedIOBase, limit: int) -> bytes:
     """The body's data; ``ApiError`` 400 when the chunks are malformed or end early, 413 when
     they carry more than ``limit`` bytes."""
     parts, total = [], 0
@@ -34,7 +36,7 @@ def read_chunked(rfile, limit: int) -> bytes:
     return b"".join(parts)
 
 
-def _line(rfile) -> bytes:
+def _line(rfile: io.BufferedIOBase) -> bytes:
     line = rfile.readline(MAX_LINE + 1)
     if len(line) > MAX_LINE:
         raise _bad("a chunk's size line is too long")

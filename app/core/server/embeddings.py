@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 from app.core.server.errors import ApiError
 
@@ -22,7 +23,7 @@ class EmbeddingRequest:
     base64: bool
 
 
-def parse(body: dict) -> EmbeddingRequest:
+def parse(body: dict[str, Any]) -> EmbeddingRequest:
     given = body.get("input")
     texts = [given] if isinstance(given, str) else given
     if not isinstance(texts, list) or not texts:
@@ -66,7 +67,9 @@ def parse(body: dict) -> EmbeddingRequest:
     return EmbeddingRequest(texts, encoding == "base64")
 
 
-def response(model: str, vectors: list[list[float]], tokens: int, as_base64: bool) -> dict:
+def response(
+    model: str, vectors: list[list[float]], tokens: int, as_base64: bool
+) -> dict[str, Any]:
     def encoded(vector: list[float]) -> list[float] | str:
         if not as_base64:
             return vector

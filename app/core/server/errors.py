@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ApiError(Exception):
     """A request the server refuses, with the HTTP status and OpenAI's error fields."""
@@ -23,7 +25,7 @@ class ApiError(Exception):
             param,
         )
 
-    def body(self) -> dict:
+    def body(self) -> dict[str, Any]:
         return {
             "error": {
                 "message": self.message,

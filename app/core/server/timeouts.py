@@ -12,6 +12,10 @@ from __future__ import annotations
 import io
 import socket
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 REQUEST_S = 10.0  # a new connection must start its request this soon; then its request line
 # and headers must be in within this, and its body within this plus BODY_BYTES_PER_S
@@ -35,7 +39,7 @@ class DeadlineReader(io.RawIOBase):
     def expire_in(self, seconds: float | None) -> None:
         self.deadline = None if seconds is None else time.monotonic() + seconds
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: WriteableBuffer) -> int:
         if self.deadline is None:
             return self._sock.recv_into(buffer)
         left = self.deadline - time.monotonic()

@@ -17,6 +17,7 @@ import logging
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from app.core.storage import db_files
 
@@ -73,7 +74,7 @@ def _next_reachable(conn: sqlite3.Connection, table: str, after: int) -> int | N
     return found
 
 
-def read_rows(conn: sqlite3.Connection, table: str, columns: str) -> Iterator[tuple]:
+def read_rows(conn: sqlite3.Connection, table: str, columns: str) -> Iterator[tuple[Any, ...]]:
     """Every readable row of ``table`` (its ``columns``, comma-separated), in rowid order."""
     sql = f"SELECT rowid, {columns} FROM {table} NOT INDEXED WHERE rowid >= ? ORDER BY rowid"
     after, failures, rows = MIN_ROWID - 1, 0, 0

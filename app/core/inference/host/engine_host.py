@@ -22,7 +22,7 @@ import sys
 import threading
 from dataclasses import asdict
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from app.core.inference.host import wire
 
@@ -69,7 +69,7 @@ class EngineHost:
         self._inbox = inbox
         self._outbox = outbox
         self._out_lock = threading.Lock()
-        self._requests: queue.SimpleQueue[dict | None] = queue.SimpleQueue()
+        self._requests: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._current: tuple[int, threading.Event] | None = None
         self._stopped: set[int] = set()  # stops that came before their request started
@@ -86,7 +86,7 @@ class EngineHost:
             self._engine.unload()
         return 0
 
-    def send(self, message: dict) -> None:
+    def send(self, message: dict[str, Any]) -> None:
         with self._out_lock:
             try:
                 wire.write(self._outbox, message)
@@ -124,7 +124,7 @@ class EngineHost:
             if self._current is not None:
                 self._current[1].set()
 
-    def _handle(self, request: dict) -> None:
+    def _handle(self, request: dict[str, Any]) -> None:
         from app.core.common.errors import ContextFullError, HearthError
 
         request_id = int(request.get("id", 0))
@@ -165,7 +165,7 @@ class EngineHost:
             with self._lock:
                 self._current = None
 
-    def _answer(self, request: dict, request_id: int, stop: threading.Event) -> None:
+    def _answer(self, request: dict[str, Any], request_id: int, stop: threading.Event) -> None:
         from app.core.inference.types import LoadOptions, SamplingOptions
 
         op = request.get("op")

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 from app.core.inference.host import wire
 
@@ -72,7 +72,7 @@ class HostProcess:
         self._stdin = cast(BinaryIO, self.process.stdin)
         self._stdout = cast(BinaryIO, self.process.stdout)
         self._stderr_stream = cast(BinaryIO, self.process.stderr)
-        self.events: queue.SimpleQueue[dict] = queue.SimpleQueue()
+        self.events: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self.last_heard = time.monotonic()
         self._send_lock = threading.Lock()
         self._tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
@@ -92,7 +92,7 @@ class HostProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def send(self, message: dict) -> bool:
+    def send(self, message: dict[str, Any]) -> bool:
         """Send a request; False when the child is gone (its ``exit`` event tells why)."""
         with self._send_lock:
             try:
@@ -101,7 +101,7 @@ class HostProcess:
             except (OSError, ValueError):
                 return False
 
-    def get(self, timeout: float) -> dict | None:
+    def get(self, timeout: float) -> dict[str, Any] | None:
         try:
             return self.events.get(timeout=timeout)
         except queue.Empty:

@@ -7,7 +7,7 @@ never unpickle what a damaged peer sends) and needs handles, not the child's pla
 from __future__ import annotations
 
 import json
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 MAX_FRAME = 64 * 1024 * 1024  # a chat's messages; far above any sane request
 
@@ -16,13 +16,13 @@ class WireError(Exception):
     """The other side sent something that is not a frame."""
 
 
-def write(stream: BinaryIO, message: dict) -> None:
+def write(stream: BinaryIO, message: dict[str, Any]) -> None:
     data = json.dumps(message, separators=(",", ":")).encode("utf-8")
     stream.write(len(data).to_bytes(4, "big") + data)
     stream.flush()
 
 
-def read(stream: BinaryIO) -> dict | None:
+def read(stream: BinaryIO) -> dict[str, Any] | None:
     """The next frame, or None when the stream has ended."""
     header = _read_exact(stream, 4)
     if header is None:
