@@ -32,7 +32,7 @@ class Spec:
     api: tuple[float, float] | None = None  # the API's range, where OpenAI's is narrower
     preset: bool = False  # a preset sets it
     special: str = ""  # what the settings box shows for its lowest value
-    help: str = ""
+    help: str = ""  # a tooltip and the command line's help
 
     def check(self, value: Any) -> float | int:
         """``value`` as stored (a float for a number), or ``limits.InvalidValue``."""
@@ -61,18 +61,26 @@ def spec(name: str) -> Spec:
 class Sampling:
     """How a model draws each word. The defaults are the Balanced preset's."""
 
+    # The API takes OpenAI's range (0 to 2); llama.cpp's is wider.
     temperature: float = _field(
         0.7, Spec("Temperature", 0.0, limits.MAX_TEMPERATURE, ui=(0.0, 2.0, 0.05), api=(0, 2),
                   preset=True, help="randomness: 0 always takes the likeliest word")
     )  # fmt: skip
-    top_p: float = _field(0.95, Spec("Top-p", 0.0, 1.0, preset=True))
+    top_p: float = _field(
+        0.95, Spec("Top-p", 0.0, 1.0, preset=True,
+                   help="draw from the likeliest words whose chances add up to this")
+    )  # fmt: skip
     top_k: int = _field(
-        40, Spec("Top-k", 0, limits.MAX_TOP_K, whole=True, ui=(0, 1000, 1), preset=True)
-    )
-    min_p: float = _field(0.05, Spec("Min-p", 0.0, 1.0, preset=True))
+        40, Spec("Top-k", 0, limits.MAX_TOP_K, whole=True, ui=(0, 1000, 1), preset=True,
+                 help="draw from this many likeliest words at most (0: any)")
+    )  # fmt: skip
+    min_p: float = _field(
+        0.05, Spec("Min-p", 0.0, 1.0, preset=True,
+                   help="leave out words less likely than this share of the likeliest")
+    )  # fmt: skip
     repeat_penalty: float = _field(
         1.1, Spec("Repeat penalty", 0.0, limits.MAX_REPEAT_PENALTY, above_low=True,
-                  ui=(0.5, 2.0, 0.01), preset=True)
+                  ui=(0.5, 2.0, 0.01), preset=True, help="above 1: fewer repeated words")
     )  # fmt: skip
     # 0 or less: until the context is full. One default for the studio, the CLI and the API
     # (it was 1024 in the settings and 512 in the engine's options).
@@ -80,10 +88,11 @@ class Sampling:
         1024, Spec("Max tokens", -1, limits.MAX_TOKENS, whole=True, ui=(1, 32768, 1),
                    api=(1, limits.MAX_TOKENS), help="the most tokens one answer may have")
     )  # fmt: skip
-    # -1: a new random seed for every answer. The box stops at a Qt spin box's int maximum.
+    # The box stops at a Qt spin box's int maximum.
     seed: int = _field(
         -1, Spec("Seed", -1, limits.MAX_SEED, whole=True, ui=(-1, 2**31 - 1, 1),
-                 special="random", help="the same seed and settings give the same answer")
+                 special="random",
+                 help="the same seed and settings give the same answer; -1: a new one each time")
     )  # fmt: skip
 
     def __post_init__(self) -> None:
@@ -165,7 +174,8 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
             dest=name,
             type=limits.cli_type(spec.check, parse, kind),
             default=None,
-            help=spec.help or spec.label.lower(),
+            metavar="N" if spec.whole else "X",
+            help=f"{spec.help} (default: the settings file's)",
         )
 
 
