@@ -1,15 +1,33 @@
-"""llama.cpp's own log, routed into Python logging (``hearth.llama``).
+"""llama-cpp-python's private and low-level parts: Hearth reaches them only through here, and
+tests/core/compat/test_llama_cpp.py pins each one on the installed version (0.3.36), so a new
+release that moves one fails that test, not the studio.
 
-llama-cpp-python's ``verbose=False`` silences llama.cpp by redirecting the process's file
-descriptors 1 and 2, which would swallow other threads' output; Hearth keeps ``verbose=True`` and
-installs a log callback instead. The last lines are kept so load errors can say what went wrong.
+- llama.cpp's own log, routed into Python logging (``hearth.llama``): llama-cpp-python's
+  ``verbose=False`` silences llama.cpp by redirecting the process's file descriptors 1 and 2,
+  which would swallow other threads' output; Hearth keeps ``verbose=True`` and installs a log
+  callback instead. The last lines are kept so load errors can say what went wrong.
+- ``Llama``'s private parts (``_model``, ``_ctx``, ``_chat_handlers``, ``sample``): the
+  end-of-generation test, a special token's text, the trained context length, the file's chat
+  handlers, a hook on every sampled token, the abort callback that lets Stop cut a long
+  prompt short.
+- Load progress: ``llama_model_params.progress_callback`` is not exposed, so the params factory
+  ``Llama`` calls through is wrapped for one load.
+- The chat formatter ``Llama`` builds for a file's templates, swapped for Hearth's guarded one.
+- The ctypes bindings of llama.h (the quantizer, the measuring passes, the build's system
+  info) and ggml's device registry (``llama_cpp._ggml``).
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
+import ctypes
 import logging
+import os
 import threading
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
 
 log = logging.getLogger("hearth.llama")
 
@@ -22,7 +40,7 @@ _pending = ""
 _pending_level = logging.DEBUG
 
 
-def _on_log(level: int, text: bytes, _user_data) -> None:
+def _on_log(level: int, text: bytes, _user_data: object) -> None:
     global _pending, _pending_level
     try:
         message = text.decode("utf-8", errors="replace")
@@ -55,3 +73,170 @@ def route_log_to_logging() -> None:
 def recent_log() -> str:
     """The last lines llama.cpp logged."""
     return "\n".join(_recent)
+
+
+def bindings() -> ModuleType:
+    """The ctypes bindings of llama.h (``llama_cpp.llama_cpp``, the module ``Llama`` calls
+    through); importing it loads llama.cpp's library."""
+    from llama_cpp import llama_cpp as low_level
+
+    return low_level
+
+
+def model_quantize(
+    source: str | os.PathLike[str],
+    target: str | os.PathLike[str],
+    ftype: int,
+    threads: int,
+    *,
+    allow_requantize: bool = False,
+) -> int:
+    """Write ``source`` quantized to ``ftype`` (a ``LLAMA_FTYPE_*``) as ``target`` with
+    llama.cpp's quantizer: 0 when it worked, else llama.cpp's error code."""
+    lib = bindings()
+    params = lib.llama_model_quantize_default_params()
+    params.ftype = int(ftype)
+    params.nthread = int(threads)
+    params.allow_requantize = allow_requantize
+    source_path, target_path = os.fsencode(source), os.fsencode(target)
+    return int(lib.llama_model_quantize(source_path, target_path, ctypes.byref(params)))
+
+
+def ggml_device_registry() -> Any:
+    """ggml's library (``llama_cpp._ggml.libggml``, private) with the signatures of the device
+    registry calls declared: count, get, name, description, type, memory."""
+    from llama_cpp import _ggml
+
+    lib = _ggml.libggml
+    lib.ggml_backend_dev_count.restype = ctypes.c_size_t
+    lib.ggml_backend_dev_get.restype = ctypes.c_void_p
+    lib.ggml_backend_dev_get.argtypes = [ctypes.c_size_t]
+    for fn in (lib.ggml_backend_dev_name, lib.ggml_backend_dev_description):
+        fn.restype, fn.argtypes = ctypes.c_char_p, [ctypes.c_void_p]
+    lib.ggml_backend_dev_type.restype = ctypes.c_int
+    lib.ggml_backend_dev_type.argtypes = [ctypes.c_void_p]
+    lib.ggml_backend_dev_memory.argtypes = [
+        ctypes.c_void_p,
+        ctypes.POINTER(ctypes.c_size_t),
+        ctypes.POINTER(ctypes.c_size_t),
+    ]
+    return lib
+
+
+def is_end_of_generation(llm: Any, token: int) -> bool:
+    """True for a token that ends the model's turn (EOS, EOT...), by the vocabulary of the
+    ``Llama``'s private model."""
+    return token >= 0 and bool(bindings().llama_vocab_is_eog(llm._model.vocab, token))
+
+
+def chat_handler_names(llm: Any) -> frozenset[str]:
+    """The chat handlers ``Llama`` built from the file's templates (``chat_template.default``
+    and the named ones), kept in its private ``_chat_handlers``."""
+    return frozenset(llm._chat_handlers)
+
+
+def n_ctx_train(llm: Any) -> int:
+    """The context length the model was trained with (its private model's ``n_ctx_train``)."""
+    return int(llm._model.n_ctx_train())
+
+
+def on_each_sample(llm: Any, callback: Callable[[int], None]) -> None:
+    """Call ``callback`` with every token this ``Llama`` samples: ``Llama.generate`` samples
+    each token through ``self.sample``, so an instance attribute wraps it for this model."""
+    sample = llm.sample
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        token = sample(*args, **kwargs)
+        callback(token)
+        return token
+
+    llm.sample = counted
+
+
+def token_text(llm: Any, token: int) -> str:
+    """A token's text as the model's chat template sees it (``bos_token``, ``eos_token``)."""
+    return str(llm._model.token_get_text(token))
+
+
+def abort_callback(should_abort: Callable[[], bool]) -> Any:
+    """A ggml abort callback calling ``should_abort``; keep it referenced while it is set."""
+    return bindings().ggml_abort_callback(lambda _data: should_abort())
+
+
+def set_abort_callback(llm: Any, callback: Any | None) -> None:
+    """Let llama.cpp ask ``callback`` (from ``abort_callback``) after every node of the graph
+    while it decodes for the ``Llama``'s private context; ``None`` turns it off."""
+    lib = bindings()
+    if callback is None:
+        # ctypes.cast(None, ...) is a NULL callback: typeshed does not list None as castable.
+        callback = ctypes.cast(None, lib.ggml_abort_callback)  # type: ignore[arg-type]
+    lib.llama_set_abort_callback(llm._ctx.ctx, callback, ctypes.c_void_p(0))
+
+
+@contextlib.contextmanager
+def load_progress(
+    progress: Callable[[float], None] | None, cancel: threading.Event | None
+) -> Iterator[None]:
+    """Give llama.cpp a progress callback for the next load (returning False cancels it).
+
+    llama-cpp-python does not expose ``llama_model_params.progress_callback``; ``Llama``
+    builds the params with ``llama_model_default_params()``, so that function is wrapped for
+    the duration of one load (one at a time, under ``_LOAD_LOCK``).
+    """
+    if progress is None and cancel is None:
+        yield
+        return
+    lib: Any = bindings()  # its function is replaced for the load
+
+    def on_progress(value: float, _data: object) -> bool:
+        if progress is not None:
+            progress(float(value))
+        return not (cancel is not None and cancel.is_set())
+
+    callback = lib.llama_progress_callback(on_progress)
+
+    with _LOAD_LOCK:  # read the original under the lock: another load may have wrapped it
+        original = lib.llama_model_default_params
+
+        def with_progress() -> Any:
+            params = original()
+            params.progress_callback = callback
+            return params
+
+        lib.llama_model_default_params = with_progress
+        try:
+            yield
+        finally:
+            lib.llama_model_default_params = original
+
+
+_LOAD_LOCK = threading.Lock()
+
+
+def chat_formatter_class() -> type[Any]:
+    """``llama_chat_format.Jinja2ChatFormatter``: the class Hearth's guarded formatter extends
+    (it replaces ``_environment``, the compiled template whose ``render`` ``__call__`` calls)
+    and whose ``IgnoreGenerationTags`` extension and ``tojson`` filter the sandbox reuses."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    return Jinja2ChatFormatter
+
+
+@contextlib.contextmanager
+def chat_formatter_swapped(formatter_class: type[Any]) -> Iterator[None]:
+    """While a ``Llama`` is built, its chat handlers are made with ``formatter_class``:
+    ``Llama.__init__`` compiles every template in the file's metadata with
+    ``llama_chat_format.Jinja2ChatFormatter``, looked up on the module at call time; swapping
+    that name for the load is the only way in."""
+    from llama_cpp import llama_chat_format
+
+    with _SWAP_LOCK:
+        original = llama_chat_format.Jinja2ChatFormatter
+        llama_chat_format.Jinja2ChatFormatter = formatter_class  # type: ignore[misc]
+        try:
+            yield
+        finally:
+            llama_chat_format.Jinja2ChatFormatter = original  # type: ignore[misc]
+
+
+_SWAP_LOCK = threading.Lock()

@@ -20,6 +20,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from app.core.common.errors import DownloadCancelled, DownloadError, GatedModelError, NotEnoughSpace
+from app.core.compat.hf_hub import blob_lock
 
 log = logging.getLogger("hearth.downloads")
 
@@ -378,9 +379,7 @@ def _one_line(exc: BaseException) -> str:
 @contextlib.contextmanager
 def locked(lock_path: Path, name: str):
     """Hold a blob's lock (the one hf_hub_download takes too) for the whole download."""
-    from huggingface_hub.utils import WeakFileLock
-
-    guard = WeakFileLock(lock_path, timeout=0.5)
+    guard = blob_lock(lock_path, timeout=0.5)
     try:
         guard.__enter__()
     except TimeoutError as exc:

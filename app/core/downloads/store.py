@@ -24,6 +24,7 @@ from pathlib import Path
 
 from app.core.common.errors import DownloadError, UnsafeFileName
 from app.core.common.json_file import Damaged, read_json, read_limited, write_atomic, write_json
+from app.core.compat.hf_hub import repo_folder_name
 
 log = logging.getLogger("hearth.downloads")
 
@@ -109,11 +110,9 @@ class RepoStore:
     """One repo's folder in the Hugging Face hub cache."""
 
     def __init__(self, cache_dir: Path, repo_id: str) -> None:
-        from huggingface_hub.file_download import repo_folder_name
-
         self.cache_dir = Path(cache_dir)
         self.repo_id = repo_id
-        self.folder_name = repo_folder_name(repo_id=repo_id, repo_type="model")
+        self.folder_name = repo_folder_name(repo_id)
         self.root = self.cache_dir / self.folder_name
 
     def blob(self, etag: str) -> Path:

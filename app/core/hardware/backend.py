@@ -14,7 +14,10 @@ import logging
 import platform
 import re
 import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+from app.core.compat.llama_cpp import bindings, ggml_device_registry
 
 log = logging.getLogger("hearth.hardware")
 
@@ -75,7 +78,10 @@ def parse_system_info(text: str) -> dict[str, dict[str, str]]:
 
 
 def backend_name(
-    sections: dict[str, dict[str, str]], devices=(), gpu_offload=False, system: str | None = None
+    sections: dict[str, dict[str, str]],
+    devices: Sequence[Device] = (),
+    gpu_offload: bool = False,
+    system: str | None = None,
 ) -> str:
     """The accelerated backend if the build has one, else "CPU"."""
     for device in devices:
@@ -93,21 +99,7 @@ def backend_name(
 def ggml_devices() -> tuple[Device, ...]:
     """ggml's device registry as llama.cpp sees it (empty when it cannot be read)."""
     try:
-        from llama_cpp import _ggml
-
-        lib = _ggml.libggml
-        lib.ggml_backend_dev_count.restype = ctypes.c_size_t
-        lib.ggml_backend_dev_get.restype = ctypes.c_void_p
-        lib.ggml_backend_dev_get.argtypes = [ctypes.c_size_t]
-        for fn in (lib.ggml_backend_dev_name, lib.ggml_backend_dev_description):
-            fn.restype, fn.argtypes = ctypes.c_char_p, [ctypes.c_void_p]
-        lib.ggml_backend_dev_type.restype = ctypes.c_int
-        lib.ggml_backend_dev_type.argtypes = [ctypes.c_void_p]
-        lib.ggml_backend_dev_memory.argtypes = [
-            ctypes.c_void_p,
-            ctypes.POINTER(ctypes.c_size_t),
-            ctypes.POINTER(ctypes.c_size_t),
-        ]
+        lib = ggml_device_registry()
         devices = []
         for i in range(lib.ggml_backend_dev_count()):
             dev = lib.ggml_backend_dev_get(i)
@@ -139,9 +131,9 @@ def detect(
     import llama_cpp
 
     if system_info is None:
-        system_info = llama_cpp.llama_print_system_info().decode(errors="replace")
+        system_info = bindings().llama_print_system_info().decode(errors="replace")
     if gpu_offload is None:
-        gpu_offload = bool(llama_cpp.llama_supports_gpu_offload())
+        gpu_offload = bool(bindings().llama_supports_gpu_offload())
     if devices is None:
         devices = ggml_devices()
     sections = parse_system_info(system_info)
@@ -157,7 +149,10 @@ def detect(
 
 
 def install_hint(
-    backend: Backend, gpu_vendors, system: str | None = None, python: str | None = None
+    backend: Backend,
+    gpu_vendors: Iterable[str],
+    system: str | None = None,
+    python: str | None = None,
 ) -> str | None:
     """The exact command that installs an accelerated build, when a GPU is present that this
     build cannot use; None when there is nothing to do."""

@@ -4,14 +4,16 @@ stores them, so every Hugging Face tool on this machine uses them. Never logged.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from app.core.common.errors import HubError, HubUnavailable
+from app.core.compat.hf_hub import store_token
 from app.core.downloads.downloader import hub_endpoint
 
 log = logging.getLogger("hearth.hub")
 
 
-def check_token(token: str, endpoint: str | None = None) -> dict:
+def check_token(token: str, endpoint: str | None = None) -> dict[str, Any]:
     """The Hub's account record for ``token`` (``GET /api/whoami-v2``), or a HubError a user can
     act on: not valid (401), or not checkable now (the Hub unreachable or failing)."""
     from huggingface_hub import HfApi
@@ -53,14 +55,10 @@ def save_token(token: str, endpoint: str | None = None) -> str:
     (``HF_HOME``: ``token`` and ``stored_tokens``, as ``huggingface_hub.login`` does), so every
     Hugging Face tool on this machine uses it. A token the Hub refuses, or one it cannot check
     now, is not stored (HubError). Returns the message to show. The token is never logged."""
-    from huggingface_hub._login import _set_active_token  # the helpers login() itself uses
-    from huggingface_hub.utils._auth import _save_token
-
     token = token.strip()
     who = check_token(token, endpoint)
     access = (who.get("auth") or {}).get("accessToken") or {}
     name = str(access.get("displayName") or f"hearth-{who['name']}")
-    _save_token(token=token, token_name=name)
-    _set_active_token(token_name=name, add_to_git_credential=False)
+    store_token(token, name)
     log.info("Hub token of %s saved", who["name"])
     return f"Token saved for the Hugging Face tools on this computer. Signed in as {who['name']}."

@@ -7,7 +7,6 @@ Plain Python over llama-cpp-python. One ``Engine`` belongs to one thread at a ti
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import io
 import logging
 import threading
@@ -17,7 +16,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.core.common.errors import ContextFullError, GenerationError, LoadCancelled, ModelLoadError
-from app.core.compat.llama_cpp import recent_log, route_log_to_logging
+from app.core.compat.llama_cpp import (
+    abort_callback,
+    chat_handler_names,
+    is_end_of_generation,
+    load_progress,
+    n_ctx_train,
+    on_each_sample,
+    recent_log,
+    route_log_to_logging,
+    set_abort_callback,
+    token_text,
+)
 from app.core.config import presets
 from app.core.gguf import check as gguf_check
 from app.core.gguf import info as gguf_info
@@ -132,7 +142,7 @@ class Engine:
             if chatter.getvalue():
                 log.debug("llama-cpp-python: %s", chatter.getvalue().strip())
         llm.verbose = False  # no more Python-side prints while generating
-        has_template = "chat_template.default" in llm._chat_handlers
+        has_template = "chat_template.default" in chat_handler_names(llm)
         # Always the model's own template (sandboxed Jinja), never a guessed built-in format.
         llm.chat_format = "chat_template.default" if has_template else FALLBACK_TEMPLATE
         llm.chat_handler = None
@@ -142,7 +152,7 @@ class Engine:
         self._loaded = LoadedModel(
             path=path,
             n_ctx=llm.n_ctx(),
-            n_ctx_train=llm._model.n_ctx_train(),
+            n_ctx_train=n_ctx_train(llm),
             has_chat_template=has_template,
             load_seconds=time.perf_counter() - started,
             gpu_layers=gpu_layers,
@@ -322,23 +332,17 @@ class Engine:
         """Count the tokens llama.cpp samples, for a generation's token count: the stream's
         chunks are pieces of text, and a character made of several tokens (Japanese, emoji)
         comes as one chunk (12 chunks for 20 tokens of Japanese). ``Llama.generate`` samples
-        each token through ``self.sample``, so an instance attribute wraps it for this model."""
-        sample = llm.sample
+        each token through ``self.sample``: ``on_each_sample`` hooks it for this model."""
 
-        def counted(*args, **kwargs):
-            token = sample(*args, **kwargs)
+        def counted(token: int) -> None:
             self._sampled += 1
             self._last_sampled = token
-            return token
 
-        llm.sample = counted
+        on_each_sample(llm, counted)
 
     def _ends_turn(self, token: int) -> bool:
         """True for a token that ends the model's turn (sampled, but no part of the answer)."""
-        import llama_cpp
-
-        vocab = self._require()._model.vocab
-        return token >= 0 and bool(llama_cpp.llama_vocab_is_eog(vocab, token))
+        return is_end_of_generation(self._require(), token)
 
     def _require(self) -> llama_cpp.Llama:
         if self._llm is None:
@@ -352,15 +356,13 @@ class Engine:
 
     def _install_abort_callback(self) -> None:
         """Let Stop interrupt llama.cpp inside a long prompt evaluation, not only between tokens."""
-        import llama_cpp
-
         stop = self._stop
 
-        def should_abort(_data) -> bool:
+        def should_abort() -> bool:
             request = self._request_stop
             return stop.is_set() or (request is not None and request.is_set())
 
-        self._abort_cb = llama_cpp.ggml_abort_callback(should_abort)
+        self._abort_cb = abort_callback(should_abort)
         self._abort_during_decode(True)
 
     def _abort_during_decode(self, on: bool) -> None:
@@ -370,12 +372,7 @@ class Engine:
         each call taking the interpreter lock: fine for the prompt, where it makes Stop work
         mid-decode, but while answering it would contend with the GUI thread for the lock on
         every token. Between tokens Stop is seen by ``_consume``'s own loop instead."""
-        import llama_cpp
-
-        # ctypes.cast(None, ...) is a NULL callback: typeshed does not list None as castable.
-        off = ctypes.cast(None, llama_cpp.ggml_abort_callback)  # type: ignore[arg-type]
-        callback = self._abort_cb if on else off
-        llama_cpp.llama_set_abort_callback(self._require()._ctx.ctx, callback, ctypes.c_void_p(0))
+        set_abort_callback(self._require(), self._abort_cb if on else None)
 
 
 def auto_gpu_layers(path: Path, n_ctx: int, kv_type: str) -> tuple[int, str]:
@@ -402,51 +399,11 @@ def chat_prompt(llm, messages: list[dict], has_template: bool) -> str:
     from llama_cpp import llama_chat_format
 
     if has_template:
-        model = llm._model
-        eos = model.token_get_text(llm.token_eos()) if llm.token_eos() != -1 else ""
-        bos = model.token_get_text(llm.token_bos()) if llm.token_bos() != -1 else ""
+        eos = token_text(llm, llm.token_eos()) if llm.token_eos() != -1 else ""
+        bos = token_text(llm, llm.token_bos()) if llm.token_bos() != -1 else ""
         formatter = chat_template.formatter(llm.metadata["tokenizer.chat_template"], eos, bos)
         return formatter(messages=messages).prompt
     return llama_chat_format.format_chatml(messages=messages).prompt
-
-
-@contextlib.contextmanager
-def load_progress(progress: Callable[[float], None] | None, cancel: threading.Event | None):
-    """Give llama.cpp a progress callback for the next load.
-
-    llama-cpp-python does not expose ``llama_model_params.progress_callback``; it builds the
-    params with ``llama_model_default_params()``, so that function is wrapped for the duration
-    of one load (loads happen one at a time, under ``_LOAD_LOCK``).
-    """
-    from llama_cpp import llama_cpp as bindings  # the module llama.py calls through
-
-    if progress is None and cancel is None:
-        yield
-        return
-
-    def on_progress(value: float, _data) -> bool:
-        if progress is not None:
-            progress(float(value))
-        return not (cancel is not None and cancel.is_set())
-
-    callback = bindings.llama_progress_callback(on_progress)
-
-    with _LOAD_LOCK:  # read the original under the lock: another load may have wrapped it
-        original = bindings.llama_model_default_params
-
-        def with_progress():
-            params = original()
-            params.progress_callback = callback
-            return params
-
-        bindings.llama_model_default_params = with_progress
-        try:
-            yield
-        finally:
-            bindings.llama_model_default_params = original
-
-
-_LOAD_LOCK = threading.Lock()
 
 
 def _abort_errors() -> tuple[type[BaseException], ...]:

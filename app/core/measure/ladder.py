@@ -7,11 +7,12 @@ Used by the benchmarks (``hearth bench``) and the tests; files already made are 
 
 from __future__ import annotations
 
-import ctypes
 import os
 from pathlib import Path
 
 import numpy as np
+
+from app.core.compat.llama_cpp import model_quantize
 
 LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K")
 # llama_ftype values from llama.h
@@ -53,15 +54,8 @@ def dequantize_to_f16(source: Path, target: Path) -> Path:
 
 def quantize(source: Path, target: Path, quant: str, threads: int = 2) -> Path:
     """Quantize with llama.cpp's quantizer; the result is only placed when complete."""
-    import llama_cpp
-
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = FTYPES[quant]
-    params.nthread = threads
     partial = target.with_name(target.name + ".part")
-    result = llama_cpp.llama_model_quantize(
-        str(source).encode(), str(partial).encode(), ctypes.byref(params)
-    )
+    result = model_quantize(source, partial, FTYPES[quant], threads)
     if result != 0:
         partial.unlink(missing_ok=True)
         raise RuntimeError(f"llama_model_quantize({quant}) failed with {result}")

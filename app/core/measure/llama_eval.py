@@ -19,20 +19,19 @@ import numpy as np
 import psutil
 
 from app.core.common.errors import MeasureCancelled, ModelLoadError
-from app.core.compat.llama_cpp import route_log_to_logging
+from app.core.compat.llama_cpp import bindings, route_log_to_logging
 
 _backend_ready = False
 
 
 def _init_backend():
     global _backend_ready
-    import llama_cpp
-
+    lib = bindings()
     if not _backend_ready:
         route_log_to_logging()
-        llama_cpp.llama_backend_init()
+        lib.llama_backend_init()
         _backend_ready = True
-    return llama_cpp
+    return lib
 
 
 def idle_threads(sample_seconds: float = 0.2) -> int:

@@ -9,7 +9,6 @@ the same from a source checkout (``python -m app``) and from a PyInstaller bundl
 
 from __future__ import annotations
 
-import ctypes
 import sys
 
 FLAG = "--quantize-worker"
@@ -28,13 +27,9 @@ def main(argv: list[str]) -> int:
         print(f"usage: hearth {FLAG} SOURCE TARGET FTYPE THREADS REQUANT", file=sys.stderr)
         return 2
     source, target, ftype, threads, requant = argv
-    import llama_cpp
+    from app.core.compat.llama_cpp import model_quantize
 
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = int(ftype)
-    params.nthread = int(threads)
-    params.allow_requantize = requant == "1"
-    code = llama_cpp.llama_model_quantize(source.encode(), target.encode(), ctypes.byref(params))
+    code = model_quantize(source, target, int(ftype), int(threads), allow_requantize=requant == "1")
     if code != 0:
         print(f"error: llama_model_quantize failed with code {code}", file=sys.stderr)
     return 0 if code == 0 else 3

@@ -14,11 +14,11 @@ check's samples. A render that fails, breaks the budget or produces nothing rais
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from functools import cache, lru_cache
 
 from app.core.common.errors import GenerationError, InvalidModelFile
+from app.core.compat.llama_cpp import chat_formatter_class, chat_formatter_swapped
 from app.core.templates.budget import (
     MAX_TEMPLATE_CHARS,
     TEMPLATE_MEMORY,
@@ -157,9 +157,8 @@ class _BudgetedTemplate:
 def guarded_formatter_class():
     """``GuardedChatFormatter``: llama-cpp-python's ``Jinja2ChatFormatter`` (same response:
     prompt, stop at the end-of-sequence token, stop token ids) over the guarded sandbox."""
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-    class GuardedChatFormatter(Jinja2ChatFormatter):
+    class GuardedChatFormatter(chat_formatter_class()):  # type: ignore[misc]
         def __init__(
             self,
             template: str,
@@ -196,17 +195,6 @@ def guarded_formatters():
 
     ``Llama.__init__`` compiles every template in the file's metadata with
     ``llama_chat_format.Jinja2ChatFormatter``, looked up on the module at call time; swapping
-    that name for the load is the only way in (pinned by tests/core/test_chat_template.py)."""
-    from llama_cpp import llama_chat_format
-
-    guarded = guarded_formatter_class()
-    with _SWAP_LOCK:
-        original = llama_chat_format.Jinja2ChatFormatter
-        llama_chat_format.Jinja2ChatFormatter = guarded
-        try:
-            yield
-        finally:
-            llama_chat_format.Jinja2ChatFormatter = original
-
-
-_SWAP_LOCK = threading.Lock()
+    that name for the load is the only way in (``compat.llama_cpp``)."""
+    with chat_formatter_swapped(guarded_formatter_class()):
+        yield

@@ -16,6 +16,7 @@ import re
 import string
 from functools import cache, wraps
 
+from app.core.compat.llama_cpp import chat_formatter_class
 from app.core.templates.budget import (
     MAX_JSON_INDENT,
     MAX_POWER_BITS,
@@ -207,7 +208,8 @@ def guarded_sandbox():
     """The ``GuardedSandbox`` class, built on first use (jinja2 and llama_cpp load only then)."""
     from jinja2.exceptions import SecurityError
     from jinja2.sandbox import ImmutableSandboxedEnvironment
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    formatter = chat_formatter_class()
 
     class GuardedSandbox(ImmutableSandboxedEnvironment):
         """See the module's docstring."""
@@ -223,12 +225,10 @@ def guarded_sandbox():
                 trim_blocks=True,
                 lstrip_blocks=True,
                 finalize=_printed,
-                extensions=[Jinja2ChatFormatter.IgnoreGenerationTags, jinja2.ext.loopcontrols],
+                extensions=[formatter.IgnoreGenerationTags, jinja2.ext.loopcontrols],
             )
             self.filters = {name: guard_filter(name, f) for name, f in self.filters.items()}
-            self.filters["tojson"] = guard_filter(
-                "tojson", _guard_tojson(Jinja2ChatFormatter.tojson)
-            )
+            self.filters["tojson"] = guard_filter("tojson", _guard_tojson(formatter.tojson))
 
         joined = staticmethod(joined)
 
