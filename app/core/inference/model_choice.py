@@ -20,6 +20,7 @@ from app.core.inference.remote import (
     RemoteBackend,
     list_models,
 )
+from app.core.library import names
 from app.core.library.catalog import LocalModel
 
 REMOTE_PREFIX = "remote:"  # a remote choice's key: remote:<connection name>:<model id>
@@ -71,7 +72,7 @@ def short_model_name(model_id: str) -> str:
 
 
 def local_choice(model: LocalModel) -> ModelChoice:
-    return ModelChoice("local", model.name, path=str(model.path))
+    return local_choices([model])[0]
 
 
 def remote_choice(connection: Connection, model_id: str) -> ModelChoice:
@@ -84,7 +85,13 @@ def remote_choice(connection: Connection, model_id: str) -> ModelChoice:
 
 
 def local_choices(models: Iterable[LocalModel]) -> list[ModelChoice]:
-    return [local_choice(m) for m in models]
+    """The local models as choices, each labelled ``name · quant`` (with its repo or folder
+    where two would read the same: ``library.names``)."""
+    models = list(models)
+    return [
+        ModelChoice("local", label, path=str(m.path))
+        for m, label in zip(models, names.labels(models), strict=True)
+    ]
 
 
 def list_remote(connection: Connection, timeout: float = PROBE_TIMEOUT_S) -> ConnectionModels:

@@ -1,17 +1,23 @@
 """The local model library as a Qt table model (one row per model).
 
-The basic columns are Name, Quant, Size, Source, Location; ``set_detail_columns(True)`` adds
+The basic columns are Name, Quant, Size, Source, From; ``set_detail_columns(True)`` adds
 what the GGUF headers say (Architecture, Params, Context) before Source, for My Models. A file
 Hearth's check refuses is marked "(can't be used)" after its name, the reason in its tooltip.
+
+Names are the model's own (``SmolLM2-135M-Instruct``, quant apart) and "From" says its Hub repo,
+else its folder with ``~`` for the home folder; the file's whole path is every cell's tooltip.
+(The Hugging Face cache's path, with its snapshot hash, is no name to read, issue 19.)
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
 from app.core.common.units import format_size
+from app.core.library import names
 
 if TYPE_CHECKING:  # the catalog brings the download code: not needed to show the list
     from app.core.library.catalog import LocalModel
@@ -20,7 +26,7 @@ ModelRole = Qt.UserRole + 1
 PathRole = Qt.UserRole + 2
 SortRole = Qt.UserRole + 3  # numbers for Size, Params and Context; lower-case text otherwise
 
-BASIC_COLUMNS = ("Name", "Quant", "Size", "Source", "Location")
+BASIC_COLUMNS = ("Name", "Quant", "Size", "Source", "From")
 DETAIL_COLUMNS = (
     "Name",
     "Quant",
@@ -29,7 +35,7 @@ DETAIL_COLUMNS = (
     "Params",
     "Context",
     "Source",
-    "Location",
+    "From",
 )
 SOURCE_LABELS = {
     "starter": "Starter model",
@@ -44,9 +50,21 @@ _RIGHT = {"Size", "Params", "Context"}
 Index = QModelIndex | QPersistentModelIndex
 
 
+def where_from(model: LocalModel) -> str:
+    """The repo a model came from, else its folder (``~/models``)."""
+    if model.repo_id:
+        return model.repo_id
+    folder = model.path.parent
+    try:
+        return str(Path("~") / folder.relative_to(Path.home()))
+    except ValueError:
+        return str(folder)
+
+
 def _cell(model: LocalModel, column: str) -> str:
     if column == "Name":
-        return f"{model.name} (can't be used)" if model.problem else model.name
+        name = names.base_name(model)
+        return f"{name} (can't be used)" if model.problem else name
     if column == "Quant":
         return model.quant or "?"
     if column == "Size":
@@ -63,7 +81,7 @@ def _cell(model: LocalModel, column: str) -> str:
         return f"{model.context_length:,}" if model.context_length else "?"
     if column == "Source":
         return SOURCE_LABELS.get(model.source, model.source)
-    return str(model.path.parent)
+    return where_from(model)
 
 
 class LibraryModel(QAbstractTableModel):

@@ -31,9 +31,16 @@ from app.core.common.units import format_size
 from app.core.fit.machine_info import MachineInfo
 from app.core.library import catalog as core_library
 from app.core.library.catalog import LocalModel
+from app.core.library.names import base_name
 from app.ui.common.confirm import ask_yes_no
 from app.ui.common.tasks import run_task
-from app.ui.my_models.library_model import SOURCE_LABELS, LibraryModel, ModelRole, SortRole
+from app.ui.my_models.library_model import (
+    SOURCE_LABELS,
+    LibraryModel,
+    ModelRole,
+    SortRole,
+    where_from,
+)
 from app.ui.quant_picker.picker import QuantPicker
 
 
@@ -82,11 +89,12 @@ class ModelsPage(QWidget):
         self.table.customContextMenuRequested.connect(self._menu)
         self.table.verticalHeader().hide()
         self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.ElideMiddle)  # long repo/file names keep both ends
+        # Names are short; a long repo or folder keeps both ends, and shows whole (with the
+        # file's path) in the line under the table.
+        self.table.setTextElideMode(Qt.ElideMiddle)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.Stretch)
-        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)  # each as wide as its text
+        header.setStretchLastSection(True)  # "From" takes the rest
         self.table.doubleClicked.connect(self._chat_with_current)
         self.summary = QLabel(objectName="hint")
         self.status = QLabel(objectName="hint", wordWrap=True)
@@ -96,6 +104,9 @@ class ModelsPage(QWidget):
         self.picker.title.setText("<b>Quants of this model on this computer</b>")
         self.picker.hide()
         self.table.selectionModel().currentRowChanged.connect(self._selection_moved)
+        self.details = QLabel(
+            objectName="hint", textInteractionFlags=Qt.TextSelectableByMouse, wordWrap=True
+        )
 
         self.buttons = {}
         actions = (
@@ -128,6 +139,7 @@ class ModelsPage(QWidget):
         self.split.addWidget(self.picker)
         self.split.setSizes([250, 470])
         layout.addWidget(self.split, 1)
+        layout.addWidget(self.details)
         layout.addWidget(self.status)
         layout.addLayout(row)
 
@@ -148,6 +160,7 @@ class ModelsPage(QWidget):
                     self.table.selectionModel().SelectionFlag.Select
                     | self.table.selectionModel().SelectionFlag.Rows,
                 )
+                self.table.scrollTo(index)
 
     @Slot()
     def _update_summary(self) -> None:
@@ -175,7 +188,7 @@ class ModelsPage(QWidget):
             self.picker.clear("Select a model to see its quants.")
             return
         model, everything, store = selected[0], self.library.models(), self.measure_store
-        self.picker.title.setText(f"<b>Quants of {model.name.split('/')[-1]} on this computer</b>")
+        self.picker.title.setText(f"<b>Quants of {base_name(model)} on this computer</b>")
 
         def loader():
             from app.core.quants import sources as quant_sources
@@ -191,7 +204,13 @@ class ModelsPage(QWidget):
             self.show_quants()
 
     @Slot(QModelIndex, QModelIndex)
-    def _selection_moved(self, _current: QModelIndex, _previous: QModelIndex) -> None:
+    def _selection_moved(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        model = current.data(ModelRole) if current.isValid() else None
+        self.details.setText(
+            f"{model.path.name} from {model.repo_id or where_from(model)}: {model.path}"
+            if model is not None
+            else ""
+        )
         if self.picker.isVisible():
             self.show_quants()
 

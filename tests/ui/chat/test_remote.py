@@ -53,12 +53,12 @@ def choose_remote(qtbot, page, key):
 def test_picker_lists_local_and_remote_models(window, starter_gguf):
     box = window.chat_page.model_box
     shown = [(box.itemText(r), box.itemData(r, KindRole)) for r in range(box.count())]
-    assert shown[0] == ("SmolLM2-135M-Instruct.Q4_1", "local")
+    assert shown[0] == ("SmolLM2-135M-Instruct · Q4_1", "local")
     assert ("Workstation", "heading") in shown
     assert (f"Workstation · {starter_gguf.name}", "remote") in shown
     assert ("Old laptop: not available", "heading") in shown
     assert shown[-1] == ("Manage connections...", "manage")
-    assert box.currentText() == "SmolLM2-135M-Instruct.Q4_1"
+    assert box.currentText() == "SmolLM2-135M-Instruct · Q4_1"
 
 
 def test_chat_with_a_remote_model(window, qtbot, starter_gguf, qapp):
@@ -145,7 +145,7 @@ def test_manage_connections_from_the_picker(window, qtbot, starter_gguf):
     box.activated.emit(box.count() - 1)  # "Manage connections..."
     dialog = page.connections_dialog
     assert dialog is not None and dialog.isVisible()
-    assert box.currentText() == "SmolLM2-135M-Instruct.Q4_1"  # the picker shows what is in use
+    assert box.currentText() == "SmolLM2-135M-Instruct · Q4_1"  # the picker shows what is in use
     dialog.list.setCurrentIndex(dialog.model.index(dialog.model.row_of("Old laptop")))
     dialog.confirm = lambda _p, _q: True
     qtbot.mouseClick(dialog.remove_button, Qt.LeftButton)
@@ -191,7 +191,7 @@ def test_a_restart_falls_back_to_the_local_model_when_the_server_is_gone(
     with qtbot.waitSignal(win.session.loaded, timeout=LOAD_MS):
         win.show()
     page = win.chat_page
-    assert page.model_box.currentText() == "SmolLM2-135M-Instruct.Q4_1"
+    assert page.model_box.currentText() == "SmolLM2-135M-Instruct · Q4_1"
     assert (
         "Gone is not available now, so the chat uses this local model" in page.model_status.text()
     )

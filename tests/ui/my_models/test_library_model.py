@@ -21,6 +21,6 @@ def test_rows_show_what_a_user_reads(qtmodeltester):
     model = LibraryModel()
     model.set_models([_model("Llama-Q4_K_M", 4_920_000_000, "hf-cache")])
     cells = [model.index(0, c).data() for c in range(model.columnCount())]
-    assert cells == ["Llama-Q4_K_M", "Q4_K_M", "4.9 GB", "Hugging Face cache", "/m"]
+    assert cells == ["Llama", "Q4_K_M", "4.9 GB", "Hugging Face cache", "/m"]
     assert model.index(0, 0).data(ModelRole).name == "Llama-Q4_K_M"
     assert format_size(512) == "512 B"

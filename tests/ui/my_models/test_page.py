@@ -90,7 +90,7 @@ def test_columns_show_what_the_headers_say(page, qtmodeltester) -> None:
     assert headers == list(DETAIL_COLUMNS)
     cells = [model.index(0, c).data() for c in range(model.columnCount())]
     assert cells[:7] == [
-        "SmolLM2-135M-Instruct.Q4_1",
+        "SmolLM2-135M-Instruct",
         "Q4_1",
         "98.4 MB",
         "llama",
@@ -175,3 +175,45 @@ def test_add_folder(qtbot, page, tmp_path) -> None:
     assert changed.args == [[str(folder)]]
     names = [m.name for m in page.library.models() if m.source == "folder"]
     assert names == ["Other-Q2_K"]  # copy.gguf leads to the starter model: listed once
+
+
+def test_a_model_from_the_hub_shows_its_name_and_repo_not_a_snapshot_path(
+    qtbot, starter_home, home, starter_gguf, loopback_hub, keeper
+) -> None:
+    """The Hugging Face cache's path (with its snapshot hash) was shown, names elided in the
+    middle (issue 19): the name, its repo, and the path as the tooltip."""
+    from huggingface_hub import hf_hub_download
+
+    from tests.support.hub_repos import add_gguf_family
+    from tests.support.screenshots import screenshot
+
+    repo = "bartowski/SmolLM2-135M-Instruct-GGUF"
+    add_gguf_family(loopback_hub, repo, {"SmolLM2-135M-Instruct-Q4_1.gguf": starter_gguf})
+    hf_hub_download(
+        repo, "SmolLM2-135M-Instruct-Q4_1.gguf", endpoint=loopback_hub.url, cache_dir=hf_hub_cache()
+    )
+    model = LibraryModel()
+    page = ModelsPage(model, confirm=lambda *_: False, choose_folder=lambda _p: "")
+    qtbot.addWidget(page)
+    model.set_models(scan(starter_home, home))
+    keeper.apply("light")
+    page.resize(1024, 560)
+    page.show()
+    qtbot.waitExposed(page)
+    row = next(r for r in range(model.rowCount()) if model.models()[r].source == "hf-cache")
+    cells = {
+        model.headerData(c, Qt.Horizontal): model.index(row, c).data()
+        for c in range(model.columnCount())
+    }
+    assert cells["Name"] == "SmolLM2-135M-Instruct" and cells["Quant"] == "Q4_1"
+    assert cells["From"] == repo and cells["Source"] == "Hugging Face cache"
+    assert not any("snapshots" in str(text) for text in cells.values())
+    path = str(model.models()[row].path)
+    assert "snapshots" in path and model.index(row, 0).data(Qt.ToolTipRole) == path
+    metrics, table = page.table.fontMetrics(), page.table
+    assert metrics.horizontalAdvance(cells["Name"]) < table.columnWidth(0)  # whole, not elided
+    page.table.selectRow(page.proxy.mapFromSource(model.index(row, 0)).row())
+    assert page.details.text() == f"SmolLM2-135M-Instruct-Q4_1.gguf from {repo}: {path}"
+    screenshot(page, "my_models_light.png")
+    keeper.apply("dark")
+    screenshot(page, "my_models_dark.png")
