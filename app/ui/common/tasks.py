@@ -43,15 +43,22 @@ class _Outcome:
     error: str | None = None
 
 
-def outcome_of(fn: Callable[[], object], name: str) -> _Outcome:
-    """Run ``fn`` and say how it went: the one place a job's error becomes a message."""
+def message_of(exc: Exception, doing: str = "") -> str:
+    """The one place an error of background work becomes a sentence for the user: a
+    ``HearthError``'s own message (written for the user); anything else is a bug, logged with
+    its trace and said as "<doing> failed: ..." (or "Something went wrong: ...")."""
+    if isinstance(exc, HearthError):
+        return str(exc)
+    log.error("%s failed", doing or "Background work", exc_info=exc)
+    return f"{doing} failed: {exc}" if doing else f"Something went wrong: {exc}"
+
+
+def outcome_of(fn: Callable[[], object]) -> _Outcome:
+    """Run ``fn`` and say how it went."""
     try:
         return _Outcome(result=fn())
-    except HearthError as exc:
-        return _Outcome(error=str(exc))
-    except Exception as exc:  # noqa: BLE001 - shown to the user, logged with its trace
-        log.exception("Background task %s failed", name)
-        return _Outcome(error=f"Something went wrong: {exc}")
+    except Exception as exc:  # noqa: BLE001 - shown to the user, a bug logged with its trace
+        return _Outcome(error=message_of(exc))
 
 
 class JobControl:
@@ -190,7 +197,7 @@ class _Run(QRunnable):
 
     def run(self) -> None:
         handle, control = self.handle, JobControl(self.handle)
-        outcome = outcome_of(lambda: self.fn(control), handle.name)
+        outcome = outcome_of(lambda: self.fn(control))
         handle._relay.ended.emit(outcome)
         handle.finished.set()
 

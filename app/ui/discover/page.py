@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QTimer, Signal, Slot
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -26,15 +26,17 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.common.errors import HearthError
+from app.core.common.json_file import Loaded
 from app.core.common.paths import default_paths
 from app.core.fit.machine_info import MachineInfo
 from app.core.hub import fit as hub_fit
 from app.core.hub import saved_search
 from app.core.hub.client import HubClient, SearchQuery, parse_repo_ref
 from app.core.hub.files import SIZE_BUCKETS, HubModel
-from app.ui.common.tasks import run_task
+from app.core.hub.saved_search import SavedSearch
+from app.ui.common.tasks import JobControl, TaskHandle, run_job, run_task
 from app.ui.discover.model_page import ModelPage
-from app.ui.discover.result_delegate import HubResultDelegate
+from app.ui.discover.result_delegate import MIN_WIDTH, HubResultDelegate
 from app.ui.discover.results_model import HubResultsModel, Role
 from app.ui.downloads.manager import DownloadManager
 
@@ -95,6 +97,7 @@ class DiscoverPage(QWidget):
         self.models_dir = models_dir or default_paths().models_dir
         self.cache_file = cache_file or default_paths().cache_dir / CACHE_NAME
         self._query: SearchQuery | None = None
+        self.cache_io: TaskHandle | None = None  # the saved results being read or written
 
         self.query = QLineEdit(
             placeholderText="Search GGUF models: words, owner/name, or a Hugging Face link"
@@ -133,6 +136,8 @@ class DiscoverPage(QWidget):
         self.results.setModel(self.results_model)
         self.results.setItemDelegate(HubResultDelegate(self.results))
         self.results.setUniformItemSizes(True)
+        self.results.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # rows fit its width
+        self.results.setMinimumWidth(MIN_WIDTH)
         self.results.setVerticalScrollMode(QAbstractItemView.ScrollPerPixel)
         self.results.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.results.clicked.connect(self._open_index)
@@ -338,34 +343,72 @@ class DiscoverPage(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
-        if self.auto_search and self._query is None and not self.results_model.rowCount():
-            self.search()  # the most downloaded GGUF models, to start from
+        self._auto_search()
+
+    def _auto_search(self) -> None:
+        """The most downloaded GGUF models, to start from: once the saved results are read
+        (they are shown instead, when there are some)."""
+        reading = self.cache_io is not None and not self.cache_io.ended
+        if (
+            self.auto_search
+            and self.isVisible()
+            and not reading
+            and self._query is None
+            and not self.results_model.rowCount()
+        ):
+            self.search()
 
     # -- results kept for offline use -------------------------------------------------------------
 
     def _save_cache(self) -> None:
+        """Write the results on the thread pool; a newer search's results cancel an older
+        write not yet begun."""
         query = self._query or SearchQuery()
-        try:
-            saved_search.save(
-                self.cache_file,
-                {
-                    "text": query.text,
-                    "sort": query.sort,
-                    "author": query.author,
-                    "architecture": query.architecture,
-                    "size": query.size,
-                },
-                self.results_model.models(),
-            )
-        except OSError as exc:
-            log.warning("Could not save the search results: %s", exc)
+        fields = {
+            "text": query.text,
+            "sort": query.sort,
+            "author": query.author,
+            "architecture": query.architecture,
+            "size": query.size,
+        }
+        path, models = self.cache_file, self.results_model.models()
+
+        def save(control: JobControl) -> None:
+            if control.cancelled:
+                return
+            try:
+                saved_search.save(path, fields, models)
+            except OSError as exc:
+                log.warning("Could not save the search results: %s", exc)
+
+        self.cache_io = run_job(save, self, key="saved results", name="saving the search results")
 
     def _load_cache(self) -> None:
-        loaded = saved_search.load(self.cache_file)
+        """Read the last search's results on the thread pool (a large file takes a while)."""
+        path = self.cache_file
+        self.cache_io = run_task(
+            lambda: saved_search.load(path),
+            self._on_cache,
+            self._on_cache_failed,
+            self,
+            key="saved results",
+            name="reading the saved search results",
+        )
+
+    @Slot(str)
+    def _on_cache_failed(self, message: str) -> None:
+        self._set_status(message)
+        self._auto_search()
+
+    @Slot(object)
+    def _on_cache(self, loaded: Loaded[SavedSearch | None]) -> None:
         saved = loaded.value
+        if self._query is not None:  # the user searched meanwhile: that search's rows win
+            return
         if saved is None:
             if loaded.message:
                 self._set_status(loaded.message)
+            self._auto_search()
             return
         query, models = saved.query, list(saved.models)
         self.query.setText(query.get("text", ""))

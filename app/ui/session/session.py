@@ -38,7 +38,7 @@ from app.core.inference.types import (
     SamplingOptions,
     stopped_stats,
 )
-from app.ui.common.tasks import wait_thread
+from app.ui.common.tasks import message_of, wait_thread
 from app.ui.session.reply import Reply
 
 log = logging.getLogger("hearth.ui.session")
@@ -91,11 +91,8 @@ class ChatWorker(QObject):
             )
         except LoadCancelled as exc:
             self.load_failed.emit(str(exc), True)
-        except HearthError as exc:
-            self.load_failed.emit(str(exc), False)
         except Exception as exc:  # noqa: BLE001 - never let the worker thread die silently
-            log.exception("Loading failed")
-            self.load_failed.emit(f"Loading failed: {exc}", False)
+            self.load_failed.emit(message_of(exc, "Loading"), False)
         else:
             self.loaded.emit(model)
 
@@ -150,11 +147,8 @@ class ChatWorker(QObject):
             self.failed.emit(request_id, str(exc))
         except UnsupportedRequest as exc:
             self.refused.emit(request_id, str(exc))
-        except HearthError as exc:
-            self.failed.emit(request_id, str(exc))
         except Exception as exc:  # noqa: BLE001 - never let the worker thread die silently
-            log.exception("Generation failed")
-            self.failed.emit(request_id, f"Generation failed: {exc}")
+            self.failed.emit(request_id, message_of(exc, "Generation"))
         else:
             self.finished.emit(request_id, stats)
 

@@ -278,9 +278,11 @@ def test_a_slow_hub_offers_retry(qtbot, tmp_path) -> None:
 def test_results_are_shown_offline_from_the_last_search(qtbot, page, tmp_path) -> None:
     search(qtbot, page, "bulk")
     online = page.results_model.models()
+    qtbot.waitUntil(lambda: page.cache_io.ended)  # written off the GUI thread
     page.close()
 
     offline = make_page(qtbot, client(closed_port()), tmp_path)
+    qtbot.waitUntil(lambda: offline.cache_io.ended)
     assert offline.results_model.models() == online
     assert offline.query.text() == "bulk" and "saved" in offline.status.text()
     with qtbot.waitSignal(offline.results_model.failed, timeout=WAIT):
@@ -416,3 +418,25 @@ def test_results_are_readable_in_the_dark_theme(qtbot, page, keeper) -> None:
     background = max(set(lights), key=lights.count)
     assert background < 90  # the dark field
     assert max(lights) - background > 110  # the model's name in light text
+
+
+def test_results_fit_the_list_beside_its_scrollbar(qtbot, page) -> None:
+    """The likes were cut by the scrollbar, and a useless horizontal scrollbar showed."""
+    page.show()
+    search(qtbot, page, "bulk")
+    with qtbot.waitSignal(page.results_model.page_loaded, timeout=WAIT):
+        page.results_model.fetchMore(QModelIndex())  # more rows than the list shows
+    page.resize(900, 420)
+    qtbot.wait(10)  # let the list lay its rows out again
+    view = page.results
+    assert view.verticalScrollBar().isVisible()
+    assert not view.horizontalScrollBar().isVisible() and view.horizontalScrollBar().maximum() == 0
+    row = view.visualRect(page.results_model.index(0))
+    assert row.left() >= 0 and row.right() < view.viewport().width()
+    image = view.viewport().grab().toImage()
+    band = range(row.top() + 4, row.top() + 22)  # the first line: name ... ⬇ downloads ♥ likes
+    background = image.pixelColor(row.right() - 2, row.top() + 2)
+    inked = [
+        x for x in range(row.width()) if any(image.pixelColor(x, y) != background for y in band)
+    ]
+    assert inked and max(inked) <= row.right() - 8  # the likes end inside the row's padding

@@ -26,6 +26,7 @@ def page(qtbot, tmp_path, content: str) -> DiscoverPage:
         auto_search=False,
     )
     qtbot.addWidget(widget)
+    qtbot.waitUntil(lambda: widget.cache_io.ended)  # read off the GUI thread
     return widget
 
 
