@@ -98,7 +98,8 @@ class SearchQuery:
             return False
         if self.size and hub_files.size_bucket(model.parameters) != self.size:
             return False
-        return self.machine is None or (model.fit is not None and model.fit.fits)
+        # A model whose fit cannot be estimated is kept (shown as "fit unknown"), not hidden.
+        return self.machine is None or model.fit is None or model.fit.fits
 
     def with_fit(self, model: HubModel, shape: ModelShape | None = None) -> HubModel:
         """``model`` with its fit badge for ``machine`` (``hub_fit.estimate``; ``shape``: the

@@ -7,7 +7,11 @@ Discover's "Fits this machine" filter and its fit badges use the best basis at h
 * ``file size``: the real size of the smallest file (the model page's file list, or a listing
   that carries sizes), with the context length the Hub reports (``gguf.context_length``);
 * ``parameters``: the parameter count (the Hub's ``gguf.total``, else the name's "8B") times the
-  bits per weight of the smallest quant the repo lists.
+  bits per weight of the smallest quant the repo lists, or of a Q4_K_M file (the usual choice)
+  when the listing names no quant.
+
+With none of these, there is no badge (``None``): Discover shows such a model as "fit unknown"
+rather than hiding it (a 135M model was hidden for a listing without file sizes, issue 19).
 
 Each is sized at the context Hearth would load with (the model's own, capped at 8192). With this
 machine's speed figures (``fit.speed_here.SpeedHere``), a badge also says how fast that file
@@ -24,12 +28,19 @@ from app.core.config import presets
 from app.core.fit import estimate as fit
 from app.core.fit.shape import ModelShape, shape_from_size
 from app.core.fit.speed import CHAT_DEPTH, Speed
+from app.core.gguf import quant_types
 from app.core.hub.files import HubModel, format_params
 
 if TYPE_CHECKING:  # only its type: the speed figures are read by the caller
     from app.core.fit.speed_here import SpeedHere
 
 BASIS_HEADER, BASIS_FILE_SIZE, BASIS_PARAMETERS = "header", "file size", "parameters"
+USUAL_QUANT = "Q4_K_M"  # assumed when a listing names no quant
+FIT_UNKNOWN = "Fit unknown"
+FIT_UNKNOWN_WHY = (
+    "Hearth cannot tell whether it fits: the Hub's listing gives neither its file sizes nor its "
+    "parameter count. Open it to read its file header."
+)
 BASIS_LABELS = {
     BASIS_HEADER: "from its file header",
     BASIS_FILE_SIZE: "from its file size",
@@ -107,6 +118,14 @@ def estimate(
         return _badge(_with_context(sized, model), machine, BASIS_FILE_SIZE, speeds)
     if model.size_range and model.quants:
         sized = replace(shape_from_size(model.size_range[0], model.id), quant=model.quants[0])
+        badge = _badge(_with_context(sized, model), machine, BASIS_PARAMETERS, speeds)
+        return replace(
+            badge, detail=f"{format_params(model.parameters)} parameters, {badge.detail}"
+        )
+    if model.parameters:  # no quant named: as a Q4_K_M file of that many parameters would be
+        bits = quant_types.typical_bits(USUAL_QUANT) or 4.9
+        size = int(model.parameters * bits / 8)
+        sized = replace(shape_from_size(size, model.id), quant=USUAL_QUANT)
         badge = _badge(_with_context(sized, model), machine, BASIS_PARAMETERS, speeds)
         return replace(
             badge, detail=f"{format_params(model.parameters)} parameters, {badge.detail}"

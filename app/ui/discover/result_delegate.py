@@ -11,6 +11,8 @@ table cells: the fit badge (``FitDelegate``); its Download buttons are ``common.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import (
@@ -20,14 +22,26 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem,
 )
 
+from app.core.hub.fit import FIT_UNKNOWN
 from app.ui.discover.results_model import FileRole, Role
 
 ROW_HEIGHT = 76
+MIN_WIDTH = 300
 PAD_X, PAD_Y = 12, 8
 MUTED = QColor("#5c667a")
 TEXT = QColor("#1f2430")
 CHIP_BG = QColor("#eef1f6")
 CHIP_GATED = QColor("#fff4d6")
+UNKNOWN_COLOURS = (QColor("#e4e7ee"), QColor("#3d4556"))  # grey: neither fits nor too large
+
+
+@dataclass(frozen=True)
+class _Unknown:
+    label: str = FIT_UNKNOWN
+    fits: bool = True
+
+
+UNKNOWN = _Unknown()
 FIT_COLOURS = {
     True: (QColor("#e3f5e8"), QColor("#1b6e35")),  # fits: green; too large: red
     False: (QColor("#fdecea"), QColor("#b3261e")),
@@ -47,7 +61,10 @@ def short_count(n: int) -> str:
 
 class HubResultDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        return QSize(max(option.rect.width(), 300), ROW_HEIGHT)
+        # Narrower than any list: the list gives each row its viewport's width. The width of
+        # option.rect (the list before its scrollbar showed) made rows wider than the list, so
+        # the likes were cut by the scrollbar and a horizontal scrollbar appeared (issue 19).
+        return QSize(MIN_WIDTH, ROW_HEIGHT)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         painter.save()
@@ -74,11 +91,11 @@ class HubResultDelegate(QStyledItemDelegate):
         # Text colours from the theme's palette (app/ui/theme.py; the same as before in the light
         # one): fixed dark text was unreadable on the dark theme's list.
         text, muted = (
-            option.palette.color(QPalette.Text),
-            option.palette.color(QPalette.PlaceholderText),
+            option.palette.color(QPalette.ColorRole.Text),
+            option.palette.color(QPalette.ColorRole.PlaceholderText),
         )
         painter.setPen(muted)
-        painter.drawText(line1, Qt.AlignRight | Qt.AlignVCenter, counts)
+        painter.drawText(line1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, counts)
 
         painter.setFont(bold)
         painter.setPen(text)
@@ -86,8 +103,8 @@ class HubResultDelegate(QStyledItemDelegate):
         name_rect = line1.adjusted(0, 0, -counts_width - 8, 0)
         painter.drawText(
             name_rect,
-            Qt.AlignLeft | Qt.AlignVCenter,
-            QFontMetrics(bold).elidedText(name, Qt.ElideRight, name_rect.width()),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            QFontMetrics(bold).elidedText(name, Qt.TextElideMode.ElideRight, name_rect.width()),
         )
 
         parts = [f"by {index.data(Role.Author) or repo.split('/')[0]}"]
@@ -100,15 +117,19 @@ class HubResultDelegate(QStyledItemDelegate):
         line2 = QRect(rect.left(), line1.bottom() + 3, rect.width(), QFontMetrics(base).height())
         painter.drawText(
             line2,
-            Qt.AlignLeft | Qt.AlignVCenter,
-            QFontMetrics(base).elidedText("  ·  ".join(parts), Qt.ElideRight, line2.width()),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            QFontMetrics(base).elidedText(
+                "  ·  ".join(parts), Qt.TextElideMode.ElideRight, line2.width()
+            ),
         )
         badge = index.data(Role.Fit)
+        if badge is None and index.data(Role.FitUnknown):
+            badge = UNKNOWN
         chips = QRect(rect)
         if badge is not None:
             chips.setRight(self._fit_badge(painter, small, badge, rect, line2.bottom() + 5) - 8)
         self._chips(painter, small, index.data(Role.Tags) or [], chips, line2.bottom() + 5)
-        painter.setPen(option.palette.color(QPalette.Shadow))
+        painter.setPen(option.palette.color(QPalette.ColorRole.Shadow))
         painter.drawLine(option.rect.bottomLeft(), option.rect.bottomRight())
         painter.restore()
 
@@ -116,17 +137,17 @@ class HubResultDelegate(QStyledItemDelegate):
         """The fit badge, right-aligned: ``Fits in RAM · from its parameter count``; returns
         its left edge."""
         metrics = QFontMetrics(font)
-        text = metrics.elidedText(badge.label, Qt.ElideRight, rect.width() // 2)
+        text = metrics.elidedText(badge.label, Qt.TextElideMode.ElideRight, rect.width() // 2)
         width, height = metrics.horizontalAdvance(text) + 16, metrics.height() + 4
         chip = QRect(rect.right() - width, top, width, height)
-        background, colour = FIT_COLOURS[badge.fits]
-        painter.setPen(Qt.NoPen)
+        background, colour = FIT_COLOURS[badge.fits] if badge is not UNKNOWN else UNKNOWN_COLOURS
+        painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(background)
-        painter.setRenderHint(QPainter.Antialiasing, True)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.drawRoundedRect(chip, height / 2, height / 2)
         painter.setPen(colour)
         painter.setFont(font)
-        painter.drawText(chip, Qt.AlignCenter, text)
+        painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, text)
         return chip.left()
 
     def _chips(
@@ -141,12 +162,12 @@ class HubResultDelegate(QStyledItemDelegate):
             if x + width > rect.right():
                 break
             chip = QRect(x, top, width, height)
-            painter.setPen(Qt.NoPen)
+            painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(CHIP_GATED if tag == "gated" else CHIP_BG)
-            painter.setRenderHint(QPainter.Antialiasing, True)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
             painter.drawRoundedRect(chip, height / 2, height / 2)
             painter.setPen(TEXT)  # chips are light in both themes
-            painter.drawText(chip, Qt.AlignCenter, tag)
+            painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, tag)
             x += width + 6
 
 
@@ -170,7 +191,7 @@ def paint_fit_cell(
         QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, option.widget
     )
     metrics = QFontMetrics(option.font)
-    text = metrics.elidedText(verdict, Qt.ElideRight, option.rect.width() - 20)
+    text = metrics.elidedText(verdict, Qt.TextElideMode.ElideRight, option.rect.width() - 20)
     width = min(option.rect.width() - 8, metrics.horizontalAdvance(text) + 16)
     badge = QRect(
         option.rect.left() + 4,
@@ -178,12 +199,12 @@ def paint_fit_cell(
         width,
         metrics.height() + 4,
     )
-    painter.setRenderHint(QPainter.Antialiasing, True)
-    painter.setPen(Qt.NoPen)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    painter.setPen(Qt.PenStyle.NoPen)
     painter.setBrush(QColor(colours[0]))
     painter.drawRoundedRect(badge, badge.height() / 2, badge.height() / 2)
     painter.setPen(QColor(colours[1]))
-    painter.drawText(badge, Qt.AlignCenter, text)
+    painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
     painter.restore()
 
 

@@ -26,6 +26,7 @@ from PySide6.QtCore import (
 from app.core.common.units import format_size
 from app.core.hub.client import age
 from app.core.hub.files import HubModel, QuantFile, format_params, format_size_range
+from app.core.hub.fit import FIT_UNKNOWN_WHY
 from app.ui.common.tasks import TaskHandle, run_task
 
 log = logging.getLogger("hearth.ui.discover")
@@ -34,16 +35,19 @@ Index = QModelIndex | QPersistentModelIndex
 
 
 class Role(IntEnum):
-    Id = Qt.UserRole + 1
-    Author = Qt.UserRole + 2
-    Downloads = Qt.UserRole + 3
-    Likes = Qt.UserRole + 4
-    Updated = Qt.UserRole + 5
-    SizeRange = Qt.UserRole + 6
-    Tags = Qt.UserRole + 7
-    Model = Qt.UserRole + 8
-    Gated = Qt.UserRole + 9
-    Fit = Qt.UserRole + 10  # a hub_fit.FitBadge (None unless searched with "Fits this machine")
+    Id = Qt.ItemDataRole.UserRole + 1
+    Author = Qt.ItemDataRole.UserRole + 2
+    Downloads = Qt.ItemDataRole.UserRole + 3
+    Likes = Qt.ItemDataRole.UserRole + 4
+    Updated = Qt.ItemDataRole.UserRole + 5
+    SizeRange = Qt.ItemDataRole.UserRole + 6
+    Tags = Qt.ItemDataRole.UserRole + 7
+    Model = Qt.ItemDataRole.UserRole + 8
+    Gated = Qt.ItemDataRole.UserRole + 9
+    Fit = (
+        Qt.ItemDataRole.UserRole + 10
+    )  # a hub_fit.FitBadge (None unless searched with "Fits this machine")
+    FitUnknown = Qt.ItemDataRole.UserRole + 11  # a "Fits this machine" row with no estimate
 
 
 AUTO_FETCH_PAGES = 20  # Hub pages looked through, unasked, while the filters match nothing
@@ -59,6 +63,7 @@ _ROLE_NAMES = {
     Role.Model: b"model",
     Role.Gated: b"gated",
     Role.Fit: b"fit",
+    Role.FitUnknown: b"fitUnknown",
 }
 
 
@@ -134,17 +139,18 @@ class HubResultsModel(QAbstractListModel):
     def roleNames(self) -> dict[int, bytes]:
         return {**super().roleNames(), **{int(k): v for k, v in _ROLE_NAMES.items()}}
 
-    def data(self, index: Index, role: int = Qt.DisplayRole):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or not 0 <= index.row() < len(self._models):
             return None
         model = self._models[index.row()]
-        if role in (Qt.DisplayRole, Role.Id):
+        if role in (Qt.ItemDataRole.DisplayRole, Role.Id):
             return model.id
-        if role == Qt.ToolTipRole:
+        if role == Qt.ItemDataRole.ToolTipRole:
             lines = [
                 model.id,
                 ", ".join(model.quants),
                 model.fit.explanation if model.fit is not None else "",
+                FIT_UNKNOWN_WHY if self._fit_unknown(model) else "",
             ]
             return "\n".join(line for line in lines if line)
         if role == Role.Author:
@@ -165,14 +171,24 @@ class HubResultsModel(QAbstractListModel):
             return bool(model.gated)
         if role == Role.Fit:
             return model.fit
+        if role == Role.FitUnknown:
+            return self._fit_unknown(model)
         return None
+
+    def _fit_unknown(self, model: HubModel) -> bool:
+        """Searched with "Fits this machine", yet nothing tells this model's size: shown as
+        "fit unknown" (such models used to be hidden, issue 19)."""
+        query = getattr(self._pages, "query", None)
+        return model.fit is None and getattr(query, "machine", None) is not None
 
     def set_fit(self, repo_id: str, badge) -> None:
         """A closer fit estimate for ``repo_id``'s row (the model page read its file header)."""
         for row, model in enumerate(self._models):
             if model.id.lower() == repo_id.lower() and model.fit != badge:
                 self._models[row] = replace(model, fit=badge)
-                self.dataChanged.emit(self.index(row), self.index(row), [Role.Fit, Qt.ToolTipRole])
+                self.dataChanged.emit(
+                    self.index(row), self.index(row), [Role.Fit, Qt.ItemDataRole.ToolTipRole]
+                )
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:
         return (
@@ -232,10 +248,10 @@ class HubResultsModel(QAbstractListModel):
 
 
 class FileRole(IntEnum):
-    File = Qt.UserRole + 1  # the QuantFile
-    Fit = Qt.UserRole + 2  # the fit verdict ("" until estimated)
-    State = Qt.UserRole + 3  # the download's state ("" when never queued)
-    Enabled = Qt.UserRole + 4  # whether its Download button can be pressed
+    File = Qt.ItemDataRole.UserRole + 1  # the QuantFile
+    Fit = Qt.ItemDataRole.UserRole + 2  # the fit verdict ("" until estimated)
+    State = Qt.ItemDataRole.UserRole + 3  # the download's state ("" when never queued)
+    Enabled = Qt.ItemDataRole.UserRole + 4  # whether its Download button can be pressed
 
 
 _ACTIONS = {
@@ -324,7 +340,7 @@ class QuantFilesModel(QAbstractTableModel):
             return self.HEADERS[section]
         return None
 
-    def data(self, index: Index, role: int = Qt.DisplayRole):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or not 0 <= index.row() < len(self._files):
             return None
         entry, column = self._files[index.row()], index.column()
@@ -338,7 +354,7 @@ class QuantFilesModel(QAbstractTableModel):
         local = self._local.get(entry.name, "")
         if role == FileRole.Enabled:
             return bool(local) or (not self._disabled and state in _PRESSABLE)
-        if role == Qt.DisplayRole:
+        if role == Qt.ItemDataRole.DisplayRole:
             if column == self.QUANT:
                 return entry.quant or "?"
             if column == self.FILE:
@@ -349,14 +365,14 @@ class QuantFilesModel(QAbstractTableModel):
             if column == self.FIT:
                 return self._fits.get(entry.name, "…")
             return self.DOWNLOADED if local else _ACTIONS.get(state, state.capitalize())
-        if role == Qt.ToolTipRole:
+        if role == Qt.ItemDataRole.ToolTipRole:
             if column == self.ACTION and local:
                 return f"On this computer: {local}\nClick to chat with it."
             if column == self.ACTION and self._disabled:
                 return self._disabled
             return "\n".join(entry.files)
-        if role == Qt.TextAlignmentRole and column == self.SIZE:
-            return int(Qt.AlignRight | Qt.AlignVCenter)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == self.SIZE:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
     def _changed(self, first: int, last: int, row: int | None = None) -> None:

@@ -17,9 +17,10 @@ from app.core.hardware.cpu_speed import CpuSpeed
 from app.core.hub import fit as hub_fit
 from app.core.hub.client import HubClient
 from app.ui.discover.page import DiscoverPage
-from app.ui.discover.result_delegate import FIT_COLOURS
+from app.ui.discover.result_delegate import FIT_COLOURS, UNKNOWN_COLOURS
 from app.ui.discover.results_model import Role
 from tests.support.hub_repos import add_gguf_family, gguf_name
+from tests.support.screenshots import screenshot
 
 WAIT = 15_000
 SMALL = fit.Machine(ram_bytes=2 * 2**30)
@@ -136,3 +137,41 @@ def test_with_speed_figures_the_badges_say_how_fast_it_would_write(qtbot, page, 
     label, _ = badges(page)["org/Smol-1B-GGUF"]  # the real 105 MB file's header: faster
     assert re.fullmatch(r"Fits in RAM · ~1\d0 tok/s · from its file header", label), label
     page.grab().save(os.fspath(tmp_path / "discover_speed.png"))
+
+
+def test_a_model_whose_fit_cannot_be_estimated_is_shown_fit_unknown(
+    qtbot, loopback_hub, tmp_path, keeper
+) -> None:
+    """A 135M model was hidden by "Fits this machine" ("No GGUF models match") because its
+    listing had no file sizes (issue 19)."""
+    add_gguf_family(  # no quant in its file's name: the parameter count is all there is
+        loopback_hub, "org/Tiny-GGUF", {"tiny.gguf": b"x"}, downloads=9, gguf={"total": 134515008}
+    )
+    add_gguf_family(  # nothing tells its size
+        loopback_hub, "org/Mystery-GGUF", {"weights.gguf": b"x"}, downloads=8, gguf={"total": 0}
+    )
+    keeper.apply("light")
+    page = DiscoverPage(
+        None,
+        None,
+        tmp_path / "models",
+        client=HubClient(loopback_hub.url, token=False, retries=0),
+        machine=SMALL,
+        cache_file=tmp_path / "discover.json",
+        auto_search=False,
+    )
+    qtbot.addWidget(page)
+    page.resize(1000, 420)
+    page.show()
+    with qtbot.waitSignal(page.results_model.page_loaded, timeout=WAIT):
+        page.fits.setChecked(True)
+    model = page.results_model
+    assert [m.id for m in model.models()] == ["org/Tiny-GGUF", "org/Mystery-GGUF"]
+    tiny, mystery = model.index(0), model.index(1)
+    assert tiny.data(Role.Fit).label == "Fits in RAM · from its parameter count"
+    assert "135M parameters, Q4_K_M" in tiny.data(Qt.ToolTipRole)
+    assert mystery.data(Role.Fit) is None and mystery.data(Role.FitUnknown) is True
+    assert hub_fit.FIT_UNKNOWN_WHY in mystery.data(Qt.ToolTipRole)
+    assert painted(page, 1, UNKNOWN_COLOURS[0]) and not painted(page, 1, FIT_COLOURS[True][0])
+    assert "No GGUF models match" not in page.status.text()
+    screenshot(page, "discover_fit_unknown.png")
