@@ -134,7 +134,7 @@ class RequestHandler(OllamaFace, Answering, BaseHTTPRequestHandler):
             try:
                 return self._buffered.peek(1)
             except TimeoutError:
-                if left <= app.busy_idle_timeout or httpd.busy(self.connection):
+                if left <= app.busy_idle_timeout or httpd.leave_if_busy(self.connection):
                     return b""
             except OSError:  # reset, or closed to make room
                 return b""

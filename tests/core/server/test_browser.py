@@ -1,45 +1,22 @@
 """Browser-based chat UIs and launchers: CORS preflights and origins, ``HEAD``, ``/health``.
 Raw HTTP on 127.0.0.1 (a browser's requests, as it sends them), the real starter model."""
 
+import functools
 import http.client
 import json
 
 import pytest
 
 from app.core.inference.engine import Engine
-from app.core.inference.queue import GenerationQueue
-from app.core.inference.types import LoadOptions, SamplingOptions
-from app.core.server.server import ApiServer
 
 KEY = "sk-browser-test"
 CHAT = json.dumps({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2})
 
 
-@pytest.fixture(scope="module")
-def engine(starter_gguf):
-    engine = Engine()
-    engine.load(starter_gguf, LoadOptions(n_ctx=1024, n_threads=1))
-    yield engine
-    engine.unload()
-
-
 @pytest.fixture
-def serve(engine):
-    made = []
-
-    def serve(backend_engine=engine, **options) -> ApiServer:
-        queue = GenerationQueue(backend_engine)
-        server = ApiServer(
-            queue, port=0, api_key=KEY, defaults=SamplingOptions(temperature=0.0), **options
-        )
-        server.start()
-        made.append((server, queue))
-        return server
-
-    yield serve
-    for server, queue in made:
-        server.stop()
-        queue.close()
+def serve(serve):
+    """The shared ``serve``, with an API key (web pages must get past it and CORS)."""
+    return functools.partial(serve, api_key=KEY)
 
 
 def ask(server, method, path, headers=None, body=None):
@@ -126,6 +103,6 @@ def test_head_gives_the_headers_alone(serve):
 def test_health_says_whether_a_model_is_loaded(serve):
     status, _, body = ask(serve(), "GET", "/health")  # no API key needed
     assert status == 200 and json.loads(body) == {"status": "ok", "model_loaded": True}
-    status, headers, body = ask(serve(backend_engine=Engine()), "GET", "/health")
+    status, headers, body = ask(serve(backend=Engine()), "GET", "/health")
     assert status == 503 and json.loads(body)["model_loaded"] is False
     assert headers["Retry-After"] == "1"

@@ -13,34 +13,8 @@ import time
 import openai
 import pytest
 
-from app.core.inference.engine import Engine
-from app.core.inference.queue import GenerationQueue
-from app.core.inference.types import LoadOptions, SamplingOptions
-from app.core.server.server import ApiServer
-
 MODEL = "SmolLM2-135M-Instruct.Q4_1"
 STORY = [{"role": "user", "content": "Write a long story about a dragon and a knight."}]
-
-
-@pytest.fixture(scope="module")
-def engine(starter_gguf):
-    engine = Engine()
-    engine.load(starter_gguf, LoadOptions(n_ctx=1024, n_threads=1))
-    yield engine
-    engine.unload()
-
-
-@pytest.fixture
-def queue(engine):
-    queue = GenerationQueue(engine)
-    yield queue
-    queue.close()
-
-
-def serve(queue, **options) -> ApiServer:
-    server = ApiServer(queue, port=0, defaults=SamplingOptions(temperature=0.0, seed=1), **options)
-    server.start()
-    return server
 
 
 def get_models(conn: http.client.HTTPConnection) -> int:
@@ -59,10 +33,10 @@ def wait_until(condition, seconds=30.0):
     return False
 
 
-def test_idle_pooled_connections_do_not_lock_out_another_program(queue):
+def test_idle_pooled_connections_do_not_lock_out_another_program(serve):
     """One program's pool of 8 connections, idle after its requests, fills its address's
     share; another program on the same address still gets ``GET /v1/models`` at once."""
-    server = serve(queue, max_per_client=8)
+    server = serve(max_per_client=8)
     pool = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=30) for _ in range(8)]
     try:
         assert [get_models(conn) for conn in pool] == [200] * 8
@@ -80,12 +54,12 @@ def test_idle_pooled_connections_do_not_lock_out_another_program(queue):
         server.stop()
 
 
-def test_idle_connections_are_kept_less_long_while_the_server_is_busy(queue):
+def test_idle_connections_are_kept_less_long_while_the_server_is_busy(serve):
     """Two idle keep-alive connections of four allowed: half the server's connections, so one
     is closed after the busy idle time (then the server is less than half full, and the other
     is kept); on a server with room both stay open meanwhile."""
-    busy = serve(queue, max_connections=4, busy_idle_timeout=0.5)
-    roomy = serve(queue, busy_idle_timeout=0.5)
+    busy = serve(max_connections=4, busy_idle_timeout=0.5)
+    roomy = serve(busy_idle_timeout=0.5)
     conns = [
         http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
         for server in (busy, busy, roomy, roomy)
@@ -103,10 +77,10 @@ def test_idle_connections_are_kept_less_long_while_the_server_is_busy(queue):
 
 
 @pytest.mark.parametrize("clients", [16, 64])
-def test_a_burst_of_clients_is_served_in_turn(queue, clients):
+def test_a_burst_of_clients_is_served_in_turn(serve, clients):
     """16 or 64 programs ask at once with the official client (no retries): every one is
     answered, with its own prompt (echoed before its continuation), none refused."""
-    server = serve(queue)
+    server = serve()
     start = threading.Barrier(clients)
     answers: dict[int, str] = {}
     errors: list[BaseException] = []
@@ -140,10 +114,10 @@ def test_a_burst_of_clients_is_served_in_turn(queue, clients):
         server.stop()
 
 
-def test_requests_waiting_past_the_limit_get_a_readable_429(queue):
+def test_requests_waiting_past_the_limit_get_a_readable_429(serve):
     """With one request allowed to wait for the model per address, a second one while the
     first streams is refused with 429 and ``Retry-After``, read by the official client."""
-    server = serve(queue, max_waiting=1)
+    server = serve(max_waiting=1)
     client = openai.OpenAI(base_url=server.url, api_key="x", max_retries=0, timeout=60)
     try:
         stream = client.chat.completions.create(
@@ -164,11 +138,11 @@ def test_requests_waiting_past_the_limit_get_a_readable_429(queue):
         server.stop()
 
 
-def test_a_reused_connection_answers_as_fast_as_a_fresh_one(queue):
+def test_a_reused_connection_answers_as_fast_as_a_fresh_one(serve):
     """Keep-alive must not cost a delayed-ACK wait (~40 ms a request with headers and body in
     two writes and Nagle on): the median ``GET /v1/models`` on one reused connection is no
     slower than on a fresh connection each time, which also pays for the connect."""
-    server = serve(queue)
+    server = serve()
     try:
         fresh = []
         for _ in range(15):
@@ -202,8 +176,8 @@ def raw_exchange(server, data: bytes) -> bytes:
     return answer
 
 
-def test_a_chunked_request_body_is_read(queue):
-    server = serve(queue)
+def test_a_chunked_request_body_is_read(serve):
+    server = serve()
     body = json.dumps({"prompt": "Hello", "max_tokens": 2}).encode()
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:7], body[7:]))
     try:
@@ -219,10 +193,10 @@ def test_a_chunked_request_body_is_read(queue):
         server.stop()
 
 
-def test_an_http_1_0_stream_is_not_chunked(queue):
+def test_an_http_1_0_stream_is_not_chunked(serve):
     """HTTP/1.0 has no chunked encoding (RFC 7230 3.3.1): the events come as they are and the
     answer ends when the server closes the connection."""
-    server = serve(queue)
+    server = serve()
     body = json.dumps({"prompt": "Hello", "max_tokens": 3, "stream": True}).encode()
     try:
         answer = raw_exchange(

@@ -5,14 +5,11 @@ import http.client
 import json
 import math
 
-import openai
 import pytest
 
 from app.core.inference.engine import Engine
 from app.core.inference.host.hosted_engine import HostedEngine
-from app.core.inference.queue import GenerationQueue
 from app.core.inference.types import LoadOptions
-from app.core.server.server import ApiServer
 
 MODEL = "SmolLM2-135M-Instruct.Q4_1"
 TEXTS = ["The cat sat on the mat.", "Stock prices fell sharply today.", "猫がマットの上に座った。"]
@@ -24,23 +21,6 @@ def engine(request, starter_gguf):
     engine.load(starter_gguf, LoadOptions(n_ctx=1024, n_threads=1))
     yield engine
     engine.unload()
-
-
-@pytest.fixture
-def server(engine):
-    queue = GenerationQueue(engine)
-    server = ApiServer(queue, port=0)
-    server.start()
-    yield server
-    server.stop()
-    queue.close()
-
-
-@pytest.fixture
-def client(server):
-    client = openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0, timeout=60)
-    yield client
-    client.close()
 
 
 def post(server, body: dict) -> tuple[int, dict]:

@@ -7,35 +7,13 @@ import json
 import ollama
 import pytest
 
-from app.core.inference.engine import Engine
-from app.core.inference.queue import GenerationQueue
-from app.core.inference.types import LoadOptions, SamplingOptions
-from app.core.server.server import ApiServer
-
 NAME = "SmolLM2-135M-Instruct.Q4_1:latest"
 QUESTION = [{"role": "user", "content": "Name the capital city of France."}]
 
 
-@pytest.fixture(scope="module")
-def engine(starter_gguf):
-    engine = Engine()
-    engine.load(starter_gguf, LoadOptions(n_ctx=1024, n_threads=1))
-    yield engine
-    engine.unload()
-
-
-@pytest.fixture
-def server(engine):
-    queue = GenerationQueue(engine)
-    server = ApiServer(queue, port=0, defaults=SamplingOptions(temperature=0.0, seed=1))
-    server.start()
-    yield server
-    server.stop()
-    queue.close()
-
-
 @pytest.fixture
 def client(server):
+    """The official ollama client, in place of the OpenAI one."""
     client = ollama.Client(host=f"http://127.0.0.1:{server.port}", timeout=60)
     yield client
     client._client.close()

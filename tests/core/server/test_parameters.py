@@ -8,40 +8,12 @@ import json
 import openai
 import pytest
 
-from app.core.inference.engine import Engine
-from app.core.inference.queue import GenerationQueue
 from app.core.inference.types import LoadOptions, SamplingOptions
-from app.core.server.server import ApiServer
 
 MODEL = "SmolLM2-135M-Instruct.Q4_1"
 QUESTION = [{"role": "user", "content": "Name the capital city of France."}]
 STORY = [{"role": "user", "content": "Write a long story about a dragon and a knight."}]
 GREEDY = dict(temperature=0.0, seed=1, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.1)
-
-
-@pytest.fixture(scope="module")
-def engine(starter_gguf):
-    engine = Engine()
-    engine.load(starter_gguf, LoadOptions(n_ctx=1024, n_threads=1))
-    yield engine
-    engine.unload()
-
-
-@pytest.fixture
-def server(engine):
-    queue = GenerationQueue(engine)
-    server = ApiServer(queue, port=0, defaults=SamplingOptions(temperature=0.0, seed=1))
-    server.start()
-    yield server
-    server.stop()
-    queue.close()
-
-
-@pytest.fixture
-def client(server):
-    client = openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0, timeout=60)
-    yield client
-    client.close()
 
 
 def post(server, path: str, body: dict) -> tuple[int, dict]:
