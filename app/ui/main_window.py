@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QEvent, QSize, Qt, QTimer, Slot
@@ -419,7 +420,10 @@ class MainWindow(QMainWindow):
             self.settings.save(self.paths.settings_file)
         except SettingsError as exc:  # a read-only or full disk: said in the log, not a crash
             log.warning("Settings not saved at quit: %s", exc)
-        self.stores.close()
+        unsaved = self.stores.close()  # waits a bounded time for the chats still being written
+        if unsaved:
+            log.error("At quit: %s", unsaved)
+            print(f"Hearth: {unsaved}", file=sys.stderr)
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self.shutdown()

@@ -96,7 +96,7 @@ def _stats(stats_json) -> str:
     return _text(stats_json) if kept == stats else json.dumps(kept)
 
 
-def _one_line_title(text: str) -> str:
+def one_line_title(text: str) -> str:
     """The first non-empty line of ``text``, whitespace collapsed, cut to TITLE_LENGTH."""
     line = next((" ".join(part.split()) for part in text.splitlines() if part.strip()), "")
     if len(line) <= TITLE_LENGTH:
@@ -250,16 +250,37 @@ class ChatStore:
     # -- chats -------------------------------------------------------------------------
 
     def create_chat(
-        self, title: str = DEFAULT_TITLE, model: str = "", system_prompt: str = ""
+        self,
+        title: str = DEFAULT_TITLE,
+        model: str = "",
+        system_prompt: str = "",
+        chat_id: int | None = None,
     ) -> Chat:
+        """A new chat; ``chat_id`` when the caller chose it (``ChatHistory``, ahead of the
+        disk), else the next free one."""
         now = time.time()
         with self._write() as conn:
             cursor = conn.execute(
-                "INSERT INTO chats (title, created_at, updated_at, model, system_prompt) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (" ".join(title.split()) or DEFAULT_TITLE, now, now, model, system_prompt),
+                "INSERT INTO chats (id, title, created_at, updated_at, model, system_prompt) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (chat_id, " ".join(title.split()) or DEFAULT_TITLE, now, now, model, system_prompt),
             )
             return self._chat(conn, cursor.lastrowid)
+
+    def next_ids(self) -> tuple[int, int]:
+        """The first chat id and message id above every one stored, for ``ChatHistory`` to
+        hand out before the disk has the rows."""
+        with self._read() as conn:
+            chat = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM chats").fetchone()[0]
+            message = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM messages").fetchone()[0]
+        return int(chat), int(message)
+
+    def set_busy_timeout(self, seconds: float) -> None:
+        """How long one statement waits for another program's lock before it fails.
+        ``ChatHistory``'s writer retries on its own, so it waits briefly and can stop at quit."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
 
     def get_chat(self, chat_id: int) -> Chat:
         with self._read() as conn:
@@ -339,8 +360,8 @@ class ChatStore:
                 "ORDER BY position LIMIT 1",
                 (chat_id,),
             ).fetchone()
-            title = _one_line_title(row[0]) if row else ""
-            made_from_old = replacing is not None and chat.title == _one_line_title(replacing)
+            title = one_line_title(row[0]) if row else ""
+            made_from_old = replacing is not None and chat.title == one_line_title(replacing)
             if not title or (chat.title != DEFAULT_TITLE and not made_from_old):
                 return chat
             conn.execute("UPDATE chats SET title = ? WHERE id = ?", (title, chat_id))
@@ -357,15 +378,29 @@ class ChatStore:
         with self._read() as conn:
             return self._message(conn, message_id)
 
-    def add_message(self, chat_id: int, role: str, content: str, complete: bool = True) -> Message:
-        """Add a message at the end of the chat."""
+    def add_message(
+        self,
+        chat_id: int,
+        role: str,
+        content: str,
+        complete: bool = True,
+        message_id: int | None = None,
+    ) -> Message:
+        """Add a message at the end of the chat (``message_id`` as in ``create_chat``)."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, not {role!r}")
         with self._write() as conn:
-            return self._message(conn, self._insert_message(conn, chat_id, role, content, complete))
+            added = self._insert_message(conn, chat_id, role, content, complete, message_id)
+            return self._message(conn, added)
 
     def _insert_message(
-        self, conn: sqlite3.Connection, chat_id: int, role: str, content: str, complete: bool
+        self,
+        conn: sqlite3.Connection,
+        chat_id: int,
+        role: str,
+        content: str,
+        complete: bool,
+        message_id: int | None = None,
     ) -> int:
         self._chat(conn, chat_id)
         position = conn.execute(
@@ -373,11 +408,12 @@ class ChatStore:
         ).fetchone()[0]
         now = time.time()
         cursor = conn.execute(
-            "INSERT INTO messages (chat_id, role, content, created_at, position, complete) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (chat_id, role, content, now, position, int(complete)),
+            "INSERT INTO messages (id, chat_id, role, content, created_at, position, complete) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (message_id, chat_id, role, content, now, position, int(complete)),
         )
         conn.execute("UPDATE chats SET updated_at = ? WHERE id = ?", (now, chat_id))
+        assert cursor.lastrowid is not None  # set by every INSERT
         return cursor.lastrowid
 
     def edit_message(self, message_id: int, content: str) -> Message:
@@ -401,10 +437,10 @@ class ChatStore:
 
     # -- streaming an answer -----------------------------------------------------------
 
-    def begin_answer(self, chat_id: int) -> int:
+    def begin_answer(self, chat_id: int, message_id: int | None = None) -> int:
         """Start an empty, incomplete assistant message; returns its id."""
         with self._write() as conn:
-            return self._insert_message(conn, chat_id, "assistant", "", complete=False)
+            return self._insert_message(conn, chat_id, "assistant", "", False, message_id)
 
     def append_to_answer(self, message_id: int, text: str) -> None:
         """Add text to an answer being streamed, committed at once (~0.1 ms).

@@ -1,10 +1,28 @@
-"""The saved chats as a Qt list model (newest first), filtered by a search text."""
+"""The saved chats as a Qt list model (newest first), filtered by a search text.
+
+The chats come from the ``ChatHistory`` in memory. A search shows the chats matching in memory
+at once, then those the file's search index finds too, read in the background: typing in the
+search box never waits on the disk.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+import logging
 
-from app.core.chats.store import Chat, ChatStore
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+    Slot,
+)
+
+from app.core.chats.history import ChatHistory
+from app.core.chats.store import Chat
+from app.ui.common.tasks import run_task
+
+log = logging.getLogger("hearth.ui.chat")
 
 ChatIdRole = Qt.UserRole + 1
 ChatRole = Qt.UserRole + 2
@@ -13,7 +31,9 @@ Index = QModelIndex | QPersistentModelIndex
 
 
 class ChatListModel(QAbstractListModel):
-    def __init__(self, store: ChatStore, parent=None) -> None:
+    found = Signal()  # the list changed to a search's matches on disk
+
+    def __init__(self, store: ChatHistory, parent=None) -> None:
         super().__init__(parent)
         self.store = store
         self.search = ""
@@ -22,9 +42,29 @@ class ChatListModel(QAbstractListModel):
     def reload(self, search: str | None = None) -> None:
         if search is not None:
             self.search = search
+        self._show(self.store.list_chats(self.search))
+        if self.search.split():
+            search = self.search
+            run_task(
+                self.store.find(search),
+                lambda ids: self._on_found(search, ids),
+                self._on_not_found,
+                self,
+            )
+
+    def _show(self, chats: list[Chat]) -> None:
         self.beginResetModel()
-        self._chats = self.store.list_chats(self.search)
+        self._chats = chats
         self.endResetModel()
+
+    def _on_found(self, search: str, ids: set[int]) -> None:
+        if search == self.search:  # else the user typed on: a newer search follows
+            self._show(self.store.in_order(ids))
+            self.found.emit()
+
+    @Slot(str)
+    def _on_not_found(self, problem: str) -> None:
+        log.warning("Chat search on disk failed: %s", problem)  # the matches in memory stay
 
     def row_of(self, chat_id: int) -> int:
         return next((i for i, c in enumerate(self._chats) if c.id == chat_id), -1)

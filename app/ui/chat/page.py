@@ -1,5 +1,11 @@
 """Chat: saved conversations with a local or remote model, streamed answers, stop, regenerate,
-edit."""
+edit.
+
+The page never waits on the chat file: it changes the ``ChatHistory`` in memory, which writes
+behind on its own thread; a chat not in memory yet is read in the background when opened (Send
+waits for it, the text typed is kept), the start's last chat at once; a write that keeps
+failing is said once in the window's banner.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -21,7 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.chats import export as chat_export
-from app.core.chats.store import ChatStore, Message
+from app.core.chats.history import ChatHistory
+from app.core.chats.store import Message
 from app.core.common.markdown import code_blocks
 from app.core.config import limits
 from app.core.config.presets import ModelSettings
@@ -56,8 +63,18 @@ def stats_line(stats: dict) -> str:
     )
 
 
+class _FromWriter(QObject):
+    """The chat writer's thread -> the GUI thread: a sentence for the banner, and the page's
+    answer as it reaches the disk."""
+
+    said = Signal(str)
+    token = Signal(str)
+    finished = Signal(object)  # GenerationStats
+
+
 class ChatPage(QWidget):
-    # The page's own answers (never an API client's), once the chat store has them.
+    # The page's own answers (never an API client's), once the chat file has them (written
+    # behind: a moment after the transcript shows them).
     answer_token = Signal(str)
     answer_finished = Signal(object)  # GenerationStats
     answer_failed = Signal(str)
@@ -68,7 +85,7 @@ class ChatPage(QWidget):
         session: ChatSession,
         library: LibraryModel,
         settings: Settings,
-        store: ChatStore,
+        store: ChatHistory,
         confirm: Callable[[QWidget, str], bool] = ask_yes_no,
         *,
         connections: ConnectionStore,  # the window's Services': the page opens no store
@@ -81,6 +98,12 @@ class ChatPage(QWidget):
         self.answer_id: int | None = None
         self.reply: Reply | None = None  # the answer being written, while it runs
         self.editing_id: int | None = None
+        self.opening = 0  # a chat being read in the background, shown once it is read
+        self._written = _FromWriter(self)
+        self._written.said.connect(self._on_store_trouble)
+        self._written.token.connect(self.answer_token)
+        self._written.finished.connect(self.answer_finished)
+        store.on_trouble = self._written.said.emit
 
         self.chats = ChatListModel(store, self)
         self.sidebar = ChatSidebar(self.chats)
@@ -106,6 +129,7 @@ class ChatPage(QWidget):
         self.model_box.refresh_remote()
         self.chats.reload()
         if settings.last_chat and self.chats.row_of(settings.last_chat) >= 0:
+            store.messages(settings.last_chat)  # read now, as the list was: shown at first paint
             self.open_chat(settings.last_chat)
 
     def _build_center(self) -> None:
@@ -242,8 +266,34 @@ class ChatPage(QWidget):
         self._hide_notice()
         chat = self.store.get_chat(chat_id)
         self.panel.show_settings(self.model_settings(), chat.system_prompt)
-        self._render_chat()
         self.sidebar.select(chat_id)
+        if self.store.loaded(chat_id):
+            self.opening = 0
+            self._render_chat()
+            return
+        self.opening = chat_id
+        self.transcript.show_messages([])
+        run_task(
+            self.store.read_messages(chat_id),
+            lambda messages: self._on_chat_read(chat_id, messages),
+            self._on_chat_unread,
+            self,
+        )
+
+    def _on_chat_read(self, chat_id: int, messages: list[Message]) -> None:
+        self.store.accept_messages(chat_id, messages)
+        if chat_id == self.opening == self.chat_id:
+            self.opening = 0
+            self._render_chat()
+
+    @Slot(str)
+    def _on_chat_unread(self, problem: str) -> None:
+        self.opening = 0
+        self.window().show_error(problem)
+
+    @Slot(str)
+    def _on_store_trouble(self, message: str) -> None:
+        self.window().show_error(message)
 
     def _render_chat(self) -> None:
         messages = self.store.messages(self.chat_id) if self.chat_id else []
@@ -286,7 +336,7 @@ class ChatPage(QWidget):
             return
         if chat_id == self.chat_id:
             self._drop_reply(keep=False)  # its late tokens must not reach a deleted chat
-            self.chat_id = 0
+            self.chat_id = self.opening = 0
             self.transcript.show_messages([])  # also ends the streamed answer's view
         self.store.delete_chat(chat_id)
         self.sidebar.select(self.chat_id)
@@ -339,8 +389,8 @@ class ChatPage(QWidget):
     @Slot()
     def send(self) -> None:
         text = self.input.toPlainText().strip()
-        if not text or self.session.busy:
-            return
+        if not text or self.session.busy or self.opening:
+            return  # an opening chat is read in a moment: the text stays in the box
         if not self.has_model():
             self.window().show_error("No model is loaded yet: choose one above.")
             return
@@ -417,9 +467,9 @@ class ChatPage(QWidget):
             return
         if self.stats_label.text() == "Thinking...":  # the first words are here
             self.stats_label.setText("Answering...")
-        self.store.append_to_answer(self.answer_id, text)
+        token = self._written.token
+        self.store.append_to_answer(self.answer_id, text, lambda: token.emit(text))
         self.transcript.append_to_answer(text)
-        self.answer_token.emit(text)
 
     @Slot(object)
     def _on_finished(self, stats: GenerationStats) -> None:
@@ -433,7 +483,10 @@ class ChatPage(QWidget):
             "context_used": stats.context_used,
             "stop_reason": stats.stop_reason,
         }
-        message = self.store.finish_answer(self.answer_id, record, stats.stop_reason)
+        finished = self._written.finished
+        message = self.store.finish_answer(
+            self.answer_id, record, stats.stop_reason, lambda: finished.emit(stats)
+        )
         self.answer_id = None
         model = self.session.model
         # A data point for the speed estimates: a small JSON file written with fsync, so off the
@@ -454,7 +507,6 @@ class ChatPage(QWidget):
             self.context_meter.setText(f"remote model · {stats.prompt_tokens:,} prompt tokens")
             self.context_meter.show()
         self._render_chat()  # moves the Regenerate link to the new last answer
-        self.answer_finished.emit(stats)
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
@@ -521,7 +573,7 @@ class ChatPage(QWidget):
 
     @Slot()
     def regenerate(self) -> None:
-        if self.session.busy or not self.chat_id or not self.has_model():
+        if self.session.busy or not self.chat_id or self.opening or not self.has_model():
             return
         messages = self.store.messages(self.chat_id)
         if not messages or messages[-1].role != "assistant":

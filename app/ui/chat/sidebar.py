@@ -25,6 +25,7 @@ class ChatSidebar(QWidget):
     def __init__(self, chats: ChatListModel) -> None:
         super().__init__()
         self.chats = chats
+        self._shown = 0  # the chat on screen, marked again when a search's matches arrive
         self.setFixedWidth(230)
         self.search = QLineEdit(placeholderText="Search chats")
         self.search.setClearButtonEnabled(True)
@@ -39,6 +40,7 @@ class ChatSidebar(QWidget):
         self.view.setTextElideMode(Qt.ElideRight)
         self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.view.selectionModel().currentChanged.connect(self._on_current)
+        chats.found.connect(self._on_found)
         rename = QPushButton("Rename")
         rename.clicked.connect(self._rename)
         delete = QPushButton("Delete")
@@ -62,8 +64,15 @@ class ChatSidebar(QWidget):
 
     def select(self, chat_id: int) -> None:
         """Reload the list and make ``chat_id`` current (without re-announcing it)."""
+        self._shown = chat_id
+        self._mark(chat_id, reload=True)
+
+    def _mark(self, chat_id: int, search: str | None = None, reload: bool = False) -> None:
+        """Make ``chat_id`` current without announcing it, after reloading the list first when
+        asked (with a new ``search``, or the one shown)."""
         self.view.selectionModel().blockSignals(True)
-        self.chats.reload()
+        if reload:
+            self.chats.reload(search)
         row = self.chats.row_of(chat_id)
         if row >= 0:
             self.view.selectionModel().setCurrentIndex(
@@ -73,9 +82,12 @@ class ChatSidebar(QWidget):
 
     @Slot(str)
     def _on_search(self, text: str) -> None:
-        current = self.current_id()
-        self.chats.reload(text)
-        self.select(current)
+        self._shown = self.current_id() or self._shown
+        self._mark(self._shown, text, reload=True)
+
+    @Slot()
+    def _on_found(self) -> None:
+        self._mark(self._shown)
 
     @Slot()
     def _on_current(self, current, _previous) -> None:
