@@ -58,6 +58,21 @@ def server(engine: Engine) -> Iterator[ApiServer]:
         queue.close()
 
 
+@pytest.fixture
+def chats(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of messages of each chat the real engine was given: a request refused before
+    it waits for the model never shows here, however long its refusal took on this machine."""
+    given: list[int] = []
+    chat = engine.chat
+
+    def counting_chat(messages, *args, **kwargs):
+        given.append(len(messages))
+        return chat(messages, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "chat", counting_chat)
+    return given
+
+
 def exchange(
     server: ApiServer, data: bytes, timeout: float = 30, *, stop_sending: bool = False
 ) -> bytes:
@@ -204,14 +219,15 @@ def rss() -> int:
     return psutil.Process().memory_info().rss
 
 
-def test_huge_bodies_are_refused_with_memory_bounded(server: ApiServer, faults: Tally) -> None:
+def test_huge_bodies_are_refused_with_memory_bounded(
+    server: ApiServer, faults: Tally, chats: list[int]
+) -> None:
     before = rss()
     with faults.inject("server: 100 MB announced, 5 MB sent, a 3.9 MB prompt"):
         announced = post(b"{", b"").replace(b"Content-Length: 1", b"Content-Length: 100000000")
         assert status_of(exchange(server, announced)) == 413
         sent = post(b'{"messages": [{"role": "user", "content": "' + b"a" * 5_000_000 + b'"}]}')
         assert status_of(exchange(server, sent)) == 413
-        started = time.monotonic()
         prompt = post(
             json.dumps(
                 {"messages": [{"role": "user", "content": "dragon " * 550_000}], "max_tokens": 4}
@@ -220,7 +236,7 @@ def test_huge_bodies_are_refused_with_memory_bounded(server: ApiServer, faults: 
         answer = exchange(server, prompt, timeout=60)
 
         assert status_of(answer) == 400 and b"context_length_exceeded" in answer
-        assert time.monotonic() - started < 60
+        assert chats == []  # refused by its size: never templated or tokenized by the model
         assert_still_serving(server)
         assert rss() - before < 300 * 2**20, "memory grew by more than 300 MB"
 
@@ -297,7 +313,7 @@ def test_a_burst_of_refused_clients_reads_its_refusal(engine: Engine, faults: Ta
             socket.create_connection(("127.0.0.1", server.port), timeout=30),
             faults.inject("server: 32 clients refused at once (every slot held)"),
         ):
-            assert wait_until(lambda: server.open_connections == 2, 5)
+            assert wait_until(lambda: server.open_connections == 2)
             threads = [threading.Thread(target=client) for _ in range(32)]
             for thread in threads:
                 thread.start()
@@ -308,7 +324,7 @@ def test_a_burst_of_refused_clients_reads_its_refusal(engine: Engine, faults: Ta
             assert all(b"\r\nRetry-After: 1\r\n" in a for a in answers)
             bodies = [json.loads(a.partition(b"\r\n\r\n")[2]) for a in answers]
             assert {b["error"]["code"] for b in bodies} == {"server_busy"}
-        assert wait_until(lambda: server.open_connections == 0, 5)
+        assert wait_until(lambda: server.open_connections == 0)
         assert_still_serving(server)
     finally:
         server.stop()
@@ -365,10 +381,15 @@ def timed_exchange(server: ApiServer, data: bytes, timeout: float = 120) -> tupl
     return answer, time.monotonic() - started
 
 
-def test_a_flood_of_tiny_messages_does_not_hold_the_model(server: ApiServer, faults: Tally) -> None:
+def test_a_flood_of_tiny_messages_does_not_hold_the_model(
+    server: ApiServer, faults: Tally, chats: list[int]
+) -> None:
     """20,000 one-word messages: templating and tokenizing them would hold the one generation
     thread for about half a minute. They are refused before they wait for the model, and a
-    client asking at the same time is answered as usual."""
+    client asking at the same time is answered as usual.
+
+    Told by what the model was given, not by seconds: it only ever saw the other client's one
+    message, so the flood cannot have held it, however slow this machine is now."""
     flood = post(
         json.dumps(
             {"messages": [{"role": "user", "content": "hi"}] * 20_000, "max_tokens": 4}
@@ -377,10 +398,10 @@ def test_a_flood_of_tiny_messages_does_not_hold_the_model(server: ApiServer, fau
     question = post(
         json.dumps({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}).encode()
     )
-    results: dict[str, tuple[bytes, float]] = {}
+    results: dict[str, bytes] = {}
 
     def send(name: str, data: bytes) -> None:
-        results[name] = timed_exchange(server, data)
+        results[name] = exchange(server, data, timeout=120)
 
     with faults.inject("server: 20,000 tiny messages in one request, another client beside"):
         flooder = threading.Thread(target=send, args=("flood", flood))
@@ -389,15 +410,14 @@ def test_a_flood_of_tiny_messages_does_not_hold_the_model(server: ApiServer, fau
         send("question", question)
         flooder.join(120)
 
-        answer, took = results["flood"]
-        assert took < 3, f"the flood was answered after {took:.1f} s"
+        answer = results["flood"]
         assert status_of(answer) == 400, answer[:300]
         error = json.loads(answer.partition(b"\r\n\r\n")[2])["error"]
         assert error["code"] == "context_length_exceeded" and error["param"] == "messages"
         assert "20,000 messages" in error["message"] and "fewer" in error["message"]
-        answer, took = results["question"]
-        assert status_of(answer) == 200 and took < 15, (took, answer[:200])
-        assert all(span.ended - span.started < 10 for span in server.backend.spans)
+        answer = results["question"]
+        assert status_of(answer) == 200, answer[:200]
+        assert chats == [1]  # the model was given the question alone, never the flood
         assert_still_serving(server)
 
 
@@ -445,15 +465,27 @@ def slow_client(
 def test_slow_clients_cannot_hold_the_connections(engine: Engine, faults: Tally) -> None:
     """16 slow clients from one address (headers a byte every 0.5 s, or nothing at all) against
     16 connection slots: a client from another address is still answered at once, and the slow
-    ones are cut off at the request deadline (2 s here, 10 s by default).
+    ones are cut off at the request deadline (10 s by default; here 2 s, or four times a short
+    answer's own time on this machine now, if that is longer).
 
     No fixed seconds, so that a busy machine cannot fail it: what happened is told by its order
-    (answered before the deadline cut anyone) and by the deadline. A slow connection is never
+    (answered before the deadline cut anyone) and by the deadline, itself set from a baseline
+    taken in the test. A slow connection is never
     cut before the deadline, whatever the load; one the deadline failed to cut would trickle on
     for minutes (about 250 bytes at 2 a second) or, sending nothing, forever."""
     assert ApiServer(None).request_timeout <= 10
-    deadline = 2.0
     queue = GenerationQueue(engine)
+    defaults = SamplingOptions(temperature=0.0, seed=1, max_tokens=4)
+    question = post(
+        json.dumps({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}).encode()
+    )
+    # The same question alone first, on a server of its own: its answer's own time on this
+    # machine, now. The deadline is well above it, so that an answer before the deadline is
+    # told apart from one given once the deadline freed a slot.
+    with ApiServer(queue, port=0, api_key=KEY, defaults=defaults) as alone:
+        answer, baseline = timed_exchange(alone, question)
+    assert status_of(answer) == 200, answer[:200]
+    deadline = max(2.0, 4 * baseline)
     server = ApiServer(
         queue,
         port=0,
@@ -461,15 +493,12 @@ def test_slow_clients_cannot_hold_the_connections(engine: Engine, faults: Tally)
         max_connections=16,
         max_per_client=8,
         request_timeout=deadline,
-        defaults=SamplingOptions(temperature=0.0, seed=1, max_tokens=4),
+        defaults=defaults,
     )
     server.start()
     outcome: dict[str, tuple[int, float, float]] = {}
     stop = threading.Event()
     headers = post(json.dumps({"messages": [{"role": "user", "content": "Hi"}]}).encode())
-    question = post(
-        json.dumps({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}).encode()
-    )
     head = headers[: headers.index(b"\r\n\r\n") + 4]
     kinds = {
         "headers": (b"", headers),
@@ -478,13 +507,6 @@ def test_slow_clients_cannot_hold_the_connections(engine: Engine, faults: Tally)
     }
     threads = []
     try:
-        # The same question alone first: its answer's own time on this machine, now.
-        answer, baseline = timed_exchange(server, question)
-        assert status_of(answer) == 200 and baseline < deadline / 2, (
-            f"a 4-token answer took {baseline:.1f} s: too slow here to tell a wait for the "
-            f"{deadline} s deadline from the answer's own time"
-        )
-
         with faults.inject("server: 16 slowloris clients from one address, 16 slots"):
             for i in range(16):
                 kind = list(kinds)[i % 3]
@@ -504,12 +526,12 @@ def test_slow_clients_cannot_hold_the_connections(engine: Engine, faults: Tally)
                 )
                 thread.start()
                 threads.append(thread)
-            assert wait_until(lambda: server.open_connections >= 8, 5)
+            assert wait_until(lambda: server.open_connections >= 8, 30)
             answer, took = timed_exchange(server, question)
             answered = time.monotonic()
             assert status_of(answer) == 200, (took, answer[:200])
             for thread in threads:
-                thread.join(15)
+                thread.join(15 + 3 * deadline)
             # At most 8 connections for one address: the others are refused at once with a 429,
             # or, when the client's next byte crossed the refusal, a reset (status 0). A held
             # connection cannot end before the deadline, so an earlier reset is a refusal.
@@ -531,7 +553,7 @@ def test_slow_clients_cannot_hold_the_connections(engine: Engine, faults: Tally)
             assert all(
                 status == 0 for k, (status, _, _) in held.items() if k.startswith("nothing")
             ), held
-            assert wait_until(lambda: server.open_connections == 0, 5)
+            assert wait_until(lambda: server.open_connections == 0)
 
         with faults.inject("server: 16 slowloris clients from 16 addresses, 16 slots"):
             outcome.clear()
@@ -544,17 +566,17 @@ def test_slow_clients_cannot_hold_the_connections(engine: Engine, faults: Tally)
             ]
             for thread in threads:
                 thread.start()
-            assert wait_until(lambda: server.open_connections == 16, 5)
+            assert wait_until(lambda: server.open_connections == 16, 30)
             started = time.monotonic()
             while (
                 status_of(answer := exchange(server, question)) == 503
-                and time.monotonic() - started < 30
+                and time.monotonic() - started < 30 + 3 * deadline
             ):
                 time.sleep(0.25)
             answered = time.monotonic()
             assert status_of(answer) == 200, answer[:200]
             for thread in threads:
-                thread.join(15)
+                thread.join(15 + 3 * deadline)
             assert len(outcome) == 16, outcome
             assert all(
                 status == 408 and deadline <= took < 3 * deadline

@@ -400,12 +400,23 @@ def test_replaced_file_gets_a_new_commit_and_etag(
 
 
 def test_slow_throttles_the_body(loopback_hub: LoopbackHub, tiny: dict, tmp_path: Path) -> None:
-    loopback_hub.slow(mmproj_name("Tiny"), bytes_per_second=20_000)
+    """A body throttled to N bytes a second arrives no sooner than its size allows (less the
+    first twentieth of a second's piece, sent at once): a quarter of a second for 5,000 bytes at
+    20,000 a second, or slower, so that it stays four times what the same download takes here
+    unthrottled, now. The throttle only adds waits: no load can make it arrive sooner."""
+    name = mmproj_name("Tiny")  # 5 000 bytes
+    started = time.monotonic()
+    plain = download(loopback_hub, name, tmp_path / "plain")
+    baseline = time.monotonic() - started
+    rate = min(20_000, int(5_000 / (4 * baseline + 0.05)))
+    loopback_hub.slow(name, bytes_per_second=rate)
 
     started = time.monotonic()
-    download(loopback_hub, mmproj_name("Tiny"), tmp_path)  # 5 000 bytes
+    throttled = download(loopback_hub, name, tmp_path / "slow")
+    took = time.monotonic() - started
 
-    assert 0.2 <= time.monotonic() - started < 1.5
+    assert throttled == plain == tiny[name]
+    assert took >= 5_000 / rate - 0.05 > baseline, (took, rate, baseline)
 
 
 def test_unknown_endpoints_answer_harmlessly(loopback_hub: LoopbackHub) -> None:

@@ -394,17 +394,14 @@ def test_appends_stay_cheap_as_the_answer_grows(store):
     chat = store.create_chat()
     answer_id = store.begin_answer(chat.id)
     costs = []
-    started = time.perf_counter()
     for i in range(2000):
         before = time.perf_counter()
         store.append_to_answer(answer_id, f" token{i}")
         costs.append(time.perf_counter() - before)
-    total = time.perf_counter() - started
     # Rewriting the whole text per token (and re-indexing it for search) made the last
     # appends ~5-10x dearer than the first; pieces in their own rows cost the same throughout.
     early, late = statistics.median(costs[:200]), statistics.median(costs[-200:])
     assert late < 2 * early + 0.0001, (early, late)
-    assert total < 10, total  # measured ~0.15 s on a 2-core VM
     done = store.finish_answer(answer_id, {}, "length")
     assert done.content == "".join(f" token{i}" for i in range(2000))
 

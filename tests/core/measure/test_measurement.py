@@ -89,9 +89,7 @@ def test_speed_load_time_and_memory_are_measured(measured):
 
 def test_results_are_stored_and_not_measured_twice(measured, quant_ladder, ladder_store):
     first, _ = measured
-    started = time.perf_counter()
     again = measure([quant_ladder[q] for q in SUBSET], store=ladder_store, settings=FAST)
-    assert time.perf_counter() - started < 2.0
     assert again.evaluated == 0
     assert all(row.cached for row in again.rows)
     assert [(r.quant, r.kld, r.ppl) for r in again.rows] == [
@@ -100,6 +98,7 @@ def test_results_are_stored_and_not_measured_twice(measured, quant_ladder, ladde
     # A new file is measured alone, plus the reference whose logits it is compared with.
     more = measure([quant_ladder[q] for q in SUBSET + ("Q6_K",)], store=ladder_store, settings=FAST)
     assert more.evaluated == 2
+    assert again.seconds < more.seconds  # reading three stored results costs less than measuring
     rows = by_quant(more)
     assert rows["Q8_0"].kld < rows["Q6_K"].kld < rows["Q4_K_M"].kld
     assert rows["Q4_K_M"].cached and not rows["Q6_K"].cached
@@ -109,6 +108,7 @@ def test_cancel_stops_and_keeps_finished_files(quant_ladder, hearth_home):
     store = MeasureStore(measurements_db(hearth_home.data_dir))
     cancel = threading.Event()
     cancelled_at = []
+    started = time.perf_counter()
 
     def progress(step, total, message):
         if "Q2_K" in message and not cancel.is_set():
@@ -118,7 +118,9 @@ def test_cancel_stops_and_keeps_finished_files(quant_ladder, hearth_home):
     files = [quant_ladder["Q8_0"], quant_ladder["Q2_K"]]
     with pytest.raises(MeasureCancelled, match="cancelled"):
         measure(files, store=store, settings=FAST, progress=progress, cancel=cancel)
-    assert time.perf_counter() - cancelled_at[0] < 5
+    stopped_after = time.perf_counter() - cancelled_at[0]
+    # Stopped within the file being measured: sooner than the whole reference took, here, now.
+    assert stopped_after < cancelled_at[0] - started
     assert store.count() == 1  # the reference (Q8_0) finished before the cancel
     assert stored_measurement(store, quant_ladder["Q8_0"]).quant == "Q8_0"
     assert stored_measurement(store, quant_ladder["Q2_K"]) is None
