@@ -22,7 +22,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from app.core.common.units import format_size
@@ -31,18 +31,19 @@ CONTEXTS = (512, 2048, 8192)
 
 
 def run_fit_benchmark(
-    ladder: dict[str, Path],
+    files: Iterable[Path],
     contexts=CONTEXTS,
     progress: Callable[[str], None] | None = None,
     fill: bool = True,
 ) -> list[dict]:
-    """Estimate and measure every file of ``ladder`` at every context; one row per pair."""
+    """Estimate and measure every file at every context; one row per pair (``quant`` and
+    ``arch`` read from the file's header)."""
     from app.core.fit import estimate as fit
     from app.core.hardware import backend as hw_backend
 
     features = frozenset(hw_backend.detect().cpu_features)
     rows = []
-    for label, path in ladder.items():
+    for path in files:
         shape = fit.shape_from_file(path)
         for n_ctx in contexts:
             if progress:
@@ -52,7 +53,8 @@ def run_fit_benchmark(
             rows.append(
                 {
                     "file": Path(path).name,
-                    "quant": label,
+                    "arch": shape.architecture,
+                    "quant": shape.quant,
                     "n_ctx": n_ctx,
                     "estimated_bytes": estimated,
                     "measured_bytes": measured["measured_bytes"],
@@ -88,10 +90,12 @@ def measure(path: Path, n_ctx: int, fill: bool = True, timeout: float = 3600) ->
 def format_fit_table(rows: list[dict]) -> str:
     """The rows as a plain-text table, with the worst ratio at the end."""
     width = max([len(r["file"]) for r in rows] + [4])
-    out = [f"{'FILE':<{width}}  {'N_CTX':>6}  {'ESTIMATED':>10}  {'MEASURED':>10}  RATIO"]
+    out = [
+        f"{'FILE':<{width}}  {'ARCH':<13}  {'N_CTX':>6}  {'ESTIMATED':>10}  {'MEASURED':>10}  RATIO"
+    ]
     for r in rows:
         out.append(
-            f"{r['file']:<{width}}  {r['n_ctx']:>6}  "
+            f"{r['file']:<{width}}  {r['arch']:<13}  {r['n_ctx']:>6}  "
             f"{format_size(r['estimated_bytes']):>10}  "
             f"{format_size(r['measured_bytes']):>10}  {r['ratio']:.3f}"
         )

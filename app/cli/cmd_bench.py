@@ -17,7 +17,7 @@ def add_parser(commands):
         "bench",
         help="Measure speed, accuracy and overhead",
         description="Benchmarks: chat (app vs raw llama-cpp-python streaming, GUI stalls), "
-        "download (app vs plain hf_hub_download, and Discover's search to 100 results painted), fit (estimated vs measured memory), "
+        "download (app vs plain hf_hub_download, and Discover's search to 100 results painted), fit (estimated vs measured memory of the starter's ladder and the model zoo), "
         "speed (predicted vs measured generation speed of the starter model and its ladder), "
         "compare (time to measure a quant ladder), start (the studio's start against a bare "
         "PySide6 window), serve (16 and 64 streaming clients against hearth serve and "
@@ -50,6 +50,13 @@ def _ladder(paths: Paths) -> dict:
 
     print("Preparing the quant ladder of the starter model (once)...", file=sys.stderr)
     return build_ladder(_starter(paths), paths.cache_dir / "bench-ladder")
+
+
+def _zoo(paths: Paths, size: str, quants: tuple[str, ...]) -> list:
+    from app.bench.zoo import build_zoo
+
+    print(f"Preparing the model zoo ({size}: {', '.join(quants)}; once)...", file=sys.stderr)
+    return [m.path for m in build_zoo(_starter(paths), paths.cache_dir / "bench-zoo", size, quants)]
 
 
 def run(args, paths: Paths) -> int:
@@ -86,7 +93,8 @@ def run(args, paths: Paths) -> int:
     elif args.kind == "fit":
         from app.bench.fit import format_fit_table, run_fit_benchmark
 
-        result = run_fit_benchmark(_ladder(paths))
+        zoo = _zoo(paths, "small", ("Q8_0", "Q4_K_M"))
+        result = run_fit_benchmark([*_ladder(paths).values(), *zoo])
         text = format_fit_table(result)
     elif args.kind == "speed":
         from app.bench.speed import format_speed_table, run_speed_benchmark

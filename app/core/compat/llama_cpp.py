@@ -10,8 +10,9 @@ release that moves one fails that test, not the studio.
   end-of-generation test, a special token's text, the trained context length, the file's chat
   handlers, a hook on every sampled token, the abort callback that lets Stop cut a long
   prompt short.
-- Load progress: ``llama_model_params.progress_callback`` is not exposed, so the params factory
-  ``Llama`` calls through is wrapped for one load.
+- Load progress and tensor buffer overrides: ``llama_model_params.progress_callback`` and
+  ``tensor_buft_overrides`` are not exposed, so the params factory ``Llama`` calls through is
+  wrapped for one load (the overrides keep matching tensors in RAM: ggml's CPU buffer type).
 - The chat formatter ``Llama`` builds for a file's templates, swapped for Hearth's guarded one.
 - The ctypes bindings of llama.h (the quantizer, the measuring passes, the build's system
   info) and ggml's device registry (``llama_cpp._ggml``).
@@ -173,17 +174,40 @@ def set_abort_callback(llm: Any, callback: Any | None) -> None:
     lib.llama_set_abort_callback(llm._ctx.ctx, callback, ctypes.c_void_p(0))
 
 
+class _BuftOverride(ctypes.Structure):
+    """llama.h's ``llama_model_tensor_buft_override``: a regex on tensor names, a buffer type."""
+
+    _fields_ = [("pattern", ctypes.c_char_p), ("buft", ctypes.c_void_p)]
+
+
+def _cpu_overrides(patterns: tuple[str, ...]) -> Any:
+    """A NULL-terminated array of overrides putting tensors matching ``patterns`` in RAM."""
+    lib = ggml_device_registry()
+    lib.ggml_backend_dev_by_type.restype = ctypes.c_void_p
+    lib.ggml_backend_dev_by_type.argtypes = [ctypes.c_int]
+    lib.ggml_backend_dev_buffer_type.restype = ctypes.c_void_p
+    lib.ggml_backend_dev_buffer_type.argtypes = [ctypes.c_void_p]
+    cpu = lib.ggml_backend_dev_buffer_type(lib.ggml_backend_dev_by_type(0))  # DEVICE_TYPE_CPU
+    rows = [_BuftOverride(p.encode(), cpu) for p in patterns]
+    return (_BuftOverride * (len(rows) + 1))(*rows, _BuftOverride(None, None))
+
+
 @contextlib.contextmanager
 def load_progress(
-    progress: Callable[[float], None] | None, cancel: threading.Event | None
+    progress: Callable[[float], None] | None,
+    cancel: threading.Event | None,
+    cpu_tensors: tuple[str, ...] = (),
 ) -> Iterator[None]:
-    """Give llama.cpp a progress callback for the next load (returning False cancels it).
+    """Give llama.cpp a progress callback for the next load (returning False cancels it), and
+    keep the tensors whose names match a ``cpu_tensors`` regex in RAM (as llama.cpp's
+    ``--override-tensor PATTERN=CPU``).
 
-    llama-cpp-python does not expose ``llama_model_params.progress_callback``; ``Llama``
-    builds the params with ``llama_model_default_params()``, so that function is wrapped for
-    the duration of one load (one at a time, under ``_LOAD_LOCK``).
+    llama-cpp-python exposes neither ``llama_model_params.progress_callback`` nor
+    ``tensor_buft_overrides``; ``Llama`` builds the params with
+    ``llama_model_default_params()``, so that function is wrapped for the duration of one load
+    (one at a time, under ``_LOAD_LOCK``).
     """
-    if progress is None and cancel is None:
+    if progress is None and cancel is None and not cpu_tensors:
         yield
         return
     lib: Any = bindings()  # its function is replaced for the load
@@ -194,6 +218,7 @@ def load_progress(
         return not (cancel is not None and cancel.is_set())
 
     callback = lib.llama_progress_callback(on_progress)
+    overrides = _cpu_overrides(cpu_tensors) if cpu_tensors else None  # alive for the load
 
     with _LOAD_LOCK:  # read the original under the lock: another load may have wrapped it
         original = lib.llama_model_default_params
@@ -201,6 +226,8 @@ def load_progress(
         def with_progress() -> Any:
             params = original()
             params.progress_callback = callback
+            if overrides is not None:
+                params.tensor_buft_overrides = ctypes.cast(overrides, ctypes.c_void_p).value
             return params
 
         lib.llama_model_default_params = with_progress

@@ -48,6 +48,15 @@ GPU_RUNTIME = {
     "Metal": 0,
 }
 _LAYER = re.compile(r"^blk\.(\d+)\.")
+_EXPERTS = re.compile(r"_exps\b")
+
+
+def cpu_expert_patterns(cpu_moe_layers: int) -> tuple[str, ...]:
+    """llama.cpp's tensor buffer override patterns that keep the experts of the first
+    ``cpu_moe_layers`` layers in RAM (as ``--n-cpu-moe N`` builds them in common/arg.cpp)."""
+    return tuple(
+        rf"blk\.{i}\.ffn_(up|down|gate|gate_up)_exps" for i in range(max(0, cpu_moe_layers))
+    )
 
 
 # -- repacked weights (CPU) ------------------------------------------------------------------
@@ -91,6 +100,7 @@ class Estimate:
     kv_type: str
     flash_attn: bool
     gpu_layers: int
+    cpu_moe_layers: int  # layers whose experts stay in RAM although the layer is on a GPU
     weights_bytes: int
     repack_bytes: int
     kv_cache_bytes: int
@@ -153,14 +163,17 @@ def estimate(
     flash_attn: bool | None = None,
     swa_full: bool = True,
     n_ubatch: int = N_UBATCH,
+    cpu_moe_layers: int = 0,
 ) -> Estimate:
     """Memory for ``shape`` at ``n_ctx`` with ``gpu_layers`` offloaded (llama.cpp's count:
-    the last layers first, the output layer when ``gpu_layers > n_layers``)."""
+    the last layers first, the output layer when ``gpu_layers > n_layers``), the experts of
+    the first ``cpu_moe_layers`` layers kept in RAM."""
     if kv_type not in KV_TYPES:
         raise ValueError(f"KV cache type must be one of {', '.join(KV_TYPES)}")
     flash = kv_type != "f16" if flash_attn is None else flash_attn
     features = frozenset(cpu_features)
     gpu_layers = max(0, min(gpu_layers, shape.offload_layers)) if backend != "CPU" else 0
+    cpu_moe_layers = max(0, min(cpu_moe_layers, shape.n_layers)) if shape.expert_count else 0
     first_gpu = shape.n_layers - min(gpu_layers, shape.n_layers)
     output_on_gpu = gpu_layers > shape.n_layers
     cpu, gpu = _Side(), _Side()
@@ -173,6 +186,8 @@ def estimate(
                 if match
                 else (output_on_gpu and tensor.name.startswith("output"))
             )
+            if match and int(match.group(1)) < cpu_moe_layers and _EXPERTS.search(tensor.name):
+                on_gpu = False
             side = gpu if on_gpu else cpu
             side.weights += tensor.nbytes
             if not on_gpu and repacked(tensor, features):
@@ -200,6 +215,8 @@ def estimate(
         gpu.overhead = n_gpus * GPU_RUNTIME.get(backend, 300 * MIB)
     if gpu_layers < shape.offload_layers:
         cpu.compute = cpu_compute_bytes(shape, n_ctx, flash, n_ubatch)
+    elif cpu_moe_layers and gpu_layers:  # the experts' matmuls run on the CPU
+        cpu.compute = activations
     else:
         cpu.compute = tokens * 4 * shape.n_embd * 2
     cpu.overhead = OVERHEAD_FIXED + OVERHEAD_PER_VOCAB_ENTRY * (shape.n_vocab + shape.n_merges)
@@ -209,6 +226,7 @@ def estimate(
         kv_type=kv_type,
         flash_attn=flash,
         gpu_layers=gpu_layers,
+        cpu_moe_layers=cpu_moe_layers if gpu_layers else 0,
         weights_bytes=cpu.weights + gpu.weights,
         repack_bytes=cpu.repack,
         kv_cache_bytes=cpu.kv + gpu.kv,
@@ -223,15 +241,20 @@ def cpu_compute_bytes(shape: ModelShape, n_ctx: int, flash: bool, n_ubatch: int 
     """Compute memory a full micro-batch touches on CPU at a full context.
 
     Without flash attention: the F32 attention scores (n_kv x tokens x heads), their F16 copy
-    in ggml's work buffer, the F32 mask, plus the layer's activations. With flash attention:
-    an F16 mask and more activations (calibrated).
+    in ggml's work buffer, the F32 mask (two with sliding-window layers), plus the layer's
+    activations. With flash attention: F16 masks and more activations (calibrated).
     """
     tokens = min(n_ubatch, n_ctx)
     n_kv = _pad(n_ctx)
     activations = tokens * 4 * (shape.n_embd + 2 * shape.n_ff)
+    # Sliding-window models get a second mask for their window layers (llama.cpp's iSWA
+    # cache): measured 8.5 MiB more on the zoo's gemma3 at 4,096 tokens, 4,096 x 512 x 4 bytes.
+    masks = 2 if any(shape.swa_layers) else 1
     if flash:
-        return n_kv * tokens * 2 + activations + tokens * 4 * 2 * (shape.n_embd + shape.n_ff)
-    return n_kv * tokens * (shape.n_head * 6 + 4) + activations
+        return (
+            n_kv * tokens * 2 * masks + activations + tokens * 4 * 2 * (shape.n_embd + shape.n_ff)
+        )
+    return n_kv * tokens * (shape.n_head * 6 + 4 * masks) + activations
 
 
 def _pad(n: int) -> int:
@@ -278,12 +301,14 @@ class Fit:
     max_ctx: int  # the largest context that fits with these GPU layers (0: none fits)
     estimate: Estimate
     exact: bool  # False when the estimate comes from the file size only
+    cpu_moe_layers: int = 0  # load setting: the first N layers' experts stay in RAM
 
     def to_json(self) -> dict:
         e = self.estimate
         return {
             "verdict": self.verdict,
             "gpu_layers": self.gpu_layers,
+            "cpu_moe_layers": self.cpu_moe_layers,
             "offload_layers": self.offload_layers,
             "max_ctx": self.max_ctx,
             "n_ctx": e.n_ctx,
@@ -302,8 +327,21 @@ class Fit:
 
 
 def plan(shape: ModelShape, machine: Machine, n_ctx: int, kv_type: str = "f16") -> Fit:
-    """The verdict at ``n_ctx``: as many layers on the GPUs as fit, the rest in RAM."""
+    """The verdict at ``n_ctx``: as many layers on the GPUs as fit, the rest in RAM.
+
+    A mixture-of-experts model that does not fit whole keeps every layer on the GPUs and the
+    experts of its first layers in RAM instead (llama.cpp's ``--n-cpu-moe``), when that fits:
+    a token reads only the used experts' share of those, while attention and the shared
+    weights stay on the GPU."""
     layers = _best_layers(shape, machine, n_ctx, kv_type)
+    if layers is not None and layers < shape.offload_layers and shape.expert_count:
+        moe = _fewest_cpu_moe_layers(shape, machine, n_ctx, kv_type)
+        if moe is not None:
+            est = _estimate(shape, machine, n_ctx, kv_type, shape.offload_layers, moe)
+            verdict = f"Partial: experts of {moe} of {shape.n_layers} layers in RAM"
+            max_ctx = _largest_ctx(shape, machine, kv_type, shape.offload_layers, moe)
+            full = shape.offload_layers
+            return Fit(verdict, full, full, max_ctx, est, shape.exact, cpu_moe_layers=moe)
     if layers is None:
         best = _largest_ctx(shape, machine, kv_type, None)
         est = _estimate(shape, machine, n_ctx, kv_type, 0)
@@ -319,7 +357,9 @@ def plan(shape: ModelShape, machine: Machine, n_ctx: int, kv_type: str = "f16") 
     return Fit(verdict, layers, shape.offload_layers, max_ctx, est, shape.exact)
 
 
-def _estimate(shape, machine: Machine, n_ctx: int, kv_type: str, layers: int) -> Estimate:
+def _estimate(
+    shape, machine: Machine, n_ctx: int, kv_type: str, layers: int, cpu_moe: int = 0
+) -> Estimate:
     return estimate(
         shape,
         n_ctx,
@@ -328,11 +368,12 @@ def _estimate(shape, machine: Machine, n_ctx: int, kv_type: str, layers: int) ->
         cpu_features=machine.cpu_features,
         backend=machine.backend,
         n_gpus=max(1, len(machine.gpu_bytes)),
+        cpu_moe_layers=cpu_moe,
     )
 
 
-def _fits(shape, machine: Machine, n_ctx: int, kv_type: str, layers: int) -> bool:
-    est = _estimate(shape, machine, n_ctx, kv_type, layers)
+def _fits(shape, machine: Machine, n_ctx: int, kv_type: str, layers: int, cpu_moe=0) -> bool:
+    est = _estimate(shape, machine, n_ctx, kv_type, layers, cpu_moe)
     if machine.unified_memory:
         return est.vram_bytes <= sum(machine.gpu_bytes) and est.total_bytes <= machine.ram_bytes
     return est.vram_bytes <= sum(machine.gpu_bytes) and est.ram_bytes <= machine.ram_bytes
@@ -356,14 +397,34 @@ def _best_layers(shape, machine: Machine, n_ctx: int, kv_type: str) -> int | Non
     return None
 
 
-def _largest_ctx(shape, machine: Machine, kv_type: str, layers: int | None) -> int:
+def _fewest_cpu_moe_layers(shape, machine: Machine, n_ctx: int, kv_type: str) -> int | None:
+    """With every layer on the GPUs, the fewest layers whose experts must stay in RAM for the
+    rest to fit (VRAM use falls and RAM use grows with each), None when even all do not."""
+    if not machine.gpu_bytes or not _fits(
+        shape, machine, n_ctx, kv_type, shape.offload_layers, shape.n_layers
+    ):
+        return None
+    low, high = 0, shape.n_layers
+    while low < high:
+        mid = (low + high) // 2
+        if _fits(shape, machine, n_ctx, kv_type, shape.offload_layers, mid):
+            high = mid
+        else:
+            low = mid + 1
+    return low
+
+
+def _largest_ctx(
+    shape, machine: Machine, kv_type: str, layers: int | None, cpu_moe: int = 0
+) -> int:
     """The largest context (a multiple of 256, at most the trained one) that fits with
-    ``layers`` on the GPU, or in any placement when ``layers`` is None."""
+    ``layers`` on the GPU (and ``cpu_moe`` layers' experts in RAM), or in any placement when
+    ``layers`` is None."""
 
     def ok(ctx: int) -> bool:
         if layers is None:
             return _best_layers(shape, machine, ctx, kv_type) is not None
-        return _fits(shape, machine, ctx, kv_type, layers)
+        return _fits(shape, machine, ctx, kv_type, layers, cpu_moe)
 
     low, high = 0, max(1, shape.n_ctx_train // PAD)
     while low < high:
@@ -377,6 +438,7 @@ def _largest_ctx(shape, machine: Machine, kv_type: str, layers: int | None) -> i
 
 __all__ = [
     "Estimate",
+    "cpu_expert_patterns",
     "Fit",
     "Machine",
     "ModelShape",

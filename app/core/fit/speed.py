@@ -97,11 +97,16 @@ class SpeedMachine:
 
 
 def traffic(
-    shape: ModelShape, gpu_layers: int = 0, depth: int = 0, kv_type: str = "f16"
+    shape: ModelShape,
+    gpu_layers: int = 0,
+    depth: int = 0,
+    kv_type: str = "f16",
+    cpu_moe_layers: int = 0,
 ) -> Traffic:
     """Bytes read per generated token and FLOPs per prompt token, split between the CPU and
     the GPU holding the last ``gpu_layers`` layers (llama.cpp's count: the output layer when
-    ``gpu_layers > n_layers``)."""
+    ``gpu_layers > n_layers``); the experts of the first ``cpu_moe_layers`` layers are read
+    by the CPU."""
     gpu_layers = max(0, min(gpu_layers, shape.offload_layers))
     first_gpu = shape.n_layers - min(gpu_layers, shape.n_layers)
     output_on_gpu = gpu_layers > shape.n_layers
@@ -121,7 +126,10 @@ def traffic(
                 on_gpu = int(match.group(1)) >= first_gpu
             else:
                 on_gpu = output_on_gpu and tensor.name.startswith(("output", "token_embd"))
-            used = share if _EXPERTS.search(tensor.name) else 1.0
+            expert = bool(_EXPERTS.search(tensor.name))
+            if expert and match and int(match.group(1)) < cpu_moe_layers:
+                on_gpu = False
+            used = share if expert else 1.0
             nbytes, flops = tensor.nbytes * used, 2.0 * tensor.n_elements * used
             if on_gpu:
                 gpu_b, gpu_f = gpu_b + nbytes, gpu_f + flops
@@ -160,12 +168,13 @@ def estimate(
     gpu_layers: int = 0,
     depth: int = 0,
     kv_type: str = "f16",
+    cpu_moe_layers: int = 0,
 ) -> Speed | None:
     """The formula's figures (basis ``estimated``); None when layers go to a GPU whose
     speed is unknown."""
     if gpu_layers > 0 and machine.gpu is None:
         return None
-    use = traffic(shape, gpu_layers if machine.gpu else 0, depth, kv_type)
+    use = traffic(shape, gpu_layers if machine.gpu else 0, depth, kv_type, cpu_moe_layers)
     cpu, gpu = machine.cpu, machine.gpu
     seconds = use.cpu_bytes / (cpu.efficiency * cpu.bandwidth)
     prompt_s = use.cpu_flops / (cpu.prompt_efficiency * cpu.flops)

@@ -72,10 +72,13 @@ class SpeedHere:
 
         return cls(machine_for, threads, speed_log.runs(data_dir, me))
 
-    def speed(self, shape: ModelShape, gpu_layers: int = 0, depth: int = 0) -> Speed | None:
-        """This file's speed here with ``gpu_layers`` on the GPU and ``depth`` tokens in the
-        context; None when it cannot be told (layers on a GPU of unknown speed)."""
-        guess = estimate(shape, self.machine, gpu_layers, depth)
+    def speed(
+        self, shape: ModelShape, gpu_layers: int = 0, depth: int = 0, cpu_moe_layers: int = 0
+    ) -> Speed | None:
+        """This file's speed here with ``gpu_layers`` on the GPU (the experts of the first
+        ``cpu_moe_layers`` in RAM) and ``depth`` tokens in the context; None when it cannot be
+        told (layers on a GPU of unknown speed)."""
+        guess = estimate(shape, self.machine, gpu_layers, depth, cpu_moe_layers=cpu_moe_layers)
         if guess is None:
             return None
         own = [r for r in self.runs if r.name == shape.name and r.size == shape.file_size]

@@ -108,9 +108,14 @@ class Engine:
         n_ctx = options.n_ctx
         if n_ctx <= 0:  # the model's own context length, capped
             n_ctx = presets.context_length(0, gguf_info.read_info(path).context_length)
-        gpu_layers, verdict = options.n_gpu_layers, ""
+        gpu_layers, verdict, cpu_moe = options.n_gpu_layers, "", options.n_cpu_moe
         if gpu_layers == AUTO_LAYERS:
-            gpu_layers, verdict = auto_gpu_layers(path, n_ctx, options.kv_type)
+            gpu_layers, verdict, cpu_moe = auto_gpu_layers(path, n_ctx, options.kv_type)
+        experts_in_ram: tuple[str, ...] = ()
+        if cpu_moe > 0:  # tensor buffer overrides, as llama.cpp's --n-cpu-moe
+            from app.core.fit.estimate import cpu_expert_patterns
+
+            experts_in_ram = cpu_expert_patterns(cpu_moe)
         kwargs: dict[str, Any] = dict(  # Llama's own keyword arguments, checked by it
             model_path=str(path),
             n_ctx=n_ctx,
@@ -130,7 +135,7 @@ class Engine:
             # the log instead (llama.cpp's own log goes through compat.llama_cpp).
             with (
                 contextlib.redirect_stderr(chatter),
-                load_progress(progress, cancel),
+                load_progress(progress, cancel, experts_in_ram),
                 chat_template.guarded_formatters(),
             ):  # its handlers render under the budget
                 llm = llama_cpp.Llama(**kwargs)
@@ -375,8 +380,9 @@ class Engine:
         set_abort_callback(self._require(), self._abort_cb if on else None)
 
 
-def auto_gpu_layers(path: Path, n_ctx: int, kv_type: str) -> tuple[int, str]:
-    """As many layers on the GPU as fit this machine (app.core.fit.estimate), with the verdict."""
+def auto_gpu_layers(path: Path, n_ctx: int, kv_type: str) -> tuple[int, str, int]:
+    """As many layers on the GPU as fit this machine (app.core.fit.estimate), with the verdict
+    and the layers whose experts stay in RAM."""
     from app.core.fit import estimate as fit
     from app.core.hardware import probe as hardware
 
@@ -390,7 +396,7 @@ def auto_gpu_layers(path: Path, n_ctx: int, kv_type: str) -> tuple[int, str]:
         verdict.gpu_layers,
         verdict.verdict,
     )
-    return verdict.gpu_layers, verdict.verdict
+    return verdict.gpu_layers, verdict.verdict, verdict.cpu_moe_layers
 
 
 def chat_prompt(llm, messages: list[dict], has_template: bool) -> str:

@@ -30,6 +30,7 @@ class LoadOptions:
     flash_attn: bool = False
     kv_type: str = "f16"  # f16, q8_0, q4_0
     n_batch: int = 512
+    n_cpu_moe: int = 0  # mixture of experts: the first N layers' experts stay in RAM (fit.plan)
 
     def __post_init__(self) -> None:
         """Refuse what llama.cpp cannot take (``limits.InvalidValue``, one sentence); clamp
@@ -43,6 +44,9 @@ class LoadOptions:
             )
         object.__setattr__(self, "n_threads", limits.threads(self.n_threads))
         object.__setattr__(self, "n_gpu_layers", limits.gpu_layers(self.n_gpu_layers))
+        limits.whole(
+            self.n_cpu_moe, "The count of layers with experts in RAM", 0, limits.MAX_LAYERS
+        )
 
 
 @dataclass(frozen=True)

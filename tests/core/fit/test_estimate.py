@@ -283,8 +283,19 @@ def test_json_has_the_documented_keys(shapes):
 def test_estimate_matches_measured_memory(quant_ladder):
     from app.bench.fit import format_fit_table, run_fit_benchmark
 
-    (row,) = run_fit_benchmark({"Q8_0": quant_ladder["Q8_0"]}, contexts=(512,))
+    (row,) = run_fit_benchmark([quant_ladder["Q8_0"]], contexts=(512,))
     assert row["file"] == quant_ladder["Q8_0"].name and row["n_ctx"] == 512
     assert 0.9 <= row["ratio"] <= 1.1, format_fit_table([row])
     # the mmap'd weights are resident and counted
     assert row["mapped_bytes"] >= 0.95 * fit.shape_from_file(quant_ladder["Q8_0"]).file_size
+
+
+@pytest.mark.slow
+def test_estimate_matches_measured_memory_on_every_zoo_architecture(zoo_models):
+    """Weights, KV cache (MLA, sliding window), recurrent state and experts, against the real
+    llama.cpp: one tiny model per architecture, measured as ``hearth bench fit`` does."""
+    from app.bench.fit import format_fit_table, run_fit_benchmark
+
+    rows = run_fit_benchmark(list(zoo_models.values()), contexts=(512,))
+    assert sorted(r["arch"] for r in rows) == sorted(zoo_models)
+    assert all(0.95 <= r["ratio"] <= 1.05 for r in rows), format_fit_table(rows)
