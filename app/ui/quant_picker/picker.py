@@ -107,9 +107,9 @@ class QuantPicker(QWidget):
         self.table.setItemDelegateForColumn(QuantPickerModel.ACTION, self.buttons)
         self.table.setMouseTracking(True)
         self.table.setColumnHidden(QuantPickerModel.ACTION, True)  # until set_actions
-        # The button beside the fit, where a 1024-px window shows it: as the last column it
+        # The button beside its quant, where a 1024-px window shows it: as the last column it
         # sat past a horizontal scrollbar.
-        header.moveSection(QuantPickerModel.ACTION, QuantPickerModel.SPEED)
+        header.moveSection(QuantPickerModel.ACTION, QuantPickerModel.BITS)
         # Room for two rows at least: below that the table showed only its header (issue 19).
         self.table.setMinimumHeight(
             header.sizeHint().height() + 2 * self.table.verticalHeader().defaultSectionSize() + 24

@@ -1,0 +1,53 @@
+"""The downloads dock in a 1024x640 window leaves the model page its quant table (issue 19: the
+dock squeezed the page until the table showed only its header)."""
+
+import pytest
+
+from app.core.config.settings import Settings
+from app.ui.main_window import MainWindow
+from tests.support.hub_repos import add_gguf_family, gguf_name
+from tests.support.screenshots import screenshot
+
+REPO = "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF"
+LADDER = ["Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "F16"]
+WAIT = 60_000
+
+
+@pytest.fixture
+def window(qtbot, starter_home, loopback_hub, quant_ladder):
+    add_gguf_family(
+        loopback_hub,
+        REPO,
+        {gguf_name("SmolLM2-135M-Instruct", q): quant_ladder[q] for q in LADDER},
+        gguf={"total": 134515008, "architecture": "llama", "context_length": 8192},
+    )
+    win = MainWindow(starter_home, Settings(), hub_endpoint=loopback_hub.url)
+    qtbot.addWidget(win)
+    win.resize(1024, 640)
+    with qtbot.waitSignal(win.session.loaded, timeout=WAIT):
+        win.show()
+    yield win
+    win.shutdown()
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_dock_leaves_the_quant_table_its_rows(qtbot, window, keeper, theme) -> None:
+    keeper.apply(theme)
+    window.open_page("Discover")
+    page = window.discover_page
+    with qtbot.waitSignal(page.model_page.loaded, timeout=WAIT):
+        page.open_model(REPO)
+    picker = page.model_page.picker
+    qtbot.waitUntil(lambda: picker.model.rowCount() == len(LADDER), timeout=WAIT)
+    window.toggle_downloads()
+    qtbot.waitUntil(window.downloads_dock.isVisible, timeout=WAIT)
+    qtbot.wait(10)  # let the dock and the page lay out
+    assert window.size().toTuple() == (1024, 640)
+    rows = picker.table.verticalHeader().defaultSectionSize()
+    assert picker.table.viewport().height() >= 2 * rows  # rows, not only the header
+    shown = picker.model.index(picker.model.row_of(picker.pick.key), picker.model.ACTION)
+    picker.table.scrollTo(shown)
+    button = picker.table.visualRect(shown)  # each row's Download, without scrolling sideways
+    assert button.left() >= 0 and button.right() <= picker.table.viewport().width()
+    assert window.downloads_dock.height() < window.height() // 3
+    screenshot(window, f"model_page_with_downloads_{theme}.png")
