@@ -62,11 +62,15 @@ def apply_style(app: QApplication, theme: str = "system") -> str:
 def run_gui(paths: Paths, *, self_test: bool = False, screenshot: str | None = None) -> int:
     from app.ui.main_window import MainWindow
     from app.ui.services import Services
+    from app.ui.single_instance import SingleInstance
 
     qInstallMessageHandler(_qt_message)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     settings = Settings.load(paths.settings_file)
     apply_style(app, settings.theme)
+    instance = SingleInstance(paths.data_dir)  # one studio per data folder: its chats
+    if not instance.claim():
+        return instance.hand_over()  # the running studio's window comes forward
     reporter = ErrorReporter()
     reporter.install()
     try:
@@ -84,6 +88,7 @@ def run_gui(paths: Paths, *, self_test: bool = False, screenshot: str | None = N
         )
         return 1
     reporter.error.connect(window.show_error)
+    instance.show_window(window)
     if start_probe.wanted():  # hearth bench start: report the first paint, then quit
         start_probe.FirstPaint(app, window)
     window.show()
@@ -94,4 +99,5 @@ def run_gui(paths: Paths, *, self_test: bool = False, screenshot: str | None = N
         test = SelfTest(window, screenshot, timeout_s=120)
     code = app.exec()
     window.shutdown()
+    instance.release()
     return test.result if test else code

@@ -1,0 +1,102 @@
+"""One studio per data folder: a second start brings the running window forward and exits.
+
+Why not two studios on the same chats: the chat history is kept in memory and written behind
+(``app.core.chats.history``), with ids handed out in memory, so two processes would each think
+the next chat id is theirs; and each would show a history the other keeps changing under it.
+The API server's port and the model host's memory would be taken twice too.
+
+How: a ``QLockFile`` in the data folder (``hearth.lock``) says a studio runs there; Qt treats
+the file of a process that has died (a crash, a kill) as stale and takes it over, so a crash
+never locks the user out. The running studio listens on a local socket named after the data
+folder; a second start connects, asks for the window, says "Hearth is already running" and
+exits. Studios with different data folders (``HEARTH_HOME``) run side by side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QLockFile, QObject, Signal, Slot
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtWidgets import QWidget
+
+log = logging.getLogger("hearth.ui")
+
+ALREADY_RUNNING = "Hearth is already running with this data folder ({folder}); its window was "
+WAIT_MS = 2_000  # for the running studio to answer; it answers from its event loop at once
+
+
+def socket_name(data_dir: Path) -> str:
+    digest = hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:16]
+    return f"hearth-{digest}"
+
+
+class SingleInstance(QObject):
+    """Claimed by the first studio on a data folder; later starts hand over to it."""
+
+    show_requested = Signal()
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__()
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = QLockFile(str(self.data_dir / "hearth.lock"))
+        self._server: QLocalServer | None = None
+
+    def claim(self) -> bool:
+        """True when this is the only studio on the data folder (it listens from now on)."""
+        if not self._lock.tryLock(0):
+            return False
+        name = socket_name(self.data_dir)
+        QLocalServer.removeServer(name)  # a socket file left by a studio that crashed
+        self._server = QLocalServer(self)
+        self._server.newConnection.connect(self._on_connection)
+        if not self._server.listen(name):
+            log.warning("Cannot listen for a second start: %s", self._server.errorString())
+        return True
+
+    def hand_over(self) -> int:
+        """Ask the running studio to show its window, say so, and return the exit code."""
+        socket = QLocalSocket()
+        socket.connectToServer(socket_name(self.data_dir))
+        shown = socket.waitForConnected(WAIT_MS)
+        if shown:
+            socket.write(b"show\n")
+            shown = socket.waitForBytesWritten(WAIT_MS)
+            socket.disconnectFromServer()
+        said = ALREADY_RUNNING.format(folder=self.data_dir) + (
+            "brought forward." if shown else "asked for but did not answer."
+        )
+        log.info("%s", said)
+        print(said, file=sys.stderr)
+        return 0
+
+    def show_window(self, window: QWidget) -> None:
+        self._window = window
+        self.show_requested.connect(self._raise_window)
+
+    @Slot()
+    def _raise_window(self) -> None:
+        window = self._window
+        if window.isMinimized():
+            window.showNormal()
+        else:
+            window.show()
+        window.raise_()
+        window.activateWindow()
+        log.info("Window brought forward for a second start")
+
+    @Slot()
+    def _on_connection(self) -> None:
+        assert self._server is not None
+        while (socket := self._server.nextPendingConnection()) is not None:
+            socket.readyRead.connect(self.show_requested)
+            socket.disconnected.connect(socket.deleteLater)
+
+    def release(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        self._lock.unlock()
