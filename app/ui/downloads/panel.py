@@ -70,7 +70,9 @@ class ProgressDelegate(QStyledItemDelegate):
         selected = option.state & QStyle.StateFlag.State_Selected
         painter.save()
         painter.setPen(
-            option.palette.color(QPalette.HighlightedText if selected else QPalette.Text)
+            option.palette.color(
+                QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+            )
         )
         painter.setFont(option.font)
         painter.drawText(
@@ -124,6 +126,7 @@ class DownloadsPanel(QWidget):
 
         row = QHBoxLayout()
         row.addWidget(self.empty, 1)
+        row.addStretch(1)  # the buttons keep their size when the hint is hidden
         for button in self.buttons.values():
             row.addWidget(button)
         layout = QVBoxLayout(self)

@@ -64,7 +64,9 @@ def test_the_byte_counts_are_written_whole_beside_their_bar(qtbot) -> None:
     assert manager.shutdown()
 
 
-def test_a_finished_download_offers_chat_and_my_models(qtbot, hub, tmp_path) -> None:
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_a_finished_download_offers_chat_and_my_models(qtbot, hub, tmp_path, keeper, theme):
+    keeper.apply(theme)
     manager = manager_for(hub, tmp_path / FILE_NAME)
     panel = make_panel(qtbot, manager)
     with qtbot.waitSignal(manager.finished, timeout=WAIT) as finished:
@@ -80,7 +82,7 @@ def test_a_finished_download_offers_chat_and_my_models(qtbot, hub, tmp_path) -> 
     with qtbot.waitSignal(panel.show_requested, timeout=WAIT) as show_asked:
         qtbot.mouseClick(show, Qt.MouseButton.LeftButton)
     assert chat_asked.args == [path] == show_asked.args
-    screenshot(panel, "downloads_finished.png")
+    screenshot(panel, f"downloads_finished_{theme}.png")
     assert manager.shutdown()
 
 

@@ -15,6 +15,7 @@ from app.core.inference.types import LoadOptions, SamplingOptions
 from app.ui.server.panel import LogRole, ServerPanel
 from app.ui.session.session import ChatSession
 from tests.support.replies import follow
+from tests.support.screenshots import screenshot
 
 MODEL = "SmolLM2-135M-Instruct.Q4_1"
 QUESTION = [{"role": "user", "content": "Name the capital city of France."}]
@@ -381,3 +382,4 @@ def test_the_port_box_keeps_its_width_in_a_wide_window(qtbot, session):
     assert panel.port_box.width() < digits * 4
     assert panel.key_edit.width() < panel.width() // 2
     assert panel.port_box.width() >= panel.port_box.minimumSizeHint().width()
+    screenshot(panel, "server_panel_1920.png")
