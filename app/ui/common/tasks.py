@@ -285,6 +285,11 @@ def wait_thread(thread: QThread, name: str, timeout_ms: int | None = None) -> bo
     return False
 
 
+def left_running() -> bool:
+    """Whether quitting left a job or a worker thread running (``shutdown``, ``wait_thread``)."""
+    return bool(running()) or any(thread.isRunning() for thread in _abandoned)
+
+
 def running() -> list[TaskHandle]:
     """Tasks whose job has not returned yet."""
     return [handle for handle in _live if not handle.finished.is_set()]

@@ -18,11 +18,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from app.core.common.errors import HearthError, MeasureCancelled
+from app.core.common.errors import MeasureCancelled
 from app.core.measure.host import measure_in_host
 from app.core.measure.measurement import MeasureSettings, MeasureText
 from app.core.measure.store import MeasureStore
-from app.ui.common.tasks import wait_thread
+from app.ui.common.tasks import message_of, wait_thread
 
 log = logging.getLogger("hearth.ui.measure")
 
@@ -80,11 +80,8 @@ class MeasureWorker(QObject):
                 "Measuring was cancelled. Files finished before the cancel "
                 "are kept and will not be measured again."
             )
-        except HearthError as exc:
-            self.failed.emit(str(exc))
-        except Exception as exc:  # noqa: BLE001 - shown to the user, logged with its trace
-            log.exception("Measuring failed")
-            self.failed.emit(f"Measuring failed: {exc}")
+        except Exception as exc:  # noqa: BLE001 - shown to the user, a bug logged with its trace
+            self.failed.emit(message_of(exc, "Measuring"))
         else:
             self.progress.emit(STEPS, STEPS, "Done")
             self.finished.emit(results)

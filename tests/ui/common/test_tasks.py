@@ -117,8 +117,10 @@ def test_shutdown_abandons_a_hung_job_and_says_so(qtbot, caplog):
     assert left == ["hung probe"]
     assert hung.cancelled and not hung.finished.is_set()  # abandoned, not joined
     assert any("hung probe" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert tasks.left_running()  # so the app ends its process rather than wait in Qt's exit
     gate.set()
     qtbot.waitUntil(lambda: hung.ended)
+    assert not tasks.left_running()
 
 
 def _raise(exc: Exception):
