@@ -1,11 +1,18 @@
 """Blind arena: the same prompt to 2-4 models in shuffled, unlabelled columns; the user picks
 the better answer (or a tie), the labels are revealed and the vote joins a tally kept in
-SQLite (``app.core.compare.arena``), so the standings survive restarts."""
+SQLite (``app.core.compare.arena``), so the standings survive restarts.
+
+The votes file is written and read in the background (``run_task``), never on the GUI thread:
+another program holding its lock made a vote freeze the window for up to 10 s. A vote and the
+standings after it are one job; Reset waits until no job is running, so a reset and a vote are
+never written in the other order.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
@@ -19,13 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.common.errors import ArenaError
 from app.core.compare import side_by_side
 from app.core.compare.arena import ArenaStore, arena_db
 from app.core.fit.estimate import Machine
 from app.core.inference.remote import ConnectionStore
 from app.core.inference.types import SamplingOptions
 from app.ui.common.confirm import ask_yes_no
+from app.ui.common.tasks import run_task
 from app.ui.compare.board import CompareBoard
 from app.ui.compare.standings_model import StandingsModel
 from app.ui.my_models.library_model import LibraryModel
@@ -33,6 +40,7 @@ from app.ui.my_models.library_model import LibraryModel
 
 class ArenaView(QWidget):
     voted = Signal(str)  # what the result line says
+    standings_shown = Signal()  # the standings as the file has them, after a vote or a reset
 
     def __init__(
         self,
@@ -50,6 +58,7 @@ class ArenaView(QWidget):
         super().__init__(parent)
         self.store = store or ArenaStore(arena_db(data_dir))
         self.confirm = confirm
+        self._saving = 0  # jobs on the votes file not finished yet
         self.board = CompareBoard(
             library,
             models_dir,
@@ -107,11 +116,35 @@ class ArenaView(QWidget):
         self.refresh_standings()
 
     def refresh_standings(self) -> None:
-        try:
-            self.standings.set_standings(self.store.tally())
-        except ArenaError as exc:
-            self.result.setText(str(exc))
-        self.reset_button.setEnabled(self.standings.rowCount() > 0)
+        self._on_file(self.store.tally)
+
+    def _on_file(self, job: Callable[[], Any], done: str = "", failed: str = "") -> None:
+        """Run ``job`` (ending with the tally) in the background; show the standings it
+        returns and ``done``, or ``failed`` with the reason."""
+        self._saving += 1
+        self.reset_button.setEnabled(False)
+        run_task(
+            job,
+            lambda standings: self._on_standings(standings, done),
+            lambda problem: self._on_file_failed(f"{failed}{problem}"),
+            self,
+        )
+
+    def _on_standings(self, standings: list, done: str) -> None:
+        self._saving -= 1
+        self.standings.set_standings(standings)
+        if done:
+            self.result.setText(done)
+        self._enable_reset()
+        self.standings_shown.emit()
+
+    def _on_file_failed(self, problem: str) -> None:
+        self._saving -= 1
+        self.result.setText(problem)
+        self._enable_reset()
+
+    def _enable_reset(self) -> None:
+        self.reset_button.setEnabled(not self._saving and self.standings.rowCount() > 0)
 
     @Slot()
     def reset_standings(self) -> None:
@@ -120,13 +153,17 @@ class ArenaView(QWidget):
             self, "Forget every arena vote and start the standings again? This cannot be undone."
         ):
             return
-        try:
-            self.store.reset()
-        except ArenaError as exc:
-            self.result.setText(f"The standings could not be reset: {exc}")
-            return
-        self.result.setText("Standings reset: every vote was forgotten.")
-        self.refresh_standings()
+        store = self.store
+
+        def reset() -> list:
+            store.reset()
+            return store.tally()
+
+        self._on_file(
+            reset,
+            "Standings reset: every vote was forgotten.",
+            "The standings could not be reset: ",
+        )
 
     def shutdown(self) -> None:
         self.board.shutdown()
@@ -183,12 +220,14 @@ class ArenaView(QWidget):
         """Record the pick (a column index, or None for a tie) and reveal the labels."""
         if self._voted:
             return
-        try:
-            for model_a, model_b, winner in side_by_side.votes_for(self._labels, best):
-                self.store.record(model_a, model_b, winner, self.board.prompt_sent())
-        except ArenaError as exc:
-            self.result.setText(f"The vote could not be saved: {exc}")
-            return
+        store, prompt = self.store, self.board.prompt_sent()
+        votes = side_by_side.votes_for(self._labels, best)
+
+        def record() -> list:
+            for model_a, model_b, winner in votes:
+                store.record(model_a, model_b, winner, prompt)
+            return store.tally()
+
         self._voted = True
         for button in self.vote_buttons:
             button.setEnabled(False)
@@ -201,5 +240,5 @@ class ArenaView(QWidget):
             text = f"You picked Answer {side_by_side.column_letter(best)}: {self._labels[best]}."
         self.result.setText(text)
         self.question.setText("Labels revealed. Send again for another round.")
-        self.refresh_standings()
+        self._on_file(record, failed="The vote could not be saved: ")
         self.voted.emit(text)

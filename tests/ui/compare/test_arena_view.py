@@ -1,4 +1,5 @@
-"""The blind arena with real llama.cpp answers and the real SQLite tally."""
+"""The blind arena with real llama.cpp answers and the real SQLite tally (written and read in
+the background: the tests wait for ``standings_shown``)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ def open_arena(qtbot, hearth_home):
     view.library_model = lib
     qtbot.addWidget(view)
     view.resize(1100, 760)
-    view.show()
+    with qtbot.waitSignal(view.standings_shown):  # the tally, read in the background
+        view.show()
     return view
 
 
@@ -47,7 +49,8 @@ def test_vote_reveals_the_labels_and_the_tally_survives_a_restart(qtbot, hearth_
         screenshot(view, "compare_arena.png")
         winner = board.column_models[1].quant  # the model that answered in column B
         loser = board.column_models[0].quant
-        view.vote_buttons[2].click()
+        with qtbot.waitSignal(view.standings_shown):
+            view.vote_buttons[2].click()
         assert board.columns[1].title.text() == f"Answer B: {winner}"
         assert board.columns[0].title.text() == f"Answer A: {loser}"
         assert view.result.text() == f"You picked Answer B: {winner}."
@@ -70,7 +73,8 @@ def test_vote_reveals_the_labels_and_the_tally_survives_a_restart(qtbot, hearth_
     again.reset_button.click()  # the user says No: nothing is forgotten
     assert "cannot be undone" in asked[0] and len(rows(again)) == 2
     again.confirm = lambda _parent, _question: True
-    again.reset_button.click()
+    with qtbot.waitSignal(again.standings_shown):
+        again.reset_button.click()
     assert rows(again) == [] and again.store.votes() == []
     assert again.result.text() == "Standings reset: every vote was forgotten."
     assert not again.reset_button.isEnabled()
@@ -95,7 +99,8 @@ def test_three_columns_pick_the_best_or_call_it_even(qtbot, hearth_home, quant_l
             "C is best",
             "All about the same",
         ]
-        view.vote_buttons[3].click()
+        with qtbot.waitSignal(view.standings_shown):
+            view.vote_buttons[3].click()
         labels = sorted(m.quant for m in board.column_models)
         assert view.result.text().startswith("A tie between ")
         assert sorted(r[0] for r in rows(view)) == labels

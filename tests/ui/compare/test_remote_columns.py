@@ -127,7 +127,8 @@ def test_the_arena_labels_a_remote_column_by_connection_and_model(
         assert [c.title.text() for c in board.columns] == ["Answer A", "Answer B"]
         assert all(b.isEnabled() for b in view.vote_buttons)
         remote_column = next(i for i, m in enumerate(board.column_models) if m is None)
-        view.vote(remote_column)
+        with qtbot.waitSignal(view.standings_shown):  # written in the background
+            view.vote(remote_column)
         letter = "AB"[remote_column]
         label = f"Workstation · {starter_gguf.name}"
         assert board.columns[remote_column].title.text() == f"Answer {letter}: {label}"
