@@ -1,8 +1,9 @@
 """Hearth's chat path as the Chat page holds it, for ``hearth bench chat`` to time.
 
-A ``ChatSession`` (its worker thread driving the model's host process) with the model loaded, a chat store in a
-temporary folder and a visible transcript; ``on_token`` does what ``ChatPage._on_token`` does
-with each chunk: store it, then show it.
+A ``ChatSession`` (its worker thread driving the model's host process) with the model loaded, a chat history in a
+temporary folder (``ChatHistory``: in memory, written behind by its thread, as the page has it)
+and a visible transcript; ``on_token`` does what ``ChatPage._on_token`` does with each chunk:
+store it, then show it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEventLoop
 
+from app.core.chats.history import ChatHistory
 from app.core.chats.store import ChatStore
 from app.core.inference.types import LoadOptions, SamplingOptions
 from app.ui.chat.transcript import ShownMessage, Transcript
@@ -24,7 +26,7 @@ class ChatPath:
     def __init__(self, model: Path, n_ctx: int, threads: int) -> None:
         self.session = ChatSession()
         self._folder = tempfile.TemporaryDirectory(prefix="hearth-bench-")
-        self.store = ChatStore(Path(self._folder.name) / "chats.sqlite3")
+        self.store = ChatHistory(ChatStore(Path(self._folder.name) / "chats.sqlite3"))
         self.view = Transcript()
         self.view.resize(900, 700)
         self.view.show()
