@@ -18,7 +18,8 @@ def add_parser(commands):
         help="Measure speed, accuracy and overhead",
         description="Benchmarks: chat (app vs raw llama-cpp-python streaming, GUI stalls), "
         "download (app vs plain hf_hub_download, and Discover's search to 100 results painted), fit (estimated vs measured memory of the starter's ladder and the model zoo), "
-        "speed (predicted vs measured generation speed of the starter model and its ladder), "
+        "speed (predicted vs measured generation speed of the starter model, its ladder and "
+        "the model zoo), "
         "compare (time to measure a quant ladder), start (the studio's start against a bare "
         "PySide6 window), serve (16 and 64 streaming clients against hearth serve and "
         "llama-cpp-python's server).",
@@ -100,7 +101,11 @@ def run(args, paths: Paths) -> int:
         from app.bench.speed import format_speed_table, run_speed_benchmark
 
         ladder = _ladder(paths)
-        result = run_speed_benchmark([_starter(paths), *ladder.values()])
+        zoo = [
+            *_zoo(paths, "small", ("Q8_0", "Q4_K_M")),
+            *_zoo(paths, "medium", ("Q8_0", "Q4_K_M")),
+        ]
+        result = run_speed_benchmark([_starter(paths), *ladder.values(), *zoo])
         text = format_speed_table(result)
     elif args.kind == "serve":
         from pathlib import Path

@@ -71,10 +71,17 @@ EFFICIENCY = {
     "SYCL": (0.7, 2.0e-3, 0.5),
 }
 # The CPU: generation reaches the bandwidth the probe measures (read + written bytes of a copy)
-# at about this share; the fixed cost is llama.cpp's graph and Hearth's per-token sampling.
-# Fitted on the starter model's ladder on this 2-core VM (F16 to Q2_K, 1 thread):
-# 37.7 GB/s and 5.3 ms against a probe of 36-39 GB/s.
-CPU_EFFICIENCY, CPU_OVERHEAD_S, CPU_PROMPT_EFFICIENCY = 1.0, 5.0e-3, 1.0
+# at about this share, and its matrix-vector products run at a share of the probe's float32
+# matrix product: a token costs its bytes over bandwidth plus 2 FLOPs per active weight over
+# compute. Fitted on the starter model's ladder on this 2-core VM (F16 to Q2_K, 1 thread):
+# 37.7 GB/s and 5.3 ms per token beyond the bytes, against a probe of 36-39 GB/s and 220
+# GFLOP/s: every file of a ladder has the same 135M weights, so those 5.3 ms are the 0.27
+# GFLOP of a token at 51 GFLOP/s (0.23 of the probe), not a fixed cost. The model zoo's tiny
+# models (7M weights, 8 MB) confirm it: their fastest tokens take 0.52 ms here even beside
+# other programs, where a fixed 5 ms was predicted; what is left for the graph and sampling
+# is under 0.05 ms.
+CPU_EFFICIENCY, CPU_OVERHEAD_S, CPU_PROMPT_EFFICIENCY = 1.0, 0.05e-3, 1.0
+CPU_GEN_FLOPS_EFFICIENCY = 0.23
 # A GPU known by bandwidth only (NVML, not in the table): compute guessed from bandwidth.
 FLOPS_PER_BYTE = 60.0
 
@@ -91,6 +98,8 @@ class Device:
     overhead_s: float  # fixed time per generated token
     prompt_efficiency: float
     source: str  # "measured", "nvml", "table"
+    gen_flops_efficiency: float = 0.0  # share of ``flops`` a generated token's products reach
+    # (0: generation is bandwidth-bound only, as on GPUs)
 
 
 def gpu_spec(name: str) -> tuple[float, float] | None:
@@ -128,4 +137,5 @@ def cpu_device(cpu_speed: CpuSpeed, threads: int, name: str = "CPU") -> Device:
         CPU_OVERHEAD_S,
         CPU_PROMPT_EFFICIENCY,
         "measured",
+        CPU_GEN_FLOPS_EFFICIENCY,
     )

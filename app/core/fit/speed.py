@@ -4,7 +4,12 @@ and reading a prompt.
 Generating one token reads every weight that takes part once, plus the KV cache written so far,
 so its time is memory traffic over bandwidth, plus a fixed cost per token (graph, sampling)::
 
-    t_token = cpu_bytes / (eta_cpu * bw_cpu) + gpu_bytes / (eta_gpu * bw_gpu) + t0
+    t_token = cpu_bytes / (eta_cpu * bw_cpu) + cpu_flops / (phi_cpu * flops_cpu)
+              + gpu_bytes / (eta_gpu * bw_gpu) + t0
+
+On the CPU a token's matrix-vector products also cost compute (2 FLOPs per active weight at
+a share ``phi_cpu`` of the probe's rate: one thread does not keep up with its memory); on a
+GPU they do not count.
 
 Bytes read per token, from the header's tensor list: every weight of the blocks and the output
 matrix (the token-embedding matrix only when the output is tied to it: otherwise one row of it
@@ -177,6 +182,8 @@ def estimate(
     use = traffic(shape, gpu_layers if machine.gpu else 0, depth, kv_type, cpu_moe_layers)
     cpu, gpu = machine.cpu, machine.gpu
     seconds = use.cpu_bytes / (cpu.efficiency * cpu.bandwidth)
+    if cpu.gen_flops_efficiency:  # the CPU's matrix-vector products: compute, not only bytes
+        seconds += use.cpu_flops / (cpu.gen_flops_efficiency * cpu.flops)
     prompt_s = use.cpu_flops / (cpu.prompt_efficiency * cpu.flops)
     overhead = cpu.overhead_s
     if gpu is not None and (use.gpu_bytes or use.gpu_flops):
