@@ -23,7 +23,7 @@ outer.QT_LEAK_WAIT_MS = 300
 """
 
 TESTS = """
-from PySide6.QtCore import QThread, QThreadPool
+from PySide6.QtCore import QObject, QThread, QThreadPool
 
 kept = []
 private_pool = QThreadPool()
@@ -48,6 +48,13 @@ def test_leaves_a_private_pool_task_running():
     private_pool.start(lambda: QThread.msleep(1500))
 
 
+def test_leaves_a_long_job_of_the_task_api_running():
+    from app.ui.common import tasks
+
+    kept.append(QObject())
+    tasks.run_job(lambda _control: QThread.msleep(1500), kept[-1], pool=tasks.long_jobs())
+
+
 def test_waits_for_its_qthread():
     thread = Sleeper()
     thread.start()
@@ -63,8 +70,12 @@ def test_a_thread_ending_within_the_wait_passes():
 
 def teardown_module():
     for thread in kept:
-        thread.wait()
+        if isinstance(thread, QThread):
+            thread.wait()
     QThreadPool.globalInstance().waitForDone()
+    from app.ui.common import tasks
+
+    tasks.long_jobs().waitForDone()
     private_pool.waitForDone()
 """
 
@@ -78,13 +89,15 @@ def test_qthreads_and_pool_tasks_left_running_fail_their_test(
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_leaks=TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=5, errors=3)
+    result.assert_outcomes(passed=6, errors=4)
     result.stdout.fnmatch_lines_random(
         [
             "ERROR test_leaks.py::test_leaves_a_qthread_running*",
             "ERROR test_leaks.py::test_leaves_a_global_pool_task_running*",
             "ERROR test_leaks.py::test_leaves_a_private_pool_task_running*",
+            "ERROR test_leaks.py::test_leaves_a_long_job_of_the_task_api_running*",
             "E * QThreads left running: *Sleeper*",
             "E * QThreadPool tasks left running: ['the global pool: 1 active'*",
+            "E * QThreadPool tasks left running: *hearth long jobs*",
         ]
     )
