@@ -22,7 +22,7 @@ VERSION = "v1"
 SIZES = {
     "tiny": Dims(128, 6, 384, 4, 2, 32, n_expert=4, n_expert_used=2, n_ff_exp=128),
     "small": Dims(512, 8, 1536, 8, 4, 64, n_expert=8, n_expert_used=2, n_ff_exp=512),
-    "medium": Dims(1024, 16, 4096, 16, 4, 64, n_expert=16, n_expert_used=2, n_ff_exp=1024),
+    "medium": Dims(1024, 16, 4096, 16, 4, 64, n_expert=8, n_expert_used=2, n_ff_exp=512),
 }
 ARCH_NAMES = tuple(ARCHS)
 
