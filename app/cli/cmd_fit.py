@@ -56,7 +56,9 @@ def run(args, paths: Paths) -> int:
     speed = None
     if result.verdict != fit.VERDICT_TOO_LARGE:
         speeds = SpeedHere.for_report(report, paths.data_dir)
-        speed = speeds.speed(shape, result.gpu_layers, min(SPEED_DEPTH, n_ctx))
+        speed = speeds.speed(
+            shape, result.gpu_layers, min(SPEED_DEPTH, n_ctx), result.cpu_moe_layers
+        )
     speed_json = (
         speed.to_json()
         if speed

@@ -59,7 +59,9 @@ def run(args, paths: Paths) -> int:
         plan = fit.plan(sized, machine, n_ctx)
         verdicts[name] = plan.verdict
         if plan.verdict != fit.VERDICT_TOO_LARGE and speeds is not None:
-            speed_of[name] = speeds.speed(sized, plan.gpu_layers, min(SPEED_DEPTH, n_ctx))
+            speed_of[name] = speeds.speed(
+                sized, plan.gpu_layers, min(SPEED_DEPTH, n_ctx), plan.cpu_moe_layers
+            )
     no_speed = {"gen_tok_s": None, "prompt_tok_s": None, "speed_basis": None}
     rows = [
         {

@@ -145,7 +145,7 @@ def _badge(
     verdict = plan.verdict
     speed = None
     if speeds is not None and verdict != fit.VERDICT_TOO_LARGE:
-        speed = speeds.speed(shape, plan.gpu_layers, min(CHAT_DEPTH, n_ctx))
+        speed = speeds.speed(shape, plan.gpu_layers, min(CHAT_DEPTH, n_ctx), plan.cpu_moe_layers)
     what = ", ".join(
         p for p in (shape.quant, format_size(shape.file_size), f"{n_ctx:,} tokens") if p
     )

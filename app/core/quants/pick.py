@@ -104,7 +104,7 @@ def rows(
         plan = fit.plan(item.shape, machine, n_ctx, kv_type)
         fits = plan.verdict != fit.VERDICT_TOO_LARGE
         speed = (
-            speeds.speed(item.shape, plan.gpu_layers, min(SPEED_DEPTH, n_ctx))
+            speeds.speed(item.shape, plan.gpu_layers, min(SPEED_DEPTH, n_ctx), plan.cpu_moe_layers)
             if speeds is not None and fits
             else None
         )

@@ -51,3 +51,22 @@ def test_the_dock_leaves_the_quant_table_its_rows(qtbot, window, keeper, theme) 
     assert button.left() >= 0 and button.right() <= picker.table.viewport().width()
     assert window.downloads_dock.height() < window.height() // 3
     screenshot(window, f"model_page_with_downloads_{theme}.png")
+
+
+def test_a_finished_download_leads_to_my_models_and_to_chat(qtbot, window) -> None:
+    name = gguf_name("SmolLM2-135M-Instruct", "Q2_K")
+    with qtbot.waitSignal(window.library.modelReset, timeout=WAIT):  # rescanned when it ends
+        with qtbot.waitSignal(window.downloads.finished, timeout=WAIT) as finished:
+            window.downloads.enqueue(REPO, name)
+    path = finished.args[0]
+    panel = window.downloads_panel
+    assert window.downloads_dock.isVisible() and panel.selected_key() == f"{REPO}/{name}"
+
+    panel.buttons["show"].click()
+    models = window.models_page
+    assert window.pages.currentWidget() is models
+    assert [str(m.path) for m in models.selected_models()] == [path]
+
+    panel.buttons["chat"].click()
+    assert window.pages.currentWidget() is window.chat_page
+    assert window.chat_page.model_box.current_choice().path == path
