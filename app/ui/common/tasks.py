@@ -250,6 +250,59 @@ def run_task(
     )
 
 
+class LatestWriter:
+    """Saves a file on the thread pool each time its content changes, the newest content last.
+
+    ``write(value)`` (GUI thread, never blocked by a save) keeps ``value`` as the one pending
+    and starts a job; a job takes whatever is pending under a lock held while it saves, so an
+    older value never lands after a newer one and a burst of changes writes once or twice, not
+    once per change.
+    ``write_now(value)`` saves at once on the calling thread, in the same order (at quit)."""
+
+    def __init__(
+        self,
+        save: Callable[[Any], None],
+        parent: QObject,
+        name: str,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        self._save, self._parent, self._name, self._on_error = save, parent, name, on_error
+        self._saving = threading.Lock()  # held while a value is saved
+        self._lock = threading.Lock()  # guards _pending only: write never waits on a save
+        self._pending: list[Any] = []  # at most one value
+        self.task: TaskHandle | None = None  # the last job started
+
+    def write(self, value: object) -> TaskHandle:
+        with self._lock:
+            self._pending[:] = [value]
+        self.task = run_task(self._run, _nothing, self._failed, self._parent, name=self._name)
+        return self.task
+
+    def write_now(self, value: object) -> None:
+        with self._saving:
+            with self._lock:
+                self._pending.clear()
+            self._save(value)
+
+    def _run(self) -> None:
+        with self._saving:
+            with self._lock:
+                if not self._pending:
+                    return  # an earlier job saved the newest value already
+                value = self._pending.pop()
+            self._save(value)
+
+    def _failed(self, message: str) -> None:
+        if self._on_error is not None:
+            self._on_error(message)
+        else:
+            log.warning("%s: %s", self._name, message)
+
+
+def _nothing(_result: object) -> None:
+    pass
+
+
 _long_pool: QThreadPool | None = None
 
 

@@ -34,7 +34,7 @@ from app.core.hub import saved_search
 from app.core.hub.client import HubClient, SearchQuery, parse_repo_ref
 from app.core.hub.files import SIZE_BUCKETS, HubModel
 from app.core.hub.saved_search import SavedSearch
-from app.ui.common.tasks import JobControl, TaskHandle, run_job, run_task
+from app.ui.common.tasks import LatestWriter, TaskHandle, run_task
 from app.ui.discover.model_page import ModelPage
 from app.ui.discover.result_delegate import MIN_WIDTH, HubResultDelegate
 from app.ui.discover.results_model import HubResultsModel, Role
@@ -98,6 +98,7 @@ class DiscoverPage(QWidget):
         self.cache_file = cache_file or default_paths().cache_dir / CACHE_NAME
         self._query: SearchQuery | None = None
         self.cache_io: TaskHandle | None = None  # the saved results being read or written
+        self._cache_writer = LatestWriter(self._write_cache, self, "saving the search results")
 
         self.query = QLineEdit(
             placeholderText="Search GGUF models: words, owner/name, or a Hugging Face link"
@@ -361,8 +362,7 @@ class DiscoverPage(QWidget):
     # -- results kept for offline use -------------------------------------------------------------
 
     def _save_cache(self) -> None:
-        """Write the results on the thread pool; a newer search's results cancel an older
-        write not yet begun."""
+        """Write the results on the thread pool (the newest last)."""
         query = self._query or SearchQuery()
         fields = {
             "text": query.text,
@@ -371,17 +371,13 @@ class DiscoverPage(QWidget):
             "architecture": query.architecture,
             "size": query.size,
         }
-        path, models = self.cache_file, self.results_model.models()
+        self.cache_io = self._cache_writer.write((fields, self.results_model.models()))
 
-        def save(control: JobControl) -> None:
-            if control.cancelled:
-                return
-            try:
-                saved_search.save(path, fields, models)
-            except OSError as exc:
-                log.warning("Could not save the search results: %s", exc)
-
-        self.cache_io = run_job(save, self, key="saved results", name="saving the search results")
+    def _write_cache(self, saved: tuple[dict[str, str], list[HubModel]]) -> None:
+        try:
+            saved_search.save(self.cache_file, *saved)
+        except OSError as exc:
+            log.warning("Could not save the search results: %s", exc)
 
     def _load_cache(self) -> None:
         """Read the last search's results on the thread pool (a large file takes a while)."""

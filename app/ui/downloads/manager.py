@@ -14,7 +14,6 @@ back from their part files.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -27,7 +26,15 @@ from app.core.downloads import history
 from app.core.downloads.downloader import Downloader, DownloadResult
 from app.core.downloads.http import Progress
 from app.core.gguf.split import split_names
-from app.ui.common.tasks import QUIT_WAIT_MS, JobControl, TaskHandle, long_jobs, run_job, run_task
+from app.ui.common.tasks import (
+    QUIT_WAIT_MS,
+    JobControl,
+    LatestWriter,
+    TaskHandle,
+    long_jobs,
+    run_job,
+    run_task,
+)
 from app.ui.downloads.model import DownloadsModel, Role
 
 log = logging.getLogger("hearth.ui.downloads")
@@ -82,8 +89,7 @@ class DownloadManager(QObject):
         self.downloader = downloader or Downloader()
         self.history_file = history_file
         self.notice = ""  # a sentence for the user when the saved list was damaged
-        self._history_lock = threading.Lock()
-        self._history_pending: list[history.PastDownload] | None = None
+        self._history = LatestWriter(self._write_history, self, "saving the downloads list")
         self.model = model or DownloadsModel(self)
         self.limit = limit
         self._entries: dict[str, _Entry] = {}
@@ -248,21 +254,16 @@ class DownloadManager(QObject):
                     message=str(self.model.value(key, Role.Message) or ""),
                 )
             )
-        with self._history_lock:
-            self._history_pending = rows
-        self._keep(
-            run_task(self._write_history, _ignore, _ignore, self, name="saving the downloads list")
-        )
+        self._keep(self._history.write(rows))
 
-    def _write_history(self) -> None:
-        with self._history_lock:  # held while writing: an older list never lands last
-            rows, self._history_pending = self._history_pending, None
-            if rows is None or self.history_file is None:
-                return  # another task wrote the newest list already
-            try:
-                history.save(self.history_file, rows)
-            except OSError as exc:
-                log.warning("Could not save the downloads list: %s", exc)
+    def _write_history(self, rows: list[history.PastDownload]) -> None:
+        """On the pool (``LatestWriter``: the newest list lands last)."""
+        if self.history_file is None:
+            return
+        try:
+            history.save(self.history_file, rows)
+        except OSError as exc:
+            log.warning("Could not save the downloads list: %s", exc)
 
     def _on_done(self, key: str, result: DownloadResult) -> None:
         self._running.discard(key)

@@ -179,3 +179,20 @@ def test_a_worker_thread_that_hangs_at_quit_is_left_behind_and_said(caplog):
     gate.set()
     assert tasks.wait_thread(thread, "stuck model")
     tasks._abandoned.remove(thread)
+
+
+def test_a_latest_writer_saves_the_newest_value_last_and_skips_those_overtaken(qtbot):
+    parent, saved, gate, saving = QObject(), [], threading.Event(), threading.Event()
+
+    def save(value):
+        saving.set()
+        gate.wait(GATE_S)  # the first save is slow: the disk is busy
+        saved.append(value)
+
+    writer = tasks.LatestWriter(save, parent, "saving a list")
+    first = writer.write("v1")
+    saving.wait(GATE_S)
+    second, third = writer.write("v2"), writer.write("v3")  # while v1 is being saved
+    gate.set()
+    qtbot.waitUntil(lambda: first.ended and second.ended and third.ended)
+    assert saved == ["v1", "v3"]
