@@ -1,7 +1,6 @@
 """The Chat page's model picker shows each local model as name · quant, tells two alike files
 apart by where they come from, and gives the file's path as the tooltip (issue 19)."""
 
-
 from PySide6.QtCore import Qt
 
 from app.core.inference.remote import ConnectionStore
