@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import re
 import threading
 from pathlib import Path
 
@@ -102,6 +104,20 @@ def test_load_progress_reports_to_one_and_cancels_the_load(starter_gguf: Path) -
     with load_progress(values.append, None):
         assert bindings().llama_model_default_params is not original
     assert bindings().llama_model_default_params is original
+
+
+def test_tensor_buffer_overrides_keep_the_matching_tensors_in_ram(
+    starter_gguf: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``llama_model_params.tensor_buft_overrides`` is a bare pointer in the bindings: the
+    array Hearth builds must be what llama.cpp reads (its log names each tensor it moves)."""
+    assert dict(llama_cpp.llama_model_params._fields_)["tensor_buft_overrides"] is ctypes.c_void_p
+    route_log_to_logging()
+    with caplog.at_level(logging.DEBUG, logger="hearth.llama"):
+        with load_progress(None, None, (r"blk\.1\.ffn_(up|down)",)):
+            _load(starter_gguf)
+    moved = re.findall(r"tensor (\S+) \(.*buffer type overridden to CPU", caplog.text)
+    assert sorted(moved) == ["blk.1.ffn_down.weight", "blk.1.ffn_up.weight"]
 
 
 def test_llama_builds_its_chat_handlers_with_the_swapped_formatter(starter_gguf: Path) -> None:
