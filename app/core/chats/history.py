@@ -107,8 +107,9 @@ class ChatHistory:
             raise ChatStoreError(f"Unknown change {job.op!r} skipped.")
         return getattr(self.store, job.op)(**job.args)
 
-    def _queue(self, op: str, then: Callable[[], None] | None = None, **args: object) -> None:
-        """Hand the change to the writer; ``then()`` runs on its thread once it is written."""
+    def _queue(self, op: str, then: Callable[[], None] | None = None, /, **args: object) -> None:
+        """Hand the change to the writer; ``then()`` runs on its thread once it is written
+        (positional only: a change's own fields go by name)."""
         future = self._writer.submit(Job(op, args))
         if then is not None:
             future.add_done_callback(
@@ -223,10 +224,15 @@ class ChatHistory:
         return list(self._messages[chat_id])
 
     def get_message(self, message_id: int) -> Message:
+        return self._find(message_id)[2]
+
+    def _find(self, message_id: int) -> tuple[list[Message], int, Message]:
+        """The message's chat list, its index there and the message. Searched from the end:
+        the answer being streamed is the last message, found at once for every token."""
         for messages in self._messages.values():
-            for message in messages:
-                if message.id == message_id:
-                    return message
+            for index in range(len(messages) - 1, -1, -1):
+                if messages[index].id == message_id:
+                    return messages, index, messages[index]
         raise ChatStoreError("That message no longer exists.")
 
     # -- changes (memory now, the disk behind) -------------------------------------------
@@ -323,15 +329,15 @@ class ChatHistory:
         )
         return message
 
-    def _replace_message(self, message: Message, **changes: object) -> Message:
+    def _replace_message(self, message_id: int, **changes: object) -> Message:
+        messages, index, message = self._find(message_id)
         changed = dataclasses.replace(message, **changes)  # type: ignore[arg-type]
-        messages = self._messages[message.chat_id]
-        messages[messages.index(message)] = changed
+        messages[index] = changed
         return changed
 
     def edit_message(self, message_id: int, content: str) -> Message:
         """Replace a message's text (an answer being streamed loses its pieces)."""
-        edited = self._replace_message(self.get_message(message_id), content=content)
+        edited = self._replace_message(message_id, content=content)
         self._touch(edited.chat_id)
         self._queue("edit_message", message_id=message_id, content=content)
         return edited
@@ -367,7 +373,7 @@ class ChatHistory:
             message = None
         if message is None or message.complete:
             raise ChatStoreError("The answer being written was deleted or is finished.")
-        self._replace_message(message, content=message.content + text)
+        self._replace_message(message_id, content=message.content + text)
         self._queue("append_to_answer", then, message_id=message_id, text=text)
 
     def finish_answer(
@@ -382,9 +388,8 @@ class ChatHistory:
         record = dict(stats or {})
         if stop_reason:
             record["stop_reason"] = stop_reason
-        message = self.get_message(message_id)
-        finished = self._replace_message(message, complete=True, stats_json=json.dumps(record))
-        self._touch(message.chat_id)
+        finished = self._replace_message(message_id, complete=True, stats_json=json.dumps(record))
+        self._touch(finished.chat_id)
         self._queue(
             "finish_answer", then, message_id=message_id, stats=record, stop_reason=stop_reason
         )

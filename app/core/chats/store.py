@@ -1,9 +1,12 @@
 """Chat history, kept in one SQLite file (``Paths.chats_db``), opened by ``app.core.chats.db``
 (WAL, migrations, the search index, a damaged file set aside).
 
-Threads: one connection shared by all threads (``check_same_thread=False``) behind a lock. The
-GUI thread's calls and a worker's appends take well under a millisecond each, and ``close()``
-can close the one connection from any thread (per-thread connections could not be).
+Threads: one connection shared by all threads (``check_same_thread=False``) behind a lock, and
+``close()`` can close it from any thread (per-thread connections could not be). The studio
+never calls this store on its GUI thread: ``ChatHistory`` (``app.core.chats.history``) keeps
+the chats in memory and calls it from its writer thread and background reads, since a call
+waits up to the busy timeout (10 s; the writer sets 0.2 s and retries) while another program
+holds the write lock.
 
 Streaming: ``append_to_answer`` inserts a row into ``answer_chunks`` and commits;
 ``finish_answer`` folds the rows into the message. Measured, 2,000 tokens, a commit each:
