@@ -159,3 +159,26 @@ def test_a_history_that_cannot_be_saved_keeps_working_in_memory(tmp_path):
         assert [m.content for m in history.messages(chat.id)] == ["still usable"]
         closed = history.close()
     assert closed.unwritten == 0 and not journal_of(db).exists()
+
+
+def test_a_full_disk_is_said_once_and_the_message_written_once_there_is_room(db):
+    said: list[str] = []
+    with ChatHistory(ChatStore(db), retry_wait_s=0.01) as history:
+        history.on_trouble = said.append
+        chat = history.create_chat("Long")
+        assert history.flush(60)
+        store, conn = history.store, history.store._conn
+        with store._lock:  # the file may not grow: SQLite says the disk is full
+            pages = conn.execute("PRAGMA page_count").fetchone()[0]
+            conn.execute(f"PRAGMA max_page_count = {pages}")
+        long_text = "a long message that needs new pages " * 2000
+        history.add_message(chat.id, "user", long_text)
+        history.add_message(chat.id, "user", "and one after it")
+        assert [m.content for m in history.messages(chat.id)][-1] == "and one after it"
+        assert not history.flush(0.3)  # still trying
+        with store._lock:
+            conn.execute("PRAGMA max_page_count = 1073741823")  # room again
+        assert history.flush(60)
+    assert len(said) == 1 and "full" in said[0] and "keeps trying" in said[0]
+    with ChatStore(db) as store:
+        assert [m.content for m in store.messages(chat.id)] == [long_text, "and one after it"]
