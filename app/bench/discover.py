@@ -50,7 +50,8 @@ def run_discover_benchmark(hub_url: str, rows: int = ROW_TARGET, rounds: int = 3
     class CountingDelegate(HubResultDelegate):
         """Paints as Discover does, noting which rows of the current answer were painted."""
 
-        target, painted, done_at = rows, set(), 0.0
+        target, done_at = rows, 0.0
+        painted: set[int] = set()
 
         def paint(self, painter, option, index) -> None:
             super().paint(painter, option, index)
@@ -135,7 +136,12 @@ def _wait(app, condition) -> float:
     deadline = time.perf_counter() + TIMEOUT_S
     loop = QEventLoop()
     poll = QTimer(interval=1)
-    poll.timeout.connect(lambda: (condition() or time.perf_counter() > deadline) and loop.quit())
+
+    def check() -> None:
+        if condition() or time.perf_counter() > deadline:
+            loop.quit()
+
+    poll.timeout.connect(check)
     poll.start()
     if not condition():
         loop.exec()

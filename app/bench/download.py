@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from app.bench.hub import BenchHub
-from app.core.downloads.downloader import Downloader
+from app.core.downloads.downloader import Downloader, Progress
 
 TARGET_RATIO = 0.95
 BENCH_REPO = "hearth-bench/Bench-GGUF"
@@ -33,7 +33,7 @@ def run_download_benchmark(
     # Also makes the server hash the file now, outside the timed runs.
     size = get_hf_file_metadata(hf_hub_url(repo, filename, endpoint=hub_url), token=False).size
     best = {"app": 0.0, "raw": 0.0}
-    reports = []
+    reports: list[Progress] = []
 
     def app(folder: Path) -> None:
         downloader = Downloader(endpoint=hub_url, token=False, cache_dir=folder)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 from app.core.common.errors import HearthError
 from app.core.common.paths import Paths
@@ -61,6 +62,7 @@ def _zoo(paths: Paths, size: str, quants: tuple[str, ...]) -> list:
 
 
 def run(args, paths: Paths) -> int:
+    result: dict[str, Any] | list[dict[str, Any]]  # printed as JSON with --json
     if args.kind == "chat":
         from pathlib import Path
 

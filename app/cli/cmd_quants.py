@@ -13,6 +13,7 @@ from app.core.config import presets
 from app.core.downloads.downloader import choose_file
 from app.core.fit import estimate as fit
 from app.core.fit import shape as fit_shape
+from app.core.fit.speed import Speed
 from app.core.fit.speed_here import SpeedHere
 from app.core.hardware import probe as hardware
 from app.core.hub import files as hub_files
@@ -53,7 +54,8 @@ def run(args, paths: Paths) -> int:
         details.files, shape=shape, n_ctx_train=details.model.context_length
     )
     speeds = SpeedHere.for_report(report, paths.data_dir) if details.files else None
-    verdicts, speed_of = {}, {}
+    verdicts: dict[str, str] = {}
+    speed_of: dict[str, Speed | None] = {}
     for name, sized in shapes.items():
         n_ctx = presets.context_length(0, sized.n_ctx_train)
         plan = fit.plan(sized, machine, n_ctx)
@@ -67,7 +69,7 @@ def run(args, paths: Paths) -> int:
         {
             **f.to_json(),
             "fit": verdicts.get(f.name),
-            **(speed_of[f.name].to_json() if speed_of.get(f.name) else no_speed),
+            **(speed.to_json() if (speed := speed_of.get(f.name)) else no_speed),
         }
         for f in details.files
     ]

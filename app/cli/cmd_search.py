@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from app.core.common.paths import Paths
-from app.core.hub.client import SORTS, HubClient, SearchQuery, age
+from app.core.hub.client import SORTS, HubClient, HubModel, SearchQuery, age
 from app.core.hub.files import format_params, format_size_range
 
 
@@ -41,7 +41,7 @@ def run(args, paths: Paths) -> int:
         SearchQuery(args.query, sort=args.sort, author=args.author, architecture=args.arch),
         page_size=min(limit, 100),
     )
-    found = []
+    found: list[HubModel] = []
     while len(found) < limit and not pages.done:
         found += pages.next_page()
     found = found[:limit]

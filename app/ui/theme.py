@@ -94,7 +94,7 @@ def system_scheme(app: QGuiApplication) -> str:
         return "light"
     keeper = app.findChild(ThemeKeeper)
     platform = keeper.platform_palette if keeper else app.palette()
-    return "dark" if platform.color(QPalette.Window).lightness() < 128 else "light"
+    return "dark" if platform.color(QPalette.ColorRole.Window).lightness() < 128 else "light"
 
 
 def resolve(choice: str, app: QGuiApplication) -> str:
@@ -117,30 +117,34 @@ def palette(name: str) -> QPalette:
     c = {key: QColor(value) for key, value in COLOURS[name].items()}
     p = QPalette()
     for role, colour in (
-        (QPalette.Window, c["window"]),
-        (QPalette.WindowText, c["text"]),
-        (QPalette.Base, c["field"]),
-        (QPalette.AlternateBase, c["header"]),
-        (QPalette.Text, c["text"]),
-        (QPalette.Button, c["field"]),
-        (QPalette.ButtonText, c["text"]),
-        (QPalette.PlaceholderText, c["hint"]),
-        (QPalette.Highlight, c["selection"]),
-        (QPalette.HighlightedText, c["text"]),
-        (QPalette.ToolTipBase, c["field"]),
-        (QPalette.ToolTipText, c["text"]),
-        (QPalette.Link, c["accent"]),
-        (QPalette.BrightText, c["error_text"]),
+        (QPalette.ColorRole.Window, c["window"]),
+        (QPalette.ColorRole.WindowText, c["text"]),
+        (QPalette.ColorRole.Base, c["field"]),
+        (QPalette.ColorRole.AlternateBase, c["header"]),
+        (QPalette.ColorRole.Text, c["text"]),
+        (QPalette.ColorRole.Button, c["field"]),
+        (QPalette.ColorRole.ButtonText, c["text"]),
+        (QPalette.ColorRole.PlaceholderText, c["hint"]),
+        (QPalette.ColorRole.Highlight, c["selection"]),
+        (QPalette.ColorRole.HighlightedText, c["text"]),
+        (QPalette.ColorRole.ToolTipBase, c["field"]),
+        (QPalette.ColorRole.ToolTipText, c["text"]),
+        (QPalette.ColorRole.Link, c["accent"]),
+        (QPalette.ColorRole.BrightText, c["error_text"]),
         # Fusion's bevels and lines (the tab bar's base line was white on the dark theme)
-        (QPalette.Light, c["field_border"]),
-        (QPalette.Midlight, c["field_border"]),
-        (QPalette.Mid, c["border"]),
-        (QPalette.Dark, c["border"]),
-        (QPalette.Shadow, c["grid"]),
+        (QPalette.ColorRole.Light, c["field_border"]),
+        (QPalette.ColorRole.Midlight, c["field_border"]),
+        (QPalette.ColorRole.Mid, c["border"]),
+        (QPalette.ColorRole.Dark, c["border"]),
+        (QPalette.ColorRole.Shadow, c["grid"]),
     ):
         p.setColor(role, colour)
-    for role in (QPalette.Text, QPalette.WindowText, QPalette.ButtonText):
-        p.setColor(QPalette.Disabled, role, c["disabled_text"])
+    for role in (
+        QPalette.ColorRole.Text,
+        QPalette.ColorRole.WindowText,
+        QPalette.ColorRole.ButtonText,
+    ):
+        p.setColor(QPalette.ColorGroup.Disabled, role, c["disabled_text"])
     return p
 
 

@@ -188,7 +188,8 @@ class Commit:
         names = [n for n in list(self.files) + sorted(dirs) if n.startswith(prefix)]
         if not recursive:
             names = [n for n in names if "/" not in n[len(prefix) :]]
-        return [self.path_info(name, expand=expand) for name in sorted(set(names))]
+        infos = (self.path_info(name, expand=expand) for name in sorted(set(names)))
+        return [info for info in infos if info is not None]
 
     def path_info(self, path: str, *, expand: bool = False) -> dict | None:
         path = path.strip("/")

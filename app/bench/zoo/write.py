@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,7 @@ def tokenizer_fields(starter: Path) -> list[tuple[str, object, list]]:
     ]
 
 
-def n_vocab(fields: list[tuple[str, object, list]]) -> int:
+def n_vocab(fields: list[tuple[str, Any, list[Any]]]) -> int:
     return next(len(value) for key, value, _ in fields if key == "tokenizer.ggml.tokens")
 
 

@@ -23,6 +23,7 @@ import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from app.core.chats.store import Chat, ChatStore, Message
 from app.core.common.errors import ChatStoreError
@@ -52,7 +53,7 @@ def is_secret_key(key: str) -> bool:
     return bool(_SECRET_WORDS & (set(words) | pairs))
 
 
-def strip_secrets(value):
+def strip_secrets(value: Any) -> Any:
     """A copy of a JSON value with every credential-like key removed, at any depth."""
     if isinstance(value, dict):
         return {k: strip_secrets(v) for k, v in value.items() if not is_secret_key(str(k))}
@@ -61,7 +62,7 @@ def strip_secrets(value):
     return value
 
 
-def _json_object(text: str) -> dict:
+def _json_object(text: str) -> dict[str, Any]:
     try:
         value = decode(text or "{}")  # depth-limited: strip_secrets recurses
     except ValueError:

@@ -16,6 +16,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from app.core.storage import db_files
 from app.core.storage.db_salvage import read_rows
@@ -35,18 +36,18 @@ COLUMNS = {
 class Salvaged:
     """Rows read from a damaged history, already mended to the types Hearth stores."""
 
-    chats: list[tuple] = field(default_factory=list)
-    messages: list[tuple] = field(default_factory=list)
-    chunks: list[tuple] = field(default_factory=list)
+    chats: list[tuple[Any, ...]] = field(default_factory=list)
+    messages: list[tuple[Any, ...]] = field(default_factory=list)
+    chunks: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return "" if value is None else str(value)
 
 
-def _number(value, default: float) -> float:
+def _number(value: Any, default: float) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -54,7 +55,7 @@ def _number(value, default: float) -> float:
     return number if number == number else default  # NaN
 
 
-def _object_json(value) -> str:
+def _object_json(value: object) -> str:
     try:
         parsed = json.loads(_text(value))
     except ValueError:
@@ -85,7 +86,7 @@ def read_all(conn: sqlite3.Connection) -> Salvaged:
     return found
 
 
-def _mend(table: str, row: tuple, now: float) -> tuple | None:
+def _mend(table: str, row: tuple[Any, ...], now: float) -> tuple[Any, ...] | None:
     """``row`` with its values made the types Hearth stores, or None when it cannot be."""
     if table == "chats":
         created = _number(row[2], now)
@@ -164,7 +165,7 @@ def write_all(conn: sqlite3.Connection, found: Salvaged) -> tuple[int, int]:
 
 def _is_clean(conn: sqlite3.Connection) -> bool:
     try:
-        return conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+        return bool(conn.execute("PRAGMA quick_check").fetchone()[0] == "ok")
     except db_files.READ_ERRORS:
         return False
 

@@ -11,6 +11,13 @@ from __future__ import annotations
 import functools
 import html
 import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for annotations only (imported on first use, as below)
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
+    from pygments.formatters import HtmlFormatter
 
 # markdown-it and Pygments are imported on first use: they cost ~50 ms of the studio's start,
 # before any message is shown.
@@ -24,7 +31,7 @@ CODE_STYLE = (
 
 
 @functools.cache
-def _formatter():
+def _formatter() -> HtmlFormatter:
     from pygments.formatters import HtmlFormatter
 
     return HtmlFormatter(noclasses=True, nowrap=True, style="friendly")
@@ -39,17 +46,19 @@ def _highlight(code: str, language: str) -> str:
         lexer = get_lexer_by_name(language) if language else TextLexer()
     except ClassNotFound:
         lexer = TextLexer()
-    return highlight(code, lexer, _formatter())
+    return str(highlight(code, lexer, _formatter()))
 
 
-def _make_parser(copy_links: str | None):
+def _make_parser(copy_links: str | None) -> MarkdownIt:
     from markdown_it import MarkdownIt
 
     md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
     md.enable("strikethrough")
     counter = {"n": 0}
 
-    def fence(_renderer, tokens, idx, _options, _env) -> str:
+    def fence(
+        _renderer: object, tokens: Sequence[Token], idx: int, _options: object, _env: object
+    ) -> str:
         token = tokens[idx]
         language = (token.info or "").strip().split(" ")[0]
         body = _highlight(token.content, language).rstrip("\n")
@@ -74,7 +83,7 @@ def _make_parser(copy_links: str | None):
 
 def render_markdown(text: str, copy_links: str | None = None) -> str:
     """HTML for ``text``. ``copy_links`` prefixes a "Copy code" link per code block (``+ n``)."""
-    return _make_parser(copy_links).render(text)
+    return str(_make_parser(copy_links).render(text))
 
 
 def code_blocks(text: str) -> list[str]:

@@ -9,9 +9,12 @@ file name); the tally is per label.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from app.core.common.errors import ArenaError
 from app.core.storage import small_db
@@ -41,7 +44,7 @@ class Vote:
     prompt: str
     voted_at: float
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -57,7 +60,7 @@ class Standing:
     def games(self) -> int:
         return self.wins + self.losses + self.ties
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "games": self.games}
 
 
@@ -100,7 +103,7 @@ class ArenaStore:
         # Never raises for what is on disk; ``notice`` says what was set aside, if anything.
         self.notice = small_db.prepare(self.db_path, _SCHEMA, "The arena file")
 
-    def _connect(self):
+    def _connect(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         return small_db.connect(self.db_path, ArenaError, "The arena file")
 
     def record(self, model_a: str, model_b: str, winner: str, prompt: str = "") -> Vote:
@@ -117,7 +120,8 @@ class ArenaStore:
                 "VALUES (?, ?, ?, ?, ?)",
                 (model_a, model_b, winner, prompt, now),
             )
-        return Vote(int(cursor.lastrowid), model_a, model_b, winner, prompt, now)
+        assert cursor.lastrowid is not None  # set by every INSERT
+        return Vote(cursor.lastrowid, model_a, model_b, winner, prompt, now)
 
     def votes(self) -> list[Vote]:
         with self._connect() as db:

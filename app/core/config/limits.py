@@ -23,6 +23,7 @@ import argparse
 import math
 import os
 from collections.abc import Callable
+from typing import Any
 
 from app.core.common.errors import HearthError
 
@@ -82,7 +83,7 @@ def prompt(text: str, what: str = "The system prompt") -> str:
     return text
 
 
-def whole(value, what: str, low: int, high: int | None) -> int:
+def whole(value: object, what: str, low: int, high: int | None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidValue(f"{what} must be a whole number, not {str(value)[:40]!r}.")
     if value < low or (high is not None and value > high):
@@ -91,14 +92,14 @@ def whole(value, what: str, low: int, high: int | None) -> int:
     return value
 
 
-def number(value, what: str, low: float, high: float, above_low: bool = False) -> float:
+def number(value: object, what: str, low: float, high: float, above_low: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidValue(f"{what} must be a number, not {str(value)[:40]!r}.")
-    value = float(value)
-    if not math.isfinite(value) or value < low or value > high or (above_low and value == low):
+    given = float(value)
+    if not math.isfinite(given) or given < low or given > high or (above_low and given == low):
         first = f"more than {low:g}" if above_low else f"from {low:g}"
-        raise InvalidValue(f"{what} must be a number {first} to {high:g}, not {value:g}.")
-    return value
+        raise InvalidValue(f"{what} must be a number {first} to {high:g}, not {given:g}.")
+    return given
 
 
 # -- settings files ----------------------------------------------------------------------------
@@ -106,7 +107,7 @@ def number(value, what: str, low: float, high: float, above_low: bool = False) -
 # What Settings and ModelSettings hand to llama.cpp, by field name: out of range, a stored value
 # goes back to its default (threads and GPU layers are clamped instead).
 # The sampling fields' ranges are in their declaration (app.core.config.sampling).
-SETTING_RANGES: dict[str, Callable] = {
+SETTING_RANGES: dict[str, Callable[[Any], object]] = {
     "n_ctx": context,
     "n_gpu_layers": gpu_layers,
     "n_threads": threads,
@@ -114,10 +115,12 @@ SETTING_RANGES: dict[str, Callable] = {
 }
 
 
-def in_range(name: str, value) -> bool:
+def in_range(name: str, value: object) -> bool:
     """Whether a setting called ``name`` may take ``value`` (see ``SETTING_RANGES``)."""
     try:
-        SETTING_RANGES.get(name, lambda v: v)(value)
+        check = SETTING_RANGES.get(name)
+        if check is not None:
+            check(value)
     except InvalidValue:
         return False
     return True
@@ -126,10 +129,14 @@ def in_range(name: str, value) -> bool:
 # -- the command line ------------------------------------------------------------------------
 
 
-def cli_type(check: Callable, parse: Callable = int, name: str = "a whole number"):
+def cli_type(
+    check: Callable[[Any], object],
+    parse: Callable[[str], object] = int,
+    name: str = "a whole number",
+) -> Callable[[str], object]:
     """An ``argparse`` type: ``parse`` then ``check``; a failure is argparse's one-line error."""
 
-    def convert(text: str):
+    def convert(text: str) -> object:
         try:
             value = parse(text)
         except ValueError:

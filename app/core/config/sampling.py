@@ -106,7 +106,7 @@ class Sampling:
         return Sampling(**{name: getattr(self, name) for name in SPECS})
 
     @classmethod
-    def tolerant(cls, raw: Mapping, notes: list[str], where: str = "") -> dict[str, Any]:
+    def tolerant(cls, raw: Mapping[str, Any], notes: list[str], where: str = "") -> dict[str, Any]:
         """The values of ``raw`` (a stored JSON object) that may be used, by field name; each
         one of the wrong type or out of range is left out and said in ``notes``."""
         kept = {}
@@ -131,7 +131,7 @@ class Sampling:
             return cls()
         return cls(**cls.tolerant(raw, [] if notes is None else notes, where))
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 

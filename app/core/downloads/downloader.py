@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from app.core.common.errors import (
     ChecksumMismatch,
@@ -57,7 +57,11 @@ __all__ = [
     "hub_endpoint",
 ]
 
+if TYPE_CHECKING:
+    from huggingface_hub import HfFileMetadata
+
 log = logging.getLogger("hearth.downloads")
+T = TypeVar("T")
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 
@@ -70,7 +74,7 @@ class DownloadResult:
     files: tuple[Path, ...]
     size_bytes: int
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "repo_id": self.repo_id,
             "commit": self.commit,
@@ -250,6 +254,7 @@ class Downloader:
         job.meter.file = remote.name
         meta = self._retrying(lambda: self._head(url, job), job, remote.name)
         store, etag = job.store, meta.etag
+        assert etag is not None  # _head refuses an answer without one
         if store.blob(etag).is_file():  # the same bytes are cached already (another commit)
             job.meter.advance(remote.size)
             return store.link(etag, job.commit, remote.name)
@@ -296,7 +301,13 @@ class Downloader:
             self._verify(state, remote, store, etag)
             return store.place(etag, job.commit, remote.name, job.revision)
 
-    def _retrying(self, action, job: _Job, name: str, progress_of: Callable[[], int] = lambda: 0):
+    def _retrying(
+        self,
+        action: Callable[[], T],
+        job: _Job,
+        name: str,
+        progress_of: Callable[[], int] = lambda: 0,
+    ) -> T:
         return retrying(
             action,
             self.retry,
@@ -307,7 +318,7 @@ class Downloader:
             progress_of=progress_of,
         )
 
-    def _head(self, url: str, job: _Job):
+    def _head(self, url: str, job: _Job) -> HfFileMetadata:
         from huggingface_hub import get_hf_file_metadata
 
         meta = get_hf_file_metadata(

@@ -61,7 +61,7 @@ def _parse(raw: Any, notes: list[str]) -> list[PastDownload]:
     return [r for r in rows if r is not None][-MAX_ROWS:]
 
 
-def _dump(rows: list[PastDownload]) -> dict:
+def _dump(rows: list[PastDownload]) -> dict[str, Any]:
     return {"version": VERSION, "downloads": [asdict(r) for r in rows[-MAX_ROWS:]]}
 
 

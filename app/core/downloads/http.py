@@ -12,15 +12,18 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from app.core.common.errors import DownloadCancelled, DownloadError, GatedModelError, NotEnoughSpace
 from app.core.compat.hf_hub import blob_lock
+
+if TYPE_CHECKING:
+    import httpx2  # huggingface_hub's HTTP client
 
 log = logging.getLogger("hearth.downloads")
 
@@ -142,7 +145,7 @@ class WrongBody(Exception):
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 
-def body_problem(response, done: int, size: int, url: str) -> str | None:
+def body_problem(response: httpx2.Response, done: int, size: int, url: str) -> str | None:
     """Why ``response`` is not the file's bytes from ``done`` on, checked before any is kept.
 
     A file host or a proxy that fails may still answer 200, with an HTML page; appended to the
@@ -224,8 +227,11 @@ def transfer(
         raise ShortBody(f"the connection closed after {state.done:,} of {size:,} bytes")
 
 
+T = TypeVar("T")
+
+
 def retrying(
-    action: Callable[[], object],
+    action: Callable[[], T],
     policy: RetryPolicy,
     *,
     stop: threading.Event,
@@ -233,7 +239,7 @@ def retrying(
     explain: Callable[[BaseException], DownloadError],
     what: str,
     progress_of: Callable[[], int] = lambda: 0,
-):
+) -> T:
     """Run ``action`` until it succeeds, retrying network failures with backoff.
 
     Failures in a row are counted; bytes received reset the count. Errors retrying cannot fix go
@@ -377,7 +383,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def locked(lock_path: Path, name: str):
+def locked(lock_path: Path, name: str) -> Iterator[None]:
     """Hold a blob's lock (the one hf_hub_download takes too) for the whole download."""
     guard = blob_lock(lock_path, timeout=0.5)
     try:

@@ -14,6 +14,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the probe is imported when first taken
+    from app.core.fit.estimate import Machine
+    from app.core.fit.speed_here import SpeedHere
+    from app.core.hardware.probe import HardwareReport
 
 MAX_AGE_S = 60.0
 
@@ -22,7 +28,7 @@ class MachineInfo:
     def __init__(
         self,
         models_dir: Path,
-        probe: Callable[[], object] | None = None,
+        probe: Callable[[], HardwareReport] | None = None,
         max_age_s: float = MAX_AGE_S,
         data_dir: Path | None = None,
     ) -> None:
@@ -33,31 +39,30 @@ class MachineInfo:
         self._probe = probe
         self.max_age_s = max_age_s
         self._lock = threading.Lock()
-        self._report: object | None = None
+        self._report: HardwareReport | None = None
         self._taken = 0.0
         self.probes = 0  # how many times the machine was probed (tests count them)
 
-    def report(self):
-        """The hardware report (``hardware.HardwareReport``), probing when there is none or it
-        is older than ``max_age_s``. Blocks while it probes: call it off the GUI thread."""
+    def report(self) -> HardwareReport:
+        """The hardware report, probing when there is none or it is older than ``max_age_s``.
+        Blocks while it probes: call it off the GUI thread."""
         with self._lock:
             if self._report is None or time.monotonic() - self._taken > self.max_age_s:
-                self._take()
+                return self._take()
             return self._report
 
-    def refresh(self):
+    def refresh(self) -> HardwareReport:
         """Probe now, whatever the age of the last report."""
         with self._lock:
-            self._take()
-            return self._report
+            return self._take()
 
-    def machine(self):
+    def machine(self) -> Machine:
         """What the fit estimate needs of this machine (``fit.Machine``)."""
         from app.core.fit import estimate
 
         return estimate.Machine.from_report(self.report())
 
-    def speeds(self, *, measure_again: bool = False):
+    def speeds(self, *, measure_again: bool = False) -> SpeedHere:
         """This machine's speed figures (``fit.speed_here.SpeedHere``): the report, the stored
         CPU probe (measured on first use, about half a second; ``measure_again``: now) and the
         measured runs, read afresh so new runs count. Blocks: call it off the GUI thread."""
@@ -67,7 +72,7 @@ class MachineInfo:
         data_dir = self._data_dir or default_paths().data_dir
         return SpeedHere.for_report(self.report(), data_dir, measure_again=measure_again)
 
-    def _take(self) -> None:
+    def _take(self) -> HardwareReport:
         if self._probe is not None:
             report = self._probe()
         else:
@@ -76,3 +81,4 @@ class MachineInfo:
             report = probe.probe(self._models_dir)
         self._report, self._taken = report, time.monotonic()
         self.probes += 1
+        return report

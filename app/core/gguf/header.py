@@ -16,6 +16,7 @@ import logging
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from app.core.common.errors import HubError, ModelFileError
 
@@ -414,7 +415,7 @@ def read_remote_header(
 
 
 def _fetch_range(
-    client, url: str, headers: dict, start: int, end: int, repo_id: str, filename: str
+    client, url: str, headers: dict[str, Any], start: int, end: int, repo_id: str, filename: str
 ) -> tuple[bytes, int | None]:
     """Bytes [start, end) of ``url`` and the file's total size when the server says it.
 

@@ -17,8 +17,11 @@ import os
 import platform
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from app.core.common.json_file import Damaged, read_json, write_json
 
@@ -87,13 +90,13 @@ def measure(cores: int | None = None, identity_text: str = "") -> CpuSpeed:
     return CpuSpeed(identity_text, one, every, flops_core, cores, time.time())
 
 
-def _timed(job) -> float:
+def _timed(job: Callable[[], object]) -> float:
     started = time.perf_counter()
     job()
     return max(time.perf_counter() - started, 1e-9)
 
 
-def _copy_bandwidth(np, threads: int) -> float:
+def _copy_bandwidth(np: ModuleType, threads: int) -> float:
     """Bytes read and written per second by ``threads`` threads each copying its own array
     (numpy releases the GIL while it copies)."""
     # Each thread's array stays well above a core's share of cache (a many-core server's
@@ -105,7 +108,7 @@ def _copy_bandwidth(np, threads: int) -> float:
     for _ in range(REPEATS):
         start = threading.Barrier(threads + 1)
 
-        def copy(pair, start=start):
+        def copy(pair: tuple[Any, Any], start: threading.Barrier = start) -> None:
             start.wait()
             np.copyto(pair[1], pair[0])
 
@@ -120,7 +123,7 @@ def _copy_bandwidth(np, threads: int) -> float:
     return 2 * per * threads / max(best, 1e-9)
 
 
-def _parse(data, _notes: list[str]) -> CpuSpeed:
+def _parse(data: Any, _notes: list[str]) -> CpuSpeed:
     if not isinstance(data, dict):
         raise Damaged("it is not a probe result")
     try:

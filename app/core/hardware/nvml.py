@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from app.core.hardware.probe import Gpu
 
 log = logging.getLogger("hearth.hardware")
+T = TypeVar("T")
 
 
 def probe(nvml: Any = None) -> tuple[list[Gpu], str]:
@@ -42,7 +44,7 @@ def probe(nvml: Any = None) -> tuple[list[Gpu], str]:
             nvml.nvmlShutdown()
 
 
-def _device(nvml, index: int, driver: str | None, cuda: str | None) -> Gpu:
+def _device(nvml: Any, index: int, driver: str | None, cuda: str | None) -> Gpu:
     handle = nvml.nvmlDeviceGetHandleByIndex(index)
     memory = nvml.nvmlDeviceGetMemoryInfo(handle)
     utilization = _optional(nvml, lambda: nvml.nvmlDeviceGetUtilizationRates(handle))
@@ -65,7 +67,7 @@ def _device(nvml, index: int, driver: str | None, cuda: str | None) -> Gpu:
     )
 
 
-def _bandwidth(nvml, handle) -> float | None:
+def _bandwidth(nvml: Any, handle: object) -> float | None:
     """Rated memory bandwidth in bytes/s: bus width (bits) / 8 x the maximum memory clock
     (MHz) x 2, as GDDR and HBM move data on both clock edges (RTX 3090: 384 bits, 9751 MHz
     -> 936 GB/s, its published figure)."""
@@ -76,7 +78,7 @@ def _bandwidth(nvml, handle) -> float | None:
     return bus / 8 * clock * 1e6 * 2 if bus > 0 and clock > 0 else None
 
 
-def _optional(nvml, read):
+def _optional(nvml: Any, read: Callable[[], T]) -> T | None:
     """A value some GPUs do not report (utilization under MIG, temperature...): None then."""
     try:
         return read()
@@ -84,7 +86,7 @@ def _optional(nvml, read):
         return None
 
 
-def _no_driver_reason(exc) -> str:
+def _no_driver_reason(exc: Exception) -> str:
     """pynvml raises a subclass per error code (NVMLError_LibraryNotFound...)."""
     name = type(exc).__name__
     if name == "NVMLError_DriverNotLoaded":
@@ -99,5 +101,5 @@ def _cuda_version(value: int) -> str:
     return f"{value // 1000}.{value % 1000 // 10}"
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)

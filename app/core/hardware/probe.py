@@ -15,8 +15,12 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import psutil
+
+if TYPE_CHECKING:  # the backend is detected when the machine is probed, not on import
+    from app.core.hardware.backend import Backend
 
 Runner = Callable[[list[str]], str]  # runs a command, returns its stdout
 
@@ -79,7 +83,7 @@ class HardwareReport:
     system: str = ""
     models_dir: str = ""
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @property
@@ -120,11 +124,11 @@ def llama_backend() -> str:
 def probe(
     models_dir: Path,
     *,
-    nvml=None,
-    run=None,
+    nvml: Any = None,
+    run: Runner | None = None,
     sysfs_root: Path | None = None,
     system: str | None = None,
-    backend=None,
+    backend: Backend | None = None,
 ) -> HardwareReport:
     """Everything at once. ``nvml`` (a pynvml-like module), ``run`` (a command runner),
     ``sysfs_root``, ``system`` (platform.system()) and ``backend`` (an ``hw_backend.Backend``)
@@ -172,7 +176,7 @@ def probe(
 
 
 def live_sample(
-    *, nvml=None, sysfs_root: Path | None = None, system: str | None = None
+    *, nvml: Any = None, sysfs_root: Path | None = None, system: str | None = None
 ) -> LiveSample:
     """What changes from second to second; cheap enough for a timer (no subprocesses)."""
     from app.core.hardware import linux_gpu as hw_linux_gpu
@@ -190,7 +194,7 @@ def live_sample(
     )
 
 
-def _metal_granted(gpu: Gpu, backend) -> Gpu:
+def _metal_granted(gpu: Gpu, backend: Backend) -> Gpu:
     """An Apple GPU with the working set Metal grants as a Metal build reports it (ggml's
     ``MTL0`` device: recommendedMaxWorkingSetSize), in place of the estimate from RAM size."""
     device = next(
@@ -210,4 +214,4 @@ def _free_disk(models_dir: Path) -> int:
     folder = Path(models_dir)
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
-    return psutil.disk_usage(folder).free
+    return int(psutil.disk_usage(folder).free)

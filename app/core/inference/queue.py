@@ -20,6 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from app.core.common.errors import GenerationError, HearthError
 from app.core.inference.types import GenerationStats, SamplingOptions, stopped_stats
@@ -36,13 +37,14 @@ _ids = itertools.count(1)
 class Job:
     """One queued generation; its results travel back to the caller through ``events``."""
 
-    messages: list[dict]
+    messages: list[dict[str, Any]]
     sampling: SamplingOptions
     stop: threading.Event
     prompt: str | None = None  # a raw completion of this prompt (``messages`` unused)
     texts: list[str] | None = None  # embeddings of these texts (nothing generated)
     id: int = field(default_factory=lambda: next(_ids))
-    events: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
+    # (kind, value): "token" and its text, "done" and the stats, "error" and the exception...
+    events: queue.SimpleQueue[tuple[str, Any]] = field(default_factory=queue.SimpleQueue)
 
     def token(self, text: str) -> None:
         self.events.put(("token", text))
@@ -87,7 +89,7 @@ def wait_for(
         if kind == "done":
             if raised is not None:
                 raise raised
-            return value
+            return cast(GenerationStats, value)
 
 
 class JobBackend:
@@ -96,7 +98,7 @@ class JobBackend:
 
     def generate(
         self,
-        messages: Sequence[dict],
+        messages: Sequence[dict[str, Any]],
         sampling: SamplingOptions,
         on_token: Callable[[str], None],
         stop_event: threading.Event | None = None,
@@ -136,7 +138,9 @@ class GenerationQueue(JobBackend):
     runs the queued jobs in order. ``reload()``, when given, loads the model again before a job
     that finds none loaded (its host died with an earlier request)."""
 
-    def __init__(self, engine, name: str = "", reload: Callable[[], object] | None = None) -> None:
+    def __init__(
+        self, engine: Any, name: str = "", reload: Callable[[], object] | None = None
+    ) -> None:
         self._engine = engine
         self._name = name
         self._reload = reload
@@ -176,7 +180,7 @@ class GenerationQueue(JobBackend):
         kind, value = job.events.get()
         if kind == "error":
             raise value
-        return value
+        return cast("tuple[list[list[float]], int]", value)
 
     def close(self) -> None:
         """Stop the generation in progress, refuse the waiting ones, end the worker thread."""

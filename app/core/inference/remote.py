@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from app.core.common.errors import RemoteAuthError, RemoteContextFull, RemoteError
@@ -106,7 +107,7 @@ class ConnectionStore:
             ) from exc
 
 
-def _dump_connections(connections: list[Connection]) -> dict:
+def _dump_connections(connections: list[Connection]) -> dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION, "connections": [asdict(c) for c in connections]}
 
 
@@ -162,7 +163,9 @@ class RemoteBackend:
     def unload(self) -> None:
         """Nothing to free locally."""
 
-    def fit_messages(self, messages: Sequence[dict], reserve: int) -> list[dict]:
+    def fit_messages(
+        self, messages: Sequence[dict[str, Any]], reserve: int
+    ) -> list[dict[str, Any]]:
         """The server counts tokens: a chat goes whole until the server refuses one as too
         long (``RemoteContextFull``); then the oldest turns are dropped until it should fit,
         by the server's own count of the refused chat (``remote_context``)."""
@@ -170,7 +173,7 @@ class RemoteBackend:
 
     def chat(
         self,
-        messages: Sequence[dict],
+        messages: Sequence[dict[str, Any]],
         sampling: SamplingOptions,
         on_token: Callable[[str], None],
         stop: threading.Event | None = None,
@@ -180,7 +183,7 @@ class RemoteBackend:
 
     def generate(
         self,
-        messages: Sequence[dict],
+        messages: Sequence[dict[str, Any]],
         sampling: SamplingOptions,
         on_token: Callable[[str], None],
         stop_event: threading.Event | None = None,
@@ -226,7 +229,10 @@ class RemoteBackend:
         )
 
     def _stream(
-        self, body: dict, flags: tuple[threading.Event, ...], on_token: Callable[[str], None]
+        self,
+        body: dict[str, Any],
+        flags: tuple[threading.Event, ...],
+        on_token: Callable[[str], None],
     ) -> _Answer:
         answer = _Answer()
         conn, response, sock = _open(
@@ -258,7 +264,10 @@ class RemoteBackend:
         return answer
 
     def _whole(
-        self, body: dict, flags: tuple[threading.Event, ...], on_token: Callable[[str], None]
+        self,
+        body: dict[str, Any],
+        flags: tuple[threading.Event, ...],
+        on_token: Callable[[str], None],
     ) -> _Answer:
         """The answer asked for without streaming: one piece, or the server's error."""
         body = {k: v for k, v in body.items() if k != "stream_options"} | {"stream": False}
@@ -290,7 +299,7 @@ class RemoteBackend:
             conn.close()
         return answer
 
-    def _refusal(self, body: dict) -> RemoteError:
+    def _refusal(self, body: dict[str, Any]) -> RemoteError:
         detail = _message(body)
         return context_full(body, detail) or RemoteError(f"{self.connection.name}: {detail}")
 
@@ -303,7 +312,7 @@ class _Answer:
     tokens: int = 0
     first: float | None = None
     reason: str = "stop"
-    usage: dict | None = None
+    usage: dict[str, Any] | None = None
 
     def add(self, text: str | None, on_token: Callable[[str], None]) -> None:
         if text:
@@ -330,7 +339,7 @@ def list_models(connection: Connection, timeout: float = TIMEOUT_S) -> list[str]
 
 
 def _open(
-    connection: Connection, method: str, path: str, body: dict | None, timeout: float
+    connection: Connection, method: str, path: str, body: dict[str, Any] | None, timeout: float
 ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse, socket.socket | None]:
     """The connection, its response and its socket (kept here: http.client lets go of it
     when the server closes the connection after the answer, an HTTP/1.0 server say)."""
@@ -414,7 +423,7 @@ def _message(body: object) -> str:
     return str(body)[:300]
 
 
-def _events(response: http.client.HTTPResponse) -> Iterator[dict]:
+def _events(response: http.client.HTTPResponse) -> Iterator[dict[str, Any]]:
     """The JSON payloads of a server-sent event stream, until ``[DONE]`` or its end."""
     data: list[str] = []
     for raw in response:
@@ -445,7 +454,7 @@ class _ShutOnStop:
             if isinstance(flag, StopEvent):
                 self._forget.append(flag.on_set(self._shut))
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         for forget in self._forget:
             forget()
 
@@ -457,10 +466,10 @@ class _ShutOnStop:
                 pass
 
 
-def output_fields(sampling: SamplingOptions) -> dict:
+def output_fields(sampling: SamplingOptions) -> dict[str, Any]:
     """The request fields for what ``sampling`` asks beyond the basics (penalties, logit bias,
     a JSON answer), passed on to the remote server rather than dropped."""
-    fields: dict = {}
+    fields: dict[str, Any] = {}
     if sampling.presence_penalty:
         fields["presence_penalty"] = sampling.presence_penalty
     if sampling.frequency_penalty:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from app.core.config import limits
 from app.core.config.sampling import Sampling
@@ -140,7 +140,7 @@ class Backend(Protocol):
 
     def generate(
         self,
-        messages: Sequence[dict],
+        messages: Sequence[dict[str, Any]],
         sampling: SamplingOptions,
         on_token: Callable[[str], None],
         stop_event: threading.Event | None = None,

@@ -19,14 +19,26 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from app.core.common.errors import LibraryError, ModelNotFound
-from app.core.common.json_file import Damaged, decode, read_json, read_limited, write_json
+from app.core.common.json_file import (
+    Damaged,
+    Loaded,
+    decode,
+    read_json,
+    read_limited,
+    write_json,
+)
 from app.core.common.units import format_size
 from app.core.gguf import quant_types
 from app.core.gguf.split import split_names
 from app.core.library import starter
 from app.core.library.files import size_of, usable, walk
+
+if TYPE_CHECKING:
+    from app.core.common.paths import Paths
+    from app.core.config.settings import Settings
 
 log = logging.getLogger("hearth.library")
 
@@ -61,7 +73,7 @@ class LocalModel:
     def all_files(self) -> tuple[Path, ...]:
         return self.files or (self.path,)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["path"] = str(self.path)
         data["files"] = [str(f) for f in self.all_files]
@@ -276,7 +288,7 @@ def list_models(
     return sorted(described, key=lambda m: (m.source != SOURCE_STARTER, m.name.lower()))
 
 
-def list_for_user(paths, settings=None) -> list[LocalModel]:
+def list_for_user(paths: Paths, settings: Settings | None = None) -> list[LocalModel]:
     """The library as the user set it up: their added folders, without the hidden models."""
     from app.core.common.paths import hf_hub_cache
     from app.core.config.settings import Settings
@@ -311,7 +323,7 @@ class HeaderCache:
         first file Hearth's check refuses (it checks every part) carries the reason in
         ``problem``."""
         old = self._load()
-        new: dict[str, dict] = {}
+        new: dict[str, dict[str, Any]] = {}
         result = []
         for model in models:
             facts = [self._facts(f, old, new) for f in model.all_files]
@@ -331,7 +343,7 @@ class HeaderCache:
             self._save(new)
         return result
 
-    def _facts(self, path: Path, old: dict, new: dict) -> dict:
+    def _facts(self, path: Path, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         try:
             stat = path.stat()
         except OSError:
@@ -351,13 +363,15 @@ class HeaderCache:
         new[key] = entry
         return entry
 
-    def _load(self) -> dict:
-        loaded = read_json(self.path, "The model header cache", _parse_headers, dict)
+    def _load(self) -> dict[str, Any]:
+        loaded: Loaded[dict[str, Any]] = read_json(
+            self.path, "The model header cache", _parse_headers, dict
+        )
         if loaded.message:  # a cache: the headers are read again, nothing for the user to do
             log.info("%s", loaded.message)
         return loaded.value
 
-    def _save(self, files: dict) -> None:
+    def _save(self, files: dict[str, Any]) -> None:
         try:
             write_json(self.path, {"version": self.VERSION, "files": files}, indent=None)
         except OSError as exc:
@@ -376,7 +390,7 @@ _HEADER_KINDS: dict[str, type | tuple[type, ...]] = {
 }
 
 
-def _parse_headers(raw: object, notes: list[str]) -> dict:
+def _parse_headers(raw: object, notes: list[str]) -> dict[str, Any]:
     """``{"version": 1, "files": {path: {size, mtime_ns, architecture, ...}}}``; an entry of
     the wrong shape is dropped (its header is read again)."""
     if not isinstance(raw, dict) or not isinstance(raw.get("files"), dict):
@@ -400,7 +414,7 @@ def _parse_headers(raw: object, notes: list[str]) -> dict:
     return files
 
 
-def _read_header(path: Path) -> dict:
+def _read_header(path: Path) -> dict[str, Any]:
     """The facts the library shows, from a GGUF header (only the header is read: the shared
     parser skips the tokenizer's long arrays, where the ``gguf`` package's reader takes
     seconds per file)."""
@@ -422,7 +436,7 @@ def _read_header(path: Path) -> dict:
     }
 
 
-def _verdict(path: Path) -> dict:
+def _verdict(path: Path) -> dict[str, Any]:
     """``{"problem": sentence}`` when Hearth's check refuses the file (the same check run,
     serve, the studio, fit and compare use), else ``{}``. Later parts of a split model are
     checked with their first part."""

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psutil
@@ -82,7 +83,7 @@ def score_plan(path: Path, text: str, settings) -> ScorePlan:
 
 
 def _rss() -> int:
-    return psutil.Process().memory_info().rss
+    return int(psutil.Process().memory_info().rss)
 
 
 def run_file(
@@ -94,7 +95,7 @@ def run_file(
     threads: int,
     cancel: threading.Event,
     report: Callable[[str], None],
-) -> dict:
+) -> dict[str, Any]:
     """Evaluate ``path`` on ``plan``; ``record`` = this is the reference (its logits are kept).
 
     Returns the fields of ``FileMeasurement`` this pass measures.

@@ -10,9 +10,12 @@ Each call opens its own connection, so a store made on the GUI thread can be use
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 from app.core.common.errors import MeasureError
 from app.core.storage import small_db
@@ -45,7 +48,7 @@ class MeasureStore:
         # Never raises for what is on disk; ``notice`` says what was set aside, if anything.
         self.notice = small_db.prepare(self.db_path, _SCHEMA, "The measurements file")
 
-    def _connect(self):
+    def _connect(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         return small_db.connect(
             self.db_path,
             MeasureError,
@@ -53,7 +56,9 @@ class MeasureStore:
             "Deleting it forgets past measurements.",
         )
 
-    def get(self, file: str, reference: str, text_hash: str, settings_key: str) -> dict | None:
+    def get(
+        self, file: str, reference: str, text_hash: str, settings_key: str
+    ) -> dict[str, Any] | None:
         """The stored result (a dict as ``FileMeasurement.to_json`` wrote it), or None."""
         with self._connect() as db:
             row = db.execute(
@@ -64,7 +69,7 @@ class MeasureStore:
         return json.loads(row[0]) if row else None
 
     def put(
-        self, file: str, reference: str, text_hash: str, settings_key: str, result: dict
+        self, file: str, reference: str, text_hash: str, settings_key: str, result: dict[str, Any]
     ) -> None:
         path = file.split("|", 1)[0]
         with self._connect() as db:
@@ -73,7 +78,7 @@ class MeasureStore:
                 (file, reference, text_hash, settings_key, path, time.time(), json.dumps(result)),
             )
 
-    def latest_for_path(self, path: Path, text_hash: str | None = None) -> dict | None:
+    def latest_for_path(self, path: Path, text_hash: str | None = None) -> dict[str, Any] | None:
         """The newest result stored for the current version of ``path`` (any reference),
         optionally on one text only; for showing "measured" quality beside a file."""
         try:
@@ -81,7 +86,7 @@ class MeasureStore:
         except OSError:
             return None
         query = "SELECT result FROM measurements WHERE file_key=?"
-        args: tuple = (key,)
+        args: tuple[Any, ...] = (key,)
         if text_hash:
             query += " AND text_hash=?"
             args += (text_hash,)

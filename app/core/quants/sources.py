@@ -17,6 +17,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.core.common.errors import HearthError
 from app.core.fit import shape as fit_shape
@@ -24,6 +25,10 @@ from app.core.fit.shape import ModelShape
 from app.core.gguf.header import read_local_header
 from app.core.hub.files import QuantFile
 from app.core.quants.pick import QuantItem, resized
+
+if TYPE_CHECKING:
+    from app.core.library.catalog import LocalModel
+    from app.core.measure.store import MeasureStore
 
 log = logging.getLogger("hearth.quant_pick")
 
@@ -56,7 +61,7 @@ def read_hub_shape(
     *,
     revision: str | None = None,
     endpoint: str | None = None,
-    token=None,
+    token: str | bool | None = None,
 ) -> ModelShape | None:
     """The shape from the smallest file's header (Range requests), or None if unreadable."""
     if not files:
@@ -70,7 +75,7 @@ def read_hub_shape(
         return None
 
 
-def family(selected, models: Sequence) -> list:
+def family(selected: LocalModel, models: Sequence[LocalModel]) -> list[LocalModel]:
     """The library models (``library.LocalModel``) of the same model as ``selected``: same
     architecture and parameters. Unknown facts make a family of one."""
     if not selected.architecture or not selected.parameters:
@@ -83,7 +88,9 @@ def family(selected, models: Sequence) -> list:
     ]
 
 
-def local_items(selected, models: Sequence, store=None) -> list[QuantItem]:
+def local_items(
+    selected: LocalModel, models: Sequence[LocalModel], store: MeasureStore | None = None
+) -> list[QuantItem]:
     """Rows for the family of ``selected`` among ``models``, with stored measurements."""
     from app.core.measure.measurement import stored_measurement
 
@@ -123,8 +130,9 @@ def local_items(selected, models: Sequence, store=None) -> list[QuantItem]:
     return items
 
 
-def _general_name(path) -> str | None:
+def _general_name(path: str | Path) -> str | None:
     try:
-        return read_local_header(Path(path)).get("general.name")
+        name = read_local_header(Path(path)).get("general.name")
+        return name if isinstance(name, str) else None
     except Exception:  # noqa: BLE001 - no name: grouped by architecture and parameters only
         return None

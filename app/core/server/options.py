@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
+from typing import Any
 
 from app.core.server.errors import ApiError
 
@@ -23,10 +25,10 @@ MAX_REPEATS = 1024  # minItems/maxItems/minLength/maxLength: the grammar spells 
 MAX_BIASES = 1024
 
 
-def output_fields(body: dict) -> dict:
+def output_fields(body: dict[str, Any]) -> dict[str, Any]:
     """The ``SamplingOptions`` fields these request fields give (only those sent)."""
     _refuse_unsupported(body)
-    fields: dict = {}
+    fields: dict[str, Any] = {}
     for key in ("presence_penalty", "frequency_penalty"):
         value = body.get(key)
         if value is None:
@@ -43,7 +45,7 @@ def output_fields(body: dict) -> dict:
     return fields
 
 
-def _refuse_unsupported(body: dict) -> None:
+def _refuse_unsupported(body: dict[str, Any]) -> None:
     def refuse(param: str, message: str) -> None:
         raise ApiError(400, message, "unsupported_parameter", param=param)
 
@@ -92,7 +94,7 @@ def _logit_bias(bias: object) -> tuple[tuple[int, float], ...]:
     return tuple(pairs)
 
 
-def _response_format(value: object) -> dict:
+def _response_format(value: object) -> dict[str, Any]:
     def wrong(message: str) -> ApiError:
         return ApiError(400, message, "invalid_value", param="response_format")
 
@@ -116,7 +118,7 @@ def _response_format(value: object) -> dict:
     return {"response_format": "json_schema", "json_schema": text}
 
 
-def _check_repeats(node: object, wrong) -> None:
+def _check_repeats(node: object, wrong: Callable[[str], ApiError]) -> None:
     """Refuse repeat counts the grammar would spell out one by one (a schema asking for a
     million items would make a grammar of a million rules)."""
     if isinstance(node, dict):

@@ -14,7 +14,10 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
+from typing import Any
 
 TEMPLATE_SECONDS = 5.0  # wall clock for rendering all samples; real templates take milliseconds
 TEMPLATE_MEMORY = 256 << 20  # growth of the process's resident memory while rendering
@@ -43,7 +46,7 @@ def item_limit() -> int:
 
 
 @contextmanager
-def for_input(chars: int):
+def for_input(chars: int) -> Iterator[None]:
     """Raise the size limit for a render over ``chars`` characters of the user's text: a
     template may copy each message a few times (a 1 MB message must not be called a bomb)."""
     previous = item_limit()
@@ -75,12 +78,12 @@ class Budget:
             sys.settrace(self._trace)
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         if self.active:
             sys.settrace(None)
             self.rss.close()
 
-    def _trace(self, frame, event, arg):
+    def _trace(self, frame: FrameType, event: str, arg: object) -> Callable[..., Any] | None:
         if frame.f_code is _EXIT_CODE:
             return None
         if self.spent is None:
@@ -116,7 +119,7 @@ class _ResidentMemory:
     def read(self) -> int:
         if self._fd is not None:
             return int(os.pread(self._fd, 128, 0).split()[1]) * self._page
-        return self._process.memory_info().rss
+        return int(self._process.memory_info().rss)
 
     def close(self) -> None:
         if self._fd is not None:

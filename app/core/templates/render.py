@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import time
 from functools import cache, lru_cache
+from typing import Any
 
 from app.core.common.errors import GenerationError, InvalidModelFile
 from app.core.compat.llama_cpp import chat_formatter_class, chat_formatter_swapped
@@ -69,7 +70,7 @@ def compile_guarded(template: str, seconds: float = TEMPLATE_SECONDS):
         raise TemplateFailure(f"it cannot be compiled ({describe(exc)})") from None
 
 
-def render_guarded(compiled, context: dict, seconds: float = TEMPLATE_SECONDS) -> str:
+def render_guarded(compiled, context: dict[str, Any], seconds: float = TEMPLATE_SECONDS) -> str:
     """``compiled`` rendered with ``context`` under the budget; the time, memory and size
     limits grow with the length of the messages (a long message is not a bomb)."""
     from jinja2.exceptions import SecurityError
@@ -102,7 +103,7 @@ def render_guarded(compiled, context: dict, seconds: float = TEMPLATE_SECONDS) -
     return prompt
 
 
-def render_args(messages: list[dict], bos: str, eos: str) -> dict:
+def render_args(messages: list[dict[str, Any]], bos: str, eos: str) -> dict[str, Any]:
     """What llama-cpp-python's ``Jinja2ChatFormatter.__call__`` passes to a template."""
     return {
         "messages": messages,
@@ -174,9 +175,7 @@ def guarded_formatter_class():
             self.stop_token_ids = set(stop_token_ids) if stop_token_ids is not None else None
             try:
                 # A stand-in for jinja2's Template: render() is all the formatter calls.
-                self._environment = _BudgetedTemplate(  # type: ignore[assignment]
-                    compile_guarded(template)
-                )
+                self._environment = _BudgetedTemplate(compile_guarded(template))
             except TemplateFailure as failure:
                 raise InvalidModelFile(UNSAFE.format(problem=failure.problem)) from None
 

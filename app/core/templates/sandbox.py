@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import string
 from functools import cache, wraps
+from typing import Any
 
 from app.core.compat.llama_cpp import chat_formatter_class
 from app.core.templates.budget import (
@@ -88,7 +89,7 @@ def deep_size(value, seen: dict[int, int]) -> int:
     return seen[key]
 
 
-def _children(value) -> list | None:
+def _children(value) -> list[Any] | None:
     if isinstance(value, dict):
         return [*value.keys(), *value.values()]
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -109,7 +110,7 @@ def _format_size(text: str, values) -> int:
     return len(text) + fields * max((_size(v) for v in values), default=0)
 
 
-def _method_size(owner, name: str, args: tuple, kwargs: dict) -> int:
+def _method_size(owner, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
     """An upper bound for ``owner.name(*args, **kwargs)`` on a str or bytes ``owner``."""
     if name == "replace" and len(args) >= 2:
         old, new = args[0], args[1]

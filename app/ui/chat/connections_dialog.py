@@ -64,7 +64,7 @@ class ConnectionsDialog(QDialog):
 
         self.name = QLineEdit(placeholderText="e.g. vLLM on the workstation")
         self.url = QLineEdit(placeholderText="http://127.0.0.1:8000/v1")
-        self.key = QLineEdit(placeholderText="optional", echoMode=QLineEdit.Password)
+        self.key = QLineEdit(placeholderText="optional", echoMode=QLineEdit.EchoMode.Password)
         self.show_key = QCheckBox("Show")
         self.show_key.toggled.connect(self._on_show_key)
         key_row = QHBoxLayout()
@@ -87,7 +87,7 @@ class ConnectionsDialog(QDialog):
         self.models = QStringListModel(self)
         self.models_view = QListView()
         self.models_view.setModel(self.models)
-        self.models_view.setEditTriggers(QListView.NoEditTriggers)
+        self.models_view.setEditTriggers(QListView.EditTrigger.NoEditTriggers)
 
         left = QVBoxLayout()
         left.addWidget(self.list, 1)
@@ -108,7 +108,7 @@ class ConnectionsDialog(QDialog):
         body = QHBoxLayout()
         body.addLayout(left)
         body.addLayout(right, 1)
-        close = QDialogButtonBox(QDialogButtonBox.Close)
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         close.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(body, 1)
@@ -244,7 +244,7 @@ class ConnectionsDialog(QDialog):
 
     @Slot(bool)
     def _on_show_key(self, shown: bool) -> None:
-        self.key.setEchoMode(QLineEdit.Normal if shown else QLineEdit.Password)
+        self.key.setEchoMode(QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password)
 
     def _say(self, text: str, error: bool = False) -> None:
         self.status.setObjectName("error" if error else "hint")

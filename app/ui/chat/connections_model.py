@@ -6,10 +6,10 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 
 from app.core.inference.remote import Connection
 
-ConnectionRole = Qt.UserRole + 1
-NameRole = Qt.UserRole + 2
-UrlRole = Qt.UserRole + 3
-HasKeyRole = Qt.UserRole + 4
+ConnectionRole = Qt.ItemDataRole.UserRole + 1
+NameRole = Qt.ItemDataRole.UserRole + 2
+UrlRole = Qt.ItemDataRole.UserRole + 3
+HasKeyRole = Qt.ItemDataRole.UserRole + 4
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -38,7 +38,7 @@ class ConnectionsModel(QAbstractListModel):
     def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._connections)
 
-    def data(self, index: Index, role: int = Qt.DisplayRole):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
         if (
             not index.isValid()
             or not 0 <= index.row() < len(self._connections)
@@ -46,9 +46,9 @@ class ConnectionsModel(QAbstractListModel):
         ):
             return None
         connection = self._connections[index.row()]
-        if role == Qt.DisplayRole:
+        if role == Qt.ItemDataRole.DisplayRole:
             return connection.name
-        if role == Qt.ToolTipRole:
+        if role == Qt.ItemDataRole.ToolTipRole:
             key = " · API key set" if connection.api_key else ""
             return f"{connection.base_url}{key}"
         if role == ConnectionRole:

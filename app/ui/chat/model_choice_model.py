@@ -14,10 +14,10 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from app.core.inference.model_choice import ConnectionModels, ModelChoice
 from app.core.inference.remote import Connection
 
-ChoiceRole = Qt.UserRole + 1  # the ModelChoice, None for headings and the action
-KeyRole = Qt.UserRole + 2  # ModelChoice.key, "" otherwise
-KindRole = Qt.UserRole + 3  # "local", "remote", "heading" or "manage"
-PathRole = Qt.UserRole + 4  # the file of a local model, "" otherwise
+ChoiceRole = Qt.ItemDataRole.UserRole + 1  # the ModelChoice, None for headings and the action
+KeyRole = Qt.ItemDataRole.UserRole + 2  # ModelChoice.key, "" otherwise
+KindRole = Qt.ItemDataRole.UserRole + 3  # "local", "remote", "heading" or "manage"
+PathRole = Qt.ItemDataRole.UserRole + 4  # the file of a local model, "" otherwise
 
 MANAGE_LABEL = "Manage connections..."
 Index = QModelIndex | QPersistentModelIndex
@@ -87,18 +87,22 @@ class ModelChoiceModel(QAbstractListModel):
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
-            return Qt.NoItemFlags
+            return Qt.ItemFlag.NoItemFlags
         if self._rows[index.row()].kind == "heading":
-            return Qt.NoItemFlags  # shown greyed, cannot be chosen
-        return Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemNeverHasChildren
+            return Qt.ItemFlag.NoItemFlags  # shown greyed, cannot be chosen
+        return (
+            Qt.ItemFlag.ItemIsEnabled
+            | Qt.ItemFlag.ItemIsSelectable
+            | Qt.ItemFlag.ItemNeverHasChildren
+        )
 
-    def data(self, index: Index, role: int = Qt.DisplayRole):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or not 0 <= index.row() < len(self._rows) or index.column() != 0:
             return None
         row = self._rows[index.row()]
-        if role == Qt.DisplayRole:
+        if role == Qt.ItemDataRole.DisplayRole:
             return row.text
-        if role == Qt.ToolTipRole:
+        if role == Qt.ItemDataRole.ToolTipRole:
             return row.tooltip or None
         if role == ChoiceRole:
             return row.choice

@@ -41,7 +41,7 @@ class ModelPicker(QComboBox):
         self.probe_timeout = probe_timeout
         self.choices = ModelChoiceModel(self)
         self.setModel(self.choices)
-        self.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.setMinimumContentsLength(24)  # with settings open, Chat fits 1024 px (issue 19)
         self.active_key = ""  # the model the chat uses now: kept shown across rebuilds
         self._listing_tasks: list[TaskHandle] = []  # a newer refresh drops them

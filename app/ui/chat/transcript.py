@@ -95,7 +95,7 @@ class Transcript(QTextBrowser):
         at_bottom = bar.value() >= bar.maximum() - 4
         text = self._answer_text
         cursor = self._end()
-        cursor.setPosition(self._tail_start, QTextCursor.KeepAnchor)
+        cursor.setPosition(self._tail_start, QTextCursor.MoveMode.KeepAnchor)
         cursor.removeSelectedText()
         stable = stable_length(text)
         if stable > self._stable_done:
@@ -161,7 +161,7 @@ class Transcript(QTextBrowser):
 
     def _end(self) -> QTextCursor:
         cursor = QTextCursor(self.document())
-        cursor.movePosition(QTextCursor.End)
+        cursor.movePosition(QTextCursor.MoveOperation.End)
         return cursor
 
     def _scroll_to_end(self) -> None:

@@ -55,8 +55,8 @@ class Welcome(QScrollArea):
         self.setObjectName("welcome")
         # It scrolls rather than squeezes its wrapped lines in a 640-px-high window.
         self.setWidgetResizable(True)
-        self.setFrameShape(QFrame.NoFrame)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         body = QWidget(objectName="welcomeBody")
         self.setWidget(body)
         self.transcript, self.message_box = transcript, message_box
@@ -86,10 +86,10 @@ class Welcome(QScrollArea):
         self.prompt_buttons: list[QPushButton] = []
         for prompt in EXAMPLE_PROMPTS:
             button = QPushButton(prompt, objectName="examplePrompt")
-            button.setCursor(Qt.PointingHandCursor)
+            button.setCursor(Qt.CursorShape.PointingHandCursor)
             button.clicked.connect(self._on_prompt)
             self.prompt_buttons.append(button)
-            layout.addWidget(button, 0, Qt.AlignLeft)
+            layout.addWidget(button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addStretch(2)
         transcript.emptied.connect(self._on_emptied)
         self.prompt_chosen.connect(self._use_prompt)
@@ -108,4 +108,4 @@ class Welcome(QScrollArea):
     def _use_prompt(self, prompt: str) -> None:
         self.message_box.setPlainText(prompt)
         self.message_box.setFocus()
-        self.message_box.moveCursor(QTextCursor.End)
+        self.message_box.moveCursor(QTextCursor.MoveOperation.End)

@@ -23,7 +23,7 @@ class ButtonDelegate(QStyledItemDelegate):
         self.enabled_role = enabled_role
 
     def paint(self, painter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
-        text = index.data(Qt.DisplayRole) or ""
+        text = index.data(Qt.ItemDataRole.DisplayRole) or ""
         if not text:
             return  # no action in this row
         button = QStyleOptionButton()
@@ -41,18 +41,18 @@ class ButtonDelegate(QStyledItemDelegate):
             # Drawn by hand, flat and greyed: drawn by the style for the view, the stylesheet's
             # button rules made it look pressable (Download of a gated model without a token).
             painter.save()
-            painter.setRenderHint(QPainter.Antialiasing, True)
-            painter.setPen(option.palette.color(QPalette.Mid))
-            painter.setBrush(Qt.NoBrush)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            painter.setPen(option.palette.color(QPalette.ColorRole.Mid))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(QRectF(button.rect).adjusted(0.5, 0.5, -0.5, -0.5), 4, 4)
-            painter.setPen(option.palette.color(QPalette.PlaceholderText))
-            painter.drawText(button.rect, Qt.AlignCenter, text)
+            painter.setPen(option.palette.color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(button.rect, Qt.AlignmentFlag.AlignCenter, text)
             painter.restore()
             return
         style.drawControl(QStyle.ControlElement.CE_PushButton, button, painter, option.widget)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        text = index.data(Qt.DisplayRole) or ""
+        text = index.data(Qt.ItemDataRole.DisplayRole) or ""
         return QSize(max(110, QFontMetrics(option.font).horizontalAdvance(text) + 36), 30)
 
     def editorEvent(

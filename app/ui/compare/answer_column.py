@@ -36,13 +36,15 @@ class AnswerColumn(QFrame):
     def __init__(self, title: str, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("answerColumn")
-        self.setFrameShape(QFrame.StyledPanel)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
         self.title = QLabel(title, styleSheet="font-weight: 600;")
         self.title.setWordWrap(True)
         self.status = QLabel("", objectName="hint")  # always there: no jump when it empties
         self.status.setMinimumHeight(self.status.fontMetrics().height())
         self.status.setWordWrap(True)  # a server's error message can be long
-        self.status.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Minimum)  # wraps, not wider
+        self.status.setSizePolicy(
+            QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum
+        )  # wraps, not wider
         self.view = AnswerView(self)
         self.stats = QLabel("", objectName="hint")
         self.stats.setWordWrap(True)

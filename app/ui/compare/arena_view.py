@@ -73,8 +73,8 @@ class ArenaView(QWidget):
         self.table = QTableView()
         self.table.setModel(self.standings)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
-        self.table.setSelectionMode(QAbstractItemView.NoSelection)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.table.setMaximumHeight(150)
         self.vote_buttons: list[QPushButton] = []
         self._vote_row = QHBoxLayout()

@@ -278,7 +278,7 @@ class MakeQuantDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Make a quant")
         self.panel = MakeQuantPanel(library, models_dir, self)
-        close = QDialogButtonBox(QDialogButtonBox.Close)
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         close.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.panel)

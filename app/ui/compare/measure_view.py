@@ -63,7 +63,7 @@ class MeasureView(QWidget):
         self.file_list = QListView()
         self.file_list.setModel(picks)
         self.file_list.setMinimumHeight(150)
-        self.file_list.setSelectionMode(QAbstractItemView.NoSelection)
+        self.file_list.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.text_button = QPushButton("Your own text...")
         self.text_button.setToolTip(
             "Also measure on a text of yours (a .txt file): quality "
@@ -102,10 +102,10 @@ class MeasureView(QWidget):
         self.table = QTableView()
         self.table.setModel(results)  # the core's order: reference first, then by size
         self.table.verticalHeader().hide()
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         self.table.setColumnHidden(results.column("Text"), True)  # shown for two texts
         self.summary = QLabel(objectName="hint", wordWrap=True)

@@ -15,7 +15,7 @@ from app.core.common.units import format_size
 from app.core.library.catalog import LocalModel
 from app.ui.my_models.library_model import LibraryModel
 
-PathRole = Qt.UserRole + 1
+PathRole = Qt.ItemDataRole.UserRole + 1
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -65,7 +65,7 @@ class PickModel(QAbstractListModel):
         self._checked = wanted & known
         if self._models:
             self.dataChanged.emit(
-                self.index(0), self.index(len(self._models) - 1), [Qt.CheckStateRole]
+                self.index(0), self.index(len(self._models) - 1), [Qt.ItemDataRole.CheckStateRole]
             )
         return sorted(wanted - known)
 
@@ -74,35 +74,45 @@ class PickModel(QAbstractListModel):
 
     def flags(self, index: Index) -> Qt.ItemFlags:
         if not index.isValid():
-            return Qt.NoItemFlags
-        return Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsUserCheckable
+            return Qt.ItemFlag.NoItemFlags
+        return (
+            Qt.ItemFlag.ItemIsEnabled
+            | Qt.ItemFlag.ItemIsSelectable
+            | Qt.ItemFlag.ItemIsUserCheckable
+        )
 
-    def data(self, index: Index, role: int = Qt.DisplayRole):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or not 0 <= index.row() < len(self._models):
             return None
         model = self._models[index.row()]
-        if role == Qt.DisplayRole:
+        if role == Qt.ItemDataRole.DisplayRole:
             return f"{model.name}    {model.quant or '?'} · {format_size(model.size_bytes)}"
-        if role == Qt.CheckStateRole:
-            return Qt.Checked if str(model.path) in self._checked else Qt.Unchecked
+        if role == Qt.ItemDataRole.CheckStateRole:
+            return (
+                Qt.CheckState.Checked
+                if str(model.path) in self._checked
+                else Qt.CheckState.Unchecked
+            )
         if role == PathRole:
             return str(model.path)
-        if role == Qt.ToolTipRole:
+        if role == Qt.ItemDataRole.ToolTipRole:
             return str(model.path)
         return None
 
-    def setData(self, index: Index, value, role: int = Qt.EditRole) -> bool:
+    def setData(self, index: Index, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
         if (
-            role != Qt.CheckStateRole
+            role != Qt.ItemDataRole.CheckStateRole
             or not index.isValid()
             or not 0 <= index.row() < len(self._models)
         ):
             return False
         path = str(self._models[index.row()].path)
-        checked = Qt.CheckState(value) == Qt.Checked if not isinstance(value, bool) else value
+        checked = (
+            Qt.CheckState(value) == Qt.CheckState.Checked if not isinstance(value, bool) else value
+        )
         if checked:
             self._checked.add(path)
         else:
             self._checked.discard(path)
-        self.dataChanged.emit(index, index, [Qt.CheckStateRole])
+        self.dataChanged.emit(index, index, [Qt.ItemDataRole.CheckStateRole])
         return True

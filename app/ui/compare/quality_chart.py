@@ -99,13 +99,13 @@ class QualityChart(QWidget):
         dark = self.palette().color(QPalette.ColorRole.Base).lightness() < 128
         for chart, stretch in ((self.quality, 5), (self.speed, 4)):
             if dark:
-                chart.setTheme(QChart.ChartThemeDark)
+                chart.setTheme(QChart.ChartTheme.ChartThemeDark)
                 chart.setBackgroundBrush(self.palette().color(QPalette.ColorRole.Base))
-            chart.setAnimationOptions(QChart.NoAnimation)
+            chart.setAnimationOptions(QChart.AnimationOption.NoAnimation)
             chart.setBackgroundRoundness(8)
-            chart.legend().setAlignment(Qt.AlignBottom)
+            chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
             view = QChartView(chart)
-            view.setRenderHint(QPainter.Antialiasing)
+            view.setRenderHint(QPainter.RenderHint.Antialiasing)
             view.setMinimumHeight(360)
             views.addWidget(view, stretch)
         self.quality_view = views.itemAt(0).widget()
@@ -198,8 +198,8 @@ class QualityChart(QWidget):
         y_axis.setMinorTickCount(-1)
         ys = [y for _, y in all_points] or [0.01]
         y_axis.setRange(min(ys) / 1.6, max(ys) * 1.6)
-        chart.addAxis(x_axis, Qt.AlignBottom)
-        chart.addAxis(y_axis, Qt.AlignLeft)
+        chart.addAxis(x_axis, Qt.AlignmentFlag.AlignBottom)
+        chart.addAxis(y_axis, Qt.AlignmentFlag.AlignLeft)
         for series in chart.series():
             series.attachAxis(x_axis)
             series.attachAxis(y_axis)
@@ -217,7 +217,7 @@ class QualityChart(QWidget):
         line = QLineSeries()
         pen = QPen(color, 2.2 if solid else 1.4)
         if not solid:
-            pen.setStyle(Qt.DashLine)
+            pen.setStyle(Qt.PenStyle.DashLine)
         line.setPen(pen)
         dots = QScatterSeries()
         dots.setName(name)
@@ -260,8 +260,8 @@ class QualityChart(QWidget):
         values.setLabelFormat("%.0f")
         values.setRange(0, max([r.tok_s for r in rows if math.isfinite(r.tok_s)] + [1]) * 1.15)
         values.applyNiceNumbers()
-        chart.addAxis(categories, Qt.AlignLeft)
-        chart.addAxis(values, Qt.AlignBottom)
+        chart.addAxis(categories, Qt.AlignmentFlag.AlignLeft)
+        chart.addAxis(values, Qt.AlignmentFlag.AlignBottom)
         series.attachAxis(categories)
         series.attachAxis(values)
 

@@ -19,8 +19,8 @@ from app.core.common.units import format_memory, format_size
 from app.core.measure.measurement import Comparison, FileMeasurement
 from app.ui.compare.row_table import RowTableModel
 
-RowRole = Qt.UserRole + 1  # the FileMeasurement
-SortRole = Qt.UserRole + 2  # numbers for numeric columns, lower-case text otherwise
+RowRole = Qt.ItemDataRole.UserRole + 1  # the FileMeasurement
+SortRole = Qt.ItemDataRole.UserRole + 2  # numbers for numeric columns, lower-case text otherwise
 
 COLUMNS = (
     "File",
@@ -172,7 +172,7 @@ class ResultsModel(RowTableModel):
         return None
 
     def cell(self, row: FileMeasurement, column: str, role: int):
-        if role == Qt.DisplayRole:
+        if role == Qt.ItemDataRole.DisplayRole:
             return cell_text(row, column, self.prefix)
         if role == RowRole:
             return row
@@ -182,7 +182,7 @@ class ResultsModel(RowTableModel):
                 if column in _NUMERIC
                 else cell_text(row, column, self.prefix).lower()
             )
-        if role == Qt.ToolTipRole:
+        if role == Qt.ItemDataRole.ToolTipRole:
             if column == "Measured":
                 return (
                     "Read from earlier measurements: not measured again"
@@ -192,8 +192,8 @@ class ResultsModel(RowTableModel):
             if column == "KL divergence":
                 return f"Against {Path(row.reference_file).name}"
             return row.file if column == "File" else None
-        if role == Qt.TextAlignmentRole and column in _NUMERIC:
-            return int(Qt.AlignRight | Qt.AlignVCenter)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in _NUMERIC:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
     def write_csv(self, path: Path) -> None:

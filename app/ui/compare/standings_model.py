@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 from app.core.compare.arena import Standing
 from app.ui.compare.row_table import RowTableModel
 
-StandingRole = Qt.UserRole + 1
+StandingRole = Qt.ItemDataRole.UserRole + 1
 COLUMNS = ("Quant", "Wins", "Losses", "Ties", "Rating")
 _NUMBERS = {"Wins", "Losses", "Ties", "Rating"}
 
@@ -35,7 +35,7 @@ class StandingsModel(RowTableModel):
     def cell(self, row: Standing, column: str, role: int):
         if role == StandingRole:
             return row
-        if role == Qt.DisplayRole:
+        if role == Qt.ItemDataRole.DisplayRole:
             return {
                 "Quant": row.label,
                 "Wins": str(row.wins),
@@ -43,11 +43,11 @@ class StandingsModel(RowTableModel):
                 "Ties": str(row.ties),
                 "Rating": f"{row.rating:.0f}",
             }[column]
-        if role == Qt.ToolTipRole and column == "Rating":
+        if role == Qt.ItemDataRole.ToolTipRole and column == "Rating":
             return (
                 "Elo-style rating: everyone starts at 1000; beating a higher rated quant "
                 "gains more."
             )
-        if role == Qt.TextAlignmentRole and column in _NUMBERS:
-            return int(Qt.AlignRight | Qt.AlignVCenter)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in _NUMBERS:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

@@ -108,17 +108,19 @@ def _files_table(model: QuantFilesModel, buttons: ButtonDelegate) -> QTableView:
     table.setModel(model)
     table.setItemDelegateForColumn(QuantFilesModel.FIT, FitDelegate(table))
     table.setItemDelegateForColumn(QuantFilesModel.ACTION, buttons)
-    table.setSelectionBehavior(QAbstractItemView.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SingleSelection)
-    table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     table.setMouseTracking(True)
     table.verticalHeader().hide()
     table.verticalHeader().setDefaultSectionSize(34)
     table.setWordWrap(False)
-    table.setTextElideMode(Qt.ElideMiddle)  # keep the quant at the end of long names visible
+    table.setTextElideMode(
+        Qt.TextElideMode.ElideMiddle
+    )  # keep the quant at the end of long names visible
     header = table.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeToContents)
-    header.setSectionResizeMode(QuantFilesModel.FILE, QHeaderView.Stretch)
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(QuantFilesModel.FILE, QHeaderView.ResizeMode.Stretch)
     return table
 
 
@@ -154,7 +156,10 @@ class ModelPage(QWidget):
 
         self.back = QPushButton("← Back to results")
         self.back.clicked.connect(self.back_requested)
-        self.title = QLabel(objectName="pageTitle", textInteractionFlags=Qt.TextSelectableByMouse)
+        self.title = QLabel(
+            objectName="pageTitle",
+            textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse,
+        )
         self.subtitle = QLabel(objectName="hint")
         self.status = QLabel(objectName="hint", wordWrap=True)
         top = QHBoxLayout()
@@ -162,7 +167,9 @@ class ModelPage(QWidget):
         top.addWidget(self.title, 1)
 
         self.facts = {
-            name: QLabel(wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse)
+            name: QLabel(
+                wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse
+            )
             for name in ("License", "Access", "Parameters", "Architecture", "Context", "Base model")
         }
         facts = QFrame(objectName="facts")
@@ -207,7 +214,7 @@ class ModelPage(QWidget):
         no_gguf = QVBoxLayout(self.no_gguf)
         no_gguf.setContentsMargins(0, 6, 0, 0)
         no_gguf.addWidget(self.no_gguf_text)
-        no_gguf.addWidget(self.gguf_search, 0, Qt.AlignLeft)
+        no_gguf.addWidget(self.gguf_search, 0, Qt.AlignmentFlag.AlignLeft)
         no_gguf.addStretch(1)
         self.no_gguf.hide()
         files_box = QWidget()
@@ -220,13 +227,13 @@ class ModelPage(QWidget):
         column.addWidget(self.projectors_label)
         column.addWidget(self.projectors_table)
         self.files_box = files_box
-        right = QSplitter(Qt.Vertical)
+        right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.picker)
         right.addWidget(files_box)
         right.addWidget(self.no_gguf)
         right.setSizes([480, 240, 0])
         right.setChildrenCollapsible(False)
-        splitter = QSplitter(Qt.Horizontal)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.card)
         splitter.addWidget(right)
         splitter.setSizes([250, 850])
@@ -243,8 +250,8 @@ class ModelPage(QWidget):
         column.addWidget(self.token_box)
         column.addWidget(splitter, 1)
         splitter.setChildrenCollapsible(False)
-        self.body = QScrollArea(widgetResizable=True, frameShape=QFrame.NoFrame)
-        self.body.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.body = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+        self.body.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.body.setWidget(body)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 14, 20, 14)

@@ -30,14 +30,16 @@ class TokenEntry(QFrame):
         self._endpoint = endpoint
         self.field = QLineEdit(
             placeholderText="Paste a Hub token (hf_...) with read access",
-            echoMode=QLineEdit.Password,
+            echoMode=QLineEdit.EchoMode.Password,
         )
         self.field.returnPressed.connect(self.save)
         self.button = QPushButton("Save token")
         self.button.clicked.connect(self.save)
         self.prompt = PROMPT
         self.note = QLabel(PROMPT, objectName="note", wordWrap=True)
-        self.note.setTextFormat(Qt.RichText)  # the model's page and the token page are links
+        self.note.setTextFormat(
+            Qt.TextFormat.RichText
+        )  # the model's page and the token page are links
         self.note.setOpenExternalLinks(True)
         self.field.setMaximumWidth(560)
         self.entry = QFrame()

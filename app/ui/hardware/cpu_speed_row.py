@@ -35,14 +35,16 @@ class CpuSpeedRow(QWidget):
             )
         )
         self._cores = 1
-        self.text = QLabel("…", wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse)
+        self.text = QLabel(
+            "…", wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse
+        )
         self.text.setToolTip(TIP)
         self.button = QPushButton("Measure again", objectName="small")
         self.button.clicked.connect(self.measure_again)
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.text, 1)
-        row.addWidget(self.button, 0, Qt.AlignTop)
+        row.addWidget(self.button, 0, Qt.AlignmentFlag.AlignTop)
 
     def load(self, cores: int) -> None:
         """The stored probe of this machine (measured now when there is none)."""

@@ -54,7 +54,7 @@ class Sparkline(QWidget):
 
     def paintEvent(self, _event) -> None:  # noqa: N802 - Qt override
         painter = QPainter(self)
-        painter.setRenderHint(QPainter.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         box = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
         palette = self.palette()  # the theme's (app/ui/theme.py): a light box was glaring on dark
         painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
@@ -79,7 +79,7 @@ class Sparkline(QWidget):
         fill.setAlpha(45)
         painter.fillPath(area, fill)
         painter.setPen(QPen(self.color, 1.6))
-        painter.setBrush(Qt.NoBrush)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(line)
 
 
@@ -197,7 +197,9 @@ class HardwarePage(QWidget):
             ("backend", "llama.cpp build"),
         ):
             self.fields[key] = QLabel(
-                "…", wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse
+                "…",
+                wordWrap=True,
+                textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse,
             )
             form.addRow(label, self.fields[key])
             if key == "ram":
@@ -221,13 +223,15 @@ class HardwarePage(QWidget):
         self.hint_box = QFrame(objectName="card")
         self.hint_text = QLabel(objectName="note", wordWrap=True)
         self.hint_command = QLabel(
-            objectName="command", wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse
+            objectName="command",
+            wordWrap=True,
+            textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse,
         )
         copy = QPushButton("Copy", objectName="small")
         copy.clicked.connect(self.copy_hint)
         row = QHBoxLayout()
         row.addWidget(self.hint_command, 1)
-        row.addWidget(copy, 0, Qt.AlignTop)
+        row.addWidget(copy, 0, Qt.AlignmentFlag.AlignTop)
         hint_layout = QVBoxLayout(self.hint_box)
         hint_layout.addWidget(self.hint_text)
         hint_layout.addLayout(row)
@@ -258,7 +262,7 @@ class HardwarePage(QWidget):
         layout.addWidget(self.gpu_state)
         layout.addLayout(self.gpu_list)
         layout.addStretch(1)
-        scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.NoFrame)
+        scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
         scroll.setWidget(content)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)

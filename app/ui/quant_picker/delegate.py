@@ -21,7 +21,9 @@ RECOMMENDED = "Recommended"
 def _text(option: QStyleOptionViewItem) -> QColor:
     """The theme's text colour (fixed dark text was unreadable in the dark theme)."""
     selected = option.state & QStyle.StateFlag.State_Selected
-    return option.palette.color(QPalette.HighlightedText if selected else QPalette.Text)
+    return option.palette.color(
+        QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+    )
 
 
 class QuantPickerDelegate(QStyledItemDelegate):
@@ -38,7 +40,7 @@ class QuantPickerDelegate(QStyledItemDelegate):
         style.drawPrimitive(
             QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, option.widget
         )
-        painter.setRenderHint(QPainter.Antialiasing, True)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         rect = option.rect.adjusted(8, 0, -8, 0)
         if column == QuantPickerModel.QUANT:
             self._quant(painter, option, index, rect)
@@ -49,7 +51,7 @@ class QuantPickerDelegate(QStyledItemDelegate):
                 rect,
                 index.data(QuantRole.SizeFraction) or 0,
                 SIZE_BAR,
-                index.data(Qt.DisplayRole) or "",
+                index.data(Qt.ItemDataRole.DisplayRole) or "",
             )
         else:
             score = index.data(QuantRole.Quality)
@@ -77,10 +79,10 @@ class QuantPickerDelegate(QStyledItemDelegate):
         bold = QFont(option.font)
         bold.setBold(True)
         metrics = QFontMetrics(bold)
-        quant = index.data(Qt.DisplayRole) or ""
+        quant = index.data(Qt.ItemDataRole.DisplayRole) or ""
         painter.setFont(bold)
         painter.setPen(_text(option))
-        painter.drawText(rect, Qt.AlignLeft | Qt.AlignVCenter, quant)
+        painter.drawText(rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, quant)
         if not index.data(QuantRole.Recommended):
             return
         small = QFont(option.font)
@@ -94,12 +96,12 @@ class QuantPickerDelegate(QStyledItemDelegate):
             tag_metrics.horizontalAdvance(RECOMMENDED) + 14,
             tag_metrics.height() + 4,
         )
-        painter.setPen(Qt.NoPen)
+        painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(TAG_BG)
         painter.drawRoundedRect(tag, tag.height() / 2, tag.height() / 2)
         painter.setFont(small)
         painter.setPen(TAG_TEXT)
-        painter.drawText(tag, Qt.AlignCenter, RECOMMENDED)
+        painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, RECOMMENDED)
 
     def _bar(
         self,
@@ -116,7 +118,7 @@ class QuantPickerDelegate(QStyledItemDelegate):
         small.setPointSizeF(max(7.0, option.font.pointSizeF() - 1.5))
         top = rect.center().y() - (metrics.height() + 8) // 2
         track = QRect(rect.left(), top + metrics.height() + 2, rect.width(), 6)
-        painter.setPen(Qt.NoPen)
+        painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(TRACK)
         painter.drawRoundedRect(track, 3, 3)
         if fraction > 0:
@@ -133,18 +135,18 @@ class QuantPickerDelegate(QStyledItemDelegate):
         painter.setPen(_text(option))
         painter.drawText(
             line,
-            Qt.AlignLeft | Qt.AlignVCenter,
-            metrics.elidedText(text, Qt.ElideRight, rect.width()),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            metrics.elidedText(text, Qt.TextElideMode.ElideRight, rect.width()),
         )
         if note:
             painter.setFont(small)
-            painter.setPen(option.palette.color(QPalette.PlaceholderText))
+            painter.setPen(option.palette.color(QPalette.ColorRole.PlaceholderText))
             room = rect.width() - metrics.horizontalAdvance(text) - 10
             if room > 40:
                 painter.drawText(
                     line,
-                    Qt.AlignRight | Qt.AlignVCenter,
-                    QFontMetrics(small).elidedText(note, Qt.ElideRight, room),
+                    Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                    QFontMetrics(small).elidedText(note, Qt.TextElideMode.ElideRight, room),
                 )
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
@@ -155,7 +157,10 @@ class QuantPickerDelegate(QStyledItemDelegate):
         if column == QuantPickerModel.QUANT:
             bold = QFont(option.font)
             bold.setBold(True)
-            width = QFontMetrics(bold).horizontalAdvance(index.data(Qt.DisplayRole) or "") + 24
+            width = (
+                QFontMetrics(bold).horizontalAdvance(index.data(Qt.ItemDataRole.DisplayRole) or "")
+                + 24
+            )
             if index.data(QuantRole.Recommended):
                 small = QFont(bold)
                 small.setPointSizeF(max(7.0, option.font.pointSizeF() - 1))

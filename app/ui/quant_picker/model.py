@@ -35,25 +35,27 @@ Index = QModelIndex | QPersistentModelIndex
 
 
 class QuantRole(IntEnum):
-    Key = Qt.UserRole + 1
-    Quant = Qt.UserRole + 2
-    Bits = Qt.UserRole + 3
-    SizeBytes = Qt.UserRole + 4
-    SizeFraction = Qt.UserRole + 5  # of the largest file's size, for the bar
-    Fit = Qt.UserRole + 6  # the verdict text
-    Placement = Qt.UserRole + 7  # quant_pick.FULL / PARTIAL / CPU / TOO_LARGE
-    Quality = Qt.UserRole + 8  # 0..1 for the bar, None when unknown
-    QualityWords = Qt.UserRole + 9
-    QualitySource = Qt.UserRole + 10  # "typical (llama.cpp, Llama-3-8B)" / "measured by you"
-    QualityNote = Qt.UserRole + 11  # the citation
-    Kld = Qt.UserRole + 12
-    Recommended = Qt.UserRole + 13
-    Explanation = Qt.UserRole + 14
-    MaxContext = Qt.UserRole + 15
-    Speed = Qt.UserRole + 16  # generation tok/s here, None when unknown
-    SpeedBasis = Qt.UserRole + 17  # "measured", "calibrated" or "estimated"
-    Action = Qt.UserRole + 18  # the row's button text ("" for none)
-    ActionEnabled = Qt.UserRole + 19
+    Key = Qt.ItemDataRole.UserRole + 1
+    Quant = Qt.ItemDataRole.UserRole + 2
+    Bits = Qt.ItemDataRole.UserRole + 3
+    SizeBytes = Qt.ItemDataRole.UserRole + 4
+    SizeFraction = Qt.ItemDataRole.UserRole + 5  # of the largest file's size, for the bar
+    Fit = Qt.ItemDataRole.UserRole + 6  # the verdict text
+    Placement = Qt.ItemDataRole.UserRole + 7  # quant_pick.FULL / PARTIAL / CPU / TOO_LARGE
+    Quality = Qt.ItemDataRole.UserRole + 8  # 0..1 for the bar, None when unknown
+    QualityWords = Qt.ItemDataRole.UserRole + 9
+    QualitySource = (
+        Qt.ItemDataRole.UserRole + 10
+    )  # "typical (llama.cpp, Llama-3-8B)" / "measured by you"
+    QualityNote = Qt.ItemDataRole.UserRole + 11  # the citation
+    Kld = Qt.ItemDataRole.UserRole + 12
+    Recommended = Qt.ItemDataRole.UserRole + 13
+    Explanation = Qt.ItemDataRole.UserRole + 14
+    MaxContext = Qt.ItemDataRole.UserRole + 15
+    Speed = Qt.ItemDataRole.UserRole + 16  # generation tok/s here, None when unknown
+    SpeedBasis = Qt.ItemDataRole.UserRole + 17  # "measured", "calibrated" or "estimated"
+    Action = Qt.ItemDataRole.UserRole + 18  # the row's button text ("" for none)
+    ActionEnabled = Qt.ItemDataRole.UserRole + 19
 
 
 HEADER_TIPS = (
@@ -143,32 +145,32 @@ class QuantPickerModel(QAbstractTableModel):
         self,
         section: int,
         orientation: Qt.Orientation,  # noqa: N802
-        role: int = Qt.DisplayRole,
+        role: int = Qt.ItemDataRole.DisplayRole,
     ):
-        if orientation != Qt.Horizontal or not 0 <= section < len(self.HEADERS):
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self.HEADERS):
             return None
-        if role == Qt.DisplayRole:
+        if role == Qt.ItemDataRole.DisplayRole:
             return self.HEADERS[section]
-        if role == Qt.ToolTipRole:
+        if role == Qt.ItemDataRole.ToolTipRole:
             return HEADER_TIPS[section]
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
-            return Qt.NoItemFlags
-        return Qt.ItemIsEnabled | Qt.ItemIsSelectable
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
-    def data(self, index: Index, role: int = Qt.DisplayRole):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         row = self._rows[index.row()]
-        if role == Qt.DisplayRole:
+        if role == Qt.ItemDataRole.DisplayRole:
             return self._display(row, index.column())
-        if role == Qt.ToolTipRole:
+        if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row)
-        if role == Qt.TextAlignmentRole and index.column() in (self.BITS, self.SPEED):
-            return int(Qt.AlignRight | Qt.AlignVCenter)
-        if role == Qt.ForegroundRole and index.column() == self.SPEED and _slow(row):
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() in (self.BITS, self.SPEED):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ForegroundRole and index.column() == self.SPEED and _slow(row):
             return SLOW
         return self._role(row, role)
 

@@ -83,24 +83,26 @@ class QuantPicker(QWidget):
         self.context.currentIndexChanged.connect(self._context_chosen)
         self.status = QLabel(objectName="hint", wordWrap=True)
         self.reason = QLabel(
-            objectName="note", wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse
+            objectName="note",
+            wordWrap=True,
+            textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse,
         )
         self.reason.hide()
         self.model = QuantPickerModel(self)
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setItemDelegate(QuantPickerDelegate(self.table))
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(38)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(QuantPickerModel.SIZE, QHeaderView.Interactive)
-        header.setSectionResizeMode(QuantPickerModel.ABOUT, QHeaderView.Stretch)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(QuantPickerModel.SIZE, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(QuantPickerModel.ABOUT, QHeaderView.ResizeMode.Stretch)
         self.table.setColumnWidth(QuantPickerModel.SIZE, 110)
         self.buttons = ButtonDelegate(self.table, enabled_role=QuantRole.ActionEnabled)
         self.buttons.clicked.connect(self._action_clicked)
@@ -115,7 +117,9 @@ class QuantPicker(QWidget):
             header.sizeHint().height() + 2 * self.table.verticalHeader().defaultSectionSize() + 24
         )
         self.table.selectionModel().currentRowChanged.connect(self._row_chosen)
-        self.about = QLabel(wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse)
+        self.about = QLabel(
+            wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse
+        )
         # Where the figures come from, one click away: the paragraph took five lines of a
         # 640-px window under the table.
         self.sources = QLabel(

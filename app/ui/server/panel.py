@@ -192,7 +192,7 @@ class ServerPanel(QWidget):
         self.backend = SessionBackend(session, self)
         self.log_model = RequestLogModel(self)
         self._relay = _LogRelay(self)
-        self._relay.record.connect(self.log_model.append, Qt.QueuedConnection)
+        self._relay.record.connect(self.log_model.append, Qt.ConnectionType.QueuedConnection)
 
         self.toggle = QCheckBox()
         self.port_box = QSpinBox()
@@ -214,7 +214,9 @@ class ServerPanel(QWidget):
         self.log_view = QTableView()
         self.log_view.setModel(self.log_model)
         self.log_view.verticalHeader().hide()
-        self.log_view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.log_view.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents
+        )
         self.log_view.horizontalHeader().setStretchLastSection(True)
         self.log_view.setWordWrap(False)
         # the header does not size itself again as rows arrive: fit each new row's text

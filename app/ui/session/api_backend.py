@@ -41,10 +41,10 @@ class SessionBackend(QObject, JobBackend):
         self._active: Job | None = None
         self._reply: Reply | None = None  # the active job's
         self._closed = threading.Event()
-        self._submitted.connect(self._on_submitted, Qt.QueuedConnection)
-        self._cancelled.connect(self._on_cancelled, Qt.QueuedConnection)
+        self._submitted.connect(self._on_submitted, Qt.ConnectionType.QueuedConnection)
+        self._cancelled.connect(self._on_cancelled, Qt.ConnectionType.QueuedConnection)
         # Queued: runs once the signal that freed the session has reached every listener.
-        self._pump_requested.connect(self._pump, Qt.QueuedConnection)
+        self._pump_requested.connect(self._pump, Qt.ConnectionType.QueuedConnection)
         session.busy_changed.connect(self._on_busy_changed)
 
     # -- Backend (called from connection threads) ------------------------------------------

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from app.core.common import errors
 from app.core.common.errors import ContextFullError, LoadCancelled, ModelCrashed
@@ -91,7 +92,7 @@ class HostedEngine:
             self._host = host
         started = time.perf_counter()
 
-        def on_event(event: dict) -> None:
+        def on_event(event: dict[str, Any]) -> None:
             if event["ev"] == "progress" and progress is not None:
                 progress(float(event["value"]))
 
@@ -146,7 +147,7 @@ class HostedEngine:
         )["value"]
         return value["vectors"], int(value["tokens"])
 
-    def count_tokens(self, messages: Sequence[dict]) -> int:
+    def count_tokens(self, messages: Sequence[dict[str, Any]]) -> int:
         return int(
             self._request(
                 {"op": "count", "messages": list(messages)}, "result", while_doing="counting tokens"
@@ -154,8 +155,8 @@ class HostedEngine:
         )
 
     def fit_messages(
-        self, messages: Sequence[dict], reserve: int, stop: threading.Event | None = None
-    ) -> list[dict]:
+        self, messages: Sequence[dict[str, Any]], reserve: int, stop: threading.Event | None = None
+    ) -> list[dict[str, Any]]:
         return list(
             self._request(
                 {"op": "fit", "messages": list(messages), "reserve": reserve},
@@ -167,7 +168,7 @@ class HostedEngine:
 
     def chat(
         self,
-        messages: Sequence[dict],
+        messages: Sequence[dict[str, Any]],
         sampling: SamplingOptions,
         on_token: Callable[[str], None],
         stop: threading.Event | None = None,
@@ -198,9 +199,9 @@ class HostedEngine:
         )
 
     def _generate(
-        self, request: dict, on_token: Callable[[str], None], stop: threading.Event | None
+        self, request: dict[str, Any], on_token: Callable[[str], None], stop: threading.Event | None
     ) -> GenerationStats:
-        def on_event(event: dict) -> None:
+        def on_event(event: dict[str, Any]) -> None:
             if event["ev"] == "token":
                 on_token(event["text"])
 
@@ -210,14 +211,14 @@ class HostedEngine:
     # -- one request ---------------------------------------------------------------------------
     def _request(
         self,
-        request: dict,
+        request: dict[str, Any],
         answer: str,
-        on_event: Callable[[dict], None] | None = None,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
         *,
         stop: threading.Event | None = None,
         cancel: threading.Event | None = None,
         while_doing: str,
-    ) -> dict:
+    ) -> dict[str, Any]:
         host = self._host
         if host is None:
             raise errors.GenerationError("No model is loaded.")
@@ -237,11 +238,11 @@ class HostedEngine:
         host: HostProcess,
         request_id: int,
         answer: str,
-        on_event: Callable[[dict], None] | None,
+        on_event: Callable[[dict[str, Any]], None] | None,
         stop: threading.Event | None,
         cancel: threading.Event | None,
         while_doing: str,
-    ) -> dict:
+    ) -> dict[str, Any]:
         stop_sent_at = None
         while True:
             event = host.get(POLL_S)
@@ -275,12 +276,12 @@ class HostedEngine:
                 log.info("Model host %d silent for %.0f s: killed", host.pid, self.hang_s)
                 return self._hung(host, while_doing, "stopped answering")
 
-    def _hung(self, host: HostProcess, while_doing: str, how: str) -> dict:
+    def _hung(self, host: HostProcess, while_doing: str, how: str) -> dict[str, Any]:
         host.kill()
         self._forget(host)
         raise ModelCrashed(self._message(while_doing, f"it {how} and was closed"))
 
-    def _died(self, host: HostProcess, while_doing: str) -> dict:
+    def _died(self, host: HostProcess, while_doing: str) -> dict[str, Any]:
         cause, line = host.cause(), host.last_line()
         log.info("Model host %d for %s: %s: %s", host.pid, self._name, cause, line)
         self._forget(host)
@@ -309,7 +310,7 @@ class HostedEngine:
         host.close(grace_s=0)
 
 
-def _error_from(event: dict) -> errors.HearthError:
+def _error_from(event: dict[str, Any]) -> errors.HearthError:
     """The host's error, as the same typed error it was there."""
     kind, message = event.get("kind", ""), str(event.get("message", ""))
     if kind == "ContextFullError":
