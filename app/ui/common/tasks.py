@@ -322,16 +322,20 @@ def long_jobs() -> QThreadPool:
 QUIT_WAIT_MS = 3_000
 
 _abandoned: list[QThread] = []  # kept: Qt aborts the process if a running QThread is deleted
+_kept: list[object] = []  # the workers living in those threads, not to be deleted under them
 
 
-def wait_thread(thread: QThread, name: str, timeout_ms: int | None = None) -> bool:
+def wait_thread(
+    thread: QThread, name: str, timeout_ms: int | None = None, keep: tuple[object, ...] = ()
+) -> bool:
     """At quit, after asking ``thread`` to end: wait at most ``timeout_ms`` (default
-    ``QUIT_WAIT_MS``). A thread still running then is kept alive here, never deleted while it
-    runs, and named in the log."""
+    ``QUIT_WAIT_MS``). A thread still running then is kept alive here with ``keep`` (its
+    worker), never deleted while it runs, and named in the log."""
     timeout_ms = QUIT_WAIT_MS if timeout_ms is None else timeout_ms
     if thread.wait(timeout_ms):
         return True
     _abandoned.append(thread)
+    _kept.extend(keep)
     log.warning(
         "Quitting with the %s thread still running after %d ms: not waited for", name, timeout_ms
     )

@@ -146,7 +146,7 @@ class Measurer(QObject):
         self._cancel.set()
         if self._thread.isRunning():
             self._thread.quit()
-            wait_thread(self._thread, "measure")
+            wait_thread(self._thread, "measure", keep=(self._worker,))
 
     def _set_busy(self, busy: bool) -> None:
         if busy != self._busy:

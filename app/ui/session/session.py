@@ -279,7 +279,7 @@ class ChatSession(QObject):
         self._load_cancel.set()
         if not self._closing:  # else the worker ends its thread itself
             self._close_requested.emit()
-        wait_thread(self._thread, "inference")
+        wait_thread(self._thread, "inference", keep=(self._worker,))
 
     def close(self) -> None:
         """``shutdown`` without waiting: the worker stops, unloads and ends its thread in the

@@ -171,14 +171,16 @@ def test_a_worker_thread_that_hangs_at_quit_is_left_behind_and_said(caplog):
         def run(self):
             gate.wait(GATE_S)
 
-    thread = Hung()
+    thread, worker = Hung(), QObject()
     thread.start()
-    assert not tasks.wait_thread(thread, "stuck model", timeout_ms=50)
+    assert not tasks.wait_thread(thread, "stuck model", timeout_ms=50, keep=(worker,))
     assert thread.isRunning() and thread in tasks._abandoned  # kept: never deleted running
+    assert worker in tasks._kept
     assert any("stuck model" in r.getMessage() for r in caplog.records)
     gate.set()
     assert tasks.wait_thread(thread, "stuck model")
     tasks._abandoned.remove(thread)
+    tasks._kept.remove(worker)
 
 
 def test_a_latest_writer_saves_the_newest_value_last_and_skips_those_overtaken(qtbot):
