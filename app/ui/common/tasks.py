@@ -18,6 +18,7 @@ GUI thread) and ends early when ``control.stop`` (a ``threading.Event``) is set.
   whose result is dropped, so no caller keeps a sequence number to ignore stale answers.
 - ``shutdown(timeout_ms)`` at quit: stop every task, wait a bounded time for them, and name
   in the log those left running; ``wait_thread`` does the same for a worker's own QThread.
+- ``LatestWriter``: a file saved from the pool each time its content changes, the newest last.
 """
 
 from __future__ import annotations
