@@ -10,6 +10,7 @@ import sys
 import pytest
 from PySide6.QtCore import QProcess, QTimer
 
+from app.core.chats.store import ChatStore
 from app.core.config.sampling import Sampling
 from app.core.config.settings import Settings
 from app.ui.main_window import MainWindow
@@ -63,6 +64,15 @@ class Ticks:
 
     def stop(self) -> None:
         self.timer.stop()
+
+
+@pytest.fixture
+def old_chat(starter_home):
+    """A chat from an earlier session: on disk, not read until it is opened."""
+    with ChatStore(starter_home.chats_db) as store:
+        chat = store.create_chat("Recipes")
+        store.add_message(chat.id, "user", "How long do I knead bread dough?")
+    return chat.id
 
 
 @pytest.fixture
@@ -139,7 +149,9 @@ def test_send_rename_and_search_go_on_while_another_program_holds_the_lock(
     assert "locked" in window.banner_text.text() and "keeps trying" in window.banner_text.text()
 
 
-def test_quit_while_locked_keeps_the_chat_for_the_next_start(window, holder, qtbot, starter_home):
+def test_switching_chats_and_quitting_while_locked_keeps_the_chat_for_the_next_start(
+    old_chat, window, holder, qtbot, starter_home
+):
     page = window.chat_page
     holder.send("lock")
     holder.wait_for("locked")
@@ -147,6 +159,12 @@ def test_quit_while_locked_keeps_the_chat_for_the_next_start(window, holder, qtb
     page.send()
     qtbot.waitUntil(lambda: page.reply is None, timeout=ANSWER_MS)  # answered, in memory
     chat_id = page.chat_id
+    assert not page.store.loaded(old_chat)
+    page.open_chat(old_chat)  # read in the background: the lock stops no reader
+    qtbot.waitUntil(lambda: "knead" in page.transcript.toPlainText())
+    page.open_chat(chat_id)  # in memory: shown at once
+    assert "Paris" in page.transcript.toPlainText()
+    assert "locked" in holder.lines  # the other program still holds the lock
     window.shutdown()  # waits a bounded time, then keeps the changes aside
     journal = starter_home.chats_db.with_name("chats.sqlite3.unsaved")
     assert journal.is_file()
