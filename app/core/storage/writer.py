@@ -177,7 +177,10 @@ class Writer:
         self._troubled = True
         log.error("%s", message)
         if self.on_trouble is not None:
-            self.on_trouble(message)
+            try:
+                self.on_trouble(message)
+            except Exception:  # noqa: BLE001 - the writer must go on: its jobs are the chats
+                log.exception("The writer's trouble could not be said")
 
 
 def keep(journal: Path, jobs: list[Job]) -> None:
