@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QEvent, QSize, Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QActionGroup, QIcon
+from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -28,9 +28,11 @@ from app.core.common.resources import resource
 from app.core.config.settings import Settings
 from app.core.stores import Stores
 from app.ui.common import tasks
+from app.ui.menus import WindowMenus
+from app.ui.model_drop import ModelDrop
 from app.ui.services import Services
 from app.ui.session.session import ChatSession
-from app.ui.theme import THEMES, apply_theme
+from app.ui.theme import apply_theme
 
 if TYPE_CHECKING:
     from app.ui.downloads.manager import DownloadManager
@@ -123,7 +125,10 @@ class MainWindow(QMainWindow):
         layout.addLayout(right, 1)
         self.setCentralWidget(central)
         self.statusBar().showMessage("Ready")
-        self._build_menus()
+        self.menus = WindowMenus(self, PAGES)
+        self.theme_actions: dict[str, QAction] = self.menus.theme_actions
+        self.model_drop = ModelDrop(self)  # a .gguf file dropped on the window joins My Models
+        self.setAcceptDrops(True)
         self.downloads_panel = None
         self.downloads_dock = QDockWidget("Downloads", self)
         self.downloads_dock.setObjectName("downloads")
@@ -170,6 +175,8 @@ class MainWindow(QMainWindow):
             self._scanned = True
             self.refresh_library()
             self.downloads  # noqa: B018 - set up now: unfinished downloads resume
+            if self.settings.api_start_with_studio:  # File > Settings: "Start the API server"
+                self.server_panel.toggle.setChecked(True)
 
     @property
     def downloads(self) -> DownloadManager:
@@ -297,6 +304,8 @@ class MainWindow(QMainWindow):
     @Slot(list)
     def _on_folders_changed(self, folders: list) -> None:
         self.settings.model_folders = list(folders)
+        if "My Models" in self._built:
+            self.models_page.folders = list(folders)
         self._save_settings()
         self.refresh_library()
 
@@ -322,7 +331,9 @@ class MainWindow(QMainWindow):
         if self._server_panel is None:
             from app.ui.server.panel import ServerPanel
 
-            self._server_panel = ServerPanel(self.session, self.settings)
+            self._server_panel = ServerPanel(
+                self.session, self.settings, port=self.settings.api_port
+            )
             self._server_panel.serving_changed.connect(self._on_serving)
             self.server_dock.setWidget(self._server_panel)
         return self._server_panel
@@ -359,20 +370,70 @@ class MainWindow(QMainWindow):
         self.open_page("Chat")
         self.chat_page.select_model(path)
 
-    def _build_menus(self) -> None:
-        view = self.menuBar().addMenu("&View")
-        themes = view.addMenu("&Theme")
-        group = QActionGroup(self)
-        self.theme_actions: dict[str, QAction] = {}
-        for choice, label in (("system", "As the &system"), ("light", "&Light"), ("dark", "&Dark")):
-            action = themes.addAction(label)
-            action.setCheckable(True)
-            action.setChecked(
-                choice == (self.settings.theme if self.settings.theme in THEMES else "system")
-            )
-            action.triggered.connect(lambda _=False, c=choice: self.set_theme(c))
-            group.addAction(action)
-            self.theme_actions[choice] = action
+    # -- what the menus and shortcuts do (app/ui/menus.py) --------------------------------
+    @Slot()
+    def new_chat(self) -> None:
+        self.open_page("Chat")
+        self.chat_page.new_chat()
+
+    @Slot()
+    def search_chats(self) -> None:
+        self.open_page("Chat")
+        self.chat_page.sidebar.show()  # hidden beside Chat's settings on a narrow window
+        self.chat_page.sidebar.search.setFocus()
+        self.chat_page.sidebar.search.selectAll()
+
+    @Slot()
+    def focus_message_box(self) -> None:
+        self.open_page("Chat")
+        self.chat_page.input.setFocus()
+
+    @Slot()
+    def stop_answer(self) -> None:
+        self.chat_page.stop_answer()
+
+    @Slot()
+    def choose_model_file(self) -> None:
+        self.model_drop.choose()
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.model_drop.drag_entered(event)
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.model_drop.dropped(event)
+
+    @Slot()
+    def show_about(self):
+        from app.ui.about import AboutDialog
+
+        dialog = AboutDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    @Slot()
+    def open_settings(self):
+        """File > Settings: the app-wide choices; OK saves them and applies what changed."""
+        from app.ui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.saved.connect(self._on_settings_saved)
+        dialog.open()
+        return dialog
+
+    @Slot(list)
+    def _on_settings_saved(self, changed: list) -> None:
+        if "theme" in changed:
+            self.set_theme(self.settings.theme)
+        if "model_folders" in changed:
+            self._on_folders_changed(self.settings.model_folders)
+        if "api_port" in changed and self._server_panel is not None:
+            if self._server_panel.server is None:
+                self._server_panel.port_box.setValue(self.settings.api_port)
+            else:
+                self.statusBar().showMessage("The new port is used when the API server restarts.")
+        self._save_settings()
 
     def set_theme(self, choice: str) -> None:
         """Show the theme ``choice`` ("system", "light" or "dark") now and keep it."""

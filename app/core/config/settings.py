@@ -42,6 +42,11 @@ class Settings:
     # Web pages beyond this computer that may call the API server (as `hearth serve
     # --allow-origin`); pages on this computer and desktop apps' own pages always may.
     api_allowed_origins: list[str] = field(default_factory=list)
+    # The local API server (Settings dialog): its port, and whether it starts with the studio
+    api_port: int = 8080  # app.core.server.server.DEFAULT_PORT (config imports no server)
+    api_start_with_studio: bool = False
+    # Quants whose answers come slower than this (tokens a second) are not Recommended
+    comfortable_tok_s: float = 10.0  # app.core.quants.pick.COMFORTABLE_TOK_S
     # Window
     window_geometry: str = ""
     theme: str = "system"  # "system" (the desktop's light or dark scheme), "light" or "dark"
@@ -133,7 +138,12 @@ def _parse(raw: Any, notes: list[str]) -> Settings:
     return Settings(**values)
 
 
-RANGES = limits.SETTING_RANGES  # out of range, a value goes back to its default
+# Out of range, a value goes back to its default.
+RANGES = {
+    **limits.SETTING_RANGES,
+    "api_port": lambda v: limits.whole(v, "The server port", 1, 65535),
+    "comfortable_tok_s": lambda v: limits.number(v, "The comfortable speed", 0.5, 1000.0),
+}
 
 
 _KIND = {

@@ -7,10 +7,11 @@ model emits ``chosen`` (a ``ModelChoice``); the last row emits ``manage_requeste
 
 from __future__ import annotations
 
+import functools
 import logging
 
-from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import QComboBox
+from PySide6.QtCore import QPoint, Qt, Signal, Slot
+from PySide6.QtWidgets import QComboBox, QMenu
 
 from app.core.common.errors import HearthError
 from app.core.inference.model_choice import (
@@ -20,7 +21,14 @@ from app.core.inference.model_choice import (
     local_choices,
 )
 from app.core.inference.remote import ConnectionStore
-from app.ui.chat.model_choice_model import ChoiceRole, KeyRole, KindRole, ModelChoiceModel
+from app.ui.chat.model_choice_model import (
+    ChoiceRole,
+    KeyRole,
+    KindRole,
+    ModelChoiceModel,
+    PathRole,
+)
+from app.ui.common.folders import OPEN_FOLDER, open_containing_folder
 from app.ui.common.tasks import TaskHandle, run_task
 from app.ui.my_models.library_model import LibraryModel
 
@@ -49,6 +57,12 @@ class ModelPicker(QComboBox):
         self.choices.modelReset.connect(self._on_reset)
         library.modelReset.connect(self._on_library)
         self.activated.connect(self._on_activated)
+        # Right-click: "Open containing folder" of the local model shown, or of the row under
+        # the pointer in the open list.
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._menu)
+        self.view().setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view().customContextMenuRequested.connect(self._row_menu)
         self._on_library()
 
     def current_choice(self) -> ModelChoice | None:
@@ -79,7 +93,7 @@ class ModelPicker(QComboBox):
         timeout = self.probe_timeout
         self._listing_tasks = [
             run_task(
-                lambda c=connection: list_remote(c, timeout),
+                functools.partial(list_remote, connection, timeout),
                 self._on_listed,
                 self.remote_failed.emit,
                 self,
@@ -103,6 +117,27 @@ class ModelPicker(QComboBox):
         row = self.choices.row_of(self.active_key)
         self.setCurrentIndex(row if row >= 0 else (0 if self.choices.local_count() else -1))
         self.choices_changed.emit()
+
+    def folder_menu(self, row: int) -> QMenu | None:
+        """The context menu of a local model's row (None for other rows)."""
+        path = self.itemData(row, PathRole) if row >= 0 else ""
+        if not path:
+            return None
+        menu = QMenu(self)
+        menu.addAction(OPEN_FOLDER, lambda: open_containing_folder(path))
+        return menu
+
+    @Slot(QPoint)
+    def _menu(self, position: QPoint) -> None:
+        menu = self.folder_menu(self.currentIndex())
+        if menu is not None:
+            menu.popup(self.mapToGlobal(position))
+
+    @Slot(QPoint)
+    def _row_menu(self, position: QPoint) -> None:
+        menu = self.folder_menu(self.view().indexAt(position).row())
+        if menu is not None:
+            menu.popup(self.view().viewport().mapToGlobal(position))
 
     @Slot(int)
     def _on_activated(self, row: int) -> None:

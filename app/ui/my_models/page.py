@@ -29,10 +29,11 @@ from PySide6.QtWidgets import (
 
 from app.core.common.units import format_size
 from app.core.fit.machine_info import MachineInfo
-from app.core.library import catalog as core_library
+from app.core.library import catalog
 from app.core.library.catalog import LocalModel
 from app.core.library.names import base_name
 from app.ui.common.confirm import ask_yes_no
+from app.ui.common.folders import OPEN_FOLDER
 from app.ui.common.tasks import run_task
 from app.ui.my_models.library_model import (
     SOURCE_LABELS,
@@ -113,7 +114,7 @@ class ModelsPage(QWidget):
             ("Add folder...", self.add_folder),
             ("Refresh", self.refresh_requested),
             ("Quants", self.toggle_quants),
-            ("Show in folder", self.reveal),
+            (OPEN_FOLDER, self.reveal),
             ("Compare", self.compare),
             ("Delete...", self._delete_clicked),
             ("Chat with this model", self._chat_with_current),
@@ -191,9 +192,9 @@ class ModelsPage(QWidget):
         self.picker.title.setText(f"<b>Quants of {base_name(model)} on this computer</b>")
 
         def loader():
-            from app.core.quants import sources as quant_sources
+            from app.core.quants import sources
 
-            return quant_sources.local_items(model, everything, store or _default_store())
+            return sources.local_items(model, everything, store or _default_store())
 
         self.picker.load(loader, model.context_length)
 
@@ -254,10 +255,8 @@ class ModelsPage(QWidget):
             return
         model = models[0]
         size = format_size(model.size_bytes)
-        app = core_library.APP_NAMES.get(
-            model.source, SOURCE_LABELS.get(model.source, model.source)
-        )
-        owned = model.source in core_library.OWNED
+        app = catalog.APP_NAMES.get(model.source, SOURCE_LABELS.get(model.source, model.source))
+        owned = model.source in catalog.OWNED
         if owned:
             question = f"Delete {model.name} ({size})? Its file(s) will be removed from disk."
         elif delete_file:
@@ -278,14 +277,14 @@ class ModelsPage(QWidget):
             else f"Removing {model.name} from the list..."
         )
         run_task(
-            lambda: core_library.delete_model(model, delete_file=delete_file),
+            lambda: catalog.delete_model(model, delete_file=delete_file),
             self._on_deleted,
             self._on_delete_failed,
             self,
         )
 
     @Slot(object)
-    def _on_deleted(self, outcome: core_library.DeleteOutcome) -> None:
+    def _on_deleted(self, outcome: catalog.DeleteOutcome) -> None:
         if outcome.hidden and outcome.hidden not in self.hidden:
             self.hidden.append(outcome.hidden)
             self.hidden_changed.emit(list(self.hidden))
@@ -312,13 +311,13 @@ class ModelsPage(QWidget):
         menu = QMenu(self)
         menu.addAction("Chat with this model", self._chat_with_current)
         menu.addAction("Compare", self.compare).setEnabled(len(models) > 1)
-        menu.addAction("Show in folder", self.reveal)
+        menu.addAction(OPEN_FOLDER, self.reveal)
         menu.addSeparator()
-        owned = models[0].source in core_library.OWNED
+        owned = models[0].source in catalog.OWNED
         menu.addAction("Delete..." if owned else "Remove from list...", self._delete_clicked)
         if not owned:
             action = menu.addAction("Delete the file from disk...", self._delete_file)
-            action.setEnabled(models[0].source != core_library.SOURCE_OLLAMA)
+            action.setEnabled(models[0].source != catalog.SOURCE_OLLAMA)
         menu.popup(self.table.viewport().mapToGlobal(position))
 
     def _say(self, text: str, kind: str = "hint") -> None:

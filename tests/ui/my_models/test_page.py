@@ -9,8 +9,9 @@ import pytest
 from PySide6.QtCore import Qt, QThreadPool
 
 from app.core.common.paths import hf_hub_cache
-from app.core.library import catalog as library
+from app.core.library import catalog
 from app.core.library.catalog import HeaderCache
+from app.ui.common.folders import OPEN_FOLDER
 from app.ui.my_models.library_model import DETAIL_COLUMNS, LibraryModel
 from app.ui.my_models.page import ModelsPage
 
@@ -48,8 +49,8 @@ def home(tmp_path, starter_home, starter_gguf) -> Path:
     return tmp_path / "home"
 
 
-def scan(paths, home: Path, hidden=(), folders=()) -> list[library.LocalModel]:
-    return library.list_models(
+def scan(paths, home: Path, hidden=(), folders=()) -> list[catalog.LocalModel]:
+    return catalog.list_models(
         paths.models_dir,
         hf_hub_cache(),
         folders,
@@ -79,7 +80,7 @@ def page(qtbot, starter_home, home):
     return widget
 
 
-def row_of(page: ModelsPage, source: str) -> library.LocalModel:
+def row_of(page: ModelsPage, source: str) -> catalog.LocalModel:
     return next(m for m in page.library.models() if m.source == source)
 
 
@@ -124,7 +125,7 @@ def test_chat_compare_and_reveal(qtbot, page) -> None:
     assert sorted(compare.args[0]) == sorted([str(starter.path), str(mine.path)])
 
     page.select(str(mine.path))
-    qtbot.mouseClick(page.buttons["Show in folder"], Qt.LeftButton)
+    qtbot.mouseClick(page.buttons[OPEN_FOLDER], Qt.LeftButton)
     assert page.answers.opened == [str(mine.path.parent)]
 
 
