@@ -6,6 +6,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QListView,
     QPushButton,
@@ -47,6 +48,9 @@ class ChatSidebar(QWidget):
         delete.clicked.connect(self._delete)
         export = QPushButton("Export")
         export.clicked.connect(self._export)
+        self.hint = QLabel(objectName="hint", wordWrap=True)  # why a button did nothing
+        self.hint.hide()
+        self.view.selectionModel().currentChanged.connect(self.hint.hide)
         row = QHBoxLayout()
         for button in (rename, delete, export):
             button.setObjectName("small")
@@ -57,10 +61,16 @@ class ChatSidebar(QWidget):
         layout.addWidget(self.search)
         layout.addWidget(self.view, 1)
         layout.addLayout(row)
+        layout.addWidget(self.hint)
 
     def current_id(self) -> int:
         index = self.view.currentIndex()
         return index.data(ChatIdRole) if index.isValid() else 0
+
+    def target_id(self) -> int:
+        """The chat Rename, Delete and Export act on: the one marked in the list, else the
+        open one (a search may hide it: the buttons used to do nothing then, issue 19)."""
+        return self.current_id() or self._shown
 
     def select(self, chat_id: int) -> None:
         """Reload the list and make ``chat_id`` current (without re-announcing it)."""
@@ -96,15 +106,28 @@ class ChatSidebar(QWidget):
 
     @Slot()
     def _rename(self) -> None:
+        if not self.current_id() and self._shown:  # hidden by the search: shown again to edit
+            self.search.clear()
         if self.view.currentIndex().isValid():
             self.view.edit(self.view.currentIndex())
+        else:
+            self._no_chat("rename")
 
     @Slot()
     def _delete(self) -> None:
-        if self.current_id():
-            self.delete_requested.emit(self.current_id())
+        if self.target_id():
+            self.delete_requested.emit(self.target_id())
+        else:
+            self._no_chat("delete")
 
     @Slot()
     def _export(self) -> None:
-        if self.current_id():
-            self.export_requested.emit(self.current_id())
+        if self.target_id():
+            self.export_requested.emit(self.target_id())
+        else:
+            self._no_chat("export")
+
+    def _no_chat(self, verb: str) -> None:
+        """Say why a button did nothing: no chat is open or chosen."""
+        self.hint.setText(f"Open or choose a chat to {verb} it.")
+        self.hint.show()
