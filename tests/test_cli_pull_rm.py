@@ -19,7 +19,7 @@ from app.core.common.errors import ModelNotFound
 from app.core.common.paths import Paths, hf_hub_cache
 from app.core.config.settings import Settings
 from app.core.downloads.downloader import Downloader
-from app.core.library import catalog as library
+from app.core.library import catalog
 from tests.support.hub_repos import add_gguf_family, gguf_name
 from tests.support.hub_server import LoopbackHub
 
@@ -124,7 +124,7 @@ def test_rm_deletes_a_pulled_split_model_and_leaves_a_clean_cache(
         "Deleted org/Tiny-GGUF/Tiny-F16-00001-of-00002.gguf from the "
         "Hugging Face cache: 800.0 KB freed."
     )
-    names = [m.name for m in library.list_models(hearth_home.models_dir, hf_hub_cache())]
+    names = [m.name for m in catalog.list_models(hearth_home.models_dir, hf_hub_cache())]
     assert names == ["org/Tiny-GGUF/Tiny-Q4_K_M.gguf"]
     assert scan_cache_dir(hf_hub_cache()).warnings == []
     blobs = list(hf_hub_cache().glob("models--org--Tiny-GGUF/blobs/*"))
@@ -168,7 +168,7 @@ def test_rm_only_unlinks_another_apps_model(
     theirs.parent.mkdir(parents=True)
     os.link(starter_gguf, theirs)  # a real model in LM Studio's real folder layout
     monkeypatch.setenv("HOME", str(home))
-    assert [m.source for m in library.list_for_user(hearth_home)] == ["lmstudio"]
+    assert [m.source for m in catalog.list_for_user(hearth_home)] == ["lmstudio"]
 
     monkeypatch.setattr(sys, "stdin", _Terminal("y\n"))
     assert cmd_rm.run(Namespace(model="SmolLM2", yes=False), hearth_home) == 0
@@ -180,7 +180,7 @@ def test_rm_only_unlinks_another_apps_model(
     )
     assert out.strip().endswith(f"The file was not deleted: it is still at {theirs} (LM Studio).")
     assert theirs.read_bytes()[:4] == b"GGUF"  # the file is untouched
-    assert library.list_for_user(hearth_home) == []  # and stays off the list, as in the app
+    assert catalog.list_for_user(hearth_home) == []  # and stays off the list, as in the app
     with pytest.raises(ModelNotFound):
         cmd_rm.run(Namespace(model="SmolLM2", yes=True), hearth_home)
 
@@ -198,4 +198,4 @@ def test_rm_of_a_model_in_a_users_folder_keeps_the_file(
 
     assert mine.exists() and "The file was not deleted" in capsys.readouterr().out
     assert Settings.load(hearth_home.settings_file).hidden_models == [str(mine)]
-    assert library.list_for_user(hearth_home) == []
+    assert catalog.list_for_user(hearth_home) == []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.fit import estimate as fit
+from app.core.fit import estimate
 from tests.support.hub_repos import add_gguf_family, gguf_name, mmproj_name, split_bytes
 from tests.support.hub_server import LoopbackHub
 
@@ -113,11 +113,11 @@ def test_quants_json(repos, quant_ladder) -> None:
         ("Q2_K", "model", quant_ladder["Q2_K"].stat().st_size, 1),
         ("F16", "mmproj", 500, 1),
     ]
-    verdicts = {fit.VERDICT_FULL, fit.VERDICT_CPU, fit.VERDICT_TOO_LARGE}
+    verdicts = {estimate.VERDICT_FULL, estimate.VERDICT_CPU, estimate.VERDICT_TOO_LARGE}
     assert all(r["fit"] in verdicts or r["fit"].startswith("Partial: ") for r in rows[:3])
     assert rows[3]["fit"] is None
     for row in rows[:3]:  # a speed here for every model file that fits, none for the projector
-        fits = row["fit"] != fit.VERDICT_TOO_LARGE
+        fits = row["fit"] != estimate.VERDICT_TOO_LARGE
         assert (row["speed_basis"] == "estimated") == fits and (row["gen_tok_s"] or 0) >= 0
     assert rows[0]["gen_tok_s"] > rows[2]["gen_tok_s"] > 0  # a 20 kB file reads less than 88 MB
     assert rows[3]["gen_tok_s"] is None

@@ -18,7 +18,7 @@ from app import __version__
 from app.core.common.errors import HearthError
 from app.core.common.logs import setup_logging
 from app.core.common.paths import default_paths
-from app.core.inference.host import process as host_process
+from app.core.inference.host import process
 from app.core.quants import quantize_worker
 
 COMMANDS = (
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == [quantize_worker.FLAG]:  # make_quant's child process: nothing else starts
         return quantize_worker.main(argv[1:])
-    if argv[:1] == [host_process.FLAG]:  # a model host: llama.cpp for one model, nothing else
+    if argv[:1] == [process.FLAG]:  # a model host: llama.cpp for one model, nothing else
         from app.core.inference.host import engine_host
 
         return engine_host.main(argv[1:])
@@ -85,9 +85,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return host.main(argv[1:])
     if argv[:1] == ["--bench-chat-child"]:  # one side of 'hearth bench chat'
-        from app.bench import chat_child as bench_chat_child
+        from app.bench import chat_child
 
-        return bench_chat_child.main(argv[1:])
+        return chat_child.main(argv[1:])
     # 'hearth' alone opens the studio: importing the twelve subcommands first cost ~0.3 s of
     # its start (numpy and the measuring code came with 'compare'). They are loaded only when
     # a word that is not an option is given (a command, or a misspelt one) or help is asked.

@@ -12,7 +12,7 @@ from app.core.common.paths import Paths, hf_hub_cache
 from app.core.common.units import format_size
 from app.core.gguf.check import check_file
 from app.core.gguf.info import check_magic
-from app.core.library import catalog as library
+from app.core.library import catalog
 from app.core.measure.host import measure_in_host
 from app.core.measure.llama_eval import prefer_passive_wait
 from app.core.measure.measurement import MeasureSettings, MeasureText, finite
@@ -58,8 +58,8 @@ def _resolve(specs: list[str], paths: Paths) -> list[Path]:
             check_magic(path)  # "The model file ... does not exist."
         if not path.exists():
             if models is None:
-                models = library.list_models(paths.models_dir, hf_hub_cache())
-            path = library.resolve(spec, models)
+                models = catalog.list_models(paths.models_dir, hf_hub_cache())
+            path = catalog.resolve(spec, models)
         check_file(path)  # Hearth's own check, as for run and serve: nothing refused is measured
         resolved.append(path)
     return resolved

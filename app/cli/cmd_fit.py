@@ -10,11 +10,11 @@ from app.core.common.errors import ModelNotFound
 from app.core.common.paths import Paths, hf_hub_cache
 from app.core.common.units import format_memory
 from app.core.config import limits, presets
-from app.core.fit import estimate as fit
+from app.core.fit import estimate
 from app.core.fit import shape as fit_shape
 from app.core.fit.speed_here import SpeedHere
-from app.core.hardware import probe as hardware
-from app.core.library import catalog as library
+from app.core.hardware import probe
+from app.core.library import catalog
 from app.core.quants.pick import SPEED_DEPTH
 
 
@@ -37,7 +37,7 @@ def add_parser(commands):
     )
     parser.add_argument(
         "--kv",
-        choices=list(fit.KV_TYPES),
+        choices=list(estimate.KV_TYPES),
         default="f16",
         help="KV cache type (q8_0 and q4_0 use flash attention)",
     )
@@ -51,10 +51,10 @@ def run(args, paths: Paths) -> int:
     if args.ctx is not None and args.ctx < 1:
         raise ModelNotFound("--ctx must be a positive number of tokens.")
     n_ctx = presets.context_length(args.ctx or 0, shape.n_ctx_train)
-    report = hardware.probe(paths.models_dir)
-    result = fit.plan(shape, fit.Machine.from_report(report), n_ctx, args.kv)
+    report = probe.probe(paths.models_dir)
+    result = estimate.plan(shape, estimate.Machine.from_report(report), n_ctx, args.kv)
     speed = None
-    if result.verdict != fit.VERDICT_TOO_LARGE:
+    if result.verdict != estimate.VERDICT_TOO_LARGE:
         speeds = SpeedHere.for_report(report, paths.data_dir)
         speed = speeds.speed(
             shape, result.gpu_layers, min(SPEED_DEPTH, n_ctx), result.cpu_moe_layers
@@ -111,16 +111,18 @@ def run(args, paths: Paths) -> int:
     return 0
 
 
-def load_shape(spec: str, paths: Paths, revision: str | None = None) -> tuple[fit.ModelShape, str]:
+def load_shape(
+    spec: str, paths: Paths, revision: str | None = None
+) -> tuple[estimate.ModelShape, str]:
     """The model's shape from a local file, a library name, or the Hub (header only)."""
     from huggingface_hub import hf_hub_url
 
     path = Path(spec).expanduser()
     if path.is_file():
-        return fit.shape_from_file(path), str(path)
+        return estimate.shape_from_file(path), str(path)
     try:
-        path = library.resolve(spec, library.list_models(paths.models_dir, hf_hub_cache()))
-        return fit.shape_from_file(path), str(path)
+        path = catalog.resolve(spec, catalog.list_models(paths.models_dir, hf_hub_cache()))
+        return estimate.shape_from_file(path), str(path)
     except ModelNotFound:
         parts = spec.strip("/").split("/")
         if len(parts) < 3 or not spec.lower().endswith(".gguf"):

@@ -6,7 +6,7 @@ import json
 
 from app.core.common.paths import Paths
 from app.core.common.units import format_memory, format_size
-from app.core.hardware import probe as hardware
+from app.core.hardware import probe
 from app.core.hardware.probe import Gpu, HardwareReport
 
 # llama.cpp's CPU "features" that are build options, not instruction sets
@@ -25,7 +25,7 @@ def add_parser(commands):
 
 
 def run(args, paths: Paths) -> int:
-    report = hardware.probe(paths.models_dir)
+    report = probe.probe(paths.models_dir)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
         return 0

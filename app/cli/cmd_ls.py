@@ -8,7 +8,7 @@ from app.cli.terminal import shown
 from app.core.common.paths import Paths
 from app.core.common.units import format_size
 from app.core.hub.files import format_params
-from app.core.library import catalog as library
+from app.core.library import catalog
 
 
 def add_parser(commands):
@@ -24,7 +24,7 @@ def add_parser(commands):
 
 
 def run(args, paths: Paths) -> int:
-    models = library.list_for_user(paths)
+    models = catalog.list_for_user(paths)
     if args.json:
         print(json.dumps([m.to_json() for m in models], indent=2))
         return 0

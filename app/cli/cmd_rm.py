@@ -13,7 +13,7 @@ from app.core.common.errors import ModelNotFound
 from app.core.common.paths import Paths
 from app.core.common.units import format_size
 from app.core.config.settings import Settings
-from app.core.library import catalog as library
+from app.core.library import catalog
 
 
 def add_parser(commands):
@@ -29,19 +29,19 @@ def add_parser(commands):
     return parser
 
 
-def _question(model: library.LocalModel) -> str:
+def _question(model: catalog.LocalModel) -> str:
     files = [f for f in model.all_files if f.exists()]
-    if model.source in library.OWNED:
+    if model.source in catalog.OWNED:
         size = sum(f.stat().st_size for f in files)
         return f"Delete {model.name} ({format_size(size)}, {len(files)} file(s))? [y/N] "
-    app = library.APP_NAMES.get(model.source, model.source)
+    app = catalog.APP_NAMES.get(model.source, model.source)
     return f"Remove {model.name} from Hearth's list? Its file stays at {model.path} ({app}). [y/N] "
 
 
 def run(args, paths: Paths) -> int:
     settings = Settings.load(paths.settings_file)
-    models = library.list_for_user(paths, settings)
-    path = library.resolve(args.model, models)
+    models = catalog.list_for_user(paths, settings)
+    path = catalog.resolve(args.model, models)
     model = next((m for m in models if m.path == path), None)
     if model is None:
         raise ModelNotFound(
@@ -54,7 +54,7 @@ def run(args, paths: Paths) -> int:
         if input(_question(model)).strip().lower() not in ("y", "yes"):
             print("Nothing deleted.", file=sys.stderr)
             return 1
-    outcome = library.delete_model(model)
+    outcome = catalog.delete_model(model)
     if outcome.hidden and outcome.hidden not in settings.hidden_models:
         settings.hidden_models.append(outcome.hidden)
         settings.save(paths.settings_file)

@@ -11,7 +11,7 @@ from app.core.config.sampling import add_flags, from_flags
 from app.core.config.settings import Settings
 from app.core.inference.host.hosted_engine import HostedEngine
 from app.core.inference.types import LoadOptions, SamplingOptions
-from app.core.library import catalog as library
+from app.core.library import catalog
 
 
 def add_parser(commands):
@@ -34,7 +34,7 @@ def add_parser(commands):
 
 def run(args, paths: Paths) -> int:
     settings = Settings.load(paths.settings_file)
-    model_path = library.resolve(args.model, library.list_models(paths.models_dir, hf_hub_cache()))
+    model_path = catalog.resolve(args.model, catalog.list_models(paths.models_dir, hf_hub_cache()))
     sampling = SamplingOptions.of(from_flags(args, settings.sampling))
     engine = HostedEngine()  # llama.cpp in its own process: an abort is one line, not a core
     print(f"Loading {model_path.name}...", file=sys.stderr)

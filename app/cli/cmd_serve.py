@@ -15,8 +15,7 @@ from app.core.config.settings import Settings
 from app.core.inference.host.hosted_engine import HostedEngine
 from app.core.inference.queue import GenerationQueue
 from app.core.inference.types import LoadOptions, SamplingOptions
-from app.core.library import catalog as library
-from app.core.library import starter
+from app.core.library import catalog, starter
 from app.core.server.server import DEFAULT_HOST, DEFAULT_PORT, ApiServer
 
 
@@ -108,7 +107,7 @@ def run(args, paths: Paths) -> int:
 
 def _model_path(spec: str | None, paths: Paths):
     if spec:
-        return library.resolve(spec, library.list_models(paths.models_dir, hf_hub_cache()))
+        return catalog.resolve(spec, catalog.list_models(paths.models_dir, hf_hub_cache()))
     if not starter.is_installed(paths.models_dir):
         raise ModelNotFound(
             "No model given and the starter model is not installed: run "

@@ -25,8 +25,8 @@ from app.core.common.errors import ChecksumMismatch, DownloadError, NotEnoughSpa
 from app.core.common.paths import Paths, hf_hub_cache
 from app.core.downloads.downloader import Downloader, DownloadResult, Progress
 from app.core.downloads.http import RetryPolicy
-from app.core.gguf import check as gguf_check
-from app.core.library import catalog as library
+from app.core.gguf import check
+from app.core.library import catalog
 from tests.faults.gguf_forge import Tensor, forge
 from tests.faults.tally import CrashDetected, Tally
 from tests.support.hub_repos import add_gguf_family, gguf_name
@@ -84,8 +84,8 @@ def file_gets(hub: LoopbackHub) -> list[str | None]:
     ]
 
 
-def models(paths: Paths, cache: Path) -> list[library.LocalModel]:
-    return library.list_models(paths.models_dir, cache, home=paths.data_dir, other_apps=False)
+def models(paths: Paths, cache: Path) -> list[catalog.LocalModel]:
+    return catalog.list_models(paths.models_dir, cache, home=paths.data_dir, other_apps=False)
 
 
 def assert_verified(
@@ -94,7 +94,7 @@ def assert_verified(
     """The file is the Hub's, passes Hearth's GGUF check, and is the library's only model."""
     cache = cache or hf_hub_cache()
     assert sha(result.path.read_bytes()) == sha(expected), "the file differs from the Hub's"
-    gguf_check.check_file(result.path)
+    check.check_file(result.path)
     assert [m.path for m in models(paths, cache)] == [result.path]
     assert not list(cache.rglob("*.part")), "a part file was left behind"
 

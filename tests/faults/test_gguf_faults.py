@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from app.core.common.errors import InvalidModelFile
-from app.core.gguf import check as gguf_check
+from app.core.gguf import check
 from app.core.gguf.header import read_local_header
 from tests.faults import gguf_forge as g
 from tests.faults.tally import CrashDetected, Tally
@@ -294,7 +294,7 @@ def test_check_file_refuses_it_naming_the_problem(
     path = case_files[name]
     with faults.inject(f"malformed GGUF ({name}): gguf_check"):
         with pytest.raises(InvalidModelFile, match=CASES[name][1]) as refused:
-            gguf_check.check_file(path)
+            check.check_file(path)
 
         message = str(refused.value)
         assert message.startswith(f"Hearth refused {path.name}.") and "\n" not in message
@@ -327,8 +327,8 @@ def test_real_models_pass_the_check(
 ) -> None:
     """No false alarms: the starter model, every quant of the ladder and a forged valid file."""
     for path in [starter_gguf, *quant_ladder.values()]:
-        gguf_check.check_file(path)
-    gguf_check.check_file(g.write(tmp_path / "forged.gguf", g.forge()))
+        check.check_file(path)
+    check.check_file(g.write(tmp_path / "forged.gguf", g.forge()))
 
 
 # -- chat templates that try to leave the sandbox ------------------------------------------------
@@ -380,7 +380,7 @@ def test_a_template_escape_is_refused_and_runs_nothing(
 ) -> None:
     canary = tmp_path / "escaped"
     with faults.inject(f"chat template escape: {template[:50]}"):
-        problem = gguf_check.template_problem(template.replace("{canary}", str(canary)))
+        problem = check.template_problem(template.replace("{canary}", str(canary)))
 
         assert problem is not None and "tries to leave the template sandbox" in problem, problem
         assert not canary.exists(), "code ran outside the sandbox"
@@ -393,8 +393,8 @@ def test_a_template_escape_is_refused_and_runs_nothing(
 @pytest.mark.parametrize(("template", "says"), LIMITS)
 def test_a_template_asking_too_much_is_refused(template: str, says: str, faults: Tally) -> None:
     with faults.inject(f"chat template bomb: {template[:50]}"):
-        problem = gguf_check.template_problem(
-            template, seconds=SECONDS.get(template, gguf_check.TEMPLATE_SECONDS)
+        problem = check.template_problem(
+            template, seconds=SECONDS.get(template, check.TEMPLATE_SECONDS)
         )
 
         assert problem is not None and re.search(says, problem), problem
@@ -421,4 +421,4 @@ def test_real_chat_templates_render() -> None:
         "{{ 'Today: %s' % date_string }}{{ '{:>4}'.format(1) }}",
     ]
     for template in templates:
-        assert gguf_check.template_problem(template) is None
+        assert check.template_problem(template) is None

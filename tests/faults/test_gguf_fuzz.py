@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.core.common.errors import InvalidModelFile
-from app.core.fit import estimate as fit
+from app.core.fit import estimate
 from app.core.fit import shape as fit_shape
-from app.core.gguf import check as gguf_check
-from app.core.library import catalog as library
+from app.core.gguf import check
+from app.core.library import catalog
 from tests.faults import gguf_forge as g
 
 pytestmark = pytest.mark.faults
@@ -56,7 +56,7 @@ INT_TYPES = {
     g.U64: 2**64 - 1,
     g.I64: 2**63 - 1,
 }
-MACHINE = fit.Machine(ram_bytes=8 << 30, gpu_bytes=(4 << 30,), backend="CUDA")
+MACHINE = estimate.Machine(ram_bytes=8 << 30, gpu_bytes=(4 << 30,), backend="CUDA")
 
 
 @st.composite
@@ -144,20 +144,20 @@ def test_forged_headers_never_crash_the_check_fit_or_ls(data, fault_tally):
         tempfile.TemporaryDirectory() as folder,
     ):
         path = g.write(Path(folder) / "fuzzed.gguf", data)
-        problem = gguf_check.problem_of(path)
+        problem = check.problem_of(path)
         assert problem is None or problem.startswith("Hearth refused fuzzed.gguf.")
         if problem is None:
             shape = fit_shape.shape_from_file(path)
             assert 1 <= shape.n_layers <= 512
-            result = fit.plan(shape, MACHINE, min(shape.n_ctx_train, 4096))
+            result = estimate.plan(shape, MACHINE, min(shape.n_ctx_train, 4096))
             assert result.verdict
         else:
             with pytest.raises(InvalidModelFile):  # no estimate for a refused file
                 fit_shape.shape_from_file(path)
-        listed = library.list_models(
+        listed = catalog.list_models(
             Path(folder),
             Path(folder) / "no-cache",
             other_apps=False,
-            header_cache=library.HeaderCache(Path(folder) / "h.json"),
+            header_cache=catalog.HeaderCache(Path(folder) / "h.json"),
         )
         assert [m.problem for m in listed] == [problem]

@@ -22,8 +22,8 @@ from app.cli import main
 from app.core.common.errors import InvalidModelFile
 from app.core.config import limits
 from app.core.config.settings import Settings
-from app.core.fit import shape as fit_shape
-from app.core.gguf import check as gguf_check
+from app.core.fit import shape
+from app.core.gguf import check
 from app.core.gguf.header import read_local_header
 from app.core.inference.engine import Engine
 from app.core.inference.types import LoadOptions, SamplingOptions
@@ -108,9 +108,9 @@ def test_a_header_mutant_is_refused_and_never_estimated(case, faults, tmp_path, 
     path = mutant(tmp_path, case)
     with faults.inject(f"gguf ranges: {case} (check and fit)"):
         with pytest.raises(InvalidModelFile, match=MUTANTS[case][1]):
-            gguf_check.check_file(path)
+            check.check_file(path)
         with pytest.raises(InvalidModelFile):
-            fit_shape.shape_from_file(path)
+            shape.shape_from_file(path)
         code, out, err = run_cli(capsys, "fit", str(path))
         assert code == 1 and out == ""  # no estimate printed
         assert err.startswith(f"Error: Hearth refused {path.name}.") and err.count("\n") == 1
@@ -153,7 +153,7 @@ def test_every_part_of_a_split_model_is_checked(faults, tmp_path):
             InvalidModelFile,
             match="Its part split-00002-of-00002.gguf is damaged: the tensor 'blk.0.w' runs past",
         ):
-            gguf_check.check_file(first)
+            check.check_file(first)
 
 
 @pytest.mark.parametrize(
@@ -173,7 +173,7 @@ def test_the_real_model_mutated_is_refused_before_llama_cpp(patch, faults, start
     }
     path = makers[patch](starter_gguf, tmp_path)
     with faults.inject(f"gguf ranges: the starter with {patch}"):
-        assert gguf_check.problem_of(starter_gguf) is None
+        assert check.problem_of(starter_gguf) is None
         with pytest.raises(InvalidModelFile, match="Hearth refused"):
             Engine().load(path, LoadOptions(n_ctx=256, n_threads=1))
 
@@ -184,7 +184,7 @@ def test_a_file_of_many_tiny_keys_is_refused_at_once(faults, tmp_path):
     path = g.write(tmp_path / "many-keys.gguf", g.forge(kv=kv))
     with faults.inject("gguf ranges: 2,000 tiny metadata keys"):
         with pytest.raises(InvalidModelFile, match="claims 2,0\\d\\d metadata keys"):
-            gguf_check.check_file(path)
+            check.check_file(path)
         assert read_local_header(g.write(tmp_path / "fine.gguf", g.forge()))  # 13 keys: read
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from huggingface_hub import constants
 
-from app.core.chats import export as chat_export
+from app.core.chats import export
 from app.core.chats.store import ChatStore
 from app.core.common.errors import DownloadError, GatedModelError, HearthError, RemoteError
 from app.core.common.paths import Paths
@@ -151,8 +151,8 @@ def test_exported_chats_carry_no_credentials(
         store.finish_answer(answer, {"tokens": 1, "access_token": TOKEN}, "stop")
         with faults.inject("exporting a chat whose settings hold credentials"):
             exported = [
-                chat_export.export(store, chat.id, tmp_path / "chat.json"),
-                chat_export.export(store, chat.id, tmp_path / "chat.md"),
+                export.export(store, chat.id, tmp_path / "chat.json"),
+                export.export(store, chat.id, tmp_path / "chat.md"),
             ]
 
             assert json.loads(exported[0].read_text())["settings"]["temperature"] == 0.5

@@ -20,11 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.core.common.errors import GenerationError, InvalidModelFile
-from app.core.gguf import check as gguf_check
+from app.core.gguf import check
 from app.core.gguf.header import read_local_header
 from app.core.inference.engine import Engine
 from app.core.inference.types import LoadOptions, SamplingOptions
-from app.core.templates import render as chat_template
+from app.core.templates import render
 from tests.faults import gguf_forge as g
 from tests.faults.tally import CrashDetected, Tally
 
@@ -99,7 +99,7 @@ def test_a_template_failing_on_the_users_text_fails_in_one_sentence(
     template_files: dict[str, Path], engine: Engine, faults: Tally, name: str
 ) -> None:
     with faults.inject(f"chat template at run time: {name}"):
-        assert gguf_check.template_problem(ON_THE_USERS_TEXT[name]) is None  # the check passes
+        assert check.template_problem(ON_THE_USERS_TEXT[name]) is None  # the check passes
         engine.load(template_files[name], LoadOptions(n_ctx=512, n_threads=1))
         assert chat(engine, "hello")  # a plain message is answered
 
@@ -118,7 +118,7 @@ def test_a_bomb_in_dead_code_neither_hangs_the_check_nor_the_load(
 ) -> None:
     """Refused by the check in a sentence, or harmless: loaded and answered."""
     with faults.inject(f"chat template folded at compile time: {name}"):
-        problem = gguf_check.template_problem(FOLDED[name])
+        problem = check.template_problem(FOLDED[name])
         if problem is not None:
             assert problem.startswith("it ") and "\n" not in problem, problem
             with pytest.raises(InvalidModelFile, match="chat template is unsafe or broken"):
@@ -165,12 +165,12 @@ def test_llama_cpp_python_builds_its_handlers_with_the_guarded_formatter(
     from llama_cpp import llama_chat_format
 
     original = llama_chat_format.Jinja2ChatFormatter
-    formatter = chat_template.formatter(CHATML, "</s>", "<s>")
+    formatter = render.formatter(CHATML, "</s>", "<s>")
     assert isinstance(formatter, original)
     response = formatter(messages=[{"role": "user", "content": "hi"}])
     assert response.prompt.endswith("<|im_start|>assistant") and response.stop == ["</s>"]
-    with chat_template.guarded_formatters():
-        assert llama_chat_format.Jinja2ChatFormatter is chat_template.guarded_formatter_class()
+    with render.guarded_formatters():
+        assert llama_chat_format.Jinja2ChatFormatter is render.guarded_formatter_class()
     assert llama_chat_format.Jinja2ChatFormatter is original
 
 
@@ -280,17 +280,15 @@ def test_fuzzed_templates_end_in_a_sentence(template: str, fault_tally: Tally) -
     """The check and the run-time render of a generated hostile template both end within
     the budget, with a rendered prompt or a sentence, never another exception."""
     with fault_tally.inject(f"fuzzed chat template: {template[:60]}"):
-        problem = gguf_check.template_problem(template, seconds=FUZZ_SECONDS)
+        problem = check.template_problem(template, seconds=FUZZ_SECONDS)
         assert problem is None or (problem.startswith("it ") and "\n" not in problem), problem
         if problem is None:
-            compiled = chat_template.compile_guarded(template)
+            compiled = render.compile_guarded(template)
             for text in ("hello", "boom\t\n" * 1000):
-                context = chat_template.render_args(
-                    [{"role": "user", "content": text}], "<s>", "</s>"
-                )
+                context = render.render_args([{"role": "user", "content": text}], "<s>", "</s>")
                 try:
-                    chat_template.render_guarded(compiled, context, FUZZ_SECONDS)
-                except chat_template.TemplateFailure as failure:
-                    message = str(chat_template.runtime_error(failure))
+                    render.render_guarded(compiled, context, FUZZ_SECONDS)
+                except render.TemplateFailure as failure:
+                    message = str(render.runtime_error(failure))
                     assert message.startswith("The model's chat template"), message
                     assert "\n" not in message

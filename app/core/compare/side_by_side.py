@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.common.units import format_size
-from app.core.fit import estimate as fit
+from app.core.fit import estimate
 
 N_CTX = 2048  # one prompt and a short answer: a small context keeps several models in memory
 MIN_MODELS, MAX_MODELS = 2, 4
@@ -30,9 +30,9 @@ class Schedule:
     message: str
 
 
-def schedule(paths: Sequence[Path], machine: fit.Machine, n_ctx: int = N_CTX) -> Schedule:
+def schedule(paths: Sequence[Path], machine: estimate.Machine, n_ctx: int = N_CTX) -> Schedule:
     """At once when every model's estimate fits beside the others, else one after another."""
-    plans = [fit.plan(fit.shape_from_file(Path(p)), machine, n_ctx) for p in paths]
+    plans = [estimate.plan(estimate.shape_from_file(Path(p)), machine, n_ctx) for p in paths]
     ram = sum(p.estimate.ram_bytes for p in plans)
     vram = sum(p.estimate.vram_bytes for p in plans)
     total = sum(p.estimate.total_bytes for p in plans)
@@ -41,7 +41,7 @@ def schedule(paths: Sequence[Path], machine: fit.Machine, n_ctx: int = N_CTX) ->
         fits = total <= machine.ram_bytes and vram <= sum(machine.gpu_bytes)
     else:
         fits = ram <= machine.ram_bytes and vram <= sum(machine.gpu_bytes)
-    fits = fits and all(p.verdict != fit.VERDICT_TOO_LARGE for p in plans)
+    fits = fits and all(p.verdict != estimate.VERDICT_TOO_LARGE for p in plans)
     if fits:
         both = "Both models" if len(plans) == 2 else f"All {len(plans)} models"
         message = (

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from app.core.common.errors import HubError, HubRepoNotFound, HubUnavailable
 from app.core.downloads.downloader import hub_endpoint
-from app.core.hub import files as hub_files
+from app.core.hub import files
 from app.core.hub.files import HubModel, ModelDetails, details_from_info, model_from_info
 from app.core.hub.token import check_token, save_token  # re-exported: hub.save_token
 
@@ -96,7 +96,7 @@ class SearchQuery:
         """Architecture, size and, with a machine, fit (``model.fit``, see ``with_fit``)."""
         if self.architecture and (model.architecture or "").lower() != self.architecture.lower():
             return False
-        if self.size and hub_files.size_bucket(model.parameters) != self.size:
+        if self.size and files.size_bucket(model.parameters) != self.size:
             return False
         # A model whose fit cannot be estimated is kept (shown as "fit unknown"), not hidden.
         return self.machine is None or model.fit is None or model.fit.fits

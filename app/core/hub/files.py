@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from app.core.config import presets
 from app.core.downloads.store import is_safe_filename
-from app.core.fit import estimate as fit
+from app.core.fit import estimate
 from app.core.gguf import quant_types
 from app.core.gguf.split import SPLIT
 
@@ -331,7 +331,7 @@ def fit_verdicts(
 ) -> dict[str, str]:
     """The fit verdict of each entry (by name) on ``machine`` at the default context."""
     return {
-        name: fit.plan(sized, machine, presets.context_length(0, sized.n_ctx_train)).verdict
+        name: estimate.plan(sized, machine, presets.context_length(0, sized.n_ctx_train)).verdict
         for name, sized in sized_shapes(entries, shape=shape, n_ctx_train=n_ctx_train).items()
     }
 
@@ -358,7 +358,7 @@ def sized_shapes(
                 quant=entry.quant,
             )
         else:
-            sized = fit.shape_from_size(entry.size_bytes, entry.name)
+            sized = estimate.shape_from_size(entry.size_bytes, entry.name)
             if n_ctx_train:
                 sized = replace(sized, n_ctx_train=n_ctx_train)
         shapes[entry.name] = sized

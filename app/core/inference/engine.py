@@ -29,8 +29,7 @@ from app.core.compat.llama_cpp import (
     token_text,
 )
 from app.core.config import presets
-from app.core.gguf import check as gguf_check
-from app.core.gguf import info as gguf_info
+from app.core.gguf import check, info
 from app.core.inference.sampling import llama_kwargs
 from app.core.inference.types import (
     AUTO_LAYERS,
@@ -41,7 +40,7 @@ from app.core.inference.types import (
     SamplingOptions,
     stopped_stats,
 )
-from app.core.templates import render as chat_template
+from app.core.templates import render
 
 if TYPE_CHECKING:  # llama.cpp is loaded with the first model, not with this module
     import llama_cpp
@@ -102,12 +101,12 @@ class Engine:
         import llama_cpp
 
         path = Path(path)
-        gguf_check.check_file(path)  # Hearth's own check, before llama.cpp reads a byte
+        check.check_file(path)  # Hearth's own check, before llama.cpp reads a byte
         self.unload()
         route_log_to_logging()
         n_ctx = options.n_ctx
         if n_ctx <= 0:  # the model's own context length, capped
-            n_ctx = presets.context_length(0, gguf_info.read_info(path).context_length)
+            n_ctx = presets.context_length(0, info.read_info(path).context_length)
         gpu_layers, verdict, cpu_moe = options.n_gpu_layers, "", options.n_cpu_moe
         if gpu_layers == AUTO_LAYERS:
             gpu_layers, verdict, cpu_moe = auto_gpu_layers(path, n_ctx, options.kv_type)
@@ -136,7 +135,7 @@ class Engine:
             with (
                 contextlib.redirect_stderr(chatter),
                 load_progress(progress, cancel, experts_in_ram),
-                chat_template.guarded_formatters(),
+                render.guarded_formatters(),
             ):  # its handlers render under the budget
                 llm = llama_cpp.Llama(**kwargs)
         except (ValueError, RuntimeError, OSError) as exc:
@@ -383,12 +382,12 @@ class Engine:
 def auto_gpu_layers(path: Path, n_ctx: int, kv_type: str) -> tuple[int, str, int]:
     """As many layers on the GPU as fit this machine (app.core.fit.estimate), with the verdict
     and the layers whose experts stay in RAM."""
-    from app.core.fit import estimate as fit
-    from app.core.hardware import probe as hardware
+    from app.core.fit import estimate
+    from app.core.hardware import probe
 
-    shape = fit.shape_from_file(path)
-    machine = fit.Machine.from_report(hardware.probe(path.parent))
-    verdict = fit.plan(shape, machine, n_ctx, kv_type)
+    shape = estimate.shape_from_file(path)
+    machine = estimate.Machine.from_report(probe.probe(path.parent))
+    verdict = estimate.plan(shape, machine, n_ctx, kv_type)
     log.info(
         "GPU layers for %s at %d tokens: %d (%s)",
         path.name,
@@ -407,7 +406,7 @@ def chat_prompt(llm, messages: list[dict], has_template: bool) -> str:
     if has_template:
         eos = token_text(llm, llm.token_eos()) if llm.token_eos() != -1 else ""
         bos = token_text(llm, llm.token_bos()) if llm.token_bos() != -1 else ""
-        formatter = chat_template.formatter(llm.metadata["tokenizer.chat_template"], eos, bos)
+        formatter = render.formatter(llm.metadata["tokenizer.chat_template"], eos, bos)
         return formatter(messages=messages).prompt
     return llama_chat_format.format_chatml(messages=messages).prompt
 

@@ -24,11 +24,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from app.core.fit import estimate as fit
+from app.core.fit import estimate
 from app.core.fit.shape import ModelShape
 from app.core.fit.speed import CHAT_DEPTH, Speed
 from app.core.gguf import quant_types
-from app.core.quants import explain as quant_explain
+from app.core.quants import explain
 from app.core.quants.explain import Quality
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class QuantRow:
     quant: str
     size_bytes: int
     bits: float | None
-    fit: fit.Fit
+    fit: estimate.Fit
     placement: str  # FULL, PARTIAL, CPU or TOO_LARGE
     quality: Quality | None  # shown: measured, else typical/estimate
     typical: Quality | None  # for ranking
@@ -76,11 +76,11 @@ class Pick:
 
 
 def placement(verdict: str) -> str:
-    if verdict == fit.VERDICT_FULL:
+    if verdict == estimate.VERDICT_FULL:
         return FULL
     if verdict.startswith("Partial"):
         return PARTIAL
-    return CPU if verdict == fit.VERDICT_CPU else TOO_LARGE
+    return CPU if verdict == estimate.VERDICT_CPU else TOO_LARGE
 
 
 def resized(shape: ModelShape, name: str, size: int, quant: str | None) -> ModelShape:
@@ -92,7 +92,7 @@ def resized(shape: ModelShape, name: str, size: int, quant: str | None) -> Model
 
 def rows(
     items: Iterable[QuantItem],
-    machine: fit.Machine,
+    machine: estimate.Machine,
     n_ctx: int,
     kv_type: str = "f16",
     speeds: SpeedHere | None = None,
@@ -101,8 +101,8 @@ def rows(
     adds each file's speed here; without it the rows have none."""
     result = []
     for item in items:
-        plan = fit.plan(item.shape, machine, n_ctx, kv_type)
-        fits = plan.verdict != fit.VERDICT_TOO_LARGE
+        plan = estimate.plan(item.shape, machine, n_ctx, kv_type)
+        fits = plan.verdict != estimate.VERDICT_TOO_LARGE
         speed = (
             speeds.speed(item.shape, plan.gpu_layers, min(SPEED_DEPTH, n_ctx), plan.cpu_moe_layers)
             if speeds is not None and fits
@@ -114,11 +114,9 @@ def rows(
             if item.parameters
             else quant_types.typical_bits(name)
         )
-        typical = quant_explain.typical_quality(name)
+        typical = explain.typical_quality(name)
         shown = (
-            quant_explain.measured_quality(item.measurement)
-            if item.measurement is not None
-            else typical
+            explain.measured_quality(item.measurement) if item.measurement is not None else typical
         )
         result.append(
             QuantRow(
@@ -131,7 +129,7 @@ def rows(
                 placement=placement(plan.verdict),
                 quality=shown,
                 typical=typical,
-                explanation=quant_explain.explain(name, bits),
+                explanation=explain.explain(name, bits),
                 speed=speed,
             )
         )
@@ -140,9 +138,7 @@ def rows(
 
 
 def _rank(candidates: Sequence[QuantRow]) -> Callable[[QuantRow], tuple[float, int]]:
-    measured = all(
-        r.quality is not None and r.quality.kind == quant_explain.MEASURED for r in candidates
-    )
+    measured = all(r.quality is not None and r.quality.kind == explain.MEASURED for r in candidates)
 
     def key(row: QuantRow) -> tuple[float, int]:
         q = row.quality if measured else row.typical
@@ -153,7 +149,7 @@ def _rank(candidates: Sequence[QuantRow]) -> Callable[[QuantRow], tuple[float, i
 
 def pick(
     table: Sequence[QuantRow],
-    machine: fit.Machine,
+    machine: estimate.Machine,
     n_ctx: int,
     comfortable_tok_s: float = COMFORTABLE_TOK_S,
 ) -> Pick:
@@ -226,7 +222,7 @@ def _speed_words(speed: Speed) -> str:
 def _words(row: QuantRow) -> str:
     if row.quality is None:
         return "quality unknown"
-    return f"quality {quant_explain.quality_words(row.quality.kld)}"
+    return f"quality {explain.quality_words(row.quality.kld)}"
 
 
 CONTEXTS = (2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144)

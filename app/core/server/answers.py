@@ -18,9 +18,7 @@ from app.core.common.errors import (
     UnsupportedRequest,
 )
 from app.core.inference.types import GenerationStats
-from app.core.server import embeddings as api_embeddings
-from app.core.server import limits as api_limits
-from app.core.server import schema as api_schema
+from app.core.server import embeddings, limits, schema
 from app.core.server.errors import ApiError
 from app.core.server.schema import GenerationRequest, StopMatcher
 
@@ -83,7 +81,7 @@ class Answering:
     def _embeddings(self) -> None:
         """``POST /v1/embeddings``, through the backend's ``embed`` (``hearth serve``'s queue;
         the GUI's server has none)."""
-        request = api_embeddings.parse(self._body())
+        request = embeddings.parse(self._body())
         app = self.server.app
         model = self._loaded_model()
         embed = getattr(app.backend, "embed", None)
@@ -102,7 +100,7 @@ class Answering:
             raise ApiError(500, str(exc), "embedding_failed", "server_error") from exc
         finally:
             app.leave_waiting(client)
-        self._send_json(200, api_embeddings.response(model, vectors, tokens, request.base64))
+        self._send_json(200, embeddings.response(model, vectors, tokens, request.base64))
 
     def _loaded_model(self) -> str:
         model = self.server.app.backend.model_name()
@@ -139,12 +137,12 @@ class Answering:
         app = self.server.app
         model = self._loaded_model()
         context_size = getattr(app.backend, "context_size", None)
-        api_limits.check_size(request, context_size() if context_size else 0)
+        limits.check_size(request, context_size() if context_size else 0)
         client = self._enter_waiting()
         stop = ClientStop(self.connection)
         app.track_stop(stop, True)
         try:
-            rid = api_schema.new_id("cmpl" if completion else "chatcmpl")
+            rid = schema.new_id("cmpl" if completion else "chatcmpl")
             if answer is not None:
                 answer(request, model, stop)
             elif request.stream:
@@ -177,21 +175,21 @@ class Answering:
             choices.append(
                 (
                     ((prompt or "") if request.echo else "") + "".join(parts) + matcher.flush(),
-                    api_schema.finish_reason(runs[-1], matcher.hit),
+                    schema.finish_reason(runs[-1], matcher.hit),
                 )
             )
-        stats = api_schema.total_stats(runs)
+        stats = schema.total_stats(runs)
         if completion:
-            self._send_json(200, api_schema.completion_response(rid, model, choices, stats))
+            self._send_json(200, schema.completion_response(rid, model, choices, stats))
         else:
-            self._send_json(200, api_schema.chat_response(rid, model, *choices[0], stats))
+            self._send_json(200, schema.chat_response(rid, model, *choices[0], stats))
 
     def _stream(
         self, request: GenerationRequest, model: str, completion: bool, rid: str, stop: ClientStop
     ) -> None:
         def emit(payload: dict) -> None:
             if not self._headers_sent and not completion:  # a chat stream opens with the role
-                self._event(api_schema.chunk(rid, model, False, role=True), stop)
+                self._event(schema.chunk(rid, model, False, role=True), stop)
             self._event(payload, stop)
 
         runs = []
@@ -203,10 +201,10 @@ class Answering:
                 if matcher.hit:
                     stop.set()
                 if piece:
-                    emit(api_schema.chunk(rid, model, completion, text=piece, index=index))
+                    emit(schema.chunk(rid, model, completion, text=piece, index=index))
 
             if request.echo:
-                emit(api_schema.chunk(rid, model, completion, text=prompt, index=index))
+                emit(schema.chunk(rid, model, completion, text=prompt, index=index))
             stop.next_prompt()
             try:
                 runs.append(self._run(request, on_token, stop, prompt))
@@ -219,13 +217,11 @@ class Answering:
             if stop.client_gone:
                 return
             if tail := matcher.flush():
-                emit(api_schema.chunk(rid, model, completion, text=tail, index=index))
-            finish = api_schema.finish_reason(runs[-1], matcher.hit)
-            emit(api_schema.chunk(rid, model, completion, finish=finish, index=index))
+                emit(schema.chunk(rid, model, completion, text=tail, index=index))
+            finish = schema.finish_reason(runs[-1], matcher.hit)
+            emit(schema.chunk(rid, model, completion, finish=finish, index=index))
         if request.include_usage:
-            self._event(
-                api_schema.usage_chunk(rid, model, completion, api_schema.total_stats(runs)), stop
-            )
+            self._event(schema.usage_chunk(rid, model, completion, schema.total_stats(runs)), stop)
         self._end_stream(stop)
 
     def _run(

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.core.config.sampling import SPECS
 from app.core.inference.types import GenerationStats, SamplingOptions
-from app.core.server import schema as api_schema
+from app.core.server import schema
 from app.core.server.errors import ApiError
 from app.core.server.schema import GenerationRequest, StopMatcher
 
@@ -102,8 +102,8 @@ def _request(body: dict, fields: dict, defaults: SamplingOptions) -> GenerationR
             400, "'format' must be \"json\" or a JSON schema.", "invalid_value", param="format"
         )
     if "prompt" in fields:
-        return api_schema.parse_completion(openai_body, defaults)
-    return api_schema.parse_chat(openai_body, defaults)
+        return schema.parse_completion(openai_body, defaults)
+    return schema.parse_chat(openai_body, defaults)
 
 
 def _refused(param: str, why: str) -> ApiError:
@@ -266,7 +266,7 @@ class OllamaFace:
         if stop.client_gone:
             return
         tail = matcher.flush()
-        finish = api_schema.finish_reason(stats, matcher.hit)
+        finish = schema.finish_reason(stats, matcher.hit)
         last = final(name, stats, finish, started, chat)
         if request.stream:
             if tail:

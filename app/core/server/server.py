@@ -25,7 +25,7 @@ from typing import Self
 
 from app.core.common.errors import ServerError
 from app.core.inference.types import Backend, SamplingOptions
-from app.core.server import timeouts as api_timeouts
+from app.core.server import timeouts
 from app.core.server.connections import BUSY_IDLE_S, HttpServer
 from app.core.server.handler import RequestHandler, RequestRecord
 
@@ -56,8 +56,8 @@ class ApiServer:
         max_per_client: int = MAX_PER_CLIENT,
         max_waiting: int = MAX_WAITING,
         allowed_origins: tuple[str, ...] = (),
-        request_timeout: float = api_timeouts.REQUEST_S,
-        idle_timeout: float = api_timeouts.IDLE_S,
+        request_timeout: float = timeouts.REQUEST_S,
+        idle_timeout: float = timeouts.IDLE_S,
         busy_idle_timeout: float = BUSY_IDLE_S,
         on_request: Callable[[RequestRecord], None] | None = None,
         log_size: int = 500,

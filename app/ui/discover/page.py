@@ -29,8 +29,7 @@ from app.core.common.errors import HearthError
 from app.core.common.json_file import Loaded
 from app.core.common.paths import default_paths
 from app.core.fit.machine_info import MachineInfo
-from app.core.hub import fit as hub_fit
-from app.core.hub import saved_search
+from app.core.hub import fit, saved_search
 from app.core.hub.client import HubClient, SearchQuery, parse_repo_ref
 from app.core.hub.files import SIZE_BUCKETS, HubModel
 from app.core.hub.saved_search import SavedSearch
@@ -335,7 +334,7 @@ class DiscoverPage(QWidget):
             return
         row = next((m for m in self.results_model.models() if m.id == details.id), None)
         if row is not None:
-            badge = hub_fit.estimate(row, query.machine, shape, query.speeds)
+            badge = fit.estimate(row, query.machine, shape, query.speeds)
             self.results_model.set_fit(row.id, badge)
 
     @Slot()

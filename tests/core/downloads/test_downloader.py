@@ -26,7 +26,7 @@ from app.core.downloads.downloader import Downloader, Progress, choose_file
 from app.core.downloads.http import RetryPolicy
 from app.core.downloads.store import check_filename
 from app.core.gguf.split import split_names
-from app.core.library import catalog as library
+from app.core.library import catalog
 from tests.support.hub_repos import add_gguf_family, gguf_name, split_bytes
 from tests.support.hub_server import LoopbackHub
 from tests.support.logs import hearth_logging
@@ -91,7 +91,7 @@ def test_a_download_lands_in_the_hf_cache_as_the_client_expects(
     scan = scan_cache_dir(cache)
     assert scan.warnings == [] and [r.repo_id for r in scan.repos] == [REPO]
     assert (cache / "models--org--Tiny-GGUF" / "refs" / "main").read_text() == result.commit
-    (model,) = library.list_models(hearth_home.models_dir, cache)
+    (model,) = catalog.list_models(hearth_home.models_dir, cache)
     assert (model.source, model.quant, model.path) == ("hf-cache", "Q4_K_M", result.path)
     assert (seen[-1].done, seen[-1].total, seen[-1].phase) == (SIZE, SIZE, "done")
     assert parts(cache) == [] and sleeps == []
@@ -285,7 +285,7 @@ def test_a_checksum_mismatch_never_becomes_a_model(
         downloader(loopback_hub, sleeps).download(REPO, Q4)
 
     cache = hf_hub_cache()
-    assert library.list_models(hearth_home.models_dir, cache) == []
+    assert catalog.list_models(hearth_home.models_dir, cache) == []
     assert [p for p in cache.rglob("*") if p.is_file() and p.suffix != ".lock"] == []
     assert Downloader().list_unfinished() == []
 
@@ -431,7 +431,7 @@ def test_a_split_model_downloads_as_one(
     assert result.path.name == shards[0] and [f.name for f in result.files] == shards
     assert b"".join(f.read_bytes() for f in result.files) == data
     assert seen[-1].total == 900_000 and result.size_bytes == 900_000
-    (model,) = library.list_models(hearth_home.models_dir, hf_hub_cache())
+    (model,) = catalog.list_models(hearth_home.models_dir, hf_hub_cache())
     assert model.path == result.path
 
 

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.fit import devices, speed, speed_log
-from app.core.fit import estimate as fit
+from app.core.fit import devices, estimate, speed, speed_log
 from app.core.fit.shape import ModelShape, shape_from_size
 from app.core.fit.speed_here import SpeedHere
 from app.core.gguf.header import TensorInfo
-from app.core.hardware import cpu_speed
+from app.core.hardware import cpu_speed, probe
 from app.core.hardware import nvml as hw_nvml
-from app.core.hardware import probe as hardware
 from app.core.hardware.probe import Gpu
 from tests.core.hardware.test_probe import (
     CUDA_INFO,
@@ -227,7 +225,7 @@ def test_the_recorded_rtx_3090_runs_an_8b_q4_from_its_cuda_build(tmp_path):
     nvml = FakeNvml.load(RTX3090, bus_width=384)
 
     def report(backend):
-        return hardware.probe(
+        return probe.probe(
             tmp_path,
             nvml=nvml,
             run=lambda a: "",
@@ -238,11 +236,11 @@ def test_the_recorded_rtx_3090_runs_an_8b_q4_from_its_cuda_build(tmp_path):
 
     cuda_report = report(cpu_backend(system_info=CUDA_INFO, gpu_offload=True))
     shape = shape_from_size(int(4.58 * GIB), "Llama-3.1-8B-Q4_K_M.gguf")
-    fits = fit.plan(shape, fit.Machine.from_report(cuda_report), 8192)
+    fits = estimate.plan(shape, estimate.Machine.from_report(cuda_report), 8192)
     on_gpu = speed.SpeedMachine.from_report(cuda_report, PROBE, 7)
     assert on_gpu.gpu.bandwidth == pytest.approx(936e9, rel=0.001) and on_gpu.gpu.source == "nvml"
     fast = speed.estimate(shape, on_gpu, fits.gpu_layers)
-    assert fits.verdict == fit.VERDICT_FULL and 80 < fast.gen_tok_s < 200
+    assert fits.verdict == estimate.VERDICT_FULL and 80 < fast.gen_tok_s < 200
     on_cpu = speed.SpeedMachine.from_report(report(cpu_backend()), PROBE, 7)
     assert on_cpu.gpu is None
     assert speed.estimate(shape, on_cpu).gen_tok_s < fast.gen_tok_s / 10
@@ -250,7 +248,7 @@ def test_the_recorded_rtx_3090_runs_an_8b_q4_from_its_cuda_build(tmp_path):
 
 def test_the_recorded_m1_max_uses_its_table_bandwidth_with_metal(tmp_path):
     sysctl, metal = m1_max_recording()
-    report = hardware.probe(
+    report = probe.probe(
         tmp_path,
         nvml=FakeNvml.without_driver(),
         run=mac_runner(sysctl),

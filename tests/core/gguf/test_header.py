@@ -11,7 +11,7 @@ import pytest
 from gguf import GGUFReader
 
 from app.core.common.errors import HubError, ModelFileError
-from app.core.fit import estimate as fit
+from app.core.fit import estimate
 from app.core.fit import shape as fit_shape
 from app.core.gguf.header import (
     TruncatedHeaderError,
@@ -82,8 +82,8 @@ def test_hub_header_is_read_from_the_first_megabytes_only(hub, quant_ladder):
     assert remote.file_size == path.stat().st_size
     assert remote.header.tensors == read_local_header(path).tensors
     assert range_ends(hub, path.name) == [2 * MB - 1]  # one request of 2 MB was enough
-    shape = fit.shape_from_header(remote.header, remote.file_size, path.name)
-    assert fit.estimate(shape, 4096) == fit.estimate(fit.shape_from_file(path), 4096)
+    shape = estimate.shape_from_header(remote.header, remote.file_size, path.name)
+    assert estimate.estimate(shape, 4096) == estimate.estimate(estimate.shape_from_file(path), 4096)
 
 
 def test_the_range_grows_until_the_header_parses(hub, quant_ladder):

@@ -15,11 +15,9 @@ import re
 
 import pytest
 
-from app.core.hardware import apple as hw_apple
+from app.core.hardware import apple, linux_gpu, probe
 from app.core.hardware import backend as hw_backend
-from app.core.hardware import linux_gpu as hw_linux_gpu
 from app.core.hardware import nvml as hw_nvml
-from app.core.hardware import probe as hardware
 from tests.support import this_machine
 from tests.support.recorded_hw import (
     DATA,
@@ -99,7 +97,7 @@ def m1_max_recording():
 
 
 def test_probe_reports_this_machine(tmp_path):
-    report = hardware.probe(tmp_path / "models")
+    report = probe.probe(tmp_path / "models")
 
     assert report.cpu and report.cores >= 1 and report.threads >= report.cores
     assert 0 < report.ram_available_bytes <= report.ram_total_bytes
@@ -137,11 +135,11 @@ def test_real_nvml_says_what_this_machine_has():
 
 
 def test_real_vulkaninfo_output_lists_only_the_cpu_device():
-    assert hw_linux_gpu.parse_vulkaninfo((DATA / "vulkaninfo_llvmpipe.txt").read_text()) == []
+    assert linux_gpu.parse_vulkaninfo((DATA / "vulkaninfo_llvmpipe.txt").read_text()) == []
 
 
 def test_live_sample_reads_memory_and_load():
-    sample = hardware.live_sample()
+    sample = probe.live_sample()
 
     assert 0 < sample.ram_available_bytes <= sample.ram_total_bytes
     assert 0.0 <= sample.cpu_percent <= 100.0
@@ -187,7 +185,7 @@ def test_nvml_without_utilization_readings():
 
 def test_probe_with_an_nvidia_gpu_and_a_cpu_build_gives_the_install_command(tmp_path):
     """The RTX 3090 recording with this machine's CPU-only llama.cpp build."""
-    report = hardware.probe(
+    report = probe.probe(
         tmp_path,
         nvml=FakeNvml.load(RTX3090),
         run=recorded_runner(),
@@ -212,7 +210,7 @@ def test_cuda_build_with_an_nvidia_gpu_needs_no_hint(tmp_path):
             hw_backend.Device("CUDA0", "NVIDIA GeForce RTX 3090", "GPU", 24120 * MIB, 24576 * MIB),
         ),
     )
-    report = hardware.probe(
+    report = probe.probe(
         tmp_path,
         nvml=FakeNvml.load(RTX3090),
         run=recorded_runner(),
@@ -265,7 +263,7 @@ def test_apple_m1_system_profiler_recording():
     """``system_profiler SPDisplaysDataType -json`` of an M1 Mac on macOS 11, which names the
     GPU family under ``spdisplays_metalfamily`` and leaves ``_name`` an untranslated
     ``kHW_AppleM1Item`` (TorchServe's test data, see README)."""
-    (gpu,) = hw_apple.parse_displays(
+    (gpu,) = apple.parse_displays(
         (DATA / "system_profiler_SPDisplaysDataType_m1.json").read_text(), 8 * GIB
     )
 
@@ -282,10 +280,10 @@ def test_apple_m1_max_with_a_raised_wired_limit(tmp_path):
     sysctl, metal = m1_max_recording()
     run = mac_runner(sysctl)
 
-    info = hw_apple.probe(run)
+    info = apple.probe(run)
     assert info.wired_limit_set
     assert info.metal_limit_bytes == 26000 * MIB == metal.total_bytes  # what Metal granted
-    report = hardware.probe(
+    report = probe.probe(
         tmp_path,
         nvml=FakeNvml.without_driver(),
         run=run,
@@ -304,7 +302,7 @@ def test_apple_m1_max_with_a_cpu_build_suggests_metal(tmp_path):
     """The same recorded M1 Max with a build without Metal: the GPU is found and the page
     offers the Metal build."""
     sysctl, _ = m1_max_recording()
-    report = hardware.probe(
+    report = probe.probe(
         tmp_path,
         nvml=FakeNvml.without_driver(),
         run=mac_runner(sysctl),
@@ -324,7 +322,7 @@ def test_default_working_set_matches_what_metal_reported_for_16_gb():
     line = (DATA / "metal_init_m1_16gb.txt").read_text()
     reported_mib = float(re.search(r"recommendedMaxWorkingSetSize\s+= ([\d.]+) MB", line)[1])
 
-    assert round(hw_apple.metal_working_set(16 * GIB) / MIB, 2) == reported_mib
+    assert round(apple.metal_working_set(16 * GIB) / MIB, 2) == reported_mib
 
 
 def test_working_set_on_128_gb_estimate_and_wired_limit():
@@ -340,12 +338,12 @@ def test_working_set_on_128_gb_estimate_and_wired_limit():
         )
     )
 
-    assert hw_apple.metal_working_set(128 * GIB, 114688) / GIB == wired
-    assert hw_apple.metal_working_set(128 * GIB) / GIB == 96 < stock
+    assert apple.metal_working_set(128 * GIB, 114688) / GIB == wired
+    assert apple.metal_working_set(128 * GIB) / GIB == 96 < stock
 
 
 def test_not_a_mac():
-    assert hw_apple.probe(mac_runner({})) is None
+    assert apple.probe(mac_runner({})) is None
 
 
 # -- AMD / Intel on Linux: sysfs and vulkaninfo as recorded ----------------------------------------
@@ -358,7 +356,7 @@ def test_amdgpu_sysfs_of_an_8_gb_card(tmp_path):
     root = lay_out_sysfs(
         tmp_path / "drm", {**cat_outputs("sysfs_amdgpu_8gb.txt"), "card0/device/vendor": "0x1002"}
     )
-    (gpu,) = hw_linux_gpu.sysfs_gpus(root)
+    (gpu,) = linux_gpu.sysfs_gpus(root)
 
     assert (gpu.name, gpu.vendor) == ("AMD GPU", "AMD")
     assert (gpu.vram_total_bytes, gpu.vram_used_bytes) == (8_573_157_376, 6_812_925_952)
@@ -368,7 +366,7 @@ def test_amdgpu_sysfs_of_an_8_gb_card(tmp_path):
 def test_rx_7900_xt_from_its_rocm_smi_values(tmp_path):
     """The sysfs files behind a recorded ``rocm-smi --csv`` of a Radeon RX 7900 XT (marimo
     issue #9237), see ``rx7900xt_sysfs``."""
-    (gpu,) = hw_linux_gpu.sysfs_gpus(rx7900xt_sysfs(tmp_path / "drm"))
+    (gpu,) = linux_gpu.sysfs_gpus(rx7900xt_sysfs(tmp_path / "drm"))
 
     assert (gpu.vendor, gpu.device_id, gpu.name) == ("AMD", "0x744c", "AMD GPU 0x744c")
     assert (gpu.vram_total_bytes, gpu.vram_used_bytes) == (21_458_059_264, 27_856_896)
@@ -377,7 +375,7 @@ def test_rx_7900_xt_from_its_rocm_smi_values(tmp_path):
 
 def test_amd_gpu_with_a_cpu_build_suggests_vulkan(tmp_path):
     """The recorded RX 7900 XT with this machine's CPU-only build."""
-    report = hardware.probe(
+    report = probe.probe(
         tmp_path,
         nvml=FakeNvml.without_driver(),
         sysfs_root=rx7900xt_sysfs(tmp_path / "drm"),
@@ -395,7 +393,7 @@ def test_amd_gpu_with_a_cpu_build_suggests_vulkan(tmp_path):
 def test_vulkaninfo_of_an_intel_laptop_with_an_nvidia_card():
     """``vulkaninfo --summary`` of an Ubuntu 25.04 laptop with Intel Raptor Lake graphics and a
     GeForce MX570 A (cirocavani/mechatrek-bevy, see README): both GPUs, not llvmpipe."""
-    devices = hw_linux_gpu.parse_vulkaninfo((DATA / INTEL_LAPTOP_VULKAN).read_text())
+    devices = linux_gpu.parse_vulkaninfo((DATA / INTEL_LAPTOP_VULKAN).read_text())
 
     assert [(d.name, d.device_type, d.vendor_id, d.device_id) for d in devices] == [
         ("Intel(R) Graphics (RPL-U)", "INTEGRATED_GPU", 0x8086, 0xA7AC),
@@ -410,7 +408,7 @@ def test_vulkan_names_the_intel_card_and_leaves_nvidia_to_nvml(tmp_path):
     root = lay_out_sysfs(
         tmp_path / "drm", {"card1/device/vendor": "0x8086", "card1/device/device": "0xa7ac"}
     )
-    gpus = hw_linux_gpu.probe(root, recorded_runner(vulkaninfo=INTEL_LAPTOP_VULKAN))
+    gpus = linux_gpu.probe(root, recorded_runner(vulkaninfo=INTEL_LAPTOP_VULKAN))
 
     assert [(g.name, g.source) for g in gpus] == [("Intel(R) Graphics (RPL-U)", "sysfs+vulkan")]
     assert gpus[0].unified_memory and gpus[0].vram_total_bytes == 0
@@ -422,5 +420,5 @@ def test_sysfs_damaged_values_are_skipped(tmp_path, broken):
     card.mkdir(parents=True)
     (card / "vendor").write_text("0x1002\n")
     (card / "mem_info_vram_total").write_text(broken)
-    (gpu,) = hw_linux_gpu.sysfs_gpus(tmp_path)
+    (gpu,) = linux_gpu.sysfs_gpus(tmp_path)
     assert gpu.vram_total_bytes == 0 and gpu.vram_free_bytes is None

@@ -11,7 +11,7 @@ import pytest
 from huggingface_hub import get_token
 
 from app.core.common.errors import HubError, HubRepoNotFound, HubUnavailable
-from app.core.fit import estimate as fit
+from app.core.fit import estimate
 from app.core.hub import client as hub
 from app.core.hub import files as hub_files
 from app.core.hub.client import HubClient, SearchQuery, parse_repo_ref
@@ -217,13 +217,13 @@ def test_architecture_author_and_fit_filters(catalog) -> None:
     assert ids(search(SearchQuery("", author="TheBloke")).next_page()) == [
         "TheBloke/SmolLM2-135M-GGUF"
     ]
-    laptop = fit.Machine(ram_bytes=16 * 2**30)
+    laptop = estimate.Machine(ram_bytes=16 * 2**30)
     assert ids(search(SearchQuery("", machine=laptop)).next_page()) == [
         "bartowski/Qwen3-4B-GGUF",
         "unsloth/gemma-2-9b-it-GGUF",
         "TheBloke/SmolLM2-135M-GGUF",
     ]
-    tiny = fit.Machine(ram_bytes=2 * 2**30)
+    tiny = estimate.Machine(ram_bytes=2 * 2**30)
     assert ids(search(SearchQuery("", machine=tiny)).next_page()) == ["TheBloke/SmolLM2-135M-GGUF"]
 
 
@@ -425,11 +425,15 @@ def test_fit_verdicts_grow_with_the_file() -> None:
         QuantFile(f"m{i}", None, (f"m{i}",), size)
         for i, size in enumerate((1 * 10**9, 6 * 10**9, 60 * 10**9))
     ]
-    verdicts = hub_files.fit_verdicts(entries, fit.Machine(ram_bytes=16 * 2**30))
-    assert list(verdicts.values()) == [fit.VERDICT_CPU, fit.VERDICT_CPU, fit.VERDICT_TOO_LARGE]
-    gpu = fit.Machine(ram_bytes=16 * 2**30, gpu_bytes=(4 * 2**30,), backend="CUDA")
+    verdicts = hub_files.fit_verdicts(entries, estimate.Machine(ram_bytes=16 * 2**30))
+    assert list(verdicts.values()) == [
+        estimate.VERDICT_CPU,
+        estimate.VERDICT_CPU,
+        estimate.VERDICT_TOO_LARGE,
+    ]
+    gpu = estimate.Machine(ram_bytes=16 * 2**30, gpu_bytes=(4 * 2**30,), backend="CUDA")
     verdicts = hub_files.fit_verdicts(entries, gpu)
-    assert verdicts["m0"] == fit.VERDICT_FULL and verdicts["m1"].startswith("Partial: ")
+    assert verdicts["m0"] == estimate.VERDICT_FULL and verdicts["m1"].startswith("Partial: ")
 
 
 def test_ages() -> None:

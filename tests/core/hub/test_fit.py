@@ -7,15 +7,15 @@ import os
 import pytest
 
 from app.core.config import presets
-from app.core.fit import estimate as fit
+from app.core.fit import estimate
 from app.core.fit import shape as fit_shape
 from app.core.hub import fit as hub_fit
 from app.core.hub.client import HubClient, SearchQuery
 from app.core.hub.files import HubModel
 from tests.support.hub_repos import add_gguf_family
 
-SMALL = fit.Machine(ram_bytes=1 * 2**30)  # a small machine: 1 GiB free
-LAPTOP = fit.Machine(ram_bytes=16 * 2**30)
+SMALL = estimate.Machine(ram_bytes=1 * 2**30)  # a small machine: 1 GiB free
+LAPTOP = estimate.Machine(ram_bytes=16 * 2**30)
 
 
 def client(hub) -> HubClient:
@@ -41,7 +41,7 @@ def test_a_listing_without_file_sizes_is_judged_by_its_parameter_count(
     (found,) = client(loopback_hub).search(SearchQuery("Smol", machine=LAPTOP)).next_page()
 
     badge = found.fit
-    assert (badge.basis, badge.verdict) == (hub_fit.BASIS_PARAMETERS, fit.VERDICT_CPU)
+    assert (badge.basis, badge.verdict) == (hub_fit.BASIS_PARAMETERS, estimate.VERDICT_CPU)
     assert badge.label == "Fits in RAM · from its parameter count"
     assert badge.explanation.startswith(
         "CPU only — fits in RAM. Rough estimate from the parameter count and the smallest "
@@ -62,7 +62,7 @@ def test_once_the_header_is_read_the_badge_rests_on_it(loopback_hub, real_repo) 
 
     # The real file is 105 MB: it fits the small machine after all, with the header's figures
     local = fit_shape.shape_from_file(real_repo)
-    expected = fit.plan(local, SMALL, presets.context_length(0, local.n_ctx_train)).verdict
+    expected = estimate.plan(local, SMALL, presets.context_length(0, local.n_ctx_train)).verdict
     assert shape.exact and shape.tensors == local.tensors
     assert (found.fit.basis, found.fit.verdict) == (hub_fit.BASIS_HEADER, expected)
     assert found.fit.label == "Fits in RAM · from its file header"
@@ -111,7 +111,7 @@ def test_file_sizes_in_a_listing_are_used_when_given() -> None:
 
 
 def test_a_gpu_verdict_reads_as_such() -> None:
-    gpu = fit.Machine(ram_bytes=16 * 2**30, gpu_bytes=(24 * 2**30,), backend="CUDA")
+    gpu = estimate.Machine(ram_bytes=16 * 2**30, gpu_bytes=(24 * 2**30,), backend="CUDA")
     model = HubModel(
         id="org/M-1B-GGUF",
         author="org",

@@ -18,13 +18,13 @@ from app.core.common.errors import InvalidModelFile
 from app.core.common.paths import hf_hub_cache
 from app.core.common.units import format_size
 from app.core.downloads.downloader import Downloader
-from app.core.gguf import check as gguf_check
-from app.core.library import catalog as library
+from app.core.gguf import check
+from app.core.library import catalog
 from app.core.library.catalog import HeaderCache, list_models
 from tests.support.hub_repos import add_gguf_family, gguf_name
 
 
-def listing(hearth_home, folder: Path | None = None) -> list[library.LocalModel]:
+def listing(hearth_home, folder: Path | None = None) -> list[catalog.LocalModel]:
     return list_models(
         hearth_home.models_dir,
         hf_hub_cache(),
@@ -82,7 +82,7 @@ def test_a_fifo_as_the_second_shard_is_refused_before_llama_cpp_opens_it(
     with pytest.raises(
         InvalidModelFile, match="part Smol-Q4_1-00002-of-00002.gguf is empty or not a regular file"
     ):
-        gguf_check.check_file(first)
+        check.check_file(first)
 
 
 def test_header_cache_entries_of_the_wrong_type_are_read_again(hearth_home, tmp_path):
@@ -140,7 +140,7 @@ def test_delete_leaves_another_repo_with_the_same_commit_hash_alone(loopback_hub
     a_model, b_model = listing(hearth_home)
     assert (a_model.name, b_model.name) == ("org/A-GGUF/A-Q4_K_M.gguf", "org/B-GGUF/B-Q4_K_M.gguf")
 
-    outcome = library.delete_model(a_model)
+    outcome = catalog.delete_model(a_model)
 
     assert outcome.freed_bytes == len(a_bytes)
     assert outcome.message == (
@@ -166,7 +166,7 @@ def test_delete_keeps_a_blob_another_snapshot_of_the_repo_uses(loopback_hub, hea
     (model,) = listing(hearth_home)  # one blob: listed once, by one of its snapshots
     (kept,) = {path, other} - {model.path}
 
-    outcome = library.delete_model(model)
+    outcome = catalog.delete_model(model)
 
     assert outcome.freed_bytes == 0 and "0 B freed" in outcome.message
     assert not model.path.exists() and kept.read_bytes() == data

@@ -15,7 +15,7 @@ from huggingface_hub.utils import disable_progress_bars
 from app.core.common.errors import LibraryError
 from app.core.common.paths import hf_hub_cache
 from app.core.gguf.info import read_info
-from app.core.library import catalog as library
+from app.core.library import catalog
 from app.core.library.catalog import HeaderCache, list_models
 from tests.support.hub_repos import add_gguf_family, gguf_name
 
@@ -28,7 +28,7 @@ def link(source: Path, target: Path) -> Path:
     return target
 
 
-def listing(hearth_home, home: Path, **kwargs) -> list[library.LocalModel]:
+def listing(hearth_home, home: Path, **kwargs) -> list[catalog.LocalModel]:
     kwargs.setdefault("environ", {})
     return list_models(
         hearth_home.models_dir,
@@ -39,7 +39,7 @@ def listing(hearth_home, home: Path, **kwargs) -> list[library.LocalModel]:
     )
 
 
-def by_source(models, source) -> list[library.LocalModel]:
+def by_source(models, source) -> list[catalog.LocalModel]:
     return [m for m in models if m.source == source]
 
 
@@ -227,8 +227,8 @@ def test_headers_are_read_once_per_file_version(starter_gguf, hearth_home, tmp_p
     folder.mkdir()
     copy.write_bytes(starter_gguf.read_bytes())
     reads = []
-    real = library._read_header
-    monkeypatch.setattr(library, "_read_header", lambda p: reads.append(p) or real(p))
+    real = catalog._read_header
+    monkeypatch.setattr(catalog, "_read_header", lambda p: reads.append(p) or real(p))
 
     first = listing(hearth_home, tmp_path / "home", extra_folders=[folder])
     again = listing(hearth_home, tmp_path / "home", extra_folders=[folder])
@@ -248,19 +248,19 @@ def test_delete_from_the_hf_cache(downloaded, hearth_home, tmp_path):
     home = tmp_path / "home"
     q2, q3 = by_source(listing(hearth_home, home), "hf-cache")
 
-    outcome = library.delete_model(q2)
+    outcome = catalog.delete_model(q2)
     assert "Deleted" in outcome.message and outcome.freed_bytes == q2.size_bytes
     assert outcome.hidden is None and not q2.path.exists()
     assert [m.name for m in listing(hearth_home, home)] == [q3.name]
 
-    outcome = library.delete_model(q3)  # the last model of the repo: its revision goes
+    outcome = catalog.delete_model(q3)  # the last model of the repo: its revision goes
     assert outcome.freed_bytes >= q3.size_bytes
     assert listing(hearth_home, home) == [] and not scan_cache_dir(hf_hub_cache()).repos
 
 
 def test_delete_from_hearths_folder(starter_home, tmp_path):
     (starter,) = listing(starter_home, tmp_path / "home")
-    outcome = library.delete_model(starter)
+    outcome = catalog.delete_model(starter)
     assert outcome.message.startswith("Deleted SmolLM2") and not starter.path.exists()
 
 
@@ -270,14 +270,14 @@ def test_other_apps_files_are_only_hidden_unless_asked(starter_gguf, hearth_home
     blob = ollama_store(home / ".ollama/models", starter_gguf)
     hidden = []
     for model in listing(hearth_home, home):
-        outcome = library.delete_model(model)
+        outcome = catalog.delete_model(model)
         assert "The file was not deleted" in outcome.message and str(model.path) in outcome.message
         hidden.append(outcome.hidden)
     assert lms.exists() and blob.exists() and listing(hearth_home, home, hidden=hidden) == []
 
     lm_studio, ollama = listing(hearth_home, home)
     with pytest.raises(LibraryError, match="ollama rm smollm2:135m"):
-        library.delete_model(ollama, delete_file=True)
-    outcome = library.delete_model(lm_studio, delete_file=True)
+        catalog.delete_model(ollama, delete_file=True)
+    outcome = catalog.delete_model(lm_studio, delete_file=True)
     assert not lms.exists() and blob.exists()
     assert "LM Studio will no longer find it" in outcome.message

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from app.core.fit import estimate as fit
+from app.core.fit import estimate
 from app.core.gguf import quant_types
 from app.core.hub.files import group_files
-from app.core.library import catalog as library
+from app.core.library import catalog
 from app.core.measure.measurement import MeasureSettings, measure
 from app.core.measure.store import MeasureStore, measurements_db
-from app.core.quants import explain as quant_explain
+from app.core.quants import explain
 from app.core.quants.pick import CPU, FULL, PARTIAL, TOO_LARGE, context_choices, pick, rows
 from app.core.quants.sources import family, hub_items, local_items
 
@@ -21,15 +21,15 @@ LADDER = ["Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "F16"]
 
 
 @pytest.fixture
-def models(quant_ladder, tmp_path) -> list[library.LocalModel]:
+def models(quant_ladder, tmp_path) -> list[catalog.LocalModel]:
     folder = Path(next(iter(quant_ladder.values()))).parent
-    return library.list_models(
+    return catalog.list_models(
         folder,
         tmp_path / "no-hf-cache",
         [],
         home=tmp_path / "home",
         environ={},
-        header_cache=library.HeaderCache(tmp_path / "h.json"),
+        header_cache=catalog.HeaderCache(tmp_path / "h.json"),
     )
 
 
@@ -41,7 +41,7 @@ def picked(items, machine, n_ctx) -> str | None:
 
 def test_ladder_rows_are_sorted_by_size_with_real_figures(models) -> None:
     items = local_items(models[0], models)
-    table = rows(items, fit.Machine(ram_bytes=4 * 2**30), 2048)
+    table = rows(items, estimate.Machine(ram_bytes=4 * 2**30), 2048)
     assert [r.quant for r in table] == LADDER
     assert [r.size_bytes for r in table] == sorted(r.size_bytes for r in table)
     by_quant = {r.quant: r for r in table}
@@ -57,7 +57,7 @@ def test_ladder_rows_are_sorted_by_size_with_real_figures(models) -> None:
 
 def test_recommended_is_the_best_that_fits_in_ram_and_moves_with_context_and_memory(models):
     items = local_items(models[0], models)
-    roomy, tight = fit.Machine(ram_bytes=600 * MIB), fit.Machine(ram_bytes=300 * MIB)
+    roomy, tight = estimate.Machine(ram_bytes=600 * MIB), estimate.Machine(ram_bytes=300 * MIB)
     assert picked(items, roomy, 2048) == "F16"
     assert picked(items, roomy, 8192) == "Q8_0"  # F16 leaves no room for 8k tokens
     assert picked(items, tight, 2048) == "Q8_0"
@@ -71,13 +71,13 @@ def test_recommended_is_the_best_that_fits_in_ram_and_moves_with_context_and_mem
 def test_on_a_gpu_full_offload_wins_over_a_larger_partial_one(models) -> None:
     # A GPU cannot exist here: its free memory is given, as NVML would report it.
     items = local_items(models[0], models)
-    gpu = fit.Machine(ram_bytes=8 * 2**30, gpu_bytes=(800 * MIB,), backend="CUDA")
+    gpu = estimate.Machine(ram_bytes=8 * 2**30, gpu_bytes=(800 * MIB,), backend="CUDA")
     table = rows(items, gpu, 4096)
     placements = {r.quant: r.placement for r in table}
     assert placements["Q8_0"] == FULL and placements["F16"] == PARTIAL
     choice = pick(table, gpu, 4096)
     assert picked(items, gpu, 4096) == "Q8_0" and "runs fully on your GPU" in choice.reason
-    small = fit.Machine(ram_bytes=8 * 2**30, gpu_bytes=(600 * MIB,), backend="CUDA")
+    small = estimate.Machine(ram_bytes=8 * 2**30, gpu_bytes=(600 * MIB,), backend="CUDA")
     choice = pick(rows(items, small, 4096), small, 4096)
     assert not choice.fully and "none fits fully on your GPU" in choice.reason
     assert picked(items, small, 4096) == "F16"  # best of the partial ones, said to be slower
@@ -89,18 +89,20 @@ def test_measured_quality_replaces_typical(models, quant_ladder, hearth_home) ->
     measure([quant_ladder["F16"], quant_ladder["Q2_K"]], store=store, settings=settings)
     table = {
         r.quant: r
-        for r in rows(local_items(models[0], models, store), fit.Machine(ram_bytes=2**30), 2048)
+        for r in rows(
+            local_items(models[0], models, store), estimate.Machine(ram_bytes=2**30), 2048
+        )
     }
-    assert table["Q2_K"].quality.kind == quant_explain.MEASURED
+    assert table["Q2_K"].quality.kind == explain.MEASURED
     assert table["Q2_K"].quality.label == "measured by you"
     assert table["Q2_K"].quality.kld > 0.01 and table["Q2_K"].quality.kld != 0.44513
     assert "SmolLM2-135M-Instruct-F16.gguf" in table["Q2_K"].quality.note
-    assert table["F16"].quality.kld == 0 and table["F16"].quality.kind == quant_explain.MEASURED
-    assert table["Q4_K_M"].quality.kind == quant_explain.TYPICAL
+    assert table["F16"].quality.kld == 0 and table["F16"].quality.kind == explain.MEASURED
+    assert table["Q4_K_M"].quality.kind == explain.TYPICAL
 
 
 def test_family_keeps_only_quants_of_the_same_model(models, starter_gguf, tmp_path) -> None:
-    other = library.LocalModel(
+    other = catalog.LocalModel(
         "Other-7B",
         tmp_path / "o.gguf",
         "Q4_K_M",
@@ -109,7 +111,7 @@ def test_family_keeps_only_quants_of_the_same_model(models, starter_gguf, tmp_pa
         architecture="llama",
         parameters=7_000_000_000,
     )
-    starter = library.LocalModel(
+    starter = catalog.LocalModel(
         "starter",
         starter_gguf,
         "Q4_1",
@@ -132,36 +134,36 @@ def test_hub_files_with_a_shape_read_from_one_file(quant_ladder) -> None:
     items = hub_items(files, shape, parameters=134515008)
     assert [i.quant for i in items] == LADDER and items[0].shape.exact
     assert not items[-1].shape.exact and items[-1].shape.n_layers == shape.n_layers
-    assert picked(items, fit.Machine(ram_bytes=300 * MIB), 2048) == "Q8_0"
+    assert picked(items, estimate.Machine(ram_bytes=300 * MIB), 2048) == "Q8_0"
 
 
 def test_every_common_type_has_a_plain_explanation() -> None:
     for name in quant_types.BITS_PER_WEIGHT:
-        line = quant_explain.explain(name)
+        line = explain.explain(name)
         assert line.startswith(f"{name}: about ") and "bits per weight" in line
-    assert quant_explain.explain("IQ4_XS") == (
+    assert explain.explain("IQ4_XS") == (
         "IQ4_XS: about 4.4 bits per weight; a newer 4-bit "
         "format, nearly as good as Q4_K_M and smaller."
     )
-    assert quant_explain.explain("TQ1_0", 1.7) == ("TQ1_0: about 1.7 bits per weight; very lossy.")
-    assert "not known" in quant_explain.explain(None)
+    assert explain.explain("TQ1_0", 1.7) == ("TQ1_0: about 1.7 bits per weight; very lossy.")
+    assert "not known" in explain.explain(None)
 
 
 def test_types_without_a_published_figure_get_an_estimate_between_neighbours() -> None:
-    iq4 = quant_explain.typical_quality("IQ4_XS")
-    assert iq4.kind == quant_explain.ESTIMATE and "No published figure for IQ4_XS" in iq4.note
+    iq4 = explain.typical_quality("IQ4_XS")
+    assert iq4.kind == explain.ESTIMATE and "No published figure for IQ4_XS" in iq4.note
     assert 0.03127 < iq4.kld < 0.10191  # between its published neighbours, Q4_K_M and Q3_K_M
-    assert quant_explain.typical_quality("IQ1_S").kld > 0.44513
-    assert quant_explain.typical_quality("BF16").kld == 0
-    assert quant_explain.typical_quality("XYZ") is None
+    assert explain.typical_quality("IQ1_S").kld > 0.44513
+    assert explain.typical_quality("BF16").kld == 0
+    assert explain.typical_quality("XYZ") is None
 
 
 def test_quality_bar_and_words() -> None:
-    assert quant_explain.quality_score(0) == 1
-    assert quant_explain.quality_score(0.03127) == pytest.approx(0.502, abs=0.01)
-    assert quant_explain.quality_score(1.0) == 0
-    assert quant_explain.quality_words(0.44513) == "much lower"
-    assert quant_explain.quality_words(0.03127) == "close to the original"
+    assert explain.quality_score(0) == 1
+    assert explain.quality_score(0.03127) == pytest.approx(0.502, abs=0.01)
+    assert explain.quality_score(1.0) == 0
+    assert explain.quality_words(0.44513) == "much lower"
+    assert explain.quality_words(0.03127) == "close to the original"
 
 
 def test_context_choices_stop_at_the_model_own() -> None:
@@ -173,6 +175,6 @@ def test_context_choices_stop_at_the_model_own() -> None:
 def test_placement_names() -> None:
     from app.core.quants.pick import placement
 
-    assert placement(fit.VERDICT_FULL) == FULL and placement(fit.VERDICT_CPU) == CPU
+    assert placement(estimate.VERDICT_FULL) == FULL and placement(estimate.VERDICT_CPU) == CPU
     assert placement("Partial: 3 of 31 layers on GPU") == PARTIAL
-    assert placement(fit.VERDICT_TOO_LARGE) == TOO_LARGE
+    assert placement(estimate.VERDICT_TOO_LARGE) == TOO_LARGE

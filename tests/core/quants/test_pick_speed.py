@@ -3,8 +3,7 @@ an 8B model, with a CPU probe as a laptop with dual-channel memory gives."""
 
 from __future__ import annotations
 
-from app.core.fit import devices
-from app.core.fit import estimate as fit
+from app.core.fit import devices, estimate
 from app.core.fit.shape import shape_from_size
 from app.core.fit.speed import SpeedMachine
 from app.core.fit.speed_here import SpeedHere
@@ -13,7 +12,7 @@ from app.core.quants.pick import QuantItem, pick, rows
 
 GB = 10**9
 SIZES = {"Q2_K": 3.2, "Q4_K_M": 4.9, "Q5_K_M": 5.7, "Q6_K": 6.6, "Q8_0": 8.5}  # 8B model, GB
-LAPTOP = fit.Machine(ram_bytes=16 * GB)
+LAPTOP = estimate.Machine(ram_bytes=16 * GB)
 
 
 def items():

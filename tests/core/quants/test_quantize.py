@@ -10,7 +10,7 @@ from app.core.common.errors import QuantizeCancelled, QuantizeError
 from app.core.gguf import info as gguf_info
 from app.core.gguf import quant_types
 from app.core.gguf.header import read_local_header
-from app.core.library import catalog as library
+from app.core.library import catalog
 from app.core.quants.quantize import make_quant, output_name, plan_quant
 
 
@@ -30,7 +30,7 @@ def test_make_a_q4_k_m_from_f16_joins_the_library(quant_ladder, hearth_home):
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
     assert any(0 < d < t for d, t in seen)  # the file was seen growing
     assert seen[-1][0] == seen[-1][1] == result.size_bytes
-    listed = library.list_models(hearth_home.models_dir, hearth_home.cache_dir / "no-hf")
+    listed = catalog.list_models(hearth_home.models_dir, hearth_home.cache_dir / "no-hf")
     assert [(m.path, m.quant) for m in listed] == [(result.path, "Q4_K_M")]
     with pytest.raises(QuantizeError, match="already exists"):
         plan_quant(quant_ladder["F16"], "Q4_K_M", hearth_home.models_dir)
@@ -48,7 +48,7 @@ def test_cancel_removes_the_partial_file(quant_ladder, hearth_home):
         make_quant(plan, progress=progress, cancel=cancel, poll_seconds=0.05)
     assert cancel.is_set()
     assert list(plan.output.parent.iterdir()) == []
-    assert library.list_models(hearth_home.models_dir, hearth_home.cache_dir / "no-hf") == []
+    assert catalog.list_models(hearth_home.models_dir, hearth_home.cache_dir / "no-hf") == []
 
 
 def test_requantizing_a_q8_0_warns_and_still_works(quant_ladder, hearth_home):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.core.inference.types import SamplingOptions
-from app.core.library import catalog as library
+from app.core.library import catalog
 from app.ui.my_models.library_model import LibraryModel
 
 ANSWER_MS = 180_000
@@ -32,7 +32,7 @@ def place(files: list[Path], models_dir: Path) -> list[Path]:
 
 def library_of(models_dir: Path) -> LibraryModel:
     model = LibraryModel()
-    model.set_models(library.list_models(models_dir, models_dir / "no-hf-cache"))
+    model.set_models(catalog.list_models(models_dir, models_dir / "no-hf-cache"))
     return model
 
 

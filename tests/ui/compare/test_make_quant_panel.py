@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.core.inference.engine import Engine
 from app.core.inference.types import LoadOptions
-from app.core.library import catalog as library
+from app.core.library import catalog
 from app.ui.compare.make_quant_panel import MakeQuantDialog, MakeQuantPanel
 from tests.support.screenshots import screenshot
 from tests.ui.compare.conftest import library_of, place
@@ -51,7 +51,7 @@ def test_f16_to_q4_0_makes_a_loadable_file_that_joins_the_library(qtbot, hearth_
     screenshot(panel, "compare_make_quant.png")
     listed = {
         m.path: m.quant
-        for m in library.list_models(hearth_home.models_dir, hearth_home.cache_dir / "none")
+        for m in catalog.list_models(hearth_home.models_dir, hearth_home.cache_dir / "none")
     }
     assert listed[out] == "Q4_0"
     eng = Engine()
@@ -62,7 +62,7 @@ def test_f16_to_q4_0_makes_a_loadable_file_that_joins_the_library(qtbot, hearth_
         eng.unload()
     # The library refreshed by the signal offers the new file; the same quant is not made twice.
     panel.library.set_models(
-        library.list_models(hearth_home.models_dir, hearth_home.cache_dir / "none")
+        catalog.list_models(hearth_home.models_dir, hearth_home.cache_dir / "none")
     )
     panel.select_source(f16)
     panel.select_target("Q4_0")
@@ -110,7 +110,7 @@ def test_library_model_refresh_keeps_a_source_chosen(qtbot, hearth_home, quant_l
     assert not panel.make_button.isEnabled()
     place([quant_ladder["F16"]], hearth_home.models_dir)
     panel.library.set_models(
-        library.list_models(hearth_home.models_dir, hearth_home.cache_dir / "none")
+        catalog.list_models(hearth_home.models_dir, hearth_home.cache_dir / "none")
     )
     assert panel.source_info.text().startswith("F16")
     assert planned(qtbot, panel).make_button.isEnabled()

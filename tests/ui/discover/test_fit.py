@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QRect, Qt, QThreadPool
 from PySide6.QtGui import QColor
 
-from app.core.fit import estimate as fit
+from app.core.fit import estimate
 from app.core.fit.devices import cpu_device
 from app.core.fit.speed import SpeedMachine
 from app.core.fit.speed_here import SpeedHere
@@ -23,7 +23,7 @@ from tests.support.hub_repos import add_gguf_family, gguf_name
 from tests.support.screenshots import screenshot
 
 WAIT = 15_000
-SMALL = fit.Machine(ram_bytes=2 * 2**30)
+SMALL = estimate.Machine(ram_bytes=2 * 2**30)
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt, QThreadPool
 
 from app.core.downloads.downloader import Downloader
 from app.core.downloads.http import RetryPolicy
-from app.core.fit import estimate as fit
+from app.core.fit import estimate
 from app.core.hub.client import HubClient
 from app.core.library.catalog import LocalModel
 from app.ui.discover.model_page import DOWNLOADED, NEEDS_TOKEN, TOKEN_PAGE, ModelPage
@@ -65,7 +65,7 @@ def open_page(qtbot, hub, repo: str, downloads=None, library=None, token=False) 
     page = ModelPage(
         client=HubClient(hub.url, token=token, retries=0),
         downloads=downloads,
-        machine=fit.Machine(ram_bytes=600 * MIB),
+        machine=estimate.Machine(ram_bytes=600 * MIB),
         library=library,
     )
     qtbot.addWidget(page)
@@ -256,7 +256,7 @@ def test_a_safetensors_repo_offers_a_search_for_gguf_versions(
         None,
         tmp_path / "models",
         client=HubClient(loopback_hub.url, token=False, retries=0),
-        machine=fit.Machine(ram_bytes=600 * MIB),
+        machine=estimate.Machine(ram_bytes=600 * MIB),
         cache_file=tmp_path / "discover.json",
         auto_search=False,
     )

@@ -13,7 +13,7 @@ from PySide6.QtCore import QModelIndex, Qt, QThreadPool
 from app.core.common.paths import hf_hub_cache
 from app.core.downloads.downloader import Downloader
 from app.core.downloads.http import RetryPolicy
-from app.core.fit import estimate as fit
+from app.core.fit import estimate
 from app.core.hub.client import HubClient, SearchQuery
 from app.core.library import catalog as library
 from app.ui.discover.page import DiscoverPage
@@ -23,7 +23,7 @@ from tests.support.hub_repos import add_gguf_family, gguf_name, mmproj_name, spl
 from tests.support.hub_server import LoopbackHub
 
 WAIT = 15_000
-LAPTOP = fit.Machine(ram_bytes=16 * 2**30)
+LAPTOP = estimate.Machine(ram_bytes=16 * 2**30)
 CARD = (
     "---\nlicense: apache-2.0\nbase_model: org/Vis\n---\n\n# Vis\n\nA small **vision** "
     "model. ![logo](https://example.com/logo.png) See [the paper](./PAPER.md).\n"
@@ -182,12 +182,12 @@ def test_the_files_model_passes_the_model_tester(qtmodeltester) -> None:
     )
     model = QuantFilesModel()
     model.set_files(files, "o/r")
-    model.set_fits({"a-Q4_K_M.gguf": fit.VERDICT_CPU})
+    model.set_fits({"a-Q4_K_M.gguf": estimate.VERDICT_CPU})
     model.set_state("o/r/a-Q8_0-00001-of-00002.gguf", "downloading")
     qtmodeltester.check(model, force_py=True)
     cells = [[model.index(r, c).data() for c in range(5)] for r in range(2)]
     assert cells == [
-        ["Q4_K_M", "a-Q4_K_M.gguf", "5 B", fit.VERDICT_CPU, "Download"],
+        ["Q4_K_M", "a-Q4_K_M.gguf", "5 B", estimate.VERDICT_CPU, "Download"],
         ["Q8_0", "a-Q8_0.gguf  (2 parts)", "8 B", "…", "Downloading…"],
     ]
     assert model.index(1, 4).data(FileRole.Enabled) is False
@@ -325,7 +325,7 @@ def test_the_model_page(qtbot, page) -> None:
         ["Q4_K_M", "Vis-Q4_K_M.gguf", "4.0 KB"],
         ["Q8_0", "Vis-Q8_0.gguf  (3 parts)", "9.0 KB"],
     ]
-    assert all(files.index(r, 3).data() == fit.VERDICT_CPU for r in range(2))
+    assert all(files.index(r, 3).data() == estimate.VERDICT_CPU for r in range(2))
     projectors = model_page.projectors
     assert projectors.rowCount() == 1 and projectors.index(0, 1).data() == "mmproj-Vis-f16.gguf"
     assert model_page.projectors_table.isVisibleTo(page)

@@ -10,13 +10,13 @@ import pytest
 from PySide6.QtCore import Qt, QThreadPool
 
 from app.core.common.resources import resource
-from app.core.fit import estimate as fit
+from app.core.fit import estimate
 from app.core.fit.devices import cpu_device
 from app.core.fit.speed import SpeedMachine
 from app.core.fit.speed_here import SpeedHere
 from app.core.hardware.cpu_speed import CpuSpeed
 from app.core.hub.client import HubClient
-from app.core.library import catalog as library
+from app.core.library import catalog
 from app.core.measure.measurement import MeasureSettings, measure
 from app.core.measure.store import MeasureStore, measurements_db
 from app.ui.discover.model_page import ModelPage
@@ -69,7 +69,7 @@ def model_page(qtbot, loopback_hub, quant_ladder, tmp_path):
     )
     client = HubClient(loopback_hub.url, token=False, retries=0)
     page = ModelPage(
-        client=client, machine=fit.Machine(ram_bytes=600 * MIB), models_dir=tmp_path / "models"
+        client=client, machine=estimate.Machine(ram_bytes=600 * MIB), models_dir=tmp_path / "models"
     )
     qtbot.addWidget(page)
     page.picker.speeds = speeds_here()
@@ -102,11 +102,11 @@ def test_model_page_lists_quants_by_size_and_recommends_one(qtbot, model_page, q
         "★ Recommended — Q8_0: the best quality that fits "
         "in your RAM with room for 8,192 tokens of context"
     )
-    assert model.index(6, QuantPickerModel.FIT).data() == fit.VERDICT_TOO_LARGE
+    assert model.index(6, QuantPickerModel.FIT).data() == estimate.VERDICT_TOO_LARGE
     # the files table below selects the same file, ready for Download, with the same fits
     selected = model_page.files_table.selectionModel().selectedRows()
     assert [model_page.files.entry(i.row()).quant for i in selected] == ["Q8_0"]
-    assert model_page.files.index(6, 3).data() == fit.VERDICT_TOO_LARGE
+    assert model_page.files.index(6, 3).data() == estimate.VERDICT_TOO_LARGE
 
     q4 = LADDER.index("Q4_K_M")
     assert model.index(q4, QuantPickerModel.ABOUT).data() == (
@@ -160,22 +160,24 @@ def test_recommended_moves_when_the_context_grows_or_memory_shrinks(qtbot, model
     picker = model_page.picker
     choose_context(qtbot, picker, 2048)
     assert recommended(picker.model) == ["F16"]
-    assert model_page.files.index(6, 3).data() == fit.VERDICT_CPU  # the files table follows
+    assert model_page.files.index(6, 3).data() == estimate.VERDICT_CPU  # the files table follows
     assert all(
-        picker.model.index(r, QuantPickerModel.FIT).data() == fit.VERDICT_CPU for r in range(7)
+        picker.model.index(r, QuantPickerModel.FIT).data() == estimate.VERDICT_CPU for r in range(7)
     )
     choose_context(qtbot, picker, 8192)
     assert recommended(picker.model) == ["Q8_0"]
     with qtbot.waitSignal(picker.ready, timeout=WAIT):
-        picker.set_machine(fit.Machine(ram_bytes=560 * MIB))
+        picker.set_machine(estimate.Machine(ram_bytes=560 * MIB))
     assert recommended(picker.model) == ["Q5_K_M"]
     with qtbot.waitSignal(picker.ready, timeout=WAIT):
-        picker.set_machine(fit.Machine(ram_bytes=300 * MIB))
+        picker.set_machine(estimate.Machine(ram_bytes=300 * MIB))
     assert recommended(picker.model) == []
     assert picker.reason.text().startswith("None of these fits this machine at 8,192 tokens")
     # on a GPU (its free memory as NVML would report it: no GPU here), full offload wins
     with qtbot.waitSignal(picker.ready, timeout=WAIT):
-        picker.set_machine(fit.Machine(ram_bytes=8 * 2**30, gpu_bytes=(900 * MIB,), backend="CUDA"))
+        picker.set_machine(
+            estimate.Machine(ram_bytes=8 * 2**30, gpu_bytes=(900 * MIB,), backend="CUDA")
+        )
     assert "runs fully on your GPU" in picker.reason.text()
 
 
@@ -189,7 +191,7 @@ def test_a_repo_whose_headers_cannot_be_read_is_judged_by_file_size(
     )
     page = ModelPage(
         client=HubClient(loopback_hub.url, token=False, retries=0),
-        machine=fit.Machine(ram_bytes=2**30),
+        machine=estimate.Machine(ram_bytes=2**30),
         models_dir=tmp_path / "models",
     )
     qtbot.addWidget(page)
@@ -216,17 +218,17 @@ def test_model_page_screenshot(qtbot, model_page) -> None:
 @pytest.fixture
 def models_page(qtbot, quant_ladder, starter_home, tmp_path):
     folder = Path(quant_ladder["F16"]).parent
-    found = library.list_models(
+    found = catalog.list_models(
         starter_home.models_dir,
         tmp_path / "hf",
         [str(folder)],
         home=tmp_path / "home",
         environ={},
-        header_cache=library.HeaderCache(tmp_path / "headers.json"),
+        header_cache=catalog.HeaderCache(tmp_path / "headers.json"),
     )
     store = MeasureStore(measurements_db(starter_home.data_dir))
     model = LibraryModel()
-    page = ModelsPage(model, machine=fit.Machine(ram_bytes=600 * MIB), measure_store=store)
+    page = ModelsPage(model, machine=estimate.Machine(ram_bytes=600 * MIB), measure_store=store)
     page.store = store
     page.picker.speeds = speeds_here()
     qtbot.addWidget(page)
