@@ -38,17 +38,17 @@ def run_fit_benchmark(
 ) -> list[dict]:
     """Estimate and measure every file at every context; one row per pair (``quant`` and
     ``arch`` read from the file's header)."""
-    from app.core.fit import estimate as fit
-    from app.core.hardware import backend as hw_backend
+    from app.core.fit import estimate
+    from app.core.hardware import backend
 
-    features = frozenset(hw_backend.detect().cpu_features)
+    features = frozenset(backend.detect().cpu_features)
     rows = []
     for path in files:
-        shape = fit.shape_from_file(path)
+        shape = estimate.shape_from_file(path)
         for n_ctx in contexts:
             if progress:
                 progress(f"{Path(path).name} at {n_ctx} tokens...")
-            estimated = fit.estimate(shape, n_ctx, "f16", 0, cpu_features=features).total_bytes
+            estimated = estimate.estimate(shape, n_ctx, "f16", 0, cpu_features=features).total_bytes
             measured = measure(Path(path), n_ctx, fill=fill)
             rows.append(
                 {
@@ -148,7 +148,7 @@ def _measure_here(path: Path, n_ctx: int, fill: bool) -> dict:
     engine.load(path, LoadOptions(n_ctx=n_ctx, n_gpu_layers=0))
     loaded = _status()
     if fill:
-        llm = engine._llm  # noqa: SLF001 - the engine's own Llama, filled as a long prompt would
+        llm = engine._require()  # noqa: SLF001 - the engine's own Llama, filled as a long prompt would
         tokens = np.random.default_rng(0).integers(100, llm.n_vocab(), size=llm.n_ctx())
         llm.eval(tokens.tolist())
     end = _status()

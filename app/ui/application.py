@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 import threading
+from typing import cast
 
 from PySide6.QtCore import QObject, QtMsgType, Signal, qInstallMessageHandler
 from PySide6.QtGui import QIcon
@@ -67,7 +68,8 @@ def run_gui(paths: Paths, *, self_test: bool = False, screenshot: str | None = N
     from app.ui.single_instance import SingleInstance
 
     qInstallMessageHandler(_qt_message)
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    # The one application there is (a QApplication: tests make theirs with pytest-qt).
+    app = cast(QApplication, QApplication.instance() or QApplication(sys.argv[:1]))
     settings = Settings.load(paths.settings_file)
     apply_style(app, settings.theme)
     instance = SingleInstance(paths.data_dir)  # one studio per data folder: its chats

@@ -41,12 +41,12 @@ class SelfTest(QObject):
         self.result = 0 if answer else 1
         if self.screenshot:
             self.window.grab().save(self.screenshot)
-        QApplication.instance().quit()
+        QApplication.quit()
 
     @Slot(str)
     def _fail(self, message: str) -> None:
         print(f"Self-test failed: {message}", file=sys.stderr)
-        QApplication.instance().quit()
+        QApplication.quit()
 
     @Slot()
     def _timeout(self) -> None:

@@ -8,8 +8,10 @@ known, a typical transformer of that size (``exact`` False).
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from app.core.common.errors import HubError, InvalidModelFile
 from app.core.gguf import quant_types
@@ -66,7 +68,7 @@ class ModelShape:
 def shape_from_header(header: GgufHeader, file_size: int, name: str) -> ModelShape:
     arch = str(header.get("general.architecture") or "llama")
 
-    def key(suffix, default=None):
+    def key(suffix: str, default: Any = None) -> Any:  # a GGUF value: any JSON-like type
         return header.get(f"{arch}.{suffix}", default)
 
     n_layers = int(key("block_count") or 0)
@@ -111,7 +113,7 @@ def shape_from_header(header: GgufHeader, file_size: int, name: str) -> ModelSha
     )
 
 
-def shape_from_file(path) -> ModelShape:
+def shape_from_file(path: str | os.PathLike[str]) -> ModelShape:
     """The shape of a local GGUF file (reads only its header). A file Hearth's check refuses
     (``InvalidModelFile``) gets no estimate: its numbers are not a model's."""
     from app.core.gguf.check import check_file
@@ -178,14 +180,14 @@ def shape_from_size(size: int, name: str) -> ModelShape:
     )
 
 
-def _per_layer(value, n_layers: int) -> list[int]:
+def _per_layer(value: Any, n_layers: int) -> list[int]:
     if isinstance(value, list):  # the check makes it one whole number per layer
         last = int(value[-1]) if value else 0
         return [int(v) for v in value[:n_layers]] + [last] * (n_layers - len(value))
     return [int(value or 0)] * n_layers
 
 
-def _swa_layers(pattern, arch: str, window: int, n_layers: int) -> tuple[bool, ...]:
+def _swa_layers(pattern: Any, arch: str, window: int, n_layers: int) -> tuple[bool, ...]:
     if not window:
         return (False,) * n_layers
     if isinstance(pattern, list):
@@ -199,7 +201,7 @@ def _swa_layers(pattern, arch: str, window: int, n_layers: int) -> tuple[bool, .
 def _recurrent_bytes(header: GgufHeader, arch: str, heads_kv: list[int], n_embd: int) -> int:
     """State of recurrent layers (Mamba-style SSM, RWKV), F32, for one sequence."""
 
-    def key(suffix):
+    def key(suffix: str) -> int:
         return int(header.get(f"{arch}.{suffix}") or 0)
 
     layers = sum(1 for h in heads_kv if h == 0)

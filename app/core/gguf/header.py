@@ -16,9 +16,12 @@ import logging
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.common.errors import HubError, ModelFileError
+
+if TYPE_CHECKING:  # huggingface_hub's HTTP client, imported when a remote header is read
+    import httpx2
 
 log = logging.getLogger("hearth.gguf_remote")
 
@@ -92,7 +95,7 @@ class GgufHeader:
     # key -> GGUF value type, and for arrays (type 9) the items' type: (4,) u32, (9, 8) strings
     kinds: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
-    def get(self, key: str, default=None):
+    def get(self, key: str, default: Any = None) -> Any:
         return self.fields.get(key, default)
 
     @property
@@ -187,7 +190,7 @@ class _Cursor:
         self.pos = 0
         self.limit = limit
 
-    def take(self, fmt: str):
+    def take(self, fmt: str) -> Any:
         packer = _struct(fmt)
         if self.pos + packer.size > len(self.data):
             raise TruncatedHeaderError(self.pos + packer.size)
@@ -241,7 +244,7 @@ class _Cursor:
 
     def value(
         self, kind: int, key: str, lengths: dict[str, int], kinds: dict[str, tuple[int, ...]]
-    ):
+    ) -> Any:
         kinds[key] = (kind,)
         if kind in _SCALARS:
             return self.take(_SCALARS[kind])
@@ -375,7 +378,7 @@ def read_remote_header(
     token: str | bool | None = None,
     first_bytes: int = FIRST_BYTES,
     max_bytes: int = MAX_HEADER_BYTES,
-    session=None,
+    session: httpx2.Client | None = None,
 ) -> RemoteHeader:
     """Read a Hub file's GGUF header with Range requests, growing the range until it parses.
 
@@ -415,7 +418,13 @@ def read_remote_header(
 
 
 def _fetch_range(
-    client, url: str, headers: dict[str, Any], start: int, end: int, repo_id: str, filename: str
+    client: httpx2.Client,
+    url: str,
+    headers: dict[str, Any],
+    start: int,
+    end: int,
+    repo_id: str,
+    filename: str,
 ) -> tuple[bytes, int | None]:
     """Bytes [start, end) of ``url`` and the file's total size when the server says it.
 
@@ -468,7 +477,7 @@ def _fetch_range(
         ) from exc
 
 
-def _total_size(resp) -> int | None:
+def _total_size(resp: httpx2.Response) -> int | None:
     content_range = resp.headers.get("Content-Range", "")
     if "/" in content_range and not content_range.endswith("/*"):
         return int(content_range.rsplit("/", 1)[1])

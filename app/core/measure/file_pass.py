@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import psutil
@@ -19,6 +19,9 @@ import psutil
 from app.core.common.errors import MeasureError
 from app.core.measure.kld import ReferenceLogits, Scorer
 from app.core.measure.llama_eval import Evaluator, Vocab
+
+if TYPE_CHECKING:  # measurement imports this module to run its passes
+    from app.core.measure.measurement import MeasureSettings
 
 MIN_SCORED = 64
 
@@ -48,7 +51,7 @@ class ScorePlan:
         return self.batches + 2  # load, batches, generation
 
 
-def score_plan(path: Path, text: str, settings) -> ScorePlan:
+def score_plan(path: Path, text: str, settings: MeasureSettings) -> ScorePlan:
     """Tokenize ``text`` with the model's vocabulary and cut it into windows."""
     if settings.warmup < 1 or settings.n_ctx <= settings.warmup + 1:
         raise MeasureError("The measuring window must be longer than its warm-up.")

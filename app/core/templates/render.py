@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from functools import cache, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from app.core.common.errors import GenerationError, InvalidModelFile
 from app.core.compat.llama_cpp import chat_formatter_class, chat_formatter_swapped
@@ -30,6 +31,9 @@ from app.core.templates.budget import (
     item_limit,
 )
 from app.core.templates.sandbox import TOO_LONG, guarded_sandbox
+
+if TYPE_CHECKING:  # jinja2 is imported when a template is first compiled
+    from jinja2 import Template
 
 UNSAFE = (
     "Its chat template is unsafe or broken, so Hearth will not use this file: {problem}. "
@@ -48,7 +52,7 @@ class TemplateFailure(Exception):
         self.refused = refused  # the template's own raise_exception message, if it raised one
 
 
-def compile_guarded(template: str, seconds: float = TEMPLATE_SECONDS):
+def compile_guarded(template: str, seconds: float = TEMPLATE_SECONDS) -> Template:
     """``template`` compiled in the guarded sandbox, under the budget (Jinja folds constants
     while compiling)."""
     from jinja2.exceptions import SecurityError, TemplateSyntaxError
@@ -59,7 +63,8 @@ def compile_guarded(template: str, seconds: float = TEMPLATE_SECONDS):
         )
     try:
         with Budget(seconds):
-            return guarded_sandbox()().from_string(template)
+            compiled: Template = guarded_sandbox()().from_string(template)
+            return compiled
     except TemplateSyntaxError as exc:
         raise TemplateFailure(f"it is not valid Jinja ({exc.message}, line {exc.lineno})") from None
     except SecurityError as exc:
@@ -70,7 +75,9 @@ def compile_guarded(template: str, seconds: float = TEMPLATE_SECONDS):
         raise TemplateFailure(f"it cannot be compiled ({describe(exc)})") from None
 
 
-def render_guarded(compiled, context: dict[str, Any], seconds: float = TEMPLATE_SECONDS) -> str:
+def render_guarded(
+    compiled: Template, context: dict[str, Any], seconds: float = TEMPLATE_SECONDS
+) -> str:
     """``compiled`` rendered with ``context`` under the budget; the time, memory and size
     limits grow with the length of the messages (a long message is not a bomb)."""
     from jinja2.exceptions import SecurityError
@@ -81,7 +88,7 @@ def render_guarded(compiled, context: dict[str, Any], seconds: float = TEMPLATE_
     )
     refused: list[str] = []
 
-    def raise_exception(message: str):
+    def raise_exception(message: str) -> NoReturn:
         refused.append(str(message))
         raise ValueError(message)
 
@@ -141,10 +148,10 @@ class _BudgetedTemplate:
     the guarded, budgeted one, and an empty prompt is an error here rather than an
     ``AssertionError`` inside llama-cpp-python."""
 
-    def __init__(self, compiled) -> None:
+    def __init__(self, compiled: Template) -> None:
         self.compiled = compiled
 
-    def render(self, **context) -> str:
+    def render(self, **context: Any) -> str:
         try:
             prompt = render_guarded(self.compiled, context)
         except TemplateFailure as failure:
@@ -155,7 +162,7 @@ class _BudgetedTemplate:
 
 
 @cache
-def guarded_formatter_class():
+def guarded_formatter_class() -> type[Any]:
     """``GuardedChatFormatter``: llama-cpp-python's ``Jinja2ChatFormatter`` (same response:
     prompt, stop at the end-of-sequence token, stop token ids) over the guarded sandbox."""
 
@@ -183,13 +190,13 @@ def guarded_formatter_class():
 
 
 @lru_cache(maxsize=4)
-def formatter(template: str, eos: str, bos: str):
+def formatter(template: str, eos: str, bos: str) -> Any:
     """A guarded formatter for ``template``, compiled once (a chat counts its tokens often)."""
     return guarded_formatter_class()(template=template, eos_token=eos, bos_token=bos)
 
 
 @contextlib.contextmanager
-def guarded_formatters():
+def guarded_formatters() -> Iterator[None]:
     """While a ``Llama`` is built: its chat handlers get :class:`GuardedChatFormatter`.
 
     ``Llama.__init__`` compiles every template in the file's metadata with

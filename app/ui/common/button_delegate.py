@@ -4,8 +4,8 @@ pressed; ``clicked(index)`` when it is."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QModelIndex, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QFontMetrics, QPainter, QPalette
+from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QFontMetrics, QMouseEvent, QPainter, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QStyle,
@@ -22,7 +22,9 @@ class ButtonDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self.enabled_role = enabled_role
 
-    def paint(self, painter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+    def paint(
+        self, painter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
         text = index.data(Qt.ItemDataRole.DisplayRole) or ""
         if not text:
             return  # no action in this row
@@ -51,18 +53,25 @@ class ButtonDelegate(QStyledItemDelegate):
             return
         style.drawControl(QStyle.ControlElement.CE_PushButton, button, painter, option.widget)
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+    def sizeHint(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:
         text = index.data(Qt.ItemDataRole.DisplayRole) or ""
         return QSize(max(110, QFontMetrics(option.font).horizontalAdvance(text) + 36), 30)
 
     def editorEvent(
-        self, event: QEvent, model, option: QStyleOptionViewItem, index: QModelIndex
+        self,
+        event: QEvent,
+        model,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
     ) -> bool:
         if (
             event.type() == QEvent.Type.MouseButtonRelease
             and index.data(self.enabled_role)
+            and isinstance(event, QMouseEvent)
             and option.rect.contains(event.position().toPoint())
         ):
-            self.clicked.emit(QModelIndex(index))
+            self.clicked.emit(index.sibling(index.row(), index.column()))  # a QModelIndex copy
             return True
         return event.type() in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import (
     QApplication,
@@ -60,13 +60,20 @@ def short_count(n: int) -> str:
 
 
 class HubResultDelegate(QStyledItemDelegate):
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+    def sizeHint(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:
         # Narrower than any list: the list gives each row its viewport's width. The width of
         # option.rect (the list before its scrollbar showed) made rows wider than the list, so
         # the likes were cut by the scrollbar and a horizontal scrollbar appeared (issue 19).
         return QSize(MIN_WIDTH, ROW_HEIGHT)
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
         painter.save()
         style = option.widget.style() if option.widget else QApplication.style()
         style.drawPrimitive(
@@ -211,7 +218,12 @@ def paint_fit_cell(
 class FitDelegate(QStyledItemDelegate):
     """The fit verdict as a coloured badge (green: all on GPU ... red: too large)."""
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
         verdict = index.data(FileRole.Fit) or ""
         colours = next((c for prefix, c in _BADGES.items() if verdict.startswith(prefix)), None)
         if colours is None:
@@ -219,6 +231,8 @@ class FitDelegate(QStyledItemDelegate):
             return
         paint_fit_cell(painter, option, verdict, colours)
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+    def sizeHint(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:
         hint = super().sizeHint(option, index)
         return QSize(hint.width() + 24, hint.height())

@@ -16,6 +16,7 @@ from enum import IntEnum
 from PySide6.QtCore import (
     QAbstractListModel,
     QAbstractTableModel,
+    QByteArray,
     QModelIndex,
     QPersistentModelIndex,
     Qt,
@@ -136,8 +137,8 @@ class HubResultsModel(QAbstractListModel):
     def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._models)
 
-    def roleNames(self) -> dict[int, bytes]:
-        return {**super().roleNames(), **{int(k): v for k, v in _ROLE_NAMES.items()}}
+    def roleNames(self) -> dict[int, QByteArray]:
+        return {**super().roleNames(), **{int(k): QByteArray(v) for k, v in _ROLE_NAMES.items()}}
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or not 0 <= index.row() < len(self._models):
@@ -215,6 +216,8 @@ class HubResultsModel(QAbstractListModel):
     @Slot(object)
     def _on_fetched(self, models: list[HubModel]) -> None:
         pages = self._pending or self._pages
+        if pages is None:  # the search was cleared meanwhile
+            return
         if not models and not pages.done and pages.pages_fetched < AUTO_FETCH_PAGES:
             self._start(pages)  # the filters matched nothing yet: look further, unasked
             return

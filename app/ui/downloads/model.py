@@ -11,6 +11,7 @@ from enum import IntEnum
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QByteArray,
     QModelIndex,
     QPersistentModelIndex,
     Qt,
@@ -134,7 +135,7 @@ class DownloadsModel(QAbstractTableModel):
         return None if row is None else self.data(self.index(row, 0), role)
 
     def keys(self) -> list[str]:
-        return [row[Role.Key] for row in self._rows]
+        return [str(row[Role.Key]) for row in self._rows]
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)
@@ -151,8 +152,9 @@ class DownloadsModel(QAbstractTableModel):
             return COLUMNS[section]
         return None
 
-    def roleNames(self) -> dict[int, bytes]:
-        return {**super().roleNames(), **{int(role): role.name.lower().encode() for role in Role}}
+    def roleNames(self) -> dict[int, QByteArray]:
+        names = {int(role): QByteArray(role.name.lower().encode()) for role in Role}
+        return {**super().roleNames(), **names}
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or not 0 <= index.row() < len(self._rows):

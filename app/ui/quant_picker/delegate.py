@@ -3,7 +3,7 @@ the size bar, the fit badge and the quality bar with its source. No widget per r
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
@@ -27,7 +27,12 @@ def _text(option: QStyleOptionViewItem) -> QColor:
 
 
 class QuantPickerDelegate(QStyledItemDelegate):
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
         column = index.column()
         if column == QuantPickerModel.FIT:
             self._fit_badge(painter, option, index)
@@ -149,7 +154,9 @@ class QuantPickerDelegate(QStyledItemDelegate):
                     QFontMetrics(small).elidedText(note, Qt.TextElideMode.ElideRight, room),
                 )
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
+    def sizeHint(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:  # noqa: N802
         hint = super().sizeHint(option, index)
         metrics = QFontMetrics(option.font)
         column = index.column()
