@@ -27,7 +27,15 @@ from PySide6.QtWidgets import (
 
 from app.core.common.units import format_size
 from app.core.gguf import quant_types
-from app.core.quants.quantize import SOURCES, TARGETS, QuantPlan, make_quant, plan_quant
+from app.core.quants.quantize import (
+    SOURCES,
+    TARGETS,
+    UNQUANTIZED,
+    QuantPlan,
+    make_quant,
+    output_name,
+    plan_quant,
+)
 from app.ui.common.tasks import JobControl, TaskHandle, long_jobs, run_job, run_task
 from app.ui.my_models.library_model import LibraryModel, ModelRole
 
@@ -45,6 +53,9 @@ class MakeQuantPanel(QWidget):
         self.plan: QuantPlan | None = None
         self.job: TaskHandle | None = None
         self._planning: TaskHandle | None = None
+        # The source the user chose, kept when the library is scanned again (after "Made X",
+        # the refresh used to put the first model back, and show a red error, issue 19).
+        self.chosen: Path | None = None
         self.source = QComboBox()
         self.source.setModel(library)
         self.source.setModelColumn(0)
@@ -85,14 +96,27 @@ class MakeQuantPanel(QWidget):
         layout.addLayout(buttons)
         layout.addStretch(1)
         self.source.currentIndexChanged.connect(self._on_source)
+        self.source.activated.connect(self._on_source_chosen)
         self.target.currentIndexChanged.connect(self._update_plan)
         library.modelReset.connect(self._on_library_reset)
-        self._on_source()
+        self._on_library_reset()
 
     def select_source(self, path: Path) -> None:
+        self.chosen = Path(path)
         for row, model in enumerate(self.library.models()):
             if model.path == Path(path):
                 self.source.setCurrentIndex(row)
+
+    def default_source_row(self) -> int:
+        """The row to show first: the user's choice, else a file that can be quantized (full
+        precision first), else the first model (-1: none)."""
+        models = self.library.models()
+        rows = [
+            r for r, m in enumerate(models) if self.chosen is not None and m.path == self.chosen
+        ]
+        rows += [r for r, m in enumerate(models) if m.quant in UNQUANTIZED]
+        rows += [r for r, m in enumerate(models) if m.quant in SOURCES]
+        return rows[0] if rows else (0 if models else -1)
 
     def select_target(self, quant: str) -> None:
         self.target.setCurrentIndex(self.target.findText(quant))
@@ -107,11 +131,18 @@ class MakeQuantPanel(QWidget):
         return self._planning is not None and not self._planning.ended
 
     # -- choosing -------------------------------------------------------------------------
+    @Slot(int)
+    def _on_source_chosen(self, row: int) -> None:
+        model = self.source.itemData(row, ModelRole)
+        self.chosen = model.path if model is not None else None
+
     @Slot()
     def _on_library_reset(self) -> None:
-        if self.source.currentIndex() < 0 and self.library.rowCount():
-            self.source.setCurrentIndex(0)
-        self._on_source()
+        row = self.default_source_row()
+        if row != self.source.currentIndex():
+            self.source.setCurrentIndex(row)  # _on_source follows
+        else:
+            self._on_source()
 
     @Slot()
     def _on_source(self) -> None:
@@ -129,7 +160,11 @@ class MakeQuantPanel(QWidget):
         if quant in SOURCES:
             smaller = [t for t in TARGETS if (quant_types.bits_per_weight(t) or 0) < source_bits]
             self.target.addItems(smaller)
-            default = "Q4_K_M" if "Q4_K_M" in smaller else (smaller[0] if smaller else "")
+            # Q4_K_M unless it is made already: then the next smaller type not made yet
+            made = self.models_dir / "quants"
+            new = [t for t in smaller if not (made / output_name(model.path, quant, t)).exists()]
+            order = ["Q4_K_M", *[t for t in smaller if t != "Q4_K_M"]]
+            default = next((t for t in order if t in new), smaller[0] if smaller else "")
             self.target.setCurrentIndex(self.target.findText(default))
         self._update_plan()
 
@@ -144,12 +179,13 @@ class MakeQuantPanel(QWidget):
         if model is None:
             self.plan_info.setText("Download a model in F16, BF16 or Q8_0 first.")
         elif (model.quant or "unknown") not in SOURCES:
+            # Guidance, not an error: the tab opens on such a file when it is all there is.
             self.plan_info.setText(
                 f"{model.name} is {model.quant or 'of an unknown type'}: quants are made from "
                 "an F16, BF16, F32 or Q8_0 file. Quantizing an already small quant again "
                 "loses too much quality; download the F16 or Q8_0 file of this model."
             )
-            self.plan_info.setStyleSheet(_RED)
+            self.plan_info.setStyleSheet("")
         elif target:
             source, models_dir = model.path, self.models_dir
             self.plan_info.setStyleSheet("")
@@ -231,12 +267,13 @@ class MakeQuantPanel(QWidget):
 
     @Slot(str)
     def _on_finished(self, path: str) -> None:
-        self._end()
+        self.job = None
+        self._set_running(False)
+        self._on_source()  # the next type not made yet: the one just made would be refused
         size = format_size(Path(path).stat().st_size) if Path(path).exists() else ""
         self.progress.setValue(1000)
         self.progress.setFormat(f"Done: {size}")
-        self.plan_info.setStyleSheet("")
-        self.plan_info.setText("Pick another type to make another quant of this file.")
+        self.status.setStyleSheet("")
         self.status.setText(f"Made {Path(path).name}. It is in your models now.")
         self.quant_made.emit(path)
 
