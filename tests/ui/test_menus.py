@@ -166,3 +166,49 @@ def test_screenshots_of_the_menu_about_and_settings(window, qtbot, name):
     assert abs(text - background) > 110
     screenshot(dialog, f"settings_{name}.png")
     dialog.reject()
+
+
+def test_ctrl_period_stops_the_answer(qtbot, starter_home):
+    """Edit > Stop the answer (Ctrl+.) ends a streaming answer as the Stop button does."""
+    win = MainWindow(starter_home, Settings())
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.session.loaded, timeout=60_000):
+        win.show()
+    win.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is win)
+    page = win.chat_page
+    try:
+        page.panel.max_tokens.setValue(400)
+        page.input.setPlainText("Write a long story about a lighthouse keeper.")
+        with qtbot.waitSignal(page.answer_token, timeout=90_000):
+            qtbot.mouseClick(page.send_button, Qt.LeftButton)
+        with qtbot.waitSignal(page.answer_finished, timeout=90_000) as done:
+            qtbot.keyClick(win, Qt.Key_Period, Qt.ControlModifier)
+        assert done.args[0].stop_reason == "user"
+        assert page.send_button.isEnabled() and not page.stop_button.isEnabled()
+    finally:
+        win.shutdown()
+
+
+def test_the_api_server_starts_with_the_studio_on_the_port_set(qtbot, hearth_home):
+    import socket
+
+    with socket.socket() as probe:  # a port free on this machine now
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    win = MainWindow(hearth_home, Settings(api_port=port, api_start_with_studio=True))
+    qtbot.addWidget(win)
+    try:
+        win.show()
+        qtbot.waitUntil(lambda: win.server_button.text() == "API server: on", timeout=10_000)
+        assert f"127.0.0.1:{port}" in win.server_panel.status_label.text()
+    finally:
+        win.shutdown()
+    quiet = MainWindow(hearth_home, Settings(api_port=port))  # off unless asked for
+    qtbot.addWidget(quiet)
+    try:
+        quiet.show()
+        qtbot.waitUntil(lambda: quiet._downloads is not None, timeout=10_000)  # after the scan
+        assert quiet.server_button.text() == "API server: off" and quiet._server_panel is None
+    finally:
+        quiet.shutdown()
