@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.common.paths import Paths
-from app.core.common.units import format_memory, format_size
+from app.core.common.units import format_size
 from app.core.hardware import probe as hardware
 from app.core.hardware.probe import Gpu, HardwareReport, LiveSample
 from app.ui.common.tasks import run_task
@@ -116,18 +116,18 @@ class GpuCard(QFrame):
         if gpu.unified_memory and gpu.vendor == "Apple":
             self.vram.setRange(0, 1)
             self.vram.setValue(0)
-            self.vram.setFormat(f"Unified memory · Metal may use {format_memory(total)}")
+            self.vram.setFormat(f"Unified memory · Metal may use {format_size(total)}")
         elif total and used is not None:
             self.vram.setRange(0, 1000)
             self.vram.setValue(round(1000 * used / total))
             self.vram.setFormat(
-                f"VRAM {format_memory(used)} of {format_memory(total)} used "
-                f"· {format_memory(total - used)} free"
+                f"VRAM {format_size(used)} of {format_size(total)} used "
+                f"· {format_size(total - used)} free"
             )
         else:
             self.vram.setRange(0, 1)
             self.vram.setValue(0)
-            self.vram.setFormat(f"VRAM {format_memory(total)}" if total else "Shared memory")
+            self.vram.setFormat(f"VRAM {format_size(total)}" if total else "Shared memory")
         stats = []
         if gpu.utilization_percent is not None:
             stats.append(f"{gpu.utilization_percent}% busy")
@@ -336,13 +336,11 @@ class HardwarePage(QWidget):
 
     def _show_memory(self, total: int, available: int) -> None:
         used = total - available
-        self.fields["ram"].setText(
-            f"{format_memory(available)} available of {format_memory(total)}"
-        )
+        self.fields["ram"].setText(f"{format_size(available)} available of {format_size(total)}")
         self.ram_bar.setValue(round(1000 * used / total) if total else 0)
-        self.ram_bar.setFormat(f"{format_memory(used)} in use")
+        self.ram_bar.setFormat(f"{format_size(used)} in use")
         self.ram_graph.add(used / total if total else 0)
-        self.ram_caption.setText(f"Memory in use · {format_memory(used)}")
+        self.ram_caption.setText(f"Memory in use · {format_size(used)}")
 
     def _show_hint(self, report: HardwareReport) -> None:
         self.hint_box.setVisible(bool(report.install_hint))

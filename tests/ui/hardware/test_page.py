@@ -75,7 +75,9 @@ def test_shows_this_machine_and_its_nvidia_state(qtbot, make_page):
             assert (feature in features) is has, feature
     if not this_machine.gpu_offload():
         assert page.fields["backend"].text().startswith("CPU · no GPU offload")
-    assert "GiB available of" in page.fields["ram"].text()
+    ram = page.fields["ram"].text()
+    # decimal units, as the Hub and file managers show sizes: one convention in the whole app
+    assert " GB available of " in ram and "iB" not in ram + page.ram_bar.text()
     nvidia, why_none = this_machine.nvidia()
     others = this_machine.other_gpus()
     assert len(page.cards) >= nvidia
@@ -110,7 +112,7 @@ def test_rtx_3090_with_a_cpu_build_shows_vram_and_the_install_command(qtbot, mak
 
     assert card.title.text() == "NVIDIA GeForce RTX 3090"
     assert card.details.text() == "NVIDIA · driver 590.44.01 · CUDA 13.1"
-    assert card.vram.text() == "VRAM 456.0 MiB of 24.0 GiB used · 23.6 GiB free"
+    assert card.vram.text() == "VRAM 478.2 MB of 25.8 GB used · 25.3 GB free"
     assert card.vram.value() == round(1000 * 456 / 24576)
     assert card.stats.text() == "0% busy · 32 °C"
     assert page.gpu_state.isHidden()
@@ -135,8 +137,8 @@ def test_two_rtx_a5000_held_by_llama_server(qtbot, make_page):
         "GPU 0 · NVIDIA RTX A5000",
         "GPU 1 · NVIDIA RTX A5000",
     )
-    assert first.vram.text() == "VRAM 22.3 GiB of 24.0 GiB used · 1.6 GiB free"
-    assert second.vram.text() == "VRAM 17.3 GiB of 24.0 GiB used · 6.7 GiB free"
+    assert first.vram.text() == "VRAM 24.0 GB of 25.8 GB used · 1.8 GB free"
+    assert second.vram.text() == "VRAM 18.6 GB of 25.8 GB used · 7.2 GB free"
     assert (first.stats.text(), second.stats.text()) == ("0% busy · 13 °C", "0% busy · 15 °C")
     assert "cannot use the GPUs below" in page.hint_text.text()
     page.resize(1000, 700)
@@ -161,7 +163,7 @@ def test_m1_max_shows_the_memory_metal_grants(qtbot, make_page, tmp_path):
 
     card = page.cards[0]
     assert card.title.text() == "Apple M1 Max"
-    assert card.vram.text() == "Unified memory · Metal may use 25.4 GiB"
+    assert card.vram.text() == "Unified memory · Metal may use 27.3 GB"
     assert page.fields["cpu"].text() == "Apple M1 Max"
     assert page.fields["backend"].text().startswith("Metal")
     assert page.hint_box.isHidden()
@@ -205,11 +207,11 @@ def test_amd_card_reading_changes_through_live_updates(qtbot, make_page, tmp_pat
     qtbot.waitUntil(lambda: len(page.cards) == 1, timeout=WAIT_MS)
     (amd,) = page.cards
     assert amd.title.text() == "AMD GPU 0x744c"
-    assert amd.vram.text() == "VRAM 26.6 MiB of 20.0 GiB used · 20.0 GiB free"
+    assert amd.vram.text() == "VRAM 27.9 MB of 21.5 GB used · 21.4 GB free"
     assert amd.stats.text() == "0% busy"
     (root / "card0/device/mem_info_vram_used").write_text(str(12 * 1024**3))
     qtbot.waitUntil(
-        lambda: amd.vram.text().startswith("VRAM 12.0 GiB of 20.0 GiB used"), timeout=WAIT_MS
+        lambda: amd.vram.text().startswith("VRAM 12.9 GB of 21.5 GB used"), timeout=WAIT_MS
     )  # a later sample saw the new reading
     assert page.gpu_state.text() == "No NVIDIA GPU found (no NVIDIA driver installed)."
     assert page.hint_command.text().startswith('CMAKE_ARGS="-DGGML_VULKAN=on" ')
