@@ -9,7 +9,6 @@ config folder; API keys are stored there (readable by this user only) and never 
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import socket
@@ -18,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from app.core.common.errors import RemoteAuthError, RemoteContextFull, RemoteError
@@ -27,6 +26,11 @@ from app.core.common.paths import default_paths
 from app.core.inference.remote_context import ContextEstimate, context_full
 from app.core.inference.stop import StopEvent
 from app.core.inference.types import GenerationStats, SamplingOptions
+
+if TYPE_CHECKING:
+    # Imported where a request is made: with ssl and email it was 23 ms of CPU on the studio's
+    # start, which builds the connection list but asks no server (issue 19).
+    import http.client
 
 log = logging.getLogger("hearth.remote")
 
@@ -234,6 +238,8 @@ class RemoteBackend:
         flags: tuple[threading.Event, ...],
         on_token: Callable[[str], None],
     ) -> _Answer:
+        import http.client
+
         answer = _Answer()
         conn, response, sock = _open(
             self.connection, "POST", "/chat/completions", body, self.timeout
@@ -270,6 +276,8 @@ class RemoteBackend:
         on_token: Callable[[str], None],
     ) -> _Answer:
         """The answer asked for without streaming: one piece, or the server's error."""
+        import http.client
+
         body = {k: v for k, v in body.items() if k != "stream_options"} | {"stream": False}
         answer = _Answer(empty=False)
         conn, response, sock = _open(
@@ -323,6 +331,8 @@ class _Answer:
 
 def list_models(connection: Connection, timeout: float = TIMEOUT_S) -> list[str]:
     """The model ids the server lists at ``GET /models``."""
+    import http.client
+
     conn, response, _sock = _open(connection, "GET", "/models", None, timeout)
     try:
         data = json.loads(response.read(16 * 1024 * 1024))
@@ -343,6 +353,8 @@ def _open(
 ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse, socket.socket | None]:
     """The connection, its response and its socket (kept here: http.client lets go of it
     when the server closes the connection after the answer, an HTTP/1.0 server say)."""
+    import http.client
+
     parts = urlsplit(connection.base_url)
     if not parts.hostname:  # normalize_url refuses such an address when it is saved
         raise RemoteError(f"'{connection.base_url}' is not a server address.")
