@@ -114,7 +114,7 @@ class ModelsPage(QWidget):
             ("Add folder...", self.add_folder),
             ("Refresh", self.refresh_requested),
             ("Quants", self.toggle_quants),
-            (OPEN_FOLDER, self.reveal),
+            ("Show in folder", self.reveal),  # its menu says "Open containing folder"
             ("Compare", self.compare),
             ("Delete...", self._delete_clicked),
             ("Chat with this model", self._chat_with_current),

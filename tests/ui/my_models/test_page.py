@@ -11,7 +11,6 @@ from PySide6.QtCore import Qt, QThreadPool
 from app.core.common.paths import hf_hub_cache
 from app.core.library import catalog
 from app.core.library.catalog import HeaderCache
-from app.ui.common.folders import OPEN_FOLDER
 from app.ui.my_models.library_model import DETAIL_COLUMNS, LibraryModel
 from app.ui.my_models.page import ModelsPage
 
@@ -125,7 +124,7 @@ def test_chat_compare_and_reveal(qtbot, page) -> None:
     assert sorted(compare.args[0]) == sorted([str(starter.path), str(mine.path)])
 
     page.select(str(mine.path))
-    qtbot.mouseClick(page.buttons[OPEN_FOLDER], Qt.LeftButton)
+    qtbot.mouseClick(page.buttons["Show in folder"], Qt.LeftButton)
     assert page.answers.opened == [str(mine.path.parent)]
 
 
