@@ -406,6 +406,10 @@ class MainWindow(QMainWindow):
     def show_about(self):
         from app.ui.about import AboutDialog
 
+        shown = self.findChild(AboutDialog)
+        if shown is not None and shown.isVisible():  # asked for again: the one open comes up
+            shown.raise_()
+            return shown
         dialog = AboutDialog(self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
@@ -416,6 +420,10 @@ class MainWindow(QMainWindow):
         """File > Settings: the app-wide choices; OK saves them and applies what changed."""
         from app.ui.settings_dialog import SettingsDialog
 
+        shown = self.findChild(SettingsDialog)
+        if shown is not None and shown.isVisible():
+            shown.raise_()
+            return shown
         dialog = SettingsDialog(self.settings, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.saved.connect(self._on_settings_saved)

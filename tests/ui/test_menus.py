@@ -82,6 +82,8 @@ def test_ctrl_comma_opens_settings_and_about_lists_versions_and_licenses(window,
     qtbot.keyClick(window, Qt.Key_Comma, Qt.ControlModifier)
     dialog = window.findChild(SettingsDialog)
     assert dialog is not None and dialog.isVisible()
+    qtbot.keyClick(window, Qt.Key_Comma, Qt.ControlModifier)  # again: the same one, not two
+    assert [d for d in window.findChildren(SettingsDialog) if d.isVisible()] == [dialog]
     dialog.reject()
     window.menus.actions["about"].trigger()
     about = window.findChild(AboutDialog)
