@@ -1,10 +1,19 @@
 """What each quant level means, in plain words, and its expected quality.
 
-* ``explain(quant)``: one line per quant type ("Q4_K_M: about 4.8 bits per weight; usually close
-  to the original"); unknown types get a line built from their bits per weight.
+* ``explain(quant)``: one line per quant type ("Q4_K_M: usually close to the original; the
+  usual choice"); unknown types get a line built from their bits per weight.
+* ``bits_words(quant, file_bits)``: the one way bits per weight are said, labelled: "this file:
+  6.3 bits per weight; Q4_K_M usually 4.9". A file's own figure (size over parameters) is higher
+  than its type's usual one in small models, whose embeddings are a larger share; both are shown
+  rather than two unlabelled numbers that seem to contradict each other (issue 19).
 * ``typical_quality(quant)``: llama.cpp's published mean KL divergence for the type (Llama-3-8B,
-  ``resources/data/llama3-8b-quant-kld.tsv``); for types the table lacks (IQ*, Q4_1, ...) a rough
-  estimate from bits per weight, interpolated between the published types, said to be one.
+  ``resources/data/llama3-8b-quant-kld.tsv``); for the older types the table lacks (Q4_1, Q5_0,
+  Q5_1, ...) an estimate from the perplexity increase llama.cpp publishes for them; for the rest
+  (IQ*, ...) a rough estimate from bits per weight, interpolated between the published types.
+  Either estimate is said to be one. The ranking of the picker and these words agree: an older
+  type said to be below Q4_K_M is ranked below it.
+* ``verdict(kld, same_top_pct)``: a measured file in one plain sentence ("answers almost always
+  the same as the original"), the figures one click away.
 * ``measured_quality(m)``: the user's own measurement of a file (``measure.FileMeasurement``).
 * ``quality_score(kld)``: 0..1 for the quality bar (log scale: 0.001 or less is full, 1.0 empty).
 """
@@ -26,7 +35,7 @@ TYPICAL = "typical"
 ESTIMATE = "estimate"
 MEASURED = "measured"
 LABELS = {
-    TYPICAL: "typical (llama.cpp, Llama-3-8B)",
+    TYPICAL: "typical for this type",
     ESTIMATE: "rough estimate",
     MEASURED: "measured by you",
 }
@@ -39,11 +48,11 @@ _CLOSE = {
     "BF16": "the original weights in the format most models are trained in; same quality as F16",
     "Q8_0": "practically indistinguishable from the original",
     "Q6_K": "nearly indistinguishable from the original",
-    "Q5_1": "an older format, very close to the original; Q5_K_M is as good and smaller",
+    "Q5_1": "an older format, very close to the original; Q5_K_M is closer and smaller",
     "Q5_K_M": "very close to the original",
     "Q5_K_S": "very close to the original, slightly below Q5_K_M",
-    "Q5_0": "an older format, very close to the original",
-    "Q4_1": "an older format, close to the original; Q4_K_M is better for its size",
+    "Q5_0": "an older format, close to the original; Q5_K_M is closer",
+    "Q4_1": "an older format, not as close to the original as Q4_K_M",
     "Q4_K_M": "usually close to the original; the usual choice",
     "Q4_K_S": "close to the original, slightly below Q4_K_M",
     "Q4_0": "an older, simple format: fast, but noticeably below Q4_K_M",
@@ -69,20 +78,37 @@ _CLOSE = {
 
 
 def explain(quant: str | None, bits: float | None = None) -> str:
-    """One plain line about a quant level; ``bits`` (the file's own) when the type is unknown."""
+    """One plain line about a quant level ("NAME: words."); ``bits`` (the file's own) judge a
+    type Hearth does not know. Bits per weight are said by ``bits_words``."""
     name = (quant or "").upper()
     typical = quant_types.typical_bits(name)
     if name in _CLOSE:
-        return f"{name}: about {typical:.1f} bits per weight; {_CLOSE[name]}."
+        return f"{name}: {_CLOSE[name]}."
     if name.endswith("_XL") and typical:
         return (
-            f"{name}: about {typical:.1f} bits per weight or a little more; an Unsloth "
-            "dynamic mix that keeps its most important layers at higher precision."
+            f"{name}: an Unsloth dynamic mix that keeps its most important layers at "
+            "higher precision."
         )
     bits = bits or typical
     if not bits:
         return f"{quant or 'Unknown type'}: the quant type is not known to Hearth."
-    return f"{quant or 'Unknown type'}: about {bits:.1f} bits per weight; {_words_for_bits(bits)}."
+    return f"{quant or 'Unknown type'}: {_words_for_bits(bits)}."
+
+
+def bits_words(quant: str | None, file_bits: float | None = None) -> str:
+    """Bits per weight, each figure labelled: "this file: 6.3 bits per weight; Q4_K_M usually
+    4.9" (the file's own: its size over its parameters; the type's usual: a typical whole
+    Llama-3-8B file, ``quant_types.typical_bits``). "" when neither is known."""
+    name = (quant or "").upper()
+    typical = quant_types.typical_bits(name)
+    if file_bits and typical and round(file_bits, 1) == round(typical, 1):
+        return f"this file: {file_bits:.1f} bits per weight, as usual for {name}"
+    parts = []
+    if file_bits:
+        parts.append(f"this file: {file_bits:.1f} bits per weight")
+    if typical:
+        parts.append(f"{name} usually {typical:.1f}" + ("" if file_bits else " bits per weight"))
+    return "; ".join(parts)
 
 
 def _words_for_bits(bits: float) -> str:
@@ -96,6 +122,33 @@ def _words_for_bits(bits: float) -> str:
         if bits >= limit:
             return words
     return "very lossy"
+
+
+# Verdicts on a measured file, worst first matched from the top: (KL divergence below, same
+# top token at least %, words). Levels from llama.cpp's published Llama-3-8B figures
+# (quality.SOURCE): Q8_0 (KLD 0.0014, same top 97.7 %) and Q6_K (0.0055, 96.0 %) are "almost
+# always the same"; Q4_K_M (0.031, 91.9 %) "mostly the same"; Q4_0 to Q3_K_S (0.07-0.23)
+# "noticeably different"; Q2_K (0.445, 71.1 %) "often different". The KLD bounds are those of
+# ``quality_words`` (0.02, 0.05, 0.3), so a verdict never contradicts the picker's words.
+VERDICTS = (
+    (0.02, 94.0, "answers almost always the same as the original"),
+    (0.05, 88.0, "answers mostly the same as the original; small differences"),
+    (0.3, 75.0, "noticeably different from the original"),
+)
+OFTEN_DIFFERENT = "often different from the original: expect more mistakes"
+REFERENCE = "the reference: the others are compared with it"
+
+
+def verdict(kld: float | None, same_top_pct: float | None = None) -> str:
+    """A measured file in one plain sentence: the first level both figures reach (a NaN or
+    missing same-top share is not held against the file)."""
+    if kld is None or not math.isfinite(kld):
+        return "not measured"
+    top = same_top_pct if same_top_pct is not None and math.isfinite(same_top_pct) else 100.0
+    for most_kld, least_top, words in VERDICTS:
+        if kld < most_kld and top >= least_top:
+            return words
+    return OFTEN_DIFFERENT
 
 
 def quality_words(kld: float | None) -> str:
@@ -154,6 +207,15 @@ def typical_quality(quant: str | None) -> Quality | None:
         return Quality(
             row.mean_kld, TYPICAL, f"{name} on Llama-3-8B: {quality.SOURCE}", row.same_top_pct
         )
+    if name in quality.QUANTIZE_DELTA_PPL:
+        delta = quality.QUANTIZE_DELTA_PPL[name]
+        return Quality(
+            _from_delta_ppl(delta),
+            ESTIMATE,
+            f"No published KL divergence for {name}: estimated from its published "
+            f"perplexity increase (+{delta:.4f}; {quality.QUANTIZE_SOURCE}) between the "
+            "published types",
+        )
     bits = quant_types.typical_bits(name)
     if not bits:
         return None
@@ -184,6 +246,22 @@ def _interpolate(bits: float) -> float:
         i = next(i for i, (x, _) in enumerate(points) if x >= bits)
         (x0, y0), (x1, y1) = points[i - 1], points[i]
     y = y0 + (y1 - y0) * (bits - x0) / (x1 - x0) if x1 != x0 else y0
+    return min(2.0, math.exp(y))
+
+
+def _from_delta_ppl(delta: float) -> float:
+    """log(KLD) linear in log(perplexity increase) between the published types: the two
+    figures rise together on the scoreboard (Q5_K_M 0.057 -> 0.011 ... Q2_K 3.52 -> 0.445)."""
+    points = sorted(
+        (math.log(row.delta_ppl), math.log(row.mean_kld))
+        for row in _published().values()
+        if row.mean_kld and row.delta_ppl
+    )
+    x = math.log(delta)
+    above = next((i for i, (px, _) in enumerate(points) if px >= x), len(points) - 1)
+    i = max(1, above)  # beyond either end: the nearest two points' line
+    (x0, y0), (x1, y1) = points[i - 1], points[i]
+    y = y0 + (y1 - y0) * (x - x0) / (x1 - x0) if x1 != x0 else y0
     return min(2.0, math.exp(y))
 
 

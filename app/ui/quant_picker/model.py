@@ -15,7 +15,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor
 
 from app.core.common.units import format_size
-from app.core.quants import explain as quant_explain
+from app.core.quants import explain
 from app.core.quants.pick import COMFORTABLE_TOK_S, Pick, QuantRow
 
 SLOW = QColor("#b3261e")  # under a comfortable reading speed
@@ -60,14 +60,15 @@ class QuantRole(IntEnum):
 
 HEADER_TIPS = (
     "The quant type: how the weights are stored",
-    "Bits per weight of this file: its size over its parameter count",
+    "Bits per weight of this file: its size over its parameter count (small models carry "
+    "more than their type's usual figure: their embeddings are a larger share)",
     "The file's size (the bar: compared with the largest)",
     "Whether it fits this machine at the chosen context, and where it runs",
     "How fast it would write here, in tokens a second (with about 1,000 tokens of chat so "
     "far): measured when you ran this file, calibrated by your runs of other files, else "
     "estimated from the file and this machine's memory speed",
-    "Expected closeness to the original model (mean KL divergence), and where the figure "
-    "comes from",
+    "How close its answers are expected to stay to the original model's, and where the "
+    "figure comes from",
     "What this quant level means",
     "Download this file, or chat with it once it is on this computer",
 )
@@ -77,7 +78,7 @@ class QuantPickerModel(QAbstractTableModel):
     QUANT, BITS, SIZE, FIT, SPEED, QUALITY, ABOUT, ACTION = range(8)
     HEADERS = (
         "Quant",
-        "Bits",
+        "Bits/weight",
         "Size",
         "Fit here",
         "Speed here",
@@ -184,8 +185,8 @@ class QuantPickerModel(QAbstractTableModel):
             QuantRole.SizeFraction: row.size_bytes / self._largest,
             QuantRole.Fit: row.fit.verdict,
             QuantRole.Placement: row.placement,
-            QuantRole.Quality: quant_explain.quality_score(q.kld) if q else None,
-            QuantRole.QualityWords: quant_explain.quality_words(q.kld if q else None),
+            QuantRole.Quality: explain.quality_score(q.kld) if q else None,
+            QuantRole.QualityWords: explain.quality_words(q.kld if q else None),
             QuantRole.QualitySource: q.label if q else "",
             QuantRole.QualityNote: q.note if q else "",
             QuantRole.Kld: q.kld if q else None,
@@ -212,21 +213,18 @@ class QuantPickerModel(QAbstractTableModel):
             return row.speed.short if row.speed else "—"
         if column == self.QUALITY:
             q = row.quality
-            return f"{quant_explain.quality_words(q.kld)} · {q.label}" if q else "unknown"
-        if column == self.ABOUT:  # the words; the typical bits are in the tooltip
-            return row.explanation.split("; ", 1)[-1]
+            return f"{explain.quality_words(q.kld)} · {q.label}" if q else "unknown"
+        if column == self.ABOUT:  # the words; the bits per weight are in the tooltip
+            return row.explanation.split(": ", 1)[-1]
         if column == self.ACTION:
             return self._actions.get(row.key, ("", False))[0]
         return None
 
     def _tooltip(self, row: QuantRow) -> str:
         lines = [row.explanation]
-        if row.bits:
-            lines.append(
-                f"This file: {row.bits:.1f} bits per weight (its size over its "
-                "parameters; small models carry more, their embeddings being a larger "
-                "share)."
-            )
+        bits = explain.bits_words(row.quant, row.bits)
+        if bits:
+            lines.append(bits[0].upper() + bits[1:] + ".")
         if row.quality is not None:
             lines.append(
                 f"Mean KL divergence from the original: {row.quality.kld:.4f} "

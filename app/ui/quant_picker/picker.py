@@ -26,8 +26,7 @@ from PySide6.QtWidgets import (
 
 from app.core.common.errors import HearthError
 from app.core.fit.machine_info import MachineInfo
-from app.core.quants import pick as quant_pick
-from app.core.quants import quality
+from app.core.quants import explain, pick, quality
 from app.core.quants.pick import QuantItem
 from app.ui.common.button_delegate import ButtonDelegate
 from app.ui.common.tasks import TaskHandle, run_task
@@ -37,11 +36,12 @@ from app.ui.quant_picker.model import QuantPickerModel, QuantRole
 log = logging.getLogger("hearth.ui.quant_picker")
 
 SOURCES = (
-    "Quality: “typical” is llama.cpp's published mean KL divergence for the quant type "
-    f"({quality.SOURCE}); “measured by you” is your own measurement of that file on the "
-    "Compare page. Lower divergence means answers closer to the original model's. "
+    f"Quality: “typical for this type” comes from {quality.PLAIN_SOURCE}; “measured by you” "
+    "from your own measurement of that file on the Compare page. "
     "Speed: tokens a second writing, estimated from the file and this machine's measured "
-    "memory speed; your own chats correct it (“~” marks an estimate)."
+    "memory speed; your own chats correct it (“~” marks an estimate). "
+    "Bits per weight: the file's size over its parameters. "
+    f"Source of the typical figures: {quality.SOURCE}."
 )
 DEFAULT_CTX = 8192
 
@@ -71,7 +71,7 @@ class QuantPicker(QWidget):
         self.machine, self.models_dir, self.speeds = machine, models_dir, speeds
         self.machine_info = machine_info or MachineInfo(models_dir or Path.home())
         self.items: list[QuantItem] = []
-        self.pick: quant_pick.Pick | None = None
+        self.pick: pick.Pick | None = None
         self._rows_task: TaskHandle | None = None  # a newer request or clear() drops it
 
         self.title = QLabel("<b>Which quant?</b>")
@@ -145,7 +145,7 @@ class QuantPicker(QWidget):
     # -- what to show ----------------------------------------------------------------------------
 
     def set_context_choices(self, n_ctx_train: int | None, current: int | None = None) -> None:
-        choices = quant_pick.context_choices(n_ctx_train)
+        choices = pick.context_choices(n_ctx_train)
         current = current or self.n_ctx() or DEFAULT_CTX
         self.context.blockSignals(True)
         self.context.clear()
@@ -197,9 +197,9 @@ class QuantPicker(QWidget):
                 here = machine or info.machine()
                 items = loader()
             except HearthError as exc:  # shown in place of the rows (a stale one is dropped)
-                return None, [], [], quant_pick.Pick(None, str(exc), False)
-            table = quant_pick.rows(items, here, n_ctx, speeds=_speeds(speeds, machine, info))
-            return here, items, table, quant_pick.pick(table, here, n_ctx)
+                return None, [], [], pick.Pick(None, str(exc), False)
+            table = pick.rows(items, here, n_ctx, speeds=_speeds(speeds, machine, info))
+            return here, items, table, pick.pick(table, here, n_ctx)
 
         self._rows_task = run_task(work, self._on_rows, self._on_failed, self, key="rows")
 
@@ -245,27 +245,31 @@ class QuantPicker(QWidget):
     def _show_about(self, row: int) -> None:
         """What the chosen quant (else the recommended one) means, under the table."""
         entry = self.model.entry(row) or self.model.recommended()
+        bits = explain.bits_words(entry.quant, entry.bits) if entry else ""
         self.about.setText(
-            f"<b>{entry.quant}</b>: {entry.explanation.split(': ', 1)[-1]}" if entry else ""
+            f"<b>{entry.quant}</b>: {entry.explanation.split(': ', 1)[-1]}"
+            + (f" ({bits})" if bits else "")
+            if entry
+            else ""
         )
         self.about.setVisible(entry is not None)
 
     @Slot(object)
     def _on_rows(self, answer) -> None:
-        machine, items, table, pick = answer
+        machine, items, table, chosen = answer
         self.machine = self.machine or machine
-        self.items, self.pick = items, pick
-        self.model.set_rows(table, pick)
-        self.reason.setText(("★ Recommended — " if pick.key else "") + pick.reason)
-        self.reason.setObjectName("note" if pick.key else "error")
+        self.items, self.pick = items, chosen
+        self.model.set_rows(table, chosen)
+        self.reason.setText(("★ Recommended — " if chosen.key else "") + chosen.reason)
+        self.reason.setObjectName("note" if chosen.key else "error")
         self.reason.style().unpolish(self.reason)
         self.reason.style().polish(self.reason)
         self.reason.show()
         self._say("")
         self._show_about(self.table.currentIndex().row())
-        if pick.key:
-            self.table.scrollTo(self.model.index(self.model.row_of(pick.key), 0))
-        self.recommended_changed.emit(pick.key or "")
+        if chosen.key:
+            self.table.scrollTo(self.model.index(self.model.row_of(chosen.key), 0))
+        self.recommended_changed.emit(chosen.key or "")
         self.ready.emit()
 
     @Slot(str)

@@ -48,11 +48,13 @@ def test_ladder_rows_are_sorted_by_size_with_real_figures(models) -> None:
     # llama.cpp's published mean KLD on Llama-3-8B, typical until the user measures
     assert by_quant["Q4_K_M"].quality.kld == 0.03127
     assert by_quant["Q2_K"].quality.kld == 0.44513
-    assert by_quant["Q4_K_M"].quality.label == "typical (llama.cpp, Llama-3-8B)"
+    assert by_quant["Q4_K_M"].quality.label == "typical for this type"
     assert "PR #6936" in by_quant["Q8_0"].quality.note
     # bits per weight of the real files: size x 8 / 134,515,008 parameters
     assert by_quant["F16"].bits == pytest.approx(270885952 * 8 / 134515008)
-    assert by_quant["Q4_K_M"].explanation.startswith("Q4_K_M: about 4.9 bits per weight")
+    assert (
+        by_quant["Q4_K_M"].explanation == "Q4_K_M: usually close to the original; the usual choice."
+    )
 
 
 def test_recommended_is_the_best_that_fits_in_ram_and_moves_with_context_and_memory(models):
@@ -140,12 +142,14 @@ def test_hub_files_with_a_shape_read_from_one_file(quant_ladder) -> None:
 def test_every_common_type_has_a_plain_explanation() -> None:
     for name in quant_types.BITS_PER_WEIGHT:
         line = explain.explain(name)
-        assert line.startswith(f"{name}: about ") and "bits per weight" in line
+        assert (
+            line.startswith(f"{name}: ") and "bits per weight" not in line
+        )  # bits_words says them
+        assert explain.bits_words(name).startswith(f"{name} usually ")
     assert explain.explain("IQ4_XS") == (
-        "IQ4_XS: about 4.4 bits per weight; a newer 4-bit "
-        "format, nearly as good as Q4_K_M and smaller."
+        "IQ4_XS: a newer 4-bit format, nearly as good as Q4_K_M and smaller."
     )
-    assert explain.explain("TQ1_0", 1.7) == ("TQ1_0: about 1.7 bits per weight; very lossy.")
+    assert explain.explain("TQ1_0", 1.7) == "TQ1_0: very lossy."
     assert "not known" in explain.explain(None)
 
 

@@ -115,10 +115,13 @@ def test_model_page_lists_quants_by_size_and_recommends_one(qtbot, model_page, q
     assert (
         model.index(q4, 0)
         .data(Qt.ToolTipRole)
-        .startswith("Q4_K_M: about 4.9 bits per weight; usually close to the original")
+        .startswith(
+            "Q4_K_M: usually close to the original; the usual choice.\nThis file: 6.3 "
+            "bits per weight; Q4_K_M usually 4.9."
+        )
     )
     assert model.index(q4, QuantPickerModel.QUALITY).data() == (
-        "close to the original · typical (llama.cpp, Llama-3-8B)"
+        "close to the original · typical for this type"
     )
     assert model.index(q4, 0).data(QuantRole.Kld) == 0.03127
     assert "ggml-org/llama.cpp PR #6936" in model.index(q4, 0).data(Qt.ToolTipRole)
@@ -128,14 +131,18 @@ def test_model_page_lists_quants_by_size_and_recommends_one(qtbot, model_page, q
     assert "PR #6936" in picker.sources.text()
     # under the table: what the recommended quant means, then the one the user clicks
     assert picker.about.text() == (
-        "<b>Q8_0</b>: about 8.5 bits per weight; practically indistinguishable from the original."
+        "<b>Q8_0</b>: practically indistinguishable from the original. "
+        "(this file: 8.6 bits per weight; Q8_0 usually 8.5)"
     )
     qtbot.mouseClick(
         picker.table.viewport(),
         Qt.LeftButton,
         pos=picker.table.visualRect(model.index(q4, 0)).center(),
     )
-    assert picker.about.text().startswith("<b>Q4_K_M</b>: about 4.9 bits per weight; usually")
+    assert picker.about.text() == (
+        "<b>Q4_K_M</b>: usually close to the original; the usual choice. "
+        "(this file: 6.3 bits per weight; Q4_K_M usually 4.9)"
+    )
     assert model.index(q4, QuantPickerModel.BITS).data() == f"{105454144 * 8 / 134515008:.1f}"
 
 
@@ -269,14 +276,14 @@ def test_my_models_shows_the_local_family(qtbot, models_page, qtmodeltester) -> 
     assert recommended(picker.model) == ["Q8_0"]
     q4_1 = picker.model.index(2, QuantPickerModel.QUALITY)
     assert q4_1.data(QuantRole.QualitySource) == "rough estimate"
-    assert "No published figure for Q4_1" in q4_1.data(QuantRole.QualityNote)
+    assert "No published KL divergence for Q4_1" in q4_1.data(QuantRole.QualityNote)
 
 
 def test_measured_quality_replaces_typical_once_stored(qtbot, models_page, quant_ladder):
     open_quants(qtbot, models_page, "F16")
     model = models_page.picker.model
     q2 = shown(model).index("Q2_K")
-    assert model.index(q2, 0).data(QuantRole.QualitySource) == "typical (llama.cpp, Llama-3-8B)"
+    assert model.index(q2, 0).data(QuantRole.QualitySource) == "typical for this type"
     settings = MeasureSettings(tokens=128, n_batch=128, gen_tokens=2, gen_prompt=8, threads=1)
     measure([quant_ladder["F16"], quant_ladder["Q2_K"]], store=models_page.store, settings=settings)
     models_page.hide()  # to Compare and back: the picker reads the measurements again
@@ -290,5 +297,5 @@ def test_measured_quality_replaces_typical_once_stored(qtbot, models_page, quant
         Qt.ToolTipRole
     )
     q4 = shown(model).index("Q4_K_M")
-    assert model.index(q4, 0).data(QuantRole.QualitySource) == "typical (llama.cpp, Llama-3-8B)"
+    assert model.index(q4, 0).data(QuantRole.QualitySource) == "typical for this type"
     screenshot(models_page, "quant_picker_local.png")
