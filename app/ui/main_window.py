@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         self.menus = WindowMenus(self, PAGES)
         self.theme_actions: dict[str, QAction] = self.menus.theme_actions
         self.model_drop = ModelDrop(self)  # a .gguf file dropped on the window joins My Models
+        self.model_drop.watch(self.chat_page.input.viewport())  # not a path typed in the box
         self.setAcceptDrops(True)
         self.downloads_panel = None
         self.downloads_dock = QDockWidget("Downloads", self)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Signal, Slot
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFileDialog
 
@@ -40,6 +40,23 @@ class ModelDrop(QObject):
         super().__init__(window)
         self.window = window
         self._waiting = ""  # a file added, selected in My Models once the library lists it
+
+    def watch(self, widget: QObject) -> None:
+        """Take model files dropped on ``widget``, which would take them as text (the chat's
+        message box wrote the file's path where the user meant to add the model)."""
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        kind = event.type()
+        if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop):
+            files = dropped_files(event)  # type: ignore[arg-type]
+            if files and files[0].suffix.lower() == ".gguf":
+                if kind == QEvent.Type.Drop:
+                    self.dropped(event)  # type: ignore[arg-type]
+                else:
+                    event.acceptProposedAction()  # type: ignore[attr-defined]
+                return True
+        return super().eventFilter(watched, event)
 
     def drag_entered(self, event: QDragEnterEvent) -> None:
         if dropped_files(event):

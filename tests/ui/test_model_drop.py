@@ -27,19 +27,19 @@ def window(qtbot, hearth_home):
     win.shutdown()
 
 
-def drop(window, path: Path) -> bool:
-    """Drag ``path`` over the window and let go; whether the window took the drag."""
+def drop(widget, path: Path) -> bool:
+    """Drag ``path`` over ``widget`` and let go; whether it took the drag."""
     data = QMimeData()
     data.setUrls([QUrl.fromLocalFile(str(path))])
-    where = QPointF(window.width() / 2, window.height() / 2)
+    where = QPointF(widget.width() / 2, widget.height() / 2)
     enter = QDragEnterEvent(
         where.toPoint(), Qt.CopyAction, data, Qt.LeftButton, Qt.KeyboardModifier.NoModifier
     )
-    QApplication.sendEvent(window, enter)
+    QApplication.sendEvent(widget, enter)
     if not enter.isAccepted():
         return False
     QApplication.sendEvent(
-        window,
+        widget,
         QDropEvent(where, Qt.CopyAction, data, Qt.LeftButton, Qt.KeyboardModifier.NoModifier),
     )
     return True
@@ -89,3 +89,15 @@ def test_a_drag_without_files_is_not_taken(window):
     )
     QApplication.sendEvent(window, enter)
     assert not enter.isAccepted()
+
+
+def test_a_model_dropped_on_the_message_box_is_added_not_typed(
+    window, qtbot, starter_gguf, tmp_path
+):
+    model = tmp_path / "SmolLM2-135M-Instruct-Q4_1.gguf"
+    os.link(starter_gguf, model)
+    box = window.chat_page.input
+    with qtbot.waitSignal(window.model_drop.added, timeout=30_000):
+        assert drop(box.viewport(), model)
+    assert box.toPlainText() == ""
+    assert window.pages.currentWidget() is window.models_page

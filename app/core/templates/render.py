@@ -62,8 +62,11 @@ def compile_guarded(template: str, seconds: float = TEMPLATE_SECONDS) -> Templat
             f"it is {len(template):,} characters long (at most {MAX_TEMPLATE_CHARS:,})"
         )
     try:
+        # Built once per process, outside the budget: it imports jinja2 and llama_cpp (4.3 s
+        # on a busy 2-core machine), which made the first check refuse a good model as slow.
+        sandbox = guarded_sandbox()
         with Budget(seconds):
-            compiled: Template = guarded_sandbox()().from_string(template)
+            compiled: Template = sandbox().from_string(template)
             return compiled
     except TemplateSyntaxError as exc:
         raise TemplateFailure(f"it is not valid Jinja ({exc.message}, line {exc.lineno})") from None
