@@ -25,9 +25,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.measure.measurement import MAX_FILES, MIN_FILES, Comparison, MeasureSettings
+from app.ui.compare.figures_toggle import figures_toggle
 from app.ui.compare.measure_worker import Measurer, MeasureRequest
 from app.ui.compare.pick_model import PickModel
-from app.ui.compare.results_model import ResultsModel
+from app.ui.compare.results_model import FIGURES, ResultsModel
 
 
 def _threads(n: int) -> str:
@@ -108,6 +109,9 @@ class MeasureView(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         self.table.setColumnHidden(results.column("Text"), True)  # shown for two texts
+        self.show_figures = figures_toggle(
+            self.table, lambda: [results.column(name) for name in FIGURES]
+        )
         self.summary = QLabel(objectName="hint", wordWrap=True)
 
         layout = QVBoxLayout(self)
@@ -125,7 +129,10 @@ class MeasureView(QWidget):
         layout.addLayout(progress_row)
         layout.addWidget(self.status)
         layout.addWidget(self.table, 1)
-        layout.addWidget(self.summary)
+        below = QHBoxLayout()
+        below.addWidget(self.summary, 1)
+        below.addWidget(self.show_figures)
+        layout.addLayout(below)
 
         measurer.progress.connect(self._on_progress)
         measurer.finished.connect(self._on_finished)
@@ -203,7 +210,7 @@ class MeasureView(QWidget):
         model = self.results.prefix.rstrip("-._ ")
         self.summary.setText(
             (f"Files of {model}. " if model else "")
-            + f"KL divergence and same-top % are against {Path(first.reference).name}. "
+            + f"Answers are compared with {Path(first.reference).name}'s. "
             f"{first.rows[0].tokens} positions of text scored per file; speeds with "
             f"{_threads(first.rows[0].threads)}."
         )

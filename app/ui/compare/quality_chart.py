@@ -4,7 +4,9 @@ figures beside them, and a speed chart. Exports the charts as PNG and the table 
 Quality is mean KL divergence from the reference file on a log axis (the reference itself is
 0, so it is not drawn). The typical points are llama.cpp's published figures
 (``app.core.quants.quality``), each placed at the size this model would have at that quant's bits per
-weight (the published file's size over the published F16 file's, times 16).
+weight (the published file's size over the published F16 file's, times 16). Every dot is
+labelled with its quant on the chart itself (a per-point label, ``QXYSeries`` point
+configuration), so the chart reads without hovering; hovering adds the figures.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from PySide6.QtCharts import (
     QLogValueAxis,
     QScatterSeries,
     QValueAxis,
+    QXYSeries,
 )
 from PySide6.QtCore import QPointF, Qt, Slot
 from PySide6.QtGui import QColor, QPainter, QPalette, QPen
@@ -142,10 +145,12 @@ class QualityChart(QWidget):
         self.png_button.setEnabled(has_rows)
         self.csv_button.setEnabled(has_rows)
         self.source.setText(
-            "Typical points: " + quality.SOURCE + ". Each is placed at the size this model "
-            "would have at that quant's bits per weight. Small models lose more to "
-            "quantization than 8B ones, so measured points usually sit above them."
+            "Grey points: what each quant type usually does, from "
+            f"{quality.PLAIN_SOURCE}, each placed at the size this model would have at that "
+            "type. Small models lose more to quantization than 8B ones, so your points "
+            "usually sit above them."
         )
+        self.source.setToolTip(f"Source: {quality.SOURCE}")
 
     def _draw_quality(self, comparisons: list[Comparison]) -> None:
         chart = self.quality
@@ -159,20 +164,21 @@ class QualityChart(QWidget):
         all_points: list[tuple[float, float]] = []
         for number, comparison in enumerate(comparisons):
             points = sorted(
-                (r.size_bytes / MB, r.kld, _tip(r))
+                (r.size_bytes / MB, r.kld, _tip(r), r.quant or r.name)
                 for r in comparison.rows
                 if not r.reference and r.kld > 0 and math.isfinite(r.kld)
             )
             text = "bundled text" if comparison.text == "bundled" else comparison.text
             color = QColor(COLORS[number % len(COLORS)])
             self._add_points(f"Measured ({text})", points, color, 11, solid=True)
-            all_points += [(x, y) for x, y, _ in points]
+            all_points += [(x, y) for x, y, _, _ in points]
         typical = [
             (
                 size / MB,
                 kld,
                 f"Typical {quant} (Llama-3-8B, llama.cpp)\n"
                 f"KL divergence {kld:.4f}\nplaced at {format_size(size)} for this model",
+                quant,
             )
             for quant, size, kld in typical_points(rows)
         ]
@@ -183,7 +189,7 @@ class QualityChart(QWidget):
             8,
             solid=False,
         )
-        all_points += [(x, y) for x, y, _ in typical]
+        all_points += [(x, y) for x, y, _, _ in typical]
         x_axis = QValueAxis()
         x_axis.setTitleText("File size (MB)")
         x_axis.setLabelFormat("%.0f")
@@ -193,7 +199,7 @@ class QualityChart(QWidget):
         x_axis.applyNiceNumbers()
         y_axis = QLogValueAxis()
         y_axis.setBase(10)
-        y_axis.setTitleText("Mean KL divergence (log scale)")
+        y_axis.setTitleText("Difference from the original (KL divergence)")
         y_axis.setLabelFormat("%.3g")
         y_axis.setMinorTickCount(-1)
         ys = [y for _, y in all_points] or [0.01]
@@ -207,7 +213,7 @@ class QualityChart(QWidget):
     def _add_points(
         self,
         name: str,
-        points: list[tuple[float, float, str]],
+        points: list[tuple[float, float, str, str]],
         color: QColor,
         size: float,
         solid: bool,
@@ -224,14 +230,40 @@ class QualityChart(QWidget):
         dots.setMarkerSize(size)
         dots.setColor(color)
         dots.setBorderColor(QColor("white") if solid else color)
-        for x, y, _tip_text in points:
+        for x, y, _tip_text, _label in points:
             line.append(x, y)
             dots.append(x, y)
-        self.tips[id(dots)] = [(QPointF(x, y), tip) for x, y, tip in points]
+        self._label(dots, [label for *_, label in points], color if solid else None)
+        self.tips[id(dots)] = [(QPointF(x, y), tip) for x, y, tip, _ in points]
         dots.hovered.connect(lambda point, state, series=dots: self._hover(series, point, state))
         self.quality.addSeries(line)
         self.quality.addSeries(dots)
         self.quality.legend().markers(line)[0].setVisible(False)
+
+    def _label(self, dots: QScatterSeries, labels: list[str], color: QColor | None) -> None:
+        """Each dot's quant written beside it (measured: bold in its colour; typical: grey)."""
+        font = self.font()
+        font.setBold(color is not None)
+        if color is None:
+            font.setPointSizeF(max(7.0, font.pointSizeF() - 1))
+        dots.setPointLabelsFont(font)
+        dots.setPointLabelsColor(color or self.palette().color(QPalette.ColorRole.PlaceholderText))
+        dots.setPointLabelsClipping(False)
+        for index, label in enumerate(labels):
+            dots.setPointConfiguration(
+                index,
+                {
+                    QXYSeries.PointConfiguration.LabelVisibility: True,
+                    QXYSeries.PointConfiguration.LabelFormat: label,
+                },
+            )
+
+    def labels(self, series: QScatterSeries) -> list[str]:
+        """The labels written beside the dots of ``series``, in point order."""
+        return [
+            series.pointConfiguration(i).get(QXYSeries.PointConfiguration.LabelFormat, "")
+            for i in range(series.count())
+        ]
 
     def _draw_speed(self, comparisons: list[Comparison]) -> None:
         chart = self.speed

@@ -2,7 +2,9 @@
 
 Rows are ``FileMeasurement`` values from ``app.core.measure.measurement``; ``set_comparisons`` replaces
 them. Rows read from the measurement store carry ``cached`` and are marked "stored" in the
-Measured column. ``write_csv`` writes the table as the user sees it, plus the raw numbers.
+Measured column. The Answers column says each file's closeness in words (``explain.verdict``);
+the raw figures (``FIGURES``) are one click away, behind the view's "Show the figures". Sizes
+and memory in decimal units, as everywhere in Hearth. ``write_csv`` writes the raw numbers.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
-from app.core.common.units import format_memory, format_size
+from app.core.common.units import format_size
 from app.core.measure.measurement import Comparison, FileMeasurement
+from app.core.quants import explain
 from app.ui.compare.row_table import RowTableModel
 
 RowRole = Qt.ItemDataRole.UserRole + 1  # the FileMeasurement
@@ -25,6 +28,7 @@ SortRole = Qt.ItemDataRole.UserRole + 2  # numbers for numeric columns, lower-ca
 COLUMNS = (
     "File",
     "Quant",
+    "Answers",
     "Size",
     "Bits/weight",
     "Perplexity",
@@ -37,6 +41,8 @@ COLUMNS = (
     "Text",
     "Measured",
 )
+# Behind "Show the figures": the verdict in words leads.
+FIGURES = ("Bits/weight", "Perplexity", "KL divergence", "Same top %", "Prompt tok/s", "Load time")
 # Two-line headers keep the table narrow enough for the file names.
 HEADERS = {
     "Bits/weight": "Bits per\nweight",
@@ -113,6 +119,8 @@ def cell_text(row: FileMeasurement, column: str, prefix: str = "") -> str:
         return "…" + row.name[len(prefix) :] if prefix else row.name
     if column == "Quant":
         return row.quant or "?"
+    if column == "Answers":
+        return explain.REFERENCE if row.reference else explain.verdict(row.kld, row.same_top_pct)
     if column == "Size":
         return format_size(row.size_bytes)
     if column == "Bits/weight":
@@ -130,7 +138,7 @@ def cell_text(row: FileMeasurement, column: str, prefix: str = "") -> str:
     if column == "Load time":
         return f"{_fixed(row.load_s, 2)} s"
     if column == "Memory":
-        return format_memory(row.memory_bytes)
+        return format_size(row.memory_bytes)
     if column == "Text":
         return "Bundled text" if row.text == "bundled" else row.text
     return "stored" if row.cached else "now"
@@ -213,6 +221,8 @@ def _csv_value(value):
 
 
 _HEADER_TIPS = {
+    "Answers": "How close each file's answers stay to the reference file's, in words "
+    '(its figures: "Show the figures")',
     "Perplexity": "How surprised the model is by the text: lower is better",
     "KL divergence": "How far each file's predictions are from the reference file's: "
     "lower means answers closer to the original",

@@ -17,7 +17,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 
 from app.core.common.paths import hf_hub_cache
-from app.core.library import catalog as library
+from app.core.library import catalog
 from app.core.library.catalog import HeaderCache
 from app.core.measure.measurement import MeasureSettings
 from app.core.measure.store import MeasureStore
@@ -26,6 +26,7 @@ from app.ui.compare.pick_model import PathRole
 from app.ui.compare.results_model import COLUMNS, RowRole, SortRole
 from app.ui.my_models.library_model import LibraryModel
 from tests.support.gguf_files import write_other_model
+from tests.support.screenshots import screenshot
 
 FAST = MeasureSettings(tokens=256, n_batch=128, gen_tokens=4, threads=1)
 MEASURE_MS = 240_000
@@ -52,7 +53,7 @@ class Dialogs:
 def library_with(paths, hearth_home, folders) -> LibraryModel:
     model = LibraryModel()
     model.set_models(
-        library.list_models(
+        catalog.list_models(
             hearth_home.models_dir,
             hf_hub_cache(),
             folders,
@@ -102,7 +103,10 @@ def shared_store(tmp_path_factory) -> MeasureStore:
     return MeasureStore(tmp_path_factory.mktemp("store") / "measurements.sqlite3")
 
 
-def table(page) -> list[dict[str, str]]:
+def table(page, figures: bool = True) -> list[dict[str, str]]:
+    """The rows as the user reads them: the visible columns, with the figures shown (the
+    "Show the figures" box ticked) unless ``figures`` is False."""
+    page.measure_view.show_figures.setChecked(figures)
     view = page.measure_view.table
     model = view.model()
     return [
@@ -129,6 +133,19 @@ def test_measure_tab_shows_kl_divergence_growing_as_files_shrink(
     assert page.picks.rowCount() == 7  # the whole ladder is offered
     qtmodeltester.check(page.picks)
     measure(qtbot, page, files)
+
+    # first what a newcomer reads: a verdict in words, the raw figures one click away
+    plain = table(page, figures=False)
+    assert [r["Answers"] for r in plain] == [
+        "the reference: the others are compared with it",
+        "answers almost always the same as the original",
+        "often different from the original: expect more mistakes",
+    ]
+    assert not {"KL divergence", "Perplexity", "Same top %"} & set(plain[0])
+    assert plain[1]["Size"].endswith(" MB") and plain[1]["Memory"].endswith(" MB")  # one unit
+    assert "Answers are compared with SmolLM2-135M-Instruct-F16.gguf's" in (
+        page.measure_view.summary.text()
+    )
 
     rows = table(page)
     assert [r["Quant"] for r in rows] == list(THREE)
@@ -173,6 +190,10 @@ def test_chart_holds_the_measured_points_and_exports(
     assert [v for p in points for v in p] == pytest.approx([v for p in expected for v in p])
     typical = scatter["Typical per quant (published, at this model's size)"].points()
     assert len(typical) == 10
+    # every dot says its quant on the chart, without hovering
+    assert chart.labels(scatter["Measured (bundled text)"]) == ["Q2_K", "Q8_0"]
+    typical_labels = chart.labels(scatter["Typical per quant (published, at this model's size)"])
+    assert "Q4_K_M" in typical_labels and "" not in typical_labels
     # Published Q8_0 sits at this model's size at Q8_0's bits per weight: near the real file.
     q8_typical = min(typical, key=lambda p: p.y())
     assert q8_typical.x() == pytest.approx(measured["Q8_0"].size_bytes / 1e6, rel=0.25)
@@ -350,3 +371,43 @@ def test_shutdown_mid_measure_stops_at_once(qtbot, make_page, quant_ladder):
     assert not page.measurer.thread_running
     qtbot.waitUntil(lambda: bool(cancelled or finished), timeout=MEASURE_MS)
     assert len(cancelled) == 1 and not finished
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_compare_leads_with_plain_words_in_both_themes(
+    qtbot, make_page, quant_ladder, shared_store, keeper, theme
+):
+    """A verdict and a labelled chart first, the figures one click away (issue 19)."""
+    keeper.apply(theme)
+    page = make_page(shared_store)
+    measure(qtbot, page, [quant_ladder[q] for q in THREE])
+    view = page.measure_view
+    assert not view.show_figures.isChecked()
+    assert view.table.isColumnHidden(page.results.column("KL divergence"))
+    screenshot(page, f"compare_measure_{theme}.png")
+    view.show_figures.click()
+    assert not view.table.isColumnHidden(page.results.column("KL divergence"))
+    page.open_tab("Chart")
+    screenshot(page, f"compare_chart_{theme}.png")
+    page.open_tab("Typical figures")
+    typical = page.tabs.currentWidget()
+    cells = {
+        typical.table.item(r, 0).text(): typical.table.item(r, 1).text()
+        for r in range(typical.table.rowCount())
+    }
+    assert cells["Q8_0"] == "answers almost always the same as the original"
+    assert cells["Q2_K"] == "often different from the original: expect more mistakes"
+    sizes = [typical.table.item(r, 2).text() for r in range(typical.table.rowCount())]
+    assert all(size.endswith(" GB") for size in sizes)  # 4.58 GiB of Q4_K_M: 4.9 GB
+    q4 = [r for r in range(typical.table.rowCount()) if typical.table.item(r, 0).text() == "Q4_K_M"]
+    assert typical.table.item(q4[0], 3).text() == "4.9"  # the picker's "Q4_K_M usually 4.9"
+    assert typical.table.isColumnHidden(4)  # KL divergence: behind "Show the figures"
+    typical.show_figures.click()
+    assert not typical.table.isColumnHidden(4) and typical.show_figures.text() == "Hide the figures"
+    screenshot(page, f"compare_typical_{theme}.png")
+    page.resize(1024, 640)  # the small screen of issue 19: the verdicts still show whole
+    page.open_tab("Measure")
+    view.show_figures.click()  # back to the plain view
+    answers = page.results.column("Answers")
+    text = page.results.index(2, answers).data()
+    assert view.table.columnWidth(answers) > view.table.fontMetrics().horizontalAdvance(text)
