@@ -276,7 +276,7 @@ class ChatPage(QWidget):
         run_task(
             self.store.read_messages(chat_id),
             lambda messages: self._on_chat_read(chat_id, messages),
-            self._on_chat_unread,
+            lambda problem: self._on_chat_unread(chat_id, problem),
             self,
         )
 
@@ -286,9 +286,9 @@ class ChatPage(QWidget):
             self.opening = 0
             self._render_chat()
 
-    @Slot(str)
-    def _on_chat_unread(self, problem: str) -> None:
-        self.opening = 0
+    def _on_chat_unread(self, chat_id: int, problem: str) -> None:
+        if chat_id == self.opening:
+            self.opening = 0  # Send works again: the chat's messages are read then
         self.window().show_error(problem)
 
     @Slot(str)
