@@ -15,8 +15,10 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any, cast
 
 from app.core.config.sampling import Sampling
 
@@ -78,11 +80,12 @@ def _raw_answers(
     def answer(tokens: int) -> dict:
         first = None
         count = 0
-        for chunk in llm.create_chat_completion(
-            PROMPT,
+        stream = llm.create_chat_completion(
+            PROMPT,  # type: ignore[arg-type]  # plain message dicts, as its TypedDicts describe
             stream=True,
             **asdict(replace(SAMPLING, max_tokens=tokens)),
-        ):
+        )
+        for chunk in cast("Iterator[Any]", stream):  # stream=True: the chunks
             if chunk["choices"][0]["delta"].get("content"):
                 first = first or time.monotonic()
                 count += 1

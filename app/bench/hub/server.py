@@ -89,7 +89,10 @@ class OriginServer(ThreadingHTTPServer):
         self._open_lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), HubHandler)
 
-    def process_request(self, request: socket.socket, client_address: tuple[str, int]) -> None:
+    # A TCP server: each request is a socket (socketserver types it for UDP servers too).
+    def process_request(  # type: ignore[override]
+        self, request: socket.socket, client_address: tuple[str, int]
+    ) -> None:
         """Serve each connection on its own (daemon) thread, remembered for ``join_workers``."""
         worker = threading.Thread(
             target=self.process_request_thread,
@@ -112,7 +115,7 @@ class OriginServer(ThreadingHTTPServer):
                     f"{worker.name} still running {timeout} s after stop()"
                 )
 
-    def shutdown_request(self, request: socket.socket) -> None:
+    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
         with self._open_lock:
             self._open.discard(request)
         super().shutdown_request(request)
@@ -124,7 +127,9 @@ class OriginServer(ThreadingHTTPServer):
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
 
-    def handle_error(self, request: socket.socket, client_address: tuple[str, int]) -> None:
+    def handle_error(  # type: ignore[override]
+        self, request: socket.socket, client_address: tuple[str, int]
+    ) -> None:
         """Record unexpected exceptions (a client hanging up, or ``stop()`` cutting it off, is expected)."""
         if not expected_error(sys.exc_info()[1], self.hub):
             self.hub.server_errors.append(traceback.format_exc())

@@ -29,6 +29,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from app.core.chats.store import DEFAULT_TITLE, ROLES, Chat, ChatStore, Message, one_line_title
 from app.core.common.errors import ChatStoreError
@@ -379,7 +380,7 @@ class ChatHistory:
     def finish_answer(
         self,
         message_id: int,
-        stats: dict | None = None,
+        stats: dict[str, Any] | None = None,
         stop_reason: str = "",
         then: Callable[[], None] | None = None,
     ) -> Message:

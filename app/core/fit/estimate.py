@@ -21,10 +21,15 @@ ones follow llama.cpp's reservation rules and are not yet checked against a real
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from app.core.fit.shape import ModelShape, shape_from_file, shape_from_header, shape_from_size
 from app.core.gguf.header import TensorInfo
+
+if TYPE_CHECKING:
+    from app.core.hardware.probe import HardwareReport
 
 MIB = 1 << 20
 KV_TYPES = {"f16": (1, 2), "q8_0": (32, 34), "q4_0": (32, 18)}  # elements, bytes per block
@@ -157,7 +162,7 @@ def estimate(
     kv_type: str = "f16",
     gpu_layers: int = 0,
     *,
-    cpu_features=frozenset(),
+    cpu_features: Iterable[str] = frozenset(),
     backend: str = "CPU",
     n_gpus: int = 1,
     flash_attn: bool | None = None,
@@ -286,7 +291,7 @@ class Machine:
     unified_memory: bool = False
 
     @classmethod
-    def from_report(cls, report) -> Machine:
+    def from_report(cls, report: HardwareReport) -> Machine:
         """From a ``hardware.HardwareReport``: GPUs count only when the build can use them."""
         gpus = tuple(
             g.vram_free_bytes if g.vram_free_bytes is not None else g.vram_total_bytes
@@ -313,7 +318,7 @@ class Fit:
     exact: bool  # False when the estimate comes from the file size only
     cpu_moe_layers: int = 0  # load setting: the first N layers' experts stay in RAM
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         e = self.estimate
         return {
             "verdict": self.verdict,
@@ -368,7 +373,7 @@ def plan(shape: ModelShape, machine: Machine, n_ctx: int, kv_type: str = "f16") 
 
 
 def _estimate(
-    shape, machine: Machine, n_ctx: int, kv_type: str, layers: int, cpu_moe: int = 0
+    shape: ModelShape, machine: Machine, n_ctx: int, kv_type: str, layers: int, cpu_moe: int = 0
 ) -> Estimate:
     return estimate(
         shape,
@@ -382,14 +387,16 @@ def _estimate(
     )
 
 
-def _fits(shape, machine: Machine, n_ctx: int, kv_type: str, layers: int, cpu_moe=0) -> bool:
+def _fits(
+    shape: ModelShape, machine: Machine, n_ctx: int, kv_type: str, layers: int, cpu_moe: int = 0
+) -> bool:
     est = _estimate(shape, machine, n_ctx, kv_type, layers, cpu_moe)
     if machine.unified_memory:
         return est.vram_bytes <= sum(machine.gpu_bytes) and est.total_bytes <= machine.ram_bytes
     return est.vram_bytes <= sum(machine.gpu_bytes) and est.ram_bytes <= machine.ram_bytes
 
 
-def _best_layers(shape, machine: Machine, n_ctx: int, kv_type: str) -> int | None:
+def _best_layers(shape: ModelShape, machine: Machine, n_ctx: int, kv_type: str) -> int | None:
     """The most GPU layers that fit, 0 for CPU only, None when nothing fits.
 
     VRAM use grows with the layers offloaded and RAM use shrinks, so the answer is the most
@@ -407,7 +414,9 @@ def _best_layers(shape, machine: Machine, n_ctx: int, kv_type: str) -> int | Non
     return None
 
 
-def _fewest_cpu_moe_layers(shape, machine: Machine, n_ctx: int, kv_type: str) -> int | None:
+def _fewest_cpu_moe_layers(
+    shape: ModelShape, machine: Machine, n_ctx: int, kv_type: str
+) -> int | None:
     """With every layer on the GPUs, the fewest layers whose experts must stay in RAM for the
     rest to fit (VRAM use falls and RAM use grows with each), None when even all do not."""
     if not machine.gpu_bytes or not _fits(
@@ -425,7 +434,7 @@ def _fewest_cpu_moe_layers(shape, machine: Machine, n_ctx: int, kv_type: str) ->
 
 
 def _largest_ctx(
-    shape, machine: Machine, kv_type: str, layers: int | None, cpu_moe: int = 0
+    shape: ModelShape, machine: Machine, kv_type: str, layers: int | None, cpu_moe: int = 0
 ) -> int:
     """The largest context (a multiple of 256, at most the trained one) that fits with
     ``layers`` on the GPU (and ``cpu_moe`` layers' experts in RAM), or in any placement when

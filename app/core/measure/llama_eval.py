@@ -14,6 +14,7 @@ import os
 import sys
 import threading
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import psutil
@@ -24,7 +25,7 @@ from app.core.compat.llama_cpp import bindings, route_log_to_logging
 _backend_ready = False
 
 
-def _init_backend():
+def _init_backend() -> ModuleType:
     global _backend_ready
     lib = bindings()
     if not _backend_ready:
@@ -101,11 +102,11 @@ class Vocab:
     def __enter__(self) -> Vocab:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def _tokenize(lib, vocab, text: str) -> list[int]:
+def _tokenize(lib: ModuleType, vocab: object, text: str) -> list[int]:
     data = text.encode("utf-8")
     size = len(data) + 16
     buffer = (lib.llama_token * size)()
@@ -226,5 +227,5 @@ class Evaluator:
     def __enter__(self) -> Evaluator:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

@@ -77,7 +77,7 @@ class Writer:
         self.on_trouble = on_trouble
         self.journal = journal
         self.retry_wait_s = retry_wait_s
-        self._jobs: deque[tuple[Job, Future]] = deque()
+        self._jobs: deque[tuple[Job, Future[Any]]] = deque()
         self._busy = False  # a job is being tried
         self._stopping = False
         self._troubled = False  # a failure was said and no job succeeded since
@@ -86,10 +86,10 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name=f"hearth-{name}-writer")
         self._thread.start()
 
-    def submit(self, job: Job) -> Future:
+    def submit(self, job: Job) -> Future[Any]:
         """Queue ``job``; its ``Future`` ends with ``apply``'s result or the error that
         dropped it. After ``close`` the job is journaled at once (or its Future fails)."""
-        future: Future = Future()
+        future: Future[Any] = Future()
         with self._changed:
             if self._stopping:
                 future.set_exception(RuntimeError("The writer is closed."))
@@ -161,7 +161,9 @@ class Writer:
                 self._troubled = False
             self._done(future, result=result)
 
-    def _done(self, future: Future, result: object = None, exc: BaseException | None = None):
+    def _done(
+        self, future: Future[Any], result: object = None, exc: BaseException | None = None
+    ) -> None:
         with self._changed:
             self._jobs.popleft()
             self._busy = False

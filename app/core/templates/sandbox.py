@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Callable, Iterable
 from functools import cache, wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from app.core.compat.llama_cpp import chat_formatter_class
 from app.core.templates.budget import (
@@ -26,11 +27,17 @@ from app.core.templates.budget import (
     item_limit,
 )
 
+if TYPE_CHECKING:  # jinja2 is imported when the sandbox is first built
+    from jinja2.compiler import CodeGenerator, Frame
+    from jinja2.nodes import Concat
+    from jinja2.runtime import Context
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
 TOO_WIDE = "it asks for a format width too large for a chat template"
 TOO_LONG = "it builds a text or a list too long for a chat template"
 
 
-def check_numbers(values) -> None:
+def check_numbers(values: Iterable[object]) -> None:
     for value in values:
         if isinstance(value, int) and abs(value) > MAX_TEMPLATE_NUMBER:
             raise TemplateLimit(f"it passes the number {value:,}, too large for a chat template")
@@ -56,13 +63,13 @@ def check_size(estimate: int) -> None:
         raise TemplateLimit(TOO_LONG)
 
 
-def _size(value) -> int:
+def _size(value: object) -> int:
     """An upper bound for the length of ``str(value)``, lists and namespaces included: a list
     holding the same long text a million times is small in memory but not as text."""
     return deep_size(value, {})
 
 
-def deep_size(value, seen: dict[int, int]) -> int:
+def deep_size(value: object, seen: dict[int, int]) -> int:
     if isinstance(value, (str, bytes)):
         return len(value)
     if isinstance(value, (int, float, bool)) or value is None:
@@ -89,7 +96,7 @@ def deep_size(value, seen: dict[int, int]) -> int:
     return seen[key]
 
 
-def _children(value) -> list[Any] | None:
+def _children(value: object) -> list[Any] | None:
     if isinstance(value, dict):
         return [*value.keys(), *value.values()]
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -98,19 +105,21 @@ def _children(value) -> list[Any] | None:
     return _children(attrs) if isinstance(attrs, dict) else None
 
 
-def check_text(*values) -> None:
+def check_text(*values: object) -> None:
     """Refuse turning ``values`` into text when the text would be too long."""
     seen: dict[int, int] = {}
     check_size(sum(deep_size(value, seen) for value in values))
 
 
-def _format_size(text: str, values) -> int:
+def _format_size(text: str, values: Iterable[object]) -> int:
     """An upper bound for ``text`` formatted with ``values``: each field may hold the longest."""
     fields = text.count("%") + text.count("{")
     return len(text) + fields * max((_size(v) for v in values), default=0)
 
 
-def _method_size(owner, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+def _method_size(
+    owner: str | bytes, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> int:
     """An upper bound for ``owner.name(*args, **kwargs)`` on a str or bytes ``owner``."""
     if name == "replace" and len(args) >= 2:
         old, new = args[0], args[1]
@@ -121,7 +130,8 @@ def _method_size(owner, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
         return len(owner) + found * _size(new)
     if name == "expandtabs":
         tab = args[0] if args else kwargs.get("tabsize", 8)
-        return len(owner) + owner.count("\t" if isinstance(owner, str) else b"\t") * int(tab)
+        tabs = owner.count("\t") if isinstance(owner, str) else owner.count(b"\t")
+        return len(owner) + tabs * int(tab)
     if name == "join" and args:
         return _size(args[0]) + len(owner) * len(args[0])
     if name == "translate" and args and isinstance(args[0], dict):
@@ -142,11 +152,11 @@ def _method_size(owner, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     return 0
 
 
-def _lines(text) -> int:
+def _lines(text: object) -> int:
     return str(text).count("\n") + 1
 
 
-_FILTER_SIZES = {  # filter name -> upper bound of its result, from its arguments
+_FILTER_SIZES: dict[str, Callable[..., int]] = {  # name -> upper bound of its result
     "replace": lambda s, old="", new="", count=None, *_: _method_size(
         str(s), "replace", (str(old), str(new), -1 if count is None else count), {}
     ),
@@ -163,13 +173,13 @@ _FILTER_SIZES = {  # filter name -> upper bound of its result, from its argument
 _MATERIALIZE = {"join", "sum"}  # filters whose first argument is consumed once: make it a list
 
 
-def guard_filter(name: str, function):
+def guard_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
     """``function`` with its numbers checked and, for the filters that can grow, its result
     sized before it runs."""
     sizer = _FILTER_SIZES.get(name)
 
     @wraps(function)
-    def guarded(*args, **kwargs):
+    def guarded(*args: Any, **kwargs: Any) -> Any:
         check_numbers(args)
         check_numbers(kwargs.values())
         check_text(
@@ -187,9 +197,9 @@ def guard_filter(name: str, function):
     return guarded
 
 
-def _guard_tojson(function):
+def _guard_tojson(function: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(function)
-    def guarded(value, *args, indent=None, **kwargs):
+    def guarded(value: Any, *args: Any, indent: Any = None, **kwargs: Any) -> Any:
         if args:
             indent, args = args[0], args[1:]
         if (
@@ -205,7 +215,7 @@ def _guard_tojson(function):
 
 
 @cache
-def guarded_sandbox():
+def guarded_sandbox() -> type[ImmutableSandboxedEnvironment]:
     """The ``GuardedSandbox`` class, built on first use (jinja2 and llama_cpp load only then)."""
     from jinja2.exceptions import SecurityError
     from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -233,12 +243,14 @@ def guarded_sandbox():
 
         joined = staticmethod(joined)
 
-        def unsafe_undefined(self, obj, attribute):
+        def unsafe_undefined(self, obj: Any, attribute: str) -> NoReturn:
             raise SecurityError(
                 f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe"
             )
 
-        def call(__self, __context, __obj, *args, **kwargs):  # jinja's own signature
+        def call(  # jinja's own signature
+            __self, __context: Context, __obj: Any, *args: Any, **kwargs: Any
+        ) -> Any:
             check_numbers(args)
             check_numbers(kwargs.values())
             owner = getattr(__obj, "__self__", None)
@@ -249,7 +261,7 @@ def guarded_sandbox():
                 check_size(_method_size(owner, name, args, kwargs))
             return super().call(__context, __obj, *args, **kwargs)
 
-        def call_binop(self, context, operator, left, right):
+        def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
             if operator == "*":
                 for seq, count in ((left, right), (right, left)):
                     if (
@@ -273,14 +285,14 @@ def guarded_sandbox():
                 check_numbers(values)
             return super().call_binop(context, operator, left, right)
 
-        def wrap_str_format(self, value):
+        def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
             wrapper = super().wrap_str_format(value)
             if wrapper is None:
                 return None
             owner, name = value.__self__, value.__name__  # format or format_map
 
             @wraps(wrapper)
-            def guarded(*args, **kwargs):
+            def guarded(*args: Any, **kwargs: Any) -> str:
                 check_numbers(args)
                 check_numbers(kwargs.values())
                 check_size(_method_size(owner, name, args, kwargs))  # cheap: before the parse
@@ -292,28 +304,28 @@ def guarded_sandbox():
     return GuardedSandbox
 
 
-def _printed(value):
+def _printed(value: object) -> object:
     """Every ``{{ ... }}`` passes here before ``str()``."""
     if not isinstance(value, str):
         check_text(value)
     return value
 
 
-def joined(values) -> str:
+def joined(values: Iterable[object]) -> str:
     """``a ~ b``, sized first."""
     check_text(*values)
     return "".join(map(str, values))
 
 
 @cache
-def guarded_code_generator():
+def guarded_code_generator() -> type[CodeGenerator]:
     """Jinja's code generator, with ``~`` going through :func:`joined` (Jinja calls its own
     ``str_join`` there, out of the environment's reach)."""
     from jinja2.compiler import CodeGenerator, optimizeconst
 
     class GuardedCodeGenerator(CodeGenerator):
         @optimizeconst
-        def visit_Concat(self, node, frame) -> None:
+        def visit_Concat(self, node: Concat, frame: Frame) -> None:
             self.write("environment.joined((")
             for arg in node.nodes:
                 self.visit(arg, frame)

@@ -24,8 +24,8 @@ from app.ui.common.tasks import run_task
 
 log = logging.getLogger("hearth.ui.chat")
 
-ChatIdRole = Qt.UserRole + 1
-ChatRole = Qt.UserRole + 2
+ChatIdRole = Qt.ItemDataRole.UserRole + 1
+ChatRole = Qt.ItemDataRole.UserRole + 2
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -72,13 +72,13 @@ class ChatListModel(QAbstractListModel):
     def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._chats)
 
-    def data(self, index: Index, role: int = Qt.DisplayRole):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or not 0 <= index.row() < len(self._chats):
             return None
         chat = self._chats[index.row()]
-        if role in (Qt.DisplayRole, Qt.EditRole):
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             return chat.title
-        if role == Qt.ToolTipRole:
+        if role == Qt.ItemDataRole.ToolTipRole:
             return f"{chat.title}\n{chat.model or 'no model yet'}"
         if role == ChatIdRole:
             return chat.id
@@ -88,14 +88,16 @@ class ChatListModel(QAbstractListModel):
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
-            return Qt.NoItemFlags
-        return Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsEditable
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEditable
 
-    def setData(self, index: Index, value, role: int = Qt.EditRole) -> bool:
+    def setData(self, index: Index, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
         """Renaming in place (double-click or F2)."""
-        if role != Qt.EditRole or not index.isValid() or not str(value).strip():
+        if role != Qt.ItemDataRole.EditRole or not index.isValid() or not str(value).strip():
             return False
         chat = self.store.rename_chat(self._chats[index.row()].id, str(value))
         self._chats[index.row()] = chat
-        self.dataChanged.emit(index, index, [Qt.DisplayRole, Qt.EditRole, ChatRole])
+        self.dataChanged.emit(
+            index, index, [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole, ChatRole]
+        )
         return True

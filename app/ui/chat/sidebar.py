@@ -36,10 +36,11 @@ class ChatSidebar(QWidget):
         self.view = QListView()
         self.view.setModel(chats)
         self.view.setEditTriggers(
-            QAbstractItemView.DoubleClicked | QAbstractItemView.EditKeyPressed
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
         )
-        self.view.setTextElideMode(Qt.ElideRight)
-        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.view.selectionModel().currentChanged.connect(self._on_current)
         chats.found.connect(self._on_found)
         rename = QPushButton("Rename")
@@ -86,7 +87,7 @@ class ChatSidebar(QWidget):
         row = self.chats.row_of(chat_id)
         if row >= 0:
             self.view.selectionModel().setCurrentIndex(
-                self.chats.index(row), QItemSelectionModel.ClearAndSelect
+                self.chats.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect
             )
         self.view.selectionModel().blockSignals(False)
 

@@ -82,16 +82,18 @@ class Lane(QObject):
             self.session.remote_ready.connect(self._on_remote_ready)
             self.session.remote_failed.connect(self._on_failed)
         if self.remote:
+            connection = self.choice.connection
+            where = connection.name if connection is not None else "the server"
             self.status.emit(
-                self.index,
-                "Loading..." if self.blind else f"Connecting to {self.choice.connection.name}...",
+                self.index, "Loading..." if self.blind else f"Connecting to {where}..."
             )
             self.session.use_remote(self.choice)
             return
         self._percent = -1
         self.status.emit(self.index, "Loading...")
         self.session.load(
-            self.choice.path, LoadOptions(n_ctx=N_CTX, n_gpu_layers=gpu_layers, n_threads=threads)
+            Path(self.choice.path),
+            LoadOptions(n_ctx=N_CTX, n_gpu_layers=gpu_layers, n_threads=threads),
         )
 
     def stop(self) -> None:
@@ -125,6 +127,8 @@ class Lane(QObject):
 
     def _send(self) -> None:
         self._streaming = False
+        if self.session is None:  # closed meanwhile
+            return
         self.status.emit(self.index, "Thinking...")
         reply = self.session.send(self._messages, self._sampling)
         reply.token.connect(self._on_token)

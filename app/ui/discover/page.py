@@ -136,10 +136,12 @@ class DiscoverPage(QWidget):
         self.results.setModel(self.results_model)
         self.results.setItemDelegate(HubResultDelegate(self.results))
         self.results.setUniformItemSizes(True)
-        self.results.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # rows fit its width
+        self.results.setHorizontalScrollBarPolicy(
+            Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+        )  # rows fit its width
         self.results.setMinimumWidth(MIN_WIDTH)
-        self.results.setVerticalScrollMode(QAbstractItemView.ScrollPerPixel)
-        self.results.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.results.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.results.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.results.clicked.connect(self._open_index)
         self.results_model.results_replaced.connect(self._on_replaced)
         self.results_model.page_loaded.connect(self._on_page)

@@ -22,9 +22,11 @@ from app.core.library import names
 if TYPE_CHECKING:  # the catalog brings the download code: not needed to show the list
     from app.core.library.catalog import LocalModel
 
-ModelRole = Qt.UserRole + 1
-PathRole = Qt.UserRole + 2
-SortRole = Qt.UserRole + 3  # numbers for Size, Params and Context; lower-case text otherwise
+ModelRole = Qt.ItemDataRole.UserRole + 1
+PathRole = Qt.ItemDataRole.UserRole + 2
+SortRole = (
+    Qt.ItemDataRole.UserRole + 3
+)  # numbers for Size, Params and Context; lower-case text otherwise
 
 BASIC_COLUMNS = ("Name", "Quant", "Size", "Source", "From")
 DETAIL_COLUMNS = (
@@ -88,7 +90,7 @@ class LibraryModel(QAbstractTableModel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._models: list[LocalModel] = []
-        self._columns = BASIC_COLUMNS
+        self._columns: tuple[str, ...] = BASIC_COLUMNS
         self.scanned = False  # True once a scan has set the list: empty then means "none"
 
     def set_models(self, models: list[LocalModel]) -> None:
@@ -126,7 +128,7 @@ class LibraryModel(QAbstractTableModel):
             return self._columns[section]
         return None
 
-    def data(self, index: Index, role: int = Qt.DisplayRole):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
         if (
             not index.isValid()
             or not 0 <= index.row() < len(self._models)
@@ -139,7 +141,7 @@ class LibraryModel(QAbstractTableModel):
         if role == PathRole:
             return str(model.path)
         column = self._columns[index.column()]
-        if role == Qt.DisplayRole:
+        if role == Qt.ItemDataRole.DisplayRole:
             return _cell(model, column)
         if role == SortRole:
             number = {
@@ -148,8 +150,10 @@ class LibraryModel(QAbstractTableModel):
                 "Context": model.context_length,
             }.get(column, "")
             return (number or 0) if column in _RIGHT else _cell(model, column).lower()
-        if role == Qt.ToolTipRole:  # a file Hearth refuses: why, in the check's own words
+        if (
+            role == Qt.ItemDataRole.ToolTipRole
+        ):  # a file Hearth refuses: why, in the check's own words
             return f"{model.problem}\n{model.path}" if model.problem else str(model.path)
-        if role == Qt.TextAlignmentRole and column in _RIGHT:
-            return int(Qt.AlignRight | Qt.AlignVCenter)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in _RIGHT:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

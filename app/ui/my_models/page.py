@@ -82,19 +82,23 @@ class ModelsPage(QWidget):
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
-        self.table.sortByColumn(-1, Qt.AscendingOrder)  # the library's order until a click
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.ExtendedSelection)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.table.setContextMenuPolicy(Qt.CustomContextMenu)
+        self.table.sortByColumn(
+            -1, Qt.SortOrder.AscendingOrder
+        )  # the library's order until a click
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._menu)
         self.table.verticalHeader().hide()
         self.table.setWordWrap(False)
         # Names are short; a long repo or folder keeps both ends, and shows whole (with the
         # file's path) in the line under the table.
-        self.table.setTextElideMode(Qt.ElideMiddle)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeToContents)  # each as wide as its text
+        header.setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents
+        )  # each as wide as its text
         header.setStretchLastSection(True)  # "From" takes the rest
         self.table.doubleClicked.connect(self._chat_with_current)
         self.summary = QLabel(objectName="hint")
@@ -106,7 +110,9 @@ class ModelsPage(QWidget):
         self.picker.hide()
         self.table.selectionModel().currentRowChanged.connect(self._selection_moved)
         self.details = QLabel(
-            objectName="hint", textInteractionFlags=Qt.TextSelectableByMouse, wordWrap=True
+            objectName="hint",
+            textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse,
+            wordWrap=True,
         )
 
         self.buttons = {}
@@ -135,7 +141,7 @@ class ModelsPage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 14, 20, 14)
         layout.addWidget(QLabel("My Models", objectName="pageTitle"))
-        self.split = QSplitter(Qt.Vertical)
+        self.split = QSplitter(Qt.Orientation.Vertical)
         self.split.addWidget(self.table)
         self.split.addWidget(self.picker)
         self.split.setSizes([250, 470])

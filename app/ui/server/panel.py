@@ -13,6 +13,7 @@ from enum import IntEnum
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QByteArray,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -37,7 +38,8 @@ from PySide6.QtWidgets import (
 from app.core.common.errors import ServerError
 from app.core.config.settings import Settings
 from app.core.inference.types import SamplingOptions
-from app.core.server.server import DEFAULT_PORT, ApiServer, RequestRecord
+from app.core.server.handler import RequestRecord
+from app.core.server.server import DEFAULT_PORT, ApiServer
 from app.ui.common.tasks import run_task
 from app.ui.session.api_backend import SessionBackend
 from app.ui.session.session import ChatSession
@@ -125,9 +127,9 @@ class RequestLogModel(QAbstractTableModel):
             return COLUMNS[section]
         return None
 
-    def roleNames(self) -> dict:
+    def roleNames(self) -> dict[int, QByteArray]:
         names = super().roleNames()
-        names.update({int(role): role.name.lower().encode() for role in LogRole})
+        names.update({int(role): QByteArray(role.name.lower().encode()) for role in LogRole})
         return names
 
     @Slot(object)
@@ -309,6 +311,8 @@ class ServerPanel(QWidget):
 
     def _stop(self) -> None:
         server, self.server = self.server, None
+        if server is None:  # not serving: nothing to stop
+            return
         self.backend.close()
         self.toggle.setEnabled(False)
         self.status_label.setText("Stopping...")
