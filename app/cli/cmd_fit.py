@@ -8,7 +8,7 @@ from pathlib import Path
 
 from app.core.common.errors import ModelNotFound
 from app.core.common.paths import Paths, hf_hub_cache
-from app.core.common.units import format_memory
+from app.core.common.units import format_size
 from app.core.config import limits, presets
 from app.core.fit import estimate
 from app.core.fit import shape as fit_shape
@@ -93,9 +93,9 @@ def run(args, paths: Paths) -> int:
     ]
     for label, value in rows:
         if value or label != "Repacked":
-            print(f"  {label:<9} {format_memory(value):>9}")
+            print(f"  {label:<9} {format_size(value):>9}")
     print(
-        f"  RAM {format_memory(e.ram_bytes)}, VRAM {format_memory(e.vram_bytes)} "
+        f"  RAM {format_size(e.ram_bytes)}, VRAM {format_size(e.vram_bytes)} "
         f"({report.backend} backend)"
     )
     print(f"Verdict: {result.verdict}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from app.core.common.paths import Paths
-from app.core.common.units import format_memory, format_size
+from app.core.common.units import format_size
 from app.core.hardware import probe
 from app.core.hardware.probe import Gpu, HardwareReport
 
@@ -38,8 +38,8 @@ def describe(report: HardwareReport) -> list[str]:
     lines = [
         f"Processor     {report.cpu} ({report.cores} cores, {report.threads} threads)",
         f"CPU features  {', '.join(features) or 'none reported'}",
-        f"Memory        {format_memory(report.ram_available_bytes)} available of "
-        f"{format_memory(report.ram_total_bytes)}",
+        f"Memory        {format_size(report.ram_available_bytes)} available of "
+        f"{format_size(report.ram_total_bytes)}",
         f"Free disk     {format_size(report.disk_free_bytes)} where models are kept",
         f"llama.cpp     {report.backend} build (llama-cpp-python {report.llama_cpp_version}), "
         f"GPU offload {'supported' if report.gpu_offload_supported else 'not supported'}",
@@ -63,10 +63,10 @@ def describe(report: HardwareReport) -> list[str]:
 def describe_gpu(gpu: Gpu) -> str:
     parts = [gpu.name]
     if gpu.unified_memory and gpu.vendor == "Apple":
-        parts.append(f"unified memory, Metal may use {format_memory(gpu.vram_total_bytes)}")
+        parts.append(f"unified memory, Metal may use {format_size(gpu.vram_total_bytes)}")
     elif gpu.vram_total_bytes:
-        free = "" if gpu.vram_free_bytes is None else f", {format_memory(gpu.vram_free_bytes)} free"
-        parts.append(f"{format_memory(gpu.vram_total_bytes)} VRAM{free}")
+        free = "" if gpu.vram_free_bytes is None else f", {format_size(gpu.vram_free_bytes)} free"
+        parts.append(f"{format_size(gpu.vram_total_bytes)} VRAM{free}")
     parts += gpu.driver_facts()
     if gpu.utilization_percent is not None:
         parts.append(f"{gpu.utilization_percent}% busy")

@@ -1,7 +1,6 @@
 """Numbers as people read them."""
 
 _DECIMAL = ("B", "KB", "MB", "GB", "TB")
-_BINARY = ("B", "KiB", "MiB", "GiB", "TiB")
 
 
 def _scaled(n: int | float, step: int, units: tuple[str, ...]) -> str:
@@ -14,10 +13,6 @@ def _scaled(n: int | float, step: int, units: tuple[str, ...]) -> str:
 
 
 def format_size(n: int | float) -> str:
-    """Decimal units, as file managers and the Hub show sizes: 4.9 GB."""
+    """Decimal units, as file managers and the Hub show sizes: 4.9 GB. The one convention of
+    the whole app, for files, RAM and VRAM alike (issue 19: one table showed MB beside MiB)."""
     return _scaled(n, 1000, _DECIMAL)
-
-
-def format_memory(n: int | float) -> str:
-    """RAM and VRAM in binary units, as vendors and drivers count them: 24.0 GiB."""
-    return _scaled(n, 1024, _BINARY)

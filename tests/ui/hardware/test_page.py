@@ -215,3 +215,21 @@ def test_amd_card_reading_changes_through_live_updates(qtbot, make_page, tmp_pat
     )  # a later sample saw the new reading
     assert page.gpu_state.text() == "No NVIDIA GPU found (no NVIDIA driver installed)."
     assert page.hint_command.text().startswith('CMAKE_ARGS="-DGGML_VULKAN=on" ')
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_memory_speaks_the_units_of_the_rest_of_hearth_in_both_themes(
+    qtbot, make_page, keeper, theme
+):
+    """One unit convention in the whole app (issue 19): decimal GB/MB, as the Hub and file
+    managers show sizes, for RAM and VRAM as for the disk."""
+    keeper.apply(theme)
+    probe, sample = nvidia_machine(A5000X2)
+    page = make_page(probe=probe, sample=sample)
+    qtbot.waitUntil(lambda: len(page.cards) == 2, timeout=WAIT_MS)
+    shown = [page.fields[k].text() for k in ("ram", "disk")] + [page.ram_bar.text()]
+    shown += [card.vram.text() for card in page.cards]
+    assert all(" GB" in text or " MB" in text for text in shown), shown
+    assert not any("iB" in text for text in shown), shown
+    page.resize(1024, 640)
+    screenshot(page, f"hardware_{theme}.png")
