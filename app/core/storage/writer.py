@@ -88,14 +88,21 @@ class Writer:
 
     def submit(self, job: Job) -> Future[Any]:
         """Queue ``job``; its ``Future`` ends with ``apply``'s result or the error that
-        dropped it. After ``close`` the job is journaled at once (or its Future fails)."""
+        dropped it. After ``close`` the job goes to the journal at once and its Future fails
+        (a change made during the quit, by a late signal, is kept for the next start)."""
         future: Future[Any] = Future()
         with self._changed:
-            if self._stopping:
-                future.set_exception(RuntimeError("The writer is closed."))
+            if not self._stopping:
+                self._jobs.append((job, future))
+                self._changed.notify_all()
                 return future
-            self._jobs.append((job, future))
-            self._changed.notify_all()
+        try:
+            if self.journal is None:
+                raise OSError("there is no journal")
+            keep(self.journal, [job])
+        except OSError as exc:
+            log.error("Change %s made after closing not kept: %s", job.op, exc)
+        future.set_exception(RuntimeError("The writer is closed."))
         return future
 
     @property

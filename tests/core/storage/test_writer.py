@@ -113,4 +113,6 @@ def test_quitting_while_the_file_is_locked_keeps_the_jobs_in_the_journal(tmp_pat
     assert closed.unwritten == 3 and closed.journal == journal and not closed.lost
     assert _notes(path) == []  # none written and journaled both
     assert take_journal(journal) == [Job("insert", {"n": n}) for n in range(3)]
-    assert writer.submit(Job("insert", {"n": 9})).exception() is not None  # closed
+    late = writer.submit(Job("insert", {"n": 9}))  # a change made during the quit
+    assert late.exception() is not None and _notes(path) == []
+    assert take_journal(journal)[-1] == Job("insert", {"n": 9})  # kept all the same
