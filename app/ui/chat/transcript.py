@@ -10,13 +10,22 @@ and are reported through ``action``.
 from __future__ import annotations
 
 import html
+import logging
 from dataclasses import dataclass
 
 from PySide6.QtCore import QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QPalette, QTextCursor
+from PySide6.QtGui import QPalette, QShowEvent, QTextCursor
 from PySide6.QtWidgets import QTextBrowser
 
+from app.core.common import markdown
 from app.core.common.markdown import render_markdown, stable_length
+from app.ui.common.tasks import run_task
+
+log = logging.getLogger("hearth.ui.chat")
+
+# Markdown's libraries are imported on the thread pool this long after the transcript is first
+# shown: after the studio's first paint (which they would slow), long before a first answer.
+WARM_UP_AFTER_MS = 1000
 
 ROLE_NAMES = {"user": "You", "assistant": "Assistant", "system": "System"}
 
@@ -47,6 +56,19 @@ class Transcript(QTextBrowser):
         self._tail_start = 0  # document position where the re-rendered tail begins
         self._flush = QTimer(self, singleShot=True, interval=100)
         self._flush.timeout.connect(self._render_tail)
+        self._warm_up_due = self._warm_up_started = False
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if not self._warm_up_due:
+            self._warm_up_due = True
+            QTimer.singleShot(WARM_UP_AFTER_MS, self, self._warm_up)
+
+    @Slot()
+    def _warm_up(self) -> None:
+        if not self._warm_up_started:
+            self._warm_up_started = True
+            run_task(markdown.warm_up, _ignore, _warm_up_failed, self, key="markdown-warm-up")
 
     # -- whole conversation (switching chats, after an edit) ------------------------------
     def show_messages(self, messages: list[ShownMessage]) -> None:
@@ -73,6 +95,7 @@ class Transcript(QTextBrowser):
 
     # -- streaming ------------------------------------------------------------------------
     def begin_answer(self, message_id: int) -> None:
+        self._warm_up()  # an answer asked for sooner: the imports overlap its prompt
         self._answer_id = message_id
         self._answer_text = ""
         self._stable_done = 0
@@ -179,3 +202,12 @@ class Transcript(QTextBrowser):
         verb = parts[0]
         ids = [int(p) for p in parts[1:] if p.isdigit()]
         self.action.emit(verb, ids[0] if ids else 0, ids[1] if len(ids) > 1 else 0)
+
+
+def _ignore(_result: object) -> None:
+    """The warm-up has no result: the imports it made are what it is for."""
+
+
+def _warm_up_failed(message: str) -> None:
+    # The first answer then imports the libraries itself, and says any real error there.
+    log.warning("Preparing Markdown in the background failed: %s", message)
