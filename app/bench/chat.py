@@ -27,8 +27,7 @@ from pathlib import Path
 from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtWidgets import QApplication
 
-from app.bench import chat_child as bench_chat_child
-from app.bench import interleave
+from app.bench import chat_child, interleave
 from app.bench.chat_child import N_CTX, PROMPT, SEED
 from app.bench.chat_path import ChatPath
 from app.core.inference.engine import Engine
@@ -69,10 +68,7 @@ def tok_s_in_turns(
     """Raw and app answers, the two processes taking turns; each answer gets ``tok_s`` from
     the time its process ran between its first and last token."""
     children = interleave.run_in_turns(
-        [
-            bench_chat_child.command(side, model, max_tokens, rounds, threads)
-            for side in ("raw", "app")
-        ]
+        [chat_child.command(side, model, max_tokens, rounds, threads) for side in ("raw", "app")]
     )
     sides = []
     for child in children:

@@ -11,7 +11,7 @@ from app.core.common.paths import Paths, hf_hub_cache
 from app.core.common.units import format_size
 from app.core.config import limits, presets
 from app.core.fit import estimate
-from app.core.fit import shape as fit_shape
+from app.core.fit.shape import shape_from_hub
 from app.core.fit.speed_here import SpeedHere
 from app.core.hardware import probe
 from app.core.library import catalog
@@ -129,7 +129,7 @@ def load_shape(
             raise
     repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:])
     print(f"Reading the header of {filename} from {repo_id}...", file=sys.stderr)
-    shape = fit_shape.shape_from_hub(repo_id, filename, revision=revision)
+    shape = shape_from_hub(repo_id, filename, revision=revision)
     if not shape.exact:
         print("Its header could not be read: estimating from the file size.", file=sys.stderr)
     return shape, hf_hub_url(repo_id, filename, revision=revision)

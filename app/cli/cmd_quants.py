@@ -11,12 +11,12 @@ from app.core.common.paths import Paths
 from app.core.common.units import format_size
 from app.core.config import presets
 from app.core.downloads.downloader import choose_file
-from app.core.fit import estimate as fit
-from app.core.fit import shape as fit_shape
+from app.core.fit import estimate
+from app.core.fit.shape import shape_from_hub
 from app.core.fit.speed import Speed
 from app.core.fit.speed_here import SpeedHere
-from app.core.hardware import probe as hardware
-from app.core.hub import files as hub_files
+from app.core.hardware import probe
+from app.core.hub import files
 from app.core.hub.client import HubClient, parse_repo_ref
 from app.core.quants.pick import SPEED_DEPTH
 
@@ -40,17 +40,17 @@ def run(args, paths: Paths) -> int:
     if repo_id is None:
         raise HubError(f"'{args.repo}' is not a Hub model name: expected owner/name.")
     details = client.details(repo_id)
-    report = hardware.probe(paths.models_dir)
-    machine = fit.Machine.from_report(report)
+    report = probe.probe(paths.models_dir)
+    machine = estimate.Machine.from_report(report)
     shape = None
     if details.files:
         try:
-            shape = fit_shape.shape_from_hub(
+            shape = shape_from_hub(
                 repo_id, details.files[0].name, revision=details.sha, endpoint=client.endpoint
             )
         except HearthError as exc:
             print(f"Estimating from file sizes only: {exc}", file=sys.stderr)
-    shapes = hub_files.sized_shapes(
+    shapes = files.sized_shapes(
         details.files, shape=shape, n_ctx_train=details.model.context_length
     )
     speeds = SpeedHere.for_report(report, paths.data_dir) if details.files else None
@@ -58,9 +58,9 @@ def run(args, paths: Paths) -> int:
     speed_of: dict[str, Speed | None] = {}
     for name, sized in shapes.items():
         n_ctx = presets.context_length(0, sized.n_ctx_train)
-        plan = fit.plan(sized, machine, n_ctx)
+        plan = estimate.plan(sized, machine, n_ctx)
         verdicts[name] = plan.verdict
-        if plan.verdict != fit.VERDICT_TOO_LARGE and speeds is not None:
+        if plan.verdict != estimate.VERDICT_TOO_LARGE and speeds is not None:
             speed_of[name] = speeds.speed(
                 sized, plan.gpu_layers, min(SPEED_DEPTH, n_ctx), plan.cpu_moe_layers
             )
@@ -79,8 +79,8 @@ def run(args, paths: Paths) -> int:
         return 0
     info = details.model
     facts = [
-        hub_files.format_params(info.parameters)
-        and f"{hub_files.format_params(info.parameters)} parameters",
+        files.format_params(info.parameters)
+        and f"{files.format_params(info.parameters)} parameters",
         info.architecture,
         info.context_length and f"{info.context_length:,} tokens of context",
         details.license and f"license {details.license}",

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from app.core.common.errors import InvalidModelFile
 from app.core.fit import estimate
-from app.core.fit import shape as fit_shape
+from app.core.fit.shape import shape_from_file
 from app.core.gguf import check
 from app.core.library import catalog
 from tests.faults import gguf_forge as g
@@ -147,13 +147,13 @@ def test_forged_headers_never_crash_the_check_fit_or_ls(data, fault_tally):
         problem = check.problem_of(path)
         assert problem is None or problem.startswith("Hearth refused fuzzed.gguf.")
         if problem is None:
-            shape = fit_shape.shape_from_file(path)
+            shape = shape_from_file(path)
             assert 1 <= shape.n_layers <= 512
             result = estimate.plan(shape, MACHINE, min(shape.n_ctx_train, 4096))
             assert result.verdict
         else:
             with pytest.raises(InvalidModelFile):  # no estimate for a refused file
-                fit_shape.shape_from_file(path)
+                shape_from_file(path)
         listed = catalog.list_models(
             Path(folder),
             Path(folder) / "no-cache",

@@ -29,8 +29,7 @@ from app.core.common.paths import Paths
 from app.core.config.settings import Settings
 from app.core.downloads.downloader import Downloader
 from app.core.downloads.http import RetryPolicy
-from app.core.hub import client as hub
-from app.core.hub.client import HubClient, SearchQuery
+from app.core.hub.client import HubClient, SearchQuery, save_token
 from app.core.inference.remote import Connection, ConnectionStore, list_models
 from tests.faults.tally import Tally
 from tests.support.hub_repos import add_gguf_family, gguf_name
@@ -122,7 +121,7 @@ def test_hub_searches_and_a_saved_token_leave_it_nowhere_else(
         assert client.details(GATED).gated
         with pytest.raises(HearthError):
             HubClient(gated.url, token=WRONG_TOKEN, sleep=lambda _: None).details("meta/Missing")
-        message = hub.save_token(TOKEN, endpoint=gated.url)
+        message = save_token(TOKEN, endpoint=gated.url)
 
         assert TOKEN not in message
         assert (tmp_path / "hf" / "token").read_text().strip() == TOKEN  # where it belongs

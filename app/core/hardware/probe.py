@@ -135,7 +135,7 @@ def probe(
     replace the real ones in tests."""
     from app.core.hardware import apple as hw_apple
     from app.core.hardware import backend as hw_backend
-    from app.core.hardware import linux_gpu as hw_linux_gpu
+    from app.core.hardware import linux_gpu
     from app.core.hardware import nvml as hw_nvml
 
     system = system or platform.system()
@@ -150,7 +150,7 @@ def probe(
             cpu, ram_total = apple.cpu or cpu, apple.ram_total_bytes
             gpus += [_metal_granted(g, backend) for g in apple.gpus if g.vendor != "NVIDIA"]
     elif system == "Linux":
-        gpus += hw_linux_gpu.probe(sysfs_root or hw_linux_gpu.SYSFS_DRM, run)
+        gpus += linux_gpu.probe(sysfs_root or linux_gpu.SYSFS_DRM, run)
     vendors = [g.vendor for g in gpus]
     hint = hw_backend.install_hint(backend, vendors, system)
     needing = next((v for v in vendors if not hw_backend.usable(backend, v)), "")
@@ -179,13 +179,13 @@ def live_sample(
     *, nvml: Any = None, sysfs_root: Path | None = None, system: str | None = None
 ) -> LiveSample:
     """What changes from second to second; cheap enough for a timer (no subprocesses)."""
-    from app.core.hardware import linux_gpu as hw_linux_gpu
+    from app.core.hardware import linux_gpu
     from app.core.hardware import nvml as hw_nvml
 
     memory = psutil.virtual_memory()
     gpus, _ = hw_nvml.probe(nvml)
     if (system or platform.system()) == "Linux":
-        gpus += hw_linux_gpu.probe(sysfs_root or hw_linux_gpu.SYSFS_DRM, run=None)
+        gpus += linux_gpu.probe(sysfs_root or linux_gpu.SYSFS_DRM, run=None)
     return LiveSample(
         ram_total_bytes=memory.total,
         ram_available_bytes=memory.available,

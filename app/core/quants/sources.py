@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.core.common.errors import HearthError
-from app.core.fit import shape as fit_shape
-from app.core.fit.shape import ModelShape
+from app.core.fit.shape import ModelShape, shape_from_header, shape_from_hub, shape_from_size
 from app.core.gguf.header import read_local_header
 from app.core.hub.files import QuantFile
 from app.core.quants.pick import QuantItem, resized
@@ -46,7 +45,7 @@ def hub_items(
         if shape is not None:
             sized = resized(shape, entry.name, entry.size_bytes, entry.quant)
         else:
-            sized = fit_shape.shape_from_size(entry.size_bytes, entry.name)
+            sized = shape_from_size(entry.size_bytes, entry.name)
             if n_ctx_train:
                 sized = replace(sized, n_ctx_train=n_ctx_train)
         items.append(
@@ -67,7 +66,7 @@ def read_hub_shape(
     if not files:
         return None
     try:
-        return fit_shape.shape_from_hub(
+        return shape_from_hub(
             repo_id, files[0].name, revision=revision, endpoint=endpoint, token=token
         )
     except HearthError as exc:
@@ -105,9 +104,7 @@ def local_items(
         name = header.get("general.name")
         if model is not selected and selected_name and name and name != selected_name:
             continue
-        shape = fit_shape.shape_from_header(
-            header, Path(model.path).stat().st_size, Path(model.path).name
-        )
+        shape = shape_from_header(header, Path(model.path).stat().st_size, Path(model.path).name)
         if len(model.all_files) > 1:  # split: the first shard's header, all shards' size
             shape = resized(shape, shape.name, model.size_bytes, model.quant)
         measurement = None

@@ -19,8 +19,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
-from app.core.server import cors
-from app.core.server import schema as api_schema
+from app.core.server import cors, schema
 from app.core.server.answers import Answering, ClientStop
 from app.core.server.body import read_chunked
 from app.core.server.connections import RETRY_AFTER_S
@@ -250,20 +249,20 @@ class RequestHandler(OllamaFace, Answering, BaseHTTPRequestHandler):
 
     # -- endpoints ------------------------------------------------------------------------
     def _models(self) -> None:
-        self._send_json(200, api_schema.models_list(self.server.app.backend.model_name()))
+        self._send_json(200, schema.models_list(self.server.app.backend.model_name()))
 
     def _model(self) -> None:
         name = unquote(urlsplit(self.path).path.split("/v1/models/", 1)[1])
-        listed = api_schema.models_list(self.server.app.backend.model_name())["data"]
+        listed = schema.models_list(self.server.app.backend.model_name())["data"]
         if not listed or listed[0]["id"] != name:
             raise ApiError(404, f"No model called '{name}' is served here.", "model_not_found")
         self._send_json(200, listed[0])
 
     def _chat(self) -> None:
-        self._generate(api_schema.parse_chat(self._body(), self.server.app.defaults), False)
+        self._generate(schema.parse_chat(self._body(), self.server.app.defaults), False)
 
     def _completion(self) -> None:
-        self._generate(api_schema.parse_completion(self._body(), self.server.app.defaults), True)
+        self._generate(schema.parse_completion(self._body(), self.server.app.defaults), True)
 
     # -- reading and writing --------------------------------------------------------------
     def _body(self) -> dict:
@@ -281,7 +280,7 @@ class RequestHandler(OllamaFace, Answering, BaseHTTPRequestHandler):
             finally:
                 self._reader.expire_in(None)
             self._body_read = True
-            return api_schema.parse_json(raw)
+            return schema.parse_json(raw)
         try:
             length = int(self.headers.get("Content-Length", ""))
             if length < 0:
@@ -314,7 +313,7 @@ class RequestHandler(OllamaFace, Answering, BaseHTTPRequestHandler):
                 400, "The request body ended before its Content-Length.", "incomplete_body"
             )
         self._body_read = True
-        return api_schema.parse_json(raw)
+        return schema.parse_json(raw)
 
     def _send_json(self, status: int, body: dict) -> None:
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")

@@ -17,8 +17,8 @@ from typing import Any
 from app.core.config.limits import InvalidValue
 from app.core.config.sampling import SPECS, Spec
 from app.core.inference.types import GenerationStats, SamplingOptions
-from app.core.server import options as api_options
 from app.core.server.errors import ApiError
+from app.core.server.options import output_fields
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 MAX_STOP_STRINGS = 4
@@ -110,7 +110,7 @@ def _request(body: dict, messages: list[dict], defaults: SamplingOptions) -> Gen
     values: dict[str, Any] = {
         name: _sampling_value(given, name, spec) for name, spec in SPECS.items()
     }
-    values.update(api_options.output_fields(body))
+    values.update(output_fields(body))
     try:
         sampling = replace(defaults, **{k: v for k, v in values.items() if v is not None})
     except InvalidValue as exc:  # inside the API's range, not the engine's (a penalty of 0)

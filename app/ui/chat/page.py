@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.chats import export as chat_export
+from app.core.chats import export
 from app.core.chats.history import ChatHistory
 from app.core.chats.store import Message
 from app.core.common.markdown import code_blocks
@@ -363,7 +363,7 @@ class ChatPage(QWidget):
         )
 
     def export_chat(self, path: Path) -> Path:
-        return chat_export.export(self.store, self.chat_id, Path(path))
+        return export.export(self.store, self.chat_id, Path(path))
 
     @Slot(int)
     def _export_dialog(self, chat_id: int) -> None:
@@ -372,7 +372,7 @@ class ChatPage(QWidget):
             self, "Export chat", f"{title}.md", "Markdown (*.md);;JSON (*.json)"
         )
         if path:
-            chat_export.export(self.store, chat_id, Path(path))
+            export.export(self.store, chat_id, Path(path))
 
     # -- sending --------------------------------------------------------------------------
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override

@@ -38,12 +38,12 @@ from app.ui.my_models.library_model import LibraryModel
 
 
 def probe_machine(models_dir: Path) -> Callable[[], Machine]:
-    def probe() -> Machine:
-        from app.core.hardware import probe as hardware
+    def machine() -> Machine:
+        from app.core.hardware import probe
 
-        return Machine.from_report(hardware.probe(models_dir))
+        return Machine.from_report(probe.probe(models_dir))
 
-    return probe
+    return machine
 
 
 class CompareBoard(QWidget):

@@ -33,9 +33,8 @@ from PySide6.QtWidgets import (
 
 from app.core.common.markdown import render_markdown
 from app.core.fit.machine_info import MachineInfo
-from app.core.hub import client as hub
-from app.core.hub import files as hub_files
-from app.core.hub.client import HubClient
+from app.core.hub import files
+from app.core.hub.client import HubClient, age
 from app.core.hub.files import ModelDetails, format_params
 from app.ui.common.button_delegate import ButtonDelegate
 from app.ui.common.tasks import run_task
@@ -284,7 +283,7 @@ class ModelPage(QWidget):
         self.title.setText(info.id)
         self.subtitle.setText(
             f"by {info.author}  ·  ⬇ {info.downloads:,}  ·  ♥ {info.likes:,}"
-            + (f"  ·  updated {hub.age(info.last_modified)}" if info.last_modified else "")
+            + (f"  ·  updated {age(info.last_modified)}" if info.last_modified else "")
         )
         # A gated model's card is refused too: the note above the token says what to do, once.
         card_note = "" if details.gated else details.card_note
@@ -342,7 +341,7 @@ class ModelPage(QWidget):
 
         def work():
             from app.core.common.errors import HearthError
-            from app.core.quants import sources as quant_sources
+            from app.core.quants import sources
 
             here = machine or info.machine()
             shape = None
@@ -352,10 +351,10 @@ class ModelPage(QWidget):
                     shape = client.file_shape(details.id, smallest.name, revision=details.sha)
                 except HearthError as exc:
                     log.info("Fit of %s from file sizes only: %s", details.id, exc)
-            verdicts = hub_files.fit_verdicts(
+            verdicts = files.fit_verdicts(
                 details.files, here, shape=shape, n_ctx_train=details.model.context_length
             )
-            items = quant_sources.hub_items(
+            items = sources.hub_items(
                 details.files,
                 shape,
                 parameters=details.model.parameters,

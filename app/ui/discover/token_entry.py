@@ -15,7 +15,7 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout
 
-from app.core.hub import client as hub
+from app.core.hub import client
 from app.ui.common.tasks import run_task
 
 PROMPT = "This model is gated. Once the Hub grants you access, paste a token of that account here."
@@ -70,7 +70,7 @@ class TokenEntry(QFrame):
             return
         self._busy(True)
         self._set_note("Checking the token with the Hugging Face Hub...", "note")
-        run_task(lambda: hub.save_token(token, endpoint), self._on_saved, self._on_refused, self)
+        run_task(lambda: client.save_token(token, endpoint), self._on_saved, self._on_refused, self)
 
     @Slot(object)
     def _on_saved(self, message: str) -> None:

@@ -199,6 +199,8 @@ def test_the_low_level_bindings_have_what_the_measuring_passes_call() -> None:
         "llama_get_memory",
         "llama_decode",
         "llama_get_logits",
+        "llama_set_abort_callback",
+        "ggml_abort_callback",
         "llama_free",
         "llama_model_free",
         "llama_print_system_info",

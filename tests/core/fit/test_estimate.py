@@ -11,10 +11,10 @@ import re
 
 import pytest
 
-from app.core.fit import estimate as fit
+from app.core.fit import estimate
 from app.core.fit.shape import ModelShape, shape_from_header
 from app.core.gguf.header import GgufHeader, read_local_header
-from app.core.hardware import probe as hardware
+from app.core.hardware import probe
 from tests.core.hardware.test_probe import (
     A5000X2,
     CUDA_INFO,
@@ -33,7 +33,7 @@ ARM = frozenset({"NEON", "ARM_FMA", "DOTPROD", "REPACK"})
 
 @pytest.fixture(scope="module")
 def shapes(quant_ladder) -> dict[str, ModelShape]:
-    return {quant: fit.shape_from_file(path) for quant, path in quant_ladder.items()}
+    return {quant: estimate.shape_from_file(path) for quant, path in quant_ladder.items()}
 
 
 def synthetic(arch: str, n_layers: int = 4, **metadata) -> ModelShape:
@@ -66,7 +66,7 @@ def test_shape_of_the_starter_ladder(shapes):
 def test_weights_are_the_tensor_bytes_of_each_file(quant_ladder, shapes):
     for quant, path in quant_ladder.items():
         header = read_local_header(path)
-        weights = fit.estimate(shapes[quant], 512).weights_bytes
+        weights = estimate.estimate(shapes[quant], 512).weights_bytes
         data = path.stat().st_size - header.data_offset
         assert 0 <= data - weights <= 32 * len(header.tensors), quant  # only alignment padding
 
@@ -74,26 +74,26 @@ def test_weights_are_the_tensor_bytes_of_each_file(quant_ladder, shapes):
 def test_kv_cache_formula_matches_llama_cpp(shapes):
     shape = shapes["Q8_0"]
     # 30 layers x 2048 cells x (K + V) x 3 heads x 64 dims
-    assert fit.estimate(shape, 2048).kv_cache_bytes == 45 * MIB
-    assert fit.estimate(shape, 2048, "q8_0").kv_cache_bytes == 25_067_520  # 23.91 MiB
-    assert fit.estimate(shape, 2048, "q4_0").kv_cache_bytes == 13_271_040  # 12.66 MiB
-    assert fit.estimate(shape, 2000).kv_cache_bytes == 45 * MIB  # padded to 256 cells
-    assert fit.estimate(shape, 2048, "q8_0").flash_attn  # a quantized V cache needs it
+    assert estimate.estimate(shape, 2048).kv_cache_bytes == 45 * MIB
+    assert estimate.estimate(shape, 2048, "q8_0").kv_cache_bytes == 25_067_520  # 23.91 MiB
+    assert estimate.estimate(shape, 2048, "q4_0").kv_cache_bytes == 13_271_040  # 12.66 MiB
+    assert estimate.estimate(shape, 2000).kv_cache_bytes == 45 * MIB  # padded to 256 cells
+    assert estimate.estimate(shape, 2048, "q8_0").flash_attn  # a quantized V cache needs it
 
 
 def test_repacked_copies_follow_the_cpu_features(shapes):
-    assert fit.estimate(shapes["Q2_K"], 512, cpu_features=X86).repack_bytes == 44_789_760
-    assert fit.estimate(shapes["Q4_K_M"], 512, cpu_features=X86).repack_bytes == 7_962_624
-    assert fit.estimate(shapes["Q8_0"], 512, cpu_features=X86).repack_bytes == 0
-    assert fit.estimate(shapes["Q2_K"], 512).repack_bytes == 0  # no REPACK in the build
-    assert fit.estimate(shapes["Q8_0"], 512, cpu_features=ARM).repack_bytes > 100 * MIB
+    assert estimate.estimate(shapes["Q2_K"], 512, cpu_features=X86).repack_bytes == 44_789_760
+    assert estimate.estimate(shapes["Q4_K_M"], 512, cpu_features=X86).repack_bytes == 7_962_624
+    assert estimate.estimate(shapes["Q8_0"], 512, cpu_features=X86).repack_bytes == 0
+    assert estimate.estimate(shapes["Q2_K"], 512).repack_bytes == 0  # no REPACK in the build
+    assert estimate.estimate(shapes["Q8_0"], 512, cpu_features=ARM).repack_bytes > 100 * MIB
 
 
 def test_sliding_window_layers_hold_only_the_window_when_not_full():
     shape = synthetic("gemma2", n_layers=4, **{"attention.sliding_window": 4096})
     assert shape.swa_layers == (True, False, True, False)  # llama.cpp's gemma2 pattern
-    full = fit.estimate(shape, 32768).kv_cache_bytes
-    windowed = fit.estimate(shape, 32768, swa_full=False).kv_cache_bytes
+    full = estimate.estimate(shape, 32768).kv_cache_bytes
+    windowed = estimate.estimate(shape, 32768, swa_full=False).kv_cache_bytes
     per_cell = full // (4 * 32768)
     assert windowed == per_cell * (2 * 32768 + 2 * 4608)  # window + ubatch, padded to 256
     pattern = synthetic(
@@ -114,7 +114,7 @@ def test_mla_keeps_no_v_cache_and_hybrids_skip_recurrent_layers():
             "attention.head_count_kv": 1,
         },
     )
-    assert fit.estimate(mla, 1024).kv_cache_bytes == 4 * 1024 * 576 * 2
+    assert estimate.estimate(mla, 1024).kv_cache_bytes == 4 * 1024 * 576 * 2
     hybrid = synthetic(
         "granitehybrid",
         **{
@@ -126,13 +126,16 @@ def test_mla_keeps_no_v_cache_and_hybrids_skip_recurrent_layers():
         },
     )
     dense = synthetic("llama")
-    assert fit.estimate(hybrid, 4096).kv_cache_bytes < fit.estimate(dense, 4096).kv_cache_bytes
+    assert (
+        estimate.estimate(hybrid, 4096).kv_cache_bytes
+        < estimate.estimate(dense, 4096).kv_cache_bytes
+    )
     assert hybrid.recurrent_bytes == 3 * (3 * (2048 + 256) + 128 * 2048) * 4
 
 
 def test_size_only_estimate_is_marked_inexact():
-    shape = fit.shape_from_size(4_920_000_000, "Llama-3-8B-Q4_K_M.gguf")
-    est = fit.estimate(shape, 8192)
+    shape = estimate.shape_from_size(4_920_000_000, "Llama-3-8B-Q4_K_M.gguf")
+    est = estimate.estimate(shape, 8192)
     assert not shape.exact and shape.quant == "Q4_K_M"
     assert 4.9e9 <= est.weights_bytes <= 5.0e9 and est.kv_cache_bytes > 0.5e9
 
@@ -140,8 +143,8 @@ def test_size_only_estimate_is_marked_inexact():
 # -- verdicts --------------------------------------------------------------------------------------
 
 
-def cuda(vram_gib: float, ram_gib: float = 32) -> fit.Machine:
-    return fit.Machine(
+def cuda(vram_gib: float, ram_gib: float = 32) -> estimate.Machine:
+    return estimate.Machine(
         ram_bytes=int(ram_gib * GIB),
         gpu_bytes=(int(vram_gib * GIB),),
         backend="CUDA",
@@ -151,49 +154,49 @@ def cuda(vram_gib: float, ram_gib: float = 32) -> fit.Machine:
 
 def test_full_offload_partial_cpu_only_and_too_large(shapes):
     shape = shapes["F16"]
-    full = fit.plan(shape, cuda(24), 8192)
+    full = estimate.plan(shape, cuda(24), 8192)
     assert (full.verdict, full.gpu_layers, full.max_ctx) == ("Full GPU offload", 31, 8192)
     assert full.estimate.vram_bytes > full.estimate.ram_bytes
 
-    partial = fit.plan(shape, cuda(0.95), 8192)
+    partial = estimate.plan(shape, cuda(0.95), 8192)
     layers = int(re.fullmatch(r"Partial: (\d+) of 31 layers on GPU", partial.verdict).group(1))
     assert 0 < layers == partial.gpu_layers < 31
     assert partial.estimate.vram_bytes <= 0.95 * GIB
 
-    cpu = fit.plan(shape, fit.Machine(ram_bytes=8 * GIB, cpu_features=X86), 8192)
+    cpu = estimate.plan(shape, estimate.Machine(ram_bytes=8 * GIB, cpu_features=X86), 8192)
     assert (cpu.verdict, cpu.gpu_layers) == ("CPU only — fits in RAM", 0)
 
-    too_large = fit.plan(shape, fit.Machine(ram_bytes=200 * MIB), 8192)
+    too_large = estimate.plan(shape, estimate.Machine(ram_bytes=200 * MIB), 8192)
     assert (too_large.verdict, too_large.gpu_layers, too_large.max_ctx) == ("Too large", 0, 0)
 
 
 def test_largest_context_that_fits(shapes):
     shape = shapes["Q4_K_M"]
-    ram = fit.estimate(shape, 4096, cpu_features=X86).total_bytes + MIB
-    machine = fit.Machine(ram_bytes=ram, cpu_features=X86)
-    at_4k = fit.plan(shape, machine, 4096)
-    assert at_4k.verdict == fit.VERDICT_CPU and at_4k.max_ctx == 4096
-    at_8k = fit.plan(shape, machine, 8192)
-    assert at_8k.verdict == fit.VERDICT_TOO_LARGE and at_8k.max_ctx == 4096
+    ram = estimate.estimate(shape, 4096, cpu_features=X86).total_bytes + MIB
+    machine = estimate.Machine(ram_bytes=ram, cpu_features=X86)
+    at_4k = estimate.plan(shape, machine, 4096)
+    assert at_4k.verdict == estimate.VERDICT_CPU and at_4k.max_ctx == 4096
+    at_8k = estimate.plan(shape, machine, 8192)
+    assert at_8k.verdict == estimate.VERDICT_TOO_LARGE and at_8k.max_ctx == 4096
 
 
 def test_apple_unified_memory_counts_once(shapes):
-    mac = fit.Machine(
+    mac = estimate.Machine(
         ram_bytes=12 * GIB,
         gpu_bytes=(int(10.67 * GIB),),
         backend="Metal",
         cpu_features=ARM,
         unified_memory=True,
     )
-    result = fit.plan(shapes["Q8_0"], mac, 8192)
-    assert result.verdict == fit.VERDICT_FULL
+    result = estimate.plan(shapes["Q8_0"], mac, 8192)
+    assert result.verdict == estimate.VERDICT_FULL
     assert result.estimate.total_bytes <= 12 * GIB
 
 
 def test_machine_from_a_report_uses_only_gpus_the_build_can_drive(tmp_path):
     """The RTX 3090 as its nvidia-smi -q -x recording shows it (24120 MiB free)."""
     nvml = FakeNvml.load(RTX3090)
-    cpu_build = hardware.probe(
+    cpu_build = probe.probe(
         tmp_path,
         nvml=nvml,
         run=lambda a: "",
@@ -201,8 +204,8 @@ def test_machine_from_a_report_uses_only_gpus_the_build_can_drive(tmp_path):
         sysfs_root=tmp_path,
         backend=cpu_backend(),
     )
-    assert fit.Machine.from_report(cpu_build).gpu_bytes == ()
-    cuda_build = hardware.probe(
+    assert estimate.Machine.from_report(cpu_build).gpu_bytes == ()
+    cuda_build = probe.probe(
         tmp_path,
         nvml=nvml,
         run=lambda a: "",
@@ -210,7 +213,7 @@ def test_machine_from_a_report_uses_only_gpus_the_build_can_drive(tmp_path):
         sysfs_root=tmp_path,
         backend=cpu_backend(system_info=CUDA_INFO, gpu_offload=True),
     )
-    machine = fit.Machine.from_report(cuda_build)
+    machine = estimate.Machine.from_report(cuda_build)
     assert machine.backend == "CUDA" and machine.gpu_bytes == (24120 * MIB,)
     assert "AVX2" in machine.cpu_features
 
@@ -220,7 +223,7 @@ def test_verdicts_on_two_busy_a5000(tmp_path, shapes):
     left (1678 + 6862 MiB) still takes the whole starter model in F16; a CPU build runs it in
     RAM."""
     nvml = FakeNvml.load(A5000X2)
-    cuda_build = hardware.probe(
+    cuda_build = probe.probe(
         tmp_path,
         nvml=nvml,
         run=lambda a: "",
@@ -228,12 +231,12 @@ def test_verdicts_on_two_busy_a5000(tmp_path, shapes):
         sysfs_root=tmp_path,
         backend=cpu_backend(system_info=CUDA_INFO, gpu_offload=True),
     )
-    machine = fit.Machine.from_report(cuda_build)
+    machine = estimate.Machine.from_report(cuda_build)
     assert machine.gpu_bytes == (1678 * MIB, 6862 * MIB)
-    on_gpus = fit.plan(shapes["F16"], machine, 8192)
-    assert on_gpus.verdict == fit.VERDICT_FULL and on_gpus.gpu_layers == 31
+    on_gpus = estimate.plan(shapes["F16"], machine, 8192)
+    assert on_gpus.verdict == estimate.VERDICT_FULL and on_gpus.gpu_layers == 31
     assert on_gpus.estimate.vram_bytes <= sum(machine.gpu_bytes)
-    cpu_build = hardware.probe(
+    cpu_build = probe.probe(
         tmp_path,
         nvml=nvml,
         run=lambda a: "",
@@ -241,8 +244,8 @@ def test_verdicts_on_two_busy_a5000(tmp_path, shapes):
         sysfs_root=tmp_path,
         backend=cpu_backend(),
     )
-    assert fit.plan(shapes["F16"], fit.Machine.from_report(cpu_build), 8192).verdict == (
-        fit.VERDICT_CPU
+    assert estimate.plan(shapes["F16"], estimate.Machine.from_report(cpu_build), 8192).verdict == (
+        estimate.VERDICT_CPU
     )
 
 
@@ -250,21 +253,21 @@ def test_verdict_on_the_recorded_m1_max(tmp_path, shapes):
     """The M1 Max of llmfit issue #570 with a Metal build: one unified pool, Metal's 25999 MiB
     free as llama-server listed it."""
     sysctl, metal = m1_max_recording()
-    report = hardware.probe(
+    report = probe.probe(
         tmp_path,
         nvml=FakeNvml.without_driver(),
         run=mac_runner(sysctl),
         system="Darwin",
         backend=cpu_backend(system_info=METAL_INFO, gpu_offload=True, devices=(metal,)),
     )
-    machine = fit.Machine.from_report(report)
+    machine = estimate.Machine.from_report(report)
     assert (machine.backend, machine.unified_memory) == ("Metal", True)
     assert machine.gpu_bytes == (25999 * MIB,)
-    assert fit.plan(shapes["Q8_0"], machine, 8192).verdict == fit.VERDICT_FULL
+    assert estimate.plan(shapes["Q8_0"], machine, 8192).verdict == estimate.VERDICT_FULL
 
 
 def test_json_has_the_documented_keys(shapes):
-    data = fit.plan(shapes["Q2_K"], cuda(24), 2048, "q8_0").to_json()
+    data = estimate.plan(shapes["Q2_K"], cuda(24), 2048, "q8_0").to_json()
     assert {
         "weights_bytes",
         "kv_cache_bytes",
@@ -287,7 +290,7 @@ def test_estimate_matches_measured_memory(quant_ladder):
     assert row["file"] == quant_ladder["Q8_0"].name and row["n_ctx"] == 512
     assert 0.9 <= row["ratio"] <= 1.1, format_fit_table([row])
     # the mmap'd weights are resident and counted
-    assert row["mapped_bytes"] >= 0.95 * fit.shape_from_file(quant_ladder["Q8_0"]).file_size
+    assert row["mapped_bytes"] >= 0.95 * estimate.shape_from_file(quant_ladder["Q8_0"]).file_size
 
 
 @pytest.mark.slow

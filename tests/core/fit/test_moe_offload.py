@@ -14,11 +14,10 @@ import re
 from dataclasses import replace
 
 from app.bench.zoo.archs import ARCHS, Dims
-from app.core.fit import estimate as fit
-from app.core.fit import speed
+from app.core.fit import estimate, speed
 from app.core.fit.shape import shape_from_header
 from app.core.gguf.header import GgufHeader, TensorInfo
-from app.core.hardware import probe as hardware
+from app.core.hardware import probe
 from app.core.inference.engine import Engine
 from app.core.inference.types import LoadOptions, SamplingOptions
 from tests.core.hardware.test_probe import CUDA_INFO, RTX3090, cpu_backend
@@ -43,8 +42,8 @@ def moe_shape(dims: Dims = QWEN3_30B):
     return shape_from_header(header, offset, "Qwen3-30B-A3B-Q8_0.gguf")
 
 
-def rtx3090(tmp_path) -> fit.Machine:
-    report = hardware.probe(
+def rtx3090(tmp_path) -> estimate.Machine:
+    report = probe.probe(
         tmp_path,
         nvml=FakeNvml.load(RTX3090),
         run=lambda a: "",
@@ -52,20 +51,20 @@ def rtx3090(tmp_path) -> fit.Machine:
         sysfs_root=tmp_path,
         backend=cpu_backend(system_info=CUDA_INFO, gpu_offload=True),
     )
-    return replace(fit.Machine.from_report(report), ram_bytes=64 * GIB)
+    return replace(estimate.Machine.from_report(report), ram_bytes=64 * GIB)
 
 
 def test_a_moe_model_too_large_for_vram_keeps_the_first_layers_experts_in_ram(tmp_path):
     shape, machine = moe_shape(), rtx3090(tmp_path)
     assert 28 * GIB < shape.file_size < 32 * GIB and machine.gpu_bytes[0] < 24 * GIB
-    result = fit.plan(shape, machine, 8192)
+    result = estimate.plan(shape, machine, 8192)
     moe = result.cpu_moe_layers
     assert 0 < moe < shape.n_layers
     assert result.gpu_layers == shape.offload_layers  # attention and the rest all on the GPU
     assert result.verdict == f"Partial: experts of {moe} of 48 layers in RAM"
     assert result.to_json()["cpu_moe_layers"] == moe
     # the fewest: one layer fewer would not fit in VRAM
-    fewer = fit.estimate(shape, 8192, gpu_layers=49, backend="CUDA", cpu_moe_layers=moe - 1)
+    fewer = estimate.estimate(shape, 8192, gpu_layers=49, backend="CUDA", cpu_moe_layers=moe - 1)
     assert fewer.vram_bytes > sum(machine.gpu_bytes) >= result.estimate.vram_bytes
     # the experts kept in RAM are the RAM side's weights, beyond the token embeddings
     experts = sum(
@@ -75,7 +74,7 @@ def test_a_moe_model_too_large_for_vram_keeps_the_first_layers_experts_in_ram(tm
     )
     embeddings = next(t.nbytes for t in shape.tensors if t.name == "token_embd.weight")
     assert result.estimate.ram_bytes > experts + embeddings
-    assert fit.cpu_expert_patterns(2) == (
+    assert estimate.cpu_expert_patterns(2) == (
         r"blk\.0\.ffn_(up|down|gate|gate_up)_exps",
         r"blk\.1\.ffn_(up|down|gate|gate_up)_exps",
     )
@@ -88,7 +87,7 @@ def test_expert_offload_is_faster_on_paper_than_fewer_gpu_layers(tmp_path):
     gpu = speed.Device("RTX 3090", "gpu", 936e9, 71e12, 0.85, 1.5e-3, 0.65, "table")
     cpu = speed.Device("CPU", "cpu", 60e9, 1e12, 1.0, 5e-3, 1.0, "measured")
     machine = speed.SpeedMachine(cpu, gpu)
-    moe = fit.plan(shape, rtx3090(tmp_path), 8192).cpu_moe_layers
+    moe = estimate.plan(shape, rtx3090(tmp_path), 8192).cpu_moe_layers
     experts = speed.estimate(shape, machine, shape.offload_layers, 1024, cpu_moe_layers=moe)
     split = speed.estimate(shape, machine, shape.offload_layers - moe, 1024)
     all_gpu = speed.estimate(shape, machine, shape.offload_layers, 1024)
@@ -97,8 +96,8 @@ def test_expert_offload_is_faster_on_paper_than_fewer_gpu_layers(tmp_path):
 
 def test_a_moe_model_that_fits_whole_keeps_its_experts_on_the_gpu(tmp_path):
     small = moe_shape(Dims(1024, 16, 4096, 16, 4, 64, n_expert=8, n_expert_used=2))
-    result = fit.plan(small, rtx3090(tmp_path), 8192)
-    assert result.verdict == fit.VERDICT_FULL and result.cpu_moe_layers == 0
+    result = estimate.plan(small, rtx3090(tmp_path), 8192)
+    assert result.verdict == estimate.VERDICT_FULL and result.cpu_moe_layers == 0
 
 
 def test_the_zoo_moe_model_loads_with_its_experts_overridden_to_the_cpu(zoo_models, caplog):

@@ -12,7 +12,7 @@ from gguf import GGUFReader
 
 from app.core.common.errors import HubError, ModelFileError
 from app.core.fit import estimate
-from app.core.fit import shape as fit_shape
+from app.core.fit.shape import shape_from_hub
 from app.core.gguf.header import (
     TruncatedHeaderError,
     parse_header,
@@ -128,7 +128,7 @@ def test_a_file_that_is_not_a_gguf_falls_back_to_its_size(loopback_hub):
     )
     assert remote.header is None and remote.file_size == 24 * 900
     assert "GGUF" in remote.error
-    shape = fit_shape.shape_from_hub(
+    shape = shape_from_hub(
         "org/Odd-GGUF", "Odd-Q4_K_M.gguf", endpoint=loopback_hub.url, token=False
     )
     assert not shape.exact and shape.file_size == 24 * 900 and shape.quant == "Q4_K_M"

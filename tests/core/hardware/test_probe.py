@@ -16,8 +16,15 @@ import re
 import pytest
 
 from app.core.hardware import apple, linux_gpu, probe
-from app.core.hardware import backend as hw_backend
 from app.core.hardware import nvml as hw_nvml
+from app.core.hardware.backend import (
+    Backend,
+    Device,
+    backend_name,
+    detect,
+    install_hint,
+    parse_system_info,
+)
 from tests.support import this_machine
 from tests.support.recorded_hw import (
     DATA,
@@ -70,10 +77,10 @@ def rx7900xt_sysfs(root):
     )
 
 
-def cpu_backend(**changes) -> hw_backend.Backend:
+def cpu_backend(**changes) -> Backend:
     values = dict(system_info=CPU_INFO, gpu_offload=False, devices=())
     values.update(changes)
-    return hw_backend.detect(**values)
+    return detect(**values)
 
 
 def m1_max_recording():
@@ -89,7 +96,7 @@ def m1_max_recording():
         "hw.memsize": str(int(ram_gib * GIB)),
         "machdep.cpu.brand_string": cpu,
     }
-    metal = hw_backend.Device("MTL0", name, "GPU", int(free) * MIB, int(total) * MIB)
+    metal = Device("MTL0", name, "GPU", int(free) * MIB, int(total) * MIB)
     return sysctl, metal
 
 
@@ -206,9 +213,7 @@ def test_cuda_build_with_an_nvidia_gpu_needs_no_hint(tmp_path):
     cuda = cpu_backend(
         system_info=CUDA_INFO,
         gpu_offload=True,
-        devices=(
-            hw_backend.Device("CUDA0", "NVIDIA GeForce RTX 3090", "GPU", 24120 * MIB, 24576 * MIB),
-        ),
+        devices=(Device("CUDA0", "NVIDIA GeForce RTX 3090", "GPU", 24120 * MIB, 24576 * MIB),),
     )
     report = probe.probe(
         tmp_path,
@@ -225,9 +230,7 @@ def test_cuda_build_with_an_nvidia_gpu_needs_no_hint(tmp_path):
 
 
 def test_windows_hint_uses_powershell_syntax():
-    hint = hw_backend.install_hint(
-        cpu_backend(), ["NVIDIA"], system="Windows", python=r"C:\Hearth\python.exe"
-    )
+    hint = install_hint(cpu_backend(), ["NVIDIA"], system="Windows", python=r"C:\Hearth\python.exe")
     assert hint.startswith('$env:CMAKE_ARGS="-DGGML_CUDA=on"; & "C:\\Hearth\\python.exe" -m pip')
 
 
@@ -235,22 +238,22 @@ def test_windows_hint_uses_powershell_syntax():
 
 
 def test_system_info_sections_and_names():
-    sections = hw_backend.parse_system_info(CUDA_INFO)
+    sections = parse_system_info(CUDA_INFO)
     assert sections["CUDA"]["ARCHS"] == "890" and sections["CPU"]["AVX2"] == "1"
-    assert hw_backend.backend_name(sections) == "CUDA"
-    assert hw_backend.backend_name(hw_backend.parse_system_info(CPU_INFO)) == "CPU"
+    assert backend_name(sections) == "CUDA"
+    assert backend_name(parse_system_info(CPU_INFO)) == "CPU"
     vulkan = (
-        hw_backend.Device("CPU", "AMD Ryzen", "CPU", 0, 0),
-        hw_backend.Device("Vulkan0", "AMD Radeon RX 7900 XTX", "GPU", 1, 2),
+        Device("CPU", "AMD Ryzen", "CPU", 0, 0),
+        Device("Vulkan0", "AMD Radeon RX 7900 XTX", "GPU", 1, 2),
     )
-    assert hw_backend.backend_name({}, vulkan) == "Vulkan"  # Vulkan reports no features
-    metal = (hw_backend.Device("MTL0", "Apple M2", "GPU", 1, 2),)
-    assert hw_backend.backend_name({}, metal) == "Metal"
-    assert hw_backend.backend_name({}, (), gpu_offload=True, system="Darwin") == "Metal"
+    assert backend_name({}, vulkan) == "Vulkan"  # Vulkan reports no features
+    metal = (Device("MTL0", "Apple M2", "GPU", 1, 2),)
+    assert backend_name({}, metal) == "Metal"
+    assert backend_name({}, (), gpu_offload=True, system="Darwin") == "Metal"
 
 
 def test_real_backend_and_device_list():
-    backend = hw_backend.detect()
+    backend = detect()
     assert backend.name == "CPU" and not backend.gpu_offload
     assert [d.kind for d in backend.devices] == ["CPU"]
     assert backend.devices[0].total_bytes > 0

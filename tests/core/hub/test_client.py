@@ -12,10 +12,23 @@ from huggingface_hub import get_token
 
 from app.core.common.errors import HubError, HubRepoNotFound, HubUnavailable
 from app.core.fit import estimate
-from app.core.hub import client as hub
-from app.core.hub import files as hub_files
-from app.core.hub.client import HubClient, SearchQuery, parse_repo_ref
-from app.core.hub.files import QuantFile, group_files, params_from_name, size_bucket
+from app.core.hub.client import (
+    HubClient,
+    SearchQuery,
+    age,
+    model_details,
+    parse_repo_ref,
+    save_token,
+    search_models,
+)
+from app.core.hub.files import (
+    HubModel,
+    QuantFile,
+    fit_verdicts,
+    group_files,
+    params_from_name,
+    size_bucket,
+)
 from tests.support.hub_repos import add_gguf_family, gguf_name, mmproj_name, split_bytes
 from tests.support.hub_server import LoopbackHub
 
@@ -130,11 +143,11 @@ def ids(models) -> list[str]:
     ],
 )
 def test_search_sorts_gguf_repos_only(catalog, sort, expected) -> None:
-    assert ids(hub.search_models("", sort=sort, endpoint=catalog.url, token=False)) == expected
+    assert ids(search_models("", sort=sort, endpoint=catalog.url, token=False)) == expected
 
 
 def test_a_result_carries_what_discover_shows(catalog) -> None:
-    (qwen,) = hub.search_models("qwen3", endpoint=catalog.url, token=False)
+    (qwen,) = search_models("qwen3", endpoint=catalog.url, token=False)
 
     assert (qwen.id, qwen.author, qwen.downloads, qwen.likes) == (
         "bartowski/Qwen3-4B-GGUF",
@@ -160,7 +173,7 @@ def test_a_result_carries_what_discover_shows(catalog) -> None:
 
 
 def HubModel_roundtrip(model) -> bool:  # noqa: N802 - reads as a sentence in the assert
-    return hub_files.HubModel.from_json(model.to_json()) == model
+    return HubModel.from_json(model.to_json()) == model
 
 
 def test_pages_are_fetched_one_at_a_time(loopback_hub) -> None:
@@ -278,7 +291,7 @@ def test_an_unknown_owner_name_falls_back_to_words(catalog) -> None:
 def test_endpoint_is_read_when_asked_not_at_import(catalog, monkeypatch) -> None:
     monkeypatch.setenv("HF_ENDPOINT", catalog.url)
     assert HubClient().endpoint == catalog.url
-    assert len(hub.search_models("Giant")) == 1
+    assert len(search_models("Giant")) == 1
 
 
 # -- errors -----------------------------------------------------------------------------------------
@@ -316,9 +329,9 @@ def test_an_unreachable_hub_says_so() -> None:
 
 def test_a_missing_repo(catalog) -> None:
     with pytest.raises(HubRepoNotFound, match="no model called 'nobody/nothing'"):
-        hub.model_details("nobody/nothing", endpoint=catalog.url, token=False)
+        model_details("nobody/nothing", endpoint=catalog.url, token=False)
     with pytest.raises(HubError, match="not a Hub model name"):
-        hub.model_details("just words", endpoint=catalog.url, token=False)
+        model_details("just words", endpoint=catalog.url, token=False)
 
 
 # -- model details ----------------------------------------------------------------------------------
@@ -350,7 +363,7 @@ def test_model_details_group_files_by_quant(loopback_hub) -> None:
         gguf={"total": 7_615_616_512, "architecture": "qwen2vl", "context_length": 32768},
     )
 
-    details = hub.model_details(
+    details = model_details(
         "https://huggingface.co/org/Vis-GGUF", endpoint=loopback_hub.url, token=False
     )
 
@@ -376,7 +389,7 @@ def test_a_gated_repo_is_described_without_its_files(loopback_hub) -> None:
     add_gguf_family(
         loopback_hub, "meta/Gated-GGUF", {gguf_name("G", "Q4_K_M"): b"x"}, gated="manual"
     )
-    details = hub.model_details("meta/Gated-GGUF", endpoint=loopback_hub.url, token=False)
+    details = model_details("meta/Gated-GGUF", endpoint=loopback_hub.url, token=False)
     assert details.gated == "manual" and details.card == ""
     assert "could not be loaded" in details.card_note and len(details.files) == 1
 
@@ -425,21 +438,21 @@ def test_fit_verdicts_grow_with_the_file() -> None:
         QuantFile(f"m{i}", None, (f"m{i}",), size)
         for i, size in enumerate((1 * 10**9, 6 * 10**9, 60 * 10**9))
     ]
-    verdicts = hub_files.fit_verdicts(entries, estimate.Machine(ram_bytes=16 * 2**30))
+    verdicts = fit_verdicts(entries, estimate.Machine(ram_bytes=16 * 2**30))
     assert list(verdicts.values()) == [
         estimate.VERDICT_CPU,
         estimate.VERDICT_CPU,
         estimate.VERDICT_TOO_LARGE,
     ]
     gpu = estimate.Machine(ram_bytes=16 * 2**30, gpu_bytes=(4 * 2**30,), backend="CUDA")
-    verdicts = hub_files.fit_verdicts(entries, gpu)
+    verdicts = fit_verdicts(entries, gpu)
     assert verdicts["m0"] == estimate.VERDICT_FULL and verdicts["m1"].startswith("Partial: ")
 
 
 def test_ages() -> None:
-    assert hub.age(NOW - 3 * DAY, NOW) == "3 days ago"
-    assert hub.age(NOW - 400 * DAY, NOW) == "1 year ago"
-    assert hub.age(None) == "" and hub.age(NOW, NOW) == "just now"
+    assert age(NOW - 3 * DAY, NOW) == "3 days ago"
+    assert age(NOW - 400 * DAY, NOW) == "1 year ago"
+    assert age(None) == "" and age(NOW, NOW) == "just now"
 
 
 # -- token ------------------------------------------------------------------------------------------
@@ -454,7 +467,7 @@ def test_a_token_the_hub_accepts_is_stored_where_huggingface_hub_reads_it(
     loopback_hub.token_users[secret] = "ada"
     loopback_hub.token_names[secret] = "laptop"
 
-    message = hub.save_token(f"  {secret}\n", endpoint=loopback_hub.url)
+    message = save_token(f"  {secret}\n", endpoint=loopback_hub.url)
 
     assert message == ("Token saved for the Hugging Face tools on this computer. Signed in as ada.")
     assert get_token() == secret
@@ -468,12 +481,12 @@ def test_a_token_the_hub_refuses_is_not_stored(loopback_hub, hearth_home, tmp_pa
     loopback_hub.valid_tokens.add("hf_TheRightOne1234")
 
     with pytest.raises(HubError, match="not valid") as refused:
-        hub.save_token("hf_AWrongOne98765", endpoint=loopback_hub.url)
+        save_token("hf_AWrongOne98765", endpoint=loopback_hub.url)
 
     assert "huggingface.co/settings/tokens" in str(refused.value)
     assert get_token() is None and not (tmp_path / "hf" / "token").exists()
     with pytest.raises(HubError, match="without spaces"):
-        hub.save_token("hf_abc def")
+        save_token("hf_abc def")
 
 
 def test_a_token_that_cannot_be_checked_is_not_stored(loopback_hub, hearth_home, tmp_path) -> None:
@@ -481,7 +494,7 @@ def test_a_token_that_cannot_be_checked_is_not_stored(loopback_hub, hearth_home,
     loopback_hub.fail("/api/whoami-v2", status=503)
 
     with pytest.raises(HubUnavailable, match="could not be checked, so it was not saved"):
-        hub.save_token("hf_TheRightOne1234", endpoint=loopback_hub.url)
+        save_token("hf_TheRightOne1234", endpoint=loopback_hub.url)
 
     assert get_token() is None
-    assert "Signed in as" in hub.save_token("hf_TheRightOne1234", endpoint=loopback_hub.url)
+    assert "Signed in as" in save_token("hf_TheRightOne1234", endpoint=loopback_hub.url)

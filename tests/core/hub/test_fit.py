@@ -8,8 +8,8 @@ import pytest
 
 from app.core.config import presets
 from app.core.fit import estimate
-from app.core.fit import shape as fit_shape
-from app.core.hub import fit as hub_fit
+from app.core.fit.shape import shape_from_file
+from app.core.hub import fit
 from app.core.hub.client import HubClient, SearchQuery
 from app.core.hub.files import HubModel
 from tests.support.hub_repos import add_gguf_family
@@ -41,7 +41,7 @@ def test_a_listing_without_file_sizes_is_judged_by_its_parameter_count(
     (found,) = client(loopback_hub).search(SearchQuery("Smol", machine=LAPTOP)).next_page()
 
     badge = found.fit
-    assert (badge.basis, badge.verdict) == (hub_fit.BASIS_PARAMETERS, estimate.VERDICT_CPU)
+    assert (badge.basis, badge.verdict) == (fit.BASIS_PARAMETERS, estimate.VERDICT_CPU)
     assert badge.label == "Fits in RAM · from its parameter count"
     assert badge.explanation.startswith(
         "CPU only — fits in RAM. Rough estimate from the parameter count and the smallest "
@@ -61,10 +61,10 @@ def test_once_the_header_is_read_the_badge_rests_on_it(loopback_hub, real_repo) 
     (found,) = hub_client.search(SearchQuery("Smol", machine=SMALL)).next_page()
 
     # The real file is 105 MB: it fits the small machine after all, with the header's figures
-    local = fit_shape.shape_from_file(real_repo)
+    local = shape_from_file(real_repo)
     expected = estimate.plan(local, SMALL, presets.context_length(0, local.n_ctx_train)).verdict
     assert shape.exact and shape.tensors == local.tensors
-    assert (found.fit.basis, found.fit.verdict) == (hub_fit.BASIS_HEADER, expected)
+    assert (found.fit.basis, found.fit.verdict) == (fit.BASIS_HEADER, expected)
     assert found.fit.label == "Fits in RAM · from its file header"
     assert "Estimated from the GGUF header of the smallest file" in found.fit.explanation
     assert "Q4_K_M, 105.5 MB, 8,192 tokens" in found.fit.explanation
@@ -85,7 +85,7 @@ def test_a_file_whose_header_cannot_be_read_is_judged_by_its_size(loopback_hub) 
     (found,) = hub_client.search(SearchQuery("Odd", machine=LAPTOP)).next_page()
 
     assert not shape.exact and shape.file_size == 300_000
-    assert found.fit.basis == hub_fit.BASIS_FILE_SIZE
+    assert found.fit.basis == fit.BASIS_FILE_SIZE
     assert found.fit.label == "Fits in RAM · from its file size"
     assert "Q4_K_M, 300.0 KB, 4,096 tokens" in found.fit.explanation
 
@@ -102,12 +102,12 @@ def test_file_sizes_in_a_listing_are_used_when_given() -> None:
         context_length=4096,
     )
 
-    badge = hub_fit.estimate(model, LAPTOP)
+    badge = fit.estimate(model, LAPTOP)
 
-    assert (badge.basis, badge.fits, badge.short) == (hub_fit.BASIS_FILE_SIZE, False, "Too large")
+    assert (badge.basis, badge.fits, badge.short) == (fit.BASIS_FILE_SIZE, False, "Too large")
     assert badge.label == "Too large · from its file size"
     assert HubModel.from_json(model.to_json()) == model  # kept with the saved results
-    assert hub_fit.estimate(HubModel(id="org/Nothing", author="org"), LAPTOP) is None
+    assert fit.estimate(HubModel(id="org/Nothing", author="org"), LAPTOP) is None
 
 
 def test_a_gpu_verdict_reads_as_such() -> None:
@@ -120,4 +120,4 @@ def test_a_gpu_verdict_reads_as_such() -> None:
         size_range=(562_500_000, 562_500_000),
     )
 
-    assert hub_fit.estimate(model, gpu).label == "Fits on GPU · from its parameter count"
+    assert fit.estimate(model, gpu).label == "Fits on GPU · from its parameter count"

@@ -7,9 +7,9 @@ import threading
 import pytest
 
 from app.core.common.errors import QuantizeCancelled, QuantizeError
-from app.core.gguf import info as gguf_info
 from app.core.gguf import quant_types
 from app.core.gguf.header import read_local_header
+from app.core.gguf.info import read_info
 from app.core.library import catalog
 from app.core.quants.quantize import make_quant, output_name, plan_quant
 
@@ -23,7 +23,7 @@ def test_make_a_q4_k_m_from_f16_joins_the_library(quant_ladder, hearth_home):
     seen = []
     result = make_quant(plan, progress=lambda done, total, message: seen.append((done, total)))
     assert result.path == plan.output and result.size_bytes == plan.output.stat().st_size
-    info = gguf_info.read_info(result.path)
+    info = read_info(result.path)
     assert info.quant == "Q4_K_M"
     assert info.parameters == read_local_header(quant_ladder["F16"]).parameters
     assert len(seen) >= 3

@@ -14,7 +14,7 @@ from app.core.fit.devices import cpu_device
 from app.core.fit.speed import SpeedMachine
 from app.core.fit.speed_here import SpeedHere
 from app.core.hardware.cpu_speed import CpuSpeed
-from app.core.hub import fit as hub_fit
+from app.core.hub import fit
 from app.core.hub.client import HubClient
 from app.ui.discover.page import DiscoverPage
 from app.ui.discover.result_delegate import FIT_COLOURS, UNKNOWN_COLOURS
@@ -108,7 +108,7 @@ def test_fit_badges_say_what_they_rest_on(qtbot, page, tmp_path) -> None:
     assert "Estimated from the GGUF header of the smallest file" in tooltip
     assert "SmolLM2-135M-Instruct-Q4_K_M" not in tooltip and "105.5 MB" in tooltip
     assert badges(page)["bulk/Model-1B-GGUF"][0] == "Fits in RAM · from its parameter count"
-    assert page.results_model.index(0).data(Role.Fit).basis == hub_fit.BASIS_HEADER
+    assert page.results_model.index(0).data(Role.Fit).basis == fit.BASIS_HEADER
     assert painted(page, 0, FIT_COLOURS[True][0])
     page.grab().save(os.fspath(tmp_path / "discover_fit.png"))
 
@@ -171,7 +171,7 @@ def test_a_model_whose_fit_cannot_be_estimated_is_shown_fit_unknown(
     assert tiny.data(Role.Fit).label == "Fits in RAM · from its parameter count"
     assert "135M parameters, Q4_K_M" in tiny.data(Qt.ToolTipRole)
     assert mystery.data(Role.Fit) is None and mystery.data(Role.FitUnknown) is True
-    assert hub_fit.FIT_UNKNOWN_WHY in mystery.data(Qt.ToolTipRole)
+    assert fit.FIT_UNKNOWN_WHY in mystery.data(Qt.ToolTipRole)
     assert painted(page, 1, UNKNOWN_COLOURS[0]) and not painted(page, 1, FIT_COLOURS[True][0])
     assert "No GGUF models match" not in page.status.text()
     screenshot(page, "discover_fit_unknown.png")

@@ -15,7 +15,7 @@ from app.core.downloads.downloader import Downloader
 from app.core.downloads.http import RetryPolicy
 from app.core.fit import estimate
 from app.core.hub.client import HubClient, SearchQuery
-from app.core.library import catalog as library
+from app.core.library.catalog import list_models
 from app.ui.discover.page import DiscoverPage
 from app.ui.discover.results_model import FileRole, HubResultsModel, QuantFilesModel, Role
 from app.ui.downloads.manager import DownloadManager
@@ -355,7 +355,7 @@ def test_download_ends_with_the_model_in_the_library(qtbot, catalog, tmp_path, h
     with qtbot.waitSignal(manager.finished, timeout=WAIT) as finished:
         qtbot.mouseClick(table.viewport(), Qt.LeftButton, pos=rect.center())
     path = Path(finished.args[0])
-    models = library.list_models(hearth_home.models_dir, hf_hub_cache(), other_apps=False)
+    models = list_models(hearth_home.models_dir, hf_hub_cache(), other_apps=False)
     (model,) = [m for m in models if m.path == path]
     assert (model.source, model.repo_id, model.quant, model.size_bytes) == (
         "hf-cache",
