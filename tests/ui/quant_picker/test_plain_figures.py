@@ -27,14 +27,19 @@ def pool_drained():
 
 
 @pytest.fixture
-def page(qtbot, quant_ladder, starter_home, tmp_path, keeper):
+def theme() -> str:
+    return "light"
+
+
+@pytest.fixture
+def page(qtbot, quant_ladder, starter_home, tmp_path, keeper, theme):
     folder = tmp_path / "downloaded"
     folder.mkdir()
     os.link(quant_ladder["Q4_K_M"], folder / Path(quant_ladder["Q4_K_M"]).name)
+    keeper.apply(theme)  # before the page is built, as the studio does
     library = LibraryModel()
     page = ModelsPage(library, machine=estimate.Machine(ram_bytes=8 * 2**30))
     qtbot.addWidget(page)
-    keeper.apply("light")
     page.resize(1280, 760)
     page.show()
     library.set_models(
@@ -58,7 +63,8 @@ def cell(model: QuantPickerModel, quant: str, column: int, role=Qt.ItemDataRole.
     return model.index(row, column).data(role)
 
 
-def test_the_recommendation_agrees_with_the_words_beside_it(qtbot, page, keeper) -> None:
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_recommendation_agrees_with_the_words_beside_it(qtbot, page, theme) -> None:
     picker = page.picker
     model = picker.model
     assert [model.index(r, 0).data() for r in range(model.rowCount())] == ["Q4_1", "Q4_K_M"]
@@ -70,9 +76,7 @@ def test_the_recommendation_agrees_with_the_words_beside_it(qtbot, page, keeper)
     )
     assert cell(model, "Q4_1", QuantPickerModel.QUALITY) == "noticeably lower · rough estimate"
     assert picker.about.text().startswith("<b>Q4_K_M</b>: usually close to the original")
-    screenshot(page, "my_models_quants_light.png")
-    keeper.apply("dark")
-    screenshot(page, "my_models_quants_dark.png")
+    screenshot(page, f"my_models_quants_{theme}.png")
 
 
 def test_bits_per_weight_are_one_figure_each_labelled(qtbot, page) -> None:
