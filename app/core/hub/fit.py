@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from app.core.common.units import format_size
 from app.core.config import presets
-from app.core.fit import estimate as fit
+from app.core.fit.estimate import VERDICT_FULL, VERDICT_TOO_LARGE, Machine, plan
 from app.core.fit.shape import ModelShape, shape_from_size
 from app.core.fit.speed import CHAT_DEPTH, Speed
 from app.core.gguf import quant_types
@@ -59,12 +59,12 @@ class FitBadge:
 
     @property
     def fits(self) -> bool:
-        return self.verdict != fit.VERDICT_TOO_LARGE
+        return self.verdict != VERDICT_TOO_LARGE
 
     @property
     def short(self) -> str:
         """The verdict in a few words: ``Fits in RAM``, ``Fits on GPU``, ``Too large``."""
-        if self.verdict == fit.VERDICT_FULL:
+        if self.verdict == VERDICT_FULL:
             return "Fits on GPU"
         if self.verdict.startswith("Partial"):
             return "Fits, partly on GPU"
@@ -102,7 +102,7 @@ class FitBadge:
 
 def estimate(
     model: HubModel,
-    machine: fit.Machine,
+    machine: Machine,
     shape: ModelShape | None = None,
     speeds: SpeedHere | None = None,
 ) -> FitBadge | None:
@@ -138,14 +138,16 @@ def _with_context(shape: ModelShape, model: HubModel) -> ModelShape:
 
 
 def _badge(
-    shape: ModelShape, machine: fit.Machine, basis: str, speeds: SpeedHere | None = None
+    shape: ModelShape, machine: Machine, basis: str, speeds: SpeedHere | None = None
 ) -> FitBadge:
     n_ctx = presets.context_length(0, shape.n_ctx_train)
-    plan = fit.plan(shape, machine, n_ctx)
-    verdict = plan.verdict
+    layers = plan(shape, machine, n_ctx)
+    verdict = layers.verdict
     speed = None
-    if speeds is not None and verdict != fit.VERDICT_TOO_LARGE:
-        speed = speeds.speed(shape, plan.gpu_layers, min(CHAT_DEPTH, n_ctx), plan.cpu_moe_layers)
+    if speeds is not None and verdict != VERDICT_TOO_LARGE:
+        speed = speeds.speed(
+            shape, layers.gpu_layers, min(CHAT_DEPTH, n_ctx), layers.cpu_moe_layers
+        )
     what = ", ".join(
         p for p in (shape.quant, format_size(shape.file_size), f"{n_ctx:,} tokens") if p
     )
