@@ -124,12 +124,13 @@ def _words_for_bits(bits: float) -> str:
     return "very lossy"
 
 
-# Verdicts on a measured file, worst first matched from the top: (KL divergence below, same
-# top token at least %, words). Levels from llama.cpp's published Llama-3-8B figures
-# (quality.SOURCE): Q8_0 (KLD 0.0014, same top 97.7 %) and Q6_K (0.0055, 96.0 %) are "almost
-# always the same"; Q4_K_M (0.031, 91.9 %) "mostly the same"; Q4_0 to Q3_K_S (0.07-0.23)
-# "noticeably different"; Q2_K (0.445, 71.1 %) "often different". The KLD bounds are those of
-# ``quality_words`` (0.02, 0.05, 0.3), so a verdict never contradicts the picker's words.
+# Verdicts on a measured file, best first: (KL divergence below, same top token at least %,
+# words); a file gets the first level both its figures reach. Levels from llama.cpp's published
+# Llama-3-8B figures (quality.SOURCE): Q8_0 (KLD 0.0014, same top 97.7 %) and Q6_K (0.0055,
+# 96.0 %) "almost always the same"; Q4_K_M (0.031, 91.9 %) "mostly the same"; Q4_0 to Q3_K_S
+# (0.07-0.23) "noticeably different"; Q2_K (0.445, 71.1 %) "often different". The same-top
+# bounds sit a little under those points (94, 88, 75); the KLD bounds are ``quality_words``'s
+# (0.02, 0.05, 0.3), so the verdicts and the picker's words change at the same divergences.
 VERDICTS = (
     (0.02, 94.0, "answers almost always the same as the original"),
     (0.05, 88.0, "answers mostly the same as the original; small differences"),
