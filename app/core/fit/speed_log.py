@@ -4,22 +4,19 @@ point (file, quant, context depth, GPU layers, threads, tokens per second).
 Stored in the app data folder as one small JSON file (``speed_runs.json``, the newest
 ``MAX_RUNS`` points), read with Hearth's tolerant reader and written atomically; a damaged
 file is kept aside and the log starts again. Each point names the machine it was measured on,
-so a data folder synced between two computers calibrates each with its own runs.
+so a data folder synced between two computers calibrates each with its own runs. A chat
+answer becomes a run in ``inference.speed_record`` (above this layer: it reads inference's types).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from app.core.common.json_file import Damaged, read_json, write_json
-
-if TYPE_CHECKING:
-    from app.core.inference.types import GenerationStats, LoadedModel
 
 log = logging.getLogger("hearth.fit")
 
@@ -92,38 +89,3 @@ def record(data_dir: Path, run: Run) -> None:
         write_json(Path(data_dir) / FILE_NAME, _dump([*kept, run]), indent=None)
     except OSError as exc:
         log.warning("Could not store a measured speed: %s", exc)
-
-
-def record_answer(
-    loaded: LoadedModel | None, stats: GenerationStats, data_dir: Path | None = None
-) -> Run | None:
-    """A chat answer as a data point: ``loaded`` (``inference.LoadedModel``, None for a remote
-    model: not recorded) and its ``GenerationStats``. Answers under ``MIN_TOKENS`` tokens
-    are not recorded. Cheap (a small JSON file): safe on the GUI thread."""
-    if loaded is None or stats.tokens < MIN_TOKENS or stats.tokens_per_second <= 0:
-        return None
-    from app.core.common.paths import default_paths
-    from app.core.gguf import quant_types
-    from app.core.hardware import cpu_speed
-
-    path = Path(loaded.path)
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return None
-    depth = max(0, stats.context_used - stats.tokens // 2)
-    run = Run(
-        machine=cpu_speed.this_machine(),
-        path=str(path),
-        name=path.name,
-        size=size,
-        quant=quant_types.quant_from_name(path.name),
-        depth=depth,
-        gpu_layers=loaded.gpu_layers,  # -1: all of them
-        threads=loaded.n_threads,
-        tok_s=float(stats.tokens_per_second),
-        tokens=stats.tokens,
-        when=time.time(),
-    )
-    record(data_dir or default_paths().data_dir, run)
-    return run

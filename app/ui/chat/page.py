@@ -33,9 +33,9 @@ from app.core.common.markdown import code_blocks
 from app.core.config import limits
 from app.core.config.presets import ModelSettings
 from app.core.config.settings import Settings
-from app.core.fit import speed_log
 from app.core.inference.model_choice import ModelChoice
 from app.core.inference.remote import ConnectionStore
+from app.core.inference.speed_record import record_answer
 from app.core.inference.types import GenerationStats, SamplingOptions
 from app.ui.chat.connections_dialog import ConnectionsDialog
 from app.ui.chat.list_model import ChatListModel
@@ -492,7 +492,7 @@ class ChatPage(QWidget):
         # A data point for the speed estimates: a small JSON file written with fsync, so off the
         # GUI thread (a slow disk would stall the window at the end of every answer).
         run_task(
-            lambda: speed_log.record_answer(model, stats),
+            lambda: record_answer(model, stats),
             lambda _run: None,
             lambda problem: log.info("Speed not recorded: %s", problem),
             self,
