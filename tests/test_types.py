@@ -22,19 +22,20 @@ def test_mypy_finds_no_type_error():
 
 
 def test_qt_properties_of_base_classes_are_taken_by_name_and_still_checked(tmp_path):
-    """tests/support/mypy_qt_properties.py: PySide6 takes any Qt property by name in a
-    constructor; its stubs list only the class's own (QLabel's wordWrap, not QObject's
-    objectName). The plugin adds the inherited ones, typed: a misspelt or mistyped one fails."""
+    """tests/support/mypy_qt_properties.py: PySide6 takes any Qt property (and signal) by name
+    in a constructor; its stubs list only the class's own properties (QLabel's wordWrap, not
+    QObject's objectName). The plugin adds the rest, typed: a misspelt or mistyped one fails."""
     code = tmp_path / "widgets.py"
     code.write_text(
         "from PySide6.QtWidgets import QLabel, QPushButton\n"
         'QLabel("Hi", objectName="note", wordWrap=True)\n'  # QObject's, QLabel's own
         'QPushButton("Go", objectName="primary", checkable=True, toolTip="Start")\n'
-        'QLabel("Hi", objectNam="note")\n'  # line 4: misspelt
-        'QLabel("Hi", visible="yes")\n'  # line 5: QWidget's visible is a bool
+        'QPushButton("Go", clicked=print)\n'  # a signal by name: connected to it
+        'QLabel("Hi", objectNam="note")\n'  # line 5: misspelt
+        'QLabel("Hi", visible="yes")\n'  # line 6: QWidget's visible is a bool
     )
     result = subprocess.run(
         [MYPY, "--no-incremental", str(code)], cwd=ROOT, capture_output=True, text=True
     )
     lines = {line.split(":")[1] for line in result.stdout.splitlines() if ": error: " in line}
-    assert lines == {"4", "5"}, result.stdout + result.stderr
+    assert lines == {"5", "6"}, result.stdout + result.stderr

@@ -6,7 +6,8 @@ PySide6 sets any Qt property given to a constructor by name (``QLabel("Hi", obje
 inherited ones (python/mypy#21576: "a Qt issue, not a mypy issue"). Each base class's ``__init__``
 in the stubs lists that class's own properties as keyword-only arguments, with their types: this
 plugin adds those of every PySide6 base to a PySide6 constructor's signature, so the arguments
-are still checked by name and type (a misspelt property is still an error).
+are still checked by name and type (a misspelt property is still an error). A signal given by
+name is connected (``QPushButton("Go", clicked=self.go)``): the class's signals are taken too.
 
 Used by ``[tool.mypy] plugins`` in pyproject.toml; tests/test_types.py runs it.
 """
@@ -17,7 +18,15 @@ from collections.abc import Callable
 
 from mypy.nodes import ARG_NAMED_OPT, ARG_STAR2, TypeInfo
 from mypy.plugin import FunctionSigContext, Plugin
-from mypy.types import CallableType, Instance, Overloaded, Type, get_proper_type
+from mypy.types import (
+    AnyType,
+    CallableType,
+    Instance,
+    Overloaded,
+    Type,
+    TypeOfAny,
+    get_proper_type,
+)
 
 QT_PACKAGE = "PySide6."
 
@@ -38,8 +47,9 @@ def with_inherited_properties(ctx: FunctionSigContext) -> CallableType:
         return signature  # not a constructor, or it takes any keyword already
     names: set[str | None] = set(signature.arg_names)
     extra: list[tuple[str, Type]] = []
-    for base in made.type.mro[1:]:
-        for name, kind in _own_properties(base):
+    for base in made.type.mro:
+        own = _own_properties(base) if base is not made.type else []
+        for name, kind in [*own, *_signals(base)]:
             if name not in names:
                 names.add(name)
                 extra.append((name, kind))
@@ -70,6 +80,18 @@ def _own_properties(info: TypeInfo) -> list[tuple[str, Type]]:
         for name, arg_kind, kind in zip(item.arg_names, item.arg_kinds, item.arg_types)
         if arg_kind == ARG_NAMED_OPT and name is not None
     ]
+
+
+def _signals(info: TypeInfo) -> list[tuple[str, Type]]:
+    """A PySide6 class's signals, each taking the slot to connect (any callable)."""
+    if not info.fullname.startswith(QT_PACKAGE):
+        return []
+    found = []
+    for name, node in info.names.items():
+        kind = get_proper_type(node.type) if node.type is not None else None
+        if isinstance(kind, Instance) and kind.type.fullname == "PySide6.QtCore.Signal":
+            found.append((name, AnyType(TypeOfAny.explicit)))
+    return found
 
 
 def plugin(version: str) -> type[Plugin]:
