@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, QTimer, qInstallMessageHandler
+from PySide6.QtCore import QEventLoop, QThreadPool, QTimer, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
 
 BENCH_QUERY = "Bench-Search"
@@ -60,10 +60,17 @@ def run_discover_benchmark(hub_url: str, rows: int = ROW_TARGET, rounds: int = 3
                 if len(self.painted) >= self.target and not self.done_at:
                     self.done_at = time.perf_counter()
 
+    rows_in_at = [0.0]  # when the answer's rows were in the list (the model's own signal)
+
+    def note_rows(*_args) -> None:
+        if not rows_in_at[0] and page.results_model.rowCount() >= rows:
+            rows_in_at[0] = time.perf_counter()
+
     def one_round() -> tuple[float, float]:
         page.results_model.show_models([])  # start each round from an empty list
         app.processEvents()
         delegate.painted, delegate.done_at = set(), 0.0
+        rows_in_at[0] = 0.0
         page.query.setText(BENCH_QUERY)
         started = time.perf_counter()
         page.search()
@@ -73,6 +80,9 @@ def run_discover_benchmark(hub_url: str, rows: int = ROW_TARGET, rounds: int = 3
         if page.results_model.error:
             raise RuntimeError(f"The benchmark search failed: {page.results_model.error}")
         _wait(app, lambda: bool(delegate.done_at))
+        # The moment the rows came in, not when the 1 ms poll saw them: the view may paint them
+        # in the same pass of the event loop, before the poll does.
+        loaded = rows_in_at[0] or loaded
         return (loaded - started) * 1000, (delegate.done_at - started) * 1000
 
     figures: dict[str, list[float]] = {"all": [], "screen": [], "rows_in": []}
@@ -87,6 +97,8 @@ def run_discover_benchmark(hub_url: str, rows: int = ROW_TARGET, rounds: int = 3
             auto_search=False,
         )
         delegate = CountingDelegate(page.results)
+        page.results_model.rowsInserted.connect(note_rows)
+        page.results_model.modelReset.connect(note_rows)
         page.results.setItemDelegate(delegate)
         page.show()
         try:
@@ -104,6 +116,9 @@ def run_discover_benchmark(hub_url: str, rows: int = ROW_TARGET, rounds: int = 3
             page.hide()
             page.deleteLater()
             app.processEvents()
+            # The page saves its results on the thread pool: let that end before the folder
+            # it writes in is removed.
+            QThreadPool.globalInstance().waitForDone(TIMEOUT_S * 1000)
     return {
         "rows": shown,
         "rounds": rounds,
