@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import sys
 from typing import TYPE_CHECKING
@@ -105,6 +106,9 @@ class MainWindow(QMainWindow):
         )
         self._place("Chat", self.chat_page)
         self.sidebar.currentRowChanged.connect(self._show_page)
+        self._settings_writer = tasks.LatestWriter(
+            self._write_settings, self, "saving the settings", on_error=self.show_error
+        )
         self.chat_page.models.defaults_saved.connect(self._save_settings)
         self.chat_page.welcome.page_requested.connect(self.open_page)
 
@@ -190,9 +194,14 @@ class MainWindow(QMainWindow):
             self.downloads_panel.chat_requested.connect(self.open_chat_with)
             self.downloads_panel.show_requested.connect(self.show_in_my_models)
             self.downloads_dock.setWidget(self.downloads_panel)
-            if self._downloads.restore_unfinished():
-                self.downloads_dock.show()
+            self._downloads.restored.connect(self._on_downloads_restored)
+            self._downloads.restore_unfinished()
         return self._downloads
+
+    @Slot(list)
+    def _on_downloads_restored(self, unfinished: list) -> None:
+        if unfinished:  # downloads to resume: show where they are
+            self.downloads_dock.show()
 
     def open_page(self, name: str) -> None:
         self.sidebar.setCurrentRow(PAGES.index(name))
@@ -297,10 +306,12 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _save_settings(self) -> None:
-        try:
-            self.settings.save(self.paths.settings_file)
-        except SettingsError as exc:
-            self.show_error(str(exc))
+        """Save a copy of the settings on the pool (an fsync on a slow disk would stall the
+        window); a failure shows in the banner."""
+        self._settings_writer.write(copy.deepcopy(self.settings))
+
+    def _write_settings(self, settings: Settings) -> None:
+        settings.save(self.paths.settings_file)
 
     @Slot(list)
     def _on_folders_changed(self, folders: list) -> None:
@@ -471,10 +482,16 @@ class MainWindow(QMainWindow):
         self.banner.show()
 
     def shutdown(self) -> None:
-        """Save window state and stop the inference thread. Safe to call twice."""
+        """Save window state and stop the inference thread. Safe to call twice. Every wait
+        (threads, jobs, downloads, the chats' last writes) shares one budget: the quit is
+        bounded by ``tasks.QUIT_WAIT_MS`` however many parts hang."""
         if self._shut_down:
             return
         self._shut_down = True
+        with tasks.quitting():
+            self._shutdown()
+
+    def _shutdown(self) -> None:
         self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
         self.chat_page.save_settings()
         if self._server_panel is not None:
@@ -486,11 +503,12 @@ class MainWindow(QMainWindow):
             self._downloads.shutdown()
         tasks.shutdown()  # bounded: a hung job is left behind and named in the log
         self.chat_page.finish_interrupted_answer()
-        try:
-            self.settings.save(self.paths.settings_file)
+        try:  # after any save still on the pool, never before it
+            self._settings_writer.write_now(self.settings)
         except SettingsError as exc:  # a read-only or full disk: said in the log, not a crash
             log.warning("Settings not saved at quit: %s", exc)
-        unsaved = self.stores.close()  # waits a bounded time for the chats still being written
+        # What is left of the budget for the chats still being written (the rest is journaled)
+        unsaved = self.stores.close(tasks.wait_ms() / 1000)
         if unsaved:
             log.error("At quit: %s", unsaved)
             print(f"Hearth: {unsaved}", file=sys.stderr)

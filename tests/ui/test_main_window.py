@@ -100,3 +100,20 @@ def test_the_machine_is_probed_once_for_every_page(window, qtbot):
     qtbot.waitUntil(lambda: window.discover_page.machine is not None, timeout=30_000)
     assert boards[0]._machine() == window.discover_page.machine  # Compare's estimate
     assert machine.probes == 1  # asked three times, probed once
+
+
+def test_settings_are_saved_off_the_window_and_a_failure_is_shown(qtbot, hearth_home, keeper):
+    win = MainWindow(hearth_home, Settings())
+    qtbot.addWidget(win)
+    win.show()
+    win.set_theme("dark")
+    win.set_theme("light")  # the newest lands last
+    qtbot.waitUntil(lambda: Settings.load(hearth_home.settings_file).theme == "light")
+    hearth_home.settings_file.unlink()
+    hearth_home.settings_file.mkdir()  # a file that cannot be written
+    win.set_theme("dark")
+    qtbot.waitUntil(win.banner.isVisible)
+    assert "settings could not be saved" in win.banner_text.text()
+    hearth_home.settings_file.rmdir()
+    win.shutdown()  # the quit's save is made at once, after any still on the pool
+    assert Settings.load(hearth_home.settings_file).theme == "dark"

@@ -119,6 +119,7 @@ def test_settings_dialog_saves_through_the_settings_file(window, qtbot, hearth_h
         qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.LeftButton)
     assert theme.shown_theme(QApplication.instance()) == "dark"
     assert window.theme_actions["dark"].isChecked()
+    qtbot.waitUntil(lambda: Settings.load(hearth_home.settings_file).api_port == 8123)  # pool
     saved = Settings.load(hearth_home.settings_file)
     assert saved.notice == ""
     assert (saved.theme, saved.model_folders, saved.n_ctx) == ("dark", [str(folder)], 4096)

@@ -59,7 +59,9 @@ def test_a_dropped_gguf_is_listed_and_shown_in_my_models(window, qtbot, starter_
     assert [m.path.resolve() for m in window.models_page.selected_models()] == [model.resolve()]
     assert window.statusBar().currentMessage() == f"{model.name} is in My Models."
     assert not window.banner.isVisible()
-    assert Settings.load(window.paths.settings_file).model_folders == [str(folder.resolve())]
+    qtbot.waitUntil(  # saved on the pool
+        lambda: Settings.load(window.paths.settings_file).model_folders == [str(folder.resolve())]
+    )
 
 
 def test_a_file_that_is_no_model_gets_one_plain_sentence(window, qtbot, tmp_path, starter_gguf):

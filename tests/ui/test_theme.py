@@ -66,15 +66,16 @@ def test_fields_show_readable_text_in_both_themes(window, qtbot, name):
     screenshot(window, f"chat_{name}.png")
 
 
-def test_the_theme_is_a_setting_kept_across_starts(window, hearth_home, qapp):
+def test_the_theme_is_a_setting_kept_across_starts(window, hearth_home, qapp, qtbot):
     window.set_theme("dark")
     assert theme.shown_theme(qapp) == "dark"
     assert window.theme_actions["dark"].isChecked()
-    saved = json.loads(hearth_home.settings_file.read_text(encoding="utf-8"))
-    assert saved["theme"] == "dark"
+    file = hearth_home.settings_file
+    qtbot.waitUntil(lambda: file.exists())  # saved on the pool
+    qtbot.waitUntil(lambda: json.loads(file.read_text(encoding="utf-8"))["theme"] == "dark")
     window.theme_actions["light"].trigger()  # View > Theme > Light
     assert theme.shown_theme(qapp) == "light" and window.settings.theme == "light"
-    assert Settings.load(hearth_home.settings_file).theme == "light"
+    qtbot.waitUntil(lambda: Settings.load(file).theme == "light")
 
 
 def test_system_follows_the_desktops_scheme(window, qapp, keeper):

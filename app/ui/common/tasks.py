@@ -18,6 +18,7 @@ GUI thread) and ends early when ``control.stop`` (a ``threading.Event``) is set.
   whose result is dropped, so no caller keeps a sequence number to ignore stale answers.
 - ``shutdown(timeout_ms)`` at quit: stop every task, wait a bounded time for them, and name
   in the log those left running; ``wait_thread`` does the same for a worker's own QThread.
+  Inside ``quitting()`` every such wait shares one deadline, so the whole quit is bounded.
 - ``LatestWriter``: a file saved from the pool each time its content changes, the newest last.
 """
 
@@ -26,7 +27,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,7 +158,7 @@ class TaskHandle:
         """Block until the job has returned, at most ``timeout_ms`` (default ``QUIT_WAIT_MS``):
         for closing a window whose job must clean up first. False, and said in the log, when
         it is still running then."""
-        timeout_ms = QUIT_WAIT_MS if timeout_ms is None else timeout_ms
+        timeout_ms = wait_ms(timeout_ms)
         if self.finished.wait(timeout_ms / 1000):
             return True
         log.warning("%s still running after %d ms: not waited for", self.name, timeout_ms)
@@ -318,9 +320,52 @@ def long_jobs() -> QThreadPool:
     return _long_pool
 
 
-# How long quitting waits for each kind of background work (pool tasks, each worker thread):
-# a job that ends sooner ends the wait sooner; one that hangs is left behind and logged.
+# How long a quit waits for background work, all of it together (pool tasks, worker threads,
+# downloads): a job that ends sooner ends the wait sooner; one that hangs is left behind and
+# logged. Each wait used to have 3 s of its own, and a quit with three stuck parts took 9 s.
 QUIT_WAIT_MS = 3_000
+
+
+class QuitBudget:
+    """One deadline that every wait of a quit takes its time from."""
+
+    def __init__(self, total_ms: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.total_ms, self._clock = total_ms, clock
+        self._end = clock() + total_ms / 1000
+        self.waits: list[int] = []  # what each wait was given, in ms: for the log and tests
+
+    def left_ms(self) -> int:
+        return max(0, round((self._end - self._clock()) * 1000))
+
+
+_quit: QuitBudget | None = None
+
+
+@contextmanager
+def quitting(
+    total_ms: int | None = None, clock: Callable[[], float] = time.monotonic
+) -> Iterator[QuitBudget]:
+    """While the window quits: every wait (``shutdown``, ``wait_thread``, ``wait_finished``,
+    :func:`wait_ms`) takes what is left of one budget of ``total_ms`` (default
+    ``QUIT_WAIT_MS``), never more, so the quit is bounded however many parts hang."""
+    global _quit
+    outer, _quit = _quit, QuitBudget(QUIT_WAIT_MS if total_ms is None else total_ms, clock)
+    try:
+        yield _quit
+    finally:
+        _quit = outer
+
+
+def wait_ms(timeout_ms: int | None = None) -> int:
+    """How long a wait at quit may take: ``timeout_ms`` (default ``QUIT_WAIT_MS``), and never
+    more than what is left of the quit's budget inside :func:`quitting`."""
+    wanted = QUIT_WAIT_MS if timeout_ms is None else timeout_ms
+    if _quit is None:
+        return wanted
+    given = min(wanted, _quit.left_ms())
+    _quit.waits.append(given)
+    return given
+
 
 _abandoned: list[QThread] = []  # kept: Qt aborts the process if a running QThread is deleted
 _kept: list[object] = []  # the workers living in those threads, not to be deleted under them
@@ -332,7 +377,7 @@ def wait_thread(
     """At quit, after asking ``thread`` to end: wait at most ``timeout_ms`` (default
     ``QUIT_WAIT_MS``). A thread still running then is kept alive here with ``keep`` (its
     worker), never deleted while it runs, and named in the log."""
-    timeout_ms = QUIT_WAIT_MS if timeout_ms is None else timeout_ms
+    timeout_ms = wait_ms(timeout_ms)
     if thread.wait(timeout_ms):
         return True
     _abandoned.append(thread)
@@ -357,7 +402,7 @@ def shutdown(timeout_ms: int | None = None) -> list[str]:
     """At quit: stop every task, wait at most ``timeout_ms`` (default ``QUIT_WAIT_MS``) for
     them all, and return (and log) the names of those still running, which are abandoned
     rather than waited for: the window closes within that time even if a job hangs."""
-    timeout_ms = QUIT_WAIT_MS if timeout_ms is None else timeout_ms
+    timeout_ms = wait_ms(timeout_ms)
     handles = list(_live)
     for handle in handles:
         handle.stop.set()

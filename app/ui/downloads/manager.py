@@ -23,17 +23,17 @@ from PySide6.QtCore import QObject, Signal
 
 from app.core.common.errors import DownloadCancelled
 from app.core.downloads import history
-from app.core.downloads.downloader import Downloader, DownloadResult
+from app.core.downloads.downloader import Downloader, DownloadResult, UnfinishedDownload
 from app.core.downloads.http import Progress
 from app.core.gguf.split import split_names
 from app.ui.common.tasks import (
-    QUIT_WAIT_MS,
     JobControl,
     LatestWriter,
     TaskHandle,
     long_jobs,
     run_job,
     run_task,
+    wait_ms,
 )
 from app.ui.downloads.model import DownloadsModel, Role
 
@@ -75,6 +75,7 @@ class DownloadManager(QObject):
     finished = Signal(str)  # path of a verified model, ready for the library
     failed = Signal(str, str)  # key, message
     state_changed = Signal(str, str)  # key, state
+    restored = Signal(list)  # keys of the unfinished downloads an earlier session left, once read
 
     def __init__(
         self,
@@ -153,38 +154,80 @@ class DownloadManager(QObject):
             )
         self._forget(key)
 
-    def restore_unfinished(self) -> list[str]:
+    def restore_unfinished(self) -> TaskHandle:
         """Add the rows an earlier session left: its finished and failed downloads (from the
         history file; a finished one whose file is gone is dropped), then a paused row per
-        download it left unfinished. Returns the keys of the unfinished ones."""
-        self._restore_history()
+        download it left unfinished. The file and the part files are read on the pool (a slow
+        disk never holds the window); ``restored`` then gives the keys of the unfinished ones."""
+        history_file, downloader = self.history_file, self.downloader
+
+        def read() -> tuple[str, list[history.PastDownload], list[UnfinishedDownload]]:
+            if history_file is None:
+                notice, past = "", []
+            else:
+                loaded = history.load(history_file)
+                notice = loaded.message
+                past = [p for p in loaded.value if p.state != "done" or Path(p.path).is_file()]
+            return notice, past, downloader.list_unfinished()
+
+        return self._keep(
+            run_task(
+                read,
+                self._on_restored,
+                self._restore_failed,
+                self,
+                name="reading the unfinished downloads",
+            )
+        )
+
+    def _on_restored(
+        self, read: tuple[str, list[history.PastDownload], list[UnfinishedDownload]]
+    ) -> None:
+        notice, past, unfinished = read
+        self.notice = notice
+        for row in past:
+            if row.key in self._entries:
+                continue
+            self._entries[row.key] = _Entry(row.repo_id, row.filename, row.revision)
+            self.model.add(
+                row.key,
+                row.repo_id,
+                row.filename,
+                row.state,
+                done=row.size_bytes if row.state == "done" else 0,
+                total=row.size_bytes,
+            )
+            self.model.update(row.key, {Role.Path: row.path, Role.Message: row.message})
         keys = []
-        for unfinished in self.downloader.list_unfinished():
-            key = f"{unfinished.repo_id}/{unfinished.filename}"
+        for one in unfinished:
+            key = f"{one.repo_id}/{one.filename}"
             if key in self._entries:
                 continue
-            self._entries[key] = _Entry(
-                unfinished.repo_id, unfinished.filename, unfinished.revision
-            )
+            self._entries[key] = _Entry(one.repo_id, one.filename, one.revision)
             self.model.add(
                 key,
-                unfinished.repo_id,
-                unfinished.filename,
+                one.repo_id,
+                one.filename,
                 "paused",
-                done=unfinished.done_bytes,
-                total=unfinished.total_bytes,
+                done=one.done_bytes,
+                total=one.total_bytes,
             )
             self.model.update(key, {Role.Message: "Stopped before the end. Resume to continue."})
             keys.append(key)
-        return keys
+        self.restored.emit(keys)
+
+    def _restore_failed(self, message: str) -> None:
+        self.notice = message
+        self.restored.emit([])
 
     def shutdown(self, timeout_ms: int | None = None) -> bool:
         """Pause everything (part files are kept for next time) and wait for the workers, at
-        most ``timeout_ms`` (default ``tasks.QUIT_WAIT_MS``); False when one is left running."""
+        most ``timeout_ms`` (``tasks.wait_ms``: within the quit's one budget); False when one
+        is left running."""
         self._queue.clear()
         for key in self._running:
             self._stop(key)
-        deadline = time.monotonic() + (QUIT_WAIT_MS if timeout_ms is None else timeout_ms) / 1000
+        deadline = time.monotonic() + wait_ms(timeout_ms) / 1000
         return all(
             task.wait_finished(max(0, int((deadline - time.monotonic()) * 1000)))
             for task in self._tasks
@@ -212,27 +255,6 @@ class DownloadManager(QObject):
             },
         )
         self._set_state(key, state)
-
-    def _restore_history(self) -> None:
-        if self.history_file is None:
-            return
-        loaded = history.load(self.history_file)
-        self.notice = loaded.message
-        for past in loaded.value:
-            if past.key in self._entries or (
-                past.state == "done" and not Path(past.path).is_file()
-            ):
-                continue
-            self._entries[past.key] = _Entry(past.repo_id, past.filename, past.revision)
-            self.model.add(
-                past.key,
-                past.repo_id,
-                past.filename,
-                past.state,
-                done=past.size_bytes if past.state == "done" else 0,
-                total=past.size_bytes,
-            )
-            self.model.update(past.key, {Role.Path: past.path, Role.Message: past.message})
 
     def _save_history(self) -> None:
         """Write the finished and failed rows, on the pool; the newest list is written last."""

@@ -149,13 +149,24 @@ def test_the_window_quits_with_a_job_still_running(qtbot, starter_home, caplog, 
     from app.core.config.settings import Settings
     from app.ui.main_window import MainWindow
 
+    budgets = []
+
+    class Recorded(tasks.QuitBudget):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            budgets.append(self)
+
     monkeypatch.setattr(tasks, "QUIT_WAIT_MS", 200)
+    monkeypatch.setattr(tasks, "QuitBudget", Recorded)
     window = MainWindow(starter_home, Settings())
     qtbot.addWidget(window)
     gate = threading.Event()
     hung = tasks.run_task(gated(gate, None), print, print, window, name="hung library scan")
     window.close()
     assert hung.cancelled and not hung.finished.is_set()  # told to stop, left behind: not joined
+    [budget] = budgets  # one budget for the whole quit
+    assert budget.total_ms == 200 and all(given <= 200 for given in budget.waits)
+    assert budget.waits[-1] == 0  # the hung job took it all: the chats' close is not waited for
     said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any("hung library scan" in line for line in said), said
     gate.set()
@@ -181,6 +192,39 @@ def test_a_worker_thread_that_hangs_at_quit_is_left_behind_and_said(caplog):
     assert tasks.wait_thread(thread, "stuck model")
     tasks._abandoned.remove(thread)
     tasks._kept.remove(worker)
+
+
+def test_every_wait_of_a_quit_takes_from_one_budget(qtbot, caplog):
+    """A hung model thread, a hung job and a download no longer wait 3 s each: every wait is
+    given what is left of one deadline (a clock the test moves; the waits are real)."""
+    from PySide6.QtCore import QThread
+
+    gate, parent, now = threading.Event(), QObject(), [0.0]
+
+    class Hung(QThread):
+        def run(self):
+            gate.wait(GATE_S)
+
+    thread = Hung()
+    thread.start()
+    hung = tasks.run_task(gated(gate, None), print, print, parent, name="hung probe")
+    try:
+        with tasks.quitting(3_000, clock=lambda: now[0]) as budget:
+            now[0] = 2.95  # 2.95 s of the quit spent
+            assert not tasks.wait_thread(thread, "stuck model")  # would wait 3 s on its own
+            assert tasks.shutdown() == ["hung probe"]
+            now[0] = 3.5  # all spent
+            assert not hung.wait_finished()
+            assert tasks.wait_ms(10_000) == 0
+    finally:
+        gate.set()
+        assert thread.wait(GATE_S * 1000)
+        qtbot.waitUntil(lambda: hung.ended)
+    tasks._abandoned.remove(thread)
+    assert budget.waits == [50, 50, 0, 0]
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("stuck model thread still running after 50 ms" in line for line in said), said
+    assert tasks.wait_ms() == tasks.QUIT_WAIT_MS  # outside a quit, a wait has its own time
 
 
 def test_a_latest_writer_saves_the_newest_value_last_and_skips_those_overtaken(qtbot):

@@ -170,7 +170,10 @@ def test_unfinished_downloads_come_back_paused_after_a_restart(
             REPO, Q4
         )
 
-    (key,) = manager.restore_unfinished()
+    with qtbot.waitSignal(manager.restored, timeout=WAIT) as restored:
+        manager.restore_unfinished()
+        assert manager.model.rowCount() == 0  # read on the pool: the rows come with `restored`
+    ((key,),) = restored.args
 
     assert manager.state(key) == "paused" and manager.model.value(key, Role.Done) == 600_000
     with qtbot.waitSignal(manager.finished, timeout=WAIT):

@@ -98,7 +98,9 @@ def test_the_list_is_kept_across_a_restart(qtbot, hub, tmp_path) -> None:
     assert [row["state"] for row in saved] == ["done", "failed"]
 
     again = manager_for(hub, history)  # the next start
-    assert again.restore_unfinished() == []  # nothing to resume: the dock stays closed
+    with qtbot.waitSignal(again.restored, timeout=WAIT) as restored:  # read on the pool
+        again.restore_unfinished()
+    assert restored.args == [[]]  # nothing to resume: the dock stays closed
     panel = make_panel(qtbot, again)
     assert again.model.keys() == [key, failed_key]
     assert again.model.index(0, 2).data() == "Ready" and again.state(failed_key) == "failed"
@@ -118,7 +120,8 @@ def test_a_finished_download_whose_file_is_gone_is_dropped(qtbot, hub, tmp_path)
     assert first.shutdown()
     Path(finished.args[0]).unlink()
     again = manager_for(hub, history)
-    again.restore_unfinished()
+    with qtbot.waitSignal(again.restored, timeout=WAIT):
+        again.restore_unfinished()
     assert again.model.rowCount() == 0 and again.notice == ""
     assert again.shutdown()
 
@@ -127,7 +130,8 @@ def test_a_damaged_list_is_set_aside_with_one_sentence(qtbot, hub, tmp_path) -> 
     history = tmp_path / FILE_NAME
     history.write_text('{"downloads": 5}')
     manager = manager_for(hub, history)
-    manager.restore_unfinished()
+    with qtbot.waitSignal(manager.restored, timeout=WAIT):
+        manager.restore_unfinished()
     assert manager.model.rowCount() == 0
     assert manager.notice.startswith("The downloads list could not be used")
     assert list(tmp_path.glob(f"{FILE_NAME}.damaged-*"))
