@@ -18,6 +18,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 
 from app.core.common.units import format_size
+from app.core.gguf import quant_types
 from app.core.measure.measurement import Comparison, FileMeasurement
 from app.core.quants import explain
 from app.ui.compare.row_table import RowTableModel
@@ -41,6 +42,7 @@ COLUMNS = (
     "Text",
     "Measured",
 )
+ORIGINALS = ("F16", "BF16", "F32")  # files that hold the original weights
 # Behind "Show the figures": the verdict in words leads.
 FIGURES = ("Bits/weight", "Perplexity", "KL divergence", "Same top %", "Prompt tok/s", "Load time")
 # Two-line headers keep the table narrow enough for the file names.
@@ -114,13 +116,23 @@ def shared_start(names: list[str]) -> str:
     return common[: cut + 1] if cut > 0 else ""
 
 
+def _answers(row: FileMeasurement) -> str:
+    """The verdict in words, against "the original" only when the reference file is one (F16,
+    BF16, F32); measured against a Q8_0 it says "the reference", which the summary names."""
+    if row.reference:
+        return explain.REFERENCE
+    words = explain.verdict(row.kld, row.same_top_pct)
+    against = quant_types.quant_from_name(Path(row.reference_file).name)
+    return words if against in ORIGINALS else words.replace("the original", "the reference")
+
+
 def cell_text(row: FileMeasurement, column: str, prefix: str = "") -> str:
     if column == "File":
         return "…" + row.name[len(prefix) :] if prefix else row.name
     if column == "Quant":
         return row.quant or "?"
     if column == "Answers":
-        return explain.REFERENCE if row.reference else explain.verdict(row.kld, row.same_top_pct)
+        return _answers(row)
     if column == "Size":
         return format_size(row.size_bytes)
     if column == "Bits/weight":

@@ -303,6 +303,9 @@ def test_own_text_is_measured_beside_the_bundled_one(
         ("letters.txt", "Q2_K"),
     ]
     bundled_ppl, own_ppl = float(rows[1]["Perplexity"]), float(rows[3]["Perplexity"])
+    # measured against Q8_0, not the original weights: the verdict says so
+    q2_answers = table(page, figures=False)[1]["Answers"]
+    assert "the reference" in q2_answers and "original" not in q2_answers
     assert bundled_ppl != own_ppl  # two texts, two measurements
     names = [s.name() for s in page.chart.quality.series() if isinstance(s, QScatterSeries)]
     assert "Measured (letters.txt)" in names and "Measured (bundled text)" in names
