@@ -21,6 +21,8 @@ from app.core.common.paths import Paths
 from app.core.compare.arena import ArenaStore, arena_db
 from app.core.measure.store import MeasureStore, measurements_db
 
+MIN_WAIT_S = 0.5
+
 
 @dataclass
 class Stores:
@@ -36,9 +38,11 @@ class Stores:
         ]
 
     def close(self, timeout_s: float = 3.0) -> str:
-        """Write the chats' queued changes, waiting at most about ``timeout_s``; returns one
-        sentence when some could not be written ("" when all were)."""
-        closed = self.chats.close(timeout_s)
+        """Write the chats' queued changes, waiting at most about ``timeout_s`` (never less
+        than ``MIN_WAIT_S``: a session's last changes are written in milliseconds, and a quit
+        whose budget is spent should not set them aside for nothing); returns one sentence
+        when some could not be written ("" when all were)."""
+        closed = self.chats.close(max(timeout_s, MIN_WAIT_S))
         if not closed.unwritten:
             return ""
         if closed.lost:

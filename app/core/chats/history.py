@@ -139,8 +139,8 @@ class ChatHistory:
         forget_journal(self.journal)
         log.info("%d change(s) kept at the last quit were written", len(jobs))
         return [
-            f"{len(jobs)} change(s) to your chats that could not be written when Hearth last "
-            f"closed (the file was locked) were saved now."
+            f"{len(jobs)} change(s) to your chats that were not yet written when Hearth last "
+            f"closed were saved now."
         ]
 
     @property
