@@ -27,9 +27,10 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from app.core.chats.db import open_db
 from app.core.common.errors import ChatStoreError
@@ -74,14 +75,14 @@ def _like_pattern(term: str) -> str:
     return f"%{escaped}%"
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     """Text as stored; a file written by another program may hold bytes or numbers."""
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return "" if value is None else str(value)
 
 
-def _stats(stats_json) -> str:
+def _stats(stats_json: object) -> str:
     """A message's stats as a JSON object whose numbers are numbers: the studio formats them
     (``f"{tok_s:.1f}"``), and a value edited or damaged on disk made opening the chat raise."""
     try:
@@ -158,7 +159,7 @@ class ChatStore:
     def __enter__(self) -> ChatStore:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     # -- transactions ------------------------------------------------------------------
@@ -186,12 +187,12 @@ class ChatStore:
                     f"windows."
                 ) from exc
 
-    def _write(self):
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
         # IMMEDIATE takes the write lock up front, so busy_timeout applies to it (a deferred
         # read that turns into a write fails at once when another process is writing).
         return self._transaction("BEGIN IMMEDIATE")
 
-    def _read(self):
+    def _read(self) -> AbstractContextManager[sqlite3.Connection]:
         return self._transaction("BEGIN")  # one snapshot for several SELECTs
 
     @staticmethod
@@ -268,6 +269,7 @@ class ChatStore:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (chat_id, " ".join(title.split()) or DEFAULT_TITLE, now, now, model, system_prompt),
             )
+            assert cursor.lastrowid is not None  # set by every INSERT
             return self._chat(conn, cursor.lastrowid)
 
     def next_ids(self) -> tuple[int, int]:
@@ -436,7 +438,7 @@ class ChatStore:
             )
             if cursor.rowcount:
                 self._touch(conn, chat_id)
-            return cursor.rowcount
+            return int(cursor.rowcount)
 
     # -- streaming an answer -----------------------------------------------------------
 
@@ -463,7 +465,7 @@ class ChatStore:
                 raise ChatStoreError("The answer being written was deleted or is finished.")
 
     def finish_answer(
-        self, message_id: int, stats: dict | None = None, stop_reason: str = ""
+        self, message_id: int, stats: dict[str, Any] | None = None, stop_reason: str = ""
     ) -> Message:
         """Mark the answer complete; ``stats`` (plus ``stop_reason``) go to stats_json."""
         record = dict(stats or {})

@@ -33,11 +33,11 @@ class ModelSettings:
         """The preset these sampling values equal, or "Custom"."""
         return preset_name(self.sampling)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def tolerant(cls, raw: Mapping, notes: list[str], where: str = "") -> dict[str, Any]:
+    def tolerant(cls, raw: Mapping[str, Any], notes: list[str], where: str = "") -> dict[str, Any]:
         """What of a stored object may be used (``to_json``'s shape, or that of earlier
         versions, which kept the sampling values beside the others); each value of the wrong
         type or out of range is left out and said in ``notes``."""
@@ -61,7 +61,7 @@ class ModelSettings:
         return kept
 
     @classmethod
-    def from_json(cls, data: Mapping | None) -> ModelSettings:
+    def from_json(cls, data: Mapping[str, Any] | None) -> ModelSettings:
         """A stored object's settings, each unusable value at its default."""
         if not isinstance(data, Mapping):
             return cls()

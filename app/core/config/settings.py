@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ class Settings:
     n_gpu_layers: int = -1
     n_threads: int = 0  # 0 = let llama.cpp choose
     # Per-model settings: model path -> ModelSettings.to_json() (or a part of it)
-    model_settings: dict = field(default_factory=dict)
+    model_settings: dict[str, Any] = field(default_factory=dict[str, Any])
     # Library
     model_folders: list[str] = field(default_factory=list)
     hidden_models: list[str] = field(default_factory=list)  # unlinked from Hearth, not deleted
@@ -62,7 +63,7 @@ class Settings:
         loaded = read_json(path, "Your settings", _parse, cls, dump=lambda s: s.stored())
         return replace(loaded.value, notice=loaded.message)
 
-    def stored(self) -> dict:
+    def stored(self) -> dict[str, Any]:
         """What is saved: every field but ``notice``, as JSON values."""
         values = asdict(self)
         return {f.name: values[f.name] for f in fields(self) if f.metadata.get("stored", True)}
@@ -90,7 +91,7 @@ def _same_type(value: Any, default: Any) -> bool:
     return type(value) is type(default)
 
 
-def _model_settings(value: dict, notes: list[str]) -> dict:
+def _model_settings(value: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     """Per-model settings: each an object whose values have ModelSettings' types and ranges
     (stored in ``ModelSettings.to_json``'s shape, also when read in an earlier one)."""
     kept = {}
@@ -102,7 +103,7 @@ def _model_settings(value: dict, notes: list[str]) -> dict:
     return kept
 
 
-def _sampling(raw: dict, notes: list[str]) -> Sampling:
+def _sampling(raw: dict[str, Any], notes: list[str]) -> Sampling:
     """The sampling values: under "sampling", or at the top level in a file of schema 1."""
     stored = raw.get("sampling", raw)
     if not isinstance(stored, dict):
@@ -139,7 +140,7 @@ def _parse(raw: Any, notes: list[str]) -> Settings:
 
 
 # Out of range, a value goes back to its default.
-RANGES = {
+RANGES: dict[str, Callable[[Any], object]] = {
     **limits.SETTING_RANGES,
     "api_port": lambda v: limits.whole(v, "The server port", 1, 65535),
     "comfortable_tok_s": lambda v: limits.number(v, "The comfortable speed", 0.5, 1000.0),

@@ -20,10 +20,10 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from app.core.common.errors import HubError, HubRepoNotFound, HubUnavailable
@@ -33,13 +33,15 @@ from app.core.hub.files import HubModel, ModelDetails, details_from_info, model_
 from app.core.hub.token import check_token, save_token  # re-exported: hub.save_token
 
 if TYPE_CHECKING:  # types only: fit estimates are loaded when a search first asks for one
-    from huggingface_hub.hf_api import ExpandModelProperty_T
+    from huggingface_hub.hf_api import ExpandModelProperty_T, RepoSibling
 
     from app.core.fit.estimate import Machine
     from app.core.fit.shape import ModelShape
     from app.core.fit.speed_here import SpeedHere
 
 log = logging.getLogger("hearth.hub")
+T = TypeVar("T")
+QueryParams = list[tuple[str, str | int | float | bool | None]]  # a listing's, as httpx takes them
 
 __all__ = [
     "HubClient",
@@ -153,7 +155,8 @@ class HubClient:
             timeout_s,
             sleep,
         )
-        self._shapes: dict[str, object] = {}  # repo id (lower case) -> its smallest file's shape
+        # repo id (lower case) -> its smallest file's shape
+        self._shapes: dict[str, ModelShape] = {}
         self._shapes_lock = threading.Lock()
 
     @property
@@ -185,7 +188,7 @@ class HubClient:
         with unreadable_answer(repo_id):
             return model_from_info(info)
 
-    def file_shape(self, repo_id: str, filename: str, revision: str | None = None):
+    def file_shape(self, repo_id: str, filename: str, revision: str | None = None) -> ModelShape:
         """The ``ModelShape`` of a file of ``repo_id`` from its GGUF header (Range requests),
         kept by repo so Discover's fit badges can use it (``known_shape``). The model page
         asks for the repo's smallest file. Raises HearthError."""
@@ -198,16 +201,18 @@ class HubClient:
             self._shapes[repo_id.lower()] = shape
         return shape
 
-    def known_shape(self, repo_id: str):
+    def known_shape(self, repo_id: str) -> ModelShape | None:
         """The shape ``file_shape`` read for ``repo_id``, or None."""
         with self._shapes_lock:
             return self._shapes.get(repo_id.lower())
 
-    def get_page(self, url: str, params: list | None) -> tuple[list[dict], str | None]:
+    def get_page(
+        self, url: str, params: QueryParams | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of a listing and the URL of the next one (None on the last page)."""
         from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
-        def fetch():
+        def fetch() -> tuple[Any, str | None]:
             response = get_session().get(
                 url,
                 params=params,
@@ -228,7 +233,7 @@ class HubClient:
             next_url = None
         return items, next_url
 
-    def call(self, action: Callable, repo_id: str):
+    def call(self, action: Callable[[], T], repo_id: str) -> T:
         """Run ``action``, retrying transient failures; raise a HubError a user can act on."""
         for attempt in range(self.retries + 1):
             try:
@@ -254,7 +259,9 @@ class HubClient:
                 self._sleep(min(8.0, self.backoff_s * 2**attempt))
         raise AssertionError("unreachable")
 
-    def _card(self, repo_id: str, revision: str, siblings) -> tuple[str, str]:
+    def _card(
+        self, repo_id: str, revision: str, siblings: Iterable[RepoSibling]
+    ) -> tuple[str, str]:
         """The README's text, or "" and a note saying why it is missing."""
         from huggingface_hub import hf_hub_url
         from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
@@ -263,7 +270,7 @@ class HubClient:
             return "", "This model has no model card."
         url = hf_hub_url(repo_id, "README.md", revision=revision, endpoint=self.endpoint)
 
-        def fetch():
+        def fetch() -> str:
             response = get_session().get(
                 url,
                 timeout=self.timeout_s,
@@ -335,9 +342,9 @@ class SearchPages:
         self.done, self.pages_fetched = True, 1
         return [self.query.with_fit(model, self.client.known_shape(model.id))]
 
-    def _params(self) -> list[tuple[str, object]]:
+    def _params(self) -> QueryParams:
         query = self.query
-        params: list[tuple[str, object]] = [
+        params: QueryParams = [
             ("filter", "gguf"),
             ("sort", SORTS[query.sort]),
             ("limit", self.page_size),
@@ -357,7 +364,7 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 
 @contextlib.contextmanager
-def unreadable_answer(repo_id: str):
+def unreadable_answer(repo_id: str) -> Iterator[None]:
     """Turn a Hub answer with missing or mistyped fields into a HubError a user can read."""
     try:
         yield
@@ -369,11 +376,11 @@ def unreadable_answer(repo_id: str):
         ) from exc
 
 
-def model_from_item(item: dict) -> HubModel:
+def model_from_item(item: dict[str, Any]) -> HubModel:
     from huggingface_hub import ModelInfo
 
     item.setdefault("siblings", None)
-    return model_from_info(ModelInfo(**item))
+    return model_from_info(ModelInfo(**item))  # type: ignore[no-untyped-call]  # its **kwargs
 
 
 def search_models(

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.core.config import presets
 from app.core.downloads.store import is_safe_filename
@@ -26,6 +26,9 @@ from app.core.gguf import quant_types
 from app.core.gguf.split import SPLIT
 
 if TYPE_CHECKING:
+    from huggingface_hub import ModelInfo
+
+    from app.core.fit.shape import ModelShape
     from app.core.hub.fit import FitBadge
 
 _PARAMS = re.compile(
@@ -66,7 +69,7 @@ class QuantFile:
         match = SPLIT.match(base)
         return f"{match['stem']}.gguf" if match else base
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "quant": self.quant,
@@ -188,7 +191,7 @@ class HubModel:
     smallest_bytes: int = 0  # its real size (all shards), 0 when unknown
     fit: FitBadge | None = field(default=None, compare=False)  # set by a "fits" search
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "author": self.author,
@@ -208,7 +211,7 @@ class HubModel:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> HubModel:
+    def from_json(cls, data: dict[str, Any]) -> HubModel:
         when = data.get("last_modified")
         size = data.get("size_range")
         return cls(
@@ -252,7 +255,7 @@ class ModelDetails:
         return self.model.gated
 
 
-def model_from_info(info) -> HubModel:
+def model_from_info(info: ModelInfo) -> HubModel:
     """A ``huggingface_hub.ModelInfo`` (from a listing or model_info) as a search result."""
     gguf = info.gguf if isinstance(info.gguf, dict) else {}
     models, _ = group_files((s.rfilename, s.size) for s in info.siblings or [])
@@ -282,14 +285,14 @@ def model_from_info(info) -> HubModel:
     )
 
 
-def details_from_info(info, card: str, card_note: str) -> ModelDetails:
+def details_from_info(info: ModelInfo, card: str, card_note: str) -> ModelDetails:
     """``model_info(files_metadata=True)`` and the README's text as the model page's content."""
     models, projectors = group_files((s.rfilename, s.size) for s in info.siblings or [])
     data = info.card_data
     license_name = getattr(data, "license", None) if data is not None else None
     if isinstance(license_name, list):
         license_name = ", ".join(map(str, license_name))
-    if license_name == "other" and getattr(data, "license_name", None):
+    if license_name == "other" and data is not None and data.license_name:
         license_name = data.license_name
     if not license_name:
         license_name = next(
@@ -316,7 +319,7 @@ def _strip_front_matter(card: str) -> str:
     return card
 
 
-def _int(value) -> int | None:
+def _int(value: Any) -> int | None:
     try:
         return int(value) if value else None
     except (TypeError, ValueError):
@@ -327,7 +330,11 @@ def _int(value) -> int | None:
 
 
 def fit_verdicts(
-    entries: Iterable[QuantFile], machine, *, shape=None, n_ctx_train: int | None = None
+    entries: Iterable[QuantFile],
+    machine: estimate.Machine,
+    *,
+    shape: ModelShape | None = None,
+    n_ctx_train: int | None = None,
 ) -> dict[str, str]:
     """The fit verdict of each entry (by name) on ``machine`` at the default context."""
     return {
@@ -337,8 +344,8 @@ def fit_verdicts(
 
 
 def sized_shapes(
-    entries: Iterable[QuantFile], *, shape=None, n_ctx_train: int | None = None
-) -> dict:
+    entries: Iterable[QuantFile], *, shape: ModelShape | None = None, n_ctx_train: int | None = None
+) -> dict[str, ModelShape]:
     """Each entry's shape (by name) for the fit and speed estimates.
 
     ``shape`` (a ``ModelShape`` read from one file of the repo) gives the architecture: layers,

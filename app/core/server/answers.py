@@ -9,6 +9,7 @@ import logging
 import select
 import socket
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from app.core.common.errors import (
@@ -73,9 +74,11 @@ class Answering:
         _status: int
         _tokens: int
 
-        def _send_json(self, status: int, body: dict) -> None: ...
-        def _body(self) -> dict: ...
-        def _event(self, payload: dict, stop: ClientStop, ndjson: bool = False) -> None: ...
+        def _send_json(self, status: int, body: dict[str, Any]) -> None: ...
+        def _body(self) -> dict[str, Any]: ...
+        def _event(
+            self, payload: dict[str, Any], stop: ClientStop, ndjson: bool = False
+        ) -> None: ...
         def _end_stream(self, stop: ClientStop, ndjson: bool = False) -> None: ...
 
     def _embeddings(self) -> None:
@@ -103,7 +106,7 @@ class Answering:
         self._send_json(200, embeddings.response(model, vectors, tokens, request.base64))
 
     def _loaded_model(self) -> str:
-        model = self.server.app.backend.model_name()
+        model: str = self.server.app.backend.model_name()
         if not model:
             raise ApiError(
                 503,
@@ -116,7 +119,7 @@ class Answering:
     def _enter_waiting(self) -> str:
         """Count this request as waiting for the model (429 past the address's limit)."""
         app = self.server.app
-        client = self.client_address[0]
+        client: str = self.client_address[0]
         if not app.enter_waiting(client):
             log.info(
                 "%s: %d requests already wait for the model; one more refused",
@@ -131,7 +134,12 @@ class Answering:
             )
         return client
 
-    def _generate(self, request: GenerationRequest, completion: bool, answer=None) -> None:
+    def _generate(
+        self,
+        request: GenerationRequest,
+        completion: bool,
+        answer: Callable[[GenerationRequest, str, ClientStop], None] | None = None,
+    ) -> None:
         """Answer ``request`` in OpenAI's shape, or with ``answer(request, model, stop)`` (the
         Ollama face's), once the model is there and the request may wait for it."""
         app = self.server.app
@@ -163,7 +171,9 @@ class Answering:
         for prompt in request.prompts or (None,):
             matcher, parts = StopMatcher(request.stop), list[str]()
 
-            def on_token(text: str, matcher=matcher, parts=parts) -> None:
+            def on_token(
+                text: str, matcher: StopMatcher = matcher, parts: list[str] = parts
+            ) -> None:
                 parts.append(matcher.feed(text))
                 if matcher.hit:
                     stop.set()
@@ -187,7 +197,7 @@ class Answering:
     def _stream(
         self, request: GenerationRequest, model: str, completion: bool, rid: str, stop: ClientStop
     ) -> None:
-        def emit(payload: dict) -> None:
+        def emit(payload: dict[str, Any]) -> None:
             if not self._headers_sent and not completion:  # a chat stream opens with the role
                 self._event(schema.chunk(rid, model, False, role=True), stop)
             self._event(payload, stop)
@@ -196,7 +206,7 @@ class Answering:
         for index, prompt in enumerate(request.prompts or (None,)):
             matcher = StopMatcher(request.stop)
 
-            def on_token(text: str, matcher=matcher, index=index) -> None:
+            def on_token(text: str, matcher: StopMatcher = matcher, index: int = index) -> None:
                 piece = matcher.feed(text)
                 if matcher.hit:
                     stop.set()
@@ -225,12 +235,17 @@ class Answering:
         self._end_stream(stop)
 
     def _run(
-        self, request: GenerationRequest, on_token, stop: ClientStop, prompt: str | None = None
+        self,
+        request: GenerationRequest,
+        on_token: Callable[[str], None],
+        stop: ClientStop,
+        prompt: str | None = None,
     ) -> GenerationStats:
         """Generate through the backend (a raw completion of ``prompt`` when given); Hearth's
         errors become API errors."""
         backend = self.server.app.backend
         try:
+            stats: GenerationStats
             if prompt is None:
                 stats = backend.generate(request.messages, request.sampling, on_token, stop)
             else:

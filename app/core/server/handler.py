@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from app.core.server import cors, schema
@@ -265,7 +265,7 @@ class RequestHandler(OllamaFace, Answering, BaseHTTPRequestHandler):
         self._generate(schema.parse_completion(self._body(), self.server.app.defaults), True)
 
     # -- reading and writing --------------------------------------------------------------
-    def _body(self) -> dict:
+    def _body(self) -> dict[str, Any]:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             app = self.server.app
             self._reader.expire_in(body_time(app.max_body, app.request_timeout))
@@ -315,7 +315,7 @@ class RequestHandler(OllamaFace, Answering, BaseHTTPRequestHandler):
         self._body_read = True
         return schema.parse_json(raw)
 
-    def _send_json(self, status: int, body: dict) -> None:
+    def _send_json(self, status: int, body: dict[str, Any]) -> None:
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
         self._status = status
         if self.command == "POST" and not self._body_read:
@@ -336,7 +336,7 @@ class RequestHandler(OllamaFace, Answering, BaseHTTPRequestHandler):
             self.close_connection = True
         self._headers_sent = True
 
-    def _event(self, payload: dict, stop: ClientStop, ndjson: bool = False) -> None:
+    def _event(self, payload: dict[str, Any], stop: ClientStop, ndjson: bool = False) -> None:
         """Write one SSE event (opening the stream first), or one JSON line (``ndjson``, as
         Ollama streams); a failed write means the client left."""
         if stop.client_gone:
@@ -417,8 +417,8 @@ class RequestHandler(OllamaFace, Answering, BaseHTTPRequestHandler):
             code, ApiError(code, message or phrase, phrase.lower().replace(" ", "_")).body()
         )
 
-    def log_request(self, code="-", size="-") -> None:
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """Requests are logged by the server, path only (never a header or the query)."""
 
-    def log_message(self, format: str, *args) -> None:
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s: %s", self.client_address[0], format % args)

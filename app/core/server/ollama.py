@@ -25,6 +25,9 @@ from app.core.server import schema
 from app.core.server.errors import ApiError
 from app.core.server.schema import GenerationRequest, StopMatcher
 
+if TYPE_CHECKING:
+    from app.core.server.answers import ClientStop
+
 VERSION = "0.6.0"  # the Ollama API version whose endpoints above this face follows
 # Options that change the answer and are not honoured: refused unless left at their default.
 REFUSED_OPTIONS = {"mirostat": 0, "typical_p": 1.0, "tfs_z": 1.0}
@@ -37,7 +40,7 @@ OPTION_FIELDS = {  # Ollama's option: the OpenAI field it means
 }
 
 
-def parse_chat(body: dict, defaults: SamplingOptions) -> GenerationRequest:
+def parse_chat(body: dict[str, Any], defaults: SamplingOptions) -> GenerationRequest:
     messages = body.get("messages")
     if not isinstance(messages, list):
         raise ApiError(400, "'messages' is required: an array of messages.", param="messages")
@@ -55,7 +58,9 @@ def parse_chat(body: dict, defaults: SamplingOptions) -> GenerationRequest:
     return _request(body, {"messages": messages}, defaults)
 
 
-def parse_generate(body: dict, defaults: SamplingOptions) -> tuple[GenerationRequest, bool]:
+def parse_generate(
+    body: dict[str, Any], defaults: SamplingOptions
+) -> tuple[GenerationRequest, bool]:
     """The request, and whether it is ``raw`` (the prompt continued as it stands, with no chat
     template: then ``prompts`` holds it; else ``messages`` hold the system and user turns)."""
     for field, why in (
@@ -78,7 +83,9 @@ def parse_generate(body: dict, defaults: SamplingOptions) -> tuple[GenerationReq
     return _request(body, {"messages": messages}, defaults), False
 
 
-def _request(body: dict, fields: dict, defaults: SamplingOptions) -> GenerationRequest:
+def _request(
+    body: dict[str, Any], fields: dict[str, Any], defaults: SamplingOptions
+) -> GenerationRequest:
     """The OpenAI-shaped request this Ollama body means, checked as OpenAI's are."""
     options = body.get("options") or {}
     if not isinstance(options, dict):
@@ -119,7 +126,7 @@ def now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-def model_entry(name: str) -> dict:
+def model_entry(name: str) -> dict[str, Any]:
     return {
         "name": f"{name}:latest",
         "model": f"{name}:latest",
@@ -130,12 +137,12 @@ def model_entry(name: str) -> dict:
     }
 
 
-def details() -> dict:
+def details() -> dict[str, Any]:
     return {"format": "gguf", "family": "", "families": None, "parameter_size": "",
             "quantization_level": ""}  # fmt: skip
 
 
-def show(name: str, context: int) -> dict:
+def show(name: str, context: int) -> dict[str, Any]:
     return {
         "modelfile": "",
         "parameters": "",
@@ -147,7 +154,9 @@ def show(name: str, context: int) -> dict:
     }
 
 
-def final(model: str, stats: GenerationStats, finish: str, started: float, chat: bool) -> dict:
+def final(
+    model: str, stats: GenerationStats, finish: str, started: float, chat: bool
+) -> dict[str, Any]:
     """The last line of an answer: ``done``, why, and the counts and times (nanoseconds)."""
     line = {"model": model, "created_at": now(), "done": True, "done_reason": finish}
     line["message" if chat else "response"] = {"role": "assistant", "content": ""} if chat else ""
@@ -162,7 +171,7 @@ def final(model: str, stats: GenerationStats, finish: str, started: float, chat:
     return line
 
 
-def piece(model: str, text: str, chat: bool) -> dict:
+def piece(model: str, text: str, chat: bool) -> dict[str, Any]:
     body = {"role": "assistant", "content": text} if chat else text
     return {"model": model, "created_at": now(), "message" if chat else "response": body,
             "done": False}  # fmt: skip
@@ -176,9 +185,9 @@ class OllamaFace:
         server: Any
         _headers_sent: bool
 
-        def _body(self) -> dict: ...
-        def _send_json(self, status: int, body: dict) -> None: ...
-        def _event(self, payload: dict, stop: Any, ndjson: bool = False) -> None: ...
+        def _body(self) -> dict[str, Any]: ...
+        def _send_json(self, status: int, body: dict[str, Any]) -> None: ...
+        def _event(self, payload: dict[str, Any], stop: Any, ndjson: bool = False) -> None: ...
         def _end_stream(self, stop: Any, ndjson: bool = False) -> None: ...
         def _generate(
             self, request: GenerationRequest, completion: bool, answer: Any = None
@@ -222,7 +231,7 @@ class OllamaFace:
             return
         self._generate(request, raw, lambda r, m, s: self._ollama_answer(r, m, s, False))
 
-    def _ollama_check_model(self, body: dict) -> None:
+    def _ollama_check_model(self, body: dict[str, Any]) -> None:
         name = self.server.app.backend.model_name()
         if name and not served_name(name, body.get("model")):
             raise ApiError(
@@ -240,7 +249,9 @@ class OllamaFace:
         )
         self._send_json(200, line)
 
-    def _ollama_answer(self, request: GenerationRequest, model: str, stop, chat: bool) -> None:
+    def _ollama_answer(
+        self, request: GenerationRequest, model: str, stop: ClientStop, chat: bool
+    ) -> None:
         started = time.monotonic()
         matcher, parts = StopMatcher(request.stop), []
         name = f"{model}:latest"
@@ -282,6 +293,6 @@ class OllamaFace:
         self._send_json(200, last)
 
 
-def error_body(exc: ApiError) -> dict:
+def error_body(exc: ApiError) -> dict[str, Any]:
     """Ollama's error shape."""
     return {"error": exc.message}

@@ -29,7 +29,7 @@ MAX_PROMPTS = 8  # prompts in one completion request: each is answered in turn
 class GenerationRequest:
     """A chat or completion request, checked and turned into what a ``Backend`` takes."""
 
-    messages: list[dict]
+    messages: list[dict[str, Any]]
     sampling: SamplingOptions
     stream: bool = False
     include_usage: bool = False
@@ -38,7 +38,7 @@ class GenerationRequest:
     echo: bool = False  # a completion's text begins with its prompt
 
 
-def parse_json(raw: bytes) -> dict:
+def parse_json(raw: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -50,7 +50,7 @@ def parse_json(raw: bytes) -> dict:
     return body
 
 
-def parse_chat(body: dict, defaults: SamplingOptions) -> GenerationRequest:
+def parse_chat(body: dict[str, Any], defaults: SamplingOptions) -> GenerationRequest:
     """Check a ``POST /v1/chat/completions`` body."""
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
@@ -58,7 +58,7 @@ def parse_chat(body: dict, defaults: SamplingOptions) -> GenerationRequest:
     return _request(body, [_message(m, i) for i, m in enumerate(messages)], defaults)
 
 
-def parse_completion(body: dict, defaults: SamplingOptions) -> GenerationRequest:
+def parse_completion(body: dict[str, Any], defaults: SamplingOptions) -> GenerationRequest:
     """Check a ``POST /v1/completions`` body: the model continues each prompt as it stands,
     with no chat template (a string, or an array of strings answered as choices 0, 1...)."""
     prompt = body.get("prompt")
@@ -95,7 +95,9 @@ def parse_completion(body: dict, defaults: SamplingOptions) -> GenerationRequest
     return replace(_request(body, [], defaults), prompts=tuple(prompts), echo=bool(echo))
 
 
-def _request(body: dict, messages: list[dict], defaults: SamplingOptions) -> GenerationRequest:
+def _request(
+    body: dict[str, Any], messages: list[dict[str, Any]], defaults: SamplingOptions
+) -> GenerationRequest:
     n = body.get("n", 1)
     if n is not None and n != 1:
         raise ApiError(
@@ -130,7 +132,7 @@ def _request(body: dict, messages: list[dict], defaults: SamplingOptions) -> Gen
     )
 
 
-def _message(message: object, index: int) -> dict:
+def _message(message: object, index: int) -> dict[str, Any]:
     param = f"messages[{index}]"
     if not isinstance(message, dict):
         raise _wrong(param, "an object with 'role' and 'content'")
@@ -183,14 +185,14 @@ def _stop_strings(stop: object) -> tuple[str, ...]:
     return tuple(s for s in stop if s)
 
 
-def _sampling_value(body: dict, name: str, spec: Spec) -> float | None:
+def _sampling_value(body: dict[str, Any], name: str, spec: Spec) -> float | None:
     low, high = spec.api_range()
     if spec.whole:
         return _integer(body, name, int(low), int(high))
     return _number(body, name, low, high)
 
 
-def _number(body: dict, key: str, low: float, high: float) -> float | None:
+def _number(body: dict[str, Any], key: str, low: float, high: float) -> float | None:
     value = body.get(key)
     if value is None:
         return None
@@ -203,7 +205,7 @@ def _number(body: dict, key: str, low: float, high: float) -> float | None:
     return float(value)
 
 
-def _integer(body: dict, key: str, low: int, high: int) -> int | None:
+def _integer(body: dict[str, Any], key: str, low: int, high: int) -> int | None:
     value = body.get(key)
     if value is None:
         return None
@@ -236,7 +238,7 @@ def finish_reason(stats: GenerationStats, stopped_by_string: bool) -> str:
     return "length" if stats.stop_reason == "length" and not stopped_by_string else "stop"
 
 
-def usage(stats: GenerationStats) -> dict:
+def usage(stats: GenerationStats) -> dict[str, Any]:
     return {
         "prompt_tokens": stats.prompt_tokens,
         "completion_tokens": stats.tokens,
@@ -244,12 +246,14 @@ def usage(stats: GenerationStats) -> dict:
     }
 
 
-def models_list(name: str) -> dict:
+def models_list(name: str) -> dict[str, Any]:
     data = [{"id": name, "object": "model", "created": 0, "owned_by": "hearth"}] if name else []
     return {"object": "list", "data": data}
 
 
-def chat_response(rid: str, model: str, text: str, finish: str, stats: GenerationStats) -> dict:
+def chat_response(
+    rid: str, model: str, text: str, finish: str, stats: GenerationStats
+) -> dict[str, Any]:
     return {
         "id": rid,
         "object": "chat.completion",
@@ -269,7 +273,7 @@ def chat_response(rid: str, model: str, text: str, finish: str, stats: Generatio
 
 def completion_response(
     rid: str, model: str, choices: list[tuple[str, str]], stats: GenerationStats
-) -> dict:
+) -> dict[str, Any]:
     """``choices``: (text, finish reason) for each prompt, in order."""
     return {
         "id": rid,
@@ -303,7 +307,7 @@ def chunk(
     finish: str | None = None,
     role: bool = False,
     index: int = 0,
-) -> dict:
+) -> dict[str, Any]:
     """One streamed piece: text, the opening role (chat), or the finish reason."""
     if completion:
         choice = {"index": index, "text": text or "", "logprobs": None, "finish_reason": finish}
@@ -325,7 +329,7 @@ def chunk(
     }
 
 
-def usage_chunk(rid: str, model: str, completion: bool, stats: GenerationStats) -> dict:
+def usage_chunk(rid: str, model: str, completion: bool, stats: GenerationStats) -> dict[str, Any]:
     kind = "text_completion" if completion else "chat.completion.chunk"
     return {
         "id": rid,
