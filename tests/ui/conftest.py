@@ -27,3 +27,15 @@ def keeper(qapp):
     keeper.setParent(None)
     qapp.setStyleSheet("")
     qapp.setPalette(platform)
+
+
+@pytest.fixture(autouse=True)
+def widgets_deleted_after_each_test(qapp):
+    """Delete what the test scheduled for deletion (pytest-qt closes and deleteLater()s the
+    widgets it was given) before the next test starts. Left pending, a model page of one test
+    was still there, hidden, when the next test switched to the dark theme, and the restyle
+    crashed the process (a segfault in QWidget's style sheet code, issue 19)."""
+    yield
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
