@@ -141,11 +141,12 @@ def traffic(
             else:
                 cpu_b, cpu_f = cpu_b + nbytes, cpu_f + flops
     else:  # size only: 90% of the file in the layers, 5% in the output (as fit.estimate)
-        params = _params_from_size(shape)
+        params = _params_of(shape)
         layer = 0.9 / max(1, shape.n_layers)
         gpu_part = layer * (shape.n_layers - first_gpu) + (0.05 if output_on_gpu else 0.0)
         gpu_b, cpu_b = shape.file_size * gpu_part, shape.file_size * (0.95 - gpu_part)
-        gpu_f, cpu_f = 2 * params * gpu_part, 2 * params * (0.95 - gpu_part)
+        gpu_f = 2 * params * gpu_part / 0.95
+        cpu_f = 2 * params - gpu_f
     for layer_index in range(shape.n_layers):
         kv = kv_read_bytes(shape, layer_index, depth, kv_type)
         if layer_index >= first_gpu:
@@ -196,6 +197,23 @@ def estimate(
         basis=ESTIMATED,
         depth=depth,
     )
+
+
+def _params_of(shape: ModelShape) -> float:
+    """The weights a token multiplies when the header's tensor list is not at hand. A file
+    resized from a sibling whose header was read (a Hub repo's other quants) keeps the
+    sibling's dimensions, and every quant of a model has the same weights: counted from them.
+    From the size and the type's usual bits instead, a small model's low-bit quants (their
+    embeddings kept at more bits) were given more weights than its Q8_0 and predicted slower
+    (the starter ladder's Q3_K_M under its Q4_K_M)."""
+    if shape.architecture == "unknown" or not (shape.n_layers and shape.n_embd):
+        return 0.95 * _params_from_size(shape)  # all but the embeddings (5%, as the bytes)
+    layer = 0.0
+    for heads_kv in shape.n_head_kv or (shape.n_head,) * shape.n_layers:
+        attention = shape.n_embd * shape.n_head * (shape.key_length + shape.value_length)
+        attention += shape.n_embd * heads_kv * (shape.key_length + shape.value_length)
+        layer += (attention if heads_kv else 0) + 3 * shape.n_embd * shape.n_ff
+    return layer + shape.n_vocab * shape.n_embd  # the output matrix
 
 
 def _params_from_size(shape: ModelShape) -> float:
