@@ -11,7 +11,7 @@ Quality is ranked on the published/estimated figures, which compare across types
 measurements rank instead when every candidate has one.
 
 Speed counts too: memory is only half of "fits". Among the candidates, those that generate at
-least ``COMFORTABLE_TOK_S`` here (``fit.speed``, calibrated by the user's runs) come first, so
+least the comfortable speed here (the user's setting, ``COMFORTABLE_TOK_S`` by default) (``fit.speed``, calibrated by the user's runs) come first, so
 a 16 GB laptop without a usable GPU is not offered an 8B model's Q8_0 that fits and then writes
 a few words a second while its Q4_K_M runs twice as fast. When none is comfortable, the fastest
 that fits, and the reason says so. Rows without a speed figure (an unknown GPU) count as
@@ -209,9 +209,14 @@ def _by_speed(candidates: Sequence[QuantRow], comfortable: float) -> tuple[Quant
         key=lambda timed: (timed[1].gen_tok_s, -timed[0].size_bytes),
     )
     return best, (
-        f"; none reaches {comfortable:.0f} tokens a second here: this is the fastest, "
+        f"; none reaches {_number(comfortable)} tokens a second here: this is the fastest, "
         f"at about {_speed_words(speed)}"
     )
+
+
+def _number(value: float) -> str:
+    """The comfortable speed as the user set it: 10, 0.5, 15.5, 1,000."""
+    return f"{value:,.1f}".removesuffix(".0")
 
 
 def _speed_words(speed: Speed) -> str:

@@ -31,14 +31,26 @@ def test_a_quant_that_fits_but_crawls_is_passed_over_and_the_reason_says_why():
     table = rows(items(), LAPTOP, 8192, speeds=speeds(60e9))
     by_quant = {r.quant: r for r in table}
     assert by_quant["Q8_0"].placement == "cpu"  # it fits in memory...
-    assert by_quant["Q8_0"].speed.gen_tok_s < 10  # ...and writes a few words a second
-    choice = pick(table, LAPTOP, 8192)
+    q5, q8 = by_quant["Q5_K_M"].speed, by_quant["Q8_0"].speed
+    assert q8.gen_tok_s < q5.gen_tok_s  # ...and writes slower than Q5_K_M
+    choice = pick(table, LAPTOP, 8192, comfortable_tok_s=q5.gen_tok_s)  # the user's setting
     assert choice.key == "Q5_K_M"
     assert (
-        "fits in your RAM with room for 8,192 tokens of context, at about 10 tokens a second here"
+        "fits in your RAM with room for 8,192 tokens of context, at about "
+        f"{q5.short[1:].removesuffix(' tok/s')} tokens a second here" in choice.reason
+    )
+    assert (
+        f"(Q8_0 fits too but runs at about {q8.short[1:].removesuffix(' tok/s')} tokens a second)"
         in choice.reason
     )
-    assert "(Q8_0 fits too but runs at about 7.0 tokens a second)" in choice.reason
+
+
+def test_the_comfortable_speed_setting_moves_the_recommendation():
+    table = rows(items(), LAPTOP, 8192, speeds=speeds(60e9))
+    assert pick(table, LAPTOP, 8192, comfortable_tok_s=0.5).key == "Q8_0"  # best quality
+    fastest = pick(table, LAPTOP, 8192, comfortable_tok_s=1000)
+    assert fastest.key == "Q2_K"
+    assert "none reaches 1,000 tokens a second here: this is the fastest" in fastest.reason
 
 
 def test_without_the_speed_figures_the_largest_that_fits_is_recommended():
