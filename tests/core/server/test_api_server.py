@@ -97,6 +97,7 @@ def test_answers_a_chat(client, server, engine):
     assert reply.usage.completion_tokens == stats.tokens > 1
     assert reply.usage.prompt_tokens == stats.prompt_tokens > 5
     assert reply.model == MODEL and reply.id.startswith("chatcmpl-")
+    assert wait_until(server.requests)  # noted once the answer is sent: it may lag the reply
     logged = server.requests()[-1]
     assert (logged.method, logged.path, logged.status, logged.tokens) == (
         "POST",

@@ -78,6 +78,7 @@ def test_a_page_from_elsewhere_is_refused_unless_allowed(serve):
         status == 403
         and "--allow-origin https://evil.example" in json.loads(body)["error"]["message"]
     )
+    server.stop()  # its connection threads joined: every request is noted by now
     assert not [r for r in server.requests() if r.status == 200]  # nothing was generated
 
     listed = serve(allowed_origins=("https://chat.example",))
