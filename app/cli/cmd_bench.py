@@ -10,7 +10,7 @@ from app.core.common.errors import HearthError
 from app.core.common.paths import Paths
 from app.core.library import starter
 
-KINDS = ("chat", "download", "fit", "speed", "compare", "start", "serve")
+KINDS = ("chat", "download", "fit", "speed", "compare", "start", "serve", "draft")
 
 
 def add_parser(commands):
@@ -23,21 +23,23 @@ def add_parser(commands):
         "the model zoo), "
         "compare (time to measure a quant ladder), start (the studio's start against a bare "
         "PySide6 window), serve (16 and 64 streaming clients against hearth serve and "
-        "llama-cpp-python's server).",
+        "llama-cpp-python's server), draft (generation speed with prompt-lookup drafting and "
+        "without, on a revision that repeats the prompt and on free chat).",
     )
     parser.add_argument("kind", choices=KINDS)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument(
         "--model",
-        help="model file (chat: default the starter model; download: the file "
+        help="model file (chat, draft: default the starter model; download: the file "
         "served, default the starter model's Q8_0)",
     )
     parser.add_argument(
         "--rounds",
         type=int,
-        help="chat: answers per side, taken in turns (default 8); start: starts of each (5)",
+        help="chat: answers per side, taken in turns (default 8); start: starts of each (5); "
+        "draft: rounds of each task, both sides in turns (5)",
     )
-    parser.add_argument("--tokens", type=int, default=512, help="chat: tokens per answer")
+    parser.add_argument("--tokens", type=int, default=512, help="chat, draft: tokens per answer")
     return parser
 
 
@@ -116,6 +118,18 @@ def run(args, paths: Paths) -> int:
 
         result = run_serve_benchmark(Path(args.model) if args.model else _starter(paths))
         text = format_serve_result(result)
+    elif args.kind == "draft":
+        from pathlib import Path
+
+        from app.bench.draft import format_draft_result, run_draft_benchmark
+
+        result = run_draft_benchmark(
+            Path(args.model) if args.model else _starter(paths),
+            rounds=args.rounds or 5,
+            max_tokens=args.tokens,
+            progress=lambda line: print(line, file=sys.stderr),
+        )
+        text = format_draft_result(result)
     elif args.kind == "start":
         from app.bench.start import format_start_result, run_start_benchmark
 

@@ -14,7 +14,7 @@ from app.core.config.sampling import add_flags, from_flags
 from app.core.config.settings import Settings
 from app.core.inference.host.hosted_engine import HostedEngine
 from app.core.inference.queue import GenerationQueue
-from app.core.inference.types import LoadOptions, SamplingOptions
+from app.core.inference.types import DRAFT_TOKENS, LoadOptions, SamplingOptions
 from app.core.library import catalog, starter
 from app.core.server.server import DEFAULT_HOST, DEFAULT_PORT, ApiServer
 
@@ -65,6 +65,17 @@ def add_parser(commands):
         "--ctx", type=limits.cli_context, default=None, help="context length in tokens"
     )
     add_flags(parser)  # the answers' defaults: a request's own fields win
+    parser.add_argument(
+        "--draft",
+        nargs="?",
+        type=int,
+        const=DRAFT_TOKENS,
+        default=0,
+        metavar="N",
+        help=f"prompt-lookup drafting: guess up to N tokens a step (default {DRAFT_TOKENS}) "
+        "from the chat; faster only where answers repeat the chat and a batch of tokens costs "
+        "this machine little more than one (measure it: hearth bench draft)",
+    )
     return parser
 
 
@@ -76,6 +87,7 @@ def run(args, paths: Paths) -> int:
         n_ctx=args.ctx or settings.n_ctx,
         n_gpu_layers=settings.n_gpu_layers,
         n_threads=settings.n_threads,
+        draft_tokens=args.draft,
     )
     print(f"Loading {model_path.name}...", file=sys.stderr)
     engine.load(model_path, options)

@@ -127,6 +127,13 @@ class Engine:
         kwargs.update(n_threads=threads, n_threads_batch=threads)
         if options.kv_type != "f16":
             kwargs.update(type_k=KV_TYPES[options.kv_type], type_v=KV_TYPES[options.kv_type])
+        if options.draft_tokens > 0:
+            from app.core.inference.prompt_lookup import PromptLookup
+
+            # logits_all: without it llama-cpp-python keeps n_batch rows of logits and fails
+            # once the chat passes n_batch tokens ("could not broadcast"). It keeps a row of
+            # n_vocab floats per token in the context (0.2 MB a token for the starter model).
+            kwargs.update(draft_model=PromptLookup(options.draft_tokens), logits_all=True)
         started = time.perf_counter()
         chatter = io.StringIO()
         try:

@@ -20,6 +20,8 @@ from app.core.config.sampling import Sampling
 
 AUTO_LAYERS = -2  # n_gpu_layers: as many as the fit estimate says fit
 KV_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}  # KV cache types and their ggml_type values
+DRAFT_TOKENS = 8  # drafted tokens a step when drafting is turned on without a count
+MAX_DRAFT_TOKENS = 64  # drafted tokens per step: more is decoded and thrown away, never used
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class LoadOptions:
     kv_type: str = "f16"  # f16, q8_0, q4_0
     n_batch: int = 512
     n_cpu_moe: int = 0  # mixture of experts: the first N layers' experts stay in RAM (fit.plan)
+    draft_tokens: int = 0  # prompt-lookup drafting: tokens guessed from the chat per step; 0 = off
 
     def __post_init__(self) -> None:
         """Refuse what llama.cpp cannot take (``limits.InvalidValue``, one sentence); clamp
@@ -47,6 +50,7 @@ class LoadOptions:
         limits.whole(
             self.n_cpu_moe, "The count of layers with experts in RAM", 0, limits.MAX_LAYERS
         )
+        limits.whole(self.draft_tokens, "The count of drafted tokens", 0, MAX_DRAFT_TOKENS)
 
 
 @dataclass(frozen=True)

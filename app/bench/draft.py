@@ -1,0 +1,118 @@
+"""``hearth bench draft``: generation speed with prompt-lookup drafting and without, side by side.
+
+Two engines hold the same model in this process, one loaded plain and one with
+``LoadOptions.draft_tokens``; each round asks both the same question (greedy, fixed seed),
+the order swapped from round to round, so that a shared machine's swings in speed hit both
+alike. Two tasks: ``copy``, a revision whose answer repeats much of the prompt (where drafts
+from the chat are right), and ``free``, a story asked for from nothing (where they are mostly
+wrong). Per task: ``tok_s_plain`` and ``tok_s_draft`` are the median round's tokens per second
+(from the first token to the last, as Chat shows them), ``ratio`` = draft ÷ plain, and
+``same_answers`` counts the rounds where the two answers were the same text.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.core.inference.engine import Engine
+from app.core.inference.types import LoadOptions, SamplingOptions
+
+DRAFT_TOKENS = 8
+SEED = 7
+N_CTX = 2048
+CODE = """def total_price(items, tax_rate):
+    total = 0
+    for item in items:
+        total = total + item.price * item.quantity
+    total = total + total * tax_rate
+    return total
+
+
+def average_price(items):
+    count = 0
+    total = 0
+    for item in items:
+        total = total + item.price
+        count = count + 1
+    return total / count
+"""
+TASKS: dict[str, str] = {
+    "copy": "Rename the function total_price to order_total in this Python code, and write "
+    "out the whole code again:\n\n```python\n" + CODE + "```",
+    "free": "Tell me a short story about a lighthouse keeper.",
+}
+
+
+def run_draft_benchmark(
+    model: Path,
+    rounds: int = 5,
+    max_tokens: int = 256,
+    draft_tokens: int = DRAFT_TOKENS,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """``{"copy": {...}, "free": {...}, "rounds", "draft_tokens", "threads", "max_tokens"}``,
+    each task with ``tok_s_plain``, ``tok_s_draft``, ``ratio`` and ``same_answers``."""
+    engines = {"plain": Engine(), "draft": Engine()}
+    engines["plain"].load(model, LoadOptions(n_ctx=N_CTX))
+    engines["draft"].load(model, LoadOptions(n_ctx=N_CTX, draft_tokens=draft_tokens))
+    sampling = SamplingOptions(temperature=0.0, max_tokens=max_tokens, seed=SEED)
+    speeds: dict[tuple[str, str], list[float]] = {}
+    same: dict[str, int] = dict.fromkeys(TASKS, 0)
+    try:
+        for round_ in range(rounds):
+            for task, prompt in TASKS.items():
+                order = ("plain", "draft") if round_ % 2 == 0 else ("draft", "plain")
+                answers = {}
+                for side in order:
+                    pieces: list[str] = []
+                    stats = engines[side].chat(
+                        [{"role": "user", "content": prompt}], sampling, pieces.append
+                    )
+                    speeds.setdefault((task, side), []).append(stats.tokens_per_second)
+                    answers[side] = "".join(pieces)
+                same[task] += answers["plain"] == answers["draft"]
+                if progress is not None:
+                    progress(
+                        f"round {round_ + 1}/{rounds} {task}: "
+                        f"plain {speeds[task, 'plain'][-1]:.1f}, "
+                        f"draft {speeds[task, 'draft'][-1]:.1f} tok/s"
+                    )
+        threads = engines["plain"].loaded.n_threads if engines["plain"].loaded else 0
+    finally:
+        for engine in engines.values():
+            engine.unload()
+    result: dict[str, Any] = {
+        "rounds": rounds,
+        "draft_tokens": draft_tokens,
+        "threads": threads,
+        "max_tokens": max_tokens,
+    }
+    for task in TASKS:
+        plain = statistics.median(speeds[task, "plain"])
+        draft = statistics.median(speeds[task, "draft"])
+        result[task] = {
+            "tok_s_plain": round(plain, 2),
+            "tok_s_draft": round(draft, 2),
+            "ratio": round(draft / plain, 3) if plain > 0 else 0.0,
+            "same_answers": same[task],
+        }
+    return result
+
+
+def format_draft_result(result: dict[str, Any]) -> str:
+    """The result as plain text: one line per task."""
+    lines = []
+    for task in TASKS:
+        row = result[task]
+        lines.append(
+            f"{task:<5} plain {row['tok_s_plain']:>6.1f} tok/s  draft {row['tok_s_draft']:>6.1f} "
+            f"tok/s  ratio {row['ratio']:.3f}  same answer {row['same_answers']}/{result['rounds']}"
+        )
+    lines.append(
+        f"{result['draft_tokens']} drafted tokens a step, {result['threads']} llama.cpp "
+        f"thread(s), medians of {result['rounds']} alternating rounds, greedy"
+    )
+    return "\n".join(lines)
