@@ -3,12 +3,14 @@
 "Test" asks the server for its models on the thread pool and lists them, or says in plain words
 why it could not (refused, wrong key, not an OpenAI-compatible server, no answer in time). The
 API key is typed into a masked field and saved with ``ConnectionStore``; it is never logged.
+The saved list is read on the thread pool too (``listed`` follows), as it is each time it changes.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 
 from PySide6.QtCore import QModelIndex, QStringListModel, Signal, Slot
 from PySide6.QtWidgets import (
@@ -38,6 +40,7 @@ log = logging.getLogger("hearth.ui.connections")
 class ConnectionsDialog(QDialog):
     changed = Signal()  # a connection was saved or removed
     tested = Signal(bool)  # a test ended: True when the server listed its models
+    listed = Signal()  # the saved connections were read (on the pool) and are shown
 
     def __init__(
         self,
@@ -61,6 +64,7 @@ class ConnectionsDialog(QDialog):
         self.add_button.clicked.connect(self.new_connection)
         self.remove_button = QPushButton("Remove")
         self.remove_button.clicked.connect(self.remove_connection)
+        self.remove_button.setEnabled(False)  # until a saved connection is shown
 
         self.name = QLineEdit(placeholderText="e.g. vLLM on the workstation")
         self.url = QLineEdit(placeholderText="http://127.0.0.1:8000/v1")
@@ -113,21 +117,34 @@ class ConnectionsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(body, 1)
         layout.addWidget(close)
+        self.name.setFocus()
         self.reload()
 
     # -- list -------------------------------------------------------------------------------
     def reload(self, select: str = "") -> None:
-        try:
-            connections = self.store.connections()
-        except HearthError as exc:
-            connections = []
-            self._say(str(exc), error=True)
+        """Read the saved connections on the pool, then show them with ``select`` chosen."""
+        run_task(
+            self.store.connections,
+            partial(self._show, select),
+            self._on_read_failed,
+            self,
+            key="read",  # a newer read drops this one's list
+            name="reading the saved connections",
+        )
+
+    @Slot(str)
+    def _on_read_failed(self, message: str) -> None:
+        self._say(message, error=True)
+        self._show("", [])
+
+    def _show(self, select: str, connections: list[Connection]) -> None:
         self.model.set_connections(connections)
         row = self.model.row_of(select) if select else (0 if connections else -1)
         if row >= 0:
             self.list.setCurrentIndex(self.model.index(row))
-        else:
+        elif self.editing:  # the connection in the form is gone; a new one being typed stays
             self.new_connection()
+        self.listed.emit()
 
     @Slot(QModelIndex, QModelIndex)
     def _on_row(self, current: QModelIndex, _previous: QModelIndex) -> None:

@@ -1,7 +1,8 @@
 """The Chat page's model picker: local models and each connection's remote models.
 
-The local rows follow the library model; the remote rows are listed per connection on the
-thread pool (``refresh_remote``), so a slow or dead server never blocks the window. Choosing a
+The local rows follow the library model; the saved connections are read and the remote rows
+listed per connection on the thread pool (``refresh_remote``), so a slow disk or a dead server
+never blocks the window. Choosing a
 model emits ``chosen`` (a ``ModelChoice``); the last row emits ``manage_requested``.
 """
 
@@ -13,14 +14,13 @@ import logging
 from PySide6.QtCore import QPoint, Qt, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QMenu
 
-from app.core.common.errors import HearthError
 from app.core.inference.model_choice import (
     ConnectionModels,
     ModelChoice,
     list_remote,
     local_choices,
 )
-from app.core.inference.remote import ConnectionStore
+from app.core.inference.remote import Connection, ConnectionStore
 from app.ui.chat.model_choice_model import (
     ChoiceRole,
     KeyRole,
@@ -80,14 +80,27 @@ class ModelPicker(QComboBox):
 
     @Slot()
     def refresh_remote(self) -> None:
-        """List every saved connection's models again, each in its own pool task."""
+        """Read the saved connections, then list each one's models, each in its own pool task."""
         for task in self._listing_tasks:
             task.cancel()
-        try:
-            connections = self.connections.connections()
-        except HearthError as exc:
-            connections = []
-            self.remote_failed.emit(str(exc))
+        self.listing = 1  # the read counts as one: nothing is listed until it is in
+        self._listing_tasks = [
+            run_task(
+                self.connections.connections,
+                self._on_connections,
+                self._on_connections_failed,
+                self,
+                key="connections",  # a newer refresh drops this one's list
+                name="reading the saved connections",
+            )
+        ]
+
+    @Slot(str)
+    def _on_connections_failed(self, message: str) -> None:
+        self.remote_failed.emit(message)
+        self._on_connections([])
+
+    def _on_connections(self, connections: list[Connection]) -> None:
         self.listing = len(connections)  # before the rows change: listeners see it
         self.choices.set_connections(connections)
         timeout = self.probe_timeout

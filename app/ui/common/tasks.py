@@ -130,7 +130,7 @@ class TaskHandle:
         key: str | None = None,
     ) -> None:
         self.name = name
-        self.parent = parent
+        self.parent: QObject | None = parent  # None once ended (see _ended)
         self.on_done, self.on_error = on_done, on_error
         self.on_progress, self.on_cancelled = on_progress, on_cancelled
         self.stop = threading.Event()  # set by cancel, by a newer task with the key, by quit
@@ -152,7 +152,7 @@ class TaskHandle:
     @property
     def wanted(self) -> bool:
         """Whether its outcome still goes to someone."""
-        return not self.stop.is_set() and shiboken6.isValid(self.parent)
+        return not self.stop.is_set() and self.parent is not None and shiboken6.isValid(self.parent)
 
     def wait_finished(self, timeout_ms: int | None = None) -> bool:
         """Block until the job has returned, at most ``timeout_ms`` (default ``QUIT_WAIT_MS``):
@@ -179,30 +179,45 @@ class TaskHandle:
         _live.discard(self)
         if self._key is not None and _latest.get(self._key) is self:
             del _latest[self._key]
-        if not shiboken6.isValid(self.parent) or self.superseded:
-            log.debug("Dropped the result of %s: no longer wanted", self.name)
-        elif self.stop.is_set():
-            if self.on_cancelled is not None:
-                self.on_cancelled()
-        elif outcome.error is not None:
-            if self.on_error is not None:
-                self.on_error(outcome.error)
-            else:
-                log.warning("%s failed: %s", self.name, outcome.error)
-        elif self.on_done is not None:
-            self.on_done(outcome.result)
+        try:
+            if not shiboken6.isValid(self.parent) or self.superseded:
+                log.debug("Dropped the result of %s: no longer wanted", self.name)
+            elif self.stop.is_set():
+                if self.on_cancelled is not None:
+                    self.on_cancelled()
+            elif outcome.error is not None:
+                if self.on_error is not None:
+                    self.on_error(outcome.error)
+                else:
+                    log.warning("%s failed: %s", self.name, outcome.error)
+            elif self.on_done is not None:
+                self.on_done(outcome.result)
+        finally:
+            # The worker thread may let go of this handle last: it must not hold the page then
+            # (its callbacks are often the page's methods); a dialog freed on a pool thread
+            # crashed the process (test_connections_dialog, one run in three).
+            self.parent = None
+            self.on_done = self.on_error = self.on_progress = self.on_cancelled = None
 
 
 class _Run(QRunnable):
     def __init__(self, handle: TaskHandle, fn: Callable[[JobControl], object]) -> None:
         super().__init__()
-        self.handle, self.fn = handle, fn
+        self.handle = handle
+        self.fn: Callable[[JobControl], object] | None = fn
 
     def run(self) -> None:
-        handle, control = self.handle, JobControl(self.handle)
-        outcome = outcome_of(lambda: self.fn(control))
+        handle = self.handle
+        outcome = self._outcome(JobControl(handle))
         handle._relay.ended.emit(outcome)
         handle.finished.set()
+
+    def _outcome(self, control: JobControl) -> _Outcome:
+        """Run the job and let go of it (and of what it holds, often its page) before the GUI
+        thread can let go of the page: a widget's last reference must not go on this thread."""
+        fn, self.fn = self.fn, None
+        assert fn is not None  # a runnable runs once
+        return outcome_of(lambda: fn(control))
 
 
 def run_job(

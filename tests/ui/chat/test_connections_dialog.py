@@ -41,8 +41,15 @@ def log_file(hearth_home):
 def dialog(qtbot, hearth_home):
     win = ConnectionsDialog(ConnectionStore(), timeout=5, confirm=lambda _p, _q: True)
     qtbot.addWidget(win)
-    win.show()
+    with qtbot.waitSignal(win.listed, timeout=TEST_MS):  # read on the pool
+        win.show()
     return win
+
+
+def click_and_list(qtbot, dialog, button):
+    """Click Save or Remove and wait for the saved list to be read again (on the pool)."""
+    with qtbot.waitSignal(dialog.listed, timeout=TEST_MS):
+        qtbot.mouseClick(button, Qt.LeftButton)
 
 
 def fill(dialog, name, url, key=""):
@@ -66,7 +73,7 @@ def test_add_a_connection_test_it_and_save_it(
     assert press_test(qtbot, dialog)
     assert dialog.models.stringList() == [starter_gguf.name]
     assert "Connected: 1 model(s) available" in dialog.status.text()
-    qtbot.mouseClick(dialog.save_button, Qt.LeftButton)
+    click_and_list(qtbot, dialog, dialog.save_button)
     saved = ConnectionStore().connections()
     assert [(c.name, c.base_url, c.api_key) for c in saved] == [("Workstation", server, KEY)]
     assert dialog.model.rowCount() == 1 and dialog.list.currentIndex().row() == 0
@@ -123,19 +130,19 @@ def test_edit_rename_and_remove(qtbot, dialog):
     changes = []
     dialog.changed.connect(lambda: changes.append(1))
     fill(dialog, "Ollama", "http://127.0.0.1:11434")
-    qtbot.mouseClick(dialog.save_button, Qt.LeftButton)
+    click_and_list(qtbot, dialog, dialog.save_button)
     qtbot.mouseClick(dialog.add_button, Qt.LeftButton)
     assert dialog.name.text() == "" and not dialog.remove_button.isEnabled()
     fill(dialog, "vLLM", "http://10.0.0.5:8000/v1", "secret-key-000")
-    qtbot.mouseClick(dialog.save_button, Qt.LeftButton)
+    click_and_list(qtbot, dialog, dialog.save_button)
     dialog.list.setCurrentIndex(dialog.model.index(dialog.model.row_of("Ollama")))
     assert dialog.url.text() == "http://127.0.0.1:11434/v1" and dialog.key.text() == ""
     dialog.name.setText("Ollama box")
-    qtbot.mouseClick(dialog.save_button, Qt.LeftButton)
+    click_and_list(qtbot, dialog, dialog.save_button)
     assert [c.name for c in ConnectionStore().connections()] == ["vLLM", "Ollama box"]
     dialog.list.setCurrentIndex(dialog.model.index(dialog.model.row_of("vLLM")))
     assert dialog.key.text() == "secret-key-000"
-    qtbot.mouseClick(dialog.remove_button, Qt.LeftButton)
+    click_and_list(qtbot, dialog, dialog.remove_button)
     assert [c.name for c in ConnectionStore().connections()] == ["Ollama box"]
     assert dialog.model.rowCount() == 1 and dialog.name.text() == "Ollama box"
     assert len(changes) == 4
@@ -147,6 +154,9 @@ def test_damaged_connections_file_is_reported(qtbot, hearth_home):
     store.path.write_text("{damaged")
     win = ConnectionsDialog(store)
     qtbot.addWidget(win)
+    assert win.model.rowCount() == 0 and "could not be used" not in win.status.text()  # pool
+    with qtbot.waitSignal(win.listed, timeout=TEST_MS):
+        pass
     assert "Your saved connections could not be used" in win.status.text()
     assert "kept the damaged file as connections.json.damaged-" in win.status.text()
     assert store.connections() == []  # Hearth goes on without them; the copy is kept

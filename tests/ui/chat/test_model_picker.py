@@ -37,3 +37,24 @@ def test_labels_keep_the_quant_and_tell_two_files_apart(
     # what the closed box shows, in its width: the name and the quant, not cut off
     shown = picker.fontMetrics().elidedText(texts[1], Qt.ElideRight, picker.width() - 40)
     assert shown.startswith("SmolLM2-135M-Instruct · Q4_1")
+
+
+def test_the_saved_connections_are_read_off_the_window(qtbot, tmp_path):
+    from app.core.inference.remote import Connection
+    from tests.support.llama_server import free_port
+
+    store = ConnectionStore(tmp_path / "connections.json")
+    store.save(Connection("Nobody", f"http://127.0.0.1:{free_port()}/v1"))
+    picker = ModelPicker(LibraryModel(), store, probe_timeout=5)
+    qtbot.addWidget(picker)
+    picker.refresh_remote()
+    assert picker.listing == 1 and picker.findText("Nobody") < 0  # the file is read on the pool
+    qtbot.waitUntil(
+        lambda: picker.listing == 0 and picker.findText("Nobody: not available") >= 0,
+        timeout=30_000,
+    )
+    store.path.write_text("{damaged")
+    with qtbot.waitSignal(picker.remote_failed, timeout=30_000) as failed:
+        picker.refresh_remote()
+    assert "Your saved connections could not be used" in failed.args[0]
+    assert picker.listing == 0 and picker.findText("Nobody: not available") < 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import weakref
 
 import shiboken6
 from PySide6.QtCore import QObject
@@ -192,6 +193,28 @@ def test_a_worker_thread_that_hangs_at_quit_is_left_behind_and_said(caplog):
     assert tasks.wait_thread(thread, "stuck model")
     tasks._abandoned.remove(thread)
     tasks._kept.remove(worker)
+
+
+def test_an_ended_task_holds_nothing_of_its_page(qtbot):
+    """The pool thread may let go of a task after the GUI thread has: the task must hold no
+    page by then (a dialog freed on a pool thread crashed the process, one run in three)."""
+
+    class Page(QObject):
+        shown = None
+
+        def job(self):
+            return 1
+
+        def show(self, value):
+            self.shown = value
+
+    page = Page()
+    handle = tasks.run_task(page.job, page.show, print, page)
+    qtbot.waitUntil(lambda: handle.ended and handle.finished.is_set())
+    assert page.shown == 1
+    gone = weakref.ref(page)
+    del page
+    assert gone() is None  # neither the handle nor its job keeps the page
 
 
 def test_every_wait_of_a_quit_takes_from_one_budget(qtbot, caplog):
