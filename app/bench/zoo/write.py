@@ -36,8 +36,16 @@ def n_vocab(fields: list[tuple[str, Any, list[Any]]]) -> int:
     return next(len(value) for key, value, _ in fields if key == "tokenizer.ggml.tokens")
 
 
-def write_model(arch: str, dims: Dims, starter: Path, target: Path, seed: int = 0) -> Path:
-    """Write ``target`` (an F16 GGUF of ``arch`` at ``dims``); placed only when complete."""
+def write_model(
+    arch: str,
+    dims: Dims,
+    starter: Path,
+    target: Path,
+    seed: int = 0,
+    chat_template: str = "",
+) -> Path:
+    """Write ``target`` (an F16 GGUF of ``arch`` at ``dims``); placed only when complete.
+    ``chat_template`` replaces the starter's (the vision pair's takes images)."""
     from gguf import GGUFValueType, GGUFWriter
 
     spec = ARCHS[arch]
@@ -53,6 +61,8 @@ def write_model(arch: str, dims: Dims, starter: Path, target: Path, seed: int = 
         if key.startswith(_SKIP_KEYS):
             continue
         sub_type = types[1] if types[0] == GGUFValueType.ARRAY else None
+        if key == "tokenizer.chat_template" and chat_template:
+            value = chat_template
         writer.add_key_value(key, value, types[0], sub_type=sub_type)
     tensors = spec.tensors(dims, vocab)
     for name, ne in tensors:

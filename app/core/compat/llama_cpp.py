@@ -267,3 +267,28 @@ def chat_formatter_swapped(formatter_class: type[Any]) -> Iterator[None]:
 
 
 _SWAP_LOCK = threading.Lock()
+
+
+def attach_projector(llm: Any, mmproj: str) -> None:
+    """Let ``llm`` take images: llama-cpp-python's ``MTMDChatHandler`` (its multimodal chat
+    handler over llama.cpp's mtmd) with the image projector ``mmproj``, set as the model's chat
+    handler. Its mtmd context is made now (the private ``_init_mtmd_context``), so a projector
+    that does not fit the model fails the load, not the first chat; mtmd's log joins
+    llama.cpp's. The handler stays ``verbose``: its quiet mode redirects file descriptors 1
+    and 2 as ``Llama``'s does, so it prints the rendered prompt to ``sys.stderr`` instead
+    (the engine keeps that in its log). It renders the chat with the model's template in its
+    own Jinja sandbox, not Hearth's guarded one. Raises ``ValueError`` when llama.cpp cannot
+    load the projector."""
+    from llama_cpp import mtmd_cpp
+    from llama_cpp.llama_chat_format import MTMDChatHandler
+
+    route_log_to_logging()
+    mtmd_cpp.mtmd_log_set(_callback, None)
+    mtmd_cpp.mtmd_helper_log_set(_callback, None)
+    handler = MTMDChatHandler(clip_model_path=mmproj, verbose=True)
+    quiet, llm.verbose = llm.verbose, True  # the handler copies it on its first use
+    try:
+        handler._init_mtmd_context(llm)
+    finally:
+        llm.verbose = quiet
+    llm.chat_handler = handler

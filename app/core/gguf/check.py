@@ -106,6 +106,28 @@ def check_file(path: Path) -> None:
     log.debug("%s passed the GGUF check", path.name)
 
 
+def check_projector(path: Path) -> None:
+    """Refuse ``path`` (``InvalidModelFile``) unless it is an image projector (an mmproj GGUF,
+    llama.cpp's ``clip`` architecture) whose keys and tensors are whole: the model check's
+    structure part, without the hyperparameters of a model it has not. Reads only the header."""
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        raise ModelFileError(f"The image projector {path} does not exist or is empty.")
+    try:
+        header = read_local_header(path)
+    except ModelFileError as exc:
+        _refuse(path, str(exc))
+    if header.get("general.architecture") != "clip":
+        _refuse(
+            path,
+            "it is not an image projector (an mmproj file).",
+            "Choose the mmproj file from the model's repo.",
+        )
+    problem = _kinds_problem(header) or _tensor_problem(header, path.stat().st_size)
+    if problem:
+        _refuse(path, problem)
+
+
 def header_problem(header: GgufHeader, file_size: int | None) -> str | None:
     """The check for a header read from elsewhere (a file on the Hub, its size maybe unknown):
     keys, hyperparameters and, when the size is known, tensors; not the chat template."""

@@ -15,9 +15,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.core.common.errors import ContextFullError, GenerationError, LoadCancelled, ModelLoadError
+from app.core.common.errors import (
+    ContextFullError,
+    GenerationError,
+    LoadCancelled,
+    ModelLoadError,
+    UnsupportedRequest,
+)
 from app.core.compat.llama_cpp import (
     abort_callback,
+    attach_projector,
     chat_handler_names,
     is_end_of_generation,
     load_progress,
@@ -30,6 +37,7 @@ from app.core.compat.llama_cpp import (
 )
 from app.core.config import presets
 from app.core.gguf import check, info
+from app.core.inference import images
 from app.core.inference.sampling import llama_kwargs
 from app.core.inference.types import (
     AUTO_LAYERS,
@@ -102,6 +110,8 @@ class Engine:
 
         path = Path(path)
         check.check_file(path)  # Hearth's own check, before llama.cpp reads a byte
+        if options.mmproj_path:
+            check.check_projector(Path(options.mmproj_path))
         self.unload()
         route_log_to_logging()
         n_ctx = options.n_ctx
@@ -157,6 +167,15 @@ class Engine:
         # Always the model's own template (sandboxed Jinja), never a guessed built-in format.
         llm.chat_format = "chat_template.default" if has_template else FALLBACK_TEMPLATE
         llm.chat_handler = None
+        if options.mmproj_path:  # the image projector: its handler renders and encodes chats
+            try:
+                attach_projector(llm, options.mmproj_path)
+            except (ValueError, OSError) as exc:
+                llm.close()
+                raise ModelLoadError(
+                    f"llama.cpp could not load the image projector "
+                    f"{Path(options.mmproj_path).name} with {path.name}."
+                ) from exc
         self._llm = llm
         self._count_samples(llm)
         self._install_abort_callback()
@@ -169,6 +188,7 @@ class Engine:
             gpu_layers=gpu_layers,
             fit_verdict=verdict,
             n_threads=threads,
+            has_vision=bool(options.mmproj_path),
         )
         log.info(
             "Loaded %s (n_ctx=%d) in %.2fs",
@@ -231,6 +251,8 @@ class Engine:
         stop: threading.Event | None = None,
     ) -> GenerationStats:
         """Stream an answer to ``messages``, calling ``on_token`` with each piece of text."""
+        if images.has_images(messages):
+            return self._chat_with_images(messages, sampling, on_token, stop)
         llm = self._require()
         reserve = min(max(sampling.max_tokens, 1), 64)
         self._stop.clear()  # before the template is applied: a Stop from then on counts
@@ -249,6 +271,46 @@ class Engine:
         )
         return self._consume(
             stream, lambda choice: choice["delta"].get("content"), prompt_tokens, on_token, stop
+        )
+
+    def _chat_with_images(
+        self,
+        messages: Sequence[dict[str, Any]],
+        sampling: SamplingOptions,
+        on_token: Callable[[str], None],
+        stop: threading.Event | None,
+    ) -> GenerationStats:
+        """``chat`` for messages holding images (OpenAI ``image_url`` parts, data URLs). The
+        projector's handler renders the chat, encodes each image to its embeddings and
+        evaluates the whole prompt before the stream starts: the prompt's tokens, text and
+        image, are counted then, in the context."""
+        llm = self._require()
+        loaded = self._require_loaded()
+        if not loaded.has_vision:
+            raise UnsupportedRequest(images.no_projector_message(loaded.path.name))
+        images.check_images(messages)  # data URLs only: the handler would fetch any other
+        self._stop.clear()
+        self._request_stop = stop
+        if stop is not None and stop.is_set():
+            return stopped_stats()
+        self._abort_during_decode(True)  # encoding and the prompt: Stop cuts them short
+        chatter = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(chatter):  # the handler prints the prompt
+                stream = llm.create_chat_completion(
+                    messages=list(messages),  # type: ignore[arg-type]  # its TypedDicts' shape
+                    stream=True,
+                    **llama_kwargs(sampling, llm.n_vocab()),
+                )
+        except _abort_errors() as exc:
+            if self._stop.is_set() or (stop is not None and stop.is_set()):
+                return stopped_stats()
+            raise images.image_chat_error(exc, llm.n_ctx()) from exc
+        finally:
+            if chatter.getvalue():
+                log.debug("llama-cpp-python: %s", chatter.getvalue().strip())
+        return self._consume(
+            stream, lambda choice: choice["delta"].get("content"), llm.n_tokens, on_token, stop
         )
 
     def complete(

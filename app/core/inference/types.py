@@ -33,6 +33,7 @@ class LoadOptions:
     kv_type: str = "f16"  # f16, q8_0, q4_0
     n_batch: int = 512
     n_cpu_moe: int = 0  # mixture of experts: the first N layers' experts stay in RAM (fit.plan)
+    mmproj_path: str = ""  # the image projector (a repo's mmproj GGUF): the chat takes images
     draft_tokens: int = 0  # prompt-lookup drafting: tokens guessed from the chat per step; 0 = off
 
     def __post_init__(self) -> None:
@@ -108,6 +109,7 @@ class LoadedModel:
     gpu_layers: int = -1
     fit_verdict: str = ""  # the fit estimator's verdict when GPU layers were chosen automatically
     n_threads: int = 0  # llama.cpp's threads for generation
+    has_vision: bool = False  # loaded with an image projector: messages may hold images
 
 
 @dataclass(frozen=True)

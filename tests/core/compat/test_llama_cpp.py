@@ -209,3 +209,21 @@ def test_the_low_level_bindings_have_what_the_measuring_passes_call() -> None:
         assert callable(getattr(lib, name)), name
     assert len(lib.llama_tokenize.argtypes) == 7
     assert hasattr(lib, "LLAMA_FLASH_ATTN_TYPE_DISABLED")
+
+
+def test_a_projector_attached_holds_its_mtmd_context_from_the_load(starter_gguf: Path) -> None:
+    """``attach_projector`` reaches ``MTMDChatHandler._init_mtmd_context`` and its
+    ``mtmd_ctx``; the context is freed with the model."""
+    from app.bench.zoo.vision import vision_pair
+    from app.core.compat.llama_cpp import attach_projector
+    from tests.conftest import cache_root
+
+    pair = vision_pair(starter_gguf, cache_root() / "zoo")
+    model = llama_cpp.Llama(model_path=str(pair.model), n_ctx=256, verbose=True)
+    model.verbose = False
+    attach_projector(model, str(pair.mmproj))
+    handler = model.chat_handler
+    assert isinstance(handler, llama_chat_format.MTMDChatHandler)
+    assert handler.mtmd_ctx is not None and model.verbose is False
+    model.close()
+    assert handler.mtmd_ctx is None

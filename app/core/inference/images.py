@@ -1,0 +1,75 @@
+"""Images in chat messages: OpenAI-style content parts, as the engine and the API take them.
+
+A message's ``content`` is either text or a list of parts: ``{"type": "text", "text": ...}``
+and ``{"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}``. A model
+answers about images only when loaded with its image projector (``LoadOptions.mmproj_path``);
+llama-cpp-python's multimodal chat handler then reads the parts (``compat.attach_projector``).
+Plain data, no llama.cpp: the host process and the API server check messages with it too.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from app.core.common.errors import ContextFullError, GenerationError, UnsupportedRequest
+
+
+def has_images(messages: Sequence[dict[str, Any]]) -> bool:
+    """True when any message holds an ``image_url`` part."""
+    return any(_is_image(part) for message in messages for part in _parts(message))
+
+
+def check_images(messages: Sequence[dict[str, Any]]) -> None:
+    """Refuse (``UnsupportedRequest``) an image that is not a base64 data URL: given any other
+    URL, llama-cpp-python's handler would fetch it (``urllib``, ``file://`` included)."""
+    for message in messages:
+        for part in _parts(message):
+            if not _is_image(part):
+                continue
+            image = part.get("image_url")
+            url = image.get("url") if isinstance(image, dict) else image
+            if not isinstance(url, str) or not url.startswith("data:") or "," not in url:
+                raise UnsupportedRequest(
+                    "An image must come as a data URL (data:image/png;base64,...), not a link."
+                )
+            try:
+                base64.b64decode(url.split(",", 1)[1], validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise UnsupportedRequest("An image's data URL is not valid base64.") from exc
+
+
+def image_part(data_url: str) -> dict[str, Any]:
+    """The content part of one image given as a data URL (``data:image/png;base64,...``)."""
+    return {"type": "image_url", "image_url": {"url": data_url}}
+
+
+def no_projector_message(model_name: str) -> str:
+    return (
+        f"{model_name} cannot see images: load it with its image projector "
+        "(the repo's mmproj file) to chat about them."
+    )
+
+
+def image_chat_error(exc: BaseException, n_ctx: int) -> Exception:
+    """The one-sentence error for llama-cpp-python's failure to render, encode or evaluate an
+    image chat (it raises ``ValueError`` with a message of its own)."""
+    detail = str(exc)
+    too_long = re.search(r"Prompt exceeds n_ctx: (\d+)", detail)
+    if too_long:
+        return ContextFullError(int(too_long.group(1)), n_ctx)
+    if "image" in detail.lower() or "bitmap" in detail.lower():
+        return UnsupportedRequest("An image in the chat could not be read (PNG or JPEG expected).")
+    return GenerationError(f"The chat with images could not be evaluated: {detail}")
+
+
+def _parts(message: dict[str, Any]) -> list[Any]:
+    content = message.get("content")
+    return content if isinstance(content, list) else []
+
+
+def _is_image(part: Any) -> bool:
+    return isinstance(part, dict) and part.get("type") == "image_url"

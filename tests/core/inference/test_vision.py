@@ -1,0 +1,113 @@
+"""Images in chat: a model loaded with its image projector answers a message holding an image,
+in this process (``Engine``) and through the model's host process (``HostedEngine``).
+
+The pair is the zoo's generated vision model (``app.bench.zoo.vision``: random weights, a
+real llama.cpp text model and a real ``clip`` projector that llama.cpp's mtmd loads), as no
+vision model small enough for CI is shipped on PyPI. Its answers are meaningless words: these
+tests check that each image was encoded to the projector's tokens and that an answer streamed,
+never what the answer says.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.bench.zoo.vision import IMAGE_TOKENS, VisionPair, sample_png, vision_pair
+from app.core.common.errors import ModelFileError, ModelLoadError, UnsupportedRequest
+from app.core.inference.engine import Engine
+from app.core.inference.host.hosted_engine import HostedEngine
+from app.core.inference.images import image_part
+from app.core.inference.types import LoadOptions, SamplingOptions
+
+GREEDY = SamplingOptions(temperature=0.0, max_tokens=8, seed=1)
+PNG_URL = "data:image/png;base64," + base64.b64encode(sample_png()).decode()
+
+
+@pytest.fixture(scope="module")
+def pair(starter_gguf: Path) -> VisionPair:
+    from tests.conftest import cache_root
+
+    return vision_pair(starter_gguf, cache_root() / "zoo")
+
+
+def ask(*images: str) -> list[dict[str, Any]]:
+    """A user message: a question, then each image."""
+    parts = [{"type": "text", "text": "What is in this picture?"}]
+    return [{"role": "user", "content": parts + [image_part(url) for url in images]}]
+
+
+def prompt_and_answer(engine: Engine | HostedEngine, messages: list[dict[str, Any]]):
+    pieces: list[str] = []
+    stats = engine.chat(messages, GREEDY, pieces.append)
+    return stats.prompt_tokens, stats.tokens, "".join(pieces)
+
+
+@pytest.mark.parametrize("where", ["engine", "host"])
+def test_each_image_is_encoded_to_the_projectors_tokens_and_answered(pair, where):
+    engine = Engine() if where == "engine" else HostedEngine()
+    loaded = engine.load(pair.model, LoadOptions(n_ctx=512, mmproj_path=str(pair.mmproj)))
+    try:
+        assert loaded.has_vision
+        text_only, _, _ = prompt_and_answer(engine, ask())
+        one, tokens, answer = prompt_and_answer(engine, ask(PNG_URL))
+        two, _, _ = prompt_and_answer(engine, ask(PNG_URL, PNG_URL))
+        # The image takes the place of mtmd's marker in the text: each adds its patches.
+        assert one - text_only == IMAGE_TOKENS
+        assert two - text_only == 2 * IMAGE_TOKENS
+        assert tokens > 0 and answer  # streamed; its words are random-weight noise
+    finally:
+        engine.unload()
+
+
+@pytest.mark.parametrize("where", ["engine", "host"])
+def test_a_model_without_its_projector_says_so_and_goes_on(pair, where):
+    engine = Engine() if where == "engine" else HostedEngine()
+    loaded = engine.load(pair.model, LoadOptions(n_ctx=512))
+    try:
+        assert not loaded.has_vision
+        with pytest.raises(UnsupportedRequest, match="cannot see images"):
+            engine.chat(ask(PNG_URL), GREEDY, lambda _: None)
+        _, tokens, _ = prompt_and_answer(engine, [{"role": "user", "content": "Hello"}])
+        assert tokens > 0
+    finally:
+        engine.unload()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://example.com/cat.png", "file:///etc/passwd", "data:image/png;base64,@@not base64@@"],
+)
+def test_only_an_image_given_as_data_is_taken(pair, url):
+    engine = Engine()
+    engine.load(pair.model, LoadOptions(n_ctx=512, mmproj_path=str(pair.mmproj)))
+    try:
+        with pytest.raises(UnsupportedRequest):
+            engine.chat(ask(url), GREEDY, lambda _: None)
+        assert prompt_and_answer(engine, ask(PNG_URL))[1] > 0
+    finally:
+        engine.unload()
+
+
+def test_an_image_that_is_no_picture_is_refused_in_one_sentence(pair):
+    engine = Engine()
+    engine.load(pair.model, LoadOptions(n_ctx=512, mmproj_path=str(pair.mmproj)))
+    try:
+        junk = "data:image/png;base64," + base64.b64encode(b"not a picture").decode()
+        with pytest.raises(UnsupportedRequest, match="could not be read"):
+            engine.chat(ask(junk), GREEDY, lambda _: None)
+    finally:
+        engine.unload()
+
+
+def test_a_damaged_projector_fails_the_load_in_one_sentence(pair, tmp_path):
+    damaged = tmp_path / "mmproj-damaged.gguf"
+    damaged.write_bytes(pair.mmproj.read_bytes()[:4096])
+    engine = Engine()
+    with pytest.raises((ModelFileError, ModelLoadError)) as caught:
+        engine.load(pair.model, LoadOptions(n_ctx=512, mmproj_path=str(damaged)))
+    assert "mmproj-damaged.gguf" in str(caught.value)
+    assert engine.loaded is None
