@@ -83,3 +83,19 @@ def test_bench_download_runs_without_the_test_suite(hearth_home, quant_ladder, t
     assert (
         figures["search_to_first_screen_ms"] > 0 and 6 <= figures["search_first_screen_rows"] <= 9
     )
+
+
+def test_bench_draft_prints_both_speeds_of_each_task(starter_home):
+    result = subprocess.run(
+        [HEARTH, "bench", "draft", "--json", "--rounds", "1", "--tokens", "16"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    for task in ("copy", "free"):
+        row = figures[task]
+        assert row["tok_s_plain"] > 0 and row["tok_s_draft"] > 0, task
+        assert abs(row["ratio"] - row["tok_s_draft"] / row["tok_s_plain"]) < 0.01
+    assert figures["rounds"] == 1 and figures["max_tokens"] == 16
