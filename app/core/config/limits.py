@@ -28,6 +28,7 @@ from typing import Any
 from app.core.common.errors import HearthError
 
 MAX_LAYERS = 512  # llama.cpp's LLAMA_MAX_LAYERS
+MAX_DRAFT_TOKENS = 64  # prompt-lookup drafting: tokens guessed a step
 # Far above any real model's trained context (Llama 4 Scout: 10,485,760) and inside a C int;
 # llama-cpp-python reads the trained context back as a signed 32-bit number.
 MAX_CONTEXT = 1 << 24
@@ -83,6 +84,11 @@ def prompt(text: str, what: str = "The system prompt") -> str:
     return text
 
 
+def draft_tokens(value: object) -> int:
+    """Prompt-lookup drafting's tokens a step (0 = off): more is decoded and thrown away."""
+    return whole(value, "The count of drafted tokens", 0, MAX_DRAFT_TOKENS)
+
+
 def whole(value: object, what: str, low: int, high: int | None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidValue(f"{what} must be a whole number, not {str(value)[:40]!r}.")
@@ -109,6 +115,7 @@ def number(value: object, what: str, low: float, high: float, above_low: bool = 
 # The sampling fields' ranges are in their declaration (app.core.config.sampling).
 SETTING_RANGES: dict[str, Callable[[Any], object]] = {
     "n_ctx": context,
+    "draft_tokens": draft_tokens,
     "n_gpu_layers": gpu_layers,
     "n_threads": threads,
     "system_prompt": prompt,

@@ -25,6 +25,7 @@ class ModelSettings:
     flash_attn: bool = False
     kv_type: str = "f16"
     n_threads: int = 0
+    draft_tokens: int = 0  # prompt-lookup drafting (LoadOptions.draft_tokens); 0 = off
 
     def with_preset(self, name: str) -> ModelSettings:
         return replace(self, sampling=with_preset(self.sampling, name))

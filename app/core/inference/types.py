@@ -21,7 +21,6 @@ from app.core.config.sampling import Sampling
 AUTO_LAYERS = -2  # n_gpu_layers: as many as the fit estimate says fit
 KV_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}  # KV cache types and their ggml_type values
 DRAFT_TOKENS = 8  # drafted tokens a step when drafting is turned on without a count
-MAX_DRAFT_TOKENS = 64  # drafted tokens per step: more is decoded and thrown away, never used
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ class LoadOptions:
         limits.whole(
             self.n_cpu_moe, "The count of layers with experts in RAM", 0, limits.MAX_LAYERS
         )
-        limits.whole(self.draft_tokens, "The count of drafted tokens", 0, MAX_DRAFT_TOKENS)
+        limits.draft_tokens(self.draft_tokens)
 
 
 @dataclass(frozen=True)

@@ -249,6 +249,7 @@ class ChatModelControl(QObject):
                 n_threads=chosen.n_threads,
                 flash_attn=chosen.flash_attn,
                 kv_type=chosen.kv_type,
+                draft_tokens=chosen.draft_tokens,
             ),
         )
 

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.config.limits import MAX_DRAFT_TOKENS
 from app.core.config.presets import KV_TYPES, ModelSettings
 from app.core.config.sampling import PRESETS, SPECS, Sampling, Spec
 
@@ -66,6 +67,13 @@ class ChatSettingsPanel(QWidget):
         )
         self.n_threads = QSpinBox(minimum=0, maximum=256)
         self.n_threads.setSpecialValueText("auto")
+        self.draft_tokens = QSpinBox(minimum=0, maximum=MAX_DRAFT_TOKENS)
+        self.draft_tokens.setSpecialValueText("off")
+        self.draft_tokens.setToolTip(
+            "Prompt-lookup drafting: guess up to this many tokens a step from the chat. Faster "
+            "only when answers repeat the chat (revising a text or code) and the computer "
+            "decodes a few tokens at once for little more than one; hearth bench draft measures it"
+        )
         loading = QFormLayout()
         for label, widget in (
             ("Context length", self.n_ctx),
@@ -73,6 +81,7 @@ class ChatSettingsPanel(QWidget):
             ("", self.flash_attn),
             ("KV cache", self.kv_type),
             ("Threads", self.n_threads),
+            ("Drafting", self.draft_tokens),
         ):
             loading.addRow(label, widget)
         self.reload_button = reload = QPushButton("Reload model with these")
@@ -135,6 +144,7 @@ class ChatSettingsPanel(QWidget):
             box.setValue(getattr(settings.sampling, name))
         self.n_ctx.setValue(settings.n_ctx)
         self.n_threads.setValue(settings.n_threads)
+        self.draft_tokens.setValue(settings.draft_tokens)
         self.gpu_layers.setCurrentText(settings.gpu_layers)
         self.flash_attn.setChecked(settings.flash_attn)
         self.kv_type.setCurrentText(settings.kv_type)
@@ -150,6 +160,7 @@ class ChatSettingsPanel(QWidget):
             flash_attn=self.flash_attn.isChecked(),
             kv_type=self.kv_type.currentText(),
             n_threads=self.n_threads.value(),
+            draft_tokens=self.draft_tokens.value(),
         )
 
     def set_remote(self, remote: bool) -> None:

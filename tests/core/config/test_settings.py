@@ -171,3 +171,22 @@ def test_a_model_never_set_up_takes_the_files_sampling_and_one_max_tokens_defaul
     assert Settings().sampling.max_tokens == ModelSettings().sampling.max_tokens
     assert SamplingOptions().max_tokens == Settings().sampling.max_tokens
     assert SamplingOptions.of(Settings().sampling) == SamplingOptions()
+
+
+def test_a_models_drafting_is_kept_and_an_impossible_count_goes_back_to_off(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text(
+        json.dumps(
+            {
+                "model_settings": {
+                    "/a.gguf": {"draft_tokens": 5},
+                    "/b.gguf": {"draft_tokens": 500, "n_threads": 1},
+                }
+            }
+        )
+    )
+    settings = Settings.load(path)
+    assert ModelSettings.from_json(settings.model_settings["/a.gguf"]).draft_tokens == 5
+    kept = ModelSettings.from_json(settings.model_settings["/b.gguf"])
+    assert (kept.draft_tokens, kept.n_threads) == (0, 1)
+    assert "draft_tokens was 500" in settings.notice
