@@ -13,6 +13,7 @@ the terms llama.cpp (llama-cpp-python 0.3.36, as Hearth loads models) allocates 
 * compute: the activations of one micro-batch; without flash attention the F32 attention
   matrix ``n_kv x n_ubatch x n_head`` and, on CPU, its F16 copy for the next matmul.
 * overhead: the tokenizer's tables, contexts and libraries.
+* an image projector (``ModelShape.projector_bytes``): its weights, beside the model's.
 
 The CPU constants are calibrated against measured memory (``app.bench.fit``); the GPU
 ones follow llama.cpp's reservation rules and are not yet checked against a real GPU.
@@ -207,6 +208,9 @@ def estimate(
         gpu.weights = int(per_layer * (shape.n_layers - first_gpu))
         gpu.weights += int(shape.file_size * 0.05) if output_on_gpu else 0
         cpu.weights = shape.file_size - gpu.weights
+    # mtmd puts the projector on the GPU whenever the build drives one (``use_gpu``), even
+    # with no layers there; its image buffers (the encoder's compute) are not counted yet.
+    (gpu if backend != "CPU" else cpu).weights += shape.projector_bytes
     for layer in range(shape.n_layers):
         side = gpu if layer >= first_gpu else cpu
         side.kv += kv_layer_bytes(shape, n_ctx, kv_type, layer, swa_full, n_ubatch)

@@ -58,6 +58,7 @@ class ModelShape:
     quant: str | None = None
     expert_count: int = 0  # mixture of experts: experts per layer, and how many a token uses
     expert_used_count: int = 0
+    projector_bytes: int = 0  # an image projector (mmproj) loaded with the model: its weights
 
     @property
     def offload_layers(self) -> int:

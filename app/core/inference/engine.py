@@ -7,6 +7,7 @@ Plain Python over llama-cpp-python. One ``Engine`` belongs to one thread at a ti
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import logging
 import threading
@@ -119,7 +120,9 @@ class Engine:
             n_ctx = presets.context_length(0, info.read_info(path).context_length)
         gpu_layers, verdict, cpu_moe = options.n_gpu_layers, "", options.n_cpu_moe
         if gpu_layers == AUTO_LAYERS:
-            gpu_layers, verdict, cpu_moe = auto_gpu_layers(path, n_ctx, options.kv_type)
+            gpu_layers, verdict, cpu_moe = auto_gpu_layers(
+                path, n_ctx, options.kv_type, options.mmproj_path
+            )
         experts_in_ram: tuple[str, ...] = ()
         if cpu_moe > 0:  # tensor buffer overrides, as llama.cpp's --n-cpu-moe
             from app.core.fit.estimate import cpu_expert_patterns
@@ -448,13 +451,15 @@ class Engine:
         set_abort_callback(self._require(), self._abort_cb if on else None)
 
 
-def auto_gpu_layers(path: Path, n_ctx: int, kv_type: str) -> tuple[int, str, int]:
+def auto_gpu_layers(path: Path, n_ctx: int, kv_type: str, mmproj: str = "") -> tuple[int, str, int]:
     """As many layers on the GPU as fit this machine (app.core.fit.estimate), with the verdict
     and the layers whose experts stay in RAM."""
     from app.core.fit import estimate
     from app.core.hardware import probe
 
     shape = estimate.shape_from_file(path)
+    if mmproj:  # the image projector loads beside the model
+        shape = dataclasses.replace(shape, projector_bytes=Path(mmproj).stat().st_size)
     machine = estimate.Machine.from_report(probe.probe(path.parent))
     verdict = estimate.plan(shape, machine, n_ctx, kv_type)
     log.info(

@@ -302,3 +302,16 @@ def test_estimate_matches_measured_memory_on_every_zoo_architecture(zoo_models):
     rows = run_fit_benchmark(list(zoo_models.values()), contexts=(512,))
     assert sorted(r["arch"] for r in rows) == sorted(zoo_models)
     assert all(0.95 <= r["ratio"] <= 1.05 for r in rows), format_fit_table(rows)
+
+
+def test_an_image_projector_is_counted_in_ram_on_cpu_and_in_vram_beside_a_gpu(shapes):
+    from dataclasses import replace
+
+    shape = shapes["Q8_0"]
+    seeing = replace(shape, projector_bytes=600 * MIB)
+    on_cpu = [estimate.estimate(s, 4096, cpu_features=X86) for s in (shape, seeing)]
+    assert on_cpu[1].ram_bytes - on_cpu[0].ram_bytes == 600 * MIB
+    assert on_cpu[1].vram_bytes == on_cpu[0].vram_bytes == 0
+    on_gpu = [estimate.estimate(s, 4096, gpu_layers=31, backend="CUDA") for s in (shape, seeing)]
+    assert on_gpu[1].vram_bytes - on_gpu[0].vram_bytes == 600 * MIB
+    assert on_gpu[1].ram_bytes == on_gpu[0].ram_bytes

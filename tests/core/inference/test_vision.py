@@ -21,7 +21,7 @@ from app.core.common.errors import ModelFileError, ModelLoadError, UnsupportedRe
 from app.core.inference.engine import Engine
 from app.core.inference.host.hosted_engine import HostedEngine
 from app.core.inference.images import image_part
-from app.core.inference.types import LoadOptions, SamplingOptions
+from app.core.inference.types import AUTO_LAYERS, LoadOptions, SamplingOptions
 
 GREEDY = SamplingOptions(temperature=0.0, max_tokens=8, seed=1)
 PNG_URL = "data:image/png;base64," + base64.b64encode(sample_png()).decode()
@@ -111,3 +111,16 @@ def test_a_damaged_projector_fails_the_load_in_one_sentence(pair, tmp_path):
         engine.load(pair.model, LoadOptions(n_ctx=512, mmproj_path=str(damaged)))
     assert "mmproj-damaged.gguf" in str(caught.value)
     assert engine.loaded is None
+
+
+def test_gpu_layers_chosen_by_the_fit_estimate_load_the_pair(pair):
+    """The estimate counts the projector's bytes beside the model's (``projector_bytes``; the
+    arithmetic is in tests/core/fit/test_estimate.py); on any machine the pair then loads."""
+    engine = Engine()
+    options = LoadOptions(n_ctx=512, n_gpu_layers=AUTO_LAYERS, mmproj_path=str(pair.mmproj))
+    try:
+        loaded = engine.load(pair.model, options)
+        assert loaded.has_vision and loaded.fit_verdict
+        assert prompt_and_answer(engine, ask(PNG_URL))[1] > 0
+    finally:
+        engine.unload()
