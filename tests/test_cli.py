@@ -73,6 +73,21 @@ def test_run_streams_an_answer(starter_home):
     assert "tok/s" in result.stderr  # stats go to stderr, the answer alone to stdout
 
 
+def test_run_with_drafting_gives_the_same_short_answer_and_refuses_a_count_out_of_range(
+    starter_home,
+):
+    question = ("run", "SmolLM2", "-p", "Name the capital city of France.", "--max-tokens", "8")
+    plain = hearth(*question, "--temperature", "0")
+    drafted = hearth(*question, "--temperature", "0", "--draft")
+    assert drafted.returncode == 0, drafted.stderr
+    assert drafted.stdout == plain.stdout and "Paris" in drafted.stdout
+    wrong = hearth(*question, "--draft", "100")
+    assert wrong.returncode == 1
+    assert wrong.stderr.strip().splitlines()[-1] == (
+        "Error: The count of drafted tokens must be from 0 to 64, not 100."
+    )
+
+
 def test_run_by_path_and_unknown_name(starter_home, starter_gguf):
     ok = hearth("run", str(starter_gguf), "-p", "Say hi.", "--max-tokens", "8")
     assert ok.returncode == 0 and ok.stdout.strip()
