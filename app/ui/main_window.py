@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QEvent, QSize, Qt, QTimer, Slot
+from PySide6.QtCore import QByteArray, QEvent, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import (
     QApplication,
@@ -51,6 +51,9 @@ _ICONS = {
 
 
 class MainWindow(QMainWindow):
+    # File > Settings changed the comfortable speed: the open quant pickers recommend again
+    comfortable_changed = Signal(float)
+
     def __init__(
         self,
         paths: Paths,
@@ -255,8 +258,10 @@ class MainWindow(QMainWindow):
                 models_dir=self.paths.models_dir,
                 machine_info=machine,
                 library=self.library,
+                comfortable_tok_s=self.settings.comfortable_tok_s,
             )
             page.chat_requested.connect(self.open_chat_with)
+            self.comfortable_changed.connect(page.model_page.picker.set_comfortable)
             return page
         if name == "My Models":
             from app.ui.my_models.page import ModelsPage
@@ -267,7 +272,9 @@ class MainWindow(QMainWindow):
                 hidden=self.settings.hidden_models,
                 measure_store=self.stores.measurements,
                 machine_info=machine,
+                comfortable_tok_s=self.settings.comfortable_tok_s,
             )
+            self.comfortable_changed.connect(page.picker.set_comfortable)
             page.chat_requested.connect(self.open_chat_with)
             page.compare_requested.connect(self._compare_files)
             page.refresh_requested.connect(self.refresh_library)
@@ -448,6 +455,8 @@ class MainWindow(QMainWindow):
             self.set_theme(self.settings.theme)
         if "model_folders" in changed:
             self._on_folders_changed(self.settings.model_folders)
+        if "comfortable_tok_s" in changed:
+            self.comfortable_changed.emit(self.settings.comfortable_tok_s)
         if "api_port" in changed and self._server_panel is not None:
             if self._server_panel.server is None:
                 self._server_panel.port_box.setValue(self.settings.api_port)

@@ -142,9 +142,11 @@ class ModelPage(QWidget):
         machine=None,
         machine_info: MachineInfo | None = None,
         library=None,
+        comfortable_tok_s: float | None = None,
     ) -> None:
         """``library``: the local models (a ``LibraryModel``), to offer "Downloaded · Chat"
-        for a file already here."""
+        for a file already here. ``comfortable_tok_s``: the settings' comfortable speed (the
+        quant picker's Recommended weighs it; None: the default)."""
         super().__init__()
         self.client = client or HubClient(endpoint)
         self.downloads, self.models_dir, self.machine = downloads, models_dir, machine
@@ -200,7 +202,12 @@ class ModelPage(QWidget):
             "<b>Vision projector files</b> — add one to a model to let it read images",
             wordWrap=True,
         )
-        self.picker = QuantPicker(machine, models_dir=models_dir, machine_info=self.machine_info)
+        self.picker = QuantPicker(
+            machine,
+            models_dir=models_dir,
+            machine_info=self.machine_info,
+            comfortable_tok_s=comfortable_tok_s,
+        )
         self.picker.ready.connect(self._on_picker_ready)
         self.picker.chosen.connect(self.select_file)
         self.picker.action_clicked.connect(self.file_action)

@@ -85,9 +85,11 @@ class DiscoverPage(QWidget):
         machine_info: MachineInfo | None = None,
         speeds=None,
         library=None,
+        comfortable_tok_s: float | None = None,
     ) -> None:
         """``machine`` (a ``fit.Machine``) and ``speeds`` (a ``fit.speed_here.SpeedHere``) fix
-        the machine; else ``machine_info`` tells both when "Fits this machine" is first on."""
+        the machine; else ``machine_info`` tells both when "Fits this machine" is first on.
+        ``comfortable_tok_s``: the settings' comfortable speed, for the quant picker."""
         super().__init__()
         self.machine_info = machine_info or MachineInfo(models_dir or Path.home())
         self.client = client or HubClient(endpoint)
@@ -157,6 +159,7 @@ class DiscoverPage(QWidget):
             machine=machine,
             machine_info=self.machine_info,
             library=library,
+            comfortable_tok_s=comfortable_tok_s,
         )
         self.model_page.back_requested.connect(self.show_results)
         self.model_page.chat_requested.connect(self.chat_requested)

@@ -1,7 +1,10 @@
 """The local model library as a Qt table model (one row per model).
 
 The basic columns are Name, Quant, Size, Source, From; ``set_detail_columns(True)`` adds
-what the GGUF headers say (Architecture, Params, Context) before Source, for My Models. A file
+what the GGUF headers say (Architecture, Params, Context) and the speed here before Source, for
+My Models. "Speed here" is the quant picker's figure (``quants.pick.rows``: generation tokens a
+second with a chat's worth of context, measured, calibrated or estimated), set by the page with
+``set_speeds`` once worked out off the GUI thread ("…" until then, "—" when unknown). A file
 Hearth's check refuses is marked "(can't be used)" after its name, the reason in its tooltip.
 
 Names are the model's own (``SmolLM2-135M-Instruct``, quant apart) and "From" says its Hub repo,
@@ -20,6 +23,7 @@ from app.core.common.units import format_size
 from app.core.library import names
 
 if TYPE_CHECKING:  # the catalog brings the download code: not needed to show the list
+    from app.core.fit.speed import Speed
     from app.core.library.catalog import LocalModel
 
 ModelRole = Qt.ItemDataRole.UserRole + 1
@@ -36,6 +40,7 @@ DETAIL_COLUMNS = (
     "Architecture",
     "Params",
     "Context",
+    "Speed here",
     "Source",
     "From",
 )
@@ -47,7 +52,7 @@ SOURCE_LABELS = {
     "lmstudio": "LM Studio",
     "ollama": "Ollama",
 }
-_RIGHT = {"Size", "Params", "Context"}
+_RIGHT = {"Size", "Params", "Context", "Speed here"}
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -92,12 +97,24 @@ class LibraryModel(QAbstractTableModel):
         self._models: list[LocalModel] = []
         self._columns: tuple[str, ...] = BASIC_COLUMNS
         self.scanned = False  # True once a scan has set the list: empty then means "none"
+        self._speeds: dict[str, Speed | None] | None = None  # by path; None: not worked out
 
     def set_models(self, models: list[LocalModel]) -> None:
         self.scanned = True
         self.beginResetModel()
         self._models = list(models)
+        self._speeds = None
         self.endResetModel()
+
+    def set_speeds(self, speeds: dict[str, Speed | None]) -> None:
+        """Each file's speed here by path (None: it cannot be told), for "Speed here"."""
+        self._speeds = dict(speeds)
+        column = self.column("Speed here")
+        if self._models and column >= 0:
+            self.dataChanged.emit(self.index(0, column), self.index(len(self._models) - 1, column))
+
+    def speed(self, model: LocalModel) -> Speed | None:
+        return (self._speeds or {}).get(str(model.path))
 
     def set_detail_columns(self, on: bool) -> None:
         columns = DETAIL_COLUMNS if on else BASIC_COLUMNS
@@ -141,6 +158,9 @@ class LibraryModel(QAbstractTableModel):
         if role == PathRole:
             return str(model.path)
         column = self._columns[index.column()]
+        speed = self.speed(model)
+        if column == "Speed here" and role == Qt.ItemDataRole.DisplayRole:
+            return "…" if self._speeds is None else speed.short if speed else "—"
         if role == Qt.ItemDataRole.DisplayRole:
             return _cell(model, column)
         if role == SortRole:
@@ -148,8 +168,16 @@ class LibraryModel(QAbstractTableModel):
                 "Size": model.size_bytes,
                 "Params": model.parameters,
                 "Context": model.context_length,
+                "Speed here": speed.gen_tok_s if speed else 0,
             }.get(column, "")
             return (number or 0) if column in _RIGHT else _cell(model, column).lower()
+        if column == "Speed here" and role == Qt.ItemDataRole.ToolTipRole and speed:
+            from app.ui.quant_picker.model import SPEED_BASIS  # the picker's words for it
+
+            return (
+                f"About {speed.gen_tok_s:,.1f} tokens a second writing here, with "
+                f"{speed.depth:,} tokens of chat so far ({SPEED_BASIS[speed.basis]})"
+            )
         if (
             role == Qt.ItemDataRole.ToolTipRole
         ):  # a file Hearth refuses: why, in the check's own words

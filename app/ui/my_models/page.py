@@ -69,7 +69,10 @@ class ModelsPage(QWidget):
         machine=None,
         measure_store=None,
         machine_info: MachineInfo | None = None,
+        comfortable_tok_s: float | None = None,
     ) -> None:
+        """``comfortable_tok_s``: the settings' comfortable speed, which the quant picker's
+        Recommended weighs (None: the default)."""
         super().__init__()
         self.measure_store = measure_store
         self.library = library
@@ -104,8 +107,11 @@ class ModelsPage(QWidget):
         self.summary = QLabel(objectName="hint")
         self.status = QLabel(objectName="hint", wordWrap=True)
         library.modelReset.connect(self._update_summary)
+        library.modelReset.connect(self.work_out_speeds)
 
-        self.picker = QuantPicker(machine, machine_info=machine_info)
+        self.picker = QuantPicker(
+            machine, machine_info=machine_info, comfortable_tok_s=comfortable_tok_s
+        )
         self.picker.title.setText("<b>Quants of this model on this computer</b>")
         self.picker.hide()
         self.table.selectionModel().currentRowChanged.connect(self._selection_moved)
@@ -205,10 +211,37 @@ class ModelsPage(QWidget):
         self.picker.load(loader, model.context_length)
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
-        """Coming back to My Models (after measuring on Compare, say) shows fresh quants."""
+        """Coming back to My Models (after measuring on Compare, say) shows fresh quants, and
+        speeds (a chat since measured its file)."""
         super().showEvent(event)
+        self.work_out_speeds()
         if self.picker.isVisibleTo(self):
             self.show_quants()
+
+    # -- speed here -------------------------------------------------------------------------------
+
+    @Slot()
+    def work_out_speeds(self) -> None:
+        """ "Speed here" for every file, off the GUI thread: the quant picker's figures, from
+        its machine and speed figures (the studio's, or those a test fixed)."""
+        models, picker = self.library.models(), self.picker
+        machine, info, speeds = picker.machine, picker.machine_info, picker.speeds
+        if not models or not self.isVisible():
+            return
+        from app.ui.my_models.speeds import speeds_here
+
+        run_task(
+            lambda: speeds_here(models, machine, info, speeds),
+            self.library.set_speeds,
+            self._on_speeds_failed,
+            self,
+            key="speeds",
+        )
+
+    @Slot(str)
+    def _on_speeds_failed(self, message: str) -> None:
+        self.library.set_speeds({})  # "—" for each: the figures are extras, the list stands
+        self._say(message, "error")
 
     @Slot(QModelIndex, QModelIndex)
     def _selection_moved(self, current: QModelIndex, _previous: QModelIndex) -> None:

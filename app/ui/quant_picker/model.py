@@ -18,11 +18,11 @@ from app.core.common.units import format_size
 from app.core.quants import explain
 from app.core.quants.pick import COMFORTABLE_TOK_S, Pick, QuantRow
 
-SLOW = QColor("#b3261e")  # under a comfortable reading speed
+SLOW = QColor("#b3261e")  # under the comfortable speed (the user's setting)
 
 
-def _slow(row: QuantRow) -> bool:
-    return row.speed is not None and row.speed.gen_tok_s < COMFORTABLE_TOK_S
+def _slow(row: QuantRow, comfortable_tok_s: float) -> bool:
+    return row.speed is not None and row.speed.gen_tok_s < comfortable_tok_s
 
 
 SPEED_BASIS = {
@@ -93,6 +93,7 @@ class QuantPickerModel(QAbstractTableModel):
         self._recommended: str | None = None
         self._largest = 1
         self._actions: dict[str, tuple[str, bool]] = {}  # key -> (button text, enabled)
+        self.comfortable_tok_s = COMFORTABLE_TOK_S  # slower speeds are shown in SLOW
 
     def set_rows(self, rows: list[QuantRow], pick: Pick | None = None) -> None:
         """New rows (a reset), or the same files with new fits and quality (dataChanged)."""
@@ -171,7 +172,11 @@ class QuantPickerModel(QAbstractTableModel):
             return self._tooltip(row)
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() in (self.BITS, self.SPEED):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ForegroundRole and index.column() == self.SPEED and _slow(row):
+        if (
+            role == Qt.ItemDataRole.ForegroundRole
+            and index.column() == self.SPEED
+            and _slow(row, self.comfortable_tok_s)
+        ):
             return SLOW
         return self._role(row, role)
 

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from app.core.common.errors import HearthError
 from app.core.fit.machine_info import MachineInfo
 from app.core.quants import explain, pick, quality
-from app.core.quants.pick import QuantItem
+from app.core.quants.pick import COMFORTABLE_TOK_S, QuantItem
 from app.ui.common.button_delegate import ButtonDelegate
 from app.ui.common.tasks import TaskHandle, run_task
 from app.ui.quant_picker.delegate import QuantPickerDelegate
@@ -63,12 +63,17 @@ class QuantPicker(QWidget):
         machine_info: MachineInfo | None = None,
         speeds=None,
         parent=None,
+        comfortable_tok_s: float | None = None,
     ) -> None:
         """``machine`` (a ``fit.Machine``) fixes the machine; else ``machine_info`` (the
         studio's shared one) tells it. ``speeds`` (a ``fit.speed_here.SpeedHere``) fixes the
-        speed figures; else ``machine_info`` gives them, or none with a fixed ``machine``."""
+        speed figures; else ``machine_info`` gives them, or none with a fixed ``machine``.
+        ``comfortable_tok_s``: the settings' comfortable speed, which Recommended weighs
+        (None: ``pick.COMFORTABLE_TOK_S``)."""
         super().__init__(parent)
         self.machine, self.models_dir, self.speeds = machine, models_dir, speeds
+        comfortable_tok_s = comfortable_tok_s or COMFORTABLE_TOK_S
+        self.comfortable_tok_s = comfortable_tok_s
         self.machine_info = machine_info or MachineInfo(models_dir or Path.home())
         self.items: list[QuantItem] = []
         self.pick: pick.Pick | None = None
@@ -89,6 +94,7 @@ class QuantPicker(QWidget):
         )
         self.reason.hide()
         self.model = QuantPickerModel(self)
+        self.model.comfortable_tok_s = comfortable_tok_s
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setItemDelegate(QuantPickerDelegate(self.table))
@@ -178,6 +184,13 @@ class QuantPicker(QWidget):
         self.machine = machine
         self.recompute()
 
+    @Slot(float)
+    def set_comfortable(self, tok_s: float) -> None:
+        """The comfortable speed changed in File > Settings: Recommended again."""
+        if tok_s != self.comfortable_tok_s:
+            self.comfortable_tok_s = self.model.comfortable_tok_s = tok_s
+            self.recompute()
+
     @Slot()
     def recompute(self) -> None:
         """The fits again at the chosen context, from the shapes already read."""
@@ -188,7 +201,7 @@ class QuantPicker(QWidget):
             )
 
     def _start(self, loader: Loader, message: str) -> None:
-        machine, n_ctx = self.machine, self.n_ctx()
+        machine, n_ctx, comfortable = self.machine, self.n_ctx(), self.comfortable_tok_s
         info, speeds = self.machine_info, self.speeds
         self._say(message)
 
@@ -197,9 +210,10 @@ class QuantPicker(QWidget):
                 here = machine or info.machine()
                 items = loader()
             except HearthError as exc:  # shown in place of the rows (a stale one is dropped)
-                return None, [], [], pick.Pick(None, str(exc), False)
-            table = pick.rows(items, here, n_ctx, speeds=_speeds(speeds, machine, info))
-            return here, items, table, pick.pick(table, here, n_ctx)
+                return None, [], [], pick.Pick(None, str(exc), False), speeds
+            used = _speeds(speeds, machine, info)
+            table = pick.rows(items, here, n_ctx, speeds=used)
+            return here, items, table, pick.pick(table, here, n_ctx, comfortable), used
 
         self._rows_task = run_task(work, self._on_rows, self._on_failed, self, key="rows")
 
@@ -256,8 +270,10 @@ class QuantPicker(QWidget):
 
     @Slot(object)
     def _on_rows(self, answer) -> None:
-        machine, items, table, chosen = answer
-        self.machine = self.machine or machine
+        machine, items, table, chosen, speeds = answer
+        # Kept for the next recompute: with the machine kept alone, a fixed machine meant no
+        # speed figures, and a context or comfortable speed chosen later lost the column.
+        self.machine, self.speeds = self.machine or machine, self.speeds or speeds
         self.items, self.pick = items, chosen
         self.model.set_rows(table, chosen)
         self.reason.setText(("★ Recommended — " if chosen.key else "") + chosen.reason)

@@ -89,16 +89,9 @@ def test_columns_show_what_the_headers_say(page, qtmodeltester) -> None:
     headers = [model.headerData(c, Qt.Horizontal) for c in range(model.columnCount())]
     assert headers == list(DETAIL_COLUMNS)
     cells = [model.index(0, c).data() for c in range(model.columnCount())]
-    assert cells[:7] == [
-        "SmolLM2-135M-Instruct",
-        "Q4_1",
-        "98.4 MB",
-        "llama",
-        "135M",
-        "8,192",
-        "Starter model",
-    ]
-    sources = [model.index(r, 6).data() for r in range(model.rowCount())]
+    assert cells[:6] == ["SmolLM2-135M-Instruct", "Q4_1", "98.4 MB", "llama", "135M", "8,192"]
+    assert cells[model.column("Source")] == "Starter model"
+    sources = [model.index(r, model.column("Source")).data() for r in range(model.rowCount())]
     assert sorted(sources) == ["Hearth", "LM Studio", "Starter model"]
     assert page.summary.text().startswith("3 model(s)")
 
