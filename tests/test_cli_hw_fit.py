@@ -134,3 +134,20 @@ def test_fit_falls_back_to_the_file_size_when_the_header_is_unreadable(loopback_
     assert data["exact"] is False and data["file_size_bytes"] == 5_000_000
     assert data["weights_bytes"] == 5_000_000 and data["verdict"] == "CPU only — fits in RAM"
     assert "estimating from the file size" in result.stderr
+
+
+def test_fit_says_whether_the_speed_is_comfortable(quant_ladder, hearth_home):
+    from app.core.config.settings import Settings
+
+    Settings(comfortable_tok_s=0.5).save(hearth_home.settings_file)  # the studio's setting
+    data = json.loads(hearth("fit", str(quant_ladder["Q2_K"]), "--json").stdout)
+    assert data["comfortable"] is True
+    faster = str(data["gen_tok_s"] * 10)  # the flag wins over the setting
+    assert (
+        json.loads(
+            hearth("fit", str(quant_ladder["Q2_K"]), "--comfortable", faster, "--json").stdout
+        )["comfortable"]
+        is False
+    )
+    text = hearth("fit", str(quant_ladder["Q2_K"]), "--comfortable", faster).stdout
+    assert f"Slower than your comfortable {float(faster):g} tokens a second" in text

@@ -137,3 +137,21 @@ def test_quants_text_and_errors(repos) -> None:
     assert "Vision projector: mmproj-SmolLM2-f16.gguf" in text.stdout
     missing = hearth(repos, "quants", "nobody/nothing")
     assert missing.returncode == 1 and "no model called 'nobody/nothing'" in missing.stderr
+
+
+def test_quants_recommends_one_by_the_comfortable_speed(repos, hearth_home) -> None:
+    from app.core.config.settings import Settings
+
+    Settings(comfortable_tok_s=0.5).save(hearth_home.settings_file)  # any quant is comfortable
+    ref = "bartowski/SmolLM2-135M-Instruct-GGUF"
+    rows = json.loads(hearth(repos, "quants", ref, "--json").stdout)
+    models = [r for r in rows if r["kind"] == "model"]
+    fits = [r for r in models if r["gen_tok_s"]]
+    assert [r["recommended"] for r in rows if r["kind"] != "model"] == [False]
+    best = [r["quant"] for r in models if r["recommended"]]
+    assert best == ["Q8_0"]  # the best quality; every file here fits any computer
+    fastest = max(fits, key=lambda r: r["gen_tok_s"])
+    fast = hearth(repos, "quants", ref, "--comfortable", str(fastest["gen_tok_s"] * 10))
+    assert fast.returncode == 0, fast.stderr
+    assert f"Recommended: {fastest['quant']}: " in fast.stdout
+    assert "tokens a second here: this is the fastest" in fast.stdout

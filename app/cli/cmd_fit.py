@@ -10,6 +10,7 @@ from app.core.common.errors import ModelNotFound
 from app.core.common.paths import Paths, hf_hub_cache
 from app.core.common.units import format_size
 from app.core.config import limits, presets
+from app.core.config.settings import Settings
 from app.core.fit import estimate
 from app.core.fit.shape import shape_from_hub
 from app.core.fit.speed_here import SpeedHere
@@ -42,6 +43,14 @@ def add_parser(commands):
         help="KV cache type (q8_0 and q4_0 use flash attention)",
     )
     parser.add_argument("--revision", default=None, help="Hub revision (branch, tag, commit)")
+    parser.add_argument(
+        "--comfortable",
+        type=float,
+        default=None,
+        metavar="TOK_S",
+        help="generation speed that counts as comfortable here, in tokens a second (default: "
+        "the comfortable speed in the studio's settings, which its Recommended weighs)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
@@ -64,6 +73,8 @@ def run(args, paths: Paths) -> int:
         if speed
         else {"gen_tok_s": None, "prompt_tok_s": None, "speed_basis": None, "speed_depth": None}
     )
+    comfortable = args.comfortable or Settings.load(paths.settings_file).comfortable_tok_s
+    speed_json["comfortable"] = speed.gen_tok_s >= comfortable if speed else None
     if args.json:
         data = {
             "model": shape.name,
@@ -104,6 +115,11 @@ def run(args, paths: Paths) -> int:
             f"Speed here: {speed.short} generating, ~{speed.prompt_tok_s:,.0f} tok/s reading "
             f"a prompt ({speed.basis}; generation with {speed.depth:,} tokens in the chat)"
         )
+        if not speed_json["comfortable"]:
+            print(
+                f"Slower than your comfortable {comfortable:g} tokens a second "
+                "(the studio's File > Settings, or --comfortable)"
+            )
     print(
         f"GPU layers: {result.gpu_layers} of {result.offload_layers}; largest context that "
         f"fits: {result.max_ctx or 'none'}"

@@ -10,6 +10,7 @@ from app.core.common.errors import HearthError, HubError
 from app.core.common.paths import Paths
 from app.core.common.units import format_size
 from app.core.config import presets
+from app.core.config.settings import Settings
 from app.core.downloads.downloader import choose_file
 from app.core.fit import estimate
 from app.core.fit.shape import shape_from_hub
@@ -18,7 +19,8 @@ from app.core.fit.speed_here import SpeedHere
 from app.core.hardware import probe
 from app.core.hub import files
 from app.core.hub.client import HubClient, parse_repo_ref
-from app.core.quants.pick import SPEED_DEPTH
+from app.core.quants import pick
+from app.core.quants.pick import SPEED_DEPTH, QuantItem
 
 
 def add_parser(commands):
@@ -30,6 +32,14 @@ def add_parser(commands):
         "would run on this machine. Honours HF_ENDPOINT and HF_TOKEN.",
     )
     parser.add_argument("repo", help="owner/name or a huggingface.co link")
+    parser.add_argument(
+        "--comfortable",
+        type=float,
+        default=None,
+        metavar="TOK_S",
+        help="generation speed the recommended quant should reach here, in tokens a second "
+        "(default: the comfortable speed in the studio's settings)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
@@ -54,26 +64,31 @@ def run(args, paths: Paths) -> int:
         details.files, shape=shape, n_ctx_train=details.model.context_length
     )
     speeds = SpeedHere.for_report(report, paths.data_dir) if details.files else None
-    verdicts: dict[str, str] = {}
-    speed_of: dict[str, Speed | None] = {}
-    for name, sized in shapes.items():
-        n_ctx = presets.context_length(0, sized.n_ctx_train)
-        plan = estimate.plan(sized, machine, n_ctx)
-        verdicts[name] = plan.verdict
-        if plan.verdict != estimate.VERDICT_TOO_LARGE and speeds is not None:
-            speed_of[name] = speeds.speed(
-                sized, plan.gpu_layers, min(SPEED_DEPTH, n_ctx), plan.cpu_moe_layers
-            )
+    comfortable = args.comfortable or Settings.load(paths.settings_file).comfortable_tok_s
+    # The quant picker's rows and Recommended, at the model's own context (capped as chats are)
+    n_ctx = presets.context_length(0, next(iter(shapes.values())).n_ctx_train) if shapes else 0
+    items = [
+        QuantItem(f.name, f.label, f.quant, f.size_bytes, shapes[f.name])
+        for f in details.files
+        if f.name in shapes
+    ]
+    table = pick.rows(items, machine, n_ctx, speeds=speeds)
+    verdicts: dict[str, str] = {r.key: r.fit.verdict for r in table}
+    speed_of: dict[str, Speed | None] = {r.key: r.speed for r in table}
+    chosen = pick.pick(table, machine, n_ctx, comfortable)
     no_speed = {"gen_tok_s": None, "prompt_tok_s": None, "speed_basis": None}
     rows = [
         {
             **f.to_json(),
             "fit": verdicts.get(f.name),
             **(speed.to_json() if (speed := speed_of.get(f.name)) else no_speed),
+            "recommended": f.name == chosen.key,
         }
         for f in details.files
     ]
-    rows += [{**p.to_json(), "fit": None, **no_speed} for p in details.projectors]
+    rows += [
+        {**p.to_json(), "fit": None, **no_speed, "recommended": False} for p in details.projectors
+    ]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -114,6 +129,7 @@ def run(args, paths: Paths) -> int:
         )
     for p in details.projectors:
         print(f"Vision projector: {shown(p.label)} ({format_size(p.size_bytes)})")
+    print(("Recommended: " if chosen.key else "") + shown(chosen.reason))
     try:
         suggested = choose_file({f.name: f.size_bytes for f in details.files})
     except HearthError:  # several files of the default quant: let the user name one
