@@ -41,6 +41,7 @@ def add_search_repos(hub, rows: int = ROW_TARGET) -> None:
 def run_discover_benchmark(hub_url: str, rows: int = ROW_TARGET, rounds: int = 3) -> dict:
     """Milliseconds from ``DiscoverPage.search()`` to its ``rows`` rows painted (a window tall
     enough for all of them), and to the first screen of them painted (a 1000x720 window)."""
+    from app.core.fit.machine_info import MachineInfo
     from app.core.hub.client import HubClient
     from app.ui.discover.page import DiscoverPage
     from app.ui.discover.result_delegate import ROW_HEIGHT, HubResultDelegate
@@ -95,6 +96,7 @@ def run_discover_benchmark(hub_url: str, rows: int = ROW_TARGET, rounds: int = 3
             cache_file=Path(tmp) / "discover.json",
             page_size=rows,
             auto_search=False,
+            machine_info=MachineInfo(Path(tmp) / "models"),  # probed only if Fits is ticked
         )
         delegate = CountingDelegate(page.results)
         page.results_model.rowsInserted.connect(note_rows)

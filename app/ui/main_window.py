@@ -292,6 +292,7 @@ class MainWindow(QMainWindow):
                 arena_store=self.stores.arena,
                 machine_info=machine,
                 connections=connections,
+                sessions=self.services.new_session,
             )
             page.quant_made.connect(self.refresh_library)
             return page

@@ -55,6 +55,11 @@ class Services(QObject):
         self.session = session or ChatSession(parent=self)  # Chat's and the API server's host
         self._downloads: DownloadManager | None = None
 
+    def new_session(self, parent: QObject) -> ChatSession:
+        """A model host of its own, for a Compare column (two models answer at once); Chat
+        and the API server share ``session``."""
+        return ChatSession(parent=parent)
+
     @property
     def downloads(self) -> DownloadManager:
         """The download manager, built when first asked for: its imports cost ~35 ms of the

@@ -159,13 +159,14 @@ def test_a_compare_column_whose_model_aborts_fails_alone(qtbot, faults, starter_
     from app.core.inference.model_choice import ModelChoice
     from app.core.inference.types import SamplingOptions
     from app.ui.compare.runner import CompareRunner
+    from app.ui.session.session import ChatSession
 
     forged = crash_models.duplicate_token(starter_gguf, tmp_path)
     choices = [
         ModelChoice("local", "starter", path=str(starter_gguf)),
         ModelChoice("local", "forged", path=str(forged)),
     ]
-    runner = CompareRunner()
+    runner = CompareRunner(lambda parent: ChatSession(parent=parent))  # Services.new_session
     done: dict[int, tuple] = {}
     runner.done.connect(lambda index, stats, message: done.update({index: (stats, message)}))
     try:

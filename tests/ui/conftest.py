@@ -39,3 +39,17 @@ def widgets_deleted_after_each_test(qapp):
     from PySide6.QtCore import QCoreApplication, QEvent
 
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+@pytest.fixture
+def services(qtbot, hearth_home):
+    """What the studio builds once at start (app/ui/services.py) in this test's HEARTH_HOME:
+    a page built alone takes its stores, connections, machine report and model hosts from it,
+    as in the window. Closed before qtbot closes the test's widgets."""
+    from app.core.config.settings import Settings
+    from app.ui.services import Services
+
+    built = Services(hearth_home, Settings())
+    yield built
+    built.session.shutdown()
+    built.stores.close()

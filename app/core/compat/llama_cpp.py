@@ -23,6 +23,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import ctypes
+import functools
 import logging
 import os
 import threading
@@ -280,15 +281,57 @@ def attach_projector(llm: Any, mmproj: str) -> None:
     own Jinja sandbox, not Hearth's guarded one. Raises ``ValueError`` when llama.cpp cannot
     load the projector."""
     from llama_cpp import mtmd_cpp
-    from llama_cpp.llama_chat_format import MTMDChatHandler
 
     route_log_to_logging()
     mtmd_cpp.mtmd_log_set(_callback, None)
     mtmd_cpp.mtmd_helper_log_set(_callback, None)
-    handler = MTMDChatHandler(clip_model_path=mmproj, verbose=True)
+    handler = _verbose_handler_class()(clip_model_path=mmproj, verbose=True)
     quiet, llm.verbose = llm.verbose, True  # the handler copies it on its first use
     try:
         handler._init_mtmd_context(llm)
     finally:
         llm.verbose = quiet
     llm.chat_handler = handler
+
+
+@functools.cache
+def _verbose_handler_class() -> type[Any]:
+    """``MTMDChatHandler`` that stays verbose: the original copies ``Llama.verbose`` (False
+    once Hearth has loaded a model) on every chat, in ``_init_mtmd_context``."""
+    from llama_cpp.llama_chat_format import MTMDChatHandler
+
+    class VerboseMTMDChatHandler(MTMDChatHandler):
+        def _init_mtmd_context(self, llama_model: Any) -> None:
+            super()._init_mtmd_context(llama_model)
+            self.verbose = True
+
+    return VerboseMTMDChatHandler
+
+
+def image_tokens(llm: Any, data_url: str) -> int:
+    """The tokens one image takes in the context of ``llm`` (loaded with ``attach_projector``),
+    as mtmd tokenizes it without encoding it: its size decides for models of dynamic
+    resolution, and the tokens some models put around an image count too. Through the
+    handler's ``mtmd_ctx``, ``load_image`` and ``_create_bitmap_from_bytes``; raises
+    ``ValueError`` for an image it cannot read."""
+    handler = llm.chat_handler
+    mtmd = handler._mtmd_cpp
+    bitmap = handler._create_bitmap_from_bytes(handler.load_image(data_url))
+    try:
+        marker = mtmd.mtmd_default_marker()
+        text = mtmd.mtmd_input_text()
+        text.text, text.text_len = marker, len(marker)
+        text.add_special, text.parse_special = False, True
+        chunks = mtmd.mtmd_input_chunks_init()
+        try:
+            bitmaps = (mtmd.mtmd_bitmap_p_ctypes * 1)(bitmap)
+            if mtmd.mtmd_tokenize(handler.mtmd_ctx, chunks, ctypes.byref(text), bitmaps, 1):
+                raise ValueError("The image could not be tokenized")
+            return sum(
+                int(mtmd.mtmd_input_chunk_get_n_tokens(mtmd.mtmd_input_chunks_get(chunks, i)))
+                for i in range(mtmd.mtmd_input_chunks_size(chunks))
+            )
+        finally:
+            mtmd.mtmd_input_chunks_free(chunks)
+    finally:
+        mtmd.mtmd_bitmap_free(bitmap)

@@ -27,6 +27,7 @@ from app.core.compat.llama_cpp import (
     abort_callback,
     attach_projector,
     chat_handler_names,
+    image_tokens,
     is_end_of_generation,
     load_progress,
     n_ctx_train,
@@ -225,9 +226,25 @@ class Engine:
 
     def count_tokens(self, messages: Sequence[dict]) -> int:
         """Tokens the chat takes in the context, formatted by the model's template."""
+        if images.has_images(messages):
+            return self._count_with_images(messages)
         llm = self._require()
         prompt = chat_prompt(llm, list(messages), self._require_loaded().has_chat_template)
         return len(llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+
+    def _count_with_images(self, messages: Sequence[dict[str, Any]]) -> int:
+        """``count_tokens`` for messages holding images: the text as the template renders it,
+        and each image's tokens as the projector's mtmd tokenizes it."""
+        loaded = self._require_loaded()
+        if not loaded.has_vision:
+            raise UnsupportedRequest(images.no_projector_message(loaded.path.name))
+        images.check_images(messages)  # data URLs only: the handler would fetch any other
+        llm = self._require()
+        text = self.count_tokens(images.text_only(messages))
+        try:
+            return text + sum(image_tokens(llm, url) for url in images.image_urls(messages))
+        except ValueError as exc:
+            raise images.image_chat_error(exc, llm.n_ctx()) from exc
 
     def fit_messages(
         self, messages: Sequence[dict], reserve: int, stop: threading.Event | None = None
@@ -285,17 +302,18 @@ class Engine:
     ) -> GenerationStats:
         """``chat`` for messages holding images (OpenAI ``image_url`` parts, data URLs). The
         projector's handler renders the chat, encodes each image to its embeddings and
-        evaluates the whole prompt before the stream starts: the prompt's tokens, text and
-        image, are counted then, in the context."""
+        evaluates the whole prompt before the stream starts; the prompt's tokens, text and
+        image, are counted first (to refuse a chat past the context) and taken from the
+        context once evaluated."""
         llm = self._require()
-        loaded = self._require_loaded()
-        if not loaded.has_vision:
-            raise UnsupportedRequest(images.no_projector_message(loaded.path.name))
-        images.check_images(messages)  # data URLs only: the handler would fetch any other
+        reserve = min(max(sampling.max_tokens, 1), 64)
         self._stop.clear()
         self._request_stop = stop
+        prompt_tokens = self._count_with_images(messages)  # refuses what it cannot take
         if stop is not None and stop.is_set():
-            return stopped_stats()
+            return stopped_stats(prompt_tokens)
+        if prompt_tokens + reserve > llm.n_ctx():
+            raise ContextFullError(prompt_tokens + reserve, llm.n_ctx())
         self._abort_during_decode(True)  # encoding and the prompt: Stop cuts them short
         chatter = io.StringIO()
         try:
@@ -307,7 +325,7 @@ class Engine:
                 )
         except _abort_errors() as exc:
             if self._stop.is_set() or (stop is not None and stop.is_set()):
-                return stopped_stats()
+                return stopped_stats(prompt_tokens)
             raise images.image_chat_error(exc, llm.n_ctx()) from exc
         finally:
             if chatter.getvalue():

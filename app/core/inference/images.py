@@ -42,6 +42,28 @@ def check_images(messages: Sequence[dict[str, Any]]) -> None:
                 raise UnsupportedRequest("An image's data URL is not valid base64.") from exc
 
 
+def image_urls(messages: Sequence[dict[str, Any]]) -> list[str]:
+    """Every image's URL, in order."""
+    urls = []
+    for message in messages:
+        for part in _parts(message):
+            if _is_image(part):
+                image = part.get("image_url")
+                urls.append(str(image.get("url") if isinstance(image, dict) else image))
+    return urls
+
+
+def text_only(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages with each list of parts made plain text (its text parts joined), as any
+    chat template takes them: the text's share of a chat holding images."""
+    return [
+        {**m, "content": "".join(str(p.get("text", "")) for p in _parts(m) if _is_text(p))}
+        if isinstance(m.get("content"), list)
+        else m
+        for m in messages
+    ]
+
+
 def image_part(data_url: str) -> dict[str, Any]:
     """The content part of one image given as a data URL (``data:image/png;base64,...``)."""
     return {"type": "image_url", "image_url": {"url": data_url}}
@@ -69,6 +91,10 @@ def image_chat_error(exc: BaseException, n_ctx: int) -> Exception:
 def _parts(message: dict[str, Any]) -> list[Any]:
     content = message.get("content")
     return content if isinstance(content, list) else []
+
+
+def _is_text(part: Any) -> bool:
+    return isinstance(part, dict) and part.get("type") == "text"
 
 
 def _is_image(part: Any) -> bool:

@@ -11,7 +11,6 @@ never written in the other order.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Signal, Slot
@@ -27,13 +26,14 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.compare import side_by_side
-from app.core.compare.arena import ArenaStore, arena_db
+from app.core.compare.arena import ArenaStore
 from app.core.fit.estimate import Machine
 from app.core.inference.remote import ConnectionStore
 from app.core.inference.types import SamplingOptions
 from app.ui.common.confirm import ask_yes_no
 from app.ui.common.tasks import run_task
 from app.ui.compare.board import CompareBoard
+from app.ui.compare.runner import SessionFactory
 from app.ui.compare.standings_model import StandingsModel
 from app.ui.my_models.library_model import LibraryModel
 
@@ -45,27 +45,26 @@ class ArenaView(QWidget):
     def __init__(
         self,
         library: LibraryModel,
-        models_dir: Path,
-        data_dir: Path,
         *,
-        store: ArenaStore | None = None,
+        store: ArenaStore,
+        machine: Callable[[], Machine],
+        connections: ConnectionStore,
+        sessions: SessionFactory,
         sampling: SamplingOptions | None = None,
-        machine: Callable[[], Machine] | None = None,
-        connections: ConnectionStore | None = None,
         confirm: Callable[[QWidget, str], bool] = ask_yes_no,
         parent=None,
     ) -> None:
         super().__init__(parent)
-        self.store = store or ArenaStore(arena_db(data_dir))
+        self.store = store
         self.confirm = confirm
         self._saving = 0  # jobs on the votes file not finished yet
         self.board = CompareBoard(
             library,
-            models_dir,
             blind=True,
             sampling=sampling,
             machine=machine,
             connections=connections,
+            sessions=sessions,
         )
         self.board.round_started.connect(self._on_round_started)
         self.board.round_finished.connect(self._on_round_finished)

@@ -1,6 +1,6 @@
 """The machinery Side by side and the arena share: pick 2-4 models, one prompt, one column each.
 
-``CompareBoard(library, models_dir, blind=False)``: model pickers (the Chat's ``ModelPicker``:
+``CompareBoard(library, machine=..., connections=..., sessions=..., blind=False)``: model pickers (the Chat's ``ModelPicker``:
 local models, then each saved connection's models as "Connection · model", listed off the GUI
 thread each time the board is shown), a prompt box with Send and Stop, a line saying whether the models answer at once or one after
 another, and the answer columns. ``blind=True`` shuffles the models into columns titled
@@ -33,17 +33,8 @@ from app.ui.chat.connections_dialog import ConnectionsDialog
 from app.ui.chat.model_picker import ModelPicker
 from app.ui.common.tasks import TaskHandle, run_task
 from app.ui.compare.answer_column import AnswerColumn
-from app.ui.compare.runner import CompareRunner
+from app.ui.compare.runner import CompareRunner, SessionFactory
 from app.ui.my_models.library_model import LibraryModel
-
-
-def probe_machine(models_dir: Path) -> Callable[[], Machine]:
-    def machine() -> Machine:
-        from app.core.hardware import probe
-
-        return Machine.from_report(probe.probe(models_dir))
-
-    return machine
 
 
 class CompareBoard(QWidget):
@@ -53,21 +44,23 @@ class CompareBoard(QWidget):
     def __init__(
         self,
         library: LibraryModel,
-        models_dir: Path,
         *,
+        machine: Callable[[], Machine],
+        connections: ConnectionStore,
+        sessions: SessionFactory,
         blind: bool = False,
         sampling: SamplingOptions | None = None,
-        machine: Callable[[], Machine] | None = None,
-        connections: ConnectionStore | None = None,
         parent=None,
     ) -> None:
+        """``machine`` (the studio's ``MachineInfo.machine``: blocks while it probes, so called
+        off the GUI thread), ``connections`` and ``sessions`` come from ``Services``."""
         super().__init__(parent)
         self.library = library
-        self.connections = connections or ConnectionStore()
+        self.connections = connections
         self.blind = blind
         self.sampling = sampling or SamplingOptions()
-        self._machine = machine or probe_machine(models_dir)
-        self.runner = CompareRunner(self, blind)
+        self._machine = machine
+        self.runner = CompareRunner(sessions, self, blind)
         self.runner.status.connect(self._on_status)
         self.runner.started.connect(self._on_started)
         self.runner.token.connect(self._on_token)

@@ -20,7 +20,7 @@ from app.core.compare.arena import ArenaStore
 from app.core.fit.machine_info import MachineInfo
 from app.core.inference.remote import ConnectionStore
 from app.core.measure.measurement import MeasureSettings
-from app.core.measure.store import MeasureStore, measurements_db
+from app.core.measure.store import MeasureStore
 from app.ui.compare.arena_view import ArenaView
 from app.ui.compare.make_quant_panel import MakeQuantPanel
 from app.ui.compare.measure_view import MeasureView, ask_text_file
@@ -29,6 +29,7 @@ from app.ui.compare.pick_model import PickModel
 from app.ui.compare.published_table import PublishedTable
 from app.ui.compare.quality_chart import QualityChart, ask_save_path
 from app.ui.compare.results_model import ResultsModel
+from app.ui.compare.runner import SessionFactory
 from app.ui.compare.side_by_side_tab import SideBySideTab
 from app.ui.my_models.library_model import LibraryModel
 
@@ -41,16 +42,19 @@ class ComparePage(QWidget):
         library: LibraryModel,
         paths: Paths,
         *,
-        store: MeasureStore | None = None,
-        arena_store: ArenaStore | None = None,
-        machine_info: MachineInfo | None = None,
-        connections: ConnectionStore | None = None,
+        store: MeasureStore,
+        arena_store: ArenaStore,
+        machine_info: MachineInfo,
+        connections: ConnectionStore,
+        sessions: SessionFactory,
         settings: MeasureSettings = MeasureSettings(),
         choose_text: Callable = ask_text_file,
         save_path: Callable = ask_save_path,
     ) -> None:
+        """The stores, the machine's report, the connections and ``sessions`` (a column's own
+        model host) come from the studio's ``Services``."""
         super().__init__()
-        self.store = store or MeasureStore(measurements_db(paths.data_dir))
+        self.store = store
         self.picks = PickModel(library, self)
         self.results = ResultsModel(self)
         self.measurer = Measurer(self.store, paths.cache_dir, self)
@@ -63,18 +67,15 @@ class ComparePage(QWidget):
         self.tabs.setDocumentMode(True)
         self.add_tab(self.measure_view, "Measure")
         self.add_tab(self.chart, "Chart")
-        info = machine_info or MachineInfo(paths.models_dir)
-        connections = connections or ConnectionStore()  # one for both boards
         self.side_by_side = SideBySideTab(
-            library, paths.models_dir, machine=info.machine, connections=connections
+            library, machine=machine_info.machine, connections=connections, sessions=sessions
         )
         self.arena = ArenaView(
             library,
-            paths.models_dir,
-            paths.data_dir,
             store=arena_store,
-            machine=info.machine,
+            machine=machine_info.machine,
             connections=connections,
+            sessions=sessions,
         )
         self.make_quant = MakeQuantPanel(library, paths.models_dir)
         self.make_quant.quant_made.connect(self.quant_made)

@@ -27,6 +27,10 @@ from app.ui.session.session import ChatSession
 
 log = logging.getLogger("hearth.ui.compare")
 
+# Makes a column's own model host (``Services.new_session``): two models answer at once, so
+# each column has a session of its own, not the one Chat and the API server share.
+SessionFactory = Callable[[QObject], ChatSession]
+
 
 class Lane(QObject):
     status = Signal(int, str)
@@ -36,10 +40,14 @@ class Lane(QObject):
     released = Signal(object)  # this lane, once its model is unloaded and its thread ended
 
     def __init__(
-        self, choice: ModelChoice, parent: QObject | None = None, blind: bool = False
+        self,
+        choice: ModelChoice,
+        sessions: SessionFactory,
+        parent: QObject | None = None,
+        blind: bool = False,
     ) -> None:
         super().__init__(parent)
-        self.choice = choice
+        self.choice, self._sessions = choice, sessions
         self.blind = blind  # the arena: the status never names the server
         self.index = 0
         self.session: ChatSession | None = None
@@ -75,7 +83,7 @@ class Lane(QObject):
             self._send()
             return
         if self.session is None:
-            self.session = ChatSession(parent=self)
+            self.session = self._sessions(self)
             self.session.load_progress.connect(self._on_load_progress)
             self.session.loaded.connect(self._on_loaded)
             self.session.load_failed.connect(self._on_load_failed)
@@ -192,9 +200,11 @@ class CompareRunner(QObject):
     all_done = Signal()
     running_changed = Signal(bool)
 
-    def __init__(self, parent: QObject | None = None, blind: bool = False) -> None:
+    def __init__(
+        self, sessions: SessionFactory, parent: QObject | None = None, blind: bool = False
+    ) -> None:
         super().__init__(parent)
-        self.blind = blind
+        self.blind, self._sessions = blind, sessions
         self._lanes: dict[str, Lane] = {}  # by ModelChoice.key
         self._order: list[ModelChoice] = []
         self._pending: list[int] = []
@@ -286,7 +296,7 @@ class CompareRunner(QObject):
     def _lane(self, choice: ModelChoice) -> Lane:
         lane = self._lanes.get(choice.key)
         if lane is None:
-            lane = Lane(choice, self, self.blind)
+            lane = Lane(choice, self._sessions, self, self.blind)
             lane.status.connect(self.status)
             lane.started.connect(self.started)
             lane.token.connect(self.token)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
@@ -11,6 +10,7 @@ from app.core.fit.estimate import Machine
 from app.core.inference.remote import ConnectionStore
 from app.core.inference.types import SamplingOptions
 from app.ui.compare.board import CompareBoard
+from app.ui.compare.runner import SessionFactory
 from app.ui.my_models.library_model import LibraryModel
 
 
@@ -18,16 +18,16 @@ class SideBySideTab(QWidget):
     def __init__(
         self,
         library: LibraryModel,
-        models_dir: Path,
         *,
+        machine: Callable[[], Machine],
+        connections: ConnectionStore,
+        sessions: SessionFactory,
         sampling: SamplingOptions | None = None,
-        machine: Callable[[], Machine] | None = None,
-        connections: ConnectionStore | None = None,
         parent=None,
     ) -> None:
         super().__init__(parent)
         self.board = CompareBoard(
-            library, models_dir, sampling=sampling, machine=machine, connections=connections
+            library, machine=machine, connections=connections, sessions=sessions, sampling=sampling
         )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)

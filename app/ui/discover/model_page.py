@@ -140,7 +140,7 @@ class ModelPage(QWidget):
         *,
         client: HubClient | None = None,
         machine=None,
-        machine_info: MachineInfo | None = None,
+        machine_info: MachineInfo,
         library=None,
         comfortable_tok_s: float | None = None,
     ) -> None:
@@ -152,7 +152,7 @@ class ModelPage(QWidget):
         self.downloads, self.models_dir, self.machine = downloads, models_dir, machine
         self.library = library
         self.token_known = False
-        self.machine_info = machine_info or MachineInfo(models_dir or Path.home())
+        self.machine_info = machine_info
         self.details: ModelDetails | None = None
 
         self.back = QPushButton("← Back to results")

@@ -82,7 +82,7 @@ class DiscoverPage(QWidget):
         page_size: int = 30,
         slow_ms: int = SLOW_MS,
         auto_search: bool = True,
-        machine_info: MachineInfo | None = None,
+        machine_info: MachineInfo,
         speeds=None,
         library=None,
         comfortable_tok_s: float | None = None,
@@ -91,7 +91,7 @@ class DiscoverPage(QWidget):
         the machine; else ``machine_info`` tells both when "Fits this machine" is first on.
         ``comfortable_tok_s``: the settings' comfortable speed, for the quant picker."""
         super().__init__()
-        self.machine_info = machine_info or MachineInfo(models_dir or Path.home())
+        self.machine_info = machine_info
         self.client = client or HubClient(endpoint)
         self.machine, self.page_size, self.auto_search = machine, page_size, auto_search
         self.speeds = speeds

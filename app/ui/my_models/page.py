@@ -10,6 +10,7 @@ model: same architecture, parameters and name in their headers).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QModelIndex, QPoint, QSortFilterProxyModel, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
@@ -44,6 +45,9 @@ from app.ui.my_models.library_model import (
 )
 from app.ui.quant_picker.picker import QuantPicker
 
+if TYPE_CHECKING:
+    from app.core.measure.store import MeasureStore
+
 
 def _choose_folder(parent: QWidget) -> str:
     return QFileDialog.getExistingDirectory(parent, "Add a folder of GGUF models")
@@ -67,8 +71,8 @@ class ModelsPage(QWidget):
         choose_folder: Callable[[QWidget], str] = _choose_folder,
         open_url: Callable[[QUrl], object] = QDesktopServices.openUrl,
         machine=None,
-        measure_store=None,
-        machine_info: MachineInfo | None = None,
+        measure_store: MeasureStore,
+        machine_info: MachineInfo,
         comfortable_tok_s: float | None = None,
     ) -> None:
         """``comfortable_tok_s``: the settings' comfortable speed, which the quant picker's
@@ -206,7 +210,7 @@ class ModelsPage(QWidget):
         def loader():
             from app.core.quants import sources
 
-            return sources.local_items(model, everything, store or _default_store())
+            return sources.local_items(model, everything, store)
 
         self.picker.load(loader, model.context_length)
 
@@ -366,10 +370,3 @@ class ModelsPage(QWidget):
             self.status.style().unpolish(self.status)
             self.status.style().polish(self.status)
         self.message.emit(text)
-
-
-def _default_store():
-    from app.core.common.paths import default_paths
-    from app.core.measure.store import MeasureStore, measurements_db
-
-    return MeasureStore(measurements_db(default_paths().data_dir))

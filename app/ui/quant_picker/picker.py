@@ -60,7 +60,7 @@ class QuantPicker(QWidget):
         machine=None,
         *,
         models_dir: Path | None = None,
-        machine_info: MachineInfo | None = None,
+        machine_info: MachineInfo,
         speeds=None,
         parent=None,
         comfortable_tok_s: float | None = None,
@@ -74,7 +74,7 @@ class QuantPicker(QWidget):
         self.machine, self.models_dir, self.speeds = machine, models_dir, speeds
         comfortable_tok_s = comfortable_tok_s or COMFORTABLE_TOK_S
         self.comfortable_tok_s = comfortable_tok_s
-        self.machine_info = machine_info or MachineInfo(models_dir or Path.home())
+        self.machine_info = machine_info
         self.items: list[QuantItem] = []
         self.pick: pick.Pick | None = None
         self._rows_task: TaskHandle | None = None  # a newer request or clear() drops it

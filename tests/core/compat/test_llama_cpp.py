@@ -213,7 +213,8 @@ def test_the_low_level_bindings_have_what_the_measuring_passes_call() -> None:
 
 def test_a_projector_attached_holds_its_mtmd_context_from_the_load(starter_gguf: Path) -> None:
     """``attach_projector`` reaches ``MTMDChatHandler._init_mtmd_context`` and its
-    ``mtmd_ctx``; the context is freed with the model."""
+    ``mtmd_ctx`` (and keeps the handler verbose: quiet, it would redirect file descriptors 1
+    and 2); the context is freed with the model."""
     from app.bench.zoo.vision import vision_pair
     from app.core.compat.llama_cpp import attach_projector
     from tests.conftest import cache_root
@@ -225,5 +226,7 @@ def test_a_projector_attached_holds_its_mtmd_context_from_the_load(starter_gguf:
     handler = model.chat_handler
     assert isinstance(handler, llama_chat_format.MTMDChatHandler)
     assert handler.mtmd_ctx is not None and model.verbose is False
+    handler._init_mtmd_context(model)  # as every chat does: the handler stays verbose
+    assert handler.verbose is True
     model.close()
     assert handler.mtmd_ctx is None

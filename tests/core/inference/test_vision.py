@@ -17,7 +17,12 @@ from typing import Any
 import pytest
 
 from app.bench.zoo.vision import IMAGE_TOKENS, VisionPair, sample_png, vision_pair
-from app.core.common.errors import ModelFileError, ModelLoadError, UnsupportedRequest
+from app.core.common.errors import (
+    ContextFullError,
+    ModelFileError,
+    ModelLoadError,
+    UnsupportedRequest,
+)
 from app.core.inference.engine import Engine
 from app.core.inference.host.hosted_engine import HostedEngine
 from app.core.inference.images import image_part
@@ -59,6 +64,8 @@ def test_each_image_is_encoded_to_the_projectors_tokens_and_answered(pair, where
         assert one - text_only == IMAGE_TOKENS
         assert two - text_only == 2 * IMAGE_TOKENS
         assert tokens > 0 and answer  # streamed; its words are random-weight noise
+        # Counted before the chat (the chat's context check, the UI's fit): the same tokens.
+        assert engine.count_tokens(ask(PNG_URL, PNG_URL)) == two
     finally:
         engine.unload()
 
@@ -87,6 +94,18 @@ def test_only_an_image_given_as_data_is_taken(pair, url):
     try:
         with pytest.raises(UnsupportedRequest):
             engine.chat(ask(url), GREEDY, lambda _: None)
+        assert prompt_and_answer(engine, ask(PNG_URL))[1] > 0
+    finally:
+        engine.unload()
+
+
+def test_a_chat_whose_images_pass_the_context_is_refused_before_it_starts(pair):
+    engine = Engine()
+    engine.load(pair.model, LoadOptions(n_ctx=256, mmproj_path=str(pair.mmproj)))
+    try:
+        assert engine.count_tokens(ask(PNG_URL)) + 8 <= 256  # one image fits
+        with pytest.raises(ContextFullError):  # 16 images take 256 tokens, the text more
+            engine.chat(ask(*[PNG_URL] * 16), GREEDY, lambda _: None)
         assert prompt_and_answer(engine, ask(PNG_URL))[1] > 0
     finally:
         engine.unload()

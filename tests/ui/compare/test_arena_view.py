@@ -12,9 +12,16 @@ from tests.support.screenshots import screenshot
 from tests.ui.compare.conftest import ANSWER_MS, SAMPLING, library_of
 
 
-def open_arena(qtbot, hearth_home):
-    lib = library_of(hearth_home.models_dir)
-    view = ArenaView(lib, hearth_home.models_dir, hearth_home.data_dir, sampling=SAMPLING)
+def open_arena(qtbot, services, store=None):
+    lib = library_of(services.paths.models_dir)
+    view = ArenaView(
+        lib,
+        store=store or services.stores.arena,
+        machine=services.machine.machine,
+        connections=services.connections,
+        sessions=services.new_session,
+        sampling=SAMPLING,
+    )
     view.library_model = lib
     qtbot.addWidget(view)
     view.resize(1100, 760)
@@ -31,8 +38,10 @@ def rows(view):
     ]
 
 
-def test_vote_reveals_the_labels_and_the_tally_survives_a_restart(qtbot, hearth_home, two_quants):
-    view = open_arena(qtbot, hearth_home)
+def test_vote_reveals_the_labels_and_the_tally_survives_a_restart(
+    qtbot, services, hearth_home, two_quants
+):
+    view = open_arena(qtbot, services)
     board = view.board
     try:
         assert rows(view) == [] and not view.reset_button.isEnabled()
@@ -63,7 +72,7 @@ def test_vote_reveals_the_labels_and_the_tally_survives_a_restart(qtbot, hearth_
         view.shutdown()
     view.close()
     # A restart: a new widget and a new store on the same data folder.
-    again = open_arena(qtbot, hearth_home)
+    again = open_arena(qtbot, services, ArenaStore(arena_db(hearth_home.data_dir)))
     assert rows(again) == [[winner, "1", "0", "0", "1016"], [loser, "0", "1", "0", "984"]]
     vote = again.store.votes()[0]
     assert vote.prompt == "Name the capital city of France."
@@ -81,11 +90,11 @@ def test_vote_reveals_the_labels_and_the_tally_survives_a_restart(qtbot, hearth_
     again.shutdown()
 
 
-def test_three_columns_pick_the_best_or_call_it_even(qtbot, hearth_home, quant_ladder):
+def test_three_columns_pick_the_best_or_call_it_even(qtbot, services, hearth_home, quant_ladder):
     from tests.ui.compare.conftest import place
 
     files = place([quant_ladder[q] for q in ("Q8_0", "Q4_K_M", "Q3_K_M")], hearth_home.models_dir)
-    view = open_arena(qtbot, hearth_home)
+    view = open_arena(qtbot, services)
     board = view.board
     try:
         board.select(files)

@@ -71,7 +71,7 @@ def dialogs() -> Dialogs:
 
 
 @pytest.fixture
-def make_page(qtbot, hearth_home, quant_ladder, dialogs):
+def make_page(qtbot, services, hearth_home, quant_ladder, dialogs):
     pages = []
 
     def make(store: MeasureStore | None = None, folders=(), settings=FAST) -> ComparePage:
@@ -80,7 +80,11 @@ def make_page(qtbot, hearth_home, quant_ladder, dialogs):
         page = ComparePage(
             model,
             hearth_home,
-            store=store,
+            store=store or services.stores.measurements,
+            arena_store=services.stores.arena,
+            machine_info=services.machine,
+            connections=services.connections,
+            sessions=services.new_session,
             settings=settings,
             choose_text=dialogs.choose_text,
             save_path=dialogs.save_path,

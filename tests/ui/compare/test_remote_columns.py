@@ -25,12 +25,18 @@ def local_quant(quant_ladder, hearth_home):
     return place([quant_ladder["Q8_0"]], hearth_home.models_dir)[0]
 
 
-def open_board(qtbot, hearth_home, cls=SideBySideTab):
-    lib = library_of(hearth_home.models_dir)
+def open_board(qtbot, services, cls=SideBySideTab):
+    lib = library_of(services.paths.models_dir)
+    parts = dict(
+        machine=services.machine.machine,
+        connections=services.connections,
+        sessions=services.new_session,
+        sampling=SAMPLING,
+    )
     if cls is ArenaView:
-        tab = ArenaView(lib, hearth_home.models_dir, hearth_home.data_dir, sampling=SAMPLING)
+        tab = ArenaView(lib, store=services.stores.arena, **parts)
     else:
-        tab = SideBySideTab(lib, hearth_home.models_dir, sampling=SAMPLING)
+        tab = SideBySideTab(lib, **parts)
     tab.library_model = lib  # keep it alive with the tab
     qtbot.addWidget(tab)
     tab.resize(1100, 640)
@@ -40,10 +46,10 @@ def open_board(qtbot, hearth_home, cls=SideBySideTab):
 
 
 def test_a_local_and_a_remote_column_stream_with_stats_and_stop_stops_both(
-    qtbot, hearth_home, local_quant, server, starter_gguf
+    qtbot, services, hearth_home, local_quant, server, starter_gguf
 ):
     ConnectionStore().save(Connection("Workstation", server))
-    tab = open_board(qtbot, hearth_home)
+    tab = open_board(qtbot, services)
     board = tab.board
     try:
         remote_label = f"Workstation · {starter_gguf.name}"
@@ -87,12 +93,12 @@ def test_a_local_and_a_remote_column_stream_with_stats_and_stop_stops_both(
 
 
 def test_an_unreachable_connection_says_so_and_the_other_column_answers(
-    qtbot, hearth_home, local_quant, starter_gguf, tmp_path
+    qtbot, services, hearth_home, local_quant, starter_gguf, tmp_path
 ):
     # A second real server, listed while up, then shut down before Send.
     with llama_server(starter_gguf, tmp_path / "gone.log") as url:
         ConnectionStore().save(Connection("Old laptop", url))
-        tab = open_board(qtbot, hearth_home)
+        tab = open_board(qtbot, services)
     board = tab.board
     try:
         board.select([local_quant, f"remote:Old laptop:{starter_gguf}"])
@@ -111,10 +117,10 @@ def test_an_unreachable_connection_says_so_and_the_other_column_answers(
 
 
 def test_the_arena_labels_a_remote_column_by_connection_and_model(
-    qtbot, hearth_home, local_quant, server, starter_gguf
+    qtbot, services, hearth_home, local_quant, server, starter_gguf
 ):
     ConnectionStore().save(Connection("Workstation", server))
-    view = open_board(qtbot, hearth_home, ArenaView)
+    view = open_board(qtbot, services, ArenaView)
     board = view.board
     try:
         board.select([local_quant, f"remote:Workstation:{starter_gguf}"])

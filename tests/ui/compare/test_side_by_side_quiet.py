@@ -14,10 +14,10 @@ from tests.ui.compare.test_side_by_side_tab import open_tab
 CHATTER = ("Model metadata", "llama_model_loader", "print_info", "llama_context")
 
 
-def test_a_round_prints_nothing_of_llama_cpp(qtbot, hearth_home, two_quants, capfd, caplog):
+def test_a_round_prints_nothing_of_llama_cpp(qtbot, services, two_quants, capfd, caplog):
     caplog.set_level(logging.DEBUG, logger="hearth")
     capfd.readouterr()  # what came before the round
-    tab = open_tab(qtbot, hearth_home)
+    tab = open_tab(qtbot, services)
     board = tab.board
     try:
         board.select(two_quants)

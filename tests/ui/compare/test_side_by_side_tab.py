@@ -10,9 +10,15 @@ from tests.support.screenshots import screenshot
 from tests.ui.compare.conftest import ANSWER_MS, SAMPLING, library_of
 
 
-def open_tab(qtbot, hearth_home, machine=None):
-    lib = library_of(hearth_home.models_dir)
-    tab = SideBySideTab(lib, hearth_home.models_dir, sampling=SAMPLING, machine=machine)
+def open_tab(qtbot, services, machine=None):
+    lib = library_of(services.paths.models_dir)
+    tab = SideBySideTab(
+        lib,
+        machine=machine or services.machine.machine,
+        connections=services.connections,
+        sessions=services.new_session,
+        sampling=SAMPLING,
+    )
     tab.library_model = lib  # keep it alive with the tab
     qtbot.addWidget(tab)
     tab.resize(1100, 640)
@@ -20,8 +26,8 @@ def open_tab(qtbot, hearth_home, machine=None):
     return tab
 
 
-def test_two_quants_answer_at_once_with_their_stats(qtbot, hearth_home, two_quants):
-    tab = open_tab(qtbot, hearth_home)
+def test_two_quants_answer_at_once_with_their_stats(qtbot, services, hearth_home, two_quants):
+    tab = open_tab(qtbot, services)
     board = tab.board
     try:
         board.select(two_quants)
@@ -56,10 +62,10 @@ def test_two_quants_answer_at_once_with_their_stats(qtbot, hearth_home, two_quan
 
 
 def test_short_memory_runs_them_one_after_another_and_stop_stops_all(
-    qtbot, hearth_home, two_quants
+    qtbot, services, hearth_home, two_quants
 ):
     # A machine with 300 MB free: each 135M quant fits alone, not both together.
-    tab = open_tab(qtbot, hearth_home, machine=lambda: Machine(ram_bytes=300_000_000))
+    tab = open_tab(qtbot, services, machine=lambda: Machine(ram_bytes=300_000_000))
     board = tab.board
     try:
         board.select(two_quants)
@@ -83,8 +89,8 @@ def test_short_memory_runs_them_one_after_another_and_stop_stops_all(
         tab.shutdown()
 
 
-def test_bad_choices_get_a_clear_message(qtbot, hearth_home, two_quants):
-    tab = open_tab(qtbot, hearth_home)
+def test_bad_choices_get_a_clear_message(qtbot, services, hearth_home, two_quants):
+    tab = open_tab(qtbot, services)
     board = tab.board
     board.select([two_quants[0], two_quants[0]])
     board.prompt.setPlainText("Hi")
@@ -102,8 +108,10 @@ def test_bad_choices_get_a_clear_message(qtbot, hearth_home, two_quants):
     tab.shutdown()
 
 
-def test_one_after_another_frees_each_model_before_the_next(qtbot, hearth_home, two_quants):
-    tab = open_tab(qtbot, hearth_home, machine=lambda: Machine(ram_bytes=300_000_000))
+def test_one_after_another_frees_each_model_before_the_next(
+    qtbot, services, hearth_home, two_quants
+):
+    tab = open_tab(qtbot, services, machine=lambda: Machine(ram_bytes=300_000_000))
     board = tab.board
     loaded_when_answering = []
 
@@ -126,8 +134,8 @@ def test_one_after_another_frees_each_model_before_the_next(qtbot, hearth_home, 
         tab.shutdown()
 
 
-def test_stop_stops_every_model_answering_at_once(qtbot, hearth_home, two_quants):
-    tab = open_tab(qtbot, hearth_home)
+def test_stop_stops_every_model_answering_at_once(qtbot, services, hearth_home, two_quants):
+    tab = open_tab(qtbot, services)
     board = tab.board
     answering = set()
     board.runner.started.connect(answering.add)

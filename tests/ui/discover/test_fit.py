@@ -33,7 +33,7 @@ def pool_drained():
 
 
 @pytest.fixture
-def page(qtbot, loopback_hub, quant_ladder, tmp_path) -> DiscoverPage:
+def page(qtbot, services, loopback_hub, quant_ladder, tmp_path) -> DiscoverPage:
     real = quant_ladder["Q4_K_M"]  # the real starter model, in a repo whose metadata says 1B
     add_gguf_family(
         loopback_hub,
@@ -56,6 +56,7 @@ def page(qtbot, loopback_hub, quant_ladder, tmp_path) -> DiscoverPage:
         tmp_path / "models",
         client=HubClient(loopback_hub.url, token=False, retries=0),
         machine=SMALL,
+        machine_info=services.machine,
         cache_file=tmp_path / "discover.json",
         auto_search=False,
     )
@@ -143,7 +144,7 @@ def test_with_speed_figures_the_badges_say_how_fast_it_would_write(qtbot, page, 
 
 
 def test_a_model_whose_fit_cannot_be_estimated_is_shown_fit_unknown(
-    qtbot, loopback_hub, tmp_path, keeper
+    qtbot, services, loopback_hub, tmp_path, keeper
 ) -> None:
     """A 135M model was hidden by "Fits this machine" ("No GGUF models match") because its
     listing had no file sizes (issue 19)."""
@@ -160,6 +161,7 @@ def test_a_model_whose_fit_cannot_be_estimated_is_shown_fit_unknown(
         tmp_path / "models",
         client=HubClient(loopback_hub.url, token=False, retries=0),
         machine=SMALL,
+        machine_info=services.machine,
         cache_file=tmp_path / "discover.json",
         auto_search=False,
     )

@@ -61,11 +61,14 @@ def manager(loopback_hub):
     assert downloads.shutdown()
 
 
-def open_page(qtbot, hub, repo: str, downloads=None, library=None, token=False) -> ModelPage:
+def open_page(
+    qtbot, services, hub, repo: str, downloads=None, library=None, token=False
+) -> ModelPage:
     page = ModelPage(
         client=HubClient(hub.url, token=token, retries=0),
         downloads=downloads,
         machine=estimate.Machine(ram_bytes=600 * MIB),
+        machine_info=services.machine,
         library=library,
     )
     qtbot.addWidget(page)
@@ -100,10 +103,10 @@ def visible_in(table, index) -> bool:
 
 
 def test_the_quant_chosen_in_the_picker_is_selected_and_shown_in_files(
-    qtbot, ladder_hub, manager
+    qtbot, services, ladder_hub, manager
 ) -> None:
     """Choosing Q4_K_M left another file highlighted in Files, scrolled out of sight."""
-    page = open_page(qtbot, ladder_hub, REPO, manager)
+    page = open_page(qtbot, services, ladder_hub, REPO, manager)
     assert selected_quants(page) == ["Q8_0"]  # the recommended one, to start with
     for quant in ("Q2_K", "F16", "Q4_K_M"):
         click_picker(qtbot, page, quant)
@@ -113,10 +116,10 @@ def test_the_quant_chosen_in_the_picker_is_selected_and_shown_in_files(
 
 
 def test_the_picker_row_downloads_what_it_shows_then_offers_chat(
-    qtbot, ladder_hub, manager, keeper
+    qtbot, services, ladder_hub, manager, keeper
 ) -> None:
     keeper.apply("light")
-    page = open_page(qtbot, ladder_hub, REPO, manager)
+    page = open_page(qtbot, services, ladder_hub, REPO, manager)
     model = page.picker.model
     assert not page.picker.table.isColumnHidden(QuantPickerModel.ACTION)
     table = page.picker.table  # at 1024 px the button shows without scrolling sideways
@@ -144,7 +147,9 @@ def test_the_picker_row_downloads_what_it_shows_then_offers_chat(
     screenshot(page, "model_page_dark.png")
 
 
-def test_a_quant_already_in_my_models_is_not_offered_again(qtbot, ladder_hub, quant_ladder):
+def test_a_quant_already_in_my_models_is_not_offered_again(
+    qtbot, services, ladder_hub, quant_ladder
+):
     q6 = quant_ladder["Q6_K"]
     library = LibraryModel()
     here = LocalModel(
@@ -156,7 +161,7 @@ def test_a_quant_already_in_my_models_is_not_offered_again(qtbot, ladder_hub, qu
         repo_id=REPO,
     )
     library.set_models([here])
-    page = open_page(qtbot, ladder_hub, REPO, downloads=None, library=library)
+    page = open_page(qtbot, services, ladder_hub, REPO, downloads=None, library=library)
     model = page.picker.model
     row = picker_row(page, "Q6_K")
     assert model.index(row, QuantPickerModel.ACTION).data() == DOWNLOADED
@@ -194,10 +199,12 @@ def gated_manager(hub) -> DownloadManager:
     )
 
 
-def test_a_gated_model_without_a_token_says_once_what_to_do(qtbot, gated_hub, keeper) -> None:
+def test_a_gated_model_without_a_token_says_once_what_to_do(
+    qtbot, services, gated_hub, keeper
+) -> None:
     keeper.apply("light")
     manager = gated_manager(gated_hub)
-    page = open_page(qtbot, gated_hub, "meta/Gated-GGUF", manager, token=None)
+    page = open_page(qtbot, services, gated_hub, "meta/Gated-GGUF", manager, token=None)
     assert page.files.index(0, QuantFilesModel.ACTION).data(FileRole.Enabled) is False
     assert page.files.index(0, QuantFilesModel.ACTION).data(Qt.ToolTipRole) == NEEDS_TOKEN
     assert not page.picker.model.index(0, 0).data(QuantRole.ActionEnabled)
@@ -222,11 +229,11 @@ def test_a_gated_model_without_a_token_says_once_what_to_do(qtbot, gated_hub, ke
 
 
 def test_a_token_huggingface_hub_knows_is_used_without_asking(
-    qtbot, gated_hub, monkeypatch
+    qtbot, services, gated_hub, monkeypatch
 ) -> None:
     monkeypatch.setenv("HF_TOKEN", "hf_granted_token")
     manager = gated_manager(gated_hub)
-    page = open_page(qtbot, gated_hub, "meta/Gated-GGUF", manager, token=None)
+    page = open_page(qtbot, services, gated_hub, "meta/Gated-GGUF", manager, token=None)
     assert not page.token.isVisibleTo(page)  # nothing asked
     assert "uses your saved Hugging Face token" in page.token_box.note.text()
     assert page.files.index(0, QuantFilesModel.ACTION).data(FileRole.Enabled) is True
@@ -239,7 +246,7 @@ def test_a_token_huggingface_hub_knows_is_used_without_asking(
 
 
 def test_a_safetensors_repo_offers_a_search_for_gguf_versions(
-    qtbot, loopback_hub, tmp_path, keeper
+    qtbot, services, loopback_hub, tmp_path, keeper
 ) -> None:
     loopback_hub.add_repo(
         "HuggingFaceTB/SmolLM2-135M-Instruct",
@@ -257,6 +264,7 @@ def test_a_safetensors_repo_offers_a_search_for_gguf_versions(
         tmp_path / "models",
         client=HubClient(loopback_hub.url, token=False, retries=0),
         machine=estimate.Machine(ram_bytes=600 * MIB),
+        machine_info=services.machine,
         cache_file=tmp_path / "discover.json",
         auto_search=False,
     )

@@ -86,11 +86,11 @@ def client(hub: LoopbackHub | str, **kwargs) -> HubClient:
 
 
 @pytest.fixture
-def page(qtbot, catalog, tmp_path):
-    return make_page(qtbot, client(catalog), tmp_path)
+def page(qtbot, services, catalog, tmp_path):
+    return make_page(qtbot, services, client(catalog), tmp_path)
 
 
-def make_page(qtbot, hub_client, tmp_path, downloads=None, **kwargs) -> DiscoverPage:
+def make_page(qtbot, services, hub_client, tmp_path, downloads=None, **kwargs) -> DiscoverPage:
     kwargs.setdefault("page_size", 3)
     widget = DiscoverPage(
         None,
@@ -98,6 +98,7 @@ def make_page(qtbot, hub_client, tmp_path, downloads=None, **kwargs) -> Discover
         tmp_path / "models",
         client=hub_client,
         machine=LAPTOP,
+        machine_info=services.machine,
         cache_file=tmp_path / "discover.json",
         auto_search=False,
         **kwargs,
@@ -262,12 +263,12 @@ def test_a_failed_next_page_is_retried(qtbot, page, catalog) -> None:
     assert page.results_model.rowCount() == 6
 
 
-def test_a_slow_hub_offers_retry(qtbot, tmp_path) -> None:
+def test_a_slow_hub_offers_retry(qtbot, services, tmp_path) -> None:
     with socket.socket() as silent:  # accepts connections, never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
-        page = make_page(qtbot, client(url, timeout_s=2), tmp_path, slow_ms=50)
+        page = make_page(qtbot, services, client(url, timeout_s=2), tmp_path, slow_ms=50)
         with qtbot.waitSignal(page.results_model.failed, timeout=WAIT):
             page.search()
             qtbot.waitUntil(lambda: "slow to answer" in page.status.text(), timeout=WAIT)
@@ -275,13 +276,13 @@ def test_a_slow_hub_offers_retry(qtbot, tmp_path) -> None:
         assert "did not answer in time" in page.status.text()
 
 
-def test_results_are_shown_offline_from_the_last_search(qtbot, page, tmp_path) -> None:
+def test_results_are_shown_offline_from_the_last_search(qtbot, services, page, tmp_path) -> None:
     search(qtbot, page, "bulk")
     online = page.results_model.models()
     qtbot.waitUntil(lambda: page.cache_io.ended)  # written off the GUI thread
     page.close()
 
-    offline = make_page(qtbot, client(closed_port()), tmp_path)
+    offline = make_page(qtbot, services, client(closed_port()), tmp_path)
     qtbot.waitUntil(lambda: offline.cache_io.ended)
     assert offline.results_model.models() == online
     assert offline.query.text() == "bulk" and "saved" in offline.status.text()
@@ -341,12 +342,14 @@ def test_a_pasted_link_opens_the_model_page(qtbot, page) -> None:
     assert page.stack.currentWidget() is page.model_page
 
 
-def test_download_ends_with_the_model_in_the_library(qtbot, catalog, tmp_path, hearth_home) -> None:
+def test_download_ends_with_the_model_in_the_library(
+    qtbot, services, catalog, tmp_path, hearth_home
+) -> None:
     downloader = Downloader(
         endpoint=catalog.url, token=False, retry=RetryPolicy(attempts=2, sleep=lambda s: None)
     )
     manager = DownloadManager(downloader)
-    page = make_page(qtbot, client(catalog), tmp_path, downloads=manager)
+    page = make_page(qtbot, services, client(catalog), tmp_path, downloads=manager)
     search(qtbot, page, "Vis")
     open_by_click(qtbot, page, "org/Vis-7B-GGUF")
     table = page.model_page.files_table
@@ -371,7 +374,7 @@ def test_download_ends_with_the_model_in_the_library(qtbot, catalog, tmp_path, h
     assert manager.shutdown()
 
 
-def test_a_gated_model_takes_a_token(qtbot, loopback_hub, tmp_path, monkeypatch) -> None:
+def test_a_gated_model_takes_a_token(qtbot, services, loopback_hub, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "hf" / "token"))
     monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(tmp_path / "hf" / "stored"))
     add_gguf_family(
@@ -381,7 +384,9 @@ def test_a_gated_model_takes_a_token(qtbot, loopback_hub, tmp_path, monkeypatch)
     manager = DownloadManager(
         Downloader(endpoint=loopback_hub.url, retry=RetryPolicy(attempts=1, sleep=lambda s: None))
     )
-    page = make_page(qtbot, HubClient(loopback_hub.url, retries=0), tmp_path, downloads=manager)
+    page = make_page(
+        qtbot, services, HubClient(loopback_hub.url, retries=0), tmp_path, downloads=manager
+    )
     with qtbot.waitSignal(page.model_page.loaded, timeout=WAIT):
         search(qtbot, page, "meta/Gated-GGUF")
     model_page = page.model_page

@@ -61,11 +61,13 @@ def scan(paths, home: Path, hidden=(), folders=()) -> list[catalog.LocalModel]:
 
 
 @pytest.fixture
-def page(qtbot, starter_home, home):
+def page(qtbot, services, starter_home, home):
     answers = Answers()
     model = LibraryModel()
     widget = ModelsPage(
         model,
+        measure_store=services.stores.measurements,
+        machine_info=services.machine,
         confirm=answers.confirm,
         choose_folder=lambda _p: answers.folder,
         open_url=lambda url: answers.opened.append(url.toLocalFile()),
@@ -171,7 +173,7 @@ def test_add_folder(qtbot, page, tmp_path) -> None:
 
 
 def test_a_model_from_the_hub_shows_its_name_and_repo_not_a_snapshot_path(
-    qtbot, starter_home, home, starter_gguf, loopback_hub, keeper
+    qtbot, services, starter_home, home, starter_gguf, loopback_hub, keeper
 ) -> None:
     """The Hugging Face cache's path (with its snapshot hash) was shown, names elided in the
     middle (issue 19): the name, its repo, and the path as the tooltip."""
@@ -186,7 +188,13 @@ def test_a_model_from_the_hub_shows_its_name_and_repo_not_a_snapshot_path(
         repo, "SmolLM2-135M-Instruct-Q4_1.gguf", endpoint=loopback_hub.url, cache_dir=hf_hub_cache()
     )
     model = LibraryModel()
-    page = ModelsPage(model, confirm=lambda *_: False, choose_folder=lambda _p: "")
+    page = ModelsPage(
+        model,
+        measure_store=services.stores.measurements,
+        machine_info=services.machine,
+        confirm=lambda *_: False,
+        choose_folder=lambda _p: "",
+    )
     qtbot.addWidget(page)
     model.set_models(scan(starter_home, home))
     keeper.apply("light")

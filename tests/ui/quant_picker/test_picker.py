@@ -18,7 +18,6 @@ from app.core.hardware.cpu_speed import CpuSpeed
 from app.core.hub.client import HubClient
 from app.core.library import catalog
 from app.core.measure.measurement import MeasureSettings, measure
-from app.core.measure.store import MeasureStore, measurements_db
 from app.ui.discover.model_page import ModelPage
 from app.ui.my_models.library_model import LibraryModel
 from app.ui.my_models.page import ModelsPage
@@ -60,7 +59,7 @@ def choose_context(qtbot, picker, tokens: int) -> None:
 
 
 @pytest.fixture
-def model_page(qtbot, loopback_hub, quant_ladder, tmp_path):
+def model_page(qtbot, services, loopback_hub, quant_ladder, tmp_path):
     add_gguf_family(
         loopback_hub,
         REPO,
@@ -69,7 +68,10 @@ def model_page(qtbot, loopback_hub, quant_ladder, tmp_path):
     )
     client = HubClient(loopback_hub.url, token=False, retries=0)
     page = ModelPage(
-        client=client, machine=estimate.Machine(ram_bytes=600 * MIB), models_dir=tmp_path / "models"
+        client=client,
+        machine=estimate.Machine(ram_bytes=600 * MIB),
+        machine_info=services.machine,
+        models_dir=tmp_path / "models",
     )
     qtbot.addWidget(page)
     page.picker.speeds = speeds_here()
@@ -189,7 +191,7 @@ def test_recommended_moves_when_the_context_grows_or_memory_shrinks(qtbot, model
 
 
 def test_a_repo_whose_headers_cannot_be_read_is_judged_by_file_size(
-    qtbot, loopback_hub, tmp_path
+    qtbot, services, loopback_hub, tmp_path
 ) -> None:
     names = {q: gguf_name("Blob-8B", q) for q in ("Q4_K_M", "IQ3_M", "Q8_0")}
     sizes = {"Q4_K_M": 9_000, "IQ3_M": 7_000, "Q8_0": 15_000}
@@ -199,6 +201,7 @@ def test_a_repo_whose_headers_cannot_be_read_is_judged_by_file_size(
     page = ModelPage(
         client=HubClient(loopback_hub.url, token=False, retries=0),
         machine=estimate.Machine(ram_bytes=2**30),
+        machine_info=services.machine,
         models_dir=tmp_path / "models",
     )
     qtbot.addWidget(page)
@@ -223,7 +226,7 @@ def test_model_page_screenshot(qtbot, model_page) -> None:
 
 
 @pytest.fixture
-def models_page(qtbot, quant_ladder, starter_home, tmp_path):
+def models_page(qtbot, services, quant_ladder, starter_home, tmp_path):
     folder = Path(quant_ladder["F16"]).parent
     found = catalog.list_models(
         starter_home.models_dir,
@@ -233,9 +236,14 @@ def models_page(qtbot, quant_ladder, starter_home, tmp_path):
         environ={},
         header_cache=catalog.HeaderCache(tmp_path / "headers.json"),
     )
-    store = MeasureStore(measurements_db(starter_home.data_dir))
+    store = services.stores.measurements
     model = LibraryModel()
-    page = ModelsPage(model, machine=estimate.Machine(ram_bytes=600 * MIB), measure_store=store)
+    page = ModelsPage(
+        model,
+        machine=estimate.Machine(ram_bytes=600 * MIB),
+        measure_store=store,
+        machine_info=services.machine,
+    )
     page.store = store
     page.picker.speeds = speeds_here()
     qtbot.addWidget(page)

@@ -32,13 +32,18 @@ def theme() -> str:
 
 
 @pytest.fixture
-def page(qtbot, quant_ladder, starter_home, tmp_path, keeper, theme):
+def page(qtbot, services, quant_ladder, starter_home, tmp_path, keeper, theme):
     folder = tmp_path / "downloaded"
     folder.mkdir()
     os.link(quant_ladder["Q4_K_M"], folder / Path(quant_ladder["Q4_K_M"]).name)
     keeper.apply(theme)  # before the page is built, as the studio does
     library = LibraryModel()
-    page = ModelsPage(library, machine=estimate.Machine(ram_bytes=8 * 2**30))
+    page = ModelsPage(
+        library,
+        machine=estimate.Machine(ram_bytes=8 * 2**30),
+        measure_store=services.stores.measurements,
+        machine_info=services.machine,
+    )
     qtbot.addWidget(page)
     page.resize(1280, 760)
     page.show()
