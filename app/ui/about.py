@@ -125,9 +125,10 @@ class AboutDialog(QDialog):
     def shown_parts(self) -> dict[str, tuple[str, str]]:
         """What the table shows: part -> (version, license)."""
         return {
-            self.table.item(row, 0).text(): (
-                self.table.item(row, 1).text(),
-                self.table.item(row, 2).text(),
-            )
+            self._cell(row, 0): (self._cell(row, 1), self._cell(row, 2))
             for row in range(self.table.rowCount())
         }
+
+    def _cell(self, row: int, column: int) -> str:
+        item = self.table.item(row, column)
+        return item.text() if item is not None else ""

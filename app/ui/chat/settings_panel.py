@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -153,8 +155,10 @@ class ChatSettingsPanel(QWidget):
         self._check_kv()
 
     def settings(self) -> ModelSettings:
+        # Any: each box holds its field's kind of number (Sampling checks them).
+        values: dict[str, Any] = {n: box.value() for n, box in self.sampling_boxes.items()}
         return ModelSettings(
-            sampling=Sampling(**{n: box.value() for n, box in self.sampling_boxes.items()}),
+            sampling=Sampling(**values),
             n_ctx=self.n_ctx.value(),
             gpu_layers=self.gpu_layers.currentText().strip() or "auto",
             flash_attn=self.flash_attn.isChecked(),

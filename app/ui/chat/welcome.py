@@ -8,6 +8,8 @@ when clicked (they are not sent: the user sees what will be asked and can change
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
@@ -20,6 +22,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+if TYPE_CHECKING:
+    from app.ui.chat.transcript import Transcript
 
 # Short and answerable by the 135M starter model; each shows a different kind of use.
 EXAMPLE_PROMPTS = (
@@ -48,7 +53,7 @@ class Welcome(QScrollArea):
     prompt_chosen = Signal(str)  # an example prompt was clicked: put it in the message box
     page_requested = Signal(str)  # "Discover" or "Compare"
 
-    def __init__(self, transcript: QWidget, message_box: QPlainTextEdit, parent=None) -> None:
+    def __init__(self, transcript: Transcript, message_box: QPlainTextEdit, parent=None) -> None:
         """Shown instead of ``transcript`` while it is empty (its ``emptied`` signal); an
         example prompt goes into ``message_box``."""
         super().__init__(parent)
@@ -97,7 +102,9 @@ class Welcome(QScrollArea):
 
     @Slot()
     def _on_prompt(self) -> None:
-        self.prompt_chosen.emit(self.sender().text())
+        button = self.sender()
+        if isinstance(button, QPushButton):  # one of the example prompts
+            self.prompt_chosen.emit(button.text())
 
     @Slot(bool)
     def _on_emptied(self, empty: bool) -> None:

@@ -111,7 +111,8 @@ class QualityChart(QWidget):
             view.setRenderHint(QPainter.RenderHint.Antialiasing)
             view.setMinimumHeight(360)
             views.addWidget(view, stretch)
-        self.quality_view = views.itemAt(0).widget()
+            if chart is self.quality:
+                self.quality_view = view  # its tooltip shows the figures of the dot pointed at
         self.details = QLabel("Point at a dot for its figures.", objectName="hint", wordWrap=True)
         self.charts = QWidget()
         self.charts.setLayout(views)
@@ -276,7 +277,7 @@ class QualityChart(QWidget):
         chart.setTitle(f"Generation speed here ({threads} CPU thread{'s' * (threads != 1)})")
         bars = QBarSet("Generation tokens/s")
         bars.setColor(QColor(COLORS[0]))
-        rows = list(reversed(rows))  # horizontal bars fill from the bottom: largest on top
+        rows = tuple(reversed(rows))  # horizontal bars fill from the bottom: largest on top
         for row in rows:
             bars.append(round(row.tok_s, 1) if math.isfinite(row.tok_s) else 0.0)
         series = QHorizontalBarSeries()

@@ -3,7 +3,16 @@ for a finished download, "Chat with it" and "Show in My Models"."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, Signal, Slot
+from PySide6.QtCore import (
+    QMargins,
+    QModelIndex,
+    QPersistentModelIndex,
+    QRect,
+    QSize,
+    Qt,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -52,7 +61,9 @@ def progress_rects(cell: QRect) -> tuple[QRect, QRect]:
 class ProgressDelegate(QStyledItemDelegate):
     """Draws the progress column as a bar with the byte counts written beside it."""
 
-    def paint(self, painter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+    def paint(
+        self, painter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
         total, done = index.data(Role.Total) or 0, index.data(Role.Done) or 0
         style = option.widget.style() if option.widget else QApplication.style()
         style.drawPrimitive(
@@ -82,7 +93,9 @@ class ProgressDelegate(QStyledItemDelegate):
         )
         painter.restore()
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+    def sizeHint(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:
         """Room for the bar and the widest the counts get (the total over the total)."""
         metrics = option.fontMetrics
         text = index.data(Qt.ItemDataRole.DisplayRole) or ""
@@ -148,8 +161,9 @@ class DownloadsPanel(QWidget):
         rows = table.verticalHeader().defaultSectionSize() * 3
         height = table.horizontalHeader().sizeHint().height() + rows + 2 * table.frameWidth()
         buttons = self.buttons["pause"].sizeHint().height()
-        margins = self.layout().contentsMargins()
-        spacing = self.layout().spacing()
+        layout = self.layout()  # set in __init__
+        margins = layout.contentsMargins() if layout is not None else QMargins()
+        spacing = layout.spacing() if layout is not None else 0
         return QSize(
             super().sizeHint().width(),
             height + buttons + spacing + margins.top() + margins.bottom(),

@@ -42,6 +42,7 @@ class Sparkline(QWidget):
     def __init__(self, color: str = "#ff7a1a", capacity: int = 90, parent=None) -> None:
         super().__init__(parent)
         self.color = QColor(color)
+        self.capacity = capacity
         self.points: deque[float] = deque(maxlen=capacity)
         self.setMinimumSize(160, 44)
 
@@ -63,7 +64,7 @@ class Sparkline(QWidget):
         if len(self.points) < 2:
             return
         inner = box.adjusted(4, 4, -4, -4)
-        step = inner.width() / (self.points.maxlen - 1)
+        step = inner.width() / (self.capacity - 1)
         start = inner.right() - step * (len(self.points) - 1)
         line = QPainterPath()
         for i, value in enumerate(self.points):
@@ -88,7 +89,8 @@ class GpuCard(QFrame):
 
     def __init__(self, gpu: Gpu, numbered: bool = False, parent=None) -> None:
         """``numbered``: another GPU here has the same name, so the title gives its index."""
-        super().__init__(parent, objectName="card")
+        super().__init__(parent)
+        self.setObjectName("card")
         self.numbered = numbered
         self.title = QLabel(objectName="cardTitle")
         self.details = QLabel(objectName="hint", wordWrap=True)
@@ -362,6 +364,8 @@ class HardwarePage(QWidget):
         for card in self.cards:
             self.gpu_list.addWidget(card)
         report = self.report
+        if report is None:  # the cards come with a report: not before one
+            return
         if not report.nvidia_gpus:
             reason = f" ({report.nvidia_status})" if report.nvidia_status else ""
             after = "" if gpus else " Models run on the CPU."
