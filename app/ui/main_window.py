@@ -140,8 +140,8 @@ class MainWindow(QMainWindow):
         self.downloads_panel = None
         self.downloads_dock = QDockWidget("Downloads", self)
         self.downloads_dock.setObjectName("downloads")
-        self.downloads_dock.setFeatures(QDockWidget.DockWidgetClosable)
-        self.addDockWidget(Qt.BottomDockWidgetArea, self.downloads_dock)
+        self.downloads_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.downloads_dock)
         self.downloads_dock.hide()
         self.downloads_button = QPushButton("Downloads")
         self.downloads_button.setObjectName("small")
@@ -150,8 +150,8 @@ class MainWindow(QMainWindow):
         self._server_panel = None  # built when first opened: its imports cost ~65 ms of start
         self.server_dock = QDockWidget("Local API server", self)
         self.server_dock.setObjectName("server")
-        self.server_dock.setFeatures(QDockWidget.DockWidgetClosable)
-        self.addDockWidget(Qt.BottomDockWidgetArea, self.server_dock)
+        self.server_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.server_dock)
         self.server_dock.hide()
         self.server_button = QPushButton("API server: off")
         self.server_button.setObjectName("small")
