@@ -92,7 +92,7 @@ class CardView(QTextBrowser):
         self.base_url = ""
         self.anchorClicked.connect(self._open)
 
-    def loadResource(self, kind: int, url: QUrl):  # noqa: N802 - Qt override
+    def loadResource(self, kind: int, url: QUrl | str) -> None:  # noqa: N802 - Qt override
         return None
 
     @Slot(QUrl)
@@ -179,8 +179,8 @@ class ModelPage(QWidget):
         for i, (name, label) in enumerate(self.facts.items()):
             grid.addWidget(QLabel(f"<b>{name}</b>"), i // 3, (i % 3) * 2)
             grid.addWidget(label, i // 3, (i % 3) * 2 + 1)
-        for column in (1, 3, 5):
-            grid.setColumnStretch(column, 1)
+        for index in (1, 3, 5):
+            grid.setColumnStretch(index, 1)
 
         self.token_box = TokenEntry(lambda: self.client.endpoint)  # checks, then stores
         self.token, self.token_note = self.token_box.field, self.token_box.note

@@ -112,9 +112,9 @@ class DiscoverPage(QWidget):
         self.sort.activated.connect(self.search)
         search = QPushButton("Search", objectName="primary")
         search.clicked.connect(self.search)
-        self.size = QComboBox()
-        self.size.addItems([ANY_SIZE, *SIZE_BUCKETS])
-        self.size.activated.connect(self.search)
+        self.size_filter = QComboBox()
+        self.size_filter.addItems([ANY_SIZE, *SIZE_BUCKETS])
+        self.size_filter.activated.connect(self.search)
         self.architecture = QComboBox()
         self.architecture.addItems([ANY_ARCH, *ARCHITECTURES])
         self.architecture.activated.connect(self.search)
@@ -179,7 +179,13 @@ class DiscoverPage(QWidget):
         row.addWidget(self.sort)
         row.addWidget(search)
         filters = QHBoxLayout()
-        for widget in (QLabel("Filter:"), self.size, self.architecture, self.author, self.fits):
+        for widget in (
+            QLabel("Filter:"),
+            self.size_filter,
+            self.architecture,
+            self.author,
+            self.fits,
+        ):
             filters.addWidget(widget)
         filters.addStretch(1)
         status = QHBoxLayout()
@@ -198,7 +204,7 @@ class DiscoverPage(QWidget):
     # -- searching --------------------------------------------------------------------------------
 
     def current_query(self) -> SearchQuery:
-        size, arch = self.size.currentText(), self.architecture.currentText()
+        size, arch = self.size_filter.currentText(), self.architecture.currentText()
         return SearchQuery(
             text=self.query.text().strip(),
             sort=self.sort.currentData(),
@@ -335,7 +341,7 @@ class DiscoverPage(QWidget):
         """The model page read a file header: its row's badge now rests on it."""
         details, query = self.model_page.details, self._query
         shape = self.client.known_shape(details.id) if details is not None else None
-        if shape is None or query is None or query.machine is None:
+        if details is None or shape is None or query is None or query.machine is None:
             return
         row = next((m for m in self.results_model.models() if m.id == details.id), None)
         if row is not None:
@@ -414,7 +420,7 @@ class DiscoverPage(QWidget):
         self.query.setText(query.get("text", ""))
         self.sort.setCurrentIndex(max(0, self.sort.findData(query.get("sort"))))
         self.author.setText(query.get("author", ""))
-        self.size.setCurrentText(query.get("size") or ANY_SIZE)
+        self.size_filter.setCurrentText(query.get("size") or ANY_SIZE)
         self._add_architectures(models)
         self.architecture.setCurrentText(query.get("architecture") or ANY_ARCH)
         self.results_model.show_models(models)

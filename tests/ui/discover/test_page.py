@@ -206,10 +206,10 @@ def test_search_sort_and_filters(qtbot, page) -> None:
     search(qtbot, page)
     assert ids(page) == ["big/Giant-2000B-GGUF", "bulk/Model-0-1B-GGUF", "bulk/Model-1-1B-GGUF"]
 
-    page.size.setCurrentText(">15B")
+    page.size_filter.setCurrentText(">15B")
     search(qtbot, page)
     assert ids(page) == ["big/Giant-2000B-GGUF"] and page.status.text().startswith("1 model")
-    page.size.setCurrentText("Any size")
+    page.size_filter.setCurrentText("Any size")
     assert page.architecture.findText("qwen2vl") == -1
     search(qtbot, page, "Vis")
     page.architecture.setCurrentText("qwen2vl")  # seen in the results: offered as a filter
