@@ -14,6 +14,9 @@ release that moves one fails that test, not the studio.
   ``tensor_buft_overrides`` are not exposed, so the params factory ``Llama`` calls through is
   wrapped for one load (the overrides keep matching tensors in RAM: ggml's CPU buffer type).
 - The chat formatter ``Llama`` builds for a file's templates, swapped for Hearth's guarded one.
+- The multimodal chat handler (``MTMDChatHandler``: ``_init_mtmd_context``, ``mtmd_ctx``,
+  ``load_image``, ``_create_bitmap_from_bytes``, ``_mtmd_cpp``): an image projector loaded
+  with the model, and the tokens an image takes.
 - The ctypes bindings of llama.h (the quantizer, the measuring passes, the build's system
   info) and ggml's device registry (``llama_cpp._ggml``).
 """
