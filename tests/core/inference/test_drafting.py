@@ -123,6 +123,19 @@ def test_drafts_only_on_a_repeated_run_of_tokens():
     assert lookup(ids).tolist() == [9, 9, 1]
 
 
+def test_guesses_shrink_to_what_was_kept_and_grow_again_when_kept_whole():
+    """A batch costs a CPU nearly as much as its tokens one by one: guess what pays."""
+    lookup = PromptLookup(tokens=8)
+    chat = list(range(100, 120)) + [100, 101, 102]
+    assert lookup(np.array(chat, dtype=np.intc)).tolist() == list(range(103, 111))
+    chat += [103, 104, 999]  # two kept, then the model went its own way
+    assert lookup(np.array(chat, dtype=np.intc)).tolist() == []  # no run of 2 seen before
+    chat += [105, 106]
+    assert lookup(np.array(chat, dtype=np.intc)).tolist() == [107, 108]
+    chat += [107, 108, 109]  # both kept
+    assert lookup(np.array(chat, dtype=np.intc)).tolist() == [110, 111, 112, 113]
+
+
 @pytest.mark.parametrize("count", [-1, 65, 2.5, True])
 def test_a_draft_count_out_of_range_is_refused_in_one_sentence(count):
     with pytest.raises(InvalidValue, match=r"^The count of drafted tokens must be .*\.$"):
