@@ -323,7 +323,7 @@ class Engine:
                     stream=True,
                     **llama_kwargs(sampling, llm.n_vocab()),
                 )
-        except _abort_errors() as exc:
+        except (*_abort_errors(), *images.render_errors()) as exc:
             if self._stop.is_set() or (stop is not None and stop.is_set()):
                 return stopped_stats(prompt_tokens)
             raise images.image_chat_error(exc, llm.n_ctx()) from exc

@@ -78,14 +78,26 @@ def no_projector_message(model_name: str) -> str:
 
 def image_chat_error(exc: BaseException, n_ctx: int) -> Exception:
     """The one-sentence error for llama-cpp-python's failure to render, encode or evaluate an
-    image chat (it raises ``ValueError`` with a message of its own)."""
+    image chat (it raises ``ValueError`` with a message of its own, the template its own)."""
     detail = str(exc)
+    if isinstance(exc, render_errors()):
+        return UnsupportedRequest(
+            "This model's chat template cannot take images (it failed on the message's parts)."
+        )
     too_long = re.search(r"Prompt exceeds n_ctx: (\d+)", detail)
     if too_long:
         return ContextFullError(int(too_long.group(1)), n_ctx)
     if "image" in detail.lower() or "bitmap" in detail.lower():
         return UnsupportedRequest("An image in the chat could not be read (PNG or JPEG expected).")
     return GenerationError(f"The chat with images could not be evaluated: {detail}")
+
+
+def render_errors() -> tuple[type[BaseException], ...]:
+    """What rendering a chat template that expects text where images are can raise
+    (``message['content'] + ...`` on a list of parts: ``TypeError``)."""
+    import jinja2
+
+    return (TypeError, jinja2.TemplateError)
 
 
 def _parts(message: dict[str, Any]) -> list[Any]:

@@ -143,3 +143,18 @@ def test_gpu_layers_chosen_by_the_fit_estimate_load_the_pair(pair):
         assert prompt_and_answer(engine, ask(PNG_URL))[1] > 0
     finally:
         engine.unload()
+
+
+def test_a_template_that_takes_no_image_parts_is_said_in_one_sentence(pair, zoo_model_file):
+    """The zoo's plain llama model has the starter's template (``content`` added to text)
+    and the projector's width: it loads with the projector, then cannot render an image."""
+    engine = Engine()
+    engine.load(
+        zoo_model_file("llama", "F16"), LoadOptions(n_ctx=512, mmproj_path=str(pair.mmproj))
+    )
+    try:
+        with pytest.raises(UnsupportedRequest, match="chat template cannot take images"):
+            engine.chat(ask(PNG_URL), GREEDY, lambda _: None)
+        assert prompt_and_answer(engine, [{"role": "user", "content": "Hello"}])[1] > 0
+    finally:
+        engine.unload()
