@@ -172,8 +172,10 @@ class QuantPickerModel(QAbstractTableModel):
             return self._tooltip(row)
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() in (self.BITS, self.SPEED):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ForegroundRole and index.column() == self.SPEED and _slow(
-            row, self.comfortable_tok_s
+        if (
+            role == Qt.ItemDataRole.ForegroundRole
+            and index.column() == self.SPEED
+            and _slow(row, self.comfortable_tok_s)
         ):
             return SLOW
         return self._role(row, role)
