@@ -68,7 +68,7 @@ def run(args, paths: Paths) -> int:
         speed = speeds.speed(
             shape, result.gpu_layers, min(SPEED_DEPTH, n_ctx), result.cpu_moe_layers
         )
-    speed_json = (
+    speed_json: dict[str, object] = (
         speed.to_json()
         if speed
         else {"gen_tok_s": None, "prompt_tok_s": None, "speed_basis": None, "speed_depth": None}

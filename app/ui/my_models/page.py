@@ -235,7 +235,7 @@ class ModelsPage(QWidget):
         from app.ui.my_models.speeds import speeds_here
 
         run_task(
-            lambda: speeds_here(models, machine, info, speeds),
+            lambda: speeds_here(models, info, machine=machine, speeds=speeds),
             self.library.set_speeds,
             self._on_speeds_failed,
             self,

@@ -30,8 +30,9 @@ N_CTX = 8192  # as the quant picker opens (its DEFAULT_CTX), or the model's own 
 
 def speeds_here(
     models: Sequence[LocalModel],
+    info: MachineInfo,
+    *,
     machine=None,
-    info: MachineInfo | None = None,
     speeds: SpeedHere | None = None,
 ) -> dict[str, Speed | None]:
     """Each model's speed here by path (None when it cannot be told: a file Hearth refuses,
