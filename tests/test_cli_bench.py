@@ -78,7 +78,7 @@ def test_bench_download_runs_without_the_test_suite(hearth_home, quant_ladder, t
     assert figures["mb_s_app"] > 0 and figures["mb_s_raw"] > 0
     assert figures["search_rows"] == 100 and figures["search_rounds"] == 3
     assert 0 < figures["search_to_rows_in_ms"] < figures["search_to_first_screen_ms"]
-    assert figures["search_to_rows_in_ms"] < figures["search_to_results_ms"]
+    assert figures["search_to_results_ms"] > 0  # other rounds: no order with the two above
     assert figures["search_to_results_ms_best"] <= figures["search_to_results_ms"]
     assert (
         figures["search_to_first_screen_ms"] > 0 and 6 <= figures["search_first_screen_rows"] <= 9
