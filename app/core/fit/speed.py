@@ -20,6 +20,13 @@ layers first, as llama.cpp offloads).
 
 Reading a prompt is compute-bound: about 2 FLOPs per active weight per token.
 
+Known miss: every weight is taken as read from RAM. A model whose weights fit in the CPU's
+last-level cache reads them faster: the model zoo's tiny files (7-15 MB, the starter's 49,152-token
+output head most of it, against 32 MiB of L3 on the 2-core test VM) measured 1.6-2.9x the
+prediction over every architecture (one run at load average 7, 1 thread); dropping their bytes
+term brought the llama and qwen3 F16 files within 2%. Real downloads are far above any cache, so
+the formula is left as it is; the zoo's small files are no test of the bandwidth term.
+
 The devices and their efficiency factors are in ``fit.devices``; the user's own measured runs
 move the figures (``fit.speed_log``). Each figure carries its basis: ``estimated`` (this
 formula), ``calibrated`` (scaled by this machine's measured runs of other files) or
