@@ -23,9 +23,11 @@ Reading a prompt is compute-bound: about 2 FLOPs per active weight per token.
 Known miss: every weight is taken as read from RAM. A model whose weights fit in the CPU's
 last-level cache reads them faster: the model zoo's tiny files (7-15 MB, the starter's 49,152-token
 output head most of it, against 32 MiB of L3 on the 2-core test VM) measured 1.6-2.9x the
-prediction over every architecture (one run at load average 7, 1 thread); dropping their bytes
-term brought the llama and qwen3 F16 files within 2%. Real downloads are far above any cache, so
-the formula is left as it is; the zoo's small files are no test of the bandwidth term.
+prediction over every architecture (one run at load average 7, 1 thread); without their bytes
+term the ratios were 0.98-1.06 for llama's and qwen3's F16 files, 0.76-0.80 for their Q8_0, and
+1.59 for gemma3 (its extra norms and scaling per layer are work the formula does not count). Real
+downloads are far above any cache, so the formula is left as it is; the zoo's tiny files are no
+test of the bandwidth term.
 
 The devices and their efficiency factors are in ``fit.devices``; the user's own measured runs
 move the figures (``fit.speed_log``). Each figure carries its basis: ``estimated`` (this
