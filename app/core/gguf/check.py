@@ -196,6 +196,12 @@ def structure_problem(header: GgufHeader, file_size: int) -> str | None:
     )
 
 
+def adapter_problem(header: GgufHeader, file_size: int) -> str | None:
+    """``structure_problem`` for a file llama.cpp reads beside a model (a LoRA adapter), whose
+    hyperparameters are the model's."""
+    return _kinds_problem(header) or _tensor_problem(header, file_size)
+
+
 def _kinds_problem(header: GgufHeader) -> str | None:
     for key, expected in EXPECTED_KINDS.items():
         kind = header.kinds.get(key)

@@ -148,6 +148,11 @@ class Engine:
             # once the chat passes n_batch tokens ("could not broadcast"). It keeps a row of
             # n_vocab floats per token in the context (0.2 MB a token for the starter model).
             kwargs.update(draft_model=PromptLookup(options.draft_tokens), logits_all=True)
+        if options.lora_path:  # checked first: llama.cpp ends the process on a mismatched one
+            from app.core.gguf.adapter import check_fits
+
+            check_fits(Path(options.lora_path), path)
+            kwargs.update(lora_path=options.lora_path, lora_scale=options.lora_scale)
         started = time.perf_counter()
         chatter = io.StringIO()
         try:

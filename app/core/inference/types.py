@@ -34,6 +34,8 @@ class LoadOptions:
     n_cpu_moe: int = 0  # mixture of experts: the first N layers' experts stay in RAM (fit.plan)
     mmproj_path: str = ""  # the image projector (a repo's mmproj GGUF): the chat takes images
     draft_tokens: int = 0  # prompt-lookup drafting: tokens guessed from the chat per step; 0 = off
+    lora_path: str = ""  # a LoRA adapter (GGUF) applied to the model, at lora_scale (0 = none)
+    lora_scale: float = 1.0
 
     def __post_init__(self) -> None:
         """Refuse what llama.cpp cannot take (``limits.InvalidValue``, one sentence); clamp
@@ -51,6 +53,7 @@ class LoadOptions:
             self.n_cpu_moe, "The count of layers with experts in RAM", 0, limits.MAX_LAYERS
         )
         limits.draft_tokens(self.draft_tokens)
+        limits.number(self.lora_scale, "The adapter's strength", 0.0, 2.0)
 
 
 @dataclass(frozen=True)
