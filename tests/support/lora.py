@@ -11,6 +11,8 @@ import numpy as np
 
 from app.core.gguf import info
 
+BASE_NAME = "SmolLM2 135M Instruct"
+
 
 def make_lora(
     base: Path, out: Path, rank: int = 8, seed: int = 0, width: int | None = None
@@ -24,6 +26,8 @@ def make_lora(
     writer.add_string("adapter.type", "lora")
     writer.add_float32("adapter.lora.alpha", float(rank))
     writer.add_string("general.name", "test adapter")
+    writer.add_uint32("general.base_model.count", 1)
+    writer.add_string("general.base_model.0.name", BASE_NAME)
     for tensor in reader.tensors:
         if not tensor.name.endswith(("attn_q.weight", "attn_v.weight")):
             continue

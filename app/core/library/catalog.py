@@ -308,7 +308,7 @@ class HeaderCache:
     costs re-reading the headers)."""
 
     FILE_NAME = "model_headers.json"
-    VERSION = 2  # 2: with the check's verdict ("problem")
+    VERSION = 3  # 2: with the check's verdict ("problem"); 3: LoRA adapters ("adapter_of")
 
     def __init__(self, path: Path | None = None) -> None:
         if path is None:
@@ -328,6 +328,8 @@ class HeaderCache:
         for model in models:
             facts = [self._facts(f, old, new) for f in model.all_files]
             head = facts[0]
+            if "adapter_of" in head:  # a LoRA adapter goes with its model, never loads alone
+                continue
             params = sum(f.get("parameters") or 0 for f in facts) or None
             result.append(
                 replace(
@@ -387,6 +389,7 @@ _HEADER_KINDS: dict[str, type | tuple[type, ...]] = {
     "file_type": (int, type(None)),
     "error": str,
     "problem": str,
+    "adapter_of": str,  # a LoRA adapter: its base model's name ("" when it names none)
 }
 
 
@@ -418,6 +421,7 @@ def _read_header(path: Path) -> dict[str, Any]:
     """The facts the library shows, from a GGUF header (only the header is read: the shared
     parser skips the tokenizer's long arrays, where the ``gguf`` package's reader takes
     seconds per file)."""
+    from app.core.gguf import adapter
     from app.core.gguf.header import read_local_header
 
     try:
@@ -428,12 +432,15 @@ def _read_header(path: Path) -> dict[str, Any]:
     arch = str(header.get("general.architecture") or "") or None
     ctx = header.get(f"{arch}.context_length") if arch else None
     file_type = header.get("general.file_type")
-    return {
+    facts: dict[str, Any] = {
         "architecture": arch,
         "parameters": sum(t.n_elements for t in header.tensors) or None,
         "context_length": int(ctx) if isinstance(ctx, int) else None,
         "file_type": int(file_type) if isinstance(file_type, int) else None,
     }
+    if adapter.is_adapter(header):
+        facts["adapter_of"] = adapter.adapter_info(header).base_model
+    return facts
 
 
 def _verdict(path: Path) -> dict[str, Any]:

@@ -9,13 +9,15 @@ import numpy as np
 import pytest
 
 from app.core.common.errors import ModelLoadError
+from app.core.common.paths import hf_hub_cache
 from app.core.config.limits import InvalidValue
 from app.core.gguf.adapter import adapter_info, is_adapter
 from app.core.gguf.header import read_local_header
 from app.core.inference.engine import Engine
 from app.core.inference.host.hosted_engine import HostedEngine
 from app.core.inference.types import LoadOptions
-from tests.support.lora import make_lora
+from app.core.library.catalog import HeaderCache, list_models
+from tests.support.lora import BASE_NAME, make_lora
 
 PROMPT = b"The capital of France is"
 
@@ -51,7 +53,22 @@ def test_an_adapter_says_what_it_is_and_its_base(starter_gguf, tmp_path):
     header = read_local_header(make_lora(starter_gguf, tmp_path / "adapter.gguf"))
     assert is_adapter(header) and not is_adapter(read_local_header(starter_gguf))
     info = adapter_info(header)
-    assert (info.architecture, info.alpha) == ("llama", 8.0)
+    assert (info.architecture, info.alpha, info.base_model) == ("llama", 8.0, BASE_NAME)
+
+
+def test_an_adapter_is_not_listed_as_a_model(hearth_home, starter_gguf, tmp_path):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / starter_gguf.name).symlink_to(starter_gguf)
+    make_lora(starter_gguf, folder / "SmolLM2-135M-lora.gguf")
+    listed = list_models(
+        hearth_home.models_dir,
+        hf_hub_cache(),
+        [folder],
+        other_apps=False,
+        header_cache=HeaderCache(hearth_home.cache_dir / "headers.json"),
+    )
+    assert [m.path.name for m in listed] == [starter_gguf.name]
 
 
 @pytest.mark.parametrize("where", ["engine", "host"])
