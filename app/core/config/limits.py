@@ -89,6 +89,11 @@ def draft_tokens(value: object) -> int:
     return whole(value, "The count of drafted tokens", 0, MAX_DRAFT_TOKENS)
 
 
+def lora_scale(value: object) -> float:
+    """A LoRA adapter's strength: 0 is the model alone, 1 the adapter as trained."""
+    return number(value, "The adapter's strength", 0.0, 2.0)
+
+
 def whole(value: object, what: str, low: int, high: int | None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidValue(f"{what} must be a whole number, not {str(value)[:40]!r}.")
@@ -116,6 +121,7 @@ def number(value: object, what: str, low: float, high: float, above_low: bool = 
 SETTING_RANGES: dict[str, Callable[[Any], object]] = {
     "n_ctx": context,
     "draft_tokens": draft_tokens,
+    "lora_scale": lora_scale,
     "n_gpu_layers": gpu_layers,
     "n_threads": threads,
     "system_prompt": prompt,

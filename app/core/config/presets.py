@@ -26,6 +26,8 @@ class ModelSettings:
     kv_type: str = "f16"
     n_threads: int = 0
     draft_tokens: int = 0  # prompt-lookup drafting (LoadOptions.draft_tokens); 0 = off
+    lora_path: str = ""  # a LoRA adapter applied to the model ("" = none), at lora_scale
+    lora_scale: float = 1.0
 
     def with_preset(self, name: str) -> ModelSettings:
         return replace(self, sampling=with_preset(self.sampling, name))

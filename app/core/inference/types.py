@@ -53,7 +53,7 @@ class LoadOptions:
             self.n_cpu_moe, "The count of layers with experts in RAM", 0, limits.MAX_LAYERS
         )
         limits.draft_tokens(self.draft_tokens)
-        limits.number(self.lora_scale, "The adapter's strength", 0.0, 2.0)
+        limits.lora_scale(self.lora_scale)
 
 
 @dataclass(frozen=True)

@@ -250,6 +250,8 @@ class ChatModelControl(QObject):
                 flash_attn=chosen.flash_attn,
                 kv_type=chosen.kv_type,
                 draft_tokens=chosen.draft_tokens,
+                lora_path=chosen.lora_path,
+                lora_scale=chosen.lora_scale,
             ),
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -9,6 +10,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QFrame,
     QGroupBox,
@@ -76,6 +78,14 @@ class ChatSettingsPanel(QWidget):
             "only when answers repeat the chat (revising a text or code) and the computer "
             "decodes a few tokens at once for little more than one; hearth bench draft measures it"
         )
+        self._adapter = ""
+        self.adapter_button = QPushButton("none")
+        self.adapter_button.setToolTip("A LoRA adapter (GGUF) made for this model, applied to it")
+        self.adapter_button.clicked.connect(self._choose_adapter)
+        self.adapter_strength = QDoubleSpinBox(
+            minimum=0.0, maximum=2.0, singleStep=0.1, decimals=2, value=1.0
+        )
+        self.adapter_strength.setToolTip("0: the model alone; 1: the adapter as trained")
         loading = QFormLayout()
         for label, widget in (
             ("Context length", self.n_ctx),
@@ -84,6 +94,8 @@ class ChatSettingsPanel(QWidget):
             ("KV cache", self.kv_type),
             ("Threads", self.n_threads),
             ("Drafting", self.draft_tokens),
+            ("LoRA adapter", self.adapter_button),
+            ("Strength", self.adapter_strength),
         ):
             loading.addRow(label, widget)
         self.reload_button = reload = QPushButton("Reload model with these")
@@ -147,6 +159,8 @@ class ChatSettingsPanel(QWidget):
         self.n_ctx.setValue(settings.n_ctx)
         self.n_threads.setValue(settings.n_threads)
         self.draft_tokens.setValue(settings.draft_tokens)
+        self.set_adapter(settings.lora_path)
+        self.adapter_strength.setValue(settings.lora_scale)
         self.gpu_layers.setCurrentText(settings.gpu_layers)
         self.flash_attn.setChecked(settings.flash_attn)
         self.kv_type.setCurrentText(settings.kv_type)
@@ -165,7 +179,23 @@ class ChatSettingsPanel(QWidget):
             kv_type=self.kv_type.currentText(),
             n_threads=self.n_threads.value(),
             draft_tokens=self.draft_tokens.value(),
+            lora_path=self._adapter,
+            lora_scale=self.adapter_strength.value(),
         )
+
+    def set_adapter(self, path: str) -> None:
+        """Apply the LoRA adapter at ``path`` on the next load ("" for none)."""
+        self._adapter = path
+        self.adapter_button.setText(Path(path).name if path else "none")
+        self.adapter_strength.setEnabled(bool(path))
+
+    @Slot()
+    def _choose_adapter(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a LoRA adapter", self._adapter, "GGUF files (*.gguf)"
+        )
+        if path:
+            self.set_adapter(path)
 
     def set_remote(self, remote: bool) -> None:
         """Hide the load settings, which only a local model has."""

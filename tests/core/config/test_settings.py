@@ -180,7 +180,7 @@ def test_a_models_drafting_is_kept_and_an_impossible_count_goes_back_to_off(tmp_
             {
                 "model_settings": {
                     "/a.gguf": {"draft_tokens": 5},
-                    "/b.gguf": {"draft_tokens": 500, "n_threads": 1},
+                    "/b.gguf": {"draft_tokens": 500, "n_threads": 1, "lora_scale": 5.0},
                 }
             }
         )
@@ -190,3 +190,4 @@ def test_a_models_drafting_is_kept_and_an_impossible_count_goes_back_to_off(tmp_
     kept = ModelSettings.from_json(settings.model_settings["/b.gguf"])
     assert (kept.draft_tokens, kept.n_threads) == (0, 1)
     assert "draft_tokens was 500" in settings.notice
+    assert kept.lora_scale == 1.0 and "lora_scale was 5.0" in settings.notice

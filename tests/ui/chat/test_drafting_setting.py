@@ -1,4 +1,4 @@
-"""Chat's load settings: drafting is shown, off by default, and goes into the model's settings."""
+"""Chat's load settings: drafting and a LoRA adapter, shown and kept with the model's settings."""
 
 from app.core.config.presets import ModelSettings
 from app.ui.chat.settings_panel import ChatSettingsPanel
@@ -14,3 +14,20 @@ def test_drafting_is_off_until_chosen_and_is_kept_with_the_models_settings(qtbot
     assert panel.settings().draft_tokens == 8
     panel.show_settings(ModelSettings(draft_tokens=3), "")
     assert panel.draft_tokens.value() == 3
+
+
+def test_a_lora_adapter_and_its_strength_are_kept_with_the_models_settings(qtbot):
+    panel = ChatSettingsPanel()
+    qtbot.addWidget(panel)
+    panel.show_settings(ModelSettings(), "")
+    assert panel.adapter_button.text() == "none"
+    assert not panel.adapter_strength.isEnabled()
+    assert (panel.settings().lora_path, panel.settings().lora_scale) == ("", 1.0)
+    panel.set_adapter("/models/SmolLM2-135M-lora.gguf")
+    panel.adapter_strength.setValue(0.5)
+    assert panel.adapter_button.text() == "SmolLM2-135M-lora.gguf"
+    assert panel.adapter_strength.isEnabled()
+    chosen = panel.settings()
+    assert (chosen.lora_path, chosen.lora_scale) == ("/models/SmolLM2-135M-lora.gguf", 0.5)
+    panel.show_settings(ModelSettings(), "")  # another model: its own (none)
+    assert panel.settings().lora_path == ""
