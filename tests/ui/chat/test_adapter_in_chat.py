@@ -1,0 +1,51 @@
+"""A LoRA adapter and drafting chosen in Chat's load settings, through the real model host.
+
+The adapter has random low-rank weights (tests/support/lora.py): its answer's words are not
+judged, only that it differs from the model's own and that strength 0 gives the model's own.
+"""
+
+from tests.support.chat_ui import ask
+from tests.support.lora import make_lora
+from tests.ui.chat.test_page import LOAD_MS, open_window
+
+QUESTION = "Name the capital city of France."
+
+
+def ask_anew(qtbot, page) -> str:
+    """The answer to QUESTION in a new chat (the same conversation each time)."""
+    page.new_chat()
+    return ask(qtbot, page, QUESTION)[0]
+
+
+def reload(qtbot, win, signal):
+    with qtbot.waitSignal(signal, timeout=LOAD_MS) as done:
+        win.chat_page.reload_model()
+    return done.args
+
+
+def test_an_adapter_changes_the_answer_and_strength_0_is_the_models_own(
+    qtbot, starter_home, starter_gguf, tmp_path
+):
+    win = open_window(qtbot, starter_home)
+    try:
+        page = win.chat_page
+        own = ask_anew(qtbot, page)
+        page.panel.set_adapter(str(make_lora(starter_gguf, tmp_path / "adapter.gguf")))
+        reload(qtbot, win, win.session.loaded)
+        adapted = ask_anew(qtbot, page)
+        assert adapted != own
+        page.panel.adapter_strength.setValue(0.0)
+        reload(qtbot, win, win.session.loaded)
+        assert ask_anew(qtbot, page) == own
+        page.panel.set_adapter(str(make_lora(starter_gguf, tmp_path / "w.gguf", width=640)))
+        message, cancelled = reload(qtbot, win, win.session.load_failed)
+        assert not cancelled
+        assert message.startswith(
+            f"The adapter w.gguf does not fit {starter_gguf.name}: it was made for another model"
+        )
+        page.panel.set_adapter("")
+        page.panel.draft_tokens.setValue(8)
+        reload(qtbot, win, win.session.loaded)
+        assert "Paris" in ask_anew(qtbot, page)
+    finally:
+        win.shutdown()
