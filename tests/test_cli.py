@@ -88,6 +88,33 @@ def test_run_with_drafting_gives_the_same_short_answer_and_refuses_a_count_out_o
     )
 
 
+def test_run_with_a_lora_adapter_and_one_made_for_another_model(
+    starter_home, starter_gguf, tmp_path
+):
+    from tests.support.lora import make_lora
+
+    question = ("run", "SmolLM2", "-p", "Name the capital city of France.", "--max-tokens", "8")
+    adapter = make_lora(starter_gguf, tmp_path / "adapter.gguf")
+    plain = hearth(*question, "--temperature", "0")
+    off = hearth(*question, "--temperature", "0", "--lora", str(adapter), "--lora-scale", "0")
+    assert off.returncode == 0, off.stderr
+    assert off.stdout == plain.stdout
+    wide = make_lora(starter_gguf, tmp_path / "wide.gguf", width=640)
+    refused = hearth(*question, "--lora", str(wide))
+    assert refused.returncode == 1
+    assert (
+        refused.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            f"Error: The adapter wide.gguf does not fit {starter_gguf.name}: it was made for "
+            "another model"
+        )
+    )
+    too_strong = hearth(*question, "--lora", str(adapter), "--lora-scale", "3")
+    assert too_strong.returncode == 2
+    assert "The adapter's strength must be a number from 0 to 2, not 3." in too_strong.stderr
+
+
 def test_run_by_path_and_unknown_name(starter_home, starter_gguf):
     ok = hearth("run", str(starter_gguf), "-p", "Say hi.", "--max-tokens", "8")
     assert ok.returncode == 0 and ok.stdout.strip()

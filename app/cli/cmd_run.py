@@ -38,6 +38,16 @@ def add_parser(commands):
         "this machine little more than one (measure it: hearth bench draft)",
     )
     parser.add_argument(
+        "--lora", metavar="ADAPTER", default="", help="apply this LoRA adapter (a GGUF file)"
+    )
+    parser.add_argument(
+        "--lora-scale",
+        type=limits.cli_type(limits.lora_scale, float, "a number"),
+        default=1.0,
+        metavar="X",
+        help="the adapter's strength, 0 to 2 (default 1: as trained)",
+    )
+    parser.add_argument(
         "--ctx", type=limits.cli_context, default=None, help="context length in tokens"
     )
     return parser
@@ -56,6 +66,8 @@ def run(args, paths: Paths) -> int:
             n_gpu_layers=settings.n_gpu_layers,
             n_threads=settings.n_threads,
             draft_tokens=args.draft,
+            lora_path=args.lora,
+            lora_scale=args.lora_scale,
         ),
     )
     system = args.system if args.system is not None else settings.system_prompt

@@ -76,6 +76,16 @@ def add_parser(commands):
         "from the chat; faster only where answers repeat the chat and a batch of tokens costs "
         "this machine little more than one (measure it: hearth bench draft)",
     )
+    parser.add_argument(
+        "--lora", metavar="ADAPTER", default="", help="apply this LoRA adapter (a GGUF file)"
+    )
+    parser.add_argument(
+        "--lora-scale",
+        type=limits.cli_type(limits.lora_scale, float, "a number"),
+        default=1.0,
+        metavar="X",
+        help="the adapter's strength, 0 to 2 (default 1: as trained)",
+    )
     return parser
 
 
@@ -88,6 +98,8 @@ def run(args, paths: Paths) -> int:
         n_gpu_layers=settings.n_gpu_layers,
         n_threads=settings.n_threads,
         draft_tokens=args.draft,
+        lora_path=args.lora,
+        lora_scale=args.lora_scale,
     )
     print(f"Loading {model_path.name}...", file=sys.stderr)
     engine.load(model_path, options)
