@@ -229,7 +229,7 @@ class Engine:
         """Thread-safe: stop the generation in progress within one token."""
         self._stop.set()
 
-    def count_tokens(self, messages: Sequence[dict]) -> int:
+    def count_tokens(self, messages: Sequence[dict[str, Any]]) -> int:
         """Tokens the chat takes in the context, formatted by the model's template."""
         if images.has_images(messages):
             return self._count_with_images(messages)
@@ -252,8 +252,8 @@ class Engine:
             raise images.image_chat_error(exc, llm.n_ctx()) from exc
 
     def fit_messages(
-        self, messages: Sequence[dict], reserve: int, stop: threading.Event | None = None
-    ) -> list[dict]:
+        self, messages: Sequence[dict[str, Any]], reserve: int, stop: threading.Event | None = None
+    ) -> list[dict[str, Any]]:
         """Drop the oldest turns (never the system prompt or the last message) until the chat
         and ``reserve`` tokens for the answer fit in the context. Setting ``stop`` ends the
         search early (the chat that follows then stops before it starts)."""
@@ -270,7 +270,7 @@ class Engine:
 
     def chat(
         self,
-        messages: Sequence[dict],
+        messages: Sequence[dict[str, Any]],
         sampling: SamplingOptions,
         on_token: Callable[[str], None],
         stop: threading.Event | None = None,
@@ -366,8 +366,8 @@ class Engine:
 
     def _consume(
         self,
-        stream,
-        text_of,
+        stream: Any,  # llama-cpp-python's chunk generator (typed as a union with one answer)
+        text_of: Callable[[dict[str, Any]], str | None],
         prompt_tokens: int,
         on_token: Callable[[str], None],
         stop: threading.Event | None,
@@ -425,9 +425,9 @@ class Engine:
         (measured on the starter model: 2 of 8 questions answered differently the second
         time). The cost is the prompt's evaluation for these requests alone."""
         if sampling.temperature == 0 or sampling.seed >= 0:
-            self._require().reset()
+            self._require().reset()  # type: ignore[no-untyped-call]  # llama-cpp-python's
 
-    def _count_samples(self, llm) -> None:
+    def _count_samples(self, llm: llama_cpp.Llama) -> None:
         """Count the tokens llama.cpp samples, for a generation's token count: the stream's
         chunks are pieces of text, and a character made of several tokens (Japanese, emoji)
         comes as one chunk (12 chunks for 20 tokens of Japanese). ``Llama.generate`` samples
@@ -495,7 +495,7 @@ def auto_gpu_layers(path: Path, n_ctx: int, kv_type: str, mmproj: str = "") -> t
     return verdict.gpu_layers, verdict.verdict, verdict.cpu_moe_layers
 
 
-def chat_prompt(llm, messages: list[dict], has_template: bool) -> str:
+def chat_prompt(llm: llama_cpp.Llama, messages: list[dict[str, Any]], has_template: bool) -> str:
     """The text the model sees for ``messages``, as llama-cpp-python formats it (the model's
     template in the guarded sandbox, under the budget: ``chat_template.formatter``)."""
     from llama_cpp import llama_chat_format
@@ -504,8 +504,8 @@ def chat_prompt(llm, messages: list[dict], has_template: bool) -> str:
         eos = token_text(llm, llm.token_eos()) if llm.token_eos() != -1 else ""
         bos = token_text(llm, llm.token_bos()) if llm.token_bos() != -1 else ""
         formatter = render.formatter(llm.metadata["tokenizer.chat_template"], eos, bos)
-        return formatter(messages=messages).prompt
-    return llama_chat_format.format_chatml(messages=messages).prompt
+        return str(formatter(messages=messages).prompt)
+    return str(llama_chat_format.format_chatml(messages=messages).prompt)
 
 
 def _abort_errors() -> tuple[type[BaseException], ...]:

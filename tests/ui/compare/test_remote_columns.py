@@ -57,7 +57,10 @@ def test_a_local_and_a_remote_column_stream_with_stats_and_stop_stops_both(
             board.pickers[0].itemText(r) for r in range(board.pickers[0].count())
         ]
         board.select([local_quant, f"remote:Workstation:{starter_gguf}"])
-        assert [p.currentText() for p in board.pickers] == [local_quant.stem, remote_label]
+        assert [p.currentText() for p in board.pickers] == [
+            "SmolLM2-135M-Instruct · Q8_0",
+            remote_label,
+        ]
         board.prompt.setPlainText("Name the capital city of France.")
         statuses = set()
         board.runner.status.connect(lambda _index, text: statuses.add(text))
@@ -66,7 +69,10 @@ def test_a_local_and_a_remote_column_stream_with_stats_and_stop_stops_both(
             assert board.stop_button.isEnabled() and not board.send_button.isEnabled()
         assert "remote model answers on its server" in board.info.text()
         assert statuses >= {"Connecting to Workstation...", "Thinking...", "Answering..."}
-        assert [c.title.text() for c in board.columns] == [local_quant.stem, remote_label]
+        assert [c.title.text() for c in board.columns] == [
+            "SmolLM2-135M-Instruct · Q8_0",
+            remote_label,
+        ]
         for column in board.columns:
             assert column.answer_text().strip()
             assert column.answer_text().split()[0] in column.view.toPlainText()
