@@ -33,7 +33,7 @@ SLOT_S = 0.25  # one turn: shorter than the machine's swings (~1 s), long beside
 @dataclass
 class Child:
     command: list[str]
-    process: subprocess.Popen | None = None
+    process: subprocess.Popen[str] | None = None  # set by _start
     lines: list[str] = field(default_factory=list)
     ready: threading.Event = field(default_factory=threading.Event)
     said_ready: bool = False  # it printed "ready" (else its output ended without it)
@@ -43,11 +43,18 @@ class Child:
     error_reader: threading.Thread | None = None
 
     @property
+    def started(self) -> subprocess.Popen[str]:
+        """The child's process; asking before ``_start`` ran is a mistake in this module."""
+        if self.process is None:
+            raise RuntimeError(f"{' '.join(self.command[-3:])} was not started")
+        return self.process
+
+    @property
     def result(self) -> dict:
-        if self.process.returncode != 0 or not self.lines:
+        if self.started.returncode != 0 or not self.lines:
             raise RuntimeError(
                 f"{' '.join(self.command[-3:])} failed "
-                f"(exit {self.process.returncode}): {self.errors.strip()[-800:]}"
+                f"(exit {self.started.returncode}): {self.errors.strip()[-800:]}"
             )
         return json.loads(self.lines[-1])
 
@@ -81,11 +88,12 @@ def run_in_turns(
         else:
             for child in children:  # one after the other
                 _go(child)
-                child.process.wait(timeout_s)
+                child.started.wait(timeout_s)
         for child in children:
-            child.process.wait(timeout_s)
-            child.reader.join(timeout=10)
-            child.error_reader.join(timeout=10)
+            child.started.wait(timeout_s)
+            for reader in (child.reader, child.error_reader):
+                if reader is not None:
+                    reader.join(timeout=10)
     finally:
         for child in children:
             if child.process is not None and child.process.poll() is None:
@@ -96,6 +104,8 @@ def run_in_turns(
                 child.process.wait()
             if child.process is not None:
                 for stream in (child.process.stdin, child.process.stdout, child.process.stderr):
+                    if stream is None:
+                        continue
                     try:
                         stream.close()
                     except OSError:  # stdin of a child that died: the pipe is broken
@@ -112,9 +122,11 @@ def _start(child: Child) -> None:
         text=True,
         start_new_session=can_pause(),
     )
+    stdout, stderr = child.process.stdout, child.process.stderr
+    assert stdout is not None and stderr is not None  # both are pipes (PIPE above)
 
     def read_out() -> None:
-        for line in child.process.stdout:
+        for line in stdout:
             line = line.strip()
             if line == "ready":
                 child.said_ready = True
@@ -124,7 +136,7 @@ def _start(child: Child) -> None:
         child.ready.set()  # ended without being ready: _wait_ready sees it has exited
 
     def read_errors() -> None:
-        for line in child.process.stderr:
+        for line in stderr:
             child.errors = (child.errors + line)[-4000:]
 
     child.reader = threading.Thread(target=read_out, daemon=True)
@@ -136,12 +148,14 @@ def _start(child: Child) -> None:
 def _wait_ready(child: Child, timeout_s: float) -> bool:
     """True once the child said "ready"; False when its output ended first (it failed, even if
     the process is not reaped yet) or the time ran out."""
-    return child.ready.wait(timeout_s) and child.said_ready and child.process.poll() is None
+    return child.ready.wait(timeout_s) and child.said_ready and child.started.poll() is None
 
 
 def _go(child: Child) -> None:
-    child.process.stdin.write("go\n")
-    child.process.stdin.flush()
+    stdin = child.started.stdin
+    assert stdin is not None  # a pipe (PIPE in _start)
+    stdin.write("go\n")
+    stdin.flush()
 
 
 def _alternate(children: list[Child], slot_s: float, timeout_s: float) -> None:
@@ -153,12 +167,12 @@ def _alternate(children: list[Child], slot_s: float, timeout_s: float) -> None:
     running, waiting = first, second
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if running.process.poll() is not None:  # it ended: the other runs alone
-            if waiting.process.poll() is None:
+        if running.started.poll() is not None:  # it ended: the other runs alone
+            if waiting.started.poll() is None:
                 _resume(waiting, paused_at)
             return
         time.sleep(slot_s)
-        if waiting.process.poll() is not None or running.process.poll() is not None:
+        if waiting.started.poll() is not None or running.started.poll() is not None:
             continue
         _signal(running, signal.SIGSTOP)
         paused_at[id(running)] = time.monotonic()
@@ -170,7 +184,7 @@ def _alternate(children: list[Child], slot_s: float, timeout_s: float) -> None:
 def _signal(child: Child, number: int) -> None:
     """Send ``number`` to the child and every process it started (its group)."""
     try:
-        os.killpg(child.process.pid, number)
+        os.killpg(child.started.pid, number)
     except ProcessLookupError:
         pass
 

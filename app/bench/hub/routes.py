@@ -51,7 +51,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
 
 
 _STREAM_CHUNK = 256 * 1024
-_EMPTY_AGENT_REGISTRY = {"standardEnvVars": [], "harnesses": {}}
+_EMPTY_AGENT_REGISTRY: dict[str, object] = {"standardEnvVars": [], "harnesses": {}}
 
 
 class _BadRequest(Exception):
@@ -123,8 +123,8 @@ class HubHandler(BaseHTTPRequestHandler):
         if segments[:2] == ["api", "models"] and method == "GET" and len(segments) == 2:
             return self._list_models()
         if segments[:2] == ["api", "models"] and len(segments) > 2:
-            repo_id, repo, rest = self._split_repo(segments[2:])
-            if not self._visible(repo_id, repo):
+            repo_id, found, rest = self._split_repo(segments[2:])
+            if (repo := self._visible(repo_id, found)) is None:
                 return None
             if not rest and method == "GET":
                 return self._model_info(repo, "main")
@@ -142,7 +142,7 @@ class HubHandler(BaseHTTPRequestHandler):
             for at in (2, 1):
                 if len(segments) > at + 2 and segments[at] == "resolve":
                     repo_id = "/".join(unquote(s) for s in segments[:at])
-                    if self._visible(repo_id, repo := self.server.hub.repo(repo_id)):
+                    if (repo := self._visible(repo_id, self.server.hub.repo(repo_id))) is not None:
                         self._resolve(
                             method,
                             repo,
@@ -190,12 +190,13 @@ class HubHandler(BaseHTTPRequestHandler):
             },
         )
 
-    def _visible(self, repo_id: str, repo: HubRepo | None) -> bool:
+    def _visible(self, repo_id: str, repo: HubRepo | None) -> HubRepo | None:
+        """The repo when this request may see it; else None, with the Hub's refusal sent."""
         if repo is not None and (not repo.private or self._authorized()):
-            return True
+            return repo
         status = 401 if repo is not None else 404  # the Hub hides private repos behind a 401
         self._send_error(status, "RepoNotFound", "Repository not found")
-        return False
+        return None
 
     def _commit(self, repo: HubRepo, revision: str) -> Commit | None:
         commit = repo.commit(revision)
@@ -314,6 +315,7 @@ class HubHandler(BaseHTTPRequestHandler):
         entry = commit.files.get(_first(self.query, "file")) if commit else None
         if (
             method not in ("GET", "HEAD")
+            or repo is None
             or entry is None
             or not self.split.path.endswith(f"/{entry.sha256}")
         ):
@@ -334,7 +336,7 @@ class HubHandler(BaseHTTPRequestHandler):
         """Serve a file's content (or its headers, for HEAD), honouring ``Range: bytes=a-b|a-|-n``."""
         hub, size = self.server.hub, entry.size
         span = parse_range(self.headers.get("Range"), size)
-        if span == UNSATISFIABLE:
+        if isinstance(span, str):  # UNSATISFIABLE, the only string parse_range returns
             return self._send(
                 416,
                 b"",
@@ -374,8 +376,9 @@ class HubHandler(BaseHTTPRequestHandler):
             position, remaining = start, length
             while remaining > 0 and (data := reader.read(min(chunk_size, remaining))):
                 if position <= flip < position + len(data):
-                    data = bytearray(data)
-                    data[flip - position] ^= 0xFF
+                    flipped = bytearray(data)
+                    flipped[flip - position] ^= 0xFF
+                    data = bytes(flipped)
                 self.wfile.write(data)
                 position, remaining = position + len(data), remaining - len(data)
                 if rate and stopping.wait(len(data) / rate):
