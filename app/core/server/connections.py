@@ -27,7 +27,8 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Protocol
 
 log = logging.getLogger("hearth.server")
 
@@ -79,6 +80,23 @@ class Connection:
     released: bool = field(default=False, repr=False)
 
 
+class Limits(Protocol):
+    """What ``HttpServer`` reads of the ``ApiServer`` it serves (named here, not imported: the
+    ``ApiServer`` module imports this one)."""
+
+    max_connections: int
+    max_per_client: int
+
+
+# socketserver's request: a datagram server's is (data, socket); this TCP server's is a socket.
+Request = socket.socket | tuple[bytes, socket.socket]
+
+
+def _connection(request: Request) -> socket.socket:
+    assert isinstance(request, socket.socket)  # a TCP server: each request is a connection
+    return request
+
+
 class HttpServer(ThreadingHTTPServer):
     """Counts connections, closes idle ones to make room, refuses readably, closes all at once.
     ``app`` is the ``ApiServer`` (its limits); ``handler`` the request handler class."""
@@ -87,7 +105,9 @@ class HttpServer(ThreadingHTTPServer):
     block_on_close = True
     request_queue_size = BACKLOG
 
-    def __init__(self, app, address: tuple[str, int], handler) -> None:
+    def __init__(
+        self, app: Limits, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]
+    ) -> None:
         self.app = app
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self._open: dict[socket.socket, Connection] = {}
@@ -97,8 +117,8 @@ class HttpServer(ThreadingHTTPServer):
         super().__init__(address, handler)
 
     # -- admission ------------------------------------------------------------------------
-    def process_request(self, request, client_address) -> None:
-        client = client_address[0]
+    def process_request(self, request: Request, client_address: tuple[str, int]) -> None:
+        sock, client = _connection(request), client_address[0]
         per_client = min(self.app.max_per_client, self.app.max_connections)
         with self._lock:
             if self._per_client.get(client, 0) >= per_client:
@@ -111,11 +131,11 @@ class HttpServer(ThreadingHTTPServer):
                 answer = crowded(per_client)
             else:
                 answer = None
-                self._open[request] = Connection(request, client)
+                self._open[sock] = Connection(sock, client)
                 self._per_client[client] = self._per_client.get(client, 0) + 1
         if answer is not None:
             log.info("%s: no connection free; one refused", client)
-            self._refuse(request, answer)
+            self._refuse(sock, answer)
             return
         super().process_request(request, client_address)
 
@@ -148,12 +168,12 @@ class HttpServer(ThreadingHTTPServer):
         else:
             self._per_client.pop(conn.client, None)
 
-    def process_request_thread(self, request, client_address) -> None:
+    def process_request_thread(self, request: Request, client_address: tuple[str, int]) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
             with self._lock:
-                conn = self._open.get(request)
+                conn = self._open.get(_connection(request))
                 if conn is not None:
                     self._release(conn)
 
@@ -220,7 +240,7 @@ class HttpServer(ThreadingHTTPServer):
         for thread in refusers:
             thread.join(REFUSE_S + 1)
 
-    def handle_error(self, request, client_address) -> None:
+    def handle_error(self, request: Request, client_address: tuple[str, int]) -> None:
         log.exception("Unexpected error while answering %s", client_address[0])
 
 

@@ -123,9 +123,17 @@ class ChatWorker(QObject):
     ) -> None:
         """A raw continuation of ``prompt`` (the API server's completions), with the same
         signals as ``generate``."""
-        self._stream(
-            request_id, stop, lambda on_text: self.engine.complete(prompt, sampling, on_text, stop)
-        )
+
+        def answer(on_text):
+            engine = self.engine
+            if isinstance(engine, RemoteBackend):  # it is asked through the chat API only
+                raise UnsupportedRequest(
+                    "The model in use runs on another server, which Hearth asks for chat "
+                    "answers only: send a chat instead of a raw completion."
+                )
+            return engine.complete(prompt, sampling, on_text, stop)
+
+        self._stream(request_id, stop, answer)
 
     def _stream(self, request_id: int, stop: threading.Event, run) -> None:
         """Run ``run(on_text)``, the answer's text going out as ``token`` chunks, then one of
