@@ -23,9 +23,9 @@ import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from app.core.chats.store import Chat, ChatStore, Message
+from app.core.chats.store import Chat, Message
 from app.core.common.errors import ChatStoreError
 from app.core.common.json_file import decode, write_atomic
 
@@ -132,7 +132,16 @@ def to_json(chat: Chat, messages: list[Message]) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
-def export(store: ChatStore, chat_id: int, path: Path) -> Path:
+class ChatSource(Protocol):
+    """What an export reads: the ``ChatStore``, or the ``ChatHistory`` the window keeps in front
+    of it (which has chats not written yet)."""
+
+    def get_chat(self, chat_id: int) -> Chat: ...
+
+    def messages(self, chat_id: int) -> list[Message]: ...
+
+
+def export(store: ChatSource, chat_id: int, path: Path) -> Path:
     """Write the chat to ``path`` (.md or .json, by suffix) atomically; returns the path."""
     path = Path(path)
     suffix = path.suffix.lower()

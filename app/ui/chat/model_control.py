@@ -23,6 +23,7 @@ from app.core.inference.types import LoadedModel, LoadOptions
 from app.ui.chat.connections_dialog import ConnectionsDialog
 from app.ui.chat.model_picker import ModelPicker
 from app.ui.chat.settings_panel import ChatSettingsPanel
+from app.ui.common.banner import show_error
 from app.ui.my_models.library_model import LibraryModel
 from app.ui.session.session import ChatSession
 
@@ -65,7 +66,8 @@ class ChatModelControl(QObject):
         self.settings_button.setChecked(False)
         # The page shows the panel (and makes room for it): ChatPage.show_settings.
         self.status = QLabel(LOADING, objectName="hint", wordWrap=True)  # until scanned
-        self.load_bar = QProgressBar(maximum=100, textVisible=False, fixedWidth=160)
+        self.load_bar = QProgressBar(maximum=100, textVisible=False)
+        self.load_bar.setFixedWidth(160)
         self.cancel_load_button = QPushButton("Cancel loading")
         self.cancel_load_button.clicked.connect(session.cancel_load)
         for widget in (self.load_bar, self.cancel_load_button):
@@ -145,9 +147,9 @@ class ChatModelControl(QObject):
         wanted = self._wanted_path
         if not wanted.startswith(REMOTE_PREFIX):
             return False
-        if self.picker.select_key(wanted):
+        if self.picker.select_key(wanted) and (choice := self.picker.current_choice()):
             self._restoring = True
-            self.use_remote(self.picker.current_choice())
+            self.use_remote(choice)
             return True
         if self.picker.listing > 0:
             self.status.setText("Waiting for the saved servers to list their models...")
@@ -180,7 +182,8 @@ class ChatModelControl(QObject):
         if self.session.busy:
             self.session.stop()
         self.panel.show_settings(self.model_settings(choice.key), self._system_prompt())
-        self.status.setText(f"Connecting to {choice.connection.name}...")
+        server = choice.connection.name if choice.connection else choice.label
+        self.status.setText(f"Connecting to {server}...")
         self._wanted_path = choice.key
         self.picker.setCurrentIndex(self.picker.choices.row_of(choice.key))
         self.session.use_remote(choice)
@@ -191,7 +194,8 @@ class ChatModelControl(QObject):
         self.settings.last_model = choice.key
         self.picker.set_active(choice.key)
         self.panel.set_remote(True)
-        self.status.setText(f"{choice.label} · on {choice.connection.base_url}")
+        server = choice.connection.base_url if choice.connection else "its server"
+        self.status.setText(f"{choice.label} · on {server}")
         self._active_status = self.status.text()
         self.context_meter.setText("")
         self.context_meter.hide()  # the server holds the context: give the stats the room
@@ -219,7 +223,7 @@ class ChatModelControl(QObject):
 
     @Slot(str)
     def _show_error(self, message: str) -> None:
-        self.view.window().show_error(message)
+        show_error(self.view, message)
 
     @Slot()
     def save_model_defaults(self) -> None:
@@ -304,4 +308,4 @@ class ChatModelControl(QObject):
         self.picker.set_active("")
         self._active_status = ""
         if not cancelled:
-            self.view.window().show_error(message)
+            show_error(self.view, message)

@@ -44,6 +44,7 @@ from app.ui.chat.settings_panel import ChatSettingsPanel
 from app.ui.chat.sidebar import ChatSidebar
 from app.ui.chat.transcript import ShownMessage, Transcript
 from app.ui.chat.welcome import Welcome
+from app.ui.common.banner import show_error
 from app.ui.common.confirm import ask_yes_no
 from app.ui.common.tasks import run_task
 from app.ui.my_models.library_model import LibraryModel
@@ -59,7 +60,7 @@ def stats_line(stats: dict) -> str:
         return ""
     return (
         f"{stats.get('tok_s', 0):.1f} tok/s · first token {stats.get('ttft_s', 0):.2f} s · "
-        f"{stats['tokens']} tokens · {REASONS.get(stats.get('stop_reason'), '')}"
+        f"{stats['tokens']} tokens · {REASONS.get(stats.get('stop_reason') or '', '')}"
     )
 
 
@@ -151,7 +152,7 @@ class ChatPage(QWidget):
         self.stats_label = QLabel("", objectName="hint")
         self.context_meter = QLabel("", objectName="hint")
         self.context_meter.setMinimumWidth(230)
-        self.context_meter.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self.context_meter.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.models = ChatModelControl(
             self.session,
             self.library,
@@ -289,11 +290,11 @@ class ChatPage(QWidget):
     def _on_chat_unread(self, chat_id: int, problem: str) -> None:
         if chat_id == self.opening:
             self.opening = 0  # Send works again: the chat's messages are read then
-        self.window().show_error(problem)
+        show_error(self, problem)
 
     @Slot(str)
     def _on_store_trouble(self, message: str) -> None:
-        self.window().show_error(message)
+        show_error(self, message)
 
     def _render_chat(self) -> None:
         messages = self.store.messages(self.chat_id) if self.chat_id else []
@@ -351,7 +352,7 @@ class ChatPage(QWidget):
         try:
             limits.prompt(text)
         except limits.InvalidValue as exc:
-            self.window().show_error(f"{exc} It is not saved; the chat keeps its last one.")
+            show_error(self, f"{exc} It is not saved; the chat keeps its last one.")
             return
         self.store.update_chat(self.chat_id, system_prompt=text)
 
@@ -379,8 +380,8 @@ class ChatPage(QWidget):
         if (
             watched is self.input
             and event.type() == event.Type.KeyPress
-            and event.key() in (Qt.Key_Return, Qt.Key_Enter)
-            and not event.modifiers() & Qt.ShiftModifier
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and not event.modifiers() & Qt.KeyboardModifier.ShiftModifier
         ):
             self.send()
             return True
@@ -392,7 +393,7 @@ class ChatPage(QWidget):
         if not text or self.session.busy or self.opening:
             return  # an opening chat is read in a moment: the text stays in the box
         if not self.has_model():
-            self.window().show_error("No model is loaded yet: choose one above.")
+            show_error(self, "No model is loaded yet: choose one above.")
             return
         if not self.chat_id:
             self.new_chat()
@@ -518,7 +519,7 @@ class ChatPage(QWidget):
         self.answer_id = None
         self._render_chat()
         self.stats_label.setText("")
-        self.window().show_error(message)
+        show_error(self, message)
         self.answer_failed.emit(message)
 
     @Slot(int, int)
