@@ -32,6 +32,7 @@ from app.core.fit.machine_info import MachineInfo
 from app.core.hub import fit, saved_search
 from app.core.hub.client import HubClient, SearchQuery, parse_repo_ref
 from app.core.hub.files import SIZE_BUCKETS, HubModel
+from app.core.hub.first_list import FirstListPages
 from app.core.hub.saved_search import SavedSearch
 from app.ui.common.tasks import LatestWriter, TaskHandle, run_task
 from app.ui.discover.model_page import ModelPage
@@ -98,6 +99,7 @@ class DiscoverPage(QWidget):
         self.models_dir = models_dir or default_paths().models_dir
         self.cache_file = cache_file or default_paths().cache_dir / CACHE_NAME
         self._query: SearchQuery | None = None
+        self._first: FirstListPages | None = None  # the automatic first search, while shown
         self.cache_io: TaskHandle | None = None  # the saved results being read or written
         self._cache_writer = LatestWriter(self._write_cache, self, "saving the search results")
 
@@ -218,6 +220,10 @@ class DiscoverPage(QWidget):
     @Slot()
     def search(self) -> None:
         """Search with what the boxes say; the current rows stay until the answer comes."""
+        self._search(first=False)
+
+    def _search(self, first: bool) -> None:
+        """``first``: the automatic first search, with ``first_list`` applied to its pages."""
         if self.fits.isChecked() and self.machine is None:
             self._probe_machine()
             return
@@ -228,9 +234,10 @@ class DiscoverPage(QWidget):
             self._show_problem(str(exc), retry=False)
             return
         self._query = query
+        self._first = FirstListPages(pages) if first else None
         self.retry_button.hide()
         self._set_status("Searching the Hugging Face Hub...")
-        self.results_model.search(pages)
+        self.results_model.search(self._first or pages)
         self._slow.start()
 
     @Slot(str)
@@ -244,7 +251,7 @@ class DiscoverPage(QWidget):
     @Slot()
     def retry(self) -> None:
         if self.results_model.is_loading():  # slow: ask again from scratch
-            self.search()
+            self._search(first=self._first is not None)
             return
         self.retry_button.hide()
         self._set_status("Trying again...")
@@ -267,6 +274,7 @@ class DiscoverPage(QWidget):
             self._set_status(
                 f"{count} model{'s' if count != 1 else ''}"
                 + (" — scroll down for more" if more else "")
+                + self._left_out()
             )
         elif more:
             self._set_status(
@@ -277,6 +285,18 @@ class DiscoverPage(QWidget):
             self._set_status("No GGUF models match. Try other words or filters.")
         self._add_architectures(self.results_model.models())
         self._save_cache()
+
+    def _left_out(self) -> str:
+        """What the automatic first list left out, in one sentence ("" for a user's search)."""
+        first = self._first
+        if first is None or not (first.gated_left_out or first.junk_left_out):
+            return ""
+        parts = []
+        if first.gated_left_out:
+            parts.append("gated models, which need an access request to download")
+        if first.junk_left_out:
+            parts.append("test and little-used repos")
+        return f". This first list leaves out {' and '.join(parts)}: search to see every model."
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
@@ -357,7 +377,8 @@ class DiscoverPage(QWidget):
         self._auto_search()
 
     def _auto_search(self) -> None:
-        """The most downloaded GGUF models, to start from: once the saved results are read
+        """The most downloaded GGUF models a newcomer can download and chat with, to start
+        from (``hub.first_list``: no gated or junk repos): once the saved results are read
         (they are shown instead, when there are some)."""
         reading = self.cache_io is not None and not self.cache_io.ended
         if (
@@ -367,7 +388,7 @@ class DiscoverPage(QWidget):
             and self._query is None
             and not self.results_model.rowCount()
         ):
-            self.search()
+            self._search(first=True)
 
     # -- results kept for offline use -------------------------------------------------------------
 
