@@ -293,7 +293,7 @@ class DiscoverPage(QWidget):
             return ""
         parts = []
         if first.gated_left_out:
-            parts.append("gated models, which need an access request to download")
+            parts.append("gated models (they need an access request to download)")
         if first.junk_left_out:
             parts.append("test and little-used repos")
         return f". This first list leaves out {' and '.join(parts)}: search to see every model."

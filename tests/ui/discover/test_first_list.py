@@ -65,7 +65,7 @@ def test_the_first_list_leads_with_open_models_and_says_what_it_left_out(
     assert ids(page)[:2] == OPEN[:2]
     assert GATED not in ids(page) and TEST_REPO not in ids(page)
     status = page.status.text()
-    assert "gated models, which need an access request" in status
+    assert "gated models (they need an access request to download)" in status
     assert "search to see every model" in status
 
 
