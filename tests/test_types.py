@@ -1,5 +1,5 @@
 """The code's types, checked by mypy with the settings in pyproject.toml ([tool.mypy]: the
-folders checked, strict on app/core, the modules still excused)."""
+folders checked, strict on app/core, the default checks above it; no module excused)."""
 
 import subprocess
 import sys

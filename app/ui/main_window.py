@@ -37,6 +37,7 @@ from app.ui.theme import apply_theme
 
 if TYPE_CHECKING:
     from app.ui.downloads.manager import DownloadManager
+    from app.ui.downloads.panel import DownloadsPanel
 
 log = logging.getLogger("hearth.ui.window")
 
@@ -137,7 +138,7 @@ class MainWindow(QMainWindow):
         self.model_drop = ModelDrop(self)  # a .gguf file dropped on the window joins My Models
         self.model_drop.watch(self.chat_page.input.viewport())  # not a path typed in the box
         self.setAcceptDrops(True)
-        self.downloads_panel = None
+        self.downloads_panel: DownloadsPanel | None = None  # built with the downloads
         self.downloads_dock = QDockWidget("Downloads", self)
         self.downloads_dock.setObjectName("downloads")
         self.downloads_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable)
@@ -242,8 +243,9 @@ class MainWindow(QMainWindow):
         current = self.pages.currentIndex()
         page.setObjectName("page")
         self.pages.insertWidget(index, page)
-        self.pages.removeWidget(placeholder)
-        placeholder.deleteLater()
+        if placeholder is not None:  # None only for an index past the stack's end
+            self.pages.removeWidget(placeholder)
+            placeholder.deleteLater()
         self.pages.setCurrentIndex(current)
         self._built[name] = page
 
@@ -252,7 +254,7 @@ class MainWindow(QMainWindow):
         if name == "Discover":
             from app.ui.discover.page import DiscoverPage
 
-            page = DiscoverPage(
+            discover = DiscoverPage(
                 endpoint=self._hub_endpoint,
                 downloads=self.downloads,
                 models_dir=self.paths.models_dir,
@@ -260,13 +262,13 @@ class MainWindow(QMainWindow):
                 library=self.library,
                 comfortable_tok_s=self.settings.comfortable_tok_s,
             )
-            page.chat_requested.connect(self.open_chat_with)
-            self.comfortable_changed.connect(page.model_page.picker.set_comfortable)
-            return page
+            discover.chat_requested.connect(self.open_chat_with)
+            self.comfortable_changed.connect(discover.model_page.picker.set_comfortable)
+            return discover
         if name == "My Models":
             from app.ui.my_models.page import ModelsPage
 
-            page = ModelsPage(
+            models = ModelsPage(
                 self.library,
                 folders=self.settings.model_folders,
                 hidden=self.settings.hidden_models,
@@ -274,18 +276,18 @@ class MainWindow(QMainWindow):
                 machine_info=machine,
                 comfortable_tok_s=self.settings.comfortable_tok_s,
             )
-            self.comfortable_changed.connect(page.picker.set_comfortable)
-            page.chat_requested.connect(self.open_chat_with)
-            page.compare_requested.connect(self._compare_files)
-            page.refresh_requested.connect(self.refresh_library)
-            page.folders_changed.connect(self._on_folders_changed)
-            page.hidden_changed.connect(self._on_hidden_changed)
-            page.message.connect(self.statusBar().showMessage)
-            return page
+            self.comfortable_changed.connect(models.picker.set_comfortable)
+            models.chat_requested.connect(self.open_chat_with)
+            models.compare_requested.connect(self._compare_files)
+            models.refresh_requested.connect(self.refresh_library)
+            models.folders_changed.connect(self._on_folders_changed)
+            models.hidden_changed.connect(self._on_hidden_changed)
+            models.message.connect(self.statusBar().showMessage)
+            return models
         if name == "Compare":
             from app.ui.compare.page import ComparePage
 
-            page = ComparePage(
+            compare = ComparePage(
                 self.library,
                 self.paths,
                 store=self.stores.measurements,
@@ -294,8 +296,8 @@ class MainWindow(QMainWindow):
                 connections=connections,
                 sessions=self.services.new_session,
             )
-            page.quant_made.connect(self.refresh_library)
-            return page
+            compare.quant_made.connect(self.refresh_library)
+            return compare
         from app.ui.hardware.page import HardwarePage
 
         return HardwarePage(self.paths, probe=machine.refresh)
@@ -469,7 +471,9 @@ class MainWindow(QMainWindow):
         """Show the theme ``choice`` ("system", "light" or "dark") now and keep it."""
         self.settings.theme = choice
         self.theme_actions[choice].setChecked(True)
-        apply_theme(QApplication.instance(), choice)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):  # a GUI application: the one kind with a palette
+            apply_theme(app, choice)
         self._save_settings()
 
     def _build_banner(self) -> QWidget:
@@ -502,7 +506,7 @@ class MainWindow(QMainWindow):
             self._shutdown()
 
     def _shutdown(self) -> None:
-        self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
+        self.settings.window_geometry = self.saveGeometry().toBase64().toStdString()
         self.chat_page.save_settings()
         if self._server_panel is not None:
             self._server_panel.shutdown()
