@@ -190,7 +190,7 @@ def test_models_pass_the_model_tester(qtmodeltester, starter_gguf):
         for r in range(choices.rowCount())
     ]
     assert shown == [
-        ("SmolLM2", "local"),
+        ("SmolLM2 · Q4_1", "local"),
         ("a", "heading"),
         ("a · llama-3.gguf", "remote"),
         ("a · qwen2.5:7b", "remote"),
