@@ -135,8 +135,10 @@ class ModelsPage(QWidget):
             ("Delete...", self._delete_clicked),
             ("Chat with this model", self._chat_with_current),
         )
+        # The summary has a line of its own: beside the seven buttons it made My Models wider
+        # than a 1024-px window (1192 px with two models, issue 19's newcomer walk).
         row = QHBoxLayout()
-        row.addWidget(self.summary, 1)
+        row.addStretch(1)
         for label, slot in actions:
             button = QPushButton(label, objectName="primary" if label.startswith("Chat") else "")
             button.clicked.connect(slot)
@@ -158,7 +160,9 @@ class ModelsPage(QWidget):
         layout.addWidget(self.split, 1)
         layout.addWidget(self.details)
         layout.addWidget(self.status)
+        layout.addWidget(self.summary)
         layout.addLayout(row)
+        self._update_summary()  # built after the library's scan: the count at once, not blank
 
     # -- selection --------------------------------------------------------------------------------
 
@@ -183,7 +187,8 @@ class ModelsPage(QWidget):
     def _update_summary(self) -> None:
         models = self.library.models()
         total = sum(m.size_bytes for m in models)
-        self.summary.setText(f"{len(models)} model(s), {format_size(total)} on disk")
+        count = f"{len(models)} model" + ("" if len(models) == 1 else "s")
+        self.summary.setText(f"{count}, {format_size(total)} on disk")
         if models:
             self.table.selectRow(0)
         if self.picker.isVisible():

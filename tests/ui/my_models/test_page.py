@@ -95,7 +95,7 @@ def test_columns_show_what_the_headers_say(page, qtmodeltester) -> None:
     assert cells[model.column("Source")] == "Starter model"
     sources = [model.index(r, model.column("Source")).data() for r in range(model.rowCount())]
     assert sorted(sources) == ["Hearth", "LM Studio", "Starter model"]
-    assert page.summary.text().startswith("3 model(s)")
+    assert page.summary.text().startswith("3 models,")
 
 
 def test_sorting_by_size_is_numeric(page) -> None:
