@@ -49,3 +49,28 @@ def test_a_wide_window_shows_the_chat_list_and_the_settings_together(window, qtb
     page.settings_button.setChecked(True)
     qtbot.wait(10)
     assert page.panel.isVisible() and page.sidebar.isVisible()
+
+
+def test_my_models_with_two_models_keeps_the_window_1024_wide(window, qtbot, starter_gguf):
+    # A newcomer's second model (the walk of issue 19): the summary beside the buttons once
+    # widened the window to 1192 px.
+    second = window.paths.models_dir / "SmolLM2-135M-Instruct-downloaded-from-Discover.Q4_1.gguf"
+    second.hardlink_to(starter_gguf)
+    with qtbot.waitSignal(window.library.modelReset, timeout=60_000):
+        window.refresh_library()
+    window.open_page("My Models")
+    qtbot.waitUntil(lambda: window.models_page.summary.text().startswith("2 models,"))
+    qtbot.wait(10)
+    assert window.size().toTuple() == (1024, 640)
+    assert window.minimumSizeHint().width() <= 1024
+
+
+@pytest.mark.parametrize("page", ["Chat", "Hardware", "My Models"])
+def test_the_api_server_panel_opens_without_making_the_window_taller(window, qtbot, page):
+    window.open_page(page)
+    window.show_error("No model is loaded yet.")  # a notice above the page takes its height
+    window.toggle_server()  # the status bar's "API server: off" button
+    qtbot.wait(10)
+    assert window.server_dock.isVisible()
+    assert window.size().toTuple() == (1024, 640)
+    assert window.minimumSizeHint().height() <= 640

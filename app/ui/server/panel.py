@@ -24,10 +24,12 @@ from PySide6.QtCore import (
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QScrollArea,
     QSizePolicy,
     QSpinBox,
     QTableView,
@@ -234,14 +236,21 @@ class ServerPanel(QWidget):
         network = QHBoxLayout()
         network.addWidget(self.network_box)
         network.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Local server", objectName="pageTitle"))
+        # The panel scrolls inside its dock: at its full height (~290 px) it made a 640-px window
+        # taller once a notice was showing (issue 19's newcomer walk). The dock's title names it.
+        content = QWidget(objectName="page")
+        layout = QVBoxLayout(content)
         layout.addWidget(self.toggle)
         layout.addLayout(form)
         layout.addLayout(network)
         layout.addWidget(self.network_warning)
         layout.addWidget(self.status_label)
         layout.addWidget(self.log_view, 1)
+        scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
 
         self.toggle.toggled.connect(self._on_toggled)
         self.port_box.valueChanged.connect(self._update_address)
