@@ -105,6 +105,13 @@ class ChatModelControl(QObject):
     def has_model(self) -> bool:
         return self.session.model is not None or self.session.remote is not None
 
+    def why_no_model(self) -> str:
+        """What Send says without a model. Sent while the library was still being scanned or
+        the starter loading, "choose one above" (over an empty picker) read as broken."""
+        if not self.library.scanned or self.session.loading:
+            return "The model is still loading: send your message again in a moment."
+        return "No model is loaded yet: choose one above."
+
     def model_settings(self, path: str | None = None) -> ModelSettings:
         path = path or self.current_model_key()
         saved = self.settings.model_settings.get(path)

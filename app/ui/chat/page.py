@@ -393,7 +393,7 @@ class ChatPage(QWidget):
         if not text or self.session.busy or self.opening:
             return  # an opening chat is read in a moment: the text stays in the box
         if not self.has_model():
-            show_error(self, "No model is loaded yet: choose one above.")
+            show_error(self, self.models.why_no_model())
             return
         if not self.chat_id:
             self.new_chat()

@@ -52,3 +52,19 @@ def test_a_chat_with_messages_shows_them_instead(window):
     assert "Hello there" in page.transcript.toPlainText()
     page.new_chat()
     assert page.welcome.isVisible() and not page.transcript.isVisible()
+
+
+def test_sending_before_the_first_scan_says_the_model_is_still_loading(window, qtbot):
+    # The newcomer's walk (issue 19): a prompt sent in the first seconds was answered "choose
+    # one above" while the picker above was still empty and Chat said "Loading...".
+    page = window.chat_page
+    assert not window.library.scanned
+    page.welcome.prompt_buttons[0].click()
+    page.send_button.click()
+    assert window.banner_text.text() == (
+        "The model is still loading: send your message again in a moment."
+    )
+    assert page.input.toPlainText() == EXAMPLE_PROMPTS[0]  # kept for the second try
+    qtbot.waitUntil(lambda: window.library.scanned, timeout=30_000)
+    page.send_button.click()  # scanned, and no model here at all
+    assert window.banner_text.text() == "No model is loaded yet: choose one above."
