@@ -18,8 +18,6 @@ from app import __version__
 from app.core.common.errors import HearthError
 from app.core.common.logs import setup_logging
 from app.core.common.paths import default_paths
-from app.core.inference.host import process
-from app.core.quants import quantize_worker
 
 COMMANDS = (
     "setup",
@@ -72,22 +70,35 @@ def build_parser(commands_wanted: tuple[str, ...] = COMMANDS) -> argparse.Argume
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == [quantize_worker.FLAG]:  # make_quant's child process: nothing else starts
+def _child_process(argv: list[str]) -> int | None:
+    """Run the child process ``argv`` asks for and return its exit code, or None when ``argv``
+    is not a child's (the studio or a command)."""
+    from app.core.inference.host import process
+    from app.core.quants import quantize_worker
+
+    if argv[0] == quantize_worker.FLAG:  # make_quant's child process: nothing else starts
         return quantize_worker.main(argv[1:])
-    if argv[:1] == [process.FLAG]:  # a model host: llama.cpp for one model, nothing else
+    if argv[0] == process.FLAG:  # a model host: llama.cpp for one model, nothing else
         from app.core.inference.host import engine_host
 
         return engine_host.main(argv[1:])
-    if argv[:1] == ["--measure-host"]:  # measuring quants, llama.cpp in its own process
+    if argv[0] == "--measure-host":  # measuring quants, llama.cpp in its own process
         from app.core.measure import host
 
         return host.main(argv[1:])
-    if argv[:1] == ["--bench-chat-child"]:  # one side of 'hearth bench chat'
+    if argv[0] == "--bench-chat-child":  # one side of 'hearth bench chat'
         from app.bench import chat_child
 
         return chat_child.main(argv[1:])
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv:  # 'hearth' alone (the studio) skips these imports: ~10 ms of its start
+        child = _child_process(argv)
+        if child is not None:
+            return child
     # 'hearth' alone opens the studio: importing the twelve subcommands first cost ~0.3 s of
     # its start (numpy and the measuring code came with 'compare'). They are loaded only when
     # a word that is not an option is given (a command, or a misspelt one) or help is asked.
@@ -101,10 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         if problem:
             print(problem, file=sys.stderr)
             return 1
-        from app.core.library import starter
         from app.ui.application import run_gui
 
-        starter.install_from_bundle(paths.models_dir)
         return run_gui(paths, self_test=args.self_test, screenshot=args.screenshot)
     try:
         return args.handler(args, paths)

@@ -64,7 +64,6 @@ def apply_style(app: QApplication, theme: str = "system") -> str:
 
 def run_gui(paths: Paths, *, self_test: bool = False, screenshot: str | None = None) -> int:
     from app.ui.main_window import MainWindow
-    from app.ui.services import Services
     from app.ui.single_instance import SingleInstance
 
     qInstallMessageHandler(_qt_message)
@@ -77,20 +76,37 @@ def run_gui(paths: Paths, *, self_test: bool = False, screenshot: str | None = N
         return instance.hand_over()  # the running studio's window comes forward
     reporter = ErrorReporter()
     reporter.install()
-    try:
-        # What the pages share, built once: stores, connections, the machine's report, the
-        # library, the model host, the downloads.
-        services = Services(paths, settings)
-        window = MainWindow(paths, settings, services=services)
-    except Exception as exc:  # noqa: BLE001 - said in a window, never an abort without a word
-        log.exception("The window could not be built")
+
+    def open_services():
+        """What the pages share, built once: stores, connections, the machine's report, the
+        library, the model host, the downloads. Opened after the window's first paint (they
+        and the Chat page were half the start, issue 19), after the claim above: nothing is
+        written before it."""
+        from app.core.library import starter
+        from app.ui.services import Services
+
+        starter.install_from_bundle(paths.models_dir)
+        return Services(paths, settings)
+
+    failed: list[str] = []
+
+    def cannot_start(reason: str) -> None:
+        failed.append(reason)
         QMessageBox.critical(
             None,
             "Hearth could not start",
-            f"Hearth could not open its window: {exc}\n\nDetails are in the "
+            f"Hearth could not open its window: {reason}\n\nDetails are in the "
             f"log file {paths.log_file}.",
         )
+        app.exit(1)
+
+    try:
+        window = MainWindow(paths, settings, open_later=open_services)
+    except Exception as exc:  # noqa: BLE001 - said in a window, never an abort without a word
+        log.exception("The window could not be built")
+        cannot_start(str(exc))
         return 1
+    window.open_failed.connect(cannot_start)
     reporter.error.connect(window.show_error)
     instance.show_window(window)
     if start_probe.wanted():  # hearth bench start: report the first paint, then quit
@@ -104,7 +120,7 @@ def run_gui(paths: Paths, *, self_test: bool = False, screenshot: str | None = N
     code = app.exec()
     window.shutdown()
     instance.release()
-    result = test.result if test else code
+    result = 1 if failed else test.result if test else code
     if tasks.left_running():
         # Qt waits with no limit for the pools' threads as the process ends: a hung job would
         # keep Hearth running with no window (measured: a 6 s job held the exit 6 s). What was

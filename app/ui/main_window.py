@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QEvent, QSize, Qt, QTimer, Signal, Slot
@@ -27,17 +28,18 @@ from app.core.common.errors import SettingsError
 from app.core.common.paths import Paths
 from app.core.common.resources import resource
 from app.core.config.settings import Settings
-from app.core.stores import Stores
 from app.ui.common import tasks
 from app.ui.menus import WindowMenus
 from app.ui.model_drop import ModelDrop
-from app.ui.services import Services
-from app.ui.session.session import ChatSession
 from app.ui.theme import apply_theme
 
 if TYPE_CHECKING:
+    from app.core.stores import Stores
+    from app.ui.chat.page import ChatPage
     from app.ui.downloads.manager import DownloadManager
     from app.ui.downloads.panel import DownloadsPanel
+    from app.ui.services import Services
+    from app.ui.session.session import ChatSession
 
 log = logging.getLogger("hearth.ui.window")
 
@@ -52,8 +54,15 @@ _ICONS = {
 
 
 class MainWindow(QMainWindow):
+    """The window. Built alone (tests), it opens its services and builds Chat at once. The
+    studio (``run_gui``) passes ``open_later``: the window's shell (menus, sidebar, a Chat
+    saying "Loading...") paints first, and the services are opened and Chat built on the
+    event loop's next turn (issue 19: the stores and the Chat page were half the start)."""
+
     # File > Settings changed the comfortable speed: the open quant pickers recommend again
     comfortable_changed = Signal(float)
+    opened = Signal()  # the services are open and Chat has replaced its placeholder
+    open_failed = Signal(str)  # opening them after the first paint failed: why, in a sentence
 
     def __init__(
         self,
@@ -63,29 +72,28 @@ class MainWindow(QMainWindow):
         hub_endpoint: str | None = None,
         stores: Stores | None = None,
         services: Services | None = None,
+        open_later: Callable[[], Services] | None = None,
     ) -> None:
         super().__init__()
-        from app.ui.chat.page import ChatPage
-
         self.paths = paths
         self.settings = settings
         self.setWindowTitle("Hearth")
         self._shut_down = False
         self.resize(1280, 800)
-        # Everything the pages share, built once (by run_gui, or here for a window alone).
-        self.services = services or Services(
-            paths, settings, stores=stores, session=session, hub_endpoint=hub_endpoint, parent=self
+        # Everything the pages share, built once (by run_gui through ``open_later``, or here
+        # for a window alone); ``open`` sets these.
+        self._open_services = open_later or (
+            lambda: (
+                services
+                or self._new_services(stores=stores, session=session, hub_endpoint=hub_endpoint)
+            )
         )
-        self.stores = self.services.stores
-        self.chat_store = self.stores.chats
-        self.library = self.services.library
-        self.session = self.services.session
-        self.library.modelReset.connect(self._on_library)
-        self.services.scan_failed.connect(self.show_error)
+        self._opening = False
+        self._services: Services | None = None
+        self._chat_page: ChatPage | None = None
         # The downloads (manager, panel, unfinished ones resumed) are set up after the first
         # paint, or when first asked for: their imports cost ~35 ms of the start.
         self._downloads: DownloadManager | None = None
-        self._hub_endpoint = self.services.hub_endpoint
 
         self.sidebar = QListWidget(objectName="sidebar")
         self.sidebar.setIconSize(QSize(20, 20))
@@ -94,27 +102,20 @@ class MainWindow(QMainWindow):
             item = QListWidgetItem(QIcon(str(resource("icons", f"{_ICONS[name]}.svg"))), name)
             self.sidebar.addItem(item)
 
-        # Only Chat, the page shown first, is built now; the others on first show. Building
-        # all five before the first paint took most of the start (1.7 s against 0.22 s for a
-        # bare window, issue 19), and their imports pulled numpy and the measuring code in.
+        # Only Chat, the page shown first, is built by ``open``; the others on first show.
+        # Building all five before the first paint took most of the start (1.7 s against
+        # 0.22 s for a bare window, issue 19), and their imports pulled numpy and the
+        # measuring code in.
         self.pages = QStackedWidget()
         self._built: dict[str, QWidget] = {}
         for _name in PAGES:
             self.pages.addWidget(QWidget())  # a placeholder until the page is first shown
-        self.chat_page = ChatPage(
-            self.session,
-            self.library,
-            settings,
-            self.chat_store,
-            connections=self.services.connections,
-        )
-        self._place("Chat", self.chat_page)
+        self.chat_placeholder = QLabel("Loading...", alignment=Qt.AlignmentFlag.AlignCenter)
+        self._place_placeholder("Chat", self.chat_placeholder)
         self.sidebar.currentRowChanged.connect(self._show_page)
         self._settings_writer = tasks.LatestWriter(
             self._write_settings, self, "saving the settings", on_error=self.show_error
         )
-        self.chat_page.models.defaults_saved.connect(self._save_settings)
-        self.chat_page.welcome.page_requested.connect(self.open_page)
 
         pane = QWidget(objectName="sidebarPane")
         pane_layout = QVBoxLayout(pane)
@@ -136,7 +137,6 @@ class MainWindow(QMainWindow):
         self.menus = WindowMenus(self, PAGES)
         self.theme_actions: dict[str, QAction] = self.menus.theme_actions
         self.model_drop = ModelDrop(self)  # a .gguf file dropped on the window joins My Models
-        self.model_drop.watch(self.chat_page.input.viewport())  # not a path typed in the box
         self.setAcceptDrops(True)
         self.downloads_panel: DownloadsPanel | None = None  # built with the downloads
         self.downloads_dock = QDockWidget("Downloads", self)
@@ -162,20 +162,88 @@ class MainWindow(QMainWindow):
         if settings.window_geometry:
             self.restoreGeometry(QByteArray.fromBase64(settings.window_geometry.encode()))
         self.sidebar.setCurrentRow(PAGES.index("Chat"))
-        # The first scan starts after the first paint (or after half a second if the window is
-        # not shown): it imports huggingface_hub in its thread, ~40 MiB, and held the GIL
-        # while the window was being built.
         self._scanned = False
-        self.chat_page.installEventFilter(self)
+        if open_later is None:
+            self.open()
+        else:  # the shell paints first; the services open on the next turn after it
+            self.chat_placeholder.installEventFilter(self)
+
+    @property
+    def services(self) -> Services:
+        """What the pages share; opened now if the shell has not painted yet."""
+        self.open()
+        assert self._services is not None, "opening the services failed"
+        return self._services
+
+    @property
+    def chat_page(self) -> ChatPage:
+        """The Chat page; built now (with the services) if the shell has not painted yet."""
+        self.open()
+        assert self._chat_page is not None, "opening the services failed"
+        return self._chat_page
+
+    def _new_services(self, **given) -> Services:
+        from app.ui.services import Services
+
+        return Services(self.paths, self.settings, parent=self, **given)
+
+    def open(self) -> None:
+        """Open the services and put the Chat page in its placeholder's place. Called once the
+        shell has painted (or at once for a window built alone, or earlier when something
+        needs them first: a page button, a menu); later calls do nothing."""
+        if self._opening:
+            return
+        self._opening = True
+        from app.ui.chat.page import ChatPage
+
+        self._services = services = self._open_services()
+        self.stores = services.stores
+        self.chat_store = self.stores.chats
+        self.library = services.library
+        self.session = services.session
+        self._hub_endpoint = services.hub_endpoint
+        self.library.modelReset.connect(self._on_library)
+        services.scan_failed.connect(self.show_error)
+        chat_page = ChatPage(
+            self.session,
+            self.library,
+            self.settings,
+            self.chat_store,
+            connections=services.connections,
+        )
+        chat_page.models.defaults_saved.connect(self._save_settings)
+        chat_page.welcome.page_requested.connect(self.open_page)
+        self.model_drop.watch(chat_page.input.viewport())  # not a path typed in the box
+        self._chat_page = chat_page
+        self._place("Chat", chat_page)
+        # The first scan starts after Chat's first paint (or after half a second if the window
+        # is not shown): it imports huggingface_hub in its thread, ~40 MiB, and held the GIL
+        # while the window was being built.
+        chat_page.installEventFilter(self)
         QTimer.singleShot(500, self, self._first_scan)
-        notices = [settings.notice, *self.stores.notices]  # set aside, or cannot be saved
+        notices = [self.settings.notice, *self.stores.notices]  # set aside, or cannot be saved
         if any(notices):
             self.show_error(" ".join(n for n in notices if n))
+        self.opened.emit()
+
+    @Slot()
+    def _open_after_paint(self) -> None:
+        if self._shut_down:  # closed as soon as it painted: nothing to open (or to close)
+            return
+        try:
+            self.open()
+        except Exception as exc:  # noqa: BLE001 - said in a window, never an abort without a word
+            log.exception("The window could not be built")
+            self.open_failed.emit(str(exc))
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
-        if watched is self.chat_page and event.type() == QEvent.Type.Paint:
-            self.chat_page.removeEventFilter(self)
-            QTimer.singleShot(0, self, self._first_scan)
+        if event.type() == QEvent.Type.Paint:
+            if watched is self.chat_placeholder:
+                self.chat_placeholder.removeEventFilter(self)
+                QTimer.singleShot(0, self, self._open_after_paint)
+            elif self._chat_page is not None and watched is self._chat_page:
+                watched.removeEventFilter(self)
+                QTimer.singleShot(0, self, self._first_scan)
         return super().eventFilter(watched, event)
 
     @Slot()
@@ -208,6 +276,7 @@ class MainWindow(QMainWindow):
             self.downloads_dock.show()
 
     def open_page(self, name: str) -> None:
+        self.open()
         self.sidebar.setCurrentRow(PAGES.index(name))
 
     @property
@@ -228,26 +297,32 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def _show_page(self, row: int) -> None:
-        self._page(PAGES[row])
+        if self._services is not None or PAGES[row] != "Chat":  # Chat comes with the services
+            self._page(PAGES[row])
         self.pages.setCurrentIndex(row)
 
     def _page(self, name: str) -> QWidget:
         """The page called ``name``, built the first time it is asked for."""
+        self.open()
         if name not in self._built:
             self._place(name, self._build_page(name))
         return self._built[name]
 
     def _place(self, name: str, page: QWidget) -> None:
+        self._place_placeholder(name, page)
+        self._built[name] = page
+
+    def _place_placeholder(self, name: str, widget: QWidget) -> None:
+        """Put ``widget`` in page ``name``'s slot of the stack, instead of what was there."""
         index = PAGES.index(name)
         placeholder = self.pages.widget(index)
         current = self.pages.currentIndex()
-        page.setObjectName("page")
-        self.pages.insertWidget(index, page)
+        widget.setObjectName("page")
+        self.pages.insertWidget(index, widget)
         if placeholder is not None:  # None only for an index past the stack's end
             self.pages.removeWidget(placeholder)
             placeholder.deleteLater()
         self.pages.setCurrentIndex(current)
-        self._built[name] = page
 
     def _build_page(self, name: str) -> QWidget:
         machine, connections = self.services.machine, self.services.connections
@@ -353,6 +428,7 @@ class MainWindow(QMainWindow):
         if self._server_panel is None:
             from app.ui.server.panel import ServerPanel
 
+            self.open()
             self._server_panel = ServerPanel(
                 self.session, self.settings, port=self.settings.api_port
             )
@@ -412,16 +488,19 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def stop_answer(self) -> None:
-        self.chat_page.stop_answer()
+        if self._chat_page is not None:  # nothing answers before Chat is built
+            self._chat_page.stop_answer()
 
     @Slot()
     def choose_model_file(self) -> None:
+        self.open()
         self.model_drop.choose()
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
         self.model_drop.drag_entered(event)
 
     def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.open()
         self.model_drop.dropped(event)
 
     @Slot()
@@ -507,6 +586,9 @@ class MainWindow(QMainWindow):
 
     def _shutdown(self) -> None:
         self.settings.window_geometry = self.saveGeometry().toBase64().toStdString()
+        if self._chat_page is None:  # closed before the services opened, or they failed to
+            self._shutdown_unopened()
+            return
         self.chat_page.save_settings()
         if self._server_panel is not None:
             self._server_panel.shutdown()
@@ -526,6 +608,19 @@ class MainWindow(QMainWindow):
         if unsaved:
             log.error("At quit: %s", unsaved)
             print(f"Hearth: {unsaved}", file=sys.stderr)
+
+    def _shutdown_unopened(self) -> None:
+        """Quit before Chat was built (closed at once, or opening failed): what was opened is
+        closed, and the settings (the window's size) are kept."""
+        if self._services is not None:
+            self._services.session.shutdown()
+        tasks.shutdown()
+        try:
+            self._settings_writer.write_now(self.settings)
+        except SettingsError as exc:
+            log.warning("Settings not saved at quit: %s", exc)
+        if self._services is not None:
+            self._services.stores.close(tasks.wait_ms() / 1000)
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self.shutdown()

@@ -1,8 +1,9 @@
 """Report the first paint of a window, for ``hearth bench start``.
 
 Set ``HEARTH_START_PROBE=1`` and the studio (or the bench's bare window) prints one JSON line
-on stdout once its window has painted for the first time: the wall-clock time then and the
-process's resident memory, and quits. The parent counts from before it started the process,
+on stdout once its window has painted for the first time: the wall-clock time then, the
+process's resident memory and the modules imported by then (what the start paid for), and
+quits. The parent counts from before it started the process,
 so the figure is what a user waits for: interpreter, imports, building the window, first paint.
 """
 
@@ -61,7 +62,12 @@ class FirstPaint(QObject):
     def _report(self) -> None:
         self._app.removeEventFilter(self)
         size = self._window.size()
-        line = {"t": time.time(), "rss_mib": rss_mib(), "size": [size.width(), size.height()]}
+        line = {
+            "t": time.time(),
+            "rss_mib": rss_mib(),
+            "size": [size.width(), size.height()],
+            "modules": sorted(sys.modules),
+        }
         print(json.dumps(line), flush=True)
         self._window.close()
         self._app.quit()
