@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 import threading
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from PySide6.QtCore import QObject, QtMsgType, Signal, qInstallMessageHandler
 from PySide6.QtGui import QIcon
@@ -19,6 +19,9 @@ from app.core.config.settings import Settings
 from app.ui import start_probe
 from app.ui.common import tasks
 from app.ui.theme import apply_theme
+
+if TYPE_CHECKING:
+    from app.ui.services import Services
 
 log = logging.getLogger("hearth.ui")
 qt_log = logging.getLogger("hearth.qt")
@@ -77,11 +80,11 @@ def run_gui(paths: Paths, *, self_test: bool = False, screenshot: str | None = N
     reporter = ErrorReporter()
     reporter.install()
 
-    def open_services():
+    def open_services() -> Services:
         """What the pages share, built once: stores, connections, the machine's report, the
         library, the model host, the downloads. Opened after the window's first paint (they
-        and the Chat page were half the start, issue 19), after the claim above: nothing is
-        written before it."""
+        and the Chat page were half the start, issue 19), so after the claim above: the chats,
+        the stores and the starter model are written only by the studio holding the folder."""
         from app.core.library import starter
         from app.ui.services import Services
 

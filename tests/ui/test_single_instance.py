@@ -10,13 +10,20 @@ import signal
 import subprocess
 import sys
 
+# Says "up" once the window is open: its shell painted, its services opened and Chat built
+# (they open on the turn after the first paint; a request to come forward waits for them).
 STAY_UP = (
     "import sys\n"
     "from PySide6.QtCore import QTimer\n"
     "from PySide6.QtWidgets import QApplication\n"
     "from app import cli\n"
+    "from app.ui.main_window import MainWindow\n"
     "app = QApplication(sys.argv[:1])\n"
-    "QTimer.singleShot(0, lambda: print('up', flush=True))\n"
+    "def watch():\n"
+    "    for window in app.topLevelWidgets():\n"
+    "        if isinstance(window, MainWindow):\n"
+    "            window.opened.connect(lambda: print('up', flush=True))\n"
+    "QTimer.singleShot(0, watch)\n"
     "sys.exit(cli.main([]))\n"
 )
 START = "import sys\nfrom app import cli\nsys.exit(cli.main([]))\n"  # hearth, no command
@@ -35,7 +42,7 @@ def _start(hearth_home) -> subprocess.Popen:
 def test_a_second_start_brings_the_first_forward_and_exits(hearth_home):
     first = _start(hearth_home)
     try:
-        assert first.stdout.readline().strip() == "up"  # its window is shown
+        assert first.stdout.readline().strip() == "up"  # its window is shown and open
         second = subprocess.run(
             [sys.executable, "-c", START],
             capture_output=True,
