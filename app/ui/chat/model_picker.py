@@ -54,6 +54,10 @@ class ModelPicker(QComboBox):
         self.active_key = ""  # the model the chat uses now: kept shown across rebuilds
         self._listing_tasks: list[TaskHandle] = []  # a newer refresh drops them
         self.listing = 0  # connections still being listed
+        # While the rows are rebuilt, Qt moves the current row on its own (to the first row):
+        # listeners that remember the user's pick skip those changes (``resetting``).
+        self.resetting = False
+        self.choices.modelAboutToBeReset.connect(self._on_about_to_reset)
         self.choices.modelReset.connect(self._on_reset)
         library.modelReset.connect(self._on_library)
         self.activated.connect(self._on_activated)
@@ -126,9 +130,14 @@ class ModelPicker(QComboBox):
         self.choices.set_local(local_choices(self.library.models()))
 
     @Slot()
+    def _on_about_to_reset(self) -> None:
+        self.resetting = True
+
+    @Slot()
     def _on_reset(self) -> None:
         row = self.choices.row_of(self.active_key)
         self.setCurrentIndex(row if row >= 0 else (0 if self.choices.local_count() else -1))
+        self.resetting = False
         self.choices_changed.emit()
 
     def folder_menu(self, row: int) -> QMenu | None:

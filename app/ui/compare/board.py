@@ -140,9 +140,10 @@ class CompareBoard(QWidget):
 
     @staticmethod
     def _keep_pick(combo: ModelPicker) -> None:
-        """The picked row stays picked when the rows are rebuilt (a server listed)."""
+        """The picked row stays picked when the rows are rebuilt (a server listed): the moves
+        Qt makes while the rows are rebuilt are not the user's."""
         choice = combo.current_choice()
-        if choice is not None:
+        if choice is not None and not combo.resetting:
             combo.active_key = choice.key
 
     def refresh_remote(self) -> None:

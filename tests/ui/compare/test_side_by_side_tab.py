@@ -158,3 +158,27 @@ def test_stop_stops_every_model_answering_at_once(qtbot, services, hearth_home, 
         assert board.send_button.isEnabled()
     finally:
         tab.shutdown()
+
+
+def test_the_models_picked_stay_picked_when_the_saved_connections_come_in(
+    qtbot, services, hearth_home, two_quants
+):
+    """The saved connections are read in the background: when they come in, the pickers'
+    rows are rebuilt, and each picker must still show the model the user picked (both
+    showed the first model, and Send said "Pick a different model in each box")."""
+    tab = open_tab(qtbot, services)
+    board = tab.board
+    try:
+        qtbot.waitUntil(lambda: not board.listing())
+        board.select(list(reversed(two_quants)))
+        board.refresh_remote()
+        qtbot.waitUntil(lambda: not board.listing())
+        assert [c.currentText() for c in board.pickers] == [
+            "SmolLM2-135M-Instruct · Q4_K_M",
+            "SmolLM2-135M-Instruct · Q8_0",
+        ]
+        board.prompt.setPlainText("Hello")
+        board.send()
+        assert not board.message.isVisible()
+    finally:
+        board.shutdown()
