@@ -88,6 +88,7 @@ def run_gui(paths: Paths, *, self_test: bool = False, screenshot: str | None = N
         from app.core.library import starter
         from app.ui.services import Services
 
+        instance.listen()  # a later start can bring this window forward from now on
         starter.install_from_bundle(paths.models_dir)
         return Services(paths, settings)
 

@@ -10,6 +10,10 @@ the file of a process that has died (a crash, a kill) as stale and takes it over
 never locks the user out. The running studio listens on a local socket named after the data
 folder; a second start connects, asks for the window, says "Hearth is already running" and
 exits. Studios with different data folders (``HEARTH_HOME``) run side by side.
+
+The lock is taken before the window is built; the socket listens from the turn after the
+window's first paint (``listen``: QtNetwork cost ~5 ms of the start), so a second start in
+that moment tries again until the running studio answers.
 """
 
 from __future__ import annotations
@@ -17,10 +21,21 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCryptographicHash, QLockFile, QObject, Signal, Slot
-from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtCore import (
+    QCryptographicHash,
+    QDeadlineTimer,
+    QLockFile,
+    QObject,
+    QThread,
+    Signal,
+    Slot,
+)
 from PySide6.QtWidgets import QWidget
+
+if TYPE_CHECKING:
+    from PySide6.QtNetwork import QLocalServer
 
 log = logging.getLogger("hearth.ui")
 
@@ -49,22 +64,32 @@ class SingleInstance(QObject):
         self._server: QLocalServer | None = None
 
     def claim(self) -> bool:
-        """True when this is the only studio on the data folder (it listens from now on)."""
-        if not self._lock.tryLock(0):
-            return False
+        """True when this is the only studio on the data folder; ``listen`` then."""
+        return self._lock.tryLock(0)
+
+    def listen(self) -> None:
+        """Answer later starts from now on (called once the window has painted)."""
+        from PySide6.QtNetwork import QLocalServer
+
         name = socket_name(self.data_dir)
         QLocalServer.removeServer(name)  # a socket file left by a studio that crashed
         self._server = QLocalServer(self)
         self._server.newConnection.connect(self._on_connection)
         if not self._server.listen(name):
             log.warning("Cannot listen for a second start: %s", self._server.errorString())
-        return True
 
     def hand_over(self) -> int:
         """Ask the running studio to show its window, say so, and return the exit code."""
+        from PySide6.QtNetwork import QLocalSocket
+
         socket = QLocalSocket()
-        socket.connectToServer(socket_name(self.data_dir))
-        shown = socket.waitForConnected(WAIT_MS)
+        deadline = QDeadlineTimer(WAIT_MS)
+        while True:  # a studio that is just starting listens once its window has painted
+            socket.connectToServer(socket_name(self.data_dir))
+            shown = socket.waitForConnected(max(0, deadline.remainingTime()))
+            if shown or deadline.hasExpired():
+                break
+            QThread.msleep(50)
         if shown:
             socket.write(b"show\n")
             shown = socket.waitForBytesWritten(WAIT_MS)
