@@ -71,17 +71,22 @@ EFFICIENCY = {
     "SYCL": (0.7, 2.0e-3, 0.5),
 }
 # The CPU: generation reaches the bandwidth the probe measures (read + written bytes of a copy)
-# at about this share, and its matrix-vector products run at a share of the probe's float32
-# matrix product: a token costs its bytes over bandwidth plus 2 FLOPs per active weight over
-# compute. Fitted on the starter model's ladder on this 2-core VM (F16 to Q2_K, 1 thread):
-# 37.7 GB/s and 5.3 ms per token beyond the bytes, against a probe of 36-39 GB/s and 220
-# GFLOP/s: every file of a ladder has the same 135M weights, so those 5.3 ms are the 0.27
-# GFLOP of a token at 51 GFLOP/s (0.23 of the probe), not a fixed cost. The model zoo's tiny
-# models (7M weights, 8 MB) confirm it: their fastest tokens take 0.52 ms here even beside
-# other programs, where a fixed 5 ms was predicted; what is left for the graph and sampling
-# is under 0.05 ms.
+# at about this share, and its matrix-vector products run at a share of the probe's one-core
+# float32 product rate (``cpu_speed``: many 64x64 products, 93-100 GFLOP/s a core on this 2-core
+# VM): a token costs its bytes over bandwidth plus 2 FLOPs per active weight over compute.
+# Fitted on the starter model's ladder here (F16 to Q2_K, 1 thread, median token, load ~2):
+# 93-182 tok/s against a probe of 40-43 GB/s and 97-100 GFLOP/s; every file of a ladder has
+# the same 135M weights, and what each token takes beyond its bytes, 3.3-3.9 ms, is the 0.27
+# GFLOP of a token at about 75 GFLOP/s (0.75 of the probe), not a fixed cost; with other
+# programs busy beside it the same ladder gave about half that (0.4-0.55), and the K-quants'
+# products cost more than Q8_0's or Q4_1's. 0.5 is taken: a figure users plan with should not be
+# the best case. (It was first
+# fitted as 0.23 of a 220 GFLOP/s figure from an older probe that used both cores; against
+# today's one-core probe that predicted the ladder at half its measured speed.) The model zoo's
+# tiny models (7M weights, 8 MB) confirm the small fixed cost: their fastest tokens take 0.52 ms
+# here even beside other programs; what is left for the graph and sampling is under 0.05 ms.
 CPU_EFFICIENCY, CPU_OVERHEAD_S, CPU_PROMPT_EFFICIENCY = 1.0, 0.05e-3, 1.0
-CPU_GEN_FLOPS_EFFICIENCY = 0.23
+CPU_GEN_FLOPS_EFFICIENCY = 0.5
 # A GPU known by bandwidth only (NVML, not in the table): compute guessed from bandwidth.
 FLOPS_PER_BYTE = 60.0
 
