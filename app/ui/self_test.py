@@ -22,11 +22,16 @@ class SelfTest(QObject):
         self.window = window
         self.screenshot = screenshot
         self.result = 1
+        window.opened.connect(self._watch)  # run_gui's window opens after its first paint
+        QTimer.singleShot(timeout_s * 1000, self._timeout)
+
+    @Slot()
+    def _watch(self) -> None:
+        window = self.window
         window.session.loaded.connect(self._send)
         window.session.load_failed.connect(self._fail)
         window.chat_page.answer_finished.connect(self._done)
         window.chat_page.answer_failed.connect(self._fail)
-        QTimer.singleShot(timeout_s * 1000, self._timeout)
 
     @Slot()
     def _send(self) -> None:
