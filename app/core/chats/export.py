@@ -143,6 +143,13 @@ class ChatSource(Protocol):
 
 def export(store: ChatSource, chat_id: int, path: Path) -> Path:
     """Write the chat to ``path`` (.md or .json, by suffix) atomically; returns the path."""
+    return write(store.get_chat(chat_id), store.messages(chat_id), path)
+
+
+def write(chat: Chat, messages: list[Message], path: Path) -> Path:
+    """Write ``chat`` with ``messages`` to ``path`` (.md or .json, by suffix) atomically;
+    returns the path. Apart from :func:`export` so that the window can read the chat on its
+    own thread and write the file on the pool."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in (".md", ".markdown"):
@@ -151,7 +158,7 @@ def export(store: ChatSource, chat_id: int, path: Path) -> Path:
         render = to_json
     else:
         raise ChatStoreError("Choose a file name ending in .md (Markdown) or .json.")
-    text = render(store.get_chat(chat_id), store.messages(chat_id))
+    text = render(chat, messages)
     try:
         write_atomic(path, text.encode("utf-8"), make_folder=False)  # a folder the user chose
     except OSError as exc:

@@ -46,7 +46,7 @@ from app.ui.chat.transcript import ShownMessage, Transcript
 from app.ui.chat.welcome import Welcome
 from app.ui.common.banner import show_error
 from app.ui.common.confirm import ask_yes_no
-from app.ui.common.tasks import run_task
+from app.ui.common.tasks import TaskHandle, run_task
 from app.ui.my_models.library_model import LibraryModel
 from app.ui.session.reply import Reply
 from app.ui.session.session import ChatSession
@@ -363,8 +363,25 @@ class ChatPage(QWidget):
             else (self.settings.system_prompt)
         )
 
-    def export_chat(self, path: Path) -> Path:
-        return export.export(self.store, self.chat_id, Path(path))
+    def export_chat(self, path: Path, chat_id: int | None = None) -> TaskHandle:
+        """Write the chat (default: the open one) to ``path`` on the pool: a chat not opened is
+        read from the disk there too, so a locked or slow disk never freezes the window. A
+        failure is said in the banner; the file appears when the task is done."""
+        chat_id = chat_id or self.chat_id
+        chat = self.store.get_chat(chat_id)
+        if self.store.loaded(chat_id):
+            held = self.store.messages(chat_id)  # a copy: later changes do not reach the job
+            read: Callable[[], list[Message]] = lambda: held  # noqa: E731
+        else:
+            read = self.store.read_messages(chat_id)
+        target = Path(path)
+        return run_task(
+            lambda: export.write(chat, read(), target),
+            lambda written: log.info("Exported chat %d to %s", chat_id, written),
+            lambda problem: show_error(self, problem),
+            self,
+            name="Export chat",
+        )
 
     @Slot(int)
     def _export_dialog(self, chat_id: int) -> None:
@@ -373,7 +390,7 @@ class ChatPage(QWidget):
             self, "Export chat", f"{title}.md", "Markdown (*.md);;JSON (*.json)"
         )
         if path:
-            export.export(self.store, chat_id, Path(path))
+            self.export_chat(Path(path), chat_id)
 
     # -- sending --------------------------------------------------------------------------
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override

@@ -186,11 +186,38 @@ def test_new_search_rename_delete(window, qtbot):
 def test_export_markdown_and_json(window, qtbot, tmp_path):
     page = window.chat_page
     answer, _ = ask(qtbot, page, "Name the capital city of France.")
-    md = page.export_chat(tmp_path / "chat.md").read_text()
+    # The file is written on the pool: it appears when the task is done, not at once.
+    md_path, json_path = tmp_path / "chat.md", tmp_path / "chat.json"
+    page.export_chat(md_path)
+    page.export_chat(json_path)
+    qtbot.waitUntil(lambda: md_path.exists() and json_path.exists())
+    md = md_path.read_text()
     assert "Name the capital city of France." in md and answer.strip() in md
-    data = json.loads(page.export_chat(tmp_path / "chat.json").read_text())
+    data = json.loads(json_path.read_text())
     assert [m["role"] for m in data["messages"]] == ["user", "assistant"]
     assert data["messages"][1]["content"] == answer
+
+
+def test_export_of_a_chat_not_opened_reads_it_off_the_gui_thread(window, qtbot, tmp_path):
+    page = window.chat_page
+    answer, _ = ask(qtbot, page, "Name the capital city of France.")
+    asked = page.chat_id
+    page.store.flush()
+    page.store._messages.pop(asked)  # as after a restart: on disk, not in memory
+    assert not page.store.loaded(asked)
+    path = tmp_path / "not opened.md"
+    page.export_chat(path, asked)
+    qtbot.waitUntil(path.exists)
+    assert answer.strip() in path.read_text()
+
+
+def test_export_to_a_bad_name_says_so_in_the_banner(window, qtbot, tmp_path):
+    page = window.chat_page
+    ask(qtbot, page, "Name the capital city of France.")
+    task = page.export_chat(tmp_path / "chat.txt")
+    qtbot.waitUntil(lambda: task.ended)
+    assert not (tmp_path / "chat.txt").exists()
+    assert window.banner.isVisible() and ".md" in window.banner_text.text()
 
 
 def test_context_full_offers_to_drop_the_oldest_turns(qtbot, starter_home):
