@@ -19,7 +19,11 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-TEMPLATE_SECONDS = 5.0  # wall clock for rendering all samples; real templates take milliseconds
+# The rendering thread's own CPU time for rendering all samples; real templates take
+# milliseconds. Not the wall clock: on a busy 2-core machine the library scan's check waited
+# for the GIL while the window was being built, and the starter model was refused as "takes
+# more than 5 s to render" (issue 19's newcomer walk), a verdict the header cache then kept.
+TEMPLATE_SECONDS = 5.0
 TEMPLATE_MEMORY = 256 << 20  # growth of the process's resident memory while rendering
 MAX_TEMPLATE_CHARS = 1 << 20  # real templates are 0.3-50 kB
 MAX_TEMPLATE_NUMBER = 10**6  # a width, a count or a repeat a template may ask for
@@ -58,9 +62,9 @@ def for_input(chars: int) -> Iterator[None]:
 
 
 class Budget:
-    """Interrupts Python code run in this thread past ``seconds``, or once the process has grown
-    by ``memory`` bytes (checked on every line through ``sys.settrace``; skipped when a debugger
-    or coverage tool already traces).
+    """Interrupts Python code run in this thread past ``seconds`` of its CPU time, or once the
+    process has grown by ``memory`` bytes (checked on every line through ``sys.settrace``;
+    skipped when a debugger or coverage tool already traces).
 
     Once spent it stays spent: every later line raises again, so code that catches the first
     :class:`TemplateLimit` cannot go on."""
@@ -73,7 +77,7 @@ class Budget:
         self.active = sys.gettrace() is None
         if self.active:
             self.rss = _ResidentMemory()
-            self.deadline = time.monotonic() + self.seconds
+            self.deadline = time.thread_time() + self.seconds
             self.limit = self.rss.read() + self.memory
             sys.settrace(self._trace)
         return self
@@ -87,7 +91,7 @@ class Budget:
         if frame.f_code is _EXIT_CODE:
             return None
         if self.spent is None:
-            if time.monotonic() > self.deadline:
+            if time.thread_time() > self.deadline:
                 self.spent = f"it takes more than {self.seconds:.3g} s to render"
             elif self.rss.read() > self.limit:
                 self.spent = f"it needs more than {self.memory >> 20} MB to render"
