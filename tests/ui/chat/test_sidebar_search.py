@@ -52,6 +52,7 @@ def test_buttons_act_on_the_open_chat_hidden_by_a_search(page, qtbot, tmp_path):
     out = tmp_path / "dragons.md"
     QTimer.singleShot(0, lambda: save_as(out))
     qtbot.mouseClick(button(sidebar, "Export"), Qt.LeftButton)
+    qtbot.waitUntil(out.exists)  # written on the pool
     assert "Tell me about dragons." in out.read_text(encoding="utf-8")
 
     qtbot.mouseClick(button(sidebar, "Rename"), Qt.LeftButton)
