@@ -64,6 +64,11 @@ def normalize_url(url: str) -> str:
     return url if parts.path else url + "/v1"
 
 
+# Held through each read-modify-write of the file: the window changes it on the thread pool,
+# and two changes at once would each write the list without the other's change.
+_changing = threading.Lock()
+
+
 class ConnectionStore:
     """The saved connections, in one small JSON file."""
 
@@ -96,11 +101,13 @@ class ConnectionStore:
 
     def save(self, connection: Connection) -> None:
         """Add ``connection``, or replace the one with the same name."""
-        kept = [c for c in self._load().value if c.name != connection.name]
-        self._write(kept + [connection])
+        with _changing:
+            kept = [c for c in self._load().value if c.name != connection.name]
+            self._write(kept + [connection])
 
     def remove(self, name: str) -> None:
-        self._write([c for c in self._load().value if c.name != name])
+        with _changing:
+            self._write([c for c in self._load().value if c.name != name])
 
     def _write(self, connections: list[Connection]) -> None:
         try:

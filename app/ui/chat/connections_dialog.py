@@ -3,7 +3,8 @@
 "Test" asks the server for its models on the thread pool and lists them, or says in plain words
 why it could not (refused, wrong key, not an OpenAI-compatible server, no answer in time). The
 API key is typed into a masked field and saved with ``ConnectionStore``; it is never logged.
-The saved list is read on the thread pool too (``listed`` follows), as it is each time it changes.
+The saved list is read on the thread pool too (``listed`` follows), as it is each time it changes;
+Save and Remove write the file there as well, one change at a time.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class ConnectionsDialog(QDialog):
         self.resize(760, 440)
         self.store, self.timeout, self.confirm = store, timeout, confirm
         self.editing = ""  # the saved name of the connection in the form, "" for a new one
+        self.changing = False  # a save or remove is being written on the pool
 
         self.model = ConnectionsModel(self)
         self.list = QListView()
@@ -187,37 +189,79 @@ class ConnectionsDialog(QDialog):
 
     @Slot()
     def save_connection(self) -> bool:
+        """Save the form's connection on the pool (the list follows, ``listed``); False when
+        the form is not one, or a change is being written still."""
         connection = self.form_connection()
-        if connection is None:
+        if connection is None or self.changing:
             return False
-        try:
-            if self.editing and self.editing != connection.name:
-                self.store.remove(self.editing)
-            self.store.save(connection)
-        except (HearthError, OSError) as exc:
-            self._say(f"The connection could not be saved: {exc}", error=True)
-            return False
+        replaced, store = self.editing, self.store
+
+        def save() -> list[Connection]:
+            if replaced and replaced != connection.name:
+                store.remove(replaced)
+            store.save(connection)
+            return store.connections()
+
+        self._change(save, partial(self._on_saved, connection), "saved")
+        return True
+
+    def _on_saved(self, connection: Connection, connections: list[Connection]) -> None:
         log.info("Saved the connection %s (%s)", connection.name, connection.base_url)
         self.editing = connection.name
-        self.reload(select=connection.name)
         self._say(f"Saved {connection.name}.")
         self.changed.emit()
-        return True
+        self._show(connection.name, connections)
 
     @Slot()
     def remove_connection(self) -> None:
-        if not self.editing or not self.confirm(
-            self, f"Remove the connection '{self.editing}'? Its API key is deleted too."
+        name = self.editing
+        if (
+            self.changing
+            or not name
+            or not self.confirm(
+                self, f"Remove the connection '{name}'? Its API key is deleted too."
+            )
         ):
             return
-        try:
-            self.store.remove(self.editing)
-        except (HearthError, OSError) as exc:
-            self._say(f"The connection could not be removed: {exc}", error=True)
-            return
-        log.info("Removed the connection %s", self.editing)
-        self.reload()
+        store = self.store
+
+        def remove() -> list[Connection]:
+            store.remove(name)
+            return store.connections()
+
+        self._change(remove, partial(self._on_removed, name), "removed")
+
+    def _on_removed(self, name: str, connections: list[Connection]) -> None:
+        log.info("Removed the connection %s", name)
         self.changed.emit()
+        self._show("", connections)
+
+    def _change(
+        self,
+        job: Callable[[], list[Connection]],
+        done: Callable[[list[Connection]], None],
+        verb: str,
+    ) -> None:
+        """Run a change of the saved file (read, change, write, read the list) on the pool,
+        one at a time: Save and Remove wait meanwhile, so changes land in the order made."""
+        self.changing = True
+        self.save_button.setEnabled(False)
+        self.remove_button.setEnabled(False)
+
+        def finished(connections: list[Connection]) -> None:
+            self._end_change()
+            done(connections)
+
+        def failed(message: str) -> None:
+            self._end_change()
+            self._say(f"The connection could not be {verb}: {message}", error=True)
+
+        run_task(job, finished, failed, self, key="read", name=f"connection {verb}")
+
+    def _end_change(self) -> None:
+        self.changing = False
+        self.save_button.setEnabled(True)
+        self.remove_button.setEnabled(bool(self.editing))
 
     @Slot()
     def test_connection(self) -> None:

@@ -199,3 +199,19 @@ def test_models_pass_the_model_tester(qtmodeltester, starter_gguf):
     ]
     assert not choices.flags(choices.index(1)) & Qt.ItemIsEnabled
     assert choices.index(4).data(Qt.ToolTipRole) == "Could not reach b"
+
+
+def test_save_writes_on_the_pool_one_change_at_a_time(qtbot, dialog):
+    fill(dialog, "Ollama", "http://127.0.0.1:11434")
+    with qtbot.waitSignal(dialog.listed, timeout=TEST_MS):
+        qtbot.mouseClick(dialog.save_button, Qt.LeftButton)
+        # The window goes on while the file is written; Save waits for this change to land.
+        assert not dialog.save_button.isEnabled() and not dialog.remove_button.isEnabled()
+        fill(dialog, "vLLM", "http://10.0.0.5:8000/v1")
+        assert dialog.save_connection() is False
+    assert dialog.save_button.isEnabled() and dialog.remove_button.isEnabled()
+    assert [c.name for c in ConnectionStore().connections()] == ["Ollama"]
+    qtbot.mouseClick(dialog.add_button, Qt.LeftButton)
+    fill(dialog, "vLLM", "http://10.0.0.5:8000/v1")
+    click_and_list(qtbot, dialog, dialog.save_button)
+    assert [c.name for c in ConnectionStore().connections()] == ["Ollama", "vLLM"]
