@@ -74,3 +74,15 @@ def test_the_api_server_panel_opens_without_making_the_window_taller(window, qtb
     assert window.server_dock.isVisible()
     assert window.size().toTuple() == (1024, 640)
     assert window.minimumSizeHint().height() <= 640
+
+
+def test_an_answer_and_its_figures_keep_the_window_1024_wide(window, qtbot):
+    # The walk of issue 19: the answer's figures ("123.0 tok/s · first token 0.17 s · ...")
+    # beside "used 60 of 8,192 tokens" made the window 1029 px wide.
+    page = window.chat_page
+    page.input.setPlainText("Write one sentence about the sea.")
+    page.send_button.click()
+    qtbot.waitUntil(lambda: "finished" in page.stats_label.text(), timeout=60_000)
+    qtbot.wait(10)
+    assert window.size().toTuple() == (1024, 640)
+    assert window.minimumSizeHint().width() <= 1024
