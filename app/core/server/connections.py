@@ -101,8 +101,8 @@ class HttpServer(ThreadingHTTPServer):
     """Counts connections, closes idle ones to make room, refuses readably, closes all at once.
     ``app`` is the ``ApiServer`` (its limits); ``handler`` the request handler class."""
 
-    daemon_threads = False  # server_close() waits for every connection thread
-    block_on_close = True
+    daemon_threads = False  # a connection thread is not cut off mid-answer at exit
+    block_on_close = False  # its threads are waited for by ``close``, a bounded time if asked
     request_queue_size = BACKLOG
 
     def __init__(
@@ -114,6 +114,7 @@ class HttpServer(ThreadingHTTPServer):
         self._per_client: dict[str, int] = {}
         self._lock = threading.Lock()
         self._refusers: set[threading.Thread] = set()
+        self._workers: set[threading.Thread] = set()  # the connection threads still running
         super().__init__(address, handler)
 
     # -- admission ------------------------------------------------------------------------
@@ -137,7 +138,16 @@ class HttpServer(ThreadingHTTPServer):
             log.info("%s: no connection free; one refused", client)
             self._refuse(sock, answer)
             return
-        super().process_request(request, client_address)
+        # ThreadingMixIn's own, with the thread noted before it starts, for ``close``.
+        thread = threading.Thread(
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name=f"hearth-api-{client}",
+            daemon=self.daemon_threads,
+        )
+        with self._lock:
+            self._workers.add(thread)
+        thread.start()
 
     def _reap_idle(self, client: str | None) -> None:
         """Close the connection idle the longest (of ``client``, or of anyone); under the lock."""
@@ -176,6 +186,7 @@ class HttpServer(ThreadingHTTPServer):
                 conn = self._open.get(_connection(request))
                 if conn is not None:
                     self._release(conn)
+                self._workers.discard(threading.current_thread())
 
     # -- idle connections (called by the request handler) -----------------------------------
     def leave_if_busy(self, sock: socket.socket) -> bool:
@@ -239,6 +250,18 @@ class HttpServer(ThreadingHTTPServer):
                 pass
         for thread in refusers:
             thread.join(REFUSE_S + 1)
+
+    def close(self, timeout_s: float | None = None) -> list[str]:
+        """Close the listening socket and wait for the connection threads: until they end
+        (``None``), or at most ``timeout_s`` for them all (at quit). The names of those still
+        running then, left behind rather than waited for."""
+        self.server_close()  # block_on_close is off: the socket only
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        with self._lock:
+            workers = list(self._workers)
+        for thread in workers:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return sorted(thread.name for thread in workers if thread.is_alive())
 
     def handle_error(self, request: Request, client_address: tuple[str, int]) -> None:
         log.exception("Unexpected error while answering %s", client_address[0])

@@ -19,6 +19,7 @@ import errno
 import hmac
 import logging
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable
 from typing import Self
@@ -105,20 +106,34 @@ class ApiServer:
         self._thread.start()
         log.info("Serving %s on %s", self.backend.model_name() or "(no model)", self.url)
 
-    def stop(self) -> None:
-        """Stop answers in progress, close every connection and wait for their threads."""
+    def stop(self, timeout_s: float | None = None) -> list[str]:
+        """Stop answers in progress, close every connection and wait for their threads: until
+        they end, or at most ``timeout_s`` in all (the window's quit, whose budget is bounded).
+        Returns the names of the threads still running then, left behind and logged."""
         httpd, self._httpd = self._httpd, None
         if httpd is None:
-            return
+            return []
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         with self._lock:
             for stop in self._stops:
                 stop.set()
-        httpd.shutdown()
+        httpd.shutdown()  # the serving loop ends within its 0.1 s poll
         httpd.close_connections()
-        httpd.server_close()  # joins the connection threads
+        left = httpd.close(None if deadline is None else max(0.0, deadline - time.monotonic()))
         if self._thread is not None:  # set with _httpd, by start()
-            self._thread.join()
-        log.info("Server on port %d stopped", self.port)
+            self._thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if self._thread.is_alive():
+                left.append(self._thread.name)
+        if left:
+            log.warning(
+                "Server on port %d stopped with %d thread(s) still running, not waited for: %s",
+                self.port,
+                len(left),
+                ", ".join(left),
+            )
+        else:
+            log.info("Server on port %d stopped", self.port)
+        return left
 
     def __enter__(self) -> Self:
         self.start()

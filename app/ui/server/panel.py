@@ -42,7 +42,7 @@ from app.core.config.settings import Settings
 from app.core.inference.types import SamplingOptions
 from app.core.server.handler import RequestRecord
 from app.core.server.server import DEFAULT_PORT, ApiServer
-from app.ui.common.tasks import run_task
+from app.ui.common.tasks import run_task, wait_ms
 from app.ui.session.api_backend import SessionBackend
 from app.ui.session.session import ChatSession
 
@@ -262,11 +262,12 @@ class ServerPanel(QWidget):
         return ALL_HOSTS if self.network_box.isChecked() else LOCAL_HOST
 
     def shutdown(self) -> None:
-        """Stop the server now (window closing): requests in progress end at once."""
+        """Stop the server now (window closing): requests in progress end at once; a request
+        thread that does not is left behind once the quit's budget is spent (``wait_ms``)."""
         self.backend.close()
         server, self.server = self.server, None
         if server is not None:
-            server.stop()
+            server.stop(wait_ms() / 1000)
 
     @Slot()
     def _fit_columns(self) -> None:

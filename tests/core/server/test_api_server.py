@@ -419,3 +419,37 @@ def test_stop_matcher_holds_back_a_possible_stop_string():
     matcher = StopMatcher(("END",))
     assert matcher.feed("an E") == "an " and matcher.feed("nd") == "End" and not matcher.hit
     assert matcher.feed(" x") + matcher.flush() == " x"
+
+
+def test_a_hung_request_thread_does_not_hold_a_bounded_stop(serve, engine, monkeypatch):
+    entered, release = threading.Event(), threading.Event()
+
+    def hung_chat(*_args, **_kwargs):  # a generation that ignores every stop request
+        entered.set()
+        release.wait(60)
+        raise RuntimeError("released")
+
+    monkeypatch.setattr(engine, "chat", hung_chat)
+    server = serve()
+    asking = threading.Thread(target=_ask_ignoring_errors, args=(server,))
+    asking.start()
+    try:
+        assert entered.wait(30)
+        left = server.stop(timeout_s=0.2)
+        # stop() came back while the request's thread was still inside the generation.
+        assert not release.is_set() and entered.is_set()
+        assert len(left) == 1 and left[0].startswith("hearth-api-127.0.0.1")
+        assert not server.running
+    finally:
+        release.set()
+        asking.join(60)
+    assert not asking.is_alive()
+
+
+def _ask_ignoring_errors(server):
+    try:
+        raw_request(
+            server, "POST", "/v1/chat/completions", json.dumps({"messages": QUESTION}).encode()
+        )
+    except (OSError, ValueError, http.client.HTTPException):
+        pass  # the connection was closed under it
