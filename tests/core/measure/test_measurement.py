@@ -79,9 +79,15 @@ def test_speed_load_time_and_memory_are_measured(measured):
     for row in comparison.rows:
         assert row.tokens == 256 - FAST.warmup
         assert row.prompt_tok_s > 0 and row.tok_s > 0 and row.load_s > 0
-        assert row.memory_bytes > 50_000_000  # the weights alone are over 88 MB
+        assert 0 < row.memory_bytes < 4 * row.size_bytes
         assert 2 < row.bits_per_weight < 17
         assert not row.cached
+    # The reference is measured first, in a fresh measuring process: its memory holds at least
+    # its weights. The later files' figures are the growth over what the process held before
+    # them, which a busy machine has shown lower than their weights (36 MB for 88 MB of Q2_K in
+    # one fresh-clone run): not asserted above the weights.
+    assert comparison.rows[0].reference
+    assert comparison.rows[0].memory_bytes > comparison.rows[0].size_bytes
     assert comparison.evaluated == len(SUBSET)
     assert steps[0][0] == 0 and steps[-1][0] == steps[-1][1]
     assert [s for s, _ in steps] == sorted(s for s, _ in steps)
