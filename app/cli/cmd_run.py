@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 import threading
 
+from app.cli import load_flags
 from app.core.common.paths import Paths, hf_hub_cache
 from app.core.config import limits
 from app.core.config.sampling import add_flags, from_flags
 from app.core.config.settings import Settings
 from app.core.inference.host.hosted_engine import HostedEngine
-from app.core.inference.types import DRAFT_TOKENS, LoadOptions, SamplingOptions
+from app.core.inference.types import LoadOptions, SamplingOptions
 from app.core.library import catalog
 
 
@@ -26,27 +27,7 @@ def add_parser(commands):
     parser.add_argument("-p", "--prompt", help="answer this one prompt and exit")
     parser.add_argument("--system", type=limits.cli_prompt, help="system prompt")
     add_flags(parser)  # --temperature, --max-tokens...: the settings file's otherwise
-    parser.add_argument(
-        "--draft",
-        nargs="?",
-        type=int,
-        const=DRAFT_TOKENS,
-        default=0,
-        metavar="N",
-        help=f"prompt-lookup drafting: guess up to N tokens a step (default {DRAFT_TOKENS}) "
-        "from the chat; faster only where answers repeat the chat and a batch of tokens costs "
-        "this machine little more than one (measure it: hearth bench draft)",
-    )
-    parser.add_argument(
-        "--lora", metavar="ADAPTER", default="", help="apply this LoRA adapter (a GGUF file)"
-    )
-    parser.add_argument(
-        "--lora-scale",
-        type=limits.cli_type(limits.lora_scale, float, "a number"),
-        default=1.0,
-        metavar="X",
-        help="the adapter's strength, 0 to 2 (default 1: as trained)",
-    )
+    load_flags.add(parser)  # --draft, --lora, --lora-scale
     parser.add_argument(
         "--ctx", type=limits.cli_context, default=None, help="context length in tokens"
     )
