@@ -416,7 +416,8 @@ class MainWindow(QMainWindow):
     def _on_library(self) -> None:
         if self._shut_down:  # a scan that ended while the window closed: nothing to show
             return
-        self.statusBar().showMessage(f"{self.library.rowCount()} local model(s)")
+        count = self.library.rowCount()
+        self.statusBar().showMessage(f"{count} local model{'' if count == 1 else 's'}")
 
     @Slot()
     def toggle_downloads(self) -> None:

@@ -51,6 +51,7 @@ def test_only_chat_is_built_at_start_and_the_others_on_first_show(qtbot, starter
 def test_starter_model_is_listed_and_loaded(window):
     assert window.library.rowCount() == 1
     assert window.library.models()[0].source == "starter"
+    assert window.statusBar().currentMessage() == "1 local model"
     assert window.chat_page.model_box.currentText().startswith("SmolLM2-135M-Instruct")
     assert "loaded" in window.chat_page.model_status.text()
 

@@ -286,7 +286,7 @@ class ConnectionsDialog(QDialog):
         self._end_test()
         self.models.setStringList([short_model_name(m) for m in models])
         self._say(
-            f"Connected: {len(models)} model(s) available."
+            f"Connected: {len(models)} model{'' if len(models) == 1 else 's'} available."
             if models
             else "Connected, but the server lists no models.",
             error=not models,

@@ -72,7 +72,7 @@ def test_add_a_connection_test_it_and_save_it(
     assert dialog.key.echoMode() == QLineEdit.Password  # shown masked
     assert press_test(qtbot, dialog)
     assert dialog.models.stringList() == [starter_gguf.name]
-    assert "Connected: 1 model(s) available" in dialog.status.text()
+    assert "Connected: 1 model available." in dialog.status.text()
     click_and_list(qtbot, dialog, dialog.save_button)
     saved = ConnectionStore().connections()
     assert [(c.name, c.base_url, c.api_key) for c in saved] == [("Workstation", server, KEY)]
