@@ -91,7 +91,8 @@ QT_LEAK_WAIT_MS = 5_000
 
 @pytest.fixture(autouse=True)
 def no_leaked_qthreads(monkeypatch: pytest.MonkeyPatch):
-    """Fail a test that leaves a QThread running or a QThreadPool task active behind it.
+    """Fail a test that leaves a QThread running, a QThreadPool task active or a QTimer
+    ticking behind it.
 
     ``no_leaked_threads`` cannot see these: a QThread is no ``threading.Thread``. Every QThread
     and every pool started during the test is recorded, weakly so that the record keeps nothing
@@ -106,6 +107,7 @@ def no_leaked_qthreads(monkeypatch: pytest.MonkeyPatch):
 
     threads: list[weakref.ref] = []
     pools: list[weakref.ref] = []
+    timers: list[weakref.ref] = []
 
     def recording(original, record: list[weakref.ref]):
         def start(self, *args, **kwargs):
@@ -115,6 +117,7 @@ def no_leaked_qthreads(monkeypatch: pytest.MonkeyPatch):
         return start
 
     monkeypatch.setattr(qtcore.QThread, "start", recording(qtcore.QThread.start, threads))
+    monkeypatch.setattr(qtcore.QTimer, "start", recording(qtcore.QTimer.start, timers))
     for name in ("start", "tryStart"):
         monkeypatch.setattr(
             qtcore.QThreadPool, name, recording(getattr(qtcore.QThreadPool, name), pools)
@@ -137,5 +140,14 @@ def no_leaked_qthreads(monkeypatch: pytest.MonkeyPatch):
         for pool in alive([global_pool, *(ref() for ref in pools)])
         if not pool.waitForDone(QT_LEAK_WAIT_MS)
     ]
+    # A timer dies with its owner: the test's widgets are closed and scheduled for deletion
+    # by pytest-qt, so their deletions are carried out before looking.
+    qtcore.QCoreApplication.sendPostedEvents(None, qtcore.QEvent.Type.DeferredDelete)
+    ticking = [
+        timer.objectName() or repr(timer)
+        for timer in alive([ref() for ref in timers])
+        if timer.isActive()
+    ]
     assert not running, f"QThreads left running: {running}"
     assert not busy, f"QThreadPool tasks left running: {busy}"
+    assert not ticking, f"QTimers left running: {ticking}"

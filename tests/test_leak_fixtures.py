@@ -23,7 +23,7 @@ outer.QT_LEAK_WAIT_MS = 300
 """
 
 TESTS = """
-from PySide6.QtCore import QObject, QThread, QThreadPool
+from PySide6.QtCore import QObject, QThread, QThreadPool, QTimer
 
 kept = []
 private_pool = QThreadPool()
@@ -61,6 +61,21 @@ def test_waits_for_its_qthread():
     assert thread.wait()
 
 
+def test_leaves_a_timer_ticking(qapp):
+    timer = QTimer(objectName="left ticking")
+    kept.append(timer)
+    timer.start(1000)
+
+
+def test_a_timer_stopped_or_deleted_with_its_owner_passes(qapp):
+    stopped = QTimer()
+    stopped.start(1000)
+    stopped.stop()
+    owner = QObject()
+    QTimer(owner).start(1000)
+    owner.deleteLater()
+
+
 def test_a_thread_ending_within_the_wait_passes():
     thread = QThread()
     kept.append(thread)
@@ -72,6 +87,8 @@ def teardown_module():
     for thread in kept:
         if isinstance(thread, QThread):
             thread.wait()
+        if isinstance(thread, QTimer):
+            thread.stop()
     QThreadPool.globalInstance().waitForDone()
     from app.ui.common import tasks
 
@@ -80,7 +97,7 @@ def teardown_module():
 """
 
 
-def test_qthreads_and_pool_tasks_left_running_fail_their_test(
+def test_qthreads_pool_tasks_and_timers_left_running_fail_their_test(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setenv(
@@ -89,13 +106,15 @@ def test_qthreads_and_pool_tasks_left_running_fail_their_test(
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_leaks=TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=6, errors=4)
+    result.assert_outcomes(passed=8, errors=5)
     result.stdout.fnmatch_lines_random(
         [
             "ERROR test_leaks.py::test_leaves_a_qthread_running*",
             "ERROR test_leaks.py::test_leaves_a_global_pool_task_running*",
             "ERROR test_leaks.py::test_leaves_a_private_pool_task_running*",
             "ERROR test_leaks.py::test_leaves_a_long_job_of_the_task_api_running*",
+            "ERROR test_leaks.py::test_leaves_a_timer_ticking*",
+            "E * QTimers left running: *left ticking*",
             "E * QThreads left running: *Sleeper*",
             "E * QThreadPool tasks left running: ['the global pool: 1 active'*",
             "E * QThreadPool tasks left running: *hearth long jobs*",
