@@ -82,12 +82,13 @@ def test_speed_load_time_and_memory_are_measured(measured):
         assert 0 < row.memory_bytes < 4 * row.size_bytes
         assert 2 < row.bits_per_weight < 17
         assert not row.cached
-    # The reference is measured first, in a fresh measuring process: its memory holds at least
-    # its weights. The later files' figures are the growth over what the process held before
-    # them, which a busy machine has shown lower than their weights (36 MB for 88 MB of Q2_K in
-    # one fresh-clone run): not asserted above the weights.
+    # The reference is measured first, in a fresh measuring process: its memory holds most of
+    # its weights (mapped from the file, so the embedding rows of tokens never seen are not
+    # read: 269 MB of the F16's 271 MB in one run). The later files' figures are the growth over
+    # what the process held before them, which a busy machine has shown far lower than their
+    # weights (36 MB for 88 MB of Q2_K in one fresh-clone run): only bounded above.
     assert comparison.rows[0].reference
-    assert comparison.rows[0].memory_bytes > comparison.rows[0].size_bytes
+    assert comparison.rows[0].memory_bytes > comparison.rows[0].size_bytes // 2
     assert comparison.evaluated == len(SUBSET)
     assert steps[0][0] == 0 and steps[-1][0] == steps[-1][1]
     assert [s for s, _ in steps] == sorted(s for s, _ in steps)
