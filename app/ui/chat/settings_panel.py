@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from app.core.config.limits import MAX_DRAFT_TOKENS
 from app.core.config.presets import KV_TYPES, ModelSettings
 from app.core.config.sampling import PRESETS, SPECS, Sampling, Spec
+from app.ui.chat.strength_slider import StrengthSlider
 
 
 class ChatSettingsPanel(QWidget):
@@ -82,9 +83,7 @@ class ChatSettingsPanel(QWidget):
         self.adapter_button = QPushButton("none")
         self.adapter_button.setToolTip("A LoRA adapter (GGUF) made for this model, applied to it")
         self.adapter_button.clicked.connect(self._choose_adapter)
-        self.adapter_strength = QDoubleSpinBox(
-            minimum=0.0, maximum=2.0, singleStep=0.1, decimals=2, value=1.0
-        )
+        self.adapter_strength = StrengthSlider(1.0)
         self.adapter_strength.setToolTip("0: the model alone; 1: the adapter as trained")
         loading = QFormLayout()
         for label, widget in (

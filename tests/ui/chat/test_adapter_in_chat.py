@@ -4,6 +4,8 @@ The adapter has random low-rank weights (tests/support/lora.py): its answer's wo
 judged, only that it differs from the model's own and that strength 0 gives the model's own.
 """
 
+from PySide6.QtCore import Qt
+
 from tests.support.chat_ui import ask
 from tests.support.lora import make_lora
 from tests.ui.chat.test_page import LOAD_MS, open_window
@@ -34,7 +36,8 @@ def test_an_adapter_changes_the_answer_and_strength_0_is_the_models_own(
         reload(qtbot, win, win.session.loaded)
         adapted = ask_anew(qtbot, page)
         assert adapted != own
-        page.panel.adapter_strength.setValue(0.0)
+        qtbot.keyClick(page.panel.adapter_strength.slider, Qt.Key.Key_Home)  # strength 0
+        assert page.panel.adapter_strength.shown.text() == "0.00"
         reload(qtbot, win, win.session.loaded)
         assert ask_anew(qtbot, page) == own
         page.panel.set_adapter(str(make_lora(starter_gguf, tmp_path / "w.gguf", width=640)))
