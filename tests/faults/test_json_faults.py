@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from app.core.common.errors import RemoteError
 from app.core.config.presets import ModelSettings
 from app.core.config.settings import Settings
+from app.core.downloads import history
 from app.core.downloads.store import RepoStore, Sidecar, read_sidecar
 from app.core.hub import saved_search
 from app.core.inference.remote import Connection, ConnectionStore
@@ -299,3 +300,45 @@ def results_read(path: Path) -> None:
 @example(data=b'{"models": ' + DEEP + b"}")
 def test_fuzzed_saved_search_results(faults, data):
     fuzz(faults, "discover_results.json", data, results_read)
+
+
+# -- downloads.json (the downloads list kept across restarts) ----------------------------------
+
+PAST = shaped(
+    {
+        "repo_id": st.sampled_from(["org/M-GGUF", ""]),
+        "filename": st.sampled_from(["M-Q4_K_M.gguf", ""]),
+        "revision": st.just("c" * 40),
+        "state": st.sampled_from(["done", "failed", "downloading"]),
+        "size_bytes": st.integers(-5, 2**40),
+        "path": st.text(max_size=6),
+        "message": st.text(max_size=6),
+    }
+)
+
+
+def downloads_read(path: Path) -> None:
+    data = path.read_bytes()
+    loaded = history.load(path)
+    assert isinstance(loaded.value, list)
+    for row in loaded.value:  # each row as the panel shows it: a name, a state, a size
+        assert isinstance(row, history.PastDownload)
+        assert row.repo_id and row.filename and row.state in history.KEPT_STATES
+        assert isinstance(row.size_bytes, int) and row.size_bytes >= 0
+    check_kept(path, data, loaded.message)
+    assert history.load(path).message == "", "the same message at the next start"
+    history.save(path, loaded.value)  # the list goes on being kept
+    assert history.load(path).value == loaded.value
+
+
+@FUZZ
+@given(
+    data=contents(shaped({"version": st.just(1), "downloads": st.lists(PAST | values, max_size=3)}))
+)
+@example(data=b'{"downloads": ' + DEEP + b"}")
+@example(
+    data=b'{"version": 1, "downloads": [{"repo_id": "a/b", "filename": "x.gguf", '
+    b'"state": "done", "size_bytes": true}]}'
+)
+def test_fuzzed_downloads_list(faults, data):
+    fuzz(faults, "downloads.json", data, downloads_read)

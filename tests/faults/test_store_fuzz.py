@@ -13,6 +13,7 @@ local run: ``HEARTH_FUZZ_EXAMPLES=2000 pytest tests/faults/test_store_fuzz.py``.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import tempfile
@@ -22,7 +23,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.core.chats.history import _OPS, ChatHistory, journal_of
 from app.core.chats.store import ChatStore
+from app.core.storage.writer import Job
 from tests.faults.history_forge import PAGE, make_history, readable_messages, stored_messages
 from tests.faults.test_store_faults import foreign_wal
 
@@ -113,3 +116,117 @@ def check(bad: bytes, wal: bytes | None) -> None:
                 assert wal is None or aside.read_bytes() in (wal, b"")
             elif not aside.name.endswith("-shm"):
                 assert aside.read_bytes() == bad, "the damaged file was changed"
+
+
+# -- the journal a quit could not write (chats.sqlite3.unsaved) ---------------------------------
+
+JOURNAL_ARGS = {  # each kept change's own fields, of the right type or any other
+    "chat_id": st.integers(1, 12),
+    "message_id": st.integers(1, 400),
+    "title": st.text(max_size=8),
+    "role": st.sampled_from(["user", "assistant", "narrator"]),
+    "content": st.text(max_size=8),
+    "text": st.text(max_size=8),
+    "position": st.integers(0, 30),
+    "settings_json": st.sampled_from(["{}", "[1]", "{"]),
+    "stats": st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
+}
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=8,
+)
+journal_job = st.fixed_dictionaries(
+    {"op": st.sampled_from(sorted(_OPS)) | st.text(max_size=10) | json_values},
+    optional={
+        "args": st.fixed_dictionaries(
+            {}, optional={k: s | json_values for k, s in JOURNAL_ARGS.items()}
+        )
+        | json_values
+    },
+)
+journal_line = st.one_of(
+    journal_job.map(json.dumps),
+    json_values.map(json.dumps),
+    st.integers(1, 5000).map(lambda n: "[" * n + "]" * n),
+    st.binary(max_size=30).map(lambda b: b.decode("latin-1")),
+)
+# Changes that remove or rewrite what was written: with one of these kept, a message may go.
+REWRITES = {"delete_chat", "truncate_after", "edit_message", "append_to_answer", "finish_answer"}
+
+
+@pytest.fixture(scope="module")
+def small_history(tmp_path_factory) -> bytes:
+    path = tmp_path_factory.mktemp("journal-base") / "chats.sqlite3"
+    make_history(path, chats=3, per_chat=4)
+    return path.read_bytes()
+
+
+def test_no_damaged_journal_stops_the_history_or_loses_a_chat(faults, small_history):
+    """Whatever the journal holds (changes of any shape, lines of junk, nesting 5,000 deep),
+    the history opens, keeps every message no kept change rewrites, takes new chats, and a
+    journal with unreadable lines is set aside byte for byte, with a sentence."""
+
+    @settings(
+        derandomize=True,
+        database=None,
+        deadline=None,
+        max_examples=FUZZ_EXAMPLES * 4,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(lines=st.lists(journal_line, max_size=5))
+    def one_case(lines: list[str]) -> None:
+        data = "".join(line.replace("\n", " ") + "\n" for line in lines).encode("utf-8")
+        with faults.inject(f"fuzzed chats.sqlite3.unsaved: {data[:60]!r}"):
+            check_journal(small_history, data)
+
+    one_case()
+
+
+def check_journal(history: bytes, data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "chats.sqlite3"
+        path.write_bytes(history)
+        with ChatStore(path) as store:
+            before = stored_messages(store)
+        journal_of(path).write_bytes(data)
+        chats = ChatHistory(ChatStore(path), retry_wait_s=0.01)
+        try:
+            chat = chats.create_chat("after the journal")
+            chats.add_message(chat.id, "user", "still works")
+            assert chats.flush(10.0)
+        finally:
+            assert not chats.close().lost
+        rewritten = any(job.op in REWRITES for job in journal_jobs(data))
+        with ChatStore(path) as store:
+            shown = stored_messages(store)
+            if not rewritten:
+                lost = {i for i, text in before.items() if shown.get(i) != text}
+                assert not lost, f"messages lost: {sorted(lost)}"
+            assert "still works" in shown.values()
+        assert not journal_of(path).exists(), "the journal is read again at every start"
+        aside = list(Path(folder).glob("chats.sqlite3.unsaved.damaged-*"))
+        if any(not readable_line(line) for line in data.splitlines()):
+            assert aside, "a journal with unreadable lines was not kept"
+        assert len(aside) <= 1 and all(a.read_bytes() == data for a in aside), "journal lost"
+        assert bool(aside) == ("damaged" in chats.notice), "kept aside without a word"
+
+
+def readable_line(line: bytes) -> bool:
+    try:
+        record = json.loads(line)
+        return (
+            isinstance(record, dict)
+            and isinstance(record.get("op"), str)
+            and isinstance(record.get("args"), dict)
+        )
+    except (ValueError, RecursionError):
+        return False
+
+
+def journal_jobs(data: bytes) -> list[Job]:
+    return [
+        Job(json.loads(line)["op"], json.loads(line)["args"])
+        for line in data.splitlines()
+        if readable_line(line)
+    ]

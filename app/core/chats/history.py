@@ -27,13 +27,20 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from app.core.chats.store import DEFAULT_TITLE, ROLES, Chat, ChatStore, Message, one_line_title
 from app.core.common.errors import ChatStoreError
-from app.core.storage.writer import Closed, Job, Writer, forget_journal, take_journal
+from app.core.storage.writer import (
+    Closed,
+    Job,
+    Writer,
+    forget_journal,
+    keep_journal_aside,
+    take_journal,
+)
 
 log = logging.getLogger("hearth.chats")
 
@@ -119,29 +126,52 @@ class ChatHistory:
 
     def _write_journal(self) -> list[str]:
         """Write the changes the last session kept aside at quit; what to tell the user."""
-        jobs = take_journal(self.journal)
-        if not jobs or not self.store.saved:
-            return []
+        taken = take_journal(self.journal)
+        notes = []
+        if taken.skipped:
+            notes.append(self._damaged_note(taken.skipped, taken.kept_as))
+        if not self.store.saved:
+            return notes
+        jobs, refused = taken.jobs, 0
         for done, job in enumerate(jobs):
+            if job.op not in _OPS:
+                log.error("Kept change %r is not one Hearth makes", job.op)
+                refused += 1
+                continue
             try:
                 self._apply(job)
             except ChatStoreError as exc:
                 if may_pass(exc):
                     log.error("Kept changes not written yet: %s", exc)
                     return [
+                        *notes,
                         f"{len(jobs) - done} change(s) kept when Hearth last closed still "
                         f"cannot be written ({exc}); they stay in {self.journal.name} for the "
-                        f"next start."
+                        f"next start.",
                     ]
                 log.warning("Kept change %s skipped: %s", job.op, exc)  # already written
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, AttributeError) as exc:
                 log.error("Kept change %s is not one Hearth makes: %s", job.op, exc)
-        forget_journal(self.journal)
-        log.info("%d change(s) kept at the last quit were written", len(jobs))
-        return [
-            f"{len(jobs)} change(s) to your chats that were not yet written when Hearth last "
-            f"closed were saved now."
-        ]
+                refused += 1
+        if refused and not taken.kept_as and self.journal.is_file():
+            notes.append(self._damaged_note(refused, keep_journal_aside(self.journal)))
+        if self.journal.is_file():
+            forget_journal(self.journal)
+        if jobs:
+            log.info("%d change(s) kept at the last quit were written", len(jobs))
+            notes.append(
+                f"{len(jobs)} change(s) to your chats that were not yet written when Hearth "
+                f"last closed were saved now."
+            )
+        return notes
+
+    @staticmethod
+    def _damaged_note(count: int, kept_as: Path | None) -> str:
+        kept = f"; the file is kept as {kept_as.name}" if kept_as else ""
+        return (
+            f"{count} change(s) kept when Hearth last closed were damaged and could not be "
+            f"written{kept}."
+        )
 
     @property
     def pending(self) -> int:
@@ -300,11 +330,15 @@ class ChatHistory:
     def _touch(self, chat_id: int) -> None:
         self._set_chat(chat_id, updated_at=time.time())
 
-    def _new_message(self, chat_id: int, role: str, content: str, complete: bool) -> Message:
+    def _new_message(
+        self, chat_id: int, role: str, content: str, complete: bool, images: tuple[str, ...] = ()
+    ) -> Message:
         messages = self._loaded_for_change(chat_id)
         message_id, self._next_message = self._next_message, self._next_message + 1
         position = messages[-1].position + 1 if messages else 0
-        message = Message(message_id, chat_id, role, content, time.time(), position, "{}", complete)
+        message = Message(
+            message_id, chat_id, role, content, time.time(), position, "{}", complete, images
+        )
         messages.append(message)
         self._touch(chat_id)
         return message
@@ -315,11 +349,19 @@ class ChatHistory:
             self.messages(chat_id)
         return self._messages[chat_id]
 
-    def add_message(self, chat_id: int, role: str, content: str, complete: bool = True) -> Message:
-        """Add a message at the end of the chat."""
+    def add_message(
+        self,
+        chat_id: int,
+        role: str,
+        content: str,
+        complete: bool = True,
+        images: Sequence[str] = (),
+    ) -> Message:
+        """Add a message at the end of the chat, with ``images`` (data URLs) after its text."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, not {role!r}")
-        message = self._new_message(chat_id, role, content, complete)
+        message = self._new_message(chat_id, role, content, complete, tuple(images))
+        extra = {"images": list(images)} if images else {}  # journals of before stay valid
         self._queue(
             "add_message",
             chat_id=chat_id,
@@ -327,6 +369,7 @@ class ChatHistory:
             content=content,
             complete=complete,
             message_id=message.id,
+            **extra,
         )
         return message
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.core.common.json_file import write_atomic
+from app.core.common.json_file import Damaged, decode, keep_aside, read_limited, write_atomic
 
 log = logging.getLogger("hearth.files")
 
@@ -200,19 +200,51 @@ def keep(journal: Path, jobs: list[Job]) -> None:
     log.warning("%d change(s) not yet written were kept in %s", len(jobs), journal)
 
 
-def take_journal(journal: Path) -> list[Job]:
-    """The jobs kept in ``journal`` by an earlier ``close`` (an unreadable line is skipped and
-    logged). The file stays until the caller has written them (``forget_journal``)."""
-    if not journal.is_file():
-        return []
-    jobs = []
-    for number, line in enumerate(journal.read_text("utf-8", "replace").splitlines(), 1):
+@dataclass(frozen=True)
+class Taken:
+    """What ``take_journal`` read: the ``jobs``, how many lines were ``skipped`` as unreadable,
+    and where a copy of a journal with such lines was kept (``kept_as``)."""
+
+    jobs: list[Job]
+    skipped: int = 0
+    kept_as: Path | None = None
+
+
+def take_journal(journal: Path) -> Taken:
+    """The jobs kept in ``journal`` by an earlier ``close``. A line that is not a job (a
+    damaged file, a hand edit) is skipped and logged, and a copy of the whole file is kept
+    aside (``NAME.damaged-<time>``) before anything is written from it. The file itself stays
+    until the caller has written the jobs (``forget_journal``)."""
+    try:
+        data = read_limited(journal) if journal.is_file() else None
+    except Damaged as exc:  # too large, or not a regular file: none of it is read
+        log.error("%s not read: %s", journal, exc)
+        return Taken([], 1, keep_journal_aside(journal, copy=False))
+    if data is None:
+        return Taken([])
+    jobs, skipped = [], 0
+    for number, line in enumerate(data.splitlines(), 1):
         try:
-            record = json.loads(line)
-            jobs.append(Job(str(record["op"]), dict(record["args"])))
-        except (ValueError, KeyError, TypeError) as exc:
+            record = decode(line)
+            if not isinstance(record, dict) or not isinstance(record.get("op"), str):
+                raise Damaged("it is not a change")
+            if not isinstance(record.get("args"), dict):
+                raise Damaged("its fields are not an object")
+            jobs.append(Job(record["op"], record["args"]))
+        except Damaged as exc:
+            skipped += 1
             log.error("Line %d of %s skipped: %s", number, journal, exc)
-    return jobs
+    return Taken(jobs, skipped, keep_journal_aside(journal) if skipped else None)
+
+
+def keep_journal_aside(journal: Path, *, copy: bool = True) -> Path | None:
+    """Keep a damaged journal as ``NAME.damaged-<time>``: a copy, or the file itself moved
+    (``copy=False``). None when that fails (logged): the start goes on."""
+    try:
+        return keep_aside(journal, journal.read_bytes() if copy else None)
+    except OSError as exc:
+        log.error("The damaged %s could not be kept aside: %s", journal, exc)
+        return None
 
 
 def forget_journal(journal: Path) -> None:

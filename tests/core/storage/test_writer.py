@@ -112,7 +112,18 @@ def test_quitting_while_the_file_is_locked_keeps_the_jobs_in_the_journal(tmp_pat
     holder.close()
     assert closed.unwritten == 3 and closed.journal == journal and not closed.lost
     assert _notes(path) == []  # none written and journaled both
-    assert take_journal(journal) == [Job("insert", {"n": n}) for n in range(3)]
+    assert take_journal(journal).jobs == [Job("insert", {"n": n}) for n in range(3)]
     late = writer.submit(Job("insert", {"n": 9}))  # a change made during the quit
     assert late.exception() is not None and _notes(path) == []
-    assert take_journal(journal)[-1] == Job("insert", {"n": 9})  # kept all the same
+    assert take_journal(journal).jobs[-1] == Job("insert", {"n": 9})  # kept all the same
+
+
+def test_a_damaged_journal_gives_its_readable_jobs_and_is_kept_aside(tmp_path):
+    journal = tmp_path / "notes.sqlite3.unsaved"
+    data = b'{"op": "insert", "args": {"n": 1}}\n\x00\xff junk\n[[[[\n{"op": "insert", "args": {"n": 2}}\n'
+    journal.write_bytes(data)
+    taken = take_journal(journal)
+    assert taken.jobs == [Job("insert", {"n": 1}), Job("insert", {"n": 2})]
+    assert taken.skipped == 2
+    assert taken.kept_as is not None and taken.kept_as.read_bytes() == data
+    assert journal.read_bytes() == data  # still there until its jobs are written
