@@ -1,8 +1,9 @@
 """A fuzzer of Hearth's JSON files: state of the wrong types, the wrong shape and any depth.
 
 For each file Hearth keeps (settings, saved connections, the model header cache, a download's
-sidecar, Discover's saved results), hypothesis writes generated content (any JSON value; the
-file's own keys holding values of any type; brackets nested up to 200,000 deep; random bytes)
+sidecar, Discover's saved results, the downloads list), hypothesis writes generated content
+(any JSON value; the file's own keys holding values of any type; brackets nested up to 200,000
+deep; random bytes)
 and reads it back through the path the user takes. Each example is one injected fault in the
 faults summary. Recovered means: no traceback (only the typed error a caller already shows),
 the values used have their types, a message whenever something was reset, the damaged original
