@@ -65,8 +65,11 @@ def vision_pair(starter: Path, folder: Path) -> VisionPair:
     return VisionPair(model, mmproj)
 
 
-def write_projector(target: Path, n_embd_text: int, seed: int = 0) -> Path:
-    """Write ``target``: a ``clip`` GGUF with an ``mlp`` projector into ``n_embd_text``."""
+def write_projector(
+    target: Path, n_embd_text: int, seed: int = 0, omit: tuple[str, ...] = ()
+) -> Path:
+    """Write ``target``: a ``clip`` GGUF with an ``mlp`` projector into ``n_embd_text``;
+    the tensors named in ``omit`` left out (a damaged projector, for the crash tests)."""
     from gguf import GGUFWriter
 
     partial = target.with_name(target.name + ".part")
@@ -89,7 +92,8 @@ def write_projector(target: Path, n_embd_text: int, seed: int = 0) -> Path:
     writer.add_array("clip.vision.image_std", [0.5, 0.5, 0.5])
     rng = np.random.default_rng(seed)
     for name, array in _tensors(rng, n_embd_text):
-        writer.add_tensor(name, array)
+        if name not in omit:
+            writer.add_tensor(name, array)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

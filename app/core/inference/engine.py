@@ -102,11 +102,13 @@ class Engine:
         options: LoadOptions = LoadOptions(),
         progress: Callable[[float], None] | None = None,
         cancel: threading.Event | None = None,
+        stage: Callable[[str], None] | None = None,
     ) -> LoadedModel:
         """Load ``path``, replacing any model already loaded.
 
         ``progress`` gets 0.0-1.0 as llama.cpp reads the weights; setting ``cancel`` stops the
-        load (``LoadCancelled``).
+        load (``LoadCancelled``). ``stage`` is told ``"projector"`` before the image projector
+        is read, so that a crash from then on is blamed on the projector, not the model.
         """
         import llama_cpp
 
@@ -177,6 +179,8 @@ class Engine:
         llm.chat_format = "chat_template.default" if has_template else FALLBACK_TEMPLATE
         llm.chat_handler = None
         if options.mmproj_path:  # the image projector: its handler renders and encodes chats
+            if stage is not None:
+                stage("projector")
             try:
                 attach_projector(llm, options.mmproj_path)
             except (ValueError, OSError) as exc:

@@ -16,9 +16,17 @@ from typing import Any
 
 import pytest
 
-from app.bench.zoo.vision import IMAGE_TOKENS, VisionPair, sample_png, vision_pair
+from app.bench.zoo import SIZES
+from app.bench.zoo.vision import (
+    IMAGE_TOKENS,
+    VisionPair,
+    sample_png,
+    vision_pair,
+    write_projector,
+)
 from app.core.common.errors import (
     ContextFullError,
+    ModelCrashed,
     ModelFileError,
     ModelLoadError,
     UnsupportedRequest,
@@ -130,6 +138,27 @@ def test_a_damaged_projector_fails_the_load_in_one_sentence(pair, tmp_path):
         engine.load(pair.model, LoadOptions(n_ctx=512, mmproj_path=str(damaged)))
     assert "mmproj-damaged.gguf" in str(caught.value)
     assert engine.loaded is None
+
+
+def test_a_projector_that_crashes_llama_cpp_is_named_not_the_model(pair, tmp_path):
+    """A projector without its last layer passes the header check and then crashes llama.cpp's
+    mtmd loader (a segfault in 0.3.36): the model's host dies, and the sentence blames the
+    projector, so the user is not told to replace a good model file."""
+    broken = write_projector(
+        tmp_path / "mmproj-broken.gguf", SIZES["tiny"].n_embd, omit=("mm.2.weight",)
+    )
+    engine = HostedEngine()
+    try:
+        with pytest.raises(ModelCrashed) as caught:
+            engine.load(pair.model, LoadOptions(n_ctx=512, mmproj_path=str(broken)))
+        said = str(caught.value)
+        assert said.startswith("The image projector mmproj-broken.gguf could not be loaded")
+        assert "load the model without it" in said
+        assert engine.loaded is None
+        loaded = engine.load(pair.model, LoadOptions(n_ctx=512))  # and the model alone loads
+        assert not loaded.has_vision
+    finally:
+        engine.unload()
 
 
 def test_gpu_layers_chosen_by_the_fit_estimate_load_the_pair(pair):

@@ -178,8 +178,14 @@ class EngineHost:
                     last[0] = value
                     self.send({"ev": "progress", "id": request_id, "value": value})
 
+            def stage(name: str) -> None:
+                self.send({"ev": "stage", "id": request_id, "value": name})
+
             model = engine.load(
-                Path(request["path"]), LoadOptions(**request["options"]), progress=progress
+                Path(request["path"]),
+                LoadOptions(**request["options"]),
+                progress=progress,
+                stage=stage,
             )
             data = asdict(model)
             data["path"] = str(model.path)

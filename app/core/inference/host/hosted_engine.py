@@ -57,6 +57,7 @@ class HostedEngine:
         self._host: HostProcess | None = None
         self._loaded: LoadedModel | None = None
         self._name = ""  # the model's file name, for messages
+        self._projector = ""  # the image projector's file name, while the host reads it
         self._lock = threading.Lock()
         self._current = 0  # the request running now (0: none)
 
@@ -87,6 +88,7 @@ class HostedEngine:
         path = Path(path)
         self.unload()
         self._name = path.name
+        self._projector = ""  # set once the host starts reading the image projector
         host = HostProcess(self._host_args)
         with self._lock:
             self._host = host
@@ -95,6 +97,8 @@ class HostedEngine:
         def on_event(event: dict[str, Any]) -> None:
             if event["ev"] == "progress" and progress is not None:
                 progress(float(event["value"]))
+            elif event["ev"] == "stage" and event.get("value") == "projector":
+                self._projector = Path(options.mmproj_path).name
 
         try:
             reply = self._request(
@@ -110,6 +114,7 @@ class HostedEngine:
         except errors.HearthError:
             self._drop_host()
             raise
+        self._projector = ""
         model = dict(reply["model"])
         model["path"] = Path(model["path"])
         # The time a user waits includes starting the host.
@@ -292,6 +297,12 @@ class HostedEngine:
         to do."""
         name = self._name or "The model"
         said = f" (\u201c{line}\u201d)" if line else ""
+        if while_doing == "loading" and self._projector:
+            return (
+                f"The image projector {self._projector} could not be loaded with {name}: "
+                f"{how}{said}. It may be damaged or made for another model: download it "
+                "again, or load the model without it."
+            )
         if while_doing == "loading":
             return (
                 f"{name} could not be loaded: {how}{said}. The file may be damaged, or this "
