@@ -235,6 +235,14 @@ class Downloader:
         log.info("Downloaded %s from %s", filename, repo_id)
         return DownloadResult(repo_id, commit, files[0], files, meter.total)
 
+    def cached(self, repo_id: str, filename: str, commit: str) -> Path | None:
+        """The finished file of ``commit`` in the cache, if it is there (a stat, no network):
+        a file already here is not queued again."""
+        try:
+            return RepoStore(self.cache_dir, repo_id).cached(commit, filename)
+        except DownloadError:  # not a commit id ("main"): nothing to vouch for
+            return None
+
     def discard(self, repo_id: str, filename: str) -> None:
         """Delete the part files a stopped download of ``filename`` left (pause -> cancel)."""
         store = RepoStore(self.cache_dir, repo_id)

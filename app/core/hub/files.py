@@ -121,6 +121,18 @@ def group_files(files: Iterable[tuple[str, int | None]]) -> tuple[list[QuantFile
     )
 
 
+def projector_for(projectors: Iterable[QuantFile]) -> QuantFile | None:
+    """The one projector to download with a model: the F16 one (what llama.cpp's own repos
+    name as the default), else BF16, else the smallest; None when the repo has none."""
+    complete = [p for p in projectors if p.complete]
+    for precision in ("f16", "bf16"):
+        for entry in complete:
+            stem = entry.label.lower().removesuffix(".gguf")
+            if re.split(r"[-_.]", stem)[-1] == precision:
+                return entry
+    return min(complete, key=lambda p: (p.size_bytes, p.name.lower()), default=None)
+
+
 def params_from_name(name: str) -> int | None:
     """Parameters written in a model's name: ``Llama-3.1-8B`` -> 8e9, ``Mixtral-8x7B`` -> 56e9,
     ``SmolLM2-135M`` -> 135e6. The largest figure wins (``Qwen3-30B-A3B`` -> 30e9)."""

@@ -66,6 +66,7 @@ class QuantRow:
     typical: Quality | None  # for ranking
     explanation: str
     speed: Speed | None = None  # generation here with SPEED_DEPTH tokens of chat
+    projector_bytes: int = 0  # an image projector that downloads and loads with it
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ def rows(
                 typical=typical,
                 explanation=explain.explain(name, bits),
                 speed=speed,
+                projector_bytes=item.shape.projector_bytes,
             )
         )
     result.sort(key=lambda r: (r.size_bytes, r.label.lower()))

@@ -38,8 +38,10 @@ def hub_items(
     *,
     parameters: int | None = None,
     n_ctx_train: int | None = None,
+    projector_bytes: int = 0,
 ) -> list[QuantItem]:
-    """Rows for a repo's model files; ``shape`` read from one of them (else sizes only)."""
+    """Rows for a repo's model files; ``shape`` read from one of them (else sizes only).
+    ``projector_bytes``: the image projector that downloads and loads with each of them."""
     items = []
     for entry in files:
         if shape is not None:
@@ -48,6 +50,7 @@ def hub_items(
             sized = shape_from_size(entry.size_bytes, entry.name)
             if n_ctx_train:
                 sized = replace(sized, n_ctx_train=n_ctx_train)
+        sized = replace(sized, projector_bytes=projector_bytes)
         items.append(
             QuantItem(entry.name, entry.label, entry.quant, entry.size_bytes, sized, parameters)
         )

@@ -1,8 +1,10 @@
 """The model page: a Hub repo's card, facts and GGUF files, each with a fit badge and a Download
 button that queues it in the DownloadManager. Split files show as one row; vision projector
-(mmproj) files are listed apart. Above the files, the quant picker: every quant's fit at a chosen
-context, its expected quality and the recommended one (selected in the files table, ready for
-Download); a row chosen there is selected in the files table, and has its own Download. A file
+(mmproj) files are listed apart, and a model's Download queues one of them with it (the quant
+picker's row names it and counts it in the size and fit) unless it is already here. Above the
+files, the quant picker: every quant's fit at a chosen context, its expected quality and the
+recommended one (selected in the files table, ready for Download); a row chosen there is
+selected in the files table, and has its own Download. A file
 already on this computer offers "Downloaded · Chat" instead. A gated model says once what to do,
 with links, and its Download waits for a token (one huggingface_hub knows is used). A repo with no
 GGUF files offers a search for GGUF versions of it. Everything from the Hub is fetched off the GUI
@@ -361,11 +363,13 @@ class ModelPage(QWidget):
             verdicts = files.fit_verdicts(
                 details.files, here, shape=shape, n_ctx_train=details.model.context_length
             )
+            projector = files.projector_for(details.projectors)
             items = sources.hub_items(
                 details.files,
                 shape,
                 parameters=details.model.parameters,
                 n_ctx_train=details.model.context_length,
+                projector_bytes=projector.size_bytes if projector else 0,
             )
             n_ctx_train = (
                 shape.n_ctx_train
@@ -462,9 +466,22 @@ class ModelPage(QWidget):
         entry = model.entry(row)
         if entry is None or self.details is None or self.downloads is None:
             return None
-        return self.downloads.enqueue(
-            self.details.id, entry.name, revision=self.details.sha or "main"
-        )
+        revision = self.details.sha or "main"
+        key = self.downloads.enqueue(self.details.id, entry.name, revision=revision)
+        if not projector:
+            self._download_projector(revision)
+        return key
+
+    def _download_projector(self, revision: str) -> None:
+        """A vision model's quant comes with its image projector (one: ``projector_for``),
+        unless that file of this revision is already here or on its way."""
+        assert self.details is not None and self.downloads is not None
+        chosen = files.projector_for(self.details.projectors)
+        if chosen is None:
+            return
+        here = self.downloads.downloader.cached(self.details.id, chosen.name, revision)
+        if here is None:
+            self.downloads.enqueue(self.details.id, chosen.name, revision=revision)
 
     @Slot(QModelIndex)
     def _download_clicked(self, index: QModelIndex) -> None:

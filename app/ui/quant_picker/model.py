@@ -1,6 +1,7 @@
 """The quant picker's rows: one per quant of a model (``quant_pick.QuantRow``), sorted by size.
 
-Columns: quant (with the Recommended tag), bits per weight, size (a bar), fit here (a badge),
+Columns: quant (with the Recommended tag), bits per weight, size (a bar; with the image projector
+a vision model's quant downloads with, which "What it means" names), fit here (a badge),
 expected quality (a bar, with its source), what the level means, and the row's own action (the
 model page's Download, or "Downloaded · Chat"; set by the owner with ``set_actions``, none in My
 Models). Every cell answers the same
@@ -32,6 +33,16 @@ SPEED_BASIS = {
 }
 
 Index = QModelIndex | QPersistentModelIndex
+
+
+def _total(row: QuantRow) -> int:
+    """What the row downloads and loads: the model, and its image projector if it has one."""
+    return row.size_bytes + row.projector_bytes
+
+
+def projector_words(row: QuantRow) -> str:
+    """``+ image projector, 854 MB`` (a vision model's projector comes with the quant)."""
+    return f"+ image projector, {format_size(row.projector_bytes)}"
 
 
 class QuantRole(IntEnum):
@@ -102,7 +113,7 @@ class QuantPickerModel(QAbstractTableModel):
             self.beginResetModel()
         self._rows = list(rows)
         self._recommended = pick.key if pick else None
-        self._largest = max((r.size_bytes for r in rows), default=1) or 1
+        self._largest = max((_total(r) for r in rows), default=1) or 1
         if same:
             if rows:
                 self.dataChanged.emit(
@@ -186,8 +197,8 @@ class QuantPickerModel(QAbstractTableModel):
             QuantRole.Key: row.key,
             QuantRole.Quant: row.quant,
             QuantRole.Bits: row.bits,
-            QuantRole.SizeBytes: row.size_bytes,
-            QuantRole.SizeFraction: row.size_bytes / self._largest,
+            QuantRole.SizeBytes: _total(row),
+            QuantRole.SizeFraction: _total(row) / self._largest,
             QuantRole.Fit: row.fit.verdict,
             QuantRole.Placement: row.placement,
             QuantRole.Quality: explain.quality_score(q.kld) if q else None,
@@ -211,7 +222,7 @@ class QuantPickerModel(QAbstractTableModel):
         if column == self.BITS:
             return f"{row.bits:.1f}" if row.bits else "—"
         if column == self.SIZE:
-            return format_size(row.size_bytes)
+            return format_size(_total(row))
         if column == self.FIT:
             return row.fit.verdict
         if column == self.SPEED:
@@ -220,7 +231,8 @@ class QuantPickerModel(QAbstractTableModel):
             q = row.quality
             return f"{explain.quality_words(q.kld)} · {q.label}" if q else "unknown"
         if column == self.ABOUT:  # the words; the bits per weight are in the tooltip
-            return row.explanation.split(": ", 1)[-1]
+            words = row.explanation.split(": ", 1)[-1]
+            return f"{projector_words(row)} · {words}" if row.projector_bytes else words
         if column == self.ACTION:
             return self._actions.get(row.key, ("", False))[0]
         return None
@@ -242,6 +254,12 @@ class QuantPickerModel(QAbstractTableModel):
             lines.append(
                 f"Speed here: about {row.speed.gen_tok_s:,.1f} tokens a second writing, "
                 f"{row.speed.prompt_tok_s:,.0f} reading a prompt ({SPEED_BASIS[row.speed.basis]})."
+            )
+        if row.projector_bytes:
+            lines.append(
+                f"Downloads with its image projector ({format_size(row.projector_bytes)}), "
+                f"counted in the size ({format_size(row.size_bytes)} for the model alone) and "
+                "the fit."
             )
         lines.append(row.label)
         return "\n".join(lines)

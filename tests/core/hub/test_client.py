@@ -27,6 +27,7 @@ from app.core.hub.files import (
     fit_verdicts,
     group_files,
     params_from_name,
+    projector_for,
     size_bucket,
 )
 from tests.support.hub_repos import add_gguf_family, gguf_name, mmproj_name, split_bytes
@@ -392,6 +393,19 @@ def test_a_gated_repo_is_described_without_its_files(loopback_hub) -> None:
     details = model_details("meta/Gated-GGUF", endpoint=loopback_hub.url, token=False)
     assert details.gated == "manual" and details.card == ""
     assert "could not be loaded" in details.card_note and len(details.files) == 1
+
+
+def test_one_projector_goes_with_a_model_the_f16_else_bf16_else_the_smallest() -> None:
+    def chosen(*files: tuple[str, int]) -> str | None:
+        found = projector_for(group_files(files)[1])
+        return found.name if found else None
+
+    q8, f16, bf16 = ("mmproj-M-Q8_0.gguf", 5), ("mmproj-M-f16.gguf", 9), ("mmproj-M-BF16.gguf", 9)
+    assert chosen(("M-Q4_K_M.gguf", 3)) is None
+    assert chosen(q8, bf16, f16, ("mmproj-M-f32.gguf", 20)) == "mmproj-M-f16.gguf"
+    assert chosen(q8, bf16, ("mmproj-M-f32.gguf", 20)) == "mmproj-M-BF16.gguf"
+    assert chosen(("mmproj-M-f32.gguf", 20), q8) == "mmproj-M-Q8_0.gguf"
+    assert chosen(("sub/mmproj-model-F16.gguf", 9), q8) == "sub/mmproj-model-F16.gguf"
 
 
 def test_file_grouping_rules() -> None:
