@@ -32,7 +32,7 @@ from app.core.downloads import history
 from app.core.downloads.store import RepoStore, Sidecar, read_sidecar
 from app.core.hub import saved_search
 from app.core.inference.remote import Connection, ConnectionStore
-from app.core.library.catalog import HeaderCache, LocalModel, list_models
+from app.core.library.catalog import HeaderCache, LocalModel, checker, list_models
 from tests.faults.tally import CrashDetected, Tally
 
 pytestmark = pytest.mark.faults
@@ -210,10 +210,20 @@ def headers_read(path: Path) -> None:
 @FUZZ
 @given(
     data=contents(
-        shaped({"version": st.just(1), "files": st.dictionaries(st.just("KEY"), HEADER | values)})
+        shaped(
+            {
+                "version": st.just(HeaderCache.VERSION),
+                "checked_by": st.just(checker()),
+                "files": st.dictionaries(st.just("KEY"), HEADER | values),
+            }
+        )
     )
 )
-@example(data=b'{"version": 1, "files": {"KEY": [1]}}')
+@example(
+    data=json.dumps(
+        {"version": HeaderCache.VERSION, "checked_by": checker(), "files": {"KEY": [1]}}
+    ).encode()
+)
 def test_fuzzed_header_cache(faults, data):
     fuzz(faults, "model_headers.json", data, headers_read)
 

@@ -14,6 +14,7 @@ file is hidden from the list unless deleting the file is asked for explicitly.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -375,7 +376,11 @@ class HeaderCache:
 
     def _save(self, files: dict[str, Any]) -> None:
         try:
-            write_json(self.path, {"version": self.VERSION, "files": files}, indent=None)
+            write_json(
+                self.path,
+                {"version": self.VERSION, "checked_by": checker(), "files": files},
+                indent=None,
+            )
         except OSError as exc:
             log.warning("Could not save the model header cache %s: %s", self.path, exc)
 
@@ -398,8 +403,8 @@ def _parse_headers(raw: object, notes: list[str]) -> dict[str, Any]:
     the wrong shape is dropped (its header is read again)."""
     if not isinstance(raw, dict) or not isinstance(raw.get("files"), dict):
         raise Damaged("it is not a header cache")
-    if raw.get("version") != HeaderCache.VERSION:
-        return {}  # another version's cache: rebuilt, nothing damaged
+    if raw.get("version") != HeaderCache.VERSION or raw.get("checked_by") != checker():
+        return {}  # another version's cache, or verdicts of another check: rebuilt
     files = {}
     for key, entry in raw["files"].items():
         good = (
@@ -441,6 +446,22 @@ def _read_header(path: Path) -> dict[str, Any]:
     if adapter.is_adapter(header):
         facts["adapter_of"] = adapter.adapter_info(header).base_model
     return facts
+
+
+@functools.cache
+def checker() -> str:
+    """Who gave the cached verdicts: this Hearth with this llama.cpp. A file refused by an
+    older check (an architecture llama.cpp did not know yet) is checked again after an update,
+    not refused until the file itself changes."""
+    from importlib import metadata
+
+    from app import __version__
+
+    try:
+        llama = metadata.version("llama_cpp_python")
+    except metadata.PackageNotFoundError:
+        llama = "none"
+    return f"hearth {__version__}, llama-cpp-python {llama}"
 
 
 def _verdict(path: Path) -> dict[str, Any]:

@@ -97,6 +97,7 @@ def test_header_cache_entries_of_the_wrong_type_are_read_again(hearth_home, tmp_
         json.dumps(
             {
                 "version": HeaderCache.VERSION,
+                "checked_by": catalog.checker(),
                 "files": {
                     str(files[0]): [1],
                     str(files[1]): {"size": "big"},
@@ -119,6 +120,28 @@ def test_header_cache_entries_of_the_wrong_type_are_read_again(hearth_home, tmp_
     entries = json.loads(cache.read_text())["files"]
     assert all("error" in entries[str(path)] for path in files)  # read again, not trusted
     assert len(list(cache.parent.glob("h.json.damaged-*"))) == 1
+
+
+def test_a_refusal_cached_by_another_check_is_checked_again(hearth_home, tmp_path, starter_gguf):
+    """A file refused by an older Hearth or llama.cpp (say, before its architecture was known)
+    is checked again after an update, not refused until the file itself changes."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    model = folder / "Good-Q4_1.gguf"
+    model.write_bytes(starter_gguf.read_bytes())
+    listing(hearth_home, folder)
+    cache = hearth_home.cache_dir / "h.json"
+    stored = json.loads(cache.read_text())
+    stored["files"][str(model)]["problem"] = "llama.cpp 0.0.1 does not know this architecture."
+    cache.write_text(json.dumps(stored))
+    assert [m.problem for m in listing(hearth_home, folder)] == [
+        stored["files"][str(model)]["problem"]
+    ]
+
+    stored["checked_by"] = "hearth 0.0.1, llama-cpp-python 0.0.1"
+    cache.write_text(json.dumps(stored))
+    assert [m.problem for m in listing(hearth_home, folder)] == [None]
+    assert json.loads(cache.read_text())["checked_by"] == catalog.checker()
 
 
 # -- deleting ---------------------------------------------------------------------------------
