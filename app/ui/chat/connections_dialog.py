@@ -55,6 +55,7 @@ class ConnectionsDialog(QDialog):
         self.resize(760, 440)
         self.store, self.timeout, self.confirm = store, timeout, confirm
         self.editing = ""  # the saved name of the connection in the form, "" for a new one
+        self._submitted: tuple[str, str, str] | None = None  # the form as the last Save took it
         self.changing = False  # a save or remove is being written on the pool
 
         self.model = ConnectionsModel(self)
@@ -153,15 +154,20 @@ class ConnectionsDialog(QDialog):
         connection = self.model.connection(current.row())
         if connection is None:
             return
+        self.remove_button.setEnabled(True)
         same = connection.name == self.editing
+        if same and self._form() != self._submitted:
+            return  # shown again after a save: what was typed since the save started stays
         self.editing = connection.name
         self.name.setText(connection.name)
-        self.url.setText(connection.base_url)
+        self.url.setText(connection.base_url)  # as saved (``/v1`` added)
         self.key.setText(connection.api_key)
-        self.remove_button.setEnabled(True)
         if not same:  # another connection: its models are not known until tested
             self.models.setStringList([])
             self._say("Test lists the models this server offers.")
+
+    def _form(self) -> tuple[str, str, str]:
+        return self.name.text(), self.url.text(), self.key.text()
 
     @Slot()
     def new_connection(self) -> None:
@@ -195,6 +201,7 @@ class ConnectionsDialog(QDialog):
         if connection is None or self.changing:
             return False
         replaced, store = self.editing, self.store
+        self._submitted = self._form()
 
         def save() -> list[Connection]:
             if replaced and replaced != connection.name:

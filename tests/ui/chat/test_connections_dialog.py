@@ -201,6 +201,17 @@ def test_models_pass_the_model_tester(qtmodeltester, starter_gguf):
     assert choices.index(4).data(Qt.ToolTipRole) == "Could not reach b"
 
 
+def test_typing_while_a_save_is_written_is_kept(qtbot, dialog):
+    fill(dialog, "Ollama", "http://127.0.0.1:11434")
+    click_and_list(qtbot, dialog, dialog.save_button)
+    assert dialog.url.text() == "http://127.0.0.1:11434/v1"  # the form shows what was saved
+    with qtbot.waitSignal(dialog.listed, timeout=TEST_MS):
+        qtbot.mouseClick(dialog.save_button, Qt.LeftButton)
+        dialog.key.setText("typed while it saves")
+    assert dialog.key.text() == "typed while it saves"
+    assert ConnectionStore().connections()[0].api_key == ""
+
+
 def test_save_writes_on_the_pool_one_change_at_a_time(qtbot, dialog):
     fill(dialog, "Ollama", "http://127.0.0.1:11434")
     with qtbot.waitSignal(dialog.listed, timeout=TEST_MS):
