@@ -36,7 +36,7 @@ from app.core.storage import db_files
 
 log = logging.getLogger("hearth.chats")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 10.0
 # The tables and columns of schema 1; later versions only add to them.
 _REQUIRED = {
@@ -318,8 +318,14 @@ def _schema_1(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX chats_updated ON chats(updated_at)")
 
 
+def _schema_2(conn: sqlite3.Connection) -> None:
+    """A message's images (data URLs, a JSON list) beside its text, not in it: search, titles,
+    Copy and Edit keep working on the text, and a chat of schema 1 reads with no images."""
+    conn.execute("ALTER TABLE messages ADD COLUMN images_json TEXT NOT NULL DEFAULT '[]'")
+
+
 # MIGRATIONS[n] turns a version n-1 database into version n; add one per schema change.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _schema_1}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _schema_1, 2: _schema_2}
 
 _FTS_SCHEMA = (
     "CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages', "

@@ -9,11 +9,13 @@ The JSON shape (``format_version`` 1) is stable; new keys may be added, none rem
       "settings": {...},                              # the chat's settings, secrets removed
       "messages": [
         {"role": "system" | "user" | "assistant", "content": str,
-         "created_at": "...", "stats": {...}, "complete": bool}
+         "created_at": "...", "stats": {...}, "complete": bool,
+         "images": [str]}                             # only with images: data URLs
       ]
     }
 
-``complete`` is false for an answer that was interrupted. Keys that look like credentials
+``complete`` is false for an answer that was interrupted. In Markdown a message's images follow
+its text as ``![Image 1](data:image/png;base64,...)``, which Markdown viewers show. Keys that look like credentials
 (``api_key``, ``token``, ``authorization``, ``password``, ``secret``...) never leave the store.
 """
 
@@ -104,7 +106,8 @@ def to_markdown(chat: Chat, messages: list[Message]) -> str:
         fence = _unclosed_fence(body)
         if fence:  # keep the next heading out of a code block the answer never closed
             body += "\n" + fence
-        parts.append(f"## {heading}\n\n{body}\n")
+        pictures = "".join(f"\n![Image {n}]({url})\n" for n, url in enumerate(message.images, 1))
+        parts.append(f"## {heading}\n\n{body}\n{pictures}")
     return "\n".join(parts)
 
 
@@ -125,6 +128,7 @@ def to_json(chat: Chat, messages: list[Message]) -> str:
                 "created_at": _iso(message.created_at),
                 "stats": strip_secrets(_json_object(message.stats_json)),
                 "complete": message.complete,
+                **({"images": list(message.images)} if message.images else {}),
             }
             for message in messages
         ],

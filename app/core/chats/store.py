@@ -26,7 +26,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,11 +63,14 @@ class Message:
     position: int  # 0, 1, 2... within its chat
     stats_json: str  # a JSON object; finish_answer puts the stop reason in it
     complete: bool  # False while streaming, or when the answer was interrupted
+    images: tuple[str, ...] = ()  # data URLs (data:image/png;base64,...), shown after the text
 
 
 _NUMERIC_STATS = ("tokens", "tok_s", "ttft_s", "prompt_tokens", "context_used")
 _CHAT_COLUMNS = "id, title, created_at, updated_at, model, system_prompt, settings_json"
-_MESSAGE_COLUMNS = "id, chat_id, role, content, created_at, position, stats_json, complete"
+_MESSAGE_COLUMNS = (
+    "id, chat_id, role, content, created_at, position, stats_json, complete, images_json"
+)
 
 
 def _like_pattern(term: str) -> str:
@@ -98,6 +101,18 @@ def _stats(stats_json: object) -> str:
         or (isinstance(value, (int, float)) and not isinstance(value, bool))
     }
     return _text(stats_json) if kept == stats else json.dumps(kept)
+
+
+def _images(images_json: object) -> tuple[str, ...]:
+    """A message's images as stored: the data URLs of a JSON list; anything else (edited or
+    damaged on disk) is left out, so that the chat still opens."""
+    try:
+        images = json.loads(_text(images_json) or "[]")
+    except ValueError:
+        return ()
+    if not isinstance(images, list):
+        return ()
+    return tuple(i for i in images if isinstance(i, str) and i.startswith("data:image/"))
 
 
 def one_line_title(text: str) -> str:
@@ -225,6 +240,7 @@ class ChatStore:
                 row[5],
                 _stats(row[6]),
                 bool(row[7]),
+                _images(row[8]),
             )
             for row in rows
         ]
@@ -390,12 +406,19 @@ class ChatStore:
         content: str,
         complete: bool = True,
         message_id: int | None = None,
+        images: Sequence[str] = (),
     ) -> Message:
-        """Add a message at the end of the chat (``message_id`` as in ``create_chat``)."""
+        """Add a message at the end of the chat (``message_id`` as in ``create_chat``), with
+        ``images`` (data URLs) after its text."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, not {role!r}")
         with self._write() as conn:
             added = self._insert_message(conn, chat_id, role, content, complete, message_id)
+            if images:
+                conn.execute(
+                    "UPDATE messages SET images_json = ? WHERE id = ?",
+                    (json.dumps(list(images)), added),
+                )
             return self._message(conn, added)
 
     def _insert_message(
