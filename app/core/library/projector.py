@@ -1,0 +1,59 @@
+"""The image projector that goes with a model file: an mmproj GGUF beside it.
+
+A vision model comes as two files, the text model and its image projector (``mmproj``); the
+catalog lists only the model. Chat loads the projector with it when one lies in the same
+folder, or anywhere in the same Hugging Face snapshot (a repo may keep the projector in a
+sub-folder). With several, the obvious one: the precision llama.cpp's own repos ship first
+(F16, then BF16, Q8_0, F32), then the name. Only names and ``stat`` here: the GGUF check of
+the file happens when it is loaded (``app.core.gguf.check.check_projector``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from app.core.library.files import usable, walk
+
+# Most repos ship one projector; some ship a few precisions. F16 is what llama.cpp's and
+# ggml-org's repos name as the default, and what the zoo's pair uses.
+_PREFERRED = ("f16", "bf16", "q8_0", "f32")
+
+
+def is_projector_file(path: Path) -> bool:
+    name = path.name.lower()
+    return name.endswith(".gguf") and "mmproj" in name
+
+
+def find_projector(model: Path) -> Path | None:
+    """The image projector for ``model`` (see the module docstring), or None."""
+    model = Path(model)
+    found = _beside(model.parent)
+    if not found:
+        snapshot = _snapshot_root(model)
+        if snapshot is not None:
+            found = walk(snapshot, is_projector_file)
+    return min(found, key=_rank) if found else None
+
+
+def _beside(folder: Path) -> list[Path]:
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return []
+    return [p for p in entries if is_projector_file(p) and usable(p)]
+
+
+def _snapshot_root(model: Path) -> Path | None:
+    """``.../snapshots/<revision>`` above ``model`` when it lies in the Hugging Face cache."""
+    parents = model.parents
+    for i, parent in enumerate(parents[:-1]):
+        if parents[i + 1].name == "snapshots" and parents[i + 1].parent.name.startswith("models--"):
+            return parent
+    return None
+
+
+def _rank(path: Path) -> tuple[int, str]:
+    last = re.split(r"[-_.]", path.name.lower()[: -len(".gguf")])[-1]  # "mmproj-model-f16"
+    order = _PREFERRED.index(last) if last in _PREFERRED else len(_PREFERRED)
+    return order, path.name
