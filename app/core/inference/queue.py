@@ -162,6 +162,12 @@ class GenerationQueue(JobBackend):
         loaded = self._engine.loaded
         return loaded.n_ctx if loaded else 0
 
+    def reads_images(self) -> bool:
+        """False when the model is loaded without an image projector: the API server refuses
+        images before they wait their turn. (Not loaded, its host died: the reload tells.)"""
+        loaded = self._engine.loaded
+        return loaded is None or loaded.has_vision
+
     def _submit(self, job: Job, on_token: Callable[[str], None]) -> GenerationStats:
         with self._lock:
             if self._closed:

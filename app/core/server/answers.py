@@ -18,6 +18,7 @@ from app.core.common.errors import (
     RemoteError,
     UnsupportedRequest,
 )
+from app.core.inference import images
 from app.core.inference.types import GenerationStats
 from app.core.server import embeddings, limits, schema
 from app.core.server.errors import ApiError
@@ -146,6 +147,7 @@ class Answering:
         model = self._loaded_model()
         context_size = getattr(app.backend, "context_size", None)
         limits.check_size(request, context_size() if context_size else 0)
+        self._check_images(request, model)
         client = self._enter_waiting()
         stop = ClientStop(self.connection)
         app.track_stop(stop, True)
@@ -162,6 +164,21 @@ class Answering:
             app.track_stop(stop, False)
             if stop.client_gone:
                 self._status, self.close_connection = 499, True
+
+    def _check_images(self, request: GenerationRequest, model: str) -> None:
+        """Refuse images before the request waits for a model loaded without its projector
+        (a backend that cannot tell, such as a remote server's, passes them on)."""
+        reads_images = getattr(self.server.app.backend, "reads_images", None)
+        if reads_images is None or reads_images() or not images.has_images(request.messages):
+            return
+        raise ApiError(
+            400,
+            f"This model reads text only: {model} was loaded without its image projector "
+            "(the repo's mmproj file), so it cannot take images. Serve it with one: "
+            "hearth serve MODEL --mmproj FILE.",
+            "image_input_unsupported",
+            param="messages",
+        )
 
     def _answer(
         self, request: GenerationRequest, model: str, completion: bool, rid: str, stop: ClientStop

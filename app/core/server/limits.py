@@ -10,6 +10,7 @@ tokens of the template's markers, and no token spans more than a few dozen chara
 
 from __future__ import annotations
 
+from app.core.inference import images
 from app.core.server.errors import ApiError
 from app.core.server.schema import GenerationRequest
 
@@ -53,7 +54,8 @@ def check_size(request: GenerationRequest, n_ctx: int) -> None:
             "messages",
             n_ctx,
         )
-    chars = sum(len(message["content"]) for message in request.messages)
+    # The text alone: an image's tokens are the projector's to count, not its base64's.
+    chars = sum(len(message["content"]) for message in images.text_only(request.messages))
     if chars > char_cap(n_ctx):
         raise _too_long(
             f"The messages hold {chars:,} characters: far more than the model's "

@@ -6,20 +6,23 @@ OpenAI's; errors come as Ollama's ``{"error": "..."}``.
 
 As on the OpenAI face, what would change the answer is honoured (``options`` temperature,
 top_p, top_k, min_p, repeat_penalty, seed, num_predict, stop, presence/frequency penalties;
-``format`` "json" or a JSON schema) or refused with a 400 naming it (images, tools, a raw
+``format`` "json" or a JSON schema) or refused with a 400 naming it (tools, a raw
 ``template``, ``context`` token arrays, ``suffix``, mirostat, typical_p, tfs_z). Options about
 how the model runs (num_ctx, num_thread, num_gpu, keep_alive...) are Hearth's to choose and
-are accepted.
+are accepted. ``images`` (base64) go to the model as OpenAI's image parts do: answered by a
+model loaded with its image projector, refused by one without.
 """
 
 from __future__ import annotations
 
+import base64
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from app.core.config.sampling import SPECS
+from app.core.inference import images
 from app.core.inference.types import GenerationStats, SamplingOptions
 from app.core.server import schema
 from app.core.server.errors import ApiError
@@ -45,17 +48,48 @@ def parse_chat(body: dict[str, Any], defaults: SamplingOptions) -> GenerationReq
     if not isinstance(messages, list):
         raise ApiError(400, "'messages' is required: an array of messages.", param="messages")
     for index, message in enumerate(messages):
-        if isinstance(message, dict) and (message.get("images") or message.get("tool_calls")):
+        if isinstance(message, dict) and message.get("tool_calls"):
             raise ApiError(
                 400,
-                f"messages[{index}]: images and tool calls are not supported: this model "
-                "reads text alone.",
+                f"messages[{index}]: tool calls are not supported: Hearth does not parse "
+                "them from the model's answer.",
                 "unsupported_content",
                 param="messages",
             )
     if body.get("tools"):
         raise _refused("tools", "Hearth does not parse tool calls from the model's answer")
+    messages = [
+        _with_images(m, m.get("images"), f"messages[{i}].images")
+        if isinstance(m, dict) and m.get("images")
+        else m
+        for i, m in enumerate(messages)
+    ]
     return _request(body, {"messages": messages}, defaults)
+
+
+def _with_images(message: dict[str, Any], given: object, param: str) -> dict[str, Any]:
+    """An Ollama message with ``images`` (base64, no data URL) as OpenAI's content parts:
+    its text, then each image as a data URL."""
+    if not isinstance(given, list) or not all(isinstance(i, str) for i in given):
+        raise ApiError(400, f"'{param}' must be an array of base64 strings.", param=param)
+    text = message.get("content")
+    parts: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+    parts += [images.image_part(_data_url(i)) for i in given]
+    return {k: v for k, v in message.items() if k != "images"} | {"content": parts}
+
+
+# What an image's first bytes say it is (Ollama sends no type; the engine reads the bytes).
+_SIGNATURES = ((b"\x89PNG", "png"), (b"\xff\xd8\xff", "jpeg"), (b"GIF8", "gif"), (b"BM", "bmp"))
+
+
+def _data_url(encoded: str) -> str:
+    """An Ollama image (bare base64) as a data URL; bad base64 is refused when checked."""
+    try:
+        head = base64.b64decode(encoded[:16] + "=" * (-len(encoded[:16]) % 4))
+    except ValueError:
+        head = b""
+    kind = next((k for magic, k in _SIGNATURES if head.startswith(magic)), "png")
+    return f"data:image/{kind};base64,{encoded.strip()}"
 
 
 def parse_generate(
@@ -64,7 +98,6 @@ def parse_generate(
     """The request, and whether it is ``raw`` (the prompt continued as it stands, with no chat
     template: then ``prompts`` holds it; else ``messages`` hold the system and user turns)."""
     for field, why in (
-        ("images", "this model reads text alone"),
         ("template", "the model's own chat template is used"),
         ("context", "send the conversation as text, or use /api/chat"),
         ("suffix", "filling in between a prompt and a suffix is not supported"),
@@ -76,8 +109,12 @@ def parse_generate(
         raise ApiError(400, "'prompt' must be text.", param="prompt")
     raw = body.get("raw") is True
     if raw:
+        if body.get("images"):
+            raise _refused("images", "a raw prompt has no place for them: leave out raw")
         return replace(_request(body, {"prompt": prompt}, defaults), messages=[]), True
-    messages = [{"role": "user", "content": prompt}]
+    messages: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
+    if body.get("images"):
+        messages = [_with_images(messages[0], body["images"], "images")]
     if isinstance(body.get("system"), str) and body["system"]:
         messages.insert(0, {"role": "system", "content": body["system"]})
     return _request(body, {"messages": messages}, defaults), False
@@ -142,14 +179,14 @@ def details() -> dict[str, Any]:
             "quantization_level": ""}  # fmt: skip
 
 
-def show(name: str, context: int) -> dict[str, Any]:
+def show(name: str, context: int, vision: bool = False) -> dict[str, Any]:
     return {
         "modelfile": "",
         "parameters": "",
         "template": "",
         "details": details(),
         "model_info": {"general.architecture": "hearth", "hearth.context_length": context},
-        "capabilities": ["completion"],
+        "capabilities": ["completion", "vision"] if vision else ["completion"],
         "modified_at": now(),
     }
 
@@ -211,7 +248,10 @@ class OllamaFace:
         if not name or not served_name(name, asked):
             raise ApiError(404, f"model '{str(asked)[:100]}' not found", "model_not_found")
         context = getattr(backend, "context_size", None)
-        self._send_json(200, show(name, context() if context else 0))
+        reads_images = getattr(backend, "reads_images", None)
+        self._send_json(
+            200, show(name, context() if context else 0, bool(reads_images and reads_images()))
+        )
 
     def _ollama_chat(self) -> None:
         body = self._body()

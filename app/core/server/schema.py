@@ -14,8 +14,10 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
+from app.core.common.errors import UnsupportedRequest
 from app.core.config.limits import InvalidValue
 from app.core.config.sampling import SPECS, Spec
+from app.core.inference import images
 from app.core.inference.types import GenerationStats, SamplingOptions
 from app.core.server.errors import ApiError
 from app.core.server.options import output_fields
@@ -148,24 +150,41 @@ def _message(message: object, index: int) -> dict[str, Any]:
     if content is None and role == "assistant":
         content = ""
     if isinstance(content, list):
-        texts = []
-        for part in content:
-            if (
-                not isinstance(part, dict)
-                or part.get("type") != "text"
-                or not isinstance(part.get("text"), str)
-            ):
-                raise ApiError(
-                    400,
-                    "Only text content is supported: this model reads no images or audio.",
-                    "unsupported_content",
-                    param=f"{param}.content",
-                )
-            texts.append(part["text"])
-        content = "\n".join(texts)
-    if not isinstance(content, str):
-        raise _wrong(f"{param}.content", "a string or an array of text parts")
+        content = _parts(content, f"{param}.content")
+    if not isinstance(content, (str, list)):
+        raise _wrong(f"{param}.content", "a string or an array of text and image parts")
     return {"role": ROLES[role], "content": content}
+
+
+def _parts(parts: list[Any], param: str) -> str | list[dict[str, Any]]:
+    """A message's content parts: their text joined when all are text (as any chat template
+    takes it), else text and ``image_url`` parts as the engine takes them (a data URL each;
+    a link is refused here, never fetched: see ``app.core.inference.images``)."""
+    checked: list[dict[str, Any]] = []
+    for index, part in enumerate(parts):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text" and isinstance(part.get("text"), str):
+            checked.append({"type": "text", "text": part["text"]})
+        elif kind == "image_url":
+            image = part.get("image_url")
+            url = image.get("url") if isinstance(image, dict) else image
+            if not isinstance(url, str):
+                raise _wrong(f"{param}[{index}].image_url", "an object with a 'url'")
+            checked.append(images.image_part(url))
+        else:
+            raise ApiError(
+                400,
+                "Only text and image_url parts are supported: Hearth reads no audio or files.",
+                "unsupported_content",
+                param=f"{param}[{index}]",
+            )
+    if not any(part["type"] == "image_url" for part in checked):
+        return "\n".join(part["text"] for part in checked)
+    try:
+        images.check_images([{"content": checked}])
+    except UnsupportedRequest as exc:
+        raise ApiError(400, str(exc), "invalid_image_url", param=param) from exc
+    return checked
 
 
 def _stop_strings(stop: object) -> tuple[str, ...]:

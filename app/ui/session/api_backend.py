@@ -56,6 +56,12 @@ class SessionBackend(QObject, JobBackend):
         model = self._session.model
         return model.n_ctx if model is not None else 0
 
+    def reads_images(self) -> bool:
+        """False when the local model is loaded without an image projector (the API server
+        refuses images then); a remote model's server answers for itself."""
+        model = self._session.model
+        return model is None or model.has_vision
+
     def _submit(self, job: Job, on_token: Callable[[str], None]) -> GenerationStats:
         if QThread.currentThread() == self.thread():
             raise RuntimeError("SessionBackend would block the GUI thread")
