@@ -152,3 +152,68 @@ def test_serve_help_reads_like_a_manual():
     for flag in ("--port", "--host", "--api-key", "OpenAI-compatible"):
         assert flag in result.stdout
     assert "serve" in hearth("--help").stdout
+
+
+def test_serve_loads_the_projector_beside_the_model_and_reads_images(
+    hearth_home, starter_gguf, tmp_path
+):
+    """The zoo's random-weight vision pair in one folder (its answers are not judged): the start
+    says which projector it found, and an image is encoded into the prompt."""
+    import base64
+    import shutil
+
+    from app.bench.zoo.vision import IMAGE_TOKENS, sample_png, vision_pair
+    from tests.conftest import cache_root
+
+    pair = vision_pair(starter_gguf, cache_root() / "zoo")
+    folder = tmp_path / "vision"
+    folder.mkdir()
+    for path in (pair.model, pair.mmproj):
+        shutil.copy(path, folder / path.name)
+    Settings(n_threads=1).save(hearth_home.settings_file)
+    port = free_port()
+    process = subprocess.Popen(
+        [HEARTH, "serve", str(folder / pair.model.name), "--port", str(port), "--ctx", "512"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        client = openai.OpenAI(
+            base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0, timeout=60
+        )
+        model = wait_ready(client, process).data[0].id
+        question = [{"type": "text", "text": "What is in this picture?"}]
+        alone = client.chat.completions.create(
+            model=model, max_tokens=2, messages=[{"role": "user", "content": question}]
+        )
+        url = "data:image/png;base64," + base64.b64encode(sample_png()).decode()
+        image = {"type": "image_url", "image_url": {"url": url}}
+        seen = client.chat.completions.create(
+            model=model, max_tokens=2, messages=[{"role": "user", "content": [*question, image]}]
+        )
+        assert seen.usage.prompt_tokens == alone.usage.prompt_tokens + IMAGE_TOKENS
+        client.close()
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert f"with its image projector {pair.mmproj.name}, found beside it" in err
+    assert "(reads images)" in err and "Traceback" not in err
+
+
+def test_serve_takes_the_projector_given_or_none(tmp_path):
+    from app.cli import load_flags
+
+    model = tmp_path / "model-Q4_K_M.gguf"
+    found = tmp_path / "mmproj-model-f16.gguf"
+    for path in (model, found):
+        path.write_bytes(b"GGUF" + bytes(60))
+    assert load_flags.projector("", model)[0] == str(found)
+    assert load_flags.projector("none", model) == ("", "")  # left out, as asked
+    assert load_flags.projector("/elsewhere/mmproj.gguf", model) == ("/elsewhere/mmproj.gguf", "")
+    found.unlink()
+    assert load_flags.projector("", model) == ("", "")  # a text model: nothing said

@@ -26,7 +26,8 @@ def add_parser(commands):
         help="Serve a model over an OpenAI-compatible API",
         description="Serve a local model over an OpenAI-compatible HTTP API (/v1/models, "
         "/v1/chat/completions, and /v1/completions, which continues a prompt as "
-        "it stands) until Ctrl-C. Requests are answered one at a time.",
+        "it stands) until Ctrl-C. Requests are answered one at a time. A model loaded with "
+        "its image projector (--mmproj) takes images as image_url parts (data URLs).",
         epilog="Example: hearth serve SmolLM2 --port 8080, then point any OpenAI client at "
         "http://127.0.0.1:8080/v1",
     )
@@ -67,6 +68,7 @@ def add_parser(commands):
     )
     add_flags(parser)  # the answers' defaults: a request's own fields win
     load_flags.add(parser)  # --draft, --lora, --lora-scale
+    load_flags.add_projector(parser)  # --mmproj
     return parser
 
 
@@ -74,6 +76,7 @@ def run(args, paths: Paths) -> int:
     settings = Settings.load(paths.settings_file)
     model_path = _model_path(args.model, paths)
     engine = HostedEngine()  # llama.cpp in its own process: a crash fails one request only
+    mmproj, found = load_flags.projector(args.mmproj, model_path)
     options = LoadOptions(
         n_ctx=args.ctx or settings.n_ctx,
         n_gpu_layers=settings.n_gpu_layers,
@@ -81,9 +84,10 @@ def run(args, paths: Paths) -> int:
         draft_tokens=args.draft,
         lora_path=args.lora,
         lora_scale=args.lora_scale,
+        mmproj_path=mmproj,
     )
-    print(f"Loading {model_path.name}...", file=sys.stderr)
-    engine.load(model_path, options)
+    print(f"Loading {model_path.name}{' ' + found if found else ''}...", file=sys.stderr)
+    loaded = engine.load(model_path, options)
     queue = GenerationQueue(
         engine, name=model_path.stem, reload=lambda: engine.load(model_path, options)
     )
@@ -99,7 +103,8 @@ def run(args, paths: Paths) -> int:
     )
     try:
         server.start()  # warns (on stderr too) when listening beyond this computer
-        print(f"Serving {queue.model_name()} on {server.url}", file=sys.stderr)
+        reads = " (reads images)" if loaded.has_vision else ""
+        print(f"Serving {queue.model_name()}{reads} on {server.url}", file=sys.stderr)
         print("Press Ctrl-C to stop", file=sys.stderr, flush=True)
         _wait_for_interrupt()
         print("Stopping...", file=sys.stderr)

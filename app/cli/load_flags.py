@@ -1,12 +1,17 @@
 """The load flags ``hearth run`` and ``hearth serve`` share: prompt-lookup drafting and a LoRA
-adapter (the sampling flags come from ``app.core.config.sampling.add_flags``)."""
+adapter (the sampling flags come from ``app.core.config.sampling.add_flags``); and the image
+projector, which only ``hearth serve`` takes (its API reads images)."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from app.core.config import limits
 from app.core.inference.types import DRAFT_TOKENS
+from app.core.library.projector import find_projector
+
+NO_PROJECTOR = "none"
 
 
 def add(parser: argparse.ArgumentParser) -> None:
@@ -31,4 +36,32 @@ def add(parser: argparse.ArgumentParser) -> None:
         default=1.0,
         metavar="X",
         help="the adapter's strength, 0 to 2 (default 1: as trained)",
+    )
+
+
+def add_projector(parser: argparse.ArgumentParser) -> None:
+    """--mmproj FILE (or none)."""
+    parser.add_argument(
+        "--mmproj",
+        metavar="FILE",
+        default="",
+        help="load this image projector (the repo's mmproj GGUF) with the model, so that "
+        "requests may hold images (default: the one beside the model, if there is one; "
+        f"'{NO_PROJECTOR}' for none)",
+    )
+
+
+def projector(given: str, model: Path) -> tuple[str, str]:
+    """The projector to load with ``model`` and, when found rather than given, how the start
+    says so (the user should know why the model reads images, and how not to load it)."""
+    if given == NO_PROJECTOR:
+        return "", ""
+    if given:
+        return given, ""
+    found = find_projector(model)
+    if found is None:
+        return "", ""
+    return str(found), (
+        f"with its image projector {found.name}, found beside it "
+        f"(--mmproj {NO_PROJECTOR} to leave it out)"
     )
