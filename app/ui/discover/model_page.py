@@ -39,6 +39,7 @@ from app.core.hub import files
 from app.core.hub.client import HubClient, age
 from app.core.hub.files import ModelDetails, format_params
 from app.ui.common.button_delegate import ButtonDelegate
+from app.ui.common.elided_label import ElidedLabel
 from app.ui.common.tasks import run_task
 from app.ui.discover.result_delegate import FitDelegate
 from app.ui.discover.results_model import FileRole, QuantFilesModel
@@ -91,6 +92,10 @@ class CardView(QTextBrowser):
     def __init__(self) -> None:
         super().__init__()
         self.setOpenLinks(False)
+        # Headings a step above the text, not Qt's 2x: the card sits in a narrow column.
+        self.document().setDefaultStyleSheet(
+            "h1 { font-size: x-large; } h2 { font-size: large; } h3, h4 { font-size: medium; }"
+        )
         self.base_url = ""
         self.anchorClicked.connect(self._open)
 
@@ -102,6 +107,17 @@ class CardView(QTextBrowser):
         if url.isRelative() and self.base_url:
             url = QUrl(self.base_url).resolved(url)
         QDesktopServices.openUrl(url)
+
+
+def without_title(card: str, repo_id: str) -> str:
+    """The card without a first heading that only repeats the repo's name: the page's title
+    says it, and in the card's narrow column it wrapped over 2-4 lines (issue 19)."""
+    lines = card.lstrip().split("\n", 1)
+    heading = lines[0].lstrip("#").strip().strip("*_`").lower() if lines[0].startswith("#") else ""
+    name = repo_id.rsplit("/", 1)[-1].lower()
+    if heading and heading in (name, repo_id.lower()):
+        return lines[1] if len(lines) > 1 else ""
+    return card
 
 
 def _files_table(model: QuantFilesModel, buttons: ButtonDelegate) -> QTableView:
@@ -159,10 +175,9 @@ class ModelPage(QWidget):
 
         self.back = QPushButton("← Back to results")
         self.back.clicked.connect(self.back_requested)
-        self.title = QLabel(
-            objectName="pageTitle",
-            textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse,
-        )
+        # One line, elided (the whole id in its tooltip): a long repo name wrapped over
+        # several lines or widened the window (issue 19).
+        self.title = ElidedLabel(objectName="pageTitle")
         self.subtitle = QLabel(objectName="hint")
         self.status = QLabel(objectName="hint", wordWrap=True)
         top = QHBoxLayout()
@@ -244,7 +259,7 @@ class ModelPage(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.card)
         splitter.addWidget(right)
-        splitter.setSizes([250, 850])
+        splitter.setSizes([200, 900])  # the quant table needs the room more than the card
 
         # Below the title the page scrolls: in a 640-px window with the downloads dock open
         # it was squeezed until the quant table showed only its header (issue 19). The tables
@@ -316,7 +331,7 @@ class ModelPage(QWidget):
         self.token_box.set_asking(not self.token_known)
         self.card.base_url = f"{self.client.endpoint}/{info.id}/blob/main/"
         self.card.setHtml(
-            render_markdown(details.card)
+            render_markdown(without_title(details.card, info.id))
             if details.card
             else "<p><i>No model card to show.</i></p>"
         )
@@ -385,7 +400,8 @@ class ModelPage(QWidget):
         machine, verdicts, items, n_ctx_train = answer
         self.machine = self.machine or machine
         self.files.set_fits(verdicts)
-        self.picker.machine = self.picker.machine or machine
+        # The picker keeps its own machine: given this page's probed one, it took it for a
+        # machine described by hand and showed no speed figures, a "—" in every row (issue 19).
         self.picker.set_items(items, n_ctx_train)
         self.fits_ready.emit()
 

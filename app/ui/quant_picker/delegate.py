@@ -95,10 +95,15 @@ class QuantPickerDelegate(QStyledItemDelegate):
         small.setBold(True)
         tag_metrics = QFontMetrics(small)
         x = rect.left() + metrics.horizontalAdvance(quant) + 8
+        # A narrow column (a 1024-px window) shows the star alone; the reason above the
+        # table and the row's tooltip say "Recommended" in words.
+        word = RECOMMENDED
+        if x + tag_metrics.horizontalAdvance(word) + 14 > rect.right():
+            word = "★"
         tag = QRect(
             x,
             rect.center().y() - tag_metrics.height() // 2 - 2,
-            tag_metrics.horizontalAdvance(RECOMMENDED) + 14,
+            tag_metrics.horizontalAdvance(word) + 14,
             tag_metrics.height() + 4,
         )
         painter.setPen(Qt.PenStyle.NoPen)
@@ -106,7 +111,7 @@ class QuantPickerDelegate(QStyledItemDelegate):
         painter.drawRoundedRect(tag, tag.height() / 2, tag.height() / 2)
         painter.setFont(small)
         painter.setPen(TAG_TEXT)
-        painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, RECOMMENDED)
+        painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, word)
 
     def _bar(
         self,
@@ -153,6 +158,13 @@ class QuantPickerDelegate(QStyledItemDelegate):
                     Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                     QFontMetrics(small).elidedText(note, Qt.TextElideMode.ElideRight, room),
                 )
+
+    def narrowest_quant(self, option: QStyleOptionViewItem, quants: list[str]) -> int:
+        """The quant column's narrowest width: each name whole, the tag as a star."""
+        bold = QFont(option.font)
+        bold.setBold(True)
+        widest = max((QFontMetrics(bold).horizontalAdvance(q) for q in quants), default=0)
+        return widest + QFontMetrics(bold).horizontalAdvance("★") + 24 + 22
 
     def sizeHint(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex

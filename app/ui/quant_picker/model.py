@@ -17,7 +17,7 @@ from PySide6.QtGui import QColor
 
 from app.core.common.units import format_size
 from app.core.quants import explain
-from app.core.quants.pick import COMFORTABLE_TOK_S, Pick, QuantRow
+from app.core.quants.pick import COMFORTABLE_TOK_S, TOO_LARGE, Pick, QuantRow
 
 SLOW = QColor("#b3261e")  # under the comfortable speed (the user's setting)
 
@@ -89,11 +89,11 @@ class QuantPickerModel(QAbstractTableModel):
     QUANT, BITS, SIZE, FIT, SPEED, QUALITY, ABOUT, ACTION = range(8)
     HEADERS = (
         "Quant",
-        "Bits/weight",
+        "Bits/\nweight",  # two lines: a narrow column (issue 19: the table scrolled sideways)
         "Size",
         "Fit here",
-        "Speed here",
-        "Expected quality",
+        "Speed\nhere",
+        "Expected\nquality",
         "What it means",
         "",
     )
@@ -105,6 +105,8 @@ class QuantPickerModel(QAbstractTableModel):
         self._largest = 1
         self._actions: dict[str, tuple[str, bool]] = {}  # key -> (button text, enabled)
         self.comfortable_tok_s = COMFORTABLE_TOK_S  # slower speeds are shown in SLOW
+        # Why no row has a speed figure ("" when they can have one): a "—" alone said nothing.
+        self.no_speeds = ""
 
     def set_rows(self, rows: list[QuantRow], pick: Pick | None = None) -> None:
         """New rows (a reset), or the same files with new fits and quality (dataChanged)."""
@@ -180,6 +182,8 @@ class QuantPickerModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(row, index.column())
         if role == Qt.ItemDataRole.ToolTipRole:
+            if index.column() == self.SPEED and row.speed is None:
+                return f"No speed figure: {self.speed_missing(row)}."
             return self._tooltip(row)
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() in (self.BITS, self.SPEED):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -237,6 +241,14 @@ class QuantPickerModel(QAbstractTableModel):
             return self._actions.get(row.key, ("", False))[0]
         return None
 
+    def speed_missing(self, row: QuantRow) -> str:
+        """Why ``row`` has no speed figure, in words a user can act on."""
+        if row.placement == TOO_LARGE:
+            return "it does not fit this machine at this context"
+        if self.no_speeds:
+            return self.no_speeds
+        return "part of it would run on a GPU whose speed Hearth does not know"
+
     def _tooltip(self, row: QuantRow) -> str:
         lines = [row.explanation]
         bits = explain.bits_words(row.quant, row.bits)
@@ -244,10 +256,12 @@ class QuantPickerModel(QAbstractTableModel):
             lines.append(bits[0].upper() + bits[1:] + ".")
         if row.quality is not None:
             lines.append(
-                f"Mean KL divergence from the original: {row.quality.kld:.4f} "
+                f"Expected quality: {explain.quality_words(row.quality.kld)}, "
+                f"mean KL divergence from the original {row.quality.kld:.4f} "
                 f"({row.quality.label})."
             )
             lines.append(row.quality.note + ".")
+        lines.append(f"Fit here: {row.fit.verdict}.")
         if row.fit.max_ctx:
             lines.append(f"Fits here with up to {row.fit.max_ctx:,} tokens of context.")
         if row.speed is not None:
@@ -255,6 +269,8 @@ class QuantPickerModel(QAbstractTableModel):
                 f"Speed here: about {row.speed.gen_tok_s:,.1f} tokens a second writing, "
                 f"{row.speed.prompt_tok_s:,.0f} reading a prompt ({SPEED_BASIS[row.speed.basis]})."
             )
+        else:
+            lines.append(f"No speed figure here: {self.speed_missing(row)}.")
         if row.projector_bytes:
             lines.append(
                 f"Downloads with its image projector ({format_size(row.projector_bytes)}), "

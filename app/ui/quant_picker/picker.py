@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
+    QStyleOptionViewItem,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -29,6 +29,7 @@ from app.core.fit.machine_info import MachineInfo
 from app.core.quants import explain, pick, quality
 from app.core.quants.pick import COMFORTABLE_TOK_S, QuantItem
 from app.ui.common.button_delegate import ButtonDelegate
+from app.ui.common.columns import ColumnFitter
 from app.ui.common.tasks import TaskHandle, run_task
 from app.ui.quant_picker.delegate import QuantPickerDelegate
 from app.ui.quant_picker.model import QuantPickerModel, QuantRole
@@ -97,7 +98,8 @@ class QuantPicker(QWidget):
         self.model.comfortable_tok_s = comfortable_tok_s
         self.table = QTableView()
         self.table.setModel(self.model)
-        self.table.setItemDelegate(QuantPickerDelegate(self.table))
+        self.delegate = QuantPickerDelegate(self.table)
+        self.table.setItemDelegate(self.delegate)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -106,10 +108,26 @@ class QuantPicker(QWidget):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(38)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(QuantPickerModel.SIZE, QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(QuantPickerModel.ABOUT, QHeaderView.ResizeMode.Stretch)
-        self.table.setColumnWidth(QuantPickerModel.SIZE, 110)
+        # Columns sized to their contents within the table's width: the bits, speed and button
+        # whole, the others elided (whole in the row's tooltip), "What it means" hidden when
+        # short of room (the line under the table says it for the chosen row). Stretched
+        # and sized to contents, the columns needed a horizontal scrollbar even at 1366 px,
+        # with Expected quality cut (issue 19).
+        self.columns = ColumnFitter(
+            self.table,
+            elastic=(
+                QuantPickerModel.QUANT,
+                QuantPickerModel.SIZE,
+                QuantPickerModel.FIT,
+                QuantPickerModel.QUALITY,
+                QuantPickerModel.ABOUT,
+            ),
+            floors={
+                QuantPickerModel.QUANT: self._narrowest_quant,
+                QuantPickerModel.SIZE: lambda: 84,
+            },
+            optional=QuantPickerModel.ABOUT,  # said under the table for the chosen row
+        )
         self.buttons = ButtonDelegate(self.table, enabled_role=QuantRole.ActionEnabled)
         self.buttons.clicked.connect(self._action_clicked)
         self.table.setItemDelegateForColumn(QuantPickerModel.ACTION, self.buttons)
@@ -147,6 +165,11 @@ class QuantPicker(QWidget):
         layout.addWidget(self.about)
         layout.addWidget(self.sources)
         self.set_context_choices(None)
+
+    def _narrowest_quant(self) -> int:
+        option = QStyleOptionViewItem()
+        option.initFrom(self.table)
+        return self.delegate.narrowest_quant(option, [r.quant for r in self.model.rows()])
 
     # -- what to show ----------------------------------------------------------------------------
 
@@ -211,9 +234,9 @@ class QuantPicker(QWidget):
                 items = loader()
             except HearthError as exc:  # shown in place of the rows (a stale one is dropped)
                 return None, [], [], pick.Pick(None, str(exc), False), speeds
-            used = _speeds(speeds, machine, info)
+            used, why = _speeds(speeds, machine, info)
             table = pick.rows(items, here, n_ctx, speeds=used)
-            return here, items, table, pick.pick(table, here, n_ctx, comfortable), used
+            return here, items, table, pick.pick(table, here, n_ctx, comfortable), (used, why)
 
         self._rows_task = run_task(work, self._on_rows, self._on_failed, self, key="rows")
 
@@ -226,7 +249,7 @@ class QuantPicker(QWidget):
         set. The model page's Download downloads the row it is on (issue 19)."""
         self.model.set_actions(actions)
         self.table.setColumnHidden(QuantPickerModel.ACTION, False)
-        self.table.resizeColumnToContents(QuantPickerModel.ACTION)
+        self.columns.fit()
 
     @Slot(QModelIndex)
     def _action_clicked(self, index: QModelIndex) -> None:
@@ -270,7 +293,8 @@ class QuantPicker(QWidget):
 
     @Slot(object)
     def _on_rows(self, answer) -> None:
-        machine, items, table, chosen, speeds = answer
+        machine, items, table, chosen, (speeds, no_speeds) = answer
+        self.model.no_speeds = no_speeds
         # Kept for the next recompute: with the machine kept alone, a fixed machine meant no
         # speed figures, and a context or comfortable speed chosen later lost the column.
         self.machine, self.speeds = self.machine or machine, self.speeds or speeds
@@ -298,12 +322,15 @@ class QuantPicker(QWidget):
         self.status.setVisible(bool(text))
 
 
-def _speeds(speeds, machine, info: MachineInfo):
-    """The speed figures to show (on the worker thread: the first use probes the CPU)."""
-    if speeds is not None or machine is not None:
-        return speeds
+def _speeds(speeds, machine, info: MachineInfo) -> tuple[object, str]:
+    """The speed figures to show (on the worker thread: the first use probes the CPU), and
+    why there are none ("" when there are)."""
+    if speeds is not None:
+        return speeds, ""
+    if machine is not None:  # a machine described, not this one: nothing was measured on it
+        return None, "this machine's memory speed has not been measured"
     try:
-        return info.speeds()
+        return info.speeds(), ""
     except (OSError, ValueError) as exc:  # no figures is better than no rows
         log.warning("No speed figures: %s", exc)
-        return None
+        return None, f"this machine's memory speed could not be measured ({exc})"

@@ -150,7 +150,7 @@ def test_model_page_lists_quants_by_size_and_recommends_one(qtbot, model_page, q
 
 def test_speed_here_is_a_column_and_the_recommendation_names_it(qtbot, model_page) -> None:
     model = model_page.picker.model
-    assert model.headerData(QuantPickerModel.SPEED, Qt.Horizontal) == "Speed here"
+    assert model.headerData(QuantPickerModel.SPEED, Qt.Horizontal) == "Speed\nhere"
     speeds = [model.index(r, QuantPickerModel.SPEED).data(QuantRole.Speed) for r in range(6)]
     assert speeds == sorted(speeds, reverse=True)  # smaller files are read faster
     texts = [model.index(r, QuantPickerModel.SPEED).data() for r in range(7)]
@@ -163,6 +163,79 @@ def test_speed_here_is_a_column_and_the_recommendation_names_it(qtbot, model_pag
     assert f"at about {texts[q8][1:].removesuffix(' tok/s')} tokens a second here" in (
         model_page.picker.reason.text()
     )
+
+
+def test_a_missing_speed_says_why(qtbot, model_page) -> None:
+    """A "—" alone said nothing (issue 19): its tooltip gives the reason."""
+    model = model_page.picker.model
+    f16 = LADDER.index("F16")
+    assert model.index(f16, QuantPickerModel.SPEED).data() == "—"
+    assert model.index(f16, QuantPickerModel.SPEED).data(Qt.ToolTipRole) == (
+        "No speed figure: it does not fit this machine at this context."
+    )
+    assert "No speed figure here: it does not fit" in model.index(f16, 0).data(Qt.ToolTipRole)
+    # a machine described by hand has no measured memory speed: every row says so
+    model_page.picker.speeds = None
+    with qtbot.waitSignal(model_page.picker.ready, timeout=WAIT):
+        model_page.picker.set_machine(estimate.Machine(ram_bytes=600 * MIB))
+    q4 = LADDER.index("Q4_K_M")
+    assert model.index(q4, QuantPickerModel.SPEED).data(Qt.ToolTipRole) == (
+        "No speed figure: this machine's memory speed has not been measured."
+    )
+
+
+def test_the_model_page_in_the_window_shows_speeds_here(
+    qtbot, services, loopback_hub, quant_ladder
+):
+    """In the studio the page is given no machine: it took the one it probed for a machine
+    described by hand, and every speed was "—" (issue 19)."""
+    add_gguf_family(
+        loopback_hub,
+        REPO,
+        {gguf_name("SmolLM2-135M-Instruct", q): quant_ladder[q] for q in ("Q2_K", "Q8_0")},
+        gguf={"total": 134515008, "architecture": "llama", "context_length": 8192},
+    )
+    page = ModelPage(
+        client=HubClient(loopback_hub.url, token=False, retries=0),
+        machine_info=services.machine,
+    )
+    qtbot.addWidget(page)
+    with qtbot.waitSignal(page.picker.ready, timeout=WAIT):
+        page.show_repo(REPO)
+    model = page.picker.model
+    texts = [model.index(r, QuantPickerModel.SPEED).data() for r in range(model.rowCount())]
+    assert len(texts) == 2 and all(t.endswith(" tok/s") for t in texts), texts
+
+
+@pytest.mark.parametrize("width", [800, 1176])  # the page in 1024- and 1366-px windows
+def test_the_columns_fit_the_table_without_a_horizontal_scrollbar(
+    qtbot, model_page, keeper, width
+) -> None:
+    """Expected quality was cut behind a horizontal scrollbar even at 1366 px (issue 19)."""
+    model_page.resize(width, 700)
+    picker, model = model_page.picker, model_page.picker.model
+    table, header = picker.table, picker.table.horizontalHeader()
+    qtbot.waitUntil(lambda: header.length() <= table.viewport().width())
+    assert not table.horizontalScrollBar().isVisible()
+    shown = {c for c in range(model.columnCount()) if not table.isColumnHidden(c)}
+    needed = {QuantPickerModel.QUANT, QuantPickerModel.SIZE, QuantPickerModel.FIT}
+    needed |= {QuantPickerModel.SPEED, QuantPickerModel.QUALITY, QuantPickerModel.ACTION}
+    assert needed <= shown
+    for column in shown:  # each one inside the table, wide enough to say something
+        assert table.columnViewportPosition(column) + table.columnWidth(column) <= (
+            table.viewport().width()
+        )
+        assert table.columnWidth(column) >= 50, column
+    # what a narrowed cell cuts short, the row's tooltip says whole
+    q3 = LADDER.index("Q3_K_M")
+    tip = model.index(q3, QuantPickerModel.QUALITY).data(Qt.ToolTipRole)
+    assert model.index(q3, QuantPickerModel.QUALITY).data(QuantRole.QualityWords) in tip
+    assert model.index(q3, QuantPickerModel.FIT).data() in tip
+    assert model.index(q3, QuantPickerModel.ABOUT).data() in tip
+    if QuantPickerModel.ABOUT not in shown:  # hidden for room: the line under the table says it
+        table.selectRow(q3)
+        assert model.index(q3, QuantPickerModel.ABOUT).data() in picker.about.text()
+    screenshot(model_page, f"quant_picker_{width}.png")
 
 
 def test_recommended_moves_when_the_context_grows_or_memory_shrinks(qtbot, model_page):

@@ -90,7 +90,7 @@ def test_bits_per_weight_are_one_figure_each_labelled(qtbot, page) -> None:
     tip = model.headerData(
         QuantPickerModel.BITS, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole
     )
-    assert header == "Bits/weight" and tip.startswith("Bits per weight of this file")
+    assert header == "Bits/\nweight" and tip.startswith("Bits per weight of this file")
     shown = cell(model, "Q4_K_M", QuantPickerModel.BITS)
     assert shown == "6.3"  # 105,454,144 bytes x 8 / 134,515,008 parameters
     # the tooltip and the line under the table say both figures, each with its name
