@@ -18,6 +18,7 @@ from app.bench.zoo.archs import ARCHS, Dims
 
 FTYPE_F16 = 1
 _SKIP_KEYS = ("GGUF.", "general.")
+_PER_TOKEN = ("tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type")
 
 
 def tokenizer_fields(starter: Path) -> list[tuple[str, object, list]]:
@@ -43,13 +44,18 @@ def write_model(
     target: Path,
     seed: int = 0,
     chat_template: str = "",
+    vocab: int = 0,
 ) -> Path:
     """Write ``target`` (an F16 GGUF of ``arch`` at ``dims``); placed only when complete.
-    ``chat_template`` replaces the starter's (the vision pair's takes images)."""
+    ``chat_template`` replaces the starter's (the vision pair's takes images); ``vocab`` keeps
+    only the starter's first tokens (a model of another vocabulary, which may not draft for
+    the starter; 0: all of them)."""
     from gguf import GGUFValueType, GGUFWriter
 
     spec = ARCHS[arch]
     fields = tokenizer_fields(starter)
+    if vocab:
+        fields = [(k, _first(v, vocab) if k in _PER_TOKEN else v, t) for k, v, t in fields]
     vocab = n_vocab(fields)
     partial = target.with_name(target.name + ".part")
     writer = GGUFWriter(partial, arch)
@@ -79,6 +85,12 @@ def write_model(
     writer.close()
     os.replace(partial, target)
     return target
+
+
+def _first(values: object, count: int) -> list[Any]:
+    """The first ``count`` of a per-token array's values."""
+    assert isinstance(values, list)
+    return values[:count]
 
 
 def _add_arch_key(writer, key: str, value) -> None:

@@ -9,7 +9,7 @@ release that moves one fails that test, not the studio.
 - ``Llama``'s private parts (``_model``, ``_ctx``, ``_chat_handlers``, ``sample``): the
   end-of-generation test, a special token's text, the trained context length, the file's chat
   handlers, a hook on every sampled token, the abort callback that lets Stop cut a long
-  prompt short.
+  prompt short; the last decoded token's logits (a draft model's greedy guess).
 - Load progress and tensor buffer overrides: ``llama_model_params.progress_callback`` and
   ``tensor_buft_overrides`` are not exposed, so the params factory ``Llama`` calls through is
   wrapped for one load (the overrides keep matching tensors in RAM: ggml's CPU buffer type).
@@ -161,6 +161,16 @@ def on_each_sample(llm: Any, callback: Callable[[int], None]) -> None:
 def token_text(llm: Any, token: int) -> str:
     """A token's text as the model's chat template sees it (``bos_token``, ``eos_token``)."""
     return str(llm._model.token_get_text(token))
+
+
+def last_logits(llm: Any) -> Any:
+    """The logits (a numpy view of ``n_vocab`` floats, valid until the next decode) of the last
+    token the ``Llama`` decoded: ``llama_get_logits_ith(ctx, -1)`` of llama.h, which
+    ``Llama`` itself reads only inside its sampler."""
+    import numpy as np
+
+    row = bindings().llama_get_logits_ith(llm.ctx, -1)
+    return np.ctypeslib.as_array(row, shape=(llm.n_vocab(),))
 
 
 def abort_callback(should_abort: Callable[[], bool]) -> Any:

@@ -43,6 +43,7 @@ from app.core.inference import images
 from app.core.inference.sampling import llama_kwargs
 from app.core.inference.types import (
     AUTO_LAYERS,
+    DRAFT_TOKENS,
     KV_TYPES,
     GenerationStats,
     LoadedModel,
@@ -55,6 +56,7 @@ from app.core.templates import render
 if TYPE_CHECKING:  # llama.cpp is loaded with the first model, not with this module
     import llama_cpp
 
+    from app.core.inference.draft_model import ModelDrafter
     from app.core.inference.embedding import Embedder
 
 log = logging.getLogger("hearth.engine")
@@ -76,6 +78,7 @@ class Engine:
         self._last_sampled = -1
         # Made on the first embedding asked for (app.core.inference.embedding).
         self._embedder: Embedder | None = None
+        self._drafter: ModelDrafter | None = None  # the draft model, loaded beside the model
 
     @staticmethod
     def default_threads() -> int:
@@ -143,18 +146,31 @@ class Engine:
         kwargs.update(n_threads=threads, n_threads_batch=threads)
         if options.kv_type != "f16":
             kwargs.update(type_k=KV_TYPES[options.kv_type], type_v=KV_TYPES[options.kv_type])
-        if options.draft_tokens > 0:
+        if options.lora_path:  # checked first: llama.cpp ends the process on a mismatched one
+            from app.core.gguf.adapter import check_fits
+
+            check_fits(Path(options.lora_path), path)
+            kwargs.update(lora_path=options.lora_path, lora_scale=options.lora_scale)
+        drafter = None
+        if options.draft_model_path:  # its header checks before either model is read
+            from app.core.inference.draft_model import ModelDrafter
+
+            drafter = ModelDrafter.open(
+                Path(options.draft_model_path),
+                path,
+                n_ctx=n_ctx,
+                threads=threads,
+                gpu_layers=gpu_layers,
+                tokens=options.draft_tokens or DRAFT_TOKENS,
+            )
+            kwargs.update(draft_model=drafter, logits_all=True)  # logits_all: as below
+        elif options.draft_tokens > 0:
             from app.core.inference.prompt_lookup import PromptLookup
 
             # logits_all: without it llama-cpp-python keeps n_batch rows of logits and fails
             # once the chat passes n_batch tokens ("could not broadcast"). It keeps a row of
             # n_vocab floats per token in the context (0.2 MB a token for the starter model).
             kwargs.update(draft_model=PromptLookup(options.draft_tokens), logits_all=True)
-        if options.lora_path:  # checked first: llama.cpp ends the process on a mismatched one
-            from app.core.gguf.adapter import check_fits
-
-            check_fits(Path(options.lora_path), path)
-            kwargs.update(lora_path=options.lora_path, lora_scale=options.lora_scale)
         started = time.perf_counter()
         chatter = io.StringIO()
         try:
@@ -167,6 +183,8 @@ class Engine:
             ):  # its handlers render under the budget
                 llm = llama_cpp.Llama(**kwargs)
         except (ValueError, RuntimeError, OSError) as exc:
+            if drafter is not None:
+                drafter.close()
             if cancel is not None and cancel.is_set():
                 raise LoadCancelled(f"Loading {path.name} was cancelled.") from exc
             raise ModelLoadError(_load_message(path, exc)) from exc
@@ -174,6 +192,14 @@ class Engine:
             if chatter.getvalue():
                 log.debug("llama-cpp-python: %s", chatter.getvalue().strip())
         llm.verbose = False  # no more Python-side prints while generating
+        if drafter is not None:
+            try:
+                drafter.check_vocabulary(llm, path)
+            except ModelLoadError:
+                drafter.close()
+                llm.close()
+                raise
+        self._drafter = drafter
         has_template = "chat_template.default" in chat_handler_names(llm)
         # Always the model's own template (sandboxed Jinja), never a guessed built-in format.
         llm.chat_format = "chat_template.default" if has_template else FALLBACK_TEMPLATE
@@ -215,6 +241,9 @@ class Engine:
         if self._embedder is not None:
             self._embedder.close()
             self._embedder = None
+        if self._drafter is not None:
+            self._drafter.close()
+            self._drafter = None
         if self._llm is not None:
             self._llm.close()
             self._llm = None

@@ -34,6 +34,9 @@ class LoadOptions:
     n_cpu_moe: int = 0  # mixture of experts: the first N layers' experts stay in RAM (fit.plan)
     mmproj_path: str = ""  # the image projector (a repo's mmproj GGUF): the chat takes images
     draft_tokens: int = 0  # prompt-lookup drafting: tokens guessed from the chat per step; 0 = off
+    # A smaller model of the same family (its GGUF) guessing for this one, draft_tokens a step
+    # (DRAFT_TOKENS when 0); "" = none. It takes the place of prompt lookup.
+    draft_model_path: str = ""
     lora_path: str = ""  # a LoRA adapter (GGUF) applied to the model, at lora_scale (0 = none)
     lora_scale: float = 1.0
 

@@ -21,6 +21,7 @@ from app.core.compat.llama_cpp import (
     chat_handler_names,
     ggml_device_registry,
     is_end_of_generation,
+    last_logits,
     load_progress,
     model_quantize,
     n_ctx_train,
@@ -71,6 +72,19 @@ def test_every_sampled_token_reaches_the_hook(llm: llama_cpp.Llama) -> None:
     result = llm.create_completion("The capital of France is", max_tokens=4, temperature=0)
     assert len(sampled) == result["usage"]["completion_tokens"] == 4
     assert llm.detokenize(sampled).decode() == result["choices"][0]["text"]
+
+
+def test_the_last_logits_are_the_decoded_token_s_whose_best_greedy_answering_picks(
+    llm: llama_cpp.Llama,
+) -> None:
+    """A draft model's guess: the top of ``last_logits`` is what greedy sampling answers."""
+    llm.reset()
+    llm.eval(llm.tokenize(b"The capital of France is", add_bos=False))
+    logits = last_logits(llm)
+    assert logits.shape == (llm.n_vocab(),)
+    best = int(logits.argmax())
+    answer = llm.create_completion("The capital of France is", max_tokens=1, temperature=0)
+    assert llm.detokenize([best]).decode() == answer["choices"][0]["text"]
 
 
 def test_the_abort_callback_stops_a_decode_and_can_be_turned_off(llm: llama_cpp.Llama) -> None:

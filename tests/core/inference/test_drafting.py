@@ -36,6 +36,12 @@ def answer(engine: Engine | HostedEngine, question: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
+def draft_gguf(zoo_model_file) -> Path:
+    """A draft model for the starter: the zoo's tiny llama (random weights, its tokenizer)."""
+    return zoo_model_file("llama")
+
+
+@pytest.fixture(scope="module")
 def plain(starter_gguf: Path):
     engine = Engine()
     engine.load(starter_gguf, LoadOptions(n_ctx=1024))
@@ -69,7 +75,12 @@ def test_drafted_answer_is_the_greedy_answer_up_to_a_near_tie(plain, starter_ggu
         with_drafts = answer(drafted, question)
     finally:
         drafted.unload()
-    without = answer(plain, question)
+    assert_same_up_to_a_near_tie(plain, question, answer(plain, question), with_drafts)
+
+
+def assert_same_up_to_a_near_tie(
+    plain: Engine, question: str, without: list[str], with_drafts: list[str]
+) -> None:
     same = next(
         (i for i, (a, b) in enumerate(zip(without, with_drafts, strict=False)) if a != b),
         min(len(without), len(with_drafts)),
@@ -81,16 +92,53 @@ def test_drafted_answer_is_the_greedy_answer_up_to_a_near_tie(plain, starter_ggu
     assert lead < NEAR_TIE, (same, without[same], with_drafts[same], lead)
 
 
+def decodes_of(engine: Engine) -> list[int]:
+    """The size of each batch the loaded model decodes from now on (the first: the prompt)."""
+    llm = engine._llm
+    assert llm is not None
+    sizes: list[int] = []
+    evaluate = llm.eval
+    llm.eval = lambda tokens: (sizes.append(len(tokens)), evaluate(tokens))[1]  # type: ignore[method-assign]
+    return sizes
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_a_draft_model_leaves_the_greedy_answer_as_it_was(plain, starter_gguf, draft_gguf, task):
+    """The zoo's tiny llama (random weights, the starter's tokenizer) guesses for the starter:
+    its guesses are nearly all wrong, so nearly every step decodes them and throws them away,
+    and the answer is still the starter's own."""
+    question = TASKS[task]
+    drafted = Engine()
+    drafted.load(
+        starter_gguf, LoadOptions(n_ctx=1024, draft_model_path=str(draft_gguf), draft_tokens=4)
+    )
+    try:
+        decodes = decodes_of(drafted)
+        with_drafts = answer(drafted, question)
+    finally:
+        drafted.unload()
+    assert max(decodes[1:]) == 1 + 4  # the model's token and the 4 guesses, in one batch
+    assert_same_up_to_a_near_tie(plain, question, answer(plain, question), with_drafts)
+
+
+def test_a_draft_model_of_another_vocabulary_is_refused_in_one_sentence(starter_gguf, tmp_path):
+    from app.bench.zoo import SIZES
+    from app.bench.zoo.write import write_model
+    from app.core.common.errors import ModelLoadError
+
+    other = write_model("llama", SIZES["tiny"], starter_gguf, tmp_path / "other.gguf", vocab=1000)
+    engine = Engine()
+    with pytest.raises(ModelLoadError, match=r"^The draft model other\.gguf cannot draft for "):
+        engine.load(starter_gguf, LoadOptions(n_ctx=256, draft_model_path=str(other)))
+    assert engine.loaded is None
+
+
 def test_drafts_are_kept_on_a_revision(starter_gguf):
     """On the revision, steps decode several kept tokens: fewer decodes than tokens."""
     engine = Engine()
     engine.load(starter_gguf, LoadOptions(n_ctx=1024, draft_tokens=8))
     try:
-        llm = engine._llm
-        assert llm is not None
-        decodes = []
-        evaluate = llm.eval
-        llm.eval = lambda tokens: (decodes.append(len(tokens)), evaluate(tokens))[1]  # type: ignore[method-assign]
+        decodes = decodes_of(engine)
         pieces: list[str] = []
         stats = engine.chat([{"role": "user", "content": TASKS["copy"]}], GREEDY, pieces.append)
     finally:
