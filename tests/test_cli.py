@@ -88,6 +88,27 @@ def test_run_with_drafting_gives_the_same_short_answer_and_refuses_a_count_out_o
     )
 
 
+def test_run_with_a_draft_model_gives_the_same_short_answer_and_refuses_another_vocabulary(
+    starter_home, starter_gguf, zoo_model_file, tmp_path
+):
+    from app.bench.zoo import SIZES
+    from app.bench.zoo.write import write_model
+
+    question = ("run", "SmolLM2", "-p", "Name the capital city of France.", "--max-tokens", "8")
+    plain = hearth(*question, "--temperature", "0")
+    drafted = hearth(*question, "--temperature", "0", "--draft-model", str(zoo_model_file("llama")))
+    assert drafted.returncode == 0, drafted.stderr
+    assert drafted.stdout == plain.stdout and "Paris" in drafted.stdout
+    other = write_model("llama", SIZES["tiny"], starter_gguf, tmp_path / "other.gguf", vocab=1000)
+    refused = hearth(*question, "--draft-model", str(other))
+    assert refused.returncode == 1
+    assert (
+        refused.stderr.strip()
+        .splitlines()[-1]
+        .startswith("Error: The draft model other.gguf cannot draft for SmolLM2")
+    )
+
+
 def test_run_with_a_lora_adapter_and_one_made_for_another_model(
     starter_home, starter_gguf, tmp_path
 ):

@@ -47,6 +47,7 @@ def run(args, paths: Paths) -> int:
             n_gpu_layers=settings.n_gpu_layers,
             n_threads=settings.n_threads,
             draft_tokens=args.draft,
+            draft_model_path=args.draft_model,
             lora_path=args.lora,
             lora_scale=args.lora_scale,
         ),

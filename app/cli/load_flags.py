@@ -1,6 +1,7 @@
-"""The load flags ``hearth run`` and ``hearth serve`` share: prompt-lookup drafting and a LoRA
-adapter (the sampling flags come from ``app.core.config.sampling.add_flags``); and the image
-projector, which only ``hearth serve`` takes (its API reads images)."""
+"""The load flags ``hearth run`` and ``hearth serve`` share: drafting (from the chat, or by a
+draft model) and a LoRA adapter (the sampling flags come from
+``app.core.config.sampling.add_flags``); and the image projector, which only ``hearth serve``
+takes (its API reads images)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ NO_PROJECTOR = "none"
 
 
 def add(parser: argparse.ArgumentParser) -> None:
-    """--draft [N], --lora ADAPTER and --lora-scale X."""
+    """--draft [N], --draft-model FILE, --lora ADAPTER and --lora-scale X."""
     parser.add_argument(
         "--draft",
         nargs="?",
@@ -26,6 +27,14 @@ def add(parser: argparse.ArgumentParser) -> None:
         help=f"prompt-lookup drafting: guess up to N tokens a step (default {DRAFT_TOKENS}) "
         "from the chat; faster only where answers repeat the chat and a batch of tokens costs "
         "this machine little more than one (measure it: hearth bench draft)",
+    )
+    parser.add_argument(
+        "--draft-model",
+        metavar="FILE",
+        default="",
+        help="draft with this smaller model of the same family (a GGUF sharing the model's "
+        "vocabulary) instead of from the chat: it guesses N tokens a step (--draft N, default "
+        f"{DRAFT_TOKENS}), the model keeps those it would have picked",
     )
     parser.add_argument(
         "--lora", metavar="ADAPTER", default="", help="apply this LoRA adapter (a GGUF file)"
