@@ -197,7 +197,7 @@ class MakeQuantPanel(QWidget):
                 self,
                 key="plan",
             )
-        self.make_button.setEnabled(self.plan is not None and not self.running)
+        self._show_enabled()
         if not self.planning:
             self.plan_changed.emit()
 
@@ -212,13 +212,14 @@ class MakeQuantPanel(QWidget):
         if plan.warning:
             self.warning.setText(plan.warning)
             self.warning.show()
-        self.make_button.setEnabled(not self.running)
+        self._show_enabled()
         self.plan_changed.emit()
 
     @Slot(str)
     def _on_plan_refused(self, message: str) -> None:
         self.plan_info.setText(message)
         self.plan_info.setStyleSheet(_RED)
+        self.make_button.setToolTip(message)
         self.plan_changed.emit()
 
     # -- running --------------------------------------------------------------------------
@@ -297,9 +298,22 @@ class MakeQuantPanel(QWidget):
 
     def _set_running(self, running: bool) -> None:
         self.source.setEnabled(not running)
-        self.target.setEnabled(not running)
         self.cancel_button.setEnabled(running)
-        self.make_button.setEnabled(not running and self.plan is not None)
+        self._show_enabled()
+
+    def _show_enabled(self) -> None:
+        """Only what can run is enabled, and a disabled Make quant says what to do first: an
+        empty "Make" box and an enabled-looking button read as a tab that works (issue 19)."""
+        self.target.setEnabled(not self.running and self.target.count() > 0)
+        self.make_button.setEnabled(not self.running and self.plan is not None)
+        if self.plan is not None or self.running:
+            self.make_button.setToolTip("")
+        elif self.source.currentData(ModelRole) is None:
+            self.make_button.setToolTip("Download a model in F16, BF16 or Q8_0 first.")
+        elif self.target.count() == 0:
+            self.make_button.setToolTip("Choose a source file in F16, BF16, F32 or Q8_0 first.")
+        else:
+            self.make_button.setToolTip("Waiting for the source file's header to be read.")
 
     def shutdown(self) -> None:
         """Cancel a quant in progress and wait, a bounded time, for its child process to end

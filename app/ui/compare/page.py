@@ -63,6 +63,7 @@ class ComparePage(QWidget):
         )
         self.chart = QualityChart(self.results, save_path)
         self.measure_view.comparisons_changed.connect(self.chart.set_comparisons)
+        self.chart.measure_requested.connect(self._open_measure)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.add_tab(self.measure_view, "Measure")
@@ -99,6 +100,10 @@ class ComparePage(QWidget):
         for index in range(self.tabs.count()):
             if self.tabs.tabText(index) == title:
                 self.tabs.setCurrentIndex(index)
+
+    @Slot()
+    def _open_measure(self) -> None:
+        self.open_tab("Measure")
 
     @Slot(list)
     def measure_files(self, paths: list) -> None:

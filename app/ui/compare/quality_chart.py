@@ -27,7 +27,7 @@ from PySide6.QtCharts import (
     QValueAxis,
     QXYSeries,
 )
-from PySide6.QtCore import QPointF, Qt, Slot
+from PySide6.QtCore import QPointF, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -81,7 +81,17 @@ def _tip(row: FileMeasurement) -> str:
     )
 
 
+EMPTY_SHORT = "measure two or more files of one model on the Measure tab first."
+EMPTY = (
+    "Measure two or more files to see the chart: on the Measure tab, tick the original "
+    "(or its largest file) and the quants you want to compare, then Measure. The chart "
+    "shows each file's size against how far its answers move from the original's."
+)
+
+
 class QualityChart(QWidget):
+    measure_requested = Signal()  # "Go to Measure": the page opens its Measure tab
+
     def __init__(
         self,
         results: ResultsModel,
@@ -109,13 +119,24 @@ class QualityChart(QWidget):
             chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
             view = QChartView(chart)
             view.setRenderHint(QPainter.RenderHint.Antialiasing)
-            view.setMinimumHeight(360)
+            view.setMinimumHeight(220)  # 360 made the Compare page taller than a 640-px window
             views.addWidget(view, stretch)
             if chart is self.quality:
                 self.quality_view = view  # its tooltip shows the figures of the dot pointed at
         self.details = QLabel("Point at a dot for its figures.", objectName="hint", wordWrap=True)
         self.charts = QWidget()
         self.charts.setLayout(views)
+        # What to do first, in place of two empty charts (they looked broken, issue 19).
+        self.empty = QLabel(EMPTY, objectName="note", wordWrap=True)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.measure_button = QPushButton("Go to Measure", objectName="primary")
+        self.measure_button.clicked.connect(self.measure_requested)
+        self.empty_box = QWidget()
+        empty = QVBoxLayout(self.empty_box)
+        empty.addStretch(1)
+        empty.addWidget(self.empty)
+        empty.addWidget(self.measure_button, 0, Qt.AlignmentFlag.AlignCenter)
+        empty.addStretch(2)
         self.source = QLabel(objectName="hint", wordWrap=True)
         self.png_button = QPushButton("Export PNG...")
         self.png_button.clicked.connect(self._export_png_clicked)
@@ -129,6 +150,7 @@ class QualityChart(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 10, 0, 0)
         layout.addWidget(self.charts, 1)
+        layout.addWidget(self.empty_box, 1)
         layout.addWidget(self.details)
         layout.addWidget(self.source)
         layout.addLayout(buttons)
@@ -145,6 +167,12 @@ class QualityChart(QWidget):
         has_rows = any(c.rows for c in comparisons)
         self.png_button.setEnabled(has_rows)
         self.csv_button.setEnabled(has_rows)
+        for button in (self.png_button, self.csv_button):
+            button.setToolTip("" if has_rows else "Nothing to export yet: " + EMPTY_SHORT)
+        self.charts.setVisible(has_rows)
+        self.details.setVisible(has_rows)
+        self.source.setVisible(has_rows)
+        self.empty_box.setVisible(not has_rows)
         self.source.setText(
             "Grey points: what each quant type usually does, from "
             f"{quality.PLAIN_SOURCE}, each placed at the size this model would have at that "

@@ -8,22 +8,21 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     QRect,
+    QRectF,
     QSize,
     Qt,
     Signal,
     Slot,
 )
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QStyle,
     QStyledItemDelegate,
-    QStyleOptionProgressBar,
     QStyleOptionViewItem,
     QTableView,
     QVBoxLayout,
@@ -31,8 +30,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.common.units import format_size
+from app.ui.common.columns import ColumnFitter
 from app.ui.downloads.manager import DownloadManager
-from app.ui.downloads.model import PROGRESS_COLUMN, Role
+from app.ui.downloads.model import COLUMNS, PROGRESS_COLUMN, Role
 
 # Which buttons apply to a row in each state.
 _ACTIONS = {
@@ -43,6 +43,7 @@ _ACTIONS = {
     "failed": {"retry", "cancel"},
     "done": {"chat", "show"},
 }
+MESSAGE_COLUMN = COLUMNS.index("Message")
 BAR_WIDTH = 120  # the bar; the byte counts are written beside it, never over it
 GAP = 8
 
@@ -58,6 +59,26 @@ def progress_rects(cell: QRect) -> tuple[QRect, QRect]:
     return bar, text
 
 
+def paint_bar(painter: QPainter, rect: QRect, fraction: float, palette: QPalette) -> None:
+    """A track in the field colour and the part done in the accent (the palette's Link). The
+    style's bar filled in the selection colour, so a finished bar on a selected row looked
+    empty in the light theme (issue 19)."""
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    radius = rect.height() / 2
+    painter.setPen(palette.color(QPalette.ColorRole.Mid))
+    painter.setBrush(palette.color(QPalette.ColorRole.Base))
+    painter.drawRoundedRect(QRectF(rect).adjusted(0.5, 0.5, -0.5, -0.5), radius, radius)
+    width = round(rect.width() * max(0.0, min(1.0, fraction)))
+    if width > 0:
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(palette.color(QPalette.ColorRole.Link))
+        painter.drawRoundedRect(
+            QRectF(rect.left(), rect.top(), max(width, rect.height()), rect.height()),
+            radius,
+            radius,
+        )
+
+
 class ProgressDelegate(QStyledItemDelegate):
     """Draws the progress column as a bar with the byte counts written beside it."""
 
@@ -70,16 +91,9 @@ class ProgressDelegate(QStyledItemDelegate):
             QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, option.widget
         )
         bar_rect, text_rect = progress_rects(option.rect)
-        bar = QStyleOptionProgressBar()
-        bar.rect = bar_rect
-        bar.minimum, bar.maximum = 0, 1000
-        bar.progress = int(1000 * done / total) if total else 0
-        bar.textVisible = False
-        bar.state = option.state | QStyle.StateFlag.State_Horizontal
-        bar.palette = option.palette
-        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, option.widget)
-        selected = option.state & QStyle.StateFlag.State_Selected
         painter.save()
+        paint_bar(painter, bar_rect, done / total if total else 0.0, option.palette)
+        selected = option.state & QStyle.StateFlag.State_Selected
         painter.setPen(
             option.palette.color(
                 QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
@@ -120,9 +134,10 @@ class DownloadsPanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setWordWrap(False)
+        # Within the dock's width: the file, repository and message elided (whole in the
+        # tooltip). Sized to contents, the columns scrolled sideways at 1024 px (issue 19).
+        self.columns = ColumnFitter(self.table, elastic=(0, 1, MESSAGE_COLUMN))
 
         self.empty = QLabel("No downloads. Pick a model on the Discover page to download it.")
         self.buttons = {

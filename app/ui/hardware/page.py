@@ -39,6 +39,9 @@ BUILD_OPTIONS = {"LLAMAFILE", "OPENMP", "REPACK", "ACCELERATE", "KLEIDIAI"}
 class Sparkline(QWidget):
     """A small painted line graph of the last ``capacity`` values between 0 and 1."""
 
+    # Said in the box until it has a line to draw: two empty boxes looked broken (issue 19).
+    WAITING = "The graph starts with the next reading"
+
     def __init__(self, color: str = "#ff7a1a", capacity: int = 90, parent=None) -> None:
         super().__init__(parent)
         self.color = QColor(color)
@@ -62,6 +65,14 @@ class Sparkline(QWidget):
         painter.setBrush(palette.color(QPalette.ColorRole.Base))
         painter.drawRoundedRect(box, 6, 6)
         if len(self.points) < 2:
+            painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(
+                box,
+                int(Qt.AlignmentFlag.AlignCenter),
+                self.fontMetrics().elidedText(
+                    self.WAITING, Qt.TextElideMode.ElideRight, int(box.width()) - 12
+                ),
+            )
             return
         inner = box.adjusted(4, 4, -4, -4)
         step = inner.width() / (self.capacity - 1)
@@ -211,7 +222,8 @@ class HardwarePage(QWidget):
         QVBoxLayout(computer).addLayout(form)
 
         self.ram_graph, self.cpu_graph = Sparkline("#ff7a1a"), Sparkline("#2f9e6e")
-        self.ram_caption, self.cpu_caption = QLabel(objectName="hint"), QLabel(objectName="hint")
+        self.ram_caption = QLabel("Memory in use · reading...", objectName="hint")
+        self.cpu_caption = QLabel("CPU load · reading...", objectName="hint")
         live = QFrame(objectName="card")
         graphs = QGridLayout(live)
         graphs.setContentsMargins(14, 10, 14, 12)
@@ -311,6 +323,8 @@ class HardwarePage(QWidget):
         self._show_hint(report)
         self._show_gpus(report.gpus)
         self.speed_row.load(report.cores)
+        if self.isVisible():  # the graphs' first readings now, not a timer's tick later
+            self.take_sample()
         self.probed.emit(report)
 
     @Slot(str)

@@ -59,13 +59,22 @@ Index = QModelIndex | QPersistentModelIndex
 
 def where_from(model: LocalModel) -> str:
     """The repo a model came from, else its folder (``~/models``)."""
-    if model.repo_id:
-        return model.repo_id
-    folder = model.path.parent
+    return model.repo_id or shown_folder(model.path.parent)
+
+
+def shown_folder(folder: Path) -> str:
+    """A folder as the user reads it: ``~/models`` under the home folder, else in full."""
     try:
         return str(Path("~") / folder.relative_to(Path.home()))
     except ValueError:
         return str(folder)
+
+
+def path_line(model: LocalModel) -> str:
+    """The line under My Models' table: the file, where it came from, and its folder once
+    ("X.gguf from /m/starter: /m/starter/X.gguf" said the folder twice, issue 19)."""
+    origin = f" from {model.repo_id}" if model.repo_id else ""
+    return f"{model.path.name}{origin}, in {shown_folder(model.path.parent)}"
 
 
 def _cell(model: LocalModel, column: str) -> str:
@@ -95,14 +104,17 @@ class LibraryModel(QAbstractTableModel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._models: list[LocalModel] = []
+        self._adapters: list[LocalModel] = []  # LoRA adapters: for Chat's chooser, not rows
         self._columns: tuple[str, ...] = BASIC_COLUMNS
         self.scanned = False  # True once a scan has set the list: empty then means "none"
         self._speeds: dict[str, Speed | None] | None = None  # by path; None: not worked out
 
     def set_models(self, models: list[LocalModel]) -> None:
+        """The scan's models; its LoRA adapters (``adapter_of``) are kept apart, never rows."""
         self.scanned = True
         self.beginResetModel()
-        self._models = list(models)
+        self._models = [m for m in models if m.adapter_of is None]
+        self._adapters = [m for m in models if m.adapter_of is not None]
         self._speeds = None
         self.endResetModel()
 
@@ -129,6 +141,10 @@ class LibraryModel(QAbstractTableModel):
 
     def models(self) -> list[LocalModel]:
         return list(self._models)
+
+    def adapters(self) -> list[LocalModel]:
+        """The LoRA adapters the scan found (each names its base model in ``adapter_of``)."""
+        return list(self._adapters)
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._models)

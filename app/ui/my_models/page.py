@@ -41,7 +41,7 @@ from app.ui.my_models.library_model import (
     LibraryModel,
     ModelRole,
     SortRole,
-    where_from,
+    path_line,
 )
 from app.ui.quant_picker.picker import QuantPicker
 
@@ -255,11 +255,7 @@ class ModelsPage(QWidget):
     @Slot(QModelIndex, QModelIndex)
     def _selection_moved(self, current: QModelIndex, _previous: QModelIndex) -> None:
         model = current.data(ModelRole) if current.isValid() else None
-        self.details.setText(
-            f"{model.path.name} from {model.repo_id or where_from(model)}: {model.path}"
-            if model is not None
-            else ""
-        )
+        self.details.setText(path_line(model) if model is not None else "")
         if self.picker.isVisible():
             self.show_quants()
 

@@ -129,3 +129,17 @@ def test_closing_the_dialog_while_making_stops_and_keeps_nothing(qtbot, hearth_h
     dialog.reject()  # Close while llama.cpp's quantizer runs
     quants_dir = hearth_home.models_dir / "quants"
     assert not quants_dir.exists() or list(quants_dir.iterdir()) == []
+
+
+def test_what_cannot_run_is_disabled_and_says_what_to_do_first(qtbot, hearth_home, quant_ladder):
+    """The tab showed an empty "Make" box and a Make quant button that looked ready (issue 19)."""
+    panel = open_panel(qtbot, hearth_home)  # no models yet
+    assert not panel.target.isEnabled() and not panel.make_button.isEnabled()
+    assert panel.make_button.toolTip() == "Download a model in F16, BF16 or Q8_0 first."
+    panel.close()
+    place([quant_ladder["Q4_K_M"]], hearth_home.models_dir)
+    panel = open_panel(qtbot, hearth_home)  # a quant already small: nothing to make from it
+    assert panel.target.count() == 0 and not panel.target.isEnabled()
+    assert not panel.make_button.isEnabled()
+    assert panel.make_button.toolTip() == "Choose a source file in F16, BF16, F32 or Q8_0 first."
+    screenshot(panel, "make_quant_nothing_to_make.png")

@@ -235,6 +235,20 @@ def test_chart_holds_the_measured_points_and_exports(
     assert "Saved" in chart.status.text() and dialogs.asked == ["Export results"]
 
 
+def test_an_empty_chart_says_what_to_do_first(qtbot, make_page):
+    """Two empty charts and a "Point at a dot" hint looked broken (issue 19)."""
+    page = make_page()
+    page.open_tab("Chart")
+    chart = page.chart
+    assert chart.empty.isVisible() and not chart.charts.isVisible()
+    assert chart.empty.text().startswith("Measure two or more files to see the chart")
+    assert not chart.details.isVisible()  # no dots to point at
+    for button in (chart.png_button, chart.csv_button):
+        assert not button.isEnabled() and button.toolTip().startswith("Nothing to export yet")
+    chart.measure_button.click()  # "Go to Measure"
+    assert page.tabs.currentWidget() is page.measure_view
+
+
 def test_cancel_mid_measure_leaves_a_message_and_keeps_the_window(qtbot, make_page, quant_ladder):
     page = make_page()  # a store of its own, in the test's folder: nothing measured yet
     page.measure_files([str(quant_ladder[q]) for q in ("F16", "Q2_K")])

@@ -136,3 +136,37 @@ def test_a_damaged_list_is_set_aside_with_one_sentence(qtbot, hub, tmp_path) -> 
     assert manager.notice.startswith("The downloads list could not be used")
     assert list(tmp_path.glob(f"{FILE_NAME}.damaged-*"))
     assert manager.shutdown()
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_list_fits_a_1024_px_dock_and_a_finished_bar_shows_full(qtbot, keeper, theme) -> None:
+    """At 1024 px the list scrolled sideways, and a finished bar on the selected row was drawn
+    in the selection's colour: empty-looking in the light theme (issue 19)."""
+    keeper.apply(theme)
+    repo = "bartowski/Some-Long-Model-Name-Instruct-v2.5-GGUF"
+    name = "Some-Long-Model-Name-Instruct-v2.5-Q4_K_M.gguf"
+    model = DownloadsModel()
+    model.add(f"{repo}/{name}", repo, name, "done", done=10, total=10)
+    model.update(f"{repo}/{name}", {Role.Done: 105_500_000, Role.Total: 105_500_000})
+    panel = make_panel(qtbot, DownloadManager(model=model))
+    panel.resize(1000, 220)  # the dock's width in a 1024-px window
+    table, header = panel.table, panel.table.horizontalHeader()
+    qtbot.waitUntil(lambda: header.length() <= table.viewport().width())
+    assert not table.horizontalScrollBar().isVisible()
+    index = model.index(0, PROGRESS_COLUMN)
+    cell = table.visualRect(index)
+    assert cell.right() <= table.viewport().width()
+    metrics = table.fontMetrics()
+    assert metrics.horizontalAdvance(index.data()) <= progress_rects(cell)[1].width()
+    assert model.index(0, 0).data(Qt.ToolTipRole) == f"{repo}/{name}"  # an elided name, whole
+
+    panel.select(f"{repo}/{name}")
+    qtbot.wait(10)
+    image = table.viewport().grab().toImage()
+    bar, _ = progress_rects(cell)
+    done = image.pixelColor(bar.center())
+    palette = table.palette()
+    assert done.name() == palette.color(palette.ColorRole.Link).name()  # the accent: full
+    assert done.name() != palette.color(palette.ColorRole.Highlight).name()
+    screenshot(panel, f"downloads_finished_{theme}.png")
+    assert panel.manager.shutdown()

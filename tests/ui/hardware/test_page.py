@@ -233,3 +233,24 @@ def test_memory_speaks_the_units_of_the_rest_of_hearth_in_both_themes(
     assert not any("iB" in text for text in shown), shown
     page.resize(1024, 640)
     screenshot(page, f"hardware_{theme}.png")
+
+
+def test_the_live_graphs_say_what_they_wait_for_then_start_at_once(qtbot, make_page) -> None:
+    """ "Memory in use" showed two empty boxes until the timer's first ticks (issue 19)."""
+    from app.ui.hardware.page import Sparkline
+
+    graph = Sparkline()
+    graph.resize(240, 48)
+    row = graph.grab().toImage()
+    colours = {row.pixelColor(x, 24).name() for x in range(8, 232)}
+    assert len(colours) > 2  # the box, its fill and the words "The graph starts ..."
+    graph.add(0.2)
+    graph.add(0.4)
+    row = graph.grab().toImage()
+    assert {row.pixelColor(x, 24).name() for x in range(8, 232)} != colours  # a line now
+
+    page = make_page(interval_ms=3_600_000)  # no tick of the timer during the test
+    assert page.ram_caption.text() and page.cpu_caption.text()  # never an empty heading
+    page.show()
+    qtbot.waitUntil(lambda: "%" in page.cpu_caption.text(), timeout=WAIT_MS)  # read at once
+    assert len(page.ram_graph.points) >= 2  # the report's reading and the first sample
