@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     wanted = COMMANDS if words or {"-h", "--help"} & set(argv) else ()
     args = build_parser(wanted).parse_args(argv)
     paths = default_paths().ensure()
-    setup_logging(paths.log_file)
+    # The studio opens its log file after its first paint (run_gui); a command at once.
+    setup_logging(paths.log_file, file_later=args.command is None)
     if args.command is None:
         problem = no_display()
         if problem:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import logging.handlers
 import re
 import sys
+import threading
 from pathlib import Path
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -28,32 +27,42 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-class QuietFileHandler(logging.handlers.RotatingFileHandler):
-    """The log file, failing quietly: when a record cannot be written (a full disk, a folder
-    gone read-only) it says so once on stderr and stops writing, instead of printing a
-    "--- Logging error ---" traceback for every record (3.3 MB of them for one ``hearth run``
-    on a full disk)."""
+class HeldForFile(logging.Handler):
+    """Stands in for the log file until ``attach_log_file``: it keeps the records, and the
+    file gets them, in order, when it is attached, when an error is logged, or at exit
+    (``logging.shutdown`` closes the handlers), so nothing logged before the studio's first
+    paint is lost."""
 
-    failed = False
+    LIMIT = 10_000  # a start logs a handful; a flood before the paint keeps its beginning
+
+    def __init__(self, log_file: Path) -> None:
+        super().__init__(logging.DEBUG)
+        self.log_file = log_file
+        self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not self.failed:
-            super().emit(record)
+        if len(self.records) < self.LIMIT:
+            self.records.append(record)
+        if record.levelno >= logging.ERROR:
+            attach_log_file()
 
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
-        if self.failed:
-            return
-        self.failed = True
-        error = sys.exc_info()[1]
-        reason = getattr(error, "strerror", None) or error.__class__.__name__
-        if sys.stderr is not None:
-            with contextlib.suppress(Exception):
-                sys.stderr.write(
-                    f"Hearth cannot write its log file {self.baseFilename} "
-                    f"({reason}); it logs nothing more there until it restarts.\n"
-                )
-        with contextlib.suppress(Exception):
-            self.close()
+    def open_file(self) -> logging.Handler:
+        """The log file's handler, with what was held written into the file."""
+        to_file = _dress(_file_handler(self.log_file))
+        records, self.records = self.records, []
+        for record in records:
+            to_file.handle(record)
+        return to_file
+
+    def close(self) -> None:
+        if self in logging.getLogger("hearth").handlers:
+            attach_log_file()
+        elif self.records:  # set aside by a new set-up: what it held still goes to its file
+            self.open_file().close()
+        super().close()
+
+
+_attaching = threading.Lock()
 
 
 def redact(text: str) -> str:
@@ -61,8 +70,13 @@ def redact(text: str) -> str:
     return _SECRET.sub("[secret]", text)
 
 
-def setup_logging(log_file: Path, *, stderr_level: int = logging.WARNING) -> None:
-    """Route ``hearth.*`` (and llama.cpp, through ``hearth.llama``) to a rotating file and stderr."""
+def setup_logging(
+    log_file: Path, *, stderr_level: int = logging.WARNING, file_later: bool = False
+) -> None:
+    """Route ``hearth.*`` (and llama.cpp, through ``hearth.llama``) to a rotating file and stderr.
+
+    ``file_later``: the file is opened by ``attach_log_file`` (the studio: after its first
+    paint); until then its records are held (``HeldForFile``)."""
     root = logging.getLogger("hearth")
     if getattr(root, "_hearth_configured", None) == str(log_file):
         return
@@ -72,15 +86,39 @@ def setup_logging(log_file: Path, *, stderr_level: int = logging.WARNING) -> Non
     root.setLevel(logging.DEBUG)
     root.propagate = False
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    to_file = QuietFileHandler(log_file, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
-    to_file.setLevel(logging.DEBUG)
-    handlers: list[logging.Handler] = [to_file]
+    handlers = [HeldForFile(log_file) if file_later else _file_handler(log_file)]
     if sys.stderr is not None:  # a windowed program on Windows has no stderr
         to_err = logging.StreamHandler()
         to_err.setLevel(stderr_level)
         handlers.append(to_err)
     for handler in handlers:
-        handler.setFormatter(logging.Formatter(_FORMAT))
-        handler.addFilter(RedactSecrets())
+        _dress(handler)
         root.addHandler(handler)
     root._hearth_configured = str(log_file)  # type: ignore[attr-defined]
+
+
+def attach_log_file() -> None:
+    """Open the log file that ``setup_logging(..., file_later=True)`` held back, and write
+    what was logged until now into it; without a held file, nothing."""
+    root = logging.getLogger("hearth")
+    with _attaching:
+        for index, handler in enumerate(root.handlers):
+            if isinstance(handler, HeldForFile):
+                # In its place, not removed: logging may be handing a record to the handlers
+                # (an error attaches the file), and the next one (stderr) must still get it.
+                root.handlers[index] = handler.open_file()
+                return
+
+
+def _file_handler(log_file: Path) -> logging.Handler:
+    from app.core.common.log_file import QuietFileHandler
+
+    to_file = QuietFileHandler(log_file, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+    to_file.setLevel(logging.DEBUG)
+    return to_file
+
+
+def _dress(handler: logging.Handler) -> logging.Handler:
+    handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.addFilter(RedactSecrets())
+    return handler
