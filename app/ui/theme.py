@@ -92,7 +92,7 @@ def system_scheme(app: QGuiApplication) -> str:
         return "dark"
     if scheme == Qt.ColorScheme.Light:
         return "light"
-    keeper = app.findChild(ThemeKeeper)
+    keeper = _keeper(app)
     platform = keeper.platform_palette if keeper else app.palette()
     return "dark" if platform.color(QPalette.ColorRole.Window).lightness() < 128 else "light"
 
@@ -175,12 +175,19 @@ class ThemeKeeper(QObject):
             self.apply("system")
 
 
+def _keeper(app: QGuiApplication) -> ThemeKeeper | None:
+    """The application's ThemeKeeper, found by its name: ``findChild(ThemeKeeper)`` first
+    makes PySide6 build enums of classes it had not loaded, ~6 ms of the start (issue 19)."""
+    keeper = app.findChild(QObject, "themeKeeper")
+    return keeper if isinstance(keeper, ThemeKeeper) else None
+
+
 def apply_theme(app: QApplication, choice: str) -> str:
     """Show the theme the setting ``choice`` means; returns "light" or "dark"."""
-    keeper = app.findChild(ThemeKeeper) or ThemeKeeper(app)
+    keeper = _keeper(app) or ThemeKeeper(app)
     return keeper.apply(choice)
 
 
 def shown_theme(app: QApplication) -> str:
-    keeper = app.findChild(ThemeKeeper)
+    keeper = _keeper(app)
     return keeper.shown if keeper else ""
