@@ -26,6 +26,7 @@ class ModelSettings:
     kv_type: str = "f16"
     n_threads: int = 0
     draft_tokens: int = 0  # prompt-lookup drafting (LoadOptions.draft_tokens); 0 = off
+    draft_model_path: str = ""  # a draft model (LoadOptions.draft_model_path); "" = none
     lora_path: str = ""  # a LoRA adapter applied to the model ("" = none), at lora_scale
     lora_scale: float = 1.0
 

@@ -261,6 +261,7 @@ class ChatModelControl(QObject):
                 flash_attn=chosen.flash_attn,
                 kv_type=chosen.kv_type,
                 draft_tokens=chosen.draft_tokens,
+                draft_model_path=chosen.draft_model_path,
                 lora_path=chosen.lora_path,
                 lora_scale=chosen.lora_scale,
             ),

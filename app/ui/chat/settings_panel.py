@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from app.core.config.limits import MAX_DRAFT_TOKENS
 from app.core.config.presets import KV_TYPES, ModelSettings
 from app.core.config.sampling import PRESETS, SPECS, Sampling, Spec
+from app.ui.chat.draft_model_chooser import DraftModelChooser
 from app.ui.chat.strength_slider import StrengthSlider
 
 
@@ -77,8 +78,10 @@ class ChatSettingsPanel(QWidget):
         self.draft_tokens.setToolTip(
             "Prompt-lookup drafting: guess up to this many tokens a step from the chat. Faster "
             "only when answers repeat the chat (revising a text or code) and the computer "
-            "decodes a few tokens at once for little more than one; hearth bench draft measures it"
+            "decodes a few tokens at once for little more than one; hearth bench draft measures "
+            "it. With a draft model: the tokens it guesses a step (off: 8)"
         )
+        self.draft_model = DraftModelChooser()
         self._adapter = ""
         self.adapter_button = QPushButton("none")
         self.adapter_button.setToolTip("A LoRA adapter (GGUF) made for this model, applied to it")
@@ -93,6 +96,7 @@ class ChatSettingsPanel(QWidget):
             ("KV cache", self.kv_type),
             ("Threads", self.n_threads),
             ("Drafting", self.draft_tokens),
+            ("Draft model", self.draft_model),
             ("LoRA adapter", self.adapter_button),
             ("Strength", self.adapter_strength),
         ):
@@ -158,6 +162,7 @@ class ChatSettingsPanel(QWidget):
         self.n_ctx.setValue(settings.n_ctx)
         self.n_threads.setValue(settings.n_threads)
         self.draft_tokens.setValue(settings.draft_tokens)
+        self.draft_model.set_path(settings.draft_model_path)
         self.set_adapter(settings.lora_path)
         self.adapter_strength.setValue(settings.lora_scale)
         self.gpu_layers.setCurrentText(settings.gpu_layers)
@@ -178,6 +183,7 @@ class ChatSettingsPanel(QWidget):
             kv_type=self.kv_type.currentText(),
             n_threads=self.n_threads.value(),
             draft_tokens=self.draft_tokens.value(),
+            draft_model_path=self.draft_model.path,
             lora_path=self._adapter,
             lora_scale=self.adapter_strength.value(),
         )

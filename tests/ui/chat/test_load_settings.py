@@ -1,8 +1,10 @@
-"""Chat's load settings: drafting and a LoRA adapter, shown and kept with the model's settings."""
+"""Chat's load settings: drafting (and its draft model) and a LoRA adapter, shown and kept with
+the model's settings."""
 
 from PySide6.QtCore import Qt
 
 from app.core.config.presets import ModelSettings
+from app.ui.chat.draft_model_chooser import DraftModelChooser
 from app.ui.chat.settings_panel import ChatSettingsPanel
 
 
@@ -16,6 +18,33 @@ def test_drafting_is_off_until_chosen_and_is_kept_with_the_models_settings(qtbot
     assert panel.settings().draft_tokens == 8
     panel.show_settings(ModelSettings(draft_tokens=3), "")
     assert panel.draft_tokens.value() == 3
+
+
+def test_a_draft_model_is_chosen_beside_drafting_and_kept_with_the_models_settings(qtbot):
+    panel = ChatSettingsPanel()
+    qtbot.addWidget(panel)
+    panel.show_settings(ModelSettings(), "")
+    assert (panel.draft_model.text(), panel.settings().draft_model_path) == ("none", "")
+    panel.show_settings(ModelSettings(draft_model_path="/models/small.gguf"), "")
+    assert panel.draft_model.text() == "small.gguf"
+    assert panel.settings().draft_model_path == "/models/small.gguf"
+    none = next(a for a in panel.draft_model.menu().actions() if a.text() == "None")
+    none.trigger()
+    assert (panel.draft_model.text(), panel.settings().draft_model_path) == ("none", "")
+    stored = ModelSettings(draft_model_path="/models/small.gguf").to_json()
+    assert ModelSettings.from_json(stored).draft_model_path == "/models/small.gguf"
+
+
+def test_the_draft_model_chooser_takes_a_file_and_keeps_its_choice_when_cancelled(qtbot):
+    answers = ["/models/small.gguf", ""]  # the file picked, then a cancelled dialog
+    chooser = DraftModelChooser(pick_file=lambda start: answers.pop(0))
+    qtbot.addWidget(chooser)
+    other = next(a for a in chooser.menu().actions() if a.text() == "Choose a file...")
+    with qtbot.waitSignal(chooser.chosen) as chosen:
+        other.trigger()
+    assert chosen.args == ["/models/small.gguf"] and chooser.text() == "small.gguf"
+    other.trigger()
+    assert chooser.path == "/models/small.gguf"
 
 
 def test_a_lora_adapter_and_its_strength_are_kept_with_the_models_settings(qtbot):
