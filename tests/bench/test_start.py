@@ -30,6 +30,10 @@ def test_bench_start_prints_both_sides(hearth_home):
     for key in ("start_s_app", "start_s_bare", "rss_mib_app", "rss_mib_bare"):
         assert 0 < figures[key] < 120, key
     assert figures["ratio"] == round(figures["start_s_app"] / figures["start_s_bare"], 2)
+    low, high = figures["ratio_spread"]  # one round: its own ratio, before the medians' rounding
+    assert 0 < low == high
+    assert 0 < figures["cpu_s_app"] < 120 and 0 < figures["cpu_s_bare"] < 120
+    assert figures["cpu_ratio"] == round(figures["cpu_s_app"] / figures["cpu_s_bare"], 2)
     # Both windows are the same size, the studio's.
     assert figures["window"][0] >= 640 and figures["window"][1] >= 400
 
@@ -54,6 +58,9 @@ HEAVY = (
 # Opened on the event loop's turn after the first paint: the stores (SQLite, the chats), the
 # Chat page, the services, the CLI's subcommands and child processes.
 AFTER_PAINT = (
+    "logging.handlers",  # the log file (~7 ms with socket, pickle and queue)
+    "app.core.common.log_file",
+    "PySide6.QtNetwork",  # the one-studio socket listens after the paint
     "app.ui.services",
     "app.core.stores",
     "sqlite3",
