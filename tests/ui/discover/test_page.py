@@ -355,9 +355,12 @@ def test_download_ends_with_the_model_in_the_library(
     table = page.model_page.files_table
     rect = table.visualRect(page.model_page.files.index(1, QuantFilesModel.ACTION))
 
-    with qtbot.waitSignal(manager.finished, timeout=WAIT) as finished:
-        qtbot.mouseClick(table.viewport(), Qt.LeftButton, pos=rect.center())
-    path = Path(finished.args[0])
+    done: list[str] = []
+    manager.finished.connect(done.append)
+    qtbot.mouseClick(table.viewport(), Qt.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: len(done) == 2, timeout=WAIT)  # the model and its projector
+    path = next(Path(p) for p in done if "mmproj" not in p)
+    assert (path.parent / mmproj_name("Vis")).is_file()  # beside it, for Chat to load
     models = list_models(hearth_home.models_dir, hf_hub_cache(), other_apps=False)
     (model,) = [m for m in models if m.path == path]
     assert (model.source, model.repo_id, model.quant, model.size_bytes) == (
