@@ -154,6 +154,9 @@ class MainWindow(QMainWindow):
         self.server_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.server_dock)
         self.server_dock.hide()
+        # Tabs, not side by side: at 1024 px each got half the width and the server panel
+        # scrolled sideways (issue 19). The one asked for comes to the front.
+        self.tabifyDockWidget(self.downloads_dock, self.server_dock)
         self.server_button = QPushButton("API server: off")
         self.server_button.setObjectName("small")
         self.server_button.clicked.connect(self.toggle_server)
@@ -422,7 +425,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def toggle_downloads(self) -> None:
         self.downloads  # noqa: B018 - built on first opening
-        self.downloads_dock.setVisible(not self.downloads_dock.isVisible())
+        _toggle(self.downloads_dock)
 
     @property
     def server_panel(self):
@@ -440,7 +443,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def toggle_server(self) -> None:
         self.server_panel  # noqa: B018 - built on first opening
-        self.server_dock.setVisible(not self.server_dock.isVisible())
+        _toggle(self.server_dock)
 
     @Slot(bool)
     def _on_serving(self, serving: bool) -> None:
@@ -450,6 +453,7 @@ class MainWindow(QMainWindow):
     def _on_download_state(self, _key: str, state: str) -> None:
         if state in ("queued", "downloading"):
             self.downloads_dock.show()
+            self.downloads_dock.raise_()
         from app.ui.downloads.model import Role
 
         model = self.downloads.model
@@ -626,3 +630,12 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self.shutdown()
         super().closeEvent(event)
+
+
+def _toggle(dock: QDockWidget) -> None:
+    """Show ``dock`` in front (behind the other dock's tab counts as hidden), else close it."""
+    if dock.isVisible():
+        dock.hide()
+    else:
+        dock.show()
+        dock.raise_()

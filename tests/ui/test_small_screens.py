@@ -1,6 +1,7 @@
 """Every page fits a 1024x640 window; Chat's settings never widen it (issue 19)."""
 
 import pytest
+from PySide6.QtWidgets import QScrollArea
 
 from app.core.config.settings import Settings
 from app.ui.main_window import PAGES, MainWindow
@@ -26,6 +27,39 @@ def test_every_page_fits_a_1024_by_640_window(window, qtbot):
         hint = window.minimumSizeHint()
         assert hint.width() <= 1024 and hint.height() <= 640, name
         assert window.width() == 1024, name
+
+
+def sideways_scrollbars(window) -> list[str]:
+    """The scroll areas in the window showing a horizontal scrollbar: the page scrolls
+    sideways (a table's own columns are its own business: see the quant picker's tests)."""
+    return [
+        f"{type(area.parent()).__name__}/{type(area.widget()).__name__}"
+        for area in window.findChildren(QScrollArea)
+        if area.isVisible() and area.horizontalScrollBar().isVisible()
+    ]
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_every_page_with_both_docks_open_keeps_a_1024_by_640_window(window, qtbot, keeper, theme):
+    """The walk of issue 19: the API server panel over a filled Hardware page made a 640-px
+    window 714 px tall, Compare with the downloads dock 778 px. Each page scrolls inside."""
+    keeper.apply(theme)
+    window.toggle_downloads()
+    window.toggle_server()
+    for name in PAGES:
+        window.open_page(name)
+        if name == "Hardware":  # filled: its report and first readings shown
+            hardware = window.hardware_page
+            qtbot.waitUntil(lambda: hardware.report is not None, timeout=60_000)
+            qtbot.waitUntil(lambda: "%" in hardware.cpu_caption.text(), timeout=60_000)
+        qtbot.wait(10)  # let the page's layout settle
+        assert window.server_dock.isVisible()  # in front; the downloads a tab beside it
+        assert window.tabifiedDockWidgets(window.server_dock) == [window.downloads_dock]
+        assert window.size().toTuple() == (1024, 640), name
+        hint = window.minimumSizeHint()
+        assert hint.width() <= 1024 and hint.height() <= 640, (name, hint)
+        assert sideways_scrollbars(window) == [], name
+        screenshot(window, f"docks_{name.lower().replace(' ', '_')}_1024_{theme}.png")
 
 
 def test_chat_settings_open_in_a_1024_px_window_without_widening_it(window, qtbot):

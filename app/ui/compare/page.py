@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QCoreApplication, Signal, Slot
-from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
 from app.core.common.paths import Paths
 from app.core.compare.arena import ArenaStore
@@ -87,7 +87,11 @@ class ComparePage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 14, 20, 14)
         layout.addWidget(QLabel("Compare", objectName="pageTitle"))
-        layout.addWidget(self.tabs, 1)
+        # The tabs scroll inside the page: the tallest tab made a 640-px window 713 px tall
+        # with a dock open below (issue 19).
+        self.scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+        self.scroll.setWidget(self.tabs)
+        layout.addWidget(self.scroll, 1)
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)

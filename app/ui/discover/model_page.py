@@ -7,7 +7,9 @@ recommended one (selected in the files table, ready for Download); a row chosen 
 selected in the files table, and has its own Download. A file
 already on this computer offers "Downloaded · Chat" instead. A gated model says once what to do,
 with links, and its Download waits for a token (one huggingface_hub knows is used). A repo with no
-GGUF files offers a search for GGUF versions of it. Everything from the Hub is fetched off the GUI
+GGUF files offers a search for GGUF versions of it. A repo of LoRA adapters says which model
+they are made for ("LoRA adapter for ORG/NAME", ``hub.adapters``) in place of the quant picker:
+an adapter cannot chat on its own; downloaded, Chat's LoRA adapter chooser lists it. Everything from the Hub is fetched off the GUI
 thread."""
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from app.core.common.markdown import render_markdown
 from app.core.fit.machine_info import MachineInfo
-from app.core.hub import files
+from app.core.hub import adapters, files
 from app.core.hub.client import HubClient, age
 from app.core.hub.files import ModelDetails, format_params
 from app.ui.common.button_delegate import ButtonDelegate
@@ -57,6 +59,18 @@ ACCESS = {
 DOWNLOADED = "Downloaded · Chat"
 NEEDS_TOKEN = "Add a Hugging Face token above to download this gated model"
 TOKEN_PAGE = "https://huggingface.co/settings/tokens"
+FILES_LABEL = "<b>Files</b> — one row per model; split files download together"
+ADAPTER_FILES_LABEL = "<b>Files</b> — LoRA adapters, not models: each changes its base model"
+
+
+def adapter_note(base: str) -> str:
+    """What an adapter repo is and how to use it, in two sentences."""
+    model = base or "the model it was made for"
+    return (
+        f"{adapters.adapter_words(base)}. An adapter changes how {model} answers and cannot "
+        f"chat on its own: download it, load {model} in Chat, then choose the adapter under "
+        "Loading > LoRA adapter."
+    )
 
 
 def gated_note(repo_url: str, manual: bool, token_known: bool) -> str:
@@ -120,6 +134,20 @@ def without_title(card: str, repo_id: str) -> str:
     return card
 
 
+def _hub_adapter(client: HubClient, details: ModelDetails, name: str) -> str | None:
+    """The base model a Hub file's header names when it is a LoRA adapter ("" unnamed), else
+    None (also when the header cannot be read: the fits then go on from file sizes)."""
+    from app.core.common.errors import HearthError
+
+    try:
+        return adapters.read_hub_adapter(
+            details.id, name, revision=details.sha, endpoint=client.endpoint, token=client.token
+        )
+    except HearthError as exc:
+        log.info("Could not tell whether %s is an adapter: %s", name, exc)
+        return None
+
+
 def _files_table(model: QuantFilesModel, buttons: ButtonDelegate) -> QTableView:
     table = QTableView()
     table.setModel(model)
@@ -172,6 +200,7 @@ class ModelPage(QWidget):
         self.token_known = False
         self.machine_info = machine_info
         self.details: ModelDetails | None = None
+        self.adapter_of: str | None = None  # an adapter repo: its base model ("" unknown)
 
         self.back = QPushButton("← Back to results")
         self.back.clicked.connect(self.back_requested)
@@ -243,9 +272,11 @@ class ModelPage(QWidget):
         files_box = QWidget()
         column = QVBoxLayout(files_box)
         column.setContentsMargins(0, 6, 0, 0)
-        column.addWidget(
-            QLabel("<b>Files</b> — one row per model; split files download together", wordWrap=True)
-        )
+        self.adapter_note = QLabel(wordWrap=True, objectName="note")
+        self.adapter_note.hide()
+        self.files_label = QLabel(FILES_LABEL, wordWrap=True)
+        column.addWidget(self.adapter_note)
+        column.addWidget(self.files_label)
         column.addWidget(self.files_table, 1)
         column.addWidget(self.projectors_label)
         column.addWidget(self.projectors_table)
@@ -337,6 +368,7 @@ class ModelPage(QWidget):
         )
         self.files.set_files(details.files, info.id)
         self._show_no_gguf(details)
+        self._show_adapter(details.adapter_of)
         self.picker.clear("Reading the model's header from the Hub to see what fits...")
         self.projectors.set_files(details.projectors, info.id)
         self.projectors_label.setVisible(bool(details.projectors))
@@ -348,7 +380,7 @@ class ModelPage(QWidget):
         self._sync_download_states()
         self._sync_local()
         self.loaded.emit(info.id)
-        if details.files:
+        if details.files and details.adapter_of is None:
             self._estimate_fits(details)
 
     @Slot(str)
@@ -364,7 +396,7 @@ class ModelPage(QWidget):
         info = self.machine_info
 
         def work():
-            from app.core.common.errors import HearthError
+            from app.core.common.errors import HearthError, InvalidModelFile
             from app.core.quants import sources
 
             here = machine or info.machine()
@@ -373,6 +405,11 @@ class ModelPage(QWidget):
                 smallest = details.files[0]
                 try:
                     shape = client.file_shape(details.id, smallest.name, revision=details.sha)
+                except InvalidModelFile as exc:  # no model: an adapter the listing did not tag?
+                    base = _hub_adapter(client, details, smallest.name)
+                    if base is not None:
+                        return base
+                    log.info("Fit of %s from file sizes only: %s", details.id, exc)
                 except HearthError as exc:
                     log.info("Fit of %s from file sizes only: %s", details.id, exc)
             verdicts = files.fit_verdicts(
@@ -397,6 +434,10 @@ class ModelPage(QWidget):
 
     @Slot(object)
     def _on_fits(self, answer) -> None:
+        if isinstance(answer, str):  # an adapter repo, told by its file's header
+            self._show_adapter(answer)
+            self.loaded.emit(self.details.id if self.details else "")
+            return
         machine, verdicts, items, n_ctx_train = answer
         self.machine = self.machine or machine
         self.files.set_fits(verdicts)
@@ -446,6 +487,21 @@ class ModelPage(QWidget):
                 f"original weights). Others often publish GGUF versions of a model: search "
                 f"Discover for “{name}”."
             )
+
+    def _show_adapter(self, base: str | None) -> None:
+        """An adapter repo (``base`` not None): what it is for in place of the quant picker,
+        whose fits and Chat buttons mean nothing for a file that cannot chat."""
+        self.adapter_of = base
+        adapter = base is not None
+        if self.details is not None and self.details.files:
+            self.picker.setVisible(not adapter)
+        self.adapter_note.setVisible(adapter)
+        self.adapter_note.setText(adapter_note(base) if base is not None else "")
+        self.files_label.setText(ADAPTER_FILES_LABEL if adapter else FILES_LABEL)
+        self.files_table.setColumnHidden(QuantFilesModel.FIT, adapter)
+        if base is not None:
+            self.facts["Base model"].setText(base or "Unknown")
+            self.files.set_local({})  # "Downloaded", never "Chat": it is no model
 
     @Slot()
     def _search_gguf(self) -> None:
@@ -532,7 +588,7 @@ class ModelPage(QWidget):
     @Slot()
     def _sync_local(self) -> None:
         """The files of this repo on this computer: in My Models, or just downloaded."""
-        if self.details is None:
+        if self.details is None or self.adapter_of is not None:  # an adapter is no model
             return
         repo = self.details.id.lower()
         here: dict[str, str] = {}

@@ -55,10 +55,15 @@ def test_the_dock_leaves_the_quant_table_its_rows(qtbot, window, keeper, theme) 
 
 def test_a_finished_download_leads_to_my_models_and_to_chat(qtbot, window) -> None:
     name = gguf_name("SmolLM2-135M-Instruct", "Q2_K")
+    status = window.statusBar()
+    qtbot.waitUntil(lambda: status.currentMessage() == "1 local model", timeout=WAIT)
+    status.showMessage("Something else was said since")  # the count no longer shows
     with qtbot.waitSignal(window.library.modelReset, timeout=WAIT):  # rescanned when it ends
         with qtbot.waitSignal(window.downloads.finished, timeout=WAIT) as finished:
             window.downloads.enqueue(REPO, name)
     path = finished.args[0]
+    # the count follows the download, without a rescan asked for (issue 19's walk)
+    qtbot.waitUntil(lambda: status.currentMessage() == "2 local models", timeout=WAIT)
     panel = window.downloads_panel
     assert window.downloads_dock.isVisible() and panel.selected_key() == f"{REPO}/{name}"
 
