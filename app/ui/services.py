@@ -85,7 +85,7 @@ class Services(QObject):
 
         paths, settings = self.paths, replace(self.settings)
         run_task(
-            lambda: catalog.list_for_user(paths, settings),
+            lambda: catalog.list_for_user(paths, settings, adapters=True),
             self.library.set_models,
             self.scan_failed.emit,
             self,

@@ -24,6 +24,7 @@ from app.core.downloads.store import is_safe_filename
 from app.core.fit import estimate
 from app.core.gguf import quant_types
 from app.core.gguf.split import SPLIT
+from app.core.hub.adapters import adapter_from_listing
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelInfo
@@ -257,6 +258,9 @@ class ModelDetails:
     files: tuple[QuantFile, ...]
     projectors: tuple[QuantFile, ...]
     base_model: str | None = None
+    # A LoRA adapter repo: the base model it is made for ("" when the Hub does not say); None
+    # for a repo of models (see ``hub.adapters``).
+    adapter_of: str | None = None
 
     @property
     def id(self) -> str:
@@ -320,6 +324,7 @@ def details_from_info(info: ModelInfo, card: str, card_note: str) -> ModelDetail
         files=tuple(models),
         projectors=tuple(projectors),
         base_model=", ".join(base) if isinstance(base, list) else base,
+        adapter_of=adapter_from_listing(info.tags or (), data),
     )
 
 

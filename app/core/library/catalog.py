@@ -69,6 +69,7 @@ class LocalModel:
     context_length: int | None = None
     files: tuple[Path, ...] = ()  # every file of the model; () means just ``path``
     problem: str | None = None  # why Hearth's check refuses the file (listed, not loadable)
+    adapter_of: str | None = None  # a LoRA adapter: the base model it names ("" none), no model
 
     @property
     def all_files(self) -> tuple[Path, ...]:
@@ -80,6 +81,8 @@ class LocalModel:
         data["files"] = [str(f) for f in self.all_files]
         if data["problem"] is None:  # only a file Hearth refuses carries "problem"
             del data["problem"]
+        if data["adapter_of"] is None:  # only a LoRA adapter carries "adapter_of"
+            del data["adapter_of"]
         return data
 
 
@@ -263,11 +266,14 @@ def list_models(
     environ: Mapping[str, str] | None = None,
     other_apps: bool = True,
     header_cache: HeaderCache | None = None,
+    adapters: bool = False,
 ) -> list[LocalModel]:
     """Every local model, the starter model first; a file found twice is listed once.
 
     ``home`` (default: the user's) is where LM Studio and Ollama are looked for; ``hidden``
-    paths are left out. Headers are read once per file version (``header_cache``)."""
+    paths are left out. Headers are read once per file version (``header_cache``). LoRA
+    adapters (``adapter_of`` set) are listed too only with ``adapters``: they never load
+    alone, and the studio's one scan hands them to Chat's adapter chooser."""
     environ = os.environ if environ is None else environ
     home = Path.home() if home is None else Path(home)
     models = _from_hearth_folder(models_dir) + _from_hf_cache(hf_cache)
@@ -285,12 +291,15 @@ def list_models(
         if str(model.path) not in skip and key not in unique:
             unique[key] = model
     cache = header_cache or HeaderCache()
-    described = cache.describe_all(unique.values())
+    described = [m for m in cache.describe_all(unique.values()) if adapters or m.adapter_of is None]
     return sorted(described, key=lambda m: (m.source != SOURCE_STARTER, m.name.lower()))
 
 
-def list_for_user(paths: Paths, settings: Settings | None = None) -> list[LocalModel]:
-    """The library as the user set it up: their added folders, without the hidden models."""
+def list_for_user(
+    paths: Paths, settings: Settings | None = None, *, adapters: bool = False
+) -> list[LocalModel]:
+    """The library as the user set it up: their added folders, without the hidden models
+    (with the LoRA adapters found among them when ``adapters``)."""
     from app.core.common.paths import hf_hub_cache
     from app.core.config.settings import Settings
 
@@ -301,6 +310,7 @@ def list_for_user(paths: Paths, settings: Settings | None = None) -> list[LocalM
         settings.model_folders,
         hidden=settings.hidden_models,
         header_cache=HeaderCache(paths.cache_dir / HeaderCache.FILE_NAME),
+        adapters=adapters,
     )
 
 
@@ -322,7 +332,7 @@ class HeaderCache:
         """The models with architecture, parameters, context (and quant, if the name had
         none) filled in from their headers; unreadable headers leave them empty. A model whose
         first file Hearth's check refuses (it checks every part) carries the reason in
-        ``problem``."""
+        ``problem``; a LoRA adapter, the base model it names in ``adapter_of``."""
         old = self._load()
         new: dict[str, dict[str, Any]] = {}
         result = []
@@ -330,6 +340,11 @@ class HeaderCache:
             facts = [self._facts(f, old, new) for f in model.all_files]
             head = facts[0]
             if "adapter_of" in head:  # a LoRA adapter goes with its model, never loads alone
+                result.append(
+                    replace(
+                        model, architecture=head.get("architecture"), adapter_of=head["adapter_of"]
+                    )
+                )
                 continue
             params = sum(f.get("parameters") or 0 for f in facts) or None
             result.append(

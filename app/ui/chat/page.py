@@ -108,7 +108,7 @@ class ChatPage(QWidget):
 
         self.chats = ChatListModel(store, self)
         self.sidebar = ChatSidebar(self.chats)
-        self.panel = ChatSettingsPanel()
+        self.panel = ChatSettingsPanel(library.adapters)  # the scan's LoRA adapters
         self.panel.setVisible(False)
         self.transcript = Transcript()
         self._build_center()

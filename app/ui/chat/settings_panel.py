@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QFrame,
     QGroupBox,
@@ -26,8 +25,12 @@ from PySide6.QtWidgets import (
 from app.core.config.limits import MAX_DRAFT_TOKENS
 from app.core.config.presets import KV_TYPES, ModelSettings
 from app.core.config.sampling import PRESETS, SPECS, Sampling, Spec
+from app.ui.chat.adapter_chooser import AdapterChooser
 from app.ui.chat.draft_model_chooser import DraftModelChooser
 from app.ui.chat.strength_slider import StrengthSlider
+
+if TYPE_CHECKING:
+    from app.core.library.catalog import LocalModel
 
 
 class ChatSettingsPanel(QWidget):
@@ -35,7 +38,8 @@ class ChatSettingsPanel(QWidget):
     reload_requested = Signal()  # load settings changed: reload the model
     save_default_requested = Signal()
 
-    def __init__(self) -> None:
+    def __init__(self, adapters: Callable[[], list[LocalModel]] | None = None) -> None:
+        """``adapters``: the LoRA adapters in the library (its scan's), for the chooser."""
         super().__init__()
         self.setFixedWidth(290)
         self._updating = False
@@ -83,9 +87,8 @@ class ChatSettingsPanel(QWidget):
         )
         self.draft_model = DraftModelChooser()
         self._adapter = ""
-        self.adapter_button = QPushButton("none")
-        self.adapter_button.setToolTip("A LoRA adapter (GGUF) made for this model, applied to it")
-        self.adapter_button.clicked.connect(self._choose_adapter)
+        self.adapter_button = AdapterChooser(adapters)
+        self.adapter_button.chosen.connect(self.set_adapter)
         self.adapter_strength = StrengthSlider(1.0)
         self.adapter_strength.setToolTip("0: the model alone; 1: the adapter as trained")
         loading = QFormLayout()
@@ -191,16 +194,8 @@ class ChatSettingsPanel(QWidget):
     def set_adapter(self, path: str) -> None:
         """Apply the LoRA adapter at ``path`` on the next load ("" for none)."""
         self._adapter = path
-        self.adapter_button.setText(Path(path).name if path else "none")
+        self.adapter_button.set_path(path)
         self.adapter_strength.setEnabled(bool(path))
-
-    @Slot()
-    def _choose_adapter(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Choose a LoRA adapter", self._adapter, "GGUF files (*.gguf)"
-        )
-        if path:
-            self.set_adapter(path)
 
     def set_remote(self, remote: bool) -> None:
         """Hide the load settings, which only a local model has."""

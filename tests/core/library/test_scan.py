@@ -193,3 +193,19 @@ def test_delete_keeps_a_blob_another_snapshot_of_the_repo_uses(loopback_hub, hea
 
     assert outcome.freed_bytes == 0 and "0 B freed" in outcome.message
     assert not model.path.exists() and kept.read_bytes() == data
+
+
+def test_a_lora_adapter_is_no_model_but_the_scan_can_list_it_with_its_base(
+    hearth_home, tmp_path, starter_gguf
+):
+    from tests.support.lora import BASE_NAME, make_lora
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    make_lora(starter_gguf, folder / "style-lora.gguf")
+    cache = HeaderCache(hearth_home.cache_dir / "h.json")
+    args = (hearth_home.models_dir, hf_hub_cache(), [folder])
+    assert list_models(*args, other_apps=False, header_cache=cache) == []
+    (adapter,) = list_models(*args, other_apps=False, header_cache=cache, adapters=True)
+    assert (adapter.path.name, adapter.adapter_of) == ("style-lora.gguf", BASE_NAME)
+    assert adapter.to_json()["adapter_of"] == BASE_NAME
