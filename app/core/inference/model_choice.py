@@ -9,7 +9,7 @@ its backend with ``choice.backend()``; a local one is loaded with ``Engine.load(
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePath
 
 from app.core.common.errors import HearthError
@@ -36,6 +36,8 @@ class ModelChoice:
     path: str = ""  # local: the GGUF file
     connection: Connection | None = None  # remote: the saved server
     model: str = ""  # remote: the model id the server lists
+    lora_path: str = ""  # local: a LoRA adapter applied to it (Compare's columns), at lora_scale
+    lora_scale: float = 1.0
 
     @property
     def is_remote(self) -> bool:
@@ -43,16 +45,41 @@ class ModelChoice:
 
     @property
     def key(self) -> str:
-        """A stable id, for settings and for finding the choice again after a refresh."""
+        """A stable id, for settings and for finding the choice again after a refresh. The
+        same model with an adapter (or at another strength) is another choice."""
         if self.is_remote and self.connection is not None:
             return f"{REMOTE_PREFIX}{self.connection.name}:{self.model}"
+        if self.lora_path:
+            return f"{self.path}+lora:{self.lora_path}@{self.lora_scale:g}"
         return self.path
+
+    def with_adapter(self, path: str, scale: float = 1.0) -> ModelChoice:
+        """This local model with the LoRA adapter at ``path`` applied at ``scale``, labelled
+        "model + adapter-name (strength)"; ``path`` "" gives the model alone."""
+        base = replace(self, lora_path="", lora_scale=1.0, label=self.base_label)
+        if not path:
+            return base
+        return replace(
+            base, lora_path=path, lora_scale=scale, label=base.label + adapter_suffix(path, scale)
+        )
+
+    @property
+    def base_label(self) -> str:
+        """The label without the adapter's part."""
+        suffix = adapter_suffix(self.lora_path, self.lora_scale) if self.lora_path else ""
+        return self.label.removesuffix(suffix)
 
     def backend(self, timeout: float = TIMEOUT_S) -> RemoteBackend:
         """The backend that answers for a remote choice (``chat``, ``request_stop``...)."""
         if not self.is_remote or self.connection is None:
             raise ValueError("a local model is loaded with Engine.load(choice.path)")
         return RemoteBackend(self.connection, self.model, timeout=timeout)
+
+
+def adapter_suffix(path: str, scale: float) -> str:
+    """The label's part for an adapter, " + name (strength)": the file's name without
+    ``.gguf``, the strength as the strength slider shows it."""
+    return f" + {PurePath(path).name.removesuffix('.gguf')} ({scale:.2f})"
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from app.core.compare import side_by_side
 from app.core.compare.arena import ArenaStore
 from app.core.fit.estimate import Machine
+from app.core.inference.model_choice import ModelChoice, adapter_suffix
 from app.core.inference.remote import ConnectionStore
 from app.core.inference.types import SamplingOptions
 from app.ui.common.confirm import ask_yes_no
@@ -36,6 +37,13 @@ from app.ui.compare.board import CompareBoard
 from app.ui.compare.runner import SessionFactory
 from app.ui.compare.standings_model import StandingsModel
 from app.ui.my_models.library_model import LibraryModel
+
+
+def _with_adapter(quant: str | None, choice: ModelChoice) -> str | None:
+    """A local column's quant, with its adapter and strength after it when it has one."""
+    if not choice.lora_path:
+        return quant
+    return f"{quant or '?'}{adapter_suffix(choice.lora_path, choice.lora_scale)}"
 
 
 class ArenaView(QWidget):
@@ -171,10 +179,11 @@ class ArenaView(QWidget):
     @Slot()
     def _on_round_started(self) -> None:
         models = self.board.column_models
-        # A remote column is labelled by its connection and model ("Workstation · model").
+        # A remote column is labelled by its connection and model ("Workstation · model"); a
+        # local one with an adapter by its quant and the adapter ("Q4_K_M + style (1.00)").
         self._labels = side_by_side.round_labels(
             [
-                choice.label if model is None else (model.name, model.quant)
+                choice.label if model is None else (model.name, _with_adapter(model.quant, choice))
                 for choice, model in zip(self.board.column_choices, models)
             ]
         )

@@ -32,6 +32,7 @@ from app.core.library.catalog import LocalModel
 from app.ui.chat.connections_dialog import ConnectionsDialog
 from app.ui.chat.model_picker import ModelPicker
 from app.ui.common.tasks import TaskHandle, run_task
+from app.ui.compare.adapter_pick import AdapterPick
 from app.ui.compare.answer_column import AnswerColumn
 from app.ui.compare.runner import CompareRunner, SessionFactory
 from app.ui.my_models.library_model import LibraryModel
@@ -77,6 +78,8 @@ class CompareBoard(QWidget):
         self._connections_dialog: ConnectionsDialog | None = None
 
         self.pickers: list[ModelPicker] = []
+        self.adapters: list[AdapterPick] = []  # one under each picker
+        self._cells: list[QWidget] = []  # a picker and its adapter
         self._picker_row = QHBoxLayout()
         self._picker_row.setSpacing(8)
         self.add_button = QPushButton("Add a model", clicked=self.add_picker)
@@ -132,8 +135,18 @@ class CompareBoard(QWidget):
         local = combo.choices.local_count()
         combo.setCurrentIndex(min(len(self.pickers), local - 1))
         self._keep_pick(combo)
+        adapter = AdapterPick()
+        combo.currentIndexChanged.connect(self._update_buttons)
+        cell = QWidget()
+        column = QVBoxLayout(cell)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(combo)
+        column.addWidget(adapter)
         self.pickers.append(combo)
-        self._picker_row.addWidget(combo, 1)
+        self.adapters.append(adapter)
+        self._cells.append(cell)
+        self._picker_row.addWidget(cell, 1)
         if self.isVisible():
             combo.refresh_remote()
         self._update_buttons()
@@ -172,34 +185,45 @@ class CompareBoard(QWidget):
     @Slot()
     def remove_picker(self) -> None:
         if len(self.pickers) > MIN_MODELS:
-            self.pickers.pop().deleteLater()
+            self.pickers.pop()
+            self.adapters.pop()
+            self._cells.pop().deleteLater()
         self._update_buttons()
 
     def select(self, picks: list[Path | str | ModelChoice]) -> None:
-        """Pick these models (local files, ``ModelChoice.key``s or choices), adding pickers
-        as needed."""
+        """Pick these models (local files, ``ModelChoice.key``s or choices, a choice with
+        its adapter; the others with none), adding pickers as needed."""
         while len(self.pickers) < len(picks):
             self.add_picker()
         while len(self.pickers) > max(len(picks), MIN_MODELS):
             self.remove_picker()
-        for combo, pick in zip(self.pickers, picks):
-            key = pick.key if isinstance(pick, ModelChoice) else str(pick)
+        for combo, adapter, pick in zip(self.pickers, self.adapters, picks):
+            choice = pick if isinstance(pick, ModelChoice) else None
+            key = choice.with_adapter("").key if choice is not None else str(pick)
             if not combo.select_key(key):
                 combo.setCurrentIndex(-1)
+            adapter.set_adapter(*((choice.lora_path, choice.lora_scale) if choice else ("",)))
 
     def picked(self) -> list[ModelChoice]:
-        choices = [c.current_choice() for c in self.pickers]
-        return [c for c in choices if c is not None]
+        """Each picker's model, with its column's adapter."""
+        picked = []
+        for combo, adapter in zip(self.pickers, self.adapters):
+            choice = combo.current_choice()
+            if choice is not None:
+                picked.append(adapter.applied_to(choice))
+        return picked
 
     @Slot()
     def _update_buttons(self) -> None:
         running = self.runner.running or self._probing
         self.add_button.setEnabled(len(self.pickers) < MAX_MODELS and not running)
         self.remove_button.setEnabled(len(self.pickers) > MIN_MODELS and not running)
-        for combo in self.pickers:
+        for combo, adapter in zip(self.pickers, self.adapters):
             combo.setEnabled(not running)
             if combo.currentIndex() < 0 and combo.choices.local_count():
                 combo.setCurrentIndex(0)
+            choice = combo.current_choice()  # a remote model takes no adapter
+            adapter.setEnabled(not running and choice is not None and not choice.is_remote)
         self.send_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
 
@@ -209,14 +233,17 @@ class CompareBoard(QWidget):
         prompt = self.prompt.toPlainText().strip()
         models = self.picked()
         available = len(self.pickers[0].choices.choices()) if self.pickers else 0
-        if available < MIN_MODELS:
-            return self._refuse(
-                "Compare needs at least two models. Download another quant on "
-                "Discover, make one in Make a quant, or add a connection to a "
-                "server in Chat."
-            )
+        # The same model with an adapter is another choice: one model is enough then.
         if len({m.key for m in models}) < len(self.pickers):
-            return self._refuse("Pick a different model in each box.")
+            if available < MIN_MODELS:
+                return self._refuse(
+                    "Compare needs at least two models. Download another quant on "
+                    "Discover, make one in Make a quant, add a connection to a "
+                    "server in Chat, or give one column a LoRA adapter."
+                )
+            return self._refuse(
+                "Pick a different model in each box, or give one of them a LoRA adapter."
+            )
         if not prompt:
             return self._refuse("Type a prompt first: every model answers the same one.")
         self.message.hide()
@@ -231,7 +258,8 @@ class CompareBoard(QWidget):
         self._build_columns()
         self.round_started.emit()
         paths = [Path(c.path) for c in self.column_choices if not c.is_remote]
-        if set(paths) <= self.runner.loaded_paths():
+        local_keys = {c.key for c in self.column_choices if not c.is_remote}
+        if local_keys <= self.runner.loaded_keys():
             remote = [c.is_remote for c in self.column_choices]
             if not any(remote):
                 self.info.setText("The models are loaded: they answer at once.")

@@ -101,7 +101,13 @@ class Lane(QObject):
         self.status.emit(self.index, "Loading...")
         self.session.load(
             Path(self.choice.path),
-            LoadOptions(n_ctx=N_CTX, n_gpu_layers=gpu_layers, n_threads=threads),
+            LoadOptions(
+                n_ctx=N_CTX,
+                n_gpu_layers=gpu_layers,
+                n_threads=threads,
+                lora_path=self.choice.lora_path,
+                lora_scale=self.choice.lora_scale,
+            ),
         )
 
     def stop(self) -> None:

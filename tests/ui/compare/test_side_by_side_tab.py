@@ -98,7 +98,9 @@ def test_bad_choices_get_a_clear_message(qtbot, services, hearth_home, two_quant
     board.select([two_quants[0], two_quants[0]])
     board.prompt.setPlainText("Hi")
     board.send()
-    assert board.message.text() == "Pick a different model in each box."
+    assert board.message.text() == (
+        "Pick a different model in each box, or give one of them a LoRA adapter."
+    )
     board.select(two_quants)
     board.prompt.setPlainText("  ")
     board.send()
