@@ -30,6 +30,7 @@ COLUMNS = {
     "messages": "id, chat_id, role, content, created_at, position, stats_json, complete",
     "answer_chunks": "id, message_id, text",
 }
+IMAGES_COLUMN = "images_json"  # schema 2: read where the damaged file has it
 
 
 @dataclass
@@ -76,14 +77,32 @@ def read_all(conn: sqlite3.Connection) -> Salvaged:
         ("messages", found.messages),
         ("answer_chunks", found.chunks),
     ):
+        columns = COLUMNS[table]
+        if table == "messages" and _has_images(conn):
+            columns += f", {IMAGES_COLUMN}"
         try:
-            for row in read_rows(conn, table, COLUMNS[table]):
+            for row in read_rows(conn, table, columns):
                 mended = _mend(table, row, now)
                 if mended is not None:
                     target.append(mended)
         except db_files.READ_ERRORS as exc:
             log.warning("Chat history table %s could not be read: %s", table, exc)
     return found
+
+
+def _has_images(conn: sqlite3.Connection) -> bool:
+    try:
+        return any(row[1] == IMAGES_COLUMN for row in conn.execute("PRAGMA table_info(messages)"))
+    except db_files.READ_ERRORS:
+        return False
+
+
+def _images_json(value: object) -> str:
+    try:
+        parsed = json.loads(_text(value) or "[]")
+    except ValueError:
+        return "[]"
+    return json.dumps([i for i in parsed if isinstance(i, str)] if isinstance(parsed, list) else [])
 
 
 def _mend(table: str, row: tuple[Any, ...], now: float) -> tuple[Any, ...] | None:
@@ -113,6 +132,7 @@ def _mend(table: str, row: tuple[Any, ...], now: float) -> tuple[Any, ...] | Non
             row[5],
             _object_json(row[6]),
             0 if row[7] == 0 else 1,
+            _images_json(row[8] if len(row) > 8 else "[]"),
         )
     return (row[0], row[1], _text(row[2]))
 
@@ -136,7 +156,7 @@ def write_all(conn: sqlite3.Connection, found: Salvaged) -> tuple[int, int]:
                 chat_ids.add(message[1])
         insert = (
             "INSERT OR IGNORE INTO messages (id, chat_id, role, content, created_at, "
-            "position, stats_json, complete) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            "position, stats_json, complete, images_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
         conn.executemany(insert, found.messages)
         # A damaged row can read with another message's position: it goes at its chat's end.

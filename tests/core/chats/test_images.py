@@ -9,6 +9,7 @@ import sqlite3
 from app.core.chats import db
 from app.core.chats.export import to_json, to_markdown
 from app.core.chats.history import ChatHistory
+from app.core.chats.salvage import salvage_file
 from app.core.chats.store import ChatStore
 
 PNG = "data:image/png;base64,iVBORw0KGgo="
@@ -79,3 +80,27 @@ def test_exports_carry_the_images(hearth_home):
         markdown = to_markdown(store.get_chat(chat.id), messages)
     assert exported[0]["images"] == [PNG, JPEG] and "images" not in exported[1]
     assert f"![Image 1]({PNG})" in markdown and f"![Image 2]({JPEG})" in markdown
+
+
+def test_salvage_keeps_the_images_and_reads_a_history_of_before_them(hearth_home, tmp_path):
+    """What a damaged history's salvage copies (``salvage_file``, here from whole files: the
+    fault tests damage pages): a message's images, and files of schema 1, which have none."""
+    with ChatStore(hearth_home.chats_db) as store:
+        chat = store.create_chat()
+        store.add_message(chat.id, "user", "Look", images=[PNG])
+    old = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(old, isolation_level=None)
+    db.MIGRATIONS[1](conn)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO chats (id, title, created_at, updated_at) VALUES (1, 'Old', 1, 1)")
+    conn.execute(
+        "INSERT INTO messages (id, chat_id, role, content, created_at, position) "
+        "VALUES (1, 1, 'user', 'Before images', 1.0, 0)"
+    )
+    conn.close()
+    for source, expected in ((hearth_home.chats_db, [PNG]), (old, [])):
+        target = db._fresh_in_memory(None)[0]
+        assert salvage_file(source, target) == (1, 1)
+        (images,) = target.execute("SELECT images_json FROM messages").fetchone()
+        assert json.loads(images) == expected
+        target.close()
