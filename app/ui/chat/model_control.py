@@ -20,6 +20,7 @@ from app.core.config.settings import Settings
 from app.core.inference.model_choice import REMOTE_PREFIX, ModelChoice
 from app.core.inference.remote import ConnectionStore
 from app.core.inference.types import LoadedModel, LoadOptions
+from app.core.library.projector import find_projector
 from app.ui.chat.connections_dialog import ConnectionsDialog
 from app.ui.chat.model_picker import ModelPicker
 from app.ui.chat.settings_panel import ChatSettingsPanel
@@ -55,6 +56,7 @@ class ChatModelControl(QObject):
         self._restoring = False  # using the remembered remote model at start
         self._fallback_note = ""  # why the chat did not reopen with that remote model
         self._active_status = ""
+        self._projector = ""  # the image projector loaded (or loading) with the model
 
         self.library = library
         self.picker = ModelPicker(library, connections)
@@ -242,10 +244,14 @@ class ChatModelControl(QObject):
         """Remember ``chosen`` for the current model (written with the settings file)."""
         self.settings.model_settings[self.current_model_key()] = chosen.to_json()
 
-    def _load(self, path: str) -> None:
+    def _load(self, path: str, with_projector: bool = True) -> None:
+        """Load ``path`` with its saved settings and, when one lies beside it, its image
+        projector (``app.core.library.projector``): the chat then takes images."""
         if self.session.busy:
             self.session.stop()
         self._wanted_path = path
+        projector = find_projector(Path(path)) if with_projector else None
+        self._projector = projector.name if projector else ""
         chosen = self.model_settings(path)
         self.panel.show_settings(chosen, self._system_prompt())
         self.status.setText(f"Loading {Path(path).name}...")
@@ -264,6 +270,7 @@ class ChatModelControl(QObject):
                 draft_model_path=chosen.draft_model_path,
                 lora_path=chosen.lora_path,
                 lora_scale=chosen.lora_scale,
+                mmproj_path=str(projector or ""),
             ),
         )
 
@@ -284,9 +291,10 @@ class ChatModelControl(QObject):
             else (" · this file has no chat template: using the generic ChatML format")
         )
         fit = f" · {model.fit_verdict}" if model.fit_verdict else ""
+        sees = f" · sees images ({self._projector})" if model.has_vision else ""
         self.status.setText(
             f"{model.path.name} · loaded in {model.load_seconds:.1f} s · "
-            f"context {model.n_ctx:,} tokens{fit}{note}{self._fallback_note}"
+            f"context {model.n_ctx:,} tokens{sees}{fit}{note}{self._fallback_note}"
         )
         self._fallback_note = ""
         self._active_status = self.status.text()
@@ -308,6 +316,13 @@ class ChatModelControl(QObject):
 
     @Slot(str, bool)
     def _on_load_failed(self, message: str, cancelled: bool) -> None:
+        projector, self._projector = self._projector, ""
+        path = self.current_model_path()
+        # The projector refused (its name is in the message): the model may still work, for text.
+        if projector and projector in message and not cancelled and path:
+            show_error(self.view, f"{message} {Path(path).name} is loaded without it: text only.")
+            self._load(path, with_projector=False)
+            return
         self.load_bar.hide()
         self.cancel_load_button.hide()
         self.status.setText(

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -37,6 +36,7 @@ from app.core.inference.model_choice import ModelChoice
 from app.core.inference.remote import ConnectionStore
 from app.core.inference.speed_record import record_answer
 from app.core.inference.types import GenerationStats, SamplingOptions
+from app.ui.chat.composer import TEXT_ONLY, Attachments, ImageIntake, MessageBox, message_content
 from app.ui.chat.connections_dialog import ConnectionsDialog
 from app.ui.chat.list_model import ChatListModel
 from app.ui.chat.model_control import ChatModelControl
@@ -141,7 +141,7 @@ class ChatPage(QWidget):
         self.notice_no.clicked.connect(self._notice_dismissed)
         self._notice_kind = ""
 
-        self.input = QPlainTextEdit()
+        self.input = MessageBox()
         self.input.setPlaceholderText("Type a message. Enter sends, Shift+Enter starts a new line.")
         self.input.setFixedHeight(86)
         self.input.installEventFilter(self)
@@ -168,6 +168,8 @@ class ChatPage(QWidget):
         self.model_box, self.model_status = models.picker, models.status
         self.settings_button = models.settings_button
         self.load_bar, self.cancel_load_button = models.load_bar, models.cancel_load_button
+        self.attachments = Attachments()  # images waiting for Send, above the message box
+        self.images = ImageIntake(self.session, self.input, self.attachments, self)
 
         top = QHBoxLayout()
         top.addWidget(QLabel("Chat", objectName="pageTitle"))
@@ -189,6 +191,7 @@ class ChatPage(QWidget):
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.stop_button)
+        buttons.addWidget(self.images.attach_button)
         composer = QHBoxLayout()
         composer.addWidget(self.input, 1)
         composer.addLayout(buttons)
@@ -199,8 +202,10 @@ class ChatPage(QWidget):
         self.welcome = Welcome(self.transcript, self.input)  # while the chat has no message
         self.center.addWidget(self.welcome, 1)
         self.center.addWidget(self.transcript, 1)
-        for part in (notice, meters, composer):
+        for part in (notice, meters):
             self.center.addLayout(part)
+        self.center.addWidget(self.attachments)
+        self.center.addLayout(composer)
 
     @Slot(bool)
     def show_settings(self, on: bool) -> None:
@@ -317,6 +322,7 @@ class ChatPage(QWidget):
             interrupted=m.role == "assistant"
             and (not m.complete or stats.get("stop_reason") == "error"),
             last_answer=last_answer,
+            images=m.images,
         )
 
     @Slot()
@@ -408,10 +414,15 @@ class ChatPage(QWidget):
     @Slot()
     def send(self) -> None:
         text = self.input.toPlainText().strip()
-        if not text or self.session.busy or self.opening:
+        editing = self.editing_id is not None  # an edit changes the text; images stay pending
+        pending = bool(self.attachments.urls()) and not editing
+        if not (text or pending) or self.session.busy or self.opening:
             return  # an opening chat is read in a moment: the text stays in the box
         if not self.has_model():
             show_error(self, self.models.why_no_model())
+            return
+        if pending and not self.images.sees_images():
+            show_error(self, TEXT_ONLY)  # the model changed since they were added
             return
         if not self.chat_id:
             self.new_chat()
@@ -424,15 +435,18 @@ class ChatPage(QWidget):
             self.editing_id = None
             self._hide_notice()
         else:
-            self.store.add_message(self.chat_id, "user", text)
+            self.store.add_message(self.chat_id, "user", text, images=self.images.take())
         self.store.update_chat(self.chat_id, model=self.active_model_key())
         self.store.auto_title(self.chat_id, replacing=replaced)
         self._render_chat()
         self._generate()
 
     def _generate(self, drop_oldest: bool = False) -> None:
+        # A model that reads text only gets the chat's text: its images are left out.
+        sees = self.images.sees_images()
         history = [
-            {"role": m.role, "content": m.content} for m in self.store.messages(self.chat_id)
+            {"role": m.role, "content": message_content(m.content, m.images if sees else ())}
+            for m in self.store.messages(self.chat_id)
         ]
         system = self._chat_system_prompt()
         if system:

@@ -14,11 +14,12 @@ import logging
 from dataclasses import dataclass
 
 from PySide6.QtCore import QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QPalette, QShowEvent, QTextCursor
+from PySide6.QtGui import QImage, QPalette, QShowEvent, QTextCursor, QTextDocument
 from PySide6.QtWidgets import QTextBrowser
 
 from app.core.common import markdown
 from app.core.common.markdown import render_markdown, stable_length
+from app.ui.chat.image_data import thumbnail
 from app.ui.common.tasks import run_task
 
 log = logging.getLogger("hearth.ui.chat")
@@ -27,6 +28,7 @@ log = logging.getLogger("hearth.ui.chat")
 # shown: after the studio's first paint (which they would slow), long before a first answer.
 WARM_UP_AFTER_MS = 1000
 
+THUMBNAIL_SIDE = 160  # pixels: a message's images in the conversation
 ROLE_NAMES = {"user": "You", "assistant": "Assistant", "system": "System"}
 
 
@@ -38,6 +40,7 @@ class ShownMessage:
     stats: str = ""
     interrupted: bool = False
     last_answer: bool = False
+    images: tuple[str, ...] = ()  # data URLs, shown as thumbnails after the text
 
 
 class Transcript(QTextBrowser):
@@ -57,12 +60,24 @@ class Transcript(QTextBrowser):
         self._flush = QTimer(self, singleShot=True, interval=100)
         self._flush.timeout.connect(self._render_tail)
         self._warm_up_due = self._warm_up_started = False
+        # Decoded once: switching chats re-renders every message (the document drops its
+        # resources on clear()), and decoding a 1,536-px PNG takes some 20 ms.
+        self._thumbnails: dict[tuple[int, int, int], QImage] = {}
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
         if not self._warm_up_due:
             self._warm_up_due = True
             QTimer.singleShot(WARM_UP_AFTER_MS, self, self._warm_up)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """Kept at the end when it was there: images waiting above the message box make the
+        conversation shorter, and hid the end of the last answer."""
+        bar = self.verticalScrollBar()
+        at_bottom = bar.value() >= bar.maximum() - 4
+        super().resizeEvent(event)
+        if at_bottom:
+            self._scroll_to_end()
 
     @Slot()
     def _warm_up(self) -> None:
@@ -164,8 +179,28 @@ class Transcript(QTextBrowser):
 
     def _body(self, m: ShownMessage) -> str:
         if m.role == "user":
-            return "<p>" + html.escape(m.content).replace("\n", "<br/>") + "</p>"
-        return self._markdown(m.content, m.id)
+            text = "<p>" + html.escape(m.content).replace("\n", "<br/>") + "</p>"
+        else:
+            text = self._markdown(m.content, m.id)
+        return text + self._pictures(m) if m.images else text
+
+    def _pictures(self, m: ShownMessage) -> str:
+        """The message's images as thumbnails, each added to the document as a resource."""
+        shown = []
+        for n, url in enumerate(m.images):
+            name = QUrl(f"hearth-image:{m.id}/{n}")
+            key = (m.id, n, hash(url))
+            image = self._thumbnails.get(key)
+            if image is None:
+                image = self._thumbnails[key] = thumbnail(url, THUMBNAIL_SIDE)
+            if image.isNull():  # stored, but not an image any more (damaged): said in place
+                shown.append('<span style="color:#b45309;">[an image that cannot be shown]</span>')
+                continue
+            self.document().addResource(QTextDocument.ResourceType.ImageResource, name, image)
+            shown.append(
+                f'<img src="{name.toString()}" width="{image.width()}" height="{image.height()}" />'
+            )
+        return "<p>" + "&nbsp;&nbsp;".join(shown) + "</p>"
 
     @staticmethod
     def _markdown(text: str, message_id: int) -> str:
