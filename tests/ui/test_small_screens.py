@@ -97,6 +97,10 @@ def test_my_models_with_two_models_keeps_the_window_1024_wide(window, qtbot, sta
     qtbot.wait(10)
     assert window.size().toTuple() == (1024, 640)
     assert window.minimumSizeHint().width() <= 1024
+    table = window.models_page.table  # its columns within its width (it scrolled sideways)
+    qtbot.waitUntil(lambda: table.horizontalHeader().length() <= table.viewport().width())
+    assert not table.horizontalScrollBar().isVisible()
+    assert table.columnWidth(0) >= 160  # the names, elided in the middle if need be
 
 
 @pytest.mark.parametrize("page", ["Chat", "Hardware", "My Models"])

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMenu,
     QPushButton,
@@ -33,6 +32,7 @@ from app.core.fit.machine_info import MachineInfo
 from app.core.library import catalog
 from app.core.library.catalog import LocalModel
 from app.core.library.names import base_name
+from app.ui.common.columns import ColumnFitter
 from app.ui.common.confirm import ask_yes_no
 from app.ui.common.folders import OPEN_FOLDER
 from app.ui.common.tasks import run_task
@@ -51,6 +51,9 @@ if TYPE_CHECKING:
 
 def _choose_folder(parent: QWidget) -> str:
     return QFileDialog.getExistingDirectory(parent, "Add a folder of GGUF models")
+
+
+NAME_FLOOR = 160  # px: "SmolLM2-1…Instruct", a model's name still told apart
 
 
 class ModelsPage(QWidget):
@@ -102,11 +105,17 @@ class ModelsPage(QWidget):
         # Names are short; a long repo or folder keeps both ends, and shows whole (with the
         # file's path) in the line under the table.
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(
-            QHeaderView.ResizeMode.ResizeToContents
-        )  # each as wide as its text
-        header.setStretchLastSection(True)  # "From" takes the rest
+        # Each column as wide as its text within the table's width: the name, source and
+        # origin give way (elided in the middle; the line under the table says the file and
+        # where it came from whole), the architecture steps aside. Sized to contents, the
+        # table scrolled sideways in a 1024-px window (issue 19).
+        name, architecture = library.column("Name"), library.column("Architecture")
+        self.columns = ColumnFitter(
+            self.table,
+            elastic=[library.column(c) for c in ("Name", "Architecture", "Source", "From")],
+            floors={name: lambda: NAME_FLOOR},
+            optional=architecture,
+        )
         self.table.doubleClicked.connect(self._chat_with_current)
         self.summary = QLabel(objectName="hint")
         self.status = QLabel(objectName="hint", wordWrap=True)
