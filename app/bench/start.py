@@ -56,7 +56,7 @@ def _byte_compile() -> None:
     compileall.compile_dir(Path(__file__).resolve().parents[1], quiet=2)
 
 
-def run_start_benchmark(rounds: int = 7) -> dict:
+def run_start_benchmark(rounds: int = 9) -> dict:
     _byte_compile()
     app_runs, bare_runs = [], []
     size = None

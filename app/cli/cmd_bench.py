@@ -36,7 +36,7 @@ def add_parser(commands):
     parser.add_argument(
         "--rounds",
         type=int,
-        help="chat: answers per side, taken in turns (default 8); start: starts of each (7); "
+        help="chat: answers per side, taken in turns (default 8); start: starts of each (9); "
         "draft: rounds of each task, both sides in turns (5)",
     )
     parser.add_argument("--tokens", type=int, default=512, help="chat, draft: tokens per answer")
@@ -133,7 +133,7 @@ def run(args, paths: Paths) -> int:
     elif args.kind == "start":
         from app.bench.start import format_start_result, run_start_benchmark
 
-        result = run_start_benchmark(rounds=args.rounds or 7)
+        result = run_start_benchmark(rounds=args.rounds or 9)
         text = format_start_result(result)
     else:
         from app.bench.compare import format_compare_result, run_compare_benchmark
