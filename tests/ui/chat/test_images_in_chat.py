@@ -267,3 +267,26 @@ def test_images_in_a_1024_window(qtbot, vision_home, keeper, theme):
         screenshot(win, "chat_images.png" if theme == "light" else "chat_images_dark.png")
     finally:
         win.shutdown()
+
+
+def test_a_damaged_projector_is_said_and_the_model_loads_for_text(qtbot, vision_home):
+    home, model, projector = vision_home
+    beside = model.parent / projector
+    beside.write_bytes(beside.read_bytes()[:4096])  # cut off: its tensors are missing
+    sampling = Sampling(max_tokens=8, temperature=0.0, seed=1)
+    win = MainWindow(home, Settings(sampling=sampling, last_model=str(model)))
+    qtbot.addWidget(win)
+    try:
+        with qtbot.waitSignal(win.session.load_failed, timeout=LOAD_MS) as failed:
+            win.show()
+        assert projector in failed.args[0]
+        with qtbot.waitSignal(win.session.loaded, timeout=LOAD_MS) as loaded:
+            pass
+        assert not loaded.args[0].has_vision
+        page = win.chat_page
+        assert win.banner_text.text().endswith(f"{model.name} is loaded without it: text only.")
+        assert "sees images" not in page.model_status.text()
+        assert not page.images.attach_button.isEnabled()
+        ask(qtbot, page, "Hello")  # it answers (random words, not judged)
+    finally:
+        win.shutdown()
