@@ -499,8 +499,10 @@ class ModelPage(QWidget):
         self.adapter_note.setText(adapter_note(base) if base is not None else "")
         self.files_label.setText(ADAPTER_FILES_LABEL if adapter else FILES_LABEL)
         self.files_table.setColumnHidden(QuantFilesModel.FIT, adapter)
-        if base is not None:
+        if base is not None:  # the size and context of a model, not of an adapter
             self.facts["Base model"].setText(base or "Unknown")
+            for fact in ("Parameters", "Context"):
+                self.facts[fact].setText("—")
             self.files.set_local({})  # "Downloaded", never "Chat": it is no model
 
     @Slot()

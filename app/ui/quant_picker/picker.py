@@ -32,7 +32,7 @@ from app.ui.common.button_delegate import ButtonDelegate
 from app.ui.common.columns import ColumnFitter
 from app.ui.common.tasks import TaskHandle, run_task
 from app.ui.quant_picker.delegate import QuantPickerDelegate
-from app.ui.quant_picker.model import QuantPickerModel, QuantRole
+from app.ui.quant_picker.model import QuantPickerModel, QuantRole, projector_words
 
 log = logging.getLogger("hearth.ui.quant_picker")
 
@@ -124,7 +124,7 @@ class QuantPicker(QWidget):
             ),
             floors={
                 QuantPickerModel.QUANT: self._narrowest_quant,
-                QuantPickerModel.SIZE: lambda: 84,
+                QuantPickerModel.SIZE: lambda: 76,
             },
             optional=QuantPickerModel.ABOUT,  # said under the table for the chosen row
         )
@@ -286,6 +286,11 @@ class QuantPicker(QWidget):
         self.about.setText(
             f"<b>{entry.quant}</b>: {entry.explanation.split(': ', 1)[-1]}"
             + (f" ({bits})" if bits else "")
+            + (
+                f"<br>{projector_words(entry)}: it downloads with the model"
+                if entry.projector_bytes
+                else ""
+            )
             if entry
             else ""
         )

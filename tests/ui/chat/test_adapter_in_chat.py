@@ -5,9 +5,11 @@ judged, only that it differs from the model's own and that strength 0 gives the 
 """
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QScrollArea
 
 from tests.support.chat_ui import ask
 from tests.support.lora import make_lora
+from tests.support.screenshots import screenshot
 from tests.ui.chat.test_page import LOAD_MS, open_window
 
 QUESTION = "Name the capital city of France."
@@ -50,5 +52,32 @@ def test_an_adapter_changes_the_answer_and_strength_0_is_the_models_own(
         page.panel.draft_tokens.setValue(8)
         reload(qtbot, win, win.session.loaded)
         assert "Paris" in ask_anew(qtbot, page)
+    finally:
+        win.shutdown()
+
+
+def test_the_lora_rows_show_in_a_1024_by_640_window_in_both_themes(
+    qtbot, starter_home, starter_gguf, tmp_path, keeper
+):
+    win = open_window(qtbot, starter_home)
+    try:
+        win.resize(1024, 640)
+        page = win.chat_page
+        page.panel.set_adapter(str(make_lora(starter_gguf, tmp_path / "style-lora.gguf")))
+        page.panel.adapter_strength.setValue(0.75)
+        page.settings_button.setChecked(True)
+        strength = page.panel.adapter_strength
+        scroll = page.panel.findChild(QScrollArea)
+        for theme in ("light", "dark"):
+            keeper.apply(theme)
+            scroll.ensureWidgetVisible(strength)
+            qtbot.wait(10)  # let the layout settle
+            assert win.size().toTuple() == (1024, 640)
+            shown = scroll.viewport().rect()
+            for widget in (page.panel.adapter_button, strength.slider, strength.shown):
+                corner = widget.mapTo(scroll.viewport(), widget.rect().bottomRight())
+                assert shown.contains(corner), (theme, widget)
+            assert strength.shown.text() == "0.75"
+            screenshot(win, f"chat_lora_1024_{theme}.png")
     finally:
         win.shutdown()

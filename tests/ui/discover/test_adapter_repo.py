@@ -86,6 +86,7 @@ def test_an_adapter_repo_shows_its_base_and_lands_beside_it_for_chat(
     assert page.adapter_note.isVisibleTo(page)
     assert page.adapter_note.text().startswith(f"LoRA adapter for {BASE}. ")
     assert page.facts["Base model"].text() == BASE
+    assert page.facts["Parameters"].text() == page.facts["Context"].text() == "—"
     assert not page.picker.isVisibleTo(page)  # no quants to pick: it cannot chat
     assert page.files_table.isColumnHidden(QuantFilesModel.FIT)
     screenshot(page, "model_page_adapter_light.png")

@@ -21,6 +21,7 @@ from app.ui.downloads.model import Role
 from app.ui.quant_picker.model import QuantPickerModel
 from tests.conftest import cache_root
 from tests.support.hub_repos import add_gguf_family, mmproj_name
+from tests.support.screenshots import screenshot
 from tests.ui.discover.test_model_page import (  # noqa: F401 - fixtures
     WAIT,
     click_picker,
@@ -36,6 +37,7 @@ STEM = "zoo-vision-llama-tiny"
 @pytest.fixture
 def vision_hub(loopback_hub, starter_gguf):
     pair = vision_pair(starter_gguf, cache_root() / "zoo")
+    parameters = sum(t.n_elements for t in read_local_header(pair.model).tensors)
     add_gguf_family(
         loopback_hub,
         VIS,
@@ -45,7 +47,7 @@ def vision_hub(loopback_hub, starter_gguf):
             mmproj_name("zoo-vision-tiny", "F16"): pair.mmproj,
             mmproj_name("zoo-vision-tiny", "Q4_0"): os.urandom(2_000),  # smaller, not chosen
         },
-        gguf={"total": 1_000_000, "architecture": "llama", "context_length": 2048},
+        gguf={"total": parameters, "architecture": "llama", "context_length": 2048},
     )
     return loopback_hub, pair
 
@@ -67,7 +69,8 @@ def states(manager) -> dict[str, str]:
     return {key.rsplit("/", 1)[-1]: manager.state(key) or "" for key in manager.model.keys()}
 
 
-def test_a_quant_downloads_with_its_projector_once(qtbot, services, vision_hub, manager):
+def test_a_quant_downloads_with_its_projector_once(qtbot, services, vision_hub, manager, keeper):
+    keeper.apply("light")
     hub, pair = vision_hub
     projector = mmproj_name("zoo-vision-tiny", "F16")
     page = open_page(qtbot, services, hub, VIS, manager)
@@ -85,6 +88,11 @@ def test_a_quant_downloads_with_its_projector_once(qtbot, services, vision_hub, 
     )
     tensors = sum(t.nbytes for t in read_local_header(pair.model).tensors)
     assert model.entry(f16).fit.estimate.weights_bytes >= tensors + extra
+    about = page.picker.about.text()
+    assert f"+ image projector, {format_size(extra)}: it downloads with the model" in about
+    screenshot(page, "model_page_vision_light.png")
+    keeper.apply("dark")
+    screenshot(page, "model_page_vision_dark.png")
 
     click_picker(qtbot, page, "F16", QuantPickerModel.ACTION)
     assert set(states(manager)) == {f"{STEM}-F16.gguf", projector}  # one projector: the F16
