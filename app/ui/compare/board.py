@@ -3,7 +3,9 @@
 ``CompareBoard(library, machine=..., connections=..., sessions=..., blind=False)``: model pickers (the Chat's ``ModelPicker``:
 local models, then each saved connection's models as "Connection · model", listed off the GUI
 thread each time the board is shown), a prompt box with Send and Stop, a line saying whether the models answer at once or one after
-another, and the answer columns. ``blind=True`` shuffles the models into columns titled
+another, and the answer columns. Under each picker, a LoRA adapter and its strength
+(``AdapterPick``): the same model with and without one are two different columns.
+``blind=True`` shuffles the models into columns titled
 "Answer A", "Answer B", ... (the arena reveals them after the vote).
 """
 
@@ -135,7 +137,7 @@ class CompareBoard(QWidget):
         local = combo.choices.local_count()
         combo.setCurrentIndex(min(len(self.pickers), local - 1))
         self._keep_pick(combo)
-        adapter = AdapterPick()
+        adapter = AdapterPick(self.library.adapters)
         combo.currentIndexChanged.connect(self._update_buttons)
         cell = QWidget()
         column = QVBoxLayout(cell)

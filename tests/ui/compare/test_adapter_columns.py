@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
+from app.core.library import catalog
 from tests.support.lora import make_lora
 from tests.support.screenshots import screenshot
 from tests.ui.compare.conftest import ANSWER_MS, place
@@ -34,21 +35,31 @@ def send(qtbot, board) -> None:
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_the_same_model_with_an_adapter_answers_otherwise(
-    qtbot, services, keeper, starter_alone, starter_gguf, tmp_path, theme
+    qtbot, services, keeper, hearth_home, starter_alone, starter_gguf, tmp_path, theme
 ):
     keeper.apply(theme)
-    adapter = make_lora(starter_gguf, tmp_path / "style-lora.gguf")
+    adapter = make_lora(starter_gguf, starter_alone.parent / "style-lora.gguf")
     tab = open_tab(qtbot, services)
     tab.resize(1024, 640)
     board = tab.board
+    # The library's scan with its adapters, as the studio's (the adapter is no model to pick).
+    tab.library_model.set_models(
+        catalog.list_models(hearth_home.models_dir, tmp_path / "no-hf-cache", adapters=True)
+    )
     try:
         base = board.pickers[0].current_choice()
         assert base is not None and board.pickers[1].current_choice() == base  # one model
         board.prompt.setPlainText(PROMPT)
         board.send()  # the same model twice, no adapter: nothing to compare
         assert "LoRA adapter" in board.message.text() and board.columns == []
-        board.adapters[1].set_adapter(str(adapter), 1.0)
-        assert board.adapters[1].strength.isVisible()
+        assert not board.adapters[1].strength.isVisible()
+        chooser = board.adapters[1].button  # Chat's chooser: the library's adapters, a file
+        chooser.fill()
+        listed = {a.data(): a for a in chooser.menu().actions()}
+        assert str(starter_alone) not in listed
+        listed[str(adapter)].trigger()
+        assert chooser.text() == "style-lora.gguf" and board.adapters[1].strength.isVisible()
+        assert board.adapters[1].strength.value() == 1.0
         send(qtbot, board)
         assert not board.message.isVisible()
         assert [c.title.text() for c in board.columns] == [
