@@ -96,11 +96,16 @@ class ColumnFitter(QObject):
         left = room - fixed
         widths = dict(wanted)
         need = sum(wanted[c] for c in elastic)
-        if elastic and need > left:  # narrow the elastic columns, each in proportion
-            spare = max(0, left - sum(floors[c] for c in elastic))
-            over = need - sum(floors[c] for c in elastic) or 1
-            for c in elastic:
-                widths[c] = floors[c] + (wanted[c] - floors[c]) * spare // over
+        if elastic and need > left:
+            # An equal share each, the narrow ones whole (a short source is not cut to make a
+            # long path a little longer), none below its floor.
+            remaining = left
+            by_want = sorted(elastic, key=lambda c: wanted[c])
+            for i, c in enumerate(by_want):
+                share = remaining // (len(by_want) - i)
+                kept = remaining - sum(floors[x] for x in by_want[i + 1 :])  # the others' floors
+                widths[c] = max(floors[c], min(wanted[c], share, kept))
+                remaining -= widths[c]
         elif elastic:  # room to spare: the last elastic column takes it
             widths[elastic[-1]] += left - need
         for c in shown:

@@ -164,7 +164,9 @@ class QuantPickerDelegate(QStyledItemDelegate):
         bold = QFont(option.font)
         bold.setBold(True)
         widest = max((QFontMetrics(bold).horizontalAdvance(q) for q in quants), default=0)
-        return widest + QFontMetrics(bold).horizontalAdvance("★") + 24 + 22
+        return (
+            widest + QFontMetrics(bold).horizontalAdvance("★") + 38
+        )  # the tag: 8 + star + 14, the cell: 16
 
     def sizeHint(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
