@@ -2,9 +2,10 @@
 
 Set ``HEARTH_START_PROBE=1`` and the studio (or the bench's bare window) prints one JSON line
 on stdout once its window has painted for the first time: the wall-clock time then, the
-process's resident memory and the modules imported by then (what the start paid for), and
-quits. The parent counts from before it started the process,
-so the figure is what a user waits for: interpreter, imports, building the window, first paint.
+process's resident memory and CPU time, the modules imported by then and the Qt classes
+PySide6 has built (``qt_classes``: it builds a class, with all its enums, when first used):
+what the start paid for; and quits. The parent counts from before it started the process, so
+the figure is what a user waits for: interpreter, imports, building the window, first paint.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import sys
 import time
 
+from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -37,6 +39,17 @@ def rss_mib() -> float:
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
+def loaded_qt_classes() -> list[str]:
+    """The classes of QtCore, QtGui and QtWidgets that PySide6 has built so far (a class
+    enters its module's namespace when first used)."""
+    return sorted(
+        name
+        for module in (QtCore, QtGui, QtWidgets)
+        for name, value in vars(module).items()
+        if isinstance(value, type)
+    )
 
 
 class FirstPaint(QObject):
@@ -70,6 +83,7 @@ class FirstPaint(QObject):
             "rss_mib": rss_mib(),
             "size": [size.width(), size.height()],
             "modules": sorted(sys.modules),
+            "qt_classes": loaded_qt_classes(),
         }
         print(json.dumps(line), flush=True)
         self._window.close()

@@ -68,6 +68,11 @@ AFTER_PAINT = (
     "app.core.library.starter",
     "app.core.inference.host.process",
 )
+# PySide6 builds a Qt class, with all its enums, when it is first used: nothing of these is on
+# the screen at the first paint. QStyle came with setStyle's answer (~4 ms), QMessageBox and
+# QFileDialog with imports; QWizard stands for every class (an application-wide event filter
+# had PySide6 load them all, ~25 ms).
+NOT_BUILT = ("QStyle", "QMessageBox", "QFileDialog", "QWizard", "QTableView", "QComboBox")
 CHILD = f"""
 import sys
 from app.cli import main
@@ -96,6 +101,9 @@ def test_the_studio_starts_without_the_engine_or_the_other_pages(hearth_home):
     at_paint = set(first_paint["modules"])
     assert "PySide6.QtWidgets" in at_paint and "app.ui.main_window" in at_paint
     assert [name for name in (*HEAVY, *AFTER_PAINT) if name in at_paint] == []
+    built = set(first_paint["qt_classes"])
+    assert {"QMainWindow", "QListWidget"} <= built
+    assert [name for name in NOT_BUILT if name in built] == []
 
 
 class FirstPaintSeen(QObject):
