@@ -3,12 +3,16 @@
 Given to ``llama_cpp.Llama`` as its ``draft_model``: llama-cpp-python decodes the guesses with
 the next token in one batch and keeps them as far as sampling agrees. A guess thrown away was
 decoded for nothing, and on a CPU a batch of tokens costs nearly as much as that many tokens
-one by one (the starter model on this 2-core machine: 9 tokens 4.8 times one), so this guesses
-only on a match of ``shortest`` tokens or more, and as many tokens as the last guesses earned:
-twice as many after a guess kept whole, as many as were kept after one cut short.
-llama-cpp-python's own ``LlamaPromptLookupDecoding`` falls back to a single token's match,
-which nearly always exists, and always guesses its full count: on the starter model it made
-free chat 4 times slower (``hearth bench draft``).
+one by one (the starter model, 1 thread on this 2-core machine: a batch of 2 tokens with their
+logits 1.9 - 2.5 one-token decodes, of 5: 4.1 - 5.1, of 9: 5.8 - 7.8), so a guess pays only
+when long and kept nearly whole. Hence: a guess only on a match of ``shortest`` (4) tokens or
+more, and only of ``MIN_GUESS`` tokens or more; as many tokens as the last guesses earned
+(twice as many after a guess kept whole, as many as were kept after one cut short); and after
+a guess kept for fewer than ``MIN_GUESS`` tokens, no guess for the next ``PAUSE`` steps. With
+a match of 2 tokens and a guess of any length, as before, free chat ran at 0.83 and revisions
+at 0.55 of the plain speed (``hearth bench draft``). llama-cpp-python's own
+``LlamaPromptLookupDecoding`` falls back to a single token's match, which nearly always
+exists, and always guesses its full count: on the starter model free chat ran 4 times slower.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-DRAFT_NGRAM = (3, 2)  # the longest and shortest runs of tokens looked up in the chat
+DRAFT_NGRAM = (6, 4)  # the longest and shortest runs of tokens looked up in the chat
+MIN_GUESS = 4  # shorter guesses cost more than they can save (the batch costs above)
+PAUSE = 4  # steps without guessing after a guess kept for fewer than MIN_GUESS tokens
 
 
 class PromptLookup:
@@ -30,6 +36,8 @@ class PromptLookup:
         self._guess: npt.NDArray[np.intc] = np.array([], dtype=np.intc)
         self._guessed_at = 0  # the chat's length when ``_guess`` was made
         self._size = tokens  # how many to guess next
+        self._shortest_guess = min(MIN_GUESS, tokens)
+        self._pause = 0  # steps left without guessing
 
     def __call__(self, input_ids: npt.NDArray[np.intc], /, **kwargs: Any) -> npt.NDArray[np.intc]:
         """Up to ``_size`` tokens that followed the latest earlier appearance of the chat's
@@ -37,26 +45,36 @@ class PromptLookup:
         ids = np.asarray(input_ids)
         self._learn(ids)
         guess = np.array([], dtype=np.intc)
+        if self._pause:
+            self._pause -= 1
+        else:
+            guess = self._look_up(ids)
+        if len(guess) < self._shortest_guess:
+            guess = guess[:0]
+        self._guess, self._guessed_at = guess, len(ids)
+        return guess
+
+    def _look_up(self, ids: npt.NDArray[Any]) -> npt.NDArray[np.intc]:
         for size in range(min(self.longest, len(ids) - 1), self.shortest - 1, -1):
             windows = np.lib.stride_tricks.sliding_window_view(ids[:-1], size)
             starts = np.nonzero(np.all(windows == ids[-size:], axis=1))[0]
             if len(starts):
                 follow = int(starts[-1]) + size
-                guess = ids[follow : follow + self._size].astype(np.intc)
-                break
-        self._guess, self._guessed_at = guess, len(ids)
-        return guess
+                return ids[follow : follow + self._size].astype(np.intc)
+        return np.array([], dtype=np.intc)
 
     def _learn(self, ids: npt.NDArray[Any]) -> None:
         """Size the next guess by how much of the last one the answer kept."""
         guess, at = self._guess, self._guessed_at
         if not len(guess) or len(ids) <= at:  # no guess, or a new answer: start afresh
             if len(ids) <= at:
-                self._size = self.tokens
+                self._size, self._pause = self.tokens, 0
             return
         came = ids[at : at + len(guess)]
         kept = int(np.argmin(np.append(came == guess[: len(came)], False)))
         if kept == len(guess):
             self._size = min(self.tokens, 2 * self._size)
+        elif kept >= self._shortest_guess:
+            self._size = kept
         else:
-            self._size = max(1, kept)
+            self._pause = PAUSE

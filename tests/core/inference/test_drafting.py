@@ -160,28 +160,37 @@ def test_a_chat_longer_than_a_batch_is_answered_with_drafting(starter_gguf):
     assert len(pieces) > 8
 
 
-def test_drafts_only_on_a_repeated_run_of_tokens():
-    lookup = PromptLookup(tokens=3)
-    ids = np.array([5, 6, 7, 8, 9, 10, 1, 5, 6, 7], dtype=np.intc)
-    assert lookup(ids).tolist() == [8, 9, 10]
-    # A single token seen before is no evidence: no draft, no batch decoded for nothing.
-    assert lookup(np.array([5, 6, 7, 8, 1, 2, 3, 8], dtype=np.intc)).tolist() == []
+def test_drafts_only_on_a_repeated_run_of_four_tokens():
+    lookup = PromptLookup(tokens=4)
+    ids = np.array([5, 6, 7, 8, 9, 10, 11, 12, 1, 5, 6, 7, 8], dtype=np.intc)
+    assert lookup(ids).tolist() == [9, 10, 11, 12]
+    # A run of 3 tokens seen before is no evidence: no draft, no batch decoded for nothing.
+    assert lookup(np.array([5, 6, 7, 9, 10, 11, 12, 1, 5, 6, 7], dtype=np.intc)).tolist() == []
     # The latest earlier appearance wins.
-    ids = np.array([1, 2, 3, 4, 1, 2, 9, 9, 1, 2], dtype=np.intc)
-    assert lookup(ids).tolist() == [9, 9, 1]
+    ids = np.array([1, 2, 3, 4, 20, 21, 22, 23, 1, 2, 3, 4, 30, 31, 32, 33, 1, 2, 3, 4])
+    assert lookup(ids.astype(np.intc)).tolist() == [30, 31, 32, 33]
+    # A guess of fewer than 4 tokens would cost more than it could save.
+    assert lookup(np.array([7] * 6, dtype=np.intc)).tolist() == []
 
 
-def test_guesses_shrink_to_what_was_kept_and_grow_again_when_kept_whole():
-    """A batch costs a CPU nearly as much as its tokens one by one: guess what pays."""
-    lookup = PromptLookup(tokens=8)
-    chat = list(range(100, 120)) + [100, 101, 102]
-    assert lookup(np.array(chat, dtype=np.intc)).tolist() == list(range(103, 111))
-    chat += [103, 104, 999]  # two kept, then the model went its own way
-    assert lookup(np.array(chat, dtype=np.intc)).tolist() == []  # no run of 2 seen before
-    chat += [105, 106]
-    assert lookup(np.array(chat, dtype=np.intc)).tolist() == [107, 108]
-    chat += [107, 108, 109]  # both kept
-    assert lookup(np.array(chat, dtype=np.intc)).tolist() == [110, 111, 112, 113]
+def test_guesses_grow_when_kept_whole_shrink_to_what_was_kept_and_pause_after_a_miss():
+    """A batch costs a CPU nearly as much as its tokens one by one: guess only what pays."""
+    lookup = PromptLookup(tokens=16)
+    text = list(range(100, 140))
+    chat = text + text[:4]
+    assert lookup(np.array(chat, dtype=np.intc)).tolist() == text[4:20]
+    chat += text[4:9] + [999]  # 5 kept, then the model went its own way
+    chat += text[:4]
+    assert lookup(np.array(chat, dtype=np.intc)).tolist() == text[4:9]  # as many as were kept
+    chat += text[4:9] + [text[9]]  # all 5 kept (and the model's own next token)
+    assert lookup(np.array(chat, dtype=np.intc)).tolist() == text[10:20]  # twice as many
+    chat += text[10:12] + [999]  # 2 kept: fewer than a guess must be
+    for _ in range(4):  # four steps without a guess, though the chat repeats itself
+        chat += [text[0]]
+        assert lookup(np.array(chat + text[1:4], dtype=np.intc)).tolist() == []
+    chat += [text[0]]
+    guess = lookup(np.array(chat + text[1:4], dtype=np.intc)).tolist()
+    assert guess == [*text[4:12], 999, text[0]]  # 10 again, from the latest 100 101 102 103
 
 
 @pytest.mark.parametrize("count", [-1, 65, 2.5, True])
