@@ -81,3 +81,24 @@ def test_the_strength_slider_moves_by_keyboard_in_steps_of_0_05_with_its_value_b
     assert strength.slider.focusPolicy() == Qt.FocusPolicy.StrongFocus
     panel.show_settings(ModelSettings(lora_path="/models/a.gguf", lora_scale=1.37), "")
     assert strength.shown.text() == "1.35"  # the nearest step
+
+
+def test_any_adapter_file_can_be_chosen_and_a_cancelled_choice_changes_nothing(qtbot, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    panel = ChatSettingsPanel()
+    qtbot.addWidget(panel)
+    panel.show_settings(ModelSettings(lora_path="/models/kept.gguf"), "")
+    chooser = panel.adapter_button
+    chooser.fill()
+    other = next(a for a in chooser.menu().actions() if a.text() == "Choose a file...")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *_a, **_k: ("", ""))
+    other.trigger()
+    assert panel.settings().lora_path == "/models/kept.gguf"
+    picked = ("/elsewhere/style-lora.gguf", "GGUF files (*.gguf)")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *_a, **_k: picked)
+    other.trigger()
+    assert (chooser.text(), panel.settings().lora_path) == (
+        "style-lora.gguf",
+        "/elsewhere/style-lora.gguf",
+    )
