@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 import sys
-import threading
 from pathlib import Path
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -62,9 +61,6 @@ class HeldForFile(logging.Handler):
         super().close()
 
 
-_attaching = threading.Lock()
-
-
 def redact(text: str) -> str:
     """``text`` with anything shaped like a Hub token or an API key replaced."""
     return _SECRET.sub("[secret]", text)
@@ -101,13 +97,18 @@ def attach_log_file() -> None:
     """Open the log file that ``setup_logging(..., file_later=True)`` held back, and write
     what was logged until now into it; without a held file, nothing."""
     root = logging.getLogger("hearth")
-    with _attaching:
-        for index, handler in enumerate(root.handlers):
-            if isinstance(handler, HeldForFile):
-                # In its place, not removed: logging may be handing a record to the handlers
-                # (an error attaches the file), and the next one (stderr) must still get it.
-                root.handlers[index] = handler.open_file()
-                return
+    for handler in list(root.handlers):
+        if isinstance(handler, HeldForFile):
+            handler.acquire()  # the lock records are held under: none slips in meanwhile
+            try:
+                if handler in root.handlers:  # not attached by another thread meanwhile
+                    # In its place, not removed: logging may be handing a record to the
+                    # handlers (an error attaches the file), and the next one (stderr) must
+                    # still get it.
+                    root.handlers[root.handlers.index(handler)] = handler.open_file()
+            finally:
+                handler.release()
+            return
 
 
 def _file_handler(log_file: Path) -> logging.Handler:
