@@ -211,7 +211,7 @@ class ImageIntake(QObject):
 
     @property
     def reading(self) -> int:
-        """Images still being made ready: Send waits for none of them (they stay pending)."""
+        """Images still being made ready (Send waits until none is)."""
         return self._reading
 
     def _ready(self, data_url: str) -> None:

@@ -421,6 +421,9 @@ class ChatPage(QWidget):
         if not self.has_model():
             show_error(self, self.models.why_no_model())
             return
+        if self.images.reading and not editing:  # a pasted photo takes a moment to shrink
+            show_error(self, "The image is still being prepared: send again in a moment.")
+            return
         if pending and not self.images.sees_images():
             show_error(self, TEXT_ONLY)  # the model changed since they were added
             return

@@ -154,13 +154,19 @@ def test_images_come_pasted_or_dropped_and_can_be_removed(qtbot, vision_home, tm
     win = open_vision_window(qtbot, home, model)
     try:
         page = win.chat_page
+        page.input.setPlainText("Quick")
         with qtbot.waitSignal(page.attachments.changed, timeout=READ_MS):
             paste(page, picture(50, 40))
+            page.send()  # before the pasted picture is ready: nothing is sent without it
+            assert win.banner_text.text() == (
+                "The image is still being prepared: send again in a moment."
+            )
+        assert page.store.list_chats() == [] and page.input.toPlainText() == "Quick"
         with qtbot.waitSignal(page.attachments.changed, timeout=READ_MS):
             assert drop(page.transcript.viewport(), dropped)  # on the conversation
         with qtbot.waitSignal(page.attachments.changed, timeout=READ_MS):
             assert drop(page.input.viewport(), dropped)  # on the message box
-        assert page.input.toPlainText() == ""  # not written in as a path
+        assert page.input.toPlainText() == "Quick"  # not written in as a path
         sizes = [(i.width(), i.height()) for i in map(image_data.to_image, page.attachments.urls())]
         assert sizes == [(50, 40), (20, 20), (20, 20)]
         removes = page.attachments.findChildren(QToolButton)
