@@ -27,16 +27,16 @@ class ColumnFitter(QObject):
         elastic: Sequence[int],
         floor: int = FLOOR,
         floors: Mapping[int, Callable[[], int]] | None = None,
-        optional: int | None = None,
+        optional: Sequence[int] = (),
     ) -> None:
         """``floors``: for some elastic columns, their own narrowest width (asked at each fit:
-        it may depend on the rows), in place of ``floor``. ``optional``: an elastic column
-        hidden while the others cannot have their floors beside it (what it says is shown
-        elsewhere too)."""
+        it may depend on the rows), in place of ``floor``. ``optional``: columns hidden, in
+        this order, while the others cannot have their floors beside them (what they say is
+        shown elsewhere too)."""
         super().__init__(table)
         self.table, self.elastic, self.floor = table, list(elastic), floor
         self.floors = dict(floors or {})
-        self.optional = optional
+        self.optional = list(optional)
         table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         header = table.horizontalHeader()
         header.setStretchLastSection(False)
@@ -74,9 +74,9 @@ class ColumnFitter(QObject):
     @Slot()
     def fit(self) -> None:
         table, header = self.table, self.table.horizontalHeader()
-        optional = self.optional
-        if optional is not None and header.isSectionHidden(optional):
-            header.showSection(optional)  # back when there is room for it
+        for column in self.optional:
+            if header.isSectionHidden(column):
+                header.showSection(column)  # back when there is room for it
         shown = [c for c in range(header.count()) if not header.isSectionHidden(c)]
         if not shown:
             return
@@ -87,11 +87,14 @@ class ColumnFitter(QObject):
             if c in self.elastic
         }
         room = table.viewport().width()
-        fixed = sum(w for c, w in wanted.items() if c not in floors)
-        if optional in floors and fixed + sum(floors.values()) > room:
-            header.hideSection(optional)
-            shown.remove(optional)
-            del floors[optional]
+        for column in self.optional:  # the least needed first, while the rest cannot fit
+            if sum(floors.get(c, wanted[c]) for c in shown) <= room:
+                break
+            if column in shown:
+                header.hideSection(column)
+                shown.remove(column)
+                floors.pop(column, None)
+        fixed = sum(wanted[c] for c in shown if c not in floors)
         elastic = [c for c in shown if c in floors]
         left = room - fixed
         widths = dict(wanted)

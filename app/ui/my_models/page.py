@@ -114,7 +114,7 @@ class ModelsPage(QWidget):
             self.table,
             elastic=[library.column(c) for c in ("Name", "Architecture", "Source", "From")],
             floors={name: lambda: NAME_FLOOR},
-            optional=architecture,
+            optional=[architecture],
         )
         self.table.doubleClicked.connect(self._chat_with_current)
         self.summary = QLabel(objectName="hint")

@@ -109,8 +109,9 @@ class QuantPicker(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(38)
         header = self.table.horizontalHeader()
         # Columns sized to their contents within the table's width: the bits, speed and button
-        # whole, the others elided (whole in the row's tooltip), "What it means" hidden when
-        # short of room (the line under the table says it for the chosen row). Stretched
+        # whole, the others elided (whole in the row's tooltip), "What it means" and then the
+        # bits per weight hidden when short of room (the line under the table says both for
+        # the chosen row). Stretched
         # and sized to contents, the columns needed a horizontal scrollbar even at 1366 px,
         # with Expected quality cut (issue 19).
         self.columns = ColumnFitter(
@@ -126,7 +127,8 @@ class QuantPicker(QWidget):
                 QuantPickerModel.QUANT: self._narrowest_quant,
                 QuantPickerModel.SIZE: lambda: 76,
             },
-            optional=QuantPickerModel.ABOUT,  # said under the table for the chosen row
+            # said under the table for the chosen row, and in each row's tooltip
+            optional=(QuantPickerModel.ABOUT, QuantPickerModel.BITS),
         )
         self.buttons = ButtonDelegate(self.table, enabled_role=QuantRole.ActionEnabled)
         self.buttons.clicked.connect(self._action_clicked)

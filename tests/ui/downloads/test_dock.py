@@ -5,6 +5,7 @@ import pytest
 
 from app.core.config.settings import Settings
 from app.ui.main_window import MainWindow
+from app.ui.quant_picker.model import QuantRole
 from tests.support.hub_repos import add_gguf_family, gguf_name
 from tests.support.screenshots import screenshot
 
@@ -75,3 +76,31 @@ def test_a_finished_download_leads_to_my_models_and_to_chat(qtbot, window) -> No
     panel.buttons["chat"].click()
     assert window.pages.currentWidget() is window.chat_page
     assert window.chat_page.model_box.current_choice().path == path
+
+
+@pytest.mark.parametrize("size", [(1024, 640), (1366, 768)])
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_a_download_finished_beside_its_model_page(qtbot, window, keeper, theme, size) -> None:
+    """The walk of issue 19 at a laptop's sizes: the quant table and the downloads list fit
+    their widths, the finished bar shows full on its selected row."""
+    keeper.apply(theme)
+    window.resize(*size)
+    window.open_page("Discover")
+    page = window.discover_page
+    with qtbot.waitSignal(page.model_page.loaded, timeout=WAIT):
+        page.open_model(REPO)
+    picker = page.model_page.picker
+    qtbot.waitUntil(lambda: picker.model.rowCount() == len(LADDER), timeout=WAIT)
+    name = gguf_name("SmolLM2-135M-Instruct", "Q2_K")
+    with qtbot.waitSignal(window.library.modelReset, timeout=WAIT):
+        with qtbot.waitSignal(window.downloads.finished, timeout=WAIT):
+            window.downloads.enqueue(REPO, name)
+    q2 = picker.model.row_of(name)
+    qtbot.waitUntil(lambda: picker.model.index(q2, 0).data(QuantRole.Action) == "Downloaded · Chat")
+    qtbot.wait(10)
+    assert window.size().toTuple() == size
+    for table in (picker.table, window.downloads_panel.table):
+        assert table.horizontalHeader().length() <= table.viewport().width()
+        assert not table.horizontalScrollBar().isVisible()
+    picker.table.scrollTo(picker.model.index(q2, 0))  # its row says "Downloaded · Chat"
+    screenshot(window, f"model_page_downloaded_{size[0]}_{theme}.png")
