@@ -3,7 +3,8 @@
 A vision model comes as two files, the text model and its image projector (``mmproj``); the
 catalog lists only the model. Chat loads the projector with it when one lies in the same
 folder, or anywhere in the same Hugging Face snapshot (a repo may keep the projector in a
-sub-folder). With several, the obvious one: the precision llama.cpp's own repos ship first
+sub-folder), or else in another snapshot of the same repo (a file downloaded at a later
+commit lies in that commit's snapshot). With several, the obvious one: the precision llama.cpp's own repos ship first
 (F16, then BF16, Q8_0, F32), then the name. Only names and ``stat`` here: the GGUF check of
 the file happens when it is loaded (``app.core.gguf.check.check_projector``).
 """
@@ -29,10 +30,10 @@ def find_projector(model: Path) -> Path | None:
     """The image projector for ``model`` (see the module docstring), or None."""
     model = Path(model)
     found = _beside(model.parent)
-    if not found:
-        snapshot = _snapshot_root(model)
-        if snapshot is not None:
-            found = walk(snapshot, is_projector_file)
+    snapshot = _snapshot_root(model)
+    if not found and snapshot is not None:
+        # Downloaded later, the projector sits in the snapshot of a newer commit of the repo.
+        found = walk(snapshot, is_projector_file) or walk(snapshot.parent, is_projector_file)
     return min(found, key=_rank) if found else None
 
 

@@ -42,3 +42,10 @@ def test_in_a_hub_snapshot_the_projector_may_sit_in_another_folder(tmp_path):
     projector = touch(snapshot / "projector" / "mmproj-vision-f16.gguf")
     touch(tmp_path / "hub" / "models--org--other" / "snapshots" / "def" / "mmproj-x-f16.gguf")
     assert find_projector(model) == projector
+
+
+def test_a_projector_downloaded_at_a_later_commit_of_the_repo_is_found(tmp_path):
+    snapshots = tmp_path / "hub" / "models--org--vision" / "snapshots"
+    model = touch(snapshots / "first" / "vision-Q4_K_M.gguf")
+    projector = touch(snapshots / "second" / "mmproj-vision-f16.gguf")
+    assert find_projector(model) == projector
