@@ -109,7 +109,10 @@ def run(args, paths: Paths) -> int:
             *_zoo(paths, "small", ("Q8_0", "Q4_K_M")),
             *_zoo(paths, "medium", ("Q8_0", "Q4_K_M")),
         ]
-        result = run_speed_benchmark([_starter(paths), *ladder.values(), *zoo])
+        result = run_speed_benchmark(
+            [_starter(paths), *ladder.values(), *zoo],
+            progress=lambda line: print(line, file=sys.stderr),
+        )
         text = format_speed_table(result)
     elif args.kind == "serve":
         from pathlib import Path

@@ -70,23 +70,52 @@ EFFICIENCY = {
     "Vulkan": (0.8, 1.5e-3, 0.5),
     "SYCL": (0.7, 2.0e-3, 0.5),
 }
-# The CPU: generation reaches the bandwidth the probe measures (read + written bytes of a copy)
-# at about this share, and its matrix-vector products run at a share of the probe's one-core
-# float32 product rate (``cpu_speed``: many 64x64 products, 93-100 GFLOP/s a core on this 2-core
-# VM): a token costs its bytes over bandwidth plus 2 FLOPs per active weight over compute.
-# Fitted on the starter model's ladder here (F16 to Q2_K, 1 thread, median token, load ~2):
-# 93-182 tok/s against a probe of 40-43 GB/s and 97-100 GFLOP/s; every file of a ladder has
-# the same 135M weights, and what each token takes beyond its bytes, 3.3-3.9 ms, is the 0.27
-# GFLOP of a token at about 75 GFLOP/s (0.75 of the probe), not a fixed cost; with other
-# programs busy beside it the same ladder gave about half that (0.4-0.55), and the K-quants'
-# products cost more than Q8_0's or Q4_1's. 0.5 is taken: a figure users plan with should not be
-# the best case. (It was first
-# fitted as 0.23 of a 220 GFLOP/s figure from an older probe that used both cores; against
-# today's one-core probe that predicted the ladder at half its measured speed.) The model zoo's
-# tiny models (7M weights, 8 MB) confirm the small fixed cost: their fastest tokens take 0.52 ms
-# here even beside other programs; what is left for the graph and sampling is under 0.05 ms.
+# The CPU: generation reaches the bandwidth the probe measures (read + written bytes of a copy),
+# and its matrix-vector products cost compute on top: a token costs its bytes over bandwidth plus,
+# per active weight, the work ggml's CPU kernel for that weight's type does, in FLOPs of the
+# probe's one-core float32 product rate (``cpu_speed``: many 64x64 products, 85-99 GFLOP/s a core
+# on this 2-core VM), plus a start-up cost per matrix product (a batched per-head product counts
+# once per head, an expert tensor once per expert used). The cost differs by type, not by bytes
+# alone: the types whose kernels unpack odd bit widths or add a per-block offset (Q4_1, Q5_0,
+# Q5_1, Q3_K, Q5_K, IQ4_XS) do about twice the work per weight of Q8_0 or of the types ggml
+# repacks into interleaved rows for AVX2/AVX-512 (Q4_0, Q4_K, IQ4_NL). The starter ladder's
+# Q3_K_M and Q4_K_M are mostly Q4_0 and Q5_0 (their 576-wide rows do not divide into K-quant
+# blocks). Without the per-matrix cost, models with many small matrices (the ladder's 30 layers,
+# deepseek2's per-head products) measured up to 1.33x slower than predicted.
+#
+# Fitted here (1 thread, ``hearth bench speed``'s rounds, load average 4-7 from other programs)
+# by least squares over 58 rows: the model zoo's medium llama (294M weights) written in each
+# type alone (llama.cpp's quantizer with ``pure``), the starter ladder twice, and the zoo's small
+# and medium files of every architecture; within 0.89-1.14 of every row (tables in
+# resources/data/SOURCES.md, "CPU cost per weight type"). The per-token fixed cost (graph,
+# sampling) is the model zoo's tiny models': their fastest tokens take 0.52 ms here.
 CPU_EFFICIENCY, CPU_OVERHEAD_S, CPU_PROMPT_EFFICIENCY = 1.0, 0.05e-3, 1.0
-CPU_GEN_FLOPS_EFFICIENCY = 0.5
+CPU_GEN_FLOPS_EFFICIENCY = 1.0  # the costs below are already in the probe's FLOPs
+# ggml type -> probe FLOPs per weight of a generated token's product on the CPU.
+CPU_WEIGHT_COST = {
+    0: 0.8,  # F32 (norms, small tensors: taken as F16)
+    1: 0.8,  # F16
+    2: 1.1,  # Q4_0 (repacked)
+    3: 2.4,  # Q4_1
+    6: 2.2,  # Q5_0
+    7: 2.3,  # Q5_1
+    8: 1.1,  # Q8_0
+    10: 1.3,  # Q2_K
+    11: 2.1,  # Q3_K
+    12: 0.7,  # Q4_K (repacked)
+    13: 1.7,  # Q5_K
+    14: 0.9,  # Q6_K
+    20: 1.0,  # IQ4_NL (repacked)
+    23: 2.0,  # IQ4_XS
+    30: 1.6,  # BF16
+}
+CPU_MATRIX_COST = 0.52e6  # probe FLOPs to start one matrix product (about 6 us here)
+CPU_WEIGHT_COST_OTHER = 2.0  # types not measured (IQ1-IQ3, MXFP4, ...): as the costlier group
+# A file known by size only (no header read): its quant's main weight type.
+QUANT_WEIGHT_TYPE = {
+    "F32": 0, "F16": 1, "BF16": 30, "Q4_0": 2, "Q4_1": 3, "Q5_0": 6, "Q5_1": 7, "Q8_0": 8,
+    "Q2_K": 10, "Q3_K": 11, "Q4_K": 12, "Q5_K": 13, "Q6_K": 14, "IQ4_NL": 20, "IQ4_XS": 23,
+}  # fmt: skip
 # A GPU known by bandwidth only (NVML, not in the table): compute guessed from bandwidth.
 FLOPS_PER_BYTE = 60.0
 
@@ -103,8 +132,8 @@ class Device:
     overhead_s: float  # fixed time per generated token
     prompt_efficiency: float
     source: str  # "measured", "nvml", "table"
-    gen_flops_efficiency: float = 0.0  # share of ``flops`` a generated token's products reach
-    # (0: generation is bandwidth-bound only, as on GPUs)
+    gen_flops_efficiency: float = 0.0  # share of ``flops`` a generated token's products reach,
+    # in ``CPU_WEIGHT_COST``'s FLOPs (0: generation is bandwidth-bound only, as on GPUs)
 
 
 def gpu_spec(name: str) -> tuple[float, float] | None:
@@ -129,6 +158,19 @@ def gpu_device(gpu: Gpu, backend: str) -> Device | None:
         return None
     efficiency, overhead, prompt = EFFICIENCY.get(backend, EFFICIENCY["Vulkan"])
     return Device(gpu.name, "gpu", bandwidth, flops, efficiency, overhead, prompt, source)
+
+
+def cpu_weight_cost(ggml_type: int) -> float:
+    """Probe FLOPs per weight of ``ggml_type`` in a generated token's product on the CPU."""
+    return CPU_WEIGHT_COST.get(ggml_type, CPU_WEIGHT_COST_OTHER)
+
+
+def cpu_quant_cost(quant: str | None) -> float:
+    """As ``cpu_weight_cost``, for a file known by its quant's name only (``Q4_K_M``)."""
+    name = (quant or "").upper()
+    base = re.sub(r"_(XXS|XS|S|M|L)$", "", name) if name not in QUANT_WEIGHT_TYPE else name
+    ggml_type = QUANT_WEIGHT_TYPE.get(base)
+    return CPU_WEIGHT_COST_OTHER if ggml_type is None else cpu_weight_cost(ggml_type)
 
 
 def cpu_device(cpu_speed: CpuSpeed, threads: int, name: str = "CPU") -> Device:

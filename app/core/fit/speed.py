@@ -4,12 +4,13 @@ and reading a prompt.
 Generating one token reads every weight that takes part once, plus the KV cache written so far,
 so its time is memory traffic over bandwidth, plus a fixed cost per token (graph, sampling)::
 
-    t_token = cpu_bytes / (eta_cpu * bw_cpu) + cpu_flops / (phi_cpu * flops_cpu)
+    t_token = cpu_bytes / (eta_cpu * bw_cpu) + cpu_work / flops_cpu
               + gpu_bytes / (eta_gpu * bw_gpu) + t0
 
-On the CPU a token's matrix-vector products also cost compute (2 FLOPs per active weight at
-a share ``phi_cpu`` of the probe's rate: one thread does not keep up with its memory); on a
-GPU they do not count.
+On the CPU a token's matrix-vector products also cost compute: per active weight, the work of
+ggml's kernel for the weight's type (``devices.CPU_WEIGHT_COST``, in FLOPs of the probe's
+rate: a Q5_0 weight costs about twice a Q8_0 one), and a start-up cost per matrix product
+(``devices.CPU_MATRIX_COST``); on a GPU they do not count.
 
 Bytes read per token, from the header's tensor list: every weight of the blocks and the output
 matrix (the token-embedding matrix only when the output is tied to it: otherwise one row of it
@@ -21,13 +22,11 @@ layers first, as llama.cpp offloads).
 Reading a prompt is compute-bound: about 2 FLOPs per active weight per token.
 
 Known miss: every weight is taken as read from RAM. A model whose weights fit in the CPU's
-last-level cache reads them faster: the model zoo's tiny files (7-15 MB, the starter's 49,152-token
-output head most of it, against 32 MiB of L3 on the 2-core test VM) measured 1.6-2.9x the
-prediction over every architecture (one run at load average 7, 1 thread); without their bytes
-term the ratios were 0.98-1.06 for llama's and qwen3's F16 files, 0.76-0.80 for their Q8_0, and
-1.59 for gemma3 (its extra norms and scaling per layer are work the formula does not count). Real
-downloads are far above any cache, so the formula is left as it is; the zoo's tiny files are no
-test of the bandwidth term.
+last-level cache reads them faster, and its small matrices start faster: the model zoo's tiny
+files (7-15 MB, the starter's 49,152-token output head most of it, against 32 MiB of L3 on the
+2-core test VM) are predicted at 0.45-0.76 of their measured speed (Q8_0, every architecture,
+1 thread). Real downloads are far above any cache, and the benchmark's smallest files (the
+zoo's ~50M-weight ones, 36-116 MB) are within 0.83-1.10, so the formula has no cache term.
 
 The devices and their efficiency factors are in ``fit.devices``; the user's own measured runs
 move the figures (``fit.speed_log``). Each figure carries its basis: ``estimated`` (this
@@ -41,7 +40,14 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from app.core.fit.devices import Device, cpu_device, gpu_device
+from app.core.fit.devices import (
+    CPU_MATRIX_COST,
+    Device,
+    cpu_device,
+    cpu_quant_cost,
+    cpu_weight_cost,
+    gpu_device,
+)
 from app.core.fit.estimate import KV_TYPES
 from app.core.fit.shape import ModelShape
 from app.core.gguf import quant_types
@@ -58,12 +64,15 @@ _EXPERTS = re.compile(r"_exps\b")
 
 @dataclass(frozen=True)
 class Traffic:
-    """Per generated token: bytes each side reads; per prompt token: FLOPs each side does."""
+    """Per generated token: bytes each side reads; per prompt token: FLOPs each side does;
+    ``cpu_work``: a generated token's products on the CPU, in the probe's FLOPs (by weight type,
+    and the start-up of each matrix product)."""
 
     cpu_bytes: float
     gpu_bytes: float
     cpu_flops: float
     gpu_flops: float
+    cpu_work: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -129,7 +138,7 @@ def traffic(
         if shape.expert_count and shape.expert_used_count
         else 1.0
     )
-    cpu_b = gpu_b = cpu_f = gpu_f = 0.0
+    cpu_b = gpu_b = cpu_f = gpu_f = cpu_w = 0.0
     if shape.tensors:
         tied = not any(t.name == "output.weight" for t in shape.tensors)
         for tensor in shape.tensors:
@@ -149,6 +158,8 @@ def traffic(
                 gpu_b, gpu_f = gpu_b + nbytes, gpu_f + flops
             else:
                 cpu_b, cpu_f = cpu_b + nbytes, cpu_f + flops
+                cpu_w += tensor.n_elements * used * cpu_weight_cost(tensor.ggml_type)
+                cpu_w += _matrices(tensor.shape, used) * CPU_MATRIX_COST
     else:  # size only: 90% of the file in the layers, 5% in the output (as fit.estimate)
         params = _params_of(shape)
         layer = 0.9 / max(1, shape.n_layers)
@@ -156,6 +167,8 @@ def traffic(
         gpu_b, cpu_b = shape.file_size * gpu_part, shape.file_size * (0.95 - gpu_part)
         gpu_f = 2 * params * gpu_part / 0.95
         cpu_f = 2 * params - gpu_f
+        cpu_w = cpu_f / 2 * cpu_quant_cost(shape.quant)  # and 9 tensors a layer, as llama's
+        cpu_w += (9 * shape.n_layers * (1 - gpu_part / 0.95) + 2) * CPU_MATRIX_COST
     for layer_index in range(shape.n_layers):
         kv = kv_read_bytes(shape, layer_index, depth, kv_type)
         if layer_index >= first_gpu:
@@ -163,7 +176,16 @@ def traffic(
         else:
             cpu_b += kv
     cpu_b += 2 * shape.recurrent_bytes  # recurrent state: read and written every token
-    return Traffic(cpu_b, gpu_b, cpu_f, gpu_f)
+    return Traffic(cpu_b, gpu_b, cpu_f, gpu_f, cpu_w)
+
+
+def _matrices(shape: tuple[int, ...], used: float) -> float:
+    """The products a token runs with one tensor: a 3-D tensor is one matrix per head (or per
+    expert, of which only the ``used`` share runs); a vector (a norm) is one operation."""
+    count = 1
+    for dim in shape[2:]:
+        count *= dim
+    return count * used if len(shape) > 2 else 1.0
 
 
 def kv_read_bytes(shape: ModelShape, layer: int, depth: int, kv_type: str = "f16") -> int:
@@ -193,7 +215,7 @@ def estimate(
     cpu, gpu = machine.cpu, machine.gpu
     seconds = use.cpu_bytes / (cpu.efficiency * cpu.bandwidth)
     if cpu.gen_flops_efficiency:  # the CPU's matrix-vector products: compute, not only bytes
-        seconds += use.cpu_flops / (cpu.gen_flops_efficiency * cpu.flops)
+        seconds += use.cpu_work / (cpu.gen_flops_efficiency * cpu.flops)
     prompt_s = use.cpu_flops / (cpu.prompt_efficiency * cpu.flops)
     overhead = cpu.overhead_s
     if gpu is not None and (use.gpu_bytes or use.gpu_flops):
