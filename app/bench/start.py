@@ -65,6 +65,7 @@ def run_start_benchmark(rounds: int = 9) -> dict:
         if app_first:
             app = _start_once([sys.executable, "-m", "app"])
             size = app["size"]
+        assert size is not None  # set by the studio's start, always first in round 0
         bare = _start_once([sys.executable, "-m", "app.bench.start_bare", *map(str, size)])
         if not app_first:
             app = _start_once([sys.executable, "-m", "app"])

@@ -89,9 +89,9 @@ class ComparePage(QWidget):
         layout.addWidget(QLabel("Compare", objectName="pageTitle"))
         # The tabs scroll inside the page: the tallest tab made a 640-px window 713 px tall
         # with a dock open below (issue 19).
-        self.scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
-        self.scroll.setWidget(self.tabs)
-        layout.addWidget(self.scroll, 1)
+        self.tabs_area = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+        self.tabs_area.setWidget(self.tabs)
+        layout.addWidget(self.tabs_area, 1)
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
