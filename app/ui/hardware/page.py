@@ -75,8 +75,10 @@ class Sparkline(QWidget):
             )
             return
         inner = box.adjusted(4, 4, -4, -4)
-        step = inner.width() / (self.capacity - 1)
-        start = inner.right() - step * (len(self.points) - 1)
+        # The readings so far across the whole box: two or three of them drawn at the right
+        # of a 90-reading box left it looking empty (issue 19). Once full, it scrolls.
+        step = inner.width() / (len(self.points) - 1)
+        start = inner.left()
         line = QPainterPath()
         for i, value in enumerate(self.points):
             point = QPointF(start + i * step, inner.bottom() - value * inner.height())

@@ -232,6 +232,10 @@ def test_memory_speaks_the_units_of_the_rest_of_hearth_in_both_themes(
     assert all(" GB" in text or " MB" in text for text in shown), shown
     assert not any("iB" in text for text in shown), shown
     page.resize(1024, 640)
+    page.show()  # its live graphs start with their first readings
+    qtbot.waitUntil(lambda: len(page.cpu_graph.points) >= 1, timeout=WAIT_MS)
+    with qtbot.waitSignal(page.sampled, timeout=WAIT_MS):
+        page.take_sample()
     screenshot(page, f"hardware_{theme}.png")
 
 
