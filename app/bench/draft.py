@@ -7,7 +7,9 @@ alike. Two tasks: ``copy``, a revision whose answer repeats much of the prompt (
 from the chat are right), and ``free``, a story asked for from nothing (where they are mostly
 wrong). Per task: ``tok_s_plain`` and ``tok_s_draft`` are the median round's tokens per second
 (from the first token to the last, as Chat shows them), ``ratio`` = draft ÷ plain, and
-``same_answers`` counts the rounds where the two answers were the same text.
+``same_answers`` counts the rounds where the two answers were the same text. ``batch_cost``:
+what a batch of 2, 5 and 9 tokens costs this machine in one-token decodes (``draft_cost``),
+the bound on what drafting can gain here.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.bench.draft_cost import batch_costs
 from app.core.inference.engine import Engine
 from app.core.inference.types import LoadOptions, SamplingOptions
 
@@ -53,8 +56,9 @@ def run_draft_benchmark(
     draft_tokens: int = DRAFT_TOKENS,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """``{"copy": {...}, "free": {...}, "rounds", "draft_tokens", "threads", "max_tokens"}``,
-    each task with ``tok_s_plain``, ``tok_s_draft``, ``ratio`` and ``same_answers``."""
+    """``{"copy": {...}, "free": {...}, "rounds", "draft_tokens", "threads", "max_tokens",
+    "batch_cost"}``, each task with ``tok_s_plain``, ``tok_s_draft``, ``ratio`` and
+    ``same_answers``."""
     engines = {"plain": Engine(), "draft": Engine()}
     engines["plain"].load(model, LoadOptions(n_ctx=N_CTX))
     engines["draft"].load(model, LoadOptions(n_ctx=N_CTX, draft_tokens=draft_tokens))
@@ -89,6 +93,7 @@ def run_draft_benchmark(
         "draft_tokens": draft_tokens,
         "threads": threads,
         "max_tokens": max_tokens,
+        "batch_cost": batch_costs(model, threads),
     }
     for task in TASKS:
         plain = statistics.median(speeds[task, "plain"])
@@ -111,6 +116,11 @@ def format_draft_result(result: dict[str, Any]) -> str:
             f"{task:<5} plain {row['tok_s_plain']:>6.1f} tok/s  draft {row['tok_s_draft']:>6.1f} "
             f"tok/s  ratio {row['ratio']:.3f}  same answer {row['same_answers']}/{result['rounds']}"
         )
+    costs = result["batch_cost"]
+    lines.append(
+        f"a batch of {' / '.join(costs)} tokens costs {' / '.join(map(str, costs.values()))} "
+        "one-token decodes here: drafting can only gain below those"
+    )
     lines.append(
         f"{result['draft_tokens']} drafted tokens a step, {result['threads']} llama.cpp "
         f"thread(s), medians of {result['rounds']} alternating rounds, greedy"
