@@ -204,6 +204,12 @@ class HubModel:
     smallest_bytes: int = 0  # its real size (all shards), 0 when unknown
     fit: FitBadge | None = field(default=None, compare=False)  # set by a "fits" search
 
+    @property
+    def adapter_of(self) -> str | None:
+        """A LoRA adapter repo (by its listing's tags): the base model it is made for ("" when
+        unnamed); None for a repo of models. It has no fit nor size of its own."""
+        return adapter_from_listing(self.tags)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,

@@ -108,7 +108,10 @@ def estimate(
 ) -> FitBadge | None:
     """The badge of ``model``'s smallest file on ``machine``; None when nothing is known about
     its size. ``shape``: the smallest file's shape the model page read (by repo); ``speeds``:
-    this machine's speed figures (none without)."""
+    this machine's speed figures (none without). A LoRA adapter repo has none: it is loaded
+    with its base model, whose fit is the one that counts."""
+    if model.adapter_of is not None:
+        return None
     if shape is not None and shape.exact:
         return _badge(shape, machine, BASIS_HEADER, speeds)
     if shape is not None and shape.file_size:

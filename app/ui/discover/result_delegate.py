@@ -4,7 +4,13 @@
     by bartowski · updated 3 days ago · ~1.3–4.3 GB
     [qwen3] [4.0B] [3 quants]                   [Fits in RAM · from its file header]
 
-The fit badge (with "Fits this machine") says what its estimate rests on (``hub_fit``).
+The fit badge (with "Fits this machine") says what its estimate rests on (``hub_fit``). A LoRA
+adapter repo (tagged ``base_model:adapter:ORG/NAME``) has a "LoRA adapter" chip, its base model
+on the second line, and no sizes nor fit badge: it cannot chat on its own.
+
+    SmolLM2-135M-Style-LoRA-GGUF                                 ⬇ 12    ♥ 0
+    by someone · updated 3 days ago · for HuggingFaceTB/SmolLM2-135M-Instruct
+    [LoRA adapter]
 No widget per row: everything is drawn from the model's roles. Also the model page's files
 table cells: the fit badge (``FitDelegate``); its Download buttons are ``common.button_delegate``.
 """
@@ -23,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.hub.fit import FIT_UNKNOWN
-from app.ui.discover.results_model import FileRole, Role
+from app.ui.discover.results_model import ADAPTER_TAG, FileRole, Role
 
 ROW_HEIGHT = 76
 MIN_WIDTH = 300
@@ -32,6 +38,7 @@ MUTED = QColor("#5c667a")
 TEXT = QColor("#1f2430")
 CHIP_BG = QColor("#eef1f6")
 CHIP_GATED = QColor("#fff4d6")
+CHIP_ADAPTER = QColor("#ece6fb")  # violet: an adapter, told apart from a model at a glance
 UNKNOWN_COLOURS = (QColor("#e4e7ee"), QColor("#3d4556"))  # grey: neither fits nor too large
 
 
@@ -42,6 +49,7 @@ class _Unknown:
 
 
 UNKNOWN = _Unknown()
+_CHIP_COLOURS = {"gated": CHIP_GATED, ADAPTER_TAG: CHIP_ADAPTER}
 FIT_COLOURS = {
     True: (QColor("#e3f5e8"), QColor("#1b6e35")),  # fits: green; too large: red
     False: (QColor("#fdecea"), QColor("#b3261e")),
@@ -119,6 +127,9 @@ class HubResultDelegate(QStyledItemDelegate):
             parts.append(f"updated {updated}")
         if size := index.data(Role.SizeRange):
             parts.append(size)
+        base_model = index.data(Role.AdapterOf)
+        if base_model is not None:
+            parts.append(f"for {base_model}" if base_model else "base model unknown")
         painter.setFont(base)
         painter.setPen(muted)
         line2 = QRect(rect.left(), line1.bottom() + 3, rect.width(), QFontMetrics(base).height())
@@ -170,7 +181,7 @@ class HubResultDelegate(QStyledItemDelegate):
                 break
             chip = QRect(x, top, width, height)
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(CHIP_GATED if tag == "gated" else CHIP_BG)
+            painter.setBrush(_CHIP_COLOURS.get(tag, CHIP_BG))
             painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
             painter.drawRoundedRect(chip, height / 2, height / 2)
             painter.setPen(TEXT)  # chips are light in both themes

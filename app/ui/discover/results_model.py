@@ -25,6 +25,7 @@ from PySide6.QtCore import (
 )
 
 from app.core.common.units import format_size
+from app.core.hub.adapters import adapter_words
 from app.core.hub.client import age
 from app.core.hub.files import HubModel, QuantFile, format_params, format_size_range
 from app.core.hub.fit import FIT_UNKNOWN_WHY
@@ -49,6 +50,7 @@ class Role(IntEnum):
         Qt.ItemDataRole.UserRole + 10
     )  # a hub_fit.FitBadge (None unless searched with "Fits this machine")
     FitUnknown = Qt.ItemDataRole.UserRole + 11  # a "Fits this machine" row with no estimate
+    AdapterOf = Qt.ItemDataRole.UserRole + 12  # a LoRA adapter repo's base model, else None
 
 
 AUTO_FETCH_PAGES = 20  # Hub pages looked through, unasked, while the filters match nothing
@@ -65,15 +67,23 @@ _ROLE_NAMES = {
     Role.Gated: b"gated",
     Role.Fit: b"fit",
     Role.FitUnknown: b"fitUnknown",
+    Role.AdapterOf: b"adapterOf",
 }
+
+ADAPTER_TAG = "LoRA adapter"
 
 
 def size_range_text(model: HubModel) -> str:
-    return format_size_range(model.size_range)
+    """The sizes of a repo's quants; none for an adapter repo (the parameters its name gives
+    are its base model's)."""
+    return "" if model.adapter_of is not None else format_size_range(model.size_range)
 
 
 def tags_of(model: HubModel) -> list[str]:
-    """The chips a row shows: architecture, size, quants, gated."""
+    """The chips a row shows: architecture, size, quants, gated; an adapter repo's "LoRA
+    adapter" in their place (it cannot chat on its own)."""
+    if model.adapter_of is not None:
+        return [ADAPTER_TAG] + (["gated"] if model.gated else [])
     tags = [t for t in (model.architecture, format_params(model.parameters)) if t]
     if model.quants:
         tags.append(f"{len(model.quants)} quant{'s' if len(model.quants) > 1 else ''}")
@@ -149,6 +159,7 @@ class HubResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             lines = [
                 model.id,
+                adapter_words(model.adapter_of) if model.adapter_of is not None else "",
                 ", ".join(model.quants),
                 model.fit.explanation if model.fit is not None else "",
                 FIT_UNKNOWN_WHY if self._fit_unknown(model) else "",
@@ -174,13 +185,16 @@ class HubResultsModel(QAbstractListModel):
             return model.fit
         if role == Role.FitUnknown:
             return self._fit_unknown(model)
+        if role == Role.AdapterOf:
+            return model.adapter_of
         return None
 
     def _fit_unknown(self, model: HubModel) -> bool:
         """Searched with "Fits this machine", yet nothing tells this model's size: shown as
         "fit unknown" (such models used to be hidden, issue 19)."""
         query = getattr(self._pages, "query", None)
-        return model.fit is None and getattr(query, "machine", None) is not None
+        adapter = model.adapter_of is not None  # no fit of its own: no badge at all
+        return model.fit is None and not adapter and getattr(query, "machine", None) is not None
 
     def set_fit(self, repo_id: str, badge) -> None:
         """A closer fit estimate for ``repo_id``'s row (the model page read its file header)."""

@@ -20,7 +20,9 @@ from app.core.hub.client import HubClient
 from app.core.library.catalog import list_models
 from app.ui.chat.settings_panel import ChatSettingsPanel
 from app.ui.discover.model_page import ModelPage
-from app.ui.discover.results_model import QuantFilesModel
+from app.ui.discover.page import DiscoverPage
+from app.ui.discover.result_delegate import CHIP_ADAPTER, FIT_COLOURS
+from app.ui.discover.results_model import QuantFilesModel, Role
 from app.ui.downloads.manager import DownloadManager
 from app.ui.my_models.library_model import LibraryModel
 from tests.support.hub_repos import add_gguf_family, gguf_name
@@ -130,3 +132,54 @@ def test_an_adapter_the_listing_does_not_tag_is_told_by_its_header(qtbot, servic
     qtbot.waitUntil(lambda: page.adapter_note.isVisibleTo(page), timeout=WAIT)
     assert page.adapter_note.text().startswith(f"LoRA adapter for {BASE_NAME}. ")
     assert not page.picker.isVisibleTo(page)
+
+
+def painted(page: DiscoverPage, row: int, colour) -> bool:
+    """Whether ``colour`` (a chip's or badge's background) is painted in ``row``."""
+    image = page.results.viewport().grab().toImage()
+    rect = page.results.visualRect(page.results_model.index(row))
+    return any(
+        image.pixelColor(x, y) == colour
+        for x in range(rect.left(), rect.right(), 2)
+        for y in range(rect.top(), rect.bottom(), 2)
+    )
+
+
+def test_discover_marks_an_adapter_repo_as_such_without_a_fit_badge(
+    qtbot, services, adapter_hub, tmp_path, keeper
+):
+    keeper.apply("light")
+    page = DiscoverPage(
+        None,
+        None,
+        tmp_path / "models",
+        client=HubClient(adapter_hub.url, token=False, retries=0),
+        machine=estimate.Machine(ram_bytes=16 * 2**30),
+        machine_info=services.machine,
+        cache_file=tmp_path / "discover.json",
+        auto_search=False,
+    )
+    qtbot.addWidget(page)
+    page.resize(1024, 640)
+    page.show()
+    with qtbot.waitSignal(page.results_model.page_loaded, timeout=WAIT):
+        page.fits.setChecked(True)  # "Fits this machine": models get a badge, adapters none
+    results = page.results_model
+    rows = {results.index(r).data(Role.Id): r for r in range(results.rowCount())}
+    assert set(rows) == {BASE_REPO, TAGGED, UNTAGGED}
+    base, adapter = results.index(rows[BASE_REPO]), results.index(rows[TAGGED])
+    assert base.data(Role.Fit).fits and "LoRA adapter" not in base.data(Role.Tags)
+    assert adapter.data(Role.Tags) == ["LoRA adapter"]
+    assert adapter.data(Role.AdapterOf) == BASE
+    assert adapter.data(Role.Fit) is None and adapter.data(Role.FitUnknown) is False
+    assert adapter.data(Role.SizeRange) == ""  # "135M" in its name is its base model's size
+    assert f"LoRA adapter for {BASE}" in adapter.data(Qt.ToolTipRole)
+    assert painted(page, rows[TAGGED], CHIP_ADAPTER)
+    assert not painted(page, rows[TAGGED], FIT_COLOURS[True][0])
+    assert painted(page, rows[BASE_REPO], FIT_COLOURS[True][0])
+    # one the listing does not tag is a model here; its page tells it by its header
+    assert results.index(rows[UNTAGGED]).data(Role.AdapterOf) is None
+    screenshot(page, "discover_adapter_light.png")
+    keeper.apply("dark")
+    assert painted(page, rows[TAGGED], CHIP_ADAPTER)  # chips are light in both themes
+    screenshot(page, "discover_adapter_dark.png")
