@@ -13,11 +13,16 @@ same conditions, in rounds: each file is loaded once, then ``rounds`` times the 
 ``tokens`` tokens are generated right after it; each round's prediction comes from its own
 probe. Both sides are timed on the clock of the thread doing the work (``cpu_speed.cpu_clock``:
 its CPU time), so the time other programs held the core counts on neither side, while what they
-take from the caches and the memory bus counts on both. A round's speed is one over its median
-token; a row gives the median of its rounds (its ``ratio``: the median round's ratio, and the
-lowest and highest beside it). ``wall_tok_s`` is the same tokens by the wall clock: what this
-machine gave at the time, for reference. The first generated token is left out (it warms the
-caches).
+take from the caches and the memory bus counts on both. Both sides take their best: the probe
+the best of its repeats, a round its fastest token (``measured_tok_s``: one over it). Measured
+here at load average 4-7 on 2 cores, the rounds' ratios of one file (the zoo's medium llama
+in Q4_1) spread 0.59-1.22 by the median token in one run and 0.89-0.95 by the fastest in the
+next: the probe's best is the machine's ability, not its load, and so is the fastest token. A row gives the median of its rounds (its ``ratio``: the median round's ratio, and
+the lowest and highest beside it); ``median_token_tok_s`` (the median token on the thread's
+clock) and ``wall_tok_s`` (on the wall clock: what this machine gave at the time) are printed
+for reference. The first generated token is left out (it warms the caches). With more than one
+thread the calling thread's clock is the token's: it takes a share of every product and waits
+for the others, spinning.
 """
 
 from __future__ import annotations
