@@ -17,10 +17,11 @@ from huggingface_hub import scan_cache_dir
 from app.cli import cmd_rm
 from app.core.common.errors import ModelNotFound
 from app.core.common.paths import Paths, hf_hub_cache
+from app.core.common.units import format_size
 from app.core.config.settings import Settings
 from app.core.downloads.downloader import Downloader
 from app.core.library import catalog
-from tests.support.hub_repos import add_gguf_family, gguf_name
+from tests.support.hub_repos import add_gguf_family, gguf_name, mmproj_name
 from tests.support.hub_server import LoopbackHub
 
 HEARTH = str(Path(sys.executable).with_name("hearth"))
@@ -75,6 +76,48 @@ def test_pull_then_ls_shows_the_model_from_the_hf_cache(
         "Q4_K_M",
         "bartowski/SmolLM2-135M-Instruct-GGUF",
     )
+
+
+def test_pull_fetches_a_vision_models_projector_once_and_ls_shows_it(
+    loopback_hub: LoopbackHub, starter_gguf: Path
+) -> None:
+    repo, model = "org/Vis-GGUF", gguf_name("Vis", "Q4_1")
+    f16, q8 = os.urandom(120_000), os.urandom(70_000)
+    add_gguf_family(
+        loopback_hub,
+        repo,
+        {model: starter_gguf, mmproj_name("Vis"): f16, mmproj_name("Vis", "Q8_0"): q8},
+    )
+
+    plain = hearth(loopback_hub, "pull", repo, "Q4_1", "--no-mmproj")
+    assert plain.returncode == 0, plain.stderr
+    assert "Image projector" not in plain.stdout and "mmproj" not in plain.stderr
+    assert not loopback_hub.requests_matching("mmproj", method="GET")
+
+    both = hearth(loopback_hub, "pull", repo, "Q4_1")
+    assert both.returncode == 0, both.stderr
+    assert f"Already downloaded: {model}" in both.stderr
+    assert f"Downloading {mmproj_name('Vis')} (image projector) from {repo}" in both.stderr
+    ready, projector_line = both.stdout.strip().splitlines()
+    assert ready.startswith("Ready: ") and ready.endswith(
+        f"{model} ({format_size(starter_gguf.stat().st_size)})"
+    )
+    projector = Path(projector_line.removeprefix("Image projector: ").rsplit(" (", 1)[0])
+    assert projector.read_bytes() == f16  # F16, what llama.cpp's own repos name the default
+    assert projector.parent == Path(ready.removeprefix("Ready: ").rsplit(" (", 1)[0]).parent
+    fetched = len(loopback_hub.requests_matching("/resolve/", method="GET"))
+
+    again = hearth(loopback_hub, "pull", repo, "Q4_1", "--json")
+    assert again.returncode == 0, again.stderr
+    assert len(loopback_hub.requests_matching("/resolve/", method="GET")) == fetched
+    assert "Already downloaded: mmproj-Vis-f16.gguf (image projector)" in again.stderr
+    assert json.loads(again.stdout)["mmproj"]["path"] == str(projector)
+
+    listed = hearth(loopback_hub, "ls")
+    (line,) = [row for row in listed.stdout.splitlines() if model in row]
+    assert line.endswith("hf-cache  + mmproj-Vis-f16.gguf"), line
+    (entry,) = [m for m in json.loads(hearth(loopback_hub, "ls", "--json").stdout) if m["repo_id"]]
+    assert entry["mmproj"] == str(projector)
 
 
 def test_pull_a_quant_from_a_pasted_address(loopback_hub: LoopbackHub, tiny: dict) -> None:

@@ -1,4 +1,5 @@
-"""hearth ls: list local models."""
+"""hearth ls: list local models, each with the image projector Chat would load with it (the
+``mmproj`` file beside it, ``library.projector``) after its source: ``+ mmproj-X-f16.gguf``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from app.core.common.paths import Paths
 from app.core.common.units import format_size
 from app.core.hub.files import format_params
 from app.core.library import catalog
+from app.core.library.projector import find_projector
 
 
 def add_parser(commands):
@@ -26,7 +28,7 @@ def add_parser(commands):
 def run(args, paths: Paths) -> int:
     models = catalog.list_for_user(paths)
     if args.json:
-        print(json.dumps([m.to_json() for m in models], indent=2))
+        print(json.dumps([_json(m) for m in models], indent=2))
         return 0
     refused = [m for m in models if m.problem]
     models = [m for m in models if not m.problem]
@@ -52,5 +54,16 @@ def _print_table(models: list) -> None:
         print(
             f"{name:<{width}}  {shown(m.quant or '?'):<8}  {format_size(m.size_bytes):>9}  "
             f"{shown(m.architecture or '?'):<10} {format_params(m.parameters) or '?':>7} "
-            f"{m.context_length or '?':>8}  {m.source}"
+            f"{m.context_length or '?':>8}  {m.source}{_projector_suffix(m)}"
         )
+
+
+def _json(model: catalog.LocalModel) -> dict:
+    """A model's JSON with its image projector's path under "mmproj" (only where it has one)."""
+    projector = find_projector(model.path)
+    return model.to_json() | ({"mmproj": str(projector)} if projector else {})
+
+
+def _projector_suffix(model: catalog.LocalModel) -> str:
+    projector = find_projector(model.path)
+    return f"  + {shown(projector.name)}" if projector else ""
