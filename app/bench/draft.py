@@ -55,20 +55,29 @@ def run_draft_benchmark(
     max_tokens: int = 256,
     draft_tokens: int = DRAFT_TOKENS,
     progress: Callable[[str], None] | None = None,
+    draft_model: Path | None = None,
 ) -> dict[str, Any]:
     """``{"copy": {...}, "free": {...}, "rounds", "draft_tokens", "threads", "max_tokens",
     "batch_cost"}``, each task with ``tok_s_plain``, ``tok_s_draft``, ``ratio`` and
-    ``same_answers``."""
+    ``same_answers``; with ``draft_model`` (a smaller model of the same family) a third engine
+    drafts with it, and each task adds ``tok_s_draft_model``, ``ratio_draft_model`` and
+    ``same_answers_draft_model``."""
     engines = {"plain": Engine(), "draft": Engine()}
     engines["plain"].load(model, LoadOptions(n_ctx=N_CTX))
     engines["draft"].load(model, LoadOptions(n_ctx=N_CTX, draft_tokens=draft_tokens))
+    if draft_model is not None:
+        engines["draft_model"] = Engine()
+        engines["draft_model"].load(
+            model,
+            LoadOptions(n_ctx=N_CTX, draft_tokens=draft_tokens, draft_model_path=str(draft_model)),
+        )
     sampling = SamplingOptions(temperature=0.0, max_tokens=max_tokens, seed=SEED)
     speeds: dict[tuple[str, str], list[float]] = {}
-    same: dict[str, int] = dict.fromkeys(TASKS, 0)
+    same: dict[tuple[str, str], int] = {}
     try:
         for round_ in range(rounds):
             for task, prompt in TASKS.items():
-                order = ("plain", "draft") if round_ % 2 == 0 else ("draft", "plain")
+                order = list(engines) if round_ % 2 == 0 else list(reversed(engines))
                 answers = {}
                 for side in order:
                     pieces: list[str] = []
@@ -77,13 +86,13 @@ def run_draft_benchmark(
                     )
                     speeds.setdefault((task, side), []).append(stats.tokens_per_second)
                     answers[side] = "".join(pieces)
-                same[task] += answers["plain"] == answers["draft"]
-                if progress is not None:
-                    progress(
-                        f"round {round_ + 1}/{rounds} {task}: "
-                        f"plain {speeds[task, 'plain'][-1]:.1f}, "
-                        f"draft {speeds[task, 'draft'][-1]:.1f} tok/s"
+                for side in engines:
+                    same[task, side] = same.get((task, side), 0) + (
+                        answers[side] == answers["plain"]
                     )
+                if progress is not None:
+                    figures = ", ".join(f"{side} {speeds[task, side][-1]:.1f}" for side in engines)
+                    progress(f"round {round_ + 1}/{rounds} {task}: {figures} tok/s")
         threads = engines["plain"].loaded.n_threads if engines["plain"].loaded else 0
     finally:
         for engine in engines.values():
@@ -97,13 +106,14 @@ def run_draft_benchmark(
     }
     for task in TASKS:
         plain = statistics.median(speeds[task, "plain"])
-        draft = statistics.median(speeds[task, "draft"])
-        result[task] = {
-            "tok_s_plain": round(plain, 2),
-            "tok_s_draft": round(draft, 2),
-            "ratio": round(draft / plain, 3) if plain > 0 else 0.0,
-            "same_answers": same[task],
-        }
+        row: dict[str, Any] = {"tok_s_plain": round(plain, 2)}
+        for side, suffix in (("draft", ""), ("draft_model", "_draft_model")):
+            if side in engines:
+                tok_s = statistics.median(speeds[task, side])
+                row[f"tok_s_{side}"] = round(tok_s, 2)
+                row[f"ratio{suffix}"] = round(tok_s / plain, 3) if plain > 0 else 0.0
+                row[f"same_answers{suffix}"] = same[task, side]
+        result[task] = row
     return result
 
 
@@ -116,6 +126,12 @@ def format_draft_result(result: dict[str, Any]) -> str:
             f"{task:<5} plain {row['tok_s_plain']:>6.1f} tok/s  draft {row['tok_s_draft']:>6.1f} "
             f"tok/s  ratio {row['ratio']:.3f}  same answer {row['same_answers']}/{result['rounds']}"
         )
+        if "tok_s_draft_model" in row:
+            lines.append(
+                f"{'':<5} with the draft model {row['tok_s_draft_model']:>6.1f} tok/s  ratio "
+                f"{row['ratio_draft_model']:.3f}  same answer "
+                f"{row['same_answers_draft_model']}/{result['rounds']}"
+            )
     costs = result["batch_cost"]
     lines.append(
         f"a batch of {' / '.join(costs)} tokens costs {' / '.join(map(str, costs.values()))} "

@@ -40,6 +40,11 @@ def add_parser(commands):
         "draft: rounds of each task, both sides in turns (5)",
     )
     parser.add_argument("--tokens", type=int, default=512, help="chat, draft: tokens per answer")
+    parser.add_argument(
+        "--draft-model",
+        metavar="FILE",
+        help="draft: also measure drafting by this smaller model of the same family",
+    )
     return parser
 
 
@@ -131,6 +136,7 @@ def run(args, paths: Paths) -> int:
             rounds=args.rounds or 5,
             max_tokens=args.tokens,
             progress=lambda line: print(line, file=sys.stderr),
+            draft_model=Path(args.draft_model) if args.draft_model else None,
         )
         text = format_draft_result(result)
     elif args.kind == "start":
