@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QModelIndex, QPoint, QSortFilterProxyModel, Qt, QUrl, Signal, Slot
+from PySide6.QtCore import QPoint, QSortFilterProxyModel, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -127,7 +127,7 @@ class ModelsPage(QWidget):
         )
         self.picker.title.setText("<b>Quants of this model on this computer</b>")
         self.picker.hide()
-        self.table.selectionModel().currentRowChanged.connect(self._selection_moved)
+        self.table.selectionModel().selectionChanged.connect(self._selection_moved)
         self.details = QLabel(
             objectName="hint",
             textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse,
@@ -261,10 +261,17 @@ class ModelsPage(QWidget):
         self.library.set_speeds({})  # "—" for each: the figures are extras, the list stands
         self._say(message, "error")
 
-    @Slot(QModelIndex, QModelIndex)
-    def _selection_moved(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        model = current.data(ModelRole) if current.isValid() else None
-        self.details.setText(path_line(model) if model is not None else "")
+    @Slot()
+    def _selection_moved(self, *_args) -> None:
+        """The line under the table and the quants follow the selection, not the current row
+        (a Ctrl+click that let F16 go kept saying Q4_1's path while F16 stayed selected)."""
+        models = self.selected_models()
+        if len(models) > 1:
+            self.details.setText(
+                f"{len(models)} selected: " + ", ".join(m.path.name for m in models)
+            )
+        else:
+            self.details.setText(path_line(models[0]) if models else "")
         if self.picker.isVisible():
             self.show_quants()
 

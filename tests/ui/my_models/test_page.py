@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt, QThreadPool
 from app.core.common.paths import hf_hub_cache
 from app.core.library import catalog
 from app.core.library.catalog import HeaderCache
-from app.ui.my_models.library_model import DETAIL_COLUMNS, LibraryModel
+from app.ui.my_models.library_model import DETAIL_COLUMNS, LibraryModel, ModelRole
 from app.ui.my_models.page import ModelsPage
 
 WAIT = 10_000
@@ -121,6 +121,36 @@ def test_chat_compare_and_reveal(qtbot, page) -> None:
     page.select(str(mine.path))
     qtbot.mouseClick(page.buttons["Show in folder"], Qt.LeftButton)
     assert page.answers.opened == [str(mine.path.parent)]
+
+
+def test_the_line_under_the_table_describes_the_selection_not_the_current_row(qtbot, page) -> None:
+    page.resize(1024, 560)
+    page.show()
+    qtbot.waitExposed(page)
+    starter, mine = row_of(page, "starter"), row_of(page, "hearth")
+
+    def click(model: catalog.LocalModel, modifier=Qt.NoModifier) -> None:
+        row = next(
+            r
+            for r in range(page.proxy.rowCount())
+            if page.proxy.index(r, 0).data(ModelRole) == model
+        )
+        rect = page.table.visualRect(page.proxy.index(row, 0))
+        qtbot.mouseClick(page.table.viewport(), Qt.LeftButton, modifier, rect.center())
+
+    click(starter)
+    assert page.details.text().startswith(starter.path.name)
+    click(mine, Qt.ControlModifier)  # both selected, the current row on mine
+    assert page.details.text() == f"2 selected: {starter.path.name}, {mine.path.name}" or (
+        page.details.text() == f"2 selected: {mine.path.name}, {starter.path.name}"
+    )
+    click(mine, Qt.ControlModifier)  # mine let go: the current row stays on it
+    assert page.table.currentIndex().data(ModelRole) == mine
+    assert [m.path for m in page.selected_models()] == [starter.path]
+    assert page.details.text().startswith(starter.path.name)  # it said mine's file
+    assert mine.path.name not in page.details.text()
+    click(mine)  # a plain click: Qt keeps the last modifiers for the next test's selectRow
+    assert page.details.text().startswith(mine.path.name)
 
 
 def test_deleting_a_model_hearth_owns(qtbot, page) -> None:
