@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QListView,
     QProgressBar,
     QPushButton,
     QTableView,
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.measure.measurement import MAX_FILES, MIN_FILES, Comparison, MeasureSettings
+from app.ui.common.columns import ColumnFitter
 from app.ui.compare.figures_toggle import figures_toggle
 from app.ui.compare.measure_worker import Measurer, MeasureRequest
 from app.ui.compare.pick_model import PickModel
@@ -61,10 +61,19 @@ class MeasureView(QWidget):
         self.text_path: str | None = None
         self.comparisons: list[Comparison] = []
 
-        self.file_list = QListView()
+        # A table whose quant and size stay whole and whose file name gives way (elided in the
+        # middle, whole in the tooltip): one line of text per file scrolled the list sideways
+        # in a 1024-px window (issue 19).
+        self.file_list = QTableView()
         self.file_list.setModel(picks)
         self.file_list.setMinimumHeight(150)
         self.file_list.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.file_list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.file_list.verticalHeader().hide()
+        self.file_list.setShowGrid(False)
+        self.file_list.setWordWrap(False)
+        self.file_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.file_columns = ColumnFitter(self.file_list, elastic=[0])
         self.text_button = QPushButton("Your own text...")
         self.text_button.setToolTip(
             "Also measure on a text of yours (a .txt file): quality "

@@ -367,13 +367,41 @@ def test_more_than_eight_files_are_refused_with_a_message(make_page, quant_ladde
     for name in ("Q8_0", "Q2_K"):  # nine files of one model: the ladder and two copies
         os.link(quant_ladder[name], folder / f"Copy-{name}.gguf")
     page = make_page(folders=[folder])
-    every = [page.picks.index(r).data(PathRole) for r in range(page.picks.rowCount())]
+    every = [page.picks.index(r, 0).data(PathRole) for r in range(page.picks.rowCount())]
     page.measure_files(every)
     assert len(page.picks.checked_paths()) == 9
     page.measure_view.measure_button.click()
     assert "between 2 and 8" in page.measure_view.status.text()
     assert page.measure_view.status.objectName() == "error"
     assert not page.measurer.busy
+
+
+def test_the_file_list_fits_a_small_window_with_long_names_elided(
+    qtbot, keeper, make_page, quant_ladder, tmp_path
+):
+    """In a 1024-px window the list of files scrolled sideways (issue 19): quant and size stay
+    whole, a long file name is cut in its cell and whole in its tooltip."""
+    folder = tmp_path / "long"
+    folder.mkdir()
+    long = "SmolLM2-135M-Instruct-a-very-long-community-fine-tune-name-for-roleplay-v2-Q8_0"
+    os.link(quant_ladder["Q8_0"], folder / f"{long}.gguf")
+    page = make_page(folders=[folder])
+    keeper.apply("light")
+    page.resize(1024 - 180, 640)  # the page's share of a 1024-px window beside the sidebar
+    qtbot.waitExposed(page)
+    view = page.measure_view.file_list
+    qtbot.waitUntil(lambda: view.horizontalHeader().length() <= view.viewport().width())
+    assert view.horizontalScrollBar().maximum() == 0
+    metrics, picks = view.fontMetrics(), page.picks
+    row = next(r for r in range(picks.rowCount()) if long in picks.index(r, 0).data())
+    for column in (1, 2):  # the quant and the size, read whole
+        text = picks.index(row, column).data()
+        assert metrics.horizontalAdvance(text) < view.columnWidth(column), text
+    assert metrics.horizontalAdvance(picks.index(row, 0).data()) > view.columnWidth(0)
+    assert long in picks.index(row, 2).data(Qt.ToolTipRole)  # whole where the cell cuts it
+    screenshot(page, "compare_measure_files_1024_light.png")
+    keeper.apply("dark")
+    screenshot(page, "compare_measure_files_1024_dark.png")
 
 
 def test_shutdown_mid_measure_stops_at_once(qtbot, make_page, quant_ladder):
