@@ -66,6 +66,21 @@ def test_fields_show_readable_text_in_both_themes(window, qtbot, name):
     screenshot(window, f"chat_{name}.png")
 
 
+@pytest.mark.parametrize("name", ["dark", "light"])
+def test_an_empty_check_box_shows_its_box_in_both_themes(qtbot, keeper, name):
+    """In the dark theme an unticked box was a shade off the window (Compare's Measure list
+    of files to tick looked like plain text)."""
+    from PySide6.QtWidgets import QCheckBox
+
+    keeper.apply(name)
+    box = QCheckBox()
+    qtbot.addWidget(box)
+    box.show()
+    qtbot.waitExposed(box)
+    background, border = lightness_spread(box)
+    assert abs(border - background) >= 80, (name, background, border)
+
+
 def test_the_theme_is_a_setting_kept_across_starts(window, hearth_home, qapp, qtbot):
     window.set_theme("dark")
     assert theme.shown_theme(qapp) == "dark"
