@@ -4,7 +4,9 @@ Actions: chat, compare (two or more), show in the file manager, delete (with con
 of other apps or of the user's folders are only removed from the list unless deleting the file
 is chosen explicitly), "Add folder..." to list the models of another folder, and "Quants": a pane
 with the quant picker for the selected model's family of local files (the other quants of the same
-model: same architecture, parameters and name in their headers).
+model: same architecture, parameters and name in their headers). The LoRA adapters found have a
+short section of their own under the table (``adapters.py``), where "Show in folder" and
+"Delete..." act on the one selected.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from app.ui.common.columns import ColumnFitter
 from app.ui.common.confirm import ask_yes_no
 from app.ui.common.folders import OPEN_FOLDER
 from app.ui.common.tasks import run_task
+from app.ui.my_models.adapters import AdaptersSection, base_words
 from app.ui.my_models.library_model import (
     SOURCE_LABELS,
     LibraryModel,
@@ -162,10 +165,15 @@ class ModelsPage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 14, 20, 14)
         layout.addWidget(QLabel("My Models", objectName="pageTitle"))
+        self.adapters = AdaptersSection(library)
+        self.adapters.table.customContextMenuRequested.connect(self._adapter_menu)
+        self.adapters.table.selectionModel().selectionChanged.connect(self._adapter_selected)
+        self.table.selectionModel().selectionChanged.connect(self._model_selected)
         self.split = QSplitter(Qt.Orientation.Vertical)
         self.split.addWidget(self.table)
+        self.split.addWidget(self.adapters)
         self.split.addWidget(self.picker)
-        self.split.setSizes([250, 470])
+        self.split.setSizes([250, 1, 470])  # the adapters' section: as short as its rows
         layout.addWidget(self.split, 1)
         layout.addWidget(self.details)
         layout.addWidget(self.status)
@@ -291,9 +299,40 @@ class ModelsPage(QWidget):
             return
         self.compare_requested.emit([str(m.path) for m in models])
 
+    def _targets(self) -> list[LocalModel]:
+        """What "Show in folder" and "Delete..." act on: the selected models, else the
+        selected LoRA adapter."""
+        return self.selected_models() or self.adapters.selected()
+
+    @Slot()
+    def _adapter_selected(self) -> None:
+        """One selection at a time: an adapter chosen, the models' rows let go (and back)."""
+        chosen = self.adapters.selected()
+        if chosen:
+            self.table.clearSelection()
+            self.details.setText(
+                f"{path_line(chosen[0])}. LoRA adapter for {base_words(chosen[0])}"
+            )
+
+    @Slot()
+    def _model_selected(self) -> None:
+        if self.table.selectionModel().hasSelection():
+            self.adapters.table.clearSelection()
+
+    @Slot(QPoint)
+    def _adapter_menu(self, position: QPoint) -> None:
+        chosen = self.adapters.selected()
+        if not chosen:
+            return
+        menu = QMenu(self)
+        menu.addAction(OPEN_FOLDER, self.reveal)
+        owned = chosen[0].source in catalog.OWNED
+        menu.addAction("Delete..." if owned else "Remove from list...", self._delete_clicked)
+        menu.popup(self.adapters.table.viewport().mapToGlobal(position))
+
     @Slot()
     def reveal(self) -> None:
-        for model in self.selected_models()[:1]:
+        for model in self._targets()[:1]:
             self.open_url(QUrl.fromLocalFile(str(model.path.parent)))
 
     @Slot()
@@ -309,8 +348,9 @@ class ModelsPage(QWidget):
 
     def delete(self, delete_file: bool = False) -> None:
         """Delete the selected model: its files when Hearth owns them (or when ``delete_file``),
-        else only its line in the list. Always asks first."""
-        models = self.selected_models()
+        else only its line in the list. Always asks first. A LoRA adapter selected instead: its
+        own files, never its base model's."""
+        models = self._targets()
         if not models:
             return
         model = models[0]
@@ -319,6 +359,8 @@ class ModelsPage(QWidget):
         owned = model.source in catalog.OWNED
         if owned:
             question = f"Delete {model.name} ({size})? Its file(s) will be removed from disk."
+            if model.adapter_of is not None:
+                question += f" The model it is for ({base_words(model)}) stays."
         elif delete_file:
             question = (
                 f"Delete the file {model.path} ({size}) from disk? It belongs to {app}, "
