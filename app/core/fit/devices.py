@@ -89,6 +89,10 @@ EFFICIENCY = {
 # and medium files of every architecture; within 0.89-1.14 of every row (tables in
 # resources/data/SOURCES.md, "CPU cost per weight type"). The per-token fixed cost (graph,
 # sampling) is the model zoo's tiny models': their fastest tokens take 0.52 ms here.
+# More threads: compute scales with them (``CpuSpeed.flops``), bandwidth up to the every-core
+# copy. Not verified here: with 2 threads on this busy 2-core VM the zoo's medium llama ran no
+# faster than with 1 (Q8_0 76.8 against 74.3 tok/s; the second core was other programs'), so
+# 2 threads read 1.5-1.9x optimistic; Hearth loads physical cores but one, 1 thread here.
 CPU_EFFICIENCY, CPU_OVERHEAD_S, CPU_PROMPT_EFFICIENCY = 1.0, 0.05e-3, 1.0
 CPU_GEN_FLOPS_EFFICIENCY = 1.0  # the costs below are already in the probe's FLOPs
 # ggml type -> probe FLOPs per weight of a generated token's product on the CPU.
