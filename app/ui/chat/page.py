@@ -310,6 +310,13 @@ class ChatPage(QWidget):
         used = [u for u in used if u]
         if used and self.session.model:
             self.context_meter.setText(f"used {used[-1]:,} of {self.session.model.n_ctx:,} tokens")
+        elif self.session.model and self.session.model.n_ctx:
+            self.context_meter.setText(f"context: {self.session.model.n_ctx:,} tokens")
+        # The figures of this chat's last answer: a new chat kept the last chat's (another
+        # model's "78.6 tok/s" under an empty chat, issue 19). Send and Regenerate set
+        # "Thinking..." after this.
+        last = next((m for m in reversed(messages) if m.role == "assistant"), None)
+        self.stats_label.setText(stats_line(json.loads(last.stats_json or "{}")) if last else "")
 
     @staticmethod
     def _shown(m: Message, last_answer: bool = False) -> ShownMessage:

@@ -51,6 +51,20 @@ def test_send_streams_and_saves_the_answer(window, qtbot):
     assert page.chats.data(page.chats.index(0)) == "Name the capital city of France."
 
 
+def test_each_chat_shows_its_own_last_answers_figures(window, qtbot):
+    """A new chat kept the last chat's "tok/s" line and context use under its welcome."""
+    page = window.chat_page
+    ask(qtbot, page, "Name the capital city of France.")
+    first, figures, used = page.chat_id, page.stats_label.text(), page.context_meter.text()
+    assert "tok/s" in figures and used.startswith("used ")
+    page.new_chat()
+    assert page.stats_label.text() == ""
+    assert page.context_meter.text() == "context: 8,192 tokens"
+    page.open_chat(first)
+    qtbot.waitUntil(lambda: page.stats_label.text() == figures)
+    assert page.context_meter.text() == used
+
+
 def test_markdown_and_code_blocks_render_and_copy(window, qtbot):
     page = window.chat_page
     chat = page.new_chat()
