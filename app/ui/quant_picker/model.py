@@ -45,6 +45,13 @@ def projector_words(row: QuantRow) -> str:
     return f"+ image projector, {format_size(row.projector_bytes)}"
 
 
+def projector_short(row: QuantRow) -> str:
+    """``+ projector 854 MB``: what "What it means" starts with, short enough to be read whole
+    in a 1024-px window (``projector_words`` was cut to "+ image proj…"); the whole sentence
+    is the row's tooltip and the line under the table."""
+    return f"+ projector {format_size(row.projector_bytes)}"
+
+
 class QuantRole(IntEnum):
     Key = Qt.ItemDataRole.UserRole + 1
     Quant = Qt.ItemDataRole.UserRole + 2
@@ -236,7 +243,7 @@ class QuantPickerModel(QAbstractTableModel):
             return f"{explain.quality_words(q.kld)} · {q.label}" if q else "unknown"
         if column == self.ABOUT:  # the words; the bits per weight are in the tooltip
             words = row.explanation.split(": ", 1)[-1]
-            return f"{projector_words(row)} · {words}" if row.projector_bytes else words
+            return f"{projector_short(row)} · {words}" if row.projector_bytes else words
         if column == self.ACTION:
             return self._actions.get(row.key, ("", False))[0]
         return None

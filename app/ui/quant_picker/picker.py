@@ -29,10 +29,15 @@ from app.core.fit.machine_info import MachineInfo
 from app.core.quants import explain, pick, quality
 from app.core.quants.pick import COMFORTABLE_TOK_S, QuantItem
 from app.ui.common.button_delegate import ButtonDelegate
-from app.ui.common.columns import ColumnFitter
+from app.ui.common.columns import FLOOR, ColumnFitter
 from app.ui.common.tasks import TaskHandle, run_task
 from app.ui.quant_picker.delegate import QuantPickerDelegate
-from app.ui.quant_picker.model import QuantPickerModel, QuantRole, projector_words
+from app.ui.quant_picker.model import (
+    QuantPickerModel,
+    QuantRole,
+    projector_short,
+    projector_words,
+)
 
 log = logging.getLogger("hearth.ui.quant_picker")
 
@@ -126,6 +131,7 @@ class QuantPicker(QWidget):
             floors={
                 QuantPickerModel.QUANT: self._narrowest_quant,
                 QuantPickerModel.SIZE: lambda: 76,
+                QuantPickerModel.ABOUT: self._narrowest_about,
             },
             # said under the table for the chosen row, and in each row's tooltip
             optional=(QuantPickerModel.ABOUT, QuantPickerModel.BITS),
@@ -167,6 +173,14 @@ class QuantPicker(QWidget):
         layout.addWidget(self.about)
         layout.addWidget(self.sources)
         self.set_context_choices(None)
+
+    def _narrowest_about(self) -> int:
+        """A vision model's "+ projector 854 MB" whole, else the usual floor (the column
+        steps aside rather than cut it: the line under the table says it too). Its words
+        follow, elided: room for the "…" after it and the cell's margins."""
+        metrics = self.table.fontMetrics()
+        texts = [projector_short(r) for r in self.model.rows() if r.projector_bytes]
+        return max([FLOOR] + [metrics.horizontalAdvance(f"{t} ·…") + 12 for t in texts])
 
     def _narrowest_quant(self) -> int:
         option = QStyleOptionViewItem()

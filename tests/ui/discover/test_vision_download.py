@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 from app.bench.zoo.vision import vision_pair
 from app.core.common.units import format_size
@@ -78,11 +79,21 @@ def test_a_quant_downloads_with_its_projector_once(qtbot, services, vision_hub, 
     f16 = picker_row(page, "F16")
     extra = pair.mmproj.stat().st_size
     # The row says what else comes with it, and its size and fit count it.
-    assert (
-        model.index(f16, QuantPickerModel.ABOUT)
-        .data()
-        .startswith(f"+ image projector, {format_size(extra)} · ")
+    about_cell = model.index(f16, QuantPickerModel.ABOUT)
+    assert about_cell.data().startswith(f"+ projector {format_size(extra)} · ")
+    assert f"Downloads with its image projector ({format_size(extra)})" in about_cell.data(
+        Qt.ToolTipRole
     )
+    # read whole in a 1024-px window: the column is as wide as it, else steps aside
+    table = page.picker.table
+
+    def shown() -> str:  # the cell's text as the view elides it in the column's width
+        width = table.columnWidth(QuantPickerModel.ABOUT) - 8  # less the cell's margins
+        return table.fontMetrics().elidedText(about_cell.data(), Qt.ElideRight, width)
+
+    qtbot.waitUntil(lambda: shown().startswith(f"+ projector {format_size(extra)} "), timeout=WAIT)
+    assert not table.isColumnHidden(QuantPickerModel.ABOUT)
+    assert table.horizontalHeader().length() <= table.viewport().width()  # no sideways scroll
     assert model.index(f16, QuantPickerModel.SIZE).data() == format_size(
         pair.model.stat().st_size + extra
     )
