@@ -290,6 +290,11 @@ class ModelsPage(QWidget):
         models = self.selected_models()
         if models:
             self.chat_requested.emit(str(models[0].path))
+        elif adapters := self.adapters.selected():
+            self._say(
+                f"A LoRA adapter does not chat on its own: load {base_words(adapters[0])} in "
+                "Chat, then choose the adapter under Loading > LoRA adapter."
+            )
 
     @Slot()
     def compare(self) -> None:

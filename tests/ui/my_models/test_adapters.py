@@ -115,6 +115,10 @@ def test_an_adapters_folder_opens_and_deleting_it_keeps_its_base_model(
     assert page.selected_models() == []  # one selection at a time
     assert f"LoRA adapter for {BASE_NAME}" in page.details.text()
 
+    with qtbot.assertNotEmitted(page.chat_requested):
+        qtbot.mouseClick(page.buttons["Chat with this model"], Qt.LeftButton)
+    assert page.status.text().startswith("A LoRA adapter does not chat on its own: load ")
+
     qtbot.mouseClick(page.buttons["Show in folder"], Qt.LeftButton)
     assert page.answers.opened == [str(adapter.parent)]
 
