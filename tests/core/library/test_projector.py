@@ -49,3 +49,18 @@ def test_a_projector_downloaded_at_a_later_commit_of_the_repo_is_found(tmp_path)
     model = touch(snapshots / "first" / "vision-Q4_K_M.gguf")
     projector = touch(snapshots / "second" / "mmproj-vision-f16.gguf")
     assert find_projector(model) == projector
+
+
+def test_in_a_folder_of_many_models_a_projector_goes_only_with_its_own(tmp_path, starter_gguf):
+    """Hearth's own models folder is flat: the zoo's vision model and its projector beside the
+    starter model. The projector's width (64) is the vision model's, not the starter's (576)."""
+    from app.bench.zoo.vision import vision_pair
+    from tests.conftest import cache_root
+
+    pair = vision_pair(starter_gguf, cache_root() / "zoo")
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for source in (pair.model, pair.mmproj, starter_gguf):
+        (folder / source.name).write_bytes(source.read_bytes())
+    assert find_projector(folder / pair.model.name) == folder / pair.mmproj.name
+    assert find_projector(folder / starter_gguf.name) is None
