@@ -124,3 +124,16 @@ def test_an_answer_and_its_figures_keep_the_window_1024_wide(window, qtbot):
     qtbot.wait(10)
     assert window.size().toTuple() == (1024, 640)
     assert window.minimumSizeHint().width() <= 1024
+
+
+def test_the_api_server_dock_opens_leaving_the_page_most_of_a_laptops_window(window, qtbot):
+    """It opened at ~345 px of a 768-px window, most of it an empty request log, and squeezed
+    the page above to a strip (issue 19's walk): the form and three rows of the log."""
+    window.resize(1366, 768)
+    window.open_page("Hardware")
+    window.toggle_server()
+    qtbot.waitUntil(lambda: window.server_dock.isVisible())
+    qtbot.wait(10)  # laid out
+    assert window.pages.height() >= window.height() // 2, window.server_dock.height()
+    panel = window.server_dock.widget()
+    assert panel.log_view.isVisible() and panel.port_box.isVisible()

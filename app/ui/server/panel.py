@@ -17,6 +17,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
+    QSize,
     Qt,
     Signal,
     Slot,
@@ -256,6 +257,16 @@ class ServerPanel(QWidget):
         self.port_box.valueChanged.connect(self._update_address)
         self.network_box.toggled.connect(self._update_address)
         self._update_address()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        """The form and three rows of the log: the dock opened at ~345 px of a 768-px window,
+        most of it an empty log, the page above squeezed (issue 19's walk). Drag for more."""
+        view = self.log_view
+        rows = view.verticalHeader().defaultSectionSize() * 3
+        log = view.horizontalHeader().sizeHint().height() + rows + 2 * view.frameWidth()
+        parent = view.parentWidget()
+        content = parent.sizeHint() if parent is not None else super().sizeHint()
+        return QSize(content.width(), content.height() - view.sizeHint().height() + log)
 
     @property
     def host(self) -> str:
