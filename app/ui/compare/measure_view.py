@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -114,13 +113,21 @@ class MeasureView(QWidget):
         self.table.verticalHeader().hide()
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        self.table.setWordWrap(False)
         self.table.setColumnHidden(results.column("Text"), True)  # shown for two texts
+        # Within the page's width also with the figures shown (they scrolled sideways in a
+        # 1366-px window): the file and the verdict give way, elided, whole in their tooltips;
+        # where the figures still lack room, "Measured" and "Memory" step aside.
+        self.result_columns = ColumnFitter(
+            self.table,
+            elastic=[results.column("File"), results.column("Answers")],
+            floors={results.column("Answers"): lambda: 130},
+            optional=[results.column("Measured"), results.column("Memory")],
+        )
         self.show_figures = figures_toggle(
             self.table, lambda: [results.column(name) for name in FIGURES]
         )
+        self.show_figures.toggled.connect(self.result_columns.fit)  # columns shown or hidden
         self.summary = QLabel(objectName="hint", wordWrap=True)
 
         layout = QVBoxLayout(self)
@@ -206,6 +213,7 @@ class MeasureView(QWidget):
         self.results.set_comparisons(self.comparisons)
         # One text: its name in every row says nothing.
         self.table.setColumnHidden(self.results.column("Text"), len(self.results.texts()) < 2)
+        self.result_columns.fit()
         rows = [r for c in self.comparisons for r in c.rows]
         stored = sum(r.cached for r in rows)
         measured = len(rows) - stored

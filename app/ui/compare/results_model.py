@@ -211,6 +211,8 @@ class ResultsModel(RowTableModel):
                 )
             if column == "KL divergence":
                 return f"Against {Path(row.reference_file).name}"
+            if column == "Answers":  # whole where the cell cuts it
+                return cell_text(row, column, self.prefix)
             return row.file if column == "File" else None
         if role == Qt.ItemDataRole.TextAlignmentRole and column in _NUMERIC:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

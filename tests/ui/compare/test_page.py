@@ -178,6 +178,33 @@ def test_measure_tab_shows_kl_divergence_growing_as_files_shrink(
     assert float(table(page)[2]["KL divergence"]) == pytest.approx(q2, abs=1e-4)
 
 
+def test_the_results_with_their_figures_fit_the_page_the_verdict_whole_in_its_tooltip(
+    qtbot, make_page, quant_ladder, shared_store
+):
+    """With the figures shown the results scrolled sideways in a 1366-px window (issue 19)."""
+    page = make_page(shared_store)
+    measure(qtbot, page, [quant_ladder[q] for q in THREE])
+    view, results = page.measure_view.table, page.results
+    for width in (1366 - 220, 1024 - 220):  # the page's share of the window beside the sidebar
+        page.resize(width, 760)
+        page.measure_view.show_figures.setChecked(True)
+        qtbot.waitUntil(lambda: view.horizontalHeader().length() <= view.viewport().width())
+        assert view.horizontalScrollBar().maximum() == 0, width
+        metrics = view.fontMetrics()
+        for name in ("Quant", "KL divergence", "Gen. tok/s", "Load time"):  # figures read whole
+            column = results.column(name)
+            assert not view.isColumnHidden(column), name
+            for row in range(results.rowCount()):
+                text = results.index(row, column).data()
+                assert metrics.horizontalAdvance(text) < view.columnWidth(column), (width, text)
+        page.measure_view.show_figures.setChecked(False)
+    answers = results.index(2, results.column("Answers"))
+    assert answers.data(Qt.ToolTipRole) == answers.data() != ""
+    assert view.columnWidth(results.column("Answers")) >= 130
+    # In the narrower page "Measured" and "Memory" stepped aside for the figures; back now.
+    assert not view.isColumnHidden(results.column("Measured"))
+
+
 def test_chart_holds_the_measured_points_and_exports(
     qtbot, make_page, quant_ladder, shared_store, dialogs, tmp_path
 ):
