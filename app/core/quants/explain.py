@@ -169,6 +169,25 @@ def quality_words(kld: float | None) -> str:
     return "much lower"
 
 
+# The same scale in one word each, for a table cell read whole in a 1024-px window
+# (issue 19: "indistinguishable from the original" was cut to "indisti…").
+_QUALITY_SHORT = {
+    "same as the original": "same",
+    "indistinguishable from the original": "excellent",
+    "very close to the original": "very good",
+    "close to the original": "good",
+    "noticeably lower": "fair",
+    "clearly lower": "poor",
+    "much lower": "bad",
+    "quality unknown": "unknown",
+}
+
+
+def quality_short(kld: float | None) -> str:
+    """``quality_words`` as one short verdict ("excellent", "good", "fair"...)."""
+    return _QUALITY_SHORT[quality_words(kld)]
+
+
 def quality_score(kld: float | None) -> float | None:
     """The quality bar's fill: 1 at a KLD of 0.001 or less, 0 at 1.0 (log scale)."""
     if kld is None:

@@ -67,7 +67,7 @@ class QuantPickerDelegate(QStyledItemDelegate):
                 rect,
                 score or 0,
                 colour,
-                index.data(QuantRole.QualityWords) or "",
+                index.data(QuantRole.QualityShort) or "",
                 index.data(QuantRole.QualitySource) or "",
             )
         painter.restore()
@@ -78,7 +78,8 @@ class QuantPickerDelegate(QStyledItemDelegate):
             (c for prefix, c in BADGES.items() if verdict.startswith(prefix)),
             ("#eef1f6", "#1f2430"),
         )
-        paint_fit_cell(painter, option, verdict, colours)
+        # the short words ("CPU only"), coloured by the whole verdict
+        paint_fit_cell(painter, option, index.data(Qt.ItemDataRole.DisplayRole) or "", colours)
 
     def _quant(self, painter, option, index, rect: QRect) -> None:
         bold = QFont(option.font)
@@ -192,7 +193,7 @@ class QuantPickerDelegate(QStyledItemDelegate):
             small = QFont(option.font)
             small.setPointSizeF(max(7.0, option.font.pointSizeF() - 1.5))
             width = (
-                metrics.horizontalAdvance(index.data(QuantRole.QualityWords) or "")
+                metrics.horizontalAdvance(index.data(QuantRole.QualityShort) or "")
                 + QFontMetrics(small).horizontalAdvance(index.data(QuantRole.QualitySource) or "")
                 + 36
             )

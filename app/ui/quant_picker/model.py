@@ -17,7 +17,7 @@ from PySide6.QtGui import QColor
 
 from app.core.common.units import format_size
 from app.core.quants import explain
-from app.core.quants.pick import COMFORTABLE_TOK_S, TOO_LARGE, Pick, QuantRow
+from app.core.quants.pick import COMFORTABLE_TOK_S, CPU, FULL, PARTIAL, TOO_LARGE, Pick, QuantRow
 
 SLOW = QColor("#b3261e")  # under the comfortable speed (the user's setting)
 
@@ -33,6 +33,14 @@ SPEED_BASIS = {
 }
 
 Index = QModelIndex | QPersistentModelIndex
+
+# "Fit here" in a few words, read whole in a 1024-px window ("CPU only — fits in RAM" was cut
+# to "CPU only —…", issue 19); the whole verdict is the row's tooltip and under the table.
+FIT_SHORT = {FULL: "Fits in GPU", PARTIAL: "Partly on GPU", CPU: "CPU only", TOO_LARGE: "Too large"}
+
+
+def fit_short(row: QuantRow) -> str:
+    return FIT_SHORT.get(row.placement, row.fit.verdict)
 
 
 def _total(row: QuantRow) -> int:
@@ -74,6 +82,7 @@ class QuantRole(IntEnum):
     SpeedBasis = Qt.ItemDataRole.UserRole + 17  # "measured", "calibrated" or "estimated"
     Action = Qt.ItemDataRole.UserRole + 18  # the row's button text ("" for none)
     ActionEnabled = Qt.ItemDataRole.UserRole + 19
+    QualityShort = Qt.ItemDataRole.UserRole + 20  # the verdict in a word, for the cell
 
 
 HEADER_TIPS = (
@@ -214,6 +223,7 @@ class QuantPickerModel(QAbstractTableModel):
             QuantRole.Placement: row.placement,
             QuantRole.Quality: explain.quality_score(q.kld) if q else None,
             QuantRole.QualityWords: explain.quality_words(q.kld if q else None),
+            QuantRole.QualityShort: explain.quality_short(q.kld if q else None),
             QuantRole.QualitySource: q.label if q else "",
             QuantRole.QualityNote: q.note if q else "",
             QuantRole.Kld: q.kld if q else None,
@@ -235,12 +245,12 @@ class QuantPickerModel(QAbstractTableModel):
         if column == self.SIZE:
             return format_size(_total(row))
         if column == self.FIT:
-            return row.fit.verdict
+            return fit_short(row)
         if column == self.SPEED:
             return row.speed.short if row.speed else "—"
         if column == self.QUALITY:
             q = row.quality
-            return f"{explain.quality_words(q.kld)} · {q.label}" if q else "unknown"
+            return f"{explain.quality_short(q.kld)} · {q.label}" if q else "unknown"
         if column == self.ABOUT:  # the words; the bits per weight are in the tooltip
             words = row.explanation.split(": ", 1)[-1]
             return f"{projector_short(row)} · {words}" if row.projector_bytes else words

@@ -35,6 +35,7 @@ from app.ui.quant_picker.delegate import QuantPickerDelegate
 from app.ui.quant_picker.model import (
     QuantPickerModel,
     QuantRole,
+    fit_short,
     projector_short,
     projector_words,
 )
@@ -113,24 +114,24 @@ class QuantPicker(QWidget):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(38)
         header = self.table.horizontalHeader()
-        # Columns sized to their contents within the table's width: the bits, speed and button
-        # whole, the others elided (whole in the row's tooltip), "What it means" and then the
-        # bits per weight hidden when short of room (the line under the table says both for
-        # the chosen row). Stretched
-        # and sized to contents, the columns needed a horizontal scrollbar even at 1366 px,
-        # with Expected quality cut (issue 19).
+        # Columns sized to their contents within the table's width: the bits, fit ("CPU only"),
+        # speed and button whole, the others elided (whole in the row's tooltip) but never
+        # below their key words (the quality's verdict and header), "What it means" and then
+        # the bits per weight hidden when short of room (the line under the table says both
+        # for the chosen row). Stretched and sized to contents, the columns needed a
+        # horizontal scrollbar even at 1366 px, with Expected quality cut (issue 19).
         self.columns = ColumnFitter(
             self.table,
             elastic=(
                 QuantPickerModel.QUANT,
                 QuantPickerModel.SIZE,
-                QuantPickerModel.FIT,
                 QuantPickerModel.QUALITY,
                 QuantPickerModel.ABOUT,
             ),
             floors={
                 QuantPickerModel.QUANT: self._narrowest_quant,
                 QuantPickerModel.SIZE: lambda: 76,
+                QuantPickerModel.QUALITY: self._narrowest_quality,
                 QuantPickerModel.ABOUT: self._narrowest_about,
             },
             # said under the table for the chosen row, and in each row's tooltip
@@ -181,6 +182,17 @@ class QuantPicker(QWidget):
         metrics = self.table.fontMetrics()
         texts = [projector_short(r) for r in self.model.rows() if r.projector_bytes]
         return max([FLOOR] + [metrics.horizontalAdvance(f"{t} ·…") + 12 for t in texts])
+
+    def _narrowest_quality(self) -> int:
+        """Its header ("Expected quality" was cut to "Expectec") and each verdict word whole
+        (the bar's text has 8 px each side)."""
+        metrics = self.table.fontMetrics()
+        words = [
+            explain.quality_short(r.quality.kld if r.quality else None) for r in self.model.rows()
+        ]
+        widest = max((metrics.horizontalAdvance(w) for w in words), default=0)
+        header = self.table.horizontalHeader().sectionSizeHint(QuantPickerModel.QUALITY)
+        return max(FLOOR, header, widest + 18)
 
     def _narrowest_quant(self) -> int:
         option = QStyleOptionViewItem()
@@ -302,6 +314,11 @@ class QuantPicker(QWidget):
         self.about.setText(
             f"<b>{entry.quant}</b>: {entry.explanation.split(': ', 1)[-1]}"
             + (f" ({bits})" if bits else "")
+            + (  # the whole fit verdict, where the cell says it short ("CPU only")
+                f" · fit here: {entry.fit.verdict}"
+                if entry.fit.verdict != fit_short(entry)
+                else ""
+            )
             + (
                 f"<br>{projector_words(entry)}: it downloads with the model"
                 if entry.projector_bytes

@@ -105,6 +105,8 @@ def test_model_page_lists_quants_by_size_and_recommends_one(qtbot, model_page, q
         "in your RAM with room for 8,192 tokens of context"
     )
     assert model.index(6, QuantPickerModel.FIT).data() == estimate.VERDICT_TOO_LARGE
+    assert model.index(5, QuantPickerModel.FIT).data() == "CPU only"  # the reason under it
+    assert f"Fit here: {estimate.VERDICT_CPU}." in model.index(5, 0).data(Qt.ToolTipRole)
     # the files table below selects the same file, ready for Download, with the same fits
     selected = model_page.files_table.selectionModel().selectedRows()
     assert [model_page.files.entry(i.row()).quant for i in selected] == ["Q8_0"]
@@ -122,9 +124,9 @@ def test_model_page_lists_quants_by_size_and_recommends_one(qtbot, model_page, q
             "bits per weight; Q4_K_M usually 4.9."
         )
     )
-    assert model.index(q4, QuantPickerModel.QUALITY).data() == (
-        "close to the original · typical for this type"
-    )
+    # the cell's verdict in a word, the words in full in the row's tooltip
+    assert model.index(q4, QuantPickerModel.QUALITY).data() == "good · typical for this type"
+    assert "Expected quality: close to the original, " in model.index(q4, 0).data(Qt.ToolTipRole)
     assert model.index(q4, 0).data(QuantRole.Kld) == 0.03127
     assert "ggml-org/llama.cpp PR #6936" in model.index(q4, 0).data(Qt.ToolTipRole)
     # where the figures come from: one click away, not five lines under the table
@@ -134,7 +136,7 @@ def test_model_page_lists_quants_by_size_and_recommends_one(qtbot, model_page, q
     # under the table: what the recommended quant means, then the one the user clicks
     assert picker.about.text() == (
         "<b>Q8_0</b>: practically indistinguishable from the original. "
-        "(this file: 8.6 bits per weight; Q8_0 usually 8.5)"
+        f"(this file: 8.6 bits per weight; Q8_0 usually 8.5) · fit here: {estimate.VERDICT_CPU}"
     )
     qtbot.mouseClick(
         picker.table.viewport(),
@@ -143,7 +145,7 @@ def test_model_page_lists_quants_by_size_and_recommends_one(qtbot, model_page, q
     )
     assert picker.about.text() == (
         "<b>Q4_K_M</b>: usually close to the original; the usual choice. "
-        "(this file: 6.3 bits per weight; Q4_K_M usually 4.9)"
+        f"(this file: 6.3 bits per weight; Q4_K_M usually 4.9) · fit here: {estimate.VERDICT_CPU}"
     )
     assert model.index(q4, QuantPickerModel.BITS).data() == f"{105454144 * 8 / 134515008:.1f}"
 
@@ -229,6 +231,20 @@ def test_the_columns_fit_the_table_without_a_horizontal_scrollbar(
             table.viewport().width()
         )
         assert table.columnWidth(column) >= 50, column
+    # each row's key facts read whole: its fit ("CPU only"), its quality verdict, the header
+    # ("CPU only —…", "indisti…" and "Expectec" in a 1024-px window, issue 19)
+    for row in range(model.rowCount()):
+        fit = model.index(row, QuantPickerModel.FIT).data()
+        assert painted(table, fit, QuantPickerModel.FIT, FIT_MARGINS) == fit
+        verdict = model.index(row, QuantPickerModel.QUALITY).data(QuantRole.QualityShort)
+        assert painted(table, verdict, QuantPickerModel.QUALITY, BAR_MARGINS) == verdict
+    assert {model.index(r, QuantPickerModel.FIT).data() for r in range(7)} == {
+        "CPU only",
+        "Too large",
+    }
+    assert header.sectionSizeHint(QuantPickerModel.QUALITY) <= table.columnWidth(
+        QuantPickerModel.QUALITY
+    )
     # what a narrowed cell cuts short, the row's tooltip says whole
     q3 = LADDER.index("Q3_K_M")
     tip = model.index(q3, QuantPickerModel.QUALITY).data(Qt.ToolTipRole)
@@ -241,13 +257,23 @@ def test_the_columns_fit_the_table_without_a_horizontal_scrollbar(
     screenshot(model_page, f"quant_picker_{width}.png")
 
 
+FIT_MARGINS, BAR_MARGINS = 20, 16  # the delegate's: the fit badge's and the bar's text
+
+
+def painted(table, text: str, column: int, margins: int) -> str:
+    """``text`` as the delegate paints it in ``column``'s width (elided when it is short)."""
+    room = table.columnWidth(column) - margins
+    return table.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, room)
+
+
 def test_recommended_moves_when_the_context_grows_or_memory_shrinks(qtbot, model_page):
     picker = model_page.picker
     choose_context(qtbot, picker, 2048)
     assert recommended(picker.model) == ["F16"]
     assert model_page.files.index(6, 3).data() == estimate.VERDICT_CPU  # the files table follows
     assert all(
-        picker.model.index(r, QuantPickerModel.FIT).data() == estimate.VERDICT_CPU for r in range(7)
+        picker.model.index(r, QuantPickerModel.FIT).data(QuantRole.Fit) == estimate.VERDICT_CPU
+        for r in range(7)
     )
     choose_context(qtbot, picker, 8192)
     assert recommended(picker.model) == ["Q8_0"]

@@ -79,7 +79,9 @@ def test_the_recommendation_agrees_with_the_words_beside_it(qtbot, page, theme) 
     assert cell(model, "Q4_1", QuantPickerModel.ABOUT) == (
         "an older format, not as close to the original as Q4_K_M."
     )
-    assert cell(model, "Q4_1", QuantPickerModel.QUALITY) == "noticeably lower · rough estimate"
+    assert cell(model, "Q4_1", QuantPickerModel.QUALITY) == "fair · rough estimate"
+    tip = cell(model, "Q4_1", 0, Qt.ItemDataRole.ToolTipRole)
+    assert "Expected quality: noticeably lower, " in tip  # the verdict word's meaning
     assert picker.about.text().startswith("<b>Q4_K_M</b>: usually close to the original")
     screenshot(page, f"my_models_quants_{theme}.png")
 
