@@ -115,17 +115,22 @@ class MeasureView(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(False)
         self.table.setColumnHidden(results.column("Text"), True)  # shown for two texts
+        self.show_figures = figures_toggle(
+            self.table, lambda: [results.column(name) for name in FIGURES]
+        )
         # Within the page's width also with the figures shown (they scrolled sideways in a
-        # 1366-px window): the file and the verdict give way, elided, whole in their tooltips;
-        # where the figures still lack room, "Measured" and "Memory" step aside.
+        # 1366-px window): the file and the verdict give way, elided, whole in their tooltips
+        # (narrower with the figures beside them: the quant and the figures say it too); where
+        # the figures still lack room, "Measured" and "Memory" step aside.
+        figures = self.show_figures.isChecked
         self.result_columns = ColumnFitter(
             self.table,
             elastic=[results.column("File"), results.column("Answers")],
-            floors={results.column("Answers"): lambda: 130},
+            floors={
+                results.column("File"): lambda: 40 if figures() else 70,
+                results.column("Answers"): lambda: 60 if figures() else 130,
+            },
             optional=[results.column("Measured"), results.column("Memory")],
-        )
-        self.show_figures = figures_toggle(
-            self.table, lambda: [results.column(name) for name in FIGURES]
         )
         self.show_figures.toggled.connect(self.result_columns.fit)  # columns shown or hidden
         self.summary = QLabel(objectName="hint", wordWrap=True)
