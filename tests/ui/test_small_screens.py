@@ -4,7 +4,9 @@ import pytest
 from PySide6.QtWidgets import QScrollArea
 
 from app.core.config.settings import Settings
+from app.ui.common.columns import FLOOR
 from app.ui.main_window import PAGES, MainWindow
+from tests.support.cells import shown_text
 from tests.support.screenshots import screenshot
 
 
@@ -100,7 +102,21 @@ def test_my_models_with_two_models_keeps_the_window_1024_wide(window, qtbot, sta
     table = window.models_page.table  # its columns within its width (it scrolled sideways)
     qtbot.waitUntil(lambda: table.horizontalHeader().length() <= table.viewport().width())
     assert not table.horizontalScrollBar().isVisible()
-    assert table.columnWidth(0) >= 160  # the names, elided in the middle if need be
+    # each name and speed read whole (issue 19: "SmolLM2-1…-Instruct" and a lone "…")
+    library, proxy = window.library, window.models_page.proxy
+    speeds = [proxy.index(r, library.column("Speed here")) for r in range(2)]
+    qtbot.waitUntil(lambda: all(s.data() != "…" for s in speeds), timeout=60_000)
+    qtbot.wait(10)  # the columns fitted to the speeds
+    names = [proxy.index(r, library.column("Name")) for r in range(2)]
+    starter = next(n for n in names if n.data() == "SmolLM2-135M-Instruct")
+    long_name = next(n for n in names if n is not starter)
+    for cell in (starter, *speeds):
+        assert shown_text(table, cell) == cell.data()
+    # a name too long for a 1024-px window keeps both its ends, and the most room there is
+    shown = shown_text(table, long_name)
+    assert shown.startswith("SmolLM2-135M") and shown.endswith("-from-Discover"), shown
+    assert table.columnWidth(library.column("From")) == FLOOR  # "From" gave way to it
+    assert table.isColumnHidden(library.column("Architecture"))  # and stepped aside
 
 
 @pytest.mark.parametrize("page", ["Chat", "Hardware", "My Models"])

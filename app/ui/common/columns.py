@@ -28,15 +28,19 @@ class ColumnFitter(QObject):
         floor: int = FLOOR,
         floors: Mapping[int, Callable[[], int]] | None = None,
         optional: Sequence[int] = (),
+        first: Sequence[int] = (),
     ) -> None:
         """``floors``: for some elastic columns, their own narrowest width (asked at each fit:
         it may depend on the rows), in place of ``floor``. ``optional``: columns hidden, in
         this order, while the others cannot have their floors beside them (what they say is
-        shown elsewhere too)."""
+        shown elsewhere too). ``first``: elastic columns served first, in this order (the
+        one the user reads, a model's name): whole while the other elastic columns can give
+        way to their floors, and the optional ones step aside for them."""
         super().__init__(table)
         self.table, self.elastic, self.floor = table, list(elastic), floor
         self.floors = dict(floors or {})
         self.optional = list(optional)
+        self.first = list(first)
         table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         header = table.horizontalHeader()
         header.setStretchLastSection(False)
@@ -87,8 +91,10 @@ class ColumnFitter(QObject):
             if c in self.elastic
         }
         room = table.viewport().width()
+        # what must be beside the others' floors: the ``first`` columns whole
+        least = {c: wanted[c] if c in self.first else floors.get(c, wanted[c]) for c in shown}
         for column in self.optional:  # the least needed first, while the rest cannot fit
-            if sum(floors.get(c, wanted[c]) for c in shown) <= room:
+            if sum(least[c] for c in shown) <= room:
                 break
             if column in shown:
                 header.hideSection(column)
@@ -100,10 +106,17 @@ class ColumnFitter(QObject):
         widths = dict(wanted)
         need = sum(wanted[c] for c in elastic)
         if elastic and need > left:
-            # An equal share each, the narrow ones whole (a short source is not cut to make a
-            # long path a little longer), none below its floor.
+            # The ``first`` columns served first, as wide as they want while the others keep
+            # their floors; then an equal share each, the narrow ones whole (a short source is
+            # not cut to make a long path a little longer), none below its floor.
             remaining = left
-            by_want = sorted(elastic, key=lambda c: wanted[c])
+            rest = [c for c in elastic if c not in self.first]
+            served = [c for c in self.first if c in floors]
+            for i, c in enumerate(served):
+                kept = remaining - sum(floors[x] for x in rest + served[i + 1 :])
+                widths[c] = max(floors[c], min(wanted[c], kept))
+                remaining -= widths[c]
+            by_want = sorted(rest, key=lambda c: wanted[c])
             for i, c in enumerate(by_want):
                 share = remaining // (len(by_want) - i)
                 kept = remaining - sum(floors[x] for x in by_want[i + 1 :])  # the others' floors

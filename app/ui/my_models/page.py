@@ -108,16 +108,19 @@ class ModelsPage(QWidget):
         # Names are short; a long repo or folder keeps both ends, and shows whole (with the
         # file's path) in the line under the table.
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        # Each column as wide as its text within the table's width: the name, source and
-        # origin give way (elided in the middle; the line under the table says the file and
-        # where it came from whole), the architecture steps aside. Sized to contents, the
-        # table scrolled sideways in a 1024-px window (issue 19).
-        name, architecture = library.column("Name"), library.column("Architecture")
+        # Each column as wide as its text within the table's width. The name is what the user
+        # reads, then where the file came from: they stay whole while the architecture and
+        # then the source step aside (elided in the middle when even that is not enough; the
+        # line under the table says the file and where it came from whole). Sized to
+        # contents, the table scrolled sideways in a 1024-px window; then the name was cut to
+        # "SmolLM2-1…-Instruct" beside a roomy Architecture (issue 19).
+        name, origin = library.column("Name"), library.column("From")
         self.columns = ColumnFitter(
             self.table,
             elastic=[library.column(c) for c in ("Name", "Architecture", "Source", "From")],
             floors={name: lambda: NAME_FLOOR},
-            optional=[architecture],
+            optional=[library.column("Architecture"), library.column("Source")],
+            first=[name, origin],
         )
         self.table.doubleClicked.connect(self._chat_with_current)
         self.summary = QLabel(objectName="hint")

@@ -17,6 +17,7 @@ from app.core.downloads.downloader import Downloader
 from app.core.library import catalog
 from app.ui.my_models.library_model import LibraryModel
 from app.ui.my_models.page import ModelsPage
+from tests.support.cells import shown_whole
 from tests.support.hub_repos import add_gguf_family, gguf_name
 from tests.support.lora import BASE_NAME, make_lora
 from tests.support.screenshots import screenshot
@@ -92,10 +93,22 @@ def test_a_downloaded_adapter_is_listed_apart_with_the_model_it_is_for(
     assert section.model.index(0, 0).data(Qt.ToolTipRole) == (
         f"LoRA adapter for {BASE_NAME}\n{adapter}"
     )
+    # the model's name and speed read whole in a 1024-px window (issue 19: "SmolLM2-1…-Instruct"
+    # beside a roomy Architecture); the architecture and source step aside for them
+    library, table = page.library, page.table
+    speed = page.proxy.index(0, library.column("Speed here"))
+    qtbot.waitUntil(lambda: speed.data() != "…", timeout=WAIT)  # worked out
+    name = page.proxy.index(0, library.column("Name"))
+    assert name.data() == BASE_NAME.replace(" ", "-")
+    qtbot.waitUntil(lambda: shown_whole(table, name) and shown_whole(table, speed), timeout=WAIT)
+    origin = page.proxy.index(0, library.column("From"))  # and the repo it came from
+    assert shown_whole(table, origin) and origin.data() == BASE_REPO
+    assert table.horizontalHeader().length() <= table.viewport().width()
     # the section fits a 1024x640 window under the models' table: its row whole, nothing cut
     for theme in ("light", "dark"):
         keeper.apply(theme)
         qtbot.waitUntil(lambda: row_shown(section.table), timeout=WAIT)
+        assert shown_whole(table, name) and shown_whole(table, speed)
         assert page.width() == 1024 and not section.table.horizontalScrollBar().isVisible()
         assert page.table.height() > section.height()  # the models keep the room
         screenshot(page, f"my_models_adapters_{theme}.png")
