@@ -408,4 +408,7 @@ def test_measured_quality_replaces_typical_once_stored(qtbot, models_page, quant
     )
     q4 = shown(model).index("Q4_K_M")
     assert model.index(q4, 0).data(QuantRole.QualitySource) == "typical for this type"
+    library = models_page.library  # the list's own speeds worked out, as a user finds them
+    speed = library.index(0, library.column("Speed here"))
+    qtbot.waitUntil(lambda: speed.data() != "…", timeout=WAIT)
     screenshot(models_page, "quant_picker_local.png")
