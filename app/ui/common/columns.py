@@ -6,6 +6,8 @@ window and the downloads panel in a 1024-px one (issue 19). Here the columns tha
 read whole (a quant, a size, a button) keep their content width; the "elastic" ones (long
 words) share what is left, narrowed down to a floor when room is short, their text elided by
 the delegate and whole in the cell's tooltip. Extra room goes to the last elastic column.
+The "first" elastic columns (My Models' name) are served before the others, and the optional
+ones step aside for them: a name was cut to "SmolLM2-1…-Instruct" beside a roomy Architecture.
 """
 
 from __future__ import annotations
