@@ -187,6 +187,8 @@ class LibraryModel(QAbstractTableModel):
                 "Speed here": speed.gen_tok_s if speed else 0,
             }.get(column, "")
             return (number or 0) if column in _RIGHT else _cell(model, column).lower()
+        if column == "Speed here" and role == Qt.ItemDataRole.ToolTipRole and self._speeds is None:
+            return "Working out how fast it would write here..."  # a lone "…" looked cut
         if column == "Speed here" and role == Qt.ItemDataRole.ToolTipRole and speed:
             from app.ui.quant_picker.model import SPEED_BASIS  # the picker's words for it
 

@@ -72,6 +72,7 @@ def test_speed_here_column_shows_the_pickers_figure_for_each_file(
     starter = next(r for r in range(library.rowCount()) if "SmolLM2" in library.index(r, 0).data())
     other = 1 - starter
     assert library.index(starter, column).data() == "…"  # not worked out while hidden
+    assert library.index(starter, column).data(Qt.ToolTipRole).startswith("Working out how fast")
     with qtbot.waitSignal(library.dataChanged, timeout=WAIT):
         page.show()
     # the quant picker's own figure for the file, at its default context
