@@ -72,3 +72,11 @@ def test_a_verdict_takes_the_worse_of_its_two_figures() -> None:
     assert explain.verdict(0.005, 80.0) == "noticeably different from the original"
     assert explain.verdict(0.005, float("nan")) == explain.VERDICTS[0][2]
     assert explain.verdict(None) == "not measured"
+
+
+def test_each_quality_verdict_has_one_short_word_in_order() -> None:
+    """The quant picker's cell says the verdict in a word (issue 19: "indisti…" at 1024 px)."""
+    klds = [None, 0.0, 0.001, 0.01, 0.03, 0.1, 0.2, 1.0]
+    words = [explain.quality_short(k) for k in klds]
+    assert words == ["unknown", "same", "excellent", "very good", "good", "fair", "poor", "bad"]
+    assert all(len(w) <= 9 for w in words)  # read whole in a narrow column
