@@ -44,6 +44,8 @@ _ACTIONS = {
     "done": {"chat", "show"},
 }
 MESSAGE_COLUMN = COLUMNS.index("Message")
+# Columns hidden while every row leaves them empty (finished downloads have no speed).
+EMPTY_HIDDEN = tuple(COLUMNS.index(name) for name in ("Speed", "Time left", "Message"))
 BAR_WIDTH = 120  # the bar; the byte counts are written beside it, never over it
 GAP = 8
 
@@ -137,7 +139,8 @@ class DownloadsPanel(QWidget):
         self.table.setWordWrap(False)
         # Within the dock's width: the file, repository and message elided (whole in the
         # tooltip). Sized to contents, the columns scrolled sideways at 1024 px (issue 19).
-        self.columns = ColumnFitter(self.table, elastic=(0, 1, MESSAGE_COLUMN))
+        # The file name is served first: it was cut ("…Q4_K_…") beside empty columns.
+        self.columns = ColumnFitter(self.table, elastic=(0, 1, MESSAGE_COLUMN), first=(0,))
 
         self.empty = QLabel("No downloads. Pick a model on the Discover page to download it.")
         self.buttons = {
@@ -162,6 +165,9 @@ class DownloadsPanel(QWidget):
         layout.addLayout(row)
 
         model = manager.model
+        for signal in (model.dataChanged, model.rowsInserted, model.rowsRemoved, model.modelReset):
+            signal.connect(self._hide_empty_columns)
+        self._hide_empty_columns()
         self.table.selectionModel().selectionChanged.connect(self._refresh_buttons)
         model.dataChanged.connect(self._refresh_buttons)
         model.rowsInserted.connect(self._refresh_buttons)
@@ -183,6 +189,16 @@ class DownloadsPanel(QWidget):
             super().sizeHint().width(),
             height + buttons + spacing + margins.top() + margins.bottom(),
         )
+
+    def _hide_empty_columns(self, *_args) -> None:
+        """Speed, Time left and Message are shown only while a row has something in them: for
+        finished downloads they stood empty, and their width was taken from the file's name."""
+        model, header = self.manager.model, self.table.horizontalHeader()
+        rows = range(model.rowCount())
+        for column in EMPTY_HIDDEN:
+            empty = not any(model.index(row, column).data() for row in rows)
+            if header.isSectionHidden(column) != empty:
+                header.setSectionHidden(column, empty)
 
     @Slot(str, str)
     def _on_state(self, key: str, state: str) -> None:

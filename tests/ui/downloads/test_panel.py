@@ -170,3 +170,39 @@ def test_the_list_fits_a_1024_px_dock_and_a_finished_bar_shows_full(qtbot, keepe
     assert done.name() != palette.color(palette.ColorRole.Highlight).name()
     screenshot(panel, f"downloads_finished_{theme}.png")
     assert panel.manager.shutdown()
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_finished_downloads_give_their_names_the_room_of_empty_columns(qtbot, keeper, theme):
+    """At 1024 px a finished download's name was cut ("…Q4_K_…") beside Speed, Time left and
+    Message columns left empty: those show only while a row has something to say in them."""
+    keeper.apply(theme)
+    repo = "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF"
+    names = ["SmolLM2-135M-Instruct-Q4_K_M.gguf", "mmproj-zoo-vision-tiny-F16.gguf"]
+    model = DownloadsModel()
+    for name in names:
+        model.add(f"{repo}/{name}", repo, name, "done", done=10, total=10)
+    panel = make_panel(qtbot, DownloadManager(model=model))
+    table, header = panel.table, panel.table.horizontalHeader()
+    hidden = ("Speed", "Time left", "Message")
+
+    def titles() -> set[str]:
+        return {
+            model.headerData(c, Qt.Horizontal) for c in range(7) if not header.isSectionHidden(c)
+        } & set(hidden)
+
+    qtbot.waitUntil(lambda: not titles() and header.length() <= table.viewport().width())
+    metrics = table.fontMetrics()
+    for row, name in enumerate(names):
+        cell = table.visualRect(model.index(row, 0))
+        assert metrics.horizontalAdvance(name) < cell.width()  # whole, not elided
+    screenshot(panel, f"downloads_names_whole_{theme}.png")
+
+    key = f"{repo}/{names[0]}"
+    model.add(f"{repo}/big.gguf", repo, "big.gguf", "downloading", done=10, total=10**9)
+    model.update(f"{repo}/big.gguf", {Role.Speed: 2_000_000.0})
+    qtbot.waitUntil(lambda: {"Speed", "Time left"} <= titles())
+    assert "Message" not in titles() and set(hidden) > titles()
+    model.update(key, {Role.Message: "Saved in the models folder"})
+    qtbot.waitUntil(lambda: titles() == set(hidden) and header.length() <= table.viewport().width())
+    assert panel.manager.shutdown()
