@@ -65,6 +65,9 @@ ARCHITECTURES = (
 ANY_SIZE, ANY_ARCH = "Any size", "Any architecture"
 CACHE_NAME = saved_search.FILE_NAME
 SLOW_MS = 8_000
+# The automatic first list, when it left out every repo the Hub listed first (a new or quiet
+# Hub): what to do next, not "No GGUF models match" before the user typed anything.
+FIRST_LIST_EMPTY = "Search for a model by name, e.g. qwen, llama, gemma"
 
 
 class DiscoverPage(QWidget):
@@ -276,6 +279,8 @@ class DiscoverPage(QWidget):
                 + (" — scroll down for more" if more else "")
                 + self._left_out()
             )
+        elif self._first is not None:  # nothing typed yet: "no match" would be untrue
+            self._set_status(FIRST_LIST_EMPTY + (self._left_out() or "."))
         elif more:
             self._set_status(
                 "No match among the Hub's first models for these filters. Add "

@@ -83,3 +83,24 @@ def test_a_search_of_the_users_own_still_shows_the_gated_and_test_repos(
     with qtbot.waitSignal(page.results_model.page_loaded, timeout=WAIT):
         page.search()
     assert ids(page) == [GATED]
+
+
+def test_a_first_list_left_empty_says_to_search_by_name(
+    qtbot, services, loopback_hub, tmp_path
+) -> None:
+    """A Hub whose first repos are all unused (as a new mirror's, or the walk's loopback Hub)
+    said "No GGUF models match. Try other words or filters." before the user typed anything."""
+    files = {gguf_name("M", "Q4_K_M"): b"x"}
+    add_gguf_family(loopback_hub, "org/Quiet-1B-GGUF", files, downloads=3, likes=0)
+    page = shown_page(qtbot, services, loopback_hub, tmp_path, page_size=10)
+
+    assert ids(page) == []
+    status = page.status.text()
+    assert status.startswith("Search for a model by name, e.g. qwen, llama, gemma.")
+    assert "No GGUF models match" not in status
+    assert "test and little-used repos" in status  # and why the list is empty
+
+    page.query.setText("Quiet")
+    with qtbot.waitSignal(page.results_model.page_loaded, timeout=WAIT):
+        page.search()
+    assert ids(page) == ["org/Quiet-1B-GGUF"]  # a search of the user's own finds it
