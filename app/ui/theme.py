@@ -103,6 +103,8 @@ def resolve(choice: str, app: QGuiApplication) -> str:
 
 
 _NAMED = re.compile(r"#[0-9a-fA-F]{6}/\*(\w+)\*/")  # a colour and its name: #1f2430/*text*/
+# An image drawn per theme, named as the light one: url(icons/combo-arrow-light.svg)
+_IMAGE = re.compile(r"url\(icons/([\w-]+)-light\.svg\)")
 
 
 def stylesheet(name: str) -> str:
@@ -110,6 +112,7 @@ def stylesheet(name: str) -> str:
     that colour of theme ``name``. The file stays a valid stylesheet as it is."""
     colours = COLOURS[name]
     text = resource("style.qss").read_text(encoding="utf-8")
+    text = _IMAGE.sub(lambda m: f"url({resource('icons').as_posix()}/{m[1]}-{name}.svg)", text)
     return _NAMED.sub(lambda m: colours[m.group(1)], text)
 
 

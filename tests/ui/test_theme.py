@@ -81,6 +81,40 @@ def test_an_empty_check_box_shows_its_box_in_both_themes(qtbot, keeper, name):
     assert abs(border - background) >= 80, (name, background, border)
 
 
+@pytest.mark.parametrize("name", ["dark", "light"])
+def test_a_combo_boxs_drop_down_is_the_field_and_an_arrow_in_both_themes(qtbot, keeper, name):
+    """Fusion drew the drop-down part with a bevel of its own: a dark edge inside the light
+    theme's white box. Now it is the field's colour with the theme's arrow, nothing darker
+    (light) or lighter (dark) than that arrow."""
+    from PySide6.QtWidgets import QComboBox, QStyle, QStyleOptionComboBox
+
+    keeper.apply(name)
+    box = QComboBox()
+    box.addItems(["Most downloaded", "Most liked"])
+    qtbot.addWidget(box)
+    box.resize(200, box.sizeHint().height())
+    box.show()
+    qtbot.waitExposed(box)
+    option = QStyleOptionComboBox()
+    box.initStyleOption(option)
+    part = box.style().subControlRect(
+        QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxArrow, box
+    )
+    inner = part.intersected(box.rect().adjusted(1, 1, -2, -2))  # inside the box's own border
+    image = box.grab().toImage()
+    colours = theme.COLOURS[name]
+    field, arrow = QColor(colours["field"]).lightness(), QColor(colours["hint"]).lightness()
+    seen = [
+        image.pixelColor(x, y).lightness()
+        for x in range(inner.left(), inner.right() + 1)
+        for y in range(inner.top(), inner.bottom() + 1)
+    ]
+    low, high = sorted((field, arrow))
+    assert all(low - 6 <= v <= high + 6 for v in seen), (name, low, high, min(seen), max(seen))
+    assert any(abs(v - arrow) <= 30 for v in seen)  # the arrow is drawn
+    assert seen.count(field) > len(seen) // 2  # the rest is the field
+
+
 def test_the_theme_is_a_setting_kept_across_starts(window, hearth_home, qapp, qtbot):
     window.set_theme("dark")
     assert theme.shown_theme(qapp) == "dark"
