@@ -153,3 +153,49 @@ def test_the_api_server_dock_opens_leaving_the_page_most_of_a_laptops_window(win
     assert window.pages.height() >= window.height() // 2, window.server_dock.height()
     panel = window.server_dock.widget()
     assert panel.log_view.isVisible() and panel.port_box.isVisible()
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_chat_with_an_image_and_long_figures_overlaps_nothing_beside_the_downloads_dock(
+    window, qtbot, keeper, theme
+):
+    """The walk of issue 19: at 1024x640 with the downloads dock open, an attached image and
+    figures wrapped to two lines squeezed Send, Stop and Image... over each other (~12 px)."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QColor, QImage
+
+    from app.ui.chat import image_data
+
+    keeper.apply(theme)
+    window.toggle_downloads()
+    window.open_page("Chat")
+    page = window.chat_page
+    picture = QImage(80, 60, QImage.Format.Format_RGB32)
+    picture.fill(QColor("#3b7ea1"))
+    page.attachments.add(image_data.from_image(picture))
+    figures = (
+        "78.6 tok/s · first token 0.23 s · 24 tokens · max tokens reached · drafted 12 of 24 "
+        "tokens, 10 accepted · context 8,192 tokens"
+    )
+    page.stats_label.setText(figures)
+    qtbot.wait(10)
+    assert window.size().toTuple() == (1024, 640)
+    parts = {
+        "figures": page.stats_label,
+        "context": page.context_meter,
+        "images": page.attachments,
+        "message box": page.input,
+        "Send": page.send_button,
+        "Stop": page.stop_button,
+        "Image...": page.images.attach_button,
+    }
+    rects: dict[str, QRect] = {}
+    for name, widget in parts.items():
+        assert widget.isVisible(), name
+        assert widget.height() >= widget.minimumSizeHint().height(), name
+        rects[name] = QRect(widget.mapTo(page, widget.rect().topLeft()), widget.size())
+    for name, rect in rects.items():
+        for other, other_rect in rects.items():
+            assert name == other or not rect.intersects(other_rect), (name, other)
+    assert page.stats_label.toolTip() == figures  # cut to one line, whole in its tooltip
+    screenshot(window, f"chat_image_downloads_1024_{theme}.png")

@@ -93,6 +93,8 @@ class Attachments(QWidget):
         self._row = QHBoxLayout(self)
         self._row.setContentsMargins(0, 0, 0, 4)
         self._row.addStretch(1)
+        # As tall as a thumbnail, never squeezed: the message box's buttons below keep theirs
+        self.setFixedHeight(image_data.THUMB_SIDE + 4)
         self.hide()
 
     def urls(self) -> list[str]:

@@ -46,6 +46,7 @@ from app.ui.chat.transcript import ShownMessage, Transcript
 from app.ui.chat.welcome import Welcome
 from app.ui.common.banner import show_error
 from app.ui.common.confirm import ask_yes_no
+from app.ui.common.elided_label import ElidedLabel
 from app.ui.common.tasks import TaskHandle, run_task
 from app.ui.my_models.library_model import LibraryModel
 from app.ui.session.reply import Reply
@@ -149,8 +150,10 @@ class ChatPage(QWidget):
         self.send_button.clicked.connect(self.send)
         self.stop_button = QPushButton("Stop", enabled=False)
         self.stop_button.clicked.connect(self.stop_answer)
-        # Wraps: one line of figures beside the context meter widened a 1024-px window (issue 19)
-        self.stats_label = QLabel("", objectName="hint", wordWrap=True)
+        # One line, elided, whole in its tooltip: unwrapped beside the context meter it widened
+        # a 1024-px window; wrapped to two lines it squeezed Send, Stop and Image... over each
+        # other beside the downloads dock (issue 19)
+        self.stats_label = ElidedLabel("", objectName="hint")
         self.context_meter = QLabel("", objectName="hint")
         self.context_meter.setMinimumWidth(230)
         self.context_meter.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -189,6 +192,7 @@ class ChatPage(QWidget):
         meters.addWidget(self.stats_label, 1)
         meters.addWidget(self.context_meter)
         buttons = QVBoxLayout()
+        buttons.setSpacing(4)  # three buttons beside the message box, in a 640-px window too
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.stop_button)
         buttons.addWidget(self.images.attach_button)
