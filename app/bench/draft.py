@@ -9,7 +9,8 @@ wrong). Per task: ``tok_s_plain`` and ``tok_s_draft`` are the median round's tok
 (from the first token to the last, as Chat shows them), ``ratio`` = draft ÷ plain, and
 ``same_answers`` counts the rounds where the two answers were the same text. ``batch_cost``:
 what a batch of 2, 5 and 9 tokens costs this machine in one-token decodes (``draft_cost``),
-the bound on what drafting can gain here.
+the bound on what drafting can gain here, and ``auto``: "on" or "off", what Drafting's Auto
+setting chooses at that cost (``draft_policy``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from app.bench.draft_cost import batch_costs
+from app.core.inference.draft_policy import PAYS, drafting_pays
 from app.core.inference.engine import Engine
 from app.core.inference.types import LoadOptions, SamplingOptions
 
@@ -104,6 +106,8 @@ def run_draft_benchmark(
         "max_tokens": max_tokens,
         "batch_cost": batch_costs(model, threads),
     }
+    # what Drafting's Auto would choose here, from this batch cost (draft_policy)
+    result["auto"] = "on" if drafting_pays(result["batch_cost"]["9"]) else "off"
     for task in TASKS:
         plain = statistics.median(speeds[task, "plain"])
         row: dict[str, Any] = {"tok_s_plain": round(plain, 2)}
@@ -136,6 +140,9 @@ def format_draft_result(result: dict[str, Any]) -> str:
     lines.append(
         f"a batch of {' / '.join(costs)} tokens costs {' / '.join(map(str, costs.values()))} "
         "one-token decodes here: drafting can only gain below those"
+    )
+    lines.append(
+        f"Drafting's Auto: {result['auto']} here (on where a batch of 9 costs {PAYS} or fewer)"
     )
     lines.append(
         f"{result['draft_tokens']} drafted tokens a step, {result['threads']} llama.cpp "

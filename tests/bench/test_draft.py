@@ -4,6 +4,7 @@ quotes is there, with the draft model's side when one is given (the zoo's tiny l
 import pytest
 
 from app.bench.draft import TASKS, format_draft_result, run_draft_benchmark
+from app.core.inference.draft_policy import PAYS
 
 
 def test_the_draft_benchmark_gives_each_task_s_figures_and_the_batch_costs(
@@ -23,3 +24,6 @@ def test_the_draft_benchmark_gives_each_task_s_figures_and_the_batch_costs(
     text = format_draft_result(result)
     assert text.count("with the draft model") == len(TASKS)
     assert "a batch of 2 / 5 / 9 tokens costs" in text
+    # Auto's choice follows the measured cost of a batch of 9
+    assert result["auto"] == ("on" if result["batch_cost"]["9"] <= PAYS else "off")
+    assert f"Drafting's Auto: {result['auto']} here" in text

@@ -173,6 +173,28 @@ def last_logits(llm: Any) -> Any:
     return np.ctypeslib.as_array(row, shape=(llm.n_vocab(),))
 
 
+@contextlib.contextmanager
+def logits_on_every_row(llm: Any) -> Iterator[None]:
+    """Within: ``Llama.eval`` asks llama.cpp for the logits of every row of a batch, as it
+    does while drafting (``_logits_all``), whatever the model was loaded with."""
+    every_row = llm._logits_all
+    llm._logits_all = True
+    try:
+        yield
+    finally:
+        llm._logits_all = every_row
+
+
+def start_drafting(llm: Any, drafter: Any) -> None:
+    """Turn drafting on for a ``Llama`` loaded without it: what its constructor sets up for a
+    ``draft_model`` with ``logits_all`` (a row of logits kept per token of the context)."""
+    import numpy as np
+
+    llm._logits_all = True
+    llm.scores = np.ndarray((llm.n_ctx(), llm.n_vocab()), dtype=np.single)
+    llm.draft_model = drafter
+
+
 def abort_callback(should_abort: Callable[[], bool]) -> Any:
     """A ggml abort callback calling ``should_abort``; keep it referenced while it is set."""
     return bindings().ggml_abort_callback(lambda _data: should_abort())

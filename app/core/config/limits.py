@@ -85,8 +85,9 @@ def prompt(text: str, what: str = "The system prompt") -> str:
 
 
 def draft_tokens(value: object) -> int:
-    """Prompt-lookup drafting's tokens a step (0 = off): more is decoded and thrown away."""
-    return whole(value, "The count of drafted tokens", 0, MAX_DRAFT_TOKENS)
+    """Prompt-lookup drafting's tokens a step (0 = off, -1 = auto: where it pays): more is
+    decoded and thrown away."""
+    return whole(value, "The count of drafted tokens", -1, MAX_DRAFT_TOKENS)
 
 
 def lora_scale(value: object) -> float:

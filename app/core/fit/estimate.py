@@ -230,6 +230,8 @@ def estimate(
         cpu.compute = tokens * 4 * shape.n_embd * 2
     cpu.overhead = OVERHEAD_FIXED + OVERHEAD_PER_VOCAB_ENTRY * (shape.n_vocab + shape.n_merges)
     cpu.overhead += tokens * min(4 * _pad(n_ctx), 4096)  # llama-cpp-python's batch seq_id rows
+    if shape.all_logits:  # drafting: n_ctx rows in Python and a batch's in llama.cpp
+        cpu.overhead += (n_ctx + min(n_ubatch, n_ctx)) * shape.n_vocab * 4
     return Estimate(
         n_ctx=n_ctx,
         kv_type=kv_type,

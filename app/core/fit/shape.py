@@ -59,6 +59,9 @@ class ModelShape:
     expert_count: int = 0  # mixture of experts: experts per layer, and how many a token uses
     expert_used_count: int = 0
     projector_bytes: int = 0  # an image projector (mmproj) loaded with the model: its weights
+    # Drafting (logits_all): llama-cpp-python keeps a row of n_vocab float32 logits for every
+    # token of the context, and llama.cpp one for every token of a batch
+    all_logits: bool = False
 
     @property
     def offload_layers(self) -> int:

@@ -35,13 +35,16 @@ from app.core.compat.llama_cpp import (
     recent_log,
     route_log_to_logging,
     set_abort_callback,
+    start_drafting,
     token_text,
 )
 from app.core.config import presets
 from app.core.gguf import check, info
 from app.core.inference import images
+from app.core.inference.prompt_lookup import PromptLookup
 from app.core.inference.sampling import llama_kwargs
 from app.core.inference.types import (
+    AUTO_DRAFT,
     AUTO_LAYERS,
     DRAFT_TOKENS,
     KV_TYPES,
@@ -127,7 +130,12 @@ class Engine:
         gpu_layers, verdict, cpu_moe = options.n_gpu_layers, "", options.n_cpu_moe
         if gpu_layers == AUTO_LAYERS:
             gpu_layers, verdict, cpu_moe = auto_gpu_layers(
-                path, n_ctx, options.kv_type, options.mmproj_path
+                path,
+                n_ctx,
+                options.kv_type,
+                options.mmproj_path,
+                # drafting's logits; Auto's only if it turns drafting on, where they fit then
+                drafting=options.draft_tokens > 0 or bool(options.draft_model_path),
             )
         experts_in_ram: tuple[str, ...] = ()
         if cpu_moe > 0:  # tensor buffer overrides, as llama.cpp's --n-cpu-moe
@@ -164,9 +172,7 @@ class Engine:
                 tokens=options.draft_tokens or DRAFT_TOKENS,
             )
             kwargs.update(draft_model=drafter, logits_all=True)  # logits_all: as below
-        elif options.draft_tokens > 0:
-            from app.core.inference.prompt_lookup import PromptLookup
-
+        elif options.draft_tokens > 0:  # (AUTO_DRAFT: decided once loaded, below)
             # logits_all: without it llama-cpp-python keeps n_batch rows of logits and fails
             # once the chat passes n_batch tokens ("could not broadcast"). It keeps a row of
             # n_vocab floats per token in the context (0.2 MB a token for the starter model).
@@ -200,6 +206,9 @@ class Engine:
                 llm.close()
                 raise
         self._drafter = drafter
+        draft_tokens = options.draft_tokens if drafter is None else 0
+        if draft_tokens == AUTO_DRAFT:
+            draft_tokens = self._auto_draft(llm, path, threads, gpu_layers)
         has_template = "chat_template.default" in chat_handler_names(llm)
         # Always the model's own template (sandboxed Jinja), never a guessed built-in format.
         llm.chat_format = "chat_template.default" if has_template else FALLBACK_TEMPLATE
@@ -228,6 +237,7 @@ class Engine:
             fit_verdict=verdict,
             n_threads=threads,
             has_vision=bool(options.mmproj_path),
+            draft_tokens=draft_tokens,
         )
         log.info(
             "Loaded %s (n_ctx=%d) in %.2fs",
@@ -236,6 +246,28 @@ class Engine:
             self._loaded.load_seconds,
         )
         return self._loaded
+
+    @staticmethod
+    def _auto_draft(llm: llama_cpp.Llama, path: Path, threads: int, gpu_layers: int) -> int:
+        """Drafting's Auto: DRAFT_TOKENS a step where a batch costs this machine little enough
+        (``draft_policy``), else none. The model was loaded without drafting's logits."""
+        from app.core.inference import draft_policy
+
+        cost = draft_policy.batch_cost(llm, path, threads, gpu_layers)
+        pays = draft_policy.drafting_pays(cost) and draft_policy.logits_fit(
+            llm.n_ctx(), llm.n_vocab()
+        )
+        log.info(
+            "Drafting (auto) for %s: a batch of %d costs %.2f one-token decodes, %s",
+            path.name,
+            DRAFT_TOKENS + 1,
+            cost,
+            "on" if pays else "off",
+        )
+        if not pays:
+            return 0
+        start_drafting(llm, PromptLookup(DRAFT_TOKENS))
+        return DRAFT_TOKENS
 
     def unload(self) -> None:
         if self._embedder is not None:
@@ -407,6 +439,9 @@ class Engine:
     ) -> GenerationStats:
         """Pass a llama-cpp-python stream's text to ``on_token`` until it ends or is stopped."""
         llm = self._require()
+        lookup = llm.draft_model
+        if isinstance(lookup, PromptLookup):  # it guesses from the prompt, not from the answer
+            lookup.start_answer()
         stop_flags = (self._stop,) if stop is None else (self._stop, stop)
         started = time.perf_counter()
         first = None
@@ -507,15 +542,19 @@ class Engine:
         set_abort_callback(self._require(), self._abort_cb if on else None)
 
 
-def auto_gpu_layers(path: Path, n_ctx: int, kv_type: str, mmproj: str = "") -> tuple[int, str, int]:
+def auto_gpu_layers(
+    path: Path, n_ctx: int, kv_type: str, mmproj: str = "", drafting: bool = False
+) -> tuple[int, str, int]:
     """As many layers on the GPU as fit this machine (app.core.fit.estimate), with the verdict
-    and the layers whose experts stay in RAM."""
+    and the layers whose experts stay in RAM; ``drafting`` counts the logits it keeps."""
     from app.core.fit import estimate
     from app.core.hardware import probe
 
     shape = estimate.shape_from_file(path)
     if mmproj:  # the image projector loads beside the model
         shape = dataclasses.replace(shape, projector_bytes=Path(mmproj).stat().st_size)
+    if drafting:
+        shape = dataclasses.replace(shape, all_logits=True)
     machine = estimate.Machine.from_report(probe.probe(path.parent))
     verdict = estimate.plan(shape, machine, n_ctx, kv_type)
     log.info(

@@ -13,6 +13,13 @@ a match of 2 tokens and a guess of any length, as before, free chat ran at 0.83 
 at 0.55 of the plain speed (``hearth bench draft``). llama-cpp-python's own
 ``LlamaPromptLookupDecoding`` falls back to a single token's match, which nearly always
 exists, and always guesses its full count: on the starter model free chat ran 4 times slower.
+
+Guesses come from the prompt alone (the system prompt, the user's turns, earlier answers), never
+from the answer being written: a revision copies the prompt, so its guesses stay, while a story
+repeating its own phrases made guesses that were mostly cut short (free chat at 0.76 of the plain
+speed on the starter's F16, where batches are cheap). ``start_answer`` (called by the engine
+before each answer) marks the next call as an answer's first, whose tokens but the last sampled
+one are the prompt.
 """
 
 from __future__ import annotations
@@ -38,11 +45,20 @@ class PromptLookup:
         self._size = tokens  # how many to guess next
         self._shortest_guess = min(MIN_GUESS, tokens)
         self._pause = 0  # steps left without guessing
+        self._prompt_end = -1  # where the answer being written starts; -1: at the next call
+
+    def start_answer(self) -> None:
+        """The next call is an answer's first: its tokens but the last are the prompt."""
+        self._prompt_end = -1
 
     def __call__(self, input_ids: npt.NDArray[np.intc], /, **kwargs: Any) -> npt.NDArray[np.intc]:
-        """Up to ``_size`` tokens that followed the latest earlier appearance of the chat's
-        last ``longest`` (down to ``shortest``) tokens; none when they never appeared."""
+        """Up to ``_size`` tokens that followed the latest appearance in the prompt of the chat's
+        last ``longest`` (down to ``shortest``) tokens; none when they never appeared there."""
         ids = np.asarray(input_ids)
+        if self._prompt_end < 0:  # an answer's first call: start afresh
+            self._prompt_end = len(ids) - 1
+            self._guess = np.array([], dtype=np.intc)
+            self._size, self._pause = self.tokens, 0
         self._learn(ids)
         guess = np.array([], dtype=np.intc)
         if self._pause:
@@ -55,20 +71,19 @@ class PromptLookup:
         return guess
 
     def _look_up(self, ids: npt.NDArray[Any]) -> npt.NDArray[np.intc]:
-        for size in range(min(self.longest, len(ids) - 1), self.shortest - 1, -1):
-            windows = np.lib.stride_tricks.sliding_window_view(ids[:-1], size)
+        prompt = ids[: self._prompt_end]
+        for size in range(min(self.longest, len(prompt) - 1), self.shortest - 1, -1):
+            windows = np.lib.stride_tricks.sliding_window_view(prompt[:-1], size)
             starts = np.nonzero(np.all(windows == ids[-size:], axis=1))[0]
             if len(starts):
                 follow = int(starts[-1]) + size
-                return ids[follow : follow + self._size].astype(np.intc)
+                return prompt[follow : follow + self._size].astype(np.intc)
         return np.array([], dtype=np.intc)
 
     def _learn(self, ids: npt.NDArray[Any]) -> None:
         """Size the next guess by how much of the last one the answer kept."""
         guess, at = self._guess, self._guessed_at
-        if not len(guess) or len(ids) <= at:  # no guess, or a new answer: start afresh
-            if len(ids) <= at:
-                self._size, self._pause = self.tokens, 0
+        if not len(guess):
             return
         came = ids[at : at + len(guess)]
         kept = int(np.argmin(np.append(came == guess[: len(came)], False)))

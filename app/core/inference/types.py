@@ -21,6 +21,7 @@ from app.core.config.sampling import Sampling
 AUTO_LAYERS = -2  # n_gpu_layers: as many as the fit estimate says fit
 KV_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}  # KV cache types and their ggml_type values
 DRAFT_TOKENS = 8  # drafted tokens a step when drafting is turned on without a count
+AUTO_DRAFT = -1  # draft_tokens: DRAFT_TOKENS where this machine's batches pay (draft_policy)
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,9 @@ class LoadOptions:
     n_batch: int = 512
     n_cpu_moe: int = 0  # mixture of experts: the first N layers' experts stay in RAM (fit.plan)
     mmproj_path: str = ""  # the image projector (a repo's mmproj GGUF): the chat takes images
-    draft_tokens: int = 0  # prompt-lookup drafting: tokens guessed from the chat per step; 0 = off
+    # Prompt-lookup drafting: tokens guessed from the prompt per step; 0 = off, AUTO_DRAFT =
+    # measured at load (draft_policy)
+    draft_tokens: int = 0
     # A smaller model of the same family (its GGUF) guessing for this one, draft_tokens a step
     # (DRAFT_TOKENS when 0); "" = none. It takes the place of prompt lookup.
     draft_model_path: str = ""
@@ -115,6 +118,7 @@ class LoadedModel:
     fit_verdict: str = ""  # the fit estimator's verdict when GPU layers were chosen automatically
     n_threads: int = 0  # llama.cpp's threads for generation
     has_vision: bool = False  # loaded with an image projector: messages may hold images
+    draft_tokens: int = 0  # prompt-lookup drafting as loaded (Auto decided): tokens a step
 
 
 @dataclass(frozen=True)

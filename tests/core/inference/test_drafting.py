@@ -161,23 +161,30 @@ def test_a_chat_longer_than_a_batch_is_answered_with_drafting(starter_gguf):
 
 
 def test_drafts_only_on_a_repeated_run_of_four_tokens():
+    """Each call an answer's first: all but its last token is the prompt."""
     lookup = PromptLookup(tokens=4)
-    ids = np.array([5, 6, 7, 8, 9, 10, 11, 12, 1, 5, 6, 7, 8], dtype=np.intc)
-    assert lookup(ids).tolist() == [9, 10, 11, 12]
+
+    def first_guess(ids: list[int]) -> list[int]:
+        lookup.start_answer()
+        return lookup(np.array(ids, dtype=np.intc)).tolist()
+
+    assert first_guess([5, 6, 7, 8, 9, 10, 11, 12, 1, 5, 6, 7, 8]) == [9, 10, 11, 12]
     # A run of 3 tokens seen before is no evidence: no draft, no batch decoded for nothing.
-    assert lookup(np.array([5, 6, 7, 9, 10, 11, 12, 1, 5, 6, 7], dtype=np.intc)).tolist() == []
+    assert first_guess([5, 6, 7, 9, 10, 11, 12, 1, 5, 6, 7]) == []
     # The latest earlier appearance wins.
-    ids = np.array([1, 2, 3, 4, 20, 21, 22, 23, 1, 2, 3, 4, 30, 31, 32, 33, 1, 2, 3, 4])
-    assert lookup(ids.astype(np.intc)).tolist() == [30, 31, 32, 33]
+    ids = [1, 2, 3, 4, 20, 21, 22, 23, 1, 2, 3, 4, 30, 31, 32, 33, 1, 2, 3, 4]
+    assert first_guess(ids) == [30, 31, 32, 33]
     # A guess of fewer than 4 tokens would cost more than it could save.
-    assert lookup(np.array([7] * 6, dtype=np.intc)).tolist() == []
+    assert first_guess([7] * 6) == []
 
 
 def test_guesses_grow_when_kept_whole_shrink_to_what_was_kept_and_pause_after_a_miss():
-    """A batch costs a CPU nearly as much as its tokens one by one: guess only what pays."""
+    """A batch costs a CPU nearly as much as its tokens one by one: guess only what pays.
+    The prompt: ``text`` and its first 3 tokens."""
     lookup = PromptLookup(tokens=16)
     text = list(range(100, 140))
     chat = text + text[:4]
+    lookup.start_answer()
     assert lookup(np.array(chat, dtype=np.intc)).tolist() == text[4:20]
     chat += text[4:9] + [999]  # 5 kept, then the model went its own way
     chat += text[:4]
@@ -190,10 +197,87 @@ def test_guesses_grow_when_kept_whole_shrink_to_what_was_kept_and_pause_after_a_
         assert lookup(np.array(chat + text[1:4], dtype=np.intc)).tolist() == []
     chat += [text[0]]
     guess = lookup(np.array(chat + text[1:4], dtype=np.intc)).tolist()
-    assert guess == [*text[4:12], 999, text[0]]  # 10 again, from the latest 100 101 102 103
+    # 10 again, from the prompt's 100 101 102 103 (the answer's own are not looked in)
+    assert guess == text[4:14]
 
 
-@pytest.mark.parametrize("count", [-1, 65, 2.5, True])
+@pytest.mark.parametrize("count", [-2, 65, 2.5, True])
 def test_a_draft_count_out_of_range_is_refused_in_one_sentence(count):
     with pytest.raises(InvalidValue, match=r"^The count of drafted tokens must be .*\.$"):
         LoadOptions(draft_tokens=count)
+
+
+def test_guesses_come_from_the_prompt_not_from_the_answer_being_written():
+    """A story repeating its own phrase makes no guess; a run of the prompt does."""
+    prompt = list(range(100, 140))
+    phrase = [7, 8, 9, 10, 11, 12]
+    lookup = PromptLookup(8)
+    lookup.start_answer()
+    answer = [1, *phrase, 2, 3, *phrase]  # the phrase twice, never in the prompt
+    steps = [lookup(np.array(prompt + answer[:n], dtype=np.intc)) for n in range(1, len(answer))]
+    assert all(len(guess) == 0 for guess in steps)
+    copying = [*answer, *prompt[10:14]]  # then the answer copies 4 tokens of the prompt
+    assert list(lookup(np.array(prompt + copying, dtype=np.intc))) == prompt[14:22]
+
+
+def test_each_answer_starts_where_its_prompt_ends():
+    """The second answer's prompt holds the first answer: its runs are guessed from."""
+    lookup = PromptLookup(8)
+    first = list(range(100, 120))
+    lookup.start_answer()
+    lookup(np.array([*first, 5], dtype=np.intc))
+    second = [*first, 5, 6, 7, 8, 9, 10, 11, 12, 13, 200, 201]  # the first answer is in it now
+    lookup.start_answer()
+    lookup(np.array(second, dtype=np.intc))
+    guess = lookup(np.array([*second, 5, 6, 7, 8], dtype=np.intc))
+    assert list(guess) == [9, 10, 11, 12, 13, 200]  # 201: the second answer's first token
+
+
+def test_auto_drafts_where_this_machine_s_batch_cost_pays(plain, starter_gguf):
+    """Auto measures a batch's cost once at load, drafts only where it pays, and leaves the
+    context as it found it: the greedy answer is the plain one up to a near-tie."""
+    from app.core.inference import draft_policy
+    from app.core.inference.types import AUTO_DRAFT, DRAFT_TOKENS
+
+    engine = Engine()
+    loaded = engine.load(starter_gguf, LoadOptions(n_ctx=1024, draft_tokens=AUTO_DRAFT))
+    try:
+        cost = draft_policy.batch_cost(engine._llm, starter_gguf, loaded.n_threads, 0)
+        assert cost > 0
+        wanted = DRAFT_TOKENS if draft_policy.drafting_pays(cost) else 0
+        assert loaded.draft_tokens == wanted
+        question = TASKS["copy"]
+        assert_same_up_to_a_near_tie(
+            plain, question, answer(plain, question), answer(engine, question)
+        )
+    finally:
+        engine.unload()
+
+
+def test_drafting_turned_on_after_a_plain_load_keeps_guesses_on_a_revision(starter_gguf):
+    """What Auto does where batches pay: the model loaded plain, drafting turned on after."""
+    from app.core.compat.llama_cpp import start_drafting
+
+    engine = Engine()
+    engine.load(starter_gguf, LoadOptions(n_ctx=1024))
+    try:
+        llm = engine._llm
+        assert llm is not None
+        start_drafting(llm, PromptLookup(8))
+        assert llm.scores.nbytes == 1024 * llm.n_vocab() * 4  # the logits the fit counts
+        decodes = decodes_of(engine)
+        engine.chat([{"role": "user", "content": TASKS["copy"]}], GREEDY, lambda _: None)
+    finally:
+        engine.unload()
+    assert max(decodes[1:]) > 1  # guesses decoded with the model's token
+
+
+def test_the_fit_estimate_counts_drafting_s_logits(starter_gguf):
+    from dataclasses import replace
+
+    from app.core.fit import estimate
+
+    shape = estimate.shape_from_file(starter_gguf)
+    plain, drafting = (estimate.estimate(s, 2048) for s in (shape, replace(shape, all_logits=True)))
+    # a row of float32 logits per token of the context (llama-cpp-python) and of a batch
+    assert drafting.ram_bytes - plain.ram_bytes == (2048 + 512) * shape.n_vocab * 4
