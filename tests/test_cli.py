@@ -81,6 +81,9 @@ def test_run_with_drafting_gives_the_same_short_answer_and_refuses_a_count_out_o
     drafted = hearth(*question, "--temperature", "0", "--draft")
     assert drafted.returncode == 0, drafted.stderr
     assert drafted.stdout == plain.stdout and "Paris" in drafted.stdout
+    auto = hearth(*question, "--temperature", "0", "--draft", "auto")  # on only where it pays
+    assert auto.returncode == 0, auto.stderr
+    assert auto.stdout == plain.stdout
     wrong = hearth(*question, "--draft", "100")
     assert wrong.returncode == 1
     assert wrong.stderr.strip().splitlines()[-1] == (

@@ -15,18 +15,29 @@ from app.core.library.projector import find_projector
 NO_PROJECTOR = "none"
 
 
+def _draft_count(text: str) -> int:
+    if text.strip().lower() == "auto":
+        return limits.AUTO_DRAFT
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number or 'auto'") from None
+
+
 def add(parser: argparse.ArgumentParser) -> None:
     """--draft [N], --draft-model FILE, --lora ADAPTER and --lora-scale X."""
     parser.add_argument(
         "--draft",
         nargs="?",
-        type=int,
+        type=_draft_count,  # its range checked with the load's options, in their words
         const=DRAFT_TOKENS,
         default=0,
-        metavar="N",
+        metavar="N|auto",
         help=f"prompt-lookup drafting: guess up to N tokens a step (default {DRAFT_TOKENS}) "
-        "from the chat; faster only where answers repeat the chat and a batch of tokens costs "
-        "this machine little more than one (measure it: hearth bench draft)",
+        "from the prompt; faster only where answers repeat the prompt and a batch of tokens "
+        "costs this machine little more than one (measure it: hearth bench draft). 'auto': "
+        "measure that at load (a few decodes) and draft only where it pays, as Chat does by "
+        "default; off without the flag",
     )
     parser.add_argument(
         "--draft-model",

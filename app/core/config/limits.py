@@ -29,6 +29,7 @@ from app.core.common.errors import HearthError
 
 MAX_LAYERS = 512  # llama.cpp's LLAMA_MAX_LAYERS
 MAX_DRAFT_TOKENS = 64  # prompt-lookup drafting: tokens guessed a step
+AUTO_DRAFT = -1  # draft_tokens: drafting where this machine's batches pay (draft_policy)
 # Far above any real model's trained context (Llama 4 Scout: 10,485,760) and inside a C int;
 # llama-cpp-python reads the trained context back as a signed 32-bit number.
 MAX_CONTEXT = 1 << 24
@@ -85,9 +86,11 @@ def prompt(text: str, what: str = "The system prompt") -> str:
 
 
 def draft_tokens(value: object) -> int:
-    """Prompt-lookup drafting's tokens a step (0 = off, -1 = auto: where it pays): more is
-    decoded and thrown away."""
-    return whole(value, "The count of drafted tokens", -1, MAX_DRAFT_TOKENS)
+    """Prompt-lookup drafting's tokens a step (0 = off, ``AUTO_DRAFT``: where it pays, measured
+    at load): more is decoded and thrown away."""
+    if type(value) is int and value == AUTO_DRAFT:
+        return value
+    return whole(value, "The count of drafted tokens", 0, MAX_DRAFT_TOKENS)
 
 
 def lora_scale(value: object) -> float:

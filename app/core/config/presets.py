@@ -25,7 +25,9 @@ class ModelSettings:
     flash_attn: bool = False
     kv_type: str = "f16"
     n_threads: int = 0
-    draft_tokens: int = 0  # prompt-lookup drafting (LoadOptions.draft_tokens); 0 = off
+    # prompt-lookup drafting (LoadOptions.draft_tokens): auto by default, on only where a
+    # batch of tokens costs this machine little (measured at load); 0 = off
+    draft_tokens: int = limits.AUTO_DRAFT
     draft_model_path: str = ""  # a draft model (LoadOptions.draft_model_path); "" = none
     lora_path: str = ""  # a LoRA adapter applied to the model ("" = none), at lora_scale
     lora_scale: float = 1.0

@@ -169,7 +169,7 @@ class Engine:
                 n_ctx=n_ctx,
                 threads=threads,
                 gpu_layers=gpu_layers,
-                tokens=options.draft_tokens or DRAFT_TOKENS,
+                tokens=options.draft_tokens if options.draft_tokens > 0 else DRAFT_TOKENS,
             )
             kwargs.update(draft_model=drafter, logits_all=True)  # logits_all: as below
         elif options.draft_tokens > 0:  # (AUTO_DRAFT: decided once loaded, below)

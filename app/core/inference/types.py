@@ -21,7 +21,7 @@ from app.core.config.sampling import Sampling
 AUTO_LAYERS = -2  # n_gpu_layers: as many as the fit estimate says fit
 KV_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}  # KV cache types and their ggml_type values
 DRAFT_TOKENS = 8  # drafted tokens a step when drafting is turned on without a count
-AUTO_DRAFT = -1  # draft_tokens: DRAFT_TOKENS where this machine's batches pay (draft_policy)
+AUTO_DRAFT = limits.AUTO_DRAFT  # draft_tokens: DRAFT_TOKENS where batches pay (draft_policy)
 
 
 @dataclass(frozen=True)

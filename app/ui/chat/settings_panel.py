@@ -22,11 +22,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.config.limits import MAX_DRAFT_TOKENS
 from app.core.config.presets import KV_TYPES, ModelSettings
 from app.core.config.sampling import PRESETS, SPECS, Sampling, Spec
 from app.ui.chat.adapter_chooser import AdapterChooser
 from app.ui.chat.draft_model_chooser import DraftModelChooser
+from app.ui.chat.drafting_box import DraftingBox
 from app.ui.chat.strength_slider import StrengthSlider
 
 if TYPE_CHECKING:
@@ -77,14 +77,7 @@ class ChatSettingsPanel(QWidget):
         )
         self.n_threads = QSpinBox(minimum=0, maximum=256)
         self.n_threads.setSpecialValueText("auto")
-        self.draft_tokens = QSpinBox(minimum=0, maximum=MAX_DRAFT_TOKENS)
-        self.draft_tokens.setSpecialValueText("off")
-        self.draft_tokens.setToolTip(
-            "Prompt-lookup drafting: guess up to this many tokens a step from the chat. Faster "
-            "only when answers repeat the chat (revising a text or code) and the computer "
-            "decodes a few tokens at once for little more than one; hearth bench draft measures "
-            "it. With a draft model: the tokens it guesses a step (off: 8)"
-        )
+        self.draft_tokens = DraftingBox()  # auto, off or tokens a step
         self.draft_model = DraftModelChooser()
         self._adapter = ""
         self.adapter_button = AdapterChooser(adapters)

@@ -173,7 +173,7 @@ def test_a_model_never_set_up_takes_the_files_sampling_and_one_max_tokens_defaul
     assert SamplingOptions.of(Settings().sampling) == SamplingOptions()
 
 
-def test_a_models_drafting_is_kept_and_an_impossible_count_goes_back_to_off(tmp_path):
+def test_a_models_drafting_is_kept_and_an_impossible_count_goes_back_to_auto(tmp_path):
     path = tmp_path / "settings.json"
     path.write_text(
         json.dumps(
@@ -188,6 +188,6 @@ def test_a_models_drafting_is_kept_and_an_impossible_count_goes_back_to_off(tmp_
     settings = Settings.load(path)
     assert ModelSettings.from_json(settings.model_settings["/a.gguf"]).draft_tokens == 5
     kept = ModelSettings.from_json(settings.model_settings["/b.gguf"])
-    assert (kept.draft_tokens, kept.n_threads) == (0, 1)
+    assert (kept.draft_tokens, kept.n_threads) == (-1, 1)  # auto: where it pays
     assert "draft_tokens was 500" in settings.notice
     assert kept.lora_scale == 1.0 and "lora_scale was 5.0" in settings.notice

@@ -8,12 +8,20 @@ from app.ui.chat.draft_model_chooser import DraftModelChooser
 from app.ui.chat.settings_panel import ChatSettingsPanel
 
 
-def test_drafting_is_off_until_chosen_and_is_kept_with_the_models_settings(qtbot):
+def test_drafting_is_auto_until_chosen_and_is_kept_with_the_models_settings(qtbot):
+    """Auto (-1): on only where this computer's batches pay, measured at load."""
     panel = ChatSettingsPanel()
     qtbot.addWidget(panel)
     panel.show_settings(ModelSettings(), "")
-    assert panel.draft_tokens.text() == "off"
-    assert panel.settings().draft_tokens == 0
+    assert panel.draft_tokens.text() == "auto"
+    assert panel.settings().draft_tokens == -1
+    panel.draft_tokens.stepUp()
+    assert (panel.draft_tokens.text(), panel.settings().draft_tokens) == ("off", 0)
+    panel.draft_tokens.lineEdit().selectAll()
+    qtbot.keyClicks(panel.draft_tokens, "auto")
+    panel.draft_tokens.interpretText()
+    assert panel.settings().draft_tokens == -1
+    assert "400 MB at 2048 tokens" in panel.draft_tokens.toolTip()  # drafting's logits
     panel.draft_tokens.setValue(8)
     assert panel.settings().draft_tokens == 8
     panel.show_settings(ModelSettings(draft_tokens=3), "")
