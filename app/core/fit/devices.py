@@ -75,7 +75,8 @@ EFFICIENCY = {
 # per active weight, the work ggml's CPU kernel for that weight's type does, in FLOPs of the
 # probe's one-core float32 product rate (``cpu_speed``: many 64x64 products, 85-99 GFLOP/s a core
 # on this 2-core VM), plus a start-up cost per matrix product (a batched per-head product counts
-# once per head, an expert tensor once per expert used). The cost differs by type, not by bytes
+# once per head, an expert tensor once: llama.cpp's ``mul_mat_id`` runs its used experts together),
+# and a smaller one per vector operation (a norm, a bias). The cost differs by type, not by bytes
 # alone: the types whose kernels unpack odd bit widths or add a per-block offset (Q4_1, Q5_0,
 # Q5_1, Q3_K, Q5_K, IQ4_XS) do about twice the work per weight of Q8_0 or of the types ggml
 # repacks into interleaved rows for AVX2/AVX-512 (Q4_0, Q4_K, IQ4_NL). The starter ladder's
@@ -94,7 +95,12 @@ EFFICIENCY = {
 # faster than with 1 (Q8_0 76.8 against 74.3 tok/s; the second core was other programs'), so
 # 2 threads read 1.5-1.9x optimistic; Hearth loads physical cores but one, 1 thread here.
 CPU_EFFICIENCY, CPU_OVERHEAD_S, CPU_PROMPT_EFFICIENCY = 1.0, 0.05e-3, 1.0
-CPU_GEN_FLOPS_EFFICIENCY = 1.0  # the costs below are already in the probe's FLOPs
+# Share of the probe's rate the products reach. The table below was fitted under load (the probe
+# at 86 GFLOP/s a core); on a quiet machine (load average < 2) the probe reads 91-97 and gains
+# more than ggml's kernels do: a least-squares fit over five quiet runs of ``hearth bench speed``
+# (180 rows; the table's scale, the two start-up costs below, 0.05 ms fixed) put the products at
+# 1.27x the table's cost. This one factor scales the whole table, the types' relative costs kept.
+CPU_GEN_FLOPS_EFFICIENCY = 0.79
 # ggml type -> probe FLOPs per weight of a generated token's product on the CPU.
 CPU_WEIGHT_COST = {
     0: 0.8,  # F32 (norms, small tensors: taken as F16)
@@ -113,7 +119,12 @@ CPU_WEIGHT_COST = {
     23: 2.0,  # IQ4_XS
     30: 1.6,  # BF16
 }
-CPU_MATRIX_COST = 0.52e6  # probe FLOPs to start one matrix product (about 6 us here)
+CPU_MATRIX_COST = 0.38e6  # probe FLOPs to start one matrix product (about 5 us here)
+# A vector operation (a norm's scale, a bias, gpt-oss's attention sinks) starts cheaper: one plain
+# loop over a row, no activations quantized for a kernel (about 1.3 us here, a quarter of a
+# product's). Costed as a product's start, the zoo's gpt-oss small (89 vectors to 65 matrices)
+# was predicted 0.76-0.84 of its measured speed in quiet runs.
+CPU_VECTOR_COST = 0.095e6
 CPU_WEIGHT_COST_OTHER = 2.0  # types not measured (IQ1-IQ3, MXFP4, ...): as the costlier group
 # A file known by size only (no header read): its quant's main weight type.
 QUANT_WEIGHT_TYPE = {

@@ -10,7 +10,8 @@ so its time is memory traffic over bandwidth, plus a fixed cost per token (graph
 On the CPU a token's matrix-vector products also cost compute: per active weight, the work of
 ggml's kernel for the weight's type (``devices.CPU_WEIGHT_COST``, in FLOPs of the probe's
 rate: a Q5_0 weight costs about twice a Q8_0 one), and a start-up cost per matrix product
-(``devices.CPU_MATRIX_COST``); on a GPU they do not count.
+(``devices.CPU_MATRIX_COST``) and a smaller one per vector operation, a norm or a bias
+(``devices.CPU_VECTOR_COST``); on a GPU they do not count.
 
 Bytes read per token, from the header's tensor list: every weight of the blocks and the output
 matrix (the token-embedding matrix only when the output is tied to it: otherwise one row of it
@@ -42,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.core.fit.devices import (
     CPU_MATRIX_COST,
+    CPU_VECTOR_COST,
     Device,
     cpu_device,
     cpu_quant_cost,
@@ -159,7 +161,7 @@ def traffic(
             else:
                 cpu_b, cpu_f = cpu_b + nbytes, cpu_f + flops
                 cpu_w += tensor.n_elements * used * cpu_weight_cost(tensor.ggml_type)
-                cpu_w += (1.0 if expert else _matrices(tensor.shape)) * CPU_MATRIX_COST
+                cpu_w += _start_up(tensor.name, tensor.shape, expert)
     else:  # size only: 90% of the file in the layers, 5% in the output (as fit.estimate)
         params = _params_of(shape)
         layer = 0.9 / max(1, shape.n_layers)
@@ -167,8 +169,9 @@ def traffic(
         gpu_b, cpu_b = shape.file_size * gpu_part, shape.file_size * (0.95 - gpu_part)
         gpu_f = 2 * params * gpu_part / 0.95
         cpu_f = 2 * params - gpu_f
-        cpu_w = cpu_f / 2 * cpu_quant_cost(shape.quant)  # and 9 tensors a layer, as llama's
-        cpu_w += (9 * shape.n_layers * (1 - gpu_part / 0.95) + 2) * CPU_MATRIX_COST
+        cpu_w = cpu_f / 2 * cpu_quant_cost(shape.quant)  # 7 matrices, 2 norms a layer, as llama's
+        starts = 7 * CPU_MATRIX_COST + 2 * CPU_VECTOR_COST
+        cpu_w += starts * shape.n_layers * (1 - gpu_part / 0.95) + CPU_MATRIX_COST + CPU_VECTOR_COST
     for layer_index in range(shape.n_layers):
         kv = kv_read_bytes(shape, layer_index, depth, kv_type)
         if layer_index >= first_gpu:
@@ -179,16 +182,21 @@ def traffic(
     return Traffic(cpu_b, gpu_b, cpu_f, gpu_f, cpu_w)
 
 
-def _matrices(shape: tuple[int, ...]) -> float:
-    """The products a token runs with one tensor: a 3-D tensor is one matrix per head; a
-    vector (a norm) is one operation. An expert tensor is one operation whatever the number of
-    experts used (llama.cpp runs them in one ``mul_mat_id``): counted per used expert, the zoo's
-    gpt-oss and qwen3moe files were predicted 0.80 - 0.87 of their measured speed here, as one,
-    0.85 - 0.97 (``hearth bench speed``, one quiet run)."""
+def _start_up(name: str, shape: tuple[int, ...], expert: bool) -> float:
+    """The start-up cost of the operations a token runs with one tensor, in probe FLOPs. A
+    vector (a norm, a bias, attention sinks; an expert tensor's bias too) is one cheap vector
+    operation. A 3-D tensor is one matrix product per head. An expert tensor is one product
+    whatever the number of experts used (llama.cpp runs them in one ``mul_mat_id``): counted per
+    used expert, the zoo's gpt-oss and qwen3moe files were predicted 0.80 - 0.87 of their
+    measured speed here, as one, 0.85 - 0.97 (``hearth bench speed``, one quiet run)."""
+    if len(shape) == 1 or name.endswith(".bias"):
+        return CPU_VECTOR_COST
+    if expert or len(shape) < 3:
+        return CPU_MATRIX_COST
     count = 1
     for dim in shape[2:]:
         count *= dim
-    return float(count) if len(shape) > 2 else 1.0
+    return count * CPU_MATRIX_COST
 
 
 def kv_read_bytes(shape: ModelShape, layer: int, depth: int, kv_type: str = "f16") -> int:
