@@ -207,8 +207,9 @@ def test_a_draft_count_out_of_range_is_refused_in_one_sentence(count):
         LoadOptions(draft_tokens=count)
 
 
-def test_guesses_come_from_the_prompt_not_from_the_answer_being_written():
-    """A story repeating its own phrase makes no guess; a run of the prompt does."""
+def test_guesses_come_from_the_prompt_and_from_the_answer_only_on_a_long_run():
+    """A story echoing its own phrase makes no guess; a run of 4 of the prompt does, and a run
+    of 8 of the answer's own (a revision writing the same line twice)."""
     prompt = list(range(100, 140))
     phrase = [7, 8, 9, 10, 11, 12]
     lookup = PromptLookup(8)
@@ -218,6 +219,11 @@ def test_guesses_come_from_the_prompt_not_from_the_answer_being_written():
     assert all(len(guess) == 0 for guess in steps)
     copying = [*answer, *prompt[10:14]]  # then the answer copies 4 tokens of the prompt
     assert list(lookup(np.array(prompt + copying, dtype=np.intc))) == prompt[14:22]
+    line = list(range(50, 60))
+    lookup.start_answer()
+    lookup(np.array([*prompt, 1], dtype=np.intc))  # the answer's first call
+    own = [1, *line, 2, *line[:8]]  # a line of its own, and its first 8 tokens again
+    assert list(lookup(np.array(prompt + own, dtype=np.intc))) == [*line[8:], 2, *line[:5]]
 
 
 def test_each_answer_starts_where_its_prompt_ends():
