@@ -27,7 +27,8 @@ last-level cache reads them faster, and its small matrices start faster: the mod
 files (7-15 MB, the starter's 49,152-token output head most of it, against 32 MiB of L3 on the
 2-core test VM) are predicted at 0.45-0.76 of their measured speed (Q8_0, every architecture,
 1 thread). Real downloads are far above any cache, and the benchmark's smallest files (the
-zoo's ~50M-weight ones, 36-116 MB) are within 0.83-1.10, so the formula has no cache term.
+zoo's ~50M-weight ones, 36-116 MB) are within 0.89-1.08 in quiet runs, so the formula has no
+cache term.
 
 The devices and their efficiency factors are in ``fit.devices``; the user's own measured runs
 move the figures (``fit.speed_log``). Each figure carries its basis: ``estimated`` (this
