@@ -6,7 +6,9 @@ the order swapped from round to round, so that a shared machine's swings in spee
 alike. Two tasks: ``copy``, a revision whose answer repeats much of the prompt (where drafts
 from the chat are right), and ``free``, a story asked for from nothing (where they are mostly
 wrong). Per task: ``tok_s_plain`` and ``tok_s_draft`` are the median round's tokens per second
-(from the first token to the last, as Chat shows them), ``ratio`` = draft ÷ plain, and
+(from the first token to the last, as Chat shows them), ``ratio`` the median round's draft ÷
+plain (each round's two answers ran one after the other, under the same load: on a shared
+machine whose speed swung 3x between rounds, the ratio of the medians swung with it), and
 ``same_answers`` counts the rounds where the two answers were the same text. ``batch_cost``:
 what a batch of 2, 5 and 9 tokens costs this machine in one-token decodes (``draft_cost``),
 the bound on what drafting can gain here, and ``auto``: "on" or "off", what Drafting's Auto
@@ -115,7 +117,11 @@ def run_draft_benchmark(
             if side in engines:
                 tok_s = statistics.median(speeds[task, side])
                 row[f"tok_s_{side}"] = round(tok_s, 2)
-                row[f"ratio{suffix}"] = round(tok_s / plain, 3) if plain > 0 else 0.0
+                ratios = [
+                    d / p if p > 0 else 0.0
+                    for d, p in zip(speeds[task, side], speeds[task, "plain"], strict=True)
+                ]
+                row[f"ratio{suffix}"] = round(statistics.median(ratios), 3)
                 row[f"same_answers{suffix}"] = same[task, side]
         result[task] = row
     return result
