@@ -25,7 +25,7 @@ from app.core.inference.types import DRAFT_TOKENS
 
 PAYS = 3.5  # a batch of 1 + DRAFT_TOKENS tokens at this many one-token decodes or fewer
 ROUNDS = 3  # of each size, in turns: 3 x 10 tokens decoded
-_TOKENS = list(range(1000, 1000 + DRAFT_TOKENS + 1))  # any ids the vocabulary has
+_BATCH = DRAFT_TOKENS + 1  # the model's token and its guesses
 _measured: dict[tuple[str, int, int], float] = {}  # (model, threads, GPU layers): the cost
 
 
@@ -57,15 +57,16 @@ def batch_cost(llm: Any, path: Path, threads: int, gpu_layers: int) -> float:
 
 
 def _measure(llm: Any) -> float:
-    times: dict[int, list[float]] = {1: [], len(_TOKENS): []}
+    tokens = [(1000 + i) % llm.n_vocab() for i in range(_BATCH)]  # any ids the vocabulary has
+    times: dict[int, list[float]] = {1: [], _BATCH: []}
     try:
         llm.reset()
-        llm.eval(_TOKENS[:4])  # warm up
+        llm.eval(tokens[:4])  # warm up
         for round_ in range(ROUNDS):
-            for k in (1, len(_TOKENS)) if round_ % 2 == 0 else (len(_TOKENS), 1):
+            for k in (1, _BATCH) if round_ % 2 == 0 else (_BATCH, 1):
                 started = time.perf_counter()
-                llm.eval(_TOKENS[:k])
+                llm.eval(tokens[:k])
                 times[k].append(time.perf_counter() - started)
     finally:
         llm.reset()  # the next answer evaluates its prompt afresh
-    return round(statistics.median(times[len(_TOKENS)]) / statistics.median(times[1]), 2)
+    return round(statistics.median(times[_BATCH]) / statistics.median(times[1]), 2)

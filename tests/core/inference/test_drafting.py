@@ -287,3 +287,20 @@ def test_the_fit_estimate_counts_drafting_s_logits(starter_gguf):
     plain, drafting = (estimate.estimate(s, 2048) for s in (shape, replace(shape, all_logits=True)))
     # a row of float32 logits per token of the context (llama-cpp-python) and of a batch
     assert drafting.ram_bytes - plain.ram_bytes == (2048 + 512) * shape.n_vocab * 4
+
+
+def test_auto_measures_a_model_whose_vocabulary_is_small(starter_gguf, tmp_path):
+    """Auto's measuring decodes take ids the vocabulary has: a model of 1,000 tokens loads."""
+    from app.bench.zoo import SIZES
+    from app.bench.zoo.write import write_model
+    from app.core.inference.types import AUTO_DRAFT
+
+    small = write_model("llama", SIZES["tiny"], starter_gguf, tmp_path / "small.gguf", vocab=1000)
+    engine = Engine()
+    loaded = engine.load(small, LoadOptions(n_ctx=256, draft_tokens=AUTO_DRAFT))
+    try:
+        stats = engine.complete("a b c", GREEDY, lambda _: None)
+    finally:
+        engine.unload()
+    assert loaded.draft_tokens in (0, 8)
+    assert stats.tokens > 0
