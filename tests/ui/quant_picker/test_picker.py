@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt, QThreadPool
 
-from app.core.common.resources import resource
 from app.core.fit import estimate
 from app.core.fit.devices import cpu_device
 from app.core.fit.speed import SpeedMachine
@@ -22,13 +21,14 @@ from app.ui.discover.model_page import ModelPage
 from app.ui.my_models.library_model import LibraryModel
 from app.ui.my_models.page import ModelsPage
 from app.ui.quant_picker.model import QuantPickerModel, QuantRole
+from app.ui.theme import stylesheet
 from tests.support.hub_repos import add_gguf_family, gguf_name
 from tests.support.screenshots import screenshot
 
 WAIT = 20_000
 MIB = 2**20
 LADDER = ["Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "F16"]
-STYLE = resource("style.qss").read_text(encoding="utf-8")  # as the app looks
+STYLE = stylesheet("light")  # as the app looks
 REPO = "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF"
 
 
