@@ -4,7 +4,7 @@ tokens for much less than that many tokens one by one.
 A drafted step decodes the model's token and its guesses in one batch, the logits of every
 row kept; the guesses pay only where that batch is cheap. On a GPU, or a CPU that multiplies a
 batch by the weights in one pass, it is (the starter model's F16 file here: a batch of 9 for
-2.5 - 3.4 one-token decodes, revisions 1.46x as fast); on a CPU whose quantized products read
+2.4 - 3.0 one-token decodes, revisions 1.23 - 1.29x as fast); on a CPU whose quantized products read
 the weights once per row it is not (the starter's Q4_1, 1 thread: 4.6 - 7.9, drafting slower
 on every task; ``hearth bench draft``). So Auto measures, once per model and thread count, what
 a batch of ``1 + DRAFT_TOKENS`` tokens costs on the loaded model (a few decodes, then the
