@@ -315,9 +315,7 @@ class QuantPicker(QWidget):
             f"<b>{entry.quant}</b>: {entry.explanation.split(': ', 1)[-1]}"
             + (f" ({bits})" if bits else "")
             + (  # the whole fit verdict, where the cell says it short ("CPU only")
-                f" · fit here: {entry.fit.verdict}"
-                if entry.fit.verdict != fit_short(entry)
-                else ""
+                f" · fit here: {entry.fit.verdict}" if entry.fit.verdict != fit_short(entry) else ""
             )
             + (
                 f"<br>{projector_words(entry)}: it downloads with the model"
