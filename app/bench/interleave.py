@@ -102,6 +102,9 @@ def run_in_turns(
                     _signal(child, signal.SIGKILL)  # its model host too
                 child.process.kill()
                 child.process.wait()
+            for reader in (child.reader, child.error_reader):  # they end at the pipes' end
+                if reader is not None:
+                    reader.join(timeout=10)
             if child.process is not None:
                 for stream in (child.process.stdin, child.process.stdout, child.process.stderr):
                     if stream is None:
@@ -126,18 +129,24 @@ def _start(child: Child) -> None:
     assert stdout is not None and stderr is not None  # both are pipes (PIPE above)
 
     def read_out() -> None:
-        for line in stdout:
-            line = line.strip()
-            if line == "ready":
-                child.said_ready = True
-                child.ready.set()
-            elif line:
-                child.lines.append(line)
+        try:
+            for line in stdout:
+                line = line.strip()
+                if line == "ready":
+                    child.said_ready = True
+                    child.ready.set()
+                elif line:
+                    child.lines.append(line)
+        except (ValueError, OSError):  # closed by the cleanup after a reader that was late
+            pass
         child.ready.set()  # ended without being ready: _wait_ready sees it has exited
 
     def read_errors() -> None:
-        for line in stderr:
-            child.errors = (child.errors + line)[-4000:]
+        try:
+            for line in stderr:
+                child.errors = (child.errors + line)[-4000:]
+        except (ValueError, OSError):  # as read_out
+            pass
 
     child.reader = threading.Thread(target=read_out, daemon=True)
     child.error_reader = threading.Thread(target=read_errors, daemon=True)
