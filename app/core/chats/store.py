@@ -34,6 +34,7 @@ from typing import Any
 
 from app.core.chats.db import open_db
 from app.core.common.errors import ChatStoreError
+from app.core.common.json_file import Damaged, decode
 
 log = logging.getLogger("hearth.chats")
 
@@ -107,8 +108,8 @@ def _images(images_json: object) -> tuple[str, ...]:
     """A message's images as stored: the data URLs of a JSON list; anything else (edited or
     damaged on disk) is left out, so that the chat still opens."""
     try:
-        images = json.loads(_text(images_json) or "[]")
-    except ValueError:
+        images = decode(_text(images_json) or "[]")
+    except Damaged:  # not JSON, or nested past any list of images
         return ()
     if not isinstance(images, list):
         return ()

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
+
+import pytest
 
 from app.core.chats import db
 from app.core.chats.export import to_json, to_markdown
@@ -104,3 +107,22 @@ def test_salvage_keeps_the_images_and_reads_a_history_of_before_them(hearth_home
         (images,) = target.execute("SELECT images_json FROM messages").fetchone()
         assert json.loads(images) == expected
         target.close()
+
+
+@pytest.mark.parametrize(
+    "stored",
+    ["[" * 100_000 + "]" * 100_000, "{", '{"a": 1}', "[1, null, []]"],
+)
+def test_a_damaged_images_column_leaves_the_message_and_the_chat_readable(tmp_path, stored):
+    """A row's images edited or damaged on disk (nesting deep enough to exhaust Python's
+    recursion, not JSON, not a list of data URLs): the chat opens with its text, no image."""
+    path = tmp_path / "chats.sqlite3"
+    with ChatStore(path) as store:
+        chat = store.create_chat("Pictures")
+        message = store.add_message(chat.id, "user", "What is this?")
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("UPDATE messages SET images_json = ? WHERE id = ?", (stored, message.id))
+        db.commit()
+    with ChatStore(path) as store:
+        (shown,) = store.messages(chat.id)
+    assert shown.content == "What is this?" and shown.images == ()
