@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from app.core.common.errors import ContextFullError, GenerationError, UnsupportedRequest
+from app.core.inference.image_header import picture_problem
 
 
 def has_images(messages: Sequence[dict[str, Any]]) -> bool:
@@ -24,22 +25,37 @@ def has_images(messages: Sequence[dict[str, Any]]) -> bool:
 
 
 def check_images(messages: Sequence[dict[str, Any]]) -> None:
-    """Refuse (``UnsupportedRequest``) an image that is not a base64 data URL: given any other
-    URL, llama-cpp-python's handler would fetch it (``urllib``, ``file://`` included)."""
+    """Refuse (``UnsupportedRequest``) the first image that ``image_problem`` finds wrong."""
     for message in messages:
         for part in _parts(message):
-            if not _is_image(part):
-                continue
-            image = part.get("image_url")
-            url = image.get("url") if isinstance(image, dict) else image
-            if not isinstance(url, str) or not url.startswith("data:") or "," not in url:
-                raise UnsupportedRequest(
-                    "An image must come as a data URL (data:image/png;base64,...), not a link."
-                )
-            try:
-                base64.b64decode(url.split(",", 1)[1], validate=True)
-            except (binascii.Error, ValueError) as exc:
-                raise UnsupportedRequest("An image's data URL is not valid base64.") from exc
+            if _is_image(part):
+                image = part.get("image_url")
+                problem = image_problem(image.get("url") if isinstance(image, dict) else image)
+                if problem:
+                    raise UnsupportedRequest(problem)
+
+
+def image_problem(url: object) -> str | None:
+    """Why an image's URL is not taken (one sentence), or None. Only a base64 data URL of a
+    picture is: given any other URL, llama-cpp-python's handler would fetch it (``urllib``,
+    ``file://`` included), and given bytes that are no picture, or a huge one, llama.cpp would
+    try them as audio and video or fill memory (``image_header``)."""
+    if not isinstance(url, str) or not url.startswith("data:") or "," not in url:
+        return "An image must come as a data URL (data:image/png;base64,...), not a link."
+    kind, payload = url[len("data:") :].split(",", 1)
+    mime, _, encoding = kind.partition(";")
+    if not mime.lower().startswith("image/"):
+        return (
+            "An image's data URL must say image/png, image/jpeg, image/gif or image/bmp, "
+            f"not {mime[:40] or 'nothing'!r}."
+        )
+    if encoding.lower() != "base64":
+        return "An image's data URL must hold base64 (data:image/png;base64,...)."
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        return "An image's data URL is not valid base64."
+    return picture_problem(data)
 
 
 def image_urls(messages: Sequence[dict[str, Any]]) -> list[str]:

@@ -74,7 +74,13 @@ def _with_images(message: dict[str, Any], given: object, param: str) -> dict[str
         raise ApiError(400, f"'{param}' must be an array of base64 strings.", param=param)
     text = message.get("content")
     parts: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
-    parts += [images.image_part(_data_url(i)) for i in given]
+    for index, encoded in enumerate(given):
+        url = _data_url(encoded)
+        problem = images.image_problem(url)
+        if problem:  # named as Ollama's field, before the request is read as OpenAI's
+            where = f"{param}[{index}]"
+            raise ApiError(400, f"{where}: {problem}", "invalid_image_url", param=where)
+        parts.append(images.image_part(url))
     return {k: v for k, v in message.items() if k != "images"} | {"content": parts}
 
 

@@ -124,7 +124,8 @@ def test_an_image_that_is_no_picture_is_refused_in_one_sentence(pair):
     engine.load(pair.model, LoadOptions(n_ctx=512, mmproj_path=str(pair.mmproj)))
     try:
         junk = "data:image/png;base64," + base64.b64encode(b"not a picture").decode()
-        with pytest.raises(UnsupportedRequest, match="could not be read"):
+        # Refused before llama.cpp, which would try the bytes as audio, then video (ffprobe)
+        with pytest.raises(UnsupportedRequest, match="not a PNG, JPEG, GIF or BMP picture"):
             engine.chat(ask(junk), GREEDY, lambda _: None)
     finally:
         engine.unload()
