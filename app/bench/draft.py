@@ -3,14 +3,18 @@
 Two engines hold the same model in this process, one loaded plain and one with
 ``LoadOptions.draft_tokens``; each round asks both the same question (greedy, fixed seed),
 the order swapped from round to round, so that a shared machine's swings in speed hit both
-alike. Two tasks: ``copy``, a revision whose answer repeats much of the prompt (where drafts
-from the chat are right), and ``free``, a story asked for from nothing (where they are mostly
-wrong). Per task: ``tok_s_plain`` and ``tok_s_draft`` are the median round's tokens per second
+alike. Three tasks: ``copy``, a paragraph with spelling mistakes to correct and write out again,
+whose answer repeats the prompt (where drafts from the chat are right); ``code``, a function to
+rename in a code block written out again, which the starter model rewrites more than it copies
+(reported, no bar: how much a revision gains depends on how faithfully the model copies); and
+``free``, a story asked for from nothing (where drafts are mostly wrong). Per task
+``copied`` is the share of the plain answer's tokens that a lookup of its previous 4 tokens in
+the prompt would have guessed right: how copy-heavy the task was for this model. Per task: ``tok_s_plain`` and ``tok_s_draft`` are the median round's tokens per second
 (from the first token to the last, as Chat shows them), ``ratio`` the median round's draft ÷
 plain (each round's two answers ran one after the other, under the same load: on a shared
 machine whose speed swung 3x between rounds, the ratio of the medians swung with it), and
 ``same_answers`` counts the rounds where the two answers were the same text. ``batch_cost``:
-what a batch of 2, 5 and 9 tokens costs this machine in one-token decodes (``draft_cost``),
+what a batch of 2, 5 and 9 tokens costs this machine in one-token decodes (``batch_costs``),
 the bound on what drafting can gain here, and ``auto``: "on" or "off", what Drafting's Auto
 setting chooses at that cost (``draft_policy``).
 """
@@ -22,12 +26,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.bench.draft_cost import batch_costs
-from app.core.inference.draft_policy import PAYS, drafting_pays
+from app.core.inference.draft_policy import PAYS, drafting_pays, time_batches
 from app.core.inference.engine import Engine
 from app.core.inference.types import LoadOptions, SamplingOptions
+from app.core.measure.llama_eval import Evaluator, Vocab
 
 DRAFT_TOKENS = 8
+BATCHES = (2, 5, 9)  # the batch sizes whose cost is reported
 SEED = 7
 N_CTX = 2048
 CODE = """def total_price(items, tax_rate):
@@ -46,8 +51,17 @@ def average_price(items):
         count = count + 1
     return total / count
 """
+PARAGRAPH = (
+    "The lighthouse stands on a rocky point at the north end of the iland. It was bilt in 1874 "
+    "and its light can be seen from twenty miles away. Every evening the keeper climbs the one "
+    "hundred and twelve steps to the lamp room, cleans the glass, and lights the lamp. In the "
+    "morning he writes the wether and the ships he saw in a log book that is kept in the office "
+    "below."
+)
 TASKS: dict[str, str] = {
-    "copy": "Rename the function total_price to order_total in this Python code, and write "
+    "copy": "Correct the spelling mistakes in this paragraph and write it out in full:\n\n"
+    + PARAGRAPH,
+    "code": "Rename the function total_price to order_total in this Python code, and write "
     "out the whole code again:\n\n```python\n" + CODE + "```",
     "free": "Tell me a short story about a lighthouse keeper.",
 }
@@ -78,6 +92,7 @@ def run_draft_benchmark(
     sampling = SamplingOptions(temperature=0.0, max_tokens=max_tokens, seed=SEED)
     speeds: dict[tuple[str, str], list[float]] = {}
     same: dict[tuple[str, str], int] = {}
+    plain_answers: dict[str, str] = {}
     try:
         for round_ in range(rounds):
             for task, prompt in TASKS.items():
@@ -90,6 +105,7 @@ def run_draft_benchmark(
                     )
                     speeds.setdefault((task, side), []).append(stats.tokens_per_second)
                     answers[side] = "".join(pieces)
+                plain_answers.setdefault(task, answers["plain"])
                 for side in engines:
                     same[task, side] = same.get((task, side), 0) + (
                         answers[side] == answers["plain"]
@@ -123,8 +139,20 @@ def run_draft_benchmark(
                 ]
                 row[f"ratio{suffix}"] = round(statistics.median(ratios), 3)
                 row[f"same_answers{suffix}"] = same[task, side]
+        with Vocab(model) as vocab:
+            row["copied"] = copied_share(
+                vocab.tokenize(TASKS[task]), vocab.tokenize(plain_answers[task])
+            )
         result[task] = row
     return result
+
+
+def copied_share(prompt: list[int], answer: list[int], run: int = 4) -> float:
+    """The share of ``answer``'s tokens that follow their previous ``run`` tokens somewhere
+    in ``prompt``: what a lookup in the prompt could have guessed, how copy-heavy the task was."""
+    follows = {tuple(prompt[i : i + run + 1]) for i in range(len(prompt) - run)}
+    guessed = sum(tuple(answer[i - run : i + 1]) in follows for i in range(run, len(answer)))
+    return round(guessed / len(answer), 2) if answer else 0.0
 
 
 def format_draft_result(result: dict[str, Any]) -> str:
@@ -134,7 +162,8 @@ def format_draft_result(result: dict[str, Any]) -> str:
         row = result[task]
         lines.append(
             f"{task:<5} plain {row['tok_s_plain']:>6.1f} tok/s  draft {row['tok_s_draft']:>6.1f} "
-            f"tok/s  ratio {row['ratio']:.3f}  same answer {row['same_answers']}/{result['rounds']}"
+            f"tok/s  ratio {row['ratio']:.3f}  same answer {row['same_answers']}/{result['rounds']}  "
+            f"copied {row['copied']:.0%}"
         )
         if "tok_s_draft_model" in row:
             lines.append(
@@ -155,3 +184,24 @@ def format_draft_result(result: dict[str, Any]) -> str:
         f"thread(s), medians of {result['rounds']} alternating rounds, greedy"
     )
     return "\n".join(lines)
+
+
+def batch_costs(model: Path, threads: int, rounds: int = 9) -> dict[str, float]:
+    """``{"2": cost, "5": cost, "9": cost}``: what a batch of k tokens, logits on every row,
+    costs in one-token decodes (``draft_policy.time_batches``, Auto's measure, here on a
+    context of the bench's own): a drafted step decodes the model's token and k - 1 guesses in
+    one batch, so it can pay only where a batch of k costs fewer than k decodes, and pays only
+    its margin, kept nearly whole."""
+    tokens = list(range(1000, 1000 + max(BATCHES)))  # any ids the vocabulary has
+    n_ctx = 8 + rounds * (1 + sum(BATCHES)) + 16
+    with Evaluator(model, n_ctx=n_ctx, n_batch=max(BATCHES), threads=threads) as evaluator:
+        position = 8
+        evaluator.decode(tokens[:8], 0, [True] * 8)  # warm up
+
+        def decode(k: int) -> None:
+            nonlocal position
+            evaluator.decode(tokens[:k], position, [True] * k)
+            position += k
+
+        costs = time_batches(decode, BATCHES, rounds)
+    return {str(k): cost for k, cost in costs.items()}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,15 +59,28 @@ def batch_cost(llm: Any, path: Path, threads: int, gpu_layers: int) -> float:
 
 def _measure(llm: Any) -> float:
     tokens = [(1000 + i) % llm.n_vocab() for i in range(_BATCH)]  # any ids the vocabulary has
-    times: dict[int, list[float]] = {1: [], _BATCH: []}
     try:
         llm.reset()
         llm.eval(tokens[:4])  # warm up
-        for round_ in range(ROUNDS):
-            for k in (1, _BATCH) if round_ % 2 == 0 else (_BATCH, 1):
-                started = time.perf_counter()
-                llm.eval(tokens[:k])
-                times[k].append(time.perf_counter() - started)
+        costs = time_batches(lambda k: llm.eval(tokens[:k]), (_BATCH,), ROUNDS)
     finally:
         llm.reset()  # the next answer evaluates its prompt afresh
-    return round(statistics.median(times[_BATCH]) / statistics.median(times[1]), 2)
+    return costs[_BATCH]
+
+
+def time_batches(
+    decode: Callable[[int], object], sizes: tuple[int, ...], rounds: int
+) -> dict[int, float]:
+    """What a batch of each of ``sizes`` tokens costs in one-token decodes: ``decode(k)``
+    decodes k more tokens (logits on every row) at the positions that follow, sizes taking
+    turns in alternating order round by round, so that a machine's swings hit all alike; each
+    size's median time over a one-token decode's."""
+    order = (1, *sizes)
+    times: dict[int, list[float]] = {k: [] for k in order}
+    for round_ in range(rounds):
+        for k in order if round_ % 2 == 0 else reversed(order):
+            started = time.perf_counter()
+            decode(k)
+            times[k].append(time.perf_counter() - started)
+    one = statistics.median(times[1])
+    return {k: round(statistics.median(times[k]) / one, 2) for k in sizes}
