@@ -57,9 +57,9 @@ def picture_problem(data: bytes) -> str | None:
     return None
 
 
-def too_large(width: int, height: int) -> str:
+def too_large(width: int, height: int, what: str = "An image") -> str:
     return (
-        f"An image is {width:,} x {height:,} pixels: images up to {MAX_PIXELS // 1_000_000} "
+        f"{what} is {width:,} x {height:,} pixels: images up to {MAX_PIXELS // 1_000_000} "
         "megapixels are taken (make it smaller first)."
     )
 

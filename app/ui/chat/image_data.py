@@ -5,7 +5,9 @@ image reader (stb_image) takes PNG, JPEG, GIF and BMP but not WebP, and a photo 
 megapixels would put ~30 MB of base64 into the chat file for an image the projector shrinks
 to a few hundred pixels anyway. So the longest side is cut to ``MAX_SIDE`` and the result is a
 PNG, or a JPEG where the PNG would be larger than ``MAX_PNG_BYTES`` (photos). A file that is
-not an image Qt can read, or larger than ``MAX_FILE_BYTES``, gets one sentence (``ImageRefused``).
+not an image Qt can read, larger than ``MAX_FILE_BYTES``, or whose header says more than
+``MAX_PIXELS`` (a decompression bomb: read from the header, never decoded), or no regular file
+(a FIFO would block the reading thread), gets one sentence (``ImageRefused``).
 
 QImage (not QPixmap) is safe off the GUI thread: the page runs these on the pool.
 """
@@ -16,9 +18,11 @@ import base64
 from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt
-from PySide6.QtGui import QColor, QImage, QImageWriter, QPainter
+from PySide6.QtGui import QColor, QImage, QImageReader, QImageWriter, QPainter
 
 from app.core.common.errors import HearthError
+from app.core.common.json_file import Damaged, read_limited
+from app.core.inference.image_header import MAX_PIXELS, too_large
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 FILE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.gif)"
@@ -27,6 +31,9 @@ MAX_SIDE = 1536  # pixels: above what common projectors take in (Qwen2-VL's defa
 MAX_PNG_BYTES = 1_500_000  # a PNG larger than this is sent as a JPEG
 JPEG_QUALITY = 88
 THUMB_SIDE = 64  # pixels: the pending images above the message box
+# A stored image is drawn on the GUI thread: Hearth keeps them at most MAX_SIDE a side, so a
+# larger one was damaged or forged and is not decoded (a 8,000 x 8,000 PNG takes ~1 s).
+STORED_PIXELS = 4 * MAX_SIDE * MAX_SIDE
 
 
 class ImageRefused(HearthError):
@@ -41,21 +48,51 @@ def from_file(path: Path) -> str:
     """The image in ``path`` as a data URL (see the module docstring)."""
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
+        data = read_limited(path, MAX_FILE_BYTES)
+    except Damaged as exc:
+        if "too large" in str(exc):
+            size = _size_of(path)
             raise ImageRefused(
                 f"{path.name} is {size / 1024 / 1024:.0f} MB: Hearth takes images up to "
                 f"{MAX_FILE_BYTES // 1024 // 1024} MB."
-            )
-        data = path.read_bytes()
+            ) from exc
+        raise ImageRefused(f"{path.name} could not be read: {exc}.") from exc
     except OSError as exc:
         raise ImageRefused(f"{path.name} could not be read: {exc.strerror or exc}.") from exc
-    image = QImage.fromData(data)
+    if data is None:
+        raise ImageRefused(f"{path.name} could not be read: it is no longer there.")
+    image = decoded(data, name=path.name)
     if image.isNull():
         raise ImageRefused(
             f"{path.name} is not an image Hearth can read (PNG, JPEG, WebP or GIF expected)."
         )
     return from_image(image)
+
+
+def decoded(data: bytes, max_pixels: int = MAX_PIXELS, name: str = "") -> QImage:
+    """The picture in ``data``, read only once its header's size is known to be at most
+    ``max_pixels`` (a few KB of PNG may say 100,000 x 100,000 pixels: decoded, a bomb).
+    A null image when it is no picture; ``ImageRefused`` when it is too large and ``name``
+    says which file to name in the sentence (a stored image is just not shown)."""
+    buffer = QBuffer()
+    buffer.setData(QByteArray(data))
+    buffer.open(QIODevice.OpenModeFlag.ReadOnly)
+    reader = QImageReader(buffer)
+    size = reader.size()
+    if size.isValid() and size.width() * size.height() > max_pixels:
+        if name:
+            raise ImageRefused(too_large(size.width(), size.height(), name))
+        return QImage()
+    image = reader.read()
+    buffer.close()
+    return image
+
+
+def _size_of(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return MAX_FILE_BYTES + 1
 
 
 def from_image(image: QImage) -> str:
@@ -83,7 +120,7 @@ def to_image(data_url: str) -> QImage:
         data = base64.b64decode(payload, validate=True)
     except ValueError:
         return QImage()
-    return QImage.fromData(data)
+    return decoded(data, STORED_PIXELS)
 
 
 def thumbnail(data_url: str, side: int = THUMB_SIDE) -> QImage:
