@@ -20,6 +20,7 @@ are matched as substrings either way.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -41,6 +42,9 @@ log = logging.getLogger("hearth.chats")
 DEFAULT_TITLE = "New chat"
 ROLES = ("system", "user", "assistant")
 TITLE_LENGTH = 40
+# A message's images: each costs the projector's tokens of the context, and Chat takes no more
+# (``app.ui.chat.composer``); more in the file is damage, left out when read.
+MAX_IMAGES = 8
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,8 @@ def _images(images_json: object) -> tuple[str, ...]:
         return ()
     if not isinstance(images, list):
         return ()
-    return tuple(i for i in images if isinstance(i, str) and i.startswith("data:image/"))
+    kept = (i for i in images if isinstance(i, str) and i.startswith("data:image/"))
+    return tuple(itertools.islice(kept, MAX_IMAGES))  # thousands would each be drawn
 
 
 def one_line_title(text: str) -> str:

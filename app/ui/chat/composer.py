@@ -31,13 +31,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.chats.store import MAX_IMAGES
 from app.core.inference.images import image_part
 from app.ui.chat import image_data
 from app.ui.common.banner import show_error
 from app.ui.common.tasks import run_task
 from app.ui.session.session import ChatSession
 
-MAX_IMAGES = 8  # a message's images: each costs the projector's tokens of the context
 TEXT_ONLY = (
     "This model reads text only: load a vision model with its image projector (an mmproj "
     "file beside it) to chat about images."
