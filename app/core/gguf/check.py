@@ -32,7 +32,7 @@ from typing import NoReturn
 
 from app.core.common.errors import InvalidModelFile, ModelFileError
 from app.core.gguf.header import GgufHeader, read_local_header, type_size
-from app.core.gguf.ranges import hyperparameter_problem
+from app.core.gguf.ranges import hyperparameter_problem, projector_problem
 from app.core.gguf.split import split_names
 from app.core.templates.budget import TEMPLATE_SECONDS
 from app.core.templates.render import (
@@ -123,7 +123,11 @@ def check_projector(path: Path) -> None:
             "it is not an image projector (an mmproj file).",
             "Choose the mmproj file from the model's repo.",
         )
-    problem = _kinds_problem(header) or _tensor_problem(header, path.stat().st_size)
+    problem = (
+        _kinds_problem(header)
+        or _tensor_problem(header, path.stat().st_size)
+        or projector_problem(header)
+    )
     if problem:
         _refuse(path, problem)
 

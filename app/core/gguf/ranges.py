@@ -142,6 +142,50 @@ def _relation_problem(header: GgufHeader, arch: str, values: dict[str, list[int]
     return None
 
 
+# An image projector's numbers (``clip.vision.*``), where llama.cpp's mtmd trusts them: a
+# patch size or head count of 0, heads that do not divide the width, or an image size of 0
+# made it assert in the model's process while loading; an epsilon of NaN loaded, then asserted
+# on the first image (0.3.36, measured). Only keys a projector has are checked (audio
+# projectors and newer kinds name others).
+PROJECTOR_COUNTS = {
+    "clip.vision.image_size": (1, 1 << 14),  # real projectors: 224 to ~1,536
+    "clip.vision.patch_size": (1, 1 << 10),  # 14 or 16
+    "clip.vision.embedding_length": (1, MAX_WIDTH),
+    "clip.vision.feed_forward_length": (1, MAX_FEED_FORWARD),
+    "clip.vision.projection_dim": (1, MAX_WIDTH),
+    "clip.vision.block_count": (1, MAX_LAYERS),
+    "clip.vision.attention.head_count": (1, MAX_HEADS),
+}
+
+
+def projector_problem(header: GgufHeader) -> str | None:
+    """What is wrong with an image projector's numbers, or None."""
+    for key, value in header.fields.items():
+        if key.startswith("clip.") and not _finite(value):
+            return f"the value of {key} is not a finite number."
+    for key, (low, high) in PROJECTOR_COUNTS.items():
+        if key in header.fields:
+            problem = _count_problem(header, key, low, high, False, None)
+            if problem:
+                return problem
+    epsilon = header.get("clip.vision.attention.layer_norm_epsilon")
+    if isinstance(epsilon, (int, float)) and epsilon < 0:
+        return (
+            f"its clip.vision.attention.layer_norm_epsilon is {epsilon}; llama.cpp takes 0 or more."
+        )
+    width = header.get("clip.vision.embedding_length")
+    heads = header.get("clip.vision.attention.head_count")
+    if type(width) is int and type(heads) is int and width % heads:
+        return (
+            f"its {width:,}-wide vision layers do not divide into {heads:,} attention heads "
+            "(clip.vision.embedding_length, clip.vision.attention.head_count)."
+        )
+    size, patch = header.get("clip.vision.image_size"), header.get("clip.vision.patch_size")
+    if type(size) is int and type(patch) is int and patch > size:
+        return f"its patches ({patch:,} pixels) are larger than its images ({size:,} pixels)."
+    return None
+
+
 def _finite(value: object) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)

@@ -27,6 +27,7 @@ from typing import Any
 
 from app.core.common import errors
 from app.core.common.errors import ContextFullError, LoadCancelled, ModelCrashed
+from app.core.inference import images
 from app.core.inference.host.process import HostProcess
 from app.core.inference.types import (
     GenerationStats,
@@ -37,6 +38,7 @@ from app.core.inference.types import (
 
 log = logging.getLogger("hearth.host")
 
+READING_IMAGES = "reading images"  # what the host does with a chat holding images
 HANG_S = 30.0  # no sign of life for this long while a request waits: the host is hung
 STOP_GRACE_S = 10.0  # Stop not honoured within this: the host is killed
 POLL_S = 0.02  # how often a waiting caller looks at its stop and cancel events
@@ -58,6 +60,10 @@ class HostedEngine:
         self._loaded: LoadedModel | None = None
         self._name = ""  # the model's file name, for messages
         self._projector = ""  # the image projector's file name, while the host reads it
+        # The loaded projector's file name: a chat holding images is the projector's work, and
+        # a damaged one that loaded may still crash llama.cpp on its first image (a forged
+        # layer_norm_epsilon of NaN, measured: "GGML_ASSERT(eps >= 0.0f)" while answering).
+        self._vision = ""
         self._lock = threading.Lock()
         self._current = 0  # the request running now (0: none)
 
@@ -89,6 +95,7 @@ class HostedEngine:
         self.unload()
         self._name = path.name
         self._projector = ""  # set once the host starts reading the image projector
+        self._vision = ""
         host = HostProcess(self._host_args)
         with self._lock:
             self._host = host
@@ -115,6 +122,7 @@ class HostedEngine:
             self._drop_host()
             raise
         self._projector = ""
+        self._vision = Path(options.mmproj_path).name if options.mmproj_path else ""
         model = dict(reply["model"])
         model["path"] = Path(model["path"])
         # The time a user waits includes starting the host.
@@ -155,7 +163,9 @@ class HostedEngine:
     def count_tokens(self, messages: Sequence[dict[str, Any]]) -> int:
         return int(
             self._request(
-                {"op": "count", "messages": list(messages)}, "result", while_doing="counting tokens"
+                {"op": "count", "messages": list(messages)},
+                "result",
+                while_doing=self._doing(messages, "counting tokens"),
             )["value"]
         )
 
@@ -167,7 +177,7 @@ class HostedEngine:
                 {"op": "fit", "messages": list(messages), "reserve": reserve},
                 "result",
                 stop=stop,
-                while_doing="preparing the chat",
+                while_doing=self._doing(messages, "preparing the chat"),
             )["value"]
         )
 
@@ -190,6 +200,7 @@ class HostedEngine:
             },
             on_token,
             stop,
+            self._doing(messages, "answering"),
         )
 
     def complete(
@@ -203,14 +214,23 @@ class HostedEngine:
             {"op": "complete", "prompt": prompt, "sampling": asdict(sampling)}, on_token, stop
         )
 
+    def _doing(self, messages: Sequence[dict[str, Any]], doing: str) -> str:
+        """What the host is doing with ``messages``, in a crash's sentence: with images, the
+        projector reads them (``_message`` then names it)."""
+        return READING_IMAGES if self._vision and images.has_images(messages) else doing
+
     def _generate(
-        self, request: dict[str, Any], on_token: Callable[[str], None], stop: threading.Event | None
+        self,
+        request: dict[str, Any],
+        on_token: Callable[[str], None],
+        stop: threading.Event | None,
+        doing: str = "answering",
     ) -> GenerationStats:
         def on_event(event: dict[str, Any]) -> None:
             if event["ev"] == "token":
                 on_token(event["text"])
 
-        reply = self._request(request, "done", on_event, stop=stop, while_doing="answering")
+        reply = self._request(request, "done", on_event, stop=stop, while_doing=doing)
         return GenerationStats(**reply["stats"])
 
     # -- one request ---------------------------------------------------------------------------
@@ -302,6 +322,12 @@ class HostedEngine:
                 f"The image projector {self._projector} could not be loaded with {name}: "
                 f"{how}{said}. It may be damaged or made for another model: download it "
                 "again, or load the model without it."
+            )
+        if while_doing == READING_IMAGES:
+            return (
+                f"The image projector {self._vision} stopped llama.cpp while it read this "
+                f"chat's images with {name}: {how}{said}. It may be damaged or made for another "
+                "model: download it again, or load the model without it."
             )
         if while_doing == "loading":
             return (
