@@ -7,12 +7,15 @@ model's, where the user should get one sentence instead.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.common.errors import ModelFileError, ModelLoadError
 from app.core.gguf.check import adapter_problem
 from app.core.gguf.header import GgufHeader, read_local_header
+
+MAX_SHOWN = 120  # characters of a base model's name shown (real ids: ~60 at most)
 
 
 @dataclass(frozen=True)
@@ -29,13 +32,26 @@ def is_adapter(header: GgufHeader) -> bool:
 
 def adapter_info(header: GgufHeader) -> AdapterInfo:
     """An adapter's architecture, base model and alpha, from its metadata."""
-    base = header.get("general.base_model.0.name") or header.get("general.basename") or ""
+    base = shown_text(header.get("general.base_model.0.name")) or shown_text(
+        header.get("general.basename")
+    )
     alpha = header.get("adapter.lora.alpha", 0.0)
+    number = isinstance(alpha, (int, float)) and not isinstance(alpha, bool)
     return AdapterInfo(
         architecture=header.architecture,
-        base_model=str(base),
-        alpha=float(alpha) if isinstance(alpha, (int, float)) else 0.0,
+        base_model=base,
+        alpha=float(alpha) if number and math.isfinite(alpha) else 0.0,
     )
+
+
+def shown_text(value: object, limit: int = MAX_SHOWN) -> str:
+    """A header's text as a menu or a label shows it: one line of printable characters, at
+    most ``limit`` long ("" when the value is no text). A forged header may put a number, a
+    list, line breaks or 100 KB where a model's name belongs."""
+    if not isinstance(value, str):
+        return ""
+    line = " ".join("".join(c if c.isprintable() else " " for c in value).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def check_fits(adapter: Path, model: Path) -> AdapterInfo:

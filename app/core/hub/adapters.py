@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from app.core.gguf.adapter import is_adapter
+from app.core.gguf.adapter import is_adapter, shown_text
 from app.core.gguf.header import GgufHeader, read_remote_header
 
 TAG = "base_model:adapter:"
@@ -23,13 +23,13 @@ def adapter_from_listing(tags: Iterable[str], card_data: Any = None) -> str | No
     """The base model of an adapter repo as its Hub listing names it (``ORG/NAME``; "" when
     it is an adapter of an unnamed model), or None when the listing does not say adapter."""
     for tag in tags:
-        if tag.startswith(TAG):
-            return tag[len(TAG) :].strip()
+        if isinstance(tag, str) and tag.startswith(TAG):  # a listing may hold anything
+            return shown_text(tag[len(TAG) :])
     if card_data is not None and getattr(card_data, "base_model_relation", None) == "adapter":
         base = getattr(card_data, "base_model", None)
         if isinstance(base, list):
             base = base[0] if base else None
-        return str(base or "")
+        return shown_text(base)
     return None
 
 
@@ -38,11 +38,11 @@ def adapter_from_header(header: GgufHeader) -> str | None:
     address, else its name; "" when none), or None when the file is no LoRA adapter."""
     if not is_adapter(header):
         return None
-    url = str(header.get("general.base_model.0.repo_url") or "")
+    url = shown_text(header.get("general.base_model.0.repo_url"), limit=1000)
     marker = "huggingface.co/"
     if marker in url:
-        return url.split(marker, 1)[1].strip("/")
-    return str(header.get("general.base_model.0.name") or "")
+        return shown_text(url.split(marker, 1)[1].strip("/"))
+    return shown_text(header.get("general.base_model.0.name"))
 
 
 def read_hub_adapter(

@@ -294,7 +294,7 @@ def model_from_info(info: ModelInfo) -> HubModel:
         downloads=info.downloads or 0,
         likes=info.likes or 0,
         last_modified=info.last_modified,
-        tags=tuple(info.tags or ()),
+        tags=strings(info.tags),
         trending_score=int(info.trending_score or 0),
         parameters=params,
         architecture=gguf.get("architecture") or None,
@@ -318,7 +318,7 @@ def details_from_info(info: ModelInfo, card: str, card_note: str) -> ModelDetail
         license_name = data.license_name
     if not license_name:
         license_name = next(
-            (t.split(":", 1)[1] for t in info.tags or () if t.startswith("license:")), None
+            (t.split(":", 1)[1] for t in strings(info.tags) if t.startswith("license:")), None
         )
     base = getattr(data, "base_model", None) if data is not None else None
     return ModelDetails(
@@ -329,9 +329,17 @@ def details_from_info(info: ModelInfo, card: str, card_note: str) -> ModelDetail
         license=license_name,
         files=tuple(models),
         projectors=tuple(projectors),
-        base_model=", ".join(base) if isinstance(base, list) else base,
-        adapter_of=adapter_from_listing(info.tags or (), data),
+        base_model=", ".join(strings(base))
+        if isinstance(base, list)
+        else (base if isinstance(base, str) else None),
+        adapter_of=adapter_from_listing(strings(info.tags), data),
     )
+
+
+def strings(value: object) -> tuple[str, ...]:
+    """The texts of a listing's list (its tags, a card's base models): the Hub, a mirror or a
+    card's YAML may give a number, null or a single text there, which listing must survive."""
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
 
 
 def _strip_front_matter(card: str) -> str:
