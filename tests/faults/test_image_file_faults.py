@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 
 from app.ui.chat import image_data
 from app.ui.chat.image_data import ImageRefused
-from tests.faults.image_forge import PNG, bomb_png, damaged, damaged_pictures
+from tests.faults.image_forge import JPEG, PNG, bomb_png, damaged, damaged_pictures
 from tests.faults.tally import CrashDetected, Tally
 from tests.ui.chat import test_images_in_chat as images_in_chat
 from tests.ui.chat.test_images_in_chat import READ_MS, drop, open_vision_window
@@ -79,6 +79,7 @@ def damaged_files(folder: Path) -> dict[str, Path]:
         "empty": b"",
         "cut after its header": PNG[:40],
         "cut in half": PNG[: len(PNG) // 2],
+        "a JPEG cut in half (Qt shows the rest grey)": JPEG[: len(JPEG) // 2],
         "text": b"Dear diary, " * 40,
         "a bomb of 100,000 x 100,000": bomb_png(100_000, 100_000, rows=4),
         "a bomb of 8,000 x 8,000": bomb_png(8_000, 8_000, rows=8),

@@ -12,6 +12,7 @@ Qt: the API server, the model's host and Chat's image reader use the same limit.
 from __future__ import annotations
 
 import struct
+import zlib
 
 # 50 megapixels: a phone's largest photos, 200 MB decoded at 4 bytes a pixel (Qt's own limit
 # is 256 MB). The projector shrinks every image to a few hundred pixels a side anyway.
@@ -53,8 +54,15 @@ def picture_problem(data: bytes) -> str | None:
     if width * height > MAX_PIXELS:
         return too_large(width, height)
     if not _whole(kind, data):
-        return f"An image's {kind} data is cut short (the file is damaged)."
+        return f"An image's {kind} data is cut short or damaged."
     return None
+
+
+def damaged(data: bytes) -> str:
+    """The kind of a PNG, JPEG, GIF or BMP picture cut short or damaged ("" when it is whole,
+    or of another kind): Qt shows such a picture's missing part grey, llama.cpp refuses it."""
+    found = picture_size(data)
+    return found[0] if found is not None and not _whole(found[0], data) else ""
 
 
 def too_large(width: int, height: int, what: str = "An image") -> str:
@@ -66,13 +74,18 @@ def too_large(width: int, height: int, what: str = "An image") -> str:
 
 def _whole(kind: str, data: bytes) -> bool:
     """Whether the picture's data runs to its end (its last chunk, end marker, trailer or
-    last row): a picture cut short fails stb_image, and llama.cpp then tries it as video."""
+    last row), and a PNG's chunks that hold the picture match their checksums: a picture cut
+    short or damaged fails stb_image, and llama.cpp then tries it as video."""
     try:
         if kind == "PNG":
             at = 8
             while at + 12 <= len(data):
                 (length,) = struct.unpack(">I", data[at : at + 4])
-                if data[at + 4 : at + 8] == b"IEND":
+                chunk = data[at + 4 : at + 8 + length]
+                (checksum,) = struct.unpack(">I", data[at + 8 + length : at + 12 + length])
+                if chunk[:1].isupper() and zlib.crc32(chunk) != checksum:  # a critical chunk
+                    return False
+                if chunk[:4] == b"IEND":
                     return True
                 at += 12 + length
             return False

@@ -22,7 +22,7 @@ from PySide6.QtGui import QColor, QImage, QImageReader, QImageWriter, QPainter
 
 from app.core.common.errors import HearthError
 from app.core.common.json_file import Damaged, read_limited
-from app.core.inference.image_header import MAX_PIXELS, too_large
+from app.core.inference.image_header import MAX_PIXELS, damaged, too_large
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 FILE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.gif)"
@@ -61,6 +61,11 @@ def from_file(path: Path) -> str:
         raise ImageRefused(f"{path.name} could not be read: {exc.strerror or exc}.") from exc
     if data is None:
         raise ImageRefused(f"{path.name} could not be read: it is no longer there.")
+    kind = damaged(data)
+    if kind:  # Qt would show the missing part grey
+        raise ImageRefused(
+            f"{path.name} is a {kind} picture cut short or damaged: save or download it again."
+        )
     image = decoded(data, name=path.name)
     if image.isNull():
         raise ImageRefused(

@@ -194,7 +194,7 @@ def test_a_damaged_or_huge_image_file_gets_one_sentence_and_a_big_one_is_made_sm
         with qtbot.waitSignal(page.images.refused, timeout=READ_MS) as said:
             page.images.offer([damaged])
         assert said.args == [
-            "holiday.png is not an image Hearth can read (PNG, JPEG, WebP or GIF expected)."
+            "holiday.png is a PNG picture cut short or damaged: save or download it again."
         ]
         assert win.banner_text.text() == said.args[0]
         with qtbot.waitSignal(page.images.refused, timeout=READ_MS) as said:
