@@ -7,25 +7,31 @@ alike. Three tasks: ``copy``, a paragraph with spelling mistakes to correct and 
 whose answer repeats the prompt (where drafts from the chat are right); ``code``, a function to
 rename in a code block written out again, which the starter model rewrites more than it copies
 (reported, no bar: how much a revision gains depends on how faithfully the model copies); and
-``free``, a story asked for from nothing (where drafts are mostly wrong). Per task
-``copied`` is the share of the plain answer's tokens that a lookup of its previous 4 tokens in
-the prompt would have guessed right: how copy-heavy the task was for this model. Per task: ``tok_s_plain`` and ``tok_s_draft`` are the median round's tokens per second
-(from the first token to the last, as Chat shows them), ``ratio`` the median round's draft ÷
-plain (each round's two answers ran one after the other, under the same load: on a shared
-machine whose speed swung 3x between rounds, the ratio of the medians swung with it), and
-``same_answers`` counts the rounds where the two answers were the same text. ``batch_cost``:
-what a batch of 2, 5 and 9 tokens costs this machine in one-token decodes (``batch_costs``),
-the bound on what drafting can gain here, and ``auto``: "on" or "off", what Drafting's Auto
-setting chooses at that cost (``draft_policy``).
+``free``, a story asked for from nothing (where drafts are mostly wrong). Per task:
+``copied``, the share of the plain answer's tokens that a lookup of its previous 4 tokens in
+the prompt would have guessed right (how copy-heavy the task was for this model);
+``tok_s_plain`` and ``tok_s_draft``, the median round's tokens per second from the first token
+to the last (as Chat shows them), timed on the clock of the thread doing the work
+(``cpu_speed.cpu_clock``, as ``hearth bench speed`` does) where llama.cpp runs one thread, so
+that the time other programs held the core counts on neither side (beside a test run on 2
+cores the plain answer's wall-clock speed swung 17 - 83 tok/s between rounds, and a round's
+free-chat ratio 0.4 - 2.6); ``ratio``, the median round's draft ÷ plain (each round's answers
+ran one after the other); ``wall_ratio``, the same on the wall clock, for reference; and
+``same_answers``, the rounds where the two answers were the same text. ``batch_cost``: what a
+batch of 2, 5 and 9 tokens costs this machine in one-token decodes (``batch_costs``), the bound
+on what drafting can gain here, and ``auto``: "on" or "off", what Drafting's Auto setting
+chooses at that cost (``draft_policy``).
 """
 
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.core.hardware.cpu_speed import cpu_clock
 from app.core.inference.draft_policy import PAYS, drafting_pays, time_batches
 from app.core.inference.engine import Engine
 from app.core.inference.types import LoadOptions, SamplingOptions
@@ -91,8 +97,12 @@ def run_draft_benchmark(
         )
     sampling = SamplingOptions(temperature=0.0, max_tokens=max_tokens, seed=SEED)
     speeds: dict[tuple[str, str], list[float]] = {}
+    walls: dict[tuple[str, str], list[float]] = {}
     same: dict[tuple[str, str], int] = {}
     plain_answers: dict[str, str] = {}
+    loaded = engines["plain"].loaded
+    threads = loaded.n_threads if loaded else 0
+    clock = cpu_clock if threads == 1 else time.perf_counter  # see the module's docstring
     try:
         for round_ in range(rounds):
             for task, prompt in TASKS.items():
@@ -100,10 +110,21 @@ def run_draft_benchmark(
                 answers = {}
                 for side in order:
                     pieces: list[str] = []
+                    first: list[float] = []  # the clock at the answer's first text
+
+                    def take(piece: str, pieces: list[str] = pieces, first: list[float] = first):
+                        first[:1] = first[:1] or [clock()]
+                        pieces.append(piece)
+
                     stats = engines[side].chat(
-                        [{"role": "user", "content": prompt}], sampling, pieces.append
+                        [{"role": "user", "content": prompt}], sampling, take
                     )
-                    speeds.setdefault((task, side), []).append(stats.tokens_per_second)
+                    ended = clock()
+                    seconds = ended - first[0] if first else 0.0
+                    speeds.setdefault((task, side), []).append(
+                        stats.tokens / seconds if seconds > 0 else 0.0
+                    )
+                    walls.setdefault((task, side), []).append(stats.tokens_per_second)
                     answers[side] = "".join(pieces)
                 plain_answers.setdefault(task, answers["plain"])
                 for side in engines:
@@ -113,7 +134,6 @@ def run_draft_benchmark(
                 if progress is not None:
                     figures = ", ".join(f"{side} {speeds[task, side][-1]:.1f}" for side in engines)
                     progress(f"round {round_ + 1}/{rounds} {task}: {figures} tok/s")
-        threads = engines["plain"].loaded.n_threads if engines["plain"].loaded else 0
     finally:
         for engine in engines.values():
             engine.unload()
@@ -138,6 +158,10 @@ def run_draft_benchmark(
                     for d, p in zip(speeds[task, side], speeds[task, "plain"], strict=True)
                 ]
                 row[f"ratio{suffix}"] = round(statistics.median(ratios), 3)
+                row[f"wall_ratio{suffix}"] = round(
+                    statistics.median(walls[task, side]) / statistics.median(walls[task, "plain"]),
+                    3,
+                )
                 row[f"same_answers{suffix}"] = same[task, side]
         with Vocab(model) as vocab:
             row["copied"] = copied_share(
@@ -162,7 +186,7 @@ def format_draft_result(result: dict[str, Any]) -> str:
         row = result[task]
         lines.append(
             f"{task:<5} plain {row['tok_s_plain']:>6.1f} tok/s  draft {row['tok_s_draft']:>6.1f} "
-            f"tok/s  ratio {row['ratio']:.3f}  same answer {row['same_answers']}/{result['rounds']}  "
+            f"tok/s  ratio {row['ratio']:.3f} (wall clock {row['wall_ratio']:.3f})  same answer {row['same_answers']}/{result['rounds']}  "
             f"copied {row['copied']:.0%}"
         )
         if "tok_s_draft_model" in row:

@@ -48,8 +48,10 @@ class PromptLookup:
         self._guessed_at = 0  # the chat's length when ``_guess`` was made
         self._size = tokens  # how many to guess next
         self._shortest_guess = min(MIN_GUESS, tokens)
-        self._pause = 0  # steps left without guessing
+        self._pause = 0  # steps without guessing
         self._prompt_end = -1  # where the answer being written starts; -1: at the next call
+        self._prompt_runs: dict[bytes, int] = {}  # a run of the prompt: where it last starts
+        self._own_runs = _Runs(OWN_RUN)  # the chat's runs of OWN_RUN tokens
 
     def start_answer(self) -> None:
         """The next call is an answer's first: its tokens but the last are the prompt."""
@@ -58,11 +60,12 @@ class PromptLookup:
     def __call__(self, input_ids: npt.NDArray[np.intc], /, **kwargs: Any) -> npt.NDArray[np.intc]:
         """Up to ``_size`` tokens that followed the latest appearance in the prompt of the chat's
         last ``longest`` (down to ``shortest``) tokens; none when they never appeared there."""
-        ids = np.asarray(input_ids)
+        ids = np.asarray(input_ids, dtype=np.intc)
         if self._prompt_end < 0:  # an answer's first call: start afresh
             self._prompt_end = len(ids) - 1
             self._guess = np.array([], dtype=np.intc)
             self._size, self._pause = self.tokens, 0
+            self._prompt_runs = _index_runs(ids[: self._prompt_end], self.shortest, self.longest)
         self._learn(ids)
         guess = np.array([], dtype=np.intc)
         if self._pause:
@@ -74,20 +77,18 @@ class PromptLookup:
         self._guess, self._guessed_at = guess, len(ids)
         return guess
 
-    def _look_up(self, ids: npt.NDArray[Any]) -> npt.NDArray[np.intc]:
+    def _look_up(self, ids: npt.NDArray[np.intc]) -> npt.NDArray[np.intc]:
         prompt = ids[: self._prompt_end]
         for size in range(min(self.longest, len(prompt) - 1), self.shortest - 1, -1):
-            windows = np.lib.stride_tricks.sliding_window_view(prompt[:-1], size)
-            starts = np.nonzero(np.all(windows == ids[-size:], axis=1))[0]
-            if len(starts):
-                follow = int(starts[-1]) + size
-                return prompt[follow : follow + self._size].astype(np.intc)
+            start = self._prompt_runs.get(ids[-size:].tobytes())
+            if start is not None:
+                follow = start + size
+                return prompt[follow : follow + self._size]
         if len(ids) > OWN_RUN:  # a long run of the answer's own repeated
-            windows = np.lib.stride_tricks.sliding_window_view(ids[:-1], OWN_RUN)
-            starts = np.nonzero(np.all(windows == ids[-OWN_RUN:], axis=1))[0]
-            if len(starts):
-                follow = int(starts[-1]) + OWN_RUN
-                return ids[follow : follow + self._size].astype(np.intc)
+            start = self._own_runs.latest(ids)
+            if start is not None:
+                follow = start + OWN_RUN
+                return ids[follow : follow + self._size]
         return np.array([], dtype=np.intc)
 
     def _learn(self, ids: npt.NDArray[Any]) -> None:
@@ -103,3 +104,37 @@ class PromptLookup:
             self._size = kept
         else:
             self._pause = PAUSE
+
+
+def _index_runs(tokens: npt.NDArray[np.intc], shortest: int, longest: int) -> dict[bytes, int]:
+    """Every run of ``shortest`` to ``longest`` tokens of ``tokens[:-1]`` (a token follows
+    each), to where it last starts. Built once an answer: a lookup is then one dict access,
+    where searching the prompt with numpy on every token cost 0.4 - 1.1 ms a token for
+    prompts of 60 - 2,000 tokens (3 - 7% of the starter's token on this machine)."""
+    runs: dict[bytes, int] = {}
+    body = tokens[:-1]
+    for size in range(shortest, longest + 1):
+        for start in range(len(body) - size + 1):
+            runs[body[start : start + size].tobytes()] = start
+    return runs
+
+
+class _Runs:
+    """The runs of ``size`` tokens of a growing chat (each followed by a token), to where each
+    last starts; indexed as the chat grows, from scratch when its earlier tokens change."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._starts: dict[bytes, int] = {}
+        self._seen: npt.NDArray[np.intc] = np.array([], dtype=np.intc)
+
+    def latest(self, ids: npt.NDArray[np.intc]) -> int | None:
+        """Where the run of the last ``size`` tokens of ``ids`` last starts before them."""
+        seen = self._seen
+        if len(seen) > len(ids) or not np.array_equal(ids[: len(seen)], seen):
+            self._starts, seen = {}, seen[:0]  # another chat, or one rewound: index afresh
+        first = max(0, len(seen) - self.size)  # runs ending in seen[-1] had no follower yet
+        for start in range(first, len(ids) - self.size):
+            self._starts[ids[start : start + self.size].tobytes()] = start
+        self._seen = ids.copy()
+        return self._starts.get(ids[-self.size :].tobytes())

@@ -17,12 +17,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.bench.draft import TASKS
 from app.core.config.limits import InvalidValue
 from app.core.inference.engine import Engine, chat_prompt
 from app.core.inference.host.hosted_engine import HostedEngine
-from app.core.inference.prompt_lookup import PromptLookup
+from app.core.inference.prompt_lookup import PAUSE, PromptLookup
 from app.core.inference.types import LoadOptions, SamplingOptions
 
 GREEDY = SamplingOptions(temperature=0.0, max_tokens=64, seed=1)
@@ -252,6 +254,14 @@ def test_auto_drafts_where_this_machine_s_batch_cost_pays(plain, starter_gguf):
         assert cost > 0
         wanted = DRAFT_TOKENS if draft_policy.drafting_pays(cost) else 0
         assert loaded.draft_tokens == wanted
+        # why, as Chat's status line says it: the measure taken at load, the bar it is held to
+        at_load = draft_policy.batch_cost(
+            engine._llm, starter_gguf, loaded.n_threads, loaded.gpu_layers
+        )  # remembered from the load
+        assert f"a batch of 9 tokens costs {at_load:.1f} one-token decodes here" in (
+            loaded.draft_auto_reason
+        )
+        assert f"pays at {draft_policy.PAYS:g} or fewer" in loaded.draft_auto_reason
         question = TASKS["copy"]
         assert_same_up_to_a_near_tie(
             plain, question, answer(plain, question), answer(engine, question)
@@ -304,3 +314,54 @@ def test_auto_measures_a_model_whose_vocabulary_is_small(starter_gguf, tmp_path)
         engine.unload()
     assert loaded.draft_tokens in (0, 8)
     assert stats.tokens > 0
+
+
+def _searched_guess(ids: np.ndarray, prompt_end: int, size: int) -> list[int]:
+    """The lookup by its definition, searched with numpy: the tokens after the latest earlier
+    run in the prompt of the chat's last 6 (down to 4) tokens, else after its last 8 in the
+    whole chat; ``size`` of them at most."""
+    prompt = ids[:prompt_end]
+    for run in range(min(6, len(prompt) - 1), 3, -1):
+        windows = np.lib.stride_tricks.sliding_window_view(prompt[:-1], run)
+        starts = np.nonzero(np.all(windows == ids[-run:], axis=1))[0]
+        if len(starts):
+            return prompt[int(starts[-1]) + run :][:size].tolist()
+    if len(ids) > 8:
+        windows = np.lib.stride_tricks.sliding_window_view(ids[:-1], 8)
+        starts = np.nonzero(np.all(windows == ids[-8:], axis=1))[0]
+        if len(starts):
+            return ids[int(starts[-1]) + 8 :][:size].tolist()
+    return []
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    chats=st.lists(
+        st.tuples(
+            st.lists(st.integers(0, 3), min_size=1, max_size=40),  # the prompt's new tokens
+            st.lists(st.integers(0, 3), min_size=1, max_size=40),  # the answer
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_the_indexed_lookup_guesses_what_a_search_of_the_chat_finds(chats):
+    """Generated chats over a 4-token alphabet (runs repeat often), answers grown a token at a
+    time and answer after answer: each guess is what the plain search finds, cut to the size
+    the guessing policy chose (never longer, and empty only where the policy holds back)."""
+    lookup = PromptLookup(16)
+    chat: list[int] = []
+    for new, answer in chats:
+        chat += new
+        lookup.start_answer()
+        prompt_end = len(chat) - 1
+        for token in answer:
+            ids = np.array(chat, dtype=np.intc)
+            pausing = lookup._pause > 0
+            guess = lookup(ids).tolist()
+            searched = _searched_guess(ids, prompt_end, 16)
+            if guess:
+                assert guess == searched[: len(guess)]
+            elif len(searched[: lookup._size]) >= 4:  # held back: a pause, or one begun now
+                assert pausing or lookup._pause == PAUSE - 1, f"no guess of {searched}"
+            chat.append(token)
