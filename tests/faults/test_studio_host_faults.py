@@ -86,7 +86,11 @@ def test_a_host_killed_mid_answer_keeps_the_chat(window, qtbot, faults, starter_
         assert window.isVisible() and window.banner_text.text() == message
         saved = page.store.messages(page.chat_id)
         assert [m.role for m in saved] == ["user", "assistant"]
-        assert saved[1].content == "".join(tokens) and saved[1].content  # nothing lost
+        # Nothing lost: the file holds what the transcript showed. Each piece's "on disk"
+        # signal comes from the writer's thread a moment after the failure is said, so the
+        # pieces are waited for, not read at once (a loaded run saw "Once" of "Once upon").
+        assert saved[1].content and saved[1].content in page.transcript.toPlainText()
+        qtbot.waitUntil(lambda: "".join(tokens) == saved[1].content, timeout=10_000)
         assert "Interrupted" in page.transcript.toPlainText()
         # The same model comes back in a fresh process; the chat goes on.
         assert page.model_status.text() == f"{starter.name} stopped; loading it again..."

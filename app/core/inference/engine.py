@@ -207,8 +207,9 @@ class Engine:
                 raise
         self._drafter = drafter
         draft_tokens = options.draft_tokens if drafter is None else 0
+        auto_reason = ""
         if draft_tokens == AUTO_DRAFT:
-            draft_tokens = self._auto_draft(llm, path, threads, gpu_layers)
+            draft_tokens, auto_reason = self._auto_draft(llm, path, threads, gpu_layers)
         has_template = "chat_template.default" in chat_handler_names(llm)
         # Always the model's own template (sandboxed Jinja), never a guessed built-in format.
         llm.chat_format = "chat_template.default" if has_template else FALLBACK_TEMPLATE
@@ -238,6 +239,7 @@ class Engine:
             n_threads=threads,
             has_vision=bool(options.mmproj_path),
             draft_tokens=draft_tokens,
+            draft_auto_reason=auto_reason,
         )
         log.info(
             "Loaded %s (n_ctx=%d) in %.2fs",
@@ -248,15 +250,24 @@ class Engine:
         return self._loaded
 
     @staticmethod
-    def _auto_draft(llm: llama_cpp.Llama, path: Path, threads: int, gpu_layers: int) -> int:
+    def _auto_draft(
+        llm: llama_cpp.Llama, path: Path, threads: int, gpu_layers: int
+    ) -> tuple[int, str]:
         """Drafting's Auto: DRAFT_TOKENS a step where a batch costs this machine little enough
-        (``draft_policy``), else none. The model was loaded without drafting's logits."""
+        (``draft_policy``), else none; and why, for the user (Chat's status line). The model
+        was loaded without drafting's logits."""
         from app.core.inference import draft_policy
 
         cost = draft_policy.batch_cost(llm, path, threads, gpu_layers)
-        pays = draft_policy.drafting_pays(cost) and draft_policy.logits_fit(
-            llm.n_ctx(), llm.n_vocab()
+        cheap = draft_policy.drafting_pays(cost)
+        fits = draft_policy.logits_fit(llm.n_ctx(), llm.n_vocab())
+        pays = cheap and fits
+        reason = (
+            f"a batch of {DRAFT_TOKENS + 1} tokens costs {cost:.1f} one-token decodes here "
+            f"(drafting pays at {draft_policy.PAYS:g} or fewer)"
         )
+        if cheap and not fits:
+            reason += ", but drafting's logits would not fit in the memory free"
         log.info(
             "Drafting (auto) for %s: a batch of %d costs %.2f one-token decodes, %s",
             path.name,
@@ -265,9 +276,9 @@ class Engine:
             "on" if pays else "off",
         )
         if not pays:
-            return 0
+            return 0, reason
         start_drafting(llm, PromptLookup(DRAFT_TOKENS))
-        return DRAFT_TOKENS
+        return DRAFT_TOKENS, reason
 
     def unload(self) -> None:
         if self._embedder is not None:
