@@ -13,7 +13,7 @@ import re
 
 from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from app.core.common.resources import resource
 
@@ -172,10 +172,40 @@ class ThemeKeeper(QObject):
         self.app.setStyleSheet(stylesheet(name))
         return name
 
+    def remove(self) -> None:
+        """Hearth's look taken off: the platform's palette and no application style sheet
+        (the tests put the platform's look back after each test that styled the application).
+
+        Qt 6.11 leaves the WA_StyleSheet flag on widgets that the style sheet style styled
+        again while it was being removed (item views, their scroll bars), and frees the
+        caches that would have heard of their deletion. Under the next style sheet such a
+        widget is cached without that notice, so once deleted it is a dangling entry, and the
+        next theme switch crashed in QStyleSheetStyle::repolish (a segfault, issue 19: 14
+        stale widgets after a model page's test, the next test's switch to dark crashed every
+        run). No style sheet is left to own the flag, so it is cleared where neither the
+        widget nor an ancestor has a style sheet of its own."""
+        self.app.setStyleSheet("")
+        self.app.setPalette(self.platform_palette)
+        self.shown = ""
+        for widget in QApplication.allWidgets():
+            if widget.testAttribute(Qt.WidgetAttribute.WA_StyleSheet) and not _own_sheet(widget):
+                widget.setAttribute(Qt.WidgetAttribute.WA_StyleSheet, False)
+                widget.setAttribute(Qt.WidgetAttribute.WA_StyleSheetTarget, False)
+
     @Slot(Qt.ColorScheme)
     def _on_scheme_changed(self, _scheme) -> None:
         if self.choice == "system":
             self.apply("system")
+
+
+def _own_sheet(widget: QWidget) -> bool:
+    """Whether ``widget`` or one of its ancestors has a style sheet of its own."""
+    shown: QWidget | None = widget
+    while shown is not None:
+        if shown.styleSheet():
+            return True
+        shown = shown.parentWidget()
+    return False
 
 
 def _keeper(app: QGuiApplication) -> ThemeKeeper | None:
@@ -189,6 +219,13 @@ def apply_theme(app: QApplication, choice: str) -> str:
     """Show the theme the setting ``choice`` means; returns "light" or "dark"."""
     keeper = _keeper(app) or ThemeKeeper(app)
     return keeper.apply(choice)
+
+
+def remove_theme(app: QApplication) -> None:
+    """Take Hearth's look off (``ThemeKeeper.remove``); nothing to do if none was applied."""
+    keeper = _keeper(app)
+    if keeper is not None:
+        keeper.remove()
 
 
 def shown_theme(app: QApplication) -> str:

@@ -22,19 +22,19 @@ def keeper(qapp):
     from app.ui import theme
 
     keeper = qapp.findChild(theme.ThemeKeeper) or theme.ThemeKeeper(qapp)
-    platform = keeper.platform_palette
     yield keeper
+    keeper.remove()  # safely while the test's widgets wait for deletion (see remove)
     keeper.setParent(None)
-    qapp.setStyleSheet("")
-    qapp.setPalette(platform)
 
 
 @pytest.fixture(autouse=True)
 def widgets_deleted_after_each_test(qapp):
     """Delete what the test scheduled for deletion (pytest-qt closes and deleteLater()s the
-    widgets it was given) before the next test starts. Left pending, a model page of one test
-    was still there, hidden, when the next test switched to the dark theme, and the restyle
-    crashed the process (a segfault in QWidget's style sheet code, issue 19)."""
+    widgets it was given) before the next test starts: each test starts without the last one's
+    widgets. Added when a model page of one test, still there, crashed the next test's switch
+    to dark (issue 19). Its cause was the theme taken off while that page waited for deletion,
+    now done safely by ``ThemeKeeper.remove`` (the keeper above) and replayed in
+    test_theme_switch; two chat tests still take the style sheet off directly."""
     yield
     from PySide6.QtCore import QCoreApplication, QEvent
 

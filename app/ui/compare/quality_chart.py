@@ -27,7 +27,7 @@ from PySide6.QtCharts import (
     QValueAxis,
     QXYSeries,
 )
-from PySide6.QtCore import QPointF, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QPointF, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -106,16 +106,11 @@ class QualityChart(QWidget):
 
         self.quality = QChart()
         self.speed = QChart()
+        self.comparisons: list[Comparison] = []  # drawn now (drawn again in a new theme)
+        self.dark: bool | None = None  # the charts' theme: None until chosen
         views = QHBoxLayout()
-        # Qt Charts' own dark theme in Hearth's dark one (a white chart glared on it). Chosen
-        # when the page is built: its series set their own colours afterwards.
-        dark = self.palette().color(QPalette.ColorRole.Base).lightness() < 128
         for chart, stretch in ((self.quality, 5), (self.speed, 4)):
-            if dark:
-                chart.setTheme(QChart.ChartTheme.ChartThemeDark)
-                chart.setBackgroundBrush(self.palette().color(QPalette.ColorRole.Base))
             chart.setAnimationOptions(QChart.AnimationOption.NoAnimation)
-            chart.setBackgroundRoundness(8)
             chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
             view = QChartView(chart)
             view.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -154,12 +149,36 @@ class QualityChart(QWidget):
         layout.addWidget(self.details)
         layout.addWidget(self.source)
         layout.addLayout(buttons)
+        self._theme_charts()
         self.set_comparisons([])
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self._theme_charts():
+            self.set_comparisons(self.comparisons)  # the series take the new theme's colours
+
+    def _theme_charts(self) -> bool:
+        """Qt Charts' own dark theme in Hearth's dark one (a white chart glared on it), its
+        light one in the light theme, following View > Theme (the charts kept the theme the
+        page was built in). Returns whether the theme changed."""
+        dark = self.palette().color(QPalette.ColorRole.Base).lightness() < 128
+        if dark == self.dark:
+            return False
+        self.dark = dark
+        for chart in (self.quality, self.speed):
+            chart.setTheme(
+                QChart.ChartTheme.ChartThemeDark if dark else QChart.ChartTheme.ChartThemeLight
+            )
+            if dark:
+                chart.setBackgroundBrush(self.palette().color(QPalette.ColorRole.Base))
+            chart.setBackgroundRoundness(8)
+        return True
 
     # Drawing -----------------------------------------------------------------------------
 
     @Slot(list)
     def set_comparisons(self, comparisons: list[Comparison]) -> None:
+        self.comparisons = list(comparisons)
         self.tips.clear()
         self.details.setText("Point at a dot for its figures.")
         self._draw_quality(comparisons)
