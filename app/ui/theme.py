@@ -221,13 +221,6 @@ def apply_theme(app: QApplication, choice: str) -> str:
     return keeper.apply(choice)
 
 
-def remove_theme(app: QApplication) -> None:
-    """Take Hearth's look off (``ThemeKeeper.remove``); nothing to do if none was applied."""
-    keeper = _keeper(app)
-    if keeper is not None:
-        keeper.remove()
-
-
 def shown_theme(app: QApplication) -> str:
     keeper = _keeper(app)
     return keeper.shown if keeper else ""

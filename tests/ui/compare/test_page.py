@@ -208,7 +208,7 @@ def test_the_results_with_their_figures_fit_the_page_the_verdict_whole_in_its_to
 
 
 def test_chart_holds_the_measured_points_and_exports(
-    qtbot, make_page, quant_ladder, shared_store, dialogs, tmp_path
+    qtbot, make_page, quant_ladder, shared_store, dialogs, tmp_path, keeper
 ):
     page = make_page(shared_store)
     measure(qtbot, page, [quant_ladder[q] for q in THREE])
@@ -262,6 +262,17 @@ def test_chart_holds_the_measured_points_and_exports(
     assert image.width() > 600 and image.height() > 300
     assert png.stat().st_size > 20_000  # axes, points, bars: not a blank picture
     assert "Saved" in chart.status.text() and dialogs.asked == ["Export results"]
+
+    # View > Theme: the charts take the theme's colours (they stayed white on the dark theme)
+    # and keep their points, labels and bars.
+    for name in ("dark", "light"):
+        keeper.apply(name)
+        painted = chart.quality_view.grab().toImage().pixelColor(12, 12)
+        assert (painted.lightness() < 128) == (name == "dark")
+        scatter = {s.name(): s for s in chart.quality.series() if isinstance(s, QScatterSeries)}
+        assert chart.labels(scatter["Measured (bundled text)"]) == ["Q2_K", "Q8_0"]
+        bars = [s for s in chart.speed.series() if isinstance(s, QHorizontalBarSeries)]
+        assert bars[0].barSets()[0].count() == len(THREE)
 
 
 def test_an_empty_chart_says_what_to_do_first(qtbot, make_page):
