@@ -92,7 +92,7 @@ def _whole(kind: str, data: bytes) -> bool:
         if kind == "JPEG":
             return data.rfind(b"\xff\xd9") > 2
         if kind == "GIF":
-            return data.rstrip(b"\0").endswith(b";")
+            return _gif_whole(data)
         # BMP: uncompressed rows, each padded to 4 bytes, end where the file says
         (offset,) = struct.unpack("<I", data[10:14])
         (header_size,) = struct.unpack("<I", data[14:18])
@@ -102,8 +102,47 @@ def _whole(kind: str, data: bytes) -> bool:
         _, width, height = _bmp(data)
         (bits,) = struct.unpack("<H", data[28:30])
         return bool(len(data) >= offset + (bits * width + 31) // 32 * 4 * height)
-    except struct.error:
+    except (struct.error, IndexError):  # cut short inside a field
         return False
+
+
+def _gif_whole(data: bytes) -> bool:
+    """Whether a GIF's blocks follow each other as the format has them, up to its trailer,
+    with at least one picture (a byte changed in its structure fails stb_image)."""
+    if len(data) < 13:  # cut inside its screen descriptor
+        return False
+    at, pictures = 13 + _colour_table(data[10]), 0
+    while at < len(data):
+        block = data[at]
+        if block == 0x3B:  # the trailer
+            return pictures > 0
+        if block == 0x21:  # an extension: its label, then sub-blocks
+            at = _after_sub_blocks(data, at + 2)
+        elif block == 0x2C and at + 10 < len(data):  # a picture: descriptor, table, code size
+            at += 10 + _colour_table(data[at + 9])
+            if at >= len(data) or not 2 <= data[at] <= 12:
+                return False
+            at = _after_sub_blocks(data, at + 1)
+            pictures += 1
+        else:
+            return False
+    return pictures > 0 and at == len(data)  # some writers leave the trailer out
+
+
+def _colour_table(packed: int) -> int:
+    """The bytes of the colour table a GIF's packed field announces."""
+    return 3 * 2 ** ((packed & 7) + 1) if packed & 0x80 else 0
+
+
+def _after_sub_blocks(data: bytes, at: int) -> int:
+    """Where a run of sub-blocks (each its length, then its bytes; 0 ends them) ends; past
+    the end of ``data`` when it is cut short."""
+    while at < len(data):
+        length = data[at]
+        at += 1 + length
+        if length == 0:
+            return at
+    return len(data) + 1
 
 
 def _bmp(data: bytes) -> tuple[str, int, int]:
