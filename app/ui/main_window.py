@@ -471,7 +471,7 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def open_chat_with(self, path: str) -> None:
         self.open_page("Chat")
-        self.chat_page.select_model(path)
+        self.chat_page.models.select_model(path)
 
     # -- what the menus and shortcuts do (app/ui/menus.py) --------------------------------
     @Slot()

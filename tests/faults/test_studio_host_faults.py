@@ -44,7 +44,7 @@ def window(qtbot, starter_home):
 
 def load(qtbot, page, path) -> None:
     with qtbot.waitSignal(page.session.loaded, timeout=LOAD_MS):
-        page.select_model(str(path))
+        page.models.select_model(str(path))
 
 
 def test_a_file_that_aborts_llama_cpp_leaves_the_studio_up(
@@ -57,7 +57,7 @@ def test_a_file_that_aborts_llama_cpp_leaves_the_studio_up(
     qtbot.waitUntil(lambda: page.model_box.choices.row_of(str(forged)) >= 0, timeout=30_000)
     with faults.inject("studio: llama.cpp aborts loading a model"):
         with qtbot.waitSignal(page.session.load_failed, timeout=LOAD_MS):
-            page.select_model(str(forged))
+            page.models.select_model(str(forged))
         assert window.isVisible() and window.banner.isVisible()
         assert window.banner_text.text().startswith(f"{forged.name} could not be loaded:")
         assert "GGML_ASSERT" in window.banner_text.text()

@@ -22,6 +22,7 @@ from app.core.inference.remote import ConnectionStore
 from app.core.inference.types import LoadedModel, LoadOptions
 from app.core.library.projector import find_projector
 from app.ui.chat.connections_dialog import ConnectionsDialog
+from app.ui.chat.figures import FiguresLine
 from app.ui.chat.model_picker import ModelPicker
 from app.ui.chat.settings_panel import ChatSettingsPanel
 from app.ui.common.banner import show_error
@@ -29,6 +30,20 @@ from app.ui.my_models.library_model import LibraryModel
 from app.ui.session.session import ChatSession
 
 LOADING = "Loading..."
+
+
+def drafting_said(model: LoadedModel) -> tuple[str, str]:
+    """What drafting's Auto chose at load, for the status line (" · drafting on (auto)"), and
+    why, for its tooltip; ("", "") where the Drafting setting was not Auto. Auto decides by
+    measuring this computer, so the user cannot tell its choice from the setting."""
+    if not model.draft_auto_reason:
+        return "", ""
+    state = "on" if model.draft_tokens > 0 else "off"
+    return (
+        f" · drafting\u00a0{state}\u00a0(auto)",  # wrapped whole, not "drafting / off (auto)"
+        f"Drafting (auto) is {state}: {model.draft_auto_reason}. "
+        "Settings > Drafting turns it on or off for this model.",
+    )
 
 
 class ChatModelControl(QObject):
@@ -41,21 +56,22 @@ class ChatModelControl(QObject):
         settings: Settings,
         connections: ConnectionStore,
         panel: ChatSettingsPanel,
-        context_meter: QLabel,
+        figures: FiguresLine,
         system_prompt: Callable[[], str],
         view: QWidget,
     ) -> None:
-        """``system_prompt`` gives the open chat's prompt; ``view`` is the page (errors and the
+        """``figures`` is the page's figures line (its context meter follows the model);
+        ``system_prompt`` gives the open chat's prompt; ``view`` is the page (errors and the
         connections dialog go to its window)."""
         super().__init__(view)
         self.session, self.settings, self.connections = session, settings, connections
-        self.panel, self.context_meter, self.view = panel, context_meter, view
+        self.panel, self.figures, self.view = panel, figures, view
         self._system_prompt = system_prompt
         self.connections_dialog: ConnectionsDialog | None = None
         self._wanted_path = settings.last_model
         self._restoring = False  # using the remembered remote model at start
         self._fallback_note = ""  # why the chat did not reopen with that remote model
-        self._active_status = ""
+        self._active_status = ("", "")  # the model in use's status line and its tooltip
         self._projector = ""  # the image projector loaded (or loading) with the model
 
         self.library = library
@@ -138,9 +154,9 @@ class ChatModelControl(QObject):
             return
         if self.picker.choices.local_count() == 0:
             if not self.library.scanned:  # the first scan is still running: no verdict yet
-                self.status.setText(LOADING)
+                self._say(LOADING)
             elif not active and not self.session.busy:
-                self.status.setText(
+                self._say(
                     "No local model yet: run 'hearth setup', download "
                     "one in Discover, or choose a remote model."
                 )
@@ -161,7 +177,7 @@ class ChatModelControl(QObject):
             self.use_remote(choice)
             return True
         if self.picker.listing > 0:
-            self.status.setText("Waiting for the saved servers to list their models...")
+            self._say("Waiting for the saved servers to list their models...")
             return True
         self._give_up_remote()
         return False
@@ -192,7 +208,7 @@ class ChatModelControl(QObject):
             self.session.stop()
         self.panel.show_settings(self.model_settings(choice.key), self._system_prompt())
         server = choice.connection.name if choice.connection else choice.label
-        self.status.setText(f"Connecting to {server}...")
+        self._say(f"Connecting to {server}...")
         self._wanted_path = choice.key
         self.picker.setCurrentIndex(self.picker.choices.row_of(choice.key))
         self.session.use_remote(choice)
@@ -204,15 +220,15 @@ class ChatModelControl(QObject):
         self.picker.set_active(choice.key)
         self.panel.set_remote(True)
         server = choice.connection.base_url if choice.connection else "its server"
-        self.status.setText(f"{choice.label} · on {server}")
-        self._active_status = self.status.text()
-        self.context_meter.setText("")
-        self.context_meter.hide()  # the server holds the context: give the stats the room
+        self._say(f"{choice.label} · on {server}")
+        self._active_status = (self.status.text(), "")
+        self.figures.hide_context()
 
     @Slot(str)
     def _on_remote_failed(self, message: str) -> None:
         self.picker.set_active(self.active_model_key())
-        self.status.setText(self._active_status or "No model loaded")
+        text, why = self._active_status
+        self._say(text or "No model loaded", why)
         if self._restoring:  # at start: the chat falls back to a local model, and says so
             self._restoring = False
             self._give_up_remote()
@@ -230,6 +246,11 @@ class ChatModelControl(QObject):
         self.connections_dialog.open()
         return self.connections_dialog
 
+    def _say(self, text: str, why: str = "") -> None:
+        """The status line, and its tooltip: why the model runs as it does ("" for none)."""
+        self.status.setText(text)
+        self.status.setToolTip(why)
+
     @Slot(str)
     def _show_error(self, message: str) -> None:
         show_error(self.view, message)
@@ -238,7 +259,7 @@ class ChatModelControl(QObject):
     def save_model_defaults(self) -> None:
         self._store_model_settings(self.panel.settings())
         self.defaults_saved.emit()
-        self.status.setText("Saved as this model's defaults.")
+        self._say("Saved as this model's defaults.")
 
     def _store_model_settings(self, chosen: ModelSettings) -> None:
         """Remember ``chosen`` for the current model (written with the settings file)."""
@@ -254,7 +275,7 @@ class ChatModelControl(QObject):
         self._projector = projector.name if projector else ""
         chosen = self.model_settings(path)
         self.panel.show_settings(chosen, self._system_prompt())
-        self.status.setText(f"Loading {Path(path).name}...")
+        self._say(f"Loading {Path(path).name}...")
         self.load_bar.setValue(0)
         self.load_bar.show()
         self.cancel_load_button.show()
@@ -292,14 +313,15 @@ class ChatModelControl(QObject):
         )
         fit = f" · {model.fit_verdict}" if model.fit_verdict else ""
         sees = f" · sees images ({self._projector})" if model.has_vision else ""
-        self.status.setText(
+        drafting, why = drafting_said(model)
+        self._say(
             f"{model.path.name} · loaded in {model.load_seconds:.1f} s · "
-            f"context {model.n_ctx:,} tokens{sees}{fit}{note}{self._fallback_note}"
+            f"context {model.n_ctx:,} tokens{sees}{drafting}{fit}{note}{self._fallback_note}",
+            why,
         )
         self._fallback_note = ""
-        self._active_status = self.status.text()
-        self.context_meter.setText(f"context: {model.n_ctx:,} tokens")
-        self.context_meter.show()
+        self._active_status = (self.status.text(), why)
+        self.figures.show_context(model.n_ctx)
 
     @Slot(str)
     def _on_model_lost(self, _message: str) -> None:
@@ -308,11 +330,11 @@ class ChatModelControl(QObject):
         (when the file itself is the problem, loading it says so)."""
         path = self.current_model_path()
         if not path:
-            self.status.setText("The model stopped: choose one above.")
+            self._say("The model stopped: choose one above.")
             self.picker.set_active("")
             return
         self._load(path)
-        self.status.setText(f"{Path(path).name} stopped; loading it again...")
+        self._say(f"{Path(path).name} stopped; loading it again...")
 
     @Slot(str, bool)
     def _on_load_failed(self, message: str, cancelled: bool) -> None:
@@ -325,10 +347,8 @@ class ChatModelControl(QObject):
             return
         self.load_bar.hide()
         self.cancel_load_button.hide()
-        self.status.setText(
-            "Loading cancelled: no model loaded." if cancelled else "No model loaded"
-        )
+        self._say("Loading cancelled: no model loaded." if cancelled else "No model loaded")
         self.picker.set_active("")
-        self._active_status = ""
+        self._active_status = ("", "")
         if not cancelled:
             show_error(self.view, message)

@@ -23,7 +23,7 @@ def ask_anew(qtbot, page) -> str:
 
 def reload(qtbot, win, signal):
     with qtbot.waitSignal(signal, timeout=LOAD_MS) as done:
-        win.chat_page.reload_model()
+        win.chat_page.models.reload_model()
     return done.args
 
 

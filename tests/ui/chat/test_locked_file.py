@@ -157,7 +157,7 @@ def test_switching_chats_and_quitting_while_locked_keeps_the_chat_for_the_next_s
     holder.wait_for("locked")
     page.input.setPlainText("Name the capital city of France.")
     page.send()
-    qtbot.waitUntil(lambda: page.reply is None, timeout=ANSWER_MS)  # answered, in memory
+    qtbot.waitUntil(lambda: page.answer.reply is None, timeout=ANSWER_MS)  # answered, in memory
     chat_id = page.chat_id
     assert not page.store.loaded(old_chat)
     page.open_chat(old_chat)  # read in the background: the lock stops no reader

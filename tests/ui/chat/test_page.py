@@ -10,6 +10,7 @@ from PySide6.QtGui import QGuiApplication
 from app.core.chats.store import ChatStore
 from app.core.config.sampling import Sampling
 from app.core.config.settings import Settings
+from app.ui.chat.chat_export import export_chat
 from app.ui.main_window import MainWindow
 from tests.support.chat_ui import ANSWER_MS, ask, stop_mid_answer
 
@@ -41,8 +42,11 @@ def test_send_streams_and_saves_the_answer(window, qtbot):
     assert "Name the capital city of France." in shown
     assert "Paris" in shown
     assert "tok/s" in page.stats_label.text() and "first token" in page.stats_label.text()
-    assert page.context_meter.text().startswith("used ") and "of 8,192 tokens" in (
-        page.context_meter.text()
+    meter = page.context_meter
+    assert meter.text() == f"{stats.context_used:,} / 8,192 tokens"
+    assert (
+        meter.toolTip()
+        == f"This chat uses {stats.context_used:,} of the model's 8,192 tokens of context."
     )
     saved = page.store.messages(page.chat_id)
     assert [m.role for m in saved] == ["user", "assistant"]
@@ -56,7 +60,7 @@ def test_each_chat_shows_its_own_last_answers_figures(window, qtbot):
     page = window.chat_page
     ask(qtbot, page, "Name the capital city of France.")
     first, figures, used = page.chat_id, page.stats_label.text(), page.context_meter.text()
-    assert "tok/s" in figures and used.startswith("used ")
+    assert "tok/s" in figures and used.endswith(" / 8,192 tokens")
     page.new_chat()
     assert page.stats_label.text() == ""
     assert page.context_meter.text() == "context: 8,192 tokens"
@@ -202,8 +206,8 @@ def test_export_markdown_and_json(window, qtbot, tmp_path):
     answer, _ = ask(qtbot, page, "Name the capital city of France.")
     # The file is written on the pool: it appears when the task is done, not at once.
     md_path, json_path = tmp_path / "chat.md", tmp_path / "chat.json"
-    page.export_chat(md_path)
-    page.export_chat(json_path)
+    export_chat(page, page.store, page.chat_id, md_path)
+    export_chat(page, page.store, page.chat_id, json_path)
     qtbot.waitUntil(lambda: md_path.exists() and json_path.exists())
     md = md_path.read_text()
     assert "Name the capital city of France." in md and answer.strip() in md
@@ -220,7 +224,7 @@ def test_export_of_a_chat_not_opened_reads_it_off_the_gui_thread(window, qtbot, 
     page.store._messages.pop(asked)  # as after a restart: on disk, not in memory
     assert not page.store.loaded(asked)
     path = tmp_path / "not opened.md"
-    page.export_chat(path, asked)
+    export_chat(page, page.store, asked, path)
     qtbot.waitUntil(path.exists)
     assert answer.strip() in path.read_text()
 
@@ -228,7 +232,7 @@ def test_export_of_a_chat_not_opened_reads_it_off_the_gui_thread(window, qtbot, 
 def test_export_to_a_bad_name_says_so_in_the_banner(window, qtbot, tmp_path):
     page = window.chat_page
     ask(qtbot, page, "Name the capital city of France.")
-    task = page.export_chat(tmp_path / "chat.txt")
+    task = export_chat(page, page.store, page.chat_id, tmp_path / "chat.txt")
     qtbot.waitUntil(lambda: task.ended)
     assert not (tmp_path / "chat.txt").exists()
     assert window.banner.isVisible() and ".md" in window.banner_text.text()
@@ -239,7 +243,7 @@ def test_context_full_offers_to_drop_the_oldest_turns(qtbot, starter_home):
     page = win.chat_page
     page.panel.n_ctx.setValue(256)
     with qtbot.waitSignal(win.session.loaded, timeout=LOAD_MS):
-        page.reload_model()
+        page.models.reload_model()
     chat = page.new_chat()
     for i in range(10):
         page.store.add_message(chat, "user", f"Tell me fact {i} about the moon, in detail.")
@@ -276,7 +280,7 @@ def test_loading_shows_progress_and_can_be_cancelled(window, qtbot):
     worker = window.session._worker
     worker.load_progress.connect(press_cancel, Qt.DirectConnection)
     with qtbot.waitSignal(window.session.load_failed, timeout=LOAD_MS) as failed:
-        page.reload_model()
+        page.models.reload_model()
     assert page.cancel_load_button.isHidden() and page.load_bar.isHidden()
     assert failed.args == ["Loading SmolLM2-135M-Instruct.Q4_1.gguf was cancelled.", True]
     assert values
@@ -284,7 +288,7 @@ def test_loading_shows_progress_and_can_be_cancelled(window, qtbot):
     assert not window.banner.isVisible()
     worker.load_progress.disconnect(press_cancel)
     with qtbot.waitSignal(window.session.loaded, timeout=LOAD_MS):
-        page.reload_model()
+        page.models.reload_model()
 
 
 def test_answer_survives_closing_mid_stream(qtbot, starter_home):
@@ -320,9 +324,9 @@ def test_presets_and_per_model_defaults(window, qtbot, starter_home):
     panel.kv_type.setCurrentText("q8_0")
     assert "needs flash attention" in panel.kv_note.text()
     with qtbot.waitSignal(window.session.loaded, timeout=LOAD_MS) as loaded:
-        page.reload_model()
+        page.models.reload_model()
     assert loaded.args[0].n_ctx == 1024
-    page.save_model_defaults()
+    page.models.save_model_defaults()
     assert page.model_status.text() == "Saved as this model's defaults."
     path = str(loaded.args[0].path)
     qtbot.waitUntil(  # saved on the pool, before any quit

@@ -143,7 +143,7 @@ def test_manage_connections_from_the_picker(window, qtbot, starter_gguf):
     page = window.chat_page
     box = page.model_box
     box.activated.emit(box.count() - 1)  # "Manage connections..."
-    dialog = page.connections_dialog
+    dialog = page.models.connections_dialog
     assert dialog is not None and dialog.isVisible()
     qtbot.waitUntil(lambda: dialog.model.rowCount() == 2)  # read on the pool
     assert box.currentText() == "SmolLM2-135M-Instruct · Q4_1"  # the picker shows what is in use
