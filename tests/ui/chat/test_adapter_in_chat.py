@@ -33,6 +33,11 @@ def test_an_adapter_changes_the_answer_and_strength_0_is_the_models_own(
     win = open_window(qtbot, starter_home)
     try:
         page = win.chat_page
+        # Greedy answers compared across loads: drafting pinned off, as Auto turns it on only
+        # where batches are cheap, and there batched logits can flip a near-tie.
+        page.panel.draft_tokens.setValue(0)
+        (plain,) = reload(qtbot, win, win.session.loaded)
+        assert plain.draft_tokens == 0 and "drafting" not in page.model_status.text()
         own = ask_anew(qtbot, page)
         page.panel.set_adapter(str(make_lora(starter_gguf, tmp_path / "adapter.gguf")))
         reload(qtbot, win, win.session.loaded)
