@@ -19,6 +19,8 @@ release that moves one fails that test, not the studio.
   with the model, and the tokens an image takes.
 - The ctypes bindings of llama.h (the quantizer, the measuring passes, the build's system
   info) and ggml's device registry (``llama_cpp._ggml``).
+- The buffer sizes llama.cpp's log reports at a load (weights, KV cache, compute, output):
+  what a file takes in memory, which llama.h has no call for.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import ctypes
 import functools
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from types import ModuleType
@@ -59,9 +62,40 @@ def _on_log(level: int, text: bytes, _user_data: object) -> None:
             return
         lines, _pending = _pending.rstrip("\n"), ""
         line_level = _pending_level
+    sizes = getattr(_buffers, "sizes", None)
     for line in lines.splitlines():
         _recent.append(line)
         log.log(line_level, "%s", line)
+        if sizes is not None and (found := _BUFFER.search(line)):
+            name = f"{found[1]} {found[2]}"  # a split model maps each of its parts
+            sizes[name] = sizes.get(name, 0) + round(float(found[3]) * 2**20)
+
+
+# What llama.cpp says it allocated, as it loads a model and makes a context:
+# "load_tensors:   CPU_Mapped model buffer size =   136.40 MiB", "CPU KV buffer size = 11.25
+# MiB", "CPU compute buffer size = 24.56 MiB", "CPU  output buffer size = 0.19 MiB" (also
+# CPU_REPACK weights, a recurrent model's RS buffer, a GPU's CUDA0 ... buffers).
+_BUFFER = re.compile(r"\b(\S+)\s+(model|KV|RS|compute|output) buffer size\s*=\s*([\d.]+) MiB")
+_buffers = threading.local()
+
+
+@contextlib.contextmanager
+def buffer_sizes() -> Iterator[dict[str, int]]:
+    """The buffers llama.cpp reports allocating on this thread inside the block, by
+    "<device> <kind>" ("CPU_Mapped model", "CPU KV", "CPU compute", ...), in bytes. Needs
+    ``route_log_to_logging`` (llama.cpp's log is how it says them)."""
+    sizes: dict[str, int] = {}
+    _buffers.sizes = sizes
+    try:
+        yield sizes
+    finally:
+        _buffers.sizes = None
+
+
+def host_bytes(sizes: dict[str, int]) -> int:
+    """The buffers of ``buffer_sizes`` in this computer's memory (the CPU's, mapped weights,
+    repacked weights, a GPU's pinned host buffers), not in a GPU's."""
+    return sum(n for name, n in sizes.items() if name.startswith("CPU") or "_Host" in name)
 
 
 def route_log_to_logging() -> None:

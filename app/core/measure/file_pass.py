@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import psutil
 
 from app.core.common.errors import MeasureError
 from app.core.measure.kld import ReferenceLogits, Scorer
@@ -85,10 +84,6 @@ def score_plan(path: Path, text: str, settings: MeasureSettings) -> ScorePlan:
     return plan
 
 
-def _rss() -> int:
-    return int(psutil.Process().memory_info().rss)
-
-
 def run_file(
     path: Path,
     plan: ScorePlan,
@@ -104,7 +99,6 @@ def run_file(
     Returns the fields of ``FileMeasurement`` this pass measures.
     """
     name = path.name
-    rss_before = _rss()
     started = time.perf_counter()
     with Evaluator(path, plan.n_ctx, plan.n_batch, threads, cancel) as model:
         load_s = time.perf_counter() - started
@@ -115,7 +109,6 @@ def run_file(
                 f"vs {plan.n_vocab:,}): it is not a quant of the same model."
             )
         scorer = Scorer(reference, record=record)
-        peak = _rss()
         decode_s, decoded = 0.0, 0
         for w, window in enumerate(plan.windows):
             model.clear()
@@ -129,7 +122,6 @@ def run_file(
                 logits = model.decode(list(chunk), start, outputs)
                 decode_s += time.perf_counter() - tick
                 decoded += len(chunk)
-                peak = max(peak, _rss())
                 first = max(plan.warmup - 1 - start, 0)
                 targets = np.array(
                     window[start + first + 1 : start + len(chunk) + 1][: len(logits)],
@@ -141,7 +133,6 @@ def run_file(
                     f"{min(start + len(chunk), len(window))}/{len(window)} tokens"
                 )
         tok_s = _generation_speed(model, plan)
-        peak = max(peak, _rss())
         report(f"{name}: generation {tok_s:.1f} tok/s")
     return dict(
         tokens=scorer.count,
@@ -151,7 +142,7 @@ def run_file(
         prompt_tok_s=decoded / decode_s if decode_s > 0 else 0.0,
         tok_s=tok_s,
         load_s=load_s,
-        memory_bytes=max(peak - rss_before, 0),
+        memory_bytes=model.memory_bytes,
     )
 
 

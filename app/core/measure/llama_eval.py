@@ -20,7 +20,7 @@ import numpy as np
 import psutil
 
 from app.core.common.errors import MeasureCancelled, ModelLoadError
-from app.core.compat.llama_cpp import bindings, route_log_to_logging
+from app.core.compat.llama_cpp import bindings, buffer_sizes, host_bytes, route_log_to_logging
 
 _backend_ready = False
 
@@ -135,6 +135,24 @@ class Evaluator:
         self._ctx = None
         self._batch = None
         self._cancel = cancel or threading.Event()
+        with buffer_sizes() as sizes:
+            self._load(n_ctx, n_batch, threads)
+        # What llama.cpp allocated for this file in this computer's memory: its weights
+        # (mapped, and any repacked copies), KV cache, compute and output buffers. Not the
+        # process's resident memory: measured in one process file after file, that read
+        # later files low (memory freed by one file was taken again by the next).
+        self.memory_bytes = host_bytes(sizes)
+        self._vocab = lib.llama_model_get_vocab(self._model)
+        self.n_vocab = int(lib.llama_vocab_n_tokens(self._vocab))
+        self.add_bos = bool(lib.llama_vocab_get_add_bos(self._vocab))
+        self.bos = int(lib.llama_vocab_bos(self._vocab))
+        self._batch = lib.llama_batch_init(n_batch, 0, 1)
+        cancel_flag = self._cancel
+        self._abort_cb = lib.ggml_abort_callback(lambda _data: cancel_flag.is_set())
+        lib.llama_set_abort_callback(self._ctx, self._abort_cb, ctypes.c_void_p(0))
+
+    def _load(self, n_ctx: int, n_batch: int, threads: int) -> None:
+        lib = self._lib
         self._model = lib.llama_model_load_from_file(
             str(self.path).encode("utf-8"), lib.llama_model_default_params()
         )
@@ -161,14 +179,6 @@ class Evaluator:
                 f"Not enough memory for a {n_ctx}-token context with {self.path.name}."
             )
         self._ctx = ctx
-        self._vocab = lib.llama_model_get_vocab(self._model)
-        self.n_vocab = int(lib.llama_vocab_n_tokens(self._vocab))
-        self.add_bos = bool(lib.llama_vocab_get_add_bos(self._vocab))
-        self.bos = int(lib.llama_vocab_bos(self._vocab))
-        self._batch = lib.llama_batch_init(n_batch, 0, 1)
-        cancel_flag = self._cancel
-        self._abort_cb = lib.ggml_abort_callback(lambda _data: cancel_flag.is_set())
-        lib.llama_set_abort_callback(self._ctx, self._abort_cb, ctypes.c_void_p(0))
 
     def clear(self) -> None:
         """Forget every position (start a new sequence)."""

@@ -8,8 +8,9 @@ per text), reports for each file:
   reference file's (F16/BF16/F32 if present, else the largest file) over the same positions,
   with the share of positions whose most likely token is the reference's ("same top %");
 - prompt speed (tokens/s of the scoring pass, which also computes logits for every scored
-  position), generation speed (a fixed greedy generation), load time and memory (growth of
-  this process's resident memory while the file is loaded and evaluated).
+  position), generation speed (a fixed greedy generation), load time and memory (what
+  llama.cpp allocates for the file at the measuring context: weights, KV cache, compute and
+  output buffers, as it reports them at load; see ``Evaluator.memory_bytes``).
 
 How: the text's first ``settings.tokens`` tokens (768 by default: the whole starter ladder,
 seven files, is measured in well under a minute on two idle cores; 1,024 took 52 s, too close
@@ -52,7 +53,9 @@ from app.core.measure.llama_eval import idle_threads
 from app.core.measure.store import MeasureStore, file_key
 
 MIN_FILES, MAX_FILES = 2, 8
-METHOD_VERSION = 1  # bump when the numbers a setting produces change meaning
+# Bump when the numbers a setting produces change meaning. 2: memory is llama.cpp's buffers
+# for the file, not the measuring process's growth in resident memory.
+METHOD_VERSION = 2
 UNQUANTIZED = ("F32", "F16", "BF16")
 
 Progress = Callable[[int, int, str], None]
@@ -113,7 +116,7 @@ class FileMeasurement:
     prompt_tok_s: float
     tok_s: float  # generation
     load_s: float
-    memory_bytes: int  # resident memory growth while loaded and evaluating
+    memory_bytes: int  # llama.cpp's buffers for it in this computer's memory, at the context
     threads: int = 0  # CPU threads the speeds were measured with
     cached: bool = False  # read from the store, not measured in this call
 

@@ -242,7 +242,8 @@ _HEADER_TIPS = {
     "lower means answers closer to the original",
     "Same top %": "How often the most likely next word is the reference's",
     "Bits/weight": "File size per parameter",
-    "Memory": "Memory the file took while loaded and measured",
+    "Memory": "Memory llama.cpp takes for the file: its weights, and the KV cache and "
+    "buffers of the measuring context",
     "Prompt tok/s": "Tokens per second reading a prompt (the text measured)",
     "Gen. tok/s": "Tokens per second writing an answer",
     "Measured": '"stored": read from earlier measurements, not measured again',

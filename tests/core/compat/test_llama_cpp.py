@@ -16,10 +16,12 @@ from llama_cpp import llama_chat_format
 from app.core.compat.llama_cpp import (
     abort_callback,
     bindings,
+    buffer_sizes,
     chat_formatter_class,
     chat_formatter_swapped,
     chat_handler_names,
     ggml_device_registry,
+    host_bytes,
     is_end_of_generation,
     last_logits,
     load_progress,
@@ -54,6 +56,26 @@ def test_the_log_callback_routes_llama_cpp_lines_to_logging(
     lines = [r.getMessage() for r in caplog.records if r.name == "hearth.llama"]
     assert any("SmolLM2" in line for line in lines)  # the loader names the model it reads
     assert lines[-1] in recent_log()
+
+
+def test_the_buffers_llama_cpp_allocates_are_read_from_its_log(starter_gguf: Path) -> None:
+    """Measuring's memory figure: weights, KV cache, compute and output buffers as llama.cpp
+    reports them at a load, on the thread that loads only."""
+    route_log_to_logging()
+    with buffer_sizes() as sizes:
+        _load(starter_gguf)
+    assert {"CPU KV", "CPU compute", "CPU output"} <= set(sizes)
+    weights = sum(t.nbytes for t in read_local_header(starter_gguf).tensors)
+    mapped = sum(n for name, n in sizes.items() if name.endswith(" model"))
+    assert abs(mapped - weights) < 2**20  # within the log's two decimals of a MiB
+    assert host_bytes(sizes) == sum(sizes.values()) > weights  # all in this computer's memory
+    assert host_bytes({"CUDA0 model": 10, "CUDA_Host output": 2, "CPU KV": 1}) == 3
+
+    with buffer_sizes() as elsewhere:  # another thread's load is not this block's
+        loader = threading.Thread(target=_load, args=(starter_gguf,))
+        loader.start()
+        loader.join()
+    assert elsewhere == {}
 
 
 def test_private_model_parts_answer_as_the_model_file_says(llm: llama_cpp.Llama) -> None:
