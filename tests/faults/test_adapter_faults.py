@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.core.common.errors import HearthError
+from app.core.common.errors import HearthError, ModelLoadError
 from app.core.gguf.adapter import MAX_SHOWN
 from app.core.hub.adapters import adapter_words, read_hub_adapter
 from app.core.hub.client import HubClient
@@ -162,6 +162,59 @@ def test_forged_adapters_on_disk_are_listed_for_chats_chooser(qapp, faults: Tall
                 for text in shown:
                     assert_shown(text)
                 chooser.deleteLater()
+
+    one_case()
+
+
+shapes = st.lists(
+    st.tuples(
+        st.sampled_from(
+            ["blk.0.attn_q.weight", "blk.0.attn_v.weight", "blk.99.ffn_up.weight", "x"]
+        ),
+        st.sampled_from(["lora_a", "lora_b"]),
+        st.lists(st.sampled_from([0, 1, 8, 64, 576, 2**20]), min_size=1, max_size=3),
+    ),
+    max_size=4,
+)
+
+
+def test_forged_adapters_chosen_for_a_model_fit_or_are_refused_in_one_sentence(
+    starter_gguf, faults: Tally
+):
+    """What Chat's chooser hands to the load: checked against the real starter model's header
+    before llama.cpp reads it (llama.cpp ends the process on a mismatch)."""
+    from app.core.gguf.adapter import check_fits
+
+    @settings(
+        derandomize=True,
+        database=None,
+        deadline=None,
+        max_examples=EXAMPLES,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(changes=headers, parts=shapes)
+    def one_case(changes: dict[str, tuple | None], parts: list[tuple]) -> None:
+        fields = {**KEYS, "general.base_model.0.name": None, **changes}
+        kv = [
+            (key, kind, value) for key, field in fields.items() if field for kind, value in [field]
+        ]
+        tensors = [Tensor(f"{name}.{half}", tuple(shape)) for name, half, shape in parts]
+        needed = sum(t.nbytes for t in tensors)
+        cut = 4096 if needed > 1 << 22 else None  # a forged huge tensor: its data cut short
+        with tempfile.TemporaryDirectory() as folder:
+            adapter = Path(folder) / "forged-lora.gguf"
+            adapter.write_bytes(forge(kv=kv, tensors=tensors, data_size=cut))
+            with faults.inject(f"adapter chosen for a model: {changes}, tensors {parts}"):
+                try:
+                    info = check_fits(adapter, starter_gguf)
+                except ModelLoadError as exc:
+                    said = str(exc)
+                    assert adapter.name in said and said.isprintable(), said
+                    assert len(said) < 500, said
+                    return
+                except Exception as exc:
+                    raise CrashDetected(f"{type(exc).__name__} escaped: {exc}") from exc
+                assert_shown(info.base_model) and math.isfinite(info.alpha)
 
     one_case()
 

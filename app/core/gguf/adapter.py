@@ -78,8 +78,9 @@ def check_fits(adapter: Path, model: Path) -> AdapterInfo:
 
 
 def _mismatch(adapter: GgufHeader, model: GgufHeader) -> str | None:
-    if adapter.architecture != model.architecture:
-        return f"a {adapter.architecture or 'unknown'} model, this one is {model.architecture}"
+    if adapter.architecture != model.architecture:  # a forged one may be any text: one line
+        made_for = shown_text(adapter.architecture) or "unknown"
+        return f"a {made_for} model, this one is {shown_text(model.architecture)}"
     weights = {t.name: t.shape for t in model.tensors}
     parts = {t.name: t.shape for t in adapter.tensors}
     for name, a in parts.items():
