@@ -99,17 +99,18 @@ def test_many_switches_with_every_page_and_dock_open_show_each_theme(window, qtb
             discover.open_model(REPO)
         about = window.show_about()  # dialogs open through some switches, closed in others
         settings = window.open_settings()
+        dialogs = [about, settings]
         sidebar = window.sidebar
         QToolTip.showText(sidebar.mapToGlobal(QPoint(20, 20)), "a tooltip", sidebar)
         for choice in ("dark", "light", "system", "dark"):
             window.set_theme(choice)
             switches += 1
             shown = theme.shown_theme(qapp)
-            assert shown == (theme.resolve(choice, qapp))
+            assert shown == theme.resolve(choice, qapp)
             for name in PAGES:
                 window.open_page(name)
                 assert shows(window.pages.currentWidget(), shown), (round_, choice, name)
-            for widget in (*docks, about, settings):
+            for widget in (*docks, *dialogs):
                 assert shows(widget, shown), (round_, choice, widget)
             # Compare's charts as painted: they stayed white in the dark theme
             for view in window.compare_page.chart.findChildren(QChartView):
@@ -117,6 +118,7 @@ def test_many_switches_with_every_page_and_dock_open_show_each_theme(window, qtb
                 assert (painted.lightness() < 128) == (shown == "dark"), (round_, choice)
             if choice == "system":
                 about.close()  # deleted on close, between two switches
+                dialogs.remove(about)
                 discover.show_results()
         settings.reject()
         qtbot.waitUntil(lambda: not window.findChildren(type(settings)), timeout=WAIT)
