@@ -2,11 +2,12 @@
 
 Read before llama.cpp sees an image, from bytes a client or a chat file sent: llama.cpp's mtmd
 helper decodes any buffer it is given, and one that is not a picture it tries as audio and then
-as video by starting ``ffprobe`` on it (0.3.36, measured: "ffprobe failed on buffer"), and a
-PNG of 20,000 x 20,000 pixels fits in 2 MB of zeros and decodes to 1.2 GB in the model's
-process. So only the four kinds its image reader (stb_image) takes pass, each no larger than
-``MAX_PIXELS``, and everything else is refused in one sentence. Plain Python, no llama.cpp, no
-Qt: the API server, the model's host and Chat's image reader use the same limit.
+as video by starting ``ffprobe`` on it (0.3.36, measured: "ffprobe failed on buffer"); and a
+PNG's header may say anything (20,000 x 20,000 pixels, 1.2 GB decoded, fit in 1.2 MB of zeros),
+its decoder bounded only by what fits in a C int. So only the four kinds its image reader
+(stb_image) takes pass, whole, each no larger than ``MAX_PIXELS``, and everything else is
+refused in one sentence. Plain Python, no llama.cpp, no Qt: the API server, the model's host
+and Chat's image reader use the same limit.
 """
 
 from __future__ import annotations
