@@ -271,8 +271,8 @@ def test_ollamas_hostile_images_are_refused_in_one_sentence(server, engine, give
 def test_huge_images_are_refused_before_the_model_decodes_them(
     server, given_to_model, faults, case
 ):
-    """A PNG that says it is huge is refused from its header (llama.cpp would decode 1.2 GB
-    from 2 MB of zeros); a body past the server's limit gets its 413."""
+    """A PNG that says it is huge is refused from its header, before llama.cpp reads it; a
+    body past the server's limit gets its 413."""
     if case == "body past the limit":
         payload = base64.b64encode(os.urandom(MAX_BODY_BYTES)).decode()
     else:
