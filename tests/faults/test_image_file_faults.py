@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from PySide6.QtCore import QMimeData, QUrl
 
 from app.ui.chat import image_data
 from app.ui.chat.image_data import ImageRefused
@@ -85,6 +86,7 @@ def damaged_files(folder: Path) -> dict[str, Path]:
         "a bomb of 100,000 x 100,000": bomb_png(100_000, 100_000, rows=4),
         "a bomb of 8,000 x 8,000": bomb_png(8_000, 8_000, rows=8),
     }
+    folder.mkdir(exist_ok=True)
     paths = {}
     for n, (case, data) in enumerate(files.items()):
         paths[case] = folder / f"picture-{n}.png"
@@ -116,6 +118,15 @@ def test_damaged_images_dropped_on_chat_each_get_a_sentence(
                 assert sentence.startswith(path.name) and sentence.endswith("."), sentence
                 assert win.banner_text.text() == sentence
                 assert page.attachments.urls() == [] and page.images.reading == 0
+        with faults.inject("a damaged image file pasted into the message box"):
+            said.clear()
+            text = damaged_files(tmp_path / "pasted")["text"]
+            pasted = QMimeData()
+            pasted.setUrls([QUrl.fromLocalFile(str(text))])
+            page.input.insertFromMimeData(pasted)  # as Ctrl+V does with a copied file
+            assert said == [] and page.input.toPlainText() == ""  # not written in as a path
+            qtbot.waitUntil(lambda: bool(said), timeout=READ_MS)
+            assert said[0].startswith(text.name) and page.attachments.urls() == []
         with faults.inject("a whole image dropped after the damaged ones"):
             whole = tmp_path / "whole.png"
             whole.write_bytes(PNG)
