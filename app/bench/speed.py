@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 PROMPT = b"The history of the bicycle begins in"
-ROUNDS = 5
+ROUNDS = 9  # a row's median: 5 rounds left a run's ratios ±7% from the next run's
 TOKENS = 16  # per round
 
 

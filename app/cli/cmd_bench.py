@@ -37,7 +37,8 @@ def add_parser(commands):
         "--rounds",
         type=int,
         help="chat: answers per side, taken in turns (default 8); start: starts of each (9); "
-        "draft: rounds of each task, both sides in turns (5)",
+        "draft: rounds of each task, both sides in turns (5); speed: rounds of the probe then "
+        "tokens per file (9)",
     )
     parser.add_argument("--tokens", type=int, default=512, help="chat, draft: tokens per answer")
     parser.add_argument(
@@ -107,7 +108,7 @@ def run(args, paths: Paths) -> int:
         result = run_fit_benchmark([*_ladder(paths).values(), *zoo])
         text = format_fit_table(result)
     elif args.kind == "speed":
-        from app.bench.speed import format_speed_table, run_speed_benchmark
+        from app.bench.speed import ROUNDS, format_speed_table, run_speed_benchmark
 
         ladder = _ladder(paths)
         zoo = [
@@ -116,6 +117,7 @@ def run(args, paths: Paths) -> int:
         ]
         result = run_speed_benchmark(
             [_starter(paths), *ladder.values(), *zoo],
+            rounds=args.rounds or ROUNDS,
             progress=lambda line: print(line, file=sys.stderr),
         )
         text = format_speed_table(result)
