@@ -34,7 +34,7 @@ def widgets_deleted_after_each_test(qapp):
     widgets. Added when a model page of one test, still there, crashed the next test's switch
     to dark (issue 19). Its cause was the theme taken off while that page waited for deletion,
     now done safely by ``ThemeKeeper.remove`` (the keeper above) and replayed in
-    test_theme_switch; two chat tests still take the style sheet off directly."""
+    test_theme_switch."""
     yield
     from PySide6.QtCore import QCoreApplication, QEvent
 

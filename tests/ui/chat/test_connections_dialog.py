@@ -24,11 +24,10 @@ TEST_MS = 30_000
 
 
 @pytest.fixture
-def styled(qapp):
-    """The application's own look, for screenshots."""
+def styled(qapp, keeper):
+    """The application's own look, for screenshots; the keeper fixture takes it off after
+    (``ThemeKeeper.remove``, which also clears the style flags Qt 6.11 leaves behind)."""
     apply_style(qapp)
-    yield
-    qapp.setStyleSheet("")
 
 
 @pytest.fixture
