@@ -25,6 +25,11 @@ class UnsupportedRequest(GenerationError):
     cannot become a grammar, a token id past its vocabulary): the asker's to change."""
 
 
+class UnreadableImage(UnsupportedRequest):
+    """An image in a chat that passed its header check but could not be decoded (its
+    compressed data damaged): the API answers it as an invalid ``image_url``."""
+
+
 class ModelCrashed(GenerationError):
     """The process that ran a model died or hung (llama.cpp aborted, crashed, or the system
     killed it); Hearth itself is fine, and another model can be loaded at once."""

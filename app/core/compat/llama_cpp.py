@@ -339,10 +339,13 @@ def chat_formatter_swapped(formatter_class: type[Any]) -> Iterator[None]:
 _SWAP_LOCK = threading.Lock()
 
 
-def attach_projector(llm: Any, mmproj: str) -> None:
+def attach_projector(llm: Any, mmproj: str, pixels: Callable[[bytes], Pixels]) -> None:
     """Let ``llm`` take images: llama-cpp-python's ``MTMDChatHandler`` (its multimodal chat
     handler over llama.cpp's mtmd) with the image projector ``mmproj``, set as the model's chat
-    handler. Its mtmd context is made now (the private ``_init_mtmd_context``), so a projector
+    handler. Each image reaches mtmd as the pixels ``pixels`` decodes from its bytes
+    (``(width, height, RGB bytes)``; it raises for a picture it cannot decode), through
+    ``mtmd_bitmap_init``, never as the bytes themselves: mtmd's own reader tries what it
+    cannot read as a picture as audio, then as video with ``ffprobe`` and ``ffmpeg``. Its mtmd context is made now (the private ``_init_mtmd_context``), so a projector
     that does not fit the model fails the load, not the first chat; mtmd's log joins
     llama.cpp's. The handler stays ``verbose``: its quiet mode redirects file descriptors 1
     and 2 as ``Llama``'s does, so it prints the rendered prompt to ``sys.stderr`` instead
@@ -354,7 +357,8 @@ def attach_projector(llm: Any, mmproj: str) -> None:
     route_log_to_logging()
     mtmd_cpp.mtmd_log_set(_callback, None)
     mtmd_cpp.mtmd_helper_log_set(_callback, None)
-    handler = _verbose_handler_class()(clip_model_path=mmproj, verbose=True)
+    handler = _handler_class()(clip_model_path=mmproj, verbose=True)
+    handler.pixels = pixels
     quiet, llm.verbose = llm.verbose, True  # the handler copies it on its first use
     try:
         handler._init_mtmd_context(llm)
@@ -363,18 +367,38 @@ def attach_projector(llm: Any, mmproj: str) -> None:
     llm.chat_handler = handler
 
 
+# An image's pixels: width, height, and its rows as RGB, 3 bytes a pixel.
+Pixels = tuple[int, int, bytes]
+
+
 @functools.cache
-def _verbose_handler_class() -> type[Any]:
-    """``MTMDChatHandler`` that stays verbose: the original copies ``Llama.verbose`` (False
-    once Hearth has loaded a model) on every chat, in ``_init_mtmd_context``."""
+def _handler_class() -> type[Any]:
+    """``MTMDChatHandler`` that stays verbose (the original copies ``Llama.verbose``, False
+    once Hearth has loaded a model, on every chat, in ``_init_mtmd_context``) and builds each
+    image's bitmap from decoded pixels (``_create_bitmap_from_bytes``, which both the chat and
+    ``image_tokens`` call, otherwise hands the bytes to ``mtmd_helper_bitmap_init_from_buf``)."""
     from llama_cpp.llama_chat_format import MTMDChatHandler
 
-    class VerboseMTMDChatHandler(MTMDChatHandler):
+    class PixelMTMDChatHandler(MTMDChatHandler):
+        pixels: Callable[[bytes], Pixels]
+
         def _init_mtmd_context(self, llama_model: Any) -> None:
             super()._init_mtmd_context(llama_model)
             self.verbose = True
 
-    return VerboseMTMDChatHandler
+        def _create_bitmap_from_bytes(self, image_bytes: bytes) -> Any:
+            if self.mtmd_ctx is None:
+                raise ValueError("mtmd context not initialized")
+            width, height, rgb = self.pixels(image_bytes)
+            if len(rgb) != width * height * 3:
+                raise ValueError("The image's pixels are not its size in RGB")
+            data = (ctypes.c_uint8 * len(rgb)).from_buffer_copy(rgb)  # mtmd copies them
+            bitmap = self._mtmd_cpp.mtmd_bitmap_init(width, height, data)
+            if bitmap is None:
+                raise ValueError("Failed to create bitmap from image pixels")
+            return bitmap
+
+    return PixelMTMDChatHandler
 
 
 def image_tokens(llm: Any, data_url: str) -> int:

@@ -41,6 +41,7 @@ from app.core.compat.llama_cpp import (
 from app.core.config import presets
 from app.core.gguf import check, info
 from app.core.inference import images
+from app.core.inference.image_pixels import rgb_pixels
 from app.core.inference.prompt_lookup import PromptLookup
 from app.core.inference.sampling import llama_kwargs
 from app.core.inference.types import (
@@ -218,7 +219,7 @@ class Engine:
             if stage is not None:
                 stage("projector")
             try:
-                attach_projector(llm, options.mmproj_path)
+                attach_projector(llm, options.mmproj_path, rgb_pixels)
             except (ValueError, OSError) as exc:
                 llm.close()
                 raise ModelLoadError(

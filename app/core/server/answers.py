@@ -16,6 +16,7 @@ from app.core.common.errors import (
     ContextFullError,
     HearthError,
     RemoteError,
+    UnreadableImage,
     UnsupportedRequest,
 )
 from app.core.inference import images
@@ -280,6 +281,8 @@ class Answering:
                 "context_length_exceeded",
                 param="messages" if prompt is None else "prompt",
             ) from exc
+        except UnreadableImage as exc:  # its header passed the door, its data is damaged
+            raise ApiError(400, str(exc), "invalid_image_url", param="messages") from exc
         except UnsupportedRequest as exc:  # asked of the model what it cannot do as asked
             raise ApiError(400, str(exc), "unsupported_parameter") from exc
         except RemoteError as exc:

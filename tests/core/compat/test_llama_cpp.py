@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import re
 import threading
@@ -253,12 +254,13 @@ def test_a_projector_attached_holds_its_mtmd_context_from_the_load(starter_gguf:
     and 2); the context is freed with the model."""
     from app.bench.zoo.vision import vision_pair
     from app.core.compat.llama_cpp import attach_projector
+    from app.core.inference.image_pixels import rgb_pixels
     from tests.conftest import cache_root
 
     pair = vision_pair(starter_gguf, cache_root() / "zoo")
     model = llama_cpp.Llama(model_path=str(pair.model), n_ctx=256, verbose=True)
     model.verbose = False
-    attach_projector(model, str(pair.mmproj))
+    attach_projector(model, str(pair.mmproj), rgb_pixels)
     handler = model.chat_handler
     assert isinstance(handler, llama_chat_format.MTMDChatHandler)
     assert handler.mtmd_ctx is not None and model.verbose is False
@@ -266,3 +268,70 @@ def test_a_projector_attached_holds_its_mtmd_context_from_the_load(starter_gguf:
     assert handler.verbose is True
     model.close()
     assert handler.mtmd_ctx is None
+
+
+def test_images_reach_mtmd_as_pixels_through_the_handlers_bitmap_hook(starter_gguf: Path) -> None:
+    """``MTMDChatHandler`` makes each image's bitmap in ``_create_bitmap_from_bytes``, in its
+    chat and in ``image_tokens``; Hearth's handler builds it there with ``mtmd_bitmap_init``
+    (width, height, RGB bytes) from the pixels it is given, never from the file's bytes."""
+    import base64
+    import inspect
+
+    from llama_cpp import mtmd_cpp
+
+    from app.bench.zoo.vision import IMAGE_TOKENS, vision_pair
+    from app.core.compat.llama_cpp import attach_projector, image_tokens
+    from app.core.inference.image_pixels import rgb_pixels
+    from tests.conftest import cache_root
+    from tests.faults.image_forge import PICTURES
+
+    assert "self._create_bitmap_from_bytes(" in inspect.getsource(
+        llama_chat_format.MTMDChatHandler.__call__
+    )
+    assert mtmd_cpp.mtmd_bitmap_init.argtypes == [
+        ctypes.c_uint32,
+        ctypes.c_uint32,
+        ctypes.POINTER(ctypes.c_uint8),
+    ]
+    decoded: list[bytes] = []
+
+    def pixels(data: bytes) -> tuple[int, int, bytes]:
+        decoded.append(data)
+        return rgb_pixels(data)
+
+    pair = vision_pair(starter_gguf, cache_root() / "zoo")
+    model = llama_cpp.Llama(model_path=str(pair.model), n_ctx=256, verbose=True)
+    attach_projector(model, str(pair.mmproj), pixels)
+    handler = model.chat_handler
+    try:
+        for kind, data in sorted(PICTURES.items()):
+            url = f"data:image/{kind};base64," + base64.b64encode(data).decode()
+            tokens = image_tokens(model, url)
+            assert decoded[-1] == data
+            assert tokens >= IMAGE_TOKENS
+            # mtmd's own reader (stb_image), on good pictures only: the same pixels, so the
+            # same tokens
+            ours = handler._create_bitmap_from_bytes(data)
+            theirs = llama_chat_format.MTMDChatHandler._create_bitmap_from_bytes(handler, data)
+            try:
+                assert _bitmap(ours) == _bitmap(theirs), kind
+            finally:
+                mtmd_cpp.mtmd_bitmap_free(ours)
+                mtmd_cpp.mtmd_bitmap_free(theirs)
+            handler._create_bitmap_from_bytes = functools.partial(
+                llama_chat_format.MTMDChatHandler._create_bitmap_from_bytes, handler
+            )
+            try:
+                assert image_tokens(model, url) == tokens, kind
+            finally:
+                del handler._create_bitmap_from_bytes
+    finally:
+        model.close()
+
+
+def _bitmap(bitmap) -> tuple[int, int, bytes]:
+    from llama_cpp import mtmd_cpp
+
+    size = mtmd_cpp.mtmd_bitmap_get_n_bytes(bitmap)
+    data = ctypes.string_at(mtmd_cpp.mtmd_bitmap_get_data(bitmap), size)
+    return mtmd_cpp.mtmd_bitmap_get_nx(bitmap), mtmd_cpp.mtmd_bitmap_get_ny(bitmap), data
