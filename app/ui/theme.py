@@ -48,6 +48,8 @@ LIGHT = {
     "error": "#fdecea",
     "note_text": "#6b4e00",
     "note": "#fff4d6",
+    "user_name": "#334155",  # Chat's speakers: "You" in slate, the assistant in rust
+    "assistant_name": "#c2570c",
 }
 
 DARK = {
@@ -79,9 +81,20 @@ DARK = {
     "error": "#4a1f1c",
     "note_text": "#ffe08a",
     "note": "#3d3214",
+    "user_name": "#a9b8cc",  # slate was unreadable on the dark field
+    "assistant_name": "#ff9a52",  # the light theme's rust read dim on it
 }
 
 COLOURS = {"light": LIGHT, "dark": DARK}
+
+
+def colours_of(widget: QWidget) -> dict[str, str]:
+    """The colours of the theme ``widget`` is drawn in, told by its palette (the platform's
+    look too, when Hearth's theme is off), for views that write colours into their HTML: they
+    draw again on ``QEvent.PaletteChange`` (a colour written in stays when the theme changes).
+    """
+    dark = widget.palette().color(QPalette.ColorRole.Base).lightness() < 128
+    return DARK if dark else LIGHT
 
 
 def system_scheme(app: QGuiApplication) -> str:

@@ -5,22 +5,27 @@ Streaming appends only at the end: the answer's stable part (see
 replaced as tokens arrive, at most once per frame. Earlier messages are never re-rendered
 while streaming. Links in the document carry the actions (copy, copy code, edit, regenerate)
 and are reported through ``action``.
+
+Colours are written into the HTML, so the document keeps those it was drawn in: on a theme
+switch (``QEvent.PaletteChange``) the conversation is drawn again in the new theme's colours,
+the answer being written included (in dark, "You" drawn earlier kept the light theme's slate).
 """
 
 from __future__ import annotations
 
 import html
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from PySide6.QtCore import QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QImage, QPalette, QShowEvent, QTextCursor, QTextDocument
+from PySide6.QtCore import QEvent, QTimer, QUrl, Signal, Slot
+from PySide6.QtGui import QImage, QShowEvent, QTextCursor, QTextDocument
 from PySide6.QtWidgets import QTextBrowser
 
 from app.core.common import markdown
 from app.core.common.markdown import render_markdown, stable_length
 from app.ui.chat.image_data import thumbnail
 from app.ui.common.tasks import run_task
+from app.ui.theme import colours_of
 
 log = logging.getLogger("hearth.ui.chat")
 
@@ -63,6 +68,12 @@ class Transcript(QTextBrowser):
         # Decoded once: switching chats re-renders every message (the document drops its
         # resources on clear()), and decoding a 1,536-px PNG takes some 20 ms.
         self._thumbnails: dict[tuple[int, int, int], QImage] = {}
+        self._shown: list[ShownMessage] = []  # drawn again in a new theme's colours
+        self._colours = colours_of(self)  # the theme the document is drawn in
+        # The application's palette and then its style sheet each change the palette: one
+        # redraw after both, on the next turn of the event loop.
+        self._restyle = QTimer(self, singleShot=True, interval=0)
+        self._restyle.timeout.connect(self._redraw)
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
@@ -79,6 +90,30 @@ class Transcript(QTextBrowser):
         if at_bottom:
             self._scroll_to_end()
 
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and colours_of(self) is not self._colours:
+            self._restyle.start()
+
+    @Slot()
+    def _redraw(self) -> None:
+        """The conversation drawn again in the theme's colours, where the reader was."""
+        if colours_of(self) is self._colours:  # drawn in them meanwhile (another chat opened)
+            return
+        self._colours = colours_of(self)
+        bar = self.verticalScrollBar()
+        at_bottom, value = bar.value() >= bar.maximum() - 4, bar.value()
+        self.clear()
+        for message in self._shown:
+            self._insert_message(message)
+        if self._answer_id is not None:  # the answer being written, all of it so far
+            self._begin_tail(self._answer_id)
+            self._render_tail()
+        if at_bottom:
+            self._scroll_to_end()
+        else:
+            bar.setValue(value)
+
     @Slot()
     def _warm_up(self) -> None:
         if not self._warm_up_started:
@@ -88,6 +123,8 @@ class Transcript(QTextBrowser):
     # -- whole conversation (switching chats, after an edit) ------------------------------
     def show_messages(self, messages: list[ShownMessage]) -> None:
         self._answer_id = None
+        self._shown = list(messages)
+        self._colours = colours_of(self)
         self.clear()
         for message in messages:
             self._insert_message(message)
@@ -113,9 +150,13 @@ class Transcript(QTextBrowser):
         self._warm_up()  # an answer asked for sooner: the imports overlap its prompt
         self._answer_id = message_id
         self._answer_text = ""
+        self._begin_tail(message_id)
+        self.emptied.emit(False)
+
+    def _begin_tail(self, message_id: int) -> None:
+        """The answer's name, and the place its words are written from."""
         self._stable_done = 0
         self._append_html(self._header(ShownMessage(message_id, "assistant", "")))
-        self.emptied.emit(False)
         self._end().insertBlock()
         self._tail_start = self._end().position()
 
@@ -155,6 +196,9 @@ class Transcript(QTextBrowser):
         self._answer_id = None
         if message.stats or message.interrupted:
             self._append_html(self._footer(message))
+        if message.last_answer:  # as the chat is drawn when opened: one Regenerate link
+            self._shown = [replace(m, last_answer=False) for m in self._shown]
+        self._shown.append(message)
         self._scroll_to_end()
 
     def streaming_text(self) -> str:
@@ -163,9 +207,7 @@ class Transcript(QTextBrowser):
     # -- pieces ---------------------------------------------------------------------------
     def _header(self, m: ShownMessage) -> str:
         name = ROLE_NAMES.get(m.role, m.role)
-        # The user's name in slate on the light theme; on the dark one slate was unreadable.
-        dark = self.palette().color(QPalette.ColorRole.Base).lightness() < 128
-        color = "#c2570c" if m.role == "assistant" else ("#a9b8cc" if dark else "#334155")
+        color = self._colours["assistant_name" if m.role == "assistant" else "user_name"]
         links = [f'<a href="hearth:copy/{m.id}">Copy</a>']
         if m.role == "user":
             links.append(f'<a href="hearth:edit/{m.id}">Edit</a>')
@@ -194,7 +236,8 @@ class Transcript(QTextBrowser):
             if image is None:
                 image = self._thumbnails[key] = thumbnail(url, THUMBNAIL_SIDE)
             if image.isNull():  # stored, but not an image any more (damaged): said in place
-                shown.append('<span style="color:#b45309;">[an image that cannot be shown]</span>')
+                note = self._colours["note_text"]
+                shown.append(f'<span style="color:{note};">[an image that cannot be shown]</span>')
                 continue
             self.document().addResource(QTextDocument.ResourceType.ImageResource, name, image)
             shown.append(
@@ -206,16 +249,17 @@ class Transcript(QTextBrowser):
     def _markdown(text: str, message_id: int) -> str:
         return render_markdown(text, copy_links=f"hearth:copy-code/{message_id}/")
 
-    @staticmethod
-    def _footer(m: ShownMessage) -> str:
+    def _footer(self, m: ShownMessage) -> str:
         parts = []
         if m.interrupted:
+            note = self._colours["note_text"]
             parts.append(
-                '<span style="color:#b45309;">Interrupted: the answer stopped here.</span>'
+                f'<span style="color:{note};">Interrupted: the answer stopped here.</span>'
             )
         if m.stats:
             parts.append(html.escape(m.stats))
-        return f'<p style="color:#6b7385; font-size:8.5pt;">{" · ".join(parts)}</p>'
+        hint = self._colours["hint"]
+        return f'<p style="color:{hint}; font-size:8.5pt;">{" · ".join(parts)}</p>'
 
     def _end(self) -> QTextCursor:
         cursor = QTextCursor(self.document())
