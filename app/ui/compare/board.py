@@ -108,8 +108,7 @@ class CompareBoard(QWidget):
         prompt_line.addLayout(buttons)
 
         self.info = QLabel("", objectName="hint", wordWrap=True)
-        self.message = QLabel("", wordWrap=True)
-        self.message.setStyleSheet("color: #b42318;")
+        self.message = QLabel("", objectName="error", wordWrap=True)  # the theme's red box
         self.message.hide()
         self._columns_row = QHBoxLayout()
         self._columns_row.setSpacing(10)

@@ -39,8 +39,6 @@ from app.core.quants.quantize import (
 from app.ui.common.tasks import JobControl, TaskHandle, long_jobs, run_job, run_task
 from app.ui.my_models.library_model import LibraryModel, ModelRole
 
-_RED, _AMBER = "color: #b42318;", "color: #b45309;"
-
 
 class MakeQuantPanel(QWidget):
     quant_made = Signal(str)  # the new file: the library should refresh
@@ -62,7 +60,7 @@ class MakeQuantPanel(QWidget):
         self.target = QComboBox()
         self.source_info = QLabel("", objectName="hint", wordWrap=True)
         self.plan_info = QLabel("", wordWrap=True)
-        self.warning = QLabel("", wordWrap=True, styleSheet=_AMBER)
+        self.warning = QLabel("", objectName="note", wordWrap=True)
         self.progress = QProgressBar(textVisible=True)
         self.progress.hide()
         self.status = QLabel("", wordWrap=True)
@@ -185,10 +183,10 @@ class MakeQuantPanel(QWidget):
                 "an F16, BF16, F32 or Q8_0 file. Quantizing an already small quant again "
                 "loses too much quality; download the F16 or Q8_0 file of this model."
             )
-            self.plan_info.setStyleSheet("")
+            _mark(self.plan_info, "")
         elif target:
             source, models_dir = model.path, self.models_dir
-            self.plan_info.setStyleSheet("")
+            _mark(self.plan_info, "")
             self.plan_info.setText(f"Reading {model.name}...")
             self._planning = run_task(
                 lambda: plan_quant(source, target, models_dir),
@@ -204,7 +202,7 @@ class MakeQuantPanel(QWidget):
     @Slot(object)
     def _on_plan(self, plan: QuantPlan) -> None:
         self.plan = plan
-        self.plan_info.setStyleSheet("")
+        _mark(self.plan_info, "")
         self.plan_info.setText(
             f"Makes {plan.output.name}, about "
             f"{format_size(plan.expected_bytes)}, in Hearth's models folder."
@@ -218,7 +216,7 @@ class MakeQuantPanel(QWidget):
     @Slot(str)
     def _on_plan_refused(self, message: str) -> None:
         self.plan_info.setText(message)
-        self.plan_info.setStyleSheet(_RED)
+        _mark(self.plan_info, "error")
         self.make_button.setToolTip(message)
         self.plan_changed.emit()
 
@@ -248,7 +246,7 @@ class MakeQuantPanel(QWidget):
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.show()
-        self.status.setStyleSheet("")
+        _mark(self.status, "")
         self.status.setText(f"Making {self.plan.output.name}...")
         self._set_running(True)
 
@@ -274,7 +272,7 @@ class MakeQuantPanel(QWidget):
         size = format_size(Path(path).stat().st_size) if Path(path).exists() else ""
         self.progress.setValue(1000)
         self.progress.setFormat(f"Done: {size}")
-        self.status.setStyleSheet("")
+        _mark(self.status, "")
         self.status.setText(f"Made {Path(path).name}. It is in your models now.")
         self.quant_made.emit(path)
 
@@ -282,7 +280,7 @@ class MakeQuantPanel(QWidget):
     def _on_failed(self, message: str) -> None:
         self._end()
         self.progress.hide()
-        self.status.setStyleSheet(_RED)
+        _mark(self.status, "error")
         self.status.setText(message)
 
     @Slot(str)
@@ -339,3 +337,13 @@ class MakeQuantDialog(QDialog):
     def reject(self) -> None:
         self.panel.shutdown()
         super().reject()
+
+
+def _mark(label: QLabel, kind: str) -> None:
+    """``label`` shown as the theme's ``kind`` ("error": its red box; "": plain text): the
+    theme's own colours, which follow View > Theme (a red written into the label stayed the
+    light theme's, dim on the dark one)."""
+    if label.objectName() != kind:
+        label.setObjectName(kind)
+        label.style().unpolish(label)
+        label.style().polish(label)

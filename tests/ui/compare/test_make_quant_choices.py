@@ -5,7 +5,7 @@ Real ladder files and llama.cpp's real quantizer."""
 from __future__ import annotations
 
 from app.core.library import catalog
-from app.ui.compare.make_quant_panel import _RED, MakeQuantPanel
+from app.ui.compare.make_quant_panel import MakeQuantPanel
 from app.ui.my_models.library_model import ModelRole
 from tests.ui.compare.conftest import library_of, place
 from tests.ui.compare.test_make_quant_panel import QUANT_MS, planned
@@ -37,7 +37,7 @@ def shown_source(panel) -> str:
 
 
 def looks_red(panel) -> bool:
-    return any(_RED in label.styleSheet() for label in (panel.plan_info, panel.status))
+    return any(label.objectName() == "error" for label in (panel.plan_info, panel.status))
 
 
 def test_opens_on_a_source_that_can_be_quantized(qtbot, hearth_home, quant_ladder):
