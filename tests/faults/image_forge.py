@@ -116,3 +116,107 @@ def bomb_png(width: int, height: int, rows: int) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
     )
+
+
+# -- damage inside the compressed data, where the header check does not look ----------------
+
+
+def _detailed(kind: str) -> bytes:
+    """A 24 x 24 picture of many colours, written by Pillow: compressed data worth damaging
+    (``PICTURES``' JPEG and GIF are of one colour, a few bytes of it)."""
+    import io
+
+    from PIL import Image
+
+    picture = Image.new("RGB", (24, 24))
+    picture.putdata([((x * 11) % 256, (y * 13) % 256, (x * y) % 256) for y in range(24) for x in range(24)])  # fmt: skip
+    if kind == "gif":
+        picture = picture.convert("P")
+    out = io.BytesIO()
+    picture.save(out, {"png": "PNG", "jpeg": "JPEG", "gif": "GIF", "bmp": "BMP"}[kind])
+    return out.getvalue()
+
+
+DETAILED = {kind: _detailed(kind) for kind in ("png", "jpeg", "gif", "bmp")}
+
+
+def compressed_bytes(kind: str, data: bytes) -> list[int]:
+    """Where the picture's pixels are, compressed: a PNG's first IDAT chunk's data, a JPEG's
+    scan, a GIF's LZW sub-blocks (their length bytes left out), a BMP's rows."""
+    if kind == "png":
+        at = data.index(b"IDAT")
+        (length,) = struct.unpack(">I", data[at - 4 : at])
+        return list(range(at + 4, at + 4 + length))
+    if kind == "jpeg":
+        scan = data.index(b"\xff\xda")
+        (length,) = struct.unpack(">H", data[scan + 2 : scan + 4])
+        return list(range(scan + 2 + length, data.rindex(b"\xff\xd9")))
+    if kind == "gif":
+        at = 13 + (3 * 2 ** ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+        while data[at] == 0x21:  # extensions before the picture
+            at += 2
+            while data[at]:
+                at += 1 + data[at]
+            at += 1
+        packed = data[at + 9]
+        at += 10 + (3 * 2 ** ((packed & 7) + 1) if packed & 0x80 else 0) + 1  # and code size
+        inside = []
+        while data[at]:
+            inside += range(at + 1, at + 1 + data[at])
+            at += 1 + data[at]
+        return inside
+    (offset,) = struct.unpack("<I", data[10:14])
+    return list(range(offset, len(data)))
+
+
+inner_damage = st.one_of(
+    st.tuples(st.just("bytes"), st.integers(0, 4096), st.binary(min_size=1, max_size=16)),
+    st.tuples(st.just("flip"), st.integers(0, 4096), st.integers(0, 7)),
+    st.tuples(st.just("zeros"), st.integers(0, 4096), st.integers(1, 64)),
+    st.tuples(st.just("drop"), st.integers(0, 4096), st.integers(1, 64)),
+)
+inner_damaged_pictures = st.tuples(
+    st.sampled_from(sorted(DETAILED)), st.lists(inner_damage, min_size=1, max_size=3)
+)
+
+
+def inner_damaged(kind: str, steps: list[tuple]) -> bytes:
+    """``DETAILED[kind]`` with each damage in ``steps`` done inside its compressed data, its
+    structure left whole where it can be (a PNG's chunk checksum and length made right again),
+    so that the header check lets it through: ``("bytes", at, junk)`` written over, ``("flip",
+    at, bit)``, ``("zeros", at, n)`` and ``("drop", at, n)`` (bytes taken out: a PNG's and a
+    JPEG's only; a GIF's sub-blocks and a BMP's rows have their lengths)."""
+    data = bytearray(DETAILED[kind])
+    for step in steps:
+        inside = compressed_bytes(kind, bytes(data))
+        if not inside:
+            break
+        first = step[1] % len(inside)
+        if step[0] == "bytes":
+            for offset, value in zip(inside[first:], step[2], strict=False):
+                data[offset] = value
+        elif step[0] == "flip":
+            data[inside[first]] ^= 1 << step[2]
+        elif step[0] == "zeros":
+            for offset in inside[first : first + step[2]]:
+                data[offset] = 0
+        elif step[0] == "drop" and kind in ("png", "jpeg"):
+            del data[inside[first] : inside[min(first + step[2], len(inside)) - 1] + 1]
+        if kind == "png":
+            data = bytearray(_idat_fixed(bytes(data)))
+    return bytes(data)
+
+
+def _idat_fixed(data: bytes) -> bytes:
+    """The PNG with its first IDAT chunk's length and checksum made right for the bytes it
+    holds up to the next chunk (IEND, the last 12 bytes)."""
+    at = data.index(b"IDAT")
+    body = data[at + 4 : len(data) - 12]
+    return (
+        data[: at - 4]
+        + struct.pack(">I", len(body))
+        + b"IDAT"
+        + body
+        + struct.pack(">I", zlib.crc32(b"IDAT" + body))
+        + data[-12:]
+    )
