@@ -106,6 +106,12 @@ def test_a_chat_open_through_theme_switches_is_drawn_in_each_theme(
         qtbot.wait(10)
         assert contrast_of_you(transcript) >= 4.5
         screenshot(win, "chat_after_switch_light.png")
+
+        win.open_page("My Models")  # switched while another page is in front
+        win.set_theme("dark")
+        win.open_page("Chat")
+        qtbot.waitUntil(lambda: colour_of(transcript, "You") == theme.DARK["user_name"])
+        assert_drawn_in(transcript, "dark", qapp)
     finally:
         win.shutdown()
 
