@@ -9,10 +9,12 @@ builds its bitmap from them (``mtmd_bitmap_init``), and a picture Pillow cannot 
 in one sentence (``UnreadableImage``), so mtmd's audio and video fallbacks are never reached.
 
 Only the four kinds the header check lets through are opened (``image_header.KINDS``), no
-larger than its ``MAX_PIXELS`` (checked from the size Pillow read, before the rows are decoded),
-and Pillow's ``ImageFile.LOAD_TRUNCATED_IMAGES`` stays off (its default), so a picture cut short
-raises rather than arriving with grey rows. Plain Python, no llama.cpp: runs where the model
-runs, in its host process.
+larger than its ``MAX_PIXELS`` (checked from the size Pillow read, before the rows are decoded;
+Pillow's own ``Image.MAX_IMAGE_PIXELS``, 89 megapixels, is larger). Pillow's
+``ImageFile.LOAD_TRUNCATED_IMAGES`` stays off (its default), so a picture whose data ends early
+raises rather than arriving with grey rows (measured: a PNG's compressed rows cut short; a JPEG
+whose scan is damaged but reaches its end marker is decoded as libjpeg can, pixels still).
+Plain Python, no llama.cpp: it runs where the model runs, in its host process.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import io
 from typing import TYPE_CHECKING
 
 from app.core.common.errors import UnreadableImage
-from app.core.inference.image_header import KINDS, MAX_PIXELS, too_large
+from app.core.inference.image_header import KINDS, MAX_PIXELS, picture_size, too_large
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -44,6 +46,13 @@ def rgb_pixels(data: bytes) -> tuple[int, int, bytes]:
             return width, height, _rgb(picture).tobytes()
     except UnreadableImage:
         raise
+    # Pillow's own limit (its MAX_IMAGE_PIXELS, 89 megapixels: a warning past it, an error
+    # past twice it) is checked as it opens the file, before the size above is looked at.
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        found = picture_size(data)
+        raise UnreadableImage(
+            too_large(found[1], found[2]) if found else f"An image is too large: {exc}"
+        ) from exc
     # Pillow's decoders raise OSError, SyntaxError, ValueError, EOFError, struct.error and
     # more on damaged data; every one of them means the same to the user.
     except Exception as exc:  # noqa: BLE001
