@@ -16,7 +16,8 @@ release that moves one fails that test, not the studio.
 - The chat formatter ``Llama`` builds for a file's templates, swapped for Hearth's guarded one.
 - The multimodal chat handler (``MTMDChatHandler``: ``_init_mtmd_context``, ``mtmd_ctx``,
   ``load_image``, ``_create_bitmap_from_bytes``, ``_mtmd_cpp``): an image projector loaded
-  with the model, and the tokens an image takes.
+  with the model, each image given to mtmd as decoded pixels (``mtmd_bitmap_init``), and the
+  tokens an image takes.
 - The ctypes bindings of llama.h (the quantizer, the measuring passes, the build's system
   info) and ggml's device registry (``llama_cpp._ggml``).
 - The buffer sizes llama.cpp's log reports at a load (weights, KV cache, compute, output):

@@ -7,7 +7,9 @@ PNG's header may say anything (20,000 x 20,000 pixels, 1.2 GB decoded, fit in 1.
 its decoder bounded only by what fits in a C int. So only the four kinds its image reader
 (stb_image) takes pass, whole, each no larger than ``MAX_PIXELS``, and everything else is
 refused in one sentence. Plain Python, no llama.cpp, no Qt: the API server, the model's host
-and Chat's image reader use the same limit.
+and Chat's image reader use the same limit. It refuses early and cheaply; a picture whose
+header is whole but whose compressed data is damaged passes it, and is refused by the full
+decode the model's process does (``image_pixels``: llama.cpp is given pixels, never bytes).
 """
 
 from __future__ import annotations
