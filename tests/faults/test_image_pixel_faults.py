@@ -209,3 +209,21 @@ def test_pictures_damaged_inside_reach_no_ffmpeg_through_the_engine(hosted, mark
     pieces: list[str] = []
     hosted.chat(asking(), SAMPLING, pieces.append)
     assert_same_host(hosted, pid)
+
+
+def test_ollamas_images_damaged_inside_get_one_sentence(server, hosted, marker, faults: Tally):
+    """Ollama's ``images`` (bare base64) go the same way: the one sentence, in Ollama's shape."""
+    pid = hosted.host_pid
+    for picture in (BROKEN_PNG, ("gif", [("bytes", 40, b"\xff" * 12)])):
+        encoded = base64.b64encode(inner_damaged(*picture)).decode()
+        message = {"role": "user", "content": QUESTION, "images": [encoded]}
+        body = {"model": hosted.loaded.path.stem, "stream": False, "messages": [message]}
+        with faults.inject(f"Ollama images damaged inside: {picture}"):
+            status, answer = post(server, "/api/chat", body)
+            assert status == 400, answer
+            assert answer["error"] == (
+                "An image could not be decoded: its data is not a whole PNG, JPEG, GIF or BMP "
+                "picture."
+            )
+            assert_not_run(marker)
+            assert_same_host(hosted, pid)
