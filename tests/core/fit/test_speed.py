@@ -136,6 +136,21 @@ def test_a_norm_or_bias_starts_as_one_vector_operation_cheaper_than_a_product():
     assert 0 < devices.CPU_VECTOR_COST < devices.CPU_MATRIX_COST
 
 
+def test_a_recurrent_layer_s_scan_and_convolution_tensors_start_as_vector_operations():
+    """``ssm_a`` and ``ssm_d`` (a dimension of 1) and the convolution's kernel take part in a
+    scan, an element-wise product and a convolution, not in matrix products."""
+    bare = toy([tensor("blk.0.ssm_in.weight", 16, 64), OUTPUT], n_layers=1)
+    recurrent = [
+        tensor("blk.0.ssm_a", 1, 4, ggml_type=F32),
+        tensor("blk.0.ssm_d", 1, 4, ggml_type=F32),
+        tensor("blk.0.ssm_conv1d.weight", 4, 48, ggml_type=F32),
+    ]
+    with_recurrent = toy([*bare.tensors, *recurrent], n_layers=1)
+    weights = (4 + 4 + 4 * 48) * devices.cpu_weight_cost(F32)
+    extra = speed.traffic(with_recurrent).cpu_work - speed.traffic(bare).cpu_work
+    assert extra == pytest.approx(weights + 3 * devices.CPU_VECTOR_COST)
+
+
 def test_a_file_known_by_size_only_is_costed_by_its_quant_s_main_type():
     assert devices.cpu_quant_cost("Q4_K_M") == devices.cpu_weight_cost(12)
     assert devices.cpu_quant_cost("Q5_0") == devices.cpu_weight_cost(6)
