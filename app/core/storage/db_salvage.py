@@ -4,7 +4,9 @@ One damaged page makes SQLite stop a whole ``SELECT`` where it meets it, so one 
 hide every row after it. ``read_rows`` reads a table in rowid order straight from its own
 b-tree (``NOT INDEXED``: a damaged index page does not matter). Where a read fails, the next
 rowid whose page can be reached is found by probing ahead (every rowid for a while, then
-doubling the step and bisecting back), so a damaged page costs only the rows on it.
+doubling the step and bisecting back), and the rowids skipped are looked up one by one (a
+page whose header is damaged fails a scan and a seek, while a lookup by id still finds each of
+its rows), so a damaged page costs only the rows on it that no lookup reads.
 
 The connection should be to a copy, with ``PRAGMA writable_schema = ON``: under it SQLite reads
 a truncated file (it otherwise refuses the whole file when the header counts more pages than
@@ -74,6 +76,20 @@ def _next_reachable(conn: sqlite3.Connection, table: str, after: int) -> int | N
     return found
 
 
+def _rows_by_id(
+    conn: sqlite3.Connection, table: str, columns: str, first: int, last: int
+) -> Iterator[tuple[Any, ...]]:
+    """The rows of rowids ``first`` to ``last`` that a lookup by id reads (rowid first)."""
+    sql = f"SELECT rowid, {columns} FROM {table} NOT INDEXED WHERE rowid = ?"
+    for at in range(first, last + 1):
+        try:
+            row = conn.execute(sql, (at,)).fetchone()
+        except db_files.READ_ERRORS:
+            continue
+        if row is not None:
+            yield row
+
+
 def read_rows(conn: sqlite3.Connection, table: str, columns: str) -> Iterator[tuple[Any, ...]]:
     """Every readable row of ``table`` (its ``columns``, comma-separated), in rowid order."""
     sql = f"SELECT rowid, {columns} FROM {table} NOT INDEXED WHERE rowid >= ? ORDER BY rowid"
@@ -90,6 +106,12 @@ def read_rows(conn: sqlite3.Connection, table: str, columns: str) -> Iterator[tu
             if failures == 1:
                 log.warning("Table %s: unreadable after %d row(s) (%s)", table, rows, exc)
             found = _next_reachable(conn, table, after)
+            # a damaged page can fail a scan, and a seek into it, while a lookup by id still
+            # finds each of its rows: the rows between are looked up one by one
+            last = min(max(after, 0) + LINEAR, MAX_ROWID) if found is None else found - 1
+            for row in _rows_by_id(conn, table, columns, max(after, 0) + 1, last):
+                after, rows = row[0], rows + 1
+                yield row[1:]
             if found is None:
                 return
             try:  # the row the probe landed on may itself be unreadable (an overflow page)
