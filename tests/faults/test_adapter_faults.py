@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
 from app.core.common.errors import HearthError, ModelLoadError
@@ -29,13 +28,14 @@ from app.core.hub.adapters import adapter_words, read_hub_adapter
 from app.core.hub.client import HubClient
 from app.core.library.catalog import HeaderCache, list_models
 from app.ui.chat.adapter_chooser import NONE, OTHER, AdapterChooser, adapter_label
+from tests.faults.fuzzing import examples, fuzzed
 from tests.faults.gguf_forge import ARRAY, BOOL, F32, I64, STRING, U32, Tensor, forge
 from tests.faults.tally import CrashDetected, Tally
 from tests.support.hub_repos import add_gguf_family
 
 pytestmark = pytest.mark.faults
 
-EXAMPLES = int(os.environ.get("HEARTH_FUZZ_EXAMPLES", "25"))
+EXAMPLES = examples(25)
 _repos = itertools.count(1)
 
 texts = st.one_of(
@@ -98,13 +98,7 @@ def test_forged_adapter_headers_never_break_the_hub_page(
 ):
     client = HubClient(loopback_hub.url, token=False, retries=0)
 
-    @settings(
-        derandomize=True,
-        database=None,
-        deadline=None,
-        max_examples=EXAMPLES,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    )
+    @fuzzed(EXAMPLES, HealthCheck.function_scoped_fixture)
     @given(changes=headers, listed=tags)
     def one_case(changes: dict[str, tuple | None], listed: list) -> None:
         repo = f"forger/Adapter-{next(_repos)}-GGUF"
@@ -128,13 +122,7 @@ def test_forged_adapter_headers_never_break_the_hub_page(
 
 
 def test_forged_adapters_on_disk_are_listed_for_chats_chooser(qapp, faults: Tally):
-    @settings(
-        derandomize=True,
-        database=None,
-        deadline=None,
-        max_examples=EXAMPLES,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
+    @fuzzed(EXAMPLES)
     @given(changes=headers)
     def one_case(changes: dict[str, tuple | None]) -> None:
         with tempfile.TemporaryDirectory() as folder:
@@ -185,13 +173,7 @@ def test_forged_adapters_chosen_for_a_model_fit_or_are_refused_in_one_sentence(
     before llama.cpp reads it (llama.cpp ends the process on a mismatch)."""
     from app.core.gguf.adapter import check_fits
 
-    @settings(
-        derandomize=True,
-        database=None,
-        deadline=None,
-        max_examples=EXAMPLES,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
+    @fuzzed(EXAMPLES)
     @given(changes=headers, parts=shapes)
     def one_case(changes: dict[str, tuple | None], parts: list[tuple]) -> None:
         fields = {**KEYS, "general.base_model.0.name": None, **changes}

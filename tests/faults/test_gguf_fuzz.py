@@ -14,12 +14,11 @@ Fixed seed and a bounded count for CI; ``HEARTH_FUZZ_EXAMPLES=5000`` runs a long
 from __future__ import annotations
 
 import math
-import os
 import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from app.core.common.errors import InvalidModelFile
@@ -28,10 +27,11 @@ from app.core.fit.shape import shape_from_file
 from app.core.gguf import check
 from app.core.library import catalog
 from tests.faults import gguf_forge as g
+from tests.faults.fuzzing import examples, fuzzed
 
 pytestmark = pytest.mark.faults
 
-EXAMPLES = int(os.environ.get("HEARTH_FUZZ_EXAMPLES", "60"))
+EXAMPLES = examples(60)
 KEYS = [
     "llama.block_count",
     "llama.context_length",
@@ -130,13 +130,7 @@ def headers(draw) -> bytes:
     return g.forge(kv=kv, tensors=chosen)
 
 
-@settings(
-    derandomize=True,
-    max_examples=EXAMPLES,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@fuzzed(EXAMPLES)
 @given(data=headers())
 def test_forged_headers_never_crash_the_check_fit_or_ls(data, fault_tally):
     with (

@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from app.bench.zoo.vision import vision_pair
@@ -35,13 +35,14 @@ from app.core.inference.images import image_problem
 from app.core.inference.queue import GenerationQueue
 from app.core.inference.types import LoadOptions, SamplingOptions
 from app.core.server.server import MAX_BODY_BYTES, ApiServer
+from tests.faults.fuzzing import examples, fuzzed
 from tests.faults.image_forge import PNG, bomb_png, damaged, damaged_pictures
 from tests.faults.tally import CrashDetected, Tally
 from tests.faults.test_server_faults import exchange, status_of
 
 pytestmark = pytest.mark.faults
 
-EXAMPLES = int(os.environ.get("HEARTH_FUZZ_EXAMPLES", "60"))
+EXAMPLES = examples(60)
 QUESTION = "What is in this picture?"
 
 
@@ -203,13 +204,7 @@ image_urls = st.one_of(
 def test_hostile_image_urls_are_refused_in_one_sentence_never_fetched(
     server, picture_host, given_to_model, faults: Tally
 ):
-    @settings(
-        derandomize=True,
-        database=None,
-        deadline=None,
-        max_examples=EXAMPLES,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
+    @fuzzed(EXAMPLES)
     @given(url=image_urls)
     def one_case(url: str) -> None:
         url = picture_host if url == "LINK" else url
@@ -241,13 +236,7 @@ def test_hostile_image_urls_are_refused_in_one_sentence_never_fetched(
 
 
 def test_ollamas_hostile_images_are_refused_in_one_sentence(server, engine, given_to_model, faults):
-    @settings(
-        derandomize=True,
-        database=None,
-        deadline=None,
-        max_examples=max(EXAMPLES // 2, 5),
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
+    @fuzzed(max(EXAMPLES // 2, 5))
     @given(picture=damaged_pictures, how=st.sampled_from(["none", "junk", "unpadded"]))
     def one_case(picture: tuple[str, list[tuple]], how: str) -> None:
         encoded = mangled(base64.b64encode(damaged(*picture)).decode(), how)

@@ -17,11 +17,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from PySide6.QtCore import QMimeData, QUrl
 
 from app.ui.chat import image_data
 from app.ui.chat.image_data import ImageRefused
+from tests.faults.fuzzing import examples, fuzzed
 from tests.faults.image_forge import JPEG, PNG, bomb_png, damaged, damaged_pictures
 from tests.faults.tally import CrashDetected, Tally
 from tests.ui.chat import test_images_in_chat as images_in_chat
@@ -35,7 +36,7 @@ pytestmark = [
     pytest.mark.qt_log_level_fail("CRITICAL"),
 ]
 
-EXAMPLES = int(os.environ.get("HEARTH_FUZZ_EXAMPLES", "60"))
+EXAMPLES = examples(60)
 vision_home = images_in_chat.vision_home  # the fixture: a home whose model is the vision pair
 
 
@@ -56,13 +57,7 @@ def assert_taken_or_said(path: Path) -> None:
 
 
 def test_a_damaged_image_file_is_taken_whole_or_said_in_one_sentence(qapp, faults: Tally):
-    @settings(
-        derandomize=True,
-        database=None,
-        deadline=None,
-        max_examples=EXAMPLES,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
+    @fuzzed(EXAMPLES)
     @given(picture=damaged_pictures)
     def one_case(picture: tuple[str, list[tuple]]) -> None:
         kind, steps = picture

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
 from app.bench.zoo.vision import IMAGE_TOKENS, VisionPair, vision_pair
 from app.core.common.errors import UnreadableImage
@@ -34,13 +34,14 @@ from app.core.inference.image_header import picture_problem
 from app.core.inference.queue import GenerationQueue
 from app.core.inference.types import LoadOptions, SamplingOptions
 from app.core.server.server import ApiServer
+from tests.faults.fuzzing import examples, fuzzed
 from tests.faults.image_forge import DETAILED, inner_damaged, inner_damaged_pictures
 from tests.faults.tally import CrashDetected, Tally
 from tests.faults.test_image_api_faults import assert_one_sentence, assert_openai_refusal, post
 
 pytestmark = pytest.mark.faults
 
-EXAMPLES = int(os.environ.get("HEARTH_FUZZ_EXAMPLES", "60"))
+EXAMPLES = examples(60)
 QUESTION = "What is in this picture?"
 SAMPLING = SamplingOptions(temperature=0.0, max_tokens=2, seed=1)
 # A PNG whose first compressed bytes are overwritten, its checksum made right: mtmd's own
@@ -153,13 +154,7 @@ def test_pictures_damaged_inside_reach_no_ffmpeg_through_the_api(
     pid = hosted.host_pid
     outcomes: set[str] = set()
 
-    @settings(
-        derandomize=True,
-        database=None,
-        deadline=None,
-        max_examples=EXAMPLES,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
+    @fuzzed(EXAMPLES)
     @given(picture=inner_damaged_pictures)
     def one_case(picture: tuple[str, list[tuple]]) -> None:
         data = inner_damaged(*picture)
@@ -184,13 +179,7 @@ def test_pictures_damaged_inside_reach_no_ffmpeg_through_the_api(
 def test_pictures_damaged_inside_reach_no_ffmpeg_through_the_engine(hosted, marker, faults: Tally):
     pid = hosted.host_pid
 
-    @settings(
-        derandomize=True,
-        database=None,
-        deadline=None,
-        max_examples=max(EXAMPLES // 2, 5),
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
+    @fuzzed(max(EXAMPLES // 2, 5))
     @given(picture=inner_damaged_pictures)
     def one_case(picture: tuple[str, list[tuple]]) -> None:
         data = inner_damaged(*picture)

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, example, given
 from hypothesis import strategies as st
 
 from app.core.common.errors import RemoteError
@@ -33,18 +33,13 @@ from app.core.downloads.store import RepoStore, Sidecar, read_sidecar
 from app.core.hub import saved_search
 from app.core.inference.remote import Connection, ConnectionStore
 from app.core.library.catalog import HeaderCache, LocalModel, checker, list_models
+from tests.faults.fuzzing import examples, fuzzed
 from tests.faults.tally import CrashDetected, Tally
 
 pytestmark = pytest.mark.faults
 
-MAX_EXAMPLES = int(os.environ.get("HEARTH_FUZZ_EXAMPLES", "40"))
-FUZZ = settings(
-    derandomize=True,
-    database=None,
-    deadline=None,
-    max_examples=MAX_EXAMPLES,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+MAX_EXAMPLES = examples(40)
+FUZZ = fuzzed(MAX_EXAMPLES, HealthCheck.function_scoped_fixture)
 DEEP = b"[" * 200_000 + b"]" * 200_000
 
 scalars = (

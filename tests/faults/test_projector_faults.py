@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import base64
 import math
-import os
 import struct
 import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from app.bench.zoo import SIZES
@@ -33,11 +32,12 @@ from app.core.gguf.header import read_local_header
 from app.core.inference.host.hosted_engine import HostedEngine
 from app.core.inference.images import image_part
 from app.core.inference.types import LoadOptions, SamplingOptions
+from tests.faults.fuzzing import examples, fuzzed
 from tests.faults.tally import CrashDetected, Tally
 
 pytestmark = pytest.mark.faults
 
-EXAMPLES = int(os.environ.get("HEARTH_FUZZ_EXAMPLES", "0")) or 6
+EXAMPLES = examples(6)
 GREEDY = SamplingOptions(temperature=0.0, max_tokens=2, seed=1)
 ASK = [
     {
@@ -109,13 +109,7 @@ def damaged_projector(pair: VisionPair, damage: tuple, folder: Path) -> Path:
 def test_a_damaged_projector_is_named_and_the_studio_goes_on(pair, faults: Tally):
     engine = HostedEngine()
 
-    @settings(
-        derandomize=True,
-        database=None,
-        deadline=None,
-        max_examples=EXAMPLES,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
+    @fuzzed(EXAMPLES)
     @given(damage=damages)
     # Each found once: NaN loaded, then asserted on the first image (the model was blamed);
     # heads not dividing the width and a patch size of 0 asserted in the host while loading.

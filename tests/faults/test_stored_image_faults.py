@@ -15,19 +15,19 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import sqlite3
 import tempfile
 from contextlib import closing
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from app.core.chats.export import to_json
 from app.core.chats.history import ChatHistory
 from app.core.chats.store import MAX_IMAGES, ChatStore
+from tests.faults.fuzzing import examples, fuzzed
 from tests.faults.image_forge import PNG, bomb_png, damaged, damaged_pictures
 from tests.faults.tally import CrashDetected, Tally
 
@@ -39,7 +39,7 @@ pytestmark = [
     pytest.mark.qt_log_level_fail("CRITICAL"),
 ]
 
-EXAMPLES = int(os.environ.get("HEARTH_FUZZ_EXAMPLES", "40"))
+EXAMPLES = examples(40)
 GOOD = "data:image/png;base64," + base64.b64encode(PNG).decode()
 TEXTS = ["What is in this picture?", "A cat on a mat.", "And this one?"]
 
@@ -109,13 +109,7 @@ def assert_chat_opens_whole(path: Path, count: int) -> None:
 
 
 def test_a_damaged_images_column_leaves_the_chat_opening_with_its_text(faults: Tally):
-    @settings(
-        derandomize=True,
-        database=None,
-        deadline=None,
-        max_examples=EXAMPLES,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
+    @fuzzed(EXAMPLES)
     @given(value=stored_values)
     def one_case(value: object) -> None:
         with tempfile.TemporaryDirectory() as folder:

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from app.core.common.errors import GenerationError, InvalidModelFile
@@ -26,6 +26,7 @@ from app.core.inference.engine import Engine
 from app.core.inference.types import LoadOptions, SamplingOptions
 from app.core.templates import render
 from tests.faults import gguf_forge as g
+from tests.faults.fuzzing import fuzzed
 from tests.faults.tally import CrashDetected, Tally
 
 pytestmark = pytest.mark.faults
@@ -272,9 +273,7 @@ def statements() -> st.SearchStrategy[str]:
 FUZZ_SECONDS = 0.5  # each render's time budget here; the limits on sizes are the real ones
 
 
-@settings(
-    derandomize=True, max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+@fuzzed(150)
 @given(template=statements())
 def test_fuzzed_templates_end_in_a_sentence(template: str, fault_tally: Tally) -> None:
     """The check and the run-time render of a generated hostile template both end within
