@@ -29,21 +29,24 @@ class SavedSearch:
 
 def save(path: Path, query: dict[str, str], models: list[HubModel]) -> None:
     """Write the results (atomically); raises OSError when the folder is not writable."""
-    write_json(
-        path,
-        {
-            "version": VERSION,
-            "saved_at": datetime.now().isoformat(timespec="seconds"),
-            "query": {k: query.get(k) or "" for k in QUERY_KEYS},
-            "models": [m.to_json() for m in models],
-        },
-        indent=None,
-    )
+    write_json(path, _document(SavedSearch(query, datetime.now(), tuple(models))), indent=None)
 
 
 def load(path: Path) -> Loaded[SavedSearch | None]:
-    """The saved search (None when there is none), with a sentence when it was damaged."""
-    return read_json(path, "The saved search results", _parse, lambda: None)
+    """The saved search (None when there is none), with a sentence when it was damaged; a
+    file with some results of the wrong shape is written back without them (the original
+    kept aside), so the next start does not say it again."""
+    return read_json(path, "The saved search results", _parse, lambda: None, dump=_document)
+
+
+def _document(saved: SavedSearch | None) -> dict[str, Any]:
+    saved = saved or SavedSearch()
+    return {
+        "version": VERSION,
+        "saved_at": (saved.saved_at or datetime.now()).isoformat(timespec="seconds"),
+        "query": {k: saved.query.get(k) or "" for k in QUERY_KEYS},
+        "models": [m.to_json() for m in saved.models],
+    }
 
 
 def _parse(raw: Any, notes: list[str]) -> SavedSearch:
