@@ -34,7 +34,6 @@ from app.ui.discover.results_model import ADAPTER_TAG, FileRole, Role
 ROW_HEIGHT = 76
 MIN_WIDTH = 300
 PAD_X, PAD_Y = 12, 8
-MUTED = QColor("#5c667a")
 TEXT = QColor("#1f2430")
 CHIP_BG = QColor("#eef1f6")
 CHIP_GATED = QColor("#fff4d6")
