@@ -346,8 +346,9 @@ def attach_projector(llm: Any, mmproj: str, pixels: Callable[[bytes], Pixels]) -
     handler. Each image reaches mtmd as the pixels ``pixels`` decodes from its bytes
     (``(width, height, RGB bytes)``; it raises for a picture it cannot decode), through
     ``mtmd_bitmap_init``, never as the bytes themselves: mtmd's own reader tries what it
-    cannot read as a picture as audio, then as video with ``ffprobe`` and ``ffmpeg``. Its mtmd context is made now (the private ``_init_mtmd_context``), so a projector
-    that does not fit the model fails the load, not the first chat; mtmd's log joins
+    cannot read as a picture as audio, then as video with ``ffprobe`` and ``ffmpeg``. Its mtmd
+    context is made now (the private ``_init_mtmd_context``), so a projector that does not fit
+    the model fails the load, not the first chat; mtmd's log joins
     llama.cpp's. The handler stays ``verbose``: its quiet mode redirects file descriptors 1
     and 2 as ``Llama``'s does, so it prints the rendered prompt to ``sys.stderr`` instead
     (the engine keeps that in its log). It renders the chat with the model's template in its
