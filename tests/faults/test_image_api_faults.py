@@ -19,9 +19,7 @@ import base64
 import http.client
 import json
 import os
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -39,6 +37,7 @@ from tests.faults.fuzzing import examples, fuzzed
 from tests.faults.image_forge import PNG, bomb_png, damaged, damaged_pictures
 from tests.faults.tally import CrashDetected, Tally
 from tests.faults.test_server_faults import exchange, status_of
+from tests.support.picture_host import PictureHost, picture_host
 
 pytestmark = pytest.mark.faults
 
@@ -85,35 +84,10 @@ def server(engine: Engine, given_to_model) -> Iterator[ApiServer]:
         queue.close()
 
 
-class _Pictures(BaseHTTPRequestHandler):
-    """A picture host that counts who asks: a link in a request must never reach it."""
-
-    hits = 0
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        type(self).hits += 1
-        self.send_response(200)
-        self.send_header("Content-Type", "image/png")
-        self.send_header("Content-Length", str(len(PNG)))
-        self.end_headers()
-        self.wfile.write(PNG)
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture
-def picture_host() -> Iterator[str]:
-    host = ThreadingHTTPServer(("127.0.0.1", 0), _Pictures)
-    thread = threading.Thread(target=host.serve_forever)
-    thread.start()
-    _Pictures.hits = 0
-    try:
-        yield f"http://127.0.0.1:{host.server_address[1]}/cat.png"
-    finally:
-        host.shutdown()
-        thread.join()
-        host.server_close()
+def pictures() -> Iterator[PictureHost]:
+    with picture_host(PNG) as host:
+        yield host
 
 
 def post(server: ApiServer, path: str, body: dict | bytes) -> tuple[int, dict]:
@@ -202,12 +176,12 @@ image_urls = st.one_of(
 
 
 def test_hostile_image_urls_are_refused_in_one_sentence_never_fetched(
-    server, picture_host, given_to_model, faults: Tally
+    server, pictures, given_to_model, faults: Tally
 ):
     @fuzzed(EXAMPLES)
     @given(url=image_urls)
     def one_case(url: str) -> None:
-        url = picture_host if url == "LINK" else url
+        url = pictures.url if url == "LINK" else url
         given_to_model.clear()
         parts = [
             {"type": "text", "text": QUESTION},
@@ -229,7 +203,7 @@ def test_hostile_image_urls_are_refused_in_one_sentence_never_fetched(
                 assert given_to_model == [] or image_problem(url) is None, (
                     "a refused image reached the model"
                 )
-            assert _Pictures.hits == 0, "a link was fetched"
+            assert pictures.hits == 0, "a link was fetched"
 
     one_case()
     assert_serving(server)

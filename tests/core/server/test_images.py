@@ -11,8 +11,6 @@ answer came, never what the answer says.
 from __future__ import annotations
 
 import base64
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import ollama
@@ -22,6 +20,7 @@ import pytest
 from app.bench.zoo.vision import IMAGE_TOKENS, VisionPair, sample_png, vision_pair
 from app.core.inference.engine import Engine
 from app.core.inference.types import LoadOptions
+from tests.support.picture_host import picture_host
 
 PNG = sample_png()
 PNG_URL = "data:image/png;base64," + base64.b64encode(PNG).decode()
@@ -98,39 +97,16 @@ def test_a_model_loaded_without_its_projector_reads_text_only(client):
     assert answer.usage.completion_tokens > 0
 
 
-class _Counting(BaseHTTPRequestHandler):
-    hits = 0
-
-    def do_GET(self) -> None:
-        type(self).hits += 1
-        self.send_response(200)
-        self.send_header("Content-Type", "image/png")
-        self.send_header("Content-Length", str(len(PNG)))
-        self.end_headers()
-        self.wfile.write(PNG)
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 def test_a_link_is_refused_and_never_fetched(vision):
     server, client = vision
-    picture_host = ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
-    thread = threading.Thread(target=picture_host.serve_forever)
-    thread.start()
-    try:
-        link = f"http://127.0.0.1:{picture_host.server_address[1]}/cat.png"
-        for url in (link, "file:///etc/hostname", "data:image/png;base64,@@not base64@@"):
+    with picture_host(PNG) as host:
+        for url in (host.url, "file:///etc/hostname", "data:image/png;base64,@@not base64@@"):
             with pytest.raises(openai.BadRequestError) as refused:
                 client.chat.completions.create(model="any", max_tokens=4, messages=asking(url))
             assert refused.value.body["code"] == "invalid_image_url"
             assert refused.value.body["param"] == "messages[0].content"
         assert "data URL" in str(refused.value) or "base64" in str(refused.value)
-        assert _Counting.hits == 0
-    finally:
-        picture_host.shutdown()
-        thread.join()
-        picture_host.server_close()
+        assert host.hits == 0
 
 
 def test_ollamas_images_are_read_as_openais(vision):
