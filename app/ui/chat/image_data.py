@@ -51,8 +51,8 @@ def from_file(path: Path) -> str:
     try:
         data = read_limited(path, MAX_FILE_BYTES)
     except Damaged as exc:
-        if "too large" in str(exc):
-            size = _size_of(path)
+        size = _size_of(path)
+        if size > MAX_FILE_BYTES:
             raise ImageRefused(
                 f"{path.name} is {size / 1024 / 1024:.0f} MB: Hearth takes images up to "
                 f"{MAX_FILE_BYTES // 1024 // 1024} MB."
@@ -98,7 +98,7 @@ def _size_of(path: Path) -> int:
     try:
         return path.stat().st_size
     except OSError:
-        return MAX_FILE_BYTES + 1
+        return 0  # gone: the sentence says why it could not be read
 
 
 def from_image(image: QImage) -> str:
