@@ -30,13 +30,13 @@ from app.bench.zoo.vision import vision_pair
 from app.core.inference.engine import Engine
 from app.core.inference.image_header import MAX_PIXELS
 from app.core.inference.images import image_problem
-from app.core.inference.queue import GenerationQueue
-from app.core.inference.types import LoadOptions, SamplingOptions
+from app.core.inference.types import LoadOptions
 from app.core.server.server import MAX_BODY_BYTES, ApiServer
 from tests.faults.fuzzing import examples, fuzzed
 from tests.faults.image_forge import PNG, bomb_png, damaged, damaged_pictures
 from tests.faults.tally import CrashDetected, Tally
 from tests.faults.test_server_faults import exchange, status_of
+from tests.support.api_server import serving
 from tests.support.picture_host import PictureHost, picture_host
 
 pytestmark = pytest.mark.faults
@@ -74,14 +74,8 @@ def given_to_model(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[list
 
 @pytest.fixture
 def server(engine: Engine, given_to_model) -> Iterator[ApiServer]:
-    queue = GenerationQueue(engine)
-    server = ApiServer(queue, port=0, defaults=SamplingOptions(temperature=0.0, seed=1))
-    server.start()
-    try:
+    with serving(engine) as server:
         yield server
-    finally:
-        server.stop()
-        queue.close()
 
 
 @pytest.fixture

@@ -31,13 +31,13 @@ from app.bench.zoo.vision import IMAGE_TOKENS, VisionPair, vision_pair
 from app.core.common.errors import UnreadableImage
 from app.core.inference.host.hosted_engine import HostedEngine
 from app.core.inference.image_header import picture_problem
-from app.core.inference.queue import GenerationQueue
 from app.core.inference.types import LoadOptions, SamplingOptions
 from app.core.server.server import ApiServer
 from tests.faults.fuzzing import examples, fuzzed
 from tests.faults.image_forge import DETAILED, inner_damaged, inner_damaged_pictures
 from tests.faults.tally import CrashDetected, Tally
 from tests.faults.test_image_api_faults import assert_one_sentence, assert_openai_refusal, post
+from tests.support.api_server import serving
 
 pytestmark = pytest.mark.faults
 
@@ -82,14 +82,8 @@ def hosted(pair: VisionPair, marker: Path) -> Iterator[HostedEngine]:
 
 @pytest.fixture(scope="module")
 def server(hosted: HostedEngine) -> Iterator[ApiServer]:
-    queue = GenerationQueue(hosted)
-    server = ApiServer(queue, port=0, defaults=SAMPLING)
-    server.start()
-    try:
+    with serving(hosted, defaults=SAMPLING) as server:
         yield server
-    finally:
-        server.stop()
-        queue.close()
 
 
 def data_url(kind: str, data: bytes) -> str:

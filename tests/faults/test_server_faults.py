@@ -24,6 +24,7 @@ from app.core.inference.queue import GenerationQueue
 from app.core.inference.types import LoadOptions, SamplingOptions
 from app.core.server.server import ApiServer
 from tests.faults.tally import CrashDetected, Tally
+from tests.support.api_server import serving
 
 pytestmark = pytest.mark.faults
 
@@ -42,20 +43,13 @@ def engine(starter_gguf) -> Iterator[Engine]:
 
 @pytest.fixture
 def server(engine: Engine) -> Iterator[ApiServer]:
-    queue = GenerationQueue(engine)
-    server = ApiServer(
-        queue,
-        port=0,
+    with serving(
+        engine,
         api_key=KEY,
         max_connections=8,
         defaults=SamplingOptions(temperature=0.0, seed=1, max_tokens=8),
-    )
-    server.start()
-    try:
+    ) as server:
         yield server
-    finally:
-        server.stop()
-        queue.close()
 
 
 @pytest.fixture
